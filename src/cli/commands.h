@@ -1,0 +1,15 @@
+#pragma once
+// Subcommands of the attnsim CLI. Each takes the arguments after its name and returns the exit
+// status; a UserError thrown from inside becomes exit status 2 in main().
+#include <string>
+#include <vector>
+
+namespace attnsim::cli {
+
+using Args = std::vector<std::string>;
+
+int cmd_gemm(const Args& args);         // simulate one GEMM (cmd_gemm.cpp)
+int cmd_check(const Args& args);        // validate config files (cmd_check.cpp)
+int cmd_dram_replay(const Args& args);  // replay a memory trace on a DRAM model (cmd_dram_replay.cpp)
+
+}  // namespace attnsim::cli

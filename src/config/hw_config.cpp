@@ -1,0 +1,91 @@
+#include "config/hw_config.h"
+
+#include <cmath>
+#include <fstream>
+
+#include "common/errors.h"
+#include "config/presets.h"
+
+namespace attnsim {
+
+const char* to_string(Dataflow d) { return d == Dataflow::OS ? "os" : d == Dataflow::WS ? "ws" : "is"; }
+const char* to_string(TimingMode t) { return t == TimingMode::ScaleSim ? "scalesim" : "overlapped"; }
+const char* to_string(ArrayFidelity f) { return f == ArrayFidelity::Fast ? "fast" : "pe"; }
+
+std::int64_t ArrayConfig::period_ps() const { return std::max<std::int64_t>(1, std::llround(1e6 / clock_mhz)); }
+
+// The largest array the PE-level model accepts: it exists to validate the fast model.
+static constexpr std::int64_t kMaxPeModelPes = 64 * 64;
+
+HwConfig parse_hw_config(const Json& doc, const std::string& source) {
+  Diagnostics diag(source);
+  HwConfig hw;
+  hw.source = source;
+  hw.resolved = doc;
+  JsonView root(&doc, "", &diag);
+  if (!doc.is_object()) {
+    diag.add("", "a hardware config must be a JSON object", doc);
+    diag.throw_if_any();
+  }
+  root.reject_unknown_keys({"description", "array", "sram", "dram", "dma"});
+  hw.description = root.string("description", std::string());
+
+  JsonView a = root.object("array");
+  a.reject_unknown_keys({"rows", "cols", "dataflow", "timing", "fidelity", "clock_mhz", "operand_bytes",
+                         "accumulator_bytes"});
+  hw.array.rows = int(a.integer("rows", std::nullopt, 1, 4096));
+  hw.array.cols = int(a.integer("cols", std::nullopt, 1, 4096));
+  std::string df = a.choice("dataflow", std::string("os"), {"os", "ws", "is"});
+  hw.array.dataflow = df == "os" ? Dataflow::OS : df == "ws" ? Dataflow::WS : Dataflow::IS;
+  hw.array.timing = a.choice("timing", std::string("scalesim"), {"scalesim", "overlapped"}) == "scalesim"
+                        ? TimingMode::ScaleSim
+                        : TimingMode::Overlapped;
+  hw.array.fidelity = a.choice("fidelity", std::string("fast"), {"fast", "pe"}) == "fast" ? ArrayFidelity::Fast
+                                                                                          : ArrayFidelity::Pe;
+  hw.array.clock_mhz = a.number("clock_mhz", std::nullopt, 0.0, 100000.0, /*min_exclusive=*/true);
+  hw.array.operand_bytes = int(a.integer("operand_bytes", 1, 1, 8));
+  hw.array.accumulator_bytes = int(a.integer("accumulator_bytes", 4, 1, 8));
+  if (hw.array.fidelity == ArrayFidelity::Pe && hw.array.pes() > kMaxPeModelPes)
+    diag.add(a.child_path("fidelity"),
+             "the pe model steps every PE each cycle and is meant for validation on arrays of at most 4096 PEs; this "
+             "array has " + std::to_string(hw.array.pes()),
+             "pe");
+
+  JsonView s = root.object("sram");
+  s.reject_unknown_keys({"banks", "bytes_per_bank", "port_bytes", "read_ports", "write_ports"});
+  hw.sram.banks = int(s.integer("banks", std::nullopt, 1, 65536));
+  hw.sram.bytes_per_bank = s.integer("bytes_per_bank", std::nullopt, 1, std::int64_t(1) << 40);
+  hw.sram.port_bytes = int(s.integer("port_bytes", std::nullopt, 1, 65536));
+  hw.sram.read_ports = int(s.integer("read_ports", 1, 1, 16));
+  hw.sram.write_ports = int(s.integer("write_ports", 1, 1, 16));
+
+  JsonView d = root.object("dram");
+  std::string model = d.choice("model", std::nullopt, {"ideal"});
+  if (model == "ideal") {
+    d.reject_unknown_keys({"model", "bytes_per_cycle", "latency_cycles"});
+    hw.dram.model = DramModel::Ideal;
+    hw.dram.bytes_per_cycle = d.number("bytes_per_cycle", std::nullopt, 0.0, 1e9, /*min_exclusive=*/true);
+    hw.dram.latency_cycles = d.integer("latency_cycles", 0, 0, 1000000000);
+    hw.dram.peak_bytes_per_cycle = hw.dram.bytes_per_cycle;
+  }
+
+  JsonView m = root.object("dma", /*required=*/false);
+  m.reject_unknown_keys({"channels", "burst_bytes"});
+  hw.dma.channels = int(m.integer("channels", 4, 1, 256));
+  hw.dma.burst_bytes = m.integer("burst_bytes", 64, 1, 1 << 20);
+
+  diag.throw_if_any();
+  return hw;
+}
+
+HwConfig load_hw_config(const std::string& file_or_preset) {
+  std::ifstream probe(file_or_preset);
+  if (!probe) {
+    if (const char* text = find_preset(file_or_preset))
+      return parse_hw_config(parse_json_text(text, "preset:" + file_or_preset), "preset:" + file_or_preset);
+    throw UserError(file_or_preset + ": no such file, and no preset of that name (presets: " + preset_names() + ")");
+  }
+  return parse_hw_config(read_json_file(file_or_preset), file_or_preset);
+}
+
+}  // namespace attnsim

@@ -1,0 +1,75 @@
+#pragma once
+// The hardware description: a systolic array, banked on-chip SRAM, a DMA engine and DRAM behind
+// one interface. Read from JSON (a file or an embedded preset name) with every problem reported.
+#include <cstdint>
+#include <string>
+
+#include "config/json_reader.h"
+
+namespace attnsim {
+
+enum class Dataflow : std::uint8_t { OS, WS, IS };
+// scalesim: each fold runs alone (SCALE-Sim v2's convention); overlapped: consecutive folds
+// overlap through double-buffered stationary operands and shadow accumulators.
+enum class TimingMode : std::uint8_t { ScaleSim, Overlapped };
+// fast: closed-form latency per tile, one wait; pe: every PE register stepped each cycle.
+enum class ArrayFidelity : std::uint8_t { Fast, Pe };
+enum class DramModel : std::uint8_t { Ideal, Cycle };
+
+const char* to_string(Dataflow d);
+const char* to_string(TimingMode t);
+const char* to_string(ArrayFidelity f);
+
+struct ArrayConfig {
+  int rows = 0;
+  int cols = 0;
+  Dataflow dataflow = Dataflow::OS;
+  TimingMode timing = TimingMode::ScaleSim;
+  ArrayFidelity fidelity = ArrayFidelity::Fast;
+  double clock_mhz = 1000.0;
+  int operand_bytes = 1;      // bytes per input operand element
+  int accumulator_bytes = 4;  // bytes per partial sum element
+  std::int64_t pes() const { return std::int64_t(rows) * cols; }
+  // The clock period is rounded to a whole picosecond, SystemC's time resolution here.
+  std::int64_t period_ps() const;
+};
+
+struct SramConfig {
+  int banks = 0;
+  std::int64_t bytes_per_bank = 0;
+  int port_bytes = 0;  // bytes one port moves per cycle
+  int read_ports = 1;  // per bank
+  int write_ports = 1; // per bank
+  std::int64_t total_bytes() const { return banks * bytes_per_bank; }
+};
+
+struct DramConfig {
+  DramModel model = DramModel::Ideal;
+  double bytes_per_cycle = 0;      // ideal: sustained bandwidth in accelerator cycles
+  std::int64_t latency_cycles = 0; // ideal: fixed latency from request to last byte
+  Json cycle_spec;                 // cycle: the whole /dram object, read by the DRAM model itself
+  // Peak bandwidth in bytes per accelerator cycle (ideal: bytes_per_cycle; cycle: from the device).
+  double peak_bytes_per_cycle = 0;
+};
+
+struct DmaConfig {
+  int channels = 4;                // transfers in flight at once
+  std::int64_t burst_bytes = 64;   // granularity at which a transfer is split for DRAM
+};
+
+struct HwConfig {
+  std::string source;       // file path or "preset:NAME"
+  std::string description;
+  ArrayConfig array;
+  SramConfig sram;
+  DramConfig dram;
+  DmaConfig dma;
+  Json resolved;            // the document as read, for reports
+};
+
+// Parses a hardware document; every problem is reported at once as a UserError.
+HwConfig parse_hw_config(const Json& doc, const std::string& source);
+// Loads a file path, or an embedded preset name (edge, cloud, tpu-v1) when no such file exists.
+HwConfig load_hw_config(const std::string& file_or_preset);
+
+}  // namespace attnsim

@@ -1,0 +1,17 @@
+#include "common/errors.h"
+#include "hw/dram/i_dram.h"
+#include "hw/dram/ideal_dram.h"
+
+namespace attnsim {
+
+std::unique_ptr<IDram> make_dram(const HwConfig& hw) {
+  switch (hw.dram.model) {
+    case DramModel::Ideal:
+      return std::make_unique<IdealDram>(hw.dram.bytes_per_cycle, hw.dram.latency_cycles, hw.array.period_ps());
+    case DramModel::Cycle:
+      break;
+  }
+  throw InternalError("no DRAM model for this config");
+}
+
+}  // namespace attnsim

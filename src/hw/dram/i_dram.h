@@ -1,0 +1,34 @@
+#pragma once
+// The DRAM role, behind the DMA engine. Implementations: IdealDram (fixed bandwidth and latency)
+// and the cycle-accurate command-level controller. Both are selected by /dram/model.
+// Contract: transfer() is called from an SC_THREAD and returns when the whole transfer is done:
+// for a read, when its last byte has arrived on chip; for a write, when its last burst has been
+// written. Several threads may be inside transfer() at once; the model shares its bandwidth among
+// them and may delay a caller before accepting its first burst (back-pressure). Timing only: no data.
+#include <cstdint>
+#include <memory>
+
+#include <systemc>
+
+#include "config/hw_config.h"
+
+namespace attnsim {
+
+class IDram {
+ public:
+  virtual ~IDram() = default;
+  virtual void transfer(std::uint64_t addr, std::uint64_t bytes, bool is_write) = 0;
+
+  virtual std::uint64_t bytes_read() const = 0;
+  virtual std::uint64_t bytes_written() const = 0;
+  // Time during which the data bus carried data (for the busy fraction).
+  virtual sc_core::sc_time busy_time() const = 0;
+  // Peak bandwidth in bytes per accelerator cycle, for the roofline.
+  virtual double peak_bytes_per_cycle() const = 0;
+  // Model-specific statistics, added to the report under "dram".
+  virtual void write_stats(Json& out) const = 0;
+};
+
+std::unique_ptr<IDram> make_dram(const HwConfig& hw);
+
+}  // namespace attnsim
