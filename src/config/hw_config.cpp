@@ -12,7 +12,7 @@ const char* to_string(Dataflow d) { return d == Dataflow::OS ? "os" : d == Dataf
 const char* to_string(TimingMode t) { return t == TimingMode::ScaleSim ? "scalesim" : "overlapped"; }
 const char* to_string(ArrayFidelity f) { return f == ArrayFidelity::Fast ? "fast" : "pe"; }
 
-std::int64_t ArrayConfig::period_ps() const { return std::max<std::int64_t>(1, std::llround(1e6 / clock_mhz)); }
+std::int64_t ArrayConfig::period_fs() const { return std::max<std::int64_t>(1, std::llround(1e9 / clock_mhz)); }
 
 // The largest array the PE-level model accepts: it exists to validate the fast model.
 static constexpr std::int64_t kMaxPeModelPes = 64 * 64;

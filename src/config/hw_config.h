@@ -30,8 +30,8 @@ struct ArrayConfig {
   int operand_bytes = 1;      // bytes per input operand element
   int accumulator_bytes = 4;  // bytes per partial sum element
   std::int64_t pes() const { return std::int64_t(rows) * cols; }
-  // The clock period is rounded to a whole picosecond, SystemC's time resolution here.
-  std::int64_t period_ps() const;
+  // The clock period in femtoseconds (sim_time.h), rounded to a whole femtosecond.
+  std::int64_t period_fs() const;
 };
 
 struct SramConfig {

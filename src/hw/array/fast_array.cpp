@@ -1,12 +1,12 @@
 #include "hw/array/fast_array.h"
 
-#include <systemc>
+#include "common/sim_time.h"
 
 namespace attnsim {
 
 std::int64_t FastArray::run_gemm(const GemmDims& dims, const GemmOperands* /*operands*/) {
   std::int64_t cycles = gemm_cycles(cfg_.rows, cfg_.cols, cfg_.dataflow, cfg_.timing, dims);
-  sc_core::wait(sc_core::sc_time(double(cycles * cfg_.period_ps()), sc_core::SC_PS));
+  wait_fs(cycles * cfg_.period_fs());
   return cycles;
 }
 

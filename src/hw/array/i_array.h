@@ -2,7 +2,7 @@
 // The systolic array role. Two implementations: FastArray (closed-form latency, one wait per tile)
 // and PeArray (every PE's registers stepped each cycle in one process, moving real operands).
 // Contract: run_gemm is called from an SC_THREAD; it returns after the GEMM's last cycle, having
-// advanced simulated time by exactly the cycles it returns (whole clock periods). Both models
+// advanced simulated time by exactly the cycles it returns times the clock period (sim_time.h). Both models
 // must return identical cycle counts for every shape, dataflow and timing mode.
 #include <cstdint>
 #include <memory>

@@ -7,7 +7,7 @@ namespace attnsim {
 std::unique_ptr<IDram> make_dram(const HwConfig& hw) {
   switch (hw.dram.model) {
     case DramModel::Ideal:
-      return std::make_unique<IdealDram>(hw.dram.bytes_per_cycle, hw.dram.latency_cycles, hw.array.period_ps());
+      return std::make_unique<IdealDram>(hw.dram.bytes_per_cycle, hw.dram.latency_cycles, hw.array.period_fs());
     case DramModel::Cycle:
       break;
   }

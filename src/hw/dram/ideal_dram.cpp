@@ -5,19 +5,19 @@
 
 namespace attnsim {
 
-IdealDram::IdealDram(double bytes_per_cycle, std::int64_t latency_cycles, std::int64_t period_ps)
-    : bytes_per_cycle_(bytes_per_cycle), latency_ps_(latency_cycles * period_ps), period_ps_(period_ps) {}
+IdealDram::IdealDram(double bytes_per_cycle, std::int64_t latency_cycles, std::int64_t period_fs)
+    : bytes_per_cycle_(bytes_per_cycle), latency_fs_(latency_cycles * period_fs), period_fs_(period_fs) {}
 
 void IdealDram::transfer(std::uint64_t /*addr*/, std::uint64_t bytes, bool is_write) {
-  const std::int64_t now = std::int64_t(sc_core::sc_time_stamp().value());  // resolution is 1 ps
-  const std::int64_t start = std::max(now, bus_free_ps_);
-  // Bus time rounded up to a whole picosecond.
-  const std::int64_t bus_ps = std::int64_t(std::ceil(double(bytes) * double(period_ps_) / bytes_per_cycle_));
-  bus_free_ps_ = start + bus_ps;
-  busy_ps_ += bus_ps;
+  const fs_t now = now_fs();
+  const fs_t start = std::max(now, bus_free_fs_);
+  // Bus time rounded up to a whole femtosecond.
+  const fs_t bus_fs = fs_t(std::ceil(double(bytes) * double(period_fs_) / bytes_per_cycle_));
+  bus_free_fs_ = start + bus_fs;
+  busy_fs_ += bus_fs;
   ++transfers_;
   (is_write ? bytes_written_ : bytes_read_) += bytes;
-  sc_core::wait(sc_core::sc_time(double(bus_free_ps_ + latency_ps_ - now), sc_core::SC_PS));
+  wait_fs(bus_free_fs_ + latency_fs_ - now);
 }
 
 void IdealDram::write_stats(Json& out) const {
