@@ -1,8 +1,52 @@
-#include "cli/commands.h"
+// attnsim gemm: simulate C = A B on the described hardware and report cycles, utilization,
+// bandwidth, SRAM use and the roofline.
+#include <iostream>
+
+#include "cli/cli_common.h"
 #include "common/errors.h"
+#include "compiler/gemm_lowering.h"
+#include "hw/accelerator.h"
+#include "report/report.h"
 
 namespace attnsim::cli {
 
-int cmd_gemm(const Args&) { throw UserError("gemm: not yet"); }
+int cmd_gemm(const Args& args) {
+  po::options_description opts("options");
+  std::string hw_name, out_dir, emit;
+  std::int64_t m = 0, k = 0, n = 0;
+  std::vector<std::string> sets;
+  opts.add_options()("help,h", "this text")
+      ("hw", po::value(&hw_name)->required(), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")
+      ("m", po::value(&m)->required(), "rows of A and C")
+      ("k", po::value(&k)->required(), "columns of A, rows of B (the reduction)")
+      ("n", po::value(&n)->required(), "columns of B and C")
+      ("set", po::value(&sets)->composing(),
+       "override a hardware value before validation: /json/pointer=VALUE (repeatable), e.g. --set /array/dataflow=ws")
+      ("out", po::value(&out_dir), "write report.json and report.csv into this directory")
+      ("emit", po::value(&emit), "print an intermediate form instead of simulating: tiles");
+  po::variables_map vm;
+  if (!parse_options("gemm", "--hw FILE|PRESET --m M --k K --n N [--out DIR] [--set /path=VALUE]...", opts, nullptr,
+                     args, vm))
+    return 0;
+  if (!emit.empty() && emit != "tiles") throw UserError("--emit " + emit + ": must be tiles");
+  HwConfig hw = load_hw(hw_name, sets);
+  const GemmDims dims{m, k, n};
+  TileProgram program = lower_gemm(hw, dims);
+  if (emit == "tiles") {
+    print_tile_program(program, std::cout);
+    return 0;
+  }
+  SimOutcome outcome = simulate(hw, program);
+  Json workload = {{"kind", "gemm"}, {"m", m}, {"k", k}, {"n", n}};
+  Json report = make_report(hw, workload, program, outcome);
+  print_summary(std::cout, report);
+  if (!out_dir.empty()) {
+    make_directories(out_dir);
+    write_json_file(out_dir + "/report.json", report);
+    write_csv_file(out_dir + "/report.csv", headline_figures(report));
+    std::cout << "  report written to " << out_dir << "/report.json and report.csv\n";
+  }
+  return 0;
+}
 
 }  // namespace attnsim::cli

@@ -70,9 +70,9 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
   }
 
   JsonView m = root.object("dma", /*required=*/false);
-  m.reject_unknown_keys({"channels", "burst_bytes"});
-  hw.dma.channels = int(m.integer("channels", 4, 1, 256));
-  hw.dma.burst_bytes = m.integer("burst_bytes", 64, 1, 1 << 20);
+  m.reject_unknown_keys({"outstanding", "segment_bytes"});
+  hw.dma.outstanding = int(m.integer("outstanding", 64, 1, 4096));
+  hw.dma.segment_bytes = m.integer("segment_bytes", 2048, 1, 1 << 30);
 
   diag.throw_if_any();
   return hw;

@@ -52,9 +52,13 @@ struct DramConfig {
   double peak_bytes_per_cycle = 0;
 };
 
+// The DMA engine has a load side and a store side, each issuing its instructions in program
+// order. A tile is split into contiguous segments (a row of the tile, or several rows when they
+// are adjacent in DRAM, cut at segment_bytes); each segment is one DRAM transfer, and up to
+// `outstanding` segments per side are in flight at once.
 struct DmaConfig {
-  int channels = 4;                // transfers in flight at once
-  std::int64_t burst_bytes = 64;   // granularity at which a transfer is split for DRAM
+  int outstanding = 64;
+  std::int64_t segment_bytes = 2048;
 };
 
 struct HwConfig {

@@ -1,0 +1,62 @@
+#include "cli/cli_common.h"
+
+#include <fstream>
+#include <iostream>
+
+#include "common/errors.h"
+#include "config/presets.h"
+
+namespace attnsim::cli {
+
+void apply_overrides(Json& doc, const std::vector<std::string>& sets, const std::string& source) {
+  for (const std::string& s : sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0 || s[0] != '/')
+      throw UserError("--set " + s + ": expected /json/pointer=VALUE, e.g. --set /array/rows=64");
+    const std::string path = s.substr(0, eq), text = s.substr(eq + 1);
+    Json value;
+    try {
+      value = Json::parse(text);
+    } catch (const Json::parse_error&) {
+      value = text;  // a bare word such as ws is taken as a string
+    }
+    try {
+      doc[Json::json_pointer(path)] = value;
+    } catch (const Json::exception& e) {
+      throw UserError(source + ": --set " + path + ": cannot set this path (" + e.what() + ")");
+    }
+  }
+}
+
+HwConfig load_hw(const std::string& file_or_preset, const std::vector<std::string>& sets) {
+  if (sets.empty()) return load_hw_config(file_or_preset);
+  std::ifstream probe(file_or_preset);
+  std::string source = file_or_preset;
+  Json doc;
+  if (probe) {
+    doc = read_json_file(file_or_preset);
+  } else if (const char* text = find_preset(file_or_preset)) {
+    source = "preset:" + file_or_preset;
+    doc = parse_json_text(text, source);
+  } else {
+    throw UserError(file_or_preset + ": no such file, and no preset of that name (presets: " + preset_names() + ")");
+  }
+  apply_overrides(doc, sets, source);
+  return parse_hw_config(doc, source);
+}
+
+bool parse_options(const std::string& command, const std::string& usage, const po::options_description& opts,
+                   const po::positional_options_description* positional, const Args& args, po::variables_map& vm) {
+  po::command_line_parser parser(args);
+  parser.options(opts);
+  if (positional) parser.positional(*positional);
+  po::store(parser.run(), vm);
+  if (vm.count("help")) {
+    std::cout << "usage: attnsim " << command << " " << usage << "\n\n" << opts << "\n";
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+}  // namespace attnsim::cli

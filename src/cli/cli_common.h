@@ -1,0 +1,25 @@
+#pragma once
+// Pieces shared by the subcommands: loading a hardware config with --set overrides, and parsing
+// options with Boost.Program_options so that --help and errors look the same everywhere.
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "cli/commands.h"
+#include "config/hw_config.h"
+
+namespace attnsim::cli {
+
+namespace po = boost::program_options;
+
+// Applies "JSON-pointer=VALUE" overrides (VALUE is read as JSON, or as a string if it is not JSON).
+void apply_overrides(Json& doc, const std::vector<std::string>& sets, const std::string& source);
+// Loads a hardware file or preset and applies overrides before validation.
+HwConfig load_hw(const std::string& file_or_preset, const std::vector<std::string>& sets);
+
+// Parses args into vm; returns false (after printing help) when --help was given.
+bool parse_options(const std::string& command, const std::string& usage, const po::options_description& opts,
+                   const po::positional_options_description* positional, const Args& args, po::variables_map& vm);
+
+}  // namespace attnsim::cli

@@ -1,0 +1,209 @@
+#include "report/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "common/errors.h"
+#include "hw/array/array_timing.h"
+
+namespace attnsim {
+
+namespace {
+
+std::int64_t to_cycles(fs_t fs, fs_t period) { return std::int64_t(std::llround(double(fs) / double(period))); }
+double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
+// Rounded so that reports stay readable; still deterministic.
+double round6(double x) { return x == 0 ? 0 : std::round(x * 1e6) / 1e6; }
+
+// High-water mark per bank: each buffer holds at most the largest tile ever written into it.
+std::vector<std::uint64_t> sram_high_water(const HwConfig& hw, const TileProgram& p) {
+  std::vector<std::uint64_t> buffer_max(p.buffers.size(), 0);
+  auto note = [&](const SramRegion& r) {
+    for (std::size_t i = 0; i < p.buffers.size(); ++i) {
+      const SramRegion& b = p.buffers[i].region;
+      if (r.addr >= b.addr && r.addr < b.addr + b.bytes) buffer_max[i] = std::max(buffer_max[i], r.addr + r.bytes - b.addr);
+    }
+  };
+  for (const Instr& in : p.instrs) {
+    if (in.op == Opcode::Load) note(in.sram);
+    if (in.op == Opcode::Gemm) note(in.c);
+  }
+  const std::uint64_t bpb = std::uint64_t(hw.sram.bytes_per_bank);
+  std::vector<std::uint64_t> hwm(std::size_t(hw.sram.banks), 0);
+  for (std::size_t i = 0; i < p.buffers.size(); ++i) {
+    if (!buffer_max[i]) continue;
+    const std::uint64_t lo = p.buffers[i].region.addr, hi = lo + buffer_max[i];
+    for (std::uint64_t b = lo / bpb; b <= (hi - 1) / bpb && b < hwm.size(); ++b)
+      hwm[b] += std::min(hi, (b + 1) * bpb) - std::max(lo, b * bpb);
+  }
+  return hwm;
+}
+
+}  // namespace
+
+Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& program, const SimOutcome& o) {
+  const SimStats& s = o.stats;
+  const fs_t period = hw.array.period_fs();
+  const double cycles = double(s.cycles);
+  Json r;
+  r["attnsim_version"] = ATTNSIM_VERSION;
+  r["hardware"] = {{"source", hw.source},
+                   {"description", hw.description},
+                   {"array", {{"rows", hw.array.rows},
+                              {"cols", hw.array.cols},
+                              {"dataflow", to_string(hw.array.dataflow)},
+                              {"timing", to_string(hw.array.timing)},
+                              {"fidelity", to_string(hw.array.fidelity)},
+                              {"clock_mhz", hw.array.clock_mhz}}},
+                   {"config", hw.resolved}};
+  r["workload"] = workload;
+  r["schedule"] = program.summary;
+  r["cycles"] = s.cycles;
+  r["time_us"] = round6(double(s.end_fs) / 1e9);
+  r["macs"] = s.macs;
+  r["pes"] = hw.array.pes();
+  r["utilization"] = round6(ratio(double(s.macs), cycles * double(hw.array.pes())));
+
+  const std::int64_t array_busy = to_cycles(s.array_busy_fs, period);
+  Json array = {{"busy_cycles", array_busy}};
+  if (workload.value("kind", "") == "gemm") {
+    // What SCALE-Sim v2 reports for the whole GEMM on this array, untiled (F * L - 1).
+    GemmDims d{workload["m"].get<std::int64_t>(), workload["k"].get<std::int64_t>(), workload["n"].get<std::int64_t>()};
+    array["scalesim_reference_cycles"] = scalesim_reported_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, d);
+  }
+  r["array"] = array;
+  r["busy_fraction"] = {{"array", round6(ratio(double(s.array_busy_fs), double(s.end_fs)))},
+                        {"load_dma", round6(ratio(double(s.load_busy_fs), double(s.end_fs)))},
+                        {"store_dma", round6(ratio(double(s.store_busy_fs), double(s.end_fs)))},
+                        {"dram_bus", round6(ratio(double(o.dram_busy_fs), double(s.end_fs)))}};
+  r["array_stall_cycles"] = {{"memory", to_cycles(s.stall_memory_fs, period)},
+                             {"dependency", to_cycles(s.stall_dependency_fs, period)},
+                             {"sram_port", to_cycles(s.stall_sram_port_fs, period)}};
+
+  const double dram_bytes = double(o.dram_bytes_read + o.dram_bytes_written);
+  const double avg_bpc = ratio(dram_bytes, cycles);
+  Json dram = {{"bytes_read", o.dram_bytes_read},
+               {"bytes_written", o.dram_bytes_written},
+               {"avg_bytes_per_cycle", round6(avg_bpc)},
+               {"avg_GBps", round6(avg_bpc * hw.array.clock_mhz * 1e6 / 1e9)},
+               {"peak_bytes_per_cycle", round6(o.dram_peak_bytes_per_cycle)},
+               {"pct_of_peak", round6(100.0 * ratio(avg_bpc, o.dram_peak_bytes_per_cycle))}};
+  dram["model_stats"] = o.dram_stats;
+  r["dram"] = dram;
+
+  const std::vector<std::uint64_t> hwm = sram_high_water(hw, program);
+  Json banks = Json::array();
+  std::uint64_t hwm_total = 0;
+  for (std::size_t b = 0; b < hwm.size(); ++b) {
+    hwm_total += hwm[b];
+    const double port_bytes = cycles * hw.sram.port_bytes;
+    banks.push_back({{"bank", b},
+                     {"high_water_bytes", hwm[b]},
+                     {"read_bytes", s.bank_read_bytes[b]},
+                     {"written_bytes", s.bank_written_bytes[b]},
+                     {"read_port_use", round6(ratio(double(s.bank_read_bytes[b]), port_bytes * hw.sram.read_ports))},
+                     {"write_port_use", round6(ratio(double(s.bank_written_bytes[b]), port_bytes * hw.sram.write_ports))}});
+  }
+  r["sram"] = {{"capacity_bytes", hw.sram.total_bytes()}, {"high_water_bytes", hwm_total}, {"banks", banks}};
+
+  // Roofline lower bound: max(MACs / PEs, DRAM bytes / peak bandwidth).
+  const std::int64_t compute_bound = std::int64_t(std::ceil(ratio(double(s.macs), double(hw.array.pes()))));
+  const std::int64_t memory_bound = std::int64_t(std::ceil(ratio(dram_bytes, o.dram_peak_bytes_per_cycle)));
+  const std::int64_t bound = std::max(compute_bound, memory_bound);
+  r["roofline"] = {{"compute_bound_cycles", compute_bound},
+                   {"memory_bound_cycles", memory_bound},
+                   {"bound", compute_bound >= memory_bound ? "compute" : "memory"},
+                   {"pct_of_bound", round6(100.0 * ratio(double(bound), cycles))}};
+  r["program"] = {{"instructions", program.instrs.size()},
+                  {"gemms", s.gemms},
+                  {"loads", s.loads},
+                  {"stores", s.stores},
+                  {"dma_segments", s.dma_segments}};
+  return r;
+}
+
+std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
+  std::vector<std::pair<std::string, Json>> row;
+  const Json& a = r["hardware"]["array"];
+  row.emplace_back("hardware", r["hardware"]["source"]);
+  row.emplace_back("rows", a["rows"]);
+  row.emplace_back("cols", a["cols"]);
+  row.emplace_back("dataflow", a["dataflow"]);
+  row.emplace_back("timing", a["timing"]);
+  for (auto it = r["workload"].begin(); it != r["workload"].end(); ++it) row.emplace_back(it.key(), it.value());
+  for (const char* k : {"cycles", "time_us", "macs", "utilization"}) row.emplace_back(k, r[k]);
+  row.emplace_back("array_busy_cycles", r["array"]["busy_cycles"]);
+  for (auto it = r["array_stall_cycles"].begin(); it != r["array_stall_cycles"].end(); ++it)
+    row.emplace_back("stall_" + it.key() + "_cycles", it.value());
+  for (const char* k : {"bytes_read", "bytes_written", "avg_GBps", "pct_of_peak"}) row.emplace_back(std::string("dram_") + k, r["dram"][k]);
+  row.emplace_back("sram_high_water_bytes", r["sram"]["high_water_bytes"]);
+  row.emplace_back("roofline_bound", r["roofline"]["bound"]);
+  row.emplace_back("pct_of_roofline", r["roofline"]["pct_of_bound"]);
+  return row;
+}
+
+void make_directories(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw UserError(dir + ": cannot create output directory: " + ec.message());
+}
+
+void write_json_file(const std::string& path, const Json& doc) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw UserError(path + ": cannot write");
+  out << doc.dump(2) << "\n";
+}
+
+static std::string csv_cell(const Json& v) {
+  std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+  if (s.find_first_of(",\"\n") != std::string::npos) {
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  }
+  return s;
+}
+
+void write_csv_file(const std::string& path, const std::vector<std::pair<std::string, Json>>& row) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw UserError(path + ": cannot write");
+  for (std::size_t i = 0; i < row.size(); ++i) out << (i ? "," : "") << row[i].first;
+  out << "\n";
+  for (std::size_t i = 0; i < row.size(); ++i) out << (i ? "," : "") << csv_cell(row[i].second);
+  out << "\n";
+}
+
+void print_summary(std::ostream& os, const Json& r) {
+  auto line = [&](const std::string& k, const std::string& v) { os << "  " << std::left << std::setw(26) << k << v << "\n"; };
+  auto num = [](const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+  auto pct = [](const Json& v) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(1) << 100.0 * v.get<double>() << " %";
+    return s.str();
+  };
+  os << r["schedule"].get<std::string>() << "\n";
+  line("cycles", num(r["cycles"]) + "  (" + num(r["time_us"]) + " us at " + num(r["hardware"]["array"]["clock_mhz"]) + " MHz)");
+  line("MACs", num(r["macs"]));
+  line("array utilization", pct(r["utilization"]));
+  line("array busy cycles", num(r["array"]["busy_cycles"]));
+  if (r["array"].contains("scalesim_reference_cycles"))
+    line("SCALE-Sim v2 reference", num(r["array"]["scalesim_reference_cycles"]) + "  (untiled compute cycles, F*L-1)");
+  line("array stalls (cycles)", "memory " + num(r["array_stall_cycles"]["memory"]) + ", dependency " +
+                                    num(r["array_stall_cycles"]["dependency"]) + ", sram port " +
+                                    num(r["array_stall_cycles"]["sram_port"]));
+  const Json& bf = r["busy_fraction"];
+  line("busy", "array " + pct(bf["array"]) + ", load DMA " + pct(bf["load_dma"]) + ", store DMA " + pct(bf["store_dma"]) +
+                   ", DRAM bus " + pct(bf["dram_bus"]));
+  line("DRAM read / written", num(r["dram"]["bytes_read"]) + " B / " + num(r["dram"]["bytes_written"]) + " B");
+  line("DRAM bandwidth", num(r["dram"]["avg_GBps"]) + " GB/s average (" + num(r["dram"]["pct_of_peak"]) + " % of peak)");
+  line("SRAM high-water mark", num(r["sram"]["high_water_bytes"]) + " B of " + num(r["sram"]["capacity_bytes"]) + " B");
+  line("roofline bound", num(r["roofline"]["bound"]) + ", " + num(r["roofline"]["compute_bound_cycles"]) + " / " +
+                             num(r["roofline"]["memory_bound_cycles"]) + " cycles (compute / memory); run at " +
+                             num(r["roofline"]["pct_of_bound"]) + " % of it");
+}
+
+}  // namespace attnsim

@@ -1,0 +1,27 @@
+#pragma once
+// Turns a simulation's raw statistics into the report: a JSON document (the full record), a CSV
+// row of headline figures, and a short table for the terminal. Same inputs, byte-identical output.
+#include <ostream>
+#include <string>
+
+#include "config/hw_config.h"
+#include "hw/accelerator.h"
+#include "ir/tile_program.h"
+
+namespace attnsim {
+
+// workload: what was simulated, e.g. {"kind": "gemm", "m": 64, "k": 64, "n": 64}.
+Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& program, const SimOutcome& outcome);
+
+// Headline figures as (column, value) pairs, flattened from the report, in a fixed order.
+std::vector<std::pair<std::string, Json>> headline_figures(const Json& report);
+
+void write_json_file(const std::string& path, const Json& doc);
+// One header line and one row.
+void write_csv_file(const std::string& path, const std::vector<std::pair<std::string, Json>>& row);
+void print_summary(std::ostream& os, const Json& report);
+
+// Creates a directory (and parents); UserError if it cannot.
+void make_directories(const std::string& dir);
+
+}  // namespace attnsim

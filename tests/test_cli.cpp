@@ -1,0 +1,98 @@
+// The CLI as a user meets it: usage, --help, --version, bad input with exit status 2, and
+// byte-identical reports for identical inputs.
+#include <catch2/catch.hpp>
+
+#include "support/cli.h"
+
+using namespace attnsim::test;
+
+TEST_CASE("a bare attnsim prints usage, not a crash", "[cli]") {
+  CliResult r = run_cli("");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("usage: attnsim <command>"));
+  CHECK_THAT(r.err, Catch::Contains("gemm"));
+}
+
+TEST_CASE("--version and --help", "[cli]") {
+  CliResult v = run_cli("--version");
+  CHECK(v.status == 0);
+  CHECK_THAT(v.out, Catch::StartsWith("attnsim "));
+  CliResult h = run_cli("gemm --help");
+  CHECK(h.status == 0);
+  CHECK_THAT(h.out, Catch::Contains("--hw"));
+  CHECK_THAT(h.out, Catch::Contains("--emit"));
+  CHECK(run_cli("check --help").status == 0);
+  CliResult u = run_cli("frobnicate");
+  CHECK(u.status == 2);
+  CHECK_THAT(u.err, Catch::Contains("unknown command 'frobnicate'"));
+}
+
+TEST_CASE("a missing option and a bad number exit with status 2", "[cli][errors]") {
+  CliResult r = run_cli("gemm --hw edge --m 64 --k 64");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("--n"));
+  r = run_cli("gemm --hw edge --m 64 --k 64 --n -5");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("GEMM dimensions must be positive"));
+  r = run_cli("gemm --hw nosuch --m 64 --k 64 --n 64");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("nosuch: no such file, and no preset of that name"));
+}
+
+TEST_CASE("a broken config file exits with status 2 and every problem named", "[cli][errors]") {
+  const std::string path = write_temp("broken.json", R"({
+    "array": {"rows": 0, "cols": 32, "dataflow": "os", "clock_mhz": 1000},
+    "sram": {"banks": 4, "bytes_per_bank": -1, "port_bytes": 64},
+    "dram": {"model": "ideal", "bytes_per_cycle": 32, "latncy_cycles": 10}
+  })");
+  CliResult r = run_cli("gemm --hw " + path + " --m 64 --k 64 --n 64");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains(path + ": /array/rows: must be an integer in [1, 4096], got 0"));
+  CHECK_THAT(r.err, Catch::Contains(path + ": /sram/bytes_per_bank: must be an integer in [1, 1099511627776], got -1"));
+  CHECK_THAT(r.err, Catch::Contains(path + ": /dram/latncy_cycles: unknown key (did you mean \"latency_cycles\"?)"));
+  CliResult c = run_cli("check " + path + " edge");
+  CHECK(c.status == 2);
+  CHECK_THAT(c.out, Catch::Contains("edge: ok"));
+  CHECK_THAT(c.err, Catch::Contains("/array/rows"));
+  CliResult m = run_cli("gemm --hw " + write_temp("malformed.json", "{\"array\": [1, 2") + " --m 1 --k 1 --n 1");
+  CHECK(m.status == 2);
+  CHECK_THAT(m.err, Catch::Contains("malformed JSON"));
+}
+
+TEST_CASE("a bad --set override is a user error", "[cli][errors]") {
+  CliResult r = run_cli("gemm --hw edge --m 64 --k 64 --n 64 --set /array/dataflow=diagonal");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("preset:edge: /array/dataflow: must be one of os|ws|is"));
+  r = run_cli("gemm --hw edge --m 64 --k 64 --n 64 --set rows=3");
+  CHECK(r.status == 2);
+}
+
+TEST_CASE("a GEMM whose smallest tile cannot fit names the tile and the capacity", "[cli][errors]") {
+  // 4 banks x 256 B = 1 KiB. On a 32x32 OS array the smallest tile is A 32x1024 (64 KiB at 2 B):
+  // far too big.
+  CliResult r = run_cli(
+      "gemm --hw edge --m 64 --k 1024 --n 64 --set /sram/banks=4 --set /sram/bytes_per_bank=256");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("/sram: GEMM 64x1024x64 does not fit"));
+  CHECK_THAT(r.err, Catch::Contains("exceeds the SRAM capacity of 1024 B (4 banks x 256 B)"));
+}
+
+TEST_CASE("the same inputs give byte-identical reports", "[cli]") {
+  const std::string a = temp_dir() + "/det-a", b = temp_dir() + "/det-b";
+  const std::string args = "gemm --hw edge --m 300 --k 70 --n 200 --set /array/dataflow=ws --out ";
+  CliResult r1 = run_cli(args + a), r2 = run_cli(args + b);
+  REQUIRE(r1.status == 0);
+  REQUIRE(r2.status == 0);
+  CHECK(r1.out == r2.out.substr(0, r2.out.find("report written")) + r1.out.substr(r1.out.find("report written")));
+  CHECK(slurp(a + "/report.json") == slurp(b + "/report.json"));
+  CHECK(slurp(a + "/report.csv") == slurp(b + "/report.csv"));
+  CHECK_FALSE(slurp(a + "/report.json").empty());
+}
+
+TEST_CASE("--emit tiles prints the tile program", "[cli]") {
+  CliResult r = run_cli("gemm --hw edge --m 64 --k 64 --n 64 --emit tiles");
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("0: LOAD A"));
+  CHECK_THAT(r.out, Catch::Contains("GEMM m=64 k=64 n=64"));
+  CHECK_THAT(r.out, Catch::Contains("STORE C"));
+}
