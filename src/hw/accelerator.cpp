@@ -143,8 +143,9 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
         sram_port_cycles(in.sram, in.sram.bytes, side->is_write ? hw_.sram.read_ports : hw_.sram.write_ports);
     side->earliest_done[id] = now_fs() + port_cycles * period_;
     account_bank_bytes(in.sram, in.sram.bytes, !side->is_write);
-    // Rows adjacent in DRAM merge into one run; runs are cut into segments of at most seg_max.
-    const bool contiguous = in.dram_stride == in.row_bytes;
+    // Rows adjacent in DRAM merge into one run (all rows, if the DRAM model ignores addresses);
+    // runs are cut into segments of at most seg_max.
+    const bool contiguous = in.dram_stride == in.row_bytes || dram_->address_independent();
     const std::uint64_t runs = contiguous ? 1 : in.rows;
     const std::uint64_t run_bytes = contiguous ? in.bytes() : in.row_bytes;
     const std::uint64_t segs_per_run = (run_bytes + seg_max - 1) / seg_max;

@@ -27,6 +27,9 @@ class IDram {
   virtual double peak_bytes_per_cycle() const = 0;
   // Model-specific statistics, added to the report under "dram".
   virtual void write_stats(Json& out) const = 0;
+  // True when timing does not depend on addresses: the DMA may then move a strided tile as if it
+  // were contiguous, in fewer and larger transfers, with the same bus time.
+  virtual bool address_independent() const { return false; }
 };
 
 std::unique_ptr<IDram> make_dram(const HwConfig& hw);

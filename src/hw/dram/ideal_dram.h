@@ -17,6 +17,7 @@ class IdealDram final : public IDram {
   sc_core::sc_time busy_time() const override { return fs_time(busy_fs_); }
   double peak_bytes_per_cycle() const override { return bytes_per_cycle_; }
   void write_stats(Json& out) const override;
+  bool address_independent() const override { return true; }
 
  private:
   double bytes_per_cycle_;
