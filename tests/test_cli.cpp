@@ -13,7 +13,7 @@ TEST_CASE("a bare attnsim prints usage, not a crash", "[cli]") {
   CHECK_THAT(r.err, Catch::Contains("gemm"));
 }
 
-TEST_CASE("--version and --help", "[cli]") {
+TEST_CASE("version and help options", "[cli]") {
   CliResult v = run_cli("--version");
   CHECK(v.status == 0);
   CHECK_THAT(v.out, Catch::StartsWith("attnsim "));
@@ -89,7 +89,7 @@ TEST_CASE("the same inputs give byte-identical reports", "[cli]") {
   CHECK_FALSE(slurp(a + "/report.json").empty());
 }
 
-TEST_CASE("--emit tiles prints the tile program", "[cli]") {
+TEST_CASE("emit tiles prints the tile program", "[cli]") {
   CliResult r = run_cli("gemm --hw edge --m 64 --k 64 --n 64 --emit tiles");
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("0: LOAD A"));

@@ -111,3 +111,22 @@ TEST_CASE("double buffering hides loads behind compute", "[gemm]") {
     }
   }
 }
+
+TEST_CASE("the whole accelerator gives identical cycles with the PE-level and the fast array", "[gemm][fidelity]") {
+  // The same program on the same memory system; only the array model differs, and the two must
+  // agree to the cycle (the PE-level model's own equivalence is in test_array_equivalence.cpp).
+  for (const char* df : {"os", "ws", "is"})
+    for (const char* timing : {"scalesim", "overlapped"}) {
+      const std::string patch = std::string(R"({"array": {"rows": 8, "cols": 12, "dataflow": ")") + df +
+                                R"(", "timing": ")" + timing + R"("}, "sram": {"banks": 4, "bytes_per_bank": 4096,
+                                "port_bytes": 16}, "dram": {"bytes_per_cycle": 8, "latency_cycles": 30}})";
+      HwConfig fast = make_hw(patch);
+      HwConfig pe = fast;
+      pe.array.fidelity = ArrayFidelity::Pe;
+      INFO(df << " " << timing);
+      Json a = run_gemm(fast, 70, 45, 33), b = run_gemm(pe, 70, 45, 33);
+      CHECK(a["cycles"] == b["cycles"]);
+      CHECK(a["array"]["busy_cycles"] == b["array"]["busy_cycles"]);
+      CHECK(a["dram"] == b["dram"]);
+    }
+}

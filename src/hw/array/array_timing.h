@@ -21,6 +21,14 @@
 // shadow registers (WS, IS), or the previous fold's R x C results take R cycles to drain out of the
 // shadow accumulators (OS). Only the first preload and the last fold's skew are exposed:
 //   cycles = P + (F - 1) max(T, R) + R + C + T - 2
+// The hardware this assumes (the PE-level model builds it, see pe_array_core.h): the next
+// stationary tile is loaded into shadow registers as a wave skewed by one cycle per column, like the
+// operands, and each PE swaps shadow to active when the fold's first operand reaches it. A plain
+// shift chain that all PEs swap at once cannot meet max(T, R) (4x4 WS, M=4, K=8, N=4: PE(3,3) still
+// needs fold 0's weight 6 cycles after fold 1's load would overwrite it). OS drains one result per
+// column per cycle: R cycles of throughput, though one result can take up to 2R-1 cycles to leave.
+// Both modes stop counting at the last MAC: the last OS fold's results drain after that, uncharged,
+// as in SCALE-Sim's figures.
 // Worked example, 32x32, M=K=N=64: OS: 0 + 3*64 + 32+32+64-2 = 318 (scalesim: 504).
 //   WS, M=100, K=30, N=70: F=3, T=100: 32 + 2*100 + 32+32+100-2 = 394 (scalesim: 3*194 = 582).
 #include <cstdint>
