@@ -16,8 +16,10 @@ int main(int argc, char** argv) {
   int repeats = 5;
   std::string pe_k = "64";
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--pe-k") && i + 1 < argc) pe_k = argv[++i];
+    if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc)
+      repeats = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--pe-k") && i + 1 < argc)
+      pe_k = argv[++i];
     else {
       std::printf("usage: bench_gemm [--repeats N] [--pe-k K]\n");
       return 2;
@@ -37,7 +39,8 @@ int main(int argc, char** argv) {
                   m.status);
     }
   }
-  std::printf("\nfast vs PE-level array model, 32x32 OS overlapped, GEMM 4096 x %s x 4096 (median of 3)\n", pe_k.c_str());
+  std::printf("\nfast vs PE-level array model, 32x32 OS overlapped, GEMM 4096 x %s x 4096 (median of 3)\n",
+              pe_k.c_str());
   std::vector<std::string> base = {"gemm", "--hw", "edge", "--m", "4096", "--k", pe_k, "--n", "4096"};
   auto with = [&](const char* fidelity) {
     auto a = base;

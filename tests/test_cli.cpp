@@ -70,8 +70,7 @@ TEST_CASE("a bad --set override is a user error", "[cli][errors]") {
 TEST_CASE("a GEMM whose smallest tile cannot fit names the tile and the capacity", "[cli][errors]") {
   // 4 banks x 256 B = 1 KiB. On a 32x32 OS array the smallest tile is A 32x1024 (64 KiB at 2 B):
   // far too big.
-  CliResult r = run_cli(
-      "gemm --hw edge --m 64 --k 1024 --n 64 --set /sram/banks=4 --set /sram/bytes_per_bank=256");
+  CliResult r = run_cli("gemm --hw edge --m 64 --k 1024 --n 64 --set /sram/banks=4 --set /sram/bytes_per_bank=256");
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("/sram: GEMM 64x1024x64 does not fit"));
   CHECK_THAT(r.err, Catch::Contains("exceeds the SRAM capacity of 1024 B (4 banks x 256 B)"));

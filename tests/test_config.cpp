@@ -99,10 +99,11 @@ TEST_CASE("negative and out-of-range sizes never wrap", "[config][errors]") {
   REQUIRE(p.size() == 1);
   CHECK(p[0] == "hw.json: /sram/bytes_per_bank: must be an integer in [1, 1099511627776], got -65536");
   // 2^64 - 1 would wrap to -1 if read as a signed integer.
-  p = problems_of(std::string(kValid).replace(std::string(kValid).find("\"rows\": 32"), 10,
-                                              "\"rows\": 18446744073709551615"));
+  p = problems_of(
+      std::string(kValid).replace(std::string(kValid).find("\"rows\": 32"), 10, "\"rows\": 18446744073709551615"));
   REQUIRE(p.size() == 1);
-  CHECK_THAT(p[0], Catch::StartsWith("hw.json: /array/rows: must be an integer in [1, 4096], got 18446744073709551615"));
+  CHECK_THAT(p[0],
+             Catch::StartsWith("hw.json: /array/rows: must be an integer in [1, 4096], got 18446744073709551615"));
   p = problems_with("/array/clock_mhz", 0);
   REQUIRE(p.size() == 1);
   CHECK(p[0] == "hw.json: /array/clock_mhz: must be a number in (0, 100000], got 0");

@@ -17,7 +17,8 @@ HwConfig make_hw(const std::string& patch_json) {
     "sram": {"banks": 16, "bytes_per_bank": 32768, "port_bytes": 65536},
     "dram": {"model": "ideal", "bytes_per_cycle": 1e9, "latency_cycles": 0},
     "dma": {"outstanding": 1024}
-  })", "test");
+  })",
+                             "test");
   doc.merge_patch(parse_json_text(patch_json, "patch"));
   return parse_hw_config(doc, "test");
 }
@@ -101,7 +102,8 @@ TEST_CASE("double buffering hides loads behind compute", "[gemm]") {
       std::int64_t sum = 0, gemms = 0;
       for (const Instr& in : p.instrs)
         if (in.op == Opcode::Gemm)
-          sum += gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {in.m, in.k, in.n}), ++gemms;
+          sum += gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {in.m, in.k, in.n}),
+              ++gemms;
       INFO(df << " " << timing << ": " << p.summary);
       REQUIRE(gemms > 4);
       Json r = run_gemm(hw, d.m, d.k, d.n);

@@ -1,7 +1,6 @@
 // The GEMM lowering, checked against an independent walk over the tile program: every MAC once,
 // every output tile stored once, buffers inside the SRAM, dependencies backwards, traffic as estimated.
 #include <catch2/catch.hpp>
-
 #include <random>
 #include <set>
 
@@ -23,13 +22,16 @@ HwConfig hw_with(int rows, int cols, const char* df, int banks, std::int64_t ban
 
 TEST_CASE("random GEMMs lower to programs that compute every MAC once and fit the SRAM", "[lowering]") {
   std::mt19937_64 rng(12345);
-  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  auto pick = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
   const char* dfs[] = {"os", "ws", "is"};
   for (int i = 0; i < 150; ++i) {
     const int rows = int(pick(1, 64)), cols = int(pick(1, 64));
     HwConfig hw = hw_with(rows, cols, dfs[i % 3], int(pick(2, 16)), pick(8, 64) * 1024);
     const GemmDims d{pick(1, 700), pick(1, 700), pick(1, 700)};
-    INFO("case " << i << ": " << rows << "x" << cols << " " << dfs[i % 3] << " M=" << d.m << " K=" << d.k << " N=" << d.n);
+    INFO("case " << i << ": " << rows << "x" << cols << " " << dfs[i % 3] << " M=" << d.m << " K=" << d.k
+                 << " N=" << d.n);
     TileProgram p;
     try {
       p = lower_gemm(hw, d);
@@ -55,7 +57,8 @@ TEST_CASE("random GEMMs lower to programs that compute every MAC once and fit th
           stored += in.bytes();
           REQUIRE(stored_tiles.insert({in.dram_addr, in.rows}).second);  // each output tile once
           break;
-        case Opcode::Barrier: break;
+        case Opcode::Barrier:
+          break;
       }
     }
     CHECK(macs == std::uint64_t(d.m * d.k * d.n));

@@ -1,10 +1,9 @@
 #pragma once
 // Pieces shared by the subcommands: loading a hardware config with --set overrides, and parsing
 // options with Boost.Program_options so that --help and errors look the same everywhere.
+#include <boost/program_options.hpp>
 #include <string>
 #include <vector>
-
-#include <boost/program_options.hpp>
 
 #include "cli/commands.h"
 #include "config/hw_config.h"

@@ -15,15 +15,15 @@ int cmd_gemm(const Args& args) {
   std::string hw_name, out_dir, emit;
   std::int64_t m = 0, k = 0, n = 0;
   std::vector<std::string> sets;
-  opts.add_options()("help,h", "this text")
-      ("hw", po::value(&hw_name)->required(), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")
-      ("m", po::value(&m)->required(), "rows of A and C")
-      ("k", po::value(&k)->required(), "columns of A, rows of B (the reduction)")
-      ("n", po::value(&n)->required(), "columns of B and C")
-      ("set", po::value(&sets)->composing(),
-       "override a hardware value before validation: /json/pointer=VALUE (repeatable), e.g. --set /array/dataflow=ws")
-      ("out", po::value(&out_dir), "write report.json and report.csv into this directory")
-      ("emit", po::value(&emit), "print an intermediate form instead of simulating: tiles");
+  opts.add_options()("help,h", "this text")("hw", po::value(&hw_name)->required(),
+                                            "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")(
+      "m", po::value(&m)->required(), "rows of A and C")(
+      "k", po::value(&k)->required(), "columns of A, rows of B (the reduction)")("n", po::value(&n)->required(),
+                                                                                 "columns of B and C")(
+      "set", po::value(&sets)->composing(),
+      "override a hardware value before validation: /json/pointer=VALUE (repeatable), e.g. --set /array/dataflow=ws")(
+      "out", po::value(&out_dir), "write report.json and report.csv into this directory")(
+      "emit", po::value(&emit), "print an intermediate form instead of simulating: tiles");
   po::variables_map vm;
   if (!parse_options("gemm", "--hw FILE|PRESET --m M --k K --n N [--out DIR] [--set /path=VALUE]...", opts, nullptr,
                      args, vm))

@@ -1,9 +1,8 @@
 // attnsim: cycle-accurate simulation of attention on systolic-array accelerators.
+#include <boost/program_options/errors.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <string>
-
-#include <boost/program_options/errors.hpp>
 #include <systemc>
 
 #include "cli/commands.h"

@@ -34,11 +34,10 @@ class InternalError : public std::logic_error {
 };
 
 // Checks an invariant that only a bug can break.
-#define ATTNSIM_ASSERT(cond, msg)                                                                 \
-  do {                                                                                            \
-    if (!(cond))                                                                                  \
-      throw ::attnsim::InternalError(std::string(msg) + " (" #cond ") at " __FILE__ ":" +         \
-                                     std::to_string(__LINE__));                                   \
+#define ATTNSIM_ASSERT(cond, msg)                                                                                    \
+  do {                                                                                                               \
+    if (!(cond))                                                                                                     \
+      throw ::attnsim::InternalError(std::string(msg) + " (" #cond ") at " __FILE__ ":" + std::to_string(__LINE__)); \
   } while (0)
 
 }  // namespace attnsim

@@ -3,7 +3,6 @@
 // periods are not whole picoseconds (LPDDR4-4266: 468.75 ps, HBM3: 312.5 ps, 940 MHz: 1063.83 ps)
 // stay exact or within 1 fs per cycle. Every elaboration calls init_sim_time() first.
 #include <cstdint>
-
 #include <systemc>
 
 namespace attnsim {

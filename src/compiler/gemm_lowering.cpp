@@ -46,7 +46,8 @@ std::int64_t compute_cycles(const HwConfig& hw, const GemmDims& d, std::int64_t 
   for (auto [m, cm] : parts(d.m, tm))
     for (auto [k, ck] : parts(d.k, tk))
       for (auto [n, cn] : parts(d.n, tn))
-        total += cm * ck * cn * gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {m, k, n});
+        total +=
+            cm * ck * cn * gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {m, k, n});
   return total;
 }
 
@@ -60,9 +61,15 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d) {
   // Granule per GEMM dimension (array_timing.h's mapping); 1 marks the streamed dimension.
   std::int64_t gm = 1, gk = 1, gn = 1;
   switch (hw.array.dataflow) {
-    case Dataflow::OS: gm = R, gn = C; break;
-    case Dataflow::WS: gk = R, gn = C; break;
-    case Dataflow::IS: gk = R, gm = C; break;
+    case Dataflow::OS:
+      gm = R, gn = C;
+      break;
+    case Dataflow::WS:
+      gk = R, gn = C;
+      break;
+    case Dataflow::IS:
+      gk = R, gm = C;
+      break;
   }
   const std::uint64_t capacity = std::uint64_t(hw.sram.total_bytes());
   const std::uint64_t ob = hw.array.operand_bytes;
@@ -90,8 +97,8 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d) {
           GemmTiling t{tm, tk, tn, n_outer, traffic, comp, std::max(double(comp), double(traffic) / bw)};
           // Minimise estimated cycles, then traffic, then the number of tiles (fewer instructions).
           auto key = [&](const GemmTiling& x) {
-            return std::make_tuple(x.est_cycles, x.est_dram_bytes, ceil_div(d.m, x.tm) * ceil_div(d.k, x.tk) * ceil_div(d.n, x.tn),
-                                   x.n_outer);
+            return std::make_tuple(x.est_cycles, x.est_dram_bytes,
+                                   ceil_div(d.m, x.tm) * ceil_div(d.k, x.tk) * ceil_div(d.n, x.tn), x.n_outer);
           };
           if (!found || key(t) < key(best)) best = t, found = true;
         }
@@ -101,8 +108,8 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d) {
                        tn = candidates(d.n, gn).front();
     BufferSizes b = buffer_sizes(hw, tm, tk, tn);
     std::ostringstream msg;
-    msg << hw.source << ": /sram: GEMM " << d.m << "x" << d.k << "x" << d.n << " does not fit: its smallest tile (A " << tm
-        << "x" << tk << " = " << b.a << " B, B " << tk << "x" << tn << " = " << b.b << " B, C " << tm << "x" << tn
+    msg << hw.source << ": /sram: GEMM " << d.m << "x" << d.k << "x" << d.n << " does not fit: its smallest tile (A "
+        << tm << "x" << tk << " = " << b.a << " B, B " << tk << "x" << tn << " = " << b.b << " B, C " << tm << "x" << tn
         << " accumulators = " << b.c << " B, each double-buffered: " << b.total() << " B) exceeds the SRAM capacity of "
         << capacity << " B (" << hw.sram.banks << " banks x " << hw.sram.bytes_per_bank << " B)";
     throw UserError(msg.str());
@@ -146,8 +153,7 @@ TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
   std::int64_t loaded_a_m = -1, loaded_a_k = -1, loaded_b_k = -1, loaded_b_n = -1;
 
   auto load = [&](int tensor, std::uint64_t base, std::uint64_t cols, std::int64_t r0, std::int64_t c0,
-                  std::int64_t rows, std::int64_t ncols, const std::uint64_t* bufs, int& slot,
-                  std::uint32_t* readers) {
+                  std::int64_t rows, std::int64_t ncols, const std::uint64_t* bufs, int& slot, std::uint32_t* readers) {
     slot = (slot + 1) % 2;
     Instr in;
     in.op = Opcode::Load;

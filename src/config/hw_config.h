@@ -37,17 +37,17 @@ struct ArrayConfig {
 struct SramConfig {
   int banks = 0;
   std::int64_t bytes_per_bank = 0;
-  int port_bytes = 0;  // bytes one port moves per cycle
-  int read_ports = 1;  // per bank
-  int write_ports = 1; // per bank
+  int port_bytes = 0;   // bytes one port moves per cycle
+  int read_ports = 1;   // per bank
+  int write_ports = 1;  // per bank
   std::int64_t total_bytes() const { return banks * bytes_per_bank; }
 };
 
 struct DramConfig {
   DramModel model = DramModel::Ideal;
-  double bytes_per_cycle = 0;      // ideal: sustained bandwidth in accelerator cycles
-  std::int64_t latency_cycles = 0; // ideal: fixed latency from request to last byte
-  Json cycle_spec;                 // cycle: the whole /dram object, read by the DRAM model itself
+  double bytes_per_cycle = 0;       // ideal: sustained bandwidth in accelerator cycles
+  std::int64_t latency_cycles = 0;  // ideal: fixed latency from request to last byte
+  Json cycle_spec;                  // cycle: the whole /dram object, read by the DRAM model itself
   // Peak bandwidth in bytes per accelerator cycle (ideal: bytes_per_cycle; cycle: from the device).
   double peak_bytes_per_cycle = 0;
 };
@@ -62,13 +62,13 @@ struct DmaConfig {
 };
 
 struct HwConfig {
-  std::string source;       // file path or "preset:NAME"
+  std::string source;  // file path or "preset:NAME"
   std::string description;
   ArrayConfig array;
   SramConfig sram;
   DramConfig dram;
   DmaConfig dma;
-  Json resolved;            // the document as read, for reports
+  Json resolved;  // the document as read, for reports
 };
 
 // Parses a hardware document; every problem is reported at once as a UserError.

@@ -104,11 +104,13 @@ std::int64_t JsonView::integer(const std::string& key, std::optional<std::int64_
   std::int64_t x;
   if (v->is_number_integer()) {
     if (v->is_number_unsigned() && v->get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max())) {
-      diag_->add(child_path(key), "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]", *v);
+      diag_->add(child_path(key), "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]",
+                 *v);
       return fallback;
     }
     x = v->get<std::int64_t>();
-  } else if (v->is_number_float() && v->get<double>() == static_cast<double>(static_cast<std::int64_t>(v->get<double>()))) {
+  } else if (v->is_number_float() &&
+             v->get<double>() == static_cast<double>(static_cast<std::int64_t>(v->get<double>()))) {
     x = static_cast<std::int64_t>(v->get<double>());  // 4096.0 is accepted as 4096
   } else {
     diag_->add(child_path(key), "must be an integer", *v);
@@ -169,7 +171,8 @@ std::string JsonView::choice(const std::string& key, std::optional<std::string> 
   std::string s = v->get<std::string>();
   if (std::find(names.begin(), names.end(), s) == names.end()) {
     std::string hint = did_you_mean(s, names);
-    diag_->add(child_path(key), "must be one of " + list + (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)"), *v);
+    diag_->add(child_path(key), "must be one of " + list + (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)"),
+               *v);
     return fallback;
   }
   return s;

@@ -6,11 +6,10 @@
 // before any narrowing, so a negative size never wraps into a huge unsigned one.
 #include <cstdint>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace attnsim {
 

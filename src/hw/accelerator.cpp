@@ -23,9 +23,15 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
   store_.is_write = true;
   for (const Instr& in : program.instrs) {
     switch (in.op) {
-      case Opcode::Gemm: array_queue_.push_back(in.id); break;
-      case Opcode::Load: load_.queue.push_back(in.id); break;
-      case Opcode::Store: store_.queue.push_back(in.id); break;
+      case Opcode::Gemm:
+        array_queue_.push_back(in.id);
+        break;
+      case Opcode::Load:
+        load_.queue.push_back(in.id);
+        break;
+      case Opcode::Store:
+        store_.queue.push_back(in.id);
+        break;
       case Opcode::Barrier:
         array_queue_.push_back(in.id), load_.queue.push_back(in.id), store_.queue.push_back(in.id);
         break;
@@ -109,9 +115,9 @@ void Accelerator::array_thread() {
     wait_for_deps(in, &stats_.stall_memory_fs, &stats_.stall_dependency_fs);
     const SramTraffic t = gemm_sram_traffic(hw_.array, in);
     // The array cannot run faster than the banks holding its operands can deliver them.
-    const std::int64_t port_bound =
-        std::max({sram_port_cycles(in.a, t.a_read, hw_.sram.read_ports), sram_port_cycles(in.b, t.b_read, hw_.sram.read_ports),
-                  sram_port_cycles(in.c, t.c_written, hw_.sram.write_ports)});
+    const std::int64_t port_bound = std::max({sram_port_cycles(in.a, t.a_read, hw_.sram.read_ports),
+                                              sram_port_cycles(in.b, t.b_read, hw_.sram.read_ports),
+                                              sram_port_cycles(in.c, t.c_written, hw_.sram.write_ports)});
     const std::int64_t cycles = array_->run_gemm({in.m, in.k, in.n}, nullptr);
     if (port_bound > cycles) {
       wait_fs((port_bound - cycles) * period_);
@@ -179,7 +185,8 @@ void Accelerator::dma_worker_thread(DmaSide* side, std::uint32_t index) {
       wait_fs(done_at - now_fs());
       complete(seg.instr);
     }
-    if (--side->in_flight == 0) (side->is_write ? stats_.store_busy_fs : stats_.load_busy_fs) += now_fs() - side->busy_since;
+    if (--side->in_flight == 0)
+      (side->is_write ? stats_.store_busy_fs : stats_.load_busy_fs) += now_fs() - side->busy_since;
     side->idle.push_back(index);
     side->worker_free.notify();
   }

@@ -10,9 +10,8 @@
 // array computes. Every start and completion falls on an accelerator clock edge.
 #include <cstdint>
 #include <memory>
-#include <vector>
-
 #include <systemc>
+#include <vector>
 
 #include "common/sim_time.h"
 #include "config/hw_config.h"
@@ -51,12 +50,12 @@ class Accelerator : public sc_core::sc_module {
   };
   struct DmaSide {
     bool is_write = false;
-    std::vector<std::uint32_t> queue;     // instruction ids in program order
-    std::vector<std::uint32_t> idle;      // idle worker indices (a stack)
-    std::vector<Segment> assigned;        // per worker
-    std::vector<sc_core::sc_event*> go;   // per worker
-    std::vector<std::uint32_t> remaining; // per instruction: segments not yet done
-    std::vector<fs_t> earliest_done;      // per instruction: SRAM port bound on completion
+    std::vector<std::uint32_t> queue;      // instruction ids in program order
+    std::vector<std::uint32_t> idle;       // idle worker indices (a stack)
+    std::vector<Segment> assigned;         // per worker
+    std::vector<sc_core::sc_event*> go;    // per worker
+    std::vector<std::uint32_t> remaining;  // per instruction: segments not yet done
+    std::vector<fs_t> earliest_done;       // per instruction: SRAM port bound on completion
     sc_core::sc_event worker_free;
     int in_flight = 0;
     fs_t busy_since = 0;  // when in_flight last rose from 0

@@ -6,10 +6,14 @@ namespace attnsim {
 
 const char* to_string(Opcode op) {
   switch (op) {
-    case Opcode::Load: return "LOAD";
-    case Opcode::Store: return "STORE";
-    case Opcode::Gemm: return "GEMM";
-    case Opcode::Barrier: return "BARRIER";
+    case Opcode::Load:
+      return "LOAD";
+    case Opcode::Store:
+      return "STORE";
+    case Opcode::Gemm:
+      return "GEMM";
+    case Opcode::Barrier:
+      return "BARRIER";
   }
   return "?";
 }
@@ -17,9 +21,12 @@ const char* to_string(Opcode op) {
 Unit unit_of(Opcode op) {
   switch (op) {
     case Opcode::Load:
-    case Opcode::Store: return Unit::Dma;
-    case Opcode::Gemm: return Unit::Array;
-    case Opcode::Barrier: return Unit::All;
+    case Opcode::Store:
+      return Unit::Dma;
+    case Opcode::Gemm:
+      return Unit::Array;
+    case Opcode::Barrier:
+      return Unit::All;
   }
   return Unit::All;
 }
@@ -33,7 +40,8 @@ void Instr::add_dep(std::uint32_t dep_id) {
 
 std::uint32_t TileProgram::add(Instr instr) {
   instr.id = std::uint32_t(instrs.size());
-  for (int i = 0; i < instr.num_deps; ++i) ATTNSIM_ASSERT(instr.deps[i] < instr.id, "dependency on a later instruction");
+  for (int i = 0; i < instr.num_deps; ++i)
+    ATTNSIM_ASSERT(instr.deps[i] < instr.id, "dependency on a later instruction");
   instrs.push_back(instr);
   return instr.id;
 }
@@ -61,8 +69,8 @@ void print_tile_program(const TileProgram& p, std::ostream& os) {
     switch (i.op) {
       case Opcode::Load:
       case Opcode::Store:
-        os << ' ' << p.tensors.at(i.tensor).name << " dram=0x" << std::hex << i.dram_addr << std::dec << " "
-           << i.rows << "x" << i.row_bytes << "B stride=" << i.dram_stride;
+        os << ' ' << p.tensors.at(i.tensor).name << " dram=0x" << std::hex << i.dram_addr << std::dec << " " << i.rows
+           << "x" << i.row_bytes << "B stride=" << i.dram_stride;
         print_region(os, "sram", i.sram);
         break;
       case Opcode::Gemm:
@@ -71,7 +79,8 @@ void print_tile_program(const TileProgram& p, std::ostream& os) {
         print_region(os, "b", i.b);
         print_region(os, "c", i.c);
         break;
-      case Opcode::Barrier: break;
+      case Opcode::Barrier:
+        break;
     }
     if (i.num_deps) {
       os << " deps=";

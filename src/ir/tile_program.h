@@ -26,20 +26,20 @@ struct Instr {
   static constexpr int kMaxDeps = 4;
   Opcode op = Opcode::Barrier;
   std::uint8_t num_deps = 0;
-  std::uint16_t tensor = 0;  // index into TileProgram::tensors (LOAD, STORE: the DRAM tensor)
-  std::uint32_t id = 0;      // position in the program
+  std::uint16_t tensor = 0;                    // index into TileProgram::tensors (LOAD, STORE: the DRAM tensor)
+  std::uint32_t id = 0;                        // position in the program
   std::array<std::uint32_t, kMaxDeps> deps{};  // ids of earlier instructions
 
   // LOAD / STORE: a 2-D block of a row-major DRAM tensor <-> a dense SRAM region.
-  std::uint64_t dram_addr = 0;   // first byte of the block
-  std::uint32_t rows = 0;        // block rows
-  std::uint32_t row_bytes = 0;   // contiguous bytes per row
-  std::uint64_t dram_stride = 0; // bytes between block rows in DRAM
-  SramRegion sram;               // LOAD: destination; STORE: source
+  std::uint64_t dram_addr = 0;    // first byte of the block
+  std::uint32_t rows = 0;         // block rows
+  std::uint32_t row_bytes = 0;    // contiguous bytes per row
+  std::uint64_t dram_stride = 0;  // bytes between block rows in DRAM
+  SramRegion sram;                // LOAD: destination; STORE: source
 
   // GEMM: C[m x n] (+)= A[m x k] B[k x n] on the array.
   std::uint32_t m = 0, k = 0, n = 0;
-  bool accumulate = false;       // add to C instead of overwriting it
+  bool accumulate = false;  // add to C instead of overwriting it
   SramRegion a, b, c;
 
   void add_dep(std::uint32_t dep_id);

@@ -25,7 +25,8 @@ std::vector<std::uint64_t> sram_high_water(const HwConfig& hw, const TileProgram
   auto note = [&](const SramRegion& r) {
     for (std::size_t i = 0; i < p.buffers.size(); ++i) {
       const SramRegion& b = p.buffers[i].region;
-      if (r.addr >= b.addr && r.addr < b.addr + b.bytes) buffer_max[i] = std::max(buffer_max[i], r.addr + r.bytes - b.addr);
+      if (r.addr >= b.addr && r.addr < b.addr + b.bytes)
+        buffer_max[i] = std::max(buffer_max[i], r.addr + r.bytes - b.addr);
     }
   };
   for (const Instr& in : p.instrs) {
@@ -53,12 +54,13 @@ Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& pr
   r["attnsim_version"] = ATTNSIM_VERSION;
   r["hardware"] = {{"source", hw.source},
                    {"description", hw.description},
-                   {"array", {{"rows", hw.array.rows},
-                              {"cols", hw.array.cols},
-                              {"dataflow", to_string(hw.array.dataflow)},
-                              {"timing", to_string(hw.array.timing)},
-                              {"fidelity", to_string(hw.array.fidelity)},
-                              {"clock_mhz", hw.array.clock_mhz}}},
+                   {"array",
+                    {{"rows", hw.array.rows},
+                     {"cols", hw.array.cols},
+                     {"dataflow", to_string(hw.array.dataflow)},
+                     {"timing", to_string(hw.array.timing)},
+                     {"fidelity", to_string(hw.array.fidelity)},
+                     {"clock_mhz", hw.array.clock_mhz}}},
                    {"config", hw.resolved}};
   r["workload"] = workload;
   r["schedule"] = program.summary;
@@ -101,12 +103,13 @@ Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& pr
   for (std::size_t b = 0; b < hwm.size(); ++b) {
     hwm_total += hwm[b];
     const double port_bytes = cycles * hw.sram.port_bytes;
-    banks.push_back({{"bank", b},
-                     {"high_water_bytes", hwm[b]},
-                     {"read_bytes", s.bank_read_bytes[b]},
-                     {"written_bytes", s.bank_written_bytes[b]},
-                     {"read_port_use", round6(ratio(double(s.bank_read_bytes[b]), port_bytes * hw.sram.read_ports))},
-                     {"write_port_use", round6(ratio(double(s.bank_written_bytes[b]), port_bytes * hw.sram.write_ports))}});
+    banks.push_back(
+        {{"bank", b},
+         {"high_water_bytes", hwm[b]},
+         {"read_bytes", s.bank_read_bytes[b]},
+         {"written_bytes", s.bank_written_bytes[b]},
+         {"read_port_use", round6(ratio(double(s.bank_read_bytes[b]), port_bytes * hw.sram.read_ports))},
+         {"write_port_use", round6(ratio(double(s.bank_written_bytes[b]), port_bytes * hw.sram.write_ports))}});
   }
   r["sram"] = {{"capacity_bytes", hw.sram.total_bytes()}, {"high_water_bytes", hwm_total}, {"banks", banks}};
 
@@ -139,7 +142,8 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   row.emplace_back("array_busy_cycles", r["array"]["busy_cycles"]);
   for (auto it = r["array_stall_cycles"].begin(); it != r["array_stall_cycles"].end(); ++it)
     row.emplace_back("stall_" + it.key() + "_cycles", it.value());
-  for (const char* k : {"bytes_read", "bytes_written", "avg_GBps", "pct_of_peak"}) row.emplace_back(std::string("dram_") + k, r["dram"][k]);
+  for (const char* k : {"bytes_read", "bytes_written", "avg_GBps", "pct_of_peak"})
+    row.emplace_back(std::string("dram_") + k, r["dram"][k]);
   row.emplace_back("sram_high_water_bytes", r["sram"]["high_water_bytes"]);
   row.emplace_back("roofline_bound", r["roofline"]["bound"]);
   row.emplace_back("pct_of_roofline", r["roofline"]["pct_of_bound"]);
@@ -178,7 +182,9 @@ void write_csv_file(const std::string& path, const std::vector<std::pair<std::st
 }
 
 void print_summary(std::ostream& os, const Json& r) {
-  auto line = [&](const std::string& k, const std::string& v) { os << "  " << std::left << std::setw(26) << k << v << "\n"; };
+  auto line = [&](const std::string& k, const std::string& v) {
+    os << "  " << std::left << std::setw(26) << k << v << "\n";
+  };
   auto num = [](const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
   auto pct = [](const Json& v) {
     std::ostringstream s;
@@ -186,7 +192,8 @@ void print_summary(std::ostream& os, const Json& r) {
     return s.str();
   };
   os << r["schedule"].get<std::string>() << "\n";
-  line("cycles", num(r["cycles"]) + "  (" + num(r["time_us"]) + " us at " + num(r["hardware"]["array"]["clock_mhz"]) + " MHz)");
+  line("cycles",
+       num(r["cycles"]) + "  (" + num(r["time_us"]) + " us at " + num(r["hardware"]["array"]["clock_mhz"]) + " MHz)");
   line("MACs", num(r["macs"]));
   line("array utilization", pct(r["utilization"]));
   line("array busy cycles", num(r["array"]["busy_cycles"]));
@@ -196,10 +203,11 @@ void print_summary(std::ostream& os, const Json& r) {
                                     num(r["array_stall_cycles"]["dependency"]) + ", sram port " +
                                     num(r["array_stall_cycles"]["sram_port"]));
   const Json& bf = r["busy_fraction"];
-  line("busy", "array " + pct(bf["array"]) + ", load DMA " + pct(bf["load_dma"]) + ", store DMA " + pct(bf["store_dma"]) +
-                   ", DRAM bus " + pct(bf["dram_bus"]));
+  line("busy", "array " + pct(bf["array"]) + ", load DMA " + pct(bf["load_dma"]) + ", store DMA " +
+                   pct(bf["store_dma"]) + ", DRAM bus " + pct(bf["dram_bus"]));
   line("DRAM read / written", num(r["dram"]["bytes_read"]) + " B / " + num(r["dram"]["bytes_written"]) + " B");
-  line("DRAM bandwidth", num(r["dram"]["avg_GBps"]) + " GB/s average (" + num(r["dram"]["pct_of_peak"]) + " % of peak)");
+  line("DRAM bandwidth",
+       num(r["dram"]["avg_GBps"]) + " GB/s average (" + num(r["dram"]["pct_of_peak"]) + " % of peak)");
   line("SRAM high-water mark", num(r["sram"]["high_water_bytes"]) + " B of " + num(r["sram"]["capacity_bytes"]) + " B");
   line("roofline bound", num(r["roofline"]["bound"]) + ", " + num(r["roofline"]["compute_bound_cycles"]) + " / " +
                              num(r["roofline"]["memory_bound_cycles"]) + " cycles (compute / memory); run at " +

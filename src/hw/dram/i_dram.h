@@ -7,7 +7,6 @@
 // them and may delay a caller before accepting its first burst (back-pressure). Timing only: no data.
 #include <cstdint>
 #include <memory>
-
 #include <systemc>
 
 #include "config/hw_config.h"
