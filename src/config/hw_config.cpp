@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 #include "config/presets.h"
+#include "hw/dram/dram_spec.h"
 
 namespace attnsim {
 
@@ -31,8 +32,8 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
   hw.description = root.string("description", std::string());
 
   JsonView a = root.object("array");
-  a.reject_unknown_keys({"rows", "cols", "dataflow", "timing", "fidelity", "clock_mhz", "operand_bytes",
-                         "accumulator_bytes"});
+  a.reject_unknown_keys(
+      {"rows", "cols", "dataflow", "timing", "fidelity", "clock_mhz", "operand_bytes", "accumulator_bytes"});
   hw.array.rows = int(a.integer("rows", std::nullopt, 1, 4096));
   hw.array.cols = int(a.integer("cols", std::nullopt, 1, 4096));
   std::string df = a.choice("dataflow", std::string("os"), {"os", "ws", "is"});
@@ -40,15 +41,16 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
   hw.array.timing = a.choice("timing", std::string("scalesim"), {"scalesim", "overlapped"}) == "scalesim"
                         ? TimingMode::ScaleSim
                         : TimingMode::Overlapped;
-  hw.array.fidelity = a.choice("fidelity", std::string("fast"), {"fast", "pe"}) == "fast" ? ArrayFidelity::Fast
-                                                                                          : ArrayFidelity::Pe;
+  hw.array.fidelity =
+      a.choice("fidelity", std::string("fast"), {"fast", "pe"}) == "fast" ? ArrayFidelity::Fast : ArrayFidelity::Pe;
   hw.array.clock_mhz = a.number("clock_mhz", std::nullopt, 0.0, 100000.0, /*min_exclusive=*/true);
   hw.array.operand_bytes = int(a.integer("operand_bytes", 1, 1, 8));
   hw.array.accumulator_bytes = int(a.integer("accumulator_bytes", 4, 1, 8));
   if (hw.array.fidelity == ArrayFidelity::Pe && hw.array.pes() > kMaxPeModelPes)
     diag.add(a.child_path("fidelity"),
              "the pe model steps every PE each cycle and is meant for validation on arrays of at most 4096 PEs; this "
-             "array has " + std::to_string(hw.array.pes()),
+             "array has " +
+                 std::to_string(hw.array.pes()),
              "pe");
 
   JsonView s = root.object("sram");
@@ -60,8 +62,13 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
   hw.sram.write_ports = int(s.integer("write_ports", 1, 1, 16));
 
   JsonView d = root.object("dram");
-  std::string model = d.choice("model", std::nullopt, {"ideal"});
-  if (model == "ideal") {
+  std::string model = d.choice("model", std::nullopt, {"ideal", "cycle"});
+  if (model == "cycle") {
+    // The cycle-accurate controller: a device preset plus controller overrides (hw/dram/dram_spec.h).
+    hw.dram.model = DramModel::Cycle;
+    if (d.node()) hw.dram.cycle_spec = *d.node();
+    hw.dram.peak_bytes_per_cycle = validate_cycle_dram_config(d, hw.array.clock_mhz);
+  } else if (model == "ideal") {
     d.reject_unknown_keys({"model", "bytes_per_cycle", "latency_cycles"});
     hw.dram.model = DramModel::Ideal;
     hw.dram.bytes_per_cycle = d.number("bytes_per_cycle", std::nullopt, 0.0, 1e9, /*min_exclusive=*/true);

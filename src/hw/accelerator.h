@@ -41,6 +41,7 @@ class Accelerator : public sc_core::sc_module {
 
   const SimStats& stats() const { return stats_; }
   const IDram& dram() const { return *dram_; }
+  IDram& dram() { return *dram_; }
   bool finished() const { return completed_ == program_.instrs.size(); }
 
  private:

@@ -1,0 +1,36 @@
+#include "hw/dram/cycle_dram.h"
+
+namespace attnsim {
+
+CycleDram::CycleDram(const DramSpec& spec, fs_t accelerator_period_fs)
+    : controller_(std::make_unique<DramController>("dram", spec)),
+      peak_bytes_per_cycle_(spec.peak_bytes_per_second() * double(accelerator_period_fs) * 1e-15) {}
+
+void CycleDram::transfer(std::uint64_t addr, std::uint64_t bytes, bool is_write) {
+  if (bytes == 0) return;
+  ++transfers_;
+  (is_write ? bytes_written_ : bytes_read_) += bytes;
+  const std::uint64_t burst = std::uint64_t(controller_->spec().burst_bytes());
+  const std::uint64_t first = addr / burst * burst;
+  const std::uint64_t last = (addr + bytes - 1) / burst * burst;
+  DramCompletion completion;
+  completion.outstanding = int((last - first) / burst + 1);
+  for (std::uint64_t a = first; a <= last; a += burst) controller_->submit(a, is_write, &completion);
+  // The last burst was just submitted, so at least it is outstanding: the notification is still to come.
+  sc_core::wait(completion.done);
+}
+
+sc_core::sc_time CycleDram::busy_time() const {
+  const DramSpec& s = controller_->spec();
+  return fs_time(fs_t(controller_->stats().data_bus_cycles) * s.tCK_fs / s.channels);
+}
+
+void CycleDram::write_stats(Json& out) const {
+  const std::int64_t now = controller_->current_cycle();
+  controller_->finish(now);
+  out = controller_->stats().to_json(controller_->spec(), now);
+  out["transfers"] = transfers_;
+  out["bytes_requested"] = {{"read", bytes_read_}, {"written", bytes_written_}};
+}
+
+}  // namespace attnsim

@@ -1,0 +1,366 @@
+#include "hw/dram/dram_channel.h"
+
+#include <algorithm>
+
+#include "common/errors.h"
+
+namespace attnsim {
+
+namespace {
+inline void raise(std::int64_t& v, std::int64_t t) {
+  if (t > v) v = t;
+}
+inline bool is_column(DramCommand c) { return c == DramCommand::RD || c == DramCommand::WR; }
+}  // namespace
+
+DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
+    : spec_(spec),
+      id_(channel_id),
+      stats_(stats),
+      banks_(size_t(spec.ranks * spec.banks_per_rank())),
+      groups_(size_t(spec.ranks * spec.bank_groups)),
+      ranks_(size_t(spec.ranks)),
+      read_q_(size_t(spec.read_queue)),
+      write_q_(size_t(spec.write_queue)) {
+  // Refreshes of the ranks are staggered evenly over tREFI (as DRAMSim3's rank-level staggered policy).
+  for (int r = 0; r < spec.ranks; ++r)
+    ranks_[size_t(r)].refresh_due = spec.t.tREFI + std::int64_t(r) * spec.t.tREFI / spec.ranks;
+  next_cycle_ = ranks_[0].refresh_due;
+}
+
+std::int64_t DramChannel::earliest(DramCommand cmd, int r, int g, int b) const {
+  const Rank& rk = ranks_[size_t(r)];
+  switch (cmd) {
+    case DramCommand::ACT: {
+      std::int64_t e = std::max({bank_at(r, g, b).next_act, group_at(r, g).next_act, rk.next_act});
+      // tFAW: the fifth ACT waits until tFAW after the fourth-last one (the oldest in the ring).
+      if (rk.acts >= 4) e = std::max(e, rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW);
+      return e;
+    }
+    case DramCommand::PRE:
+      return bank_at(r, g, b).next_pre;
+    case DramCommand::PREA:
+      return rk.next_prea;
+    case DramCommand::RD:
+      return std::max({bank_at(r, g, b).next_rd, group_at(r, g).next_rd, rk.next_rd});
+    case DramCommand::WR:
+      return std::max({bank_at(r, g, b).next_wr, group_at(r, g).next_wr, rk.next_wr});
+    case DramCommand::REF:
+      return rk.next_ref;
+  }
+  return kNever;
+}
+
+std::int64_t DramChannel::earliest_for(DramCommand cmd, const DramRequest& q) const {
+  const Bank& bk = banks_[size_t(q.bank_index)];
+  const BankGroup& gp = groups_[size_t(q.group_index)];
+  const Rank& rk = ranks_[size_t(q.loc.rank)];
+  std::int64_t e;
+  switch (cmd) {
+    case DramCommand::ACT:
+      e = bk.next_act > gp.next_act ? bk.next_act : gp.next_act;
+      if (rk.next_act > e) e = rk.next_act;
+      if (rk.acts >= 4 && rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW > e)
+        e = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
+      return e;
+    case DramCommand::PRE:
+      return bk.next_pre;
+    case DramCommand::RD:
+      e = bk.next_rd > gp.next_rd ? bk.next_rd : gp.next_rd;
+      return rk.next_rd > e ? rk.next_rd : e;
+    case DramCommand::WR:
+      e = bk.next_wr > gp.next_wr ? bk.next_wr : gp.next_wr;
+      return rk.next_wr > e ? rk.next_wr : e;
+    default:
+      return earliest(cmd, q.loc.rank, q.loc.bank_group, q.loc.bank);
+  }
+}
+
+// The constraints, by the command that imposes them (c = its cycle, BL2 = burst data cycles):
+//   ACT : same bank ACT c+tRC, RD/WR c+tRCD, PRE c+tRAS; same group ACT c+tRRD_L; rank ACT c+tRRD_S,
+//         PREA c+tRAS; four-ACT window tFAW.
+//   PRE : same bank ACT c+tRP; rank REF c+tRP.          PREA: every bank of the rank likewise.
+//   RD  : same bank PRE c+tRTP (rank PREA too); same group RD c+tCCD_L; rank RD c+tCCD_S,
+//         WR c+CL+BL2+2-CWL (read-to-write turnaround, one-cycle preamble and one bubble);
+//         other ranks RD c+BL2+tRTRS, WR c+CL+BL2+tRTRS-CWL.
+//   WR  : same bank PRE c+CWL+BL2+tWR (rank PREA too); same group WR c+tCCD_L, RD c+CWL+BL2+tWTR_L;
+//         rank WR c+tCCD_S, RD c+CWL+BL2+tWTR_S; other ranks WR c+BL2+tRTRS, RD c+CWL+BL2+tRTRS-CL.
+//   REF : rank ACT and REF c+tRFC.
+void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, std::int64_t c, int column) {
+  const DramTiming& t = spec_.t;
+  const int bl2 = spec_.burst_cycles();
+  Rank& rk = ranks_[size_t(r)];
+  last_command_cycle_ = c;
+  ++stats_->commands[size_t(cmd)];
+  switch (cmd) {
+    case DramCommand::ACT: {
+      Bank& bk = bank_at(r, g, b);
+      ATTNSIM_ASSERT(bk.open_row < 0, "ACT to an open bank");
+      bk.open_row = row;
+      ++rk.open_banks;
+      {
+        const int bi = int(&bk - banks_.data());
+        for (int w = 0; w < 2; ++w) {
+          const DramRequest* q = w ? write_q_.data() : read_q_.data();
+          const int n = w ? n_write_ : n_read_;
+          int hits = 0;
+          for (int i = 0; i < n; ++i) hits += q[i].bank_index == bi && q[i].loc.row == row;
+          bk.row_hits[w] = hits;
+        }
+      }
+      raise(bk.next_act, c + t.tRC);
+      raise(bk.next_rd, c + t.tRCD);
+      raise(bk.next_wr, c + t.tRCD);
+      raise(bk.next_pre, c + t.tRAS);
+      raise(group_at(r, g).next_act, c + t.tRRD_L);
+      raise(rk.next_act, c + t.tRRD_S);
+      raise(rk.next_prea, c + t.tRAS);
+      rk.act_window[size_t(rk.act_window_pos)] = c;
+      rk.act_window_pos = (rk.act_window_pos + 1) & 3;
+      ++rk.acts;
+      break;
+    }
+    case DramCommand::PRE: {
+      Bank& bk = bank_at(r, g, b);
+      if (bk.open_row >= 0) --rk.open_banks;
+      bk.open_row = -1;
+      bk.row_hits[0] = bk.row_hits[1] = 0;
+      raise(bk.next_act, c + t.tRP);
+      raise(rk.next_ref, c + t.tRP);
+      break;
+    }
+    case DramCommand::PREA: {
+      for (int gg = 0; gg < spec_.bank_groups; ++gg)
+        for (int bb = 0; bb < spec_.banks_per_group; ++bb) {
+          Bank& bk = bank_at(r, gg, bb);
+          bk.open_row = -1;
+          raise(bk.next_act, c + t.tRP);
+          bk.row_hits[0] = bk.row_hits[1] = 0;
+        }
+      rk.open_banks = 0;
+      raise(rk.next_ref, c + t.tRP);
+      break;
+    }
+    case DramCommand::RD: {
+      raise(bank_at(r, g, b).next_pre, c + t.tRTP);
+      raise(rk.next_prea, c + t.tRTP);
+      raise(group_at(r, g).next_rd, c + t.tCCD_L);
+      raise(rk.next_rd, c + t.tCCD_S);
+      raise(rk.next_wr, c + t.CL + bl2 + 2 - t.CWL);
+      for (int o = 0; o < spec_.ranks; ++o) {
+        if (o == r) continue;
+        raise(ranks_[size_t(o)].next_rd, c + bl2 + t.tRTRS);
+        raise(ranks_[size_t(o)].next_wr, c + t.CL + bl2 + t.tRTRS - t.CWL);
+      }
+      stats_->data_bus_cycles += std::uint64_t(bl2);
+      break;
+    }
+    case DramCommand::WR: {
+      raise(bank_at(r, g, b).next_pre, c + t.CWL + bl2 + t.tWR);
+      raise(rk.next_prea, c + t.CWL + bl2 + t.tWR);
+      raise(group_at(r, g).next_wr, c + t.tCCD_L);
+      raise(group_at(r, g).next_rd, c + t.CWL + bl2 + t.tWTR_L);
+      raise(rk.next_wr, c + t.tCCD_S);
+      raise(rk.next_rd, c + t.CWL + bl2 + t.tWTR_S);
+      for (int o = 0; o < spec_.ranks; ++o) {
+        if (o == r) continue;
+        raise(ranks_[size_t(o)].next_wr, c + bl2 + t.tRTRS);
+        raise(ranks_[size_t(o)].next_rd, c + t.CWL + bl2 + t.tRTRS - t.CL);
+      }
+      stats_->data_bus_cycles += std::uint64_t(bl2);
+      break;
+    }
+    case DramCommand::REF: {
+      ATTNSIM_ASSERT(rk.open_banks == 0, "REF with open banks");
+      raise(rk.next_act, c + t.tRFC);
+      raise(rk.next_ref, c + t.tRFC);
+      break;
+    }
+  }
+  if (trace_) {
+    CommandRecord rec;
+    rec.cycle = c;
+    rec.cmd = cmd;
+    rec.channel = id_;
+    rec.rank = r;
+    rec.bank_group = (cmd == DramCommand::PREA || cmd == DramCommand::REF) ? -1 : g;
+    rec.bank = (cmd == DramCommand::PREA || cmd == DramCommand::REF) ? -1 : b;
+    rec.row = (cmd == DramCommand::ACT || is_column(cmd)) ? row : -1;
+    rec.column = is_column(cmd) ? column : -1;
+    trace_->push_back(rec);
+  }
+}
+
+void DramChannel::update_write_mode() {
+  if (!write_mode_) {
+    if (n_write_ >= spec_.write_high || (n_read_ == 0 && n_write_ > 0)) write_mode_ = true;
+  } else if (n_write_ == 0 || (n_write_ <= spec_.write_low && n_read_ > 0)) {
+    write_mode_ = false;
+  }
+}
+
+void DramChannel::account_queues(std::int64_t cycle) {
+  if (cycle <= last_account_cycle_) return;
+  const std::uint64_t dt = std::uint64_t(cycle - last_account_cycle_);
+  stats_->read_queue_integral += dt * std::uint64_t(n_read_);
+  stats_->write_queue_integral += dt * std::uint64_t(n_write_);
+  last_account_cycle_ = cycle;
+}
+
+void DramChannel::remove(DramRequest* q, int* n, int index) {
+  for (int i = index; i + 1 < *n; ++i) q[i] = q[i + 1];
+  --*n;
+}
+
+void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
+  ATTNSIM_ASSERT(!queue_full(r.is_write), "enqueue into a full queue");
+  if (!has_requests()) catch_up(cycle);
+  account_queues(cycle);
+  DramRequest& slot = r.is_write ? write_q_[size_t(n_write_)] : read_q_[size_t(n_read_)];
+  slot = r;
+  slot.group_index = r.loc.rank * spec_.bank_groups + r.loc.bank_group;
+  slot.bank_index = slot.group_index * spec_.banks_per_group + r.loc.bank;
+  if (banks_[size_t(slot.bank_index)].open_row == r.loc.row) ++banks_[size_t(slot.bank_index)].row_hits[r.is_write];
+  if (r.is_write) {
+    ++n_write_;
+    stats_->write_queue_max = std::max(stats_->write_queue_max, n_write_);
+  } else {
+    ++n_read_;
+    stats_->read_queue_max = std::max(stats_->read_queue_max, n_read_);
+  }
+}
+
+std::int64_t DramChannel::wake_cycle_for_last_enqueued(bool is_write) const {
+  // Would the read/write mode change now? Then the other queue's commands become candidates.
+  bool mode = write_mode_;
+  if (!mode) {
+    if (n_write_ >= spec_.write_high || (n_read_ == 0 && n_write_ > 0)) mode = true;
+  } else if (n_write_ == 0 || (n_write_ <= spec_.write_low && n_read_ > 0)) {
+    mode = false;
+  }
+  if (mode != write_mode_) return 0;
+  if (is_write != write_mode_) return kNever;
+  const DramRequest& q = is_write ? write_q_[size_t(n_write_ - 1)] : read_q_[size_t(n_read_ - 1)];
+  if (ranks_[size_t(q.loc.rank)].refresh_pending) return kNever;
+  return std::max(q.ready_cycle, earliest_for(next_command(q), q));
+}
+
+int DramChannel::refreshes_pending() const {
+  int n = 0;
+  for (const Rank& rk : ranks_) n += rk.refresh_pending;
+  return n;
+}
+
+void DramChannel::catch_up(std::int64_t cycle) {
+  if (has_requests()) return;
+  while (next_cycle_ < cycle) step(next_cycle_);
+}
+
+StepResult DramChannel::step(std::int64_t cycle) {
+  StepResult res;
+  account_queues(cycle);
+
+  if (cycle > last_command_cycle_) {
+    // 1. Refresh: a rank whose REF is due is closed (PREA) and refreshed before anything else.
+    for (int r = 0; r < spec_.ranks && !res.issued; ++r) {
+      Rank& rk = ranks_[size_t(r)];
+      if (!rk.refresh_pending && cycle >= rk.refresh_due) rk.refresh_pending = true;
+      if (!rk.refresh_pending) continue;
+      const DramCommand c = rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF;
+      if (earliest(c, r, 0, 0) <= cycle) {
+        issue(c, r, 0, 0, -1, cycle);
+        if (c == DramCommand::REF) {
+          rk.refresh_due += spec_.t.tREFI;
+          rk.refresh_pending = false;
+        }
+        res.issued = true;
+        res.command = CommandRecord{cycle, c, id_, r, -1, -1, -1, -1};
+      }
+    }
+    // 2. FR-FCFS over the active queue: the oldest request whose row hit can issue now, else the oldest
+    //    request whose next command (ACT or PRE) can issue now. A PRE is held back while a queued request
+    //    of the same queue still hits the open row of that bank.
+    if (!res.issued) {
+      update_write_mode();
+      DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
+      int* n = write_mode_ ? &n_write_ : &n_read_;
+      int pick = -1;
+      DramCommand pick_cmd = DramCommand::ACT;
+      for (int i = 0; i < *n; ++i) {
+        const DramRequest& rq = q[i];
+        if (rq.ready_cycle > cycle || ranks_[size_t(rq.loc.rank)].refresh_pending) continue;
+        const DramCommand c = next_command(rq);
+        if (c == DramCommand::PRE && row_hit_pending(rq)) continue;
+        if (pick >= 0 && !is_column(c)) continue;  // an older ACT/PRE is already chosen; only a hit beats it
+        if (earliest_for(c, rq) > cycle) continue;
+        pick = i, pick_cmd = c;
+        if (is_column(c)) break;
+      }
+      if (pick >= 0) {
+        DramRequest& rq = q[pick];
+        issue(pick_cmd, rq.loc.rank, rq.loc.bank_group, rq.loc.bank, rq.loc.row, cycle, rq.loc.column);
+        if (rq.first_cmd < 0) rq.first_cmd = std::int8_t(pick_cmd);
+        res.issued = true;
+        res.command = CommandRecord{cycle,
+                                    pick_cmd,
+                                    id_,
+                                    rq.loc.rank,
+                                    rq.loc.bank_group,
+                                    rq.loc.bank,
+                                    pick_cmd == DramCommand::PRE ? -1 : rq.loc.row,
+                                    is_column(pick_cmd) ? rq.loc.column : -1};
+        if (is_column(pick_cmd)) {
+          const DramCommand first = DramCommand(rq.first_cmd);
+          if (is_column(first))
+            ++stats_->row_hits;
+          else if (first == DramCommand::ACT)
+            ++stats_->row_misses;
+          else
+            ++stats_->row_conflicts;
+          res.completed = true;
+          res.request = rq;
+          --banks_[size_t(rq.bank_index)].row_hits[rq.is_write];
+          if (rq.is_write) {
+            res.done_cycle = cycle + spec_.t.CWL + spec_.burst_cycles();
+            ++stats_->writes;
+            stats_->bytes_written += std::uint64_t(spec_.burst_bytes());
+          } else {
+            res.done_cycle = cycle + spec_.t.CL + spec_.burst_cycles();
+            ++stats_->reads;
+            stats_->bytes_read += std::uint64_t(spec_.burst_bytes());
+            stats_->record_read_latency(std::uint64_t(res.done_cycle - rq.accept_cycle));
+          }
+          remove(q, n, pick);
+        }
+      }
+    }
+  }
+
+  // 3. When could anything issue next? The minimum over refresh and the active queue's next commands.
+  const std::int64_t base = std::max(cycle, last_command_cycle_) + 1;
+  std::int64_t next = kNever;
+  for (int r = 0; r < spec_.ranks; ++r) {
+    const Rank& rk = ranks_[size_t(r)];
+    std::int64_t e = rk.refresh_pending ? earliest(rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF, r, 0, 0)
+                                        : rk.refresh_due;
+    if (e < next) next = e;
+  }
+  update_write_mode();
+  const DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
+  const int n = write_mode_ ? n_write_ : n_read_;
+  for (int i = 0; i < n && next > base; ++i) {
+    const DramRequest& rq = q[i];
+    if (ranks_[size_t(rq.loc.rank)].refresh_pending) continue;
+    const DramCommand c = next_command(rq);
+    if (c == DramCommand::PRE && row_hit_pending(rq)) continue;
+    std::int64_t e = earliest_for(c, rq);
+    if (rq.ready_cycle > e) e = rq.ready_cycle;
+    if (e < next) next = e;
+  }
+  if (next < base) next = base;
+  next_cycle_ = next;
+  res.next_cycle = next;
+  return res;
+}
+
+}  // namespace attnsim

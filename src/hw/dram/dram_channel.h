@@ -1,0 +1,150 @@
+#pragma once
+// One DRAM channel's command-level state and its FR-FCFS scheduler, in plain C++ (no SystemC): the
+// SystemC controller (dram_controller.h) owns one per channel and decides WHEN to call step(); the
+// tests probe the timing rules directly through earliest()/can_issue()/issue().
+//
+// Timing is kept as "earliest legal cycle" per command kind at each level (bank, bank group, rank),
+// raised whenever a command issues; a command is legal at cycle c when c is at or after every level's
+// earliest for it (and, for ACT, the four-activate window allows it). The independent check of the
+// same rules lives in timing_checker.cpp.
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "hw/dram/address_mapping.h"
+#include "hw/dram/dram_spec.h"
+#include "hw/dram/dram_stats.h"
+
+namespace attnsim {
+
+// One issued command, as written to a command trace and read by the timing checker.
+struct CommandRecord {
+  std::int64_t cycle = 0;
+  DramCommand cmd = DramCommand::ACT;
+  int channel = 0, rank = 0, bank_group = 0, bank = 0;
+  std::int64_t row = -1;  // ACT, RD, WR: the row; otherwise -1
+  int column = -1;        // RD, WR: the burst index; otherwise -1
+};
+
+// A burst-sized request in a controller queue. POD: queues are fixed arrays, nothing is allocated.
+struct DramRequest {
+  std::uint64_t addr = 0;
+  DramAddress loc;
+  std::int64_t accept_cycle = 0;  // accepted into the queue
+  std::int64_t ready_cycle = 0;   // accept_cycle + frontend_cycles: may be scheduled from here
+  void* owner = nullptr;          // completion record of the requester (opaque here), or null
+  bool is_write = false;
+  std::int8_t first_cmd = -1;  // the first command issued on its behalf (row hit/miss/conflict)
+  int bank_index = 0;          // set by the channel: flat bank and bank-group indices
+  int group_index = 0;
+};
+
+// What one scheduling step did.
+struct StepResult {
+  bool issued = false;
+  CommandRecord command;
+  bool completed = false;  // a RD/WR left a queue: request, done_cycle are valid
+  DramRequest request;
+  std::int64_t done_cycle = 0;  // cycle of its last data beat
+  std::int64_t next_cycle = 0;  // earliest cycle > the step's cycle at which anything could issue;
+                                // kNever when both queues are empty and no refresh is pending
+};
+
+class DramChannel {
+ public:
+  static constexpr std::int64_t kNever = INT64_MAX / 4;
+
+  DramChannel(const DramSpec& spec, int channel_id, DramStats* stats);
+
+  // --- Requests -----------------------------------------------------------------------------
+  bool queue_full(bool is_write) const {
+    return is_write ? n_write_ >= spec_.write_queue : n_read_ >= spec_.read_queue;
+  }
+  bool has_requests() const { return n_read_ + n_write_ > 0; }
+  int read_count() const { return n_read_; }
+  int write_count() const { return n_write_; }
+  // Accepts a request at cycle `cycle` (the queue must not be full). If the channel was idle, the
+  // refreshes due before `cycle` are first issued at the cycles they would have been.
+  void enqueue(const DramRequest& r, std::int64_t cycle);
+  // The earliest cycle at which the request just enqueued could let the scheduler act (kNever if it
+  // cannot change anything before the scheduler's next planned step; 0 if it switches read/write mode).
+  std::int64_t wake_cycle_for_last_enqueued(bool is_write) const;
+
+  // --- Scheduling ---------------------------------------------------------------------------
+  // Issues at most one command at `cycle` (refresh first, then FR-FCFS) and says when to call again.
+  StepResult step(std::int64_t cycle);
+  // Issues, at the cycles they fall due, the refreshes of an idle stretch up to (excluding) `cycle`.
+  void catch_up(std::int64_t cycle);
+
+  // --- Timing rules (used by step(); exposed for the per-constraint probes) -------------------
+  std::int64_t earliest(DramCommand cmd, int rank, int bank_group, int bank) const;
+  bool can_issue(DramCommand cmd, int rank, int bank_group, int bank, std::int64_t cycle) const {
+    return cycle >= earliest(cmd, rank, bank_group, bank) && cycle > last_command_cycle_;
+  }
+  // Issues without any legality check (probes call can_issue first); updates state, timing, stats.
+  void issue(DramCommand cmd, int rank, int bank_group, int bank, std::int64_t row, std::int64_t cycle,
+             int column = -1);
+  std::int64_t open_row(int rank, int bank_group, int bank) const { return bank_at(rank, bank_group, bank).open_row; }
+
+  // Command trace (off unless a vector is given; it then grows by one record per command).
+  void set_command_trace(std::vector<CommandRecord>* trace) { trace_ = trace; }
+  int refreshes_pending() const;
+
+ private:
+  struct Bank {
+    std::int64_t open_row = -1;
+    std::int64_t next_act = 0, next_pre = 0, next_rd = 0, next_wr = 0;
+    // Per queue (0 read, 1 write): queued requests whose row is this bank's open row. Kept up to date on
+    // enqueue, ACT, PRE/PREA and completion, so FR-FCFS needs no extra pass over the queue.
+    int row_hits[2] = {0, 0};
+  };
+  struct BankGroup {
+    std::int64_t next_act = 0, next_rd = 0, next_wr = 0;
+  };
+  struct Rank {
+    std::int64_t next_act = 0, next_rd = 0, next_wr = 0, next_prea = 0, next_ref = 0;
+    std::array<std::int64_t, 4> act_window{};  // cycles of the last four ACTs (ring), for tFAW
+    int act_window_pos = 0;
+    int acts = 0;
+    int open_banks = 0;
+    std::int64_t refresh_due = 0;
+    bool refresh_pending = false;
+  };
+
+  Bank& bank_at(int r, int g, int b) { return banks_[size_t((r * spec_.bank_groups + g) * spec_.banks_per_group + b)]; }
+  const Bank& bank_at(int r, int g, int b) const {
+    return banks_[size_t((r * spec_.bank_groups + g) * spec_.banks_per_group + b)];
+  }
+  BankGroup& group_at(int r, int g) { return groups_[size_t(r * spec_.bank_groups + g)]; }
+  const BankGroup& group_at(int r, int g) const { return groups_[size_t(r * spec_.bank_groups + g)]; }
+  // The next command a request needs given its bank's state.
+  DramCommand next_command(const DramRequest& r) const {
+    const std::int64_t open = banks_[size_t(r.bank_index)].open_row;
+    if (open == r.loc.row) return r.is_write ? DramCommand::WR : DramCommand::RD;
+    return open < 0 ? DramCommand::ACT : DramCommand::PRE;
+  }
+  // earliest() for a queued request's command, from its cached indices (the hot path).
+  std::int64_t earliest_for(DramCommand cmd, const DramRequest& r) const;
+  // Whether a PRE for this request's bank must wait: a queued request of the active queue hits the open row.
+  bool row_hit_pending(const DramRequest& r) const { return banks_[size_t(r.bank_index)].row_hits[r.is_write] > 0; }
+  void update_write_mode();
+  void account_queues(std::int64_t cycle);
+  void remove(DramRequest* q, int* n, int index);
+
+  const DramSpec spec_;
+  const int id_;
+  DramStats* stats_;
+  std::vector<Bank> banks_;
+  std::vector<BankGroup> groups_;
+  std::vector<Rank> ranks_;
+  // Queues in arrival order (oldest first), fixed capacity.
+  std::vector<DramRequest> read_q_, write_q_;
+  int n_read_ = 0, n_write_ = 0;
+  bool write_mode_ = false;
+  std::int64_t last_command_cycle_ = -1;
+  std::int64_t next_cycle_ = 0;  // from the last step: when the scheduler next has something to do
+  std::int64_t last_account_cycle_ = 0;
+  std::vector<CommandRecord>* trace_ = nullptr;
+};
+
+}  // namespace attnsim

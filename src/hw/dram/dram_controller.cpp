@@ -1,0 +1,102 @@
+#include "hw/dram/dram_controller.h"
+
+#include <algorithm>
+
+#include "common/errors.h"
+
+namespace attnsim {
+
+DramController::DramController(sc_core::sc_module_name name, const DramSpec& spec)
+    : sc_core::sc_module(name), spec_(spec), stats_(std::make_unique<DramStats>()) {
+  std::string error;
+  if (!mapping_.parse(spec_.mapping, spec_, &error))
+    throw UserError("DRAM mapping \"" + spec_.mapping + "\": " + error);
+  for (int ch = 0; ch < spec_.channels; ++ch) {
+    auto port = std::make_unique<ChannelPort>();
+    port->core = std::make_unique<DramChannel>(spec_, ch, stats_.get());
+    ports_.push_back(std::move(port));
+    sc_core::sc_spawn_options opts;
+    sc_core::sc_spawn([this, ch] { channel_thread(ch); }, sc_core::sc_gen_unique_name("channel"), &opts);
+  }
+}
+
+DramController::~DramController() = default;
+
+void DramController::record_commands(bool on) {
+  for (auto& p : ports_) p->core->set_command_trace(on ? &p->trace : nullptr);
+}
+
+std::vector<CommandRecord> DramController::command_trace() const {
+  std::vector<CommandRecord> all;
+  for (const auto& p : ports_) all.insert(all.end(), p->trace.begin(), p->trace.end());
+  std::stable_sort(all.begin(), all.end(), [](const CommandRecord& a, const CommandRecord& b) {
+    return a.cycle != b.cycle ? a.cycle < b.cycle : a.channel < b.channel;
+  });
+  return all;
+}
+
+void DramController::submit(std::uint64_t addr, bool is_write, DramCompletion* completion) {
+  DramRequest r;
+  r.addr = addr;
+  r.loc = mapping_.decode(addr);
+  r.is_write = is_write;
+  r.owner = completion;
+  ChannelPort& port = *ports_[size_t(r.loc.channel)];
+  while (port.core->queue_full(is_write)) sc_core::wait(port.space);
+  const std::int64_t cycle = current_cycle();
+  r.accept_cycle = cycle;
+  r.ready_cycle = cycle + spec_.frontend_cycles;
+  const bool was_idle = !port.core->has_requests();
+  port.core->enqueue(r, cycle);
+  ++accepted_;
+  // Wake the channel's thread only if this request lets it act before its planned step, and tell it when.
+  const std::int64_t wake = was_idle ? cycle : std::max(cycle, port.core->wake_cycle_for_last_enqueued(is_write));
+  if (wake < port.planned_cycle) {
+    port.planned_cycle = wake;
+    port.arrival.notify(sc_core::SC_ZERO_TIME);
+  }
+}
+
+void DramController::complete(const StepResult& r) {
+  ++completed_;
+  last_done_cycle_ = std::max(last_done_cycle_, r.done_cycle);
+  const fs_t now = now_fs();
+  if (auto* c = static_cast<DramCompletion*>(r.request.owner)) {
+    c->last_done_cycle = std::max(c->last_done_cycle, r.done_cycle);
+    if (--c->outstanding == 0) c->done.notify(fs_time(c->last_done_cycle * spec_.tCK_fs - now));
+  }
+  if (completed_ == accepted_) drained_.notify(fs_time(last_done_cycle_ * spec_.tCK_fs - now));
+}
+
+void DramController::channel_thread(int ch) {
+  ChannelPort& port = *ports_[size_t(ch)];
+  DramChannel& core = *port.core;
+  for (;;) {
+    if (!core.has_requests()) {
+      port.planned_cycle = DramChannel::kNever;
+      sc_core::wait(port.arrival);  // submit() sets planned_cycle to the arrival cycle
+      continue;
+    }
+    std::int64_t cycle = current_cycle();
+    if (cycle < port.planned_cycle) {  // woken by an arrival that can act only later: wait until then
+      sc_core::wait(fs_time(port.planned_cycle * spec_.tCK_fs - now_fs()), port.arrival);
+      continue;
+    }
+    const fs_t edge = cycle * spec_.tCK_fs;
+    if (edge > now_fs()) sc_core::wait(fs_time(edge - now_fs()));
+    StepResult r = core.step(cycle);
+    if (r.completed) {
+      complete(r);
+      port.space.notify();
+    }
+    if (!core.has_requests()) continue;
+    port.planned_cycle = r.next_cycle;
+    sc_core::wait(fs_time(r.next_cycle * spec_.tCK_fs - now_fs()), port.arrival);
+  }
+}
+
+void DramController::finish(std::int64_t cycle) {
+  for (auto& p : ports_) p->core->catch_up(cycle);
+}
+
+}  // namespace attnsim

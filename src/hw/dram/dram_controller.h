@@ -1,0 +1,78 @@
+#pragma once
+// The cycle-accurate DRAM controller as a SystemC module: one SC_THREAD per channel drives that
+// channel's DramChannel (command state + FR-FCFS scheduler). Event-driven: after each step the thread
+// knows the earliest DRAM cycle at which any command could legally issue and waits until then (one
+// timed wait, no idle ticking); with both queues empty it waits only for an arrival. Refresh is really
+// issued: while a channel has work, REFs are scheduled like any command; the refreshes that fall in an
+// idle stretch are issued, at the cycles they fall due, when the next request arrives (or at finish()),
+// so an idle DRAM does not keep the simulation alive.
+//
+// Requesters call submit() from their own SC_THREADs; it blocks while the target queue is full
+// (back-pressure). A Completion counts a requester's outstanding bursts and notifies its event at the
+// time the last one's data is done.
+#include <cstdint>
+#include <memory>
+#include <systemc>
+#include <vector>
+
+#include "common/sim_time.h"
+#include "hw/dram/address_mapping.h"
+#include "hw/dram/dram_channel.h"
+#include "hw/dram/dram_spec.h"
+#include "hw/dram/dram_stats.h"
+
+namespace attnsim {
+
+struct DramCompletion {
+  int outstanding = 0;  // bursts not yet done
+  std::int64_t last_done_cycle = 0;
+  sc_core::sc_event done;  // notified at last_done_cycle when outstanding reaches 0
+};
+
+class DramController : public sc_core::sc_module {
+ public:
+  DramController(sc_core::sc_module_name name, const DramSpec& spec);
+  ~DramController() override;
+
+  // From an SC_THREAD: enqueues one burst-sized request, blocking while its queue is full.
+  // `completion` (may be null) must already count this request in `outstanding`.
+  void submit(std::uint64_t addr, bool is_write, DramCompletion* completion);
+
+  const DramSpec& spec() const { return spec_; }
+  const AddressMapping& mapping() const { return mapping_; }
+  DramStats& stats() { return *stats_; }
+  const DramStats& stats() const { return *stats_; }
+  std::int64_t current_cycle() const { return (now_fs() + spec_.tCK_fs - 1) / spec_.tCK_fs; }
+  // Requests accepted and not yet done (their data still to come).
+  std::uint64_t in_flight() const { return accepted_ - completed_; }
+  // Notified when in_flight() drops to zero (at the cycle of the last data beat).
+  const sc_core::sc_event& drained_event() const { return drained_; }
+  std::int64_t last_done_cycle() const { return last_done_cycle_; }
+  // Issues the refreshes of idle channels up to `cycle`, for final statistics.
+  void finish(std::int64_t cycle);
+  // Records every command (off by default; call before the simulation starts).
+  void record_commands(bool on);
+  // Every recorded command of all channels, ordered by cycle, then channel.
+  std::vector<CommandRecord> command_trace() const;
+
+ private:
+  struct ChannelPort {
+    std::unique_ptr<DramChannel> core;
+    sc_core::sc_event arrival;
+    sc_core::sc_event space;                           // a slot was freed in one of the queues
+    std::int64_t planned_cycle = DramChannel::kNever;  // when the thread will next step (kNever: idle)
+    std::vector<CommandRecord> trace;                  // per-channel when recording
+  };
+  void channel_thread(int ch);
+  void complete(const StepResult& r);
+
+  const DramSpec spec_;
+  AddressMapping mapping_;
+  std::unique_ptr<DramStats> stats_;
+  std::vector<std::unique_ptr<ChannelPort>> ports_;
+  std::uint64_t accepted_ = 0, completed_ = 0;
+  std::int64_t last_done_cycle_ = 0;
+  sc_core::sc_event drained_;
+};
+
+}  // namespace attnsim

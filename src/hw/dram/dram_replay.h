@@ -1,0 +1,24 @@
+#pragma once
+// Trace replay on the cycle-accurate controller: requests are submitted in trace order, at most one per
+// DRAM cycle, none before its trace cycle, each waiting while its queue is full (so a full queue stalls
+// the trace, as in DRAMSim3's and Ramulator's trace drivers). The run ends when the last data beat is
+// done; statistics cover cycles [0, that cycle].
+// SystemC allows one elaboration per process: call run_replay() once per process (tests fork).
+#include <cstdint>
+#include <vector>
+
+#include "hw/dram/dram_channel.h"
+#include "hw/dram/dram_spec.h"
+#include "hw/dram/trace_reader.h"
+
+namespace attnsim {
+
+struct ReplayResult {
+  Json stats;                           // DramStats::to_json
+  std::int64_t cycles = 0;              // simulated DRAM cycles
+  std::vector<CommandRecord> commands;  // when recorded
+};
+
+ReplayResult run_replay(const DramSpec& spec, const std::vector<TraceRecord>& trace, bool record_commands);
+
+}  // namespace attnsim

@@ -1,0 +1,243 @@
+#include "hw/dram/dram_spec.h"
+
+#include <cmath>
+#include <fstream>
+
+#include "common/errors.h"
+#include "config/presets.h"
+#include "hw/dram/address_mapping.h"
+
+namespace attnsim {
+
+const DramTimingField* dram_timing_fields(int* count) {
+  static const DramTimingField fields[] = {
+      {"CL", &DramTiming::CL, 1},         {"CWL", &DramTiming::CWL, 1},       {"tRCD", &DramTiming::tRCD, 1},
+      {"tRP", &DramTiming::tRP, 1},       {"tRAS", &DramTiming::tRAS, 1},     {"tRC", &DramTiming::tRC, 1},
+      {"tCCD_S", &DramTiming::tCCD_S, 1}, {"tCCD_L", &DramTiming::tCCD_L, 1}, {"tRRD_S", &DramTiming::tRRD_S, 1},
+      {"tRRD_L", &DramTiming::tRRD_L, 1}, {"tFAW", &DramTiming::tFAW, 0},     {"tWR", &DramTiming::tWR, 1},
+      {"tWTR_S", &DramTiming::tWTR_S, 1}, {"tWTR_L", &DramTiming::tWTR_L, 1}, {"tRTP", &DramTiming::tRTP, 1},
+      {"tRFC", &DramTiming::tRFC, 1},     {"tREFI", &DramTiming::tREFI, 1},   {"tRTRS", &DramTiming::tRTRS, 0},
+  };
+  *count = int(sizeof fields / sizeof fields[0]);
+  return fields;
+}
+
+std::int64_t DramSpec::capacity_bytes() const {
+  return std::int64_t(channels) * ranks * banks_per_rank() * rows * row_bytes();
+}
+
+double DramSpec::peak_bytes_per_second() const {
+  // Two data beats per clock on each channel.
+  return double(channels) * channel_width_bits / 8.0 * 2.0 / (double(tCK_fs) * 1e-15);
+}
+
+const char* find_dram_preset(const std::string& name) {
+  for (const auto& p : embedded_dram_presets())
+    if (name == p.name) return p.json_text;
+  return nullptr;
+}
+
+std::string dram_preset_names() {
+  std::string s;
+  for (const auto& p : embedded_dram_presets()) s += (s.empty() ? "" : ", ") + std::string(p.name);
+  return s;
+}
+
+namespace {
+
+bool power_of_two(std::int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+// Reads the timing keys of an object (a device's "timing" or a config's "timing" overrides).
+void read_timing(const JsonView& t, DramTiming* timing, bool required) {
+  int n = 0;
+  const DramTimingField* fields = dram_timing_fields(&n);
+  for (int i = 0; i < n; ++i) {
+    const DramTimingField& f = fields[i];
+    if (!required && !t.has(f.name)) continue;
+    timing->*f.member = int(
+        t.integer(f.name, required ? std::nullopt : std::optional<std::int64_t>(timing->*f.member), f.min, 100000000));
+  }
+}
+
+void reject_unknown_timing_keys(const JsonView& t, bool allow_tck) {
+  if (!t.is_object()) return;
+  int n = 0;
+  const DramTimingField* fields = dram_timing_fields(&n);
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) names.emplace_back(fields[i].name);
+  if (allow_tck) names.emplace_back("tCK_ps");
+  for (auto it = t.node()->begin(); it != t.node()->end(); ++it) {
+    bool known = false;
+    for (auto& nm : names) known |= nm == it.key();
+    if (known) continue;
+    std::string hint = did_you_mean(it.key(), names);
+    std::string list;
+    for (auto& nm : names) list += (list.empty() ? "" : ", ") + nm;
+    t.diag().add(
+        t.child_path(it.key()),
+        "unknown timing parameter" + (hint.empty() ? " (known: " + list + ")" : " (did you mean \"" + hint + "\"?)"));
+  }
+}
+
+// Reads a device description (configs/dram/*.json) into spec, controller defaults included.
+void read_device(const JsonView& root, DramSpec* spec) {
+  root.reject_unknown_keys({"description", "standard", "channel_kind", "organization", "timing", "controller"});
+  spec->description = root.string("description", std::nullopt);
+  spec->standard = root.string("standard", std::nullopt);
+  spec->channel_kind = root.string("channel_kind", std::string("channel"));
+  JsonView o = root.object("organization");
+  o.reject_unknown_keys({"channel_width_bits", "burst_length", "bank_groups", "banks_per_group", "rows", "columns"});
+  spec->channel_width_bits = int(o.integer("channel_width_bits", std::nullopt, 8, 1024));
+  spec->burst_length = int(o.integer("burst_length", std::nullopt, 2, 64));
+  spec->bank_groups = int(o.integer("bank_groups", std::nullopt, 1, 64));
+  spec->banks_per_group = int(o.integer("banks_per_group", std::nullopt, 1, 64));
+  spec->rows = o.integer("rows", std::nullopt, 1, std::int64_t(1) << 24);
+  spec->columns = int(o.integer("columns", std::nullopt, 1, 1 << 16));
+  for (const char* k : {"channel_width_bits", "burst_length", "bank_groups", "banks_per_group", "rows", "columns"}) {
+    if (!o.has(k)) continue;
+    const Json& v = (*o.node())[k];
+    if (v.is_number_integer() && !power_of_two(v.get<std::int64_t>()))
+      o.diag().add(o.child_path(k), "must be a power of two", v);
+  }
+  if (spec->burst_length % 2) o.diag().add(o.child_path("burst_length"), "must be even (two beats per clock)");
+  if (spec->columns < spec->burst_length)
+    o.diag().add(o.child_path("columns"), "must hold at least one burst (columns >= burst_length)");
+  JsonView t = root.object("timing");
+  reject_unknown_timing_keys(t, true);
+  double tck_ps = t.number("tCK_ps", std::nullopt, 0.0, 1e6, /*min_exclusive=*/true);
+  spec->tCK_fs = std::llround(tck_ps * 1000.0);
+  if (t.has("tCK_ps") && std::fabs(tck_ps * 1000.0 - double(spec->tCK_fs)) > 1e-6)
+    t.diag().add(t.child_path("tCK_ps"), "must be a whole number of femtoseconds", (*t.node())["tCK_ps"]);
+  read_timing(t, &spec->t, /*required=*/true);
+  JsonView c = root.object("controller");
+  c.reject_unknown_keys(
+      {"channels", "ranks", "mapping", "read_queue", "write_queue", "write_high", "write_low", "frontend_cycles"});
+  spec->channels = int(c.integer("channels", 1, 1, 1024));
+  spec->ranks = int(c.integer("ranks", 1, 1, 16));
+  spec->mapping = c.string("mapping", std::string("RoBaRaCoCh"));
+  spec->read_queue = int(c.integer("read_queue", 32, 1, 1024));
+  spec->write_queue = int(c.integer("write_queue", 32, 1, 1024));
+  spec->write_high = int(c.integer("write_high", 24, 1, 1024));
+  spec->write_low = int(c.integer("write_low", 8, 0, 1024));
+  spec->frontend_cycles = int(c.integer("frontend_cycles", 0, 0, 100000));
+}
+
+// Problems of a preset document become problems of the /dram/preset key that named it.
+void read_preset(const Json& doc, const std::string& source, const JsonView& at, DramSpec* spec) {
+  Diagnostics pd(source);
+  JsonView root(&doc, "", &pd);
+  if (!doc.is_object())
+    pd.add("", "a DRAM device description must be a JSON object", doc);
+  else
+    read_device(root, spec);
+  for (const auto& p : pd.problems()) at.diag().add(at.child_path("preset"), "invalid DRAM device description: " + p);
+}
+
+// Cross-field checks on the final spec; reported under the /dram object's path.
+void check_spec(const JsonView& d, const DramSpec& s) {
+  auto& diag = d.diag();
+  if (!power_of_two(s.channels)) diag.add(d.child_path("channels"), "must be a power of two", s.channels);
+  if (!power_of_two(s.ranks)) diag.add(d.child_path("ranks"), "must be a power of two", s.ranks);
+  if (s.write_high > s.write_queue)
+    diag.add(d.child_path("write_high"), "must not exceed write_queue (" + std::to_string(s.write_queue) + ")",
+             s.write_high);
+  if (s.write_low >= s.write_high)
+    diag.add(d.child_path("write_low"), "must be below write_high (" + std::to_string(s.write_high) + ")", s.write_low);
+  const DramTiming& t = s.t;
+  if (t.tRC < t.tRAS)
+    diag.add(d.child_path("timing") + "/tRC", "must be at least tRAS (" + std::to_string(t.tRAS) + ")", t.tRC);
+  if (t.tCCD_L < t.tCCD_S)
+    diag.add(d.child_path("timing") + "/tCCD_L", "must be at least tCCD_S (" + std::to_string(t.tCCD_S) + ")",
+             t.tCCD_L);
+  if (t.tCCD_S < s.burst_cycles())
+    diag.add(d.child_path("timing") + "/tCCD_S",
+             "must be at least the burst's data cycles (" + std::to_string(s.burst_cycles()) + ")", t.tCCD_S);
+  if (t.tRRD_L < t.tRRD_S)
+    diag.add(d.child_path("timing") + "/tRRD_L", "must be at least tRRD_S (" + std::to_string(t.tRRD_S) + ")",
+             t.tRRD_L);
+  if (t.tWTR_L < t.tWTR_S)
+    diag.add(d.child_path("timing") + "/tWTR_L", "must be at least tWTR_S (" + std::to_string(t.tWTR_S) + ")",
+             t.tWTR_L);
+  if (t.tREFI <= t.tRFC + t.tRP) diag.add(d.child_path("timing") + "/tREFI", "must exceed tRFC + tRP", t.tREFI);
+  std::string error;
+  AddressMapping m;
+  if (!s.mapping.empty() && !m.parse(s.mapping, s, &error)) diag.add(d.child_path("mapping"), error, s.mapping);
+}
+
+}  // namespace
+
+DramSpec parse_cycle_dram(const JsonView& d) {
+  DramSpec spec;
+  if (!d.is_object()) return spec;
+  d.reject_unknown_keys({"model", "preset", "channels", "ranks", "mapping", "read_queue", "write_queue", "write_high",
+                         "write_low", "frontend_cycles", "timing", "description"});
+  std::string preset = d.string("preset", std::nullopt);
+  if (preset.empty()) return spec;  // recorded as required by string()
+  if (const char* text = find_dram_preset(preset)) {
+    read_preset(parse_json_text(text, "preset:" + preset), "preset:" + preset, d, &spec);
+    spec.name = preset;
+  } else if (std::ifstream(preset)) {
+    read_preset(read_json_file(preset), preset, d, &spec);
+    spec.name = preset;
+  } else {
+    d.diag().add(d.child_path("preset"),
+                 "no DRAM preset of that name and no such file (presets: " + dram_preset_names() + ")", preset);
+    return spec;
+  }
+  spec.channels = int(d.integer("channels", spec.channels, 1, 1024));
+  spec.ranks = int(d.integer("ranks", spec.ranks, 1, 16));
+  spec.mapping = d.string("mapping", spec.mapping);
+  spec.read_queue = int(d.integer("read_queue", spec.read_queue, 1, 1024));
+  spec.write_queue = int(d.integer("write_queue", spec.write_queue, 1, 1024));
+  spec.write_high = int(d.integer("write_high", spec.write_high, 1, 1024));
+  spec.write_low = int(d.integer("write_low", spec.write_low, 0, 1024));
+  spec.frontend_cycles = int(d.integer("frontend_cycles", spec.frontend_cycles, 0, 100000));
+  JsonView t = d.object("timing", /*required=*/false);
+  reject_unknown_timing_keys(t, false);
+  read_timing(t, &spec.t, /*required=*/false);
+  if (d.diag().ok()) check_spec(d, spec);
+  return spec;
+}
+
+double validate_cycle_dram_config(const JsonView& d, double accelerator_clock_mhz) {
+  const size_t before = d.diag().problems().size();
+  DramSpec spec = parse_cycle_dram(d);
+  if (d.diag().problems().size() != before || spec.tCK_fs <= 0 || accelerator_clock_mhz <= 0) return 0.0;
+  return spec.peak_bytes_per_second() / (accelerator_clock_mhz * 1e6);
+}
+
+DramSpec load_dram_spec(const std::string& file_or_preset) {
+  std::ifstream probe(file_or_preset);
+  if (!probe) {
+    if (!find_dram_preset(file_or_preset))
+      throw UserError(file_or_preset +
+                      ": no such file, and no DRAM preset of that name (presets: " + dram_preset_names() + ")");
+    Json doc = {{"model", "cycle"}, {"preset", file_or_preset}};
+    Diagnostics diag("preset:" + file_or_preset);
+    DramSpec s = parse_cycle_dram(JsonView(&doc, "", &diag));
+    diag.throw_if_any();
+    return s;
+  }
+  Json doc = read_json_file(file_or_preset);
+  Diagnostics diag(file_or_preset);
+  DramSpec spec;
+  if (doc.is_object() && doc.contains("organization")) {  // a device description
+    JsonView root(&doc, "", &diag);
+    read_device(root, &spec);
+    spec.name = file_or_preset;
+    if (diag.ok()) check_spec(root, spec);
+  } else if (doc.is_object() && doc.contains("dram")) {  // a hardware config
+    JsonView root(&doc, "", &diag);
+    JsonView d = root.object("dram");
+    if (d.is_object() && d.string("model", std::string()) != "cycle")
+      diag.add("/dram/model", "dram-replay needs a cycle DRAM model", (*d.node())["model"]);
+    else
+      spec = parse_cycle_dram(d);
+  } else {
+    spec = parse_cycle_dram(JsonView(&doc, "", &diag));
+  }
+  diag.throw_if_any();
+  return spec;
+}
+
+}  // namespace attnsim

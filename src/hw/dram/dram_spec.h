@@ -1,0 +1,100 @@
+#pragma once
+// A DRAM device and its controller settings: organization, JEDEC timing in clock cycles, and the
+// controller's queues and address mapping. Plain C++ (no SystemC), so the config layer can validate a
+// "cycle" DRAM config without a simulation kernel.
+//
+// Where a spec comes from: an embedded preset (configs/dram/NAME.json, see presets.h) or a device
+// file of the same shape, then the overrides of a /dram object:
+//   {"model": "cycle", "preset": "ddr4-3200", "channels": 2, "ranks": 1, "mapping": "RoBaRaCoCh",
+//    "read_queue": 32, "write_queue": 32, "write_high": 24, "write_low": 8, "frontend_cycles": 5,
+//    "timing": {"tRCD": 22}}
+#include <cstdint>
+#include <string>
+
+#include "config/json_reader.h"
+
+namespace attnsim {
+
+// JEDEC timing parameters, all in DRAM clock cycles (nCK). The constraint each one imposes is listed in
+// dram_channel.cpp (the controller) and, independently, in timing_checker.cpp.
+struct DramTiming {
+  int CL = 0;      // RD to first data beat
+  int CWL = 0;     // WR to first data beat
+  int tRCD = 0;    // ACT to RD/WR, same bank
+  int tRP = 0;     // PRE/PREA to ACT (and to REF), same bank
+  int tRAS = 0;    // ACT to PRE, same bank
+  int tRC = 0;     // ACT to ACT, same bank
+  int tCCD_S = 0;  // RD to RD (WR to WR), same rank, different bank group
+  int tCCD_L = 0;  // RD to RD (WR to WR), same bank group
+  int tRRD_S = 0;  // ACT to ACT, same rank, different bank group
+  int tRRD_L = 0;  // ACT to ACT, same bank group
+  int tFAW = 0;    // at most four ACTs per rank in any window of tFAW cycles
+  int tWR = 0;     // end of write data to PRE, same bank
+  int tWTR_S = 0;  // end of write data to RD, same rank, different bank group
+  int tWTR_L = 0;  // end of write data to RD, same bank group
+  int tRTP = 0;    // RD to PRE, same bank
+  int tRFC = 0;    // REF to ACT or REF, same rank
+  int tREFI = 0;   // average interval between REFs to one rank
+  int tRTRS = 0;   // rank-to-rank switch: extra bus gap between data bursts of different ranks
+};
+
+struct DramTimingField {
+  const char* name;
+  int DramTiming::*member;
+  int min;
+};
+// Every timing parameter by its JSON name, in declaration order.
+const DramTimingField* dram_timing_fields(int* count);
+
+struct DramSpec {
+  std::string name;  // preset name or file
+  std::string description;
+  std::string standard;      // DDR4, LPDDR4, HBM2, HBM3, ...
+  std::string channel_kind;  // "channel", "legacy channel (128-bit)", "pseudo-channel (32-bit)"
+  // Organization of one channel.
+  int channel_width_bits = 64;
+  int burst_length = 8;  // data beats per burst (two per clock)
+  int bank_groups = 1;
+  int banks_per_group = 1;
+  std::int64_t rows = 0;  // per bank
+  int columns = 0;        // column addresses per row, each channel_width_bits wide
+  // Timing.
+  std::int64_t tCK_fs = 0;
+  DramTiming t;
+  // Controller.
+  int channels = 1;
+  int ranks = 1;
+  std::string mapping = "RoBaRaCoCh";
+  int read_queue = 32;
+  int write_queue = 32;
+  int write_high = 24;      // enter write drain when the write queue holds this many
+  int write_low = 8;        // leave write drain when it holds this many or fewer (and reads wait)
+  int frontend_cycles = 0;  // controller/PHY pipeline: cycles from acceptance until a request may be scheduled
+
+  int banks_per_rank() const { return bank_groups * banks_per_group; }
+  int burst_bytes() const { return channel_width_bits / 8 * burst_length; }
+  int burst_cycles() const { return burst_length / 2; }  // data bus cycles per burst (DDR)
+  int bursts_per_row() const { return columns / burst_length; }
+  std::int64_t row_bytes() const { return std::int64_t(columns) * channel_width_bits / 8; }
+  std::int64_t capacity_bytes() const;
+  // Peak data bandwidth of all channels, in bytes per second.
+  double peak_bytes_per_second() const;
+};
+
+// Reads a /dram object of model "cycle" (preset + overrides), recording every problem in the view's
+// Diagnostics under the object's JSON path. Returns the spec (meaningful only if no problem was recorded).
+DramSpec parse_cycle_dram(const JsonView& d);
+
+// For hw_config.cpp: validates a /dram "cycle" object and returns the peak bandwidth in bytes per
+// accelerator cycle at the given accelerator clock (0 when the object has problems).
+double validate_cycle_dram_config(const JsonView& d, double accelerator_clock_mhz);
+
+// For the CLI: an embedded preset name, a device file (shaped like configs/dram/*.json), a /dram
+// object file ({"model": "cycle", "preset": ...}) or a hardware config file with a /dram object.
+// Throws UserError with every problem.
+DramSpec load_dram_spec(const std::string& file_or_preset);
+
+const char* find_dram_preset(const std::string& name);
+std::string dram_preset_names();
+
+}  // namespace attnsim

@@ -1,0 +1,117 @@
+#include "hw/dram/dram_stats.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "hw/dram/dram_spec.h"
+
+namespace attnsim {
+
+const char* to_string(DramCommand c) {
+  switch (c) {
+    case DramCommand::ACT:
+      return "ACT";
+    case DramCommand::PRE:
+      return "PRE";
+    case DramCommand::PREA:
+      return "PREA";
+    case DramCommand::RD:
+      return "RD";
+    case DramCommand::WR:
+      return "WR";
+    case DramCommand::REF:
+      return "REF";
+  }
+  return "?";
+}
+
+std::uint64_t DramStats::latency_percentile(double q) const {
+  if (reads == 0) return 0;
+  const std::uint64_t need = std::uint64_t(std::ceil(q * double(reads)));
+  std::uint64_t seen = 0;
+  for (int i = 0; i < kExactLatencyCycles; ++i) {
+    seen += latency_hist[size_t(i)];
+    if (seen >= std::max<std::uint64_t>(need, 1)) return std::uint64_t(i);
+  }
+  return latency_max;
+}
+
+void DramStats::merge(const DramStats& o) {
+  reads += o.reads;
+  writes += o.writes;
+  bytes_read += o.bytes_read;
+  bytes_written += o.bytes_written;
+  row_hits += o.row_hits;
+  row_misses += o.row_misses;
+  row_conflicts += o.row_conflicts;
+  for (int i = 0; i < kDramCommandKinds; ++i) commands[size_t(i)] += o.commands[size_t(i)];
+  data_bus_cycles += o.data_bus_cycles;
+  latency_sum += o.latency_sum;
+  latency_max = std::max(latency_max, o.latency_max);
+  for (size_t i = 0; i < latency_hist.size(); ++i) latency_hist[i] += o.latency_hist[i];
+  read_queue_integral += o.read_queue_integral;
+  write_queue_integral += o.write_queue_integral;
+  read_queue_max = std::max(read_queue_max, o.read_queue_max);
+  write_queue_max = std::max(write_queue_max, o.write_queue_max);
+}
+
+namespace {
+double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
+}  // namespace
+
+Json DramStats::to_json(const DramSpec& spec, std::int64_t elapsed_cycles) const {
+  const double tck_ns = double(spec.tCK_fs) * 1e-6;
+  const double seconds = double(elapsed_cycles) * double(spec.tCK_fs) * 1e-15;
+  const double bytes = double(bytes_read + bytes_written);
+  const double achieved = seconds > 0 ? bytes / seconds : 0.0;
+  const double peak = spec.peak_bytes_per_second();
+  Json j;
+  j["model"] = "cycle";
+  j["device"] = spec.name;
+  j["standard"] = spec.standard;
+  j["channel_kind"] = spec.channel_kind;
+  j["channels"] = spec.channels;
+  j["ranks"] = spec.ranks;
+  j["mapping"] = spec.mapping;
+  j["tCK_ps"] = double(spec.tCK_fs) / 1000.0;
+  j["burst_bytes"] = spec.burst_bytes();
+  j["cycles"] = elapsed_cycles;
+  j["time_ns"] = round3(double(elapsed_cycles) * tck_ns);
+  j["requests"] = {{"reads", reads}, {"writes", writes}};
+  j["bandwidth"] = {
+      {"bytes_read", bytes_read},
+      {"bytes_written", bytes_written},
+      {"achieved_GBps", round3(achieved / 1e9)},
+      {"peak_GBps", round3(peak / 1e9)},
+      {"percent_of_peak", round3(peak > 0 ? 100.0 * achieved / peak : 0.0)},
+      {"data_bus_busy_percent",
+       round3(elapsed_cycles > 0 ? 100.0 * double(data_bus_cycles) / (double(elapsed_cycles) * spec.channels) : 0.0)}};
+  auto lat = [&](double cycles, double scale) { return round3(cycles * scale); };
+  const double mean = reads ? double(latency_sum) / double(reads) : 0.0;
+  for (int unit = 0; unit < 2; ++unit) {
+    const double scale = unit == 0 ? tck_ns : 1.0;
+    j[unit == 0 ? "read_latency_ns" : "read_latency_cycles"] = {{"mean", lat(mean, scale)},
+                                                                {"p50", lat(double(latency_percentile(0.50)), scale)},
+                                                                {"p95", lat(double(latency_percentile(0.95)), scale)},
+                                                                {"p99", lat(double(latency_percentile(0.99)), scale)},
+                                                                {"max", lat(double(latency_max), scale)}};
+  }
+  const std::uint64_t classified = row_hits + row_misses + row_conflicts;
+  j["row_buffer"] = {{"hits", row_hits},
+                     {"misses", row_misses},
+                     {"conflicts", row_conflicts},
+                     {"hit_rate", round3(classified ? double(row_hits) / double(classified) : 0.0)}};
+  Json cmds;
+  for (int i = 0; i < kDramCommandKinds; ++i) cmds[to_string(DramCommand(i))] = commands[size_t(i)];
+  j["commands"] = cmds;
+  const double denom = elapsed_cycles > 0 ? double(elapsed_cycles) * spec.channels : 1.0;
+  j["queues"] = {{"read_capacity", spec.read_queue},
+                 {"write_capacity", spec.write_queue},
+                 {"read_avg_per_channel", round3(double(read_queue_integral) / denom)},
+                 {"write_avg_per_channel", round3(double(write_queue_integral) / denom)},
+                 {"read_max", read_queue_max},
+                 {"write_max", write_queue_max}};
+  return j;
+}
+
+}  // namespace attnsim

@@ -1,0 +1,56 @@
+#pragma once
+// Statistics of the cycle-accurate DRAM controller: plain counters updated in the hot path, turned into
+// JSON once at the end (no string keys or maps while simulating).
+//
+// Read latency (defined here, once): from the DRAM cycle in which a read request is accepted into a
+// read queue to the DRAM cycle in which its last data beat returns (RD issue + CL + BL/2). It includes
+// the controller's frontend_cycles and all queueing. Write "latency" is not reported.
+//
+// Percentiles come from a histogram with one exact bucket per cycle up to kExactLatencyCycles; a
+// latency at or above the cap goes into one overflow bucket (a percentile that falls there is reported
+// as the exact maximum). So p50/p95/p99 are exact whenever the maximum is below the cap.
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "config/json_reader.h"
+
+namespace attnsim {
+
+enum class DramCommand : std::uint8_t { ACT, PRE, PREA, RD, WR, REF };
+inline constexpr int kDramCommandKinds = 6;
+const char* to_string(DramCommand c);
+
+struct DramSpec;
+
+struct DramStats {
+  static constexpr int kExactLatencyCycles = 1 << 16;
+
+  std::uint64_t reads = 0, writes = 0;  // requests (bursts) completed
+  std::uint64_t bytes_read = 0, bytes_written = 0;
+  std::uint64_t row_hits = 0;       // first command for the request was its RD/WR: row already open
+  std::uint64_t row_misses = 0;     // first command was ACT: bank closed
+  std::uint64_t row_conflicts = 0;  // first command was PRE: another row open
+  std::array<std::uint64_t, kDramCommandKinds> commands{};
+  std::uint64_t data_bus_cycles = 0;  // sum over channels of cycles the data bus carried data
+  // Read latency in DRAM cycles.
+  std::uint64_t latency_sum = 0;
+  std::uint64_t latency_max = 0;
+  std::vector<std::uint64_t> latency_hist = std::vector<std::uint64_t>(kExactLatencyCycles + 1, 0);
+  // Queue occupancy integrated over cycles (per channel, summed), and the highest occupancy seen.
+  std::uint64_t read_queue_integral = 0, write_queue_integral = 0;
+  int read_queue_max = 0, write_queue_max = 0;
+
+  void record_read_latency(std::uint64_t cycles) {
+    latency_sum += cycles;
+    if (cycles > latency_max) latency_max = cycles;
+    ++latency_hist[cycles < std::uint64_t(kExactLatencyCycles) ? cycles : kExactLatencyCycles];
+  }
+  // The smallest latency L such that at least fraction q of the reads took L cycles or fewer.
+  std::uint64_t latency_percentile(double q) const;
+  void merge(const DramStats& o);
+  // The report: bandwidth over elapsed_cycles (DRAM cycles of simulated time), latencies in ns and cycles.
+  Json to_json(const DramSpec& spec, std::int64_t elapsed_cycles) const;
+};
+
+}  // namespace attnsim

@@ -1,0 +1,220 @@
+#include "hw/dram/timing_checker.h"
+
+#include <istream>
+#include <ostream>
+#include <sstream>
+
+#include "common/errors.h"
+
+namespace attnsim {
+
+namespace {
+std::string describe(const CommandRecord& c) {
+  std::ostringstream s;
+  s << to_string(c.cmd) << " at cycle " << c.cycle << " (ch" << c.channel << " ra" << c.rank;
+  if (c.bank_group >= 0) s << " bg" << c.bank_group << " ba" << c.bank;
+  if (c.row >= 0) s << " row " << c.row;
+  s << ")";
+  return s.str();
+}
+}  // namespace
+
+std::string TimingViolation::message() const {
+  if (earlier.cycle < 0) return constraint + ": " + describe(later);
+  return constraint + ": " + describe(later) + " is " + std::to_string(later.cycle - earlier.cycle) + " cycles after " +
+         describe(earlier) + ", needs " + std::to_string(required);
+}
+
+TimingChecker::TimingChecker(const DramSpec& spec)
+    : spec_(spec),
+      banks_(size_t(spec.channels * spec.ranks * spec.bank_groups * spec.banks_per_group)),
+      groups_(size_t(spec.channels * spec.ranks * spec.bank_groups)),
+      ranks_(size_t(spec.channels * spec.ranks)),
+      channels_(size_t(spec.channels)) {}
+
+TimingChecker::BankHistory& TimingChecker::bank(const CommandRecord& c, int g, int b) {
+  return banks_[size_t(((c.channel * spec_.ranks + c.rank) * spec_.bank_groups + g) * spec_.banks_per_group + b)];
+}
+TimingChecker::GroupHistory& TimingChecker::group(const CommandRecord& c, int g) {
+  return groups_[size_t((c.channel * spec_.ranks + c.rank) * spec_.bank_groups + g)];
+}
+TimingChecker::RankHistory& TimingChecker::rank(int channel, int r) {
+  return ranks_[size_t(channel * spec_.ranks + r)];
+}
+
+void TimingChecker::need(const char* name, const Last& earlier, const CommandRecord& later, std::int64_t gap) {
+  if (earlier.cycle == kNone) return;
+  if (later.cycle - earlier.cycle >= gap) return;
+  violations_.push_back(TimingViolation{name, earlier.rec, later, gap});
+  ++found_;
+}
+
+void TimingChecker::state_error(const char* what, const CommandRecord& later) {
+  CommandRecord none;
+  none.cycle = -1;
+  violations_.push_back(TimingViolation{what, none, later, 0});
+  ++found_;
+}
+
+int TimingChecker::check(const CommandRecord& c) {
+  found_ = 0;
+  ++checked_;
+  const DramTiming& t = spec_.t;
+  const std::int64_t bl2 = spec_.burst_cycles();
+  if (c.channel < 0 || c.channel >= spec_.channels || c.rank < 0 || c.rank >= spec_.ranks) {
+    state_error("address out of range", c);
+    return found_;
+  }
+  const bool bank_cmd =
+      c.cmd == DramCommand::ACT || c.cmd == DramCommand::PRE || c.cmd == DramCommand::RD || c.cmd == DramCommand::WR;
+  if (bank_cmd &&
+      (c.bank_group < 0 || c.bank_group >= spec_.bank_groups || c.bank < 0 || c.bank >= spec_.banks_per_group)) {
+    state_error("address out of range", c);
+    return found_;
+  }
+  ChannelHistory& ch = channels_[size_t(c.channel)];
+  if (ch.last_cycle != kNone && c.cycle <= ch.last_cycle) {
+    Last l{ch.last_cycle, ch.last};
+    need("command bus (one command per cycle)", l, c, 1);
+  }
+  RankHistory& rk = rank(c.channel, c.rank);
+  Last self{c.cycle, c};
+
+  switch (c.cmd) {
+    case DramCommand::ACT: {
+      BankHistory& bk = bank(c, c.bank_group, c.bank);
+      GroupHistory& gp = group(c, c.bank_group);
+      if (bk.open_row >= 0) state_error("bank state: ACT to an open bank", c);
+      need("tRC", bk.act, c, t.tRC);
+      need("tRP", bk.pre, c, t.tRP);
+      need("tRRD_L", gp.act, c, t.tRRD_L);
+      need("tRRD_S", rk.act, c, t.tRRD_S);
+      need("tFAW", rk.acts[3], c, t.tFAW);
+      need("tRFC", rk.ref, c, t.tRFC);
+      bk.open_row = c.row;
+      bk.act = gp.act = rk.act = self;
+      for (int i = 3; i > 0; --i) rk.acts[i] = rk.acts[i - 1];
+      rk.acts[0] = self;
+      break;
+    }
+    case DramCommand::PRE:
+    case DramCommand::PREA: {
+      const bool all = c.cmd == DramCommand::PREA;
+      for (int g = 0; g < spec_.bank_groups; ++g)
+        for (int b = 0; b < spec_.banks_per_group; ++b) {
+          if (!all && (g != c.bank_group || b != c.bank)) continue;
+          BankHistory& bk = bank(c, g, b);
+          need("tRAS", bk.act, c, t.tRAS);
+          need("tRTP", bk.rd, c, t.tRTP);
+          need("tWR", bk.wr, c, t.CWL + bl2 + t.tWR);
+          bk.open_row = -1;
+          bk.pre = self;
+        }
+      rk.pre = self;
+      break;
+    }
+    case DramCommand::RD:
+    case DramCommand::WR: {
+      const bool rd = c.cmd == DramCommand::RD;
+      BankHistory& bk = bank(c, c.bank_group, c.bank);
+      GroupHistory& gp = group(c, c.bank_group);
+      if (bk.open_row < 0)
+        state_error(rd ? "bank state: RD to a closed bank" : "bank state: WR to a closed bank", c);
+      else if (c.row >= 0 && bk.open_row != c.row)
+        state_error(rd ? "bank state: RD to a row that is not open" : "bank state: WR to a row that is not open", c);
+      need("tRCD", bk.act, c, t.tRCD);
+      if (rd) {
+        need("tCCD_L", gp.rd, c, t.tCCD_L);
+        need("tCCD_S", rk.rd, c, t.tCCD_S);
+        need("tWTR_L", gp.wr, c, t.CWL + bl2 + t.tWTR_L);
+        need("tWTR_S", rk.wr, c, t.CWL + bl2 + t.tWTR_S);
+      } else {
+        need("tCCD_L", gp.wr, c, t.tCCD_L);
+        need("tCCD_S", rk.wr, c, t.tCCD_S);
+        need("read-to-write turnaround", rk.rd, c, t.CL + bl2 + 2 - t.CWL);
+      }
+      for (int o = 0; o < spec_.ranks; ++o) {
+        if (o == c.rank) continue;
+        RankHistory& other = rank(c.channel, o);
+        if (rd) {
+          need("rank switch RD-RD (tRTRS)", other.rd, c, bl2 + t.tRTRS);
+          need("rank switch WR-RD (tRTRS)", other.wr, c, t.CWL + bl2 + t.tRTRS - t.CL);
+        } else {
+          need("rank switch WR-WR (tRTRS)", other.wr, c, bl2 + t.tRTRS);
+          need("rank switch RD-WR (tRTRS)", other.rd, c, t.CL + bl2 + t.tRTRS - t.CWL);
+        }
+      }
+      // The data bus: bursts of one channel must not overlap.
+      const std::int64_t start = c.cycle + (rd ? t.CL : t.CWL);
+      if (ch.data_end != kNone && start < ch.data_end) {
+        Last l{ch.data_owner.cycle, ch.data_owner};
+        violations_.push_back(
+            TimingViolation{"data bus overlap", l.rec, c, ch.data_end - ch.data_owner.cycle - (rd ? t.CL : t.CWL)});
+        ++found_;
+      }
+      if (start + bl2 > ch.data_end || ch.data_end == kNone) {
+        ch.data_end = start + bl2;
+        ch.data_owner = c;
+      }
+      if (rd)
+        bk.rd = gp.rd = rk.rd = self;
+      else
+        bk.wr = gp.wr = rk.wr = self;
+      break;
+    }
+    case DramCommand::REF: {
+      for (int g = 0; g < spec_.bank_groups; ++g)
+        for (int b = 0; b < spec_.banks_per_group; ++b)
+          if (bank(c, g, b).open_row >= 0) {
+            state_error("bank state: REF with a bank open", c);
+            g = spec_.bank_groups;
+            break;
+          }
+      need("tRP", rk.pre, c, t.tRP);
+      need("tRFC", rk.ref, c, t.tRFC);
+      need("tRC", rk.act, c, t.tRC);
+      rk.ref = self;
+      break;
+    }
+  }
+  ch.last_cycle = c.cycle;
+  ch.last = c;
+  return found_;
+}
+
+std::vector<TimingViolation> check_command_trace(const DramSpec& spec, const std::vector<CommandRecord>& trace) {
+  TimingChecker checker(spec);
+  for (const auto& c : trace) checker.check(c);
+  return checker.violations();
+}
+
+void write_command_trace(std::ostream& out, const std::vector<CommandRecord>& trace) {
+  out << "# cycle command channel rank bankgroup bank row column\n";
+  for (const auto& c : trace)
+    out << c.cycle << ' ' << to_string(c.cmd) << ' ' << c.channel << ' ' << c.rank << ' ' << c.bank_group << ' '
+        << c.bank << ' ' << c.row << ' ' << c.column << '\n';
+}
+
+std::vector<CommandRecord> read_command_trace(std::istream& in, const std::string& file) {
+  std::vector<CommandRecord> out;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream s(line);
+    CommandRecord c;
+    std::string cmd;
+    if (!(s >> c.cycle >> cmd >> c.channel >> c.rank >> c.bank_group >> c.bank >> c.row >> c.column))
+      throw UserError(file + ":" + std::to_string(lineno) +
+                      ": expected CYCLE CMD CHANNEL RANK BANKGROUP BANK ROW COLUMN, got \"" + line + "\"");
+    bool found = false;
+    for (int k = 0; k < kDramCommandKinds; ++k)
+      if (cmd == to_string(DramCommand(k))) c.cmd = DramCommand(k), found = true;
+    if (!found) throw UserError(file + ":" + std::to_string(lineno) + ": unknown command \"" + cmd + "\"");
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace attnsim

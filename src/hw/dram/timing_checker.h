@@ -1,0 +1,85 @@
+#pragma once
+// An independent JEDEC timing-legality checker for command traces. It shares nothing with the
+// controller's scheduling code (dram_channel.cpp) beyond the parameter values of the DramSpec: where the
+// controller keeps "earliest legal cycle" per command and level and raises it on issue, the checker
+// keeps the history of past commands (last ACT/PRE/RD/WR per bank, bank group and rank, the last four
+// ACTs per rank, the data-bus windows) and measures the distance of every new command to each of them.
+// It also checks command legality against bank state (ACT to an open bank, RD/WR to a closed bank or
+// the wrong row, REF with a bank open), one command per channel per cycle, and data-bus overlap.
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "hw/dram/dram_channel.h"
+#include "hw/dram/dram_spec.h"
+
+namespace attnsim {
+
+struct TimingViolation {
+  std::string constraint;     // "tRCD", "tFAW", "bank state", ...
+  CommandRecord earlier;      // the command the constraint is measured from (cycle -1 for state errors)
+  CommandRecord later;        // the offending command
+  std::int64_t required = 0;  // cycles needed between them
+  std::string message() const;
+};
+
+class TimingChecker {
+ public:
+  explicit TimingChecker(const DramSpec& spec);
+  // Checks one command (commands must come in cycle order per channel) and records it.
+  // Returns the number of violations it caused.
+  int check(const CommandRecord& cmd);
+  const std::vector<TimingViolation>& violations() const { return violations_; }
+  std::uint64_t commands_checked() const { return checked_; }
+
+ private:
+  static constexpr std::int64_t kNone = INT64_MIN / 4;
+  struct Last {
+    std::int64_t cycle = kNone;
+    CommandRecord rec;
+  };
+  struct BankHistory {
+    Last act, pre, rd, wr;
+    std::int64_t open_row = -1;
+  };
+  struct GroupHistory {
+    Last act, rd, wr;
+  };
+  struct RankHistory {
+    Last act, rd, wr, pre, ref;
+    Last acts[4];  // the last four ACTs, most recent first
+  };
+  struct ChannelHistory {
+    std::int64_t last_cycle = kNone;
+    CommandRecord last;
+    std::int64_t data_end = kNone;  // end of the latest data burst on the bus
+    CommandRecord data_owner;
+  };
+  // Flags `later` if it is fewer than `gap` cycles after `earlier`.
+  void need(const char* name, const Last& earlier, const CommandRecord& later, std::int64_t gap);
+  void state_error(const char* what, const CommandRecord& later);
+  BankHistory& bank(const CommandRecord& c, int g, int b);
+  GroupHistory& group(const CommandRecord& c, int g);
+  RankHistory& rank(int channel, int r);
+
+  const DramSpec spec_;
+  std::vector<BankHistory> banks_;
+  std::vector<GroupHistory> groups_;
+  std::vector<RankHistory> ranks_;
+  std::vector<ChannelHistory> channels_;
+  std::vector<TimingViolation> violations_;
+  std::uint64_t checked_ = 0;
+  int found_ = 0;
+};
+
+// Checks a whole trace; returns the violations.
+std::vector<TimingViolation> check_command_trace(const DramSpec& spec, const std::vector<CommandRecord>& trace);
+
+// Command trace text format, one command per line:  CYCLE CMD CHANNEL RANK BANKGROUP BANK ROW COLUMN
+// (bank group, bank, row and column are -1 where they do not apply; lines starting with # are comments).
+void write_command_trace(std::ostream& out, const std::vector<CommandRecord>& trace);
+// Throws UserError "FILE:LINE: ..." on a malformed line.
+std::vector<CommandRecord> read_command_trace(std::istream& in, const std::string& file);
+
+}  // namespace attnsim
