@@ -1,10 +1,8 @@
 #include "cli/cli_common.h"
 
-#include <fstream>
 #include <iostream>
 
 #include "common/errors.h"
-#include "config/presets.h"
 
 namespace attnsim::cli {
 
@@ -29,18 +27,8 @@ void apply_overrides(Json& doc, const std::vector<std::string>& sets, const std:
 }
 
 HwConfig load_hw(const std::string& file_or_preset, const std::vector<std::string>& sets) {
-  if (sets.empty()) return load_hw_config(file_or_preset);
-  std::ifstream probe(file_or_preset);
-  std::string source = file_or_preset;
-  Json doc;
-  if (probe) {
-    doc = read_json_file(file_or_preset);
-  } else if (const char* text = find_preset(file_or_preset)) {
-    source = "preset:" + file_or_preset;
-    doc = parse_json_text(text, source);
-  } else {
-    throw UserError(file_or_preset + ": no such file, and no preset of that name (presets: " + preset_names() + ")");
-  }
+  std::string source;
+  Json doc = read_hw_document(file_or_preset, &source);
   apply_overrides(doc, sets, source);
   return parse_hw_config(doc, source);
 }

@@ -85,14 +85,23 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
   return hw;
 }
 
-HwConfig load_hw_config(const std::string& file_or_preset) {
+Json read_hw_document(const std::string& file_or_preset, std::string* source) {
   std::ifstream probe(file_or_preset);
-  if (!probe) {
-    if (const char* text = find_preset(file_or_preset))
-      return parse_hw_config(parse_json_text(text, "preset:" + file_or_preset), "preset:" + file_or_preset);
-    throw UserError(file_or_preset + ": no such file, and no preset of that name (presets: " + preset_names() + ")");
+  if (probe) {
+    *source = file_or_preset;
+    return read_json_file(file_or_preset);
   }
-  return parse_hw_config(read_json_file(file_or_preset), file_or_preset);
+  if (const char* text = find_preset(file_or_preset)) {
+    *source = "preset:" + file_or_preset;
+    return parse_json_text(text, *source);
+  }
+  throw UserError(file_or_preset + ": no such file, and no preset of that name (presets: " + preset_names() + ")");
+}
+
+HwConfig load_hw_config(const std::string& file_or_preset) {
+  std::string source;
+  Json doc = read_hw_document(file_or_preset, &source);
+  return parse_hw_config(doc, source);
 }
 
 }  // namespace attnsim

@@ -73,7 +73,10 @@ struct HwConfig {
 
 // Parses a hardware document; every problem is reported at once as a UserError.
 HwConfig parse_hw_config(const Json& doc, const std::string& source);
-// Loads a file path, or an embedded preset name (edge, cloud, tpu-v1) when no such file exists.
+// Reads a file path, or an embedded preset name (edge, cloud, tpu-v1) when no such file exists;
+// *source becomes the path or "preset:NAME" for messages.
+Json read_hw_document(const std::string& file_or_preset, std::string* source);
+// read_hw_document, then parse_hw_config.
 HwConfig load_hw_config(const std::string& file_or_preset);
 
 }  // namespace attnsim
