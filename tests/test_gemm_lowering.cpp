@@ -47,17 +47,17 @@ TEST_CASE("random GEMMs lower to programs that compute every MAC once and fit th
         case Opcode::Gemm:
           macs += in.macs();
           REQUIRE(in.num_deps >= 2);  // its A and B loads at least
-          for (const SramRegion* r : {&in.a, &in.b, &in.c}) sram_end = std::max(sram_end, r->addr + r->bytes);
+          for (const SramTile* t : {&in.a, &in.b, &in.c}) sram_end = std::max(sram_end, t->addr + t->extent());
           break;
         case Opcode::Load:
           loaded += in.bytes();
-          sram_end = std::max(sram_end, in.sram.addr + in.sram.bytes);
+          sram_end = std::max(sram_end, in.sram.addr + in.sram.extent());
           break;
         case Opcode::Store:
           stored += in.bytes();
           REQUIRE(stored_tiles.insert({in.dram_addr, in.rows}).second);  // each output tile once
           break;
-        case Opcode::Barrier:
+        default:
           break;
       }
     }

@@ -162,7 +162,7 @@ TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
     in.rows = std::uint32_t(rows);
     in.row_bytes = std::uint32_t(ncols * ob);
     in.dram_stride = cols * ob;
-    in.sram = {bufs[slot], std::uint64_t(rows * ncols) * ob};
+    in.sram = {bufs[slot], std::uint32_t(rows), std::uint32_t(ncols), 0, std::uint8_t(ob)};
     if (readers[slot] != kNone) in.add_dep(readers[slot]);
     return p.add(in);
   };
@@ -189,9 +189,9 @@ TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
         g.op = Opcode::Gemm;
         g.m = std::uint32_t(m), g.k = std::uint32_t(k), g.n = std::uint32_t(n);
         g.accumulate = ki > 0;
-        g.a = {a_buf[a_slot], std::uint64_t(m * k) * ob};
-        g.b = {b_buf[b_slot], std::uint64_t(k * n) * ob};
-        g.c = {c_buf[c_slot], std::uint64_t(m * n) * acc};
+        g.a = {a_buf[a_slot], std::uint32_t(m), std::uint32_t(k), 0, std::uint8_t(ob)};
+        g.b = {b_buf[b_slot], std::uint32_t(k), std::uint32_t(n), 0, std::uint8_t(ob)};
+        g.c = {c_buf[c_slot], std::uint32_t(m), std::uint32_t(n), 0, std::uint8_t(acc)};
         g.add_dep(a_load);
         g.add_dep(b_load);
         if (ki == 0 && c_reader[c_slot] != kNone) g.add_dep(c_reader[c_slot]);
@@ -206,7 +206,7 @@ TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
       s.rows = std::uint32_t(m);
       s.row_bytes = std::uint32_t(n * ob);
       s.dram_stride = d.n * ob;
-      s.sram = {c_buf[c_slot], std::uint64_t(m * n) * acc};
+      s.sram = {c_buf[c_slot], std::uint32_t(m), std::uint32_t(n), 0, std::uint8_t(acc)};
       s.add_dep(last_gemm);
       c_reader[c_slot] = p.add(s);
     }

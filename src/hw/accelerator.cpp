@@ -32,7 +32,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
       case Opcode::Store:
         store_.queue.push_back(in.id);
         break;
-      case Opcode::Barrier:
+      default:
         array_queue_.push_back(in.id), load_.queue.push_back(in.id), store_.queue.push_back(in.id);
         break;
     }
@@ -115,9 +115,9 @@ void Accelerator::array_thread() {
     wait_for_deps(in, &stats_.stall_memory_fs, &stats_.stall_dependency_fs);
     const SramTraffic t = gemm_sram_traffic(hw_.array, in);
     // The array cannot run faster than the banks holding its operands can deliver them.
-    const std::int64_t port_bound = std::max({sram_port_cycles(in.a, t.a_read, hw_.sram.read_ports),
-                                              sram_port_cycles(in.b, t.b_read, hw_.sram.read_ports),
-                                              sram_port_cycles(in.c, t.c_written, hw_.sram.write_ports)});
+    const std::int64_t port_bound = std::max({sram_port_cycles(in.a.region(), t.a_read, hw_.sram.read_ports),
+                                              sram_port_cycles(in.b.region(), t.b_read, hw_.sram.read_ports),
+                                              sram_port_cycles(in.c.region(), t.c_written, hw_.sram.write_ports)});
     const std::int64_t cycles = array_->run_gemm({in.m, in.k, in.n}, nullptr);
     if (port_bound > cycles) {
       wait_fs((port_bound - cycles) * period_);
@@ -126,10 +126,10 @@ void Accelerator::array_thread() {
     stats_.array_busy_fs += cycles * period_;
     stats_.macs += in.macs();
     ++stats_.gemms;
-    account_bank_bytes(in.a, t.a_read, false);
-    account_bank_bytes(in.b, t.b_read, false);
-    account_bank_bytes(in.c, t.c_read, false);
-    account_bank_bytes(in.c, t.c_written, true);
+    account_bank_bytes(in.a.region(), t.a_read, false);
+    account_bank_bytes(in.b.region(), t.b_read, false);
+    account_bank_bytes(in.c.region(), t.c_read, false);
+    account_bank_bytes(in.c.region(), t.c_written, true);
     complete(id);
   }
 }
@@ -146,9 +146,9 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
     (side->is_write ? stats_.stores : stats_.loads)++;
     // SRAM side: the banks of the region move the tile through their ports no faster than this.
     const std::int64_t port_cycles =
-        sram_port_cycles(in.sram, in.sram.bytes, side->is_write ? hw_.sram.read_ports : hw_.sram.write_ports);
+        sram_port_cycles(in.sram.region(), in.sram.bytes(), side->is_write ? hw_.sram.read_ports : hw_.sram.write_ports);
     side->earliest_done[id] = now_fs() + port_cycles * period_;
-    account_bank_bytes(in.sram, in.sram.bytes, !side->is_write);
+    account_bank_bytes(in.sram.region(), in.sram.bytes(), !side->is_write);
     // Rows adjacent in DRAM merge into one run (all rows, if the DRAM model ignores addresses);
     // runs are cut into segments of at most seg_max.
     const bool contiguous = in.dram_stride == in.row_bytes || dram_->address_independent();

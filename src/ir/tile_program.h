@@ -3,74 +3,198 @@
 // Each instruction runs on one unit; units execute their own instructions in program order, and an
 // instruction starts only when every instruction it depends on has completed. A BARRIER is seen
 // by every unit and waits for all instructions before it.
+//
+// Units: LOAD -> load DMA, STORE -> store DMA, GEMM -> array, VECTOR -> vector unit,
+// SOFTMAX -> the softmax unit when the hardware has one, else the vector unit (at its own cost).
+// The compiler never relies on two instructions of different opcodes sharing a unit: every
+// ordering it needs is a dependency.
+//
+// Programs can be large (N^2 tiles), so the compiler streams instructions into a ProgramSink; the
+// simulator consumes them through a bounded window, and a TileProgram collects them when a whole
+// listing is wanted (tests, --emit tiles, the functional executor).
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
 
 namespace attnsim {
 
-enum class Opcode : std::uint8_t { Load, Store, Gemm, Barrier };
-enum class Unit : std::uint8_t { Dma, Array, All };
+enum class Opcode : std::uint8_t { Load, Store, Gemm, Vector, Softmax, Barrier };
 const char* to_string(Opcode op);
-Unit unit_of(Opcode op);
 
-// A region of the on-chip SRAM (a linear address space, banks contiguous: bank = addr / bytes_per_bank).
+// A byte range of the on-chip SRAM (a linear address space, banks contiguous:
+// bank = addr / bytes_per_bank).
 struct SramRegion {
   std::uint64_t addr = 0;
   std::uint64_t bytes = 0;
 };
 
+// A 2-D tile in SRAM: element (r, c) is at addr + (r * ld + c) * elem_bytes.
+struct SramTile {
+  std::uint64_t addr = 0;
+  std::uint32_t rows = 0, cols = 0;
+  std::uint32_t ld = 0;  // elements between row starts; 0 means cols (dense)
+  std::uint8_t elem_bytes = 0;
+
+  std::uint32_t stride() const { return ld ? ld : cols; }
+  std::uint64_t elems() const { return std::uint64_t(rows) * cols; }
+  std::uint64_t bytes() const { return elems() * elem_bytes; }  // payload
+  std::uint64_t extent() const {                                // bytes from addr to the last element's end
+    return rows == 0 ? 0 : (std::uint64_t(rows - 1) * stride() + cols) * elem_bytes;
+  }
+  SramRegion region() const { return {addr, extent()}; }
+};
+
+// VECTOR operations, elementwise over the destination tile c unless noted (a, b: sources).
+enum class VecOp : std::uint8_t {
+  Add,        // c = a + b
+  Mul,        // c = a * b
+  Scale,      // c = a * imm
+  AddRow,     // c = a + b[0, :] (bias broadcast over rows)
+  Copy,       // c = a (dtype conversion)
+  Relu,       // c = max(a, 0)
+  Gelu,       // c = gelu(a), tanh approximation
+  SwiGlu,     // c = silu(a) * b
+  LayerNorm,  // c = (a - mean_row) / sqrt(var_row + 1e-5) * b[0, :] + b[1, :]
+  RmsNorm,    // c = a / sqrt(mean_row(a^2) + 1e-5) * b[0, :]
+  RowMax,     // c[r, 0] = max_j a[r, j]
+  RowSum,     // c[r, 0] = sum_j a[r, j]
+  Exp,        // c = exp(a)
+  kCount
+};
+const char* to_string(VecOp op);
+
+// SOFTMAX operations. scale = imm; with `causal`, element (r, j) is masked (-inf) when
+// j > r + mask_offset (mask_offset = first query row - first key column of the tile).
+enum class SmOp : std::uint8_t {
+  Rows,        // c = softmax_row(scale * a): a holds whole score rows (a and c may alias)
+  OnlineStep,  // flash step on a score tile a; b = stats (rows x 3 fp32: running max m, sum l,
+               // rescale alpha); `first` starts m = -inf, l = 0. Writes c = exp(scale*a - m_new),
+               // alpha = exp(m_old - m_new), l = alpha * l + rowsum(c), m = m_new.
+  Rescale,     // c[r, :] *= b[r, 2] (alpha): the running output before the next P V
+  Normalize,   // c = a / b[r, 1] (l): the final output rows
+  kCount
+};
+const char* to_string(SmOp op);
+
+// What an instruction is part of, for the per-op report.
+enum class OpClass : std::uint8_t {
+  Other,
+  QkvProj,   // Q, K, V projections
+  QK,        // S = Q K^T
+  Softmax,   // softmax, online softmax and its rescales
+  PV,        // O = P V
+  OutProj,   // output projection
+  Ffn,       // feed-forward GEMMs and activation
+  Norm,      // layer norm / RMS norm
+  Residual,  // residual adds
+  kCount
+};
+const char* to_string(OpClass c);
+
 struct Instr {
   static constexpr int kMaxDeps = 4;
   Opcode op = Opcode::Barrier;
   std::uint8_t num_deps = 0;
-  std::uint16_t tensor = 0;                    // index into TileProgram::tensors (LOAD, STORE: the DRAM tensor)
+  OpClass opclass = OpClass::Other;
+  std::uint8_t sub = 0;                        // VecOp or SmOp
+  std::uint16_t tensor = 0;                    // LOAD, STORE: index into the program's tensors
+  std::uint16_t layer = 0;                     // model layer (for the per-layer report)
   std::uint32_t id = 0;                        // position in the program
   std::array<std::uint32_t, kMaxDeps> deps{};  // ids of earlier instructions
 
-  // LOAD / STORE: a 2-D block of a row-major DRAM tensor <-> a dense SRAM region.
+  // LOAD / STORE: a 2-D block of a row-major DRAM tensor <-> the SRAM tile `sram`. DRAM elements
+  // are row_bytes / sram.cols bytes each; SRAM elements sram.elem_bytes (a STORE of fp32
+  // accumulators to an fp16 tensor converts).
   std::uint64_t dram_addr = 0;    // first byte of the block
-  std::uint32_t rows = 0;         // block rows
-  std::uint32_t row_bytes = 0;    // contiguous bytes per row
+  std::uint32_t rows = 0;         // block rows (= sram.rows)
+  std::uint32_t row_bytes = 0;    // contiguous DRAM bytes per row
   std::uint64_t dram_stride = 0;  // bytes between block rows in DRAM
-  SramRegion sram;                // LOAD: destination; STORE: source
+  SramTile sram;
 
-  // GEMM: C[m x n] (+)= A[m x k] B[k x n] on the array.
+  // GEMM: c[m x n] (+)= a[m x k] b[k x n]; with b_transposed, b is stored n x k (b^T is used).
+  // VECTOR / SOFTMAX: a, b sources, c destination (see VecOp, SmOp).
   std::uint32_t m = 0, k = 0, n = 0;
-  bool accumulate = false;  // add to C instead of overwriting it
-  SramRegion a, b, c;
+  bool accumulate = false;  // GEMM: add to c instead of overwriting it
+  bool b_transposed = false;
+  bool causal = false;  // SOFTMAX: apply the causal mask
+  bool first = false;   // SOFTMAX OnlineStep: first key tile of a query tile
+  std::int32_t mask_offset = 0;
+  float imm = 0.f;
+  SramTile a, b, c;
 
-  void add_dep(std::uint32_t dep_id);
+  void add_dep(std::uint32_t dep_id);  // ignores UINT32_MAX ("no instruction")
   std::uint64_t bytes() const { return std::uint64_t(rows) * row_bytes; }
-  std::uint64_t macs() const { return std::uint64_t(m) * k * n; }
+  std::uint64_t macs() const { return op == Opcode::Gemm ? std::uint64_t(m) * k * n : 0; }
+  VecOp vec_op() const { return VecOp(sub); }
+  SmOp sm_op() const { return SmOp(sub); }
 };
+
+constexpr std::uint32_t kNoInstr = UINT32_MAX;
 
 struct TensorInfo {
   std::string name;
   std::uint64_t dram_base = 0;
   std::uint64_t rows = 0, cols = 0;
   int elem_bytes = 0;
+  std::uint64_t bytes() const { return rows * cols * std::uint64_t(elem_bytes); }
 };
 
-// A named on-chip buffer chosen by the compiler (for the SRAM report and --emit tiles).
+// What a buffer holds, for the SRAM high-water mark per tensor class.
+enum class BufClass : std::uint8_t { Weight, Activation, Query, Key, Value, Score, Output, Stats, kCount };
+const char* to_string(BufClass c);
+
+// A named on-chip buffer chosen by the compiler. Buffers of one phase (one lowered op) are live
+// together; phases are separated by barriers and reuse the SRAM.
 struct BufferInfo {
   std::string name;
   SramRegion region;
+  BufClass cls = BufClass::Activation;
+  std::uint32_t phase = 0;
 };
 
-struct TileProgram {
+// Receives instructions in program order; returns the id given to each.
+class ProgramSink {
+ public:
+  virtual ~ProgramSink() = default;
+  virtual std::uint32_t add(Instr instr) = 0;
+};
+
+// A materialised program.
+struct TileProgram final : ProgramSink {
   std::vector<TensorInfo> tensors;
   std::vector<BufferInfo> buffers;
   std::vector<Instr> instrs;
-  std::string summary;  // one line: what was lowered and how it was tiled
+  std::string summary;  // what was lowered and how it was tiled
 
-  std::uint32_t add(Instr instr);  // assigns the id, returns it
+  std::uint32_t add(Instr instr) override;  // assigns the id, returns it
   std::uint64_t total_macs() const;
 };
 
-// Human-readable listing, one instruction per line (--emit tiles).
+// A program described by its tensors and buffers and a generator that emits its instructions.
+struct ProgramSource {
+  std::vector<TensorInfo> tensors;
+  std::vector<BufferInfo> buffers;
+  std::string summary;
+  std::function<void(ProgramSink&)> generate;
+
+  static ProgramSource of(const TileProgram& p);  // replays p (which must outlive the source)
+  TileProgram materialise() const;
+};
+
+// Counts what a program does without keeping it (MACs, DRAM bytes per tensor, instructions).
+struct ProgramCounts {
+  std::uint64_t instrs = 0, macs = 0, load_bytes = 0, store_bytes = 0;
+  std::array<std::uint64_t, std::size_t(Opcode::Barrier) + 1> by_opcode{};
+  std::vector<std::uint64_t> load_bytes_by_tensor, store_bytes_by_tensor;
+  std::array<std::uint64_t, std::size_t(OpClass::kCount)> macs_by_class{};
+};
+ProgramCounts count_program(const ProgramSource& src);
+
+// Human-readable listing, one instruction per line (--emit tiles), streamed.
+void print_program(const ProgramSource& src, std::ostream& os);
 void print_tile_program(const TileProgram& p, std::ostream& os);
 
 }  // namespace attnsim

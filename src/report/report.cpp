@@ -30,8 +30,8 @@ std::vector<std::uint64_t> sram_high_water(const HwConfig& hw, const TileProgram
     }
   };
   for (const Instr& in : p.instrs) {
-    if (in.op == Opcode::Load) note(in.sram);
-    if (in.op == Opcode::Gemm) note(in.c);
+    if (in.op == Opcode::Load) note(in.sram.region());
+    if (in.op == Opcode::Gemm) note(in.c.region());
   }
   const std::uint64_t bpb = std::uint64_t(hw.sram.bytes_per_bank);
   std::vector<std::uint64_t> hwm(std::size_t(hw.sram.banks), 0);
