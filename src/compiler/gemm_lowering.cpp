@@ -11,8 +11,6 @@ namespace attnsim {
 
 namespace {
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
-std::uint64_t align_up(std::uint64_t x, std::uint64_t a) { return (x + a - 1) / a * a; }
 
 // Candidate tile sizes for a dimension of length `dim` folded over `granule` (1 = streamed):
 // the whole dimension, and granule * 2^i below it. A streamed dimension starts at 16.
@@ -53,7 +51,8 @@ std::int64_t compute_cycles(const HwConfig& hw, const GemmDims& d, std::int64_t 
 
 }  // namespace
 
-GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d) {
+GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity_limit,
+                              const std::string& what) {
   if (d.m <= 0 || d.k <= 0 || d.n <= 0)
     throw UserError("GEMM dimensions must be positive, got M=" + std::to_string(d.m) + " K=" + std::to_string(d.k) +
                     " N=" + std::to_string(d.n));
@@ -71,7 +70,7 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d) {
       gk = R, gm = C;
       break;
   }
-  const std::uint64_t capacity = std::uint64_t(hw.sram.total_bytes());
+  const std::uint64_t capacity = capacity_limit ? capacity_limit : std::uint64_t(hw.sram.total_bytes());
   const std::uint64_t ob = hw.array.operand_bytes;
   const double bw = hw.dram.peak_bytes_per_cycle;
 
@@ -108,108 +107,122 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d) {
                        tn = candidates(d.n, gn).front();
     BufferSizes b = buffer_sizes(hw, tm, tk, tn);
     std::ostringstream msg;
-    msg << hw.source << ": /sram: GEMM " << d.m << "x" << d.k << "x" << d.n << " does not fit: its smallest tile (A "
+    msg << hw.source << ": /sram: " << (what.empty() ? "GEMM" : what) << " " << d.m << "x" << d.k << "x" << d.n << " does not fit: its smallest tile (A "
         << tm << "x" << tk << " = " << b.a << " B, B " << tk << "x" << tn << " = " << b.b << " B, C " << tm << "x" << tn
-        << " accumulators = " << b.c << " B, each double-buffered: " << b.total() << " B) exceeds the SRAM capacity of "
-        << capacity << " B (" << hw.sram.banks << " banks x " << hw.sram.bytes_per_bank << " B)";
+        << " accumulators = " << b.c << " B, each double-buffered: " << b.total() << " B) exceeds the "
+        << (capacity_limit ? "SRAM left for it, " : "SRAM capacity of ") << capacity << " B (" << hw.sram.banks
+        << " banks x " << hw.sram.bytes_per_bank << " B)";
     throw UserError(msg.str());
   }
   return best;
 }
 
+GemmEmitter::GemmEmitter(const HwConfig& hw, const GemmTiling& t, std::uint64_t base, std::uint64_t capacity)
+    : hw_(hw), t_(t) {
+  BufferSizes bs = buffer_sizes(hw, t.tm, t.tk, t.tn);
+  // Layout A0 A1 B0 B1 C0 C1 from base. When it still fits, every buffer starts on a bank boundary,
+  // so that the operands the array reads at once sit in different banks' ports.
+  const std::uint64_t bank = std::uint64_t(hw.sram.bytes_per_bank);
+  const BufferSizes banked{align_up(bs.a, bank), align_up(bs.b, bank), align_up(bs.c, bank)};
+  if (base % bank == 0 && banked.total() <= capacity) bs = banked;
+  a_bytes_ = bs.a, b_bytes_ = bs.b, c_bytes_ = bs.c;
+  a_buf_[0] = base, a_buf_[1] = base + bs.a;
+  b_buf_[0] = base + 2 * bs.a, b_buf_[1] = b_buf_[0] + bs.b;
+  c_buf_[0] = base + 2 * (bs.a + bs.b), c_buf_[1] = c_buf_[0] + bs.c;
+  end_ = base + bs.total();
+}
+
+std::vector<BufferInfo> GemmEmitter::buffers(const std::string& prefix, std::uint32_t phase, BufClass a, BufClass b,
+                                             BufClass c) const {
+  std::vector<BufferInfo> v;
+  for (int i = 0; i < 2; ++i) {
+    v.push_back({prefix + "A" + std::to_string(i), {a_buf_[i], a_bytes_}, a, phase});
+    v.push_back({prefix + "B" + std::to_string(i), {b_buf_[i], b_bytes_}, b, phase});
+    v.push_back({prefix + "C" + std::to_string(i), {c_buf_[i], c_bytes_}, c, phase});
+  }
+  return v;
+}
+
+void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
+  const int ob = hw_.array.operand_bytes, acc = hw_.array.accumulator_bytes;
+  const std::int64_t M = o.a.rows, K = o.a.cols, N = o.b_transposed ? o.b.rows : o.b.cols;
+  ATTNSIM_ASSERT((o.b_transposed ? o.b.cols : o.b.rows) == K && o.c.rows == M && o.c.cols == N,
+                 "GEMM operand blocks disagree");
+  const GemmTiling& t = t_;
+  std::uint32_t a_load = kNoInstr, b_load = kNoInstr;
+  std::int64_t loaded_a_m = -1, loaded_a_k = -1, loaded_b_k = -1, loaded_b_n = -1;
+
+  auto load_a = [&](std::int64_t m0, std::int64_t k0, std::int64_t m, std::int64_t k) {
+    a_slot_ = (a_slot_ + 1) % 2;
+    const DramBlock blk{o.a.tensor, o.a.row0 + m0, o.a.col0 + k0, m, k};
+    return em.load(blk, tile_at(a_buf_[a_slot_], m, k, ob), {a_reader_[a_slot_]});
+  };
+  auto load_b = [&](std::int64_t k0, std::int64_t n0, std::int64_t k, std::int64_t n) {
+    b_slot_ = (b_slot_ + 1) % 2;
+    if (o.b_transposed) {
+      const DramBlock blk{o.b.tensor, o.b.row0 + n0, o.b.col0 + k0, n, k};
+      return em.load(blk, tile_at(b_buf_[b_slot_], n, k, ob), {b_reader_[b_slot_]});
+    }
+    const DramBlock blk{o.b.tensor, o.b.row0 + k0, o.b.col0 + n0, k, n};
+    return em.load(blk, tile_at(b_buf_[b_slot_], k, n, ob), {b_reader_[b_slot_]});
+  };
+
+  const std::int64_t nm = ceil_div(M, t.tm), nn = ceil_div(N, t.tn), nk = ceil_div(K, t.tk);
+  for (std::int64_t outer = 0; outer < (t.n_outer ? nn : nm); ++outer)
+    for (std::int64_t inner = 0; inner < (t.n_outer ? nm : nn); ++inner) {
+      const std::int64_t mi = t.n_outer ? inner : outer, ni = t.n_outer ? outer : inner;
+      const std::int64_t m0 = mi * t.tm, n0 = ni * t.tn, m = std::min(t.tm, M - m0), n = std::min(t.tn, N - n0);
+      const std::int64_t last_row = o.causal_offset + m0 + m - 1;  // in b's column coordinates
+      if (o.skip == CausalSkip::OutputTiles && n0 > last_row) continue;
+      c_slot_ = (c_slot_ + 1) % 2;
+      std::uint32_t last_gemm = kNoInstr;
+      bool first = true;
+      for (std::int64_t ki = 0; ki < nk; ++ki) {
+        const std::int64_t k0 = ki * t.tk, k = std::min(t.tk, K - k0);
+        if (o.skip == CausalSkip::ReductionSteps && k0 > last_row) break;
+        // A panel (or B panel) already on chip is reused; otherwise load the tile.
+        if (loaded_a_m != mi || loaded_a_k != ki) {
+          a_load = load_a(m0, k0, m, k);
+          loaded_a_m = mi, loaded_a_k = ki;
+        }
+        if (loaded_b_k != ki || loaded_b_n != ni) {
+          b_load = load_b(k0, n0, k, n);
+          loaded_b_k = ki, loaded_b_n = ni;
+        }
+        const SramTile bt = o.b_transposed ? tile_at(b_buf_[b_slot_], n, k, ob) : tile_at(b_buf_[b_slot_], k, n, ob);
+        last_gemm = em.gemm(tile_at(a_buf_[a_slot_], m, k, ob), bt, tile_at(c_buf_[c_slot_], m, n, acc), !first,
+                            o.b_transposed, {a_load, b_load, first ? c_reader_[c_slot_] : kNoInstr});
+        first = false;
+        a_reader_[a_slot_] = last_gemm;
+        b_reader_[b_slot_] = last_gemm;
+      }
+      const DramBlock cb{o.c.tensor, o.c.row0 + m0, o.c.col0 + n0, m, n};
+      c_reader_[c_slot_] = em.store(cb, tile_at(c_buf_[c_slot_], m, n, acc), {last_gemm});
+    }
+}
+
 TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& t) {
   TileProgram p;
-  const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+  const std::uint64_t ob = hw.array.operand_bytes;
   // DRAM layout: A, B, C row-major, each starting on a 4 KiB boundary.
   const std::uint64_t a_base = 0, b_base = align_up(a_base + d.m * d.k * ob, 4096),
                       c_base = align_up(b_base + d.k * d.n * ob, 4096);
   p.tensors = {{"A", a_base, std::uint64_t(d.m), std::uint64_t(d.k), int(ob)},
                {"B", b_base, std::uint64_t(d.k), std::uint64_t(d.n), int(ob)},
                {"C", c_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)}};
-  BufferSizes bs = buffer_sizes(hw, t.tm, t.tk, t.tn);
-  // SRAM layout: A0 A1 B0 B1 C0 C1 from address 0. When it still fits, every buffer starts on a
-  // bank boundary, so that the operands the array reads at once sit in different banks' ports.
-  const std::uint64_t bank = std::uint64_t(hw.sram.bytes_per_bank);
-  const BufferSizes banked{align_up(bs.a, bank), align_up(bs.b, bank), align_up(bs.c, bank)};
-  if (banked.total() <= std::uint64_t(hw.sram.total_bytes())) bs = banked;
-  const std::uint64_t a_buf[2] = {0, bs.a}, b_buf[2] = {2 * bs.a, 2 * bs.a + bs.b},
-                      c_buf[2] = {2 * (bs.a + bs.b), 2 * (bs.a + bs.b) + bs.c};
-  for (int i = 0; i < 2; ++i) {
-    p.buffers.push_back({"A" + std::to_string(i), {a_buf[i], bs.a}});
-    p.buffers.push_back({"B" + std::to_string(i), {b_buf[i], bs.b}});
-    p.buffers.push_back({"C" + std::to_string(i), {c_buf[i], bs.c}});
-  }
+  GemmEmitter g(hw, t, 0, std::uint64_t(hw.sram.total_bytes()));
+  p.buffers = g.buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output);
   std::ostringstream sum;
   sum << "GEMM M=" << d.m << " K=" << d.k << " N=" << d.n << " on " << hw.array.rows << "x" << hw.array.cols << " "
       << to_string(hw.array.dataflow) << ": tiles " << t.tm << "x" << t.tk << "x" << t.tn << ", loop order "
       << (t.n_outer ? "n,m,k" : "m,n,k") << ", est. DRAM traffic " << t.est_dram_bytes << " B";
   p.summary = sum.str();
-
-  constexpr std::uint32_t kNone = UINT32_MAX;
-  // The last GEMM that read each A/B buffer, and the last STORE that read each C buffer (WAR).
-  std::uint32_t a_reader[2] = {kNone, kNone}, b_reader[2] = {kNone, kNone}, c_reader[2] = {kNone, kNone};
-  int a_slot = -1, b_slot = -1, c_slot = -1;
-  std::uint32_t a_load = kNone, b_load = kNone;
-  std::int64_t loaded_a_m = -1, loaded_a_k = -1, loaded_b_k = -1, loaded_b_n = -1;
-
-  auto load = [&](int tensor, std::uint64_t base, std::uint64_t cols, std::int64_t r0, std::int64_t c0,
-                  std::int64_t rows, std::int64_t ncols, const std::uint64_t* bufs, int& slot, std::uint32_t* readers) {
-    slot = (slot + 1) % 2;
-    Instr in;
-    in.op = Opcode::Load;
-    in.tensor = std::uint16_t(tensor);
-    in.dram_addr = base + (r0 * cols + c0) * ob;
-    in.rows = std::uint32_t(rows);
-    in.row_bytes = std::uint32_t(ncols * ob);
-    in.dram_stride = cols * ob;
-    in.sram = {bufs[slot], std::uint32_t(rows), std::uint32_t(ncols), 0, std::uint8_t(ob)};
-    if (readers[slot] != kNone) in.add_dep(readers[slot]);
-    return p.add(in);
-  };
-
-  const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn), nk = ceil_div(d.k, t.tk);
-  for (std::int64_t outer = 0; outer < (t.n_outer ? nn : nm); ++outer)
-    for (std::int64_t inner = 0; inner < (t.n_outer ? nm : nn); ++inner) {
-      const std::int64_t mi = t.n_outer ? inner : outer, ni = t.n_outer ? outer : inner;
-      const std::int64_t m0 = mi * t.tm, n0 = ni * t.tn, m = std::min(t.tm, d.m - m0), n = std::min(t.tn, d.n - n0);
-      c_slot = (c_slot + 1) % 2;
-      std::uint32_t last_gemm = kNone;
-      for (std::int64_t ki = 0; ki < nk; ++ki) {
-        const std::int64_t k0 = ki * t.tk, k = std::min(t.tk, d.k - k0);
-        // A panel (or B panel) already on chip is reused; otherwise load the tile.
-        if (loaded_a_m != mi || loaded_a_k != ki) {
-          a_load = load(0, a_base, d.k, m0, k0, m, k, a_buf, a_slot, a_reader);
-          loaded_a_m = mi, loaded_a_k = ki;
-        }
-        if (loaded_b_k != ki || loaded_b_n != ni) {
-          b_load = load(1, b_base, d.n, k0, n0, k, n, b_buf, b_slot, b_reader);
-          loaded_b_k = ki, loaded_b_n = ni;
-        }
-        Instr g;
-        g.op = Opcode::Gemm;
-        g.m = std::uint32_t(m), g.k = std::uint32_t(k), g.n = std::uint32_t(n);
-        g.accumulate = ki > 0;
-        g.a = {a_buf[a_slot], std::uint32_t(m), std::uint32_t(k), 0, std::uint8_t(ob)};
-        g.b = {b_buf[b_slot], std::uint32_t(k), std::uint32_t(n), 0, std::uint8_t(ob)};
-        g.c = {c_buf[c_slot], std::uint32_t(m), std::uint32_t(n), 0, std::uint8_t(acc)};
-        g.add_dep(a_load);
-        g.add_dep(b_load);
-        if (ki == 0 && c_reader[c_slot] != kNone) g.add_dep(c_reader[c_slot]);
-        last_gemm = p.add(g);
-        a_reader[a_slot] = last_gemm;
-        b_reader[b_slot] = last_gemm;
-      }
-      Instr s;
-      s.op = Opcode::Store;
-      s.tensor = 2;
-      s.dram_addr = c_base + (m0 * d.n + n0) * ob;
-      s.rows = std::uint32_t(m);
-      s.row_bytes = std::uint32_t(n * ob);
-      s.dram_stride = d.n * ob;
-      s.sram = {c_buf[c_slot], std::uint32_t(m), std::uint32_t(n), 0, std::uint8_t(acc)};
-      s.add_dep(last_gemm);
-      c_reader[c_slot] = p.add(s);
-    }
+  Emitter em(p, p.tensors);
+  GemmBlocks o;
+  o.a = {0, 0, 0, d.m, d.k};
+  o.b = {1, 0, 0, d.k, d.n};
+  o.c = {2, 0, 0, d.m, d.n};
+  g.emit(em, o);
   return p;
 }
 

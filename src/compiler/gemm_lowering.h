@@ -1,9 +1,12 @@
 #pragma once
-// Lowers C = A B (A: M x K, B: K x N, row-major in DRAM) into a tile program that fits the
-// configured SRAM, with double-buffered A, B and C tiles so that loads and stores overlap compute.
+// Lowers C = A B (A: M x K, B: K x N, blocks of row-major DRAM tensors) into tiles that fit an SRAM
+// budget, with double-buffered A, B and C tiles so that loads and stores overlap compute.
+// B may be stored transposed (N x K, as K is for S = Q K^T); the GEMM reads it so.
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "compiler/emitter.h"
 #include "config/hw_config.h"
 #include "hw/array/array_timing.h"
 #include "ir/tile_program.h"
@@ -19,15 +22,51 @@ struct GemmTiling {
   double est_cycles = 0;                // max(compute, traffic / bandwidth): what the choice minimises
 };
 
-// Picks the tiling. Tile sizes are whole multiples of the array dimension each GEMM dimension is
-// folded over (or the whole dimension), so the array's fold structure is kept. Throws UserError
-// naming the tensors, the smallest tile and the capacity when nothing fits.
-GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d);
+// Picks the tiling within `capacity` bytes of SRAM (0: all of it). Tile sizes are whole multiples
+// of the array dimension each GEMM dimension is folded over (or the whole dimension), so the
+// array's fold structure is kept. Throws UserError naming `what`, the smallest tile and the
+// capacity when nothing fits.
+GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity = 0,
+                              const std::string& what = "");
 
-// Emits the program for a chosen tiling (deterministic).
+// Causal attention GEMMs skip the tiles that only touch masked scores.
+enum class CausalSkip : std::uint8_t {
+  None,
+  OutputTiles,     // S = Q K^T: a C tile (rows m0.., cols n0..) with n0 > last row is skipped
+  ReductionSteps,  // O = P V: a K step with k0 > the tile's last row is skipped
+};
+
+struct GemmBlocks {
+  DramBlock a;                // M x K
+  DramBlock b;                // K x N, or N x K when b_transposed
+  bool b_transposed = false;
+  DramBlock c;                // M x N
+  CausalSkip skip = CausalSkip::None;
+  std::int64_t causal_offset = 0;  // global row of a's row 0 minus global column of b's column 0
+};
+
+// Emits GEMMs with one tiling into buffers from sram_base; consecutive GEMMs (for instance one per
+// head) keep rotating the same double buffers, so the next GEMM's loads overlap this one's tail.
+class GemmEmitter {
+ public:
+  GemmEmitter(const HwConfig& hw, const GemmTiling& t, std::uint64_t sram_base, std::uint64_t capacity);
+  // The buffers, named with `prefix`, for the SRAM report.
+  std::vector<BufferInfo> buffers(const std::string& prefix, std::uint32_t phase, BufClass a, BufClass b,
+                                  BufClass c) const;
+  std::uint64_t sram_end() const { return end_; }
+  void emit(Emitter& em, const GemmBlocks& ops);
+
+ private:
+  const HwConfig& hw_;
+  GemmTiling t_;
+  std::uint64_t a_buf_[2], b_buf_[2], c_buf_[2], a_bytes_, b_bytes_, c_bytes_, end_;
+  std::uint32_t a_reader_[2] = {kNoInstr, kNoInstr}, b_reader_[2] = {kNoInstr, kNoInstr},
+                c_reader_[2] = {kNoInstr, kNoInstr};
+  int a_slot_ = -1, b_slot_ = -1, c_slot_ = -1;
+};
+
+// A whole standalone GEMM: tensors A, B, C in DRAM and one program (attnsim gemm).
 TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& t);
-
-// Both steps.
 TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d);
 
 }  // namespace attnsim
