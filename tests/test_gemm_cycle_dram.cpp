@@ -31,7 +31,8 @@ TEST_CASE("a GEMM over the cycle-accurate DRAM moves exactly the program's bytes
         if (in.op == Opcode::Store) stored += in.bytes();
       }
       init_sim_time();
-      Accelerator acc("acc", hw, p);
+      const ProgramSource src = ProgramSource::of(p);
+      Accelerator acc("acc", hw, src);
       auto& cycle = dynamic_cast<CycleDram&>(acc.dram());
       cycle.controller().record_commands(true);
       sc_core::sc_start();

@@ -88,14 +88,15 @@ TEST_CASE("the edge preset's 64^3 GEMM, derived by hand", "[gemm]") {
 }
 
 TEST_CASE("double buffering hides loads behind compute", "[gemm]") {
-  // A 64 KiB SRAM forces many tiles. With ideal memory every load takes one cycle and is issued as
+  // A 64 KiB SRAM forces many tiles; 16 small banks let every buffer start on its own bank, so no two
+  // units share a bank port (shared ports queue: sram_ports.h). With ideal memory every load takes one cycle and is issued as
   // soon as its buffer is free, long before the array needs it (1024 segments may be in flight, so
   // the DMA issues the first A and B tiles at once); so the run costs the first load,
   // every GEMM back to back, and the last store: 1 + sum(gemm_cycles) + 1. The sum is taken from the
   // closed form over the program's tiles, not from the simulation.
   for (const char* df : {"os", "ws", "is"}) {
     for (const char* timing : {"scalesim", "overlapped"}) {
-      HwConfig hw = make_hw(std::string(R"({"sram": {"banks": 4, "bytes_per_bank": 16384}, "array": {"dataflow": ")") +
+      HwConfig hw = make_hw(std::string(R"({"sram": {"banks": 16, "bytes_per_bank": 4096}, "array": {"dataflow": ")") +
                             df + R"(", "timing": ")" + timing + "\"}}");
       const GemmDims d{300, 200, 250};
       TileProgram p = lower_gemm(hw, d);

@@ -4,43 +4,45 @@
 
 #include "common/errors.h"
 #include "hw/sram_traffic.h"
+#include "hw/vector/unit_timing.h"
 
 namespace attnsim {
 
 using sc_core::sc_event;
 
-Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const TileProgram& program)
+// The compiler's view of the window: add() blocks the producer thread while the window is full.
+class Accelerator::WindowSink final : public ProgramSink {
+ public:
+  explicit WindowSink(Accelerator& acc) : acc_(acc) {}
+  std::uint32_t add(Instr in) override { return acc_.push(in); }
+
+ private:
+  Accelerator& acc_;
+};
+
+Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const ProgramSource& program)
     : sc_module(name),
       hw_(hw),
       program_(program),
       period_(hw.array.period_fs()),
       array_(make_array_model(hw.array)),
       dram_(make_dram(hw)),
-      done_(program.instrs.size(), 0) {
-  stats_.bank_read_bytes.assign(std::size_t(hw.sram.banks), 0);
-  stats_.bank_written_bytes.assign(std::size_t(hw.sram.banks), 0);
-  load_.is_write = false;
-  store_.is_write = true;
-  for (const Instr& in : program.instrs) {
-    switch (in.op) {
-      case Opcode::Gemm:
-        array_queue_.push_back(in.id);
-        break;
-      case Opcode::Load:
-        load_.queue.push_back(in.id);
-        break;
-      case Opcode::Store:
-        store_.queue.push_back(in.id);
-        break;
-      default:
-        array_queue_.push_back(in.id), load_.queue.push_back(in.id), store_.queue.push_back(in.id);
-        break;
-    }
-  }
+      ports_(hw.sram),
+      window_(kWindow),
+      done_(kWindow, 0) {
+  for (Queue* q : {&array_q_, &vector_q_, &softmax_q_, &load_q_, &store_q_}) q->ring.assign(kWindow, 0);
+  load_.is_write = false, load_.queue = &load_q_;
+  store_.is_write = true, store_.queue = &store_q_;
+
+  sc_core::sc_spawn_options big;
+  big.set_stack_size(1 << 20);  // the compiler's loops run on this thread
+  sc_core::sc_spawn([this] { producer_thread(); }, "producer", &big);
   SC_THREAD(array_thread);
+  sc_core::sc_spawn([this] { vector_thread(&vector_q_, false); }, "vector_unit");
+  if (hw.softmax.present) sc_core::sc_spawn([this] { vector_thread(&softmax_q_, true); }, "softmax_unit");
   for (DmaSide* side : {&load_, &store_}) {
-    side->remaining.assign(program.instrs.size(), 0);
-    side->earliest_done.assign(program.instrs.size(), 0);
+    side->remaining.assign(kWindow, 0);
+    side->earliest_done.assign(kWindow, 0);
     side->assigned.resize(std::size_t(hw.dma.outstanding));
     for (int w = hw.dma.outstanding - 1; w >= 0; --w) side->idle.push_back(std::uint32_t(w));
     for (int w = 0; w < hw.dma.outstanding; ++w) {
@@ -51,122 +53,227 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
       sc_core::sc_spawn([this, side, w] { dma_worker_thread(side, std::uint32_t(w)); },
                         sc_core::sc_gen_unique_name(side->is_write ? "store_worker" : "load_worker"), &opts);
     }
-    sc_core::sc_spawn_options opts;
     sc_core::sc_spawn([this, side] { dma_issue_thread(side); },
-                      sc_core::sc_gen_unique_name(side->is_write ? "store_issue" : "load_issue"), &opts);
+                      sc_core::sc_gen_unique_name(side->is_write ? "store_issue" : "load_issue"));
   }
 }
 
 Accelerator::~Accelerator() = default;
 
+SimStats Accelerator::stats() const {
+  SimStats s = stats_;
+  s.bank_read_bytes = ports_.bank_read_bytes();
+  s.bank_written_bytes = ports_.bank_written_bytes();
+  s.bank_queueing_cycles = ports_.queueing_cycles();
+  return s;
+}
+
+void Accelerator::producer_thread() {
+  WindowSink sink(*this);
+  program_.generate(sink);
+  producer_done_ = true;
+  for (Queue* q : {&array_q_, &vector_q_, &softmax_q_, &load_q_, &store_q_}) q->pushed.notify();
+}
+
+std::uint32_t Accelerator::push(Instr in) {
+  while (next_id_ - done_prefix_ >= kWindow) sc_core::wait(any_done_);
+  const std::uint32_t id = next_id_++;
+  in.id = id;
+  window_[id % kWindow] = in;
+  done_[id % kWindow] = 0;
+  ++stats_.instrs;
+  auto route = [id](Queue& q) {
+    q.ring[q.tail++ % kWindow] = id;
+    q.pushed.notify();
+  };
+  switch (in.op) {
+    case Opcode::Gemm:
+      route(array_q_);
+      break;
+    case Opcode::Vector:
+      route(vector_q_);
+      break;
+    case Opcode::Softmax:
+      route(hw_.softmax.present ? softmax_q_ : vector_q_);
+      break;
+    case Opcode::Load:
+      route(load_q_);
+      break;
+    case Opcode::Store:
+      route(store_q_);
+      break;
+    case Opcode::Barrier:
+      route(array_q_), route(vector_q_), route(load_q_), route(store_q_);
+      if (hw_.softmax.present) route(softmax_q_);
+      break;
+  }
+  return id;
+}
+
+bool Accelerator::next(Queue& q, std::uint32_t* id) {
+  while (q.empty()) {
+    if (producer_done_) return false;
+    sc_core::wait(q.pushed);
+  }
+  *id = q.ring[q.head++ % kWindow];
+  return true;
+}
+
 void Accelerator::complete(std::uint32_t id) {
-  done_[id] = 1;
-  ++completed_;
-  while (done_prefix_ < done_.size() && done_[done_prefix_]) ++done_prefix_;
+  done_[id % kWindow] = 1;
+  while (done_prefix_ < next_id_ && done_[done_prefix_ % kWindow]) {
+    done_[done_prefix_ % kWindow] = 0;
+    ++done_prefix_;
+  }
   any_done_.notify();
 }
 
-void Accelerator::wait_for_deps(const Instr& in, fs_t* memory_fs, fs_t* dependency_fs) {
+void Accelerator::wait_for_deps(const Instr& in, bool attribute) {
   for (;;) {
     const Instr* pending = nullptr;
     for (int i = 0; i < in.num_deps && !pending; ++i)
-      if (!done_[in.deps[i]]) pending = &program_.instrs[in.deps[i]];
+      if (!is_done(in.deps[i])) pending = &instr(in.deps[i]);
     if (!pending) break;
+    const Opcode op = pending->op;
     const fs_t t0 = now_fs();
     sc_core::wait(any_done_);
-    fs_t* bucket = (pending->op == Opcode::Load || pending->op == Opcode::Store) ? memory_fs : dependency_fs;
-    if (bucket) *bucket += now_fs() - t0;
+    if (!attribute) continue;
+    const fs_t waited = now_fs() - t0;
+    if (op == Opcode::Load || op == Opcode::Store)
+      stats_.stall_memory_fs += waited;
+    else if (op == Opcode::Softmax)
+      stats_.stall_softmax_fs += waited;
+    else
+      stats_.stall_dependency_fs += waited;
   }
   align_to_edge(period_);
 }
 
 void Accelerator::wait_for_barrier(const Instr& b) {
   while (done_prefix_ < b.id) sc_core::wait(any_done_);
-  if (!done_[b.id]) complete(b.id);
+  if (!is_done(b.id)) complete(b.id);
   align_to_edge(period_);
 }
 
-std::int64_t Accelerator::sram_port_cycles(const SramRegion& r, std::uint64_t bytes, int ports) const {
-  if (bytes == 0 || r.bytes == 0) return 0;
-  const std::uint64_t bpb = std::uint64_t(hw_.sram.bytes_per_bank);
-  const std::uint64_t banks = (r.addr + r.bytes - 1) / bpb - r.addr / bpb + 1;
-  const std::uint64_t per_cycle = banks * std::uint64_t(hw_.sram.port_bytes) * std::uint64_t(ports);
-  return std::int64_t((bytes + per_cycle - 1) / per_cycle);
+fs_t Accelerator::sram_transfer(const SramTile& t, std::uint64_t bytes, bool write) {
+  if (bytes == 0 || t.rows == 0) return now_fs();
+  const std::int64_t now_cycle = now_fs() / period_;
+  return fs_t(ports_.reserve(t.region(), bytes, write, now_cycle)) * period_;
 }
 
-void Accelerator::account_bank_bytes(const SramRegion& r, std::uint64_t bytes, bool write) {
-  if (r.bytes == 0 || bytes == 0) return;
-  // Bytes spread evenly over the region; each bank gets its share of the region's extent.
-  const std::uint64_t bpb = std::uint64_t(hw_.sram.bytes_per_bank);
-  auto& v = write ? stats_.bank_written_bytes : stats_.bank_read_bytes;
-  for (std::uint64_t b = r.addr / bpb; b <= (r.addr + r.bytes - 1) / bpb && b < v.size(); ++b) {
-    const std::uint64_t lo = std::max(r.addr, b * bpb), hi = std::min(r.addr + r.bytes, (b + 1) * bpb);
-    v[b] += bytes * (hi - lo) / r.bytes;
-  }
+OpStats& Accelerator::op_stats(const Instr& in) {
+  if (in.layer >= stats_.ops.size()) stats_.ops.resize(std::size_t(in.layer) + 1);
+  return stats_.ops[in.layer][std::size_t(in.opclass)];
+}
+
+void Accelerator::note_span(OpStats& s, fs_t start, fs_t end) {
+  if (s.first_start_fs < 0 || start < s.first_start_fs) s.first_start_fs = start;
+  s.last_end_fs = std::max(s.last_end_fs, end);
 }
 
 void Accelerator::array_thread() {
-  for (std::uint32_t id : array_queue_) {
-    const Instr& in = program_.instrs[id];
+  std::uint32_t id;
+  while (next(array_q_, &id)) {
+    const Instr& in = instr(id);
     if (in.op == Opcode::Barrier) {
       wait_for_barrier(in);
       continue;
     }
-    wait_for_deps(in, &stats_.stall_memory_fs, &stats_.stall_dependency_fs);
+    wait_for_deps(in, true);
+    const fs_t start = now_fs();
     const SramTraffic t = gemm_sram_traffic(hw_.array, in);
-    // The array cannot run faster than the banks holding its operands can deliver them.
-    const std::int64_t port_bound = std::max({sram_port_cycles(in.a.region(), t.a_read, hw_.sram.read_ports),
-                                              sram_port_cycles(in.b.region(), t.b_read, hw_.sram.read_ports),
-                                              sram_port_cycles(in.c.region(), t.c_written, hw_.sram.write_ports)});
+    // The array cannot run faster than the banks holding its operands deliver them.
+    const fs_t ports_done = std::max({sram_transfer(in.a, t.a_read, false), sram_transfer(in.b, t.b_read, false),
+                                      sram_transfer(in.c, t.c_read, false), sram_transfer(in.c, t.c_written, true)});
     const std::int64_t cycles = array_->run_gemm({in.m, in.k, in.n}, nullptr);
-    if (port_bound > cycles) {
-      wait_fs((port_bound - cycles) * period_);
-      stats_.stall_sram_port_fs += (port_bound - cycles) * period_;
+    if (ports_done > now_fs()) {
+      stats_.stall_sram_port_fs += ports_done - now_fs();
+      wait_fs(ports_done - now_fs());
     }
     stats_.array_busy_fs += cycles * period_;
     stats_.macs += in.macs();
     ++stats_.gemms;
-    account_bank_bytes(in.a.region(), t.a_read, false);
-    account_bank_bytes(in.b.region(), t.b_read, false);
-    account_bank_bytes(in.c.region(), t.c_read, false);
-    account_bank_bytes(in.c.region(), t.c_written, true);
+    OpStats& os = op_stats(in);
+    os.array_busy_fs += cycles * period_;
+    os.macs += in.macs();
+    ++os.instrs;
+    note_span(os, start, now_fs());
+    complete(id);
+  }
+}
+
+void Accelerator::vector_thread(Queue* q, bool softmax_unit) {
+  std::uint32_t id;
+  while (next(*q, &id)) {
+    const Instr& in = instr(id);
+    if (in.op == Opcode::Barrier) {
+      wait_for_barrier(in);
+      continue;
+    }
+    wait_for_deps(in, false);
+    const fs_t start = now_fs();
+    const bool is_softmax = in.op == Opcode::Softmax;
+    const std::int64_t cycles = is_softmax ? softmax_op_cycles(hw_, in) : vector_op_cycles(hw_.vector, in);
+    const UnitTraffic t = unit_sram_traffic(in);
+    const fs_t ports_done = std::max({sram_transfer(in.a, t.a_read, false), sram_transfer(in.b, t.b_read, false),
+                                      sram_transfer(in.c, t.c_read, false), sram_transfer(in.c, t.c_written, true),
+                                      sram_transfer(in.b, t.b_written, true)});
+    wait_fs(cycles * period_);
+    if (ports_done > now_fs()) wait_fs(ports_done - now_fs());
+    const fs_t busy = now_fs() - start;
+    (softmax_unit ? stats_.softmax_busy_fs : stats_.vector_busy_fs) += busy;
+    OpStats& os = op_stats(in);
+    if (is_softmax) {
+      stats_.softmax_work_fs += busy;
+      ++stats_.softmax_ops;
+      os.softmax_busy_fs += busy;
+    } else {
+      ++stats_.vector_ops;
+      os.vector_busy_fs += busy;
+    }
+    ++os.instrs;
+    note_span(os, start, now_fs());
     complete(id);
   }
 }
 
 void Accelerator::dma_issue_thread(DmaSide* side) {
   const std::uint64_t seg_max = std::uint64_t(hw_.dma.segment_bytes);
-  for (std::uint32_t id : side->queue) {
-    const Instr& in = program_.instrs[id];
+  std::uint32_t id;
+  while (next(*side->queue, &id)) {
+    const Instr& in = instr(id);
     if (in.op == Opcode::Barrier) {
       wait_for_barrier(in);
       continue;
     }
-    wait_for_deps(in, nullptr, nullptr);
+    wait_for_deps(in, false);
+    const std::uint32_t slot = id % kWindow;
     (side->is_write ? stats_.stores : stats_.loads)++;
-    // SRAM side: the banks of the region move the tile through their ports no faster than this.
-    const std::int64_t port_cycles =
-        sram_port_cycles(in.sram.region(), in.sram.bytes(), side->is_write ? hw_.sram.read_ports : hw_.sram.write_ports);
-    side->earliest_done[id] = now_fs() + port_cycles * period_;
-    account_bank_bytes(in.sram.region(), in.sram.bytes(), !side->is_write);
+    OpStats& os = op_stats(in);
+    (side->is_write ? os.store_bytes : os.load_bytes) += in.bytes();
+    ++os.instrs;
+    note_span(os, now_fs(), now_fs());
+    // SRAM side: a LOAD writes the tile into its banks, a STORE reads it out, through the ports.
+    side->earliest_done[slot] = sram_transfer(in.sram, in.sram.bytes(), !side->is_write);
     // Rows adjacent in DRAM merge into one run (all rows, if the DRAM model ignores addresses);
     // runs are cut into segments of at most seg_max.
     const bool contiguous = in.dram_stride == in.row_bytes || dram_->address_independent();
     const std::uint64_t runs = contiguous ? 1 : in.rows;
     const std::uint64_t run_bytes = contiguous ? in.bytes() : in.row_bytes;
     const std::uint64_t segs_per_run = (run_bytes + seg_max - 1) / seg_max;
-    side->remaining[id] = std::uint32_t(runs * segs_per_run);
-    if (side->remaining[id] == 0) {
+    side->remaining[slot] = std::uint32_t(runs * segs_per_run);
+    if (side->remaining[slot] == 0) {
       complete(id);
       continue;
     }
+    const std::uint64_t dram_addr = in.dram_addr, stride = in.dram_stride;
     for (std::uint64_t r = 0; r < runs; ++r)
       for (std::uint64_t s = 0; s < segs_per_run; ++s) {
         while (side->idle.empty()) sc_core::wait(side->worker_free);
         const std::uint32_t w = side->idle.back();
         side->idle.pop_back();
         const std::uint64_t off = s * seg_max;
-        side->assigned[w] = {in.dram_addr + r * in.dram_stride + off, std::min(seg_max, run_bytes - off), id};
+        side->assigned[w] = {dram_addr + r * stride + off, std::min(seg_max, run_bytes - off), id};
         if (side->in_flight++ == 0) side->busy_since = now_fs();
         side->go[w]->notify();
       }
@@ -179,10 +286,12 @@ void Accelerator::dma_worker_thread(DmaSide* side, std::uint32_t index) {
     const Segment seg = side->assigned[index];
     dram_->transfer(seg.addr, seg.bytes, side->is_write);
     ++stats_.dma_segments;
-    if (--side->remaining[seg.instr] == 0) {
+    const std::uint32_t slot = seg.instr % kWindow;
+    if (--side->remaining[slot] == 0) {
       // The instruction is done when its last segment is and the SRAM ports have moved the tile.
-      const fs_t done_at = ceil_to_edge(std::max(now_fs(), side->earliest_done[seg.instr]), period_);
+      const fs_t done_at = ceil_to_edge(std::max(now_fs(), side->earliest_done[slot]), period_);
       wait_fs(done_at - now_fs());
+      note_span(op_stats(instr(seg.instr)), now_fs(), now_fs());
       complete(seg.instr);
     }
     if (--side->in_flight == 0)
@@ -192,7 +301,7 @@ void Accelerator::dma_worker_thread(DmaSide* side, std::uint32_t index) {
   }
 }
 
-SimOutcome simulate(const HwConfig& hw, const TileProgram& program) {
+SimOutcome simulate(const HwConfig& hw, const ProgramSource& program) {
   init_sim_time();
   Accelerator acc("accelerator", hw, program);
   sc_core::sc_start();
@@ -207,6 +316,10 @@ SimOutcome simulate(const HwConfig& hw, const TileProgram& program) {
   out.dram_peak_bytes_per_cycle = acc.dram().peak_bytes_per_cycle();
   acc.dram().write_stats(out.dram_stats);
   return out;
+}
+
+SimOutcome simulate(const HwConfig& hw, const TileProgram& program) {
+  return simulate(hw, ProgramSource::of(program));
 }
 
 }  // namespace attnsim

@@ -1,13 +1,21 @@
 #pragma once
-// The SystemC top: executes a tile program on the array, the DMA engine, the SRAM banks and DRAM.
+// The SystemC top: executes a streamed tile program on the array, the vector unit, the optional
+// softmax unit, the DMA engine, the SRAM banks and DRAM.
 //
-// Units and their threads:
-//   array        one SC_THREAD, GEMMs in program order
+// Threads:
+//   producer     runs the compiler's generator; instructions enter a window of kWindow slots and
+//                the producer waits while the window is full (the oldest unfinished instruction
+//                holds it), so memory does not grow with the program's length
+//   array        GEMMs in program order
+//   vector       VECTORs (and SOFTMAXes when there is no softmax unit) in program order
+//   softmax      SOFTMAXes in program order, when the hardware has a softmax unit
 //   load DMA     an issue thread (LOADs in program order) + `outstanding` transfer workers
 //   store DMA    the same for STOREs
 // An instruction starts when every instruction it depends on has completed (a scoreboard of done
-// flags and one event), so loads of the next tiles run ahead into free double buffers while the
-// array computes. Every start and completion falls on an accelerator clock edge.
+// flags and one event). Every unit moves its SRAM bytes through the banks' shared ports
+// (sram_ports.h), so a unit finishes no earlier than its port transfers do. Every start and
+// completion falls on an accelerator clock edge.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <systemc>
@@ -17,72 +25,107 @@
 #include "config/hw_config.h"
 #include "hw/array/i_array.h"
 #include "hw/dram/i_dram.h"
+#include "hw/sram_ports.h"
 #include "ir/tile_program.h"
 
 namespace attnsim {
+
+// What one (layer, op class) did: busy time per unit, work, and when it ran.
+struct OpStats {
+  fs_t array_busy_fs = 0, vector_busy_fs = 0, softmax_busy_fs = 0;
+  std::uint64_t macs = 0, load_bytes = 0, store_bytes = 0, instrs = 0;
+  fs_t first_start_fs = -1, last_end_fs = 0;
+};
 
 // Raw results of one simulation, in femtoseconds and bytes; report/ turns them into figures.
 struct SimStats {
   fs_t end_fs = 0;
   std::int64_t cycles = 0;
-  fs_t array_busy_fs = 0, load_busy_fs = 0, store_busy_fs = 0;
-  // Array stalls: waiting for a LOAD or STORE (memory), for another compute unit or a barrier
-  // (dependency), or for SRAM ports that cannot feed the array as fast as it computes (sram_port).
-  fs_t stall_memory_fs = 0, stall_dependency_fs = 0, stall_sram_port_fs = 0;
-  std::uint64_t macs = 0, gemms = 0, loads = 0, stores = 0, dma_segments = 0;
+  fs_t array_busy_fs = 0, load_busy_fs = 0, store_busy_fs = 0, vector_busy_fs = 0, softmax_busy_fs = 0;
+  // SOFTMAX work, wherever it ran (the softmax unit, or the vector unit when there is none).
+  fs_t softmax_work_fs = 0;
+  // Array stalls: waiting for a LOAD or STORE (memory), for a SOFTMAX (softmax), for another
+  // compute unit or a barrier (dependency), or for SRAM ports (sram_port: the banks holding its
+  // operands cannot feed it as fast as it computes, alone or shared with other units).
+  fs_t stall_memory_fs = 0, stall_softmax_fs = 0, stall_dependency_fs = 0, stall_sram_port_fs = 0;
+  std::uint64_t macs = 0, gemms = 0, vector_ops = 0, softmax_ops = 0, loads = 0, stores = 0, dma_segments = 0;
+  std::uint64_t instrs = 0;
+  std::int64_t bank_queueing_cycles = 0;  // port time units waited behind other units (bank conflicts)
   std::vector<std::uint64_t> bank_read_bytes, bank_written_bytes;
+  // Indexed [layer][op class].
+  std::vector<std::array<OpStats, std::size_t(OpClass::kCount)>> ops;
 };
 
 class Accelerator : public sc_core::sc_module {
  public:
+  static constexpr std::uint32_t kWindow = 1u << 14;  // instructions in flight between compiler and units
+
   SC_HAS_PROCESS(Accelerator);
-  Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const TileProgram& program);
+  Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const ProgramSource& program);
   ~Accelerator() override;
 
-  const SimStats& stats() const { return stats_; }
+  SimStats stats() const;  // with the SRAM ports' byte totals
   const IDram& dram() const { return *dram_; }
   IDram& dram() { return *dram_; }
-  bool finished() const { return completed_ == program_.instrs.size(); }
+  bool finished() const { return producer_done_ && done_prefix_ == next_id_; }
 
  private:
+  struct Queue {  // a unit's instruction ids in program order (at most kWindow of them)
+    std::vector<std::uint32_t> ring;
+    std::uint32_t head = 0, tail = 0;
+    sc_core::sc_event pushed;
+    bool empty() const { return head == tail; }
+  };
   struct Segment {
     std::uint64_t addr = 0, bytes = 0;
     std::uint32_t instr = 0;
   };
   struct DmaSide {
     bool is_write = false;
-    std::vector<std::uint32_t> queue;      // instruction ids in program order
+    Queue* queue = nullptr;
     std::vector<std::uint32_t> idle;       // idle worker indices (a stack)
     std::vector<Segment> assigned;         // per worker
     std::vector<sc_core::sc_event*> go;    // per worker
-    std::vector<std::uint32_t> remaining;  // per instruction: segments not yet done
-    std::vector<fs_t> earliest_done;       // per instruction: SRAM port bound on completion
+    std::vector<std::uint32_t> remaining;  // per window slot: segments not yet done
+    std::vector<fs_t> earliest_done;       // per window slot: SRAM port bound on completion
     sc_core::sc_event worker_free;
     int in_flight = 0;
     fs_t busy_since = 0;  // when in_flight last rose from 0
   };
+  class WindowSink;
 
+  void producer_thread();
   void array_thread();
+  void vector_thread(Queue* q, bool softmax_unit);
   void dma_issue_thread(DmaSide* side);
   void dma_worker_thread(DmaSide* side, std::uint32_t index);
-  // Waits until every dependency of instr is done; returns the stall time by cause.
-  void wait_for_deps(const Instr& instr, fs_t* memory_fs, fs_t* dependency_fs);
+  std::uint32_t push(Instr in);  // called by the producer
+  // Next instruction of a unit's queue; false when the program has ended.
+  bool next(Queue& q, std::uint32_t* id);
+  bool is_done(std::uint32_t id) const { return id < done_prefix_ || done_[id % kWindow]; }
+  const Instr& instr(std::uint32_t id) const { return window_[id % kWindow]; }
+  // Waits until every dependency of instr is done; adds the wait to the bucket of the cause.
+  void wait_for_deps(const Instr& instr, bool attribute);
   void wait_for_barrier(const Instr& barrier);
   void complete(std::uint32_t id);
-  void account_bank_bytes(const SramRegion& r, std::uint64_t bytes, bool write);
-  // Cycles the banks under a region need to move `bytes` through their ports.
-  std::int64_t sram_port_cycles(const SramRegion& r, std::uint64_t bytes, int ports) const;
+  // Reserves SRAM port time for bytes over a tile; returns when (fs) the ports are done.
+  fs_t sram_transfer(const SramTile& t, std::uint64_t bytes, bool write);
+  OpStats& op_stats(const Instr& in);
+  void note_span(OpStats& s, fs_t start, fs_t end);
 
   const HwConfig& hw_;
-  const TileProgram& program_;
+  const ProgramSource& program_;
   const fs_t period_;
   std::unique_ptr<IArrayModel> array_;
   std::unique_ptr<IDram> dram_;
-  std::vector<std::uint32_t> array_queue_;
-  DmaSide load_, store_;
+  SramPorts ports_;
+  std::vector<Instr> window_;
   std::vector<std::uint8_t> done_;
-  std::size_t completed_ = 0;
+  std::uint32_t next_id_ = 0;      // ids given so far
   std::uint32_t done_prefix_ = 0;  // every instruction below this id is done
+  bool producer_done_ = false;
+  Queue array_q_, vector_q_, softmax_q_, load_q_, store_q_;
+  DmaSide load_, store_;
   sc_core::sc_event any_done_;
   std::vector<std::unique_ptr<sc_core::sc_event>> events_;
   SimStats stats_;
@@ -96,6 +139,7 @@ struct SimOutcome {
   fs_t dram_busy_fs = 0;
   double dram_peak_bytes_per_cycle = 0;
 };
+SimOutcome simulate(const HwConfig& hw, const ProgramSource& program);
 SimOutcome simulate(const HwConfig& hw, const TileProgram& program);
 
 }  // namespace attnsim

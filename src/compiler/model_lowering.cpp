@@ -1,0 +1,297 @@
+#include "compiler/model_lowering.h"
+
+#include <functional>
+#include <memory>
+#include <sstream>
+
+#include "common/errors.h"
+#include "compiler/attention_lowering.h"
+#include "compiler/gemm_lowering.h"
+#include "compiler/rowwise_lowering.h"
+
+namespace attnsim {
+
+namespace {
+
+DramBlock block_of(const TensorView& v) { return {std::uint16_t(v.tensor), v.row0, v.col0, v.rows, v.cols}; }
+
+HeadBlocks head_blocks(const AttentionGroup::Head& h) {
+  return {block_of(h.q), block_of(h.k), block_of(h.v), block_of(h.o)};
+}
+
+struct Step {
+  PhaseInfo info;
+  std::vector<BufferInfo> buffers;
+  std::function<void(Emitter&)> emit;  // creates its emitters afresh: generate() may run twice
+};
+
+class Lowering {
+ public:
+  Lowering(const HwConfig& hw, const Graph& g) : hw_(hw), g_(g), capacity_(std::uint64_t(hw.sram.total_bytes())) {}
+
+  CompiledModel run() {
+    if (g_.elem_bytes != hw_.array.operand_bytes)
+      throw UserError(hw_.source + ": /array/operand_bytes: the model's operands are " + std::to_string(g_.elem_bytes) +
+                      " B each but the array's are " + std::to_string(hw_.array.operand_bytes) +
+                      " B; pick a matching dtype (--dtype) or set /array/operand_bytes");
+    for (std::size_t i = 0; i < g_.ops.size(); ++i) {
+      const GraphOp& op = g_.ops[i];
+      if (op.group >= 0) {
+        if (g_.groups[std::size_t(op.group)].ops.front() == int(i)) lower_group(g_.groups[std::size_t(op.group)]);
+        continue;
+      }
+      if (op.kind == OpKind::MatMul)
+        lower_matmul(op);
+      else
+        lower_rowwise(op);
+    }
+    return finish();
+  }
+
+ private:
+  std::uint32_t phase() const { return std::uint32_t(steps_.size()); }
+
+  void add_step(Step s) {
+    s.info.sram_bytes = 0;
+    for (const BufferInfo& b : s.buffers)
+      s.info.sram_bytes = std::max(s.info.sram_bytes, b.region.addr + b.region.bytes);
+    steps_.push_back(std::move(s));
+  }
+
+  void lower_matmul(const GraphOp& op) {
+    const OpInstance& in = op.instances.front();
+    const TensorView &a = in.in[0], &b = in.in[1];
+    const GemmDims d{a.logical_rows(), a.logical_cols(), b.logical_cols()};
+    const GemmTiling t = choose_gemm_tiling(hw_, d, capacity_, op.name);
+    Step s;
+    s.info = {op.name, op.layer, op.cls, describe(t, d), 0};
+    {
+      GemmEmitter probe(hw_, t, 0, capacity_);
+      s.buffers = probe.buffers(op.name + ".", phase(), BufClass::Activation, BufClass::Weight, BufClass::Output);
+    }
+    const HwConfig& hw = hw_;
+    const std::uint64_t cap = capacity_;
+    std::vector<GemmBlocks> gb;
+    for (const OpInstance& i : op.instances) {
+      GemmBlocks x;
+      x.a = block_of(i.in[0]);
+      x.b = block_of(i.in[1]);
+      x.b_transposed = i.in[1].transposed;
+      x.c = block_of(i.out);
+      gb.push_back(x);
+    }
+    s.emit = [&hw, t, cap, gb](Emitter& em) {
+      GemmEmitter e(hw, t, 0, cap);
+      for (const GemmBlocks& x : gb) e.emit(em, x);
+    };
+    add_step(std::move(s));
+  }
+
+  static std::string describe(const GemmTiling& t, const GemmDims& d) {
+    std::ostringstream os;
+    os << "GEMM " << d.m << "x" << d.k << "x" << d.n << " tiles " << t.tm << "x" << t.tk << "x" << t.tn << " order "
+       << (t.n_outer ? "n,m,k" : "m,n,k");
+    return os.str();
+  }
+
+  RowwiseJob rowwise_job(const GraphOp& op, const OpInstance& i) const {
+    RowwiseJob j;
+    j.in0 = block_of(i.in[0]);
+    j.out = block_of(i.out);
+    switch (op.kind) {
+      case OpKind::Softmax:
+        j.softmax = true;
+        j.scale = op.scale;
+        j.causal = op.causal;
+        break;
+      case OpKind::LayerNorm:
+      case OpKind::RmsNorm:
+        j.op = op.kind == OpKind::LayerNorm ? VecOp::LayerNorm : VecOp::RmsNorm;
+        j.has_params = true;
+        j.params = block_of(i.in[1]);
+        break;
+      case OpKind::Add:
+        j.op = VecOp::Add, j.inputs = 2, j.in1 = block_of(i.in[1]);
+        break;
+      case OpKind::SwiGlu:
+        j.op = VecOp::SwiGlu, j.inputs = 2, j.in1 = block_of(i.in[1]);
+        break;
+      case OpKind::Gelu:
+        j.op = VecOp::Gelu;
+        break;
+      case OpKind::Relu:
+        j.op = VecOp::Relu;
+        break;
+      default:
+        throw InternalError("no row-wise lowering for " + std::string(to_string(op.kind)));
+    }
+    return j;
+  }
+
+  void lower_rowwise(const GraphOp& op) {
+    std::vector<RowwiseJob> jobs;
+    for (const OpInstance& i : op.instances) jobs.push_back(rowwise_job(op, i));
+    add_rowwise_step(op.name, op.layer, op.cls, jobs, BufClass::Activation, BufClass::Activation);
+  }
+
+  void add_rowwise_step(const std::string& name, int layer, OpClass cls, const std::vector<RowwiseJob>& jobs,
+                        BufClass in_cls, BufClass out_cls) {
+    const RowwisePlan p = plan_rowwise(hw_, jobs.front(), capacity_, name);
+    Step s;
+    std::ostringstream os;
+    os << "row blocks of " << p.rb << "x" << p.cols << ", double-buffered";
+    s.info = {name, layer, cls, os.str(), 0};
+    s.buffers = RowwiseEmitter(hw_, p, 0).buffers(phase(), in_cls, out_cls);
+    const HwConfig& hw = hw_;
+    s.emit = [&hw, p, jobs](Emitter& em) {
+      RowwiseEmitter e(hw, p, 0);
+      for (const RowwiseJob& j : jobs) e.emit(em, j);
+    };
+    add_step(std::move(s));
+  }
+
+  void lower_group(const AttentionGroup& grp) {
+    const std::string name = "L" + std::to_string(grp.layer) + ".attention";
+    const std::int64_t n = grp.seq_len, dh = grp.head_dim;
+    const HwConfig& hw = hw_;
+    std::vector<HeadBlocks> heads;
+    for (const auto& h : grp.heads) heads.push_back(head_blocks(h));
+    const bool causal = grp.causal;
+    const float scale = grp.scale;
+    switch (grp.spec.variant) {
+      case AttnVariant::Flash: {
+        const FlashPlan p = plan_flash(hw_, n, dh, capacity_, name);
+        Step s;
+        std::ostringstream os;
+        os << "flash: Q tiles " << p.bq << "x" << dh << ", K/V tiles " << p.bk << "x" << dh << ", online softmax";
+        s.info = {name, grp.layer, OpClass::QK, os.str(), 0};
+        s.buffers = FlashEmitter(hw_, p, dh, 0).buffers(phase());
+        s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
+          FlashEmitter e(hw, p, dh, 0);
+          for (const HeadBlocks& h : heads) e.emit_head(em, h, n, causal, scale);
+        };
+        add_step(std::move(s));
+        return;
+      }
+      case AttnVariant::RowFused:
+      case AttnVariant::Unfused: {
+        const bool unfused = grp.spec.variant == AttnVariant::Unfused;
+        const RowFusedPlan p = plan_row_fused(hw_, n, dh, capacity_, name, unfused);
+        if (p.br > 0) {
+          Step s;
+          std::ostringstream os;
+          if (unfused)
+            os << "unfused, S " << n << "x" << n << " on chip";
+          else
+            os << "row-fused: query blocks of " << p.br << " rows with their full score rows on chip";
+          os << ", K/V tiles " << p.bk << "x" << dh << ", " << p.score_buffers << " score buffer(s)";
+          s.info = {name, grp.layer, OpClass::QK, os.str(), 0};
+          s.buffers = RowFusedEmitter(hw_, p, n, dh, 0).buffers(phase());
+          s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
+            RowFusedEmitter e(hw, p, n, dh, 0);
+            for (const HeadBlocks& h : heads) e.emit_head(em, h, causal, scale);
+          };
+          add_step(std::move(s));
+          return;
+        }
+        lower_unfused_spilled(grp);
+        return;
+      }
+      default:
+        throw InternalError("no lowering for attention variant " + std::string(to_string(grp.spec.variant)));
+    }
+  }
+
+  // S = Q K^T for every head into the S tensor, row softmax S -> P, O = P V: three phases.
+  void lower_unfused_spilled(const AttentionGroup& grp) {
+    const GraphOp &qk = g_.ops[std::size_t(grp.ops.at(0))], &sm = g_.ops[std::size_t(grp.ops.at(1))],
+                  &pv = g_.ops[std::size_t(grp.ops.at(2))];
+    const std::int64_t n = grp.seq_len, dh = grp.head_dim;
+    const GemmDims dqk{n, dh, n}, dpv{n, n, dh};
+    const GemmTiling tqk = choose_gemm_tiling(hw_, dqk, capacity_, qk.name);
+    const GemmTiling tpv = choose_gemm_tiling(hw_, dpv, capacity_, pv.name);
+    const HwConfig& hw = hw_;
+    const std::uint64_t cap = capacity_;
+    auto gemm_step = [&](const GraphOp& op, const GemmTiling& t, const GemmDims& d, CausalSkip skip, BufClass a,
+                         BufClass b, BufClass c) {
+      std::vector<GemmBlocks> gb;
+      for (const OpInstance& i : op.instances) {
+        GemmBlocks x;
+        x.a = block_of(i.in[0]);
+        x.b = block_of(i.in[1]);
+        x.b_transposed = i.in[1].transposed;
+        x.c = block_of(i.out);
+        x.skip = grp.causal ? skip : CausalSkip::None;
+        gb.push_back(x);
+      }
+      Step s;
+      s.info = {op.name, op.layer, op.cls, "unfused, S spilled to DRAM: " + describe(t, d), 0};
+      s.buffers = GemmEmitter(hw_, t, 0, capacity_).buffers(op.name + ".", phase(), a, b, c);
+      s.emit = [&hw, t, cap, gb](Emitter& em) {
+        GemmEmitter e(hw, t, 0, cap);
+        for (const GemmBlocks& x : gb) e.emit(em, x);
+      };
+      add_step(std::move(s));
+    };
+    gemm_step(qk, tqk, dqk, CausalSkip::OutputTiles, BufClass::Query, BufClass::Key, BufClass::Score);
+    std::vector<RowwiseJob> jobs;
+    for (const OpInstance& i : sm.instances) {
+      RowwiseJob j = rowwise_job(sm, i);
+      j.causal_tm = tpv.tm, j.causal_tk = tpv.tk;
+      jobs.push_back(j);
+    }
+    add_rowwise_step(sm.name, sm.layer, sm.cls, jobs, BufClass::Score, BufClass::Score);
+    gemm_step(pv, tpv, dpv, CausalSkip::ReductionSteps, BufClass::Score, BufClass::Value, BufClass::Output);
+    spilled_.push_back(grp.layer);
+  }
+
+  CompiledModel finish() {
+    CompiledModel cm;
+    // DRAM: every tensor row-major from address 0, each on a 4 KiB boundary. S and P exist in DRAM
+    // only for spilled unfused attention; elsewhere they are never touched and take no space.
+    std::uint64_t next = 0;
+    for (std::size_t i = 0; i < g_.tensors.size(); ++i) {
+      const GraphTensor& t = g_.tensors[i];
+      TensorInfo ti{t.name, 0, std::uint64_t(t.rows), std::uint64_t(t.cols), t.elem_bytes};
+      const bool scores = t.name.size() > 2 && (t.name.substr(t.name.size() - 2) == ".S" ||
+                                                t.name.substr(t.name.size() - 2) == ".P");
+      if (!scores || std::find(spilled_.begin(), spilled_.end(), t.layer) != spilled_.end()) {
+        ti.dram_base = next;
+        next = align_up(next + ti.bytes(), 4096);
+      }
+      cm.program.tensors.push_back(ti);
+    }
+    ATTNSIM_ASSERT(cm.program.tensors.size() < 65536, "too many tensors for the tile program's 16-bit index");
+    std::ostringstream sum;
+    sum << g_.ops.size() << " graph ops in " << steps_.size() << " phases";
+    cm.program.summary = sum.str();
+    for (const Step& s : steps_) {
+      cm.phases.push_back(s.info);
+      for (const BufferInfo& b : s.buffers) cm.program.buffers.push_back(b);
+    }
+    auto steps = std::make_shared<std::vector<Step>>(std::move(steps_));
+    auto tensors = std::make_shared<std::vector<TensorInfo>>(cm.program.tensors);
+    cm.program.generate = [steps, tensors](ProgramSink& sink) {
+      Emitter em(sink, *tensors);
+      for (std::size_t i = 0; i < steps->size(); ++i) {
+        const Step& s = (*steps)[i];
+        em.set_context(s.info.layer, s.info.cls);
+        if (i) em.barrier();
+        s.emit(em);
+      }
+    };
+    return cm;
+  }
+
+  const HwConfig& hw_;
+  const Graph& g_;
+  const std::uint64_t capacity_;
+  std::vector<Step> steps_;
+  std::vector<int> spilled_;
+};
+
+}  // namespace
+
+CompiledModel compile_model(const HwConfig& hw, const Graph& g) { return Lowering(hw, g).run(); }
+
+}  // namespace attnsim

@@ -1,0 +1,31 @@
+#pragma once
+// Lowers a whole workload graph into one streamed tile program: each graph op (or attention group)
+// becomes a phase with its own SRAM plan, phases separated by barriers. Plans are made up front, so
+// every "does not fit" error comes before any instruction is emitted; instructions are generated
+// on demand (ProgramSource::generate), never all held at once.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/hw_config.h"
+#include "ir/graph.h"
+#include "ir/tile_program.h"
+
+namespace attnsim {
+
+struct PhaseInfo {
+  std::string name;  // "L0.qkv_proj", "L0.attention", ...
+  int layer = 0;
+  OpClass cls = OpClass::Other;
+  std::string plan;  // how it was tiled, one line
+  std::uint64_t sram_bytes = 0;
+};
+
+struct CompiledModel {
+  ProgramSource program;
+  std::vector<PhaseInfo> phases;
+};
+
+CompiledModel compile_model(const HwConfig& hw, const Graph& g);
+
+}  // namespace attnsim

@@ -1,0 +1,95 @@
+#pragma once
+// The workload description: a transformer model as a list of layers, read from JSON (a file in
+// models/ or an embedded preset name) with every problem reported at once, path-aware.
+//
+// File format (models/*.json):
+//   {
+//     "description": "...",
+//     "dtype": "fp16",                       // fp32 | fp16 | bf16 | int8: operand element type (default fp16)
+//     "defaults": { LAYER FIELDS },          // optional: applied to every layer
+//     "layers": [ { "repeat": 11 }, { "attention": {"variant": "primal", "rank": 20} } ]
+//   }
+// LAYER FIELDS (all required after defaults are applied, except where noted):
+//   "d_model": int, "heads": int, "head_dim": int, "seq_len": int, "batch": int (default 1),
+//   "ffn": {"width": int, "activation": "gelu" | "relu" | "swiglu"},
+//   "norm": "layernorm" | "rmsnorm" (default layernorm), "norm_position": "pre" | "post" (default pre),
+//   "causal": bool (default false),
+//   "attention": {"variant": NAME, ...variant parameters}, "repeat": int (default 1, layers only)
+// A layer entry's fields override the defaults (objects "ffn" and "attention" are replaced whole).
+// "ffn" needs both "width" and "activation". The vanilla variants (unfused, row_fused, flash) take
+// no parameters, so their "attention" object holds only "variant".
+// Limits (beyond them a size is a typo, or the tensors overflow 64-bit byte counts): d_model <= 65536,
+// heads, head_dim <= 4096, seq_len <= 2^20, batch <= 65536, ffn width <= 2^20, repeat <= 4096,
+// batch * seq_len <= 2^24 tokens and batch * heads <= 2^16 per layer, at most 4096 layers after
+// repeats and 2^20 (layer, batch, head) attention instances in all. Every layer has the first
+// layer's d_model, seq_len and batch: a layer reads the previous layer's output tensor.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/json_reader.h"
+
+namespace attnsim {
+
+enum class AttnVariant : std::uint8_t {
+  Unfused,   // "unfused": vanilla, S materialised (spilled to DRAM when it does not fit)
+  RowFused,  // "row_fused": vanilla, FLAT-style query row blocks with full score rows on chip
+  Flash,     // "flash": vanilla, online softmax over streamed K/V tiles
+  kCount
+};
+const char* to_string(AttnVariant v);
+// The accepted names, in enum order (for messages and --help).
+const std::vector<std::string>& attn_variant_names();
+
+struct AttentionSpec {
+  AttnVariant variant = AttnVariant::Flash;
+  Json params;  // the whole "attention" object as written (variant parameters for later variants)
+};
+
+enum class Activation : std::uint8_t { Gelu, Relu, SwiGlu };
+enum class NormKind : std::uint8_t { LayerNorm, RmsNorm };
+enum class NormPosition : std::uint8_t { Pre, Post };
+
+struct LayerSpec {
+  std::int64_t d_model = 0, heads = 0, head_dim = 0, seq_len = 0, batch = 1;
+  std::int64_t ffn_width = 0;
+  Activation activation = Activation::Gelu;
+  NormKind norm = NormKind::LayerNorm;
+  NormPosition norm_position = NormPosition::Pre;
+  bool causal = false;
+  AttentionSpec attention;
+};
+
+struct ModelConfig {
+  std::string source;  // file path or "preset:NAME"
+  std::string description;
+  std::string dtype;  // "fp16", ...
+  int elem_bytes = 2;
+  std::vector<LayerSpec> layers;  // repeats expanded
+  // The document as read with the overrides written into it (see ModelOverrides), for reports:
+  // parsing `resolved` without overrides gives this same config. Defaults are not expanded into the
+  // layers, so a report shows the model the way its author wrote it.
+  Json resolved;
+};
+
+// Command-line overrides, applied after reading and before validation of the combination. They are
+// written into the document (seq_len, batch: into "defaults" and into every layer entry that sets
+// them; variant: "attention" becomes {"variant": NAME} in "defaults" and in every layer entry, kept
+// as written where it already names that variant; dtype: the top-level "dtype"). A bad override is
+// reported under its flag's name (--seq-len, --batch, --variant, --dtype), not a JSON path.
+struct ModelOverrides {
+  std::int64_t seq_len = 0;  // 0: keep
+  std::int64_t batch = 0;    // 0: keep
+  std::string variant;       // "": keep; else the attention variant of every layer
+  std::string dtype;         // "": keep
+};
+
+// Parses a model document; every problem is reported at once as a UserError naming the source,
+// the JSON path and the rule.
+ModelConfig parse_model_config(const Json& doc, const std::string& source, const ModelOverrides& ov = {});
+// Reads a file path, or an embedded preset name (models/NAME.json) when no such file exists.
+ModelConfig load_model_config(const std::string& file_or_preset, const ModelOverrides& ov = {});
+// Names of the embedded model presets, comma-separated, for messages.
+std::string model_preset_names();
+
+}  // namespace attnsim

@@ -1,0 +1,133 @@
+#pragma once
+// The workload graph: ops on 2-D tensors, built from a model. Plain C++.
+//
+// Every tensor is a row-major matrix in DRAM (tokens x features; batch folded into the rows).
+// Heads, batches and transposes are views (TensorView): a block of a tensor, possibly read
+// transposed, so attention per (batch, head) needs no data movement to express.
+//
+// A layer (T = batch * seq_len tokens, D = d_model, H heads, dh = head_dim, HD = H * dh, F = ffn width):
+//   pre-norm:   xn = Norm(x); qkv = xn Wqkv; o = Attention(qkv); a = o Wo; h = x + a;
+//               hn = Norm(h); f = Act(hn W1); y = h + f W2
+//   post-norm:  qkv = x Wqkv; o = Attention(qkv); a = o Wo; h = Norm(x + a);
+//               f = Act(h W1); y = Norm(h + f W2)
+// Wqkv is D x 3HD (Q, K, V side by side); SwiGLU's W1 is D x 2F (gate, up) and Act reads both
+// halves. Norm parameters are one tensor per norm: 2 x D (gamma; beta) for LayerNorm, 1 x D for
+// RMSNorm. The attention of a vanilla layer is three ops per (batch, head):
+//   S = Q K^T (MatMul, K viewed transposed), P = Softmax(scale * S) (row-wise, causal mask if the
+//   layer is causal), O = P V (MatMul), with S, P tensors of (batch * H * N) x N;
+// they form one AttentionGroup that the compiler lowers by its variant (unfused, row-fused, flash).
+//
+// Names (l = layer index). Tensors, in the order build_graph creates them (order of first use):
+//   x                              the model input, T x D
+//   Ll.norm1, Ll.norm2             norm parameters, 2 x D (LayerNorm) or 1 x D (RMSNorm)
+//   Ll.Wqkv, Ll.Wo, Ll.W1, Ll.W2   weights: D x 3HD, HD x D, D x F (D x 2F for SwiGLU), F x D
+//   Ll.qkv                         T x 3HD: Q, K, V side by side
+//   Ll.S, Ll.P                     scores and probabilities, (batch * H * N) x N
+//   Ll.o                           attention output, T x HD (heads side by side)
+//   Ll.attn                        o Wo, T x D
+//   Ll.h                           the tensor the FFN residual adds to, T x D
+//   Ll.f1, Ll.f1act, Ll.f2         h W1 (T x F; T x 2F for SwiGLU), Act(f1) (T x F), f1act W2 (T x D)
+//   Ll.y                           the layer output, T x D: layer l+1 reads this very tensor, and the
+//                                  last layer's is the model output (kind Output)
+//   pre-norm only:   Ll.xn1 = Norm(x), Ll.xn2 = Norm(h)
+//   post-norm only:  Ll.res1 = x + attn (h = Norm(res1)), Ll.res2 = h + f2 (y = Norm(res2))
+// Ops, 12 per layer, in execution order:
+//   pre-norm:   norm1 qkv_proj qk softmax pv out_proj residual1 norm2 ffn_up ffn_act ffn_down residual2
+//   post-norm:  qkv_proj qk softmax pv out_proj residual1 norm1 ffn_up ffn_act ffn_down residual2 norm2
+// named "Ll.OP" (a norm op shares its name with its parameter tensor). Their OpClass: QkvProj,
+// QK, Softmax, PV, OutProj; Ffn for ffn_up, ffn_act and ffn_down; Norm; Residual.
+// Views of head h of batch b (N = seq_len): Q = qkv[b*N, h*dh], K = qkv[b*N, HD + h*dh],
+// V = qkv[b*N, 2HD + h*dh], O = o[b*N, h*dh] (each N x dh); S and P rows [(b*H + h)*N, +N) (N x N).
+// The qk instance reads (Q, K transposed) and writes S; softmax reads S, writes P; pv reads (P, V)
+// and writes O. SwiGLU's ffn_act reads f1[:, 0:F] (gate) and f1[:, F:2F] (up).
+#include <array>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "config/model_config.h"
+#include "ir/tile_program.h"
+
+namespace attnsim {
+
+enum class TensorKind : std::uint8_t { Input, Weight, Activation, Output };
+const char* to_string(TensorKind k);
+
+struct GraphTensor {
+  std::string name;  // "L3.qkv", "L3.Wqkv", "x", ...
+  std::int64_t rows = 0, cols = 0;
+  int elem_bytes = 0;
+  TensorKind kind = TensorKind::Activation;
+  int layer = -1;  // -1 for the model input
+};
+
+// A block of a tensor: rows [row0, row0 + rows) x cols [col0, col0 + cols). Read transposed when
+// `transposed` (the op then sees a cols x rows matrix).
+struct TensorView {
+  int tensor = -1;
+  std::int64_t row0 = 0, col0 = 0, rows = 0, cols = 0;
+  bool transposed = false;
+  std::int64_t logical_rows() const { return transposed ? cols : rows; }
+  std::int64_t logical_cols() const { return transposed ? rows : cols; }
+};
+
+enum class OpKind : std::uint8_t {
+  MatMul,     // out = in0 in1
+  Softmax,    // out = softmax_row(scale * in0) (causal: masked above the diagonal)
+  LayerNorm,  // out = layernorm_row(in0) with in1 = params (2 x cols)
+  RmsNorm,    // out = rmsnorm_row(in0) with in1 = params (1 x cols)
+  Add,        // out = in0 + in1
+  Gelu,       // out = gelu(in0)
+  Relu,       // out = relu(in0)
+  SwiGlu,     // out = silu(in0) * in1 (in0, in1: the gate and up halves of one tensor)
+  kCount
+};
+const char* to_string(OpKind k);
+
+struct OpInstance {
+  std::array<TensorView, 2> in{};  // unused inputs have tensor = -1
+  TensorView out;
+};
+
+struct GraphOp {
+  OpKind kind = OpKind::MatMul;
+  std::string name;  // "L3.qk", "L3.ffn_up", ...
+  int layer = 0;
+  OpClass cls = OpClass::Other;
+  std::vector<OpInstance> instances;  // one per (batch, head) for attention ops, else one
+  float scale = 1.f;                  // Softmax
+  bool causal = false;                // Softmax
+  int group = -1;                     // the AttentionGroup it belongs to, or -1
+};
+
+// The attention core of one layer, lowered as a whole by its variant.
+struct AttentionGroup {
+  int layer = 0;
+  AttentionSpec spec;
+  bool causal = false;
+  float scale = 1.f;  // 1 / sqrt(head_dim)
+  std::int64_t seq_len = 0, head_dim = 0;
+  std::vector<int> ops;  // graph ops it covers, in order
+  struct Head {
+    TensorView q, k, v, o;  // seq_len x head_dim each (k not transposed here)
+  };
+  std::vector<Head> heads;  // one per (batch, head), batch-major
+};
+
+struct Graph {
+  std::vector<GraphTensor> tensors;
+  std::vector<GraphOp> ops;  // in execution order
+  std::vector<AttentionGroup> groups;
+  int elem_bytes = 2;
+  int input = -1, output = -1;  // the model's input and output tensors
+};
+
+// Builds the graph of a whole model (validated config; throws InternalError on inconsistency).
+Graph build_graph(const ModelConfig& m);
+
+// One line per tensor and per op (--emit graph): kind, name, shapes, views of the first instance
+// and the number of instances, group and variant.
+void print_graph(const Graph& g, std::ostream& os);
+
+}  // namespace attnsim
