@@ -1,5 +1,6 @@
 #pragma once
-// Hardware presets embedded at build time from configs/presets/*.json.
+// Presets embedded at build time: hardware (configs/presets/*.json), DRAM devices
+// (configs/dram/*.json) and models (models/*.json), each keyed by its file stem.
 #include <string>
 #include <vector>
 
@@ -10,10 +11,13 @@ struct EmbeddedPreset {
   const char* json_text;
 };
 
-const std::vector<EmbeddedPreset>& embedded_presets();       // configs/presets/*.json
-const std::vector<EmbeddedPreset>& embedded_dram_presets();  // configs/dram/*.json
+const std::vector<EmbeddedPreset>& embedded_presets();        // configs/presets/*.json
+const std::vector<EmbeddedPreset>& embedded_dram_presets();   // configs/dram/*.json
+const std::vector<EmbeddedPreset>& embedded_model_presets();  // models/*.json
 // The preset's JSON text, or nullptr if there is no preset of that name.
 const char* find_preset(const std::string& name);
 std::string preset_names();  // "cloud, edge, ..." for messages
+// The model preset's JSON text, or nullptr (model_preset_names() is in config/model_config.h).
+const char* find_model_preset(const std::string& name);
 
 }  // namespace attnsim

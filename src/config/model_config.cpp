@@ -1,0 +1,345 @@
+#include "config/model_config.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+
+#include "common/errors.h"
+#include "config/presets.h"
+
+namespace attnsim {
+
+namespace {
+
+// Upper bounds on sizes. None of the presets is within a factor of 16 of them; they exist so that a
+// typo (an extra digit, a byte count where an element count belongs) is caught here, and so that
+// every tensor size below stays far from 64-bit overflow: the largest tensor of a layer, the score
+// matrix (batch * heads * seq_len) x seq_len, is at most 2^24 tokens * 2^12 heads * 2^20 columns =
+// 2^56 elements.
+constexpr std::int64_t kMaxDModel = std::int64_t(1) << 16;
+constexpr std::int64_t kMaxHeads = std::int64_t(1) << 12;
+constexpr std::int64_t kMaxHeadDim = std::int64_t(1) << 12;
+constexpr std::int64_t kMaxSeqLen = std::int64_t(1) << 20;
+constexpr std::int64_t kMaxBatch = std::int64_t(1) << 16;
+constexpr std::int64_t kMaxFfnWidth = std::int64_t(1) << 20;
+constexpr std::int64_t kMaxRepeat = std::int64_t(1) << 12;
+constexpr std::int64_t kMaxLayers = std::int64_t(1) << 12;
+constexpr std::int64_t kMaxTokens = std::int64_t(1) << 24;  // batch * seq_len
+// The graph holds one attention instance per (layer, batch, head), about 600 bytes each; these keep
+// it under a gigabyte. Llama-2-7B whole (32 layers of 32 heads) at batch 64 is 2^16.
+constexpr std::int64_t kMaxLayerHeads = std::int64_t(1) << 16;  // batch * heads
+constexpr std::int64_t kMaxModelHeads = std::int64_t(1) << 20;  // sum over layers of batch * heads
+
+struct DtypeInfo {
+  const char* name;
+  int bytes;
+};
+constexpr DtypeInfo kDtypes[] = {{"fp32", 4}, {"fp16", 2}, {"bf16", 2}, {"int8", 1}};
+
+const std::vector<std::string>& dtype_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const auto& d : kDtypes) v.emplace_back(d.name);
+    return v;
+  }();
+  return names;
+}
+
+int dtype_bytes(const std::string& name) {
+  for (const auto& d : kDtypes)
+    if (name == d.name) return d.bytes;
+  return 0;
+}
+
+// "must be one of a|b|c (did you mean "b"?)": the same wording as JsonView::choice, for lists that
+// are only known at run time (variants) and for command-line overrides, which have no JsonView.
+std::string one_of_rule(const std::string& got, const std::vector<std::string>& names) {
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : "|") + n;
+  std::string hint = did_you_mean(got, names);
+  return "must be one of " + list + (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)");
+}
+
+std::optional<AttnVariant> variant_from_name(const std::string& name) {
+  const auto& names = attn_variant_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return AttnVariant(i);
+  return std::nullopt;
+}
+
+// The layer fields given in one object: "defaults" or one layer entry. A field that is present but
+// invalid is still set (to a fallback), so that it is reported once, as invalid, and not a second
+// time as missing.
+struct PartialLayer {
+  std::optional<std::int64_t> d_model, heads, head_dim, seq_len, batch;
+  std::optional<std::int64_t> ffn_width;  // set together with activation when "ffn" is given
+  std::optional<Activation> activation;
+  std::optional<NormKind> norm;
+  std::optional<NormPosition> norm_position;
+  std::optional<bool> causal;
+  std::optional<AttentionSpec> attention;
+};
+
+// Reads and checks "attention": the variant name, and (for the variants known here) no other keys.
+AttentionSpec read_attention(const JsonView& layer) {
+  JsonView a = layer.object("attention");
+  AttentionSpec spec;
+  if (!a.is_object()) return spec;  // "must be an object" already recorded
+  spec.params = *a.node();
+  if (!a.has("variant")) {
+    a.diag().add(a.child_path("variant"), "is required but not given");
+    return spec;
+  }
+  std::string name = a.string("variant", std::nullopt);
+  if (!(*a.node())["variant"].is_string()) return spec;  // "must be a string" already recorded
+  std::optional<AttnVariant> v = variant_from_name(name);
+  if (!v) {
+    a.diag().add(a.child_path("variant"), one_of_rule(name, attn_variant_names()), name);
+    return spec;  // unknown variant: its parameters cannot be checked
+  }
+  spec.variant = *v;
+  switch (*v) {
+    case AttnVariant::Unfused:
+    case AttnVariant::RowFused:
+    case AttnVariant::Flash:
+      // Vanilla attention has no parameters; anything else is a typo or meant for another variant.
+      a.reject_unknown_keys({"variant"});
+      break;
+    case AttnVariant::kCount:
+      break;
+  }
+  return spec;
+}
+
+PartialLayer read_layer_fields(const JsonView& v) {
+  PartialLayer p;
+  auto size = [&v](const char* key, std::int64_t max, std::optional<std::int64_t>& out) {
+    if (v.has(key)) out = v.integer(key, std::nullopt, 1, max);
+  };
+  size("d_model", kMaxDModel, p.d_model);
+  size("heads", kMaxHeads, p.heads);
+  size("head_dim", kMaxHeadDim, p.head_dim);
+  size("seq_len", kMaxSeqLen, p.seq_len);
+  size("batch", kMaxBatch, p.batch);
+  if (v.has("ffn")) {
+    JsonView f = v.object("ffn");
+    f.reject_unknown_keys({"width", "activation"});
+    p.ffn_width = f.integer("width", std::nullopt, 1, kMaxFfnWidth);
+    std::string act = f.choice("activation", std::nullopt, {"gelu", "relu", "swiglu"});
+    p.activation = act == "relu" ? Activation::Relu : act == "swiglu" ? Activation::SwiGlu : Activation::Gelu;
+  }
+  if (v.has("norm"))
+    p.norm =
+        v.choice("norm", std::nullopt, {"layernorm", "rmsnorm"}) == "rmsnorm" ? NormKind::RmsNorm : NormKind::LayerNorm;
+  if (v.has("norm_position"))
+    p.norm_position =
+        v.choice("norm_position", std::nullopt, {"pre", "post"}) == "post" ? NormPosition::Post : NormPosition::Pre;
+  if (v.has("causal")) p.causal = v.boolean("causal", std::nullopt);
+  if (v.has("attention")) p.attention = read_attention(v);
+  return p;
+}
+
+// A layer entry over the defaults. A required field given in neither is reported at the entry's
+// path, since that is where the user would add it (or in "defaults", which the rule mentions).
+LayerSpec merge_layer(const PartialLayer& dflt, const PartialLayer& entry, const std::string& path, Diagnostics& diag) {
+  auto pick = [](const auto& e, const auto& d) { return e ? e : d; };
+  auto required = [&](const char* key, std::optional<std::int64_t> e, std::optional<std::int64_t> d) {
+    auto v = pick(e, d);
+    if (!v) diag.add(path + "/" + key, "is required (in the layer or in /defaults) but not given");
+    return v.value_or(1);
+  };
+  LayerSpec s;
+  s.d_model = required("d_model", entry.d_model, dflt.d_model);
+  s.heads = required("heads", entry.heads, dflt.heads);
+  s.head_dim = required("head_dim", entry.head_dim, dflt.head_dim);
+  s.seq_len = required("seq_len", entry.seq_len, dflt.seq_len);
+  s.batch = pick(entry.batch, dflt.batch).value_or(1);
+  // "ffn" is one object: an entry's "ffn" replaces the defaults' whole, never field by field.
+  const PartialLayer& ffn_from = entry.ffn_width ? entry : dflt;
+  if (!ffn_from.ffn_width) diag.add(path + "/ffn", "is required (in the layer or in /defaults) but not given");
+  s.ffn_width = ffn_from.ffn_width.value_or(1);
+  s.activation = ffn_from.activation.value_or(Activation::Gelu);
+  s.norm = pick(entry.norm, dflt.norm).value_or(NormKind::LayerNorm);
+  s.norm_position = pick(entry.norm_position, dflt.norm_position).value_or(NormPosition::Pre);
+  s.causal = pick(entry.causal, dflt.causal).value_or(false);
+  auto attention = pick(entry.attention, dflt.attention);
+  if (!attention) diag.add(path + "/attention", "is required (in the layer or in /defaults) but not given");
+  s.attention = attention.value_or(AttentionSpec{});
+
+  auto product = [&](const char* what, std::int64_t a, std::int64_t b, std::int64_t max) {
+    if (a * b > max)
+      diag.add(path, std::string(what) + " must be at most " + std::to_string(max) + ", got " + std::to_string(a) +
+                         " * " + std::to_string(b) + " = " + std::to_string(a * b));
+  };
+  product("batch * seq_len (tokens)", s.batch, s.seq_len, kMaxTokens);
+  product("batch * heads (attention instances)", s.batch, s.heads, kMaxLayerHeads);
+  return s;
+}
+
+// Writes key = value into "defaults" (creating it) and into every layer entry that sets key, so the
+// override wins over whatever the document says. `keep` (may be null) says an existing value stays.
+void override_layer_field(Json& doc, const char* key, const Json& value, bool (*keep)(const Json&, const Json&)) {
+  auto write = [&](Json& obj) {
+    if (keep && obj.contains(key) && keep(obj[key], value)) return;
+    obj[key] = value;
+  };
+  if (!doc.contains("defaults")) doc["defaults"] = Json::object();
+  // A malformed "defaults" or entry is left alone: validation reports it as written.
+  if (doc["defaults"].is_object()) write(doc["defaults"]);
+  if (doc.contains("layers") && doc["layers"].is_array())
+    for (Json& entry : doc["layers"])
+      if (entry.is_object() && entry.contains(key)) write(entry);
+}
+
+// An "attention" object that already names the overriding variant keeps its parameters.
+bool same_variant(const Json& existing, const Json& value) {
+  return existing.is_object() && existing.contains("variant") && existing["variant"] == value["variant"];
+}
+
+// Validates the overrides and writes the valid ones into doc; returns the problems, one per bad
+// flag.
+std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
+  std::vector<std::string> problems;
+  auto size = [&](const char* flag, const char* key, std::int64_t value, std::int64_t max) {
+    if (value == 0) return;  // 0: keep
+    if (value < 1 || value > max) {
+      problems.push_back(std::string(flag) + ": must be an integer in [1, " + std::to_string(max) + "], got " +
+                         std::to_string(value));
+      return;
+    }
+    override_layer_field(doc, key, value, nullptr);
+  };
+  size("--seq-len", "seq_len", ov.seq_len, kMaxSeqLen);
+  size("--batch", "batch", ov.batch, kMaxBatch);
+  if (!ov.variant.empty()) {
+    if (!variant_from_name(ov.variant))
+      problems.push_back("--variant: " + one_of_rule(ov.variant, attn_variant_names()) + ", got \"" + ov.variant +
+                         "\"");
+    else
+      override_layer_field(doc, "attention", Json{{"variant", ov.variant}}, same_variant);
+  }
+  if (!ov.dtype.empty()) {
+    if (!dtype_bytes(ov.dtype))
+      problems.push_back("--dtype: " + one_of_rule(ov.dtype, dtype_names()) + ", got \"" + ov.dtype + "\"");
+    else
+      doc["dtype"] = ov.dtype;
+  }
+  return problems;
+}
+
+}  // namespace
+
+const std::vector<std::string>& attn_variant_names() {
+  static const std::vector<std::string> names = {"unfused", "row_fused", "flash"};
+  return names;
+}
+
+const char* to_string(AttnVariant v) {
+  const auto& names = attn_variant_names();
+  return size_t(v) < names.size() ? names[size_t(v)].c_str() : "?";
+}
+
+ModelConfig parse_model_config(const Json& doc, const std::string& source, const ModelOverrides& ov) {
+  Diagnostics diag(source);
+  if (!doc.is_object()) {
+    diag.add("", "a model must be a JSON object", doc);
+    diag.throw_if_any();
+  }
+  ModelConfig m;
+  m.source = source;
+  m.resolved = doc;
+  std::vector<std::string> problems = apply_overrides(m.resolved, ov);
+  const Json& d = m.resolved;
+
+  JsonView root(&d, "", &diag);
+  root.reject_unknown_keys({"description", "dtype", "defaults", "layers"});
+  m.description = root.string("description", std::string());
+  m.dtype = root.choice("dtype", std::string("fp16"), {"fp32", "fp16", "bf16", "int8"});
+  m.elem_bytes = dtype_bytes(m.dtype);
+
+  JsonView defaults = root.object("defaults", /*required=*/false);
+  defaults.reject_unknown_keys({"d_model", "heads", "head_dim", "seq_len", "batch", "ffn", "norm", "norm_position",
+                                "causal", "attention", "repeat"});
+  if (defaults.has("repeat"))
+    diag.add(defaults.child_path("repeat"), "repeat belongs to a layer entry, not to the defaults");
+  PartialLayer dflt = read_layer_fields(defaults);
+
+  auto layers_it = d.find("layers");
+  if (layers_it == d.end()) {
+    diag.add("/layers", "is required but not given");
+  } else if (!layers_it->is_array() || layers_it->empty()) {
+    diag.add("/layers", "must be a non-empty array of layer objects", *layers_it);
+  } else {
+    std::int64_t total = 0, attention_heads = 0;
+    LayerSpec first;
+    bool first_ok = false;
+    for (size_t i = 0; i < layers_it->size(); ++i) {
+      const Json& entry = (*layers_it)[i];
+      std::string path = "/layers/" + std::to_string(i);
+      if (!entry.is_object()) {
+        diag.add(path, "must be an object", entry);
+        continue;
+      }
+      size_t problems_before = diag.problems().size();
+      JsonView e(&entry, path, &diag);
+      e.reject_unknown_keys({"d_model", "heads", "head_dim", "seq_len", "batch", "ffn", "norm", "norm_position",
+                             "causal", "attention", "repeat"});
+      LayerSpec spec = merge_layer(dflt, read_layer_fields(e), path, diag);
+      std::int64_t repeat = e.integer("repeat", 1, 1, kMaxRepeat);
+      total += repeat;
+      bool entry_ok = diag.problems().size() == problems_before;
+      if (i == 0) {
+        first = spec;
+        first_ok = entry_ok;
+      } else if (first_ok && entry_ok) {  // a broken entry's fallbacks would only add noise
+        // A layer reads the previous layer's output tensor itself: the residual stream keeps its shape
+        // (tokens x d_model) through the model. Heads, FFN and attention may differ per layer.
+        auto same = [&](const char* key, std::int64_t got, std::int64_t want) {
+          if (got != want)
+            diag.add(path + "/" + key,
+                     "must equal the first layer's " + std::string(key) + " (" + std::to_string(want) +
+                         "), since each layer reads the previous layer's output",
+                     got);
+        };
+        same("d_model", spec.d_model, first.d_model);
+        same("seq_len", spec.seq_len, first.seq_len);
+        same("batch", spec.batch, first.batch);
+      }
+      attention_heads += repeat * spec.batch * spec.heads;
+      // Expanding stops at the limit, so a runaway file costs no memory before it is refused.
+      if (total <= kMaxLayers) m.layers.insert(m.layers.end(), size_t(repeat), spec);
+    }
+    if (total > kMaxLayers)
+      diag.add("/layers", "must describe at most " + std::to_string(kMaxLayers) + " layers after repeats, got " +
+                              std::to_string(total));
+    else if (attention_heads > kMaxModelHeads)
+      diag.add("/layers", "must have at most " + std::to_string(kMaxModelHeads) +
+                              " attention heads in all (layers * batch * heads; the graph holds each), got " +
+                              std::to_string(attention_heads));
+  }
+
+  problems.insert(problems.end(), diag.problems().begin(), diag.problems().end());
+  if (!problems.empty()) throw UserError(problems);
+  return m;
+}
+
+ModelConfig load_model_config(const std::string& file_or_preset, const ModelOverrides& ov) {
+  std::error_code ec;
+  // A directory that happens to share a preset's name is not a model file.
+  if (std::filesystem::exists(file_or_preset, ec) && !std::filesystem::is_directory(file_or_preset, ec))
+    return parse_model_config(read_json_file(file_or_preset), file_or_preset, ov);
+  if (const char* text = find_model_preset(file_or_preset)) {
+    std::string source = "preset:" + file_or_preset;
+    return parse_model_config(parse_json_text(text, source), source, ov);
+  }
+  throw UserError(file_or_preset +
+                  ": no such file, and no model preset of that name (model presets: " + model_preset_names() + ")");
+}
+
+std::string model_preset_names() {
+  std::string s;
+  for (const auto& p : embedded_model_presets()) s += (s.empty() ? "" : ", ") + std::string(p.name);
+  return s;
+}
+
+}  // namespace attnsim

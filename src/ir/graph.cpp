@@ -1,0 +1,315 @@
+#include "ir/graph.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "common/errors.h"
+
+namespace attnsim {
+
+const char* to_string(TensorKind k) {
+  static const char* const names[] = {"input", "weight", "activation", "output"};
+  return std::size_t(k) < 4 ? names[std::size_t(k)] : "?";
+}
+
+const char* to_string(OpKind k) {
+  static const char* const names[] = {"matmul", "softmax", "layernorm", "rmsnorm", "add", "gelu", "relu", "swiglu"};
+  static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(OpKind::kCount));
+  return std::size_t(k) < std::size_t(OpKind::kCount) ? names[std::size_t(k)] : "?";
+}
+
+namespace {
+
+constexpr TensorView kNone{};  // an unused input (tensor = -1)
+
+TensorView block(int t, std::int64_t row0, std::int64_t col0, std::int64_t rows, std::int64_t cols,
+                 bool transposed = false) {
+  TensorView v;
+  v.tensor = t;
+  v.row0 = row0;
+  v.col0 = col0;
+  v.rows = rows;
+  v.cols = cols;
+  v.transposed = transposed;
+  return v;
+}
+
+OpInstance instance(TensorView in0, TensorView in1, TensorView out) {
+  OpInstance i;
+  i.in = {in0, in1};
+  i.out = out;
+  return i;
+}
+
+// Builds the ops of one layer at a time, appending to the graph in execution order.
+class LayerBuilder {
+ public:
+  LayerBuilder(Graph& g, const LayerSpec& s, int layer)
+      : g_(g), s_(s), layer_(layer), prefix_("L" + std::to_string(layer) + "."), tokens_(s.batch * s.seq_len) {}
+
+  // Appends the layer reading tensor x; returns its output tensor.
+  int build(int x) {
+    if (s_.norm_position == NormPosition::Pre) {
+      int xn1 = norm("norm1", x, "xn1");
+      int attn = attention(xn1);
+      int h = add("residual1", x, attn, "h");
+      int xn2 = norm("norm2", h, "xn2");
+      int f2 = ffn(xn2);
+      return add("residual2", h, f2, "y");
+    }
+    int attn = attention(x);
+    int res1 = add("residual1", x, attn, "res1");
+    int h = norm("norm1", res1, "h");
+    int f2 = ffn(h);
+    int res2 = add("residual2", h, f2, "res2");
+    return norm("norm2", res2, "y");
+  }
+
+ private:
+  int tensor(const std::string& name, std::int64_t rows, std::int64_t cols, TensorKind kind) {
+    GraphTensor t;
+    t.name = prefix_ + name;
+    t.rows = rows;
+    t.cols = cols;
+    t.elem_bytes = g_.elem_bytes;
+    t.kind = kind;
+    t.layer = layer_;
+    g_.tensors.push_back(std::move(t));
+    return int(g_.tensors.size()) - 1;
+  }
+  int activation(const std::string& name, std::int64_t cols) {
+    return tensor(name, tokens_, cols, TensorKind::Activation);
+  }
+  TensorView full(int t) const { return block(t, 0, 0, g_.tensors[t].rows, g_.tensors[t].cols); }
+
+  int op(OpKind kind, const std::string& name, OpClass cls, std::vector<OpInstance> instances) {
+    GraphOp o;
+    o.kind = kind;
+    o.name = prefix_ + name;
+    o.layer = layer_;
+    o.cls = cls;
+    o.instances = std::move(instances);
+    g_.ops.push_back(std::move(o));
+    return int(g_.ops.size()) - 1;
+  }
+
+  int norm(const std::string& name, int in, const std::string& out_name) {
+    bool layernorm = s_.norm == NormKind::LayerNorm;
+    int params = tensor(name, layernorm ? 2 : 1, s_.d_model, TensorKind::Weight);
+    int out = activation(out_name, s_.d_model);
+    op(layernorm ? OpKind::LayerNorm : OpKind::RmsNorm, name, OpClass::Norm,
+       {instance(full(in), full(params), full(out))});
+    return out;
+  }
+
+  int add(const std::string& name, int a, int b, const std::string& out_name) {
+    int out = activation(out_name, s_.d_model);
+    op(OpKind::Add, name, OpClass::Residual, {instance(full(a), full(b), full(out))});
+    return out;
+  }
+
+  int matmul(const std::string& name, OpClass cls, int in, int weight, const std::string& out_name) {
+    int out = activation(out_name, g_.tensors[weight].cols);
+    op(OpKind::MatMul, name, cls, {instance(full(in), full(weight), full(out))});
+    return out;
+  }
+
+  // qkv = in Wqkv; per (batch, head): S = Q K^T, P = softmax(scale * S), O = P V; attn = o Wo.
+  int attention(int in) {
+    const std::int64_t n = s_.seq_len, dh = s_.head_dim, heads = s_.heads, hd = heads * dh;
+    int wqkv = tensor("Wqkv", s_.d_model, 3 * hd, TensorKind::Weight);
+    int qkv = matmul("qkv_proj", OpClass::QkvProj, in, wqkv, "qkv");
+    int S = tensor("S", s_.batch * heads * n, n, TensorKind::Activation);
+    int P = tensor("P", s_.batch * heads * n, n, TensorKind::Activation);
+    int o = activation("o", hd);
+
+    AttentionGroup grp;
+    grp.layer = layer_;
+    grp.spec = s_.attention;
+    grp.causal = s_.causal;
+    grp.scale = float(1.0 / std::sqrt(double(dh)));
+    grp.seq_len = n;
+    grp.head_dim = dh;
+    std::vector<OpInstance> qk, sm, pv;
+    for (std::int64_t b = 0; b < s_.batch; ++b) {
+      for (std::int64_t h = 0; h < heads; ++h) {
+        // Batch b owns token rows [b*N, b*N + N) of qkv and o; head h owns columns h*dh of each of
+        // the Q, K, V thirds. Its scores are the N rows starting at (b*H + h)*N of S and P.
+        AttentionGroup::Head head;
+        head.q = block(qkv, b * n, h * dh, n, dh);
+        head.k = block(qkv, b * n, hd + h * dh, n, dh);
+        head.v = block(qkv, b * n, 2 * hd + h * dh, n, dh);
+        head.o = block(o, b * n, h * dh, n, dh);
+        TensorView kt = head.k;
+        kt.transposed = true;
+        TensorView s = block(S, (b * heads + h) * n, 0, n, n), p = block(P, (b * heads + h) * n, 0, n, n);
+        qk.push_back(instance(head.q, kt, s));
+        sm.push_back(instance(s, kNone, p));
+        pv.push_back(instance(p, head.v, head.o));
+        grp.heads.push_back(head);
+      }
+    }
+    int group = int(g_.groups.size());
+    int qk_op = op(OpKind::MatMul, "qk", OpClass::QK, std::move(qk));
+    int sm_op = op(OpKind::Softmax, "softmax", OpClass::Softmax, std::move(sm));
+    int pv_op = op(OpKind::MatMul, "pv", OpClass::PV, std::move(pv));
+    g_.ops[sm_op].scale = grp.scale;
+    g_.ops[sm_op].causal = grp.causal;
+    for (int id : {qk_op, sm_op, pv_op}) {
+      g_.ops[id].group = group;
+      grp.ops.push_back(id);
+    }
+    g_.groups.push_back(std::move(grp));
+
+    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
+    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+  }
+
+  // f1 = in W1; f1act = Act(f1); f2 = f1act W2. SwiGLU's W1 holds the gate (first F columns) and
+  // the up projection (next F) side by side, so one MatMul computes both and Act reads the halves.
+  int ffn(int in) {
+    const std::int64_t f = s_.ffn_width;
+    bool swiglu = s_.activation == Activation::SwiGlu;
+    int w1 = tensor("W1", s_.d_model, swiglu ? 2 * f : f, TensorKind::Weight);
+    int f1 = matmul("ffn_up", OpClass::Ffn, in, w1, "f1");
+    int f1act = activation("f1act", f);
+    if (swiglu) {
+      op(OpKind::SwiGlu, "ffn_act", OpClass::Ffn,
+         {instance(block(f1, 0, 0, tokens_, f), block(f1, 0, f, tokens_, f), full(f1act))});
+    } else {
+      op(s_.activation == Activation::Relu ? OpKind::Relu : OpKind::Gelu, "ffn_act", OpClass::Ffn,
+         {instance(full(f1), kNone, full(f1act))});
+    }
+    int w2 = tensor("W2", f, s_.d_model, TensorKind::Weight);
+    return matmul("ffn_down", OpClass::Ffn, f1act, w2, "f2");
+  }
+
+  Graph& g_;
+  const LayerSpec& s_;
+  int layer_;
+  std::string prefix_;
+  std::int64_t tokens_;
+};
+
+bool same_shape(const TensorView& a, const TensorView& b) {
+  return a.logical_rows() == b.logical_rows() && a.logical_cols() == b.logical_cols();
+}
+
+// Every view inside its tensor and every op's operand shapes consistent: the compiler relies on
+// both.
+void check_graph(const Graph& g) {
+  auto in_bounds = [&g](const TensorView& v) {
+    if (v.tensor < 0 || v.tensor >= int(g.tensors.size())) return false;
+    const GraphTensor& t = g.tensors[v.tensor];
+    return v.row0 >= 0 && v.col0 >= 0 && v.rows > 0 && v.cols > 0 && v.row0 + v.rows <= t.rows &&
+           v.col0 + v.cols <= t.cols;
+  };
+  for (const GraphOp& op : g.ops) {
+    ATTNSIM_ASSERT(!op.instances.empty(), "op " + op.name + " has no instances");
+    for (const OpInstance& i : op.instances) {
+      const TensorView &a = i.in[0], &b = i.in[1], &c = i.out;
+      ATTNSIM_ASSERT(in_bounds(a) && in_bounds(c) && !c.transposed, "op " + op.name + ": bad view");
+      bool has_b = b.tensor >= 0;
+      ATTNSIM_ASSERT(!has_b || in_bounds(b), "op " + op.name + ": bad second input view");
+      switch (op.kind) {
+        case OpKind::MatMul:
+          ATTNSIM_ASSERT(
+              has_b && a.logical_cols() == b.logical_rows() && c.rows == a.logical_rows() && c.cols == b.logical_cols(),
+              "op " + op.name + ": matmul shapes disagree");
+          break;
+        case OpKind::Softmax:
+        case OpKind::Gelu:
+        case OpKind::Relu:
+          ATTNSIM_ASSERT(!has_b && same_shape(a, c), "op " + op.name + ": shapes disagree");
+          break;
+        case OpKind::LayerNorm:
+        case OpKind::RmsNorm:
+          ATTNSIM_ASSERT(
+              has_b && same_shape(a, c) && b.cols == a.cols && b.rows == (op.kind == OpKind::LayerNorm ? 2 : 1),
+              "op " + op.name + ": norm shapes disagree");
+          break;
+        case OpKind::Add:
+        case OpKind::SwiGlu:
+          ATTNSIM_ASSERT(has_b && same_shape(a, c) && same_shape(b, c), "op " + op.name + ": shapes disagree");
+          break;
+        case OpKind::kCount:
+          ATTNSIM_ASSERT(false, "op " + op.name + ": bad kind");
+      }
+    }
+  }
+}
+
+std::string view_str(const Graph& g, const TensorView& v) {
+  if (v.tensor < 0) return "-";
+  const GraphTensor& t = g.tensors[v.tensor];
+  std::string s = t.name;
+  if (v.row0 != 0 || v.col0 != 0 || v.rows != t.rows || v.cols != t.cols)
+    s += "[" + std::to_string(v.row0) + ":" + std::to_string(v.row0 + v.rows) + "," + std::to_string(v.col0) + ":" +
+         std::to_string(v.col0 + v.cols) + "]";
+  return v.transposed ? s + "^T" : s;
+}
+
+}  // namespace
+
+Graph build_graph(const ModelConfig& m) {
+  ATTNSIM_ASSERT(!m.layers.empty(), "a model without layers");
+  Graph g;
+  g.elem_bytes = m.elem_bytes;
+  const LayerSpec& first = m.layers.front();
+  GraphTensor x;
+  x.name = "x";
+  x.rows = first.batch * first.seq_len;
+  x.cols = first.d_model;
+  x.elem_bytes = m.elem_bytes;
+  x.kind = TensorKind::Input;
+  x.layer = -1;
+  g.tensors.push_back(x);
+  g.input = 0;
+
+  int cur = g.input;
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    const LayerSpec& s = m.layers[l];
+    // A layer reads the previous layer's output tensor itself, so its shape must match: layers of
+    // one model may differ in heads or FFN width, not in tokens or width of the residual stream.
+    const GraphTensor& in = g.tensors[cur];
+    if (in.rows != s.batch * s.seq_len || in.cols != s.d_model)
+      throw InternalError("layer " + std::to_string(l) + " reads " + std::to_string(s.batch * s.seq_len) + "x" +
+                          std::to_string(s.d_model) + " but its input " + in.name + " is " + std::to_string(in.rows) +
+                          "x" + std::to_string(in.cols));
+    cur = LayerBuilder(g, s, int(l)).build(cur);
+  }
+  g.output = cur;
+  g.tensors[cur].kind = TensorKind::Output;
+  check_graph(g);
+  return g;
+}
+
+void print_graph(const Graph& g, std::ostream& os) {
+  os << "graph: " << g.tensors.size() << " tensors, " << g.ops.size() << " ops, " << g.groups.size()
+     << " attention groups, elem_bytes " << g.elem_bytes << ", input " << (g.input >= 0 ? g.tensors[g.input].name : "-")
+     << ", output " << (g.output >= 0 ? g.tensors[g.output].name : "-") << "\n";
+  for (size_t i = 0; i < g.tensors.size(); ++i) {
+    const GraphTensor& t = g.tensors[i];
+    os << "tensor " << i << " " << to_string(t.kind) << " " << t.name << " " << t.rows << "x" << t.cols;
+    if (t.layer >= 0) os << " layer " << t.layer;
+    os << "\n";
+  }
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const GraphOp& op = g.ops[i];
+    // Streams print floats the same way everywhere ("0.125"), which keeps the listing
+    // deterministic.
+    std::ostringstream line;
+    line << "op " << i << " " << op.name << " " << to_string(op.kind) << " class " << to_string(op.cls) << " layer "
+         << op.layer << ": ";
+    const OpInstance& first = op.instances.front();
+    line << view_str(g, first.in[0]);
+    if (first.in[1].tensor >= 0) line << ", " << view_str(g, first.in[1]);
+    line << " -> " << view_str(g, first.out);
+    if (op.instances.size() > 1) line << " x" << op.instances.size();
+    if (op.kind == OpKind::Softmax) line << " scale " << op.scale << (op.causal ? " causal" : "");
+    if (op.group >= 0) line << " group " << op.group << " " << to_string(g.groups[op.group].spec.variant);
+    os << line.str() << "\n";
+  }
+}
+
+}  // namespace attnsim
