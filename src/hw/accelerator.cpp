@@ -60,6 +60,25 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
 
 Accelerator::~Accelerator() = default;
 
+std::string Accelerator::progress() const {
+  std::string s = std::to_string(done_prefix_) + " of " + std::to_string(next_id_) + " instructions done" +
+                  (producer_done_ ? "" : " (program not fully generated)");
+  if (done_prefix_ < next_id_) {
+    const Instr& in = instr(done_prefix_);
+    s += "; oldest pending: " + std::to_string(in.id) + " " + to_string(in.op) + " deps";
+    for (int i = 0; i < in.num_deps; ++i) s += " " + std::to_string(in.deps[i]) + (is_done(in.deps[i]) ? "(done)" : "");
+  }
+  const char* names[] = {"array", "vector", "softmax", "load", "store"};
+  int i = 0;
+  for (const Queue* q : {&array_q_, &vector_q_, &softmax_q_, &load_q_, &store_q_}) {
+    s += std::string("; ") + names[i++] + " queue " + std::to_string(q->tail - q->head);
+    if (q->head > 0) s += " after " + std::to_string(q->ring[(q->head - 1) % kWindow]);
+  }
+  s += "; load workers idle " + std::to_string(load_.idle.size()) + ", store workers idle " +
+       std::to_string(store_.idle.size());
+  return s;
+}
+
 SimStats Accelerator::stats() const {
   SimStats s = stats_;
   s.bank_read_bytes = ports_.bank_read_bytes();
@@ -149,9 +168,11 @@ void Accelerator::wait_for_deps(const Instr& in, bool attribute) {
   align_to_edge(period_);
 }
 
-void Accelerator::wait_for_barrier(const Instr& b) {
-  while (done_prefix_ < b.id) sc_core::wait(any_done_);
-  if (!is_done(b.id)) complete(b.id);
+void Accelerator::wait_for_barrier(std::uint32_t id) {
+  // By id, not by reference: once the first unit completes the barrier its window slot may be
+  // reused while the other units are still here.
+  while (done_prefix_ < id) sc_core::wait(any_done_);
+  if (!is_done(id)) complete(id);
   align_to_edge(period_);
 }
 
@@ -176,7 +197,7 @@ void Accelerator::array_thread() {
   while (next(array_q_, &id)) {
     const Instr& in = instr(id);
     if (in.op == Opcode::Barrier) {
-      wait_for_barrier(in);
+      wait_for_barrier(id);
       continue;
     }
     wait_for_deps(in, true);
@@ -207,7 +228,7 @@ void Accelerator::vector_thread(Queue* q, bool softmax_unit) {
   while (next(*q, &id)) {
     const Instr& in = instr(id);
     if (in.op == Opcode::Barrier) {
-      wait_for_barrier(in);
+      wait_for_barrier(id);
       continue;
     }
     wait_for_deps(in, false);
@@ -243,7 +264,7 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
   while (next(*side->queue, &id)) {
     const Instr& in = instr(id);
     if (in.op == Opcode::Barrier) {
-      wait_for_barrier(in);
+      wait_for_barrier(id);
       continue;
     }
     wait_for_deps(in, false);
@@ -305,7 +326,8 @@ SimOutcome simulate(const HwConfig& hw, const ProgramSource& program) {
   init_sim_time();
   Accelerator acc("accelerator", hw, program);
   sc_core::sc_start();
-  ATTNSIM_ASSERT(acc.finished(), "simulation ended with instructions not done (a dependency cycle?)");
+  ATTNSIM_ASSERT(acc.finished(), "simulation ended with instructions not done (a dependency cycle?): " +
+                                     acc.progress());
   SimOutcome out;
   out.stats = acc.stats();
   out.stats.end_fs = ceil_to_edge(now_fs(), hw.array.period_fs());

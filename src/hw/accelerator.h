@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <systemc>
 #include <vector>
 
@@ -68,6 +69,7 @@ class Accelerator : public sc_core::sc_module {
   const IDram& dram() const { return *dram_; }
   IDram& dram() { return *dram_; }
   bool finished() const { return producer_done_ && done_prefix_ == next_id_; }
+  std::string progress() const;  // where the program stands, for error messages
 
  private:
   struct Queue {  // a unit's instruction ids in program order (at most kWindow of them)
@@ -106,7 +108,7 @@ class Accelerator : public sc_core::sc_module {
   const Instr& instr(std::uint32_t id) const { return window_[id % kWindow]; }
   // Waits until every dependency of instr is done; adds the wait to the bucket of the cause.
   void wait_for_deps(const Instr& instr, bool attribute);
-  void wait_for_barrier(const Instr& barrier);
+  void wait_for_barrier(std::uint32_t id);
   void complete(std::uint32_t id);
   // Reserves SRAM port time for bytes over a tile; returns when (fs) the ports are done.
   fs_t sram_transfer(const SramTile& t, std::uint64_t bytes, bool write);

@@ -1,5 +1,8 @@
 #include "report/report.h"
 
+#include <array>
+#include <map>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -19,34 +22,107 @@ double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
 // Rounded so that reports stay readable; still deterministic.
 double round6(double x) { return x == 0 ? 0 : std::round(x * 1e6) / 1e6; }
 
-// High-water mark per bank: each buffer holds at most the largest tile ever written into it.
-std::vector<std::uint64_t> sram_high_water(const HwConfig& hw, const TileProgram& p) {
-  std::vector<std::uint64_t> buffer_max(p.buffers.size(), 0);
-  auto note = [&](const SramRegion& r) {
-    for (std::size_t i = 0; i < p.buffers.size(); ++i) {
-      const SramRegion& b = p.buffers[i].region;
-      if (r.addr >= b.addr && r.addr < b.addr + b.bytes)
-        buffer_max[i] = std::max(buffer_max[i], r.addr + r.bytes - b.addr);
-    }
-  };
-  for (const Instr& in : p.instrs) {
-    if (in.op == Opcode::Load) note(in.sram.region());
-    if (in.op == Opcode::Gemm) note(in.c.region());
-  }
+// High-water marks: the compiler's buffers of one phase are live together (each sized for the
+// largest tile it holds); phases reuse the SRAM. Per bank and per tensor class, the maximum over
+// phases of the bytes allocated.
+struct HighWater {
+  std::vector<std::uint64_t> per_bank;
+  std::array<std::uint64_t, std::size_t(BufClass::kCount)> per_class{};
+  std::uint64_t total = 0;
+};
+
+HighWater sram_high_water(const HwConfig& hw, const std::vector<BufferInfo>& buffers) {
+  HighWater h;
+  h.per_bank.assign(std::size_t(hw.sram.banks), 0);
   const std::uint64_t bpb = std::uint64_t(hw.sram.bytes_per_bank);
-  std::vector<std::uint64_t> hwm(std::size_t(hw.sram.banks), 0);
-  for (std::size_t i = 0; i < p.buffers.size(); ++i) {
-    if (!buffer_max[i]) continue;
-    const std::uint64_t lo = p.buffers[i].region.addr, hi = lo + buffer_max[i];
-    for (std::uint64_t b = lo / bpb; b <= (hi - 1) / bpb && b < hwm.size(); ++b)
-      hwm[b] += std::min(hi, (b + 1) * bpb) - std::max(lo, b * bpb);
+  std::map<std::uint32_t, std::vector<const BufferInfo*>> phases;
+  for (const BufferInfo& b : buffers) phases[b.phase].push_back(&b);
+  for (const auto& [phase, bufs] : phases) {
+    std::vector<std::uint64_t> bank(h.per_bank.size(), 0);
+    std::array<std::uint64_t, std::size_t(BufClass::kCount)> cls{};
+    std::uint64_t total = 0;
+    for (const BufferInfo* b : bufs) {
+      if (!b->region.bytes) continue;
+      const std::uint64_t lo = b->region.addr, hi = lo + b->region.bytes;
+      for (std::uint64_t k = lo / bpb; k <= (hi - 1) / bpb && k < bank.size(); ++k)
+        bank[k] += std::min(hi, (k + 1) * bpb) - std::max(lo, k * bpb);
+      cls[std::size_t(b->cls)] += b->region.bytes;
+      total += b->region.bytes;
+    }
+    for (std::size_t k = 0; k < bank.size(); ++k) h.per_bank[k] = std::max(h.per_bank[k], bank[k]);
+    for (std::size_t c = 0; c < cls.size(); ++c) h.per_class[c] = std::max(h.per_class[c], cls[c]);
+    h.total = std::max(h.total, total);
   }
-  return hwm;
+  return h;
+}
+
+Json op_json(const HwConfig& hw, const OpStats& o) {
+  const fs_t period = hw.array.period_fs();
+  return {{"array_busy_cycles", to_cycles(o.array_busy_fs, period)},
+          {"vector_busy_cycles", to_cycles(o.vector_busy_fs, period)},
+          {"softmax_busy_cycles", to_cycles(o.softmax_busy_fs, period)},
+          {"macs", o.macs},
+          {"dram_read_bytes", o.load_bytes},
+          {"dram_written_bytes", o.store_bytes},
+          {"instructions", o.instrs},
+          {"start_cycle", o.first_start_fs < 0 ? 0 : to_cycles(o.first_start_fs, period)},
+          {"end_cycle", to_cycles(o.last_end_fs, period)}};
+}
+
+// Per layer: when it ran, and what each op class in it did.
+Json layer_reports(const HwConfig& hw, const SimStats& s) {
+  Json layers = Json::array();
+  const fs_t period = hw.array.period_fs();
+  for (std::size_t l = 0; l < s.ops.size(); ++l) {
+    OpStats total;
+    Json ops = Json::object();
+    for (std::size_t c = 0; c < s.ops[l].size(); ++c) {
+      const OpStats& o = s.ops[l][c];
+      if (!o.instrs) continue;
+      ops[to_string(OpClass(c))] = op_json(hw, o);
+      total.macs += o.macs, total.load_bytes += o.load_bytes, total.store_bytes += o.store_bytes;
+      if (total.first_start_fs < 0 || o.first_start_fs < total.first_start_fs) total.first_start_fs = o.first_start_fs;
+      total.last_end_fs = std::max(total.last_end_fs, o.last_end_fs);
+    }
+    const std::int64_t start = to_cycles(std::max<fs_t>(0, total.first_start_fs), period),
+                       end = to_cycles(total.last_end_fs, period);
+    layers.push_back({{"layer", l},
+                      {"start_cycle", start},
+                      {"end_cycle", end},
+                      {"cycles", end - start},
+                      {"macs", total.macs},
+                      {"utilization", round6(ratio(double(total.macs), double(end - start) * double(hw.array.pes())))},
+                      {"dram_bytes", total.load_bytes + total.store_bytes},
+                      {"ops", ops}});
+  }
+  return layers;
+}
+
+// Per op class, summed over layers.
+Json op_totals(const HwConfig& hw, const SimStats& s) {
+  Json ops = Json::object();
+  for (std::size_t c = 0; c < std::size_t(OpClass::kCount); ++c) {
+    OpStats t;
+    for (const auto& layer : s.ops) {
+      const OpStats& o = layer[c];
+      t.array_busy_fs += o.array_busy_fs, t.vector_busy_fs += o.vector_busy_fs, t.softmax_busy_fs += o.softmax_busy_fs;
+      t.macs += o.macs, t.load_bytes += o.load_bytes, t.store_bytes += o.store_bytes, t.instrs += o.instrs;
+      if (o.instrs && (t.first_start_fs < 0 || o.first_start_fs < t.first_start_fs)) t.first_start_fs = o.first_start_fs;
+      t.last_end_fs = std::max(t.last_end_fs, o.last_end_fs);
+    }
+    if (t.instrs) ops[to_string(OpClass(c))] = op_json(hw, t);
+  }
+  return ops;
 }
 
 }  // namespace
 
 Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& program, const SimOutcome& o) {
+  return make_report(hw, workload, ProgramSource::of(program), o);
+}
+
+Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& program, const SimOutcome& o,
+                 const std::vector<PhaseInfo>& phases) {
   const SimStats& s = o.stats;
   const fs_t period = hw.array.period_fs();
   const double cycles = double(s.cycles);
@@ -78,11 +154,17 @@ Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& pr
     array["scalesim_reference_cycles"] = scalesim_reported_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, d);
   }
   r["array"] = array;
-  r["busy_fraction"] = {{"array", round6(ratio(double(s.array_busy_fs), double(s.end_fs)))},
-                        {"load_dma", round6(ratio(double(s.load_busy_fs), double(s.end_fs)))},
-                        {"store_dma", round6(ratio(double(s.store_busy_fs), double(s.end_fs)))},
-                        {"dram_bus", round6(ratio(double(o.dram_busy_fs), double(s.end_fs)))}};
+  const double end = double(s.end_fs);
+  r["busy_fraction"] = {{"array", round6(ratio(double(s.array_busy_fs), end))},
+                        {"vector_unit", round6(ratio(double(s.vector_busy_fs), end))},
+                        {"softmax_unit", hw.softmax.present ? Json(round6(ratio(double(s.softmax_busy_fs), end)))
+                                                            : Json("absent")},
+                        {"softmax_work", round6(ratio(double(s.softmax_work_fs), end))},
+                        {"load_dma", round6(ratio(double(s.load_busy_fs), end))},
+                        {"store_dma", round6(ratio(double(s.store_busy_fs), end))},
+                        {"dram_bus", round6(ratio(double(o.dram_busy_fs), end))}};
   r["array_stall_cycles"] = {{"memory", to_cycles(s.stall_memory_fs, period)},
+                             {"softmax", to_cycles(s.stall_softmax_fs, period)},
                              {"dependency", to_cycles(s.stall_dependency_fs, period)},
                              {"sram_port", to_cycles(s.stall_sram_port_fs, period)}};
 
@@ -97,11 +179,10 @@ Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& pr
   dram["model_stats"] = o.dram_stats;
   r["dram"] = dram;
 
-  const std::vector<std::uint64_t> hwm = sram_high_water(hw, program);
+  const HighWater hw_mark = sram_high_water(hw, program.buffers);
+  const std::vector<std::uint64_t>& hwm = hw_mark.per_bank;
   Json banks = Json::array();
-  std::uint64_t hwm_total = 0;
   for (std::size_t b = 0; b < hwm.size(); ++b) {
-    hwm_total += hwm[b];
     const double port_bytes = cycles * hw.sram.port_bytes;
     banks.push_back(
         {{"bank", b},
@@ -111,7 +192,14 @@ Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& pr
          {"read_port_use", round6(ratio(double(s.bank_read_bytes[b]), port_bytes * hw.sram.read_ports))},
          {"write_port_use", round6(ratio(double(s.bank_written_bytes[b]), port_bytes * hw.sram.write_ports))}});
   }
-  r["sram"] = {{"capacity_bytes", hw.sram.total_bytes()}, {"high_water_bytes", hwm_total}, {"banks", banks}};
+  Json by_class = Json::object();
+  for (std::size_t c = 0; c < hw_mark.per_class.size(); ++c)
+    if (hw_mark.per_class[c]) by_class[to_string(BufClass(c))] = hw_mark.per_class[c];
+  r["sram"] = {{"capacity_bytes", hw.sram.total_bytes()},
+               {"high_water_bytes", hw_mark.total},
+               {"high_water_bytes_by_class", by_class},
+               {"bank_conflict_cycles", s.bank_queueing_cycles},
+               {"banks", banks}};
 
   // Roofline lower bound: max(MACs / PEs, DRAM bytes / peak bandwidth).
   const std::int64_t compute_bound = std::int64_t(std::ceil(ratio(double(s.macs), double(hw.array.pes()))));
@@ -121,11 +209,21 @@ Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& pr
                    {"memory_bound_cycles", memory_bound},
                    {"bound", compute_bound >= memory_bound ? "compute" : "memory"},
                    {"pct_of_bound", round6(100.0 * ratio(double(bound), cycles))}};
-  r["program"] = {{"instructions", program.instrs.size()},
+  r["program"] = {{"instructions", s.instrs},
                   {"gemms", s.gemms},
+                  {"vector_ops", s.vector_ops},
+                  {"softmax_ops", s.softmax_ops},
                   {"loads", s.loads},
                   {"stores", s.stores},
                   {"dma_segments", s.dma_segments}};
+  if (!phases.empty()) {
+    Json ph = Json::array();
+    for (const PhaseInfo& p : phases)
+      ph.push_back({{"name", p.name}, {"layer", p.layer}, {"plan", p.plan}, {"sram_bytes", p.sram_bytes}});
+    r["phases"] = ph;
+    r["layers"] = layer_reports(hw, s);
+    r["ops"] = op_totals(hw, s);
+  }
   return r;
 }
 
@@ -199,7 +297,8 @@ void print_summary(std::ostream& os, const Json& r) {
   line("array busy cycles", num(r["array"]["busy_cycles"]));
   if (r["array"].contains("scalesim_reference_cycles"))
     line("SCALE-Sim v2 reference", num(r["array"]["scalesim_reference_cycles"]) + "  (untiled compute cycles, F*L-1)");
-  line("array stalls (cycles)", "memory " + num(r["array_stall_cycles"]["memory"]) + ", dependency " +
+  line("array stalls (cycles)", "memory " + num(r["array_stall_cycles"]["memory"]) + ", softmax " +
+                                    num(r["array_stall_cycles"]["softmax"]) + ", dependency " +
                                     num(r["array_stall_cycles"]["dependency"]) + ", sram port " +
                                     num(r["array_stall_cycles"]["sram_port"]));
   const Json& bf = r["busy_fraction"];

@@ -5,12 +5,16 @@
 #include <string>
 
 #include "config/hw_config.h"
+#include "compiler/model_lowering.h"
 #include "hw/accelerator.h"
 #include "ir/tile_program.h"
 
 namespace attnsim {
 
-// workload: what was simulated, e.g. {"kind": "gemm", "m": 64, "k": 64, "n": 64}.
+// workload: what was simulated, e.g. {"kind": "gemm", "m": 64, "k": 64, "n": 64}; phases: what the
+// compiler made of each graph op (empty for a lone GEMM).
+Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& program, const SimOutcome& outcome,
+                 const std::vector<PhaseInfo>& phases = {});
 Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& program, const SimOutcome& outcome);
 
 // Headline figures as (column, value) pairs, flattened from the report, in a fixed order.

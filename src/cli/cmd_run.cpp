@@ -1,0 +1,105 @@
+// attnsim run: compile a transformer model for the described hardware, simulate it, and report
+// cycles, utilization, bandwidth, SRAM use and the softmax unit's load, per layer and per op.
+#include <iostream>
+
+#include "cli/cli_common.h"
+#include "common/errors.h"
+#include "compiler/model_lowering.h"
+#include "config/model_config.h"
+#include "hw/accelerator.h"
+#include "ir/graph.h"
+#include "report/report.h"
+
+namespace attnsim::cli {
+
+namespace {
+
+void print_layers(std::ostream& os, const Json& report) {
+  if (!report.contains("ops")) return;
+  os << "  per op (all layers)        array busy    softmax busy   vector busy          MACs    DRAM bytes\n";
+  for (auto it = report["ops"].begin(); it != report["ops"].end(); ++it) {
+    const Json& o = it.value();
+    char line[200];
+    std::snprintf(line, sizeof line, "    %-22s %14lld  %14lld  %12lld  %12.4g  %12.4g\n", it.key().c_str(),
+                  (long long)o["array_busy_cycles"].get<std::int64_t>(),
+                  (long long)o["softmax_busy_cycles"].get<std::int64_t>(),
+                  (long long)o["vector_busy_cycles"].get<std::int64_t>(), double(o["macs"].get<std::uint64_t>()),
+                  double(o["dram_read_bytes"].get<std::uint64_t>() + o["dram_written_bytes"].get<std::uint64_t>()));
+    os << line;
+  }
+}
+
+}  // namespace
+
+int cmd_run(const Args& args) {
+  po::options_description opts("options");
+  std::string hw_name, model_name, out_dir, emit, variant, dtype;
+  std::int64_t seq_len = 0, batch = 0;
+  std::vector<std::string> sets;
+  std::string variants;
+  for (const std::string& v : attn_variant_names()) variants += (variants.empty() ? "" : ", ") + v;
+  opts.add_options()("help,h", "this text")(
+      "hw", po::value(&hw_name)->required(), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")(
+      "model", po::value(&model_name)->required(),
+      ("workload: a JSON file, or a model preset (" + model_preset_names() + ")").c_str())(
+      "seq-len", po::value(&seq_len), "override every layer's sequence length N")(
+      "batch", po::value(&batch), "override every layer's batch")(
+      "variant", po::value(&variant), ("override every layer's attention variant: " + variants).c_str())(
+      "dtype", po::value(&dtype), "override the model's operand type: fp32, fp16, bf16, int8")(
+      "set", po::value(&sets)->composing(),
+      "override a hardware value before validation: /json/pointer=VALUE (repeatable)")(
+      "out", po::value(&out_dir), "write report.json and report.csv into this directory")(
+      "emit", po::value(&emit), "print an intermediate form instead of simulating: graph or tiles");
+  po::variables_map vm;
+  if (!parse_options("run", "--hw FILE|PRESET --model FILE|PRESET [--seq-len N] [--batch B] [--variant V] [--out DIR]",
+                     opts, nullptr, args, vm))
+    return 0;
+  if (!emit.empty() && emit != "tiles" && emit != "graph") throw UserError("--emit " + emit + ": must be graph or tiles");
+  ModelOverrides ov;
+  ov.seq_len = vm.count("seq-len") ? seq_len : 0;
+  ov.batch = vm.count("batch") ? batch : 0;
+  ov.variant = variant;
+  ov.dtype = dtype;
+  if (vm.count("seq-len") && seq_len <= 0) throw UserError("--seq-len: must be at least 1, got " + std::to_string(seq_len));
+  if (vm.count("batch") && batch <= 0) throw UserError("--batch: must be at least 1, got " + std::to_string(batch));
+  const ModelConfig model = load_model_config(model_name, ov);
+  const Graph graph = build_graph(model);
+  if (emit == "graph") {
+    print_graph(graph, std::cout);
+    return 0;
+  }
+  HwConfig hw = load_hw(hw_name, sets);
+  const CompiledModel compiled = compile_model(hw, graph);
+  if (emit == "tiles") {
+    for (const PhaseInfo& p : compiled.phases) std::cout << "# phase " << p.name << ": " << p.plan << "\n";
+    print_program(compiled.program, std::cout);
+    return 0;
+  }
+  std::cerr << "attnsim run: " << model.source << " (" << model.layers.size() << " layers) on " << hw.source << ", "
+            << compiled.phases.size() << " phases\n";
+  const SimOutcome outcome = simulate(hw, compiled.program);
+  const LayerSpec& l0 = model.layers.front();
+  Json workload = {{"kind", "model"},
+                   {"model", model.source},
+                   {"layers", model.layers.size()},
+                   {"seq_len", l0.seq_len},
+                   {"batch", l0.batch},
+                   {"d_model", l0.d_model},
+                   {"heads", l0.heads},
+                   {"head_dim", l0.head_dim},
+                   {"dtype", model.dtype},
+                   {"variant", to_string(l0.attention.variant)}};
+  Json report = make_report(hw, workload, compiled.program, outcome, compiled.phases);
+  report["model"] = model.resolved;
+  print_summary(std::cout, report);
+  print_layers(std::cout, report);
+  if (!out_dir.empty()) {
+    make_directories(out_dir);
+    write_json_file(out_dir + "/report.json", report);
+    write_csv_file(out_dir + "/report.csv", headline_figures(report));
+    std::cout << "  report written to " << out_dir << "/report.json and report.csv\n";
+  }
+  return 0;
+}
+
+}  // namespace attnsim::cli
