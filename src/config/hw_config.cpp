@@ -13,6 +13,28 @@ const char* to_string(Dataflow d) { return d == Dataflow::OS ? "os" : d == Dataf
 const char* to_string(TimingMode t) { return t == TimingMode::ScaleSim ? "scalesim" : "overlapped"; }
 const char* to_string(ArrayFidelity f) { return f == ArrayFidelity::Fast ? "fast" : "pe"; }
 
+const char* to_string(VecPrim p) {
+  switch (p) {
+    case VecPrim::Add:
+      return "add";
+    case VecPrim::Mul:
+      return "mul";
+    case VecPrim::Max:
+      return "max";
+    case VecPrim::Exp:
+      return "exp";
+    case VecPrim::Rsqrt:
+      return "rsqrt";
+    case VecPrim::Reciprocal:
+      return "reciprocal";
+    case VecPrim::PrefixSum:
+      return "prefix_sum";
+    case VecPrim::kCount:
+      break;
+  }
+  return "?";
+}
+
 std::int64_t ArrayConfig::period_fs() const { return std::max<std::int64_t>(1, std::llround(1e9 / clock_mhz)); }
 
 // The largest array the PE-level model accepts: it exists to validate the fast model.
@@ -28,7 +50,7 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
     diag.add("", "a hardware config must be a JSON object", doc);
     diag.throw_if_any();
   }
-  root.reject_unknown_keys({"description", "array", "sram", "dram", "dma"});
+  root.reject_unknown_keys({"description", "array", "sram", "dram", "dma", "vector", "softmax"});
   hw.description = root.string("description", std::string());
 
   JsonView a = root.object("array");
@@ -80,6 +102,35 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
   m.reject_unknown_keys({"outstanding", "segment_bytes"});
   hw.dma.outstanding = int(m.integer("outstanding", 64, 1, 4096));
   hw.dma.segment_bytes = m.integer("segment_bytes", 2048, 1, 1 << 30);
+
+  // The vector unit always exists (it runs VECTOR instructions); its section only tunes it.
+  JsonView v = root.object("vector", /*required=*/false);
+  v.reject_unknown_keys({"lanes", "latency_cycles", "cost"});
+  hw.vector.lanes = int(v.integer("lanes", hw.array.cols, 1, 65536));
+  hw.vector.latency_cycles = int(v.integer("latency_cycles", kDefaultVectorLatency, 0, 100000));
+  JsonView vc = v.object("cost", /*required=*/false);
+  vc.reject_unknown_keys({"add", "mul", "max", "exp", "rsqrt", "reciprocal", "prefix_sum"});
+  for (int p = 0; p < kVecPrimCount; ++p)
+    hw.vector.cost[p] = int(vc.integer(to_string(VecPrim(p)), kDefaultVectorCost[p], 1, 1000));
+
+  // The softmax unit exists only when its section does.
+  JsonView sm = root.object("softmax", /*required=*/false);
+  if (sm.is_object()) {
+    sm.reject_unknown_keys({"lanes", "exp_per_cycle", "latency_cycles"});
+    hw.softmax.present = true;
+    const std::size_t problems_before = diag.problems().size();
+    hw.softmax.lanes = int(sm.integer("lanes", std::nullopt, 1, 65536));
+    const bool lanes_ok = diag.problems().size() == problems_before;
+    hw.softmax.exp_per_cycle = int(sm.integer("exp_per_cycle", hw.softmax.lanes, 1, 65536));
+    hw.softmax.latency_cycles = int(sm.integer("latency_cycles", kDefaultVectorLatency, 0, 100000));
+    // Each lane feeds at most one element per cycle into the exponential units, so more of them than
+    // lanes would never be used; such a config is a mistake, not a faster unit.
+    if (lanes_ok && sm.has("exp_per_cycle") && hw.softmax.exp_per_cycle > hw.softmax.lanes)
+      diag.add(sm.child_path("exp_per_cycle"),
+               "must be at most lanes (" + std::to_string(hw.softmax.lanes) +
+                   "): each lane passes at most one element per cycle to the exponential units",
+               sm.node()->at("exp_per_cycle"));
+  }
 
   diag.throw_if_any();
   return hw;

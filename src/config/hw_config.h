@@ -1,6 +1,7 @@
 #pragma once
 // The hardware description: a systolic array, banked on-chip SRAM, a DMA engine and DRAM behind
 // one interface. Read from JSON (a file or an embedded preset name) with every problem reported.
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -61,6 +62,41 @@ struct DmaConfig {
   std::int64_t segment_bytes = 2048;
 };
 
+// The primitives the vector unit issues; every VECTOR operation is priced as a count of these
+// (hw/vector/unit_timing.h). JSON names: add, mul, max, exp, rsqrt, reciprocal, prefix_sum.
+enum class VecPrim : std::uint8_t { Add, Mul, Max, Exp, Rsqrt, Reciprocal, PrefixSum, kCount };
+inline constexpr int kVecPrimCount = int(VecPrim::kCount);
+const char* to_string(VecPrim p);
+
+// The vector unit: `lanes` elements per issue; cost[p] is the issue cycles one primitive takes for
+// `lanes` elements (an op needing 1 exp per element on 4 * lanes elements with exp cost 4 issues
+// for 16 cycles), and latency_cycles is the pipeline depth, paid once per instruction.
+// The "vector" section is optional. Defaults (kDefaultVectorCost): lanes = array cols (one lane per
+// array column, so a row of results leaves the array at the rate the unit takes it), latency 4,
+// cost add 1, mul 1, max 1, exp 4, rsqrt 4, reciprocal 4, prefix_sum 1: single-cycle ALU ops, and
+// transcendental and reciprocal functions at a quarter of the rate, as in the special-function units
+// of GPUs. A partial "cost" object fills the missing primitives with these defaults.
+inline constexpr std::array<int, kVecPrimCount> kDefaultVectorCost = {1, 1, 1, 4, 4, 4, 1};
+inline constexpr int kDefaultVectorLatency = 4;
+struct VectorConfig {
+  int lanes = 0;  // the parser fills in the array's cols
+  int latency_cycles = kDefaultVectorLatency;
+  std::array<int, kVecPrimCount> cost = kDefaultVectorCost;
+  int cost_of(VecPrim p) const { return cost[std::size_t(p)]; }
+};
+
+// An optional dedicated softmax unit (hw/vector/unit_timing.h has its timing model): `lanes` lanes
+// of max / add / mul, `exp_per_cycle` exponentials (and reciprocals) per cycle in total, and
+// latency_cycles of pipeline depth per instruction. When the "softmax" section is absent the
+// accelerator has none (present = false) and SOFTMAX instructions run on the vector unit.
+// In JSON, lanes is required; exp_per_cycle defaults to lanes and latency_cycles to 4.
+struct SoftmaxConfig {
+  bool present = false;
+  int lanes = 0;
+  int exp_per_cycle = 0;
+  int latency_cycles = 0;
+};
+
 struct HwConfig {
   std::string source;  // file path or "preset:NAME"
   std::string description;
@@ -68,6 +104,8 @@ struct HwConfig {
   SramConfig sram;
   DramConfig dram;
   DmaConfig dma;
+  VectorConfig vector;
+  SoftmaxConfig softmax;
   Json resolved;  // the document as read, for reports
 };
 

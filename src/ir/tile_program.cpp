@@ -104,6 +104,8 @@ class CountingSink final : public ProgramSink {
       if (v.size() <= in.tensor) v.resize(in.tensor + 1u, 0);
       v[in.tensor] += in.bytes();
       (in.op == Opcode::Load ? c_.load_bytes : c_.store_bytes) += in.bytes();
+      (in.op == Opcode::Load ? c_.load_bytes_by_class : c_.store_bytes_by_class)[std::size_t(in.opclass)] +=
+          in.bytes();
     }
     return std::uint32_t(c_.instrs++);
   }

@@ -189,7 +189,8 @@ struct ProgramCounts {
   std::uint64_t instrs = 0, macs = 0, load_bytes = 0, store_bytes = 0;
   std::array<std::uint64_t, std::size_t(Opcode::Barrier) + 1> by_opcode{};
   std::vector<std::uint64_t> load_bytes_by_tensor, store_bytes_by_tensor;
-  std::array<std::uint64_t, std::size_t(OpClass::kCount)> macs_by_class{};
+  std::array<std::uint64_t, std::size_t(OpClass::kCount)> macs_by_class{}, load_bytes_by_class{},
+      store_bytes_by_class{};
 };
 ProgramCounts count_program(const ProgramSource& src);
 
