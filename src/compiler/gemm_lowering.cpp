@@ -110,7 +110,7 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
     msg << hw.source << ": /sram: " << (what.empty() ? "GEMM" : what) << " " << d.m << "x" << d.k << "x" << d.n << " does not fit: its smallest tile (A "
         << tm << "x" << tk << " = " << b.a << " B, B " << tk << "x" << tn << " = " << b.b << " B, C " << tm << "x" << tn
         << " accumulators = " << b.c << " B, each double-buffered: " << b.total() << " B) exceeds the "
-        << (capacity_limit ? "SRAM left for it, " : "SRAM capacity of ") << capacity << " B (" << hw.sram.banks
+        << (capacity < std::uint64_t(hw.sram.total_bytes()) ? "SRAM left for it, " : "SRAM capacity of ") << capacity << " B (" << hw.sram.banks
         << " banks x " << hw.sram.bytes_per_bank << " B)";
     throw UserError(msg.str());
   }

@@ -1,0 +1,138 @@
+// attnsim run as a user runs it: graph and tile listings, the report's per-layer and per-op
+// sections, determinism, and clear errors with exit status 2 for bad input.
+#include <catch2/catch.hpp>
+
+#include "config/json_reader.h"
+#include "support/cli.h"
+
+using namespace attnsim;
+using namespace attnsim::test;
+
+namespace {
+
+// A 2-layer model small enough to simulate in well under a second.
+const char* kSmallModel = R"({
+  "description": "two small layers",
+  "dtype": "fp16",
+  "defaults": {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 256, "batch": 1,
+               "ffn": {"width": 128, "activation": "gelu"}, "attention": {"variant": "flash"}},
+  "layers": [{"repeat": 2}]
+})";
+
+}  // namespace
+
+TEST_CASE("run --emit graph prints the workload graph without simulating", "[cli][run]") {
+  const std::string model = write_temp("small.json", kSmallModel);
+  CliResult r = run_cli("run --hw edge --model " + model + " --emit graph");
+  REQUIRE(r.status == 0);
+  // Per layer: norm1, qkv_proj, qk, softmax, pv, out_proj, residual1, norm2, ffn_up, ffn_act,
+  // ffn_down, residual2 (pre-norm).
+  for (const char* op : {"L0.qkv_proj", "L0.qk", "L0.softmax", "L0.pv", "L1.ffn_down", "L1.residual2"})
+    CHECK(r.out.find(op) != std::string::npos);
+  CHECK(r.out.find("cycles") == std::string::npos);
+}
+
+TEST_CASE("run --emit tiles lists the phases and the program", "[cli][run]") {
+  const std::string model = write_temp("small.json", kSmallModel);
+  CliResult r = run_cli("run --hw edge --model " + model + " --emit tiles");
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("# phase L0.attention: flash") != std::string::npos);
+  CHECK(r.out.find("SOFTMAX online_step") != std::string::npos);
+  CHECK(r.out.find("SOFTMAX normalize") != std::string::npos);
+  CHECK(r.out.find("VECTOR gelu") != std::string::npos);
+}
+
+TEST_CASE("run reports per layer, per op, the softmax unit and SRAM per tensor class", "[cli][run]") {
+  const std::string model = write_temp("small.json", kSmallModel);
+  const std::string dir = temp_dir() + "/run_report";
+  CliResult r = run_cli("run --hw edge --model " + model + " --out " + dir);
+  REQUIRE(r.status == 0);
+  const Json rep = parse_json_text(slurp(dir + "/report.json"), "report.json");
+  REQUIRE(rep["layers"].size() == 2);
+  // MACs per layer, by hand (T = N = 256, D = 64, HD = 64, F = 128, 2 heads of 32):
+  //   qkv 256*64*192 = 3,145,728; qk and pv 2 heads * 256*256*32 = 4,194,304 each;
+  //   out_proj 256*64*64 = 1,048,576; ffn 2 * 256*64*128 = 4,194,304. Sum 16,777,216.
+  for (const Json& l : rep["layers"]) {
+    CHECK(l["macs"] == 16777216);
+    CHECK(l["ops"]["qkv_proj"]["macs"] == 3145728);
+    CHECK(l["ops"]["qk"]["macs"] == 4194304);
+    CHECK(l["ops"]["pv"]["macs"] == 4194304);
+    CHECK(l["ops"]["softmax"]["softmax_busy_cycles"].get<std::int64_t>() > 0);
+    CHECK(l["end_cycle"].get<std::int64_t>() > l["start_cycle"].get<std::int64_t>());
+  }
+  // Layer 1 starts after layer 0 ends (it reads layer 0's output).
+  CHECK(rep["layers"][1]["start_cycle"].get<std::int64_t>() >= rep["layers"][0]["end_cycle"].get<std::int64_t>());
+  CHECK(rep["macs"] == 2 * 16777216);
+  const double sm = rep["busy_fraction"]["softmax_unit"].get<double>();
+  CHECK(sm > 0.0);
+  CHECK(sm < 1.0);
+  for (const char* cls : {"q", "k", "v", "scores", "out", "stats", "weights", "activations"})
+    CHECK(rep["sram"]["high_water_bytes_by_class"].contains(cls));
+  CHECK(rep["phases"].size() == 2 * 10);  // 12 ops per layer, the 3 attention ops lowered as one phase
+}
+
+TEST_CASE("run reports are byte-identical across runs", "[cli][run]") {
+  const std::string model = write_temp("small.json", kSmallModel);
+  const std::string a = temp_dir() + "/det_a", b = temp_dir() + "/det_b";
+  REQUIRE(run_cli("run --hw edge --model " + model + " --variant unfused --out " + a).status == 0);
+  REQUIRE(run_cli("run --hw edge --model " + model + " --variant unfused --out " + b).status == 0);
+  CHECK(slurp(a + "/report.json") == slurp(b + "/report.json"));
+  CHECK(slurp(a + "/report.csv") == slurp(b + "/report.csv"));
+}
+
+TEST_CASE("without a softmax unit softmax runs on the vector unit", "[cli][run]") {
+  const std::string model = write_temp("small.json", kSmallModel);
+  const std::string dir = temp_dir() + "/run_tpu";
+  CliResult r = run_cli("run --hw tpu-v1 --dtype int8 --model " + model + " --out " + dir);
+  REQUIRE(r.status == 0);
+  const Json rep = parse_json_text(slurp(dir + "/report.json"), "report.json");
+  CHECK(rep["busy_fraction"]["softmax_unit"] == "absent");
+  CHECK(rep["busy_fraction"]["softmax_work"].get<double>() > 0.0);
+  CHECK(rep["busy_fraction"]["vector_unit"].get<double>() >= rep["busy_fraction"]["softmax_work"].get<double>());
+}
+
+TEST_CASE("run rejects bad input with exit status 2 and a message naming the source and rule", "[cli][run]") {
+  SECTION("an invalid model file") {
+    const std::string bad = write_temp("bad_model.json", R"({"layers": [{"d_model": 0}]})");
+    CliResult r = run_cli("run --hw edge --model " + bad);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(bad + ": /layers/0/d_model") != std::string::npos);
+  }
+  SECTION("malformed JSON") {
+    const std::string bad = write_temp("broken.json", "{\"layers\": [");
+    CliResult r = run_cli("run --hw edge --model " + bad);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(bad) != std::string::npos);
+  }
+  SECTION("an unknown variant") {
+    CliResult r = run_cli("run --hw edge --model bert-base --variant flsh");
+    CHECK(r.status == 2);
+    CHECK(r.err.find("did you mean \"flash\"") != std::string::npos);
+  }
+  SECTION("an impossible size") {
+    CliResult r = run_cli("run --hw edge --model bert-base --seq-len 0");
+    CHECK(r.status == 2);
+    CHECK(r.err.find("--seq-len") != std::string::npos);
+  }
+  SECTION("operand width mismatch") {
+    CliResult r = run_cli("run --hw tpu-v1 --model bert-base");
+    CHECK(r.status == 2);
+    CHECK(r.err.find("/array/operand_bytes") != std::string::npos);
+  }
+  SECTION("a tile that cannot fit") {
+    // 16 banks of 1 KiB: the GEMMs' smallest tiles (12 KiB double-buffered) fit, flash's do not.
+    CliResult r = run_cli("run --hw edge --set /sram/bytes_per_bank=1024 --model bert-base --variant flash");
+    CHECK(r.status == 2);
+    CHECK(r.err.find("preset:edge: /sram: L0.attention: flash") != std::string::npos);
+    CHECK(r.err.find("16384 B of SRAM available") != std::string::npos);
+    r = run_cli("run --hw edge --set /sram/bytes_per_bank=256 --model bert-base");
+    CHECK(r.status == 2);
+    CHECK(r.err.find("L0.qkv_proj 512x768x2304 does not fit") != std::string::npos);
+    CHECK(r.err.find("SRAM capacity of 4096 B") != std::string::npos);
+  }
+  SECTION("an unknown model preset") {
+    CliResult r = run_cli("run --hw edge --model bert-huge");
+    CHECK(r.status == 2);
+    CHECK(r.err.find("bert-base") != std::string::npos);  // the presets are listed
+  }
+}
