@@ -24,6 +24,7 @@ class Emitter {
     cls_ = cls;
   }
   void set_class(OpClass cls) { cls_ = cls; }
+  OpClass op_class() const { return cls_; }
 
   // DRAM block <-> SRAM tile of the same shape (dense unless tile.ld says otherwise).
   std::uint32_t load(const DramBlock& b, const SramTile& tile, std::initializer_list<std::uint32_t> deps = {});

@@ -22,14 +22,15 @@ std::vector<std::int64_t> candidates(std::int64_t dim, std::int64_t granule) {
 }
 
 struct BufferSizes {
-  std::uint64_t a, b, c;  // one buffer each, aligned to the port width
-  std::uint64_t total() const { return 2 * (a + b + c); }
+  std::uint64_t a, b, c, r;  // one buffer each (r: the epilogue's residual tile, or 0)
+  std::uint64_t total() const { return 2 * (a + b + c + r); }
 };
 
-BufferSizes buffer_sizes(const HwConfig& hw, std::int64_t tm, std::int64_t tk, std::int64_t tn) {
+BufferSizes buffer_sizes(const HwConfig& hw, std::int64_t tm, std::int64_t tk, std::int64_t tn, int epilogue_inputs) {
   // Buffers start on 64-byte boundaries (a burst), whatever the port width.
   const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes, al = 64;
-  return {align_up(tm * tk * ob, al), align_up(tk * tn * ob, al), align_up(tm * tn * acc, al)};
+  return {align_up(tm * tk * ob, al), align_up(tk * tn * ob, al), align_up(tm * tn * acc, al),
+          epilogue_inputs ? align_up(tm * tn * ob, al) : 0};
 }
 
 // Array cycles of all tiles: tiles are full-sized except possibly the last along each dimension.
@@ -52,7 +53,7 @@ std::int64_t compute_cycles(const HwConfig& hw, const GemmDims& d, std::int64_t 
 }  // namespace
 
 GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity_limit,
-                              const std::string& what) {
+                              const std::string& what, int epilogue_inputs) {
   if (d.m <= 0 || d.k <= 0 || d.n <= 0)
     throw UserError("GEMM dimensions must be positive, got M=" + std::to_string(d.m) + " K=" + std::to_string(d.k) +
                     " N=" + std::to_string(d.n));
@@ -79,7 +80,7 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
   for (std::int64_t tm : candidates(d.m, gm))
     for (std::int64_t tk : candidates(d.k, gk))
       for (std::int64_t tn : candidates(d.n, gn)) {
-        if (buffer_sizes(hw, tm, tk, tn).total() > capacity) continue;
+        if (buffer_sizes(hw, tm, tk, tn, epilogue_inputs).total() > capacity) continue;
         const std::int64_t nm = ceil_div(d.m, tm), nn = ceil_div(d.n, tn);
         const std::uint64_t a_bytes = d.m * d.k * ob, b_bytes = d.k * d.n * ob, c_bytes = d.m * d.n * ob;
         const std::int64_t comp = compute_cycles(hw, d, tm, tk, tn);
@@ -93,7 +94,9 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
             traffic += a_bytes * (nk == 1 ? 1 : nn) + b_bytes * (nk == 1 && nn == 1 ? 1 : nm);
           else
             traffic += b_bytes * (nk == 1 ? 1 : nm) + a_bytes * (nk == 1 && nm == 1 ? 1 : nn);
+          if (epilogue_inputs) traffic += c_bytes;  // the residual read once
           GemmTiling t{tm, tk, tn, n_outer, traffic, comp, std::max(double(comp), double(traffic) / bw)};
+          t.epilogue_inputs = epilogue_inputs;
           // Minimise estimated cycles, then traffic, then the number of tiles (fewer instructions).
           auto key = [&](const GemmTiling& x) {
             return std::make_tuple(x.est_cycles, x.est_dram_bytes,
@@ -105,7 +108,7 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
   if (!found) {
     const std::int64_t tm = candidates(d.m, gm).front(), tk = candidates(d.k, gk).front(),
                        tn = candidates(d.n, gn).front();
-    BufferSizes b = buffer_sizes(hw, tm, tk, tn);
+    BufferSizes b = buffer_sizes(hw, tm, tk, tn, epilogue_inputs);
     std::ostringstream msg;
     msg << hw.source << ": /sram: " << (what.empty() ? "GEMM" : what) << " " << d.m << "x" << d.k << "x" << d.n << " does not fit: its smallest tile (A "
         << tm << "x" << tk << " = " << b.a << " B, B " << tk << "x" << tn << " = " << b.b << " B, C " << tm << "x" << tn
@@ -119,16 +122,18 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
 
 GemmEmitter::GemmEmitter(const HwConfig& hw, const GemmTiling& t, std::uint64_t base, std::uint64_t capacity)
     : hw_(hw), t_(t) {
-  BufferSizes bs = buffer_sizes(hw, t.tm, t.tk, t.tn);
-  // Layout A0 A1 B0 B1 C0 C1 from base. When it still fits, every buffer starts on a bank boundary,
-  // so that the operands the array reads at once sit in different banks' ports.
+  BufferSizes bs = buffer_sizes(hw, t.tm, t.tk, t.tn, t.epilogue_inputs);
+  // Layout A0 A1 B0 B1 C0 C1 (R0 R1) from base. When it still fits, every buffer starts on a bank
+  // boundary, so that the operands the array reads at once sit in different banks' ports.
   const std::uint64_t bank = std::uint64_t(hw.sram.bytes_per_bank);
-  const BufferSizes banked{align_up(bs.a, bank), align_up(bs.b, bank), align_up(bs.c, bank)};
+  const BufferSizes banked{align_up(bs.a, bank), align_up(bs.b, bank), align_up(bs.c, bank),
+                           bs.r ? align_up(bs.r, bank) : 0};
   if (base % bank == 0 && banked.total() <= capacity) bs = banked;
-  a_bytes_ = bs.a, b_bytes_ = bs.b, c_bytes_ = bs.c;
+  a_bytes_ = bs.a, b_bytes_ = bs.b, c_bytes_ = bs.c, r_bytes_ = bs.r;
   a_buf_[0] = base, a_buf_[1] = base + bs.a;
   b_buf_[0] = base + 2 * bs.a, b_buf_[1] = b_buf_[0] + bs.b;
   c_buf_[0] = base + 2 * (bs.a + bs.b), c_buf_[1] = c_buf_[0] + bs.c;
+  r_buf_[0] = base + 2 * (bs.a + bs.b + bs.c), r_buf_[1] = r_buf_[0] + bs.r;
   end_ = base + bs.total();
 }
 
@@ -139,6 +144,7 @@ std::vector<BufferInfo> GemmEmitter::buffers(const std::string& prefix, std::uin
     v.push_back({prefix + "A" + std::to_string(i), {a_buf_[i], a_bytes_}, a, phase});
     v.push_back({prefix + "B" + std::to_string(i), {b_buf_[i], b_bytes_}, b, phase});
     v.push_back({prefix + "C" + std::to_string(i), {c_buf_[i], c_bytes_}, c, phase});
+    if (r_bytes_) v.push_back({prefix + "R" + std::to_string(i), {r_buf_[i], r_bytes_}, BufClass::Activation, phase});
   }
   return v;
 }
@@ -196,8 +202,25 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
         a_reader_[a_slot_] = last_gemm;
         b_reader_[b_slot_] = last_gemm;
       }
+      // Epilogue on the finished C tile, in SRAM, while the array goes on with the next tile.
+      const SramTile ct = tile_at(c_buf_[c_slot_], m, n, acc);
+      std::uint32_t result = last_gemm;
+      if (o.epilogue != Epilogue::None) {
+        const OpClass cls = em.op_class();
+        em.set_class(o.epilogue_class);
+        if (o.epilogue == Epilogue::AddResidual) {
+          ATTNSIM_ASSERT(r_bytes_ > 0, "residual epilogue without its buffer");
+          const SramTile rt = tile_at(r_buf_[c_slot_], m, n, ob);
+          const std::uint32_t rl = em.load({o.residual.tensor, o.residual.row0 + m0, o.residual.col0 + n0, m, n}, rt,
+                                           {c_reader_[c_slot_]});
+          result = em.vector(VecOp::Add, ct, rt, ct, {last_gemm, rl});
+        } else {
+          result = em.vector(o.epilogue == Epilogue::Gelu ? VecOp::Gelu : VecOp::Relu, ct, {}, ct, {last_gemm});
+        }
+        em.set_class(cls);
+      }
       const DramBlock cb{o.c.tensor, o.c.row0 + m0, o.c.col0 + n0, m, n};
-      c_reader_[c_slot_] = em.store(cb, tile_at(c_buf_[c_slot_], m, n, acc), {last_gemm});
+      c_reader_[c_slot_] = em.store(cb, ct, {result});
     }
 }
 

@@ -20,14 +20,16 @@ struct GemmTiling {
   std::uint64_t est_dram_bytes = 0;     // traffic the schedule moves
   std::int64_t est_compute_cycles = 0;  // sum of the tiles' array cycles
   double est_cycles = 0;                // max(compute, traffic / bandwidth): what the choice minimises
+  int epilogue_inputs = 0;              // 1: double-buffered residual tiles share the SRAM
 };
 
 // Picks the tiling within `capacity` bytes of SRAM (0: all of it). Tile sizes are whole multiples
 // of the array dimension each GEMM dimension is folded over (or the whole dimension), so the
 // array's fold structure is kept. Throws UserError naming `what`, the smallest tile and the
 // capacity when nothing fits.
+// epilogue_inputs = 1 reserves room for a residual tile per C tile (Epilogue::AddResidual).
 GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity = 0,
-                              const std::string& what = "");
+                              const std::string& what = "", int epilogue_inputs = 0);
 
 // Causal attention GEMMs skip the tiles that only touch masked scores.
 enum class CausalSkip : std::uint8_t {
@@ -36,6 +38,10 @@ enum class CausalSkip : std::uint8_t {
   ReductionSteps,  // O = P V: a K step with k0 > the tile's last row is skipped
 };
 
+// Work done on a finished C tile in SRAM by the vector unit before it is stored (fused, so that it
+// overlaps the array's next tiles): an activation in place, or a residual add of a DRAM block.
+enum class Epilogue : std::uint8_t { None, Gelu, Relu, AddResidual };
+
 struct GemmBlocks {
   DramBlock a;                // M x K
   DramBlock b;                // K x N, or N x K when b_transposed
@@ -43,6 +49,9 @@ struct GemmBlocks {
   DramBlock c;                // M x N
   CausalSkip skip = CausalSkip::None;
   std::int64_t causal_offset = 0;  // global row of a's row 0 minus global column of b's column 0
+  Epilogue epilogue = Epilogue::None;
+  OpClass epilogue_class = OpClass::Other;  // what the epilogue's instructions count as
+  DramBlock residual;                       // AddResidual: M x N, added to C
 };
 
 // Emits GEMMs with one tiling into buffers from sram_base; consecutive GEMMs (for instance one per
@@ -59,7 +68,7 @@ class GemmEmitter {
  private:
   const HwConfig& hw_;
   GemmTiling t_;
-  std::uint64_t a_buf_[2], b_buf_[2], c_buf_[2], a_bytes_, b_bytes_, c_bytes_, end_;
+  std::uint64_t a_buf_[2], b_buf_[2], c_buf_[2], r_buf_[2], a_bytes_, b_bytes_, c_bytes_, r_bytes_, end_;
   std::uint32_t a_reader_[2] = {kNoInstr, kNoInstr}, b_reader_[2] = {kNoInstr, kNoInstr},
                 c_reader_[2] = {kNoInstr, kNoInstr};
   int a_slot_ = -1, b_slot_ = -1, c_slot_ = -1;

@@ -34,16 +34,28 @@ class Lowering {
       throw UserError(hw_.source + ": /array/operand_bytes: the model's operands are " + std::to_string(g_.elem_bytes) +
                       " B each but the array's are " + std::to_string(hw_.array.operand_bytes) +
                       " B; pick a matching dtype (--dtype) or set /array/operand_bytes");
+    uses_.assign(g_.tensors.size(), 0);
+    for (const GraphOp& op : g_.ops)
+      for (const OpInstance& in : op.instances)
+        for (const TensorView& v : in.in)
+          if (v.tensor >= 0) ++uses_[std::size_t(v.tensor)];
     for (std::size_t i = 0; i < g_.ops.size(); ++i) {
       const GraphOp& op = g_.ops[i];
       if (op.group >= 0) {
         if (g_.groups[std::size_t(op.group)].ops.front() == int(i)) lower_group(g_.groups[std::size_t(op.group)]);
         continue;
       }
-      if (op.kind == OpKind::MatMul)
-        lower_matmul(op);
-      else
+      if (op.kind == OpKind::MatMul) {
+        const GraphOp* next = i + 1 < g_.ops.size() ? &g_.ops[i + 1] : nullptr;
+        if (next && fusable_epilogue(op, *next)) {
+          lower_matmul(op, next);
+          ++i;
+        } else {
+          lower_matmul(op, nullptr);
+        }
+      } else {
         lower_rowwise(op);
+      }
     }
     return finish();
   }
@@ -58,13 +70,39 @@ class Lowering {
     steps_.push_back(std::move(s));
   }
 
-  void lower_matmul(const GraphOp& op) {
+  static bool same_view(const TensorView& a, const TensorView& b) {
+    return a.tensor == b.tensor && a.row0 == b.row0 && a.col0 == b.col0 && a.rows == b.rows && a.cols == b.cols &&
+           a.transposed == b.transposed;
+  }
+
+  // A GEMM's only consumer, right after it, that works element by element on its output: an
+  // activation, or a residual add. It is applied to each C tile in SRAM before the tile is stored.
+  bool fusable_epilogue(const GraphOp& mm, const GraphOp& next) const {
+    if (mm.instances.size() != 1 || next.instances.size() != 1 || next.group >= 0) return false;
+    const TensorView& out = mm.instances[0].out;
+    if (uses_[std::size_t(out.tensor)] != 1) return false;
+    const OpInstance& ni = next.instances[0];
+    switch (next.kind) {
+      case OpKind::Gelu:
+      case OpKind::Relu:
+        return same_view(ni.in[0], out);
+      case OpKind::Add:
+        return (same_view(ni.in[0], out) && ni.in[1].tensor != out.tensor) ||
+               (same_view(ni.in[1], out) && ni.in[0].tensor != out.tensor);
+      default:
+        return false;
+    }
+  }
+
+  void lower_matmul(const GraphOp& op, const GraphOp* epi) {
     const OpInstance& in = op.instances.front();
     const TensorView &a = in.in[0], &b = in.in[1];
     const GemmDims d{a.logical_rows(), a.logical_cols(), b.logical_cols()};
-    const GemmTiling t = choose_gemm_tiling(hw_, d, capacity_, op.name);
+    const bool residual = epi && epi->kind == OpKind::Add;
+    const GemmTiling t = choose_gemm_tiling(hw_, d, capacity_, op.name, residual ? 1 : 0);
     Step s;
-    s.info = {op.name, op.layer, op.cls, describe(t, d), 0};
+    s.info = {epi ? op.name + "+" + epi->name.substr(epi->name.find('.') + 1) : op.name, op.layer, op.cls,
+              describe(t, d) + (epi ? std::string(", fused ") + to_string(epi->kind) + " epilogue" : ""), 0};
     {
       GemmEmitter probe(hw_, t, 0, capacity_);
       s.buffers = probe.buffers(op.name + ".", phase(), BufClass::Activation, BufClass::Weight, BufClass::Output);
@@ -78,6 +116,17 @@ class Lowering {
       x.b = block_of(i.in[1]);
       x.b_transposed = i.in[1].transposed;
       x.c = block_of(i.out);
+      if (epi) {
+        const OpInstance& ei = epi->instances[0];
+        x.c = block_of(ei.out);
+        x.epilogue_class = epi->cls;
+        if (residual) {
+          x.epilogue = Epilogue::AddResidual;
+          x.residual = block_of(same_view(ei.in[0], i.out) ? ei.in[1] : ei.in[0]);
+        } else {
+          x.epilogue = epi->kind == OpKind::Gelu ? Epilogue::Gelu : Epilogue::Relu;
+        }
+      }
       gb.push_back(x);
     }
     s.emit = [&hw, t, cap, gb](Emitter& em) {
@@ -288,6 +337,7 @@ class Lowering {
   const std::uint64_t capacity_;
   std::vector<Step> steps_;
   std::vector<int> spilled_;
+  std::vector<int> uses_;  // per tensor: how many op inputs read it
 };
 
 }  // namespace
