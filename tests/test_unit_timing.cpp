@@ -121,11 +121,11 @@ TEST_CASE("the presets carry their vector and softmax units", "[units][config]")
   CHECK(edge.softmax.latency_cycles == 8);
 
   HwConfig cloud = load_hw_config("cloud");
-  CHECK(cloud.vector.lanes == 256);
+  CHECK(cloud.vector.lanes == 1024);
   CHECK(cloud.vector.cost == kDefaultVectorCost);
   CHECK(cloud.softmax.present);
-  CHECK(cloud.softmax.lanes == 256);
-  CHECK(cloud.softmax.exp_per_cycle == 256);
+  CHECK(cloud.softmax.lanes == 1024);
+  CHECK(cloud.softmax.exp_per_cycle == 1024);
   CHECK(cloud.softmax.latency_cycles == 8);
 
   HwConfig tpu = load_hw_config("tpu-v1");

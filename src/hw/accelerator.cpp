@@ -147,6 +147,15 @@ void Accelerator::complete(std::uint32_t id) {
   any_done_.notify();
 }
 
+void Accelerator::attribute_stall(Opcode waiting_for, fs_t waited) {
+  if (waiting_for == Opcode::Load || waiting_for == Opcode::Store)
+    stats_.stall_memory_fs += waited;
+  else if (waiting_for == Opcode::Softmax)
+    stats_.stall_softmax_fs += waited;
+  else
+    stats_.stall_dependency_fs += waited;
+}
+
 void Accelerator::wait_for_deps(const Instr& in, bool attribute) {
   for (;;) {
     const Instr* pending = nullptr;
@@ -156,22 +165,21 @@ void Accelerator::wait_for_deps(const Instr& in, bool attribute) {
     const Opcode op = pending->op;
     const fs_t t0 = now_fs();
     sc_core::wait(any_done_);
-    if (!attribute) continue;
-    const fs_t waited = now_fs() - t0;
-    if (op == Opcode::Load || op == Opcode::Store)
-      stats_.stall_memory_fs += waited;
-    else if (op == Opcode::Softmax)
-      stats_.stall_softmax_fs += waited;
-    else
-      stats_.stall_dependency_fs += waited;
+    if (attribute) attribute_stall(op, now_fs() - t0);
   }
   align_to_edge(period_);
 }
 
-void Accelerator::wait_for_barrier(std::uint32_t id) {
+void Accelerator::wait_for_barrier(std::uint32_t id, bool attribute) {
   // By id, not by reference: once the first unit completes the barrier its window slot may be
-  // reused while the other units are still here.
-  while (done_prefix_ < id) sc_core::wait(any_done_);
+  // reused while the other units are still here. A unit waiting here waits for the oldest
+  // unfinished instruction; its wait is charged to that instruction's kind.
+  while (done_prefix_ < id) {
+    const Opcode op = instr(done_prefix_).op;
+    const fs_t t0 = now_fs();
+    sc_core::wait(any_done_);
+    if (attribute) attribute_stall(op, now_fs() - t0);
+  }
   if (!is_done(id)) complete(id);
   align_to_edge(period_);
 }
@@ -197,7 +205,7 @@ void Accelerator::array_thread() {
   while (next(array_q_, &id)) {
     const Instr& in = instr(id);
     if (in.op == Opcode::Barrier) {
-      wait_for_barrier(id);
+      wait_for_barrier(id, true);
       continue;
     }
     wait_for_deps(in, true);
@@ -228,7 +236,7 @@ void Accelerator::vector_thread(Queue* q, bool softmax_unit) {
   while (next(*q, &id)) {
     const Instr& in = instr(id);
     if (in.op == Opcode::Barrier) {
-      wait_for_barrier(id);
+      wait_for_barrier(id, false);
       continue;
     }
     wait_for_deps(in, false);
@@ -264,7 +272,7 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
   while (next(*side->queue, &id)) {
     const Instr& in = instr(id);
     if (in.op == Opcode::Barrier) {
-      wait_for_barrier(id);
+      wait_for_barrier(id, false);
       continue;
     }
     wait_for_deps(in, false);

@@ -46,7 +46,8 @@ struct SimStats {
   // SOFTMAX work, wherever it ran (the softmax unit, or the vector unit when there is none).
   fs_t softmax_work_fs = 0;
   // Array stalls: waiting for a LOAD or STORE (memory), for a SOFTMAX (softmax), for another
-  // compute unit or a barrier (dependency), or for SRAM ports (sram_port: the banks holding its
+  // compute unit (dependency), or for SRAM ports; at a barrier, the wait is charged to the kind of
+  // the oldest unfinished instruction (sram_port: the banks holding its
   // operands cannot feed it as fast as it computes, alone or shared with other units).
   fs_t stall_memory_fs = 0, stall_softmax_fs = 0, stall_dependency_fs = 0, stall_sram_port_fs = 0;
   std::uint64_t macs = 0, gemms = 0, vector_ops = 0, softmax_ops = 0, loads = 0, stores = 0, dma_segments = 0;
@@ -108,7 +109,8 @@ class Accelerator : public sc_core::sc_module {
   const Instr& instr(std::uint32_t id) const { return window_[id % kWindow]; }
   // Waits until every dependency of instr is done; adds the wait to the bucket of the cause.
   void wait_for_deps(const Instr& instr, bool attribute);
-  void wait_for_barrier(std::uint32_t id);
+  void wait_for_barrier(std::uint32_t id, bool attribute);
+  void attribute_stall(Opcode waiting_for, fs_t waited);
   void complete(std::uint32_t id);
   // Reserves SRAM port time for bytes over a tile; returns when (fs) the ports are done.
   fs_t sram_transfer(const SramTile& t, std::uint64_t bytes, bool write);
