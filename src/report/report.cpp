@@ -58,15 +58,21 @@ HighWater sram_high_water(const HwConfig& hw, const std::vector<BufferInfo>& buf
 
 Json op_json(const HwConfig& hw, const OpStats& o) {
   const fs_t period = hw.array.period_fs();
-  return {{"array_busy_cycles", to_cycles(o.array_busy_fs, period)},
+  const std::int64_t busy = to_cycles(o.array_busy_fs, period);
+  const std::int64_t start = o.first_start_fs < 0 ? 0 : to_cycles(o.first_start_fs, period),
+                     end = to_cycles(o.last_end_fs, period);
+  return {{"array_busy_cycles", busy},
+          // MACs per PE-cycle while the array works on this op: how well its tiles fill the folds.
+          {"array_efficiency", round6(ratio(double(o.macs), double(busy) * double(hw.array.pes())))},
+          {"dram_bytes_per_cycle", round6(ratio(double(o.load_bytes + o.store_bytes), double(end - start)))},
           {"vector_busy_cycles", to_cycles(o.vector_busy_fs, period)},
           {"softmax_busy_cycles", to_cycles(o.softmax_busy_fs, period)},
           {"macs", o.macs},
           {"dram_read_bytes", o.load_bytes},
           {"dram_written_bytes", o.store_bytes},
           {"instructions", o.instrs},
-          {"start_cycle", o.first_start_fs < 0 ? 0 : to_cycles(o.first_start_fs, period)},
-          {"end_cycle", to_cycles(o.last_end_fs, period)}};
+          {"start_cycle", start},
+          {"end_cycle", end}};
 }
 
 // Per layer: when it ran, and what each op class in it did.
