@@ -1,0 +1,430 @@
+// How the three attention schedules scale with the sequence length N, from the compiled programs
+// alone (compile_model + count_program; the simulator moves exactly the program's bytes, which is
+// tested elsewhere): one BERT-base layer (d_model 768, 12 heads of head_dim d = 64, fp16, not
+// causal) on the embedded edge and cloud presets, N = 256 ... 16384.
+//
+// Notation: eb = 2 (fp16 operand and DRAM element bytes), ob = 2, acc = 4 (the presets' operand and
+// accumulator bytes), H = 12 heads, d = 64, M = SRAM bytes (edge 16 x 32 KiB = 524288, cloud
+// 64 x 512 KiB = 33554432), g = array side (edge 32, cloud 256). "Core" means the instructions of
+// the op classes QK, Softmax and PV, i.e. the attention itself without the projections.
+//
+// Every expected number is computed below from a formula; the tile sizes it needs (bq, br, GEMM
+// tiles) come from the planners the lowering itself calls (plan_flash, plan_row_fused,
+// choose_gemm_tiling), and the worked values in the comments are those the planners return for the
+// presets at the time of writing.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/errors.h"
+#include "compiler/attention_lowering.h"
+#include "compiler/gemm_lowering.h"
+#include "compiler/model_lowering.h"
+#include "config/hw_config.h"
+#include "config/model_config.h"
+#include "config/presets.h"
+#include "ir/graph.h"
+#include "ir/tile_program.h"
+
+using namespace attnsim;
+
+namespace {
+
+constexpr std::int64_t kHeads = 12, kDh = 64, kDModel = 768;
+constexpr std::uint64_t kEb = 2;  // fp16
+const std::vector<std::int64_t> kSeqLens = {256, 512, 1024, 2048, 4096, 8192, 16384};
+const char* const kAttention = "L0.attention";
+
+// BERT-base with one layer: the embedded preset's document with "layers" cut to one repeat.
+ModelConfig bert_one_layer(std::int64_t n, const std::string& variant) {
+  Json doc = parse_json_text(find_model_preset("bert-base"), "preset:bert-base");
+  doc["layers"] = Json::array({Json{{"repeat", 1}}});
+  ModelOverrides ov;
+  ov.seq_len = n;
+  ov.variant = variant;
+  ModelConfig m = parse_model_config(doc, "preset:bert-base (1 layer)", ov);
+  REQUIRE(m.layers.size() == 1);
+  const LayerSpec& l = m.layers[0];
+  REQUIRE(l.d_model == kDModel);
+  REQUIRE(l.heads == kHeads);
+  REQUIRE(l.head_dim == kDh);
+  REQUIRE(l.seq_len == n);
+  REQUIRE(l.batch == 1);
+  REQUIRE(!l.causal);
+  REQUIRE(m.elem_bytes == int(kEb));
+  return m;
+}
+
+// A preset with /sram/bytes_per_bank divided by `shrink` (as --set /sram/bytes_per_bank=... would).
+HwConfig preset_with_smaller_sram(const std::string& preset, std::int64_t shrink) {
+  std::string source;
+  Json doc = read_hw_document(preset, &source);
+  doc["sram"]["bytes_per_bank"] = doc["sram"]["bytes_per_bank"].get<std::int64_t>() / shrink;
+  return parse_hw_config(doc, source + " (SRAM / " + std::to_string(shrink) + ")");
+}
+
+struct Compiled {
+  CompiledModel cm;
+  ProgramCounts counts;
+};
+
+// Compiles one layer (hw must outlive the program: its generator refers to it).
+CompiledModel compile(const HwConfig& hw, std::int64_t n, const std::string& variant) {
+  return compile_model(hw, build_graph(bert_one_layer(n, variant)));
+}
+
+Compiled compile_and_count(const HwConfig& hw, std::int64_t n, const std::string& variant) {
+  Compiled c{compile(hw, n, variant), {}};
+  c.counts = count_program(c.cm.program);
+  return c;
+}
+
+std::uint64_t core_macs(const ProgramCounts& c) {
+  return c.macs_by_class[std::size_t(OpClass::QK)] + c.macs_by_class[std::size_t(OpClass::PV)];
+}
+
+std::uint64_t core_bytes(const ProgramCounts& c) {
+  std::uint64_t b = 0;
+  for (OpClass k : {OpClass::QK, OpClass::Softmax, OpClass::PV})
+    b += c.load_bytes_by_class[std::size_t(k)] + c.store_bytes_by_class[std::size_t(k)];
+  return b;
+}
+
+const PhaseInfo* find_phase(const CompiledModel& cm, const std::string& name) {
+  for (const PhaseInfo& p : cm.phases)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+// The SRAM high-water mark of a phase: the bytes of all its buffers (they are live together).
+std::uint64_t phase_buffer_bytes(const CompiledModel& cm, const std::string& name, BufClass only = BufClass::kCount) {
+  std::uint32_t idx = UINT32_MAX;
+  for (std::size_t i = 0; i < cm.phases.size(); ++i)
+    if (cm.phases[i].name == name) idx = std::uint32_t(i);
+  REQUIRE(idx != UINT32_MAX);
+  std::uint64_t sum = 0;
+  for (const BufferInfo& b : cm.program.buffers)
+    if (b.phase == idx && (only == BufClass::kCount || b.cls == only)) sum += b.region.bytes;
+  return sum;
+}
+
+std::uint64_t tensor_bytes(const CompiledModel& cm, const std::vector<std::uint64_t>& by_tensor, const std::string& t) {
+  for (std::size_t i = 0; i < cm.program.tensors.size(); ++i)
+    if (cm.program.tensors[i].name == t) return by_tensor[i];
+  FAIL("no tensor " << t);
+  return 0;
+}
+
+// Least-squares slope of ln y against ln x.
+double loglog_slope(const std::vector<std::pair<double, double>>& pts) {
+  double mx = 0, my = 0;
+  for (const auto& [x, y] : pts) mx += std::log(x), my += std::log(y);
+  mx /= double(pts.size()), my /= double(pts.size());
+  double sxy = 0, sxx = 0;
+  for (const auto& [x, y] : pts) {
+    const double dx = std::log(x) - mx;
+    sxy += dx * (std::log(y) - my);
+    sxx += dx * dx;
+  }
+  return sxy / sxx;
+}
+
+std::uint64_t ceil_div_u(std::int64_t a, std::int64_t b) { return std::uint64_t((a + b - 1) / b); }
+
+// Flash and row-fused per head (attention_lowering.h): Q read and O written once (2 N d), K and V
+// read once per query block of `block` rows (2 N d ceil(N / block)), in elements of eb bytes.
+std::uint64_t blocked_bytes_per_head(std::int64_t n, std::int64_t block) {
+  return kEb * std::uint64_t(n) * kDh * (2 + 2 * ceil_div_u(n, block));
+}
+
+// DRAM bytes of the operands of one GEMM C[m x n] = A[m x k] B[k x n] as GemmEmitter::emit reads
+// them (gemm_lowering.cpp): its loop is outer x inner x k (m, n, k or n, m, k) and a tile of A
+// (block (mi, ki)) or B (block (ki, ni)) is loaded only when it differs from the one on chip.
+//   m, n, k order: with nk = 1 A's tile (mi, 0) stays over the whole inner n loop, so A is read
+//   once; else every step loads again and A is read nn times. B's block changes every step unless
+//   nk = nn = 1 (then one tile serves the GEMM), so B is read nm times, or once.
+//   n, m, k order: the same with A and B (and nm, nn) exchanged.
+std::uint64_t gemm_operand_bytes(const GemmTiling& t, const GemmDims& d) {
+  const std::uint64_t nm = ceil_div_u(d.m, t.tm), nn = ceil_div_u(d.n, t.tn), nk = ceil_div_u(d.k, t.tk);
+  const std::uint64_t a = std::uint64_t(d.m * d.k) * kEb, b = std::uint64_t(d.k * d.n) * kEb;
+  if (!t.n_outer) return a * (nk == 1 ? 1 : nn) + b * (nk == 1 && nn == 1 ? 1 : nm);
+  return b * (nk == 1 ? 1 : nm) + a * (nk == 1 && nm == 1 ? 1 : nn);
+}
+
+std::string tiles_of(const GemmTiling& t) {
+  return "tiles " + std::to_string(t.tm) + "x" + std::to_string(t.tk) + "x" + std::to_string(t.tn) + " order " +
+         (t.n_outer ? "n,m,k" : "m,n,k");
+}
+
+// Whether unfused attention keeps the whole N x N score matrix on chip: the row-fused kernel with
+// one block of br = N rows and one score buffer must fit (attention_lowering.h). Its buffers, each
+// on a 64-byte boundary: Q x2 (N x d fp16), K x2 and V x2 (bk x d fp16, bk = min(N, g)),
+// O x2 (N x d fp32), S (N x N fp32), P (N x N fp16):
+//   2 N d ob + 4 bk d ob + 6 N^2 + 2 N d acc  (all multiples of 64 here).
+// edge, N = 256: 65536 + 16384 + 393216 + 131072 = 606208 > 524288, and the sum grows with N: S is
+//   spilled at every N.
+// cloud, N = 2048: 524288 + 131072 + 25165824 + 1048576 = 26869760 <= 33554432: on chip (so for
+//   every smaller N too); N = 4096: 6 N^2 alone = 100663296 > M: spilled from 4096 on.
+bool unfused_on_chip(const HwConfig& hw, std::int64_t n) {
+  const std::uint64_t g = std::uint64_t(std::max(hw.array.rows, hw.array.cols));
+  const std::uint64_t un = std::uint64_t(n), bk = std::min<std::uint64_t>(un, g), d = kDh;
+  const std::uint64_t need = 2 * un * d * 2 + 4 * bk * d * 2 + un * un * (4 + 2) + 2 * un * d * 4;
+  return need <= std::uint64_t(hw.sram.total_bytes());
+}
+
+}  // namespace
+
+TEST_CASE("unfused attention: 2 N^2 d MACs per head, and 4 N^2 score elements through DRAM where S is spilled",
+          "[scaling]") {
+  // Per head, S spilled (three phases L0.qk, L0.softmax, L0.pv), in bytes:
+  //   L0.qk:      Q, K read as the QK GEMM's tiling dictates, S stored once:  + eb N^2
+  //   L0.softmax: S read once, P stored once (row blocks of whole rows):      + 2 eb N^2
+  //   L0.pv:      P, V read as the PV GEMM's tiling dictates, O stored once:  + eb N d
+  // P is read once by the PV GEMM (N x N x d): its n dimension is d = 64, one n tile (tn = 64 on
+  // both presets), so with the m, n, k order A = P is read once whatever nk is (it would be read
+  // once per n tile otherwise). S and P thus move exactly 4 eb N^2 bytes per head, and the rest
+  // (Q, K, V, O) is eb N d times small factors: N d (1 + ceil(N / tm_qk)) for Q, K when K is
+  // re-read per m tile, N d ceil(N / tm_pv) for V. Every term is N^2 or N, and the N^2 ones
+  // dominate: the log-log slope tends to 2 (from this exact count: edge 1.976 over N = 256 ...
+  // 16384, cloud 1.992 over N = 4096 ... 16384; the linear Q and O terms pull it below 2).
+  //   edge N = 4096: QK tiles 512x64x64 (K read 8 times), PV tiles 256x256x64 (V read 16 times):
+  //   per head 4 eb N^2 = 134217728 plus eb N d (1 + 8 + 16 + 1) = 13631488.
+  // S on chip (row-fused kernel with br = N): Q, K, V read once, O written once:
+  // eb N d (2 + 2 ceil(N / N)) = 4 eb N d per head.
+  for (const char* preset : {"edge", "cloud"}) {
+    const HwConfig hw = load_hw_config(preset);
+    const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+    std::vector<std::pair<double, double>> spilled;
+    std::vector<std::int64_t> spilled_n;
+    for (std::int64_t n : kSeqLens) {
+      INFO(preset << " N = " << n);
+      const Compiled c = compile_and_count(hw, n, "unfused");
+      // MACs: S = Q K^T is N x d x N, O = P V is N x N x d: 2 N^2 d per head, every tile once.
+      CHECK(core_macs(c.counts) == std::uint64_t(2 * n * n * kDh * kHeads));
+      const PhaseInfo* attn = find_phase(c.cm, kAttention);
+      const PhaseInfo* qk = find_phase(c.cm, "L0.qk");
+      const bool on_chip = unfused_on_chip(hw, n);
+      // The plan strings say where S lives, and agree with the derivation above.
+      if (on_chip) {
+        REQUIRE(attn != nullptr);
+        CHECK(qk == nullptr);
+        CHECK(attn->plan.find("S " + std::to_string(n) + "x" + std::to_string(n) + " on chip") != std::string::npos);
+        CHECK(core_bytes(c.counts) == kHeads * 4 * kEb * std::uint64_t(n) * kDh);
+        continue;
+      }
+      REQUIRE(qk != nullptr);
+      CHECK(attn == nullptr);
+      CHECK(qk->plan.find("S spilled to DRAM") != std::string::npos);
+      const GemmDims dqk{n, kDh, n}, dpv{n, n, kDh};
+      const GemmTiling tqk = choose_gemm_tiling(hw, dqk, cap, "L0.qk"), tpv = choose_gemm_tiling(hw, dpv, cap, "L0.pv");
+      // The phases used the tilings the derivation assumes.
+      CHECK(qk->plan.find(tiles_of(tqk)) != std::string::npos);
+      const PhaseInfo* pv = find_phase(c.cm, "L0.pv");
+      REQUIRE(pv != nullptr);
+      CHECK(pv->plan.find(tiles_of(tpv)) != std::string::npos);
+      // The score tensors: each of S, P written once and read once per head.
+      const std::uint64_t nn_bytes = kHeads * kEb * std::uint64_t(n) * std::uint64_t(n);
+      CHECK(tensor_bytes(c.cm, c.counts.store_bytes_by_tensor, "L0.S") == nn_bytes);
+      CHECK(tensor_bytes(c.cm, c.counts.load_bytes_by_tensor, "L0.S") == nn_bytes);
+      CHECK(tensor_bytes(c.cm, c.counts.store_bytes_by_tensor, "L0.P") == nn_bytes);
+      CHECK(tensor_bytes(c.cm, c.counts.load_bytes_by_tensor, "L0.P") == nn_bytes);
+      // The whole core, exactly.
+      const std::uint64_t per_head = kEb * std::uint64_t(n * n)        // S stored
+                                     + gemm_operand_bytes(tqk, dqk)    // Q, K
+                                     + 2 * kEb * std::uint64_t(n * n)  // softmax S -> P
+                                     + gemm_operand_bytes(tpv, dpv)    // P, V
+                                     + kEb * std::uint64_t(n * kDh);   // O stored
+      CHECK(core_bytes(c.counts) == kHeads * per_head);
+      spilled.push_back({double(n), double(core_bytes(c.counts))});
+      spilled_n.push_back(n);
+    }
+    // The spilled range: edge every N (256 ... 16384), cloud N >= 4096 (see unfused_on_chip).
+    if (std::string(preset) == "edge")
+      CHECK(spilled_n == kSeqLens);
+    else
+      CHECK(spilled_n == std::vector<std::int64_t>{4096, 8192, 16384});
+    REQUIRE(spilled.size() >= 3);
+    const double slope = loglog_slope(spilled);
+    INFO(preset << ": unfused core traffic log-log slope over the spilled range " << slope);
+    CHECK(std::abs(slope - 2.0) <= 0.1);
+  }
+}
+
+TEST_CASE("flash attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N / bq)) per head, slope -> 2",
+          "[scaling]") {
+  // Per head (attention_lowering.h): every Q tile of bq rows is loaded once and its output stored
+  // once (2 N d elements over the ceil(N / bq) tiles), and all of K and V are streamed once per Q
+  // tile (2 N d ceil(N / bq)): eb N d (2 + 2 ceil(N / bq)) bytes. The scores never leave the chip.
+  // With N a multiple of bq this is 2 eb d (N + N^2 / bq): asymptotically N^2 (exponent 2), and its
+  // local log-log slope is 1 + (N / bq) / (1 + N / bq) = 2 - 1 / (1 + N / bq).
+  // Fitted over N = 4096, 8192, 16384 (equally spaced in log N, so the least-squares slope is the
+  // end-to-end one): 1 + ln((1 + 16384 / bq) / (1 + 4096 / bq)) / ln 4, i.e.
+  //   edge  (bq = 64):   1 + ln(257 / 65) / ln 4 = 1.9916
+  //   cloud (bq = 1024): 1 + ln(17 / 5) / ln 4   = 1.8828
+  // both within 0.15 of 2 (that needs N / bq >= about 4 at the low end of the range).
+  const std::vector<std::int64_t> fitted = {4096, 8192, 16384};
+  for (const char* preset : {"edge", "cloud"}) {
+    const HwConfig hw = load_hw_config(preset);
+    const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+    std::vector<std::pair<double, double>> measured, formula;
+    for (std::int64_t n : kSeqLens) {
+      INFO(preset << " N = " << n);
+      const FlashPlan p = plan_flash(hw, n, kDh, cap, kAttention);
+      const Compiled c = compile_and_count(hw, n, "flash");
+      const PhaseInfo* attn = find_phase(c.cm, kAttention);
+      REQUIRE(attn != nullptr);
+      CHECK(attn->plan.find("Q tiles " + std::to_string(p.bq) + "x64") != std::string::npos);
+      CHECK(core_macs(c.counts) == std::uint64_t(2 * n * n * kDh * kHeads));
+      const std::uint64_t expect = kHeads * blocked_bytes_per_head(n, p.bq);
+      CHECK(core_bytes(c.counts) == expect);
+      if (std::find(fitted.begin(), fitted.end(), n) != fitted.end()) {
+        measured.push_back({double(n), double(core_bytes(c.counts))});
+        formula.push_back({double(n), double(expect)});
+      }
+    }
+    const double slope = loglog_slope(measured), formula_slope = loglog_slope(formula);
+    const double bq = double(plan_flash(hw, 16384, kDh, cap, kAttention).bq);
+    const double closed_form = 1 + std::log((1 + 16384 / bq) / (1 + 4096 / bq)) / std::log(4.0);
+    INFO(preset << ": flash slope " << slope << ", formula " << formula_slope << ", closed form " << closed_form);
+    CHECK(std::abs(formula_slope - closed_form) <= 1e-9);
+    CHECK(std::abs(slope - formula_slope) <= 0.02);
+    CHECK(std::abs(slope - 2.0) <= 0.15);
+  }
+}
+
+TEST_CASE("flash attention traffic is Theta(N^2 d^2 / M): a smaller SRAM shrinks bq and grows the traffic",
+          "[scaling]") {
+  // Lower bound: the Q, O (fp32) and Out buffers alone take 2 bq d (ob + acc + ob) = 16 bq d bytes
+  // of the M (flash_footprint), so bq <= M / (16 d) and, per head,
+  //   eb N d (2 + 2 ceil(N / bq)) >= 2 eb N^2 d / bq >= 32 eb N^2 d^2 / M.
+  // Upper side: plan_flash takes the cheapest tiles that fit, and bq grows with M while the SRAM is
+  // what limits it. With /sram/bytes_per_bank divided by 4 (edge 128 KiB, cloud 8 MiB) plan_flash
+  // picks bq = 32 instead of 64 on edge and 512 instead of 1024 on cloud, so the K/V term
+  // 2 N d ceil(N / bq) doubles: bytes(small) / bytes(preset) = (1 + ceil(N / bq_s)) / (1 + ceil(N / bq)),
+  // at N = 16384: edge 513 / 257 = 1.996, cloud 33 / 17 = 1.941.
+  // Note: a quarter of the SRAM halves bq rather than quartering it: the S and P tiles (6 bq bk
+  // bytes) dominate the footprint and plan_flash shrinks bk too, so in this range bq ~ sqrt(M) and
+  // the traffic grows as M^(-1/2), not as the d^2 / M of "bq ~ M / d" in attention_lowering.h.
+  // Only the lower bound above is Theta(N^2 d^2 / M)-exact; the test asserts it and the exact bytes.
+  for (const char* preset : {"edge", "cloud"}) {
+    const HwConfig hw = load_hw_config(preset), small = preset_with_smaller_sram(preset, 4);
+    const std::uint64_t m_full = std::uint64_t(hw.sram.total_bytes()),
+                        m_small = std::uint64_t(small.sram.total_bytes());
+    REQUIRE(m_small * 4 == m_full);
+    for (std::int64_t n : {4096, 16384}) {
+      INFO(preset << " N = " << n);
+      const FlashPlan pf = plan_flash(hw, n, kDh, m_full, kAttention),
+                      ps = plan_flash(small, n, kDh, m_small, kAttention);
+      CHECK(ps.bq < pf.bq);
+      CHECK(ps.footprint <= m_small);
+      const Compiled cf = compile_and_count(hw, n, "flash"), cs = compile_and_count(small, n, "flash");
+      const std::uint64_t bf = core_bytes(cf.counts), bs = core_bytes(cs.counts);
+      CHECK(bs == kHeads * blocked_bytes_per_head(n, ps.bq));
+      CHECK(bs > bf);
+      CHECK(double(bs) / double(bf) ==
+            Approx(double(1 + ceil_div_u(n, ps.bq)) / double(1 + ceil_div_u(n, pf.bq))).epsilon(1e-12));
+      const double d = double(kDh), nd = double(n);
+      CHECK(double(bf) >= double(kHeads) * 32 * kEb * nd * nd * d * d / double(m_full));
+      CHECK(double(bs) >= double(kHeads) * 32 * kEb * nd * nd * d * d / double(m_small));
+    }
+  }
+}
+
+TEST_CASE("row-fused attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N / br)) per head", "[scaling]") {
+  // Per head (attention_lowering.h): each block of br query rows loads its Q rows once and stores
+  // its O rows once (2 N d over all blocks) and streams all of K and V once (2 N d per block):
+  // eb N d (2 + 2 ceil(N / br)) bytes, br from plan_row_fused. br is the largest block whose full
+  // score rows (br x N, S fp32 and P fp16: 6 br N bytes per score buffer) fit, so once the SRAM
+  // limits it br ~ M / (6 N) and the traffic grows as N^3 d / M.
+  //   edge: br = 128, 64, 32, 32, 20, 10, 5 for N = 256 ... 16384.
+  //   cloud: br = N up to 1024, then 1280, 512, 256, 256.
+  for (const char* preset : {"edge", "cloud"}) {
+    const HwConfig hw = load_hw_config(preset);
+    const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+    for (std::int64_t n : kSeqLens) {
+      INFO(preset << " N = " << n);
+      const RowFusedPlan p = plan_row_fused(hw, n, kDh, cap, kAttention);
+      const Compiled c = compile_and_count(hw, n, "row_fused");
+      const PhaseInfo* attn = find_phase(c.cm, kAttention);
+      REQUIRE(attn != nullptr);
+      CHECK(attn->plan.find("query blocks of " + std::to_string(p.br) + " rows") != std::string::npos);
+      CHECK(core_macs(c.counts) == std::uint64_t(2 * n * n * kDh * kHeads));
+      CHECK(core_bytes(c.counts) == kHeads * blocked_bytes_per_head(n, p.br));
+    }
+  }
+}
+
+TEST_CASE("flash attention's SRAM high-water mark does not depend on N, row-fused's score rows grow with N",
+          "[scaling]") {
+  // Flash: plan_flash picks bq, bk without looking at N and clamps them to N, so for every
+  // N >= max(bq, bk) the buffers are the same. The attention phase's buffers (FlashEmitter), each
+  // double-buffered: Q bq x d fp16, K and V bk x d fp16, S bq x bk fp32, P bq x bk fp16,
+  // O bq x d fp32, Out bq x d fp16, stats bq x 3 fp32:
+  //   2 (bq d 2 + 2 bk d 2 + bq bk 4 + bq bk 2 + bq d 4 + bq d 2 + 12 bq)
+  //   edge  (bq 64, bk 256):     2 (8192 + 65536 + 65536 + 32768 + 16384 + 8192 + 768) = 394752
+  //   cloud (bq 1024, bk 2048):  2 (131072 + 524288 + 8388608 + 4194304 + 262144 + 131072 + 12288) = 27287552
+  // Smaller N has smaller tiles: a tile longer than the sequence would be partly empty, so bq, bk
+  // become N, and the buffers shrink. On cloud that is N = 256, 512, 1024 (< bk = 2048; note that
+  // N = 1024 >= bq = 1024 still has a clamped bk, hence max(bq, bk)); on edge no N of the sweep.
+  for (const char* preset : {"edge", "cloud"}) {
+    const HwConfig hw = load_hw_config(preset);
+    const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+    const FlashPlan unclamped = plan_flash(hw, std::int64_t(1) << 20, kDh, cap, kAttention);
+    auto expected = [](std::uint64_t bq, std::uint64_t bk) {
+      const std::uint64_t d = kDh;
+      return 2 * (bq * d * 2 + 2 * bk * d * 2 + bq * bk * 4 + bq * bk * 2 + bq * d * 4 + bq * d * 2 + bq * 3 * 4);
+    };
+    const std::uint64_t steady = expected(std::uint64_t(unclamped.bq), std::uint64_t(unclamped.bk));
+    for (std::int64_t n : kSeqLens) {
+      INFO(preset << " N = " << n);
+      const CompiledModel cm = compile(hw, n, "flash");
+      const std::uint64_t hw_mark = phase_buffer_bytes(cm, kAttention);
+      const FlashPlan p = plan_flash(hw, n, kDh, cap, kAttention);
+      CHECK(hw_mark == expected(std::uint64_t(p.bq), std::uint64_t(p.bk)));
+      if (n >= std::max(unclamped.bq, unclamped.bk))
+        CHECK(hw_mark == steady);
+      else
+        CHECK(hw_mark < steady);
+    }
+  }
+  // Row-fused: each score buffer holds br full rows of N scores, S fp32 and P fp16: 6 N bytes per
+  // query row, linear in N. Where the whole sequence's rows fit (br = N: cloud N <= 1024) the
+  // high-water mark grows with N (at least 6 N^2 per score buffer); beyond, the planner fills the
+  // SRAM, so the total stays near M and br shrinks instead (br <= M / (6 N)) until not even one
+  // row fits: one row needs more than M once 6 N > M, i.e. N = 2^17 on edge (786432 > 524288) and
+  // N = 2^23 on cloud (50331648 > 33554432), where flash still runs in the same buffers.
+  for (const char* preset : {"edge", "cloud"}) {
+    const HwConfig hw = load_hw_config(preset);
+    const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+    std::uint64_t prev_mark = 0;
+    std::int64_t prev_br = 0;
+    for (std::int64_t n : kSeqLens) {
+      INFO(preset << " N = " << n);
+      const CompiledModel cm = compile(hw, n, "row_fused");
+      const RowFusedPlan p = plan_row_fused(hw, n, kDh, cap, kAttention);
+      const std::uint64_t mark = phase_buffer_bytes(cm, kAttention),
+                          scores = phase_buffer_bytes(cm, kAttention, BufClass::Score);
+      CHECK(scores == std::uint64_t(p.score_buffers) * std::uint64_t(p.br) * std::uint64_t(n) * 6);
+      CHECK(mark <= cap);
+      if (p.br == n) {
+        CHECK(mark >= 6 * std::uint64_t(n) * std::uint64_t(n));
+        CHECK(mark > prev_mark);
+      } else {
+        if (prev_br > 0 && prev_br < n / 2) CHECK(p.br <= prev_br);  // both SRAM-limited
+        CHECK(6 * std::uint64_t(p.br) * std::uint64_t(n) <= cap);
+      }
+      prev_mark = mark;
+      prev_br = p.br;
+    }
+    std::int64_t n_fail = 1;
+    while (6 * std::uint64_t(n_fail) <= cap) n_fail *= 2;
+    INFO(preset << ": one row of scores exceeds the SRAM at N = " << n_fail);
+    CHECK_THROWS_AS(plan_row_fused(hw, n_fail, kDh, cap, kAttention), UserError);
+    const FlashPlan big = plan_flash(hw, n_fail, kDh, cap, kAttention);
+    CHECK(big.footprint == plan_flash(hw, 16384, kDh, cap, kAttention).footprint);
+  }
+}
