@@ -261,17 +261,20 @@ TEST_CASE("flash attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N / b
   // tile (2 N d ceil(N / bq)): eb N d (2 + 2 ceil(N / bq)) bytes. The scores never leave the chip.
   // With N a multiple of bq this is 2 eb d (N + N^2 / bq): asymptotically N^2 (exponent 2), and its
   // local log-log slope is 1 + (N / bq) / (1 + N / bq) = 2 - 1 / (1 + N / bq).
-  // Fitted over N = 4096, 8192, 16384 (equally spaced in log N, so the least-squares slope is the
-  // end-to-end one): 1 + ln((1 + 16384 / bq) / (1 + 4096 / bq)) / ln 4, i.e.
-  //   edge  (bq = 64):   1 + ln(257 / 65) / ln 4 = 1.9916
-  //   cloud (bq = 1024): 1 + ln(17 / 5) / ln 4   = 1.8828
-  // both within 0.15 of 2 (that needs N / bq >= about 4 at the low end of the range).
-  const std::vector<std::int64_t> fitted = {4096, 8192, 16384};
+  // Fitted over N = 4 bq, 8 bq, 16 bq (equally spaced in log N, so the least-squares slope is the
+  // end-to-end one): 1 + ln((1 + 16) / (1 + 4)) / ln 4 = 1 + ln(17 / 5) / ln 4 = 1.8828 on every
+  // preset, within 0.15 of 2 (the N^2 term dominates once N / bq >= 4). plan_flash spends the SRAM
+  // on the Q tile (bq = 256 on edge, 4096 on cloud), so on cloud the fitted range is 16384..65536.
   for (const char* preset : {"edge", "cloud"}) {
     const HwConfig hw = load_hw_config(preset);
     const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+    const std::int64_t bq_steady = plan_flash(hw, std::int64_t(1) << 20, kDh, cap, kAttention).bq;
+    const std::vector<std::int64_t> fitted = {4 * bq_steady, 8 * bq_steady, 16 * bq_steady};
+    std::vector<std::int64_t> lens(kSeqLens.begin(), kSeqLens.end());
+    for (std::int64_t n : fitted)
+      if (std::find(lens.begin(), lens.end(), n) == lens.end()) lens.push_back(n);
     std::vector<std::pair<double, double>> measured, formula;
-    for (std::int64_t n : kSeqLens) {
+    for (std::int64_t n : lens) {
       INFO(preset << " N = " << n);
       const FlashPlan p = plan_flash(hw, n, kDh, cap, kAttention);
       const Compiled c = compile_and_count(hw, n, "flash");
@@ -286,9 +289,9 @@ TEST_CASE("flash attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N / b
         formula.push_back({double(n), double(expect)});
       }
     }
+    REQUIRE(measured.size() == 3);
     const double slope = loglog_slope(measured), formula_slope = loglog_slope(formula);
-    const double bq = double(plan_flash(hw, 16384, kDh, cap, kAttention).bq);
-    const double closed_form = 1 + std::log((1 + 16384 / bq) / (1 + 4096 / bq)) / std::log(4.0);
+    const double closed_form = 1 + std::log(17.0 / 5.0) / std::log(4.0);
     INFO(preset << ": flash slope " << slope << ", formula " << formula_slope << ", closed form " << closed_form);
     CHECK(std::abs(formula_slope - closed_form) <= 1e-9);
     CHECK(std::abs(slope - formula_slope) <= 0.02);
@@ -301,15 +304,12 @@ TEST_CASE("flash attention traffic is Theta(N^2 d^2 / M): a smaller SRAM shrinks
   // Lower bound: the Q, O (fp32) and Out buffers alone take 2 bq d (ob + acc + ob) = 16 bq d bytes
   // of the M (flash_footprint), so bq <= M / (16 d) and, per head,
   //   eb N d (2 + 2 ceil(N / bq)) >= 2 eb N^2 d / bq >= 32 eb N^2 d^2 / M.
-  // Upper side: plan_flash takes the cheapest tiles that fit, and bq grows with M while the SRAM is
-  // what limits it. With /sram/bytes_per_bank divided by 4 (edge 128 KiB, cloud 8 MiB) plan_flash
-  // picks bq = 32 instead of 64 on edge and 512 instead of 1024 on cloud, so the K/V term
-  // 2 N d ceil(N / bq) doubles: bytes(small) / bytes(preset) = (1 + ceil(N / bq_s)) / (1 + ceil(N / bq)),
-  // at N = 16384: edge 513 / 257 = 1.996, cloud 33 / 17 = 1.941.
-  // Note: a quarter of the SRAM halves bq rather than quartering it: the S and P tiles (6 bq bk
-  // bytes) dominate the footprint and plan_flash shrinks bk too, so in this range bq ~ sqrt(M) and
-  // the traffic grows as M^(-1/2), not as the d^2 / M of "bq ~ M / d" in attention_lowering.h.
-  // Only the lower bound above is Theta(N^2 d^2 / M)-exact; the test asserts it and the exact bytes.
+  // Upper side: among equally fast tilings plan_flash takes the largest Q tile, so bq takes what
+  // the SRAM leaves: bq ~ M / d. With /sram/bytes_per_bank divided by 4 (edge 128 KiB, cloud
+  // 8 MiB) it picks bq = 64 instead of 256 on edge (a quarter) and 1024 instead of 4096 on cloud,
+  // so the K/V term 2 N d ceil(N / bq) grows fourfold:
+  // bytes(small) / bytes(preset) = (1 + ceil(N / bq_s)) / (1 + ceil(N / bq)), at N = 16384:
+  // edge 257 / 65 = 3.95, cloud 17 / 5 = 3.4. Both sides are Theta(N^2 d^2 / M).
   for (const char* preset : {"edge", "cloud"}) {
     const HwConfig hw = load_hw_config(preset), small = preset_with_smaller_sram(preset, 4);
     const std::uint64_t m_full = std::uint64_t(hw.sram.total_bytes()),
@@ -365,11 +365,11 @@ TEST_CASE("flash attention's SRAM high-water mark does not depend on N, row-fuse
   // double-buffered: Q bq x d fp16, K and V bk x d fp16, S bq x bk fp32, P bq x bk fp16,
   // O bq x d fp32, Out bq x d fp16, stats bq x 3 fp32:
   //   2 (bq d 2 + 2 bk d 2 + bq bk 4 + bq bk 2 + bq d 4 + bq d 2 + 12 bq)
-  //   edge  (bq 64, bk 256):     2 (8192 + 65536 + 65536 + 32768 + 16384 + 8192 + 768) = 394752
-  //   cloud (bq 1024, bk 2048):  2 (131072 + 524288 + 8388608 + 4194304 + 262144 + 131072 + 12288) = 27287552
+  //   edge  (bq 256, bk 64):     2 (32768 + 16384 + 65536 + 32768 + 65536 + 32768 + 3072) = 497664
+  //   cloud (bq 4096, bk 512):   2 (524288 + 131072 + 8388608 + 4194304 + 1048576 + 524288 + 49152) = 29720576
   // Smaller N has smaller tiles: a tile longer than the sequence would be partly empty, so bq, bk
-  // become N, and the buffers shrink. On cloud that is N = 256, 512, 1024 (< bk = 2048; note that
-  // N = 1024 >= bq = 1024 still has a clamped bk, hence max(bq, bk)); on edge no N of the sweep.
+  // become N, and the buffers shrink. On cloud that is N < bq = 4096; on edge N = 256 is the
+  // first that holds a whole Q tile, so the mark is the same for every N of the sweep.
   for (const char* preset : {"edge", "cloud"}) {
     const HwConfig hw = load_hw_config(preset);
     const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
@@ -379,6 +379,7 @@ TEST_CASE("flash attention's SRAM high-water mark does not depend on N, row-fuse
       return 2 * (bq * d * 2 + 2 * bk * d * 2 + bq * bk * 4 + bq * bk * 2 + bq * d * 4 + bq * d * 2 + bq * 3 * 4);
     };
     const std::uint64_t steady = expected(std::uint64_t(unclamped.bq), std::uint64_t(unclamped.bk));
+    CHECK(steady == (std::string(preset) == "edge" ? 497664u : 29720576u));  // the sums above
     for (std::int64_t n : kSeqLens) {
       INFO(preset << " N = " << n);
       const CompiledModel cm = compile(hw, n, "flash");

@@ -59,9 +59,12 @@ FlashPlan plan_flash(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, 
                      const std::string& what) {
   // Cost of one (Q tile, K/V tile) step per score computed, at steady state: the array, the
   // softmax unit and the K/V loads run in parallel, so the slowest of the three sets the pace.
-  // Larger tiles amortise fill and load costs until the step is compute-bound; past that point the
-  // smallest footprint within 2% of the best cost wins. The choice never looks at seq_len, so the
-  // buffers are the same for every N (tiles are clamped to N only when N is smaller).
+  // Among the tilings within 2% of the cheapest, the one with the largest Q tile wins (K and V are
+  // streamed once per Q tile, so it moves the least DRAM traffic), then the smallest footprint.
+  // The Q tile thus takes what the SRAM leaves once K/V and score tiles are big enough to keep the
+  // units busy: bq ~ M / d, and the traffic N d (2 + 2 ceil(N / bq)) is Theta(N^2 d^2 / M), as
+  // FlashAttention's. The choice never looks at seq_len, so the buffers are the same for every N
+  // (tiles are clamped to N only when N is smaller).
   const std::uint64_t ob = hw.array.operand_bytes;
   const double bw = hw.dram.peak_bytes_per_cycle;
   struct Cand {
@@ -70,7 +73,7 @@ FlashPlan plan_flash(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, 
     std::uint64_t footprint;
   };
   std::vector<Cand> fits;
-  const std::vector<std::int64_t> cands = attention_tile_candidates(hw, 4096);
+  const std::vector<std::int64_t> cands = attention_tile_candidates(hw, std::int64_t(1) << 20);
   for (std::int64_t bq : cands)
     for (std::int64_t bk : cands) {
       const std::uint64_t fp = flash_footprint(hw, bq, bk, dh);
@@ -93,8 +96,8 @@ FlashPlan plan_flash(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, 
   for (const Cand& c : fits) best = std::min(best, c.cost);
   const Cand* pick = nullptr;
   for (const Cand& c : fits)
-    if (c.cost <= best * 1.02 && (!pick || c.footprint < pick->footprint ||
-                                  (c.footprint == pick->footprint && c.bq > pick->bq)))
+    if (c.cost <= best * 1.02 &&
+        (!pick || c.bq > pick->bq || (c.bq == pick->bq && c.footprint < pick->footprint)))
       pick = &c;
   FlashPlan p;
   p.bq = std::min(pick->bq, seq_len);
