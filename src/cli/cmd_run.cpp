@@ -1,6 +1,10 @@
 // attnsim run: compile a transformer model for the described hardware, simulate it, and report
 // cycles, utilization, bandwidth, SRAM use and the softmax unit's load, per layer and per op.
+#include <unistd.h>
+
+#include <cstdio>
 #include <iostream>
+#include <systemc>
 
 #include "cli/cli_common.h"
 #include "common/errors.h"
@@ -69,7 +73,17 @@ int cmd_run(const Args& args) {
     return 0;
   }
   HwConfig hw = load_hw(hw_name, sets);
-  const CompiledModel compiled = compile_model(hw, graph);
+  // On a terminal, one self-overwriting progress line: the phase the compiler is handing to the
+  // simulator (it runs a window of instructions ahead) and the simulated time so far.
+  PhaseHook progress;
+  const bool tty = emit.empty() && isatty(2);
+  if (tty)
+    progress = [](std::size_t i, std::size_t n, const PhaseInfo& p) {
+      std::fprintf(stderr, "\r  phase %zu/%zu %-32s simulated %.3f ms   ", i + 1, n, p.name.c_str(),
+                   sc_core::sc_time_stamp().to_seconds() * 1e3);
+      std::fflush(stderr);
+    };
+  const CompiledModel compiled = compile_model(hw, graph, progress);
   if (emit == "tiles") {
     for (const PhaseInfo& p : compiled.phases) std::cout << "# phase " << p.name << ": " << p.plan << "\n";
     print_program(compiled.program, std::cout);
@@ -78,6 +92,7 @@ int cmd_run(const Args& args) {
   std::cerr << "attnsim run: " << model.source << " (" << model.layers.size() << " layers) on " << hw.source << ", "
             << compiled.phases.size() << " phases\n";
   const SimOutcome outcome = simulate(hw, compiled.program);
+  if (tty) std::fprintf(stderr, "\r%80s\r", "");
   const LayerSpec& l0 = model.layers.front();
   Json workload = {{"kind", "model"},
                    {"model", model.source},

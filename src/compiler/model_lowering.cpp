@@ -27,7 +27,8 @@ struct Step {
 
 class Lowering {
  public:
-  Lowering(const HwConfig& hw, const Graph& g) : hw_(hw), g_(g), capacity_(std::uint64_t(hw.sram.total_bytes())) {}
+  Lowering(const HwConfig& hw, const Graph& g, PhaseHook on_phase)
+      : hw_(hw), g_(g), capacity_(std::uint64_t(hw.sram.total_bytes())), on_phase_(std::move(on_phase)) {}
 
   CompiledModel run() {
     if (g_.elem_bytes != hw_.array.operand_bytes)
@@ -320,10 +321,12 @@ class Lowering {
     }
     auto steps = std::make_shared<std::vector<Step>>(std::move(steps_));
     auto tensors = std::make_shared<std::vector<TensorInfo>>(cm.program.tensors);
-    cm.program.generate = [steps, tensors](ProgramSink& sink) {
+    const PhaseHook hook = on_phase_;
+    cm.program.generate = [steps, tensors, hook](ProgramSink& sink) {
       Emitter em(sink, *tensors);
       for (std::size_t i = 0; i < steps->size(); ++i) {
         const Step& s = (*steps)[i];
+        if (hook) hook(i, steps->size(), s.info);
         em.set_context(s.info.layer, s.info.cls);
         if (i) em.barrier();
         s.emit(em);
@@ -338,10 +341,13 @@ class Lowering {
   std::vector<Step> steps_;
   std::vector<int> spilled_;
   std::vector<int> uses_;  // per tensor: how many op inputs read it
+  PhaseHook on_phase_;
 };
 
 }  // namespace
 
-CompiledModel compile_model(const HwConfig& hw, const Graph& g) { return Lowering(hw, g).run(); }
+CompiledModel compile_model(const HwConfig& hw, const Graph& g, PhaseHook on_phase) {
+  return Lowering(hw, g, std::move(on_phase)).run();
+}
 
 }  // namespace attnsim

@@ -4,6 +4,7 @@
 // every "does not fit" error comes before any instruction is emitted; instructions are generated
 // on demand (ProgramSource::generate), never all held at once.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ struct CompiledModel {
   std::vector<PhaseInfo> phases;
 };
 
-CompiledModel compile_model(const HwConfig& hw, const Graph& g);
+// Called as the program's generator starts emitting each phase (for progress reports).
+using PhaseHook = std::function<void(std::size_t index, std::size_t count, const PhaseInfo& phase)>;
+
+// The program refers to hw, which must outlive it.
+CompiledModel compile_model(const HwConfig& hw, const Graph& g, PhaseHook on_phase = nullptr);
 
 }  // namespace attnsim
