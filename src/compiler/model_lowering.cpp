@@ -98,6 +98,8 @@ class Lowering {
   void lower_matmul(const GraphOp& op, const GraphOp* epi) {
     const OpInstance& in = op.instances.front();
     const TensorView &a = in.in[0], &b = in.in[1];
+    for (const OpInstance& i : op.instances)
+      ATTNSIM_ASSERT(!i.in[0].transposed, op.name + ": a transposed first GEMM operand has no lowering");
     const GemmDims d{a.logical_rows(), a.logical_cols(), b.logical_cols()};
     const bool residual = epi && epi->kind == OpKind::Add;
     const GemmTiling t = choose_gemm_tiling(hw_, d, capacity_, op.name, residual ? 1 : 0);
@@ -171,6 +173,11 @@ class Lowering {
         break;
       case OpKind::Relu:
         j.op = VecOp::Relu;
+        break;
+      case OpKind::RowSum:
+      case OpKind::RowMax:
+        j.op = op.kind == OpKind::RowSum ? VecOp::RowSum : VecOp::RowMax;
+        j.reduce = true;
         break;
       default:
         throw InternalError("no row-wise lowering for " + std::string(to_string(op.kind)));

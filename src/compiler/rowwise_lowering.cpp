@@ -9,9 +9,11 @@ namespace attnsim {
 
 namespace {
 
-std::uint64_t rowwise_footprint(std::int64_t rb, std::int64_t cols, int inputs, std::int64_t param_rows, int eb) {
-  const std::uint64_t tile = align_up(std::uint64_t(rb * cols * eb), 64);
-  return 2 * tile * std::uint64_t(inputs + 1) + align_up(std::uint64_t(param_rows * cols * eb), 64);
+std::uint64_t rowwise_footprint(std::int64_t rb, std::int64_t cols, int inputs, std::int64_t out_cols,
+                                std::int64_t param_rows, int eb) {
+  const std::uint64_t tile = align_up(std::uint64_t(rb * cols * eb), 64),
+                      out = align_up(std::uint64_t(rb * out_cols * eb), 64);
+  return 2 * (tile * std::uint64_t(inputs) + out) + align_up(std::uint64_t(param_rows * cols * eb), 64);
 }
 
 }  // namespace
@@ -21,6 +23,7 @@ RowwisePlan plan_rowwise(const HwConfig& hw, const RowwiseJob& j, std::uint64_t 
   RowwisePlan p;
   p.cols = j.in0.cols;
   p.inputs = j.inputs;
+  p.out_cols = j.reduce ? 1 : p.cols;
   p.param_rows = j.has_params ? j.params.rows : 0;
   // Blocks of about an eighth of the SRAM each: double-buffered inputs and outputs then use at
   // most about three quarters of it, and a block is large enough that per-instruction latencies
@@ -28,12 +31,12 @@ RowwisePlan plan_rowwise(const HwConfig& hw, const RowwiseJob& j, std::uint64_t 
   const std::int64_t row_bytes = p.cols * eb;
   std::int64_t rb = std::max<std::int64_t>(1, std::int64_t(capacity / 8) / row_bytes);
   rb = std::min(rb, j.in0.rows);
-  while (rb > 1 && rowwise_footprint(rb, p.cols, p.inputs, p.param_rows, eb) > capacity) rb /= 2;
-  if (rowwise_footprint(rb, p.cols, p.inputs, p.param_rows, eb) > capacity) {
+  while (rb > 1 && rowwise_footprint(rb, p.cols, p.inputs, p.out_cols, p.param_rows, eb) > capacity) rb /= 2;
+  if (rowwise_footprint(rb, p.cols, p.inputs, p.out_cols, p.param_rows, eb) > capacity) {
     std::ostringstream msg;
     msg << hw.source << ": /sram: " << what << ": one row of " << p.cols << " elements, double-buffered in "
         << (p.inputs + 1) << " buffers" << (p.param_rows ? " with its parameters" : "") << ", needs "
-        << rowwise_footprint(1, p.cols, p.inputs, p.param_rows, eb) << " B, more than the " << capacity
+        << rowwise_footprint(1, p.cols, p.inputs, p.out_cols, p.param_rows, eb) << " B, more than the " << capacity
         << " B of SRAM available";
     throw UserError(msg.str());
   }
@@ -42,7 +45,7 @@ RowwisePlan plan_rowwise(const HwConfig& hw, const RowwiseJob& j, std::uint64_t 
     while (rb > 1 && j.causal_tm % rb) --rb;
   }
   p.rb = rb;
-  p.footprint = rowwise_footprint(rb, p.cols, p.inputs, p.param_rows, eb);
+  p.footprint = rowwise_footprint(rb, p.cols, p.inputs, p.out_cols, p.param_rows, eb);
   return p;
 }
 
@@ -52,7 +55,7 @@ RowwiseEmitter::RowwiseEmitter(const HwConfig& hw, const RowwisePlan& plan, std:
   for (int i = 0; i < 2; ++i) {
     in0_[i] = al.take(tile);
     in1_[i] = plan.inputs > 1 ? al.take(tile) : in0_[i];
-    out_[i] = al.take(tile);
+    out_[i] = al.take(std::uint64_t(plan.rb * plan.out_cols * hw.array.operand_bytes));
   }
   params_ = al.take(std::uint64_t(plan.param_rows * plan.cols * hw.array.operand_bytes));
 }
@@ -64,7 +67,7 @@ std::vector<BufferInfo> RowwiseEmitter::buffers(std::uint32_t phase, BufClass in
     const std::string s = std::to_string(i);
     v.push_back({"in" + s, {in0_[i], tile}, in_cls, phase});
     if (p_.inputs > 1) v.push_back({"in_b" + s, {in1_[i], tile}, in_cls, phase});
-    v.push_back({"out" + s, {out_[i], tile}, out_cls, phase});
+    v.push_back({"out" + s, {out_[i], std::uint64_t(p_.rb * p_.out_cols * hw_.array.operand_bytes)}, out_cls, phase});
   }
   if (p_.param_rows)
     v.push_back({"params", {params_, std::uint64_t(p_.param_rows * p_.cols * hw_.array.operand_bytes)},
@@ -88,7 +91,7 @@ void RowwiseEmitter::emit(Emitter& em, const RowwiseJob& j) {
     slot_ = (slot_ + 1) % 2;
     const int s = slot_;
     const SramTile t0 = tile_at(in0_[s], rb, w, eb, cols), t1 = tile_at(in1_[s], rb, w, eb, cols),
-                   to = tile_at(out_[s], rb, w, eb, cols);
+                   to = j.reduce ? tile_at(out_[s], rb, 1, eb) : tile_at(out_[s], rb, w, eb, cols);
     const std::uint32_t l0 =
         em.load({j.in0.tensor, j.in0.row0 + r0, j.in0.col0, rb, w}, t0, {in0_reader_[s]});
     std::uint32_t l1 = kNoInstr;
@@ -102,7 +105,7 @@ void RowwiseEmitter::emit(Emitter& em, const RowwiseJob& j) {
     }
     in0_reader_[s] = op;
     in1_reader_[s] = op;
-    out_reader_[s] = em.store({j.out.tensor, j.out.row0 + r0, j.out.col0, rb, w}, to, {op});
+    out_reader_[s] = em.store({j.out.tensor, j.out.row0 + r0, j.out.col0, rb, j.reduce ? 1 : w}, to, {op});
   }
 }
 

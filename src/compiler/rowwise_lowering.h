@@ -16,6 +16,7 @@ struct RowwiseJob {
   bool softmax = false;  // SOFTMAX Rows (scale, causal) instead of a VECTOR op
   VecOp op = VecOp::Add;
   int inputs = 1;        // 1 or 2 (in1)
+  bool reduce = false;   // RowSum / RowMax: out is rows x 1
   bool has_params = false;
   DramBlock in0, in1, params, out;  // in0, in1, out: rows x cols; params: p x cols, loaded once
   float scale = 0.f;
@@ -30,6 +31,7 @@ struct RowwisePlan {
   std::int64_t rb = 0;  // rows per block
   std::int64_t cols = 0;
   int inputs = 1;
+  std::int64_t out_cols = 0;  // cols, or 1 for a reduction
   std::int64_t param_rows = 0;
   std::uint64_t footprint = 0;
 };

@@ -13,7 +13,8 @@ const char* to_string(TensorKind k) {
 }
 
 const char* to_string(OpKind k) {
-  static const char* const names[] = {"matmul", "softmax", "layernorm", "rmsnorm", "add", "gelu", "relu", "swiglu"};
+  static const char* const names[] = {"matmul", "softmax", "layernorm", "rmsnorm", "add", "gelu", "relu", "swiglu",
+                                      "row_sum", "row_max"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(OpKind::kCount));
   return std::size_t(k) < std::size_t(OpKind::kCount) ? names[std::size_t(k)] : "?";
 }
@@ -197,6 +198,18 @@ bool same_shape(const TensorView& a, const TensorView& b) {
 
 // Every view inside its tensor and every op's operand shapes consistent: the compiler relies on
 // both.
+std::string view_str(const Graph& g, const TensorView& v) {
+  if (v.tensor < 0) return "-";
+  const GraphTensor& t = g.tensors[v.tensor];
+  std::string s = t.name;
+  if (v.row0 != 0 || v.col0 != 0 || v.rows != t.rows || v.cols != t.cols)
+    s += "[" + std::to_string(v.row0) + ":" + std::to_string(v.row0 + v.rows) + "," + std::to_string(v.col0) + ":" +
+         std::to_string(v.col0 + v.cols) + "]";
+  return v.transposed ? s + "^T" : s;
+}
+
+}  // namespace
+
 void check_graph(const Graph& g) {
   auto in_bounds = [&g](const TensorView& v) {
     if (v.tensor < 0 || v.tensor >= int(g.tensors.size())) return false;
@@ -232,24 +245,16 @@ void check_graph(const Graph& g) {
         case OpKind::SwiGlu:
           ATTNSIM_ASSERT(has_b && same_shape(a, c) && same_shape(b, c), "op " + op.name + ": shapes disagree");
           break;
+        case OpKind::RowSum:
+        case OpKind::RowMax:
+          ATTNSIM_ASSERT(!has_b && c.rows == a.rows && c.cols == 1, "op " + op.name + ": reduction shapes disagree");
+          break;
         case OpKind::kCount:
           ATTNSIM_ASSERT(false, "op " + op.name + ": bad kind");
       }
     }
   }
 }
-
-std::string view_str(const Graph& g, const TensorView& v) {
-  if (v.tensor < 0) return "-";
-  const GraphTensor& t = g.tensors[v.tensor];
-  std::string s = t.name;
-  if (v.row0 != 0 || v.col0 != 0 || v.rows != t.rows || v.cols != t.cols)
-    s += "[" + std::to_string(v.row0) + ":" + std::to_string(v.row0 + v.rows) + "," + std::to_string(v.col0) + ":" +
-         std::to_string(v.col0 + v.cols) + "]";
-  return v.transposed ? s + "^T" : s;
-}
-
-}  // namespace
 
 Graph build_graph(const ModelConfig& m) {
   ATTNSIM_ASSERT(!m.layers.empty(), "a model without layers");

@@ -81,6 +81,8 @@ enum class OpKind : std::uint8_t {
   Gelu,       // out = gelu(in0)
   Relu,       // out = relu(in0)
   SwiGlu,     // out = silu(in0) * in1 (in0, in1: the gate and up halves of one tensor)
+  RowSum,     // out[r, 0] = sum_j in0[r, j] (a reduction along each row; out has one column)
+  RowMax,     // out[r, 0] = max_j in0[r, j]
   kCount
 };
 const char* to_string(OpKind k);
@@ -125,6 +127,10 @@ struct Graph {
 
 // Builds the graph of a whole model (validated config; throws InternalError on inconsistency).
 Graph build_graph(const ModelConfig& m);
+
+// Checks every op's views against its tensors and kind (InternalError on the first problem); for
+// graphs built by hand.
+void check_graph(const Graph& g);
 
 // One line per tensor and per op (--emit graph): kind, name, shapes, views of the first instance
 // and the number of instances, group and variant.
