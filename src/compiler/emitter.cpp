@@ -55,12 +55,13 @@ std::uint32_t Emitter::gemm(const SramTile& a, const SramTile& b, const SramTile
 }
 
 std::uint32_t Emitter::vector(VecOp op, const SramTile& a, const SramTile& b, const SramTile& c,
-                              std::initializer_list<std::uint32_t> deps, float imm) {
+                              std::initializer_list<std::uint32_t> deps, float imm, bool first) {
   Instr in;
   in.op = Opcode::Vector;
   in.sub = std::uint8_t(op);
   in.a = a, in.b = b, in.c = c;
   in.imm = imm;
+  in.first = first;
   return add(in, deps);
 }
 

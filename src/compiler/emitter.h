@@ -32,7 +32,7 @@ class Emitter {
   std::uint32_t gemm(const SramTile& a, const SramTile& b, const SramTile& c, bool accumulate, bool b_transposed,
                      std::initializer_list<std::uint32_t> deps);
   std::uint32_t vector(VecOp op, const SramTile& a, const SramTile& b, const SramTile& c,
-                       std::initializer_list<std::uint32_t> deps, float imm = 0.f);
+                       std::initializer_list<std::uint32_t> deps, float imm = 0.f, bool first = false);
   // SOFTMAX with an optional causal mask (mask_offset as in tile_program.h).
   std::uint32_t softmax(SmOp op, const SramTile& a, const SramTile& b, const SramTile& c,
                         std::initializer_list<std::uint32_t> deps, float scale = 0.f, bool causal = false,

@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "compiler/attention_lowering.h"
 #include "compiler/gemm_lowering.h"
+#include "compiler/lowrank_lowering.h"
 #include "compiler/rowwise_lowering.h"
 
 namespace attnsim {
@@ -254,8 +255,18 @@ class Lowering {
         lower_unfused_spilled(grp);
         return;
       }
-      default:
-        throw InternalError("no lowering for attention variant " + std::string(to_string(grp.spec.variant)));
+      default: {
+        // Low-rank variants: their phases (a global one before the barrier, then the stream).
+        for (LowRankPhase& ph : lower_lowrank_group(hw_, g_, grp, name)) {
+          Step s;
+          s.info = {ph.name, grp.layer, ph.cls, ph.plan, 0};
+          s.buffers = std::move(ph.buffers);
+          for (BufferInfo& b : s.buffers) b.phase = phase();
+          s.emit = std::move(ph.emit);
+          add_step(std::move(s));
+        }
+        return;
+      }
     }
   }
 

@@ -30,7 +30,7 @@ struct CompiledModel {
 // Called as the program's generator starts emitting each phase (for progress reports).
 using PhaseHook = std::function<void(std::size_t index, std::size_t count, const PhaseInfo& phase)>;
 
-// The program refers to hw, which must outlive it.
+// The program refers to hw and g, which must outlive it.
 CompiledModel compile_model(const HwConfig& hw, const Graph& g, PhaseHook on_phase = nullptr);
 
 }  // namespace attnsim

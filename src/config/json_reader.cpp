@@ -189,8 +189,11 @@ bool JsonView::boolean(const std::string& key, std::optional<bool> dflt) const {
 }
 
 void JsonView::reject_unknown_keys(std::initializer_list<const char*> allowed) const {
+  reject_unknown_keys(std::vector<std::string>(allowed.begin(), allowed.end()));
+}
+
+void JsonView::reject_unknown_keys(const std::vector<std::string>& names) const {
   if (!is_object()) return;
-  std::vector<std::string> names(allowed.begin(), allowed.end());
   for (auto it = node_->begin(); it != node_->end(); ++it) {
     if (std::find(names.begin(), names.end(), it.key()) != names.end()) continue;
     std::string hint = did_you_mean(it.key(), names);

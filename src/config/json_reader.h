@@ -66,6 +66,7 @@ class JsonView {
 
   // Records every key of this object that is not in allowed, with a did-you-mean.
   void reject_unknown_keys(std::initializer_list<const char*> allowed) const;
+  void reject_unknown_keys(const std::vector<std::string>& allowed) const;
 
  private:
   const Json* find(const std::string& key, bool required) const;

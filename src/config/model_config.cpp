@@ -1,6 +1,10 @@
 #include "config/model_config.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <sstream>
+
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 
@@ -60,11 +64,30 @@ std::string one_of_rule(const std::string& got, const std::vector<std::string>& 
   return "must be one of " + list + (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)");
 }
 
-std::optional<AttnVariant> variant_from_name(const std::string& name) {
+std::optional<AttnVariant> variant_from_name(std::string name) {
+  std::replace(name.begin(), name.end(), '-', '_');
   const auto& names = attn_variant_names();
   for (size_t i = 0; i < names.size(); ++i)
     if (names[i] == name) return AttnVariant(i);
   return std::nullopt;
+}
+
+// The parameters each variant accepts, with their upper bounds.
+std::vector<std::pair<std::string, std::int64_t>> variant_params(AttnVariant v) {
+  switch (v) {
+    case AttnVariant::Primal:
+      return {{"rank", 4096}, {"samples", 1 << 20}};
+    case AttnVariant::PrimalCausal:
+    case AttnVariant::LowRankLinear:
+      return {{"rank", 4096}};
+    default:
+      return {};
+  }
+}
+
+void set_param(AttentionSpec& spec, const std::string& key, std::int64_t value) {
+  if (key == "rank") spec.rank = value;
+  if (key == "samples") spec.samples = value;
 }
 
 // The layer fields given in one object: "defaults" or one layer entry. A field that is present but
@@ -98,16 +121,12 @@ AttentionSpec read_attention(const JsonView& layer) {
     return spec;  // unknown variant: its parameters cannot be checked
   }
   spec.variant = *v;
-  switch (*v) {
-    case AttnVariant::Unfused:
-    case AttnVariant::RowFused:
-    case AttnVariant::Flash:
-      // Vanilla attention has no parameters; anything else is a typo or meant for another variant.
-      a.reject_unknown_keys({"variant"});
-      break;
-    case AttnVariant::kCount:
-      break;
-  }
+  // Vanilla attention has no parameters; anything else is a typo or meant for another variant.
+  std::vector<std::string> keys = {"variant"};
+  for (const auto& [key, max] : variant_params(*v)) keys.push_back(key);
+  a.reject_unknown_keys(keys);
+  for (const auto& [key, max] : variant_params(*v))
+    if (a.has(key)) set_param(spec, key, a.integer(key, std::nullopt, 1, max));
   return spec;
 }
 
@@ -212,11 +231,17 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
   size("--seq-len", "seq_len", ov.seq_len, kMaxSeqLen);
   size("--batch", "batch", ov.batch, kMaxBatch);
   if (!ov.variant.empty()) {
-    if (!variant_from_name(ov.variant))
-      problems.push_back("--variant: " + one_of_rule(ov.variant, attn_variant_names()) + ", got \"" + ov.variant +
-                         "\"");
-    else
-      override_layer_field(doc, "attention", Json{{"variant", ov.variant}}, same_variant);
+    std::string problem;
+    const std::optional<AttentionSpec> spec = parse_variant_spec(ov.variant, &problem);
+    if (!spec) {
+      problems.push_back("--variant: " + problem);
+    } else {
+      Json a = {{"variant", to_string(spec->variant)}};
+      if (spec->rank) a["rank"] = spec->rank;
+      if (spec->samples) a["samples"] = spec->samples;
+      // Without parameters, a layer already of this variant keeps its own.
+      override_layer_field(doc, "attention", a, a.size() == 1 ? same_variant : nullptr);
+    }
   }
   if (!ov.dtype.empty()) {
     if (!dtype_bytes(ov.dtype))
@@ -230,8 +255,52 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
 }  // namespace
 
 const std::vector<std::string>& attn_variant_names() {
-  static const std::vector<std::string> names = {"unfused", "row_fused", "flash"};
+  static const std::vector<std::string> names = {"unfused", "row_fused", "flash", "primal", "primal_causal",
+                                                 "lowrank_linear"};
   return names;
+}
+
+bool is_vanilla(AttnVariant v) {
+  return v == AttnVariant::Unfused || v == AttnVariant::RowFused || v == AttnVariant::Flash;
+}
+
+std::optional<AttentionSpec> parse_variant_spec(const std::string& text, std::string* problem) {
+  const std::size_t colon = text.find(':');
+  const std::string name = text.substr(0, colon);
+  const std::optional<AttnVariant> v = variant_from_name(name);
+  if (!v) {
+    *problem = one_of_rule(name, attn_variant_names()) + ", got \"" + name + "\"";
+    return std::nullopt;
+  }
+  AttentionSpec spec;
+  spec.variant = *v;
+  spec.params = Json{{"variant", to_string(*v)}};
+  if (colon == std::string::npos) return spec;
+  const auto allowed = variant_params(*v);
+  std::stringstream ss(text.substr(colon + 1));
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const std::size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    auto it = std::find_if(allowed.begin(), allowed.end(), [&](const auto& p) { return p.first == key; });
+    if (it == allowed.end()) {
+      std::string list;
+      for (const auto& p : allowed) list += (list.empty() ? "" : ", ") + p.first;
+      *problem = std::string(to_string(*v)) + " has " + (list.empty() ? "no parameters" : "parameters " + list) +
+                 ", got \"" + key + "\"";
+      return std::nullopt;
+    }
+    char* end = nullptr;
+    const std::string val = eq == std::string::npos ? "" : item.substr(eq + 1);
+    const long long x = std::strtoll(val.c_str(), &end, 10);
+    if (val.empty() || *end || x < 1 || x > it->second) {
+      *problem = key + " must be an integer in [1, " + std::to_string(it->second) + "], got \"" + val + "\"";
+      return std::nullopt;
+    }
+    set_param(spec, key, x);
+    spec.params[key] = x;
+  }
+  return spec;
 }
 
 const char* to_string(AttnVariant v) {
@@ -305,6 +374,13 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
         same("seq_len", spec.seq_len, first.seq_len);
         same("batch", spec.batch, first.batch);
       }
+      if (entry_ok && spec.attention.variant == AttnVariant::Primal && spec.heads * spec.head_dim != spec.d_model)
+        // Primal samples each head's slice of the layer input: heads must tile d_model exactly.
+        diag.add(path + "/attention/variant",
+                 "primal needs heads * head_dim = d_model (it samples each head's slice of the layer input), got " +
+                     std::to_string(spec.heads) + " * " + std::to_string(spec.head_dim) + " != " +
+                     std::to_string(spec.d_model),
+                 "primal");
       attention_heads += repeat * spec.batch * spec.heads;
       // Expanding stops at the limit, so a runaway file costs no memory before it is refused.
       if (total <= kMaxLayers) m.layers.insert(m.layers.end(), size_t(repeat), spec);

@@ -24,6 +24,7 @@
 // repeats and 2^20 (layer, batch, head) attention instances in all. Every layer has the first
 // layer's d_model, seq_len and batch: a layer reads the previous layer's output tensor.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,20 +32,32 @@
 
 namespace attnsim {
 
+// Variants and their parameters ("attention": {"variant": NAME, PARAM: int, ...}); a hyphen may
+// stand for an underscore in NAME ("primal-causal").
 enum class AttnVariant : std::uint8_t {
-  Unfused,   // "unfused": vanilla, S materialised (spilled to DRAM when it does not fit)
-  RowFused,  // "row_fused": vanilla, FLAT-style query row blocks with full score rows on chip
-  Flash,     // "flash": vanilla, online softmax over streamed K/V tiles
+  Unfused,        // "unfused": vanilla, S materialised (spilled to DRAM when it does not fit)
+  RowFused,       // "row_fused": vanilla, FLAT-style query row blocks with full score rows on chip
+  Flash,          // "flash": vanilla, online softmax over streamed K/V tiles
+  Primal,         // "primal": rank s (default 20), samples p (default min(N, 10 s))
+  PrimalCausal,   // "primal_causal": rank s (default 20)
+  LowRankLinear,  // "lowrank_linear": rank s (default 20)
   kCount
 };
+bool is_vanilla(AttnVariant v);
 const char* to_string(AttnVariant v);
 // The accepted names, in enum order (for messages and --help).
 const std::vector<std::string>& attn_variant_names();
 
 struct AttentionSpec {
   AttnVariant variant = AttnVariant::Flash;
-  Json params;  // the whole "attention" object as written (variant parameters for later variants)
+  std::int64_t rank = 0;     // s of the low-rank variants (0: not given, the variant's default applies)
+  std::int64_t samples = 0;  // primal's p (0: min(N, 10 s))
+  Json params;               // the whole "attention" object as written
 };
+inline constexpr std::int64_t kDefaultRank = 20;  // Primal-Attention's LRA setting (s = 20)
+// A variant from a name with optional parameters, "primal:rank=96,samples=200" (the command
+// line's form); nullopt and *problem set when it is not one.
+std::optional<AttentionSpec> parse_variant_spec(const std::string& text, std::string* problem);
 
 enum class Activation : std::uint8_t { Gelu, Relu, SwiGlu };
 enum class NormKind : std::uint8_t { LayerNorm, RmsNorm };
@@ -80,7 +93,7 @@ struct ModelConfig {
 struct ModelOverrides {
   std::int64_t seq_len = 0;  // 0: keep
   std::int64_t batch = 0;    // 0: keep
-  std::string variant;       // "": keep; else the attention variant of every layer
+  std::string variant;       // "": keep; else the attention variant of every layer ("primal:rank=96")
   std::string dtype;         // "": keep
 };
 

@@ -14,7 +14,7 @@ const char* to_string(TensorKind k) {
 
 const char* to_string(OpKind k) {
   static const char* const names[] = {"matmul", "softmax", "layernorm", "rmsnorm", "add", "gelu", "relu", "swiglu",
-                                      "row_sum", "row_max"};
+                                      "row_sum", "row_max", "l2norm", "prefix_mean", "gather_rows", "add_row"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(OpKind::kCount));
   return std::size_t(k) < std::size_t(OpKind::kCount) ? names[std::size_t(k)] : "?";
 }
@@ -115,8 +115,152 @@ class LayerBuilder {
     return out;
   }
 
-  // qkv = in Wqkv; per (batch, head): S = Q K^T, P = softmax(scale * S), O = P V; attn = o Wo.
   int attention(int in) {
+    switch (s_.attention.variant) {
+      case AttnVariant::Primal:
+      case AttnVariant::PrimalCausal:
+        return primal(in, s_.attention.variant == AttnVariant::PrimalCausal);
+      case AttnVariant::LowRankLinear:
+        return lowrank_linear(in);
+      default:
+        return vanilla(in);
+    }
+  }
+
+  AttentionGroup new_group() const {
+    AttentionGroup grp;
+    grp.layer = layer_;
+    grp.spec = s_.attention;
+    grp.causal = s_.causal;
+    grp.scale = float(1.0 / std::sqrt(double(s_.head_dim)));
+    grp.seq_len = s_.seq_len;
+    grp.head_dim = s_.head_dim;
+    grp.rank = s_.attention.rank ? s_.attention.rank : kDefaultRank;
+    return grp;
+  }
+
+  // Appends an op of the group (instances per (batch, head)).
+  void group_op(AttentionGroup& grp, OpKind kind, const std::string& name, OpClass cls, std::vector<OpInstance> in) {
+    const int id = op(kind, name, cls, std::move(in));
+    g_.ops[id].group = int(g_.groups.size());
+    grp.ops.push_back(id);
+  }
+
+  // Primal attention (attention group comment in graph.h); attn = o Wo.
+  int primal(int in, bool causal_form) {
+    const std::int64_t n = s_.seq_len, d = s_.head_dim, heads = s_.heads, hd = heads * d, B = s_.batch;
+    AttentionGroup grp = new_group();
+    const std::int64_t r = grp.rank;
+    int wqk = tensor("Wqk", s_.d_model, 2 * hd, TensorKind::Weight);
+    int qk = matmul("qk_proj", OpClass::QkvProj, in, wqk, "qk");
+    const int qm = causal_form ? activation("qmean", 2 * hd) : -1;
+    int qn = activation("qkn", 2 * hd), er = activation("ER", heads * 2 * r), oc = activation("oc", hd),
+        o = activation("o", hd);
+    grp.w_c = tensor("Wc", 2 * r, d, TensorKind::Weight);
+    grp.b_c = tensor("bc", 1, d, TensorKind::Weight);
+    std::vector<OpInstance> gather, we, wr, mean, norm, e, rr, cat, bias;
+    if (!causal_form) {
+      // p evenly spaced tokens of each sequence (the last included), from the attention input.
+      grp.samples = s_.attention.samples ? std::min(s_.attention.samples, n) : std::min(n, 10 * r);
+      const std::int64_t p = grp.samples;
+      grp.source = in;
+      int xs = tensor("Xs", B * p, s_.d_model, TensorKind::Activation);
+      grp.w_e = tensor("WeS", heads * r, p, TensorKind::Weight);
+      grp.w_r = tensor("WrS", heads * r, p, TensorKind::Weight);
+      grp.e_weights = tensor("WeT", B * heads * r, d, TensorKind::Activation);
+      grp.r_weights = tensor("WrT", B * heads * r, d, TensorKind::Activation);
+      for (std::int64_t b = 0; b < B; ++b) {
+        gather.push_back(instance(block(in, b * n, 0, n, s_.d_model), kNone, block(xs, b * p, 0, p, s_.d_model)));
+        for (std::int64_t h = 0; h < heads; ++h) {
+          const TensorView xsh = block(xs, b * p, h * d, p, d);
+          we.push_back(instance(block(grp.w_e, h * r, 0, r, p), xsh, block(grp.e_weights, (b * heads + h) * r, 0, r, d)));
+          wr.push_back(instance(block(grp.w_r, h * r, 0, r, p), xsh, block(grp.r_weights, (b * heads + h) * r, 0, r, d)));
+        }
+      }
+    } else {
+      grp.w_e = tensor("WeT", heads * r, d, TensorKind::Weight);
+      grp.w_r = tensor("WrT", heads * r, d, TensorKind::Weight);
+    }
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        AttentionGroup::Head head;
+        head.q = block(qk, b * n, h * d, n, d);
+        head.k = block(qk, b * n, hd + h * d, n, d);
+        head.o = block(o, b * n, h * d, n, d);
+        const TensorView qin = causal_form ? block(qm, b * n, h * d, n, d) : head.q,
+                         kin = causal_form ? block(qm, b * n, hd + h * d, n, d) : head.k;
+        if (causal_form) {
+          mean.push_back(instance(head.q, kNone, qin));
+          mean.push_back(instance(head.k, kNone, kin));
+        }
+        const TensorView qnv = block(qn, b * n, h * d, n, d), knv = block(qn, b * n, hd + h * d, n, d);
+        norm.push_back(instance(qin, kNone, qnv));
+        norm.push_back(instance(kin, kNone, knv));
+        const int wet = causal_form ? grp.w_e : grp.e_weights, wrt = causal_form ? grp.w_r : grp.r_weights;
+        const std::int64_t wrow = causal_form ? h * r : (b * heads + h) * r;
+        e.push_back(instance(qnv, block(wet, wrow, 0, r, d, true), block(er, b * n, h * 2 * r, n, r)));
+        rr.push_back(instance(knv, block(wrt, wrow, 0, r, d, true), block(er, b * n, h * 2 * r + r, n, r)));
+        cat.push_back(instance(block(er, b * n, h * 2 * r, n, 2 * r), full(grp.w_c), block(oc, b * n, h * d, n, d)));
+        bias.push_back(instance(block(oc, b * n, h * d, n, d), full(grp.b_c), head.o));
+        grp.heads.push_back(head);
+      }
+    if (!causal_form) {
+      group_op(grp, OpKind::GatherRows, "sample", OpClass::Global, std::move(gather));
+      group_op(grp, OpKind::MatMul, "we_proj", OpClass::Global, std::move(we));
+      group_op(grp, OpKind::MatMul, "wr_proj", OpClass::Global, std::move(wr));
+    } else {
+      group_op(grp, OpKind::PrefixMean, "prefix_mean", OpClass::LowRank, std::move(mean));
+    }
+    group_op(grp, OpKind::L2Norm, "l2norm", OpClass::LowRank, std::move(norm));
+    group_op(grp, OpKind::MatMul, "e_proj", OpClass::LowRank, std::move(e));
+    group_op(grp, OpKind::MatMul, "r_proj", OpClass::LowRank, std::move(rr));
+    group_op(grp, OpKind::MatMul, "concat_proj", OpClass::LowRank, std::move(cat));
+    group_op(grp, OpKind::AddRow, "concat_bias", OpClass::LowRank, std::move(bias));
+    g_.groups.push_back(std::move(grp));
+    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
+    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+  }
+
+  // Low-rank linear attention: O = (Q W_Q) ((K W_K)^T V) per (batch, head); attn = o Wo.
+  int lowrank_linear(int in) {
+    const std::int64_t n = s_.seq_len, d = s_.head_dim, heads = s_.heads, hd = heads * d, B = s_.batch;
+    AttentionGroup grp = new_group();
+    const std::int64_t r = grp.rank;
+    int wqkv = tensor("Wqkv", s_.d_model, 3 * hd, TensorKind::Weight);
+    int qkv = matmul("qkv_proj", OpClass::QkvProj, in, wqkv, "qkv");
+    grp.w_q = tensor("WQ", heads * d, r, TensorKind::Weight);
+    grp.w_kt = tensor("WKT", heads * r, d, TensorKind::Weight);
+    int kpt = tensor("KpT", B * heads * r, n, TensorKind::Activation);
+    grp.reduced = tensor("M", B * heads * r, d, TensorKind::Activation);
+    int qp = activation("Qp", heads * r), o = activation("o", hd);
+    std::vector<OpInstance> kp, red, qpr, out;
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        AttentionGroup::Head head;
+        head.q = block(qkv, b * n, h * d, n, d);
+        head.k = block(qkv, b * n, hd + h * d, n, d);
+        head.v = block(qkv, b * n, 2 * hd + h * d, n, d);
+        head.o = block(o, b * n, h * d, n, d);
+        const std::int64_t row = (b * heads + h) * r;
+        TensorView kt = head.k;
+        kt.transposed = true;
+        kp.push_back(instance(block(grp.w_kt, h * r, 0, r, d), kt, block(kpt, row, 0, r, n)));
+        red.push_back(instance(block(kpt, row, 0, r, n), head.v, block(grp.reduced, row, 0, r, d)));
+        qpr.push_back(instance(head.q, block(grp.w_q, h * d, 0, d, r), block(qp, b * n, h * r, n, r)));
+        out.push_back(instance(block(qp, b * n, h * r, n, r), block(grp.reduced, row, 0, r, d), head.o));
+        grp.heads.push_back(head);
+      }
+    group_op(grp, OpKind::MatMul, "kp_proj", OpClass::Global, std::move(kp));
+    group_op(grp, OpKind::MatMul, "kv_reduce", OpClass::Global, std::move(red));
+    group_op(grp, OpKind::MatMul, "qp_proj", OpClass::LowRank, std::move(qpr));
+    group_op(grp, OpKind::MatMul, "lowrank_out", OpClass::LowRank, std::move(out));
+    g_.groups.push_back(std::move(grp));
+    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
+    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+  }
+
+  // qkv = in Wqkv; per (batch, head): S = Q K^T, P = softmax(scale * S), O = P V; attn = o Wo.
+  int vanilla(int in) {
     const std::int64_t n = s_.seq_len, dh = s_.head_dim, heads = s_.heads, hd = heads * dh;
     int wqkv = tensor("Wqkv", s_.d_model, 3 * hd, TensorKind::Weight);
     int qkv = matmul("qkv_proj", OpClass::QkvProj, in, wqkv, "qkv");
@@ -244,6 +388,16 @@ void check_graph(const Graph& g) {
         case OpKind::Add:
         case OpKind::SwiGlu:
           ATTNSIM_ASSERT(has_b && same_shape(a, c) && same_shape(b, c), "op " + op.name + ": shapes disagree");
+          break;
+        case OpKind::L2Norm:
+        case OpKind::PrefixMean:
+          ATTNSIM_ASSERT(!has_b && same_shape(a, c), "op " + op.name + ": shapes disagree");
+          break;
+        case OpKind::GatherRows:
+          ATTNSIM_ASSERT(!has_b && c.cols == a.cols && c.rows <= a.rows, "op " + op.name + ": gather shapes disagree");
+          break;
+        case OpKind::AddRow:
+          ATTNSIM_ASSERT(has_b && same_shape(a, c) && b.cols == a.cols, "op " + op.name + ": bias shapes disagree");
           break;
         case OpKind::RowSum:
         case OpKind::RowMax:

@@ -83,6 +83,10 @@ enum class OpKind : std::uint8_t {
   SwiGlu,     // out = silu(in0) * in1 (in0, in1: the gate and up halves of one tensor)
   RowSum,     // out[r, 0] = sum_j in0[r, j] (a reduction along each row; out has one column)
   RowMax,     // out[r, 0] = max_j in0[r, j]
+  L2Norm,     // out = in0 / ||in0_row||_2 (row-wise)
+  PrefixMean, // out[i, :] = mean of in0 rows 0..i (causal running mean)
+  GatherRows, // out = p evenly spaced rows of in0 (N rows): rows floor(i (N - 1) / (p - 1)), the last included
+  AddRow,     // out = in0 + in1[0, :] (a bias broadcast over rows)
   kCount
 };
 const char* to_string(OpKind k);
@@ -103,7 +107,16 @@ struct GraphOp {
   int group = -1;                     // the AttentionGroup it belongs to, or -1
 };
 
-// The attention core of one layer, lowered as a whole by its variant.
+// The attention core of one layer, lowered as a whole by its variant. Low-rank variants, per
+// (batch b, head h), N tokens, d head dim, s rank (graph.cpp builds their ops):
+//   primal:          Xs = GatherRows(X_b) (p x D); WeT = We~^T_h Xs_h, WrT = Wr~^T_h Xs_h (s x d:
+//                    Global, a barrier: all p samples before any output row); qn, kn = L2Norm(q, k);
+//                    E = qn WeT^T, R = kn WrT^T (N x s each, side by side in ER); o = ER Wc + bc.
+//                    MACs 2 d p s + 4 N d s.
+//   primal_causal:   q, k replaced by their prefix means before the L2 norm; WeT, WrT learned (s x d).
+//                    MACs 4 N d s.
+//   lowrank_linear:  KpT = W_KT_h K^T (s x N), M = KpT V (s x d: Global, a reduction over all N);
+//                    Qp = Q W_Q (N x s); o = Qp M. MACs 4 N d s.
 struct AttentionGroup {
   int layer = 0;
   AttentionSpec spec;
@@ -111,6 +124,14 @@ struct AttentionGroup {
   float scale = 1.f;  // 1 / sqrt(head_dim)
   std::int64_t seq_len = 0, head_dim = 0;
   std::vector<int> ops;  // graph ops it covers, in order
+  std::int64_t rank = 0, samples = 0;  // s (low-rank variants), p (primal)
+  // Graph tensors of the low-rank variants (-1 when unused):
+  int source = -1;               // primal: the attention input the tokens are sampled from (T x D)
+  int w_e = -1, w_r = -1;        // primal: We~^T, Wr~^T (H s x p); primal_causal: WeT, WrT (H s x d)
+  int w_c = -1, b_c = -1;        // primal, primal_causal: Wc (2s x d, shared by the heads), bc (1 x d)
+  int w_q = -1, w_kt = -1;       // lowrank_linear: W_Q (H d x s), W_K transposed (H s x d)
+  int e_weights = -1, r_weights = -1;  // primal: WeT, WrT per (batch, head) (B H s x d)
+  int reduced = -1;              // lowrank_linear: M per (batch, head) (B H s x d)
   struct Head {
     TensorView q, k, v, o;  // seq_len x head_dim each (k not transposed here)
   };

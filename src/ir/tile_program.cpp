@@ -24,7 +24,8 @@ const char* to_string(Opcode op) {
 
 const char* to_string(VecOp op) {
   static const char* const names[] = {"add",       "mul",     "scale",   "add_row", "copy", "relu", "gelu",
-                                      "swiglu",    "layernorm", "rmsnorm", "row_max", "row_sum", "exp"};
+                                      "swiglu",    "layernorm", "rmsnorm", "row_max", "row_sum", "exp",
+                                      "l2norm", "prefix_mean"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(VecOp::kCount));
   return std::size_t(op) < std::size_t(VecOp::kCount) ? names[std::size_t(op)] : "?";
 }
@@ -37,7 +38,7 @@ const char* to_string(SmOp op) {
 
 const char* to_string(OpClass c) {
   static const char* const names[] = {"other",    "qkv_proj", "qk",   "softmax", "pv",
-                                      "out_proj", "ffn",      "norm", "residual"};
+                                      "out_proj", "ffn",      "norm", "residual", "global", "lowrank"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(OpClass::kCount));
   return std::size_t(c) < std::size_t(OpClass::kCount) ? names[std::size_t(c)] : "?";
 }

@@ -62,6 +62,11 @@ enum class VecOp : std::uint8_t {
   RowMax,     // c[r, 0] = max_j a[r, j]
   RowSum,     // c[r, 0] = sum_j a[r, j]
   Exp,        // c = exp(a)
+  L2Norm,     // c = a / max(||a_row||_2, 1e-12) (row-wise L2 normalisation)
+  PrefixMean, // causal prefix mean along the rows, carried across tiles in b (1 x cols fp32, the
+              // running sum of all earlier rows; treated as 0 when `first`):
+              //   c[r, :] = (b[0, :] + sum_{r' <= r} a[r', :]) / (imm + r + 1), then b[0, :] += sum_r a[r, :]
+              // imm = the number of rows before this tile (the position of row 0)
   kCount
 };
 const char* to_string(VecOp op);
@@ -90,6 +95,9 @@ enum class OpClass : std::uint8_t {
   Ffn,       // feed-forward GEMMs and activation
   Norm,      // layer norm / RMS norm
   Residual,  // residual adds
+  Global,    // low-rank attention's work before its global barrier: primal's sampled-token
+             // projections, lowrank-linear's (K W_K)^T V reduction over all N
+  LowRank,   // low-rank attention's per-token work: normalisations, prefix means, projections
   kCount
 };
 const char* to_string(OpClass c);
@@ -120,7 +128,7 @@ struct Instr {
   bool accumulate = false;  // GEMM: add to c instead of overwriting it
   bool b_transposed = false;
   bool causal = false;  // SOFTMAX: apply the causal mask
-  bool first = false;   // SOFTMAX OnlineStep: first key tile of a query tile
+  bool first = false;   // SOFTMAX OnlineStep: first key tile of a query tile; VECTOR PrefixMean: no carry
   std::int32_t mask_offset = 0;
   float imm = 0.f;
   SramTile a, b, c;

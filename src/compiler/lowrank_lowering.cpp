@@ -1,0 +1,411 @@
+#include "compiler/lowrank_lowering.h"
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+
+#include "common/errors.h"
+
+namespace attnsim {
+
+namespace {
+
+DramBlock whole_rows(int tensor, std::int64_t row0, std::int64_t col0, std::int64_t rows, std::int64_t cols) {
+  return {std::uint16_t(tensor), row0, col0, rows, cols};
+}
+
+// Token tile sizes: multiples of the array side (powers of two times it) and, for SRAMs too small
+// for those, halvings down to 16. The largest whose buffers take at most half the SRAM wins,
+// capped at 2048 rows: bigger tiles amortise per-instruction latencies, and N never enters.
+std::int64_t choose_bt(const HwConfig& hw, std::uint64_t capacity,
+                       const std::function<std::uint64_t(std::int64_t)>& footprint) {
+  const std::int64_t g = std::max(hw.array.rows, hw.array.cols);
+  std::vector<std::int64_t> c;
+  for (std::int64_t t = 16; t < g; t *= 2) c.push_back(t);
+  for (std::int64_t t = g; t <= 2048; t *= 2) c.push_back(t);
+  std::int64_t best = 0;
+  for (std::int64_t t : c)
+    if (footprint(t) <= capacity / 2) best = t;
+  if (!best && footprint(c.front()) <= capacity) best = c.front();
+  return best;
+}
+
+[[noreturn]] void does_not_fit(const HwConfig& hw, const std::string& name, const std::string& what,
+                               std::uint64_t need, std::uint64_t capacity) {
+  std::ostringstream msg;
+  msg << hw.source << ": /sram: " << name << ": " << what << " needs " << need << " B, more than the " << capacity
+      << " B of SRAM available";
+  throw UserError(msg.str());
+}
+
+struct Slots {  // a double buffer: two addresses and the last reader of each
+  std::uint64_t at[2] = {0, 0};
+  std::uint32_t reader[2] = {kNoInstr, kNoInstr};
+};
+
+// The streaming phase of primal and primal_causal: per head, E and R projections and the concat
+// projection over token tiles.
+class PrimalStream {
+ public:
+  PrimalStream(const HwConfig& hw, const AttentionGroup& grp, std::int64_t bt, bool causal_form)
+      : hw_(hw), g_(grp), bt_(bt), causal_(causal_form) {
+    const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+    const std::int64_t d = grp.head_dim, s = grp.rank;
+    SramAllocator al(0);
+    wc_ = al.take(2 * s * d * ob);
+    bc_ = al.take(d * ob);
+    for (int i = 0; i < 2; ++i) {
+      we_.at[i] = al.take(s * d * ob);
+      wr_.at[i] = al.take(s * d * ob);
+      cq_.at[i] = al.take(d * 4);
+      ck_.at[i] = al.take(d * 4);
+      q_.at[i] = al.take(bt * d * ob);
+      k_.at[i] = al.take(bt * d * ob);
+      er_.at[i] = al.take(bt * 2 * s * acc);
+      ero_.at[i] = al.take(bt * 2 * s * ob);
+      o_.at[i] = al.take(bt * d * acc);
+    }
+    end_ = al.used();
+  }
+  static std::uint64_t footprint(const HwConfig& hw, std::int64_t bt, std::int64_t d, std::int64_t s) {
+    const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+    auto a = [](std::uint64_t b) { return align_up(b, 64); };
+    return a(2 * s * d * ob) + a(d * ob) +
+           2 * (2 * a(s * d * ob) + 2 * a(d * 4) + 2 * a(bt * d * ob) + a(bt * 2 * s * acc) + a(bt * 2 * s * ob) +
+                a(bt * d * acc));
+  }
+  std::vector<BufferInfo> buffers() const {
+    const std::uint64_t ob = hw_.array.operand_bytes, acc = hw_.array.accumulator_bytes;
+    const std::int64_t d = g_.head_dim, s = g_.rank, bt = bt_;
+    std::vector<BufferInfo> v = {{"Wc", {wc_, std::uint64_t(2 * s * d) * ob}, BufClass::Weight, 0},
+                                 {"bc", {bc_, std::uint64_t(d) * ob}, BufClass::Weight, 0}};
+    for (int i = 0; i < 2; ++i) {
+      const std::string n = std::to_string(i);
+      v.push_back({"WeT" + n, {we_.at[i], std::uint64_t(s * d) * ob}, BufClass::Weight, 0});
+      v.push_back({"WrT" + n, {wr_.at[i], std::uint64_t(s * d) * ob}, BufClass::Weight, 0});
+      if (causal_) {
+        v.push_back({"qsum" + n, {cq_.at[i], std::uint64_t(d) * 4}, BufClass::Stats, 0});
+        v.push_back({"ksum" + n, {ck_.at[i], std::uint64_t(d) * 4}, BufClass::Stats, 0});
+      }
+      v.push_back({"q" + n, {q_.at[i], std::uint64_t(bt * d) * ob}, BufClass::Query, 0});
+      v.push_back({"k" + n, {k_.at[i], std::uint64_t(bt * d) * ob}, BufClass::Key, 0});
+      v.push_back({"ER" + n, {er_.at[i], std::uint64_t(bt * 2 * s) * acc}, BufClass::Score, 0});
+      v.push_back({"ERop" + n, {ero_.at[i], std::uint64_t(bt * 2 * s) * ob}, BufClass::Score, 0});
+      v.push_back({"O" + n, {o_.at[i], std::uint64_t(bt * d) * acc}, BufClass::Output, 0});
+    }
+    return v;
+  }
+
+  void emit(Emitter& em) {
+    const int ob = hw_.array.operand_bytes, acc = hw_.array.accumulator_bytes;
+    const std::int64_t d = g_.head_dim, s = g_.rank, n = g_.seq_len, heads = std::int64_t(g_.heads.size());
+    em.set_class(OpClass::LowRank);
+    const std::uint32_t wcl = em.load(whole_rows(g_.w_c, 0, 0, 2 * s, d), tile_at(wc_, 2 * s, d, ob));
+    const std::uint32_t bcl = em.load(whole_rows(g_.b_c, 0, 0, 1, d), tile_at(bc_, 1, d, ob));
+    int hs = -1, ts = -1;
+    for (std::int64_t i = 0; i < heads; ++i) {
+      const AttentionGroup::Head& h = g_.heads[std::size_t(i)];
+      hs = (hs + 1) % 2;
+      // primal: this (batch, head)'s WeT, WrT rows; primal_causal: the head's learned ones.
+      const std::int64_t row = causal_ ? (i % heads_per_batch_) * s : i * s;
+      const int wet = causal_ ? g_.w_e : g_.e_weights, wrt = causal_ ? g_.w_r : g_.r_weights;
+      const std::uint32_t wel = em.load(whole_rows(wet, row, 0, s, d), tile_at(we_.at[hs], s, d, ob), {we_.reader[hs]});
+      const std::uint32_t wrl = em.load(whole_rows(wrt, row, 0, s, d), tile_at(wr_.at[hs], s, d, ob), {wr_.reader[hs]});
+      std::uint32_t last_e = kNoInstr, last_r = kNoInstr, pq = cq_.reader[hs], pk = ck_.reader[hs];
+      for (std::int64_t t0 = 0; t0 < n; t0 += bt_) {
+        const std::int64_t bt = std::min(bt_, n - t0);
+        ts = (ts + 1) % 2;
+        const SramTile qt = tile_at(q_.at[ts], bt, d, ob), kt = tile_at(k_.at[ts], bt, d, ob);
+        std::uint32_t ql = em.load(whole_rows(h.q.tensor, h.q.row0 + t0, h.q.col0, bt, d), qt, {q_.reader[ts]});
+        std::uint32_t kl = em.load(whole_rows(h.k.tensor, h.k.row0 + t0, h.k.col0, bt, d), kt, {k_.reader[ts]});
+        if (causal_) {
+          // Running means: the carry (sum of all earlier rows) chains tile to tile.
+          pq = em.vector(VecOp::PrefixMean, qt, tile_at(cq_.at[hs], 1, d, 4), qt, {ql, pq}, float(t0), t0 == 0);
+          pk = em.vector(VecOp::PrefixMean, kt, tile_at(ck_.at[hs], 1, d, 4), kt, {kl, pk}, float(t0), t0 == 0);
+          ql = pq, kl = pk;
+        }
+        const std::uint32_t nq = em.vector(VecOp::L2Norm, qt, {}, qt, {ql});
+        const std::uint32_t nk = em.vector(VecOp::L2Norm, kt, {}, kt, {kl});
+        const SramTile e_out = tile_at(er_.at[ts], bt, s, acc, 2 * s),
+                       r_out = tile_at(er_.at[ts] + std::uint64_t(s) * acc, bt, s, acc, 2 * s);
+        last_e = em.gemm(qt, tile_at(we_.at[hs], s, d, ob), e_out, false, true, {nq, wel, er_.reader[ts]});
+        last_r = em.gemm(kt, tile_at(wr_.at[hs], s, d, ob), r_out, false, true, {nk, wrl, er_.reader[ts]});
+        q_.reader[ts] = last_e;
+        k_.reader[ts] = last_r;
+        const SramTile ero = tile_at(ero_.at[ts], bt, 2 * s, ob);
+        const std::uint32_t cp =
+            em.vector(VecOp::Copy, tile_at(er_.at[ts], bt, 2 * s, acc), {}, ero, {last_e, last_r, ero_.reader[ts]});
+        er_.reader[ts] = cp;
+        const SramTile ot = tile_at(o_.at[ts], bt, d, acc);
+        const std::uint32_t g = em.gemm(ero, tile_at(wc_, 2 * s, d, ob), ot, false, false, {cp, wcl, o_.reader[ts]});
+        ero_.reader[ts] = g;
+        const std::uint32_t ab = em.vector(VecOp::AddRow, ot, tile_at(bc_, 1, d, ob), ot, {g, bcl});
+        o_.reader[ts] = em.store(whole_rows(h.o.tensor, h.o.row0 + t0, h.o.col0, bt, d), ot, {ab});
+      }
+      we_.reader[hs] = last_e;
+      wr_.reader[hs] = last_r;
+      cq_.reader[hs] = pq;
+      ck_.reader[hs] = pk;
+    }
+  }
+
+  // Heads per batch: the group's heads are batch-major; the learned weights are per head.
+  std::int64_t heads_per_batch_ = 1;
+
+ private:
+  const HwConfig& hw_;
+  const AttentionGroup& g_;
+  std::int64_t bt_;
+  bool causal_;
+  std::uint64_t wc_ = 0, bc_ = 0, end_ = 0;
+  Slots we_, wr_, cq_, ck_, q_, k_, er_, ero_, o_;
+};
+
+}  // namespace
+
+std::vector<std::int64_t> primal_sample_rows(std::int64_t n, std::int64_t p) {
+  std::vector<std::int64_t> rows;
+  if (p <= 1) return {n - 1};
+  for (std::int64_t i = 0; i < p; ++i) rows.push_back(i * (n - 1) / (p - 1));
+  return rows;
+}
+
+std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& graph, const AttentionGroup& grp,
+                                              const std::string& name) {
+  const std::uint64_t capacity = std::uint64_t(hw.sram.total_bytes());
+  const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+  const std::int64_t d = grp.head_dim, s = grp.rank, n = grp.seq_len;
+  const std::int64_t heads = std::int64_t(grp.heads.size());
+  // Heads per batch: the layer's head count (the group holds batch * heads, batch-major).
+  std::int64_t hpb = heads;
+  for (std::int64_t i = 1; i < heads; ++i)
+    if (grp.heads[std::size_t(i)].q.row0 != grp.heads[0].q.row0) {
+      hpb = i;
+      break;
+    }
+  const HwConfig* hwp = &hw;
+  const AttentionGroup* gp = &grp;
+  std::vector<LowRankPhase> phases;
+
+  if (grp.spec.variant == AttnVariant::Primal || grp.spec.variant == AttnVariant::PrimalCausal) {
+    const bool causal_form = grp.spec.variant == AttnVariant::PrimalCausal;
+    if (!causal_form) {
+      // The global phase: gather X_s, barrier, WeT / WrT per head.
+      const std::int64_t p = grp.samples, D = graph.tensors[std::size_t(grp.source)].cols;
+      auto global_fp = [&](std::int64_t width) {
+        return 2 * align_up(std::uint64_t(p * width) * ob, 64) + 2 * align_up(std::uint64_t(s * p) * ob, 64) +
+               2 * align_up(std::uint64_t(s * d) * acc, 64);
+      };
+      bool per_head = global_fp(D) > capacity / 2;
+      const std::int64_t width = per_head ? d : D;
+      if (global_fp(width) > capacity)
+        does_not_fit(hw, name, "primal's sampled tokens X_s (" + std::to_string(p) + "x" + std::to_string(width) +
+                                   ") with the sampling weights", global_fp(width), capacity);
+      LowRankPhase ph;
+      ph.name = name + ".global";
+      ph.cls = OpClass::Global;
+      std::ostringstream os;
+      os << "primal global barrier: " << p << " sampled tokens gathered " << (per_head ? "per head" : "per sequence")
+         << " (X_s " << p << "x" << width << ", " << 2 * p * width * std::int64_t(ob)
+         << " B double-buffered), then WeT, WrT (" << s << "x" << d << ") per head";
+      ph.plan = os.str();
+      SramAllocator al(0);
+      const std::uint64_t xs[2] = {al.take(p * width * ob), al.take(p * width * ob)};
+      const std::uint64_t w[2] = {al.take(s * p * ob), al.take(s * p * ob)};
+      const std::uint64_t c[2] = {al.take(s * d * acc), al.take(s * d * acc)};
+      for (int i = 0; i < 2; ++i) {
+        const std::string k = std::to_string(i);
+        ph.buffers.push_back({"Xs" + k, {xs[i], std::uint64_t(p * width) * ob}, BufClass::Activation, 0});
+        ph.buffers.push_back({"Wsample" + k, {w[i], std::uint64_t(s * p) * ob}, BufClass::Weight, 0});
+        ph.buffers.push_back({"WT" + k, {c[i], std::uint64_t(s * d) * acc}, BufClass::Output, 0});
+      }
+      const std::vector<std::int64_t> rows = primal_sample_rows(n, p);
+      ph.emit = [hwp, gp, xs0 = xs[0], xs1 = xs[1], w0 = w[0], w1 = w[1], c0 = c[0], c1 = c[1], rows, p, width, per_head,
+                 hpb](Emitter& em) {
+        const HwConfig& hw = *hwp;
+        const AttentionGroup& g = *gp;
+        const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+        const std::int64_t d = g.head_dim, s = g.rank, n = g.seq_len;
+        const std::uint64_t xs[2] = {xs0, xs1}, w[2] = {w0, w1}, c[2] = {c0, c1};
+        std::uint32_t xs_reader[2] = {kNoInstr, kNoInstr}, w_reader[2] = {kNoInstr, kNoInstr},
+                      c_reader[2] = {kNoInstr, kNoInstr};
+        int xslot = -1, wslot = -1, cslot = -1;
+        const std::int64_t batches = std::int64_t(g.heads.size()) / hpb;
+        for (std::int64_t b = 0; b < batches; ++b)
+          for (std::int64_t h = 0; h < hpb; ++h) {
+            if (per_head || h == 0) {
+              // Gather the sampled rows; a barrier then makes sure every one of them has arrived
+              // (they complete out of order, and each GEMM below reads all of them).
+              xslot = (xslot + 1) % 2;
+              const std::int64_t col0 = per_head ? h * d : 0;
+              for (std::size_t i = 0; i < rows.size(); ++i)
+                em.load(whole_rows(g.source, b * n + rows[i], col0, 1, width),
+                        tile_at(xs[xslot] + i * std::uint64_t(width) * ob, 1, width, ob), {xs_reader[xslot]});
+              em.barrier();
+            }
+            const SramTile xsh = tile_at(xs[xslot] + std::uint64_t(per_head ? 0 : h * d) * ob, p, d, ob, width);
+            for (int which = 0; which < 2; ++which) {
+              wslot = (wslot + 1) % 2;
+              cslot = (cslot + 1) % 2;
+              const int wt = which ? g.w_r : g.w_e, out = which ? g.r_weights : g.e_weights;
+              const std::uint32_t wl =
+                  em.load(whole_rows(wt, h * s, 0, s, p), tile_at(w[wslot], s, p, ob), {w_reader[wslot]});
+              const SramTile ct = tile_at(c[cslot], s, d, acc);
+              const std::uint32_t gm = em.gemm(tile_at(w[wslot], s, p, ob), xsh, ct, false, false, {wl, c_reader[cslot]});
+              w_reader[wslot] = gm;
+              xs_reader[xslot] = gm;
+              c_reader[cslot] = em.store(whole_rows(out, (b * hpb + h) * s, 0, s, d), ct, {gm});
+            }
+          }
+      };
+      phases.push_back(std::move(ph));
+    }
+    const std::int64_t bt = choose_bt(hw, capacity, [&](std::int64_t t) { return PrimalStream::footprint(hw, t, d, s); });
+    if (!bt) does_not_fit(hw, name, "primal's smallest token tile (16 rows)", PrimalStream::footprint(hw, 16, d, s), capacity);
+    LowRankPhase ph;
+    ph.name = name;
+    ph.cls = OpClass::LowRank;
+    std::ostringstream os;
+    os << (causal_form ? "primal causal" : "primal") << ": token tiles of " << std::min(bt, n) << " rows, rank " << s
+       << (causal_form ? ", prefix means carried across tiles" : "");
+    ph.plan = os.str();
+    const std::int64_t tile = std::min(bt, n);
+    {
+      PrimalStream probe(hw, grp, tile, causal_form);
+      ph.buffers = probe.buffers();
+    }
+    ph.emit = [hwp, gp, tile, causal_form, hpb](Emitter& em) {
+      PrimalStream st(*hwp, *gp, tile, causal_form);
+      st.heads_per_batch_ = hpb;
+      st.emit(em);
+    };
+    phases.push_back(std::move(ph));
+    return phases;
+  }
+
+  if (grp.spec.variant == AttnVariant::LowRankLinear) {
+    // Global phase: M = (W_KT K^T) V per head; stream phase: O = (Q W_Q) M.
+    auto fp_a = [&](std::int64_t t) {
+      auto a = [](std::uint64_t b) { return align_up(b, 64); };
+      return 2 * (a(s * d * ob) + 2 * a(t * d * ob) + a(s * t * acc) + a(s * t * ob) + a(s * d * acc));
+    };
+    auto fp_b = [&](std::int64_t t) {
+      auto a = [](std::uint64_t b) { return align_up(b, 64); };
+      return 2 * (a(d * s * ob) + a(s * d * ob) + a(t * d * ob) + a(t * s * acc) + a(t * s * ob) + a(t * d * acc));
+    };
+    const std::int64_t bta = choose_bt(hw, capacity, fp_a), btb = choose_bt(hw, capacity, fp_b);
+    if (!bta || !btb) does_not_fit(hw, name, "lowrank_linear's smallest token tile (16 rows)", fp_a(16), capacity);
+    const std::int64_t ta = std::min(bta, n), tb = std::min(btb, n);
+    {
+      LowRankPhase ph;
+      ph.name = name + ".global";
+      ph.cls = OpClass::Global;
+      ph.plan = "lowrank_linear global reduction: M = (K W_K)^T V (" + std::to_string(s) + "x" + std::to_string(d) +
+                ") over all N per head, K/V tiles of " + std::to_string(ta) + " rows";
+      SramAllocator al(0);
+      Slots wk, k, v, kp, kpo, m;
+      for (int i = 0; i < 2; ++i) {
+        wk.at[i] = al.take(s * d * ob), k.at[i] = al.take(ta * d * ob), v.at[i] = al.take(ta * d * ob);
+        kp.at[i] = al.take(s * ta * acc), kpo.at[i] = al.take(s * ta * ob), m.at[i] = al.take(s * d * acc);
+        const std::string x = std::to_string(i);
+        ph.buffers.push_back({"WKT" + x, {wk.at[i], std::uint64_t(s * d) * ob}, BufClass::Weight, 0});
+        ph.buffers.push_back({"K" + x, {k.at[i], std::uint64_t(ta * d) * ob}, BufClass::Key, 0});
+        ph.buffers.push_back({"V" + x, {v.at[i], std::uint64_t(ta * d) * ob}, BufClass::Value, 0});
+        ph.buffers.push_back({"KpT" + x, {kp.at[i], std::uint64_t(s * ta) * acc}, BufClass::Score, 0});
+        ph.buffers.push_back({"KpTop" + x, {kpo.at[i], std::uint64_t(s * ta) * ob}, BufClass::Score, 0});
+        ph.buffers.push_back({"M" + x, {m.at[i], std::uint64_t(s * d) * acc}, BufClass::Output, 0});
+      }
+      ph.emit = [hwp, gp, ta, hpb, wk, k, v, kp, kpo, m](Emitter& em) mutable {
+        const HwConfig& hw = *hwp;
+        const AttentionGroup& g = *gp;
+        const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+        const std::int64_t d = g.head_dim, s = g.rank, n = g.seq_len;
+        int hs = -1, ts = -1;
+        for (std::size_t i = 0; i < g.heads.size(); ++i) {
+          const AttentionGroup::Head& h = g.heads[i];
+          hs = (hs + 1) % 2;
+          const std::int64_t head = std::int64_t(i) % hpb;
+          const std::uint32_t wl = em.load(whole_rows(g.w_kt, head * s, 0, s, d), tile_at(wk.at[hs], s, d, ob),
+                                           {wk.reader[hs]});
+          const SramTile mt = tile_at(m.at[hs], s, d, acc);
+          std::uint32_t last = kNoInstr, last_kp = kNoInstr;
+          for (std::int64_t t0 = 0; t0 < n; t0 += ta) {
+            const std::int64_t bt = std::min(ta, n - t0);
+            ts = (ts + 1) % 2;
+            const SramTile kt = tile_at(k.at[ts], bt, d, ob), vt = tile_at(v.at[ts], bt, d, ob);
+            const std::uint32_t kl = em.load(whole_rows(h.k.tensor, h.k.row0 + t0, h.k.col0, bt, d), kt, {k.reader[ts]});
+            const std::uint32_t vl = em.load(whole_rows(h.v.tensor, h.v.row0 + t0, h.v.col0, bt, d), vt, {v.reader[ts]});
+            const SramTile kpt = tile_at(kp.at[ts], s, bt, acc), kpot = tile_at(kpo.at[ts], s, bt, ob);
+            last_kp = em.gemm(tile_at(wk.at[hs], s, d, ob), kt, kpt, false, true, {kl, wl, kp.reader[ts]});
+            k.reader[ts] = last_kp;
+            const std::uint32_t cp = em.vector(VecOp::Copy, kpt, {}, kpot, {last_kp, kpo.reader[ts]});
+            kp.reader[ts] = cp;
+            last = em.gemm(kpot, vt, mt, t0 > 0, false, {cp, vl, t0 == 0 ? m.reader[hs] : kNoInstr});
+            kpo.reader[ts] = last;
+            v.reader[ts] = last;
+          }
+          wk.reader[hs] = last_kp;
+          m.reader[hs] = em.store(whole_rows(g.reduced, std::int64_t(i) * s, 0, s, d), mt, {last});
+        }
+      };
+      phases.push_back(std::move(ph));
+    }
+    {
+      LowRankPhase ph;
+      ph.name = name;
+      ph.cls = OpClass::LowRank;
+      ph.plan = "lowrank_linear: token tiles of " + std::to_string(tb) + " rows, O = (Q W_Q) M, rank " + std::to_string(s);
+      SramAllocator al(0);
+      Slots wq, mm, q, qp, qpo, o;
+      for (int i = 0; i < 2; ++i) {
+        wq.at[i] = al.take(d * s * ob), mm.at[i] = al.take(s * d * ob), q.at[i] = al.take(tb * d * ob);
+        qp.at[i] = al.take(tb * s * acc), qpo.at[i] = al.take(tb * s * ob), o.at[i] = al.take(tb * d * acc);
+        const std::string x = std::to_string(i);
+        ph.buffers.push_back({"WQ" + x, {wq.at[i], std::uint64_t(d * s) * ob}, BufClass::Weight, 0});
+        ph.buffers.push_back({"M" + x, {mm.at[i], std::uint64_t(s * d) * ob}, BufClass::Value, 0});
+        ph.buffers.push_back({"Q" + x, {q.at[i], std::uint64_t(tb * d) * ob}, BufClass::Query, 0});
+        ph.buffers.push_back({"Qp" + x, {qp.at[i], std::uint64_t(tb * s) * acc}, BufClass::Score, 0});
+        ph.buffers.push_back({"Qpop" + x, {qpo.at[i], std::uint64_t(tb * s) * ob}, BufClass::Score, 0});
+        ph.buffers.push_back({"O" + x, {o.at[i], std::uint64_t(tb * d) * acc}, BufClass::Output, 0});
+      }
+      ph.emit = [hwp, gp, tb, hpb, wq, mm, q, qp, qpo, o](Emitter& em) mutable {
+        const HwConfig& hw = *hwp;
+        const AttentionGroup& g = *gp;
+        const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+        const std::int64_t d = g.head_dim, s = g.rank, n = g.seq_len;
+        int hs = -1, ts = -1;
+        for (std::size_t i = 0; i < g.heads.size(); ++i) {
+          const AttentionGroup::Head& h = g.heads[i];
+          hs = (hs + 1) % 2;
+          const std::int64_t head = std::int64_t(i) % hpb;
+          const std::uint32_t wl = em.load(whole_rows(g.w_q, head * d, 0, d, s), tile_at(wq.at[hs], d, s, ob),
+                                           {wq.reader[hs]});
+          const std::uint32_t ml = em.load(whole_rows(g.reduced, std::int64_t(i) * s, 0, s, d),
+                                           tile_at(mm.at[hs], s, d, ob), {mm.reader[hs]});
+          std::uint32_t last1 = kNoInstr, last2 = kNoInstr;
+          for (std::int64_t t0 = 0; t0 < n; t0 += tb) {
+            const std::int64_t bt = std::min(tb, n - t0);
+            ts = (ts + 1) % 2;
+            const SramTile qt = tile_at(q.at[ts], bt, d, ob), qpt = tile_at(qp.at[ts], bt, s, acc),
+                           qpot = tile_at(qpo.at[ts], bt, s, ob), ot = tile_at(o.at[ts], bt, d, acc);
+            const std::uint32_t ql = em.load(whole_rows(h.q.tensor, h.q.row0 + t0, h.q.col0, bt, d), qt, {q.reader[ts]});
+            last1 = em.gemm(qt, tile_at(wq.at[hs], d, s, ob), qpt, false, false, {ql, wl, qp.reader[ts]});
+            q.reader[ts] = last1;
+            const std::uint32_t cp = em.vector(VecOp::Copy, qpt, {}, qpot, {last1, qpo.reader[ts]});
+            qp.reader[ts] = cp;
+            last2 = em.gemm(qpot, tile_at(mm.at[hs], s, d, ob), ot, false, false, {cp, ml, o.reader[ts]});
+            qpo.reader[ts] = last2;
+            o.reader[ts] = em.store(whole_rows(h.o.tensor, h.o.row0 + t0, h.o.col0, bt, d), ot, {last2});
+          }
+          wq.reader[hs] = last1;
+          mm.reader[hs] = last2;
+        }
+      };
+      phases.push_back(std::move(ph));
+    }
+    return phases;
+  }
+  throw InternalError("lower_lowrank_group: not a low-rank variant: " + std::string(to_string(grp.spec.variant)));
+}
+
+}  // namespace attnsim
