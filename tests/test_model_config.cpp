@@ -89,9 +89,14 @@ TEST_CASE("every model preset loads with the shapes its description cites", "[mo
     CHECK_FALSE(m.description.empty());
     CHECK(m.dtype == "fp16");
     CHECK(m.elem_bytes == 2);
-    for (const LayerSpec& l : m.layers) {
+    for (std::size_t i = 0; i < m.layers.size(); ++i) {
+      const LayerSpec& l = m.layers[i];
       CHECK(l.batch == 1);
-      CHECK(l.attention.variant == AttnVariant::Flash);
+      // The hybrids: DeiT-S's last layer primal with s = 96, LRA text's layer 1 primal with s = 20.
+      const bool primal = (std::string(p.name) == "deit-s-primal" && i == 11) ||
+                          (std::string(p.name) == "lra-text-hybrid" && i == 1);
+      CHECK(l.attention.variant == (primal ? AttnVariant::Primal : AttnVariant::Flash));
+      if (primal) CHECK(l.attention.rank == (i == 11 ? 96 : 20));
     }
   }
   auto check = [](const std::string& name, size_t layers, std::int64_t d, std::int64_t h, std::int64_t dh,
@@ -230,6 +235,7 @@ TEST_CASE("model: an unknown attention variant gets a did-you-mean", "[model][er
   check_one(problems_with("/defaults/attention/variant", 3), "/defaults/attention/variant", "must be a string");
   for (const std::string& v : attn_variant_names()) {
     Json doc = valid();
+    doc["layers"] = Json::array({Json{{"repeat", 2}}});  // heads * head_dim = d_model, as primal needs
     doc["defaults"]["attention"]["variant"] = v;
     CHECK(to_string(parse_model_config(doc, "m.json").layers[0].attention.variant) == v);
   }

@@ -28,6 +28,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
       array_(make_array_model(hw.array)),
       dram_(make_dram(hw)),
       ports_(hw.sram),
+      outstanding_(std::uint64_t(hw.dma.outstanding)),
       window_(kWindow),
       done_(kWindow, 0) {
   for (Queue* q : {&array_q_, &vector_q_, &softmax_q_, &load_q_, &store_q_}) q->ring.assign(kWindow, 0);
@@ -289,7 +290,14 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
     const bool contiguous = in.dram_stride == in.row_bytes || dram_->address_independent();
     const std::uint64_t runs = contiguous ? 1 : in.rows;
     const std::uint64_t run_bytes = contiguous ? in.bytes() : in.row_bytes;
-    const std::uint64_t segs_per_run = (run_bytes + seg_max - 1) / seg_max;
+    // A DRAM model that ignores addresses (ideal: a bandwidth pipe) times a run the same however it
+    // is cut, except for how finely concurrent instructions interleave on its bus; there a run is cut
+    // into at most `outstanding` segments (each at least segment_bytes), so that a large tile costs
+    // the simulator 64 transfers, not thousands.
+    const std::uint64_t seg = dram_->address_independent()
+                                  ? std::max(seg_max, (run_bytes + outstanding_ - 1) / outstanding_)
+                                  : seg_max;
+    const std::uint64_t segs_per_run = (run_bytes + seg - 1) / seg;
     side->remaining[slot] = std::uint32_t(runs * segs_per_run);
     if (side->remaining[slot] == 0) {
       complete(id);
@@ -301,8 +309,8 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
         while (side->idle.empty()) sc_core::wait(side->worker_free);
         const std::uint32_t w = side->idle.back();
         side->idle.pop_back();
-        const std::uint64_t off = s * seg_max;
-        side->assigned[w] = {dram_addr + r * stride + off, std::min(seg_max, run_bytes - off), id};
+        const std::uint64_t off = s * seg;
+        side->assigned[w] = {dram_addr + r * stride + off, std::min(seg, run_bytes - off), id};
         if (side->in_flight++ == 0) side->busy_since = now_fs();
         side->go[w]->notify();
       }
