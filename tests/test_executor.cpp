@@ -222,6 +222,190 @@ TEST_CASE("executor: layer norm, RMS norm and row reductions", "[executor]") {
   }
 }
 
+TEST_CASE("executor: L2 norm divides each row by its norm, clamped at 1e-12", "[executor]") {
+  SECTION("by hand, in place on a strided tile") {
+    // (3, 4, 0): norm 5. (1, 2, 2): norm 3. (0, 0, 0): 0 / 1e-12 = 0. (1e-13, 0, 0): the norm
+    // 1e-13 is clamped to 1e-12, giving 0.1.
+    const SramTile a = tile(0, 4, 3, 5);
+    Harness h;
+    h.input(a, {3, 4, 0, 1, 2, 2, 0, 0, 0, 1e-13f, 0, 0});
+    h.op(vec(VecOp::L2Norm, a, {}, a));
+    h.output(a);
+    check_close(h.run()[0], {0.6f, 0.8f, 0, 1 / 3.f, 2 / 3.f, 2 / 3.f, 0, 0, 0, 0.1f, 0, 0});
+  }
+  SECTION("matches the reference on random rows, fp16 source into an fp32 tile") {
+    const std::vector<float> x = ref::random_values(6 * 9, 17);
+    const SramTile a = tile(0, 6, 9, 12, 2), c = tile(1024, 6, 9);
+    Harness h;
+    h.input(a, x, 2);
+    h.op(vec(VecOp::L2Norm, a, {}, c));
+    h.output(c);
+    const std::vector<float> y = h.run()[0];
+    CHECK(ref::max_rel_error(y, ref::l2_normalize_rows(x, 6, 9)) < 1e-6);
+    for (int r = 0; r < 6; ++r) {
+      double sq = 0;
+      for (int j = 0; j < 9; ++j) sq += double(y[r * 9 + j]) * y[r * 9 + j];
+      CHECK(sq == Approx(1).epsilon(1e-6));
+    }
+  }
+}
+
+TEST_CASE("executor: prefix mean carries the running sum across tiles", "[executor]") {
+  // X (5 x 2) = (1, 2), (3, 4), (5, 0), (-1, 6), (2, -2): prefix sums (1, 2), (4, 6), (9, 6), (8, 12),
+  // (10, 10); prefix means (1, 2), (2, 3), (3, 2), (2, 3), (2, 2).
+  const std::vector<float> x0 = {1, 2, 3, 4}, x1 = {5, 0, -1, 6, 2, -2};
+  auto prefix_mean = [](const SramTile& a, const SramTile& carry, const SramTile& c, float rows_before, bool first) {
+    Instr in = vec(VecOp::PrefixMean, a, carry, c, rows_before);
+    in.first = first;
+    return in;
+  };
+
+  SECTION("two tiles by hand: rows 0-1 (first), then rows 2-4 after 2 rows") {
+    const SramTile a0 = tile(0, 2, 2), a1 = tile(64, 3, 2), carry = tile(128, 1, 2), c0 = tile(256, 2, 2),
+                   c1 = tile(320, 3, 2);
+    Harness h;
+    h.input(a0, x0);
+    h.input(a1, x1);
+    h.op(prefix_mean(a0, carry, c0, 0, true));  // the carry was never written: `first` does not read it
+    h.output(c0);
+    h.output(carry);
+    h.op(prefix_mean(a1, carry, c1, 2, false));
+    h.output(c1);
+    h.output(carry);
+    const auto r = h.run();
+    check_close(r[0], {1, 2, 2, 3});
+    check_close(r[1], {4, 6});  // rows 0-1 summed
+    check_close(r[2], {3, 2, 2, 3, 2, 2});
+    check_close(r[3], {10, 10});  // all five rows summed
+  }
+  SECTION("a carry and a position from before the program") {
+    // As if rows 0-1 had been done elsewhere: carry (4, 6), imm 2. Strided tile, c aliasing a.
+    const SramTile a = tile(0, 3, 2, 4), carry = tile(128, 1, 2);
+    Harness h;
+    h.input(a, x1);
+    h.input(carry, {4, 6});
+    h.op(prefix_mean(a, carry, a, 2, false));
+    h.output(a);
+    h.output(carry);
+    const auto r = h.run();
+    check_close(r[0], {3, 2, 2, 3, 2, 2});
+    check_close(r[1], {10, 10});
+  }
+  SECTION("`first` drops whatever the carry holds") {
+    const SramTile a = tile(0, 2, 2), carry = tile(128, 1, 2);
+    Harness h;
+    h.input(a, x0);
+    h.input(carry, {100, -100});
+    h.op(prefix_mean(a, carry, a, 0, true));
+    h.output(a);
+    h.output(carry);
+    const auto r = h.run();
+    check_close(r[0], {1, 2, 2, 3});
+    check_close(r[1], {4, 6});
+  }
+  SECTION("strided tiles of uneven heights match the reference") {
+    // 11 x 5 in tiles of 4, 1, 3, 3 rows; fp16 sources with a row stride of 8, fp32 results in place.
+    constexpr std::uint32_t kCols = 5;
+    const std::vector<float> x = ref::random_values(11 * kCols, 23);
+    const std::uint32_t heights[] = {4, 1, 3, 3};
+    const SramTile carry = tile(4096, 1, kCols);
+    Harness h;
+    std::uint32_t row0 = 0;
+    std::vector<SramTile> tiles;
+    for (std::uint32_t i = 0; i < 4; ++i) {
+      const SramTile a = tile(i * 512, heights[i], kCols, 8, 2), c = tile(2048 + i * 256, heights[i], kCols);
+      h.input(a, {x.begin() + row0 * kCols, x.begin() + (row0 + heights[i]) * kCols}, 2);
+      h.op(prefix_mean(a, carry, c, float(row0), i == 0));
+      tiles.push_back(c);
+      row0 += heights[i];
+    }
+    for (const SramTile& c : tiles) h.output(c);
+    h.output(carry);
+    const auto r = h.run();
+    std::vector<float> y;
+    for (int i = 0; i < 4; ++i) y.insert(y.end(), r[i].begin(), r[i].end());
+    CHECK(ref::max_rel_error(y, ref::prefix_mean_rows(x, 11, kCols)) < 1e-6);
+    std::vector<float> total(kCols, 0.f);
+    for (std::uint32_t i = 0; i < 11 * kCols; ++i) total[i % kCols] += x[i];
+    check_close(r[4], total, 1e-5);
+  }
+}
+
+TEST_CASE("executor: a missing dependency on the prefix-mean carry shows under a random order", "[executor]") {
+  // Three PrefixMean tiles of 2 rows continuing a mean over 4 earlier rows: the carry (their sum) is
+  // loaded after the inputs, and stored before the means. Dependencies only, no barriers.
+  constexpr std::uint32_t kCols = 3, kRows = 6, kBefore = 4;
+  const std::vector<float> x = ref::random_values(kRows * kCols, 51), carry_in = {1.5f, -2, 0.25f};
+  auto build = [&](bool carry_load_dep, bool carry_store_dep) {
+    TileProgram p;
+    p.tensors = {{"x", 0, kRows, kCols, 4},
+                 {"carry_in", 4096, 1, kCols, 4},
+                 {"y", 8192, kRows, kCols, 4},
+                 {"carry_out", 12288, 1, kCols, 4}};
+    const SramTile carry = tile(4096, 1, kCols);
+    std::uint32_t loads[3], means[3];
+    for (std::uint32_t j = 0; j < 3; ++j) {
+      Instr ld = transfer(Opcode::Load, p, 0, tile(j * 256, 2, kCols));
+      ld.dram_addr += j * 2 * kCols * 4;
+      ld.rows = 2;
+      loads[j] = p.add(ld);
+    }
+    const std::uint32_t load_carry = p.add(transfer(Opcode::Load, p, 1, carry));
+    for (std::uint32_t j = 0; j < 3; ++j) {
+      Instr pm = vec(VecOp::PrefixMean, tile(j * 256, 2, kCols), carry, tile(1024 + j * 256, 2, kCols),
+                     float(kBefore + 2 * j));
+      pm.add_dep(loads[j]);
+      if (j == 0 && carry_load_dep) pm.add_dep(load_carry);
+      means[j] = p.add(pm);
+    }
+    Instr st = transfer(Opcode::Store, p, 3, carry);
+    if (carry_store_dep) st.add_dep(means[2]);
+    p.add(st);
+    for (std::uint32_t j = 0; j < 3; ++j) {
+      Instr out = transfer(Opcode::Store, p, 2, tile(1024 + j * 256, 2, kCols));
+      out.dram_addr += j * 2 * kCols * 4;
+      out.rows = 2;
+      out.add_dep(means[j]);
+      p.add(out);
+    }
+    return p;
+  };
+  // The expected means and carry: row i of y = (carry_in + x_0 + ... + x_i) / (kBefore + i + 1).
+  std::vector<float> want_y(kRows * kCols), want_carry(kCols);
+  for (std::uint32_t c = 0; c < kCols; ++c) {
+    double sum = carry_in[c];
+    for (std::uint32_t i = 0; i < kRows; ++i) {
+      sum += x[i * kCols + c];
+      want_y[i * kCols + c] = float(sum / (kBefore + i + 1));
+    }
+    want_carry[c] = float(sum);
+  }
+  auto right = [&](const TileProgram& p, std::uint64_t seed) {
+    Executor e(p, kSram);
+    e.set_tensor(0, x);
+    e.set_tensor(1, carry_in);
+    e.run(seed);
+    return ref::max_rel_error(e.tensor(2), want_y) < 1e-6 && ref::max_rel_error(e.tensor(3), want_carry) < 1e-6;
+  };
+  auto wrong_under_some_seed = [&](const TileProgram& p) {
+    bool wrong = false;
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) wrong |= !right(p, seed);
+    return wrong;
+  };
+  const TileProgram good = build(true, true);
+  for (std::uint64_t seed = 0; seed <= 20; ++seed) CHECK(right(good, seed));
+  SECTION("read after write: the first mean no longer waits for the carry's LOAD") {
+    const TileProgram bad = build(false, true);
+    CHECK(right(bad, 0));  // program order happens to be right
+    CHECK(wrong_under_some_seed(bad));
+  }
+  SECTION("the carry's STORE no longer waits for the last mean") {
+    const TileProgram bad = build(true, false);
+    CHECK(right(bad, 0));
+    CHECK(wrong_under_some_seed(bad));
+  }
+}
+
 TEST_CASE("executor: softmax rows with scale, causal mask and in place", "[executor]") {
   // scale 0.5 on (0, 2 ln 2, 2 ln 3) gives exponents (1, 2, 3): softmax (1/6, 2/6, 3/6).
   const float l2 = 2 * std::log(2.f), l3 = 2 * std::log(3.f);
@@ -629,6 +813,26 @@ TEST_CASE("executor: malformed instructions are internal errors", "[executor]") 
     h.op(sm(SmOp::Rescale, {}, tile(0, 2, 2), tile(64, 2, 2)));
     fails(h);
   }
+  SECTION("a prefix-mean carry that is not one row of the tile's width") {
+    for (const SramTile& carry : {tile(128, 2, 2), tile(128, 1, 3)}) {
+      Harness h;
+      h.input(tile(0, 2, 2), {1, 2, 3, 4});
+      Instr in = vec(VecOp::PrefixMean, tile(0, 2, 2), carry, tile(64, 2, 2));
+      in.first = true;
+      h.op(in);
+      fails(h);
+    }
+  }
+  SECTION("a prefix-mean position that is not a row count") {
+    for (float imm : {-1.f, 2.5f}) {
+      Harness h;
+      h.input(tile(0, 2, 2), {1, 2, 3, 4});
+      Instr in = vec(VecOp::PrefixMean, tile(0, 2, 2), tile(128, 1, 2), tile(64, 2, 2), imm);
+      in.first = true;
+      h.op(in);
+      fails(h);
+    }
+  }
 }
 
 TEST_CASE("reference: degenerate layers and attention reduce to known values", "[executor][reference]") {
@@ -656,4 +860,89 @@ TEST_CASE("reference: degenerate layers and attention reduce to known values", "
       const std::vector<float> want = ref::norm(l, ref::norm(l, x, w.norm1), w.norm2);
       CHECK(ref::max_rel_error(ref::transformer_layer(l, w, x), want) < 1e-6);
     }
+}
+
+TEST_CASE("reference: L2 normalisation, prefix means and low-rank attention reduce to known values",
+          "[executor][reference]") {
+  SECTION("row normalisation and prefix means by hand") {
+    check_close(ref::l2_normalize_rows({3, 4, 0, 0, 1e-13f, 0}, 3, 2), {0.6f, 0.8f, 0, 0, 0.1f, 0});
+    // (1, 2), (3, 4), (5, 9): means (1, 2), (2, 3), (3, 5).
+    check_close(ref::prefix_mean_rows({1, 2, 3, 4, 5, 9}, 3, 2), {1, 2, 2, 3, 3, 5});
+  }
+  SECTION("primal's sampled tokens spread evenly from the first to the last") {
+    using Idx = std::vector<std::int64_t>;
+    CHECK(ref::primal_sample_indices(5, 3) == Idx{0, 2, 4});
+    CHECK(ref::primal_sample_indices(5, 2) == Idx{0, 4});
+    CHECK(ref::primal_sample_indices(5, 1) == Idx{4});
+    CHECK(ref::primal_sample_indices(10, 4) == Idx{0, 3, 6, 9});  // floor(i * 9 / 3)
+    CHECK(ref::primal_sample_indices(8, 3) == Idx{0, 3, 7});      // floor(7 / 2) = 3
+    CHECK(ref::primal_sample_indices(4, 4) == Idx{0, 1, 2, 3});   // p = N takes every token
+  }
+  SECTION("primal with p = N, identity projections and Wc = [I; I] is qn + kn + bc") {
+    // N = d = s = p = 3, head 1 of a 3 x 6 input whose head-1 slice is the identity: X_s = I, so
+    // WeT = WrT = I, E = qn, R = kn.
+    constexpr std::int64_t kN = 3, kD = 3;
+    std::vector<float> x = ref::random_values(kN * 2 * kD, 61);
+    for (std::int64_t i = 0; i < kN; ++i)
+      for (std::int64_t c = 0; c < kD; ++c) x[i * 2 * kD + kD + c] = i == c ? 1.f : 0.f;
+    const std::vector<float> eye = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    std::vector<float> wc = eye;
+    wc.insert(wc.end(), eye.begin(), eye.end());
+    const std::vector<float> q = ref::random_values(kN * kD, 62), k = ref::random_values(kN * kD, 63),
+                             bc = {0.5f, -1, 2};
+    const std::vector<float> o = ref::primal_attention(x, kN, 2 * kD, 1, kD, q, k, kD, kN, eye, eye, wc, bc);
+    const std::vector<float> want =
+        ref::add(ref::add(ref::l2_normalize_rows(q, kN, kD), ref::l2_normalize_rows(k, kN, kD)),
+                 {0.5f, -1, 2, 0.5f, -1, 2, 0.5f, -1, 2});
+    CHECK(ref::max_rel_error(o, want) < 1e-6);
+  }
+  SECTION("primal with p < N picks the sampled rows of the head's slice") {
+    // N = 5, p = 3 samples tokens 0, 2, 4. s = 1, We~^T = (0, 1, 0) picks token 2: WeT = X_h[2],
+    // E[i] = qn_i . X_h[2]; Wr~^T = 0, so R = 0. Wc = (1, 2; 0, 0) (2 x 2), bc = (0, 1): O[i] = (E, 2E + 1).
+    constexpr std::int64_t kN = 5, kD = 2, kModel = 6;
+    const std::vector<float> x = ref::random_values(kN * kModel, 71), q = ref::random_values(kN * kD, 72),
+                             k = ref::random_values(kN * kD, 73);
+    const std::vector<float> o =
+        ref::primal_attention(x, kN, kModel, 2, kD, q, k, 1, 3, {0, 1, 0}, {0, 0, 0}, {1, 2, 0, 0}, {0, 1});
+    const std::vector<float> qn = ref::l2_normalize_rows(q, kN, kD);
+    const float* xh2 = x.data() + 2 * kModel + 2 * kD;  // row 2, columns 4 and 5
+    for (std::int64_t i = 0; i < kN; ++i) {
+      const double e = double(qn[i * 2]) * xh2[0] + double(qn[i * 2 + 1]) * xh2[1];
+      CHECK(o[i * 2] == Approx(e).margin(1e-6));
+      CHECK(o[i * 2 + 1] == Approx(2 * e + 1).margin(1e-6));
+    }
+  }
+  SECTION("causal primal with identity weights is the normalised prefix means, summed") {
+    constexpr std::int64_t kN = 6, kD = 4;
+    const std::vector<float> q = ref::random_values(kN * kD, 81), k = ref::random_values(kN * kD, 82);
+    std::vector<float> eye(kD * kD, 0.f);
+    for (std::int64_t i = 0; i < kD; ++i) eye[i * kD + i] = 1;
+    std::vector<float> wc = eye;
+    wc.insert(wc.end(), eye.begin(), eye.end());
+    const std::vector<float> o =
+        ref::primal_causal_attention(q, k, kN, kD, kD, eye, eye, wc, std::vector<float>(kD, 0.f));
+    const std::vector<float> want = ref::add(ref::l2_normalize_rows(ref::prefix_mean_rows(q, kN, kD), kN, kD),
+                                             ref::l2_normalize_rows(ref::prefix_mean_rows(k, kN, kD), kN, kD));
+    CHECK(ref::max_rel_error(o, want) < 1e-6);
+    // Row 0 sees token 0 only: qn_0 + kn_0.
+    const std::vector<float> first = ref::add(ref::l2_normalize_rows({q.begin(), q.begin() + kD}, 1, kD),
+                                              ref::l2_normalize_rows({k.begin(), k.begin() + kD}, 1, kD));
+    check_close({o.begin(), o.begin() + kD}, first);
+  }
+  SECTION("low-rank linear with s = d and identity weights is Q (K^T V) = (Q K^T) V") {
+    constexpr std::int64_t kN = 7, kD = 3;
+    const std::vector<float> q = ref::random_values(kN * kD, 91), k = ref::random_values(kN * kD, 92),
+                             v = ref::random_values(kN * kD, 93), eye = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    const std::vector<float> o = ref::lowrank_linear_attention(q, k, v, kN, kD, kD, eye, eye);
+    const std::vector<float> ktv = ref::matmul(ref::transpose(k, kN, kD), v, kD, kN, kD);
+    CHECK(ref::max_rel_error(o, ref::matmul(q, ktv, kN, kD, kD)) < 1e-6);
+    const std::vector<float> qkt = ref::matmul(q, ref::transpose(k, kN, kD), kN, kD, kN);
+    CHECK(ref::max_rel_error(o, ref::matmul(qkt, v, kN, kN, kD)) < 1e-5);
+    // Rank 2 with W_K given transposed: the same as projecting first and using identities.
+    const std::vector<float> wq = ref::random_values(kD * 2, 94), wkt = ref::random_values(2 * kD, 95);
+    const std::vector<float> qw = ref::matmul(q, wq, kN, kD, 2),
+                             kw = ref::matmul(k, ref::transpose(wkt, 2, kD), kN, kD, 2);
+    const std::vector<float> want = ref::matmul(qw, ref::matmul(ref::transpose(kw, kN, 2), v, 2, kN, kD), kN, 2, kD);
+    CHECK(ref::max_rel_error(ref::lowrank_linear_attention(q, k, v, kN, kD, 2, wq, wkt), want) < 1e-5);
+  }
 }

@@ -242,14 +242,56 @@ TEST_CASE("the vector op table counts the derived primitives", "[units]") {
   CHECK(elem(VecOp::LayerNorm, VecPrim::Mul) == 3);
   CHECK(row(VecOp::LayerNorm, VecPrim::Rsqrt) == 1);
   CHECK(row(VecOp::RmsNorm, VecPrim::Rsqrt) == 1);
-  // Every op does something, and nothing uses prefix_sum yet.
+  // L2Norm: square (mul), sum (add), scale (mul) per element; rsqrt per row.
+  CHECK(elem(VecOp::L2Norm, VecPrim::Mul) == 2);
+  CHECK(elem(VecOp::L2Norm, VecPrim::Add) == 1);
+  CHECK(row(VecOp::L2Norm, VecPrim::Rsqrt) == 1);
+  // PrefixMean: running sum (prefix_sum), + carry (add), * 1/position (mul) per element; 1/position per row.
+  CHECK(elem(VecOp::PrefixMean, VecPrim::PrefixSum) == 1);
+  CHECK(elem(VecOp::PrefixMean, VecPrim::Add) == 1);
+  CHECK(elem(VecOp::PrefixMean, VecPrim::Mul) == 1);
+  CHECK(row(VecOp::PrefixMean, VecPrim::Reciprocal) == 1);
+  for (VecOp op : {VecOp::L2Norm, VecOp::PrefixMean}) {
+    const PrimCounts c = vec_op_prims(op);
+    int elem_total = 0, row_total = 0;
+    for (int p = 0; p < kVecPrimCount; ++p) elem_total += c.per_elem[p], row_total += c.per_row[p];
+    CHECK(elem_total == 3);
+    CHECK(row_total == 1);
+  }
+  // Every op does something, and only the prefix mean uses prefix_sum.
   for (int op = 0; op < int(VecOp::kCount); ++op) {
+    INFO(to_string(VecOp(op)));
     const PrimCounts c = vec_op_prims(VecOp(op));
     int total = 0;
     for (int p = 0; p < kVecPrimCount; ++p) total += c.per_elem[p];
     CHECK(total > 0);
-    CHECK(c.per_elem[std::size_t(VecPrim::PrefixSum)] == 0);
+    CHECK((c.per_elem[std::size_t(VecPrim::PrefixSum)] == 0) == (VecOp(op) != VecOp::PrefixMean));
+    CHECK(c.per_row[std::size_t(VecPrim::PrefixSum)] == 0);
   }
+}
+
+TEST_CASE("L2 norm and prefix mean cost their derived primitives", "[units]") {
+  VectorConfig v = vector_unit(32, 4);
+  // L2Norm 4 x 64, E = 256: 2 mul (512 -> 16 vectors), 1 add (256 -> 8); per row 1 rsqrt
+  // (4 -> 1 vector * 4): 4 + 16 + 8 + 4 = 32.
+  CHECK(vector_op_cycles(v, vec(VecOp::L2Norm, tile(4, 64), tile(4, 64))) == 32);
+  // L2Norm 3 x 20, E = 60: mul ceil(120/32) = 4, add ceil(60/32) = 2, rsqrt 1 * 4: 4 + 4 + 2 + 4 = 14.
+  CHECK(vector_op_cycles(v, vec(VecOp::L2Norm, tile(3, 20), tile(3, 20))) == 14);
+  // PrefixMean 8 x 64 with a 1 x 64 fp32 carry, E = 512: prefix_sum 16, add 16, mul 16; per row
+  // 1 reciprocal (8 -> 1 vector * 4): 4 + 48 + 4 = 56. `first` costs the same (the carry add adds 0).
+  Instr pm = vec(VecOp::PrefixMean, tile(8, 64), tile(8, 64), tile(1, 64, 4));
+  pm.imm = 16;
+  CHECK(vector_op_cycles(v, pm) == 56);
+  pm.first = true, pm.imm = 0;
+  CHECK(vector_op_cycles(v, pm) == 56);
+  // PrefixMean 40 x 8, E = 320: prefix_sum 10, add 10, mul 10; 40 reciprocals = 2 vectors * 4:
+  // 4 + 30 + 8 = 42.
+  CHECK(vector_op_cycles(v, vec(VecOp::PrefixMean, tile(40, 8), tile(40, 8), tile(1, 8, 4))) == 42);
+  // The prefix_sum cost comes from the config: at 3 per issue, 8 x 64 is 4 + 16 * 3 + 16 + 16 + 4 = 88.
+  v.cost[std::size_t(VecPrim::PrefixSum)] = 3;
+  CHECK(vector_op_cycles(v, vec(VecOp::PrefixMean, tile(8, 64), tile(8, 64), tile(1, 64, 4))) == 88);
+  // ... and L2Norm does not use it.
+  CHECK(vector_op_cycles(v, vec(VecOp::L2Norm, tile(4, 64), tile(4, 64))) == 32);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -373,4 +415,25 @@ TEST_CASE("vector and softmax instructions read and write their tiles once per p
   t = unit_sram_traffic(vec(VecOp::RowMax, tile(16, 48, 4), tile(16, 1, 4)));
   CHECK(t.a_read == 16 * 48 * 4);
   CHECK(t.c_written == 64);
+
+  // L2Norm 4 x 64 fp16 (512 bytes): a read for the sum of squares and again to scale; c written once.
+  t = unit_sram_traffic(vec(VecOp::L2Norm, tile(4, 64), tile(4, 64)));
+  CHECK(t.a_read == 1024);
+  CHECK(t.c_written == 512);
+  CHECK((t.b_read == 0 && t.b_written == 0 && t.c_read == 0));
+
+  // PrefixMean 8 x 64 fp16 (1024 bytes) with a 1 x 64 fp32 carry (256 bytes): one pass over a, the
+  // carry read and written once; with `first` the carry starts at 0 and is only written.
+  Instr pm = vec(VecOp::PrefixMean, tile(8, 64), tile(8, 64), tile(1, 64, 4));
+  t = unit_sram_traffic(pm);
+  CHECK(t.a_read == 1024);
+  CHECK(t.c_written == 1024);
+  CHECK(t.c_read == 0);
+  CHECK(t.b_read == 256);
+  CHECK(t.b_written == 256);
+  pm.first = true;
+  t = unit_sram_traffic(pm);
+  CHECK(t.b_read == 0);
+  CHECK(t.b_written == 256);
+  CHECK(t.a_read == 1024);
 }

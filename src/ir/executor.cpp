@@ -273,6 +273,7 @@ void Executor::vector_op(const Instr& in) {
   } else {
     require_shape(in, in.a, "a", rows, cols);
   }
+  // a is gathered whole before anything is written, so c may alias a (in-place ops).
   const std::vector<float> a = gather(in.a);
   std::vector<float> b;
   switch (op) {
@@ -295,6 +296,14 @@ void Executor::vector_op(const Instr& in) {
       b = gather(in.b);
       break;
     }
+    case VecOp::PrefixMean:
+      // The carry: read unless `first` (then it starts at 0, and whatever b holds is never read).
+      check_tile(in.b, "b", in);
+      require_shape(in, in.b, "b (carry)", 1, cols);
+      b = in.first ? std::vector<float>(cols, 0.f) : gather(in.b);
+      if (!(in.imm >= 0.f) || in.imm != std::floor(in.imm))
+        fail(in, "prefix mean position imm = " + std::to_string(in.imm) + " is not a row count");
+      break;
     default:
       break;
   }
@@ -359,6 +368,32 @@ void Executor::vector_op(const Instr& in) {
     case VecOp::Exp:
       for (std::size_t i = 0; i < total; ++i) c[i] = std::exp(a[i]);
       break;
+    case VecOp::L2Norm:
+      for (std::uint32_t r = 0; r < rows; ++r) {
+        const float* x = a.data() + std::size_t(r) * cols;
+        float* y = c.data() + std::size_t(r) * cols;
+        double sq = 0;
+        for (std::uint32_t j = 0; j < cols; ++j) sq += double(x[j]) * x[j];
+        const double norm = std::max(std::sqrt(sq), 1e-12);
+        for (std::uint32_t j = 0; j < cols; ++j) y[j] = float(x[j] / norm);
+      }
+      break;
+    case VecOp::PrefixMean: {
+      // Running sums in double, seeded with the fp32 carry; the carry goes back as fp32.
+      std::vector<double> run(b.begin(), b.begin() + cols);
+      for (std::uint32_t r = 0; r < rows; ++r) {
+        const float* x = a.data() + std::size_t(r) * cols;
+        float* y = c.data() + std::size_t(r) * cols;
+        const double pos = double(in.imm) + r + 1;
+        for (std::uint32_t j = 0; j < cols; ++j) {
+          run[j] += x[j];
+          y[j] = float(run[j] / pos);
+        }
+      }
+      for (std::uint32_t j = 0; j < cols; ++j) b[j] = float(run[j]);
+      scatter(in.b, b);
+      break;
+    }
     case VecOp::kCount:
       break;
   }

@@ -206,6 +206,155 @@ inline Mat attention(const Mat& q, const Mat& k, const Mat& v, std::int64_t n, s
   return o;
 }
 
+// Each row divided by its Euclidean norm, clamped below at 1e-12: x / max(||x_row||_2, 1e-12).
+inline Mat l2_normalize_rows(const Mat& x, std::int64_t rows, std::int64_t cols) {
+  require(std::int64_t(x.size()) == rows * cols, "l2_normalize_rows shape");
+  Mat y(x.size());
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double sq = 0;
+    for (std::int64_t c = 0; c < cols; ++c) sq += double(x[r * cols + c]) * x[r * cols + c];
+    const double norm = std::max(std::sqrt(sq), 1e-12);
+    for (std::int64_t c = 0; c < cols; ++c) y[r * cols + c] = float(x[r * cols + c] / norm);
+  }
+  return y;
+}
+
+// The causal prefix mean: row i = (x_0 + ... + x_i) / (i + 1).
+inline Mat prefix_mean_rows(const Mat& x, std::int64_t rows, std::int64_t cols) {
+  require(std::int64_t(x.size()) == rows * cols, "prefix_mean_rows shape");
+  Mat y(x.size());
+  std::vector<double> sum(cols, 0.0);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) {
+      sum[c] += x[r * cols + c];
+      y[r * cols + c] = float(sum[c] / double(r + 1));
+    }
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Low-rank attention, one head (n tokens, head dim d, rank s). Computed in double from the inputs
+// to the output; only the result is rounded to float.
+
+namespace detail {
+using DMat = std::vector<double>;
+inline DMat to_double(const Mat& a) { return DMat(a.begin(), a.end()); }
+inline Mat to_float(const DMat& a) { return Mat(a.begin(), a.end()); }
+// c (m x n) = a (m x k) b (k x n), or b^T when b_t (b stored n x k).
+inline DMat mm(const DMat& a, const DMat& b, std::int64_t m, std::int64_t k, std::int64_t n, bool b_t = false) {
+  DMat c(m * n, 0.0);
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (std::int64_t kk = 0; kk < k; ++kk) acc += a[i * k + kk] * (b_t ? b[j * k + kk] : b[kk * n + j]);
+      c[i * n + j] = acc;
+    }
+  return c;
+}
+// a^T (cols x rows) for a (rows x cols).
+inline DMat tr(const DMat& a, std::int64_t rows, std::int64_t cols) {
+  DMat t(a.size());
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) t[c * rows + r] = a[r * cols + c];
+  return t;
+}
+inline DMat l2_rows(DMat x, std::int64_t rows, std::int64_t cols) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double sq = 0;
+    for (std::int64_t c = 0; c < cols; ++c) sq += x[r * cols + c] * x[r * cols + c];
+    const double norm = std::max(std::sqrt(sq), 1e-12);
+    for (std::int64_t c = 0; c < cols; ++c) x[r * cols + c] /= norm;
+  }
+  return x;
+}
+inline DMat prefix_mean(const DMat& x, std::int64_t rows, std::int64_t cols) {
+  DMat y(x.size());
+  for (std::int64_t c = 0; c < cols; ++c) {
+    double sum = 0;
+    for (std::int64_t r = 0; r < rows; ++r) y[r * cols + c] = (sum += x[r * cols + c]) / double(r + 1);
+  }
+  return y;
+}
+// O = [E | R] Wc + bc for E, R (n x s), Wc (2s x d), bc (1 x d).
+inline Mat primal_output(const DMat& e, const DMat& r, const Mat& wc, const Mat& bc, std::int64_t n, std::int64_t s,
+                         std::int64_t d) {
+  Mat o(n * d);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t c = 0; c < d; ++c) {
+      double acc = bc[c];
+      for (std::int64_t j = 0; j < s; ++j) acc += e[i * s + j] * wc[j * d + c] + r[i * s + j] * wc[(s + j) * d + c];
+      o[i * d + c] = float(acc);
+    }
+  return o;
+}
+}  // namespace detail
+
+// Primal's sampled tokens: idx_i = floor(i (n - 1) / (p - 1)) for i = 0 .. p-1, evenly spread from the
+// first token to the last; {n - 1} when p = 1.
+inline std::vector<std::int64_t> primal_sample_indices(std::int64_t n, std::int64_t p) {
+  require(n >= 1 && p >= 1, "primal_sample_indices: n and p must be positive");
+  if (p == 1) return {n - 1};
+  std::vector<std::int64_t> idx(p);
+  for (std::int64_t i = 0; i < p; ++i) idx[i] = i * (n - 1) / (p - 1);
+  return idx;
+}
+
+// Primal attention for head `head` (head dim d, rank s, p sampled tokens):
+//   x (n x d_model) is the layer's attention input; X_h = its columns [head*d, head*d + d) (n x d);
+//   X_s = rows primal_sample_indices(n, p) of X_h (p x d);
+//   WeT = we_tilde_t X_s, WrT = wr_tilde_t X_s (s x d), with we_tilde_t, wr_tilde_t (s x p);
+//   E = l2_normalize_rows(q) WeT^T, R = l2_normalize_rows(k) WrT^T (n x s), q and k (n x d);
+//   O = [E | R] wc + bc (n x d), wc (2s x d), bc (1 x d).
+inline Mat primal_attention(const Mat& x, std::int64_t n, std::int64_t d_model, std::int64_t head, std::int64_t d,
+                            const Mat& q, const Mat& k, std::int64_t s, std::int64_t p, const Mat& we_tilde_t,
+                            const Mat& wr_tilde_t, const Mat& wc, const Mat& bc) {
+  require(n >= 1 && d >= 1 && s >= 1 && p >= 1 && head >= 0 && (head + 1) * d <= d_model, "primal_attention dims");
+  require(std::int64_t(x.size()) == n * d_model && std::int64_t(q.size()) == n * d && k.size() == q.size() &&
+              std::int64_t(we_tilde_t.size()) == s * p && wr_tilde_t.size() == we_tilde_t.size() &&
+              std::int64_t(wc.size()) == 2 * s * d && std::int64_t(bc.size()) == d,
+          "primal_attention shapes");
+  using namespace detail;
+  const std::vector<std::int64_t> idx = primal_sample_indices(n, p);
+  DMat xs(p * d);
+  for (std::int64_t i = 0; i < p; ++i)
+    for (std::int64_t c = 0; c < d; ++c) xs[i * d + c] = x[idx[i] * d_model + head * d + c];
+  const DMat we_t = mm(to_double(we_tilde_t), xs, s, p, d), wr_t = mm(to_double(wr_tilde_t), xs, s, p, d);
+  const DMat e = mm(l2_rows(to_double(q), n, d), we_t, n, d, s, true);
+  const DMat r = mm(l2_rows(to_double(k), n, d), wr_t, n, d, s, true);
+  return primal_output(e, r, wc, bc, n, s, d);
+}
+
+// Causal primal attention for one head: the prefix means q_bar = prefix_mean_rows(q), k_bar likewise,
+// row-normalised, against learned we_t, wr_t (s x d):
+//   E = l2_normalize_rows(q_bar) we_t^T, R = l2_normalize_rows(k_bar) wr_t^T (n x s);
+//   O = [E | R] wc + bc (n x d), wc (2s x d), bc (1 x d).
+inline Mat primal_causal_attention(const Mat& q, const Mat& k, std::int64_t n, std::int64_t d, std::int64_t s,
+                                   const Mat& we_t, const Mat& wr_t, const Mat& wc, const Mat& bc) {
+  require(n >= 1 && d >= 1 && s >= 1, "primal_causal_attention dims");
+  require(std::int64_t(q.size()) == n * d && k.size() == q.size() && std::int64_t(we_t.size()) == s * d &&
+              wr_t.size() == we_t.size() && std::int64_t(wc.size()) == 2 * s * d && std::int64_t(bc.size()) == d,
+          "primal_causal_attention shapes");
+  using namespace detail;
+  const DMat qn = l2_rows(prefix_mean(to_double(q), n, d), n, d), kn = l2_rows(prefix_mean(to_double(k), n, d), n, d);
+  const DMat e = mm(qn, to_double(we_t), n, d, s, true), r = mm(kn, to_double(wr_t), n, d, s, true);
+  return primal_output(e, r, wc, bc, n, s, d);
+}
+
+// Low-rank linear attention for one head: O = (Q W_Q) ((K W_K)^T V) (n x d), with q, k, v (n x d),
+// w_q (d x s) and W_K given transposed as w_kt (s x d), so K W_K = K w_kt^T (n x s).
+inline Mat lowrank_linear_attention(const Mat& q, const Mat& k, const Mat& v, std::int64_t n, std::int64_t d,
+                                    std::int64_t s, const Mat& w_q, const Mat& w_kt) {
+  require(n >= 1 && d >= 1 && s >= 1, "lowrank_linear_attention dims");
+  require(std::int64_t(q.size()) == n * d && k.size() == q.size() && v.size() == q.size() &&
+              std::int64_t(w_q.size()) == d * s && w_kt.size() == w_q.size(),
+          "lowrank_linear_attention shapes");
+  using namespace detail;
+  const DMat qw = mm(to_double(q), to_double(w_q), n, d, s);
+  const DMat kw = mm(to_double(k), to_double(w_kt), n, d, s, true);
+  const DMat kv = mm(tr(kw, n, s), to_double(v), s, n, d);  // (K W_K)^T V, s x d
+  return to_float(mm(qw, kv, n, s, d));
+}
+
 // ---------------------------------------------------------------------------------------------
 // A transformer layer (see the top of the file). Field names follow config/model_config.h's
 // LayerSpec; the enums are this file's own so that the reference depends on nothing in src/.

@@ -80,6 +80,20 @@ PrimCounts vec_op_prims(VecOp op) {
       return counts({{kAdd, 1}});
     case VecOp::Exp:
       return counts({{kExp, 1}});
+    // c = a / max(||a_row||, 1e-12) = a * rsqrt(max(sum_row(a^2), 1e-24)), two passes (see unit_sram_traffic):
+    //   per element: x*x (mul), sum (add); x * rnorm (mul): 2 mul, 1 add.
+    //   per row: rnorm = rsqrt(...) (rsqrt), the clamp folded into its input (as SwiGlu folds the sign into exp's).
+    // No 1/cols: the norm is a sum, not a mean.
+    case VecOp::L2Norm:
+      return counts({{kMul, 2}, {kAdd, 1}}, {{kRsqrt, 1}});
+    // c[r, :] = (carry + sum_{r' <= r} a[r', :]) / (imm + r + 1), one pass down the tile's rows:
+    //   per element: the running sum down each column (prefix_sum), + carry (add), * 1/position (mul).
+    //   per row: 1/position (reciprocal); the position imm + r + 1 is the row counter the unit walks
+    //   the tile with, offset by imm, and enters the reciprocal as its input.
+    // The new carry is the last row's carry + running sum, already computed: written, not recomputed.
+    // `first` does not shorten it: the carry add adds 0 through the pipeline like any other.
+    case VecOp::PrefixMean:
+      return counts({{VecPrim::PrefixSum, 1}, {kAdd, 1}, {kMul, 1}}, {{kRecip, 1}});
     case VecOp::kCount:
       break;
   }
@@ -191,6 +205,12 @@ UnitTraffic unit_sram_traffic(const Instr& in) {
       case VecOp::RowMax:
       case VecOp::RowSum:  // one result per row, in column 0 of c
         t.a_read = A, t.c_written = std::uint64_t(in.c.rows) * in.c.elem_bytes;
+        break;
+      case VecOp::L2Norm:  // sum-of-squares pass; normalise pass
+        t.a_read = 2 * A, t.c_written = C;
+        break;
+      case VecOp::PrefixMean:  // one pass; the carry row is read (unless `first`: it starts at 0) and updated
+        t.a_read = A, t.c_written = C, t.b_read = in.first ? 0 : b_rows(1), t.b_written = b_rows(1);
         break;
       case VecOp::kCount:
         throw InternalError("unit_sram_traffic: not a VecOp");

@@ -11,11 +11,17 @@
 // (a partial last vector happens once per primitive kind, not once per step):
 //   cycles = latency + sum_p ceil(per_elem[p] * E / lanes) * cost[p] + ceil(per_row[p] * R / lanes) * cost[p]
 // E = rows * cols and R = rows of the source a for the reductions (RowMax, RowSum), of c otherwise.
-// Worked examples, lanes 32, latency 4, default costs (add, mul, max 1; exp, rsqrt, reciprocal 4):
+// A prefix_sum is one step of a running sum down the rows of a column (element (r, j) gets the sum of
+// elements (0..r, j)); the unit's scan network makes it one issue per `lanes` elements like an add.
+// Worked examples, lanes 32, latency 4, default costs (add, mul, max, prefix_sum 1; exp, rsqrt, reciprocal 4):
 //   Exp on 8 x 8:    E = 64: 4 + ceil(64/32) * 4 = 12.
 //   Relu on 5 x 8:   E = 40, a partial last vector: 4 + ceil(40/32) * 1 = 6.
 //   Gelu on 8 x 8:   5 mul, 3 add, 1 exp, 1 reciprocal per element:
 //                    4 + ceil(320/32) + ceil(192/32) + ceil(64/32) * 4 + ceil(64/32) * 4 = 4 + 10 + 6 + 8 + 8 = 36.
+//   L2Norm on 4 x 64: 2 mul, 1 add per element, 1 rsqrt per row:
+//                    4 + ceil(512/32) + ceil(256/32) + ceil(4/32) * 4 = 4 + 16 + 8 + 4 = 32.
+//   PrefixMean on 8 x 64: 1 prefix_sum, 1 add, 1 mul per element, 1 reciprocal per row:
+//                    4 + 3 * ceil(512/32) (one vector stream per kind) + ceil(8/32) * 4 = 4 + 48 + 4 = 56.
 //
 // Softmax unit (SoftmaxConfig), a streaming pipeline: `lanes` lanes each with a max comparator, an
 // adder and a multiplier, feeding shared special-function units that evaluate X = min(lanes,
@@ -50,6 +56,9 @@
 //                                     c written twice (the deviations, then the result) and read once
 //   RmsNorm                           a read twice (sum of squares; normalise), row 0 of b once; c written once
 //   RowMax, RowSum                    a read once; c written one element per row
+//   L2Norm                            a read twice (sum of squares; normalise); c written once
+//   PrefixMean                        a read once; c written once; the carry b (one row) read once (not
+//                                     when `first`: the carry starts at 0) and written once
 //   SOFTMAX Rows                      a read twice (max pass, exp pass); c written twice (the
 //                                     exponentials, then normalised in place) and read once
 //   SOFTMAX OnlineStep                a read twice (max pass, exp pass); c written once; the stats
@@ -85,7 +94,7 @@ std::int64_t vector_op_cycles(const VectorConfig& v, const Instr& vec);
 std::int64_t softmax_op_cycles(const HwConfig& hw, const Instr& sm);
 
 // SRAM bytes a VECTOR or SOFTMAX instruction moves, per operand tile (table above). b_written is
-// the stats tile an OnlineStep updates.
+// the stats tile an OnlineStep updates, or the carry row a PrefixMean updates.
 struct UnitTraffic {
   std::uint64_t a_read = 0, b_read = 0, c_read = 0, c_written = 0, b_written = 0;
 };
