@@ -33,6 +33,20 @@ HwConfig load_hw(const std::string& file_or_preset, const std::vector<std::strin
   return parse_hw_config(doc, source);
 }
 
+Json model_workload(const ModelConfig& model) {
+  const LayerSpec& l0 = model.layers.front();
+  return {{"kind", "model"},
+          {"model", model.source},
+          {"layers", model.layers.size()},
+          {"seq_len", l0.seq_len},
+          {"batch", l0.batch},
+          {"d_model", l0.d_model},
+          {"heads", l0.heads},
+          {"head_dim", l0.head_dim},
+          {"dtype", model.dtype},
+          {"variant", to_string(l0.attention.variant)}};
+}
+
 bool parse_options(const std::string& command, const std::string& usage, const po::options_description& opts,
                    const po::positional_options_description* positional, const Args& args, po::variables_map& vm) {
   po::command_line_parser parser(args);

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "config/hw_config.h"
+#include "config/model_config.h"
 
 namespace attnsim::cli {
 
@@ -16,6 +17,9 @@ namespace po = boost::program_options;
 void apply_overrides(Json& doc, const std::vector<std::string>& sets, const std::string& source);
 // Loads a hardware file or preset and applies overrides before validation.
 HwConfig load_hw(const std::string& file_or_preset, const std::vector<std::string>& sets);
+
+// The report's "workload" section for a model run: source, layers, the first layer's shape, variant.
+Json model_workload(const ModelConfig& model);
 
 // Parses args into vm; returns false (after printing help) when --help was given.
 bool parse_options(const std::string& command, const std::string& usage, const po::options_description& opts,

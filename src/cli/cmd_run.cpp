@@ -93,18 +93,7 @@ int cmd_run(const Args& args) {
             << compiled.phases.size() << " phases\n";
   const SimOutcome outcome = simulate(hw, compiled.program);
   if (tty) std::fprintf(stderr, "\r%80s\r", "");
-  const LayerSpec& l0 = model.layers.front();
-  Json workload = {{"kind", "model"},
-                   {"model", model.source},
-                   {"layers", model.layers.size()},
-                   {"seq_len", l0.seq_len},
-                   {"batch", l0.batch},
-                   {"d_model", l0.d_model},
-                   {"heads", l0.heads},
-                   {"head_dim", l0.head_dim},
-                   {"dtype", model.dtype},
-                   {"variant", to_string(l0.attention.variant)}};
-  Json report = make_report(hw, workload, compiled.program, outcome, compiled.phases);
+  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases);
   report["model"] = model.resolved;
   print_summary(std::cout, report);
   print_layers(std::cout, report);

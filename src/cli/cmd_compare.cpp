@@ -1,0 +1,252 @@
+// attnsim compare: the same model with several attention variants at one or more sequence lengths,
+// each (N, variant) point simulated in a forked child; one table per N with ratios against the first
+// variant, and where the other variants become cheaper.
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+
+#include "cli/child_run.h"
+#include "cli/cli_common.h"
+#include "cli/compare_table.h"
+#include "common/errors.h"
+#include "compiler/model_lowering.h"
+#include "config/model_config.h"
+#include "hw/accelerator.h"
+#include "ir/graph.h"
+#include "report/report.h"
+
+namespace attnsim::cli {
+
+namespace {
+
+constexpr int kExitSomePointFailed = 1;
+constexpr int kMaxJobs = 256;
+
+// "unfused,primal:rank=96,samples=200,flash": commas separate variants, except before a parameter
+// (an item with '=' and no ':'), which belongs to the variant before it.
+std::vector<std::string> split_variant_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const bool parameter = item.find('=') != std::string::npos && item.find(':') == std::string::npos;
+    if (parameter && !items.empty() && items.back().find(':') != std::string::npos)
+      items.back() += "," + item;
+    else
+      items.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+// The spec as the command line would write it, parameters in the order parse_variant_spec keeps.
+std::string variant_label(const AttentionSpec& spec) {
+  std::string label = to_string(spec.variant), params;
+  for (auto it = spec.params.begin(); it != spec.params.end(); ++it)
+    if (it.key() != "variant") params += (params.empty() ? ":" : ",") + it.key() + "=" + it.value().dump();
+  return label + params;
+}
+
+std::int64_t parse_seq_len(const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const long long n = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end || errno == ERANGE || n < 1)
+    throw UserError("--seq-lens: each sequence length must be a positive integer, got \"" + text + "\"");
+  return n;
+}
+
+std::string point_name(std::int64_t seq_len, const std::string& variant) {
+  return "N=" + std::to_string(seq_len) + " " + variant;
+}
+
+// Runs in the child: the whole model, one simulation, its report as JSON text.
+std::string simulate_point(const HwConfig& hw, const ModelConfig& model) {
+  const Graph graph = build_graph(model);
+  const CompiledModel compiled = compile_model(hw, graph);
+  const SimOutcome outcome = simulate(hw, compiled.program);
+  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases);
+  report["model"] = model.resolved;
+  return report.dump();
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out || !(out << text)) throw UserError(path + ": cannot write");
+}
+
+}  // namespace
+
+int cmd_compare(const Args& args) {
+  po::options_description opts("options");
+  std::string hw_name, model_name, out_dir, dtype;
+  std::vector<std::string> variant_args, seq_len_args, sets;
+  std::int64_t batch = 0;
+  int jobs = 1;
+  std::string names;
+  for (const std::string& v : attn_variant_names()) names += (names.empty() ? "" : ", ") + v;
+  const std::string variants_help =
+      "attention variants to compare, comma-separated, each on every layer; the first is the baseline of the "
+      "ratios. A variant may carry parameters: primal:rank=96,samples=200. Variants: " +
+      names;
+  const std::string model_help = "workload: a JSON file, or a model preset (" + model_preset_names() + ")";
+  auto add = opts.add_options();
+  add("help,h", "this text");
+  add("hw", po::value(&hw_name)->required(), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)");
+  add("model", po::value(&model_name)->required(), model_help.c_str());
+  add("variants", po::value(&variant_args)->required()->composing(), variants_help.c_str());
+  add("seq-lens", po::value(&seq_len_args)->composing(),
+      "sequence lengths N, comma-separated (default: the model's own)");
+  add("batch", po::value(&batch), "override every layer's batch");
+  add("dtype", po::value(&dtype), "override the model's operand type: fp32, fp16, bf16, int8");
+  add("set", po::value(&sets)->composing(),
+      "override a hardware value before validation: /json/pointer=VALUE (repeatable)");
+  add("out", po::value(&out_dir), "write compare.json and compare.csv into this directory");
+  add("jobs,j", po::value(&jobs), "simulate up to this many points at once, each in its own process (default 1)");
+  po::variables_map vm;
+  if (!parse_options("compare",
+                     "--hw FILE|PRESET --model FILE|PRESET --variants V1,V2,... [--seq-lens N1,N2,...] [--batch B] "
+                     "[--dtype T] [--set /ptr=V]... [--out DIR] [--jobs J]",
+                     opts, nullptr, args, vm))
+    return 0;
+
+  // Everything is checked before anything runs: bad input exits with status 2 and no table.
+  if (jobs < 1 || jobs > kMaxJobs)
+    throw UserError("--jobs: must be in [1, " + std::to_string(kMaxJobs) + "], got " + std::to_string(jobs));
+  if (vm.count("batch") && batch <= 0) throw UserError("--batch: must be at least 1, got " + std::to_string(batch));
+  std::vector<AttentionSpec> specs;
+  std::vector<std::string> labels;
+  for (const std::string& arg : variant_args) {
+    for (const std::string& item : split_variant_list(arg)) {
+      std::string problem;
+      const std::optional<AttentionSpec> spec = parse_variant_spec(item, &problem);
+      if (!spec) throw UserError("--variants: \"" + item + "\": " + problem);
+      const std::string label = variant_label(*spec);
+      if (std::find(labels.begin(), labels.end(), label) != labels.end())
+        throw UserError("--variants: " + label + " is listed twice");
+      specs.push_back(*spec);
+      labels.push_back(label);
+    }
+  }
+  std::vector<std::int64_t> seq_lens;
+  for (const std::string& arg : seq_len_args) {
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma = arg.find(',', start);
+      const std::int64_t n = parse_seq_len(arg.substr(start, comma == std::string::npos ? comma : comma - start));
+      if (std::find(seq_lens.begin(), seq_lens.end(), n) != seq_lens.end())
+        throw UserError("--seq-lens: " + std::to_string(n) + " is listed twice");
+      seq_lens.push_back(n);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  const HwConfig hw = load_hw(hw_name, sets);
+  ModelOverrides base_ov;
+  base_ov.batch = vm.count("batch") ? batch : 0;
+  base_ov.dtype = dtype;
+  const ModelConfig base = load_model_config(model_name, base_ov);
+  if (seq_lens.empty()) seq_lens.push_back(base.layers.front().seq_len);
+  // The operand check compile_model makes, made here so that a mismatch is bad input, not a failure
+  // of every point.
+  if (base.elem_bytes != hw.array.operand_bytes)
+    throw UserError(hw.source + ": /array/operand_bytes: the model's operands are " + std::to_string(base.elem_bytes) +
+                    " B each but the array's are " + std::to_string(hw.array.operand_bytes) +
+                    " B; pick a matching dtype (--dtype) or set /array/operand_bytes");
+  Comparison cmp;
+  cmp.seq_lens = seq_lens;
+  cmp.variants = labels;
+  std::vector<ModelConfig> models;
+  for (const std::int64_t n : seq_lens) {
+    for (std::size_t v = 0; v < specs.size(); ++v) {
+      ModelOverrides ov = base_ov;
+      ov.seq_len = n;
+      ov.variant = labels[v];
+      try {
+        models.push_back(load_model_config(model_name, ov));
+      } catch (const UserError& e) {
+        throw UserError(point_name(n, labels[v]) + ": " + e.what());
+      }
+      ComparePoint p;
+      p.seq_len = n;
+      p.variant = labels[v];
+      p.vanilla = is_vanilla(specs[v].variant);
+      cmp.points.push_back(std::move(p));
+    }
+  }
+  if (!out_dir.empty()) make_directories(out_dir);
+
+  std::vector<ChildTask> tasks;
+  for (const ModelConfig& m : models) tasks.push_back([&hw, &m] { return simulate_point(hw, m); });
+  std::cerr << "attnsim compare: " << base.source << " (" << base.layers.size() << " layers) on " << hw.source << ", "
+            << labels.size() << " variants x " << seq_lens.size() << " sequence lengths = " << tasks.size() << " runs, "
+            << std::min<std::size_t>(std::size_t(jobs), tasks.size()) << " at a time\n";
+  std::size_t finished = 0;
+  run_in_children(tasks, jobs, [&](std::size_t i, const ChildResult& r) {
+    ComparePoint& p = cmp.points[i];
+    if (r.ok) {
+      try {
+        p.report = parse_json_text(r.output, point_name(p.seq_len, p.variant) + " report");
+        p.ok = true;
+      } catch (const std::exception& e) {
+        p.error = std::string("unreadable report: ") + e.what();
+      }
+    } else {
+      p.error = r.output.empty() ? "failed without a message" : r.output;
+    }
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.2f s", r.seconds);
+    std::cerr << "[" << ++finished << "/" << tasks.size() << "] " << point_name(p.seq_len, p.variant) << ": "
+              << (p.ok ? p.report["cycles"].dump() + " cycles, " + seconds
+                       : std::string("failed after ") + seconds + ": " + p.error.substr(0, p.error.find('\n')))
+              << "\n"
+              << std::flush;
+  });
+
+  const Json table = compare_table(cmp);
+  const Json crossover = compare_crossover(cmp);
+  const LayerSpec& l0 = base.layers.front();
+  std::cout << "attnsim compare: " << base.source << " (" << base.layers.size() << " layers, d_model " << l0.d_model
+            << ", " << l0.heads << " heads x " << l0.head_dim << ", batch " << l0.batch << ", " << base.dtype << ") on "
+            << hw.source << "\n";
+  print_comparison(std::cout, cmp, table, crossover);
+  std::size_t failed = 0;
+  for (const ComparePoint& p : cmp.points) failed += p.ok ? 0 : 1;
+  if (failed) std::cout << "\n" << failed << " of " << cmp.points.size() << " runs failed\n";
+
+  if (!out_dir.empty()) {
+    Json points = Json::array();
+    for (const ComparePoint& p : cmp.points) {
+      Json j = {{"seq_len", p.seq_len}, {"variant", p.variant}, {"status", p.ok ? "ok" : "failed"}};
+      if (p.ok)
+        j["report"] = p.report;
+      else
+        j["error"] = p.error;
+      points.push_back(std::move(j));
+    }
+    Json doc = {{"attnsim_version", ATTNSIM_VERSION},
+                {"hardware", hw.source},
+                {"model", base.source},
+                {"batch", l0.batch},
+                {"dtype", base.dtype},
+                {"set", sets},
+                {"seq_lens", seq_lens},
+                {"variants", labels},
+                {"columns", compare_columns()},
+                {"table", table},
+                {"crossover", crossover},
+                {"points", points}};
+    write_json_file(out_dir + "/compare.json", doc);
+    write_text_file(out_dir + "/compare.csv", compare_csv(table));
+    std::cout << "\nwritten to " << out_dir << "/compare.json and compare.csv\n";
+  }
+  return failed ? kExitSomePointFailed : 0;
+}
+
+}  // namespace attnsim::cli

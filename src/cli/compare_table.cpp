@@ -1,0 +1,235 @@
+#include "cli/compare_table.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace attnsim::cli {
+
+namespace {
+
+// Rounded as the report rounds its fractions; a ratio of equal figures stays exactly 1.
+double round6(double x) { return x == 0 ? 0 : std::round(x * 1e6) / 1e6; }
+
+Json ratio_or_null(double a, double b) { return b > 0 ? Json(round6(a / b)) : Json(nullptr); }
+
+std::uint64_t dram_bytes(const Json& report) {
+  return report["dram"]["bytes_read"].get<std::uint64_t>() + report["dram"]["bytes_written"].get<std::uint64_t>();
+}
+
+// The attention core's share of the array's busy cycles, from the report's per-op-class totals.
+Json attention_array_share(const Json& report) {
+  if (!report.contains("ops")) return nullptr;
+  static const char* const kAttentionClasses[] = {"qk", "pv", "softmax", "global", "lowrank"};
+  std::int64_t attention = 0, all = 0;
+  for (auto it = report["ops"].begin(); it != report["ops"].end(); ++it) {
+    const std::int64_t busy = it.value()["array_busy_cycles"].get<std::int64_t>();
+    all += busy;
+    if (std::find(std::begin(kAttentionClasses), std::end(kAttentionClasses), it.key()) != std::end(kAttentionClasses))
+      attention += busy;
+  }
+  return all > 0 ? Json(round6(double(attention) / double(all))) : Json(nullptr);
+}
+
+std::string fixed(const Json& v, int decimals) {
+  if (!v.is_number()) return v.is_string() ? v.get<std::string>() : "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v.get<double>());
+  return buf;
+}
+
+std::string percent(const Json& v) {
+  if (!v.is_number()) return v.is_string() ? v.get<std::string>() : "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f %%", 100.0 * v.get<double>());
+  return buf;
+}
+
+std::string integer(const Json& v) { return v.is_number() ? v.dump() : "-"; }
+
+std::string first_line(const std::string& s) {
+  const std::size_t nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl) + " (...)";
+}
+
+std::string csv_cell(const Json& v) {
+  if (v.is_null()) return "";
+  const std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return q + "\"";
+}
+
+std::string seq_len_list(const Json& seq_lens) {
+  std::string s;
+  for (const Json& n : seq_lens) s += (s.empty() ? "" : ", ") + n.dump();
+  return s;
+}
+
+}  // namespace
+
+const std::vector<std::string>& compare_columns() {
+  static const std::vector<std::string> columns = {"seq_len",
+                                                   "variant",
+                                                   "status",
+                                                   "cycles",
+                                                   "time_us",
+                                                   "macs",
+                                                   "utilization",
+                                                   "dram_bytes",
+                                                   "sram_high_water_bytes",
+                                                   "softmax_unit_busy",
+                                                   "softmax_work",
+                                                   "attention_array_share",
+                                                   "macs_per_dram_byte",
+                                                   "cycles_ratio",
+                                                   "macs_ratio",
+                                                   "dram_bytes_ratio",
+                                                   "error"};
+  return columns;
+}
+
+Json compare_table(const Comparison& c) {
+  Json table = Json::array();
+  for (std::size_t n = 0; n < c.seq_lens.size(); ++n) {
+    const ComparePoint& base = c.at(n, 0);
+    for (std::size_t v = 0; v < c.variants.size(); ++v) {
+      const ComparePoint& p = c.at(n, v);
+      Json row = Json::object();
+      for (const std::string& col : compare_columns()) row[col] = nullptr;  // fixes the key order
+      row["seq_len"] = p.seq_len;
+      row["variant"] = p.variant;
+      row["status"] = p.ok ? "ok" : "failed";
+      row["error"] = p.ok ? "" : p.error;
+      if (p.ok) {
+        const Json& r = p.report;
+        const std::uint64_t dram = dram_bytes(r), macs = r["macs"].get<std::uint64_t>();
+        row["cycles"] = r["cycles"];
+        row["time_us"] = r["time_us"];
+        row["macs"] = r["macs"];
+        row["utilization"] = r["utilization"];
+        row["dram_bytes"] = dram;
+        row["sram_high_water_bytes"] = r["sram"]["high_water_bytes"];
+        row["softmax_unit_busy"] = r["busy_fraction"]["softmax_unit"];
+        row["softmax_work"] = r["busy_fraction"]["softmax_work"];
+        row["attention_array_share"] = attention_array_share(r);
+        row["macs_per_dram_byte"] = dram ? Json(round6(double(macs) / double(dram))) : Json(nullptr);
+        if (base.ok) {
+          const Json& b = base.report;
+          row["cycles_ratio"] = ratio_or_null(r["cycles"].get<double>(), b["cycles"].get<double>());
+          row["macs_ratio"] = ratio_or_null(double(macs), b["macs"].get<double>());
+          row["dram_bytes_ratio"] = ratio_or_null(double(dram), double(dram_bytes(b)));
+        }
+      }
+      table.push_back(std::move(row));
+    }
+  }
+  return table;
+}
+
+Json compare_crossover(const Comparison& c) {
+  if (c.seq_lens.size() < 2 || c.variants.size() < 2 || !c.at(0, 0).vanilla) return nullptr;
+  std::vector<std::size_t> by_n(c.seq_lens.size());
+  for (std::size_t n = 0; n < by_n.size(); ++n) by_n[n] = n;
+  std::sort(by_n.begin(), by_n.end(), [&](std::size_t a, std::size_t b) { return c.seq_lens[a] < c.seq_lens[b]; });
+  Json variants = Json::array();
+  for (std::size_t v = 1; v < c.variants.size(); ++v) {
+    if (c.at(0, v).vanilla) continue;
+    Json cycles_from = nullptr, macs_from = nullptr, not_compared = Json::array();
+    for (std::size_t n : by_n) {
+      const ComparePoint &base = c.at(n, 0), &p = c.at(n, v);
+      if (!base.ok || !p.ok) {
+        not_compared.push_back(c.seq_lens[n]);
+        continue;
+      }
+      if (cycles_from.is_null() && p.report["cycles"].get<std::int64_t>() < base.report["cycles"].get<std::int64_t>())
+        cycles_from = c.seq_lens[n];
+      if (macs_from.is_null() && p.report["macs"].get<std::uint64_t>() < base.report["macs"].get<std::uint64_t>())
+        macs_from = c.seq_lens[n];
+    }
+    variants.push_back({{"variant", c.variants[v]},
+                        {"fewer_cycles_from_seq_len", cycles_from},
+                        {"fewer_macs_from_seq_len", macs_from},
+                        {"not_compared", not_compared}});
+  }
+  if (variants.empty()) return nullptr;
+  Json seq_lens = Json::array();
+  for (std::size_t n : by_n) seq_lens.push_back(c.seq_lens[n]);
+  return {{"baseline", c.variants[0]}, {"seq_lens", seq_lens}, {"variants", variants}};
+}
+
+void print_comparison(std::ostream& os, const Comparison& c, const Json& table, const Json& crossover) {
+  static const std::vector<std::string> kHeader = {
+      "variant",      "cycles",       "time (us)",  "MACs",        "util",     "DRAM bytes", "SRAM HWM",
+      "softmax unit", "softmax work", "attn share", "MACs/DRAM B", "cycles x", "MACs x",     "DRAM x"};
+  const std::size_t nv = c.variants.size();
+  for (std::size_t n = 0; n < c.seq_lens.size(); ++n) {
+    std::vector<std::vector<std::string>> cells;
+    for (std::size_t v = 0; v < nv; ++v) {
+      const Json& row = table[n * nv + v];
+      if (row["status"] != "ok") {
+        cells.push_back({row["variant"].get<std::string>()});
+        continue;
+      }
+      cells.push_back({row["variant"].get<std::string>(), integer(row["cycles"]), fixed(row["time_us"], 3),
+                       integer(row["macs"]), percent(row["utilization"]), integer(row["dram_bytes"]),
+                       integer(row["sram_high_water_bytes"]), percent(row["softmax_unit_busy"]),
+                       percent(row["softmax_work"]), percent(row["attention_array_share"]),
+                       fixed(row["macs_per_dram_byte"], 2), fixed(row["cycles_ratio"], 3), fixed(row["macs_ratio"], 3),
+                       fixed(row["dram_bytes_ratio"], 3)});
+    }
+    std::vector<std::size_t> width(kHeader.size());
+    for (std::size_t k = 0; k < kHeader.size(); ++k) width[k] = kHeader[k].size();
+    for (const auto& line : cells)
+      for (std::size_t k = 0; k < line.size(); ++k) width[k] = std::max(width[k], line[k].size());
+    auto print_line = [&](const std::vector<std::string>& line) {
+      for (std::size_t k = 0; k < line.size(); ++k) {
+        const std::string pad(width[k] - line[k].size(), ' ');
+        os << "  " << (k == 0 ? line[k] + pad : pad + line[k]);
+      }
+      os << "\n";
+    };
+    os << "\nN = " << c.seq_lens[n] << " (x: ratio to " << c.variants[0] << ")\n";
+    print_line(kHeader);
+    for (std::size_t v = 0; v < nv; ++v) {
+      if (cells[v].size() > 1) {
+        print_line(cells[v]);
+      } else {
+        const std::string& name = cells[v][0];
+        os << "  " << name << std::string(width[0] - name.size(), ' ')
+           << "  failed: " << first_line(table[n * nv + v]["error"].get<std::string>()) << "\n";
+      }
+    }
+  }
+  if (crossover.is_null()) return;
+  os << "\ncrossover against " << crossover["baseline"].get<std::string>() << " over the given N ("
+     << seq_len_list(crossover["seq_lens"]) << "):\n";
+  std::size_t name_width = 0;
+  for (const Json& x : crossover["variants"]) name_width = std::max(name_width, x["variant"].get<std::string>().size());
+  for (const Json& x : crossover["variants"]) {
+    const std::string name = x["variant"].get<std::string>();
+    const Json &cyc = x["fewer_cycles_from_seq_len"], &macs = x["fewer_macs_from_seq_len"];
+    os << "  " << name << std::string(name_width - name.size(), ' ')
+       << "  cycles: " << (cyc.is_null() ? "not cheaper at any given N" : "first cheaper at N = " + cyc.dump())
+       << "; MACs: " << (macs.is_null() ? "not fewer at any given N" : "first fewer at N = " + macs.dump());
+    if (!x["not_compared"].empty())
+      os << " (not compared at N = " << seq_len_list(x["not_compared"]) << ": a run failed)";
+    os << "\n";
+  }
+}
+
+std::string compare_csv(const Json& table) {
+  std::ostringstream out;
+  const std::vector<std::string>& cols = compare_columns();
+  for (std::size_t k = 0; k < cols.size(); ++k) out << (k ? "," : "") << cols[k];
+  out << "\n";
+  for (const Json& row : table) {
+    for (std::size_t k = 0; k < cols.size(); ++k) out << (k ? "," : "") << csv_cell(row[cols[k]]);
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace attnsim::cli
