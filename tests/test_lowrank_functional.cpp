@@ -1,0 +1,162 @@
+// Functional truth of the low-rank attention lowerings (primal with its sampled-token projection,
+// primal-causal with its prefix means, lowrank-linear with its reduction over all N): one-layer
+// models are compiled for several arrays, dataflows and SRAM sizes, the tile program runs on real
+// data in the functional executor (program order and random legal orders), and each head's
+// attention output is compared with the independent reference (support/reference.h), computed
+// from the same layer's attention input and Q/K/V (whose lowerings other tests check).
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "compiler/model_lowering.h"
+#include "config/hw_config.h"
+#include "config/model_config.h"
+#include "ir/executor.h"
+#include "ir/graph.h"
+#include "support/reference.h"
+
+using namespace attnsim;
+
+namespace {
+
+struct LrCase {
+  const char* variant;
+  std::int64_t n, heads, d, batch, rank, samples;  // samples 0: the default min(N, 10 s)
+  int rows, cols;
+  const char* dataflow;
+  std::int64_t sram_kib;
+  bool several_tiles;  // the token tiles must be fewer rows than N
+};
+
+HwConfig lr_hw(const LrCase& c) {
+  Json doc = {{"array", {{"rows", c.rows}, {"cols", c.cols}, {"dataflow", c.dataflow}, {"clock_mhz", 1000},
+                         {"operand_bytes", 2}, {"accumulator_bytes", 4}}},
+              {"sram", {{"banks", 4}, {"bytes_per_bank", c.sram_kib * 256}, {"port_bytes", 64}}},
+              {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 64}}}};
+  return parse_hw_config(doc, "hw.json");
+}
+
+ModelConfig lr_model(const LrCase& c) {
+  Json att = {{"variant", c.variant}, {"rank", c.rank}};
+  if (c.samples) att["samples"] = c.samples;
+  Json layer = {{"d_model", c.heads * c.d}, {"heads", c.heads}, {"head_dim", c.d}, {"seq_len", c.n},
+                {"batch", c.batch}, {"ffn", {{"width", 32}, {"activation", "gelu"}}}, {"attention", att}};
+  return parse_model_config({{"dtype", "fp16"}, {"layers", Json::array({layer})}}, "model.json");
+}
+
+int find(const Graph& g, const std::string& name) {
+  for (std::size_t i = 0; i < g.tensors.size(); ++i)
+    if (g.tensors[i].name == name) return int(i);
+  FAIL("no tensor " << name);
+  return -1;
+}
+
+// rows x cols block of a row-major matrix with `ld` columns.
+ref::Mat block(const ref::Mat& m, std::int64_t ld, std::int64_t r0, std::int64_t c0, std::int64_t rows,
+               std::int64_t cols) {
+  ref::Mat b(std::size_t(rows * cols));
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) b[std::size_t(r * cols + c)] = m[std::size_t((r0 + r) * ld + c0 + c)];
+  return b;
+}
+
+void check_case(const LrCase& c) {
+  INFO(c.variant << " N=" << c.n << " heads=" << c.heads << " d=" << c.d << " batch=" << c.batch << " s=" << c.rank
+                 << " p=" << c.samples << " " << c.rows << "x" << c.cols << " " << c.dataflow << " " << c.sram_kib
+                 << " KiB");
+  const HwConfig hw = lr_hw(c);
+  const ModelConfig m = lr_model(c);
+  const Graph g = build_graph(m);
+  const CompiledModel cm = compile_model(hw, g);
+  // The schedule: token tiles of how many rows.
+  bool found = false;
+  for (const PhaseInfo& ph : cm.phases) {
+    std::smatch mt;
+    if (std::regex_search(ph.plan, mt, std::regex("token tiles of (\\d+) rows"))) {
+      found = true;
+      if (c.several_tiles) CHECK(std::stoll(mt[1]) < c.n);
+    }
+  }
+  CHECK(found);
+  const TileProgram p = cm.program.materialise();
+  const std::int64_t n = c.n, d = c.d, H = c.heads, hd = H * d, s = c.rank, D = hd;
+  const bool lowrank = std::string(c.variant) == "lowrank_linear", causal = std::string(c.variant) == "primal_causal";
+  const std::int64_t pcount = c.samples ? std::min(c.samples, n) : std::min(n, 10 * s);
+  std::vector<ref::Mat> inputs(g.tensors.size());
+  std::uint64_t seed = 1;
+  for (std::size_t i = 0; i < g.tensors.size(); ++i)
+    if (g.tensors[i].kind == TensorKind::Input || g.tensors[i].kind == TensorKind::Weight)
+      inputs[i] = ref::random_values(std::size_t(g.tensors[i].rows * g.tensors[i].cols), seed++);
+  for (std::uint64_t order : {0, 1, 2}) {
+    INFO("order seed " << order);
+    Executor ex(p, std::uint64_t(hw.sram.total_bytes()));
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      if (!inputs[i].empty()) ex.set_tensor(int(i), inputs[i]);
+    ex.run(order);
+    const ref::Mat qk = ex.tensor(find(g, lowrank ? "L0.qkv" : "L0.qk")), o = ex.tensor(find(g, "L0.o"));
+    const ref::Mat xn = ex.tensor(find(g, "L0.xn1"));
+    const std::int64_t qk_cols = lowrank ? 3 * hd : 2 * hd;
+    for (std::int64_t b = 0; b < c.batch; ++b)
+      for (std::int64_t h = 0; h < H; ++h) {
+        INFO("batch " << b << " head " << h);
+        const ref::Mat q = block(qk, qk_cols, b * n, h * d, n, d), k = block(qk, qk_cols, b * n, hd + h * d, n, d);
+        ref::Mat want;
+        if (lowrank) {
+          const ref::Mat v = block(qk, qk_cols, b * n, 2 * hd + h * d, n, d);
+          const ref::Mat wq = block(inputs[find(g, "L0.WQ")], s, h * d, 0, d, s),
+                         wkt = block(inputs[find(g, "L0.WKT")], d, h * s, 0, s, d);
+          want = ref::lowrank_linear_attention(q, k, v, n, d, s, wq, wkt);
+        } else if (causal) {
+          const ref::Mat wet = block(inputs[find(g, "L0.WeT")], d, h * s, 0, s, d),
+                         wrt = block(inputs[find(g, "L0.WrT")], d, h * s, 0, s, d);
+          want = ref::primal_causal_attention(q, k, n, d, s, wet, wrt, inputs[find(g, "L0.Wc")],
+                                              inputs[find(g, "L0.bc")]);
+        } else {
+          const ref::Mat x = block(xn, D, b * n, 0, n, D);
+          const ref::Mat wes = block(inputs[find(g, "L0.WeS")], pcount, h * s, 0, s, pcount),
+                         wrs = block(inputs[find(g, "L0.WrS")], pcount, h * s, 0, s, pcount);
+          want = ref::primal_attention(x, n, D, h, d, q, k, s, pcount, wes, wrs, inputs[find(g, "L0.Wc")],
+                                       inputs[find(g, "L0.bc")]);
+        }
+        const ref::Mat got = block(o, hd, b * n, h * d, n, d);
+        CHECK(ref::max_rel_error(got, want) < 1e-4);
+      }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("primal attention computes what the paper's model computes", "[functional][lowrank]") {
+  // Several token tiles (small SRAMs), per-sequence and per-head gathers of the sampled tokens,
+  // p = min(N, 10 s), p < N, p = N, p = 1 (only the last token), batch 2, several heads.
+  const LrCase cases[] = {
+      {"primal", 64, 1, 16, 1, 4, 0, 8, 8, "os", 16, true},     // p = min(64, 40) = 40
+      {"primal", 100, 2, 16, 2, 8, 0, 4, 4, "ws", 32, true},    // p = min(100, 80)
+      {"primal", 200, 2, 16, 1, 4, 7, 16, 8, "is", 16, true},   // p = 7 explicit
+      {"primal", 50, 1, 32, 1, 8, 1, 8, 8, "os", 64, false},    // p = 1: the last token only
+      {"primal", 30, 3, 8, 2, 2, 30, 8, 4, "os", 64, false},    // p = N
+      {"primal", 160, 2, 32, 1, 8, 0, 8, 8, "os", 24, true},    // X_s gathered per head (small SRAM)
+  };
+  for (const LrCase& c : cases) check_case(c);
+}
+
+TEST_CASE("primal-causal attention: prefix means carried across token tiles", "[functional][lowrank]") {
+  const LrCase cases[] = {
+      {"primal_causal", 64, 1, 16, 1, 4, 0, 8, 8, "os", 16, true},
+      {"primal_causal", 130, 2, 16, 2, 8, 0, 4, 4, "ws", 16, true},
+      {"primal_causal", 33, 2, 8, 1, 3, 0, 8, 4, "is", 64, false},
+  };
+  for (const LrCase& c : cases) check_case(c);
+}
+
+TEST_CASE("low-rank linear attention: (Q W_Q)((K W_K)^T V) without an N x N matrix", "[functional][lowrank]") {
+  const LrCase cases[] = {
+      {"lowrank_linear", 64, 1, 16, 1, 4, 0, 8, 8, "os", 16, true},
+      {"lowrank_linear", 150, 2, 16, 2, 8, 0, 4, 4, "ws", 16, true},
+      {"lowrank_linear", 40, 3, 8, 1, 8, 0, 16, 8, "is", 64, false},
+  };
+  for (const LrCase& c : cases) check_case(c);
+}
