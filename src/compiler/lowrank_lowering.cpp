@@ -405,6 +405,156 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
     }
     return phases;
   }
+  if (grp.spec.variant == AttnVariant::Linformer) {
+    const std::int64_t k = s;  // the projected length
+    auto a64 = [](std::uint64_t b) { return align_up(b, 64); };
+    // Global phase: K~ = E K, V~ = F V. Token tiles outer and a chunk of heads inner, so that each
+    // tile of E and F (shared by the heads) is loaded once per chunk; the chunk is as many heads as
+    // have room for their K~ and V~ accumulators.
+    auto fp_stream = [&](std::int64_t t) {
+      return 2 * 2 * a64(std::uint64_t(k * t) * ob) + 2 * 2 * a64(std::uint64_t(t * d) * ob);
+    };
+    const std::uint64_t acc_pair = 2 * a64(std::uint64_t(k * d) * acc);
+    const std::int64_t bta = choose_bt(hw, capacity > acc_pair ? capacity - acc_pair : 0, fp_stream);
+    if (!bta) does_not_fit(hw, name, "linformer's projection tiles (E, F 16 columns, one head's K~ and V~)",
+                           fp_stream(16) + acc_pair, capacity);
+    const std::int64_t ta = std::min(bta, n);
+    const std::int64_t chunk =
+        std::max<std::int64_t>(1, std::min<std::int64_t>(hpb, std::int64_t((capacity - fp_stream(ta)) / acc_pair)));
+    {
+      LowRankPhase ph;
+      ph.name = name + ".global";
+      ph.cls = OpClass::Global;
+      ph.plan = "linformer global reductions: K~ = E K, V~ = F V (" + std::to_string(k) + "x" + std::to_string(d) +
+                ") over all N, token tiles of " + std::to_string(ta) + " rows, " + std::to_string(chunk) +
+                " head(s) per pass over E and F";
+      SramAllocator al(0);
+      Slots e, f, kb, vb;
+      for (int i = 0; i < 2; ++i) {
+        e.at[i] = al.take(k * ta * ob), f.at[i] = al.take(k * ta * ob);
+        kb.at[i] = al.take(ta * d * ob), vb.at[i] = al.take(ta * d * ob);
+        const std::string x = std::to_string(i);
+        ph.buffers.push_back({"E" + x, {e.at[i], std::uint64_t(k * ta) * ob}, BufClass::Weight, 0});
+        ph.buffers.push_back({"F" + x, {f.at[i], std::uint64_t(k * ta) * ob}, BufClass::Weight, 0});
+        ph.buffers.push_back({"K" + x, {kb.at[i], std::uint64_t(ta * d) * ob}, BufClass::Key, 0});
+        ph.buffers.push_back({"V" + x, {vb.at[i], std::uint64_t(ta * d) * ob}, BufClass::Value, 0});
+      }
+      std::vector<std::uint64_t> kacc, vacc;
+      for (std::int64_t j = 0; j < chunk; ++j) {
+        kacc.push_back(al.take(k * d * acc)), vacc.push_back(al.take(k * d * acc));
+        ph.buffers.push_back({"Kproj" + std::to_string(j), {kacc.back(), std::uint64_t(k * d) * acc}, BufClass::Key, 0});
+        ph.buffers.push_back({"Vproj" + std::to_string(j), {vacc.back(), std::uint64_t(k * d) * acc}, BufClass::Value, 0});
+      }
+      ph.emit = [hwp, gp, ta, chunk, e, f, kb, vb, kacc, vacc](Emitter& em) mutable {
+        const HwConfig& hw = *hwp;
+        const AttentionGroup& g = *gp;
+        const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+        const std::int64_t d = g.head_dim, k = g.rank, n = g.seq_len, heads = std::int64_t(g.heads.size());
+        std::vector<std::uint32_t> acc_reader(std::size_t(chunk), kNoInstr);
+        int es = -1, ks = -1;
+        for (std::int64_t h0 = 0; h0 < heads; h0 += chunk) {
+          const std::int64_t hc = std::min(chunk, heads - h0);
+          std::vector<std::uint32_t> last_k(std::size_t(hc), kNoInstr), last_v(std::size_t(hc), kNoInstr);
+          for (std::int64_t t0 = 0; t0 < n; t0 += ta) {
+            const std::int64_t bt = std::min(ta, n - t0);
+            es = (es + 1) % 2;
+            const SramTile et = tile_at(e.at[es], k, bt, ob), ft = tile_at(f.at[es], k, bt, ob);
+            const std::uint32_t el = em.load(whole_rows(g.w_e, 0, t0, k, bt), et, {e.reader[es]});
+            const std::uint32_t fl = em.load(whole_rows(g.w_r, 0, t0, k, bt), ft, {f.reader[es]});
+            for (std::int64_t j = 0; j < hc; ++j) {
+              const AttentionGroup::Head& h = g.heads[std::size_t(h0 + j)];
+              ks = (ks + 1) % 2;
+              const SramTile kt = tile_at(kb.at[ks], bt, d, ob), vt = tile_at(vb.at[ks], bt, d, ob);
+              const std::uint32_t kl = em.load(whole_rows(h.k.tensor, h.k.row0 + t0, h.k.col0, bt, d), kt, {kb.reader[ks]});
+              const std::uint32_t vl = em.load(whole_rows(h.v.tensor, h.v.row0 + t0, h.v.col0, bt, d), vt, {vb.reader[ks]});
+              const std::uint32_t first_dep = t0 == 0 ? acc_reader[std::size_t(j)] : kNoInstr;
+              last_k[std::size_t(j)] = em.gemm(et, kt, tile_at(kacc[std::size_t(j)], k, d, acc), t0 > 0, false,
+                                               {el, kl, first_dep});
+              last_v[std::size_t(j)] = em.gemm(ft, vt, tile_at(vacc[std::size_t(j)], k, d, acc), t0 > 0, false,
+                                               {fl, vl, first_dep});
+              kb.reader[ks] = last_k[std::size_t(j)];
+              vb.reader[ks] = last_v[std::size_t(j)];
+              e.reader[es] = last_k[std::size_t(j)];
+              f.reader[es] = last_v[std::size_t(j)];
+            }
+          }
+          for (std::int64_t j = 0; j < hc; ++j) {
+            const std::int64_t row = (h0 + j) * k;
+            em.store(whole_rows(g.e_weights, row, 0, k, d), tile_at(kacc[std::size_t(j)], k, d, acc),
+                     {last_k[std::size_t(j)]});
+            acc_reader[std::size_t(j)] = em.store(whole_rows(g.r_weights, row, 0, k, d),
+                                                  tile_at(vacc[std::size_t(j)], k, d, acc), {last_v[std::size_t(j)]});
+          }
+        }
+      };
+      phases.push_back(std::move(ph));
+    }
+    // Stream phase: per head K~, V~ on chip; per Q tile S = Q K~^T, row softmax over k, O = P V~.
+    auto fp_b = [&](std::int64_t t) {
+      return 2 * (2 * a64(std::uint64_t(k * d) * ob) + a64(std::uint64_t(t * d) * ob) + a64(std::uint64_t(t * k) * acc) +
+                  a64(std::uint64_t(t * k) * ob) + a64(std::uint64_t(t * d) * acc));
+    };
+    const std::int64_t btb = choose_bt(hw, capacity, fp_b);
+    if (!btb) does_not_fit(hw, name, "linformer's score tile (16 x " + std::to_string(k) + ") with K~ and V~", fp_b(16),
+                           capacity);
+    const std::int64_t tb = std::min(btb, n);
+    LowRankPhase ph;
+    ph.name = name;
+    ph.cls = OpClass::QK;
+    ph.plan = "linformer: token tiles of " + std::to_string(tb) + " rows against K~, V~ of " + std::to_string(k) +
+              " rows, row softmax over k";
+    SramAllocator al(0);
+    Slots kt, vt, q, sc, pr, o;
+    for (int i = 0; i < 2; ++i) {
+      kt.at[i] = al.take(k * d * ob), vt.at[i] = al.take(k * d * ob), q.at[i] = al.take(tb * d * ob);
+      sc.at[i] = al.take(tb * k * acc), pr.at[i] = al.take(tb * k * ob), o.at[i] = al.take(tb * d * acc);
+      const std::string x = std::to_string(i);
+      ph.buffers.push_back({"Kproj" + x, {kt.at[i], std::uint64_t(k * d) * ob}, BufClass::Key, 0});
+      ph.buffers.push_back({"Vproj" + x, {vt.at[i], std::uint64_t(k * d) * ob}, BufClass::Value, 0});
+      ph.buffers.push_back({"Q" + x, {q.at[i], std::uint64_t(tb * d) * ob}, BufClass::Query, 0});
+      ph.buffers.push_back({"S" + x, {sc.at[i], std::uint64_t(tb * k) * acc}, BufClass::Score, 0});
+      ph.buffers.push_back({"P" + x, {pr.at[i], std::uint64_t(tb * k) * ob}, BufClass::Score, 0});
+      ph.buffers.push_back({"O" + x, {o.at[i], std::uint64_t(tb * d) * acc}, BufClass::Output, 0});
+    }
+    ph.emit = [hwp, gp, tb, kt, vt, q, sc, pr, o](Emitter& em) mutable {
+      const HwConfig& hw = *hwp;
+      const AttentionGroup& g = *gp;
+      const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+      const std::int64_t d = g.head_dim, k = g.rank, n = g.seq_len;
+      int hs = -1, ts = -1;
+      for (std::size_t i = 0; i < g.heads.size(); ++i) {
+        const AttentionGroup::Head& h = g.heads[i];
+        hs = (hs + 1) % 2;
+        const SramTile ktt = tile_at(kt.at[hs], k, d, ob), vtt = tile_at(vt.at[hs], k, d, ob);
+        em.set_class(OpClass::QK);
+        const std::uint32_t kl = em.load(whole_rows(g.e_weights, std::int64_t(i) * k, 0, k, d), ktt, {kt.reader[hs]});
+        em.set_class(OpClass::PV);
+        const std::uint32_t vl = em.load(whole_rows(g.r_weights, std::int64_t(i) * k, 0, k, d), vtt, {vt.reader[hs]});
+        std::uint32_t last_s = kNoInstr, last_o = kNoInstr;
+        for (std::int64_t t0 = 0; t0 < n; t0 += tb) {
+          const std::int64_t bt = std::min(tb, n - t0);
+          ts = (ts + 1) % 2;
+          const SramTile qt = tile_at(q.at[ts], bt, d, ob), st = tile_at(sc.at[ts], bt, k, acc),
+                         pt = tile_at(pr.at[ts], bt, k, ob), ot = tile_at(o.at[ts], bt, d, acc);
+          em.set_class(OpClass::QK);
+          const std::uint32_t ql = em.load(whole_rows(h.q.tensor, h.q.row0 + t0, h.q.col0, bt, d), qt, {q.reader[ts]});
+          last_s = em.gemm(qt, ktt, st, false, true, {ql, kl, sc.reader[ts]});
+          q.reader[ts] = last_s;
+          em.set_class(OpClass::Softmax);
+          const std::uint32_t sm = em.softmax(SmOp::Rows, st, {}, pt, {last_s, pr.reader[ts]}, g.scale);
+          sc.reader[ts] = sm;
+          em.set_class(OpClass::PV);
+          last_o = em.gemm(pt, vtt, ot, false, false, {sm, vl, o.reader[ts]});
+          pr.reader[ts] = last_o;
+          o.reader[ts] = em.store(whole_rows(h.o.tensor, h.o.row0 + t0, h.o.col0, bt, d), ot, {last_o});
+        }
+        kt.reader[hs] = last_s;
+        vt.reader[hs] = last_o;
+      }
+    };
+    phases.push_back(std::move(ph));
+    return phases;
+  }
   throw InternalError("lower_lowrank_group: not a low-rank variant: " + std::string(to_string(grp.spec.variant)));
 }
 

@@ -76,10 +76,11 @@ std::optional<AttnVariant> variant_from_name(std::string name) {
 std::vector<std::pair<std::string, std::int64_t>> variant_params(AttnVariant v) {
   switch (v) {
     case AttnVariant::Primal:
-      return {{"rank", 4096}, {"samples", 1 << 20}};
+      return {{"rank", 1 << 16}, {"samples", 1 << 20}};
     case AttnVariant::PrimalCausal:
     case AttnVariant::LowRankLinear:
-      return {{"rank", 4096}};
+    case AttnVariant::Linformer:
+      return {{"rank", 1 << 16}};
     default:
       return {};
   }
@@ -256,9 +257,13 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
 
 const std::vector<std::string>& attn_variant_names() {
   static const std::vector<std::string> names = {"unfused", "row_fused", "flash", "primal", "primal_causal",
-                                                 "lowrank_linear"};
+                                                 "lowrank_linear", "linformer"};
   return names;
 }
+
+std::int64_t default_rank(AttnVariant v) { return v == AttnVariant::Linformer ? kDefaultLinformerK : kDefaultRank; }
+
+bool supports_causal(AttnVariant v) { return is_vanilla(v) || v == AttnVariant::PrimalCausal; }
 
 bool is_vanilla(AttnVariant v) {
   return v == AttnVariant::Unfused || v == AttnVariant::RowFused || v == AttnVariant::Flash;
@@ -381,6 +386,11 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
                      std::to_string(spec.heads) + " * " + std::to_string(spec.head_dim) + " != " +
                      std::to_string(spec.d_model),
                  "primal");
+      if (entry_ok && spec.causal && !supports_causal(spec.attention.variant))
+        diag.add(path + "/attention/variant",
+                 std::string(to_string(spec.attention.variant)) +
+                     " has no causal form; a causal layer takes unfused, row_fused, flash or primal_causal",
+                 to_string(spec.attention.variant));
       attention_heads += repeat * spec.batch * spec.heads;
       // Expanding stops at the limit, so a runaway file costs no memory before it is refused.
       if (total <= kMaxLayers) m.layers.insert(m.layers.end(), size_t(repeat), spec);

@@ -41,6 +41,7 @@ enum class AttnVariant : std::uint8_t {
   Primal,         // "primal": rank s (default 20), samples p (default min(N, 10 s))
   PrimalCausal,   // "primal_causal": rank s (default 20)
   LowRankLinear,  // "lowrank_linear": rank s (default 20)
+  Linformer,      // "linformer": rank = the projected length k (default 256, Wang et al. 2020), clamped to N
   kCount
 };
 bool is_vanilla(AttnVariant v);
@@ -55,6 +56,11 @@ struct AttentionSpec {
   Json params;               // the whole "attention" object as written
 };
 inline constexpr std::int64_t kDefaultRank = 20;  // Primal-Attention's LRA setting (s = 20)
+inline constexpr std::int64_t kDefaultLinformerK = 256;  // Linformer's default projected length
+// The rank a variant uses when the model does not give one.
+std::int64_t default_rank(AttnVariant v);
+// Whether a variant can run a causal (decoder) layer.
+bool supports_causal(AttnVariant v);
 // A variant from a name with optional parameters, "primal:rank=96,samples=200" (the command
 // line's form); nullopt and *problem set when it is not one.
 std::optional<AttentionSpec> parse_variant_spec(const std::string& text, std::string* problem);

@@ -122,6 +122,8 @@ class LayerBuilder {
         return primal(in, s_.attention.variant == AttnVariant::PrimalCausal);
       case AttnVariant::LowRankLinear:
         return lowrank_linear(in);
+      case AttnVariant::Linformer:
+        return linformer(in);
       default:
         return vanilla(in);
     }
@@ -135,7 +137,7 @@ class LayerBuilder {
     grp.scale = float(1.0 / std::sqrt(double(s_.head_dim)));
     grp.seq_len = s_.seq_len;
     grp.head_dim = s_.head_dim;
-    grp.rank = s_.attention.rank ? s_.attention.rank : kDefaultRank;
+    grp.rank = s_.attention.rank ? s_.attention.rank : default_rank(s_.attention.variant);
     return grp;
   }
 
@@ -254,6 +256,52 @@ class LayerBuilder {
     group_op(grp, OpKind::MatMul, "kv_reduce", OpClass::Global, std::move(red));
     group_op(grp, OpKind::MatMul, "qp_proj", OpClass::LowRank, std::move(qpr));
     group_op(grp, OpKind::MatMul, "lowrank_out", OpClass::LowRank, std::move(out));
+    g_.groups.push_back(std::move(grp));
+    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
+    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+  }
+
+  // Linformer: K~ = E K, V~ = F V (k x d, E and F k x N shared by the heads); per (batch, head)
+  // S = Q K~^T (N x k), P = softmax(scale * S), O = P V~; attn = o Wo.
+  int linformer(int in) {
+    const std::int64_t n = s_.seq_len, d = s_.head_dim, heads = s_.heads, hd = heads * d, B = s_.batch;
+    AttentionGroup grp = new_group();
+    grp.rank = std::min(grp.rank, n);  // projecting N tokens to more than N rows would add nothing
+    const std::int64_t k = grp.rank;
+    int wqkv = tensor("Wqkv", s_.d_model, 3 * hd, TensorKind::Weight);
+    int qkv = matmul("qkv_proj", OpClass::QkvProj, in, wqkv, "qkv");
+    grp.w_e = tensor("E", k, n, TensorKind::Weight);
+    grp.w_r = tensor("F", k, n, TensorKind::Weight);
+    grp.e_weights = tensor("Kproj", B * heads * k, d, TensorKind::Activation);
+    grp.r_weights = tensor("Vproj", B * heads * k, d, TensorKind::Activation);
+    int S = tensor("S", B * heads * n, k, TensorKind::Activation), P = tensor("P", B * heads * n, k, TensorKind::Activation);
+    int o = activation("o", hd);
+    std::vector<OpInstance> kp, vp, qk, sm, pv;
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        AttentionGroup::Head head;
+        head.q = block(qkv, b * n, h * d, n, d);
+        head.k = block(qkv, b * n, hd + h * d, n, d);
+        head.v = block(qkv, b * n, 2 * hd + h * d, n, d);
+        head.o = block(o, b * n, h * d, n, d);
+        const std::int64_t row = (b * heads + h) * k;
+        const TensorView kt = block(grp.e_weights, row, 0, k, d), vt = block(grp.r_weights, row, 0, k, d);
+        TensorView ktt = kt;
+        ktt.transposed = true;
+        const TensorView sv = block(S, (b * heads + h) * n, 0, n, k), pview = block(P, (b * heads + h) * n, 0, n, k);
+        kp.push_back(instance(full(grp.w_e), head.k, kt));
+        vp.push_back(instance(full(grp.w_r), head.v, vt));
+        qk.push_back(instance(head.q, ktt, sv));
+        sm.push_back(instance(sv, kNone, pview));
+        pv.push_back(instance(pview, vt, head.o));
+        grp.heads.push_back(head);
+      }
+    group_op(grp, OpKind::MatMul, "k_proj", OpClass::Global, std::move(kp));
+    group_op(grp, OpKind::MatMul, "v_proj", OpClass::Global, std::move(vp));
+    group_op(grp, OpKind::MatMul, "qk", OpClass::QK, std::move(qk));
+    group_op(grp, OpKind::Softmax, "softmax", OpClass::Softmax, std::move(sm));
+    g_.ops[std::size_t(grp.ops.back())].scale = grp.scale;
+    group_op(grp, OpKind::MatMul, "pv", OpClass::PV, std::move(pv));
     g_.groups.push_back(std::move(grp));
     int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
     return matmul("out_proj", OpClass::OutProj, o, wo, "attn");

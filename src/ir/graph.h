@@ -117,6 +117,9 @@ struct GraphOp {
 //                    MACs 4 N d s.
 //   lowrank_linear:  KpT = W_KT_h K^T (s x N), M = KpT V (s x d: Global, a reduction over all N);
 //                    Qp = Q W_Q (N x s); o = Qp M. MACs 4 N d s.
+//   linformer:       K~ = E K, V~ = F V (k x d: Global, reductions over all N; E, F k x N shared by
+//                    the heads); S = Q K~^T (N x k), P = softmax(S / sqrt(d)), O = P V~.
+//                    MACs 4 N k d, N k exponentials (k = rank, default 256, at most N).
 struct AttentionGroup {
   int layer = 0;
   AttentionSpec spec;
@@ -127,10 +130,11 @@ struct AttentionGroup {
   std::int64_t rank = 0, samples = 0;  // s (low-rank variants), p (primal)
   // Graph tensors of the low-rank variants (-1 when unused):
   int source = -1;               // primal: the attention input the tokens are sampled from (T x D)
-  int w_e = -1, w_r = -1;        // primal: We~^T, Wr~^T (H s x p); primal_causal: WeT, WrT (H s x d)
+  int w_e = -1, w_r = -1;        // primal: We~^T, Wr~^T (H s x p); primal_causal: WeT, WrT (H s x d);
+                                 // linformer: E, F (k x N)
   int w_c = -1, b_c = -1;        // primal, primal_causal: Wc (2s x d, shared by the heads), bc (1 x d)
   int w_q = -1, w_kt = -1;       // lowrank_linear: W_Q (H d x s), W_K transposed (H s x d)
-  int e_weights = -1, r_weights = -1;  // primal: WeT, WrT per (batch, head) (B H s x d)
+  int e_weights = -1, r_weights = -1;  // primal: WeT, WrT per (batch, head) (B H s x d); linformer: K~, V~
   int reduced = -1;              // lowrank_linear: M per (batch, head) (B H s x d)
   struct Head {
     TensorView q, k, v, o;  // seq_len x head_dim each (k not transposed here)

@@ -342,6 +342,14 @@ inline Mat primal_causal_attention(const Mat& q, const Mat& k, std::int64_t n, s
 
 // Low-rank linear attention for one head: O = (Q W_Q) ((K W_K)^T V) (n x d), with q, k, v (n x d),
 // w_q (d x s) and W_K given transposed as w_kt (s x d), so K W_K = K w_kt^T (n x s).
+// Linformer, one head: K~ = E K, V~ = F V (E, F: k x n), O = softmax(scale Q K~^T) V~.
+inline Mat linformer_attention(const Mat& q, const Mat& k, const Mat& v, std::int64_t n, std::int64_t d,
+                               std::int64_t kk, const Mat& e, const Mat& f, double scale) {
+  const Mat kp = matmul(e, k, kk, n, d), vp = matmul(f, v, kk, n, d);
+  const Mat s = matmul(q, transpose(kp, kk, d), n, d, kk);
+  return matmul(softmax_rows(s, n, kk, scale, false), vp, n, kk, d);
+}
+
 inline Mat lowrank_linear_attention(const Mat& q, const Mat& k, const Mat& v, std::int64_t n, std::int64_t d,
                                     std::int64_t s, const Mat& w_q, const Mat& w_kt) {
   require(n >= 1 && d >= 1 && s >= 1, "lowrank_linear_attention dims");
