@@ -14,6 +14,13 @@ using namespace attnsim;
 
 namespace {
 
+// The variant names joined as the messages list them.
+std::string variant_list() {
+  std::string s;
+  for (const std::string& v : attn_variant_names()) s += (s.empty() ? "" : "|") + v;
+  return s;
+}
+
 // A small valid model: the defaults give every field, two layer entries.
 const char* kValid = R"({
   "description": "test",
@@ -227,7 +234,7 @@ TEST_CASE("model: dtype is fp32, fp16, bf16 or int8 with its element size", "[mo
 
 TEST_CASE("model: an unknown attention variant gets a did-you-mean", "[model][errors]") {
   check_one(problems_with("/layers/1/attention", Json{{"variant", "flsh"}}), "/layers/1/attention/variant",
-            "must be one of unfused|row_fused|flash|primal|primal_causal|lowrank_linear (did you mean \"flash\"?), got \"flsh\"");
+            "must be one of " + variant_list() + " (did you mean \"flash\"?), got \"flsh\"");
   check_one(problems_with("/defaults/attention/variant", "rowfused"), "/defaults/attention/variant",
             "(did you mean \"row_fused\"?)");
   check_one(problems_with("/defaults/attention", Json::object()), "/defaults/attention/variant",
@@ -421,7 +428,7 @@ TEST_CASE("model overrides: a bad override is named by its flag", "[model][overr
   ov.variant = "flsh";
   p = problems_of(valid(), ov);
   REQUIRE(p.size() == 1);
-  CHECK(p[0] == "--variant: must be one of unfused|row_fused|flash|primal|primal_causal|lowrank_linear (did you mean \"flash\"?), got \"flsh\"");
+  CHECK(p[0] == "--variant: must be one of " + variant_list() + " (did you mean \"flash\"?), got \"flsh\"");
   ov = {};
   ov.dtype = "bf61";
   p = problems_of(valid(), ov);
