@@ -80,6 +80,7 @@ const std::vector<std::string>& compare_columns() {
                                                    "utilization",
                                                    "dram_bytes",
                                                    "sram_high_water_bytes",
+                                                   "attention_sram_bytes",
                                                    "softmax_unit_busy",
                                                    "softmax_work",
                                                    "attention_array_share",
@@ -112,6 +113,7 @@ Json compare_table(const Comparison& c) {
         row["utilization"] = r["utilization"];
         row["dram_bytes"] = dram;
         row["sram_high_water_bytes"] = r["sram"]["high_water_bytes"];
+        row["attention_sram_bytes"] = r["sram"].value("attention_high_water_bytes", Json(nullptr));
         row["softmax_unit_busy"] = r["busy_fraction"]["softmax_unit"];
         row["softmax_work"] = r["busy_fraction"]["softmax_work"];
         row["attention_array_share"] = attention_array_share(r);
@@ -162,7 +164,7 @@ Json compare_crossover(const Comparison& c) {
 
 void print_comparison(std::ostream& os, const Comparison& c, const Json& table, const Json& crossover) {
   static const std::vector<std::string> kHeader = {
-      "variant",      "cycles",       "time (us)",  "MACs",        "util",     "DRAM bytes", "SRAM HWM",
+      "variant",   "cycles",       "time (us)",    "MACs",       "util",        "DRAM bytes", "SRAM HWM", "attn SRAM",
       "softmax unit", "softmax work", "attn share", "MACs/DRAM B", "cycles x", "MACs x",     "DRAM x"};
   const std::size_t nv = c.variants.size();
   for (std::size_t n = 0; n < c.seq_lens.size(); ++n) {
@@ -175,7 +177,8 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
       }
       cells.push_back({row["variant"].get<std::string>(), integer(row["cycles"]), fixed(row["time_us"], 3),
                        integer(row["macs"]), percent(row["utilization"]), integer(row["dram_bytes"]),
-                       integer(row["sram_high_water_bytes"]), percent(row["softmax_unit_busy"]),
+                       integer(row["sram_high_water_bytes"]), integer(row["attention_sram_bytes"]),
+                       percent(row["softmax_unit_busy"]),
                        percent(row["softmax_work"]), percent(row["attention_array_share"]),
                        fixed(row["macs_per_dram_byte"], 2), fixed(row["cycles_ratio"], 3), fixed(row["macs_ratio"], 3),
                        fixed(row["dram_bytes_ratio"], 3)});

@@ -227,6 +227,14 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
     for (const PhaseInfo& p : phases)
       ph.push_back({{"name", p.name}, {"layer", p.layer}, {"plan", p.plan}, {"sram_bytes", p.sram_bytes}});
     r["phases"] = ph;
+    // The attention's own SRAM: the largest of its phases (S = Q K^T, softmax, P V, a fused
+    // attention kernel, low-rank global and streaming phases), apart from projections and FFN.
+    std::uint64_t attn_sram = 0;
+    for (const PhaseInfo& p : phases)
+      if (p.cls == OpClass::QK || p.cls == OpClass::Softmax || p.cls == OpClass::PV || p.cls == OpClass::Global ||
+          p.cls == OpClass::LowRank)
+        attn_sram = std::max(attn_sram, p.sram_bytes);
+    r["sram"]["attention_high_water_bytes"] = attn_sram;
     r["layers"] = layer_reports(hw, s);
     r["ops"] = op_totals(hw, s);
   }
