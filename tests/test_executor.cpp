@@ -250,6 +250,53 @@ TEST_CASE("executor: L2 norm divides each row by its norm, clamped at 1e-12", "[
   }
 }
 
+TEST_CASE("executor: FAVOR+ feature maps and the column division by hand", "[executor]") {
+  // Tokens x0 = (1, 1), x1 = (2, 0): |x0|^2 = 2, |x1|^2 = 4. imm = 0.5 (d^(-1/4) for d = 16), so the
+  // norm terms are imm^2 |x|^2 / 2 = 0.25 and 0.5; m = 3 features, 1 / sqrt(3).
+  // Token 0 with projections (0, 2, -2): exp(0 - 0.25), exp(1 - 0.25), exp(-1 - 0.25), over sqrt(3).
+  // Token 1 with projections (4, 0, 1):  exp(2 - 0.5), exp(0 - 0.5), exp(0.5 - 0.5), over sqrt(3).
+  const float r3 = 1 / std::sqrt(3.f);
+  const std::vector<float> want = {std::exp(-0.25f) * r3, std::exp(0.75f) * r3, std::exp(-1.25f) * r3,
+                                   std::exp(1.5f) * r3,   std::exp(-0.5f) * r3, r3};
+  SECTION("FavorRows: one token per row, tokens in a strided fp16 tile") {
+    const SramTile a = tile(0, 2, 3), x = tile(256, 2, 2, 4, 2), c = tile(512, 2, 3);
+    Harness h;
+    h.input(a, {0, 2, -2, 4, 0, 1});
+    h.input(x, {1, 1, 2, 0}, 2);
+    h.op(vec(VecOp::FavorRows, a, x, c, 0.5f));
+    h.output(c);
+    check_close(h.run()[0], want);
+  }
+  SECTION("FavorCols: one token per column, the transpose of the same features; in place") {
+    const SramTile a = tile(0, 3, 2), x = tile(256, 2, 2);
+    Harness h;
+    h.input(a, {0, 4, 2, 0, -2, 1});
+    h.input(x, {1, 1, 2, 0});
+    h.op(vec(VecOp::FavorCols, a, x, a, 0.5f));
+    h.output(a);
+    check_close(h.run()[0], {want[0], want[3], want[1], want[4], want[2], want[5]});
+  }
+  SECTION("a zero projection and a zero token give 1 / sqrt(m): no max is subtracted") {
+    const SramTile a = tile(0, 1, 4), x = tile(256, 1, 3), c = tile(512, 1, 4);
+    Harness h;
+    h.input(a, {0, 0, 0, 0});
+    h.input(x, {0, 0, 0});
+    h.op(vec(VecOp::FavorRows, a, x, c, 0.7f));
+    h.output(c);
+    check_close(h.run()[0], {0.5f, 0.5f, 0.5f, 0.5f});
+  }
+  SECTION("DivCol divides each row by column 0 of b, in place") {
+    // kA rows (1, -2, 3) / 2 and (-0.5, 0, 2) / -0.5; b's column 1 is never read.
+    const SramTile a = tile(0, 2, 3), b = tile(256, 2, 2);
+    Harness h;
+    h.input(a, kA);
+    h.input(b, {2, 100, -0.5f, 100});
+    h.op(vec(VecOp::DivCol, a, b, a));
+    h.output(a);
+    check_close(h.run()[0], {0.5f, -1, 1.5f, 1, 0, -4});
+  }
+}
+
 TEST_CASE("executor: prefix mean carries the running sum across tiles", "[executor]") {
   // X (5 x 2) = (1, 2), (3, 4), (5, 0), (-1, 6), (2, -2): prefix sums (1, 2), (4, 6), (9, 6), (8, 12),
   // (10, 10); prefix means (1, 2), (2, 3), (3, 2), (2, 3), (2, 2).
@@ -823,6 +870,21 @@ TEST_CASE("executor: malformed instructions are internal errors", "[executor]") 
       fails(h);
     }
   }
+  SECTION("FAVOR+ tokens that do not match the feature tile, a divisor column of the wrong height") {
+    // FavorRows needs a token per row of c (2), FavorCols a token per column of c (3).
+    for (VecOp op : {VecOp::FavorRows, VecOp::FavorCols}) {
+      Harness h;
+      h.input(tile(0, 2, 3), {1, 2, 3, 4, 5, 6});
+      h.input(tile(128, op == VecOp::FavorRows ? 3 : 2, 4), std::vector<float>(op == VecOp::FavorRows ? 12 : 8, 1.f));
+      h.op(vec(op, tile(0, 2, 3), tile(128, op == VecOp::FavorRows ? 3 : 2, 4), tile(256, 2, 3), 0.5f));
+      fails(h);
+    }
+    Harness h;
+    h.input(tile(0, 2, 3), {1, 2, 3, 4, 5, 6});
+    h.input(tile(128, 3, 1), {1, 2, 3});
+    h.op(vec(VecOp::DivCol, tile(0, 2, 3), tile(128, 3, 1), tile(256, 2, 3)));
+    fails(h);
+  }
   SECTION("a prefix-mean position that is not a row count") {
     for (float imm : {-1.f, 2.5f}) {
       Harness h;
@@ -944,5 +1006,40 @@ TEST_CASE("reference: L2 normalisation, prefix means and low-rank attention redu
                              kw = ref::matmul(k, ref::transpose(wkt, 2, kD), kN, kD, 2);
     const std::vector<float> want = ref::matmul(qw, ref::matmul(ref::transpose(kw, kN, 2), v, 2, kN, kD), kN, 2, kD);
     CHECK(ref::max_rel_error(ref::lowrank_linear_attention(q, k, v, kN, kD, 2, wq, wkt), want) < 1e-5);
+  }
+}
+
+TEST_CASE("reference: Performer reduces to known values and estimates softmax attention", "[executor][reference]") {
+  SECTION("W = 0: every feature is exp(-|x|^2 / (2 sqrt(d))) / sqrt(m), so O weighs v_t by the keys' norms") {
+    // d = 4: c^2 = 1 / sqrt(4) = 0.5. phi(q_i) . phi(k_t) = exp(-(|q_i|^2 + |k_t|^2) / 4), and the q
+    // factor cancels: O_i = sum_t exp(-|k_t|^2 / 4) v_t / sum_t exp(-|k_t|^2 / 4) for every i.
+    // k_0 = 0 (weight 1), k_1 = (2, 0, 0, 0) (weight e^-1).
+    constexpr std::int64_t kN = 2, kD = 4, kM = 3;
+    const std::vector<float> q = ref::random_values(kN * kD, 101), k = {0, 0, 0, 0, 2, 0, 0, 0},
+                             v = {1, 2, 3, 4, -1, 0, 5, 2}, w(kD * kM, 0.f);
+    const std::vector<float> o = ref::performer_attention(q, k, v, kN, kD, kM, w);
+    const double e = std::exp(-1.0);
+    std::vector<float> row(kD);
+    for (std::int64_t c = 0; c < kD; ++c) row[c] = float((v[c] + e * v[kD + c]) / (1 + e));
+    std::vector<float> want = row;
+    want.insert(want.end(), row.begin(), row.end());
+    check_close(o, want);
+  }
+  SECTION("with Gaussian W and many features it approaches softmax attention (an unbiased kernel estimate)") {
+    // E_w[phi(q) . phi(k)] = exp(q . k / sqrt(d)) for w ~ N(0, I_d): the softmax kernel. Gaussian
+    // entries by Box-Muller from the uniform test values.
+    constexpr std::int64_t kN = 5, kD = 4, kM = 40000;
+    const std::vector<float> u = ref::random_values(2 * kD * kM, 111);
+    std::vector<float> w(kD * kM);
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const double u1 = (u[2 * i] + 1) / 2 + 1e-12, u2 = (u[2 * i + 1] + 1) / 2;
+      w[i] = float(std::sqrt(-2 * std::log(u1)) * std::cos(2 * 3.14159265358979323846 * u2));
+    }
+    std::vector<float> q = ref::random_values(kN * kD, 112), k = ref::random_values(kN * kD, 113);
+    for (float& x : q) x *= 0.5f;
+    for (float& x : k) x *= 0.5f;
+    const std::vector<float> v = ref::random_values(kN * kD, 114);
+    const std::vector<float> o = ref::performer_attention(q, k, v, kN, kD, kM, w);
+    CHECK(ref::max_rel_error(o, ref::attention(q, k, v, kN, kD, 1 / std::sqrt(double(kD)), false)) < 0.02);
   }
 }

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/errors.h"
 #include "config/model_config.h"
 #include "ir/graph.h"
 
@@ -313,4 +314,85 @@ TEST_CASE("graph: print_graph lists every tensor and op, deterministically", "[g
   CHECK_THAT(text, Catch::Contains(" L1.norm1 layernorm class norm layer 1: L0.y, L1.norm1 -> L1.xn1\n"));
   CHECK_THAT(text, Catch::Contains(" L1.qk matmul class qk layer 1: "));
   CHECK_THAT(text, Catch::Contains("group 1 row_fused\n"));
+}
+
+TEST_CASE("graph: Performer's default features, its ops, views and MACs", "[graph]") {
+  // m = round(d ln d): d = 32 -> 110.9 -> 111 (performer-pytorch truncates to 110), d = 64 -> 266.2 ->
+  // 266, d = 16 -> 44.4 -> 44; d = 1 gives 0 features, clamped to 1. The other variants ignore d.
+  CHECK(default_rank(AttnVariant::Performer, 32) == 111);
+  CHECK(default_rank(AttnVariant::Performer, 64) == 266);
+  CHECK(default_rank(AttnVariant::Performer, 16) == 44);
+  CHECK(default_rank(AttnVariant::Performer, 1) == 1);
+  CHECK(default_rank(AttnVariant::Linformer, 32) == kDefaultLinformerK);
+  CHECK(default_rank(AttnVariant::LowRankLinear, 32) == kDefaultRank);
+
+  // lra-text: 2 layers, 2 heads of d = 32, N = 4096, batch 1, D = 64.
+  ModelOverrides ov;
+  ov.variant = "performer";
+  ov.batch = 2;
+  const Graph g = build_graph(load_model_config("lra-text", ov));
+  REQUIRE(g.groups.size() == 2);
+  const AttentionGroup& grp = g.groups[0];
+  const std::int64_t N = 4096, d = 32, m = 111, H = 2, B = 2, D = 64, T = B * N, HD = H * d, F = 128;
+  CHECK(grp.rank == m);
+  CHECK(grp.heads.size() == std::size_t(B * H));
+  CHECK(g.tensors[std::size_t(grp.w_feat)].name == "L0.Wfeat");
+  CHECK(g.tensors[std::size_t(grp.w_feat_t)].name == "L0.WfeatT");
+  CHECK(g.tensors[std::size_t(grp.ones)].rows == N);
+  CHECK(g.tensors[std::size_t(grp.reduced)].rows == B * H * m);
+  CHECK(g.tensors[std::size_t(grp.normaliser)].cols == 1);
+  const std::vector<std::pair<std::string, std::pair<OpKind, OpClass>>> want = {
+      {"kf_proj", {OpKind::MatMul, OpClass::Global}},    {"kf_feat", {OpKind::FavorCols, OpClass::Global}},
+      {"kv_reduce", {OpKind::MatMul, OpClass::Global}},  {"k_sum", {OpKind::MatMul, OpClass::Global}},
+      {"qf_proj", {OpKind::MatMul, OpClass::LowRank}},   {"qf_feat", {OpKind::FavorRows, OpClass::LowRank}},
+      {"num", {OpKind::MatMul, OpClass::LowRank}},       {"den", {OpKind::MatMul, OpClass::LowRank}},
+      {"normalise", {OpKind::DivCol, OpClass::LowRank}},
+  };
+  REQUIRE(grp.ops.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const GraphOp& op = g.ops[std::size_t(grp.ops[i])];
+    INFO(op.name);
+    CHECK(op.name == "L0." + want[i].first);
+    CHECK(op.kind == want[i].second.first);
+    CHECK(op.cls == want[i].second.second);
+    CHECK(op.instances.size() == std::size_t(B * H));
+    if (op.kind == OpKind::FavorRows || op.kind == OpKind::FavorCols) CHECK(op.scale == Approx(std::pow(32.0, -0.25)));
+  }
+  // Head (b = 1, h = 1): its feature rows start at (b H + h) m; K is read transposed by kf_proj.
+  const int kwt = tensor_id(g, "L0.KwT"), qkv = tensor_id(g, "L0.qkv");
+  const OpInstance& kp = op_named(g, "L0.kf_proj").instances[3];
+  check_view(kp.in[1], qkv, N, HD + d, N, d, true);
+  check_view(kp.out, kwt, 3 * m, 0, m, N);
+  check_view(op_named(g, "L0.den").instances[3].out, tensor_id(g, "L0.den"), N, 1, N, 1);
+
+  // MACs per head 4 N d m + 2 N m, plus qkv, out and FFN projections, over 2 layers.
+  const std::uint64_t attention = std::uint64_t(B * H) * (4 * N * d * m + 2 * N * m);
+  const std::uint64_t rest = std::uint64_t(T * D * 3 * HD + T * HD * D + 2 * T * D * F);
+  CHECK(matmul_macs(g) == 2 * (attention + rest));
+}
+
+TEST_CASE("graph: check_graph refuses feature maps and divisions of the wrong shapes", "[graph]") {
+  Graph g;
+  g.elem_bytes = 4;
+  auto tensor = [&](const char* name, std::int64_t r, std::int64_t c) {
+    g.tensors.push_back({name, r, c, 4, TensorKind::Activation, 0});
+    return int(g.tensors.size() - 1);
+  };
+  auto whole = [&](int t) {
+    return TensorView{t, 0, 0, g.tensors[std::size_t(t)].rows, g.tensors[std::size_t(t)].cols, false};
+  };
+  const int qw = tensor("qw", 10, 6), x = tensor("x", 10, 4), kw = tensor("kw", 6, 10), out = tensor("out", 10, 6),
+            outt = tensor("outt", 6, 10), den = tensor("den", 10, 1), den2 = tensor("den2", 10, 2);
+  auto single = [&](OpKind k, int a, int b, int c) {
+    Graph h = g;
+    h.ops.push_back({k, "op", 0, OpClass::Other, {{{whole(a), whole(b)}, whole(c)}}});
+    return h;
+  };
+  CHECK_NOTHROW(check_graph(single(OpKind::FavorRows, qw, x, out)));
+  CHECK_NOTHROW(check_graph(single(OpKind::FavorCols, kw, x, outt)));
+  CHECK_NOTHROW(check_graph(single(OpKind::DivCol, out, den, out)));
+  CHECK_THROWS_AS(check_graph(single(OpKind::FavorRows, kw, x, outt)), InternalError);  // 6 rows, 10 tokens
+  CHECK_THROWS_AS(check_graph(single(OpKind::FavorCols, qw, x, out)), InternalError);   // 6 columns, 10 tokens
+  CHECK_THROWS_AS(check_graph(single(OpKind::FavorRows, qw, x, outt)), InternalError);  // out shape
+  CHECK_THROWS_AS(check_graph(single(OpKind::DivCol, out, den2, out)), InternalError);  // two columns
 }

@@ -251,6 +251,30 @@ TEST_CASE("the vector op table counts the derived primitives", "[units]") {
   CHECK(elem(VecOp::PrefixMean, VecPrim::Add) == 1);
   CHECK(elem(VecOp::PrefixMean, VecPrim::Mul) == 1);
   CHECK(row(VecOp::PrefixMean, VecPrim::Reciprocal) == 1);
+  // FAVOR+: imm a (mul), - norm term (add), exp, / sqrt(m) (mul) per element; the token's squared
+  // norm, x^2 (mul) and its sum (add), per element of b; * imm^2 / 2 (mul) per token.
+  for (VecOp op : {VecOp::FavorRows, VecOp::FavorCols}) {
+    const PrimCounts c = vec_op_prims(op);
+    CHECK(c.per_elem[std::size_t(VecPrim::Mul)] == 2);
+    CHECK(c.per_elem[std::size_t(VecPrim::Add)] == 1);
+    CHECK(c.per_elem[std::size_t(VecPrim::Exp)] == 1);
+    CHECK(c.per_b_elem[std::size_t(VecPrim::Mul)] == 1);
+    CHECK(c.per_b_elem[std::size_t(VecPrim::Add)] == 1);
+    CHECK(c.per_row[std::size_t(VecPrim::Mul)] == 1);
+    int total = 0;
+    for (int p = 0; p < kVecPrimCount; ++p) total += c.per_elem[p] + c.per_row[p] + c.per_b_elem[p];
+    CHECK(total == 7);
+  }
+  // DivCol: 1 / b[r, 0] per row, a multiply per element.
+  CHECK(elem(VecOp::DivCol, VecPrim::Mul) == 1);
+  CHECK(row(VecOp::DivCol, VecPrim::Reciprocal) == 1);
+  // Only the FAVOR+ maps stream b for its own sake.
+  for (int op = 0; op < int(VecOp::kCount); ++op) {
+    INFO(to_string(VecOp(op)));
+    int b_total = 0;
+    for (int p = 0; p < kVecPrimCount; ++p) b_total += vec_op_prims(VecOp(op)).per_b_elem[p];
+    CHECK((b_total > 0) == (VecOp(op) == VecOp::FavorRows || VecOp(op) == VecOp::FavorCols));
+  }
   for (VecOp op : {VecOp::L2Norm, VecOp::PrefixMean}) {
     const PrimCounts c = vec_op_prims(op);
     int elem_total = 0, row_total = 0;
@@ -292,6 +316,28 @@ TEST_CASE("L2 norm and prefix mean cost their derived primitives", "[units]") {
   CHECK(vector_op_cycles(v, vec(VecOp::PrefixMean, tile(8, 64), tile(8, 64), tile(1, 64, 4))) == 88);
   // ... and L2Norm does not use it.
   CHECK(vector_op_cycles(v, vec(VecOp::L2Norm, tile(4, 64), tile(4, 64))) == 32);
+}
+
+TEST_CASE("FAVOR+ feature maps and the column division cost their derived primitives", "[units]") {
+  VectorConfig v = vector_unit(32, 4);
+  // FavorRows, c 8 x 16 (8 tokens, m = 16), tokens b 8 x 32 (d = 32). Per element of c (E = 128):
+  // 2 mul (256 -> 8 vectors), 1 add (4), 1 exp (4 vectors * 4 = 16). Per element of b (256): 1 mul (8),
+  // 1 add (8). Per token (8): 1 mul (1 vector). 4 + 8 + 4 + 16 + 8 + 8 + 1 = 49.
+  CHECK(vector_op_cycles(v, vec(VecOp::FavorRows, tile(8, 16, 4), tile(8, 16), tile(8, 32))) == 49);
+  // FavorCols, c 16 x 8 (m = 16 rows, 8 token columns), b 8 x 32: the same counts, the per-token mul
+  // on b's 8 rows (not c's 16): 49.
+  CHECK(vector_op_cycles(v, vec(VecOp::FavorCols, tile(16, 8, 4), tile(16, 8), tile(8, 32))) == 49);
+  // FavorCols, c 20 x 5 (m = 20, 5 tokens), b 5 x 6 (d = 6): E = 100: mul ceil(200/32) = 7, add 4,
+  // exp 4 * 4 = 16; b's 30 elements: mul 1, add 1; 5 tokens: mul 1. 4 + 7 + 4 + 16 + 1 + 1 + 1 = 34.
+  CHECK(vector_op_cycles(v, vec(VecOp::FavorCols, tile(20, 5, 4), tile(20, 5), tile(5, 6))) == 34);
+  // The same with exp at 8 per issue: 34 + 4 * 4 = 50.
+  v.cost[std::size_t(VecPrim::Exp)] = 8;
+  CHECK(vector_op_cycles(v, vec(VecOp::FavorCols, tile(20, 5, 4), tile(20, 5), tile(5, 6))) == 50);
+  v = vector_unit(32, 4);
+  // DivCol 8 x 64 by an 8 x 1 column: 512 mul (16 vectors), 8 reciprocals (1 vector * 4): 4 + 16 + 4 = 24.
+  CHECK(vector_op_cycles(v, vec(VecOp::DivCol, tile(8, 64, 4), tile(8, 64, 4), tile(8, 1, 4))) == 24);
+  // DivCol 40 x 3: 120 mul (4 vectors), 40 reciprocals (2 vectors * 4): 4 + 4 + 8 = 16.
+  CHECK(vector_op_cycles(v, vec(VecOp::DivCol, tile(40, 3, 4), tile(40, 3, 4), tile(40, 1, 4))) == 16);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -436,4 +482,19 @@ TEST_CASE("vector and softmax instructions read and write their tiles once per p
   CHECK(t.b_read == 0);
   CHECK(t.b_written == 256);
   CHECK(t.a_read == 1024);
+
+  // FavorRows: the fp32 projection 16 x 64 (4096 bytes) and the fp16 tokens 16 x 32 (1024 bytes) read
+  // once; the fp16 features (2048 bytes) written once. FavorCols alike (64 x 16 against 16 tokens).
+  t = unit_sram_traffic(vec(VecOp::FavorRows, tile(16, 64, 4), tile(16, 64), tile(16, 32)));
+  CHECK((t.a_read == 4096 && t.b_read == 1024 && t.c_written == 2048));
+  CHECK((t.c_read == 0 && t.b_written == 0));
+  t = unit_sram_traffic(vec(VecOp::FavorCols, tile(64, 16, 4), tile(64, 16), tile(16, 32)));
+  CHECK((t.a_read == 4096 && t.b_read == 1024 && t.c_written == 2048));
+  CHECK((t.c_read == 0 && t.b_written == 0));
+  // DivCol 16 x 64 fp32 in place (4096 bytes) by a 16 x 1 fp32 column (64 bytes); of a wider b only
+  // column 0 is read: still 64 bytes.
+  t = unit_sram_traffic(vec(VecOp::DivCol, tile(16, 64, 4), tile(16, 64, 4), tile(16, 1, 4)));
+  CHECK((t.a_read == 4096 && t.b_read == 64 && t.c_written == 4096 && t.c_read == 0));
+  t = unit_sram_traffic(vec(VecOp::DivCol, tile(16, 64, 4), tile(16, 64, 4), tile(16, 3, 4)));
+  CHECK(t.b_read == 64);
 }

@@ -1,6 +1,7 @@
 #include "compiler/lowrank_lowering.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <sstream>
 
@@ -316,6 +317,8 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
         ph.buffers.push_back({"M" + x, {m.at[i], std::uint64_t(s * d) * acc}, BufClass::Output, 0});
       }
       ph.emit = [hwp, gp, ta, hpb, wk, k, v, kp, kpo, m](Emitter& em) mutable {
+        // Every generation starts afresh: a program is generated more than once (counted, then simulated).
+        for (Slots* x : {&wk, &k, &v, &kp, &kpo, &m}) x->reader[0] = x->reader[1] = kNoInstr;
         const HwConfig& hw = *hwp;
         const AttentionGroup& g = *gp;
         const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -369,6 +372,8 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
         ph.buffers.push_back({"O" + x, {o.at[i], std::uint64_t(tb * d) * acc}, BufClass::Output, 0});
       }
       ph.emit = [hwp, gp, tb, hpb, wq, mm, q, qp, qpo, o](Emitter& em) mutable {
+        // Every generation starts afresh: a program is generated more than once (counted, then simulated).
+        for (Slots* x : {&wq, &mm, &q, &qp, &qpo, &o}) x->reader[0] = x->reader[1] = kNoInstr;
         const HwConfig& hw = *hwp;
         const AttentionGroup& g = *gp;
         const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -446,6 +451,8 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
         ph.buffers.push_back({"Vproj" + std::to_string(j), {vacc.back(), std::uint64_t(k * d) * acc}, BufClass::Value, 0});
       }
       ph.emit = [hwp, gp, ta, chunk, e, f, kb, vb, kacc, vacc](Emitter& em) mutable {
+        // Every generation starts afresh: a program is generated more than once (counted, then simulated).
+        for (Slots* x : {&e, &f, &kb, &vb}) x->reader[0] = x->reader[1] = kNoInstr;
         const HwConfig& hw = *hwp;
         const AttentionGroup& g = *gp;
         const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -517,6 +524,8 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
       ph.buffers.push_back({"O" + x, {o.at[i], std::uint64_t(tb * d) * acc}, BufClass::Output, 0});
     }
     ph.emit = [hwp, gp, tb, kt, vt, q, sc, pr, o](Emitter& em) mutable {
+      // Every generation starts afresh: a program is generated more than once (counted, then simulated).
+      for (Slots* x : {&kt, &vt, &q, &sc, &pr, &o}) x->reader[0] = x->reader[1] = kNoInstr;
       const HwConfig& hw = *hwp;
       const AttentionGroup& g = *gp;
       const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -553,6 +562,165 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
       }
     };
     phases.push_back(std::move(ph));
+    return phases;
+  }
+  if (grp.spec.variant == AttnVariant::Performer) {
+    // FAVOR+ (graph.h has the math), two phases around the reductions over all N, like lowrank_linear.
+    //   global:  W^T on chip once; per head, per K/V tile: KwT = W^T K_t^T (m x bt, fp32), KfT =
+    //            FavorCols(KwT, K_t) (operands), M += KfT V_t (m x d), z += KfT 1_t (m x 1); M, z stored.
+    //   stream:  W on chip once; per head M, z loaded; per Q tile: Qw = Q_t W (bt x m, fp32), Qf =
+    //            FavorRows(Qw, Q_t) (operands), num = Qf M (bt x d), den = Qf z (bt x 1),
+    //            num = DivCol(num, den) in place, stored as O.
+    // Every buffer is sized by the tile, d and m: nothing grows with N.
+    const std::int64_t m = s;  // the random features
+    const float imm = float(std::pow(double(d), -0.25));
+    auto a64 = [](std::uint64_t b) { return align_up(b, 64); };
+    auto fp_a = [&](std::int64_t t) {  // WfeatT; per slot K, V, ones, KwT, KfT, M, z
+      return a64(m * d * ob) + 2 * (2 * a64(t * d * ob) + a64(t * ob) + a64(m * t * acc) + a64(m * t * ob) +
+                                    a64(m * d * acc) + a64(m * acc));
+    };
+    auto fp_b = [&](std::int64_t t) {  // Wfeat; per slot M, z, Q, Qw, Qf, num (= O), den
+      return a64(d * m * ob) + 2 * (a64(m * d * ob) + a64(m * ob) + a64(t * d * ob) + a64(t * m * acc) +
+                                    a64(t * m * ob) + a64(t * d * acc) + a64(t * acc));
+    };
+    const std::int64_t bta = choose_bt(hw, capacity, fp_a), btb = choose_bt(hw, capacity, fp_b);
+    if (!bta)
+      does_not_fit(hw, name, "performer's smallest K/V tile (16 rows) with W^T (" + std::to_string(m) + "x" +
+                                 std::to_string(d) + ") and one head's M and z", fp_a(16), capacity);
+    if (!btb)
+      does_not_fit(hw, name, "performer's smallest query tile (16 rows) with W (" + std::to_string(d) + "x" +
+                                 std::to_string(m) + ") and one head's M and z", fp_b(16), capacity);
+    const std::int64_t ta = std::min(bta, n), tb = std::min(btb, n);
+    {
+      LowRankPhase ph;
+      ph.name = name + ".global";
+      ph.cls = OpClass::Global;
+      ph.plan = "performer global reductions: M = Kf^T V (" + std::to_string(m) + "x" + std::to_string(d) +
+                "), z = Kf^T 1 over all N per head, K/V tiles of " + std::to_string(ta) + " rows, " +
+                std::to_string(m) + " random features";
+      SramAllocator al(0);
+      const std::uint64_t wt = al.take(m * d * ob);
+      ph.buffers.push_back({"WfeatT", {wt, std::uint64_t(m * d) * ob}, BufClass::Weight, 0});
+      Slots k, v, one, kw, kf, mz, zz;
+      for (int i = 0; i < 2; ++i) {
+        k.at[i] = al.take(ta * d * ob), v.at[i] = al.take(ta * d * ob), one.at[i] = al.take(ta * ob);
+        kw.at[i] = al.take(m * ta * acc), kf.at[i] = al.take(m * ta * ob);
+        mz.at[i] = al.take(m * d * acc), zz.at[i] = al.take(m * acc);
+        const std::string x = std::to_string(i);
+        ph.buffers.push_back({"K" + x, {k.at[i], std::uint64_t(ta * d) * ob}, BufClass::Key, 0});
+        ph.buffers.push_back({"V" + x, {v.at[i], std::uint64_t(ta * d) * ob}, BufClass::Value, 0});
+        ph.buffers.push_back({"ones" + x, {one.at[i], std::uint64_t(ta) * ob}, BufClass::Weight, 0});
+        ph.buffers.push_back({"KwT" + x, {kw.at[i], std::uint64_t(m * ta) * acc}, BufClass::Score, 0});
+        ph.buffers.push_back({"KfT" + x, {kf.at[i], std::uint64_t(m * ta) * ob}, BufClass::Score, 0});
+        ph.buffers.push_back({"M" + x, {mz.at[i], std::uint64_t(m * d) * acc}, BufClass::Output, 0});
+        ph.buffers.push_back({"z" + x, {zz.at[i], std::uint64_t(m) * acc}, BufClass::Output, 0});
+      }
+      ph.emit = [hwp, gp, ta, imm, wt, k, v, one, kw, kf, mz, zz](Emitter& em) mutable {
+        // Every generation starts afresh: a program is generated more than once (counted, then simulated).
+        for (Slots* x : {&k, &v, &one, &kw, &kf, &mz, &zz}) x->reader[0] = x->reader[1] = kNoInstr;
+        const HwConfig& hw = *hwp;
+        const AttentionGroup& g = *gp;
+        const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+        const std::int64_t d = g.head_dim, m = g.rank, n = g.seq_len;
+        const SramTile wtt = tile_at(wt, m, d, ob);
+        const std::uint32_t wl = em.load(whole_rows(g.w_feat_t, 0, 0, m, d), wtt);  // shared by the heads
+        int hs = -1, ts = -1;
+        for (std::size_t i = 0; i < g.heads.size(); ++i) {
+          const AttentionGroup::Head& h = g.heads[i];
+          hs = (hs + 1) % 2;
+          const SramTile mt = tile_at(mz.at[hs], m, d, acc), zt = tile_at(zz.at[hs], m, 1, acc);
+          std::uint32_t last_m = kNoInstr, last_z = kNoInstr;
+          for (std::int64_t t0 = 0; t0 < n; t0 += ta) {
+            const std::int64_t bt = std::min(ta, n - t0);
+            ts = (ts + 1) % 2;
+            const SramTile kt = tile_at(k.at[ts], bt, d, ob), vt = tile_at(v.at[ts], bt, d, ob),
+                           ot = tile_at(one.at[ts], bt, 1, ob), kwt = tile_at(kw.at[ts], m, bt, acc),
+                           kft = tile_at(kf.at[ts], m, bt, ob);
+            const std::uint32_t kl =
+                em.load(whole_rows(h.k.tensor, h.k.row0 + t0, h.k.col0, bt, d), kt, {k.reader[ts]});
+            const std::uint32_t vl =
+                em.load(whole_rows(h.v.tensor, h.v.row0 + t0, h.v.col0, bt, d), vt, {v.reader[ts]});
+            const std::uint32_t ol = em.load(whole_rows(g.ones, t0, 0, bt, 1), ot, {one.reader[ts]});
+            // KwT = W^T K_t^T: K_t is the GEMM's b, transposed.
+            const std::uint32_t pj = em.gemm(wtt, kt, kwt, false, true, {kl, wl, kw.reader[ts]});
+            // The features read the projection and the tokens' own rows (their norms).
+            const std::uint32_t fc = em.vector(VecOp::FavorCols, kwt, kt, kft, {pj, kf.reader[ts]}, imm);
+            k.reader[ts] = fc, kw.reader[ts] = fc;
+            last_m = em.gemm(kft, vt, mt, t0 > 0, false, {fc, vl, t0 == 0 ? mz.reader[hs] : kNoInstr});
+            last_z = em.gemm(kft, ot, zt, t0 > 0, false, {fc, ol, t0 == 0 ? zz.reader[hs] : kNoInstr});
+            v.reader[ts] = last_m, kf.reader[ts] = last_z, one.reader[ts] = last_z;
+          }
+          mz.reader[hs] = em.store(whole_rows(g.reduced, std::int64_t(i) * m, 0, m, d), mt, {last_m});
+          zz.reader[hs] = em.store(whole_rows(g.normaliser, std::int64_t(i) * m, 0, m, 1), zt, {last_z});
+        }
+      };
+      phases.push_back(std::move(ph));
+    }
+    {
+      LowRankPhase ph;
+      ph.name = name;
+      ph.cls = OpClass::LowRank;
+      ph.plan = "performer: token tiles of " + std::to_string(tb) + " rows, Qf = FavorRows(Q W) with " +
+                std::to_string(m) + " random features, O = (Qf M) / (Qf z)";
+      SramAllocator al(0);
+      const std::uint64_t w = al.take(d * m * ob);
+      ph.buffers.push_back({"Wfeat", {w, std::uint64_t(d * m) * ob}, BufClass::Weight, 0});
+      Slots mm, zz, q, qw, qf, nm, dn;
+      for (int i = 0; i < 2; ++i) {
+        mm.at[i] = al.take(m * d * ob), zz.at[i] = al.take(m * ob), q.at[i] = al.take(tb * d * ob);
+        qw.at[i] = al.take(tb * m * acc), qf.at[i] = al.take(tb * m * ob);
+        nm.at[i] = al.take(tb * d * acc), dn.at[i] = al.take(tb * acc);
+        const std::string x = std::to_string(i);
+        ph.buffers.push_back({"M" + x, {mm.at[i], std::uint64_t(m * d) * ob}, BufClass::Value, 0});
+        ph.buffers.push_back({"z" + x, {zz.at[i], std::uint64_t(m) * ob}, BufClass::Value, 0});
+        ph.buffers.push_back({"Q" + x, {q.at[i], std::uint64_t(tb * d) * ob}, BufClass::Query, 0});
+        ph.buffers.push_back({"Qw" + x, {qw.at[i], std::uint64_t(tb * m) * acc}, BufClass::Score, 0});
+        ph.buffers.push_back({"Qf" + x, {qf.at[i], std::uint64_t(tb * m) * ob}, BufClass::Score, 0});
+        ph.buffers.push_back({"O" + x, {nm.at[i], std::uint64_t(tb * d) * acc}, BufClass::Output, 0});
+        ph.buffers.push_back({"den" + x, {dn.at[i], std::uint64_t(tb) * acc}, BufClass::Stats, 0});
+      }
+      ph.emit = [hwp, gp, tb, imm, w, mm, zz, q, qw, qf, nm, dn](Emitter& em) mutable {
+        // Every generation starts afresh: a program is generated more than once (counted, then simulated).
+        for (Slots* x : {&mm, &zz, &q, &qw, &qf, &nm, &dn}) x->reader[0] = x->reader[1] = kNoInstr;
+        const HwConfig& hw = *hwp;
+        const AttentionGroup& g = *gp;
+        const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+        const std::int64_t d = g.head_dim, m = g.rank, n = g.seq_len;
+        const SramTile wtile = tile_at(w, d, m, ob);
+        const std::uint32_t wl = em.load(whole_rows(g.w_feat, 0, 0, d, m), wtile);  // shared by the heads
+        int hs = -1, ts = -1;
+        for (std::size_t i = 0; i < g.heads.size(); ++i) {
+          const AttentionGroup::Head& h = g.heads[i];
+          hs = (hs + 1) % 2;
+          const SramTile mt = tile_at(mm.at[hs], m, d, ob), zt = tile_at(zz.at[hs], m, 1, ob);
+          const std::uint32_t ml = em.load(whole_rows(g.reduced, std::int64_t(i) * m, 0, m, d), mt, {mm.reader[hs]});
+          const std::uint32_t zl = em.load(whole_rows(g.normaliser, std::int64_t(i) * m, 0, m, 1), zt, {zz.reader[hs]});
+          std::uint32_t last_n = kNoInstr, last_d = kNoInstr;
+          for (std::int64_t t0 = 0; t0 < n; t0 += tb) {
+            const std::int64_t bt = std::min(tb, n - t0);
+            ts = (ts + 1) % 2;
+            const SramTile qt = tile_at(q.at[ts], bt, d, ob), qwt = tile_at(qw.at[ts], bt, m, acc),
+                           qft = tile_at(qf.at[ts], bt, m, ob), nt = tile_at(nm.at[ts], bt, d, acc),
+                           dt = tile_at(dn.at[ts], bt, 1, acc);
+            const std::uint32_t ql =
+                em.load(whole_rows(h.q.tensor, h.q.row0 + t0, h.q.col0, bt, d), qt, {q.reader[ts]});
+            const std::uint32_t pj = em.gemm(qt, wtile, qwt, false, false, {ql, wl, qw.reader[ts]});
+            const std::uint32_t fr = em.vector(VecOp::FavorRows, qwt, qt, qft, {pj, qf.reader[ts]}, imm);
+            q.reader[ts] = fr, qw.reader[ts] = fr;
+            last_n = em.gemm(qft, mt, nt, false, false, {fr, ml, nm.reader[ts]});
+            last_d = em.gemm(qft, zt, dt, false, false, {fr, zl, dn.reader[ts]});
+            qf.reader[ts] = last_d;
+            // O = num / den, in place in the num tile.
+            const std::uint32_t dv = em.vector(VecOp::DivCol, nt, dt, nt, {last_n, last_d});
+            dn.reader[ts] = dv;
+            nm.reader[ts] = em.store(whole_rows(h.o.tensor, h.o.row0 + t0, h.o.col0, bt, d), nt, {dv});
+          }
+          mm.reader[hs] = last_n;
+          zz.reader[hs] = last_d;
+        }
+      };
+      phases.push_back(std::move(ph));
+    }
     return phases;
   }
   throw InternalError("lower_lowrank_group: not a low-rank variant: " + std::string(to_string(grp.spec.variant)));

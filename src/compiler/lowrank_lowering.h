@@ -15,6 +15,10 @@
 // lowrank_linear: two phases around its reduction over all N.
 //   global:  per head, per K/V tile: KpT = W_KT K^T (s x bt), M += KpT V (s x d); M is stored.
 //   stream:  per tile: Qp = Q W_Q (bt x s), O = Qp M.
+// performer: two phases around its reductions over all N (m random features, W shared by the heads).
+//   global:  per head, per K/V tile: KwT = W^T K^T (m x bt), KfT = FavorCols(KwT, K),
+//            M += KfT V (m x d), z += KfT 1 (m x 1); M and z are stored.
+//   stream:  per tile: Qf = FavorRows(Q W, Q) (bt x m), num = Qf M, den = Qf z, O = num / den.
 // DRAM traffic per head: primal p D / H (gathered) + 2 s p + 2 s d + (q, k, o) 3 N d elements;
 // lowrank_linear (K, V) 2 N d + (Q, O) 2 N d + small weights: linear in N.
 #include <cstdint>
@@ -46,7 +50,7 @@ struct LowRankPhase {
   std::function<void(Emitter&)> emit;
 };
 
-// Plans and returns the phases of a primal, primal_causal or lowrank_linear group. Throws
+// Plans and returns the phases of a primal, primal_causal, lowrank_linear, linformer or performer group. Throws
 // UserError naming the group, the buffer and the capacity when nothing fits.
 std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g, const AttentionGroup& grp,
                                               const std::string& name);

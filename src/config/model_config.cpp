@@ -1,6 +1,7 @@
 #include "config/model_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 
@@ -80,6 +81,7 @@ std::vector<std::pair<std::string, std::int64_t>> variant_params(AttnVariant v) 
     case AttnVariant::PrimalCausal:
     case AttnVariant::LowRankLinear:
     case AttnVariant::Linformer:
+    case AttnVariant::Performer:
       return {{"rank", 1 << 16}};
     default:
       return {};
@@ -257,11 +259,22 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
 
 const std::vector<std::string>& attn_variant_names() {
   static const std::vector<std::string> names = {"unfused", "row_fused", "flash", "primal", "primal_causal",
-                                                 "lowrank_linear", "linformer"};
+                                                 "lowrank_linear", "linformer", "performer"};
   return names;
 }
 
-std::int64_t default_rank(AttnVariant v) { return v == AttnVariant::Linformer ? kDefaultLinformerK : kDefaultRank; }
+std::int64_t default_rank(AttnVariant v, std::int64_t head_dim) {
+  if (v == AttnVariant::Performer) {
+    // m = round(d ln d) random features. FAVOR+'s analysis (Choromanski et al., ICLR 2021, section 4)
+    // asks for m = Theta(d log d), and performer-pytorch's default is nb_features = int(d * log(d))
+    // with the natural log. That code truncates (d = 32: int(110.9) = 110); we round to the nearest
+    // integer (111), the integer closest to the formula, which the paper states without a rounding
+    // convention: the two differ by at most one feature. At least 1 (d = 1 gives 1 ln 1 = 0).
+    const double d = double(head_dim);
+    return std::max<std::int64_t>(1, std::llround(d * std::log(d)));
+  }
+  return v == AttnVariant::Linformer ? kDefaultLinformerK : kDefaultRank;
+}
 
 bool supports_causal(AttnVariant v) { return is_vanilla(v) || v == AttnVariant::PrimalCausal; }
 

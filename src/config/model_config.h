@@ -42,6 +42,7 @@ enum class AttnVariant : std::uint8_t {
   PrimalCausal,   // "primal_causal": rank s (default 20)
   LowRankLinear,  // "lowrank_linear": rank s (default 20)
   Linformer,      // "linformer": rank = the projected length k (default 256, Wang et al. 2020), clamped to N
+  Performer,      // "performer": rank = the random features m (default round(d ln d), performer-pytorch)
   kCount
 };
 bool is_vanilla(AttnVariant v);
@@ -57,8 +58,9 @@ struct AttentionSpec {
 };
 inline constexpr std::int64_t kDefaultRank = 20;  // Primal-Attention's LRA setting (s = 20)
 inline constexpr std::int64_t kDefaultLinformerK = 256;  // Linformer's default projected length
-// The rank a variant uses when the model does not give one.
-std::int64_t default_rank(AttnVariant v);
+// The rank a variant uses when the model does not give one; head_dim matters to performer only
+// (its default number of random features is round(d ln d), d = head_dim).
+std::int64_t default_rank(AttnVariant v, std::int64_t head_dim);
 // Whether a variant can run a causal (decoder) layer.
 bool supports_causal(AttnVariant v);
 // A variant from a name with optional parameters, "primal:rank=96,samples=200" (the command

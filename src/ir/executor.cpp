@@ -304,6 +304,21 @@ void Executor::vector_op(const Instr& in) {
       if (!(in.imm >= 0.f) || in.imm != std::floor(in.imm))
         fail(in, "prefix mean position imm = " + std::to_string(in.imm) + " is not a row count");
       break;
+    case VecOp::FavorRows:
+    case VecOp::FavorCols:
+      // The tokens, one per row of b (any width d): one per row of c, or one per column of c.
+      check_tile(in.b, "b", in);
+      if (in.b.rows != (op == VecOp::FavorRows ? rows : cols))
+        fail(in, "tile b (tokens) is " + shape(in.b) + " for c of " + shape(ct) + ", expected one token row per " +
+                     (op == VecOp::FavorRows ? "row" : "column") + " of c");
+      b = gather(in.b);
+      break;
+    case VecOp::DivCol:
+      // Only column 0 of b is read; it must have a row per row of c.
+      check_tile(in.b, "b", in);
+      if (in.b.rows != rows) fail(in, "tile b is " + shape(in.b) + ", expected " + std::to_string(rows) + " rows");
+      b = gather(in.b);
+      break;
     default:
       break;
   }
@@ -394,6 +409,35 @@ void Executor::vector_op(const Instr& in) {
       scatter(in.b, b);
       break;
     }
+    case VecOp::FavorRows:
+    case VecOp::FavorCols: {
+      // FAVOR+'s positive features, in double from the stored a and b: the token's squared norm,
+      // then exp(imm a - imm^2 |x|^2 / 2) / sqrt(m). No max-subtraction stabiliser: performer-pytorch
+      // subtracts the largest exponent inside the exp (and adds an eps) for numerical safety, which
+      // cancels in num / den up to the eps; this op is the paper's formula as tile_program.h documents it.
+      const bool by_rows = op == VecOp::FavorRows;
+      const std::uint32_t d = in.b.cols, tokens = in.b.rows;
+      const double imm = in.imm, inv_sqrt_m = 1.0 / std::sqrt(double(by_rows ? cols : rows));
+      std::vector<double> half_sq(tokens);  // imm^2 |x_t|^2 / 2 per token
+      for (std::uint32_t t = 0; t < tokens; ++t) {
+        double sq = 0;
+        for (std::uint32_t j = 0; j < d; ++j) sq += double(b[std::size_t(t) * d + j]) * b[std::size_t(t) * d + j];
+        half_sq[t] = imm * imm * sq / 2;
+      }
+      for (std::uint32_t r = 0; r < rows; ++r)
+        for (std::uint32_t j = 0; j < cols; ++j) {
+          const std::size_t i = std::size_t(r) * cols + j;
+          c[i] = float(std::exp(imm * a[i] - half_sq[by_rows ? r : j]) * inv_sqrt_m);
+        }
+      break;
+    }
+    case VecOp::DivCol:
+      for (std::uint32_t r = 0; r < rows; ++r) {
+        const double den = b[std::size_t(r) * in.b.cols];
+        for (std::uint32_t j = 0; j < cols; ++j)
+          c[std::size_t(r) * cols + j] = float(a[std::size_t(r) * cols + j] / den);
+      }
+      break;
     case VecOp::kCount:
       break;
   }

@@ -14,7 +14,8 @@ const char* to_string(TensorKind k) {
 
 const char* to_string(OpKind k) {
   static const char* const names[] = {"matmul", "softmax", "layernorm", "rmsnorm", "add", "gelu", "relu", "swiglu",
-                                      "row_sum", "row_max", "l2norm", "prefix_mean", "gather_rows", "add_row"};
+                                      "row_sum", "row_max", "l2norm", "prefix_mean", "gather_rows", "add_row",
+                                      "favor_rows", "favor_cols", "div_col"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(OpKind::kCount));
   return std::size_t(k) < std::size_t(OpKind::kCount) ? names[std::size_t(k)] : "?";
 }
@@ -124,6 +125,8 @@ class LayerBuilder {
         return lowrank_linear(in);
       case AttnVariant::Linformer:
         return linformer(in);
+      case AttnVariant::Performer:
+        return performer(in);
       default:
         return vanilla(in);
     }
@@ -137,7 +140,7 @@ class LayerBuilder {
     grp.scale = float(1.0 / std::sqrt(double(s_.head_dim)));
     grp.seq_len = s_.seq_len;
     grp.head_dim = s_.head_dim;
-    grp.rank = s_.attention.rank ? s_.attention.rank : default_rank(s_.attention.variant);
+    grp.rank = s_.attention.rank ? s_.attention.rank : default_rank(s_.attention.variant, s_.head_dim);
     return grp;
   }
 
@@ -307,6 +310,74 @@ class LayerBuilder {
     return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
   }
 
+  // Performer (FAVOR+, non-causal), m = rank random features; W (d x m) is one per layer, shared by
+  // the heads. Per (batch, head):
+  //   Global (reductions over all N): KwT = W^T K^T (m x N), KfT = FavorCols(KwT, K),
+  //     M = KfT V (m x d), z = KfT 1 (m x 1);
+  //   LowRank (per token): Qw = Q W (N x m), Qf = FavorRows(Qw, Q), num = Qf M (N x d),
+  //     den = Qf z (N x 1), O = DivCol(num, den).
+  // MACs per head: N d m (W^T K^T) + N m d (M) + N m (z) + N d m (Q W) + N m d (num) + N m (den)
+  // = 4 N d m + 2 N m (the 2 N m: the two normaliser GEMMs); N m exponentials each for Q and K.
+  // W is kept twice, Wfeat (d x m) and WfeatT (m x d): a compiler may store a constant in any layout,
+  // and the K side wants W^T as a stored left operand. attn = o Wo.
+  int performer(int in) {
+    const std::int64_t n = s_.seq_len, d = s_.head_dim, heads = s_.heads, hd = heads * d, B = s_.batch;
+    AttentionGroup grp = new_group();
+    const std::int64_t m = grp.rank;
+    const float imm = float(std::pow(double(d), -0.25));
+    int wqkv = tensor("Wqkv", s_.d_model, 3 * hd, TensorKind::Weight);
+    int qkv = matmul("qkv_proj", OpClass::QkvProj, in, wqkv, "qkv");
+    grp.w_feat = tensor("Wfeat", d, m, TensorKind::Weight);
+    grp.w_feat_t = tensor("WfeatT", m, d, TensorKind::Weight);
+    grp.ones = tensor("ones", n, 1, TensorKind::Weight);
+    int kwt = tensor("KwT", B * heads * m, n, TensorKind::Activation);
+    int kft = tensor("KfT", B * heads * m, n, TensorKind::Activation);
+    grp.reduced = tensor("M", B * heads * m, d, TensorKind::Activation);
+    grp.normaliser = tensor("z", B * heads * m, 1, TensorKind::Activation);
+    int qw = activation("Qw", heads * m), qf = activation("Qf", heads * m), num = activation("num", hd),
+        den = activation("den", heads), o = activation("o", hd);
+    std::vector<OpInstance> kproj, kfeat, red, zsum, qproj, qfeat, nums, dens, div;
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        AttentionGroup::Head head;
+        head.q = block(qkv, b * n, h * d, n, d);
+        head.k = block(qkv, b * n, hd + h * d, n, d);
+        head.v = block(qkv, b * n, 2 * hd + h * d, n, d);
+        head.o = block(o, b * n, h * d, n, d);
+        const std::int64_t row = (b * heads + h) * m;
+        TensorView kt = head.k;
+        kt.transposed = true;
+        const TensorView kw = block(kwt, row, 0, m, n), kf = block(kft, row, 0, m, n),
+                         mv = block(grp.reduced, row, 0, m, d), zv = block(grp.normaliser, row, 0, m, 1),
+                         qwv = block(qw, b * n, h * m, n, m), qfv = block(qf, b * n, h * m, n, m),
+                         numv = block(num, b * n, h * d, n, d), denv = block(den, b * n, h, n, 1);
+        kproj.push_back(instance(full(grp.w_feat_t), kt, kw));
+        kfeat.push_back(instance(kw, head.k, kf));
+        red.push_back(instance(kf, head.v, mv));
+        zsum.push_back(instance(kf, full(grp.ones), zv));
+        qproj.push_back(instance(head.q, full(grp.w_feat), qwv));
+        qfeat.push_back(instance(qwv, head.q, qfv));
+        nums.push_back(instance(qfv, mv, numv));
+        dens.push_back(instance(qfv, zv, denv));
+        div.push_back(instance(numv, denv, head.o));
+        grp.heads.push_back(head);
+      }
+    group_op(grp, OpKind::MatMul, "kf_proj", OpClass::Global, std::move(kproj));
+    group_op(grp, OpKind::FavorCols, "kf_feat", OpClass::Global, std::move(kfeat));
+    g_.ops[std::size_t(grp.ops.back())].scale = imm;
+    group_op(grp, OpKind::MatMul, "kv_reduce", OpClass::Global, std::move(red));
+    group_op(grp, OpKind::MatMul, "k_sum", OpClass::Global, std::move(zsum));
+    group_op(grp, OpKind::MatMul, "qf_proj", OpClass::LowRank, std::move(qproj));
+    group_op(grp, OpKind::FavorRows, "qf_feat", OpClass::LowRank, std::move(qfeat));
+    g_.ops[std::size_t(grp.ops.back())].scale = imm;
+    group_op(grp, OpKind::MatMul, "num", OpClass::LowRank, std::move(nums));
+    group_op(grp, OpKind::MatMul, "den", OpClass::LowRank, std::move(dens));
+    group_op(grp, OpKind::DivCol, "normalise", OpClass::LowRank, std::move(div));
+    g_.groups.push_back(std::move(grp));
+    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
+    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+  }
+
   // qkv = in Wqkv; per (batch, head): S = Q K^T, P = softmax(scale * S), O = P V; attn = o Wo.
   int vanilla(int in) {
     const std::int64_t n = s_.seq_len, dh = s_.head_dim, heads = s_.heads, hd = heads * dh;
@@ -447,6 +518,16 @@ void check_graph(const Graph& g) {
         case OpKind::AddRow:
           ATTNSIM_ASSERT(has_b && same_shape(a, c) && b.cols == a.cols, "op " + op.name + ": bias shapes disagree");
           break;
+        case OpKind::FavorRows:  // one token per row: in1 holds the tokens, as many as a has rows
+        case OpKind::FavorCols:  // one token per column: in1 holds as many tokens as a has columns
+          ATTNSIM_ASSERT(has_b && same_shape(a, c) &&
+                             b.logical_rows() == (op.kind == OpKind::FavorRows ? a.logical_rows() : a.logical_cols()),
+                         "op " + op.name + ": feature map shapes disagree");
+          break;
+        case OpKind::DivCol:
+          ATTNSIM_ASSERT(has_b && same_shape(a, c) && b.logical_rows() == a.logical_rows() && b.logical_cols() == 1,
+                         "op " + op.name + ": division shapes disagree");
+          break;
         case OpKind::RowSum:
         case OpKind::RowMax:
           ATTNSIM_ASSERT(!has_b && c.rows == a.rows && c.cols == 1, "op " + op.name + ": reduction shapes disagree");
@@ -514,6 +595,7 @@ void print_graph(const Graph& g, std::ostream& os) {
     line << " -> " << view_str(g, first.out);
     if (op.instances.size() > 1) line << " x" << op.instances.size();
     if (op.kind == OpKind::Softmax) line << " scale " << op.scale << (op.causal ? " causal" : "");
+    if (op.kind == OpKind::FavorRows || op.kind == OpKind::FavorCols) line << " scale " << op.scale;
     if (op.group >= 0) line << " group " << op.group << " " << to_string(g.groups[op.group].spec.variant);
     os << line.str() << "\n";
   }

@@ -87,6 +87,12 @@ enum class OpKind : std::uint8_t {
   PrefixMean, // out[i, :] = mean of in0 rows 0..i (causal running mean)
   GatherRows, // out = p evenly spaced rows of in0 (N rows): rows floor(i (N - 1) / (p - 1)), the last included
   AddRow,     // out = in0 + in1[0, :] (a bias broadcast over rows)
+  FavorRows,  // Performer's positive random features, one token per row: in0 = X W (rows x m), in1 = X
+              // (rows x d): out[r, j] = exp(scale in0[r, j] - scale^2 ||in1[r, :]||^2 / 2) / sqrt(m)
+              // (scale = d^(-1/4); VecOp::FavorRows)
+  FavorCols,  // the same, one token per column: in0 = W^T X^T (m x cols), in1 = X (cols x d):
+              // out[i, j] = exp(scale in0[i, j] - scale^2 ||in1[j, :]||^2 / 2) / sqrt(m) (VecOp::FavorCols)
+  DivCol,     // out[r, :] = in0[r, :] / in1[r, 0] (in1 one column: a per-row normaliser)
   kCount
 };
 const char* to_string(OpKind k);
@@ -102,7 +108,7 @@ struct GraphOp {
   int layer = 0;
   OpClass cls = OpClass::Other;
   std::vector<OpInstance> instances;  // one per (batch, head) for attention ops, else one
-  float scale = 1.f;                  // Softmax
+  float scale = 1.f;                  // Softmax; FavorRows, FavorCols: d^(-1/4)
   bool causal = false;                // Softmax
   int group = -1;                     // the AttentionGroup it belongs to, or -1
 };
@@ -120,6 +126,12 @@ struct GraphOp {
 //   linformer:       K~ = E K, V~ = F V (k x d: Global, reductions over all N; E, F k x N shared by
 //                    the heads); S = Q K~^T (N x k), P = softmax(S / sqrt(d)), O = P V~.
 //                    MACs 4 N k d, N k exponentials (k = rank, default 256, at most N).
+//   performer:       FAVOR+ (Choromanski et al. 2021), m = rank random features, W (d x m) shared by
+//                    the heads (Wfeat, also stored as its transpose WfeatT: a compiler may keep a
+//                    constant in any layout); Kf^T = FavorCols(W^T K^T) (m x N), M = Kf^T V (m x d),
+//                    z = Kf^T 1 (m x 1) (Global, reductions over all N); Qf = FavorRows(Q W) (N x m),
+//                    num = Qf M (N x d), den = Qf z (N x 1), O = DivCol(num, den). MACs 4 N d m + 2 N m
+//                    (the two normaliser GEMMs), N m exponentials each for Q and K. Non-causal only.
 struct AttentionGroup {
   int layer = 0;
   AttentionSpec spec;
@@ -135,7 +147,10 @@ struct AttentionGroup {
   int w_c = -1, b_c = -1;        // primal, primal_causal: Wc (2s x d, shared by the heads), bc (1 x d)
   int w_q = -1, w_kt = -1;       // lowrank_linear: W_Q (H d x s), W_K transposed (H s x d)
   int e_weights = -1, r_weights = -1;  // primal: WeT, WrT per (batch, head) (B H s x d); linformer: K~, V~
-  int reduced = -1;              // lowrank_linear: M per (batch, head) (B H s x d)
+  int reduced = -1;              // lowrank_linear, performer: M per (batch, head) (B H s x d)
+  int w_feat = -1, w_feat_t = -1;  // performer: W (d x m) and W^T (m x d), shared by the heads
+  int ones = -1;                 // performer: the all-ones column (N x 1) of the normaliser z = Kf^T 1
+  int normaliser = -1;           // performer: z per (batch, head) (B H m x 1)
   struct Head {
     TensorView q, k, v, o;  // seq_len x head_dim each (k not transposed here)
   };

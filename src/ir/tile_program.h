@@ -67,6 +67,12 @@ enum class VecOp : std::uint8_t {
               // running sum of all earlier rows; treated as 0 when `first`):
               //   c[r, :] = (b[0, :] + sum_{r' <= r} a[r', :]) / (imm + r + 1), then b[0, :] += sum_r a[r, :]
               // imm = the number of rows before this tile (the position of row 0)
+  FavorRows,  // Performer's positive random features, one token per row of a (= X W, rows x m) with the
+              // token's own row in b (X, rows x d): c[r, j] = exp(imm a[r, j] - imm^2 ||b[r, :]||^2 / 2) / sqrt(m)
+              // (imm = d^(-1/4), m = c.cols)
+  FavorCols,  // the same with one token per column of a (= W^T X^T, m x cols), b (X, cols x d):
+              // c[i, j] = exp(imm a[i, j] - imm^2 ||b[j, :]||^2 / 2) / sqrt(m) (m = c.rows)
+  DivCol,     // c[r, :] = a[r, :] / b[r, 0]
   kCount
 };
 const char* to_string(VecOp op);
@@ -96,7 +102,8 @@ enum class OpClass : std::uint8_t {
   Norm,      // layer norm / RMS norm
   Residual,  // residual adds
   Global,    // low-rank attention's work before its global barrier: primal's sampled-token
-             // projections, lowrank-linear's (K W_K)^T V reduction over all N
+             // projections, lowrank-linear's (K W_K)^T V reduction over all N, performer's
+             // Kf^T V and Kf^T 1
   LowRank,   // low-rank attention's per-token work: normalisations, prefix means, projections
   kCount
 };

@@ -350,6 +350,37 @@ inline Mat linformer_attention(const Mat& q, const Mat& k, const Mat& v, std::in
   return matmul(softmax_rows(s, n, kk, scale, false), vp, n, kk, d);
 }
 
+// Performer (FAVOR+, non-causal), one head, m random features w (d x m): with c = d^(-1/4),
+//   phi(x)_j = exp(c (x w)_j - c^2 |x|^2 / 2) / sqrt(m)   (no max-subtraction stabiliser)
+//   O_i = sum_t (phi(q_i) . phi(k_t)) v_t / sum_t (phi(q_i) . phi(k_t)),
+// computed as the linear-attention product Qf (Kf^T V) over Qf (Kf^T 1), all in double.
+inline Mat performer_attention(const Mat& q, const Mat& k, const Mat& v, std::int64_t n, std::int64_t d,
+                               std::int64_t m, const Mat& w) {
+  require(n >= 1 && d >= 1 && m >= 1, "performer_attention dims");
+  require(std::int64_t(q.size()) == n * d && k.size() == q.size() && v.size() == q.size() &&
+              std::int64_t(w.size()) == d * m,
+          "performer_attention shapes");
+  using namespace detail;
+  const double c = 1 / std::sqrt(std::sqrt(double(d)));
+  auto features = [&](const Mat& x) {  // n x m
+    DMat xw = mm(to_double(x), to_double(w), n, d, m);
+    for (std::int64_t i = 0; i < n; ++i) {
+      double sq = 0;
+      for (std::int64_t j = 0; j < d; ++j) sq += double(x[i * d + j]) * x[i * d + j];
+      for (std::int64_t j = 0; j < m; ++j)
+        xw[i * m + j] = std::exp(c * xw[i * m + j] - c * c * sq / 2) / std::sqrt(double(m));
+    }
+    return xw;
+  };
+  const DMat qf = features(q), kft = tr(features(k), n, m);  // kft: m x n
+  const DMat kv = mm(kft, to_double(v), m, n, d), z = mm(kft, DMat(n, 1.0), m, n, 1);
+  const DMat num = mm(qf, kv, n, m, d), den = mm(qf, z, n, m, 1);
+  DMat o(n * d);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < d; ++j) o[i * d + j] = num[i * d + j] / den[i];
+  return to_float(o);
+}
+
 inline Mat lowrank_linear_attention(const Mat& q, const Mat& k, const Mat& v, std::int64_t n, std::int64_t d,
                                     std::int64_t s, const Mat& w_q, const Mat& w_kt) {
   require(n >= 1 && d >= 1 && s >= 1, "lowrank_linear_attention dims");

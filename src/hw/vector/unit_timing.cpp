@@ -17,11 +17,17 @@ struct Count {
   VecPrim prim;
   int n;
 };
-PrimCounts counts(std::initializer_list<Count> per_elem, std::initializer_list<Count> per_row = {}) {
+PrimCounts counts(std::initializer_list<Count> per_elem, std::initializer_list<Count> per_row = {},
+                  std::initializer_list<Count> per_b_elem = {}) {
   PrimCounts c;
   for (const Count& x : per_elem) c.per_elem[std::size_t(x.prim)] += x.n;
   for (const Count& x : per_row) c.per_row[std::size_t(x.prim)] += x.n;
+  for (const Count& x : per_b_elem) c.per_b_elem[std::size_t(x.prim)] += x.n;
   return c;
+}
+
+bool is_favor(const Instr& in) {
+  return in.op == Opcode::Vector && (in.vec_op() == VecOp::FavorRows || in.vec_op() == VecOp::FavorCols);
 }
 
 constexpr VecPrim kAdd = VecPrim::Add, kMul = VecPrim::Mul, kMax = VecPrim::Max, kExp = VecPrim::Exp,
@@ -94,6 +100,19 @@ PrimCounts vec_op_prims(VecOp op) {
     // `first` does not shorten it: the carry add adds 0 through the pipeline like any other.
     case VecOp::PrefixMean:
       return counts({{VecPrim::PrefixSum, 1}, {kAdd, 1}, {kMul, 1}}, {{kRecip, 1}});
+    // FAVOR+ features, c = exp(imm a - imm^2 |x|^2 / 2) / sqrt(m), one token x (a row of b, d wide)
+    // per row of c (FavorRows) or per column of c (FavorCols):
+    //   per token: its squared norm, d mul (x_j^2) + d add (the sum), counted per element of b;
+    //     then * imm^2/2 (mul), counted per token (per row of b).
+    //   per element of c: imm * a (mul), - the token's norm term (add), exp, * 1/sqrt(m) (mul):
+    //     2 mul, 1 add, 1 exp (imm, imm^2/2 and 1/sqrt(m) are constants of the instruction).
+    // No max subtraction (see tile_program.h): no max pass.
+    case VecOp::FavorRows:
+    case VecOp::FavorCols:
+      return counts({{kMul, 2}, {kAdd, 1}, {kExp, 1}}, {{kMul, 1}}, {{kMul, 1}, {kAdd, 1}});
+    // c[r, :] = a[r, :] / b[r, 0]: per row 1 / b[r, 0] (reciprocal); per element a * that (mul).
+    case VecOp::DivCol:
+      return counts({{kMul, 1}}, {{kRecip, 1}});
     case VecOp::kCount:
       break;
   }
@@ -123,13 +142,15 @@ PrimCounts softmax_prims_on_vector(SmOp op) {
   throw InternalError("softmax_prims_on_vector: not an SmOp: " + std::to_string(int(op)));
 }
 
-std::int64_t vector_cycles(const VectorConfig& v, const PrimCounts& c, std::uint64_t elems, std::uint64_t rows) {
+std::int64_t vector_cycles(const VectorConfig& v, const PrimCounts& c, std::uint64_t elems, std::uint64_t rows,
+                           std::uint64_t b_elems) {
   ATTNSIM_ASSERT(v.lanes > 0, "the vector unit needs lanes");
   const std::uint64_t lanes = std::uint64_t(v.lanes);
   std::uint64_t issue = 0;
   for (int p = 0; p < kVecPrimCount; ++p) {
-    const std::uint64_t vectors =
-        ceil_div(std::uint64_t(c.per_elem[p]) * elems, lanes) + ceil_div(std::uint64_t(c.per_row[p]) * rows, lanes);
+    const std::uint64_t vectors = ceil_div(std::uint64_t(c.per_elem[p]) * elems, lanes) +
+                                  ceil_div(std::uint64_t(c.per_row[p]) * rows, lanes) +
+                                  ceil_div(std::uint64_t(c.per_b_elem[p]) * b_elems, lanes);
     issue += vectors * std::uint64_t(v.cost[p]);
   }
   return std::int64_t(v.latency_cycles) + std::int64_t(issue);
@@ -138,6 +159,8 @@ std::int64_t vector_cycles(const VectorConfig& v, const PrimCounts& c, std::uint
 std::int64_t vector_op_cycles(const VectorConfig& v, const Instr& in) {
   ATTNSIM_ASSERT(in.op == Opcode::Vector, "vector_op_cycles takes a VECTOR instruction");
   const SramTile& t = timed_tile(in);
+  // The FAVOR+ maps count their per-token work on the tokens, the rows of b, and stream b's elements.
+  if (is_favor(in)) return vector_cycles(v, vec_op_prims(in.vec_op()), t.elems(), in.b.rows, in.b.elems());
   return vector_cycles(v, vec_op_prims(in.vec_op()), t.elems(), t.rows);
 }
 
@@ -211,6 +234,13 @@ UnitTraffic unit_sram_traffic(const Instr& in) {
         break;
       case VecOp::PrefixMean:  // one pass; the carry row is read (unless `first`: it starts at 0) and updated
         t.a_read = A, t.c_written = C, t.b_read = in.first ? 0 : b_rows(1), t.b_written = b_rows(1);
+        break;
+      case VecOp::FavorRows:
+      case VecOp::FavorCols:  // the tokens' norms (b once), then one pass over a
+        t.a_read = A, t.b_read = B, t.c_written = C;
+        break;
+      case VecOp::DivCol:  // column 0 of b: one element per row
+        t.a_read = A, t.b_read = std::uint64_t(in.b.rows) * in.b.elem_bytes, t.c_written = C;
         break;
       case VecOp::kCount:
         throw InternalError("unit_sram_traffic: not a VecOp");

@@ -10,7 +10,10 @@
 // latency is paid once per instruction, and same-kind primitives of consecutive steps share vectors
 // (a partial last vector happens once per primitive kind, not once per step):
 //   cycles = latency + sum_p ceil(per_elem[p] * E / lanes) * cost[p] + ceil(per_row[p] * R / lanes) * cost[p]
-// E = rows * cols and R = rows of the source a for the reductions (RowMax, RowSum), of c otherwise.
+//                              + ceil(per_b_elem[p] * Eb / lanes) * cost[p]
+// E = rows * cols and R = rows of the source a for the reductions (RowMax, RowSum), of c otherwise;
+// for the FAVOR+ feature maps (FavorRows, FavorCols) E is c's and R the tokens, the rows of b (one
+// token per row). Eb = the elements of b, streamed by the ops that reduce it (the FAVOR+ token norms).
 // A prefix_sum is one step of a running sum down the rows of a column (element (r, j) gets the sum of
 // elements (0..r, j)); the unit's scan network makes it one issue per `lanes` elements like an add.
 // Worked examples, lanes 32, latency 4, default costs (add, mul, max, prefix_sum 1; exp, rsqrt, reciprocal 4):
@@ -22,6 +25,10 @@
 //                    4 + ceil(512/32) + ceil(256/32) + ceil(4/32) * 4 = 4 + 16 + 8 + 4 = 32.
 //   PrefixMean on 8 x 64: 1 prefix_sum, 1 add, 1 mul per element, 1 reciprocal per row:
 //                    4 + 3 * ceil(512/32) (one vector stream per kind) + ceil(8/32) * 4 = 4 + 48 + 4 = 56.
+//   FavorRows, c 8 x 16 (m = 16), b 8 x 32 (8 tokens, d = 32): per element of c 2 mul, 1 add, 1 exp; per
+//                    element of b 1 mul, 1 add; per token 1 mul:
+//                    4 + ceil(256/32) + ceil(128/32) + ceil(128/32) * 4 + ceil(256/32) * 2 + ceil(8/32) = 49.
+//   DivCol on 8 x 64: 1 mul per element, 1 reciprocal per row: 4 + 16 + 4 = 24.
 //
 // Softmax unit (SoftmaxConfig), a streaming pipeline: `lanes` lanes each with a max comparator, an
 // adder and a multiplier, feeding shared special-function units that evaluate X = min(lanes,
@@ -59,6 +66,9 @@
 //   L2Norm                            a read twice (sum of squares; normalise); c written once
 //   PrefixMean                        a read once; c written once; the carry b (one row) read once (not
 //                                     when `first`: the carry starts at 0) and written once
+//   FavorRows, FavorCols              a read once, b (the tokens) read once; c written once: the
+//                                     tokens' norms come first (b is small: d columns), then one pass over a
+//   DivCol                            a read once, column 0 of b once (one element per row); c written once
 //   SOFTMAX Rows                      a read twice (max pass, exp pass); c written twice (the
 //                                     exponentials, then normalised in place) and read once
 //   SOFTMAX OnlineStep                a read twice (max pass, exp pass); c written once; the stats
@@ -78,6 +88,7 @@ namespace attnsim {
 struct PrimCounts {
   std::array<int, kVecPrimCount> per_elem{};
   std::array<int, kVecPrimCount> per_row{};
+  std::array<int, kVecPrimCount> per_b_elem{};  // per element of the source b (FAVOR+: the token norms)
 };
 
 // The table for VECTOR operations (derivations in unit_timing.cpp).
@@ -85,8 +96,10 @@ PrimCounts vec_op_prims(VecOp op);
 // The primitives a SOFTMAX operation needs when the vector unit runs it.
 PrimCounts softmax_prims_on_vector(SmOp op);
 
-// Vector unit cycles for `elems` elements in `rows` rows with these counts, latency included.
-std::int64_t vector_cycles(const VectorConfig& v, const PrimCounts& counts, std::uint64_t elems, std::uint64_t rows);
+// Vector unit cycles for `elems` elements in `rows` rows (and `b_elems` elements of b) with these
+// counts, latency included.
+std::int64_t vector_cycles(const VectorConfig& v, const PrimCounts& counts, std::uint64_t elems, std::uint64_t rows,
+                           std::uint64_t b_elems = 0);
 
 // Cycles the vector unit is busy with one VECTOR instruction.
 std::int64_t vector_op_cycles(const VectorConfig& v, const Instr& vec);
