@@ -191,38 +191,43 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
   if (grp.spec.variant == AttnVariant::Primal || grp.spec.variant == AttnVariant::PrimalCausal) {
     const bool causal_form = grp.spec.variant == AttnVariant::PrimalCausal;
     if (!causal_form) {
-      // The global phase: gather X_s, barrier, WeT / WrT per head.
+      // The global phase: gather X_s, barrier, WeT / WrT per head. X_s of a whole sequence (p x D)
+      // when it fits in half the SRAM; otherwise per head (p x d), in chunks of pc samples when even
+      // that does not fit, WeT and WrT accumulating over the chunks.
       const std::int64_t p = grp.samples, D = graph.tensors[std::size_t(grp.source)].cols;
-      auto global_fp = [&](std::int64_t width) {
-        return 2 * align_up(std::uint64_t(p * width) * ob, 64) + 2 * align_up(std::uint64_t(s * p) * ob, 64) +
+      auto global_fp = [&](std::int64_t chunk, std::int64_t width) {
+        return 2 * align_up(std::uint64_t(chunk * width) * ob, 64) + 2 * align_up(std::uint64_t(s * chunk) * ob, 64) +
                2 * align_up(std::uint64_t(s * d) * acc, 64);
       };
-      bool per_head = global_fp(D) > capacity / 2;
+      const bool per_head = global_fp(p, D) > capacity / 2;
       const std::int64_t width = per_head ? d : D;
-      if (global_fp(width) > capacity)
-        does_not_fit(hw, name, "primal's sampled tokens X_s (" + std::to_string(p) + "x" + std::to_string(width) +
-                                   ") with the sampling weights", global_fp(width), capacity);
+      std::int64_t pc = p;
+      while (per_head && pc > 1 && global_fp(pc, width) > capacity) pc = (pc + 1) / 2;
+      if (global_fp(pc, width) > capacity)
+        does_not_fit(hw, name, "primal's sampled tokens X_s (" + std::to_string(pc) + "x" + std::to_string(width) +
+                                   ") with the sampling weights", global_fp(pc, width), capacity);
       LowRankPhase ph;
       ph.name = name + ".global";
       ph.cls = OpClass::Global;
       std::ostringstream os;
-      os << "primal global barrier: " << p << " sampled tokens gathered " << (per_head ? "per head" : "per sequence")
-         << " (X_s " << p << "x" << width << ", " << 2 * p * width * std::int64_t(ob)
+      os << "primal global barrier: " << p << " sampled tokens gathered " << (per_head ? "per head" : "per sequence");
+      if (pc < p) os << " in chunks of " << pc;
+      os << " (X_s " << pc << "x" << width << ", " << 2 * pc * width * std::int64_t(ob)
          << " B double-buffered), then WeT, WrT (" << s << "x" << d << ") per head";
       ph.plan = os.str();
       SramAllocator al(0);
-      const std::uint64_t xs[2] = {al.take(p * width * ob), al.take(p * width * ob)};
-      const std::uint64_t w[2] = {al.take(s * p * ob), al.take(s * p * ob)};
+      const std::uint64_t xs[2] = {al.take(pc * width * ob), al.take(pc * width * ob)};
+      const std::uint64_t w[2] = {al.take(s * pc * ob), al.take(s * pc * ob)};
       const std::uint64_t c[2] = {al.take(s * d * acc), al.take(s * d * acc)};
       for (int i = 0; i < 2; ++i) {
         const std::string k = std::to_string(i);
-        ph.buffers.push_back({"Xs" + k, {xs[i], std::uint64_t(p * width) * ob}, BufClass::Activation, 0});
-        ph.buffers.push_back({"Wsample" + k, {w[i], std::uint64_t(s * p) * ob}, BufClass::Weight, 0});
+        ph.buffers.push_back({"Xs" + k, {xs[i], std::uint64_t(pc * width) * ob}, BufClass::Activation, 0});
+        ph.buffers.push_back({"Wsample" + k, {w[i], std::uint64_t(s * pc) * ob}, BufClass::Weight, 0});
         ph.buffers.push_back({"WT" + k, {c[i], std::uint64_t(s * d) * acc}, BufClass::Output, 0});
       }
       const std::vector<std::int64_t> rows = primal_sample_rows(n, p);
-      ph.emit = [hwp, gp, xs0 = xs[0], xs1 = xs[1], w0 = w[0], w1 = w[1], c0 = c[0], c1 = c[1], rows, p, width, per_head,
-                 hpb](Emitter& em) {
+      ph.emit = [hwp, gp, xs0 = xs[0], xs1 = xs[1], w0 = w[0], w1 = w[1], c0 = c[0], c1 = c[1], rows, p, pc, width,
+                 per_head, hpb](Emitter& em) {
         const HwConfig& hw = *hwp;
         const AttentionGroup& g = *gp;
         const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -230,33 +235,40 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
         const std::uint64_t xs[2] = {xs0, xs1}, w[2] = {w0, w1}, c[2] = {c0, c1};
         std::uint32_t xs_reader[2] = {kNoInstr, kNoInstr}, w_reader[2] = {kNoInstr, kNoInstr},
                       c_reader[2] = {kNoInstr, kNoInstr};
-        int xslot = -1, wslot = -1, cslot = -1;
+        int xslot = -1, wslot = -1;
+        // Gathers samples [c0, c0 + rows) of sequence b (the head's columns, or all of them); a
+        // barrier then makes sure every one has arrived (they complete out of order, and each GEMM
+        // reads all of them).
+        auto gather = [&](std::int64_t b, std::int64_t col0, std::int64_t first, std::int64_t count) {
+          xslot = (xslot + 1) % 2;
+          for (std::int64_t i = 0; i < count; ++i)
+            em.load(whole_rows(g.source, b * n + rows[std::size_t(first + i)], col0, 1, width),
+                    tile_at(xs[xslot] + std::uint64_t(i * width) * ob, 1, width, ob), {xs_reader[xslot]});
+          em.barrier();
+        };
         const std::int64_t batches = std::int64_t(g.heads.size()) / hpb;
         for (std::int64_t b = 0; b < batches; ++b)
           for (std::int64_t h = 0; h < hpb; ++h) {
-            if (per_head || h == 0) {
-              // Gather the sampled rows; a barrier then makes sure every one of them has arrived
-              // (they complete out of order, and each GEMM below reads all of them).
-              xslot = (xslot + 1) % 2;
-              const std::int64_t col0 = per_head ? h * d : 0;
-              for (std::size_t i = 0; i < rows.size(); ++i)
-                em.load(whole_rows(g.source, b * n + rows[i], col0, 1, width),
-                        tile_at(xs[xslot] + i * std::uint64_t(width) * ob, 1, width, ob), {xs_reader[xslot]});
-              em.barrier();
+            if (!per_head && h == 0) gather(b, 0, 0, p);
+            std::uint32_t last[2] = {kNoInstr, kNoInstr};
+            for (std::int64_t k0 = 0; k0 < p; k0 += pc) {
+              const std::int64_t cnt = std::min(pc, p - k0);
+              if (per_head) gather(b, h * d, k0, cnt);
+              const SramTile xsh = tile_at(xs[xslot] + std::uint64_t(per_head ? 0 : h * d) * ob, cnt, d, ob, width);
+              for (int which = 0; which < 2; ++which) {
+                wslot = (wslot + 1) % 2;
+                const int wt = which ? g.w_r : g.w_e;
+                const std::uint32_t wl =
+                    em.load(whole_rows(wt, h * s, k0, s, cnt), tile_at(w[wslot], s, cnt, ob), {w_reader[wslot]});
+                last[which] = em.gemm(tile_at(w[wslot], s, cnt, ob), xsh, tile_at(c[which], s, d, acc), k0 > 0, false,
+                                      {wl, k0 == 0 ? c_reader[which] : kNoInstr});
+                w_reader[wslot] = last[which];
+                xs_reader[xslot] = last[which];
+              }
             }
-            const SramTile xsh = tile_at(xs[xslot] + std::uint64_t(per_head ? 0 : h * d) * ob, p, d, ob, width);
-            for (int which = 0; which < 2; ++which) {
-              wslot = (wslot + 1) % 2;
-              cslot = (cslot + 1) % 2;
-              const int wt = which ? g.w_r : g.w_e, out = which ? g.r_weights : g.e_weights;
-              const std::uint32_t wl =
-                  em.load(whole_rows(wt, h * s, 0, s, p), tile_at(w[wslot], s, p, ob), {w_reader[wslot]});
-              const SramTile ct = tile_at(c[cslot], s, d, acc);
-              const std::uint32_t gm = em.gemm(tile_at(w[wslot], s, p, ob), xsh, ct, false, false, {wl, c_reader[cslot]});
-              w_reader[wslot] = gm;
-              xs_reader[xslot] = gm;
-              c_reader[cslot] = em.store(whole_rows(out, (b * hpb + h) * s, 0, s, d), ct, {gm});
-            }
+            for (int which = 0; which < 2; ++which)
+              c_reader[which] = em.store(whole_rows(which ? g.r_weights : g.e_weights, (b * hpb + h) * s, 0, s, d),
+                                         tile_at(c[which], s, d, acc), {last[which]});
           }
       };
       phases.push_back(std::move(ph));
