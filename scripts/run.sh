@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
-# The main job: sets up and builds attnsim, then simulates BERT-base with each vanilla attention
-# schedule on the embedded hardware presets, writes each report under OUT_DIR (default: out/main)
-# and collects the headline figures of every run in OUT_DIR/summary.csv.
+# The main job: sets up and builds attnsim, then compares the attention variants (vanilla unfused,
+# row-fused and flash against primal, low-rank linear, Linformer and Performer) on the embedded
+# models and hardware presets, with `attnsim compare`. Each comparison writes compare.json and
+# compare.csv under OUT_DIR (default: out/main); OUT_DIR/summary.csv collects every row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
 OUT_DIR=${1:-out/main}
+JOBS=$(nproc 2>/dev/null || echo 2)
 mkdir -p "$OUT_DIR"
-runs=()
-for hw in edge cloud; do
-  for n in 512 4096; do
-    for v in unfused row_fused flash; do runs+=("$hw $n $v fp16"); done
-  done
-done
-for v in unfused row_fused flash; do runs+=("tpu-v1 512 $v int8"); done
+ALL=flash,unfused,row_fused,primal,lowrank_linear,linformer,performer
 summary="$OUT_DIR/summary.csv"
 rm -f "$summary"
-for r in "${runs[@]}"; do
-  read -r hw n v dtype <<<"$r"
-  dir="$OUT_DIR/bert-base-$hw-n$n-$v"
-  echo "== BERT-base on $hw, N = $n, $v =="
-  build/attnsim run --hw "$hw" --model bert-base --seq-len "$n" --variant "$v" --dtype "$dtype" --out "$dir"
-  if [[ ! -f "$summary" ]]; then head -n 1 "$dir/report.csv" >"$summary"; fi
-  tail -n 1 "$dir/report.csv" >>"$summary"
+compare() {  # NAME HW MODEL SEQ_LENS VARIANTS [extra args]
+  local name=$1 hw=$2 model=$3 lens=$4 variants=$5
+  shift 5
+  echo "== $name: $model on $hw, N = $lens =="
+  build/attnsim compare --hw "$hw" --model "$model" --seq-lens "$lens" --variants "$variants" --jobs "$JOBS" \
+    --out "$OUT_DIR/$name" "$@"
+  if [[ ! -f "$summary" ]]; then
+    { printf 'comparison,hardware,model,'; head -n 1 "$OUT_DIR/$name/compare.csv"; } >"$summary"
+  fi
+  tail -n +2 "$OUT_DIR/$name/compare.csv" | sed "s|^|$name,$hw,$model,|" >>"$summary"
+}
+compare lra-edge edge lra-text 1024,4096,16384 "$ALL"
+compare lra-cloud cloud lra-text 1024,4096,16384 "$ALL"
+compare bert-edge edge bert-base 512,4096 "$ALL"
+compare bert-cloud cloud bert-base 512,4096 "$ALL"
+compare deit-edge edge deit-s 197 flash,unfused,primal:rank=96
+compare bert-tpu tpu-v1 bert-base 512 flash,unfused,primal,lowrank_linear --dtype int8
+# The published hybrids, whole models as the papers run them.
+for hw in edge cloud; do
+  for model in deit-s-primal lra-text-hybrid; do
+    echo "== $model on $hw =="
+    build/attnsim run --hw "$hw" --model "$model" --out "$OUT_DIR/$model-$hw"
+  done
 done
-echo "reports in $OUT_DIR/, headline figures in $summary"
+echo "comparisons in $OUT_DIR/*/compare.csv, every row in $summary"
