@@ -297,6 +297,63 @@ TEST_CASE("executor: FAVOR+ feature maps and the column division by hand", "[exe
   }
 }
 
+TEST_CASE("executor: Nystromformer's column-mean accumulation, c I - a and the scalar division", "[executor]") {
+  SECTION("ColMeanAcc: a segment's mean over two tiles, the first of which starts it") {
+    // Rows (1, 2), (3, 4) then (5, 6) of a segment of 3 rows: imm = 1/3, mean (3, 4); the row of c
+    // sits in row 1 of a 2 x 2 fp32 buffer, row 0 untouched.
+    const SramTile t1 = tile(0, 2, 2), t2 = tile(64, 1, 2), c = tile(128, 1, 2), whole = tile(120, 2, 2);
+    Harness h;
+    h.input(whole, {7, 8, 100, 100});  // c's old contents (100, 100) must be ignored when `first`
+    h.input(t1, {1, 2, 3, 4});
+    h.input(t2, {5, 6});
+    Instr first = vec(VecOp::ColMeanAcc, t1, {}, c, 1.f / 3);
+    first.first = true;
+    h.op(first);
+    h.op(vec(VecOp::ColMeanAcc, t2, {}, c, 1.f / 3));
+    h.output(whole);
+    check_close(h.run()[0], {7, 8, 3, 4}, 1e-6);
+  }
+  SECTION("ColMeanAcc with imm = 1: column sums") {
+    const SramTile a = tile(0, 3, 3), c = tile(64, 1, 3);
+    Harness h;
+    h.input(a, {1, 2, 3, 4, 5, 6, 7, 8, 9.5f});
+    Instr in = vec(VecOp::ColMeanAcc, a, {}, c, 1.f);
+    in.first = true;
+    h.op(in);
+    h.output(c);
+    check_close(h.run()[0], {12, 15, 18.5f});
+  }
+  SECTION("IdentMinus: imm on the diagonal minus a, in place") {
+    const SramTile a = tile(0, 2, 2);
+    Harness h;
+    h.input(a, {1, 2, -3, 4});
+    h.op(vec(VecOp::IdentMinus, a, {}, a, 7.f));
+    h.output(a);
+    check_close(h.run()[0], {6, -2, 3, 3});
+  }
+  SECTION("DivScalar: every element over b[0, 0]") {
+    const SramTile a = tile(0, 2, 3), b = tile(64, 1, 2), c = tile(128, 2, 3);
+    Harness h;
+    h.input(a, kA);
+    h.input(b, {-2, 100});
+    h.op(vec(VecOp::DivScalar, a, b, c));
+    h.output(c);
+    check_close(h.run()[0], {-0.5f, 1, -1.5f, 0.25f, 0, -1});
+  }
+  SECTION("shape errors: ColMeanAcc's c not one row of a's width, IdentMinus not square") {
+    {
+      Harness h;
+      h.input(tile(0, 2, 3), {1, 2, 3, 4, 5, 6});
+      h.op(vec(VecOp::ColMeanAcc, tile(0, 2, 3), {}, tile(64, 1, 2), 1.f));
+      CHECK_THROWS_AS(h.run(), InternalError);
+    }
+    Harness h;
+    h.input(tile(0, 2, 3), {1, 2, 3, 4, 5, 6});
+    h.op(vec(VecOp::IdentMinus, tile(0, 2, 3), {}, tile(64, 2, 3), 1.f));
+    CHECK_THROWS_AS(h.run(), InternalError);
+  }
+}
+
 TEST_CASE("executor: prefix mean carries the running sum across tiles", "[executor]") {
   // X (5 x 2) = (1, 2), (3, 4), (5, 0), (-1, 6), (2, -2): prefix sums (1, 2), (4, 6), (9, 6), (8, 12),
   // (10, 10); prefix means (1, 2), (2, 3), (3, 2), (2, 3), (2, 2).
@@ -1041,5 +1098,29 @@ TEST_CASE("reference: Performer reduces to known values and estimates softmax at
     const std::vector<float> v = ref::random_values(kN * kD, 114);
     const std::vector<float> o = ref::performer_attention(q, k, v, kN, kD, kM, w);
     CHECK(ref::max_rel_error(o, ref::attention(q, k, v, kN, kD, 1 / std::sqrt(double(kD)), false)) < 0.02);
+  }
+}
+
+TEST_CASE("reference: Nystromformer reduces to known values", "[executor][reference]") {
+  SECTION("one landmark and equal keys: every output row is the mean of V") {
+    // l = 1: A = [1], Z0 = 1 and the iteration keeps it (0.25 (13 - 1 (15 - 1 (7 - 1))) = 1); F = 1; with
+    // equal keys softmax(q~ K^T) is uniform, so BV = mean(V) = (2, -1).
+    const ref::Mat q = {1, 2, -3, 0.5f, 4, 1}, k = {1, 1, 1, 1, 1, 1}, v = {1, 0, 2, -2, 3, -1};
+    const ref::Mat o = ref::nystromformer_attention(q, k, v, 3, 2, 1);
+    CHECK(ref::max_rel_error(o, {2, -1, 2, -1, 2, -1}) < 1e-12);
+  }
+  SECTION("l = N with near-orthogonal tokens: A = F = I, A+ = I, O = V = softmax attention") {
+    const ref::Mat q = {20, 0, 0, 0, 20, 0, 0, 0, 20}, v = {1, 2, 3, -4, 5, 6, 7, 8, -9};
+    const ref::Mat o = ref::nystromformer_attention(q, q, v, 3, 3, 3);
+    CHECK(ref::max_rel_error(o, v) < 1e-9);
+    CHECK(ref::max_rel_error(o, ref::attention(q, q, v, 3, 3, 1 / std::sqrt(3.0), false)) < 1e-9);
+  }
+  SECTION("segments of unequal length: N = 5, l = 2 averages rows [0, 2) and [2, 5)") {
+    // Keys equal: BV = mean(V) whatever the landmarks; queries make F; A's rows are uniform (equal
+    // keys), A = [[.5, .5], [.5, .5]], whose pseudo-inverse is A itself; A+ BV = BV, F sums to 1:
+    // O = mean(V) again, the landmarks' lengths only change F.
+    const ref::Mat q = {1, 0, 3, 0, -1, 2, 0, 0, 5, 5}, k(10, 0.5f), v = {1, 1, 2, 2, 3, 3, 4, 4, 5, 5};
+    const ref::Mat o = ref::nystromformer_attention(q, k, v, 5, 2, 2);
+    CHECK(ref::max_rel_error(o, {3, 3, 3, 3, 3, 3, 3, 3, 3, 3}) < 1e-3);
   }
 }

@@ -396,3 +396,71 @@ TEST_CASE("graph: check_graph refuses feature maps and divisions of the wrong sh
   CHECK_THROWS_AS(check_graph(single(OpKind::FavorRows, qw, x, outt)), InternalError);  // out shape
   CHECK_THROWS_AS(check_graph(single(OpKind::DivCol, out, den2, out)), InternalError);  // two columns
 }
+
+TEST_CASE("graph: Nystromformer's landmarks, its ops, views and MACs", "[graph]") {
+  // l = 64 landmarks by default (the paper's), whatever d; never more than N; causal layers refused.
+  CHECK(default_rank(AttnVariant::Nystromformer, 32) == 64);
+  CHECK(default_rank(AttnVariant::Nystromformer, 64) == kDefaultNystromLandmarks);
+  CHECK_FALSE(supports_causal(AttnVariant::Nystromformer));
+  ModelOverrides ov;
+  ov.variant = "nystromformer";
+  ov.batch = 2;
+  const Graph g = build_graph(load_model_config("lra-text", ov));
+  REQUIRE(g.groups.size() == 2);
+  const AttentionGroup& grp = g.groups[0];
+  const std::int64_t N = 4096, d = 32, l = 64, H = 2, B = 2, D = 64, T = B * N, HD = H * d, F = 128;
+  CHECK(grp.rank == l);
+  CHECK(g.tensors[std::size_t(grp.ident)].rows == l);
+  CHECK(g.tensors[std::size_t(grp.land_q)].rows == B * H * l);
+  CHECK(g.tensors[std::size_t(grp.e_weights)].name == "L0.Kland");
+  CHECK(g.tensors[std::size_t(grp.r_weights)].name == "L0.Wland");
+  const std::vector<std::pair<std::string, OpKind>> want = {
+      {"q_landmarks", OpKind::SegmentMean}, {"k_landmarks", OpKind::SegmentMean}, {"landmark_qk", OpKind::MatMul},
+      {"landmark_softmax", OpKind::Softmax}, {"pinv", OpKind::Pinv},              {"bv_qk", OpKind::MatMul},
+      {"bv_softmax", OpKind::Softmax},       {"bv_pv", OpKind::MatMul},           {"w", OpKind::MatMul},
+      {"qk", OpKind::MatMul},                {"softmax", OpKind::Softmax},        {"pv", OpKind::MatMul},
+  };
+  REQUIRE(grp.ops.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const GraphOp& op = g.ops[std::size_t(grp.ops[i])];
+    INFO(op.name);
+    CHECK(op.name == "L0." + want[i].first);
+    CHECK(op.kind == want[i].second);
+    CHECK(op.instances.size() == std::size_t(B * H));
+  }
+  // Head (b = 1, h = 1): its landmark rows start at 3 l; F's key landmarks are read transposed.
+  check_view(op_named(g, "L0.q_landmarks").instances[3].out, grp.land_q, 3 * l, 0, l, d);
+  check_view(op_named(g, "L0.qk").instances[3].in[1], grp.e_weights, 3 * l, 0, l, d, true);
+  // MatMul MACs per head: F N l d, A l^2 d, BV 2 N l d, W l^2 d, O N l d (the pinv's 24 l^3 + l^3
+  // are the Pinv op's, not a MatMul's).
+  const std::uint64_t attention = std::uint64_t(B * H) * (4 * N * l * d + 2 * l * l * d);
+  const std::uint64_t rest = std::uint64_t(T * D * 3 * HD + T * HD * D + 2 * T * D * F);
+  CHECK(matmul_macs(g) == 2 * (attention + rest));
+  // l > N: clamped.
+  ov.seq_len = 40;
+  CHECK(build_graph(load_model_config("lra-text", ov)).groups[0].rank == 40);
+}
+
+TEST_CASE("graph: check_graph refuses segment means and pseudo-inverses of the wrong shapes", "[graph]") {
+  Graph g;
+  g.elem_bytes = 4;
+  auto tensor = [&](const char* name, std::int64_t r, std::int64_t c) {
+    g.tensors.push_back({name, r, c, 4, TensorKind::Activation, 0});
+    return int(g.tensors.size() - 1);
+  };
+  auto whole = [&](int t) {
+    return TensorView{t, 0, 0, g.tensors[std::size_t(t)].rows, g.tensors[std::size_t(t)].cols, false};
+  };
+  const int x = tensor("x", 10, 4), lm = tensor("lm", 3, 4), bad = tensor("bad", 3, 5), many = tensor("many", 12, 4),
+            a = tensor("a", 3, 3), rect = tensor("rect", 3, 4);
+  auto single = [&](OpKind k, int in, int out) {
+    Graph h = g;
+    h.ops.push_back({k, "op", 0, OpClass::Other, {{{whole(in), TensorView{}}, whole(out)}}});
+    return h;
+  };
+  CHECK_NOTHROW(check_graph(single(OpKind::SegmentMean, x, lm)));
+  CHECK_NOTHROW(check_graph(single(OpKind::Pinv, a, a)));
+  CHECK_THROWS_AS(check_graph(single(OpKind::SegmentMean, x, bad)), InternalError);   // 5 columns
+  CHECK_THROWS_AS(check_graph(single(OpKind::SegmentMean, x, many)), InternalError);  // more landmarks than rows
+  CHECK_THROWS_AS(check_graph(single(OpKind::Pinv, rect, rect)), InternalError);      // not square
+}

@@ -1,5 +1,6 @@
 // Functional truth of the low-rank attention lowerings (primal with its sampled-token projection,
-// primal-causal with its prefix means, lowrank-linear with its reduction over all N): one-layer
+// primal-causal with its prefix means, lowrank-linear with its reduction over all N, linformer,
+// performer, nystromformer with its landmarks and pseudo-inverse): one-layer
 // models are compiled for several arrays, dataflows and SRAM sizes, the tile program runs on real
 // data in the functional executor (program order and random legal orders), and each head's
 // attention output is compared with the independent reference (support/reference.h), computed
@@ -83,10 +84,24 @@ void check_case(const LrCase& c, std::uint64_t orders = 3) {
     }
   }
   CHECK(found);
+  if (std::string(c.variant) == "nystromformer" && c.several_tiles) {
+    // The landmarks too come from several token tiles, so that segments straddle tile boundaries.
+    bool global = false;
+    for (const PhaseInfo& ph : cm.phases) {
+      std::smatch mt;
+      if (ph.name.find("global") != std::string::npos &&
+          std::regex_search(ph.plan, mt, std::regex("Q/K token tiles of (\\d+) rows"))) {
+        global = true;
+        CHECK(std::stoll(mt[1]) < c.n);
+      }
+    }
+    CHECK(global);
+  }
   const TileProgram p = cm.program.materialise();
   const std::int64_t n = c.n, d = c.d, H = c.heads, hd = H * d, s = c.rank, D = hd;
-  const bool linformer = std::string(c.variant) == "linformer", performer = std::string(c.variant) == "performer";
-  const bool lowrank = std::string(c.variant) == "lowrank_linear" || linformer || performer,
+  const bool linformer = std::string(c.variant) == "linformer", performer = std::string(c.variant) == "performer",
+             nystrom = std::string(c.variant) == "nystromformer";
+  const bool lowrank = std::string(c.variant) == "lowrank_linear" || linformer || performer || nystrom,
              causal = std::string(c.variant) == "primal_causal";
   const std::int64_t pcount = c.samples ? std::min(c.samples, n) : std::min(n, 10 * s);
   std::vector<ref::Mat> inputs(g.tensors.size());
@@ -98,6 +113,13 @@ void check_case(const LrCase& c, std::uint64_t orders = 3) {
     // The constants of the graph: W^T is W transposed, the normaliser's column is all ones.
     inputs[std::size_t(find(g, "L0.WfeatT"))] = ref::transpose(inputs[std::size_t(find(g, "L0.Wfeat"))], d, s);
     inputs[std::size_t(find(g, "L0.ones"))] = ref::Mat(std::size_t(n), 1.f);
+  }
+  if (nystrom) {
+    // The constant of the graph: the identity of the transposition A^T = I A^T.
+    const std::int64_t l = std::min(s, n);
+    ref::Mat id(std::size_t(l * l), 0.f);
+    for (std::int64_t i = 0; i < l; ++i) id[std::size_t(i * l + i)] = 1.f;
+    inputs[std::size_t(find(g, "L0.ident"))] = id;
   }
   for (std::uint64_t order = 0; order < orders; ++order) {
     INFO("order seed " << order);
@@ -113,7 +135,10 @@ void check_case(const LrCase& c, std::uint64_t orders = 3) {
         INFO("batch " << b << " head " << h);
         const ref::Mat q = block(qk, qk_cols, b * n, h * d, n, d), k = block(qk, qk_cols, b * n, hd + h * d, n, d);
         ref::Mat want;
-        if (performer) {
+        if (nystrom) {
+          const ref::Mat v = block(qk, qk_cols, b * n, 2 * hd + h * d, n, d);
+          want = ref::nystromformer_attention(q, k, v, n, d, std::min(s, n));
+        } else if (performer) {
           const ref::Mat v = block(qk, qk_cols, b * n, 2 * hd + h * d, n, d);
           want = ref::performer_attention(q, k, v, n, d, s, inputs[std::size_t(find(g, "L0.Wfeat"))]);
         } else if (linformer) {
@@ -203,6 +228,20 @@ TEST_CASE("Performer: FAVOR+ features, M = Kf^T V and z = Kf^T 1 over all N, O =
   for (const LrCase& c : cases) check_case(c, 16);
 }
 
+TEST_CASE("Nystromformer: segment-mean landmarks, iterative pseudo-inverse, O = F (A+ BV)",
+          "[functional][lowrank]") {
+  // rank is the number of landmarks l; l > N is clamped to N. N is not a multiple of l (segments of
+  // unequal length, some straddling two token tiles); small SRAMs force several token tiles; the
+  // landmark BV runs on the flash kernel against the head's K/V tiles.
+  const LrCase cases[] = {
+      {"nystromformer", 70, 2, 16, 2, 8, 0, 4, 4, "os", 16, true},
+      {"nystromformer", 150, 2, 16, 1, 12, 0, 8, 8, "ws", 16, true},
+      {"nystromformer", 45, 1, 8, 2, 7, 0, 8, 8, "os", 32, false},
+      {"nystromformer", 20, 2, 8, 1, 64, 0, 4, 4, "ws", 32, false},  // l = 64 > N = 20: l = N
+  };
+  for (const LrCase& c : cases) check_case(c, 8);
+}
+
 TEST_CASE("primal's sampled-token projection in chunks when X_s does not fit", "[functional][lowrank]") {
   // d = 16, s = 16, p = 200 in 16 KiB: X_s per head (200 x 16) with the sampling weights
   // (2 x 16 x 200) needs 2 (6400 + 6400) + 2 x 1024 = 27648 B, so the samples come in chunks of 100
@@ -213,4 +252,31 @@ TEST_CASE("primal's sampled-token projection in chunks when X_s does not fit", "
   for (const PhaseInfo& ph : cm.phases) chunked |= ph.plan.find("in chunks of 100") != std::string::npos;
   CHECK(chunked);
   check_case(c);
+}
+
+TEST_CASE("Nystromformer: 4 N l d + 25 l^3 + 2 l^2 d MACs per head, SRAM independent of N", "[lowrank]") {
+  // Per head: F N l d, BV 2 N l d (flash on the l landmark queries), O N l d; A l^2 d, A^T = I A^T
+  // l^3, 6 pseudo-inverse iterations of 4 l^3, W l^2 d. The attention phases' buffers do not change
+  // with N (token tiles are smaller than N for both).
+  std::vector<std::uint64_t> sram;
+  for (std::int64_t n : {512, 2048}) {
+    const LrCase c{"nystromformer", n, 2, 16, 2, 16, 0, 8, 8, "os", 64, true};
+    const HwConfig hw = lr_hw(c);
+    const Graph g = build_graph(lr_model(c));
+    const CompiledModel cm = compile_model(hw, g);
+    const ProgramCounts counts = count_program(cm.program);
+    const std::uint64_t l = 16, d = 16, heads = 4, un = std::uint64_t(n);
+    const std::uint64_t attention = counts.macs_by_class[std::size_t(OpClass::QK)] +
+                                    counts.macs_by_class[std::size_t(OpClass::PV)] +
+                                    counts.macs_by_class[std::size_t(OpClass::Global)];
+    CHECK(attention == heads * (4 * un * l * d + 25 * l * l * l + 2 * l * l * d));
+    std::vector<std::uint64_t> mine;
+    for (const PhaseInfo& ph : cm.phases)
+      if (ph.name.find("attention") != std::string::npos) mine.push_back(ph.sram_bytes);
+    REQUIRE(mine.size() == 2);
+    if (sram.empty())
+      sram = mine;
+    else
+      CHECK(sram == mine);
+  }
 }

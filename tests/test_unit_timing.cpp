@@ -268,13 +268,23 @@ TEST_CASE("the vector op table counts the derived primitives", "[units]") {
   // DivCol: 1 / b[r, 0] per row, a multiply per element.
   CHECK(elem(VecOp::DivCol, VecPrim::Mul) == 1);
   CHECK(row(VecOp::DivCol, VecPrim::Reciprocal) == 1);
-  // Only the FAVOR+ maps stream b for its own sake.
+  // Only the FAVOR+ maps stream b for its own sake; ColMeanAcc counts c's elements and DivScalar its one
+  // reciprocal in the third slot.
   for (int op = 0; op < int(VecOp::kCount); ++op) {
     INFO(to_string(VecOp(op)));
     int b_total = 0;
     for (int p = 0; p < kVecPrimCount; ++p) b_total += vec_op_prims(VecOp(op)).per_b_elem[p];
-    CHECK((b_total > 0) == (VecOp(op) == VecOp::FavorRows || VecOp(op) == VecOp::FavorCols));
+    CHECK((b_total > 0) == (VecOp(op) == VecOp::FavorRows || VecOp(op) == VecOp::FavorCols ||
+                            VecOp(op) == VecOp::ColMeanAcc || VecOp(op) == VecOp::DivScalar));
   }
+  // ColMeanAcc: an add per element of a; * imm and + c per element of c. IdentMinus: one add.
+  // DivScalar: a multiply per element, one reciprocal.
+  CHECK(elem(VecOp::ColMeanAcc, VecPrim::Add) == 1);
+  CHECK(vec_op_prims(VecOp::ColMeanAcc).per_b_elem[std::size_t(VecPrim::Mul)] == 1);
+  CHECK(vec_op_prims(VecOp::ColMeanAcc).per_b_elem[std::size_t(VecPrim::Add)] == 1);
+  CHECK(elem(VecOp::IdentMinus, VecPrim::Add) == 1);
+  CHECK(elem(VecOp::DivScalar, VecPrim::Mul) == 1);
+  CHECK(vec_op_prims(VecOp::DivScalar).per_b_elem[std::size_t(VecPrim::Reciprocal)] == 1);
   for (VecOp op : {VecOp::L2Norm, VecOp::PrefixMean}) {
     const PrimCounts c = vec_op_prims(op);
     int elem_total = 0, row_total = 0;
@@ -338,6 +348,42 @@ TEST_CASE("FAVOR+ feature maps and the column division cost their derived primit
   CHECK(vector_op_cycles(v, vec(VecOp::DivCol, tile(8, 64, 4), tile(8, 64, 4), tile(8, 1, 4))) == 24);
   // DivCol 40 x 3: 120 mul (4 vectors), 40 reciprocals (2 vectors * 4): 4 + 4 + 8 = 16.
   CHECK(vector_op_cycles(v, vec(VecOp::DivCol, tile(40, 3, 4), tile(40, 3, 4), tile(40, 1, 4))) == 16);
+}
+
+TEST_CASE("Nystromformer's vector ops cost their derived primitives and move their tiles once", "[units]") {
+  const VectorConfig v = vector_unit(32, 4);
+  // ColMeanAcc, a 40 x 16 (E = 640) into c 1 x 16 fp32: add ceil(640/32) = 20; per element of c (16):
+  // mul 1 vector, add 1 vector. 4 + 20 + 1 + 1 = 26; `first` costs the same.
+  Instr cm = vec(VecOp::ColMeanAcc, tile(40, 16), tile(1, 16, 4));
+  CHECK(vector_op_cycles(v, cm) == 26);
+  cm.first = true;
+  CHECK(vector_op_cycles(v, cm) == 26);
+  // ColMeanAcc, a 3 x 100 (300) into 1 x 100: add 10, mul 4, add 4: 4 + 18 = 22.
+  CHECK(vector_op_cycles(v, vec(VecOp::ColMeanAcc, tile(3, 100), tile(1, 100, 4))) == 22);
+  // IdentMinus 16 x 16 (256): add 8: 4 + 8 = 12.
+  CHECK(vector_op_cycles(v, vec(VecOp::IdentMinus, tile(16, 16, 4), tile(16, 16))) == 12);
+  // DivScalar 16 x 16: mul 8, one reciprocal (1 vector * 4): 4 + 8 + 4 = 16.
+  CHECK(vector_op_cycles(v, vec(VecOp::DivScalar, tile(16, 16, 4), tile(16, 16), tile(1, 1, 4))) == 16);
+
+  // Traffic. ColMeanAcc: a (40 x 16 fp16 = 1280 B) once; c (64 B) written, read unless `first`.
+  UnitTraffic t = unit_sram_traffic(cm);
+  CHECK(t.a_read == 1280);
+  CHECK(t.c_read == 0);
+  CHECK(t.c_written == 64);
+  cm.first = false;
+  t = unit_sram_traffic(cm);
+  CHECK(t.c_read == 64);
+  CHECK(t.b_read == 0);
+  // IdentMinus: a (16 x 16 fp32 = 1024 B) read, c (fp16, 512 B) written.
+  t = unit_sram_traffic(vec(VecOp::IdentMinus, tile(16, 16, 4), tile(16, 16)));
+  CHECK(t.a_read == 1024);
+  CHECK(t.c_written == 512);
+  CHECK(t.b_read == 0);
+  // DivScalar: a once, b[0, 0] (4 B), c once.
+  t = unit_sram_traffic(vec(VecOp::DivScalar, tile(16, 16, 4), tile(16, 16), tile(1, 1, 4)));
+  CHECK(t.a_read == 1024);
+  CHECK(t.b_read == 4);
+  CHECK(t.c_written == 512);
 }
 
 // ---------------------------------------------------------------------------------------------------

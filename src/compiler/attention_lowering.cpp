@@ -139,13 +139,14 @@ std::vector<BufferInfo> FlashEmitter::buffers(std::uint32_t phase) const {
   return v;
 }
 
-void FlashEmitter::emit_head(Emitter& em, const HeadBlocks& h, std::int64_t n, bool causal, float scale) {
+void FlashEmitter::emit_head(Emitter& em, const HeadBlocks& h, std::int64_t n, bool causal, float scale,
+                             std::int64_t q_len) {
   const int ob = hw_.array.operand_bytes, acc = hw_.array.accumulator_bytes;
-  const std::int64_t dh = dh_;
+  const std::int64_t dh = dh_, qn = q_len < 0 ? n : q_len;
   std::vector<std::uint32_t> qk, sm, pv;  // per key tile of the current Q tile
   std::vector<int> sslot, pslot;
-  for (std::int64_t q0 = 0; q0 < n; q0 += p_.bq) {
-    const std::int64_t bq = std::min(p_.bq, n - q0);
+  for (std::int64_t q0 = 0; q0 < qn; q0 += p_.bq) {
+    const std::int64_t bq = std::min(p_.bq, qn - q0);
     qs_ = (qs_ + 1) % 2;
     os_ = (os_ + 1) % 2;
     const int qs = qs_, os = os_;  // the stats and Out buffers follow the O slot

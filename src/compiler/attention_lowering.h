@@ -46,7 +46,9 @@ class FlashEmitter {
  public:
   FlashEmitter(const HwConfig& hw, const FlashPlan& plan, std::int64_t dh, std::uint64_t base);
   std::vector<BufferInfo> buffers(std::uint32_t phase) const;
-  void emit_head(Emitter& em, const HeadBlocks& h, std::int64_t seq_len, bool causal, float scale);
+  // q_len: the query rows when they are not seq_len (nystromformer's l landmarks; -1: seq_len).
+  void emit_head(Emitter& em, const HeadBlocks& h, std::int64_t seq_len, bool causal, float scale,
+                 std::int64_t q_len = -1);
 
  private:
   const HwConfig& hw_;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/errors.h"
+#include "compiler/attention_lowering.h"
 
 namespace attnsim {
 
@@ -161,6 +162,180 @@ class PrimalStream {
   std::uint64_t wc_ = 0, bc_ = 0, end_ = 0;
   Slots we_, wr_, cq_, ck_, q_, k_, er_, ero_, o_;
 };
+
+// Nystromformer's global phase (graph.h has the math), per head:
+//   landmarks: Q and K token tiles streamed; each landmark's segment (rows [floor(i N / l),
+//     floor((i + 1) N / l))) is summed into its row of Q~, K~ (l x d, fp32) by ColMeanAcc (imm = 1 /
+//     the segment length), a segment straddling two tiles accumulating over both; Q~, K~ converted to
+//     operands and stored (Qland, Kland).
+//   A = softmax(scale Q~ K~^T) (l x l); Z0 = A^T / max_j sum_i A_ij: the column sums (ColMeanAcc,
+//     imm = 1), their max (RowMax), A^T = I A^T on the array (b transposed), DivScalar. The paper's
+//     Z0 also divides by max_i sum_j A_ij, the largest row sum, which is 1 for a row softmax: omitted.
+//   6 iterations Z <- 0.25 Z (13 I - AZ (15 I - AZ (7 I - AZ))), AZ = A Z: 4 GEMMs of l^3 each.
+//   BARRIER (Q~ is in DRAM), BV = softmax(scale Q~ K^T) V by the flash kernel on the l landmark queries
+//     against the head's streamed K/V tiles (its own buffers, after ours), stored; BARRIER.
+//   W = Z BV (l x d), stored (Wland) for the stream phase, which is linformer's with K~ and W.
+// Every buffer is sized by the token tile, d and l; the flash kernel's by its tiles and d.
+LowRankPhase nystromformer_global(const HwConfig& hw, const AttentionGroup& grp, const std::string& name,
+                                  std::uint64_t capacity) {
+  const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+  const std::int64_t d = grp.head_dim, l = grp.rank, n = grp.seq_len;
+  auto a64 = [](std::uint64_t b) { return align_up(b, 64); };
+  // ident, A, Z, AZop, X (l x l operands); SA, Zacc, AZ, T (l x l fp32); Q~, K~ (fp32 and operands);
+  // colsum, colmax; BV, W.
+  const std::uint64_t fixed = 5 * a64(l * l * ob) + 4 * a64(l * l * acc) + 2 * a64(l * d * acc) + 2 * a64(l * d * ob) +
+                              a64(l * acc) + 64 + a64(l * d * ob) + a64(l * d * acc);
+  auto fp = [&](std::int64_t t) { return fixed + 4 * a64(std::uint64_t(t * d) * ob); };
+  const std::int64_t bt = choose_bt(hw, capacity, fp);
+  if (!bt)
+    does_not_fit(hw, name, "nystromformer's landmark buffers (l = " + std::to_string(l) + ") with 16-row Q/K tiles",
+                 fp(16), capacity);
+  const std::int64_t ta = std::min(bt, n);
+  LowRankPhase ph;
+  ph.name = name + ".global";
+  ph.cls = OpClass::Global;
+  SramAllocator al(0);
+  const std::uint64_t ident = al.take(l * l * ob), qm = al.take(l * d * acc), km = al.take(l * d * acc),
+                      qmo = al.take(l * d * ob), kmo = al.take(l * d * ob), sa = al.take(l * l * acc),
+                      at = al.take(l * l * ob), colsum = al.take(l * acc), cmax = al.take(64),
+                      zacc = al.take(l * l * acc), z = al.take(l * l * ob), az = al.take(l * l * acc),
+                      azo = al.take(l * l * ob), x = al.take(l * l * ob), t = al.take(l * l * acc),
+                      bvb = al.take(l * d * ob), wacc = al.take(l * d * acc);
+  Slots qt, kt;
+  for (int i = 0; i < 2; ++i) qt.at[i] = al.take(ta * d * ob), kt.at[i] = al.take(ta * d * ob);
+  FlashPlan fplan = plan_flash(hw, n, d, capacity > al.used() ? capacity - al.used() : 0, name + " (landmark BV)");
+  fplan.bq = std::min(fplan.bq, l);  // l landmark queries
+  const std::uint64_t flash_base = al.used();
+  auto buf = [&](const char* nm, std::uint64_t at_, std::uint64_t bytes, BufClass c) {
+    ph.buffers.push_back({nm, {at_, bytes}, c, 0});
+  };
+  buf("ident", ident, l * l * ob, BufClass::Weight);
+  buf("Qland_acc", qm, l * d * acc, BufClass::Query);
+  buf("Kland_acc", km, l * d * acc, BufClass::Key);
+  buf("Qland", qmo, l * d * ob, BufClass::Query);
+  buf("Kland", kmo, l * d * ob, BufClass::Key);
+  buf("SA", sa, l * l * acc, BufClass::Score);
+  buf("A", at, l * l * ob, BufClass::Score);
+  buf("colsum", colsum, l * acc, BufClass::Stats);
+  buf("colmax", cmax, acc, BufClass::Stats);
+  buf("Zacc", zacc, l * l * acc, BufClass::Score);
+  buf("Z", z, l * l * ob, BufClass::Score);
+  buf("AZ", az, l * l * acc, BufClass::Score);
+  buf("AZop", azo, l * l * ob, BufClass::Score);
+  buf("X", x, l * l * ob, BufClass::Score);
+  buf("T", t, l * l * acc, BufClass::Score);
+  buf("BV", bvb, l * d * ob, BufClass::Value);
+  buf("W", wacc, l * d * acc, BufClass::Output);
+  for (int i = 0; i < 2; ++i) {
+    const std::string s = std::to_string(i);
+    ph.buffers.push_back({"Q" + s, {qt.at[i], std::uint64_t(ta * d) * ob}, BufClass::Query, 0});
+    ph.buffers.push_back({"K" + s, {kt.at[i], std::uint64_t(ta * d) * ob}, BufClass::Key, 0});
+  }
+  {
+    const FlashEmitter probe(hw, fplan, d, flash_base);
+    for (BufferInfo& b : probe.buffers(0)) {
+      b.name = "flash." + b.name;
+      ph.buffers.push_back(b);
+    }
+  }
+  ph.plan = "nystromformer global: " + std::to_string(l) + " landmarks from Q/K token tiles of " + std::to_string(ta) +
+            " rows, A = softmax(Q~ K~^T) and its 6-iteration pseudo-inverse (" + std::to_string(l) + "x" +
+            std::to_string(l) + "), BV by flash (Q~ tiles of " + std::to_string(fplan.bq) + ", K/V tiles of " +
+            std::to_string(fplan.bk) + "), W = A+ BV per head";
+  const HwConfig* hwp = &hw;
+  const AttentionGroup* gp = &grp;
+  ph.emit = [hwp, gp, ta, fplan, flash_base, ident, qm, km, qmo, kmo, sa, at, colsum, cmax, zacc, z, az, azo, x, t,
+             bvb, wacc, qt, kt](Emitter& em) mutable {
+    // Every generation starts afresh: a program is generated more than once (counted, then simulated).
+    for (Slots* s : {&qt, &kt}) s->reader[0] = s->reader[1] = kNoInstr;
+    const HwConfig& hw = *hwp;
+    const AttentionGroup& g = *gp;
+    const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+    const std::int64_t d = g.head_dim, l = g.rank, n = g.seq_len;
+    FlashEmitter flash(hw, fplan, d, flash_base);
+    auto seg0 = [&](std::int64_t i) { return i * n / l; };
+    const SramTile it = tile_at(ident, l, l, ob), qmt = tile_at(qm, l, d, acc), kmt = tile_at(km, l, d, acc),
+                   qmot = tile_at(qmo, l, d, ob), kmot = tile_at(kmo, l, d, ob), sat = tile_at(sa, l, l, acc),
+                   att = tile_at(at, l, l, ob), cst = tile_at(colsum, 1, l, acc), cmt = tile_at(cmax, 1, 1, acc),
+                   zat = tile_at(zacc, l, l, acc), zt = tile_at(z, l, l, ob), azt = tile_at(az, l, l, acc),
+                   azot = tile_at(azo, l, l, ob), xt = tile_at(x, l, l, ob), tt = tile_at(t, l, l, acc),
+                   bvt = tile_at(bvb, l, d, ob), wt = tile_at(wacc, l, d, acc);
+    em.set_class(OpClass::Global);
+    const std::uint32_t il = em.load(whole_rows(g.ident, 0, 0, l, l), it);  // shared by the heads
+    // Readers of the buffers used after the head's last barrier (the next head's writers wait for them).
+    std::uint32_t z_reader = kNoInstr, bv_reader = kNoInstr, w_reader = kNoInstr;
+    int ts = -1;
+    for (std::size_t hi = 0; hi < g.heads.size(); ++hi) {
+      const AttentionGroup::Head& h = g.heads[hi];
+      const std::int64_t row = std::int64_t(hi) * l;
+      em.set_class(OpClass::Global);
+      // Landmarks: segment sums over the token tiles, chained per buffer (a segment may span tiles).
+      std::uint32_t qc = kNoInstr, kc = kNoInstr;
+      std::int64_t li = 0;
+      for (std::int64_t t0 = 0; t0 < n; t0 += ta) {
+        const std::int64_t rows = std::min(ta, n - t0);
+        ts = (ts + 1) % 2;
+        const std::uint32_t ql =
+            em.load(whole_rows(h.q.tensor, h.q.row0 + t0, h.q.col0, rows, d), tile_at(qt.at[ts], rows, d, ob),
+                    {qt.reader[ts]});
+        const std::uint32_t kl =
+            em.load(whole_rows(h.k.tensor, h.k.row0 + t0, h.k.col0, rows, d), tile_at(kt.at[ts], rows, d, ob),
+                    {kt.reader[ts]});
+        while (li < l && seg0(li + 1) <= t0) ++li;
+        for (std::int64_t i = li; i < l && seg0(i) < t0 + rows; ++i) {
+          const std::int64_t s0 = seg0(i), s1 = seg0(i + 1);
+          const std::int64_t r0 = std::max(s0, t0) - t0, r1 = std::min(s1, t0 + rows) - t0;
+          const float inv = float(1.0 / double(s1 - s0));
+          const std::uint64_t off = std::uint64_t(r0 * d) * ob;
+          qc = em.vector(VecOp::ColMeanAcc, tile_at(qt.at[ts] + off, r1 - r0, d, ob), {},
+                         tile_at(qm + std::uint64_t(i * d) * acc, 1, d, acc), {ql, qc}, inv, s0 >= t0);
+          kc = em.vector(VecOp::ColMeanAcc, tile_at(kt.at[ts] + off, r1 - r0, d, ob), {},
+                         tile_at(km + std::uint64_t(i * d) * acc, 1, d, acc), {kl, kc}, inv, s0 >= t0);
+        }
+        qt.reader[ts] = qc, kt.reader[ts] = kc;
+      }
+      const std::uint32_t cq = em.vector(VecOp::Copy, qmt, {}, qmot, {qc});
+      const std::uint32_t ck = em.vector(VecOp::Copy, kmt, {}, kmot, {kc});
+      em.store(whole_rows(g.land_q, row, 0, l, d), qmot, {cq});
+      em.store(whole_rows(g.e_weights, row, 0, l, d), kmot, {ck});
+      // A = softmax(scale Q~ K~^T); Z0 = A^T / max_j sum_i A_ij.
+      const std::uint32_t ga = em.gemm(qmot, kmot, sat, false, true, {cq, ck});
+      const std::uint32_t sm = em.softmax(SmOp::Rows, sat, {}, att, {ga}, g.scale);
+      const std::uint32_t cs = em.vector(VecOp::ColMeanAcc, att, {}, cst, {sm}, 1.f, true);
+      const std::uint32_t cm = em.vector(VecOp::RowMax, cst, {}, cmt, {cs});
+      const std::uint32_t tr = em.gemm(it, att, zat, false, true, {il, sm});
+      std::uint32_t zl = em.vector(VecOp::DivScalar, zat, cmt, zt, {tr, cm, z_reader});
+      // Z <- 0.25 Z (13 I - AZ (15 I - AZ (7 I - AZ))), AZ = A Z.
+      for (int it6 = 0; it6 < 6; ++it6) {
+        const std::uint32_t g1 = em.gemm(att, zt, azt, false, false, {zl, sm});
+        const std::uint32_t c1 = em.vector(VecOp::Copy, azt, {}, azot, {g1});
+        const std::uint32_t x1 = em.vector(VecOp::IdentMinus, azt, {}, xt, {g1}, 7.f);
+        const std::uint32_t g2 = em.gemm(azot, xt, tt, false, false, {c1, x1});
+        const std::uint32_t x2 = em.vector(VecOp::IdentMinus, tt, {}, xt, {g2}, 15.f);
+        const std::uint32_t g3 = em.gemm(azot, xt, tt, false, false, {x2});
+        const std::uint32_t x3 = em.vector(VecOp::IdentMinus, tt, {}, xt, {g3}, 13.f);
+        const std::uint32_t g4 = em.gemm(zt, xt, zat, false, false, {x3, zl});
+        zl = em.vector(VecOp::Scale, zat, {}, zt, {g4}, 0.25f);
+      }
+      // BV = softmax(scale Q~ K^T) V on the flash kernel: Q~ must be in DRAM first.
+      em.barrier();
+      HeadBlocks hb;
+      hb.q = whole_rows(g.land_q, row, 0, l, d);
+      hb.k = {std::uint16_t(h.k.tensor), h.k.row0, h.k.col0, n, d};
+      hb.v = {std::uint16_t(h.v.tensor), h.v.row0, h.v.col0, n, d};
+      hb.o = whole_rows(g.bv, row, 0, l, d);
+      flash.emit_head(em, hb, n, false, g.scale, l);
+      em.barrier();
+      // W = Z BV.
+      em.set_class(OpClass::Global);
+      const std::uint32_t bl = em.load(whole_rows(g.bv, row, 0, l, d), bvt, {bv_reader});
+      const std::uint32_t wg = em.gemm(zt, bvt, wt, false, false, {bl, zl, w_reader});
+      w_reader = em.store(whole_rows(g.r_weights, row, 0, l, d), wt, {wg});
+      z_reader = wg, bv_reader = wg;
+    }
+  };
+  return ph;
+}
 
 }  // namespace
 
@@ -422,7 +597,11 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
     }
     return phases;
   }
-  if (grp.spec.variant == AttnVariant::Linformer) {
+  if (grp.spec.variant == AttnVariant::Linformer || grp.spec.variant == AttnVariant::Nystromformer) {
+    // nystromformer: its own global phase (landmarks, A+, W = A+ BV), then linformer's stream phase
+    // with K~ = the key landmarks and W in place of V~.
+    const bool nys = grp.spec.variant == AttnVariant::Nystromformer;
+    const std::string vname = nys ? "nystromformer" : "linformer";
     const std::int64_t k = s;  // the projected length
     auto a64 = [](std::uint64_t b) { return align_up(b, 64); };
     // Global phase: K~ = E K, V~ = F V. Token tiles outer and a chunk of heads inner, so that each
@@ -433,12 +612,14 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
     };
     const std::uint64_t acc_pair = 2 * a64(std::uint64_t(k * d) * acc);
     const std::int64_t bta = choose_bt(hw, capacity > acc_pair ? capacity - acc_pair : 0, fp_stream);
-    if (!bta) does_not_fit(hw, name, "linformer's projection tiles (E, F 16 columns, one head's K~ and V~)",
+    if (!bta && !nys) does_not_fit(hw, name, "linformer's projection tiles (E, F 16 columns, one head's K~ and V~)",
                            fp_stream(16) + acc_pair, capacity);
     const std::int64_t ta = std::min(bta, n);
     const std::int64_t chunk =
         std::max<std::int64_t>(1, std::min<std::int64_t>(hpb, std::int64_t((capacity - fp_stream(ta)) / acc_pair)));
-    {
+    if (nys) {
+      phases.push_back(nystromformer_global(hw, grp, name, capacity));
+    } else {
       LowRankPhase ph;
       ph.name = name + ".global";
       ph.cls = OpClass::Global;
@@ -514,22 +695,23 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
                   a64(std::uint64_t(t * k) * ob) + a64(std::uint64_t(t * d) * acc));
     };
     const std::int64_t btb = choose_bt(hw, capacity, fp_b);
-    if (!btb) does_not_fit(hw, name, "linformer's score tile (16 x " + std::to_string(k) + ") with K~ and V~", fp_b(16),
-                           capacity);
+    if (!btb)
+      does_not_fit(hw, name, vname + "'s score tile (16 x " + std::to_string(k) + ") with K~ and " + (nys ? "W" : "V~"),
+                   fp_b(16), capacity);
     const std::int64_t tb = std::min(btb, n);
     LowRankPhase ph;
     ph.name = name;
     ph.cls = OpClass::QK;
-    ph.plan = "linformer: token tiles of " + std::to_string(tb) + " rows against K~, V~ of " + std::to_string(k) +
-              " rows, row softmax over k";
+    ph.plan = vname + ": token tiles of " + std::to_string(tb) + " rows against K~, " + (nys ? "W" : "V~") + " of " +
+              std::to_string(k) + " rows, row softmax over " + (nys ? "l" : "k");
     SramAllocator al(0);
     Slots kt, vt, q, sc, pr, o;
     for (int i = 0; i < 2; ++i) {
       kt.at[i] = al.take(k * d * ob), vt.at[i] = al.take(k * d * ob), q.at[i] = al.take(tb * d * ob);
       sc.at[i] = al.take(tb * k * acc), pr.at[i] = al.take(tb * k * ob), o.at[i] = al.take(tb * d * acc);
       const std::string x = std::to_string(i);
-      ph.buffers.push_back({"Kproj" + x, {kt.at[i], std::uint64_t(k * d) * ob}, BufClass::Key, 0});
-      ph.buffers.push_back({"Vproj" + x, {vt.at[i], std::uint64_t(k * d) * ob}, BufClass::Value, 0});
+      ph.buffers.push_back({(nys ? "Kland" : "Kproj") + x, {kt.at[i], std::uint64_t(k * d) * ob}, BufClass::Key, 0});
+      ph.buffers.push_back({(nys ? "W" : "Vproj") + x, {vt.at[i], std::uint64_t(k * d) * ob}, BufClass::Value, 0});
       ph.buffers.push_back({"Q" + x, {q.at[i], std::uint64_t(tb * d) * ob}, BufClass::Query, 0});
       ph.buffers.push_back({"S" + x, {sc.at[i], std::uint64_t(tb * k) * acc}, BufClass::Score, 0});
       ph.buffers.push_back({"P" + x, {pr.at[i], std::uint64_t(tb * k) * ob}, BufClass::Score, 0});

@@ -19,6 +19,13 @@
 //   global:  per head, per K/V tile: KwT = W^T K^T (m x bt), KfT = FavorCols(KwT, K),
 //            M += KfT V (m x d), z += KfT 1 (m x 1); M and z are stored.
 //   stream:  per tile: Qf = FavorRows(Q W, Q) (bt x m), num = Qf M, den = Qf z, O = num / den.
+// nystromformer: two phases (l landmarks).
+//   global:  per head, Q and K token tiles: segment means into Q~, K~ (l x d, ColMeanAcc), stored;
+//            A = softmax(scale Q~ K~^T), Z0 = A^T / max column sum (I A^T on the array, DivScalar),
+//            6 pseudo-inverse iterations (4 l^3 GEMMs and 3 IdentMinus each); a BARRIER (Q~ in DRAM),
+//            BV = softmax(scale Q~ K^T) V by the flash kernel (its buffers after these), a BARRIER;
+//            W = Z BV stored.
+//   stream:  linformer's, with K~ and W: per tile S = Q K~^T, row softmax, O = P W.
 // DRAM traffic per head: primal p D / H (gathered) + 2 s p + 2 s d + (q, k, o) 3 N d elements;
 // lowrank_linear (K, V) 2 N d + (Q, O) 2 N d + small weights: linear in N.
 #include <cstdint>
@@ -50,7 +57,8 @@ struct LowRankPhase {
   std::function<void(Emitter&)> emit;
 };
 
-// Plans and returns the phases of a primal, primal_causal, lowrank_linear, linformer or performer group. Throws
+// Plans and returns the phases of a primal, primal_causal, lowrank_linear, linformer, performer or nystromformer
+// group. Throws
 // UserError naming the group, the buffer and the capacity when nothing fits.
 std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g, const AttentionGroup& grp,
                                               const std::string& name);

@@ -82,6 +82,7 @@ std::vector<std::pair<std::string, std::int64_t>> variant_params(AttnVariant v) 
     case AttnVariant::LowRankLinear:
     case AttnVariant::Linformer:
     case AttnVariant::Performer:
+    case AttnVariant::Nystromformer:
       return {{"rank", 1 << 16}};
     default:
       return {};
@@ -259,7 +260,8 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
 
 const std::vector<std::string>& attn_variant_names() {
   static const std::vector<std::string> names = {"unfused", "row_fused", "flash", "primal", "primal_causal",
-                                                 "lowrank_linear", "linformer", "performer"};
+                                                 "lowrank_linear", "linformer", "performer",
+                                                 "nystromformer"};
   return names;
 }
 
@@ -273,6 +275,7 @@ std::int64_t default_rank(AttnVariant v, std::int64_t head_dim) {
     const double d = double(head_dim);
     return std::max<std::int64_t>(1, std::llround(d * std::log(d)));
   }
+  if (v == AttnVariant::Nystromformer) return kDefaultNystromLandmarks;
   return v == AttnVariant::Linformer ? kDefaultLinformerK : kDefaultRank;
 }
 

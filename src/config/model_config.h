@@ -43,6 +43,7 @@ enum class AttnVariant : std::uint8_t {
   LowRankLinear,  // "lowrank_linear": rank s (default 20)
   Linformer,      // "linformer": rank = the projected length k (default 256, Wang et al. 2020), clamped to N
   Performer,      // "performer": rank = the random features m (default round(d ln d), performer-pytorch)
+  Nystromformer,  // "nystromformer": rank = the landmarks l (default 64, Xiong et al. 2021), clamped to N
   kCount
 };
 bool is_vanilla(AttnVariant v);
@@ -58,6 +59,7 @@ struct AttentionSpec {
 };
 inline constexpr std::int64_t kDefaultRank = 20;  // Primal-Attention's LRA setting (s = 20)
 inline constexpr std::int64_t kDefaultLinformerK = 256;  // Linformer's default projected length
+inline constexpr std::int64_t kDefaultNystromLandmarks = 64;  // Nystromformer's default number of landmarks
 // The rank a variant uses when the model does not give one; head_dim matters to performer only
 // (its default number of random features is round(d ln d), d = head_dim).
 std::int64_t default_rank(AttnVariant v, std::int64_t head_dim);

@@ -270,6 +270,9 @@ void Executor::vector_op(const Instr& in) {
   check_tile(in.a, "a", in);
   if (row_reduce) {
     if (in.a.rows != rows) fail(in, "tile a is " + shape(in.a) + " for " + std::to_string(rows) + " result rows");
+  } else if (op == VecOp::ColMeanAcc) {
+    if (rows != 1 || in.a.cols != cols)
+      fail(in, "tile c is " + shape(ct) + " for a of " + shape(in.a) + ", expected 1x" + std::to_string(in.a.cols));
   } else {
     require_shape(in, in.a, "a", rows, cols);
   }
@@ -313,6 +316,13 @@ void Executor::vector_op(const Instr& in) {
                      (op == VecOp::FavorRows ? "row" : "column") + " of c");
       b = gather(in.b);
       break;
+    case VecOp::IdentMinus:
+      if (rows != cols) fail(in, "tile c is " + shape(ct) + ", expected a square tile");
+      break;
+    case VecOp::DivScalar:
+      check_tile(in.b, "b", in);  // only b[0, 0] is read
+      b = gather(in.b);
+      break;
     case VecOp::DivCol:
       // Only column 0 of b is read; it must have a row per row of c.
       check_tile(in.b, "b", in);
@@ -324,7 +334,9 @@ void Executor::vector_op(const Instr& in) {
   }
 
   // Row reductions write only column 0 of c: the rest of c keeps what it held.
-  std::vector<float> c = row_reduce ? gather(ct) : std::vector<float>(std::size_t(rows) * cols);
+  // So does ColMeanAcc unless `first`: it adds to c.
+  const bool keep_c = row_reduce || (op == VecOp::ColMeanAcc && !in.first);
+  std::vector<float> c = keep_c ? gather(ct) : std::vector<float>(std::size_t(rows) * cols);
   const std::size_t total = std::size_t(rows) * cols;
   switch (op) {
     case VecOp::Add:
@@ -438,6 +450,26 @@ void Executor::vector_op(const Instr& in) {
           c[std::size_t(r) * cols + j] = float(a[std::size_t(r) * cols + j] / den);
       }
       break;
+    case VecOp::ColMeanAcc: {
+      // The column sums in double, then one float add to what c held (0 when `first`).
+      const std::uint32_t ar = in.a.rows;
+      for (std::uint32_t j = 0; j < cols; ++j) {
+        double sum = 0;
+        for (std::uint32_t r = 0; r < ar; ++r) sum += a[std::size_t(r) * cols + j];
+        c[j] = float(double(c[j]) + double(in.imm) * sum);
+      }
+      break;
+    }
+    case VecOp::IdentMinus:
+      for (std::uint32_t r = 0; r < rows; ++r)
+        for (std::uint32_t j = 0; j < cols; ++j)
+          c[std::size_t(r) * cols + j] = (r == j ? in.imm : 0.f) - a[std::size_t(r) * cols + j];
+      break;
+    case VecOp::DivScalar: {
+      const double den = b[0];
+      for (std::size_t i = 0; i < total; ++i) c[i] = float(a[i] / den);
+      break;
+    }
     case VecOp::kCount:
       break;
   }

@@ -15,7 +15,7 @@ const char* to_string(TensorKind k) {
 const char* to_string(OpKind k) {
   static const char* const names[] = {"matmul", "softmax", "layernorm", "rmsnorm", "add", "gelu", "relu", "swiglu",
                                       "row_sum", "row_max", "l2norm", "prefix_mean", "gather_rows", "add_row",
-                                      "favor_rows", "favor_cols", "div_col"};
+                                      "favor_rows", "favor_cols", "div_col", "segment_mean", "pinv"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(OpKind::kCount));
   return std::size_t(k) < std::size_t(OpKind::kCount) ? names[std::size_t(k)] : "?";
 }
@@ -127,6 +127,8 @@ class LayerBuilder {
         return linformer(in);
       case AttnVariant::Performer:
         return performer(in);
+      case AttnVariant::Nystromformer:
+        return nystromformer(in);
       default:
         return vanilla(in);
     }
@@ -378,6 +380,81 @@ class LayerBuilder {
     return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
   }
 
+  // Nystromformer (non-causal), l = rank landmarks (at most N). Per (batch, head):
+  //   Global: Q~, K~ = SegmentMean(Q, K) (l x d); A = softmax(scale Q~ K~^T) (l x l), A+ = Pinv(A);
+  //     BV = softmax(scale Q~ K^T) V (l x d); W = A+ BV (l x d);
+  //   QK / Softmax / PV (per token): F = softmax(scale Q K~^T) (N x l), O = F W.
+  // MACs per head: landmarks none (vector adds), F N l d, A l^2 d, BV 2 N l d, pinv 6 x 4 l^3 (+ l^3
+  // for the transposition A^T = I A^T of Z0), W l^2 d, O N l d: 4 N l d + O(l^3). attn = o Wo.
+  int nystromformer(int in) {
+    const std::int64_t n = s_.seq_len, d = s_.head_dim, heads = s_.heads, hd = heads * d, B = s_.batch;
+    AttentionGroup grp = new_group();
+    grp.rank = std::min(grp.rank, n);  // more landmarks than tokens would leave empty segments
+    const std::int64_t l = grp.rank;
+    int wqkv = tensor("Wqkv", s_.d_model, 3 * hd, TensorKind::Weight);
+    int qkv = matmul("qkv_proj", OpClass::QkvProj, in, wqkv, "qkv");
+    grp.land_q = tensor("Qland", B * heads * l, d, TensorKind::Activation);
+    grp.e_weights = tensor("Kland", B * heads * l, d, TensorKind::Activation);
+    grp.ident = tensor("ident", l, l, TensorKind::Weight);
+    grp.bv = tensor("BV", B * heads * l, d, TensorKind::Activation);
+    grp.r_weights = tensor("Wland", B * heads * l, d, TensorKind::Activation);
+    auto act = [&](const char* name, std::int64_t rows, std::int64_t cols) {
+      return tensor(name, rows, cols, TensorKind::Activation);
+    };
+    int sa = act("SA", B * heads * l, l), pa = act("A", B * heads * l, l), pinv = act("Apinv", B * heads * l, l),
+        sb = act("SB", B * heads * l, n), pb = act("PB", B * heads * l, n), S = act("S", B * heads * n, l),
+        P = act("P", B * heads * n, l);
+    int o = activation("o", hd);
+    std::vector<OpInstance> qm, km, aqk, asm_, ap, bqk, bsm, bpv, w, qk, sm, pv;
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        AttentionGroup::Head head;
+        head.q = block(qkv, b * n, h * d, n, d);
+        head.k = block(qkv, b * n, hd + h * d, n, d);
+        head.v = block(qkv, b * n, 2 * hd + h * d, n, d);
+        head.o = block(o, b * n, h * d, n, d);
+        const std::int64_t row = (b * heads + h) * l, trow = (b * heads + h) * n;
+        const TensorView lq = block(grp.land_q, row, 0, l, d), lk = block(grp.e_weights, row, 0, l, d),
+                         bvv = block(grp.bv, row, 0, l, d), wv = block(grp.r_weights, row, 0, l, d),
+                         sav = block(sa, row, 0, l, l), pav = block(pa, row, 0, l, l), piv = block(pinv, row, 0, l, l),
+                         sbv = block(sb, row, 0, l, n), pbv = block(pb, row, 0, l, n), sv = block(S, trow, 0, n, l),
+                         pview = block(P, trow, 0, n, l);
+        TensorView lkt = lk, kt = head.k;
+        lkt.transposed = true, kt.transposed = true;
+        qm.push_back(instance(head.q, kNone, lq));
+        km.push_back(instance(head.k, kNone, lk));
+        aqk.push_back(instance(lq, lkt, sav));
+        asm_.push_back(instance(sav, kNone, pav));
+        ap.push_back(instance(pav, kNone, piv));
+        bqk.push_back(instance(lq, kt, sbv));
+        bsm.push_back(instance(sbv, kNone, pbv));
+        bpv.push_back(instance(pbv, head.v, bvv));
+        w.push_back(instance(piv, bvv, wv));
+        qk.push_back(instance(head.q, lkt, sv));
+        sm.push_back(instance(sv, kNone, pview));
+        pv.push_back(instance(pview, wv, head.o));
+        grp.heads.push_back(head);
+      }
+    group_op(grp, OpKind::SegmentMean, "q_landmarks", OpClass::Global, std::move(qm));
+    group_op(grp, OpKind::SegmentMean, "k_landmarks", OpClass::Global, std::move(km));
+    group_op(grp, OpKind::MatMul, "landmark_qk", OpClass::Global, std::move(aqk));
+    group_op(grp, OpKind::Softmax, "landmark_softmax", OpClass::Global, std::move(asm_));
+    g_.ops[std::size_t(grp.ops.back())].scale = grp.scale;
+    group_op(grp, OpKind::Pinv, "pinv", OpClass::Global, std::move(ap));
+    group_op(grp, OpKind::MatMul, "bv_qk", OpClass::Global, std::move(bqk));
+    group_op(grp, OpKind::Softmax, "bv_softmax", OpClass::Global, std::move(bsm));
+    g_.ops[std::size_t(grp.ops.back())].scale = grp.scale;
+    group_op(grp, OpKind::MatMul, "bv_pv", OpClass::Global, std::move(bpv));
+    group_op(grp, OpKind::MatMul, "w", OpClass::Global, std::move(w));
+    group_op(grp, OpKind::MatMul, "qk", OpClass::QK, std::move(qk));
+    group_op(grp, OpKind::Softmax, "softmax", OpClass::Softmax, std::move(sm));
+    g_.ops[std::size_t(grp.ops.back())].scale = grp.scale;
+    group_op(grp, OpKind::MatMul, "pv", OpClass::PV, std::move(pv));
+    g_.groups.push_back(std::move(grp));
+    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
+    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+  }
+
   // qkv = in Wqkv; per (batch, head): S = Q K^T, P = softmax(scale * S), O = P V; attn = o Wo.
   int vanilla(int in) {
     const std::int64_t n = s_.seq_len, dh = s_.head_dim, heads = s_.heads, hd = heads * dh;
@@ -531,6 +608,13 @@ void check_graph(const Graph& g) {
         case OpKind::RowSum:
         case OpKind::RowMax:
           ATTNSIM_ASSERT(!has_b && c.rows == a.rows && c.cols == 1, "op " + op.name + ": reduction shapes disagree");
+          break;
+        case OpKind::SegmentMean:
+          ATTNSIM_ASSERT(!has_b && c.cols == a.logical_cols() && c.rows <= a.logical_rows(),
+                         "op " + op.name + ": segment mean shapes disagree");
+          break;
+        case OpKind::Pinv:
+          ATTNSIM_ASSERT(!has_b && same_shape(a, c) && a.rows == a.cols, "op " + op.name + ": pinv shapes disagree");
           break;
         case OpKind::kCount:
           ATTNSIM_ASSERT(false, "op " + op.name + ": bad kind");

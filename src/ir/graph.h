@@ -93,6 +93,10 @@ enum class OpKind : std::uint8_t {
   FavorCols,  // the same, one token per column: in0 = W^T X^T (m x cols), in1 = X (cols x d):
               // out[i, j] = exp(scale in0[i, j] - scale^2 ||in1[j, :]||^2 / 2) / sqrt(m) (VecOp::FavorCols)
   DivCol,     // out[r, :] = in0[r, :] / in1[r, 0] (in1 one column: a per-row normaliser)
+  SegmentMean, // out (l x cols) = the means of l segments of in0's rows (N rows): row i averages rows
+               // [floor(i N / l), floor((i + 1) N / l)) (Nystromformer's landmarks; VecOp::ColMeanAcc)
+  Pinv,       // out = the iterative Moore-Penrose pseudo-inverse of in0 (square), 6 iterations of
+              // Z <- 0.25 Z (13 I - A Z (15 I - A Z (7 I - A Z))) from Z0 = A^T / (max_j sum_i A_ij)
   kCount
 };
 const char* to_string(OpKind k);
@@ -132,6 +136,12 @@ struct GraphOp {
 //                    z = Kf^T 1 (m x 1) (Global, reductions over all N); Qf = FavorRows(Q W) (N x m),
 //                    num = Qf M (N x d), den = Qf z (N x 1), O = DivCol(num, den). MACs 4 N d m + 2 N m
 //                    (the two normaliser GEMMs), N m exponentials each for Q and K. Non-causal only.
+//   nystromformer:   Xiong et al. 2021, l = rank landmarks (default 64, at most N), non-causal only:
+//                    Q~, K~ = SegmentMean(Q, K) (l x d); F = softmax(scale Q K~^T) (N x l), A =
+//                    softmax(scale Q~ K~^T) (l x l), BV = softmax(scale Q~ K^T) V (l x d) (Global);
+//                    A+ = Pinv(A) (6 iterations); W = A+ BV (l x d, Global); O = F W.
+//                    MACs: landmarks none, F N l d, A l^2 d, BV 2 N l d, pinv 6 x 4 l^3 (+ l^3 for
+//                    A^T = I A^T), W l^2 d, O N l d: 4 N l d + O(l^3).
 struct AttentionGroup {
   int layer = 0;
   AttentionSpec spec;
@@ -146,7 +156,10 @@ struct AttentionGroup {
                                  // linformer: E, F (k x N)
   int w_c = -1, b_c = -1;        // primal, primal_causal: Wc (2s x d, shared by the heads), bc (1 x d)
   int w_q = -1, w_kt = -1;       // lowrank_linear: W_Q (H d x s), W_K transposed (H s x d)
-  int e_weights = -1, r_weights = -1;  // primal: WeT, WrT per (batch, head) (B H s x d); linformer: K~, V~
+  int e_weights = -1, r_weights = -1;  // primal: WeT, WrT per (batch, head) (B H s x d); linformer: K~, V~;
+                                       // nystromformer: K~ and W = A+ BV (B H l x d)
+  int land_q = -1, bv = -1;      // nystromformer: Q~ and BV per (batch, head) (B H l x d)
+  int ident = -1;                // nystromformer: the identity (l x l) of A^T = I A^T
   int reduced = -1;              // lowrank_linear, performer: M per (batch, head) (B H s x d)
   int w_feat = -1, w_feat_t = -1;  // performer: W (d x m) and W^T (m x d), shared by the heads
   int ones = -1;                 // performer: the all-ones column (N x 1) of the normaliser z = Kf^T 1

@@ -25,7 +25,8 @@ const char* to_string(Opcode op) {
 const char* to_string(VecOp op) {
   static const char* const names[] = {"add",       "mul",     "scale",   "add_row", "copy", "relu", "gelu",
                                       "swiglu",    "layernorm", "rmsnorm", "row_max", "row_sum", "exp",
-                                      "l2norm", "prefix_mean", "favor_rows", "favor_cols", "div_col"};
+                                      "l2norm", "prefix_mean", "favor_rows", "favor_cols", "div_col",
+                                      "col_mean_acc", "ident_minus", "div_scalar"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(VecOp::kCount));
   return std::size_t(op) < std::size_t(VecOp::kCount) ? names[std::size_t(op)] : "?";
 }

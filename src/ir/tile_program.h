@@ -73,6 +73,11 @@ enum class VecOp : std::uint8_t {
   FavorCols,  // the same with one token per column of a (= W^T X^T, m x cols), b (X, cols x d):
               // c[i, j] = exp(imm a[i, j] - imm^2 ||b[j, :]||^2 / 2) / sqrt(m) (m = c.rows)
   DivCol,     // c[r, :] = a[r, :] / b[r, 0]
+  ColMeanAcc, // column sums accumulated into one row (c is 1 x a.cols): c[0, :] = (first ? 0 : c[0, :]) +
+              // imm * sum_r a[r, :] (Nystromformer's segment means over token tiles, imm = 1 / segment length;
+              // imm = 1: column sums)
+  IdentMinus, // c = imm * I - a (square tiles: imm - a[r, r] on the diagonal, -a[r, j] elsewhere)
+  DivScalar,  // c = a / b[0, 0] (one scalar of b divides every element)
   kCount
 };
 const char* to_string(VecOp op);

@@ -381,6 +381,66 @@ inline Mat performer_attention(const Mat& q, const Mat& k, const Mat& v, std::in
   return to_float(o);
 }
 
+// Nystromformer (Xiong et al. 2021, non-causal), one head, l landmarks, all in double:
+//   Q~, K~ (l x d): landmark i = the mean of rows [floor(i n / l), floor((i + 1) n / l));
+//   F = softmax(s Q K~^T), A = softmax(s Q~ K~^T), BV = softmax(s Q~ K^T) V (s = 1 / sqrt(d));
+//   A+ by the paper code's iteration: Z0 = A^T / (max_j sum_i A_ij * max_i sum_j A_ij), 6 times
+//   Z <- 0.25 Z (13 I - A Z (15 I - A Z (7 I - A Z))); O = F (A+ BV).
+inline Mat nystromformer_attention(const Mat& q, const Mat& k, const Mat& v, std::int64_t n, std::int64_t d,
+                                   std::int64_t l) {
+  require(n >= 1 && d >= 1 && l >= 1 && l <= n, "nystromformer_attention dims");
+  require(std::int64_t(q.size()) == n * d && k.size() == q.size() && v.size() == q.size(),
+          "nystromformer_attention shapes");
+  using namespace detail;
+  const double sc = 1 / std::sqrt(double(d));
+  auto landmarks = [&](const Mat& x) {
+    DMat m(std::size_t(l * d), 0.0);
+    for (std::int64_t i = 0; i < l; ++i) {
+      const std::int64_t r0 = i * n / l, r1 = (i + 1) * n / l;
+      for (std::int64_t r = r0; r < r1; ++r)
+        for (std::int64_t j = 0; j < d; ++j) m[std::size_t(i * d + j)] += x[std::size_t(r * d + j)];
+      for (std::int64_t j = 0; j < d; ++j) m[std::size_t(i * d + j)] /= double(r1 - r0);
+    }
+    return m;
+  };
+  auto softmax = [&](DMat s, std::int64_t rows, std::int64_t cols) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double mx = -1e300, sum = 0;
+      for (std::int64_t j = 0; j < cols; ++j) mx = std::max(mx, sc * s[std::size_t(r * cols + j)]);
+      for (std::int64_t j = 0; j < cols; ++j) {
+        double& e = s[std::size_t(r * cols + j)];
+        e = std::exp(sc * e - mx);
+        sum += e;
+      }
+      for (std::int64_t j = 0; j < cols; ++j) s[std::size_t(r * cols + j)] /= sum;
+    }
+    return s;
+  };
+  const DMat qd = to_double(q), kd = to_double(k), vd = to_double(v), ql = landmarks(q), kl = landmarks(k);
+  const DMat f = softmax(mm(qd, kl, n, d, l, true), n, l), a = softmax(mm(ql, kl, l, d, l, true), l, l);
+  const DMat bv = mm(softmax(mm(ql, kd, l, d, n, true), l, n), vd, l, n, d);
+  double max_col = 0, max_row = 0;
+  for (std::int64_t j = 0; j < l; ++j) {
+    double cs = 0, rs = 0;
+    for (std::int64_t i = 0; i < l; ++i) cs += a[std::size_t(i * l + j)], rs += a[std::size_t(j * l + i)];
+    max_col = std::max(max_col, cs), max_row = std::max(max_row, rs);
+  }
+  DMat z = tr(a, l, l);
+  for (double& x : z) x /= max_col * max_row;
+  auto cminus = [&](double c, DMat x) {  // c I - x
+    for (double& e : x) e = -e;
+    for (std::int64_t i = 0; i < l; ++i) x[std::size_t(i * l + i)] += c;
+    return x;
+  };
+  for (int it = 0; it < 6; ++it) {
+    const DMat az = mm(a, z, l, l, l);
+    const DMat inner = mm(az, cminus(15, mm(az, cminus(7, az), l, l, l)), l, l, l);
+    z = mm(z, cminus(13, inner), l, l, l);
+    for (double& e : z) e *= 0.25;
+  }
+  return to_float(mm(f, mm(z, bv, l, l, d), n, l, d));
+}
+
 inline Mat lowrank_linear_attention(const Mat& q, const Mat& k, const Mat& v, std::int64_t n, std::int64_t d,
                                     std::int64_t s, const Mat& w_q, const Mat& w_kt) {
   require(n >= 1 && d >= 1 && s >= 1, "lowrank_linear_attention dims");

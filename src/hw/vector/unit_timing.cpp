@@ -113,6 +113,17 @@ PrimCounts vec_op_prims(VecOp op) {
     // c[r, :] = a[r, :] / b[r, 0]: per row 1 / b[r, 0] (reciprocal); per element a * that (mul).
     case VecOp::DivCol:
       return counts({{kMul, 1}}, {{kRecip, 1}});
+    // c[0, :] += imm * sum_r a[r, :]: per element of a, one add down its column; per element of c
+    // (counted in the third slot, which vector_op_cycles gives c's elements for this op): * imm (mul),
+    // + c (add; `first` adds 0 through the pipeline like PrefixMean's carry).
+    case VecOp::ColMeanAcc:
+      return counts({{kAdd, 1}}, {}, {{kMul, 1}, {kAdd, 1}});
+    // c = imm I - a: one add per element (imm - a on the diagonal, 0 - a elsewhere).
+    case VecOp::IdentMinus:
+      return counts({{kAdd, 1}});
+    // c = a / b[0, 0]: one reciprocal per instruction (the third slot, given 1 element), then a * that (mul).
+    case VecOp::DivScalar:
+      return counts({{kMul, 1}}, {}, {{kRecip, 1}});
     case VecOp::kCount:
       break;
   }
@@ -161,6 +172,11 @@ std::int64_t vector_op_cycles(const VectorConfig& v, const Instr& in) {
   const SramTile& t = timed_tile(in);
   // The FAVOR+ maps count their per-token work on the tokens, the rows of b, and stream b's elements.
   if (is_favor(in)) return vector_cycles(v, vec_op_prims(in.vec_op()), t.elems(), in.b.rows, in.b.elems());
+  // ColMeanAcc streams a (its c is one row) and scales and accumulates c's elements; DivScalar takes
+  // one reciprocal of b[0, 0].
+  if (in.vec_op() == VecOp::ColMeanAcc)
+    return vector_cycles(v, vec_op_prims(in.vec_op()), in.a.elems(), 0, in.c.elems());
+  if (in.vec_op() == VecOp::DivScalar) return vector_cycles(v, vec_op_prims(in.vec_op()), t.elems(), t.rows, 1);
   return vector_cycles(v, vec_op_prims(in.vec_op()), t.elems(), t.rows);
 }
 
@@ -241,6 +257,15 @@ UnitTraffic unit_sram_traffic(const Instr& in) {
         break;
       case VecOp::DivCol:  // column 0 of b: one element per row
         t.a_read = A, t.b_read = std::uint64_t(in.b.rows) * in.b.elem_bytes, t.c_written = C;
+        break;
+      case VecOp::ColMeanAcc:  // one pass over a; c read (unless `first`) and written once
+        t.a_read = A, t.c_read = in.first ? 0 : C, t.c_written = C;
+        break;
+      case VecOp::IdentMinus:
+        t.a_read = A, t.c_written = C;
+        break;
+      case VecOp::DivScalar:  // b[0, 0] once
+        t.a_read = A, t.b_read = in.b.elem_bytes, t.c_written = C;
         break;
       case VecOp::kCount:
         throw InternalError("unit_sram_traffic: not a VecOp");
