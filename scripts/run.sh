@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: sets up and builds attnsim, then compares the attention variants (vanilla unfused,
-# row-fused and flash against primal, low-rank linear, Linformer and Performer) on the embedded
+# row-fused and flash against primal, low-rank linear, Linformer, Performer and Nystromformer) on the embedded
 # models and hardware presets, with `attnsim compare`. Each comparison writes compare.json and
 # compare.csv under OUT_DIR (default: out/main); OUT_DIR/summary.csv collects every row.
 set -euo pipefail
@@ -9,7 +9,7 @@ scripts/setup.sh build
 OUT_DIR=${1:-out/main}
 JOBS=$(nproc 2>/dev/null || echo 2)
 mkdir -p "$OUT_DIR"
-ALL=flash,unfused,row_fused,primal,lowrank_linear,linformer,performer
+ALL=flash,unfused,row_fused,primal,lowrank_linear,linformer,performer,nystromformer
 summary="$OUT_DIR/summary.csv"
 rm -f "$summary"
 compare() {  # NAME HW MODEL SEQ_LENS VARIANTS [extra args]
