@@ -280,3 +280,31 @@ TEST_CASE("Nystromformer: 4 N l d + 25 l^3 + 2 l^2 d MACs per head, SRAM indepen
       CHECK(sram == mine);
   }
 }
+
+TEST_CASE("every low-rank schedule keeps its on-chip buffers independent of N", "[lowrank][scaling]") {
+  // The attention phases' SRAM (each phase's buffers: token tiles, the rank-sized operands, the
+  // barrier's own buffers) is the same at N = 4096 and N = 16384, on edge and cloud, for every
+  // low-rank variant (LRA text shapes: 2 heads of 32, rank default or 20). Vanilla flash has the same
+  // property (test_attention_scaling.cpp); unfused and row-fused do not.
+  for (const char* preset : {"edge", "cloud"}) {
+    const HwConfig hw = load_hw_config(preset);
+    for (const char* v : {"primal", "primal_causal", "lowrank_linear", "linformer", "performer", "nystromformer"}) {
+      INFO(preset << " " << v);
+      std::vector<std::uint64_t> marks;
+      for (std::int64_t n : {4096, 16384}) {
+        ModelOverrides ov;
+        ov.seq_len = n;
+        ov.variant = v;
+        const ModelConfig m = load_model_config("lra-text", ov);
+        const Graph g = build_graph(m);
+        const CompiledModel cm = compile_model(hw, g);
+        std::uint64_t mark = 0;
+        for (const PhaseInfo& ph : cm.phases)
+          if (ph.name.find(".attention") != std::string::npos) mark = std::max(mark, ph.sram_bytes);
+        CHECK(mark > 0);
+        marks.push_back(mark);
+      }
+      CHECK(marks[0] == marks[1]);
+    }
+  }
+}
