@@ -26,7 +26,8 @@
 //            BV = softmax(scale Q~ K^T) V by the flash kernel (its buffers after these), a BARRIER;
 //            W = Z BV stored.
 //   stream:  linformer's, with K~ and W: per tile S = Q K~^T, row softmax, O = P W.
-// DRAM traffic per head: primal p D / H (gathered) + 2 s p + 2 s d + (q, k, o) 3 N d elements;
+// DRAM traffic per head: primal p D / H (gathered) + 2 s p (sampling weights) + 4 s d (WeT, WrT stored,
+// then read back) + (q, k, o) 3 N d elements, and Wc, bc once per layer;
 // lowrank_linear (K, V) 2 N d + (Q, O) 2 N d + small weights: linear in N.
 #include <cstdint>
 #include <string>
