@@ -28,7 +28,6 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
       array_(make_array_model(hw.array)),
       dram_(make_dram(hw)),
       ports_(hw.sram),
-      outstanding_(std::uint64_t(hw.dma.outstanding)),
       window_(kWindow),
       done_(kWindow, 0) {
   for (Queue* q : {&array_q_, &vector_q_, &softmax_q_, &load_q_, &store_q_}) q->ring.assign(kWindow, 0);
@@ -292,10 +291,10 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
     const std::uint64_t run_bytes = contiguous ? in.bytes() : in.row_bytes;
     // A DRAM model that ignores addresses (ideal: a bandwidth pipe) times a run the same however it
     // is cut, except for how finely concurrent instructions interleave on its bus; there a run is cut
-    // into at most `outstanding` segments (each at least segment_bytes), so that a large tile costs
-    // the simulator 64 transfers, not thousands.
+    // into at most 4 segments (each at least segment_bytes), so that a large tile costs the
+    // simulator a few transfers, not thousands (BERT and LRA runs move by tens of cycles in 10^9).
     const std::uint64_t seg = dram_->address_independent()
-                                  ? std::max(seg_max, (run_bytes + outstanding_ - 1) / outstanding_)
+                                  ? std::max(seg_max, (run_bytes + 3) / 4)
                                   : seg_max;
     const std::uint64_t segs_per_run = (run_bytes + seg - 1) / seg;
     side->remaining[slot] = std::uint32_t(runs * segs_per_run);

@@ -123,7 +123,6 @@ class Accelerator : public sc_core::sc_module {
   std::unique_ptr<IArrayModel> array_;
   std::unique_ptr<IDram> dram_;
   SramPorts ports_;
-  const std::uint64_t outstanding_;  // DMA segments in flight per side
   std::vector<Instr> window_;
   std::vector<std::uint8_t> done_;
   std::uint32_t next_id_ = 0;      // ids given so far
