@@ -209,9 +209,9 @@ TEST_CASE("compare reports a point that fails and still runs the others, with ex
   const std::string model = write_temp("compare_small.json", kSmallModel);
   const std::string dir = temp_dir() + "/compare_failed";
   // 16 banks of 1 KiB: at N = 2048 one row of row-fused scores (20864 B) does not fit; unfused spills
-  // its scores and flash streams K/V tiles, so both still run, and row-fused runs at N = 128.
+  // its scores and flash streams K/V tiles, so both still run, and row-fused runs at N = 64.
   CliResult r = run_cli("compare --hw edge --set /sram/bytes_per_bank=1024 --model " + model +
-                        " --variants unfused,row_fused,flash --seq-lens 128,2048 --jobs 2 --out " + dir);
+                        " --variants unfused,row_fused,flash --seq-lens 64,2048 --jobs 2 --out " + dir);
   INFO(r.out << r.err);
   CHECK(r.status == 1);
   const std::string failed = table_line(r.out, 2048, "row_fused");
@@ -221,7 +221,7 @@ TEST_CASE("compare reports a point that fails and still runs the others, with ex
     CHECK(table_line(r.out, 2048, v).find("failed") == std::string::npos);
     CHECK(!table_line(r.out, 2048, v).empty());
   }
-  CHECK(table_line(r.out, 128, "row_fused").find("failed") == std::string::npos);
+  CHECK(table_line(r.out, 64, "row_fused").find("failed") == std::string::npos);
   CHECK(r.out.find("1 of 6 runs failed") != std::string::npos);
   CHECK(r.err.find("N=2048 row_fused: failed after ") != std::string::npos);
   CHECK(r.err.find("[6/6]") != std::string::npos);

@@ -267,7 +267,33 @@ RowFusedPlan plan_row_fused(const HwConfig& hw, std::int64_t n, std::int64_t dh,
   p.br = br;
   p.score_buffers = nb;
   p.footprint = row_fused_footprint(hw, br, bk, n, dh, nb);
+  if (!whole_only) {
+    // Row-fused exists to keep the scores off DRAM. Once its query block is so small that
+    // re-reading K and V for every block moves more bytes than spilling the scores would (the
+    // unfused schedule), it is dominated, and simulating it costs N / br passes over K and V:
+    // refuse and point at the schedules that do better.
+    const std::uint64_t blocked = row_fused_bytes_per_head(hw, n, dh, br);
+    const std::uint64_t spilled = spilled_bytes_per_head(hw, n, dh);
+    if (blocked > spilled) {
+      std::ostringstream msg;
+      msg << hw.source << ": /sram: " << what << ": row-fused attention at N = " << n << " fits query blocks of only "
+          << br << (br == 1 ? " row (" : " rows (") << p.footprint << " of " << capacity << " B): re-reading K and V for each of the "
+          << (n + br - 1) / br << " blocks moves " << blocked << " B per head, more than the " << spilled
+          << " B of spilling the scores (unfused); use flash (constant SRAM), unfused, or a larger SRAM";
+      throw UserError(msg.str());
+    }
+  }
   return p;
+}
+
+std::uint64_t row_fused_bytes_per_head(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::int64_t br) {
+  const std::uint64_t nd = std::uint64_t(n) * std::uint64_t(dh);
+  return hw.array.operand_bytes * nd * (2 + 2 * std::uint64_t((n + br - 1) / br));
+}
+
+std::uint64_t spilled_bytes_per_head(const HwConfig& hw, std::int64_t n, std::int64_t dh) {
+  const std::uint64_t nn = std::uint64_t(n) * std::uint64_t(n), nd = std::uint64_t(n) * std::uint64_t(dh);
+  return 2 * (hw.array.accumulator_bytes + hw.array.operand_bytes) * nn + 4 * hw.array.operand_bytes * nd;
 }
 
 RowFusedEmitter::RowFusedEmitter(const HwConfig& hw, const RowFusedPlan& plan, std::int64_t n, std::int64_t dh,

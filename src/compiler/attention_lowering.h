@@ -67,10 +67,18 @@ struct RowFusedPlan {
   int score_buffers = 0;  // 2: the next block's S = Q K^T overlaps this block's softmax and P V
   std::uint64_t footprint = 0;
 };
-// The largest query block that fits (br = seq_len when force_whole; fails if that does not fit
-// when `allow_fail`, returning br = 0).
+// The largest query block that fits. whole_only (the unfused schedule's on-chip case): br =
+// seq_len or, when that does not fit, br = 0. Otherwise throws UserError when not even one row
+// fits, or when the block is so small that row_fused_bytes_per_head > spilled_bytes_per_head
+// (the schedule is dominated by spilling the scores).
 RowFusedPlan plan_row_fused(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::uint64_t capacity,
                             const std::string& what, bool whole_only = false);
+// Row-fused DRAM bytes per head: Q and O once, K and V once per query block:
+// eb N d (2 + 2 ceil(N / br)).
+std::uint64_t row_fused_bytes_per_head(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::int64_t br);
+// The unfused schedule's spilled bytes per head, its floor: Q, K, V, O once (4 eb N d) and the
+// scores S (accumulator width) and P (operand width) each written and read: 2 (acc + eb) N^2.
+std::uint64_t spilled_bytes_per_head(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh);
 
 class RowFusedEmitter {
  public:
