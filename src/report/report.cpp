@@ -257,6 +257,14 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   for (const char* k : {"bytes_read", "bytes_written", "avg_GBps", "pct_of_peak"})
     row.emplace_back(std::string("dram_") + k, r["dram"][k]);
   row.emplace_back("sram_high_water_bytes", r["sram"]["high_water_bytes"]);
+  row.emplace_back("sram_capacity_bytes", r["sram"]["capacity_bytes"]);
+  // A lone GEMM has no attention: an empty cell.
+  const Json& sram = r["sram"];
+  row.emplace_back("attention_sram_high_water_bytes",
+                   sram.contains("attention_high_water_bytes") ? sram["attention_high_water_bytes"] : Json(""));
+  row.emplace_back("pes", r["pes"]);
+  for (const char* k : {"array", "vector_unit", "softmax_unit"})  // "absent": no softmax unit
+    row.emplace_back(std::string(k) + "_busy_fraction", r["busy_fraction"][k]);
   row.emplace_back("roofline_bound", r["roofline"]["bound"]);
   row.emplace_back("pct_of_roofline", r["roofline"]["pct_of_bound"]);
   return row;
