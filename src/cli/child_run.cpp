@@ -1,6 +1,7 @@
 #include "cli/child_run.h"
 
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,10 +42,13 @@ void write_all(int fd, const char* data, std::size_t size) {
   }
 }
 
-[[noreturn]] void child_main(const ChildTask& task, int fd) {
+[[noreturn]] void child_main(const ChildTask& task, int fd, pid_t parent) {
   // A crash ends the child by its signal, which the parent reports; handlers the parent installed
   // (a test framework's, say) would report it as the parent's own.
-  for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
+  for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGINT, SIGTERM}) std::signal(sig, SIG_DFL);
+  // Die with the parent; it may have died between fork and prctl.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);
   dup2(STDERR_FILENO, STDOUT_FILENO);
   char tag = kReturned;
   std::string out;
@@ -91,7 +95,14 @@ ChildResult finish(const Running& r, int wstatus) {
 }  // namespace
 
 std::vector<ChildResult> run_in_children(const std::vector<ChildTask>& tasks, int jobs, const ChildDone& on_done) {
-  const std::size_t max_running = std::size_t(jobs < 1 ? 1 : jobs);
+  ChildOptions options;
+  options.jobs = jobs;
+  return run_in_children(tasks, options, on_done);
+}
+
+std::vector<ChildResult> run_in_children(const std::vector<ChildTask>& tasks, const ChildOptions& options,
+                                         const ChildDone& on_done) {
+  const std::size_t max_running = std::size_t(options.jobs < 1 ? 1 : options.jobs);
   std::vector<ChildResult> results(tasks.size());
   std::vector<Running> running;
   std::size_t next = 0;
@@ -99,7 +110,27 @@ std::vector<ChildResult> run_in_children(const std::vector<ChildTask>& tasks, in
     results[index] = std::move(res);
     if (on_done) on_done(index, results[index]);
   };
+  auto stopped = [&] { return options.stop && *options.stop; };
+  auto reap = [](const Running& r) {
+    int wstatus = 0;
+    while (waitpid(r.pid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    return wstatus;
+  };
+  const pid_t self = getpid();
   while (next < tasks.size() || !running.empty()) {
+    if (stopped()) {
+      for (const Running& r : running) {
+        kill(r.pid, SIGKILL);
+        close(r.fd);
+        reap(r);
+        results[r.index].cancelled = true;
+        results[r.index].output = "cancelled";
+      }
+      running.clear();
+      for (; next < tasks.size(); ++next) results[next].cancelled = true, results[next].output = "cancelled";
+      break;
+    }
     while (next < tasks.size() && running.size() < max_running) {
       const std::size_t index = next++;
       int fds[2];
@@ -123,7 +154,7 @@ std::vector<ChildResult> run_in_children(const std::vector<ChildTask>& tasks, in
       if (pid == 0) {
         close(fds[0]);
         for (const Running& r : running) close(r.fd);
-        child_main(tasks[index], fds[1]);
+        child_main(tasks[index], fds[1], self);
       }
       close(fds[1]);
       Running r;
@@ -134,17 +165,45 @@ std::vector<ChildResult> run_in_children(const std::vector<ChildTask>& tasks, in
       running.push_back(std::move(r));
     }
     if (running.empty()) continue;
+    // Wake for the nearest deadline, and every 100 ms when a stop flag is to be watched.
+    int wait_ms = options.stop ? 100 : -1;
+    if (options.timeout_s > 0) {
+      const Clock::time_point now = Clock::now();
+      for (const Running& r : running) {
+        const double left = options.timeout_s - std::chrono::duration<double>(now - r.start).count();
+        const int ms = left <= 0 ? 0 : int(std::min(left * 1000.0 + 1.0, 3.6e6));
+        wait_ms = wait_ms < 0 ? ms : std::min(wait_ms, ms);
+      }
+    }
     // Read from every running child: a child blocks when its pipe is full, so waiting on one alone
     // while another fills its pipe would deadlock.
     std::vector<pollfd> pfds;
     for (const Running& r : running) pfds.push_back(pollfd{r.fd, POLLIN, 0});
-    if (poll(pfds.data(), pfds.size(), -1) < 0) {
+    if (poll(pfds.data(), pfds.size(), wait_ms) < 0) {
       if (errno == EINTR) continue;
       throw std::runtime_error(errno_message("poll"));
     }
+    const Clock::time_point now = Clock::now();
     for (std::size_t i = pfds.size(); i-- > 0;) {  // from the back: erasing keeps earlier indices valid
-      if (!pfds[i].revents) continue;
       Running& r = running[i];
+      const double age = std::chrono::duration<double>(now - r.start).count();
+      if (!pfds[i].revents) {
+        if (options.timeout_s > 0 && age >= options.timeout_s) {
+          kill(r.pid, SIGKILL);
+          close(r.fd);
+          reap(r);
+          ChildResult res;
+          res.seconds = age;
+          res.timed_out = true;
+          char text[96];
+          std::snprintf(text, sizeof text, "timeout: killed after %.1f s (limit %.1f s)", age, options.timeout_s);
+          res.output = text;
+          const std::size_t index = r.index;
+          running.erase(running.begin() + std::ptrdiff_t(i));
+          done(index, std::move(res));
+        }
+        continue;
+      }
       char buf[65536];
       const ssize_t got = read(r.fd, buf, sizeof buf);
       if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
@@ -154,10 +213,7 @@ std::vector<ChildResult> run_in_children(const std::vector<ChildTask>& tasks, in
       }
       // End of file: the child has written everything and is exiting.
       close(r.fd);
-      int wstatus = 0;
-      while (waitpid(r.pid, &wstatus, 0) < 0 && errno == EINTR) {
-      }
-      ChildResult res = finish(r, wstatus);
+      ChildResult res = finish(r, reap(r));
       const std::size_t index = r.index;
       running.erase(running.begin() + std::ptrdiff_t(i));
       done(index, std::move(res));

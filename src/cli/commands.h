@@ -13,5 +13,6 @@ int cmd_check(const Args& args);        // validate config files (cmd_check.cpp)
 int cmd_dram_replay(const Args& args);  // replay a memory trace on a DRAM model (cmd_dram_replay.cpp)
 int cmd_run(const Args& args);          // simulate a transformer model (cmd_run.cpp)
 int cmd_compare(const Args& args);      // attention variants side by side over sequence lengths (cmd_compare.cpp)
+int cmd_sweep(const Args& args);        // a design-space sweep from a JSON spec (cmd_sweep.cpp)
 
 }  // namespace attnsim::cli

@@ -20,6 +20,8 @@ const Command kCommands[] = {
     {"run", attnsim::cli::cmd_run, "simulate a transformer model (models/*.json or a preset) on the described hardware"},
     {"compare", attnsim::cli::cmd_compare,
      "simulate a model with several attention variants at several sequence lengths, side by side"},
+    {"sweep", attnsim::cli::cmd_sweep,
+     "run a design-space sweep (JSON spec: hardware and model axes), each point in its own process, resumable"},
     {"gemm", attnsim::cli::cmd_gemm, "simulate one GEMM C = A B on the described hardware"},
     {"check", attnsim::cli::cmd_check, "validate hardware config files and report every problem"},
     {"dram-replay", attnsim::cli::cmd_dram_replay, "replay a DRAMSim3/Ramulator/plain memory trace on a DRAM model"},

@@ -425,17 +425,25 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
   return m;
 }
 
-ModelConfig load_model_config(const std::string& file_or_preset, const ModelOverrides& ov) {
+Json read_model_document(const std::string& file_or_preset, std::string* source) {
   std::error_code ec;
   // A directory that happens to share a preset's name is not a model file.
-  if (std::filesystem::exists(file_or_preset, ec) && !std::filesystem::is_directory(file_or_preset, ec))
-    return parse_model_config(read_json_file(file_or_preset), file_or_preset, ov);
+  if (std::filesystem::exists(file_or_preset, ec) && !std::filesystem::is_directory(file_or_preset, ec)) {
+    *source = file_or_preset;
+    return read_json_file(file_or_preset);
+  }
   if (const char* text = find_model_preset(file_or_preset)) {
-    std::string source = "preset:" + file_or_preset;
-    return parse_model_config(parse_json_text(text, source), source, ov);
+    *source = "preset:" + file_or_preset;
+    return parse_json_text(text, *source);
   }
   throw UserError(file_or_preset +
                   ": no such file, and no model preset of that name (model presets: " + model_preset_names() + ")");
+}
+
+ModelConfig load_model_config(const std::string& file_or_preset, const ModelOverrides& ov) {
+  std::string source;
+  const Json doc = read_model_document(file_or_preset, &source);
+  return parse_model_config(doc, source, ov);
 }
 
 std::string model_preset_names() {

@@ -110,6 +110,9 @@ struct ModelOverrides {
 // Parses a model document; every problem is reported at once as a UserError naming the source,
 // the JSON path and the rule.
 ModelConfig parse_model_config(const Json& doc, const std::string& source, const ModelOverrides& ov = {});
+// The document of a file path, or of an embedded preset name (models/NAME.json) when no such file
+// exists; *source is the path or "preset:NAME".
+Json read_model_document(const std::string& file_or_preset, std::string* source);
 // Reads a file path, or an embedded preset name (models/NAME.json) when no such file exists.
 ModelConfig load_model_config(const std::string& file_or_preset, const ModelOverrides& ov = {});
 // Names of the embedded model presets, comma-separated, for messages.

@@ -282,7 +282,7 @@ void write_json_file(const std::string& path, const Json& doc) {
   out << doc.dump(2) << "\n";
 }
 
-static std::string csv_cell(const Json& v) {
+std::string csv_cell(const Json& v) {
   std::string s = v.is_string() ? v.get<std::string>() : v.dump();
   if (s.find_first_of(",\"\n") != std::string::npos) {
     std::string q = "\"";

@@ -21,6 +21,8 @@ Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& pr
 std::vector<std::pair<std::string, Json>> headline_figures(const Json& report);
 
 void write_json_file(const std::string& path, const Json& doc);
+// A value as one CSV cell: strings bare, other values as JSON; quoted when it holds , " or a newline.
+std::string csv_cell(const Json& v);
 // One header line and one row.
 void write_csv_file(const std::string& path, const std::vector<std::pair<std::string, Json>>& row);
 void print_summary(std::ostream& os, const Json& report);

@@ -1,0 +1,387 @@
+#include "cli/sweep_spec.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "common/errors.h"
+#include "config/hw_config.h"
+#include "config/model_config.h"
+
+namespace attnsim::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kMaxPoints = 1000000;
+constexpr std::size_t kMaxListedPointProblems = 20;
+
+// One JSON-pointer assignment of an axis value.
+struct Assignment {
+  std::string path;
+  Json value;
+};
+
+// One value of an axis: the table cells it contributes and what it writes.
+struct Choice {
+  std::vector<std::pair<std::string, Json>> cells;
+  std::vector<Assignment> sets;
+  std::string where;  // its JSON path in the spec, for messages
+};
+
+std::string last_token(const std::string& pointer) {
+  const std::size_t slash = pointer.rfind('/');
+  return slash == std::string::npos ? pointer : pointer.substr(slash + 1);
+}
+
+std::string cell_text(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// A file name relative to the spec's folder when such a file exists there, else as written (a
+// file relative to the working directory, or a preset name).
+std::string locate(const std::string& name, const std::string& base_dir) {
+  if (name.empty() || fs::path(name).is_absolute() || base_dir.empty()) return name;
+  const fs::path candidate = fs::path(base_dir) / name;
+  std::error_code ec;
+  if (fs::exists(candidate, ec) && !fs::is_directory(candidate, ec)) return candidate.lexically_normal().string();
+  return name;
+}
+
+// The documents of one point, resolved from the base names and the assignments.
+struct Resolved {
+  std::string hw_source, model_source;
+  Json hw_doc, model_doc;
+};
+
+Resolved resolve(const std::string& hw_base, const std::string& model_base, const std::vector<Assignment>& sets,
+                 const std::string& base_dir) {
+  std::string hw_name = hw_base, model_name = model_base;
+  for (const Assignment& a : sets) {
+    if (a.path != "/hardware" && a.path != "/model") continue;
+    if (!a.value.is_string()) throw UserError(a.path + ": must be a preset name or a file name, got " + a.value.dump());
+    (a.path == "/hardware" ? hw_name : model_name) = a.value.get<std::string>();
+  }
+  Resolved r;
+  r.hw_doc = read_hw_document(locate(hw_name, base_dir), &r.hw_source);
+  Json model_doc = read_model_document(locate(model_name, base_dir), &r.model_source);
+  ModelOverrides ov;
+  auto positive = [](const Assignment& a) {
+    if (!a.value.is_number_integer() || a.value.get<std::int64_t>() < 1)
+      throw UserError(a.path + ": must be a positive integer, got " + a.value.dump());
+    return a.value.get<std::int64_t>();
+  };
+  auto text = [](const Assignment& a) {
+    if (!a.value.is_string()) throw UserError(a.path + ": must be a string, got " + a.value.dump());
+    return a.value.get<std::string>();
+  };
+  for (const Assignment& a : sets) {
+    if (a.path == "/hardware" || a.path == "/model") continue;
+    if (a.path == "/model/seq_len") {
+      ov.seq_len = positive(a);
+    } else if (a.path == "/model/batch") {
+      ov.batch = positive(a);
+    } else if (a.path == "/model/dtype") {
+      ov.dtype = text(a);
+    } else if (a.path == "/attention/variant") {
+      ov.variant = text(a);
+    } else if (a.path.rfind("/attention/", 0) == 0 || a.path == "/attention") {
+      throw UserError(a.path + ": the attention is set whole through /attention/variant, with parameters "
+                               "(\"primal:rank=96\")");
+    } else {
+      const bool in_model = a.path.rfind("/model/", 0) == 0;
+      Json& doc = in_model ? model_doc : r.hw_doc;
+      const std::string pointer = in_model ? a.path.substr(6) : a.path;
+      try {
+        doc[Json::json_pointer(pointer)] = a.value;
+      } catch (const Json::exception& e) {
+        throw UserError(a.path + ": cannot set this path in the " + (in_model ? "model" : "hardware") +
+                        " document (" + e.what() + ")");
+      }
+    }
+  }
+  parse_hw_config(r.hw_doc, r.hw_source);  // validation only: the child parses it again
+  r.model_doc = parse_model_config(model_doc, r.model_source, ov).resolved;
+  return r;
+}
+
+std::vector<Choice> plain_axis(const JsonView& axis, const std::string& name, Diagnostics& diag) {
+  std::vector<Choice> choices;
+  const std::string path = axis.string("path", std::nullopt);
+  if (!axis.has("path")) return choices;
+  if (path.empty() || path[0] != '/') {
+    diag.add(axis.child_path("path"), "must be a JSON pointer starting with /", Json(path));
+    return choices;
+  }
+  const Json* values = axis.has("values") ? &(*axis.node())["values"] : nullptr;
+  if (!values || !values->is_array() || values->empty()) {
+    diag.add(axis.child_path("values"), "must be a non-empty list of values");
+    return choices;
+  }
+  for (std::size_t i = 0; i < values->size(); ++i) {
+    Choice c;
+    c.cells.emplace_back(name.empty() ? last_token(path) : name, (*values)[i]);
+    c.sets.push_back({path, (*values)[i]});
+    c.where = axis.child_path("values") + "/" + std::to_string(i);
+    choices.push_back(std::move(c));
+  }
+  return choices;
+}
+
+std::vector<Choice> parse_axis(const JsonView& axis, Diagnostics& diag) {
+  if (!axis.is_object()) {
+    diag.add(axis.path(), "an axis must be an object with \"path\" and \"values\", \"zip\", or \"points\"");
+    return {};
+  }
+  if (axis.has("zip")) {
+    axis.reject_unknown_keys({"zip"});
+    const Json& members = (*axis.node())["zip"];
+    if (!members.is_array() || members.size() < 2) {
+      diag.add(axis.child_path("zip"), "must be a list of at least two axes ({\"path\", \"values\"})");
+      return {};
+    }
+    std::vector<std::vector<Choice>> lists;
+    for (std::size_t m = 0; m < members.size(); ++m) {
+      const JsonView member(&members[m], axis.child_path("zip") + "/" + std::to_string(m), &diag);
+      if (!member.is_object()) {
+        diag.add(member.path(), "must be an axis object {\"path\", \"values\"}");
+        return {};
+      }
+      member.reject_unknown_keys({"path", "values", "name"});
+      lists.push_back(plain_axis(member, member.string("name", ""), diag));
+      if (lists.back().empty()) return {};
+      if (lists.back().size() != lists.front().size()) {
+        diag.add(member.child_path("values"),
+                 "zipped axes move together and must have the same number of values (" +
+                     std::to_string(lists.front().size()) + " in the first)",
+                 Json(lists.back().size()));
+        return {};
+      }
+    }
+    std::vector<Choice> zipped(lists.front().size());
+    for (std::size_t i = 0; i < zipped.size(); ++i) {
+      zipped[i].where = lists.front()[i].where;
+      for (const auto& list : lists) {
+        zipped[i].cells.push_back(list[i].cells.front());
+        zipped[i].sets.push_back(list[i].sets.front());
+      }
+    }
+    return zipped;
+  }
+  if (axis.has("points")) {
+    axis.reject_unknown_keys({"name", "points"});
+    const std::string name = axis.string("name", std::nullopt);
+    const Json& points = (*axis.node())["points"];
+    if (!points.is_array() || points.empty()) {
+      diag.add(axis.child_path("points"), "must be a non-empty list of {\"label\", \"set\": {PATH: VALUE}}");
+      return {};
+    }
+    std::vector<Choice> choices;
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      const JsonView p(&points[i], axis.child_path("points") + "/" + std::to_string(i), &diag);
+      if (!p.is_object()) {
+        diag.add(p.path(), "must be an object {\"label\", \"set\": {PATH: VALUE}}");
+        continue;
+      }
+      p.reject_unknown_keys({"label", "set"});
+      Choice c;
+      c.where = p.path();
+      c.cells.emplace_back(name, Json(p.string("label", std::nullopt)));
+      const Json* set = p.has("set") ? &(*p.node())["set"] : nullptr;
+      if (!set || !set->is_object() || set->empty()) {
+        diag.add(p.child_path("set"), "must be a non-empty object of JSON pointers and values");
+        continue;
+      }
+      for (auto it = set->begin(); it != set->end(); ++it) {
+        if (it.key().empty() || it.key()[0] != '/')
+          diag.add(p.child_path("set"), "keys must be JSON pointers starting with /", Json(it.key()));
+        c.sets.push_back({it.key(), it.value()});
+      }
+      choices.push_back(std::move(c));
+    }
+    return choices;
+  }
+  axis.reject_unknown_keys({"path", "values", "name"});
+  return plain_axis(axis, axis.string("name", ""), diag);
+}
+
+}  // namespace
+
+const char* const kSweepSpecHelp = R"(A sweep spec is a JSON file:
+  {
+    "description": "...",                 optional
+    "hardware": "edge",                   base hardware: a preset or a file (relative to the spec's folder)
+    "model": "lra-text",                  base model: a preset or a file (relative to the spec's folder)
+    "axes": [AXIS, ...],                  the points are their cartesian product, first axis outermost
+    "timeout_s": 600,                     optional: a point still running after this is killed
+    "trace": {"formats": ["timeline", "perfetto", "vcd"], "window_cycles": 1000, "max_slices": 100000}
+                                          optional: traces written beside each point's report
+  }
+AXIS is one of
+  {"path": P, "values": [V, ...], "name": N}          one value per point (N defaults to P's last token)
+  {"zip": [{"path": P, "values": [...]}, ...]}        members move together, equal lengths
+  {"name": N, "points": [{"label": L, "set": {P: V, ...}}, ...]}
+                                                      named derived points (several paths set together)
+P is a JSON pointer:
+  /hardware, /model             the whole hardware config or model (a preset or a file)
+  /model/seq_len, /model/batch, /model/dtype
+                                every layer's N, batch, the operand type (as run --seq-len/--batch/--dtype)
+  /attention/variant            every layer's attention, with parameters: "primal:rank=96"
+  /model/<pointer>              a value in the model document: /model/defaults/ffn/width
+  anything else                 a value in the hardware document: /array/rows, /sram/bytes_per_bank,
+                                /dram/preset, /softmax/present, ...
+Every bad path or value is reported at once. Example (configs/sweeps/default.json):
+  {"hardware": "edge", "model": "lra-text",
+   "axes": [{"path": "/hardware", "values": ["edge", "cloud"]},
+            {"path": "/attention/variant", "values": ["unfused", "flash", "primal", "lowrank_linear"]},
+            {"path": "/model/seq_len", "values": [256, 1024, 4096, 16384]}]}
+)";
+
+std::string hash_hex(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
+  return buf;
+}
+
+std::string SweepPoint::label() const {
+  std::string s;
+  for (const auto& [name, value] : axes) s += (s.empty() ? "" : " ") + name + "=" + cell_text(value);
+  return s;
+}
+
+Json SweepPoint::resolved() const {
+  return {{"attnsim_version", ATTNSIM_VERSION},
+          {"hardware", {{"source", hw_source}, {"document", hw_doc}}},
+          {"model", {{"source", model_source}, {"document", model_doc}}}};
+}
+
+SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std::string& base_dir) {
+  Diagnostics diag(source);
+  const JsonView root(&doc, "", &diag);
+  if (!root.is_object()) {
+    diag.add("/", "a sweep spec is an object with \"hardware\", \"model\" and \"axes\"");
+    diag.throw_if_any();
+  }
+  root.reject_unknown_keys({"description", "hardware", "model", "axes", "timeout_s", "trace"});
+  SweepSpec spec;
+  spec.source = source;
+  spec.document = doc;
+  spec.description = root.string("description", "");
+  const std::string hw_base = root.string("hardware", std::nullopt);
+  const std::string model_base = root.string("model", std::nullopt);
+  spec.timeout_s = root.number("timeout_s", 0.0, 0.0, 1e7);
+  if (root.has("trace")) {
+    const JsonView t = root.object("trace");
+    t.reject_unknown_keys({"formats", "window_cycles", "max_slices"});
+    spec.trace.enabled = true;
+    spec.trace_json = doc["trace"];
+    spec.trace.window_cycles = t.integer("window_cycles", 0, 0, std::int64_t(1) << 40);
+    spec.trace.max_slices = std::uint64_t(t.integer("max_slices", 0, 0, std::int64_t(1) << 32));
+    if (t.has("formats")) {
+      const Json& f = doc["trace"]["formats"];
+      if (!f.is_array() || f.empty()) diag.add("/trace/formats", "must be a non-empty list of timeline, perfetto, vcd");
+      for (std::size_t i = 0; f.is_array() && i < f.size(); ++i) {
+        const std::string name = f[i].is_string() ? f[i].get<std::string>() : "";
+        if (name != "timeline" && name != "perfetto" && name != "vcd")
+          diag.add("/trace/formats/" + std::to_string(i), "must be timeline, perfetto or vcd", f[i]);
+        else
+          spec.trace.formats.push_back(name);
+      }
+    } else {
+      spec.trace.formats = {"timeline", "perfetto"};
+    }
+  }
+  std::vector<std::vector<Choice>> axes;
+  const Json* axes_node = root.has("axes") ? &doc["axes"] : nullptr;
+  if (!axes_node || !axes_node->is_array() || axes_node->empty()) {
+    diag.add("/axes", "must be a non-empty list of axes");
+  } else {
+    for (std::size_t i = 0; i < axes_node->size(); ++i)
+      axes.push_back(parse_axis(JsonView(&(*axes_node)[i], "/axes/" + std::to_string(i), &diag), diag));
+  }
+  // A malformed axis has no choices; the others' values are still checked, so that every problem
+  // is reported in one pass.
+  const bool structure_ok = diag.ok();
+
+  // Column names: unique.
+  std::map<std::string, std::string> seen;
+  for (const auto& axis : axes)
+    for (const auto& [name, value] : axis.empty() ? std::vector<std::pair<std::string, Json>>{} : axis.front().cells) {
+      spec.axis_names.push_back(name);
+      if (!seen.emplace(name, axis.front().where).second)
+        diag.add(axis.front().where, "axis name \"" + name + "\" is used twice; give one a \"name\"");
+    }
+  // Every value alone on the base documents: a bad path or value is named where it is written.
+  for (const auto& axis : axes)
+    for (const Choice& c : axis) {
+      try {
+        resolve(hw_base, model_base, c.sets, base_dir);
+      } catch (const UserError& e) {
+        std::string what;
+        for (const Assignment& a : c.sets) what += (what.empty() ? "" : ", ") + a.path + " = " + a.value.dump();
+        diag.add(c.where, what + ": " + e.what());
+      }
+    }
+  if (!structure_ok && diag.ok()) diag.add("/axes", "internal error: a malformed axis was not reported");
+  diag.throw_if_any();
+
+  std::size_t count = 1;
+  for (const auto& axis : axes) {
+    count *= axis.size();
+    if (count > kMaxPoints) {
+      diag.add("/axes", "the product of the axes has more than " + std::to_string(kMaxPoints) + " points");
+      diag.throw_if_any();
+    }
+  }
+  std::map<std::string, std::size_t> by_hash;
+  std::size_t point_problems = 0;
+  for (std::size_t index = 0; index < count; ++index) {
+    // Mixed radix, the last axis fastest.
+    std::vector<const Choice*> picks(axes.size());
+    std::size_t rest = index;
+    for (std::size_t a = axes.size(); a-- > 0;) {
+      picks[a] = &axes[a][rest % axes[a].size()];
+      rest /= axes[a].size();
+    }
+    SweepPoint p;
+    p.index = index;
+    std::vector<Assignment> sets;
+    for (const Choice* c : picks) {
+      p.axes.insert(p.axes.end(), c->cells.begin(), c->cells.end());
+      sets.insert(sets.end(), c->sets.begin(), c->sets.end());
+    }
+    try {
+      Resolved r = resolve(hw_base, model_base, sets, base_dir);
+      p.hw_source = std::move(r.hw_source);
+      p.model_source = std::move(r.model_source);
+      p.hw_doc = std::move(r.hw_doc);
+      p.model_doc = std::move(r.model_doc);
+    } catch (const UserError& e) {
+      if (++point_problems <= kMaxListedPointProblems)
+        diag.add("/axes", "point " + std::to_string(index) + " (" + p.label() + "): " + e.what());
+      continue;
+    }
+    p.hash = hash_hex(p.resolved().dump());
+    const auto [it, fresh] = by_hash.emplace(p.hash, index);
+    if (!fresh)
+      diag.add("/axes", "points " + std::to_string(it->second) + " and " + std::to_string(index) + " (" + p.label() +
+                            ") simulate the same documents; remove the repeated value");
+    spec.points.push_back(std::move(p));
+  }
+  if (point_problems > kMaxListedPointProblems)
+    diag.add("/axes", "... and " + std::to_string(point_problems - kMaxListedPointProblems) +
+                          " more points whose combination of values is invalid");
+  diag.throw_if_any();
+  return spec;
+}
+
+SweepSpec load_sweep_spec(const std::string& path) {
+  const fs::path p(path);
+  return parse_sweep_spec(read_json_file(path), path, p.parent_path().string());
+}
+
+}  // namespace attnsim::cli

@@ -1,0 +1,83 @@
+#pragma once
+// A design-space sweep: a base hardware config and model, and axes of values written into them.
+//
+// Spec file (JSON):
+//   {
+//     "description": "...",                       // optional
+//     "hardware": "edge",                         // a preset or a file (relative to the spec's folder)
+//     "model": "lra-text",                        // a preset or a file (relative to the spec's folder)
+//     "axes": [AXIS, ...],                        // the points are their cartesian product, the first
+//                                                 //   axis outermost (it changes slowest)
+//     "timeout_s": 600,                           // optional: a point still running is killed (0: none)
+//     "trace": {"formats": ["timeline", "perfetto", "vcd"], "window_cycles": 1000, "max_slices": 100000}
+//                                                 // optional: traces written beside each point's report
+//   }
+// AXIS is one of
+//   {"path": P, "values": [V, ...], "name": "rows"}  one value per point; name defaults to P's last token
+//   {"zip": [{"path": P, "values": [...]}, ...]}     members move together (equal lengths), a column each
+//   {"name": N, "points": [{"label": L, "set": {P: V, ...}}, ...]}
+//                                                    named derived points: several paths set together
+// A path P is a JSON pointer:
+//   /hardware             the whole hardware config: a preset name or a file
+//   /model                the whole model: a preset name or a file
+//   /model/seq_len, /model/batch, /model/dtype
+//                         every layer's sequence length, batch, the operand type (as --seq-len,
+//                         --batch, --dtype of `attnsim run`)
+//   /attention/variant    every layer's attention variant, with parameters ("primal:rank=96")
+//   /model/<pointer>      a value inside the model document (/model/defaults/ffn/width)
+//   anything else         a value inside the hardware document (/array/rows, /sram/bytes_per_bank,
+//                         /dram/preset, ...)
+// Each point is resolved into the documents it simulates (whole-document paths first, then the
+// rest in axis order) and validated as `attnsim run` would; every bad path or value in the spec is
+// reported at once. A point is identified by a hash of its resolved documents (and the attnsim
+// version), which keys the resumable output.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/json_reader.h"
+
+namespace attnsim::cli {
+
+struct SweepTrace {
+  bool enabled = false;
+  std::vector<std::string> formats;  // timeline, perfetto, vcd
+  std::int64_t window_cycles = 0;    // 0: the tracer's default
+  std::uint64_t max_slices = 0;      // 0: the tracer's default
+};
+
+struct SweepPoint {
+  std::size_t index = 0;
+  std::vector<std::pair<std::string, Json>> axes;  // (axis column name, value or label) in axis order
+  std::string hw_source, model_source;             // "preset:edge" or a path, for reports
+  Json hw_doc;                                     // with the point's values written in
+  Json model_doc;                                  // the model as resolved (overrides written in)
+  std::string hash;                                // 16 hex digits
+  double est_cost = 0;                             // a relative estimate of the simulation's wall time
+  std::string label() const;                       // "seq_len=1024 variant=flash"
+  Json resolved() const;                           // what the hash covers
+};
+
+struct SweepSpec {
+  std::string source, description;
+  Json document;                       // as read
+  std::vector<std::string> axis_names;
+  double timeout_s = 0;
+  SweepTrace trace;
+  Json trace_json;  // the "trace" object as written (null when absent)
+  std::vector<SweepPoint> points;
+};
+
+// The format above, for `attnsim sweep --help-spec`.
+extern const char* const kSweepSpecHelp;
+
+// Reads, validates and expands a spec file; UserError with every problem found.
+SweepSpec load_sweep_spec(const std::string& path);
+// The same from a document; relative file names are taken relative to base_dir.
+SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std::string& base_dir);
+
+// FNV-1a 64 of text, as 16 lowercase hex digits.
+std::string hash_hex(const std::string& text);
+
+}  // namespace attnsim::cli
