@@ -92,7 +92,12 @@ Resolved resolve(const std::string& hw_base, const std::string& model_base, cons
       Json& doc = in_model ? model_doc : r.hw_doc;
       const std::string pointer = in_model ? a.path.substr(6) : a.path;
       try {
-        doc[Json::json_pointer(pointer)] = a.value;
+        const Json::json_pointer ptr(pointer);
+        if (a.value.is_null()) {  // null removes the key: {"/softmax": null} is hardware without a softmax unit
+          if (doc.contains(ptr)) doc[ptr.parent_pointer()].erase(ptr.back());
+        } else {
+          doc[ptr] = a.value;
+        }
       } catch (const Json::exception& e) {
         throw UserError(a.path + ": cannot set this path in the " + (in_model ? "model" : "hardware") +
                         " document (" + e.what() + ")");
@@ -228,7 +233,8 @@ P is a JSON pointer:
   /attention/variant            every layer's attention, with parameters: "primal:rank=96"
   /model/<pointer>              a value in the model document: /model/defaults/ffn/width
   anything else                 a value in the hardware document: /array/rows, /sram/bytes_per_bank,
-                                /dram/preset, /softmax/present, ...
+                                /dram/preset, ...
+A null value removes the key: {"/softmax": null} is the hardware without its softmax unit.
 Every bad path or value is reported at once. Example (configs/sweeps/default.json):
   {"hardware": "edge", "model": "lra-text",
    "axes": [{"path": "/hardware", "values": ["edge", "cloud"]},
@@ -237,7 +243,7 @@ Every bad path or value is reported at once. Example (configs/sweeps/default.jso
 )";
 
 std::string hash_hex(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64 offset basis; the prime is 2^40 + 2^8 + 0xb3
   for (unsigned char c : text) {
     h ^= c;
     h *= 1099511628211ull;

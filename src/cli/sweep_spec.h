@@ -27,6 +27,7 @@
 //   /model/<pointer>      a value inside the model document (/model/defaults/ffn/width)
 //   anything else         a value inside the hardware document (/array/rows, /sram/bytes_per_bank,
 //                         /dram/preset, ...)
+// A null value removes the key ({"/softmax": null}: the hardware without its softmax unit).
 // Each point is resolved into the documents it simulates (whole-document paths first, then the
 // rest in axis order) and validated as `attnsim run` would; every bad path or value in the spec is
 // reported at once. A point is identified by a hash of its resolved documents (and the attnsim

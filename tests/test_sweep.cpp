@@ -1,0 +1,291 @@
+// attnsim sweep, end to end through the binary: failures recorded, resume after a kill, results
+// independent of -j, every bad path or value reported at once.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "cli/sweep_spec.h"
+#include "common/errors.h"
+#include "config/json_reader.h"
+#include "support/cli.h"
+
+namespace {
+
+using namespace attnsim;
+using namespace attnsim::test;
+namespace fs = std::filesystem;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t nl = text.find('\n', start);
+    lines.push_back(text.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  return lines;
+}
+
+// Splits one CSV line (cells quoted with "" when they hold commas).
+std::vector<std::string> cells_of(const std::string& line) {
+  std::vector<std::string> cells(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        cells.back() += '"', ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        cells.back() += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      cells.emplace_back();
+    } else {
+      cells.back() += c;
+    }
+  }
+  return cells;
+}
+
+// The value of a column in a data row of results.csv.
+std::string cell(const std::vector<std::string>& csv, std::size_t row, const std::string& column) {
+  const std::vector<std::string> header = cells_of(csv.at(0)), values = cells_of(csv.at(row));
+  for (std::size_t i = 0; i < header.size(); ++i)
+    if (header[i] == column) return i < values.size() ? values[i] : "";
+  FAIL("no column " << column);
+  return "";
+}
+
+std::size_t finished_points(const std::string& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  if (!fs::exists(dir + "/points", ec)) return 0;
+  for (const auto& e : fs::directory_iterator(dir + "/points"))
+    if (fs::exists(e.path() / "status.json")) ++n;
+  return n;
+}
+
+// Starts `attnsim sweep SPEC --out DIR -j JOBS` in the background.
+pid_t start_sweep(const std::string& spec, const std::string& dir, int jobs) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    const std::string j = std::to_string(jobs);
+    execl(ATTNSIM_BINARY, ATTNSIM_BINARY, "sweep", spec.c_str(), "--out", dir.c_str(), "-j", j.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Twelve LRA-text points of about 0.01-0.3 s each on the edge preset: enough to kill a run half-way.
+const char* const kTwelvePoints = R"({
+  "description": "resume and -j test",
+  "hardware": "edge", "model": "lra-text",
+  "axes": [{"path": "/attention/variant", "values": ["unfused", "flash", "primal"]},
+           {"path": "/model/seq_len", "values": [2048, 4096]},
+           {"zip": [{"path": "/array/rows", "values": [16, 32]}, {"path": "/array/cols", "values": [16, 32]}]}]
+})";
+
+}  // namespace
+
+TEST_CASE("sweep: a point that fails is recorded with its reason and the others complete", "[sweep][cli]") {
+  // 16 banks of 1 KiB = 16 KiB. Row-fused keeps one query row's full scores on chip: at N = 2048 that
+  // is S 1 x 2048 fp32 (8192 B) and P 1 x 2048 fp16 (4096 B) plus its Q, K, V, O tiles (K and V 32 x 32
+  // fp16 = 2048 B each, double-buffered: 8192 B): more than 16 KiB, so that point fails; flash streams
+  // K/V tiles in constant SRAM, and with 32 KiB banks (512 KiB) row-fused fits its rows.
+  const std::string spec = write_temp("sweep_fail.json", R"({
+    "hardware": "edge", "model": "lra-text",
+    "axes": [{"path": "/attention/variant", "values": ["flash", "row_fused"]},
+             {"path": "/sram/bytes_per_bank", "values": [1024, 32768], "name": "bank_bytes"},
+             {"path": "/model/seq_len", "values": [2048]}]})");
+  const std::string dir = temp_dir() + "/sweep_fail";
+  const CliResult r = run_cli("sweep " + spec + " --out " + dir + " -j 2");
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  const std::vector<std::string> csv = lines_of(slurp(dir + "/results.csv"));
+  REQUIRE(csv.size() == 5);  // header + 4 points, in point order
+  for (std::size_t row = 1; row <= 4; ++row) {
+    INFO("row " << row);
+    CHECK(cell(csv, row, "index") == std::to_string(row - 1));
+    const bool should_fail = cell(csv, row, "axis.variant") == "row_fused" && cell(csv, row, "axis.bank_bytes") == "1024";
+    CHECK(cell(csv, row, "status") == (should_fail ? "failed" : "ok"));
+    if (should_fail) {
+      CHECK(cell(csv, row, "error").find("row-fused attention keeps a block of query rows' full scores on chip") !=
+            std::string::npos);
+      CHECK(cell(csv, row, "cycles").empty());
+    } else {
+      CHECK(cell(csv, row, "error").empty());
+      CHECK(std::stoll(cell(csv, row, "cycles")) > 0);
+      // The axis values reached the simulated documents.
+      CHECK(std::stoll(cell(csv, row, "sram_capacity_bytes")) == 16 * std::stoll(cell(csv, row, "axis.bank_bytes")));
+      CHECK(cell(csv, row, "seq_len") == "2048");
+      CHECK(cell(csv, row, "variant") == cell(csv, row, "axis.variant"));
+    }
+  }
+  CHECK(r.out.find("3 of 4 points ok, 1 failed") != std::string::npos);
+  // The failure is finished too: a rerun simulates nothing, --retry-failed runs it again.
+  const CliResult again = run_cli("sweep " + spec + " --out " + dir);
+  CHECK(again.status == 1);
+  CHECK(again.err.find("4 already finished") != std::string::npos);
+  CHECK(slurp(dir + "/results.csv") == [&] {
+    std::string s;
+    for (const auto& l : csv) s += l + "\n";
+    return s;
+  }());
+  const CliResult retry = run_cli("sweep " + spec + " --out " + dir + " --retry-failed");
+  CHECK(retry.err.find("3 already finished") != std::string::npos);
+  CHECK(retry.err.find("running 1,") != std::string::npos);
+}
+
+TEST_CASE("sweep: a point over the timeout is killed and recorded as failed", "[sweep][cli]") {
+  // Flash on edge at N = 65536 simulates the LRA model's 2 x 2 heads of 2 N^2 d = 2.7e11 MACs each on
+  // 1024 PEs: over 1e9 cycles, seconds of wall time. N = 64 finishes in milliseconds.
+  const std::string spec = write_temp("sweep_timeout.json", R"({
+    "hardware": "edge", "model": "lra-text",
+    "axes": [{"path": "/model/seq_len", "values": [64, 65536]}]})");
+  const std::string dir = temp_dir() + "/sweep_timeout";
+  const CliResult r = run_cli("sweep " + spec + " --out " + dir + " -j 2 --timeout 0.5");
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  const std::vector<std::string> csv = lines_of(slurp(dir + "/results.csv"));
+  REQUIRE(csv.size() == 3);
+  CHECK(cell(csv, 1, "status") == "ok");
+  CHECK(cell(csv, 2, "status") == "failed");
+  CHECK(cell(csv, 2, "error").find("timeout: killed after") != std::string::npos);
+}
+
+TEST_CASE("sweep: killed half-way and rerun, it finishes with exactly the rows of an uninterrupted run",
+          "[sweep][cli]") {
+  const std::string spec = write_temp("sweep_twelve.json", kTwelvePoints);
+  const std::string ref = temp_dir() + "/sweep_ref", cut = temp_dir() + "/sweep_cut";
+  const CliResult whole = run_cli("sweep " + spec + " --out " + ref + " -j 2");
+  INFO(whole.out << whole.err);
+  REQUIRE(whole.status == 0);
+  const std::string expected = slurp(ref + "/results.csv");
+  REQUIRE(lines_of(expected).size() == 13);
+
+  // SIGKILL (no chance to tidy up) once a few points are finished.
+  const pid_t pid = start_sweep(spec, cut, 1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (finished_points(cut) < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGKILL);
+  int wstatus = 0;
+  waitpid(pid, &wstatus, 0);
+  const std::size_t before = finished_points(cut);
+  INFO("finished before the kill: " << before);
+  CHECK(before >= 4);
+  CHECK(before < 12);
+  // Whatever results.csv the kill left is whole: every line has the header's number of cells.
+  const std::vector<std::string> partial = lines_of(slurp(cut + "/results.csv"));
+  for (const std::string& l : partial) CHECK(cells_of(l).size() == cells_of(partial.at(0)).size());
+
+  const CliResult rest = run_cli("sweep " + spec + " --out " + cut + " -j 2");
+  INFO(rest.out << rest.err);
+  CHECK(rest.status == 0);
+  CHECK(rest.err.find(std::to_string(before) + " already finished") != std::string::npos);
+  CHECK(rest.err.find("running " + std::to_string(12 - before) + ",") != std::string::npos);
+  CHECK(slurp(cut + "/results.csv") == expected);
+}
+
+TEST_CASE("sweep: SIGINT stops the sweep with status 130 and the rerun completes it", "[sweep][cli]") {
+  const std::string spec = write_temp("sweep_twelve_int.json", kTwelvePoints);
+  const std::string dir = temp_dir() + "/sweep_int";
+  const pid_t pid = start_sweep(spec, dir, 1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (finished_points(dir) < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGINT);
+  int wstatus = 0;
+  waitpid(pid, &wstatus, 0);
+  REQUIRE(WIFEXITED(wstatus));
+  CHECK(WEXITSTATUS(wstatus) == 130);
+  const std::size_t before = finished_points(dir);
+  CHECK(lines_of(slurp(dir + "/results.csv")).size() == before + 1);
+  const CliResult rest = run_cli("sweep " + spec + " --out " + dir + " -j 2");
+  CHECK(rest.status == 0);
+  CHECK(lines_of(slurp(dir + "/results.csv")).size() == 13);
+}
+
+TEST_CASE("sweep: results do not depend on -j", "[sweep][cli]") {
+  const std::string spec = write_temp("sweep_twelve_j.json", kTwelvePoints);
+  const std::string one = temp_dir() + "/sweep_j1", three = temp_dir() + "/sweep_j3";
+  const CliResult a = run_cli("sweep " + spec + " --out " + one + " -j 1");
+  const CliResult b = run_cli("sweep " + spec + " --out " + three + " -j 3");
+  REQUIRE(a.status == 0);
+  REQUIRE(b.status == 0);
+  CHECK(slurp(one + "/results.csv") == slurp(three + "/results.csv"));
+  // And the reports beside them, byte for byte.
+  for (const auto& e : fs::directory_iterator(one + "/points")) {
+    const std::string hash = e.path().filename().string();
+    CHECK(slurp(one + "/points/" + hash + "/report.json") == slurp(three + "/points/" + hash + "/report.json"));
+  }
+}
+
+TEST_CASE("sweep spec: every bad path or value is reported at once, with exit status 2", "[sweep][cli]") {
+  const std::string spec = write_temp("sweep_bad.json", R"({
+    "hardware": "edge", "model": "lra-text", "bogus": 1,
+    "axes": [{"path": "/attention/variant", "values": ["unfused", "flashy"]},
+             {"path": "/model/seq_len", "values": [256, -3]},
+             {"path": "/array/rowz", "values": [16]},
+             {"path": "/array/rows", "values": [0, 16], "nam": "x"},
+             {"zip": [{"path": "/array/rows", "values": [16, 32]}, {"path": "/array/cols", "values": [16]}]}]})");
+  const CliResult r = run_cli("sweep " + spec + " --out " + temp_dir() + "/sweep_bad");
+  INFO(r.err);
+  CHECK(r.status == 2);
+  for (const char* expected :
+       {"/bogus: unknown key", "/axes/3/nam: unknown key (did you mean \"name\"?)",
+        "/axes/4/zip/1/values: zipped axes move together", "/axes/0/values/1: /attention/variant = \"flashy\"",
+        "/axes/1/values/1: /model/seq_len = -3: /model/seq_len: must be a positive integer",
+        "/axes/2/values/0: /array/rowz = 16: preset:edge: /array/rowz: unknown key (did you mean \"rows\"?)",
+        "/axes/3/values/0: /array/rows = 0: preset:edge: /array/rows: must be an integer in [1, 4096]"})
+    CHECK(r.err.find(std::string(spec) + ": " + expected) != std::string::npos);
+  CHECK(!fs::exists(temp_dir() + "/sweep_bad"));
+}
+
+TEST_CASE("sweep spec: points are the product of the axes in order, zipped axes move together, named points "
+          "set several paths",
+          "[sweep]") {
+  const Json doc = parse_json_text(R"({
+    "hardware": "edge", "model": "lra-text",
+    "axes": [{"path": "/hardware", "values": ["edge", "cloud"]},
+             {"zip": [{"path": "/array/rows", "values": [8, 16, 64]}, {"path": "/array/cols", "values": [8, 16, 64]}]},
+             {"name": "design", "points": [{"label": "small-sram", "set": {"/sram/banks": 4, "/model/seq_len": 512}},
+                                           {"label": "no-softmax-unit", "set": {"/softmax": null}}]}]})",
+                                   "spec");
+  const cli::SweepSpec spec = cli::parse_sweep_spec(doc, "spec", "");
+  REQUIRE(spec.points.size() == 2 * 3 * 2);
+  CHECK(spec.axis_names == std::vector<std::string>{"hardware", "rows", "cols", "design"});
+  // Point 7 = (hardware 1, zip 0, design 1) in mixed radix (3 * 2 = 6 points per hardware).
+  const cli::SweepPoint& p = spec.points[7];
+  CHECK(p.label() == "hardware=cloud rows=8 cols=8 design=no-softmax-unit");
+  CHECK(p.hw_source == "preset:cloud");
+  CHECK(p.hw_doc["array"]["rows"] == 8);
+  CHECK(!p.hw_doc.contains("softmax"));
+  CHECK(spec.points[6].hw_doc.contains("softmax"));
+  const cli::SweepPoint& q = spec.points[2];  // edge, 16 x 16, small-sram
+  CHECK(q.hw_doc["sram"]["banks"] == 4);
+  CHECK(q.model_doc["defaults"]["seq_len"] == 512);
+  // Hashes: 16 hex digits, distinct, and stable (the same spec gives the same hashes).
+  const cli::SweepSpec again = cli::parse_sweep_spec(doc, "spec", "");
+  for (std::size_t i = 0; i < spec.points.size(); ++i) {
+    CHECK(spec.points[i].hash.size() == 16);
+    CHECK(spec.points[i].hash == again.points[i].hash);
+    for (std::size_t j = 0; j < i; ++j) CHECK(spec.points[i].hash != spec.points[j].hash);
+  }
+  // FNV-1a 64 of "a" is af63dc4c8601ec8c (the published test vector).
+  CHECK(cli::hash_hex("a") == "af63dc4c8601ec8c");
+}
