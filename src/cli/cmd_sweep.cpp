@@ -6,7 +6,8 @@
 //                              and the attnsim version
 //   points/HASH/report.json    a finished point's full report (traces beside it when asked for)
 //   points/HASH/status.json    written last, atomically: ok or failed (with the reason), the wall
-//                              time and the headline row; its presence means "finished"
+//                              time (wall_s: fork to exit; sim_s: the simulation inside the child)
+//                              and the headline row; its presence means "finished"
 //   results.csv                one row per finished point in point order: index, point (hash),
 //                              status, error, one axis.NAME column per axis, then the report's
 //                              headline figures (empty for a failed point); rewritten atomically
@@ -53,7 +54,8 @@ extern "C" void on_stop_signal(int) { g_stop = 1; }
 struct Finished {
   bool ok = false;
   std::string error;
-  double wall_s = 0;
+  double wall_s = 0;  // fork to exit
+  double sim_s = 0;   // inside the child: documents, compilation, simulation, report
   Json row;  // headline figures, an object in column order (null when failed)
 };
 
@@ -88,6 +90,7 @@ std::optional<Finished> read_finished(const std::string& path) {
     f.ok = s.at("status") == "ok";
     f.error = s.value("error", "");
     f.wall_s = s.value("wall_s", 0.0);
+    f.sim_s = s.value("sim_s", 0.0);
     f.row = s.value("row", Json());
     if (f.ok && !f.row.is_object()) return std::nullopt;
     return f;
@@ -146,8 +149,10 @@ Json spec_record(const SweepSpec& spec) {
           {"points", points}};
 }
 
-// Runs in the child: one point, its report written beside its status; returns the headline row.
+// Runs in the child: one point, its report written beside its status; returns {"row": the headline
+// figures, "sim_s": the seconds spent reading the documents, compiling, simulating and reporting}.
 std::string simulate_point(const SweepPoint& p, const std::string& point_dir) {
+  const Clock::time_point start = Clock::now();
   const HwConfig hw = parse_hw_config(p.hw_doc, p.hw_source);
   const ModelConfig model = parse_model_config(p.model_doc, p.model_source);
   const Graph graph = build_graph(model);
@@ -161,7 +166,7 @@ std::string simulate_point(const SweepPoint& p, const std::string& point_dir) {
   write_atomically(point_dir + "/report.json", report.dump(2) + "\n");
   Json row = Json::object();
   for (const auto& [column, value] : headline_figures(report)) row[column] = value;
-  return row.dump();
+  return Json{{"row", row}, {"sim_s", std::chrono::duration<double>(Clock::now() - start).count()}}.dump();
 }
 
 }  // namespace
@@ -252,7 +257,9 @@ int cmd_sweep(const Args& args) {
     f.wall_s = r.seconds;
     if (r.ok) {
       try {
-        f.row = Json::parse(r.output);
+        const Json result = Json::parse(r.output);
+        f.row = result.at("row");
+        f.sim_s = result.at("sim_s").get<double>();
       } catch (const Json::exception& e) {
         f.ok = false;
         f.error = std::string("internal error: unreadable result: ") + e.what();
@@ -261,7 +268,7 @@ int cmd_sweep(const Args& args) {
       f.error = r.output;
     }
     Json status = {{"index", p.index}, {"point", p.hash},   {"label", p.label()},
-                   {"status", f.ok ? "ok" : "failed"}, {"error", f.error}, {"wall_s", f.wall_s},
+                   {"status", f.ok ? "ok" : "failed"}, {"error", f.error}, {"wall_s", f.wall_s}, {"sim_s", f.sim_s},
                    {"row", f.ok ? f.row : Json()}};
     const std::string dir = out_dir + "/points/" + p.hash;
     make_directories(dir);
