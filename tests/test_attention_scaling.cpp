@@ -29,8 +29,10 @@
 #include "config/presets.h"
 #include "ir/graph.h"
 #include "ir/tile_program.h"
+#include "support/scaling.h"
 
 using namespace attnsim;
+using namespace attnsim::test;
 
 namespace {
 
@@ -39,22 +41,14 @@ constexpr std::uint64_t kEb = 2;  // fp16
 const std::vector<std::int64_t> kSeqLens = {256, 512, 1024, 2048, 4096, 8192, 16384};
 const char* const kAttention = "L0.attention";
 
-// BERT-base with one layer: the embedded preset's document with "layers" cut to one repeat.
+// BERT-base with one layer: the embedded preset's document with "layers" cut to one repeat
+// (one_layer checks that it is one layer of batch 1, not causal, at N = n).
 ModelConfig bert_one_layer(std::int64_t n, const std::string& variant) {
-  Json doc = parse_json_text(find_model_preset("bert-base"), "preset:bert-base");
-  doc["layers"] = Json::array({Json{{"repeat", 1}}});
-  ModelOverrides ov;
-  ov.seq_len = n;
-  ov.variant = variant;
-  ModelConfig m = parse_model_config(doc, "preset:bert-base (1 layer)", ov);
-  REQUIRE(m.layers.size() == 1);
+  ModelConfig m = one_layer("bert-base", n, variant);
   const LayerSpec& l = m.layers[0];
   REQUIRE(l.d_model == kDModel);
   REQUIRE(l.heads == kHeads);
   REQUIRE(l.head_dim == kDh);
-  REQUIRE(l.seq_len == n);
-  REQUIRE(l.batch == 1);
-  REQUIRE(!l.causal);
   REQUIRE(m.elem_bytes == int(kEb));
   return m;
 }
@@ -67,37 +61,19 @@ HwConfig preset_with_smaller_sram(const std::string& preset, std::int64_t shrink
   return parse_hw_config(doc, source + " (SRAM / " + std::to_string(shrink) + ")");
 }
 
-struct Compiled {
-  CompiledModel cm;
-  ProgramCounts counts;
-};
-
 // Compiles one layer (hw must outlive the program: its generator refers to it).
-CompiledModel compile(const HwConfig& hw, std::int64_t n, const std::string& variant) {
-  return compile_model(hw, build_graph(bert_one_layer(n, variant)));
+Built compile(const HwConfig& hw, std::int64_t n, const std::string& variant) {
+  return build(hw, bert_one_layer(n, variant), false);
 }
 
-Compiled compile_and_count(const HwConfig& hw, std::int64_t n, const std::string& variant) {
-  Compiled c{compile(hw, n, variant), {}};
-  c.counts = count_program(c.cm.program);
-  return c;
+Built compile_and_count(const HwConfig& hw, std::int64_t n, const std::string& variant) {
+  return build(hw, bert_one_layer(n, variant));
 }
 
-std::uint64_t core_macs(const ProgramCounts& c) {
-  return c.macs_by_class[std::size_t(OpClass::QK)] + c.macs_by_class[std::size_t(OpClass::PV)];
-}
+std::uint64_t core_macs(const ProgramCounts& c) { return class_macs(c, {OpClass::QK, OpClass::PV}); }
 
 std::uint64_t core_bytes(const ProgramCounts& c) {
-  std::uint64_t b = 0;
-  for (OpClass k : {OpClass::QK, OpClass::Softmax, OpClass::PV})
-    b += c.load_bytes_by_class[std::size_t(k)] + c.store_bytes_by_class[std::size_t(k)];
-  return b;
-}
-
-const PhaseInfo* find_phase(const CompiledModel& cm, const std::string& name) {
-  for (const PhaseInfo& p : cm.phases)
-    if (p.name == name) return &p;
-  return nullptr;
+  return class_dram_bytes(c, {OpClass::QK, OpClass::Softmax, OpClass::PV});
 }
 
 // The SRAM high-water mark of a phase: the bytes of all its buffers (they are live together).
@@ -119,40 +95,10 @@ std::uint64_t tensor_bytes(const CompiledModel& cm, const std::vector<std::uint6
   return 0;
 }
 
-// Least-squares slope of ln y against ln x.
-double loglog_slope(const std::vector<std::pair<double, double>>& pts) {
-  double mx = 0, my = 0;
-  for (const auto& [x, y] : pts) mx += std::log(x), my += std::log(y);
-  mx /= double(pts.size()), my /= double(pts.size());
-  double sxy = 0, sxx = 0;
-  for (const auto& [x, y] : pts) {
-    const double dx = std::log(x) - mx;
-    sxy += dx * (std::log(y) - my);
-    sxx += dx * dx;
-  }
-  return sxy / sxx;
-}
-
-std::uint64_t ceil_div_u(std::int64_t a, std::int64_t b) { return std::uint64_t((a + b - 1) / b); }
-
 // Flash and row-fused per head (attention_lowering.h): Q read and O written once (2 N d), K and V
 // read once per query block of `block` rows (2 N d ceil(N / block)), in elements of eb bytes.
 std::uint64_t blocked_bytes_per_head(std::int64_t n, std::int64_t block) {
   return kEb * std::uint64_t(n) * kDh * (2 + 2 * ceil_div_u(n, block));
-}
-
-// DRAM bytes of the operands of one GEMM C[m x n] = A[m x k] B[k x n] as GemmEmitter::emit reads
-// them (gemm_lowering.cpp): its loop is outer x inner x k (m, n, k or n, m, k) and a tile of A
-// (block (mi, ki)) or B (block (ki, ni)) is loaded only when it differs from the one on chip.
-//   m, n, k order: with nk = 1 A's tile (mi, 0) stays over the whole inner n loop, so A is read
-//   once; else every step loads again and A is read nn times. B's block changes every step unless
-//   nk = nn = 1 (then one tile serves the GEMM), so B is read nm times, or once.
-//   n, m, k order: the same with A and B (and nm, nn) exchanged.
-std::uint64_t gemm_operand_bytes(const GemmTiling& t, const GemmDims& d) {
-  const std::uint64_t nm = ceil_div_u(d.m, t.tm), nn = ceil_div_u(d.n, t.tn), nk = ceil_div_u(d.k, t.tk);
-  const std::uint64_t a = std::uint64_t(d.m * d.k) * kEb, b = std::uint64_t(d.k * d.n) * kEb;
-  if (!t.n_outer) return a * (nk == 1 ? 1 : nn) + b * (nk == 1 && nn == 1 ? 1 : nm);
-  return b * (nk == 1 ? 1 : nm) + a * (nk == 1 && nm == 1 ? 1 : nn);
 }
 
 std::string tiles_of(const GemmTiling& t) {
@@ -202,7 +148,7 @@ TEST_CASE("unfused attention: 2 N^2 d MACs per head, and 4 N^2 score elements th
     std::vector<std::int64_t> spilled_n;
     for (std::int64_t n : kSeqLens) {
       INFO(preset << " N = " << n);
-      const Compiled c = compile_and_count(hw, n, "unfused");
+      const Built c = compile_and_count(hw, n, "unfused");
       // MACs: S = Q K^T is N x d x N, O = P V is N x N x d: 2 N^2 d per head, every tile once.
       CHECK(core_macs(c.counts) == std::uint64_t(2 * n * n * kDh * kHeads));
       const PhaseInfo* attn = find_phase(c.cm, kAttention);
@@ -234,9 +180,9 @@ TEST_CASE("unfused attention: 2 N^2 d MACs per head, and 4 N^2 score elements th
       CHECK(tensor_bytes(c.cm, c.counts.load_bytes_by_tensor, "L0.P") == nn_bytes);
       // The whole core, exactly.
       const std::uint64_t per_head = kEb * std::uint64_t(n * n)        // S stored
-                                     + gemm_operand_bytes(tqk, dqk)    // Q, K
+                                     + gemm_operand_bytes(tqk, dqk, kEb)    // Q, K
                                      + 2 * kEb * std::uint64_t(n * n)  // softmax S -> P
-                                     + gemm_operand_bytes(tpv, dpv)    // P, V
+                                     + gemm_operand_bytes(tpv, dpv, kEb)    // P, V
                                      + kEb * std::uint64_t(n * kDh);   // O stored
       CHECK(core_bytes(c.counts) == kHeads * per_head);
       spilled.push_back({double(n), double(core_bytes(c.counts))});
@@ -277,7 +223,7 @@ TEST_CASE("flash attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N / b
     for (std::int64_t n : lens) {
       INFO(preset << " N = " << n);
       const FlashPlan p = plan_flash(hw, n, kDh, cap, kAttention);
-      const Compiled c = compile_and_count(hw, n, "flash");
+      const Built c = compile_and_count(hw, n, "flash");
       const PhaseInfo* attn = find_phase(c.cm, kAttention);
       REQUIRE(attn != nullptr);
       CHECK(attn->plan.find("Q tiles " + std::to_string(p.bq) + "x64") != std::string::npos);
@@ -321,7 +267,7 @@ TEST_CASE("flash attention traffic is Theta(N^2 d^2 / M): a smaller SRAM shrinks
                       ps = plan_flash(small, n, kDh, m_small, kAttention);
       CHECK(ps.bq < pf.bq);
       CHECK(ps.footprint <= m_small);
-      const Compiled cf = compile_and_count(hw, n, "flash"), cs = compile_and_count(small, n, "flash");
+      const Built cf = compile_and_count(hw, n, "flash"), cs = compile_and_count(small, n, "flash");
       const std::uint64_t bf = core_bytes(cf.counts), bs = core_bytes(cs.counts);
       CHECK(bs == kHeads * blocked_bytes_per_head(n, ps.bq));
       CHECK(bs > bf);
@@ -375,7 +321,7 @@ TEST_CASE("row-fused attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N
       }
       const RowFusedPlan p = plan_row_fused(hw, n, kDh, cap, kAttention);
       CHECK(blocked_bytes_per_head(n, p.br) <= spilled(n));
-      const Compiled c = compile_and_count(hw, n, "row_fused");
+      const Built c = compile_and_count(hw, n, "row_fused");
       const PhaseInfo* attn = find_phase(c.cm, kAttention);
       REQUIRE(attn != nullptr);
       CHECK(attn->plan.find("query blocks of " + std::to_string(p.br) + " rows") != std::string::npos);
@@ -409,8 +355,8 @@ TEST_CASE("flash attention's SRAM high-water mark does not depend on N, row-fuse
     CHECK(steady == (std::string(preset) == "edge" ? 497664u : 29720576u));  // the sums above
     for (std::int64_t n : kSeqLens) {
       INFO(preset << " N = " << n);
-      const CompiledModel cm = compile(hw, n, "flash");
-      const std::uint64_t hw_mark = phase_buffer_bytes(cm, kAttention);
+      const Built b = compile(hw, n, "flash");
+      const std::uint64_t hw_mark = phase_buffer_bytes(b.cm, kAttention);
       const FlashPlan p = plan_flash(hw, n, kDh, cap, kAttention);
       CHECK(hw_mark == expected(std::uint64_t(p.bq), std::uint64_t(p.bk)));
       if (n >= std::max(unclamped.bq, unclamped.bk))
@@ -433,10 +379,10 @@ TEST_CASE("flash attention's SRAM high-water mark does not depend on N, row-fuse
     for (std::int64_t n : kSeqLens) {
       INFO(preset << " N = " << n);
       if (std::string(preset) == "edge" && n >= 4096) continue;  // refused: see the traffic test above
-      const CompiledModel cm = compile(hw, n, "row_fused");
+      const Built b = compile(hw, n, "row_fused");
       const RowFusedPlan p = plan_row_fused(hw, n, kDh, cap, kAttention);
-      const std::uint64_t mark = phase_buffer_bytes(cm, kAttention),
-                          scores = phase_buffer_bytes(cm, kAttention, BufClass::Score);
+      const std::uint64_t mark = phase_buffer_bytes(b.cm, kAttention),
+                          scores = phase_buffer_bytes(b.cm, kAttention, BufClass::Score);
       CHECK(scores == std::uint64_t(p.score_buffers) * std::uint64_t(p.br) * std::uint64_t(n) * 6);
       CHECK(mark <= cap);
       if (p.br == n) {

@@ -14,21 +14,13 @@
 #include "cli/compare_table.h"
 #include "config/json_reader.h"
 #include "support/cli.h"
+#include "support/small_model.h"
 
 using namespace attnsim;
 using namespace attnsim::cli;
 using namespace attnsim::test;
 
 namespace {
-
-// The 2-layer model of test_run_cli.cpp: well under a second per point.
-const char* kSmallModel = R"({
-  "description": "two small layers",
-  "dtype": "fp16",
-  "defaults": {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 256, "batch": 1,
-               "ffn": {"width": 128, "activation": "gelu"}, "attention": {"variant": "flash"}},
-  "layers": [{"repeat": 2}]
-})";
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -79,7 +71,7 @@ ComparePoint point(std::int64_t n, const std::string& variant, bool vanilla, Jso
 }  // namespace
 
 TEST_CASE("compare prints one table per sequence length with ratios against the first variant", "[cli][compare]") {
-  const std::string model = write_temp("compare_small.json", kSmallModel);
+  const std::string model = write_small_model("compare_small.json");
   const std::string dir = temp_dir() + "/compare_tables";
   CliResult r =
       run_cli("compare --hw edge --model " + model + " --variants unfused,flash --seq-lens 128,256 --out " + dir);
@@ -140,7 +132,7 @@ TEST_CASE("compare prints one table per sequence length with ratios against the 
 }
 
 TEST_CASE("compare defaults to the model's own sequence length", "[cli][compare]") {
-  const std::string model = write_temp("compare_small.json", kSmallModel);
+  const std::string model = write_small_model("compare_small.json");
   CliResult r = run_cli("compare --hw edge --model " + model + " --variants flash,row_fused");
   INFO(r.out << r.err);
   REQUIRE(r.status == 0);
@@ -150,7 +142,7 @@ TEST_CASE("compare defaults to the model's own sequence length", "[cli][compare]
 }
 
 TEST_CASE("compare writes byte-identical files whatever --jobs", "[cli][compare]") {
-  const std::string model = write_temp("compare_small.json", kSmallModel);
+  const std::string model = write_small_model("compare_small.json");
   const std::string a = temp_dir() + "/compare_j1", b = temp_dir() + "/compare_j2";
   const std::string common =
       "compare --hw edge --model " + model + " --variants flash,unfused,row_fused --seq-lens 256,128";
@@ -167,7 +159,7 @@ TEST_CASE("compare writes byte-identical files whatever --jobs", "[cli][compare]
 }
 
 TEST_CASE("compare rejects bad input with exit status 2 before running anything", "[cli][compare]") {
-  const std::string model = write_temp("compare_small.json", kSmallModel);
+  const std::string model = write_small_model("compare_small.json");
   const std::string base = "compare --hw edge --model " + model;
   auto rejected = [](const CliResult& r, const std::string& needle) {
     INFO(r.out << r.err);
@@ -206,7 +198,7 @@ TEST_CASE("compare rejects bad input with exit status 2 before running anything"
 }
 
 TEST_CASE("compare reports a point that fails and still runs the others, with exit status 1", "[cli][compare]") {
-  const std::string model = write_temp("compare_small.json", kSmallModel);
+  const std::string model = write_small_model("compare_small.json");
   const std::string dir = temp_dir() + "/compare_failed";
   // 16 banks of 1 KiB: at N = 2048 one row of row-fused scores (20864 B) does not fit; unfused spills
   // its scores and flash streams K/V tiles, so both still run, and row-fused runs at N = 64.

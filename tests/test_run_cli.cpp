@@ -4,25 +4,13 @@
 
 #include "config/json_reader.h"
 #include "support/cli.h"
+#include "support/small_model.h"
 
 using namespace attnsim;
 using namespace attnsim::test;
 
-namespace {
-
-// A 2-layer model small enough to simulate in well under a second.
-const char* kSmallModel = R"({
-  "description": "two small layers",
-  "dtype": "fp16",
-  "defaults": {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 256, "batch": 1,
-               "ffn": {"width": 128, "activation": "gelu"}, "attention": {"variant": "flash"}},
-  "layers": [{"repeat": 2}]
-})";
-
-}  // namespace
-
 TEST_CASE("run --emit graph prints the workload graph without simulating", "[cli][run]") {
-  const std::string model = write_temp("small.json", kSmallModel);
+  const std::string model = write_small_model("small.json");
   CliResult r = run_cli("run --hw edge --model " + model + " --emit graph");
   REQUIRE(r.status == 0);
   // Per layer: norm1, qkv_proj, qk, softmax, pv, out_proj, residual1, norm2, ffn_up, ffn_act,
@@ -33,7 +21,7 @@ TEST_CASE("run --emit graph prints the workload graph without simulating", "[cli
 }
 
 TEST_CASE("run --emit tiles lists the phases and the program", "[cli][run]") {
-  const std::string model = write_temp("small.json", kSmallModel);
+  const std::string model = write_small_model("small.json");
   CliResult r = run_cli("run --hw edge --model " + model + " --emit tiles");
   REQUIRE(r.status == 0);
   CHECK(r.out.find("# phase L0.attention: flash") != std::string::npos);
@@ -43,7 +31,7 @@ TEST_CASE("run --emit tiles lists the phases and the program", "[cli][run]") {
 }
 
 TEST_CASE("run reports per layer, per op, the softmax unit and SRAM per tensor class", "[cli][run]") {
-  const std::string model = write_temp("small.json", kSmallModel);
+  const std::string model = write_small_model("small.json");
   const std::string dir = temp_dir() + "/run_report";
   CliResult r = run_cli("run --hw edge --model " + model + " --out " + dir);
   REQUIRE(r.status == 0);
@@ -74,7 +62,7 @@ TEST_CASE("run reports per layer, per op, the softmax unit and SRAM per tensor c
 }
 
 TEST_CASE("run reports are byte-identical across runs", "[cli][run]") {
-  const std::string model = write_temp("small.json", kSmallModel);
+  const std::string model = write_small_model("small.json");
   const std::string a = temp_dir() + "/det_a", b = temp_dir() + "/det_b";
   REQUIRE(run_cli("run --hw edge --model " + model + " --variant unfused --out " + a).status == 0);
   REQUIRE(run_cli("run --hw edge --model " + model + " --variant unfused --out " + b).status == 0);
@@ -83,7 +71,7 @@ TEST_CASE("run reports are byte-identical across runs", "[cli][run]") {
 }
 
 TEST_CASE("without a softmax unit softmax runs on the vector unit", "[cli][run]") {
-  const std::string model = write_temp("small.json", kSmallModel);
+  const std::string model = write_small_model("small.json");
   const std::string dir = temp_dir() + "/run_tpu";
   CliResult r = run_cli("run --hw tpu-v1 --dtype int8 --model " + model + " --out " + dir);
   REQUIRE(r.status == 0);

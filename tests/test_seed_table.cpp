@@ -48,10 +48,10 @@
 #include "report/report.h"
 #include "support/cli.h"
 #include "support/isolated.h"
+#include "support/scaling.h"
 
 using namespace attnsim;
-using attnsim::test::run_cli;
-using attnsim::test::run_isolated;
+using namespace attnsim::test;
 
 namespace {
 
@@ -65,38 +65,6 @@ const std::vector<OpClass> kCoreClasses = {OpClass::QK, OpClass::Softmax, OpClas
 
 bool is_core(OpClass c) { return std::find(kCoreClasses.begin(), kCoreClasses.end(), c) != kCoreClasses.end(); }
 bool vanilla(const std::string& v) { return v == "unfused" || v == "flash"; }
-
-// A model preset cut to one layer, at sequence length n with `variant` on its layer.
-ModelConfig one_layer(const std::string& preset, std::int64_t n, const std::string& variant) {
-  Json doc = parse_json_text(find_model_preset(preset), "preset:" + preset);
-  doc["layers"] = Json::array({Json{{"repeat", 1}}});
-  ModelOverrides ov;
-  ov.seq_len = n;
-  ov.variant = variant;
-  ModelConfig m = parse_model_config(doc, "preset:" + preset + " (1 layer)", ov);
-  REQUIRE(m.layers.size() == 1);
-  REQUIRE(m.layers[0].seq_len == n);
-  REQUIRE(m.layers[0].batch == 1);
-  REQUIRE(!m.layers[0].causal);
-  return m;
-}
-
-// The graph and the program compiled from it (the program refers to the graph and to hw, which
-// must outlive it).
-struct Built {
-  std::unique_ptr<Graph> graph;
-  CompiledModel cm;
-  ProgramCounts counts;
-};
-
-Built build(const HwConfig& hw, const std::string& model, std::int64_t n, const std::string& variant,
-            bool count = true) {
-  Built b;
-  b.graph = std::make_unique<Graph>(build_graph(one_layer(model, n, variant)));
-  b.cm = compile_model(hw, *b.graph);
-  if (count) b.counts = count_program(b.cm.program);
-  return b;
-}
 
 // The LRA text layer of the table, its shape checked.
 Built build_lra(const HwConfig& hw, std::int64_t n, const std::string& variant, bool count = true) {
@@ -113,23 +81,8 @@ Built build_lra(const HwConfig& hw, std::int64_t n, const std::string& variant, 
   return b;
 }
 
-std::uint64_t core_macs(const ProgramCounts& c) {
-  std::uint64_t m = 0;
-  for (OpClass k : kCoreClasses) m += c.macs_by_class[std::size_t(k)];
-  return m;
-}
-
-std::uint64_t core_bytes(const ProgramCounts& c) {
-  std::uint64_t b = 0;
-  for (OpClass k : kCoreClasses) b += c.load_bytes_by_class[std::size_t(k)] + c.store_bytes_by_class[std::size_t(k)];
-  return b;
-}
-
-const PhaseInfo* find_phase(const CompiledModel& cm, const std::string& name) {
-  for (const PhaseInfo& p : cm.phases)
-    if (p.name == name) return &p;
-  return nullptr;
-}
+std::uint64_t core_macs(const ProgramCounts& c) { return class_macs(c, kCoreClasses); }
+std::uint64_t core_bytes(const ProgramCounts& c) { return class_dram_bytes(c, kCoreClasses); }
 
 // Bytes of every phase's buffers (a phase's buffers are live together).
 std::vector<std::uint64_t> phase_bytes(const CompiledModel& cm) {
@@ -160,33 +113,9 @@ std::int64_t number_after(const std::string& plan, const std::string& key) {
   return std::stoll(plan.substr(at + key.size()));
 }
 
-double loglog_slope(const std::vector<std::pair<double, double>>& pts) {
-  double mx = 0, my = 0;
-  for (const auto& [x, y] : pts) mx += std::log(x), my += std::log(y);
-  mx /= double(pts.size()), my /= double(pts.size());
-  double sxy = 0, sxx = 0;
-  for (const auto& [x, y] : pts) {
-    const double dx = std::log(x) - mx;
-    sxy += dx * (std::log(y) - my);
-    sxx += dx * dx;
-  }
-  return sxy / sxx;
-}
-
 double local_slope(double n0, double y0, double n1, double y1) { return std::log(y1 / y0) / std::log(n1 / n0); }
 
-std::uint64_t ceil_div_u(std::int64_t a, std::int64_t b) { return std::uint64_t((a + b - 1) / b); }
 std::uint64_t u64(std::int64_t x) { return std::uint64_t(x); }
-
-// DRAM bytes of the operands of one GEMM C[m x n] = A[m x k] B[k x n] as GemmEmitter reads them
-// (test_attention_scaling.cpp derives it): loop outer x inner x k, a tile of A or B loaded only when
-// it differs from the one on chip.
-std::uint64_t gemm_operand_bytes(const GemmTiling& t, const GemmDims& d) {
-  const std::uint64_t nm = ceil_div_u(d.m, t.tm), nn = ceil_div_u(d.n, t.tn), nk = ceil_div_u(d.k, t.tk);
-  const std::uint64_t a = u64(d.m * d.k) * kEb, b = u64(d.k * d.n) * kEb;
-  if (!t.n_outer) return a * (nk == 1 ? 1 : nn) + b * (nk == 1 && nn == 1 ? 1 : nm);
-  return b * (nk == 1 ? 1 : nm) + a * (nk == 1 && nm == 1 ? 1 : nn);
-}
 
 // MACs of the attention core per layer (graph.h's AttentionGroup comment), H heads:
 //   vanilla          2 N^2 d per head (S = Q K^T and O = P V, N x d x N each)
@@ -392,7 +321,7 @@ TEST_CASE("seed table: attention-core DRAM bytes, unfused and flash exponent 2, 
             const GemmTiling tqk = choose_gemm_tiling(hw, dqk, cap, "L0.qk"),
                              tpv = choose_gemm_tiling(hw, dpv, cap, "L0.pv");
             expect =
-                h * (3 * kEb * un * un + gemm_operand_bytes(tqk, dqk) + gemm_operand_bytes(tpv, dpv) + kEb * un * d);
+                h * (3 * kEb * un * un + gemm_operand_bytes(tqk, dqk, kEb) + gemm_operand_bytes(tpv, dpv, kEb) + kEb * un * d);
           }
         } else if (variant == "flash") {
           const FlashPlan p = plan_flash(hw, n, kDh, cap, "L0.attention");

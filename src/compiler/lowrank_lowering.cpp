@@ -40,10 +40,38 @@ std::int64_t choose_bt(const HwConfig& hw, std::uint64_t capacity,
   throw UserError(msg.str());
 }
 
-struct Slots {  // a double buffer: two addresses and the last reader of each
+// A double buffer's two SRAM addresses, fixed when its phase is planned.
+struct DoubleBuf {
   std::uint64_t at[2] = {0, 0};
+};
+
+// A double buffer during one program generation: its two addresses and the last reader of each
+// slot. Emitters construct them per generation, so each generation starts with no readers.
+struct Slots {
+  explicit Slots(const DoubleBuf& b) : at{b.at[0], b.at[1]} {}
+  std::uint64_t at[2];
   std::uint32_t reader[2] = {kNoInstr, kNoInstr};
 };
+
+// One double buffer of a phase: where its addresses go, its name (the slots are declared as name0
+// and name1; an empty name lays the buffer out without declaring it), the bytes of one slot and its
+// class.
+struct DoubleBufSpec {
+  DoubleBuf& buf;
+  std::string name;
+  std::uint64_t bytes;
+  BufClass cls;
+};
+
+// Takes slot 0 of every spec from al, then slot 1 of every spec (the layout X0 Y0 .. X1 Y1 ..), and
+// declares each slot in `buffers` (phase index 0, filled in by the caller).
+void take_double_bufs(SramAllocator& al, std::vector<BufferInfo>& buffers, std::initializer_list<DoubleBufSpec> specs) {
+  for (int i = 0; i < 2; ++i)
+    for (const DoubleBufSpec& s : specs) {
+      s.buf.at[i] = al.take(s.bytes);
+      if (!s.name.empty()) buffers.push_back({s.name + std::to_string(i), {s.buf.at[i], s.bytes}, s.cls, 0});
+    }
+}
 
 // The streaming phase of primal and primal_causal: per head, E and R projections and the concat
 // projection over token tiles.
@@ -56,18 +84,19 @@ class PrimalStream {
     SramAllocator al(0);
     wc_ = al.take(2 * s * d * ob);
     bc_ = al.take(d * ob);
-    for (int i = 0; i < 2; ++i) {
-      we_.at[i] = al.take(s * d * ob);
-      wr_.at[i] = al.take(s * d * ob);
-      cq_.at[i] = al.take(d * 4);
-      ck_.at[i] = al.take(d * 4);
-      q_.at[i] = al.take(bt * d * ob);
-      k_.at[i] = al.take(bt * d * ob);
-      er_.at[i] = al.take(bt * 2 * s * acc);
-      ero_.at[i] = al.take(bt * 2 * s * ob);
-      o_.at[i] = al.take(bt * d * acc);
-    }
-    end_ = al.used();
+    buffers_ = {{"Wc", {wc_, std::uint64_t(2 * s * d) * ob}, BufClass::Weight, 0},
+                {"bc", {bc_, std::uint64_t(d) * ob}, BufClass::Weight, 0}};
+    // The prefix-mean carries are laid out for both forms and declared for primal_causal only.
+    take_double_bufs(al, buffers_,
+                     {{we_, "WeT", std::uint64_t(s * d) * ob, BufClass::Weight},
+                      {wr_, "WrT", std::uint64_t(s * d) * ob, BufClass::Weight},
+                      {cq_, causal_form ? "qsum" : "", std::uint64_t(d) * 4, BufClass::Stats},
+                      {ck_, causal_form ? "ksum" : "", std::uint64_t(d) * 4, BufClass::Stats},
+                      {q_, "q", std::uint64_t(bt * d) * ob, BufClass::Query},
+                      {k_, "k", std::uint64_t(bt * d) * ob, BufClass::Key},
+                      {er_, "ER", std::uint64_t(bt * 2 * s) * acc, BufClass::Score},
+                      {ero_, "ERop", std::uint64_t(bt * 2 * s) * ob, BufClass::Score},
+                      {o_, "O", std::uint64_t(bt * d) * acc, BufClass::Output}});
   }
   static std::uint64_t footprint(const HwConfig& hw, std::int64_t bt, std::int64_t d, std::int64_t s) {
     const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -76,31 +105,12 @@ class PrimalStream {
            2 * (2 * a(s * d * ob) + 2 * a(d * 4) + 2 * a(bt * d * ob) + a(bt * 2 * s * acc) + a(bt * 2 * s * ob) +
                 a(bt * d * acc));
   }
-  std::vector<BufferInfo> buffers() const {
-    const std::uint64_t ob = hw_.array.operand_bytes, acc = hw_.array.accumulator_bytes;
-    const std::int64_t d = g_.head_dim, s = g_.rank, bt = bt_;
-    std::vector<BufferInfo> v = {{"Wc", {wc_, std::uint64_t(2 * s * d) * ob}, BufClass::Weight, 0},
-                                 {"bc", {bc_, std::uint64_t(d) * ob}, BufClass::Weight, 0}};
-    for (int i = 0; i < 2; ++i) {
-      const std::string n = std::to_string(i);
-      v.push_back({"WeT" + n, {we_.at[i], std::uint64_t(s * d) * ob}, BufClass::Weight, 0});
-      v.push_back({"WrT" + n, {wr_.at[i], std::uint64_t(s * d) * ob}, BufClass::Weight, 0});
-      if (causal_) {
-        v.push_back({"qsum" + n, {cq_.at[i], std::uint64_t(d) * 4}, BufClass::Stats, 0});
-        v.push_back({"ksum" + n, {ck_.at[i], std::uint64_t(d) * 4}, BufClass::Stats, 0});
-      }
-      v.push_back({"q" + n, {q_.at[i], std::uint64_t(bt * d) * ob}, BufClass::Query, 0});
-      v.push_back({"k" + n, {k_.at[i], std::uint64_t(bt * d) * ob}, BufClass::Key, 0});
-      v.push_back({"ER" + n, {er_.at[i], std::uint64_t(bt * 2 * s) * acc}, BufClass::Score, 0});
-      v.push_back({"ERop" + n, {ero_.at[i], std::uint64_t(bt * 2 * s) * ob}, BufClass::Score, 0});
-      v.push_back({"O" + n, {o_.at[i], std::uint64_t(bt * d) * acc}, BufClass::Output, 0});
-    }
-    return v;
-  }
+  const std::vector<BufferInfo>& buffers() const { return buffers_; }
 
-  void emit(Emitter& em) {
+  void emit(Emitter& em) const {
     const int ob = hw_.array.operand_bytes, acc = hw_.array.accumulator_bytes;
     const std::int64_t d = g_.head_dim, s = g_.rank, n = g_.seq_len, heads = std::int64_t(g_.heads.size());
+    Slots we(we_), wr(wr_), cq(cq_), ck(ck_), q(q_), k(k_), er(er_), ero(ero_), o(o_);
     em.set_class(OpClass::LowRank);
     const std::uint32_t wcl = em.load(whole_rows(g_.w_c, 0, 0, 2 * s, d), tile_at(wc_, 2 * s, d, ob));
     const std::uint32_t bcl = em.load(whole_rows(g_.b_c, 0, 0, 1, d), tile_at(bc_, 1, d, ob));
@@ -111,43 +121,43 @@ class PrimalStream {
       // primal: this (batch, head)'s WeT, WrT rows; primal_causal: the head's learned ones.
       const std::int64_t row = causal_ ? (i % heads_per_batch_) * s : i * s;
       const int wet = causal_ ? g_.w_e : g_.e_weights, wrt = causal_ ? g_.w_r : g_.r_weights;
-      const std::uint32_t wel = em.load(whole_rows(wet, row, 0, s, d), tile_at(we_.at[hs], s, d, ob), {we_.reader[hs]});
-      const std::uint32_t wrl = em.load(whole_rows(wrt, row, 0, s, d), tile_at(wr_.at[hs], s, d, ob), {wr_.reader[hs]});
-      std::uint32_t last_e = kNoInstr, last_r = kNoInstr, pq = cq_.reader[hs], pk = ck_.reader[hs];
+      const std::uint32_t wel = em.load(whole_rows(wet, row, 0, s, d), tile_at(we.at[hs], s, d, ob), {we.reader[hs]});
+      const std::uint32_t wrl = em.load(whole_rows(wrt, row, 0, s, d), tile_at(wr.at[hs], s, d, ob), {wr.reader[hs]});
+      std::uint32_t last_e = kNoInstr, last_r = kNoInstr, pq = cq.reader[hs], pk = ck.reader[hs];
       for (std::int64_t t0 = 0; t0 < n; t0 += bt_) {
         const std::int64_t bt = std::min(bt_, n - t0);
         ts = (ts + 1) % 2;
-        const SramTile qt = tile_at(q_.at[ts], bt, d, ob), kt = tile_at(k_.at[ts], bt, d, ob);
-        std::uint32_t ql = em.load(whole_rows(h.q.tensor, h.q.row0 + t0, h.q.col0, bt, d), qt, {q_.reader[ts]});
-        std::uint32_t kl = em.load(whole_rows(h.k.tensor, h.k.row0 + t0, h.k.col0, bt, d), kt, {k_.reader[ts]});
+        const SramTile qt = tile_at(q.at[ts], bt, d, ob), kt = tile_at(k.at[ts], bt, d, ob);
+        std::uint32_t ql = em.load(whole_rows(h.q.tensor, h.q.row0 + t0, h.q.col0, bt, d), qt, {q.reader[ts]});
+        std::uint32_t kl = em.load(whole_rows(h.k.tensor, h.k.row0 + t0, h.k.col0, bt, d), kt, {k.reader[ts]});
         if (causal_) {
           // Running means: the carry (sum of all earlier rows) chains tile to tile.
-          pq = em.vector(VecOp::PrefixMean, qt, tile_at(cq_.at[hs], 1, d, 4), qt, {ql, pq}, float(t0), t0 == 0);
-          pk = em.vector(VecOp::PrefixMean, kt, tile_at(ck_.at[hs], 1, d, 4), kt, {kl, pk}, float(t0), t0 == 0);
+          pq = em.vector(VecOp::PrefixMean, qt, tile_at(cq.at[hs], 1, d, 4), qt, {ql, pq}, float(t0), t0 == 0);
+          pk = em.vector(VecOp::PrefixMean, kt, tile_at(ck.at[hs], 1, d, 4), kt, {kl, pk}, float(t0), t0 == 0);
           ql = pq, kl = pk;
         }
         const std::uint32_t nq = em.vector(VecOp::L2Norm, qt, {}, qt, {ql});
         const std::uint32_t nk = em.vector(VecOp::L2Norm, kt, {}, kt, {kl});
-        const SramTile e_out = tile_at(er_.at[ts], bt, s, acc, 2 * s),
-                       r_out = tile_at(er_.at[ts] + std::uint64_t(s) * acc, bt, s, acc, 2 * s);
-        last_e = em.gemm(qt, tile_at(we_.at[hs], s, d, ob), e_out, false, true, {nq, wel, er_.reader[ts]});
-        last_r = em.gemm(kt, tile_at(wr_.at[hs], s, d, ob), r_out, false, true, {nk, wrl, er_.reader[ts]});
-        q_.reader[ts] = last_e;
-        k_.reader[ts] = last_r;
-        const SramTile ero = tile_at(ero_.at[ts], bt, 2 * s, ob);
+        const SramTile e_out = tile_at(er.at[ts], bt, s, acc, 2 * s),
+                       r_out = tile_at(er.at[ts] + std::uint64_t(s) * acc, bt, s, acc, 2 * s);
+        last_e = em.gemm(qt, tile_at(we.at[hs], s, d, ob), e_out, false, true, {nq, wel, er.reader[ts]});
+        last_r = em.gemm(kt, tile_at(wr.at[hs], s, d, ob), r_out, false, true, {nk, wrl, er.reader[ts]});
+        q.reader[ts] = last_e;
+        k.reader[ts] = last_r;
+        const SramTile erot = tile_at(ero.at[ts], bt, 2 * s, ob);
         const std::uint32_t cp =
-            em.vector(VecOp::Copy, tile_at(er_.at[ts], bt, 2 * s, acc), {}, ero, {last_e, last_r, ero_.reader[ts]});
-        er_.reader[ts] = cp;
-        const SramTile ot = tile_at(o_.at[ts], bt, d, acc);
-        const std::uint32_t g = em.gemm(ero, tile_at(wc_, 2 * s, d, ob), ot, false, false, {cp, wcl, o_.reader[ts]});
-        ero_.reader[ts] = g;
+            em.vector(VecOp::Copy, tile_at(er.at[ts], bt, 2 * s, acc), {}, erot, {last_e, last_r, ero.reader[ts]});
+        er.reader[ts] = cp;
+        const SramTile ot = tile_at(o.at[ts], bt, d, acc);
+        const std::uint32_t g = em.gemm(erot, tile_at(wc_, 2 * s, d, ob), ot, false, false, {cp, wcl, o.reader[ts]});
+        ero.reader[ts] = g;
         const std::uint32_t ab = em.vector(VecOp::AddRow, ot, tile_at(bc_, 1, d, ob), ot, {g, bcl});
-        o_.reader[ts] = em.store(whole_rows(h.o.tensor, h.o.row0 + t0, h.o.col0, bt, d), ot, {ab});
+        o.reader[ts] = em.store(whole_rows(h.o.tensor, h.o.row0 + t0, h.o.col0, bt, d), ot, {ab});
       }
-      we_.reader[hs] = last_e;
-      wr_.reader[hs] = last_r;
-      cq_.reader[hs] = pq;
-      ck_.reader[hs] = pk;
+      we.reader[hs] = last_e;
+      wr.reader[hs] = last_r;
+      cq.reader[hs] = pq;
+      ck.reader[hs] = pk;
     }
   }
 
@@ -159,8 +169,9 @@ class PrimalStream {
   const AttentionGroup& g_;
   std::int64_t bt_;
   bool causal_;
-  std::uint64_t wc_ = 0, bc_ = 0, end_ = 0;
-  Slots we_, wr_, cq_, ck_, q_, k_, er_, ero_, o_;
+  std::uint64_t wc_ = 0, bc_ = 0;
+  DoubleBuf we_, wr_, cq_, ck_, q_, k_, er_, ero_, o_;
+  std::vector<BufferInfo> buffers_;
 };
 
 // Nystromformer's global phase (graph.h has the math), per head:
@@ -201,11 +212,6 @@ LowRankPhase nystromformer_global(const HwConfig& hw, const AttentionGroup& grp,
                       zacc = al.take(l * l * acc), z = al.take(l * l * ob), az = al.take(l * l * acc),
                       azo = al.take(l * l * ob), x = al.take(l * l * ob), t = al.take(l * l * acc),
                       bvb = al.take(l * d * ob), wacc = al.take(l * d * acc);
-  Slots qt, kt;
-  for (int i = 0; i < 2; ++i) qt.at[i] = al.take(ta * d * ob), kt.at[i] = al.take(ta * d * ob);
-  FlashPlan fplan = plan_flash(hw, n, d, capacity > al.used() ? capacity - al.used() : 0, name + " (landmark BV)");
-  fplan.bq = std::min(fplan.bq, l);  // l landmark queries
-  const std::uint64_t flash_base = al.used();
   auto buf = [&](const char* nm, std::uint64_t at_, std::uint64_t bytes, BufClass c) {
     ph.buffers.push_back({nm, {at_, bytes}, c, 0});
   };
@@ -226,11 +232,13 @@ LowRankPhase nystromformer_global(const HwConfig& hw, const AttentionGroup& grp,
   buf("T", t, l * l * acc, BufClass::Score);
   buf("BV", bvb, l * d * ob, BufClass::Value);
   buf("W", wacc, l * d * acc, BufClass::Output);
-  for (int i = 0; i < 2; ++i) {
-    const std::string s = std::to_string(i);
-    ph.buffers.push_back({"Q" + s, {qt.at[i], std::uint64_t(ta * d) * ob}, BufClass::Query, 0});
-    ph.buffers.push_back({"K" + s, {kt.at[i], std::uint64_t(ta * d) * ob}, BufClass::Key, 0});
-  }
+  DoubleBuf qbuf, kbuf;
+  take_double_bufs(al, ph.buffers,
+                   {{qbuf, "Q", std::uint64_t(ta * d) * ob, BufClass::Query},
+                    {kbuf, "K", std::uint64_t(ta * d) * ob, BufClass::Key}});
+  FlashPlan fplan = plan_flash(hw, n, d, capacity > al.used() ? capacity - al.used() : 0, name + " (landmark BV)");
+  fplan.bq = std::min(fplan.bq, l);  // l landmark queries
+  const std::uint64_t flash_base = al.used();
   {
     const FlashEmitter probe(hw, fplan, d, flash_base);
     for (BufferInfo& b : probe.buffers(0)) {
@@ -245,14 +253,13 @@ LowRankPhase nystromformer_global(const HwConfig& hw, const AttentionGroup& grp,
   const HwConfig* hwp = &hw;
   const AttentionGroup* gp = &grp;
   ph.emit = [hwp, gp, ta, fplan, flash_base, ident, qm, km, qmo, kmo, sa, at, colsum, cmax, zacc, z, az, azo, x, t,
-             bvb, wacc, qt, kt](Emitter& em) mutable {
-    // Every generation starts afresh: a program is generated more than once (counted, then simulated).
-    for (Slots* s : {&qt, &kt}) s->reader[0] = s->reader[1] = kNoInstr;
+             bvb, wacc, qbuf, kbuf](Emitter& em) {
     const HwConfig& hw = *hwp;
     const AttentionGroup& g = *gp;
     const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
     const std::int64_t d = g.head_dim, l = g.rank, n = g.seq_len;
     FlashEmitter flash(hw, fplan, d, flash_base);
+    Slots qt(qbuf), kt(kbuf);
     auto seg0 = [&](std::int64_t i) { return i * n / l; };
     const SramTile it = tile_at(ident, l, l, ob), qmt = tile_at(qm, l, d, acc), kmt = tile_at(km, l, d, acc),
                    qmot = tile_at(qmo, l, d, ob), kmot = tile_at(kmo, l, d, ob), sat = tile_at(sa, l, l, acc),
@@ -391,25 +398,17 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
          << " B double-buffered), then WeT, WrT (" << s << "x" << d << ") per head";
       ph.plan = os.str();
       SramAllocator al(0);
-      const std::uint64_t xs[2] = {al.take(pc * width * ob), al.take(pc * width * ob)};
-      const std::uint64_t w[2] = {al.take(s * pc * ob), al.take(s * pc * ob)};
-      const std::uint64_t c[2] = {al.take(s * d * acc), al.take(s * d * acc)};
-      for (int i = 0; i < 2; ++i) {
-        const std::string k = std::to_string(i);
-        ph.buffers.push_back({"Xs" + k, {xs[i], std::uint64_t(pc * width) * ob}, BufClass::Activation, 0});
-        ph.buffers.push_back({"Wsample" + k, {w[i], std::uint64_t(s * pc) * ob}, BufClass::Weight, 0});
-        ph.buffers.push_back({"WT" + k, {c[i], std::uint64_t(s * d) * acc}, BufClass::Output, 0});
-      }
+      DoubleBuf xsbuf, wbuf, cbuf;  // each one's two slots side by side
+      take_double_bufs(al, ph.buffers, {{xsbuf, "Xs", std::uint64_t(pc * width) * ob, BufClass::Activation}});
+      take_double_bufs(al, ph.buffers, {{wbuf, "Wsample", std::uint64_t(s * pc) * ob, BufClass::Weight}});
+      take_double_bufs(al, ph.buffers, {{cbuf, "WT", std::uint64_t(s * d) * acc, BufClass::Output}});
       const std::vector<std::int64_t> rows = primal_sample_rows(n, p);
-      ph.emit = [hwp, gp, xs0 = xs[0], xs1 = xs[1], w0 = w[0], w1 = w[1], c0 = c[0], c1 = c[1], rows, p, pc, width,
-                 per_head, hpb](Emitter& em) {
+      ph.emit = [hwp, gp, xsbuf, wbuf, cbuf, rows, p, pc, width, per_head, hpb](Emitter& em) {
         const HwConfig& hw = *hwp;
         const AttentionGroup& g = *gp;
         const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
         const std::int64_t d = g.head_dim, s = g.rank, n = g.seq_len;
-        const std::uint64_t xs[2] = {xs0, xs1}, w[2] = {w0, w1}, c[2] = {c0, c1};
-        std::uint32_t xs_reader[2] = {kNoInstr, kNoInstr}, w_reader[2] = {kNoInstr, kNoInstr},
-                      c_reader[2] = {kNoInstr, kNoInstr};
+        Slots xs(xsbuf), w(wbuf), c(cbuf);
         int xslot = -1, wslot = -1;
         // Gathers samples [c0, c0 + rows) of sequence b (the head's columns, or all of them); a
         // barrier then makes sure every one has arrived (they complete out of order, and each GEMM
@@ -418,7 +417,7 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
           xslot = (xslot + 1) % 2;
           for (std::int64_t i = 0; i < count; ++i)
             em.load(whole_rows(g.source, b * n + rows[std::size_t(first + i)], col0, 1, width),
-                    tile_at(xs[xslot] + std::uint64_t(i * width) * ob, 1, width, ob), {xs_reader[xslot]});
+                    tile_at(xs.at[xslot] + std::uint64_t(i * width) * ob, 1, width, ob), {xs.reader[xslot]});
           em.barrier();
         };
         const std::int64_t batches = std::int64_t(g.heads.size()) / hpb;
@@ -429,21 +428,21 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
             for (std::int64_t k0 = 0; k0 < p; k0 += pc) {
               const std::int64_t cnt = std::min(pc, p - k0);
               if (per_head) gather(b, h * d, k0, cnt);
-              const SramTile xsh = tile_at(xs[xslot] + std::uint64_t(per_head ? 0 : h * d) * ob, cnt, d, ob, width);
+              const SramTile xsh = tile_at(xs.at[xslot] + std::uint64_t(per_head ? 0 : h * d) * ob, cnt, d, ob, width);
               for (int which = 0; which < 2; ++which) {
                 wslot = (wslot + 1) % 2;
                 const int wt = which ? g.w_r : g.w_e;
                 const std::uint32_t wl =
-                    em.load(whole_rows(wt, h * s, k0, s, cnt), tile_at(w[wslot], s, cnt, ob), {w_reader[wslot]});
-                last[which] = em.gemm(tile_at(w[wslot], s, cnt, ob), xsh, tile_at(c[which], s, d, acc), k0 > 0, false,
-                                      {wl, k0 == 0 ? c_reader[which] : kNoInstr});
-                w_reader[wslot] = last[which];
-                xs_reader[xslot] = last[which];
+                    em.load(whole_rows(wt, h * s, k0, s, cnt), tile_at(w.at[wslot], s, cnt, ob), {w.reader[wslot]});
+                last[which] = em.gemm(tile_at(w.at[wslot], s, cnt, ob), xsh, tile_at(c.at[which], s, d, acc), k0 > 0,
+                                      false, {wl, k0 == 0 ? c.reader[which] : kNoInstr});
+                w.reader[wslot] = last[which];
+                xs.reader[xslot] = last[which];
               }
             }
             for (int which = 0; which < 2; ++which)
-              c_reader[which] = em.store(whole_rows(which ? g.r_weights : g.e_weights, (b * hpb + h) * s, 0, s, d),
-                                         tile_at(c[which], s, d, acc), {last[which]});
+              c.reader[which] = em.store(whole_rows(which ? g.r_weights : g.e_weights, (b * hpb + h) * s, 0, s, d),
+                                         tile_at(c.at[which], s, d, acc), {last[which]});
           }
       };
       phases.push_back(std::move(ph));
@@ -491,21 +490,16 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
       ph.plan = "lowrank_linear global reduction: M = (K W_K)^T V (" + std::to_string(s) + "x" + std::to_string(d) +
                 ") over all N per head, K/V tiles of " + std::to_string(ta) + " rows";
       SramAllocator al(0);
-      Slots wk, k, v, kp, kpo, m;
-      for (int i = 0; i < 2; ++i) {
-        wk.at[i] = al.take(s * d * ob), k.at[i] = al.take(ta * d * ob), v.at[i] = al.take(ta * d * ob);
-        kp.at[i] = al.take(s * ta * acc), kpo.at[i] = al.take(s * ta * ob), m.at[i] = al.take(s * d * acc);
-        const std::string x = std::to_string(i);
-        ph.buffers.push_back({"WKT" + x, {wk.at[i], std::uint64_t(s * d) * ob}, BufClass::Weight, 0});
-        ph.buffers.push_back({"K" + x, {k.at[i], std::uint64_t(ta * d) * ob}, BufClass::Key, 0});
-        ph.buffers.push_back({"V" + x, {v.at[i], std::uint64_t(ta * d) * ob}, BufClass::Value, 0});
-        ph.buffers.push_back({"KpT" + x, {kp.at[i], std::uint64_t(s * ta) * acc}, BufClass::Score, 0});
-        ph.buffers.push_back({"KpTop" + x, {kpo.at[i], std::uint64_t(s * ta) * ob}, BufClass::Score, 0});
-        ph.buffers.push_back({"M" + x, {m.at[i], std::uint64_t(s * d) * acc}, BufClass::Output, 0});
-      }
-      ph.emit = [hwp, gp, ta, hpb, wk, k, v, kp, kpo, m](Emitter& em) mutable {
-        // Every generation starts afresh: a program is generated more than once (counted, then simulated).
-        for (Slots* x : {&wk, &k, &v, &kp, &kpo, &m}) x->reader[0] = x->reader[1] = kNoInstr;
+      DoubleBuf wkbuf, kbuf, vbuf, kpbuf, kpobuf, mbuf;
+      take_double_bufs(al, ph.buffers,
+                       {{wkbuf, "WKT", std::uint64_t(s * d) * ob, BufClass::Weight},
+                        {kbuf, "K", std::uint64_t(ta * d) * ob, BufClass::Key},
+                        {vbuf, "V", std::uint64_t(ta * d) * ob, BufClass::Value},
+                        {kpbuf, "KpT", std::uint64_t(s * ta) * acc, BufClass::Score},
+                        {kpobuf, "KpTop", std::uint64_t(s * ta) * ob, BufClass::Score},
+                        {mbuf, "M", std::uint64_t(s * d) * acc, BufClass::Output}});
+      ph.emit = [hwp, gp, ta, hpb, wkbuf, kbuf, vbuf, kpbuf, kpobuf, mbuf](Emitter& em) {
+        Slots wk(wkbuf), k(kbuf), v(vbuf), kp(kpbuf), kpo(kpobuf), m(mbuf);
         const HwConfig& hw = *hwp;
         const AttentionGroup& g = *gp;
         const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -546,21 +540,16 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
       ph.cls = OpClass::LowRank;
       ph.plan = "lowrank_linear: token tiles of " + std::to_string(tb) + " rows, O = (Q W_Q) M, rank " + std::to_string(s);
       SramAllocator al(0);
-      Slots wq, mm, q, qp, qpo, o;
-      for (int i = 0; i < 2; ++i) {
-        wq.at[i] = al.take(d * s * ob), mm.at[i] = al.take(s * d * ob), q.at[i] = al.take(tb * d * ob);
-        qp.at[i] = al.take(tb * s * acc), qpo.at[i] = al.take(tb * s * ob), o.at[i] = al.take(tb * d * acc);
-        const std::string x = std::to_string(i);
-        ph.buffers.push_back({"WQ" + x, {wq.at[i], std::uint64_t(d * s) * ob}, BufClass::Weight, 0});
-        ph.buffers.push_back({"M" + x, {mm.at[i], std::uint64_t(s * d) * ob}, BufClass::Value, 0});
-        ph.buffers.push_back({"Q" + x, {q.at[i], std::uint64_t(tb * d) * ob}, BufClass::Query, 0});
-        ph.buffers.push_back({"Qp" + x, {qp.at[i], std::uint64_t(tb * s) * acc}, BufClass::Score, 0});
-        ph.buffers.push_back({"Qpop" + x, {qpo.at[i], std::uint64_t(tb * s) * ob}, BufClass::Score, 0});
-        ph.buffers.push_back({"O" + x, {o.at[i], std::uint64_t(tb * d) * acc}, BufClass::Output, 0});
-      }
-      ph.emit = [hwp, gp, tb, hpb, wq, mm, q, qp, qpo, o](Emitter& em) mutable {
-        // Every generation starts afresh: a program is generated more than once (counted, then simulated).
-        for (Slots* x : {&wq, &mm, &q, &qp, &qpo, &o}) x->reader[0] = x->reader[1] = kNoInstr;
+      DoubleBuf wqbuf, mmbuf, qbuf, qpbuf, qpobuf, obuf;
+      take_double_bufs(al, ph.buffers,
+                       {{wqbuf, "WQ", std::uint64_t(d * s) * ob, BufClass::Weight},
+                        {mmbuf, "M", std::uint64_t(s * d) * ob, BufClass::Value},
+                        {qbuf, "Q", std::uint64_t(tb * d) * ob, BufClass::Query},
+                        {qpbuf, "Qp", std::uint64_t(tb * s) * acc, BufClass::Score},
+                        {qpobuf, "Qpop", std::uint64_t(tb * s) * ob, BufClass::Score},
+                        {obuf, "O", std::uint64_t(tb * d) * acc, BufClass::Output}});
+      ph.emit = [hwp, gp, tb, hpb, wqbuf, mmbuf, qbuf, qpbuf, qpobuf, obuf](Emitter& em) {
+        Slots wq(wqbuf), mm(mmbuf), q(qbuf), qp(qpbuf), qpo(qpobuf), o(obuf);
         const HwConfig& hw = *hwp;
         const AttentionGroup& g = *gp;
         const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -627,25 +616,20 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
                 ") over all N, token tiles of " + std::to_string(ta) + " rows, " + std::to_string(chunk) +
                 " head(s) per pass over E and F";
       SramAllocator al(0);
-      Slots e, f, kb, vb;
-      for (int i = 0; i < 2; ++i) {
-        e.at[i] = al.take(k * ta * ob), f.at[i] = al.take(k * ta * ob);
-        kb.at[i] = al.take(ta * d * ob), vb.at[i] = al.take(ta * d * ob);
-        const std::string x = std::to_string(i);
-        ph.buffers.push_back({"E" + x, {e.at[i], std::uint64_t(k * ta) * ob}, BufClass::Weight, 0});
-        ph.buffers.push_back({"F" + x, {f.at[i], std::uint64_t(k * ta) * ob}, BufClass::Weight, 0});
-        ph.buffers.push_back({"K" + x, {kb.at[i], std::uint64_t(ta * d) * ob}, BufClass::Key, 0});
-        ph.buffers.push_back({"V" + x, {vb.at[i], std::uint64_t(ta * d) * ob}, BufClass::Value, 0});
-      }
+      DoubleBuf ebuf, fbuf, kbbuf, vbbuf;
+      take_double_bufs(al, ph.buffers,
+                       {{ebuf, "E", std::uint64_t(k * ta) * ob, BufClass::Weight},
+                        {fbuf, "F", std::uint64_t(k * ta) * ob, BufClass::Weight},
+                        {kbbuf, "K", std::uint64_t(ta * d) * ob, BufClass::Key},
+                        {vbbuf, "V", std::uint64_t(ta * d) * ob, BufClass::Value}});
       std::vector<std::uint64_t> kacc, vacc;
       for (std::int64_t j = 0; j < chunk; ++j) {
         kacc.push_back(al.take(k * d * acc)), vacc.push_back(al.take(k * d * acc));
         ph.buffers.push_back({"Kproj" + std::to_string(j), {kacc.back(), std::uint64_t(k * d) * acc}, BufClass::Key, 0});
         ph.buffers.push_back({"Vproj" + std::to_string(j), {vacc.back(), std::uint64_t(k * d) * acc}, BufClass::Value, 0});
       }
-      ph.emit = [hwp, gp, ta, chunk, e, f, kb, vb, kacc, vacc](Emitter& em) mutable {
-        // Every generation starts afresh: a program is generated more than once (counted, then simulated).
-        for (Slots* x : {&e, &f, &kb, &vb}) x->reader[0] = x->reader[1] = kNoInstr;
+      ph.emit = [hwp, gp, ta, chunk, ebuf, fbuf, kbbuf, vbbuf, kacc, vacc](Emitter& em) {
+        Slots e(ebuf), f(fbuf), kb(kbbuf), vb(vbbuf);
         const HwConfig& hw = *hwp;
         const AttentionGroup& g = *gp;
         const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -705,21 +689,16 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
     ph.plan = vname + ": token tiles of " + std::to_string(tb) + " rows against K~, " + (nys ? "W" : "V~") + " of " +
               std::to_string(k) + " rows, row softmax over " + (nys ? "l" : "k");
     SramAllocator al(0);
-    Slots kt, vt, q, sc, pr, o;
-    for (int i = 0; i < 2; ++i) {
-      kt.at[i] = al.take(k * d * ob), vt.at[i] = al.take(k * d * ob), q.at[i] = al.take(tb * d * ob);
-      sc.at[i] = al.take(tb * k * acc), pr.at[i] = al.take(tb * k * ob), o.at[i] = al.take(tb * d * acc);
-      const std::string x = std::to_string(i);
-      ph.buffers.push_back({(nys ? "Kland" : "Kproj") + x, {kt.at[i], std::uint64_t(k * d) * ob}, BufClass::Key, 0});
-      ph.buffers.push_back({(nys ? "W" : "Vproj") + x, {vt.at[i], std::uint64_t(k * d) * ob}, BufClass::Value, 0});
-      ph.buffers.push_back({"Q" + x, {q.at[i], std::uint64_t(tb * d) * ob}, BufClass::Query, 0});
-      ph.buffers.push_back({"S" + x, {sc.at[i], std::uint64_t(tb * k) * acc}, BufClass::Score, 0});
-      ph.buffers.push_back({"P" + x, {pr.at[i], std::uint64_t(tb * k) * ob}, BufClass::Score, 0});
-      ph.buffers.push_back({"O" + x, {o.at[i], std::uint64_t(tb * d) * acc}, BufClass::Output, 0});
-    }
-    ph.emit = [hwp, gp, tb, kt, vt, q, sc, pr, o](Emitter& em) mutable {
-      // Every generation starts afresh: a program is generated more than once (counted, then simulated).
-      for (Slots* x : {&kt, &vt, &q, &sc, &pr, &o}) x->reader[0] = x->reader[1] = kNoInstr;
+    DoubleBuf ktbuf, vtbuf, qbuf, scbuf, prbuf, obuf;
+    take_double_bufs(al, ph.buffers,
+                     {{ktbuf, nys ? "Kland" : "Kproj", std::uint64_t(k * d) * ob, BufClass::Key},
+                      {vtbuf, nys ? "W" : "Vproj", std::uint64_t(k * d) * ob, BufClass::Value},
+                      {qbuf, "Q", std::uint64_t(tb * d) * ob, BufClass::Query},
+                      {scbuf, "S", std::uint64_t(tb * k) * acc, BufClass::Score},
+                      {prbuf, "P", std::uint64_t(tb * k) * ob, BufClass::Score},
+                      {obuf, "O", std::uint64_t(tb * d) * acc, BufClass::Output}});
+    ph.emit = [hwp, gp, tb, ktbuf, vtbuf, qbuf, scbuf, prbuf, obuf](Emitter& em) {
+      Slots kt(ktbuf), vt(vtbuf), q(qbuf), sc(scbuf), pr(prbuf), o(obuf);
       const HwConfig& hw = *hwp;
       const AttentionGroup& g = *gp;
       const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -795,23 +774,17 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
       SramAllocator al(0);
       const std::uint64_t wt = al.take(m * d * ob);
       ph.buffers.push_back({"WfeatT", {wt, std::uint64_t(m * d) * ob}, BufClass::Weight, 0});
-      Slots k, v, one, kw, kf, mz, zz;
-      for (int i = 0; i < 2; ++i) {
-        k.at[i] = al.take(ta * d * ob), v.at[i] = al.take(ta * d * ob), one.at[i] = al.take(ta * ob);
-        kw.at[i] = al.take(m * ta * acc), kf.at[i] = al.take(m * ta * ob);
-        mz.at[i] = al.take(m * d * acc), zz.at[i] = al.take(m * acc);
-        const std::string x = std::to_string(i);
-        ph.buffers.push_back({"K" + x, {k.at[i], std::uint64_t(ta * d) * ob}, BufClass::Key, 0});
-        ph.buffers.push_back({"V" + x, {v.at[i], std::uint64_t(ta * d) * ob}, BufClass::Value, 0});
-        ph.buffers.push_back({"ones" + x, {one.at[i], std::uint64_t(ta) * ob}, BufClass::Weight, 0});
-        ph.buffers.push_back({"KwT" + x, {kw.at[i], std::uint64_t(m * ta) * acc}, BufClass::Score, 0});
-        ph.buffers.push_back({"KfT" + x, {kf.at[i], std::uint64_t(m * ta) * ob}, BufClass::Score, 0});
-        ph.buffers.push_back({"M" + x, {mz.at[i], std::uint64_t(m * d) * acc}, BufClass::Output, 0});
-        ph.buffers.push_back({"z" + x, {zz.at[i], std::uint64_t(m) * acc}, BufClass::Output, 0});
-      }
-      ph.emit = [hwp, gp, ta, imm, wt, k, v, one, kw, kf, mz, zz](Emitter& em) mutable {
-        // Every generation starts afresh: a program is generated more than once (counted, then simulated).
-        for (Slots* x : {&k, &v, &one, &kw, &kf, &mz, &zz}) x->reader[0] = x->reader[1] = kNoInstr;
+      DoubleBuf kbuf, vbuf, onebuf, kwbuf, kfbuf, mzbuf, zzbuf;
+      take_double_bufs(al, ph.buffers,
+                       {{kbuf, "K", std::uint64_t(ta * d) * ob, BufClass::Key},
+                        {vbuf, "V", std::uint64_t(ta * d) * ob, BufClass::Value},
+                        {onebuf, "ones", std::uint64_t(ta) * ob, BufClass::Weight},
+                        {kwbuf, "KwT", std::uint64_t(m * ta) * acc, BufClass::Score},
+                        {kfbuf, "KfT", std::uint64_t(m * ta) * ob, BufClass::Score},
+                        {mzbuf, "M", std::uint64_t(m * d) * acc, BufClass::Output},
+                        {zzbuf, "z", std::uint64_t(m) * acc, BufClass::Output}});
+      ph.emit = [hwp, gp, ta, imm, wt, kbuf, vbuf, onebuf, kwbuf, kfbuf, mzbuf, zzbuf](Emitter& em) {
+        Slots k(kbuf), v(vbuf), one(onebuf), kw(kwbuf), kf(kfbuf), mz(mzbuf), zz(zzbuf);
         const HwConfig& hw = *hwp;
         const AttentionGroup& g = *gp;
         const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
@@ -859,23 +832,17 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
       SramAllocator al(0);
       const std::uint64_t w = al.take(d * m * ob);
       ph.buffers.push_back({"Wfeat", {w, std::uint64_t(d * m) * ob}, BufClass::Weight, 0});
-      Slots mm, zz, q, qw, qf, nm, dn;
-      for (int i = 0; i < 2; ++i) {
-        mm.at[i] = al.take(m * d * ob), zz.at[i] = al.take(m * ob), q.at[i] = al.take(tb * d * ob);
-        qw.at[i] = al.take(tb * m * acc), qf.at[i] = al.take(tb * m * ob);
-        nm.at[i] = al.take(tb * d * acc), dn.at[i] = al.take(tb * acc);
-        const std::string x = std::to_string(i);
-        ph.buffers.push_back({"M" + x, {mm.at[i], std::uint64_t(m * d) * ob}, BufClass::Value, 0});
-        ph.buffers.push_back({"z" + x, {zz.at[i], std::uint64_t(m) * ob}, BufClass::Value, 0});
-        ph.buffers.push_back({"Q" + x, {q.at[i], std::uint64_t(tb * d) * ob}, BufClass::Query, 0});
-        ph.buffers.push_back({"Qw" + x, {qw.at[i], std::uint64_t(tb * m) * acc}, BufClass::Score, 0});
-        ph.buffers.push_back({"Qf" + x, {qf.at[i], std::uint64_t(tb * m) * ob}, BufClass::Score, 0});
-        ph.buffers.push_back({"O" + x, {nm.at[i], std::uint64_t(tb * d) * acc}, BufClass::Output, 0});
-        ph.buffers.push_back({"den" + x, {dn.at[i], std::uint64_t(tb) * acc}, BufClass::Stats, 0});
-      }
-      ph.emit = [hwp, gp, tb, imm, w, mm, zz, q, qw, qf, nm, dn](Emitter& em) mutable {
-        // Every generation starts afresh: a program is generated more than once (counted, then simulated).
-        for (Slots* x : {&mm, &zz, &q, &qw, &qf, &nm, &dn}) x->reader[0] = x->reader[1] = kNoInstr;
+      DoubleBuf mmbuf, zzbuf, qbuf, qwbuf, qfbuf, nmbuf, dnbuf;
+      take_double_bufs(al, ph.buffers,
+                       {{mmbuf, "M", std::uint64_t(m * d) * ob, BufClass::Value},
+                        {zzbuf, "z", std::uint64_t(m) * ob, BufClass::Value},
+                        {qbuf, "Q", std::uint64_t(tb * d) * ob, BufClass::Query},
+                        {qwbuf, "Qw", std::uint64_t(tb * m) * acc, BufClass::Score},
+                        {qfbuf, "Qf", std::uint64_t(tb * m) * ob, BufClass::Score},
+                        {nmbuf, "O", std::uint64_t(tb * d) * acc, BufClass::Output},
+                        {dnbuf, "den", std::uint64_t(tb) * acc, BufClass::Stats}});
+      ph.emit = [hwp, gp, tb, imm, w, mmbuf, zzbuf, qbuf, qwbuf, qfbuf, nmbuf, dnbuf](Emitter& em) {
+        Slots mm(mmbuf), zz(zzbuf), q(qbuf), qw(qwbuf), qf(qfbuf), nm(nmbuf), dn(dnbuf);
         const HwConfig& hw = *hwp;
         const AttentionGroup& g = *gp;
         const int ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;

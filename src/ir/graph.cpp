@@ -153,6 +153,19 @@ class LayerBuilder {
     grp.ops.push_back(id);
   }
 
+  // The views of head h of batch b (graph.h): batch b owns token rows [b*N, b*N + N) of `proj` and
+  // o; head h owns columns h*dh of each of proj's Q, K and V parts (HD columns each) and of o.
+  // with_v false: proj holds Q and K only (primal's qk), and V stays unset.
+  AttentionGroup::Head head_views(int proj, int o, std::int64_t b, std::int64_t h, bool with_v = true) const {
+    const std::int64_t n = s_.seq_len, dh = s_.head_dim, hd = s_.heads * dh;
+    AttentionGroup::Head head;
+    head.q = block(proj, b * n, h * dh, n, dh);
+    head.k = block(proj, b * n, hd + h * dh, n, dh);
+    if (with_v) head.v = block(proj, b * n, 2 * hd + h * dh, n, dh);
+    head.o = block(o, b * n, h * dh, n, dh);
+    return head;
+  }
+
   // Primal attention (attention group comment in graph.h); attn = o Wo.
   int primal(int in, bool causal_form) {
     const std::int64_t n = s_.seq_len, d = s_.head_dim, heads = s_.heads, hd = heads * d, B = s_.batch;
@@ -190,10 +203,7 @@ class LayerBuilder {
     }
     for (std::int64_t b = 0; b < B; ++b)
       for (std::int64_t h = 0; h < heads; ++h) {
-        AttentionGroup::Head head;
-        head.q = block(qk, b * n, h * d, n, d);
-        head.k = block(qk, b * n, hd + h * d, n, d);
-        head.o = block(o, b * n, h * d, n, d);
+        const AttentionGroup::Head head = head_views(qk, o, b, h, false);
         const TensorView qin = causal_form ? block(qm, b * n, h * d, n, d) : head.q,
                          kin = causal_form ? block(qm, b * n, hd + h * d, n, d) : head.k;
         if (causal_form) {
@@ -243,11 +253,7 @@ class LayerBuilder {
     std::vector<OpInstance> kp, red, qpr, out;
     for (std::int64_t b = 0; b < B; ++b)
       for (std::int64_t h = 0; h < heads; ++h) {
-        AttentionGroup::Head head;
-        head.q = block(qkv, b * n, h * d, n, d);
-        head.k = block(qkv, b * n, hd + h * d, n, d);
-        head.v = block(qkv, b * n, 2 * hd + h * d, n, d);
-        head.o = block(o, b * n, h * d, n, d);
+        const AttentionGroup::Head head = head_views(qkv, o, b, h);
         const std::int64_t row = (b * heads + h) * r;
         TensorView kt = head.k;
         kt.transposed = true;
@@ -284,11 +290,7 @@ class LayerBuilder {
     std::vector<OpInstance> kp, vp, qk, sm, pv;
     for (std::int64_t b = 0; b < B; ++b)
       for (std::int64_t h = 0; h < heads; ++h) {
-        AttentionGroup::Head head;
-        head.q = block(qkv, b * n, h * d, n, d);
-        head.k = block(qkv, b * n, hd + h * d, n, d);
-        head.v = block(qkv, b * n, 2 * hd + h * d, n, d);
-        head.o = block(o, b * n, h * d, n, d);
+        const AttentionGroup::Head head = head_views(qkv, o, b, h);
         const std::int64_t row = (b * heads + h) * k;
         const TensorView kt = block(grp.e_weights, row, 0, k, d), vt = block(grp.r_weights, row, 0, k, d);
         TensorView ktt = kt;
@@ -341,11 +343,7 @@ class LayerBuilder {
     std::vector<OpInstance> kproj, kfeat, red, zsum, qproj, qfeat, nums, dens, div;
     for (std::int64_t b = 0; b < B; ++b)
       for (std::int64_t h = 0; h < heads; ++h) {
-        AttentionGroup::Head head;
-        head.q = block(qkv, b * n, h * d, n, d);
-        head.k = block(qkv, b * n, hd + h * d, n, d);
-        head.v = block(qkv, b * n, 2 * hd + h * d, n, d);
-        head.o = block(o, b * n, h * d, n, d);
+        const AttentionGroup::Head head = head_views(qkv, o, b, h);
         const std::int64_t row = (b * heads + h) * m;
         TensorView kt = head.k;
         kt.transposed = true;
@@ -408,11 +406,7 @@ class LayerBuilder {
     std::vector<OpInstance> qm, km, aqk, asm_, ap, bqk, bsm, bpv, w, qk, sm, pv;
     for (std::int64_t b = 0; b < B; ++b)
       for (std::int64_t h = 0; h < heads; ++h) {
-        AttentionGroup::Head head;
-        head.q = block(qkv, b * n, h * d, n, d);
-        head.k = block(qkv, b * n, hd + h * d, n, d);
-        head.v = block(qkv, b * n, 2 * hd + h * d, n, d);
-        head.o = block(o, b * n, h * d, n, d);
+        const AttentionGroup::Head head = head_views(qkv, o, b, h);
         const std::int64_t row = (b * heads + h) * l, trow = (b * heads + h) * n;
         const TensorView lq = block(grp.land_q, row, 0, l, d), lk = block(grp.e_weights, row, 0, l, d),
                          bvv = block(grp.bv, row, 0, l, d), wv = block(grp.r_weights, row, 0, l, d),
@@ -474,13 +468,8 @@ class LayerBuilder {
     std::vector<OpInstance> qk, sm, pv;
     for (std::int64_t b = 0; b < s_.batch; ++b) {
       for (std::int64_t h = 0; h < heads; ++h) {
-        // Batch b owns token rows [b*N, b*N + N) of qkv and o; head h owns columns h*dh of each of
-        // the Q, K, V thirds. Its scores are the N rows starting at (b*H + h)*N of S and P.
-        AttentionGroup::Head head;
-        head.q = block(qkv, b * n, h * dh, n, dh);
-        head.k = block(qkv, b * n, hd + h * dh, n, dh);
-        head.v = block(qkv, b * n, 2 * hd + h * dh, n, dh);
-        head.o = block(o, b * n, h * dh, n, dh);
+        // The head's scores are the N rows starting at (b*H + h)*N of S and P.
+        const AttentionGroup::Head head = head_views(qkv, o, b, h);
         TensorView kt = head.k;
         kt.transposed = true;
         TensorView s = block(S, (b * heads + h) * n, 0, n, n), p = block(P, (b * heads + h) * n, 0, n, n);

@@ -1,0 +1,114 @@
+#pragma once
+// Helpers of the tests that compile one-layer models and check what their programs count
+// (test_attention_scaling.cpp, test_seed_table.cpp): a model preset cut to one layer, the program
+// compiled from it with its counts, sums over op classes, phase lookup, log-log slopes and the DRAM
+// bytes of one GEMM's operands.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compiler/gemm_lowering.h"
+#include "compiler/model_lowering.h"
+#include "config/hw_config.h"
+#include "config/json_reader.h"
+#include "config/model_config.h"
+#include "config/presets.h"
+#include "ir/graph.h"
+#include "ir/tile_program.h"
+
+namespace attnsim::test {
+
+// A model preset cut to one layer (its "layers" replaced by one repeat of the defaults), at sequence
+// length n with `variant` on its layer; checked to be one non-causal layer of batch 1 at N = n.
+inline ModelConfig one_layer(const std::string& preset, std::int64_t n, const std::string& variant) {
+  Json doc = parse_json_text(find_model_preset(preset), "preset:" + preset);
+  doc["layers"] = Json::array({Json{{"repeat", 1}}});
+  ModelOverrides ov;
+  ov.seq_len = n;
+  ov.variant = variant;
+  ModelConfig m = parse_model_config(doc, "preset:" + preset + " (1 layer)", ov);
+  REQUIRE(m.layers.size() == 1);
+  REQUIRE(m.layers[0].seq_len == n);
+  REQUIRE(m.layers[0].batch == 1);
+  REQUIRE(!m.layers[0].causal);
+  return m;
+}
+
+// The graph and the program compiled from it (the program refers to the graph and to hw, which
+// must outlive it), and the program's counts when asked for.
+struct Built {
+  std::unique_ptr<Graph> graph;
+  CompiledModel cm;
+  ProgramCounts counts;
+};
+
+inline Built build(const HwConfig& hw, const ModelConfig& m, bool count = true) {
+  Built b;
+  b.graph = std::make_unique<Graph>(build_graph(m));
+  b.cm = compile_model(hw, *b.graph);
+  if (count) b.counts = count_program(b.cm.program);
+  return b;
+}
+
+// A model preset cut to one layer (one_layer), compiled.
+inline Built build(const HwConfig& hw, const std::string& preset, std::int64_t n, const std::string& variant,
+                   bool count = true) {
+  return build(hw, one_layer(preset, n, variant), count);
+}
+
+// MACs of the instructions of the given op classes.
+inline std::uint64_t class_macs(const ProgramCounts& c, const std::vector<OpClass>& classes) {
+  std::uint64_t m = 0;
+  for (OpClass k : classes) m += c.macs_by_class[std::size_t(k)];
+  return m;
+}
+
+// DRAM bytes loaded and stored by the instructions of the given op classes.
+inline std::uint64_t class_dram_bytes(const ProgramCounts& c, const std::vector<OpClass>& classes) {
+  std::uint64_t b = 0;
+  for (OpClass k : classes) b += c.load_bytes_by_class[std::size_t(k)] + c.store_bytes_by_class[std::size_t(k)];
+  return b;
+}
+
+inline const PhaseInfo* find_phase(const CompiledModel& cm, const std::string& name) {
+  for (const PhaseInfo& p : cm.phases)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+// Least-squares slope of ln y against ln x.
+inline double loglog_slope(const std::vector<std::pair<double, double>>& pts) {
+  double mx = 0, my = 0;
+  for (const auto& [x, y] : pts) mx += std::log(x), my += std::log(y);
+  mx /= double(pts.size()), my /= double(pts.size());
+  double sxy = 0, sxx = 0;
+  for (const auto& [x, y] : pts) {
+    const double dx = std::log(x) - mx;
+    sxy += dx * (std::log(y) - my);
+    sxx += dx * dx;
+  }
+  return sxy / sxx;
+}
+
+inline std::uint64_t ceil_div_u(std::int64_t a, std::int64_t b) { return std::uint64_t((a + b - 1) / b); }
+
+// DRAM bytes of the operands of one GEMM C[m x n] = A[m x k] B[k x n] (elements of eb bytes) as
+// GemmEmitter::emit reads them (gemm_lowering.cpp): its loop is outer x inner x k (m, n, k or
+// n, m, k) and a tile of A (block (mi, ki)) or B (block (ki, ni)) is loaded only when it differs
+// from the one on chip.
+//   m, n, k order: with nk = 1 A's tile (mi, 0) stays over the whole inner n loop, so A is read
+//   once; else every step loads again and A is read nn times. B's block changes every step unless
+//   nk = nn = 1 (then one tile serves the GEMM), so B is read nm times, or once.
+//   n, m, k order: the same with A and B (and nm, nn) exchanged.
+inline std::uint64_t gemm_operand_bytes(const GemmTiling& t, const GemmDims& d, std::uint64_t eb) {
+  const std::uint64_t nm = ceil_div_u(d.m, t.tm), nn = ceil_div_u(d.n, t.tn), nk = ceil_div_u(d.k, t.tk);
+  const std::uint64_t a = std::uint64_t(d.m * d.k) * eb, b = std::uint64_t(d.k * d.n) * eb;
+  if (!t.n_outer) return a * (nk == 1 ? 1 : nn) + b * (nk == 1 && nn == 1 ? 1 : nm);
+  return b * (nk == 1 ? 1 : nm) + a * (nk == 1 && nm == 1 ? 1 : nn);
+}
+
+}  // namespace attnsim::test
