@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Cycles against on-chip resources (SRAM or array size), with the Pareto front, from a sweep."""
+
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attnsim_plots as ap  # noqa: E402
+
+DESCRIPTION = """\
+Draws cycles against an on-chip resource from RESULTS.csv, the table `attnsim sweep` writes
+(one row per point): the SRAM capacity (sram_capacity_bytes, --x sram, the default) or the
+array size in PEs (pes, --x pes), both on log axes. Points are coloured by attention variant
+(axis.variant, else variant) and shaped by hardware when there are several. The Pareto front,
+the points no other point beats on both cycles and the resource, is drawn as a black step line
+and its points are ringed and labelled. One panel per sequence length N (seq_len), or only the
+lengths given with --seq-len. Only rows with status "ok" are drawn.
+
+Columns read: cycles, sram_capacity_bytes or pes, seq_len, variant, hardware (and status,
+axis.variant, rows, cols if present)."""
+
+EPILOG = """\
+example:
+  /usr/bin/python3 scripts/plot_pareto.py out/sram_sweep/results.csv -o pareto.png
+  /usr/bin/python3 scripts/plot_pareto.py results.csv --x pes --seq-len 4096 -o pareto_pes.pdf"""
+
+MAX_COLUMNS = 3
+
+
+def pareto_front(points):
+    """The points (x, y, ...) that no other point matches or beats on both x and y, by x."""
+    front, best = [], None
+    for p in sorted(points, key=lambda p: (p[0], p[1])):
+        if best is None or p[1] < best:
+            front.append(p)
+            best = p[1]
+    return front
+
+
+def run(argv):
+    p = ap.parser(DESCRIPTION, EPILOG, "pareto.png")
+    p.add_argument("results", metavar="RESULTS.csv", help="sweep results table to read")
+    p.add_argument("--x", choices=["sram", "pes"], default="sram",
+                   help="resource on the x axis: SRAM capacity in bytes (sram, default) or "
+                        "processing elements of the array (pes)")
+    p.add_argument("--seq-len", type=int, nargs="+", metavar="N",
+                   help="draw only these sequence lengths (default: one panel per length)")
+    p.add_argument("--no-labels", action="store_true",
+                   help="do not label the points of the Pareto front")
+    ap.add_where(p)
+    args = p.parse_args(argv)
+
+    ap.output_format(args)
+    xcol = "sram_capacity_bytes" if args.x == "sram" else "pes"
+    table = ap.read_table(args.results)
+    table.require(["cycles", xcol], "for the axes")
+    ap.require_one_of(table, ["seq_len", "axis.seq_len"], "to split the panels")
+    ap.require_one_of(table, ["variant", "axis.variant"], "to colour the points")
+    ap.require_one_of(table, ["hardware", "axis.hardware"], "to shape the points")
+
+    rows, failed = ap.ok_rows(table)
+    rows = ap.apply_where(table, rows, args.where)
+    failed = ap.apply_where(table, failed, args.where)
+    if args.seq_len:
+        wanted = set(args.seq_len)
+        present = sorted({ap.seq_len(table, r) for r in rows})
+        rows = [r for r in rows if ap.seq_len(table, r) in wanted]
+        failed = [r for r in failed if ap.cell(table, r, "axis.seq_len") in
+                  {str(n) for n in wanted} or ap.cell(table, r, "seq_len") in
+                  {str(n) for n in wanted}]
+        if not rows:
+            raise ap.InputError(f"{table.path}: no rows with status 'ok' at seq_len "
+                                f"{' '.join(map(str, args.seq_len))} (the file has: "
+                                f"{', '.join(map(str, present)) or 'none'})")
+    if not rows:
+        raise ap.InputError(f"{table.path}: no rows with status 'ok'"
+                            + (" meeting --where " + " ".join(args.where) if args.where else ""))
+
+    # points[N] = [(x, cycles, variant, hardware, row)]
+    points = {}
+    for r in rows:
+        pt = (ap.number(table, r, xcol), ap.number(table, r, "cycles"),
+              ap.variant_label(table, r), ap.hardware_label(table, r), r)
+        points.setdefault(ap.seq_len(table, r), []).append(pt)
+    lengths = sorted(points)
+    variants = sorted({pt[2] for pts in points.values() for pt in pts}, key=ap.variant_sort_key)
+    colours = ap.variant_colours(variants)
+    hardware = []
+    for pts in points.values():
+        for pt in pts:
+            if pt[3] not in hardware:
+                hardware.append(pt[3])
+    markers = ap.hardware_styles(hardware, ap.MARKERS)
+    several_hw = len(hardware) > 1
+
+    def resource_label(value, row):
+        if args.x == "sram":
+            return ap.fmt_bytes(value)
+        r_, c_ = ap.cell(table, row, "rows"), ap.cell(table, row, "cols")
+        return f"{r_}x{c_}" if r_ and c_ else ap.fmt_seq(value)
+
+    def other_resource(row):
+        """The resource not on the x axis, to tell apart points of the same x."""
+        if args.x == "sram":
+            r_, c_ = ap.cell(table, row, "rows"), ap.cell(table, row, "cols")
+            return f"{r_}x{c_}" if r_ and c_ else ""
+        v = ap.optional_number(table, row, "sram_capacity_bytes")
+        return ap.fmt_bytes(v) if v is not None else ""
+
+    plt = ap.pyplot()
+    from matplotlib.lines import Line2D
+    n = len(lengths)
+    ncols = n if n <= MAX_COLUMNS else (2 if n == 4 else MAX_COLUMNS)
+    nrows = (n + ncols - 1) // ncols
+    size = args.size or ((10.0, 6.5) if n == 1 else (5.6 * ncols + 1.0, 4.6 * nrows + 1.2))
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="constrained")
+
+    for k, length in enumerate(lengths):
+        ax = axes[k // ncols][k % ncols]
+        pts = points[length]
+        for x, y, v, hw, _ in pts:
+            ax.scatter([x], [y], s=36, color=colours[v], marker=markers[hw], alpha=0.8,
+                       edgecolors="none", zorder=3)
+        front = pareto_front(pts)
+        xs = [pt[0] for pt in front]
+        ys = [pt[1] for pt in front]
+        xmax = max(pt[0] for pt in pts)
+        ax.step(xs + [xmax], ys + [ys[-1]], where="post", color="black", linewidth=1.4,
+                zorder=2)
+        for x, y, v, hw, r in front:
+            ax.scatter([x], [y], s=110, facecolors="none", edgecolors="black", linewidths=1.6,
+                       marker=markers[hw], zorder=4)
+            if not args.no_labels:
+                extra = [s for s in (other_resource(r), hw if several_hw else "") if s]
+                text = v + (f"\n{', '.join(extra)}" if extra else "")
+                # Below the point: no point lies there, or it would be on the front.
+                ax.annotate(text, (x, y), xytext=(0, -10), textcoords="offset points",
+                            ha="center", va="top", fontsize=7.5, zorder=5,
+                            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="0.7",
+                                      alpha=0.85))
+        distinct = sorted({pt[0] for pt in pts})
+        if args.x == "sram":
+            ap.log_bytes_axis(ax, "x", distinct if len(distinct) <= 10 else None)
+            ax.set_xlabel("on-chip SRAM capacity, bytes (log)")
+        else:
+            ap.log_count_axis(ax, "x", distinct if len(distinct) <= 10 else None, binary=True)
+            if len(distinct) <= 10:
+                from matplotlib.ticker import FixedFormatter
+                names = {}
+                for x, _, _, _, r in pts:
+                    names.setdefault(x, resource_label(x, r))
+                ax.xaxis.set_major_formatter(FixedFormatter([names[x] for x in distinct]))
+            ax.set_xlabel("array size, PEs (log)")
+        ap.log_count_axis(ax, "y")
+        # Room for the labels under the front's points, which may reach past the extreme ones.
+        xlo, xhi = min(distinct), max(distinct)
+        pad = math.exp(0.12 * max(math.log(xhi / xlo), 2.0)) if xlo > 0 else 1.5
+        ax.set_xlim(xlo / pad, xhi * pad)
+        ylo, yhi = min(pt[1] for pt in pts), max(pt[1] for pt in pts)
+        if ylo > 0:
+            ypad = math.exp(0.18 * max(math.log(yhi / ylo), 1.0))
+            ax.set_ylim(ylo / ypad, yhi * math.sqrt(ypad))
+        ax.set_ylabel("cycles (log)")
+        ax.set_title(f"N = {ap.fmt_seq(length)} ({length})")
+    for k in range(n, nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+
+    handles = [Line2D([], [], linestyle="", marker="o", markersize=7, color=colours[v], label=v)
+               for v in variants]
+    if several_hw:
+        handles += [Line2D([], [], linestyle="", marker=markers[h], markersize=7, color="0.4",
+                           label=h) for h in hardware]
+    handles.append(Line2D([], [], color="black", linewidth=1.4, marker="o", markersize=9,
+                          markerfacecolor="none", markeredgewidth=1.6, label="Pareto front"))
+    axes[0][0].legend(handles=handles, loc="best", fontsize=8, framealpha=0.9)
+
+    models = sorted({ap.cell(table, r, "model") for r in rows} - {""})
+    what = "on-chip SRAM" if args.x == "sram" else "array size"
+    title = f"Cycles against {what}, Pareto front in black"
+    if len(models) == 1:
+        title += f" — {ap.short_hardware(models[0])}"
+    if failed:
+        title += f"   ({len(failed)} failed point{'s' if len(failed) != 1 else ''} not drawn)"
+    fig.suptitle(title)
+    ap.save(fig, args)
+
+
+if __name__ == "__main__":
+    ap.main(run)

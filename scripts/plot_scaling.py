@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Scaling of attention variants with the sequence length N, from a sweep's results table."""
+
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attnsim_plots as ap  # noqa: E402
+
+DESCRIPTION = """\
+Draws log-log scaling curves against the sequence length N from RESULTS.csv, the table
+`attnsim sweep` writes (one row per point; `attnsim run`'s report.csv works too).
+
+Panels, left to right: cycles, DRAM bytes (dram_bytes_read + dram_bytes_written) and the
+SRAM high-water mark (sram_high_water_bytes, with the SRAM capacity dotted); with
+--attention-sram a fourth panel shows attention_sram_high_water_bytes. One line per attention
+variant (axis.variant, else variant), in the variant's colour, and one row of panels per
+hardware; when the sweep varied other axes too (axis.* columns such as an SRAM size), each of
+their combinations gets its own line style (pick one with --where). Each legend entry gives the
+line's log-log slope fitted over its largest Ns (cycles ~ N^slope); with more than 6 lines a
+panel, a single legend of colours and styles stands beside the figure and the slopes are printed
+on stdout instead. Only rows with status "ok" are drawn; at least two sequence lengths are
+needed.
+
+Columns read: seq_len, variant, hardware, cycles, dram_bytes_read, dram_bytes_written,
+sram_high_water_bytes (and status, axis.variant, sram_capacity_bytes if present)."""
+
+EPILOG = """\
+example:
+  /usr/bin/python3 scripts/plot_scaling.py out/sweep/results.csv -o scaling.png
+  /usr/bin/python3 scripts/plot_scaling.py results.csv --hardware edge -o edge_scaling.svg
+  /usr/bin/python3 scripts/plot_scaling.py results.csv --where bytes_per_bank=65536"""
+
+METRICS = [
+    # (title, y label, kind, columns summed)
+    ("cycles", "cycles (log)", "count", ["cycles"]),
+    ("DRAM traffic", "DRAM bytes read + written (log)", "bytes",
+     ["dram_bytes_read", "dram_bytes_written"]),
+    ("SRAM high-water mark", "SRAM high-water mark, bytes (log)", "bytes",
+     ["sram_high_water_bytes"]),
+]
+ATTENTION_SRAM = ("attention SRAM high-water mark", "attention SRAM high-water, bytes (log)",
+                  "bytes", ["attention_sram_high_water_bytes"])
+
+MAX_LEGEND_LINES = 6  # more lines a panel: one legend beside the figure, slopes on stdout
+
+
+def fit_slope(points, count):
+    """Least-squares slope of log y against log N over the `count` largest Ns (None if < 2)."""
+    pts = [(n, y) for n, y in sorted(points) if n > 0 and y > 0][-count:]
+    if len(pts) < 2:
+        return None
+    xs = [math.log(n) for n, _ in pts]
+    ys = [math.log(y) for _, y in pts]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+
+
+def run(argv):
+    p = ap.parser(DESCRIPTION, EPILOG, "scaling.png")
+    p.add_argument("results", metavar="RESULTS.csv", help="sweep results table to read")
+    p.add_argument("--hardware", nargs="+", metavar="NAME",
+                   help="draw only this hardware (short name such as edge, or as in the file)")
+    p.add_argument("--attention-sram", action="store_true",
+                   help="add a panel with attention_sram_high_water_bytes")
+    p.add_argument("--slope-points", type=int, default=3, metavar="K",
+                   help="fit each slope over the K largest Ns (default: 3)")
+    p.add_argument("--no-slopes", action="store_true", help="leave slopes out of the legends")
+    ap.add_where(p)
+    args = p.parse_args(argv)
+    if args.slope_points < 2:
+        p.error("--slope-points must be at least 2")
+
+    ap.output_format(args)
+    metrics = METRICS + ([ATTENTION_SRAM] if args.attention_sram else [])
+    table = ap.read_table(args.results)
+    ap.require_one_of(table, ["seq_len", "axis.seq_len"], "for the x axis")
+    ap.require_one_of(table, ["variant", "axis.variant"], "to tell the lines apart")
+    ap.require_one_of(table, ["hardware", "axis.hardware"], "to tell the hardware apart")
+    table.require([c for m in metrics for c in m[3]], "for the panels")
+
+    rows, failed = ap.ok_rows(table)
+    rows = ap.apply_where(table, rows, args.where)
+    failed = ap.apply_where(table, failed, args.where)
+    if args.hardware:
+        rows = [r for r in rows if ap.hardware_matches(ap.hardware_label(table, r), args.hardware)]
+        failed = [r for r in failed
+                  if ap.hardware_matches(ap.hardware_label(table, r), args.hardware)]
+    if not rows:
+        names = sorted({ap.hardware_label(table, r) for r in table.rows})
+        raise ap.InputError(f"{table.path}: no rows with status 'ok'"
+                            + (f" for hardware {' '.join(args.hardware)} (the file has: "
+                               f"{', '.join(names)})" if args.hardware else "")
+                            + (" meeting --where " + " ".join(args.where) if args.where else ""))
+    lengths = sorted({ap.seq_len(table, r) for r in rows})
+    if len(lengths) < 2:
+        raise ap.InputError(f"{table.path}: every point drawn has seq_len {lengths[0]}; a "
+                            "scaling plot needs at least two sequence lengths (plot_pareto.py "
+                            "and plot_stalls.py draw a single one)")
+
+    # Axes the sweep varied besides N, variant and hardware (SRAM size, dtype, ...): each of
+    # their combinations gets its own line style, the variant keeps its colour.
+    extra_axes = ap.varying_axes(table, rows, {"axis.seq_len", "axis.variant", "axis.hardware"})
+    hardware, combos = [], []
+    # data[hardware][(variant, combo)] = {N: row}
+    data = {}
+    for r in rows:
+        hw = ap.hardware_label(table, r)
+        if hw not in data:
+            hardware.append(hw)
+            data[hw] = {}
+        combo = ap.axis_suffix(table, r, extra_axes).strip()
+        if combo not in combos:
+            combos.append(combo)
+        series = (ap.variant_label(table, r), combo)
+        n = ap.seq_len(table, r)
+        points = data[hw].setdefault(series, {})
+        if n in points:
+            print(f"{os.path.basename(sys.argv[0])}: warning: {table.path}: line {r['_line']}: "
+                  f"a second row for {hw} {' '.join(series)} at N = {n}; drawing the first",
+                  file=sys.stderr)
+            continue
+        points[n] = r
+
+    variants = sorted({v for d in data.values() for v, _ in d}, key=ap.variant_sort_key)
+    colours = ap.variant_colours(variants)
+    style = {c: (ap.LINESTYLES[k % len(ap.LINESTYLES)], ap.MARKERS[k % len(ap.MARKERS)])
+             for k, c in enumerate(combos)}
+    all_series = sorted({s for d in data.values() for s in d},
+                        key=lambda s: (ap.variant_sort_key(s[0]), combos.index(s[1])))
+    # Up to 6 lines a panel: a legend in each panel with the lines' slopes. More would cover
+    # the lines: one legend of colours (variants) and styles (other axes) beside the figure,
+    # and the slopes printed as a table on stdout.
+    per_panel = max(len(d) for d in data.values()) <= MAX_LEGEND_LINES
+    slope_table = []
+    capacity_drawn = False
+
+    plt = ap.pyplot()
+    from matplotlib.lines import Line2D
+    ncols, nrows = len(metrics), len(hardware)
+    size = args.size or (5.2 * ncols + (0 if per_panel else 2.8),
+                         max(6.0, 3.9 * nrows + 1.0))
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="constrained")
+
+    for i, hw in enumerate(hardware):
+        for j, (title, ylabel, kind, columns) in enumerate(metrics):
+            ax = axes[i][j]
+            for series in all_series:
+                points = data[hw].get(series)
+                if not points:
+                    continue
+                variant, combo = series
+                xy = [(n, sum(ap.number(table, r, c) for c in columns))
+                      for n, r in sorted(points.items())]
+                label = f"{variant} {combo}".strip()
+                slope = None if args.no_slopes else fit_slope(xy, args.slope_points)
+                if slope is not None:
+                    label += f"  (slope {slope:.2f})"
+                    slope_table.append((hw, title, label))
+                linestyle, marker = style[combo]
+                ax.plot([n for n, _ in xy], [y for _, y in xy], marker=marker, markersize=4,
+                        linewidth=1.8, linestyle=linestyle, color=colours[variant], label=label)
+            if columns == ["sram_high_water_bytes"] and table.has("sram_capacity_bytes"):
+                caps = {ap.optional_number(table, r, "sram_capacity_bytes")
+                        for pts in data[hw].values() for r in pts.values()} - {None}
+                if len(caps) == 1:
+                    cap = caps.pop()
+                    lo, hi = ax.get_ylim()
+                    ax.axhline(cap, color="0.3", linestyle=":", linewidth=1.2,
+                               label=f"SRAM capacity {ap.fmt_bytes(cap)}")
+                    ax.set_ylim(min(lo, cap), max(hi, cap * 1.6))  # the line off the frame
+                    capacity_drawn = True
+            ap.log_count_axis(ax, "x", lengths, binary=True)
+            if kind == "bytes":
+                ap.log_bytes_axis(ax, "y")
+                lo, hi = ax.get_ylim()
+                if hi / lo < 4:  # a flat line: leave room so it does not sit on the frame
+                    ax.set_ylim(lo / 2, hi * 2)
+            else:
+                ap.log_count_axis(ax, "y")
+            ax.set_title(f"{hw}: {title}")
+            ax.set_xlabel("sequence length N (log)")
+            ax.set_ylabel(ylabel)
+            if per_panel:
+                ax.legend(loc="best", fontsize=8, framealpha=0.85)
+
+    if not per_panel:
+        handles = [Line2D([], [], color=colours[v], linewidth=2.5, label=v) for v in variants]
+        handles += [Line2D([], [], color="0.25", linestyle=style[c][0], marker=style[c][1],
+                           markersize=5, label=c) for c in combos]
+        if capacity_drawn:
+            handles.append(Line2D([], [], color="0.3", linestyle=":", linewidth=1.2,
+                                  label="SRAM capacity"))
+        axes[0][ncols - 1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                                  fontsize=8, borderaxespad=0,
+                                  title="colour: variant; style: other axes",
+                                  title_fontsize=8)
+
+    models = sorted({ap.cell(table, r, "model") for r in rows} - {""})
+    title = "Scaling with sequence length N"
+    if len(models) == 1:
+        title += f" — {ap.short_hardware(models[0])}"
+    if failed:
+        title += f"   ({len(failed)} failed point{'s' if len(failed) != 1 else ''} not drawn)"
+    fig.suptitle(title)
+    ap.save(fig, args)
+    if not per_panel and slope_table:
+        print(f"log-log slopes over the {args.slope_points} largest N (too many lines to list "
+              "in the legends):")
+        for hw, metric, label in slope_table:
+            print(f"  {hw}: {metric}: {label}")
+
+
+if __name__ == "__main__":
+    ap.main(run)
