@@ -289,3 +289,100 @@ TEST_CASE("sweep spec: points are the product of the axes in order, zipped axes 
   // FNV-1a 64 of "a" is af63dc4c8601ec8c (the published test vector).
   CHECK(cli::hash_hex("a") == "af63dc4c8601ec8c");
 }
+
+TEST_CASE("sweep --shard: the shares partition the points and attnsim merge gives the unsharded results.csv",
+          "[sweep][cli]") {
+  const std::string spec = write_temp("sweep_twelve_shard.json", kTwelvePoints);
+  const std::string ref = temp_dir() + "/shard_ref", base = temp_dir() + "/shards";
+  REQUIRE(run_cli("sweep " + spec + " --out " + ref + " -j 2").status == 0);
+  std::vector<int> owner(12, -1);
+  for (int i = 0; i < 3; ++i) {
+    const std::string dir = base + "/" + std::to_string(i);
+    const CliResult r = run_cli("sweep " + spec + " --out " + dir + " --shard " + std::to_string(i) + "/3 -j 2");
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    const Json record = parse_json_text(slurp(dir + "/spec.json"), "spec.json");
+    CHECK(record["shard"]["index"] == i);
+    CHECK(record["shard"]["count"] == 3);
+    CHECK(record["points"].size() == 12);  // the whole sweep's points, for merge
+    for (const Json& p : record["shard"]["points"]) {
+      const int index = p.get<int>();
+      CHECK(owner.at(std::size_t(index)) == -1);
+      owner[std::size_t(index)] = i;
+    }
+    // A share simulates its own points only.
+    CHECK(lines_of(slurp(dir + "/results.csv")).size() == record["shard"]["points"].size() + 1);
+  }
+  for (int o : owner) CHECK(o >= 0);  // every point in exactly one share
+
+  const CliResult m = run_cli("merge " + base + "/0 " + base + "/1 " + base + "/2 --out " + base);
+  INFO(m.out << m.err);
+  CHECK(m.status == 0);
+  CHECK(m.out.find("12 of 12 points (12 ok, 0 failed), 0 missing, 0 duplicates") != std::string::npos);
+  CHECK(slurp(base + "/results.csv") == slurp(ref + "/results.csv"));
+
+  // A share left out: its points are listed as missing and the status is 1; a share given twice:
+  // duplicates, reported, and the rows are still those of the unsharded run.
+  std::size_t in_share_1 = 0;
+  for (int o : owner) in_share_1 += o == 1;
+  const CliResult partial = run_cli("merge " + base + "/0 " + base + "/2 --out " + temp_dir() + "/merge_partial");
+  CHECK(partial.status == 1);
+  CHECK(partial.out.find(std::to_string(in_share_1) + " missing") != std::string::npos);
+  CHECK(partial.out.find("  missing: point ") != std::string::npos);
+  const CliResult twice =
+      run_cli("merge " + base + "/0 " + base + "/1 " + base + "/2 " + base + "/1 --out " + temp_dir() + "/merge_twice");
+  CHECK(twice.status == 0);
+  CHECK(twice.out.find(", " + std::to_string(in_share_1) + " duplicates") != std::string::npos);
+  CHECK(slurp(temp_dir() + "/merge_twice/results.csv") == slurp(ref + "/results.csv"));
+  // Shares of another sweep are refused.
+  const std::string one_point = write_temp("sweep_one.json", R"({"hardware": "edge", "model": "lra-text",
+    "axes": [{"path": "/model/seq_len", "values": [64]}]})");
+  REQUIRE(run_cli("sweep " + one_point + " --out " + temp_dir() + "/sweep_one").status == 0);
+  const CliResult other = run_cli("merge " + base + "/0 " + temp_dir() + "/sweep_one --out " + temp_dir() + "/merge_other");
+  CHECK(other.status == 2);
+  CHECK(other.err.find("a different sweep") != std::string::npos);
+}
+
+TEST_CASE("sweep shards: 500 points in 8 shares, each within 10% of the mean estimated cost", "[sweep]") {
+  // 5 variants x 10 sequence lengths x 10 array sizes: estimated costs (5 ms per process plus MACs /
+  // PEs) spread over an order of magnitude (256 to 2560 tokens, 8x8 to 80x80 arrays).
+  const Json doc = parse_json_text(R"({
+    "hardware": "edge", "model": "lra-text",
+    "axes": [{"path": "/attention/variant", "values": ["unfused", "flash", "primal", "lowrank_linear", "linformer"]},
+             {"path": "/model/seq_len", "values": [256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2304, 2560]},
+             {"zip": [{"path": "/array/rows", "values": [8, 16, 24, 32, 40, 48, 56, 64, 72, 80]},
+                      {"path": "/array/cols", "values": [8, 16, 24, 32, 40, 48, 56, 64, 72, 80]}]}]})",
+                                   "spec");
+  const cli::SweepSpec spec = cli::parse_sweep_spec(doc, "spec", "");
+  REQUIRE(spec.points.size() == 500);
+  std::vector<double> costs;
+  double total = 0, largest = 0, smallest = 1e300;
+  for (const cli::SweepPoint& p : spec.points) {
+    costs.push_back(p.est_cost);
+    total += p.est_cost;
+    largest = std::max(largest, p.est_cost);
+    smallest = std::min(smallest, p.est_cost);
+  }
+  CHECK(largest / smallest > 5);
+  // The estimate grows with the work: quadratic attention at a fixed array costs more at larger N.
+  CHECK(spec.points[9 * 10].est_cost > spec.points[0].est_cost);  // unfused, N = 2560 vs 256, 8x8
+  const auto shares = cli::balance_shards(costs, 8);
+  REQUIRE(shares.size() == 8);
+  const double mean = total / 8;
+  std::vector<int> seen(500, 0);
+  std::size_t min_count = 500, max_count = 0;
+  for (const auto& share : shares) {
+    double sum = 0;
+    for (std::size_t i : share) sum += costs[i], ++seen[i];
+    INFO("share total " << sum << " mean " << mean);
+    CHECK(std::abs(sum - mean) / mean < 0.10);
+    min_count = std::min(min_count, share.size());
+    max_count = std::max(max_count, share.size());
+    CHECK(std::is_sorted(share.begin(), share.end()));
+  }
+  for (int s : seen) CHECK(s == 1);
+  // Balanced by cost, not by count: the shares hold different numbers of points.
+  CHECK(max_count > min_count);
+  // Deterministic.
+  CHECK(cli::balance_shards(costs, 8) == shares);
+}

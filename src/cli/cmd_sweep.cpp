@@ -27,6 +27,7 @@
 
 #include "cli/child_run.h"
 #include "cli/cli_common.h"
+#include "cli/sweep_output.h"
 #include "cli/sweep_spec.h"
 #include "common/errors.h"
 #include "compiler/model_lowering.h"
@@ -49,105 +50,6 @@ constexpr double kResultsEverySeconds = 1.0;
 
 volatile int g_stop = 0;
 extern "C" void on_stop_signal(int) { g_stop = 1; }
-
-// What a finished point left: status.json's contents.
-struct Finished {
-  bool ok = false;
-  std::string error;
-  double wall_s = 0;  // fork to exit
-  double sim_s = 0;   // inside the child: documents, compilation, simulation, report
-  Json row;  // headline figures, an object in column order (null when failed)
-};
-
-// Writes text to path through a temporary file renamed over it: a reader (or a kill) never sees a
-// partial file.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw UserError(tmp + ": cannot write");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw UserError(path + ": cannot replace: " + ec.message());
-}
-
-std::string one_line(std::string text) {
-  for (std::size_t at = 0; (at = text.find('\n', at)) != std::string::npos;) text.replace(at, 1, " | ");
-  return text;
-}
-
-std::optional<Finished> read_finished(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    const Json s = Json::parse(ss.str());
-    Finished f;
-    f.ok = s.at("status") == "ok";
-    f.error = s.value("error", "");
-    f.wall_s = s.value("wall_s", 0.0);
-    f.sim_s = s.value("sim_s", 0.0);
-    f.row = s.value("row", Json());
-    if (f.ok && !f.row.is_object()) return std::nullopt;
-    return f;
-  } catch (const Json::exception&) {
-    return std::nullopt;  // torn or foreign: the point runs again
-  }
-}
-
-std::string format_duration(double s) {
-  char buf[32];
-  if (s < 60)
-    std::snprintf(buf, sizeof buf, "%.0fs", s);
-  else if (s < 3600)
-    std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
-  return buf;
-}
-
-// results.csv: the header comes from the first finished point's row, so it only has headline columns
-// once one point succeeded; a failed point's headline cells are empty.
-std::string results_csv(const SweepSpec& spec, const std::vector<std::optional<Finished>>& done) {
-  std::vector<std::string> headline;
-  for (const auto& f : done)
-    if (f && f->ok) {
-      for (auto it = f->row.begin(); it != f->row.end(); ++it) headline.push_back(it.key());
-      break;
-    }
-  std::string out = "index,point,status,error";
-  for (const std::string& a : spec.axis_names) out += "," + csv_cell(Json("axis." + a));
-  for (const std::string& h : headline) out += "," + csv_cell(Json(h));
-  out += "\n";
-  for (const SweepPoint& p : spec.points) {
-    const auto& f = done[p.index];
-    if (!f) continue;
-    out += std::to_string(p.index) + "," + p.hash + "," + (f->ok ? "ok" : "failed") + "," +
-           csv_cell(Json(one_line(f->error)));
-    for (const auto& [name, value] : p.axes) out += "," + csv_cell(value);
-    for (const std::string& h : headline) out += "," + (f->ok && f->row.contains(h) ? csv_cell(f->row[h]) : "");
-    out += "\n";
-  }
-  return out;
-}
-
-Json spec_record(const SweepSpec& spec) {
-  Json points = Json::array();
-  for (const SweepPoint& p : spec.points) {
-    Json axes = Json::object();
-    for (const auto& [name, value] : p.axes) axes[name] = value;
-    points.push_back({{"index", p.index}, {"point", p.hash}, {"axes", axes}});
-  }
-  return {{"attnsim_version", ATTNSIM_VERSION},
-          {"spec", spec.source},
-          {"document", spec.document},
-          {"axes", spec.axis_names},
-          {"points", points}};
-}
 
 // Runs in the child: one point, its report written beside its status; returns {"row": the headline
 // figures, "sim_s": the seconds spent reading the documents, compiling, simulating and reporting}.
@@ -173,15 +75,18 @@ std::string simulate_point(const SweepPoint& p, const std::string& point_dir) {
 
 int cmd_sweep(const Args& args) {
   po::options_description opts("options");
-  std::string spec_path, out_dir;
+  std::string spec_path, out_dir, shard_text;
   int jobs = 0;
   double timeout_s = -1;
   opts.add_options()("help,h", "this text")("spec", po::value(&spec_path)->required(),
                                             "the sweep spec (JSON; its format: attnsim sweep --help-spec)")(
-      "out", po::value(&out_dir)->required(), "output folder (created; rerunning resumes it)")(
+      "out", po::value(&out_dir), "output folder (required unless --dry-run; created; rerunning resumes it)")(
       "jobs,j", po::value(&jobs), "points simulated at once (default: the number of cores)")(
       "timeout", po::value(&timeout_s), "seconds after which a point is killed and recorded as failed "
                                         "(default: the spec's timeout_s, else none)")(
+      "shard", po::value(&shard_text),
+      "I/N: run only share I (0 <= I < N) of N shares of the points balanced by estimated cost, for a job "
+      "array; each share into its own --out, combined by attnsim merge")(
       "retry-failed", "run again the points that failed before (by default a failed point is finished)")(
       "dry-run", "list the points (index, hash, axis values) without simulating")(
       "help-spec", "describe the spec file format");
@@ -194,7 +99,7 @@ int cmd_sweep(const Args& args) {
       return 0;
     }
   po::variables_map vm;
-  if (!parse_options("sweep", "SPEC --out DIR [-j N] [--timeout S] [--retry-failed] [--dry-run]", opts, &pos,
+  if (!parse_options("sweep", "SPEC --out DIR [-j N] [--shard I/N] [--timeout S] [--retry-failed] [--dry-run]", opts, &pos,
                      effective, vm))
     return 0;
   const int cores = int(sysconf(_SC_NPROCESSORS_ONLN));
@@ -203,21 +108,50 @@ int cmd_sweep(const Args& args) {
     throw UserError("--jobs: must be between 1 and " + std::to_string(kMaxJobs) + ", got " + std::to_string(jobs));
   if (vm.count("timeout") && timeout_s < 0) throw UserError("--timeout: must be at least 0 seconds");
 
+  if (out_dir.empty() && !vm.count("dry-run")) throw UserError("--out: the output folder is required");
+  int shard = 0, shards = 1;
+  if (vm.count("shard")) {
+    char tail = 0;
+    if (std::sscanf(shard_text.c_str(), "%d/%d%c", &shard, &shards, &tail) != 2 || shards < 1 || shards > 100000 ||
+        shard < 0 || shard >= shards)
+      throw UserError("--shard " + shard_text + ": expected I/N with 0 <= I < N <= 100000, e.g. --shard 0/4");
+  }
+
   const SweepSpec spec = load_sweep_spec(spec_path);
   if (timeout_s < 0) timeout_s = spec.timeout_s;
+  std::vector<double> costs;
+  for (const SweepPoint& p : spec.points) costs.push_back(p.est_cost);
+  const std::vector<std::vector<std::size_t>> shares = balance_shards(costs, shards);
+  const std::vector<std::size_t>& mine = shares[std::size_t(shard)];
   if (vm.count("dry-run")) {
-    std::cout << spec.points.size() << " points of " << spec.source << "\n";
-    for (const SweepPoint& p : spec.points) std::cout << "  " << p.index << "  " << p.hash << "  " << p.label() << "\n";
+    double total = 0, share = 0;
+    for (double c : costs) total += c;
+    for (std::size_t i : mine) share += costs[i];
+    std::cout << spec.points.size() << " points of " << spec.source << ", estimated " << format_duration(total)
+              << " of simulation";
+    if (shards > 1)
+      std::cout << "; share " << shard << "/" << shards << ": " << mine.size() << " points, estimated "
+                << format_duration(share);
+    std::cout << "\n  index  point             est (s)  axes\n";
+    for (std::size_t i : mine) {
+      const SweepPoint& p = spec.points[i];
+      char est[32];
+      std::snprintf(est, sizeof est, "%9.3f", p.est_cost);
+      std::cout << "  " << p.index << "  " << p.hash << "  " << est << "  " << p.label() << "\n";
+    }
     return 0;
   }
   make_directories(out_dir + "/points");
-  write_atomically(out_dir + "/spec.json", spec_record(spec).dump(2) + "\n");
+  Json record = spec_record(spec);
+  if (shards > 1) record["shard"] = {{"index", shard}, {"count", shards}, {"points", mine}};
+  write_atomically(out_dir + "/spec.json", record.dump(2) + "\n");
 
   const bool retry = vm.count("retry-failed") > 0;
   std::vector<std::optional<Finished>> done(spec.points.size());
   std::vector<const SweepPoint*> todo;
   std::size_t skipped = 0;
-  for (const SweepPoint& p : spec.points) {
+  for (std::size_t i : mine) {
+    const SweepPoint& p = spec.points[i];
     done[p.index] = read_finished(out_dir + "/points/" + p.hash + "/status.json");
     if (done[p.index] && !done[p.index]->ok && retry) done[p.index].reset();
     if (done[p.index])
@@ -226,6 +160,7 @@ int cmd_sweep(const Args& args) {
       todo.push_back(&p);
   }
   std::cerr << "attnsim sweep: " << spec.points.size() << " points (" << spec.source << ")";
+  if (shards > 1) std::cerr << ", share " << shard << "/" << shards << " of them: " << mine.size();
   if (skipped) std::cerr << ", " << skipped << " already finished in " << out_dir;
   std::cerr << "; running " << todo.size() << ", " << jobs << " at a time\n";
 
@@ -267,9 +202,7 @@ int cmd_sweep(const Args& args) {
     } else {
       f.error = r.output;
     }
-    Json status = {{"index", p.index}, {"point", p.hash},   {"label", p.label()},
-                   {"status", f.ok ? "ok" : "failed"}, {"error", f.error}, {"wall_s", f.wall_s}, {"sim_s", f.sim_s},
-                   {"row", f.ok ? f.row : Json()}};
+    const Json status = status_record(p, f);
     const std::string dir = out_dir + "/points/" + p.hash;
     make_directories(dir);
     write_atomically(dir + "/status.json", status.dump(2) + "\n");
@@ -280,7 +213,7 @@ int cmd_sweep(const Args& args) {
     const double eta = elapsed / double(finished_now) * double(todo.size() - finished_now);
     char line[160];
     std::snprintf(line, sizeof line, "[%zu/%zu] ok %zu, failed %zu | elapsed %s, ETA %s",
-                  skipped + finished_now, spec.points.size(), skipped + finished_now - failed_now, failed_now,
+                  skipped + finished_now, mine.size(), skipped + finished_now - failed_now, failed_now,
                   format_duration(elapsed).c_str(), format_duration(eta).c_str());
     if (tty) {
       std::fprintf(stderr, "\r  %-78s", line);
@@ -305,9 +238,11 @@ int cmd_sweep(const Args& args) {
   write_atomically(out_dir + "/results.csv", results_csv(spec, done));
 
   std::size_t ok = 0, failed = 0, missing = 0;
-  for (const auto& f : done) f ? (f->ok ? ++ok : ++failed) : ++missing;
+  for (std::size_t i : mine) done[i] ? (done[i]->ok ? ++ok : ++failed) : ++missing;
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::cout << "sweep " << spec.source << ": " << ok << " of " << spec.points.size() << " points ok, " << failed
+  std::cout << "sweep " << spec.source;
+  if (shards > 1) std::cout << " share " << shard << "/" << shards;
+  std::cout << ": " << ok << " of " << mine.size() << " points ok, " << failed
             << " failed";
   if (missing) std::cout << ", " << missing << " not run";
   std::cout << " (" << finished_now << " simulated now in " << format_duration(elapsed) << ")\n";

@@ -14,5 +14,6 @@ int cmd_dram_replay(const Args& args);  // replay a memory trace on a DRAM model
 int cmd_run(const Args& args);          // simulate a transformer model (cmd_run.cpp)
 int cmd_compare(const Args& args);      // attention variants side by side over sequence lengths (cmd_compare.cpp)
 int cmd_sweep(const Args& args);        // a design-space sweep from a JSON spec (cmd_sweep.cpp)
+int cmd_merge(const Args& args);        // combine a sweep's shares into one output folder (cmd_merge.cpp)
 
 }  // namespace attnsim::cli

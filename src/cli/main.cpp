@@ -22,6 +22,7 @@ const Command kCommands[] = {
      "simulate a model with several attention variants at several sequence lengths, side by side"},
     {"sweep", attnsim::cli::cmd_sweep,
      "run a design-space sweep (JSON spec: hardware and model axes), each point in its own process, resumable"},
+    {"merge", attnsim::cli::cmd_merge, "combine the output folders of a sweep's shares (sweep --shard I/N) into one"},
     {"gemm", attnsim::cli::cmd_gemm, "simulate one GEMM C = A B on the described hardware"},
     {"check", attnsim::cli::cmd_check, "validate hardware config files and report every problem"},
     {"dram-replay", attnsim::cli::cmd_dram_replay, "replay a DRAMSim3/Ramulator/plain memory trace on a DRAM model"},

@@ -1,12 +1,15 @@
 #include "cli/sweep_spec.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <numeric>
 
 #include "common/errors.h"
 #include "config/hw_config.h"
 #include "config/model_config.h"
+#include "ir/graph.h"
 
 namespace attnsim::cli {
 
@@ -51,7 +54,24 @@ std::string locate(const std::string& name, const std::string& base_dir) {
 struct Resolved {
   std::string hw_source, model_source;
   Json hw_doc, model_doc;
+  double est_cost = 0;
 };
+
+// Estimated wall time (s) of simulating a model: the array's ideal cycles (MACs / PEs) at the
+// simulator's typical 1.5 ns of wall time per simulated cycle (bench_lra: 1.2-1.8 ns for flash and
+// unfused on edge and cloud; row-fused's many small tiles are slower), plus 5 ms for the process.
+double estimate_cost(const HwConfig& hw, const ModelConfig& model) {
+  const Graph g = build_graph(model);
+  double macs = 0;
+  for (const GraphOp& op : g.ops) {
+    if (op.kind != OpKind::MatMul) continue;
+    for (const OpInstance& in : op.instances) {
+      const TensorView& a = in.in[0];
+      macs += double(in.out.rows) * double(in.out.cols) * double(a.transposed ? a.rows : a.cols);
+    }
+  }
+  return 5e-3 + 1.5e-9 * macs / double(hw.array.rows * hw.array.cols);
+}
 
 Resolved resolve(const std::string& hw_base, const std::string& model_base, const std::vector<Assignment>& sets,
                  const std::string& base_dir) {
@@ -104,8 +124,10 @@ Resolved resolve(const std::string& hw_base, const std::string& model_base, cons
       }
     }
   }
-  parse_hw_config(r.hw_doc, r.hw_source);  // validation only: the child parses it again
-  r.model_doc = parse_model_config(model_doc, r.model_source, ov).resolved;
+  const HwConfig hw = parse_hw_config(r.hw_doc, r.hw_source);  // validation: the child parses it again
+  const ModelConfig model = parse_model_config(model_doc, r.model_source, ov);
+  r.model_doc = model.resolved;
+  r.est_cost = estimate_cost(hw, model);
   return r;
 }
 
@@ -366,6 +388,7 @@ SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std
       p.model_source = std::move(r.model_source);
       p.hw_doc = std::move(r.hw_doc);
       p.model_doc = std::move(r.model_doc);
+      p.est_cost = r.est_cost;
     } catch (const UserError& e) {
       if (++point_problems <= kMaxListedPointProblems)
         diag.add("/axes", "point " + std::to_string(index) + " (" + p.label() + "): " + e.what());
@@ -383,6 +406,23 @@ SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std
                           " more points whose combination of values is invalid");
   diag.throw_if_any();
   return spec;
+}
+
+std::vector<std::vector<std::size_t>> balance_shards(const std::vector<double>& costs, int count) {
+  // Longest processing time first: the costliest point goes to the least loaded shard (ties: the
+  // lower point index first, the lower shard index), within 4/3 of the best possible makespan.
+  std::vector<std::size_t> order(costs.size());
+  std::iota(order.begin(), order.end(), std::size_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return costs[a] > costs[b]; });
+  std::vector<std::vector<std::size_t>> shards(std::size_t(count < 1 ? 1 : count));
+  std::vector<double> load(shards.size(), 0.0);
+  for (std::size_t i : order) {
+    const std::size_t s = std::size_t(std::min_element(load.begin(), load.end()) - load.begin());
+    shards[s].push_back(i);
+    load[s] += costs[i];
+  }
+  for (auto& s : shards) std::sort(s.begin(), s.end());
+  return shards;
 }
 
 SweepSpec load_sweep_spec(const std::string& path) {

@@ -55,7 +55,7 @@ struct SweepPoint {
   Json hw_doc;                                     // with the point's values written in
   Json model_doc;                                  // the model as resolved (overrides written in)
   std::string hash;                                // 16 hex digits
-  double est_cost = 0;                             // a relative estimate of the simulation's wall time
+  double est_cost = 0;                             // estimated wall time of its simulation (s)
   std::string label() const;                       // "seq_len=1024 variant=flash"
   Json resolved() const;                           // what the hash covers
 };
@@ -77,6 +77,10 @@ extern const char* const kSweepSpecHelp;
 SweepSpec load_sweep_spec(const std::string& path);
 // The same from a document; relative file names are taken relative to base_dir.
 SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std::string& base_dir);
+
+// Splits points of the given costs into `count` shares of nearly equal total cost; each share
+// lists point indices in increasing order. Deterministic.
+std::vector<std::vector<std::size_t>> balance_shards(const std::vector<double>& costs, int count);
 
 // FNV-1a 64 of text, as 16 lowercase hex digits.
 std::string hash_hex(const std::string& text);
