@@ -1,42 +1,53 @@
 #!/usr/bin/env bash
-# The main job: sets up and builds attnsim, then compares the attention variants (vanilla unfused,
-# row-fused and flash against primal, low-rank linear, Linformer, Performer and Nystromformer) on the embedded
-# models and hardware presets, with `attnsim compare`. Each comparison writes compare.json and
-# compare.csv under OUT_DIR (default: out/main); OUT_DIR/summary.csv collects every row.
+# The main job: sets up and builds attnsim, then
+#   1. the default sweep (configs/sweeps/default.json): vanilla unfused and flash attention against
+#      primal attention and the low-rank linear form, on the edge and cloud presets, LRA text model,
+#      N = 256 ... 65536;
+#   2. a design-space sweep on edge at N = 4096 (configs/sweeps/design.json): array size x SRAM;
+#   3. traced runs of flash and primal (edge, N = 4096): utilization timelines and Perfetto traces;
+#   4. plots (scaling, Pareto, stalls, timelines) and a markdown summary.
+# Everything lands in OUT_DIR (default out/main), named at the end. Rerunning resumes the sweeps.
+# Usage: scripts/run.sh [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
 OUT_DIR=${1:-out/main}
 JOBS=$(nproc 2>/dev/null || echo 2)
-mkdir -p "$OUT_DIR"
-ALL=flash,unfused,row_fused,primal,lowrank_linear,linformer,performer,nystromformer
-summary="$OUT_DIR/summary.csv"
-rm -f "$summary"
-compare() {  # NAME HW MODEL SEQ_LENS VARIANTS [extra args]
-  local name=$1 hw=$2 model=$3 lens=$4 variants=$5
-  shift 5
-  echo "== $name: $model on $hw, N = $lens =="
-  build/attnsim compare --hw "$hw" --model "$model" --seq-lens "$lens" --variants "$variants" --jobs "$JOBS" \
-    --out "$OUT_DIR/$name" "$@"
-  if [[ ! -f "$summary" ]]; then
-    { printf 'comparison,hardware,model,'; head -n 1 "$OUT_DIR/$name/compare.csv"; } >"$summary"
-  fi
-  tail -n +2 "$OUT_DIR/$name/compare.csv" | sed "s|^|$name,$hw,$model,|" >>"$summary"
-}
-compare lra-edge edge lra-text 1024,4096 "$ALL"
-# Row-fused is refused on edge at N = 16384 (its 5-row query blocks would move more bytes than
-# spilling the scores), so that length compares the others.
-compare lra-edge-16k edge lra-text 16384 "${ALL/,row_fused/}"
-compare lra-cloud cloud lra-text 1024,4096,16384 "$ALL"
-compare bert-edge edge bert-base 512,4096 "$ALL"
-compare bert-cloud cloud bert-base 512,4096 "$ALL"
-compare deit-edge edge deit-s 197 flash,unfused,primal:rank=96
-compare bert-tpu tpu-v1 bert-base 512 flash,unfused,primal,lowrank_linear --dtype int8
-# The published hybrids, whole models as the papers run them.
-for hw in edge cloud; do
-  for model in deit-s-primal lra-text-hybrid; do
-    echo "== $model on $hw =="
-    build/attnsim run --hw "$hw" --model "$model" --out "$OUT_DIR/$model-$hw"
-  done
+PY=/usr/bin/python3  # Debian's, with matplotlib
+mkdir -p "$OUT_DIR/plots"
+
+echo "== 1. scaling sweep: configs/sweeps/default.json =="
+build/attnsim sweep configs/sweeps/default.json --out "$OUT_DIR/scaling" -j "$JOBS"
+echo "== 2. design-space sweep: configs/sweeps/design.json =="
+build/attnsim sweep configs/sweeps/design.json --out "$OUT_DIR/design" -j "$JOBS"
+echo "== 3. traced runs: LRA text on edge, N = 4096 =="
+for variant in flash primal; do
+  build/attnsim run --hw edge --model lra-text --seq-len 4096 --variant "$variant" \
+    --trace "$OUT_DIR/trace-$variant" --out "$OUT_DIR/trace-$variant" >/dev/null
+  echo "  $variant: $OUT_DIR/trace-$variant/{timeline.csv,trace.json,report.json}"
 done
-echo "comparisons in $OUT_DIR/*/compare.csv, every row in $summary"
+
+echo "== 4. plots and summary =="
+P="$OUT_DIR/plots"
+$PY scripts/plot_scaling.py "$OUT_DIR/scaling/results.csv" --attention-sram -o "$P/scaling.png" >/dev/null
+$PY scripts/plot_stalls.py "$OUT_DIR/scaling/results.csv" --seq-len 1024 16384 -o "$P/stalls.png"
+$PY scripts/plot_pareto.py "$OUT_DIR/design/results.csv" --x sram -o "$P/pareto_sram.png"
+$PY scripts/plot_pareto.py "$OUT_DIR/design/results.csv" --x pes -o "$P/pareto_pes.png"
+for variant in flash primal; do
+  $PY scripts/plot_timeline.py "$OUT_DIR/trace-$variant/timeline.csv" -o "$P/timeline_$variant.png"
+done
+summary="$OUT_DIR/summary.md"
+$PY scripts/sweep_summary.py "$OUT_DIR/scaling/results.csv" -o "$summary" --baseline unfused \
+  --title "What attention costs: vanilla against primal and low-rank (LRA text, edge and cloud)"
+{
+  echo "## Figures"
+  echo
+  for f in scaling stalls pareto_sram pareto_pes timeline_flash timeline_primal; do
+    echo "- [$f](plots/$f.png)"
+  done
+  echo
+  echo "Design-space sweep: design/results.csv. Perfetto traces (open in https://ui.perfetto.dev):"
+  echo "trace-flash/trace.json, trace-primal/trace.json."
+} >>"$summary"
+ls "$P"/*.png | sed 's/^/  /'
+echo "results in $OUT_DIR: summary.md, plots/, scaling/results.csv, design/results.csv, trace-*/"
