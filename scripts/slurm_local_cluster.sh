@@ -48,8 +48,18 @@ install_packages() {
   mkdir -p "$STATE/log"
   # The packages' maintainer scripts may try to start the services through systemd; failing to do so in a
   # container is harmless, as the daemons are started below by hand.
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-           slurm-wlm munge; } >"$STATE/log/apt.log" 2>&1; then
+  # Where no policy-rc.d keeps them from starting services, one is put in place for the install.
+  local own_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  local ok=1
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      slurm-wlm munge; } >"$STATE/log/apt.log" 2>&1 || ok=0
+  [[ $own_policy -eq 1 ]] && rm -f /usr/sbin/policy-rc.d
+  if [[ $ok -eq 0 ]]; then
     tail -n 20 "$STATE/log/apt.log" >&2
     die "installing slurm-wlm and munge failed (log: $STATE/log/apt.log)"
   fi
