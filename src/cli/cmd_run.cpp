@@ -13,6 +13,7 @@
 #include "hw/accelerator.h"
 #include "ir/graph.h"
 #include "report/report.h"
+#include "report/trace.h"
 
 namespace attnsim::cli {
 
@@ -41,6 +42,8 @@ int cmd_run(const Args& args) {
   std::int64_t seq_len = 0, batch = 0;
   std::vector<std::string> sets;
   std::string variants;
+  std::string trace_dir, trace_formats = "timeline,perfetto";
+  std::int64_t trace_window = 0, trace_max_slices = std::int64_t(TraceOptions().max_slices);
   for (const std::string& v : attn_variant_names()) variants += (variants.empty() ? "" : ", ") + v;
   opts.add_options()("help,h", "this text")(
       "hw", po::value(&hw_name)->required(), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")(
@@ -53,11 +56,42 @@ int cmd_run(const Args& args) {
       "set", po::value(&sets)->composing(),
       "override a hardware value before validation: /json/pointer=VALUE (repeatable)")(
       "out", po::value(&out_dir), "write report.json and report.csv into this directory")(
-      "emit", po::value(&emit), "print an intermediate form instead of simulating: graph or tiles");
+      "emit", po::value(&emit), "print an intermediate form instead of simulating: graph or tiles")(
+      "trace", po::value(&trace_dir),
+      "record utilization traces into this directory: timeline.csv (per window: unit busy fractions, SRAM "
+      "bank port use, DRAM GB/s per channel, DRAM bytes in flight averaged over the window), trace.json "
+      "(Perfetto / chrome://tracing: a track per unit, a slice per tile instruction, counters) and, if asked, "
+      "trace.vcd (GTKWave)")(
+      "trace-formats", po::value(&trace_formats),
+      "with --trace: which files, a comma-separated subset of timeline, perfetto, vcd (default timeline,perfetto)")(
+      "trace-window", po::value(&trace_window),
+      "with --trace: timeline window in cycles (default: the smallest power of two that gives at most 2000 "
+      "windows)")(
+      "trace-max-slices", po::value(&trace_max_slices),
+      "with --trace: at most this many instruction slices in trace.json (default 1000000); past it slices "
+      "are dropped, counters and timeline stay complete, and the trace is marked truncated");
   po::variables_map vm;
-  if (!parse_options("run", "--hw FILE|PRESET --model FILE|PRESET [--seq-len N] [--batch B] [--variant V] [--out DIR]",
+  if (!parse_options("run",
+                     "--hw FILE|PRESET --model FILE|PRESET [--seq-len N] [--batch B] [--variant V] [--out DIR]\n"
+                     "       [--trace DIR [--trace-formats timeline,perfetto,vcd] [--trace-window CYCLES]\n"
+                     "        [--trace-max-slices N]]",
                      opts, nullptr, args, vm))
     return 0;
+  TraceOptions trace;
+  const bool tracing = vm.count("trace") > 0;
+  for (const char* flag : {"trace-formats", "trace-window", "trace-max-slices"})
+    if (vm.count(flag) && !tracing) throw UserError(std::string("--") + flag + ": needs --trace DIR");
+  if (tracing) {
+    if (trace_dir.empty()) throw UserError("--trace: needs a directory");
+    trace.dir = trace_dir;
+    parse_trace_formats(trace_formats, &trace, "--trace-formats");
+    if (vm.count("trace-window") && trace_window < 1)
+      throw UserError("--trace-window: must be at least 1 cycle, got " + std::to_string(trace_window));
+    trace.window_cycles = trace_window;
+    if (trace_max_slices < 0)
+      throw UserError("--trace-max-slices: must be 0 or more, got " + std::to_string(trace_max_slices));
+    trace.max_slices = std::uint64_t(trace_max_slices);
+  }
   if (!emit.empty() && emit != "tiles" && emit != "graph") throw UserError("--emit " + emit + ": must be graph or tiles");
   ModelOverrides ov;
   ov.seq_len = vm.count("seq-len") ? seq_len : 0;
@@ -91,7 +125,7 @@ int cmd_run(const Args& args) {
   }
   std::cerr << "attnsim run: " << model.source << " (" << model.layers.size() << " layers) on " << hw.source << ", "
             << compiled.phases.size() << " phases\n";
-  const SimOutcome outcome = simulate(hw, compiled.program);
+  const SimOutcome outcome = simulate(hw, compiled.program, tracing ? &trace : nullptr);
   if (tty) std::fprintf(stderr, "\r%80s\r", "");
   Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases);
   report["model"] = model.resolved;
@@ -102,6 +136,14 @@ int cmd_run(const Args& args) {
     write_json_file(out_dir + "/report.json", report);
     write_csv_file(out_dir + "/report.csv", headline_figures(report));
     std::cout << "  report written to " << out_dir << "/report.json and report.csv\n";
+  }
+  if (tracing) {
+    std::string files;
+    for (const std::string& f : outcome.trace.files) files += (files.empty() ? "" : ", ") + f;
+    std::cout << "  trace written to " << trace.dir << ": " << files << " (window " << outcome.trace.window_cycles
+              << " cycles, " << outcome.trace.windows << " windows, " << outcome.trace.slices_written << " slices)\n";
+    const std::string warning = trace_truncation_warning(outcome.trace);
+    if (!warning.empty()) std::cerr << "attnsim run: warning: " << warning << "\n";
   }
   return 0;
 }

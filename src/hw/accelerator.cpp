@@ -31,8 +31,8 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
       window_(kWindow),
       done_(kWindow, 0) {
   for (Queue* q : {&array_q_, &vector_q_, &softmax_q_, &load_q_, &store_q_}) q->ring.assign(kWindow, 0);
-  load_.is_write = false, load_.queue = &load_q_;
-  store_.is_write = true, store_.queue = &store_q_;
+  load_.is_write = false, load_.queue = &load_q_, load_.unit = TraceUnit::LoadDma;
+  store_.is_write = true, store_.queue = &store_q_, store_.unit = TraceUnit::StoreDma;
 
   sc_core::sc_spawn_options big;
   big.set_stack_size(1 << 20);  // the compiler's loops run on this thread
@@ -59,6 +59,13 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
 }
 
 Accelerator::~Accelerator() = default;
+
+void Accelerator::attach_trace(TraceRecorder* recorder) {
+  trace_ = recorder;
+  ports_.set_observer(recorder);
+  dram_->set_data_observer(recorder);
+  for (DmaSide* side : {&load_, &store_}) side->started.assign(recorder ? kWindow : 0, 0);
+}
 
 std::string Accelerator::progress() const {
   std::string s = std::to_string(done_prefix_) + " of " + std::to_string(next_id_) + " instructions done" +
@@ -210,11 +217,17 @@ void Accelerator::array_thread() {
     }
     wait_for_deps(in, true);
     const fs_t start = now_fs();
+    if (trace_) trace_->begin(TraceUnit::Array);
     const SramTraffic t = gemm_sram_traffic(hw_.array, in);
     // The array cannot run faster than the banks holding its operands deliver them.
     const fs_t ports_done = std::max({sram_transfer(in.a, t.a_read, false), sram_transfer(in.b, t.b_read, false),
                                       sram_transfer(in.c, t.c_read, false), sram_transfer(in.c, t.c_written, true)});
     const std::int64_t cycles = array_->run_gemm({in.m, in.k, in.n}, nullptr);
+    // Busy: the compute cycles (run_gemm advanced time by exactly them), not the port stall below.
+    if (trace_) {
+      trace_->end(TraceUnit::Array);
+      trace_->slice(TraceUnit::Array, in, start, now_fs());
+    }
     if (ports_done > now_fs()) {
       stats_.stall_sram_port_fs += ports_done - now_fs();
       wait_fs(ports_done - now_fs());
@@ -241,6 +254,8 @@ void Accelerator::vector_thread(Queue* q, bool softmax_unit) {
     }
     wait_for_deps(in, false);
     const fs_t start = now_fs();
+    const TraceUnit unit = softmax_unit ? TraceUnit::Softmax : TraceUnit::Vector;
+    if (trace_) trace_->begin(unit);
     const bool is_softmax = in.op == Opcode::Softmax;
     const std::int64_t cycles = is_softmax ? softmax_op_cycles(hw_, in) : vector_op_cycles(hw_.vector, in);
     const UnitTraffic t = unit_sram_traffic(in);
@@ -251,6 +266,10 @@ void Accelerator::vector_thread(Queue* q, bool softmax_unit) {
     if (ports_done > now_fs()) wait_fs(ports_done - now_fs());
     const fs_t busy = now_fs() - start;
     (softmax_unit ? stats_.softmax_busy_fs : stats_.vector_busy_fs) += busy;
+    if (trace_) {
+      trace_->end(unit);
+      trace_->slice(unit, in, start, now_fs());
+    }
     OpStats& os = op_stats(in);
     if (is_softmax) {
       stats_.softmax_work_fs += busy;
@@ -277,6 +296,7 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
     }
     wait_for_deps(in, false);
     const std::uint32_t slot = id % kWindow;
+    if (trace_) side->started[slot] = now_fs();
     (side->is_write ? stats_.stores : stats_.loads)++;
     OpStats& os = op_stats(in);
     (side->is_write ? os.store_bytes : os.load_bytes) += in.bytes();
@@ -299,6 +319,7 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
     const std::uint64_t segs_per_run = (run_bytes + seg - 1) / seg;
     side->remaining[slot] = std::uint32_t(runs * segs_per_run);
     if (side->remaining[slot] == 0) {
+      if (trace_) trace_->slice(side->unit, in, now_fs(), now_fs());
       complete(id);
       continue;
     }
@@ -310,7 +331,10 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
         side->idle.pop_back();
         const std::uint64_t off = s * seg;
         side->assigned[w] = {dram_addr + r * stride + off, std::min(seg, run_bytes - off), id};
-        if (side->in_flight++ == 0) side->busy_since = now_fs();
+        if (side->in_flight++ == 0) {
+          side->busy_since = now_fs();
+          if (trace_) trace_->begin(side->unit);
+        }
         side->go[w]->notify();
       }
   }
@@ -320,7 +344,9 @@ void Accelerator::dma_worker_thread(DmaSide* side, std::uint32_t index) {
   for (;;) {
     sc_core::wait(*side->go[index]);
     const Segment seg = side->assigned[index];
+    if (trace_) trace_->dram_issue(side->is_write, seg.bytes);
     dram_->transfer(seg.addr, seg.bytes, side->is_write);
+    if (trace_) trace_->dram_done(side->is_write, seg.bytes);
     ++stats_.dma_segments;
     const std::uint32_t slot = seg.instr % kWindow;
     if (--side->remaining[slot] == 0) {
@@ -328,18 +354,30 @@ void Accelerator::dma_worker_thread(DmaSide* side, std::uint32_t index) {
       const fs_t done_at = ceil_to_edge(std::max(now_fs(), side->earliest_done[slot]), period_);
       wait_fs(done_at - now_fs());
       note_span(op_stats(instr(seg.instr)), now_fs(), now_fs());
+      if (trace_) trace_->slice(side->unit, instr(seg.instr), side->started[slot], now_fs());
       complete(seg.instr);
     }
-    if (--side->in_flight == 0)
+    if (--side->in_flight == 0) {
       (side->is_write ? stats_.store_busy_fs : stats_.load_busy_fs) += now_fs() - side->busy_since;
+      if (trace_) trace_->end(side->unit);
+    }
     side->idle.push_back(index);
     side->worker_free.notify();
   }
 }
 
-SimOutcome simulate(const HwConfig& hw, const ProgramSource& program) {
+SimOutcome simulate(const HwConfig& hw, const ProgramSource& program) { return simulate(hw, program, nullptr); }
+
+SimOutcome simulate(const HwConfig& hw, const ProgramSource& program, const TraceOptions* trace) {
   init_sim_time();
+  // Declared before the accelerator so that it outlives it; its destructor removes partial files
+  // if the simulation fails.
+  std::unique_ptr<TraceRecorder> recorder;
   Accelerator acc("accelerator", hw, program);
+  if (trace) {
+    recorder = std::make_unique<TraceRecorder>(*trace, hw, acc.dram().channels(), program.tensors);
+    acc.attach_trace(recorder.get());
+  }
   sc_core::sc_start();
   ATTNSIM_ASSERT(acc.finished(), "simulation ended with instructions not done (a dependency cycle?): " +
                                      acc.progress());
@@ -352,6 +390,7 @@ SimOutcome simulate(const HwConfig& hw, const ProgramSource& program) {
   out.dram_busy_fs = fs_t(acc.dram().busy_time().value());
   out.dram_peak_bytes_per_cycle = acc.dram().peak_bytes_per_cycle();
   acc.dram().write_stats(out.dram_stats);
+  if (recorder) out.trace = recorder->finish(out.stats.end_fs);
   return out;
 }
 

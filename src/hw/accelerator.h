@@ -15,6 +15,11 @@
 // flags and one event). Every unit moves its SRAM bytes through the banks' shared ports
 // (sram_ports.h), so a unit finishes no earlier than its port transfers do. Every start and
 // completion falls on an accelerator clock edge.
+//
+// Tracing (trace_recorder.h), only when a recorder is attached: each unit reports when it becomes
+// busy and idle (by the same definition as the busy times in SimStats) and each instruction as a
+// slice, each DMA worker its DRAM transfers, and the SRAM ports and the DRAM model the bytes they
+// move (observers). Without a recorder each of these is one null-pointer check.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -27,6 +32,7 @@
 #include "hw/array/i_array.h"
 #include "hw/dram/i_dram.h"
 #include "hw/sram_ports.h"
+#include "hw/trace_recorder.h"
 #include "ir/tile_program.h"
 
 namespace attnsim {
@@ -70,6 +76,9 @@ class Accelerator : public sc_core::sc_module {
   const IDram& dram() const { return *dram_; }
   IDram& dram() { return *dram_; }
   bool finished() const { return producer_done_ && done_prefix_ == next_id_; }
+  // Records a trace (call before sc_start; null: none, the default). Every hook is one pointer
+  // check when there is no recorder.
+  void attach_trace(TraceRecorder* recorder);
   std::string progress() const;  // where the program stands, for error messages
 
  private:
@@ -91,6 +100,8 @@ class Accelerator : public sc_core::sc_module {
     std::vector<sc_core::sc_event*> go;    // per worker
     std::vector<std::uint32_t> remaining;  // per window slot: segments not yet done
     std::vector<fs_t> earliest_done;       // per window slot: SRAM port bound on completion
+    std::vector<fs_t> started;             // per window slot, when tracing: when issue began
+    TraceUnit unit = TraceUnit::LoadDma;
     sc_core::sc_event worker_free;
     int in_flight = 0;
     fs_t busy_since = 0;  // when in_flight last rose from 0
@@ -133,6 +144,7 @@ class Accelerator : public sc_core::sc_module {
   sc_core::sc_event any_done_;
   std::vector<std::unique_ptr<sc_core::sc_event>> events_;
   SimStats stats_;
+  TraceRecorder* trace_ = nullptr;
 };
 
 // Elaborates, runs to completion and returns the statistics (one elaboration per process).
@@ -142,8 +154,12 @@ struct SimOutcome {
   std::uint64_t dram_bytes_read = 0, dram_bytes_written = 0;
   fs_t dram_busy_fs = 0;
   double dram_peak_bytes_per_cycle = 0;
+  TraceSummary trace;  // enabled only when a trace was recorded
 };
 SimOutcome simulate(const HwConfig& hw, const ProgramSource& program);
 SimOutcome simulate(const HwConfig& hw, const TileProgram& program);
+// With trace non-null, also records the utilization traces it asks for into trace->dir
+// (trace_recorder.h: timeline.csv, trace.json, trace.vcd) and describes them in SimOutcome::trace.
+SimOutcome simulate(const HwConfig& hw, const ProgramSource& program, const TraceOptions* trace);
 
 }  // namespace attnsim

@@ -54,7 +54,28 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
     before += extent;
   }
   queueing_cycles_ += done - (now_cycle + max_need);
+  if (observer_) notify(r, bytes, write);
   return done;
+}
+
+// Outside reserve()'s loop, so that the loop is the same code with or without an observer: each
+// bank of the region was visited once above, so its side now ends at start + need.
+void SramPorts::notify(const SramRegion& r, std::uint64_t bytes, bool write) const {
+  const std::uint64_t bpb = std::uint64_t(cfg_.bytes_per_bank);
+  const std::uint64_t first = r.addr / bpb, last = (r.addr + r.bytes - 1) / bpb;
+  const std::uint64_t per_cycle =
+      std::uint64_t(cfg_.port_bytes) * std::uint64_t(write ? cfg_.write_ports : cfg_.read_ports);
+  const auto& busy = write ? write_busy_until_ : read_busy_until_;
+  std::uint64_t before = 0;
+  for (std::uint64_t b = first; b <= last; ++b) {
+    const std::uint64_t lo = std::max(r.addr, b * bpb), hi = std::min(r.addr + r.bytes, (b + 1) * bpb);
+    const std::uint64_t extent = hi - lo;
+    const std::int64_t need = std::int64_t((proportional_ceil(bytes, extent, r.bytes) + per_cycle - 1) / per_cycle);
+    const std::uint64_t share =
+        proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
+    before += extent;
+    observer_->on_bank_transfer(int(b), write, busy[b] - need, need, share);
+  }
 }
 
 std::int64_t SramPorts::busy_until(int bank, bool write) const {

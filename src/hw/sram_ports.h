@@ -27,6 +27,16 @@
 
 namespace attnsim {
 
+// Told of every bank-side occupancy reserve() queues (for utilization traces; see trace_recorder.h).
+class SramPortObserver {
+ public:
+  virtual ~SramPortObserver() = default;
+  // The bank's read or write side moves `bytes` (its share of a transfer, as counted in the byte
+  // totals) during cycles [start_cycle, start_cycle + cycles).
+  virtual void on_bank_transfer(int bank, bool write, std::int64_t start_cycle, std::int64_t cycles,
+                                std::uint64_t bytes) = 0;
+};
+
 class SramPorts {
  public:
   explicit SramPorts(const SramConfig& sram);
@@ -42,12 +52,18 @@ class SramPorts {
   std::int64_t queueing_cycles() const { return queueing_cycles_; }
   // The cycle a bank's read or write side finishes what has been queued on it.
   std::int64_t busy_until(int bank, bool write) const;
+  // Null (the default): no observer, one pointer check per reserve().
+  void set_observer(SramPortObserver* observer) { observer_ = observer; }
 
  private:
+  // Reports a reservation just made to the observer, bank by bank (the same shares as reserve()).
+  void notify(const SramRegion& r, std::uint64_t bytes, bool write) const;
+
   SramConfig cfg_;
   std::vector<std::int64_t> read_busy_until_, write_busy_until_;
   std::vector<std::uint64_t> read_bytes_, written_bytes_;
   std::int64_t queueing_cycles_ = 0;
+  SramPortObserver* observer_ = nullptr;
 };
 
 }  // namespace attnsim

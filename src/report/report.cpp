@@ -12,6 +12,7 @@
 
 #include "common/errors.h"
 #include "hw/array/array_timing.h"
+#include "report/trace.h"
 
 namespace attnsim {
 
@@ -238,6 +239,9 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
     r["layers"] = layer_reports(hw, s);
     r["ops"] = op_totals(hw, s);
   }
+  // Only when traces were recorded: which files, the window, the slices written and whether the
+  // slice limit cut trace.json short.
+  if (o.trace.enabled) r["trace"] = trace_report(o.trace);
   return r;
 }
 

@@ -25,6 +25,13 @@ sc_core::sc_time CycleDram::busy_time() const {
   return fs_time(fs_t(controller_->stats().data_bus_cycles) * s.tCK_fs / s.channels);
 }
 
+int CycleDram::channels() const { return controller_->spec().channels; }
+
+void CycleDram::set_data_observer(DramDataObserver* observer) {
+  data_observer_ = observer;
+  controller_->set_data_observer(observer);
+}
+
 void CycleDram::write_stats(Json& out) const {
   const std::int64_t now = controller_->current_cycle();
   controller_->finish(now);

@@ -20,6 +20,8 @@ class CycleDram final : public IDram {
   sc_core::sc_time busy_time() const override;
   double peak_bytes_per_cycle() const override { return peak_bytes_per_cycle_; }
   void write_stats(Json& out) const override;
+  int channels() const override;
+  void set_data_observer(DramDataObserver* observer) override;
   DramController& controller() { return *controller_; }
 
  private:

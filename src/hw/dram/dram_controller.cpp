@@ -60,6 +60,9 @@ void DramController::submit(std::uint64_t addr, bool is_write, DramCompletion* c
 void DramController::complete(const StepResult& r) {
   ++completed_;
   last_done_cycle_ = std::max(last_done_cycle_, r.done_cycle);
+  if (data_observer_)  // the burst's data cycles end at done_cycle (dram_channel.cpp)
+    data_observer_->on_dram_data(r.request.loc.channel, (r.done_cycle - spec_.burst_cycles()) * spec_.tCK_fs,
+                                 r.done_cycle * spec_.tCK_fs, std::uint64_t(spec_.burst_bytes()));
   const fs_t now = now_fs();
   if (auto* c = static_cast<DramCompletion*>(r.request.owner)) {
     c->last_done_cycle = std::max(c->last_done_cycle, r.done_cycle);

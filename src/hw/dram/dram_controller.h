@@ -20,6 +20,7 @@
 #include "hw/dram/dram_channel.h"
 #include "hw/dram/dram_spec.h"
 #include "hw/dram/dram_stats.h"
+#include "hw/dram/i_dram.h"
 
 namespace attnsim {
 
@@ -50,6 +51,8 @@ class DramController : public sc_core::sc_module {
   std::int64_t last_done_cycle() const { return last_done_cycle_; }
   // Issues the refreshes of idle channels up to `cycle`, for final statistics.
   void finish(std::int64_t cycle);
+  // Reports each completed burst's burst_bytes on its channel over its data cycles (null: none).
+  void set_data_observer(DramDataObserver* observer) { data_observer_ = observer; }
   // Records every command (off by default; call before the simulation starts).
   void record_commands(bool on);
   // Every recorded command of all channels, ordered by cycle, then channel.
@@ -73,6 +76,7 @@ class DramController : public sc_core::sc_module {
   std::uint64_t accepted_ = 0, completed_ = 0;
   std::int64_t last_done_cycle_ = 0;
   sc_core::sc_event drained_;
+  DramDataObserver* data_observer_ = nullptr;
 };
 
 }  // namespace attnsim

@@ -13,6 +13,14 @@
 
 namespace attnsim {
 
+// Told of the data each channel moves (for utilization traces; see hw/trace_recorder.h).
+class DramDataObserver {
+ public:
+  virtual ~DramDataObserver() = default;
+  // `bytes` cross channel's data bus during [start_fs, end_fs) (femtoseconds of simulated time).
+  virtual void on_dram_data(int channel, std::int64_t start_fs, std::int64_t end_fs, std::uint64_t bytes) = 0;
+};
+
 class IDram {
  public:
   virtual ~IDram() = default;
@@ -29,6 +37,13 @@ class IDram {
   // True when timing does not depend on addresses: the DMA may then move a strided tile as if it
   // were contiguous, in fewer and larger transfers, with the same bus time.
   virtual bool address_independent() const { return false; }
+  // Independent data channels (the columns of a utilization trace).
+  virtual int channels() const { return 1; }
+  // Null (the default): no observer. Set before the simulation starts.
+  virtual void set_data_observer(DramDataObserver* observer) { data_observer_ = observer; }
+
+ protected:
+  DramDataObserver* data_observer_ = nullptr;
 };
 
 std::unique_ptr<IDram> make_dram(const HwConfig& hw);

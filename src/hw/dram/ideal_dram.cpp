@@ -15,6 +15,7 @@ void IdealDram::transfer(std::uint64_t /*addr*/, std::uint64_t bytes, bool is_wr
   const fs_t bus_fs = fs_t(std::ceil(double(bytes) * double(period_fs_) / bytes_per_cycle_));
   bus_free_fs_ = start + bus_fs;
   busy_fs_ += bus_fs;
+  if (data_observer_) data_observer_->on_dram_data(0, start, bus_free_fs_, bytes);  // its bus time
   ++transfers_;
   (is_write ? bytes_written_ : bytes_read_) += bytes;
   wait_fs(bus_free_fs_ + latency_fs_ - now);
