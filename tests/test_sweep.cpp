@@ -90,12 +90,12 @@ pid_t start_sweep(const std::string& spec, const std::string& dir, int jobs) {
   return pid;
 }
 
-// Twelve LRA-text points of about 0.01-0.3 s each on the edge preset: enough to kill a run half-way.
+// Twelve LRA-text points of about 0.02-0.5 s each on the edge preset: enough to kill a run half-way.
 const char* const kTwelvePoints = R"({
   "description": "resume and -j test",
   "hardware": "edge", "model": "lra-text",
   "axes": [{"path": "/attention/variant", "values": ["unfused", "flash", "primal"]},
-           {"path": "/model/seq_len", "values": [2048, 4096]},
+           {"path": "/model/seq_len", "values": [8192, 16384]},
            {"zip": [{"path": "/array/rows", "values": [16, 32]}, {"path": "/array/cols", "values": [16, 32]}]}]
 })";
 
@@ -385,4 +385,40 @@ TEST_CASE("sweep shards: 500 points in 8 shares, each within 10% of the mean est
   CHECK(max_count > min_count);
   // Deterministic.
   CHECK(cli::balance_shards(costs, 8) == shares);
+}
+
+TEST_CASE("sweep: traces per point on request, beside each report", "[sweep][cli][trace]") {
+  const std::string spec = write_temp("sweep_trace.json", R"({
+    "hardware": "edge", "model": "lra-text",
+    "axes": [{"path": "/attention/variant", "values": ["flash", "primal"]}, {"path": "/model/seq_len", "values": [512]}],
+    "trace": {"formats": ["timeline", "perfetto"], "window_cycles": 1024}})");
+  const std::string dir = temp_dir() + "/sweep_trace";
+  const CliResult r = run_cli("sweep " + spec + " --out " + dir + " -j 2");
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  for (const auto& e : fs::directory_iterator(dir + "/points")) {
+    const std::string p = e.path().string();
+    const Json report = parse_json_text(slurp(p + "/report.json"), "report.json");
+    REQUIRE(report.contains("trace"));
+    CHECK(report["trace"]["window_cycles"] == 1024);
+    // The timeline's array busy time, summed over its windows (fraction x window length, 6 decimals:
+    // at most 0.5e-6 x 1024 cycles off per window), is the report's array busy cycles.
+    const std::vector<std::string> rows = lines_of(slurp(p + "/timeline.csv"));
+    REQUIRE(rows.size() > 2);
+    double busy = 0;
+    for (std::size_t i = 1; i < rows.size(); ++i) {
+      const std::vector<std::string> c = cells_of(rows[i]);
+      busy += std::stod(c.at(2)) * (std::stod(c.at(1)) - std::stod(c.at(0)));
+    }
+    const double expected = double(report["array"]["busy_cycles"].get<std::int64_t>());
+    CHECK(std::abs(busy - expected) <= 0.5e-6 * 1024 * double(rows.size()) + 1e-9);
+    const Json trace = parse_json_text(slurp(p + "/trace.json"), "trace.json");
+    CHECK(trace["traceEvents"].is_array());
+  }
+  // Asking for traces makes other points (their files differ): the untraced spec's hashes differ.
+  const std::string plain = write_temp("sweep_trace_plain.json", R"({
+    "hardware": "edge", "model": "lra-text",
+    "axes": [{"path": "/attention/variant", "values": ["flash", "primal"]}, {"path": "/model/seq_len", "values": [512]}]})");
+  const CliResult a = run_cli("sweep " + spec + " --dry-run"), b = run_cli("sweep " + plain + " --dry-run");
+  CHECK(lines_of(a.out).at(2).substr(0, 30) != lines_of(b.out).at(2).substr(0, 30));
 }

@@ -4,7 +4,8 @@
 // Output folder:
 //   spec.json                  the spec as read, its axes, every point's index, hash and axis values,
 //                              and the attnsim version
-//   points/HASH/report.json    a finished point's full report (traces beside it when asked for)
+//   points/HASH/report.json    a finished point's full report (with the spec's "trace", the trace
+//                              files beside it: timeline.csv, trace.json, trace.vcd)
 //   points/HASH/status.json    written last, atomically: ok or failed (with the reason), the wall
 //                              time (wall_s: fork to exit; sim_s: the simulation inside the child)
 //                              and the headline row; its presence means "finished"
@@ -35,6 +36,7 @@
 #include "hw/accelerator.h"
 #include "ir/graph.h"
 #include "report/report.h"
+#include "report/trace.h"
 
 namespace attnsim::cli {
 
@@ -53,13 +55,22 @@ extern "C" void on_stop_signal(int) { g_stop = 1; }
 
 // Runs in the child: one point, its report written beside its status; returns {"row": the headline
 // figures, "sim_s": the seconds spent reading the documents, compiling, simulating and reporting}.
-std::string simulate_point(const SweepPoint& p, const std::string& point_dir) {
+std::string simulate_point(const SweepPoint& p, const SweepTrace& trace, const std::string& point_dir) {
   const Clock::time_point start = Clock::now();
   const HwConfig hw = parse_hw_config(p.hw_doc, p.hw_source);
   const ModelConfig model = parse_model_config(p.model_doc, p.model_source);
   const Graph graph = build_graph(model);
   const CompiledModel compiled = compile_model(hw, graph);
-  const SimOutcome outcome = simulate(hw, compiled.program);
+  TraceOptions topts;
+  if (trace.enabled) {
+    topts.dir = point_dir;
+    std::string formats;
+    for (const std::string& f : trace.formats) formats += (formats.empty() ? "" : ",") + f;
+    parse_trace_formats(formats, &topts, "/trace/formats");
+    topts.window_cycles = trace.window_cycles;
+    if (trace.max_slices > 0) topts.max_slices = trace.max_slices;
+  }
+  const SimOutcome outcome = simulate(hw, compiled.program, trace.enabled ? &topts : nullptr);
   Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases);
   report["model"] = model.resolved;
   Json axes = Json::object();
@@ -167,10 +178,10 @@ int cmd_sweep(const Args& args) {
   std::vector<ChildTask> tasks;
   for (const SweepPoint* p : todo) {
     const std::string dir = out_dir + "/points/" + p->hash;
-    tasks.push_back([p, dir] {
+    tasks.push_back([p, dir, &spec] {
       make_directories(dir);
       write_atomically(dir + "/point.json", p->resolved().dump(2) + "\n");
-      return simulate_point(*p, dir);
+      return simulate_point(*p, spec.trace, dir);
     });
   }
 

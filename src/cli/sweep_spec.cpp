@@ -282,9 +282,11 @@ std::string SweepPoint::label() const {
 }
 
 Json SweepPoint::resolved() const {
-  return {{"attnsim_version", ATTNSIM_VERSION},
-          {"hardware", {{"source", hw_source}, {"document", hw_doc}}},
-          {"model", {{"source", model_source}, {"document", model_doc}}}};
+  Json r = {{"attnsim_version", ATTNSIM_VERSION},
+            {"hardware", {{"source", hw_source}, {"document", hw_doc}}},
+            {"model", {{"source", model_source}, {"document", model_doc}}}};
+  if (!trace.is_null()) r["trace"] = trace;  // a traced point is another point: its files differ
+  return r;
 }
 
 SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std::string& base_dir) {
@@ -389,6 +391,7 @@ SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std
       p.hw_doc = std::move(r.hw_doc);
       p.model_doc = std::move(r.model_doc);
       p.est_cost = r.est_cost;
+      p.trace = spec.trace_json;
     } catch (const UserError& e) {
       if (++point_problems <= kMaxListedPointProblems)
         diag.add("/axes", "point " + std::to_string(index) + " (" + p.label() + "): " + e.what());

@@ -54,10 +54,11 @@ struct SweepPoint {
   std::string hw_source, model_source;             // "preset:edge" or a path, for reports
   Json hw_doc;                                     // with the point's values written in
   Json model_doc;                                  // the model as resolved (overrides written in)
+  Json trace;                                      // the spec's "trace" object (null: no traces)
   std::string hash;                                // 16 hex digits
   double est_cost = 0;                             // estimated wall time of its simulation (s)
   std::string label() const;                       // "seq_len=1024 variant=flash"
-  Json resolved() const;                           // what the hash covers
+  Json resolved() const;                           // what the hash covers (documents, trace request)
 };
 
 struct SweepSpec {
