@@ -126,3 +126,22 @@ TEST_CASE("run rejects bad input with exit status 2 and a message naming the sou
     CHECK(r.err.find("bert-base") != std::string::npos);  // the presets are listed
   }
 }
+
+TEST_CASE("run charges every cycle the array is not busy to a cause, even a phase without GEMMs", "[cli][run]") {
+  // Unfused attention on edge at N = 4096 spills its scores: its softmax phase, S -> P through DRAM,
+  // has no GEMM at all, so for that whole phase the array's queue is empty. Each cycle of the array
+  // is busy or a stall charged to what it waits for (memory, softmax, dependency, SRAM port); only
+  // the tail after its last GEMM (the final stores of the output, a few thousand cycles at most:
+  // 4096 x 64 fp16 = 512 KiB at 57 B/cycle) is neither.
+  const std::string dir = temp_dir() + "/run_stalls";
+  const CliResult r = run_cli("run --hw edge --model lra-text --seq-len 4096 --variant unfused --out " + dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  const Json report = parse_json_text(slurp(dir + "/report.json"), "report.json");
+  std::int64_t charged = report["array"]["busy_cycles"].get<std::int64_t>();
+  for (const auto& [cause, cycles] : report["array_stall_cycles"].items()) charged += cycles.get<std::int64_t>();
+  const std::int64_t total = report["cycles"].get<std::int64_t>();
+  CHECK(charged <= total);
+  CHECK(total - charged <= 512 * 1024 / 57 + 200);
+  CHECK(report["array_stall_cycles"]["softmax"].get<std::int64_t>() > 0);
+}

@@ -136,10 +136,17 @@ std::uint32_t Accelerator::push(Instr in) {
   return id;
 }
 
-bool Accelerator::next(Queue& q, std::uint32_t* id) {
+bool Accelerator::next(Queue& q, std::uint32_t* id, bool attribute) {
   while (q.empty()) {
     if (producer_done_) return false;
+    // A unit with nothing queued waits for the window to move: the program's next instruction for
+    // it sits behind the oldest unfinished one (a phase of softmax through DRAM, the final stores),
+    // so, as at a barrier, the wait is charged to that instruction's kind.
+    const bool any = done_prefix_ < next_id_;
+    const Opcode op = any ? instr(done_prefix_).op : Opcode::Barrier;
+    const fs_t t0 = now_fs();
     sc_core::wait(q.pushed);
+    if (attribute && any) attribute_stall(op, now_fs() - t0);
   }
   *id = q.ring[q.head++ % kWindow];
   return true;
@@ -209,7 +216,7 @@ void Accelerator::note_span(OpStats& s, fs_t start, fs_t end) {
 
 void Accelerator::array_thread() {
   std::uint32_t id;
-  while (next(array_q_, &id)) {
+  while (next(array_q_, &id, true)) {
     const Instr& in = instr(id);
     if (in.op == Opcode::Barrier) {
       wait_for_barrier(id, true);

@@ -115,7 +115,8 @@ class Accelerator : public sc_core::sc_module {
   void dma_worker_thread(DmaSide* side, std::uint32_t index);
   std::uint32_t push(Instr in);  // called by the producer
   // Next instruction of a unit's queue; false when the program has ended.
-  bool next(Queue& q, std::uint32_t* id);
+  // attribute: charge a wait for an empty queue to the kind of the oldest unfinished instruction.
+  bool next(Queue& q, std::uint32_t* id, bool attribute = false);
   bool is_done(std::uint32_t id) const { return id < done_prefix_ || done_[id % kWindow]; }
   const Instr& instr(std::uint32_t id) const { return window_[id % kWindow]; }
   // Waits until every dependency of instr is done; adds the wait to the bucket of the cause.
