@@ -437,6 +437,16 @@ def output_format(args):
     return ext or "png"
 
 
+def suptitle(fig, table, rows, failed, title):
+    """The figure's title: `title`, the model when all rows share one, and the failed points left out."""
+    models = sorted({cell(table, r, "model") for r in rows} - {""})
+    if len(models) == 1:
+        title += f" — {short_hardware(models[0])}"
+    if failed:
+        title += f"   ({len(failed)} failed point{'s' if len(failed) != 1 else ''} not drawn)"
+    fig.suptitle(title)
+
+
 def save(fig, args):
     """Writes the figure to args.out; the format follows the extension (PNG without one)."""
     out = args.out

@@ -175,14 +175,8 @@ def run(argv):
                           markerfacecolor="none", markeredgewidth=1.6, label="Pareto front"))
     axes[0][0].legend(handles=handles, loc="best", fontsize=8, framealpha=0.9)
 
-    models = sorted({ap.cell(table, r, "model") for r in rows} - {""})
     what = "on-chip SRAM" if args.x == "sram" else "array size"
-    title = f"Cycles against {what}, Pareto front in black"
-    if len(models) == 1:
-        title += f" — {ap.short_hardware(models[0])}"
-    if failed:
-        title += f"   ({len(failed)} failed point{'s' if len(failed) != 1 else ''} not drawn)"
-    fig.suptitle(title)
+    ap.suptitle(fig, table, rows, failed, f"Cycles against {what}, Pareto front in black")
     ap.save(fig, args)
 
 

@@ -200,13 +200,7 @@ def run(argv):
                                   title="colour: variant; style: other axes",
                                   title_fontsize=8)
 
-    models = sorted({ap.cell(table, r, "model") for r in rows} - {""})
-    title = "Scaling with sequence length N"
-    if len(models) == 1:
-        title += f" — {ap.short_hardware(models[0])}"
-    if failed:
-        title += f"   ({len(failed)} failed point{'s' if len(failed) != 1 else ''} not drawn)"
-    fig.suptitle(title)
+    ap.suptitle(fig, table, rows, failed, "Scaling with sequence length N")
     ap.save(fig, args)
     if not per_panel and slope_table:
         print(f"log-log slopes over the {args.slope_points} largest N (too many lines to list "
