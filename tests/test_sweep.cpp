@@ -422,3 +422,23 @@ TEST_CASE("sweep: traces per point on request, beside each report", "[sweep][cli
   const CliResult a = run_cli("sweep " + spec + " --dry-run"), b = run_cli("sweep " + plain + " --dry-run");
   CHECK(lines_of(a.out).at(2).substr(0, 30) != lines_of(b.out).at(2).substr(0, 30));
 }
+
+TEST_CASE("sweep cost estimate: MACs / PEs, and the bytes a cycle-accurate DRAM must simulate", "[sweep]") {
+  // est = 5 ms + 1.5 ns x MACs / PEs (+ 15 ns per estimated DRAM byte with the cycle DRAM), in
+  // seconds. LRA text at N = 1024 with the low-rank linear form (rank 20) on edge's 1024 PEs, per
+  // layer: QKV 3 N D^2, out projection N D^2, FFN 2 N D F, attention per head 4 N d s (graph.h)
+  // with N = 1024, D = 64, F = 128, 2 heads of d = 32, s = 20: 12582912 + 4194304 + 16777216 +
+  // 2 x 2621440 = 38797312 MACs, two layers: 77594624 MACs; lowrank's extra projections Q W_Q and
+  // K W_K count in the attention term above.
+  const Json doc = parse_json_text(R"({"hardware": "edge", "model": "lra-text",
+    "axes": [{"path": "/attention/variant", "values": ["lowrank_linear"]}, {"path": "/model/seq_len", "values": [1024]},
+             {"name": "dram", "points": [{"label": "ideal", "set": {"/dram/latency_cycles": 94}},
+                                         {"label": "ddr4", "set": {"/dram": {"model": "cycle", "preset": "ddr4-3200"}}}]}]})",
+                                   "spec");
+  const cli::SweepSpec spec = cli::parse_sweep_spec(doc, "spec", "");
+  REQUIRE(spec.points.size() == 2);
+  CHECK(spec.points[0].est_cost == Approx(5e-3 + 1.5e-9 * 77594624.0 / 1024).epsilon(0.02));
+  // The cycle DRAM adds 15 ns per byte: at least the weights and activations once (the input and
+  // the output alone are 2 x 1024 x 64 x 2 B = 256 KiB: 3.9 ms).
+  CHECK(spec.points[1].est_cost - spec.points[0].est_cost > 15e-9 * 262144);
+}

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <numeric>
@@ -9,6 +11,7 @@
 #include "common/errors.h"
 #include "config/hw_config.h"
 #include "config/model_config.h"
+#include "compiler/attention_lowering.h"
 #include "ir/graph.h"
 
 namespace attnsim::cli {
@@ -57,9 +60,55 @@ struct Resolved {
   double est_cost = 0;
 };
 
-// Estimated wall time (s) of simulating a model: the array's ideal cycles (MACs / PEs) at the
-// simulator's typical 1.5 ns of wall time per simulated cycle (bench_lra: 1.2-1.8 ns for flash and
-// unfused on edge and cloud; row-fused's many small tiles are slower), plus 5 ms for the process.
+// DRAM bytes of a model, roughly: every graph tensor once (weights, activations; not the vanilla
+// attention's N x N scores S and probabilities P), plus what the
+// vanilla attention schedules move beyond that, from their planners' tile sizes: flash re-reads K
+// and V once per Q tile, unfused spills its scores when they do not fit, row-fused re-reads K and
+// V once per query block (attention_lowering.h). A schedule the planner refuses adds nothing: that
+// point fails at once.
+double estimate_dram_bytes(const HwConfig& hw, const ModelConfig& model, const Graph& g) {
+  double bytes = 0;
+  auto ends_with = [](const std::string& s, const char* tail) {
+    const std::size_t n = std::strlen(tail);
+    return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
+  };
+  for (const GraphTensor& t : g.tensors)  // scores and probabilities: counted below, per schedule
+    if (!ends_with(t.name, ".S") && !ends_with(t.name, ".P"))
+      bytes += double(t.rows) * double(t.cols) * double(t.elem_bytes);
+  const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+  for (const LayerSpec& l : model.layers) {
+    const double heads = double(l.batch * l.heads), n = double(l.seq_len), d = double(l.head_dim);
+    const double eb = double(hw.array.operand_bytes);
+    try {
+      switch (l.attention.variant) {
+        case AttnVariant::Flash: {
+          const FlashPlan p = plan_flash(hw, l.seq_len, l.head_dim, cap, "estimate");
+          bytes += heads * eb * n * d * 2 * std::ceil(n / double(p.bq));
+          break;
+        }
+        case AttnVariant::Unfused:
+          if (plan_row_fused(hw, l.seq_len, l.head_dim, cap, "estimate", true).br == 0)
+            bytes += heads * double(spilled_bytes_per_head(hw, l.seq_len, l.head_dim));
+          break;
+        case AttnVariant::RowFused: {
+          const RowFusedPlan p = plan_row_fused(hw, l.seq_len, l.head_dim, cap, "estimate");
+          bytes += heads * double(row_fused_bytes_per_head(hw, l.seq_len, l.head_dim, p.br));
+          break;
+        }
+        default:
+          break;
+      }
+    } catch (const UserError&) {
+    }
+  }
+  return bytes;
+}
+
+// Estimated wall time (s) of simulating a model, from this machine's measurements (bench_lra and
+// runs with the cycle DRAM): 5 ms per process; the array's ideal cycles (MACs / PEs) at 1.5 ns of
+// wall time per simulated cycle (1.2-1.8 ns for flash and unfused on edge and cloud; row-fused's
+// many small tiles are slower); with the cycle-accurate DRAM, 15 ns per byte moved (13-23 ns for
+// the LRA model at N = 4096 on DDR4-3200).
 double estimate_cost(const HwConfig& hw, const ModelConfig& model) {
   const Graph g = build_graph(model);
   double macs = 0;
@@ -70,7 +119,9 @@ double estimate_cost(const HwConfig& hw, const ModelConfig& model) {
       macs += double(in.out.rows) * double(in.out.cols) * double(a.transposed ? a.rows : a.cols);
     }
   }
-  return 5e-3 + 1.5e-9 * macs / double(hw.array.rows * hw.array.cols);
+  double cost = 5e-3 + 1.5e-9 * macs / double(hw.array.rows * hw.array.cols);
+  if (hw.dram.model == DramModel::Cycle) cost += 15e-9 * estimate_dram_bytes(hw, model, g);
+  return cost;
 }
 
 Resolved resolve(const std::string& hw_base, const std::string& model_base, const std::vector<Assignment>& sets,
