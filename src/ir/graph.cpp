@@ -147,10 +147,24 @@ class LayerBuilder {
   }
 
   // Appends an op of the group (instances per (batch, head)).
+  // An op of the attention group being built (pushed to g_.groups by finish_group); a softmax in
+  // it takes the group's scale and causality.
   void group_op(AttentionGroup& grp, OpKind kind, const std::string& name, OpClass cls, std::vector<OpInstance> in) {
     const int id = op(kind, name, cls, std::move(in));
     g_.ops[id].group = int(g_.groups.size());
+    if (kind == OpKind::Softmax) {
+      g_.ops[id].scale = grp.scale;
+      g_.ops[id].causal = grp.causal;
+    }
     grp.ops.push_back(id);
+  }
+
+  // Ends an attention group: records it and projects its output o (T x HD): attn = o Wo.
+  int finish_group(AttentionGroup& grp, int o) {
+    const std::int64_t hd = s_.heads * s_.head_dim;
+    g_.groups.push_back(std::move(grp));
+    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
+    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
   }
 
   // The views of head h of batch b (graph.h): batch b owns token rows [b*N, b*N + N) of `proj` and
@@ -233,9 +247,7 @@ class LayerBuilder {
     group_op(grp, OpKind::MatMul, "r_proj", OpClass::LowRank, std::move(rr));
     group_op(grp, OpKind::MatMul, "concat_proj", OpClass::LowRank, std::move(cat));
     group_op(grp, OpKind::AddRow, "concat_bias", OpClass::LowRank, std::move(bias));
-    g_.groups.push_back(std::move(grp));
-    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
-    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+    return finish_group(grp, o);
   }
 
   // Low-rank linear attention: O = (Q W_Q) ((K W_K)^T V) per (batch, head); attn = o Wo.
@@ -267,9 +279,7 @@ class LayerBuilder {
     group_op(grp, OpKind::MatMul, "kv_reduce", OpClass::Global, std::move(red));
     group_op(grp, OpKind::MatMul, "qp_proj", OpClass::LowRank, std::move(qpr));
     group_op(grp, OpKind::MatMul, "lowrank_out", OpClass::LowRank, std::move(out));
-    g_.groups.push_back(std::move(grp));
-    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
-    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+    return finish_group(grp, o);
   }
 
   // Linformer: K~ = E K, V~ = F V (k x d, E and F k x N shared by the heads); per (batch, head)
@@ -307,11 +317,8 @@ class LayerBuilder {
     group_op(grp, OpKind::MatMul, "v_proj", OpClass::Global, std::move(vp));
     group_op(grp, OpKind::MatMul, "qk", OpClass::QK, std::move(qk));
     group_op(grp, OpKind::Softmax, "softmax", OpClass::Softmax, std::move(sm));
-    g_.ops[std::size_t(grp.ops.back())].scale = grp.scale;
     group_op(grp, OpKind::MatMul, "pv", OpClass::PV, std::move(pv));
-    g_.groups.push_back(std::move(grp));
-    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
-    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+    return finish_group(grp, o);
   }
 
   // Performer (FAVOR+, non-causal), m = rank random features; W (d x m) is one per layer, shared by
@@ -373,9 +380,7 @@ class LayerBuilder {
     group_op(grp, OpKind::MatMul, "num", OpClass::LowRank, std::move(nums));
     group_op(grp, OpKind::MatMul, "den", OpClass::LowRank, std::move(dens));
     group_op(grp, OpKind::DivCol, "normalise", OpClass::LowRank, std::move(div));
-    g_.groups.push_back(std::move(grp));
-    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
-    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+    return finish_group(grp, o);
   }
 
   // Nystromformer (non-causal), l = rank landmarks (at most N). Per (batch, head):
@@ -433,20 +438,15 @@ class LayerBuilder {
     group_op(grp, OpKind::SegmentMean, "k_landmarks", OpClass::Global, std::move(km));
     group_op(grp, OpKind::MatMul, "landmark_qk", OpClass::Global, std::move(aqk));
     group_op(grp, OpKind::Softmax, "landmark_softmax", OpClass::Global, std::move(asm_));
-    g_.ops[std::size_t(grp.ops.back())].scale = grp.scale;
     group_op(grp, OpKind::Pinv, "pinv", OpClass::Global, std::move(ap));
     group_op(grp, OpKind::MatMul, "bv_qk", OpClass::Global, std::move(bqk));
     group_op(grp, OpKind::Softmax, "bv_softmax", OpClass::Global, std::move(bsm));
-    g_.ops[std::size_t(grp.ops.back())].scale = grp.scale;
     group_op(grp, OpKind::MatMul, "bv_pv", OpClass::Global, std::move(bpv));
     group_op(grp, OpKind::MatMul, "w", OpClass::Global, std::move(w));
     group_op(grp, OpKind::MatMul, "qk", OpClass::QK, std::move(qk));
     group_op(grp, OpKind::Softmax, "softmax", OpClass::Softmax, std::move(sm));
-    g_.ops[std::size_t(grp.ops.back())].scale = grp.scale;
     group_op(grp, OpKind::MatMul, "pv", OpClass::PV, std::move(pv));
-    g_.groups.push_back(std::move(grp));
-    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
-    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+    return finish_group(grp, o);
   }
 
   // qkv = in Wqkv; per (batch, head): S = Q K^T, P = softmax(scale * S), O = P V; attn = o Wo.
@@ -479,20 +479,10 @@ class LayerBuilder {
         grp.heads.push_back(head);
       }
     }
-    int group = int(g_.groups.size());
-    int qk_op = op(OpKind::MatMul, "qk", OpClass::QK, std::move(qk));
-    int sm_op = op(OpKind::Softmax, "softmax", OpClass::Softmax, std::move(sm));
-    int pv_op = op(OpKind::MatMul, "pv", OpClass::PV, std::move(pv));
-    g_.ops[sm_op].scale = grp.scale;
-    g_.ops[sm_op].causal = grp.causal;
-    for (int id : {qk_op, sm_op, pv_op}) {
-      g_.ops[id].group = group;
-      grp.ops.push_back(id);
-    }
-    g_.groups.push_back(std::move(grp));
-
-    int wo = tensor("Wo", hd, s_.d_model, TensorKind::Weight);
-    return matmul("out_proj", OpClass::OutProj, o, wo, "attn");
+    group_op(grp, OpKind::MatMul, "qk", OpClass::QK, std::move(qk));
+    group_op(grp, OpKind::Softmax, "softmax", OpClass::Softmax, std::move(sm));
+    group_op(grp, OpKind::MatMul, "pv", OpClass::PV, std::move(pv));
+    return finish_group(grp, o);
   }
 
   // f1 = in W1; f1act = Act(f1); f2 = f1act W2. SwiGLU's W1 holds the gate (first F columns) and
