@@ -21,6 +21,7 @@
 #include "config/presets.h"
 
 using attnsim::bench::Measurement;
+using attnsim::bench::report_cycles;
 using attnsim::bench::run_once;
 
 namespace {
@@ -30,35 +31,13 @@ struct Result {
   double cycles = -1;
 };
 
-Measurement median_of(const std::vector<Measurement>& ms) {
-  auto med = [&](auto key) {
-    std::vector<double> v;
-    for (const Measurement& m : ms) v.push_back(key(m));
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  Measurement r;
-  r.wall_s = med([](const Measurement& m) { return m.wall_s; });
-  r.max_rss_mb = med([](const Measurement& m) { return m.max_rss_mb; });
-  for (const Measurement& m : ms) r.status |= m.status;
-  return r;
-}
-
-double cycles_of(const std::string& out_dir) {
-  try {
-    return attnsim::read_json_file(out_dir + "/report.json")["cycles"].get<double>();
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
-
 // `first` (already measured, may be empty) plus repeats - first.size() more runs.
 Result measure(const std::vector<std::string>& args, const std::string& out_dir, int repeats,
                std::vector<Measurement> first = {}) {
   std::vector<std::string> a = args;
   a.insert(a.end(), {"--out", out_dir});
   while (int(first.size()) < repeats) first.push_back(run_once(a));
-  return {median_of(first), cycles_of(out_dir)};
+  return {median_of_runs(first), double(report_cycles(out_dir + "/report.json"))};
 }
 
 std::vector<std::string> run_args(const std::string& model, const std::string& n, const std::string& variant) {

@@ -33,6 +33,7 @@
 
 using attnsim::bench::Measurement;
 using attnsim::bench::median_of_runs;
+using attnsim::bench::report_cycles;
 using attnsim::bench::run_once;
 
 namespace {
@@ -95,14 +96,6 @@ std::string last_line(const std::string& path) {
   return last;
 }
 
-std::int64_t cycles_of(const std::string& report) {
-  try {
-    return attnsim::read_json_file(report)["cycles"].get<std::int64_t>();
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
-
 // Up to opt.runs runs of one point; the first failure or timeout ends the point (and is the row).
 Row measure(const std::string& dir, const std::string& hw, const std::string& model, const std::string& variant,
             const std::string& n, const Options& opt) {
@@ -129,7 +122,7 @@ Row measure(const std::string& dir, const std::string& hw, const std::string& mo
     ms.push_back(m);
   }
   row.m = median_of_runs(ms);
-  row.cycles = cycles_of(out + "/report.json");
+  row.cycles = report_cycles(out + "/report.json");
   return row;
 }
 

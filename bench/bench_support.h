@@ -16,9 +16,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "config/json_reader.h"
 
 namespace attnsim::bench {
 
@@ -94,13 +97,19 @@ inline Measurement run_once(const std::vector<std::string>& args, const std::str
   return m;
 }
 
+// The median of v (not empty): the middle value, or the mean of the two middle values.
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 // Median wall time and median peak RSS of `ms` (not empty); the statuses OR-ed, the first signal.
 inline Measurement median_of_runs(const std::vector<Measurement>& ms) {
   auto med = [&](auto key) {
     std::vector<double> v;
     for (const Measurement& m : ms) v.push_back(key(m));
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
+    return median(std::move(v));
   };
   Measurement r;
   r.wall_s = med([](const Measurement& m) { return m.wall_s; });
@@ -111,6 +120,15 @@ inline Measurement median_of_runs(const std::vector<Measurement>& ms) {
     r.timed_out |= m.timed_out;
   }
   return r;
+}
+
+// The simulated cycles of a report.json, or -1 when it cannot be read (a failed run).
+inline std::int64_t report_cycles(const std::string& report_json) {
+  try {
+    return attnsim::read_json_file(report_json)["cycles"].get<std::int64_t>();
+  } catch (const std::exception&) {
+    return -1;
+  }
 }
 
 // Median wall time and median peak RSS over `repeats` runs.

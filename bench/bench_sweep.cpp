@@ -39,12 +39,6 @@ const char* const kSpec = R"({
 })";
 constexpr int kPoints = 4 * 5 * 3 * 4;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 struct SweepRun {
   Measurement m;
   double sum_sim_s = 0, sum_wall_s = 0;
