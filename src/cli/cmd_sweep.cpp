@@ -103,7 +103,6 @@ int cmd_sweep(const Args& args) {
       "help-spec", "describe the spec file format");
   po::positional_options_description pos;
   pos.add("spec", 1);
-  Args effective = args;
   for (const std::string& a : args)
     if (a == "--help-spec") {
       std::cout << kSweepSpecHelp;
@@ -111,7 +110,7 @@ int cmd_sweep(const Args& args) {
     }
   po::variables_map vm;
   if (!parse_options("sweep", "SPEC --out DIR [-j N] [--shard I/N] [--timeout S] [--retry-failed] [--dry-run]", opts, &pos,
-                     effective, vm))
+                     args, vm))
     return 0;
   const int cores = int(sysconf(_SC_NPROCESSORS_ONLN));
   if (!vm.count("jobs")) jobs = cores > 0 ? cores : 1;
