@@ -3,6 +3,10 @@
 #include <iostream>
 
 #include "common/errors.h"
+#include "compiler/model_lowering.h"
+#include "hw/accelerator.h"
+#include "ir/graph.h"
+#include "report/report.h"
 
 namespace attnsim::cli {
 
@@ -45,6 +49,15 @@ Json model_workload(const ModelConfig& model) {
           {"head_dim", l0.head_dim},
           {"dtype", model.dtype},
           {"variant", to_string(l0.attention.variant)}};
+}
+
+Json simulate_model(const HwConfig& hw, const ModelConfig& model, const TraceOptions* trace) {
+  const Graph graph = build_graph(model);
+  const CompiledModel compiled = compile_model(hw, graph);
+  const SimOutcome outcome = simulate(hw, compiled.program, trace);
+  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases);
+  report["model"] = model.resolved;
+  return report;
 }
 
 bool parse_options(const std::string& command, const std::string& usage, const po::options_description& opts,

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "config/hw_config.h"
 #include "config/model_config.h"
+#include "hw/trace_recorder.h"
 
 namespace attnsim::cli {
 
@@ -20,6 +21,10 @@ HwConfig load_hw(const std::string& file_or_preset, const std::vector<std::strin
 
 // The report's "workload" section for a model run: source, layers, the first layer's shape, variant.
 Json model_workload(const ModelConfig& model);
+// Builds the model's graph, compiles it for hw, simulates it (traced when trace is not null) and
+// returns the report, with the resolved model under "model". One simulation: call it once per
+// process (SystemC elaborates once).
+Json simulate_model(const HwConfig& hw, const ModelConfig& model, const TraceOptions* trace = nullptr);
 
 // Parses args into vm; returns false (after printing help) when --help was given.
 bool parse_options(const std::string& command, const std::string& usage, const po::options_description& opts,

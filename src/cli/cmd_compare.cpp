@@ -13,10 +13,7 @@
 #include "cli/cli_common.h"
 #include "cli/compare_table.h"
 #include "common/errors.h"
-#include "compiler/model_lowering.h"
 #include "config/model_config.h"
-#include "hw/accelerator.h"
-#include "ir/graph.h"
 #include "report/report.h"
 
 namespace attnsim::cli {
@@ -67,15 +64,6 @@ std::string point_name(std::int64_t seq_len, const std::string& variant) {
 }
 
 // Runs in the child: the whole model, one simulation, its report as JSON text.
-std::string simulate_point(const HwConfig& hw, const ModelConfig& model) {
-  const Graph graph = build_graph(model);
-  const CompiledModel compiled = compile_model(hw, graph);
-  const SimOutcome outcome = simulate(hw, compiled.program);
-  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases);
-  report["model"] = model.resolved;
-  return report.dump();
-}
-
 void write_text_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   if (!out || !(out << text)) throw UserError(path + ": cannot write");
@@ -183,7 +171,7 @@ int cmd_compare(const Args& args) {
   if (!out_dir.empty()) make_directories(out_dir);
 
   std::vector<ChildTask> tasks;
-  for (const ModelConfig& m : models) tasks.push_back([&hw, &m] { return simulate_point(hw, m); });
+  for (const ModelConfig& m : models) tasks.push_back([&hw, &m] { return simulate_model(hw, m).dump(); });
   std::cerr << "attnsim compare: " << base.source << " (" << base.layers.size() << " layers) on " << hw.source << ", "
             << labels.size() << " variants x " << seq_lens.size() << " sequence lengths = " << tasks.size() << " runs, "
             << std::min<std::size_t>(std::size_t(jobs), tasks.size()) << " at a time\n";

@@ -31,10 +31,7 @@
 #include "cli/sweep_output.h"
 #include "cli/sweep_spec.h"
 #include "common/errors.h"
-#include "compiler/model_lowering.h"
 #include "config/model_config.h"
-#include "hw/accelerator.h"
-#include "ir/graph.h"
 #include "report/report.h"
 #include "report/trace.h"
 
@@ -59,8 +56,6 @@ std::string simulate_point(const SweepPoint& p, const SweepTrace& trace, const s
   const Clock::time_point start = Clock::now();
   const HwConfig hw = parse_hw_config(p.hw_doc, p.hw_source);
   const ModelConfig model = parse_model_config(p.model_doc, p.model_source);
-  const Graph graph = build_graph(model);
-  const CompiledModel compiled = compile_model(hw, graph);
   TraceOptions topts;
   if (trace.enabled) {
     topts.dir = point_dir;
@@ -70,12 +65,8 @@ std::string simulate_point(const SweepPoint& p, const SweepTrace& trace, const s
     topts.window_cycles = trace.window_cycles;
     if (trace.max_slices > 0) topts.max_slices = trace.max_slices;
   }
-  const SimOutcome outcome = simulate(hw, compiled.program, trace.enabled ? &topts : nullptr);
-  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases);
-  report["model"] = model.resolved;
-  Json axes = Json::object();
-  for (const auto& [name, value] : p.axes) axes[name] = value;
-  report["sweep_point"] = {{"index", p.index}, {"point", p.hash}, {"axes", axes}};
+  Json report = simulate_model(hw, model, trace.enabled ? &topts : nullptr);
+  report["sweep_point"] = {{"index", p.index}, {"point", p.hash}, {"axes", p.axes_object()}};
   write_atomically(point_dir + "/report.json", report.dump(2) + "\n");
   Json row = Json::object();
   for (const auto& [column, value] : headline_figures(report)) row[column] = value;

@@ -93,9 +93,7 @@ std::string results_csv(const SweepSpec& spec, const std::vector<std::optional<F
 Json spec_record(const SweepSpec& spec) {
   Json points = Json::array();
   for (const SweepPoint& p : spec.points) {
-    Json axes = Json::object();
-    for (const auto& [name, value] : p.axes) axes[name] = value;
-    points.push_back({{"index", p.index}, {"point", p.hash}, {"axes", axes}});
+    points.push_back({{"index", p.index}, {"point", p.hash}, {"axes", p.axes_object()}});
   }
   return {{"attnsim_version", ATTNSIM_VERSION},
           {"spec", spec.source},

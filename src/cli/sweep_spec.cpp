@@ -332,6 +332,12 @@ std::string SweepPoint::label() const {
   return s;
 }
 
+Json SweepPoint::axes_object() const {
+  Json o = Json::object();
+  for (const auto& [name, value] : axes) o[name] = value;
+  return o;
+}
+
 Json SweepPoint::resolved() const {
   Json r = {{"attnsim_version", ATTNSIM_VERSION},
             {"hardware", {{"source", hw_source}, {"document", hw_doc}}},

@@ -58,6 +58,7 @@ struct SweepPoint {
   std::string hash;                                // 16 hex digits
   double est_cost = 0;                             // estimated wall time of its simulation (s)
   std::string label() const;                       // "seq_len=1024 variant=flash"
+  Json axes_object() const;                        // {"seq_len": 1024, "variant": "flash"}
   Json resolved() const;                           // what the hash covers (documents, trace request)
 };
 
