@@ -1,0 +1,491 @@
+// Cascades (src/cascade/): the JSON form and its errors, mapping legality, functional truth of the
+// generic lowering (vanilla attention as one cascade under unfused, row-fused and flash mappings,
+// fixed and random, causal and not; a GEMM) against the independent reference, and the comparison
+// with the hand-written flash and row-fused emitters at the planners' tile sizes (DRAM bytes and
+// MACs equal, simulated cycles no worse).
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cascade/cascade.h"
+#include "cascade/lower.h"
+#include "cascade/mapping.h"
+#include "common/errors.h"
+#include "compiler/attention_lowering.h"
+#include "compiler/model_lowering.h"
+#include "config/model_config.h"
+#include "ir/graph.h"
+#include "config/hw_config.h"
+#include "hw/accelerator.h"
+#include "ir/executor.h"
+#include "support/isolated.h"
+#include "support/reference.h"
+
+using namespace attnsim;
+using namespace attnsim::cascade;
+
+namespace {
+
+constexpr double kTolerance = 1e-4;
+
+HwConfig small_hw(int side = 8, std::int64_t sram_kib = 256, bool softmax_unit = true) {
+  Json doc = {{"array",
+               {{"rows", side}, {"cols", side}, {"dataflow", "os"}, {"clock_mhz", 1000}, {"operand_bytes", 2},
+                {"accumulator_bytes", 4}}},
+              {"sram", {{"banks", 4}, {"bytes_per_bank", sram_kib * 1024 / 4}, {"port_bytes", 64}}},
+              {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 64}}}};
+  if (softmax_unit) doc["softmax"] = {{"lanes", side}};
+  return parse_hw_config(doc, "hw.json");
+}
+
+Cascade vanilla(std::int64_t n, std::int64_t d, bool causal) {
+  return bind_cascade(parse_cascade(vanilla_attention_json(), "vanilla"), {{"N", double(n)}, {"d", double(d)}}, causal);
+}
+
+int rank_of(const Cascade& c, const char* name) { return c.desc.rank_index(name); }
+int step_of(const Cascade& c, const char* out) {
+  for (std::size_t s = 0; s < c.desc.steps.size(); ++s)
+    if (c.tensor(c.step(int(s)).out).name == out) return int(s);
+  return -1;
+}
+
+// Program tensors for `heads` instances of a cascade: one DRAM tensor per cascade input, output and
+// spilled intermediate, heads stacked by rows; bindings of each head.
+struct Harness {
+  std::vector<TensorInfo> tensors;
+  std::vector<int> tensor_of;  // per cascade tensor, -1 unused
+  std::vector<Binding> bindings;
+};
+
+Harness make_harness(const Cascade& c, const CascadePlan& plan, int heads, int elem_bytes) {
+  Harness h;
+  h.tensor_of.assign(c.desc.tensors.size(), -1);
+  std::uint64_t next = 0;
+  for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
+    const bool spilled = std::find(plan.spilled.begin(), plan.spilled.end(), int(t)) != plan.spilled.end();
+    if (c.desc.tensors[t].role == TensorRole::Intermediate && !spilled) continue;
+    TensorInfo ti{c.desc.tensors[t].name, next, std::uint64_t(heads * c.rows(int(t))), std::uint64_t(c.cols(int(t))),
+                  elem_bytes};
+    next = align_up(next + ti.bytes(), 4096);
+    h.tensor_of[t] = int(h.tensors.size());
+    h.tensors.push_back(ti);
+  }
+  for (int i = 0; i < heads; ++i) {
+    Binding b;
+    for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
+      DramBlock blk;
+      if (h.tensor_of[t] >= 0)
+        blk = {std::uint16_t(h.tensor_of[t]), i * c.rows(int(t)), 0, c.rows(int(t)), c.cols(int(t))};
+      b.blocks.push_back(blk);
+    }
+    h.bindings.push_back(b);
+  }
+  return h;
+}
+
+// Runs vanilla attention for `heads` heads through the executor under each seed and compares every
+// head's O with the reference.
+void check_attention(const HwConfig& hw, const Cascade& c, const Mapping& m, int heads,
+                     const std::vector<std::uint64_t>& seeds) {
+  INFO("mapping: " << mapping_to_json(c, m).dump());
+  const CascadePlan plan = plan_cascade(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
+  const Harness h = make_harness(c, plan, heads, hw.array.operand_bytes);
+  const TileProgram p = lower_program(hw, plan, h.tensors, h.bindings);
+  const std::int64_t n = c.extent[std::size_t(rank_of(c, "m"))], d = c.extent[std::size_t(rank_of(c, "e"))];
+  const int tq = h.tensor_of[std::size_t(c.desc.tensor_index("Q"))], tk = h.tensor_of[std::size_t(c.desc.tensor_index("K"))],
+            tv = h.tensor_of[std::size_t(c.desc.tensor_index("V"))], to = h.tensor_of[std::size_t(c.desc.tensor_index("O"))];
+  const ref::Mat q = ref::random_values(std::size_t(heads * n * d), 11 + std::uint64_t(n));
+  const ref::Mat k = ref::random_values(std::size_t(heads * n * d), 23 + std::uint64_t(d));
+  const ref::Mat v = ref::random_values(std::size_t(heads * n * d), 37);
+  Executor ex(p, std::uint64_t(hw.sram.total_bytes()));
+  for (std::uint64_t seed : seeds) {
+    INFO("executor seed " << seed);
+    ex.set_tensor(tq, q);
+    ex.set_tensor(tk, k);
+    ex.set_tensor(tv, v);
+    ex.run(seed);
+    const ref::Mat o = ex.tensor(to);
+    for (int i = 0; i < heads; ++i) {
+      const ref::Mat want = ref::attention(ref::block(q, d, i * n, n, 0, d), ref::block(k, d, i * n, n, 0, d),
+                                           ref::block(v, d, i * n, n, 0, d), n, d, 1 / std::sqrt(double(d)),
+                                           c.causal[std::size_t(step_of(c, "P"))] != 0);
+      INFO("head " << i);
+      CHECK(ref::max_rel_error(ref::block(o, d, i * n, n, 0, d), want) < kTolerance);
+    }
+  }
+}
+
+// The three mapping families of vanilla attention.
+Mapping flash_mapping(const Cascade& c, const HwConfig& hw, std::int64_t bq, std::int64_t bk) {
+  Mapping m = whole_mapping(c, hw);
+  m.groups[0].loops = {{rank_of(c, "m"), bq}, {rank_of(c, "p"), bk}};
+  return m;
+}
+Mapping row_fused_mapping(const Cascade& c, const HwConfig& hw, std::int64_t br, std::int64_t bk, int score_buffers) {
+  Mapping m = whole_mapping(c, hw);
+  m.groups[0].loops = {{rank_of(c, "m"), br}};
+  m.groups[0].stream = {{rank_of(c, "p"), bk}};
+  m.tensors[std::size_t(c.desc.tensor_index("S"))].buffers = score_buffers;
+  m.tensors[std::size_t(c.desc.tensor_index("P"))].buffers = score_buffers;
+  return m;
+}
+Mapping spilled_mapping(const Cascade& c, const HwConfig& hw, std::int64_t t) {
+  Mapping m = whole_mapping(c, hw);
+  const int mr = rank_of(c, "m"), pr = rank_of(c, "p");
+  m.groups = {{{0}, {{mr, t}, {pr, t}}, {}}, {{1}, {{mr, t}}, {}}, {{2}, {{mr, t}, {pr, t}}, {}}};
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("cascade: the vanilla and GEMM cascades parse into their steps", "[cascade]") {
+  const Cascade c = vanilla(64, 16, false);
+  REQUIRE(c.desc.steps.size() == 3);
+  CHECK(c.step(0).kind == StepKind::Contract);
+  CHECK(c.step(0).b_transposed);  // K[p,e] is read transposed
+  CHECK(c.step(1).kind == StepKind::Softmax);
+  CHECK(c.scale[1] == Approx(0.25));  // 1 / sqrt(16)
+  CHECK(!c.step(2).b_transposed);
+  CHECK(c.tensor(c.step(0).out).elem == ElemKind::Accumulator);
+  CHECK(c.tensor(c.step(1).out).elem == ElemKind::Operand);
+  const Cascade g = bind_cascade(parse_cascade(gemm_json(), "gemm"), {{"M", 5}, {"K", 7}, {"N", 3}}, false);
+  CHECK(g.extent == std::vector<std::int64_t>{5, 7, 3});
+}
+
+TEST_CASE("cascade: every problem of a cascade file is reported at once with its path", "[cascade][errors]") {
+  Json doc = vanilla_attention_json();
+  doc["ranks"]["x"] = true;
+  doc["steps"][0] = "S[m,p] = K[p,e] * Q[m,e]";
+  doc["steps"][1]["over"] = "m";
+  doc["steps"][1]["op"] = "softmx";
+  doc["outputs"]["Z"] = Json::array({"m", "q"});
+  doc["bogus"] = 1;
+  try {
+    parse_cascade(doc, "c.json");
+    FAIL("accepted");
+  } catch (const UserError& e) {
+    const std::string w = e.what();
+    INFO(w);
+    CHECK(w.find("c.json: /bogus: unknown key") != std::string::npos);
+    CHECK(w.find("c.json: /ranks/x: an extent must be") != std::string::npos);
+    CHECK(w.find("c.json: /steps/0: the first operand must be indexed [m,e]") != std::string::npos);
+    CHECK(w.find("c.json: /steps/1/op: must be one of softmax|") != std::string::npos);
+    CHECK(w.find("(did you mean \"softmax\"?)") != std::string::npos);
+    CHECK(w.find("c.json: /outputs/Z: rank \"q\" is not declared in /ranks") != std::string::npos);
+    CHECK(e.problems().size() >= 5);
+  }
+  // Binding: an unknown symbol names the rank's path.
+  try {
+    bind_cascade(parse_cascade(vanilla_attention_json(), "v.json"), {{"N", 8}}, false);
+    FAIL("accepted");
+  } catch (const UserError& e) {
+    CHECK(std::string(e.what()).find("v.json: /ranks/e: unknown name \"d\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("cascade: mapping legality names what does not fit", "[cascade][mapping]") {
+  const HwConfig hw = small_hw(8, 16);  // 16 KiB
+  const Cascade c = vanilla(128, 32, false);
+  // Whole S (128 x 128 fp32, double-buffered: 131072 B) cannot fit 16 KiB.
+  const std::vector<std::string> p = check_mapping(c, whole_mapping(c, hw), hw, 16384);
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].find("/groups/0: the buffers need") != std::string::npos);
+  CHECK(p[0].find("S 2 x 128x128x4 B") != std::string::npos);
+  // Online softmax with the summed rank outside the output's loop: every O tile would stay open.
+  Mapping bad = whole_mapping(c, hw);
+  bad.groups[0].loops = {{rank_of(c, "p"), 16}, {rank_of(c, "m"), 16}};
+  const std::vector<std::string> q = check_mapping(c, bad, hw, 1 << 20);
+  REQUIRE(!q.empty());
+  CHECK(q[0].find("inside the loop over p") != std::string::npos);
+  // A flash mapping that fits: legal, and the mapping round-trips through JSON.
+  const Mapping f = flash_mapping(c, hw, 32, 16);
+  CHECK(check_mapping(c, f, hw, 16384).empty());
+  const Mapping back = parse_mapping(mapping_to_json(c, f), "m.json", c, hw);
+  CHECK(mapping_to_json(c, back) == mapping_to_json(c, f));
+  Json j = mapping_to_json(c, f);
+  j["groups"][0]["loops"][0]["rank"] = "mm";
+  j["buffers"]["S"] = 3;
+  try {
+    parse_mapping(j, "m.json", c, hw);
+    FAIL("accepted");
+  } catch (const UserError& e) {
+    const std::string w = e.what();
+    CHECK(w.find("m.json: /groups/0/loops/0/rank: no rank \"mm\" (did you mean \"m\"?)") != std::string::npos);
+    CHECK(w.find("m.json: /buffers/S: buffering depth is 1 or 2") != std::string::npos);
+  }
+}
+
+TEST_CASE("cascade: vanilla attention under flash, row-fused and unfused mappings matches the reference",
+          "[cascade][functional]") {
+  const HwConfig hw = small_hw();
+  for (bool causal : {false, true}) {
+    INFO("causal " << causal);
+    const Cascade c = vanilla(48, 16, causal);
+    // flash: 3 query tiles of 16, 4 key tiles of 12 (several per query tile; causal skips some).
+    check_attention(hw, c, flash_mapping(c, hw, 16, 12), 2, {0, 1, 2, 3});
+    // row-fused: query blocks of 20 rows (a short last block), key chunks of 8, one and two score buffers.
+    check_attention(hw, c, row_fused_mapping(c, hw, 20, 8, 2), 2, {0, 1, 2});
+    check_attention(hw, c, row_fused_mapping(c, hw, 20, 8, 1), 2, {0, 5});
+    // unfused, S whole on chip (row-fused with one block).
+    check_attention(hw, c, row_fused_mapping(c, hw, 48, 16, 1), 2, {0, 7});
+    // unfused, S and P spilled to DRAM: three groups.
+    check_attention(hw, c, spilled_mapping(c, hw, 16), 2, {0, 1, 2});
+  }
+}
+
+TEST_CASE("cascade: random legal mappings of vanilla attention match the reference", "[cascade][functional]") {
+  const HwConfig hw = small_hw(8, 256, false);  // SOFTMAX on the vector unit
+  std::mt19937_64 rng(2024);
+  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  int run = 0, families[4] = {};
+  for (int i = 0; i < 40; ++i) {
+    const std::int64_t n = pick(5, 40), d = pick(2, 20);
+    const bool causal = pick(0, 1);
+    const Cascade c = vanilla(n, d, causal);
+    const int mr = rank_of(c, "m"), pr = rank_of(c, "p"), er = rank_of(c, "e"), fr = rank_of(c, "f");
+    Mapping m = whole_mapping(c, hw);
+    const int family = int(pick(0, 3));
+    switch (family) {
+      case 0:  // flash
+        m.groups[0].loops = {{mr, pick(1, n)}, {pr, pick(1, n)}};
+        break;
+      case 1:  // row-fused, streamed or not
+        m.groups[0].loops = {{mr, pick(1, n)}};
+        if (pick(0, 1)) m.groups[0].stream = {{pr, pick(1, n)}};
+        break;
+      case 2:  // spilled: S tiles in either loop order, with e split; P row blocks; O with f split and p innermost
+        m.groups = {{{0}, {}, {}}, {{1}, {{mr, pick(1, n)}}, {}}, {{2}, {{fr, pick(1, d)}, {mr, pick(1, n)}, {pr, pick(1, n)}}, {}}};
+        m.groups[0].loops = pick(0, 1) ? std::vector<Loop>{{mr, pick(1, n)}, {pr, pick(1, n)}, {er, pick(1, d)}}
+                                       : std::vector<Loop>{{pr, pick(1, n)}, {mr, pick(1, n)}};
+        break;
+      default:  // flash for Q K^T, P spilled, O in its own group
+        m.groups = {{{0, 1}, {{mr, pick(1, n)}}, {{pr, pick(1, n)}}}, {{2}, {{mr, pick(1, n)}}, {{pr, pick(1, n)}}}};
+        break;
+    }
+    for (TensorMapping& t : m.tensors) t.buffers = int(pick(1, 2));
+    if (!check_mapping(c, m, hw, std::uint64_t(hw.sram.total_bytes())).empty()) continue;
+    ++run, ++families[family];
+    INFO("case " << i << ": N " << n << ", d " << d << ", causal " << causal);
+    check_attention(hw, c, m, int(pick(1, 2)), {0, std::uint64_t(pick(1, 1000))});
+  }
+  // Most draws are legal, and every family ran.
+  CHECK(run >= 30);
+  for (int f : families) CHECK(f > 0);
+}
+
+TEST_CASE("cascade: a GEMM cascade in any loop order matches the reference and moves the bytes it should",
+          "[cascade][functional]") {
+  const HwConfig hw = small_hw();
+  const Cascade c = bind_cascade(parse_cascade(gemm_json(), "gemm"), {{"M", 40}, {"K", 24}, {"N", 36}}, false);
+  const int mr = rank_of(c, "m"), kr = rank_of(c, "k"), nr = rank_of(c, "n");
+  for (int order = 0; order < 2; ++order) {
+    Mapping m = whole_mapping(c, hw);
+    m.groups[0].loops = order ? std::vector<Loop>{{nr, 16}, {mr, 16}, {kr, 8}} : std::vector<Loop>{{mr, 16}, {nr, 16}, {kr, 8}};
+    const CascadePlan plan = plan_cascade(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
+    const Harness h = make_harness(c, plan, 1, 2);
+    const TileProgram p = lower_program(hw, plan, h.tensors, h.bindings);
+    const ref::Mat a = ref::random_values(40 * 24, 5), b = ref::random_values(24 * 36, 6);
+    Executor ex(p, std::uint64_t(hw.sram.total_bytes()));
+    for (std::uint64_t seed : {0, 9}) {
+      ex.set_tensor(h.tensor_of[0], a);
+      ex.set_tensor(h.tensor_of[1], b);
+      ex.run(seed);
+      CHECK(ref::max_rel_error(ex.tensor(h.tensor_of[2]), ref::matmul(a, b, 40, 24, 36)) < kTolerance);
+    }
+    const ProgramCounts k = count_program(ProgramSource::of(p));
+    CHECK(k.macs == 40u * 24 * 36);
+    // Every k tile changes, so A and B are loaded once per (m, n) tile: A 3 n-tiles x 40x24, B 3
+    // m-tiles x 24x36 (2 B each); C stored once: 40x36 x 2 B.
+    CHECK(k.load_bytes == 3u * 40 * 24 * 2 + 3u * 24 * 36 * 2);
+    CHECK(k.store_bytes == 40u * 36 * 2);
+  }
+}
+
+namespace {
+
+struct Sim {
+  std::int64_t cycles = 0;
+};
+
+std::int64_t simulate_cycles(const HwConfig& hw, const TileProgram& p) {
+  const test::IsolatedResult r = test::run_isolated([&]() -> std::string {
+    return std::to_string(simulate(hw, p).stats.cycles);
+  });
+  REQUIRE(r.exit_status == 0);
+  return std::stoll(r.output);
+}
+
+TensorInfo head_tensor(const char* name, std::uint64_t base, std::int64_t rows, std::int64_t cols) {
+  return {name, base, std::uint64_t(rows), std::uint64_t(cols), 2};
+}
+
+}  // namespace
+
+TEST_CASE("cascade: at the planners' tile sizes the generic lowering moves what flash and row-fused move, in no "
+          "more cycles",
+          "[cascade][compare]") {
+  // 16x16 array, 256 KiB SRAM, 4 heads of N = 256, d = 64.
+  const HwConfig hw = small_hw(16, 256);
+  const std::int64_t n = 256, dh = 64, heads = 4;
+  const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+  for (bool causal : {false, true}) {
+    const Cascade c = vanilla(n, dh, causal);
+    const std::uint64_t part = std::uint64_t(heads * n * dh * 2);
+    std::vector<TensorInfo> tensors = {head_tensor("Q", 0, heads * n, dh), head_tensor("K", part, heads * n, dh),
+                                       head_tensor("V", 2 * part, heads * n, dh), head_tensor("O", 3 * part, heads * n, dh)};
+    std::vector<Binding> bindings;
+    std::vector<HeadBlocks> hb;
+    for (std::int64_t i = 0; i < heads; ++i) {
+      Binding b;
+      b.blocks = {{0, i * n, 0, n, dh}, {1, i * n, 0, n, dh}, {2, i * n, 0, n, dh}, {3, i * n, 0, n, dh}, {}, {}};
+      // tensor order in the cascade: Q K V O S P
+      bindings.push_back(b);
+      hb.push_back({{0, i * n, 0, n, dh}, {1, i * n, 0, n, dh}, {2, i * n, 0, n, dh}, {3, i * n, 0, n, dh}});
+    }
+    REQUIRE(c.desc.tensor_index("O") == 3);
+    const float scale = float(1 / std::sqrt(double(dh)));
+    // flash at plan_flash's tiles.
+    const FlashPlan fp = plan_flash(hw, n, dh, cap, "test");
+    TileProgram hand;
+    hand.tensors = tensors;
+    {
+      Emitter em(hand, hand.tensors);
+      FlashEmitter fe(hw, fp, dh, 0);
+      for (const HeadBlocks& h : hb) fe.emit_head(em, h, n, causal, scale);
+    }
+    const TileProgram gen = lower_program(hw, plan_cascade(c, flash_mapping(c, hw, fp.bq, fp.bk), hw, cap), tensors, bindings);
+    // row-fused at plan_row_fused's block.
+    const RowFusedPlan rp = plan_row_fused(hw, n, dh, cap, "test");
+    TileProgram hand_rf;
+    hand_rf.tensors = tensors;
+    {
+      Emitter em(hand_rf, hand_rf.tensors);
+      RowFusedEmitter re(hw, rp, n, dh, 0);
+      for (const HeadBlocks& h : hb) re.emit_head(em, h, causal, scale);
+    }
+    const TileProgram gen_rf =
+        lower_program(hw, plan_cascade(c, row_fused_mapping(c, hw, rp.br, rp.bk, rp.score_buffers), hw, cap), tensors,
+                      bindings);
+    for (const auto& [name, a, b] : {std::tuple<const char*, const TileProgram*, const TileProgram*>{"flash", &hand, &gen},
+                                     {"row-fused", &hand_rf, &gen_rf}}) {
+      INFO(name << (causal ? " causal" : "") << ": hand-written " << a->instrs.size() << " instructions, generic "
+                << b->instrs.size());
+      const ProgramCounts ka = count_program(ProgramSource::of(*a)), kb = count_program(ProgramSource::of(*b));
+      CHECK(ka.macs == kb.macs);
+      CHECK(ka.load_bytes == kb.load_bytes);
+      CHECK(ka.store_bytes == kb.store_bytes);
+      const std::int64_t ca = simulate_cycles(hw, *a), cb = simulate_cycles(hw, *b);
+      WARN(name << (causal ? " causal" : "") << " (bq/br " << (a == &hand ? fp.bq : rp.br) << ", bk "
+                << (a == &hand ? fp.bk : rp.bk) << "): hand-written " << ca << " cycles, generic " << cb << " cycles");
+      CHECK(cb <= ca);
+    }
+  }
+}
+
+namespace {
+
+const std::string kCosine = std::string(ATTNSIM_SOURCE_DIR) + "/models/cascades/cosine.json";
+
+ModelConfig cosine_model(std::int64_t n, bool causal, const std::string& file = kCosine) {
+  Json layer = {{"d_model", 32}, {"heads", 2}, {"head_dim", 16}, {"seq_len", n}, {"batch", 2},
+                {"ffn", {{"width", 64}, {"activation", "gelu"}}}, {"causal", causal},
+                {"attention", {{"variant", "cascade"}, {"file", file}}}};
+  Json doc = {{"description", "cosine test"}, {"dtype", "fp16"}, {"layers", Json::array({layer})}};
+  return parse_model_config(doc, "model.json");
+}
+
+int tensor_index(const TileProgram& p, const std::string& name) {
+  for (std::size_t i = 0; i < p.tensors.size(); ++i)
+    if (p.tensors[i].name == name) return int(i);
+  FAIL("no tensor " << name);
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("cascade: cosine attention written only as JSON runs inside a model and matches the reference",
+          "[cascade][functional][model]") {
+  // 8x8 array, 64 KiB: the default mapping tiles the queries and the keys (online softmax).
+  const HwConfig hw = small_hw(8, 64);
+  for (bool causal : {false, true}) {
+    INFO("causal " << causal);
+    const ModelConfig mc = cosine_model(72, causal);
+    const Graph g = build_graph(mc);
+    const CompiledModel cm = compile_model(hw, g);
+    const PhaseInfo* attn = nullptr;
+    for (const PhaseInfo& ph : cm.phases)
+      if (ph.name == "L0.attention") attn = &ph;
+    REQUIRE(attn);
+    CHECK(attn->plan.find("cascade cosine: [Qn Kn S P O] loops m:") != std::string::npos);
+    CHECK(attn->plan.find(" p:8") != std::string::npos);  // key tiles of one array side: online softmax
+    const TileProgram p = cm.program.materialise();
+    // The reference: qkv = layernorm(x) Wqkv (pre-norm), then per (batch, head)
+    // O = softmax(tau * l2norm(Q) l2norm(K)^T) V with tau = 10 (the file's param).
+    const LayerSpec& ls = mc.layers.front();
+    ref::Layer l;
+    l.batch = ls.batch, l.seq_len = ls.seq_len, l.d_model = ls.d_model, l.heads = ls.heads, l.head_dim = ls.head_dim;
+    l.ffn_width = ls.ffn_width, l.norm = ref::Norm::LayerNorm, l.pre_norm = true, l.act = ref::Act::Gelu;
+    l.causal = causal;
+    const ref::LayerWeights w = ref::LayerWeights::random(l, 4242);
+    const ref::Mat x = ref::random_values(std::size_t(l.tokens() * l.d_model), 99);
+    const std::int64_t t = l.tokens(), d = l.d_model, dh = l.head_dim, hd = l.heads * dh, n = l.seq_len;
+    const ref::Mat qkv = ref::matmul(ref::norm(l, x, w.norm1), w.wqkv, t, d, 3 * hd);
+    Executor e(p, std::uint64_t(hw.sram.total_bytes()));
+    e.set_tensor(tensor_index(p, "x"), x);
+    e.set_tensor(tensor_index(p, "L0.Wqkv"), w.wqkv);
+    e.set_tensor(tensor_index(p, "L0.Wo"), w.wo);
+    e.set_tensor(tensor_index(p, "L0.W1"), w.w1);
+    e.set_tensor(tensor_index(p, "L0.W2"), w.w2);
+    e.set_tensor(tensor_index(p, "L0.norm1"), w.norm1);
+    e.set_tensor(tensor_index(p, "L0.norm2"), w.norm2);
+    for (std::uint64_t seed : {0, 3}) {
+      e.run(seed);
+      const ref::Mat o = e.tensor(tensor_index(p, "L0.o"));
+      for (std::int64_t b = 0; b < l.batch; ++b)
+        for (std::int64_t h = 0; h < l.heads; ++h) {
+          const ref::Mat q = ref::block(qkv, 3 * hd, b * n, n, h * dh, dh),
+                         k = ref::block(qkv, 3 * hd, b * n, n, hd + h * dh, dh),
+                         v = ref::block(qkv, 3 * hd, b * n, n, 2 * hd + h * dh, dh);
+          const ref::Mat want = ref::attention(ref::l2_normalize_rows(q, n, dh), ref::l2_normalize_rows(k, n, dh), v,
+                                               n, dh, 10.0, causal);
+          INFO("seed " << seed << " batch " << b << " head " << h);
+          CHECK(ref::max_rel_error(ref::block(o, hd, b * n, n, h * dh, dh), want) < kTolerance);
+        }
+    }
+  }
+}
+
+TEST_CASE("cascade: a model's cascade file with a wrong interface or a missing file is a user error",
+          "[cascade][errors][model]") {
+  const HwConfig hw = small_hw(8, 64);
+  // A missing file: reported at the attention object's path.
+  try {
+    cosine_model(32, false, "/nonexistent/c.json");
+    FAIL("accepted");
+  } catch (const UserError& e) {
+    CHECK(std::string(e.what()).find("model.json: /layers/0/attention/file: /nonexistent/c.json: cannot open file") !=
+          std::string::npos);
+  }
+  // An output that is not O.
+  Json bad = vanilla_attention_json();
+  bad["outputs"] = {{"Out", Json::array({"m", "f"})}};
+  bad["steps"][2] = "Out[m,f] = P[m,p] * V[p,f]";
+  const std::string file = (std::filesystem::temp_directory_path() / "attnsim_cascade_bad_interface.json").string();
+  {
+    std::ofstream(file) << bad.dump();
+  }
+  const Graph g = build_graph(cosine_model(32, false, file));
+  try {
+    compile_model(hw, g);
+    FAIL("accepted");
+  } catch (const UserError& e) {
+    CHECK(std::string(e.what()).find(file + ": /outputs/Out: a model's cascade reads Q, K, V and writes O") !=
+          std::string::npos);
+  }
+}
