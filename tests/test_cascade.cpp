@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "hw/accelerator.h"
 #include "ir/executor.h"
 #include "support/isolated.h"
+#include "support/small_model.h"
 #include "support/reference.h"
 
 using namespace attnsim;
@@ -91,8 +93,9 @@ Harness make_harness(const Cascade& c, const CascadePlan& plan, int heads, int e
 
 // Runs vanilla attention for `heads` heads through the executor under each seed and compares every
 // head's O with the reference.
+// cosine: the cascade is models/cascades/cosine.json, O = softmax(10 l2norm(Q) l2norm(K)^T) V.
 void check_attention(const HwConfig& hw, const Cascade& c, const Mapping& m, int heads,
-                     const std::vector<std::uint64_t>& seeds) {
+                     const std::vector<std::uint64_t>& seeds, bool cosine = false) {
   INFO("mapping: " << mapping_to_json(c, m).dump());
   const CascadePlan plan = plan_cascade(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
   const Harness h = make_harness(c, plan, heads, hw.array.operand_bytes);
@@ -112,8 +115,10 @@ void check_attention(const HwConfig& hw, const Cascade& c, const Mapping& m, int
     ex.run(seed);
     const ref::Mat o = ex.tensor(to);
     for (int i = 0; i < heads; ++i) {
-      const ref::Mat want = ref::attention(ref::block(q, d, i * n, n, 0, d), ref::block(k, d, i * n, n, 0, d),
-                                           ref::block(v, d, i * n, n, 0, d), n, d, 1 / std::sqrt(double(d)),
+      ref::Mat qi = ref::block(q, d, i * n, n, 0, d), ki = ref::block(k, d, i * n, n, 0, d);
+      if (cosine) qi = ref::l2_normalize_rows(qi, n, d), ki = ref::l2_normalize_rows(ki, n, d);
+      const ref::Mat want = ref::attention(qi, ki, ref::block(v, d, i * n, n, 0, d), n, d,
+                                           cosine ? 10.0 : 1 / std::sqrt(double(d)),
                                            c.causal[std::size_t(step_of(c, "P"))] != 0);
       INFO("head " << i);
       CHECK(ref::max_rel_error(ref::block(o, d, i * n, n, 0, d), want) < kTolerance);
@@ -204,7 +209,7 @@ TEST_CASE("cascade: mapping legality names what does not fit", "[cascade][mappin
   REQUIRE(!q.empty());
   CHECK(q[0].find("inside the loop over p") != std::string::npos);
   // A flash mapping that fits: legal, and the mapping round-trips through JSON.
-  const Mapping f = flash_mapping(c, hw, 32, 16);
+  const Mapping f = flash_mapping(c, hw, 16, 16);  // 11.6 KB of buffers
   CHECK(check_mapping(c, f, hw, 16384).empty());
   const Mapping back = parse_mapping(mapping_to_json(c, f), "m.json", c, hw);
   CHECK(mapping_to_json(c, back) == mapping_to_json(c, f));
@@ -279,6 +284,30 @@ TEST_CASE("cascade: random legal mappings of vanilla attention match the referen
   for (int f : families) CHECK(f > 0);
 }
 
+TEST_CASE("cascade: cosine attention from its JSON file under random flash and row-fused mappings matches the "
+          "reference",
+          "[cascade][functional]") {
+  const HwConfig hw = small_hw();
+  const CascadeDesc desc = load_cascade(std::string(ATTNSIM_SOURCE_DIR) + "/models/cascades/cosine.json");
+  std::mt19937_64 rng(77);
+  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  for (int i = 0; i < 12; ++i) {
+    const std::int64_t n = pick(4, 36), d = pick(2, 16);
+    const bool causal = i % 2;
+    const Cascade c = bind_cascade(desc, {{"N", double(n)}, {"d", double(d)}}, causal);
+    Mapping m = whole_mapping(c, hw);
+    if (i % 4 < 2) {
+      m.groups[0].loops = {{rank_of(c, "m"), pick(1, n)}, {rank_of(c, "p"), pick(1, n)}};
+    } else {
+      m.groups[0].loops = {{rank_of(c, "m"), pick(1, n)}};
+      m.groups[0].stream = {{rank_of(c, "p"), pick(1, n)}};
+    }
+    for (TensorMapping& t : m.tensors) t.buffers = int(pick(1, 2));
+    INFO("case " << i << ": N " << n << ", d " << d);
+    check_attention(hw, c, m, 2, {0, std::uint64_t(pick(1, 1000))}, true);
+  }
+}
+
 TEST_CASE("cascade: a GEMM cascade in any loop order matches the reference and moves the bytes it should",
           "[cascade][functional]") {
   const HwConfig hw = small_hw();
@@ -309,10 +338,6 @@ TEST_CASE("cascade: a GEMM cascade in any loop order matches the reference and m
 
 namespace {
 
-struct Sim {
-  std::int64_t cycles = 0;
-};
-
 std::int64_t simulate_cycles(const HwConfig& hw, const TileProgram& p) {
   const test::IsolatedResult r = test::run_isolated([&]() -> std::string {
     return std::to_string(simulate(hw, p).stats.cycles);
@@ -327,65 +352,128 @@ TensorInfo head_tensor(const char* name, std::uint64_t base, std::int64_t rows, 
 
 }  // namespace
 
+namespace {
+
+// Flash and row-fused for `heads` heads of N x d, hand-written (at the planners' tile sizes) and
+// generic (the same tiles as a mapping of the vanilla cascade).
+struct Pair {
+  TileProgram hand_flash, gen_flash, hand_rf, gen_rf, gen_rf_placed;
+  FlashPlan fp;
+  RowFusedPlan rp;
+};
+
+Pair build_pair(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::int64_t heads, bool causal) {
+  Pair out;
+  const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+  const Cascade c = vanilla(n, dh, causal);
+  REQUIRE(c.desc.tensor_index("O") == 3);  // tensors: Q K V O S P
+  const std::uint64_t part = std::uint64_t(heads * n * dh * 2);
+  const std::vector<TensorInfo> tensors = {head_tensor("Q", 0, heads * n, dh), head_tensor("K", part, heads * n, dh),
+                                           head_tensor("V", 2 * part, heads * n, dh),
+                                           head_tensor("O", 3 * part, heads * n, dh)};
+  std::vector<Binding> bindings;
+  std::vector<HeadBlocks> hb;
+  for (std::int64_t i = 0; i < heads; ++i) {
+    const DramBlock q{0, i * n, 0, n, dh}, k{1, i * n, 0, n, dh}, v{2, i * n, 0, n, dh}, o{3, i * n, 0, n, dh};
+    bindings.push_back({{q, k, v, o, {}, {}}});
+    hb.push_back({q, k, v, o});
+  }
+  const float scale = float(1 / std::sqrt(double(dh)));
+  out.fp = plan_flash(hw, n, dh, cap, "test");
+  out.hand_flash.tensors = tensors;
+  {
+    Emitter em(out.hand_flash, out.hand_flash.tensors);
+    FlashEmitter fe(hw, out.fp, dh, 0);
+    for (const HeadBlocks& h : hb) fe.emit_head(em, h, n, causal, scale);
+  }
+  out.gen_flash = lower_program(hw, plan_cascade(c, flash_mapping(c, hw, out.fp.bq, out.fp.bk), hw, cap), tensors, bindings);
+  out.rp = plan_row_fused(hw, n, dh, cap, "test");
+  out.hand_rf.tensors = tensors;
+  {
+    Emitter em(out.hand_rf, out.hand_rf.tensors);
+    RowFusedEmitter re(hw, out.rp, n, dh, 0);
+    for (const HeadBlocks& h : hb) re.emit_head(em, h, causal, scale);
+  }
+  Mapping rf = row_fused_mapping(c, hw, out.rp.br, out.rp.bk, out.rp.score_buffers);
+  out.gen_rf = lower_program(hw, plan_cascade(c, rf, hw, cap), tensors, bindings);
+  // The same mapping with every buffer where the hand-written emitter puts it (its buffer names are
+  // the tensor's and the slot: Q0, Q1, ..., S0, P0).
+  for (const BufferInfo& b : RowFusedEmitter(hw, out.rp, n, dh, 0).buffers(0)) {
+    const int t = c.desc.tensor_index(b.name.substr(0, b.name.size() - 1));
+    REQUIRE(t >= 0);
+    rf.tensors[std::size_t(t)].at[b.name.back() - '0'] = std::int64_t(b.region.addr);
+  }
+  out.gen_rf_placed = lower_program(hw, plan_cascade(c, rf, hw, cap), tensors, bindings);
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("cascade: at the planners' tile sizes the generic lowering moves what flash and row-fused move, in no "
           "more cycles",
           "[cascade][compare]") {
-  // 16x16 array, 256 KiB SRAM, 4 heads of N = 256, d = 64.
-  const HwConfig hw = small_hw(16, 256);
-  const std::int64_t n = 256, dh = 64, heads = 4;
-  const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+  // 16x16 array, 64 KiB SRAM, 4 heads of N = 256, d = 32: plan_flash picks Q tiles of 32 and K/V
+  // tiles of 64 (4 per Q tile), plan_row_fused blocks of 16 rows with key chunks of 16 and two
+  // score buffers.
+  const HwConfig hw = small_hw(16, 64);
   for (bool causal : {false, true}) {
-    const Cascade c = vanilla(n, dh, causal);
-    const std::uint64_t part = std::uint64_t(heads * n * dh * 2);
-    std::vector<TensorInfo> tensors = {head_tensor("Q", 0, heads * n, dh), head_tensor("K", part, heads * n, dh),
-                                       head_tensor("V", 2 * part, heads * n, dh), head_tensor("O", 3 * part, heads * n, dh)};
-    std::vector<Binding> bindings;
-    std::vector<HeadBlocks> hb;
-    for (std::int64_t i = 0; i < heads; ++i) {
-      Binding b;
-      b.blocks = {{0, i * n, 0, n, dh}, {1, i * n, 0, n, dh}, {2, i * n, 0, n, dh}, {3, i * n, 0, n, dh}, {}, {}};
-      // tensor order in the cascade: Q K V O S P
-      bindings.push_back(b);
-      hb.push_back({{0, i * n, 0, n, dh}, {1, i * n, 0, n, dh}, {2, i * n, 0, n, dh}, {3, i * n, 0, n, dh}});
-    }
-    REQUIRE(c.desc.tensor_index("O") == 3);
-    const float scale = float(1 / std::sqrt(double(dh)));
-    // flash at plan_flash's tiles.
-    const FlashPlan fp = plan_flash(hw, n, dh, cap, "test");
-    TileProgram hand;
-    hand.tensors = tensors;
-    {
-      Emitter em(hand, hand.tensors);
-      FlashEmitter fe(hw, fp, dh, 0);
-      for (const HeadBlocks& h : hb) fe.emit_head(em, h, n, causal, scale);
-    }
-    const TileProgram gen = lower_program(hw, plan_cascade(c, flash_mapping(c, hw, fp.bq, fp.bk), hw, cap), tensors, bindings);
-    // row-fused at plan_row_fused's block.
-    const RowFusedPlan rp = plan_row_fused(hw, n, dh, cap, "test");
-    TileProgram hand_rf;
-    hand_rf.tensors = tensors;
-    {
-      Emitter em(hand_rf, hand_rf.tensors);
-      RowFusedEmitter re(hw, rp, n, dh, 0);
-      for (const HeadBlocks& h : hb) re.emit_head(em, h, causal, scale);
-    }
-    const TileProgram gen_rf =
-        lower_program(hw, plan_cascade(c, row_fused_mapping(c, hw, rp.br, rp.bk, rp.score_buffers), hw, cap), tensors,
-                      bindings);
-    for (const auto& [name, a, b] : {std::tuple<const char*, const TileProgram*, const TileProgram*>{"flash", &hand, &gen},
-                                     {"row-fused", &hand_rf, &gen_rf}}) {
+    const Pair p = build_pair(hw, 256, 32, 4, causal);
+    REQUIRE(p.fp.bq == 32);
+    REQUIRE(p.fp.bk == 64);
+    REQUIRE(p.rp.br == 16);
+    REQUIRE(p.rp.score_buffers == 2);
+    for (const auto& [name, a, b] :
+         {std::tuple<const char*, const TileProgram*, const TileProgram*>{"flash", &p.hand_flash, &p.gen_flash},
+          {"row-fused", &p.hand_rf, &p.gen_rf},
+          {"row-fused, hand-written placement", &p.hand_rf, &p.gen_rf_placed}}) {
       INFO(name << (causal ? " causal" : "") << ": hand-written " << a->instrs.size() << " instructions, generic "
                 << b->instrs.size());
       const ProgramCounts ka = count_program(ProgramSource::of(*a)), kb = count_program(ProgramSource::of(*b));
       CHECK(ka.macs == kb.macs);
-      CHECK(ka.load_bytes == kb.load_bytes);
       CHECK(ka.store_bytes == kb.store_bytes);
+      if (!causal) {
+        CHECK(ka.load_bytes == kb.load_bytes);
+      } else if (a == &p.hand_flash) {
+        // Causal: Q tile i (32 rows) needs key tiles 0 .. ceil(32 (i + 1) / 64) - 1: 1 1 2 2 3 3 4 4,
+        // 20 per head for K and for V (4096 B each), Q 16,384 B: 4 x (16,384 + 2 x 20 x 4096) =
+        // 720,896 B. The generic lowering finds a tile still in one of its two slots when the
+        // next Q tile starts with it: key tiles loaded 1 0 1 0 1 3 4 4 = 14: 4 x (16,384 + 2 x 14 x
+        // 4096) = 524,288 B.
+        CHECK(ka.load_bytes == 720896);
+        CHECK(kb.load_bytes == 524288);
+      } else {
+        // Causal row-fused: block i (16 rows) reads key chunks 0 .. i (1024 B each): 136 per head for
+        // K and for V; 4 x (16,384 + 2 x 136 x 1024) = 1,179,648 B. Blocks 1 and 2 find chunks 0 and
+        // 0, 1 still resident (two slots): 133 chunks, 4 x (16,384 + 2 x 133 x 1024) = 1,155,072 B.
+        CHECK(ka.load_bytes == 1179648);
+        CHECK(kb.load_bytes == 1155072);
+      }
       const std::int64_t ca = simulate_cycles(hw, *a), cb = simulate_cycles(hw, *b);
-      WARN(name << (causal ? " causal" : "") << " (bq/br " << (a == &hand ? fp.bq : rp.br) << ", bk "
-                << (a == &hand ? fp.bk : rp.bk) << "): hand-written " << ca << " cycles, generic " << cb << " cycles");
+      WARN(name << (causal ? " causal" : "") << ": hand-written " << ca << " cycles, generic " << cb << " cycles");
       CHECK(cb <= ca);
     }
   }
+}
+
+TEST_CASE("cascade: when plan_flash's key tile covers N, the generic lowering keeps K and V resident", "[cascade][compare]") {
+  // 16x16 array, 256 KiB, 4 heads of N = 256, d = 64: plan_flash picks bq = 16, bk = 256 = N, one
+  // key tile. The hand-written emitter loads Q once and K and V once per Q tile: per head
+  // 256 x 64 x 2 B x (1 + 2 x 16) = 1,081,344 B. The generic one finds the K and V tiles still in
+  // their slots: Q, K, V loaded once, 3 x 256 x 64 x 2 = 98,304 B per head. O is stored once
+  // (32,768 B per head) by both.
+  const HwConfig hw = small_hw(16, 256);
+  const Pair p = build_pair(hw, 256, 64, 4, false);
+  REQUIRE(p.fp.bq == 16);
+  REQUIRE(p.fp.bk == 256);
+  const ProgramCounts ka = count_program(ProgramSource::of(p.hand_flash)), kb = count_program(ProgramSource::of(p.gen_flash));
+  CHECK(ka.load_bytes == 4u * (256 * 64 * 2 + 16u * 2 * 256 * 64 * 2));  // Q once, K and V 16 times
+  CHECK(kb.load_bytes == 4u * 3 * 256 * 64 * 2);
+  CHECK(ka.store_bytes == 4u * 256 * 64 * 2);
+  CHECK(kb.store_bytes == ka.store_bytes);
+  CHECK(ka.macs == kb.macs);
+  const std::int64_t ca = simulate_cycles(hw, p.hand_flash), cb = simulate_cycles(hw, p.gen_flash);
+  WARN("flash, K/V resident: hand-written " << ca << " cycles, generic " << cb << " cycles");
+  CHECK(cb <= ca);
 }
 
 namespace {
@@ -488,4 +576,27 @@ TEST_CASE("cascade: a model's cascade file with a wrong interface or a missing f
     CHECK(std::string(e.what()).find(file + ": /outputs/Out: a model's cascade reads Q, K, V and writes O") !=
           std::string::npos);
   }
+}
+
+TEST_CASE("cascade: attnsim run takes a cascade file as the variant", "[cascade][cli]") {
+  const std::string model = test::write_small_model("small_cascade.json");
+  const std::string dir = test::temp_dir() + "/run_cascade";
+  const test::CliResult r = test::run_cli("run --hw edge --model " + model + " --variant cascade:" + kCosine + " --out " + dir);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const Json rep = parse_json_text(test::slurp(dir + "/report.json"), "report.json");
+  REQUIRE(rep["layers"].size() == 2);
+  // MACs per layer as for vanilla attention (the L2 norms and the softmax are vector and softmax
+  // work): T = N = 256, D = 64, HD = 64, F = 128, 2 heads of 32: qkv 256*64*192 = 3,145,728;
+  // S and O 2 heads * 256*256*32 = 4,194,304 each; out_proj 1,048,576; ffn 2 * 256*64*128 =
+  // 4,194,304. Sum 16,777,216.
+  for (const Json& l : rep["layers"]) CHECK(l["macs"] == 16777216);
+  const test::CliResult tiles = test::run_cli("run --hw edge --model " + model + " --variant cascade:" + kCosine + " --emit tiles");
+  REQUIRE(tiles.status == 0);
+  CHECK(tiles.out.find("# phase L0.attention: cascade cosine: [Qn Kn S P O] loops m:") != std::string::npos);
+  CHECK(tiles.out.find("VECTOR l2norm") != std::string::npos);
+  CHECK(tiles.out.find("SOFTMAX online_step") != std::string::npos);
+  const test::CliResult bad = test::run_cli("run --hw edge --model " + model + " --variant cascade:/nonexistent/c.json");
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--variant: /nonexistent/c.json: cannot open file") != std::string::npos);
 }

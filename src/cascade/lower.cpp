@@ -84,6 +84,10 @@ class GroupEmitter {
       }
       own_[std::size_t(s)] = own;
       ranks_[std::size_t(s)] = ranks;
+      int deepest = -1;
+      for (int i = 0; i < nloops_; ++i)
+        if (own >> i & 1u) deepest = i;
+      inner_from_[std::size_t(s)] = deepest + 1;
     }
     written_.assign(c_.desc.tensors.size(), 0);
     for (int s : g_.map.steps) written_[std::size_t(c_.step(s).out)] = 1;
@@ -171,12 +175,20 @@ class GroupEmitter {
         x.len[r] = c_.extent[r];
       }
     }
-    // A whole key rank streamed in chunks stops after the chunk holding the last query.
-    if (g_.mask_step >= 0 && g_.loop_depth[pr_] < 0 && g_.stream_chunk[pr_]) {
-      const std::int64_t ch = g_.stream_chunk[pr_], last = x.lo[mr_] + x.len[mr_];
-      x.len[pr_] = std::min(c_.extent[std::size_t(pr_)], ceil_div(last, ch) * ch);
-    }
     return x;
+  }
+
+  // For a step over both masked ranks, a whole key rank streamed in chunks stops after the chunk
+  // holding the tile's last query (steps over the keys alone still see them all: they may run once
+  // for every query tile).
+  Ctx masked_context(int s, const Ctx& x) const {
+    Ctx y = x;
+    if (g_.mask_step >= 0 && g_.loop_depth[pr_] < 0 && g_.stream_chunk[pr_] && (ranks_[std::size_t(s)] >> mr_ & 1u) &&
+        (ranks_[std::size_t(s)] >> pr_ & 1u)) {
+      const std::int64_t ch = g_.stream_chunk[pr_], last = x.lo[mr_] + x.len[mr_];
+      y.len[pr_] = std::min(c_.extent[std::size_t(pr_)], ceil_div(last, ch) * ch);
+    }
+    return y;
   }
 
   bool masked_out(int s, const Ctx& x) const {
@@ -190,9 +202,11 @@ class GroupEmitter {
     for (int s : g_.map.steps) {
       const bool la = g_.lookahead[std::size_t(s)] != 0;
       if ((la && !ahead) || (!la && !rest)) continue;
-      // Loops the step does not use: it runs at their first index, or their last when it reads a sum over them.
+      // Loops inside the step's innermost own loop that it does not use: it runs at their first
+      // index, or their last when it reads a sum over them. Under an enclosing loop it does not use it
+      // runs again (its tiles were replaced meanwhile: recomputation, as a fused kernel does).
       bool runs = true;
-      for (int i = 0; i < nloops_ && runs; ++i) {
+      for (int i = inner_from_[std::size_t(s)]; i < nloops_ && runs; ++i) {
         if (own_[std::size_t(s)] >> i & 1u) continue;
         const bool last = g_.at_last[std::size_t(s)] >> i & 1u;
         runs = p.idx[i] == (last ? p.count[i] - 1 : 0);
@@ -200,7 +214,7 @@ class GroupEmitter {
       if (!runs || masked_out(s, x)) continue;
       point_ = n;
       cur_point_ = &p;
-      run_step(s, x);
+      run_step(s, masked_context(s, x));
     }
   }
 
@@ -519,6 +533,7 @@ class GroupEmitter {
   std::vector<BufState> bufs_;
   std::vector<char> written_;
   std::uint32_t own_[64] = {}, ranks_[64] = {};
+  int inner_from_[64] = {};  // per step: the first loop nested inside its innermost own loop
   int nloops_ = 0, mr_ = 0, pr_ = 0;
   std::uint64_t point_ = 0;
   const Point* cur_point_ = nullptr;

@@ -168,7 +168,18 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         if (!gpn.dram[std::size_t(t)] || written[std::size_t(t)]) in_mask |= reduced[std::size_t(t)];
       for (int r : ranks)
         if (gpn.loop_depth[r] >= 0) own |= 1u << gpn.loop_depth[r];
-      gpn.at_last[std::size_t(s)] = in_mask & ~own;
+      // Loops nested inside the step's innermost own loop: it runs once per their sweep (at the last
+      // index when it reads a sum over them). Enclosing loops it does not use make it run again.
+      int deepest = -1;
+      for (int i = 0; i < int(gm.loops.size()); ++i)
+        if (own >> i & 1u) deepest = i;
+      const std::uint32_t inner = deepest < 0 ? ~0u : ~((2u << deepest) - 1u);
+      gpn.at_last[std::size_t(s)] = in_mask & ~own & inner;
+      for (int i = 0; i < deepest; ++i)
+        if ((in_mask & ~own) >> i & 1u)
+          problem(gp + "/loops/" + std::to_string(i),
+                  step_name(c, s) + " reads a sum over " + rank_name(c, gm.loops[std::size_t(i)].rank) +
+                      " from inside that loop; loop over " + rank_name(c, gm.loops[std::size_t(i)].rank) + " innermost");
       int streamed = 0;
       for (int r : ranks) streamed += gpn.stream_chunk[r] > 0;
       if (streamed > 1) problem(gp + "/stream", "step " + step_name(c, s) + " runs over two streamed ranks; stream one");
@@ -309,11 +320,38 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                       " B, inside the buffers placed before it (up to " + std::to_string(at) + " B)");
         at = std::max(at, want);
       }
+      const std::int64_t* fixed = b.tensor >= 0 ? m.tensors[std::size_t(b.tensor)].at : nullptr;
       for (int i = 0; i < b.depth; ++i) {
+        if (fixed && fixed[0] >= 0) {
+          if (fixed[i] < 0) {
+            problem("/placement/" + c.tensor(b.tensor).name + "/at", "gives no address for slot " + std::to_string(i));
+            continue;
+          }
+          b.addr[i] = std::uint64_t(fixed[i]);
+          continue;
+        }
         b.addr[i] = at;
         at = align64(at + b.slot_bytes());
       }
     }
+    // Every slot must have its own bytes; the footprint is where the last one ends.
+    at = 0;
+    for (std::size_t i = 0; i < gpn.buffers.size(); ++i)
+      for (int si = 0; si < gpn.buffers[i].depth; ++si) {
+        const BufferPlan& a = gpn.buffers[i];
+        at = std::max(at, a.addr[si] + a.slot_bytes());
+        for (std::size_t j = i; j < gpn.buffers.size(); ++j)
+          for (int sj = j == i ? si + 1 : 0; sj < gpn.buffers[j].depth; ++sj) {
+            const BufferPlan& b = gpn.buffers[j];
+            if (a.addr[si] < b.addr[sj] + b.slot_bytes() && b.addr[sj] < a.addr[si] + a.slot_bytes()) {
+              auto name = [&](const BufferPlan& x) {
+                return x.tensor >= 0 ? c.tensor(x.tensor).name : step_name(c, -1 - x.tensor) + ".stats";
+              };
+              problem(gp, "placement: " + name(a) + " slot " + std::to_string(si) + " at " + std::to_string(a.addr[si]) +
+                              " overlaps " + name(b) + " slot " + std::to_string(sj) + " at " + std::to_string(b.addr[sj]));
+            }
+          }
+      }
     gpn.footprint = at;
     if (at > capacity) {
       std::vector<const BufferPlan*> bs;
@@ -413,6 +451,12 @@ Json mapping_to_json(const Cascade& c, const Mapping& m) {
   for (std::size_t t = 0; t < m.tensors.size(); ++t) {
     buffers[c.desc.tensors[t].name] = m.tensors[t].buffers;
     if (m.tensors[t].bank >= 0) placement[c.desc.tensors[t].name] = Json{{"bank", m.tensors[t].bank}};
+    if (m.tensors[t].at[0] >= 0) {
+      Json at = Json::array();
+      for (std::int64_t a : m.tensors[t].at)
+        if (a >= 0) at.push_back(a);
+      placement[c.desc.tensors[t].name] = Json{{"at", at}};
+    }
   }
   for (std::size_t s = 0; s < m.units.size(); ++s) units[step_name(c, int(s))] = to_string(m.units[s]);
   j["buffers"] = buffers;
@@ -531,9 +575,30 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         diag.add(pp, "must be {\"bank\": INDEX}", it.value());
         continue;
       }
-      pv.reject_unknown_keys({"bank"});
-      const std::int64_t bank = pv.integer("bank", std::nullopt, 0, hw.sram.banks - 1);
-      if (t >= 0) m.tensors[std::size_t(t)].bank = int(bank);
+      pv.reject_unknown_keys({"bank", "at"});
+      if (pv.has("bank") == pv.has("at")) {
+        diag.add(pp, "gives either \"bank\" (the first bank) or \"at\" (each slot's byte address)");
+        continue;
+      }
+      if (pv.has("bank")) {
+        const std::int64_t bank = pv.integer("bank", std::nullopt, 0, hw.sram.banks - 1);
+        if (t >= 0) m.tensors[std::size_t(t)].bank = int(bank);
+        continue;
+      }
+      const Json& at = it.value()["at"];
+      if (!at.is_array() || at.empty() || at.size() > 2) {
+        diag.add(pp + "/at", "must be an array of one byte address per slot (1 or 2)", at);
+        continue;
+      }
+      for (std::size_t i = 0; i < at.size(); ++i) {
+        const std::string ap = pp + "/at/" + std::to_string(i);
+        if (!at[i].is_number_integer() || at[i].get<std::int64_t>() < 0 || at[i].get<std::int64_t>() % 64 ||
+            at[i].get<std::int64_t>() >= hw.sram.total_bytes())
+          diag.add(ap, "a slot address is a multiple of 64 inside the SRAM (" + std::to_string(hw.sram.total_bytes()) +
+                           " B)", at[i]);
+        else if (t >= 0)
+          m.tensors[std::size_t(t)].at[i] = at[i].get<std::int64_t>();
+      }
     }
   }
   if (root.has("units")) {

@@ -15,7 +15,8 @@
 //   walks it in chunks, so DRAM operands are loaded a chunk at a time while on-chip tensors keep the
 //   whole rank (row-fused attention streams K and V by key chunks into whole score rows).
 // - Per tensor: buffering depth (1 or 2 slots; 2 lets the next tile load or compute while this one
-//   is used) and optionally the SRAM bank its buffers start at (placement; otherwise packed).
+//   is used) and optionally where its buffers go: the bank they start at, or each slot's byte address
+//   (placement; otherwise packed in tensor order). Overlapping slots are an error.
 // - Per step, the unit that runs it (contraction: array; softmax: softmax when the hardware has
 //   one, else vector; map, reduce: vector). The tile program routes SOFTMAX by the hardware, so the
 //   unit is checked, not chosen.
@@ -27,7 +28,7 @@
 //                "loops": [{"rank": "m", "tile": 128}, {"rank": "p", "tile": 64}],
 //                "stream": {"p": 64}}],                     // optional
 //    "buffers": {"S": 2, "K": 2},                           // optional, default 2 per tensor
-//    "placement": {"S": {"bank": 4}},                       // optional
+//    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte address
 //    "units": {"S": "array", "P": "softmax"}}               // optional
 #include <cstdint>
 #include <string>
@@ -53,6 +54,7 @@ struct GroupMapping {
 struct TensorMapping {
   int buffers = 2;  // 1 or 2
   int bank = -1;    // first bank of its buffers (-1: packed after the previous buffer)
+  std::int64_t at[2] = {-1, -1};  // byte address of each slot (-1: placed by bank or packed)
 };
 
 enum class Unit : std::uint8_t { Array, Vector, Softmax };
