@@ -211,6 +211,13 @@ TEST_CASE("cascade: mapping legality names what does not fit", "[cascade][mappin
   // A flash mapping that fits: legal, and the mapping round-trips through JSON.
   const Mapping f = flash_mapping(c, hw, 16, 16);  // 11.6 KB of buffers
   CHECK(check_mapping(c, f, hw, 16384).empty());
+  // Placement: both S slots at byte 0 overlap each other (and Q, packed from 0).
+  Mapping placed = f;
+  placed.tensors[std::size_t(c.desc.tensor_index("S"))].at[0] = 0;
+  placed.tensors[std::size_t(c.desc.tensor_index("S"))].at[1] = 0;
+  const std::vector<std::string> o = check_mapping(c, placed, hw, 16384);
+  REQUIRE(!o.empty());
+  CHECK(o[0].find("/groups/0: placement: Q slot 0 at 0 overlaps S slot 0 at 0") != std::string::npos);
   const Mapping back = parse_mapping(mapping_to_json(c, f), "m.json", c, hw);
   CHECK(mapping_to_json(c, back) == mapping_to_json(c, f));
   Json j = mapping_to_json(c, f);
