@@ -12,9 +12,9 @@
 #include <sstream>
 
 #include "common/errors.h"
-#include "hw/array/array_timing.h"
 #include "report/roofline.h"
 #include "report/trace.h"
+#include "timing/array_timing.h"
 
 namespace attnsim {
 

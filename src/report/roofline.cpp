@@ -6,7 +6,7 @@
 #include <map>
 
 #include "common/errors.h"
-#include "hw/vector/unit_timing.h"
+#include "timing/unit_timing.h"
 
 namespace attnsim {
 

@@ -56,7 +56,7 @@
 #include <vector>
 
 #include "config/hw_config.h"
-#include "hw/array/array_timing.h"
+#include "timing/array_timing.h"
 #include "ir/graph.h"
 
 namespace attnsim {
