@@ -62,6 +62,9 @@ TEST_CASE("roofline: a lone GEMM on edge and cloud, array- and DRAM-bound", "[ro
     CHECK(rf.bound.bound_cycles == 16384);
     CHECK(rf.bound.binding == Resource::Array);
     CHECK(rf.sequential_bound_cycles == 16384);
+    // As mapped: 8 x 8 folds of max(T = 256, R = 32) = 256 cycles: 16,384, the same.
+    CHECK(rf.work.array_mapped_cycles == 16384);
+    CHECK(rf.mapped.bound_cycles == 16384);
   }
   SECTION("edge 4096 x 16 x 4096: DRAM-bound") {
     // MACs 4096 * 16 * 4096 = 268,435,456 / 1024 = 262,144 cycles.
@@ -72,6 +75,10 @@ TEST_CASE("roofline: a lone GEMM on edge and cloud, array- and DRAM-bound", "[ro
     CHECK(demand(rf.bound, Resource::Dram) == 592131);
     CHECK(rf.bound.bound_cycles == 592131);
     CHECK(rf.bound.binding == Resource::Dram);
+    // As mapped (OS, overlapped): F = (4096/32)^2 = 16,384 folds, K = 16 streams in fewer than the
+    // R = 32 cycles the results take to drain: 16,384 * max(16, 32) = 524,288, still below the DRAM's.
+    CHECK(rf.work.array_mapped_cycles == 524288);
+    CHECK(rf.mapped.binding == Resource::Dram);
   }
   SECTION("cloud 1024^3: array-bound") {
     // 1024^3 / 65,536 PEs = 16,384 cycles; DRAM 3 * 2 MiB = 6,291,456 B / 456.9 = 13,769.9 -> 13,770.
@@ -247,6 +254,10 @@ TEST_CASE("roofline: the report against compulsory traffic and against the run's
   CHECK(row["compulsory_bound_cycles"] == 131072);
   CHECK(row["compulsory_binding"] == "array");
   CHECK(row["pct_of_compulsory_bound"] == c["pct_of_bound"]);
+  // 2048^3 fills whole folds (8 x 8 of max(2048, 256) cycles): as mapped, the same bound.
+  CHECK(c["array_mapped_cycles"] == 131072);
+  CHECK(row["mapped_binding"] == "array");
+  CHECK(row["pct_of_mapped_bound"] == c["pct_of_bound"]);
 }
 
 TEST_CASE("roofline: flash at N = 65536 on cloud is softmax-bound, not compute-bound", "[roofline][attention]") {
@@ -281,6 +292,17 @@ TEST_CASE("roofline: flash at N = 65536 on cloud is softmax-bound, not compute-b
   CHECK(c["bound_cycles"] == 33562880);
   CHECK(c["pct_of_bound"].get<double>() == Approx(100.0 * 33562880 / rep["cycles"].get<double>()).epsilon(1e-6));
   CHECK(c["pct_of_bound"].get<double>() > rep["roofline"]["pct_of_bound"].get<double>());
+  // As mapped on 256 x 256 OS (overlapped), folds start max(T, R) apart. Per head QK (65536 x 32 x
+  // 65536): 256 x 256 folds of max(32, 256) = 256 cycles = 16,777,216; PV (65536 x 65536 x 32): 256 x 1
+  // folds of max(65536, 256) = 16,777,216 (its transpose the same). 2 layers x 2 heads x 2 GEMMs:
+  // 134,217,728. qkv_proj, out_proj, ffn_up, ffn_down: 256 folds of 256 cycles each = 65,536, 4 per
+  // layer: 524,288. Array 134,742,016: the array binds, the run is at 95 % of it (head_dim 32 fills
+  // one eighth of the array's depth).
+  const Json& m = c["mapped"];
+  CHECK(c["array_mapped_cycles"] == 134742016);
+  CHECK(m["binding"] == "array");
+  CHECK(m["bound_cycles"] == 134742016);
+  CHECK(m["pct_of_bound"].get<double>() == Approx(100.0 * 134742016 / rep["cycles"].get<double>()).epsilon(1e-6));
   // Per layer, against the layer's own span.
   for (const Json& layer : rep["layers"]) {
     CHECK(layer["compulsory_binding"] == "softmax");

@@ -89,7 +89,8 @@ Json work_json(const RooflineWork& w) {
           {"dram_read_bytes", w.dram_read_bytes},
           {"dram_written_bytes", w.dram_written_bytes},
           {"vector_cycles", w.vector_cycles},
-          {"softmax_cycles", w.softmax_cycles}};
+          {"softmax_cycles", w.softmax_cycles},
+          {"array_mapped_cycles", w.array_mapped_cycles}};
 }
 
 // The compulsory roofline (report/roofline.h): the run's bound against its cycles, and every unit's.
@@ -103,6 +104,8 @@ Json compulsory_json(const Graph& g, const Roofline& rf, std::int64_t cycles) {
     j["demand_cycles"] = demand_json(u.bound);
     j["bound_cycles"] = u.bound.bound_cycles;
     j["binding"] = to_string(u.bound.binding);
+    j["mapped_bound_cycles"] = u.mapped.bound_cycles;
+    j["mapped_binding"] = to_string(u.mapped.binding);
     units.push_back(std::move(j));
   }
   Json c = {{"bound_cycles", rf.bound.bound_cycles},
@@ -114,6 +117,9 @@ Json compulsory_json(const Graph& g, const Roofline& rf, std::int64_t cycles) {
   c["dram_peak_bytes_per_cycle"] = round6(rf.dram_bytes_per_cycle);
   c["sequential_bound_cycles"] = rf.sequential_bound_cycles;
   c["pct_of_sequential_bound"] = round6(100.0 * ratio(double(rf.sequential_bound_cycles), double(cycles)));
+  c["mapped"] = {{"bound_cycles", rf.mapped.bound_cycles},
+                 {"binding", to_string(rf.mapped.binding)},
+                 {"pct_of_bound", round6(100.0 * ratio(double(rf.mapped.bound_cycles), double(cycles)))}};
   c["ops"] = std::move(units);
   return c;
 }
@@ -345,6 +351,9 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   row.emplace_back("compulsory_bound_cycles", c.value("bound_cycles", Json("")));
   row.emplace_back("compulsory_binding", c.value("binding", Json("")));
   row.emplace_back("pct_of_compulsory_bound", c.value("pct_of_bound", Json("")));
+  const Json& mapped = c.contains("mapped") ? c["mapped"] : Json::object();
+  row.emplace_back("mapped_binding", mapped.value("binding", Json("")));
+  row.emplace_back("pct_of_mapped_bound", mapped.value("pct_of_bound", Json("")));
   return row;
 }
 
@@ -420,6 +429,13 @@ void print_summary(std::ostream& os, const Json& r) {
                                       num(d["array"]) + ", DRAM " + num(d["dram"]) + ", vector " + num(d["vector"]) +
                                       ", softmax " + num(d["softmax"]) + "); run at " + pct1(c["pct_of_bound"]) +
                                       " of it");
+    const Json& m = c["mapped"];
+    line("roofline (array mapped)", num(m["binding"]) + "-bound, " + num(m["bound_cycles"]) + " cycles (array " +
+                                           num(c["array_mapped_cycles"]) + " with the GEMMs folded onto " +
+                                           num(r["hardware"]["array"]["rows"]) + "x" +
+                                           num(r["hardware"]["array"]["cols"]) + " " +
+                                           num(r["hardware"]["array"]["dataflow"]) + "); run at " +
+                                           pct1(m["pct_of_bound"]) + " of it");
   }
   line("roofline (own traffic)", num(r["roofline"]["bound"]) + ", " + num(r["roofline"]["compute_bound_cycles"]) +
                                      " / " + num(r["roofline"]["memory_bound_cycles"]) +

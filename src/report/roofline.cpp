@@ -22,14 +22,16 @@ RooflineWork& RooflineWork::operator+=(const RooflineWork& o) {
   dram_written_bytes += o.dram_written_bytes;
   vector_cycles += o.vector_cycles;
   softmax_cycles += o.softmax_cycles;
+  array_mapped_cycles += o.array_mapped_cycles;
   return *this;
 }
 
-RooflineBound roofline_bound(const RooflineWork& w, std::int64_t pes, double dram_bytes_per_cycle) {
-  ATTNSIM_ASSERT(pes > 0 && dram_bytes_per_cycle > 0, "a roofline needs PEs and DRAM bandwidth");
+namespace {
+
+RooflineBound bound_with_array(std::int64_t array_cycles, const RooflineWork& w, double dram_bytes_per_cycle) {
+  ATTNSIM_ASSERT(dram_bytes_per_cycle > 0, "a roofline needs DRAM bandwidth");
   RooflineBound b;
-  // The MAC count is exact in a double up to 2^53; the ceiling makes the bound a whole cycle.
-  b.demand_cycles[std::size_t(Resource::Array)] = std::int64_t((w.macs + std::uint64_t(pes) - 1) / std::uint64_t(pes));
+  b.demand_cycles[std::size_t(Resource::Array)] = array_cycles;
   b.demand_cycles[std::size_t(Resource::Dram)] =
       std::int64_t(std::ceil(double(w.dram_read_bytes + w.dram_written_bytes) / dram_bytes_per_cycle));
   b.demand_cycles[std::size_t(Resource::Vector)] = w.vector_cycles;
@@ -37,6 +39,21 @@ RooflineBound roofline_bound(const RooflineWork& w, std::int64_t pes, double dra
   for (std::size_t r = 0; r < kResourceCount; ++r)
     if (b.demand_cycles[r] > b.bound_cycles) b.bound_cycles = b.demand_cycles[r], b.binding = Resource(r);
   return b;
+}
+
+std::int64_t ceil_macs(std::uint64_t macs, std::int64_t pes) {
+  return std::int64_t((macs + std::uint64_t(pes) - 1) / std::uint64_t(pes));
+}
+
+}  // namespace
+
+RooflineBound roofline_bound(const RooflineWork& w, std::int64_t pes, double dram_bytes_per_cycle) {
+  ATTNSIM_ASSERT(pes > 0, "a roofline needs PEs");
+  return bound_with_array(ceil_macs(w.macs, pes), w, dram_bytes_per_cycle);
+}
+
+RooflineBound mapped_bound(const RooflineWork& w, double dram_bytes_per_cycle) {
+  return bound_with_array(w.array_mapped_cycles, w, dram_bytes_per_cycle);
 }
 
 Graph gemm_graph(const GemmDims& d, int elem_bytes) {
@@ -211,6 +228,14 @@ class RooflineBuilder {
     return causal_[std::size_t(v.tensor)] ? causal_elems(v.logical_rows(), v.logical_cols()) : elems(v);
   }
 
+  // Folds times the interval between fold starts, for the GEMM or its transpose, whichever is less.
+  std::int64_t mapped_cycles(const GemmDims& d) const {
+    const ArrayConfig& a = hw_.array;
+    const FoldPlan p = fold_plan(a.rows, a.cols, a.dataflow, a.timing, d);
+    const FoldPlan t = fold_plan(a.rows, a.cols, a.dataflow, a.timing, {d.n, d.k, d.m});
+    return std::min(p.folds * p.interval, t.folds * t.interval);
+  }
+
   void add_vector(RooflineUnit& u, const PrimCounts& c, std::uint64_t e, std::uint64_t rows, std::uint64_t b = 0) {
     u.work.vector_cycles += vector_cycles(vector0_, c, e, rows, b);
   }
@@ -222,12 +247,14 @@ class RooflineBuilder {
       switch (op.kind) {
         case OpKind::MatMul: {
           const std::uint64_t inner = std::uint64_t(a.logical_cols());
+          std::uint64_t macs = 0;
           if (causal_[std::size_t(in.out.tensor)])  // S = Q K^T: only the unmasked scores
-            u.work.macs += inner * causal_elems(in.out.rows, in.out.cols);
+            macs = inner * causal_elems(in.out.rows, in.out.cols);
           else if (causal_[std::size_t(a.tensor)])  // O = P V: the unmasked probabilities
-            u.work.macs += causal_elems(a.logical_rows(), a.logical_cols()) * std::uint64_t(in.out.cols);
-          else
-            u.work.macs += std::uint64_t(a.logical_rows()) * inner * std::uint64_t(in.out.cols);
+            macs = causal_elems(a.logical_rows(), a.logical_cols()) * std::uint64_t(in.out.cols);
+          u.work.macs += macs ? macs : std::uint64_t(a.logical_rows()) * inner * std::uint64_t(in.out.cols);
+          u.work.array_mapped_cycles +=
+              macs ? ceil_macs(macs, hw_.array.pes()) : mapped_cycles({a.logical_rows(), a.logical_cols(), in.out.cols});
           break;
         }
         case OpKind::Softmax:
@@ -247,6 +274,7 @@ class RooflineBuilder {
         case OpKind::Pinv: {
           const std::uint64_t l = std::uint64_t(in.out.rows);
           u.work.macs += 6 * 4 * l * l * l;
+          u.work.array_mapped_cycles += 6 * 4 * mapped_cycles({std::int64_t(l), std::int64_t(l), std::int64_t(l)});
           e += l * l, rows += l, b += 1;
           break;
         }
@@ -400,10 +428,12 @@ Roofline compulsory_roofline(const HwConfig& hw, const Graph& g, double dram_byt
   r.units = RooflineBuilder(hw, g).units();
   for (RooflineUnit& u : r.units) {
     u.bound = roofline_bound(u.work, r.pes, dram_bytes_per_cycle);
+    u.mapped = mapped_bound(u.work, dram_bytes_per_cycle);
     r.work += u.work;
     r.sequential_bound_cycles += u.bound.bound_cycles;
   }
   r.bound = roofline_bound(r.work, r.pes, dram_bytes_per_cycle);
+  r.mapped = mapped_bound(r.work, dram_bytes_per_cycle);
   return r;
 }
 

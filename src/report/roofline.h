@@ -43,6 +43,17 @@
 // A unit's bound is the largest of its demands; the binding resource is the one that sets it
 // (ties: array, dram, vector, softmax, in that order).
 //
+// The mapped bound: the same with the array's demand taken as its geometry and dataflow allow,
+// array_mapped_cycles = the sum over MatMul instances of F * I, F the folds and I the cycles between
+// fold starts of timing/array_timing.h's fold_plan for the whole (untiled) GEMM on this array
+// (overlapped: max(T, R); scalesim: the whole fold), the smaller of the GEMM and its transpose
+// (C^T = B^T A^T swaps WS and IS). No tiling does better under that model: splitting a mapped
+// dimension cannot reduce the folds, and a split of the streamed one pays max(T_i, R) per piece.
+// It is at least MACs / PEs and equals it when the GEMM fills whole folds and streams at least R
+// rows; it exceeds it when a dimension underfills the array (head_dim 32 on a 256 x 256 array: one
+// eighth). Causal-masked MatMuls count their MACs / PEs (the mask skips whole tiles of any shape),
+// Pinv 24 GEMMs of l x l x l per instance.
+//
 // The run. Demands summed over units (units run in parallel across ops: a schedule may overlap one
 // op's DRAM traffic with another's compute), the array's and DRAM's from the summed MACs and bytes:
 //   bound = max(ceil(sum MACs / PEs), ceil(sum compulsory bytes / bandwidth), sum vector, sum softmax).
@@ -71,6 +82,7 @@ struct RooflineWork {
   std::uint64_t dram_read_bytes = 0, dram_written_bytes = 0;
   std::int64_t vector_cycles = 0;   // issue cycles at full throughput (softmax work, without a softmax unit)
   std::int64_t softmax_cycles = 0;  // issue cycles on the softmax unit (0 without one)
+  std::int64_t array_mapped_cycles = 0;  // the array's cycles as its geometry and dataflow allow
   RooflineWork& operator+=(const RooflineWork& o);
 };
 
@@ -87,12 +99,14 @@ struct RooflineUnit {
   std::vector<int> graph_ops;  // indices into Graph::ops, in order
   RooflineWork work;
   RooflineBound bound;
+  RooflineBound mapped;  // with the array's demand as mapped (array_mapped_cycles)
 };
 
 struct Roofline {
   std::vector<RooflineUnit> units;  // in graph order
   RooflineWork work;                // summed over units
   RooflineBound bound;              // of the run (summed demands)
+  RooflineBound mapped;             // of the run, the array's demand as mapped
   std::int64_t sequential_bound_cycles = 0;
   // Per resource throughput the bounds divide by.
   std::int64_t pes = 0;
@@ -101,6 +115,8 @@ struct Roofline {
 
 // The bound of some work on hw: demands and their maximum.
 RooflineBound roofline_bound(const RooflineWork& w, std::int64_t pes, double dram_bytes_per_cycle);
+// The same with the array's demand w.array_mapped_cycles.
+RooflineBound mapped_bound(const RooflineWork& w, double dram_bytes_per_cycle);
 
 // dram_bytes_per_cycle: the DRAM's peak bandwidth in bytes per array cycle (IDram::peak_bytes_per_cycle).
 Roofline compulsory_roofline(const HwConfig& hw, const Graph& g, double dram_bytes_per_cycle);
