@@ -74,8 +74,9 @@ int main(int argc, char** argv) {
   std::size_t index = 0;
   for (const Case& c : kCases) {
     const std::string out = dir + "/" + std::to_string(index++);
-    std::vector<std::string> args = {"gemm", "--hw", c.hw, "--m", std::to_string(c.m), "--k", std::to_string(c.k),
-                                     "--n", std::to_string(c.n), "--out", out};
+    std::vector<std::string> args = {
+        "gemm",  "--hw", c.hw, "--m", std::to_string(c.m), "--k", std::to_string(c.k), "--n", std::to_string(c.n),
+        "--out", out};
     if (*c.dataflow) args.insert(args.end(), {"--set", std::string("/array/dataflow=") + c.dataflow});
     if (!std::strcmp(c.why, "4 MiB SRAM")) args.insert(args.end(), {"--set", "/sram/bytes_per_bank=65536"});
     const Measurement m = run_median(args, repeats);
@@ -103,9 +104,8 @@ int main(int argc, char** argv) {
   if (attention) {
     // LRA text, flash, N = 65536 on cloud: the attention is softmax- or array-bound.
     const std::string out = dir + "/lra-flash-64k";
-    const Measurement m = run_median({"run", "--hw", "cloud", "--model", "lra-text", "--seq-len", "65536", "--variant",
-                                      "flash", "--out", out},
-                                     1);
+    const Measurement m = run_median(
+        {"run", "--hw", "cloud", "--model", "lra-text", "--seq-len", "65536", "--variant", "flash", "--out", out}, 1);
     if (m.status) {
       std::printf("lra-text flash N = 65536 on cloud failed with status %d\n", m.status);
       return status | m.status;
@@ -114,13 +114,14 @@ int main(int argc, char** argv) {
     const attnsim::Json& rc = r["roofline"]["compulsory"];
     std::printf("\nLRA text, flash, N = 65536 on cloud (one run, %.1f s): %lld cycles, array busy %.1f %%\n", m.wall_s,
                 (long long)r["cycles"].get<std::int64_t>(), 100.0 * r["busy_fraction"]["array"].get<double>());
-    std::printf("  compulsory roofline: %s-bound, %lld cycles (array %lld, DRAM %lld, vector %lld, softmax %lld): "
-                "%.1f %%\n",
-                rc["binding"].get<std::string>().c_str(), (long long)rc["bound_cycles"].get<std::int64_t>(),
-                (long long)rc["demand_cycles"]["array"].get<std::int64_t>(),
-                (long long)rc["demand_cycles"]["dram"].get<std::int64_t>(),
-                (long long)rc["demand_cycles"]["vector"].get<std::int64_t>(),
-                (long long)rc["demand_cycles"]["softmax"].get<std::int64_t>(), rc["pct_of_bound"].get<double>());
+    std::printf(
+        "  compulsory roofline: %s-bound, %lld cycles (array %lld, DRAM %lld, vector %lld, softmax %lld): "
+        "%.1f %%\n",
+        rc["binding"].get<std::string>().c_str(), (long long)rc["bound_cycles"].get<std::int64_t>(),
+        (long long)rc["demand_cycles"]["array"].get<std::int64_t>(),
+        (long long)rc["demand_cycles"]["dram"].get<std::int64_t>(),
+        (long long)rc["demand_cycles"]["vector"].get<std::int64_t>(),
+        (long long)rc["demand_cycles"]["softmax"].get<std::int64_t>(), rc["pct_of_bound"].get<double>());
     std::printf("  with the array as mapped: %s-bound, %lld cycles (array %lld): %.1f %%\n",
                 rc["mapped"]["binding"].get<std::string>().c_str(),
                 (long long)rc["mapped"]["bound_cycles"].get<std::int64_t>(),

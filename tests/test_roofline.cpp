@@ -133,10 +133,11 @@ TEST_CASE("roofline: LRA text on edge, every unit and the run derived by hand", 
     std::int64_t bound;
     Resource binding;
   };
-  const Expect units[] = {{"L0.norm1", 14560, Resource::Vector},       {"L0.qkv_proj", 12288, Resource::Array},
-                          {"L0.attention", 133184, Resource::Softmax}, {"L0.out_proj+residual1", 7029, Resource::Dram},
-                          {"L0.norm2", 14560, Resource::Vector},       {"L0.ffn_up+ffn_act", 65536, Resource::Vector},
-                          {"L0.ffn_down+residual2", 9468, Resource::Dram}};
+  const Expect units[] = {
+      {"L0.norm1", 14560, Resource::Vector},          {"L0.qkv_proj", 12288, Resource::Array},
+      {"L0.attention", 133184, Resource::Softmax},    {"L0.out_proj+residual1", 7029, Resource::Dram},
+      {"L0.norm2", 14560, Resource::Vector},          {"L0.ffn_up+ffn_act", 65536, Resource::Vector},
+      {"L0.ffn_down+residual2", 9468, Resource::Dram}};
   for (int layer = 0; layer < 2; ++layer)
     for (std::size_t i = 0; i < 7; ++i) {
       const RooflineUnit& u = rf.units[std::size_t(layer) * 7 + i];
@@ -175,7 +176,8 @@ TEST_CASE("roofline: without a softmax unit the softmax work lands on the vector
   // LRA text's attention at N = 1024 on edge without its softmax unit. On the 32-lane vector unit,
   // E = 2,097,152, R = 2048, En = 65,536: max E/32 = 65,536; add 2E/32 = 131,072; mul E/32 + En/32 =
   // 65,536 + 2048; exp E/32 * 4 = 262,144; reciprocal R/32 * 4 = 256: 526,592 cycles, vector-bound.
-  const Roofline rf = compulsory_roofline(preset("edge", Json::parse(R"({"softmax": null})")), lra_text_1024(), kEdgeBpc);
+  const Roofline rf =
+      compulsory_roofline(preset("edge", Json::parse(R"({"softmax": null})")), lra_text_1024(), kEdgeBpc);
   const RooflineUnit& attn = unit_named(rf, "L0.attention");
   CHECK(attn.work.softmax_cycles == 0);
   CHECK(attn.work.vector_cycles == 526592);

@@ -99,7 +99,8 @@ struct Block {
 // Elements of the union of blocks of one tensor: the columns cut into strips at every block edge,
 // and in each strip the row intervals of the blocks covering it merged.
 std::uint64_t union_elems(const std::vector<Block>& blocks) {
-  if (blocks.size() == 1) return std::uint64_t(blocks[0].row1 - blocks[0].row0) * std::uint64_t(blocks[0].col1 - blocks[0].col0);
+  if (blocks.size() == 1)
+    return std::uint64_t(blocks[0].row1 - blocks[0].row0) * std::uint64_t(blocks[0].col1 - blocks[0].col0);
   std::vector<std::int64_t> cuts;
   for (const Block& b : blocks) cuts.push_back(b.col0), cuts.push_back(b.col1);
   std::sort(cuts.begin(), cuts.end());
@@ -221,7 +222,8 @@ class RooflineBuilder {
     causal_.assign(g_.tensors.size(), false);
     for (const GraphOp& op : g_.ops)
       if (op.kind == OpKind::Softmax && op.causal)
-        for (const OpInstance& in : op.instances) causal_[std::size_t(in.in[0].tensor)] = causal_[std::size_t(in.out.tensor)] = true;
+        for (const OpInstance& in : op.instances)
+          causal_[std::size_t(in.in[0].tensor)] = causal_[std::size_t(in.out.tensor)] = true;
   }
 
   std::uint64_t score_elems(const TensorView& v) const {
@@ -253,8 +255,8 @@ class RooflineBuilder {
           else if (causal_[std::size_t(a.tensor)])  // O = P V: the unmasked probabilities
             macs = causal_elems(a.logical_rows(), a.logical_cols()) * std::uint64_t(in.out.cols);
           u.work.macs += macs ? macs : std::uint64_t(a.logical_rows()) * inner * std::uint64_t(in.out.cols);
-          u.work.array_mapped_cycles +=
-              macs ? ceil_macs(macs, hw_.array.pes()) : mapped_cycles({a.logical_rows(), a.logical_cols(), in.out.cols});
+          u.work.array_mapped_cycles += macs ? ceil_macs(macs, hw_.array.pes())
+                                             : mapped_cycles({a.logical_rows(), a.logical_cols(), in.out.cols});
           break;
         }
         case OpKind::Softmax:
@@ -405,8 +407,10 @@ class RooflineBuilder {
         u.work.dram_read_bytes += union_elems(blocks) * std::uint64_t(g_.tensors[std::size_t(t)].elem_bytes);
     for (const auto& [t, blocks] : written) {
       const std::vector<int>& readers = reader_units_[std::size_t(t)];
-      const bool leaves = t == g_.output || std::any_of(readers.begin(), readers.end(), [&](int r) { return r != self; });
-      if (leaves) u.work.dram_written_bytes += union_elems(blocks) * std::uint64_t(g_.tensors[std::size_t(t)].elem_bytes);
+      const bool leaves =
+          t == g_.output || std::any_of(readers.begin(), readers.end(), [&](int r) { return r != self; });
+      if (leaves)
+        u.work.dram_written_bytes += union_elems(blocks) * std::uint64_t(g_.tensors[std::size_t(t)].elem_bytes);
     }
   }
 

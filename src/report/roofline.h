@@ -60,15 +60,15 @@
 // Compulsory bytes of the run are the sum over units: a tensor passed between units is written by
 // one and read by each unit that reads it, as the graph's op boundaries require.
 // sequential_bound_cycles = the sum of the units' bounds: the bound when units run one after another
-// (attnsim's phases are separated by barriers, so its schedules cannot beat this either).
+// (as attnsim's phases run today: each a graph op or a part of one unit, separated by barriers).
 #include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "config/hw_config.h"
-#include "timing/array_timing.h"
 #include "ir/graph.h"
+#include "timing/array_timing.h"
 
 namespace attnsim {
 
@@ -80,8 +80,8 @@ constexpr std::size_t kResourceCount = std::size_t(Resource::kCount);
 struct RooflineWork {
   std::uint64_t macs = 0;
   std::uint64_t dram_read_bytes = 0, dram_written_bytes = 0;
-  std::int64_t vector_cycles = 0;   // issue cycles at full throughput (softmax work, without a softmax unit)
-  std::int64_t softmax_cycles = 0;  // issue cycles on the softmax unit (0 without one)
+  std::int64_t vector_cycles = 0;        // issue cycles at full throughput (softmax work, without a softmax unit)
+  std::int64_t softmax_cycles = 0;       // issue cycles on the softmax unit (0 without one)
   std::int64_t array_mapped_cycles = 0;  // the array's cycles as its geometry and dataflow allow
   RooflineWork& operator+=(const RooflineWork& o);
 };
