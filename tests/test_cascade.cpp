@@ -487,10 +487,12 @@ namespace {
 
 const std::string kCosine = std::string(ATTNSIM_SOURCE_DIR) + "/models/cascades/cosine.json";
 
-ModelConfig cosine_model(std::int64_t n, bool causal, const std::string& file = kCosine) {
+ModelConfig cosine_model(std::int64_t n, bool causal, const std::string& file = kCosine,
+                         const std::string& mapping = "") {
+  Json attention = {{"variant", "cascade"}, {"file", file}};
+  if (!mapping.empty()) attention["mapping"] = mapping;
   Json layer = {{"d_model", 32}, {"heads", 2}, {"head_dim", 16}, {"seq_len", n}, {"batch", 2},
-                {"ffn", {{"width", 64}, {"activation", "gelu"}}}, {"causal", causal},
-                {"attention", {{"variant", "cascade"}, {"file", file}}}};
+                {"ffn", {{"width", 64}, {"activation", "gelu"}}}, {"causal", causal}, {"attention", attention}};
   Json doc = {{"description", "cosine test"}, {"dtype", "fp16"}, {"layers", Json::array({layer})}};
   return parse_model_config(doc, "model.json");
 }
@@ -504,24 +506,33 @@ int tensor_index(const TileProgram& p, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("cascade: cosine attention written only as JSON runs inside a model and matches the reference",
-          "[cascade][functional][model]") {
-  // 8x8 array, 64 KiB: the default mapping tiles the queries and the keys (online softmax).
-  const HwConfig hw = small_hw(8, 64);
-  for (bool causal : {false, true}) {
-    INFO("causal " << causal);
-    const ModelConfig mc = cosine_model(72, causal);
-    const Graph g = build_graph(mc);
-    const CompiledModel cm = compile_model(hw, g);
-    const PhaseInfo* attn = nullptr;
-    for (const PhaseInfo& ph : cm.phases)
-      if (ph.name == "L0.attention") attn = &ph;
-    REQUIRE(attn);
-    CHECK(attn->plan.find("cascade cosine: [Qn Kn S P O] loops m:") != std::string::npos);
-    CHECK(attn->plan.find(" p:8") != std::string::npos);  // key tiles of one array side: online softmax
+namespace {
+
+std::string write_file(const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::temp_directory_path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Compiles a one-layer model whose attention is a cascade file (with an optional mapping file), runs
+// it in the executor and compares every head's attention output with
+// softmax(scale * f(Q) f(K)^T) V, f = l2norm when `cosine`, else the identity.
+void check_model_cascade(const HwConfig& hw, const ModelConfig& mc, bool cosine, double scale,
+                         const std::vector<std::string>& phases, const std::string& plan_has) {
+  const bool causal = mc.layers.front().causal;
+  INFO("causal " << causal);
+  const Graph g = build_graph(mc);
+  const CompiledModel cm = compile_model(hw, g);
+  for (const std::string& name : phases) {
+    const PhaseInfo* ph = nullptr;
+    for (const PhaseInfo& x : cm.phases)
+      if (x.name == name) ph = &x;
+    REQUIRE(ph);
+    CHECK(ph->plan.find(plan_has) != std::string::npos);
+  }
+  {
     const TileProgram p = cm.program.materialise();
-    // The reference: qkv = layernorm(x) Wqkv (pre-norm), then per (batch, head)
-    // O = softmax(tau * l2norm(Q) l2norm(K)^T) V with tau = 10 (the file's param).
+    // The reference: qkv = layernorm(x) Wqkv (pre-norm), then the attention above per (batch, head).
     const LayerSpec& ls = mc.layers.front();
     ref::Layer l;
     l.batch = ls.batch, l.seq_len = ls.seq_len, l.d_model = ls.d_model, l.heads = ls.heads, l.head_dim = ls.head_dim;
@@ -547,13 +558,37 @@ TEST_CASE("cascade: cosine attention written only as JSON runs inside a model an
           const ref::Mat q = ref::block(qkv, 3 * hd, b * n, n, h * dh, dh),
                          k = ref::block(qkv, 3 * hd, b * n, n, hd + h * dh, dh),
                          v = ref::block(qkv, 3 * hd, b * n, n, 2 * hd + h * dh, dh);
-          const ref::Mat want = ref::attention(ref::l2_normalize_rows(q, n, dh), ref::l2_normalize_rows(k, n, dh), v,
-                                               n, dh, 10.0, causal);
+          const ref::Mat want = cosine ? ref::attention(ref::l2_normalize_rows(q, n, dh), ref::l2_normalize_rows(k, n, dh),
+                                                        v, n, dh, scale, causal)
+                                       : ref::attention(q, k, v, n, dh, scale, causal);
           INFO("seed " << seed << " batch " << b << " head " << h);
           CHECK(ref::max_rel_error(ref::block(o, hd, b * n, n, h * dh, dh), want) < kTolerance);
         }
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("cascade: cosine attention written only as JSON runs inside a model and matches the reference",
+          "[cascade][functional][model]") {
+  // 8x8 array, 64 KiB: the default mapping tiles the queries and the keys by one array side (online
+  // softmax); tau = 10 is the file's param.
+  for (bool causal : {false, true})
+    check_model_cascade(small_hw(8, 64), cosine_model(72, causal), true, 10.0, {"L0.attention"},
+                        "cascade cosine: [Qn Kn S P O] loops m:72 p:8");
+}
+
+TEST_CASE("cascade: a model's cascade with a mapping file that spills the scores uses the layer's S and P tensors",
+          "[cascade][functional][model]") {
+  const std::string file = write_file("attnsim_vanilla_cascade.json", vanilla_attention_json().dump());
+  const std::string mapping = write_file("attnsim_vanilla_spilled.json", R"({"groups": [
+      {"steps": ["S"], "loops": [{"rank": "m", "tile": 16}, {"rank": "p", "tile": 24}]},
+      {"steps": ["P"], "loops": [{"rank": "m", "tile": 8}]},
+      {"steps": ["O"], "loops": [{"rank": "m", "tile": 32}, {"rank": "p", "tile": 16}]}]})");
+  for (bool causal : {false, true})
+    check_model_cascade(small_hw(8, 64), cosine_model(40, causal, file, mapping), false, 0.25,
+                        {"L0.attention.0", "L0.attention.1", "L0.attention.2"}, "| [P] loops m:8 |");
 }
 
 TEST_CASE("cascade: a model's cascade file with a wrong interface or a missing file is a user error",
