@@ -10,8 +10,8 @@
 #include <fstream>
 #include <random>
 #include <sstream>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cascade/cascade.h"
@@ -20,14 +20,14 @@
 #include "common/errors.h"
 #include "compiler/attention_lowering.h"
 #include "compiler/model_lowering.h"
-#include "config/model_config.h"
-#include "ir/graph.h"
 #include "config/hw_config.h"
+#include "config/model_config.h"
 #include "hw/accelerator.h"
 #include "ir/executor.h"
+#include "ir/graph.h"
 #include "support/isolated.h"
-#include "support/small_model.h"
 #include "support/reference.h"
+#include "support/small_model.h"
 
 using namespace attnsim;
 using namespace attnsim::cascade;
@@ -38,7 +38,11 @@ constexpr double kTolerance = 1e-4;
 
 HwConfig small_hw(int side = 8, std::int64_t sram_kib = 256, bool softmax_unit = true) {
   Json doc = {{"array",
-               {{"rows", side}, {"cols", side}, {"dataflow", "os"}, {"clock_mhz", 1000}, {"operand_bytes", 2},
+               {{"rows", side},
+                {"cols", side},
+                {"dataflow", "os"},
+                {"clock_mhz", 1000},
+                {"operand_bytes", 2},
                 {"accumulator_bytes", 4}}},
               {"sram", {{"banks", 4}, {"bytes_per_bank", sram_kib * 1024 / 4}, {"port_bytes", 64}}},
               {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 64}}}};
@@ -101,8 +105,10 @@ void check_attention(const HwConfig& hw, const Cascade& c, const Mapping& m, int
   const Harness h = make_harness(c, plan, heads, hw.array.operand_bytes);
   const TileProgram p = lower_program(hw, plan, h.tensors, h.bindings);
   const std::int64_t n = c.extent[std::size_t(rank_of(c, "m"))], d = c.extent[std::size_t(rank_of(c, "e"))];
-  const int tq = h.tensor_of[std::size_t(c.desc.tensor_index("Q"))], tk = h.tensor_of[std::size_t(c.desc.tensor_index("K"))],
-            tv = h.tensor_of[std::size_t(c.desc.tensor_index("V"))], to = h.tensor_of[std::size_t(c.desc.tensor_index("O"))];
+  const int tq = h.tensor_of[std::size_t(c.desc.tensor_index("Q"))],
+            tk = h.tensor_of[std::size_t(c.desc.tensor_index("K"))],
+            tv = h.tensor_of[std::size_t(c.desc.tensor_index("V"))],
+            to = h.tensor_of[std::size_t(c.desc.tensor_index("O"))];
   const ref::Mat q = ref::random_values(std::size_t(heads * n * d), 11 + std::uint64_t(n));
   const ref::Mat k = ref::random_values(std::size_t(heads * n * d), 23 + std::uint64_t(d));
   const ref::Mat v = ref::random_values(std::size_t(heads * n * d), 37);
@@ -117,9 +123,9 @@ void check_attention(const HwConfig& hw, const Cascade& c, const Mapping& m, int
     for (int i = 0; i < heads; ++i) {
       ref::Mat qi = ref::block(q, d, i * n, n, 0, d), ki = ref::block(k, d, i * n, n, 0, d);
       if (cosine) qi = ref::l2_normalize_rows(qi, n, d), ki = ref::l2_normalize_rows(ki, n, d);
-      const ref::Mat want = ref::attention(qi, ki, ref::block(v, d, i * n, n, 0, d), n, d,
-                                           cosine ? 10.0 : 1 / std::sqrt(double(d)),
-                                           c.causal[std::size_t(step_of(c, "P"))] != 0);
+      const ref::Mat want =
+          ref::attention(qi, ki, ref::block(v, d, i * n, n, 0, d), n, d, cosine ? 10.0 : 1 / std::sqrt(double(d)),
+                         c.causal[std::size_t(step_of(c, "P"))] != 0);
       INFO("head " << i);
       CHECK(ref::max_rel_error(ref::block(o, d, i * n, n, 0, d), want) < kTolerance);
     }
@@ -254,7 +260,9 @@ TEST_CASE("cascade: vanilla attention under flash, row-fused and unfused mapping
 TEST_CASE("cascade: random legal mappings of vanilla attention match the reference", "[cascade][functional]") {
   const HwConfig hw = small_hw(8, 256, false);  // SOFTMAX on the vector unit
   std::mt19937_64 rng(2024);
-  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  auto pick = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
   int run = 0, families[4] = {};
   for (int i = 0; i < 40; ++i) {
     const std::int64_t n = pick(5, 40), d = pick(2, 20);
@@ -272,7 +280,9 @@ TEST_CASE("cascade: random legal mappings of vanilla attention match the referen
         if (pick(0, 1)) m.groups[0].stream = {{pr, pick(1, n)}};
         break;
       case 2:  // spilled: S tiles in either loop order, with e split; P row blocks; O with f split and p innermost
-        m.groups = {{{0}, {}, {}}, {{1}, {{mr, pick(1, n)}}, {}}, {{2}, {{fr, pick(1, d)}, {mr, pick(1, n)}, {pr, pick(1, n)}}, {}}};
+        m.groups = {{{0}, {}, {}},
+                    {{1}, {{mr, pick(1, n)}}, {}},
+                    {{2}, {{fr, pick(1, d)}, {mr, pick(1, n)}, {pr, pick(1, n)}}, {}}};
         m.groups[0].loops = pick(0, 1) ? std::vector<Loop>{{mr, pick(1, n)}, {pr, pick(1, n)}, {er, pick(1, d)}}
                                        : std::vector<Loop>{{pr, pick(1, n)}, {mr, pick(1, n)}};
         break;
@@ -291,13 +301,16 @@ TEST_CASE("cascade: random legal mappings of vanilla attention match the referen
   for (int f : families) CHECK(f > 0);
 }
 
-TEST_CASE("cascade: cosine attention from its JSON file under random flash and row-fused mappings matches the "
-          "reference",
-          "[cascade][functional]") {
+TEST_CASE(
+    "cascade: cosine attention from its JSON file under random flash and row-fused mappings matches the "
+    "reference",
+    "[cascade][functional]") {
   const HwConfig hw = small_hw();
   const CascadeDesc desc = load_cascade(std::string(ATTNSIM_SOURCE_DIR) + "/models/cascades/cosine.json");
   std::mt19937_64 rng(77);
-  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  auto pick = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
   for (int i = 0; i < 12; ++i) {
     const std::int64_t n = pick(4, 36), d = pick(2, 16);
     const bool causal = i % 2;
@@ -322,7 +335,8 @@ TEST_CASE("cascade: a GEMM cascade in any loop order matches the reference and m
   const int mr = rank_of(c, "m"), kr = rank_of(c, "k"), nr = rank_of(c, "n");
   for (int order = 0; order < 2; ++order) {
     Mapping m = whole_mapping(c, hw);
-    m.groups[0].loops = order ? std::vector<Loop>{{nr, 16}, {mr, 16}, {kr, 8}} : std::vector<Loop>{{mr, 16}, {nr, 16}, {kr, 8}};
+    m.groups[0].loops =
+        order ? std::vector<Loop>{{nr, 16}, {mr, 16}, {kr, 8}} : std::vector<Loop>{{mr, 16}, {nr, 16}, {kr, 8}};
     const CascadePlan plan = plan_cascade(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
     const Harness h = make_harness(c, plan, 1, 2);
     const TileProgram p = lower_program(hw, plan, h.tensors, h.bindings);
@@ -346,9 +360,8 @@ TEST_CASE("cascade: a GEMM cascade in any loop order matches the reference and m
 namespace {
 
 std::int64_t simulate_cycles(const HwConfig& hw, const TileProgram& p) {
-  const test::IsolatedResult r = test::run_isolated([&]() -> std::string {
-    return std::to_string(simulate(hw, p).stats.cycles);
-  });
+  const test::IsolatedResult r =
+      test::run_isolated([&]() -> std::string { return std::to_string(simulate(hw, p).stats.cycles); });
   REQUIRE(r.exit_status == 0);
   return std::stoll(r.output);
 }
@@ -393,7 +406,8 @@ Pair build_pair(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::int64_
     FlashEmitter fe(hw, out.fp, dh, 0);
     for (const HeadBlocks& h : hb) fe.emit_head(em, h, n, causal, scale);
   }
-  out.gen_flash = lower_program(hw, plan_cascade(c, flash_mapping(c, hw, out.fp.bq, out.fp.bk), hw, cap), tensors, bindings);
+  out.gen_flash =
+      lower_program(hw, plan_cascade(c, flash_mapping(c, hw, out.fp.bq, out.fp.bk), hw, cap), tensors, bindings);
   out.rp = plan_row_fused(hw, n, dh, cap, "test");
   out.hand_rf.tensors = tensors;
   {
@@ -416,9 +430,10 @@ Pair build_pair(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::int64_
 
 }  // namespace
 
-TEST_CASE("cascade: at the planners' tile sizes the generic lowering moves what flash and row-fused move, in no "
-          "more cycles",
-          "[cascade][compare]") {
+TEST_CASE(
+    "cascade: at the planners' tile sizes the generic lowering moves what flash and row-fused move, in no "
+    "more cycles",
+    "[cascade][compare]") {
   // 16x16 array, 64 KiB SRAM, 4 heads of N = 256, d = 32: plan_flash picks Q tiles of 32 and K/V
   // tiles of 64 (4 per Q tile), plan_row_fused blocks of 16 rows with key chunks of 16 and two
   // score buffers.
@@ -462,7 +477,8 @@ TEST_CASE("cascade: at the planners' tile sizes the generic lowering moves what 
   }
 }
 
-TEST_CASE("cascade: when plan_flash's key tile covers N, the generic lowering keeps K and V resident", "[cascade][compare]") {
+TEST_CASE("cascade: when plan_flash's key tile covers N, the generic lowering keeps K and V resident",
+          "[cascade][compare]") {
   // 16x16 array, 256 KiB, 4 heads of N = 256, d = 64: plan_flash picks bq = 16, bk = 256 = N, one
   // key tile. The hand-written emitter loads Q once and K and V once per Q tile: per head
   // 256 x 64 x 2 B x (1 + 2 x 16) = 1,081,344 B. The generic one finds the K and V tiles still in
@@ -472,7 +488,8 @@ TEST_CASE("cascade: when plan_flash's key tile covers N, the generic lowering ke
   const Pair p = build_pair(hw, 256, 64, 4, false);
   REQUIRE(p.fp.bq == 16);
   REQUIRE(p.fp.bk == 256);
-  const ProgramCounts ka = count_program(ProgramSource::of(p.hand_flash)), kb = count_program(ProgramSource::of(p.gen_flash));
+  const ProgramCounts ka = count_program(ProgramSource::of(p.hand_flash)),
+                      kb = count_program(ProgramSource::of(p.gen_flash));
   CHECK(ka.load_bytes == 4u * (256 * 64 * 2 + 16u * 2 * 256 * 64 * 2));  // Q once, K and V 16 times
   CHECK(kb.load_bytes == 4u * 3 * 256 * 64 * 2);
   CHECK(ka.store_bytes == 4u * 256 * 64 * 2);
@@ -491,8 +508,10 @@ ModelConfig cosine_model(std::int64_t n, bool causal, const std::string& file = 
                          const std::string& mapping = "") {
   Json attention = {{"variant", "cascade"}, {"file", file}};
   if (!mapping.empty()) attention["mapping"] = mapping;
-  Json layer = {{"d_model", 32}, {"heads", 2}, {"head_dim", 16}, {"seq_len", n}, {"batch", 2},
-                {"ffn", {{"width", 64}, {"activation", "gelu"}}}, {"causal", causal}, {"attention", attention}};
+  Json layer = {{"d_model", 32},    {"heads", 2},
+                {"head_dim", 16},   {"seq_len", n},
+                {"batch", 2},       {"ffn", {{"width", 64}, {"activation", "gelu"}}},
+                {"causal", causal}, {"attention", attention}};
   Json doc = {{"description", "cosine test"}, {"dtype", "fp16"}, {"layers", Json::array({layer})}};
   return parse_model_config(doc, "model.json");
 }
@@ -558,8 +577,8 @@ void check_model_cascade(const HwConfig& hw, const ModelConfig& mc, bool cosine,
           const ref::Mat q = ref::block(qkv, 3 * hd, b * n, n, h * dh, dh),
                          k = ref::block(qkv, 3 * hd, b * n, n, hd + h * dh, dh),
                          v = ref::block(qkv, 3 * hd, b * n, n, 2 * hd + h * dh, dh);
-          const ref::Mat want = cosine ? ref::attention(ref::l2_normalize_rows(q, n, dh), ref::l2_normalize_rows(k, n, dh),
-                                                        v, n, dh, scale, causal)
+          const ref::Mat want = cosine ? ref::attention(ref::l2_normalize_rows(q, n, dh),
+                                                        ref::l2_normalize_rows(k, n, dh), v, n, dh, scale, causal)
                                        : ref::attention(q, k, v, n, dh, scale, causal);
           INFO("seed " << seed << " batch " << b << " head " << h);
           CHECK(ref::max_rel_error(ref::block(o, hd, b * n, n, h * dh, dh), want) < kTolerance);
@@ -607,9 +626,7 @@ TEST_CASE("cascade: a model's cascade file with a wrong interface or a missing f
   bad["outputs"] = {{"Out", Json::array({"m", "f"})}};
   bad["steps"][2] = "Out[m,f] = P[m,p] * V[p,f]";
   const std::string file = (std::filesystem::temp_directory_path() / "attnsim_cascade_bad_interface.json").string();
-  {
-    std::ofstream(file) << bad.dump();
-  }
+  { std::ofstream(file) << bad.dump(); }
   const Graph g = build_graph(cosine_model(32, false, file));
   try {
     compile_model(hw, g);
@@ -623,7 +640,8 @@ TEST_CASE("cascade: a model's cascade file with a wrong interface or a missing f
 TEST_CASE("cascade: attnsim run takes a cascade file as the variant", "[cascade][cli]") {
   const std::string model = test::write_small_model("small_cascade.json");
   const std::string dir = test::temp_dir() + "/run_cascade";
-  const test::CliResult r = test::run_cli("run --hw edge --model " + model + " --variant cascade:" + kCosine + " --out " + dir);
+  const test::CliResult r =
+      test::run_cli("run --hw edge --model " + model + " --variant cascade:" + kCosine + " --out " + dir);
   INFO(r.err);
   REQUIRE(r.status == 0);
   const Json rep = parse_json_text(test::slurp(dir + "/report.json"), "report.json");
@@ -633,12 +651,14 @@ TEST_CASE("cascade: attnsim run takes a cascade file as the variant", "[cascade]
   // S and O 2 heads * 256*256*32 = 4,194,304 each; out_proj 1,048,576; ffn 2 * 256*64*128 =
   // 4,194,304. Sum 16,777,216.
   for (const Json& l : rep["layers"]) CHECK(l["macs"] == 16777216);
-  const test::CliResult tiles = test::run_cli("run --hw edge --model " + model + " --variant cascade:" + kCosine + " --emit tiles");
+  const test::CliResult tiles =
+      test::run_cli("run --hw edge --model " + model + " --variant cascade:" + kCosine + " --emit tiles");
   REQUIRE(tiles.status == 0);
   CHECK(tiles.out.find("# phase L0.attention: cascade cosine: [Qn Kn S P O] loops m:") != std::string::npos);
   CHECK(tiles.out.find("VECTOR l2norm") != std::string::npos);
   CHECK(tiles.out.find("SOFTMAX online_step") != std::string::npos);
-  const test::CliResult bad = test::run_cli("run --hw edge --model " + model + " --variant cascade:/nonexistent/c.json");
+  const test::CliResult bad =
+      test::run_cli("run --hw edge --model " + model + " --variant cascade:/nonexistent/c.json");
   CHECK(bad.status == 2);
   CHECK(bad.err.find("--variant: /nonexistent/c.json: cannot open file") != std::string::npos);
 }

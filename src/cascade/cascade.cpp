@@ -216,7 +216,8 @@ class Reader {
         std::vector<std::string> known;
         for (const RankDecl& rd : d_.ranks) known.push_back(rd.name);
         const std::string hint = did_you_mean(n, known);
-        diag_.add(path, "rank \"" + n + "\" is not declared in /ranks" + (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)"));
+        diag_.add(path, "rank \"" + n + "\" is not declared in /ranks" +
+                            (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)"));
         ok = false;
       }
       out->push_back(r);
@@ -299,8 +300,9 @@ class Reader {
   int in_tensor(const std::string& name, const std::vector<std::string>* ranks, const std::string& path) {
     const int t = d_.tensor_index(name);
     if (t < 0 || !defined_.count(name)) {
-      diag_.add(path, "tensor " + name + (t < 0 ? " is not declared (an input, or an earlier step's output)"
-                                                 : " is read before the step that writes it"));
+      diag_.add(path, "tensor " + name +
+                          (t < 0 ? " is not declared (an input, or an earlier step's output)"
+                                 : " is read before the step that writes it"));
       return -1;
     }
     if (ranks) {
@@ -323,8 +325,9 @@ class Reader {
       const std::size_t before = diag_.problems().size();
       StepDecl s;
       s.path = path;
-      const bool ok = steps[i].is_string() ? read_equation(steps[i].get<std::string>(), path, &s)
-                                           : steps[i].is_object() ? read_object(steps[i], path, &s) : false;
+      const bool ok = steps[i].is_string()   ? read_equation(steps[i].get<std::string>(), path, &s)
+                      : steps[i].is_object() ? read_object(steps[i], path, &s)
+                                             : false;
       if (!steps[i].is_string() && !steps[i].is_object())
         diag_.add(path, "a step is an equation string or an object", steps[i]);
       if (ok && diag_.problems().size() == before) d_.steps.push_back(s);
@@ -340,8 +343,9 @@ class Reader {
     std::vector<std::string> orr, ar, br;
     if (eq == std::string::npos || op == std::string::npos || !parse_access(text.substr(0, eq), &on, &orr) ||
         !parse_access(rhs.substr(0, op), &an, &ar) || !parse_access(rhs.substr(op + 1), &bn, &br)) {
-      diag_.add(path, "an equation step is \"OUT[a,b] = X[a,r] * Y[r,b]\" (a contraction over r) or "
-                      "\"OUT[a,b] = X[a,b] + Y[a,b]\"; anything else is an object step",
+      diag_.add(path,
+                "an equation step is \"OUT[a,b] = X[a,r] * Y[r,b]\" (a contraction over r) or "
+                "\"OUT[a,b] = X[a,b] + Y[a,b]\"; anything else is an object step",
                 Json(text));
       return false;
     }
@@ -365,16 +369,18 @@ class Reader {
       if (std::find(br.begin(), br.end(), r) != br.end() && std::find(orr.begin(), orr.end(), r) == orr.end())
         summed.push_back(r);
     if (orr.size() != 2 || ar.size() != 2 || br.size() != 2 || summed.size() != 1) {
-      diag_.add(path, "a contraction writes a 2-rank tensor from two 2-rank operands that share exactly one summed "
-                      "rank absent from the output",
+      diag_.add(path,
+                "a contraction writes a 2-rank tensor from two 2-rank operands that share exactly one summed "
+                "rank absent from the output",
                 Json(text));
       return false;
     }
     const std::string& r = summed[0];
     if (ar[0] != orr[0] || ar[1] != r) {
-      diag_.add(path, "the first operand must be indexed [" + orr[0] + "," + r +
-                          "] (output row, summed rank): the array reads it row-major; swap the operands or "
-                          "transpose it in an earlier step",
+      diag_.add(path,
+                "the first operand must be indexed [" + orr[0] + "," + r +
+                    "] (output row, summed rank): the array reads it row-major; swap the operands or "
+                    "transpose it in an earlier step",
                 Json(text));
       return false;
     }
@@ -402,7 +408,8 @@ class Reader {
     const std::string op = v.string("op", std::nullopt);
     std::vector<std::string> ins;
     if (j.contains("in")) {
-      if (j["in"].is_string()) ins.push_back(j["in"].get<std::string>());
+      if (j["in"].is_string())
+        ins.push_back(j["in"].get<std::string>());
       else if (j["in"].is_array())
         for (const Json& x : j["in"])
           if (x.is_string()) ins.push_back(x.get<std::string>());
@@ -508,7 +515,7 @@ class Reader {
       const TensorDecl& y = d_.tensors[std::size_t(in_idx[1])];
       if (s->map == MapOp::Div ? !(y.ranks.size() == 1 && y.ranks[0] == x.ranks[0]) : y.ranks != x.ranks)
         return diag_.add(path + "/in", s->map == MapOp::Div ? "div divides X[a,b] by a row vector l[a]"
-                                                             : op + " reads two tensors with the same indices"),
+                                                            : op + " reads two tensors with the same indices"),
                false;
     }
     s->out = out_tensor(oname, oranks, path + "/out", ElemKind::Operand);
@@ -537,7 +544,9 @@ const char* to_string(StepKind k) {
   return "?";
 }
 
-const char* to_string(MapOp op) { return std::size_t(op) < std::size_t(MapOp::kCount) ? kMapNames[std::size_t(op)] : "?"; }
+const char* to_string(MapOp op) {
+  return std::size_t(op) < std::size_t(MapOp::kCount) ? kMapNames[std::size_t(op)] : "?";
+}
 
 int CascadeDesc::rank_index(const std::string& n) const {
   for (std::size_t i = 0; i < ranks.size(); ++i)
@@ -605,8 +614,9 @@ Cascade bind_cascade(const CascadeDesc& d, const std::map<std::string, double>& 
     if (masked) {
       const TensorDecl& x = c.tensor(s.in[0]);
       if (c.extent[std::size_t(x.ranks[0])] != c.extent[std::size_t(x.ranks[1])])
-        diag.add(s.path + "/mask", "a causal mask needs the softmax's row and column ranks to index the same tokens "
-                                   "(equal extents)");
+        diag.add(s.path + "/mask",
+                 "a causal mask needs the softmax's row and column ranks to index the same tokens "
+                 "(equal extents)");
     }
     c.causal.push_back(masked ? 1 : 0);
   }

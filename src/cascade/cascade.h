@@ -41,7 +41,7 @@
 
 namespace attnsim::cascade {
 
-inline constexpr int kMaxRanks = 8;    // ranks of one cascade
+inline constexpr int kMaxRanks = 8;  // ranks of one cascade
 inline constexpr int kMaxTensorRanks = 2;
 
 enum class StepKind : std::uint8_t { Contract, Softmax, Map, Reduce };
@@ -73,8 +73,8 @@ struct StepDecl {
   MapOp map = MapOp::Copy;
   ReduceOp reduce = ReduceOp::Sum;
   int out = -1;
-  std::vector<int> in;  // tensor indices: contraction (A, B), softmax (S), map (1 or 2), reduce (1)
-  int over = -1;        // rank: the contraction's summed rank, the softmax / reduce / l2norm rank
+  std::vector<int> in;        // tensor indices: contraction (A, B), softmax (S), map (1 or 2), reduce (1)
+  int over = -1;              // rank: the contraction's summed rank, the softmax / reduce / l2norm rank
   bool b_transposed = false;  // contraction: B indexed [out col, summed]
   std::string scale;          // softmax, map scale: expression ("" = 1)
   Mask mask = Mask::Layer;
@@ -112,9 +112,7 @@ struct Cascade {
   int producer(int t) const;
   // Rows x cols of tensor t (a one-rank tensor is extent x 1).
   std::int64_t rows(int t) const { return extent[std::size_t(tensor(t).ranks[0])]; }
-  std::int64_t cols(int t) const {
-    return tensor(t).ranks.size() > 1 ? extent[std::size_t(tensor(t).ranks[1])] : 1;
-  }
+  std::int64_t cols(int t) const { return tensor(t).ranks.size() > 1 ? extent[std::size_t(tensor(t).ranks[1])] : 1; }
   // The ranks a step iterates over: those of its tensors.
   std::vector<int> step_ranks(int s) const;
 };
@@ -129,7 +127,6 @@ const Json& vanilla_attention_json();
 const Json& gemm_json();
 
 // Evaluates an expression (grammar above) against `names`; on a problem returns false and sets *why.
-bool eval_expr(const std::string& text, const std::map<std::string, double>& names, double* value,
-               std::string* why);
+bool eval_expr(const std::string& text, const std::map<std::string, double>& names, double* value, std::string* why);
 
 }  // namespace attnsim::cascade

@@ -192,7 +192,8 @@ class GroupEmitter {
   }
 
   bool masked_out(int s, const Ctx& x) const {
-    if (g_.mask_step < 0 || !(ranks_[std::size_t(s)] >> mr_ & 1u) || !(ranks_[std::size_t(s)] >> pr_ & 1u)) return false;
+    if (g_.mask_step < 0 || !(ranks_[std::size_t(s)] >> mr_ & 1u) || !(ranks_[std::size_t(s)] >> pr_ & 1u))
+      return false;
     return x.lo[pr_] > x.lo[mr_] + x.len[mr_] - 1;
   }
 
@@ -445,8 +446,8 @@ class GroupEmitter {
           const bool first = loop_index(pcol) == 0;
           const Access sa = stats(s, x, first, d);
           const auto l = d.list(op);
-          id = em_.softmax(SmOp::OnlineStep, a.tile, sa.tile, w.tile, {l[0], l[1], l[2], l[3]}, c_.scale[std::size_t(s)],
-                           masked, offset, first);
+          id = em_.softmax(SmOp::OnlineStep, a.tile, sa.tile, w.tile, {l[0], l[1], l[2], l[3]},
+                           c_.scale[std::size_t(s)], masked, offset, first);
           note({}, &sa, op, id);
           reads.push_back({sa.buf, sa.slot});
         } else {
@@ -469,16 +470,35 @@ class GroupEmitter {
           v = st.reduce == ReduceOp::Sum ? VecOp::RowSum : VecOp::RowMax;
         } else {
           switch (st.map) {
-            case MapOp::Scale: v = VecOp::Scale, imm = c_.scale[std::size_t(s)]; break;
-            case MapOp::Exp: v = VecOp::Exp; break;
-            case MapOp::Relu: v = VecOp::Relu; break;
-            case MapOp::Gelu: v = VecOp::Gelu; break;
-            case MapOp::Copy: v = VecOp::Copy; break;
-            case MapOp::L2Norm: v = VecOp::L2Norm; break;
-            case MapOp::Add: v = VecOp::Add; break;
-            case MapOp::Mul: v = VecOp::Mul; break;
-            case MapOp::Div: v = VecOp::DivCol; break;
-            case MapOp::kCount: throw InternalError("map op kCount");
+            case MapOp::Scale:
+              v = VecOp::Scale, imm = c_.scale[std::size_t(s)];
+              break;
+            case MapOp::Exp:
+              v = VecOp::Exp;
+              break;
+            case MapOp::Relu:
+              v = VecOp::Relu;
+              break;
+            case MapOp::Gelu:
+              v = VecOp::Gelu;
+              break;
+            case MapOp::Copy:
+              v = VecOp::Copy;
+              break;
+            case MapOp::L2Norm:
+              v = VecOp::L2Norm;
+              break;
+            case MapOp::Add:
+              v = VecOp::Add;
+              break;
+            case MapOp::Mul:
+              v = VecOp::Mul;
+              break;
+            case MapOp::Div:
+              v = VecOp::DivCol;
+              break;
+            case MapOp::kCount:
+              throw InternalError("map op kCount");
           }
         }
         const auto l = d.list(op);
@@ -593,8 +613,7 @@ std::vector<BufferInfo> group_buffers(const CascadePlan& plan, int group, std::u
       else if (p >= 0 && (c.step(p).kind == StepKind::Softmax || c.step(p).kind == StepKind::Contract))
         cls = BufClass::Score;
     }
-    for (int i = 0; i < b.depth; ++i)
-      v.push_back({name + std::to_string(i), {b.addr[i], b.slot_bytes()}, cls, phase});
+    for (int i = 0; i < b.depth; ++i) v.push_back({name + std::to_string(i), {b.addr[i], b.slot_bytes()}, cls, phase});
   }
   return v;
 }

@@ -47,12 +47,16 @@ Unit unit_of(const Cascade& c, int step, const HwConfig& hw) {
   }
 }
 
-std::uint64_t BufferPlan::slot_bytes() const { return std::uint64_t(rows) * std::uint64_t(cols) * std::uint64_t(elem_bytes); }
+std::uint64_t BufferPlan::slot_bytes() const {
+  return std::uint64_t(rows) * std::uint64_t(cols) * std::uint64_t(elem_bytes);
+}
 
 std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const HwConfig& hw, std::uint64_t capacity,
                                        CascadePlan* out) {
   std::vector<std::string> problems;
-  auto problem = [&](const std::string& path, const std::string& rule) { problems.push_back(m.source + ": " + path + ": " + rule); };
+  auto problem = [&](const std::string& path, const std::string& rule) {
+    problems.push_back(m.source + ": " + path + ": " + rule);
+  };
   const int nsteps = int(c.desc.steps.size()), ntensors = int(c.desc.tensors.size()), nranks = int(c.num_ranks());
   if (int(m.tensors.size()) != ntensors || int(m.units.size()) != nsteps)
     throw InternalError("mapping built for another cascade");
@@ -73,7 +77,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       group_of[std::size_t(s)] = int(g);
       ++next;
     }
-    if (m.groups[g].steps.empty()) problem("/groups/" + std::to_string(g) + "/steps", "a group holds at least one step");
+    if (m.groups[g].steps.empty())
+      problem("/groups/" + std::to_string(g) + "/steps", "a group holds at least one step");
   }
   if (next != nsteps) {
     problem("/groups", "steps from " + step_name(c, next) + " on belong to no group");
@@ -87,7 +92,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
   for (int t = 0; t < ntensors; ++t) {
     const TensorMapping& tm = m.tensors[std::size_t(t)];
     if (tm.buffers < 1 || tm.buffers > 2) problem("/buffers/" + c.tensor(t).name, "buffering depth is 1 or 2");
-    if (tm.bank >= hw.sram.banks) problem("/placement/" + c.tensor(t).name + "/bank", "the SRAM has " + std::to_string(hw.sram.banks) + " banks");
+    if (tm.bank >= hw.sram.banks)
+      problem("/placement/" + c.tensor(t).name + "/bank", "the SRAM has " + std::to_string(hw.sram.banks) + " banks");
   }
   // Where each tensor is produced and read.
   std::vector<int> prod_group(std::size_t(ntensors), -1);
@@ -155,7 +161,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       bool any = false;
       for (int s : gm.steps)
         for (int r : c.step_ranks(s)) any |= r == gm.loops[i].rank;
-      if (!any) problem(gp + "/loops/" + std::to_string(i), "no step of the group uses rank " + rank_name(c, gm.loops[i].rank));
+      if (!any)
+        problem(gp + "/loops/" + std::to_string(i), "no step of the group uses rank " + rank_name(c, gm.loops[i].rank));
     }
     // Results summed over a loop: bit i of reduced[t] = tensor t depends on a sum over loop i.
     std::vector<std::uint32_t> reduced(std::size_t(ntensors), 0);
@@ -177,12 +184,14 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       gpn.at_last[std::size_t(s)] = in_mask & ~own & inner;
       for (int i = 0; i < deepest; ++i)
         if ((in_mask & ~own) >> i & 1u)
-          problem(gp + "/loops/" + std::to_string(i),
-                  step_name(c, s) + " reads a sum over " + rank_name(c, gm.loops[std::size_t(i)].rank) +
-                      " from inside that loop; loop over " + rank_name(c, gm.loops[std::size_t(i)].rank) + " innermost");
+          problem(gp + "/loops/" + std::to_string(i), step_name(c, s) + " reads a sum over " +
+                                                          rank_name(c, gm.loops[std::size_t(i)].rank) +
+                                                          " from inside that loop; loop over " +
+                                                          rank_name(c, gm.loops[std::size_t(i)].rank) + " innermost");
       int streamed = 0;
       for (int r : ranks) streamed += gpn.stream_chunk[r] > 0;
-      if (streamed > 1) problem(gp + "/stream", "step " + step_name(c, s) + " runs over two streamed ranks; stream one");
+      if (streamed > 1)
+        problem(gp + "/stream", "step " + step_name(c, s) + " runs over two streamed ranks; stream one");
       reduced[std::size_t(st.out)] = in_mask;
       const bool over_looped = st.over >= 0 && gpn.loop_depth[st.over] >= 0;
       const bool row_op = st.kind == StepKind::Softmax || st.kind == StepKind::Reduce ||
@@ -347,8 +356,9 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
               auto name = [&](const BufferPlan& x) {
                 return x.tensor >= 0 ? c.tensor(x.tensor).name : step_name(c, -1 - x.tensor) + ".stats";
               };
-              problem(gp, "placement: " + name(a) + " slot " + std::to_string(si) + " at " + std::to_string(a.addr[si]) +
-                              " overlaps " + name(b) + " slot " + std::to_string(sj) + " at " + std::to_string(b.addr[sj]));
+              problem(gp, "placement: " + name(a) + " slot " + std::to_string(si) + " at " +
+                              std::to_string(a.addr[si]) + " overlaps " + name(b) + " slot " + std::to_string(sj) +
+                              " at " + std::to_string(b.addr[sj]));
             }
           }
       }
@@ -409,8 +419,7 @@ Mapping default_mapping(const Cascade& c, const HwConfig& hw, std::uint64_t capa
     if (t.role == TensorRole::Output && row < 0) row = t.ranks[0];
   std::vector<int> over;
   for (const StepDecl& s : c.desc.steps)
-    if (s.kind == StepKind::Softmax && s.over != row &&
-        std::find(over.begin(), over.end(), s.over) == over.end())
+    if (s.kind == StepKind::Softmax && s.over != row && std::find(over.begin(), over.end(), s.over) == over.end())
       over.push_back(s.over);
   const std::int64_t g = std::max(hw.array.rows, hw.array.cols);
   std::vector<std::string> last;
@@ -489,7 +498,8 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
     for (std::size_t i = 0; i < names.size(); ++i)
       if (names[i] == n) return int(i);
     const std::string hint = did_you_mean(n, names);
-    diag.add(path, std::string("no ") + what + " \"" + n + "\"" + (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)"));
+    diag.add(path,
+             std::string("no ") + what + " \"" + n + "\"" + (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)"));
     return -1;
   };
   if (root.has("groups")) {
@@ -594,8 +604,10 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         const std::string ap = pp + "/at/" + std::to_string(i);
         if (!at[i].is_number_integer() || at[i].get<std::int64_t>() < 0 || at[i].get<std::int64_t>() % 64 ||
             at[i].get<std::int64_t>() >= hw.sram.total_bytes())
-          diag.add(ap, "a slot address is a multiple of 64 inside the SRAM (" + std::to_string(hw.sram.total_bytes()) +
-                           " B)", at[i]);
+          diag.add(
+              ap,
+              "a slot address is a multiple of 64 inside the SRAM (" + std::to_string(hw.sram.total_bytes()) + " B)",
+              at[i]);
         else if (t >= 0)
           m.tensors[std::size_t(t)].at[i] = at[i].get<std::int64_t>();
       }

@@ -46,14 +46,14 @@ struct Loop {
 };
 
 struct GroupMapping {
-  std::vector<int> steps;   // step indices, increasing
-  std::vector<Loop> loops;  // outer to inner
-  std::vector<Loop> stream; // rank and chunk size
+  std::vector<int> steps;    // step indices, increasing
+  std::vector<Loop> loops;   // outer to inner
+  std::vector<Loop> stream;  // rank and chunk size
 };
 
 struct TensorMapping {
-  int buffers = 2;  // 1 or 2
-  int bank = -1;    // first bank of its buffers (-1: packed after the previous buffer)
+  int buffers = 2;                // 1 or 2
+  int bank = -1;                  // first bank of its buffers (-1: packed after the previous buffer)
   std::int64_t at[2] = {-1, -1};  // byte address of each slot (-1: placed by bank or packed)
 };
 
@@ -74,7 +74,7 @@ Unit unit_of(const Cascade& c, int step, const HwConfig& hw);
 // What a mapping means on a given hardware: the plan the lowering follows and the checker reports.
 
 struct BufferPlan {
-  int tensor = -1;     // cascade tensor, or -1 - softmax step for an online softmax's stats
+  int tensor = -1;  // cascade tensor, or -1 - softmax step for an online softmax's stats
   std::int64_t rows = 0, cols = 0;
   int elem_bytes = 0;
   int depth = 1;
@@ -96,9 +96,9 @@ struct GroupPlan {
   std::vector<std::uint32_t> at_last;         // per step: bit i set = runs at loop i's last index
   std::vector<char> lookahead;                // per step: issued one iteration ahead (see lower.h)
   bool hoist = false;
-  int mask_step = -1;                         // the causal softmax whose mask lets steps skip tiles
+  int mask_step = -1;  // the causal softmax whose mask lets steps skip tiles
   std::vector<BufferPlan> buffers;
-  std::uint64_t footprint = 0;                // SRAM bytes (end of the last buffer)
+  std::uint64_t footprint = 0;  // SRAM bytes (end of the last buffer)
 };
 
 struct CascadePlan {
