@@ -165,6 +165,14 @@ TEST_CASE("cascade: the vanilla and GEMM cascades parse into their steps", "[cas
   CHECK(!c.step(2).b_transposed);
   CHECK(c.tensor(c.step(0).out).elem == ElemKind::Accumulator);
   CHECK(c.tensor(c.step(1).out).elem == ElemKind::Operand);
+  // models/cascades/vanilla.json is the same cascade.
+  const CascadeDesc file = load_cascade(std::string(ATTNSIM_SOURCE_DIR) + "/models/cascades/vanilla.json");
+  REQUIRE(file.steps.size() == 3);
+  REQUIRE(file.tensors.size() == c.desc.tensors.size());
+  for (std::size_t t = 0; t < file.tensors.size(); ++t) {
+    CHECK(file.tensors[t].name == c.desc.tensors[t].name);
+    CHECK(file.tensors[t].ranks == c.desc.tensors[t].ranks);
+  }
   const Cascade g = bind_cascade(parse_cascade(gemm_json(), "gemm"), {{"M", 5}, {"K", 7}, {"N", 3}}, false);
   CHECK(g.extent == std::vector<std::int64_t>{5, 7, 3});
 }
