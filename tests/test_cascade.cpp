@@ -336,6 +336,50 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("cascade: a reduction over all tokens before its consumer (low-rank linear attention) is a group boundary",
+          "[cascade][functional]") {
+  // O = (Q W_Q) ((W_K^T K^T) V): M = (W_K^T K^T) V sums over every token p before any output row
+  // can use it, so it ends group 0 (a barrier after all heads) and group 1 reads it from DRAM.
+  const Json doc = Json::parse(R"json({
+    "name": "lowrank_linear", "ranks": {"m": "N", "p": "N", "e": "d", "f": "d", "s": "s"},
+    "inputs": {"Q": ["m","e"], "K": ["p","e"], "V": ["p","f"], "WQ": ["e","s"], "WKT": ["s","e"]},
+    "outputs": {"O": ["m","f"]},
+    "steps": ["KpT[s,p] = WKT[s,e] * K[p,e]", "M[s,f] = KpT[s,p] * V[p,f]",
+              "Qp[m,s] = Q[m,e] * WQ[e,s]", "O[m,f] = Qp[m,s] * M[s,f]"]})json");
+  const HwConfig hw = small_hw();
+  const std::int64_t n = 44, d = 12, rank = 5;
+  const Cascade c = bind_cascade(parse_cascade(doc, "lowrank.json"), {{"N", n}, {"d", d}, {"s", rank}}, false);
+  Mapping m = whole_mapping(c, hw);
+  m.groups = {{{0, 1}, {{rank_of(c, "p"), 16}}, {}}, {{2, 3}, {{rank_of(c, "m"), 12}}, {}}};
+  const CascadePlan plan = plan_cascade(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
+  REQUIRE(plan.spilled == std::vector<int>{c.desc.tensor_index("M")});
+  const int heads = 2;
+  const Harness h = make_harness(c, plan, heads, 2);
+  const TileProgram p = lower_program(hw, plan, h.tensors, h.bindings);
+  std::vector<ref::Mat> in;
+  const char* const names[] = {"Q", "K", "V", "WQ", "WKT"};
+  for (const char* name : names) {
+    const int t = c.desc.tensor_index(name);
+    in.push_back(ref::random_values(std::size_t(heads * c.rows(t) * c.cols(t)), 500 + std::uint64_t(t)));
+  }
+  Executor ex(p, std::uint64_t(hw.sram.total_bytes()));
+  for (std::uint64_t seed : {0, 4, 8}) {
+    for (int i = 0; i < 5; ++i)
+      ex.set_tensor(h.tensor_of[std::size_t(c.desc.tensor_index(names[i]))], in[std::size_t(i)]);
+    ex.run(seed);
+    const ref::Mat o = ex.tensor(h.tensor_of[std::size_t(c.desc.tensor_index("O"))]);
+    for (int i = 0; i < heads; ++i) {
+      const ref::Mat q = ref::block(in[0], d, i * n, n, 0, d), k = ref::block(in[1], d, i * n, n, 0, d),
+                     v = ref::block(in[2], d, i * n, n, 0, d), wq = ref::block(in[3], rank, i * d, d, 0, rank),
+                     wkt = ref::block(in[4], d, i * rank, rank, 0, d);
+      const ref::Mat kpt = ref::matmul(wkt, ref::transpose(k, n, d), rank, d, n);
+      const ref::Mat want = ref::matmul(ref::matmul(q, wq, n, d, rank), ref::matmul(kpt, v, rank, n, d), n, rank, d);
+      INFO("seed " << seed << " head " << i);
+      CHECK(ref::max_rel_error(ref::block(o, d, i * n, n, 0, d), want) < kTolerance);
+    }
+  }
+}
+
 TEST_CASE("cascade: a GEMM cascade in any loop order matches the reference and moves the bytes it should",
           "[cascade][functional]") {
   const HwConfig hw = small_hw();
