@@ -341,7 +341,7 @@ TEST_CASE("flash attention's SRAM high-water mark does not depend on N, row-fuse
   for (const char* preset : {"edge", "cloud"}) {
     const HwConfig hw = load_hw_config(preset);
     const std::int64_t t = std::string(preset) == "edge" ? 64 : 256;
-    Mapping fixed;
+    ModelMapping fixed;
     fixed.ops.push_back({kAttention, {"flash", {{"m", t}, {"p", t}}, {}}});
     MapperOptions opt;
     opt.fixed = &fixed;

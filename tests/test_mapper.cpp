@@ -27,12 +27,13 @@ using namespace attnsim::test;
 namespace {
 
 HwConfig small_hw(int rows, int cols, const char* df, int banks, std::int64_t bank_bytes, double bw = 64,
-                  int latency = 10) {
+                  int latency = 10, bool chaining = false) {
   Json doc = {{"array",
                {{"rows", rows},
                 {"cols", cols},
                 {"dataflow", df},
                 {"timing", "overlapped"},
+                {"gemm_chaining", chaining},
                 {"clock_mhz", 1000},
                 {"operand_bytes", 2}}},
               {"sram", {{"banks", banks}, {"bytes_per_bank", bank_bytes}, {"port_bytes", 64}}},
@@ -99,21 +100,22 @@ TEST_CASE("the program timer is within 2% of the accelerator on GEMM and attenti
   auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
   const char* dfs[] = {"os", "ws", "is"};
   double worst = 0;
-  for (int i = 0; i < 12; ++i) {
+  for (int i = 0; i < 16; ++i) {
     const HwConfig hw = small_hw(int(pick(4, 32)), int(pick(4, 32)), dfs[i % 3], 8, pick(4, 32) * 1024,
-                                 double(pick(8, 128)), int(pick(0, 100)));
+                                 double(pick(8, 128)), int(pick(0, 100)), i % 2 == 0);
     const GemmDims d{pick(16, 400), pick(16, 400), pick(16, 400)};
     const std::vector<GemmTiling> all = gemm_tiling_candidates(hw, d);
     if (all.empty()) continue;
     const GemmTiling& t = all[std::size_t(pick(0, std::int64_t(all.size()) - 1))];
     const TileProgram p = lower_gemm(hw, d, t);
     const double err = std::fabs(double(timed_cycles(hw, p)) / double(simulated_cycles(hw, p)) - 1);
-    INFO("GEMM " << d.m << "x" << d.k << "x" << d.n << " tiles " << t.tm << "x" << t.tk << "x" << t.tn);
+    INFO("GEMM " << d.m << "x" << d.k << "x" << d.n << " tiles " << t.tm << "x" << t.tk << "x" << t.tn
+                 << (hw.array.gemm_chaining ? " chained" : ""));
     CHECK(err <= 0.02);
     worst = std::max(worst, err);
   }
   for (std::int64_t n : {64, 200, 512}) {
-    const HwConfig hw = small_hw(8, 8, "os", 8, 16384);
+    const HwConfig hw = small_hw(8, 8, "os", 8, 16384, 64, 10, n != 200);
     for (const FlashPlan& f : flash_plan_candidates(hw, n, 16, std::uint64_t(hw.sram.total_bytes()))) {
       if (rng() % 4) continue;  // a sample
       FlashSchedule s;

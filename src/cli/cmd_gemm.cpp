@@ -43,7 +43,7 @@ int cmd_gemm(const Args& args) {
   if (!parse_mapper_effort(mapper, &mopt.effort))
     throw UserError("--mapper " + mapper + ": must be fast, default or thorough");
   mopt.seed = mapper_seed;
-  Mapping fixed;
+  ModelMapping fixed;
   if (!mapping_file.empty()) {
     fixed = read_mapping_file(mapping_file);
     for (const auto& [op, om] : fixed.ops)
@@ -53,7 +53,7 @@ int cmd_gemm(const Args& args) {
   HwConfig hw = load_hw(hw_name, sets);
   const GemmDims dims{m, k, n};
   const GemmTiling tiling = choose_gemm_tiling(hw, dims, 0, "gemm", 0, mopt);
-  Mapping chosen;
+  ModelMapping chosen;
   chosen.ops.emplace_back("gemm", gemm_op_mapping(tiling));
   if (emit == "mapping") {
     std::cout << mapping_to_text(chosen);

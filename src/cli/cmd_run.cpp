@@ -47,6 +47,7 @@ int cmd_run(const Args& args) {
   std::uint64_t mapper_seed = 0;
   std::int64_t trace_window = 0, trace_max_slices = std::int64_t(TraceOptions().max_slices);
   for (const std::string& v : attn_variant_names()) variants += (variants.empty() ? "" : ", ") + v;
+  variants += ", or cascade:FILE (a variant written as a cascade, models/cascades/)";
   opts.add_options()("help,h", "this text")(
       "hw", po::value(&hw_name)->required(), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")(
       "model", po::value(&model_name)->required(),
@@ -110,7 +111,7 @@ int cmd_run(const Args& args) {
   if (!parse_mapper_effort(mapper, &mopt.effort))
     throw UserError("--mapper " + mapper + ": must be fast, default or thorough");
   mopt.seed = mapper_seed;
-  Mapping fixed;
+  ModelMapping fixed;
   if (!mapping_file.empty()) {
     fixed = read_mapping_file(mapping_file);
     mopt.fixed = &fixed;
@@ -153,7 +154,7 @@ int cmd_run(const Args& args) {
             << compiled.phases.size() << " phases\n";
   const SimOutcome outcome = simulate(hw, compiled.program, tracing ? &trace : nullptr);
   if (tty) std::fprintf(stderr, "\r%80s\r", "");
-  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases);
+  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases, &graph);
   report["model"] = model.resolved;
   print_summary(std::cout, report);
   print_layers(std::cout, report);

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "common/errors.h"
-#include "hw/vector/unit_timing.h"
+#include "timing/unit_timing.h"
 
 namespace attnsim {
 
@@ -58,7 +58,7 @@ std::uint64_t row_fused_footprint(const HwConfig& hw, std::int64_t br, std::int6
 namespace {
 
 // The user's fixed choices for an attention op: kind checked, tile factors at most seq_len.
-const OpMapping* fixed_attention(const Mapping* fixed, const std::string& what, const char* kind, std::int64_t n,
+const OpMapping* fixed_attention(const ModelMapping* fixed, const std::string& what, const char* kind, std::int64_t n,
                                  const char* alt = nullptr) {
   const OpMapping* m = fixed ? fixed->find(what) : nullptr;
   if (!m) return nullptr;
@@ -391,7 +391,7 @@ void FlashEmitter::emit_head(Emitter& em, const HeadBlocks& h, std::int64_t n, b
 }
 
 RowFusedPlan plan_row_fused(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::uint64_t capacity,
-                            const std::string& what, bool whole_only, const Mapping* fixed) {
+                            const std::string& what, bool whole_only, const ModelMapping* fixed) {
   if (const OpMapping* f = fixed_attention(fixed, what, "row_fused", n); f && f->tile_of("m")) {
     const std::int64_t g = std::max(hw.array.rows, hw.array.cols);
     RowFusedPlan p;

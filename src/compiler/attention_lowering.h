@@ -75,7 +75,7 @@ struct RowFusedPlan {
 // (the schedule is dominated by spilling the scores).
 // fixed may fix m (br) for the op named `what`.
 RowFusedPlan plan_row_fused(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::uint64_t capacity,
-                            const std::string& what, bool whole_only = false, const Mapping* fixed = nullptr);
+                            const std::string& what, bool whole_only = false, const ModelMapping* fixed = nullptr);
 // Row-fused DRAM bytes per head: Q and O once, K and V once per query block:
 // eb N d (2 + 2 ceil(N / br)).
 std::uint64_t row_fused_bytes_per_head(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::int64_t br);

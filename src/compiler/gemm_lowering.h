@@ -8,9 +8,9 @@
 
 #include "compiler/emitter.h"
 #include "config/hw_config.h"
-#include "hw/array/array_timing.h"
 #include "ir/tile_program.h"
 #include "mapper/search.h"
+#include "timing/array_timing.h"
 
 namespace attnsim {
 

@@ -39,6 +39,6 @@ using PhaseHook = std::function<void(std::size_t index, std::size_t count, const
 CompiledModel compile_model(const HwConfig& hw, const Graph& g, PhaseHook on_phase = nullptr,
                             const MapperOptions& opt = {});
 // The mapping the compilation chose, op by op (what --emit mapping prints).
-Mapping mapping_of(const CompiledModel& cm);
+ModelMapping mapping_of(const CompiledModel& cm);
 
 }  // namespace attnsim

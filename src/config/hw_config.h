@@ -27,6 +27,10 @@ struct ArrayConfig {
   Dataflow dataflow = Dataflow::OS;
   TimingMode timing = TimingMode::ScaleSim;
   ArrayFidelity fidelity = ArrayFidelity::Fast;
+  // Consecutive GEMM instructions overlap like consecutive folds of one GEMM (the next one's stationary
+  // preload and first fold hide under the previous one's last fold; timing/array_timing.h, ArrayChain).
+  // Overlapped timing only: scalesim runs every fold alone (a config asking for both is rejected).
+  bool gemm_chaining = false;
   double clock_mhz = 1000.0;
   int operand_bytes = 1;      // bytes per input operand element
   int accumulator_bytes = 4;  // bytes per partial sum element
@@ -63,7 +67,7 @@ struct DmaConfig {
 };
 
 // The primitives the vector unit issues; every VECTOR operation is priced as a count of these
-// (hw/vector/unit_timing.h). JSON names: add, mul, max, exp, rsqrt, reciprocal, prefix_sum.
+// (timing/unit_timing.h). JSON names: add, mul, max, exp, rsqrt, reciprocal, prefix_sum.
 enum class VecPrim : std::uint8_t { Add, Mul, Max, Exp, Rsqrt, Reciprocal, PrefixSum, kCount };
 inline constexpr int kVecPrimCount = int(VecPrim::kCount);
 const char* to_string(VecPrim p);
@@ -85,7 +89,7 @@ struct VectorConfig {
   int cost_of(VecPrim p) const { return cost[std::size_t(p)]; }
 };
 
-// An optional dedicated softmax unit (hw/vector/unit_timing.h has its timing model): `lanes` lanes
+// An optional dedicated softmax unit (timing/unit_timing.h has its timing model): `lanes` lanes
 // of max / add / mul, `exp_per_cycle` exponentials (and reciprocals) per cycle in total, and
 // latency_cycles of pipeline depth per instruction. When the "softmax" section is absent the
 // accelerator has none (present = false) and SOFTMAX instructions run on the vector unit.

@@ -44,7 +44,7 @@ std::string escape_pointer(const std::string& key) {
 
 }  // namespace
 
-std::string Mapping::where(const std::string& op, const std::string& field) const {
+std::string ModelMapping::where(const std::string& op, const std::string& field) const {
   return (source.empty() ? std::string("mapping") : source) + ": /ops/" + escape_pointer(op) +
          (field.empty() ? "" : "/" + field);
 }
@@ -65,7 +65,7 @@ Json op_mapping_to_json(const OpMapping& m) {
   return j;
 }
 
-Json mapping_to_json(const Mapping& m) {
+Json mapping_to_json(const ModelMapping& m) {
   Json j = Json::object();
   j["mapping_version"] = 1;
   Json ops = Json::object();
@@ -74,9 +74,9 @@ Json mapping_to_json(const Mapping& m) {
   return j;
 }
 
-Mapping parse_mapping(const Json& doc, const std::string& source) {
+ModelMapping parse_mapping(const Json& doc, const std::string& source) {
   Diagnostics diag(source);
-  Mapping m;
+  ModelMapping m;
   m.source = source;
   JsonView root(&doc, "", &diag);
   if (!root.is_object()) {
@@ -171,7 +171,7 @@ std::string one_line(const Json& j) {
 
 }  // namespace
 
-std::string mapping_to_text(const Mapping& m) {
+std::string mapping_to_text(const ModelMapping& m) {
   std::string s = "{\n  \"mapping_version\": 1,\n  \"ops\": {";
   for (std::size_t i = 0; i < m.ops.size(); ++i)
     s += std::string(i ? "," : "") + "\n    " + Json(m.ops[i].first).dump() + ": " + one_line(op_mapping_to_json(m.ops[i].second));
@@ -179,6 +179,6 @@ std::string mapping_to_text(const Mapping& m) {
   return s;
 }
 
-Mapping read_mapping_file(const std::string& path) { return parse_mapping(read_json_file(path), path); }
+ModelMapping read_mapping_file(const std::string& path) { return parse_mapping(read_json_file(path), path); }
 
 }  // namespace attnsim

@@ -37,7 +37,7 @@ struct OpMapping {
   }
 };
 
-struct Mapping {
+struct ModelMapping {
   std::string source;                   // the file it was read from ("" when made by the mapper)
   std::vector<std::pair<std::string, OpMapping>> ops;  // by op name, in program (or file) order
   // The fixed choices for an op, or null.
@@ -50,13 +50,13 @@ struct Mapping {
   std::string where(const std::string& op, const std::string& field) const;
 };
 
-Json mapping_to_json(const Mapping& m);
+Json mapping_to_json(const ModelMapping& m);
 // The mapping as text: one line per op, readable and diffable (what --emit mapping prints).
-std::string mapping_to_text(const Mapping& m);
+std::string mapping_to_text(const ModelMapping& m);
 Json op_mapping_to_json(const OpMapping& m);
 // Reads and validates the form (kinds, rank names per kind, positive tile factors, loop orders that
 // are permutations of the kind's ranks); every problem at once, UserError naming file and path.
-Mapping parse_mapping(const Json& doc, const std::string& source);
-Mapping read_mapping_file(const std::string& path);
+ModelMapping parse_mapping(const Json& doc, const std::string& source);
+ModelMapping read_mapping_file(const std::string& path);
 
 }  // namespace attnsim

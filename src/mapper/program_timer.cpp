@@ -7,10 +7,10 @@
 #include <queue>
 
 #include "common/errors.h"
-#include "hw/array/array_timing.h"
+#include "timing/array_timing.h"
 #include "hw/sram_ports.h"
 #include "hw/sram_traffic.h"
-#include "hw/vector/unit_timing.h"
+#include "timing/unit_timing.h"
 
 namespace attnsim {
 
@@ -53,7 +53,7 @@ std::uint32_t ProgramTimer::add(Instr in) {
   return in.id;
 }
 
-TimedProgram ProgramTimer::finish() {
+TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
   TimedProgram out;
   out.instrs = instrs_.size();
   const std::size_t n = instrs_.size();
@@ -105,6 +105,12 @@ TimedProgram ProgramTimer::finish() {
   const std::uint64_t seg_max = std::uint64_t(hw_.dma.segment_bytes);
   const bool ideal = hw_.dram.model == DramModel::Ideal;
 
+  // Chained GEMMs: the array's pipeline, its feeders' last transfer, its in-order completions.
+  const bool chained = hw_.array.gemm_chaining && hw_.array.timing == TimingMode::Overlapped;
+  ArrayChain chain(hw_.array);
+  std::int64_t array_ports_done = 0, array_busy_until = 0;
+  double array_completed = 0;
+
   auto reserve = [&](const SramTile& t, std::uint64_t bytes, bool write, std::int64_t at) -> std::int64_t {
     if (bytes == 0 || t.rows == 0) return at;
     return ports.reserve(t.region(), bytes, write, at);
@@ -133,7 +139,9 @@ TimedProgram ProgramTimer::finish() {
         else
           start = std::max(start, d);
       }
-      if (ready && (start < best_start || (best >= 0 && start == best_start && in.id < queue[best][head[best]])))
+      // Ties go to the unit that comes first in kArray .. kStore, the order in which the accelerator's
+      // threads run within one instant (a load ready with a store takes the DRAM bus first).
+      if (ready && start < best_start)
         best = u, best_start = start;
     }
     if (!any) break;
@@ -158,6 +166,23 @@ TimedProgram ProgramTimer::finish() {
     switch (in.op) {
       case Opcode::Gemm: {
         const SramTraffic t = gemm_sram_traffic(hw_.array, in);
+        if (chained) {
+          // Chained GEMMs (timing/array_timing.h, ArrayChain; hw/accelerator.cpp): begun in program
+          // order once the previous GEMM's SRAM transfers are done, started when the pipeline
+          // allows, ended (and completed) in order, each when its compute and its transfers are done.
+          const std::int64_t ready = std::max(at, array_ports_done);
+          const GemmSchedule g = chain.next({in.m, in.k, in.n}, ready);
+          const std::int64_t ports_done =
+              std::max({g.start, reserve(in.a, t.a_read, false, g.start), reserve(in.b, t.b_read, false, g.start),
+                        reserve(in.c, t.c_read, false, g.start), reserve(in.c, t.c_written, true, g.start)});
+          array_ports_done = ports_done;
+          out.array_busy += g.done - std::max(g.start, array_busy_until);
+          array_busy_until = std::max(array_busy_until, g.done);
+          end = std::max({double(g.done), double(ports_done), array_completed});
+          array_completed = end;
+          unit_free[best] = double(g.start);
+          break;
+        }
         const std::int64_t ports_done = std::max({reserve(in.a, t.a_read, false, at), reserve(in.b, t.b_read, false, at),
                                                   reserve(in.c, t.c_read, false, at), reserve(in.c, t.c_written, true, at)});
         const std::int64_t cycles = gemm_cycles(hw_.array.rows, hw_.array.cols, hw_.array.dataflow, hw_.array.timing,
@@ -214,6 +239,10 @@ TimedProgram ProgramTimer::finish() {
     latest_done = std::max(latest_done, end);
   }
   out.cycles = std::int64_t(std::ceil(latest_done));
+  if (done_cycles) {
+    done_cycles->clear();
+    for (double d : done) done_cycles->push_back(std::int64_t(std::ceil(d)));
+  }
   return out;
 }
 

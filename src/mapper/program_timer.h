@@ -44,7 +44,8 @@ class ProgramTimer final : public ProgramSink {
   ProgramTimer(const ProgramTimer&) = delete;
   ProgramTimer& operator=(const ProgramTimer&) = delete;
   std::uint32_t add(Instr in) override;
-  TimedProgram finish();
+  // done_cycles, when given, receives each instruction's completion cycle (for comparisons with a trace).
+  TimedProgram finish(std::vector<std::int64_t>* done_cycles = nullptr);
 
   // Latency assumed for a cycle-level DRAM: about 50 ns at 1 GHz (an unloaded DDR4-3200 read is
   // 46-47 ns in DRAMSim3 and Ramulator 2).

@@ -39,7 +39,7 @@ struct MapperCache {
 struct MapperOptions {
   MapperEffort effort = MapperEffort::Default;
   std::uint64_t seed = 0;          // for the thorough effort's random sample of the mapspace
-  const Mapping* fixed = nullptr;  // choices the user fixed (--mapping FILE), by op name
+  const ModelMapping* fixed = nullptr;  // choices the user fixed (--mapping FILE), by op name
   MapperCache* cache = nullptr;    // shared by the ops of one compilation (compile_model makes one)
 };
 
