@@ -253,7 +253,7 @@ void run_case(const Case& c, const std::vector<std::uint64_t>& seeds = {0, 1, 2,
     INFO("seed " << seed);
     // A fresh executor per run: DRAM starts as NaN, so a read before its write cannot find the
     // previous run's values.
-    Executor e(p, std::uint64_t(hw.sram.total_bytes()));
+    Executor e(p, hw.onchip_bytes());
     for (const auto& [idx, values] : inputs) e.set_tensor(idx, *values);
     e.run(seed);
     const ref::Mat o = e.tensor(to), y = e.tensor(ty);
