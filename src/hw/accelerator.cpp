@@ -4,7 +4,7 @@
 
 #include "common/errors.h"
 #include "hw/sram_traffic.h"
-#include "hw/vector/unit_timing.h"
+#include "timing/unit_timing.h"
 
 namespace attnsim {
 

@@ -12,8 +12,8 @@
 
 #include "common/errors.h"
 #include "config/sram_map.h"
-#include "hw/array/array_timing.h"
 #include "report/trace.h"
+#include "timing/array_timing.h"
 
 namespace attnsim {
 
