@@ -148,3 +148,50 @@ TEST_CASE("the whole accelerator gives identical cycles with the PE-level and th
       CHECK(a["dram"] == b["dram"]);
     }
 }
+
+TEST_CASE("WS partial sums in accumulator storage cost no SRAM port time", "[gemm]") {
+  // 32x32 WS overlapped, M=64, K=256, N=32, 2-byte operands, 4-byte accumulators; ideal memory
+  // (a load's DRAM side ends on the first edge); 16 contiguous banks of 32 KiB with 64 B ports.
+  // One tile 64x256x32 (the fewest array cycles): WS folds F = ceil(256/32) ceil(32/32) = 8, T = M
+  // = 64: 32 + 7 * 64 + 32 + 32 + 64 - 2 = 606 compute cycles.
+  // SRAM traffic (sram_traffic.h): A 64x256x2 = 32768 B read once per column fold (1), B 16384 B
+  // read once, C 64x32x4 = 8192 B written once per K fold (65536 B) and read back for the 7 later
+  // folds (57344 B).
+  // Buffers on bank boundaries: A0 bank 0, B0 bank 2, C0 bank 4 (each bank its own ports).
+  // Loads: A into bank 0 at 64 B/cycle, 512 cycles; B 256: the GEMM starts at 512.
+  // In SRAM: A read 512 cycles, B 256, C read 57344 / 64 = 896, C written 65536 / 64 = 1024, so the
+  //   GEMM ends at 512 + 1024 = 1536 (418 cycles of SRAM-port stall beyond its 606). The store reads
+  //   C (8192 B) from bank 4, whose read side is free since 512 + 896 = 1408: 1536 + 128 = 1664.
+  // In 64 KiB of accumulators (ports of 32 x 4 = 128 B per cycle each way, the defaults): C read
+  //   57344 / 128 = 448 and written 65536 / 128 = 512 cycles on the array's side, A still 512: all
+  //   within the 606 compute cycles, the GEMM ends at 512 + 606 = 1118. The store reads C through
+  //   the units' side, 8192 / 128 = 64 cycles: 1182.
+  const std::string base = R"({"array": {"dataflow": "ws", "timing": "overlapped"}, "sram": {"port_bytes": 64})";
+  SECTION("partial sums in SRAM") {
+    const HwConfig hw = make_hw(base + "}");
+    REQUIRE(lower_gemm(hw, {64, 256, 32}).summary.find("tiles 64x256x32") != std::string::npos);
+    Json r = run_gemm(hw, 64, 256, 32);
+    CHECK(r["cycles"] == 1664);
+    CHECK(r["array"]["busy_cycles"] == 606);
+    CHECK(r["array_stall_cycles"]["sram_port"] == 418);
+    CHECK(r["sram"]["banks"][4]["written_bytes"] == 65536);
+    CHECK(r["sram"]["banks"][4]["read_bytes"] == 57344 + 8192);
+    CHECK_FALSE(r.contains("accumulators"));
+  }
+  SECTION("partial sums in accumulator storage") {
+    const HwConfig hw = make_hw(base + R"(, "accumulators": {"bytes": 65536}})");
+    const TileProgram p = lower_gemm(hw, {64, 256, 32});
+    INFO(p.summary);
+    REQUIRE(p.summary.find("tiles 64x256x32") != std::string::npos);
+    REQUIRE(p.summary.find("C in accumulators") != std::string::npos);
+    Json r = run_gemm(hw, 64, 256, 32);
+    CHECK(r["cycles"] == 1182);
+    CHECK(r["array"]["busy_cycles"] == 606);
+    CHECK(r["array_stall_cycles"]["sram_port"] == 0);
+    for (const Json& b : r["sram"]["banks"]) CHECK(b["written_bytes"].get<std::uint64_t>() <= 32768);  // loads only
+    CHECK(r["accumulators"]["array_written_bytes"] == 65536);
+    CHECK(r["accumulators"]["array_read_bytes"] == 57344);
+    CHECK(r["accumulators"]["unit_read_bytes"] == 8192);
+    CHECK(r["accumulators"]["high_water_bytes"] == 2 * 8192);
+  }
+}
