@@ -30,7 +30,8 @@ struct GemmTiling {
 // capacity when nothing fits.
 // epilogue_inputs = 1 reserves room for a residual tile per C tile (Epilogue::AddResidual).
 // When the hardware declares accumulator storage (hw_config.h) and a tiling's two C buffers fit in
-// it, they go there and only A, B (and residual) tiles count against the SRAM capacity.
+// it, they go there; the tiling is chosen as if they took SRAM room too, unless no tiling fits so
+// (then only A, B and residual tiles count against the SRAM capacity).
 GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity = 0,
                               const std::string& what = "", int epilogue_inputs = 0);
 
