@@ -64,11 +64,11 @@ TileProgram attention_program(const HwConfig& hw, std::int64_t n, std::int64_t d
   const HeadBlocks h{{0, 0, 0, n, dh}, {1, 0, 0, n, dh}, {2, 0, 0, n, dh}, {3, 0, 0, n, dh}};
   const float scale = 1.f / std::sqrt(float(dh));
   if (s.row_fused) {
-    RowFusedEmitter e(hw, s.rows, n, dh, 0);
+    RowFusedEmitter e(hw, s.rows, n, dh, 0, true);
     p.buffers = e.buffers(0);
     e.emit_head(em, h, false, scale);
   } else {
-    FlashEmitter e(hw, s.flash, dh, 0);
+    FlashEmitter e(hw, s.flash, dh, 0, true);
     p.buffers = e.buffers(0);
     e.emit_head(em, h, n, false, scale);
   }

@@ -126,7 +126,7 @@ void flash_candidates(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
               {"V", 2 * align_up(bytes, 4096), std::uint64_t(seq_len), std::uint64_t(dh), hw.array.operand_bytes},
               {"O", 3 * align_up(bytes, 4096), std::uint64_t(seq_len), std::uint64_t(dh), hw.array.operand_bytes}};
           Emitter em(sink, tensors);
-          FlashEmitter e(hw, p, dh, 0);
+          FlashEmitter e(hw, p, dh, 0, /*use_accumulators=*/true);
           const HeadBlocks h{{0, 0, 0, seq_len, dh}, {1, 0, 0, seq_len, dh}, {2, 0, 0, seq_len, dh}, {3, 0, 0, seq_len, dh}};
           e.emit_head(em, h, seq_len, false, 1.f / std::sqrt(float(dh)), std::min(seq_len, reps * p.bq));
         });
@@ -203,7 +203,7 @@ void row_fused_candidates(const HwConfig& hw, std::int64_t n, std::int64_t dh, s
               {"V", 2 * bytes, std::uint64_t(n), std::uint64_t(dh), hw.array.operand_bytes},
               {"O", 3 * bytes, std::uint64_t(n), std::uint64_t(dh), hw.array.operand_bytes}};
           Emitter em(sink, tensors);
-          RowFusedEmitter e(hw, p, n, dh, 0);
+          RowFusedEmitter e(hw, p, n, dh, 0, /*use_accumulators=*/true);
           const HeadBlocks h{{0, 0, 0, n, dh}, {1, 0, 0, n, dh}, {2, 0, 0, n, dh}, {3, 0, 0, n, dh}};
           e.emit_head(em, h, false, 1.f / std::sqrt(float(dh)), reps * p.br);
         });
@@ -269,17 +269,21 @@ FlashSchedule choose_flash_schedule(const HwConfig& hw, std::int64_t n, std::int
   return s;
 }
 
-FlashEmitter::FlashEmitter(const HwConfig& hw, const FlashPlan& plan, std::int64_t dh, std::uint64_t base)
+FlashEmitter::FlashEmitter(const HwConfig& hw, const FlashPlan& plan, std::int64_t dh, std::uint64_t base,
+                           bool use_accumulators)
     : hw_(hw), p_(plan), dh_(dh) {
   const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
-  SramAllocator al(base);
+  const std::uint64_t o_bytes = align_up(plan.bq * dh * acc, 64), s_bytes = align_up(plan.bq * plan.bk * acc, 64);
+  const std::uint64_t acc_cap = use_accumulators && hw.accumulators.present ? hw.accumulators.bytes : 0;
+  const bool o_acc = 2 * o_bytes <= acc_cap, s_acc = o_acc && 2 * (o_bytes + s_bytes) <= acc_cap;
+  SramAllocator al(base), accs(hw.accumulator_base());
   for (int i = 0; i < 2; ++i) {
     q_[i] = al.take(plan.bq * dh * ob);
     k_[i] = al.take(plan.bk * dh * ob);
     v_[i] = al.take(plan.bk * dh * ob);
-    s_[i] = al.take(plan.bq * plan.bk * acc);
+    s_[i] = (s_acc ? accs : al).take(plan.bq * plan.bk * acc);
     pb_[i] = al.take(plan.bq * plan.bk * ob);
-    o_[i] = al.take(plan.bq * dh * acc);
+    o_[i] = (o_acc ? accs : al).take(plan.bq * dh * acc);
     out_[i] = al.take(plan.bq * dh * ob);
     st_[i] = al.take(plan.bq * kStatsCols * kStatsBytes);
   }
@@ -473,15 +477,17 @@ std::uint64_t spilled_bytes_per_head(const HwConfig& hw, std::int64_t n, std::in
 }
 
 RowFusedEmitter::RowFusedEmitter(const HwConfig& hw, const RowFusedPlan& plan, std::int64_t n, std::int64_t dh,
-                                 std::uint64_t base)
+                                 std::uint64_t base, bool use_accumulators)
     : hw_(hw), p_(plan), n_(n), dh_(dh) {
   const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
-  SramAllocator al(base);
+  const std::uint64_t acc_cap = use_accumulators && hw.accumulators.present ? hw.accumulators.bytes : 0;
+  const bool o_acc = 2 * align_up(plan.br * dh * acc, 64) <= acc_cap;
+  SramAllocator al(base), accs(hw.accumulator_base());
   for (int i = 0; i < 2; ++i) {
     q_[i] = al.take(plan.br * dh * ob);
     k_[i] = al.take(plan.bk * dh * ob);
     v_[i] = al.take(plan.bk * dh * ob);
-    o_[i] = al.take(plan.br * dh * acc);
+    o_[i] = (o_acc ? accs : al).take(plan.br * dh * acc);
   }
   for (int i = 0; i < 2; ++i) {
     s_[i] = i < plan.score_buffers ? al.take(plan.br * n * acc) : s_[0];

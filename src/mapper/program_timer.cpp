@@ -1,6 +1,7 @@
 #include "mapper/program_timer.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -94,7 +95,7 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
   double unit_free[kUnits] = {};
   double latest_done = 0;  // the latest completion so far (what a barrier waits for)
 
-  SramPorts ports(hw_.sram);
+  SramPorts ports(hw_.sram, hw_.accumulators);
   const double bw = hw_.dram.peak_bytes_per_cycle;
   const double latency =
       hw_.dram.model == DramModel::Ideal ? double(hw_.dram.latency_cycles) : double(kCycleDramLatency);
@@ -110,10 +111,34 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
   ArrayChain chain(hw_.array);
   std::int64_t array_ports_done = 0, array_busy_until = 0;
   double array_completed = 0;
+  struct InFlight {
+    SramTile a, b, c;
+    double done = -1;
+  };
+  std::array<InFlight, 8> recent{};
+  std::size_t recent_next = 0;
+  auto overlaps = [](const SramTile& x, const SramTile& y) {
+    if (x.rows == 0 || y.rows == 0) return false;
+    return x.addr < y.addr + y.extent() && y.addr < x.addr + x.extent();
+  };
+  // When a chained GEMM whose dependencies are met at `at` may begin: after the previous GEMM's SRAM
+  // transfers, and after any in-flight GEMM whose result it reads or whose operands it overwrites
+  // (the accelerator's SRAM hazard check; the last few GEMMs suffice, earlier ones have completed).
+  auto chained_ready = [&](const Instr& in, std::int64_t at) {
+    std::int64_t ready = std::max(at, array_ports_done);
+    for (const InFlight& f : recent)
+      if (f.done > double(ready) &&
+          (overlaps(f.c, in.a) || overlaps(f.c, in.b) || overlaps(in.c, f.a) || overlaps(in.c, f.b)))
+        ready = std::int64_t(std::ceil(f.done));
+    return ready;
+  };
+  double dep_start[kUnits] = {};
 
-  auto reserve = [&](const SramTile& t, std::uint64_t bytes, bool write, std::int64_t at) -> std::int64_t {
+  // array_side: the array's own ports on accumulator storage (its partial sums), as the accelerator.
+  auto reserve = [&](const SramTile& t, std::uint64_t bytes, bool write, std::int64_t at,
+                     bool array_side = false) -> std::int64_t {
     if (bytes == 0 || t.rows == 0) return at;
-    return ports.reserve(t.region(), bytes, write, at);
+    return ports.reserve(t.region(), bytes, write, at, array_side);
   };
 
   for (;;) {
@@ -139,10 +164,17 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
         else
           start = std::max(start, d);
       }
+      if (!ready) continue;
+      dep_start[u] = start;
+      // A chained GEMM starts when the array's pipeline lets it (ArrayChain), which can be later than
+      // its dependencies: that is its place in time, where its SRAM transfers are reserved.
+      if (chained && in.op == Opcode::Gemm) {
+        ArrayChain probe = chain;
+        start = double(probe.next({in.m, in.k, in.n}, chained_ready(in, std::int64_t(std::ceil(start)))).start);
+      }
       // Ties go to the unit that comes first in kArray .. kStore, the order in which the accelerator's
       // threads run within one instant (a load ready with a store takes the DRAM bus first).
-      if (ready && start < best_start)
-        best = u, best_start = start;
+      if (start < best_start) best = u, best_start = start;
     }
     if (!any) break;
     if (best < 0) {
@@ -170,21 +202,24 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
           // Chained GEMMs (timing/array_timing.h, ArrayChain; hw/accelerator.cpp): begun in program
           // order once the previous GEMM's SRAM transfers are done, started when the pipeline
           // allows, ended (and completed) in order, each when its compute and its transfers are done.
-          const std::int64_t ready = std::max(at, array_ports_done);
-          const GemmSchedule g = chain.next({in.m, in.k, in.n}, ready);
+          const GemmSchedule g =
+              chain.next({in.m, in.k, in.n}, chained_ready(in, std::int64_t(std::ceil(dep_start[best]))));
           const std::int64_t ports_done =
-              std::max({g.start, reserve(in.a, t.a_read, false, g.start), reserve(in.b, t.b_read, false, g.start),
-                        reserve(in.c, t.c_read, false, g.start), reserve(in.c, t.c_written, true, g.start)});
+              std::max({g.start, reserve(in.a, t.a_read, false, g.start, true), reserve(in.b, t.b_read, false, g.start, true),
+                        reserve(in.c, t.c_read, false, g.start, true), reserve(in.c, t.c_written, true, g.start, true)});
           array_ports_done = ports_done;
           out.array_busy += g.done - std::max(g.start, array_busy_until);
           array_busy_until = std::max(array_busy_until, g.done);
           end = std::max({double(g.done), double(ports_done), array_completed});
           array_completed = end;
+          recent[recent_next] = {in.a, in.b, in.c, end};
+          recent_next = (recent_next + 1) % recent.size();
           unit_free[best] = double(g.start);
           break;
         }
-        const std::int64_t ports_done = std::max({reserve(in.a, t.a_read, false, at), reserve(in.b, t.b_read, false, at),
-                                                  reserve(in.c, t.c_read, false, at), reserve(in.c, t.c_written, true, at)});
+        const std::int64_t ports_done =
+            std::max({reserve(in.a, t.a_read, false, at, true), reserve(in.b, t.b_read, false, at, true),
+                      reserve(in.c, t.c_read, false, at, true), reserve(in.c, t.c_written, true, at, true)});
         const std::int64_t cycles = gemm_cycles(hw_.array.rows, hw_.array.cols, hw_.array.dataflow, hw_.array.timing,
                                                 {in.m, in.k, in.n});
         out.array_busy += cycles;
