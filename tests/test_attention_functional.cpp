@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "compiler/attention_lowering.h"
 #include "compiler/model_lowering.h"
 #include "config/hw_config.h"
 #include "config/model_config.h"
@@ -219,7 +220,21 @@ void run_case(const Case& c, const std::vector<std::uint64_t>& seeds = {0, 1, 2,
   const HwConfig hw = make_hw(c.hw);
   const ModelConfig mc = make_model(c.model, c.hw.operand_bytes);
   const Graph g = build_graph(mc);
-  const CompiledModel cm = compile_model(hw, g);
+  // A flash case fixes its tiles (through a mapping, as a user would) to the largest the mapper
+  // considers with several Q and several K/V tiles: the mapper's own pick may cover N in one tile.
+  ModelMapping fixed;
+  MapperOptions opt;
+  if (c.check_path && c.path == Path::Flash) {
+    const std::int64_t n = c.model.seq_len;
+    FlashPlan best;
+    for (const FlashPlan& f : flash_plan_candidates(hw, n, c.model.head_dim, std::uint64_t(hw.sram.total_bytes())))
+      if (f.bq < n && f.bk < n && std::make_pair(f.bq * f.bk, f.bq) > std::make_pair(best.bq * best.bk, best.bq))
+        best = f;
+    REQUIRE(best.bq > 0);
+    fixed.ops.push_back({"L0.attention", {"flash", {{"m", best.bq}, {"p", best.bk}}, {}}});
+    opt.fixed = &fixed;
+  }
+  const CompiledModel cm = compile_model(hw, g, nullptr, opt);
   if (c.check_path) check_path(c, cm);
   const TileProgram p = cm.program.materialise();
   if (hw.accumulators.present) {  // the case must put something there to test it

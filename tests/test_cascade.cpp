@@ -434,7 +434,9 @@ struct Pair {
   RowFusedPlan rp;
 };
 
-Pair build_pair(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::int64_t heads, bool causal) {
+// bq, bk: the flash tiles (fixed as a mapping file would; the mapper's own choice may differ).
+Pair build_pair(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::int64_t heads, bool causal, std::int64_t bq,
+                std::int64_t bk) {
   Pair out;
   const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
   const Cascade c = vanilla(n, dh, causal);
@@ -451,7 +453,11 @@ Pair build_pair(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::int64_
     hb.push_back({q, k, v, o});
   }
   const float scale = float(1 / std::sqrt(double(dh)));
-  out.fp = plan_flash(hw, n, dh, cap, "test");
+  ModelMapping fixed;
+  fixed.ops.push_back({"test", {"flash", {{"m", bq}, {"p", bk}}, {}}});
+  MapperOptions opt;
+  opt.fixed = &fixed;
+  out.fp = plan_flash(hw, n, dh, cap, "test", opt);
   out.hand_flash.tensors = tensors;
   {
     Emitter em(out.hand_flash, out.hand_flash.tensors);
@@ -486,12 +492,12 @@ TEST_CASE(
     "cascade: at the planners' tile sizes the generic lowering moves what flash and row-fused move, in no "
     "more cycles",
     "[cascade][compare]") {
-  // 16x16 array, 64 KiB SRAM, 4 heads of N = 256, d = 32: plan_flash picks Q tiles of 32 and K/V
-  // tiles of 64 (4 per Q tile), plan_row_fused blocks of 16 rows with key chunks of 16 and two
+  // 16x16 array, 64 KiB SRAM, 4 heads of N = 256, d = 32: flash Q tiles of 32 and K/V tiles of 64
+  // (4 per Q tile; the tiles the planner picked before the mapper, fixed), plan_row_fused blocks of 16 rows with key chunks of 16 and two
   // score buffers.
   const HwConfig hw = small_hw(16, 64);
   for (bool causal : {false, true}) {
-    const Pair p = build_pair(hw, 256, 32, 4, causal);
+    const Pair p = build_pair(hw, 256, 32, 4, causal, 32, 64);
     REQUIRE(p.fp.bq == 32);
     REQUIRE(p.fp.bk == 64);
     REQUIRE(p.rp.br == 16);
@@ -537,7 +543,7 @@ TEST_CASE("cascade: when plan_flash's key tile covers N, the generic lowering ke
   // their slots: Q, K, V loaded once, 3 x 256 x 64 x 2 = 98,304 B per head. O is stored once
   // (32,768 B per head) by both.
   const HwConfig hw = small_hw(16, 256);
-  const Pair p = build_pair(hw, 256, 64, 4, false);
+  const Pair p = build_pair(hw, 256, 64, 4, false, 16, 256);
   REQUIRE(p.fp.bq == 16);
   REQUIRE(p.fp.bk == 256);
   const ProgramCounts ka = count_program(ProgramSource::of(p.hand_flash)),

@@ -89,7 +89,9 @@ TEST_CASE("the same inputs give byte-identical reports", "[cli]") {
 }
 
 TEST_CASE("emit tiles prints the tile program", "[cli]") {
-  CliResult r = run_cli("gemm --hw edge --m 64 --k 64 --n 64 --emit tiles");
+  const std::string one_tile = write_temp(
+      "one-tile.json", R"({"mapping_version": 1, "ops": {"gemm": {"kind": "gemm", "tile": {"m": 64, "k": 64, "n": 64}}}})");
+  CliResult r = run_cli("gemm --hw edge --m 64 --k 64 --n 64 --emit tiles --mapping " + one_tile);
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("0: LOAD A"));
   CHECK_THAT(r.out, Catch::Contains("GEMM m=64 k=64 n=64"));

@@ -222,14 +222,19 @@ TEST_CASE("roofline: primal reads only its sampled tokens and keeps its intermed
 }
 
 TEST_CASE("roofline: the report against compulsory traffic and against the run's own traffic", "[roofline][gemm]") {
-  // cloud 2048^3 with 4 MiB of SRAM (64 banks of 64 KiB): the tiles are too small to read A and B
-  // once, so the run moves more than the compulsory 3 * 2048^2 * 2 = 25,165,824 B. Its own-traffic
+  // cloud 2048^3 with 4 MiB of SRAM (64 banks of 64 KiB), tiles of 256x512x256 (fixed: the mapper
+  // would pick larger ones): A and B are re-read, so the run moves more than the compulsory
+  // 3 * 2048^2 * 2 = 25,165,824 B. Its own-traffic
   // memory bound (bytes moved / 456.9) then exceeds the compute bound 2048^3 / 65,536 = 131,072 and
   // flatters the run; against the compulsory roofline (array-bound, 131,072; DRAM 25,165,824 / 456.9
   // = 55,079.5 -> 55,080) it scores lower.
   const HwConfig hw = preset("cloud", Json::parse(R"({"sram": {"bytes_per_bank": 65536}})"));
   auto r = run_isolated([&] {
-    TileProgram p = lower_gemm(hw, {2048, 2048, 2048});
+    ModelMapping fixed;
+    fixed.ops.push_back({"gemm", {"gemm", {{"m", 256}, {"k", 512}, {"n", 256}}, {"m", "n", "k"}}});
+    MapperOptions opt;
+    opt.fixed = &fixed;
+    TileProgram p = lower_gemm(hw, {2048, 2048, 2048}, choose_gemm_tiling(hw, {2048, 2048, 2048}, 0, "gemm", 0, opt));
     SimOutcome o = simulate(hw, p);
     return make_report(hw, {{"kind", "gemm"}, {"m", 2048}, {"k", 2048}, {"n", 2048}}, p, o).dump();
   });

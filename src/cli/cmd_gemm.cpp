@@ -12,7 +12,8 @@ namespace attnsim::cli {
 
 int cmd_gemm(const Args& args) {
   po::options_description opts("options");
-  std::string hw_name, out_dir, emit;
+  std::string hw_name, out_dir, emit, mapper = "default", mapping_file;
+  std::uint64_t mapper_seed = 0;
   std::int64_t m = 0, k = 0, n = 0;
   std::vector<std::string> sets;
   opts.add_options()("help,h", "this text")("hw", po::value(&hw_name)->required(),
@@ -23,15 +24,42 @@ int cmd_gemm(const Args& args) {
       "set", po::value(&sets)->composing(),
       "override a hardware value before validation: /json/pointer=VALUE (repeatable), e.g. --set /array/dataflow=ws")(
       "out", po::value(&out_dir), "write report.json and report.csv into this directory")(
-      "emit", po::value(&emit), "print an intermediate form instead of simulating: tiles");
+      "emit", po::value(&emit),
+      "print an intermediate form instead of simulating: tiles, or mapping (the chosen tiling as JSON, op \"gemm\", "
+      "that --mapping reads back)")(
+      "mapper", po::value(&mapper),
+      "how hard the mapper searches the tiling: fast (analytical cost only), default (the best few timed), "
+      "thorough (a wider mapspace, more timed)")(
+      "mapper-seed", po::value(&mapper_seed), "seed for the thorough mapper's random sample (default 0)")(
+      "mapping", po::value(&mapping_file), "fix some or all of the tiling from a mapping file (op \"gemm\")");
   po::variables_map vm;
-  if (!parse_options("gemm", "--hw FILE|PRESET --m M --k K --n N [--out DIR] [--set /path=VALUE]...", opts, nullptr,
-                     args, vm))
+  if (!parse_options("gemm",
+                     "--hw FILE|PRESET --m M --k K --n N [--out DIR] [--set /path=VALUE]...\n"
+                     "       [--mapper fast|default|thorough] [--mapping FILE] [--emit tiles|mapping]",
+                     opts, nullptr, args, vm))
     return 0;
-  if (!emit.empty() && emit != "tiles") throw UserError("--emit " + emit + ": must be tiles");
+  if (!emit.empty() && emit != "tiles" && emit != "mapping") throw UserError("--emit " + emit + ": must be tiles or mapping");
+  MapperOptions mopt;
+  if (!parse_mapper_effort(mapper, &mopt.effort))
+    throw UserError("--mapper " + mapper + ": must be fast, default or thorough");
+  mopt.seed = mapper_seed;
+  ModelMapping fixed;
+  if (!mapping_file.empty()) {
+    fixed = read_mapping_file(mapping_file);
+    for (const auto& [op, om] : fixed.ops)
+      if (op != "gemm") throw UserError(fixed.where(op, "") + ": attnsim gemm has one op, named \"gemm\"");
+    mopt.fixed = &fixed;
+  }
   HwConfig hw = load_hw(hw_name, sets);
   const GemmDims dims{m, k, n};
-  TileProgram program = lower_gemm(hw, dims);
+  const GemmTiling tiling = choose_gemm_tiling(hw, dims, 0, "gemm", 0, mopt);
+  ModelMapping chosen;
+  chosen.ops.emplace_back("gemm", gemm_op_mapping(tiling));
+  if (emit == "mapping") {
+    std::cout << mapping_to_text(chosen);
+    return 0;
+  }
+  TileProgram program = lower_gemm(hw, dims, tiling);
   if (emit == "tiles") {
     print_tile_program(program, std::cout);
     return 0;
@@ -39,6 +67,7 @@ int cmd_gemm(const Args& args) {
   SimOutcome outcome = simulate(hw, program);
   Json workload = {{"kind", "gemm"}, {"m", m}, {"k", k}, {"n", n}};
   Json report = make_report(hw, workload, program, outcome);
+  report["mapping"] = mapping_to_json(chosen);
   print_summary(std::cout, report);
   if (!out_dir.empty()) {
     make_directories(out_dir);

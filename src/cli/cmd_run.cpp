@@ -43,6 +43,8 @@ int cmd_run(const Args& args) {
   std::vector<std::string> sets;
   std::string variants;
   std::string trace_dir, trace_formats = "timeline,perfetto";
+  std::string mapper = "default", mapping_file;
+  std::uint64_t mapper_seed = 0;
   std::int64_t trace_window = 0, trace_max_slices = std::int64_t(TraceOptions().max_slices);
   for (const std::string& v : attn_variant_names()) variants += (variants.empty() ? "" : ", ") + v;
   variants += ", or cascade:FILE (a variant written as a cascade, models/cascades/)";
@@ -57,7 +59,16 @@ int cmd_run(const Args& args) {
       "set", po::value(&sets)->composing(),
       "override a hardware value before validation: /json/pointer=VALUE (repeatable)")(
       "out", po::value(&out_dir), "write report.json and report.csv into this directory")(
-      "emit", po::value(&emit), "print an intermediate form instead of simulating: graph or tiles")(
+      "emit", po::value(&emit),
+      "print an intermediate form instead of simulating: graph, tiles, or mapping (the schedule chosen for each op, "
+      "as JSON that --mapping reads back)")(
+      "mapper", po::value(&mapper),
+      "how hard the mapper searches each op's schedule: fast (analytical cost only), default (the best few "
+      "timed), thorough (a wider mapspace, more timed)")(
+      "mapper-seed", po::value(&mapper_seed), "seed for the thorough mapper's random sample of the mapspace (default 0)")(
+      "mapping", po::value(&mapping_file),
+      "fix some or all ops' schedules from a mapping file (the form --emit mapping prints); the mapper "
+      "chooses the rest")(
       "trace", po::value(&trace_dir),
       "record utilization traces into this directory: timeline.csv (per window: unit busy fractions, SRAM "
       "bank port use, DRAM GB/s per channel, DRAM bytes in flight averaged over the window), trace.json "
@@ -74,6 +85,7 @@ int cmd_run(const Args& args) {
   po::variables_map vm;
   if (!parse_options("run",
                      "--hw FILE|PRESET --model FILE|PRESET [--seq-len N] [--batch B] [--variant V] [--out DIR]\n"
+                     "       [--mapper fast|default|thorough] [--mapping FILE] [--emit graph|tiles|mapping]\n"
                      "       [--trace DIR [--trace-formats timeline,perfetto,vcd] [--trace-window CYCLES]\n"
                      "        [--trace-max-slices N]]",
                      opts, nullptr, args, vm))
@@ -93,7 +105,17 @@ int cmd_run(const Args& args) {
       throw UserError("--trace-max-slices: must be 0 or more, got " + std::to_string(trace_max_slices));
     trace.max_slices = std::uint64_t(trace_max_slices);
   }
-  if (!emit.empty() && emit != "tiles" && emit != "graph") throw UserError("--emit " + emit + ": must be graph or tiles");
+  if (!emit.empty() && emit != "tiles" && emit != "graph" && emit != "mapping")
+    throw UserError("--emit " + emit + ": must be graph, tiles or mapping");
+  MapperOptions mopt;
+  if (!parse_mapper_effort(mapper, &mopt.effort))
+    throw UserError("--mapper " + mapper + ": must be fast, default or thorough");
+  mopt.seed = mapper_seed;
+  ModelMapping fixed;
+  if (!mapping_file.empty()) {
+    fixed = read_mapping_file(mapping_file);
+    mopt.fixed = &fixed;
+  }
   ModelOverrides ov;
   ov.seq_len = vm.count("seq-len") ? seq_len : 0;
   ov.batch = vm.count("batch") ? batch : 0;
@@ -118,7 +140,11 @@ int cmd_run(const Args& args) {
                    sc_core::sc_time_stamp().to_seconds() * 1e3);
       std::fflush(stderr);
     };
-  const CompiledModel compiled = compile_model(hw, graph, progress);
+  const CompiledModel compiled = compile_model(hw, graph, progress, mopt);
+  if (emit == "mapping") {
+    std::cout << mapping_to_text(mapping_of(compiled));
+    return 0;
+  }
   if (emit == "tiles") {
     for (const PhaseInfo& p : compiled.phases) std::cout << "# phase " << p.name << ": " << p.plan << "\n";
     print_program(compiled.program, std::cout);

@@ -82,7 +82,10 @@ double estimate_dram_bytes(const HwConfig& hw, const ModelConfig& model, const G
     try {
       switch (l.attention.variant) {
         case AttnVariant::Flash: {
-          const FlashPlan p = plan_flash(hw, l.seq_len, l.head_dim, cap, "estimate");
+          // The analytical choice: an estimate needs no timed search.
+          MapperOptions fast;
+          fast.effort = MapperEffort::Fast;
+          const FlashPlan p = plan_flash(hw, l.seq_len, l.head_dim, cap, "estimate", fast);
           bytes += heads * eb * n * d * 2 * std::ceil(n / double(p.bq));
           break;
         }

@@ -55,55 +55,218 @@ std::uint64_t row_fused_footprint(const HwConfig& hw, std::int64_t br, std::int6
 
 }  // namespace
 
-FlashPlan plan_flash(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::uint64_t capacity,
-                     const std::string& what) {
-  // Cost of one (Q tile, K/V tile) step per score computed, at steady state: the array, the
-  // softmax unit and the K/V loads run in parallel, so the slowest of the three sets the pace.
-  // Among the tilings within 2% of the cheapest, the one with the largest Q tile wins (K and V are
-  // streamed once per Q tile, so it moves the least DRAM traffic), then the smallest footprint.
-  // The Q tile thus takes what the SRAM leaves once K/V and score tiles are big enough to keep the
-  // units busy: bq ~ M / d, and the traffic N d (2 + 2 ceil(N / bq)) is Theta(N^2 d^2 / M), as
-  // FlashAttention's. The choice never looks at seq_len, so the buffers are the same for every N
-  // (tiles are clamped to N only when N is smaller).
+namespace {
+
+// The user's fixed choices for an attention op: kind checked, tile factors at most seq_len.
+const OpMapping* fixed_attention(const ModelMapping* fixed, const std::string& what, const char* kind, std::int64_t n,
+                                 const char* alt = nullptr) {
+  const OpMapping* m = fixed ? fixed->find(what) : nullptr;
+  if (!m) return nullptr;
+  std::string problems;
+  auto problem = [&](const std::string& field, const std::string& rule) {
+    problems += (problems.empty() ? "" : "\n") + fixed->where(what, field) + ": " + rule;
+  };
+  if (m->kind != kind && !(alt && m->kind == alt))
+    problem("kind", what + " is " + kind + " attention here: kind must be \"" + kind + "\"" +
+                        (alt ? std::string(" or \"") + alt + "\"" : std::string()) + ", got \"" + m->kind + "\"");
+  for (const auto& [rank, v] : m->tile)
+    if (v > n) problem("tile/" + rank, "must be at most the sequence length " + std::to_string(n) + ", got " + std::to_string(v));
+  if (!problems.empty()) throw UserError(problems);
+  return m;
+}
+
+}  // namespace
+
+namespace {
+
+// Flash candidates (plans and their mapper entries) within capacity; f: the user's fixed tiles.
+void flash_candidates(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::uint64_t capacity,
+                      const OpMapping* f, std::vector<FlashPlan>* plans, std::vector<MapCandidate>* mc) {
+  // The mapper's candidates: every (bq, bk) pair of tile sizes that fits (multiples of the array
+  // side, halvings below it, and N itself), clamped to N. The analytical estimate per head:
+  //   step   = max(array: S = Q K_j^T and P V_j, softmax unit: the online step and the rescale,
+  //                DRAM: K_j and V_j, 2 bk d eb / bandwidth)   (the three units overlap)
+  //   cycles = ceil(N / bq) (ceil(N / bk) step + normalize) + exposed first Q and last O transfers
+  // and its DRAM traffic N d eb (2 + 2 ceil(N / bq)); the best few are then timed on one and two
+  // query tiles of a head (program_timer.h), extrapolated to ceil(N / bq). The choice depends on N:
+  // at large N, K and V re-reads make larger query tiles pay.
   const std::uint64_t ob = hw.array.operand_bytes;
   const double bw = hw.dram.peak_bytes_per_cycle;
-  struct Cand {
-    std::int64_t bq, bk;
-    double cost;
-    std::uint64_t footprint;
-  };
-  std::vector<Cand> fits;
-  const std::vector<std::int64_t> cands = attention_tile_candidates(hw, std::int64_t(1) << 20);
-  for (std::int64_t bq : cands)
-    for (std::int64_t bk : cands) {
+  const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 50.0;
+  std::vector<std::int64_t> cands;
+  for (std::int64_t t : attention_tile_candidates(hw, std::int64_t(1) << 20)) cands.push_back(std::min(t, seq_len));
+  std::sort(cands.begin(), cands.end());
+  cands.erase(std::unique(cands.begin(), cands.end()), cands.end());
+  const std::vector<std::int64_t> bqs = f && f->tile_of("m") ? std::vector<std::int64_t>{f->tile_of("m")} : cands;
+  const std::vector<std::int64_t> bks = f && f->tile_of("p") ? std::vector<std::int64_t>{f->tile_of("p")} : cands;
+  for (std::int64_t bq : bqs)
+    for (std::int64_t bk : bks) {
       const std::uint64_t fp = flash_footprint(hw, bq, bk, dh);
       if (fp > capacity) continue;
       const double array = double(array_cycles(hw, bq, dh, bk) + array_cycles(hw, bq, bk, dh));
       const double sm = double(softmax_cycles_of(hw, SmOp::OnlineStep, bq, bk) +
                                softmax_cycles_of(hw, SmOp::Rescale, bq, dh));
       const double mem = double(2 * bk * dh * ob) / bw;
-      fits.push_back({bq, bk, std::max({array, sm, mem}) / double(bq * bk), fp});
+      const std::int64_t nq = ceil_div(seq_len, bq), nk = ceil_div(seq_len, bk);
+      const double per_q = double(nk) * std::max({array, sm, mem}) + double(softmax_cycles_of(hw, SmOp::Normalize, bq, dh));
+      const double edges = 2 * (double(bq * dh * ob) / bw + latency);
+      FlashPlan p{bq, bk, fp};
+      MapCandidate c;
+      c.analytic_cycles = double(nq) * per_q + edges;
+      c.dram_bytes = std::uint64_t(seq_len) * std::uint64_t(dh) * ob * std::uint64_t(2 + 2 * nq);
+      c.sram_bytes = fp;
+      c.key = "flash N=" + std::to_string(seq_len) + " d=" + std::to_string(dh) + " bq=" + std::to_string(bq) +
+              " bk=" + std::to_string(bk);
+      c.time = [&hw, p, seq_len, dh, nq] {
+        return time_extrapolated(hw, nq, [&](ProgramSink& sink, std::int64_t reps) {
+          const std::uint64_t bytes = std::uint64_t(seq_len) * std::uint64_t(dh) * hw.array.operand_bytes;
+          const std::vector<TensorInfo> tensors = {
+              {"Q", 0, std::uint64_t(seq_len), std::uint64_t(dh), hw.array.operand_bytes},
+              {"K", align_up(bytes, 4096), std::uint64_t(seq_len), std::uint64_t(dh), hw.array.operand_bytes},
+              {"V", 2 * align_up(bytes, 4096), std::uint64_t(seq_len), std::uint64_t(dh), hw.array.operand_bytes},
+              {"O", 3 * align_up(bytes, 4096), std::uint64_t(seq_len), std::uint64_t(dh), hw.array.operand_bytes}};
+          Emitter em(sink, tensors);
+          FlashEmitter e(hw, p, dh, 0, /*use_accumulators=*/true);
+          const HeadBlocks h{{0, 0, 0, seq_len, dh}, {1, 0, 0, seq_len, dh}, {2, 0, 0, seq_len, dh}, {3, 0, 0, seq_len, dh}};
+          e.emit_head(em, h, seq_len, false, 1.f / std::sqrt(float(dh)), std::min(seq_len, reps * p.bq));
+        });
+      };
+      plans->push_back(p);
+      mc->push_back(std::move(c));
     }
-  if (fits.empty()) {
-    const std::int64_t t = cands.front();
+}
+
+// The message when not even the smallest flash tiles fit.
+[[noreturn]] void throw_flash_does_not_fit(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
+                                           std::uint64_t capacity, const std::string& what, const MapperOptions& opt,
+                                           const OpMapping* f) {
+  std::int64_t t = std::min(attention_tile_candidates(hw, std::int64_t(1) << 20).front(), seq_len);
+  if (f && f->tile_of("m") && f->tile_of("p"))
+    throw UserError(opt.fixed->where(what, "tile") + ": flash tiles of " + std::to_string(f->tile_of("m")) +
+                    " query and " + std::to_string(f->tile_of("p")) + " key rows need " +
+                    std::to_string(flash_footprint(hw, f->tile_of("m"), f->tile_of("p"), dh)) +
+                    " B of SRAM (double-buffered), more than the " + std::to_string(capacity) + " B available");
+  {
     std::ostringstream msg;
+    if (f) msg << opt.fixed->where(what, "tile") << ": the fixed tiles do not fit; ";
     msg << hw.source << ": /sram: " << what << ": flash attention's smallest tiles (Q " << t << "x" << dh << ", K and V "
         << t << "x" << dh << ", scores " << t << "x" << t << ", double-buffered) need "
         << flash_footprint(hw, t, t, dh) << " B, more than the " << capacity << " B of SRAM available";
     throw UserError(msg.str());
   }
-  double best = fits.front().cost;
-  for (const Cand& c : fits) best = std::min(best, c.cost);
-  const Cand* pick = nullptr;
-  for (const Cand& c : fits)
-    if (c.cost <= best * 1.02 &&
-        (!pick || c.bq > pick->bq || (c.bq == pick->bq && c.footprint < pick->footprint)))
-      pick = &c;
-  FlashPlan p;
-  p.bq = std::min(pick->bq, seq_len);
-  p.bk = std::min(pick->bk, seq_len);
-  p.footprint = flash_footprint(hw, p.bq, p.bk, dh);
-  return p;
+}
+
+  // Row-fused candidates: query blocks of br rows with their whole score rows on chip, br a
+  // multiple of the array side (or N), double-buffered scores when they fit. Estimate per head:
+  //   ceil(N / br) max(array: S and P V of a block, softmax unit: its rows, DRAM: K and V once per
+  //   block) + exposed first Q and last O transfers; timed on one and two blocks, extrapolated.
+void row_fused_candidates(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::uint64_t capacity,
+                          const OpMapping* f, std::vector<RowFusedPlan>* rplans, std::vector<MapCandidate>* mc) {
+  {
+    const std::int64_t g = std::max(hw.array.rows, hw.array.cols), bk = std::min(n, g);
+    std::vector<std::int64_t> brs;
+    if (f && f->tile_of("m"))
+      brs.push_back(f->tile_of("m"));
+    else
+      for (std::int64_t t : attention_tile_candidates(hw, n)) brs.push_back(std::min(t, n));
+    brs.push_back(n);
+    std::sort(brs.begin(), brs.end());
+    brs.erase(std::unique(brs.begin(), brs.end()), brs.end());
+    const std::uint64_t ob = hw.array.operand_bytes;
+    const double bw = hw.dram.peak_bytes_per_cycle;
+    const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 50.0;
+    for (std::int64_t br : brs) {
+      RowFusedPlan p;
+      p.br = br, p.bk = bk;
+      p.score_buffers = row_fused_footprint(hw, br, bk, n, dh, 2) <= capacity ? 2 : 1;
+      p.footprint = row_fused_footprint(hw, br, bk, n, dh, p.score_buffers);
+      if (p.footprint > capacity) continue;
+      // Dominated once re-reading K and V moves more than spilling the scores (plan_row_fused).
+      if (row_fused_bytes_per_head(hw, n, dh, br) > spilled_bytes_per_head(hw, n, dh)) continue;
+      const std::int64_t nb = ceil_div(n, br), nk = ceil_div(n, bk);
+      const double array = double(nk * (array_cycles(hw, br, dh, bk) + array_cycles(hw, br, bk, dh)));
+      const double sm = double(softmax_cycles_of(hw, SmOp::Rows, br, n));
+      const double mem = double(2 * n * dh * ob) / bw;
+      MapCandidate c;
+      c.analytic_cycles = double(nb) * (p.score_buffers == 2 ? std::max({array, sm, mem}) : array + sm) +
+                          2 * (double(br * dh * ob) / bw + latency);
+      c.dram_bytes = row_fused_bytes_per_head(hw, n, dh, br);
+      c.sram_bytes = p.footprint;
+      c.key = "row_fused N=" + std::to_string(n) + " d=" + std::to_string(dh) + " br=" + std::to_string(br) +
+              " buffers=" + std::to_string(p.score_buffers);
+      c.time = [&hw, p, n, dh, nb] {
+        return time_extrapolated(hw, nb, [&](ProgramSink& sink, std::int64_t reps) {
+          const std::uint64_t bytes = align_up(std::uint64_t(n) * std::uint64_t(dh) * hw.array.operand_bytes, 4096);
+          const std::vector<TensorInfo> tensors = {
+              {"Q", 0, std::uint64_t(n), std::uint64_t(dh), hw.array.operand_bytes},
+              {"K", bytes, std::uint64_t(n), std::uint64_t(dh), hw.array.operand_bytes},
+              {"V", 2 * bytes, std::uint64_t(n), std::uint64_t(dh), hw.array.operand_bytes},
+              {"O", 3 * bytes, std::uint64_t(n), std::uint64_t(dh), hw.array.operand_bytes}};
+          Emitter em(sink, tensors);
+          RowFusedEmitter e(hw, p, n, dh, 0, /*use_accumulators=*/true);
+          const HeadBlocks h{{0, 0, 0, n, dh}, {1, 0, 0, n, dh}, {2, 0, 0, n, dh}, {3, 0, 0, n, dh}};
+          e.emit_head(em, h, false, 1.f / std::sqrt(float(dh)), reps * p.br);
+        });
+      };
+      rplans->push_back(p);
+      mc->push_back(std::move(c));
+    }
+  }
+}
+
+}  // namespace
+
+FlashPlan plan_flash(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::uint64_t capacity,
+                     const std::string& what, const MapperOptions& opt) {
+  const OpMapping* f = fixed_attention(opt.fixed, what, "flash", seq_len);
+  std::vector<FlashPlan> plans;
+  std::vector<MapCandidate> mc;
+  flash_candidates(hw, seq_len, dh, capacity, f, &plans, &mc);
+  if (plans.empty()) throw_flash_does_not_fit(hw, seq_len, dh, capacity, what, opt, f);
+  return plans[pick_mapping(mc, capacity, opt)];
+}
+
+std::vector<FlashPlan> flash_plan_candidates(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
+                                             std::uint64_t capacity) {
+  std::vector<FlashPlan> plans;
+  std::vector<MapCandidate> mc;
+  flash_candidates(hw, seq_len, dh, capacity, nullptr, &plans, &mc);
+  return plans;
+}
+
+std::vector<RowFusedPlan> row_fused_plan_candidates(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
+                                                    std::uint64_t capacity) {
+  std::vector<RowFusedPlan> plans;
+  std::vector<MapCandidate> mc;
+  row_fused_candidates(hw, seq_len, dh, capacity, nullptr, &plans, &mc);
+  return plans;
+}
+
+FlashSchedule choose_flash_schedule(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::uint64_t capacity,
+                                    const std::string& what, const MapperOptions& opt) {
+  const OpMapping* f = fixed_attention(opt.fixed, what, "flash", n, "row_fused");
+  std::vector<FlashPlan> plans;
+  std::vector<MapCandidate> mc;
+  if (!f || f->kind == "flash") flash_candidates(hw, n, dh, capacity, f, &plans, &mc);
+  const std::size_t n_flash = plans.size();
+  std::vector<RowFusedPlan> rplans;
+  if (!f || f->kind == "row_fused") row_fused_candidates(hw, n, dh, capacity, f, &rplans, &mc);
+  if (mc.empty()) {
+    if (f && f->kind == "row_fused")
+      throw UserError(opt.fixed->where(what, "tile/m") + ": a row-fused query block of " +
+                      std::to_string(f->tile_of("m")) + " rows with its whole score rows does not fit in the " +
+                      std::to_string(capacity) + " B of SRAM, or re-reads K and V more than spilling the scores would");
+    throw_flash_does_not_fit(hw, n, dh, capacity, what, opt, f);
+  }
+  const std::size_t pick = pick_mapping(mc, capacity, opt);
+  FlashSchedule s;
+  if (pick < n_flash) {
+    s.flash = plans[pick];
+  } else {
+    s.row_fused = true;
+    s.rows = rplans[pick - n_flash];
+  }
+  return s;
 }
 
 FlashEmitter::FlashEmitter(const HwConfig& hw, const FlashPlan& plan, std::int64_t dh, std::uint64_t base,
@@ -232,7 +395,20 @@ void FlashEmitter::emit_head(Emitter& em, const HeadBlocks& h, std::int64_t n, b
 }
 
 RowFusedPlan plan_row_fused(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::uint64_t capacity,
-                            const std::string& what, bool whole_only) {
+                            const std::string& what, bool whole_only, const ModelMapping* fixed) {
+  if (const OpMapping* f = fixed_attention(fixed, what, "row_fused", n); f && f->tile_of("m")) {
+    const std::int64_t g = std::max(hw.array.rows, hw.array.cols);
+    RowFusedPlan p;
+    p.bk = std::min(n, g);
+    p.br = f->tile_of("m");
+    p.score_buffers = row_fused_footprint(hw, p.br, p.bk, n, dh, 2) <= capacity ? 2 : 1;
+    p.footprint = row_fused_footprint(hw, p.br, p.bk, n, dh, p.score_buffers);
+    if (p.footprint > capacity)
+      throw UserError(fixed->where(what, "tile/m") + ": a row-fused query block of " + std::to_string(p.br) +
+                      " rows with its full score rows needs " + std::to_string(p.footprint) + " B of SRAM, more than the " +
+                      std::to_string(capacity) + " B available");
+    return p;
+  }
   // K/V tiles as wide as the array's column side (the GEMMs' streamed/folded N); the query block
   // as large as fits (K and V are re-read once per block), double-buffered scores when a block of
   // at least one array side still fits that way, so that the next block's S = Q K^T overlaps.
@@ -337,7 +513,7 @@ std::vector<BufferInfo> RowFusedEmitter::buffers(std::uint32_t phase) const {
   return v;
 }
 
-void RowFusedEmitter::emit_head(Emitter& em, const HeadBlocks& h, bool causal, float scale) {
+void RowFusedEmitter::emit_head(Emitter& em, const HeadBlocks& h, bool causal, float scale, std::int64_t q_len) {
   const int ob = hw_.array.operand_bytes, acc = hw_.array.accumulator_bytes;
   const std::int64_t n = n_, dh = dh_, bk = p_.bk;
   struct Block {
@@ -396,7 +572,8 @@ void RowFusedEmitter::emit_head(Emitter& em, const HeadBlocks& h, bool causal, f
   };
   // With two score buffers the array computes block i+1's scores before block i's P V.
   std::vector<Block> pending;
-  for (std::int64_t r0 = 0; r0 < n; r0 += p_.br) {
+  const std::int64_t rows = q_len < 0 ? n : std::min(n, q_len);
+  for (std::int64_t r0 = 0; r0 < rows; r0 += p_.br) {
     Block b = phase1(r0);
     if (p_.score_buffers == 2) {
       if (!pending.empty()) phase2(pending.front()), pending.clear();

@@ -27,6 +27,7 @@
 #include "compiler/gemm_lowering.h"
 #include "config/hw_config.h"
 #include "ir/tile_program.h"
+#include "mapper/search.h"
 
 namespace attnsim {
 
@@ -39,8 +40,9 @@ struct FlashPlan {
   std::uint64_t footprint = 0;  // SRAM bytes of all buffers
 };
 // Chooses bq, bk for head_dim dh within `capacity` (independent of seq_len, then clamped to it).
+// opt.fixed may fix m (bq) and p (bk) for the op named `what`.
 FlashPlan plan_flash(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::uint64_t capacity,
-                     const std::string& what);
+                     const std::string& what, const MapperOptions& opt = {});
 
 // With use_accumulators and accumulator storage declared (hw_config.h), the fp32 running outputs O
 // go there when they fit, then the fp32 score tiles S when they fit too (the plan's footprint
@@ -75,14 +77,35 @@ struct RowFusedPlan {
 // seq_len or, when that does not fit, br = 0. Otherwise throws UserError when not even one row
 // fits, or when the block is so small that row_fused_bytes_per_head > spilled_bytes_per_head
 // (the schedule is dominated by spilling the scores).
+// fixed may fix m (br) for the op named `what`.
 RowFusedPlan plan_row_fused(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::uint64_t capacity,
-                            const std::string& what, bool whole_only = false);
+                            const std::string& what, bool whole_only = false, const ModelMapping* fixed = nullptr);
 // Row-fused DRAM bytes per head: Q and O once, K and V once per query block:
 // eb N d (2 + 2 ceil(N / br)).
 std::uint64_t row_fused_bytes_per_head(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::int64_t br);
 // The unfused schedule's spilled bytes per head, its floor: Q, K, V, O once (4 eb N d) and the
 // scores S (accumulator width) and P (operand width) each written and read: 2 (acc + eb) N^2.
 std::uint64_t spilled_bytes_per_head(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh);
+
+// The fused kernel the flash variant runs: flash tiles, or, when a query block's whole score rows
+// fit and the mapper finds it faster, the row-fused kernel (the same cascade with the key rank
+// untiled: FlashAttention with a single key block is exact softmax attention). So flash is never
+// slower than the unfused schedule when the score matrix fits on chip. opt.fixed may fix the kind
+// ("flash" or "row_fused") and the tiles.
+struct FlashSchedule {
+  bool row_fused = false;
+  FlashPlan flash;
+  RowFusedPlan rows;
+};
+FlashSchedule choose_flash_schedule(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::uint64_t capacity,
+                                    const std::string& what, const MapperOptions& opt = {});
+
+// The candidates the mapper considers for the flash variant's kernel (for tests: each must compute
+// attention).
+std::vector<FlashPlan> flash_plan_candidates(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
+                                             std::uint64_t capacity);
+std::vector<RowFusedPlan> row_fused_plan_candidates(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
+                                                    std::uint64_t capacity);
 
 // With use_accumulators, the fp32 outputs O (accumulated over key tiles) go to the accumulator
 // storage when they fit, as in FlashEmitter.
@@ -91,7 +114,8 @@ class RowFusedEmitter {
   RowFusedEmitter(const HwConfig& hw, const RowFusedPlan& plan, std::int64_t seq_len, std::int64_t dh,
                   std::uint64_t base, bool use_accumulators = false);
   std::vector<BufferInfo> buffers(std::uint32_t phase) const;
-  void emit_head(Emitter& em, const HeadBlocks& h, bool causal, float scale);
+  // q_len: emit only the query blocks that start before it (-1: all; the mapper times slices).
+  void emit_head(Emitter& em, const HeadBlocks& h, bool causal, float scale, std::int64_t q_len = -1);
 
  private:
   const HwConfig& hw_;

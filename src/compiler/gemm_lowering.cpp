@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <functional>
+#include <tuple>
 #include <vector>
 
 #include "common/errors.h"
+#include "hw/sram_traffic.h"
 
 namespace attnsim {
 
@@ -13,11 +16,18 @@ namespace {
 
 
 // Candidate tile sizes for a dimension of length `dim` folded over `granule` (1 = streamed):
-// the whole dimension, and granule * 2^i below it. A streamed dimension starts at 16.
-std::vector<std::int64_t> candidates(std::int64_t dim, std::int64_t granule) {
+// the whole dimension, and granule * 2^i below it (a streamed dimension starts at 16). `wide`
+// (thorough effort) adds every multiple of the granule up to 16 of them, and 3 * 2^i multiples.
+std::vector<std::int64_t> candidates(std::int64_t dim, std::int64_t granule, bool wide = false) {
   std::vector<std::int64_t> v{dim};
-  for (std::int64_t t = granule == 1 ? 16 : granule; t < dim; t *= 2) v.push_back(t);
+  const std::int64_t g0 = granule == 1 ? 16 : granule;
+  for (std::int64_t t = g0; t < dim; t *= 2) v.push_back(t);
+  if (wide) {
+    for (std::int64_t i = 3; i <= 16 && i * g0 < dim; ++i) v.push_back(i * g0);
+    for (std::int64_t t = 3 * g0; t < dim; t *= 2) v.push_back(t);
+  }
   std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
   return v;
 }
 
@@ -56,49 +66,134 @@ std::int64_t compute_cycles(const HwConfig& hw, const GemmDims& d, std::int64_t 
   return total;
 }
 
+
+
+// SRAM banks a buffer of `bytes` spans when it starts on a bank boundary (GemmEmitter's layout
+// when it fits; otherwise it may straddle one more, which the estimate ignores).
+std::int64_t banks_spanned(const HwConfig& hw, std::uint64_t bytes) {
+  return std::max<std::int64_t>(1, std::int64_t((bytes + hw.sram.bytes_per_bank - 1) / hw.sram.bytes_per_bank));
+}
+
+// The analytical estimate of one tiling (the mapper's ranking; the best few are then timed):
+//   prologue  the first A and B tiles' load, exposed: (a + b tile bytes) / bandwidth + latency;
+//   steady    max(sum over tiles of the array's time, all DRAM bytes / bandwidth), where a tile's
+//             array time is its fold cycles (fill and drain included, array_timing.h) or, when
+//             longer, the cycles the banks holding its operands need to deliver them (sram_traffic.h,
+//             a buffer's bytes spread over the banks it spans);
+//   epilogue  the last C tile's store, exposed: c tile bytes / bandwidth + latency.
+double analytic_cycles(const HwConfig& hw, const GemmDims& d, std::int64_t tm, std::int64_t tk, std::int64_t tn,
+                       std::uint64_t traffic, int epilogue_inputs) {
+  const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
+  const double bw = hw.dram.peak_bytes_per_cycle;
+  const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 50.0;
+  const std::uint64_t per_read = std::uint64_t(hw.sram.port_bytes) * hw.sram.read_ports,
+                      per_write = std::uint64_t(hw.sram.port_bytes) * hw.sram.write_ports;
+  double array_time = 0;
+  auto parts = [](std::int64_t dim, std::int64_t t) {
+    std::vector<std::pair<std::int64_t, std::int64_t>> p;  // (size, count)
+    if (dim / t) p.push_back({t, dim / t});
+    if (dim % t) p.push_back({dim % t, 1});
+    return p;
+  };
+  const std::int64_t a_banks = banks_spanned(hw, tm * tk * ob), b_banks = banks_spanned(hw, tk * tn * ob),
+                     c_banks = banks_spanned(hw, tm * tn * acc);
+  for (auto [m, cm] : parts(d.m, tm))
+    for (auto [k, ck] : parts(d.k, tk))
+      for (auto [n, cn] : parts(d.n, tn)) {
+        Instr g;
+        g.op = Opcode::Gemm;
+        g.m = std::uint32_t(m), g.k = std::uint32_t(k), g.n = std::uint32_t(n);
+        g.accumulate = ck > 1 || k < tk;  // every K step but the first accumulates
+        const SramTraffic t = gemm_sram_traffic(hw.array, g);
+        auto need = [](std::uint64_t bytes, std::int64_t banks, std::uint64_t per) {
+          return double((bytes + banks * per - 1) / (banks * per));
+        };
+        const double ports = std::max({need(t.a_read, a_banks, per_read), need(t.b_read, b_banks, per_read),
+                                       need(t.c_read, c_banks, per_read), need(t.c_written, c_banks, per_write)});
+        const double comp =
+            double(gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {m, k, n}));
+        array_time += double(cm * ck * cn) * std::max(comp, ports);
+      }
+  const double prologue = double((tm * tk + tk * tn) * ob) / bw + latency;
+  const double epilogue = double(tm * tn * ob * (epilogue_inputs ? 2 : 1)) / bw + latency;
+  return prologue + std::max(array_time, double(traffic) / bw) + epilogue;
+}
+
+// The candidate tilings' programs for the timer: the GEMM alone, as lower_gemm builds it.
+std::function<void(ProgramSink&)> gemm_program(const HwConfig& hw, const GemmDims& d, const GemmTiling& t) {
+  return [&hw, d, t](ProgramSink& sink) {
+    const std::uint64_t ob = hw.array.operand_bytes;
+    const std::uint64_t a_base = 0, b_base = align_up(d.m * d.k * ob, 4096), c_base = align_up(b_base + d.k * d.n * ob, 4096),
+                        r_base = align_up(c_base + d.m * d.n * ob, 4096);
+    const std::vector<TensorInfo> tensors = {{"A", a_base, std::uint64_t(d.m), std::uint64_t(d.k), int(ob)},
+                                             {"B", b_base, std::uint64_t(d.k), std::uint64_t(d.n), int(ob)},
+                                             {"C", c_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)},
+                                             {"R", r_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)}};
+    Emitter em(sink, tensors);
+    GemmEmitter g(hw, t, 0, std::uint64_t(hw.sram.total_bytes()));
+    GemmBlocks o;
+    o.a = {0, 0, 0, d.m, d.k};
+    o.b = {1, 0, 0, d.k, d.n};
+    o.c = {2, 0, 0, d.m, d.n};
+    if (t.epilogue_inputs) o.epilogue = Epilogue::AddResidual, o.residual = {3, 0, 0, d.m, d.n};
+    g.emit(em, o);
+  };
+}
+
 }  // namespace
 
-GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity_limit,
-                              const std::string& what, int epilogue_inputs) {
-  if (d.m <= 0 || d.k <= 0 || d.n <= 0)
-    throw UserError("GEMM dimensions must be positive, got M=" + std::to_string(d.m) + " K=" + std::to_string(d.k) +
-                    " N=" + std::to_string(d.n));
+namespace {
+
+// Granule per GEMM dimension (array_timing.h's mapping); 1 marks the streamed dimension.
+void granules(const HwConfig& hw, std::int64_t* gm, std::int64_t* gk, std::int64_t* gn) {
   const std::int64_t R = hw.array.rows, C = hw.array.cols;
-  // Granule per GEMM dimension (array_timing.h's mapping); 1 marks the streamed dimension.
-  std::int64_t gm = 1, gk = 1, gn = 1;
+  *gm = *gk = *gn = 1;
   switch (hw.array.dataflow) {
     case Dataflow::OS:
-      gm = R, gn = C;
+      *gm = R, *gn = C;
       break;
     case Dataflow::WS:
-      gk = R, gn = C;
+      *gk = R, *gn = C;
       break;
     case Dataflow::IS:
-      gk = R, gm = C;
+      *gk = R, *gm = C;
       break;
   }
-  const std::uint64_t capacity = capacity_limit ? capacity_limit : std::uint64_t(hw.sram.total_bytes());
-  const std::uint64_t ob = hw.array.operand_bytes;
-  const double bw = hw.dram.peak_bytes_per_cycle;
+}
 
-  GemmTiling best;
-  bool found = false;
-  // C tiles go to the accumulator storage whenever they fit there, but the search first counts
-  // them against the SRAM as if they lived in it, and frees their room only when nothing fits so:
-  // the cost model below ignores the exposed first load, so the larger tiles the freed room admits
-  // can be slower (cloud 1024^3 with 8 MiB: 512x1024x1024 tiles, 26,772 cycles, against 25,498
-  // with 256x1024x1024).
-  for (int pass = 0; pass < 2 && !found; ++pass)
-  for (std::int64_t tm : candidates(d.m, gm))
-    for (std::int64_t tk : candidates(d.k, gk))
-      for (std::int64_t tn : candidates(d.n, gn)) {
+// Calls visit(tiling, footprint, wide) for every tiling within capacity (footprint: its SRAM bytes): tile sizes from
+// candidates() per dimension (the fixed ones only, where the user fixed them), both loop orders
+// (or the fixed one). `wide` tells a tiling only the thorough effort's mapspace has.
+template <typename Visit>
+void for_each_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity, int epilogue_inputs, bool wide,
+                     const OpMapping* fixed, Visit&& visit) {
+  std::int64_t gm, gk, gn;
+  granules(hw, &gm, &gk, &gn);
+  const std::uint64_t ob = hw.array.operand_bytes;
+  auto rank_candidates = [&](const char* rank, std::int64_t dim, std::int64_t granule) {
+    if (fixed && fixed->tile_of(rank)) return std::vector<std::int64_t>{fixed->tile_of(rank)};
+    return candidates(dim, granule, wide);
+  };
+  // The default mapspace's sizes; the others come from the thorough effort's wider one.
+  auto narrow = [&](std::int64_t t, std::int64_t dim, std::int64_t granule) {
+    const std::vector<std::int64_t> v = candidates(dim, granule, false);
+    return std::find(v.begin(), v.end(), t) != v.end();
+  };
+  std::vector<bool> orders = {false, true};
+  if (fixed && !fixed->loop_order.empty()) orders = {fixed->loop_order.front() == "n"};
+  for (std::int64_t tm : rank_candidates("m", d.m, gm))
+    for (std::int64_t tk : rank_candidates("k", d.k, gk))
+      for (std::int64_t tn : rank_candidates("n", d.n, gn)) {
+        // C tiles go to the accumulator storage whenever they fit there (then they take no SRAM).
         const BufferSizes bs = buffer_sizes(hw, tm, tk, tn, epilogue_inputs);
         const bool c_acc = c_fits_accumulators(hw, bs);
-        if (bs.sram_total(c_acc && pass == 1) > capacity) continue;
+        const std::uint64_t footprint = bs.sram_total(c_acc);
+        if (footprint > capacity) continue;
         const std::int64_t nm = ceil_div(d.m, tm), nn = ceil_div(d.n, tn);
         const std::uint64_t a_bytes = d.m * d.k * ob, b_bytes = d.k * d.n * ob, c_bytes = d.m * d.n * ob;
         const std::int64_t comp = compute_cycles(hw, d, tm, tk, tn);
-        for (bool n_outer : {false, true}) {
+        const bool is_wide = !narrow(tm, d.m, gm) || !narrow(tk, d.k, gk) || !narrow(tn, d.n, gn);
+        for (bool n_outer : orders) {
           // A tile is loaded again only when the (row, k) block it holds changes between consecutive
           // GEMMs (lower_gemm): with the whole K in one tile the outer loop's panel stays on chip
           // across the inner loop, and with a single inner tile the inner operand stays too.
@@ -109,24 +204,78 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
           else
             traffic += b_bytes * (nk == 1 ? 1 : nm) + a_bytes * (nk == 1 && nm == 1 ? 1 : nn);
           if (epilogue_inputs) traffic += c_bytes;  // the residual read once
-          GemmTiling t{tm, tk, tn, n_outer, traffic, comp, std::max(double(comp), double(traffic) / bw)};
+          GemmTiling t{tm, tk, tn, n_outer, traffic, comp, 0};
           t.epilogue_inputs = epilogue_inputs;
           t.c_in_accumulators = c_acc;
-          // Minimise estimated cycles, then traffic, then partial sums off the SRAM ports (C in
-          // accumulators), then the number of tiles (fewer instructions).
-          auto key = [&](const GemmTiling& x) {
-            return std::make_tuple(x.est_cycles, x.est_dram_bytes, !x.c_in_accumulators,
-                                   ceil_div(d.m, x.tm) * ceil_div(d.k, x.tk) * ceil_div(d.n, x.tn), x.n_outer);
-          };
-          if (!found || key(t) < key(best)) best = t, found = true;
+          t.est_cycles = analytic_cycles(hw, d, tm, tk, tn, traffic, epilogue_inputs);
+          visit(t, footprint, is_wide);
         }
       }
+}
+
+}  // namespace
+
+std::vector<GemmTiling> gemm_tiling_candidates(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity,
+                                               int epilogue_inputs, bool wide) {
+  std::vector<GemmTiling> v;
+  for_each_tiling(hw, d, capacity ? capacity : std::uint64_t(hw.sram.total_bytes()), epilogue_inputs, wide, nullptr,
+                  [&](const GemmTiling& t, std::uint64_t, bool) { v.push_back(t); });
+  return v;
+}
+
+GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity_limit,
+                              const std::string& what, int epilogue_inputs, const MapperOptions& opt) {
+  if (d.m <= 0 || d.k <= 0 || d.n <= 0)
+    throw UserError("GEMM dimensions must be positive, got M=" + std::to_string(d.m) + " K=" + std::to_string(d.k) +
+                    " N=" + std::to_string(d.n));
+  const std::uint64_t capacity = capacity_limit ? capacity_limit : std::uint64_t(hw.sram.total_bytes());
+  const bool wide = opt.effort == MapperEffort::Thorough;
+
+  // Choices the user fixed for this op (--mapping FILE): they replace the candidates of their rank.
+  const OpMapping* fixed = opt.fixed ? opt.fixed->find(what) : nullptr;
+  if (fixed) {
+    std::string problems;
+    auto problem = [&](const std::string& field, const std::string& rule) {
+      problems += (problems.empty() ? "" : "\n") + opt.fixed->where(what, field) + ": " + rule;
+    };
+    if (fixed->kind != "gemm") problem("kind", what + " is a GEMM: kind must be \"gemm\", got \"" + fixed->kind + "\"");
+    for (auto [rank, dim] : {std::pair<const char*, std::int64_t>{"m", d.m}, {"k", d.k}, {"n", d.n}})
+      if (fixed->tile_of(rank) > dim)
+        problem(std::string("tile/") + rank, "must be at most the GEMM's " + std::string(rank) + " = " +
+                                                 std::to_string(dim) + ", got " + std::to_string(fixed->tile_of(rank)));
+    if (!problems.empty()) throw UserError(problems);
+  }
+
+  std::vector<GemmTiling> tilings;
+  std::vector<MapCandidate> cands;
+  for_each_tiling(hw, d, capacity, epilogue_inputs, wide, fixed, [&](const GemmTiling& t, std::uint64_t footprint,
+                                                                      bool is_wide) {
+          const std::int64_t tm = t.tm, tk = t.tk, tn = t.tn;
+          const bool n_outer = t.n_outer;
+          const std::uint64_t traffic = t.est_dram_bytes;
+          MapCandidate mc;
+          mc.analytic_cycles = t.est_cycles;
+          mc.dram_bytes = traffic;
+          mc.sram_bytes = footprint;
+          mc.wide = is_wide;
+          mc.key = "gemm " + std::to_string(d.m) + "x" + std::to_string(d.k) + "x" + std::to_string(d.n) + " tiles " +
+                   std::to_string(tm) + "x" + std::to_string(tk) + "x" + std::to_string(tn) + (n_outer ? " nmk" : " mnk") +
+                   (epilogue_inputs ? " residual" : "");
+          tilings.push_back(t);
+          cands.push_back(std::move(mc));
+  });
+  const bool found = !cands.empty();
   if (!found) {
-    const std::int64_t tm = candidates(d.m, gm).front(), tk = candidates(d.k, gk).front(),
-                       tn = candidates(d.n, gn).front();
+    std::int64_t gm, gk, gn;
+    granules(hw, &gm, &gk, &gn);
+    auto smallest = [&](const char* rank, std::int64_t dim, std::int64_t granule) {
+      return fixed && fixed->tile_of(rank) ? fixed->tile_of(rank) : candidates(dim, granule).front();
+    };
+    const std::int64_t tm = smallest("m", d.m, gm), tk = smallest("k", d.k, gk), tn = smallest("n", d.n, gn);
     BufferSizes b = buffer_sizes(hw, tm, tk, tn, epilogue_inputs);
     std::ostringstream msg;
-    msg << hw.source << ": /sram: " << (what.empty() ? "GEMM" : what) << " " << d.m << "x" << d.k << "x" << d.n << " does not fit: its smallest tile (A "
+    if (fixed) msg << opt.fixed->where(what, "tile") << ": the fixed tiling does not fit; ";
+    msg << hw.source << ": /sram: " << (what.empty() || what == "gemm" ? "GEMM" : what) << " " << d.m << "x" << d.k << "x" << d.n << " does not fit: its smallest tile (A "
         << tm << "x" << tk << " = " << b.a << " B, B " << tk << "x" << tn << " = " << b.b << " B, C " << tm << "x" << tn
         << " accumulators = " << b.c << " B, each double-buffered: "
         << (c_fits_accumulators(hw, b) ? std::to_string(b.sram_total(true)) + " B of SRAM with C in accumulators"
@@ -136,6 +285,40 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
         << " banks x " << hw.sram.bytes_per_bank << " B)";
     throw UserError(msg.str());
   }
+  // Among equal estimates, fewer tiles (fewer instructions) first, then m-outer.
+  std::vector<std::size_t> idx(tilings.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  auto tiles = [&](const GemmTiling& x) { return ceil_div(d.m, x.tm) * ceil_div(d.k, x.tk) * ceil_div(d.n, x.tn); };
+  std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+    return std::make_tuple(tilings[a].est_cycles, tilings[a].est_dram_bytes, tiles(tilings[a]), tilings[a].n_outer) <
+           std::make_tuple(tilings[b].est_cycles, tilings[b].est_dram_bytes, tiles(tilings[b]), tilings[b].n_outer);
+  });
+  std::vector<GemmTiling> sorted_t;
+  std::vector<MapCandidate> sorted_c;
+  for (std::size_t i : idx) {
+    sorted_t.push_back(tilings[i]);
+    // Timed on the whole GEMM when it has at most two tiles along both M and N; otherwise on
+    // slices of one and two iterations of the loop over M or N with more tiles (the outer loop
+    // when it has more than two), extrapolated: every iteration but a ragged last one repeats
+    // the same tiles.
+    const GemmTiling& t = tilings[i];
+    const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn);
+    const std::int64_t outer = t.n_outer ? nn : nm, inner = t.n_outer ? nm : nn;
+    const bool slice_n = outer > 2 ? t.n_outer : !t.n_outer;  // which dimension the slices cut
+    const std::int64_t reps = slice_n ? nn : nm;
+    cands[i].time = [&hw, d, t, slice_n, reps, whole = outer <= 2 && inner <= 2] {
+      if (whole) return double(time_program(hw, gemm_program(hw, d, t)).cycles);
+      return time_extrapolated(hw, reps, [&](ProgramSink& sink, std::int64_t r) {
+        GemmDims part = d;
+        (slice_n ? part.n : part.m) = std::min(slice_n ? d.n : d.m, r * (slice_n ? t.tn : t.tm));
+        gemm_program(hw, part, t)(sink);
+      });
+    };
+    sorted_c.push_back(std::move(cands[i]));
+  }
+  const std::size_t pick = pick_mapping(sorted_c, capacity, opt);
+  GemmTiling best = sorted_t[pick];
+  if (sorted_c[pick].timed_cycles >= 0) best.est_cycles = sorted_c[pick].timed_cycles;
   return best;
 }
 
@@ -249,6 +432,14 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
       const DramBlock cb{o.c.tensor, o.c.row0 + m0, o.c.col0 + n0, m, n};
       c_reader_[c_slot_] = em.store(cb, ct, {result});
     }
+}
+
+OpMapping gemm_op_mapping(const GemmTiling& t) {
+  OpMapping m;
+  m.kind = "gemm";
+  m.tile = {{"m", t.tm}, {"k", t.tk}, {"n", t.tn}};
+  m.loop_order = t.n_outer ? std::vector<std::string>{"n", "m", "k"} : std::vector<std::string>{"m", "n", "k"};
+  return m;
 }
 
 TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& t) {

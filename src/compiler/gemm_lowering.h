@@ -9,6 +9,7 @@
 #include "compiler/emitter.h"
 #include "config/hw_config.h"
 #include "ir/tile_program.h"
+#include "mapper/search.h"
 #include "timing/array_timing.h"
 
 namespace attnsim {
@@ -19,7 +20,7 @@ struct GemmTiling {
   bool n_outer = false;                 // loop order n, m, k (B panel reused) instead of m, n, k
   std::uint64_t est_dram_bytes = 0;     // traffic the schedule moves
   std::int64_t est_compute_cycles = 0;  // sum of the tiles' array cycles
-  double est_cycles = 0;                // max(compute, traffic / bandwidth): what the choice minimises
+  double est_cycles = 0;                // the mapper's estimate: timed when it was timed, else analytical
   int epilogue_inputs = 0;              // 1: double-buffered residual tiles share the SRAM
   bool c_in_accumulators = false;       // the C tiles (partial sums) live in accumulator storage
 };
@@ -29,11 +30,19 @@ struct GemmTiling {
 // array's fold structure is kept. Throws UserError naming `what`, the smallest tile and the
 // capacity when nothing fits.
 // epilogue_inputs = 1 reserves room for a residual tile per C tile (Epilogue::AddResidual).
+// The mapper (mapper/search.h) ranks the tilings by an analytical estimate (exposed first load and
+// last store, per-tile fill and drain, bank-port time, DRAM bandwidth) and times the best few.
 // When the hardware declares accumulator storage (hw_config.h) and a tiling's two C buffers fit in
 // it, they go there; the tiling is chosen as if they took SRAM room too, unless no tiling fits so
 // (then only A, B and residual tiles count against the SRAM capacity).
 GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity = 0,
-                              const std::string& what = "", int epilogue_inputs = 0);
+                              const std::string& what = "", int epilogue_inputs = 0,
+                              const MapperOptions& opt = {});
+
+// Every tiling the mapper considers within capacity (0: all the SRAM); wide: the thorough effort's
+// wider mapspace too. For tests: each must compute the GEMM.
+std::vector<GemmTiling> gemm_tiling_candidates(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity = 0,
+                                               int epilogue_inputs = 0, bool wide = false);
 
 // Causal attention GEMMs skip the tiles that only touch masked scores.
 enum class CausalSkip : std::uint8_t {
@@ -77,6 +86,9 @@ class GemmEmitter {
                 c_reader_[2] = {kNoInstr, kNoInstr};
   int a_slot_ = -1, b_slot_ = -1, c_slot_ = -1;
 };
+
+// The tiling as a mapping entry (kind gemm, tiles m, k, n, loop order).
+OpMapping gemm_op_mapping(const GemmTiling& t);
 
 // A whole standalone GEMM: tensors A, B, C in DRAM and one program (attnsim gemm).
 TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& t);

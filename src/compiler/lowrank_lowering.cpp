@@ -236,8 +236,15 @@ LowRankPhase nystromformer_global(const HwConfig& hw, const AttentionGroup& grp,
   take_double_bufs(al, ph.buffers,
                    {{qbuf, "Q", std::uint64_t(ta * d) * ob, BufClass::Query},
                     {kbuf, "K", std::uint64_t(ta * d) * ob, BufClass::Key}});
-  FlashPlan fplan = plan_flash(hw, n, d, capacity > al.used() ? capacity - al.used() : 0, name + " (landmark BV)");
+  // The landmark kernel's tiles are planned once, analytically, for a long sequence and clamped to
+  // N, so its buffers do not depend on N: the low-rank variants keep on-chip memory O(1) in N.
+  MapperOptions analytic;
+  analytic.effort = MapperEffort::Fast;
+  constexpr std::int64_t kLandmarkPlanLen = 65536;
+  FlashPlan fplan = plan_flash(hw, kLandmarkPlanLen, d, capacity > al.used() ? capacity - al.used() : 0,
+                               name + " (landmark BV)", analytic);
   fplan.bq = std::min(fplan.bq, l);  // l landmark queries
+  fplan.bk = std::min(fplan.bk, n);
   const std::uint64_t flash_base = al.used();
   {
     const FlashEmitter probe(hw, fplan, d, flash_base);

@@ -31,8 +31,10 @@ struct Step {
 
 class Lowering {
  public:
-  Lowering(const HwConfig& hw, const Graph& g, PhaseHook on_phase)
-      : hw_(hw), g_(g), capacity_(std::uint64_t(hw.sram.total_bytes())), on_phase_(std::move(on_phase)) {}
+  Lowering(const HwConfig& hw, const Graph& g, PhaseHook on_phase, const MapperOptions& opt)
+      : hw_(hw), g_(g), capacity_(std::uint64_t(hw.sram.total_bytes())), on_phase_(std::move(on_phase)), opt_(opt) {
+    if (!opt_.cache) opt_.cache = &cache_;
+  }
 
   CompiledModel run() {
     if (g_.elem_bytes != hw_.array.operand_bytes)
@@ -107,10 +109,12 @@ class Lowering {
       ATTNSIM_ASSERT(!i.in[0].transposed, op.name + ": a transposed first GEMM operand has no lowering");
     const GemmDims d{a.logical_rows(), a.logical_cols(), b.logical_cols()};
     const bool residual = epi && epi->kind == OpKind::Add;
-    const GemmTiling t = choose_gemm_tiling(hw_, d, capacity_, op.name, residual ? 1 : 0);
+    const std::string name = epi ? op.name + "+" + epi->name.substr(epi->name.find('.') + 1) : op.name;
+    const GemmTiling t = choose_gemm_tiling(hw_, d, capacity_, name, residual ? 1 : 0, opt_);
     Step s;
-    s.info = {epi ? op.name + "+" + epi->name.substr(epi->name.find('.') + 1) : op.name, op.layer, op.cls,
-              describe(t, d) + (epi ? std::string(", fused ") + to_string(epi->kind) + " epilogue" : ""), 0};
+    s.info = {name, op.layer, op.cls,
+              describe(t, d) + (epi ? std::string(", fused ") + to_string(epi->kind) + " epilogue" : ""), 0,
+              gemm_mapping(t)};
     {
       GemmEmitter probe(hw_, t, 0, capacity_);
       s.buffers = probe.buffers(op.name + ".", phase(), BufClass::Activation, BufClass::Weight, BufClass::Output);
@@ -143,6 +147,8 @@ class Lowering {
     };
     add_step(std::move(s));
   }
+
+  static OpMapping gemm_mapping(const GemmTiling& t) { return gemm_op_mapping(t); }
 
   static std::string describe(const GemmTiling& t, const GemmDims& d) {
     std::ostringstream os;
@@ -202,7 +208,7 @@ class Lowering {
     Step s;
     std::ostringstream os;
     os << "row blocks of " << p.rb << "x" << p.cols << ", double-buffered";
-    s.info = {name, layer, cls, os.str(), 0};
+    s.info = {name, layer, cls, os.str(), 0, {}};
     s.buffers = RowwiseEmitter(hw_, p, 0).buffers(phase(), in_cls, out_cls);
     const HwConfig& hw = hw_;
     s.emit = [&hw, p, jobs](Emitter& em) {
@@ -222,11 +228,28 @@ class Lowering {
     const float scale = grp.scale;
     switch (grp.spec.variant) {
       case AttnVariant::Flash: {
-        const FlashPlan p = plan_flash(hw_, n, dh, capacity_, name);
+        const FlashSchedule fs = choose_flash_schedule(hw_, n, dh, capacity_, name, opt_);
+        if (fs.row_fused) {
+          const RowFusedPlan p = fs.rows;
+          Step s;
+          std::ostringstream os;
+          os << "flash as one key block (row-fused): query blocks of " << p.br
+             << " rows with their full score rows on chip, K/V tiles " << p.bk << "x" << dh << ", " << p.score_buffers
+             << " score buffer(s)";
+          s.info = {name, grp.layer, OpClass::QK, os.str(), 0, {"row_fused", {{"m", p.br}}, {}}};
+          s.buffers = RowFusedEmitter(hw_, p, n, dh, 0, /*use_accumulators=*/true).buffers(phase());
+          s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
+            RowFusedEmitter e(hw, p, n, dh, 0, /*use_accumulators=*/true);
+            for (const HeadBlocks& h : heads) e.emit_head(em, h, causal, scale);
+          };
+          add_step(std::move(s));
+          return;
+        }
+        const FlashPlan p = fs.flash;
         Step s;
         std::ostringstream os;
         os << "flash: Q tiles " << p.bq << "x" << dh << ", K/V tiles " << p.bk << "x" << dh << ", online softmax";
-        s.info = {name, grp.layer, OpClass::QK, os.str(), 0};
+        s.info = {name, grp.layer, OpClass::QK, os.str(), 0, {"flash", {{"m", p.bq}, {"p", p.bk}}, {}}};
         s.buffers = FlashEmitter(hw_, p, dh, 0, /*use_accumulators=*/true).buffers(phase());
         s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
           FlashEmitter e(hw, p, dh, 0, /*use_accumulators=*/true);
@@ -238,7 +261,7 @@ class Lowering {
       case AttnVariant::RowFused:
       case AttnVariant::Unfused: {
         const bool unfused = grp.spec.variant == AttnVariant::Unfused;
-        const RowFusedPlan p = plan_row_fused(hw_, n, dh, capacity_, name, unfused);
+        const RowFusedPlan p = plan_row_fused(hw_, n, dh, capacity_, name, unfused, unfused ? nullptr : opt_.fixed);
         if (p.br > 0) {
           Step s;
           std::ostringstream os;
@@ -247,7 +270,8 @@ class Lowering {
           else
             os << "row-fused: query blocks of " << p.br << " rows with their full score rows on chip";
           os << ", K/V tiles " << p.bk << "x" << dh << ", " << p.score_buffers << " score buffer(s)";
-          s.info = {name, grp.layer, OpClass::QK, os.str(), 0};
+          s.info = {name, grp.layer, OpClass::QK, os.str(), 0, {}};
+          if (!unfused) s.info.mapping = {"row_fused", {{"m", p.br}}, {}};
           s.buffers = RowFusedEmitter(hw_, p, n, dh, 0, /*use_accumulators=*/true).buffers(phase());
           s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
             RowFusedEmitter e(hw, p, n, dh, 0, /*use_accumulators=*/true);
@@ -266,7 +290,7 @@ class Lowering {
         // Low-rank variants: their phases (a global one before the barrier, then the stream).
         for (LowRankPhase& ph : lower_lowrank_group(hw_, g_, grp, name)) {
           Step s;
-          s.info = {ph.name, grp.layer, ph.cls, ph.plan, 0};
+          s.info = {ph.name, grp.layer, ph.cls, ph.plan, 0, {}};
           s.buffers = std::move(ph.buffers);
           for (BufferInfo& b : s.buffers) b.phase = phase();
           s.emit = std::move(ph.emit);
@@ -361,8 +385,8 @@ class Lowering {
                   &pv = g_.ops[std::size_t(grp.ops.at(2))];
     const std::int64_t n = grp.seq_len, dh = grp.head_dim;
     const GemmDims dqk{n, dh, n}, dpv{n, n, dh};
-    const GemmTiling tqk = choose_gemm_tiling(hw_, dqk, capacity_, qk.name);
-    const GemmTiling tpv = choose_gemm_tiling(hw_, dpv, capacity_, pv.name);
+    const GemmTiling tqk = choose_gemm_tiling(hw_, dqk, capacity_, qk.name, 0, opt_);
+    const GemmTiling tpv = choose_gemm_tiling(hw_, dpv, capacity_, pv.name, 0, opt_);
     const HwConfig& hw = hw_;
     const std::uint64_t cap = capacity_;
     auto gemm_step = [&](const GraphOp& op, const GemmTiling& t, const GemmDims& d, CausalSkip skip, BufClass a,
@@ -378,7 +402,7 @@ class Lowering {
         gb.push_back(x);
       }
       Step s;
-      s.info = {op.name, op.layer, op.cls, "unfused, S spilled to DRAM: " + describe(t, d), 0};
+      s.info = {op.name, op.layer, op.cls, "unfused, S spilled to DRAM: " + describe(t, d), 0, gemm_mapping(t)};
       s.buffers = GemmEmitter(hw_, t, 0, capacity_).buffers(op.name + ".", phase(), a, b, c);
       s.emit = [&hw, t, cap, gb](Emitter& em) {
         GemmEmitter e(hw, t, 0, cap);
@@ -398,7 +422,31 @@ class Lowering {
     spilled_.push_back(grp.layer);
   }
 
+  // Every op the user's mapping names must be one of the compiled phases.
+  void check_fixed_ops() const {
+    if (!opt_.fixed) return;
+    std::vector<std::string> problems;
+    for (const auto& [op, m] : opt_.fixed->ops) {
+      bool found = false;
+      for (const Step& s : steps_) found |= s.info.name == op;
+      if (!found) {
+        std::vector<std::string> names;
+        for (const Step& s : steps_)
+          if (!s.info.mapping.kind.empty()) names.push_back(s.info.name);
+        const std::string guess = did_you_mean(op, names);
+        problems.push_back(opt_.fixed->where(op, "") + ": no op of this name has mapping choices in this workload" +
+                           (guess.empty() ? "" : " (did you mean \"" + guess + "\"?)"));
+      }
+    }
+    if (!problems.empty()) {
+      std::string msg;
+      for (const std::string& p : problems) msg += (msg.empty() ? "" : "\n") + p;
+      throw UserError(msg);
+    }
+  }
+
   CompiledModel finish() {
+    check_fixed_ops();
     CompiledModel cm;
     // DRAM: every tensor row-major from address 0, each on a 4 KiB boundary. S and P exist in DRAM
     // only for spilled unfused attention; elsewhere they are never touched and take no space.
@@ -445,12 +493,21 @@ class Lowering {
   std::vector<int> spilled_;
   std::vector<int> uses_;  // per tensor: how many op inputs read it
   PhaseHook on_phase_;
+  MapperOptions opt_;
+  MapperCache cache_;
 };
 
 }  // namespace
 
-CompiledModel compile_model(const HwConfig& hw, const Graph& g, PhaseHook on_phase) {
-  return Lowering(hw, g, std::move(on_phase)).run();
+CompiledModel compile_model(const HwConfig& hw, const Graph& g, PhaseHook on_phase, const MapperOptions& opt) {
+  return Lowering(hw, g, std::move(on_phase), opt).run();
+}
+
+ModelMapping mapping_of(const CompiledModel& cm) {
+  ModelMapping m;
+  for (const PhaseInfo& p : cm.phases)
+    if (!p.mapping.kind.empty()) m.ops.emplace_back(p.name, p.mapping);
+  return m;
 }
 
 }  // namespace attnsim

@@ -11,6 +11,8 @@
 #include "config/hw_config.h"
 #include "ir/graph.h"
 #include "ir/tile_program.h"
+#include "mapper/mapping.h"
+#include "mapper/search.h"
 
 namespace attnsim {
 
@@ -20,6 +22,7 @@ struct PhaseInfo {
   OpClass cls = OpClass::Other;
   std::string plan;  // how it was tiled, one line
   std::uint64_t sram_bytes = 0;
+  OpMapping mapping;  // the schedule choice (kind empty: the op has no mapping choices yet)
 };
 
 struct CompiledModel {
@@ -30,7 +33,12 @@ struct CompiledModel {
 // Called as the program's generator starts emitting each phase (for progress reports).
 using PhaseHook = std::function<void(std::size_t index, std::size_t count, const PhaseInfo& phase)>;
 
-// The program refers to hw and g, which must outlive it.
-CompiledModel compile_model(const HwConfig& hw, const Graph& g, PhaseHook on_phase = nullptr);
+// The program refers to hw and g, which must outlive it. opt: the mapper's effort and the choices a
+// user fixed; a fixed choice for an op that does not exist, of the wrong kind, or that does not fit
+// is a UserError naming the mapping file and the path.
+CompiledModel compile_model(const HwConfig& hw, const Graph& g, PhaseHook on_phase = nullptr,
+                            const MapperOptions& opt = {});
+// The mapping the compilation chose, op by op (what --emit mapping prints).
+ModelMapping mapping_of(const CompiledModel& cm);
 
 }  // namespace attnsim

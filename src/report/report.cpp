@@ -321,8 +321,11 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
                   {"dma_segments", s.dma_segments}};
   if (!phases.empty()) {
     Json ph = Json::array();
-    for (const PhaseInfo& p : phases)
-      ph.push_back({{"name", p.name}, {"layer", p.layer}, {"plan", p.plan}, {"sram_bytes", p.sram_bytes}});
+    for (const PhaseInfo& p : phases) {
+      Json one = {{"name", p.name}, {"layer", p.layer}, {"plan", p.plan}, {"sram_bytes", p.sram_bytes}};
+      if (!p.mapping.kind.empty()) one["mapping"] = op_mapping_to_json(p.mapping);  // as --emit mapping prints it
+      ph.push_back(one);
+    }
     r["phases"] = ph;
     // The attention's own SRAM: the largest of its phases (S = Q K^T, softmax, P V, a fused
     // attention kernel, low-rank global and streaming phases), apart from projections and FFN.

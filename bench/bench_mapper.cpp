@@ -1,0 +1,149 @@
+// The mapper's program timer against the SystemC accelerator, and the mapper's choices.
+// Part 1: for GEMMs on the edge and cloud presets, every tiling the mapper considers among the
+// analytically best few, timed by the program timer (mapper/program_timer.h) and simulated
+// (one forked child per simulation): the timer's error (median and worst |timer / sim - 1|), and
+// whether the timer ranks the simulated best first.
+// Part 2: the chosen tiling per effort level: simulated cycles, % of max(MACs / PEs, compulsory
+// bytes / bandwidth), mapping wall time (median of 5).
+// Usage: bench_mapper [--quick]
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <systemc>
+#include <vector>
+
+#include "bench_support.h"
+#include "compiler/gemm_lowering.h"
+#include "config/hw_config.h"
+#include "hw/accelerator.h"
+#include "mapper/program_timer.h"
+
+using namespace attnsim;
+
+namespace {
+
+// Simulated cycles of a program in a forked child (SystemC elaborates once per process).
+std::int64_t simulate_in_child(const HwConfig& hw, const TileProgram& p) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    std::int64_t cycles = -1;
+    try {
+      cycles = simulate(hw, p).stats.cycles;
+    } catch (...) {
+    }
+    if (write(fds[1], &cycles, sizeof cycles) != sizeof cycles) _exit(1);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::int64_t cycles = -1;
+  if (read(fds[0], &cycles, sizeof cycles) != sizeof cycles) cycles = -1;
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return cycles;
+}
+
+struct Case {
+  const char* hw;
+  GemmDims d;
+  const char* dataflow;  // null: the preset's
+};
+
+}  // namespace
+
+// SystemC provides main() and calls sc_main(); every simulation runs in a forked child.
+int sc_main(int argc, char** argv) {
+  bool quick = argc > 1 && !std::strcmp(argv[1], "--quick");
+  const std::vector<Case> cases = {
+      {"cloud", {1024, 1024, 1024}, nullptr}, {"cloud", {2048, 2048, 2048}, nullptr},
+      {"cloud", {4096, 768, 3072}, nullptr},  {"cloud", {4096, 3072, 768}, nullptr},
+      {"edge", {512, 512, 512}, nullptr},     {"edge", {4096, 768, 3072}, nullptr},
+      {"edge", {64, 65536, 64}, "ws"},        {"edge", {64, 65536, 64}, "os"},
+      {"edge", {1024, 64, 1024}, nullptr},
+  };
+  std::printf("Part 1: program timer against the SystemC accelerator (ideal DRAM)\n");
+  std::printf("%-6s %-18s %-4s %-22s %12s %12s %8s\n", "hw", "GEMM", "df", "tiling", "timer", "simulated", "error");
+  std::vector<double> errors;
+  int rank_hits = 0, rank_cases = 0;
+  for (const Case& c : cases) {
+    HwConfig hw = load_hw_config(c.hw);
+    if (c.dataflow) hw.array.dataflow = std::string(c.dataflow) == "ws" ? Dataflow::WS : Dataflow::OS;
+    // The tilings the default mapper times: re-run its enumeration through the public entry
+    // point at each effort and collect distinct choices, plus the fast (analytical) pick.
+    std::vector<GemmTiling> tilings;
+    for (MapperEffort e : {MapperEffort::Fast, MapperEffort::Default, MapperEffort::Thorough}) {
+      MapperOptions o;
+      o.effort = e;
+      const GemmTiling t = choose_gemm_tiling(hw, c.d, 0, "bench", 0, o);
+      bool seen = false;
+      for (const GemmTiling& x : tilings) seen |= x.tm == t.tm && x.tk == t.tk && x.tn == t.tn && x.n_outer == t.n_outer;
+      if (!seen) tilings.push_back(t);
+      if (quick) break;
+    }
+    std::int64_t best_sim = -1, best_timer = -1;
+    std::size_t best_sim_i = 0, best_timer_i = 0;
+    for (std::size_t i = 0; i < tilings.size(); ++i) {
+      const GemmTiling& t = tilings[i];
+      const TileProgram p = lower_gemm(hw, c.d, t);
+      const std::int64_t timer = time_program(hw, [&](ProgramSink& s) { ProgramSource::of(p).generate(s); }).cycles;
+      const std::int64_t sim = simulate_in_child(hw, p);
+      const double err = double(timer) / double(sim) - 1;
+      errors.push_back(std::fabs(err));
+      char dims[64], tile[64];
+      std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)c.d.m, (long long)c.d.k, (long long)c.d.n);
+      std::snprintf(tile, sizeof tile, "%lldx%lldx%lld %s", (long long)t.tm, (long long)t.tk, (long long)t.tn,
+                    t.n_outer ? "nmk" : "mnk");
+      std::printf("%-6s %-18s %-4s %-22s %12lld %12lld %+7.2f%%\n", c.hw, dims, to_string(hw.array.dataflow), tile,
+                  (long long)timer, (long long)sim, 100 * err);
+      if (best_sim < 0 || sim < best_sim) best_sim = sim, best_sim_i = i;
+      if (best_timer < 0 || timer < best_timer) best_timer = timer, best_timer_i = i;
+    }
+    if (tilings.size() > 1) {
+      ++rank_cases;
+      rank_hits += best_sim_i == best_timer_i;
+    }
+  }
+  std::sort(errors.begin(), errors.end());
+  std::printf("timer |error|: median %.2f%%, worst %.2f%% over %zu programs; the timer's fastest is the simulated "
+              "fastest in %d of %d cases\n",
+              100 * errors[errors.size() / 2], 100 * errors.back(), errors.size(), rank_hits, rank_cases);
+
+  std::printf("\nPart 2: the mapper's choice per effort (simulated), against max(MACs / PEs, compulsory bytes / bw)\n");
+  std::printf("%-6s %-18s %-4s %-9s %-22s %12s %12s %8s %12s\n", "hw", "GEMM", "df", "effort", "tiling", "simulated",
+              "bound", "% bound", "map ms");
+  for (const Case& c : cases) {
+    HwConfig hw = load_hw_config(c.hw);
+    if (c.dataflow) hw.array.dataflow = std::string(c.dataflow) == "ws" ? Dataflow::WS : Dataflow::OS;
+    const double compulsory = double((c.d.m * c.d.k + c.d.k * c.d.n + c.d.m * c.d.n) * hw.array.operand_bytes);
+    const double bound = std::max(double(c.d.macs()) / double(hw.array.pes()), compulsory / hw.dram.peak_bytes_per_cycle);
+    for (MapperEffort e : {MapperEffort::Fast, MapperEffort::Default, MapperEffort::Thorough}) {
+      MapperOptions o;
+      o.effort = e;
+      std::vector<double> ms;
+      GemmTiling t;
+      for (int r = 0; r < (quick ? 1 : 5); ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        t = choose_gemm_tiling(hw, c.d, 0, "bench", 0, o);
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      const std::int64_t sim = simulate_in_child(hw, lower_gemm(hw, c.d, t));
+      char dims[64], tile[64];
+      std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)c.d.m, (long long)c.d.k, (long long)c.d.n);
+      std::snprintf(tile, sizeof tile, "%lldx%lldx%lld %s", (long long)t.tm, (long long)t.tk, (long long)t.tn,
+                    t.n_outer ? "nmk" : "mnk");
+      std::printf("%-6s %-18s %-4s %-9s %-22s %12lld %12.0f %7.1f%% %12.2f\n", c.hw, dims, to_string(hw.array.dataflow),
+                  to_string(e), tile, (long long)sim, bound, 100 * bound / double(sim), bench::median(ms));
+    }
+  }
+  return 0;
+}

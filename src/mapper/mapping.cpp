@@ -1,0 +1,184 @@
+#include "mapper/mapping.h"
+
+#include <algorithm>
+
+#include "common/errors.h"
+
+namespace attnsim {
+
+namespace {
+
+struct KindRanks {
+  const char* kind;
+  std::vector<std::string> ranks;
+  bool has_loop_order;
+};
+
+const std::vector<KindRanks>& kinds() {
+  static const std::vector<KindRanks> k = {
+      {"gemm", {"m", "k", "n"}, true},
+      {"flash", {"m", "p"}, false},
+      {"row_fused", {"m"}, false},
+  };
+  return k;
+}
+
+const KindRanks* kind_of(const std::string& name) {
+  for (const KindRanks& k : kinds())
+    if (name == k.kind) return &k;
+  return nullptr;
+}
+
+std::string escape_pointer(const std::string& key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ModelMapping::where(const std::string& op, const std::string& field) const {
+  return (source.empty() ? std::string("mapping") : source) + ": /ops/" + escape_pointer(op) +
+         (field.empty() ? "" : "/" + field);
+}
+
+Json op_mapping_to_json(const OpMapping& m) {
+  Json j = Json::object();
+  j["kind"] = m.kind;
+  // Tile factors in the kind's rank order, not alphabetically.
+  Json tile = Json::object();
+  if (const KindRanks* k = kind_of(m.kind)) {
+    for (const std::string& r : k->ranks)
+      if (m.tile.count(r)) tile[r] = m.tile.at(r);
+  } else {
+    for (const auto& [r, v] : m.tile) tile[r] = v;
+  }
+  j["tile"] = tile;
+  if (!m.loop_order.empty()) j["loop_order"] = m.loop_order;
+  return j;
+}
+
+Json mapping_to_json(const ModelMapping& m) {
+  Json j = Json::object();
+  j["mapping_version"] = 1;
+  Json ops = Json::object();
+  for (const auto& [name, om] : m.ops) ops[name] = op_mapping_to_json(om);
+  j["ops"] = ops;
+  return j;
+}
+
+ModelMapping parse_mapping(const Json& doc, const std::string& source) {
+  Diagnostics diag(source);
+  ModelMapping m;
+  m.source = source;
+  JsonView root(&doc, "", &diag);
+  if (!root.is_object()) {
+    diag.add("", "a mapping must be a JSON object with \"mapping_version\" and \"ops\"", doc);
+    diag.throw_if_any();
+  }
+  root.reject_unknown_keys({"mapping_version", "ops"});
+  root.integer("mapping_version", 1, 1, 1);
+  const Json* ops = doc.contains("ops") ? &doc["ops"] : nullptr;
+  if (!ops) {
+    diag.add("/ops", "is required: an object from op name (as in --emit tiles, e.g. L0.qkv_proj) to its mapping");
+  } else if (!ops->is_object()) {
+    diag.add("/ops", "must be an object from op name to its mapping", *ops);
+  } else {
+    for (auto it = ops->begin(); it != ops->end(); ++it) {
+      const std::string path = "/ops/" + escape_pointer(it.key());
+      JsonView v(&it.value(), path, &diag);
+      if (!v.is_object()) {
+        diag.add(path, "must be an object with \"kind\" and \"tile\"", it.value());
+        continue;
+      }
+      v.reject_unknown_keys({"kind", "tile", "loop_order"});
+      OpMapping om;
+      om.kind = v.choice("kind", std::nullopt, {"gemm", "flash", "row_fused"});
+      const KindRanks* k = kind_of(om.kind);
+      if (!k) continue;
+      std::string ranks;
+      for (const std::string& r : k->ranks) ranks += (ranks.empty() ? "" : ", ") + r;
+      if (v.has("tile")) {
+        const Json& t = it.value()["tile"];
+        if (!t.is_object()) {
+          diag.add(path + "/tile", "must be an object from rank (" + ranks + ") to tile factor", t);
+        } else {
+          JsonView tv(&t, path + "/tile", &diag);
+          tv.reject_unknown_keys(k->ranks);
+          for (const std::string& r : k->ranks)
+            if (tv.has(r)) om.tile[r] = tv.integer(r, std::nullopt, 1, std::int64_t(1) << 40);
+        }
+      }
+      if (v.has("loop_order")) {
+        const Json& lo = it.value()["loop_order"];
+        std::vector<std::string> order;
+        bool ok = k->has_loop_order && lo.is_array();
+        if (ok)
+          for (const Json& r : lo) {
+            if (!r.is_string()) {
+              ok = false;
+              break;
+            }
+            order.push_back(r.get<std::string>());
+          }
+        std::vector<std::string> a = order, b = k->ranks;
+        std::sort(a.begin(), a.end());
+        std::sort(b.begin(), b.end());
+        // A GEMM keeps its reduction innermost (the C tile accumulates in place): m,n,k or n,m,k.
+        if (ok && (a != b || order.back() != "k")) ok = false;
+        if (!ok)
+          diag.add(path + "/loop_order",
+                   k->has_loop_order ? "must be [\"m\", \"n\", \"k\"] or [\"n\", \"m\", \"k\"] (the reduction rank k innermost)"
+                                     : "is not a choice for kind " + om.kind,
+                   lo);
+        else
+          om.loop_order = order;
+      }
+      m.ops.emplace_back(it.key(), om);
+    }
+  }
+  diag.throw_if_any();
+  return m;
+}
+
+namespace {
+
+// One line of JSON with a space after every ':' and ',' (nlohmann's compact form has none).
+std::string one_line(const Json& j) {
+  if (j.is_object()) {
+    std::string s = "{";
+    bool first = true;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      s += (first ? "" : ", ") + Json(it.key()).dump() + ": " + one_line(it.value());
+      first = false;
+    }
+    return s + "}";
+  }
+  if (j.is_array()) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < j.size(); ++i) s += (i ? ", " : "") + one_line(j[i]);
+    return s + "]";
+  }
+  return j.dump();
+}
+
+}  // namespace
+
+std::string mapping_to_text(const ModelMapping& m) {
+  std::string s = "{\n  \"mapping_version\": 1,\n  \"ops\": {";
+  for (std::size_t i = 0; i < m.ops.size(); ++i)
+    s += std::string(i ? "," : "") + "\n    " + Json(m.ops[i].first).dump() + ": " + one_line(op_mapping_to_json(m.ops[i].second));
+  s += m.ops.empty() ? "}\n}\n" : "\n  }\n}\n";
+  return s;
+}
+
+ModelMapping read_mapping_file(const std::string& path) { return parse_mapping(read_json_file(path), path); }
+
+}  // namespace attnsim

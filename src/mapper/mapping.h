@@ -1,0 +1,62 @@
+#pragma once
+// A mapping: the schedule choice for each op of a compiled workload, as the mapper made it
+// (`attnsim run --emit mapping`) or as a user fixes it (`--mapping FILE`). Plain C++.
+//
+// JSON form (a user may give any subset of the ops, and of each op's fields; the mapper searches
+// what is left free):
+//   {
+//     "mapping_version": 1,
+//     "ops": {
+//       "L0.qkv_proj": {"kind": "gemm", "tile": {"m": 512, "k": 768, "n": 256}, "loop_order": ["m", "n", "k"]},
+//       "L0.attention": {"kind": "flash", "tile": {"m": 1024, "p": 256}},
+//       "L3.attention": {"kind": "row_fused", "tile": {"m": 128}}
+//     }
+//   }
+// Op names are the phase names of `--emit tiles` (L<layer>.<op>); ranks are named as in the op's
+// einsum: a GEMM C[m,n] = A[m,k] B[k,n] has ranks m, k, n and loop order m,n,k (A panel reused
+// across the inner n loop) or n,m,k; attention has the query rank m and the key rank p (flash:
+// m = bq, p = bk; row-fused: m = br, the query block).
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <string>
+#include <vector>
+
+#include "config/json_reader.h"
+
+namespace attnsim {
+
+struct OpMapping {
+  std::string kind;                          // "gemm", "flash", "row_fused"
+  std::map<std::string, std::int64_t> tile;  // rank -> tile factor (elements)
+  std::vector<std::string> loop_order;       // outermost first; empty: free
+  // The tile factor of `rank`, or 0 when free.
+  std::int64_t tile_of(const std::string& rank) const {
+    auto it = tile.find(rank);
+    return it == tile.end() ? 0 : it->second;
+  }
+};
+
+struct ModelMapping {
+  std::string source;                   // the file it was read from ("" when made by the mapper)
+  std::vector<std::pair<std::string, OpMapping>> ops;  // by op name, in program (or file) order
+  // The fixed choices for an op, or null.
+  const OpMapping* find(const std::string& op) const {
+    for (const auto& [name, m] : ops)
+      if (name == op) return &m;
+    return nullptr;
+  }
+  // "FILE: /ops/NAME/FIELD" for messages about a fixed choice.
+  std::string where(const std::string& op, const std::string& field) const;
+};
+
+Json mapping_to_json(const ModelMapping& m);
+// The mapping as text: one line per op, readable and diffable (what --emit mapping prints).
+std::string mapping_to_text(const ModelMapping& m);
+Json op_mapping_to_json(const OpMapping& m);
+// Reads and validates the form (kinds, rank names per kind, positive tile factors, loop orders that
+// are permutations of the kind's ranks); every problem at once, UserError naming file and path.
+ModelMapping parse_mapping(const Json& doc, const std::string& source);
+ModelMapping read_mapping_file(const std::string& path);
+
+}  // namespace attnsim

@@ -1,0 +1,321 @@
+// The mapper (src/mapper/): its program timer against a hand count and against the SystemC
+// accelerator (the other fidelity level); its choices against their properties (every candidate it
+// considers computes the right numbers, more SRAM never makes its schedule slower, flash is never
+// slower than unfused when the score matrix fits, the thorough effort never loses to the default);
+// its mapping files (round trip to a byte-identical report, path-aware errors).
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/errors.h"
+#include "compiler/attention_lowering.h"
+#include "compiler/gemm_lowering.h"
+#include "config/hw_config.h"
+#include "hw/accelerator.h"
+#include "ir/executor.h"
+#include "mapper/mapping.h"
+#include "mapper/program_timer.h"
+#include "support/cli.h"
+#include "support/isolated.h"
+#include "support/reference.h"
+
+using namespace attnsim;
+using namespace attnsim::test;
+
+namespace {
+
+HwConfig small_hw(int rows, int cols, const char* df, int banks, std::int64_t bank_bytes, double bw = 64,
+                  int latency = 10, bool chaining = false) {
+  Json doc = {{"array",
+               {{"rows", rows},
+                {"cols", cols},
+                {"dataflow", df},
+                {"timing", "overlapped"},
+                {"gemm_chaining", chaining},
+                {"clock_mhz", 1000},
+                {"operand_bytes", 2}}},
+              {"sram", {{"banks", banks}, {"bytes_per_bank", bank_bytes}, {"port_bytes", 64}}},
+              {"dram", {{"model", "ideal"}, {"bytes_per_cycle", bw}, {"latency_cycles", latency}}},
+              {"softmax", {{"lanes", 8}}}};
+  return parse_hw_config(doc, "test-hw.json");
+}
+
+// The accelerator's cycles for a program, in a forked child (one elaboration per process).
+std::int64_t simulated_cycles(const HwConfig& hw, const TileProgram& p) {
+  const IsolatedResult r = run_isolated([&] { return std::to_string(simulate(hw, p).stats.cycles); });
+  REQUIRE(r.exit_status == 0);
+  return std::stoll(r.output);
+}
+
+std::int64_t timed_cycles(const HwConfig& hw, const TileProgram& p) {
+  return time_program(hw, [&](ProgramSink& s) { ProgramSource::of(p).generate(s); }).cycles;
+}
+
+// A one-head attention program Q, K, V -> O (N x dh each) with the given kernel.
+TileProgram attention_program(const HwConfig& hw, std::int64_t n, std::int64_t dh, const FlashSchedule& s) {
+  TileProgram p;
+  const std::uint64_t bytes = align_up(std::uint64_t(n * dh * hw.array.operand_bytes), 4096);
+  for (int i = 0; i < 4; ++i)
+    p.tensors.push_back({std::string(1, "QKVO"[i]), i * bytes, std::uint64_t(n), std::uint64_t(dh),
+                         hw.array.operand_bytes});
+  Emitter em(p, p.tensors);
+  const HeadBlocks h{{0, 0, 0, n, dh}, {1, 0, 0, n, dh}, {2, 0, 0, n, dh}, {3, 0, 0, n, dh}};
+  const float scale = 1.f / std::sqrt(float(dh));
+  if (s.row_fused) {
+    RowFusedEmitter e(hw, s.rows, n, dh, 0, true);
+    p.buffers = e.buffers(0);
+    e.emit_head(em, h, false, scale);
+  } else {
+    FlashEmitter e(hw, s.flash, dh, 0, true);
+    p.buffers = e.buffers(0);
+    e.emit_head(em, h, n, false, scale);
+  }
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("the program timer times a load, a GEMM and a store by hand, as the accelerator does", "[mapper]") {
+  // 8x8 OS overlapped array at 1 GHz, ideal DRAM of 64 B/cycle and 10 cycles latency, 64 B ports.
+  // GEMM 8x8x8 fp16 in one tile: A and B are 128 B each, C 8x8 fp32 accumulators (256 B) stored as
+  // 128 B of fp16.
+  //   LOAD A: issued at 0, 128 B on the bus for 2 cycles, done 2 + 10 latency = 12
+  //   LOAD B: issued at 0 (the load side does not wait), on the bus after A: 2..4, done 14
+  //   GEMM:   starts at 14; OS, one fold, T = K = 8: 0 preload + 8 + 8 + 8 - 2 = 22 cycles -> 36
+  //   STORE:  starts at 36, 128 B on the bus 36..38, done 38 + 10 = 48
+  const HwConfig hw = small_hw(8, 8, "os", 4, 4096);
+  const TileProgram p = lower_gemm(hw, {8, 8, 8}, choose_gemm_tiling(hw, {8, 8, 8}));
+  REQUIRE(p.instrs.size() == 4);
+  CHECK(timed_cycles(hw, p) == 48);
+  CHECK(simulated_cycles(hw, p) == 48);
+}
+
+TEST_CASE("the program timer is within 2% of the accelerator on GEMM and attention programs", "[mapper]") {
+  // The other fidelity level: the SystemC accelerator simulates the same programs. The timer
+  // leaves out the instruction window and times DMA segments whole; on these programs that moves
+  // the end by at most a few percent.
+  std::mt19937_64 rng(7);
+  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  const char* dfs[] = {"os", "ws", "is"};
+  double worst = 0;
+  for (int i = 0; i < 16; ++i) {
+    const HwConfig hw = small_hw(int(pick(4, 32)), int(pick(4, 32)), dfs[i % 3], 8, pick(4, 32) * 1024,
+                                 double(pick(8, 128)), int(pick(0, 100)), i % 2 == 0);
+    const GemmDims d{pick(16, 400), pick(16, 400), pick(16, 400)};
+    const std::vector<GemmTiling> all = gemm_tiling_candidates(hw, d);
+    if (all.empty()) continue;
+    const GemmTiling& t = all[std::size_t(pick(0, std::int64_t(all.size()) - 1))];
+    const TileProgram p = lower_gemm(hw, d, t);
+    const double err = std::fabs(double(timed_cycles(hw, p)) / double(simulated_cycles(hw, p)) - 1);
+    INFO("GEMM " << d.m << "x" << d.k << "x" << d.n << " tiles " << t.tm << "x" << t.tk << "x" << t.tn
+                 << (hw.array.gemm_chaining ? " chained" : ""));
+    CHECK(err <= 0.02);
+    worst = std::max(worst, err);
+  }
+  for (std::int64_t n : {64, 200, 512}) {
+    const HwConfig hw = small_hw(8, 8, "os", 8, 16384, 64, 10, n != 200);
+    for (const FlashPlan& f : flash_plan_candidates(hw, n, 16, std::uint64_t(hw.sram.total_bytes()))) {
+      if (rng() % 4) continue;  // a sample
+      FlashSchedule s;
+      s.flash = f;
+      const TileProgram p = attention_program(hw, n, 16, s);
+      const double err = std::fabs(double(timed_cycles(hw, p)) / double(simulated_cycles(hw, p)) - 1);
+      INFO("flash N=" << n << " bq=" << f.bq << " bk=" << f.bk);
+      CHECK(err <= 0.02);
+      worst = std::max(worst, err);
+    }
+  }
+  WARN("worst timer error " << 100 * worst << "%");
+}
+
+TEST_CASE("every GEMM tiling the mapper considers computes C = A B", "[mapper][functional]") {
+  std::mt19937_64 rng(11);
+  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  const char* dfs[] = {"os", "ws", "is"};
+  int ran = 0;
+  for (int i = 0; i < 30; ++i) {
+    const HwConfig hw = small_hw(int(pick(2, 16)), int(pick(2, 16)), dfs[i % 3], 4, pick(2, 16) * 1024);
+    const GemmDims d{pick(1, 90), pick(1, 90), pick(1, 90)};
+    const ref::Mat a = ref::random_values(std::size_t(d.m * d.k), 100 + i), b = ref::random_values(std::size_t(d.k * d.n), 200 + i);
+    const ref::Mat want = ref::matmul(a, b, d.m, d.k, d.n);
+    std::vector<GemmTiling> all = gemm_tiling_candidates(hw, d, 0, 0, true);
+    std::shuffle(all.begin(), all.end(), rng);
+    if (all.size() > 6) all.resize(6);
+    for (const GemmTiling& t : all) {
+      INFO("case " << i << ": M=" << d.m << " K=" << d.k << " N=" << d.n << " tiles " << t.tm << "x" << t.tk << "x"
+                   << t.tn << (t.n_outer ? " n-outer" : " m-outer"));
+      const TileProgram p = lower_gemm(hw, d, t);
+      Executor e(p, std::uint64_t(hw.sram.total_bytes()));
+      e.set_tensor(0, a);
+      e.set_tensor(1, b);
+      e.run(std::uint64_t(i % 2));  // program order, or a random legal order
+      CHECK(ref::max_rel_error(e.tensor(2), want) < 1e-4);
+      ++ran;
+    }
+  }
+  CHECK(ran >= 60);
+}
+
+TEST_CASE("every flash and row-fused kernel the mapper considers computes attention", "[mapper][functional]") {
+  for (std::int64_t n : {1, 37, 100}) {
+    const std::int64_t dh = 8;
+    const HwConfig hw = small_hw(4, 4, "os", 4, 4096);
+    const ref::Mat q = ref::random_values(std::size_t(n * dh), 1), k = ref::random_values(std::size_t(n * dh), 2),
+                   v = ref::random_values(std::size_t(n * dh), 3);
+    const ref::Mat want = ref::attention(q, k, v, n, dh, 1 / std::sqrt(double(dh)), false);
+    std::vector<FlashSchedule> all;
+    for (const FlashPlan& f : flash_plan_candidates(hw, n, dh, std::uint64_t(hw.sram.total_bytes())))
+      all.push_back({false, f, {}});
+    for (const RowFusedPlan& r : row_fused_plan_candidates(hw, n, dh, std::uint64_t(hw.sram.total_bytes())))
+      all.push_back({true, {}, r});
+    REQUIRE(all.size() >= (n == 1 ? 2u : 3u));
+    for (const FlashSchedule& s : all) {
+      INFO("N=" << n << (s.row_fused ? " row-fused br=" : " flash bq=") << (s.row_fused ? s.rows.br : s.flash.bq)
+                << " bk=" << (s.row_fused ? s.rows.bk : s.flash.bk));
+      const TileProgram p = attention_program(hw, n, dh, s);
+      for (std::uint64_t seed : {0, 1}) {
+        Executor e(p, std::uint64_t(hw.sram.total_bytes()));
+        e.set_tensor(0, q);
+        e.set_tensor(1, k);
+        e.set_tensor(2, v);
+        e.run(seed);
+        CHECK(ref::max_rel_error(e.tensor(3), want) < 1e-4);
+      }
+    }
+  }
+}
+
+TEST_CASE("more SRAM never makes the mapper's GEMM or attention schedule slower", "[mapper]") {
+  // The capacity ladder (search.h): with twice the SRAM the mapper times everything it timed with
+  // the smaller SRAM, so its pick can only be as fast or faster. Checked on the accelerator.
+  struct Shape {
+    const char* what;
+    GemmDims d;
+  };
+  for (const Shape& s : {Shape{"gemm", {512, 512, 512}}, Shape{"gemm", {64, 4096, 64}}, Shape{"gemm", {1000, 96, 700}},
+                         Shape{"attention", {512, 32, 512}}}) {
+    std::int64_t prev = -1;
+    for (std::int64_t bank_kib : {4, 8, 16, 32, 64}) {
+      const HwConfig hw = small_hw(16, 16, "os", 8, bank_kib * 1024, 32, 50);
+      TileProgram p;
+      try {
+        if (std::string(s.what) == "gemm")
+          p = lower_gemm(hw, s.d, choose_gemm_tiling(hw, s.d));
+        else
+          p = attention_program(hw, s.d.m, s.d.k,
+                                choose_flash_schedule(hw, s.d.m, s.d.k, std::uint64_t(hw.sram.total_bytes()), "attn"));
+      } catch (const UserError&) {
+        continue;  // nothing fits this small an SRAM
+      }
+      const std::int64_t cycles = simulated_cycles(hw, p);
+      INFO(s.what << " " << s.d.m << "x" << s.d.k << "x" << s.d.n << " with 8 banks of " << bank_kib << " KiB: " << cycles
+                  << " cycles, " << prev << " with half the SRAM");
+      if (prev >= 0) CHECK(cycles <= prev);
+      prev = cycles;
+    }
+  }
+}
+
+TEST_CASE("the thorough mapper never picks a schedule the timer finds slower than the default's", "[mapper]") {
+  const HwConfig hw = small_hw(16, 16, "ws", 8, 16384, 32, 50);
+  for (const GemmDims d : {GemmDims{300, 200, 500}, GemmDims{64, 2048, 64}, GemmDims{1024, 64, 256}}) {
+    MapperOptions def, thorough;
+    thorough.effort = MapperEffort::Thorough;
+    const GemmTiling a = choose_gemm_tiling(hw, d, 0, "g", 0, def), b = choose_gemm_tiling(hw, d, 0, "g", 0, thorough);
+    INFO("GEMM " << d.m << "x" << d.k << "x" << d.n);
+    CHECK(b.est_cycles <= a.est_cycles);
+  }
+}
+
+TEST_CASE("a fixed mapping is honoured, and the emitted mapping read back gives a byte-identical report", "[mapper][cli]") {
+  const std::string dir = temp_dir();
+  const std::string model = "--hw cloud --model lra-text --seq-len 1024 --variant flash";
+  const CliResult emitted = run_cli("run " + model + " --emit mapping");
+  REQUIRE(emitted.status == 0);
+  CHECK_THAT(emitted.out, Catch::Contains("\"L0.attention\": {\"kind\": "));
+  const std::string file = write_temp("mapping.json", emitted.out);
+  REQUIRE(run_cli("run " + model + " --out " + dir + "/free").status == 0);
+  REQUIRE(run_cli("run " + model + " --mapping " + file + " --out " + dir + "/fixed").status == 0);
+  const std::string a = slurp(dir + "/free/report.json"), b = slurp(dir + "/fixed/report.json");
+  REQUIRE(!a.empty());
+  CHECK(a == b);
+  CHECK_THAT(a, Catch::Contains("\"mapping\""));
+
+  // A partial mapping: one GEMM's tiles fixed, the rest searched.
+  const std::string part = write_temp(
+      "part.json", R"({"mapping_version": 1, "ops": {"L0.qkv_proj": {"kind": "gemm", "tile": {"m": 256, "k": 64, "n": 96}}}})");
+  const CliResult fixed = run_cli("run " + model + " --mapping " + part + " --emit mapping");
+  REQUIRE(fixed.status == 0);
+  CHECK_THAT(fixed.out, Catch::Contains(R"("L0.qkv_proj": {"kind": "gemm", "tile": {"m": 256, "k": 64, "n": 96})"));
+
+  // A fixed flash tiling.
+  const std::string fl = write_temp(
+      "flash.json", R"({"mapping_version": 1, "ops": {"L1.attention": {"kind": "flash", "tile": {"m": 256, "p": 128}}}})");
+  const CliResult f = run_cli("run " + model + " --mapping " + fl + " --emit tiles");
+  REQUIRE(f.status == 0);
+  CHECK_THAT(f.out, Catch::Contains("# phase L1.attention: flash: Q tiles 256x32, K/V tiles 128x32"));
+}
+
+TEST_CASE("bad mappings are refused with the file, the path and the rule", "[mapper][cli]") {
+  const std::string model = "run --hw edge --model lra-text --seq-len 512 --variant flash --emit mapping --mapping ";
+  struct Bad {
+    const char* text;
+    const char* fragment;
+  };
+  const std::vector<Bad> bad = {
+      {R"({"mapping_version": 1, "ops": {"L0.atention": {"kind": "flash"}}})",
+       R"(/ops/L0.atention: no op of this name has mapping choices in this workload (did you mean "L0.attention"?))"},
+      {R"({"mapping_version": 1, "ops": {"L0.attention": {"kind": "gemm"}}})",
+       R"(/ops/L0.attention/kind: L0.attention is flash attention here: kind must be "flash" or "row_fused", got "gemm")"},
+      {R"({"mapping_version": 1, "ops": {"L0.qkv_proj": {"kind": "gemm", "tile": {"m": 100000}}}})",
+       "/ops/L0.qkv_proj/tile/m: must be at most the GEMM's m = 512, got 100000"},
+      {R"({"mapping_version": 1, "ops": {"L0.qkv_proj": {"kind": "gemm", "tile": {"x": 4}}}})",
+       "/ops/L0.qkv_proj/tile/x"},
+      {R"({"mapping_version": 1, "ops": {"L0.qkv_proj": {"kind": "gemm", "loop_order": ["k", "m", "n"]}}})",
+       "/ops/L0.qkv_proj/loop_order: must be [\"m\", \"n\", \"k\"] or [\"n\", \"m\", \"k\"]"},
+      {R"({"mapping_version": 1, "ops": {"L0.attention": {"kind": "flash", "tile": {"m": 512, "p": 512}}}})",
+       "/ops/L0.attention/tile: flash tiles of 512 query and 512 key rows need"},
+      {R"({"mapping_version": 2, "ops": {}})", "/mapping_version"},
+      {R"({"ops": {"L0.qkv_proj": {"kind": "conv"}}})", "/ops/L0.qkv_proj/kind"},
+  };
+  for (const Bad& b : bad) {
+    const std::string file = write_temp("bad-mapping.json", b.text);
+    const CliResult r = run_cli(model + file);
+    INFO(b.text << "\n" << r.err);
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::Contains(file) && Catch::Contains(b.fragment));
+  }
+  const CliResult effort = run_cli("run --hw edge --model lra-text --mapper fastest --emit mapping");
+  CHECK(effort.status == 2);
+  CHECK_THAT(effort.err, Catch::Contains("--mapper fastest: must be fast, default or thorough"));
+}
+
+TEST_CASE("flash takes no more cycles than unfused whenever the whole score matrix fits on chip", "[mapper]") {
+  // Unfused keeps S on chip when the N x N scores fit (plan_row_fused with whole_only); the flash
+  // variant's mapspace holds that kernel too (one key block), so the mapper never does worse.
+  struct Point {
+    const char* hw;
+    const char* model;
+    std::int64_t n;
+  };
+  for (const Point& p : {Point{"cloud", "lra-text", 256}, Point{"cloud", "lra-text", 512}, Point{"cloud", "lra-text", 1024},
+                         Point{"cloud", "lra-text", 2048}, Point{"cloud", "bert-base", 512},
+                         Point{"cloud", "bert-base", 1024}, Point{"edge", "lra-text", 256}}) {
+    const std::string base = std::string("run --hw ") + p.hw + " --model " + p.model + " --seq-len " + std::to_string(p.n);
+    const CliResult tiles = run_cli(base + " --variant unfused --emit tiles");
+    REQUIRE(tiles.status == 0);
+    if (tiles.out.find("on chip") == std::string::npos) continue;  // S spilled: not this property's case
+    auto cycles = [&](const char* variant) {
+      const CliResult r = run_cli(base + " --variant " + variant);
+      REQUIRE(r.status == 0);
+      const std::size_t at = r.out.find("  cycles");
+      REQUIRE(at != std::string::npos);
+      return std::stoll(r.out.substr(at + 8));
+    };
+    const std::int64_t flash = cycles("flash"), unfused = cycles("unfused");
+    INFO(p.hw << " " << p.model << " N=" << p.n << ": flash " << flash << ", unfused " << unfused);
+    CHECK(flash <= unfused);
+  }
+}
