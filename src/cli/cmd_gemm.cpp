@@ -30,12 +30,14 @@ int cmd_gemm(const Args& args) {
     return 0;
   if (!emit.empty() && emit != "tiles") throw UserError("--emit " + emit + ": must be tiles");
   HwConfig hw = load_hw(hw_name, sets);
+  check_gemm_size(hw, m, k, n);
   const GemmDims dims{m, k, n};
   TileProgram program = lower_gemm(hw, dims);
   if (emit == "tiles") {
     print_tile_program(program, std::cout);
     return 0;
   }
+  enable_run_progress();
   SimOutcome outcome = simulate(hw, program);
   Json workload = {{"kind", "gemm"}, {"m", m}, {"k", k}, {"n", n}};
   Json report = make_report(hw, workload, program, outcome);
