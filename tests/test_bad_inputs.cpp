@@ -136,6 +136,11 @@ std::vector<BadInput> table() {
   // is taken as a string, and a string that is not UTF-8 made every later dump throw (exit 3).
   t.push_back({"a --set value that is not UTF-8", "gemm --hw edge --m 64 --k 64 --n 64 --set \"/description=$(printf '\\223')\"", 2,
                {"preset:edge: --set /description: the value is not UTF-8 text"}});
+  // Found by fuzzing (tests/data/fuzz/model-huge-float-integer.json): an integer field given as a
+  // float beyond int64 (6.5e20) was cast to int64 to see whether it is whole (undefined behaviour).
+  t.push_back({"an integer field of 6.5e20", "run --hw edge --model " + write_temp("huge_int.json",
+                                                                                   R"({"layers": [{"head_dim": 6.5e20}]})"),
+               2, {"huge_int.json: /layers/0/head_dim: must be an integer in [1, 4096], got 6.5e+20"}});
   t.push_back({"a directory as a hardware config", "gemm --hw " + dir + " --m 64 --k 64 --n 64", 2,
                {dir + ": is a directory, expected a file"}});
   t.push_back({"a directory as a model", "run --hw edge --model " + dir, 2, {dir + ": is a directory"}});

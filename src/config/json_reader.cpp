@@ -9,6 +9,7 @@
 #include <limits>
 #include <sstream>
 
+#include "common/checked_math.h"
 #include "common/errors.h"
 
 namespace attnsim {
@@ -254,9 +255,18 @@ std::int64_t JsonView::integer(const std::string& key, std::optional<std::int64_
       return fallback;
     }
     x = v->get<std::int64_t>();
-  } else if (v->is_number_float() &&
-             v->get<double>() == static_cast<double>(static_cast<std::int64_t>(v->get<double>()))) {
-    x = static_cast<std::int64_t>(v->get<double>());  // 4096.0 is accepted as 4096
+  } else if (std::int64_t whole = 0;
+             v->is_number_float() && double_to_int64(v->get<double>(), std::numeric_limits<std::int64_t>::min(),
+                                                     std::numeric_limits<std::int64_t>::max(), &whole)) {
+    // 4096.0 is accepted as 4096; 4096.5 is not an integer; 6.5e20 is out of range (a bare cast is UB).
+    if (double(whole) != v->get<double>()) {
+      diag_->add(child_path(key), "must be an integer", *v);
+      return fallback;
+    }
+    x = whole;
+  } else if (v->is_number_float() && std::isfinite(v->get<double>()) && v->get<double>() == std::floor(v->get<double>())) {
+    diag_->add(child_path(key), "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]", *v);
+    return fallback;
   } else {
     diag_->add(child_path(key), "must be an integer", *v);
     return fallback;
