@@ -120,6 +120,8 @@ TEST_CASE("compare prints one table per sequence length with ratios against the 
     CHECK(rep["workload"]["seq_len"] == flash["seq_len"]);
     CHECK(flash["dram_bytes"].get<std::uint64_t>() ==
           rep["dram"]["bytes_read"].get<std::uint64_t>() + rep["dram"]["bytes_written"].get<std::uint64_t>());
+    CHECK(flash["compulsory_binding"] == rep["roofline"]["compulsory"]["binding"]);
+    CHECK(flash["pct_of_compulsory_bound"] == rep["roofline"]["compulsory"]["pct_of_bound"]);
   }
   // The CSV: a header and one row per (N, variant), in the input order.
   const std::vector<std::string> csv = lines_of(slurp(dir + "/compare.csv"));
@@ -293,6 +295,7 @@ TEST_CASE("compare's table and crossover from the reports", "[cli][compare]") {
   CHECK(table[1]["attention_array_share"].get<double>() == Approx(30.0 / 70.0).epsilon(1e-5));
   CHECK(table[1]["macs_per_dram_byte"].get<double>() == 1.5);
   CHECK(table[1]["softmax_unit_busy"] == "absent");
+  CHECK(table[1]["compulsory_binding"].is_null());  // a report without a compulsory roofline
   CHECK(table[2]["cycles_ratio"].get<double>() == 1.2);
   CHECK(table[5]["status"] == "failed");
   CHECK(table[5]["cycles"].is_null());
@@ -340,5 +343,6 @@ TEST_CASE("compare's table and crossover from the reports", "[cli][compare]") {
   c.points[5].error = "no room, sorry";
   const std::vector<std::string> csv = lines_of(compare_csv(compare_table(c)));
   REQUIRE(csv.size() == 10);
-  CHECK(csv[6] == "256,row_fused,failed,,,,,,,,,,,,,,,\"no room, sorry\"");
+  // 20 columns: seq_len, variant, status, 16 empty figures, the error.
+  CHECK(csv[6] == "256,row_fused,failed,,,,,,,,,,,,,,,,,\"no room, sorry\"");
 }

@@ -133,6 +133,14 @@ TEST_CASE("sweep: a point that fails is recorded with its reason and the others 
       CHECK(std::stoll(cell(csv, row, "sram_capacity_bytes")) == 16 * std::stoll(cell(csv, row, "axis.bank_bytes")));
       CHECK(cell(csv, row, "seq_len") == "2048");
       CHECK(cell(csv, row, "variant") == cell(csv, row, "axis.variant"));
+      // The compulsory roofline depends on the workload, not the schedule: per layer, attention
+      // 2 heads * 2 * 2048^2 * 32 MACs and the projections and FFN 2048 * (64 * 192 + 64 * 64 + 2 * 64 *
+      // 128) MACs, over 1024 PEs: 524,288 + 65,536; two layers 1,179,648, array-bound (the softmax unit's
+      // 2 * (2 * 2048^2 / 32 * 2 + 4096 / 32 + 2 * 2048 * 32 / 32) = 1,057,024 is less).
+      CHECK(cell(csv, row, "compulsory_bound_cycles") == "1179648");
+      CHECK(cell(csv, row, "compulsory_binding") == "array");
+      CHECK(!cell(csv, row, "pct_of_compulsory_bound").empty());
+      CHECK(!cell(csv, row, "pct_of_roofline").empty());  // the figure against the run's own traffic
     }
   }
   CHECK(r.out.find("3 of 4 points ok, 1 failed") != std::string::npos);

@@ -1,11 +1,11 @@
 // The vector and softmax units: their config sections (defaults, presets, validation messages),
-// the closed-form cycle counts of hw/vector/unit_timing.h, derived by hand in the comments, and the
+// the closed-form cycle counts of timing/unit_timing.h, derived by hand in the comments, and the
 // SRAM bytes each instruction moves.
 #include <catch2/catch.hpp>
 
 #include "common/errors.h"
 #include "config/hw_config.h"
-#include "hw/vector/unit_timing.h"
+#include "timing/unit_timing.h"
 
 using namespace attnsim;
 

@@ -84,7 +84,7 @@ Json simulate_model(const HwConfig& hw, const ModelConfig& model, const TraceOpt
   const Graph graph = build_graph(model);
   const CompiledModel compiled = compile_model(hw, graph);
   const SimOutcome outcome = simulate(hw, compiled.program, trace);
-  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases);
+  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases, &graph);
   report["model"] = model.resolved;
   return report;
 }

@@ -128,7 +128,7 @@ int cmd_run(const Args& args) {
   enable_run_progress();
   const SimOutcome outcome = simulate(hw, compiled.program, tracing ? &trace : nullptr);
   if (tty) std::fprintf(stderr, "\r%80s\r", "");
-  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases);
+  Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases, &graph);
   report["model"] = model.resolved;
   print_summary(std::cout, report);
   print_layers(std::cout, report);

@@ -85,6 +85,8 @@ const std::vector<std::string>& compare_columns() {
                                                    "softmax_work",
                                                    "attention_array_share",
                                                    "macs_per_dram_byte",
+                                                   "compulsory_binding",
+                                                   "pct_of_compulsory_bound",
                                                    "cycles_ratio",
                                                    "macs_ratio",
                                                    "dram_bytes_ratio",
@@ -118,6 +120,10 @@ Json compare_table(const Comparison& c) {
         row["softmax_work"] = r["busy_fraction"]["softmax_work"];
         row["attention_array_share"] = attention_array_share(r);
         row["macs_per_dram_byte"] = dram ? Json(round6(double(macs) / double(dram))) : Json(nullptr);
+        if (r.contains("roofline") && r["roofline"].contains("compulsory")) {
+          row["compulsory_binding"] = r["roofline"]["compulsory"]["binding"];
+          row["pct_of_compulsory_bound"] = r["roofline"]["compulsory"]["pct_of_bound"];
+        }
         if (base.ok) {
           const Json& b = base.report;
           row["cycles_ratio"] = ratio_or_null(r["cycles"].get<double>(), b["cycles"].get<double>());
@@ -165,7 +171,8 @@ Json compare_crossover(const Comparison& c) {
 void print_comparison(std::ostream& os, const Comparison& c, const Json& table, const Json& crossover) {
   static const std::vector<std::string> kHeader = {
       "variant",   "cycles",       "time (us)",    "MACs",       "util",        "DRAM bytes", "SRAM HWM", "attn SRAM",
-      "softmax unit", "softmax work", "attn share", "MACs/DRAM B", "cycles x", "MACs x",     "DRAM x"};
+      "softmax unit", "softmax work", "attn share", "MACs/DRAM B", "bound", "% of bound", "cycles x", "MACs x",
+      "DRAM x"};
   const std::size_t nv = c.variants.size();
   for (std::size_t n = 0; n < c.seq_lens.size(); ++n) {
     std::vector<std::vector<std::string>> cells;
@@ -180,7 +187,9 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
                        integer(row["sram_high_water_bytes"]), integer(row["attention_sram_bytes"]),
                        percent(row["softmax_unit_busy"]),
                        percent(row["softmax_work"]), percent(row["attention_array_share"]),
-                       fixed(row["macs_per_dram_byte"], 2), fixed(row["cycles_ratio"], 3), fixed(row["macs_ratio"], 3),
+                       fixed(row["macs_per_dram_byte"], 2),
+                       row["compulsory_binding"].is_string() ? row["compulsory_binding"].get<std::string>() : "-",
+                       fixed(row["pct_of_compulsory_bound"], 1), fixed(row["cycles_ratio"], 3), fixed(row["macs_ratio"], 3),
                        fixed(row["dram_bytes_ratio"], 3)});
     }
     std::vector<std::size_t> width(kHeader.size());

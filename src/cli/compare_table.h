@@ -34,6 +34,8 @@ struct Comparison {
 //   softmax_work (fraction of the run spent on softmax work wherever it ran),
 //   attention_array_share (array busy cycles of op classes qk, pv, softmax, global, lowrank over the
 //   array busy cycles of all classes), macs_per_dram_byte (arithmetic intensity),
+//   compulsory_binding, pct_of_compulsory_bound (the report's compulsory roofline: the resource that
+//   bounds the run, "array" | "dram" | "vector" | "softmax", and the run as % of that bound),
 //   cycles_ratio, macs_ratio, dram_bytes_ratio (against the first variant at the same N), error.
 const std::vector<std::string>& compare_columns();
 

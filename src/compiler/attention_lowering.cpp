@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "common/errors.h"
-#include "hw/vector/unit_timing.h"
+#include "timing/unit_timing.h"
 
 namespace attnsim {
 

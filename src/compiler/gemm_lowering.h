@@ -8,8 +8,8 @@
 
 #include "compiler/emitter.h"
 #include "config/hw_config.h"
-#include "hw/array/array_timing.h"
 #include "ir/tile_program.h"
+#include "timing/array_timing.h"
 
 namespace attnsim {
 

@@ -63,7 +63,7 @@ struct DmaConfig {
 };
 
 // The primitives the vector unit issues; every VECTOR operation is priced as a count of these
-// (hw/vector/unit_timing.h). JSON names: add, mul, max, exp, rsqrt, reciprocal, prefix_sum.
+// (timing/unit_timing.h). JSON names: add, mul, max, exp, rsqrt, reciprocal, prefix_sum.
 enum class VecPrim : std::uint8_t { Add, Mul, Max, Exp, Rsqrt, Reciprocal, PrefixSum, kCount };
 inline constexpr int kVecPrimCount = int(VecPrim::kCount);
 const char* to_string(VecPrim p);
@@ -85,7 +85,7 @@ struct VectorConfig {
   int cost_of(VecPrim p) const { return cost[std::size_t(p)]; }
 };
 
-// An optional dedicated softmax unit (hw/vector/unit_timing.h has its timing model): `lanes` lanes
+// An optional dedicated softmax unit (timing/unit_timing.h has its timing model): `lanes` lanes
 // of max / add / mul, `exp_per_cycle` exponentials (and reciprocals) per cycle in total, and
 // latency_cycles of pipeline depth per instruction. When the "softmax" section is absent the
 // accelerator has none (present = false) and SOFTMAX instructions run on the vector unit.

@@ -10,7 +10,7 @@
 #include "common/errors.h"
 #include "common/sim_threads.h"
 #include "hw/sram_traffic.h"
-#include "hw/vector/unit_timing.h"
+#include "timing/unit_timing.h"
 
 namespace attnsim {
 

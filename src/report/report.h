@@ -7,14 +7,17 @@
 #include "config/hw_config.h"
 #include "compiler/model_lowering.h"
 #include "hw/accelerator.h"
+#include "ir/graph.h"
 #include "ir/tile_program.h"
 
 namespace attnsim {
 
 // workload: what was simulated, e.g. {"kind": "gemm", "m": 64, "k": 64, "n": 64}; phases: what the
-// compiler made of each graph op (empty for a lone GEMM).
+// compiler made of each graph op (empty for a lone GEMM); graph: the workload graph the program was
+// compiled from, for the compulsory roofline (report/roofline.h). A lone GEMM (workload kind "gemm")
+// needs none; without either, the report has no roofline.compulsory section.
 Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& program, const SimOutcome& outcome,
-                 const std::vector<PhaseInfo>& phases = {});
+                 const std::vector<PhaseInfo>& phases = {}, const Graph* graph = nullptr);
 Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& program, const SimOutcome& outcome);
 
 // Headline figures as (column, value) pairs, flattened from the report, in a fixed order.

@@ -14,8 +14,8 @@
 
 #include "common/sim_time.h"
 #include "config/hw_config.h"
-#include "hw/array/array_timing.h"
 #include "hw/array/i_array.h"
+#include "timing/array_timing.h"
 
 namespace attnsim::test {
 

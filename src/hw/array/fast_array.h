@@ -3,7 +3,7 @@
 
 namespace attnsim {
 
-// Computes each tile's latency in closed form (array_timing.h) and waits once.
+// Computes each tile's latency in closed form (timing/array_timing.h) and waits once.
 class FastArray final : public IArrayModel {
  public:
   explicit FastArray(const ArrayConfig& cfg) : cfg_(cfg) {}

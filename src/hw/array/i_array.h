@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "config/hw_config.h"
-#include "hw/array/array_timing.h"
+#include "timing/array_timing.h"
 
 namespace attnsim {
 

@@ -4,7 +4,7 @@
 // caller's SC_THREAD and waits one clock period after each call.
 //
 // ---------------------------------------------------------------------------------------------------
-// Mapping (array_timing.h): the two non-streamed GEMM dimensions are spread over the R x C array and
+// Mapping (timing/array_timing.h): the two non-streamed GEMM dimensions are spread over the R x C array and
 // folded, the third (length T) streams through it. Fold g covers row-fold rf = g / col_folds and
 // col-fold cf = g % col_folds. Partial folds are padded with zero operands to the whole array, so every
 // fold is timed (and stepped) on the full R x C, as in SCALE-Sim.
@@ -92,8 +92,8 @@
 #include <vector>
 
 #include "config/hw_config.h"
-#include "hw/array/array_timing.h"
 #include "hw/array/i_array.h"
+#include "timing/array_timing.h"
 
 namespace attnsim {
 

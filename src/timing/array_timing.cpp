@@ -1,4 +1,4 @@
-#include "hw/array/array_timing.h"
+#include "timing/array_timing.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "hw/vector/unit_timing.h"
+#include "timing/unit_timing.h"
 
 #include <algorithm>
 #include <initializer_list>
