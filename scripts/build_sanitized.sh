@@ -11,6 +11,8 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DATTNSIM_FUZZ=ON \
     -DATTNSIM_BUILD_BENCH=OFF >/dev/null
 fi
+# The build runs the test binary to list its tests (catch_discover_tests): with the same settings.
+source scripts/sanitizers/env.sh
 TARGETS=()
 for t in "$@"; do TARGETS+=(--target "$t"); done
 cmake --build "$BUILD_DIR" -j "$(nproc)" "${TARGETS[@]}" -- --no-print-directory |

@@ -141,7 +141,7 @@ TEST_CASE("a run whose time would overflow stops with a user error from inside t
   CHECK_THAT(out, Catch::StartsWith("user error: simulated time would pass 2^63 - 1 fs"));
 }
 
-TEST_CASE("long runs print progress lines on stderr; the report does not change", "[watchdog][cli]") {
+TEST_CASE("long runs print progress lines on stderr and the report does not change", "[watchdog][cli]") {
   // A progress line every 1,024 completed instructions at most, when the interval has passed; with a
   // 1 us interval, every 1,024 instructions. This GEMM has well over 1,024 tile instructions.
   const std::string args = "gemm --hw edge --m 2048 --k 512 --n 2048";

@@ -77,8 +77,12 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
   // The watchdog's bound. With nothing computing, the longest legitimate wait between two
   // completions is for DRAM. Ideal DRAM: every segment of both DMA sides ahead on the bus (a segment
   // is at most max(segment_bytes, the SRAM's bytes): a tile fits in SRAM), then the latency. Cycle
-  // DRAM: its own watchdog's bound (dram_controller.cpp). Doubled, at least 10^4 cycles.
-  double dram_cycles = double(dram_->stall_bound_fs()) / double(period_);
+  // DRAM: every burst of every segment of both sides ahead (32 B, the smallest burst of the
+  // presets), each within the controller's own bound between completions (dram_controller.cpp),
+  // which catches a starving DRAM much sooner. Doubled, at least 10^4 cycles. A generous bound costs
+  // nothing: with no event left the watchdog's single wait ends at once.
+  double dram_cycles = double(dram_->stall_bound_fs()) / double(period_) * (2.0 * hw.dma.outstanding + 1) *
+                       std::ceil(double(hw.dma.segment_bytes) / 32.0);
   if (hw.dram.model == DramModel::Ideal) {
     const double segment = std::max(double(hw.dma.segment_bytes), double(hw.sram.total_bytes()));
     dram_cycles = (2.0 * hw.dma.outstanding + 1) * std::ceil(segment / hw.dram.bytes_per_cycle) +
