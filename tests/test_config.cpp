@@ -143,3 +143,18 @@ TEST_CASE("the PE-level model is refused on large arrays", "[config][errors]") {
   REQUIRE(p.size() == 1);
   CHECK_THAT(p[0], Catch::StartsWith("hw.json: /array/fidelity: the pe model"));
 }
+
+TEST_CASE("GEMM chaining is off by default and needs overlapped timing", "[config][errors]") {
+  CHECK_FALSE(parse_hw_config(valid(), "hw.json").array.gemm_chaining);  // old configs keep their cycles
+  Json doc = valid();
+  doc["array"]["timing"] = "overlapped";
+  doc["array"]["gemm_chaining"] = true;
+  CHECK(parse_hw_config(doc, "hw.json").array.gemm_chaining);
+  // scalesim runs every fold alone: asking for chaining too is a contradiction, not a silent no-op.
+  auto p = problems_with("/array/gemm_chaining", true);
+  REQUIRE(p.size() == 1);
+  CHECK_THAT(p[0], Catch::StartsWith("hw.json: /array/gemm_chaining: needs \"timing\": \"overlapped\""));
+  p = problems_with("/array/gemm_chaining", "yes");
+  REQUIRE(p.size() == 1);
+  CHECK_THAT(p[0], Catch::StartsWith("hw.json: /array/gemm_chaining: must be true or false"));
+}

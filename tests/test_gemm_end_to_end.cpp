@@ -118,10 +118,14 @@ TEST_CASE("double buffering hides loads behind compute", "[gemm]") {
 TEST_CASE("the whole accelerator gives identical cycles with the PE-level and the fast array", "[gemm][fidelity]") {
   // The same program on the same memory system; only the array model differs, and the two must
   // agree to the cycle (the PE-level model's own equivalence is in test_array_equivalence.cpp).
+  // With gemm_chaining both run GEMM sequences (begin_gemm / end_gemm) that overlap.
   for (const char* df : {"os", "ws", "is"})
-    for (const char* timing : {"scalesim", "overlapped"}) {
+    for (const char* timing : {"scalesim", "overlapped", "chained"}) {
+      const bool chained = std::string(timing) == "chained";
       const std::string patch = std::string(R"({"array": {"rows": 8, "cols": 12, "dataflow": ")") + df +
-                                R"(", "timing": ")" + timing + R"("}, "sram": {"banks": 4, "bytes_per_bank": 4096,
+                                R"(", "timing": ")" + (chained ? "overlapped" : timing) + R"(", "gemm_chaining": )" +
+                                (chained ? "true" : "false") +
+                                R"(}, "sram": {"banks": 4, "bytes_per_bank": 4096,
                                 "port_bytes": 16}, "dram": {"bytes_per_cycle": 8, "latency_cycles": 30}})";
       HwConfig fast = make_hw(patch);
       HwConfig pe = fast;
@@ -132,4 +136,38 @@ TEST_CASE("the whole accelerator gives identical cycles with the PE-level and th
       CHECK(a["array"]["busy_cycles"] == b["array"]["busy_cycles"]);
       CHECK(a["dram"] == b["dram"]);
     }
+}
+
+TEST_CASE("chained GEMMs on the edge preset pay one fill and drain, derived by hand", "[gemm][chaining]") {
+  // edge (32x32, overlapped) with gemm_chaining, M=512 K=4096 N=512: the planner cuts tiles of m=128 k=128
+  // n=256 (checked below), 4*32*2 = 256 GEMMs, whose loads keep ahead of the array (DRAM about 43%
+  // busy), so each GEMM is ready before the array could take it and only the first waits (for its loads).
+  //   OS: F = (128/32)*(256/32) = 32 folds of T = K = 128 >= R: every fold, of every GEMM, starts 128
+  //       cycles after the previous one; the last one adds R+C-2 = 62:
+  //       busy = 256 * 32 * 128 + 62 = 1,048,638 (unchained: 256 * (31*128 + 32+32+128-2) = 1,064,448).
+  //   WS: F = (128/32)*(256/32) = 32 folds of T = M = 128 >= R: 256 * 32 * 128 = 1,048,576 cycles of
+  //       streaming, the first preload 32 and the last drain 62: busy = 1,048,670
+  //       (unchained: 256 * (32 + 31*128 + 32+32+128-2) = 1,072,640).
+  for (const char* df : {"os", "ws"}) {
+    INFO(df);
+    HwConfig hw = load_hw_config("edge");
+    hw.array.dataflow = std::string(df) == "os" ? Dataflow::OS : Dataflow::WS;
+    hw.array.gemm_chaining = true;  // as the preset has it
+    const std::int64_t expect = std::string(df) == "os" ? 1048638 : 1048670;
+    const std::int64_t unchained = std::string(df) == "os" ? 1064448 : 1072640;
+    TileProgram p = lower_gemm(hw, {512, 4096, 512});
+    std::int64_t gemms = 0;
+    for (const Instr& in : p.instrs)
+      if (in.op == Opcode::Gemm) {
+        CHECK((in.m == 128 && in.k == 128 && in.n == 256));
+        ++gemms;
+      }
+    CHECK(gemms == 256);
+    Json r = run_gemm(hw, 512, 4096, 512);
+    CHECK(r["array"]["busy_cycles"] == expect);
+    hw.array.gemm_chaining = false;
+    Json u = run_gemm(hw, 512, 4096, 512);
+    CHECK(u["array"]["busy_cycles"] == unchained);
+    CHECK(r["cycles"].get<std::int64_t>() < u["cycles"].get<std::int64_t>());
+  }
 }

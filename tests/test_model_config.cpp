@@ -14,11 +14,11 @@ using namespace attnsim;
 
 namespace {
 
-// The variant names joined as the messages list them.
+// The variant names joined as the messages list them: the built-in ones, then "cascade" (a file).
 std::string variant_list() {
   std::string s;
   for (const std::string& v : attn_variant_names()) s += (s.empty() ? "" : "|") + v;
-  return s;
+  return s + "|cascade";
 }
 
 // A small valid model: the defaults give every field, two layer entries.

@@ -45,6 +45,7 @@ int cmd_run(const Args& args) {
   std::string trace_dir, trace_formats = "timeline,perfetto";
   std::int64_t trace_window = 0, trace_max_slices = std::int64_t(TraceOptions().max_slices);
   for (const std::string& v : attn_variant_names()) variants += (variants.empty() ? "" : ", ") + v;
+  variants += ", or cascade:FILE (a variant written as a cascade, models/cascades/)";
   opts.add_options()("help,h", "this text")(
       "hw", po::value(&hw_name)->required(), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")(
       "model", po::value(&model_name)->required(),

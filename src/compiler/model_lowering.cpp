@@ -4,6 +4,9 @@
 #include <memory>
 #include <sstream>
 
+#include "cascade/cascade.h"
+#include "cascade/lower.h"
+#include "cascade/mapping.h"
 #include "common/errors.h"
 #include "compiler/attention_lowering.h"
 #include "compiler/gemm_lowering.h"
@@ -255,6 +258,9 @@ class Lowering {
         lower_unfused_spilled(grp);
         return;
       }
+      case AttnVariant::Cascade:
+        lower_cascade_group(grp, name);
+        return;
       default: {
         // Low-rank variants: their phases (a global one before the barrier, then the stream).
         for (LowRankPhase& ph : lower_lowrank_group(hw_, g_, grp, name)) {
@@ -268,6 +274,84 @@ class Lowering {
         return;
       }
     }
+  }
+
+  // A variant written as a cascade file: bound to the layer (N = seq_len, d = head_dim), mapped (the
+  // attention object's "mapping" file, else cascade::default_mapping) and lowered by the generic
+  // lowering, one phase per group of the mapping. Its inputs are some of Q, K, V and its one output
+  // O, each N x d; intermediates the mapping spills to DRAM use the layer's S and P tensors
+  // ((batch * heads * N) x N) as scratch, so at most two, each at most N x N.
+  void lower_cascade_group(const AttentionGroup& grp, const std::string& name) {
+    const AttentionSpec& spec = grp.spec;
+    const std::string& file = spec.cascade_file;
+    auto c = std::make_shared<cascade::Cascade>(cascade::bind_cascade(
+        cascade::parse_cascade(spec.cascade_doc, file), {{"N", double(grp.seq_len)}, {"d", double(grp.head_dim)}},
+        grp.causal));
+    const std::int64_t n = grp.seq_len, dh = grp.head_dim;
+    Diagnostics diag(file);
+    int outputs = 0;
+    for (std::size_t t = 0; t < c->desc.tensors.size(); ++t) {
+      const cascade::TensorDecl& td = c->desc.tensors[t];
+      if (td.role == cascade::TensorRole::Intermediate) continue;
+      const bool in = td.role == cascade::TensorRole::Input;
+      outputs += !in;
+      if (in ? (td.name != "Q" && td.name != "K" && td.name != "V") : td.name != "O")
+        diag.add(td.path, std::string("a model's cascade reads Q, K, V and writes O (each N x d), not ") + td.name);
+      else if (c->rows(int(t)) != n || c->cols(int(t)) != dh)
+        diag.add(td.path, td.name + " is " + std::to_string(c->rows(int(t))) + "x" + std::to_string(c->cols(int(t))) +
+                              " here, not N x d = " + std::to_string(n) + "x" + std::to_string(dh));
+    }
+    if (outputs != 1) diag.add("/outputs", "a model's cascade writes one output, O");
+    diag.throw_if_any();
+    const cascade::Mapping m = spec.mapping_doc.is_null()
+                                   ? cascade::default_mapping(*c, hw_, capacity_, name)
+                                   : cascade::parse_mapping(spec.mapping_doc, spec.mapping_file, *c, hw_);
+    auto plan = std::make_shared<cascade::CascadePlan>(cascade::plan_cascade(*c, m, hw_, capacity_));
+    // DRAM blocks per head; spilled intermediates go to the layer's S and P tensors.
+    const int scratch[2] = {tensor_named("L" + std::to_string(grp.layer) + ".S"),
+                            tensor_named("L" + std::to_string(grp.layer) + ".P")};
+    if (plan->spilled.size() > 2)
+      throw UserError(m.source + ": /groups: the mapping spills " + std::to_string(plan->spilled.size()) +
+                      " intermediates to DRAM; a model's cascade has scratch for two (N x N each)");
+    std::vector<cascade::Binding> bindings;
+    for (std::size_t h = 0; h < grp.heads.size(); ++h) {
+      const AttentionGroup::Head& hv = grp.heads[h];
+      cascade::Binding b;
+      b.blocks.resize(c->desc.tensors.size());
+      for (std::size_t t = 0; t < c->desc.tensors.size(); ++t) {
+        const std::string& tn = c->desc.tensors[t].name;
+        if (c->desc.tensors[t].role != cascade::TensorRole::Intermediate)
+          b.blocks[t] = block_of(tn == "Q" ? hv.q : tn == "K" ? hv.k : tn == "V" ? hv.v : hv.o);
+      }
+      for (std::size_t i = 0; i < plan->spilled.size(); ++i) {
+        const int t = plan->spilled[i];
+        if (c->rows(t) > n || c->cols(t) > n)
+          throw UserError(m.source + ": /groups: the mapping spills " + c->tensor(t).name +
+                          " to DRAM, larger than the N x N scratch");
+        b.blocks[std::size_t(t)] = {std::uint16_t(scratch[i]), std::int64_t(h) * n, 0, c->rows(t), c->cols(t)};
+      }
+      bindings.push_back(std::move(b));
+    }
+    if (!plan->spilled.empty()) spilled_.push_back(grp.layer);
+    auto classes = std::make_shared<std::vector<OpClass>>(cascade::default_classes(*c));
+    const std::string how = cascade::describe(*c, m);
+    const HwConfig& hw = hw_;
+    for (std::size_t g = 0; g < plan->groups.size(); ++g) {
+      Step s;
+      const std::string phase_name = plan->groups.size() > 1 ? name + "." + std::to_string(g) : name;
+      s.info = {phase_name, grp.layer, OpClass::QK, how, 0};
+      s.buffers = cascade::group_buffers(*plan, int(g), phase());
+      s.emit = [&hw, c, plan, classes, bindings, g](Emitter& em) {
+        cascade::emit_group(hw, *plan, int(g), em, bindings, *classes);
+      };
+      add_step(std::move(s));
+    }
+  }
+
+  int tensor_named(const std::string& n) const {
+    for (std::size_t i = 0; i < g_.tensors.size(); ++i)
+      if (g_.tensors[i].name == n) return int(i);
+    throw InternalError("no tensor " + n);
   }
 
   // S = Q K^T for every head into the S tensor, row softmax S -> P, O = P V: three phases.

@@ -55,8 +55,8 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
   hw.description = root.string("description", std::string());
 
   JsonView a = root.object("array");
-  a.reject_unknown_keys(
-      {"rows", "cols", "dataflow", "timing", "fidelity", "clock_mhz", "operand_bytes", "accumulator_bytes"});
+  a.reject_unknown_keys({"rows", "cols", "dataflow", "timing", "fidelity", "gemm_chaining", "clock_mhz",
+                         "operand_bytes", "accumulator_bytes"});
   hw.array.rows = int(a.integer("rows", std::nullopt, 1, 4096));
   hw.array.cols = int(a.integer("cols", std::nullopt, 1, 4096));
   std::string df = a.choice("dataflow", std::string("os"), {"os", "ws", "is"});
@@ -66,6 +66,14 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
                         : TimingMode::Overlapped;
   hw.array.fidelity =
       a.choice("fidelity", std::string("fast"), {"fast", "pe"}) == "fast" ? ArrayFidelity::Fast : ArrayFidelity::Pe;
+  // Chaining is the shadow-register overlap of overlapped timing carried across instructions; SCALE-Sim's
+  // convention (scalesim) has no overlap at all, so a config asking for both is contradictory, and
+  // ignoring the flag would let a scalesim run pass for a chained one.
+  hw.array.gemm_chaining = a.boolean("gemm_chaining", false);
+  if (hw.array.gemm_chaining && hw.array.timing == TimingMode::ScaleSim)
+    diag.add(a.child_path("gemm_chaining"),
+             "needs \"timing\": \"overlapped\" (scalesim runs every fold alone); set it to false with scalesim timing",
+             true);
   // From the slowest clock whose kMaxRunCycles cycles fit in simulated femtoseconds (checked_math.h)
   // to 100 GHz (a 10,000 fs period: rounding it to a whole femtosecond errs by at most 0.005%).
   hw.array.clock_mhz = a.number("clock_mhz", std::nullopt, kMinClockMhz, 100000.0);

@@ -27,6 +27,10 @@ struct ArrayConfig {
   Dataflow dataflow = Dataflow::OS;
   TimingMode timing = TimingMode::ScaleSim;
   ArrayFidelity fidelity = ArrayFidelity::Fast;
+  // Consecutive GEMM instructions overlap like consecutive folds of one GEMM (the next one's stationary
+  // preload and first fold hide under the previous one's last fold; timing/array_timing.h, ArrayChain).
+  // Overlapped timing only: scalesim runs every fold alone (a config asking for both is rejected).
+  bool gemm_chaining = false;
   double clock_mhz = 1000.0;
   int operand_bytes = 1;      // bytes per input operand element
   int accumulator_bytes = 4;  // bytes per partial sum element

@@ -70,7 +70,26 @@ std::optional<AttnVariant> variant_from_name(std::string name) {
   const auto& names = attn_variant_names();
   for (size_t i = 0; i < names.size(); ++i)
     if (names[i] == name) return AttnVariant(i);
+  if (name == "cascade") return AttnVariant::Cascade;
   return std::nullopt;
+}
+
+// The accepted variant names for messages: the built-in ones and "cascade".
+std::vector<std::string> accepted_variant_names() {
+  std::vector<std::string> v = attn_variant_names();
+  v.push_back("cascade");
+  return v;
+}
+
+// Reads a cascade variant's file (and mapping file); a problem is returned, not thrown.
+std::string read_cascade_files(AttentionSpec& spec) {
+  try {
+    spec.cascade_doc = read_json_file(spec.cascade_file);
+    if (!spec.mapping_file.empty()) spec.mapping_doc = read_json_file(spec.mapping_file);
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "";
 }
 
 // The parameters each variant accepts, with their upper bounds.
@@ -121,10 +140,20 @@ AttentionSpec read_attention(const JsonView& layer) {
   if (!(*a.node())["variant"].is_string()) return spec;  // "must be a string" already recorded
   std::optional<AttnVariant> v = variant_from_name(name);
   if (!v) {
-    a.diag().add(a.child_path("variant"), one_of_rule(name, attn_variant_names()), name);
+    a.diag().add(a.child_path("variant"), one_of_rule(name, accepted_variant_names()), name);
     return spec;  // unknown variant: its parameters cannot be checked
   }
   spec.variant = *v;
+  if (*v == AttnVariant::Cascade) {
+    a.reject_unknown_keys({"variant", "file", "mapping"});
+    spec.cascade_file = a.string("file", std::nullopt);
+    spec.mapping_file = a.string("mapping", std::string());
+    if (!spec.cascade_file.empty()) {
+      const std::string problem = read_cascade_files(spec);
+      if (!problem.empty()) a.diag().add(a.child_path("file"), problem);
+    }
+    return spec;
+  }
   // Vanilla attention has no parameters; anything else is a typo or meant for another variant.
   std::vector<std::string> keys = {"variant"};
   for (const auto& [key, max] : variant_params(*v)) keys.push_back(key);
@@ -241,6 +270,7 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
       problems.push_back("--variant: " + problem);
     } else {
       Json a = {{"variant", to_string(spec->variant)}};
+      if (!spec->cascade_file.empty()) a["file"] = spec->cascade_file;
       if (spec->rank) a["rank"] = spec->rank;
       if (spec->samples) a["samples"] = spec->samples;
       // Without parameters, a layer already of this variant keeps its own.
@@ -279,7 +309,10 @@ std::int64_t default_rank(AttnVariant v, std::int64_t head_dim) {
   return v == AttnVariant::Linformer ? kDefaultLinformerK : kDefaultRank;
 }
 
-bool supports_causal(AttnVariant v) { return is_vanilla(v) || v == AttnVariant::PrimalCausal; }
+// A cascade's softmaxes mask causally when the layer is causal (cascade.h).
+bool supports_causal(AttnVariant v) {
+  return is_vanilla(v) || v == AttnVariant::PrimalCausal || v == AttnVariant::Cascade;
+}
 
 bool is_vanilla(AttnVariant v) {
   return v == AttnVariant::Unfused || v == AttnVariant::RowFused || v == AttnVariant::Flash;
@@ -290,12 +323,27 @@ std::optional<AttentionSpec> parse_variant_spec(const std::string& text, std::st
   const std::string name = text.substr(0, colon);
   const std::optional<AttnVariant> v = variant_from_name(name);
   if (!v) {
-    *problem = one_of_rule(name, attn_variant_names()) + ", got \"" + name + "\"";
+    *problem = one_of_rule(name, accepted_variant_names()) + ", got \"" + name + "\"";
     return std::nullopt;
   }
   AttentionSpec spec;
   spec.variant = *v;
   spec.params = Json{{"variant", to_string(*v)}};
+  if (*v == AttnVariant::Cascade) {
+    // "cascade:FILE": the rest is a path (it may hold ':' and ',').
+    if (colon == std::string::npos || colon + 1 == text.size()) {
+      *problem = "cascade needs a file: \"cascade:models/cascades/NAME.json\"";
+      return std::nullopt;
+    }
+    spec.cascade_file = text.substr(colon + 1);
+    spec.params["file"] = spec.cascade_file;
+    const std::string p = read_cascade_files(spec);
+    if (!p.empty()) {
+      *problem = p;
+      return std::nullopt;
+    }
+    return spec;
+  }
   if (colon == std::string::npos) return spec;
   const auto allowed = variant_params(*v);
   std::stringstream ss(text.substr(colon + 1));
@@ -325,6 +373,7 @@ std::optional<AttentionSpec> parse_variant_spec(const std::string& text, std::st
 }
 
 const char* to_string(AttnVariant v) {
+  if (v == AttnVariant::Cascade) return "cascade";
   const auto& names = attn_variant_names();
   return size_t(v) < names.size() ? names[size_t(v)].c_str() : "?";
 }

@@ -44,11 +44,13 @@ enum class AttnVariant : std::uint8_t {
   Linformer,      // "linformer": rank = the projected length k (default 256, Wang et al. 2020), clamped to N
   Performer,      // "performer": rank = the random features m (default round(d ln d), performer-pytorch)
   Nystromformer,  // "nystromformer": rank = the landmarks l (default 64, Xiong et al. 2021), clamped to N
+  Cascade,        // "cascade": a variant described as a cascade file ("file", optional "mapping"; src/cascade/)
   kCount
 };
 bool is_vanilla(AttnVariant v);
 const char* to_string(AttnVariant v);
-// The accepted names, in enum order (for messages and --help).
+// The built-in variants' names, in enum order (for messages and --help). "cascade" is accepted
+// too but is not built in: it names a file ("cascade:models/cascades/cosine.json" on the command line).
 const std::vector<std::string>& attn_variant_names();
 
 struct AttentionSpec {
@@ -56,6 +58,10 @@ struct AttentionSpec {
   std::int64_t rank = 0;     // s of the low-rank variants (0: not given, the variant's default applies)
   std::int64_t samples = 0;  // primal's p (0: min(N, 10 s))
   Json params;               // the whole "attention" object as written
+  // cascade: "file" (a cascade, cascade/cascade.h) and optional "mapping" (cascade/mapping.h), paths
+  // relative to the working directory, and their documents as read (checked by the compiler).
+  std::string cascade_file, mapping_file;
+  Json cascade_doc, mapping_doc;
 };
 inline constexpr std::int64_t kDefaultRank = 20;  // Primal-Attention's LRA setting (s = 20)
 inline constexpr std::int64_t kDefaultLinformerK = 256;  // Linformer's default projected length
@@ -66,7 +72,7 @@ std::int64_t default_rank(AttnVariant v, std::int64_t head_dim);
 // Whether a variant can run a causal (decoder) layer.
 bool supports_causal(AttnVariant v);
 // A variant from a name with optional parameters, "primal:rank=96,samples=200" (the command
-// line's form); nullopt and *problem set when it is not one.
+// line's form), or "cascade:FILE"; nullopt and *problem set when it is not one.
 std::optional<AttentionSpec> parse_variant_spec(const std::string& text, std::string* problem);
 
 enum class Activation : std::uint8_t { Gelu, Relu, SwiGlu };

@@ -53,7 +53,13 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
   big.set_stack_size(1 << 20);  // the compiler's loops run on this thread
   // Every thread runs guarded (common/sim_threads.h): a UserError inside one stays a UserError.
   sc_core::sc_spawn(guarded([this] { producer_thread(); }), "producer", &big);
-  sc_core::sc_spawn(guarded([this] { array_thread(); }), "array_thread");
+  if (hw.array.gemm_chaining && hw.array.timing == TimingMode::Overlapped) {
+    array_chained_ = true;
+    sc_core::sc_spawn(guarded([this] { chained_array_thread(); }), "array");
+    sc_core::sc_spawn(guarded([this] { array_retire_thread(); }), "array_retire");
+  } else {
+    sc_core::sc_spawn(guarded([this] { array_thread(); }), "array_thread");
+  }
   sc_core::sc_spawn(guarded([this] { vector_thread(&vector_q_, false); }), "vector_unit");
   if (hw.softmax.present) sc_core::sc_spawn(guarded([this] { vector_thread(&softmax_q_, true); }), "softmax_unit");
   for (DmaSide* side : {&load_, &store_}) {
@@ -251,7 +257,7 @@ bool Accelerator::next(Queue& q, std::uint32_t* id, bool attribute) {
     const Opcode op = any ? instr(done_prefix_).op : Opcode::Barrier;
     const fs_t t0 = now_fs();
     sc_core::wait(q.pushed);
-    if (attribute && any) attribute_stall(op, now_fs() - t0);
+    if (attribute && any) attribute_stall(op, array_idle_part(t0));
   }
   *id = q.ring[q.head++ % kWindow];
   return true;
@@ -287,7 +293,7 @@ void Accelerator::wait_for_deps(const Instr& in, bool attribute) {
     const Opcode op = pending->op;
     const fs_t t0 = now_fs();
     sc_core::wait(any_done_);
-    if (attribute) attribute_stall(op, now_fs() - t0);
+    if (attribute) attribute_stall(op, array_idle_part(t0));
   }
   align_to_edge(period_);
 }
@@ -300,7 +306,7 @@ void Accelerator::wait_for_barrier(std::uint32_t id, bool attribute) {
     const Opcode op = instr(done_prefix_).op;
     const fs_t t0 = now_fs();
     sc_core::wait(any_done_);
-    if (attribute) attribute_stall(op, now_fs() - t0);
+    if (attribute) attribute_stall(op, array_idle_part(t0));
   }
   if (!is_done(id)) complete(id);
   align_to_edge(period_);
@@ -359,6 +365,108 @@ void Accelerator::array_thread() {
     ++os.instrs;
     note_span(os, start, now_fs());
     complete(id);
+  }
+}
+
+fs_t Accelerator::array_idle_part(fs_t t0) const {
+  if (!array_chained_) return now_fs() - t0;
+  // A chained array may still be running earlier GEMMs while its thread waits for the next one: only
+  // the time since the array last fell idle (its last GEMM ended and its SRAM transfers were done) is a
+  // stall. The thread never waits during an SRAM port tail (it waits for the ports before the next
+  // GEMM), so that tail is charged once, by the retire thread.
+  if (array_in_flight_ > 0) return 0;
+  return now_fs() - std::max(t0, array_idle_since_);
+}
+
+static bool overlaps(const SramTile& x, const SramTile& y) {
+  if (x.rows == 0 || y.rows == 0) return false;
+  return x.addr < y.addr + y.extent() && y.addr < x.addr + x.extent();
+}
+
+// gemm_chaining: GEMMs are begun in program order, each when its dependencies are met and the array's
+// operand feeders have finished the previous GEMM's SRAM transfers (they serve instructions in order);
+// the array starts it when its pipeline allows (timing/array_timing.h, "Chained GEMM instructions"), so
+// the previous one may still be running. array_retire_thread ends them in order. An in-flight GEMM
+// whose result this one reads (or whose operands this one overwrites) without a dependency saying so
+// is waited for too: the compiler may rely on the array's order for that, which chaining no longer gives.
+void Accelerator::chained_array_thread() {
+  std::uint32_t id;
+  while (next(array_q_, &id, true)) {
+    const Instr& in = instr(id);
+    if (in.op == Opcode::Barrier) {
+      wait_for_barrier(id, true);
+      continue;
+    }
+    if (array_ports_done_ > now_fs()) wait_fs(array_ports_done_ - now_fs());
+    wait_for_deps(in, true);
+    for (;;) {  // SRAM hazards with in-flight GEMMs
+      const Instr* hazard = nullptr;
+      for (std::size_t i = 0; i < array_flight_count_ && !hazard; ++i) {
+        const Instr& f = instr(array_flight_[(array_flight_head_ + i) % array_flight_.size()].id);
+        if (overlaps(f.c, in.a) || overlaps(f.c, in.b) || overlaps(in.c, f.a) || overlaps(in.c, f.b)) hazard = &f;
+      }
+      if (!hazard) break;
+      const fs_t t0 = now_fs();
+      sc_core::wait(any_done_);
+      attribute_stall(Opcode::Gemm, array_idle_part(t0));
+    }
+    align_to_edge(period_);
+    ++computing_;  // a scheduled start (the watchdog counts it as progress)
+    array_->begin_gemm({in.m, in.k, in.n}, nullptr);  // returns at the GEMM's start
+    --computing_;
+    if (trace_ && array_in_flight_ == 0) trace_->begin(TraceUnit::Array);
+    ++array_in_flight_;
+    const SramTraffic t = gemm_sram_traffic(hw_.array, in);
+    // The array cannot run faster than the banks holding its operands deliver them.
+    array_ports_done_ = std::max({sram_transfer(in.a, t.a_read, false), sram_transfer(in.b, t.b_read, false),
+                                  sram_transfer(in.c, t.c_read, false), sram_transfer(in.c, t.c_written, true)});
+    if (array_flight_count_ == array_flight_.size()) {  // grow the ring, keeping the order (a handful at most)
+      std::vector<ArrayFlight> grown(std::max<std::size_t>(8, 2 * array_flight_.size()));
+      for (std::size_t i = 0; i < array_flight_count_; ++i)
+        grown[i] = array_flight_[(array_flight_head_ + i) % array_flight_.size()];
+      array_flight_.swap(grown);
+      array_flight_head_ = 0;
+    }
+    array_flight_[(array_flight_head_ + array_flight_count_++) % array_flight_.size()] = {id, now_fs(),
+                                                                                          array_ports_done_};
+    array_begun_.notify();
+  }
+}
+
+// Ends the chained array's GEMMs in order: busy time is the union of their [start, end] intervals (the
+// array is busy while any GEMM is in it); a GEMM whose SRAM transfers outlast its compute completes when
+// they are done, and that tail is charged as an SRAM-port stall, as without chaining.
+void Accelerator::array_retire_thread() {
+  for (;;) {
+    while (array_flight_count_ == 0) sc_core::wait(array_begun_);
+    const ArrayFlight f = array_flight_[array_flight_head_];
+    ++computing_;
+    array_->end_gemm();  // returns at the GEMM's end
+    --computing_;
+    const fs_t end = now_fs();
+    const Instr& in = instr(f.id);
+    const fs_t busy = end - std::max(f.start, array_busy_until_);
+    array_busy_until_ = end;
+    --array_in_flight_;
+    if (trace_) {
+      if (array_in_flight_ == 0) trace_->end(TraceUnit::Array);
+      trace_->slice(TraceUnit::Array, in, f.start, end);
+    }
+    if (f.ports_done > now_fs()) {
+      stats_.stall_sram_port_fs += f.ports_done - now_fs();
+      wait_fs(f.ports_done - now_fs());
+    }
+    array_idle_since_ = now_fs();
+    stats_.array_busy_fs += busy;
+    stats_.macs += in.macs();
+    ++stats_.gemms;
+    OpStats& os = op_stats(in);
+    os.array_busy_fs += busy;
+    os.macs += in.macs();
+    ++os.instrs;
+    note_span(os, f.start, now_fs());
+    array_flight_head_ = (array_flight_head_ + 1) % array_flight_.size(), --array_flight_count_;
+    complete(f.id);
   }
 }
 
@@ -504,6 +612,7 @@ SimOutcome simulate(const HwConfig& hw, const ProgramSource& program, const Trac
   }
   sc_core::sc_start();
   rethrow_thread_failure();  // a UserError (time overflow), the watchdog's diagnosis
+  acc.finish_array();
   ATTNSIM_ASSERT(acc.finished(), "simulation ended with instructions not done (a dependency cycle?): " +
                                      acc.progress());
   SimOutcome out;

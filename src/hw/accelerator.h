@@ -6,7 +6,8 @@
 //   producer     runs the compiler's generator; instructions enter a window of kWindow slots and
 //                the producer waits while the window is full (the oldest unfinished instruction
 //                holds it), so memory does not grow with the program's length
-//   array        GEMMs in program order
+//   array        GEMMs in program order; with gemm_chaining a GEMM may start before the previous one
+//                has ended, and a second thread (array_retire) ends them in order
 //   vector       VECTORs (and SOFTMAXes when there is no softmax unit) in program order
 //   softmax      SOFTMAXes in program order, when the hardware has a softmax unit
 //   load DMA     an issue thread (LOADs in program order) + `outstanding` transfer workers
@@ -85,6 +86,7 @@ class Accelerator : public sc_core::sc_module {
   std::int64_t watchdog_cycles() const { return watchdog_cycles_; }
   // Long runs: a progress line on stderr at most every `seconds` of wall time (0: none, the default).
   void set_progress_interval(double seconds) { progress_interval_s_ = seconds; }
+  void finish_array() { array_->finish(); }  // after the simulation: results left inside the array leave
 
  private:
   struct Queue {  // a unit's instruction ids in program order (at most kWindow of them)
@@ -116,6 +118,10 @@ class Accelerator : public sc_core::sc_module {
 
   void producer_thread();
   void array_thread();
+  void chained_array_thread();  // gemm_chaining: begins GEMMs, possibly before the previous one ended
+  void array_retire_thread();   // gemm_chaining: ends them in order, completes them
+  // The part of a wait of the array thread since t0 during which the array was idle (a stall).
+  fs_t array_idle_part(fs_t t0) const;
   void vector_thread(Queue* q, bool softmax_unit);
   void dma_issue_thread(DmaSide* side);
   void dma_worker_thread(DmaSide* side, std::uint32_t index);
@@ -168,6 +174,20 @@ class Accelerator : public sc_core::sc_module {
   double progress_interval_s_ = 0;
   double progress_start_s_ = 0, progress_last_s_ = 0;
   std::uint32_t progress_countdown_ = 0;
+
+  // gemm_chaining (chained_array_thread, array_retire_thread).
+  struct ArrayFlight {  // a GEMM the array has started and not yet ended
+    std::uint32_t id = 0;
+    fs_t start = 0, ports_done = 0;
+  };
+  bool array_chained_ = false;
+  std::vector<ArrayFlight> array_flight_;  // a ring, in program order
+  std::size_t array_flight_head_ = 0, array_flight_count_ = 0;
+  int array_in_flight_ = 0;    // started and not yet ended (the array is busy)
+  fs_t array_busy_until_ = 0;  // end of the last ended GEMM
+  fs_t array_idle_since_ = 0;  // when the last ended GEMM completed (its SRAM transfers done)
+  fs_t array_ports_done_ = 0;  // the last begun GEMM's SRAM transfers are done
+  sc_core::sc_event array_begun_;
 };
 
 // Elaborates, runs to completion and returns the statistics (one elaboration per process).

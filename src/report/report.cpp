@@ -201,6 +201,7 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
                      {"cols", hw.array.cols},
                      {"dataflow", to_string(hw.array.dataflow)},
                      {"timing", to_string(hw.array.timing)},
+                     {"gemm_chaining", hw.array.gemm_chaining},
                      {"fidelity", to_string(hw.array.fidelity)},
                      {"clock_mhz", hw.array.clock_mhz}}},
                    {"config", hw.resolved}};

@@ -39,4 +39,32 @@ std::int64_t scalesim_reported_cycles(int rows, int cols, Dataflow df, const Gem
   return gemm_cycles(rows, cols, df, TimingMode::ScaleSim, d) - 1;
 }
 
+ArrayChain::ArrayChain(int rows, int cols, Dataflow df, TimingMode mode, bool chaining)
+    : rows_(rows), cols_(cols), df_(df), mode_(mode), chaining_(chaining && mode == TimingMode::Overlapped) {}
+
+GemmSchedule ArrayChain::next(const GemmDims& d, std::int64_t ready) {
+  const FoldPlan p = fold_plan(rows_, cols_, df_, mode_, d);
+  const std::int64_t R = rows_;
+  GemmSchedule g;
+  if (!chaining_ || !any_) {
+    g.start = any_ ? std::max(ready, last_done_) : ready;
+    g.first_stream = g.start + p.preload;
+    g.done = g.start + gemm_cycles(rows_, cols_, df_, mode_, d);
+  } else {
+    const std::int64_t stream_free = df_ == Dataflow::OS
+                                         ? last_fold_start_ + last_stream_ + std::max<std::int64_t>(0, R - p.stream)
+                                         : last_fold_start_ + std::max(last_stream_, R);
+    g.first_stream = std::max(stream_free, ready + p.preload);
+    // WS/IS: the preload may begin once the previous fold has started streaming (its swap wave leads the
+    // load wave, pe_array_core.h); it need not wait until it can end exactly at first_stream.
+    g.start = df_ == Dataflow::OS ? g.first_stream : std::max(ready, last_fold_start_);
+    g.done = g.first_stream + (p.folds - 1) * p.interval + R + cols_ + p.stream - 2;
+  }
+  any_ = true;
+  last_fold_start_ = g.first_stream + (p.folds - 1) * p.interval;
+  last_stream_ = p.stream;
+  last_done_ = g.done;
+  return g;
+}
+
 }  // namespace attnsim

@@ -31,6 +31,39 @@
 // as in SCALE-Sim's figures.
 // Worked example, 32x32, M=K=N=64: OS: 0 + 3*64 + 32+32+64-2 = 318 (scalesim: 504).
 //   WS, M=100, K=30, N=70: F=3, T=100: 32 + 2*100 + 32+32+100-2 = 394 (scalesim: 3*194 = 582).
+//
+// Chained GEMM instructions (ArrayConfig::gemm_chaining, overlapped timing only). The shadow registers
+// and accumulators that overlap the folds of one GEMM do not care which instruction a fold belongs to,
+// so the next instruction's first fold follows the previous instruction's last fold under the same
+// hazards. With s_last the cycle the previous instruction's last fold started streaming, T_prev its
+// stream length, ready the cycle this instruction's dependencies are met:
+//   WS/IS: first_stream = max(s_last + max(T_prev, R), ready + P)
+//          (the stream port is busy T_prev cycles; the preload may start at s_last, when the previous
+//           fold's swap wave has begun, and takes P = R cycles; the active registers are free after the
+//           previous fold's last operand passed, s_last + T_prev + i + j, before this fold's swap wave)
+//   OS:    first_stream = max(s_last + T_prev + max(0, R - T), ready)
+//          (the stream port is busy T_prev cycles; and each PE's shadow accumulator must have drained
+//           before this fold's last MAC refills it: PE(i,j) writes it at s + T - 1 + i + j and row i's
+//           value leaves it up to 2i + 1 cycles after being written, behind the rows above it, so the
+//           last MACs of consecutive folds must be R apart: s_next + T - 1 >= s_last + T_prev - 1 + R.
+//           Within one GEMM T = T_prev and this is the max(T, R) above; between instructions a short
+//           stream after a long one (T < R) must wait longer than max(T_prev, R).)
+//   done = first_stream + (F - 1) max(T, R) + R + C + T - 2, and s_last becomes first_stream + (F - 1) max(T, R).
+// The instruction's first array action (start) is its preload, at max(ready, s_last) for WS/IS, or its
+// first stream element for OS. An isolated instruction (no previous one, or one that ended before
+// ready) gets exactly gemm_cycles(). This covers an OS instruction that continues the accumulation of
+// the previous one into the same C tile (its results leave the shadow accumulators in order after the
+// previous one's), a WS/IS instruction reusing the previous one's stationary tile (the tile is reloaded
+// into the shadow registers under the previous fold, as any other tile; keeping it resident instead
+// would only gain when T_prev < R), and unrelated independent instructions alike: the hardware cannot
+// tell them apart. Dependencies are the caller's business (ready).
+// Without chaining (or in scalesim mode), an instruction starts when the previous one is done:
+//   start = max(ready, done_prev), done = start + gemm_cycles().
+// Worked example, 32x32 OS, overlapped, chained: GEMM 1 M=64 K=100 N=32 (F=2, T=100) ready at 0:
+//   first_stream 0, s_last = 100, done = 100 + 32+32+100-2 = 262 (= gemm_cycles). GEMM 2 M=32 K=10 N=32
+//   (F=1, T=10), ready at 0: first_stream = max(100 + 100 + max(0, 32-10), 0) = 222 (max(T_prev, R)
+//   alone would give 200, and PE(31,0)'s shadow accumulator would still hold GEMM 1's value when GEMM 2's
+//   last MAC there writes it), done = 222 + 32+32+10-2 = 294, against 262 + 72 = 334 unchained.
 #include <cstdint>
 
 #include "config/hw_config.h"
@@ -57,5 +90,32 @@ FoldPlan fold_plan(int rows, int cols, Dataflow df, TimingMode mode, const GemmD
 std::int64_t gemm_cycles(int rows, int cols, Dataflow df, TimingMode mode, const GemmDims& d);
 // What SCALE-Sim v2 reports as compute cycles for this GEMM alone: F * L - 1.
 std::int64_t scalesim_reported_cycles(int rows, int cols, Dataflow df, const GemmDims& d);
+
+// When one GEMM instruction runs on the array, in cycles since the start of the simulation.
+struct GemmSchedule {
+  std::int64_t start = 0;         // its first array action (preload, or first stream element for OS)
+  std::int64_t first_stream = 0;  // its first fold starts streaming
+  std::int64_t done = 0;          // its last MAC has happened: the cycle after it (dependents may start here)
+};
+
+// Schedules GEMM instructions in program order on one array (see "Chained GEMM instructions" above).
+// Plain C++: the fast array model waits what it returns; the PE-level model must agree (its tests).
+class ArrayChain {
+ public:
+  ArrayChain(int rows, int cols, Dataflow df, TimingMode mode, bool chaining);
+  explicit ArrayChain(const ArrayConfig& cfg)
+      : ArrayChain(cfg.rows, cfg.cols, cfg.dataflow, cfg.timing, cfg.gemm_chaining) {}
+  // The next instruction, its dependencies met at cycle `ready` (not earlier than any previous ready).
+  GemmSchedule next(const GemmDims& d, std::int64_t ready);
+  bool chaining() const { return chaining_; }
+
+ private:
+  const int rows_, cols_;
+  const Dataflow df_;
+  const TimingMode mode_;
+  const bool chaining_;  // gemm_chaining and overlapped timing
+  bool any_ = false;     // an instruction has been scheduled
+  std::int64_t last_fold_start_ = 0, last_stream_ = 0, last_done_ = 0;
+};
 
 }  // namespace attnsim

@@ -4,6 +4,13 @@
 // Contract: run_gemm is called from an SC_THREAD; it returns after the GEMM's last cycle, having
 // advanced simulated time by exactly the cycles it returns times the clock period (sim_time.h). Both models
 // must return identical cycle counts for every shape, dataflow and timing mode.
+//
+// Instruction sequences (begin_gemm / end_gemm; the accelerator uses them when gemm_chaining is on): one
+// SC_THREAD begins GEMMs in program order, each when its dependencies are met; another ends them in the
+// same order. The array may start a GEMM before the previous one has ended (timing/array_timing.h,
+// "Chained GEMM instructions"); both models must start and end every GEMM of every sequence at the same
+// cycles, the closed form's (ArrayChain). Cycles count from the first begin_gemm's time, which must be a
+// clock edge of the array like every later call; run_gemm and sequences are not mixed on one model.
 #include <cstdint>
 #include <memory>
 
@@ -24,6 +31,15 @@ class IArrayModel {
  public:
   virtual ~IArrayModel() = default;
   virtual std::int64_t run_gemm(const GemmDims& dims, const GemmOperands* operands) = 0;
+
+  // The GEMM's dependencies are met now: queues it and returns at its start (its first array action,
+  // GemmSchedule::start), which is now or later. operands stay valid until finish().
+  virtual void begin_gemm(const GemmDims& dims, const GemmOperands* operands) = 0;
+  // From another thread than begin_gemm's: returns at the end (GemmSchedule::done) of the oldest begun
+  // GEMM not ended yet, at once if that time has come. Call it only for a GEMM that has been begun.
+  virtual void end_gemm() = 0;
+  // After the last end_gemm: the results still inside the array leave (untimed).
+  virtual void finish() = 0;
 };
 
 std::unique_ptr<IArrayModel> make_array_model(const ArrayConfig& cfg);

@@ -1,5 +1,8 @@
 #include "hw/array/pe_array.h"
 
+#include <algorithm>
+
+#include "common/errors.h"
 #include "common/sim_time.h"
 #include "hw/array/pe_array_core.h"
 
@@ -11,10 +14,17 @@ namespace {
 // SC_THREAD, steps every PE's registers once per cycle (PeArrayCore, pe_array_core.h, which documents
 // the design) and waits one clock period after each cycle, so simulated time advances by exactly the
 // returned cycle count times the period.
+//
+// Sequences: the core's cycle n is [origin + n * period, origin + (n + 1) * period). Cycle n may be
+// stepped once every GEMM that could start in it has been queued: always when n < the current cycle
+// (a GEMM begun now is ready now), and, while begin_gemm is looking for its GEMM's start, any cycle up to
+// that start (nothing else is queued meanwhile; the next GEMM cannot start in the same cycle, whose
+// stream or load port this one takes). end_gemm steps the core in real time, one cycle per period, so
+// an end is found exactly at its time (or ahead of it, when begin_gemm has stepped further).
 class PeArray final : public IArrayModel {
  public:
   explicit PeArray(const ArrayConfig& cfg)
-      : period_fs_(cfg.period_fs()), core_(cfg.rows, cfg.cols, cfg.dataflow, cfg.timing) {}
+      : period_fs_(cfg.period_fs()), core_(cfg.rows, cfg.cols, cfg.dataflow, cfg.timing, cfg.gemm_chaining) {}
 
   std::int64_t run_gemm(const GemmDims& dims, const GemmOperands* operands) override {
     core_.begin(dims, operands);
@@ -28,9 +38,49 @@ class PeArray final : public IArrayModel {
     return cycles;
   }
 
+  void begin_gemm(const GemmDims& dims, const GemmOperands* operands) override {
+    if (origin_fs_ < 0) origin_fs_ = now_fs(), core_.reset();
+    ATTNSIM_ASSERT((now_fs() - origin_fs_) % period_fs_ == 0, "begin_gemm off the array's clock edge");
+    const std::int64_t now = (now_fs() - origin_fs_) / period_fs_;
+    catch_up(now);
+    const std::uint32_t seq = core_.enqueue(dims, operands, std::max(now, core_.cycles()));
+    while (core_.start(seq) < 0) core_.step();
+    wait_fs(origin_fs_ + core_.start(seq) * period_fs_ - now_fs());
+  }
+
+  void end_gemm() override {
+    ATTNSIM_ASSERT(origin_fs_ >= 0 && ended_ < core_.enqueued(), "end_gemm without a begun GEMM");
+    const std::uint32_t seq = ended_++;
+    for (;;) {
+      const fs_t since = now_fs() - origin_fs_;
+      catch_up(since / period_fs_);  // cycles that have passed
+      if (core_.done(seq) >= 0) break;
+      wait_fs(period_fs_ - since % period_fs_);  // to the next edge
+    }
+    const fs_t end = origin_fs_ + core_.done(seq) * period_fs_;
+    ATTNSIM_ASSERT(end >= now_fs(), "PE array found a GEMM's end after its time");
+    wait_fs(end - now_fs());
+  }
+
+  void finish() override {
+    if (origin_fs_ >= 0) core_.flush();
+  }
+
  private:
+  // Steps (or skips, when nothing is inside the array) every cycle before `cycle`.
+  void catch_up(std::int64_t cycle) {
+    while (core_.cycles() < cycle) {
+      if (core_.idle())
+        core_.skip_to(cycle);
+      else
+        core_.step();
+    }
+  }
+
   fs_t period_fs_;
   PeArrayCore core_;
+  fs_t origin_fs_ = -1;
+  std::uint32_t ended_ = 0;
 };
 
 }  // namespace

@@ -88,6 +88,20 @@
 // OS results of the last fold are still in the shadow accumulators / drain path when the GEMM's last
 // MAC has happened (PE(R-1,C-1)'s result leaves the bottom R cycles later); like array_timing.h (and
 // SCALE-Sim), the cycle count stops at the last MAC, and flush() moves those results out untimed.
+//
+// Instruction sequences (enqueue()): folds are numbered across the whole sequence and every tag also
+// names its instruction (seq), whose dimensions, fold plan and operands the feeders and the output
+// addressing use. Within an instruction the rules above apply unchanged. An instruction's first fold
+// additionally waits for its ready cycle, and:
+//   * without chaining (and in scalesim mode): until the previous instruction has ended (its last fold);
+//   * with chaining (overlapped): exactly as if it were the next fold of the previous instruction, except
+//     that OS compares last MACs instead of starts: the stream port issues it once the previous fold's
+//     T_prev elements are out and c + T - 1 >= (previous fold's last issue) + R, the condition the
+//     shadow-accumulator argument above needs when consecutive folds stream different lengths (with
+//     equal T it is c >= s_prev + R). WS/IS load it once the previous fold has started streaming.
+// The results of an OS instruction drain behind the next instruction's MACs (no flush in between);
+// flush() at the end of the sequence moves out what remains. These are the rules of ArrayChain
+// (timing/array_timing.h), which the fast model computes in closed form.
 #include <cstdint>
 #include <vector>
 
@@ -99,25 +113,44 @@ namespace attnsim {
 
 class PeArrayCore {
  public:
-  PeArrayCore(int rows, int cols, Dataflow df, TimingMode mode);
+  // chaining: consecutive instructions of a sequence overlap (ArrayConfig::gemm_chaining, overlapped
+  // timing only); otherwise an instruction's first action waits until the previous one has ended.
+  PeArrayCore(int rows, int cols, Dataflow df, TimingMode mode, bool chaining = false);
 
   // Resets every register and the sequencer for one GEMM. operands may be null (zeros move instead).
   void begin(const GemmDims& dims, const GemmOperands* operands);
-  // One clock cycle: the sequencer issues, then every PE's registers advance. Returns true when the
-  // GEMM's last fold ended in this cycle.
+  // One clock cycle: the sequencer issues, then every PE's registers advance. Returns true when every
+  // queued instruction has ended (for begin(): the GEMM's last fold ended in this cycle).
   bool step();
   // After the last timed cycle: moves out the results still inside the array (OS), untimed.
   void flush();
   std::int64_t cycles() const { return cycle_; }
 
+  // Instruction sequences (see "Instruction sequences" above). reset() empties the array and sets the
+  // cycle count to 0; enqueue() adds a GEMM that may not start before cycle `ready` and returns its
+  // sequence number (0, 1, ...); its operands must stay valid until flush() or until all its results
+  // have left the array. start(seq) / done(seq): the cycle of its first array action, and the cycle
+  // after its last MAC (its end), or -1 while not known, for the last kCtxSlots instructions.
+  void reset();
+  std::uint32_t enqueue(const GemmDims& dims, const GemmOperands* operands, std::int64_t ready);
+  std::uint32_t enqueued() const { return enqueued_; }
+  std::int64_t start(std::uint32_t seq) const { return ctx(seq).start; }
+  std::int64_t done(std::uint32_t seq) const { return ctx(seq).done; }
+  // No instruction in flight and no result inside the array: stepping would change nothing but the count.
+  bool idle() const { return completed_ == total_folds_ && emitted_ == expected_outputs_; }
+  // While idle: the cycle count jumps to `cycle` (skips idle cycles without stepping every PE).
+  void skip_to(std::int64_t cycle);
+
  private:
   enum : std::uint8_t { kValid = 1, kFirst = 2, kLast = 4 };
-  // The streamed operand (and, for OS, B moving down) with its tag.
+  // The streamed operand (and, for OS, B moving down) with its tag. fold is the fold's number within
+  // the whole sequence; seq the instruction it belongs to.
   struct Op {
     std::int32_t val;
     std::int32_t fold;
     std::int32_t idx;  // element index t within the fold's stream
     std::uint32_t flags;
+    std::uint32_t seq;
   };
   // A partial sum moving down a column (WS/IS) with the tag of the operand that produced it.
   struct Psum {
@@ -125,6 +158,7 @@ class PeArrayCore {
     std::int32_t fold;
     std::int32_t idx;
     std::uint32_t flags;
+    std::uint32_t seq;
   };
   // An OS result on its way down the drain path.
   struct Drained {
@@ -132,6 +166,7 @@ class PeArrayCore {
     std::int32_t fold;
     std::int32_t row;  // the PE row that produced it
     std::uint32_t valid;
+    std::uint32_t seq;
   };
   // A stationary value in the load chain: its destination row and its state.
   enum : std::uint8_t { kFree = 0, kTransit = 1, kResident = 2 };
@@ -146,17 +181,36 @@ class PeArrayCore {
     std::int32_t fold;
     std::int32_t idx;  // stream: element t; load: load step (target row R-1-step)
     std::uint32_t flags;
+    std::uint32_t seq;
   };
+  // One GEMM instruction of the sequence.
+  struct Ctx {
+    GemmDims d;
+    GemmOperands ops{};
+    bool have_ops = false;
+    FoldPlan plan;
+    std::int64_t first_fold = 0;  // its folds are first_fold .. first_fold + plan.folds - 1
+    std::int64_t ready = 0, start = -1, done = -1;
+    std::int64_t outputs_left = 0;  // results that have not left the array yet
+  };
+  static constexpr std::uint32_t kCtxSlots = 1u << 12;  // instructions in the array at once, at most
 
+  const Ctx& ctx(std::uint32_t seq) const { return ctxs_[seq % kCtxSlots]; }
+  Ctx& ctx(std::uint32_t seq) { return ctxs_[seq % kCtxSlots]; }
+  // The instruction that fold g belongs to, searching forward from *cursor (folds are asked in order).
+  std::uint32_t seq_of_fold(std::int64_t g, std::uint32_t* cursor) const;
+  // May fold g, the first of instruction x, take the stream (OS) or load (WS/IS) port in cycle c?
+  bool first_fold_may_start(const Ctx& x, std::int64_t g, std::int64_t c) const;
   void sequence();
   void feed();
   void step_os();
   void step_stationary();
-  std::int32_t stream_value(int row, std::int32_t fold, std::int32_t t) const;
-  std::int32_t os_b_value(int col, std::int32_t fold, std::int32_t t) const;
-  std::int32_t load_value(int col, std::int32_t fold, std::int32_t target) const;
+  std::int32_t stream_value(const Issue& s, int row) const;
+  std::int32_t os_b_value(const Issue& s, int col) const;
+  std::int32_t load_value(const Issue& l, int col, std::int32_t target) const;
   void emit_stationary(int col, const Psum& p);
   void emit_os(int col, const Drained& d);
+  void note_fold_end(std::int32_t fold);
   bool os_empty() const;
 
   // Configuration.
@@ -164,26 +218,30 @@ class PeArrayCore {
   const Dataflow df_;
   const TimingMode mode_;
   const bool stationary_;
+  const bool chaining_;
 
-  // The GEMM being run.
-  GemmDims d_;
-  GemmOperands ops_{};
-  bool have_ops_ = false;
-  FoldPlan plan_;
-  std::int64_t F_ = 0, T_ = 0;
+  // The instructions, by sequence number (a ring of kCtxSlots).
+  std::vector<Ctx> ctxs_;
+  std::uint32_t enqueued_ = 0;
+  std::int64_t total_folds_ = 0, expected_outputs_ = 0;
+  std::uint32_t stream_seq_ = 0, load_seq_ = 0, done_seq_ = 0;  // cursors: instructions of the next folds
 
   // Sequencer.
   std::int64_t cycle_ = 0;         // cycles stepped so far
   std::int64_t next_stream_ = 0;   // next fold to start streaming
   std::int64_t stream_fold_ = -1;  // fold being streamed, or -1
-  std::int64_t stream_t_ = 0;      // next element of stream_fold_
-  std::int64_t last_stream_start_ = 0;
-  std::int64_t next_load_ = 0;   // next fold to load (WS/IS)
-  std::int64_t load_fold_ = -1;  // fold being loaded, or -1
+  std::uint32_t stream_fold_seq_ = 0;
+  std::int64_t stream_t_ = 0;  // next element of stream_fold_
+  std::int64_t stream_T_ = 0;  // its stream length
+  std::int64_t last_stream_start_ = -1;
+  std::int64_t last_stream_T_ = 0;  // stream length of the fold that started at last_stream_start_
+  std::int64_t next_load_ = 0;      // next fold to load (WS/IS)
+  std::int64_t load_fold_ = -1;     // fold being loaded, or -1
+  std::uint32_t load_fold_seq_ = 0;
   std::int64_t load_step_ = 0;
   std::int64_t loaded_ = 0;     // folds whose load has completed (in an earlier cycle)
   std::int64_t completed_ = 0;  // folds that have ended
-  std::int64_t emitted_ = 0;    // results that left the array (for the final consistency check)
+  std::int64_t emitted_ = 0;    // results that left the array
   std::vector<Issue> stream_ring_, load_ring_;
   std::int64_t ring_mask_ = 0;
 
@@ -201,6 +259,7 @@ class PeArrayCore {
   std::vector<std::int64_t> sacc_;
   std::vector<std::uint8_t> sacc_full_;
   std::vector<std::int32_t> sacc_fold_;
+  std::vector<std::uint32_t> sacc_seq_;
   std::vector<Drained> drain_cur_, drain_nxt_;
   std::vector<Psum> psum_cur_, psum_nxt_;
   std::vector<Chain> chain_cur_, chain_nxt_;

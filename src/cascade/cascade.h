@@ -1,0 +1,132 @@
+#pragma once
+// Cascades: an op or an attention variant described as a sequence of extended-einsum steps over
+// named ranks, the way FuseMax and TeAAL write attention (a description, not an emit loop). Plain C++.
+//
+// A cascade names its ranks (m, p, e, f, ...), each with an extent that is an expression bound at
+// lowering time ("N" = seq_len, "d" = head_dim, "s" = rank, or a number); its tensors are indexed
+// by one or two ranks (the tile program is 2-D: the first rank is the row, the second the column).
+// Steps, in order, each writing one new tensor:
+//   contraction   S[m,p] = Q[m,e] * K[p,e]     one rank (e) summed over; the array runs it. The
+//                                              first operand must be indexed [out row, summed rank]
+//                                              (the array reads it row-major); the second
+//                                              [summed, out col] or [out col, summed] (read transposed).
+//   softmax       P[m,p] = softmax_p(scale * S[m,p])   over the column rank. A mapping that tiles p
+//                 makes it the online form (running max and sum, the downstream accumulator
+//                 rescaled, normalised at the end); a mapping that keeps p whole makes it row-wise.
+//                 A causal mask (key p > query m) follows the layer unless "mask" says otherwise.
+//   map           elementwise or row-wise ops the vector unit has: scale, exp, relu, gelu, copy,
+//                 l2norm (over the column rank), add, mul (same indices), div (X[m,f] / l[m]).
+//   reduce        l[m] = sum_p X[m,p] or max_p: over the column rank.
+// Element kinds follow the units: a contraction writes accumulators, every other step operands
+// (inputs and outputs live in DRAM in the model's dtype).
+//
+// JSON form (models/cascades/*.json; README "Cascades" has the full reference):
+//   {"name": "vanilla", "description": "...",
+//    "ranks": {"m": "N", "p": "N", "e": "d", "f": "d"},
+//    "params": {"tau": 10},                                   // optional named constants
+//    "inputs": {"Q": ["m","e"], "K": ["p","e"], "V": ["p","f"]},
+//    "outputs": {"O": ["m","f"]},
+//    "steps": ["S[m,p] = Q[m,e] * K[p,e]",
+//              {"out": "P[m,p]", "op": "softmax", "over": "p", "in": "S", "scale": "1/sqrt(e)"},
+//              "O[m,f] = P[m,p] * V[p,f]"]}
+// Keys starting with "//" (in the top object and in step objects) are comments.
+// Expressions (extents, scales): numbers, names (rank names stand for their extents, then params,
+// then the symbols bound by the caller), + - * /, parentheses and sqrt(...).
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/json_reader.h"
+
+namespace attnsim::cascade {
+
+inline constexpr int kMaxRanks = 8;  // ranks of one cascade
+inline constexpr int kMaxTensorRanks = 2;
+
+enum class StepKind : std::uint8_t { Contract, Softmax, Map, Reduce };
+enum class MapOp : std::uint8_t { Scale, Exp, Relu, Gelu, Copy, L2Norm, Add, Mul, Div, kCount };
+enum class ReduceOp : std::uint8_t { Sum, Max };
+enum class TensorRole : std::uint8_t { Input, Output, Intermediate };
+enum class ElemKind : std::uint8_t { Operand, Accumulator };
+enum class Mask : std::uint8_t { Layer, None, Causal };  // a softmax's mask: the layer's, or fixed
+
+const char* to_string(StepKind k);
+const char* to_string(MapOp op);
+
+struct RankDecl {
+  std::string name;
+  std::string extent;  // expression
+  std::string path;    // JSON path, for messages
+};
+
+struct TensorDecl {
+  std::string name;
+  std::vector<int> ranks;  // 1 or 2 rank indices: row, column
+  TensorRole role = TensorRole::Intermediate;
+  ElemKind elem = ElemKind::Operand;
+  std::string path;
+};
+
+struct StepDecl {
+  StepKind kind = StepKind::Map;
+  MapOp map = MapOp::Copy;
+  ReduceOp reduce = ReduceOp::Sum;
+  int out = -1;
+  std::vector<int> in;        // tensor indices: contraction (A, B), softmax (S), map (1 or 2), reduce (1)
+  int over = -1;              // rank: the contraction's summed rank, the softmax / reduce / l2norm rank
+  bool b_transposed = false;  // contraction: B indexed [out col, summed]
+  std::string scale;          // softmax, map scale: expression ("" = 1)
+  Mask mask = Mask::Layer;
+  std::string path;
+};
+
+// A cascade as written: ranks with extent expressions, tensors, steps.
+struct CascadeDesc {
+  std::string source;  // file (or a name for built-in cascades)
+  std::string name, description;
+  std::vector<RankDecl> ranks;
+  std::vector<TensorDecl> tensors;
+  std::vector<StepDecl> steps;
+  std::map<std::string, double> params;
+
+  int rank_index(const std::string& name) const;    // -1 when absent
+  int tensor_index(const std::string& name) const;  // -1 when absent
+};
+
+// Reads a cascade document; every problem is reported at once as a UserError (FILE: /path: rule).
+CascadeDesc parse_cascade(const Json& doc, const std::string& source);
+CascadeDesc load_cascade(const std::string& path);
+
+// A cascade with every extent and scale evaluated, and the layer's causality applied.
+struct Cascade {
+  CascadeDesc desc;
+  std::vector<std::int64_t> extent;  // per rank
+  std::vector<float> scale;          // per step (1 when not given)
+  std::vector<char> causal;          // per step: softmax masked causally (its row and column ranks index tokens)
+
+  std::size_t num_ranks() const { return extent.size(); }
+  const TensorDecl& tensor(int t) const { return desc.tensors[std::size_t(t)]; }
+  const StepDecl& step(int s) const { return desc.steps[std::size_t(s)]; }
+  // The step writing tensor t (-1 for inputs).
+  int producer(int t) const;
+  // Rows x cols of tensor t (a one-rank tensor is extent x 1).
+  std::int64_t rows(int t) const { return extent[std::size_t(tensor(t).ranks[0])]; }
+  std::int64_t cols(int t) const { return tensor(t).ranks.size() > 1 ? extent[std::size_t(tensor(t).ranks[1])] : 1; }
+  // The ranks a step iterates over: those of its tensors.
+  std::vector<int> step_ranks(int s) const;
+};
+
+// Evaluates extents and scales with `symbols` (e.g. N, d, s); a name that none of ranks, params or
+// symbols defines, or an extent that is not a positive integer, is a UserError naming the file and path.
+Cascade bind_cascade(const CascadeDesc& d, const std::map<std::string, double>& symbols, bool causal);
+
+// Built-in cascades, written in the same JSON (tests and the vanilla variants' reference form).
+// vanilla: O[m,f] = softmax_p(S / sqrt(e)) V with S = Q K^T; gemm: C[m,n] = A[m,k] * B[k,n].
+const Json& vanilla_attention_json();
+const Json& gemm_json();
+
+// Evaluates an expression (grammar above) against `names`; on a problem returns false and sets *why.
+bool eval_expr(const std::string& text, const std::map<std::string, double>& names, double* value, std::string* why);
+
+}  // namespace attnsim::cascade

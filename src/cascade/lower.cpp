@@ -1,0 +1,639 @@
+#include "cascade/lower.h"
+
+#include <algorithm>
+
+#include "common/errors.h"
+
+namespace attnsim::cascade {
+
+namespace {
+
+constexpr int kUnits = 5;  // LOAD, STORE, GEMM, VECTOR, SOFTMAX: each executes in program order
+int unit_index(Opcode op) { return int(op); }
+
+// Instructions the next one must wait for, at most the latest per unit.
+struct Deps {
+  std::uint32_t by_unit[kUnits] = {kNoInstr, kNoInstr, kNoInstr, kNoInstr, kNoInstr};
+  void add(int unit, std::uint32_t id) {
+    if (id == kNoInstr) return;
+    if (by_unit[unit] == kNoInstr || id > by_unit[unit]) by_unit[unit] = id;
+  }
+  // Up to four ids for an instruction on `own`: the other units first (program order does not
+  // cover them); the own unit's only when there is room (it runs in program order anyway).
+  std::array<std::uint32_t, 4> list(Opcode own) const {
+    std::array<std::uint32_t, 4> v = {kNoInstr, kNoInstr, kNoInstr, kNoInstr};
+    int n = 0;
+    for (int u = 0; u < kUnits; ++u)
+      if (u != unit_index(own) && by_unit[u] != kNoInstr) v[std::size_t(n++)] = by_unit[u];
+    if (n < 4 && by_unit[unit_index(own)] != kNoInstr) v[std::size_t(n++)] = by_unit[unit_index(own)];
+    ATTNSIM_ASSERT(n <= 4, "more than four dependencies");
+    return v;
+  }
+};
+
+// The coordinates of a tile: instance and, per tensor rank, [lo, lo + len).
+struct Coords {
+  int inst = -1;
+  std::int64_t lo[2] = {0, 0}, len[2] = {0, 0};
+  bool operator==(const Coords& o) const {
+    return inst == o.inst && lo[0] == o.lo[0] && lo[1] == o.lo[1] && len[0] == o.len[0] && len[1] == o.len[1];
+  }
+  bool contains(const Coords& o) const {
+    if (inst != o.inst) return false;
+    for (int i = 0; i < 2; ++i)
+      if (o.lo[i] < lo[i] || o.lo[i] + o.len[i] > lo[i] + len[i]) return false;
+    return true;
+  }
+};
+
+struct Slot {
+  Coords at;
+  bool open = false;        // being written (a sum or a chunked write not finished)
+  std::uint64_t point = 0;  // the iteration point that opened it
+  std::uint32_t write[kUnits] = {kNoInstr, kNoInstr, kNoInstr, kNoInstr, kNoInstr};
+  std::uint32_t read[kUnits] = {kNoInstr, kNoInstr, kNoInstr, kNoInstr, kNoInstr};
+  void reset_accesses() {
+    std::fill(std::begin(write), std::end(write), kNoInstr);
+    std::fill(std::begin(read), std::end(read), kNoInstr);
+  }
+};
+
+struct BufState {
+  Slot slot[2];
+  int cur = -1;
+  bool used = false;
+};
+
+struct Ctx {
+  int inst = 0;
+  std::int64_t lo[kMaxRanks] = {}, len[kMaxRanks] = {};
+};
+
+class GroupEmitter {
+ public:
+  GroupEmitter(const CascadePlan& plan, int group, Emitter& em, const std::vector<Binding>& inst,
+               const std::vector<OpClass>& classes)
+      : c_(*plan.cascade), g_(plan.groups[std::size_t(group)]), em_(em), inst_(inst), classes_(classes) {
+    bufs_.resize(g_.buffers.size());
+    nloops_ = int(g_.map.loops.size());
+    for (int s : g_.map.steps) {
+      std::uint32_t own = 0, ranks = 0;
+      for (int r : c_.step_ranks(s)) {
+        ranks |= 1u << r;
+        if (g_.loop_depth[r] >= 0) own |= 1u << g_.loop_depth[r];
+      }
+      own_[std::size_t(s)] = own;
+      ranks_[std::size_t(s)] = ranks;
+      int deepest = -1;
+      for (int i = 0; i < nloops_; ++i)
+        if (own >> i & 1u) deepest = i;
+      inner_from_[std::size_t(s)] = deepest + 1;
+    }
+    written_.assign(c_.desc.tensors.size(), 0);
+    for (int s : g_.map.steps) written_[std::size_t(c_.step(s).out)] = 1;
+    if (g_.mask_step >= 0) {
+      const auto& r = c_.tensor(c_.step(g_.mask_step).in[0]).ranks;
+      mr_ = r[0], pr_ = r[1];
+    }
+  }
+
+  void run() {
+    if (inst_.empty()) return;
+    Point cur;
+    start(cur, 0);
+    std::uint64_t n = 0;
+    if (g_.hoist) emit_point(cur, n, true, false);
+    for (;;) {
+      Point next = cur;
+      const bool more = advance(next);
+      if (g_.hoist && more) emit_point(next, n + 1, true, false);
+      emit_point(cur, n, !g_.hoist, true);
+      if (!more) break;
+      cur = next;
+      ++n;
+    }
+  }
+
+ private:
+  struct Point {
+    int inst = 0;
+    std::int64_t idx[32] = {}, count[32] = {};
+  };
+
+  std::int64_t tile_of(int depth) const { return g_.map.loops[std::size_t(depth)].tile; }
+
+  // The last query row of the point's mask-row tile (the masked rank's whole extent when not looped).
+  std::int64_t mask_row_end(const Point& p) const {
+    const int d = g_.loop_depth[mr_];
+    const std::int64_t ext = c_.extent[std::size_t(mr_)];
+    if (d < 0) return ext;
+    return std::min(ext, (p.idx[d] + 1) * tile_of(d));
+  }
+
+  void set_count(Point& p, int i) const {
+    const int r = g_.map.loops[std::size_t(i)].rank;
+    std::int64_t ext = c_.extent[std::size_t(r)];
+    // Keys after the last query of the current row tile are all masked: the loop stops before them.
+    if (g_.mask_step >= 0 && r == pr_ && g_.loop_depth[mr_] >= 0 && g_.loop_depth[mr_] < i)
+      ext = std::min(ext, mask_row_end(p));
+    p.count[i] = ceil_div(ext, tile_of(i));
+  }
+
+  void start(Point& p, int inst) const {
+    p.inst = inst;
+    for (int i = 0; i < nloops_; ++i) {
+      p.idx[i] = 0;
+      set_count(p, i);
+    }
+  }
+
+  bool advance(Point& p) const {
+    for (int i = nloops_ - 1; i >= 0; --i) {
+      if (++p.idx[i] < p.count[i]) {
+        for (int j = i + 1; j < nloops_; ++j) {
+          p.idx[j] = 0;
+          set_count(p, j);
+        }
+        return true;
+      }
+    }
+    if (p.inst + 1 >= int(inst_.size())) return false;
+    start(p, p.inst + 1);
+    return true;
+  }
+
+  Ctx context(const Point& p) const {
+    Ctx x;
+    x.inst = p.inst;
+    for (std::size_t r = 0; r < c_.num_ranks(); ++r) {
+      const int d = g_.loop_depth[r];
+      if (d >= 0) {
+        x.lo[r] = p.idx[d] * tile_of(d);
+        x.len[r] = std::min(tile_of(d), c_.extent[r] - x.lo[r]);
+      } else {
+        x.lo[r] = 0;
+        x.len[r] = c_.extent[r];
+      }
+    }
+    return x;
+  }
+
+  // For a step over both masked ranks, a whole key rank streamed in chunks stops after the chunk
+  // holding the tile's last query (steps over the keys alone still see them all: they may run once
+  // for every query tile).
+  Ctx masked_context(int s, const Ctx& x) const {
+    Ctx y = x;
+    if (g_.mask_step >= 0 && g_.loop_depth[pr_] < 0 && g_.stream_chunk[pr_] && (ranks_[std::size_t(s)] >> mr_ & 1u) &&
+        (ranks_[std::size_t(s)] >> pr_ & 1u)) {
+      const std::int64_t ch = g_.stream_chunk[pr_], last = x.lo[mr_] + x.len[mr_];
+      y.len[pr_] = std::min(c_.extent[std::size_t(pr_)], ceil_div(last, ch) * ch);
+    }
+    return y;
+  }
+
+  bool masked_out(int s, const Ctx& x) const {
+    if (g_.mask_step < 0 || !(ranks_[std::size_t(s)] >> mr_ & 1u) || !(ranks_[std::size_t(s)] >> pr_ & 1u))
+      return false;
+    return x.lo[pr_] > x.lo[mr_] + x.len[mr_] - 1;
+  }
+
+  // Runs the point's steps: lookahead ones, the rest, or both.
+  void emit_point(const Point& p, std::uint64_t n, bool ahead, bool rest) {
+    const Ctx x = context(p);
+    for (int s : g_.map.steps) {
+      const bool la = g_.lookahead[std::size_t(s)] != 0;
+      if ((la && !ahead) || (!la && !rest)) continue;
+      // Loops inside the step's innermost own loop that it does not use: it runs at their first
+      // index, or their last when it reads a sum over them. Under an enclosing loop it does not use it
+      // runs again (its tiles were replaced meanwhile: recomputation, as a fused kernel does).
+      bool runs = true;
+      for (int i = inner_from_[std::size_t(s)]; i < nloops_ && runs; ++i) {
+        if (own_[std::size_t(s)] >> i & 1u) continue;
+        const bool last = g_.at_last[std::size_t(s)] >> i & 1u;
+        runs = p.idx[i] == (last ? p.count[i] - 1 : 0);
+      }
+      if (!runs || masked_out(s, x)) continue;
+      point_ = n;
+      cur_point_ = &p;
+      run_step(s, masked_context(s, x));
+    }
+  }
+
+  int chunk_rank(int s) const {
+    const StepDecl& st = c_.step(s);
+    const bool row_op = st.kind == StepKind::Softmax || st.kind == StepKind::Reduce ||
+                        (st.kind == StepKind::Map && st.map == MapOp::L2Norm);
+    for (std::size_t r = 0; r < c_.num_ranks(); ++r)
+      if ((ranks_[std::size_t(s)] >> r & 1u) && g_.stream_chunk[r] && !(row_op && int(r) == st.over)) return int(r);
+    return -1;
+  }
+
+  void run_step(int s, const Ctx& x) {
+    em_.set_class(classes_[std::size_t(s)]);
+    const int cr = chunk_rank(s);
+    if (cr < 0) return emit_once(s, x, true, true);
+    Ctx y = x;
+    const std::int64_t ch = g_.stream_chunk[cr], end = x.lo[cr] + x.len[cr];
+    for (std::int64_t c0 = x.lo[cr]; c0 < end; c0 += ch) {
+      y.lo[cr] = c0;
+      y.len[cr] = std::min(ch, end - c0);
+      if (masked_out(s, y)) break;  // later chunks are masked too
+      const bool last = c0 + ch >= end || masked_next(s, y, c0 + ch);
+      emit_once(s, y, c0 == x.lo[cr], last, cr);
+    }
+  }
+
+  bool masked_next(int s, Ctx y, std::int64_t next_lo) const {
+    y.lo[chunk_rank(s)] = next_lo;
+    return masked_out(s, y);
+  }
+
+  // ---- buffers and dependencies ----
+
+  const BufferPlan& plan_of(int b) const { return g_.buffers[std::size_t(b)]; }
+
+  // The coordinates of tensor t's buffer tile at x (written tensors keep whole non-looped ranks).
+  Coords buffer_coords(int t, const Ctx& x) const {
+    Coords k;
+    k.inst = x.inst;
+    const auto& rs = c_.tensor(t).ranks;
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+      const int r = rs[i];
+      const bool whole = g_.loop_depth[r] < 0 && !(g_.stream_chunk[r] && g_.chunked[std::size_t(t)]);
+      k.lo[i] = whole && written_[std::size_t(t)] ? 0 : x.lo[r];
+      k.len[i] = whole && written_[std::size_t(t)] ? c_.extent[std::size_t(r)] : x.len[r];
+    }
+    if (rs.size() == 1) k.lo[1] = 0, k.len[1] = 1;
+    return k;
+  }
+  Coords access_coords(int t, const Ctx& x) const {
+    Coords k;
+    k.inst = x.inst;
+    const auto& rs = c_.tensor(t).ranks;
+    for (std::size_t i = 0; i < rs.size(); ++i) k.lo[i] = x.lo[rs[i]], k.len[i] = x.len[rs[i]];
+    if (rs.size() == 1) k.lo[1] = 0, k.len[1] = 1;
+    return k;
+  }
+
+  SramTile tile_in(int b, int slot, const Coords& a) const {
+    const BufferPlan& bp = plan_of(b);
+    const Slot& sl = bufs_[std::size_t(b)].slot[slot];
+    const std::uint64_t off = std::uint64_t((a.lo[0] - sl.at.lo[0]) * bp.cols + (a.lo[1] - sl.at.lo[1]));
+    return tile_at(bp.addr[slot] + off * std::uint64_t(bp.elem_bytes), a.len[0], a.len[1], bp.elem_bytes, bp.cols);
+  }
+
+  // The slot of buffer b holding `a` as of the current point (the newest one opened by then).
+  int find_slot(int b, const Coords& a, bool exact) const {
+    const BufState& st = bufs_[std::size_t(b)];
+    int best = -1;
+    for (int i = 0; i < plan_of(b).depth; ++i) {
+      const Slot& sl = st.slot[i];
+      if (sl.at.inst < 0 || sl.point > point_) continue;
+      if (exact ? !(sl.at == a) : !sl.at.contains(a)) continue;
+      if (best < 0 || sl.point > st.slot[best].point) best = i;
+    }
+    return best;
+  }
+
+  // Takes the next slot of buffer b for a new tile; its previous accesses go into d (WAR, WAW).
+  int take_slot(int b, const Coords& k, Deps& d) {
+    BufState& st = bufs_[std::size_t(b)];
+    st.cur = (st.cur + 1) % plan_of(b).depth;
+    Slot& sl = st.slot[st.cur];
+    for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
+    sl.reset_accesses();
+    sl.at = k;
+    sl.open = true;
+    sl.point = point_;
+    return st.cur;
+  }
+
+  struct Access {
+    int buf = -1, slot = -1;
+    SramTile tile;
+  };
+
+  // A tile of tensor t to read at x: loaded when it comes from DRAM and is not resident.
+  Access read(int t, const Ctx& x, Deps& d, std::vector<std::pair<int, int>>* reads) {
+    Access a;
+    a.buf = g_.buffer_of[std::size_t(t)];
+    const Coords ac = access_coords(t, x);
+    if (g_.dram[std::size_t(t)] && !written_[std::size_t(t)]) {
+      const Coords k = buffer_coords(t, x);
+      a.slot = find_slot(a.buf, k, true);
+      if (a.slot < 0) {
+        Deps ld;
+        a.slot = take_slot(a.buf, k, ld);
+        const BufferPlan& bp = plan_of(a.buf);
+        const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
+        const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
+        const auto l = ld.list(Opcode::Load);
+        const std::uint32_t id = em_.load(part, tile_at(bp.addr[a.slot], k.len[0], k.len[1], bp.elem_bytes, bp.cols),
+                                          {l[0], l[1], l[2], l[3]});
+        Slot& sl = bufs_[std::size_t(a.buf)].slot[a.slot];
+        sl.write[unit_index(Opcode::Load)] = id;
+        sl.open = false;
+      }
+    } else {
+      a.slot = find_slot(a.buf, ac, false);
+      if (a.slot < 0)
+        throw InternalError("cascade " + c_.desc.name + ": tile of " + c_.tensor(t).name +
+                            " read before it was written (mapping check missed a case)");
+    }
+    const Slot& sl = bufs_[std::size_t(a.buf)].slot[a.slot];
+    for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]);
+    a.tile = tile_in(a.buf, a.slot, ac);
+    reads->push_back({a.buf, a.slot});
+    return a;
+  }
+
+  // The tile of tensor t to write at x: the open tile when it continues (a sum, a chunk), else a new slot.
+  Access write(int t, const Ctx& x, Deps& d) {
+    Access a;
+    a.buf = g_.buffer_of[std::size_t(t)];
+    const Coords k = buffer_coords(t, x);
+    BufState& st = bufs_[std::size_t(a.buf)];
+    if (st.cur >= 0 && st.slot[st.cur].open && st.slot[st.cur].at == k) {
+      a.slot = st.cur;
+      const Slot& sl = st.slot[a.slot];
+      for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
+    } else {
+      a.slot = take_slot(a.buf, k, d);
+    }
+    a.tile = tile_in(a.buf, a.slot, access_coords(t, x));
+    return a;
+  }
+
+  void note(const std::vector<std::pair<int, int>>& reads, const Access* w, Opcode op, std::uint32_t id) {
+    for (const auto& [b, s] : reads) bufs_[std::size_t(b)].slot[s].read[unit_index(op)] = id;
+    if (w) bufs_[std::size_t(w->buf)].slot[w->slot].write[unit_index(op)] = id;
+  }
+
+  // The stats tile of an online softmax at x: a new one at the first key tile.
+  Access stats(int softmax_step, const Ctx& x, bool first, Deps& d) {
+    Access a;
+    a.buf = g_.stats_buffer[std::size_t(softmax_step)];
+    const int row = c_.tensor(c_.step(softmax_step).in[0]).ranks[0];
+    Coords k;
+    k.inst = x.inst;
+    k.lo[0] = x.lo[row], k.len[0] = x.len[row], k.lo[1] = 0, k.len[1] = 3;
+    if (first) {
+      a.slot = take_slot(a.buf, k, d);
+    } else {
+      a.slot = find_slot(a.buf, k, true);
+      ATTNSIM_ASSERT(a.slot >= 0, "online softmax stats missing");
+      const Slot& sl = bufs_[std::size_t(a.buf)].slot[a.slot];
+      for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
+    }
+    a.tile = tile_in(a.buf, a.slot, k);
+    return a;
+  }
+
+  std::int64_t loop_index(int rank) const {
+    const int d = g_.loop_depth[rank];
+    return d < 0 ? 0 : cur_point_->idx[d];
+  }
+  bool loop_last(int rank) const {
+    const int d = g_.loop_depth[rank];
+    return d < 0 || cur_point_->idx[d] == cur_point_->count[d] - 1;
+  }
+
+  void emit_once(int s, const Ctx& x, bool chunk_first, bool chunk_last, int cr = -1) {
+    const StepDecl& st = c_.step(s);
+    std::vector<std::pair<int, int>>& reads = reads_;
+    reads.clear();
+    Deps d;
+    std::uint32_t id = kNoInstr;
+    Opcode op = Opcode::Vector;
+    Access w;
+    bool complete = true;
+    switch (st.kind) {
+      case StepKind::Contract: {
+        const bool sum_chunked = cr == st.over;
+        const bool first = loop_index(st.over) == 0 && (!sum_chunked || chunk_first);
+        const bool last = loop_last(st.over) && (!sum_chunked || chunk_last);
+        const Access a = read(st.in[0], x, d, &reads), b = read(st.in[1], x, d, &reads);
+        const int sm = g_.online_of[std::size_t(s)];
+        if (sm >= 0 && !first) {
+          // Rescale the running output by alpha before adding this key tile's P V.
+          Deps rd;
+          std::vector<std::pair<int, int>>& rreads = rescale_reads_;
+          rreads.clear();
+          const Access o = write(st.out, x, rd);
+          const Access sa = stats(sm, x, false, rd);
+          rreads.push_back({sa.buf, sa.slot});
+          em_.set_class(classes_[std::size_t(sm)]);
+          const auto l = rd.list(Opcode::Softmax);
+          const std::uint32_t r = em_.softmax(SmOp::Rescale, {}, sa.tile, o.tile, {l[0], l[1], l[2], l[3]});
+          note(rreads, &o, Opcode::Softmax, r);
+          em_.set_class(classes_[std::size_t(s)]);
+        }
+        w = write(st.out, x, d);
+        op = Opcode::Gemm;
+        const auto l = d.list(op);
+        id = em_.gemm(a.tile, b.tile, w.tile, !first, st.b_transposed, {l[0], l[1], l[2], l[3]});
+        complete = last;
+        break;
+      }
+      case StepKind::Softmax: {
+        const Access a = read(st.in[0], x, d, &reads);
+        w = write(st.out, x, d);
+        op = Opcode::Softmax;
+        const int mrow = c_.tensor(st.in[0]).ranks[0], pcol = st.over;
+        const std::int64_t offset = x.lo[mrow] - x.lo[pcol];
+        const bool masked = c_.causal[std::size_t(s)] && x.lo[pcol] + x.len[pcol] - 1 > x.lo[mrow];
+        if (g_.online[std::size_t(s)]) {
+          const bool first = loop_index(pcol) == 0;
+          const Access sa = stats(s, x, first, d);
+          const auto l = d.list(op);
+          id = em_.softmax(SmOp::OnlineStep, a.tile, sa.tile, w.tile, {l[0], l[1], l[2], l[3]},
+                           c_.scale[std::size_t(s)], masked, offset, first);
+          note({}, &sa, op, id);
+          reads.push_back({sa.buf, sa.slot});
+        } else {
+          const auto l = d.list(op);
+          id = em_.softmax(SmOp::Rows, a.tile, {}, w.tile, {l[0], l[1], l[2], l[3]}, c_.scale[std::size_t(s)], masked,
+                           offset);
+        }
+        break;
+      }
+      case StepKind::Map:
+      case StepKind::Reduce: {
+        const Access a = read(st.in[0], x, d, &reads);
+        SramTile bt;
+        if (st.in.size() > 1) bt = read(st.in[1], x, d, &reads).tile;
+        w = write(st.out, x, d);
+        op = Opcode::Vector;
+        VecOp v = VecOp::Copy;
+        float imm = 0;
+        if (st.kind == StepKind::Reduce) {
+          v = st.reduce == ReduceOp::Sum ? VecOp::RowSum : VecOp::RowMax;
+        } else {
+          switch (st.map) {
+            case MapOp::Scale:
+              v = VecOp::Scale, imm = c_.scale[std::size_t(s)];
+              break;
+            case MapOp::Exp:
+              v = VecOp::Exp;
+              break;
+            case MapOp::Relu:
+              v = VecOp::Relu;
+              break;
+            case MapOp::Gelu:
+              v = VecOp::Gelu;
+              break;
+            case MapOp::Copy:
+              v = VecOp::Copy;
+              break;
+            case MapOp::L2Norm:
+              v = VecOp::L2Norm;
+              break;
+            case MapOp::Add:
+              v = VecOp::Add;
+              break;
+            case MapOp::Mul:
+              v = VecOp::Mul;
+              break;
+            case MapOp::Div:
+              v = VecOp::DivCol;
+              break;
+            case MapOp::kCount:
+              throw InternalError("map op kCount");
+          }
+        }
+        const auto l = d.list(op);
+        id = em_.vector(v, a.tile, bt, w.tile, {l[0], l[1], l[2], l[3]}, imm);
+        break;
+      }
+    }
+    note(reads, &w, op, id);
+    // A tile written chunk by chunk into a whole on-chip rank completes with its last chunk.
+    if (cr >= 0 && cr != st.over && !(g_.stream_chunk[cr] && g_.chunked[std::size_t(st.out)])) {
+      for (int r : c_.tensor(st.out).ranks)
+        if (r == cr) complete &= chunk_last;
+    }
+    if (complete) finish(s, x, w);
+  }
+
+  // A complete tile: normalised when it sums an online softmax's output, stored when it goes to DRAM.
+  void finish(int s, const Ctx& x, const Access& w) {
+    const int t = c_.step(s).out;
+    Slot& sl = bufs_[std::size_t(w.buf)].slot[w.slot];
+    sl.open = false;
+    const int sm = g_.online_of[std::size_t(s)];
+    const Coords k = sl.at;
+    const SramTile whole = tile_in(w.buf, w.slot, k);
+    if (sm >= 0) {
+      Deps d;
+      for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
+      const Access sa = stats(sm, x, false, d);
+      em_.set_class(classes_[std::size_t(sm)]);
+      const auto l = d.list(Opcode::Softmax);
+      const std::uint32_t id = em_.softmax(SmOp::Normalize, whole, sa.tile, whole, {l[0], l[1], l[2], l[3]});
+      sl.write[unit_index(Opcode::Softmax)] = id;
+      sl.read[unit_index(Opcode::Softmax)] = id;
+      bufs_[std::size_t(sa.buf)].slot[sa.slot].read[unit_index(Opcode::Softmax)] = id;
+    }
+    if (g_.dram[std::size_t(t)]) {
+      Deps d;
+      for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]);
+      const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
+      const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
+      em_.set_class(classes_[std::size_t(s)]);
+      const auto l = d.list(Opcode::Store);
+      sl.read[unit_index(Opcode::Store)] = em_.store(part, whole, {l[0], l[1], l[2], l[3]});
+    }
+  }
+
+  const Cascade& c_;
+  const GroupPlan& g_;
+  Emitter& em_;
+  const std::vector<Binding>& inst_;
+  const std::vector<OpClass>& classes_;
+  std::vector<BufState> bufs_;
+  std::vector<char> written_;
+  std::uint32_t own_[64] = {}, ranks_[64] = {};
+  int inner_from_[64] = {};  // per step: the first loop nested inside its innermost own loop
+  int nloops_ = 0, mr_ = 0, pr_ = 0;
+  std::uint64_t point_ = 0;
+  const Point* cur_point_ = nullptr;
+  std::vector<std::pair<int, int>> reads_, rescale_reads_;  // reused: no allocation per instruction
+};
+
+}  // namespace
+
+std::vector<OpClass> default_classes(const Cascade& c) {
+  std::vector<OpClass> v;
+  std::vector<char> after_softmax(c.desc.tensors.size(), 0);
+  for (std::size_t s = 0; s < c.desc.steps.size(); ++s) {
+    const StepDecl& st = c.desc.steps[s];
+    bool reads_sm = false;
+    for (int t : st.in) reads_sm |= after_softmax[std::size_t(t)] != 0;
+    switch (st.kind) {
+      case StepKind::Contract:
+        v.push_back(reads_sm ? OpClass::PV : OpClass::QK);
+        break;
+      case StepKind::Softmax:
+        v.push_back(OpClass::Softmax);
+        reads_sm = true;
+        break;
+      default:
+        v.push_back(OpClass::LowRank);
+    }
+    after_softmax[std::size_t(st.out)] = reads_sm;
+  }
+  return v;
+}
+
+void emit_group(const HwConfig& hw, const CascadePlan& plan, int group, Emitter& em,
+                const std::vector<Binding>& instances, const std::vector<OpClass>& classes) {
+  ATTNSIM_ASSERT(plan.cascade && group >= 0 && std::size_t(group) < plan.groups.size(), "no such cascade group");
+  ATTNSIM_ASSERT(plan.cascade->desc.steps.size() <= 64 && plan.groups[std::size_t(group)].map.loops.size() <= 32,
+                 "cascade too large");
+  for (const Binding& b : instances)
+    ATTNSIM_ASSERT(b.blocks.size() == plan.cascade->desc.tensors.size(), "binding without a block per tensor");
+  (void)hw;  // the plan already holds every hardware-dependent choice
+  GroupEmitter(plan, group, em, instances, classes).run();
+}
+
+std::vector<BufferInfo> group_buffers(const CascadePlan& plan, int group, std::uint32_t phase) {
+  std::vector<BufferInfo> v;
+  const Cascade& c = *plan.cascade;
+  for (const BufferPlan& b : plan.groups[std::size_t(group)].buffers) {
+    BufClass cls = BufClass::Activation;
+    std::string name;
+    if (b.tensor < 0) {
+      name = c.tensor(c.step(-1 - b.tensor).out).name + ".stats";
+      cls = BufClass::Stats;
+    } else {
+      name = c.tensor(b.tensor).name;
+      const int p = c.producer(b.tensor);
+      if (c.tensor(b.tensor).role == TensorRole::Output)
+        cls = BufClass::Output;
+      else if (p >= 0 && (c.step(p).kind == StepKind::Softmax || c.step(p).kind == StepKind::Contract))
+        cls = BufClass::Score;
+    }
+    for (int i = 0; i < b.depth; ++i) v.push_back({name + std::to_string(i), {b.addr[i], b.slot_bytes()}, cls, phase});
+  }
+  return v;
+}
+
+TileProgram lower_program(const HwConfig& hw, const CascadePlan& plan, const std::vector<TensorInfo>& tensors,
+                          const std::vector<Binding>& instances) {
+  TileProgram p;
+  p.tensors = tensors;
+  const std::vector<OpClass> classes = default_classes(*plan.cascade);
+  Emitter em(p, p.tensors);
+  for (std::size_t g = 0; g < plan.groups.size(); ++g) {
+    if (g) em.barrier();
+    em.set_context(0, OpClass::Other);
+    emit_group(hw, plan, int(g), em, instances, classes);
+    for (const BufferInfo& b : group_buffers(plan, int(g), std::uint32_t(g))) p.buffers.push_back(b);
+  }
+  Mapping m;
+  for (const GroupPlan& g : plan.groups) m.groups.push_back(g.map);
+  p.summary = describe(*plan.cascade, m);
+  return p;
+}
+
+}  // namespace attnsim::cascade

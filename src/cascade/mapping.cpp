@@ -1,0 +1,648 @@
+#include "cascade/mapping.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "common/errors.h"
+
+namespace attnsim::cascade {
+
+namespace {
+
+constexpr int kStatsCols = 3;  // m, l, alpha (SmOp::OnlineStep)
+constexpr int kStatsBytes = 4;
+
+std::uint64_t align64(std::uint64_t x) { return (x + 63) / 64 * 64; }
+
+bool has_rank(const Cascade& c, int t, int r) {
+  const auto& rs = c.tensor(t).ranks;
+  return std::find(rs.begin(), rs.end(), r) != rs.end();
+}
+
+std::string rank_name(const Cascade& c, int r) { return c.desc.ranks[std::size_t(r)].name; }
+std::string step_name(const Cascade& c, int s) { return c.tensor(c.step(s).out).name; }
+
+}  // namespace
+
+const char* to_string(Unit u) {
+  switch (u) {
+    case Unit::Array:
+      return "array";
+    case Unit::Vector:
+      return "vector";
+    case Unit::Softmax:
+      return "softmax";
+  }
+  return "?";
+}
+
+Unit unit_of(const Cascade& c, int step, const HwConfig& hw) {
+  switch (c.step(step).kind) {
+    case StepKind::Contract:
+      return Unit::Array;
+    case StepKind::Softmax:
+      return hw.softmax.present ? Unit::Softmax : Unit::Vector;
+    default:
+      return Unit::Vector;
+  }
+}
+
+std::uint64_t BufferPlan::slot_bytes() const {
+  return std::uint64_t(rows) * std::uint64_t(cols) * std::uint64_t(elem_bytes);
+}
+
+std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const HwConfig& hw, std::uint64_t capacity,
+                                       CascadePlan* out) {
+  std::vector<std::string> problems;
+  auto problem = [&](const std::string& path, const std::string& rule) {
+    problems.push_back(m.source + ": " + path + ": " + rule);
+  };
+  const int nsteps = int(c.desc.steps.size()), ntensors = int(c.desc.tensors.size()), nranks = int(c.num_ranks());
+  if (int(m.tensors.size()) != ntensors || int(m.units.size()) != nsteps)
+    throw InternalError("mapping built for another cascade");
+  CascadePlan plan;
+  plan.cascade = &c;
+  // Groups: a partition of the steps into consecutive runs, in order.
+  std::vector<int> group_of(std::size_t(nsteps), -1);
+  int next = 0;
+  for (std::size_t g = 0; g < m.groups.size(); ++g) {
+    for (int s : m.groups[g].steps) {
+      if (s != next) {
+        problem("/groups/" + std::to_string(g) + "/steps",
+                "groups take the steps in cascade order, each once: expected " +
+                    (next < nsteps ? step_name(c, next) : std::string("no more steps")) + ", got " +
+                    (s >= 0 && s < nsteps ? step_name(c, s) : std::to_string(s)));
+        return problems;
+      }
+      group_of[std::size_t(s)] = int(g);
+      ++next;
+    }
+    if (m.groups[g].steps.empty())
+      problem("/groups/" + std::to_string(g) + "/steps", "a group holds at least one step");
+  }
+  if (next != nsteps) {
+    problem("/groups", "steps from " + step_name(c, next) + " on belong to no group");
+    return problems;
+  }
+  for (int s = 0; s < nsteps; ++s)
+    if (m.units[std::size_t(s)] != unit_of(c, s, hw))
+      problem("/units/" + step_name(c, s), std::string("a ") + to_string(c.step(s).kind) + " runs on the " +
+                                               to_string(unit_of(c, s, hw)) + " unit of this hardware, not the " +
+                                               to_string(m.units[std::size_t(s)]));
+  for (int t = 0; t < ntensors; ++t) {
+    const TensorMapping& tm = m.tensors[std::size_t(t)];
+    if (tm.buffers < 1 || tm.buffers > 2) problem("/buffers/" + c.tensor(t).name, "buffering depth is 1 or 2");
+    if (tm.bank >= hw.sram.banks)
+      problem("/placement/" + c.tensor(t).name + "/bank", "the SRAM has " + std::to_string(hw.sram.banks) + " banks");
+  }
+  // Where each tensor is produced and read.
+  std::vector<int> prod_group(std::size_t(ntensors), -1);
+  std::vector<std::vector<int>> readers(static_cast<std::size_t>(ntensors));
+  for (int s = 0; s < nsteps; ++s) {
+    prod_group[std::size_t(c.step(s).out)] = group_of[std::size_t(s)];
+    for (int t : c.step(s).in) readers[std::size_t(t)].push_back(s);
+  }
+  const std::uint64_t ob = std::uint64_t(hw.array.operand_bytes), acc = std::uint64_t(hw.array.accumulator_bytes);
+  for (std::size_t g = 0; g < m.groups.size(); ++g) {
+    const std::string gp = "/groups/" + std::to_string(g);
+    GroupPlan gpn;
+    gpn.map = m.groups[g];
+    const GroupMapping& gm = gpn.map;
+    std::fill(std::begin(gpn.loop_depth), std::end(gpn.loop_depth), -1);
+    for (std::size_t i = 0; i < gm.loops.size(); ++i) {
+      const Loop& l = gm.loops[i];
+      const std::string lp = gp + "/loops/" + std::to_string(i);
+      if (l.rank < 0 || l.rank >= nranks) {
+        problem(lp + "/rank", "no such rank");
+        continue;
+      }
+      if (gpn.loop_depth[l.rank] >= 0) problem(lp + "/rank", "rank " + rank_name(c, l.rank) + " is looped twice");
+      gpn.loop_depth[l.rank] = int(i);
+      if (l.tile < 1 || l.tile > c.extent[std::size_t(l.rank)])
+        problem(lp + "/tile", "a tile of " + rank_name(c, l.rank) + " is 1 to its extent " +
+                                  std::to_string(c.extent[std::size_t(l.rank)]) + ", got " + std::to_string(l.tile));
+    }
+    for (const Loop& l : gm.stream) {
+      const std::string sp = gp + "/stream/" + (l.rank >= 0 && l.rank < nranks ? rank_name(c, l.rank) : "?");
+      if (l.rank < 0 || l.rank >= nranks) {
+        problem(sp, "no such rank");
+        continue;
+      }
+      if (gpn.loop_depth[l.rank] >= 0) problem(sp, "a rank the group loops over is not streamed as well");
+      if (l.tile < 1 || l.tile > c.extent[std::size_t(l.rank)])
+        problem(sp, "a chunk is 1 to the extent " + std::to_string(c.extent[std::size_t(l.rank)]));
+      gpn.stream_chunk[l.rank] = l.tile;
+    }
+    if (!problems.empty()) return problems;
+    // Tensors in DRAM here: inputs, outputs, and intermediates crossing a group boundary.
+    gpn.dram.assign(std::size_t(ntensors), 0);
+    gpn.buffer_of.assign(std::size_t(ntensors), -1);
+    gpn.stats_buffer.assign(std::size_t(nsteps), -1);
+    gpn.online.assign(std::size_t(nsteps), 0);
+    gpn.online_of.assign(std::size_t(nsteps), -1);
+    gpn.at_last.assign(std::size_t(nsteps), 0);
+    gpn.lookahead.assign(std::size_t(nsteps), 0);
+    std::vector<char> used(std::size_t(ntensors), 0), written(std::size_t(ntensors), 0);
+    for (int s : gm.steps) {
+      used[std::size_t(c.step(s).out)] = written[std::size_t(c.step(s).out)] = 1;
+      for (int t : c.step(s).in) used[std::size_t(t)] = 1;
+    }
+    for (int t = 0; t < ntensors; ++t) {
+      if (!used[std::size_t(t)]) continue;
+      const TensorRole role = c.tensor(t).role;
+      bool later_reader = false;
+      for (int s : readers[std::size_t(t)]) later_reader |= group_of[std::size_t(s)] > int(g);
+      gpn.dram[std::size_t(t)] = role != TensorRole::Intermediate || prod_group[std::size_t(t)] != int(g) ||
+                                 (written[std::size_t(t)] && later_reader);
+      if (role == TensorRole::Intermediate && gpn.dram[std::size_t(t)] && written[std::size_t(t)])
+        plan.spilled.push_back(t);
+    }
+    for (std::size_t i = 0; i < gm.loops.size(); ++i) {
+      bool any = false;
+      for (int s : gm.steps)
+        for (int r : c.step_ranks(s)) any |= r == gm.loops[i].rank;
+      if (!any)
+        problem(gp + "/loops/" + std::to_string(i), "no step of the group uses rank " + rank_name(c, gm.loops[i].rank));
+    }
+    // Results summed over a loop: bit i of reduced[t] = tensor t depends on a sum over loop i.
+    std::vector<std::uint32_t> reduced(std::size_t(ntensors), 0);
+    for (int s : gm.steps) {
+      const StepDecl& st = c.step(s);
+      const std::string spath = "/steps/" + step_name(c, s);
+      const std::vector<int> ranks = c.step_ranks(s);
+      std::uint32_t in_mask = 0, own = 0;
+      for (int t : st.in)
+        if (!gpn.dram[std::size_t(t)] || written[std::size_t(t)]) in_mask |= reduced[std::size_t(t)];
+      for (int r : ranks)
+        if (gpn.loop_depth[r] >= 0) own |= 1u << gpn.loop_depth[r];
+      // Loops nested inside the step's innermost own loop: it runs once per their sweep (at the last
+      // index when it reads a sum over them). Enclosing loops it does not use make it run again.
+      int deepest = -1;
+      for (int i = 0; i < int(gm.loops.size()); ++i)
+        if (own >> i & 1u) deepest = i;
+      const std::uint32_t inner = deepest < 0 ? ~0u : ~((2u << deepest) - 1u);
+      gpn.at_last[std::size_t(s)] = in_mask & ~own & inner;
+      for (int i = 0; i < deepest; ++i)
+        if ((in_mask & ~own) >> i & 1u)
+          problem(gp + "/loops/" + std::to_string(i), step_name(c, s) + " reads a sum over " +
+                                                          rank_name(c, gm.loops[std::size_t(i)].rank) +
+                                                          " from inside that loop; loop over " +
+                                                          rank_name(c, gm.loops[std::size_t(i)].rank) + " innermost");
+      int streamed = 0;
+      for (int r : ranks) streamed += gpn.stream_chunk[r] > 0;
+      if (streamed > 1)
+        problem(gp + "/stream", "step " + step_name(c, s) + " runs over two streamed ranks; stream one");
+      reduced[std::size_t(st.out)] = in_mask;
+      const bool over_looped = st.over >= 0 && gpn.loop_depth[st.over] >= 0;
+      const bool row_op = st.kind == StepKind::Softmax || st.kind == StepKind::Reduce ||
+                          (st.kind == StepKind::Map && st.map == MapOp::L2Norm);
+      switch (st.kind) {
+        case StepKind::Contract:
+          if (over_looped) {
+            const int d = gpn.loop_depth[st.over];
+            reduced[std::size_t(st.out)] |= 1u << d;
+            for (std::size_t i = std::size_t(d) + 1; i < gm.loops.size(); ++i)
+              if (has_rank(c, st.out, gm.loops[i].rank))
+                problem(gp + "/loops/" + std::to_string(i),
+                        "the loop over " + rank_name(c, gm.loops[i].rank) + " is inside the loop over " +
+                            rank_name(c, st.over) + ", which " + step_name(c, s) +
+                            " sums over: every tile of it would stay open; loop over the summed rank inside");
+          }
+          break;
+        case StepKind::Softmax:
+          if (over_looped) {
+            gpn.online[std::size_t(s)] = 1;
+            const auto& rd = readers[std::size_t(st.out)];
+            const bool ok = c.tensor(st.out).role == TensorRole::Intermediate && rd.size() == 1 &&
+                            group_of[std::size_t(rd[0])] == int(g) && c.step(rd[0]).kind == StepKind::Contract &&
+                            c.step(rd[0]).over == st.over && c.step(rd[0]).in[0] == st.out;
+            if (!ok)
+              problem(gp + "/loops/" + std::to_string(gpn.loop_depth[st.over]),
+                      "looping over " + rank_name(c, st.over) + " makes softmax " + step_name(c, s) +
+                          " online, which needs its only reader to be a contraction of the group over " +
+                          rank_name(c, st.over) + " (O = P V); keep " + rank_name(c, st.over) + " whole instead");
+            else
+              gpn.online_of[std::size_t(rd[0])] = s;
+          }
+          break;
+        case StepKind::Reduce:
+        case StepKind::Map:
+          if (over_looped && row_op)
+            problem(gp + "/loops/" + std::to_string(gpn.loop_depth[st.over]),
+                    step_name(c, s) + " needs whole rows over " + rank_name(c, st.over) + "; do not loop over it");
+          break;
+      }
+      if (st.kind == StepKind::Softmax && c.causal[std::size_t(s)] && gpn.mask_step < 0) gpn.mask_step = s;
+    }
+    // Skipping masked tiles is safe only when no tile over both masked ranks goes to DRAM.
+    if (gpn.mask_step >= 0) {
+      const auto& sr = c.tensor(c.step(gpn.mask_step).in[0]).ranks;
+      for (int t = 0; t < ntensors; ++t)
+        if (used[std::size_t(t)] && written[std::size_t(t)] && gpn.dram[std::size_t(t)] && has_rank(c, t, sr[0]) &&
+            has_rank(c, t, sr[1]))
+          gpn.mask_step = -1;
+    }
+    // Lookahead: the steps before the first one that reads a contraction's result of this group.
+    std::vector<char> from_contraction(std::size_t(ntensors), 0);
+    bool stop = false, any_contract = false;
+    for (int s : gm.steps) {
+      const StepDecl& st = c.step(s);
+      for (int t : st.in) stop |= bool(from_contraction[std::size_t(t)]);
+      if (st.kind == StepKind::Contract) from_contraction[std::size_t(st.out)] = 1;
+      if (stop) break;
+      if (gpn.at_last[std::size_t(s)]) break;
+      gpn.lookahead[std::size_t(s)] = 1;
+      any_contract |= st.kind == StepKind::Contract;
+    }
+    // A DRAM tensor is moved a chunk at a time unless a step here needs its whole rows (a row-wise
+    // step over the streamed rank).
+    gpn.chunked.assign(std::size_t(ntensors), 0);
+    for (int t = 0; t < ntensors; ++t) {
+      if (!used[std::size_t(t)] || !gpn.dram[std::size_t(t)]) continue;
+      bool chunked = true;
+      for (int s : gm.steps) {
+        const StepDecl& st = c.step(s);
+        const bool touches = st.out == t || std::find(st.in.begin(), st.in.end(), t) != st.in.end();
+        const bool row_op = st.kind == StepKind::Softmax || st.kind == StepKind::Reduce ||
+                            (st.kind == StepKind::Map && st.map == MapOp::L2Norm);
+        if (touches && row_op && st.over >= 0 && gpn.stream_chunk[st.over] && has_rank(c, t, st.over)) chunked = false;
+      }
+      gpn.chunked[std::size_t(t)] = chunked;
+    }
+    // Buffers: one per tensor used here (and a stats buffer per online softmax).
+    auto extent_in = [&](int t, int r) -> std::int64_t {
+      if (gpn.loop_depth[r] >= 0) return gm.loops[std::size_t(gpn.loop_depth[r])].tile;
+      if (gpn.stream_chunk[r] && gpn.chunked[std::size_t(t)]) return gpn.stream_chunk[r];
+      return c.extent[std::size_t(r)];
+    };
+    for (int t = 0; t < ntensors; ++t) {
+      if (!used[std::size_t(t)]) continue;
+      BufferPlan b;
+      b.tensor = t;
+      b.rows = extent_in(t, c.tensor(t).ranks[0]);
+      b.cols = c.tensor(t).ranks.size() > 1 ? extent_in(t, c.tensor(t).ranks[1]) : 1;
+      const bool loaded = !written[std::size_t(t)];
+      b.elem_bytes = int(loaded || c.tensor(t).elem == ElemKind::Operand ? ob : acc);
+      b.depth = m.tensors[std::size_t(t)].buffers;
+      gpn.buffer_of[std::size_t(t)] = int(gpn.buffers.size());
+      gpn.buffers.push_back(b);
+    }
+    for (int s : gm.steps)
+      if (gpn.online[std::size_t(s)]) {
+        BufferPlan b;
+        b.tensor = -1 - s;
+        b.rows = extent_in(c.step(s).in[0], c.tensor(c.step(s).in[0]).ranks[0]);
+        b.cols = kStatsCols;
+        b.elem_bytes = kStatsBytes;
+        // The stats follow the accumulator they normalise.
+        for (int r : gm.steps)
+          if (gpn.online_of[std::size_t(r)] == s) b.depth = m.tensors[std::size_t(c.step(r).out)].buffers;
+        gpn.stats_buffer[std::size_t(s)] = int(gpn.buffers.size());
+        gpn.buffers.push_back(b);
+      }
+    bool rest = false, deep = true;
+    for (int s : gm.steps) rest |= !gpn.lookahead[std::size_t(s)];
+    for (int s : gm.steps)
+      if (gpn.lookahead[std::size_t(s)]) {
+        deep &= m.tensors[std::size_t(c.step(s).out)].buffers == 2;
+        for (int t : c.step(s).in) deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers == 2;
+      }
+    // A DRAM tensor read both ahead and in the rest would be evicted by the next iteration's load.
+    for (int t = 0; t < ntensors; ++t) {
+      if (!gpn.dram[std::size_t(t)] || written[std::size_t(t)]) continue;
+      bool ahead = false, behind = false;
+      for (int s : readers[std::size_t(t)])
+        if (group_of[std::size_t(s)] == int(g)) (gpn.lookahead[std::size_t(s)] ? ahead : behind) = true;
+      deep &= !(ahead && behind);
+    }
+    gpn.hoist = any_contract && rest && deep;
+    // Placement: in tensor order, packed on 64-byte boundaries; a buffer pinned to a bank starts there.
+    std::uint64_t at = 0;
+    const std::uint64_t bank_bytes = std::uint64_t(hw.sram.bytes_per_bank);
+    for (BufferPlan& b : gpn.buffers) {
+      const int bank = b.tensor >= 0 ? m.tensors[std::size_t(b.tensor)].bank : -1;
+      if (bank >= 0) {
+        const std::uint64_t want = std::uint64_t(bank) * bank_bytes;
+        if (want < at)
+          problem("/placement/" + c.tensor(b.tensor).name + "/bank",
+                  "bank " + std::to_string(bank) + " starts at " + std::to_string(want) +
+                      " B, inside the buffers placed before it (up to " + std::to_string(at) + " B)");
+        at = std::max(at, want);
+      }
+      const std::int64_t* fixed = b.tensor >= 0 ? m.tensors[std::size_t(b.tensor)].at : nullptr;
+      for (int i = 0; i < b.depth; ++i) {
+        if (fixed && fixed[0] >= 0) {
+          if (fixed[i] < 0) {
+            problem("/placement/" + c.tensor(b.tensor).name + "/at", "gives no address for slot " + std::to_string(i));
+            continue;
+          }
+          b.addr[i] = std::uint64_t(fixed[i]);
+          continue;
+        }
+        b.addr[i] = at;
+        at = align64(at + b.slot_bytes());
+      }
+    }
+    // Every slot must have its own bytes; the footprint is where the last one ends.
+    at = 0;
+    for (std::size_t i = 0; i < gpn.buffers.size(); ++i)
+      for (int si = 0; si < gpn.buffers[i].depth; ++si) {
+        const BufferPlan& a = gpn.buffers[i];
+        at = std::max(at, a.addr[si] + a.slot_bytes());
+        for (std::size_t j = i; j < gpn.buffers.size(); ++j)
+          for (int sj = j == i ? si + 1 : 0; sj < gpn.buffers[j].depth; ++sj) {
+            const BufferPlan& b = gpn.buffers[j];
+            if (a.addr[si] < b.addr[sj] + b.slot_bytes() && b.addr[sj] < a.addr[si] + a.slot_bytes()) {
+              auto name = [&](const BufferPlan& x) {
+                return x.tensor >= 0 ? c.tensor(x.tensor).name : step_name(c, -1 - x.tensor) + ".stats";
+              };
+              problem(gp, "placement: " + name(a) + " slot " + std::to_string(si) + " at " +
+                              std::to_string(a.addr[si]) + " overlaps " + name(b) + " slot " + std::to_string(sj) +
+                              " at " + std::to_string(b.addr[sj]));
+            }
+          }
+      }
+    gpn.footprint = at;
+    if (at > capacity) {
+      std::vector<const BufferPlan*> bs;
+      for (const BufferPlan& b : gpn.buffers) bs.push_back(&b);
+      std::stable_sort(bs.begin(), bs.end(), [](const BufferPlan* a, const BufferPlan* b) {
+        return a->slot_bytes() * std::uint64_t(a->depth) > b->slot_bytes() * std::uint64_t(b->depth);
+      });
+      std::ostringstream os;
+      os << "the buffers need " << at << " B, more than the " << capacity << " B of SRAM:";
+      for (const BufferPlan* b : bs)
+        os << " " << (b->tensor >= 0 ? c.tensor(b->tensor).name : step_name(c, -1 - b->tensor) + ".stats") << " "
+           << b->depth << " x " << b->rows << "x" << b->cols << "x" << b->elem_bytes << " B;";
+      problem(gp, os.str());
+    }
+    plan.groups.push_back(std::move(gpn));
+  }
+  if (out && problems.empty()) *out = std::move(plan);
+  return problems;
+}
+
+CascadePlan plan_cascade(const Cascade& c, const Mapping& m, const HwConfig& hw, std::uint64_t capacity) {
+  CascadePlan p;
+  const std::vector<std::string> problems = check_mapping(c, m, hw, capacity, &p);
+  if (!problems.empty()) throw UserError(problems);
+  return p;
+}
+
+Mapping whole_mapping(const Cascade& c, const HwConfig& hw) {
+  Mapping m;
+  m.source = "generated mapping of " + c.desc.name;
+  GroupMapping g;
+  for (std::size_t s = 0; s < c.desc.steps.size(); ++s) g.steps.push_back(int(s));
+  m.groups.push_back(g);
+  m.tensors.assign(c.desc.tensors.size(), TensorMapping{});
+  for (std::size_t s = 0; s < c.desc.steps.size(); ++s) m.units.push_back(unit_of(c, int(s), hw));
+  return m;
+}
+
+std::vector<std::int64_t> tile_choices(const Cascade& c, int rank, const HwConfig& hw) {
+  const std::int64_t n = c.extent[std::size_t(rank)], g = std::max(hw.array.rows, hw.array.cols);
+  std::vector<std::int64_t> v;
+  for (std::int64_t t = g; t < n; t *= 2) v.push_back(t);
+  for (std::int64_t t = g / 2; t >= 16; t /= 2)
+    if (t < n) v.push_back(t);
+  v.push_back(n);
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+Mapping default_mapping(const Cascade& c, const HwConfig& hw, std::uint64_t capacity, const std::string& what) {
+  Mapping m = whole_mapping(c, hw);
+  int row = -1;
+  for (const TensorDecl& t : c.desc.tensors)
+    if (t.role == TensorRole::Output && row < 0) row = t.ranks[0];
+  std::vector<int> over;
+  for (const StepDecl& s : c.desc.steps)
+    if (s.kind == StepKind::Softmax && s.over != row && std::find(over.begin(), over.end(), s.over) == over.end())
+      over.push_back(s.over);
+  const std::int64_t g = std::max(hw.array.rows, hw.array.cols);
+  std::vector<std::string> last;
+  const std::vector<std::int64_t> rows = tile_choices(c, row, hw);
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    GroupMapping& gm = m.groups[0];
+    gm.loops = {{row, *it}};
+    for (int r : over) gm.loops.push_back({r, std::min(g, c.extent[std::size_t(r)])});
+    last = check_mapping(c, m, hw, capacity);
+    if (last.empty()) return m;
+  }
+  std::vector<std::string> msg;
+  for (const std::string& p : last) msg.push_back(what + ": cascade " + c.desc.name + ": no row tile fits: " + p);
+  throw UserError(msg);
+}
+
+Json mapping_to_json(const Cascade& c, const Mapping& m) {
+  Json j;
+  j["cascade"] = c.desc.name;
+  Json groups = Json::array();
+  for (const GroupMapping& g : m.groups) {
+    Json gj;
+    Json steps = Json::array();
+    for (int s : g.steps) steps.push_back(step_name(c, s));
+    gj["steps"] = steps;
+    Json loops = Json::array();
+    for (const Loop& l : g.loops) loops.push_back(Json{{"rank", rank_name(c, l.rank)}, {"tile", l.tile}});
+    gj["loops"] = loops;
+    if (!g.stream.empty()) {
+      Json st = Json::object();
+      for (const Loop& l : g.stream) st[rank_name(c, l.rank)] = l.tile;
+      gj["stream"] = st;
+    }
+    groups.push_back(gj);
+  }
+  j["groups"] = groups;
+  Json buffers = Json::object(), placement = Json::object(), units = Json::object();
+  for (std::size_t t = 0; t < m.tensors.size(); ++t) {
+    buffers[c.desc.tensors[t].name] = m.tensors[t].buffers;
+    if (m.tensors[t].bank >= 0) placement[c.desc.tensors[t].name] = Json{{"bank", m.tensors[t].bank}};
+    if (m.tensors[t].at[0] >= 0) {
+      Json at = Json::array();
+      for (std::int64_t a : m.tensors[t].at)
+        if (a >= 0) at.push_back(a);
+      placement[c.desc.tensors[t].name] = Json{{"at", at}};
+    }
+  }
+  for (std::size_t s = 0; s < m.units.size(); ++s) units[step_name(c, int(s))] = to_string(m.units[s]);
+  j["buffers"] = buffers;
+  if (!placement.empty()) j["placement"] = placement;
+  j["units"] = units;
+  return j;
+}
+
+Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade& c, const HwConfig& hw) {
+  Diagnostics diag(source);
+  Mapping m = whole_mapping(c, hw);
+  m.source = source;
+  if (!doc.is_object()) {
+    diag.add("", "a mapping must be a JSON object", doc);
+    diag.throw_if_any();
+  }
+  JsonView root(&doc, "", &diag);
+  std::vector<std::string> keys = {"cascade", "groups", "buffers", "placement", "units"};
+  for (auto it = doc.begin(); it != doc.end(); ++it)
+    if (it.key().rfind("//", 0) == 0) keys.push_back(it.key());  // comments
+  root.reject_unknown_keys(keys);
+  if (root.has("cascade") && root.string("cascade", std::nullopt) != c.desc.name && doc["cascade"].is_string())
+    diag.add("/cascade", "this mapping is for cascade " + doc["cascade"].get<std::string>() + ", not " + c.desc.name);
+  std::vector<std::string> step_names, tensor_names, rank_names;
+  for (std::size_t s = 0; s < c.desc.steps.size(); ++s) step_names.push_back(step_name(c, int(s)));
+  for (const TensorDecl& t : c.desc.tensors) tensor_names.push_back(t.name);
+  for (const RankDecl& r : c.desc.ranks) rank_names.push_back(r.name);
+  auto lookup = [&](const std::vector<std::string>& names, const std::string& n, const std::string& path,
+                    const char* what) {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == n) return int(i);
+    const std::string hint = did_you_mean(n, names);
+    diag.add(path,
+             std::string("no ") + what + " \"" + n + "\"" + (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)"));
+    return -1;
+  };
+  if (root.has("groups")) {
+    const Json& gs = doc["groups"];
+    if (!gs.is_array() || gs.empty()) {
+      diag.add("/groups", "must be a non-empty array of groups", gs);
+    } else {
+      m.groups.clear();
+      for (std::size_t g = 0; g < gs.size(); ++g) {
+        const std::string gp = "/groups/" + std::to_string(g);
+        JsonView gv(&gs[g], gp, &diag);
+        if (!gs[g].is_object()) {
+          diag.add(gp, "a group is an object", gs[g]);
+          continue;
+        }
+        gv.reject_unknown_keys({"steps", "loops", "stream"});
+        GroupMapping gm;
+        if (!gs[g].contains("steps") || !gs[g]["steps"].is_array()) {
+          diag.add(gp + "/steps", "must be an array of step outputs");
+        } else {
+          for (std::size_t i = 0; i < gs[g]["steps"].size(); ++i) {
+            const Json& x = gs[g]["steps"][i];
+            const std::string sp = gp + "/steps/" + std::to_string(i);
+            if (!x.is_string()) {
+              diag.add(sp, "must be a step's output name", x);
+              continue;
+            }
+            const int s = lookup(step_names, x.get<std::string>(), sp, "step writing");
+            if (s >= 0) gm.steps.push_back(s);
+          }
+        }
+        if (gs[g].contains("loops")) {
+          const Json& ls = gs[g]["loops"];
+          if (!ls.is_array()) diag.add(gp + "/loops", "must be an array of {\"rank\", \"tile\"}", ls);
+          for (std::size_t i = 0; ls.is_array() && i < ls.size(); ++i) {
+            JsonView lv(&ls[i], gp + "/loops/" + std::to_string(i), &diag);
+            if (!ls[i].is_object()) {
+              diag.add(lv.path(), "a loop is {\"rank\": NAME, \"tile\": SIZE}", ls[i]);
+              continue;
+            }
+            lv.reject_unknown_keys({"rank", "tile"});
+            const std::string rn = lv.string("rank", std::nullopt);
+            const std::int64_t tile = lv.integer("tile", std::nullopt, 1, std::int64_t(1) << 30);
+            const int r = rn.empty() ? -1 : lookup(rank_names, rn, lv.child_path("rank"), "rank");
+            if (r >= 0) gm.loops.push_back({r, tile});
+          }
+        }
+        if (gs[g].contains("stream")) {
+          const Json& st = gs[g]["stream"];
+          if (!st.is_object()) diag.add(gp + "/stream", "must be an object of rank: chunk", st);
+          for (auto it = st.begin(); st.is_object() && it != st.end(); ++it) {
+            const std::string sp = gp + "/stream/" + it.key();
+            const int r = lookup(rank_names, it.key(), sp, "rank");
+            if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1)
+              diag.add(sp, "a chunk is a positive integer", it.value());
+            else if (r >= 0)
+              gm.stream.push_back({r, it.value().get<std::int64_t>()});
+          }
+        }
+        m.groups.push_back(gm);
+      }
+    }
+  }
+  if (root.has("buffers")) {
+    const Json& b = doc["buffers"];
+    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: 1 | 2", b);
+    for (auto it = b.begin(); b.is_object() && it != b.end(); ++it) {
+      const int t = lookup(tensor_names, it.key(), "/buffers/" + it.key(), "tensor");
+      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1 || it.value().get<std::int64_t>() > 2)
+        diag.add("/buffers/" + it.key(), "buffering depth is 1 or 2", it.value());
+      else if (t >= 0)
+        m.tensors[std::size_t(t)].buffers = it.value().get<int>();
+    }
+  }
+  if (root.has("placement")) {
+    const Json& p = doc["placement"];
+    if (!p.is_object()) diag.add("/placement", "must be an object of tensor: {\"bank\": INDEX}", p);
+    for (auto it = p.begin(); p.is_object() && it != p.end(); ++it) {
+      const std::string pp = "/placement/" + it.key();
+      const int t = lookup(tensor_names, it.key(), pp, "tensor");
+      JsonView pv(&it.value(), pp, &diag);
+      if (!it.value().is_object()) {
+        diag.add(pp, "must be {\"bank\": INDEX}", it.value());
+        continue;
+      }
+      pv.reject_unknown_keys({"bank", "at"});
+      if (pv.has("bank") == pv.has("at")) {
+        diag.add(pp, "gives either \"bank\" (the first bank) or \"at\" (each slot's byte address)");
+        continue;
+      }
+      if (pv.has("bank")) {
+        const std::int64_t bank = pv.integer("bank", std::nullopt, 0, hw.sram.banks - 1);
+        if (t >= 0) m.tensors[std::size_t(t)].bank = int(bank);
+        continue;
+      }
+      const Json& at = it.value()["at"];
+      if (!at.is_array() || at.empty() || at.size() > 2) {
+        diag.add(pp + "/at", "must be an array of one byte address per slot (1 or 2)", at);
+        continue;
+      }
+      for (std::size_t i = 0; i < at.size(); ++i) {
+        const std::string ap = pp + "/at/" + std::to_string(i);
+        if (!at[i].is_number_integer() || at[i].get<std::int64_t>() < 0 || at[i].get<std::int64_t>() % 64 ||
+            at[i].get<std::int64_t>() >= hw.sram.total_bytes())
+          diag.add(
+              ap,
+              "a slot address is a multiple of 64 inside the SRAM (" + std::to_string(hw.sram.total_bytes()) + " B)",
+              at[i]);
+        else if (t >= 0)
+          m.tensors[std::size_t(t)].at[i] = at[i].get<std::int64_t>();
+      }
+    }
+  }
+  if (root.has("units")) {
+    const Json& u = doc["units"];
+    if (!u.is_object()) diag.add("/units", "must be an object of step: array | vector | softmax", u);
+    for (auto it = u.begin(); u.is_object() && it != u.end(); ++it) {
+      const std::string up = "/units/" + it.key();
+      const int s = lookup(step_names, it.key(), up, "step writing");
+      const std::string name = it.value().is_string() ? it.value().get<std::string>() : "";
+      if (name != "array" && name != "vector" && name != "softmax")
+        diag.add(up, "must be one of array|vector|softmax", it.value());
+      else if (s >= 0)
+        m.units[std::size_t(s)] = name == "array" ? Unit::Array : name == "vector" ? Unit::Vector : Unit::Softmax;
+    }
+  }
+  diag.throw_if_any();
+  return m;
+}
+
+std::string describe(const Cascade& c, const Mapping& m) {
+  std::ostringstream os;
+  os << "cascade " << c.desc.name << ":";
+  for (std::size_t g = 0; g < m.groups.size(); ++g) {
+    const GroupMapping& gm = m.groups[g];
+    os << (g ? " |" : "") << " [";
+    for (std::size_t i = 0; i < gm.steps.size(); ++i) os << (i ? " " : "") << step_name(c, gm.steps[i]);
+    os << "] loops";
+    if (gm.loops.empty()) os << " -";
+    for (const Loop& l : gm.loops) os << " " << rank_name(c, l.rank) << ":" << l.tile;
+    for (const Loop& l : gm.stream) os << " stream " << rank_name(c, l.rank) << ":" << l.tile;
+  }
+  return os.str();
+}
+
+}  // namespace attnsim::cascade

@@ -1,0 +1,138 @@
+#pragma once
+// A mapping: how a cascade (cascade.h) runs on the hardware. Plain C++.
+//
+// - Groups: the steps are split into fused groups, in order. Each group is one loop nest (and one
+//   phase of the tile program, barriers in between); a tensor written in one group and read in a
+//   later one is spilled to DRAM (the caller gives it a DRAM block), every other intermediate
+//   stays on chip. All instances (heads) of a group run before the next group starts, so a
+//   reduction that must finish before its consumer (a low-rank variant's K^T V over all N: a
+//   global barrier) is a group boundary.
+// - Loops, per group, outer to inner: a rank and its tile size. Every step of the group runs
+//   inside the loops over its own ranks; a step that does not use an inner loop's rank runs once
+//   per outer iteration (at that loop's first index, or at its last when it reads a result summed
+//   over that loop). A rank the group does not loop over is whole in every tile.
+// - Stream, per group: a rank the group does not loop over, with a chunk size: each step over it
+//   walks it in chunks, so DRAM operands are loaded a chunk at a time while on-chip tensors keep the
+//   whole rank (row-fused attention streams K and V by key chunks into whole score rows).
+// - Per tensor: buffering depth (1 or 2 slots; 2 lets the next tile load or compute while this one
+//   is used) and optionally where its buffers go: the bank they start at, or each slot's byte address
+//   (placement; otherwise packed in tensor order). Overlapping slots are an error.
+// - Per step, the unit that runs it (contraction: array; softmax: softmax when the hardware has
+//   one, else vector; map, reduce: vector). The tile program routes SOFTMAX by the hardware, so the
+//   unit is checked, not chosen.
+// A softmax over a rank its group loops over runs in the online form; over a whole rank, row-wise.
+//
+// JSON form (--emit mapping prints it, --mapping FILE reads it; README "Cascades"):
+//   {"cascade": "vanilla",
+//    "groups": [{"steps": ["S", "P", "O"],                 // outputs of the steps, in order
+//                "loops": [{"rank": "m", "tile": 128}, {"rank": "p", "tile": 64}],
+//                "stream": {"p": 64}}],                     // optional
+//    "buffers": {"S": 2, "K": 2},                           // optional, default 2 per tensor
+//    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte address
+//    "units": {"S": "array", "P": "softmax"}}               // optional
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cascade/cascade.h"
+#include "config/hw_config.h"
+#include "config/json_reader.h"
+
+namespace attnsim::cascade {
+
+struct Loop {
+  int rank = -1;
+  std::int64_t tile = 0;
+};
+
+struct GroupMapping {
+  std::vector<int> steps;    // step indices, increasing
+  std::vector<Loop> loops;   // outer to inner
+  std::vector<Loop> stream;  // rank and chunk size
+};
+
+struct TensorMapping {
+  int buffers = 2;                // 1 or 2
+  int bank = -1;                  // first bank of its buffers (-1: packed after the previous buffer)
+  std::int64_t at[2] = {-1, -1};  // byte address of each slot (-1: placed by bank or packed)
+};
+
+enum class Unit : std::uint8_t { Array, Vector, Softmax };
+const char* to_string(Unit u);
+
+struct Mapping {
+  std::string source;  // file, or "generated"
+  std::vector<GroupMapping> groups;
+  std::vector<TensorMapping> tensors;  // per cascade tensor
+  std::vector<Unit> units;             // per step
+};
+
+// The unit a step runs on for this hardware.
+Unit unit_of(const Cascade& c, int step, const HwConfig& hw);
+
+// ---------------------------------------------------------------------------------------------
+// What a mapping means on a given hardware: the plan the lowering follows and the checker reports.
+
+struct BufferPlan {
+  int tensor = -1;  // cascade tensor, or -1 - softmax step for an online softmax's stats
+  std::int64_t rows = 0, cols = 0;
+  int elem_bytes = 0;
+  int depth = 1;
+  std::uint64_t addr[2] = {0, 0};
+  std::uint64_t slot_bytes() const;
+};
+
+struct GroupPlan {
+  GroupMapping map;
+  std::int64_t stream_chunk[kMaxRanks] = {};  // per rank, 0: not streamed
+  int loop_depth[kMaxRanks] = {};             // per rank, -1: not looped
+  std::vector<int> buffer_of;                 // per cascade tensor: index into buffers, -1 unused
+  std::vector<int> stats_buffer;              // per step: the online softmax's stats buffer, -1
+  std::vector<char> dram;                     // per cascade tensor: loaded from / stored to DRAM here
+  std::vector<char> chunked;                  // per cascade tensor: a DRAM tensor every step here walks in
+                                              // chunks of the streamed rank (its buffer holds one chunk)
+  std::vector<char> online;                   // per step: online softmax
+  std::vector<int> online_of;                 // per step: a contraction's online softmax producer of its A, -1
+  std::vector<std::uint32_t> at_last;         // per step: bit i set = runs at loop i's last index
+  std::vector<char> lookahead;                // per step: issued one iteration ahead (see lower.h)
+  bool hoist = false;
+  int mask_step = -1;  // the causal softmax whose mask lets steps skip tiles
+  std::vector<BufferPlan> buffers;
+  std::uint64_t footprint = 0;  // SRAM bytes (end of the last buffer)
+};
+
+struct CascadePlan {
+  const Cascade* cascade = nullptr;
+  std::vector<GroupPlan> groups;
+  std::vector<int> spilled;  // intermediates that go through DRAM (the caller binds their blocks)
+};
+
+// Checks a mapping against the cascade and the hardware (SRAM capacity with buffering, units
+// present, loop and stream rules); returns every problem, each naming the mapping's JSON path and
+// what did not fit ("groups/0: buffers need 1200000 B, more than the 1048576 B of SRAM: S 2 x
+// 524288 B, ..."). Empty: legal. `plan` (optional) receives the plan.
+std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const HwConfig& hw, std::uint64_t capacity,
+                                       CascadePlan* plan = nullptr);
+// The plan of a legal mapping; a UserError with every problem otherwise.
+CascadePlan plan_cascade(const Cascade& c, const Mapping& m, const HwConfig& hw, std::uint64_t capacity);
+
+// ---------------------------------------------------------------------------------------------
+// Building mappings (for tests, the default choice and the mapper).
+
+// One group holding every step, no loops, no streaming, double buffers.
+Mapping whole_mapping(const Cascade& c, const HwConfig& hw);
+// The tile sizes worth trying for a rank: multiples of the array side up to the extent (powers of
+// two times it), halvings below it down to 16, and the extent itself.
+std::vector<std::int64_t> tile_choices(const Cascade& c, int rank, const HwConfig& hw);
+// A default mapping until the mapper exists: one group looping over the row rank of the first output
+// and over every softmax's rank (online), the key tile one array side and the largest row tile
+// that fits; a UserError when nothing fits.
+Mapping default_mapping(const Cascade& c, const HwConfig& hw, std::uint64_t capacity, const std::string& what);
+
+// JSON form (above). parse_mapping reports every problem at once with paths in `source`.
+Json mapping_to_json(const Cascade& c, const Mapping& m);
+Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade& c, const HwConfig& hw);
+// One line: "groups [S P O] loops m:64 p:32 stream - | ..."
+std::string describe(const Cascade& c, const Mapping& m);
+
+}  // namespace attnsim::cascade
