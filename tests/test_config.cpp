@@ -144,6 +144,70 @@ TEST_CASE("the PE-level model is refused on large arrays", "[config][errors]") {
   CHECK_THAT(p[0], Catch::StartsWith("hw.json: /array/fidelity: the pe model"));
 }
 
+TEST_CASE("SRAM interleaving: 0 or absent is contiguous, otherwise a power of two from 64 B to a bank", "[config]") {
+  HwConfig hw = parse_hw_config(valid(), "hw.json");
+  CHECK(hw.sram.interleave_bytes == 0);
+  CHECK(hw.sram.stripe_bytes() == 65536);  // contiguous: a stripe of a whole bank
+  CHECK_FALSE(hw.sram.interleaved());
+  for (std::int64_t g : {std::int64_t(32), std::int64_t(64), std::int64_t(4096), std::int64_t(65536)}) {
+    INFO(g);
+    CHECK(problems_with("/sram/interleave_bytes", g).empty());  // 32 = port_bytes: a multiple of the port
+  }
+  Json doc = valid();
+  doc["sram"]["interleave_bytes"] = 256;
+  hw = parse_hw_config(doc, "hw.json");
+  CHECK(hw.sram.stripe_bytes() == 256);
+  CHECK(hw.sram.interleaved());
+  auto p = problems_with("/sram/interleave_bytes", 96);
+  REQUIRE(p.size() == 1);
+  CHECK(p[0] == "hw.json: /sram/interleave_bytes: must be 0 (contiguous banks) or a power of two, got 96");
+  p = problems_with("/sram/interleave_bytes", 16);  // below 64 B and not a multiple of the 32 B port
+  REQUIRE(p.size() == 1);
+  CHECK(p[0] ==
+        "hw.json: /sram/interleave_bytes: must be at least 64 B or a multiple of port_bytes (32), so that a port "
+        "access stays in one bank, got 16");
+  p = problems_with("/sram/interleave_bytes", 131072);
+  REQUIRE(p.size() == 1);
+  CHECK(p[0] == "hw.json: /sram/interleave_bytes: must be at most bytes_per_bank (65536), got 131072");
+  doc = valid();
+  doc["sram"]["bytes_per_bank"] = 3 * 4096;
+  doc["sram"]["interleave_bytes"] = 8192;
+  p = problems_of(doc.dump());
+  REQUIRE(p.size() == 1);
+  CHECK_THAT(p[0], Catch::Contains("/sram/interleave_bytes: must divide bytes_per_bank (12288)"));
+  p = problems_with("/sram/interleave_bytes", -64);
+  REQUIRE(p.size() == 1);
+  CHECK_THAT(p[0], Catch::StartsWith("hw.json: /sram/interleave_bytes: must be an integer in [0, "));
+}
+
+TEST_CASE("accumulator storage: optional, defaults sized to a row of partial sums per cycle", "[config]") {
+  HwConfig hw = parse_hw_config(valid(), "hw.json");
+  CHECK_FALSE(hw.accumulators.present);
+  CHECK(hw.onchip_bytes() == 8 * 65536);
+  CHECK_FALSE(hw.in_accumulators(8 * 65536));
+  Json doc = valid();
+  doc["accumulators"] = {{"bytes", 16384}};
+  hw = parse_hw_config(doc, "hw.json");
+  CHECK(hw.accumulators.present);
+  CHECK(hw.accumulators.bytes == 16384);
+  // 16 columns x 4 B accumulators (the default accumulator_bytes) = 64 B per cycle.
+  CHECK(hw.accumulators.port_bytes == 64);
+  CHECK(hw.accumulators.array_port_bytes == 64);
+  CHECK(hw.accumulator_base() == 8 * 65536);
+  CHECK(hw.onchip_bytes() == 8 * 65536 + 16384);
+  CHECK(hw.in_accumulators(8 * 65536));
+  CHECK_FALSE(hw.in_accumulators(8 * 65536 - 1));
+  doc["accumulators"] = {{"bytes", 32}, {"port_bytes", 0}, {"wide", true}};
+  auto p = problems_of(doc.dump());
+  REQUIRE(p.size() == 3);
+  CHECK_THAT(p[0], Catch::Contains("/accumulators/wide: unknown key"));
+  CHECK(p[1] == "hw.json: /accumulators/bytes: must be an integer in [64, 1099511627776], got 32");
+  CHECK(p[2] == "hw.json: /accumulators/port_bytes: must be an integer in [1, 1048576], got 0");
+  p = problems_with("/accumulators", 5);
+  REQUIRE(p.size() == 1);
+  CHECK_THAT(p[0], Catch::StartsWith("hw.json: /accumulators: "));
+}
+
 TEST_CASE("GEMM chaining is off by default and needs overlapped timing", "[config][errors]") {
   CHECK_FALSE(parse_hw_config(valid(), "hw.json").array.gemm_chaining);  // old configs keep their cycles
   Json doc = valid();

@@ -136,7 +136,7 @@ HwConfig hw_with(int rows, int cols, const char* df, int banks, std::int64_t ban
 // Runs a lowered GEMM (tensors A, B, C) on the given inputs and returns C.
 std::vector<float> run_gemm_program(const TileProgram& p, const HwConfig& hw, const std::vector<float>& a,
                                     const std::vector<float>& b, std::uint64_t seed) {
-  Executor e(p, std::uint64_t(hw.sram.total_bytes()));
+  Executor e(p, hw.onchip_bytes());
   e.set_tensor(0, a);
   e.set_tensor(1, b);
   e.run(seed);

@@ -75,16 +75,31 @@ TEST_CASE("a memory-bound GEMM costs its DRAM bytes over the bandwidth", "[gemm]
 }
 
 TEST_CASE("the edge preset's 64^3 GEMM, derived by hand", "[gemm]") {
-  // edge: 57.11 B/cycle, 94 cycles latency, 64 B SRAM ports, OS overlapped, 2-byte operands.
+  // edge: 57.11 B/cycle, 94 cycles latency, 16 banks with 64 B ports interleaved in 64 B stripes,
+  // 64 KiB of accumulators with 128 B ports, OS overlapped, 2-byte operands.
   // Loads: A and B (8192 B each) go out as 8 segments of 2048 B at once; the bus carries 16384 B in
-  //   16384 / 57.11 = 286.88 cycles, + 94 latency = 380.88: the last load completes at edge 381.
+  //   16384 / 57.11 = 286.88 cycles, + 94 latency = 380.88: the last load completes at edge 381
+  //   (their SRAM side: 8192 B over all 16 ports, 8 cycles each).
   // GEMM: 318 cycles (see above): 381 + 318 = 699.
-  // Store: 64x64 accumulators of 4 B = 16384 B leave one bank through one 64 B port: 256 cycles,
-  //   longer than the DRAM side (8192 / 57.11 + 94 = 237.4): 699 + 256 = 955.
+  // Store: the 64x64 C tile (4 B accumulators, 16384 B; 2 x 16 KiB fit the 64 KiB) sits in the
+  //   accumulator storage and leaves through its 128 B read side in 128 cycles, less than the DRAM
+  //   side (8192 / 57.11 + 94 = 237.4): 699 + 237.4 = 936.4, edge 937.
   Json r = run_gemm(load_hw_config("edge"), 64, 64, 64);
-  CHECK(r["cycles"] == 955);
+  CHECK(r["cycles"] == 937);
   CHECK(r["array_stall_cycles"]["memory"] == 381);
   CHECK(r["array"]["busy_cycles"] == 318);
+  CHECK(r["accumulators"]["high_water_bytes"] == 2 * 16384);
+  CHECK(r["accumulators"]["array_written_bytes"] == 16384);
+  CHECK(r["accumulators"]["unit_read_bytes"] == 16384);
+  // Without accumulators, C in the interleaved SRAM leaves through all 16 ports: 16384 / (16 x 64)
+  // = 16 cycles, still under the DRAM side: 937 again. With contiguous banks as well, C sits in one
+  // bank (every buffer starts on a bank boundary) and leaves through one 64 B port: 256 cycles,
+  // longer than the DRAM side: 699 + 256 = 955.
+  HwConfig no_acc = load_hw_config("edge");
+  no_acc.accumulators = AccumulatorConfig{};
+  CHECK(run_gemm(no_acc, 64, 64, 64)["cycles"] == 937);
+  no_acc.sram.interleave_bytes = 0;
+  CHECK(run_gemm(no_acc, 64, 64, 64)["cycles"] == 955);
 }
 
 TEST_CASE("double buffering hides loads behind compute", "[gemm]") {
@@ -136,6 +151,53 @@ TEST_CASE("the whole accelerator gives identical cycles with the PE-level and th
       CHECK(a["array"]["busy_cycles"] == b["array"]["busy_cycles"]);
       CHECK(a["dram"] == b["dram"]);
     }
+}
+
+TEST_CASE("WS partial sums in accumulator storage cost no SRAM port time", "[gemm]") {
+  // 32x32 WS overlapped, M=64, K=256, N=32, 2-byte operands, 4-byte accumulators; ideal memory
+  // (a load's DRAM side ends on the first edge); 16 contiguous banks of 32 KiB with 64 B ports.
+  // One tile 64x256x32 (the fewest array cycles): WS folds F = ceil(256/32) ceil(32/32) = 8, T = M
+  // = 64: 32 + 7 * 64 + 32 + 32 + 64 - 2 = 606 compute cycles.
+  // SRAM traffic (sram_traffic.h): A 64x256x2 = 32768 B read once per column fold (1), B 16384 B
+  // read once, C 64x32x4 = 8192 B written once per K fold (65536 B) and read back for the 7 later
+  // folds (57344 B).
+  // Buffers on bank boundaries: A0 bank 0, B0 bank 2, C0 bank 4 (each bank its own ports).
+  // Loads: A into bank 0 at 64 B/cycle, 512 cycles; B 256: the GEMM starts at 512.
+  // In SRAM: A read 512 cycles, B 256, C read 57344 / 64 = 896, C written 65536 / 64 = 1024, so the
+  //   GEMM ends at 512 + 1024 = 1536 (418 cycles of SRAM-port stall beyond its 606). The store reads
+  //   C (8192 B) from bank 4, whose read side is free since 512 + 896 = 1408: 1536 + 128 = 1664.
+  // In 64 KiB of accumulators (ports of 32 x 4 = 128 B per cycle each way, the defaults): C read
+  //   57344 / 128 = 448 and written 65536 / 128 = 512 cycles on the array's side, A still 512: all
+  //   within the 606 compute cycles, the GEMM ends at 512 + 606 = 1118. The store reads C through
+  //   the units' side, 8192 / 128 = 64 cycles: 1182.
+  const std::string base = R"({"array": {"dataflow": "ws", "timing": "overlapped"}, "sram": {"port_bytes": 64})";
+  SECTION("partial sums in SRAM") {
+    const HwConfig hw = make_hw(base + "}");
+    REQUIRE(lower_gemm(hw, {64, 256, 32}).summary.find("tiles 64x256x32") != std::string::npos);
+    Json r = run_gemm(hw, 64, 256, 32);
+    CHECK(r["cycles"] == 1664);
+    CHECK(r["array"]["busy_cycles"] == 606);
+    CHECK(r["array_stall_cycles"]["sram_port"] == 418);
+    CHECK(r["sram"]["banks"][4]["written_bytes"] == 65536);
+    CHECK(r["sram"]["banks"][4]["read_bytes"] == 57344 + 8192);
+    CHECK_FALSE(r.contains("accumulators"));
+  }
+  SECTION("partial sums in accumulator storage") {
+    const HwConfig hw = make_hw(base + R"(, "accumulators": {"bytes": 65536}})");
+    const TileProgram p = lower_gemm(hw, {64, 256, 32});
+    INFO(p.summary);
+    REQUIRE(p.summary.find("tiles 64x256x32") != std::string::npos);
+    REQUIRE(p.summary.find("C in accumulators") != std::string::npos);
+    Json r = run_gemm(hw, 64, 256, 32);
+    CHECK(r["cycles"] == 1182);
+    CHECK(r["array"]["busy_cycles"] == 606);
+    CHECK(r["array_stall_cycles"]["sram_port"] == 0);
+    for (const Json& b : r["sram"]["banks"]) CHECK(b["written_bytes"].get<std::uint64_t>() <= 32768);  // loads only
+    CHECK(r["accumulators"]["array_written_bytes"] == 65536);
+    CHECK(r["accumulators"]["array_read_bytes"] == 57344);
+    CHECK(r["accumulators"]["unit_read_bytes"] == 8192);
+    CHECK(r["accumulators"]["high_water_bytes"] == 2 * 8192);
+  }
 }
 
 TEST_CASE("chained GEMMs on the edge preset pay one fill and drain, derived by hand", "[gemm][chaining]") {

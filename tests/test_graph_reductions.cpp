@@ -42,7 +42,7 @@ TEST_CASE("row reductions and transposed views lower and compute what they say",
   for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = float(std::sin(0.37 * double(i)));
   for (std::size_t i = 0; i < wv.size(); ++i) wv[i] = float(std::cos(0.11 * double(i)));
   for (std::uint64_t seed : {0, 1, 2}) {
-    Executor ex(p, std::uint64_t(hw.sram.total_bytes()));
+    Executor ex(p, hw.onchip_bytes());
     ex.set_tensor(x, xv);
     ex.set_tensor(w, wv);
     ex.run(seed);

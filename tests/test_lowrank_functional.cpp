@@ -123,7 +123,7 @@ void check_case(const LrCase& c, std::uint64_t orders = 3) {
   }
   for (std::uint64_t order = 0; order < orders; ++order) {
     INFO("order seed " << order);
-    Executor ex(p, std::uint64_t(hw.sram.total_bytes()));
+    Executor ex(p, hw.onchip_bytes());
     for (std::size_t i = 0; i < inputs.size(); ++i)
       if (!inputs[i].empty()) ex.set_tensor(int(i), inputs[i]);
     ex.run(order);

@@ -84,24 +84,28 @@ Built build_lra(const HwConfig& hw, std::int64_t n, const std::string& variant, 
 std::uint64_t core_macs(const ProgramCounts& c) { return class_macs(c, kCoreClasses); }
 std::uint64_t core_bytes(const ProgramCounts& c) { return class_dram_bytes(c, kCoreClasses); }
 
-// Bytes of every phase's buffers (a phase's buffers are live together).
-std::vector<std::uint64_t> phase_bytes(const CompiledModel& cm) {
+// Bytes of every phase's buffers (a phase's buffers are live together): all of them, or with
+// sram_of, those in that hardware's SRAM only (not in its accumulator storage, which the report
+// counts apart).
+std::vector<std::uint64_t> phase_bytes(const CompiledModel& cm, const HwConfig* sram_of = nullptr) {
   std::vector<std::uint64_t> sum(cm.phases.size(), 0);
-  for (const BufferInfo& b : cm.program.buffers) sum.at(b.phase) += b.region.bytes;
+  for (const BufferInfo& b : cm.program.buffers)
+    if (!sram_of || !sram_of->in_accumulators(b.region.addr)) sum.at(b.phase) += b.region.bytes;
   return sum;
 }
 
-// The SRAM high-water mark of the attention core's phases, and of the whole layer.
-std::uint64_t attention_high_water(const CompiledModel& cm) {
-  const std::vector<std::uint64_t> sum = phase_bytes(cm);
+// The on-chip (or, with sram_of, SRAM) high-water mark of the attention core's phases, and of the
+// whole layer.
+std::uint64_t attention_high_water(const CompiledModel& cm, const HwConfig* sram_of = nullptr) {
+  const std::vector<std::uint64_t> sum = phase_bytes(cm, sram_of);
   std::uint64_t mark = 0;
   for (std::size_t i = 0; i < sum.size(); ++i)
     if (is_core(cm.phases[i].cls)) mark = std::max(mark, sum[i]);
   return mark;
 }
 
-std::uint64_t layer_high_water(const CompiledModel& cm) {
-  const std::vector<std::uint64_t> sum = phase_bytes(cm);
+std::uint64_t layer_high_water(const CompiledModel& cm, const HwConfig* sram_of = nullptr) {
+  const std::vector<std::uint64_t> sum = phase_bytes(cm, sram_of);
   return sum.empty() ? 0 : *std::max_element(sum.begin(), sum.end());
 }
 
@@ -535,7 +539,8 @@ TEST_CASE("seed table: cycles, simulated, vanilla exponent 2 and primal, lowrank
   // and must land within 0.03 of e (measured within 0.013).
   //
   // Whole layer. The rest of the layer (projections, FFN, norms) is linear in N. For vanilla the
-  // core dominates: at least 80 % of the layer at N = 4096 and 95 % from 16384 (checked), so the
+  // core dominates: at least 80 % of the layer at N = 4096, 94 % at 16384 and 95 % at 65536 (checked;
+  // edge flash at 16384 measured 94.8 % with interleaved SRAM, accumulators and GEMM chaining), so the
   // layer's fit is the core's (measured at most 0.024 below 2) minus at most ln(1 + 0.25) / ln 16 =
   // 0.08 (the linear rest, at most a quarter of the core at N = 4096): tolerance 0.11 (measured
   // 1.907 .. 1.969). For the low-rank variants the core is a small part of the layer, so the layer
@@ -558,8 +563,8 @@ TEST_CASE("seed table: cycles, simulated, vanilla exponent 2 and primal, lowrank
         const Timing tm = simulate_layer(hw, b.cm);
         CHECK(tm.core > 0);
         CHECK(tm.core <= tm.layer);
-        CHECK(tm.report_high_water == layer_high_water(b.cm));
-        CHECK(tm.report_high_water >= attention_high_water(b.cm));
+        CHECK(tm.report_high_water == layer_high_water(b.cm, &hw));  // the report's is the SRAM's
+        CHECK(tm.report_high_water >= attention_high_water(b.cm, &hw));
         table << preset << " " << variant << " " << n << " " << core_macs(b.counts) << " " << core_bytes(b.counts)
               << " " << attention_high_water(b.cm) << " " << tm.report_high_water << " " << tm.core << " " << tm.layer
               << "\n";
@@ -586,7 +591,7 @@ TEST_CASE("seed table: cycles, simulated, vanilla exponent 2 and primal, lowrank
       CHECK(std::abs(s2 - e) < std::abs(s1 - e) + 1e-3);
       if (vanilla(variant)) {
         CHECK(double(t[2].core) >= 0.8 * double(t[2].layer));
-        CHECK(double(t[3].core) >= 0.95 * double(t[3].layer));
+        CHECK(double(t[3].core) >= 0.94 * double(t[3].layer));
         CHECK(double(t[4].core) >= 0.95 * double(t[4].layer));
         CHECK(std::abs(layer_slope - 2.0) <= 0.11);
       } else if (edge) {

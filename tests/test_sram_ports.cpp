@@ -92,3 +92,156 @@ TEST_CASE("an empty transfer takes no time and a region outside the SRAM is a bu
   CHECK(ports.reserve({0, 0}, 100, true, 42) == 42);
   CHECK_THROWS_AS(ports.reserve({4000, 200}, 100, false, 0), InternalError);
 }
+
+namespace {
+
+SramConfig interleaved(std::int64_t stripe) {
+  SramConfig s = sram();
+  s.interleave_bytes = stripe;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("interleaved banks: a region's stripes are dealt round the banks", "[units]") {
+  // 4 banks of 1 KiB in 64 B stripes: bank = (addr / 64) % 4, a period of 256 B.
+  SramPorts ports(interleaved(64));
+  // [0, 256): one stripe per bank, 64 B each; reads at 32 B per cycle: 2 cycles (contiguous: all
+  // 256 B in bank 0, 8 cycles).
+  CHECK(ports.reserve({0, 256}, 256, /*write=*/false, 0) == 2);
+  CHECK(ports.bank_read_bytes() == std::vector<std::uint64_t>{64, 64, 64, 64});
+  // [96, 296): stripe 1 (bank 1) holds [96, 128) = 32 B, stripe 2 (bank 2) 64 B, stripe 3 (bank 3)
+  // 64 B, stripe 4 (bank 0) [256, 296) = 40 B. 100 B written at 16 B per cycle, spread by extent:
+  // cumulative shares over banks 1, 2, 3, 0 are ceil(100 * {32, 96, 160, 200} / 200) = 16, 48, 80, 100,
+  // so banks 1, 2, 3, 0 take 16, 32, 32, 20 B; cycles ceil(16/16) = 1, 2, 2, ceil(20/16) = 2.
+  CHECK(ports.reserve({96, 200}, 100, /*write=*/true, 10) == 12);
+  CHECK(ports.bank_written_bytes() == std::vector<std::uint64_t>{20, 16, 32, 32});
+  CHECK(ports.busy_until(1, true) == 11);
+  CHECK(ports.busy_until(0, true) == 12);
+  // The whole SRAM: every bank holds 1 KiB of it. 4096 B read at 4 x 32 B per cycle: 32 cycles.
+  CHECK(ports.reserve({0, 4096}, 4096, false, 100) == 132);
+  CHECK(ports.queueing_cycles() == 0);
+}
+
+TEST_CASE("interleaved banks at 128 B: an unaligned region spreads within a byte-exact split", "[units]") {
+  // Stripes of 128 B, a period of 512 B. [100, 1100): stripe 0 (bank 0) [100, 128) = 28 B, stripes
+  // 1-7 (banks 1, 2, 3, 0, 1, 2, 3) 128 B each, stripe 8 (bank 0) [1024, 1100) = 76 B: bank 0 holds
+  // 28 + 128 + 76 = 232 B, banks 1-3 256 B each. 1000 B read at 32 B per cycle: banks 1-3 need
+  // 8 cycles, bank 0 ceil(232 / 32) = 8: 8 cycles (contiguous: [100, 1024) = 924 B in bank 0, 29).
+  SramPorts ports(interleaved(128));
+  CHECK(ports.reserve({100, 1000}, 1000, false, 0) == 8);
+  CHECK(ports.bank_read_bytes() == std::vector<std::uint64_t>{232, 256, 256, 256});
+  SramPorts contiguous(sram());
+  CHECK(contiguous.reserve({100, 1000}, 1000, false, 0) == 29);
+}
+
+TEST_CASE("a stripe of a whole bank is the contiguous layout", "[units]") {
+  SramPorts a(sram()), b(interleaved(1024));
+  std::uint64_t x = 12345;
+  auto next = [&x](std::uint64_t n) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return (x >> 33) % n;
+  };
+  for (int i = 0; i < 200; ++i) {
+    const std::uint64_t addr = next(4096), bytes = 1 + next(4096 - addr), moved = 1 + next(3000);
+    const bool write = next(2);
+    const std::int64_t now = std::int64_t(next(50)) + i * 10;
+    REQUIRE(a.reserve({addr, bytes}, moved, write, now) == b.reserve({addr, bytes}, moved, write, now));
+  }
+  CHECK(a.bank_read_bytes() == b.bank_read_bytes());
+  CHECK(a.bank_written_bytes() == b.bank_written_bytes());
+  CHECK(a.queueing_cycles() == b.queueing_cycles());
+}
+
+TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[units][property]") {
+  // The reference walks the region one stripe at a time, adding each piece to its bank in the order
+  // banks are first met, then applies the port model of sram_ports.h to those extents.
+  std::uint64_t x = 987654321;
+  auto next = [&x](std::uint64_t n) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return (x >> 33) % n;
+  };
+  auto ceil_u = [](std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; };
+  for (int trial = 0; trial < 60; ++trial) {
+    SramConfig s;
+    s.banks = int(1 + next(12));
+    const std::int64_t stripe = std::int64_t(64) << next(4);  // 64 .. 512 B
+    s.bytes_per_bank = stripe * std::int64_t(1 + next(6));
+    s.interleave_bytes = next(5) == 0 ? 0 : stripe;
+    s.port_bytes = int(8 << next(4));
+    s.read_ports = int(1 + next(2));
+    s.write_ports = 1;
+    const std::uint64_t g = std::uint64_t(s.stripe_bytes()), total_bytes = std::uint64_t(s.total_bytes());
+    INFO("trial " << trial << ": " << s.banks << " banks of " << s.bytes_per_bank << " B, stripe " << g);
+    SramPorts ports(s);
+    std::vector<std::int64_t> busy_r(std::size_t(s.banks), 0), busy_w(std::size_t(s.banks), 0);
+    std::vector<std::uint64_t> tot_r(std::size_t(s.banks), 0), tot_w(std::size_t(s.banks), 0);
+    std::int64_t queueing = 0;
+    for (int i = 0; i < 40; ++i) {
+      const std::uint64_t addr = next(total_bytes), bytes = 1 + next(total_bytes - addr);
+      const std::uint64_t moved = 1 + next(4 * bytes);
+      const bool write = next(2);
+      const std::int64_t now = std::int64_t(next(20)) + 5 * i;
+      // Reference extents, stripe by stripe.
+      std::vector<int> order;
+      std::vector<std::uint64_t> extent(std::size_t(s.banks), 0);
+      for (std::uint64_t a = addr; a < addr + bytes;) {
+        const std::uint64_t end = std::min(addr + bytes, (a / g + 1) * g);
+        const int bank = int((a / g) % std::uint64_t(s.banks));
+        if (extent[std::size_t(bank)] == 0) order.push_back(bank);
+        extent[std::size_t(bank)] += end - a;
+        a = end;
+      }
+      const std::uint64_t per_cycle = std::uint64_t(s.port_bytes) * std::uint64_t(write ? s.write_ports : s.read_ports);
+      auto& busy = write ? busy_w : busy_r;
+      auto& tot = write ? tot_w : tot_r;
+      std::int64_t done = now, max_need = 0;
+      std::uint64_t before = 0;
+      for (int b : order) {
+        const std::uint64_t e = extent[std::size_t(b)];
+        const std::int64_t need = std::int64_t(ceil_u(ceil_u(moved * e, bytes), per_cycle));
+        busy[std::size_t(b)] = std::max(now, busy[std::size_t(b)]) + need;
+        done = std::max(done, busy[std::size_t(b)]);
+        max_need = std::max(max_need, need);
+        tot[std::size_t(b)] += ceil_u(moved * (before + e), bytes) - ceil_u(moved * before, bytes);
+        before += e;
+      }
+      queueing += done - (now + max_need);
+      INFO("region [" << addr << ", +" << bytes << "), " << moved << " B");
+      REQUIRE(ports.reserve({addr, bytes}, moved, write, now) == done);
+    }
+    CHECK(ports.bank_read_bytes() == tot_r);
+    CHECK(ports.bank_written_bytes() == tot_w);
+    CHECK(ports.queueing_cycles() == queueing);
+    for (int b = 0; b < s.banks; ++b) {
+      CHECK(ports.busy_until(b, false) == busy_r[std::size_t(b)]);
+      CHECK(ports.busy_until(b, true) == busy_w[std::size_t(b)]);
+    }
+  }
+}
+
+TEST_CASE("accumulator storage has ports of its own: the array's and the units'", "[units]") {
+  // 4 KiB of SRAM (addresses [0, 4096)), then 2 KiB of accumulators at [4096, 6144): the units'
+  // side moves 64 B per cycle each way, the array's 128 B.
+  AccumulatorConfig acc;
+  acc.present = true, acc.bytes = 2048, acc.port_bytes = 64, acc.array_port_bytes = 128;
+  SramPorts ports(sram(), acc);
+  // The array writes 1000 B of partial sums: ceil(1000 / 128) = 8 cycles on its write side.
+  CHECK(ports.reserve({4096, 1024}, 1000, /*write=*/true, 0, /*array_side=*/true) == 8);
+  // The store DMA reads the same tile at the same time on the units' read side: ceil(1000 / 64) = 16.
+  CHECK(ports.reserve({4096, 1024}, 1000, /*write=*/false, 0) == 16);
+  // A second units' read queues behind it: 16 + ceil(100 / 64) = 18; it waited 16 cycles.
+  CHECK(ports.reserve({5120, 512}, 100, /*write=*/false, 0) == 18);
+  // No SRAM bank was touched.
+  CHECK(ports.bank_read_bytes() == std::vector<std::uint64_t>{0, 0, 0, 0});
+  CHECK(ports.bank_written_bytes() == std::vector<std::uint64_t>{0, 0, 0, 0});
+  CHECK(ports.queueing_cycles() == 0);
+  const SramPorts::AccumulatorTotals& t = ports.accumulator_totals();
+  CHECK(t.array_written_bytes == 1000);
+  CHECK(t.array_read_bytes == 0);
+  CHECK(t.unit_read_bytes == 1100);
+  CHECK(t.queueing_cycles == 16);
+  // Past the accumulators, or across the SRAM's end into them, is a bug.
+  CHECK_THROWS_AS(ports.reserve({6000, 200}, 100, false, 0), InternalError);
+  CHECK_THROWS_AS(ports.reserve({4000, 200}, 100, false, 0), InternalError);
+}

@@ -21,7 +21,12 @@ void apply_overrides(Json& doc, const std::vector<std::string>& sets, const std:
     const std::string path = s.substr(0, eq), text = s.substr(eq + 1);
     const Json value = parse_json_value(text, source + ": --set " + path);
     try {
-      doc[Json::json_pointer(path)] = value;
+      const Json::json_pointer ptr(path);
+      if (value.is_null() && !ptr.empty() && doc.contains(ptr.parent_pointer()) &&
+          doc[ptr.parent_pointer()].is_object())
+        doc[ptr.parent_pointer()].erase(ptr.back());  // null removes the key, as in sweep specs
+      else
+        doc[ptr] = value;
     } catch (const Json::exception& e) {
       throw UserError(source + ": --set " + path + ": cannot set this path (" + e.what() + ")");
     }

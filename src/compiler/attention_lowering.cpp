@@ -106,17 +106,21 @@ FlashPlan plan_flash(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, 
   return p;
 }
 
-FlashEmitter::FlashEmitter(const HwConfig& hw, const FlashPlan& plan, std::int64_t dh, std::uint64_t base)
+FlashEmitter::FlashEmitter(const HwConfig& hw, const FlashPlan& plan, std::int64_t dh, std::uint64_t base,
+                           bool use_accumulators)
     : hw_(hw), p_(plan), dh_(dh) {
   const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
-  SramAllocator al(base);
+  const std::uint64_t o_bytes = align_up(plan.bq * dh * acc, 64), s_bytes = align_up(plan.bq * plan.bk * acc, 64);
+  const std::uint64_t acc_cap = use_accumulators && hw.accumulators.present ? hw.accumulators.bytes : 0;
+  const bool o_acc = 2 * o_bytes <= acc_cap, s_acc = o_acc && 2 * (o_bytes + s_bytes) <= acc_cap;
+  SramAllocator al(base), accs(hw.accumulator_base());
   for (int i = 0; i < 2; ++i) {
     q_[i] = al.take(plan.bq * dh * ob);
     k_[i] = al.take(plan.bk * dh * ob);
     v_[i] = al.take(plan.bk * dh * ob);
-    s_[i] = al.take(plan.bq * plan.bk * acc);
+    s_[i] = (s_acc ? accs : al).take(plan.bq * plan.bk * acc);
     pb_[i] = al.take(plan.bq * plan.bk * ob);
-    o_[i] = al.take(plan.bq * dh * acc);
+    o_[i] = (o_acc ? accs : al).take(plan.bq * dh * acc);
     out_[i] = al.take(plan.bq * dh * ob);
     st_[i] = al.take(plan.bq * kStatsCols * kStatsBytes);
   }
@@ -297,15 +301,17 @@ std::uint64_t spilled_bytes_per_head(const HwConfig& hw, std::int64_t n, std::in
 }
 
 RowFusedEmitter::RowFusedEmitter(const HwConfig& hw, const RowFusedPlan& plan, std::int64_t n, std::int64_t dh,
-                                 std::uint64_t base)
+                                 std::uint64_t base, bool use_accumulators)
     : hw_(hw), p_(plan), n_(n), dh_(dh) {
   const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
-  SramAllocator al(base);
+  const std::uint64_t acc_cap = use_accumulators && hw.accumulators.present ? hw.accumulators.bytes : 0;
+  const bool o_acc = 2 * align_up(plan.br * dh * acc, 64) <= acc_cap;
+  SramAllocator al(base), accs(hw.accumulator_base());
   for (int i = 0; i < 2; ++i) {
     q_[i] = al.take(plan.br * dh * ob);
     k_[i] = al.take(plan.bk * dh * ob);
     v_[i] = al.take(plan.bk * dh * ob);
-    o_[i] = al.take(plan.br * dh * acc);
+    o_[i] = (o_acc ? accs : al).take(plan.br * dh * acc);
   }
   for (int i = 0; i < 2; ++i) {
     s_[i] = i < plan.score_buffers ? al.take(plan.br * n * acc) : s_[0];

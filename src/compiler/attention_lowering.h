@@ -42,9 +42,13 @@ struct FlashPlan {
 FlashPlan plan_flash(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::uint64_t capacity,
                      const std::string& what);
 
+// With use_accumulators and accumulator storage declared (hw_config.h), the fp32 running outputs O
+// go there when they fit, then the fp32 score tiles S when they fit too (the plan's footprint
+// still counts them against the SRAM). The caller must have no other buffer in the accumulators.
 class FlashEmitter {
  public:
-  FlashEmitter(const HwConfig& hw, const FlashPlan& plan, std::int64_t dh, std::uint64_t base);
+  FlashEmitter(const HwConfig& hw, const FlashPlan& plan, std::int64_t dh, std::uint64_t base,
+               bool use_accumulators = false);
   std::vector<BufferInfo> buffers(std::uint32_t phase) const;
   // q_len: the query rows when they are not seq_len (nystromformer's l landmarks; -1: seq_len).
   void emit_head(Emitter& em, const HeadBlocks& h, std::int64_t seq_len, bool causal, float scale,
@@ -80,10 +84,12 @@ std::uint64_t row_fused_bytes_per_head(const HwConfig& hw, std::int64_t seq_len,
 // scores S (accumulator width) and P (operand width) each written and read: 2 (acc + eb) N^2.
 std::uint64_t spilled_bytes_per_head(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh);
 
+// With use_accumulators, the fp32 outputs O (accumulated over key tiles) go to the accumulator
+// storage when they fit, as in FlashEmitter.
 class RowFusedEmitter {
  public:
   RowFusedEmitter(const HwConfig& hw, const RowFusedPlan& plan, std::int64_t seq_len, std::int64_t dh,
-                  std::uint64_t base);
+                  std::uint64_t base, bool use_accumulators = false);
   std::vector<BufferInfo> buffers(std::uint32_t phase) const;
   void emit_head(Emitter& em, const HeadBlocks& h, bool causal, float scale);
 

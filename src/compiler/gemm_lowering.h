@@ -21,6 +21,7 @@ struct GemmTiling {
   std::int64_t est_compute_cycles = 0;  // sum of the tiles' array cycles
   double est_cycles = 0;                // max(compute, traffic / bandwidth): what the choice minimises
   int epilogue_inputs = 0;              // 1: double-buffered residual tiles share the SRAM
+  bool c_in_accumulators = false;       // the C tiles (partial sums) live in accumulator storage
 };
 
 // Picks the tiling within `capacity` bytes of SRAM (0: all of it). Tile sizes are whole multiples
@@ -28,6 +29,9 @@ struct GemmTiling {
 // array's fold structure is kept. Throws UserError naming `what`, the smallest tile and the
 // capacity when nothing fits.
 // epilogue_inputs = 1 reserves room for a residual tile per C tile (Epilogue::AddResidual).
+// When the hardware declares accumulator storage (hw_config.h) and a tiling's two C buffers fit in
+// it, they go there; the tiling is chosen as if they took SRAM room too, unless no tiling fits so
+// (then only A, B and residual tiles count against the SRAM capacity).
 GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity = 0,
                               const std::string& what = "", int epilogue_inputs = 0);
 

@@ -70,8 +70,9 @@ class Lowering {
 
   void add_step(Step s) {
     s.info.sram_bytes = 0;
-    for (const BufferInfo& b : s.buffers)
-      s.info.sram_bytes = std::max(s.info.sram_bytes, b.region.addr + b.region.bytes);
+    for (const BufferInfo& b : s.buffers)  // the SRAM's part (buffers in accumulator storage apart)
+      if (!hw_.in_accumulators(b.region.addr))
+        s.info.sram_bytes = std::max(s.info.sram_bytes, b.region.addr + b.region.bytes);
     steps_.push_back(std::move(s));
   }
 
@@ -226,9 +227,9 @@ class Lowering {
         std::ostringstream os;
         os << "flash: Q tiles " << p.bq << "x" << dh << ", K/V tiles " << p.bk << "x" << dh << ", online softmax";
         s.info = {name, grp.layer, OpClass::QK, os.str(), 0};
-        s.buffers = FlashEmitter(hw_, p, dh, 0).buffers(phase());
+        s.buffers = FlashEmitter(hw_, p, dh, 0, /*use_accumulators=*/true).buffers(phase());
         s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
-          FlashEmitter e(hw, p, dh, 0);
+          FlashEmitter e(hw, p, dh, 0, /*use_accumulators=*/true);
           for (const HeadBlocks& h : heads) e.emit_head(em, h, n, causal, scale);
         };
         add_step(std::move(s));
@@ -247,9 +248,9 @@ class Lowering {
             os << "row-fused: query blocks of " << p.br << " rows with their full score rows on chip";
           os << ", K/V tiles " << p.bk << "x" << dh << ", " << p.score_buffers << " score buffer(s)";
           s.info = {name, grp.layer, OpClass::QK, os.str(), 0};
-          s.buffers = RowFusedEmitter(hw_, p, n, dh, 0).buffers(phase());
+          s.buffers = RowFusedEmitter(hw_, p, n, dh, 0, /*use_accumulators=*/true).buffers(phase());
           s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
-            RowFusedEmitter e(hw, p, n, dh, 0);
+            RowFusedEmitter e(hw, p, n, dh, 0, /*use_accumulators=*/true);
             for (const HeadBlocks& h : heads) e.emit_head(em, h, causal, scale);
           };
           add_step(std::move(s));

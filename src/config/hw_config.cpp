@@ -51,7 +51,7 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
     diag.add("", "a hardware config must be a JSON object", doc);
     diag.throw_if_any();
   }
-  root.reject_unknown_keys({"description", "array", "sram", "dram", "dma", "vector", "softmax"});
+  root.reject_unknown_keys({"description", "array", "sram", "accumulators", "dram", "dma", "vector", "softmax"});
   hw.description = root.string("description", std::string());
 
   JsonView a = root.object("array");
@@ -87,12 +87,44 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
              "pe");
 
   JsonView s = root.object("sram");
-  s.reject_unknown_keys({"banks", "bytes_per_bank", "port_bytes", "read_ports", "write_ports"});
+  s.reject_unknown_keys({"banks", "bytes_per_bank", "port_bytes", "read_ports", "write_ports", "interleave_bytes"});
+  const std::size_t sram_problems_before = diag.problems().size();
   hw.sram.banks = int(s.integer("banks", std::nullopt, 1, 65536));
   hw.sram.bytes_per_bank = s.integer("bytes_per_bank", std::nullopt, 1, std::int64_t(1) << 40);
   hw.sram.port_bytes = int(s.integer("port_bytes", std::nullopt, 1, 65536));
   hw.sram.read_ports = int(s.integer("read_ports", 1, 1, 16));
   hw.sram.write_ports = int(s.integer("write_ports", 1, 1, 16));
+  hw.sram.interleave_bytes = s.integer("interleave_bytes", 0, 0, std::int64_t(1) << 40);
+  // Address interleaving: stripes of a power of two, at least a port's width (or a 64 B burst, the
+  // compiler's buffer alignment) so that one port access never straddles two banks, and at most a
+  // bank (a stripe of a whole bank is the contiguous layout).
+  if (diag.problems().size() == sram_problems_before && hw.sram.interleave_bytes != 0) {
+    const std::int64_t g = hw.sram.interleave_bytes;
+    std::string rule;
+    if ((g & (g - 1)) != 0)
+      rule = "must be 0 (contiguous banks) or a power of two";
+    else if (g < 64 && g % hw.sram.port_bytes != 0)
+      rule = "must be at least 64 B or a multiple of port_bytes (" + std::to_string(hw.sram.port_bytes) +
+             "), so that a port access stays in one bank";
+    else if (g > hw.sram.bytes_per_bank)
+      rule = "must be at most bytes_per_bank (" + std::to_string(hw.sram.bytes_per_bank) + ")";
+    else if (hw.sram.bytes_per_bank % g != 0)
+      rule = "must divide bytes_per_bank (" + std::to_string(hw.sram.bytes_per_bank) +
+             "), so that every bank holds whole stripes";
+    if (!rule.empty()) diag.add(s.child_path("interleave_bytes"), rule, s.node()->at("interleave_bytes"));
+  }
+
+  // Accumulator storage exists only when its section does.
+  JsonView ac = root.object("accumulators", /*required=*/false);
+  if (ac.is_object()) {
+    ac.reject_unknown_keys({"bytes", "port_bytes", "array_port_bytes"});
+    hw.accumulators.present = true;
+    // At least one 64 B burst (the compiler's buffer alignment), at most the SRAM's own limit.
+    hw.accumulators.bytes = ac.integer("bytes", std::nullopt, 64, std::int64_t(1) << 40);
+    const int row_bytes = hw.array.cols * hw.array.accumulator_bytes;  // one row of partial sums
+    hw.accumulators.port_bytes = int(ac.integer("port_bytes", row_bytes, 1, 1 << 20));
+    hw.accumulators.array_port_bytes = int(ac.integer("array_port_bytes", row_bytes, 1, 1 << 20));
+  }
 
   JsonView d = root.object("dram");
   std::string model = d.choice("model", std::nullopt, {"ideal", "cycle"});

@@ -39,13 +39,35 @@ struct ArrayConfig {
   std::int64_t period_fs() const;
 };
 
+// Banked on-chip SRAM, one linear address space. Addresses map to banks in stripes of
+// interleave_bytes: bank = (addr / interleave_bytes) % banks. interleave_bytes 0 in JSON (or
+// absent) keeps the banks contiguous (bank = addr / bytes_per_bank), which is the same mapping with
+// stripes of a whole bank; stripe_bytes() gives the stripe either way.
 struct SramConfig {
   int banks = 0;
   std::int64_t bytes_per_bank = 0;
   int port_bytes = 0;   // bytes one port moves per cycle
   int read_ports = 1;   // per bank
   int write_ports = 1;  // per bank
+  std::int64_t interleave_bytes = 0;  // 0: contiguous banks
   std::int64_t total_bytes() const { return banks * bytes_per_bank; }
+  std::int64_t stripe_bytes() const { return interleave_bytes ? interleave_bytes : bytes_per_bank; }
+  bool interleaved() const { return interleave_bytes != 0 && interleave_bytes != bytes_per_bank; }
+};
+
+// Optional accumulator storage beside the array (TPU-style): a memory of `bytes` at the addresses
+// just above the SRAM's, [sram.total_bytes(), sram.total_bytes() + bytes), where the compiler keeps
+// GEMM partial sums (accumulator-width C tiles) when they fit. The array reads and writes partial
+// sums there through ports of its own, array_port_bytes per cycle each way (default cols x
+// accumulator_bytes: one row of partial sums per cycle, what the array produces at full rate, so
+// it is never throttled); the vector and softmax units and the DMA read and write it through a
+// read and a write side of port_bytes per cycle each (default cols x accumulator_bytes too).
+// Neither touches the SRAM banks' ports. Absent: present = false, partial sums live in SRAM.
+struct AccumulatorConfig {
+  bool present = false;
+  std::int64_t bytes = 0;
+  int port_bytes = 0;
+  int array_port_bytes = 0;
 };
 
 struct DramConfig {
@@ -106,11 +128,20 @@ struct HwConfig {
   std::string description;
   ArrayConfig array;
   SramConfig sram;
+  AccumulatorConfig accumulators;
   DramConfig dram;
   DmaConfig dma;
   VectorConfig vector;
   SoftmaxConfig softmax;
   Json resolved;  // the document as read, for reports
+  // The first address of the accumulator storage (just above the SRAM's), and whether an on-chip
+  // region lies in it.
+  std::uint64_t accumulator_base() const { return std::uint64_t(sram.total_bytes()); }
+  bool in_accumulators(std::uint64_t addr) const { return accumulators.present && addr >= accumulator_base(); }
+  // Bytes of the on-chip address space: the SRAM, then the accumulator storage.
+  std::uint64_t onchip_bytes() const {
+    return std::uint64_t(sram.total_bytes()) + std::uint64_t(accumulators.present ? accumulators.bytes : 0);
+  }
 };
 
 // Parses a hardware document; every problem is reported at once as a UserError.

@@ -42,7 +42,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
       period_(hw.array.period_fs()),
       array_(make_array_model(hw.array)),
       dram_(make_dram(hw)),
-      ports_(hw.sram),
+      ports_(hw.sram, hw.accumulators),
       window_(kWindow),
       done_(kWindow, 0) {
   for (Queue* q : {&array_q_, &vector_q_, &softmax_q_, &load_q_, &store_q_}) q->ring.assign(kWindow, 0);
@@ -201,6 +201,7 @@ SimStats Accelerator::stats() const {
   s.bank_read_bytes = ports_.bank_read_bytes();
   s.bank_written_bytes = ports_.bank_written_bytes();
   s.bank_queueing_cycles = ports_.queueing_cycles();
+  s.accumulators = ports_.accumulator_totals();
   return s;
 }
 
@@ -312,10 +313,10 @@ void Accelerator::wait_for_barrier(std::uint32_t id, bool attribute) {
   align_to_edge(period_);
 }
 
-fs_t Accelerator::sram_transfer(const SramTile& t, std::uint64_t bytes, bool write) {
+fs_t Accelerator::sram_transfer(const SramTile& t, std::uint64_t bytes, bool write, bool array_side) {
   if (bytes == 0 || t.rows == 0) return now_fs();
   const std::int64_t now_cycle = now_fs() / period_;
-  return cycles_to_fs(fs_t(ports_.reserve(t.region(), bytes, write, now_cycle)), period_);
+  return cycles_to_fs(fs_t(ports_.reserve(t.region(), bytes, write, now_cycle, array_side)), period_);
 }
 
 OpStats& Accelerator::op_stats(const Instr& in) {
@@ -341,8 +342,10 @@ void Accelerator::array_thread() {
     if (trace_) trace_->begin(TraceUnit::Array);
     const SramTraffic t = gemm_sram_traffic(hw_.array, in);
     // The array cannot run faster than the banks holding its operands deliver them.
-    const fs_t ports_done = std::max({sram_transfer(in.a, t.a_read, false), sram_transfer(in.b, t.b_read, false),
-                                      sram_transfer(in.c, t.c_read, false), sram_transfer(in.c, t.c_written, true)});
+    // Partial sums in accumulator storage move through the array's own ports there (array_side).
+    const fs_t ports_done =
+        std::max({sram_transfer(in.a, t.a_read, false, true), sram_transfer(in.b, t.b_read, false, true),
+                  sram_transfer(in.c, t.c_read, false, true), sram_transfer(in.c, t.c_written, true, true)});
     ++computing_;
     const std::int64_t cycles = array_->run_gemm({in.m, in.k, in.n}, nullptr);
     // Busy: the compute cycles (run_gemm advanced time by exactly them), not the port stall below.
@@ -418,8 +421,10 @@ void Accelerator::chained_array_thread() {
     ++array_in_flight_;
     const SramTraffic t = gemm_sram_traffic(hw_.array, in);
     // The array cannot run faster than the banks holding its operands deliver them.
-    array_ports_done_ = std::max({sram_transfer(in.a, t.a_read, false), sram_transfer(in.b, t.b_read, false),
-                                  sram_transfer(in.c, t.c_read, false), sram_transfer(in.c, t.c_written, true)});
+    // Partial sums in accumulator storage move through the array's own ports there (array_side).
+    array_ports_done_ =
+        std::max({sram_transfer(in.a, t.a_read, false, true), sram_transfer(in.b, t.b_read, false, true),
+                  sram_transfer(in.c, t.c_read, false, true), sram_transfer(in.c, t.c_written, true, true)});
     if (array_flight_count_ == array_flight_.size()) {  // grow the ring, keeping the order (a handful at most)
       std::vector<ArrayFlight> grown(std::max<std::size_t>(8, 2 * array_flight_.size()));
       for (std::size_t i = 0; i < array_flight_count_; ++i)

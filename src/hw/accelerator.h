@@ -61,6 +61,7 @@ struct SimStats {
   std::uint64_t instrs = 0;
   std::int64_t bank_queueing_cycles = 0;  // port time units waited behind other units (bank conflicts)
   std::vector<std::uint64_t> bank_read_bytes, bank_written_bytes;
+  SramPorts::AccumulatorTotals accumulators;  // accumulator storage traffic (zero when there is none)
   // Indexed [layer][op class].
   std::vector<std::array<OpStats, std::size_t(OpClass::kCount)>> ops;
 };
@@ -144,8 +145,9 @@ class Accelerator : public sc_core::sc_module {
   std::string stuck_units() const;
   void note_progress() { last_progress_fs_ = now_fs(); }
   void print_progress();
-  // Reserves SRAM port time for bytes over a tile; returns when (fs) the ports are done.
-  fs_t sram_transfer(const SramTile& t, std::uint64_t bytes, bool write);
+  // Reserves SRAM port time for bytes over a tile; returns when (fs) the ports are done. array_side:
+  // the array's own ports, when the tile is in accumulator storage.
+  fs_t sram_transfer(const SramTile& t, std::uint64_t bytes, bool write, bool array_side = false);
   OpStats& op_stats(const Instr& in);
   void note_span(OpStats& s, fs_t start, fs_t end);
 

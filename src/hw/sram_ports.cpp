@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "config/sram_map.h"
 
 namespace attnsim {
 
@@ -17,8 +18,9 @@ std::uint64_t proportional_ceil(std::uint64_t bytes, std::uint64_t part, std::ui
 
 }  // namespace
 
-SramPorts::SramPorts(const SramConfig& sram)
+SramPorts::SramPorts(const SramConfig& sram, const AccumulatorConfig& accumulators)
     : cfg_(sram),
+      acc_(accumulators),
       read_busy_until_(std::size_t(sram.banks), 0),
       write_busy_until_(std::size_t(sram.banks), 0),
       read_bytes_(std::size_t(sram.banks), 0),
@@ -28,12 +30,13 @@ SramPorts::SramPorts(const SramConfig& sram)
       "SRAM banks and ports must be positive");
 }
 
-std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool write, std::int64_t now_cycle) {
+std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool write, std::int64_t now_cycle,
+                               bool array_side) {
   if (bytes == 0 || r.bytes == 0) return now_cycle;
-  const std::uint64_t bpb = std::uint64_t(cfg_.bytes_per_bank);
-  const std::uint64_t first = r.addr / bpb, last = (r.addr + r.bytes - 1) / bpb;
-  ATTNSIM_ASSERT(last < std::uint64_t(cfg_.banks), "SRAM region [" + std::to_string(r.addr) + ", +" +
-                                                       std::to_string(r.bytes) + ") lies outside the SRAM");
+  if (acc_.present && r.addr >= std::uint64_t(cfg_.total_bytes()))
+    return reserve_accumulators(r, bytes, write, now_cycle, array_side);
+  ATTNSIM_ASSERT(r.addr + r.bytes <= std::uint64_t(cfg_.total_bytes()),
+                 "SRAM region [" + std::to_string(r.addr) + ", +" + std::to_string(r.bytes) + ") lies outside the SRAM");
   const std::uint64_t per_cycle =
       std::uint64_t(cfg_.port_bytes) * std::uint64_t(write ? cfg_.write_ports : cfg_.read_ports);
   auto& busy = write ? write_busy_until_ : read_busy_until_;
@@ -41,9 +44,7 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
 
   std::int64_t done = now_cycle, max_need = 0;
   std::uint64_t before = 0;  // the region's extent in the banks already visited
-  for (std::uint64_t b = first; b <= last; ++b) {
-    const std::uint64_t lo = std::max(r.addr, b * bpb), hi = std::min(r.addr + r.bytes, (b + 1) * bpb);
-    const std::uint64_t extent = hi - lo;
+  for_each_sram_bank_extent(cfg_, r.addr, r.bytes, [&](int b, std::uint64_t extent) {
     // Timing: the bank's proportional share rounded up, so no bank is charged less than its part.
     const std::int64_t need = std::int64_t((proportional_ceil(bytes, extent, r.bytes) + per_cycle - 1) / per_cycle);
     busy[b] = std::max(now_cycle, busy[b]) + need;
@@ -52,7 +53,7 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
     // Statistics: differences of the rounded cumulative share, so the banks' parts sum to bytes.
     total[b] += proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
     before += extent;
-  }
+  });
   queueing_cycles_ += done - (now_cycle + max_need);
   if (observer_) notify(r, bytes, write);
   return done;
@@ -61,21 +62,35 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
 // Outside reserve()'s loop, so that the loop is the same code with or without an observer: each
 // bank of the region was visited once above, so its side now ends at start + need.
 void SramPorts::notify(const SramRegion& r, std::uint64_t bytes, bool write) const {
-  const std::uint64_t bpb = std::uint64_t(cfg_.bytes_per_bank);
-  const std::uint64_t first = r.addr / bpb, last = (r.addr + r.bytes - 1) / bpb;
   const std::uint64_t per_cycle =
       std::uint64_t(cfg_.port_bytes) * std::uint64_t(write ? cfg_.write_ports : cfg_.read_ports);
   const auto& busy = write ? write_busy_until_ : read_busy_until_;
   std::uint64_t before = 0;
-  for (std::uint64_t b = first; b <= last; ++b) {
-    const std::uint64_t lo = std::max(r.addr, b * bpb), hi = std::min(r.addr + r.bytes, (b + 1) * bpb);
-    const std::uint64_t extent = hi - lo;
+  for_each_sram_bank_extent(cfg_, r.addr, r.bytes, [&](int b, std::uint64_t extent) {
     const std::int64_t need = std::int64_t((proportional_ceil(bytes, extent, r.bytes) + per_cycle - 1) / per_cycle);
     const std::uint64_t share =
         proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
     before += extent;
-    observer_->on_bank_transfer(int(b), write, busy[b] - need, need, share);
-  }
+    observer_->on_bank_transfer(b, write, busy[b] - need, need, share);
+  });
+}
+
+std::int64_t SramPorts::reserve_accumulators(const SramRegion& r, std::uint64_t bytes, bool write,
+                                            std::int64_t now_cycle, bool array_side) {
+  const std::uint64_t base = std::uint64_t(cfg_.total_bytes());
+  ATTNSIM_ASSERT(r.addr + r.bytes <= base + std::uint64_t(acc_.bytes),
+                 "accumulator region [" + std::to_string(r.addr) + ", +" + std::to_string(r.bytes) +
+                     ") lies outside the accumulator storage");
+  const std::uint64_t per_cycle = std::uint64_t(array_side ? acc_.array_port_bytes : acc_.port_bytes);
+  std::int64_t& busy = acc_busy_until_[array_side][write];
+  const std::int64_t need = std::int64_t((bytes + per_cycle - 1) / per_cycle);
+  const std::int64_t start = std::max(now_cycle, busy);
+  busy = start + need;
+  acc_totals_.queueing_cycles += start - now_cycle;
+  (array_side ? (write ? acc_totals_.array_written_bytes : acc_totals_.array_read_bytes)
+              : (write ? acc_totals_.unit_written_bytes : acc_totals_.unit_read_bytes)) += bytes;
+  if (observer_) observer_->on_accumulator_transfer(array_side, write, start, need, bytes);
+  return busy;
 }
 
 std::int64_t SramPorts::busy_until(int bank, bool write) const {

@@ -7,18 +7,28 @@
 // port_bytes * write_ports, each a work-conserving FIFO queue: a transfer is served as soon as the
 // side is free, and the side is never idle while a transfer waits. A transfer of `bytes` over a
 // region is spread over the banks the region spans in proportion to the region's extent in each
-// (a bank holding a third of the region gets a third of the bytes, rounded up). For each bank b:
+// (a bank holding a third of the region gets a third of the bytes, rounded up). The extents follow
+// the SRAM's address map (config/sram_map.h): contiguous banks, or stripes of interleave_bytes
+// dealt round the banks, so that a region of S stripes spreads over min(S, banks) banks. Each
+// bank's extent is computed in closed form: a reservation costs O(banks touched), however many
+// stripes the region has. For each bank b:
 //   need_b       = ceil(share_b / (port_bytes * ports))
 //   busy_until_b = max(now, busy_until_b) + need_b
 // and the transfer's SRAM side is done at max_b busy_until_b over the region's banks, which
-// reserve() returns. A unit alone on bank-aligned banks therefore gets
-// ceil(bytes / (banks * port_bytes * ports)) cycles, and anything beyond now + max_b need_b is
+// reserve() returns. A unit alone on a region spread evenly over its banks (whole banks, or whole
+// periods of stripes) therefore gets ceil(bytes / (banks * port_bytes * ports)) cycles, and anything beyond now + max_b need_b is
 // delay caused by other users of the same banks: queueing_cycles() sums it over all transfers.
 // Reservations are made in simulated-time order of their `now`; one made for an earlier cycle than
 // a bank's busy_until simply queues behind it, as a later arrival would.
 //
 // Per-bank byte totals (for the report) split the bytes exactly (they sum to the bytes moved),
 // each bank's part within one byte of its proportional share; only the timing rounds up.
+//
+// Accumulator storage (config/hw_config.h, AccumulatorConfig), when declared, sits at the
+// addresses above the SRAM's and has ports of its own, modelled the same way: the array's side
+// (array_side = true: partial sums, array_port_bytes per cycle each way) and the units' side (the
+// vector and softmax units and the DMA, port_bytes per cycle each way), each a read and a write
+// FIFO queue. A transfer there never touches a bank's port.
 #include <cstdint>
 #include <vector>
 
@@ -35,21 +45,32 @@ class SramPortObserver {
   // totals) during cycles [start_cycle, start_cycle + cycles).
   virtual void on_bank_transfer(int bank, bool write, std::int64_t start_cycle, std::int64_t cycles,
                                 std::uint64_t bytes) = 0;
+  // The same for the accumulator storage's ports (the array's side or the units' side).
+  virtual void on_accumulator_transfer(bool array_side, bool write, std::int64_t start_cycle, std::int64_t cycles,
+                                       std::uint64_t bytes) {}
 };
 
 class SramPorts {
  public:
-  explicit SramPorts(const SramConfig& sram);
+  explicit SramPorts(const SramConfig& sram, const AccumulatorConfig& accumulators = {});
 
-  // Queues a transfer of `bytes` over region r on the write (true) or read side of its banks,
-  // arriving at now_cycle; returns the cycle by which its SRAM side is done (now_cycle when
-  // nothing moves). A region outside the SRAM is a bug (InternalError).
-  std::int64_t reserve(const SramRegion& r, std::uint64_t bytes, bool write, std::int64_t now_cycle);
+  // Queues a transfer of `bytes` over region r on the write (true) or read side of its banks (or of
+  // the accumulator storage's ports, the array's when array_side, when r lies there), arriving at
+  // now_cycle; returns the cycle by which its SRAM side is done (now_cycle when nothing moves). A
+  // region outside the SRAM and the accumulator storage, or across both, is a bug (InternalError).
+  std::int64_t reserve(const SramRegion& r, std::uint64_t bytes, bool write, std::int64_t now_cycle,
+                       bool array_side = false);
 
   const std::vector<std::uint64_t>& bank_read_bytes() const { return read_bytes_; }
   const std::vector<std::uint64_t>& bank_written_bytes() const { return written_bytes_; }
-  // Cycles transfers waited behind other users' transfers, summed over reserve() calls.
+  // Cycles transfers waited behind other users' transfers, summed over reserve() calls (SRAM banks).
   std::int64_t queueing_cycles() const { return queueing_cycles_; }
+  // The accumulator storage: bytes through the array's side and the units' side, and waits there.
+  struct AccumulatorTotals {
+    std::uint64_t array_read_bytes = 0, array_written_bytes = 0, unit_read_bytes = 0, unit_written_bytes = 0;
+    std::int64_t queueing_cycles = 0;
+  };
+  const AccumulatorTotals& accumulator_totals() const { return acc_totals_; }
   // The cycle a bank's read or write side finishes what has been queued on it.
   std::int64_t busy_until(int bank, bool write) const;
   // Null (the default): no observer, one pointer check per reserve().
@@ -59,7 +80,14 @@ class SramPorts {
   // Reports a reservation just made to the observer, bank by bank (the same shares as reserve()).
   void notify(const SramRegion& r, std::uint64_t bytes, bool write) const;
 
+  std::int64_t reserve_accumulators(const SramRegion& r, std::uint64_t bytes, bool write, std::int64_t now_cycle,
+                                    bool array_side);
+
   SramConfig cfg_;
+  AccumulatorConfig acc_;
+  // The accumulator storage's sides: [array_side][write].
+  std::int64_t acc_busy_until_[2][2] = {{0, 0}, {0, 0}};
+  AccumulatorTotals acc_totals_;
   std::vector<std::int64_t> read_busy_until_, write_busy_until_;
   std::vector<std::uint64_t> read_bytes_, written_bytes_;
   std::int64_t queueing_cycles_ = 0;

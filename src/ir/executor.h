@@ -7,7 +7,9 @@
 // - DRAM: each tensor of the program is a row-major array of rows x cols values at
 //   TensorInfo::dram_base, elem_bytes bytes per element. LOAD / STORE addresses are translated to
 //   the element they name and must fall inside the instruction's `tensor`.
-// - SRAM: a byte-addressed space of sram_bytes. An element of e bytes at byte address x is held as
+// - SRAM: a byte-addressed space of sram_bytes (pass HwConfig::onchip_bytes(), so that the
+//   accumulator storage above the SRAM's addresses is included; the executor does not tell them
+//   apart: where partial sums live changes timing, not values). An element of e bytes at byte address x is held as
 //   one float keyed by x; writing it also poisons bytes x+1 .. x+e-1 with NaN, so that a tile read
 //   with a layout other than the one it was written with shows up as NaN.
 // - Every value is a float whatever its elem_bytes (no rounding to fp16 / int8): the executor

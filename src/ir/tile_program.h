@@ -24,8 +24,8 @@ namespace attnsim {
 enum class Opcode : std::uint8_t { Load, Store, Gemm, Vector, Softmax, Barrier };
 const char* to_string(Opcode op);
 
-// A byte range of the on-chip SRAM (a linear address space, banks contiguous:
-// bank = addr / bytes_per_bank).
+// A byte range of the on-chip address space: the SRAM's banks (contiguous or interleaved, see
+// config/sram_map.h), then, above them, the accumulator storage when the hardware declares one.
 struct SramRegion {
   std::uint64_t addr = 0;
   std::uint64_t bytes = 0;

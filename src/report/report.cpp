@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/errors.h"
+#include "config/sram_map.h"
 #include "report/roofline.h"
 #include "report/trace.h"
 #include "timing/array_timing.h"
@@ -32,29 +33,33 @@ struct HighWater {
   std::vector<std::uint64_t> per_bank;
   std::array<std::uint64_t, std::size_t(BufClass::kCount)> per_class{};
   std::uint64_t total = 0;
+  std::uint64_t accumulators = 0;  // the accumulator storage's high-water mark
 };
 
 HighWater sram_high_water(const HwConfig& hw, const std::vector<BufferInfo>& buffers) {
   HighWater h;
   h.per_bank.assign(std::size_t(hw.sram.banks), 0);
-  const std::uint64_t bpb = std::uint64_t(hw.sram.bytes_per_bank);
   std::map<std::uint32_t, std::vector<const BufferInfo*>> phases;
   for (const BufferInfo& b : buffers) phases[b.phase].push_back(&b);
   for (const auto& [phase, bufs] : phases) {
     std::vector<std::uint64_t> bank(h.per_bank.size(), 0);
     std::array<std::uint64_t, std::size_t(BufClass::kCount)> cls{};
-    std::uint64_t total = 0;
+    std::uint64_t total = 0, acc_end = 0;
     for (const BufferInfo* b : bufs) {
       if (!b->region.bytes) continue;
-      const std::uint64_t lo = b->region.addr, hi = lo + b->region.bytes;
-      for (std::uint64_t k = lo / bpb; k <= (hi - 1) / bpb && k < bank.size(); ++k)
-        bank[k] += std::min(hi, (k + 1) * bpb) - std::max(lo, k * bpb);
+      if (hw.in_accumulators(b->region.addr)) {  // accumulator storage, not an SRAM bank
+        acc_end = std::max(acc_end, b->region.addr + b->region.bytes - hw.accumulator_base());
+        continue;
+      }
+      for_each_sram_bank_extent(hw.sram, b->region.addr, b->region.bytes,
+                                [&](int k, std::uint64_t extent) { bank[std::size_t(k)] += extent; });
       cls[std::size_t(b->cls)] += b->region.bytes;
       total += b->region.bytes;
     }
     for (std::size_t k = 0; k < bank.size(); ++k) h.per_bank[k] = std::max(h.per_bank[k], bank[k]);
     for (std::size_t c = 0; c < cls.size(); ++c) h.per_class[c] = std::max(h.per_class[c], cls[c]);
     h.total = std::max(h.total, total);
+    h.accumulators = std::max(h.accumulators, acc_end);
   }
   return h;
 }
@@ -267,6 +272,23 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
                {"high_water_bytes_by_class", by_class},
                {"bank_conflict_cycles", s.bank_queueing_cycles},
                {"banks", banks}};
+  if (hw.accumulators.present) {
+    // Accumulator storage: its high-water mark, the array's partial-sum traffic through its own
+    // ports and the other units' traffic through theirs.
+    const SramPorts::AccumulatorTotals& a = s.accumulators;
+    const double unit_port = cycles * hw.accumulators.port_bytes, array_port = cycles * hw.accumulators.array_port_bytes;
+    r["accumulators"] = {{"capacity_bytes", hw.accumulators.bytes},
+                         {"high_water_bytes", hw_mark.accumulators},
+                         {"array_read_bytes", a.array_read_bytes},
+                         {"array_written_bytes", a.array_written_bytes},
+                         {"unit_read_bytes", a.unit_read_bytes},
+                         {"unit_written_bytes", a.unit_written_bytes},
+                         {"array_port_use", round6(ratio(double(a.array_read_bytes + a.array_written_bytes),
+                                                         2 * array_port))},
+                         {"unit_read_port_use", round6(ratio(double(a.unit_read_bytes), unit_port))},
+                         {"unit_write_port_use", round6(ratio(double(a.unit_written_bytes), unit_port))},
+                         {"queueing_cycles", a.queueing_cycles}};
+  }
 
   // Roofline against the run's own traffic: max(MACs done / PEs, DRAM bytes moved / peak bandwidth).
   // Re-reads of a schedule raise its memory bound, so this flatters a schedule that moves more than it
