@@ -281,12 +281,12 @@ TEST_CASE("sweep spec: points are the product of the axes in order, zipped axes 
   const cli::SweepPoint& p = spec.points[7];
   CHECK(p.label() == "hardware=cloud rows=8 cols=8 design=no-softmax-unit");
   CHECK(p.hw_source == "preset:cloud");
-  CHECK(p.hw_doc["array"]["rows"] == 8);
-  CHECK(!p.hw_doc.contains("softmax"));
-  CHECK(spec.points[6].hw_doc.contains("softmax"));
+  CHECK(p.hw_doc()["array"]["rows"] == 8);
+  CHECK(!p.hw_doc().contains("softmax"));
+  CHECK(spec.points[6].hw_doc().contains("softmax"));
   const cli::SweepPoint& q = spec.points[2];  // edge, 16 x 16, small-sram
-  CHECK(q.hw_doc["sram"]["banks"] == 4);
-  CHECK(q.model_doc["defaults"]["seq_len"] == 512);
+  CHECK(q.hw_doc()["sram"]["banks"] == 4);
+  CHECK(q.model_doc()["defaults"]["seq_len"] == 512);
   // Hashes: 16 hex digits, distinct, and stable (the same spec gives the same hashes).
   const cli::SweepSpec again = cli::parse_sweep_spec(doc, "spec", "");
   for (std::size_t i = 0; i < spec.points.size(); ++i) {

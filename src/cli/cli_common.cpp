@@ -1,7 +1,10 @@
 #include "cli/cli_common.h"
 
+#include <cstdlib>
 #include <iostream>
+#include <utility>
 
+#include "common/checked_math.h"
 #include "common/errors.h"
 #include "compiler/model_lowering.h"
 #include "hw/accelerator.h"
@@ -16,12 +19,7 @@ void apply_overrides(Json& doc, const std::vector<std::string>& sets, const std:
     if (eq == std::string::npos || eq == 0 || s[0] != '/')
       throw UserError("--set " + s + ": expected /json/pointer=VALUE, e.g. --set /array/rows=64");
     const std::string path = s.substr(0, eq), text = s.substr(eq + 1);
-    Json value;
-    try {
-      value = Json::parse(text);
-    } catch (const Json::parse_error&) {
-      value = text;  // a bare word such as ws is taken as a string
-    }
+    const Json value = parse_json_value(text, source + ": --set " + path);
     try {
       const Json::json_pointer ptr(path);
       if (value.is_null() && !ptr.empty() && doc.contains(ptr.parent_pointer()) &&
@@ -40,6 +38,37 @@ HwConfig load_hw(const std::string& file_or_preset, const std::vector<std::strin
   Json doc = read_hw_document(file_or_preset, &source);
   apply_overrides(doc, sets, source);
   return parse_hw_config(doc, source);
+}
+
+void check_gemm_size(const HwConfig& hw, std::int64_t m, std::int64_t k, std::int64_t n) {
+  constexpr std::int64_t kMaxDim = (std::int64_t(1) << 31) - 1;
+  if (m < 1 || k < 1 || n < 1) return;  // lower_gemm says that dimensions must be positive
+  for (auto [flag, v] : {std::pair<const char*, std::int64_t>{"--m", m}, {"--k", k}, {"--n", n}})
+    if (v > kMaxDim)
+      throw UserError(std::string(flag) + ": must be an integer in [1, " + std::to_string(kMaxDim) + "], got " +
+                      std::to_string(v));
+  const std::int64_t ob = hw.array.operand_bytes;
+  mul_or_throw(mul_or_throw(m, k, "--m x --k"), ob, "--m x --k x operand_bytes (the bytes of A)");
+  mul_or_throw(mul_or_throw(k, n, "--k x --n"), ob, "--k x --n x operand_bytes (the bytes of B)");
+  mul_or_throw(mul_or_throw(m, n, "--m x --n"), hw.array.accumulator_bytes, "--m x --n x accumulator_bytes (C)");
+  const std::int64_t macs = mul_or_throw(m * k, n, "--m x --k x --n (the MACs)");
+  const std::int64_t min_cycles = macs / hw.array.pes();
+  const std::int64_t max_cycles = kMaxSimFs / hw.array.period_fs();
+  if (min_cycles > max_cycles)
+    throw UserError("--m x --k x --n: " + std::to_string(macs) + " MACs need at least " + std::to_string(min_cycles) +
+                    " cycles on " + std::to_string(hw.array.pes()) + " PEs, more than the " +
+                    std::to_string(max_cycles) + " that simulated time (2^63 - 1 fs) holds at " +
+                    Json(hw.array.clock_mhz).dump() + " MHz");
+}
+
+void enable_run_progress() {
+  double seconds = 10;
+  if (const char* env = std::getenv("ATTNSIM_PROGRESS_S")) {
+    char* end = nullptr;
+    const double v = std::strtod(env, &end);
+    if (end != env && *end == '\0' && v >= 0 && v <= 1e6) seconds = v;
+  }
+  set_simulation_progress_interval(seconds);
 }
 
 Json model_workload(const ModelConfig& model) {

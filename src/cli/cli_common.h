@@ -19,6 +19,14 @@ void apply_overrides(Json& doc, const std::vector<std::string>& sets, const std:
 // Loads a hardware file or preset and applies overrides before validation.
 HwConfig load_hw(const std::string& file_or_preset, const std::vector<std::string>& sets);
 
+// Refuses a GEMM whose sizes overflow: each of M, K, N at most 2^31 - 1 (tile fields are 32-bit),
+// the operand and result bytes and the MACs within int64, and its shortest possible run
+// (MACs / PEs cycles) within the simulated time the clock can represent. A UserError names the flags.
+void check_gemm_size(const HwConfig& hw, std::int64_t m, std::int64_t k, std::int64_t n);
+// Long single runs (run, gemm): a progress line on stderr every 10 s of wall time (the environment
+// variable ATTNSIM_PROGRESS_S sets another interval; 0 turns the lines off).
+void enable_run_progress();
+
 // The report's "workload" section for a model run: source, layers, the first layer's shape, variant.
 Json model_workload(const ModelConfig& model);
 // Builds the model's graph, compiles it for hw, simulates it (traced when trace is not null) and

@@ -56,7 +56,10 @@ int cmd_dram_replay(const Args& args) {
     throw UserError("--format: must be one of auto, dramsim3, ramulator, plain, got \"" + format_name + "\"");
 
   const DramSpec spec = load_dram_spec(dram);
-  const Trace trace = read_trace_file(trace_file, format, spec.tCK_fs);
+  const Trace trace = read_trace_file(trace_file, format, spec.tCK_fs, std::uint64_t(spec.capacity_bytes()));
+  if (trace.records.empty())
+    std::cerr << "attnsim dram-replay: warning: " << trace_file
+              << ": the trace holds no requests; the report covers an idle DRAM (0 cycles)\n";
   const bool check = vm.count("check") > 0;
   const bool record = check || !command_trace_file.empty();
   std::ofstream out_stream;

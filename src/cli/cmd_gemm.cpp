@@ -51,6 +51,7 @@ int cmd_gemm(const Args& args) {
     mopt.fixed = &fixed;
   }
   HwConfig hw = load_hw(hw_name, sets);
+  check_gemm_size(hw, m, k, n);
   const GemmDims dims{m, k, n};
   const GemmTiling tiling = choose_gemm_tiling(hw, dims, 0, "gemm", 0, mopt);
   ModelMapping chosen;
@@ -64,6 +65,7 @@ int cmd_gemm(const Args& args) {
     print_tile_program(program, std::cout);
     return 0;
   }
+  enable_run_progress();
   SimOutcome outcome = simulate(hw, program);
   Json workload = {{"kind", "gemm"}, {"m", m}, {"k", k}, {"n", n}};
   Json report = make_report(hw, workload, program, outcome);

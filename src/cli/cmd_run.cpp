@@ -152,6 +152,7 @@ int cmd_run(const Args& args) {
   }
   std::cerr << "attnsim run: " << model.source << " (" << model.layers.size() << " layers) on " << hw.source << ", "
             << compiled.phases.size() << " phases\n";
+  enable_run_progress();
   const SimOutcome outcome = simulate(hw, compiled.program, tracing ? &trace : nullptr);
   if (tty) std::fprintf(stderr, "\r%80s\r", "");
   Json report = make_report(hw, model_workload(model), compiled.program, outcome, compiled.phases, &graph);

@@ -54,8 +54,8 @@ extern "C" void on_stop_signal(int) { g_stop = 1; }
 // figures, "sim_s": the seconds spent reading the documents, compiling, simulating and reporting}.
 std::string simulate_point(const SweepPoint& p, const SweepTrace& trace, const std::string& point_dir) {
   const Clock::time_point start = Clock::now();
-  const HwConfig hw = parse_hw_config(p.hw_doc, p.hw_source);
-  const ModelConfig model = parse_model_config(p.model_doc, p.model_source);
+  const HwConfig hw = parse_hw_config(p.hw_doc(), p.hw_source);
+  const ModelConfig model = parse_model_config(p.model_doc(), p.model_source);
   TraceOptions topts;
   if (trace.enabled) {
     topts.dir = point_dir;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <numeric>
+#include <unordered_map>
 
 #include "common/errors.h"
 #include "config/hw_config.h"
@@ -20,7 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::size_t kMaxPoints = 1000000;
 constexpr std::size_t kMaxListedPointProblems = 20;
 
 // One JSON-pointer assignment of an axis value.
@@ -53,28 +53,40 @@ std::string locate(const std::string& name, const std::string& base_dir) {
   return name;
 }
 
-// The documents of one point, resolved from the base names and the assignments.
-struct Resolved {
-  std::string hw_source, model_source;
-  Json hw_doc, model_doc;
-  double est_cost = 0;
+// What a cost estimate needs of a model, computed once per distinct model document: the MACs of
+// its matrix products and the bytes of its graph tensors (every tensor once: weights, activations;
+// not the vanilla attention's N x N scores S and probabilities P, counted per schedule below).
+struct ModelEstimate {
+  double macs = 0;
+  double tensor_bytes = 0;
 };
 
-// DRAM bytes of a model, roughly: every graph tensor once (weights, activations; not the vanilla
-// attention's N x N scores S and probabilities P), plus what the
-// vanilla attention schedules move beyond that, from their planners' tile sizes: flash re-reads K
-// and V once per Q tile, unfused spills its scores when they do not fit, row-fused re-reads K and
-// V once per query block (attention_lowering.h). A schedule the planner refuses adds nothing: that
-// point fails at once.
-double estimate_dram_bytes(const HwConfig& hw, const ModelConfig& model, const Graph& g) {
-  double bytes = 0;
+ModelEstimate estimate_model(const ModelConfig& model) {
+  const Graph g = build_graph(model);
+  ModelEstimate e;
+  for (const GraphOp& op : g.ops) {
+    if (op.kind != OpKind::MatMul) continue;
+    for (const OpInstance& in : op.instances) {
+      const TensorView& a = in.in[0];
+      e.macs += double(in.out.rows) * double(in.out.cols) * double(a.transposed ? a.rows : a.cols);
+    }
+  }
   auto ends_with = [](const std::string& s, const char* tail) {
     const std::size_t n = std::strlen(tail);
     return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
   };
-  for (const GraphTensor& t : g.tensors)  // scores and probabilities: counted below, per schedule
+  for (const GraphTensor& t : g.tensors)
     if (!ends_with(t.name, ".S") && !ends_with(t.name, ".P"))
-      bytes += double(t.rows) * double(t.cols) * double(t.elem_bytes);
+      e.tensor_bytes += double(t.rows) * double(t.cols) * double(t.elem_bytes);
+  return e;
+}
+
+// DRAM bytes of a model, roughly: every graph tensor once, plus what the vanilla attention
+// schedules move beyond that, from their planners' tile sizes: flash re-reads K and V once per Q
+// tile, unfused spills its scores when they do not fit, row-fused re-reads K and V once per query
+// block (attention_lowering.h). A schedule the planner refuses adds nothing: that point fails at once.
+double estimate_dram_bytes(const HwConfig& hw, const ModelConfig& model, const ModelEstimate& m) {
+  double bytes = m.tensor_bytes;
   const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
   for (const LayerSpec& l : model.layers) {
     const double heads = double(l.batch * l.heads), n = double(l.seq_len), d = double(l.head_dim);
@@ -112,32 +124,92 @@ double estimate_dram_bytes(const HwConfig& hw, const ModelConfig& model, const G
 // wall time per simulated cycle (1.2-1.8 ns for flash and unfused on edge and cloud; row-fused's
 // many small tiles are slower); with the cycle-accurate DRAM, 15 ns per byte moved (13-23 ns for
 // the LRA model at N = 4096 on DDR4-3200).
-double estimate_cost(const HwConfig& hw, const ModelConfig& model) {
-  const Graph g = build_graph(model);
-  double macs = 0;
-  for (const GraphOp& op : g.ops) {
-    if (op.kind != OpKind::MatMul) continue;
-    for (const OpInstance& in : op.instances) {
-      const TensorView& a = in.in[0];
-      macs += double(in.out.rows) * double(in.out.cols) * double(a.transposed ? a.rows : a.cols);
-    }
-  }
-  double cost = 5e-3 + 1.5e-9 * macs / double(hw.array.rows * hw.array.cols);
-  if (hw.dram.model == DramModel::Cycle) cost += 15e-9 * estimate_dram_bytes(hw, model, g);
+double estimate_cost(const HwConfig& hw, const ModelConfig& model, const ModelEstimate& m) {
+  double cost = 5e-3 + 1.5e-9 * m.macs / double(hw.array.rows * hw.array.cols);
+  if (hw.dram.model == DramModel::Cycle) cost += 15e-9 * estimate_dram_bytes(hw, model, m);
   return cost;
 }
 
-Resolved resolve(const std::string& hw_base, const std::string& model_base, const std::vector<Assignment>& sets,
-                 const std::string& base_dir) {
-  std::string hw_name = hw_base, model_name = model_base;
-  for (const Assignment& a : sets) {
-    if (a.path != "/hardware" && a.path != "/model") continue;
-    if (!a.value.is_string()) throw UserError(a.path + ": must be a preset name or a file name, got " + a.value.dump());
-    (a.path == "/hardware" ? hw_name : model_name) = a.value.get<std::string>();
+bool is_model_path(const std::string& path) {
+  return path == "/model" || path.rfind("/model/", 0) == 0 || path == "/attention/variant";
+}
+
+// The hardware document of a point: the base (or the /hardware value) with the hardware paths set,
+// validated as `attnsim run` would.
+struct HwResolved {
+  std::string source;
+  std::shared_ptr<const Json> doc;
+  HwConfig hw;
+};
+
+// Base hardware documents by name, read once per spec (sources and documents).
+using BaseDocs = std::map<std::string, std::pair<std::string, Json>>;
+
+HwResolved resolve_hw(const std::string& hw_base, const std::vector<const Assignment*>& sets,
+                      const std::string& base_dir, BaseDocs* base_docs = nullptr) {
+  std::string hw_name = hw_base;
+  for (const Assignment* a : sets) {
+    if (a->path != "/hardware") continue;
+    if (!a->value.is_string())
+      throw UserError(a->path + ": must be a preset name or a file name, got " + a->value.dump());
+    hw_name = a->value.get<std::string>();
   }
-  Resolved r;
-  r.hw_doc = read_hw_document(locate(hw_name, base_dir), &r.hw_source);
-  Json model_doc = read_model_document(locate(model_name, base_dir), &r.model_source);
+  HwResolved r;
+  Json doc;
+  const std::string where = locate(hw_name, base_dir);
+  if (base_docs) {
+    auto it = base_docs->find(where);
+    if (it == base_docs->end()) {
+      std::string source;
+      Json d = read_hw_document(where, &source);
+      it = base_docs->emplace(where, std::make_pair(source, std::move(d))).first;
+    }
+    r.source = it->second.first;
+    doc = it->second.second;
+  } else {
+    doc = read_hw_document(where, &r.source);
+  }
+  for (const Assignment* a : sets) {
+    if (a->path == "/hardware") continue;
+    if (a->path.rfind("/attention/", 0) == 0 || a->path == "/attention")
+      throw UserError(a->path + ": the attention is set whole through /attention/variant, with parameters "
+                                "(\"primal:rank=96\")");
+    try {
+      const Json::json_pointer ptr(a->path);
+      if (a->value.is_null()) {  // null removes the key: {"/softmax": null} is hardware without a softmax unit
+        if (doc.contains(ptr)) doc[ptr.parent_pointer()].erase(ptr.back());
+      } else {
+        doc[ptr] = a->value;
+      }
+    } catch (const Json::exception& e) {
+      throw UserError(a->path + ": cannot set this path in the hardware document (" + e.what() + ")");
+    }
+  }
+  r.hw = parse_hw_config(doc, r.source);  // validation: the child parses it again
+  r.doc = std::make_shared<const Json>(std::move(doc));
+  return r;
+}
+
+// The model of a point: the base (or the /model value) with /model/... paths set and the
+// seq_len, batch, dtype and variant overrides applied, validated.
+struct ModelResolved {
+  std::string source;
+  std::shared_ptr<const Json> doc;  // the model as resolved
+  ModelConfig model;
+  ModelEstimate estimate;
+};
+
+ModelResolved resolve_model(const std::string& model_base, const std::vector<const Assignment*>& sets,
+                            const std::string& base_dir) {
+  std::string model_name = model_base;
+  for (const Assignment* a : sets) {
+    if (a->path != "/model") continue;
+    if (!a->value.is_string())
+      throw UserError(a->path + ": must be a preset name or a file name, got " + a->value.dump());
+    model_name = a->value.get<std::string>();
+  }
+  ModelResolved r;
+  Json model_doc = read_model_document(locate(model_name, base_dir), &r.source);
   ModelOverrides ov;
   auto positive = [](const Assignment& a) {
     if (!a.value.is_number_integer() || a.value.get<std::int64_t>() < 1)
@@ -148,41 +220,58 @@ Resolved resolve(const std::string& hw_base, const std::string& model_base, cons
     if (!a.value.is_string()) throw UserError(a.path + ": must be a string, got " + a.value.dump());
     return a.value.get<std::string>();
   };
-  for (const Assignment& a : sets) {
-    if (a.path == "/hardware" || a.path == "/model") continue;
-    if (a.path == "/model/seq_len") {
-      ov.seq_len = positive(a);
-    } else if (a.path == "/model/batch") {
-      ov.batch = positive(a);
-    } else if (a.path == "/model/dtype") {
-      ov.dtype = text(a);
-    } else if (a.path == "/attention/variant") {
-      ov.variant = text(a);
-    } else if (a.path.rfind("/attention/", 0) == 0 || a.path == "/attention") {
-      throw UserError(a.path + ": the attention is set whole through /attention/variant, with parameters "
-                               "(\"primal:rank=96\")");
+  for (const Assignment* a : sets) {
+    if (a->path == "/model") continue;
+    if (a->path == "/model/seq_len") {
+      ov.seq_len = positive(*a);
+    } else if (a->path == "/model/batch") {
+      ov.batch = positive(*a);
+    } else if (a->path == "/model/dtype") {
+      ov.dtype = text(*a);
+    } else if (a->path == "/attention/variant") {
+      ov.variant = text(*a);
     } else {
-      const bool in_model = a.path.rfind("/model/", 0) == 0;
-      Json& doc = in_model ? model_doc : r.hw_doc;
-      const std::string pointer = in_model ? a.path.substr(6) : a.path;
+      const std::string pointer = a->path.substr(6);
       try {
         const Json::json_pointer ptr(pointer);
-        if (a.value.is_null()) {  // null removes the key: {"/softmax": null} is hardware without a softmax unit
-          if (doc.contains(ptr)) doc[ptr.parent_pointer()].erase(ptr.back());
+        if (a->value.is_null()) {
+          if (model_doc.contains(ptr)) model_doc[ptr.parent_pointer()].erase(ptr.back());
         } else {
-          doc[ptr] = a.value;
+          model_doc[ptr] = a->value;
         }
       } catch (const Json::exception& e) {
-        throw UserError(a.path + ": cannot set this path in the " + (in_model ? "model" : "hardware") +
-                        " document (" + e.what() + ")");
+        throw UserError(a->path + ": cannot set this path in the model document (" + e.what() + ")");
       }
     }
   }
-  const HwConfig hw = parse_hw_config(r.hw_doc, r.hw_source);  // validation: the child parses it again
-  const ModelConfig model = parse_model_config(model_doc, r.model_source, ov);
-  r.model_doc = model.resolved;
-  r.est_cost = estimate_cost(hw, model);
+  r.model = parse_model_config(model_doc, r.source, ov);
+  r.doc = std::make_shared<const Json>(r.model.resolved);
+  r.estimate = estimate_model(r.model);
   return r;
+}
+
+// Resolves one combination of assignments whole (used to check each value alone on the base
+// documents): the hardware first, then the model, as a point is.
+void resolve(const std::string& hw_base, const std::string& model_base, const std::vector<Assignment>& sets,
+             const std::string& base_dir) {
+  std::vector<const Assignment*> hw_sets, model_sets;
+  for (const Assignment& a : sets) (is_model_path(a.path) ? model_sets : hw_sets).push_back(&a);
+  resolve_hw(hw_base, hw_sets, base_dir);
+  resolve_model(model_base, model_sets, base_dir);
+}
+
+// SweepPoint::resolved().dump() in two halves, composed from the documents' dumps (made once per
+// document, not once per point): the hardware half ends where the model's source begins. Its
+// FNV-1a hash keys the point; FNV runs left to right, so the hardware half's state is kept per
+// hardware document and each point only hashes its model half.
+std::string resolved_hw_half(const std::string& hw_source, const std::string& hw_dump) {
+  return "{\"attnsim_version\":" + Json(ATTNSIM_VERSION).dump() + ",\"hardware\":{\"source\":" +
+         Json(hw_source).dump() + ",\"document\":" + hw_dump + "},\"model\":{\"source\":";
+}
+std::string resolved_model_half(const std::string& model_source, const std::string& model_dump,
+                                const std::string& trace_dump) {
+  return Json(model_source).dump() + ",\"document\":" + model_dump + "}" +
+         (trace_dump.empty() ? "" : ",\"trace\":" + trace_dump) + "}";
 }
 
 std::vector<Choice> plain_axis(const JsonView& axis, const std::string& name, Diagnostics& diag) {
@@ -318,12 +407,24 @@ Every bad path or value is reported at once. Example (configs/sweeps/default.jso
             {"path": "/model/seq_len", "values": [256, 1024, 4096, 16384]}]}
 )";
 
-std::string hash_hex(const std::string& text) {
-  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64 offset basis; the prime is 2^40 + 2^8 + 0xb3
+namespace {
+constexpr std::uint64_t kFnvOffsetBasis = 0xcbf29ce484222325ull;  // FNV-1a 64; the prime is 2^40 + 2^8 + 0xb3
+std::uint64_t fnv_update(std::uint64_t h, const std::string& text) {
   for (unsigned char c : text) {
     h ^= c;
     h *= 1099511628211ull;
   }
+  return h;
+}
+std::string hex16(std::uint64_t h) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
+  return buf;
+}
+}  // namespace
+
+std::string hash_hex(const std::string& text) {
+  const std::uint64_t h = fnv_update(kFnvOffsetBasis, text);
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
   return buf;
@@ -343,8 +444,8 @@ Json SweepPoint::axes_object() const {
 
 Json SweepPoint::resolved() const {
   Json r = {{"attnsim_version", ATTNSIM_VERSION},
-            {"hardware", {{"source", hw_source}, {"document", hw_doc}}},
-            {"model", {{"source", model_source}, {"document", model_doc}}}};
+            {"hardware", {{"source", hw_source}, {"document", hw_doc()}}},
+            {"model", {{"source", model_source}, {"document", model_doc()}}}};
   if (!trace.is_null()) r["trace"] = trace;  // a traced point is another point: its files differ
   return r;
 }
@@ -405,6 +506,16 @@ SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std
       if (!seen.emplace(name, axis.front().where).second)
         diag.add(axis.front().where, "axis name \"" + name + "\" is used twice; give one a \"name\"");
     }
+  // The number of points, before anything is resolved: a sweep above the limit is refused at once.
+  std::size_t count = 1;
+  for (const auto& axis : axes) {
+    if (axis.empty()) continue;
+    if (count > kMaxSweepPoints / axis.size()) {
+      diag.add("/axes", "the product of the axes has more than " + std::to_string(kMaxSweepPoints) + " points");
+      diag.throw_if_any();
+    }
+    count *= axis.size();
+  }
   // Every value alone on the base documents: a bad path or value is named where it is written.
   for (const auto& axis : axes)
     for (const Choice& c : axis) {
@@ -419,45 +530,97 @@ SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std
   if (!structure_ok && diag.ok()) diag.add("/axes", "internal error: a malformed axis was not reported");
   diag.throw_if_any();
 
-  std::size_t count = 1;
-  for (const auto& axis : axes) {
-    count *= axis.size();
-    if (count > kMaxPoints) {
-      diag.add("/axes", "the product of the axes has more than " + std::to_string(kMaxPoints) + " points");
-      diag.throw_if_any();
-    }
-  }
-  std::map<std::string, std::size_t> by_hash;
+  // Which axes write into the hardware and which into the model: a point's hardware document
+  // depends only on its choices on the former, its model on the latter. Each distinct document is
+  // resolved, validated and dumped once, and shared by every point that has it.
+  std::vector<bool> touches_hw(axes.size(), false), touches_model(axes.size(), false);
+  for (std::size_t a = 0; a < axes.size(); ++a)
+    for (const Choice& c : axes[a])
+      for (const Assignment& s : c.sets) (is_model_path(s.path) ? touches_model : touches_hw)[a] = true;
+  struct HwEntry {
+    std::string error;  // empty when valid
+    HwResolved r;
+    std::uint64_t hash_state = 0;  // FNV-1a over the hardware half of the point's resolved text
+  };
+  struct ModelEntry {
+    std::string error;
+    ModelResolved r;
+    std::string half;  // the model half of the resolved text
+  };
+  std::map<std::vector<std::uint32_t>, HwEntry> hw_cache;
+  BaseDocs base_docs;
+  std::map<std::vector<std::uint32_t>, ModelEntry> model_cache;
+  const std::string trace_dump = spec.trace_json.is_null() ? "" : spec.trace_json.dump();
+  std::unordered_map<std::string, std::size_t> by_hash;
   std::size_t point_problems = 0;
+  std::vector<std::uint32_t> pick(axes.size()), hw_key, model_key;
+  spec.points.reserve(count);
   for (std::size_t index = 0; index < count; ++index) {
     // Mixed radix, the last axis fastest.
-    std::vector<const Choice*> picks(axes.size());
     std::size_t rest = index;
     for (std::size_t a = axes.size(); a-- > 0;) {
-      picks[a] = &axes[a][rest % axes[a].size()];
+      pick[a] = std::uint32_t(rest % axes[a].size());
       rest /= axes[a].size();
+    }
+    hw_key.clear(), model_key.clear();
+    for (std::size_t a = 0; a < axes.size(); ++a) {
+      if (touches_hw[a]) hw_key.push_back(pick[a]);
+      if (touches_model[a]) model_key.push_back(pick[a]);
+    }
+    auto hw_it = hw_cache.find(hw_key);
+    if (hw_it == hw_cache.end()) {
+      HwEntry e;
+      std::vector<const Assignment*> sets;
+      for (std::size_t a = 0; a < axes.size(); ++a)
+        for (const Assignment& s : axes[a][pick[a]].sets)
+          if (!is_model_path(s.path)) sets.push_back(&s);
+      try {
+        e.r = resolve_hw(hw_base, sets, base_dir, &base_docs);
+        e.hash_state = fnv_update(kFnvOffsetBasis, resolved_hw_half(e.r.source, e.r.doc->dump()));
+      } catch (const UserError& err) {
+        e.error = err.what();
+      }
+      hw_it = hw_cache.emplace(hw_key, std::move(e)).first;
+    }
+    auto model_it = model_cache.end();
+    if (hw_it->second.error.empty()) {
+      model_it = model_cache.find(model_key);
+      if (model_it == model_cache.end()) {
+        ModelEntry e;
+        std::vector<const Assignment*> sets;
+        for (std::size_t a = 0; a < axes.size(); ++a)
+          for (const Assignment& s : axes[a][pick[a]].sets)
+            if (is_model_path(s.path)) sets.push_back(&s);
+        try {
+          e.r = resolve_model(model_base, sets, base_dir);
+          e.half = resolved_model_half(e.r.source, e.r.doc->dump(), trace_dump);
+        } catch (const UserError& err) {
+          e.error = err.what();
+        }
+        model_it = model_cache.emplace(model_key, std::move(e)).first;
+      }
     }
     SweepPoint p;
     p.index = index;
-    std::vector<Assignment> sets;
-    for (const Choice* c : picks) {
-      p.axes.insert(p.axes.end(), c->cells.begin(), c->cells.end());
-      sets.insert(sets.end(), c->sets.begin(), c->sets.end());
+    for (std::size_t a = 0; a < axes.size(); ++a) {
+      const Choice& c = axes[a][pick[a]];
+      p.axes.insert(p.axes.end(), c.cells.begin(), c.cells.end());
     }
-    try {
-      Resolved r = resolve(hw_base, model_base, sets, base_dir);
-      p.hw_source = std::move(r.hw_source);
-      p.model_source = std::move(r.model_source);
-      p.hw_doc = std::move(r.hw_doc);
-      p.model_doc = std::move(r.model_doc);
-      p.est_cost = r.est_cost;
-      p.trace = spec.trace_json;
-    } catch (const UserError& e) {
+    const std::string& error = !hw_it->second.error.empty() ? hw_it->second.error : model_it->second.error;
+    if (!error.empty()) {
       if (++point_problems <= kMaxListedPointProblems)
-        diag.add("/axes", "point " + std::to_string(index) + " (" + p.label() + "): " + e.what());
+        diag.add("/axes", "point " + std::to_string(index) + " (" + p.label() + "): " + error);
       continue;
     }
-    p.hash = hash_hex(p.resolved().dump());
+    const HwEntry& hw = hw_it->second;
+    const ModelEntry& model = model_it->second;
+    p.hw_source = hw.r.source;
+    p.model_source = model.r.source;
+    p.hw_document = hw.r.doc;
+    p.model_document = model.r.doc;
+    p.est_cost = estimate_cost(hw.r.hw, model.r.model, model.r.estimate);
+    p.trace = spec.trace_json;
+    p.hash = hex16(fnv_update(hw.hash_state, model.half));
     const auto [it, fresh] = by_hash.emplace(p.hash, index);
     if (!fresh)
       diag.add("/axes", "points " + std::to_string(it->second) + " and " + std::to_string(index) + " (" + p.label() +

@@ -33,6 +33,7 @@
 // reported at once. A point is identified by a hash of its resolved documents (and the attnsim
 // version), which keys the resumable output.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,8 +53,12 @@ struct SweepPoint {
   std::size_t index = 0;
   std::vector<std::pair<std::string, Json>> axes;  // (axis column name, value or label) in axis order
   std::string hw_source, model_source;             // "preset:edge" or a path, for reports
-  Json hw_doc;                                     // with the point's values written in
-  Json model_doc;                                  // the model as resolved (overrides written in)
+  // The documents are shared by the points that write the same values into them (a sweep of 10^5
+  // points has far fewer distinct hardware or model documents).
+  std::shared_ptr<const Json> hw_document;          // with the point's values written in
+  std::shared_ptr<const Json> model_document;       // the model as resolved (overrides written in)
+  const Json& hw_doc() const { return *hw_document; }
+  const Json& model_doc() const { return *model_document; }
   Json trace;                                      // the spec's "trace" object (null: no traces)
   std::string hash;                                // 16 hex digits
   double est_cost = 0;                             // estimated wall time of its simulation (s)
@@ -74,6 +79,11 @@ struct SweepSpec {
 
 // The format above, for `attnsim sweep --help-spec`.
 extern const char* const kSweepSpecHelp;
+
+// The most points a sweep may have; a larger product of the axes is refused before any point is
+// expanded. Expansion resolves each distinct hardware and model document once (points share them),
+// so validating 10^5 points takes well under a second and 100 MB (tests/test_sweep.cpp).
+inline constexpr std::size_t kMaxSweepPoints = 1000000;
 
 // Reads, validates and expands a spec file; UserError with every problem found.
 SweepSpec load_sweep_spec(const std::string& path);

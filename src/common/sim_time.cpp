@@ -12,4 +12,10 @@ void init_sim_time() {
                  "SystemC time resolution must be 1 fs");
 }
 
+void throw_time_overflow(fs_t now, fs_t delta) {
+  throw UserError("simulated time would pass 2^63 - 1 fs (about 9,223 s): at " + std::to_string(now) +
+                  " fs the run waits another " + std::to_string(delta) +
+                  " fs; use a faster clock or a smaller workload");
+}
+
 }  // namespace attnsim

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "common/checked_math.h"
 #include "common/errors.h"
 #include "config/presets.h"
 #include "hw/dram/dram_spec.h"
@@ -73,7 +74,9 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
     diag.add(a.child_path("gemm_chaining"),
              "needs \"timing\": \"overlapped\" (scalesim runs every fold alone); set it to false with scalesim timing",
              true);
-  hw.array.clock_mhz = a.number("clock_mhz", std::nullopt, 0.0, 100000.0, /*min_exclusive=*/true);
+  // From the slowest clock whose kMaxRunCycles cycles fit in simulated femtoseconds (checked_math.h)
+  // to 100 GHz (a 10,000 fs period: rounding it to a whole femtosecond errs by at most 0.005%).
+  hw.array.clock_mhz = a.number("clock_mhz", std::nullopt, kMinClockMhz, 100000.0);
   hw.array.operand_bytes = int(a.integer("operand_bytes", 1, 1, 8));
   hw.array.accumulator_bytes = int(a.integer("accumulator_bytes", 4, 1, 8));
   if (hw.array.fidelity == ArrayFidelity::Pe && hw.array.pes() > kMaxPeModelPes)
@@ -133,7 +136,9 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
   } else if (model == "ideal") {
     d.reject_unknown_keys({"model", "bytes_per_cycle", "latency_cycles"});
     hw.dram.model = DramModel::Ideal;
-    hw.dram.bytes_per_cycle = d.number("bytes_per_cycle", std::nullopt, 0.0, 1e9, /*min_exclusive=*/true);
+    // At least a byte per 1000 cycles: a transfer's bus time, bytes x period / bytes_per_cycle, must
+    // stay a representable time (checked again per transfer, ideal_dram.cpp).
+    hw.dram.bytes_per_cycle = d.number("bytes_per_cycle", std::nullopt, 1e-3, 1e9);
     hw.dram.latency_cycles = d.integer("latency_cycles", 0, 0, 1000000000);
     hw.dram.peak_bytes_per_cycle = hw.dram.bytes_per_cycle;
   }

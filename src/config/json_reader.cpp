@@ -1,10 +1,15 @@
 #include "config/json_reader.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
+#include "common/checked_math.h"
 #include "common/errors.h"
 
 namespace attnsim {
@@ -29,28 +34,169 @@ void Diagnostics::throw_if_any() const {
   if (!problems_.empty()) throw UserError(problems_);
 }
 
+namespace {
+
+std::string line_col(const std::string& text, size_t offset) {
+  offset = std::min(offset, text.size());
+  const size_t line = 1 + size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(offset), '\n'));
+  const size_t line_start = offset == 0 ? std::string::npos : text.rfind('\n', offset - 1);
+  const size_t column = offset - (line_start == std::string::npos ? 0 : line_start + 1) + 1;
+  return std::to_string(line) + ":" + std::to_string(column);
+}
+
+// What nlohmann's parser would otherwise fail on without a position (a number literal beyond a
+// double: out_of_range.406) or handle by recursion (deep nesting: every copy and dump recurses).
+// Returns "" or "LINE:COL: problem". Strings are skipped; malformed text is left to the parser.
+std::string scan_limits(const std::string& text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        return line_col(text, i) + ": nesting deeper than " + std::to_string(kMaxJsonDepth) +
+               " levels of arrays and objects (the limit for every JSON input)";
+    } else if (c == ']' || c == '}') {
+      --depth;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t j = i;
+      while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '-' ||
+                                 text[j] == '+' || text[j] == '.' || text[j] == 'e' || text[j] == 'E'))
+        ++j;
+      const std::string literal = text.substr(i, j - i);
+      const double v = std::strtod(literal.c_str(), nullptr);
+      if (std::isinf(v))
+        return line_col(text, i) + ": number " + (literal.size() > 40 ? literal.substr(0, 37) + "..." : literal) +
+               " is outside the range of a double (+-1.8e308)";
+      i = j - 1;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 Json parse_json_text(const std::string& text, const std::string& file) {
+  const std::string limit = scan_limits(text);
+  if (!limit.empty()) throw UserError(file + ":" + limit);
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
     // Translate the byte offset into line:column for the user.
-    size_t offset = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-    size_t line = 1 + std::count(text.begin(), text.begin() + offset, '\n');
-    size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
-    size_t column = offset - (line_start == std::string::npos ? 0 : line_start + 1) + 1;
+    const size_t offset = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
     std::string what = e.what();
     auto pos = what.find("syntax error");
-    throw UserError(file + ":" + std::to_string(line) + ":" + std::to_string(column) +
+    throw UserError(file + ":" + line_col(text, offset) +
                     ": malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
+  } catch (const Json::exception& e) {  // anything scan_limits did not foresee still names the file
+    throw UserError(file + ": cannot read this JSON: " + e.what());
   }
 }
 
-Json read_json_file(const std::string& path) {
+void check_input_file(const std::string& path, const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (fs::is_directory(st)) throw UserError(path + ": is a directory, expected a " + what);
+  // A device (/dev/zero, a terminal) or a socket never ends like a file; a FIFO (a shell's <(...)) does.
+  if (fs::is_character_file(st) || fs::is_block_file(st) || fs::is_socket(st))
+    throw UserError(path + ": is a device or socket, expected a " + what);
+}
+
+std::string read_text_file(const std::string& path, const std::string& what) {
+  check_input_file(path, what);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path + ": cannot open file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_json_text(ss.str(), path);
+  if (!in) throw UserError(path + ": cannot open " + what);
+  std::string text;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, std::size_t(in.gcount()));
+    if (text.size() > kMaxJsonFileBytes)
+      throw UserError(path + ": larger than " + std::to_string(kMaxJsonFileBytes >> 20) + " MiB, the limit for a " +
+                      what);
+  }
+  if (in.bad()) throw UserError(path + ": cannot read " + what);
+  return text;
+}
+
+Json read_json_file(const std::string& path) { return parse_json_text(read_text_file(path), path); }
+
+// True when text is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF).
+bool is_utf8(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    int more = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      more = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      more = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      more = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + std::size_t(more) >= text.size()) return false;  // truncated sequence
+    for (int k = 1; k <= more; ++k) {
+      const unsigned char b = static_cast<unsigned char>(text[i + std::size_t(k)]);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return false;
+    }
+    i += std::size_t(more) + 1;
+  }
+  return true;
+}
+
+Json parse_json_value(const std::string& text, const std::string& where) {
+  Json value;
+  try {
+    value = Json::parse(text);
+  } catch (const Json::parse_error&) {
+    // A bare word such as ws is taken as a string; JSON text must be UTF-8 (every dump checks it).
+    if (!is_utf8(text)) throw UserError(where + ": the value is not UTF-8 text");
+    return Json(text);
+  } catch (const Json::exception&) {
+    // A number literal nlohmann cannot hold (1e400): JSON if the text is JSON once such literals are
+    // zeros (the scan below then says why it is refused), else a bare word such as 1e400x.
+    std::string zeroed = text;
+    for (std::size_t i = 0; i < zeroed.size(); ++i) {
+      if (!(zeroed[i] == '-' || std::isdigit(static_cast<unsigned char>(zeroed[i])))) continue;
+      std::size_t j = i;
+      while (j < zeroed.size() && (std::isdigit(static_cast<unsigned char>(zeroed[j])) || zeroed[j] == '-' ||
+                                   zeroed[j] == '+' || zeroed[j] == '.' || zeroed[j] == 'e' || zeroed[j] == 'E'))
+        ++j;
+      if (std::isinf(std::strtod(zeroed.substr(i, j - i).c_str(), nullptr))) {
+        zeroed.replace(i, j - i, "0");
+        j = i + 1;
+      }
+      i = j - 1;  // the loop's ++i goes on after the literal
+    }
+    if (!Json::accept(zeroed)) {
+      if (!is_utf8(text)) throw UserError(where + ": the value is not UTF-8 text");
+      return Json(text);
+    }
+  }
+  const std::string limit = scan_limits(text);
+  if (!limit.empty()) throw UserError(where + ": " + limit.substr(limit.find(": ") + 2) + ", got " + text);
+  if (value.is_null() && text.find("null") == std::string::npos)
+    throw UserError(where + ": cannot read this value as JSON, got " + text);
+  return value;
 }
 
 static size_t edit_distance(const std::string& a, const std::string& b) {
@@ -109,9 +255,18 @@ std::int64_t JsonView::integer(const std::string& key, std::optional<std::int64_
       return fallback;
     }
     x = v->get<std::int64_t>();
-  } else if (v->is_number_float() &&
-             v->get<double>() == static_cast<double>(static_cast<std::int64_t>(v->get<double>()))) {
-    x = static_cast<std::int64_t>(v->get<double>());  // 4096.0 is accepted as 4096
+  } else if (std::int64_t whole = 0;
+             v->is_number_float() && double_to_int64(v->get<double>(), std::numeric_limits<std::int64_t>::min(),
+                                                     std::numeric_limits<std::int64_t>::max(), &whole)) {
+    // 4096.0 is accepted as 4096; 4096.5 is not an integer; 6.5e20 is out of range (a bare cast is UB).
+    if (double(whole) != v->get<double>()) {
+      diag_->add(child_path(key), "must be an integer", *v);
+      return fallback;
+    }
+    x = whole;
+  } else if (v->is_number_float() && std::isfinite(v->get<double>()) && v->get<double>() == std::floor(v->get<double>())) {
+    diag_->add(child_path(key), "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]", *v);
+    return fallback;
   } else {
     diag_->add(child_path(key), "must be an integer", *v);
     return fallback;

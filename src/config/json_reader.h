@@ -32,10 +32,26 @@ class Diagnostics {
   std::vector<std::string> problems_;
 };
 
-// Parses text as JSON; a syntax error becomes a UserError naming the file, line and column.
+// The deepest nesting of arrays and objects a document may have. Configs, models and sweep specs
+// need at most 6 levels; the bound keeps every recursive walk of a document (copy, dump, compare)
+// far from the stack's end (a 200 KB file of nested brackets is 100,000 levels deep).
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses text as JSON; a syntax error becomes a UserError naming the file, line and column, and so
+// do nesting deeper than kMaxJsonDepth and a number literal outside a double's range (1e400).
 Json parse_json_text(const std::string& text, const std::string& file);
-// Reads and parses a file; a missing file is a UserError.
+// Reads and parses a file; a missing file or a directory is a UserError.
 Json read_json_file(const std::string& path);
+// The largest file read whole (configs, models, specs: a few KB; sweep results: a few MB).
+inline constexpr std::size_t kMaxJsonFileBytes = std::size_t(256) << 20;
+// Refuses a directory, a device or a socket given where a file of `what` is expected (UserError).
+void check_input_file(const std::string& path, const std::string& what);
+// Reads a whole file as text; a missing file or a directory is a UserError ("FILE: what" when
+// `what` names the kind of file, e.g. "trace file").
+std::string read_text_file(const std::string& path, const std::string& what = "file");
+// A command-line value (--set /a/b=VALUE): JSON when it parses as JSON, else the text as a string.
+// `where` names it in errors; an overflowing number literal or too deep nesting is a UserError.
+Json parse_json_value(const std::string& text, const std::string& where);
 
 // The closest candidate by edit distance, or "" when nothing is close.
 std::string did_you_mean(const std::string& key, const std::vector<std::string>& candidates);

@@ -485,6 +485,8 @@ Json read_model_document(const std::string& file_or_preset, std::string* source)
     *source = "preset:" + file_or_preset;
     return parse_json_text(text, *source);
   }
+  if (std::filesystem::is_directory(file_or_preset, ec))
+    throw UserError(file_or_preset + ": is a directory, expected a file (and no model preset has that name)");
   throw UserError(file_or_preset +
                   ": no such file, and no model preset of that name (model presets: " + model_preset_names() + ")");
 }

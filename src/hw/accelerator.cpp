@@ -1,14 +1,29 @@
 #include "hw/accelerator.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
 
+#include "common/checked_math.h"
 #include "common/errors.h"
+#include "common/sim_threads.h"
 #include "hw/sram_traffic.h"
 #include "timing/unit_timing.h"
 
 namespace attnsim {
 
 using sc_core::sc_event;
+
+namespace {
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double g_progress_interval_s = 0;
+}  // namespace
+
+void set_simulation_progress_interval(double seconds) { g_progress_interval_s = seconds; }
 
 // The compiler's view of the window: add() blocks the producer thread while the window is full.
 class Accelerator::WindowSink final : public ProgramSink {
@@ -36,32 +51,121 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
 
   sc_core::sc_spawn_options big;
   big.set_stack_size(1 << 20);  // the compiler's loops run on this thread
-  sc_core::sc_spawn([this] { producer_thread(); }, "producer", &big);
+  // Every thread runs guarded (common/sim_threads.h): a UserError inside one stays a UserError.
+  sc_core::sc_spawn(guarded([this] { producer_thread(); }), "producer", &big);
   if (hw.array.gemm_chaining && hw.array.timing == TimingMode::Overlapped) {
     array_chained_ = true;
-    sc_core::sc_spawn([this] { chained_array_thread(); }, "array");
-    sc_core::sc_spawn([this] { array_retire_thread(); }, "array_retire");
+    sc_core::sc_spawn(guarded([this] { chained_array_thread(); }), "array");
+    sc_core::sc_spawn(guarded([this] { array_retire_thread(); }), "array_retire");
   } else {
-    SC_THREAD(array_thread);
+    sc_core::sc_spawn(guarded([this] { array_thread(); }), "array_thread");
   }
-  sc_core::sc_spawn([this] { vector_thread(&vector_q_, false); }, "vector_unit");
-  if (hw.softmax.present) sc_core::sc_spawn([this] { vector_thread(&softmax_q_, true); }, "softmax_unit");
+  sc_core::sc_spawn(guarded([this] { vector_thread(&vector_q_, false); }), "vector_unit");
+  if (hw.softmax.present) sc_core::sc_spawn(guarded([this] { vector_thread(&softmax_q_, true); }), "softmax_unit");
   for (DmaSide* side : {&load_, &store_}) {
     side->remaining.assign(kWindow, 0);
     side->earliest_done.assign(kWindow, 0);
     side->assigned.resize(std::size_t(hw.dma.outstanding));
+    side->assigned_at.assign(std::size_t(hw.dma.outstanding), 0);
     for (int w = hw.dma.outstanding - 1; w >= 0; --w) side->idle.push_back(std::uint32_t(w));
     for (int w = 0; w < hw.dma.outstanding; ++w) {
       events_.push_back(std::make_unique<sc_event>());
       side->go.push_back(events_.back().get());
       sc_core::sc_spawn_options opts;
       opts.set_stack_size(32 * 1024);
-      sc_core::sc_spawn([this, side, w] { dma_worker_thread(side, std::uint32_t(w)); },
+      sc_core::sc_spawn(guarded([this, side, w] { dma_worker_thread(side, std::uint32_t(w)); }),
                         sc_core::sc_gen_unique_name(side->is_write ? "store_worker" : "load_worker"), &opts);
     }
-    sc_core::sc_spawn([this, side] { dma_issue_thread(side); },
+    sc_core::sc_spawn(guarded([this, side] { dma_issue_thread(side); }),
                       sc_core::sc_gen_unique_name(side->is_write ? "store_issue" : "load_issue"));
   }
+
+  // The watchdog's bound. With nothing computing, the longest legitimate wait between two
+  // completions is for DRAM. Ideal DRAM: every segment of both DMA sides ahead on the bus (a segment
+  // is at most max(segment_bytes, the SRAM's bytes): a tile fits in SRAM), then the latency. Cycle
+  // DRAM: every burst of every segment of both sides ahead (32 B, the smallest burst of the
+  // presets), each within the controller's own bound between completions (dram_controller.cpp),
+  // which catches a starving DRAM much sooner. Doubled, at least 10^4 cycles. A generous bound costs
+  // nothing: with no event left the watchdog's single wait ends at once.
+  double dram_cycles = double(dram_->stall_bound_fs()) / double(period_) * (2.0 * hw.dma.outstanding + 1) *
+                       std::ceil(double(hw.dma.segment_bytes) / 32.0);
+  if (hw.dram.model == DramModel::Ideal) {
+    const double segment = std::max(double(hw.dma.segment_bytes), double(hw.sram.total_bytes()));
+    dram_cycles = (2.0 * hw.dma.outstanding + 1) * std::ceil(segment / hw.dram.bytes_per_cycle) +
+                  double(hw.dram.latency_cycles);
+  }
+  watchdog_cycles_ = std::int64_t(std::min(double(kMaxRunCycles), std::max(1e4, 2.0 * dram_cycles + 1e4)));
+  sc_core::sc_spawn(guarded([this] { watchdog_thread(); }), "watchdog");
+  progress_interval_s_ = g_progress_interval_s;
+  progress_start_s_ = progress_last_s_ = progress_interval_s_ > 0 ? wall_seconds() : 0.0;
+  progress_countdown_ = 1024;
+}
+
+void Accelerator::watchdog_thread() {
+  // Saturated: at a clock so slow that the bound is not a representable time, the run hits the
+  // time limit first.
+  const fs_t bound = watchdog_cycles_ > kMaxSimFs / period_ ? kMaxSimFs : watchdog_cycles_ * period_;
+  while (!finished()) {
+    sc_core::wait(fs_time(std::min(bound, kMaxSimFs - now_fs())), finished_);  // woken at the end: time stays
+    if (finished()) return;
+    if (computing_ > 0) {  // a unit's end is scheduled: that is progress
+      note_progress();
+      continue;
+    }
+    if (now_fs() - last_progress_fs_ >= bound) throw InternalError(stuck_units());
+  }
+}
+
+std::string Accelerator::stuck_units() const {
+  std::string s = "watchdog: no instruction completed, no DMA segment returned and no unit computed for " +
+                  std::to_string(watchdog_cycles_) + " cycles (the bound from the DRAM, DMA and SRAM config) up to cycle " +
+                  std::to_string(now_fs() / period_) + "; " + progress();
+  const char* names[] = {"array", "vector unit", "softmax unit", "load DMA", "store DMA"};
+  int u = 0;
+  for (const Queue* q : {&array_q_, &vector_q_, &softmax_q_, &load_q_, &store_q_}) {
+    const char* name = names[u++];
+    if (q->head == 0) continue;
+    const std::uint32_t id = q->ring[(q->head - 1) % kWindow];
+    if (id < done_prefix_ || is_done(id)) continue;
+    const Instr& in = instr(id);
+    s += std::string("; stuck: ") + name + " at instruction " + std::to_string(id) + " " + to_string(in.op);
+    std::string waits;
+    for (int i = 0; i < in.num_deps; ++i)
+      if (!is_done(in.deps[i]))
+        waits += (waits.empty() ? "" : ", ") + std::to_string(in.deps[i]) + " " + to_string(instr(in.deps[i]).op);
+    if (!waits.empty()) s += " waiting for " + waits;
+  }
+  for (const DmaSide* side : {&load_, &store_}) {
+    if (side->in_flight == 0) continue;
+    std::size_t oldest = side->assigned.size();
+    for (std::size_t w = 0; w < side->assigned.size(); ++w) {
+      const bool busy = std::find(side->idle.begin(), side->idle.end(), std::uint32_t(w)) == side->idle.end();
+      if (busy && (oldest == side->assigned.size() || side->assigned_at[w] < side->assigned_at[oldest])) oldest = w;
+    }
+    s += std::string("; ") + (side->is_write ? "store" : "load") + " DMA: " + std::to_string(side->in_flight) +
+         " segments in DRAM";
+    if (oldest < side->assigned.size()) {
+      const Segment& seg = side->assigned[oldest];
+      char addr[32];
+      std::snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)seg.addr);
+      s += ", the oldest since cycle " + std::to_string(side->assigned_at[oldest] / period_) + " (instruction " +
+           std::to_string(seg.instr) + ", " + std::to_string(seg.bytes) + " bytes at " + addr + ")";
+    }
+  }
+  const std::string dram = dram_->describe_pending();
+  if (!dram.empty()) s += "; DRAM: " + dram;
+  return s;
+}
+
+void Accelerator::print_progress() {
+  progress_countdown_ = 1024;
+  const double now = wall_seconds();
+  if (now - progress_last_s_ < progress_interval_s_) return;
+  progress_last_s_ = now;
+  char line[200];
+  std::snprintf(line, sizeof line, "attnsim: simulating: cycle %lld, %llu instructions done, %.0f s\n",
+                (long long)(now_fs() / period_), (unsigned long long)done_prefix_, now - progress_start_s_);
+  std::cerr << line << std::flush;
 }
 
 Accelerator::~Accelerator() = default;
@@ -105,6 +209,7 @@ void Accelerator::producer_thread() {
   WindowSink sink(*this);
   program_.generate(sink);
   producer_done_ = true;
+  if (finished()) finished_.notify();
   for (Queue* q : {&array_q_, &vector_q_, &softmax_q_, &load_q_, &store_q_}) q->pushed.notify();
 }
 
@@ -165,6 +270,9 @@ void Accelerator::complete(std::uint32_t id) {
     done_[done_prefix_ % kWindow] = 0;
     ++done_prefix_;
   }
+  note_progress();
+  if (finished()) finished_.notify();
+  if (progress_interval_s_ > 0 && --progress_countdown_ == 0) print_progress();
   any_done_.notify();
 }
 
@@ -208,7 +316,7 @@ void Accelerator::wait_for_barrier(std::uint32_t id, bool attribute) {
 fs_t Accelerator::sram_transfer(const SramTile& t, std::uint64_t bytes, bool write, bool array_side) {
   if (bytes == 0 || t.rows == 0) return now_fs();
   const std::int64_t now_cycle = now_fs() / period_;
-  return fs_t(ports_.reserve(t.region(), bytes, write, now_cycle, array_side)) * period_;
+  return cycles_to_fs(fs_t(ports_.reserve(t.region(), bytes, write, now_cycle, array_side)), period_);
 }
 
 OpStats& Accelerator::op_stats(const Instr& in) {
@@ -238,6 +346,7 @@ void Accelerator::array_thread() {
     const fs_t ports_done =
         std::max({sram_transfer(in.a, t.a_read, false, true), sram_transfer(in.b, t.b_read, false, true),
                   sram_transfer(in.c, t.c_read, false, true), sram_transfer(in.c, t.c_written, true, true)});
+    ++computing_;
     const std::int64_t cycles = array_->run_gemm({in.m, in.k, in.n}, nullptr);
     // Busy: the compute cycles (run_gemm advanced time by exactly them), not the port stall below.
     if (trace_) {
@@ -248,11 +357,13 @@ void Accelerator::array_thread() {
       stats_.stall_sram_port_fs += ports_done - now_fs();
       wait_fs(ports_done - now_fs());
     }
-    stats_.array_busy_fs += cycles * period_;
+    --computing_;
+    const fs_t busy_fs = cycles_to_fs(cycles, period_);
+    stats_.array_busy_fs += busy_fs;
     stats_.macs += in.macs();
     ++stats_.gemms;
     OpStats& os = op_stats(in);
-    os.array_busy_fs += cycles * period_;
+    os.array_busy_fs += busy_fs;
     os.macs += in.macs();
     ++os.instrs;
     note_span(os, start, now_fs());
@@ -303,7 +414,9 @@ void Accelerator::chained_array_thread() {
       attribute_stall(Opcode::Gemm, array_idle_part(t0));
     }
     align_to_edge(period_);
+    ++computing_;  // a scheduled start (the watchdog counts it as progress)
     array_->begin_gemm({in.m, in.k, in.n}, nullptr);  // returns at the GEMM's start
+    --computing_;
     if (trace_ && array_in_flight_ == 0) trace_->begin(TraceUnit::Array);
     ++array_in_flight_;
     const SramTraffic t = gemm_sram_traffic(hw_.array, in);
@@ -332,7 +445,9 @@ void Accelerator::array_retire_thread() {
   for (;;) {
     while (array_flight_count_ == 0) sc_core::wait(array_begun_);
     const ArrayFlight f = array_flight_[array_flight_head_];
+    ++computing_;
     array_->end_gemm();  // returns at the GEMM's end
+    --computing_;
     const fs_t end = now_fs();
     const Instr& in = instr(f.id);
     const fs_t busy = end - std::max(f.start, array_busy_until_);
@@ -378,8 +493,10 @@ void Accelerator::vector_thread(Queue* q, bool softmax_unit) {
     const fs_t ports_done = std::max({sram_transfer(in.a, t.a_read, false), sram_transfer(in.b, t.b_read, false),
                                       sram_transfer(in.c, t.c_read, false), sram_transfer(in.c, t.c_written, true),
                                       sram_transfer(in.b, t.b_written, true)});
-    wait_fs(cycles * period_);
+    ++computing_;
+    wait_fs(cycles_to_fs(cycles, period_));
     if (ports_done > now_fs()) wait_fs(ports_done - now_fs());
+    --computing_;
     const fs_t busy = now_fs() - start;
     (softmax_unit ? stats_.softmax_busy_fs : stats_.vector_busy_fs) += busy;
     if (trace_) {
@@ -447,6 +564,7 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
         side->idle.pop_back();
         const std::uint64_t off = s * seg;
         side->assigned[w] = {dram_addr + r * stride + off, std::min(seg, run_bytes - off), id};
+        side->assigned_at[w] = now_fs();
         if (side->in_flight++ == 0) {
           side->busy_since = now_fs();
           if (trace_) trace_->begin(side->unit);
@@ -463,12 +581,15 @@ void Accelerator::dma_worker_thread(DmaSide* side, std::uint32_t index) {
     if (trace_) trace_->dram_issue(side->is_write, seg.bytes);
     dram_->transfer(seg.addr, seg.bytes, side->is_write);
     if (trace_) trace_->dram_done(side->is_write, seg.bytes);
+    note_progress();
     ++stats_.dma_segments;
     const std::uint32_t slot = seg.instr % kWindow;
     if (--side->remaining[slot] == 0) {
       // The instruction is done when its last segment is and the SRAM ports have moved the tile.
       const fs_t done_at = ceil_to_edge(std::max(now_fs(), side->earliest_done[slot]), period_);
+      ++computing_;
       wait_fs(done_at - now_fs());
+      --computing_;
       note_span(op_stats(instr(seg.instr)), now_fs(), now_fs());
       if (trace_) trace_->slice(side->unit, instr(seg.instr), side->started[slot], now_fs());
       complete(seg.instr);
@@ -495,6 +616,7 @@ SimOutcome simulate(const HwConfig& hw, const ProgramSource& program, const Trac
     acc.attach_trace(recorder.get());
   }
   sc_core::sc_start();
+  rethrow_thread_failure();  // a UserError (time overflow), the watchdog's diagnosis
   acc.finish_array();
   ATTNSIM_ASSERT(acc.finished(), "simulation ended with instructions not done (a dependency cycle?): " +
                                      acc.progress());

@@ -82,6 +82,11 @@ class Accelerator : public sc_core::sc_module {
   // check when there is no recorder.
   void attach_trace(TraceRecorder* recorder);
   std::string progress() const;  // where the program stands, for error messages
+  // The watchdog's bound in cycles: the longest the units may go without completing an
+  // instruction or a DMA segment while none of them computes (accelerator.cpp).
+  std::int64_t watchdog_cycles() const { return watchdog_cycles_; }
+  // Long runs: a progress line on stderr at most every `seconds` of wall time (0: none, the default).
+  void set_progress_interval(double seconds) { progress_interval_s_ = seconds; }
   void finish_array() { array_->finish(); }  // after the simulation: results left inside the array leave
 
  private:
@@ -104,6 +109,7 @@ class Accelerator : public sc_core::sc_module {
     std::vector<std::uint32_t> remaining;  // per window slot: segments not yet done
     std::vector<fs_t> earliest_done;       // per window slot: SRAM port bound on completion
     std::vector<fs_t> started;             // per window slot, when tracing: when issue began
+    std::vector<fs_t> assigned_at;         // per worker: when its segment went to DRAM (watchdog)
     TraceUnit unit = TraceUnit::LoadDma;
     sc_core::sc_event worker_free;
     int in_flight = 0;
@@ -131,6 +137,14 @@ class Accelerator : public sc_core::sc_module {
   void wait_for_barrier(std::uint32_t id, bool attribute);
   void attribute_stall(Opcode waiting_for, fs_t waited);
   void complete(std::uint32_t id);
+  // No silent hang: when instructions are pending and no unit completes an instruction, returns a
+  // DMA segment or computes for watchdog_cycles(), stops the run with an InternalError naming the
+  // stuck units and the oldest waiting instructions (a dependency that can never be met, a DRAM
+  // that serves nothing).
+  void watchdog_thread();
+  std::string stuck_units() const;
+  void note_progress() { last_progress_fs_ = now_fs(); }
+  void print_progress();
   // Reserves SRAM port time for bytes over a tile; returns when (fs) the ports are done. array_side:
   // the array's own ports, when the tile is in accumulator storage.
   fs_t sram_transfer(const SramTile& t, std::uint64_t bytes, bool write, bool array_side = false);
@@ -154,6 +168,14 @@ class Accelerator : public sc_core::sc_module {
   std::vector<std::unique_ptr<sc_core::sc_event>> events_;
   SimStats stats_;
   TraceRecorder* trace_ = nullptr;
+  // Watchdog and progress.
+  std::int64_t watchdog_cycles_ = 0;
+  fs_t last_progress_fs_ = 0;
+  int computing_ = 0;  // units inside a timed compute or SRAM-port wait (their end is scheduled)
+  sc_core::sc_event finished_;
+  double progress_interval_s_ = 0;
+  double progress_start_s_ = 0, progress_last_s_ = 0;
+  std::uint32_t progress_countdown_ = 0;
 
   // gemm_chaining (chained_array_thread, array_retire_thread).
   struct ArrayFlight {  // a GEMM the array has started and not yet ended
@@ -184,5 +206,8 @@ SimOutcome simulate(const HwConfig& hw, const TileProgram& program);
 // With trace non-null, also records the utilization traces it asks for into trace->dir
 // (trace_recorder.h: timeline.csv, trace.json, trace.vcd) and describes them in SimOutcome::trace.
 SimOutcome simulate(const HwConfig& hw, const ProgramSource& program, const TraceOptions* trace);
+// For long single runs (run, gemm): simulate() prints a progress line on stderr at most every
+// `seconds` of wall time (0: never, the default).
+void set_simulation_progress_interval(double seconds);
 
 }  // namespace attnsim

@@ -30,11 +30,13 @@ inline std::string temp_dir() {
   return dir;
 }
 
-// args is appended to the binary's path as is (quote what needs quoting).
-inline CliResult run_cli(const std::string& args) {
+// args is appended to the binary's path as is (quote what needs quoting); env (NAME=VALUE ...) is
+// put before it.
+inline CliResult run_cli_env(const std::string& env, const std::string& args) {
   static int counter = 0;
   const std::string base = temp_dir() + "/cli" + std::to_string(counter++);
-  const std::string cmd = std::string(ATTNSIM_BINARY) + " " + args + " >" + base + ".out 2>" + base + ".err";
+  const std::string cmd = env + (env.empty() ? "" : " ") + std::string(ATTNSIM_BINARY) + " " + args + " >" + base +
+                          ".out 2>" + base + ".err";
   const int raw = std::system(cmd.c_str());
   CliResult r;
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -42,6 +44,8 @@ inline CliResult run_cli(const std::string& args) {
   r.err = slurp(base + ".err");
   return r;
 }
+
+inline CliResult run_cli(const std::string& args) { return run_cli_env("", args); }
 
 inline std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path = temp_dir() + "/" + name;

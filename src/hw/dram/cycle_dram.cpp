@@ -40,4 +40,8 @@ void CycleDram::write_stats(Json& out) const {
   out["bytes_requested"] = {{"read", bytes_read_}, {"written", bytes_written_}};
 }
 
+std::int64_t CycleDram::stall_bound_fs() const {
+  return controller_->watchdog_cycles() * controller_->spec().tCK_fs;  // at most kMaxRunCycles x kMaxPeriodFs
+}
+
 }  // namespace attnsim

@@ -23,6 +23,8 @@ class CycleDram final : public IDram {
   int channels() const override;
   void set_data_observer(DramDataObserver* observer) override;
   DramController& controller() { return *controller_; }
+  std::int64_t stall_bound_fs() const override;
+  std::string describe_pending() const override { return controller_->describe_pending(); }
 
  private:
   std::unique_ptr<DramController> controller_;

@@ -62,6 +62,12 @@ class DramChannel {
   }
   bool has_requests() const { return n_read_ + n_write_ > 0; }
   int read_count() const { return n_read_; }
+  // The request waiting longest in either queue (queues are kept oldest first), or null.
+  const DramRequest* oldest_request() const {
+    const DramRequest* r = n_read_ ? &read_q_[0] : nullptr;
+    if (n_write_ && (!r || write_q_[0].accept_cycle < r->accept_cycle)) r = &write_q_[0];
+    return r;
+  }
   int write_count() const { return n_write_; }
   // Accepts a request at cycle `cycle` (the queue must not be full). If the channel was idle, the
   // refreshes due before `cycle` are first issued at the cycles they would have been.

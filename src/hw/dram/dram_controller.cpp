@@ -1,13 +1,36 @@
 #include "hw/dram/dram_controller.h"
 
 #include <algorithm>
+#include <cstdio>
+
+#include "common/checked_math.h"
+#include "common/sim_threads.h"
 
 #include "common/errors.h"
 
 namespace attnsim {
 
+namespace {
+
+// The longest a request can take from the head of its queue to its column command, in DRAM cycles:
+// every timing constraint that can stand between them once (a conflict: PRE, ACT, the column
+// command; a write-to-read turnaround; the four-activate window; a rank switch), the front end, and
+// a refresh with the PREA before it. A sum of maxima, so a bound, not an estimate.
+std::int64_t worst_request_cycles(const DramSpec& s) {
+  const DramTiming& t = s.t;
+  return std::int64_t(t.tRC) + t.tRP + t.tRCD + t.CL + t.CWL + s.burst_cycles() + t.tWR + t.tWTR_L + t.tRTP + t.tFAW +
+         t.tRRD_L + t.tCCD_L + t.tRTRS + s.frontend_cycles + t.tRFC + s.min_refresh_interval();
+}
+
+}  // namespace
+
 DramController::DramController(sc_core::sc_module_name name, const DramSpec& spec)
     : sc_core::sc_module(name), spec_(spec), stats_(std::make_unique<DramStats>()) {
+  // Between two completions at most every queued request of a channel is served, each within
+  // worst_request_cycles, and at most two refresh intervals pass; doubled for margin. Capped so that
+  // the bound stays a representable time.
+  const std::int64_t queued = std::int64_t(spec_.read_queue) + spec_.write_queue + 1;
+  watchdog_cycles_ = std::min<std::int64_t>(kMaxRunCycles, 2 * (queued * worst_request_cycles(spec_) + 2 * spec_.t.tREFI));
   std::string error;
   if (!mapping_.parse(spec_.mapping, spec_, &error))
     throw UserError("DRAM mapping \"" + spec_.mapping + "\": " + error);
@@ -18,6 +41,46 @@ DramController::DramController(sc_core::sc_module_name name, const DramSpec& spe
     sc_core::sc_spawn_options opts;
     sc_core::sc_spawn([this, ch] { channel_thread(ch); }, sc_core::sc_gen_unique_name("channel"), &opts);
   }
+  sc_core::sc_spawn(guarded([this] { watchdog_thread(); }), "watchdog");
+}
+
+void DramController::watchdog_thread() {
+  for (;;) {
+    if (in_flight() == 0) {
+      sc_core::wait(became_busy_);
+      continue;
+    }
+    const std::uint64_t seen = completed_;
+    // Woken early by the drain (so that a finished run's time never moves to this timeout).
+    sc_core::wait(fs_time(watchdog_cycles_ * spec_.tCK_fs), drained_);
+    if (completed_ == seen && in_flight() > 0)
+      throw InternalError("DRAM watchdog: no request completed in " + std::to_string(watchdog_cycles_) +
+                          " DRAM cycles (the bound from the device timing and queue sizes) up to cycle " +
+                          std::to_string(current_cycle()) + ": " + describe_pending());
+  }
+}
+
+std::string DramController::describe_pending() const {
+  std::string s = std::to_string(in_flight()) + " requests in flight";
+  const DramRequest* oldest = nullptr;
+  for (const auto& p : ports_) {
+    const DramChannel& c = *p->core;
+    s += "; channel " + std::to_string(&p - &ports_[0]) + ": " + std::to_string(c.read_count()) + " reads and " +
+         std::to_string(c.write_count()) + " writes queued, refresh pending on " +
+         std::to_string(c.refreshes_pending()) + " of " + std::to_string(spec_.ranks) + " ranks";
+    const DramRequest* r = c.oldest_request();
+    if (r && (!oldest || r->accept_cycle < oldest->accept_cycle)) oldest = r;
+  }
+  if (oldest) {
+    char addr[32];
+    std::snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)oldest->addr);
+    s += "; oldest waiting request: " + std::string(oldest->is_write ? "WRITE " : "READ ") + addr + " (channel " +
+         std::to_string(oldest->loc.channel) + ", rank " + std::to_string(oldest->loc.rank) + ", bank group " +
+         std::to_string(oldest->loc.bank_group) + ", bank " + std::to_string(oldest->loc.bank) + ", row " +
+         std::to_string(oldest->loc.row) + ") accepted at cycle " + std::to_string(oldest->accept_cycle) + ", " +
+         (oldest->first_cmd < 0 ? "no command issued for it yet" : "its row command issued");
+  }
+  return s;
 }
 
 DramController::~DramController() = default;
@@ -48,7 +111,7 @@ void DramController::submit(std::uint64_t addr, bool is_write, DramCompletion* c
   r.ready_cycle = cycle + spec_.frontend_cycles;
   const bool was_idle = !port.core->has_requests();
   port.core->enqueue(r, cycle);
-  ++accepted_;
+  if (accepted_++ == completed_) became_busy_.notify(sc_core::SC_ZERO_TIME);
   // Wake the channel's thread only if this request lets it act before its planned step, and tell it when.
   const std::int64_t wake = was_idle ? cycle : std::max(cycle, port.core->wake_cycle_for_last_enqueued(is_write));
   if (wake < port.planned_cycle) {

@@ -12,6 +12,7 @@
 // time the last one's data is done.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <systemc>
 #include <vector>
 
@@ -57,6 +58,11 @@ class DramController : public sc_core::sc_module {
   void record_commands(bool on);
   // Every recorded command of all channels, ordered by cycle, then channel.
   std::vector<CommandRecord> command_trace() const;
+  // The watchdog's bound: while requests are in flight, one completes at least this often (DRAM
+  // cycles), whatever the traffic; derived from the spec (dram_controller.cpp).
+  std::int64_t watchdog_cycles() const { return watchdog_cycles_; }
+  // Requests in flight, per channel queue, and the oldest one (for the watchdog and stuck runs).
+  std::string describe_pending() const;
 
  private:
   struct ChannelPort {
@@ -68,6 +74,10 @@ class DramController : public sc_core::sc_module {
   };
   void channel_thread(int ch);
   void complete(const StepResult& r);
+  // No silent hang: stops the simulation with an InternalError naming the stuck requests when
+  // requests are in flight and none completes for watchdog_cycles() (refresh starving every request
+  // under a timing no validation foresaw, a scheduler bug).
+  void watchdog_thread();
 
   const DramSpec spec_;
   AddressMapping mapping_;
@@ -76,6 +86,8 @@ class DramController : public sc_core::sc_module {
   std::uint64_t accepted_ = 0, completed_ = 0;
   std::int64_t last_done_cycle_ = 0;
   sc_core::sc_event drained_;
+  sc_core::sc_event became_busy_;  // in_flight() rose from zero
+  std::int64_t watchdog_cycles_ = 0;
   DramDataObserver* data_observer_ = nullptr;
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/checked_math.h"
+#include "common/sim_threads.h"
 #include "common/sim_time.h"
 #include "hw/dram/dram_controller.h"
 
@@ -13,7 +15,7 @@ class TraceDriver : public sc_core::sc_module {
  public:
   TraceDriver(sc_core::sc_module_name name, DramController& ctl, const std::vector<TraceRecord>& trace)
       : sc_core::sc_module(name), ctl_(ctl), trace_(trace) {
-    sc_core::sc_spawn([this] { run(); }, "driver");
+    sc_core::sc_spawn(guarded([this] { run(); }), "driver");
   }
   std::int64_t end_cycle = 0;
 
@@ -23,13 +25,13 @@ class TraceDriver : public sc_core::sc_module {
     std::int64_t prev = -1;
     for (const TraceRecord& r : trace_) {
       const std::int64_t target = std::max({prev + 1, r.cycle, ctl_.current_cycle()});
-      wait_fs(target * tck - now_fs());
+      wait_fs(cycles_to_fs(target, tck) - now_fs());
       ctl_.submit(r.addr, r.is_write, nullptr);
       prev = ctl_.current_cycle();
     }
     while (ctl_.in_flight() > 0) sc_core::wait(ctl_.drained_event());
     end_cycle = std::max(ctl_.last_done_cycle(), ctl_.current_cycle());
-    wait_fs(end_cycle * tck - now_fs());
+    wait_fs(cycles_to_fs(end_cycle, tck) - now_fs());
     // No sc_stop(): with the queues empty nothing is left to do and sc_start() returns.
   }
   DramController& ctl_;
@@ -44,6 +46,7 @@ ReplayResult run_replay(const DramSpec& spec, const std::vector<TraceRecord>& tr
   ctl.record_commands(record_commands);
   TraceDriver driver("trace_driver", ctl, trace);
   sc_core::sc_start();
+  rethrow_thread_failure();  // a watchdog's diagnosis, a time overflow
   ReplayResult res;
   res.cycles = driver.end_cycle;
   ctl.finish(res.cycles);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "common/checked_math.h"
 #include "common/errors.h"
 #include "config/presets.h"
 #include "hw/dram/address_mapping.h"
@@ -23,7 +24,21 @@ const DramTimingField* dram_timing_fields(int* count) {
 }
 
 std::int64_t DramSpec::capacity_bytes() const {
-  return std::int64_t(channels) * ranks * banks_per_rank() * rows * row_bytes();
+  // Saturates: the organization's limits allow 2^73 bytes, more than any address can reach.
+  std::int64_t c = 1;
+  for (std::int64_t f : {std::int64_t(channels), std::int64_t(ranks), std::int64_t(banks_per_rank()), rows, row_bytes()})
+    if (!checked_mul(c, f, &c)) return kMaxSimFs;
+  return c;
+}
+
+std::int64_t DramSpec::min_refresh_interval() const {
+  // A REF falls due every tREFI and may be issued late by the PREA it needs: the bank opened just
+  // before the due cycle closes after tRAS (or its read's tRTP, or its write's data and tWR), then
+  // tRP. After the REF, a request needs tRFC before its ACT and tRCD before its column command,
+  // which must come before the next REF falls due and blocks the rank again.
+  const std::int64_t close = std::max({std::int64_t(t.tRAS), std::int64_t(t.tRCD) + t.tRTP,
+                                       std::int64_t(t.tRCD) + t.CWL + burst_cycles() + t.tWR});
+  return std::int64_t(t.tRFC) + t.tRP + close + t.tRCD;
 }
 
 double DramSpec::peak_bytes_per_second() const {
@@ -104,7 +119,9 @@ void read_device(const JsonView& root, DramSpec* spec) {
     o.diag().add(o.child_path("columns"), "must hold at least one burst (columns >= burst_length)");
   JsonView t = root.object("timing");
   reject_unknown_timing_keys(t, true);
-  double tck_ps = t.number("tCK_ps", std::nullopt, 0.0, 1e6, /*min_exclusive=*/true);
+  // From 1 fs (the time resolution) to the longest period whose kMaxRunCycles cycles fit in
+  // simulated time (checked_math.h).
+  double tck_ps = t.number("tCK_ps", std::nullopt, 0.001, double(kMaxPeriodFs) / 1000.0);
   spec->tCK_fs = std::llround(tck_ps * 1000.0);
   if (t.has("tCK_ps") && std::fabs(tck_ps * 1000.0 - double(spec->tCK_fs)) > 1e-6)
     t.diag().add(t.child_path("tCK_ps"), "must be a whole number of femtoseconds", (*t.node())["tCK_ps"]);
@@ -158,7 +175,13 @@ void check_spec(const JsonView& d, const DramSpec& s) {
   if (t.tWTR_L < t.tWTR_S)
     diag.add(d.child_path("timing") + "/tWTR_L", "must be at least tWTR_S (" + std::to_string(t.tWTR_S) + ")",
              t.tWTR_L);
-  if (t.tREFI <= t.tRFC + t.tRP) diag.add(d.child_path("timing") + "/tREFI", "must exceed tRFC + tRP", t.tREFI);
+  if (t.tREFI <= s.min_refresh_interval())
+    diag.add(d.child_path("timing") + "/tREFI",
+             "must exceed tRFC + tRP + max(tRAS, tRCD + tRTP, tRCD + CWL + BL/2 + tWR) + tRCD = " +
+                 std::to_string(s.min_refresh_interval()) +
+                 " cycles, or a refresh falls due before a request opened after the previous one can be served, "
+                 "and refresh starves every request",
+             t.tREFI);
   std::string error;
   AddressMapping m;
   if (!s.mapping.empty() && !m.parse(s.mapping, s, &error)) diag.add(d.child_path("mapping"), error, s.mapping);

@@ -77,6 +77,8 @@ struct DramSpec {
   int bursts_per_row() const { return columns / burst_length; }
   std::int64_t row_bytes() const { return std::int64_t(columns) * channel_width_bits / 8; }
   std::int64_t capacity_bytes() const;
+  // The shortest tREFI at which a request can always be served between two refreshes (dram_spec.cpp).
+  std::int64_t min_refresh_interval() const;
   // Peak data bandwidth of all channels, in bytes per second.
   double peak_bytes_per_second() const;
 };

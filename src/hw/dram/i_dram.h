@@ -7,6 +7,7 @@
 // them and may delay a caller before accepting its first burst (back-pressure). Timing only: no data.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <systemc>
 
 #include "config/hw_config.h"
@@ -39,6 +40,11 @@ class IDram {
   virtual bool address_independent() const { return false; }
   // Independent data channels (the columns of a utilization trace).
   virtual int channels() const { return 1; }
+  // The longest a transfer may wait without any request of the model completing (its own watchdog's
+  // bound), in femtoseconds; 0 when the model cannot stall (ideal: its waits are computed times).
+  virtual std::int64_t stall_bound_fs() const { return 0; }
+  // What is waiting inside the model, for a stuck run's message ("" when nothing is known).
+  virtual std::string describe_pending() const { return ""; }
   // Null (the default): no observer. Set before the simulation starts.
   virtual void set_data_observer(DramDataObserver* observer) { data_observer_ = observer; }
 

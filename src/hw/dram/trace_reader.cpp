@@ -3,11 +3,15 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string_view>
 
+#include "common/checked_math.h"
 #include "common/errors.h"
+#include "config/json_reader.h"
 
 namespace attnsim {
 
@@ -95,7 +99,8 @@ TraceFormat detect(const std::string_view* tok, int n) {
 
 }  // namespace
 
-Trace read_trace(std::istream& in, const std::string& file, TraceFormat format, std::int64_t tCK_fs) {
+Trace read_trace(std::istream& in, const std::string& file, TraceFormat format, std::int64_t tCK_fs,
+                 std::uint64_t capacity_bytes) {
   Trace trace;
   trace.format = format;
   std::string line;
@@ -127,7 +132,9 @@ Trace read_trace(std::istream& in, const std::string& file, TraceFormat format, 
           r.is_write = true;
         else
           fail("expected READ or WRITE");
-        if (!parse_u64(tok[2], &cyc, true) || cyc > std::uint64_t(INT64_MAX / 4)) fail("expected a cycle number");
+        if (!parse_u64(tok[2], &cyc, true)) fail("expected a cycle number");
+        if (cyc > std::uint64_t(kMaxRunCycles))
+          fail("a cycle must be at most " + std::to_string(kMaxRunCycles) + " (2^36, the longest run)");
         r.cycle = std::int64_t(cyc);
         break;
       }
@@ -155,22 +162,33 @@ Trace read_trace(std::istream& in, const std::string& file, TraceFormat format, 
         char* end = nullptr;
         errno = 0;
         const double ns = std::strtod(t.c_str(), &end);
-        if (end != t.c_str() + t.size() || errno || !(ns >= 0) || ns > 1e15) fail("expected a time in ns (>= 0)");
-        r.cycle = std::int64_t(std::ceil(ns * 1e6 / double(tCK_fs) - 1e-9));
+        if (end != t.c_str() + t.size() || errno || !(ns >= 0) || !std::isfinite(ns)) fail("expected a time in ns (>= 0)");
+        const double cycle = std::ceil(ns * 1e6 / double(tCK_fs) - 1e-9);
+        if (!double_to_int64(std::max(cycle, 0.0), 0, kMaxRunCycles, &r.cycle))
+          fail("a time must be at most " + std::to_string(kMaxRunCycles) + " DRAM cycles (2^36, the longest run) of " +
+               std::to_string(tCK_fs) + " fs");
         break;
       }
       case TraceFormat::Auto:
         break;
+    }
+    if (capacity_bytes > 0 && r.addr >= capacity_bytes) {
+      char hex[32];
+      std::snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)capacity_bytes);
+      fail("the address is beyond the DRAM's capacity of " + std::string(hex) + " bytes (" +
+           std::to_string(capacity_bytes) + ")");
     }
     trace.records.push_back(r);
   }
   return trace;
 }
 
-Trace read_trace_file(const std::string& path, TraceFormat format, std::int64_t tCK_fs) {
+Trace read_trace_file(const std::string& path, TraceFormat format, std::int64_t tCK_fs,
+                      std::uint64_t capacity_bytes) {
+  check_input_file(path, "trace file");
   std::ifstream in(path);
   if (!in) throw UserError(path + ": cannot open trace file");
-  return read_trace(in, path, format, tCK_fs);
+  return read_trace(in, path, format, tCK_fs, capacity_bytes);
 }
 
 }  // namespace attnsim

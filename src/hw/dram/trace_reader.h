@@ -27,8 +27,14 @@ struct Trace {
   std::vector<TraceRecord> records;
 };
 
-// tCK_fs converts plain-format nanoseconds into DRAM cycles (rounded up).
-Trace read_trace(std::istream& in, const std::string& file, TraceFormat format, std::int64_t tCK_fs);
-Trace read_trace_file(const std::string& path, TraceFormat format, std::int64_t tCK_fs);
+// tCK_fs converts plain-format nanoseconds into DRAM cycles (rounded up). A request's cycle must be
+// at most kMaxRunCycles (checked_math.h: the longest run), so that cycle x tCK never overflows
+// simulated time. With capacity_bytes > 0, an address at or beyond it is refused (the address
+// mapping would otherwise drop its high bits and alias it onto another location).
+Trace read_trace(std::istream& in, const std::string& file, TraceFormat format, std::int64_t tCK_fs,
+                 std::uint64_t capacity_bytes = 0);
+// The same from a file; a directory or a missing file is a UserError.
+Trace read_trace_file(const std::string& path, TraceFormat format, std::int64_t tCK_fs,
+                      std::uint64_t capacity_bytes = 0);
 
 }  // namespace attnsim
