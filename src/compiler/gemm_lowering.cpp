@@ -68,10 +68,13 @@ std::int64_t compute_cycles(const HwConfig& hw, const GemmDims& d, std::int64_t 
 
 
 
-// SRAM banks a buffer of `bytes` spans when it starts on a bank boundary (GemmEmitter's layout
-// when it fits; otherwise it may straddle one more, which the estimate ignores).
+// SRAM banks a buffer of `bytes` spans: with interleaved banks, one per stripe up to all of them;
+// with contiguous banks, when it starts on a bank boundary (GemmEmitter's layout when it fits;
+// otherwise it may straddle one more, which the estimate ignores).
 std::int64_t banks_spanned(const HwConfig& hw, std::uint64_t bytes) {
-  return std::max<std::int64_t>(1, std::int64_t((bytes + hw.sram.bytes_per_bank - 1) / hw.sram.bytes_per_bank));
+  const std::uint64_t stripe = std::uint64_t(hw.sram.stripe_bytes());
+  const std::int64_t n = std::max<std::int64_t>(1, std::int64_t((bytes + stripe - 1) / stripe));
+  return hw.sram.interleaved() ? std::min<std::int64_t>(n, hw.sram.banks) : n;
 }
 
 // The analytical estimate of one tiling (the mapper's ranking; the best few are then timed):
@@ -82,7 +85,7 @@ std::int64_t banks_spanned(const HwConfig& hw, std::uint64_t bytes) {
 //             a buffer's bytes spread over the banks it spans);
 //   epilogue  the last C tile's store, exposed: c tile bytes / bandwidth + latency.
 double analytic_cycles(const HwConfig& hw, const GemmDims& d, std::int64_t tm, std::int64_t tk, std::int64_t tn,
-                       std::uint64_t traffic, int epilogue_inputs) {
+                       std::uint64_t traffic, int epilogue_inputs, bool c_in_accumulators) {
   const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
   const double bw = hw.dram.peak_bytes_per_cycle;
   const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 50.0;
@@ -108,8 +111,11 @@ double analytic_cycles(const HwConfig& hw, const GemmDims& d, std::int64_t tm, s
         auto need = [](std::uint64_t bytes, std::int64_t banks, std::uint64_t per) {
           return double((bytes + banks * per - 1) / (banks * per));
         };
-        const double ports = std::max({need(t.a_read, a_banks, per_read), need(t.b_read, b_banks, per_read),
-                                       need(t.c_read, c_banks, per_read), need(t.c_written, c_banks, per_write)});
+        // Partial sums in accumulator storage use the array's own ports there, sized for it.
+        const double c_ports = c_in_accumulators ? 0.0
+                                                 : std::max(need(t.c_read, c_banks, per_read),
+                                                            need(t.c_written, c_banks, per_write));
+        const double ports = std::max({need(t.a_read, a_banks, per_read), need(t.b_read, b_banks, per_read), c_ports});
         const double comp =
             double(gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {m, k, n}));
         array_time += double(cm * ck * cn) * std::max(comp, ports);
@@ -207,7 +213,7 @@ void for_each_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capaci
           GemmTiling t{tm, tk, tn, n_outer, traffic, comp, 0};
           t.epilogue_inputs = epilogue_inputs;
           t.c_in_accumulators = c_acc;
-          t.est_cycles = analytic_cycles(hw, d, tm, tk, tn, traffic, epilogue_inputs);
+          t.est_cycles = analytic_cycles(hw, d, tm, tk, tn, traffic, epilogue_inputs, c_acc);
           visit(t, footprint, is_wide);
         }
       }
