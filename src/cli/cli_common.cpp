@@ -108,4 +108,29 @@ bool parse_options(const std::string& command, const std::string& usage, const p
   return true;
 }
 
+void MapperFlags::add_to(po::options_description& opts, const std::string& what) {
+  opts.add_options()("mapper", po::value(&effort),
+                     ("how hard the mapper searches " + what +
+                      ": fast (analytical cost only), default (the best few timed), thorough (a wider mapspace, "
+                      "more timed)")
+                         .c_str())(
+      "mapper-seed", po::value(&seed), "seed for the thorough mapper's random sample of the mapspace (default 0)")(
+      "mapping", po::value(&mapping_file),
+      ("fix some or all of " + what + " from a mapping file (the form --emit mapping prints); the mapper chooses "
+                                      "the rest")
+          .c_str());
+}
+
+MapperOptions MapperFlags::options() {
+  MapperOptions o;
+  if (!parse_mapper_effort(effort, &o.effort))
+    throw UserError("--mapper " + effort + ": must be fast, default or thorough");
+  o.seed = seed;
+  if (!mapping_file.empty()) {
+    fixed = read_mapping_file(mapping_file);
+    o.fixed = &fixed;
+  }
+  return o;
+}
+
 }  // namespace attnsim::cli

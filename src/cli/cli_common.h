@@ -8,6 +8,8 @@
 #include "cli/commands.h"
 #include "config/hw_config.h"
 #include "config/model_config.h"
+#include "mapper/mapping.h"
+#include "mapper/search.h"
 #include "hw/trace_recorder.h"
 
 namespace attnsim::cli {
@@ -33,6 +35,18 @@ Json model_workload(const ModelConfig& model);
 // returns the report, with the resolved model under "model". One simulation: call it once per
 // process (SystemC elaborates once).
 Json simulate_model(const HwConfig& hw, const ModelConfig& model, const TraceOptions* trace = nullptr);
+
+// The mapper's flags (--mapper, --mapper-seed, --mapping), shared by run and gemm.
+struct MapperFlags {
+  std::string effort = "default", mapping_file;
+  std::uint64_t seed = 0;
+  ModelMapping fixed;  // read from mapping_file by options()
+  // Adds the three flags to opts; `what` says what is mapped ("each op's schedule", "the tiling").
+  void add_to(po::options_description& opts, const std::string& what);
+  // Validates the flags and reads the mapping file (UserError naming the flag or the file's path).
+  // The result points into this object.
+  MapperOptions options();
+};
 
 // Parses args into vm; returns false (after printing help) when --help was given.
 bool parse_options(const std::string& command, const std::string& usage, const po::options_description& opts,

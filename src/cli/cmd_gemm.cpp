@@ -12,8 +12,8 @@ namespace attnsim::cli {
 
 int cmd_gemm(const Args& args) {
   po::options_description opts("options");
-  std::string hw_name, out_dir, emit, mapper = "default", mapping_file;
-  std::uint64_t mapper_seed = 0;
+  std::string hw_name, out_dir, emit;
+  MapperFlags mapper;
   std::int64_t m = 0, k = 0, n = 0;
   std::vector<std::string> sets;
   opts.add_options()("help,h", "this text")("hw", po::value(&hw_name)->required(),
@@ -26,12 +26,8 @@ int cmd_gemm(const Args& args) {
       "out", po::value(&out_dir), "write report.json and report.csv into this directory")(
       "emit", po::value(&emit),
       "print an intermediate form instead of simulating: tiles, or mapping (the chosen tiling as JSON, op \"gemm\", "
-      "that --mapping reads back)")(
-      "mapper", po::value(&mapper),
-      "how hard the mapper searches the tiling: fast (analytical cost only), default (the best few timed), "
-      "thorough (a wider mapspace, more timed)")(
-      "mapper-seed", po::value(&mapper_seed), "seed for the thorough mapper's random sample (default 0)")(
-      "mapping", po::value(&mapping_file), "fix some or all of the tiling from a mapping file (op \"gemm\")");
+      "that --mapping reads back)");
+  mapper.add_to(opts, "the tiling (op \"gemm\")");
   po::variables_map vm;
   if (!parse_options("gemm",
                      "--hw FILE|PRESET --m M --k K --n N [--out DIR] [--set /path=VALUE]...\n"
@@ -39,17 +35,9 @@ int cmd_gemm(const Args& args) {
                      opts, nullptr, args, vm))
     return 0;
   if (!emit.empty() && emit != "tiles" && emit != "mapping") throw UserError("--emit " + emit + ": must be tiles or mapping");
-  MapperOptions mopt;
-  if (!parse_mapper_effort(mapper, &mopt.effort))
-    throw UserError("--mapper " + mapper + ": must be fast, default or thorough");
-  mopt.seed = mapper_seed;
-  ModelMapping fixed;
-  if (!mapping_file.empty()) {
-    fixed = read_mapping_file(mapping_file);
-    for (const auto& [op, om] : fixed.ops)
-      if (op != "gemm") throw UserError(fixed.where(op, "") + ": attnsim gemm has one op, named \"gemm\"");
-    mopt.fixed = &fixed;
-  }
+  const MapperOptions mopt = mapper.options();
+  for (const auto& [op, om] : mapper.fixed.ops)
+    if (op != "gemm") throw UserError(mapper.fixed.where(op, "") + ": attnsim gemm has one op, named \"gemm\"");
   HwConfig hw = load_hw(hw_name, sets);
   check_gemm_size(hw, m, k, n);
   const GemmDims dims{m, k, n};

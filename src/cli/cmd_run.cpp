@@ -43,8 +43,7 @@ int cmd_run(const Args& args) {
   std::vector<std::string> sets;
   std::string variants;
   std::string trace_dir, trace_formats = "timeline,perfetto";
-  std::string mapper = "default", mapping_file;
-  std::uint64_t mapper_seed = 0;
+  MapperFlags mapper;
   std::int64_t trace_window = 0, trace_max_slices = std::int64_t(TraceOptions().max_slices);
   for (const std::string& v : attn_variant_names()) variants += (variants.empty() ? "" : ", ") + v;
   variants += ", or cascade:FILE (a variant written as a cascade, models/cascades/)";
@@ -62,13 +61,6 @@ int cmd_run(const Args& args) {
       "emit", po::value(&emit),
       "print an intermediate form instead of simulating: graph, tiles, or mapping (the schedule chosen for each op, "
       "as JSON that --mapping reads back)")(
-      "mapper", po::value(&mapper),
-      "how hard the mapper searches each op's schedule: fast (analytical cost only), default (the best few "
-      "timed), thorough (a wider mapspace, more timed)")(
-      "mapper-seed", po::value(&mapper_seed), "seed for the thorough mapper's random sample of the mapspace (default 0)")(
-      "mapping", po::value(&mapping_file),
-      "fix some or all ops' schedules from a mapping file (the form --emit mapping prints); the mapper "
-      "chooses the rest")(
       "trace", po::value(&trace_dir),
       "record utilization traces into this directory: timeline.csv (per window: unit busy fractions, SRAM "
       "bank port use, DRAM GB/s per channel, DRAM bytes in flight averaged over the window), trace.json "
@@ -82,6 +74,7 @@ int cmd_run(const Args& args) {
       "trace-max-slices", po::value(&trace_max_slices),
       "with --trace: at most this many instruction slices in trace.json (default 1000000); past it slices "
       "are dropped, counters and timeline stay complete, and the trace is marked truncated");
+  mapper.add_to(opts, "each op's schedule");
   po::variables_map vm;
   if (!parse_options("run",
                      "--hw FILE|PRESET --model FILE|PRESET [--seq-len N] [--batch B] [--variant V] [--out DIR]\n"
@@ -107,15 +100,7 @@ int cmd_run(const Args& args) {
   }
   if (!emit.empty() && emit != "tiles" && emit != "graph" && emit != "mapping")
     throw UserError("--emit " + emit + ": must be graph, tiles or mapping");
-  MapperOptions mopt;
-  if (!parse_mapper_effort(mapper, &mopt.effort))
-    throw UserError("--mapper " + mapper + ": must be fast, default or thorough");
-  mopt.seed = mapper_seed;
-  ModelMapping fixed;
-  if (!mapping_file.empty()) {
-    fixed = read_mapping_file(mapping_file);
-    mopt.fixed = &fixed;
-  }
+  const MapperOptions mopt = mapper.options();
   ModelOverrides ov;
   ov.seq_len = vm.count("seq-len") ? seq_len : 0;
   ov.batch = vm.count("batch") ? batch : 0;

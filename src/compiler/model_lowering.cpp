@@ -226,23 +226,28 @@ class Lowering {
     for (const auto& h : grp.heads) heads.push_back(head_blocks(h));
     const bool causal = grp.causal;
     const float scale = grp.scale;
+    // The row-fused kernel as the group's phase: the row_fused variant, unfused with S on chip, or
+    // flash run as one key block.
+    auto add_row_fused = [&](const std::string& how, const RowFusedPlan& p, const OpMapping& mapping) {
+      Step s;
+      s.info = {name, grp.layer, OpClass::QK,
+                how + ", K/V tiles " + std::to_string(p.bk) + "x" + std::to_string(dh) + ", " +
+                    std::to_string(p.score_buffers) + " score buffer(s)",
+                0, mapping};
+      s.buffers = RowFusedEmitter(hw_, p, n, dh, 0, /*use_accumulators=*/true).buffers(phase());
+      s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
+        RowFusedEmitter e(hw, p, n, dh, 0, /*use_accumulators=*/true);
+        for (const HeadBlocks& h : heads) e.emit_head(em, h, causal, scale);
+      };
+      add_step(std::move(s));
+    };
     switch (grp.spec.variant) {
       case AttnVariant::Flash: {
         const FlashSchedule fs = choose_flash_schedule(hw_, n, dh, capacity_, name, opt_);
         if (fs.row_fused) {
-          const RowFusedPlan p = fs.rows;
-          Step s;
-          std::ostringstream os;
-          os << "flash as one key block (row-fused): query blocks of " << p.br
-             << " rows with their full score rows on chip, K/V tiles " << p.bk << "x" << dh << ", " << p.score_buffers
-             << " score buffer(s)";
-          s.info = {name, grp.layer, OpClass::QK, os.str(), 0, {"row_fused", {{"m", p.br}}, {}}};
-          s.buffers = RowFusedEmitter(hw_, p, n, dh, 0, /*use_accumulators=*/true).buffers(phase());
-          s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
-            RowFusedEmitter e(hw, p, n, dh, 0, /*use_accumulators=*/true);
-            for (const HeadBlocks& h : heads) e.emit_head(em, h, causal, scale);
-          };
-          add_step(std::move(s));
+          add_row_fused("flash as one key block (row-fused): query blocks of " + std::to_string(fs.rows.br) +
+                            " rows with their full score rows on chip",
+                        fs.rows, {"row_fused", {{"m", fs.rows.br}}, {}});
           return;
         }
         const FlashPlan p = fs.flash;
@@ -263,21 +268,11 @@ class Lowering {
         const bool unfused = grp.spec.variant == AttnVariant::Unfused;
         const RowFusedPlan p = plan_row_fused(hw_, n, dh, capacity_, name, unfused, unfused ? nullptr : opt_.fixed);
         if (p.br > 0) {
-          Step s;
-          std::ostringstream os;
           if (unfused)
-            os << "unfused, S " << n << "x" << n << " on chip";
+            add_row_fused("unfused, S " + std::to_string(n) + "x" + std::to_string(n) + " on chip", p, {});
           else
-            os << "row-fused: query blocks of " << p.br << " rows with their full score rows on chip";
-          os << ", K/V tiles " << p.bk << "x" << dh << ", " << p.score_buffers << " score buffer(s)";
-          s.info = {name, grp.layer, OpClass::QK, os.str(), 0, {}};
-          if (!unfused) s.info.mapping = {"row_fused", {{"m", p.br}}, {}};
-          s.buffers = RowFusedEmitter(hw_, p, n, dh, 0, /*use_accumulators=*/true).buffers(phase());
-          s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
-            RowFusedEmitter e(hw, p, n, dh, 0, /*use_accumulators=*/true);
-            for (const HeadBlocks& h : heads) e.emit_head(em, h, causal, scale);
-          };
-          add_step(std::move(s));
+            add_row_fused("row-fused: query blocks of " + std::to_string(p.br) + " rows with their full score rows on chip",
+                          p, {"row_fused", {{"m", p.br}}, {}});
           return;
         }
         lower_unfused_spilled(grp);
