@@ -359,7 +359,7 @@ class Lowering {
     for (std::size_t g = 0; g < plan->groups.size(); ++g) {
       Step s;
       const std::string phase_name = plan->groups.size() > 1 ? name + "." + std::to_string(g) : name;
-      s.info = {phase_name, grp.layer, OpClass::QK, how, 0};
+      s.info = {phase_name, grp.layer, OpClass::QK, how, 0, {}};
       s.buffers = cascade::group_buffers(*plan, int(g), phase());
       s.emit = [&hw, c, plan, classes, bindings, g](Emitter& em) {
         cascade::emit_group(hw, *plan, int(g), em, bindings, *classes);
