@@ -79,6 +79,21 @@ const OpMapping* fixed_attention(const ModelMapping* fixed, const std::string& w
 
 namespace {
 
+// One head's Q, K, V, O (N x d each, 4 KiB apart in DRAM) for the programs the mapper times.
+struct OneHead {
+  std::vector<TensorInfo> tensors;
+  HeadBlocks blocks;
+};
+OneHead one_head(const HwConfig& hw, std::int64_t n, std::int64_t dh) {
+  const std::uint64_t bytes = align_up(std::uint64_t(n) * std::uint64_t(dh) * hw.array.operand_bytes, 4096);
+  OneHead h;
+  for (int i = 0; i < 4; ++i)
+    h.tensors.push_back({std::string(1, "QKVO"[i]), i * bytes, std::uint64_t(n), std::uint64_t(dh),
+                         hw.array.operand_bytes});
+  h.blocks = {{0, 0, 0, n, dh}, {1, 0, 0, n, dh}, {2, 0, 0, n, dh}, {3, 0, 0, n, dh}};
+  return h;
+}
+
 // Flash candidates (plans and their mapper entries) within capacity; f: the user's fixed tiles.
 void flash_candidates(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh, std::uint64_t capacity,
                       const OpMapping* f, std::vector<FlashPlan>* plans, std::vector<MapCandidate>* mc) {
@@ -119,16 +134,10 @@ void flash_candidates(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
               " bk=" + std::to_string(bk);
       c.time = [&hw, p, seq_len, dh, nq] {
         return time_extrapolated(hw, nq, [&](ProgramSink& sink, std::int64_t reps) {
-          const std::uint64_t bytes = std::uint64_t(seq_len) * std::uint64_t(dh) * hw.array.operand_bytes;
-          const std::vector<TensorInfo> tensors = {
-              {"Q", 0, std::uint64_t(seq_len), std::uint64_t(dh), hw.array.operand_bytes},
-              {"K", align_up(bytes, 4096), std::uint64_t(seq_len), std::uint64_t(dh), hw.array.operand_bytes},
-              {"V", 2 * align_up(bytes, 4096), std::uint64_t(seq_len), std::uint64_t(dh), hw.array.operand_bytes},
-              {"O", 3 * align_up(bytes, 4096), std::uint64_t(seq_len), std::uint64_t(dh), hw.array.operand_bytes}};
-          Emitter em(sink, tensors);
+          const OneHead head = one_head(hw, seq_len, dh);
+          Emitter em(sink, head.tensors);
           FlashEmitter e(hw, p, dh, 0, /*use_accumulators=*/true);
-          const HeadBlocks h{{0, 0, 0, seq_len, dh}, {1, 0, 0, seq_len, dh}, {2, 0, 0, seq_len, dh}, {3, 0, 0, seq_len, dh}};
-          e.emit_head(em, h, seq_len, false, 1.f / std::sqrt(float(dh)), std::min(seq_len, reps * p.bq));
+          e.emit_head(em, head.blocks, seq_len, false, 1.f / std::sqrt(float(dh)), std::min(seq_len, reps * p.bq));
         });
       };
       plans->push_back(p);
@@ -140,20 +149,18 @@ void flash_candidates(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
 [[noreturn]] void throw_flash_does_not_fit(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
                                            std::uint64_t capacity, const std::string& what, const MapperOptions& opt,
                                            const OpMapping* f) {
-  std::int64_t t = std::min(attention_tile_candidates(hw, std::int64_t(1) << 20).front(), seq_len);
+  const std::int64_t t = std::min(attention_tile_candidates(hw, std::int64_t(1) << 20).front(), seq_len);
   if (f && f->tile_of("m") && f->tile_of("p"))
     throw UserError(opt.fixed->where(what, "tile") + ": flash tiles of " + std::to_string(f->tile_of("m")) +
                     " query and " + std::to_string(f->tile_of("p")) + " key rows need " +
                     std::to_string(flash_footprint(hw, f->tile_of("m"), f->tile_of("p"), dh)) +
                     " B of SRAM (double-buffered), more than the " + std::to_string(capacity) + " B available");
-  {
-    std::ostringstream msg;
-    if (f) msg << opt.fixed->where(what, "tile") << ": the fixed tiles do not fit; ";
-    msg << hw.source << ": /sram: " << what << ": flash attention's smallest tiles (Q " << t << "x" << dh << ", K and V "
-        << t << "x" << dh << ", scores " << t << "x" << t << ", double-buffered) need "
-        << flash_footprint(hw, t, t, dh) << " B, more than the " << capacity << " B of SRAM available";
-    throw UserError(msg.str());
-  }
+  std::ostringstream msg;
+  if (f) msg << opt.fixed->where(what, "tile") << ": the fixed tiles do not fit; ";
+  msg << hw.source << ": /sram: " << what << ": flash attention's smallest tiles (Q " << t << "x" << dh << ", K and V "
+      << t << "x" << dh << ", scores " << t << "x" << t << ", double-buffered) need "
+      << flash_footprint(hw, t, t, dh) << " B, more than the " << capacity << " B of SRAM available";
+  throw UserError(msg.str());
 }
 
   // Row-fused candidates: query blocks of br rows with their whole score rows on chip, br a
@@ -196,16 +203,10 @@ void row_fused_candidates(const HwConfig& hw, std::int64_t n, std::int64_t dh, s
               " buffers=" + std::to_string(p.score_buffers);
       c.time = [&hw, p, n, dh, nb] {
         return time_extrapolated(hw, nb, [&](ProgramSink& sink, std::int64_t reps) {
-          const std::uint64_t bytes = align_up(std::uint64_t(n) * std::uint64_t(dh) * hw.array.operand_bytes, 4096);
-          const std::vector<TensorInfo> tensors = {
-              {"Q", 0, std::uint64_t(n), std::uint64_t(dh), hw.array.operand_bytes},
-              {"K", bytes, std::uint64_t(n), std::uint64_t(dh), hw.array.operand_bytes},
-              {"V", 2 * bytes, std::uint64_t(n), std::uint64_t(dh), hw.array.operand_bytes},
-              {"O", 3 * bytes, std::uint64_t(n), std::uint64_t(dh), hw.array.operand_bytes}};
-          Emitter em(sink, tensors);
+          const OneHead head = one_head(hw, n, dh);
+          Emitter em(sink, head.tensors);
           RowFusedEmitter e(hw, p, n, dh, 0, /*use_accumulators=*/true);
-          const HeadBlocks h{{0, 0, 0, n, dh}, {1, 0, 0, n, dh}, {2, 0, 0, n, dh}, {3, 0, 0, n, dh}};
-          e.emit_head(em, h, false, 1.f / std::sqrt(float(dh)), reps * p.br);
+          e.emit_head(em, head.blocks, false, 1.f / std::sqrt(float(dh)), reps * p.br);
         });
       };
       rplans->push_back(p);

@@ -181,8 +181,9 @@ void for_each_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capaci
     return candidates(dim, granule, wide);
   };
   // The default mapspace's sizes; the others come from the thorough effort's wider one.
-  auto narrow = [&](std::int64_t t, std::int64_t dim, std::int64_t granule) {
-    const std::vector<std::int64_t> v = candidates(dim, granule, false);
+  const std::vector<std::int64_t> narrow_m = candidates(d.m, gm), narrow_k = candidates(d.k, gk),
+                                  narrow_n = candidates(d.n, gn);
+  auto narrow = [](std::int64_t t, const std::vector<std::int64_t>& v) {
     return std::find(v.begin(), v.end(), t) != v.end();
   };
   std::vector<bool> orders = {false, true};
@@ -198,7 +199,7 @@ void for_each_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capaci
         const std::int64_t nm = ceil_div(d.m, tm), nn = ceil_div(d.n, tn);
         const std::uint64_t a_bytes = d.m * d.k * ob, b_bytes = d.k * d.n * ob, c_bytes = d.m * d.n * ob;
         const std::int64_t comp = compute_cycles(hw, d, tm, tk, tn);
-        const bool is_wide = !narrow(tm, d.m, gm) || !narrow(tk, d.k, gk) || !narrow(tn, d.n, gn);
+        const bool is_wide = !narrow(tm, narrow_m) || !narrow(tk, narrow_k) || !narrow(tn, narrow_n);
         for (bool n_outer : orders) {
           // A tile is loaded again only when the (row, k) block it holds changes between consecutive
           // GEMMs (lower_gemm): with the whole K in one tile the outer loop's panel stays on chip
