@@ -96,6 +96,17 @@ inline double loglog_slope(const std::vector<std::pair<double, double>>& pts) {
 
 inline std::uint64_t ceil_div_u(std::int64_t a, std::int64_t b) { return std::uint64_t((a + b - 1) / b); }
 
+// DRAM bytes per head of vanilla attention run as one fused kernel (flash, row-fused, unfused with S
+// on chip; the cascade mapping's query block bq and key tile or chunk bk): Q read and O written once
+// (2 N d elements), K and V read once per query block (2 N d ceil(N / bq)), unless all of their
+// ceil(N / bk) key tiles fit in their two buffer slots: the generic lowering then finds every later
+// use resident (cascade/lower.h) and reads them once (2 N d).
+inline std::uint64_t fused_attention_bytes_per_head(std::uint64_t eb, std::int64_t n, std::int64_t d, std::int64_t bq,
+                                                    std::int64_t bk) {
+  const std::uint64_t kv_reads = ceil_div_u(n, bk) <= 2 ? 1 : ceil_div_u(n, bq);
+  return eb * std::uint64_t(n) * std::uint64_t(d) * (2 + 2 * kv_reads);
+}
+
 // DRAM bytes of the operands of one GEMM C[m x n] = A[m x k] B[k x n] (elements of eb bytes) as
 // GemmEmitter::emit reads them (gemm_lowering.cpp): its loop is outer x inner x k (m, n, k or
 // n, m, k) and a tile of A (block (mi, ki)) or B (block (ki, ni)) is loaded only when it differs
