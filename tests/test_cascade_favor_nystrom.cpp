@@ -7,6 +7,8 @@
 // non-causal only (graph.h), so there is no causal case.
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <set>
 #include <string>
@@ -19,6 +21,7 @@
 #include "compiler/favor_nystrom_lowering.h"
 #include "config/hw_config.h"
 #include "ir/executor.h"
+#include "../fuzz/fuzz_targets.h"
 #include "support/reference.h"
 
 using namespace attnsim;
@@ -377,4 +380,18 @@ TEST_CASE("favor/nystrom: random legal mappings of both cascades compute the rig
   INFO("legal draws: performer " << ran[0] << ", nystromformer " << ran[1]);
   CHECK(ran[0] >= 10);
   CHECK(ran[1] >= 10);
+}
+
+TEST_CASE("favor/nystrom: the cascade fuzz harness takes the new seeds (a user error at most)",
+          "[cascade][favor_nystrom][fuzz]") {
+  // fuzz/corpus/cascade/{performer,nystromformer}.json: the variants with their rank fixed, through
+  // the harness's path (parsed, bound, the generic default mapping, lowered for one head).
+  for (const char* name : {"performer", "nystromformer"}) {
+    INFO(name);
+    std::ifstream in(std::string(ATTNSIM_SOURCE_DIR) + "/fuzz/corpus/cascade/" + name + ".json");
+    REQUIRE(in);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_NOTHROW(attnsim::fuzz::cascade_file(text));
+    CHECK_NOTHROW(attnsim::fuzz::cascade_file("1" + text.substr(1)));  // bound causal
+  }
 }

@@ -144,9 +144,16 @@ Mapping favor_nystrom_default_mapping(const Cascade& c, const HwConfig& hw, std:
       if (!problems.empty()) throw UserError(problems);
       return p.groups[g].footprint;
     };
+    // A group with an online softmax (nystromformer's BV) is a flash kernel: like plan_flash, its key
+    // tile may fill the whole SRAM (fewer, larger tiles: fewer rescales of the accumulator).
+    bool online = false;
+    for (int st : m.groups[g].steps)
+      for (const char* r : shapes[g].loops)
+        online |= c.step(st).kind == cascade::StepKind::Softmax && c.step(st).over == c.desc.rank_index(r);
+    const std::uint64_t budget = online ? capacity : capacity / 2;
     std::int64_t best = 0;
     for (std::int64_t t : tiles)
-      if (footprint(t) <= capacity / 2) best = t;
+      if (footprint(t) <= budget) best = t;
     if (!best && footprint(tiles.front()) <= capacity) best = tiles.front();
     if (!best) {
       std::vector<std::string> problems;

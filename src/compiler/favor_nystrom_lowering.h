@@ -19,7 +19,8 @@
 //   [S P O]                loops m (query token tiles): S = Q K~^T, P = row softmax, O = P W.
 // Default mappings follow the hand-written planners they replace: per group the token tile is the
 // largest of 16, 32, ... below the array side, then the side doubling up to 2048 rows, whose
-// buffers take at most half the SRAM (else the smallest that fits); tensors whose tile never
+// buffers take at most half the SRAM (else the smallest that fits; the key tile of an online
+// softmax, nystromformer's BV, may take all of it, as plan_flash's did); tensors whose tile never
 // changes within a head (weights, landmarks, per-head results) take one slot, token tiles two.
 // Nothing in a buffer grows with N.
 #include <cstdint>
