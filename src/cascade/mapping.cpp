@@ -363,10 +363,17 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       }
     bool rest = false, deep = true;
     for (int s : gm.steps) rest |= !gpn.lookahead[std::size_t(s)];
+    // Read in the rest of a point (not ahead): a DRAM tensor the lookahead reads needs two slots then.
+    auto read_behind = [&](int t) {
+      for (int s : readers[std::size_t(t)])
+        if (group_of[std::size_t(s)] == int(g) && !gpn.lookahead[std::size_t(s)]) return true;
+      return false;
+    };
     for (int s : gm.steps)
       if (gpn.lookahead[std::size_t(s)]) {
         deep &= m.tensors[std::size_t(c.step(s).out)].buffers == 2;
-        for (int t : c.step(s).in) deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers == 2;
+        for (int t : c.step(s).in)
+          deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers == 2 || !read_behind(t);
       }
     // A DRAM tensor read both ahead and in the rest would be evicted by the next iteration's load.
     for (int t = 0; t < ntensors; ++t) {
@@ -374,11 +381,11 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       bool ahead = false, behind = false;
       for (int s : readers[std::size_t(t)])
         if (group_of[std::size_t(s)] == int(g)) (gpn.lookahead[std::size_t(s)] ? ahead : behind) = true;
-      // Unless its tile is the same at every point of an instance (no rank looped or streamed) and it
-      // has two slots: then only the next instance's tile is loaded ahead, into the other slot.
-      bool invariant = m.tensors[std::size_t(t)].buffers == 2;
-      for (int r : c.tensor(t).ranks) invariant &= gpn.loop_depth[r] < 0 && !gpn.stream_chunk[r];
-      deep &= !(ahead && behind) || invariant;
+      // Unless it has two slots and no streamed rank: the next point's tile then goes into the slot
+      // the current point does not use (a streamed rank would cycle both slots within one step).
+      bool two_tiles = m.tensors[std::size_t(t)].buffers == 2;
+      for (int r : c.tensor(t).ranks) two_tiles &= !gpn.stream_chunk[r];
+      deep &= !(ahead && behind) || two_tiles;
     }
     gpn.hoist = any_contract && rest && deep;
     // Placement: in tensor order, packed on 64-byte boundaries; a buffer pinned to a bank starts there.
