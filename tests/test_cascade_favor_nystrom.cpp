@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../fuzz/fuzz_targets.h"
 #include "cascade/cascade.h"
 #include "cascade/lower.h"
 #include "cascade/mapping.h"
@@ -21,7 +22,6 @@
 #include "compiler/favor_nystrom_lowering.h"
 #include "config/hw_config.h"
 #include "ir/executor.h"
-#include "../fuzz/fuzz_targets.h"
 #include "support/reference.h"
 
 using namespace attnsim;
@@ -46,8 +46,8 @@ HwConfig fn_hw(int side, std::int64_t sram_kib, bool softmax_unit = true) {
 }
 
 Cascade bind_variant(const Json& doc, std::int64_t n, std::int64_t d, std::int64_t s) {
-  return bind_cascade(parse_cascade(doc, doc["name"].get<std::string>()), {{"N", double(n)}, {"d", double(d)}, {"s", double(s)}},
-                      false);
+  return bind_cascade(parse_cascade(doc, doc["name"].get<std::string>()),
+                      {{"N", double(n)}, {"d", double(d)}, {"s", double(s)}}, false);
 }
 
 int rank_of(const Cascade& c, const char* r) { return c.desc.rank_index(r); }
@@ -204,10 +204,10 @@ TEST_CASE("favor/nystrom: every problem of the new step kinds is reported at onc
           std::string::npos);
   }
   Json doc = nystromformer_cascade_json();
-  doc["steps"][9]["iterations"] = 0;                  // 1 .. 64
-  doc["steps"][9]["in"] = Json::array({"A", "SA"});   // the identity is indexed [j,i]
-  doc["steps"][1]["over"] = "p";                      // segment_mean takes no over
-  doc["steps"][2]["iterations"] = 3;                  // only pinv
+  doc["steps"][9]["iterations"] = 0;                 // 1 .. 64
+  doc["steps"][9]["in"] = Json::array({"A", "SA"});  // the identity is indexed [j,i]
+  doc["steps"][1]["over"] = "p";                     // segment_mean takes no over
+  doc["steps"][2]["iterations"] = 3;                 // only pinv
   try {
     parse_cascade(doc, "n.json");
     FAIL("accepted");
@@ -230,8 +230,7 @@ TEST_CASE("favor/nystrom: every problem of the new step kinds is reported at onc
   } catch (const UserError& e) {
     const std::string w = e.what();
     INFO(w);
-    CHECK(w.find("p.json: /steps/5/in: favor: the first rank of K (the token) must index Qw too") !=
-          std::string::npos);
+    CHECK(w.find("p.json: /steps/5/in: favor: the first rank of K (the token) must index Qw too") != std::string::npos);
     CHECK(w.find("p.json: /steps/3: ") != std::string::npos);
     CHECK(w.find("p.json: /steps/1/") == std::string::npos);
   }
@@ -261,7 +260,8 @@ TEST_CASE("favor/nystrom: mappings that split what a step needs whole are refuse
   n.groups[1].loops.push_back({rank_of(y, "i"), 4});  // A's rows tiled: pinv needs the whole matrix
   const std::vector<std::string> yr = check_mapping(y, n, hw, std::uint64_t(hw.sram.total_bytes()));
   bool pinv = false;
-  for (const std::string& s : yr) pinv |= s.find("Z needs the whole matrix on chip: keep rank i whole") != std::string::npos;
+  for (const std::string& s : yr)
+    pinv |= s.find("Z needs the whole matrix on chip: keep rank i whole") != std::string::npos;
   CHECK(pinv);
   // The landmarks themselves streamed: segment_mean keeps its segments whole.
   Mapping q = favor_nystrom_default_mapping(y, hw, std::uint64_t(hw.sram.total_bytes()), "test");
@@ -281,13 +281,14 @@ TEST_CASE("favor/nystrom: mappings that split what a step needs whole are refuse
   } catch (const UserError& e) {
     const std::string w = e.what();
     INFO(w);
-    CHECK(w.find("hw.json: /sram: L0.attention: performer's smallest token tiles (8 rows) do not fit: default mapping of performer: /groups/0: the buffers need 4336 B") !=
-          std::string::npos);
+    CHECK(w.find("hw.json: /sram: L0.attention: performer's smallest token tiles (8 rows) do not fit: default mapping "
+                 "of performer: /groups/0: the buffers need 4336 B") != std::string::npos);
     CHECK(w.find("the buffers need") != std::string::npos);
   }
 }
 
-TEST_CASE("favor/nystrom: the default mappings compute Performer and Nystromformer", "[cascade][favor_nystrom][functional]") {
+TEST_CASE("favor/nystrom: the default mappings compute Performer and Nystromformer",
+          "[cascade][favor_nystrom][functional]") {
   // Small SRAMs force several token tiles, the last one partial (N = 150 with tiles of 16 or 32);
   // N not a multiple of l makes segments of unequal length straddle token chunks; several heads share
   // W, WT, ones and I (one DRAM block): the lowering loads them once.
@@ -308,7 +309,8 @@ TEST_CASE("favor/nystrom: the default mappings compute Performer and Nystromform
     const std::uint64_t n = std::uint64_t(k.n), d = std::uint64_t(k.d), s = std::uint64_t(k.s);
     CHECK(counts.macs == 3 * (4 * n * d * s + 2 * n * s));
   }
-  for (const Case& k : {Case{70, 16, 8, 4, 16}, Case{150, 16, 12, 8, 16}, Case{45, 8, 7, 8, 32}, Case{20, 8, 20, 4, 32}}) {
+  for (const Case& k :
+       {Case{70, 16, 8, 4, 16}, Case{150, 16, 12, 8, 16}, Case{45, 8, 7, 8, 32}, Case{20, 8, 20, 4, 32}}) {
     INFO("nystromformer N " << k.n << " d " << k.d << " l " << k.s);
     const HwConfig hw = fn_hw(k.side, k.kib);
     const Cascade c = bind_variant(nystromformer_cascade_json(), k.n, k.d, k.s);
@@ -328,11 +330,14 @@ TEST_CASE("favor/nystrom: random legal mappings of both cascades compute the rig
   // intermediate crossing a group boundary goes through DRAM), with and without a softmax unit;
   // illegal draws are skipped (check_mapping) and most draws are legal.
   std::mt19937_64 rng(4711);
-  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  auto pick = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
   int ran[2] = {0, 0};
   for (int i = 0; i < 48; ++i) {
     const bool performer = i % 2 == 0;
-    const std::int64_t n = pick(6, 48), d = pick(2, 12), s = performer ? pick(1, 10) : pick(1, std::min<std::int64_t>(n, 9));
+    const std::int64_t n = pick(6, 48), d = pick(2, 12),
+                       s = performer ? pick(1, 10) : pick(1, std::min<std::int64_t>(n, 9));
     const HwConfig hw = fn_hw(int(pick(0, 1) ? 4 : 8), 256, pick(0, 1) != 0);
     const Cascade c = bind_variant(performer ? performer_cascade_json() : nystromformer_cascade_json(), n, d, s);
     const int mr = rank_of(c, "m"), pr = rank_of(c, "p");

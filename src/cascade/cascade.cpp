@@ -506,7 +506,8 @@ class Reader {
       s->out = out_tensor(oname, oranks, path + "/out", ElemKind::Operand);
       return s->out >= 0;
     }
-    if (op == "favor" || op == "segment_mean" || op == "pinv") return read_lowrank_step(j, v, op, oname, oranks, path, s);
+    if (op == "favor" || op == "segment_mean" || op == "pinv")
+      return read_lowrank_step(j, v, op, oname, oranks, path, s);
     if (j.contains("iterations")) diag_.add(path + "/iterations", "only pinv takes \"iterations\"");
     s->kind = StepKind::Map;
     for (std::size_t i = 0; i < std::size_t(MapOp::kCount); ++i)
@@ -550,7 +551,8 @@ class Reader {
     };
     if (j.contains("over")) diag_.add(path + "/over", op + " takes no \"over\": its ranks follow from its inputs");
     if (op != "pinv" && j.contains("iterations")) diag_.add(path + "/iterations", "only pinv takes \"iterations\"");
-    if (op != "favor" && j.contains("scale")) diag_.add(path + "/scale", "only softmax, scale and favor take \"scale\"");
+    if (op != "favor" && j.contains("scale"))
+      diag_.add(path + "/scale", "only softmax, scale and favor take \"scale\"");
     if (op == "favor") {
       // in[0]: the projection [token, feature] or [feature, token]; in[1]: the tokens [token, e].
       s->kind = StepKind::Favor;
@@ -581,12 +583,10 @@ class Reader {
       if (!inputs(1)) return false;
       const TensorDecl& x = d_.tensors[std::size_t(s->in[0])];
       const std::vector<std::string> xr = rank_names(x);
-      if (x.ranks.size() != 2 || oranks.size() != 2 || oranks[1] != xr[1] || oranks[0] == xr[0] ||
-          oranks[0] == xr[1])
-        return diag_.add(path + "/out",
-                         "segment_mean writes L[i," + (xr.size() == 2 ? xr[1] : std::string("e")) +
-                             "] from X[" + xr[0] + "," + (xr.size() == 2 ? xr[1] : std::string("e")) +
-                             "]: a new first rank (the segments), the same second rank"),
+      if (x.ranks.size() != 2 || oranks.size() != 2 || oranks[1] != xr[1] || oranks[0] == xr[0] || oranks[0] == xr[1])
+        return diag_.add(path + "/out", "segment_mean writes L[i," + (xr.size() == 2 ? xr[1] : std::string("e")) +
+                                            "] from X[" + xr[0] + "," + (xr.size() == 2 ? xr[1] : std::string("e")) +
+                                            "]: a new first rank (the segments), the same second rank"),
                false;
       s->over = x.ranks[0];
       s->out = out_tensor(oname, oranks, path + "/out", ElemKind::Accumulator);

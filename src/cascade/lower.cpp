@@ -634,7 +634,8 @@ class GroupEmitter {
     issue(Opcode::Vector, {ua, wr(cs)}, nullptr, vec(VecOp::ColMeanAcc, at, {}, cs.second, 1.f, true));
     issue(Opcode::Vector, {rd(cs), wr(cm)}, nullptr, vec(VecOp::RowMax, cs.second, {}, cm.second, 0.f, false));
     issue(Opcode::Gemm, {ui, ua, wr(zacc)}, nullptr, mm(it, at, zacc.second, true));  // A^T = I A^T
-    issue(Opcode::Vector, {rd(zacc), rd(cm), zw}, &first_write, vec(VecOp::DivScalar, zacc.second, cm.second, zt, 0.f, false));
+    issue(Opcode::Vector, {rd(zacc), rd(cm), zw}, &first_write,
+          vec(VecOp::DivScalar, zacc.second, cm.second, zt, 0.f, false));
     for (int i = 0; i < st.iterations; ++i) {
       issue(Opcode::Gemm, {ua, zr, wr(az)}, nullptr, mm(at, zt, az.second, false));  // AZ = A Z
       issue(Opcode::Vector, {rd(az), wr(azo)}, nullptr, vec(VecOp::Copy, az.second, {}, azo.second, 0.f, false));

@@ -174,7 +174,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     auto whole_ranks = [&](int s, const std::vector<int>& ranks, const char* why) {
       for (int r : ranks)
         if (gpn.loop_depth[r] >= 0 || gpn.stream_chunk[r])
-          problem(gp + (gpn.loop_depth[r] >= 0 ? "/loops/" + std::to_string(gpn.loop_depth[r]) : "/stream/" + rank_name(c, r)),
+          problem(gp + (gpn.loop_depth[r] >= 0 ? "/loops/" + std::to_string(gpn.loop_depth[r])
+                                               : "/stream/" + rank_name(c, r)),
                   step_name(c, s) + " needs " + why + " on chip: keep rank " + rank_name(c, r) + " whole");
     };
     // Results summed over a loop: bit i of reduced[t] = tensor t depends on a sum over loop i.
@@ -246,10 +247,10 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
             reduced[std::size_t(st.out)] |= 1u << d;
             for (std::size_t i = std::size_t(d) + 1; i < gm.loops.size(); ++i)
               if (has_rank(c, st.out, gm.loops[i].rank))
-                problem(gp + "/loops/" + std::to_string(i),
-                        "the loop over " + rank_name(c, gm.loops[i].rank) + " is inside the loop over " +
-                            rank_name(c, st.over) + ", which " + step_name(c, s) +
-                            " sums over: loop over the summed rank inside");
+                problem(gp + "/loops/" + std::to_string(i), "the loop over " + rank_name(c, gm.loops[i].rank) +
+                                                                " is inside the loop over " + rank_name(c, st.over) +
+                                                                ", which " + step_name(c, s) +
+                                                                " sums over: loop over the summed rank inside");
           }
           whole_ranks(s, {c.tensor(st.out).ranks[0]}, "its segments");
           break;
@@ -442,8 +443,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       std::ostringstream os;
       os << "the buffers need " << at << " B, more than the " << capacity << " B of SRAM:";
       for (const BufferPlan* b : bs)
-        os << " " << buffer_name(c, *b) << " "
-           << b->depth << " x " << b->rows << "x" << b->cols << "x" << b->elem_bytes << " B;";
+        os << " " << buffer_name(c, *b) << " " << b->depth << " x " << b->rows << "x" << b->cols << "x" << b->elem_bytes
+           << " B;";
       problem(gp, os.str());
     }
     plan.groups.push_back(std::move(gpn));

@@ -74,7 +74,7 @@ Unit unit_of(const Cascade& c, int step, const HwConfig& hw);
 // What a mapping means on a given hardware: the plan the lowering follows and the checker reports.
 
 struct BufferPlan {
-  int tensor = -1;  // cascade tensor, or -1 - step for an online softmax's stats or a step's scratch
+  int tensor = -1;                // cascade tensor, or -1 - step for an online softmax's stats or a step's scratch
   const char* scratch = nullptr;  // a step's scratch buffer (pinv): its name after the step's output's
   std::int64_t rows = 0, cols = 0;
   int elem_bytes = 0;

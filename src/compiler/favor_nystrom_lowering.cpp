@@ -174,10 +174,10 @@ std::vector<LowRankPhase> lower_favor_nystrom_group(const HwConfig& hw, const At
   const bool performer = grp.spec.variant == AttnVariant::Performer;
   ATTNSIM_ASSERT(performer || grp.spec.variant == AttnVariant::Nystromformer, "not performer or nystromformer");
   const std::int64_t n = grp.seq_len, d = grp.head_dim, s = grp.rank;
-  auto c = std::make_shared<Cascade>(cascade::bind_cascade(
-      cascade::parse_cascade(performer ? performer_cascade_json() : nystromformer_cascade_json(),
-                             performer ? "performer (built in)" : "nystromformer (built in)"),
-      {{"N", double(n)}, {"d", double(d)}, {"s", double(s)}}, false));
+  auto c = std::make_shared<Cascade>(
+      cascade::bind_cascade(cascade::parse_cascade(performer ? performer_cascade_json() : nystromformer_cascade_json(),
+                                                   performer ? "performer (built in)" : "nystromformer (built in)"),
+                            {{"N", double(n)}, {"d", double(d)}, {"s", double(s)}}, false));
   const std::uint64_t capacity = std::uint64_t(hw.sram.total_bytes());
   const Mapping m = favor_nystrom_default_mapping(*c, hw, capacity, name);
   auto plan = std::make_shared<CascadePlan>(cascade::plan_cascade(*c, m, hw, capacity));
@@ -190,8 +190,8 @@ std::vector<LowRankPhase> lower_favor_nystrom_group(const HwConfig& hw, const At
   for (std::size_t h = 0; h < grp.heads.size(); ++h) {
     const AttentionGroup::Head& hv = grp.heads[h];
     const std::int64_t row = std::int64_t(h) * s;
-    std::map<std::string, DramBlock> blocks = {{"Q", view(hv.q)}, {"K", view(hv.k)}, {"V", view(hv.v)},
-                                               {"O", view(hv.o)}};
+    std::map<std::string, DramBlock> blocks = {
+        {"Q", view(hv.q)}, {"K", view(hv.k)}, {"V", view(hv.v)}, {"O", view(hv.o)}};
     if (performer) {
       blocks["W"] = whole(grp.w_feat, 0, d, s);
       blocks["WT"] = whole(grp.w_feat_t, 0, s, d);
@@ -223,8 +223,10 @@ std::vector<LowRankPhase> lower_favor_nystrom_group(const HwConfig& hw, const At
   const std::size_t last = plan->groups.size() - 1;
   for (std::size_t g = 0; g < plan->groups.size(); ++g)
     for (int st : plan->groups[g].map.steps)
-      if (g < last) classes[std::size_t(st)] = OpClass::Global;
-      else if (performer) classes[std::size_t(st)] = OpClass::LowRank;
+      if (g < last)
+        classes[std::size_t(st)] = OpClass::Global;
+      else if (performer)
+        classes[std::size_t(st)] = OpClass::LowRank;
   auto shared_classes = std::make_shared<const std::vector<OpClass>>(std::move(classes));
   std::vector<LowRankPhase> phases;
   for (std::size_t g = 0; g < plan->groups.size(); ++g) {

@@ -42,8 +42,8 @@ const Json& nystromformer_cascade_json();
 
 // The default mapping of either cascade, bound to a layer (above); a UserError naming `what`, the
 // group and the buffers when not even the smallest token tile fits in `capacity`.
-cascade::Mapping favor_nystrom_default_mapping(const cascade::Cascade& c, const HwConfig& hw,
-                                               std::uint64_t capacity, const std::string& what);
+cascade::Mapping favor_nystrom_default_mapping(const cascade::Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                               const std::string& what);
 
 // The phases of a performer or nystromformer group: one per group of the mapping, named
 // NAME.global, NAME.global.1 ... for the groups before the last and NAME for the token stream.
