@@ -297,6 +297,7 @@ TEST_CASE("favor/nystrom: the default mappings compute Performer and Nystromform
     int side;
     std::int64_t kib;
   };
+  std::set<std::uint64_t> ones_seen;
   for (const Case& k : {Case{150, 16, 20, 8, 32}, Case{64, 8, 12, 4, 16}, Case{90, 16, 17, 8, 64}}) {
     INFO("performer N " << k.n << " d " << k.d << " m " << k.s);
     const HwConfig hw = fn_hw(k.side, k.kib);
@@ -308,7 +309,18 @@ TEST_CASE("favor/nystrom: the default mappings compute Performer and Nystromform
     // MACs per head: W^T K^T, M, Q W, num: 4 N d m; z, den: 2 N m.
     const std::uint64_t n = std::uint64_t(k.n), d = std::uint64_t(k.d), s = std::uint64_t(k.s);
     CHECK(counts.macs == 3 * (4 * n * d * s + 2 * n * s));
+    // DRAM bytes (2 B elements): W^T and W once for the three heads (one block, one slot); per head
+    // K, V and Q once, M and z stored and loaded back once; O stored once. The ones column (one
+    // block for all heads) is loaded per head when there are more K/V tiles than its two slots, else
+    // once: its tiles are still there when the next head starts.
+    const std::uint64_t kv_tiles =
+        (n + std::uint64_t(m.groups[0].loops[0].tile) - 1) / std::uint64_t(m.groups[0].loops[0].tile);
+    const std::uint64_t ones_loads = kv_tiles > 2 ? 3 : 1;
+    ones_seen.insert(ones_loads);
+    CHECK(counts.load_bytes == 2 * (2 * s * d) + ones_loads * 2 * n + 3 * 2 * (3 * n * d + s * d + s));
+    CHECK(counts.store_bytes == 3 * 2 * (s * d + s + n * d));
   }
+  CHECK(ones_seen.size() == 2);  // both: the ones tiles reloaded per head, and kept
   for (const Case& k :
        {Case{70, 16, 8, 4, 16}, Case{150, 16, 12, 8, 16}, Case{45, 8, 7, 8, 32}, Case{20, 8, 20, 4, 32}}) {
     INFO("nystromformer N " << k.n << " d " << k.d << " l " << k.s);
@@ -321,6 +333,11 @@ TEST_CASE("favor/nystrom: the default mappings compute Performer and Nystromform
     // + 6 x 4 l^3.
     const std::uint64_t n = std::uint64_t(k.n), d = std::uint64_t(k.d), l = std::uint64_t(k.s);
     CHECK(counts.macs == 2 * (4 * n * l * d + 2 * l * l * d + 25 * l * l * l));
+    // DRAM bytes (2 B elements): I once for both heads; per head Q and K for the landmarks, K and V
+    // for BV, Q for the scores (5 N d), the landmarks Q~ (stored, loaded once) and K~ (stored, loaded
+    // by A's group and by the scores'), W (stored, loaded once); O stored.
+    CHECK(counts.load_bytes == 2 * l * l + 2 * 2 * (5 * n * d + 4 * l * d));
+    CHECK(counts.store_bytes == 2 * 2 * (3 * l * d + n * d));
   }
 }
 
