@@ -368,10 +368,21 @@ class Reader {
     for (const std::string& r : ar)
       if (std::find(br.begin(), br.end(), r) != br.end() && std::find(orr.begin(), orr.end(), r) == orr.end())
         summed.push_back(r);
+    // A matrix-vector product: OUT[a] = X[a,r] * y[r] (the array runs it with one output column).
+    if (orr.size() == 1 && ar.size() == 2 && br.size() == 1 && summed.size() == 1) {
+      if (ar[0] != orr[0] || ar[1] != summed[0] || br[0] != summed[0]) {
+        diag_.add(path, "a matrix-vector contraction is \"OUT[a] = X[a,r] * y[r]\"", Json(text));
+        return false;
+      }
+      s->in = {a, b};
+      s->over = d_.rank_index(summed[0]);
+      s->out = out_tensor(on, orr, path, ElemKind::Accumulator);
+      return s->out >= 0;
+    }
     if (orr.size() != 2 || ar.size() != 2 || br.size() != 2 || summed.size() != 1) {
       diag_.add(path,
                 "a contraction writes a 2-rank tensor from two 2-rank operands that share exactly one summed "
-                "rank absent from the output",
+                "rank absent from the output (or a 1-rank one, OUT[a] = X[a,r] * y[r])",
                 Json(text));
       return false;
     }
@@ -398,12 +409,12 @@ class Reader {
 
   bool read_object(const Json& j, const std::string& path, StepDecl* s) {
     JsonView v(&j, path, &diag_);
-    std::vector<std::string> keys = {"out", "op", "in", "over", "scale", "mask"};
+    std::vector<std::string> keys = {"out", "op", "in", "over", "scale", "mask", "iterations"};
     for (auto it = j.begin(); it != j.end(); ++it)
       if (is_comment(it.key())) keys.push_back(it.key());
     v.reject_unknown_keys(keys);
     const std::string out = v.string("out", std::nullopt);
-    std::vector<std::string> op_names = {"softmax", "sum", "max"};
+    std::vector<std::string> op_names = {"softmax", "sum", "max", "favor", "segment_mean", "pinv"};
     for (const char* n : kMapNames) op_names.push_back(n);
     const std::string op = v.string("op", std::nullopt);
     std::vector<std::string> ins;
@@ -495,6 +506,9 @@ class Reader {
       s->out = out_tensor(oname, oranks, path + "/out", ElemKind::Operand);
       return s->out >= 0;
     }
+    if (op == "favor" || op == "segment_mean" || op == "pinv")
+      return read_lowrank_step(j, v, op, oname, oranks, path, s);
+    if (j.contains("iterations")) diag_.add(path + "/iterations", "only pinv takes \"iterations\"");
     s->kind = StepKind::Map;
     for (std::size_t i = 0; i < std::size_t(MapOp::kCount); ++i)
       if (op == kMapNames[i]) s->map = MapOp(i);
@@ -522,6 +536,81 @@ class Reader {
     return s->out >= 0;
   }
 
+  // ---- Performer and Nystromformer steps: favor, segment_mean, pinv (cascade.h has their forms) ----
+  bool read_lowrank_step(const Json& j, JsonView& v, const std::string& op, const std::string& oname,
+                         const std::vector<std::string>& oranks, const std::string& path, StepDecl* s) {
+    auto rank_names = [&](const TensorDecl& t) {
+      std::vector<std::string> r;
+      for (int x : t.ranks) r.push_back(d_.ranks[std::size_t(x)].name);
+      return r;
+    };
+    auto inputs = [&](std::size_t n) {
+      if (s->in.size() == n) return true;
+      diag_.add(path + "/in", op + " reads " + std::to_string(n) + (n == 1 ? " tensor" : " tensors"));
+      return false;
+    };
+    if (j.contains("over")) diag_.add(path + "/over", op + " takes no \"over\": its ranks follow from its inputs");
+    if (op != "pinv" && j.contains("iterations")) diag_.add(path + "/iterations", "only pinv takes \"iterations\"");
+    if (op != "favor" && j.contains("scale"))
+      diag_.add(path + "/scale", "only softmax, scale and favor take \"scale\"");
+    if (op == "favor") {
+      // in[0]: the projection [token, feature] or [feature, token]; in[1]: the tokens [token, e].
+      s->kind = StepKind::Favor;
+      if (!inputs(2)) return false;
+      const TensorDecl &x = d_.tensors[std::size_t(s->in[0])], &y = d_.tensors[std::size_t(s->in[1])];
+      if (x.ranks.size() != 2 || y.ranks.size() != 2)
+        return diag_.add(path + "/in", "favor reads a projection X W and the tokens X, both with two ranks"), false;
+      if (y.ranks[0] == x.ranks[0]) {
+        s->tokens_in_cols = false;
+      } else if (y.ranks[0] == x.ranks[1]) {
+        s->tokens_in_cols = true;
+      } else {
+        return diag_.add(path + "/in",
+                         "favor: the first rank of " + y.name + " (the token) must index " + x.name + " too"),
+               false;
+      }
+      if (y.ranks[1] == x.ranks[0] || y.ranks[1] == x.ranks[1])
+        return diag_.add(path + "/in", "favor: the second rank of " + y.name + " (the norm's) is not one of " + x.name),
+               false;
+      s->over = y.ranks[1];
+      if (s->scale.empty()) s->scale = "1/sqrt(sqrt(" + d_.ranks[std::size_t(s->over)].name + "))";
+      if (oranks != rank_names(x)) return diag_.add(path + "/out", "favor writes the indices of " + x.name), false;
+      s->out = out_tensor(oname, oranks, path + "/out", ElemKind::Operand);
+      return s->out >= 0;
+    }
+    if (op == "segment_mean") {
+      s->kind = StepKind::SegmentMean;
+      if (!inputs(1)) return false;
+      const TensorDecl& x = d_.tensors[std::size_t(s->in[0])];
+      const std::vector<std::string> xr = rank_names(x);
+      if (x.ranks.size() != 2 || oranks.size() != 2 || oranks[1] != xr[1] || oranks[0] == xr[0] || oranks[0] == xr[1])
+        return diag_.add(path + "/out", "segment_mean writes L[i," + (xr.size() == 2 ? xr[1] : std::string("e")) +
+                                            "] from X[" + xr[0] + "," + (xr.size() == 2 ? xr[1] : std::string("e")) +
+                                            "]: a new first rank (the segments), the same second rank"),
+               false;
+      s->over = x.ranks[0];
+      s->out = out_tensor(oname, oranks, path + "/out", ElemKind::Accumulator);
+      return s->out >= 0;
+    }
+    // pinv: Z[j,i] = pinv(A[i,j], I[j,i]).
+    s->kind = StepKind::Pinv;
+    s->iterations = int(v.integer("iterations", std::int64_t(6), 1, 64));
+    if (!inputs(2)) return false;
+    const TensorDecl &a = d_.tensors[std::size_t(s->in[0])], &id = d_.tensors[std::size_t(s->in[1])];
+    if (a.ranks.size() != 2) return diag_.add(path + "/in", "pinv inverts a matrix A[i,j]"), false;
+    const std::vector<int> swapped = {a.ranks[1], a.ranks[0]};
+    if (id.ranks != swapped)
+      return diag_.add(path + "/in", "pinv's second input is the identity, indexed like A transposed (" +
+                                         d_.ranks[std::size_t(a.ranks[1])].name + "," +
+                                         d_.ranks[std::size_t(a.ranks[0])].name + ")"),
+             false;
+    std::vector<std::string> want = {d_.ranks[std::size_t(a.ranks[1])].name, d_.ranks[std::size_t(a.ranks[0])].name};
+    if (oranks != want)
+      return diag_.add(path + "/out", "pinv writes A's indices swapped: [" + want[0] + "," + want[1] + "]"), false;
+    s->out = out_tensor(oname, oranks, path + "/out", ElemKind::Operand);
+    return s->out >= 0;
+  }
+
   const Json& doc_;
   Diagnostics diag_;
   CascadeDesc d_;
@@ -540,6 +629,12 @@ const char* to_string(StepKind k) {
       return "map";
     case StepKind::Reduce:
       return "reduce";
+    case StepKind::Favor:
+      return "favor";
+    case StepKind::SegmentMean:
+      return "segment_mean";
+    case StepKind::Pinv:
+      return "pinv";
   }
   return "?";
 }
@@ -619,6 +714,15 @@ Cascade bind_cascade(const CascadeDesc& d, const std::map<std::string, double>& 
                  "(equal extents)");
     }
     c.causal.push_back(masked ? 1 : 0);
+    // Performer, Nystromformer: shapes that only the extents decide.
+    if (s.kind == StepKind::SegmentMean &&
+        c.extent[std::size_t(c.tensor(s.out).ranks[0])] > c.extent[std::size_t(c.tensor(s.in[0]).ranks[0])])
+      diag.add(s.path + "/out", "segment_mean makes at most as many segments as its input has rows");
+    if (s.kind == StepKind::Pinv) {
+      const auto& r = c.tensor(s.in[0]).ranks;
+      if (c.extent[std::size_t(r[0])] != c.extent[std::size_t(r[1])])
+        diag.add(s.path + "/in", "pinv inverts a square matrix (equal extents)");
+    }
   }
   diag.throw_if_any();
   return c;

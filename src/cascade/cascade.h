@@ -17,6 +17,22 @@
 //   map           elementwise or row-wise ops the vector unit has: scale, exp, relu, gelu, copy,
 //                 l2norm (over the column rank), add, mul (same indices), div (X[m,f] / l[m]).
 //   reduce        l[m] = sum_p X[m,p] or max_p: over the column rank.
+// Steps of the kernelised and landmark variants (Performer, Nystromformer):
+//   matrix-vector z[r] = X[r,p] * y[p]   a contraction whose second operand and output have one rank
+//                                        (Performer's normaliser z = Kf^T 1, den = Qf z).
+//   favor         Kf[r,p] = favor(Kw[r,p], K[p,e])   FAVOR+ positive random features (Choromanski et
+//                 al. 2021): exp(c Kw - c^2 ||K_token||^2 / 2) / sqrt(features), c = "scale" (default
+//                 e^(-1/4) with e the norm rank's extent). The second input holds the tokens' own rows;
+//                 its first rank (the token) is one of the projection's, the projection's other rank
+//                 counts the features. Both the feature rank and the norm rank stay whole in a mapping.
+//   segment_mean  Ql[i,e] = segment_mean(Q[m,e])   the first rank split into extent(i) segments, row i
+//                 the mean of rows [floor(i M / I), floor((i + 1) M / I)) (Nystromformer's landmarks); a
+//                 sum over m (accumulates across m tiles and chunks like a contraction), fp32.
+//   pinv          Z[j,i] = pinv(A[i,j], I[j,i])   the iterative Moore-Penrose pseudo-inverse of a square
+//                 A (Nystromformer, the paper code's iteration): Z0 = A^T / max_j sum_i A_ij (A^T = I A^T
+//                 on the array, I the identity input), then "iterations" (default 6) times
+//                 Z <- 0.25 Z (13 I - AZ (15 I - AZ (7 I - AZ))), AZ = A Z: 4 GEMMs and 3 vector steps
+//                 each, in scratch buffers of the step. Its ranks stay whole in a mapping.
 // Element kinds follow the units: a contraction writes accumulators, every other step operands
 // (inputs and outputs live in DRAM in the model's dtype).
 //
@@ -44,7 +60,16 @@ namespace attnsim::cascade {
 inline constexpr int kMaxRanks = 8;  // ranks of one cascade
 inline constexpr int kMaxTensorRanks = 2;
 
-enum class StepKind : std::uint8_t { Contract, Softmax, Map, Reduce };
+enum class StepKind : std::uint8_t {
+  Contract,
+  Softmax,
+  Map,
+  Reduce,
+  // Performer, Nystromformer (see above):
+  Favor,
+  SegmentMean,
+  Pinv,
+};
 enum class MapOp : std::uint8_t { Scale, Exp, Relu, Gelu, Copy, L2Norm, Add, Mul, Div, kCount };
 enum class ReduceOp : std::uint8_t { Sum, Max };
 enum class TensorRole : std::uint8_t { Input, Output, Intermediate };
@@ -79,6 +104,9 @@ struct StepDecl {
   std::string scale;          // softmax, map scale: expression ("" = 1)
   Mask mask = Mask::Layer;
   std::string path;
+  // Performer, Nystromformer:
+  bool tokens_in_cols = false;  // favor: the projection is [feature, token] (FAVOR on columns)
+  int iterations = 0;           // pinv: Newton-Schulz-style iterations
 };
 
 // A cascade as written: ranks with extent expressions, tensors, steps.

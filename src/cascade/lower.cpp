@@ -91,6 +91,20 @@ class GroupEmitter {
     }
     written_.assign(c_.desc.tensors.size(), 0);
     for (int s : g_.map.steps) written_[std::size_t(c_.step(s).out)] = 1;
+    // A tensor every instance reads from the same DRAM block (a weight shared by the heads) keeps its
+    // tile across instances: instances are told apart by the first one with the same block.
+    same_block_.assign(c_.desc.tensors.size(), std::vector<int>(inst_.size()));
+    for (std::size_t t = 0; t < c_.desc.tensors.size(); ++t)
+      for (std::size_t i = 0; i < inst_.size(); ++i) {
+        const DramBlock& b = inst_[i].blocks[t];
+        int first = int(i);
+        for (std::size_t j = 0; j < i && first == int(i); ++j) {
+          const DramBlock& o = inst_[j].blocks[t];
+          if (o.tensor == b.tensor && o.row0 == b.row0 && o.col0 == b.col0 && o.rows == b.rows && o.cols == b.cols)
+            first = same_block_[t][j];
+        }
+        same_block_[t][i] = first;
+      }
     if (g_.mask_step >= 0) {
       const auto& r = c_.tensor(c_.step(g_.mask_step).in[0]).ranks;
       mr_ = r[0], pr_ = r[1];
@@ -255,7 +269,7 @@ class GroupEmitter {
   // The coordinates of tensor t's buffer tile at x (written tensors keep whole non-looped ranks).
   Coords buffer_coords(int t, const Ctx& x) const {
     Coords k;
-    k.inst = x.inst;
+    k.inst = written_[std::size_t(t)] ? x.inst : same_block_[std::size_t(t)][std::size_t(x.inst)];
     const auto& rs = c_.tensor(t).ranks;
     for (std::size_t i = 0; i < rs.size(); ++i) {
       const int r = rs[i];
@@ -457,6 +471,25 @@ class GroupEmitter {
         }
         break;
       }
+      // ---- Performer and Nystromformer steps ----
+      case StepKind::Favor: {
+        const Access a = read(st.in[0], x, d, &reads), b = read(st.in[1], x, d, &reads);
+        w = write(st.out, x, d);
+        const auto l = d.list(op);
+        id = em_.vector(st.tokens_in_cols ? VecOp::FavorCols : VecOp::FavorRows, a.tile, b.tile, w.tile,
+                        {l[0], l[1], l[2], l[3]}, c_.scale[std::size_t(s)]);
+        break;
+      }
+      case StepKind::SegmentMean: {
+        const bool sum_chunked = cr == st.over;
+        const Access a = read(st.in[0], x, d, &reads);
+        w = write(st.out, x, d);
+        id = emit_segment_means(s, x, a.tile, w.tile, d);
+        complete = loop_last(st.over) && (!sum_chunked || chunk_last);
+        break;
+      }
+      case StepKind::Pinv:
+        return emit_pinv(s, x);
       case StepKind::Map:
       case StepKind::Reduce: {
         const Access a = read(st.in[0], x, d, &reads);
@@ -515,6 +548,108 @@ class GroupEmitter {
     if (complete) finish(s, x, w);
   }
 
+  // ---- Performer and Nystromformer: segment means and the pseudo-inverse ----
+
+  // The rows [lo, lo + len) of the input's token rank in tile `in` (a tile or a chunk) added into their
+  // segments' rows of `out` (all segments, whole): one ColMeanAcc per segment the rows touch, starting
+  // the segment's row (first) where the segment starts. Returns the last instruction: all run on the
+  // vector unit, in order, so the first one's dependencies cover them all.
+  std::uint32_t emit_segment_means(int s, const Ctx& x, const SramTile& in, const SramTile& out, const Deps& d) {
+    const StepDecl& st = c_.step(s);
+    const std::int64_t n = c_.extent[std::size_t(st.over)], segs = c_.rows(st.out);
+    const std::int64_t lo = x.lo[st.over], hi = lo + x.len[st.over];
+    auto seg0 = [&](std::int64_t i) { return i * n / segs; };
+    std::int64_t i = lo * segs / n;
+    while (i + 1 < segs && seg0(i + 1) <= lo) ++i;
+    while (i > 0 && seg0(i) > lo) --i;
+    const auto l = d.list(Opcode::Vector);
+    std::uint32_t id = kNoInstr;
+    for (; i < segs && seg0(i) < hi; ++i) {
+      const std::int64_t s0 = seg0(i), s1 = seg0(i + 1), r0 = std::max(s0, lo), r1 = std::min(s1, hi);
+      SramTile rows = in;
+      rows.addr += std::uint64_t(r0 - lo) * in.stride() * in.elem_bytes;
+      rows.rows = std::uint32_t(r1 - r0);
+      SramTile row = out;
+      row.addr += std::uint64_t(i) * out.stride() * out.elem_bytes;
+      row.rows = 1;
+      id = em_.vector(VecOp::ColMeanAcc, rows, {}, row, {l[0], l[1], l[2], l[3]}, float(1.0 / double(s1 - s0)),
+                      s0 >= lo);
+    }
+    ATTNSIM_ASSERT(id != kNoInstr, "segment_mean: a token tile in no segment");
+    return id;
+  }
+
+  // pinv: Z0 = A^T / max column sum of A, then the iterations (cascade.h), every instruction's
+  // dependencies derived from the slots it reads and writes like any step's.
+  void emit_pinv(int s, const Ctx& x) {
+    const StepDecl& st = c_.step(s);
+    std::vector<std::pair<int, int>> ignored;
+    Deps unused, first_write;
+    const Access a = read(st.in[0], x, unused, &ignored), ident = read(st.in[1], x, unused, &ignored);
+    const Access z = write(st.out, x, first_write);  // WAR on the slot's previous use goes to Z0's writer
+    const int sb = g_.scratch_buffer[std::size_t(s)];
+    const std::int64_t l = c_.rows(st.in[0]);
+    struct Use {
+      int buf, slot;
+      bool write;
+    };
+    auto scratch = [&](int k) {
+      const BufferPlan& bp = plan_of(sb + k);
+      return std::make_pair(Use{sb + k, 0, false}, tile_at(bp.addr[0], bp.rows, bp.cols, bp.elem_bytes));
+    };
+    auto issue = [&](Opcode op, std::initializer_list<Use> uses, const Deps* extra, auto emit) {
+      Deps d = extra ? *extra : Deps{};
+      for (const Use& u : uses) {
+        const Slot& sl = bufs_[std::size_t(u.buf)].slot[u.slot];
+        for (int k = 0; k < kUnits; ++k) {
+          d.add(k, sl.write[k]);
+          if (u.write) d.add(k, sl.read[k]);
+        }
+      }
+      const std::uint32_t id = emit(d.list(op));
+      for (const Use& u : uses) {
+        Slot& sl = bufs_[std::size_t(u.buf)].slot[u.slot];
+        (u.write ? sl.write : sl.read)[unit_index(op)] = id;
+      }
+      return id;
+    };
+    auto rd = [](std::pair<Use, SramTile> p) { return p.first; };
+    auto wr = [](std::pair<Use, SramTile> p) { return Use{p.first.buf, p.first.slot, true}; };
+    const auto cs = scratch(kPinvColSum), cm = scratch(kPinvColMax), zacc = scratch(kPinvZacc), az = scratch(kPinvAZ),
+               azo = scratch(kPinvAZop), xm = scratch(kPinvX), t = scratch(kPinvT);
+    const Use ua{a.buf, a.slot, false}, ui{ident.buf, ident.slot, false}, zr{z.buf, z.slot, false},
+        zw{z.buf, z.slot, true};
+    const SramTile at = a.tile, it = ident.tile, zt = z.tile;
+    ATTNSIM_ASSERT(std::int64_t(at.rows) == l && std::int64_t(zt.rows) == l, "pinv on a partial tile");
+    auto vec = [&](VecOp op, const SramTile& in0, const SramTile& in1, const SramTile& out, float imm, bool first) {
+      return [&, op, in0, in1, out, imm, first](const std::array<std::uint32_t, 4>& l4) {
+        return em_.vector(op, in0, in1, out, {l4[0], l4[1], l4[2], l4[3]}, imm, first);
+      };
+    };
+    auto mm = [&](const SramTile& p, const SramTile& q, const SramTile& out, bool bt) {
+      return [&, p, q, out, bt](const std::array<std::uint32_t, 4>& l4) {
+        return em_.gemm(p, q, out, false, bt, {l4[0], l4[1], l4[2], l4[3]});
+      };
+    };
+    issue(Opcode::Vector, {ua, wr(cs)}, nullptr, vec(VecOp::ColMeanAcc, at, {}, cs.second, 1.f, true));
+    issue(Opcode::Vector, {rd(cs), wr(cm)}, nullptr, vec(VecOp::RowMax, cs.second, {}, cm.second, 0.f, false));
+    issue(Opcode::Gemm, {ui, ua, wr(zacc)}, nullptr, mm(it, at, zacc.second, true));  // A^T = I A^T
+    issue(Opcode::Vector, {rd(zacc), rd(cm), zw}, &first_write,
+          vec(VecOp::DivScalar, zacc.second, cm.second, zt, 0.f, false));
+    for (int i = 0; i < st.iterations; ++i) {
+      issue(Opcode::Gemm, {ua, zr, wr(az)}, nullptr, mm(at, zt, az.second, false));  // AZ = A Z
+      issue(Opcode::Vector, {rd(az), wr(azo)}, nullptr, vec(VecOp::Copy, az.second, {}, azo.second, 0.f, false));
+      issue(Opcode::Vector, {rd(az), wr(xm)}, nullptr, vec(VecOp::IdentMinus, az.second, {}, xm.second, 7.f, false));
+      issue(Opcode::Gemm, {rd(azo), rd(xm), wr(t)}, nullptr, mm(azo.second, xm.second, t.second, false));
+      issue(Opcode::Vector, {rd(t), wr(xm)}, nullptr, vec(VecOp::IdentMinus, t.second, {}, xm.second, 15.f, false));
+      issue(Opcode::Gemm, {rd(azo), rd(xm), wr(t)}, nullptr, mm(azo.second, xm.second, t.second, false));
+      issue(Opcode::Vector, {rd(t), wr(xm)}, nullptr, vec(VecOp::IdentMinus, t.second, {}, xm.second, 13.f, false));
+      issue(Opcode::Gemm, {zr, rd(xm), wr(zacc)}, nullptr, mm(zt, xm.second, zacc.second, false));
+      issue(Opcode::Vector, {rd(zacc), zw}, nullptr, vec(VecOp::Scale, zacc.second, {}, zt, 0.25f, false));
+    }
+    finish(s, x, z);
+  }
+
   // A complete tile: normalised when it sums an online softmax's output, stored when it goes to DRAM.
   void finish(int s, const Ctx& x, const Access& w) {
     const int t = c_.step(s).out;
@@ -552,6 +687,7 @@ class GroupEmitter {
   const std::vector<OpClass>& classes_;
   std::vector<BufState> bufs_;
   std::vector<char> written_;
+  std::vector<std::vector<int>> same_block_;  // per tensor, per instance: the first instance reading its block
   std::uint32_t own_[64] = {}, ranks_[64] = {};
   int inner_from_[64] = {};  // per step: the first loop nested inside its innermost own loop
   int nloops_ = 0, mr_ = 0, pr_ = 0;
@@ -603,8 +739,8 @@ std::vector<BufferInfo> group_buffers(const CascadePlan& plan, int group, std::u
     BufClass cls = BufClass::Activation;
     std::string name;
     if (b.tensor < 0) {
-      name = c.tensor(c.step(-1 - b.tensor).out).name + ".stats";
-      cls = BufClass::Stats;
+      name = buffer_name(c, b);
+      cls = b.scratch ? BufClass::Score : BufClass::Stats;
     } else {
       name = c.tensor(b.tensor).name;
       const int p = c.producer(b.tensor);

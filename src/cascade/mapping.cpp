@@ -39,12 +39,18 @@ const char* to_string(Unit u) {
 Unit unit_of(const Cascade& c, int step, const HwConfig& hw) {
   switch (c.step(step).kind) {
     case StepKind::Contract:
+    case StepKind::Pinv:  // its GEMMs; its vector steps run between them
       return Unit::Array;
     case StepKind::Softmax:
       return hw.softmax.present ? Unit::Softmax : Unit::Vector;
     default:
       return Unit::Vector;
   }
+}
+
+std::string buffer_name(const Cascade& c, const BufferPlan& b) {
+  if (b.tensor >= 0) return c.tensor(b.tensor).name;
+  return step_name(c, -1 - b.tensor) + "." + (b.scratch ? b.scratch : "stats");
 }
 
 std::uint64_t BufferPlan::slot_bytes() const {
@@ -164,6 +170,14 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       if (!any)
         problem(gp + "/loops/" + std::to_string(i), "no step of the group uses rank " + rank_name(c, gm.loops[i].rank));
     }
+    // Ranks a step needs whole (Performer's and Nystromformer's steps): neither looped nor streamed.
+    auto whole_ranks = [&](int s, const std::vector<int>& ranks, const char* why) {
+      for (int r : ranks)
+        if (gpn.loop_depth[r] >= 0 || gpn.stream_chunk[r])
+          problem(gp + (gpn.loop_depth[r] >= 0 ? "/loops/" + std::to_string(gpn.loop_depth[r])
+                                               : "/stream/" + rank_name(c, r)),
+                  step_name(c, s) + " needs " + why + " on chip: keep rank " + rank_name(c, r) + " whole");
+    };
     // Results summed over a loop: bit i of reduced[t] = tensor t depends on a sum over loop i.
     std::vector<std::uint32_t> reduced(std::size_t(ntensors), 0);
     for (int s : gm.steps) {
@@ -225,6 +239,30 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
               gpn.online_of[std::size_t(rd[0])] = s;
           }
           break;
+        // ---- Performer and Nystromformer steps ----
+        case StepKind::SegmentMean:
+          // A sum over the input's rows, like a contraction's; the segments stay whole.
+          if (over_looped) {
+            const int d = gpn.loop_depth[st.over];
+            reduced[std::size_t(st.out)] |= 1u << d;
+            for (std::size_t i = std::size_t(d) + 1; i < gm.loops.size(); ++i)
+              if (has_rank(c, st.out, gm.loops[i].rank))
+                problem(gp + "/loops/" + std::to_string(i), "the loop over " + rank_name(c, gm.loops[i].rank) +
+                                                                " is inside the loop over " + rank_name(c, st.over) +
+                                                                ", which " + step_name(c, s) +
+                                                                " sums over: loop over the summed rank inside");
+          }
+          whole_ranks(s, {c.tensor(st.out).ranks[0]}, "its segments");
+          break;
+        case StepKind::Favor: {
+          // 1 / sqrt(features) and the tokens' norms need the whole feature and norm ranks.
+          const auto& pr = c.tensor(st.in[0]).ranks;
+          whole_ranks(s, {st.tokens_in_cols ? pr[0] : pr[1], st.over}, "its features and the norm");
+          break;
+        }
+        case StepKind::Pinv:
+          whole_ranks(s, c.tensor(st.out).ranks, "the whole matrix");
+          break;
         case StepKind::Reduce:
         case StepKind::Map:
           if (over_looped && row_op)
@@ -248,7 +286,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     for (int s : gm.steps) {
       const StepDecl& st = c.step(s);
       for (int t : st.in) stop |= bool(from_contraction[std::size_t(t)]);
-      if (st.kind == StepKind::Contract) from_contraction[std::size_t(st.out)] = 1;
+      if (st.kind == StepKind::Contract || st.kind == StepKind::SegmentMean || st.kind == StepKind::Pinv)
+        from_contraction[std::size_t(st.out)] = 1;
       if (stop) break;
       if (gpn.at_last[std::size_t(s)]) break;
       gpn.lookahead[std::size_t(s)] = 1;
@@ -267,6 +306,11 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                             (st.kind == StepKind::Map && st.map == MapOp::L2Norm);
         if (touches && row_op && st.over >= 0 && gpn.stream_chunk[st.over] && has_rank(c, t, st.over)) chunked = false;
       }
+      // A tensor written here and read by a later step here stays whole: each step walks every chunk
+      // before the next step starts, so a one-chunk buffer would hold only the last chunk.
+      if (written[std::size_t(t)])
+        for (int s : gm.steps)
+          if (std::find(c.step(s).in.begin(), c.step(s).in.end(), t) != c.step(s).in.end()) chunked = false;
       gpn.chunked[std::size_t(t)] = chunked;
     }
     // Buffers: one per tensor used here (and a stats buffer per online softmax).
@@ -300,12 +344,37 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         gpn.stats_buffer[std::size_t(s)] = int(gpn.buffers.size());
         gpn.buffers.push_back(b);
       }
+    // A pinv's scratch (l = its extent): column sums, their max, Z in fp32, AZ in fp32 and as operands,
+    // the (c I - ...) operand and a product in fp32; one slot each (the step runs them in order).
+    gpn.scratch_buffer.assign(std::size_t(nsteps), -1);
+    for (int s : gm.steps)
+      if (c.step(s).kind == StepKind::Pinv) {
+        const std::int64_t l = c.rows(c.step(s).in[0]);
+        static const char* const kNames[kPinvScratchCount] = {"colsum", "colmax", "Zacc", "AZ", "AZop", "X", "T"};
+        gpn.scratch_buffer[std::size_t(s)] = int(gpn.buffers.size());
+        for (int k = 0; k < kPinvScratchCount; ++k) {
+          BufferPlan b;
+          b.tensor = -1 - s;
+          b.scratch = kNames[k];
+          b.rows = k <= kPinvColMax ? 1 : l;
+          b.cols = k == kPinvColMax ? 1 : l;
+          b.elem_bytes = int(k == kPinvAZop || k == kPinvX ? ob : acc);
+          gpn.buffers.push_back(b);
+        }
+      }
     bool rest = false, deep = true;
     for (int s : gm.steps) rest |= !gpn.lookahead[std::size_t(s)];
+    // Read in the rest of a point (not ahead): a DRAM tensor the lookahead reads needs two slots then.
+    auto read_behind = [&](int t) {
+      for (int s : readers[std::size_t(t)])
+        if (group_of[std::size_t(s)] == int(g) && !gpn.lookahead[std::size_t(s)]) return true;
+      return false;
+    };
     for (int s : gm.steps)
       if (gpn.lookahead[std::size_t(s)]) {
         deep &= m.tensors[std::size_t(c.step(s).out)].buffers == 2;
-        for (int t : c.step(s).in) deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers == 2;
+        for (int t : c.step(s).in)
+          deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers == 2 || !read_behind(t);
       }
     // A DRAM tensor read both ahead and in the rest would be evicted by the next iteration's load.
     for (int t = 0; t < ntensors; ++t) {
@@ -313,7 +382,11 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       bool ahead = false, behind = false;
       for (int s : readers[std::size_t(t)])
         if (group_of[std::size_t(s)] == int(g)) (gpn.lookahead[std::size_t(s)] ? ahead : behind) = true;
-      deep &= !(ahead && behind);
+      // Unless it has two slots and no streamed rank: the next point's tile then goes into the slot
+      // the current point does not use (a streamed rank would cycle both slots within one step).
+      bool two_tiles = m.tensors[std::size_t(t)].buffers == 2;
+      for (int r : c.tensor(t).ranks) two_tiles &= !gpn.stream_chunk[r];
+      deep &= !(ahead && behind) || two_tiles;
     }
     gpn.hoist = any_contract && rest && deep;
     // Placement: in tensor order, packed on 64-byte boundaries; a buffer pinned to a bank starts there.
@@ -360,9 +433,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
           for (int sj = j == i ? si + 1 : 0; sj < gpn.buffers[j].depth; ++sj) {
             const BufferPlan& b = gpn.buffers[j];
             if (a.addr[si] < b.addr[sj] + b.slot_bytes() && b.addr[sj] < a.addr[si] + a.slot_bytes()) {
-              auto name = [&](const BufferPlan& x) {
-                return x.tensor >= 0 ? c.tensor(x.tensor).name : step_name(c, -1 - x.tensor) + ".stats";
-              };
+              auto name = [&](const BufferPlan& x) { return buffer_name(c, x); };
               problem(gp, "placement: " + name(a) + " slot " + std::to_string(si) + " at " +
                               std::to_string(a.addr[si]) + " overlaps " + name(b) + " slot " + std::to_string(sj) +
                               " at " + std::to_string(b.addr[sj]));
@@ -379,8 +450,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       std::ostringstream os;
       os << "the buffers need " << at << " B, more than the " << capacity << " B of SRAM:";
       for (const BufferPlan* b : bs)
-        os << " " << (b->tensor >= 0 ? c.tensor(b->tensor).name : step_name(c, -1 - b->tensor) + ".stats") << " "
-           << b->depth << " x " << b->rows << "x" << b->cols << "x" << b->elem_bytes << " B;";
+        os << " " << buffer_name(c, *b) << " " << b->depth << " x " << b->rows << "x" << b->cols << "x" << b->elem_bytes
+           << " B;";
       problem(gp, os.str());
     }
     plan.groups.push_back(std::move(gpn));

@@ -76,7 +76,8 @@ Unit unit_of(const Cascade& c, int step, const HwConfig& hw);
 // What a mapping means on a given hardware: the plan the lowering follows and the checker reports.
 
 struct BufferPlan {
-  int tensor = -1;  // cascade tensor, or -1 - softmax step for an online softmax's stats
+  int tensor = -1;                // cascade tensor, or -1 - step for an online softmax's stats or a step's scratch
+  const char* scratch = nullptr;  // a step's scratch buffer (pinv): its name after the step's output's
   std::int64_t rows = 0, cols = 0;
   int elem_bytes = 0;
   int depth = 1;
@@ -84,12 +85,18 @@ struct BufferPlan {
   std::uint64_t slot_bytes() const;
 };
 
+// A buffer's name in reports and messages: the tensor's, "P.stats", or "Z.AZ" for a step's scratch.
+std::string buffer_name(const Cascade& c, const BufferPlan& b);
+// pinv's scratch buffers, in the order the plan lays them out (lower.cpp uses them by index).
+enum PinvScratch { kPinvColSum, kPinvColMax, kPinvZacc, kPinvAZ, kPinvAZop, kPinvX, kPinvT, kPinvScratchCount };
+
 struct GroupPlan {
   GroupMapping map;
   std::int64_t stream_chunk[kMaxRanks] = {};  // per rank, 0: not streamed
   int loop_depth[kMaxRanks] = {};             // per rank, -1: not looped
   std::vector<int> buffer_of;                 // per cascade tensor: index into buffers, -1 unused
   std::vector<int> stats_buffer;              // per step: the online softmax's stats buffer, -1
+  std::vector<int> scratch_buffer;            // per step: its first scratch buffer (pinv), -1
   std::vector<char> dram;                     // per cascade tensor: loaded from / stored to DRAM here
   std::vector<char> chunked;                  // per cascade tensor: a DRAM tensor every step here walks in
                                               // chunks of the streamed rank (its buffer holds one chunk)

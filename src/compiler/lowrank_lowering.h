@@ -15,17 +15,7 @@
 // lowrank_linear: two phases around its reduction over all N.
 //   global:  per head, per K/V tile: KpT = W_KT K^T (s x bt), M += KpT V (s x d); M is stored.
 //   stream:  per tile: Qp = Q W_Q (bt x s), O = Qp M.
-// performer: two phases around its reductions over all N (m random features, W shared by the heads).
-//   global:  per head, per K/V tile: KwT = W^T K^T (m x bt), KfT = FavorCols(KwT, K),
-//            M += KfT V (m x d), z += KfT 1 (m x 1); M and z are stored.
-//   stream:  per tile: Qf = FavorRows(Q W, Q) (bt x m), num = Qf M, den = Qf z, O = num / den.
-// nystromformer: two phases (l landmarks).
-//   global:  per head, Q and K token tiles: segment means into Q~, K~ (l x d, ColMeanAcc), stored;
-//            A = softmax(scale Q~ K~^T), Z0 = A^T / max column sum (I A^T on the array, DivScalar),
-//            6 pseudo-inverse iterations (4 l^3 GEMMs and 3 IdentMinus each); a BARRIER (Q~ in DRAM),
-//            BV = softmax(scale Q~ K^T) V by the flash kernel (its buffers after these), a BARRIER;
-//            W = Z BV stored.
-//   stream:  linformer's, with K~ and W: per tile S = Q K~^T, row softmax, O = P W.
+// performer, nystromformer: cascades lowered by the generic lowering (favor_nystrom_lowering.h).
 // DRAM traffic per head: primal p D / H (gathered) + 2 s p (sampling weights) + 4 s d (WeT, WrT stored,
 // then read back) + (q, k, o) 3 N d elements, and Wc, bc once per layer;
 // lowrank_linear (K, V) 2 N d + (Q, O) 2 N d + small weights: linear in N.
