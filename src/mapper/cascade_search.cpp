@@ -46,6 +46,8 @@ constexpr double kWholeTimingPoints = 4096;
 // Timed cycles within this fraction of the fastest count as as fast: the fewer DRAM bytes win (a
 // flash kernel within 0.02 % of the fastest that keeps K and V resident moves 6x fewer bytes).
 constexpr double kAsFast = 0.005;
+// Estimates within this fraction of the best are near ties worth timing for their DRAM bytes.
+constexpr double kAsFastEstimate = 0.02;
 
 std::int64_t array_side(const HwConfig& hw) { return std::max(hw.array.rows, hw.array.cols); }
 
@@ -424,12 +426,21 @@ bool honours_fixed(const Cascade& c, const GroupMapping& gm, const CascadeSearch
   return true;
 }
 
+// Identifies a candidate within one compilation (the cascade, its extents, the instances, the group
+// and everything the mapping fixes), cheaply: it is built for every candidate.
 std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_t instances) {
-  std::ostringstream os;
-  os << "cascade " << c.desc.name << " ext";
-  for (std::int64_t e : c.extent) os << " " << e;
-  os << " group " << group << " x" << instances << " " << cascade::mapping_to_json(c, m).dump();
-  return os.str();
+  std::string k = "cascade " + c.desc.name;
+  for (std::int64_t e : c.extent) k += " " + std::to_string(e);
+  k += " g" + std::to_string(group) + " x" + std::to_string(instances);
+  for (const GroupMapping& g : m.groups) {
+    k += " |";
+    for (const Loop& l : g.loops) k += " " + std::to_string(l.rank) + ":" + std::to_string(l.tile);
+    for (const Loop& l : g.stream) k += " s" + std::to_string(l.rank) + ":" + std::to_string(l.tile);
+  }
+  for (const cascade::TensorMapping& t : m.tensors)
+    k += " " + std::to_string(t.buffers) + "/" + std::to_string(t.bank) + "/" + std::to_string(t.at[0]) + "/" +
+         std::to_string(t.at[1]);
+  return k;
 }
 
 // The capacity ladder's rungs, smallest budget first: capacity / 2^kLadderSteps ... capacity.
@@ -474,6 +485,35 @@ std::vector<RungPick> pick_per_rung(const std::vector<std::vector<RungPick>>& op
     bound = chosen->cycles;
   }
   return picks;
+}
+
+// Times, for every rung of the ladder, the candidate with the fewest DRAM bytes among those fitting
+// the rung whose estimate is within kAsFastEstimate of the rung's best: the ranking is by estimated
+// cycles, and a compute-bound kernel has many near ties that move very different bytes. Each rung's
+// addition depends only on the candidates fitting it, so a design with more SRAM times it too.
+void time_fewest_bytes_as_fast(std::vector<MapCandidate>& c, std::uint64_t capacity, const MapperOptions& opt) {
+  const bool wide = opt.effort == MapperEffort::Thorough;
+  for (std::uint64_t budget : rungs(capacity)) {
+    double best = -1;
+    for (const MapCandidate& x : c)
+      if (x.sram_bytes <= budget && (wide || !x.wide) && (best < 0 || x.analytic_cycles < best)) best = x.analytic_cycles;
+    if (best < 0) continue;
+    std::size_t pick = c.size();
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      const MapCandidate& x = c[i];
+      if (x.sram_bytes > budget || (!wide && x.wide) || x.analytic_cycles > best * (1 + kAsFastEstimate)) continue;
+      if (pick == c.size() || x.dram_bytes < c[pick].dram_bytes) pick = i;
+    }
+    MapCandidate& x = c[pick];
+    if (x.timed_cycles >= 0 || !x.time) continue;
+    if (opt.cache && !x.key.empty()) {
+      auto it = opt.cache->timed_cycles.find(x.key);
+      if (it == opt.cache->timed_cycles.end()) it = opt.cache->timed_cycles.emplace(x.key, x.time()).first;
+      x.timed_cycles = it->second;
+    } else {
+      x.timed_cycles = x.time();
+    }
+  }
 }
 
 // Per rung, the pick among one group's timed candidates (cycles < 0 where none fits the rung).
@@ -598,6 +638,7 @@ CascadePick search_cascade(const Cascade& c, const HwConfig& hw, std::uint64_t c
       const std::size_t fastest = pick_mapping(mc, capacity, opt);
       std::vector<RungPick> per_rung(nrungs);
       if (timed && mc[fastest].timed_cycles >= 0) {
+        time_fewest_bytes_as_fast(mc, capacity, opt);
         per_rung = ladder_picks(mc, capacity);
       } else {
         per_rung.back() = {mc[fastest].analytic_cycles, mc[fastest].dram_bytes, fastest};

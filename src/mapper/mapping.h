@@ -36,7 +36,7 @@ struct OpMapping {
   std::map<std::string, std::int64_t> tile;  // rank -> tile factor (elements); kind cascade: the first
                                              // group's query block m and key tile p (not in the JSON form)
   std::vector<std::string> loop_order;       // outermost first; empty: free
-  Json cascade;                              // kind "cascade": the cascade mapping's JSON form
+  Json cascade = Json();                     // kind "cascade": the cascade mapping's JSON form
   // The tile factor of `rank`, or 0 when free.
   std::int64_t tile_of(const std::string& rank) const {
     auto it = tile.find(rank);

@@ -46,18 +46,18 @@ struct Built {
   ProgramCounts counts;
 };
 
-inline Built build(const HwConfig& hw, const ModelConfig& m, bool count = true) {
+inline Built build(const HwConfig& hw, const ModelConfig& m, bool count = true, const MapperOptions& opt = {}) {
   Built b;
   b.graph = std::make_unique<Graph>(build_graph(m));
-  b.cm = compile_model(hw, *b.graph);
+  b.cm = compile_model(hw, *b.graph, nullptr, opt);
   if (count) b.counts = count_program(b.cm.program);
   return b;
 }
 
 // A model preset cut to one layer (one_layer), compiled.
 inline Built build(const HwConfig& hw, const std::string& preset, std::int64_t n, const std::string& variant,
-                   bool count = true) {
-  return build(hw, one_layer(preset, n, variant), count);
+                   bool count = true, const MapperOptions& opt = {}) {
+  return build(hw, one_layer(preset, n, variant), count, opt);
 }
 
 // MACs of the instructions of the given op classes.
