@@ -31,7 +31,8 @@
 // masks are left out of the timing (every candidate alike).
 //
 // The choice: the capacity ladder of search.h times, per structure and per group, a superset of what a
-// smaller SRAM times. Among the timed, a mapping within 0.5 % of the fastest that moves fewer DRAM
+// smaller SRAM times (its best few by the estimate per rung, and per rung the fewest-bytes candidate
+// among those estimated within 2 % of the rung's best). Among the timed, a mapping within 0.5 % of the fastest that moves fewer DRAM
 // bytes is preferred (a flash kernel within 0.02 % of the fastest that keeps K and V resident moves 6x
 // fewer), bounded rung by rung of the ladder (budget / 2^i, smallest first) by the pick of the rung
 // below, so that more SRAM never picks a slower mapping as timed; the same among the structures'
