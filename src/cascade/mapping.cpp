@@ -422,7 +422,10 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     for (std::size_t i = 0; i < gpn.buffers.size(); ++i)
       for (int si = 0; si < gpn.buffers[i].depth; ++si) {
         const BufferPlan& a = gpn.buffers[i];
-        if (!hw.in_accumulators(a.addr[si]))
+        // Only a slot the mapping places there (an address given) is in the accumulator storage;
+        // packed slots past the SRAM are an SRAM overflow.
+        const bool placed = a.tensor >= 0 && m.tensors[std::size_t(a.tensor)].at[0] >= 0;
+        if (!placed || !hw.in_accumulators(a.addr[si]))
           at = std::max(at, a.addr[si] + a.slot_bytes());
         else if (a.addr[si] + a.slot_bytes() > hw.onchip_bytes())
           problem("/placement/" + (a.tensor >= 0 ? c.tensor(a.tensor).name : step_name(c, -1 - a.tensor)) + "/at",
