@@ -335,3 +335,29 @@ TEST_CASE("cascade lowrank: random legal mappings of each low-rank cascade match
     CHECK(multi_group >= 3);
   }
 }
+
+TEST_CASE("cascade lowrank: primal's [E | R] Wc is one GEMM of K = 2 s per token tile", "[cascade][lowrank]") {
+  // N = 44 in tiles of 12: 4 tiles per head, 2 heads. Eo and Ro share one buffer side by side, WcE and
+  // WcR one above the other, so Y = Eo WcE + Ro WcR runs as [Eo | Ro] [WcE; WcR]: 8 GEMMs with K = 2 s =
+  // 10 (M = 12, 12, 12, 8), and no GEMM with K = s = 5 reads Eo's buffer. The stream's GEMMs are then
+  // E, R and Y per tile: 24; the global group's WeT and WrT, one per head each (p = 7 whole): 4.
+  const HwConfig hw = lr_hw(8, 256, true);
+  const Shape sh{44, 8, 5, 7};
+  const Cascade c = bind("primal", sh);
+  const CascadePlan plan =
+      plan_cascade(c, compiler_like("primal", c, hw, 12, 7), hw, std::uint64_t(hw.sram.total_bytes()));
+  const Harness h = make_harness(c, plan, 2, shared_of("primal"));
+  const TileProgram p = lower_program(hw, plan, h.tensors, h.bindings);
+  int gemms = 0, concat = 0;
+  for (const Instr& in : p.instrs) {
+    if (in.op != Opcode::Gemm) continue;
+    ++gemms;
+    if (in.k == 10) {
+      ++concat;
+      CHECK(in.n == 8);
+      CHECK(in.a.stride() == 10);  // [Eo | Ro]: rows of 2 s operands
+    }
+  }
+  CHECK(concat == 8);
+  CHECK(gemms == 24 + 4);
+}
