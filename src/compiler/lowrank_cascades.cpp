@@ -139,15 +139,14 @@ std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph&
       bd.blocks[std::size_t(k)] = blk;
     };
     bind("Q", block_of(hv.q));
+    bind("K", block_of(hv.k));
     bind("O", block_of(hv.o));
     if (v == AttnVariant::LowRankLinear) {
-      bind("K", block_of(hv.k));
       bind("V", block_of(hv.v));
       bind("WQ", block(grp.w_q, h * d, 0, d, s));
       bind("WKT", block(grp.w_kt, h * s, 0, s, d));
       bind("M", block(grp.reduced, row, 0, s, d));
     } else {
-      bind("K", block_of(hv.k));
       bind("WcE", block(grp.w_c, 0, 0, s, d));
       bind("WcR", block(grp.w_c, s, 0, s, d));
       bind("bc", block(grp.b_c, 0, 0, 1, d));
