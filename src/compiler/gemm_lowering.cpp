@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/errors.h"
-#include "hw/sram_traffic.h"
+#include "timing/sram_traffic.h"
 
 namespace attnsim {
 
