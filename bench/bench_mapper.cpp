@@ -72,7 +72,7 @@ int sc_main(int argc, char** argv) {
       {"edge", {1024, 64, 1024}, nullptr},
   };
   std::printf("Part 1: program timer against the SystemC accelerator (ideal DRAM)\n");
-  std::printf("%-6s %-18s %-4s %-22s %12s %12s %8s\n", "hw", "GEMM", "df", "tiling", "timer", "simulated", "error");
+  std::printf("%-6s %-18s %-4s %-40s %12s %12s %8s\n", "hw", "GEMM", "df", "tiling", "timer", "simulated", "error");
   std::vector<double> errors;
   int rank_hits = 0, rank_cases = 0;
   for (const Case& c : cases) {
@@ -86,7 +86,8 @@ int sc_main(int argc, char** argv) {
       o.effort = e;
       const GemmTiling t = choose_gemm_tiling(hw, c.d, 0, "bench", 0, o);
       bool seen = false;
-      for (const GemmTiling& x : tilings) seen |= x.tm == t.tm && x.tk == t.tk && x.tn == t.tn && x.n_outer == t.n_outer;
+      for (const GemmTiling& x : tilings)
+        seen |= x.tm == t.tm && x.tk == t.tk && x.tn == t.tn && describe_gemm_order(x) == describe_gemm_order(t);
       if (!seen) tilings.push_back(t);
       if (quick) break;
     }
@@ -99,11 +100,11 @@ int sc_main(int argc, char** argv) {
       const std::int64_t sim = simulate_in_child(hw, p);
       const double err = double(timer) / double(sim) - 1;
       errors.push_back(std::fabs(err));
-      char dims[64], tile[64];
+      char dims[64], tile[96];
       std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)c.d.m, (long long)c.d.k, (long long)c.d.n);
       std::snprintf(tile, sizeof tile, "%lldx%lldx%lld %s", (long long)t.tm, (long long)t.tk, (long long)t.tn,
-                    t.n_outer ? "nmk" : "mnk");
-      std::printf("%-6s %-18s %-4s %-22s %12lld %12lld %+7.2f%%\n", c.hw, dims, to_string(hw.array.dataflow), tile,
+                    describe_gemm_order(t).c_str());
+      std::printf("%-6s %-18s %-4s %-40s %12lld %12lld %+7.2f%%\n", c.hw, dims, to_string(hw.array.dataflow), tile,
                   (long long)timer, (long long)sim, 100 * err);
       if (best_sim < 0 || sim < best_sim) best_sim = sim, best_sim_i = i;
       if (best_timer < 0 || timer < best_timer) best_timer = timer, best_timer_i = i;
@@ -119,7 +120,7 @@ int sc_main(int argc, char** argv) {
               100 * errors[errors.size() / 2], 100 * errors.back(), errors.size(), rank_hits, rank_cases);
 
   std::printf("\nPart 2: the mapper's choice per effort (simulated), against max(MACs / PEs, compulsory bytes / bw)\n");
-  std::printf("%-6s %-18s %-4s %-9s %-22s %12s %12s %8s %12s\n", "hw", "GEMM", "df", "effort", "tiling", "simulated",
+  std::printf("%-6s %-18s %-4s %-9s %-40s %12s %12s %8s %12s\n", "hw", "GEMM", "df", "effort", "tiling", "simulated",
               "bound", "% bound", "map ms");
   for (const Case& c : cases) {
     HwConfig hw = load_hw_config(c.hw);
@@ -137,11 +138,11 @@ int sc_main(int argc, char** argv) {
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       }
       const std::int64_t sim = simulate_in_child(hw, lower_gemm(hw, c.d, t));
-      char dims[64], tile[64];
+      char dims[64], tile[96];
       std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)c.d.m, (long long)c.d.k, (long long)c.d.n);
       std::snprintf(tile, sizeof tile, "%lldx%lldx%lld %s", (long long)t.tm, (long long)t.tk, (long long)t.tn,
-                    t.n_outer ? "nmk" : "mnk");
-      std::printf("%-6s %-18s %-4s %-9s %-22s %12lld %12.0f %7.1f%% %12.2f\n", c.hw, dims, to_string(hw.array.dataflow),
+                    describe_gemm_order(t).c_str());
+      std::printf("%-6s %-18s %-4s %-9s %-40s %12lld %12.0f %7.1f%% %12.2f\n", c.hw, dims, to_string(hw.array.dataflow),
                   to_string(e), tile, (long long)sim, bound, 100 * bound / double(sim), bench::median(ms));
     }
   }

@@ -274,9 +274,11 @@ TEST_CASE("bad mappings are refused with the file, the path and the rule", "[map
       {R"({"mapping_version": 1, "ops": {"L0.qkv_proj": {"kind": "gemm", "tile": {"x": 4}}}})",
        "/ops/L0.qkv_proj/tile/x"},
       {R"({"mapping_version": 1, "ops": {"L0.qkv_proj": {"kind": "gemm", "loop_order": ["k", "m", "n"]}}})",
-       "/ops/L0.qkv_proj/loop_order: must be [\"m\", \"n\", \"k\"] or [\"n\", \"m\", \"k\"]"},
+       "/ops/L0.qkv_proj/loop_order: must be a permutation of [\"m\", \"n\", \"k\"] with k not outermost"},
       {R"({"mapping_version": 1, "ops": {"L0.attention": {"kind": "flash", "tile": {"m": 512, "p": 512}}}})",
        "/ops/L0.attention/tile: flash tiles of 512 query and 512 key rows need"},
+      {R"({"mapping_version": 1, "ops": {"L0.qkv_proj": {"kind": "gemm", "resident": ["A", "C"]}}})",
+       "/ops/L0.qkv_proj/resident: must be a list of distinct operands kept on chip, \"A\" and/or \"B\""},
       {R"({"mapping_version": 2, "ops": {}})", "/mapping_version"},
       {R"({"ops": {"L0.qkv_proj": {"kind": "conv"}}})", "/ops/L0.qkv_proj/kind"},
   };
