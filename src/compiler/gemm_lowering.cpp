@@ -383,6 +383,7 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
     const bool slice_n = outer > 2 ? t.n_outer : !t.n_outer;  // which dimension the slices cut
     const std::int64_t reps = slice_n ? nn : nm;
     const bool whole = (outer <= 2 && inner <= 2) || nm * nn * ceil_div(d.k, t.tk) <= kWholeTimedTiles;
+    if (!whole) cands[i].time_whole = [&hw, d, t] { return double(time_program(hw, gemm_program(hw, d, t)).cycles); };
     cands[i].time = [&hw, d, t, slice_n, reps, whole] {
       if (whole) return double(time_program(hw, gemm_program(hw, d, t)).cycles);
       return time_extrapolated(hw, reps, [&](ProgramSink& sink, std::int64_t r) {
