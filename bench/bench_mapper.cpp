@@ -5,6 +5,10 @@
 // whether the timer ranks the simulated best first.
 // Part 2: the chosen tiling per effort level: simulated cycles, % of max(MACs / PEs, compulsory
 // bytes / bandwidth), mapping wall time (median of 5).
+// Part 3: whole-model runs of the attnsim binary (BERT-base N = 4096 on cloud, the main job's LRA
+// text workloads at N = 4096): wall time with --mapper fast and default against the same run with
+// every choice fixed by its emitted mapping (no search), medians of 5 (1 with --quick) taken in
+// this one run, as ratios.
 // Usage: bench_mapper [--quick]
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <string>
 #include <systemc>
 #include <vector>
@@ -145,6 +150,51 @@ int sc_main(int argc, char** argv) {
       std::printf("%-6s %-18s %-4s %-9s %-40s %12lld %12.0f %7.1f%% %12.2f\n", c.hw, dims, to_string(hw.array.dataflow),
                   to_string(e), tile, (long long)sim, bound, 100 * bound / double(sim), bench::median(ms));
     }
+  }
+  std::printf("\nPart 3: whole-model wall time, against the same run with its emitted mapping fixed (no search)\n");
+  std::printf("%-60s %10s %10s %10s %8s %9s\n", "run", "fixed s", "fast s", "default s", "fast x", "default x");
+  struct Run {
+    const char* args;
+  };
+  for (const Run& r : {Run{"--hw cloud --model bert-base --seq-len 4096"},
+                       Run{"--hw cloud --model lra-text --seq-len 4096 --variant flash"},
+                       Run{"--hw cloud --model lra-text --seq-len 4096 --variant unfused"},
+                       Run{"--hw cloud --model lra-text --seq-len 4096 --variant primal"},
+                       Run{"--hw edge --model lra-text --seq-len 4096 --variant flash"},
+                       Run{"--hw edge --model lra-text --seq-len 4096 --variant primal"}}) {
+    std::vector<std::string> args = {"run"};
+    {
+      std::string a = r.args;
+      for (std::size_t p = 0; p < a.size();) {
+        const std::size_t q = a.find(' ', p);
+        args.push_back(a.substr(p, q == std::string::npos ? std::string::npos : q - p));
+        p = q == std::string::npos ? a.size() : q + 1;
+      }
+    }
+    // The emitted mapping, into a file the fixed runs read.
+    const std::string mapping = "/tmp/bench_mapper_mapping_" + std::to_string(getpid()) + ".json";
+    {
+      const std::string run_cmd = std::string(ATTNSIM_BINARY) + " run " + std::string(r.args) + " --emit mapping > " + mapping;
+      if (std::system(run_cmd.c_str()) != 0) {
+        std::printf("%-60s (emitting the mapping failed)\n", r.args);
+        continue;
+      }
+    }
+    auto with = [&](std::vector<std::string> extra) {
+      std::vector<std::string> v = args;
+      v.insert(v.end(), extra.begin(), extra.end());
+      return v;
+    };
+    // Interleaved repetitions, so that the machine's load drifts over all three alike.
+    std::vector<double> fixed_s, fast_s, default_s;
+    for (int i = 0; i < (quick ? 1 : 5); ++i) {
+      fixed_s.push_back(bench::run_once(with({"--mapping", mapping}), "/dev/null").wall_s);
+      fast_s.push_back(bench::run_once(with({"--mapper", "fast"}), "/dev/null").wall_s);
+      default_s.push_back(bench::run_once(with({"--mapper", "default"}), "/dev/null").wall_s);
+    }
+    std::remove(mapping.c_str());
+    const double f = bench::median(fixed_s), fa = bench::median(fast_s), de = bench::median(default_s);
+    std::printf("%-60s %10.3f %10.3f %10.3f %8.2f %9.2f\n", r.args, f, fa, de, fa / f, de / f);
   }
   return 0;
 }

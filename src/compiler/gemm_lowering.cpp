@@ -333,7 +333,8 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
           mc.dram_bytes = traffic;
           mc.sram_bytes = footprint;
           mc.wide = is_wide;
-          mc.key = "gemm " + std::to_string(d.m) + "x" + std::to_string(d.k) + "x" + std::to_string(d.n) + " tiles " +
+          if (opt.effort != MapperEffort::Fast)  // the fast effort times nothing: no cache key
+            mc.key = "gemm " + std::to_string(d.m) + "x" + std::to_string(d.k) + "x" + std::to_string(d.n) + " tiles " +
                    std::to_string(tm) + "x" + std::to_string(tk) + "x" + std::to_string(tn) + " order " + describe_gemm_order(t) +
                    (epilogue_inputs ? " residual" : "");
           tilings.push_back(t);
@@ -364,10 +365,14 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
   std::vector<std::size_t> idx(tilings.size());
   for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   auto tiles = [&](const GemmTiling& x) { return ceil_div(d.m, x.tm) * ceil_div(d.k, x.tk) * ceil_div(d.n, x.tn); };
-  std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+  auto before = [&](std::size_t a, std::size_t b) {
     return std::make_tuple(tilings[a].est_cycles, tilings[a].est_dram_bytes, tiles(tilings[a]), tilings[a].n_outer) <
            std::make_tuple(tilings[b].est_cycles, tilings[b].est_dram_bytes, tiles(tilings[b]), tilings[b].n_outer);
-  });
+  };
+  // The fast effort takes the analytically best (pick_mapping's first in this order) without sorting
+  // or building the timers.
+  if (opt.effort == MapperEffort::Fast) return tilings[*std::min_element(idx.begin(), idx.end(), before)];
+  std::stable_sort(idx.begin(), idx.end(), before);
   std::vector<GemmTiling> sorted_t;
   std::vector<MapCandidate> sorted_c;
   for (std::size_t i : idx) {
