@@ -10,6 +10,7 @@
 
 #include "support/array_bench.h"
 #include "support/isolated.h"
+#include "support/sanitized.h"
 
 using namespace attnsim;
 using namespace attnsim::test;
@@ -141,13 +142,14 @@ void run_batch(std::uint64_t seed, int count) {
 
 }  // namespace
 
-// 6 batches x 120 random cases; each batch is a ctest of its own so they run in parallel.
-TEST_CASE("PE array == fast model == reference, random batch 1", "[array][equivalence]") { run_batch(1, 120); }
-TEST_CASE("PE array == fast model == reference, random batch 2", "[array][equivalence]") { run_batch(2, 120); }
-TEST_CASE("PE array == fast model == reference, random batch 3", "[array][equivalence]") { run_batch(3, 120); }
-TEST_CASE("PE array == fast model == reference, random batch 4", "[array][equivalence]") { run_batch(4, 120); }
-TEST_CASE("PE array == fast model == reference, random batch 5", "[array][equivalence]") { run_batch(5, 120); }
-TEST_CASE("PE array == fast model == reference, random batch 6", "[array][equivalence]") { run_batch(6, 120); }
+// 6 batches x 120 random cases (20 under the sanitizers); each batch is a ctest of its own so they run in
+// parallel.
+TEST_CASE("PE array == fast model == reference, random batch 1", "[array][equivalence]") { run_batch(1, attnsim::test::sanitized_count(120, 6)); }
+TEST_CASE("PE array == fast model == reference, random batch 2", "[array][equivalence]") { run_batch(2, attnsim::test::sanitized_count(120, 6)); }
+TEST_CASE("PE array == fast model == reference, random batch 3", "[array][equivalence]") { run_batch(3, attnsim::test::sanitized_count(120, 6)); }
+TEST_CASE("PE array == fast model == reference, random batch 4", "[array][equivalence]") { run_batch(4, attnsim::test::sanitized_count(120, 6)); }
+TEST_CASE("PE array == fast model == reference, random batch 5", "[array][equivalence]") { run_batch(5, attnsim::test::sanitized_count(120, 6)); }
+TEST_CASE("PE array == fast model == reference, random batch 6", "[array][equivalence]") { run_batch(6, attnsim::test::sanitized_count(120, 6)); }
 
 TEST_CASE("PE array == fast model == reference, edge shapes", "[array][equivalence]") {
   // Degenerate and exact-fit shapes on a few arrays, every dataflow and timing mode.

@@ -22,8 +22,12 @@ TEST_CASE("fuzz findings: every saved input is handled (a user error at most)", 
       CHECK_NOTHROW(attnsim::fuzz::sweep_spec(text));
     else if (name.rfind("dram_trace-", 0) == 0)
       CHECK_NOTHROW(attnsim::fuzz::dram_trace(text));
+    else if (name.rfind("mapping-", 0) == 0)
+      CHECK_NOTHROW(attnsim::fuzz::mapping(text));
+    else if (name.rfind("cascade-", 0) == 0)
+      CHECK_NOTHROW(attnsim::fuzz::cascade_file(text));
     else
-      FAIL("tests/data/fuzz/" << name << ": name it after its harness (hw_config-, model-, sweep_spec-, dram_trace-)");
+      FAIL("tests/data/fuzz/" << name << ": name it after its harness (hw_config-, model-, sweep_spec-, dram_trace-, mapping-, cascade-)");
     ++replayed;
   }
   CHECK(replayed >= 1);

@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "config/json_reader.h"
 #include "support/cli.h"
+#include "support/sanitized.h"
 
 namespace {
 
@@ -91,11 +92,13 @@ pid_t start_sweep(const std::string& spec, const std::string& dir, int jobs) {
 }
 
 // Twelve LRA-text points of about 0.02-0.5 s each on the edge preset: enough to kill a run half-way.
-const char* const kTwelvePoints = R"({
+// Under the sanitizers (about 5x slower) the sequences are a quarter as long, the points as long.
+const std::string kTwelvePoints = std::string(R"({
   "description": "resume and -j test",
   "hardware": "edge", "model": "lra-text",
   "axes": [{"path": "/attention/variant", "values": ["unfused", "flash", "primal"]},
-           {"path": "/model/seq_len", "values": [8192, 16384]},
+           {"path": "/model/seq_len", "values": )") +
+                                  (test::kSanitized ? "[2048, 4096]" : "[8192, 16384]") + R"(},
            {"zip": [{"path": "/array/rows", "values": [16, 32]}, {"path": "/array/cols", "values": [16, 32]}]}]
 })";
 
@@ -187,7 +190,7 @@ TEST_CASE("sweep: killed half-way and rerun, it finishes with exactly the rows o
 
   // SIGKILL (no chance to tidy up) once a few points are finished.
   const pid_t pid = start_sweep(spec, cut, 1);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kSanitized ? 300 : 60);
   while (finished_points(cut) < 4 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   kill(pid, SIGKILL);
@@ -213,7 +216,7 @@ TEST_CASE("sweep: SIGINT stops the sweep with status 130 and the rerun completes
   const std::string spec = write_temp("sweep_twelve_int.json", kTwelvePoints);
   const std::string dir = temp_dir() + "/sweep_int";
   const pid_t pid = start_sweep(spec, dir, 1);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kSanitized ? 300 : 60);
   while (finished_points(dir) < 2 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   kill(pid, SIGINT);

@@ -17,6 +17,30 @@
 //   map           elementwise or row-wise ops the vector unit has: scale, exp, relu, gelu, copy,
 //                 l2norm (over the column rank), add, mul (same indices), div (X[m,f] / l[m]).
 //   reduce        l[m] = sum_p X[m,p] or max_p: over the column rank.
+// Steps of the kernelised and landmark variants (Performer, Nystromformer):
+//   matrix-vector z[r] = X[r,p] * y[p]   a contraction whose second operand and output have one rank
+//                                        (Performer's normaliser z = Kf^T 1, den = Qf z).
+//   favor         Kf[r,p] = favor(Kw[r,p], K[p,e])   FAVOR+ positive random features (Choromanski et
+//                 al. 2021): exp(c Kw - c^2 ||K_token||^2 / 2) / sqrt(features), c = "scale" (default
+//                 e^(-1/4) with e the norm rank's extent). The second input holds the tokens' own rows;
+//                 its first rank (the token) is one of the projection's, the projection's other rank
+//                 counts the features. Both the feature rank and the norm rank stay whole in a mapping.
+//   segment_mean  Ql[i,e] = segment_mean(Q[m,e])   the first rank split into extent(i) segments, row i
+//                 the mean of rows [floor(i M / I), floor((i + 1) M / I)) (Nystromformer's landmarks); a
+//                 sum over m (accumulates across m tiles and chunks like a contraction), fp32.
+//   pinv          Z[j,i] = pinv(A[i,j], I[j,i])   the iterative Moore-Penrose pseudo-inverse of a square
+//                 A (Nystromformer, the paper code's iteration): Z0 = A^T / max_j sum_i A_ij (A^T = I A^T
+//                 on the array, I the identity input), then "iterations" (default 6) times
+//                 Z <- 0.25 Z (13 I - AZ (15 I - AZ (7 I - AZ))), AZ = A Z: 4 GEMMs and 3 vector steps
+//                 each, in scratch buffers of the step. Its ranks stay whole in a mapping.
+// Low-rank variants' step kinds (primal, primal-causal, low-rank linear, Linformer):
+//   contraction   a sum of two contractions over one summed rank, "Y[m,f] = E[m,r] * A[r,f] + R[m,r] * B[r,f]":
+//                 the array accumulates both into one output ([E | R] [A; B], primal's concat projection).
+//   prefix_mean   Y[m,e] = mean_{m' <= m} X[m',e]: a scan over the row rank ("over"), carried across the
+//                 row tiles in a 1 x (column extent) fp32 carry (primal-causal's running means).
+//   add_row       Y[m,f] = X[m,f] + b[u,f] with u of extent 1: a bias row broadcast over the rows.
+//   gather        Xs[j,e] = X[floor(j (T - 1) / (J - 1)), e] (J = 1: X[T - 1, e]): J evenly spaced rows of an
+//                 input X[t,e] (T rows), the last included, loaded row by row from DRAM (primal's samples).
 // Element kinds follow the units: a contraction writes accumulators, every other step operands
 // (inputs and outputs live in DRAM in the model's dtype).
 //
@@ -44,8 +68,33 @@ namespace attnsim::cascade {
 inline constexpr int kMaxRanks = 8;  // ranks of one cascade
 inline constexpr int kMaxTensorRanks = 2;
 
-enum class StepKind : std::uint8_t { Contract, Softmax, Map, Reduce };
-enum class MapOp : std::uint8_t { Scale, Exp, Relu, Gelu, Copy, L2Norm, Add, Mul, Div, kCount };
+enum class StepKind : std::uint8_t {
+  Contract,
+  Softmax,
+  Map,
+  Reduce,
+  // Performer, Nystromformer (see above):
+  Favor,
+  SegmentMean,
+  Pinv,
+  // Low-rank variants' step kinds (see the header comment).
+  Gather,
+};
+enum class MapOp : std::uint8_t {
+  Scale,
+  Exp,
+  Relu,
+  Gelu,
+  Copy,
+  L2Norm,
+  Add,
+  Mul,
+  Div,
+  // Low-rank variants' map ops (see the header comment).
+  PrefixMean,
+  AddRow,
+  kCount
+};
 enum class ReduceOp : std::uint8_t { Sum, Max };
 enum class TensorRole : std::uint8_t { Input, Output, Intermediate };
 enum class ElemKind : std::uint8_t { Operand, Accumulator };
@@ -73,12 +122,18 @@ struct StepDecl {
   MapOp map = MapOp::Copy;
   ReduceOp reduce = ReduceOp::Sum;
   int out = -1;
-  std::vector<int> in;        // tensor indices: contraction (A, B), softmax (S), map (1 or 2), reduce (1)
-  int over = -1;              // rank: the contraction's summed rank, the softmax / reduce / l2norm rank
+  std::vector<int> in;        // tensor indices: contraction (A, B) or (A, B, A2, B2) for a sum of two,
+                              // softmax (S), map (1 or 2), reduce (1), gather (the source)
+  int over = -1;              // rank: the contraction's summed rank, the softmax / reduce / l2norm rank,
+                              // prefix_mean's scanned (row) rank
   bool b_transposed = false;  // contraction: B indexed [out col, summed]
+  bool b2_transposed = false;  // a sum of two contractions: B2 indexed [out col, summed]
   std::string scale;          // softmax, map scale: expression ("" = 1)
   Mask mask = Mask::Layer;
   std::string path;
+  // Performer, Nystromformer:
+  bool tokens_in_cols = false;  // favor: the projection is [feature, token] (FAVOR on columns)
+  int iterations = 0;           // pinv: Newton-Schulz-style iterations
 };
 
 // A cascade as written: ranks with extent expressions, tensors, steps.

@@ -48,6 +48,7 @@ struct Coords {
 
 struct Slot {
   Coords at;
+  DramBlock src;            // a loaded tile: the DRAM block it holds (rows 0: none)
   bool open = false;        // being written (a sum or a chunked write not finished)
   std::uint64_t point = 0;  // the iteration point that opened it
   std::uint32_t write[kUnits] = {kNoInstr, kNoInstr, kNoInstr, kNoInstr, kNoInstr};
@@ -91,6 +92,20 @@ class GroupEmitter {
     }
     written_.assign(c_.desc.tensors.size(), 0);
     for (int s : g_.map.steps) written_[std::size_t(c_.step(s).out)] = 1;
+    // A tensor every instance reads from the same DRAM block (a weight shared by the heads) keeps its
+    // tile across instances: instances are told apart by the first one with the same block.
+    same_block_.assign(c_.desc.tensors.size(), std::vector<int>(inst_.size()));
+    for (std::size_t t = 0; t < c_.desc.tensors.size(); ++t)
+      for (std::size_t i = 0; i < inst_.size(); ++i) {
+        const DramBlock& b = inst_[i].blocks[t];
+        int first = int(i);
+        for (std::size_t j = 0; j < i && first == int(i); ++j) {
+          const DramBlock& o = inst_[j].blocks[t];
+          if (o.tensor == b.tensor && o.row0 == b.row0 && o.col0 == b.col0 && o.rows == b.rows && o.cols == b.cols)
+            first = same_block_[t][j];
+        }
+        same_block_[t][i] = first;
+      }
     if (g_.mask_step >= 0) {
       const auto& r = c_.tensor(c_.step(g_.mask_step).in[0]).ranks;
       mr_ = r[0], pr_ = r[1];
@@ -243,6 +258,17 @@ class GroupEmitter {
     }
   }
 
+  // Whether a sum of two contractions' operand tiles lie as [A1 | A2] and [B1; B2] in SRAM.
+  static bool concatenated(const SramTile& a1, const SramTile& a2, const SramTile& b1, const SramTile& b2,
+                           const StepDecl& st) {
+    const std::uint64_t ea = a1.elem_bytes, eb = b1.elem_bytes;
+    return !st.b_transposed && !st.b2_transposed && a1.rows == a2.rows && a1.cols == a2.cols &&
+           a1.elem_bytes == a2.elem_bytes && a1.stride() == a2.stride() && a1.stride() >= 2 * a1.cols &&
+           a2.addr == a1.addr + a1.cols * ea && b1.rows == b2.rows && b1.cols == b2.cols &&
+           b1.elem_bytes == b2.elem_bytes && b1.stride() == b1.cols && b2.stride() == b2.cols &&
+           b2.addr == b1.addr + std::uint64_t(b1.rows) * b1.cols * eb;
+  }
+
   bool masked_next(int s, Ctx y, std::int64_t next_lo) const {
     y.lo[chunk_rank(s)] = next_lo;
     return masked_out(s, y);
@@ -255,7 +281,7 @@ class GroupEmitter {
   // The coordinates of tensor t's buffer tile at x (written tensors keep whole non-looped ranks).
   Coords buffer_coords(int t, const Ctx& x) const {
     Coords k;
-    k.inst = x.inst;
+    k.inst = written_[std::size_t(t)] ? x.inst : same_block_[std::size_t(t)][std::size_t(x.inst)];
     const auto& rs = c_.tensor(t).ranks;
     for (std::size_t i = 0; i < rs.size(); ++i) {
       const int r = rs[i];
@@ -278,8 +304,9 @@ class GroupEmitter {
   SramTile tile_in(int b, int slot, const Coords& a) const {
     const BufferPlan& bp = plan_of(b);
     const Slot& sl = bufs_[std::size_t(b)].slot[slot];
-    const std::uint64_t off = std::uint64_t((a.lo[0] - sl.at.lo[0]) * bp.cols + (a.lo[1] - sl.at.lo[1]));
-    return tile_at(bp.addr[slot] + off * std::uint64_t(bp.elem_bytes), a.len[0], a.len[1], bp.elem_bytes, bp.cols);
+    const std::int64_t ld = bp.ld ? bp.ld : bp.cols;
+    const std::uint64_t off = std::uint64_t((a.lo[0] - sl.at.lo[0]) * ld + (a.lo[1] - sl.at.lo[1]));
+    return tile_at(bp.addr[slot] + off * std::uint64_t(bp.elem_bytes), a.len[0], a.len[1], bp.elem_bytes, ld);
   }
 
   // The slot of buffer b holding `a` as of the current point (the newest one opened by then).
@@ -295,6 +322,21 @@ class GroupEmitter {
     return best;
   }
 
+  // The slot of buffer b holding DRAM block `src` as of the current point (the newest), -1 when none.
+  int find_loaded(int b, const DramBlock& src) const {
+    const BufState& st = bufs_[std::size_t(b)];
+    int best = -1;
+    for (int i = 0; i < plan_of(b).depth; ++i) {
+      const Slot& sl = st.slot[i];
+      if (sl.at.inst < 0 || sl.point > point_ || sl.src.rows == 0) continue;
+      if (sl.src.tensor != src.tensor || sl.src.row0 != src.row0 || sl.src.col0 != src.col0 ||
+          sl.src.rows != src.rows || sl.src.cols != src.cols)
+        continue;
+      if (best < 0 || sl.point > st.slot[best].point) best = i;
+    }
+    return best;
+  }
+
   // Takes the next slot of buffer b for a new tile; its previous accesses go into d (WAR, WAW).
   int take_slot(int b, const Coords& k, Deps& d) {
     BufState& st = bufs_[std::size_t(b)];
@@ -303,6 +345,7 @@ class GroupEmitter {
     for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
     sl.reset_accesses();
     sl.at = k;
+    sl.src = DramBlock{};
     sl.open = true;
     sl.point = point_;
     return st.cur;
@@ -320,19 +363,26 @@ class GroupEmitter {
     const Coords ac = access_coords(t, x);
     if (g_.dram[std::size_t(t)] && !written_[std::size_t(t)]) {
       const Coords k = buffer_coords(t, x);
-      a.slot = find_slot(a.buf, k, true);
+      const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
+      const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
+      // Resident when a slot holds the same DRAM block: also across instances that share it (weights
+      // every head reads), since nothing this group reads from DRAM is written by it.
+      a.slot = find_loaded(a.buf, part);
       if (a.slot < 0) {
         Deps ld;
         a.slot = take_slot(a.buf, k, ld);
         const BufferPlan& bp = plan_of(a.buf);
-        const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
-        const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
         const auto l = ld.list(Opcode::Load);
-        const std::uint32_t id = em_.load(part, tile_at(bp.addr[a.slot], k.len[0], k.len[1], bp.elem_bytes, bp.cols),
-                                          {l[0], l[1], l[2], l[3]});
+        const std::uint32_t id =
+            em_.load(part, tile_at(bp.addr[a.slot], k.len[0], k.len[1], bp.elem_bytes, bp.ld ? bp.ld : bp.cols),
+                     {l[0], l[1], l[2], l[3]});
         Slot& sl = bufs_[std::size_t(a.buf)].slot[a.slot];
         sl.write[unit_index(Opcode::Load)] = id;
         sl.open = false;
+        sl.src = part;
+      } else {
+        // Another instance's tile of the same block: addressed with this instance's coordinates.
+        bufs_[std::size_t(a.buf)].slot[a.slot].at.inst = x.inst;
       }
     } else {
       a.slot = find_slot(a.buf, ac, false);
@@ -428,11 +478,44 @@ class GroupEmitter {
           note(rreads, &o, Opcode::Softmax, r);
           em_.set_class(classes_[std::size_t(s)]);
         }
+        // A sum of two contractions: the second term's operands too, read before the output is written.
+        Access a2, b2;
+        if (st.in.size() == 4) a2 = read(st.in[2], x, d, &reads), b2 = read(st.in[3], x, d, &reads);
         w = write(st.out, x, d);
         op = Opcode::Gemm;
         const auto l = d.list(op);
-        id = em_.gemm(a.tile, b.tile, w.tile, !first, st.b_transposed, {l[0], l[1], l[2], l[3]});
+        if (st.in.size() == 4 && concatenated(a.tile, a2.tile, b.tile, b2.tile, st)) {
+          // [A1 | A2] [B1; B2]: one GEMM over both summed halves.
+          const SramTile ac = tile_at(a.tile.addr, a.tile.rows, 2 * a.tile.cols, a.tile.elem_bytes, a.tile.stride());
+          const SramTile bc = tile_at(b.tile.addr, 2 * b.tile.rows, b.tile.cols, b.tile.elem_bytes, b.tile.stride());
+          id = em_.gemm(ac, bc, w.tile, !first, false, {l[0], l[1], l[2], l[3]});
+        } else {
+          id = em_.gemm(a.tile, b.tile, w.tile, !first, st.b_transposed, {l[0], l[1], l[2], l[3]});
+          if (st.in.size() == 4)  // accumulates onto the first term (the array runs its GEMMs in order)
+            id = em_.gemm(a2.tile, b2.tile, w.tile, true, st.b2_transposed, {l[0], l[1], l[2], l[3]});
+        }
         complete = last;
+        break;
+      }
+      // ---- low-rank variants: gather ----
+      case StepKind::Gather: {
+        // Sample rows floor(i (T - 1) / (J - 1)) of the source, one LOAD each, into the output tile.
+        // Readers wait for the last row's load, as for every tile the generic lowering loads.
+        const int src = st.in[0];
+        const int jr = c_.tensor(st.out).ranks[0], er = c_.tensor(st.out).ranks[1];
+        const std::int64_t samples = c_.extent[std::size_t(jr)], rows = c_.extent[std::size_t(c_.tensor(src).ranks[0])];
+        w = write(st.out, x, d);
+        op = Opcode::Load;
+        const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(src)];
+        const auto l = d.list(op);
+        const std::uint64_t row_bytes = std::uint64_t(w.tile.stride()) * w.tile.elem_bytes;
+        for (std::int64_t i = 0; i < x.len[jr]; ++i) {
+          const std::int64_t j = x.lo[jr] + i;
+          const std::int64_t row = samples == 1 ? rows - 1 : j * (rows - 1) / (samples - 1);
+          id = em_.load(DramBlock{blk.tensor, blk.row0 + row, blk.col0 + x.lo[er], 1, x.len[er]},
+                        tile_at(w.tile.addr + std::uint64_t(i) * row_bytes, 1, x.len[er], w.tile.elem_bytes),
+                        {l[0], l[1], l[2], l[3]});
+        }
         break;
       }
       case StepKind::Softmax: {
@@ -457,6 +540,25 @@ class GroupEmitter {
         }
         break;
       }
+      // ---- Performer and Nystromformer steps ----
+      case StepKind::Favor: {
+        const Access a = read(st.in[0], x, d, &reads), b = read(st.in[1], x, d, &reads);
+        w = write(st.out, x, d);
+        const auto l = d.list(op);
+        id = em_.vector(st.tokens_in_cols ? VecOp::FavorCols : VecOp::FavorRows, a.tile, b.tile, w.tile,
+                        {l[0], l[1], l[2], l[3]}, c_.scale[std::size_t(s)]);
+        break;
+      }
+      case StepKind::SegmentMean: {
+        const bool sum_chunked = cr == st.over;
+        const Access a = read(st.in[0], x, d, &reads);
+        w = write(st.out, x, d);
+        id = emit_segment_means(s, x, a.tile, w.tile, d);
+        complete = loop_last(st.over) && (!sum_chunked || chunk_last);
+        break;
+      }
+      case StepKind::Pinv:
+        return emit_pinv(s, x);
       case StepKind::Map:
       case StepKind::Reduce: {
         const Access a = read(st.in[0], x, d, &reads);
@@ -466,6 +568,7 @@ class GroupEmitter {
         op = Opcode::Vector;
         VecOp v = VecOp::Copy;
         float imm = 0;
+        Slot* carry = nullptr;
         if (st.kind == StepKind::Reduce) {
           v = st.reduce == ReduceOp::Sum ? VecOp::RowSum : VecOp::RowMax;
         } else {
@@ -497,12 +600,27 @@ class GroupEmitter {
             case MapOp::Div:
               v = VecOp::DivCol;
               break;
+            // ---- low-rank variants' map ops ----
+            case MapOp::AddRow:
+              v = VecOp::AddRow;
+              break;
+            case MapOp::PrefixMean: {
+              // The carry holds the sum of the rows before this tile: fresh at the scan's first row.
+              v = VecOp::PrefixMean;
+              imm = float(x.lo[st.over]);
+              Slot& cs = bufs_[std::size_t(g_.stats_buffer[std::size_t(s)])].slot[0];
+              for (int u = 0; u < kUnits; ++u) d.add(u, cs.write[u]), d.add(u, cs.read[u]);
+              carry = &cs;
+              bt = tile_at(plan_of(g_.stats_buffer[std::size_t(s)]).addr[0], 1, a.tile.cols, 4);
+              break;
+            }
             case MapOp::kCount:
               throw InternalError("map op kCount");
           }
         }
         const auto l = d.list(op);
-        id = em_.vector(v, a.tile, bt, w.tile, {l[0], l[1], l[2], l[3]}, imm);
+        id = em_.vector(v, a.tile, bt, w.tile, {l[0], l[1], l[2], l[3]}, imm, v == VecOp::PrefixMean && imm == 0.f);
+        if (carry) carry->write[unit_index(op)] = carry->read[unit_index(op)] = id;
         break;
       }
     }
@@ -513,6 +631,108 @@ class GroupEmitter {
         if (r == cr) complete &= chunk_last;
     }
     if (complete) finish(s, x, w);
+  }
+
+  // ---- Performer and Nystromformer: segment means and the pseudo-inverse ----
+
+  // The rows [lo, lo + len) of the input's token rank in tile `in` (a tile or a chunk) added into their
+  // segments' rows of `out` (all segments, whole): one ColMeanAcc per segment the rows touch, starting
+  // the segment's row (first) where the segment starts. Returns the last instruction: all run on the
+  // vector unit, in order, so the first one's dependencies cover them all.
+  std::uint32_t emit_segment_means(int s, const Ctx& x, const SramTile& in, const SramTile& out, const Deps& d) {
+    const StepDecl& st = c_.step(s);
+    const std::int64_t n = c_.extent[std::size_t(st.over)], segs = c_.rows(st.out);
+    const std::int64_t lo = x.lo[st.over], hi = lo + x.len[st.over];
+    auto seg0 = [&](std::int64_t i) { return i * n / segs; };
+    std::int64_t i = lo * segs / n;
+    while (i + 1 < segs && seg0(i + 1) <= lo) ++i;
+    while (i > 0 && seg0(i) > lo) --i;
+    const auto l = d.list(Opcode::Vector);
+    std::uint32_t id = kNoInstr;
+    for (; i < segs && seg0(i) < hi; ++i) {
+      const std::int64_t s0 = seg0(i), s1 = seg0(i + 1), r0 = std::max(s0, lo), r1 = std::min(s1, hi);
+      SramTile rows = in;
+      rows.addr += std::uint64_t(r0 - lo) * in.stride() * in.elem_bytes;
+      rows.rows = std::uint32_t(r1 - r0);
+      SramTile row = out;
+      row.addr += std::uint64_t(i) * out.stride() * out.elem_bytes;
+      row.rows = 1;
+      id = em_.vector(VecOp::ColMeanAcc, rows, {}, row, {l[0], l[1], l[2], l[3]}, float(1.0 / double(s1 - s0)),
+                      s0 >= lo);
+    }
+    ATTNSIM_ASSERT(id != kNoInstr, "segment_mean: a token tile in no segment");
+    return id;
+  }
+
+  // pinv: Z0 = A^T / max column sum of A, then the iterations (cascade.h), every instruction's
+  // dependencies derived from the slots it reads and writes like any step's.
+  void emit_pinv(int s, const Ctx& x) {
+    const StepDecl& st = c_.step(s);
+    std::vector<std::pair<int, int>> ignored;
+    Deps unused, first_write;
+    const Access a = read(st.in[0], x, unused, &ignored), ident = read(st.in[1], x, unused, &ignored);
+    const Access z = write(st.out, x, first_write);  // WAR on the slot's previous use goes to Z0's writer
+    const int sb = g_.scratch_buffer[std::size_t(s)];
+    const std::int64_t l = c_.rows(st.in[0]);
+    struct Use {
+      int buf, slot;
+      bool write;
+    };
+    auto scratch = [&](int k) {
+      const BufferPlan& bp = plan_of(sb + k);
+      return std::make_pair(Use{sb + k, 0, false}, tile_at(bp.addr[0], bp.rows, bp.cols, bp.elem_bytes));
+    };
+    auto issue = [&](Opcode op, std::initializer_list<Use> uses, const Deps* extra, auto emit) {
+      Deps d = extra ? *extra : Deps{};
+      for (const Use& u : uses) {
+        const Slot& sl = bufs_[std::size_t(u.buf)].slot[u.slot];
+        for (int k = 0; k < kUnits; ++k) {
+          d.add(k, sl.write[k]);
+          if (u.write) d.add(k, sl.read[k]);
+        }
+      }
+      const std::uint32_t id = emit(d.list(op));
+      for (const Use& u : uses) {
+        Slot& sl = bufs_[std::size_t(u.buf)].slot[u.slot];
+        (u.write ? sl.write : sl.read)[unit_index(op)] = id;
+      }
+      return id;
+    };
+    auto rd = [](std::pair<Use, SramTile> p) { return p.first; };
+    auto wr = [](std::pair<Use, SramTile> p) { return Use{p.first.buf, p.first.slot, true}; };
+    const auto cs = scratch(kPinvColSum), cm = scratch(kPinvColMax), zacc = scratch(kPinvZacc), az = scratch(kPinvAZ),
+               azo = scratch(kPinvAZop), xm = scratch(kPinvX), t = scratch(kPinvT);
+    const Use ua{a.buf, a.slot, false}, ui{ident.buf, ident.slot, false}, zr{z.buf, z.slot, false},
+        zw{z.buf, z.slot, true};
+    const SramTile at = a.tile, it = ident.tile, zt = z.tile;
+    ATTNSIM_ASSERT(std::int64_t(at.rows) == l && std::int64_t(zt.rows) == l, "pinv on a partial tile");
+    auto vec = [&](VecOp op, const SramTile& in0, const SramTile& in1, const SramTile& out, float imm, bool first) {
+      return [&, op, in0, in1, out, imm, first](const std::array<std::uint32_t, 4>& l4) {
+        return em_.vector(op, in0, in1, out, {l4[0], l4[1], l4[2], l4[3]}, imm, first);
+      };
+    };
+    auto mm = [&](const SramTile& p, const SramTile& q, const SramTile& out, bool bt) {
+      return [&, p, q, out, bt](const std::array<std::uint32_t, 4>& l4) {
+        return em_.gemm(p, q, out, false, bt, {l4[0], l4[1], l4[2], l4[3]});
+      };
+    };
+    issue(Opcode::Vector, {ua, wr(cs)}, nullptr, vec(VecOp::ColMeanAcc, at, {}, cs.second, 1.f, true));
+    issue(Opcode::Vector, {rd(cs), wr(cm)}, nullptr, vec(VecOp::RowMax, cs.second, {}, cm.second, 0.f, false));
+    issue(Opcode::Gemm, {ui, ua, wr(zacc)}, nullptr, mm(it, at, zacc.second, true));  // A^T = I A^T
+    issue(Opcode::Vector, {rd(zacc), rd(cm), zw}, &first_write,
+          vec(VecOp::DivScalar, zacc.second, cm.second, zt, 0.f, false));
+    for (int i = 0; i < st.iterations; ++i) {
+      issue(Opcode::Gemm, {ua, zr, wr(az)}, nullptr, mm(at, zt, az.second, false));  // AZ = A Z
+      issue(Opcode::Vector, {rd(az), wr(azo)}, nullptr, vec(VecOp::Copy, az.second, {}, azo.second, 0.f, false));
+      issue(Opcode::Vector, {rd(az), wr(xm)}, nullptr, vec(VecOp::IdentMinus, az.second, {}, xm.second, 7.f, false));
+      issue(Opcode::Gemm, {rd(azo), rd(xm), wr(t)}, nullptr, mm(azo.second, xm.second, t.second, false));
+      issue(Opcode::Vector, {rd(t), wr(xm)}, nullptr, vec(VecOp::IdentMinus, t.second, {}, xm.second, 15.f, false));
+      issue(Opcode::Gemm, {rd(azo), rd(xm), wr(t)}, nullptr, mm(azo.second, xm.second, t.second, false));
+      issue(Opcode::Vector, {rd(t), wr(xm)}, nullptr, vec(VecOp::IdentMinus, t.second, {}, xm.second, 13.f, false));
+      issue(Opcode::Gemm, {zr, rd(xm), wr(zacc)}, nullptr, mm(zt, xm.second, zacc.second, false));
+      issue(Opcode::Vector, {rd(zacc), zw}, nullptr, vec(VecOp::Scale, zacc.second, {}, zt, 0.25f, false));
+    }
+    finish(s, x, z);
   }
 
   // A complete tile: normalised when it sums an online softmax's output, stored when it goes to DRAM.
@@ -552,6 +772,7 @@ class GroupEmitter {
   const std::vector<OpClass>& classes_;
   std::vector<BufState> bufs_;
   std::vector<char> written_;
+  std::vector<std::vector<int>> same_block_;  // per tensor, per instance: the first instance reading its block
   std::uint32_t own_[64] = {}, ranks_[64] = {};
   int inner_from_[64] = {};  // per step: the first loop nested inside its innermost own loop
   int nloops_ = 0, mr_ = 0, pr_ = 0;
@@ -600,11 +821,12 @@ std::vector<BufferInfo> group_buffers(const CascadePlan& plan, int group, std::u
   std::vector<BufferInfo> v;
   const Cascade& c = *plan.cascade;
   for (const BufferPlan& b : plan.groups[std::size_t(group)].buffers) {
+    if (b.host >= 0) continue;  // inside its host's slots (a concatenated operand pair)
     BufClass cls = BufClass::Activation;
     std::string name;
     if (b.tensor < 0) {
-      name = c.tensor(c.step(-1 - b.tensor).out).name + ".stats";
-      cls = BufClass::Stats;
+      name = buffer_name(c, b);
+      cls = b.scratch ? BufClass::Score : BufClass::Stats;
     } else {
       name = c.tensor(b.tensor).name;
       const int p = c.producer(b.tensor);

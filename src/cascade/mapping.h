@@ -18,7 +18,7 @@
 //   is used) and optionally where its buffers go: the bank they start at, or each slot's byte address
 //   (placement; otherwise packed in tensor order). Overlapping slots are an error.
 // - Per step, the unit that runs it (contraction: array; softmax: softmax when the hardware has
-//   one, else vector; map, reduce: vector). The tile program routes SOFTMAX by the hardware, so the
+//   one, else vector; map, reduce: vector; gather: load). The tile program routes SOFTMAX by the hardware, so the
 //   unit is checked, not chosen.
 // A softmax over a rank its group loops over runs in the online form; over a whole rank, row-wise.
 //
@@ -57,7 +57,7 @@ struct TensorMapping {
   std::int64_t at[2] = {-1, -1};  // byte address of each slot (-1: placed by bank or packed)
 };
 
-enum class Unit : std::uint8_t { Array, Vector, Softmax };
+enum class Unit : std::uint8_t { Array, Vector, Softmax, Load /* the load DMA: a gather */ };
 const char* to_string(Unit u);
 
 struct Mapping {
@@ -74,13 +74,26 @@ Unit unit_of(const Cascade& c, int step, const HwConfig& hw);
 // What a mapping means on a given hardware: the plan the lowering follows and the checker reports.
 
 struct BufferPlan {
-  int tensor = -1;  // cascade tensor, or -1 - softmax step for an online softmax's stats
+  int tensor = -1;                // cascade tensor, or -1 - step for an online softmax's stats or a step's scratch
+  const char* scratch = nullptr;  // a step's scratch buffer (pinv): its name after the step's output's
   std::int64_t rows = 0, cols = 0;
   int elem_bytes = 0;
   int depth = 1;
   std::uint64_t addr[2] = {0, 0};
+  // A sum of two contractions runs as one GEMM over the concatenated operands when the two first
+  // operands sit side by side ([A1 | A2], row stride ld) and the two second ones one above the other
+  // ([B1; B2]): the second of each pair lives inside the first's slots (host, at host_offset bytes).
+  std::int64_t ld = 0;             // elements between row starts (0: cols)
+  std::uint64_t hosted_bytes = 0;  // bytes of a partner stacked below this buffer's rows
+  int host = -1;                   // index of the buffer this one lives in (-1: its own bytes)
+  std::uint64_t host_offset = 0;
   std::uint64_t slot_bytes() const;
 };
+
+// A buffer's name in reports and messages: the tensor's, "P.stats", or "Z.AZ" for a step's scratch.
+std::string buffer_name(const Cascade& c, const BufferPlan& b);
+// pinv's scratch buffers, in the order the plan lays them out (lower.cpp uses them by index).
+enum PinvScratch { kPinvColSum, kPinvColMax, kPinvZacc, kPinvAZ, kPinvAZop, kPinvX, kPinvT, kPinvScratchCount };
 
 struct GroupPlan {
   GroupMapping map;
@@ -88,6 +101,7 @@ struct GroupPlan {
   int loop_depth[kMaxRanks] = {};             // per rank, -1: not looped
   std::vector<int> buffer_of;                 // per cascade tensor: index into buffers, -1 unused
   std::vector<int> stats_buffer;              // per step: the online softmax's stats buffer, -1
+  std::vector<int> scratch_buffer;            // per step: its first scratch buffer (pinv), -1
   std::vector<char> dram;                     // per cascade tensor: loaded from / stored to DRAM here
   std::vector<char> chunked;                  // per cascade tensor: a DRAM tensor every step here walks in
                                               // chunks of the streamed rank (its buffer holds one chunk)
