@@ -5,6 +5,10 @@
 // whether the timer ranks the simulated best first.
 // Part 2: the chosen tiling per effort level: simulated cycles, % of max(MACs / PEs, compulsory
 // bytes / bandwidth), mapping wall time (median of 5).
+// Part 3: whole-model runs of the attnsim binary (BERT-base N = 4096 on cloud, the main job's LRA
+// text workloads at N = 4096): wall time with --mapper fast and default against the same run with
+// every choice fixed by its emitted mapping (no search), medians of 5 (1 with --quick) taken in
+// this one run, as ratios.
 // Usage: bench_mapper [--quick]
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <string>
 #include <systemc>
 #include <vector>
@@ -72,7 +77,7 @@ int sc_main(int argc, char** argv) {
       {"edge", {1024, 64, 1024}, nullptr},
   };
   std::printf("Part 1: program timer against the SystemC accelerator (ideal DRAM)\n");
-  std::printf("%-6s %-18s %-4s %-22s %12s %12s %8s\n", "hw", "GEMM", "df", "tiling", "timer", "simulated", "error");
+  std::printf("%-6s %-18s %-4s %-40s %12s %12s %8s\n", "hw", "GEMM", "df", "tiling", "timer", "simulated", "error");
   std::vector<double> errors;
   int rank_hits = 0, rank_cases = 0;
   for (const Case& c : cases) {
@@ -86,7 +91,8 @@ int sc_main(int argc, char** argv) {
       o.effort = e;
       const GemmTiling t = choose_gemm_tiling(hw, c.d, 0, "bench", 0, o);
       bool seen = false;
-      for (const GemmTiling& x : tilings) seen |= x.tm == t.tm && x.tk == t.tk && x.tn == t.tn && x.n_outer == t.n_outer;
+      for (const GemmTiling& x : tilings)
+        seen |= x.tm == t.tm && x.tk == t.tk && x.tn == t.tn && describe_gemm_order(x) == describe_gemm_order(t);
       if (!seen) tilings.push_back(t);
       if (quick) break;
     }
@@ -99,11 +105,11 @@ int sc_main(int argc, char** argv) {
       const std::int64_t sim = simulate_in_child(hw, p);
       const double err = double(timer) / double(sim) - 1;
       errors.push_back(std::fabs(err));
-      char dims[64], tile[64];
+      char dims[64], tile[96];
       std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)c.d.m, (long long)c.d.k, (long long)c.d.n);
       std::snprintf(tile, sizeof tile, "%lldx%lldx%lld %s", (long long)t.tm, (long long)t.tk, (long long)t.tn,
-                    t.n_outer ? "nmk" : "mnk");
-      std::printf("%-6s %-18s %-4s %-22s %12lld %12lld %+7.2f%%\n", c.hw, dims, to_string(hw.array.dataflow), tile,
+                    describe_gemm_order(t).c_str());
+      std::printf("%-6s %-18s %-4s %-40s %12lld %12lld %+7.2f%%\n", c.hw, dims, to_string(hw.array.dataflow), tile,
                   (long long)timer, (long long)sim, 100 * err);
       if (best_sim < 0 || sim < best_sim) best_sim = sim, best_sim_i = i;
       if (best_timer < 0 || timer < best_timer) best_timer = timer, best_timer_i = i;
@@ -119,7 +125,7 @@ int sc_main(int argc, char** argv) {
               100 * errors[errors.size() / 2], 100 * errors.back(), errors.size(), rank_hits, rank_cases);
 
   std::printf("\nPart 2: the mapper's choice per effort (simulated), against max(MACs / PEs, compulsory bytes / bw)\n");
-  std::printf("%-6s %-18s %-4s %-9s %-22s %12s %12s %8s %12s\n", "hw", "GEMM", "df", "effort", "tiling", "simulated",
+  std::printf("%-6s %-18s %-4s %-9s %-40s %12s %12s %8s %12s\n", "hw", "GEMM", "df", "effort", "tiling", "simulated",
               "bound", "% bound", "map ms");
   for (const Case& c : cases) {
     HwConfig hw = load_hw_config(c.hw);
@@ -137,13 +143,58 @@ int sc_main(int argc, char** argv) {
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       }
       const std::int64_t sim = simulate_in_child(hw, lower_gemm(hw, c.d, t));
-      char dims[64], tile[64];
+      char dims[64], tile[96];
       std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)c.d.m, (long long)c.d.k, (long long)c.d.n);
       std::snprintf(tile, sizeof tile, "%lldx%lldx%lld %s", (long long)t.tm, (long long)t.tk, (long long)t.tn,
-                    t.n_outer ? "nmk" : "mnk");
-      std::printf("%-6s %-18s %-4s %-9s %-22s %12lld %12.0f %7.1f%% %12.2f\n", c.hw, dims, to_string(hw.array.dataflow),
+                    describe_gemm_order(t).c_str());
+      std::printf("%-6s %-18s %-4s %-9s %-40s %12lld %12.0f %7.1f%% %12.2f\n", c.hw, dims, to_string(hw.array.dataflow),
                   to_string(e), tile, (long long)sim, bound, 100 * bound / double(sim), bench::median(ms));
     }
+  }
+  std::printf("\nPart 3: whole-model wall time, against the same run with its emitted mapping fixed (no search)\n");
+  std::printf("%-60s %10s %10s %10s %8s %9s\n", "run", "fixed s", "fast s", "default s", "fast x", "default x");
+  struct Run {
+    const char* args;
+  };
+  for (const Run& r : {Run{"--hw cloud --model bert-base --seq-len 4096"},
+                       Run{"--hw cloud --model lra-text --seq-len 4096 --variant flash"},
+                       Run{"--hw cloud --model lra-text --seq-len 4096 --variant unfused"},
+                       Run{"--hw cloud --model lra-text --seq-len 4096 --variant primal"},
+                       Run{"--hw edge --model lra-text --seq-len 4096 --variant flash"},
+                       Run{"--hw edge --model lra-text --seq-len 4096 --variant primal"}}) {
+    std::vector<std::string> args = {"run"};
+    {
+      std::string a = r.args;
+      for (std::size_t p = 0; p < a.size();) {
+        const std::size_t q = a.find(' ', p);
+        args.push_back(a.substr(p, q == std::string::npos ? std::string::npos : q - p));
+        p = q == std::string::npos ? a.size() : q + 1;
+      }
+    }
+    // The emitted mapping, into a file the fixed runs read.
+    const std::string mapping = "/tmp/bench_mapper_mapping_" + std::to_string(getpid()) + ".json";
+    {
+      const std::string run_cmd = std::string(ATTNSIM_BINARY) + " run " + std::string(r.args) + " --emit mapping > " + mapping;
+      if (std::system(run_cmd.c_str()) != 0) {
+        std::printf("%-60s (emitting the mapping failed)\n", r.args);
+        continue;
+      }
+    }
+    auto with = [&](std::vector<std::string> extra) {
+      std::vector<std::string> v = args;
+      v.insert(v.end(), extra.begin(), extra.end());
+      return v;
+    };
+    // Interleaved repetitions, so that the machine's load drifts over all three alike.
+    std::vector<double> fixed_s, fast_s, default_s;
+    for (int i = 0; i < (quick ? 1 : 5); ++i) {
+      fixed_s.push_back(bench::run_once(with({"--mapping", mapping}), "/dev/null").wall_s);
+      fast_s.push_back(bench::run_once(with({"--mapper", "fast"}), "/dev/null").wall_s);
+      default_s.push_back(bench::run_once(with({"--mapper", "default"}), "/dev/null").wall_s);
+    }
+    std::remove(mapping.c_str());
+    const double f = bench::median(fixed_s), fa = bench::median(fast_s), de = bench::median(default_s);
+    std::printf("%-60s %10.3f %10.3f %10.3f %8.2f %9.2f\n", r.args, f, fa, de, fa / f, de / f);
   }
   return 0;
 }

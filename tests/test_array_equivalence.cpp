@@ -214,10 +214,13 @@ TEST_CASE("PE array model object runs several GEMMs in a row", "[array][equivale
 
 TEST_CASE("PE array speed: 32x32, M=K=N=256", "[array][equivalence][speed]") {
   // Validation-model speed target: well under a second. The bound is loose so a loaded machine passes.
+  // Under the sanitizers (tests/support/sanitized.h) the time means nothing: M = K = N = 64, the
+  // results still checked.
   for (int df = 0; df < 3; ++df)
     for (TimingMode mode : {TimingMode::ScaleSim, TimingMode::Overlapped}) {
       const ArrayConfig pe = array_config(32, 32, Dataflow(df), mode, ArrayFidelity::Pe);
-      const GemmDims d{256, 256, 256};
+      const std::int64_t side = attnsim::test::kSanitized ? 64 : 256;
+      const GemmDims d{side, side, side};
       IsolatedResult r = run_isolated([&]() -> std::string {
         std::mt19937_64 rng(5);
         auto a = random_matrix<std::int32_t>(rng, d.m * d.k, -100, 100);
@@ -253,7 +256,7 @@ TEST_CASE("PE array speed: 32x32, M=K=N=256", "[array][equivalence][speed]") {
       WARN(describe(pe, d) << ": PE model " << out.substr(p3 + 1) << " cycles in " << pe_s << " s, fast model "
                            << out.substr(p2 + 1, p3 - p2 - 1) << " s");
       CHECK(out.substr(0, p1) == "ok");
-      CHECK(pe_s < 5.0);
+      if (!attnsim::test::kSanitized) CHECK(pe_s < 5.0);
     }
 }
 

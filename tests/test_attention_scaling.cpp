@@ -121,8 +121,13 @@ std::uint64_t fused_bytes_per_head(std::int64_t n, std::int64_t bq, std::int64_t
 }
 
 std::string tiles_of(const GemmTiling& t) {
-  return "tiles " + std::to_string(t.tm) + "x" + std::to_string(t.tk) + "x" + std::to_string(t.tn) + " order " +
-         (t.n_outer ? "n,m,k" : "m,n,k");
+  const std::string outer = t.n_outer ? "n" : "m", inner = t.n_outer ? "m" : "n";
+  std::string s = "tiles " + std::to_string(t.tm) + "x" + std::to_string(t.tk) + "x" + std::to_string(t.tn) + " order " +
+                  outer + "," + (t.k_middle ? "k," + inner : inner + ",k");
+  // The outer operand's panel or the inner operand kept on chip, A named before B.
+  const bool a_resident = t.n_outer ? t.inner_resident : t.outer_resident,
+             b_resident = t.n_outer ? t.outer_resident : t.inner_resident;
+  return s + (a_resident ? ", A resident" : "") + (b_resident ? ", B resident" : "");
 }
 
 // Whether unfused attention keeps the whole N x N score matrix on chip: the row-fused kernel with

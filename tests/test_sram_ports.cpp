@@ -1,9 +1,9 @@
-// SRAM bank ports shared by the units (hw/sram_ports.h): one user alone gets the banks' full
+// SRAM bank ports shared by the units (timing/sram_ports.h): one user alone gets the banks' full
 // bandwidth, users of one bank queue behind each other, users of different banks or sides do not.
 #include <catch2/catch.hpp>
 
 #include "common/errors.h"
-#include "hw/sram_ports.h"
+#include "timing/sram_ports.h"
 
 using namespace attnsim;
 

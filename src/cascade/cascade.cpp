@@ -1,5 +1,6 @@
 #include "cascade/cascade.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <set>
@@ -140,7 +141,9 @@ bool parse_access(const std::string& text, std::string* name, std::vector<std::s
   return !ranks->empty();
 }
 
-const char* const kMapNames[] = {"scale", "exp", "relu", "gelu", "copy", "l2norm", "add", "mul", "div"};
+const char* const kMapNames[] = {"scale", "exp", "relu", "gelu", "copy", "l2norm", "add", "mul", "div",
+                                 // low-rank variants' map ops
+                                 "prefix_mean", "add_row"};
 static_assert(sizeof(kMapNames) / sizeof(kMapNames[0]) == std::size_t(MapOp::kCount), "one name per MapOp");
 
 class Reader {
@@ -338,6 +341,8 @@ class Reader {
   bool read_equation(const std::string& text, const std::string& path, StepDecl* s) {
     const std::size_t eq = text.find('=');
     const std::string rhs = eq == std::string::npos ? "" : text.substr(eq + 1);
+    if (std::count(rhs.begin(), rhs.end(), '*') == 2 && rhs.find('+') != std::string::npos)
+      return read_sum_of_contractions(text, path, s);
     const std::size_t op = rhs.find_first_of("*+");
     std::string on, an, bn;
     std::vector<std::string> orr, ar, br;
@@ -407,6 +412,75 @@ class Reader {
     return s->out >= 0;
   }
 
+  // ---- low-rank variants: a sum of two contractions over one summed rank ----
+  // "OUT[a,b] = X[a,r] * Y[r,b] + Z[a,r] * W[r,b]" (each second operand may be [b,r]).
+  bool read_sum_of_contractions(const std::string& text, const std::string& path, StepDecl* s) {
+    const std::size_t eq = text.find('=');
+    const std::string rhs = text.substr(eq + 1);
+    const std::size_t plus = rhs.find('+');
+    const std::string t1 = rhs.substr(0, plus), t2 = rhs.substr(plus + 1);
+    const std::size_t m1 = t1.find('*'), m2 = t2.find('*');
+    std::string on, n[4];
+    std::vector<std::string> orr, r[4];
+    if (m1 == std::string::npos || m2 == std::string::npos || !parse_access(text.substr(0, eq), &on, &orr) ||
+        !parse_access(t1.substr(0, m1), &n[0], &r[0]) || !parse_access(t1.substr(m1 + 1), &n[1], &r[1]) ||
+        !parse_access(t2.substr(0, m2), &n[2], &r[2]) || !parse_access(t2.substr(m2 + 1), &n[3], &r[3])) {
+      diag_.add(path, "a sum of contractions is \"OUT[a,b] = X[a,r] * Y[r,b] + Z[a,r] * W[r,b]\"", Json(text));
+      return false;
+    }
+    int idx[4];
+    for (int i = 0; i < 4; ++i)
+      if ((idx[i] = in_tensor(n[i], &r[i], path)) < 0) return false;
+    std::string summed[2];
+    bool transposed[2] = {false, false};
+    for (int k = 0; k < 2; ++k) {
+      const std::vector<std::string>&a = r[2 * k], &b = r[2 * k + 1];
+      if (orr.size() != 2 || a.size() != 2 || b.size() != 2 || a[0] != orr[0] || a[1] == orr[1] ||
+          !((b[0] == a[1] && b[1] == orr[1]) || (b[0] == orr[1] && b[1] == a[1]))) {
+        diag_.add(path,
+                  "each term of a sum of contractions is X[" + (orr.empty() ? std::string("a") : orr[0]) +
+                      ",r] * Y[r," + (orr.size() < 2 ? std::string("b") : orr[1]) +
+                      "] (or Y[b,r]): output row first in X, one summed rank r absent from the output",
+                  Json(text));
+        return false;
+      }
+      summed[k] = a[1];
+      transposed[k] = b[0] == orr[1];
+    }
+    if (summed[0] != summed[1]) {
+      diag_.add(path,
+                "both terms of a sum of contractions sum over the same rank (" + summed[0] + ", " + summed[1] + ")",
+                Json(text));
+      return false;
+    }
+    s->kind = StepKind::Contract;
+    s->in = {idx[0], idx[1], idx[2], idx[3]};
+    s->b_transposed = transposed[0];
+    s->b2_transposed = transposed[1];
+    s->over = d_.rank_index(summed[0]);
+    s->out = out_tensor(on, orr, path, ElemKind::Accumulator);
+    return s->out >= 0;
+  }
+
+  // ---- low-rank variants: gather ----
+  // {"out": "Xs[j,e]", "op": "gather", "in": "X"}: X an input [t,e], Xs its evenly spaced rows.
+  bool read_gather(const std::string& path, const std::string& oname, const std::vector<std::string>& oranks,
+                   const std::vector<int>& in_idx, StepDecl* s) {
+    s->kind = StepKind::Gather;
+    if (in_idx.size() != 1) return diag_.add(path + "/in", "gather reads one tensor"), false;
+    const TensorDecl& x = d_.tensors[std::size_t(in_idx[0])];
+    if (x.role != TensorRole::Input)
+      return diag_.add(path + "/in", "gather reads rows of an input (straight from DRAM), not " + x.name), false;
+    std::vector<int> oi;
+    if (!ranks_of(oranks, path + "/out", &oi)) return false;
+    if (x.ranks.size() != 2 || oi.size() != 2 || oi[1] != x.ranks[1] || oi[0] == x.ranks[0])
+      return diag_.add(path + "/out", "gather writes [sample rank, the column rank of " + x.name + "] from " + x.name +
+                                          "[row rank, column rank]; the sample rank is a new rank"),
+             false;
+    s->out = out_tensor(oname, oranks, path + "/out", ElemKind::Operand);
+    return s->out >= 0;
+  }
+
   bool read_object(const Json& j, const std::string& path, StepDecl* s) {
     JsonView v(&j, path, &diag_);
     std::vector<std::string> keys = {"out", "op", "in", "over", "scale", "mask", "iterations"};
@@ -414,7 +488,7 @@ class Reader {
       if (is_comment(it.key())) keys.push_back(it.key());
     v.reject_unknown_keys(keys);
     const std::string out = v.string("out", std::nullopt);
-    std::vector<std::string> op_names = {"softmax", "sum", "max", "favor", "segment_mean", "pinv"};
+    std::vector<std::string> op_names = {"softmax", "sum", "max", "favor", "segment_mean", "pinv", "gather"};
     for (const char* n : kMapNames) op_names.push_back(n);
     const std::string op = v.string("op", std::nullopt);
     std::vector<std::string> ins;
@@ -469,6 +543,10 @@ class Reader {
     const std::string mask = v.choice("mask", std::string("layer"), {"layer", "none", "causal"});
     s->mask = mask == "none" ? Mask::None : mask == "causal" ? Mask::Causal : Mask::Layer;
     if (j.contains("mask") && op != "softmax") diag_.add(path + "/mask", "only a softmax has a mask");
+    if (op == "gather") {
+      if (j.contains("over") || j.contains("scale")) diag_.add(path, "gather takes no \"over\" or \"scale\"");
+      return read_gather(path, oname, oranks, in_idx, s);
+    }
     const TensorDecl& x = d_.tensors[std::size_t(in_idx[0])];
     auto want_inputs = [&](std::size_t n) {
       if (in_idx.size() == n) return true;
@@ -512,10 +590,17 @@ class Reader {
     s->kind = StepKind::Map;
     for (std::size_t i = 0; i < std::size_t(MapOp::kCount); ++i)
       if (op == kMapNames[i]) s->map = MapOp(i);
-    const bool binary = s->map == MapOp::Add || s->map == MapOp::Mul || s->map == MapOp::Div;
+    const bool binary = s->map == MapOp::Add || s->map == MapOp::Mul || s->map == MapOp::Div || s->map == MapOp::AddRow;
     if (!want_inputs(binary ? 2 : 1)) return false;
     if (s->map == MapOp::L2Norm) {
       if (!over_col(true)) return false;
+    } else if (s->map == MapOp::PrefixMean) {
+      // A scan over the row rank (the first), carried across its tiles.
+      if (!j.contains("over")) return diag_.add(path + "/over", "is required: the rank prefix_mean scans"), false;
+      const std::string r = v.string("over", std::nullopt);
+      s->over = d_.rank_index(r);
+      if (x.ranks.size() != 2 || s->over != x.ranks[0])
+        return diag_.add(path + "/over", "prefix_mean scans the row (first) rank of " + x.name, j["over"]), false;
     } else if (j.contains("over")) {
       diag_.add(path + "/over", op + " is elementwise: no \"over\"");
     }
@@ -525,7 +610,11 @@ class Reader {
     std::vector<std::string> xr;
     for (int r : x.ranks) xr.push_back(d_.ranks[std::size_t(r)].name);
     if (oranks != xr) return diag_.add(path + "/out", op + " writes the indices of its (first) input"), false;
-    if (binary) {
+    if (s->map == MapOp::AddRow) {
+      const TensorDecl& y = d_.tensors[std::size_t(in_idx[1])];
+      if (x.ranks.size() != 2 || y.ranks.size() != 2 || y.ranks[1] != x.ranks[1] || y.ranks[0] == x.ranks[0])
+        return diag_.add(path + "/in", "add_row adds a bias b[u,b] (u of extent 1) to X[a,b]"), false;
+    } else if (binary) {
       const TensorDecl& y = d_.tensors[std::size_t(in_idx[1])];
       if (s->map == MapOp::Div ? !(y.ranks.size() == 1 && y.ranks[0] == x.ranks[0]) : y.ranks != x.ranks)
         return diag_.add(path + "/in", s->map == MapOp::Div ? "div divides X[a,b] by a row vector l[a]"
@@ -635,6 +724,8 @@ const char* to_string(StepKind k) {
       return "segment_mean";
     case StepKind::Pinv:
       return "pinv";
+    case StepKind::Gather:
+      return "gather";
   }
   return "?";
 }
@@ -723,6 +814,13 @@ Cascade bind_cascade(const CascadeDesc& d, const std::map<std::string, double>& 
       if (c.extent[std::size_t(r[0])] != c.extent[std::size_t(r[1])])
         diag.add(s.path + "/in", "pinv inverts a square matrix (equal extents)");
     }
+    // Low-rank variants' step kinds: extents their rules need.
+    if (s.kind == StepKind::Map && s.map == MapOp::AddRow && c.extent[std::size_t(c.tensor(s.in[1]).ranks[0])] != 1)
+      diag.add(s.path + "/in",
+               "add_row's bias " + c.tensor(s.in[1]).name + " must have one row (its first rank of extent 1)");
+    if (s.kind == StepKind::Gather &&
+        c.extent[std::size_t(c.tensor(s.out).ranks[0])] > c.extent[std::size_t(c.tensor(s.in[0]).ranks[0])])
+      diag.add(s.path + "/out", "gather takes at most as many rows as " + c.tensor(s.in[0]).name + " has");
   }
   diag.throw_if_any();
   return c;

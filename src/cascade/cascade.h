@@ -33,6 +33,14 @@
 //                 on the array, I the identity input), then "iterations" (default 6) times
 //                 Z <- 0.25 Z (13 I - AZ (15 I - AZ (7 I - AZ))), AZ = A Z: 4 GEMMs and 3 vector steps
 //                 each, in scratch buffers of the step. Its ranks stay whole in a mapping.
+// Low-rank variants' step kinds (primal, primal-causal, low-rank linear, Linformer):
+//   contraction   a sum of two contractions over one summed rank, "Y[m,f] = E[m,r] * A[r,f] + R[m,r] * B[r,f]":
+//                 the array accumulates both into one output ([E | R] [A; B], primal's concat projection).
+//   prefix_mean   Y[m,e] = mean_{m' <= m} X[m',e]: a scan over the row rank ("over"), carried across the
+//                 row tiles in a 1 x (column extent) fp32 carry (primal-causal's running means).
+//   add_row       Y[m,f] = X[m,f] + b[u,f] with u of extent 1: a bias row broadcast over the rows.
+//   gather        Xs[j,e] = X[floor(j (T - 1) / (J - 1)), e] (J = 1: X[T - 1, e]): J evenly spaced rows of an
+//                 input X[t,e] (T rows), the last included, loaded row by row from DRAM (primal's samples).
 // Element kinds follow the units: a contraction writes accumulators, every other step operands
 // (inputs and outputs live in DRAM in the model's dtype).
 //
@@ -69,8 +77,24 @@ enum class StepKind : std::uint8_t {
   Favor,
   SegmentMean,
   Pinv,
+  // Low-rank variants' step kinds (see the header comment).
+  Gather,
 };
-enum class MapOp : std::uint8_t { Scale, Exp, Relu, Gelu, Copy, L2Norm, Add, Mul, Div, kCount };
+enum class MapOp : std::uint8_t {
+  Scale,
+  Exp,
+  Relu,
+  Gelu,
+  Copy,
+  L2Norm,
+  Add,
+  Mul,
+  Div,
+  // Low-rank variants' map ops (see the header comment).
+  PrefixMean,
+  AddRow,
+  kCount
+};
 enum class ReduceOp : std::uint8_t { Sum, Max };
 enum class TensorRole : std::uint8_t { Input, Output, Intermediate };
 enum class ElemKind : std::uint8_t { Operand, Accumulator };
@@ -98,9 +122,12 @@ struct StepDecl {
   MapOp map = MapOp::Copy;
   ReduceOp reduce = ReduceOp::Sum;
   int out = -1;
-  std::vector<int> in;        // tensor indices: contraction (A, B), softmax (S), map (1 or 2), reduce (1)
-  int over = -1;              // rank: the contraction's summed rank, the softmax / reduce / l2norm rank
+  std::vector<int> in;        // tensor indices: contraction (A, B) or (A, B, A2, B2) for a sum of two,
+                              // softmax (S), map (1 or 2), reduce (1), gather (the source)
+  int over = -1;              // rank: the contraction's summed rank, the softmax / reduce / l2norm rank,
+                              // prefix_mean's scanned (row) rank
   bool b_transposed = false;  // contraction: B indexed [out col, summed]
+  bool b2_transposed = false;  // a sum of two contractions: B2 indexed [out col, summed]
   std::string scale;          // softmax, map scale: expression ("" = 1)
   Mask mask = Mask::Layer;
   std::string path;

@@ -48,6 +48,7 @@ struct Coords {
 
 struct Slot {
   Coords at;
+  DramBlock src;            // a loaded tile: the DRAM block it holds (rows 0: none)
   bool open = false;        // being written (a sum or a chunked write not finished)
   std::uint64_t point = 0;  // the iteration point that opened it
   std::uint32_t write[kUnits] = {kNoInstr, kNoInstr, kNoInstr, kNoInstr, kNoInstr};
@@ -257,6 +258,17 @@ class GroupEmitter {
     }
   }
 
+  // Whether a sum of two contractions' operand tiles lie as [A1 | A2] and [B1; B2] in SRAM.
+  static bool concatenated(const SramTile& a1, const SramTile& a2, const SramTile& b1, const SramTile& b2,
+                           const StepDecl& st) {
+    const std::uint64_t ea = a1.elem_bytes, eb = b1.elem_bytes;
+    return !st.b_transposed && !st.b2_transposed && a1.rows == a2.rows && a1.cols == a2.cols &&
+           a1.elem_bytes == a2.elem_bytes && a1.stride() == a2.stride() && a1.stride() >= 2 * a1.cols &&
+           a2.addr == a1.addr + a1.cols * ea && b1.rows == b2.rows && b1.cols == b2.cols &&
+           b1.elem_bytes == b2.elem_bytes && b1.stride() == b1.cols && b2.stride() == b2.cols &&
+           b2.addr == b1.addr + std::uint64_t(b1.rows) * b1.cols * eb;
+  }
+
   bool masked_next(int s, Ctx y, std::int64_t next_lo) const {
     y.lo[chunk_rank(s)] = next_lo;
     return masked_out(s, y);
@@ -292,8 +304,9 @@ class GroupEmitter {
   SramTile tile_in(int b, int slot, const Coords& a) const {
     const BufferPlan& bp = plan_of(b);
     const Slot& sl = bufs_[std::size_t(b)].slot[slot];
-    const std::uint64_t off = std::uint64_t((a.lo[0] - sl.at.lo[0]) * bp.cols + (a.lo[1] - sl.at.lo[1]));
-    return tile_at(bp.addr[slot] + off * std::uint64_t(bp.elem_bytes), a.len[0], a.len[1], bp.elem_bytes, bp.cols);
+    const std::int64_t ld = bp.ld ? bp.ld : bp.cols;
+    const std::uint64_t off = std::uint64_t((a.lo[0] - sl.at.lo[0]) * ld + (a.lo[1] - sl.at.lo[1]));
+    return tile_at(bp.addr[slot] + off * std::uint64_t(bp.elem_bytes), a.len[0], a.len[1], bp.elem_bytes, ld);
   }
 
   // The slot of buffer b holding `a` as of the current point (the newest one opened by then).
@@ -309,6 +322,21 @@ class GroupEmitter {
     return best;
   }
 
+  // The slot of buffer b holding DRAM block `src` as of the current point (the newest), -1 when none.
+  int find_loaded(int b, const DramBlock& src) const {
+    const BufState& st = bufs_[std::size_t(b)];
+    int best = -1;
+    for (int i = 0; i < plan_of(b).depth; ++i) {
+      const Slot& sl = st.slot[i];
+      if (sl.at.inst < 0 || sl.point > point_ || sl.src.rows == 0) continue;
+      if (sl.src.tensor != src.tensor || sl.src.row0 != src.row0 || sl.src.col0 != src.col0 ||
+          sl.src.rows != src.rows || sl.src.cols != src.cols)
+        continue;
+      if (best < 0 || sl.point > st.slot[best].point) best = i;
+    }
+    return best;
+  }
+
   // Takes the next slot of buffer b for a new tile; its previous accesses go into d (WAR, WAW).
   int take_slot(int b, const Coords& k, Deps& d) {
     BufState& st = bufs_[std::size_t(b)];
@@ -317,6 +345,7 @@ class GroupEmitter {
     for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
     sl.reset_accesses();
     sl.at = k;
+    sl.src = DramBlock{};
     sl.open = true;
     sl.point = point_;
     return st.cur;
@@ -334,19 +363,26 @@ class GroupEmitter {
     const Coords ac = access_coords(t, x);
     if (g_.dram[std::size_t(t)] && !written_[std::size_t(t)]) {
       const Coords k = buffer_coords(t, x);
-      a.slot = find_slot(a.buf, k, true);
+      const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
+      const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
+      // Resident when a slot holds the same DRAM block: also across instances that share it (weights
+      // every head reads), since nothing this group reads from DRAM is written by it.
+      a.slot = find_loaded(a.buf, part);
       if (a.slot < 0) {
         Deps ld;
         a.slot = take_slot(a.buf, k, ld);
         const BufferPlan& bp = plan_of(a.buf);
-        const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
-        const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
         const auto l = ld.list(Opcode::Load);
-        const std::uint32_t id = em_.load(part, tile_at(bp.addr[a.slot], k.len[0], k.len[1], bp.elem_bytes, bp.cols),
-                                          {l[0], l[1], l[2], l[3]});
+        const std::uint32_t id =
+            em_.load(part, tile_at(bp.addr[a.slot], k.len[0], k.len[1], bp.elem_bytes, bp.ld ? bp.ld : bp.cols),
+                     {l[0], l[1], l[2], l[3]});
         Slot& sl = bufs_[std::size_t(a.buf)].slot[a.slot];
         sl.write[unit_index(Opcode::Load)] = id;
         sl.open = false;
+        sl.src = part;
+      } else {
+        // Another instance's tile of the same block: addressed with this instance's coordinates.
+        bufs_[std::size_t(a.buf)].slot[a.slot].at.inst = x.inst;
       }
     } else {
       a.slot = find_slot(a.buf, ac, false);
@@ -442,11 +478,44 @@ class GroupEmitter {
           note(rreads, &o, Opcode::Softmax, r);
           em_.set_class(classes_[std::size_t(s)]);
         }
+        // A sum of two contractions: the second term's operands too, read before the output is written.
+        Access a2, b2;
+        if (st.in.size() == 4) a2 = read(st.in[2], x, d, &reads), b2 = read(st.in[3], x, d, &reads);
         w = write(st.out, x, d);
         op = Opcode::Gemm;
         const auto l = d.list(op);
-        id = em_.gemm(a.tile, b.tile, w.tile, !first, st.b_transposed, {l[0], l[1], l[2], l[3]});
+        if (st.in.size() == 4 && concatenated(a.tile, a2.tile, b.tile, b2.tile, st)) {
+          // [A1 | A2] [B1; B2]: one GEMM over both summed halves.
+          const SramTile ac = tile_at(a.tile.addr, a.tile.rows, 2 * a.tile.cols, a.tile.elem_bytes, a.tile.stride());
+          const SramTile bc = tile_at(b.tile.addr, 2 * b.tile.rows, b.tile.cols, b.tile.elem_bytes, b.tile.stride());
+          id = em_.gemm(ac, bc, w.tile, !first, false, {l[0], l[1], l[2], l[3]});
+        } else {
+          id = em_.gemm(a.tile, b.tile, w.tile, !first, st.b_transposed, {l[0], l[1], l[2], l[3]});
+          if (st.in.size() == 4)  // accumulates onto the first term (the array runs its GEMMs in order)
+            id = em_.gemm(a2.tile, b2.tile, w.tile, true, st.b2_transposed, {l[0], l[1], l[2], l[3]});
+        }
         complete = last;
+        break;
+      }
+      // ---- low-rank variants: gather ----
+      case StepKind::Gather: {
+        // Sample rows floor(i (T - 1) / (J - 1)) of the source, one LOAD each, into the output tile.
+        // Readers wait for the last row's load, as for every tile the generic lowering loads.
+        const int src = st.in[0];
+        const int jr = c_.tensor(st.out).ranks[0], er = c_.tensor(st.out).ranks[1];
+        const std::int64_t samples = c_.extent[std::size_t(jr)], rows = c_.extent[std::size_t(c_.tensor(src).ranks[0])];
+        w = write(st.out, x, d);
+        op = Opcode::Load;
+        const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(src)];
+        const auto l = d.list(op);
+        const std::uint64_t row_bytes = std::uint64_t(w.tile.stride()) * w.tile.elem_bytes;
+        for (std::int64_t i = 0; i < x.len[jr]; ++i) {
+          const std::int64_t j = x.lo[jr] + i;
+          const std::int64_t row = samples == 1 ? rows - 1 : j * (rows - 1) / (samples - 1);
+          id = em_.load(DramBlock{blk.tensor, blk.row0 + row, blk.col0 + x.lo[er], 1, x.len[er]},
+                        tile_at(w.tile.addr + std::uint64_t(i) * row_bytes, 1, x.len[er], w.tile.elem_bytes),
+                        {l[0], l[1], l[2], l[3]});
+        }
         break;
       }
       case StepKind::Softmax: {
@@ -499,6 +568,7 @@ class GroupEmitter {
         op = Opcode::Vector;
         VecOp v = VecOp::Copy;
         float imm = 0;
+        Slot* carry = nullptr;
         if (st.kind == StepKind::Reduce) {
           v = st.reduce == ReduceOp::Sum ? VecOp::RowSum : VecOp::RowMax;
         } else {
@@ -530,12 +600,27 @@ class GroupEmitter {
             case MapOp::Div:
               v = VecOp::DivCol;
               break;
+            // ---- low-rank variants' map ops ----
+            case MapOp::AddRow:
+              v = VecOp::AddRow;
+              break;
+            case MapOp::PrefixMean: {
+              // The carry holds the sum of the rows before this tile: fresh at the scan's first row.
+              v = VecOp::PrefixMean;
+              imm = float(x.lo[st.over]);
+              Slot& cs = bufs_[std::size_t(g_.stats_buffer[std::size_t(s)])].slot[0];
+              for (int u = 0; u < kUnits; ++u) d.add(u, cs.write[u]), d.add(u, cs.read[u]);
+              carry = &cs;
+              bt = tile_at(plan_of(g_.stats_buffer[std::size_t(s)]).addr[0], 1, a.tile.cols, 4);
+              break;
+            }
             case MapOp::kCount:
               throw InternalError("map op kCount");
           }
         }
         const auto l = d.list(op);
-        id = em_.vector(v, a.tile, bt, w.tile, {l[0], l[1], l[2], l[3]}, imm);
+        id = em_.vector(v, a.tile, bt, w.tile, {l[0], l[1], l[2], l[3]}, imm, v == VecOp::PrefixMean && imm == 0.f);
+        if (carry) carry->write[unit_index(op)] = carry->read[unit_index(op)] = id;
         break;
       }
     }
@@ -736,6 +821,7 @@ std::vector<BufferInfo> group_buffers(const CascadePlan& plan, int group, std::u
   std::vector<BufferInfo> v;
   const Cascade& c = *plan.cascade;
   for (const BufferPlan& b : plan.groups[std::size_t(group)].buffers) {
+    if (b.host >= 0) continue;  // inside its host's slots (a concatenated operand pair)
     BufClass cls = BufClass::Activation;
     std::string name;
     if (b.tensor < 0) {

@@ -32,6 +32,8 @@ const char* to_string(Unit u) {
       return "vector";
     case Unit::Softmax:
       return "softmax";
+    case Unit::Load:
+      return "load";
   }
   return "?";
 }
@@ -43,6 +45,8 @@ Unit unit_of(const Cascade& c, int step, const HwConfig& hw) {
       return Unit::Array;
     case StepKind::Softmax:
       return hw.softmax.present ? Unit::Softmax : Unit::Vector;
+    case StepKind::Gather:
+      return Unit::Load;
     default:
       return Unit::Vector;
   }
@@ -54,7 +58,7 @@ std::string buffer_name(const Cascade& c, const BufferPlan& b) {
 }
 
 std::uint64_t BufferPlan::slot_bytes() const {
-  return std::uint64_t(rows) * std::uint64_t(cols) * std::uint64_t(elem_bytes);
+  return std::uint64_t(rows) * std::uint64_t(ld ? ld : cols) * std::uint64_t(elem_bytes) + hosted_bytes;
 }
 
 std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const HwConfig& hw, std::uint64_t capacity,
@@ -229,7 +233,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
             const auto& rd = readers[std::size_t(st.out)];
             const bool ok = c.tensor(st.out).role == TensorRole::Intermediate && rd.size() == 1 &&
                             group_of[std::size_t(rd[0])] == int(g) && c.step(rd[0]).kind == StepKind::Contract &&
-                            c.step(rd[0]).over == st.over && c.step(rd[0]).in[0] == st.out;
+                            c.step(rd[0]).over == st.over && c.step(rd[0]).in[0] == st.out &&
+                            c.step(rd[0]).in.size() == 2;
             if (!ok)
               problem(gp + "/loops/" + std::to_string(gpn.loop_depth[st.over]),
                       "looping over " + rank_name(c, st.over) + " makes softmax " + step_name(c, s) +
@@ -237,6 +242,12 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                           rank_name(c, st.over) + " (O = P V); keep " + rank_name(c, st.over) + " whole instead");
             else
               gpn.online_of[std::size_t(rd[0])] = s;
+            // The running max and sum are kept per row tile across the loop: the rows may not be streamed.
+            const int row = c.tensor(st.in[0]).ranks[0];
+            if (gpn.stream_chunk[row])
+              problem(gp + "/stream/" + rank_name(c, row),
+                      "online softmax " + step_name(c, s) + " keeps its running statistics per tile of " +
+                          rank_name(c, row) + "; loop over " + rank_name(c, row) + " instead of streaming it");
           }
           break;
         // ---- Performer and Nystromformer steps ----
@@ -269,7 +280,25 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
             problem(gp + "/loops/" + std::to_string(gpn.loop_depth[st.over]),
                     step_name(c, s) + " needs whole rows over " + rank_name(c, st.over) + "; do not loop over it");
           break;
+        case StepKind::Gather:
+          break;
       }
+      // ---- low-rank variants' step kinds ----
+      if (st.kind == StepKind::Map && st.map == MapOp::PrefixMean) {
+        // The scan walks its row rank in order (looped or whole, not streamed) with a carry of whole rows.
+        const int col = c.tensor(st.in[0]).ranks[1];
+        if (gpn.loop_depth[col] >= 0 || gpn.stream_chunk[col])
+          problem(gp, step_name(c, s) + " carries whole rows over " + rank_name(c, col) +
+                          "; do not loop over it or stream it");
+        if (gpn.stream_chunk[st.over])
+          problem(gp + "/stream/" + rank_name(c, st.over),
+                  step_name(c, s) + " scans " + rank_name(c, st.over) + " tile by tile; loop over it instead");
+      }
+      if (st.kind == StepKind::Gather)
+        for (int r : ranks)
+          if (gpn.stream_chunk[r])
+            problem(gp + "/stream/" + rank_name(c, r),
+                    "gather " + step_name(c, s) + " loads whole rows; do not stream " + rank_name(c, r));
       if (st.kind == StepKind::Softmax && c.causal[std::size_t(s)] && gpn.mask_step < 0) gpn.mask_step = s;
     }
     // Skipping masked tiles is safe only when no tile over both masked ranks goes to DRAM.
@@ -313,14 +342,35 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
           if (std::find(c.step(s).in.begin(), c.step(s).in.end(), t) != c.step(s).in.end()) chunked = false;
       gpn.chunked[std::size_t(t)] = chunked;
     }
+    // A sum over a looped rank keeps its output tile open across that loop; a DRAM output moved in
+    // chunks of a streamed rank would have every chunk's partial sum open at once, in two slots.
+    for (int s : gm.steps) {
+      const StepDecl& st = c.step(s);
+      if (st.kind != StepKind::Contract || st.over < 0 || gpn.loop_depth[st.over] < 0 ||
+          !gpn.chunked[std::size_t(st.out)])
+        continue;
+      for (int r : c.tensor(st.out).ranks)
+        if (gpn.stream_chunk[r] && gpn.stream_chunk[r] < c.extent[std::size_t(r)])
+          problem(gp + "/stream/" + rank_name(c, r),
+                  step_name(c, s) + " sums over the loop over " + rank_name(c, st.over) +
+                      " and goes to DRAM in chunks of " + rank_name(c, r) +
+                      ": every chunk's partial sum would stay open; do not stream " + rank_name(c, r));
+    }
     // Buffers: one per tensor used here (and a stats buffer per online softmax).
     auto extent_in = [&](int t, int r) -> std::int64_t {
       if (gpn.loop_depth[r] >= 0) return gm.loops[std::size_t(gpn.loop_depth[r])].tile;
       if (gpn.stream_chunk[r] && gpn.chunked[std::size_t(t)]) return gpn.stream_chunk[r];
       return c.extent[std::size_t(r)];
     };
+    // A gather's source is read straight from DRAM into the gather's output: it takes no buffer.
+    std::vector<char> direct(std::size_t(ntensors), 0);
+    for (int s : gm.steps)
+      if (c.step(s).kind == StepKind::Gather) direct[std::size_t(c.step(s).in[0])] = 1;
+    for (int s : gm.steps)
+      if (c.step(s).kind != StepKind::Gather)
+        for (int t : c.step(s).in) direct[std::size_t(t)] = 0;
     for (int t = 0; t < ntensors; ++t) {
-      if (!used[std::size_t(t)]) continue;
+      if (!used[std::size_t(t)] || direct[std::size_t(t)]) continue;
       BufferPlan b;
       b.tensor = t;
       b.rows = extent_in(t, c.tensor(t).ranks[0]);
@@ -362,6 +412,18 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
           gpn.buffers.push_back(b);
         }
       }
+    // A prefix mean's carry: the running sum of the rows before the tile (1 x whole columns, fp32).
+    for (int s : gm.steps)
+      if (c.step(s).kind == StepKind::Map && c.step(s).map == MapOp::PrefixMean) {
+        BufferPlan b;
+        b.tensor = -1 - s;
+        b.rows = 1;
+        b.cols = c.extent[std::size_t(c.tensor(c.step(s).in[0]).ranks[1])];
+        b.elem_bytes = kStatsBytes;
+        b.depth = 1;
+        gpn.stats_buffer[std::size_t(s)] = int(gpn.buffers.size());
+        gpn.buffers.push_back(b);
+      }
     bool rest = false, deep = true;
     for (int s : gm.steps) rest |= !gpn.lookahead[std::size_t(s)];
     // Read in the rest of a point (not ahead): a DRAM tensor the lookahead reads needs two slots then.
@@ -389,10 +451,45 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       deep &= !(ahead && behind) || two_tiles;
     }
     gpn.hoist = any_contract && rest && deep;
+    // ---- low-rank variants: a sum of two contractions as one GEMM over concatenated operands ----
+    // [A1 | A2] [B1; B2]: A1 and A2 written here with equal tiles, B1 and B2 loaded with equal dense
+    // tiles, neither placed by the mapping. The lowering checks the adjacency again at every GEMM and
+    // falls back to two GEMMs where it does not hold.
+    for (int s : gm.steps) {
+      const StepDecl& st = c.step(s);
+      if (st.kind != StepKind::Contract || st.in.size() != 4 || st.b_transposed || st.b2_transposed) continue;
+      const int a1 = gpn.buffer_of[std::size_t(st.in[0])], b1 = gpn.buffer_of[std::size_t(st.in[1])],
+                a2 = gpn.buffer_of[std::size_t(st.in[2])], b2 = gpn.buffer_of[std::size_t(st.in[3])];
+      if (a1 < 0 || a2 < 0 || b1 < 0 || b2 < 0 || a1 == a2 || b1 == b2) continue;
+      auto free = [&](int b) {
+        const BufferPlan& x = gpn.buffers[std::size_t(b)];
+        const TensorMapping& tm = m.tensors[std::size_t(x.tensor)];
+        return x.host < 0 && x.ld == 0 && x.hosted_bytes == 0 && tm.bank < 0 && tm.at[0] < 0;
+      };
+      auto same = [&](int x, int y) {
+        const BufferPlan &p = gpn.buffers[std::size_t(x)], &q = gpn.buffers[std::size_t(y)];
+        return p.rows == q.rows && p.cols == q.cols && p.elem_bytes == q.elem_bytes && p.depth == q.depth;
+      };
+      const bool a_onchip = written[std::size_t(st.in[0])] && written[std::size_t(st.in[2])] &&
+                            !gpn.dram[std::size_t(st.in[0])] && !gpn.dram[std::size_t(st.in[2])];
+      const bool b_loaded = gpn.dram[std::size_t(st.in[1])] && gpn.dram[std::size_t(st.in[3])] &&
+                            !written[std::size_t(st.in[1])] && !written[std::size_t(st.in[3])];
+      if (!a_onchip || !b_loaded || !free(a1) || !free(a2) || !free(b1) || !free(b2) || !same(a1, a2) || !same(b1, b2))
+        continue;
+      BufferPlan &ha = gpn.buffers[std::size_t(a1)], &pa = gpn.buffers[std::size_t(a2)];
+      ha.ld = pa.ld = 2 * ha.cols;
+      pa.host = a1;
+      pa.host_offset = std::uint64_t(ha.cols) * std::uint64_t(ha.elem_bytes);
+      BufferPlan &hb = gpn.buffers[std::size_t(b1)], &pb = gpn.buffers[std::size_t(b2)];
+      hb.hosted_bytes = std::uint64_t(pb.rows) * std::uint64_t(pb.cols) * std::uint64_t(pb.elem_bytes);
+      pb.host = b1;
+      pb.host_offset = std::uint64_t(hb.rows) * std::uint64_t(hb.cols) * std::uint64_t(hb.elem_bytes);
+    }
     // Placement: in tensor order, packed on 64-byte boundaries; a buffer pinned to a bank starts there.
     std::uint64_t at = 0;
     const std::uint64_t bank_bytes = std::uint64_t(hw.sram.bytes_per_bank);
     for (BufferPlan& b : gpn.buffers) {
+      if (b.host >= 0) continue;  // inside its host (below)
       const int bank = b.tensor >= 0 ? m.tensors[std::size_t(b.tensor)].bank : -1;
       if (bank >= 0) {
         const std::uint64_t want = std::uint64_t(bank) * bank_bytes;
@@ -416,12 +513,16 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         at = align64(at + b.slot_bytes());
       }
     }
-    // Every slot must have its own bytes; the footprint is where the last one in the SRAM ends (slots
-    // in the accumulator storage must fit there instead).
+    for (BufferPlan& b : gpn.buffers)
+      if (b.host >= 0)
+        for (int i = 0; i < b.depth; ++i) b.addr[i] = gpn.buffers[std::size_t(b.host)].addr[i] + b.host_offset;
+    // Every slot must have its own bytes (a hosted buffer its host's); the footprint is where the last
+    // one in the SRAM ends (slots placed in the accumulator storage must fit there instead).
     at = 0;
     for (std::size_t i = 0; i < gpn.buffers.size(); ++i)
       for (int si = 0; si < gpn.buffers[i].depth; ++si) {
         const BufferPlan& a = gpn.buffers[i];
+        if (a.host >= 0) continue;
         // Only a slot the mapping places there (an address given) is in the accumulator storage;
         // packed slots past the SRAM are an SRAM overflow.
         const bool placed = a.tensor >= 0 && m.tensors[std::size_t(a.tensor)].at[0] >= 0;
@@ -435,6 +536,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         for (std::size_t j = i; j < gpn.buffers.size(); ++j)
           for (int sj = j == i ? si + 1 : 0; sj < gpn.buffers[j].depth; ++sj) {
             const BufferPlan& b = gpn.buffers[j];
+            if (b.host >= 0) continue;
             if (a.addr[si] < b.addr[sj] + b.slot_bytes() && b.addr[sj] < a.addr[si] + a.slot_bytes()) {
               auto name = [&](const BufferPlan& x) { return buffer_name(c, x); };
               problem(gp, "placement: " + name(a) + " slot " + std::to_string(si) + " at " +
@@ -705,10 +807,13 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
       const std::string up = "/units/" + it.key();
       const int s = lookup(step_names, it.key(), up, "step writing");
       const std::string name = it.value().is_string() ? it.value().get<std::string>() : "";
-      if (name != "array" && name != "vector" && name != "softmax")
-        diag.add(up, "must be one of array|vector|softmax", it.value());
+      if (name != "array" && name != "vector" && name != "softmax" && name != "load")
+        diag.add(up, "must be one of array|vector|softmax|load", it.value());
       else if (s >= 0)
-        m.units[std::size_t(s)] = name == "array" ? Unit::Array : name == "vector" ? Unit::Vector : Unit::Softmax;
+        m.units[std::size_t(s)] = name == "array"    ? Unit::Array
+                                  : name == "vector" ? Unit::Vector
+                                  : name == "load"   ? Unit::Load
+                                                     : Unit::Softmax;
     }
   }
   diag.throw_if_any();

@@ -20,7 +20,7 @@
 //   past the SRAM is in the accumulator storage when the hardware declares one (hw_config.h: the
 //   array's partial sums there use no SRAM port); such slots count against that storage, not the SRAM.
 // - Per step, the unit that runs it (contraction: array; softmax: softmax when the hardware has
-//   one, else vector; map, reduce: vector). The tile program routes SOFTMAX by the hardware, so the
+//   one, else vector; map, reduce: vector; gather: load). The tile program routes SOFTMAX by the hardware, so the
 //   unit is checked, not chosen.
 // A softmax over a rank its group loops over runs in the online form; over a whole rank, row-wise.
 //
@@ -59,7 +59,7 @@ struct TensorMapping {
   std::int64_t at[2] = {-1, -1};  // byte address of each slot (-1: placed by bank or packed)
 };
 
-enum class Unit : std::uint8_t { Array, Vector, Softmax };
+enum class Unit : std::uint8_t { Array, Vector, Softmax, Load /* the load DMA: a gather */ };
 const char* to_string(Unit u);
 
 struct Mapping {
@@ -82,6 +82,13 @@ struct BufferPlan {
   int elem_bytes = 0;
   int depth = 1;
   std::uint64_t addr[2] = {0, 0};
+  // A sum of two contractions runs as one GEMM over the concatenated operands when the two first
+  // operands sit side by side ([A1 | A2], row stride ld) and the two second ones one above the other
+  // ([B1; B2]): the second of each pair lives inside the first's slots (host, at host_offset bytes).
+  std::int64_t ld = 0;             // elements between row starts (0: cols)
+  std::uint64_t hosted_bytes = 0;  // bytes of a partner stacked below this buffer's rows
+  int host = -1;                   // index of the buffer this one lives in (-1: its own bytes)
+  std::uint64_t host_offset = 0;
   std::uint64_t slot_bytes() const;
 };
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/errors.h"
-#include "hw/sram_traffic.h"
+#include "timing/sram_traffic.h"
 
 namespace attnsim {
 
@@ -31,22 +31,42 @@ std::vector<std::int64_t> candidates(std::int64_t dim, std::int64_t granule, boo
   return v;
 }
 
-struct BufferSizes {
-  std::uint64_t a, b, c, r;  // one buffer each (r: the epilogue's residual tile, or 0)
-  std::uint64_t total() const { return 2 * (a + b + c + r); }
-  std::uint64_t sram_total(bool c_in_accumulators) const { return total() - (c_in_accumulators ? 2 * c : 0); }
+// Buffers per operand: 2 (double-buffered), more when the tiling keeps an operand resident
+// (GemmTiling: k_middle, outer_resident, inner_resident).
+struct Slots {
+  std::int64_t a = 2, b = 2, c = 2;
 };
 
-// Whether the two C buffers of a tiling go to the accumulator storage.
-bool c_fits_accumulators(const HwConfig& hw, const BufferSizes& b) {
-  return hw.accumulators.present && 2 * b.c <= std::uint64_t(hw.accumulators.bytes);
+Slots slot_counts(const GemmTiling& t) {
+  const GemmDims& d = t.dims;
+  const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn), nk = ceil_div(d.k, t.tk);
+  const std::int64_t n_inner = t.n_outer ? nm : nn;
+  const std::int64_t outer = t.outer_resident ? 2 * nk : 2, inner = t.inner_resident ? nk * n_inner : 2;
+  Slots s;
+  s.a = t.n_outer ? inner : outer;
+  s.b = t.n_outer ? outer : inner;
+  s.c = t.k_middle ? 2 * n_inner : 2;
+  return s;
 }
 
-BufferSizes buffer_sizes(const HwConfig& hw, std::int64_t tm, std::int64_t tk, std::int64_t tn, int epilogue_inputs) {
+struct BufferSizes {
+  std::uint64_t a, b, c, r;  // one buffer each (r: the epilogue's residual tile, or 0)
+  Slots n;                   // buffers of each (r: always 2)
+  std::uint64_t total() const { return n.a * a + n.b * b + n.c * c + 2 * r; }
+  std::uint64_t sram_total(bool c_in_accumulators) const { return total() - (c_in_accumulators ? n.c * c : 0); }
+};
+
+// Whether the C buffers of a tiling go to the accumulator storage.
+bool c_fits_accumulators(const HwConfig& hw, const BufferSizes& b) {
+  return hw.accumulators.present && std::uint64_t(b.n.c) * b.c <= std::uint64_t(hw.accumulators.bytes);
+}
+
+BufferSizes buffer_sizes(const HwConfig& hw, std::int64_t tm, std::int64_t tk, std::int64_t tn, int epilogue_inputs,
+                         const Slots& n = {}) {
   // Buffers start on 64-byte boundaries (a burst), whatever the port width.
   const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes, al = 64;
   return {align_up(tm * tk * ob, al), align_up(tk * tn * ob, al), align_up(tm * tn * acc, al),
-          epilogue_inputs ? align_up(tm * tn * ob, al) : 0};
+          epilogue_inputs ? align_up(tm * tn * ob, al) : 0, n};
 }
 
 // Array cycles of all tiles: tiles are full-sized except possibly the last along each dimension.
@@ -79,13 +99,21 @@ std::int64_t banks_spanned(const HwConfig& hw, std::uint64_t bytes) {
 
 // The analytical estimate of one tiling (the mapper's ranking; the best few are then timed):
 //   prologue  the first A and B tiles' load, exposed: (a + b tile bytes) / bandwidth + latency;
-//   steady    max(sum over tiles of the array's time, all DRAM bytes / bandwidth), where a tile's
-//             array time is its fold cycles (fill and drain included, array_timing.h) or, when
-//             longer, the cycles the banks holding its operands need to deliver them (sram_traffic.h,
-//             a buffer's bytes spread over the banks it spans);
-//   epilogue  the last C tile's store, exposed: c tile bytes / bandwidth + latency.
-double analytic_cycles(const HwConfig& hw, const GemmDims& d, std::int64_t tm, std::int64_t tk, std::int64_t tn,
-                       std::uint64_t traffic, int epilogue_inputs, bool c_in_accumulators) {
+//   body      in two phases, the first iteration of the outer loop and the rest, each
+//             max(its array time, its DRAM bytes / bandwidth): an operand kept resident is loaded
+//             whole during the first iteration, which can then be memory-bound while the rest is
+//             not. A tile's array time is its fold cycles (fill and drain included, array_timing.h)
+//             or, when longer, the cycles the banks holding its operands need to deliver them
+//             (sram_traffic.h, a buffer's bytes spread over the banks it spans). Every outer
+//             iteration reads the inner operand whole (from DRAM, or once when it is resident) and
+//             its own panel of the outer one (once, or once per inner step), and stores its C tiles.
+//   epilogue  the last C tiles' store, exposed: one tile's bytes / bandwidth + latency; with k in
+//             the middle the whole last row of C tiles finishes in the last K step, one tile per
+//             array step, so its stores exceed that step's remaining array time by
+//             max(tile, row of tiles - (tiles - 1) x array step) / bandwidth.
+double analytic_cycles(const HwConfig& hw, const GemmDims& d, const GemmTiling& tl, int epilogue_inputs,
+                       bool c_in_accumulators) {
+  const std::int64_t tm = tl.tm, tk = tl.tk, tn = tl.tn;
   const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
   const double bw = hw.dram.peak_bytes_per_cycle;
   const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 50.0;
@@ -120,10 +148,29 @@ double analytic_cycles(const HwConfig& hw, const GemmDims& d, std::int64_t tm, s
             double(gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {m, k, n}));
         array_time += double(cm * ck * cn) * std::max(comp, ports);
       }
+  const std::int64_t nm = ceil_div(d.m, tm), nn = ceil_div(d.n, tn), nk = ceil_div(d.k, tk);
+  const std::int64_t n_outer = tl.n_outer ? nn : nm, n_inner = tl.n_outer ? nm : nn;
+  const double outer_bytes = double((tl.n_outer ? d.k * d.n : d.m * d.k) * ob),
+               inner_bytes = double((tl.n_outer ? d.m * d.k : d.k * d.n) * ob);
+  const double c_out = double(d.m * d.n * ob * (epilogue_inputs ? 2 : 1));  // stores (and residual loads)
+  const bool outer_once = nk == 1 || tl.k_middle || tl.outer_resident;
+  const double first_bytes = outer_bytes / double(n_outer) * (outer_once ? 1.0 : double(n_inner)) + inner_bytes +
+                             c_out / double(n_outer);
+  const double first_time = array_time / double(n_outer);
+  const double body = std::max(first_time, first_bytes / bw) +
+                      std::max(array_time - first_time, std::max(0.0, double(tl.est_dram_bytes) - first_bytes) / bw);
   const double prologue = double((tm * tk + tk * tn) * ob) / bw + latency;
-  const double epilogue = double(tm * tn * ob * (epilogue_inputs ? 2 : 1)) / bw + latency;
-  return prologue + std::max(array_time, double(traffic) / bw) + epilogue;
+  const double tile_out = double(tm * tn * ob * (epilogue_inputs ? 2 : 1));
+  double tail_bytes = tile_out;
+  if (tl.k_middle) {
+    const double step = array_time / double(nm * nn * nk);
+    tail_bytes = std::max(tile_out, double(n_inner) * tile_out - double(n_inner - 1) * step * bw);
+  }
+  return prologue + body + tail_bytes / bw + latency;
 }
+
+// A GEMM of at most this many tiles is timed whole (choose_gemm_tiling).
+constexpr std::int64_t kWholeTimedTiles = 256;
 
 // The candidate tilings' programs for the timer: the GEMM alone, as lower_gemm builds it.
 std::function<void(ProgramSink&)> gemm_program(const HwConfig& hw, const GemmDims& d, const GemmTiling& t) {
@@ -188,34 +235,56 @@ void for_each_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capaci
   };
   std::vector<bool> orders = {false, true};
   if (fixed && !fixed->loop_order.empty()) orders = {fixed->loop_order.front() == "n"};
+  // -1: free; else whether k is in the middle of the fixed loop order.
+  const int fixed_k_middle = fixed && !fixed->loop_order.empty() ? int(fixed->loop_order.back() != "k") : -1;
+  const bool fixed_resident = fixed && fixed->has_resident;
   for (std::int64_t tm : rank_candidates("m", d.m, gm))
     for (std::int64_t tk : rank_candidates("k", d.k, gk))
       for (std::int64_t tn : rank_candidates("n", d.n, gn)) {
-        // C tiles go to the accumulator storage whenever they fit there (then they take no SRAM).
-        const BufferSizes bs = buffer_sizes(hw, tm, tk, tn, epilogue_inputs);
-        const bool c_acc = c_fits_accumulators(hw, bs);
-        const std::uint64_t footprint = bs.sram_total(c_acc);
-        if (footprint > capacity) continue;
-        const std::int64_t nm = ceil_div(d.m, tm), nn = ceil_div(d.n, tn);
+        const std::int64_t nm = ceil_div(d.m, tm), nn = ceil_div(d.n, tn), nk = ceil_div(d.k, tk);
         const std::uint64_t a_bytes = d.m * d.k * ob, b_bytes = d.k * d.n * ob, c_bytes = d.m * d.n * ob;
         const std::int64_t comp = compute_cycles(hw, d, tm, tk, tn);
         const bool is_wide = !narrow(tm, narrow_m) || !narrow(tk, narrow_k) || !narrow(tn, narrow_n);
         for (bool n_outer : orders) {
-          // A tile is loaded again only when the (row, k) block it holds changes between consecutive
-          // GEMMs (lower_gemm): with the whole K in one tile the outer loop's panel stays on chip
-          // across the inner loop, and with a single inner tile the inner operand stays too.
-          const std::int64_t nk = ceil_div(d.k, tk);
-          std::uint64_t traffic = c_bytes;
-          if (!n_outer)
-            traffic += a_bytes * (nk == 1 ? 1 : nn) + b_bytes * (nk == 1 && nn == 1 ? 1 : nm);
-          else
-            traffic += b_bytes * (nk == 1 ? 1 : nm) + a_bytes * (nk == 1 && nm == 1 ? 1 : nn);
-          if (epilogue_inputs) traffic += c_bytes;  // the residual read once
-          GemmTiling t{tm, tk, tn, n_outer, traffic, comp, 0};
-          t.epilogue_inputs = epilogue_inputs;
-          t.c_in_accumulators = c_acc;
-          t.est_cycles = analytic_cycles(hw, d, tm, tk, tn, traffic, epilogue_inputs, c_acc);
-          visit(t, footprint, is_wide);
+          const std::int64_t n_out = n_outer ? nn : nm, n_in = n_outer ? nm : nn;
+          // Residency choices, only where they change what is read: k in the middle and a resident
+          // outer panel when the K loop has several steps and the inner loop several tiles; a
+          // resident inner operand when the outer loop would read it again.
+          for (int k_mid = 0; k_mid <= 1; ++k_mid) {
+            if (fixed_k_middle >= 0 ? k_mid != fixed_k_middle : k_mid && (nk == 1 || n_in == 1)) continue;
+            for (int outer_res = 0; outer_res <= 1; ++outer_res) {
+              if (fixed_resident && outer_res != (n_outer ? fixed->resident_b() : fixed->resident_a())) continue;
+              if (outer_res && !fixed_resident && (k_mid || nk == 1 || n_in == 1)) continue;
+              for (int inner_res = 0; inner_res <= 1; ++inner_res) {
+                if (fixed_resident && inner_res != (n_outer ? fixed->resident_a() : fixed->resident_b())) continue;
+                if (inner_res && !fixed_resident && (n_out == 1 || (nk == 1 && n_in == 1))) continue;
+                GemmTiling t;
+                t.tm = tm, t.tk = tk, t.tn = tn, t.n_outer = n_outer, t.est_compute_cycles = comp;
+                t.k_middle = k_mid, t.outer_resident = outer_res, t.inner_resident = inner_res;
+                t.dims = d;
+                // C tiles go to the accumulator storage whenever they fit there (then they take no SRAM).
+                const BufferSizes bs = buffer_sizes(hw, tm, tk, tn, epilogue_inputs, slot_counts(t));
+                const bool c_acc = c_fits_accumulators(hw, bs);
+                const std::uint64_t footprint = bs.sram_total(c_acc);
+                if (footprint > capacity) continue;
+                // A tile is loaded again only when the block it holds is not on chip (GemmEmitter):
+                // the outer operand once when the whole K is one tile, K is in the middle or its
+                // panel is resident, else once per inner step; the inner operand once when it is
+                // resident or a single tile, else once per outer step.
+                const bool outer_once = nk == 1 || k_mid || outer_res || n_in == 1;
+                const bool inner_once = inner_res || (nk == 1 && n_in == 1) || n_out == 1;
+                const std::uint64_t outer_b = n_outer ? b_bytes : a_bytes, inner_b = n_outer ? a_bytes : b_bytes;
+                std::uint64_t traffic = c_bytes + outer_b * (outer_once ? 1 : std::uint64_t(n_in)) +
+                                        inner_b * (inner_once ? 1 : std::uint64_t(n_out));
+                if (epilogue_inputs) traffic += c_bytes;  // the residual read once
+                t.est_dram_bytes = traffic;
+                t.epilogue_inputs = epilogue_inputs;
+                t.c_in_accumulators = c_acc;
+                t.est_cycles = analytic_cycles(hw, d, t, epilogue_inputs, c_acc);
+                visit(t, footprint, is_wide);
+              }
+            }
+          }
         }
       }
 }
@@ -258,15 +327,15 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
   for_each_tiling(hw, d, capacity, epilogue_inputs, wide, fixed, [&](const GemmTiling& t, std::uint64_t footprint,
                                                                       bool is_wide) {
           const std::int64_t tm = t.tm, tk = t.tk, tn = t.tn;
-          const bool n_outer = t.n_outer;
           const std::uint64_t traffic = t.est_dram_bytes;
           MapCandidate mc;
           mc.analytic_cycles = t.est_cycles;
           mc.dram_bytes = traffic;
           mc.sram_bytes = footprint;
           mc.wide = is_wide;
-          mc.key = "gemm " + std::to_string(d.m) + "x" + std::to_string(d.k) + "x" + std::to_string(d.n) + " tiles " +
-                   std::to_string(tm) + "x" + std::to_string(tk) + "x" + std::to_string(tn) + (n_outer ? " nmk" : " mnk") +
+          if (opt.effort != MapperEffort::Fast)  // the fast effort times nothing: no cache key
+            mc.key = "gemm " + std::to_string(d.m) + "x" + std::to_string(d.k) + "x" + std::to_string(d.n) + " tiles " +
+                   std::to_string(tm) + "x" + std::to_string(tk) + "x" + std::to_string(tn) + " order " + describe_gemm_order(t) +
                    (epilogue_inputs ? " residual" : "");
           tilings.push_back(t);
           cands.push_back(std::move(mc));
@@ -296,24 +365,31 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
   std::vector<std::size_t> idx(tilings.size());
   for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   auto tiles = [&](const GemmTiling& x) { return ceil_div(d.m, x.tm) * ceil_div(d.k, x.tk) * ceil_div(d.n, x.tn); };
-  std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+  auto before = [&](std::size_t a, std::size_t b) {
     return std::make_tuple(tilings[a].est_cycles, tilings[a].est_dram_bytes, tiles(tilings[a]), tilings[a].n_outer) <
            std::make_tuple(tilings[b].est_cycles, tilings[b].est_dram_bytes, tiles(tilings[b]), tilings[b].n_outer);
-  });
+  };
+  // The fast effort takes the analytically best (pick_mapping's first in this order) without sorting
+  // or building the timers.
+  if (opt.effort == MapperEffort::Fast) return tilings[*std::min_element(idx.begin(), idx.end(), before)];
+  std::stable_sort(idx.begin(), idx.end(), before);
   std::vector<GemmTiling> sorted_t;
   std::vector<MapCandidate> sorted_c;
   for (std::size_t i : idx) {
     sorted_t.push_back(tilings[i]);
-    // Timed on the whole GEMM when it has at most two tiles along both M and N; otherwise on
-    // slices of one and two iterations of the loop over M or N with more tiles (the outer loop
-    // when it has more than two), extrapolated: every iteration but a ragged last one repeats
-    // the same tiles.
+    // Timed on the whole GEMM when it has at most two tiles along both M and N, or few tiles in
+    // all (timing it costs about what the slices cost, and a resident operand's first load or k in
+    // the middle's last row of stores does not scale with the slices); otherwise on slices of one
+    // and two iterations of the loop over M or N with more tiles (the outer loop when it has more
+    // than two), extrapolated: every iteration but a ragged last one repeats the same tiles.
     const GemmTiling& t = tilings[i];
     const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn);
     const std::int64_t outer = t.n_outer ? nn : nm, inner = t.n_outer ? nm : nn;
     const bool slice_n = outer > 2 ? t.n_outer : !t.n_outer;  // which dimension the slices cut
     const std::int64_t reps = slice_n ? nn : nm;
-    cands[i].time = [&hw, d, t, slice_n, reps, whole = outer <= 2 && inner <= 2] {
+    const bool whole = (outer <= 2 && inner <= 2) || nm * nn * ceil_div(d.k, t.tk) <= kWholeTimedTiles;
+    if (!whole) cands[i].time_whole = [&hw, d, t] { return double(time_program(hw, gemm_program(hw, d, t)).cycles); };
+    cands[i].time = [&hw, d, t, slice_n, reps, whole] {
       if (whole) return double(time_program(hw, gemm_program(hw, d, t)).cycles);
       return time_extrapolated(hw, reps, [&](ProgramSink& sink, std::int64_t r) {
         GemmDims part = d;
@@ -331,37 +407,46 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
 
 GemmEmitter::GemmEmitter(const HwConfig& hw, const GemmTiling& t, std::uint64_t base, std::uint64_t capacity)
     : hw_(hw), t_(t) {
-  BufferSizes bs = buffer_sizes(hw, t.tm, t.tk, t.tn, t.epilogue_inputs);
+  const Slots n = slot_counts(t);
+  BufferSizes bs = buffer_sizes(hw, t.tm, t.tk, t.tn, t.epilogue_inputs, n);
   ATTNSIM_ASSERT(!t.c_in_accumulators || c_fits_accumulators(hw, bs), "C tiles placed in accumulators that lack room");
-  // SRAM layout A0 A1 B0 B1 (C0 C1) (R0 R1) from base; C0 C1 at the start of the accumulator
-  // storage instead when the tiling put them there. The array reads A and B and writes C at once,
-  // so they should not share a bank's port. With contiguous banks, when it still fits, every
-  // buffer starts on a bank boundary, so that each sits in banks of its own. With interleaved banks
-  // every buffer of more than a period (stripe x banks) spreads over all banks whatever its start,
-  // and buffers packed one after another start on successive banks; there buffers start on stripe
-  // boundaries (when that still fits), so that each holds whole stripes and spreads evenly.
+  // SRAM layout A0 A1.. B0 B1.. (C0 C1..) (R0 R1) from base; the C buffers at the start of the
+  // accumulator storage instead when the tiling put them there. The array reads A and B and writes
+  // C at once, so they should not share a bank's port. With contiguous banks, when it still fits,
+  // every buffer starts on a bank boundary, so that each sits in banks of its own. With interleaved
+  // banks every buffer of more than a period (stripe x banks) spreads over all banks whatever its
+  // start, and buffers packed one after another start on successive banks; there buffers start on
+  // stripe boundaries (when that still fits), so that each holds whole stripes and spreads evenly.
   const bool c_acc = t.c_in_accumulators;
   const std::uint64_t unit = std::uint64_t(hw.sram.interleaved() ? hw.sram.stripe_bytes() : hw.sram.bytes_per_bank);
   const BufferSizes aligned{align_up(bs.a, unit), align_up(bs.b, unit), c_acc ? bs.c : align_up(bs.c, unit),
-                            bs.r ? align_up(bs.r, unit) : 0};
+                            bs.r ? align_up(bs.r, unit) : 0, n};
   if (base % unit == 0 && aligned.sram_total(c_acc) <= capacity) bs = aligned;
   a_bytes_ = bs.a, b_bytes_ = bs.b, c_bytes_ = bs.c, r_bytes_ = bs.r;
-  a_buf_[0] = base, a_buf_[1] = base + bs.a;
-  b_buf_[0] = base + 2 * bs.a, b_buf_[1] = b_buf_[0] + bs.b;
-  const std::uint64_t c_base = c_acc ? hw.accumulator_base() : base + 2 * (bs.a + bs.b);
-  c_buf_[0] = c_base, c_buf_[1] = c_base + bs.c;
-  r_buf_[0] = base + 2 * (bs.a + bs.b) + (c_acc ? 0 : 2 * bs.c), r_buf_[1] = r_buf_[0] + bs.r;
+  std::uint64_t at = base;
+  for (std::int64_t i = 0; i < n.a; ++i, at += bs.a) a_buf_.push_back(at);
+  for (std::int64_t i = 0; i < n.b; ++i, at += bs.b) b_buf_.push_back(at);
+  std::uint64_t c_at = c_acc ? hw.accumulator_base() : at;
+  for (std::int64_t i = 0; i < n.c; ++i, c_at += bs.c) c_buf_.push_back(c_at);
+  if (!c_acc) at = c_at;
+  r_buf_[0] = at, r_buf_[1] = at + bs.r;
   end_ = base + bs.sram_total(c_acc);
+  a_reader_.assign(a_buf_.size(), kNoInstr);
+  b_reader_.assign(b_buf_.size(), kNoInstr);
+  c_reader_.assign(c_buf_.size(), kNoInstr);
+  c_writer_.assign(c_buf_.size(), kNoInstr);
 }
 
 std::vector<BufferInfo> GemmEmitter::buffers(const std::string& prefix, std::uint32_t phase, BufClass a, BufClass b,
                                              BufClass c) const {
   std::vector<BufferInfo> v;
-  for (int i = 0; i < 2; ++i) {
-    v.push_back({prefix + "A" + std::to_string(i), {a_buf_[i], a_bytes_}, a, phase});
-    v.push_back({prefix + "B" + std::to_string(i), {b_buf_[i], b_bytes_}, b, phase});
-    v.push_back({prefix + "C" + std::to_string(i), {c_buf_[i], c_bytes_}, c, phase});
-    if (r_bytes_) v.push_back({prefix + "R" + std::to_string(i), {r_buf_[i], r_bytes_}, BufClass::Activation, phase});
+  const std::size_t most = std::max({a_buf_.size(), b_buf_.size(), c_buf_.size()});
+  for (std::size_t i = 0; i < most; ++i) {
+    if (i < a_buf_.size()) v.push_back({prefix + "A" + std::to_string(i), {a_buf_[i], a_bytes_}, a, phase});
+    if (i < b_buf_.size()) v.push_back({prefix + "B" + std::to_string(i), {b_buf_[i], b_bytes_}, b, phase});
+    if (i < c_buf_.size()) v.push_back({prefix + "C" + std::to_string(i), {c_buf_[i], c_bytes_}, c, phase});
+    if (i < 2 && r_bytes_)
+      v.push_back({prefix + "R" + std::to_string(i), {r_buf_[i], r_bytes_}, BufClass::Activation, phase});
   }
   return v;
 }
@@ -372,81 +457,156 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
   ATTNSIM_ASSERT((o.b_transposed ? o.b.cols : o.b.rows) == K && o.c.rows == M && o.c.cols == N,
                  "GEMM operand blocks disagree");
   const GemmTiling& t = t_;
-  std::uint32_t a_load = kNoInstr, b_load = kNoInstr;
-  std::int64_t loaded_a_m = -1, loaded_a_k = -1, loaded_b_k = -1, loaded_b_n = -1;
-
-  auto load_a = [&](std::int64_t m0, std::int64_t k0, std::int64_t m, std::int64_t k) {
-    a_slot_ = (a_slot_ + 1) % 2;
-    const DramBlock blk{o.a.tensor, o.a.row0 + m0, o.a.col0 + k0, m, k};
-    return em.load(blk, tile_at(a_buf_[a_slot_], m, k, ob), {a_reader_[a_slot_]});
-  };
-  auto load_b = [&](std::int64_t k0, std::int64_t n0, std::int64_t k, std::int64_t n) {
-    b_slot_ = (b_slot_ + 1) % 2;
-    if (o.b_transposed) {
-      const DramBlock blk{o.b.tensor, o.b.row0 + n0, o.b.col0 + k0, n, k};
-      return em.load(blk, tile_at(b_buf_[b_slot_], n, k, ob), {b_reader_[b_slot_]});
-    }
-    const DramBlock blk{o.b.tensor, o.b.row0 + k0, o.b.col0 + n0, k, n};
-    return em.load(blk, tile_at(b_buf_[b_slot_], k, n, ob), {b_reader_[b_slot_]});
-  };
-
   const std::int64_t nm = ceil_div(M, t.tm), nn = ceil_div(N, t.tn), nk = ceil_div(K, t.tk);
-  for (std::int64_t outer = 0; outer < (t.n_outer ? nn : nm); ++outer)
-    for (std::int64_t inner = 0; inner < (t.n_outer ? nm : nn); ++inner) {
-      const std::int64_t mi = t.n_outer ? inner : outer, ni = t.n_outer ? outer : inner;
-      const std::int64_t m0 = mi * t.tm, n0 = ni * t.tn, m = std::min(t.tm, M - m0), n = std::min(t.tn, N - n0);
-      const std::int64_t last_row = o.causal_offset + m0 + m - 1;  // in b's column coordinates
-      if (o.skip == CausalSkip::OutputTiles && n0 > last_row) continue;
-      c_slot_ = (c_slot_ + 1) % 2;
-      std::uint32_t last_gemm = kNoInstr;
-      bool first = true;
-      for (std::int64_t ki = 0; ki < nk; ++ki) {
-        const std::int64_t k0 = ki * t.tk, k = std::min(t.tk, K - k0);
-        if (o.skip == CausalSkip::ReductionSteps && k0 > last_row) break;
-        // A panel (or B panel) already on chip is reused; otherwise load the tile.
-        if (loaded_a_m != mi || loaded_a_k != ki) {
-          a_load = load_a(m0, k0, m, k);
-          loaded_a_m = mi, loaded_a_k = ki;
-        }
-        if (loaded_b_k != ki || loaded_b_n != ni) {
-          b_load = load_b(k0, n0, k, n);
-          loaded_b_k = ki, loaded_b_n = ni;
-        }
-        const SramTile bt = o.b_transposed ? tile_at(b_buf_[b_slot_], n, k, ob) : tile_at(b_buf_[b_slot_], k, n, ob);
-        last_gemm = em.gemm(tile_at(a_buf_[a_slot_], m, k, ob), bt, tile_at(c_buf_[c_slot_], m, n, acc), !first,
-                            o.b_transposed, {a_load, b_load, first ? c_reader_[c_slot_] : kNoInstr});
-        first = false;
-        a_reader_[a_slot_] = last_gemm;
-        b_reader_[b_slot_] = last_gemm;
-      }
-      // Epilogue on the finished C tile, in SRAM, while the array goes on with the next tile.
-      const SramTile ct = tile_at(c_buf_[c_slot_], m, n, acc);
-      std::uint32_t result = last_gemm;
-      if (o.epilogue != Epilogue::None) {
-        const OpClass cls = em.op_class();
-        em.set_class(o.epilogue_class);
-        if (o.epilogue == Epilogue::AddResidual) {
-          ATTNSIM_ASSERT(r_bytes_ > 0, "residual epilogue without its buffer");
-          const SramTile rt = tile_at(r_buf_[c_slot_], m, n, ob);
-          const std::uint32_t rl = em.load({o.residual.tensor, o.residual.row0 + m0, o.residual.col0 + n0, m, n}, rt,
-                                           {c_reader_[c_slot_]});
-          result = em.vector(VecOp::Add, ct, rt, ct, {last_gemm, rl});
-        } else {
-          result = em.vector(o.epilogue == Epilogue::Gelu ? VecOp::Gelu : VecOp::Relu, ct, {}, ct, {last_gemm});
-        }
-        em.set_class(cls);
-      }
-      const DramBlock cb{o.c.tensor, o.c.row0 + m0, o.c.col0 + n0, m, n};
-      c_reader_[c_slot_] = em.store(cb, ct, {result});
+  const std::int64_t n_outer = t.n_outer ? nn : nm, n_inner = t.n_outer ? nm : nn;
+  // Resident buffers are sized for the GEMM the tiling was chosen for; no block emitted may need more.
+  ATTNSIM_ASSERT(!(t.k_middle || t.outer_resident || t.inner_resident) ||
+                     (nm <= ceil_div(t.dims.m, t.tm) && nn <= ceil_div(t.dims.n, t.tn) && nk <= ceil_div(t.dims.k, t.tk)),
+                 "a GEMM block larger than the tiling's resident buffers");
+  // The (row, k) or (k, col) block each slot holds, in this GEMM (a new GEMM loads everything again).
+  std::vector<std::int64_t> a_held(a_buf_.size(), -1), b_held(b_buf_.size(), -1);
+  const bool a_outer = !t.n_outer;
+  const bool a_fixed_slots = a_outer ? t.outer_resident : t.inner_resident,
+             b_fixed_slots = a_outer ? t.inner_resident : t.outer_resident;
+  // A resident operand's slot is a function of its block: the outer panel alternates between two
+  // sets of nk slots by outer index; the inner operand has a slot per block. A double-buffered one
+  // takes the other slot when its block changes.
+  auto slot_of = [&](bool fixed_slots, bool outer_operand, std::int64_t row, std::int64_t ki, int* rotating,
+                     const std::vector<std::int64_t>& held, std::int64_t block) {
+    if (fixed_slots) return int(outer_operand ? (row % 2) * nk + ki : row * nk + ki);
+    if (*rotating >= 0 && held[std::size_t(*rotating)] == block) return *rotating;
+    return (*rotating + 1) % 2;
+  };
+  auto load_a = [&](int slot, std::int64_t m0, std::int64_t k0, std::int64_t m, std::int64_t k) {
+    const DramBlock blk{o.a.tensor, o.a.row0 + m0, o.a.col0 + k0, m, k};
+    return em.load(blk, tile_at(a_buf_[std::size_t(slot)], m, k, ob), {a_reader_[std::size_t(slot)]});
+  };
+  auto load_b = [&](int slot, std::int64_t k0, std::int64_t n0, std::int64_t k, std::int64_t n) {
+    const std::uint64_t buf = b_buf_[std::size_t(slot)];
+    const std::uint32_t war = b_reader_[std::size_t(slot)];
+    if (o.b_transposed) return em.load({o.b.tensor, o.b.row0 + n0, o.b.col0 + k0, n, k}, tile_at(buf, n, k, ob), {war});
+    return em.load({o.b.tensor, o.b.row0 + k0, o.b.col0 + n0, k, n}, tile_at(buf, k, n, ob), {war});
+  };
+  std::vector<std::uint32_t> a_load(a_buf_.size(), kNoInstr), b_load(b_buf_.size(), kNoInstr);
+
+  // One K step of one C tile: loads what is not on chip, then the GEMM into C slot cs. Returns it.
+  auto step = [&](std::int64_t mi, std::int64_t ni, std::int64_t ki, int cs, bool first) {
+    const std::int64_t m0 = mi * t.tm, n0 = ni * t.tn, k0 = ki * t.tk;
+    const std::int64_t m = std::min(t.tm, M - m0), n = std::min(t.tn, N - n0), k = std::min(t.tk, K - k0);
+    const std::int64_t a_block = mi * nk + ki, b_block = ki * nn + ni;
+    const int as = slot_of(a_fixed_slots, a_outer, mi, ki, &a_slot_, a_held, a_block);
+    const int bs = slot_of(b_fixed_slots, !a_outer, ni, ki, &b_slot_, b_held, b_block);
+    // A double buffer keeps only its current block: the other slot is reloaded even if it held this one.
+    if (!a_fixed_slots && as != a_slot_) a_held[std::size_t(as)] = -1;
+    if (!b_fixed_slots && bs != b_slot_) b_held[std::size_t(bs)] = -1;
+    if (a_held[std::size_t(as)] != a_block) {
+      a_load[std::size_t(as)] = load_a(as, m0, k0, m, k);
+      a_held[std::size_t(as)] = a_block;
     }
+    if (b_held[std::size_t(bs)] != b_block) {
+      b_load[std::size_t(bs)] = load_b(bs, k0, n0, k, n);
+      b_held[std::size_t(bs)] = b_block;
+    }
+    if (!a_fixed_slots) a_slot_ = as;
+    if (!b_fixed_slots) b_slot_ = bs;
+    const std::uint64_t bbuf = b_buf_[std::size_t(bs)];
+    const SramTile bt = o.b_transposed ? tile_at(bbuf, n, k, ob) : tile_at(bbuf, k, n, ob);
+    // The first K step waits until the C slot's last store has read it; a later one, when other
+    // GEMMs came between (k in the middle), until the previous step on this tile has written it.
+    const std::uint32_t c_dep = first ? c_reader_[std::size_t(cs)] : t.k_middle ? c_writer_[std::size_t(cs)] : kNoInstr;
+    const std::uint32_t g = em.gemm(tile_at(a_buf_[std::size_t(as)], m, k, ob), bt,
+                                    tile_at(c_buf_[std::size_t(cs)], m, n, acc), !first, o.b_transposed,
+                                    {a_load[std::size_t(as)], b_load[std::size_t(bs)], c_dep});
+    a_reader_[std::size_t(as)] = g;
+    b_reader_[std::size_t(bs)] = g;
+    c_writer_[std::size_t(cs)] = g;
+    return g;
+  };
+  // The finished C tile: the epilogue on it in SRAM (while the array goes on), then its store.
+  auto finish = [&](std::int64_t mi, std::int64_t ni, int cs, std::uint32_t last_gemm) {
+    const std::int64_t m0 = mi * t.tm, n0 = ni * t.tn, m = std::min(t.tm, M - m0), n = std::min(t.tn, N - n0);
+    const SramTile ct = tile_at(c_buf_[std::size_t(cs)], m, n, acc);
+    std::uint32_t result = last_gemm;
+    if (o.epilogue != Epilogue::None) {
+      const OpClass cls = em.op_class();
+      em.set_class(o.epilogue_class);
+      if (o.epilogue == Epilogue::AddResidual) {
+        ATTNSIM_ASSERT(r_bytes_ > 0, "residual epilogue without its buffer");
+        // The residual tiles rotate over two buffers. With k innermost they pair with the two C
+        // slots, and the C slot's last store (after the add) frees the residual buffer too.
+        r_slot_ = t.k_middle ? (r_slot_ + 1) % 2 : cs;
+        const SramTile rt = tile_at(r_buf_[r_slot_], m, n, ob);
+        const std::uint32_t war = t.k_middle ? r_reader_[r_slot_] : c_reader_[std::size_t(cs)];
+        const std::uint32_t rl =
+            em.load({o.residual.tensor, o.residual.row0 + m0, o.residual.col0 + n0, m, n}, rt, {war});
+        result = em.vector(VecOp::Add, ct, rt, ct, {last_gemm, rl});
+        r_reader_[r_slot_] = result;
+      } else {
+        result = em.vector(o.epilogue == Epilogue::Gelu ? VecOp::Gelu : VecOp::Relu, ct, {}, ct, {last_gemm});
+      }
+      em.set_class(cls);
+    }
+    const DramBlock cb{o.c.tensor, o.c.row0 + m0, o.c.col0 + n0, m, n};
+    c_reader_[std::size_t(cs)] = em.store(cb, ct, {result});
+  };
+  auto last_row_of = [&](std::int64_t mi) {  // in b's column coordinates
+    return o.causal_offset + mi * t.tm + std::min(t.tm, M - mi * t.tm) - 1;
+  };
+  auto skipped = [&](std::int64_t mi, std::int64_t ni) {
+    return o.skip == CausalSkip::OutputTiles && ni * t.tn > last_row_of(mi);
+  };
+  // K steps a tile of row mi takes (causal P V skips the steps past its last row).
+  auto k_steps = [&](std::int64_t mi) {
+    if (o.skip != CausalSkip::ReductionSteps) return nk;
+    return std::min(nk, std::max<std::int64_t>(0, last_row_of(mi) / t.tk + 1));
+  };
+
+  for (std::int64_t outer = 0; outer < n_outer; ++outer) {
+    if (!t.k_middle) {
+      for (std::int64_t inner = 0; inner < n_inner; ++inner) {
+        const std::int64_t mi = t.n_outer ? inner : outer, ni = t.n_outer ? outer : inner;
+        if (skipped(mi, ni)) continue;
+        c_slot_ = (c_slot_ + 1) % 2;
+        std::uint32_t last_gemm = kNoInstr;
+        for (std::int64_t ki = 0; ki < k_steps(mi); ++ki) last_gemm = step(mi, ni, ki, c_slot_, ki == 0);
+        finish(mi, ni, c_slot_, last_gemm);
+      }
+      continue;
+    }
+    // k in the middle: the row's C tiles in slots (outer % 2) x n_inner, each finished at its last K step.
+    std::int64_t most_steps = 0;
+    for (std::int64_t inner = 0; inner < n_inner; ++inner)
+      most_steps = std::max(most_steps, k_steps(t.n_outer ? inner : outer));
+    for (std::int64_t ki = 0; ki < most_steps; ++ki)
+      for (std::int64_t inner = 0; inner < n_inner; ++inner) {
+        const std::int64_t mi = t.n_outer ? inner : outer, ni = t.n_outer ? outer : inner;
+        if (skipped(mi, ni) || ki >= k_steps(mi)) continue;
+        const int cs = int((outer % 2) * n_inner + inner);
+        const std::uint32_t g = step(mi, ni, ki, cs, ki == 0);
+        if (ki == k_steps(mi) - 1) finish(mi, ni, cs, g);
+      }
+  }
 }
 
 OpMapping gemm_op_mapping(const GemmTiling& t) {
   OpMapping m;
   m.kind = "gemm";
   m.tile = {{"m", t.tm}, {"k", t.tk}, {"n", t.tn}};
-  m.loop_order = t.n_outer ? std::vector<std::string>{"n", "m", "k"} : std::vector<std::string>{"m", "n", "k"};
+  const std::string outer = t.n_outer ? "n" : "m", inner = t.n_outer ? "m" : "n";
+  m.loop_order = t.k_middle ? std::vector<std::string>{outer, "k", inner} : std::vector<std::string>{outer, inner, "k"};
+  m.has_resident = true;
+  const bool a_res = t.n_outer ? t.inner_resident : t.outer_resident,
+             b_res = t.n_outer ? t.outer_resident : t.inner_resident;
+  if (a_res) m.resident.push_back("A");
+  if (b_res) m.resident.push_back("B");
   return m;
+}
+
+std::string describe_gemm_order(const GemmTiling& t) {
+  const OpMapping m = gemm_op_mapping(t);
+  std::string s = m.loop_order[0] + "," + m.loop_order[1] + "," + m.loop_order[2];
+  for (const std::string& r : m.resident) s += ", " + r + " resident";
+  return s;
 }
 
 TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& t) {
@@ -463,7 +623,7 @@ TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
   std::ostringstream sum;
   sum << "GEMM M=" << d.m << " K=" << d.k << " N=" << d.n << " on " << hw.array.rows << "x" << hw.array.cols << " "
       << to_string(hw.array.dataflow) << ": tiles " << t.tm << "x" << t.tk << "x" << t.tn << ", loop order "
-      << (t.n_outer ? "n,m,k" : "m,n,k") << (t.c_in_accumulators ? ", C in accumulators" : "")
+      << describe_gemm_order(t) << (t.c_in_accumulators ? ", C in accumulators" : "")
       << ", est. DRAM traffic " << t.est_dram_bytes << " B";
   p.summary = sum.str();
   Emitter em(p, p.tensors);

@@ -23,6 +23,16 @@ struct GemmTiling {
   double est_cycles = 0;                // the mapper's estimate: timed when it was timed, else analytical
   int epilogue_inputs = 0;              // 1: double-buffered residual tiles share the SRAM
   bool c_in_accumulators = false;       // the C tiles (partial sums) live in accumulator storage
+  // Residency (which operands stay on chip, so that they are read from DRAM once). "Outer" and
+  // "inner" are the operands indexed by the outer and the inner loop (A and B for m outer).
+  //   k_middle        loop order m,k,n (n,k,m): the outer tile row's C tiles all stay on chip across
+  //                   the K loop (2 x inner-count C buffers: the next row's partial sums start while
+  //                   the last row's leave), and each outer tile serves the whole inner loop at once;
+  //   outer_resident  (k innermost) the outer operand's panel (tm x K for m outer) stays on chip over
+  //                   the inner loop: 2 x nk tiles, the next panel loaded while this one is used;
+  //   inner_resident  the inner operand stays on chip whole (nk x inner-count tiles), loaded once.
+  bool k_middle = false, outer_resident = false, inner_resident = false;
+  GemmDims dims;  // the GEMM the tiling was chosen for: it sizes the resident buffers
 };
 
 // Picks the tiling within `capacity` bytes of SRAM (0: all of it). Tile sizes are whole multiples
@@ -81,14 +91,20 @@ class GemmEmitter {
  private:
   const HwConfig& hw_;
   GemmTiling t_;
-  std::uint64_t a_buf_[2], b_buf_[2], c_buf_[2], r_buf_[2], a_bytes_, b_bytes_, c_bytes_, r_bytes_, end_;
-  std::uint32_t a_reader_[2] = {kNoInstr, kNoInstr}, b_reader_[2] = {kNoInstr, kNoInstr},
-                c_reader_[2] = {kNoInstr, kNoInstr};
-  int a_slot_ = -1, b_slot_ = -1, c_slot_ = -1;
+  // One buffer per slot: 2 (double-buffered) or more when the tiling keeps an operand resident.
+  std::vector<std::uint64_t> a_buf_, b_buf_, c_buf_;
+  std::uint64_t r_buf_[2], a_bytes_, b_bytes_, c_bytes_, r_bytes_, end_;
+  // Per slot: the last instruction that reads it (a new load or first write waits for it); for C
+  // the last GEMM that wrote it (a later accumulation into it waits for it).
+  std::vector<std::uint32_t> a_reader_, b_reader_, c_reader_, c_writer_;
+  std::uint32_t r_reader_[2] = {kNoInstr, kNoInstr};
+  int a_slot_ = -1, b_slot_ = -1, c_slot_ = -1, r_slot_ = -1;  // the rotating double buffers' last slot
 };
 
-// The tiling as a mapping entry (kind gemm, tiles m, k, n, loop order).
+// The tiling as a mapping entry (kind gemm, tiles m, k, n, loop order, resident operands).
 OpMapping gemm_op_mapping(const GemmTiling& t);
+// "m,n,k", "n,k,m", ... and ", A resident" etc.: the loop order and residency for summaries.
+std::string describe_gemm_order(const GemmTiling& t);
 
 // A whole standalone GEMM: tensors A, B, C in DRAM and one program (attnsim gemm).
 TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& t);

@@ -150,7 +150,7 @@ class Lowering {
   static std::string describe(const GemmTiling& t, const GemmDims& d) {
     std::ostringstream os;
     os << "GEMM " << d.m << "x" << d.k << "x" << d.n << " tiles " << t.tm << "x" << t.tk << "x" << t.tn << " order "
-       << (t.n_outer ? "n,m,k" : "m,n,k");
+       << describe_gemm_order(t);
     return os.str();
   }
 

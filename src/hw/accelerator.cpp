@@ -9,7 +9,7 @@
 #include "common/checked_math.h"
 #include "common/errors.h"
 #include "common/sim_threads.h"
-#include "hw/sram_traffic.h"
+#include "timing/sram_traffic.h"
 #include "timing/unit_timing.h"
 
 namespace attnsim {

@@ -32,9 +32,9 @@
 #include "config/hw_config.h"
 #include "hw/array/i_array.h"
 #include "hw/dram/i_dram.h"
-#include "hw/sram_ports.h"
 #include "hw/trace_recorder.h"
 #include "ir/tile_program.h"
+#include "timing/sram_ports.h"
 
 namespace attnsim {
 

@@ -64,8 +64,8 @@
 #include "common/sim_time.h"
 #include "config/hw_config.h"
 #include "hw/dram/i_dram.h"
-#include "hw/sram_ports.h"
 #include "ir/tile_program.h"
+#include "timing/sram_ports.h"
 
 namespace sc_core {
 class sc_trace_file;

@@ -67,6 +67,7 @@ Json op_mapping_to_json(const OpMapping& m) {
   }
   j["tile"] = tile;
   if (!m.loop_order.empty()) j["loop_order"] = m.loop_order;
+  if (m.has_resident) j["resident"] = m.resident;
   return j;
 }
 
@@ -116,7 +117,7 @@ ModelMapping parse_mapping(const Json& doc, const std::string& source) {
         m.ops.emplace_back(it.key(), om);
         continue;
       }
-      v.reject_unknown_keys({"kind", "tile", "loop_order"});
+      v.reject_unknown_keys({"kind", "tile", "loop_order", "resident"});
       const KindRanks* k = kind_of(om.kind);
       if (!k) continue;
       std::string ranks;
@@ -147,15 +148,39 @@ ModelMapping parse_mapping(const Json& doc, const std::string& source) {
         std::vector<std::string> a = order, b = k->ranks;
         std::sort(a.begin(), a.end());
         std::sort(b.begin(), b.end());
-        // A GEMM keeps its reduction innermost (the C tile accumulates in place): m,n,k or n,m,k.
-        if (ok && (a != b || order.back() != "k")) ok = false;
+        // A GEMM keeps its reduction innermost (the C tile accumulates in place) or in the middle
+        // (the outer row's C tiles stay on chip): never outermost.
+        if (ok && (a != b || order.front() == "k")) ok = false;
         if (!ok)
           diag.add(path + "/loop_order",
-                   k->has_loop_order ? "must be [\"m\", \"n\", \"k\"] or [\"n\", \"m\", \"k\"] (the reduction rank k innermost)"
+                   k->has_loop_order ? "must be a permutation of [\"m\", \"n\", \"k\"] with k not outermost: "
+                                       "[\"m\", \"n\", \"k\"], [\"n\", \"m\", \"k\"], [\"m\", \"k\", \"n\"] or "
+                                       "[\"n\", \"k\", \"m\"]"
                                      : "is not a choice for kind " + om.kind,
                    lo);
         else
           om.loop_order = order;
+      }
+      if (v.has("resident")) {
+        const Json& r = it.value()["resident"];
+        bool ok = om.kind == "gemm" && r.is_array();
+        std::vector<std::string> names;
+        if (ok)
+          for (const Json& x : r) {
+            const bool known = x.is_string() && (x.get<std::string>() == "A" || x.get<std::string>() == "B");
+            if (!known || std::find(names.begin(), names.end(), x.get<std::string>()) != names.end()) {
+              ok = false;
+              break;
+            }
+            names.push_back(x.get<std::string>());
+          }
+        if (!ok)
+          diag.add(path + "/resident",
+                   om.kind == "gemm" ? "must be a list of distinct operands kept on chip, \"A\" and/or \"B\" (or [])"
+                                     : "is not a choice for kind " + om.kind,
+                   r);
+        else
+          om.resident = names, om.has_resident = true;
       }
       m.ops.emplace_back(it.key(), om);
     }

@@ -9,8 +9,8 @@
 
 #include "common/errors.h"
 #include "timing/array_timing.h"
-#include "hw/sram_ports.h"
-#include "hw/sram_traffic.h"
+#include "timing/sram_ports.h"
+#include "timing/sram_traffic.h"
 #include "timing/unit_timing.h"
 
 namespace attnsim {

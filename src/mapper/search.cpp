@@ -56,20 +56,32 @@ std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, c
     }
   };
   ladder(kDefaultTimed, false);
+  const std::size_t default_timed = timed.size();  // timed[0, default_timed) is what default times
   if (opt.effort == MapperEffort::Thorough) ladder(kThoroughTimed, true);
-  std::size_t best = order.front();
-  bool any = false;
-  for (std::size_t i : timed) {
+  auto cached = [&](const std::string& key, const std::function<double()>& f) {
+    if (!opt.cache || key.empty()) return f();
+    auto it = opt.cache->timed_cycles.find(key);
+    if (it == opt.cache->timed_cycles.end()) it = opt.cache->timed_cycles.emplace(key, f()).first;
+    return it->second;
+  };
+  std::size_t best = order.front(), default_best = order.front();
+  bool any = false, any_default = false;
+  auto key = [&](std::size_t j) { return std::make_tuple(c[j].timed_cycles, c[j].dram_bytes, j); };
+  for (std::size_t n = 0; n < timed.size(); ++n) {
+    const std::size_t i = timed[n];
     if (!c[i].time) continue;
-    if (opt.cache && !c[i].key.empty()) {
-      auto it = opt.cache->timed_cycles.find(c[i].key);
-      if (it == opt.cache->timed_cycles.end()) it = opt.cache->timed_cycles.emplace(c[i].key, c[i].time()).first;
-      c[i].timed_cycles = it->second;
-    } else {
-      c[i].timed_cycles = c[i].time();
-    }
-    auto key = [&](std::size_t j) { return std::make_tuple(c[j].timed_cycles, c[j].dram_bytes, j); };
+    c[i].timed_cycles = cached(c[i].key, c[i].time);
     if (!any || key(i) < key(best)) best = i, any = true;
+    if (n < default_timed && (!any_default || key(i) < key(default_best))) default_best = i, any_default = true;
+  }
+  // Thorough against default's pick, both timed whole: the same measure for both.
+  if (opt.effort == MapperEffort::Thorough && best != default_best && any_default) {
+    auto whole = [&](std::size_t j) {
+      return c[j].time_whole ? cached(c[j].key + " whole", c[j].time_whole) : c[j].timed_cycles;
+    };
+    const double tb = whole(best), td = whole(default_best);
+    if (td <= tb) best = default_best, c[best].timed_cycles = td;
+    else c[best].timed_cycles = tb;
   }
   return best;
 }

@@ -9,7 +9,9 @@
 //             with twice the SRAM times a superset of what the smaller one times, so that more SRAM
 //             never loses to its own smaller self through a ranking error);
 //   thorough  the same with kThoroughTimed per budget over a wider mapspace (tile sizes that are
-//             any multiple of the array side up to 16 of them), and everything default times, so
+//             any multiple of the array side up to 16 of them), and everything default times; when
+//             its fastest differs from default's pick, the two are timed again on the whole program
+//             (time_whole: the slices' extrapolation can err either way) and the faster kept, so
 //             that it never picks a slower schedule than default.
 // The ladder stops at capacity / 2^kLadderSteps: more SRAM never loses within a 64x range.
 // Ties are broken by fewer DRAM bytes, then by the candidates' own order: results are deterministic.
@@ -56,6 +58,9 @@ struct MapCandidate {
   // Times the candidate (with the program timer, on the whole program or on representative slices
   // extrapolated); null: the candidate cannot be timed and keeps its analytical rank.
   std::function<double()> time;
+  // Times it on the whole program when `time` extrapolates from slices; null: `time` is exact. The
+  // thorough effort compares its pick with default's by this, so that it never picks a slower one.
+  std::function<double()> time_whole;
   double timed_cycles = -1;         // filled in by pick_mapping when timed
   bool wide = false;                // offered only by the thorough effort's wider mapspace
   std::string key;                  // identifies the schedule within one compilation (for the cache)

@@ -115,11 +115,15 @@ inline std::uint64_t fused_attention_bytes_per_head(std::uint64_t eb, std::int64
 //   once; else every step loads again and A is read nn times. B's block changes every step unless
 //   nk = nn = 1 (then one tile serves the GEMM), so B is read nm times, or once.
 //   n, m, k order: the same with A and B (and nm, nn) exchanged.
+//   Residency (GemmTiling): k in the middle (m, k, n) or a resident panel reads the outer operand
+//   once; a resident inner operand is read once.
 inline std::uint64_t gemm_operand_bytes(const GemmTiling& t, const GemmDims& d, std::uint64_t eb) {
   const std::uint64_t nm = ceil_div_u(d.m, t.tm), nn = ceil_div_u(d.n, t.tn), nk = ceil_div_u(d.k, t.tk);
   const std::uint64_t a = std::uint64_t(d.m * d.k) * eb, b = std::uint64_t(d.k * d.n) * eb;
-  if (!t.n_outer) return a * (nk == 1 ? 1 : nn) + b * (nk == 1 && nn == 1 ? 1 : nm);
-  return b * (nk == 1 ? 1 : nm) + a * (nk == 1 && nm == 1 ? 1 : nn);
+  const bool outer_once = t.k_middle || t.outer_resident;
+  if (!t.n_outer)
+    return a * (nk == 1 || outer_once ? 1 : nn) + b * ((nk == 1 && nn == 1) || t.inner_resident ? 1 : nm);
+  return b * (nk == 1 || outer_once ? 1 : nm) + a * ((nk == 1 && nm == 1) || t.inner_resident ? 1 : nn);
 }
 
 }  // namespace attnsim::test

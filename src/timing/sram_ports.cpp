@@ -1,4 +1,4 @@
-#include "hw/sram_ports.h"
+#include "timing/sram_ports.h"
 
 #include <algorithm>
 #include <string>

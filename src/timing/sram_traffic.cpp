@@ -1,4 +1,4 @@
-#include "hw/sram_traffic.h"
+#include "timing/sram_traffic.h"
 
 namespace attnsim {
 

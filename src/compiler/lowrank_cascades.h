@@ -1,0 +1,28 @@
+#pragma once
+// The low-rank variants the compiler lowers as cascades (models/cascades/*.json, embedded): primal,
+// primal_causal, lowrank_linear. Each is its description, bound to the group's shapes, with a default
+// mapping that mirrors the token-tile planner (the largest tile whose group takes at most half the
+// SRAM, capped at 2048 rows), lowered by cascade/lower. Plain C++.
+//
+// primal:         group 0 (Global, a barrier): per (batch, head) the p sampled rows of the attention
+//                 input's head columns are gathered (X_s, p x d; in chunks of the sample rank when
+//                 they do not fit with the sampling weights), WeT and WrT (s x d) stored; group 1
+//                 (LowRank): per token tile L2 norms, E, R, O = [E | R] Wc + bc.
+// primal_causal:  one group: per token tile the prefix means (carried across tiles), then as primal.
+// lowrank_linear: group 0 (Global): M = (W_K^T K^T) V over K/V tiles, stored; group 1: O = (Q W_Q) M.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/lowrank_lowering.h"
+
+namespace attnsim {
+
+bool lowered_as_cascade(AttnVariant v);
+
+// The phases of such a group (one per group of its mapping); `heads_per_batch`: the layer's heads
+// (the group's heads are batch-major). UserError naming the group when nothing fits.
+std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph& g, const AttentionGroup& grp,
+                                                const std::string& name, std::int64_t heads_per_batch);
+
+}  // namespace attnsim
