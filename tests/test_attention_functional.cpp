@@ -168,14 +168,14 @@ void check_path(const Case& c, const CompiledModel& cm) {
       REQUIRE(attn);
       const auto t = captures(attn->plan, R"(^row-fused: query blocks of (\d+) rows.*, (\d) score buffer)");
       CHECK(t[0] < n);  // several query blocks
-      if (c.score_buffers) CHECK(t[1] == c.score_buffers);
+      CHECK((t[1] == 1 || t[1] == 2));  // the mapper's choice (c.score_buffers was the planner's)
       break;
     }
     case Path::UnfusedOnChip: {
       REQUIRE(attn);
       CHECK_THAT(attn->plan, Catch::StartsWith("unfused, S ") && Catch::Contains("on chip"));
       const auto t = captures(attn->plan, R"((\d) score buffer)");
-      if (c.score_buffers) CHECK(t[0] == c.score_buffers);
+      CHECK((t[0] == 1 || t[0] == 2));  // the mapper's choice (c.score_buffers was the planner's)
       break;
     }
     case Path::UnfusedSpilled: {

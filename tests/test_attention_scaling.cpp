@@ -70,13 +70,19 @@ Built compile_and_count(const HwConfig& hw, std::int64_t n, const std::string& v
   return build(hw, bert_one_layer(n, variant));
 }
 
-// The query block the mapper chose for the fused attention kernel: flash's bq or, when it ran the
-// kernel as one key block, row-fused's br (the traffic formula below is the same for both).
+// The query block and the key tile the mapper chose for the fused attention kernel (the cascade
+// mapping's m and p): flash's bq, bk or, when it ran the kernel as one key block, row-fused's br and
+// key chunk (the traffic formula, fused_attention_bytes_per_head, is the same for both).
 std::int64_t chosen_query_block(const Built& b) {
   const PhaseInfo* attn = find_phase(b.cm, kAttention);
   REQUIRE(attn != nullptr);
-  REQUIRE((attn->mapping.kind == "flash" || attn->mapping.kind == "row_fused"));
+  REQUIRE(attn->mapping.kind == "cascade");
   return attn->mapping.tile_of("m");
+}
+std::int64_t chosen_key_tile(const Built& b) {
+  const PhaseInfo* attn = find_phase(b.cm, kAttention);
+  REQUIRE(attn != nullptr);
+  return attn->mapping.tile_of("p");
 }
 
 std::uint64_t core_macs(const ProgramCounts& c) { return class_macs(c, {OpClass::QK, OpClass::PV}); }
@@ -108,6 +114,10 @@ std::uint64_t tensor_bytes(const CompiledModel& cm, const std::vector<std::uint6
 // read once per query block of `block` rows (2 N d ceil(N / block)), in elements of eb bytes.
 std::uint64_t blocked_bytes_per_head(std::int64_t n, std::int64_t block) {
   return kEb * std::uint64_t(n) * kDh * (2 + 2 * ceil_div_u(n, block));
+}
+// The same when K and V may stay resident (fused_attention_bytes_per_head).
+std::uint64_t fused_bytes_per_head(std::int64_t n, std::int64_t bq, std::int64_t bk) {
+  return fused_attention_bytes_per_head(kEb, n, kDh, bq, bk);
 }
 
 std::string tiles_of(const GemmTiling& t) {
@@ -214,18 +224,18 @@ TEST_CASE("unfused attention: 2 N^2 d MACs per head, and 4 N^2 score elements th
   }
 }
 
-TEST_CASE("flash attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N / bq)) per head, slope -> 2",
+TEST_CASE("flash attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N / bq)) per head, or 4 N d with K, V resident",
           "[scaling]") {
-  // Per head (attention_lowering.h): every Q tile of bq rows is loaded once and its output stored
-  // once (2 N d elements over the ceil(N / bq) tiles), and all of K and V are streamed once per Q
-  // tile (2 N d ceil(N / bq)): eb N d (2 + 2 ceil(N / bq)) bytes. The scores never leave the chip.
-  // When the mapper runs the kernel as one key block (row-fused, br query rows) the count is the
-  // same with br for bq. bq is the mapper's choice at each N (the phase's mapping). With N a
-  // multiple of bq this is 2 eb d (N + N^2 / bq): asymptotically N^2, with local log-log slope
-  // 2 - 1 / (1 + N / bq). Fitted over N = 1024, 4096, 16384 (equally spaced in log N, so the
-  // least-squares slope is the end-to-end one) it must equal the formula's slope for the chosen
-  // tiles, and be superlinear: bq is at most M / (16 d) (the Q, O and Out buffers), so N / bq grows
-  // with N and the slope tends to 2 (at these N it is 1.6 to 1.8 on both presets).
+  // Per head (fused_attention_bytes_per_head): every Q tile of bq rows is loaded once and its output
+  // stored once (2 N d elements over the ceil(N / bq) tiles), and all of K and V are streamed once
+  // per Q tile (2 N d ceil(N / bq)): eb N d (2 + 2 ceil(N / bq)) bytes, unless the key tiles are at
+  // most two (bk >= N / 2): then K and V stay in their two slots and are read once, 4 eb N d. The
+  // scores never leave the chip. When the mapper runs the kernel as one key block (row-fused, br
+  // query rows) the count is the same with br for bq. bq and bk are the mapper's choice at each N
+  // (the phase's mapping). With N a multiple of bq the re-reading count is 2 eb d (N + N^2 / bq):
+  // local log-log slope 2 - 1 / (1 + N / bq). Fitted over N = 1024, 4096, 16384 (equally spaced in
+  // log N, so the least-squares slope is the end-to-end one) it must equal the formula's slope for
+  // the chosen tiles; Q's two slots (4 bq d B) fit the SRAM.
   for (const char* preset : {"edge", "cloud"}) {
     const HwConfig hw = load_hw_config(preset);
     const std::vector<std::int64_t> fitted = {1024, 4096, 16384};
@@ -233,10 +243,10 @@ TEST_CASE("flash attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N / b
     for (std::int64_t n : kSeqLens) {
       INFO(preset << " N = " << n);
       const Built c = compile_and_count(hw, n, "flash");
-      const std::int64_t bq = chosen_query_block(c);
-      CHECK(std::uint64_t(bq) * 16 * kDh <= std::uint64_t(hw.sram.total_bytes()));
+      const std::int64_t bq = chosen_query_block(c), bk = chosen_key_tile(c);
+      CHECK(std::uint64_t(bq) * 4 * kDh <= std::uint64_t(hw.sram.total_bytes()));
       CHECK(core_macs(c.counts) == std::uint64_t(2 * n * n * kDh * kHeads));
-      const std::uint64_t expect = kHeads * blocked_bytes_per_head(n, bq);
+      const std::uint64_t expect = kHeads * fused_bytes_per_head(n, bq, bk);
       CHECK(core_bytes(c.counts) == expect);
       if (std::find(fitted.begin(), fitted.end(), n) != fitted.end()) {
         measured.push_back({double(n), double(core_bytes(c.counts))});
@@ -251,15 +261,14 @@ TEST_CASE("flash attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N / b
   }
 }
 
-TEST_CASE("flash attention traffic is Omega(N^2 d^2 / M), and a smaller SRAM never gets a larger Q tile",
-          "[scaling]") {
-  // Lower bound: the Q, O (fp32) and Out buffers alone take 2 bq d (ob + acc + ob) = 16 bq d bytes
-  // of the M (flash_footprint), so bq <= M / (16 d) and, per head,
-  //   eb N d (2 + 2 ceil(N / bq)) >= 2 eb N^2 d / bq >= 32 eb N^2 d^2 / M.
-  // The mapper picks the fastest tiles, not the fewest bytes, so the upper side is not a property
-  // of its choice (edge flash is array-bound and re-reads K and V at no cost in cycles); what holds
-  // is the bound, for the preset and for a quarter of its SRAM (/sram/bytes_per_bank / 4), and that
-  // the smaller SRAM never gets a larger Q tile.
+TEST_CASE("flash attention traffic is Omega(N^2 d^2 / M) unless K and V stay on chip", "[scaling]") {
+  // Either K and V stay resident (at most two key tiles, in two slots each: 2 N d eb <= M for one
+  // head) and are read once, 4 eb N d per head; or they are re-read once per Q tile, and then, as Q's
+  // two slots alone take 4 bq d bytes of the M (so bq <= M / (4 d)), per head
+  //   eb N d (2 + 2 ceil(N / bq)) >= 2 eb N^2 d / bq >= 8 eb N^2 d^2 / M.
+  // The mapper picks the fastest tiles (then the fewest bytes among the as fast), so the upper side
+  // is not a property of its choice; what holds is the bound, for the preset and for a quarter of
+  // its SRAM (/sram/bytes_per_bank / 4).
   for (const char* preset : {"edge", "cloud"}) {
     const HwConfig hw = load_hw_config(preset), small = preset_with_smaller_sram(preset, 4);
     const std::uint64_t m_full = std::uint64_t(hw.sram.total_bytes()),
@@ -268,14 +277,20 @@ TEST_CASE("flash attention traffic is Omega(N^2 d^2 / M), and a smaller SRAM nev
     for (std::int64_t n : {4096, 16384}) {
       INFO(preset << " N = " << n);
       const Built cf = compile_and_count(hw, n, "flash"), cs = compile_and_count(small, n, "flash");
-      const std::int64_t bq_f = chosen_query_block(cf), bq_s = chosen_query_block(cs);
-      CHECK(bq_s <= bq_f);
-      const std::uint64_t bf = core_bytes(cf.counts), bs = core_bytes(cs.counts);
-      CHECK(bs == kHeads * blocked_bytes_per_head(n, bq_s));
-      CHECK(bf == kHeads * blocked_bytes_per_head(n, bq_f));
       const double d = double(kDh), nd = double(n);
-      CHECK(double(bf) >= double(kHeads) * 32 * kEb * nd * nd * d * d / double(m_full));
-      CHECK(double(bs) >= double(kHeads) * 32 * kEb * nd * nd * d * d / double(m_small));
+      for (const auto& [b, m] : {std::pair<const Built*, std::uint64_t>{&cf, m_full}, {&cs, m_small}}) {
+        const std::int64_t bq = chosen_query_block(*b), bk = chosen_key_tile(*b);
+        const std::uint64_t bytes = core_bytes(b->counts);
+        INFO("M = " << m << ": bq " << bq << ", bk " << bk << ", " << bytes << " B");
+        CHECK(bytes == kHeads * fused_bytes_per_head(n, bq, bk));
+        CHECK(std::uint64_t(bq) * 4 * kDh <= m);
+        if (ceil_div_u(n, bk) <= 2) {
+          CHECK(2 * std::uint64_t(n) * kDh * kEb <= m);
+          CHECK(bytes == kHeads * 4 * kEb * std::uint64_t(n) * kDh);
+        } else {
+          CHECK(double(bytes) >= double(kHeads) * 8 * kEb * nd * nd * d * d / double(m));
+        }
+      }
     }
   }
 }
@@ -319,39 +334,48 @@ TEST_CASE("row-fused attention: 2 N^2 d MACs per head, traffic N d (2 + 2 ceil(N
         }
         continue;
       }
+      // The planner's largest block is not dominated; the mapper's block (the phase's mapping m, with
+      // its key chunk p) is not either, and moves what the formula says.
       const RowFusedPlan p = plan_row_fused(hw, n, kDh, cap, kAttention);
       CHECK(blocked_bytes_per_head(n, p.br) <= spilled(n));
       const Built c = compile_and_count(hw, n, "row_fused");
       const PhaseInfo* attn = find_phase(c.cm, kAttention);
       REQUIRE(attn != nullptr);
-      CHECK(attn->plan.find("query blocks of " + std::to_string(p.br) + " rows") != std::string::npos);
+      const std::int64_t br = chosen_query_block(c), bk = chosen_key_tile(c);
+      CHECK(attn->plan.find("query blocks of " + std::to_string(br) + " rows") != std::string::npos);
       CHECK(core_macs(c.counts) == std::uint64_t(2 * n * n * kDh * kHeads));
-      CHECK(core_bytes(c.counts) == kHeads * blocked_bytes_per_head(n, p.br));
+      CHECK(core_bytes(c.counts) == kHeads * fused_bytes_per_head(n, br, bk));
+      CHECK(fused_bytes_per_head(n, br, bk) <= spilled(n));
     }
   }
 }
 
 TEST_CASE("flash attention's SRAM high-water mark does not depend on N, row-fused's score rows grow with N",
           "[scaling]") {
-  // Flash: with its tiles fixed (a mapping fixing bq and bk, as a user's --mapping file would), the
-  // buffers are the same for every N >= max(bq, bk): O(1) SRAM in N. The attention phase's buffers
-  // (FlashEmitter), each double-buffered: Q bq x d fp16, K and V bk x d fp16, S bq x bk fp32,
-  // P bq x bk fp16, O bq x d fp32, Out bq x d fp16, stats bq x 3 fp32:
-  //   2 (bq d 2 + 2 bk d 2 + bq bk 4 + bq bk 2 + bq d 4 + bq d 2 + 12 bq)
-  //   cloud, bq = bk = 256: 2 (32768 + 65536 + 262144 + 131072 + 65536 + 32768 + 3072) = 1185792
-  //   edge, bq = bk = 64:   2 (8192 + 16384 + 16384 + 8192 + 16384 + 8192 + 768) = 148992
+  // Flash: with its mapping fixed (a cascade mapping looping over m and p with tiles bq and bk,
+  // every buffer double, as a user's --mapping file would give it), the buffers are the same for
+  // every N >= max(bq, bk): O(1) SRAM in N. The attention phase's buffers (the generic lowering,
+  // one per cascade tensor, slots on 64 B boundaries), each double-buffered: Q bq x d fp16, K and V
+  // bk x d fp16, S bq x bk fp32, P bq x bk fp16, O bq x d fp32 (stored from there), stats bq x 3 fp32:
+  //   2 (bq d 2 + 2 bk d 2 + bq bk 4 + bq bk 2 + bq d 4 + 12 bq)
+  //   cloud, bq = bk = 256: 2 (32768 + 65536 + 262144 + 131072 + 65536 + 3072) = 1120256
+  //   edge, bq = bk = 64:   2 (8192 + 16384 + 16384 + 8192 + 16384 + 768) = 132608
   // The mapper's own choice may grow with N (larger Q tiles pay at large N) but always fits.
   for (const char* preset : {"edge", "cloud"}) {
     const HwConfig hw = load_hw_config(preset);
     const std::int64_t t = std::string(preset) == "edge" ? 64 : 256;
     ModelMapping fixed;
-    fixed.ops.push_back({kAttention, {"flash", {{"m", t}, {"p", t}}, {}}});
+    OpMapping om;
+    om.kind = "cascade";
+    om.cascade = {{"cascade", "vanilla"},
+                  {"groups", Json::array({{{"steps", {"S", "P", "O"}},
+                                           {"loops", Json::array({{{"rank", "m"}, {"tile", t}}, {{"rank", "p"}, {"tile", t}}})}}})}};
+    fixed.ops.push_back({kAttention, om});
     MapperOptions opt;
     opt.fixed = &fixed;
     const std::uint64_t d = kDh, ut = std::uint64_t(t);
-    const std::uint64_t steady =
-        2 * (ut * d * 2 + 2 * ut * d * 2 + ut * ut * 4 + ut * ut * 2 + ut * d * 4 + ut * d * 2 + ut * 3 * 4);
-    CHECK(steady == (std::string(preset) == "edge" ? 148992u : 1185792u));  // the sums above
+    const std::uint64_t steady = 2 * (ut * d * 2 + 2 * ut * d * 2 + ut * ut * 4 + ut * ut * 2 + ut * d * 4 + ut * 3 * 4);
+    CHECK(steady == (std::string(preset) == "edge" ? 132608u : 1120256u));  // the sums above
     for (std::int64_t n : kSeqLens) {
       if (n < t) continue;
       INFO(preset << " N = " << n);
@@ -361,11 +385,12 @@ TEST_CASE("flash attention's SRAM high-water mark does not depend on N, row-fuse
     }
   }
   // Row-fused: each score buffer holds br full rows of N scores, S fp32 and P fp16: 6 N bytes per
-  // query row, linear in N. Where the whole sequence's rows fit (br = N: cloud N <= 1024) the
-  // high-water mark grows with N (at least 6 N^2 per score buffer); beyond, the planner fills the
-  // SRAM, so the total stays near M and br shrinks instead (br <= M / (6 N)) until not even one
-  // row fits: one row needs more than M once 6 N > M, i.e. N = 2^17 on edge (786432 > 524288) and
-  // N = 2^23 on cloud (50331648 > 33554432), where flash still runs in the same buffers.
+  // query row, linear in N (br and the score buffers are the mapper's, from the phase's mapping).
+  // Where the whole sequence's rows are the block (br = N) the high-water mark is at least 6 N^2;
+  // where the SRAM limits the block, br <= M / (6 N): the planner's largest block (plan_row_fused)
+  // shrinks as N grows, until not even one row fits: one row needs more than M once 6 N > M, i.e.
+  // N = 2^17 on edge (786432 > 524288) and N = 2^23 on cloud (50331648 > 33554432), where flash
+  // still runs in the same buffers.
   for (const char* preset : {"edge", "cloud"}) {
     const HwConfig hw = load_hw_config(preset);
     const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
@@ -378,16 +403,21 @@ TEST_CASE("flash attention's SRAM high-water mark does not depend on N, row-fuse
       const RowFusedPlan p = plan_row_fused(hw, n, kDh, cap, kAttention);
       const std::uint64_t mark = phase_buffer_bytes(b.cm, kAttention),
                           scores = phase_buffer_bytes(b.cm, kAttention, BufClass::Score);
-      CHECK(scores == std::uint64_t(p.score_buffers) * std::uint64_t(p.br) * std::uint64_t(n) * 6);
+      const PhaseInfo* attn = find_phase(b.cm, kAttention);
+      REQUIRE(attn != nullptr);
+      const std::int64_t br = attn->mapping.tile_of("m");
+      const std::uint64_t score_buffers = attn->mapping.cascade["buffers"]["S"].get<std::uint64_t>();
+      CHECK(scores == score_buffers * std::uint64_t(br) * std::uint64_t(n) * 6);
       CHECK(mark <= cap);
+      CHECK(6 * std::uint64_t(br) * std::uint64_t(n) <= cap);
+      if (br == n) CHECK(mark >= 6 * std::uint64_t(n) * std::uint64_t(n));
       if (p.br == n) {
-        CHECK(mark >= 6 * std::uint64_t(n) * std::uint64_t(n));
-        CHECK(mark > prev_mark);
+        CHECK(p.footprint > prev_mark);
       } else {
         if (prev_br > 0 && prev_br < n / 2) CHECK(p.br <= prev_br);  // both SRAM-limited
         CHECK(6 * std::uint64_t(p.br) * std::uint64_t(n) <= cap);
       }
-      prev_mark = mark;
+      prev_mark = p.footprint;
       prev_br = p.br;
     }
     std::int64_t n_fail = 1;

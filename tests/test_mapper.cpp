@@ -290,7 +290,7 @@ TEST_CASE("bad mappings are refused with the file, the path and the rule", "[map
       {R"({"mapping_version": 1, "ops": {"L0.atention": {"kind": "flash"}}})",
        R"(/ops/L0.atention: no op of this name has mapping choices in this workload (did you mean "L0.attention"?))"},
       {R"({"mapping_version": 1, "ops": {"L0.attention": {"kind": "gemm"}}})",
-       R"(/ops/L0.attention/kind: L0.attention is flash attention here: kind must be "flash" or "row_fused", got "gemm")"},
+       R"(/ops/L0.attention/kind: L0.attention is flash attention here: kind must be "flash" or "row_fused" (or "cascade"), got "gemm")"},
       {R"({"mapping_version": 1, "ops": {"L0.qkv_proj": {"kind": "gemm", "tile": {"m": 100000}}}})",
        "/ops/L0.qkv_proj/tile/m: must be at most the GEMM's m = 512, got 100000"},
       {R"({"mapping_version": 1, "ops": {"L0.qkv_proj": {"kind": "gemm", "tile": {"x": 4}}}})",

@@ -312,7 +312,7 @@ TEST_CASE("seed table: attention-core DRAM bytes, unfused and flash exponent 2, 
     const bool edge = std::string(preset) == "edge";
     for (const std::string& variant : kVariants) {
       std::vector<std::pair<double, double>> fit, formula_fit;
-      std::vector<std::int64_t> spilled;
+      std::vector<std::int64_t> spilled, reread;
       for (std::int64_t n : kSeqLens) {
         INFO(preset << " " << variant << " N = " << n);
         const Built b = build_lra(hw, n, variant);
@@ -334,9 +334,11 @@ TEST_CASE("seed table: attention-core DRAM bytes, unfused and flash exponent 2, 
         } else if (variant == "flash") {
           const PhaseInfo* attn = find_phase(b.cm, "L0.attention");
           REQUIRE(attn != nullptr);
-          const std::int64_t bq = attn->mapping.tile_of("m");
+          const std::int64_t bq = attn->mapping.tile_of("m"), bk = attn->mapping.tile_of("p");
           REQUIRE(bq > 0);
-          expect = h * kEb * un * d * (2 + 2 * ceil_div_u(n, bq));
+          REQUIRE(bk > 0);
+          expect = h * fused_attention_bytes_per_head(kEb, n, kDh, bq, bk);
+          if (ceil_div_u(n, bk) > 2) reread.push_back(n);
         } else if (variant == "primal") {
           const PhaseInfo* global = find_phase(b.cm, "L0.attention.global");
           REQUIRE(global != nullptr);
@@ -362,7 +364,12 @@ TEST_CASE("seed table: attention-core DRAM bytes, unfused and flash exponent 2, 
         CHECK(spilled == (edge ? std::vector<std::int64_t>{1024, 4096, 16384, 65536} : kFitted));
         CHECK(std::abs(slope - 2.0) <= 0.01);
       } else if (variant == "flash") {
-        CHECK(slope > 1.5);  // quadratic traffic (exactly the formula's exponent for the chosen tiles)
+        // Quadratic where K and V are re-read for every Q tile at every fitted N (the exponent is the
+        // formula's for the chosen tiles); where the mapper keeps them resident at some N the traffic
+        // there is the compulsory 4 eb N d and the exponent lower.
+        if (std::all_of(kFitted.begin(), kFitted.end(),
+                        [&](std::int64_t n) { return std::count(reread.begin(), reread.end(), n) > 0; }))
+          CHECK(slope > 1.5);
       } else if (variant == "primal") {
         const double a = 70464, bn = 384 * n1;
         CHECK(std::abs(slope - std::log((a + 16 * bn) / (a + bn)) / ln16) <= 1e-9);
@@ -377,15 +384,17 @@ TEST_CASE("seed table: attention-core DRAM bytes, unfused and flash exponent 2, 
   const HwConfig cloud = load_hw_config("cloud");
   const std::uint64_t cap = u64(cloud.sram.total_bytes());
   std::vector<std::pair<double, double>> far, far_formula;
+  bool far_reread = true;  // K and V re-read per Q tile at every N (one head's 2 eb N d = 8 MiB may stay on chip at 65536)
   for (std::int64_t n : {65536, 262144, 1048576}) {
     INFO("cloud flash N = " << n);
     const Built b = build_lra(cloud, n, "flash");
     const PhaseInfo* attn = find_phase(b.cm, "L0.attention");
     REQUIRE(attn != nullptr);
-    const std::int64_t bq = attn->mapping.tile_of("m");
+    const std::int64_t bq = attn->mapping.tile_of("m"), bk = attn->mapping.tile_of("p");
     REQUIRE(bq > 0);
-    CHECK(std::uint64_t(bq) * 16 * kDh <= cap);  // the Q, O and Out buffers fit
-    const std::uint64_t expect = kHeads * kEb * u64(n) * kDh * (2 + 2 * ceil_div_u(n, bq));
+    CHECK(std::uint64_t(bq) * 4 * kDh <= cap);  // Q's two slots fit
+    far_reread &= ceil_div_u(n, bk) > 2;
+    const std::uint64_t expect = kHeads * fused_attention_bytes_per_head(kEb, n, kDh, bq, bk);
     CHECK(core_bytes(b.counts) == expect);
     far.push_back({double(n), double(core_bytes(b.counts))});
     far_formula.push_back({double(n), double(expect)});
@@ -393,7 +402,7 @@ TEST_CASE("seed table: attention-core DRAM bytes, unfused and flash exponent 2, 
   const double far_slope = loglog_slope(far);
   INFO("cloud flash DRAM bytes exponent over N = 65536 .. 1048576: " << far_slope);
   CHECK(std::abs(far_slope - loglog_slope(far_formula)) <= 1e-9);
-  CHECK(far_slope > 1.5);  // quadratic: the chosen Q tiles stop growing while N does
+  if (far_reread) CHECK(far_slope > 1.5);  // quadratic: the chosen Q tiles stop growing while N does
 }
 
 TEST_CASE(
@@ -434,7 +443,10 @@ TEST_CASE(
         INFO(preset << " " << variant << " N = " << n);
         const Built b = build_lra(hw, n, variant, false);
         const std::uint64_t mark = attention_high_water(b.cm);
-        CHECK(mark <= cap);
+        // Buffers may sit in the accumulator storage too (the cascade mapper places the running
+        // outputs there): the SRAM's part fits the SRAM, the whole the on-chip bytes.
+        CHECK(attention_high_water(b.cm, &hw) <= cap);
+        CHECK(mark <= hw.onchip_bytes());
         marks.push_back(mark);
         if (variant == "flash") {
           const PhaseInfo* attn = find_phase(b.cm, "L0.attention");
@@ -672,7 +684,10 @@ TEST_CASE(
   for (std::int64_t n = 16; n <= 420; ++n) {
     if (test::kSanitized && n % 16 != 0 && std::abs(n - (s + 1)) > 4 && std::abs(n - closed_form) > 4) continue;
     INFO("N = " << n);
-    const Built primal = build(hw, "deit-s", n, "primal:rank=96"), flash = build(hw, "deit-s", n, "flash");
+    MapperOptions counting;  // MACs do not depend on the schedule: the mapper's estimate alone
+    counting.effort = MapperEffort::Fast;
+    const Built primal = build(hw, "deit-s", n, "primal:rank=96", true, counting),
+                flash = build(hw, "deit-s", n, "flash", true, counting);
     const std::uint64_t pc = core_macs(primal.counts), fc = core_macs(flash.counts);
     CHECK(pc == deit_primal_macs(n, s));
     CHECK(fc == deit_vanilla_macs(n));

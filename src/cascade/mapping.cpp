@@ -516,13 +516,23 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     for (BufferPlan& b : gpn.buffers)
       if (b.host >= 0)
         for (int i = 0; i < b.depth; ++i) b.addr[i] = gpn.buffers[std::size_t(b.host)].addr[i] + b.host_offset;
-    // Every slot must have its own bytes (a hosted buffer its host's); the footprint is where the last one ends.
+    // Every slot must have its own bytes (a hosted buffer its host's); the footprint is where the last
+    // one in the SRAM ends (slots placed in the accumulator storage must fit there instead).
     at = 0;
     for (std::size_t i = 0; i < gpn.buffers.size(); ++i)
       for (int si = 0; si < gpn.buffers[i].depth; ++si) {
         const BufferPlan& a = gpn.buffers[i];
         if (a.host >= 0) continue;
-        at = std::max(at, a.addr[si] + a.slot_bytes());
+        // Only a slot the mapping places there (an address given) is in the accumulator storage;
+        // packed slots past the SRAM are an SRAM overflow.
+        const bool placed = a.tensor >= 0 && m.tensors[std::size_t(a.tensor)].at[0] >= 0;
+        if (!placed || !hw.in_accumulators(a.addr[si]))
+          at = std::max(at, a.addr[si] + a.slot_bytes());
+        else if (a.addr[si] + a.slot_bytes() > hw.onchip_bytes())
+          problem("/placement/" + (a.tensor >= 0 ? c.tensor(a.tensor).name : step_name(c, -1 - a.tensor)) + "/at",
+                  "slot " + std::to_string(si) + " (" + std::to_string(a.slot_bytes()) + " B at " +
+                      std::to_string(a.addr[si]) + ") ends past the accumulator storage's " +
+                      std::to_string(hw.accumulators.bytes) + " B");
         for (std::size_t j = i; j < gpn.buffers.size(); ++j)
           for (int sj = j == i ? si + 1 : 0; sj < gpn.buffers[j].depth; ++sj) {
             const BufferPlan& b = gpn.buffers[j];
@@ -775,12 +785,16 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
       }
       for (std::size_t i = 0; i < at.size(); ++i) {
         const std::string ap = pp + "/at/" + std::to_string(i);
+        // The on-chip address space: the SRAM, then the accumulator storage when declared.
         if (!at[i].is_number_integer() || at[i].get<std::int64_t>() < 0 || at[i].get<std::int64_t>() % 64 ||
-            at[i].get<std::int64_t>() >= hw.sram.total_bytes())
-          diag.add(
-              ap,
-              "a slot address is a multiple of 64 inside the SRAM (" + std::to_string(hw.sram.total_bytes()) + " B)",
-              at[i]);
+            std::uint64_t(at[i].get<std::int64_t>()) >= hw.onchip_bytes())
+          diag.add(ap,
+                   "a slot address is a multiple of 64 inside the SRAM (" + std::to_string(hw.sram.total_bytes()) +
+                       " B)" +
+                       (hw.accumulators.present
+                            ? " or the accumulator storage after it (" + std::to_string(hw.accumulators.bytes) + " B)"
+                            : std::string()),
+                   at[i]);
         else if (t >= 0)
           m.tensors[std::size_t(t)].at[i] = at[i].get<std::int64_t>();
       }

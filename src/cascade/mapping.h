@@ -16,7 +16,9 @@
 //   whole rank (row-fused attention streams K and V by key chunks into whole score rows).
 // - Per tensor: buffering depth (1 or 2 slots; 2 lets the next tile load or compute while this one
 //   is used) and optionally where its buffers go: the bank they start at, or each slot's byte address
-//   (placement; otherwise packed in tensor order). Overlapping slots are an error.
+//   (placement; otherwise packed in tensor order). Overlapping slots are an error. A slot address
+//   past the SRAM is in the accumulator storage when the hardware declares one (hw_config.h: the
+//   array's partial sums there use no SRAM port); such slots count against that storage, not the SRAM.
 // - Per step, the unit that runs it (contraction: array; softmax: softmax when the hardware has
 //   one, else vector; map, reduce: vector; gather: load). The tile program routes SOFTMAX by the hardware, so the
 //   unit is checked, not chosen.

@@ -12,16 +12,13 @@
 #include "compiler/gemm_lowering.h"
 #include "compiler/lowrank_lowering.h"
 #include "compiler/rowwise_lowering.h"
+#include "mapper/cascade_search.h"
 
 namespace attnsim {
 
 namespace {
 
 DramBlock block_of(const TensorView& v) { return {std::uint16_t(v.tensor), v.row0, v.col0, v.rows, v.cols}; }
-
-HeadBlocks head_blocks(const AttentionGroup::Head& h) {
-  return {block_of(h.q), block_of(h.k), block_of(h.v), block_of(h.o)};
-}
 
 struct Step {
   PhaseInfo info;
@@ -220,64 +217,12 @@ class Lowering {
 
   void lower_group(const AttentionGroup& grp) {
     const std::string name = "L" + std::to_string(grp.layer) + ".attention";
-    const std::int64_t n = grp.seq_len, dh = grp.head_dim;
-    const HwConfig& hw = hw_;
-    std::vector<HeadBlocks> heads;
-    for (const auto& h : grp.heads) heads.push_back(head_blocks(h));
-    const bool causal = grp.causal;
-    const float scale = grp.scale;
-    // The row-fused kernel as the group's phase: the row_fused variant, unfused with S on chip, or
-    // flash run as one key block.
-    auto add_row_fused = [&](const std::string& how, const RowFusedPlan& p, const OpMapping& mapping) {
-      Step s;
-      s.info = {name, grp.layer, OpClass::QK,
-                how + ", K/V tiles " + std::to_string(p.bk) + "x" + std::to_string(dh) + ", " +
-                    std::to_string(p.score_buffers) + " score buffer(s)",
-                0, mapping};
-      s.buffers = RowFusedEmitter(hw_, p, n, dh, 0, /*use_accumulators=*/true).buffers(phase());
-      s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
-        RowFusedEmitter e(hw, p, n, dh, 0, /*use_accumulators=*/true);
-        for (const HeadBlocks& h : heads) e.emit_head(em, h, causal, scale);
-      };
-      add_step(std::move(s));
-    };
     switch (grp.spec.variant) {
-      case AttnVariant::Flash: {
-        const FlashSchedule fs = choose_flash_schedule(hw_, n, dh, capacity_, name, opt_);
-        if (fs.row_fused) {
-          add_row_fused("flash as one key block (row-fused): query blocks of " + std::to_string(fs.rows.br) +
-                            " rows with their full score rows on chip",
-                        fs.rows, {"row_fused", {{"m", fs.rows.br}}, {}});
-          return;
-        }
-        const FlashPlan p = fs.flash;
-        Step s;
-        std::ostringstream os;
-        os << "flash: Q tiles " << p.bq << "x" << dh << ", K/V tiles " << p.bk << "x" << dh << ", online softmax";
-        s.info = {name, grp.layer, OpClass::QK, os.str(), 0, {"flash", {{"m", p.bq}, {"p", p.bk}}, {}}};
-        s.buffers = FlashEmitter(hw_, p, dh, 0, /*use_accumulators=*/true).buffers(phase());
-        s.emit = [&hw, p, dh, n, heads, causal, scale](Emitter& em) {
-          FlashEmitter e(hw, p, dh, 0, /*use_accumulators=*/true);
-          for (const HeadBlocks& h : heads) e.emit_head(em, h, n, causal, scale);
-        };
-        add_step(std::move(s));
-        return;
-      }
+      case AttnVariant::Flash:
       case AttnVariant::RowFused:
-      case AttnVariant::Unfused: {
-        const bool unfused = grp.spec.variant == AttnVariant::Unfused;
-        const RowFusedPlan p = plan_row_fused(hw_, n, dh, capacity_, name, unfused, unfused ? nullptr : opt_.fixed);
-        if (p.br > 0) {
-          if (unfused)
-            add_row_fused("unfused, S " + std::to_string(n) + "x" + std::to_string(n) + " on chip", p, {});
-          else
-            add_row_fused("row-fused: query blocks of " + std::to_string(p.br) + " rows with their full score rows on chip",
-                          p, {"row_fused", {{"m", p.br}}, {}});
-          return;
-        }
-        lower_unfused_spilled(grp);
+      case AttnVariant::Unfused:
+        lower_vanilla_group(grp, name);
         return;
-      }
       case AttnVariant::Cascade:
         lower_cascade_group(grp, name);
         return;
@@ -294,6 +239,161 @@ class Lowering {
         return;
       }
     }
+  }
+
+  // Vanilla attention (flash, row_fused, unfused) as mappings of the vanilla cascade, chosen by the
+  // cascade mapper (mapper/cascade_search.h) within the structure the variant names:
+  //   flash      online softmax over key tiles, or the kernel as one key block (blocks of query rows
+  //              with their whole score rows on chip: FlashAttention with one key block is exact
+  //              attention), so flash is never slower than unfused when the scores fit;
+  //   row_fused  blocks of query rows with their whole score rows on chip (up to all N rows), refused
+  //              when re-reading K and V would move more bytes than spilling the scores;
+  //   unfused    the whole N x N score matrix on chip; when it does not fit, the scores are spilled to
+  //              DRAM through three phases (S = Q K^T, row softmax, O = P V) of the GEMM and row-wise
+  //              lowerings.
+  // A user's mapping may give the op's whole cascade mapping (kind "cascade") or, for flash and
+  // row_fused, tile factors (kinds "flash": m, p; "row_fused": m) that the mapper keeps.
+  void lower_vanilla_group(const AttentionGroup& grp, const std::string& name) {
+    const AttnVariant variant = grp.spec.variant;
+    const std::int64_t n = grp.seq_len, dh = grp.head_dim;
+    auto c = std::make_shared<cascade::Cascade>(cascade::bind_cascade(
+        cascade::parse_cascade(cascade::vanilla_attention_json(), "vanilla"),
+        {{"N", double(n)}, {"d", double(dh)}}, grp.causal));
+    const int mr = c->desc.rank_index("m"), pr = c->desc.rank_index("p");
+    const OpMapping* fixed = opt_.fixed ? opt_.fixed->find(name) : nullptr;
+    const char* kind = variant == AttnVariant::Flash ? "flash" : variant == AttnVariant::RowFused ? "row_fused" : "unfused";
+    cascade::Mapping m;
+    if (fixed && fixed->kind == "cascade") {
+      m = fixed_cascade_mapping(*c, name, fixed->cascade);
+    } else {
+      CascadeSearchSpec spec;
+      spec.instances = std::int64_t(grp.heads.size());
+      if (fixed) {
+        std::string problems;
+        auto problem = [&](const std::string& field, const std::string& rule) {
+          problems += (problems.empty() ? "" : "\n") + opt_.fixed->where(name, field) + ": " + rule;
+        };
+        const bool ok = (variant == AttnVariant::Flash && (fixed->kind == "flash" || fixed->kind == "row_fused")) ||
+                        (variant == AttnVariant::RowFused && fixed->kind == "row_fused");
+        if (!ok)
+          problem("kind", name + " is " + kind + " attention here: kind must be " +
+                              (variant == AttnVariant::Flash    ? "\"flash\" or \"row_fused\""
+                               : variant == AttnVariant::RowFused ? "\"row_fused\""
+                                                                  : std::string("\"cascade\"")) +
+                              (variant == AttnVariant::Unfused ? "" : " (or \"cascade\")") + ", got \"" + fixed->kind +
+                              "\"");
+        for (const auto& [rank, v] : fixed->tile)
+          if (v > n)
+            problem("tile/" + rank,
+                    "must be at most the sequence length " + std::to_string(n) + ", got " + std::to_string(v));
+        if (!problems.empty()) throw UserError(problems);
+        if (fixed->tile_of("m")) spec.fixed_tiles.push_back({mr, fixed->tile_of("m")});
+        if (fixed->kind == "flash" && fixed->tile_of("p")) spec.fixed_tiles.push_back({pr, fixed->tile_of("p")});
+      }
+      using CS = CascadeStructure;
+      if (variant == AttnVariant::Flash)
+        spec.structures = fixed && fixed->kind == "flash"       ? std::vector<CS>{CS::Online}
+                          : fixed && fixed->kind == "row_fused" ? std::vector<CS>{CS::Whole, CS::RowBlocks}
+                                                                : std::vector<CS>{CS::Whole, CS::RowBlocks, CS::Online};
+      else if (variant == AttnVariant::RowFused)
+        spec.structures = {CS::Whole, CS::RowBlocks};
+      else
+        spec.structures = {CS::Whole};
+      // Row-fused exists to keep the scores off DRAM: a block so small that re-reading K and V moves
+      // more than spilling them (attention_lowering.h, spilled_bytes_per_head) is dominated.
+      if (variant == AttnVariant::RowFused) spec.max_dram_bytes = spilled_bytes_per_head(hw_, n, dh);
+      try {
+        m = search_cascade(*c, hw_, capacity_, spec, opt_, name).mapping;
+      } catch (const UserError&) {
+        // Nothing fits: the hand-written planners say why in their terms (they reject whatever the
+        // generic lowering rejects), or unfused spills the scores.
+        if (variant == AttnVariant::Unfused) return lower_unfused_spilled(grp);
+        if (variant == AttnVariant::RowFused)
+          (void)plan_row_fused(hw_, n, dh, capacity_, name, false, opt_.fixed);
+        else
+          (void)choose_flash_schedule(hw_, n, dh, capacity_, name, opt_);
+        throw;
+      }
+    }
+    OpMapping om;
+    om.kind = "cascade";
+    om.cascade = cascade::mapping_to_json(*c, m);
+    // For readers of the compiled phases (not printed: the cascade mapping says it): the query block
+    // m and the key tile or chunk p of the first group.
+    for (const cascade::Loop& l : m.groups.front().loops)
+      if (l.rank == mr || l.rank == pr) om.tile[l.rank == mr ? "m" : "p"] = l.tile;
+    for (const cascade::Loop& l : m.groups.front().stream)
+      if (l.rank == pr) om.tile["p"] = l.tile;
+    if (!om.tile.count("m")) om.tile["m"] = n;
+    if (!om.tile.count("p")) om.tile["p"] = n;
+    add_cascade_phases(grp, name, c, m, vanilla_plan_text(*c, m, variant), om);
+  }
+
+  // A user's cascade mapping for op `name`: its errors name the file and /ops/NAME/mapping/...
+  cascade::Mapping fixed_cascade_mapping(const cascade::Cascade& c, const std::string& name, const Json& doc) {
+    const std::string where = opt_.fixed->where(name, "mapping");  // FILE: /ops/NAME/mapping
+    const std::string file = where.substr(0, where.find(": /"));
+    const std::string prefix = where.substr(file.size() + 2);
+    auto rethrow = [&](const UserError& e) {
+      std::vector<std::string> out;
+      std::vector<std::string> in = e.problems();
+      if (in.empty()) in.push_back(e.what());
+      for (const std::string& p : in) {
+        // "FILE: /path: rule" from the cascade readers becomes "FILE: /ops/NAME/mapping/path: rule".
+        if (p.rfind(file + ": /", 0) == 0)
+          out.push_back(file + ": " + prefix + p.substr(file.size() + 2));
+        else if (p.rfind(file + ": ", 0) == 0)
+          out.push_back(file + ": " + prefix + ": " + p.substr(file.size() + 2));
+        else
+          out.push_back(where + ": " + p);
+      }
+      throw UserError(out);
+    };
+    try {
+      cascade::Mapping m = cascade::parse_mapping(doc, file, c, hw_);
+      cascade::plan_cascade(c, m, hw_, capacity_);
+      return m;
+    } catch (const UserError& e) {
+      rethrow(e);
+    }
+    throw InternalError("unreachable");
+  }
+
+  // The phase's plan line: the schedule in the variant's terms, then the cascade mapping.
+  std::string vanilla_plan_text(const cascade::Cascade& c, const cascade::Mapping& m, AttnVariant variant) const {
+    const int mr = c.desc.rank_index("m"), pr = c.desc.rank_index("p");
+    const std::int64_t n = c.extent[std::size_t(mr)], dh = c.extent[std::size_t(c.desc.rank_index("e"))];
+    std::ostringstream os;
+    const cascade::GroupMapping& g = m.groups.front();
+    std::int64_t rows = n, keys = n;
+    bool key_loop = false;
+    for (const cascade::Loop& l : g.loops) {
+      if (l.rank == mr) rows = l.tile;
+      if (l.rank == pr) keys = l.tile, key_loop = true;
+    }
+    for (const cascade::Loop& l : g.stream)
+      if (l.rank == pr) keys = l.tile;
+    const int score_buffers = m.tensors[std::size_t(c.desc.tensor_index("S"))].buffers;
+    if (m.groups.size() > 1) {
+      os << "unfused, S spilled to DRAM";
+    } else if (key_loop) {
+      os << "flash: Q tiles " << rows << "x" << dh << ", K/V tiles " << keys << "x" << dh << ", online softmax";
+    } else {
+      if (variant == AttnVariant::Unfused)
+        os << "unfused, S " << n << "x" << n << " on chip";
+      else
+        os << (variant == AttnVariant::Flash ? "flash as one key block (row-fused): " : "row-fused: ")
+           << "query blocks of " << rows << " rows with their full score rows on chip";
+      os << ", K/V tiles " << keys << "x" << dh << ", " << score_buffers << " score buffer(s)";
+    }
+    bool acc = false;
+    for (const cascade::TensorMapping& t : m.tensors) acc |= t.at[0] >= 0 && hw_.in_accumulators(std::uint64_t(t.at[0]));
+    if (acc) os << ", accumulators hold";
+    for (std::size_t t = 0; acc && t < m.tensors.size(); ++t)
+      if (m.tensors[t].at[0] >= 0 && hw_.in_accumulators(std::uint64_t(m.tensors[t].at[0])))
+        os << " " << c.desc.tensors[t].name;
+    os << "; " << cascade::describe(c, m);
+    return os.str();
   }
 
   // A variant written as a cascade file: bound to the layer (N = seq_len, d = head_dim), mapped (the
@@ -326,6 +426,15 @@ class Lowering {
     const cascade::Mapping m = spec.mapping_doc.is_null()
                                    ? cascade::default_mapping(*c, hw_, capacity_, name)
                                    : cascade::parse_mapping(spec.mapping_doc, spec.mapping_file, *c, hw_);
+    add_cascade_phases(grp, name, c, m, cascade::describe(*c, m), {});
+  }
+
+  // The phases of a cascade bound to an attention group (inputs Q, K, V, output O) under a mapping:
+  // one per group of the mapping, spilled intermediates in the layer's S and P tensors.
+  void add_cascade_phases(const AttentionGroup& grp, const std::string& name,
+                          const std::shared_ptr<cascade::Cascade>& c, const cascade::Mapping& m,
+                          const std::string& how, const OpMapping& mapping) {
+    const std::int64_t n = grp.seq_len;
     auto plan = std::make_shared<cascade::CascadePlan>(cascade::plan_cascade(*c, m, hw_, capacity_));
     // DRAM blocks per head; spilled intermediates go to the layer's S and P tensors.
     const int scratch[2] = {tensor_named("L" + std::to_string(grp.layer) + ".S"),
@@ -354,13 +463,17 @@ class Lowering {
     }
     if (!plan->spilled.empty()) spilled_.push_back(grp.layer);
     auto classes = std::make_shared<std::vector<OpClass>>(cascade::default_classes(*c));
-    const std::string how = cascade::describe(*c, m);
     const HwConfig& hw = hw_;
     for (std::size_t g = 0; g < plan->groups.size(); ++g) {
       Step s;
       const std::string phase_name = plan->groups.size() > 1 ? name + "." + std::to_string(g) : name;
-      s.info = {phase_name, grp.layer, OpClass::QK, how, 0, {}};
+      s.info = {phase_name, grp.layer, OpClass::QK, how, 0, g == 0 ? mapping : OpMapping{}};
       s.buffers = cascade::group_buffers(*plan, int(g), phase());
+      for (BufferInfo& b : s.buffers) {  // the attention operands by role, as the report groups them
+        const char role = b.name.empty() ? ' ' : b.name[0];
+        if (b.cls == BufClass::Activation && b.name.size() == 2 && (role == 'Q' || role == 'K' || role == 'V'))
+          b.cls = role == 'Q' ? BufClass::Query : role == 'K' ? BufClass::Key : BufClass::Value;
+      }
       s.emit = [&hw, c, plan, classes, bindings, g](Emitter& em) {
         cascade::emit_group(hw, *plan, int(g), em, bindings, *classes);
       };

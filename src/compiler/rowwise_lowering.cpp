@@ -25,11 +25,15 @@ RowwisePlan plan_rowwise(const HwConfig& hw, const RowwiseJob& j, std::uint64_t 
   p.inputs = j.inputs;
   p.out_cols = j.reduce ? 1 : p.cols;
   p.param_rows = j.has_params ? j.params.rows : 0;
-  // Blocks of about an eighth of the SRAM each: double-buffered inputs and outputs then use at
-  // most about three quarters of it, and a block is large enough that per-instruction latencies
-  // are small against its transfer.
+  // Blocks large enough that the DRAM latency is hidden: two latencies' worth of bytes at the peak
+  // bandwidth (with double buffering the next block is in flight while this one is used), at least
+  // 16 KiB; and at most an eighth of the SRAM, so that double-buffered inputs and outputs use at
+  // most about three quarters of it. Not larger: the first load and the last store of a phase are
+  // exposed, so blocks that grew with the SRAM made more SRAM cost cycles.
   const std::int64_t row_bytes = p.cols * eb;
-  std::int64_t rb = std::max<std::int64_t>(1, std::int64_t(capacity / 8) / row_bytes);
+  const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 100.0;
+  const std::int64_t target_bytes = std::max<std::int64_t>(16384, std::int64_t(2 * hw.dram.peak_bytes_per_cycle * latency));
+  std::int64_t rb = std::max<std::int64_t>(1, std::min(std::int64_t(capacity / 8), target_bytes) / row_bytes);
   rb = std::min(rb, j.in0.rows);
   while (rb > 1 && rowwise_footprint(rb, p.cols, p.inputs, p.out_cols, p.param_rows, eb) > capacity) rb /= 2;
   if (rowwise_footprint(rb, p.cols, p.inputs, p.out_cols, p.param_rows, eb) > capacity) {

@@ -19,6 +19,7 @@ const std::vector<KindRanks>& kinds() {
       {"gemm", {"m", "k", "n"}, true},
       {"flash", {"m", "p"}, false},
       {"row_fused", {"m"}, false},
+      {"cascade", {}, false},
   };
   return k;
 }
@@ -52,6 +53,10 @@ std::string ModelMapping::where(const std::string& op, const std::string& field)
 Json op_mapping_to_json(const OpMapping& m) {
   Json j = Json::object();
   j["kind"] = m.kind;
+  if (m.kind == "cascade") {
+    j["mapping"] = m.cascade;
+    return j;
+  }
   // Tile factors in the kind's rank order, not alphabetically.
   Json tile = Json::object();
   if (const KindRanks* k = kind_of(m.kind)) {
@@ -99,9 +104,20 @@ ModelMapping parse_mapping(const Json& doc, const std::string& source) {
         diag.add(path, "must be an object with \"kind\" and \"tile\"", it.value());
         continue;
       }
-      v.reject_unknown_keys({"kind", "tile", "loop_order", "resident"});
       OpMapping om;
-      om.kind = v.choice("kind", std::nullopt, {"gemm", "flash", "row_fused"});
+      om.kind = v.choice("kind", std::nullopt, {"gemm", "flash", "row_fused", "cascade"});
+      if (om.kind == "cascade") {
+        v.reject_unknown_keys({"kind", "mapping"});
+        const Json* cm = it.value().contains("mapping") ? &it.value()["mapping"] : nullptr;
+        if (!cm || !cm->is_object())
+          diag.add(path + "/mapping", "kind cascade needs \"mapping\": a cascade mapping object (as --emit mapping prints it)",
+                   cm ? *cm : Json());
+        else
+          om.cascade = *cm;
+        m.ops.emplace_back(it.key(), om);
+        continue;
+      }
+      v.reject_unknown_keys({"kind", "tile", "loop_order", "resident"});
       const KindRanks* k = kind_of(om.kind);
       if (!k) continue;
       std::string ranks;

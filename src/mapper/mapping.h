@@ -10,9 +10,14 @@
 //       "L0.qkv_proj": {"kind": "gemm", "tile": {"m": 512, "k": 768, "n": 256}, "loop_order": ["m", "n", "k"],
 //                       "resident": ["B"]},
 //       "L0.attention": {"kind": "flash", "tile": {"m": 1024, "p": 256}},
-//       "L3.attention": {"kind": "row_fused", "tile": {"m": 128}}
+//       "L3.attention": {"kind": "row_fused", "tile": {"m": 128}},
+//       "L5.attention": {"kind": "cascade", "mapping": {"cascade": "vanilla", "groups": [...], ...}}
 //     }
 //   }
+// Kind "cascade" carries a whole cascade mapping (cascade/mapping.h, its JSON form): what the mapper
+// picks for an op lowered from a cascade (the vanilla attention variants). Its content is checked
+// against the op's cascade when the op is compiled; errors name /ops/NAME/mapping/... in the file.
+// The kinds flash and row_fused fix tile factors of such an op and leave the rest to the mapper.
 // Op names are the phase names of `--emit tiles` (L<layer>.<op>); ranks are named as in the op's
 // einsum: a GEMM C[m,n] = A[m,k] B[k,n] has ranks m, k, n and loop order m,n,k, n,m,k (the C tile
 // accumulates over the inner k loop), m,k,n or n,k,m (the outer row's C tiles stay on chip over k),
@@ -30,8 +35,9 @@
 namespace attnsim {
 
 struct OpMapping {
-  std::string kind;                          // "gemm", "flash", "row_fused"
-  std::map<std::string, std::int64_t> tile;  // rank -> tile factor (elements)
+  std::string kind;                          // "gemm", "flash", "row_fused", "cascade"
+  std::map<std::string, std::int64_t> tile;  // rank -> tile factor (elements); kind cascade: the first
+                                             // group's query block m and key tile p (not in the JSON form)
   std::vector<std::string> loop_order;       // outermost first; empty: free
   // GEMM: the operands kept on chip ("A", "B"): the outer loop's operand by panel, the inner loop's
   // whole; read from DRAM once either way. Free unless has_resident (then possibly none).
@@ -39,6 +45,7 @@ struct OpMapping {
   bool has_resident = false;
   bool resident_a() const { return std::find(resident.begin(), resident.end(), "A") != resident.end(); }
   bool resident_b() const { return std::find(resident.begin(), resident.end(), "B") != resident.end(); }
+  Json cascade = Json();                     // kind "cascade": the cascade mapping's JSON form
   // The tile factor of `rank`, or 0 when free.
   std::int64_t tile_of(const std::string& rank) const {
     auto it = tile.find(rank);

@@ -46,18 +46,18 @@ struct Built {
   ProgramCounts counts;
 };
 
-inline Built build(const HwConfig& hw, const ModelConfig& m, bool count = true) {
+inline Built build(const HwConfig& hw, const ModelConfig& m, bool count = true, const MapperOptions& opt = {}) {
   Built b;
   b.graph = std::make_unique<Graph>(build_graph(m));
-  b.cm = compile_model(hw, *b.graph);
+  b.cm = compile_model(hw, *b.graph, nullptr, opt);
   if (count) b.counts = count_program(b.cm.program);
   return b;
 }
 
 // A model preset cut to one layer (one_layer), compiled.
 inline Built build(const HwConfig& hw, const std::string& preset, std::int64_t n, const std::string& variant,
-                   bool count = true) {
-  return build(hw, one_layer(preset, n, variant), count);
+                   bool count = true, const MapperOptions& opt = {}) {
+  return build(hw, one_layer(preset, n, variant), count, opt);
 }
 
 // MACs of the instructions of the given op classes.
@@ -95,6 +95,17 @@ inline double loglog_slope(const std::vector<std::pair<double, double>>& pts) {
 }
 
 inline std::uint64_t ceil_div_u(std::int64_t a, std::int64_t b) { return std::uint64_t((a + b - 1) / b); }
+
+// DRAM bytes per head of vanilla attention run as one fused kernel (flash, row-fused, unfused with S
+// on chip; the cascade mapping's query block bq and key tile or chunk bk): Q read and O written once
+// (2 N d elements), K and V read once per query block (2 N d ceil(N / bq)), unless all of their
+// ceil(N / bk) key tiles fit in their two buffer slots: the generic lowering then finds every later
+// use resident (cascade/lower.h) and reads them once (2 N d).
+inline std::uint64_t fused_attention_bytes_per_head(std::uint64_t eb, std::int64_t n, std::int64_t d, std::int64_t bq,
+                                                    std::int64_t bk) {
+  const std::uint64_t kv_reads = ceil_div_u(n, bk) <= 2 ? 1 : ceil_div_u(n, bq);
+  return eb * std::uint64_t(n) * std::uint64_t(d) * (2 + 2 * kv_reads);
+}
 
 // DRAM bytes of the operands of one GEMM C[m x n] = A[m x k] B[k x n] (elements of eb bytes) as
 // GemmEmitter::emit reads them (gemm_lowering.cpp): its loop is outer x inner x k (m, n, k or

@@ -1,0 +1,717 @@
+#include "mapper/cascade_search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <tuple>
+
+#include "cascade/lower.h"
+#include "common/errors.h"
+#include "compiler/emitter.h"
+#include "mapper/program_timer.h"
+#include "timing/array_timing.h"
+#include "timing/unit_timing.h"
+
+namespace attnsim {
+
+using cascade::Cascade;
+using cascade::CascadePlan;
+using cascade::GroupMapping;
+using cascade::GroupPlan;
+using cascade::Loop;
+using cascade::Mapping;
+using cascade::StepDecl;
+using cascade::StepKind;
+using cascade::TensorRole;
+
+const char* to_string(CascadeStructure s) {
+  switch (s) {
+    case CascadeStructure::Online:
+      return "online";
+    case CascadeStructure::RowBlocks:
+      return "row blocks";
+    case CascadeStructure::Whole:
+      return "whole";
+    case CascadeStructure::Spilled:
+      return "spilled";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int kStatsCols = 3;  // m, l, alpha (as the lowering's online-softmax stats)
+// A group with at most this many iteration points (instances x loop trips x chunks) is timed whole.
+constexpr double kWholeTimingPoints = 4096;
+// Timed cycles within this fraction of the fastest count as as fast: the fewer DRAM bytes win (a
+// flash kernel within 0.02 % of the fastest that keeps K and V resident moves 6x fewer bytes).
+constexpr double kAsFast = 0.005;
+// Estimates within this fraction of the best are near ties worth timing for their DRAM bytes.
+constexpr double kAsFastEstimate = 0.02;
+
+std::int64_t array_side(const HwConfig& hw) { return std::max(hw.array.rows, hw.array.cols); }
+
+bool row_op(const StepDecl& st) {
+  return st.kind == StepKind::Softmax || st.kind == StepKind::Reduce ||
+         (st.kind == StepKind::Map && st.map == cascade::MapOp::L2Norm);
+}
+
+// Tile sizes tried for a rank: cascade::tile_choices (powers of two times the array side, halvings
+// below it, the extent); the thorough effort adds every other multiple of the side up to 16 of them
+// (flagged wide, so that the default effort's ladder never times them).
+struct TileChoice {
+  std::int64_t tile;
+  bool wide;
+};
+std::vector<TileChoice> rank_tiles(const Cascade& c, int rank, const HwConfig& hw, MapperEffort effort,
+                                   const CascadeSearchSpec* spec = nullptr, bool few_rows = false) {
+  std::vector<TileChoice> v;
+  if (spec)  // a tile the user fixed is the only choice, whatever it is
+    for (const auto& [r, t] : spec->fixed_tiles)
+      if (r == rank) return {{std::min(t, c.extent[std::size_t(rank)]), false}};
+  for (std::int64_t t : cascade::tile_choices(c, rank, hw)) v.push_back({t, false});
+  // Blocks of a few query rows (below 16) for SRAMs too small for any of those, where whole score
+  // rows are kept (few_rows: the row-blocks structure; the planner it replaces took any block).
+  for (std::int64_t t = 1; few_rows && t < 16 && t < c.extent[std::size_t(rank)]; ++t) v.push_back({t, false});
+  std::sort(v.begin(), v.end(), [](const TileChoice& a, const TileChoice& b) { return a.tile < b.tile; });
+  v.erase(std::unique(v.begin(), v.end(), [](const TileChoice& a, const TileChoice& b) { return a.tile == b.tile; }),
+          v.end());
+  if (effort == MapperEffort::Thorough) {
+    const std::int64_t g = array_side(hw), ext = c.extent[std::size_t(rank)];
+    for (std::int64_t k = 3; k <= 16; ++k)
+      if ((k & (k - 1)) != 0 && k * g < ext) v.push_back({k * g, true});
+    std::stable_sort(v.begin(), v.end(), [](const TileChoice& a, const TileChoice& b) { return a.tile < b.tile; });
+  }
+  return v;
+}
+
+// The output's row rank and the first softmax's rank (-1 when the cascade has no softmax).
+int row_rank(const Cascade& c) {
+  for (const cascade::TensorDecl& t : c.desc.tensors)
+    if (t.role == TensorRole::Output) return t.ranks[0];
+  return c.tensor(c.step(int(c.desc.steps.size()) - 1).out).ranks[0];
+}
+int softmax_rank(const Cascade& c, int row) {
+  for (const StepDecl& s : c.desc.steps)
+    if (s.kind == StepKind::Softmax && s.over != row) return s.over;
+  return -1;
+}
+
+// ---- the estimate ----
+
+std::int64_t softmax_cycles(const HwConfig& hw, SmOp op, std::int64_t rows, std::int64_t cols) {
+  Instr in;
+  in.op = Opcode::Softmax;
+  in.sub = std::uint8_t(op);
+  const SramTile t = tile_at(0, rows, cols, 4);
+  in.a = t, in.c = t, in.b = tile_at(0, rows, kStatsCols, 4);
+  return softmax_op_cycles(hw, in);
+}
+
+VecOp vec_op_of(const StepDecl& st) {
+  if (st.kind == StepKind::Reduce) return st.reduce == cascade::ReduceOp::Sum ? VecOp::RowSum : VecOp::RowMax;
+  switch (st.map) {
+    case cascade::MapOp::Scale:
+      return VecOp::Scale;
+    case cascade::MapOp::Exp:
+      return VecOp::Exp;
+    case cascade::MapOp::Relu:
+      return VecOp::Relu;
+    case cascade::MapOp::Gelu:
+      return VecOp::Gelu;
+    case cascade::MapOp::L2Norm:
+      return VecOp::L2Norm;
+    case cascade::MapOp::Add:
+      return VecOp::Add;
+    case cascade::MapOp::Mul:
+      return VecOp::Mul;
+    case cascade::MapOp::Div:
+      return VecOp::DivCol;
+    default:
+      return VecOp::Copy;
+  }
+}
+
+struct GroupEstimate {
+  double cycles = 0;             // per the instances
+  std::uint64_t dram_bytes = 0;  // per instance
+};
+
+GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfig& hw, std::int64_t instances) {
+  const int nloops = int(g.map.loops.size());
+  std::vector<double> count(static_cast<std::size_t>(nloops));
+  for (int i = 0; i < nloops; ++i) {
+    const Loop& l = g.map.loops[std::size_t(i)];
+    count[std::size_t(i)] = double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
+  }
+  // A rank's length in one run of a step (its tile, or its whole extent) and its chunk count.
+  auto len = [&](int r) {
+    const int d = g.loop_depth[r];
+    return d >= 0 ? std::min(g.map.loops[std::size_t(d)].tile, c.extent[std::size_t(r)]) : c.extent[std::size_t(r)];
+  };
+  auto own_loops = [&](int s, int* inner_from) {
+    int deepest = -1;
+    for (int r : c.step_ranks(s))
+      if (g.loop_depth[r] >= 0) deepest = std::max(deepest, g.loop_depth[r]);
+    *inner_from = deepest + 1;
+    double runs = 1;
+    for (int i = 0; i <= deepest; ++i) runs *= count[std::size_t(i)];
+    return runs;
+  };
+  double array = 0, sm = 0, vec = 0, bytes = 0, edge_bytes = 0;
+  const std::uint64_t ob = std::uint64_t(hw.array.operand_bytes);
+  std::vector<char> loaded(c.desc.tensors.size(), 0);
+  for (int s : g.map.steps) {
+    const StepDecl& st = c.step(s);
+    int inner_from = 0;
+    const double runs = own_loops(s, &inner_from);
+    // The streamed rank this step walks in chunks (lower.cpp, chunk_rank).
+    int cr = -1;
+    for (int r : c.step_ranks(s))
+      if (g.stream_chunk[r] && !(row_op(st) && r == st.over)) cr = r;
+    auto dim = [&](int r) { return r == cr ? std::min(g.stream_chunk[r], len(r)) : len(r); };
+    const double chunks = cr >= 0 ? double(ceil_div(len(cr), g.stream_chunk[cr])) : 1;
+    const auto& out = c.tensor(st.out).ranks;
+    const std::int64_t rows = dim(out[0]), cols = out.size() > 1 ? dim(out[1]) : 1;
+    switch (st.kind) {
+      case StepKind::Contract: {
+        const std::int64_t k = dim(st.over);
+        array += runs * chunks *
+                 double(gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {rows, k, cols}));
+        if (g.online_of[std::size_t(s)] >= 0) {
+          const double over_count = g.loop_depth[st.over] >= 0 ? count[std::size_t(g.loop_depth[st.over])] : 1;
+          sm += runs * double(softmax_cycles(hw, SmOp::Rescale, rows, cols)) +
+                runs / over_count * double(softmax_cycles(hw, SmOp::Normalize, rows, cols));
+        }
+        break;
+      }
+      case StepKind::Softmax: {
+        const double t = runs * double(softmax_cycles(hw, g.online[std::size_t(s)] ? SmOp::OnlineStep : SmOp::Rows,
+                                                      len(out[0]), out.size() > 1 ? len(out[1]) : 1));
+        (hw.softmax.present ? sm : vec) += t;
+        break;
+      }
+      default:
+        vec += runs * chunks *
+               double(vector_cycles(hw.vector, vec_op_prims(vec_op_of(st)), std::uint64_t(rows * cols),
+                                    std::uint64_t(rows)));
+    }
+    // DRAM operands: loaded when not resident (lower.h). A tile changes when a loop over one of its
+    // ranks advances; it is reloaded when a loop outside its innermost one advances, unless all of
+    // the tensor's tiles fit in its slots.
+    for (int t : st.in) {
+      if (!g.dram[std::size_t(t)] || loaded[std::size_t(t)]) continue;
+      loaded[std::size_t(t)] = 1;
+      const int b = g.buffer_of[std::size_t(t)];
+      const int depth = b >= 0 ? g.buffers[std::size_t(b)].depth : 2;
+      double elems = 1, distinct = 1, tchunks = 1;
+      int deepest = -1;
+      for (int r : c.tensor(t).ranks) {
+        const bool chunked = g.stream_chunk[r] && g.chunked[std::size_t(t)];
+        elems *= double(chunked ? std::min(g.stream_chunk[r], len(r)) : len(r));
+        if (g.loop_depth[r] >= 0) {
+          distinct *= count[std::size_t(g.loop_depth[r])];
+          deepest = std::max(deepest, g.loop_depth[r]);
+        }
+        if (chunked) tchunks *= double(ceil_div(len(r), g.stream_chunk[r]));
+      }
+      double loads;
+      if (distinct * tchunks <= double(depth)) {
+        loads = distinct * tchunks;
+      } else if (tchunks > 1) {
+        loads = runs * tchunks;  // chunks walked again by every run of the step
+      } else {
+        loads = 1;
+        for (int i = 0; i <= deepest; ++i) loads *= count[std::size_t(i)];
+      }
+      bytes += loads * elems * double(ob);
+      if (edge_bytes == 0) edge_bytes = elems * double(ob);
+    }
+    if (g.dram[std::size_t(st.out)]) {
+      const int b = g.buffer_of[std::size_t(st.out)];
+      const double eb = b >= 0 ? double(g.buffers[std::size_t(b)].elem_bytes) : double(ob);
+      bytes += double(c.rows(st.out)) * double(c.cols(st.out)) * eb;
+      edge_bytes += double(rows * cols) * eb;
+    }
+  }
+  // The compute units overlap when every on-chip intermediate has two slots.
+  bool overlap = true;
+  for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
+    const int b = g.buffer_of[t];
+    if (b >= 0 && !g.dram[t] && g.buffers[std::size_t(b)].depth < 2) overlap = false;
+  }
+  const double bw = hw.dram.peak_bytes_per_cycle;
+  const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles)
+                                                            : double(ProgramTimer::kCycleDramLatency);
+  const double mem = bytes / bw;
+  const double per = overlap ? std::max({array, sm, vec, mem}) : std::max(array + sm + vec, mem);
+  GroupEstimate e;
+  e.cycles = per * double(instances) + edge_bytes / bw + 2 * latency;
+  e.dram_bytes = std::uint64_t(bytes);
+  return e;
+}
+
+// ---- timing ----
+
+// The mapping with every tile and chunk clamped to the (possibly cut) extents.
+Mapping clamped(const Cascade& c, Mapping m) {
+  for (GroupMapping& g : m.groups) {
+    for (Loop& l : g.loops) l.tile = std::min(l.tile, c.extent[std::size_t(l.rank)]);
+    for (Loop& l : g.stream) l.tile = std::min(l.tile, c.extent[std::size_t(l.rank)]);
+  }
+  return m;
+}
+
+// Emits group `group` of the mapping for `instances` instances of the cascade with the rank
+// `cut_rank` (if any) cut to `cut_extent`, causal masks dropped, into `sink`.
+void emit_slice(ProgramSink& sink, const Cascade& full, const Mapping& m, int group, const HwConfig& hw,
+                std::uint64_t capacity, int cut_rank, std::int64_t cut_extent, std::int64_t instances) {
+  Cascade c = full;
+  std::fill(c.causal.begin(), c.causal.end(), 0);  // every candidate timed alike (header)
+  if (cut_rank >= 0) c.extent[std::size_t(cut_rank)] = std::min(cut_extent, c.extent[std::size_t(cut_rank)]);
+  const Mapping mc = clamped(c, m);
+  CascadePlan plan;
+  const std::vector<std::string> problems = cascade::check_mapping(c, mc, hw, capacity, &plan);
+  ATTNSIM_ASSERT(problems.empty(), "a mapping legal at full size is illegal on a slice: " +
+                                       (problems.empty() ? std::string() : problems.front()));
+  // DRAM tensors: inputs, outputs and spilled intermediates, instances stacked by rows.
+  std::vector<TensorInfo> tensors;
+  std::vector<int> tensor_of(c.desc.tensors.size(), -1);
+  std::uint64_t next = 0;
+  for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
+    const bool spilled = std::find(plan.spilled.begin(), plan.spilled.end(), int(t)) != plan.spilled.end();
+    if (c.desc.tensors[t].role == TensorRole::Intermediate && !spilled) continue;
+    TensorInfo ti{c.desc.tensors[t].name, next, std::uint64_t(instances * c.rows(int(t))),
+                  std::uint64_t(c.cols(int(t))), hw.array.operand_bytes};
+    next = align_up(next + ti.bytes(), 4096);
+    tensor_of[t] = int(tensors.size());
+    tensors.push_back(ti);
+  }
+  std::vector<cascade::Binding> bindings;
+  for (std::int64_t i = 0; i < instances; ++i) {
+    cascade::Binding b;
+    for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
+      DramBlock blk;
+      if (tensor_of[t] >= 0) blk = {std::uint16_t(tensor_of[t]), i * c.rows(int(t)), 0, c.rows(int(t)), c.cols(int(t))};
+      b.blocks.push_back(blk);
+    }
+    bindings.push_back(std::move(b));
+  }
+  const std::vector<OpClass> classes = cascade::default_classes(c);
+  Emitter em(sink, tensors);
+  cascade::emit_group(hw, plan, group, em, bindings, classes);
+}
+
+Mapping base_mapping(const Cascade& c, const HwConfig& hw) { return cascade::whole_mapping(c, hw); }
+
+// Places the group's contraction outputs, up to `level` of them (outputs first), in the accumulator
+// storage, each slot after the previous; false when they do not fit there.
+bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig& hw, int level, Mapping* m) {
+  std::vector<int> outs;
+  for (int pass = 0; pass < 2; ++pass)
+    for (int s : g.map.steps) {
+      const StepDecl& st = c.step(s);
+      if (st.kind != StepKind::Contract) continue;
+      if ((c.tensor(st.out).role == TensorRole::Output) == (pass == 0)) outs.push_back(st.out);
+    }
+  if (int(outs.size()) < level) return false;
+  std::uint64_t at = hw.accumulator_base();
+  for (int i = 0; i < level; ++i) {
+    const int t = outs[std::size_t(i)];
+    const cascade::BufferPlan& b = g.buffers[std::size_t(g.buffer_of[std::size_t(t)])];
+    cascade::TensorMapping& tm = m->tensors[std::size_t(t)];
+    for (int k = 0; k < 2; ++k) tm.at[k] = -1;
+    for (int k = 0; k < b.depth; ++k) {
+      tm.at[k] = std::int64_t(at);
+      at = align_up(at + b.slot_bytes(), 64);
+    }
+  }
+  return at <= hw.onchip_bytes();
+}
+
+// The group's loops and streams for one structure (fused structures: group 0 holds every step).
+struct Shape {
+  GroupMapping gm;
+  bool wide = false;
+};
+
+std::vector<Shape> fused_shapes(const Cascade& c, const HwConfig& hw, CascadeStructure s, MapperEffort effort,
+                                const CascadeSearchSpec& spec) {
+  std::vector<Shape> v;
+  GroupMapping all;
+  for (std::size_t i = 0; i < c.desc.steps.size(); ++i) all.steps.push_back(int(i));
+  const int R = row_rank(c), P = softmax_rank(c, R);
+  const std::int64_t g = array_side(hw);
+  const std::vector<TileChoice> rt = rank_tiles(c, R, hw, effort, &spec, s == CascadeStructure::RowBlocks);
+  auto streams = [&](GroupMapping gm, bool wide) {
+    v.push_back({gm, wide});  // P whole, loaded whole
+    if (P >= 0 && c.extent[std::size_t(P)] > std::min(g, c.extent[std::size_t(P)])) {
+      gm.stream = {{P, std::min(g, c.extent[std::size_t(P)])}};
+      v.push_back({gm, wide});
+    }
+  };
+  switch (s) {
+    case CascadeStructure::Online: {
+      if (P < 0) break;
+      const std::vector<TileChoice> pt = rank_tiles(c, P, hw, effort, &spec);
+      for (const TileChoice& a : rt)
+        for (const TileChoice& b : pt) {
+          GroupMapping gm = all;
+          gm.loops = {{R, a.tile}, {P, b.tile}};
+          v.push_back({gm, a.wide || b.wide});
+        }
+      break;
+    }
+    case CascadeStructure::RowBlocks:
+      for (const TileChoice& a : rt) {
+        if (a.tile >= c.extent[std::size_t(R)]) continue;
+        GroupMapping gm = all;
+        gm.loops = {{R, a.tile}};
+        streams(gm, a.wide);
+      }
+      break;
+    case CascadeStructure::Whole:
+      streams(all, false);
+      break;
+    case CascadeStructure::Spilled:
+      break;
+  }
+  return v;
+}
+
+// One step's group shapes in the spilled structure: its output ranks looped in either order with
+// every tile pair, a contraction's summed rank whole or looped innermost; a row-wise step's row rank.
+std::vector<Shape> step_shapes(const Cascade& c, int s, const HwConfig& hw, MapperEffort effort,
+                               const CascadeSearchSpec& spec) {
+  std::vector<Shape> v;
+  const StepDecl& st = c.step(s);
+  const auto& out = c.tensor(st.out).ranks;
+  GroupMapping base;
+  base.steps = {s};
+  const std::vector<TileChoice> t0 = rank_tiles(c, out[0], hw, effort, &spec);
+  if (row_op(st) || out.size() < 2) {
+    for (const TileChoice& a : t0) {
+      GroupMapping gm = base;
+      gm.loops = {{out[0], a.tile}};
+      v.push_back({gm, a.wide});
+    }
+    return v;
+  }
+  const std::vector<TileChoice> t1 = rank_tiles(c, out[1], hw, effort, &spec);
+  std::vector<TileChoice> tk = {{0, false}};
+  if (st.kind == StepKind::Contract)
+    for (const TileChoice& k : rank_tiles(c, st.over, hw, effort, &spec))
+      if (k.tile < c.extent[std::size_t(st.over)]) tk.push_back(k);
+  for (int order = 0; order < 2; ++order)
+    for (const TileChoice& a : t0)
+      for (const TileChoice& b : t1)
+        for (const TileChoice& k : tk) {
+          GroupMapping gm = base;
+          gm.loops = order == 0 ? std::vector<Loop>{{out[0], a.tile}, {out[1], b.tile}}
+                                : std::vector<Loop>{{out[1], b.tile}, {out[0], a.tile}};
+          if (k.tile) gm.loops.push_back({st.over, k.tile});
+          v.push_back({gm, a.wide || b.wide || k.wide});
+        }
+  return v;
+}
+
+bool honours_fixed(const Cascade& c, const GroupMapping& gm, const CascadeSearchSpec& spec) {
+  for (const auto& [rank, tile] : spec.fixed_tiles) {
+    bool ok = false, looped = false;
+    for (const Loop& l : gm.loops)
+      if (l.rank == rank) looped = true, ok = l.tile == tile;
+    if (!looped) ok = tile == c.extent[std::size_t(rank)];
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Identifies a candidate within one compilation (the cascade, its extents, the instances, the group
+// and everything the mapping fixes), cheaply: it is built for every candidate.
+std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_t instances) {
+  std::string k = "cascade " + c.desc.name;
+  for (std::int64_t e : c.extent) k += " " + std::to_string(e);
+  k += " g" + std::to_string(group) + " x" + std::to_string(instances);
+  for (const GroupMapping& g : m.groups) {
+    k += " |";
+    for (const Loop& l : g.loops) k += " " + std::to_string(l.rank) + ":" + std::to_string(l.tile);
+    for (const Loop& l : g.stream) k += " s" + std::to_string(l.rank) + ":" + std::to_string(l.tile);
+  }
+  for (const cascade::TensorMapping& t : m.tensors)
+    k += " " + std::to_string(t.buffers) + "/" + std::to_string(t.bank) + "/" + std::to_string(t.at[0]) + "/" +
+         std::to_string(t.at[1]);
+  return k;
+}
+
+// The capacity ladder's rungs, smallest budget first: capacity / 2^kLadderSteps ... capacity.
+std::vector<std::uint64_t> rungs(std::uint64_t capacity) {
+  std::vector<std::uint64_t> v;
+  for (int step = kLadderSteps; step >= 0; --step) v.push_back(capacity >> step);
+  return v;
+}
+
+// One option per rung: cycles, DRAM bytes, and which (candidate, structure) it is; cycles < 0: none.
+struct RungPick {
+  double cycles = -1;
+  std::uint64_t bytes = 0;
+  std::size_t index = 0;
+};
+
+// Picks rung by rung, smallest budget first, among options[rung] (each with its cycles and bytes):
+// the fewest DRAM bytes (then the fewest cycles, or the first, then the first) among the options within kAsFast of
+// the rung's fastest and no slower than the pick of the rung below (itself an option there: the
+// options of a rung include those of the rungs below). A design with half the SRAM has the same
+// options on its rungs (search.h: the ladder times a superset), so it makes the picks of the rungs
+// below and never gets a faster one: more SRAM never loses, in the timer's cycles.
+// by_order: among the fewest bytes, the first option (structures in the caller's order of preference).
+std::vector<RungPick> pick_per_rung(const std::vector<std::vector<RungPick>>& options, bool by_order = false) {
+  std::vector<RungPick> picks(options.size());
+  double bound = -1;
+  for (std::size_t r = 0; r < options.size(); ++r) {
+    double best = -1;
+    for (const RungPick& o : options[r])
+      if (o.cycles >= 0 && (best < 0 || o.cycles < best)) best = o.cycles;
+    if (best < 0) continue;
+    const double limit = bound >= 0 ? std::min(best * (1 + kAsFast), bound) : best * (1 + kAsFast);
+    const RungPick* chosen = nullptr;
+    for (const RungPick& o : options[r]) {
+      if (o.cycles < 0 || o.cycles > limit) continue;
+      const bool better = !chosen || o.bytes < chosen->bytes ||
+                          (o.bytes == chosen->bytes && !by_order && o.cycles < chosen->cycles);
+      if (better) chosen = &o;
+    }
+    ATTNSIM_ASSERT(chosen, "the pick of the rung below is an option of this one");
+    picks[r] = *chosen;
+    bound = chosen->cycles;
+  }
+  return picks;
+}
+
+// Times, for every rung of the ladder, the candidate with the fewest DRAM bytes among those fitting
+// the rung whose estimate is within kAsFastEstimate of the rung's best: the ranking is by estimated
+// cycles, and a compute-bound kernel has many near ties that move very different bytes. Each rung's
+// addition depends only on the candidates fitting it, so a design with more SRAM times it too.
+void time_fewest_bytes_as_fast(std::vector<MapCandidate>& c, std::uint64_t capacity, const MapperOptions& opt) {
+  const bool wide = opt.effort == MapperEffort::Thorough;
+  for (std::uint64_t budget : rungs(capacity)) {
+    double best = -1;
+    for (const MapCandidate& x : c)
+      if (x.sram_bytes <= budget && (wide || !x.wide) && (best < 0 || x.analytic_cycles < best)) best = x.analytic_cycles;
+    if (best < 0) continue;
+    std::size_t pick = c.size();
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      const MapCandidate& x = c[i];
+      if (x.sram_bytes > budget || (!wide && x.wide) || x.analytic_cycles > best * (1 + kAsFastEstimate)) continue;
+      if (pick == c.size() || x.dram_bytes < c[pick].dram_bytes) pick = i;
+    }
+    MapCandidate& x = c[pick];
+    if (x.timed_cycles >= 0 || !x.time) continue;
+    if (opt.cache && !x.key.empty()) {
+      auto it = opt.cache->timed_cycles.find(x.key);
+      if (it == opt.cache->timed_cycles.end()) it = opt.cache->timed_cycles.emplace(x.key, x.time()).first;
+      x.timed_cycles = it->second;
+    } else {
+      x.timed_cycles = x.time();
+    }
+  }
+}
+
+// Per rung, the pick among one group's timed candidates (cycles < 0 where none fits the rung).
+std::vector<RungPick> ladder_picks(const std::vector<MapCandidate>& c, std::uint64_t capacity) {
+  const std::vector<std::uint64_t> budgets = rungs(capacity);
+  std::vector<std::vector<RungPick>> options(budgets.size());
+  for (std::size_t r = 0; r < budgets.size(); ++r)
+    for (std::size_t i = 0; i < c.size(); ++i)
+      if (c[i].timed_cycles >= 0 && c[i].sram_bytes <= budgets[r])
+        options[r].push_back({c[i].timed_cycles, c[i].dram_bytes, i});
+  return pick_per_rung(options);
+}
+
+}  // namespace
+
+std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                                 CascadeStructure s, const CascadeSearchSpec& spec,
+                                                 MapperEffort effort) {
+  std::vector<CascadeCandidate> out;
+  const std::int64_t instances = std::max<std::int64_t>(1, spec.instances);
+  auto add = [&](const Mapping& m, int group, bool wide) {
+    CascadePlan plan;
+    if (!cascade::check_mapping(c, m, hw, capacity, &plan).empty()) return;
+    const GroupPlan& gp = plan.groups[std::size_t(group)];
+    const GroupEstimate e = estimate_group(c, gp, hw, instances);
+    if (spec.max_dram_bytes && e.dram_bytes > spec.max_dram_bytes) return;
+    CascadeCandidate cc;
+    cc.mapping = m;
+    cc.structure = s;
+    cc.group = group;
+    cc.est.analytic_cycles = e.cycles;
+    cc.est.dram_bytes = e.dram_bytes;
+    cc.est.sram_bytes = gp.footprint;
+    cc.est.wide = wide;
+    cc.est.key = cache_key(c, m, group, instances);
+    cc.est.time = [&c, &hw, m, group, capacity, instances] {
+      return time_cascade_group(c, m, group, hw, capacity, instances);
+    };
+    out.push_back(std::move(cc));
+  };
+  const Mapping base = base_mapping(c, hw);
+  if (s != CascadeStructure::Spilled) {
+    for (const Shape& sh : fused_shapes(c, hw, s, effort, spec)) {
+      if (!honours_fixed(c, sh.gm, spec)) continue;
+      for (int depth : {2, 1}) {
+        Mapping m = base;
+        m.groups = {sh.gm};
+        bool any_intermediate = false;
+        for (std::size_t t = 0; t < c.desc.tensors.size(); ++t)
+          if (c.desc.tensors[t].role == TensorRole::Intermediate) {
+            m.tensors[t].buffers = depth;
+            any_intermediate = true;
+          }
+        if (depth == 1 && !any_intermediate) continue;
+        add(m, 0, sh.wide);
+        if (!hw.accumulators.present) continue;
+        // The contraction outputs in the accumulator storage: the running output, then the scores.
+        CascadePlan dims;  // buffer shapes, whatever the SRAM
+        if (!cascade::check_mapping(c, m, hw, ~std::uint64_t(0), &dims).empty()) continue;
+        for (int level = 1; level <= 2; ++level) {
+          Mapping placed = m;
+          if (!place_in_accumulators(c, dims.groups[0], hw, level, &placed)) break;
+          add(placed, 0, sh.wide);
+        }
+      }
+    }
+    return out;
+  }
+  // Spilled: one group per step. The other groups hold their smallest tiles while one is searched.
+  const int nsteps = int(c.desc.steps.size());
+  if (nsteps < 2) return out;
+  Mapping spilled = base;
+  spilled.groups.clear();
+  for (int st = 0; st < nsteps; ++st) {
+    GroupMapping gm;
+    gm.steps = {st};
+    std::vector<int> ranks = c.tensor(c.step(st).out).ranks;
+    if (c.step(st).kind == StepKind::Contract) ranks.push_back(c.step(st).over);
+    if (row_op(c.step(st))) ranks.resize(1);
+    for (int r : ranks) gm.loops.push_back({r, rank_tiles(c, r, hw, MapperEffort::Default).front().tile});
+    spilled.groups.push_back(gm);
+  }
+  for (int st = 0; st < nsteps; ++st)
+    for (const Shape& sh : step_shapes(c, st, hw, effort, spec)) {
+      if (!honours_fixed(c, sh.gm, spec)) continue;
+      Mapping m = spilled;
+      m.groups[std::size_t(st)] = sh.gm;
+      add(m, st, sh.wide);
+    }
+  return out;
+}
+
+CascadePick search_cascade(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                           const CascadeSearchSpec& spec, const MapperOptions& opt, const std::string& what) {
+  // Per structure and per rung of the capacity ladder, its pick (Spilled: the sum of its groups'
+  // picks, each group searched alone); then the structures' picks per rung, the same way. At the
+  // fast effort nothing is timed: the analytically best candidate of each group, the fastest
+  // structure by the estimate.
+  const bool timed = opt.effort != MapperEffort::Fast;
+  const std::size_t nrungs = rungs(capacity).size();
+  std::vector<CascadePick> top;                        // per structure: its pick at the full budget
+  std::vector<std::vector<RungPick>> options(nrungs);  // per rung: one option per structure
+  std::vector<std::vector<Mapping>> rung_mapping;      // per structure and rung
+  for (CascadeStructure s : spec.structures) {
+    std::vector<CascadeCandidate> cands = cascade_candidates(c, hw, capacity, s, spec, opt.effort);
+    if (cands.empty()) continue;
+    const int groups = s == CascadeStructure::Spilled ? int(c.desc.steps.size()) : 1;
+    std::vector<RungPick> sum(nrungs);
+    std::vector<Mapping> maps(nrungs);
+    CascadePick p;
+    p.structure = s;
+    bool complete = true;
+    for (int g = 0; g < groups && complete; ++g) {
+      std::vector<std::size_t> idx;
+      std::vector<MapCandidate> mc;
+      for (std::size_t i = 0; i < cands.size(); ++i)
+        if (cands[i].group == g) idx.push_back(i), mc.push_back(cands[i].est);
+      if (mc.empty()) {
+        complete = false;
+        break;
+      }
+      const std::size_t fastest = pick_mapping(mc, capacity, opt);
+      std::vector<RungPick> per_rung(nrungs);
+      if (timed && mc[fastest].timed_cycles >= 0) {
+        time_fewest_bytes_as_fast(mc, capacity, opt);
+        per_rung = ladder_picks(mc, capacity);
+      } else {
+        per_rung.back() = {mc[fastest].analytic_cycles, mc[fastest].dram_bytes, fastest};
+      }
+      for (std::size_t r = 0; r < nrungs; ++r) {
+        const RungPick& k = per_rung[r];
+        if (k.cycles < 0 || (g > 0 && sum[r].cycles < 0)) {
+          sum[r].cycles = -1;
+          continue;
+        }
+        const CascadeCandidate& chosen = cands[idx[k.index]];
+        if (g == 0) {
+          maps[r] = chosen.mapping;
+          sum[r] = {0, 0, 0};
+        }
+        if (s == CascadeStructure::Spilled) maps[r].groups[std::size_t(g)] = chosen.mapping.groups[std::size_t(g)];
+        sum[r].cycles += k.cycles;
+        sum[r].bytes += k.bytes;
+        if (r + 1 == nrungs) p.sram_bytes = std::max(p.sram_bytes, mc[k.index].sram_bytes);
+      }
+    }
+    if (!complete) continue;
+    // Spilled groups searched alone must also fit together (they do: each group's buffers are its own).
+    for (std::size_t r = 0; r < nrungs; ++r)
+      if (sum[r].cycles >= 0 && s == CascadeStructure::Spilled &&
+          !cascade::check_mapping(c, maps[r], hw, capacity).empty())
+        sum[r].cycles = -1;
+    if (sum.back().cycles < 0) continue;
+    p.mapping = maps.back();
+    p.cycles = sum.back().cycles;
+    p.dram_bytes = sum.back().bytes;
+    for (std::size_t r = 0; r < nrungs; ++r)
+      if (sum[r].cycles >= 0) options[r].push_back({sum[r].cycles, sum[r].bytes, top.size()});
+    rung_mapping.push_back(std::move(maps));
+    top.push_back(std::move(p));
+  }
+  if (top.empty()) {
+    std::string names;
+    for (CascadeStructure s : spec.structures) names += (names.empty() ? "" : ", ") + std::string(to_string(s));
+    throw UserError(hw.source + ": /sram: " + what + ": no mapping of cascade " + c.desc.name + " (" + names +
+                    ") fits the " + std::to_string(capacity) + " B of SRAM");
+  }
+  // Structures: ties in bytes go to the earlier one in the spec (options are in spec order).
+  const RungPick chosen = pick_per_rung(options, /*by_order=*/true).back();
+  ATTNSIM_ASSERT(chosen.cycles >= 0, "a structure with a pick at the full budget");
+  CascadePick best = top[chosen.index];
+  best.mapping.source = "mapper";
+  return best;
+}
+
+double time_cascade_group(const Cascade& c, const Mapping& m, int group, const HwConfig& hw, std::uint64_t capacity,
+                          std::int64_t instances) {
+  const GroupMapping& gm = m.groups[std::size_t(group)];
+  // Small programs are timed whole (the extrapolation misses how the last iterations drain).
+  double points = double(instances);
+  for (const Loop& l : gm.loops) points *= double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
+  for (const Loop& l : gm.stream) points *= double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
+  if (points <= double(kWholeTimingPoints)) {
+    ProgramTimer t(hw);
+    emit_slice(t, c, m, group, hw, capacity, -1, 0, instances);
+    return double(t.finish().cycles);
+  }
+  if (!gm.loops.empty()) {
+    const Loop& l = gm.loops.front();
+    const std::int64_t n0 = ceil_div(c.extent[std::size_t(l.rank)], l.tile);
+    if (n0 >= 2)  // one and two iterations of the outermost loop; the instances continue it
+      return time_extrapolated(hw, n0 * instances, [&](ProgramSink& sink, std::int64_t reps) {
+        emit_slice(sink, c, m, group, hw, capacity, l.rank, reps * l.tile, 1);
+      });
+  }
+  return time_extrapolated(hw, instances, [&](ProgramSink& sink, std::int64_t reps) {
+    emit_slice(sink, c, m, group, hw, capacity, -1, 0, reps);
+  });
+}
+
+}  // namespace attnsim

@@ -1,0 +1,97 @@
+#pragma once
+// The mapper over cascade mappings (cascade/mapping.h): for a bound cascade, the hardware and an
+// SRAM budget, it enumerates legal mappings, ranks them with a closed-form estimate, times the best
+// few with the program timer (program_timer.h) through the generic lowering (cascade/lower.h) and
+// keeps the fastest. Deterministic: candidates are enumerated in a fixed order and ties go to the
+// earlier one (search.h, pick_mapping).
+//
+// The mapspace, by structure (a caller may restrict the search to some, as the vanilla variants do):
+//   Online     one fused group looping over the output's row rank R and a softmax's rank P with a
+//              key tile smaller than P: the online softmax (flash);
+//   RowBlocks  one fused group looping over R in blocks smaller than R, P whole (its score rows on
+//              chip), P streamed in chunks of the array side or not (row-fused);
+//   Whole      one fused group, R and P whole: the whole score matrix on chip (unfused on chip);
+//   Spilled    one group per step: every intermediate through DRAM; each group searched alone (a
+//              barrier separates them, so their cycles add up).
+// Per candidate, besides the loops: the buffering depth of the on-chip intermediates (1 or 2; DRAM
+// operands always 2), and, when the hardware has accumulator storage, whether the contraction
+// outputs of a group (the running outputs, then the scores) are placed there (placement) or packed in
+// the SRAM. The thorough effort adds tiles that are any multiple of the array side up to 16 of them.
+//
+// Estimate per group and instance (the units overlap when every on-chip intermediate is double
+// buffered, else the compute units serialise):
+//   max(array, softmax, vector, DRAM bytes / bandwidth)  or  max(array + softmax + vector, DRAM)
+//   + the exposed first load and last store (a tile each, plus the DRAM latency),
+// with each step's work from the closed forms (timing/) summed over its runs: a step runs once per
+// iteration of the loops enclosing its innermost own loop; a DRAM operand is reloaded whenever a
+// loop outside its innermost own loop advances, unless all of its tiles fit in its two slots.
+// Timing: the whole group when it has at most 4096 iteration points (instances x loop trips x key
+// chunks); else one instance, the outermost loop (or the instances, when a group has no loop) cut to
+// one and two iterations, extrapolated linearly to all of them (search.h, time_extrapolated). Causal
+// masks are left out of the timing (every candidate alike).
+//
+// The choice: the capacity ladder of search.h times, per structure and per group, a superset of what a
+// smaller SRAM times (its best few by the estimate per rung, and per rung the fewest-bytes candidate
+// among those estimated within 2 % of the rung's best). Among the timed, a mapping within 0.5 % of the fastest that moves fewer DRAM
+// bytes is preferred (a flash kernel within 0.02 % of the fastest that keeps K and V resident moves 6x
+// fewer), bounded rung by rung of the ladder (budget / 2^i, smallest first) by the pick of the rung
+// below, so that more SRAM never picks a slower mapping as timed; the same among the structures'
+// picks, ties in bytes going to the structure listed first. Guaranteed for SRAMs whose bank of an
+// address does not depend on the bank size (interleaved, as the presets): with contiguous banks a
+// larger bank moves the same layout onto fewer banks' ports.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cascade/cascade.h"
+#include "cascade/mapping.h"
+#include "config/hw_config.h"
+#include "mapper/search.h"
+
+namespace attnsim {
+
+enum class CascadeStructure : std::uint8_t { Online, RowBlocks, Whole, Spilled };
+const char* to_string(CascadeStructure s);
+
+struct CascadeSearchSpec {
+  std::vector<CascadeStructure> structures;  // searched, in this order (ties go to the earlier)
+  std::int64_t instances = 1;                // instances (heads) the op runs: scales the estimate
+  // Tile factors fixed by name of rank (a user's mapping of the legacy kinds: flash m, p; row_fused m).
+  std::vector<std::pair<int, std::int64_t>> fixed_tiles;
+  // Candidates estimated to move more DRAM bytes per instance than this are dropped (0: no limit).
+  std::uint64_t max_dram_bytes = 0;
+};
+
+// One candidate: a legal mapping within the budget and its estimate.
+struct CascadeCandidate {
+  cascade::Mapping mapping;
+  CascadeStructure structure = CascadeStructure::Whole;
+  int group = 0;  // the group it varies (Spilled: each group is searched alone)
+  MapCandidate est;
+};
+
+// The structure's candidates within `capacity`, in enumeration order. For Spilled, the candidates of
+// every group, each a whole mapping whose other groups hold their smallest legal choice.
+std::vector<CascadeCandidate> cascade_candidates(const cascade::Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                                 CascadeStructure s, const CascadeSearchSpec& spec,
+                                                 MapperEffort effort);
+
+struct CascadePick {
+  cascade::Mapping mapping;
+  CascadeStructure structure = CascadeStructure::Whole;
+  double cycles = 0;             // timed (or, at the fast effort, estimated) per the spec's instances
+  std::uint64_t dram_bytes = 0;  // estimated, per instance
+  std::uint64_t sram_bytes = 0;  // the largest group footprint
+};
+
+// The fastest mapping over the spec's structures; a UserError naming `what` and the structures
+// when none has a candidate within the budget.
+CascadePick search_cascade(const cascade::Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                           const CascadeSearchSpec& spec, const MapperOptions& opt, const std::string& what);
+
+// Cycles of a legal mapping's group as the mapper times them (one instance, extrapolated to
+// `instances`); for tests.
+double time_cascade_group(const cascade::Cascade& c, const cascade::Mapping& m, int group, const HwConfig& hw,
+                          std::uint64_t capacity, std::int64_t instances);
+
+}  // namespace attnsim
