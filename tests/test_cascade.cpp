@@ -25,6 +25,7 @@
 #include "hw/accelerator.h"
 #include "ir/executor.h"
 #include "ir/graph.h"
+#include "support/cascade_harness.h"
 #include "support/isolated.h"
 #include "support/reference.h"
 #include "support/small_model.h"
@@ -37,17 +38,7 @@ namespace {
 constexpr double kTolerance = 1e-4;
 
 HwConfig small_hw(int side = 8, std::int64_t sram_kib = 256, bool softmax_unit = true) {
-  Json doc = {{"array",
-               {{"rows", side},
-                {"cols", side},
-                {"dataflow", "os"},
-                {"clock_mhz", 1000},
-                {"operand_bytes", 2},
-                {"accumulator_bytes", 4}}},
-              {"sram", {{"banks", 4}, {"bytes_per_bank", sram_kib * 1024 / 4}, {"port_bytes", 64}}},
-              {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 64}}}};
-  if (softmax_unit) doc["softmax"] = {{"lanes", side}};
-  return parse_hw_config(doc, "hw.json");
+  return test::cascade_test_hw(side, sram_kib, softmax_unit);
 }
 
 Cascade vanilla(std::int64_t n, std::int64_t d, bool causal) {
@@ -61,38 +52,10 @@ int step_of(const Cascade& c, const char* out) {
   return -1;
 }
 
-// Program tensors for `heads` instances of a cascade: one DRAM tensor per cascade input, output and
-// spilled intermediate, heads stacked by rows; bindings of each head.
-struct Harness {
-  std::vector<TensorInfo> tensors;
-  std::vector<int> tensor_of;  // per cascade tensor, -1 unused
-  std::vector<Binding> bindings;
-};
-
+// Program tensors for `heads` instances of a cascade, heads stacked by rows; bindings of each head.
+using Harness = test::CascadeHarness;
 Harness make_harness(const Cascade& c, const CascadePlan& plan, int heads, int elem_bytes) {
-  Harness h;
-  h.tensor_of.assign(c.desc.tensors.size(), -1);
-  std::uint64_t next = 0;
-  for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
-    const bool spilled = std::find(plan.spilled.begin(), plan.spilled.end(), int(t)) != plan.spilled.end();
-    if (c.desc.tensors[t].role == TensorRole::Intermediate && !spilled) continue;
-    TensorInfo ti{c.desc.tensors[t].name, next, std::uint64_t(heads * c.rows(int(t))), std::uint64_t(c.cols(int(t))),
-                  elem_bytes};
-    next = align_up(next + ti.bytes(), 4096);
-    h.tensor_of[t] = int(h.tensors.size());
-    h.tensors.push_back(ti);
-  }
-  for (int i = 0; i < heads; ++i) {
-    Binding b;
-    for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
-      DramBlock blk;
-      if (h.tensor_of[t] >= 0)
-        blk = {std::uint16_t(h.tensor_of[t]), i * c.rows(int(t)), 0, c.rows(int(t)), c.cols(int(t))};
-      b.blocks.push_back(blk);
-    }
-    h.bindings.push_back(b);
-  }
-  return h;
+  return test::make_cascade_harness(c, plan, heads, elem_bytes);
 }
 
 // Runs vanilla attention for `heads` heads through the executor under each seed and compares every

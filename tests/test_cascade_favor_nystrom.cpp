@@ -22,6 +22,7 @@
 #include "compiler/favor_nystrom_lowering.h"
 #include "config/hw_config.h"
 #include "ir/executor.h"
+#include "support/cascade_harness.h"
 #include "support/reference.h"
 
 using namespace attnsim;
@@ -32,17 +33,7 @@ namespace {
 constexpr double kTolerance = 1e-4;
 
 HwConfig fn_hw(int side, std::int64_t sram_kib, bool softmax_unit = true) {
-  Json doc = {{"array",
-               {{"rows", side},
-                {"cols", side},
-                {"dataflow", "os"},
-                {"clock_mhz", 1000},
-                {"operand_bytes", 2},
-                {"accumulator_bytes", 4}}},
-              {"sram", {{"banks", 4}, {"bytes_per_bank", sram_kib * 1024 / 4}, {"port_bytes", 64}}},
-              {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 64}}}};
-  if (softmax_unit) doc["softmax"] = {{"lanes", side}};
-  return parse_hw_config(doc, "hw.json");
+  return test::cascade_test_hw(side, sram_kib, softmax_unit);
 }
 
 Cascade bind_variant(const Json& doc, std::int64_t n, std::int64_t d, std::int64_t s) {
@@ -60,41 +51,9 @@ int step_of(const Cascade& c, const char* out) {
 
 // DRAM tensors for `heads` instances: per-head tensors stacked by rows; the shared ones (W, WT, ones,
 // I: one block that every head reads, as the model binds them) once.
-struct Harness {
-  std::vector<TensorInfo> tensors;
-  std::vector<int> tensor_of;  // per cascade tensor, -1: on chip only
-  std::vector<Binding> bindings;
-};
-
-bool shared(const std::string& name) { return name == "W" || name == "WT" || name == "ones" || name == "I"; }
-
+using Harness = test::CascadeHarness;
 Harness make_harness(const Cascade& c, const CascadePlan& plan, int heads) {
-  Harness h;
-  h.tensor_of.assign(c.desc.tensors.size(), -1);
-  std::uint64_t next = 0;
-  for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
-    const TensorDecl& td = c.desc.tensors[t];
-    const bool spilled = std::find(plan.spilled.begin(), plan.spilled.end(), int(t)) != plan.spilled.end();
-    if (td.role == TensorRole::Intermediate && !spilled) continue;
-    const std::int64_t copies = shared(td.name) && td.role == TensorRole::Input ? 1 : heads;
-    TensorInfo ti{td.name, next, std::uint64_t(copies * c.rows(int(t))), std::uint64_t(c.cols(int(t))), 2};
-    next = align_up(next + ti.bytes(), 4096);
-    h.tensor_of[t] = int(h.tensors.size());
-    h.tensors.push_back(ti);
-  }
-  for (int i = 0; i < heads; ++i) {
-    Binding b;
-    for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
-      DramBlock blk;
-      if (h.tensor_of[t] >= 0) {
-        const bool one = shared(c.desc.tensors[t].name) && c.desc.tensors[t].role == TensorRole::Input;
-        blk = {std::uint16_t(h.tensor_of[t]), one ? 0 : i * c.rows(int(t)), 0, c.rows(int(t)), c.cols(int(t))};
-      }
-      b.blocks.push_back(blk);
-    }
-    h.bindings.push_back(b);
-  }
-  return h;
+  return test::make_cascade_harness(c, plan, heads, 2, {"W", "WT", "ones", "I"});
 }
 
 // Lowers cascade c under mapping m for `heads` heads, runs it under each seed and compares every

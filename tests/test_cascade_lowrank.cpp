@@ -19,6 +19,7 @@
 #include "common/errors.h"
 #include "config/hw_config.h"
 #include "ir/executor.h"
+#include "support/cascade_harness.h"
 #include "support/reference.h"
 
 using namespace attnsim;
@@ -29,17 +30,7 @@ namespace {
 constexpr double kTolerance = 1e-4;
 
 HwConfig lr_hw(int side, std::int64_t sram_kib, bool softmax_unit) {
-  Json doc = {{"array",
-               {{"rows", side},
-                {"cols", side},
-                {"dataflow", "os"},
-                {"clock_mhz", 1000},
-                {"operand_bytes", 2},
-                {"accumulator_bytes", 4}}},
-              {"sram", {{"banks", 4}, {"bytes_per_bank", sram_kib * 1024 / 4}, {"port_bytes", 64}}},
-              {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 64}}}};
-  if (softmax_unit) doc["softmax"] = {{"lanes", side}};
-  return parse_hw_config(doc, "hw.json");
+  return test::cascade_test_hw(side, sram_kib, softmax_unit);
 }
 
 std::string file_of(const std::string& stem) {
@@ -55,41 +46,10 @@ Cascade bind(const std::string& stem, const Shape& sh) {
                       {{"N", double(sh.n)}, {"d", double(sh.d)}, {"s", double(sh.s)}, {"p", double(sh.p)}}, false);
 }
 
-// One DRAM tensor per cascade input, output and spilled intermediate, the instances' blocks stacked by
-// rows, except `shared` inputs: one block every instance reads (weights shared by the heads).
-struct Harness {
-  std::vector<TensorInfo> tensors;
-  std::vector<int> tensor_of;  // per cascade tensor, -1 unused
-  std::vector<Binding> bindings;
-};
-
+// One DRAM tensor per cascade input, output and spilled intermediate; `shared` inputs once (weights).
+using Harness = test::CascadeHarness;
 Harness make_harness(const Cascade& c, const CascadePlan& plan, int heads, const std::vector<std::string>& shared) {
-  Harness h;
-  h.tensor_of.assign(c.desc.tensors.size(), -1);
-  std::uint64_t next = 0;
-  std::vector<char> one(c.desc.tensors.size(), 0);
-  for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
-    const bool spilled = std::find(plan.spilled.begin(), plan.spilled.end(), int(t)) != plan.spilled.end();
-    if (c.desc.tensors[t].role == TensorRole::Intermediate && !spilled) continue;
-    one[t] = std::find(shared.begin(), shared.end(), c.desc.tensors[t].name) != shared.end();
-    const std::int64_t copies = one[t] ? 1 : heads;
-    TensorInfo ti{c.desc.tensors[t].name, next, std::uint64_t(copies * c.rows(int(t))), std::uint64_t(c.cols(int(t))),
-                  2};
-    next = align_up(next + ti.bytes(), 4096);
-    h.tensor_of[t] = int(h.tensors.size());
-    h.tensors.push_back(ti);
-  }
-  for (int i = 0; i < heads; ++i) {
-    Binding b;
-    for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
-      DramBlock blk;
-      if (h.tensor_of[t] >= 0)
-        blk = {std::uint16_t(h.tensor_of[t]), one[t] ? 0 : i * c.rows(int(t)), 0, c.rows(int(t)), c.cols(int(t))};
-      b.blocks.push_back(blk);
-    }
-    h.bindings.push_back(b);
-  }
-  return h;
+  return test::make_cascade_harness(c, plan, heads, 2, shared);
 }
 
 // The reference output of one instance from its inputs (by cascade tensor name).

@@ -6,6 +6,7 @@
 #include <memory>
 #include <sstream>
 
+#include "cascade/builtin.h"
 #include "cascade/lower.h"
 #include "common/errors.h"
 
@@ -15,55 +16,8 @@ using cascade::Cascade;
 using cascade::CascadePlan;
 using cascade::Mapping;
 
-const Json& performer_cascade_json() {
-  static const Json j = Json::parse(R"json({
-    "name": "performer",
-    "description": "Performer (FAVOR+): O = Qf (Kf^T V) / Qf (Kf^T 1), Qf and Kf the positive random features of Q and K",
-    "ranks": {"m": "N", "p": "N", "e": "d", "f": "d", "r": "s"},
-    "inputs": {"Q": ["m", "e"], "K": ["p", "e"], "V": ["p", "f"], "W": ["e", "r"], "WT": ["r", "e"],
-               "ones": ["p"]},
-    "outputs": {"O": ["m", "f"]},
-    "steps": [
-      "KwT[r,p] = WT[r,e] * K[p,e]",
-      {"out": "KfT[r,p]", "op": "favor", "in": ["KwT", "K"]},
-      "M[r,f] = KfT[r,p] * V[p,f]",
-      "z[r] = KfT[r,p] * ones[p]",
-      "Qw[m,r] = Q[m,e] * W[e,r]",
-      {"out": "Qf[m,r]", "op": "favor", "in": ["Qw", "Q"]},
-      "num[m,f] = Qf[m,r] * M[r,f]",
-      "den[m] = Qf[m,r] * z[r]",
-      {"out": "O[m,f]", "op": "div", "in": ["num", "den"]}
-    ]
-  })json");
-  return j;
-}
-
-const Json& nystromformer_cascade_json() {
-  static const Json j = Json::parse(R"json({
-    "name": "nystromformer",
-    "description": "Nystromformer: O = softmax(Q K~^T) pinv(softmax(Q~ K~^T)) softmax(Q~ K^T) V, Q~ and K~ segment-mean landmarks",
-    "ranks": {"m": "N", "p": "N", "e": "d", "f": "d", "i": "s", "j": "s"},
-    "inputs": {"Q": ["m", "e"], "K": ["p", "e"], "V": ["p", "f"], "I": ["j", "i"]},
-    "outputs": {"O": ["m", "f"]},
-    "steps": [
-      {"out": "Qs[i,e]", "op": "segment_mean", "in": "Q"},
-      {"out": "Ks[j,e]", "op": "segment_mean", "in": "K"},
-      {"out": "Ql[i,e]", "op": "copy", "in": "Qs"},
-      {"out": "Kl[j,e]", "op": "copy", "in": "Ks"},
-      "SB[i,p] = Ql[i,e] * K[p,e]",
-      {"out": "PB[i,p]", "op": "softmax", "over": "p", "in": "SB", "scale": "1/sqrt(e)", "mask": "none"},
-      "BV[i,f] = PB[i,p] * V[p,f]",
-      "SA[i,j] = Ql[i,e] * Kl[j,e]",
-      {"out": "A[i,j]", "op": "softmax", "over": "j", "in": "SA", "scale": "1/sqrt(e)", "mask": "none"},
-      {"out": "Z[j,i]", "op": "pinv", "in": ["A", "I"], "iterations": 6},
-      "W[j,f] = Z[j,i] * BV[i,f]",
-      "S[m,j] = Q[m,e] * Kl[j,e]",
-      {"out": "P[m,j]", "op": "softmax", "over": "j", "in": "S", "scale": "1/sqrt(e)", "mask": "none"},
-      "O[m,f] = P[m,j] * W[j,f]"
-    ]
-  })json");
-  return j;
-}
+const Json& performer_cascade_json() { return cascade::builtin_cascade_json("performer"); }
+const Json& nystromformer_cascade_json() { return cascade::builtin_cascade_json("nystromformer"); }
 
 namespace {
 

@@ -36,7 +36,8 @@
 
 namespace attnsim {
 
-// The descriptions (symbols: N = seq_len, d = head_dim, s = rank).
+// The descriptions, models/cascades/performer.json and nystromformer.json as embedded (cascade/builtin.h;
+// symbols: N = seq_len, d = head_dim, s = rank).
 const Json& performer_cascade_json();
 const Json& nystromformer_cascade_json();
 
