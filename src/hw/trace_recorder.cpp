@@ -19,7 +19,7 @@ const char* const kUnitNames[kTraceUnits] = {"array", "vector_unit", "softmax_un
 // Timeline column names of the busy fractions, in TraceUnit order.
 const char* const kBusyColumns[kTraceUnits] = {"array_busy", "vector_busy", "softmax_busy", "load_dma_busy",
                                                "store_dma_busy"};
-constexpr int kPid = 1;
+// Every event belongs to one process, pid 1 (the accelerator); its units are threads.
 
 // A unit's lane 0 is thread u + 1 (array = 1, ..., store_dma = 5); its extra lane i is (u + 1) * 1000 + i.
 int lane_tid(std::size_t u, std::size_t lane) { return int(lane == 0 ? u + 1 : (u + 1) * 1000 + lane); }
