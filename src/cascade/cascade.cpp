@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 
 #include "common/errors.h"
@@ -72,9 +74,16 @@ class ExprParser {
       return v;
     }
     if (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) || s_[i_] == '.')) {
-      std::size_t used = 0;
-      const double v = std::stod(s_.substr(i_), &used);
-      i_ += used;
+      // strtod, not stod: a literal beyond a double ("1e400", "1e-400") or a lone "." is the user's
+      // error, named, not an exception of the standard library.
+      const std::string rest = s_.substr(i_);
+      char* end = nullptr;
+      errno = 0;
+      const double v = std::strtod(rest.c_str(), &end);
+      if (end == rest.c_str()) throw std::string("\"" + rest + "\" is not a number");
+      if (errno == ERANGE || !std::isfinite(v))
+        throw std::string("the number " + rest.substr(0, std::size_t(end - rest.c_str())) + " is out of a double's range");
+      i_ += std::size_t(end - rest.c_str());
       return v;
     }
     std::size_t j = i_;
