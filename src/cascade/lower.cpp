@@ -566,57 +566,18 @@ class GroupEmitter {
         if (st.in.size() > 1) bt = read(st.in[1], x, d, &reads).tile;
         w = write(st.out, x, d);
         op = Opcode::Vector;
-        VecOp v = VecOp::Copy;
+        const VecOp v = vector_op_of(st);
         float imm = 0;
         Slot* carry = nullptr;
-        if (st.kind == StepKind::Reduce) {
-          v = st.reduce == ReduceOp::Sum ? VecOp::RowSum : VecOp::RowMax;
-        } else {
-          switch (st.map) {
-            case MapOp::Scale:
-              v = VecOp::Scale, imm = c_.scale[std::size_t(s)];
-              break;
-            case MapOp::Exp:
-              v = VecOp::Exp;
-              break;
-            case MapOp::Relu:
-              v = VecOp::Relu;
-              break;
-            case MapOp::Gelu:
-              v = VecOp::Gelu;
-              break;
-            case MapOp::Copy:
-              v = VecOp::Copy;
-              break;
-            case MapOp::L2Norm:
-              v = VecOp::L2Norm;
-              break;
-            case MapOp::Add:
-              v = VecOp::Add;
-              break;
-            case MapOp::Mul:
-              v = VecOp::Mul;
-              break;
-            case MapOp::Div:
-              v = VecOp::DivCol;
-              break;
-            // ---- low-rank variants' map ops ----
-            case MapOp::AddRow:
-              v = VecOp::AddRow;
-              break;
-            case MapOp::PrefixMean: {
-              // The carry holds the sum of the rows before this tile: fresh at the scan's first row.
-              v = VecOp::PrefixMean;
-              imm = float(x.lo[st.over]);
-              Slot& cs = bufs_[std::size_t(g_.stats_buffer[std::size_t(s)])].slot[0];
-              for (int u = 0; u < kUnits; ++u) d.add(u, cs.write[u]), d.add(u, cs.read[u]);
-              carry = &cs;
-              bt = tile_at(plan_of(g_.stats_buffer[std::size_t(s)]).addr[0], 1, a.tile.cols, 4);
-              break;
-            }
-            case MapOp::kCount:
-              throw InternalError("map op kCount");
-          }
+        if (v == VecOp::Scale) {
+          imm = c_.scale[std::size_t(s)];
+        } else if (v == VecOp::PrefixMean) {
+          // The carry holds the sum of the rows before this tile: fresh at the scan's first row.
+          imm = float(x.lo[st.over]);
+          Slot& cs = bufs_[std::size_t(g_.stats_buffer[std::size_t(s)])].slot[0];
+          for (int u = 0; u < kUnits; ++u) d.add(u, cs.write[u]), d.add(u, cs.read[u]);
+          carry = &cs;
+          bt = tile_at(plan_of(g_.stats_buffer[std::size_t(s)]).addr[0], 1, a.tile.cols, 4);
         }
         const auto l = d.list(op);
         id = em_.vector(v, a.tile, bt, w.tile, {l[0], l[1], l[2], l[3]}, imm, v == VecOp::PrefixMean && imm == 0.f);
@@ -782,6 +743,37 @@ class GroupEmitter {
 };
 
 }  // namespace
+
+VecOp vector_op_of(const StepDecl& st) {
+  if (st.kind == StepKind::Reduce) return st.reduce == ReduceOp::Sum ? VecOp::RowSum : VecOp::RowMax;
+  switch (st.map) {
+    case MapOp::Scale:
+      return VecOp::Scale;
+    case MapOp::Exp:
+      return VecOp::Exp;
+    case MapOp::Relu:
+      return VecOp::Relu;
+    case MapOp::Gelu:
+      return VecOp::Gelu;
+    case MapOp::Copy:
+      return VecOp::Copy;
+    case MapOp::L2Norm:
+      return VecOp::L2Norm;
+    case MapOp::Add:
+      return VecOp::Add;
+    case MapOp::Mul:
+      return VecOp::Mul;
+    case MapOp::Div:
+      return VecOp::DivCol;
+    case MapOp::AddRow:
+      return VecOp::AddRow;
+    case MapOp::PrefixMean:
+      return VecOp::PrefixMean;
+    case MapOp::kCount:
+      break;
+  }
+  throw InternalError("map op kCount");
+}
 
 std::vector<OpClass> default_classes(const Cascade& c) {
   std::vector<OpClass> v;

@@ -42,6 +42,9 @@ struct Binding {
   std::vector<DramBlock> blocks;
 };
 
+// The VECTOR op a map or reduce step runs (its immediate, and prefix_mean's carry, are the lowering's).
+VecOp vector_op_of(const StepDecl& st);
+
 // What the report counts each step's instructions as: contractions reading a softmax's result PV,
 // other contractions QK, softmax Softmax, maps and reductions LowRank (a caller may override).
 std::vector<OpClass> default_classes(const Cascade& c);

@@ -108,30 +108,6 @@ std::int64_t softmax_cycles(const HwConfig& hw, SmOp op, std::int64_t rows, std:
   return softmax_op_cycles(hw, in);
 }
 
-VecOp vec_op_of(const StepDecl& st) {
-  if (st.kind == StepKind::Reduce) return st.reduce == cascade::ReduceOp::Sum ? VecOp::RowSum : VecOp::RowMax;
-  switch (st.map) {
-    case cascade::MapOp::Scale:
-      return VecOp::Scale;
-    case cascade::MapOp::Exp:
-      return VecOp::Exp;
-    case cascade::MapOp::Relu:
-      return VecOp::Relu;
-    case cascade::MapOp::Gelu:
-      return VecOp::Gelu;
-    case cascade::MapOp::L2Norm:
-      return VecOp::L2Norm;
-    case cascade::MapOp::Add:
-      return VecOp::Add;
-    case cascade::MapOp::Mul:
-      return VecOp::Mul;
-    case cascade::MapOp::Div:
-      return VecOp::DivCol;
-    default:
-      return VecOp::Copy;
-  }
-}
-
 struct GroupEstimate {
   double cycles = 0;             // per the instances
   std::uint64_t dram_bytes = 0;  // per instance
@@ -193,7 +169,7 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
       }
       default:
         vec += runs * chunks *
-               double(vector_cycles(hw.vector, vec_op_prims(vec_op_of(st)), std::uint64_t(rows * cols),
+               double(vector_cycles(hw.vector, vec_op_prims(cascade::vector_op_of(st)), std::uint64_t(rows * cols),
                                     std::uint64_t(rows)));
     }
     // DRAM operands: loaded when not resident (lower.h). A tile changes when a loop over one of its
