@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 #include <functional>
+#include <numeric>
 #include <tuple>
 #include <vector>
 
@@ -97,20 +98,33 @@ std::int64_t banks_spanned(const HwConfig& hw, std::uint64_t bytes) {
   return hw.sram.interleaved() ? std::min<std::int64_t>(n, hw.sram.banks) : n;
 }
 
-// The analytical estimate of one tiling (the mapper's ranking; the best few are then timed):
-//   prologue  the first A and B tiles' load, exposed: (a + b tile bytes) / bandwidth + latency;
+// The analytical estimate of one tiling (the mapper's ranking; the best few are then timed). It
+// follows the program timer (mapper/program_timer.h), which times GEMMs as the array runs them:
+//   period    the cycles between consecutive GEMM instructions on the array. With chained GEMMs
+//             (gemm_chaining, overlapped timing; timing/array_timing.h) a GEMM's folds follow the
+//             previous GEMM's under the same hazards as within one GEMM: F x max(T, R) cycles; a lone
+//             GEMM pays its fill and drain, gemm_cycles(). Longer when the banks holding its operands
+//             need more cycles to deliver them (sram_traffic.h, a buffer's bytes spread over the
+//             banks it spans): the next GEMM begins once this one's transfers are done. And longer
+//             when a buffer is reused too soon: a load into a double buffer waits until the last GEMM
+//             reading the tile it replaces is done (its last MAC, `drain` cycles after its first
+//             stream), so with the same slot reused `gap` GEMMs later, gap x period >= drain + load
+//             (+ the stationary preload, which follows the load). The same holds for a C slot (its
+//             next tile's first GEMM waits for the store of the last one) and, with k in the middle,
+//             for the next K step on a C tile (it waits until the previous step is done).
+//   prologue  the first A and B tiles' load, exposed: (a + b tile bytes) / bandwidth + latency (+ the
+//             preload when chained: a lone GEMM's cycles include it).
 //   body      in two phases, the first iteration of the outer loop and the rest, each
-//             max(its array time, its DRAM bytes / bandwidth): an operand kept resident is loaded
+//             max(its GEMMs' periods, its DRAM bytes / bandwidth): an operand kept resident is loaded
 //             whole during the first iteration, which can then be memory-bound while the rest is
-//             not. A tile's array time is its fold cycles (fill and drain included, array_timing.h)
-//             or, when longer, the cycles the banks holding its operands need to deliver them
-//             (sram_traffic.h, a buffer's bytes spread over the banks it spans). Every outer
-//             iteration reads the inner operand whole (from DRAM, or once when it is resident) and
-//             its own panel of the outer one (once, or once per inner step), and stores its C tiles.
-//   epilogue  the last C tiles' store, exposed: one tile's bytes / bandwidth + latency; with k in
-//             the middle the whole last row of C tiles finishes in the last K step, one tile per
-//             array step, so its stores exceed that step's remaining array time by
-//             max(tile, row of tiles - (tiles - 1) x array step) / bandwidth.
+//             not. Every outer iteration reads the inner operand whole (from DRAM, or once when it is
+//             resident) and its own panel of the outer one (once, or once per inner step), and stores
+//             its C tiles; the first phase's bytes exclude the prologue's, loaded before it.
+//   epilogue  the last GEMM's drain beyond its period (chained: R + C + T - 2 - max(T, R)), then the
+//             last C tiles' store, exposed: one tile's bytes / bandwidth + latency; with k in the
+//             middle the whole last row of C tiles finishes in the last K step, one tile per period,
+//             so its stores exceed that step's remaining array time by
+//             max(tile, row of tiles - (tiles - 1) x period) / bandwidth.
 double analytic_cycles(const HwConfig& hw, const GemmDims& d, const GemmTiling& tl, int epilogue_inputs,
                        bool c_in_accumulators) {
   const std::int64_t tm = tl.tm, tk = tl.tk, tn = tl.tn;
@@ -119,6 +133,16 @@ double analytic_cycles(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
   const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 50.0;
   const std::uint64_t per_read = std::uint64_t(hw.sram.port_bytes) * hw.sram.read_ports,
                       per_write = std::uint64_t(hw.sram.port_bytes) * hw.sram.write_ports;
+  const bool chained = hw.array.gemm_chaining && hw.array.timing == TimingMode::Overlapped;
+  const int R = hw.array.rows, C = hw.array.cols;
+  // A GEMM's time on the array: its period alone (chained: its folds' stream intervals; else all of
+  // it) and, from its first stream to its last MAC, its drain.
+  auto array_cycles = [&](const GemmDims& g, double* drain) {
+    const FoldPlan p = fold_plan(R, C, hw.array.dataflow, hw.array.timing, g);
+    const double whole = double(gemm_cycles(R, C, hw.array.dataflow, hw.array.timing, g));
+    if (drain) *drain = chained ? whole - double(p.preload) : whole;
+    return chained ? double(p.folds * p.interval) : whole;
+  };
   double array_time = 0;
   auto parts = [](std::int64_t dim, std::int64_t t) {
     std::vector<std::pair<std::int64_t, std::int64_t>> p;  // (size, count)
@@ -128,6 +152,7 @@ double analytic_cycles(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
   };
   const std::int64_t a_banks = banks_spanned(hw, tm * tk * ob), b_banks = banks_spanned(hw, tk * tn * ob),
                      c_banks = banks_spanned(hw, tm * tn * acc);
+  double full_period = 0;  // the period of a full-sized tile
   for (auto [m, cm] : parts(d.m, tm))
     for (auto [k, ck] : parts(d.k, tk))
       for (auto [n, cn] : parts(d.n, tn)) {
@@ -144,29 +169,107 @@ double analytic_cycles(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
                                                  : std::max(need(t.c_read, c_banks, per_read),
                                                             need(t.c_written, c_banks, per_write));
         const double ports = std::max({need(t.a_read, a_banks, per_read), need(t.b_read, b_banks, per_read), c_ports});
-        const double comp =
-            double(gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {m, k, n}));
-        array_time += double(cm * ck * cn) * std::max(comp, ports);
+        const double period = std::max(array_cycles({m, k, n}, nullptr), ports);
+        if (m == std::min(tm, d.m) && k == std::min(tk, d.k) && n == std::min(tn, d.n)) full_period = period;
+        array_time += double(cm * ck * cn) * period;
       }
   const std::int64_t nm = ceil_div(d.m, tm), nn = ceil_div(d.n, tn), nk = ceil_div(d.k, tk);
   const std::int64_t n_outer = tl.n_outer ? nn : nm, n_inner = tl.n_outer ? nm : nn;
+  const std::int64_t n_gemms = nm * nn * nk;
+
+  // Buffer reuse (GemmEmitter's slots): the period a full tile needs so that every reused slot is
+  // free in time, gap x period >= drain + wait (wait: the load or store between the two uses).
+  double drain = 0;
+  array_cycles({std::min(tm, d.m), std::min(tk, d.k), std::min(tn, d.n)}, &drain);
+  const double lead = chained ? double(fold_plan(R, C, hw.array.dataflow, hw.array.timing, {tm, tk, tn}).preload) : 0;
+  const double a_tile = double(std::min(tm, d.m) * std::min(tk, d.k) * ob),
+               b_tile = double(std::min(tk, d.k) * std::min(tn, d.n) * ob);
+  const double outer_load = (tl.n_outer ? b_tile : a_tile) / bw + latency,
+               inner_load = (tl.n_outer ? a_tile : b_tile) / bw + latency;
+  const double c_store = double(std::min(tm, d.m) * std::min(tn, d.n) * ob) / bw + latency;
+  const double prologue_bytes = a_tile + b_tile;
+  double reuse_period = 0;
+  auto reuse = [&](double gap, double wait) { reuse_period = std::max(reuse_period, (drain + wait + lead) / gap); };
+  // An operand reloaded for every GEMM while C tiles are stored within the loop (k innermost): at each
+  // C tile's store its next load may find the store on the DRAM bus first (the bus serves one
+  // transfer at a time; which of the two goes first when both are ready in the same cycle is not
+  // something a schedule should count on), and the slack it has left must cover the store too.
+  std::vector<double> every_gemm_loads;
+  if (!tl.k_middle) {
+    // Each C tile takes nk consecutive GEMMs; the outer tile (o, k) serves n_inner GEMMs when nk = 1.
+    if (tl.outer_resident) {
+      if (n_outer > 2) reuse(double((n_inner + 1) * nk), outer_load);
+    } else if (nk > 1 && n_gemms > 2) {
+      every_gemm_loads.push_back(outer_load - latency);
+    } else if (nk == 1 && n_outer > 2) {
+      reuse(double(n_inner + 1), outer_load);
+    }
+    if (!tl.inner_resident && !(nk == 1 && n_inner == 1) && n_gemms > 2) every_gemm_loads.push_back(inner_load - latency);
+    // Operands reloaded for every GEMM share the bus: both loads fit between a GEMM and the next but one.
+    if (!every_gemm_loads.empty()) reuse(2, std::accumulate(every_gemm_loads.begin(), every_gemm_loads.end(), latency));
+    // A C tile's store is issued with the loads its last GEMM frees the slots of, and waits for them
+    // on the bus (a load ready in the same cycle goes first).
+    if (nm * nn > 2)
+      reuse(double(nk + 1), std::accumulate(every_gemm_loads.begin(), every_gemm_loads.end(), c_store));
+  } else {
+    // For each outer tile and K step, the inner loop: the outer tile serves n_inner GEMMs.
+    if (nk * n_outer > 2) reuse(double(n_inner + 1), outer_load);
+    if (!tl.inner_resident) reuse(2, inner_load);
+    reuse(double(n_inner), 0);  // the next K step on a C tile waits for the last (no load between)
+    if (n_outer > 2) reuse(double((nk + 1) * n_inner), c_store);
+  }
+  const double stretch = std::max(0.0, reuse_period - full_period);
+  array_time += double(n_gemms) * stretch;
+  const double period = full_period + stretch;
+  // Transfers that come now and then take the bus from those that come with every GEMM or C tile, and
+  // cost what they exceed the slack by: a C tile's store (when it goes first, see above) and, once
+  // per outer tile, the outer operand's load when it is reloaded only then (nk = 1).
+  if (!tl.k_middle && !every_gemm_loads.empty()) {
+    const double loads = std::accumulate(every_gemm_loads.begin(), every_gemm_loads.end(), latency);
+    double slack = 2 * period - (drain + loads + lead);
+    array_time += double(nm * nn) * std::max(0.0, (c_store - latency) - slack);
+    if (nm * nn > 2) slack = std::min(slack, double(nk + 1) * period - (drain + loads + (c_store - latency) + lead));
+    if (nk == 1 && !tl.outer_resident && n_outer > 1)
+      array_time += double(n_outer) * std::max(0.0, (outer_load - latency) - std::max(0.0, slack));
+  } else if (tl.k_middle && !tl.inner_resident) {
+    // k in the middle: each outer iteration ends with a burst of C stores, while the inner operand
+    // is reloaded for every GEMM of the next.
+    const double slack = 2 * period - (drain + inner_load + lead);
+    array_time += double(nm * nn) * std::max(0.0, (c_store - latency) - slack);
+  }
+
   const double outer_bytes = double((tl.n_outer ? d.k * d.n : d.m * d.k) * ob),
                inner_bytes = double((tl.n_outer ? d.m * d.k : d.k * d.n) * ob);
+  // Stores behind prefetched loads. The DRAM bus serves transfers in the order they are issued, and
+  // the load DMA issues every load whose slot is free, up to `outstanding` segments ahead of the bus.
+  // When no operand is reloaded for every GEMM (resident operands fill empty slots), it runs far ahead
+  // during the first outer iteration, and the first C tile's store waits behind those loads; with k
+  // innermost, the third C tile (in the first tile's slot) waits for that store.
+  if (!tl.k_middle && every_gemm_loads.empty() && nm * nn > 2) {
+    const double ahead_bytes = (tl.inner_resident ? inner_bytes : 0.0) +
+                               (tl.outer_resident ? std::min(outer_bytes, 2 * outer_bytes / double(n_outer)) : 0.0);
+    const bool ideal = hw.dram.model == DramModel::Ideal;
+    const double tile = std::max(a_tile, b_tile), seg_bytes = double(hw.dma.segment_bytes);
+    // The DMA's segments (hw/accelerator.cpp): an ideal DRAM takes a tile in at most 4.
+    const double segment = ideal ? std::max(seg_bytes, std::ceil(tile / 4)) : seg_bytes;
+    const double prologue_end = prologue_bytes / bw + latency + lead;
+    const double store_at = prologue_end + double(nk) * period + (drain - period);
+    const double queued = std::clamp(ahead_bytes - bw * store_at, 0.0, double(hw.dma.outstanding) * segment);
+    const double store_done = store_at + queued / bw + c_store;
+    array_time += std::max(0.0, store_done + lead - (prologue_end + 2.0 * double(nk) * period));
+  }
   const double c_out = double(d.m * d.n * ob * (epilogue_inputs ? 2 : 1));  // stores (and residual loads)
   const bool outer_once = nk == 1 || tl.k_middle || tl.outer_resident;
   const double first_bytes = outer_bytes / double(n_outer) * (outer_once ? 1.0 : double(n_inner)) + inner_bytes +
                              c_out / double(n_outer);
   const double first_time = array_time / double(n_outer);
-  const double body = std::max(first_time, first_bytes / bw) +
+  const double body = std::max(first_time, std::max(0.0, first_bytes - prologue_bytes) / bw) +
                       std::max(array_time - first_time, std::max(0.0, double(tl.est_dram_bytes) - first_bytes) / bw);
-  const double prologue = double((tm * tk + tk * tn) * ob) / bw + latency;
-  const double tile_out = double(tm * tn * ob * (epilogue_inputs ? 2 : 1));
+  const double prologue = prologue_bytes / bw + latency + lead;
+  const double tile_out = double(std::min(tm, d.m) * std::min(tn, d.n) * ob * (epilogue_inputs ? 2 : 1));
   double tail_bytes = tile_out;
-  if (tl.k_middle) {
-    const double step = array_time / double(nm * nn * nk);
-    tail_bytes = std::max(tile_out, double(n_inner) * tile_out - double(n_inner - 1) * step * bw);
-  }
-  return prologue + body + tail_bytes / bw + latency;
+  if (tl.k_middle) tail_bytes = std::max(tile_out, double(n_inner) * tile_out - double(n_inner - 1) * period * bw);
+  return prologue + body + std::max(0.0, drain - period) + tail_bytes / bw + latency;
 }
 
 // A GEMM of at most this many tiles is timed whole (choose_gemm_tiling).
