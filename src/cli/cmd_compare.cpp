@@ -9,12 +9,13 @@
 #include <iostream>
 #include <optional>
 
-#include "cli/child_run.h"
 #include "cli/cli_common.h"
 #include "cli/compare_table.h"
 #include "common/errors.h"
 #include "config/model_config.h"
 #include "report/report.h"
+#include "sim/simulate.h"
+#include "sweep/child_run.h"
 
 namespace attnsim::cli {
 

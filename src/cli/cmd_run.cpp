@@ -14,6 +14,7 @@
 #include "ir/graph.h"
 #include "report/report.h"
 #include "report/trace.h"
+#include "sim/simulate.h"
 
 namespace attnsim::cli {
 
