@@ -43,14 +43,15 @@ TEST_CASE("lint: SRAM read and write sides against the array's full-rate demand"
                                     Catch::Contains("50% of the array's rate"));
   // 8 B ports: 16 x 8 = 128 = the demand: no warning.
   CHECK(lint_hardware(with("edge", {{"sram", {{"port_bytes", 8}, {"interleave_bytes", 64}}}}), 64).empty());
-  // TPU v1 (WS, contiguous banks, partial sums in SRAM): read side 2 banks x 256 B = 512 < 256 x 1
-  // (the streamed operand) + 256 x 4 (partial sums read back) = 1280; write side 256 < 1024.
-  const auto tpu = lint_hardware(load_hw_config("tpu-v1"), 0);
+  // TPU v1 without its accumulators (WS, contiguous banks, partial sums in SRAM): read side 2 banks x
+  // 256 B = 512 < 256 x 1 (the streamed operand) + 256 x 4 (partial sums read back) = 1280; write
+  // side 256 < 1024.
+  const auto tpu = lint_hardware(with("tpu-v1", {{"accumulators", nullptr}}), 0);
   CHECK(rules(tpu) == std::vector<std::string>{"sram_read_ports", "sram_write_ports"});
   CHECK_THAT(tpu[0].message, Catch::Contains("512 B/cycle") && Catch::Contains("1280 B/cycle"));
   CHECK_THAT(tpu[1].message, Catch::Contains("takes 256 B/cycle") && Catch::Contains("1024 B"));
-  // With accumulator storage the partial sums leave the SRAM: 512 >= 256, nothing to say.
-  CHECK(lint_hardware(with("tpu-v1", {{"accumulators", {{"bytes", 4194304}}}}), 0).empty());
+  // The preset declares them: the partial sums leave the SRAM, one bank's 256 B >= 256 x 1.
+  CHECK(lint_hardware(load_hw_config("tpu-v1"), 0).empty());
 }
 
 TEST_CASE("lint: a softmax slower than the array's score rate", "[lint]") {
