@@ -73,7 +73,8 @@ def fmt(v, digits=2):
 
 
 def human_bytes(v):
-    for div, suffix in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+    """Binary prefixes, as the plots write sizes: 7192576 -> "6.86 MiB"."""
+    for div, suffix in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
         if abs(v) >= div:
             return "%.3g %s" % (v / div, suffix)
     return "%.3g B" % v

@@ -4,7 +4,7 @@ measured value and verdict is known in advance:
   MACs: vanilla N^2, primal N (slopes 2 and 1: quadratic work holds);
   DRAM bytes: unfused N^2, flash N^1.5, primal N (holds only for unfused; flash's grows as N^1.50);
   attention SRAM: unfused 64 N (16x over the fit's N = 4096 ... 65536, above 1.5x: growing),
-                  flash and primal constant (flash tiled, primal flat);
+                  flash and primal constant (flash tiled at 5000 B = 4.88 KiB, primal flat);
   busy fractions at the largest N: hardware "big": unfused softmax 0.1 / array 0.5, flash 0.9 / 0.8
                   (holds only for flash); hardware "small": both below (does not hold);
   primal: busy 0.8, utilization 0.1 on "big" (busy time only); busy 0.3 with 40% memory stalls on
@@ -91,7 +91,7 @@ def main():
     c = cells(out, "Vanilla attention needs on-chip buffers that grow with N; primal's stay flat")
     # The fit's range is N = 4096 ... 65536: unfused 64 N grows 16x; flash 5000 B tiled.
     check(c and c[2] == "unfused 16.00x, flash 1.00x, primal 1.00x"
-          and c[4].startswith("holds for primal and unfused; flash's buffers are tiled to fit the SRAM (5 kB"),
+          and c[4].startswith("holds for primal and unfused; flash's buffers are tiled to fit the SRAM (4.88 KiB"),
           "buffers: %s" % c)
     c = cells(out, "Softmax is a bottleneck of vanilla attention")
     check(c and c[4] == "holds only for flash" and c[5].startswith("does not hold"), "softmax: %s" % c)
