@@ -7,7 +7,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli/child_run.h"
+#include "sweep/child_run.h"
 #include "cli/cli_common.h"
 #include "common/errors.h"
 #include "compiler/gemm_lowering.h"

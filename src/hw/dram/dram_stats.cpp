@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 
 namespace attnsim {
 
