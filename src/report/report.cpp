@@ -237,6 +237,7 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
                         {"dram_bus", round6(ratio(double(o.dram_busy_fs), end))}};
   r["array_stall_cycles"] = {{"memory", to_cycles(s.stall_memory_fs, period)},
                              {"softmax", to_cycles(s.stall_softmax_fs, period)},
+                             {"vector", to_cycles(s.stall_vector_fs, period)},
                              {"dependency", to_cycles(s.stall_dependency_fs, period)},
                              {"sram_port", to_cycles(s.stall_sram_port_fs, period)}};
 
@@ -438,7 +439,8 @@ void print_summary(std::ostream& os, const Json& r) {
   if (r["array"].contains("scalesim_reference_cycles"))
     line("SCALE-Sim v2 reference", num(r["array"]["scalesim_reference_cycles"]) + "  (untiled compute cycles, F*L-1)");
   line("array stalls (cycles)", "memory " + num(r["array_stall_cycles"]["memory"]) + ", softmax " +
-                                    num(r["array_stall_cycles"]["softmax"]) + ", dependency " +
+                                    num(r["array_stall_cycles"]["softmax"]) + ", vector " +
+                                    num(r["array_stall_cycles"]["vector"]) + ", dependency " +
                                     num(r["array_stall_cycles"]["dependency"]) + ", sram port " +
                                     num(r["array_stall_cycles"]["sram_port"]));
   const Json& bf = r["busy_fraction"];
