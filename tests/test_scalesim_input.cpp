@@ -288,3 +288,19 @@ TEST_CASE("compute cycles equal SCALE-Sim v2's, layer by layer, on its sample to
   CHECK(std::stod(ours[1][8]) == Approx(std::stod(golden[1][3])).margin(1e-6));   // Overall Util %
   CHECK(std::stod(ours[1][10]) == Approx(std::stod(golden[1][4])).margin(1e-6));  // Mapping Efficiency %
 }
+
+TEST_CASE("attnsim run takes a SCALE-Sim topology as its workload", "[scalesim][cli]") {
+  // The golden layer again (WS 32x32, alexnet Conv1): 36 folds of 3119 cycles, 36 * 3119 - 1 = 112283.
+  CliResult r = run_cli("run --scalesim-cfg " + kData + "scale_ws.cfg --topology " + kData + "alexnet_part.csv");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("compute_cycles"));
+  CHECK_THAT(r.out, Catch::Contains(" 112283 "));
+  r = run_cli("run --scalesim-cfg " + kData + "scale_ws.cfg --topology " + kData +
+              "alexnet_part.csv --model bert-base");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("--model: not with --topology or --scalesim-cfg"));
+  r = run_cli("run --hw edge");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("--model or --topology: the workload is required"));
+}
