@@ -255,8 +255,8 @@ TEST_CASE("compute cycles equal SCALE-Sim v2's, layer by layer, on its sample to
     INFO(key.first << " on " << key.second << ": " << r.err);
     REQUIRE(r.status == 0);
     const auto got = read_csv(out + "/layers.csv");
-    // layer_id, layer, m, n, k, macs, compute_cycles, total_cycles, compute_util_pct, overall_util_pct,
-    // mapping_efficiency_pct, sram_KiB
+    // layer_id, layer, m, n, k, macs, compute_cycles, total_cycles, pct_compute_utilization, pct_utilization,
+    // pct_mapping_efficiency, sram_bytes
     REQUIRE(got.size() == runs[key].size() + 1);
     CHECK(got[0][6] == "compute_cycles");
     for (std::size_t i = 0; i < runs[key].size(); ++i) {

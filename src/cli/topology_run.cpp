@@ -34,7 +34,7 @@ std::int64_t stream_extent(Dataflow df, const GemmDims& d) {
 // (gemm_lowering.h), and the array's busy cycles are SCALE-Sim's F * L. Cutting the stream into tiles
 // would pay each fold's fill and drain once per tile. When such tiles do not fit the config's SRAM,
 // attnsim's compiler needs room SCALE-Sim's streaming does not: the SRAM is doubled until they do,
-// and the report's hardware config (and the table's sram_KiB) says how much was used.
+// and the report's hardware config (and the table's sram_bytes) says how much was used.
 std::string run_layer(Json doc, const std::string& source, const TopologyLayer& layer, bool scalesim_mapping,
                       MapperEffort effort) {
   const GemmDims dims{layer.m, layer.k, layer.n};
@@ -101,8 +101,9 @@ int run_topology(const Json& hw_doc, const std::string& source, const Topology& 
   // compute_cycles follows SCALE-Sim's count: the array is busy F * L cycles and SCALE-Sim reports
   // the index of the last of them, F * L - 1 (array_timing.h), which is its COMPUTE_REPORT's
   // "Total Cycles" minus "Stall Cycles". Its "Overall Util %" is MACs / (Total Cycles x PEs); with no
-  // stall cycles (InterfaceBandwidth CALC) that is compute_util_pct here. mapping_efficiency_pct is
-  // its "Mapping Efficiency %": the PEs the folds use on average, spatial extent / (F x R x C).
+  // stall cycles (InterfaceBandwidth CALC) that is pct_compute_utilization here (pct_utilization divides by attnsim's
+  // total_cycles instead). pct_mapping_efficiency is its "Mapping Efficiency %": the PEs the folds use on average,
+  // spatial extent / (F x R x C).
   const std::vector<std::string> columns = {"layer_id",
                                             "layer",
                                             "m",
@@ -111,10 +112,10 @@ int run_topology(const Json& hw_doc, const std::string& source, const Topology& 
                                             "macs",
                                             "compute_cycles",
                                             "total_cycles",
-                                            "compute_util_pct",
-                                            "overall_util_pct",
-                                            "mapping_efficiency_pct",
-                                            "sram_KiB"};
+                                            "pct_compute_utilization",
+                                            "pct_utilization",
+                                            "pct_mapping_efficiency",
+                                            "sram_bytes"};
   std::vector<std::vector<std::string>> rows;
   std::vector<Json> reports;
   int failed = 0;
@@ -141,7 +142,7 @@ int run_topology(const Json& hw_doc, const std::string& source, const Topology& 
                     std::to_string(macs), std::to_string(compute), std::to_string(total),
                     fixed_decimals(100.0 * double(macs) / (double(std::max<std::int64_t>(compute, 1)) * pes), 6),
                     fixed_decimals(100.0 * double(macs) / (double(total) * pes), 6), fixed_decimals(mapping, 6),
-                    fixed_decimals(double(sram) / 1024.0, 0)});
+                    std::to_string(sram)});
     reports.push_back(r);
   }
   // The table: columns as wide as their widest cell, numbers right-aligned.
