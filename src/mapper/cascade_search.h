@@ -40,6 +40,7 @@
 // address does not depend on the bank size (interleaved, as the presets): with contiguous banks a
 // larger bank moves the same layout onto fewer banks' ports.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -93,5 +94,62 @@ CascadePick search_cascade(const cascade::Cascade& c, const HwConfig& hw, std::u
 // `instances`); for tests.
 double time_cascade_group(const cascade::Cascade& c, const cascade::Mapping& m, int group, const HwConfig& hw,
                           std::uint64_t capacity, std::int64_t instances);
+
+// ---------------------------------------------------------------------------------------------
+// Multi-group cascades (the low-rank variants: primal, primal_causal, lowrank_linear, performer,
+// nystromformer; a user's cascade variant): the mapspace around the variant's default mapping, whose
+// groups (and so its barriers and spills) are kept. Per group: the tile of every rank it loops over
+// and the chunk of every rank it streams (rank_tiles: powers of two times the array side, halvings
+// below it, the extent; the thorough effort adds the other multiples of the side up to 16 of them;
+// and the even splits of the extent; at most 2048 rows, as the token-tile planners, so that the
+// buffers stay independent of N); a group the default runs whole may loop over the rank its
+// contractions sum over (primal's sample chunks); the buffering depth of the on-chip intermediates
+// only it uses (the default's, all 1, all 2); and, when the hardware has accumulator storage, its own
+// contraction outputs (the cascade's outputs first) placed there. A tensor that two groups share keeps
+// the default's choices, so the groups stay independent: a barrier separates them, each is searched
+// alone with the others at the default and their cycles add (as the spilled structure's).
+// Timing as the vanilla search's (time_grouped_group: longer slices); every candidate of a group whose
+// mapspace has at most 64 of them is timed. The default mapping of every rung's budget of the capacity
+// ladder (default_of(budget)) is one candidate per group and is timed; on every rung the pick is the
+// fewest-bytes rule's among the timed within the budget (a rung keeping the pick of the rung below
+// unless another is 1 % faster), bounded by the pick of the rung below and by that rung's default as
+// timed, so the searched mapping is never slower than the default, and more SRAM never slower, as
+// timed.
+// Fast effort: the default mapping (the estimate alone is too coarse on these groups to leave it), and
+// its estimate.
+
+// The variant's default mapping for an SRAM budget; a UserError when nothing fits it.
+using DefaultMapping = std::function<cascade::Mapping(std::uint64_t capacity)>;
+
+// Group `group`'s candidates within `capacity` (whole mappings: the other groups at `base`'s choices),
+// in enumeration order; those that are a rung's default come first, rung by rung, smallest budget first.
+std::vector<CascadeCandidate> grouped_candidates(const cascade::Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                                 const DefaultMapping& default_of, int group, std::int64_t instances,
+                                                 MapperEffort effort);
+
+struct GroupedPick {
+  cascade::Mapping mapping;
+  double cycles = 0;             // timed (fast effort: estimated), summed over the groups, for the instances
+  double default_cycles = 0;     // the full budget's default mapping, as the same measure
+  std::uint64_t dram_bytes = 0;  // estimated, per instance
+};
+
+// Cycles of a legal mapping's group as the multi-group search times them: time_cascade_group, except
+// that a group too large to time whole is extrapolated from longer slices (cascade_search.cpp).
+double time_grouped_group(const cascade::Cascade& c, const cascade::Mapping& m, int group, const HwConfig& hw,
+                          std::uint64_t capacity, std::int64_t instances);
+
+// The searched mapping (source "mapper"); a UserError naming `what` when the default fits nowhere.
+GroupedPick search_grouped_cascade(const cascade::Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                   const DefaultMapping& default_of, std::int64_t instances, const MapperOptions& opt,
+                                   const std::string& what);
+
+// The cascade mapping a user's --mapping FILE fixes for op `name` (kind "cascade"), checked against
+// the op's cascade and the SRAM budget: every problem at once, each naming the file and
+// /ops/NAME/mapping/...; another kind is a UserError at /ops/NAME/kind.
+cascade::Mapping fixed_cascade_mapping(const cascade::Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                       const ModelMapping& file, const std::string& name);
+// What --emit mapping prints for an op mapped by a cascade mapping: kind "cascade" and the mapping.
+OpMapping cascade_op_mapping(const cascade::Cascade& c, const cascade::Mapping& m);
 
 }  // namespace attnsim
