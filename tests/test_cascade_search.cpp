@@ -157,6 +157,27 @@ TEST_CASE("every mapping the cascade mapper can pick computes attention", "[casc
   CHECK(placed > 0);  // some candidates put their accumulators in the accumulator storage
 }
 
+TEST_CASE("the cascade mapper offers the scores alone in the accumulator storage", "[cascade_search]") {
+  // 8 KiB of accumulator storage: flash with 32-row query tiles and 64-key tiles has S tiles of
+  // 32 x 64 x 4 = 8192 B: both slots (16 KiB) do not fit there, nor beside O's 2 x 32 x 8 x 4 = 2048 B;
+  // one slot of S (depth 1) alone does, and so does O alone. Scores alone is a candidate (edge at
+  // 64x64 with 8 KiB banks runs its flash 10 % faster so: 64x128 fp32 score tiles in the 64 KiB).
+  const HwConfig hw = small_hw(8192, true);
+  const Cascade c = vanilla(256, 8, false);
+  const int s = c.desc.tensor_index("S"), o = c.desc.tensor_index("O");
+  int scores_alone = 0, output_alone = 0;
+  for (const CascadeCandidate& x : cascade_candidates(c, hw, std::uint64_t(hw.sram.total_bytes()),
+                                                      CascadeStructure::Online, {}, MapperEffort::Default)) {
+    const bool ps = x.mapping.tensors[std::size_t(s)].at[0] >= 0, po = x.mapping.tensors[std::size_t(o)].at[0] >= 0;
+    scores_alone += ps && !po;
+    output_alone += po && !ps;
+    if (ps && !po && x.mapping.groups[0].loops[0].tile == 32 && x.mapping.groups[0].loops[1].tile == 64)
+      CHECK(x.mapping.tensors[std::size_t(s)].buffers == 1);  // two slots of 8192 B do not fit 8 KiB
+  }
+  CHECK(scores_alone > 0);
+  CHECK(output_alone > 0);
+}
+
 TEST_CASE("every resident mapping the cascade mapper can pick computes attention", "[cascade_search][resident]") {
   // As above (N = 37, d = 8, two heads, 8 KiB banks, with and without accumulator storage, causal and
   // not), the online and row-block candidates that keep K and V resident (whole per head, each tile

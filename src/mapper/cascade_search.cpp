@@ -288,9 +288,10 @@ void emit_slice(ProgramSink& sink, const Cascade& full, const Mapping& m, int gr
 
 Mapping base_mapping(const Cascade& c, const HwConfig& hw) { return cascade::whole_mapping(c, hw); }
 
-// Places the group's contraction outputs, up to `level` of them (outputs first), in the accumulator
-// storage, each slot after the previous; false when they do not fit there.
-bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig& hw, int level, Mapping* m) {
+// The group's contraction outputs that may go to the accumulator storage, the running outputs first
+// (then the scores), at most kPlacedOutputs of them.
+constexpr int kPlacedOutputs = 2;
+std::vector<int> accumulator_candidates(const Cascade& c, const GroupPlan& g) {
   std::vector<int> outs;
   for (int pass = 0; pass < 2; ++pass)
     for (int s : g.map.steps) {
@@ -298,10 +299,24 @@ bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig&
       if (st.kind != StepKind::Contract) continue;
       if ((c.tensor(st.out).role == TensorRole::Output) == (pass == 0)) outs.push_back(st.out);
     }
-  if (int(outs.size()) < level) return false;
+  if (outs.size() > std::size_t(kPlacedOutputs)) outs.resize(kPlacedOutputs);
+  return outs;
+}
+
+// The subsets of those outputs tried in the accumulator storage, as bit masks over them: the running
+// output, it and the scores, the scores alone (when the running outputs and the scores together do not
+// fit: flash on edge at 64x64 with 8 KiB banks, 64x128 fp32 score tiles in both slots of its 64 KiB).
+const unsigned kPlacementMasks[] = {1u, 3u, 2u};
+
+// Places the outputs `mask` selects of accumulator_candidates in the accumulator storage, each slot
+// after the previous; false when one is missing or they do not fit there.
+bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig& hw, unsigned mask, Mapping* m) {
+  const std::vector<int> outs = accumulator_candidates(c, g);
+  if (mask >> outs.size()) return false;
   std::uint64_t at = hw.accumulator_base();
-  for (int i = 0; i < level; ++i) {
-    const int t = outs[std::size_t(i)];
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    if (!(mask >> i & 1u)) continue;
+    const int t = outs[i];
     const cascade::BufferPlan& b = g.buffers[std::size_t(g.buffer_of[std::size_t(t)])];
     cascade::TensorMapping& tm = m->tensors[std::size_t(t)];
     for (int k = 0; k < 2; ++k) tm.at[k] = -1;
@@ -605,26 +620,25 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
           for (int t : res) r.tensors[std::size_t(t)].buffers = res_depth;
           variants.push_back(r);
         }
-        int plain[3] = {-1, -1, -1};  // per placement level: the candidate without residency
+        int plain[1u << kPlacedOutputs] = {-1, -1, -1, -1};  // per placement mask: the candidate without residency
         for (std::size_t vi = 0; vi < variants.size(); ++vi) {
           const Mapping& v = variants[vi];
-          auto put = [&](const Mapping& x, int level) {
+          auto put = [&](const Mapping& x, unsigned mask) {
             const int i = add(x, 0, sh.wide);
             if (i < 0) return;
             if (vi == 0)
-              plain[level] = i;
-            else if (plain[level] >= 0)
-              out[std::size_t(i)].resident_of = plain[level];
+              plain[mask] = i;
+            else if (plain[mask] >= 0)
+              out[std::size_t(i)].resident_of = plain[mask];
           };
           put(v, 0);
           if (!hw.accumulators.present) continue;
-          // The contraction outputs in the accumulator storage: the running output, then the scores.
+          // Contraction outputs in the accumulator storage (kPlacementMasks).
           CascadePlan vd;
           if (!cascade::check_mapping(c, v, hw, ~std::uint64_t(0), &vd).empty()) continue;
-          for (int level = 1; level <= 2; ++level) {
+          for (unsigned mask : kPlacementMasks) {
             Mapping placed = v;
-            if (!place_in_accumulators(c, vd.groups[0], hw, level, &placed)) break;
-            put(placed, level);
+            if (place_in_accumulators(c, vd.groups[0], hw, mask, &placed)) put(placed, mask);
           }
         }
       }

@@ -15,7 +15,7 @@
 //              barrier separates them, so their cycles add up).
 // Per candidate, besides the loops: the buffering depth of the on-chip intermediates (1 or 2; DRAM
 // operands always 2), and, when the hardware has accumulator storage, whether the contraction
-// outputs of a group (the running outputs, then the scores) are placed there (placement) or packed in
+// outputs of a group (the running outputs, they and the scores, or the scores alone) are placed there or packed in
 // the SRAM; for Online and RowBlocks, whether the DRAM inputs every query block reads again (K and V)
 // are resident (cascade/mapping.h: whole per instance on chip, each tile loaded once), with two
 // instances' slots or one. The thorough effort adds tiles that are any multiple of the array side up to 16 of them.
