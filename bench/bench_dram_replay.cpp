@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "hw/dram/dram_replay.h"
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 
 using namespace attnsim;
 

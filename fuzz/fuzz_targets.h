@@ -12,7 +12,7 @@
 #include "cascade/lower.h"
 #include "cascade/mapping.h"
 #include "cli/cli_common.h"
-#include "cli/sweep_spec.h"
+#include "sweep/sweep_spec.h"
 #include "common/errors.h"
 #include "compiler/model_lowering.h"
 #include "config/hw_config.h"
@@ -51,7 +51,7 @@ inline void model(const std::string& text) {
 // The sweep-spec reader: axes, zips, named points, every point resolved against the presets and
 // validated, hashes, cost estimates. Run from an empty folder so that file names find no files.
 inline void sweep_spec(const std::string& text) {
-  ignore_user_errors([&] { cli::parse_sweep_spec(parse_json_text(text, "fuzz.json"), "fuzz.json", ""); });
+  ignore_user_errors([&] { parse_sweep_spec(parse_json_text(text, "fuzz.json"), "fuzz.json", ""); });
 }
 
 // The DRAM trace reader. The first byte picks the format (auto, dramsim3, ramulator, plain), whether

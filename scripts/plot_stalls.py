@@ -11,7 +11,8 @@ DESCRIPTION = """\
 Draws a stacked bar per point of RESULTS.csv, the table `attnsim sweep` writes (one row per
 point; `attnsim run`'s report.csv works too): the run's cycles split into the systolic array's
 busy cycles (array_busy_cycles), its stalls by cause (stall_memory_cycles,
-stall_softmax_cycles, stall_dependency_cycles, stall_sram_port_cycles) and the rest,
+stall_softmax_cycles, stall_vector_cycles, stall_dependency_cycles, stall_sram_port_cycles)
+and the rest,
 "other / idle" = cycles - busy - stalls. Bars are normalised to the run's cycles (fractions
 0..1) and labelled by variant, sequence length N and hardware (and the other axes the sweep
 varied); the run's total cycles are written at the end of each bar. Points that failed are
@@ -19,7 +20,8 @@ listed with their error. Narrow a large sweep with --seq-len, --hardware or --wh
 
 Columns read: cycles, array_busy_cycles, stall_memory_cycles, stall_softmax_cycles,
 stall_dependency_cycles, stall_sram_port_cycles, variant, seq_len, hardware (and status,
-error, axis.variant if present)."""
+error, axis.variant, stall_vector_cycles if present: tables written before the vector unit had
+a stall cause of its own count those cycles under dependency)."""
 
 EPILOG = """\
 example:
@@ -31,9 +33,11 @@ PARTS = [
     ("array_busy_cycles", "array busy", "#3182bd", "white"),
     ("stall_memory_cycles", "stall: memory", "#e6550d", "white"),
     ("stall_softmax_cycles", "stall: softmax", "#9e6ebd", "white"),
+    ("stall_vector_cycles", "stall: vector unit", "#74c476", "black"),
     ("stall_dependency_cycles", "stall: dependency", "#fdae6b", "black"),
     ("stall_sram_port_cycles", "stall: SRAM port", "#e7ba52", "black"),
 ]
+OPTIONAL = {"stall_vector_cycles"}  # absent from older tables
 OTHER = ("other / idle", "#d9d9d9")
 LABEL_MIN = 0.06  # segments at least this wide get their percentage written in them
 
@@ -51,7 +55,8 @@ def run(argv):
 
     ap.output_format(args)
     table = ap.read_table(args.results)
-    table.require(["cycles"] + [part[0] for part in PARTS], "for the bars")
+    table.require(["cycles"] + [part[0] for part in PARTS if part[0] not in OPTIONAL], "for the bars")
+    parts = [part for part in PARTS if table.has(part[0]) or part[0] not in OPTIONAL]
     ap.require_one_of(table, ["variant", "axis.variant"], "to label the bars")
     ap.require_one_of(table, ["seq_len", "axis.seq_len"], "to label the bars")
     ap.require_one_of(table, ["hardware", "axis.hardware"], "to label the bars")
@@ -130,7 +135,7 @@ def run(argv):
             raise ap.InputError(f"{table.path}: line {r['_line']}: column 'cycles' is "
                                 f"{cycles:g}, expected a positive count")
         left = 0.0
-        for column, name, colour, ink in PARTS:
+        for column, name, colour, ink in parts:
             frac = ap.number(table, r, column) / cycles
             if frac > 0:
                 ax.barh(y, frac, left=left, height=0.8, color=colour, edgecolor="white",
@@ -162,7 +167,7 @@ def run(argv):
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("fraction of the run's cycles (array busy, stalls by cause, other / idle)")
     ax.set_ylabel("point: variant, sequence length N, hardware")
-    handles = [Patch(color=part[2], label=part[1]) for part in PARTS]
+    handles = [Patch(color=part[2], label=part[1]) for part in parts]
     handles.append(Patch(color=OTHER[1], label=OTHER[0]))
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles),
               fontsize=8.5, frameon=False)

@@ -5,7 +5,8 @@
 #      N = 256 ... 65536;
 #   2. a design-space sweep on edge at N = 4096 (configs/sweeps/design.json): array size x SRAM;
 #   3. traced runs of flash and primal (edge, N = 4096): utilization timelines and Perfetto traces;
-#   4. plots (scaling, Pareto, stalls, timelines) and a markdown summary.
+#   4. plots (scaling, Pareto, stalls, timelines) and a markdown summary, which ends with the project's
+#      claims about vanilla and primal attention and their verdicts (scripts/claims_table.py).
 # Everything lands in OUT_DIR (default out/main), named at the end. Rerunning resumes the sweeps.
 # Usage: scripts/run.sh [OUT_DIR]
 set -euo pipefail
@@ -48,6 +49,8 @@ $PY scripts/sweep_summary.py "$OUT_DIR/scaling/results.csv" -o "$summary" --base
   echo
   echo "Design-space sweep: design/results.csv. Perfetto traces (open in https://ui.perfetto.dev):"
   echo "trace-flash/trace.json, trace-primal/trace.json."
+  echo
 } >>"$summary"
+$PY scripts/claims_table.py "$OUT_DIR/scaling/results.csv" >>"$summary"
 ls "$P"/*.png | sed 's/^/  /'
 echo "results in $OUT_DIR: summary.md, plots/, scaling/results.csv, design/results.csv, trace-*/"

@@ -17,10 +17,11 @@ if [ "${SANITIZERS:-1}" != 0 ]; then
   t2=$(date +%s)
   echo "test.sh: sanitizer build $((t2 - t1)) s"
   # The Slurm integration test starts a cluster and runs the real binary many times; it adds minutes
-  # under the sanitizers and covers no code the rest of the suite does not. The plot test runs Python
-  # only. Under the sanitizers a few tests run fewer random cases (tests/support/sanitized.h).
+  # under the sanitizers and covers no code the rest of the suite does not; so do the README examples
+  # (two sweeps and three compares). The plot and claims tests run Python only. Under the sanitizers a
+  # few tests run fewer random cases (tests/support/sanitized.h).
   (source scripts/sanitizers/env.sh && cd build-asan &&
-   ctest -j "$(nproc)" --output-on-failure --timeout 900 -E '^slurm:|^plot_scripts') || status=1
+   ctest -j "$(nproc)" --output-on-failure --timeout 900 -E '^slurm:|^plot_scripts|^claims_table|^readme_examples') || status=1
   t3=$(date +%s)
   echo "test.sh: sanitizer suite $((t3 - t2)) s"
   scripts/fuzz.sh "${FUZZ_SECONDS:-60}" || status=1

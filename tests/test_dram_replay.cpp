@@ -10,6 +10,7 @@
 
 #include "common/errors.h"
 #include "config/hw_config.h"
+#include "hw/dram/dram_stats.h"
 #include "hw/dram/trace_reader.h"
 #include "test_dram_support.h"
 
@@ -195,4 +196,13 @@ TEST_CASE("dram config: a cycle /dram object is validated with JSON paths", "[dr
   CHECK(p.find("/dram/write_low: must be below write_high (8), got 8") != std::string::npos);
   p = problems(R"({"model": "cycel"})");
   CHECK(p.find("/dram/model: must be one of ideal|cycle (did you mean \"cycle\"?)") != std::string::npos);
+}
+
+TEST_CASE("dram stats: a row-buffer hit rate of a few in a million is not rounded to 0", "[dram][stats]") {
+  // 323 hits among 1,000,000 classified requests: 323 / 10^6 = 0.000323 exactly.
+  DramStats s;
+  s.row_hits = 323;
+  s.row_misses = 999677;
+  const Json j = s.to_json(load_dram_spec("ddr4-3200"), 1000);
+  CHECK(j["row_buffer"]["hit_rate"].get<double>() == Approx(0.000323).epsilon(1e-12));
 }

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "config/json_reader.h"
-#include "hw/dram/address_mapping.h"
+#include "config/dram_address_mapping.h"
 #include "hw/dram/dram_replay.h"
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 #include "hw/dram/timing_checker.h"
 #include "support/isolated.h"
 

@@ -6,7 +6,7 @@
 #include "compiler/gemm_lowering.h"
 #include "hw/accelerator.h"
 #include "hw/dram/cycle_dram.h"
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 #include "hw/dram/timing_checker.h"
 #include "support/isolated.h"
 

@@ -452,3 +452,31 @@ TEST_CASE("model overrides work on presets", "[model][overrides]") {
   CHECK(m.layers[11].seq_len == 2048);
   CHECK(m.layers[11].attention.variant == AttnVariant::Unfused);
 }
+
+TEST_CASE("model: the --help variant syntax names exactly the parameters the parser accepts", "[model][cli]") {
+  // The expected table, written from the variants' papers (model_config.h): primal takes a rank and
+  // a sample count, the other low-rank forms a rank, the vanilla ones nothing.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
+      {"unfused", {}},          {"row_fused", {}},          {"flash", {}},
+      {"primal", {"rank", "samples"}}, {"primal_causal", {"rank"}}, {"lowrank_linear", {"rank"}},
+      {"linformer", {"rank"}},  {"performer", {"rank"}},   {"nystromformer", {"rank"}}};
+  const std::string help = variant_syntax_help();
+  REQUIRE(expected.size() == attn_variant_names().size());
+  for (const auto& [name, params] : expected) {
+    INFO(name);
+    std::string problem;
+    CHECK(parse_variant_spec(name, &problem).has_value());
+    for (const std::string& p : params) {
+      CHECK(parse_variant_spec(name + ":" + p + "=7", &problem).has_value());
+      const bool named = help.find(name + " takes " + p) != std::string::npos ||
+                         help.find(" and " + p + " = ") != std::string::npos;
+      CHECK(named);
+    }
+    if (params.empty()) {
+      CHECK_FALSE(parse_variant_spec(name + ":rank=7", &problem).has_value());
+      CHECK(help.find(name) != std::string::npos);
+    }
+  }
+  CHECK(help.find("primal:rank=96,samples=200") != std::string::npos);
+  CHECK(help.find("cascade:FILE") != std::string::npos);
+}

@@ -1,6 +1,8 @@
 // attnsim run as a user runs it: graph and tile listings, the report's per-layer and per-op
 // sections, determinism, and clear errors with exit status 2 for bad input.
 #include <catch2/catch.hpp>
+#include <utility>
+#include <vector>
 
 #include "config/json_reader.h"
 #include "support/cli.h"
@@ -148,4 +150,50 @@ TEST_CASE("run charges every cycle the array is not busy to a cause, even a phas
   CHECK(charged <= total);
   CHECK(total - charged <= 512 * 1024 / 57 + 200);
   CHECK(report["array_stall_cycles"]["softmax"].get<std::int64_t>() > 0);
+}
+
+TEST_CASE("report.csv carries the resolved key hardware and the variant's parameters", "[cli][run]") {
+  const std::string model = write_small_model("small.json");
+  const std::string dir = temp_dir() + "/run_keys";
+  // A cycle-accurate DRAM by preset, and primal with its rank given and its samples left to the default.
+  REQUIRE(run_cli("run --hw edge --model " + model + " --variant primal:rank=8 --seq-len 64 --set /dram=" +
+                  R"('{"model":"cycle","preset":"lpddr4-4266"}')" + " --out " + dir)
+              .status == 0);
+  const std::string csv = slurp(dir + "/report.csv");
+  const auto nl = csv.find('\n');
+  std::vector<std::string> head, row;
+  auto split = [](const std::string& line) {
+    std::vector<std::string> cells;
+    std::string cell;
+    bool quoted = false;
+    for (char ch : line) {
+      if (ch == '"') quoted = !quoted;
+      else if (ch == ',' && !quoted) cells.push_back(std::exchange(cell, ""));
+      else cell += ch;
+    }
+    cells.push_back(cell);
+    return cells;
+  };
+  head = split(csv.substr(0, nl));
+  row = split(csv.substr(nl + 1, csv.find('\n', nl + 1) - nl - 1));
+  REQUIRE(head.size() == row.size());
+  auto cell = [&](const std::string& col) {
+    for (std::size_t i = 0; i < head.size(); ++i)
+      if (head[i] == col) return row[i];
+    FAIL("no column " << col);
+    return std::string();
+  };
+  // The edge preset (configs/presets/edge.json): 940 MHz, 16 banks of 32 KiB, 64 B ports in 64 B
+  // stripes, 64 KiB of accumulator storage.
+  CHECK(cell("clock_mhz") == "940.0");
+  CHECK(cell("sram_banks") == "16");
+  CHECK(cell("sram_bytes_per_bank") == "32768");
+  CHECK(cell("sram_port_bytes") == "64");
+  CHECK(cell("sram_interleave_bytes") == "64");
+  CHECK(cell("accumulator_storage_bytes") == "65536");
+  CHECK(cell("dram_model") == "cycle");
+  CHECK(cell("dram_preset") == "lpddr4-4266");
+  // primal: s = 8 as given, p = min(N, 10 s) = min(64, 80) = 64.
+  CHECK(cell("variant") == "primal");
+  CHECK(cell("variant_params") == "rank=8,samples=64");
 }

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "cli/sweep_spec.h"
+#include "sweep/sweep_spec.h"
 #include "common/errors.h"
 #include "config/json_reader.h"
 #include "support/cli.h"
@@ -277,28 +277,28 @@ TEST_CASE("sweep spec: points are the product of the axes in order, zipped axes 
              {"name": "design", "points": [{"label": "small-sram", "set": {"/sram/banks": 4, "/model/seq_len": 512}},
                                            {"label": "no-softmax-unit", "set": {"/softmax": null}}]}]})",
                                    "spec");
-  const cli::SweepSpec spec = cli::parse_sweep_spec(doc, "spec", "");
+  const SweepSpec spec = parse_sweep_spec(doc, "spec", "");
   REQUIRE(spec.points.size() == 2 * 3 * 2);
   CHECK(spec.axis_names == std::vector<std::string>{"hardware", "rows", "cols", "design"});
   // Point 7 = (hardware 1, zip 0, design 1) in mixed radix (3 * 2 = 6 points per hardware).
-  const cli::SweepPoint& p = spec.points[7];
+  const SweepPoint& p = spec.points[7];
   CHECK(p.label() == "hardware=cloud rows=8 cols=8 design=no-softmax-unit");
   CHECK(p.hw_source == "preset:cloud");
   CHECK(p.hw_doc()["array"]["rows"] == 8);
   CHECK(!p.hw_doc().contains("softmax"));
   CHECK(spec.points[6].hw_doc().contains("softmax"));
-  const cli::SweepPoint& q = spec.points[2];  // edge, 16 x 16, small-sram
+  const SweepPoint& q = spec.points[2];  // edge, 16 x 16, small-sram
   CHECK(q.hw_doc()["sram"]["banks"] == 4);
   CHECK(q.model_doc()["defaults"]["seq_len"] == 512);
   // Hashes: 16 hex digits, distinct, and stable (the same spec gives the same hashes).
-  const cli::SweepSpec again = cli::parse_sweep_spec(doc, "spec", "");
+  const SweepSpec again = parse_sweep_spec(doc, "spec", "");
   for (std::size_t i = 0; i < spec.points.size(); ++i) {
     CHECK(spec.points[i].hash.size() == 16);
     CHECK(spec.points[i].hash == again.points[i].hash);
     for (std::size_t j = 0; j < i; ++j) CHECK(spec.points[i].hash != spec.points[j].hash);
   }
   // FNV-1a 64 of "a" is af63dc4c8601ec8c (the published test vector).
-  CHECK(cli::hash_hex("a") == "af63dc4c8601ec8c");
+  CHECK(hash_hex("a") == "af63dc4c8601ec8c");
 }
 
 TEST_CASE("sweep --shard: the shares partition the points and attnsim merge gives the unsharded results.csv",
@@ -364,11 +364,11 @@ TEST_CASE("sweep shards: 500 points in 8 shares, each within 10% of the mean est
              {"zip": [{"path": "/array/rows", "values": [8, 16, 24, 32, 40, 48, 56, 64, 72, 80]},
                       {"path": "/array/cols", "values": [8, 16, 24, 32, 40, 48, 56, 64, 72, 80]}]}]})",
                                    "spec");
-  const cli::SweepSpec spec = cli::parse_sweep_spec(doc, "spec", "");
+  const SweepSpec spec = parse_sweep_spec(doc, "spec", "");
   REQUIRE(spec.points.size() == 500);
   std::vector<double> costs;
   double total = 0, largest = 0, smallest = 1e300;
-  for (const cli::SweepPoint& p : spec.points) {
+  for (const SweepPoint& p : spec.points) {
     costs.push_back(p.est_cost);
     total += p.est_cost;
     largest = std::max(largest, p.est_cost);
@@ -377,7 +377,7 @@ TEST_CASE("sweep shards: 500 points in 8 shares, each within 10% of the mean est
   CHECK(largest / smallest > 5);
   // The estimate grows with the work: quadratic attention at a fixed array costs more at larger N.
   CHECK(spec.points[9 * 10].est_cost > spec.points[0].est_cost);  // unfused, N = 2560 vs 256, 8x8
-  const auto shares = cli::balance_shards(costs, 8);
+  const auto shares = balance_shards(costs, 8);
   REQUIRE(shares.size() == 8);
   const double mean = total / 8;
   std::vector<int> seen(500, 0);
@@ -395,7 +395,7 @@ TEST_CASE("sweep shards: 500 points in 8 shares, each within 10% of the mean est
   // Balanced by cost, not by count: the shares hold different numbers of points.
   CHECK(max_count > min_count);
   // Deterministic.
-  CHECK(cli::balance_shards(costs, 8) == shares);
+  CHECK(balance_shards(costs, 8) == shares);
 }
 
 TEST_CASE("sweep: traces per point on request, beside each report", "[sweep][cli][trace]") {
@@ -446,7 +446,7 @@ TEST_CASE("sweep cost estimate: MACs / PEs, and the bytes a cycle-accurate DRAM 
              {"name": "dram", "points": [{"label": "ideal", "set": {"/dram/latency_cycles": 94}},
                                          {"label": "ddr4", "set": {"/dram": {"model": "cycle", "preset": "ddr4-3200"}}}]}]})",
                                    "spec");
-  const cli::SweepSpec spec = cli::parse_sweep_spec(doc, "spec", "");
+  const SweepSpec spec = parse_sweep_spec(doc, "spec", "");
   REQUIRE(spec.points.size() == 2);
   CHECK(spec.points[0].est_cost == Approx(5e-3 + 1.5e-9 * 77594624.0 / 1024).epsilon(0.02));
   // The cycle DRAM adds 15 ns per byte: at least the weights and activations once (the input and

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "cli/sweep_spec.h"
+#include "sweep/sweep_spec.h"
 #include "config/json_reader.h"
 #include "support/isolated.h"
 
@@ -53,7 +53,7 @@ TEST_CASE("sweep: 10^5 points validate in under a second and 100 MB", "[sweep][l
     // CPU time, not wall time: the machine may be shared.
     const long rss0 = peak_rss_bytes();
     const std::clock_t t0 = std::clock();
-    const cli::SweepSpec spec = cli::parse_sweep_spec(doc, "big.json", "");
+    const SweepSpec spec = parse_sweep_spec(doc, "big.json", "");
     const double seconds = double(std::clock() - t0) / CLOCKS_PER_SEC;
     const long rss1 = peak_rss_bytes();
     std::ostringstream out;
@@ -82,7 +82,7 @@ TEST_CASE("sweep: above 10^6 points is refused before any point is resolved", "[
                     {"model", "lra-text"},
                     {"axes", {{{"path", "/model/seq_len"}, {"values", values}}, {{"path", "/array/rows"}, {"values", rows}}}}};
   const auto t0 = std::chrono::steady_clock::now();
-  CHECK_THROWS_WITH(cli::parse_sweep_spec(doc, "huge.json", ""),
+  CHECK_THROWS_WITH(parse_sweep_spec(doc, "huge.json", ""),
                     "huge.json: /axes: the product of the axes has more than 1000000 points");
   CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 1.0 * kSlowdown);
 }
@@ -95,9 +95,9 @@ TEST_CASE("sweep: a point's hash is the hash of its resolved documents", "[sweep
                {"path": "/model/defaults/ffn/width", "values": [128, 256]}],
       "trace": {"formats": ["timeline"]}})",
                                    "spec.json");
-  const cli::SweepSpec spec = cli::parse_sweep_spec(doc, "spec.json", "");
+  const SweepSpec spec = parse_sweep_spec(doc, "spec.json", "");
   REQUIRE(spec.points.size() == 8);
-  for (const cli::SweepPoint& p : spec.points) CHECK(p.hash == cli::hash_hex(p.resolved().dump()));
+  for (const SweepPoint& p : spec.points) CHECK(p.hash == hash_hex(p.resolved().dump()));
   // Points that differ only in hardware share the model document, and the other way round.
   CHECK(spec.points[0].model_document == spec.points[4].model_document);  // edge/cloud, a, 128
   CHECK(spec.points[0].hw_document == spec.points[1].hw_document);        // edge, a, 128/256

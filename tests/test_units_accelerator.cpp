@@ -88,3 +88,29 @@ TEST_CASE("units sharing a bank's ports take turns; on separate banks they run i
   CHECK(simulate_cycles(hw, program(65536)) == "2048 0 2");
   CHECK(simulate_cycles(hw, program(16384)) == "4096 4096 2");
 }
+
+TEST_CASE("the array waiting for a VECTOR instruction is a vector-unit stall, not a dependency", "[units][accelerator]") {
+  // A VECTOR Scale on an 8 x 8 fp16 tile (latency 4 + ceil(64 / 8 lanes) x mul cost 1 = 12 cycles,
+  // from cycle 0, as above), then an 8 x 8 x 8 GEMM on its output: the array is idle until the
+  // Scale finishes, 12 cycles, all charged to the vector unit. A second GEMM that waits for the
+  // first keeps the array busy, so nothing more is charged.
+  const HwConfig hw = unit_hw(64);
+  auto r = run_isolated([&] {
+    ProgramSource src;
+    src.summary = "test";
+    src.generate = [](ProgramSink& sink) {
+      std::vector<TensorInfo> none;
+      Emitter e(sink, none);
+      const std::uint32_t v = e.vector(VecOp::Scale, tile_at(0, 8, 8, 2), {}, tile_at(65536, 8, 8, 2), {}, 2.f);
+      const std::uint32_t g = e.gemm(tile_at(65536, 8, 8, 2), tile_at(2 * 65536, 8, 8, 2),
+                                     tile_at(3 * 65536, 8, 8, 4), false, false, {v});
+      e.gemm(tile_at(65536, 8, 8, 2), tile_at(2 * 65536, 8, 8, 2), tile_at(3 * 65536, 8, 8, 4), true, false, {g});
+    };
+    SimOutcome o = simulate(hw, src);
+    const fs_t period = hw.array.period_fs();
+    return std::to_string(o.stats.stall_vector_fs / period) + " " + std::to_string(o.stats.stall_dependency_fs / period) +
+           " " + std::to_string(o.stats.stall_softmax_fs / period);
+  });
+  REQUIRE(r.exit_status == 0);
+  CHECK(r.output == "12 0 0");
+}

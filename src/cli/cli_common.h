@@ -10,7 +10,6 @@
 #include "config/model_config.h"
 #include "mapper/mapping.h"
 #include "mapper/search.h"
-#include "hw/trace_recorder.h"
 
 namespace attnsim::cli {
 
@@ -28,13 +27,6 @@ void check_gemm_size(const HwConfig& hw, std::int64_t m, std::int64_t k, std::in
 // Long single runs (run, gemm): a progress line on stderr every 10 s of wall time (the environment
 // variable ATTNSIM_PROGRESS_S sets another interval; 0 turns the lines off).
 void enable_run_progress();
-
-// The report's "workload" section for a model run: source, layers, the first layer's shape, variant.
-Json model_workload(const ModelConfig& model);
-// Builds the model's graph, compiles it for hw, simulates it (traced when trace is not null) and
-// returns the report, with the resolved model under "model". One simulation: call it once per
-// process (SystemC elaborates once).
-Json simulate_model(const HwConfig& hw, const ModelConfig& model, const TraceOptions* trace = nullptr);
 
 // The mapper's flags (--mapper, --mapper-seed, --mapping), shared by run and gemm.
 struct MapperFlags {

@@ -9,12 +9,13 @@
 #include <iostream>
 #include <optional>
 
-#include "cli/child_run.h"
 #include "cli/cli_common.h"
 #include "cli/compare_table.h"
 #include "common/errors.h"
 #include "config/model_config.h"
 #include "report/report.h"
+#include "sim/simulate.h"
+#include "sweep/child_run.h"
 
 namespace attnsim::cli {
 
@@ -77,12 +78,10 @@ int cmd_compare(const Args& args) {
   std::vector<std::string> variant_args, seq_len_args, sets;
   std::int64_t batch = 0;
   int jobs = 1;
-  std::string names;
-  for (const std::string& v : attn_variant_names()) names += (names.empty() ? "" : ", ") + v;
   const std::string variants_help =
       "attention variants to compare, comma-separated, each on every layer; the first is the baseline of the "
-      "ratios. A variant may carry parameters: primal:rank=96,samples=200. Variants: " +
-      names;
+      "ratios. Each variant: " +
+      variant_syntax_help();
   const std::string model_help = "workload: a JSON file, or a model preset (" + model_preset_names() + ")";
   auto add = opts.add_options();
   add("help,h", "this text");

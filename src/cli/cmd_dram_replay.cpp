@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "hw/dram/dram_replay.h"
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 #include "hw/dram/timing_checker.h"
 #include "hw/dram/trace_reader.h"
 

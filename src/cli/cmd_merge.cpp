@@ -7,9 +7,9 @@
 #include <sstream>
 
 #include "cli/cli_common.h"
-#include "cli/sweep_output.h"
 #include "common/errors.h"
 #include "report/report.h"
+#include "sweep/sweep_output.h"
 
 namespace attnsim::cli {
 

@@ -14,6 +14,7 @@
 #include "ir/graph.h"
 #include "report/report.h"
 #include "report/trace.h"
+#include "sim/simulate.h"
 
 namespace attnsim::cli {
 
@@ -41,12 +42,10 @@ int cmd_run(const Args& args) {
   std::string hw_name, model_name, out_dir, emit, variant, dtype;
   std::int64_t seq_len = 0, batch = 0;
   std::vector<std::string> sets;
-  std::string variants;
   std::string trace_dir, trace_formats = "timeline,perfetto";
   MapperFlags mapper;
   std::int64_t trace_window = 0, trace_max_slices = std::int64_t(TraceOptions().max_slices);
-  for (const std::string& v : attn_variant_names()) variants += (variants.empty() ? "" : ", ") + v;
-  variants += ", or cascade:FILE (a variant written as a cascade, models/cascades/)";
+  const std::string variants = variant_syntax_help();
   opts.add_options()("help,h", "this text")(
       "hw", po::value(&hw_name)->required(), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")(
       "model", po::value(&model_name)->required(),

@@ -6,7 +6,7 @@
 #include "common/checked_math.h"
 #include "common/errors.h"
 #include "config/presets.h"
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 
 namespace attnsim {
 
@@ -129,7 +129,7 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
   JsonView d = root.object("dram");
   std::string model = d.choice("model", std::nullopt, {"ideal", "cycle"});
   if (model == "cycle") {
-    // The cycle-accurate controller: a device preset plus controller overrides (hw/dram/dram_spec.h).
+    // The cycle-accurate controller: a device preset plus controller overrides (config/dram_spec.h).
     hw.dram.model = DramModel::Cycle;
     if (d.node()) hw.dram.cycle_spec = *d.node();
     hw.dram.peak_bytes_per_cycle = validate_cycle_dram_config(d, hw.array.clock_mhz);

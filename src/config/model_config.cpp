@@ -295,6 +295,39 @@ const std::vector<std::string>& attn_variant_names() {
   return names;
 }
 
+// What a variant's parameters mean, with their defaults (default_rank and the primal samples rule).
+const char* param_meaning(AttnVariant v, const std::string& key) {
+  if (key == "samples") return "the samples p (default min(N, 10 s))";
+  switch (v) {
+    case AttnVariant::Linformer:
+      return "the projected length k (default 256, clamped to N)";
+    case AttnVariant::Performer:
+      return "the random features m (default round(d ln d), d = head_dim)";
+    case AttnVariant::Nystromformer:
+      return "the landmarks l (default 64, clamped to N)";
+    default:
+      return "the rank s (default 20)";
+  }
+}
+
+std::string variant_syntax_help() {
+  std::string text = "NAME or NAME:PARAM=INT,PARAM=INT; ";
+  std::string bare;
+  for (std::size_t i = 0; i < attn_variant_names().size(); ++i) {
+    const AttnVariant v = AttnVariant(i);
+    const auto params = variant_params(v);
+    if (params.empty()) {
+      bare += (bare.empty() ? "" : ", ") + attn_variant_names()[i];
+      continue;
+    }
+    text += attn_variant_names()[i] + " takes ";
+    for (std::size_t k = 0; k < params.size(); ++k)
+      text += (k ? " and " : "") + params[k].first + " = " + param_meaning(v, params[k].first);
+    text += "; ";
+  }
+  return text + bare + " take none (e.g. primal:rank=96,samples=200); or cascade:FILE, a variant written as a cascade (models/cascades/)";
+}
+
 std::int64_t default_rank(AttnVariant v, std::int64_t head_dim) {
   if (v == AttnVariant::Performer) {
     // m = round(d ln d) random features. FAVOR+'s analysis (Choromanski et al., ICLR 2021, section 4)

@@ -71,6 +71,9 @@ inline constexpr std::int64_t kDefaultNystromLandmarks = 64;  // Nystromformer's
 std::int64_t default_rank(AttnVariant v, std::int64_t head_dim);
 // Whether a variant can run a causal (decoder) layer.
 bool supports_causal(AttnVariant v);
+// The command line's variant syntax for --help: each built-in variant with the parameters it takes
+// (from the same table the parser checks), what they mean and their defaults, and cascade:FILE.
+std::string variant_syntax_help();
 // A variant from a name with optional parameters, "primal:rank=96,samples=200" (the command
 // line's form), or "cascade:FILE"; nullopt and *problem set when it is not one.
 std::optional<AttentionSpec> parse_variant_spec(const std::string& text, std::string* problem);

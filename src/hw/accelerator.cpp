@@ -281,6 +281,8 @@ void Accelerator::attribute_stall(Opcode waiting_for, fs_t waited) {
     stats_.stall_memory_fs += waited;
   else if (waiting_for == Opcode::Softmax)
     stats_.stall_softmax_fs += waited;
+  else if (waiting_for == Opcode::Vector)
+    stats_.stall_vector_fs += waited;
   else
     stats_.stall_dependency_fs += waited;
 }

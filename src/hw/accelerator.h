@@ -52,11 +52,13 @@ struct SimStats {
   fs_t array_busy_fs = 0, load_busy_fs = 0, store_busy_fs = 0, vector_busy_fs = 0, softmax_busy_fs = 0;
   // SOFTMAX work, wherever it ran (the softmax unit, or the vector unit when there is none).
   fs_t softmax_work_fs = 0;
-  // Array stalls: waiting for a LOAD or STORE (memory), for a SOFTMAX (softmax), for another
-  // compute unit (dependency), or for SRAM ports; at a barrier, the wait is charged to the kind of
-  // the oldest unfinished instruction (sram_port: the banks holding its
-  // operands cannot feed it as fast as it computes, alone or shared with other units).
-  fs_t stall_memory_fs = 0, stall_softmax_fs = 0, stall_dependency_fs = 0, stall_sram_port_fs = 0;
+  // Array stalls: waiting for a LOAD or STORE (memory), for a SOFTMAX (softmax), for a VECTOR
+  // (vector: a norm, an activation, a rescale the array needs first), for anything else (dependency:
+  // another GEMM, a barrier's turn), or for SRAM ports; at a barrier, the wait is charged to the kind
+  // of the oldest unfinished instruction (sram_port: the banks holding its operands cannot feed it
+  // as fast as it computes, alone or shared with other units).
+  fs_t stall_memory_fs = 0, stall_softmax_fs = 0, stall_vector_fs = 0, stall_dependency_fs = 0,
+       stall_sram_port_fs = 0;
   std::uint64_t macs = 0, gemms = 0, vector_ops = 0, softmax_ops = 0, loads = 0, stores = 0, dma_segments = 0;
   std::uint64_t instrs = 0;
   std::int64_t bank_queueing_cycles = 0;  // port time units waited behind other units (bank conflicts)

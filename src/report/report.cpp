@@ -209,6 +209,18 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
                      {"gemm_chaining", hw.array.gemm_chaining},
                      {"fidelity", to_string(hw.array.fidelity)},
                      {"clock_mhz", hw.array.clock_mhz}}},
+                   {"sram",
+                    {{"banks", hw.sram.banks},
+                     {"bytes_per_bank", hw.sram.bytes_per_bank},
+                     {"port_bytes", hw.sram.port_bytes},
+                     {"interleave_bytes", hw.sram.interleaved() ? hw.sram.interleave_bytes : 0}}},
+                   {"accumulator_storage_bytes", hw.accumulators.present ? hw.accumulators.bytes : 0},
+                   {"dram",
+                    {{"model", hw.dram.model == DramModel::Cycle ? "cycle" : "ideal"},
+                     // The device preset of the cycle-accurate controller ("" for the ideal model).
+                     {"preset", hw.dram.model == DramModel::Cycle ? hw.dram.cycle_spec.value("preset", std::string())
+                                                                  : std::string()},
+                     {"peak_GBps", round6(hw.dram.peak_bytes_per_cycle * hw.array.clock_mhz * 1e6 / 1e9)}}},
                    {"config", hw.resolved}};
   r["workload"] = workload;
   r["schedule"] = program.summary;
@@ -237,6 +249,7 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
                         {"dram_bus", round6(ratio(double(o.dram_busy_fs), end))}};
   r["array_stall_cycles"] = {{"memory", to_cycles(s.stall_memory_fs, period)},
                              {"softmax", to_cycles(s.stall_softmax_fs, period)},
+                             {"vector", to_cycles(s.stall_vector_fs, period)},
                              {"dependency", to_cycles(s.stall_dependency_fs, period)},
                              {"sram_port", to_cycles(s.stall_sram_port_fs, period)}};
 
@@ -352,6 +365,20 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   row.emplace_back("cols", a["cols"]);
   row.emplace_back("dataflow", a["dataflow"]);
   row.emplace_back("timing", a["timing"]);
+  // The resolved key hardware, whether a sweep varied it or not (absent from reports before it).
+  const Json& h = r["hardware"];
+  auto field = [](const Json& o, const char* k) { return o.is_object() && o.contains(k) ? o[k] : Json(""); };
+  row.emplace_back("clock_mhz", field(a, "clock_mhz"));
+  const Json& sram = field(h, "sram");
+  row.emplace_back("sram_banks", field(sram, "banks"));
+  row.emplace_back("sram_bytes_per_bank", field(sram, "bytes_per_bank"));
+  row.emplace_back("sram_port_bytes", field(sram, "port_bytes"));
+  row.emplace_back("sram_interleave_bytes", field(sram, "interleave_bytes"));
+  row.emplace_back("accumulator_storage_bytes", field(h, "accumulator_storage_bytes"));
+  const Json& dram = field(h, "dram");
+  row.emplace_back("dram_model", field(dram, "model"));
+  row.emplace_back("dram_preset", field(dram, "preset"));
+  row.emplace_back("dram_peak_GBps", field(dram, "peak_GBps"));
   for (auto it = r["workload"].begin(); it != r["workload"].end(); ++it) row.emplace_back(it.key(), it.value());
   for (const char* k : {"cycles", "time_us", "macs", "utilization"}) row.emplace_back(k, r[k]);
   row.emplace_back("array_busy_cycles", r["array"]["busy_cycles"]);
@@ -362,9 +389,10 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   row.emplace_back("sram_high_water_bytes", r["sram"]["high_water_bytes"]);
   row.emplace_back("sram_capacity_bytes", r["sram"]["capacity_bytes"]);
   // A lone GEMM has no attention: an empty cell.
-  const Json& sram = r["sram"];
-  row.emplace_back("attention_sram_high_water_bytes",
-                   sram.contains("attention_high_water_bytes") ? sram["attention_high_water_bytes"] : Json(""));
+  const Json& sram_use = r["sram"];
+  row.emplace_back("attention_sram_high_water_bytes", sram_use.contains("attention_high_water_bytes")
+                                                          ? sram_use["attention_high_water_bytes"]
+                                                          : Json(""));
   row.emplace_back("pes", r["pes"]);
   for (const char* k : {"array", "vector_unit", "softmax_unit"})  // "absent": no softmax unit
     row.emplace_back(std::string(k) + "_busy_fraction", r["busy_fraction"][k]);
@@ -438,7 +466,8 @@ void print_summary(std::ostream& os, const Json& r) {
   if (r["array"].contains("scalesim_reference_cycles"))
     line("SCALE-Sim v2 reference", num(r["array"]["scalesim_reference_cycles"]) + "  (untiled compute cycles, F*L-1)");
   line("array stalls (cycles)", "memory " + num(r["array_stall_cycles"]["memory"]) + ", softmax " +
-                                    num(r["array_stall_cycles"]["softmax"]) + ", dependency " +
+                                    num(r["array_stall_cycles"]["softmax"]) + ", vector " +
+                                    num(r["array_stall_cycles"]["vector"]) + ", dependency " +
                                     num(r["array_stall_cycles"]["dependency"]) + ", sram port " +
                                     num(r["array_stall_cycles"]["sram_port"]));
   const Json& bf = r["busy_fraction"];

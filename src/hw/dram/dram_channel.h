@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "hw/dram/address_mapping.h"
-#include "hw/dram/dram_spec.h"
+#include "config/dram_address_mapping.h"
+#include "config/dram_spec.h"
 #include "hw/dram/dram_stats.h"
 
 namespace attnsim {

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "common/sim_time.h"
-#include "hw/dram/address_mapping.h"
+#include "config/dram_address_mapping.h"
 #include "hw/dram/dram_channel.h"
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 #include "hw/dram/dram_stats.h"
 #include "hw/dram/i_dram.h"
 

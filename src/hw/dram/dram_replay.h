@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "hw/dram/dram_channel.h"
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 #include "hw/dram/trace_reader.h"
 
 namespace attnsim {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 
 namespace attnsim {
 
@@ -57,6 +57,7 @@ void DramStats::merge(const DramStats& o) {
 
 namespace {
 double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
+double round9(double v) { return std::round(v * 1e9) / 1e9; }
 }  // namespace
 
 Json DramStats::to_json(const DramSpec& spec, std::int64_t elapsed_cycles) const {
@@ -100,7 +101,8 @@ Json DramStats::to_json(const DramSpec& spec, std::int64_t elapsed_cycles) const
   j["row_buffer"] = {{"hits", row_hits},
                      {"misses", row_misses},
                      {"conflicts", row_conflicts},
-                     {"hit_rate", round3(classified ? double(row_hits) / double(classified) : 0.0)}};
+                     // Nine decimals: a few hits in millions of requests must not read as 0.
+                     {"hit_rate", round9(classified ? double(row_hits) / double(classified) : 0.0)}};
   Json cmds;
   for (int i = 0; i < kDramCommandKinds; ++i) cmds[to_string(DramCommand(i))] = commands[size_t(i)];
   j["commands"] = cmds;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "hw/dram/dram_channel.h"
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 
 namespace attnsim {
 

@@ -1,4 +1,4 @@
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 
 #include <cmath>
 #include <fstream>
@@ -6,7 +6,7 @@
 #include "common/checked_math.h"
 #include "common/errors.h"
 #include "config/presets.h"
-#include "hw/dram/address_mapping.h"
+#include "config/dram_address_mapping.h"
 
 namespace attnsim {
 

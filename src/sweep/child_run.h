@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace attnsim::cli {
+namespace attnsim {
 
 struct ChildResult {
   bool ok = false;     // the task returned normally
@@ -42,4 +42,4 @@ std::vector<ChildResult> run_in_children(const std::vector<ChildTask>& tasks, in
 std::vector<ChildResult> run_in_children(const std::vector<ChildTask>& tasks, const ChildOptions& options,
                                          const ChildDone& on_done = nullptr);
 
-}  // namespace attnsim::cli
+}  // namespace attnsim

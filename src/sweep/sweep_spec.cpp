@@ -1,4 +1,4 @@
-#include "cli/sweep_spec.h"
+#include "sweep/sweep_spec.h"
 
 #include <cstdio>
 #include <algorithm>
@@ -15,7 +15,7 @@
 #include "compiler/attention_lowering.h"
 #include "ir/graph.h"
 
-namespace attnsim::cli {
+namespace attnsim {
 
 namespace {
 
@@ -656,4 +656,4 @@ SweepSpec load_sweep_spec(const std::string& path) {
   return parse_sweep_spec(read_json_file(path), path, p.parent_path().string());
 }
 
-}  // namespace attnsim::cli
+}  // namespace attnsim

@@ -1,4 +1,4 @@
-#include "cli/child_run.h"
+#include "sweep/child_run.h"
 
 #include <poll.h>
 #include <sys/prctl.h>
@@ -14,7 +14,7 @@
 #include <iostream>
 #include <stdexcept>
 
-namespace attnsim::cli {
+namespace attnsim {
 
 namespace {
 
@@ -222,4 +222,4 @@ std::vector<ChildResult> run_in_children(const std::vector<ChildTask>& tasks, co
   return results;
 }
 
-}  // namespace attnsim::cli
+}  // namespace attnsim

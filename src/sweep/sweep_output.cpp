@@ -1,4 +1,4 @@
-#include "cli/sweep_output.h"
+#include "sweep/sweep_output.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include "common/errors.h"
 #include "report/report.h"
 
-namespace attnsim::cli {
+namespace attnsim {
 
 namespace fs = std::filesystem;
 
@@ -128,4 +128,4 @@ Json status_record(const SweepPoint& p, const Finished& f) {
           {"sim_s", f.sim_s},         {"row", f.ok ? f.row : Json()}};
 }
 
-}  // namespace attnsim::cli
+}  // namespace attnsim

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "hw/dram/dram_spec.h"
+#include "config/dram_spec.h"
 
 namespace attnsim {
 

@@ -1,4 +1,4 @@
-#include "hw/dram/address_mapping.h"
+#include "config/dram_address_mapping.h"
 
 namespace attnsim {
 

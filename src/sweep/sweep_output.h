@@ -1,14 +1,14 @@
 #pragma once
-// The files of a sweep's output folder (cmd_sweep.cpp describes the layout), shared by
-// `attnsim sweep` and `attnsim merge`.
+// The files of a sweep's output folder (sweep_runner.h describes the layout), shared by
+// the sweep engine and `attnsim merge`.
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "cli/sweep_spec.h"
+#include "sweep/sweep_spec.h"
 #include "config/json_reader.h"
 
-namespace attnsim::cli {
+namespace attnsim {
 
 // What a finished point left: status.json's contents.
 struct Finished {
@@ -36,4 +36,4 @@ SweepSpec spec_from_record(const Json& record, const std::string& source);
 // status.json of a finished point.
 Json status_record(const SweepPoint& p, const Finished& f);
 
-}  // namespace attnsim::cli
+}  // namespace attnsim

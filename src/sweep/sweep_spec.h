@@ -40,7 +40,7 @@
 
 #include "config/json_reader.h"
 
-namespace attnsim::cli {
+namespace attnsim {
 
 struct SweepTrace {
   bool enabled = false;
@@ -97,4 +97,4 @@ std::vector<std::vector<std::size_t>> balance_shards(const std::vector<double>& 
 // FNV-1a 64 of text, as 16 lowercase hex digits.
 std::string hash_hex(const std::string& text);
 
-}  // namespace attnsim::cli
+}  // namespace attnsim
