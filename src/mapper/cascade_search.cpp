@@ -145,7 +145,8 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
     for (int i = 0; i <= deepest; ++i) runs *= count[std::size_t(i)];
     return runs;
   };
-  double array = 0, sm = 0, vec = 0, bytes = 0, edge_bytes = 0;
+  double array = 0, sm = 0, vec = 0, bytes = 0, edge_bytes = 0, restart = 0;
+  bool restart_latency = false;
   const std::uint64_t ob = std::uint64_t(hw.array.operand_bytes);
   std::vector<char> loaded(c.desc.tensors.size(), 0);
   for (int s : g.map.steps) {
@@ -203,7 +204,13 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
         if (chunked) tchunks *= double(ceil_div(len(r), g.stream_chunk[r]));
       }
       double loads;
-      if (distinct * tchunks <= double(depth)) {
+      const bool resident = b >= 0 && g.buffers[std::size_t(b)].resident;
+      if (resident && depth < 2) {
+        // The next instance's first tile waits for this instance's last reader of the slot.
+        restart += elems * double(ob) / hw.dram.peak_bytes_per_cycle;
+        restart_latency = true;
+      }
+      if (resident || distinct * tchunks <= double(depth)) {  // each tile once (resident: per instance)
         loads = distinct * tchunks;
       } else if (tchunks > 1) {
         loads = runs * tchunks;  // chunks walked again by every run of the step
@@ -233,7 +240,8 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
   const double mem = bytes / bw;
   const double per = overlap ? std::max({array, sm, vec, mem}) : std::max(array + sm + vec, mem);
   GroupEstimate e;
-  e.cycles = per * double(instances) + edge_bytes / bw + 2 * latency;
+  e.cycles = per * double(instances) + edge_bytes / bw + 2 * latency +
+             double(instances - 1) * (restart + (restart_latency ? latency : 0));
   e.dram_bytes = std::uint64_t(bytes);
   return e;
 }
@@ -291,9 +299,10 @@ void emit_slice(ProgramSink& sink, const Cascade& full, const Mapping& m, int gr
 
 Mapping base_mapping(const Cascade& c, const HwConfig& hw) { return cascade::whole_mapping(c, hw); }
 
-// Places the group's contraction outputs, up to `level` of them (outputs first), in the accumulator
-// storage, each slot after the previous; false when they do not fit there.
-bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig& hw, int level, Mapping* m) {
+// The group's contraction outputs that may go to the accumulator storage, the running outputs first
+// (then the scores), at most kPlacedOutputs of them.
+constexpr int kPlacedOutputs = 2;
+std::vector<int> accumulator_candidates(const Cascade& c, const GroupPlan& g) {
   std::vector<int> outs;
   for (int pass = 0; pass < 2; ++pass)
     for (int s : g.map.steps) {
@@ -301,10 +310,24 @@ bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig&
       if (st.kind != StepKind::Contract) continue;
       if ((c.tensor(st.out).role == TensorRole::Output) == (pass == 0)) outs.push_back(st.out);
     }
-  if (int(outs.size()) < level) return false;
+  if (outs.size() > std::size_t(kPlacedOutputs)) outs.resize(kPlacedOutputs);
+  return outs;
+}
+
+// The subsets of those outputs tried in the accumulator storage, as bit masks over them: the running
+// output, it and the scores, the scores alone (when the running outputs and the scores together do not
+// fit: flash on edge at 64x64 with 8 KiB banks, 64x128 fp32 score tiles in both slots of its 64 KiB).
+const unsigned kPlacementMasks[] = {1u, 3u, 2u};
+
+// Places the outputs `mask` selects of accumulator_candidates in the accumulator storage, each slot
+// after the previous; false when one is missing or they do not fit there.
+bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig& hw, unsigned mask, Mapping* m) {
+  const std::vector<int> outs = accumulator_candidates(c, g);
+  if (mask >> outs.size()) return false;
   std::uint64_t at = hw.accumulator_base();
-  for (int i = 0; i < level; ++i) {
-    const int t = outs[std::size_t(i)];
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    if (!(mask >> i & 1u)) continue;
+    const int t = outs[i];
     const cascade::BufferPlan& b = g.buffers[std::size_t(g.buffer_of[std::size_t(t)])];
     cascade::TensorMapping& tm = m->tensors[std::size_t(t)];
     for (int k = 0; k < 2; ++k) tm.at[k] = -1;
@@ -314,6 +337,27 @@ bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig&
     }
   }
   return at <= hw.onchip_bytes();
+}
+
+// The DRAM inputs of a fused group that its loops read again and again: more tiles than slots, and
+// none of their ranks is the outermost loop's (so every iteration of that loop walks all of them;
+// flash's and row-fused's K and V, once per query block). Candidates for keeping resident.
+std::vector<int> reread_inputs(const Cascade& c, const GroupPlan& g) {
+  std::vector<int> v;
+  if (g.map.loops.empty()) return v;
+  const int outer = g.map.loops.front().rank;
+  std::vector<char> written(c.desc.tensors.size(), 0);
+  for (int s : g.map.steps) written[std::size_t(c.step(s).out)] = 1;
+  for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
+    const int b = g.buffer_of[t];
+    if (b < 0 || !g.dram[t] || written[t]) continue;
+    const cascade::BufferPlan& bp = g.buffers[std::size_t(b)];
+    const auto& ranks = c.tensor(int(t)).ranks;
+    if (std::find(ranks.begin(), ranks.end(), outer) != ranks.end()) continue;
+    const std::int64_t tiles = ceil_div(c.rows(int(t)), bp.rows) * ceil_div(c.cols(int(t)), bp.cols);
+    if (tiles > bp.depth) v.push_back(int(t));
+  }
+  return v;
 }
 
 // The group's loops and streams for one structure (fused structures: group 0 holds every step).
@@ -423,6 +467,7 @@ std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_
     k += " |";
     for (const Loop& l : g.loops) k += " " + std::to_string(l.rank) + ":" + std::to_string(l.tile);
     for (const Loop& l : g.stream) k += " s" + std::to_string(l.rank) + ":" + std::to_string(l.tile);
+    for (int t : g.resident) k += " r" + std::to_string(t);
   }
   for (const cascade::TensorMapping& t : m.tensors)
     k += " " + std::to_string(t.buffers) + "/" + std::to_string(t.bank) + "/" + std::to_string(t.at[0]) + "/" +
@@ -474,10 +519,22 @@ std::vector<RungPick> pick_per_rung(const std::vector<std::vector<RungPick>>& op
   return picks;
 }
 
-// Times, for every rung of the ladder, the candidate with the fewest DRAM bytes among those fitting
-// the rung whose estimate is within kAsFastEstimate of the rung's best: the ranking is by estimated
-// cycles, and a compute-bound kernel has many near ties that move very different bytes. Each rung's
-// addition depends only on the candidates fitting it, so a design with more SRAM times it too.
+void time_candidate(MapCandidate& x, const MapperOptions& opt) {
+  if (x.timed_cycles >= 0 || !x.time) return;
+  if (opt.cache && !x.key.empty()) {
+    auto it = opt.cache->timed_cycles.find(x.key);
+    if (it == opt.cache->timed_cycles.end()) it = opt.cache->timed_cycles.emplace(x.key, x.time()).first;
+    x.timed_cycles = it->second;
+  } else {
+    x.timed_cycles = x.time();
+  }
+}
+
+// Times, for every rung of the ladder, the candidate with the fewest DRAM bytes (then the best
+// estimate) among those fitting the rung whose estimate is within kAsFastEstimate of the rung's
+// best: the ranking is by estimated cycles, and a compute-bound kernel has many near ties that move
+// very different bytes. Each rung's addition depends only on the candidates fitting it, so a design
+// with more SRAM times it too.
 void time_fewest_bytes_as_fast(std::vector<MapCandidate>& c, std::uint64_t capacity, const MapperOptions& opt) {
   const bool wide = opt.effort == MapperEffort::Thorough;
   for (std::uint64_t budget : rungs(capacity)) {
@@ -489,18 +546,23 @@ void time_fewest_bytes_as_fast(std::vector<MapCandidate>& c, std::uint64_t capac
     for (std::size_t i = 0; i < c.size(); ++i) {
       const MapCandidate& x = c[i];
       if (x.sram_bytes > budget || (!wide && x.wide) || x.analytic_cycles > best * (1 + kAsFastEstimate)) continue;
-      if (pick == c.size() || x.dram_bytes < c[pick].dram_bytes) pick = i;
+      // Among the fewest bytes, the best estimate (resident variants of many tile shapes move the same).
+      if (pick == c.size() || x.dram_bytes < c[pick].dram_bytes ||
+          (x.dram_bytes == c[pick].dram_bytes && x.analytic_cycles < c[pick].analytic_cycles))
+        pick = i;
     }
-    MapCandidate& x = c[pick];
-    if (x.timed_cycles >= 0 || !x.time) continue;
-    if (opt.cache && !x.key.empty()) {
-      auto it = opt.cache->timed_cycles.find(x.key);
-      if (it == opt.cache->timed_cycles.end()) it = opt.cache->timed_cycles.emplace(x.key, x.time()).first;
-      x.timed_cycles = it->second;
-    } else {
-      x.timed_cycles = x.time();
-    }
+    time_candidate(c[pick], opt);
   }
+}
+
+// Times, for every timed candidate, the variants of it that keep its re-read inputs resident
+// (CascadeCandidate::resident_of): the same loops and tiles with fewer DRAM bytes, which the
+// estimate ranks apart from it. A design with more SRAM times a superset of the candidates, so of
+// their variants too. `resident_of` holds each candidate's plain one (index into c), -1 for none.
+void time_resident_variants(std::vector<MapCandidate>& c, const std::vector<int>& resident_of,
+                            const MapperOptions& opt) {
+  for (std::size_t i = 0; i < c.size(); ++i)
+    if (resident_of[i] >= 0 && c[std::size_t(resident_of[i])].timed_cycles >= 0) time_candidate(c[i], opt);
 }
 
 // Per rung, the pick among one group's timed candidates (cycles < 0 where none fits the rung).
@@ -523,10 +585,10 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
   const std::int64_t instances = std::max<std::int64_t>(1, spec.instances);
   auto add = [&](const Mapping& m, int group, bool wide) {
     CascadePlan plan;
-    if (!cascade::check_mapping(c, m, hw, capacity, &plan).empty()) return;
+    if (!cascade::check_mapping(c, m, hw, capacity, &plan).empty()) return -1;
     const GroupPlan& gp = plan.groups[std::size_t(group)];
     const GroupEstimate e = estimate_group(c, gp, hw, instances);
-    if (spec.max_dram_bytes && e.dram_bytes > spec.max_dram_bytes) return;
+    if (spec.max_dram_bytes && e.dram_bytes > spec.max_dram_bytes) return -1;
     CascadeCandidate cc;
     cc.mapping = m;
     cc.structure = s;
@@ -540,6 +602,7 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
       return time_cascade_group(c, m, group, hw, capacity, instances);
     };
     out.push_back(std::move(cc));
+    return int(out.size()) - 1;
   };
   const Mapping base = base_mapping(c, hw);
   if (s != CascadeStructure::Spilled) {
@@ -555,15 +618,39 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
             any_intermediate = true;
           }
         if (depth == 1 && !any_intermediate) continue;
-        add(m, 0, sh.wide);
-        if (!hw.accumulators.present) continue;
-        // The contraction outputs in the accumulator storage: the running output, then the scores.
         CascadePlan dims;  // buffer shapes, whatever the SRAM
         if (!cascade::check_mapping(c, m, hw, ~std::uint64_t(0), &dims).empty()) continue;
-        for (int level = 1; level <= 2; ++level) {
-          Mapping placed = m;
-          if (!place_in_accumulators(c, dims.groups[0], hw, level, &placed)) break;
-          add(placed, 0, sh.wide);
+        // As is, then (online and row blocks) with the re-read DRAM inputs resident, two instances'
+        // worth of slots and then one.
+        std::vector<Mapping> variants = {m};
+        const std::vector<int> res = s == CascadeStructure::Whole ? std::vector<int>{} : reread_inputs(c, dims.groups[0]);
+        for (int res_depth : {2, 1}) {
+          if (res.empty()) break;
+          Mapping r = m;
+          r.groups[0].resident = res;
+          for (int t : res) r.tensors[std::size_t(t)].buffers = res_depth;
+          variants.push_back(r);
+        }
+        int plain[1u << kPlacedOutputs] = {-1, -1, -1, -1};  // per placement mask: the candidate without residency
+        for (std::size_t vi = 0; vi < variants.size(); ++vi) {
+          const Mapping& v = variants[vi];
+          auto put = [&](const Mapping& x, unsigned mask) {
+            const int i = add(x, 0, sh.wide);
+            if (i < 0) return;
+            if (vi == 0)
+              plain[mask] = i;
+            else if (plain[mask] >= 0)
+              out[std::size_t(i)].resident_of = plain[mask];
+          };
+          put(v, 0);
+          if (!hw.accumulators.present) continue;
+          // Contraction outputs in the accumulator storage (kPlacementMasks).
+          CascadePlan vd;
+          if (!cascade::check_mapping(c, v, hw, ~std::uint64_t(0), &vd).empty()) continue;
+          for (unsigned mask : kPlacementMasks) {
+            Mapping placed = v;
+            if (place_in_accumulators(c, vd.groups[0], hw, mask, &placed)) put(placed, mask);
+          }
         }
       }
     }
@@ -616,8 +703,11 @@ CascadePick search_cascade(const Cascade& c, const HwConfig& hw, std::uint64_t c
     for (int g = 0; g < groups && complete; ++g) {
       std::vector<std::size_t> idx;
       std::vector<MapCandidate> mc;
+      std::vector<int> local(cands.size(), -1), resident_of;
       for (std::size_t i = 0; i < cands.size(); ++i)
-        if (cands[i].group == g) idx.push_back(i), mc.push_back(cands[i].est);
+        if (cands[i].group == g) local[i] = int(idx.size()), idx.push_back(i), mc.push_back(cands[i].est);
+      for (std::size_t i : idx)
+        resident_of.push_back(cands[i].resident_of >= 0 ? local[std::size_t(cands[i].resident_of)] : -1);
       if (mc.empty()) {
         complete = false;
         break;
@@ -626,6 +716,7 @@ CascadePick search_cascade(const Cascade& c, const HwConfig& hw, std::uint64_t c
       std::vector<RungPick> per_rung(nrungs);
       if (timed && mc[fastest].timed_cycles >= 0) {
         time_fewest_bytes_as_fast(mc, capacity, opt);
+        time_resident_variants(mc, resident_of, opt);
         per_rung = ladder_picks(mc, capacity);
       } else {
         per_rung.back() = {mc[fastest].analytic_cycles, mc[fastest].dram_bytes, fastest};

@@ -15,8 +15,10 @@
 //              barrier separates them, so their cycles add up).
 // Per candidate, besides the loops: the buffering depth of the on-chip intermediates (1 or 2; DRAM
 // operands always 2), and, when the hardware has accumulator storage, whether the contraction
-// outputs of a group (the running outputs, then the scores) are placed there (placement) or packed in
-// the SRAM. The thorough effort adds tiles that are any multiple of the array side up to 16 of them.
+// outputs of a group (the running outputs, they and the scores, or the scores alone) are placed there or packed in
+// the SRAM; for Online and RowBlocks, whether the DRAM inputs every query block reads again (K and V)
+// are resident (cascade/mapping.h: whole per instance on chip, each tile loaded once), with two
+// instances' slots or one. The thorough effort adds tiles that are any multiple of the array side up to 16 of them.
 //
 // Estimate per group and instance (the units overlap when every on-chip intermediate is double
 // buffered, else the compute units serialise):
@@ -24,15 +26,17 @@
 //   + the exposed first load and last store (a tile each, plus the DRAM latency),
 // with each step's work from the closed forms (timing/) summed over its runs: a step runs once per
 // iteration of the loops enclosing its innermost own loop; a DRAM operand is reloaded whenever a
-// loop outside its innermost own loop advances, unless all of its tiles fit in its two slots.
+// loop outside its innermost own loop advances, unless all of its tiles fit in its two slots or it
+// is resident (with one slot, each instance's first tile also waits for the previous instance's reads).
 // Timing: the whole group when it has at most 4096 iteration points (instances x loop trips x key
 // chunks); else one instance, the outermost loop (or the instances, when a group has no loop) cut to
 // one and two iterations, extrapolated linearly to all of them (search.h, time_extrapolated). Causal
 // masks are left out of the timing (every candidate alike).
 //
 // The choice: the capacity ladder of search.h times, per structure and per group, a superset of what a
-// smaller SRAM times (its best few by the estimate per rung, and per rung the fewest-bytes candidate
-// among those estimated within 2 % of the rung's best). Among the timed, a mapping within 0.5 % of the fastest that moves fewer DRAM
+// smaller SRAM times (its best few by the estimate per rung, per rung the fewest-bytes candidate
+// among those estimated within 2 % of the rung's best, and the resident variants of every candidate
+// timed). Among the timed, a mapping within 0.5 % of the fastest that moves fewer DRAM
 // bytes is preferred (a flash kernel within 0.02 % of the fastest that keeps K and V resident moves 6x
 // fewer), bounded rung by rung of the ladder (budget / 2^i, smallest first) by the pick of the rung
 // below, so that more SRAM never picks a slower mapping as timed; the same among the structures'
@@ -69,6 +73,7 @@ struct CascadeCandidate {
   CascadeStructure structure = CascadeStructure::Whole;
   int group = 0;  // the group it varies (Spilled: each group is searched alone)
   MapCandidate est;
+  int resident_of = -1;  // a variant keeping inputs resident: the index of the same mapping without
 };
 
 // The structure's candidates within `capacity`, in enumeration order. For Spilled, the candidates of
