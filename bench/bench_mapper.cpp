@@ -9,7 +9,9 @@
 // text workloads at N = 4096): wall time with --mapper fast and default against the same run with
 // every choice fixed by its emitted mapping (no search), medians of 5 (1 with --quick) taken in
 // this one run, as ratios.
-// Usage: bench_mapper [--quick]
+// Part 4: flash attention on cloud at N = 16K, 32K, 64K (LRA text, BERT-base): the DRAM bytes of the
+// cascade mapper's pick against the compulsory Q, K, V, O bytes (issue target: within 1.3x).
+// Usage: bench_mapper [--quick | --attention (part 4 alone)]
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,9 +26,13 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "cascade/cascade.h"
+#include "cascade/lower.h"
+#include "cascade/mapping.h"
 #include "compiler/gemm_lowering.h"
 #include "config/hw_config.h"
 #include "hw/accelerator.h"
+#include "mapper/cascade_search.h"
 #include "mapper/program_timer.h"
 
 using namespace attnsim;
@@ -64,11 +70,73 @@ struct Case {
   const char* dataflow;  // null: the preset's
 };
 
+// Part 4: flash at long N on cloud: the cascade mapper's pick for one layer's attention (all heads),
+// the DRAM bytes of its tile program against the compulsory Q, K, V read and O written once
+// (4 N d operand bytes per head; target: within 1.3x), its timed cycles, and the search's wall time.
+void long_attention() {
+  std::printf("\nPart 4: flash on cloud at long N: DRAM bytes of the pick against the compulsory Q, K, V, O\n");
+  std::printf("%-10s %6s %5s %-48s %14s %14s %7s %14s %8s\n", "model", "N", "heads", "mapping", "DRAM B",
+              "compulsory B", "ratio", "timed cycles", "map s");
+  const HwConfig cloud = load_hw_config("cloud");
+  struct Attn {
+    const char* model;
+    std::int64_t heads, d;
+  };
+  for (const Attn& a : {Attn{"lra-text", 2, 32}, Attn{"bert-base", 12, 64}})
+    for (std::int64_t n : {16384, 32768, 65536}) {
+      const cascade::Cascade c = cascade::bind_cascade(
+          cascade::parse_cascade(cascade::vanilla_attention_json(), "vanilla"), {{"N", double(n)}, {"d", double(a.d)}},
+          false);
+      CascadeSearchSpec spec;
+      spec.structures = {CascadeStructure::Whole, CascadeStructure::RowBlocks, CascadeStructure::Online};
+      spec.instances = a.heads;
+      const auto t0 = std::chrono::steady_clock::now();
+      const CascadePick pick = search_cascade(c, cloud, std::uint64_t(cloud.sram.total_bytes()), spec, {}, "bench");
+      const double map_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      // The heads' Q, K, V and O stacked by rows, as the model binds them.
+      const cascade::CascadePlan plan =
+          cascade::plan_cascade(c, pick.mapping, cloud, std::uint64_t(cloud.sram.total_bytes()));
+      std::vector<TensorInfo> tensors;
+      std::vector<int> tensor_of(c.desc.tensors.size(), -1);
+      std::uint64_t next = 0;
+      for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
+        if (c.desc.tensors[t].role == cascade::TensorRole::Intermediate) continue;
+        const TensorInfo ti{c.desc.tensors[t].name, next, std::uint64_t(a.heads * c.rows(int(t))),
+                            std::uint64_t(c.cols(int(t))), cloud.array.operand_bytes};
+        next = align_up(next + ti.bytes(), 4096);
+        tensor_of[t] = int(tensors.size());
+        tensors.push_back(ti);
+      }
+      std::vector<cascade::Binding> bindings;
+      for (std::int64_t h = 0; h < a.heads; ++h) {
+        cascade::Binding b;
+        for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
+          DramBlock blk;
+          if (tensor_of[t] >= 0)
+            blk = {std::uint16_t(tensor_of[t]), h * c.rows(int(t)), 0, c.rows(int(t)), c.cols(int(t))};
+          b.blocks.push_back(blk);
+        }
+        bindings.push_back(b);
+      }
+      const ProgramCounts k = count_program(ProgramSource::of(cascade::lower_program(cloud, plan, tensors, bindings)));
+      const double moved = double(k.load_bytes + k.store_bytes);
+      const double compulsory = double(4 * n * a.d * a.heads * cloud.array.operand_bytes);
+      std::string m = cascade::describe(c, pick.mapping);
+      m = m.substr(m.find('[') == std::string::npos ? 0 : m.find('['));
+      std::printf("%-10s %6lld %5lld %-48s %14.0f %14.0f %7.2f %14.0f %8.2f\n", a.model, (long long)n,
+                  (long long)a.heads, m.c_str(), moved, compulsory, moved / compulsory, pick.cycles, map_s);
+    }
+}
+
 }  // namespace
 
 // SystemC provides main() and calls sc_main(); every simulation runs in a forked child.
 int sc_main(int argc, char** argv) {
   bool quick = argc > 1 && !std::strcmp(argv[1], "--quick");
+  if (argc > 1 && !std::strcmp(argv[1], "--attention")) {  // Part 4 alone
+    long_attention();
+    return 0;
+  }
   const std::vector<Case> cases = {
       {"cloud", {1024, 1024, 1024}, nullptr}, {"cloud", {2048, 2048, 2048}, nullptr},
       {"cloud", {4096, 768, 3072}, nullptr},  {"cloud", {4096, 3072, 768}, nullptr},
@@ -196,5 +264,7 @@ int sc_main(int argc, char** argv) {
     const double f = bench::median(fixed_s), fa = bench::median(fast_s), de = bench::median(default_s);
     std::printf("%-60s %10.3f %10.3f %10.3f %8.2f %9.2f\n", r.args, f, fa, de, fa / f, de / f);
   }
+
+  long_attention();
   return 0;
 }

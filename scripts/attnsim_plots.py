@@ -525,3 +525,107 @@ def main(run, argv=None):
         sys.exit(EXIT_INPUT)
     except BrokenPipeError:  # stdout closed early (| head): not an error of the plot
         sys.stderr.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Point labels that do not overlap
+
+def freeze_layout(fig):
+    """Draws the figure once so that the layout engine fixes every axes' position, then turns the
+    engine off: labels placed afterwards in display coordinates stay where they were put."""
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+
+
+def _overlap(a, b):
+    """Area shared by two rectangles (x0, y0, x1, y1) in pixels."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def place_labels(fig, ax, labels, marker_radius_pt=5.0, gap_pt=5.0, max_rows=14):
+    """Writes `labels`, dicts {x, y, text, gid, style (keyword arguments of annotate)}, in the
+    order given (the most important first), each as an annotation of its point (x, y) in data
+    coordinates. Each goes to the first place around its point where its box overlaps no label
+    already placed, no point of `ax` and not the legend, and stays inside the axes: right of the
+    point, left, above, below, the four diagonals, then further right or left and up to
+    `max_rows` text heights up or down, joined to its point by a thin leader line. A label that fits nowhere goes where it
+    overlaps least. Call after the axis limits are final and freeze_layout(fig).
+
+    Returns (annotations, number of labels that overlap something)."""
+    renderer = fig.canvas.get_renderer()
+    px = fig.dpi / 72.0  # pixels per point
+    frame = ax.get_window_extent(renderer)
+    frame = (frame.x0, frame.y0, frame.x1, frame.y1)
+    r = marker_radius_pt * px
+    markers = []
+    for coll in ax.collections:
+        for x, y in ax.transData.transform(coll.get_offsets()):
+            markers.append((x - r, y - r, x + r, y + r))
+    placed, annotations, crowded = [], [], 0
+    legend = ax.get_legend()
+    if legend is not None:  # the legend counts as a label placed before
+        b = legend.get_window_extent(renderer)
+        placed.append((b.x0, b.y0, b.x1, b.y1))
+    for label in labels:
+        style = dict(label.get("style", {}))
+        probe = ax.text(0, 0, label["text"], fontsize=style.get("fontsize"),
+                        fontweight=style.get("fontweight"), transform=None)
+        box = probe.get_window_extent(renderer)
+        probe.remove()
+        pad = 2.0 * px  # the rounded box around the text, and a little air
+        w, h = box.width + 2 * pad, box.height + 2 * pad
+        px_x, px_y = ax.transData.transform((label["x"], label["y"]))
+        d = gap_pt
+        step = h / px + 1.0  # a text height in points
+        # (dx, dy) in points: where the label's anchor goes; ha/va: how the box hangs from it
+        candidates = [(d, 0, "left", "center"), (-d, 0, "right", "center"),
+                      (0, d, "center", "bottom"), (0, -d, "center", "top"),
+                      (d, d, "left", "bottom"), (d, -d, "left", "top"),
+                      (-d, d, "right", "bottom"), (-d, -d, "right", "top")]
+        for k in range(1, max_rows + 1):
+            for sign in (1, -1):
+                candidates += [(3 * d, sign * k * step, "left", "center"),
+                               (-3 * d, sign * k * step, "right", "center")]
+        best = None
+        for dx, dy, ha, va in candidates:
+            ax_ = px_x + dx * px
+            ay_ = px_y + dy * px
+            x0 = ax_ if ha == "left" else ax_ - w if ha == "right" else ax_ - w / 2
+            y0 = ay_ if va == "bottom" else ay_ - h if va == "top" else ay_ - h / 2
+            rect = (x0, y0, x0 + w, y0 + h)
+            if rect[0] < frame[0] or rect[1] < frame[1] or rect[2] > frame[2] or rect[3] > frame[3]:
+                continue
+            cost = sum(_overlap(rect, o) for o in placed) + sum(_overlap(rect, m) for m in markers)
+            if best is None or cost < best[0]:
+                best = (cost, dx, dy, ha, va, rect)
+            if cost == 0:
+                break
+        if best is None:  # nowhere inside the axes: right of the point, whatever it covers
+            best = (1.0, d, 0, "left", "center", (px_x, px_y, px_x + w, px_y + h))
+        cost, dx, dy, ha, va, rect = best
+        crowded += cost > 0
+        placed.append(rect)
+        far = abs(dx) > d or abs(dy) > d
+        if far:
+            style.setdefault("arrowprops", dict(arrowstyle="-", color="0.55", linewidth=0.5,
+                                                shrinkA=0, shrinkB=marker_radius_pt - 1))
+        a = ax.annotate(label["text"], (label["x"], label["y"]), xytext=(dx, dy),
+                        textcoords="offset points", ha=ha, va=va, zorder=6, **style)
+        a.set_gid(label.get("gid"))
+        a.set_in_layout(False)
+        annotations.append(a)
+    return annotations, crowded
+
+
+def text_boxes_overlap(fig, artists):
+    """Pairs of `artists` (texts or annotations) whose drawn boxes overlap, as index pairs; for
+    tests and warnings."""
+    from matplotlib.text import Text
+    fig.canvas.draw()  # annotations find their places when drawn
+    renderer = fig.canvas.get_renderer()
+    boxes = [Text.get_window_extent(a, renderer) for a in artists]  # the text, not its leader
+    return [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+            if _overlap((boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1),
+                        (boxes[j].x0, boxes[j].y0, boxes[j].x1, boxes[j].y1)) > 0]

@@ -14,11 +14,17 @@ Draws cycles against an on-chip resource from RESULTS.csv, the table `attnsim sw
 array size in PEs (pes, --x pes), both on log axes. Points are coloured by attention variant
 (axis.variant, else variant) and shaped by hardware when there are several. The Pareto front,
 the points no other point beats on both cycles and the resource, is drawn as a black step line
-and its points are ringed and labelled. One panel per sequence length N (seq_len), or only the
-lengths given with --seq-len. Only rows with status "ok" are drawn.
+and its points are ringed. Every point is labelled with its design, the array size and SRAM
+capacity ("32x32, 512 KiB"; the PE count when the file has no rows and cols columns): the
+front's points in a box with their variant (and hardware when there are several), the others in
+small grey type. A label goes beside its point where it covers no other label or point, else
+further off with a thin leader line; if a crowded panel leaves some overlapping, a warning on
+stderr says how many (draw fewer with --labels front, or a larger --size). One panel per
+sequence length N (seq_len), or only the lengths given with --seq-len. Only rows with status
+"ok" are drawn.
 
 Columns read: cycles, sram_capacity_bytes or pes, seq_len, variant, hardware (and status,
-axis.variant, rows, cols if present)."""
+axis.variant, rows, cols, sram_capacity_bytes, pes if present)."""
 
 EPILOG = """\
 example:
@@ -38,7 +44,30 @@ def pareto_front(points):
     return front
 
 
-def run(argv):
+def design_label(table, row):
+    """The design a point ran on: its array size and SRAM capacity, "32x32, 512 KiB" (the PE
+    count, "1K PEs", when the file has no rows and cols columns)."""
+    parts = []
+    r_, c_ = ap.cell(table, row, "rows"), ap.cell(table, row, "cols")
+    pes = ap.optional_number(table, row, "pes")
+    if r_ and c_:
+        parts.append(f"{r_}x{c_}")
+    elif pes is not None:
+        parts.append(f"{ap.fmt_seq(pes)} PEs")
+    sram = ap.optional_number(table, row, "sram_capacity_bytes")
+    if sram is not None:
+        parts.append(ap.fmt_bytes(sram))
+    return ", ".join(parts) or "?"
+
+
+FRONT_STYLE = dict(fontsize=7.5, color="black",
+                   bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="0.55", alpha=0.9))
+POINT_STYLE = dict(fontsize=6.5, color="0.4")
+
+
+def build(argv):
+    """Parses the command line, reads the table and draws the figure; returns (figure, args).
+    Each point's label is an annotation of the point, its gid "pareto-front" or "design"."""
     p = ap.parser(DESCRIPTION, EPILOG, "pareto.png")
     p.add_argument("results", metavar="RESULTS.csv", help="sweep results table to read")
     p.add_argument("--x", choices=["sram", "pes"], default="sram",
@@ -46,8 +75,11 @@ def run(argv):
                         "processing elements of the array (pes)")
     p.add_argument("--seq-len", type=int, nargs="+", metavar="N",
                    help="draw only these sequence lengths (default: one panel per length)")
-    p.add_argument("--no-labels", action="store_true",
-                   help="do not label the points of the Pareto front")
+    p.add_argument("--labels", choices=["all", "front", "none"], default="all",
+                   help="label every point with its design (all, the default), only the Pareto "
+                        "front's points (front) or none")
+    p.add_argument("--no-labels", action="store_const", const="none", dest="labels",
+                   help="the same as --labels none")
     ap.add_where(p)
     args = p.parse_args(argv)
 
@@ -95,18 +127,8 @@ def run(argv):
     several_hw = len(hardware) > 1
 
     def resource_label(value, row):
-        if args.x == "sram":
-            return ap.fmt_bytes(value)
         r_, c_ = ap.cell(table, row, "rows"), ap.cell(table, row, "cols")
         return f"{r_}x{c_}" if r_ and c_ else ap.fmt_seq(value)
-
-    def other_resource(row):
-        """The resource not on the x axis, to tell apart points of the same x."""
-        if args.x == "sram":
-            r_, c_ = ap.cell(table, row, "rows"), ap.cell(table, row, "cols")
-            return f"{r_}x{c_}" if r_ and c_ else ""
-        v = ap.optional_number(table, row, "sram_capacity_bytes")
-        return ap.fmt_bytes(v) if v is not None else ""
 
     plt = ap.pyplot()
     from matplotlib.lines import Line2D
@@ -114,8 +136,10 @@ def run(argv):
     ncols = n if n <= MAX_COLUMNS else (2 if n == 4 else MAX_COLUMNS)
     nrows = (n + ncols - 1) // ncols
     size = args.size or ((10.0, 6.5) if n == 1 else (5.6 * ncols + 1.0, 4.6 * nrows + 1.2))
-    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="constrained",
+                             dpi=args.dpi)
 
+    labels = {}  # panel -> labels to place once the layout is fixed
     for k, length in enumerate(lengths):
         ax = axes[k // ncols][k % ncols]
         pts = points[length]
@@ -131,14 +155,20 @@ def run(argv):
         for x, y, v, hw, r in front:
             ax.scatter([x], [y], s=110, facecolors="none", edgecolors="black", linewidths=1.6,
                        marker=markers[hw], zorder=4)
-            if not args.no_labels:
-                extra = [s for s in (other_resource(r), hw if several_hw else "") if s]
-                text = v + (f"\n{', '.join(extra)}" if extra else "")
-                # Below the point: no point lies there, or it would be on the front.
-                ax.annotate(text, (x, y), xytext=(0, -10), textcoords="offset points",
-                            ha="center", va="top", fontsize=7.5, zorder=5,
-                            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="0.7",
-                                      alpha=0.85))
+        # The front's labels first (they get the places nearest their points), then the other
+        # points from the fewest cycles up.
+        on_front = {id(pt) for pt in front}
+        todo = []
+        if args.labels != "none":
+            for x, y, v, hw, r in front:
+                text = f"{design_label(table, r)}\n{v}" + (f", {hw}" if several_hw else "")
+                todo.append(dict(x=x, y=y, text=text, gid="pareto-front", style=FRONT_STYLE))
+        if args.labels == "all":
+            for pt in sorted(pts, key=lambda pt: (pt[1], pt[0])):
+                if id(pt) not in on_front:
+                    todo.append(dict(x=pt[0], y=pt[1], text=design_label(table, pt[4]),
+                                     gid="design", style=POINT_STYLE))
+        labels[ax] = (length, todo)
         distinct = sorted({pt[0] for pt in pts})
         if args.x == "sram":
             ap.log_bytes_axis(ax, "x", distinct if len(distinct) <= 10 else None)
@@ -153,9 +183,9 @@ def run(argv):
                 ax.xaxis.set_major_formatter(FixedFormatter([names[x] for x in distinct]))
             ax.set_xlabel("array size, PEs (log)")
         ap.log_count_axis(ax, "y")
-        # Room for the labels under the front's points, which may reach past the extreme ones.
+        # Room for the labels beside the extreme points.
         xlo, xhi = min(distinct), max(distinct)
-        pad = math.exp(0.12 * max(math.log(xhi / xlo), 2.0)) if xlo > 0 else 1.5
+        pad = math.exp(0.16 * max(math.log(xhi / xlo), 2.0)) if xlo > 0 else 1.5
         ax.set_xlim(xlo / pad, xhi * pad)
         ylo, yhi = min(pt[1] for pt in pts), max(pt[1] for pt in pts)
         if ylo > 0:
@@ -176,7 +206,21 @@ def run(argv):
     axes[0][0].legend(handles=handles, loc="best", fontsize=8, framealpha=0.9)
 
     what = "on-chip SRAM" if args.x == "sram" else "array size"
-    ap.suptitle(fig, table, rows, failed, f"Cycles against {what}, Pareto front in black")
+    ap.suptitle(fig, table, rows, failed, f"Cycles against {what}, Pareto front in black; "
+                                          "points labelled with array size and SRAM")
+    if any(todo for _, todo in labels.values()):
+        ap.freeze_layout(fig)  # the labels are placed in pixels: the axes must not move after
+        for ax, (length, todo) in labels.items():
+            _, crowded = ap.place_labels(fig, ax, todo)
+            if crowded:
+                print(f"{os.path.basename(sys.argv[0])}: warning: N = {length}: {crowded} of "
+                      f"{len(todo)} labels overlap another label or point (try --labels front "
+                      "or a larger --size)", file=sys.stderr)
+    return fig, args
+
+
+def run(argv):
+    fig, args = build(argv)
     ap.save(fig, args)
 
 

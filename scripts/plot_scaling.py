@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Scaling of attention variants with the sequence length N, from a sweep's results table."""
 
+import argparse
 import math
 import os
 import sys
@@ -12,42 +13,52 @@ DESCRIPTION = """\
 Draws log-log scaling curves against the sequence length N from RESULTS.csv, the table
 `attnsim sweep` writes (one row per point; `attnsim run`'s report.csv works too).
 
-Panels, left to right: cycles, DRAM bytes (dram_bytes_read + dram_bytes_written) and the
-SRAM high-water mark (sram_high_water_bytes, with the SRAM capacity dotted); with
---attention-sram a fourth panel shows attention_sram_high_water_bytes. One line per attention
-variant (axis.variant, else variant), in the variant's colour, and one row of panels per
-hardware; when the sweep varied other axes too (axis.* columns such as an SRAM size), each of
-their combinations gets its own line style (pick one with --where). Each legend entry gives the
-line's log-log slope fitted over its largest Ns (cycles ~ N^slope); with more than 6 lines a
-panel, a single legend of colours and styles stands beside the figure and the slopes are printed
-on stdout instead. Only rows with status "ok" are drawn; at least two sequence lengths are
-needed.
+Panels, left to right (choose with --panels): cycles; MACs (macs, the work the schedule
+does); DRAM bytes (dram_bytes_read + dram_bytes_written); the SRAM high-water mark
+(sram_high_water_bytes, with the SRAM capacity dotted); and, with --attention-sram or
+--panels ...,attention-sram, attention_sram_high_water_bytes. One line per attention variant
+(axis.variant, else variant), in the variant's colour, and one row of panels per hardware; when
+the sweep varied other axes too (axis.* columns such as an SRAM size), each of their
+combinations gets its own line style (pick one with --where). Each legend entry gives the
+line's log-log slope and the Ns it is fitted over, its --slope-points largest ("flash: N^1.99
+(N = 1K..16K)": cycles ~ N^1.99 between N = 1K and 16K; a line with a failed point at a
+large N is fitted over smaller ones, and says so); with more than 6 lines a panel, a single
+legend of colours and styles stands beside the figure and the slopes, with their ranges, are
+printed on stdout instead. Only rows with status "ok" are drawn; at least two sequence lengths
+are needed.
 
-Columns read: seq_len, variant, hardware, cycles, dram_bytes_read, dram_bytes_written,
-sram_high_water_bytes (and status, axis.variant, sram_capacity_bytes if present)."""
+Columns read: seq_len, variant, hardware and those of the panels drawn: cycles, macs,
+dram_bytes_read, dram_bytes_written, sram_high_water_bytes (and status, axis.variant,
+sram_capacity_bytes if present)."""
 
 EPILOG = """\
 example:
   /usr/bin/python3 scripts/plot_scaling.py out/sweep/results.csv -o scaling.png
   /usr/bin/python3 scripts/plot_scaling.py results.csv --hardware edge -o edge_scaling.svg
-  /usr/bin/python3 scripts/plot_scaling.py results.csv --where bytes_per_bank=65536"""
+  /usr/bin/python3 scripts/plot_scaling.py results.csv --where bytes_per_bank=65536
+  /usr/bin/python3 scripts/plot_scaling.py results.csv --panels cycles,macs -o work.pdf"""
 
-METRICS = [
-    # (title, y label, kind, columns summed)
-    ("cycles", "cycles (log)", "count", ["cycles"]),
-    ("DRAM traffic", "DRAM bytes read + written (log)", "bytes",
-     ["dram_bytes_read", "dram_bytes_written"]),
-    ("SRAM high-water mark", "SRAM high-water mark, bytes (log)", "bytes",
-     ["sram_high_water_bytes"]),
-]
-ATTENTION_SRAM = ("attention SRAM high-water mark", "attention SRAM high-water, bytes (log)",
-                  "bytes", ["attention_sram_high_water_bytes"])
+PANELS = {
+    # name: (title, y label, kind, columns summed)
+    "cycles": ("cycles", "cycles (log)", "count", ["cycles"]),
+    "macs": ("MACs", "multiply-accumulates (log)", "count", ["macs"]),
+    "dram": ("DRAM traffic", "DRAM bytes read + written (log)", "bytes",
+             ["dram_bytes_read", "dram_bytes_written"]),
+    "sram": ("SRAM high-water mark", "SRAM high-water mark, bytes (log)", "bytes",
+             ["sram_high_water_bytes"]),
+    "attention-sram": ("attention SRAM high-water mark",
+                       "attention SRAM high-water, bytes (log)", "bytes",
+                       ["attention_sram_high_water_bytes"]),
+}
+DEFAULT_PANELS = "cycles,macs,dram,sram"
 
 MAX_LEGEND_LINES = 6  # more lines a panel: one legend beside the figure, slopes on stdout
 
 
 def fit_slope(points, count):
-    """Least-squares slope of log y against log N over the `count` largest Ns (None if < 2)."""
+    """Least-squares slope of log y against log N over the `count` largest Ns of `points`
+    [(N, y)], with the smallest and largest N fitted: (slope, N first, N last); None if fewer
+    than two points have N and y above 0."""
     pts = [(n, y) for n, y in sorted(points) if n > 0 and y > 0][-count:]
     if len(pts) < 2:
         return None
@@ -57,18 +68,44 @@ def fit_slope(points, count):
     sxx = sum((x - mx) ** 2 for x in xs)
     if sxx == 0:
         return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx, pts[0][0], pts[-1][0]
 
 
-def run(argv):
+def slope_text(fit, math_text=True):
+    """"N^1.99 (N = 4K..16K)"; with math_text the exponent is a superscript in matplotlib."""
+    slope, lo, hi = fit
+    slope = 0.0 if abs(slope) < 0.005 else slope  # not "-0.00" for a flat line
+    power = f"$N^{{{slope:.2f}}}$" if math_text else f"N^{slope:.2f}"
+    return f"{power} (N = {ap.fmt_seq(lo)}..{ap.fmt_seq(hi)})"
+
+
+def parse_panels(text):
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in names if t not in PANELS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"'{text}': expected a comma-separated list of {', '.join(PANELS)}"
+            + (f" ({', '.join(unknown)} unknown)" if unknown else ""))
+    return list(dict.fromkeys(names))
+
+
+def build(argv):
+    """Parses the command line, reads the table and draws the figure; returns (figure, args,
+    slopes, per_panel): slopes a list of (hardware, panel title, line, (slope, N first,
+    N last)), per_panel whether they are in the panels' legends (else run() prints them)."""
     p = ap.parser(DESCRIPTION, EPILOG, "scaling.png")
     p.add_argument("results", metavar="RESULTS.csv", help="sweep results table to read")
     p.add_argument("--hardware", nargs="+", metavar="NAME",
                    help="draw only this hardware (short name such as edge, or as in the file)")
+    p.add_argument("--panels", type=parse_panels, default=parse_panels(DEFAULT_PANELS),
+                   metavar="LIST",
+                   help="panels left to right, a comma-separated list of "
+                        f"{', '.join(PANELS)} (default: {DEFAULT_PANELS})")
     p.add_argument("--attention-sram", action="store_true",
                    help="add a panel with attention_sram_high_water_bytes")
     p.add_argument("--slope-points", type=int, default=3, metavar="K",
-                   help="fit each slope over the K largest Ns (default: 3)")
+                   help="fit each slope over the K largest Ns of its line (default: 3); the "
+                        "legend names the first and last N fitted")
     p.add_argument("--no-slopes", action="store_true", help="leave slopes out of the legends")
     ap.add_where(p)
     args = p.parse_args(argv)
@@ -76,7 +113,9 @@ def run(argv):
         p.error("--slope-points must be at least 2")
 
     ap.output_format(args)
-    metrics = METRICS + ([ATTENTION_SRAM] if args.attention_sram else [])
+    names = args.panels + (["attention-sram"] if args.attention_sram
+                           and "attention-sram" not in args.panels else [])
+    metrics = [PANELS[name] for name in names]
     table = ap.read_table(args.results)
     ap.require_one_of(table, ["seq_len", "axis.seq_len"], "for the x axis")
     ap.require_one_of(table, ["variant", "axis.variant"], "to tell the lines apart")
@@ -157,10 +196,10 @@ def run(argv):
                 xy = [(n, sum(ap.number(table, r, c) for c in columns))
                       for n, r in sorted(points.items())]
                 label = f"{variant} {combo}".strip()
-                slope = None if args.no_slopes else fit_slope(xy, args.slope_points)
-                if slope is not None:
-                    label += f"  (slope {slope:.2f})"
-                    slope_table.append((hw, title, label))
+                fit = None if args.no_slopes else fit_slope(xy, args.slope_points)
+                if fit is not None:
+                    slope_table.append((hw, title, label, fit))
+                    label += ": " + slope_text(fit)
                 linestyle, marker = style[combo]
                 ax.plot([n for n, _ in xy], [y for _, y in xy], marker=marker, markersize=4,
                         linewidth=1.8, linestyle=linestyle, color=colours[variant], label=label)
@@ -200,13 +239,20 @@ def run(argv):
                                   title="colour: variant; style: other axes",
                                   title_fontsize=8)
 
-    ap.suptitle(fig, table, rows, failed, "Scaling with sequence length N")
+    ap.suptitle(fig, table, rows, failed, "Scaling with sequence length N"
+                + ("" if args.no_slopes else
+                   f"; legends: log-log slope over each line's {args.slope_points} largest N"))
+    return fig, args, slope_table, per_panel
+
+
+def run(argv):
+    fig, args, slope_table, per_panel = build(argv)
     ap.save(fig, args)
     if not per_panel and slope_table:
-        print(f"log-log slopes over the {args.slope_points} largest N (too many lines to list "
-              "in the legends):")
-        for hw, metric, label in slope_table:
-            print(f"  {hw}: {metric}: {label}")
+        print(f"log-log slopes over each line's {args.slope_points} largest N (too many lines "
+              "to list in the legends):")
+        for hw, metric, label, fit in slope_table:
+            print(f"  {hw}: {metric}: {label}: {slope_text(fit, math_text=False)}")
 
 
 if __name__ == "__main__":

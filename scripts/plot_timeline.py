@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Utilization timeline of one simulation, from the timeline.csv of `attnsim run --trace`."""
 
+import json
 import math
 import os
 import sys
@@ -14,13 +15,26 @@ Draws the utilization timeline of one simulation from TIMELINE.csv, the file
 
 Panels, top to bottom, against the cycle at which each window starts (or the time with
 --clock-mhz):
+  0. with the run's report.json: the ops of each layer, a row per op (qkv_proj, qk, softmax,
+     pv, ...), a bar from the first to the last cycle of the op's instructions in the layer
+     (report.json layers[].ops[].start_cycle and end_cycle; an op that occurs twice in a layer,
+     such as norm before attention and before the FFN, spans both). The report's "phases" list
+     carries no cycles, so the phases are drawn per op of each layer;
   1. busy fraction (0..1) of the systolic array, vector unit, softmax unit, load DMA and
      store DMA, a lane each (or overlaid lines with --units lines), with each one's mean over
      the run;
   2. DRAM bandwidth per channel in GB/s (and their sum when there are several channels), with
-     the bytes in flight on a second axis;
+     the bytes in flight on a second axis and the peak bandwidth as a dash-dotted line: the
+     report's dram.peak_bytes_per_cycle x hardware.array.clock_mhz / 1000 GB/s (GB = 10^9 B),
+     or --peak-GBps;
   3. SRAM port use (0..1) of every bank, as a heatmap of banks by windows (or lines with
      --banks lines).
+With the report, every panel marks the layers (report.json layers[].start_cycle and end_cycle):
+a dashed line where one begins, every other one shaded, "layer 0", "layer 1", ... on top.
+
+The report is report.json beside TIMELINE.csv (`attnsim run --out DIR --trace DIR` writes both
+into DIR), or the file named by --report; --no-report leaves it out. It must be of the same run:
+its cycles must equal the last window's end cycle.
 
 Columns read: window_start_cycle, window_end_cycle, array_busy, vector_busy, softmax_busy,
 load_dma_busy, store_dma_busy, bank0_port_use .. bank{B-1}_port_use,
@@ -30,9 +44,11 @@ of runs of consecutive windows (--bins)."""
 
 EPILOG = """\
 example:
-  attnsim run --hw edge --model lra-text --trace out/trace
-  /usr/bin/python3 scripts/plot_timeline.py out/trace/timeline.csv -o timeline.png
-  /usr/bin/python3 scripts/plot_timeline.py out/trace/timeline.csv --clock-mhz 940 -o t.svg"""
+  attnsim run --hw edge --model lra-text --out out/t1 --trace out/t1
+  /usr/bin/python3 scripts/plot_timeline.py out/t1/timeline.csv -o timeline.png
+  /usr/bin/python3 scripts/plot_timeline.py out/t1/timeline.csv --clock-mhz 940 -o t.svg
+  /usr/bin/python3 scripts/plot_timeline.py trace/timeline.csv --report out/report.json
+  /usr/bin/python3 scripts/plot_timeline.py timeline.csv --no-report --peak-GBps 53.7"""
 
 UNITS = [
     # (column, legend name, colour)
@@ -58,7 +74,99 @@ def nice_bytes_step(vmax, max_ticks=6):
     return step
 
 
-def run(argv):
+REPORT_NAME = "report.json"
+LAYER_SHADE = "0.5"  # every other layer shaded in this grey, at LAYER_ALPHA
+LAYER_ALPHA = 0.07
+MAX_LAYER_LABELS = 24  # more layers: label every k-th
+OP_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+              "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+class RunReport:
+    """What the timeline draws from `attnsim run`'s report.json: the run's cycles, the DRAM peak
+    in GB/s (None if the report lacks it), the layers [(layer, start, end)] and the ops of each
+    layer [(layer, op, start, end)], all in cycles."""
+
+    def __init__(self, path, cycles, peak_GBps, layers, ops):
+        self.path, self.cycles, self.peak_GBps = path, cycles, peak_GBps
+        self.layers, self.ops = layers, ops
+
+
+def _json_number(path, doc, pointer, required=True):
+    """The number at JSON pointer `pointer` ("/dram/peak_bytes_per_cycle") of doc; None if a
+    key on the way is absent and not required; InputError naming the file and pointer if it is
+    required and absent, or present and not a number."""
+    value = doc
+    for key in pointer.strip("/").split("/"):
+        if isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        elif isinstance(value, dict) and key in value:
+            value = value[key]
+        elif required:
+            raise ap.InputError(f"{path}: {pointer}: missing (is this the report.json of "
+                                "`attnsim run`?)")
+        else:
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ap.InputError(f"{path}: {pointer}: is {json.dumps(value)[:40]}, expected a number")
+    return float(value)
+
+
+def read_report(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as e:
+        raise ap.InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ap.InputError(f"{path}: not a JSON file: {e}") from None
+    if not isinstance(doc, dict):
+        raise ap.InputError(f"{path}: expected a JSON object (the report of `attnsim run`)")
+    cycles = _json_number(path, doc, "/cycles")
+    bytes_per_cycle = _json_number(path, doc, "/dram/peak_bytes_per_cycle", required=False)
+    clock_mhz = _json_number(path, doc, "/hardware/array/clock_mhz", required=False)
+    # bytes/cycle x 10^6 cycles/s per MHz / 10^9 B per GB
+    peak = bytes_per_cycle * clock_mhz / 1000.0 if bytes_per_cycle and clock_mhz else None
+    layers, ops = [], []
+    raw = doc.get("layers", [])
+    if not isinstance(raw, list):
+        raise ap.InputError(f"{path}: /layers: expected a list of layers")
+    for i, layer in enumerate(raw):
+        at = f"/layers/{i}"
+        if not isinstance(layer, dict):
+            raise ap.InputError(f"{path}: {at}: expected an object")
+        index = int(_json_number(path, doc, at + "/layer"))
+        start = _json_number(path, doc, at + "/start_cycle")
+        end = _json_number(path, doc, at + "/end_cycle")
+        layers.append((index, start, end))
+        layer_ops = layer.get("ops", {})
+        if not isinstance(layer_ops, dict):
+            raise ap.InputError(f"{path}: {at}/ops: expected an object of ops")
+        for name in layer_ops:
+            op_at = f"{at}/ops/{name}"
+            op_start = _json_number(path, doc, op_at + "/start_cycle", required=False)
+            op_end = _json_number(path, doc, op_at + "/end_cycle", required=False)
+            if op_start is not None and op_end is not None and op_end > op_start:
+                ops.append((index, name, op_start, op_end))
+    return RunReport(path, cycles, peak, layers, ops)
+
+
+def find_report(args, timeline_path):
+    """The report to draw from: --report, else report.json beside the timeline if there is one,
+    else None (also with --no-report)."""
+    if args.no_report:
+        return None
+    if args.report:
+        return read_report(args.report)
+    beside = os.path.join(os.path.dirname(os.path.abspath(timeline_path)), REPORT_NAME)
+    return read_report(beside) if os.path.isfile(beside) else None
+
+
+def build(argv):
+    """Parses the command line, reads the timeline (and report) and draws the figure; returns
+    (figure, args). Axes and marks carry gids for inspection: axes "phases", "busy", "dram",
+    "sram"; "layer-boundary" lines and "layer-label" texts; "peak-bandwidth" line; a bar
+    "op:LAYER:NAME" per op of a layer."""
     p = ap.parser(DESCRIPTION, EPILOG, "timeline.png")
     p.add_argument("timeline", metavar="TIMELINE.csv", help="timeline file to read")
     p.add_argument("--clock-mhz", type=float, metavar="F",
@@ -71,7 +179,19 @@ def run(argv):
     p.add_argument("--bins", type=int, default=DEFAULT_BINS, metavar="N",
                    help="average runs of consecutive windows so that at most N are drawn "
                         f"(default: {DEFAULT_BINS}; 0 draws every window)")
+    p.add_argument("--report", metavar="REPORT.json",
+                   help="the run's report, for the layers, ops and DRAM peak (default: "
+                        f"{REPORT_NAME} beside TIMELINE.csv, if there is one)")
+    p.add_argument("--no-report", action="store_true",
+                   help="do not read a report: no layers, ops or peak from it")
+    p.add_argument("--peak-GBps", type=float, metavar="GBPS",
+                   help="the DRAM peak bandwidth to mark, in GB/s (10^9 B/s), all channels "
+                        "together (default: from the report)")
     args = p.parse_args(argv)
+    if args.report and args.no_report:
+        p.error("--report and --no-report exclude each other")
+    if args.peak_GBps is not None and args.peak_GBps <= 0:
+        p.error("--peak-GBps must be positive")
     if args.clock_mhz is not None and args.clock_mhz <= 0:
         p.error("--clock-mhz must be positive")
     if args.bins < 0:
@@ -119,11 +239,35 @@ def run(argv):
     def binned(values):
         return values if per_bin == 1 else [weighted(values, g) for g in groups]
 
+    report = find_report(args, args.timeline)
+    if report is not None and abs(report.cycles - end[-1]) > 0.5:
+        raise ap.InputError(f"{report.path}: the run took {report.cycles:,.0f} cycles but "
+                            f"{table.path} ends at cycle {end[-1]:,.0f}: not the same run "
+                            "(name its report with --report, or leave it out with --no-report)")
+    peak = args.peak_GBps if args.peak_GBps is not None else \
+        (report.peak_GBps if report is not None else None)
+    op_names = []  # rows of the ops panel, in order of first start
+    for _, name, _, _ in sorted(report.ops if report else [], key=lambda o: (o[2], o[0])):
+        if name not in op_names:
+            op_names.append(name)
+
     plt = ap.pyplot()
     from matplotlib.ticker import FuncFormatter, MultipleLocator
-    size = args.size or (13.0, 9.5)
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=size, sharex=True, layout="constrained",
-                                        gridspec_kw={"height_ratios": [1.0, 0.85, 1.0]})
+    if op_names:
+        ops_height = 0.12 * len(op_names) + 0.35  # inches: a row per op
+        size = args.size or (13.0, 9.5 + ops_height)
+        fig, (ax0, ax1, ax2, ax3) = plt.subplots(
+            4, 1, figsize=size, sharex=True, layout="constrained", dpi=args.dpi,
+            gridspec_kw={"height_ratios": [ops_height / 2.8, 1.0, 0.85, 1.0]})
+    else:
+        ax0 = None
+        size = args.size or (13.0, 9.5)
+        fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=size, sharex=True, layout="constrained",
+                                            dpi=args.dpi,
+                                            gridspec_kw={"height_ratios": [1.0, 0.85, 1.0]})
+    ax1.set_gid("busy")
+    ax2.set_gid("dram")
+    ax3.set_gid("sram")
 
     # Step lines: a window's value holds from its start to the next window's start.
     def steps(ax, values, **kw):
@@ -186,6 +330,12 @@ def run(argv):
         handles += steps(ax2, summed, color="black", linewidth=1.5,
                          label=f"all channels GB/s (mean {mean(summed):.1f})")
     top = max([v for vs in per_channel for v in vs if not math.isnan(v)] + [0.0])
+    if peak is not None:
+        together = " (all channels)" if len(channels) > 1 else ""
+        handles.append(ax2.axhline(peak, color="black", linestyle="-.", linewidth=1.3,
+                                   gid="peak-bandwidth",
+                                   label=f"peak {peak:.1f} GB/s{together}"))
+        top = max(top, peak)
     ax2.set_ylim(0, top * 1.35 if top > 0 else 1.0)
     ax2.set_ylabel("DRAM bandwidth (GB/s)")
     ax2.set_title("DRAM bandwidth per channel and bytes in flight")
@@ -235,6 +385,11 @@ def run(argv):
         ax3.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7.5,
                    ncol=1 if nb <= 16 else 2, borderaxespad=0)
 
+    if report is not None:
+        mark_layers(report, scale, [a for a in (ax0, ax1, ax2, ax3) if a is not None],
+                    ax0 if ax0 is not None else ax1)
+    if ax0 is not None:
+        draw_ops(ax0, report, op_names, scale)
     ax3.set_xlim(xs[0], x_end)
     if args.clock_mhz:
         ax3.set_xlabel(f"time (µs) at {args.clock_mhz:g} MHz, window start")
@@ -249,7 +404,55 @@ def run(argv):
     if per_bin > 1:
         wtext += f" drawn as {len(groups)} averages of {per_bin}"
     fig.suptitle(f"Utilization timeline — {ap.fmt_si(total)} cycles, {wtext}; {nb} SRAM banks, "
-                 f"{len(channels)} DRAM channel{'s' if len(channels) != 1 else ''}")
+                 f"{len(channels)} DRAM channel{'s' if len(channels) != 1 else ''}"
+                 + (f"; {len(report.layers)} layer{'s' if len(report.layers) != 1 else ''}"
+                    if report is not None and report.layers else ""))
+    return fig, args
+
+
+def mark_layers(report, scale, axes, top_axis):
+    """Every other layer shaded and a dashed line where each layer after the first begins, in
+    every panel; "layer i" over each in `top_axis`."""
+    layers = sorted(report.layers, key=lambda l: l[1])
+    for k, (_, start, end) in enumerate(layers):
+        for ax in axes:
+            if k % 2 == 1:
+                ax.axvspan(start * scale, end * scale, color=LAYER_SHADE, alpha=LAYER_ALPHA,
+                           linewidth=0, zorder=0, gid="layer-span")
+            if k > 0:
+                ax.axvline(start * scale, color="0.35", linestyle="--", linewidth=0.8,
+                           zorder=5, gid="layer-boundary")
+    every = max(1, math.ceil(len(layers) / MAX_LAYER_LABELS))
+    from matplotlib.transforms import blended_transform_factory
+    on_top = blended_transform_factory(top_axis.transData, top_axis.transAxes)
+    for k, (index, start, end) in enumerate(layers):
+        if k % every == 0:
+            top_axis.text((start + end) / 2 * scale, 1.0, f"layer {index}", transform=on_top,
+                          ha="center", va="bottom", fontsize=8.5, gid="layer-label")
+    top_axis.title.set_y(1.0)
+    top_axis.set_title(top_axis.get_title(), pad=14)  # above the layer labels
+
+
+def draw_ops(ax, report, op_names, scale):
+    """A row per op, a bar per layer from the op's first to its last cycle in that layer."""
+    colour = {name: OP_COLOURS[i % len(OP_COLOURS)] for i, name in enumerate(op_names)}
+    rows = len(op_names)
+    for layer, name, start, end in report.ops:
+        y = rows - 1 - op_names.index(name)  # the first op on top
+        bars = ax.barh(y, (end - start) * scale, left=start * scale, height=0.7,
+                       color=colour[name], alpha=0.85, linewidth=0)
+        bars[0].set_gid(f"op:{layer}:{name}")
+    ax.set_ylim(-0.6, rows - 0.4)
+    ax.set_yticks(range(rows))
+    ax.set_yticklabels(list(reversed(op_names)), fontsize=7.5)
+    ax.grid(axis="y", visible=False)
+    ax.set_gid("phases")
+    ax.set_title("ops of each layer, first to last cycle (report.json layers[].ops; an op that "
+                 "occurs twice in a layer spans both)", fontsize=9.5, pad=14)
+
+
+def run(argv):
+    fig, args = build(argv)
     ap.save(fig, args)
 
 

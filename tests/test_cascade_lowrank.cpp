@@ -118,13 +118,13 @@ Mapping compiler_like(const std::string& stem, const Cascade& c, const HwConfig&
   };
   const int mr = c.desc.rank_index("m");
   if (stem == "lowrank_linear")
-    m.groups = {{steps("KpT", "M"), {{c.desc.rank_index("p"), chunk}}, {}}, {steps("Qp", "O"), {{mr, tile}}, {}}};
+    m.groups = {{steps("KpT", "M"), {{c.desc.rank_index("p"), chunk}}, {}, {}}, {steps("Qp", "O"), {{mr, tile}}, {}, {}}};
   else if (stem == "linformer")
-    m.groups = {{steps("Kt", "Vt"), {{c.desc.rank_index("p"), chunk}}, {}}, {steps("S", "O"), {{mr, tile}}, {}}};
+    m.groups = {{steps("Kt", "Vt"), {{c.desc.rank_index("p"), chunk}}, {}, {}}, {steps("S", "O"), {{mr, tile}}, {}, {}}};
   else if (stem == "primal")
-    m.groups = {{steps("Xs", "WrT"), {{c.desc.rank_index("j"), chunk}}, {}}, {steps("Qn", "O"), {{mr, tile}}, {}}};
+    m.groups = {{steps("Xs", "WrT"), {{c.desc.rank_index("j"), chunk}}, {}, {}}, {steps("Qn", "O"), {{mr, tile}}, {}, {}}};
   else
-    m.groups = {{steps("Qm", "O"), {{mr, tile}}, {}}};
+    m.groups = {{steps("Qm", "O"), {{mr, tile}}, {}, {}}};
   return m;
 }
 

@@ -157,6 +157,93 @@ TEST_CASE("every mapping the cascade mapper can pick computes attention", "[casc
   CHECK(placed > 0);  // some candidates put their accumulators in the accumulator storage
 }
 
+TEST_CASE("the cascade mapper offers the scores alone in the accumulator storage", "[cascade_search]") {
+  // 8 KiB of accumulator storage: flash with 32-row query tiles and 64-key tiles has S tiles of
+  // 32 x 64 x 4 = 8192 B: both slots (16 KiB) do not fit there, nor beside O's 2 x 32 x 8 x 4 = 2048 B;
+  // one slot of S (depth 1) alone does, and so does O alone. Scores alone is a candidate (edge at
+  // 64x64 with 8 KiB banks runs its flash 10 % faster so: 64x128 fp32 score tiles in the 64 KiB).
+  const HwConfig hw = small_hw(8192, true);
+  const Cascade c = vanilla(256, 8, false);
+  const int s = c.desc.tensor_index("S"), o = c.desc.tensor_index("O");
+  int scores_alone = 0, output_alone = 0;
+  for (const CascadeCandidate& x : cascade_candidates(c, hw, std::uint64_t(hw.sram.total_bytes()),
+                                                      CascadeStructure::Online, {}, MapperEffort::Default)) {
+    const bool ps = x.mapping.tensors[std::size_t(s)].at[0] >= 0, po = x.mapping.tensors[std::size_t(o)].at[0] >= 0;
+    scores_alone += ps && !po;
+    output_alone += po && !ps;
+    if (ps && !po && x.mapping.groups[0].loops[0].tile == 32 && x.mapping.groups[0].loops[1].tile == 64)
+      CHECK(x.mapping.tensors[std::size_t(s)].buffers == 1);  // two slots of 8192 B do not fit 8 KiB
+  }
+  CHECK(scores_alone > 0);
+  CHECK(output_alone > 0);
+}
+
+TEST_CASE("every resident mapping the cascade mapper can pick computes attention", "[cascade_search][resident]") {
+  // As above (N = 37, d = 8, two heads, 8 KiB banks, with and without accumulator storage, causal and
+  // not), the online and row-block candidates that keep K and V resident (whole per head, each tile
+  // loaded at its first use): every third, in program order and in a random legal order.
+  int ran = 0, one_slot = 0;
+  for (bool acc : {false, true})
+    for (bool causal : {false, true}) {
+      const HwConfig hw = small_hw(8192, acc);
+      const Cascade c = vanilla(37, 8, causal);
+      const ref::Mat q = ref::random_values(2 * 37 * 8, 4), k = ref::random_values(2 * 37 * 8, 5),
+                     v = ref::random_values(2 * 37 * 8, 6);
+      CascadeSearchSpec spec;
+      spec.instances = 2;
+      for (CascadeStructure s : {CascadeStructure::Online, CascadeStructure::RowBlocks}) {
+        std::vector<Mapping> resident;
+        for (const CascadeCandidate& x :
+             cascade_candidates(c, hw, std::uint64_t(hw.sram.total_bytes()), s, spec, MapperEffort::Thorough))
+          if (!x.mapping.groups[0].resident.empty()) resident.push_back(x.mapping);
+        REQUIRE(!resident.empty());
+        for (std::size_t i = 0; i < resident.size(); i += 3) {
+          const Mapping& m = resident[i];
+          INFO(to_string(s) << (causal ? " causal" : "") << ": " << cascade::mapping_to_json(c, m).dump());
+          one_slot += m.tensors[std::size_t(c.desc.tensor_index("K"))].buffers == 1;
+          const Program pr = vanilla_program(hw, c, m, 2);
+          CHECK(count_program(ProgramSource::of(pr.p)).load_bytes == 2u * 3 * 37 * 8 * 2);  // Q, K, V once per head
+          Executor e(pr.p, std::uint64_t(hw.onchip_bytes()));
+          e.set_tensor(pr.q, q);
+          e.set_tensor(pr.k, k);
+          e.set_tensor(pr.v, v);
+          for (std::uint64_t seed : {0, 13}) {
+            e.run(seed);
+            const ref::Mat o = e.tensor(pr.o);
+            for (int h = 0; h < 2; ++h) {
+              const ref::Mat want = ref::attention(ref::block(q, 8, h * 37, 37, 0, 8), ref::block(k, 8, h * 37, 37, 0, 8),
+                                                   ref::block(v, 8, h * 37, 37, 0, 8), 37, 8, 1 / std::sqrt(8.0), causal);
+              CHECK(ref::max_rel_error(ref::block(o, 8, h * 37, 37, 0, 8), want) < 1e-4);
+            }
+          }
+          ++ran;
+        }
+      }
+    }
+  CHECK(ran >= 20);
+  CHECK(one_slot > 0);  // one whole-head slot per tensor is a candidate too
+}
+
+TEST_CASE("flash at N = 16K on the cloud preset moves at most 1.3x the compulsory DRAM bytes",
+          "[cascade_search][resident]") {
+  // LRA text's attention: 2 heads of d = 32 at N = 16384, fp16. Compulsory: Q, K, V read and O
+  // written once, 4 x 16384 x 32 x 2 B = 4,194,304 B per head, 8,388,608 B for both. K and V of a head
+  // take 2 x 1 MiB of the 32 MiB: the mapper keeps them resident instead of re-reading them for every
+  // query block (before: query blocks of 2048 rows, K and V read 8 times, 4.5x the compulsory bytes).
+  const HwConfig hw = load_hw_config("cloud");
+  const Cascade c = vanilla(16384, 32, false);
+  CascadeSearchSpec spec;
+  spec.structures = {CascadeStructure::Whole, CascadeStructure::RowBlocks, CascadeStructure::Online};
+  spec.instances = 2;
+  const CascadePick p = search_cascade(c, hw, std::uint64_t(hw.sram.total_bytes()), spec, {}, "attn");
+  INFO(cascade::describe(c, p.mapping));
+  const ProgramCounts k = count_program(ProgramSource::of(vanilla_program(hw, c, p.mapping, 2).p));
+  const std::uint64_t compulsory = 2u * 4 * 16384 * 32 * 2;
+  CHECK(k.load_bytes == 2u * 3 * 16384 * 32 * 2);
+  CHECK(k.store_bytes == 2u * 16384 * 32 * 2);
+  CHECK(double(k.load_bytes + k.store_bytes) <= 1.3 * double(compulsory));
+}
+
 TEST_CASE("more SRAM never makes the cascade mapper's pick slower", "[cascade_search]") {
   // The capacity ladder (cascade_search.h): with twice the SRAM the mapper times every mapping it
   // timed with the smaller one, so the cycles of its pick (as timed) never grow; the accelerator
@@ -242,6 +329,19 @@ TEST_CASE("the vanilla variants' cascade mappings round-trip to a byte-identical
     CHECK(ra == rb);
     CHECK_THAT(ra, Catch::Contains("\"kind\": \"cascade\""));
   }
+  {
+    // cloud, LRA text, N = 16384: flash keeps K and V resident ("resident": ["K", "V"] in its group).
+    const std::string model = "--hw cloud --model lra-text --seq-len 16384 --variant flash";
+    const CliResult emitted = run_cli("run " + model + " --emit mapping");
+    REQUIRE(emitted.status == 0);
+    CHECK_THAT(emitted.out, Catch::Contains("\"resident\": [\"K\", \"V\"]"));
+    const std::string file = write_temp("mapping-resident.json", emitted.out);
+    REQUIRE(run_cli("run " + model + " --out " + dir + "/resident-free").status == 0);
+    REQUIRE(run_cli("run " + model + " --mapping " + file + " --out " + dir + "/resident-fixed").status == 0);
+    const std::string ra = slurp(dir + "/resident-free/report.json");
+    REQUIRE(!ra.empty());
+    CHECK(ra == slurp(dir + "/resident-fixed/report.json"));
+  }
   // Errors inside a cascade mapping name the path in the mapping file.
   const std::string bad = write_temp(
       "bad-cascade.json",
@@ -252,6 +352,16 @@ TEST_CASE("the vanilla variants' cascade mappings round-trip to a byte-identical
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains(bad + ": /ops/L0.attention/mapping/groups/0/loops/0/rank: no rank \"q\""));
   CHECK_THAT(r.err, Catch::Contains(bad + ": /ops/L0.attention/mapping/buffers/S: buffering depth is 1 or 2"));
+  const std::string res = write_temp(
+      "resident-cascade.json",
+      R"({"mapping_version": 1, "ops": {"L0.attention": {"kind": "cascade", "mapping": {"cascade": "vanilla",
+          "groups": [{"steps": ["S", "P", "O"], "loops": [{"rank": "m", "tile": 64}, {"rank": "p", "tile": 64}],
+                      "resident": ["K", "S"]}]}}}})");
+  const CliResult r3 = run_cli("run --hw edge --model lra-text --seq-len 256 --variant flash --emit mapping --mapping " + res);
+  INFO(r3.err);
+  CHECK(r3.status == 2);
+  CHECK_THAT(r3.err, Catch::Contains(res + ": /ops/L0.attention/mapping/groups/0/resident/1: S is not read from DRAM in "
+                                           "this group (the group writes it); only DRAM inputs of a group can be resident"));
   const std::string big = write_temp(
       "big-cascade.json",
       R"({"mapping_version": 1, "ops": {"L0.attention": {"kind": "cascade", "mapping": {"cascade": "vanilla",

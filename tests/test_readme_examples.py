@@ -4,7 +4,8 @@
 An example is a line of an indented code block that starts with build/attnsim, scripts/ or
 /usr/bin/python3 scripts/ (a trailing backslash continues it on the next line; a '#' after
 whitespace starts a comment). They run in order, each through bash in one scratch folder that links
-the repository's build/, configs/, models/, traces/ and scripts/, so an example may use what an
+the repository's build/, configs/, models/, traces/, scripts/ and tests/ (SCALE-Sim's sample
+workloads are in tests/data/scalesim), so an example may use what an
 earlier one wrote (out/s1 of the sweep example, m.json of --emit mapping), as a reader following
 the page would. Skipped, with the reason printed: the set-up scripts (they install packages and
 build: the CI runs them anyway), the fuzzers (minutes each) and the Slurm submission (it needs a
@@ -65,7 +66,7 @@ def main():
     build = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(ROOT, "build")
     work = tempfile.mkdtemp(prefix="readme-examples-")
     os.symlink(build, os.path.join(work, "build"))
-    for d in ("configs", "models", "traces", "scripts"):
+    for d in ("configs", "models", "traces", "scripts", "tests"):
         os.symlink(os.path.join(ROOT, d), os.path.join(work, d))
     failures = []
     found = examples(os.path.join(ROOT, "README.md"))

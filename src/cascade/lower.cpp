@@ -63,6 +63,10 @@ struct BufState {
   Slot slot[2];
   int cur = -1;
   bool used = false;
+  // A resident buffer: per slot, the load of each cell (tile) of the instance it holds, kNoInstr
+  // while not loaded; cells in row-major order of the tile grid (cells_across per row).
+  std::vector<std::uint32_t> cell_load[2];
+  std::int64_t cells_across = 1;
 };
 
 struct Ctx {
@@ -76,6 +80,14 @@ class GroupEmitter {
                const std::vector<OpClass>& classes)
       : c_(*plan.cascade), g_(plan.groups[std::size_t(group)]), em_(em), inst_(inst), classes_(classes) {
     bufs_.resize(g_.buffers.size());
+    for (std::size_t b = 0; b < g_.buffers.size(); ++b) {
+      const BufferPlan& bp = g_.buffers[b];
+      if (!bp.resident) continue;
+      BufState& st = bufs_[b];
+      st.cells_across = ceil_div(bp.cols, bp.cell_cols);
+      for (int i = 0; i < bp.depth; ++i)
+        st.cell_load[i].assign(std::size_t(ceil_div(bp.rows, bp.cell_rows) * st.cells_across), kNoInstr);
+    }
     nloops_ = int(g_.map.loops.size());
     for (int s : g_.map.steps) {
       std::uint32_t own = 0, ranks = 0;
@@ -361,7 +373,9 @@ class GroupEmitter {
     Access a;
     a.buf = g_.buffer_of[std::size_t(t)];
     const Coords ac = access_coords(t, x);
-    if (g_.dram[std::size_t(t)] && !written_[std::size_t(t)]) {
+    if (plan_of(a.buf).resident) {
+      read_resident(t, x, a, d);
+    } else if (g_.dram[std::size_t(t)] && !written_[std::size_t(t)]) {
       const Coords k = buffer_coords(t, x);
       const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
       const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
@@ -391,10 +405,51 @@ class GroupEmitter {
                             " read before it was written (mapping check missed a case)");
     }
     const Slot& sl = bufs_[std::size_t(a.buf)].slot[a.slot];
-    for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]);
+    if (!plan_of(a.buf).resident)  // a resident cell's reader waits for that cell's load (read_resident)
+      for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]);
     a.tile = tile_in(a.buf, a.slot, ac);
     reads->push_back({a.buf, a.slot});
     return a;
+  }
+
+  // A tile of resident tensor t at x: the instance's whole tensor has a slot (a new one, and the
+  // previous instance's readers of it waited for, at the instance's first tile); the tile is loaded
+  // into its place there at its first use. The reader depends on that tile's load.
+  void read_resident(int t, const Ctx& x, Access& a, Deps& d) {
+    const BufferPlan& bp = plan_of(a.buf);
+    BufState& st = bufs_[std::size_t(a.buf)];
+    const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
+    a.slot = find_loaded(a.buf, blk);
+    Deps war;  // empty unless the slot is taken now
+    if (a.slot < 0) {
+      Coords whole;
+      whole.inst = same_block_[std::size_t(t)][std::size_t(x.inst)];
+      whole.len[0] = bp.rows, whole.len[1] = bp.cols;
+      a.slot = take_slot(a.buf, whole, war);
+      Slot& sl = st.slot[a.slot];
+      sl.open = false;
+      sl.src = blk;
+      std::fill(st.cell_load[a.slot].begin(), st.cell_load[a.slot].end(), kNoInstr);
+    } else {
+      st.slot[a.slot].at.inst = x.inst;  // another instance sharing the block (as read() does)
+    }
+    const Coords k = buffer_coords(t, x);
+    const std::int64_t r = k.lo[0] / bp.cell_rows, col = k.lo[1] / bp.cell_cols;
+    ATTNSIM_ASSERT(k.lo[0] % bp.cell_rows == 0 && k.lo[1] % bp.cell_cols == 0 &&
+                       k.len[0] == std::min(bp.cell_rows, bp.rows - k.lo[0]) &&
+                       k.len[1] == std::min(bp.cell_cols, bp.cols - k.lo[1]),
+                   "a resident tile off the tile grid");
+    std::uint32_t& cell = st.cell_load[a.slot][std::size_t(r * st.cells_across + col)];
+    if (cell == kNoInstr) {
+      // Later loads into the slot follow the first one on the load unit, which waited for the
+      // previous instance's readers (WAR), so only the first carries those dependencies.
+      const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
+      const auto l = war.list(Opcode::Load);
+      Slot& sl = st.slot[a.slot];
+      cell = em_.load(part, tile_in(a.buf, a.slot, k), {l[0], l[1], l[2], l[3]});
+      sl.write[unit_index(Opcode::Load)] = cell;
+    }
+    d.add(unit_index(Opcode::Load), cell);
   }
 
   // The tile of tensor t to write at x: the open tile when it continues (a sum, a chunk), else a new slot.

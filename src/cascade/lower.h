@@ -11,7 +11,9 @@
 //   chunk), the whole extent otherwise. DRAM tensors are loaded when a step needs a tile that is not
 //   resident (so a Q tile stays loaded while the key loop runs), and stored when their tile is
 //   complete (after the last index of a loop it is summed over).
-// - Buffers: each tensor has 1 or 2 slots; a new tile takes the next slot.
+// - Buffers: each tensor has 1 or 2 slots; a new tile takes the next slot. A resident tensor
+//   (mapping.h) takes a slot per instance holding all of it; each tile goes to its place there at its
+//   first use and is read from there afterwards (a reader depends on that tile's load only).
 // - Dependencies are derived, never written per variant: every slot remembers, per unit, its last
 //   writer and its last reader since; a read depends on the writers (RAW), a write on the writers
 //   and readers (WAW, WAR). Units run their own instructions in order, so one instruction per unit

@@ -369,12 +369,40 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     for (int s : gm.steps)
       if (c.step(s).kind != StepKind::Gather)
         for (int t : c.step(s).in) direct[std::size_t(t)] = 0;
+    // Resident tensors: DRAM inputs of this group (loaded here, not written), each named once.
+    std::vector<char> resident(std::size_t(ntensors), 0);
+    for (std::size_t i = 0; i < gm.resident.size(); ++i) {
+      const int t = gm.resident[i];
+      const std::string rp = gp + "/resident/" + std::to_string(i);
+      if (t < 0 || t >= ntensors) {
+        problem(rp, "no such tensor");
+        continue;
+      }
+      const std::string& tn = c.tensor(t).name;
+      if (resident[std::size_t(t)])
+        problem(rp, tn + " is listed twice");
+      else if (!used[std::size_t(t)])
+        problem(rp, "no step of the group reads " + tn);
+      else if (!gpn.dram[std::size_t(t)] || written[std::size_t(t)])
+        problem(rp, tn + " is not read from DRAM in this group (" +
+                        (written[std::size_t(t)] ? "the group writes it" : "it stays on chip") +
+                        "); only DRAM inputs of a group can be resident");
+      else if (direct[std::size_t(t)])
+        problem(rp, tn + " is read by a gather straight from DRAM; it takes no buffer to keep");
+      resident[std::size_t(t)] = 1;
+    }
     for (int t = 0; t < ntensors; ++t) {
       if (!used[std::size_t(t)] || direct[std::size_t(t)]) continue;
       BufferPlan b;
       b.tensor = t;
       b.rows = extent_in(t, c.tensor(t).ranks[0]);
       b.cols = c.tensor(t).ranks.size() > 1 ? extent_in(t, c.tensor(t).ranks[1]) : 1;
+      if (resident[std::size_t(t)]) {
+        b.resident = true;
+        b.cell_rows = b.rows, b.cell_cols = b.cols;
+        b.rows = c.rows(t);
+        b.cols = c.cols(t);
+      }
       const bool loaded = !written[std::size_t(t)];
       b.elem_bytes = int(loaded || c.tensor(t).elem == ElemKind::Operand ? ob : acc);
       b.depth = m.tensors[std::size_t(t)].buffers;
@@ -464,7 +492,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       auto free = [&](int b) {
         const BufferPlan& x = gpn.buffers[std::size_t(b)];
         const TensorMapping& tm = m.tensors[std::size_t(x.tensor)];
-        return x.host < 0 && x.ld == 0 && x.hosted_bytes == 0 && tm.bank < 0 && tm.at[0] < 0;
+        return x.host < 0 && x.ld == 0 && x.hosted_bytes == 0 && !x.resident && tm.bank < 0 && tm.at[0] < 0;
       };
       auto same = [&](int x, int y) {
         const BufferPlan &p = gpn.buffers[std::size_t(x)], &q = gpn.buffers[std::size_t(y)];
@@ -636,6 +664,11 @@ Json mapping_to_json(const Cascade& c, const Mapping& m) {
       for (const Loop& l : g.stream) st[rank_name(c, l.rank)] = l.tile;
       gj["stream"] = st;
     }
+    if (!g.resident.empty()) {
+      Json res = Json::array();
+      for (int t : g.resident) res.push_back(c.tensor(t).name);
+      gj["resident"] = res;
+    }
     groups.push_back(gj);
   }
   j["groups"] = groups;
@@ -698,7 +731,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
           diag.add(gp, "a group is an object", gs[g]);
           continue;
         }
-        gv.reject_unknown_keys({"steps", "loops", "stream"});
+        gv.reject_unknown_keys({"steps", "loops", "stream", "resident"});
         GroupMapping gm;
         if (!gs[g].contains("steps") || !gs[g]["steps"].is_array()) {
           diag.add(gp + "/steps", "must be an array of step outputs");
@@ -740,6 +773,19 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
               diag.add(sp, "a chunk is a positive integer", it.value());
             else if (r >= 0)
               gm.stream.push_back({r, it.value().get<std::int64_t>()});
+          }
+        }
+        if (gs[g].contains("resident")) {
+          const Json& rs = gs[g]["resident"];
+          if (!rs.is_array()) diag.add(gp + "/resident", "must be an array of tensor names", rs);
+          for (std::size_t i = 0; rs.is_array() && i < rs.size(); ++i) {
+            const std::string rp = gp + "/resident/" + std::to_string(i);
+            if (!rs[i].is_string()) {
+              diag.add(rp, "must be a tensor's name", rs[i]);
+              continue;
+            }
+            const int t = lookup(tensor_names, rs[i].get<std::string>(), rp, "tensor");
+            if (t >= 0) gm.resident.push_back(t);
           }
         }
         m.groups.push_back(gm);
@@ -831,6 +877,8 @@ std::string describe(const Cascade& c, const Mapping& m) {
     if (gm.loops.empty()) os << " -";
     for (const Loop& l : gm.loops) os << " " << rank_name(c, l.rank) << ":" << l.tile;
     for (const Loop& l : gm.stream) os << " stream " << rank_name(c, l.rank) << ":" << l.tile;
+    if (!gm.resident.empty()) os << " resident";
+    for (int t : gm.resident) os << " " << c.tensor(t).name;
   }
   return os.str();
 }

@@ -14,6 +14,11 @@
 // - Stream, per group: a rank the group does not loop over, with a chunk size: each step over it
 //   walks it in chunks, so DRAM operands are loaded a chunk at a time while on-chip tensors keep the
 //   whole rank (row-fused attention streams K and V by key chunks into whole score rows).
+// - Resident, per group: DRAM inputs of the group kept whole on chip for an instance (a head): the
+//   buffer holds all of the instance's tensor, each tile (the tile the loops and chunks above move) is
+//   loaded at its first use and read from there by every later iteration (flash's K and V, loaded on
+//   the first pass over the query tiles and reused by the others). The buffering depth counts whole
+//   instances: 2 lets the next head's tensor load while this one is read.
 // - Per tensor: buffering depth (1 or 2 slots; 2 lets the next tile load or compute while this one
 //   is used) and optionally where its buffers go: the bank they start at, or each slot's byte address
 //   (placement; otherwise packed in tensor order). Overlapping slots are an error. A slot address
@@ -28,7 +33,8 @@
 //   {"cascade": "vanilla",
 //    "groups": [{"steps": ["S", "P", "O"],                 // outputs of the steps, in order
 //                "loops": [{"rank": "m", "tile": 128}, {"rank": "p", "tile": 64}],
-//                "stream": {"p": 64}}],                     // optional
+//                "stream": {"p": 64},                       // optional
+//                "resident": ["K", "V"]}],                  // optional
 //    "buffers": {"S": 2, "K": 2},                           // optional, default 2 per tensor
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte address
 //    "units": {"S": "array", "P": "softmax"}}               // optional
@@ -51,6 +57,7 @@ struct GroupMapping {
   std::vector<int> steps;    // step indices, increasing
   std::vector<Loop> loops;   // outer to inner
   std::vector<Loop> stream;  // rank and chunk size
+  std::vector<int> resident;  // DRAM input tensors kept whole per instance, in the order given
 };
 
 struct TensorMapping {
@@ -89,6 +96,10 @@ struct BufferPlan {
   std::uint64_t hosted_bytes = 0;  // bytes of a partner stacked below this buffer's rows
   int host = -1;                   // index of the buffer this one lives in (-1: its own bytes)
   std::uint64_t host_offset = 0;
+  // A resident tensor (GroupMapping::resident): rows x cols is the whole instance; each tile the loop
+  // nest moves (cell_rows x cell_cols, shorter at the ends) is loaded once per instance.
+  bool resident = false;
+  std::int64_t cell_rows = 0, cell_cols = 0;
   std::uint64_t slot_bytes() const;
 };
 

@@ -7,6 +7,7 @@
 #include <systemc>
 
 #include "cli/cli_common.h"
+#include "cli/topology_run.h"
 #include "common/errors.h"
 #include "compiler/model_lowering.h"
 #include "config/model_config.h"
@@ -39,7 +40,8 @@ void print_layers(std::ostream& os, const Json& report) {
 
 int cmd_run(const Args& args) {
   po::options_description opts("options");
-  std::string hw_name, model_name, out_dir, emit, variant, dtype;
+  std::string hw_name, model_name, out_dir, emit, variant, dtype, scalesim_cfg, topology;
+  int jobs = 1;
   std::int64_t seq_len = 0, batch = 0;
   std::vector<std::string> sets;
   std::string trace_dir, trace_formats = "timeline,perfetto";
@@ -47,8 +49,8 @@ int cmd_run(const Args& args) {
   std::int64_t trace_window = 0, trace_max_slices = std::int64_t(TraceOptions().max_slices);
   const std::string variants = variant_syntax_help();
   opts.add_options()("help,h", "this text")(
-      "hw", po::value(&hw_name)->required(), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")(
-      "model", po::value(&model_name)->required(),
+      "hw", po::value(&hw_name), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")(
+      "model", po::value(&model_name),
       ("workload: a JSON file, or a model preset (" + model_preset_names() + ")").c_str())(
       "seq-len", po::value(&seq_len), "override every layer's sequence length N")(
       "batch", po::value(&batch), "override every layer's batch")(
@@ -72,16 +74,37 @@ int cmd_run(const Args& args) {
       "windows)")(
       "trace-max-slices", po::value(&trace_max_slices),
       "with --trace: at most this many instruction slices in trace.json (default 1000000); past it slices "
-      "are dropped, counters and timeline stay complete, and the trace is marked truncated");
+      "are dropped, counters and timeline stay complete, and the trace is marked truncated")(
+      "topology", po::value(&topology),
+      "instead of --model: every layer of a SCALE-Sim topology CSV (GEMMs, or convolutions by SCALE-Sim's im2col), "
+      "as attnsim gemm --topology runs them (see attnsim gemm --help); one row per layer, layers.csv with --out")(
+      "scalesim-cfg", po::value(&scalesim_cfg),
+      "with --topology (or its TopologyCsvLoc): the hardware as a SCALE-Sim v2 run config instead of --hw; compute "
+      "cycles are then SCALE-Sim's")(
+      "jobs", po::value(&jobs), "with --topology: layers simulated at once (default 1)");
   mapper.add_to(opts, "each op's schedule");
   po::variables_map vm;
   if (!parse_options("run",
                      "--hw FILE|PRESET --model FILE|PRESET [--seq-len N] [--batch B] [--variant V] [--out DIR]\n"
                      "       [--mapper fast|default|thorough] [--mapping FILE] [--emit graph|tiles|mapping]\n"
                      "       [--trace DIR [--trace-formats timeline,perfetto,vcd] [--trace-window CYCLES]\n"
-                     "        [--trace-max-slices N]]",
+                     "        [--trace-max-slices N]]\n"
+                     "   or: attnsim run --scalesim-cfg FILE.cfg|--hw FILE|PRESET [--topology FILE.csv] [--out DIR]\n"
+                     "       [--set /path=VALUE]... [--mapper fast|default|thorough] [--jobs N]",
                      opts, nullptr, args, vm))
     return 0;
+  if (!scalesim_cfg.empty() && !hw_name.empty())
+    throw UserError("--scalesim-cfg and --hw: give one hardware description");
+  if (scalesim_cfg.empty() && hw_name.empty()) throw UserError("--hw or --scalesim-cfg: the hardware is required");
+  if (!scalesim_cfg.empty() || !topology.empty()) {
+    for (const char* flag : {"model", "seq-len", "batch", "variant", "dtype", "emit", "trace", "mapping"})
+      if (vm.count(flag))
+        throw UserError(std::string("--") + flag + ": not with --topology or --scalesim-cfg (the topology is the "
+                        "workload)");
+    return run_scalesim_topology(hw_name, scalesim_cfg, topology, sets, mapper.options(), jobs, out_dir);
+  }
+  if (model_name.empty()) throw UserError("--model or --topology: the workload is required");
+  if (jobs != 1) throw UserError("--jobs: only with --topology");
   TraceOptions trace;
   const bool tracing = vm.count("trace") > 0;
   for (const char* flag : {"trace-formats", "trace-window", "trace-max-slices"})

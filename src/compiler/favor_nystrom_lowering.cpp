@@ -9,6 +9,7 @@
 #include "cascade/builtin.h"
 #include "cascade/lower.h"
 #include "common/errors.h"
+#include "mapper/cascade_search.h"
 
 namespace attnsim {
 
@@ -124,7 +125,7 @@ Mapping favor_nystrom_default_mapping(const Cascade& c, const HwConfig& hw, std:
 }
 
 std::vector<LowRankPhase> lower_favor_nystrom_group(const HwConfig& hw, const AttentionGroup& grp,
-                                                    const std::string& name) {
+                                                    const std::string& name, const MapperOptions& opt) {
   const bool performer = grp.spec.variant == AttnVariant::Performer;
   ATTNSIM_ASSERT(performer || grp.spec.variant == AttnVariant::Nystromformer, "not performer or nystromformer");
   const std::int64_t n = grp.seq_len, d = grp.head_dim, s = grp.rank;
@@ -133,7 +134,17 @@ std::vector<LowRankPhase> lower_favor_nystrom_group(const HwConfig& hw, const At
                                                    performer ? "performer (built in)" : "nystromformer (built in)"),
                             {{"N", double(n)}, {"d", double(d)}, {"s", double(s)}}, false));
   const std::uint64_t capacity = std::uint64_t(hw.sram.total_bytes());
-  const Mapping m = favor_nystrom_default_mapping(*c, hw, capacity, name);
+  // The user's mapping (--mapping FILE), else the mapper's search around the default.
+  Mapping m;
+  if (opt.fixed && opt.fixed->find(name)) {
+    m = fixed_cascade_mapping(*c, hw, capacity, *opt.fixed, name);
+  } else {
+    const Cascade* cp = c.get();
+    const DefaultMapping default_of = [cp, &hw, &name](std::uint64_t budget) {
+      return favor_nystrom_default_mapping(*cp, hw, budget, name);
+    };
+    m = search_grouped_cascade(*c, hw, capacity, default_of, std::int64_t(grp.heads.size()), opt, name).mapping;
+  }
   auto plan = std::make_shared<CascadePlan>(cascade::plan_cascade(*c, m, hw, capacity));
   // Per (batch, head): the DRAM block of every cascade tensor that is not on chip only.
   std::vector<cascade::Binding> bindings;
@@ -191,6 +202,7 @@ std::vector<LowRankPhase> lower_favor_nystrom_group(const HwConfig& hw, const At
     os << cascade::describe(*c, m) << " (group " << g << ")";
     ph.plan = os.str();
     ph.buffers = cascade::group_buffers(*plan, int(g), 0);
+    if (g == last) ph.mapping = cascade_op_mapping(*c, m);  // the op's name is the last phase's
     const HwConfig* hwp = &hw;
     ph.emit = [hwp, c, plan, bindings, shared_classes, g](Emitter& em) {
       cascade::emit_group(*hwp, *plan, int(g), em, bindings, *shared_classes);

@@ -17,6 +17,8 @@
 //                          softmax (flash on the l landmark queries); once per head A = softmax(scale
 //                          Q~ K~^T) and Z = pinv(A) (6 iterations); W = Z BV stored (Wland).
 //   [S P O]                loops m (query token tiles): S = Q K~^T, P = row softmax, O = P W.
+// The mapping is the user's (--mapping FILE, kind "cascade", on the op's last phase) or the cascade
+// mapper's search around the default (mapper/cascade_search.h, search_grouped_cascade).
 // Default mappings follow the hand-written planners they replace: per group the token tile is the
 // largest of 16, 32, ... below the array side, then the side doubling up to 2048 rows, whose
 // buffers take at most half the SRAM (else the smallest that fits; the key tile of an online
@@ -49,6 +51,6 @@ cascade::Mapping favor_nystrom_default_mapping(const cascade::Cascade& c, const 
 // The phases of a performer or nystromformer group: one per group of the mapping, named
 // NAME.global, NAME.global.1 ... for the groups before the last and NAME for the token stream.
 std::vector<LowRankPhase> lower_favor_nystrom_group(const HwConfig& hw, const AttentionGroup& grp,
-                                                    const std::string& name);
+                                                    const std::string& name, const MapperOptions& opt);
 
 }  // namespace attnsim

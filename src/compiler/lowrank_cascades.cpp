@@ -9,6 +9,7 @@
 #include "cascade/lower.h"
 #include "cascade/mapping.h"
 #include "common/errors.h"
+#include "mapper/cascade_search.h"
 
 namespace attnsim {
 
@@ -78,8 +79,47 @@ bool lowered_as_cascade(AttnVariant v) {
   return v == AttnVariant::Primal || v == AttnVariant::PrimalCausal || v == AttnVariant::LowRankLinear;
 }
 
+Mapping lowrank_default_mapping(const Cascade& c, AttnVariant v, const HwConfig& hw, std::uint64_t cap,
+                                const std::string& name) {
+  const int m_rank = c.desc.rank_index("m");
+  Mapping m = cascade::whole_mapping(c, hw);
+  m.source = hw.source + ": /sram: " + name + ": cascade " + c.desc.name + " at its smallest tiles, mapping";
+  if (v == AttnVariant::LowRankLinear) {
+    m.groups = {group(c, "KpT", "M", {{c.desc.rank_index("p"), 16}}), group(c, "Qp", "O", {{m_rank, 16}})};
+    choose_tile(c, m, 0, 0, hw, cap);
+  } else if (v == AttnVariant::Primal) {
+    // The samples whole when they fit with their weights, else in chunks (halved) that WeT and WrT sum over.
+    const std::int64_t p = c.extent[std::size_t(c.desc.rank_index("j"))];
+    m.groups = {group(c, "Xs", "WrT", {}), group(c, "Qn", "O", {{m_rank, 16}})};
+    std::int64_t pc = p;
+    for (;;) {
+      m.groups[0].loops.clear();
+      if (pc < p) m.groups[0].loops = {{c.desc.rank_index("j"), pc}};
+      if (pc == 1 || group_footprint(c, m, 0, hw) <= cap) break;
+      pc = (pc + 1) / 2;
+    }
+  } else {
+    m.groups = {group(c, "Qm", "O", {{m_rank, 16}})};
+  }
+  choose_tile(c, m, int(m.groups.size()) - 1, 0, hw, cap);
+  (void)cascade::plan_cascade(c, m, hw, cap);  // names what does not fit
+  return m;
+}
+
+namespace {
+
+// Group g's tile of `rank` (its extent when the group does not loop over it).
+std::int64_t tile_of(const Cascade& c, const Mapping& m, std::size_t g, const char* rank) {
+  const int r = c.desc.rank_index(rank);
+  for (const cascade::Loop& l : m.groups[g].loops)
+    if (l.rank == r) return l.tile;
+  return c.extent[std::size_t(r)];
+}
+
+}  // namespace
+
 std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph& graph, const AttentionGroup& grp,
-                                                const std::string& name, std::int64_t hpb) {
+                                                const std::string& name, std::int64_t hpb, const MapperOptions& opt) {
   (void)graph;
   const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
   const std::int64_t n = grp.seq_len, d = grp.head_dim, s = grp.rank, p = grp.samples;
@@ -90,34 +130,29 @@ std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph&
   auto c = std::make_shared<Cascade>(cascade::bind_cascade(
       cascade::parse_cascade(cascade::builtin_cascade_json(stem), std::string("models/cascades/") + stem + ".json"),
       {{"N", double(n)}, {"d", double(d)}, {"s", double(s)}, {"p", double(std::max<std::int64_t>(p, 1))}}, grp.causal));
-  const int m_rank = c->desc.rank_index("m");
-  Mapping m = cascade::whole_mapping(*c, hw);
-  m.source = hw.source + ": /sram: " + name + ": cascade " + stem + " at its smallest tiles, mapping";
+  // The mapping: the user's (--mapping FILE), else the mapper's search around the default.
+  Mapping m;
+  if (opt.fixed && opt.fixed->find(name)) {
+    m = fixed_cascade_mapping(*c, hw, cap, *opt.fixed, name);
+  } else {
+    const Cascade* cp = c.get();
+    const DefaultMapping default_of = [cp, v, &hw, &name](std::uint64_t budget) {
+      return lowrank_default_mapping(*cp, v, hw, budget, name);
+    };
+    m = search_grouped_cascade(*c, hw, cap, default_of, std::int64_t(grp.heads.size()), opt, name).mapping;
+  }
   std::ostringstream global_plan, stream_plan;
-  std::int64_t global_tile = 0;
-  if (v == AttnVariant::LowRankLinear) {
-    m.groups = {group(*c, "KpT", "M", {{c->desc.rank_index("p"), 16}}), group(*c, "Qp", "O", {{m_rank, 16}})};
-    global_tile = choose_tile(*c, m, 0, 0, hw, cap);
+  const std::size_t last = m.groups.size() - 1;
+  if (v == AttnVariant::LowRankLinear && last > 0) {
     global_plan << "lowrank_linear global reduction: M = (K W_K)^T V (" << s << "x" << d
-                << ") over all N per head, K/V tiles of " << global_tile << " rows";
-  } else if (v == AttnVariant::Primal) {
-    // The samples whole when they fit with their weights, else in chunks (halved) that WeT and WrT sum over.
-    m.groups = {group(*c, "Xs", "WrT", {}), group(*c, "Qn", "O", {{m_rank, 16}})};
-    std::int64_t pc = p;
-    for (;;) {
-      m.groups[0].loops.clear();
-      if (pc < p) m.groups[0].loops = {{c->desc.rank_index("j"), pc}};
-      if (pc == 1 || group_footprint(*c, m, 0, hw) <= cap) break;
-      pc = (pc + 1) / 2;
-    }
+                << ") over all N per head, K/V tiles of " << tile_of(*c, m, 0, "p") << " rows";
+  } else if (v == AttnVariant::Primal && last > 0) {
+    const std::int64_t pc = tile_of(*c, m, 0, "j");
     global_plan << "primal global barrier: " << p << " sampled tokens gathered per head";
     if (pc < p) global_plan << " in chunks of " << pc;
     global_plan << " (X_s " << pc << "x" << d << "), then WeT, WrT (" << s << "x" << d << ") per head";
-  } else {
-    m.groups = {group(*c, "Qm", "O", {{m_rank, 16}})};
   }
-  const int stream = int(m.groups.size()) - 1;
-  const std::int64_t tile = choose_tile(*c, m, stream, 0, hw, cap);
+  const std::int64_t tile = tile_of(*c, m, last, "m");
   if (v == AttnVariant::LowRankLinear)
     stream_plan << "lowrank_linear: token tiles of " << tile << " rows, O = (Q W_Q) M, rank " << s;
   else
@@ -181,6 +216,7 @@ std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph&
     ph.name = global ? name + ".global" : name;
     ph.cls = global ? OpClass::Global : OpClass::LowRank;
     ph.plan = (global ? global_plan.str() : stream_plan.str()) + "; " + how;
+    if (g + 1 == m.groups.size()) ph.mapping = cascade_op_mapping(*c, m);  // the op's name is the last phase's
     ph.buffers = cascade::group_buffers(*plan, int(g), 0);
     ph.emit = [hwp, c, plan, shared_bindings, classes, g](Emitter& em) {
       cascade::emit_group(*hwp, *plan, int(g), em, *shared_bindings, *classes);

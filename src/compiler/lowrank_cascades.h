@@ -14,15 +14,24 @@
 #include <string>
 #include <vector>
 
+#include "cascade/cascade.h"
+#include "cascade/mapping.h"
 #include "compiler/lowrank_lowering.h"
+#include "mapper/search.h"
 
 namespace attnsim {
 
 bool lowered_as_cascade(AttnVariant v);
 
+// The default mapping of variant v's cascade c (bound) for an SRAM budget: the token-tile planner's
+// choice (above); a UserError naming `what` and what does not fit.
+cascade::Mapping lowrank_default_mapping(const cascade::Cascade& c, AttnVariant v, const HwConfig& hw,
+                                         std::uint64_t capacity, const std::string& what);
+
 // The phases of such a group (one per group of its mapping); `heads_per_batch`: the layer's heads
 // (the group's heads are batch-major). UserError naming the group when nothing fits.
 std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph& g, const AttentionGroup& grp,
-                                                const std::string& name, std::int64_t heads_per_batch);
+                                                const std::string& name, std::int64_t heads_per_batch,
+                                                const MapperOptions& opt);
 
 }  // namespace attnsim

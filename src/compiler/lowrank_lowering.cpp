@@ -79,7 +79,7 @@ void take_double_bufs(SramAllocator& al, std::vector<BufferInfo>& buffers, std::
 }  // namespace
 
 std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& graph, const AttentionGroup& grp,
-                                              const std::string& name) {
+                                              const std::string& name, const MapperOptions& opt) {
   const std::uint64_t capacity = std::uint64_t(hw.sram.total_bytes());
   const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
   const std::int64_t d = grp.head_dim, s = grp.rank, n = grp.seq_len;
@@ -96,10 +96,10 @@ std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g
   std::vector<LowRankPhase> phases;
 
   // Primal, primal-causal and low-rank linear are their cascades (models/cascades/*.json).
-  if (lowered_as_cascade(grp.spec.variant)) return lower_lowrank_cascade(hw, graph, grp, name, hpb);
+  if (lowered_as_cascade(grp.spec.variant)) return lower_lowrank_cascade(hw, graph, grp, name, hpb, opt);
 
   if (grp.spec.variant == AttnVariant::Performer || grp.spec.variant == AttnVariant::Nystromformer)
-    return lower_favor_nystrom_group(hw, grp, name);
+    return lower_favor_nystrom_group(hw, grp, name, opt);
   if (grp.spec.variant == AttnVariant::Linformer) {
     const std::string vname = "linformer";
     const std::int64_t k = s;  // the projected length

@@ -17,6 +17,7 @@
 #include "config/hw_config.h"
 #include "ir/graph.h"
 #include "ir/tile_program.h"
+#include "mapper/search.h"
 
 namespace attnsim {
 
@@ -26,12 +27,13 @@ struct LowRankPhase {
   OpClass cls = OpClass::LowRank;
   std::vector<BufferInfo> buffers;  // phase index filled in by the caller
   std::function<void(Emitter&)> emit;
+  OpMapping mapping;  // the op's mapping choices (--emit mapping), on the phase named as the op; kind "": none
 };
 
 // Plans and returns the phases of a primal, primal_causal, lowrank_linear, linformer, performer or nystromformer
 // group. Throws
 // UserError naming the group, the buffer and the capacity when nothing fits.
 std::vector<LowRankPhase> lower_lowrank_group(const HwConfig& hw, const Graph& g, const AttentionGroup& grp,
-                                              const std::string& name);
+                                              const std::string& name, const MapperOptions& opt);
 
 }  // namespace attnsim

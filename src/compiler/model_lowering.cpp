@@ -228,9 +228,9 @@ class Lowering {
         return;
       default: {
         // Low-rank variants: their phases (a global one before the barrier, then the stream).
-        for (LowRankPhase& ph : lower_lowrank_group(hw_, g_, grp, name)) {
+        for (LowRankPhase& ph : lower_lowrank_group(hw_, g_, grp, name, opt_)) {
           Step s;
-          s.info = {ph.name, grp.layer, ph.cls, ph.plan, 0, {}};
+          s.info = {ph.name, grp.layer, ph.cls, ph.plan, 0, std::move(ph.mapping)};
           s.buffers = std::move(ph.buffers);
           for (BufferInfo& b : s.buffers) b.phase = phase();
           s.emit = std::move(ph.emit);
@@ -330,33 +330,8 @@ class Lowering {
   }
 
   // A user's cascade mapping for op `name`: its errors name the file and /ops/NAME/mapping/...
-  cascade::Mapping fixed_cascade_mapping(const cascade::Cascade& c, const std::string& name, const Json& doc) {
-    const std::string where = opt_.fixed->where(name, "mapping");  // FILE: /ops/NAME/mapping
-    const std::string file = where.substr(0, where.find(": /"));
-    const std::string prefix = where.substr(file.size() + 2);
-    auto rethrow = [&](const UserError& e) {
-      std::vector<std::string> out;
-      std::vector<std::string> in = e.problems();
-      if (in.empty()) in.push_back(e.what());
-      for (const std::string& p : in) {
-        // "FILE: /path: rule" from the cascade readers becomes "FILE: /ops/NAME/mapping/path: rule".
-        if (p.rfind(file + ": /", 0) == 0)
-          out.push_back(file + ": " + prefix + p.substr(file.size() + 2));
-        else if (p.rfind(file + ": ", 0) == 0)
-          out.push_back(file + ": " + prefix + ": " + p.substr(file.size() + 2));
-        else
-          out.push_back(where + ": " + p);
-      }
-      throw UserError(out);
-    };
-    try {
-      cascade::Mapping m = cascade::parse_mapping(doc, file, c, hw_);
-      cascade::plan_cascade(c, m, hw_, capacity_);
-      return m;
-    } catch (const UserError& e) {
-      rethrow(e);
-    }
-    throw InternalError("unreachable");
+  cascade::Mapping fixed_cascade_mapping(const cascade::Cascade& c, const std::string& name, const Json&) {
+    return attnsim::fixed_cascade_mapping(c, hw_, capacity_, *opt_.fixed, name);
   }
 
   // The phase's plan line: the schedule in the variant's terms, then the cascade mapping.
@@ -396,8 +371,8 @@ class Lowering {
     return os.str();
   }
 
-  // A variant written as a cascade file: bound to the layer (N = seq_len, d = head_dim), mapped (the
-  // attention object's "mapping" file, else cascade::default_mapping) and lowered by the generic
+  // A variant written as a cascade file: bound to the layer (N = seq_len, d = head_dim), mapped (below)
+  // and lowered by the generic
   // lowering, one phase per group of the mapping. Its inputs are some of Q, K, V and its one output
   // O, each N x d; intermediates the mapping spills to DRAM use the layer's S and P tensors
   // ((batch * heads * N) x N) as scratch, so at most two, each at most N x N.
@@ -423,10 +398,24 @@ class Lowering {
     }
     if (outputs != 1) diag.add("/outputs", "a model's cascade writes one output, O");
     diag.throw_if_any();
-    const cascade::Mapping m = spec.mapping_doc.is_null()
-                                   ? cascade::default_mapping(*c, hw_, capacity_, name)
-                                   : cascade::parse_mapping(spec.mapping_doc, spec.mapping_file, *c, hw_);
-    add_cascade_phases(grp, name, c, m, cascade::describe(*c, m), {});
+    // The mapping: the user's --mapping FILE for the op (named as its first phase: NAME, or NAME.0 when
+    // the mapping has several groups), else the attention object's mapping file, else the mapper's
+    // search around cascade::default_mapping.
+    const std::string key = opt_.fixed && !opt_.fixed->find(name) && opt_.fixed->find(name + ".0") ? name + ".0" : name;
+    cascade::Mapping m;
+    if (opt_.fixed && opt_.fixed->find(key)) {
+      m = attnsim::fixed_cascade_mapping(*c, hw_, capacity_, *opt_.fixed, key);
+    } else if (!spec.mapping_doc.is_null()) {
+      m = cascade::parse_mapping(spec.mapping_doc, spec.mapping_file, *c, hw_);
+    } else {
+      const cascade::Cascade* cp = c.get();
+      const HwConfig& hw = hw_;
+      const DefaultMapping default_of = [cp, &hw, &name](std::uint64_t budget) {
+        return cascade::default_mapping(*cp, hw, budget, name);
+      };
+      m = search_grouped_cascade(*c, hw_, capacity_, default_of, std::int64_t(grp.heads.size()), opt_, name).mapping;
+    }
+    add_cascade_phases(grp, name, c, m, cascade::describe(*c, m), cascade_op_mapping(*c, m));
   }
 
   // The phases of a cascade bound to an attention group (inputs Q, K, V, output O) under a mapping:

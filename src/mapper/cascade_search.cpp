@@ -48,6 +48,17 @@ constexpr double kWholeTimingPoints = 4096;
 constexpr double kAsFast = 0.005;
 // Estimates within this fraction of the best are near ties worth timing for their DRAM bytes.
 constexpr double kAsFastEstimate = 0.02;
+// A larger rung of the ladder changes a multi-group cascade's pick only for a gain larger than this
+// (as timed; pick_per_rung_stable).
+constexpr double kStableGain = 0.01;
+// A multi-group cascade's group whose mapspace has at most this many candidates (before the fit, so
+// that a larger SRAM times a superset) has every fitting candidate timed.
+constexpr std::size_t kTimeEveryCandidate = 64;
+// The largest tile of a multi-group cascade's rank (the low-rank variants' buffers do not grow with N).
+constexpr std::int64_t kMaxGroupedTile = 2048;
+// A sliced timing of a multi-group cascade's group covers at least this many rows of its outer loop
+// and 4 iterations (time_grouped_group).
+constexpr std::int64_t kSliceRows = 2048;
 
 std::int64_t array_side(const HwConfig& hw) { return std::max(hw.array.rows, hw.array.cols); }
 
@@ -134,7 +145,8 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
     for (int i = 0; i <= deepest; ++i) runs *= count[std::size_t(i)];
     return runs;
   };
-  double array = 0, sm = 0, vec = 0, bytes = 0, edge_bytes = 0;
+  double array = 0, sm = 0, vec = 0, bytes = 0, edge_bytes = 0, restart = 0;
+  bool restart_latency = false;
   const std::uint64_t ob = std::uint64_t(hw.array.operand_bytes);
   std::vector<char> loaded(c.desc.tensors.size(), 0);
   for (int s : g.map.steps) {
@@ -192,7 +204,13 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
         if (chunked) tchunks *= double(ceil_div(len(r), g.stream_chunk[r]));
       }
       double loads;
-      if (distinct * tchunks <= double(depth)) {
+      const bool resident = b >= 0 && g.buffers[std::size_t(b)].resident;
+      if (resident && depth < 2) {
+        // The next instance's first tile waits for this instance's last reader of the slot.
+        restart += elems * double(ob) / hw.dram.peak_bytes_per_cycle;
+        restart_latency = true;
+      }
+      if (resident || distinct * tchunks <= double(depth)) {  // each tile once (resident: per instance)
         loads = distinct * tchunks;
       } else if (tchunks > 1) {
         loads = runs * tchunks;  // chunks walked again by every run of the step
@@ -222,7 +240,8 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
   const double mem = bytes / bw;
   const double per = overlap ? std::max({array, sm, vec, mem}) : std::max(array + sm + vec, mem);
   GroupEstimate e;
-  e.cycles = per * double(instances) + edge_bytes / bw + 2 * latency;
+  e.cycles = per * double(instances) + edge_bytes / bw + 2 * latency +
+             double(instances - 1) * (restart + (restart_latency ? latency : 0));
   e.dram_bytes = std::uint64_t(bytes);
   return e;
 }
@@ -280,9 +299,10 @@ void emit_slice(ProgramSink& sink, const Cascade& full, const Mapping& m, int gr
 
 Mapping base_mapping(const Cascade& c, const HwConfig& hw) { return cascade::whole_mapping(c, hw); }
 
-// Places the group's contraction outputs, up to `level` of them (outputs first), in the accumulator
-// storage, each slot after the previous; false when they do not fit there.
-bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig& hw, int level, Mapping* m) {
+// The group's contraction outputs that may go to the accumulator storage, the running outputs first
+// (then the scores), at most kPlacedOutputs of them.
+constexpr int kPlacedOutputs = 2;
+std::vector<int> accumulator_candidates(const Cascade& c, const GroupPlan& g) {
   std::vector<int> outs;
   for (int pass = 0; pass < 2; ++pass)
     for (int s : g.map.steps) {
@@ -290,10 +310,24 @@ bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig&
       if (st.kind != StepKind::Contract) continue;
       if ((c.tensor(st.out).role == TensorRole::Output) == (pass == 0)) outs.push_back(st.out);
     }
-  if (int(outs.size()) < level) return false;
+  if (outs.size() > std::size_t(kPlacedOutputs)) outs.resize(kPlacedOutputs);
+  return outs;
+}
+
+// The subsets of those outputs tried in the accumulator storage, as bit masks over them: the running
+// output, it and the scores, the scores alone (when the running outputs and the scores together do not
+// fit: flash on edge at 64x64 with 8 KiB banks, 64x128 fp32 score tiles in both slots of its 64 KiB).
+const unsigned kPlacementMasks[] = {1u, 3u, 2u};
+
+// Places the outputs `mask` selects of accumulator_candidates in the accumulator storage, each slot
+// after the previous; false when one is missing or they do not fit there.
+bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig& hw, unsigned mask, Mapping* m) {
+  const std::vector<int> outs = accumulator_candidates(c, g);
+  if (mask >> outs.size()) return false;
   std::uint64_t at = hw.accumulator_base();
-  for (int i = 0; i < level; ++i) {
-    const int t = outs[std::size_t(i)];
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    if (!(mask >> i & 1u)) continue;
+    const int t = outs[i];
     const cascade::BufferPlan& b = g.buffers[std::size_t(g.buffer_of[std::size_t(t)])];
     cascade::TensorMapping& tm = m->tensors[std::size_t(t)];
     for (int k = 0; k < 2; ++k) tm.at[k] = -1;
@@ -303,6 +337,27 @@ bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig&
     }
   }
   return at <= hw.onchip_bytes();
+}
+
+// The DRAM inputs of a fused group that its loops read again and again: more tiles than slots, and
+// none of their ranks is the outermost loop's (so every iteration of that loop walks all of them;
+// flash's and row-fused's K and V, once per query block). Candidates for keeping resident.
+std::vector<int> reread_inputs(const Cascade& c, const GroupPlan& g) {
+  std::vector<int> v;
+  if (g.map.loops.empty()) return v;
+  const int outer = g.map.loops.front().rank;
+  std::vector<char> written(c.desc.tensors.size(), 0);
+  for (int s : g.map.steps) written[std::size_t(c.step(s).out)] = 1;
+  for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
+    const int b = g.buffer_of[t];
+    if (b < 0 || !g.dram[t] || written[t]) continue;
+    const cascade::BufferPlan& bp = g.buffers[std::size_t(b)];
+    const auto& ranks = c.tensor(int(t)).ranks;
+    if (std::find(ranks.begin(), ranks.end(), outer) != ranks.end()) continue;
+    const std::int64_t tiles = ceil_div(c.rows(int(t)), bp.rows) * ceil_div(c.cols(int(t)), bp.cols);
+    if (tiles > bp.depth) v.push_back(int(t));
+  }
+  return v;
 }
 
 // The group's loops and streams for one structure (fused structures: group 0 holds every step).
@@ -412,6 +467,7 @@ std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_
     k += " |";
     for (const Loop& l : g.loops) k += " " + std::to_string(l.rank) + ":" + std::to_string(l.tile);
     for (const Loop& l : g.stream) k += " s" + std::to_string(l.rank) + ":" + std::to_string(l.tile);
+    for (int t : g.resident) k += " r" + std::to_string(t);
   }
   for (const cascade::TensorMapping& t : m.tensors)
     k += " " + std::to_string(t.buffers) + "/" + std::to_string(t.bank) + "/" + std::to_string(t.at[0]) + "/" +
@@ -463,10 +519,22 @@ std::vector<RungPick> pick_per_rung(const std::vector<std::vector<RungPick>>& op
   return picks;
 }
 
-// Times, for every rung of the ladder, the candidate with the fewest DRAM bytes among those fitting
-// the rung whose estimate is within kAsFastEstimate of the rung's best: the ranking is by estimated
-// cycles, and a compute-bound kernel has many near ties that move very different bytes. Each rung's
-// addition depends only on the candidates fitting it, so a design with more SRAM times it too.
+void time_candidate(MapCandidate& x, const MapperOptions& opt) {
+  if (x.timed_cycles >= 0 || !x.time) return;
+  if (opt.cache && !x.key.empty()) {
+    auto it = opt.cache->timed_cycles.find(x.key);
+    if (it == opt.cache->timed_cycles.end()) it = opt.cache->timed_cycles.emplace(x.key, x.time()).first;
+    x.timed_cycles = it->second;
+  } else {
+    x.timed_cycles = x.time();
+  }
+}
+
+// Times, for every rung of the ladder, the candidate with the fewest DRAM bytes (then the best
+// estimate) among those fitting the rung whose estimate is within kAsFastEstimate of the rung's
+// best: the ranking is by estimated cycles, and a compute-bound kernel has many near ties that move
+// very different bytes. Each rung's addition depends only on the candidates fitting it, so a design
+// with more SRAM times it too.
 void time_fewest_bytes_as_fast(std::vector<MapCandidate>& c, std::uint64_t capacity, const MapperOptions& opt) {
   const bool wide = opt.effort == MapperEffort::Thorough;
   for (std::uint64_t budget : rungs(capacity)) {
@@ -478,18 +546,23 @@ void time_fewest_bytes_as_fast(std::vector<MapCandidate>& c, std::uint64_t capac
     for (std::size_t i = 0; i < c.size(); ++i) {
       const MapCandidate& x = c[i];
       if (x.sram_bytes > budget || (!wide && x.wide) || x.analytic_cycles > best * (1 + kAsFastEstimate)) continue;
-      if (pick == c.size() || x.dram_bytes < c[pick].dram_bytes) pick = i;
+      // Among the fewest bytes, the best estimate (resident variants of many tile shapes move the same).
+      if (pick == c.size() || x.dram_bytes < c[pick].dram_bytes ||
+          (x.dram_bytes == c[pick].dram_bytes && x.analytic_cycles < c[pick].analytic_cycles))
+        pick = i;
     }
-    MapCandidate& x = c[pick];
-    if (x.timed_cycles >= 0 || !x.time) continue;
-    if (opt.cache && !x.key.empty()) {
-      auto it = opt.cache->timed_cycles.find(x.key);
-      if (it == opt.cache->timed_cycles.end()) it = opt.cache->timed_cycles.emplace(x.key, x.time()).first;
-      x.timed_cycles = it->second;
-    } else {
-      x.timed_cycles = x.time();
-    }
+    time_candidate(c[pick], opt);
   }
+}
+
+// Times, for every timed candidate, the variants of it that keep its re-read inputs resident
+// (CascadeCandidate::resident_of): the same loops and tiles with fewer DRAM bytes, which the
+// estimate ranks apart from it. A design with more SRAM times a superset of the candidates, so of
+// their variants too. `resident_of` holds each candidate's plain one (index into c), -1 for none.
+void time_resident_variants(std::vector<MapCandidate>& c, const std::vector<int>& resident_of,
+                            const MapperOptions& opt) {
+  for (std::size_t i = 0; i < c.size(); ++i)
+    if (resident_of[i] >= 0 && c[std::size_t(resident_of[i])].timed_cycles >= 0) time_candidate(c[i], opt);
 }
 
 // Per rung, the pick among one group's timed candidates (cycles < 0 where none fits the rung).
@@ -512,10 +585,10 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
   const std::int64_t instances = std::max<std::int64_t>(1, spec.instances);
   auto add = [&](const Mapping& m, int group, bool wide) {
     CascadePlan plan;
-    if (!cascade::check_mapping(c, m, hw, capacity, &plan).empty()) return;
+    if (!cascade::check_mapping(c, m, hw, capacity, &plan).empty()) return -1;
     const GroupPlan& gp = plan.groups[std::size_t(group)];
     const GroupEstimate e = estimate_group(c, gp, hw, instances);
-    if (spec.max_dram_bytes && e.dram_bytes > spec.max_dram_bytes) return;
+    if (spec.max_dram_bytes && e.dram_bytes > spec.max_dram_bytes) return -1;
     CascadeCandidate cc;
     cc.mapping = m;
     cc.structure = s;
@@ -529,6 +602,7 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
       return time_cascade_group(c, m, group, hw, capacity, instances);
     };
     out.push_back(std::move(cc));
+    return int(out.size()) - 1;
   };
   const Mapping base = base_mapping(c, hw);
   if (s != CascadeStructure::Spilled) {
@@ -544,15 +618,39 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
             any_intermediate = true;
           }
         if (depth == 1 && !any_intermediate) continue;
-        add(m, 0, sh.wide);
-        if (!hw.accumulators.present) continue;
-        // The contraction outputs in the accumulator storage: the running output, then the scores.
         CascadePlan dims;  // buffer shapes, whatever the SRAM
         if (!cascade::check_mapping(c, m, hw, ~std::uint64_t(0), &dims).empty()) continue;
-        for (int level = 1; level <= 2; ++level) {
-          Mapping placed = m;
-          if (!place_in_accumulators(c, dims.groups[0], hw, level, &placed)) break;
-          add(placed, 0, sh.wide);
+        // As is, then (online and row blocks) with the re-read DRAM inputs resident, two instances'
+        // worth of slots and then one.
+        std::vector<Mapping> variants = {m};
+        const std::vector<int> res = s == CascadeStructure::Whole ? std::vector<int>{} : reread_inputs(c, dims.groups[0]);
+        for (int res_depth : {2, 1}) {
+          if (res.empty()) break;
+          Mapping r = m;
+          r.groups[0].resident = res;
+          for (int t : res) r.tensors[std::size_t(t)].buffers = res_depth;
+          variants.push_back(r);
+        }
+        int plain[1u << kPlacedOutputs] = {-1, -1, -1, -1};  // per placement mask: the candidate without residency
+        for (std::size_t vi = 0; vi < variants.size(); ++vi) {
+          const Mapping& v = variants[vi];
+          auto put = [&](const Mapping& x, unsigned mask) {
+            const int i = add(x, 0, sh.wide);
+            if (i < 0) return;
+            if (vi == 0)
+              plain[mask] = i;
+            else if (plain[mask] >= 0)
+              out[std::size_t(i)].resident_of = plain[mask];
+          };
+          put(v, 0);
+          if (!hw.accumulators.present) continue;
+          // Contraction outputs in the accumulator storage (kPlacementMasks).
+          CascadePlan vd;
+          if (!cascade::check_mapping(c, v, hw, ~std::uint64_t(0), &vd).empty()) continue;
+          for (unsigned mask : kPlacementMasks) {
+            Mapping placed = v;
+            if (place_in_accumulators(c, vd.groups[0], hw, mask, &placed)) put(placed, mask);
+          }
         }
       }
     }
@@ -605,8 +703,11 @@ CascadePick search_cascade(const Cascade& c, const HwConfig& hw, std::uint64_t c
     for (int g = 0; g < groups && complete; ++g) {
       std::vector<std::size_t> idx;
       std::vector<MapCandidate> mc;
+      std::vector<int> local(cands.size(), -1), resident_of;
       for (std::size_t i = 0; i < cands.size(); ++i)
-        if (cands[i].group == g) idx.push_back(i), mc.push_back(cands[i].est);
+        if (cands[i].group == g) local[i] = int(idx.size()), idx.push_back(i), mc.push_back(cands[i].est);
+      for (std::size_t i : idx)
+        resident_of.push_back(cands[i].resident_of >= 0 ? local[std::size_t(cands[i].resident_of)] : -1);
       if (mc.empty()) {
         complete = false;
         break;
@@ -615,6 +716,7 @@ CascadePick search_cascade(const Cascade& c, const HwConfig& hw, std::uint64_t c
       std::vector<RungPick> per_rung(nrungs);
       if (timed && mc[fastest].timed_cycles >= 0) {
         time_fewest_bytes_as_fast(mc, capacity, opt);
+        time_resident_variants(mc, resident_of, opt);
         per_rung = ladder_picks(mc, capacity);
       } else {
         per_rung.back() = {mc[fastest].analytic_cycles, mc[fastest].dram_bytes, fastest};
@@ -688,6 +790,380 @@ double time_cascade_group(const Cascade& c, const Mapping& m, int group, const H
   return time_extrapolated(hw, instances, [&](ProgramSink& sink, std::int64_t reps) {
     emit_slice(sink, c, m, group, hw, capacity, -1, 0, reps);
   });
+}
+
+}  // namespace attnsim
+
+// ---- multi-group cascades (the low-rank variants and a user's cascade; cascade_search.h) ----
+
+namespace attnsim {
+
+namespace {
+
+// Per tensor: whether only group g's steps use it (then its buffers and placement are g's choice).
+std::vector<char> group_local(const Cascade& c, const Mapping& m, int g) {
+  std::vector<int> owner(c.desc.tensors.size(), -1);  // -1: unused, -2: several groups
+  for (std::size_t gi = 0; gi < m.groups.size(); ++gi)
+    for (int s : m.groups[gi].steps) {
+      std::vector<int> ts = c.step(s).in;
+      ts.push_back(c.step(s).out);
+      for (int t : ts) {
+        int& o = owner[std::size_t(t)];
+        o = o == -1 || o == int(gi) ? int(gi) : -2;
+      }
+    }
+  std::vector<char> local(owner.size());
+  for (std::size_t t = 0; t < owner.size(); ++t) local[t] = owner[t] == g;
+  return local;
+}
+
+// dst takes src's choices for group g: its loops and stream, its local tensors' buffers and placement.
+void adopt_group(Mapping& dst, const Mapping& src, int g, const std::vector<char>& local) {
+  dst.groups[std::size_t(g)].loops = src.groups[std::size_t(g)].loops;
+  dst.groups[std::size_t(g)].stream = src.groups[std::size_t(g)].stream;
+  for (std::size_t t = 0; t < local.size(); ++t)
+    if (local[t]) dst.tensors[t] = src.tensors[t];
+}
+
+// Places group g's local contraction outputs, up to `level` of them (the cascade's outputs first), in
+// the accumulator storage, each slot after the previous; false when there are fewer or they do not fit.
+bool place_local_in_accumulators(const Cascade& c, const GroupPlan& g, const std::vector<char>& local,
+                                 const HwConfig& hw, int level, Mapping* m) {
+  std::vector<int> outs;
+  for (int pass = 0; pass < 2; ++pass)
+    for (int s : g.map.steps) {
+      const StepDecl& st = c.step(s);
+      if (st.kind != StepKind::Contract || !local[std::size_t(st.out)]) continue;
+      if ((c.tensor(st.out).role == TensorRole::Output) == (pass == 0)) outs.push_back(st.out);
+    }
+  if (int(outs.size()) < level) return false;
+  std::uint64_t at = hw.accumulator_base();
+  for (int i = 0; i < level; ++i) {
+    const int t = outs[std::size_t(i)];
+    const cascade::BufferPlan& b = g.buffers[std::size_t(g.buffer_of[std::size_t(t)])];
+    cascade::TensorMapping& tm = m->tensors[std::size_t(t)];
+    tm.bank = -1;
+    for (int k = 0; k < 2; ++k) tm.at[k] = -1;
+    for (int k = 0; k < b.depth; ++k) {
+      tm.at[k] = std::int64_t(at);
+      at = align_up(at + b.slot_bytes(), 64);
+    }
+  }
+  return at <= hw.onchip_bytes();
+}
+
+// As pick_per_rung, except that a rung keeps the pick of the rung below whenever that is within
+// kStableGain of the rung's fastest: more SRAM changes a group's mapping only for a gain larger than
+// what the group's timing alone misses in the whole program (on the accelerator a phase's first loads
+// and last stores overlap its neighbours: lowrank_linear's token stream with 512-row tiles times 0.3 %
+// faster than with 256 alone, and runs 128 cycles per layer slower in the model). Still bounded by the
+// pick of the rung below: more SRAM never picks slower as timed.
+std::vector<RungPick> pick_per_rung_stable(const std::vector<std::vector<RungPick>>& options) {
+  std::vector<RungPick> picks(options.size());
+  const RungPick* below = nullptr;
+  for (std::size_t r = 0; r < options.size(); ++r) {
+    double best = -1;
+    for (const RungPick& o : options[r])
+      if (o.cycles >= 0 && (best < 0 || o.cycles < best)) best = o.cycles;
+    if (best < 0) continue;
+    double limit = best * (1 + kAsFast);
+    if (below) limit = std::min(limit, below->cycles);
+    const RungPick* chosen = nullptr;
+    for (const RungPick& o : options[r])
+      if (below && o.index == below->index && o.cycles <= best * (1 + kStableGain)) chosen = &o;
+    for (const RungPick& o : options[r]) {
+      if (chosen && below && chosen->index == below->index) break;
+      if (o.cycles < 0 || o.cycles > limit) continue;
+      if (!chosen || o.bytes < chosen->bytes || (o.bytes == chosen->bytes && o.cycles < chosen->cycles)) chosen = &o;
+    }
+    ATTNSIM_ASSERT(chosen, "the pick of the rung below is an option of this one, or a faster one is");
+    picks[r] = *chosen;
+    below = &picks[r];
+  }
+  return picks;
+}
+
+// Tile sizes tried for a rank of a multi-group cascade: rank_tiles, and the even splits of the extent
+// (ceil(extent / 2^k) down to 16: primal's sample chunks, no short last tile).
+std::vector<TileChoice> grouped_tiles(const Cascade& c, int rank, const HwConfig& hw, MapperEffort effort) {
+  std::vector<TileChoice> v = rank_tiles(c, rank, hw, effort);
+  const std::int64_t ext = c.extent[std::size_t(rank)];
+  for (std::int64_t k = 2; ceil_div(ext, k) >= 16; k *= 2) {
+    const std::int64_t t = ceil_div(ext, k);
+    if (std::none_of(v.begin(), v.end(), [t](const TileChoice& x) { return x.tile == t; })) v.push_back({t, false});
+  }
+  // At most kMaxGroupedTile rows, as the token-tile planners: the buffers stay independent of N.
+  v.erase(std::remove_if(v.begin(), v.end(), [](const TileChoice& x) { return x.tile > kMaxGroupedTile; }), v.end());
+  std::stable_sort(v.begin(), v.end(), [](const TileChoice& a, const TileChoice& b) { return a.tile < b.tile; });
+  return v;
+}
+
+}  // namespace
+
+// time_cascade_group's slices (one and two iterations of the outer loop) are too short for a token
+// stream of small tiles: their difference misses the steady state (lowrank_linear at N = 65536 on edge
+// with 16-row tiles timed 3x too fast). A group too large to time whole is timed on slices of a and 2a
+// iterations of its outer loop, a covering kSliceRows rows and at least 4 iterations, extrapolated to
+// all of them: t(a) + (t(2a) - t(a)) (iterations - a) / a.
+double time_grouped_group(const Cascade& c, const Mapping& m, int group, const HwConfig& hw, std::uint64_t capacity,
+                          std::int64_t instances) {
+  const GroupMapping& gm = m.groups[std::size_t(group)];
+  double points = double(instances);
+  for (const Loop& l : gm.loops) points *= double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
+  for (const Loop& l : gm.stream) points *= double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
+  if (points > double(kWholeTimingPoints) && !gm.loops.empty()) {
+    const Loop& l = gm.loops.front();
+    const std::int64_t n0 = ceil_div(c.extent[std::size_t(l.rank)], l.tile);
+    const std::int64_t a = std::max<std::int64_t>(4, ceil_div(kSliceRows, l.tile));
+    if (2 * a <= n0) {
+      auto slice = [&](std::int64_t iterations) {
+        return double(time_program(hw, [&](ProgramSink& sink) {
+                        emit_slice(sink, c, m, group, hw, capacity, l.rank, iterations * l.tile, 1);
+                      }).cycles);
+      };
+      const double t1 = slice(a), t2 = slice(2 * a);
+      return t1 + (t2 - t1) * double(n0 * instances - a) / double(a);
+    }
+  }
+  return time_cascade_group(c, m, group, hw, capacity, instances);
+}
+
+namespace {
+
+// The candidates of group g (grouped_candidates) and, per rung of the ladder, the index of that rung's
+// default among them (-1: no default fits the rung).
+std::vector<CascadeCandidate> grouped_candidates_of(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                                    const DefaultMapping& default_of, const Mapping& base, int group,
+                                                    std::int64_t instances, MapperEffort effort,
+                                                    std::vector<int>* rung_default, std::size_t* enumerated = nullptr) {
+  std::vector<CascadeCandidate> out;
+  std::size_t tried = 0;  // the mapspace's candidates before the fit (capacity-independent)
+  instances = std::max<std::int64_t>(1, instances);
+  const std::vector<char> local = group_local(c, base, group);
+  auto add = [&](const Mapping& m, bool wide) {
+    CascadePlan plan;
+    if (!cascade::check_mapping(c, m, hw, capacity, &plan).empty()) return false;
+    const GroupPlan& gp = plan.groups[std::size_t(group)];
+    const GroupEstimate e = estimate_group(c, gp, hw, instances);
+    CascadeCandidate cc;
+    cc.mapping = m;
+    cc.group = group;
+    cc.est.analytic_cycles = e.cycles;
+    cc.est.dram_bytes = e.dram_bytes;
+    cc.est.sram_bytes = gp.footprint;
+    cc.est.wide = wide;
+    cc.est.key = cache_key(c, m, group, instances);
+    cc.est.time = [&c, &hw, m, group, capacity, instances] {
+      return time_grouped_group(c, m, group, hw, capacity, instances);
+    };
+    out.push_back(std::move(cc));
+    return true;
+  };
+  // The rungs' defaults, smallest budget first.
+  const std::vector<std::uint64_t> budgets = rungs(capacity);
+  if (rung_default) rung_default->assign(budgets.size(), -1);
+  for (std::size_t r = 0; r < budgets.size(); ++r) {
+    Mapping d;
+    try {
+      d = r + 1 == budgets.size() ? base : default_of(budgets[r]);
+    } catch (const UserError&) {
+      continue;  // nothing fits this rung
+    }
+    Mapping m = base;
+    adopt_group(m, d, group, local);
+    if (add(m, false) && rung_default) (*rung_default)[r] = int(out.size()) - 1;
+  }
+  // The mapspace: every loop's tile and every stream's chunk, buffering depths, accumulator placement.
+  const GroupMapping& gb = base.groups[std::size_t(group)];
+  std::vector<std::vector<TileChoice>> choices;
+  for (const Loop& l : gb.loops) choices.push_back(grouped_tiles(c, l.rank, hw, effort));
+  for (const Loop& l : gb.stream) choices.push_back(grouped_tiles(c, l.rank, hw, effort));
+  std::vector<int> intermediates;
+  for (std::size_t t = 0; t < c.desc.tensors.size(); ++t)
+    if (local[t] && c.desc.tensors[t].role == TensorRole::Intermediate) intermediates.push_back(int(t));
+  std::vector<std::vector<int>> depths;  // per option, per local intermediate
+  {
+    std::vector<int> d0, d1(intermediates.size(), 1), d2(intermediates.size(), 2);
+    for (int t : intermediates) d0.push_back(base.tensors[std::size_t(t)].buffers);
+    depths.push_back(d0);
+    for (const std::vector<int>& d : {d2, d1})
+      if (std::find(depths.begin(), depths.end(), d) == depths.end()) depths.push_back(d);
+  }
+  // A group the default runs whole (primal's samples when they fit) may also loop over the rank its
+  // contractions sum over: chunks of it pipeline their loads with the contractions.
+  std::vector<Mapping> shapes = {base};
+  if (gb.loops.empty() && gb.stream.empty()) {
+    std::vector<int> ranks;
+    for (int s : gb.steps)
+      if (c.step(s).kind == StepKind::Contract && std::find(ranks.begin(), ranks.end(), c.step(s).over) == ranks.end())
+        ranks.push_back(c.step(s).over);
+    for (int r : ranks)
+      for (const TileChoice& tc : grouped_tiles(c, r, hw, effort))
+        if (tc.tile < c.extent[std::size_t(r)]) {
+          Mapping m = base;
+          m.groups[std::size_t(group)].loops = {{r, tc.tile}};
+          shapes.push_back(m);
+        }
+  }
+  std::vector<std::size_t> pick(choices.size(), 0);
+  for (const Mapping& shape : shapes)
+    for (;;) {
+      Mapping m = shape;
+      GroupMapping& gm = m.groups[std::size_t(group)];
+      bool wide = false;
+      for (std::size_t i = 0; i < choices.size(); ++i) {
+        const TileChoice& tc = choices[i][pick[i]];
+        Loop& l = i < gm.loops.size() ? gm.loops[i] : gm.stream[i - gm.loops.size()];
+        l.tile = std::min(tc.tile, c.extent[std::size_t(l.rank)]);
+        wide |= tc.wide;
+      }
+      for (const std::vector<int>& d : depths) {
+        Mapping md = m;
+        for (std::size_t i = 0; i < intermediates.size(); ++i) md.tensors[std::size_t(intermediates[i])].buffers = d[i];
+        ++tried;
+        add(md, wide);
+        if (!hw.accumulators.present) continue;
+        CascadePlan dims;  // buffer shapes, whatever the SRAM
+        if (!cascade::check_mapping(c, md, hw, ~std::uint64_t(0), &dims).empty()) continue;
+        for (int level = 1; level <= 2; ++level) {
+          Mapping placed = md;
+          if (!place_local_in_accumulators(c, dims.groups[std::size_t(group)], local, hw, level, &placed)) break;
+          ++tried;
+          add(placed, wide);
+        }
+      }
+      std::size_t i = 0;
+      while (i < pick.size() && ++pick[i] == choices[i].size()) pick[i++] = 0;
+      if (i == pick.size()) break;
+    }
+  if (enumerated) *enumerated = tried;
+  return out;
+}
+
+}  // namespace
+
+std::vector<CascadeCandidate> grouped_candidates(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                                 const DefaultMapping& default_of, int group, std::int64_t instances,
+                                                 MapperEffort effort) {
+  const Mapping base = default_of(capacity);
+  return grouped_candidates_of(c, hw, capacity, default_of, base, group, instances, effort, nullptr);
+}
+
+GroupedPick search_grouped_cascade(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                   const DefaultMapping& default_of, std::int64_t instances, const MapperOptions& opt,
+                                   const std::string& what) {
+  const Mapping base = default_of(capacity);  // the variant's UserError when nothing fits
+  const bool timed = opt.effort != MapperEffort::Fast;
+  const std::vector<std::uint64_t> budgets = rungs(capacity);
+  GroupedPick out;
+  out.mapping = base;
+  out.mapping.source = "mapper";
+  if (!timed) {
+    // The estimate alone does not know these groups well enough to leave the default: it misses how a
+    // gather's chunks pipeline and how a memory-bound token stream exposes its first load and last
+    // store (lowrank_linear's token stream on a 64x64 edge array: 28,266 estimated, 18,905 timed, while
+    // its tile choices differ by 1 % as timed). The fast effort keeps the default mapping.
+    CascadePlan plan = cascade::plan_cascade(c, base, hw, capacity);
+    for (const GroupPlan& gp : plan.groups) {
+      const GroupEstimate e = estimate_group(c, gp, hw, std::max<std::int64_t>(1, instances));
+      out.cycles += e.cycles;
+      out.dram_bytes += e.dram_bytes;
+    }
+    out.default_cycles = out.cycles;
+    return out;
+  }
+  for (int g = 0; g < int(base.groups.size()); ++g) {
+    std::vector<int> rung_default;
+    std::size_t enumerated = 0;
+    const std::vector<CascadeCandidate> cands =
+        grouped_candidates_of(c, hw, capacity, default_of, base, g, instances, opt.effort, &rung_default, &enumerated);
+    const int top_default = rung_default.back();
+    ATTNSIM_ASSERT(top_default >= 0, what + ": the default mapping of cascade " + c.desc.name + " is illegal");
+    std::vector<MapCandidate> mc;
+    for (const CascadeCandidate& x : cands) mc.push_back(x.est);
+    pick_mapping(mc, capacity, opt);  // times the analytically best few of every rung
+    // Every rung's default is timed (it bounds the rung's pick), and every candidate of a small
+    // mapspace (the estimate ranks a gather's chunks poorly; small groups are cheap to time).
+    std::vector<std::size_t> to_time;
+    for (int i : rung_default)
+      if (i >= 0) to_time.push_back(std::size_t(i));
+    if (enumerated <= kTimeEveryCandidate)
+      for (std::size_t i = 0; i < mc.size(); ++i) to_time.push_back(i);
+    for (std::size_t i : to_time)
+      if (mc[i].timed_cycles < 0) {
+        MapCandidate& x = mc[i];
+        if (opt.cache) {
+          auto it = opt.cache->timed_cycles.find(x.key);
+          if (it == opt.cache->timed_cycles.end()) it = opt.cache->timed_cycles.emplace(x.key, x.time()).first;
+          x.timed_cycles = it->second;
+        } else {
+          x.timed_cycles = x.time();
+        }
+      }
+    time_fewest_bytes_as_fast(mc, capacity, opt);
+    // Per rung, the options no slower than the rung's default; the rung's pick is no slower than the
+    // pick of the rung below either (pick_per_rung_stable), so more SRAM never picks slower.
+    std::vector<std::vector<RungPick>> options(budgets.size());
+    for (std::size_t r = 0; r < budgets.size(); ++r) {
+      const double cap = rung_default[r] >= 0 ? mc[std::size_t(rung_default[r])].timed_cycles : -1;
+      for (std::size_t i = 0; i < mc.size(); ++i)
+        if (mc[i].timed_cycles >= 0 && mc[i].sram_bytes <= budgets[r] && (cap < 0 || mc[i].timed_cycles <= cap))
+          options[r].push_back({mc[i].timed_cycles, mc[i].dram_bytes, i});
+    }
+    const RungPick top = pick_per_rung_stable(options).back();
+    ATTNSIM_ASSERT(top.cycles >= 0, "the full budget's default is an option");
+    const std::size_t chosen = top.index;
+    out.cycles += mc[chosen].timed_cycles;
+    out.default_cycles += mc[std::size_t(top_default)].timed_cycles;
+    out.dram_bytes += mc[chosen].dram_bytes;
+    adopt_group(out.mapping, cands[chosen].mapping, g, group_local(c, base, g));
+  }
+  const std::vector<std::string> problems = cascade::check_mapping(c, out.mapping, hw, capacity);
+  ATTNSIM_ASSERT(problems.empty(), what + ": the groups' picks of cascade " + c.desc.name +
+                                       " are illegal together: " + (problems.empty() ? "" : problems.front()));
+  return out;
+}
+
+cascade::Mapping fixed_cascade_mapping(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                       const ModelMapping& fixed, const std::string& name) {
+  const OpMapping* om = fixed.find(name);
+  ATTNSIM_ASSERT(om, "fixed_cascade_mapping without a mapping for " + name);
+  if (om->kind != "cascade")
+    throw UserError(fixed.where(name, "kind") + ": " + name + " runs cascade " + c.desc.name +
+                    " here: kind must be \"cascade\", got \"" + om->kind + "\"");
+  const std::string where = fixed.where(name, "mapping");  // FILE: /ops/NAME/mapping
+  const std::string file = where.substr(0, where.find(": /"));
+  const std::string prefix = where.substr(file.size() + 2);
+  auto rethrow = [&](const UserError& e) {
+    std::vector<std::string> out;
+    std::vector<std::string> in = e.problems();
+    if (in.empty()) in.push_back(e.what());
+    for (const std::string& p : in) {
+      // "FILE: /path: rule" from the cascade readers becomes "FILE: /ops/NAME/mapping/path: rule".
+      if (p.rfind(file + ": /", 0) == 0)
+        out.push_back(file + ": " + prefix + p.substr(file.size() + 2));
+      else if (p.rfind(file + ": ", 0) == 0)
+        out.push_back(file + ": " + prefix + ": " + p.substr(file.size() + 2));
+      else
+        out.push_back(where + ": " + p);
+    }
+    throw UserError(out);
+  };
+  try {
+    cascade::Mapping m = cascade::parse_mapping(om->cascade, file, c, hw);
+    cascade::plan_cascade(c, m, hw, capacity);
+    return m;
+  } catch (const UserError& e) {
+    rethrow(e);
+  }
+  throw InternalError("unreachable");
+}
+
+OpMapping cascade_op_mapping(const Cascade& c, const Mapping& m) {
+  OpMapping om;
+  om.kind = "cascade";
+  om.cascade = cascade::mapping_to_json(c, m);
+  return om;
 }
 
 }  // namespace attnsim

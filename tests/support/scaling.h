@@ -107,6 +107,22 @@ inline std::uint64_t fused_attention_bytes_per_head(std::uint64_t eb, std::int64
   return eb * std::uint64_t(n) * std::uint64_t(d) * (2 + 2 * kv_reads);
 }
 
+// Whether the attention phase's cascade mapping keeps K and V resident (its group's "resident" list,
+// cascade/mapping.h: each read once per head, whatever the tiles).
+inline bool kv_resident(const PhaseInfo& attn) {
+  const Json& m = attn.mapping.cascade;
+  if (!m.is_object() || !m.contains("groups") || !m["groups"].is_array() || m["groups"].empty()) return false;
+  const Json& g = m["groups"][0];
+  return g.contains("resident") && g["resident"].size() == 2;
+}
+// The same bytes under the attention phase's mapping: its query block and key tile or chunk, or
+// Q, K, V read and O written once (4 N d) when it keeps K and V resident.
+inline std::uint64_t fused_attention_bytes_per_head(std::uint64_t eb, std::int64_t n, std::int64_t d,
+                                                    const PhaseInfo& attn) {
+  if (kv_resident(attn)) return eb * std::uint64_t(n) * std::uint64_t(d) * 4;
+  return fused_attention_bytes_per_head(eb, n, d, attn.mapping.tile_of("m"), attn.mapping.tile_of("p"));
+}
+
 // DRAM bytes of the operands of one GEMM C[m x n] = A[m x k] B[k x n] (elements of eb bytes) as
 // GemmEmitter::emit reads them (gemm_lowering.cpp): its loop is outer x inner x k (m, n, k or
 // n, m, k) and a tile of A (block (mi, ki)) or B (block (ki, ni)) is loaded only when it differs
