@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 #include <functional>
+#include <numeric>
 #include <tuple>
 #include <vector>
 
@@ -37,15 +38,23 @@ struct Slots {
   std::int64_t a = 2, b = 2, c = 2;
 };
 
+// A resident outer operand's panels rotate over this many sets of nk buffers: two (the next panel
+// loads while this one is used), three with a lead block, so that the panel after the block loads
+// into a set of its own instead of waiting for the block's last GEMMs (its last K step's tiles are
+// read until the block ends, when the next row needs them nk GEMMs later).
+std::int64_t outer_panel_sets(const GemmTiling& t) { return t.lead_block > 0 ? t.lead_block + 1 : 2; }
+
 Slots slot_counts(const GemmTiling& t) {
   const GemmDims& d = t.dims;
   const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn), nk = ceil_div(d.k, t.tk);
   const std::int64_t n_inner = t.n_outer ? nm : nn;
-  const std::int64_t outer = t.outer_resident ? 2 * nk : 2, inner = t.inner_resident ? nk * n_inner : 2;
+  const std::int64_t outer = t.outer_resident ? outer_panel_sets(t) * nk : 2, inner = t.inner_resident ? nk * n_inner : 2;
   Slots s;
   s.a = t.n_outer ? inner : outer;
   s.b = t.n_outer ? outer : inner;
-  s.c = t.k_middle ? 2 * n_inner : 2;
+  // A lead block keeps its C tiles over k, and two more take the tiles after it while the block's
+  // stores, all issued at its end, go out.
+  s.c = t.k_middle ? 2 * n_inner : t.lead_block > 0 ? t.lead_block * n_inner + 2 : 2;
   return s;
 }
 
@@ -97,20 +106,33 @@ std::int64_t banks_spanned(const HwConfig& hw, std::uint64_t bytes) {
   return hw.sram.interleaved() ? std::min<std::int64_t>(n, hw.sram.banks) : n;
 }
 
-// The analytical estimate of one tiling (the mapper's ranking; the best few are then timed):
-//   prologue  the first A and B tiles' load, exposed: (a + b tile bytes) / bandwidth + latency;
-//   body      in two phases, the first iteration of the outer loop and the rest, each
-//             max(its array time, its DRAM bytes / bandwidth): an operand kept resident is loaded
+// The analytical estimate of one tiling (the mapper's ranking; the best few are then timed). It
+// follows the program timer (mapper/program_timer.h), which times GEMMs as the array runs them:
+//   period    the cycles between consecutive GEMM instructions on the array. With chained GEMMs
+//             (gemm_chaining, overlapped timing; timing/array_timing.h) a GEMM's folds follow the
+//             previous GEMM's under the same hazards as within one GEMM: F x max(T, R) cycles; a lone
+//             GEMM pays its fill and drain, gemm_cycles(). Longer when the banks holding its operands
+//             need more cycles to deliver them (sram_traffic.h, a buffer's bytes spread over the
+//             banks it spans): the next GEMM begins once this one's transfers are done. And longer
+//             when a buffer is reused too soon: a load into a double buffer waits until the last GEMM
+//             reading the tile it replaces is done (its last MAC, `drain` cycles after its first
+//             stream), so with the same slot reused `gap` GEMMs later, gap x period >= drain + load
+//             (+ the stationary preload, which follows the load). The same holds for a C slot (its
+//             next tile's first GEMM waits for the store of the last one) and, with k in the middle,
+//             for the next K step on a C tile (it waits until the previous step is done).
+//   prologue  the first A and B tiles' load, exposed: (a + b tile bytes) / bandwidth + latency (+ the
+//             preload when chained: a lone GEMM's cycles include it).
+//   body      in two phases, the first iteration of the outer loop (or the lead block) and the rest, each
+//             max(its GEMMs' periods, its DRAM bytes / bandwidth): an operand kept resident is loaded
 //             whole during the first iteration, which can then be memory-bound while the rest is
-//             not. A tile's array time is its fold cycles (fill and drain included, array_timing.h)
-//             or, when longer, the cycles the banks holding its operands need to deliver them
-//             (sram_traffic.h, a buffer's bytes spread over the banks it spans). Every outer
-//             iteration reads the inner operand whole (from DRAM, or once when it is resident) and
-//             its own panel of the outer one (once, or once per inner step), and stores its C tiles.
-//   epilogue  the last C tiles' store, exposed: one tile's bytes / bandwidth + latency; with k in
-//             the middle the whole last row of C tiles finishes in the last K step, one tile per
-//             array step, so its stores exceed that step's remaining array time by
-//             max(tile, row of tiles - (tiles - 1) x array step) / bandwidth.
+//             not. Every outer iteration reads the inner operand whole (from DRAM, or once when it is
+//             resident) and its own panel of the outer one (once, or once per inner step), and stores
+//             its C tiles; the first phase's bytes exclude the prologue's, loaded before it.
+//   epilogue  the last GEMM's drain beyond its period (chained: R + C + T - 2 - max(T, R)), then the
+//             last C tiles' store, exposed: one tile's bytes / bandwidth + latency; with k in the
+//             middle the whole last row of C tiles finishes in the last K step, one tile per period,
+//             so its stores exceed that step's remaining array time by
+//             max(tile, row of tiles - (tiles - 1) x period) / bandwidth.
 double analytic_cycles(const HwConfig& hw, const GemmDims& d, const GemmTiling& tl, int epilogue_inputs,
                        bool c_in_accumulators) {
   const std::int64_t tm = tl.tm, tk = tl.tk, tn = tl.tn;
@@ -119,6 +141,16 @@ double analytic_cycles(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
   const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 50.0;
   const std::uint64_t per_read = std::uint64_t(hw.sram.port_bytes) * hw.sram.read_ports,
                       per_write = std::uint64_t(hw.sram.port_bytes) * hw.sram.write_ports;
+  const bool chained = hw.array.gemm_chaining && hw.array.timing == TimingMode::Overlapped;
+  const int R = hw.array.rows, C = hw.array.cols;
+  // A GEMM's time on the array: its period alone (chained: its folds' stream intervals; else all of
+  // it) and, from its first stream to its last MAC, its drain.
+  auto array_cycles = [&](const GemmDims& g, double* drain) {
+    const FoldPlan p = fold_plan(R, C, hw.array.dataflow, hw.array.timing, g);
+    const double whole = double(gemm_cycles(R, C, hw.array.dataflow, hw.array.timing, g));
+    if (drain) *drain = chained ? whole - double(p.preload) : whole;
+    return chained ? double(p.folds * p.interval) : whole;
+  };
   double array_time = 0;
   auto parts = [](std::int64_t dim, std::int64_t t) {
     std::vector<std::pair<std::int64_t, std::int64_t>> p;  // (size, count)
@@ -128,6 +160,7 @@ double analytic_cycles(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
   };
   const std::int64_t a_banks = banks_spanned(hw, tm * tk * ob), b_banks = banks_spanned(hw, tk * tn * ob),
                      c_banks = banks_spanned(hw, tm * tn * acc);
+  double full_period = 0;  // the period of a full-sized tile
   for (auto [m, cm] : parts(d.m, tm))
     for (auto [k, ck] : parts(d.k, tk))
       for (auto [n, cn] : parts(d.n, tn)) {
@@ -144,29 +177,117 @@ double analytic_cycles(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
                                                  : std::max(need(t.c_read, c_banks, per_read),
                                                             need(t.c_written, c_banks, per_write));
         const double ports = std::max({need(t.a_read, a_banks, per_read), need(t.b_read, b_banks, per_read), c_ports});
-        const double comp =
-            double(gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {m, k, n}));
-        array_time += double(cm * ck * cn) * std::max(comp, ports);
+        const double period = std::max(array_cycles({m, k, n}, nullptr), ports);
+        if (m == std::min(tm, d.m) && k == std::min(tk, d.k) && n == std::min(tn, d.n)) full_period = period;
+        array_time += double(cm * ck * cn) * period;
       }
   const std::int64_t nm = ceil_div(d.m, tm), nn = ceil_div(d.n, tn), nk = ceil_div(d.k, tk);
   const std::int64_t n_outer = tl.n_outer ? nn : nm, n_inner = tl.n_outer ? nm : nn;
+  const std::int64_t n_gemms = nm * nn * nk;
+  const std::int64_t lead_tiles = tl.k_middle ? 0 : std::min<std::int64_t>(tl.lead_block, n_outer);
+
+  // Buffer reuse (GemmEmitter's slots): the period a full tile needs so that every reused slot is
+  // free in time, gap x period >= drain + wait (wait: the load or store between the two uses).
+  double drain = 0;
+  array_cycles({std::min(tm, d.m), std::min(tk, d.k), std::min(tn, d.n)}, &drain);
+  const double lead = chained ? double(fold_plan(R, C, hw.array.dataflow, hw.array.timing, {tm, tk, tn}).preload) : 0;
+  const double a_tile = double(std::min(tm, d.m) * std::min(tk, d.k) * ob),
+               b_tile = double(std::min(tk, d.k) * std::min(tn, d.n) * ob);
+  const double outer_load = (tl.n_outer ? b_tile : a_tile) / bw + latency,
+               inner_load = (tl.n_outer ? a_tile : b_tile) / bw + latency;
+  const double c_store = double(std::min(tm, d.m) * std::min(tn, d.n) * ob) / bw + latency;
+  const double prologue_bytes = a_tile + b_tile;
+  double reuse_period = 0;
+  auto reuse = [&](double gap, double wait) { reuse_period = std::max(reuse_period, (drain + wait + lead) / gap); };
+  // An operand reloaded for every GEMM while C tiles are stored within the loop (k innermost): at each
+  // C tile's store its next load may find the store on the DRAM bus first (the bus serves one
+  // transfer at a time; which of the two goes first when both are ready in the same cycle is not
+  // something a schedule should count on), and the slack it has left must cover the store too.
+  std::vector<double> every_gemm_loads;
+  if (!tl.k_middle) {
+    // Each C tile takes nk consecutive GEMMs; the outer tile (o, k) serves n_inner GEMMs when nk = 1.
+    if (tl.outer_resident) {
+      const std::int64_t sets = outer_panel_sets(tl);
+      if (n_outer > sets) reuse(double(((sets - 1) * n_inner + 1) * nk), outer_load);
+    } else if (nk > 1 && n_gemms > 2) {
+      every_gemm_loads.push_back(outer_load - latency);
+    } else if (nk == 1 && n_outer > 2) {
+      reuse(double(n_inner + 1), outer_load);
+    }
+    if (!tl.inner_resident && !(nk == 1 && n_inner == 1) && n_gemms > 2) every_gemm_loads.push_back(inner_load - latency);
+    // Operands reloaded for every GEMM share the bus: both loads fit between a GEMM and the next but one.
+    if (!every_gemm_loads.empty()) reuse(2, std::accumulate(every_gemm_loads.begin(), every_gemm_loads.end(), latency));
+    // A C tile's store is issued with the loads its last GEMM frees the slots of, and waits for them
+    // on the bus (a load ready in the same cycle goes first).
+    // With a lead block the C tiles rotate over its lead x n_inner buffers and two more; the block's
+    // K steps on a tile wait for each other (the block's other GEMMs come between).
+    const std::int64_t c_slots = lead_tiles > 0 ? lead_tiles * n_inner + 2 : 2;
+    if (nm * nn > c_slots)
+      reuse(double((c_slots - 1) * nk + 1),
+            std::accumulate(every_gemm_loads.begin(), every_gemm_loads.end(), c_store));
+    if (lead_tiles > 0) reuse(double(lead_tiles * n_inner), 0);
+  } else {
+    // For each outer tile and K step, the inner loop: the outer tile serves n_inner GEMMs.
+    if (nk * n_outer > 2) reuse(double(n_inner + 1), outer_load);
+    if (!tl.inner_resident) reuse(2, inner_load);
+    reuse(double(n_inner), 0);  // the next K step on a C tile waits for the last (no load between)
+    if (n_outer > 2) reuse(double((nk + 1) * n_inner), c_store);
+  }
+  const double stretch = std::max(0.0, reuse_period - full_period);
+  array_time += double(n_gemms) * stretch;
+  const double period = full_period + stretch;
+  // Transfers that come now and then take the bus from those that come with every GEMM or C tile, and
+  // cost what they exceed the slack by: a C tile's store (when it goes first, see above) and, once
+  // per outer tile, the outer operand's load when it is reloaded only then (nk = 1).
+  if (!tl.k_middle && !every_gemm_loads.empty()) {
+    const double loads = std::accumulate(every_gemm_loads.begin(), every_gemm_loads.end(), latency);
+    double slack = 2 * period - (drain + loads + lead);
+    array_time += double(nm * nn) * std::max(0.0, (c_store - latency) - slack);
+    if (nm * nn > 2) slack = std::min(slack, double(nk + 1) * period - (drain + loads + (c_store - latency) + lead));
+    if (nk == 1 && !tl.outer_resident && n_outer > 1)
+      array_time += double(n_outer) * std::max(0.0, (outer_load - latency) - std::max(0.0, slack));
+  } else if (tl.k_middle && !tl.inner_resident) {
+    // k in the middle: each outer iteration ends with a burst of C stores, while the inner operand
+    // is reloaded for every GEMM of the next.
+    const double slack = 2 * period - (drain + inner_load + lead);
+    array_time += double(nm * nn) * std::max(0.0, (c_store - latency) - slack);
+  }
+
   const double outer_bytes = double((tl.n_outer ? d.k * d.n : d.m * d.k) * ob),
                inner_bytes = double((tl.n_outer ? d.m * d.k : d.k * d.n) * ob);
+  // Stores behind prefetched loads. The DRAM bus serves transfers in the order they are issued, and
+  // the load DMA issues every load whose slot is free, up to `outstanding` segments ahead of the bus.
+  // When no operand is reloaded for every GEMM (resident operands fill empty slots), it runs far ahead
+  // during the first outer iteration, and the first C tile's store waits behind those loads; with k
+  // innermost, the third C tile (in the first tile's slot) waits for that store.
+  if (!tl.k_middle && lead_tiles == 0 && every_gemm_loads.empty() && nm * nn > 2) {
+    const double ahead_bytes = (tl.inner_resident ? inner_bytes : 0.0) +
+                               (tl.outer_resident ? std::min(outer_bytes, 2 * outer_bytes / double(n_outer)) : 0.0);
+    const bool ideal = hw.dram.model == DramModel::Ideal;
+    const double tile = std::max(a_tile, b_tile), seg_bytes = double(hw.dma.segment_bytes);
+    // The DMA's segments (hw/accelerator.cpp): an ideal DRAM takes a tile in at most 4.
+    const double segment = ideal ? std::max(seg_bytes, std::ceil(tile / 4)) : seg_bytes;
+    const double prologue_end = prologue_bytes / bw + latency + lead;
+    const double store_at = prologue_end + double(nk) * period + (drain - period);
+    const double queued = std::clamp(ahead_bytes - bw * store_at, 0.0, double(hw.dma.outstanding) * segment);
+    const double store_done = store_at + queued / bw + c_store;
+    array_time += std::max(0.0, store_done + lead - (prologue_end + 2.0 * double(nk) * period));
+  }
   const double c_out = double(d.m * d.n * ob * (epilogue_inputs ? 2 : 1));  // stores (and residual loads)
   const bool outer_once = nk == 1 || tl.k_middle || tl.outer_resident;
-  const double first_bytes = outer_bytes / double(n_outer) * (outer_once ? 1.0 : double(n_inner)) + inner_bytes +
-                             c_out / double(n_outer);
-  const double first_time = array_time / double(n_outer);
-  const double body = std::max(first_time, first_bytes / bw) +
+  // The first phase: the first outer iteration, or the lead block.
+  const double first_iters = double(std::max<std::int64_t>(1, lead_tiles));
+  const double first_bytes =
+      (outer_bytes / double(n_outer) * (outer_once ? 1.0 : double(n_inner)) + c_out / double(n_outer)) * first_iters +
+      inner_bytes;
+  const double first_time = array_time / double(n_outer) * first_iters;
+  const double body = std::max(first_time, std::max(0.0, first_bytes - prologue_bytes) / bw) +
                       std::max(array_time - first_time, std::max(0.0, double(tl.est_dram_bytes) - first_bytes) / bw);
-  const double prologue = double((tm * tk + tk * tn) * ob) / bw + latency;
-  const double tile_out = double(tm * tn * ob * (epilogue_inputs ? 2 : 1));
+  const double prologue = prologue_bytes / bw + latency + lead;
+  const double tile_out = double(std::min(tm, d.m) * std::min(tn, d.n) * ob * (epilogue_inputs ? 2 : 1));
   double tail_bytes = tile_out;
-  if (tl.k_middle) {
-    const double step = array_time / double(nm * nn * nk);
-    tail_bytes = std::max(tile_out, double(n_inner) * tile_out - double(n_inner - 1) * step * bw);
-  }
-  return prologue + body + tail_bytes / bw + latency;
+  if (tl.k_middle) tail_bytes = std::max(tile_out, double(n_inner) * tile_out - double(n_inner - 1) * period * bw);
+  return prologue + body + std::max(0.0, drain - period) + tail_bytes / bw + latency;
 }
 
 // A GEMM of at most this many tiles is timed whole (choose_gemm_tiling).
@@ -258,30 +379,36 @@ void for_each_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capaci
               for (int inner_res = 0; inner_res <= 1; ++inner_res) {
                 if (fixed_resident && inner_res != (n_outer ? fixed->resident_a() : fixed->resident_b())) continue;
                 if (inner_res && !fixed_resident && (n_out == 1 || (nk == 1 && n_in == 1))) continue;
-                GemmTiling t;
-                t.tm = tm, t.tk = tk, t.tn = tn, t.n_outer = n_outer, t.est_compute_cycles = comp;
-                t.k_middle = k_mid, t.outer_resident = outer_res, t.inner_resident = inner_res;
-                t.dims = d;
-                // C tiles go to the accumulator storage whenever they fit there (then they take no SRAM).
-                const BufferSizes bs = buffer_sizes(hw, tm, tk, tn, epilogue_inputs, slot_counts(t));
-                const bool c_acc = c_fits_accumulators(hw, bs);
-                const std::uint64_t footprint = bs.sram_total(c_acc);
-                if (footprint > capacity) continue;
-                // A tile is loaded again only when the block it holds is not on chip (GemmEmitter):
-                // the outer operand once when the whole K is one tile, K is in the middle or its
-                // panel is resident, else once per inner step; the inner operand once when it is
-                // resident or a single tile, else once per outer step.
-                const bool outer_once = nk == 1 || k_mid || outer_res || n_in == 1;
-                const bool inner_once = inner_res || (nk == 1 && n_in == 1) || n_out == 1;
-                const std::uint64_t outer_b = n_outer ? b_bytes : a_bytes, inner_b = n_outer ? a_bytes : b_bytes;
-                std::uint64_t traffic = c_bytes + outer_b * (outer_once ? 1 : std::uint64_t(n_in)) +
-                                        inner_b * (inner_once ? 1 : std::uint64_t(n_out));
-                if (epilogue_inputs) traffic += c_bytes;  // the residual read once
-                t.est_dram_bytes = traffic;
-                t.epilogue_inputs = epilogue_inputs;
-                t.c_in_accumulators = c_acc;
-                t.est_cycles = analytic_cycles(hw, d, t, epilogue_inputs, c_acc);
-                visit(t, footprint, is_wide);
+                // A lead block where the first outer iteration would load the whole inner operand:
+                // both operands resident, k innermost, K and the outer loop in several steps.
+                const bool lead_ok = !k_mid && outer_res && inner_res && nk > 1 && n_out > 2;
+                for (int lead : {0, 2}) {
+                  if ((fixed && fixed->lead_block >= 0 && lead != fixed->lead_block) || (lead && !lead_ok)) continue;
+                  GemmTiling t;
+                  t.tm = tm, t.tk = tk, t.tn = tn, t.n_outer = n_outer, t.est_compute_cycles = comp;
+                  t.k_middle = k_mid, t.outer_resident = outer_res, t.inner_resident = inner_res, t.lead_block = lead;
+                  t.dims = d;
+                  // C tiles go to the accumulator storage whenever they fit there (then they take no SRAM).
+                  const BufferSizes bs = buffer_sizes(hw, tm, tk, tn, epilogue_inputs, slot_counts(t));
+                  const bool c_acc = c_fits_accumulators(hw, bs);
+                  const std::uint64_t footprint = bs.sram_total(c_acc);
+                  if (footprint > capacity) continue;
+                  // A tile is loaded again only when the block it holds is not on chip (GemmEmitter):
+                  // the outer operand once when the whole K is one tile, K is in the middle or its
+                  // panel is resident, else once per inner step; the inner operand once when it is
+                  // resident or a single tile, else once per outer step.
+                  const bool outer_once = nk == 1 || k_mid || outer_res || n_in == 1;
+                  const bool inner_once = inner_res || (nk == 1 && n_in == 1) || n_out == 1;
+                  const std::uint64_t outer_b = n_outer ? b_bytes : a_bytes, inner_b = n_outer ? a_bytes : b_bytes;
+                  std::uint64_t traffic = c_bytes + outer_b * (outer_once ? 1 : std::uint64_t(n_in)) +
+                                          inner_b * (inner_once ? 1 : std::uint64_t(n_out));
+                  if (epilogue_inputs) traffic += c_bytes;  // the residual read once
+                  t.est_dram_bytes = traffic;
+                  t.epilogue_inputs = epilogue_inputs;
+                  t.c_in_accumulators = c_acc;
+                  t.est_cycles = analytic_cycles(hw, d, t, epilogue_inputs, c_acc);
+                  visit(t, footprint, is_wide);
+                }
               }
             }
           }
@@ -473,7 +600,7 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
   // takes the other slot when its block changes.
   auto slot_of = [&](bool fixed_slots, bool outer_operand, std::int64_t row, std::int64_t ki, int* rotating,
                      const std::vector<std::int64_t>& held, std::int64_t block) {
-    if (fixed_slots) return int(outer_operand ? (row % 2) * nk + ki : row * nk + ki);
+    if (fixed_slots) return int(outer_operand ? (row % outer_panel_sets(t)) * nk + ki : row * nk + ki);
     if (*rotating >= 0 && held[std::size_t(*rotating)] == block) return *rotating;
     return (*rotating + 1) % 2;
   };
@@ -490,7 +617,7 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
   std::vector<std::uint32_t> a_load(a_buf_.size(), kNoInstr), b_load(b_buf_.size(), kNoInstr);
 
   // One K step of one C tile: loads what is not on chip, then the GEMM into C slot cs. Returns it.
-  auto step = [&](std::int64_t mi, std::int64_t ni, std::int64_t ki, int cs, bool first) {
+  auto step = [&](std::int64_t mi, std::int64_t ni, std::int64_t ki, int cs, bool first, bool interleaved) {
     const std::int64_t m0 = mi * t.tm, n0 = ni * t.tn, k0 = ki * t.tk;
     const std::int64_t m = std::min(t.tm, M - m0), n = std::min(t.tn, N - n0), k = std::min(t.tk, K - k0);
     const std::int64_t a_block = mi * nk + ki, b_block = ki * nn + ni;
@@ -513,7 +640,7 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
     const SramTile bt = o.b_transposed ? tile_at(bbuf, n, k, ob) : tile_at(bbuf, k, n, ob);
     // The first K step waits until the C slot's last store has read it; a later one, when other
     // GEMMs came between (k in the middle), until the previous step on this tile has written it.
-    const std::uint32_t c_dep = first ? c_reader_[std::size_t(cs)] : t.k_middle ? c_writer_[std::size_t(cs)] : kNoInstr;
+    const std::uint32_t c_dep = first ? c_reader_[std::size_t(cs)] : interleaved ? c_writer_[std::size_t(cs)] : kNoInstr;
     const std::uint32_t g = em.gemm(tile_at(a_buf_[std::size_t(as)], m, k, ob), bt,
                                     tile_at(c_buf_[std::size_t(cs)], m, n, acc), !first, o.b_transposed,
                                     {a_load[std::size_t(as)], b_load[std::size_t(bs)], c_dep});
@@ -532,11 +659,12 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
       em.set_class(o.epilogue_class);
       if (o.epilogue == Epilogue::AddResidual) {
         ATTNSIM_ASSERT(r_bytes_ > 0, "residual epilogue without its buffer");
-        // The residual tiles rotate over two buffers. With k innermost they pair with the two C
-        // slots, and the C slot's last store (after the add) frees the residual buffer too.
-        r_slot_ = t.k_middle ? (r_slot_ + 1) % 2 : cs;
+        // The residual tiles rotate over two buffers. With k innermost and two C slots they pair with
+        // the C slots, and the C slot's last store (after the add) frees the residual buffer too.
+        const bool paired = c_buf_.size() == 2 && !t.k_middle;
+        r_slot_ = paired ? cs : (r_slot_ + 1) % 2;
         const SramTile rt = tile_at(r_buf_[r_slot_], m, n, ob);
-        const std::uint32_t war = t.k_middle ? r_reader_[r_slot_] : c_reader_[std::size_t(cs)];
+        const std::uint32_t war = paired ? c_reader_[std::size_t(cs)] : r_reader_[r_slot_];
         const std::uint32_t rl =
             em.load({o.residual.tensor, o.residual.row0 + m0, o.residual.col0 + n0, m, n}, rt, {war});
         result = em.vector(VecOp::Add, ct, rt, ct, {last_gemm, rl});
@@ -561,14 +689,33 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
     return std::min(nk, std::max<std::int64_t>(0, last_row_of(mi) / t.tk + 1));
   };
 
-  for (std::int64_t outer = 0; outer < n_outer; ++outer) {
+  // The lead block (GemmTiling::lead_block): its outer tiles' C tiles in slots o x n_inner + inner, each
+  // finished at its last K step; a later K step waits for the previous one on the tile (other GEMMs
+  // came between). The later tiles then rotate over all the C slots, from the two after the block's.
+  const std::int64_t lead = t.k_middle ? 0 : std::min<std::int64_t>(t.lead_block, n_outer);
+  if (lead > 0) {
+    std::int64_t most_steps = 0;  // over the block's rows of A (k_steps depends on the row)
+    for (std::int64_t i = 0; i < (t.n_outer ? n_inner : lead); ++i) most_steps = std::max(most_steps, k_steps(i));
+    for (std::int64_t ki = 0; ki < most_steps; ++ki)
+      for (std::int64_t inner = 0; inner < n_inner; ++inner)
+        for (std::int64_t o = 0; o < lead; ++o) {
+          const std::int64_t mi = t.n_outer ? inner : o, ni = t.n_outer ? o : inner;
+          if (skipped(mi, ni) || ki >= k_steps(mi)) continue;
+          const int cs = int(o * n_inner + inner);
+          const std::uint32_t g = step(mi, ni, ki, cs, ki == 0, true);
+          if (ki == k_steps(mi) - 1) finish(mi, ni, cs, g);
+        }
+    c_slot_ = int(lead * n_inner) - 1;  // the next tile takes the first slot after the block's
+  }
+  const int c_slots = int(c_buf_.size());
+  for (std::int64_t outer = lead; outer < n_outer; ++outer) {
     if (!t.k_middle) {
       for (std::int64_t inner = 0; inner < n_inner; ++inner) {
         const std::int64_t mi = t.n_outer ? inner : outer, ni = t.n_outer ? outer : inner;
         if (skipped(mi, ni)) continue;
-        c_slot_ = (c_slot_ + 1) % 2;
+        c_slot_ = (c_slot_ + 1) % c_slots;
         std::uint32_t last_gemm = kNoInstr;
-        for (std::int64_t ki = 0; ki < k_steps(mi); ++ki) last_gemm = step(mi, ni, ki, c_slot_, ki == 0);
+        for (std::int64_t ki = 0; ki < k_steps(mi); ++ki) last_gemm = step(mi, ni, ki, c_slot_, ki == 0, false);
         finish(mi, ni, c_slot_, last_gemm);
       }
       continue;
@@ -582,7 +729,7 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
         const std::int64_t mi = t.n_outer ? inner : outer, ni = t.n_outer ? outer : inner;
         if (skipped(mi, ni) || ki >= k_steps(mi)) continue;
         const int cs = int((outer % 2) * n_inner + inner);
-        const std::uint32_t g = step(mi, ni, ki, cs, ki == 0);
+        const std::uint32_t g = step(mi, ni, ki, cs, ki == 0, true);
         if (ki == k_steps(mi) - 1) finish(mi, ni, cs, g);
       }
   }
@@ -599,6 +746,7 @@ OpMapping gemm_op_mapping(const GemmTiling& t) {
              b_res = t.n_outer ? t.outer_resident : t.inner_resident;
   if (a_res) m.resident.push_back("A");
   if (b_res) m.resident.push_back("B");
+  m.lead_block = t.lead_block;
   return m;
 }
 
@@ -606,6 +754,7 @@ std::string describe_gemm_order(const GemmTiling& t) {
   const OpMapping m = gemm_op_mapping(t);
   std::string s = m.loop_order[0] + "," + m.loop_order[1] + "," + m.loop_order[2];
   for (const std::string& r : m.resident) s += ", " + r + " resident";
+  if (t.lead_block > 0) s += ", first " + std::to_string(t.lead_block) + " " + m.loop_order[0] + " tiles k-outer";
   return s;
 }
 

@@ -31,7 +31,16 @@ struct GemmTiling {
   //   outer_resident  (k innermost) the outer operand's panel (tm x K for m outer) stays on chip over
   //                   the inner loop: 2 x nk tiles, the next panel loaded while this one is used;
   //   inner_resident  the inner operand stays on chip whole (nk x inner-count tiles), loaded once.
+  //   lead_block      (k innermost, both operands resident) the first lead_block outer tiles run as
+  //                   one block with k outermost: for k, for each inner tile, for each outer tile of
+  //                   the block. The first outer iteration would otherwise load the whole inner
+  //                   operand while computing only its own row (memory-bound when a row's compute is
+  //                   shorter than the inner operand's load); in the block each inner tile, loaded
+  //                   when first needed, serves lead_block GEMMs. Its lead_block x inner-count C
+  //                   tiles stay on chip over k (C buffers, with two more for the tiles after the
+  //                   block while its stores go out; the later tiles rotate over all of them).
   bool k_middle = false, outer_resident = false, inner_resident = false;
+  int lead_block = 0;
   GemmDims dims;  // the GEMM the tiling was chosen for: it sizes the resident buffers
 };
 

@@ -68,6 +68,7 @@ Json op_mapping_to_json(const OpMapping& m) {
   j["tile"] = tile;
   if (!m.loop_order.empty()) j["loop_order"] = m.loop_order;
   if (m.has_resident) j["resident"] = m.resident;
+  if (m.lead_block > 0) j["lead_block"] = m.lead_block;
   return j;
 }
 
@@ -117,7 +118,7 @@ ModelMapping parse_mapping(const Json& doc, const std::string& source) {
         m.ops.emplace_back(it.key(), om);
         continue;
       }
-      v.reject_unknown_keys({"kind", "tile", "loop_order", "resident"});
+      v.reject_unknown_keys({"kind", "tile", "loop_order", "resident", "lead_block"});
       const KindRanks* k = kind_of(om.kind);
       if (!k) continue;
       std::string ranks;
@@ -181,6 +182,12 @@ ModelMapping parse_mapping(const Json& doc, const std::string& source) {
                    r);
         else
           om.resident = names, om.has_resident = true;
+      }
+      if (v.has("lead_block")) {
+        if (om.kind != "gemm")
+          diag.add(path + "/lead_block", "is not a choice for kind " + om.kind, it.value()["lead_block"]);
+        else
+          om.lead_block = v.integer("lead_block", std::nullopt, 0, 2);
       }
       m.ops.emplace_back(it.key(), om);
     }

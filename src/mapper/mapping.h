@@ -21,7 +21,8 @@
 // Op names are the phase names of `--emit tiles` (L<layer>.<op>); ranks are named as in the op's
 // einsum: a GEMM C[m,n] = A[m,k] B[k,n] has ranks m, k, n and loop order m,n,k, n,m,k (the C tile
 // accumulates over the inner k loop), m,k,n or n,k,m (the outer row's C tiles stay on chip over k),
-// and "resident" lists the operands kept on chip (GemmTiling in compiler/gemm_lowering.h); attention has the query rank m and the key rank p (flash:
+// "resident" lists the operands kept on chip, and "lead_block": 2 runs the first two outer tiles as a
+// block with k outermost (GemmTiling in compiler/gemm_lowering.h); attention has the query rank m and the key rank p (flash:
 // m = bq, p = bk; row-fused: m = br, the query block).
 #include <algorithm>
 #include <cstdint>
@@ -43,6 +44,10 @@ struct OpMapping {
   // whole; read from DRAM once either way. Free unless has_resident (then possibly none).
   std::vector<std::string> resident{};
   bool has_resident = false;
+  // GEMM: the first lead_block outer tiles run as one block with k outermost (for k: for inner: for
+  // outer tile in the block), so that the inner operand's tiles, loaded as the block first needs
+  // them, each serve the whole block; the rest as loop_order says. -1: free; 0: none.
+  std::int64_t lead_block = -1;
   bool resident_a() const { return std::find(resident.begin(), resident.end(), "A") != resident.end(); }
   bool resident_b() const { return std::find(resident.begin(), resident.end(), "B") != resident.end(); }
   Json cascade = Json();                     // kind "cascade": the cascade mapping's JSON form

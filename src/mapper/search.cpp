@@ -44,7 +44,9 @@ std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, c
   std::vector<std::size_t> timed;
   auto ladder = [&](std::size_t top, bool include_wide) {
     std::uint64_t budget = capacity;
-    for (int step = 0; step <= kLadderSteps && budget > 0; ++step, budget /= 2) {
+    // Down to the smallest candidate, not a fixed number of rungs: a design with 4x the SRAM then
+    // times everything a smaller one times (its rungs, budgets halved, reach the smaller one's).
+    for (; budget > 0; budget /= 2) {
       std::size_t taken = 0;
       for (std::size_t i : order) {
         if (taken == top) break;

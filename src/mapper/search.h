@@ -13,7 +13,8 @@
 //             its fastest differs from default's pick, the two are timed again on the whole program
 //             (time_whole: the slices' extrapolation can err either way) and the faster kept, so
 //             that it never picks a slower schedule than default.
-// The ladder stops at capacity / 2^kLadderSteps: more SRAM never loses within a 64x range.
+// pick_mapping's ladder goes down until no candidate fits (more SRAM never loses to any smaller
+// design whose capacity is the larger one's / 2^i); the cascade mapper's stops at capacity / 2^kLadderSteps.
 // Ties are broken by fewer DRAM bytes, then by the candidates' own order: results are deterministic.
 #include <cstdint>
 #include <functional>
