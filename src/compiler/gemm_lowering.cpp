@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 #include <functional>
+#include <map>
 #include <numeric>
 #include <tuple>
 #include <vector>
@@ -426,8 +427,38 @@ std::vector<GemmTiling> gemm_tiling_candidates(const HwConfig& hw, const GemmDim
   return v;
 }
 
+namespace {
+
+GemmTiling choose_gemm_tiling_uncached(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity_limit,
+                                       const std::string& what, int epilogue_inputs, const MapperOptions& opt);
+
+}  // namespace
+
+struct GemmPickMemo {
+  std::map<std::string, GemmTiling> picks;
+};
+
 GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity_limit,
                               const std::string& what, int epilogue_inputs, const MapperOptions& opt) {
+  // One compilation shares the hardware: a GEMM of the same shape, budget and epilogue, with nothing
+  // fixed by the user for it, gets the same pick (the layers of a model repeat their GEMMs).
+  const bool fixed = opt.fixed && opt.fixed->find(what);
+  if (!opt.cache || fixed) return choose_gemm_tiling_uncached(hw, d, capacity_limit, what, epilogue_inputs, opt);
+  if (!opt.cache->gemm_picks) opt.cache->gemm_picks = std::make_shared<GemmPickMemo>();
+  std::map<std::string, GemmTiling>& memo = opt.cache->gemm_picks->picks;
+  const std::string key = std::to_string(d.m) + "x" + std::to_string(d.k) + "x" + std::to_string(d.n) + " cap" +
+                          std::to_string(capacity_limit) + " epi" + std::to_string(epilogue_inputs) + " e" +
+                          to_string(opt.effort) + " seed" + std::to_string(opt.seed);
+  auto it = memo.find(key);
+  if (it == memo.end())
+    it = memo.emplace(key, choose_gemm_tiling_uncached(hw, d, capacity_limit, what, epilogue_inputs, opt)).first;
+  return it->second;
+}
+
+namespace {
+
+GemmTiling choose_gemm_tiling_uncached(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity_limit,
+                                       const std::string& what, int epilogue_inputs, const MapperOptions& opt) {
   if (d.m <= 0 || d.k <= 0 || d.n <= 0)
     throw UserError("GEMM dimensions must be positive, got M=" + std::to_string(d.m) + " K=" + std::to_string(d.k) +
                     " N=" + std::to_string(d.n));
@@ -531,6 +562,8 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
   if (sorted_c[pick].timed_cycles >= 0) best.est_cycles = sorted_c[pick].timed_cycles;
   return best;
 }
+
+}  // namespace
 
 GemmEmitter::GemmEmitter(const HwConfig& hw, const GemmTiling& t, std::uint64_t base, std::uint64_t capacity)
     : hw_(hw), t_(t) {

@@ -680,8 +680,47 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
   return out;
 }
 
+namespace {
+
+// Everything search_cascade's pick depends on besides the hardware, which one compilation shares: the
+// bound cascade (name, shape, extents, causal steps), the budget, the spec and the effort.
+std::string pick_key(const Cascade& c, std::uint64_t capacity, const CascadeSearchSpec& spec, const MapperOptions& opt) {
+  std::string k = "pick " + c.desc.name + " t" + std::to_string(c.desc.tensors.size()) + " s" +
+                  std::to_string(c.desc.steps.size());
+  for (std::int64_t e : c.extent) k += " " + std::to_string(e);
+  k += " c";
+  for (char x : c.causal) k += x ? '1' : '0';
+  k += " cap" + std::to_string(capacity) + " x" + std::to_string(spec.instances) + " max" +
+       std::to_string(spec.max_dram_bytes) + " e" + to_string(opt.effort) + " seed" + std::to_string(opt.seed) + " st";
+  for (CascadeStructure st : spec.structures) k += std::to_string(int(st));
+  for (const auto& [rank, tile] : spec.fixed_tiles) k += " f" + std::to_string(rank) + ":" + std::to_string(tile);
+  return k;
+}
+
+CascadePick search_cascade_uncached(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                    const CascadeSearchSpec& spec, const MapperOptions& opt, const std::string& what);
+
+}  // namespace
+
+struct CascadePickMemo {
+  std::map<std::string, CascadePick> picks;
+};
+
 CascadePick search_cascade(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
                            const CascadeSearchSpec& spec, const MapperOptions& opt, const std::string& what) {
+  if (!opt.cache) return search_cascade_uncached(c, hw, capacity, spec, opt, what);
+  if (!opt.cache->cascade_picks) opt.cache->cascade_picks = std::make_shared<CascadePickMemo>();
+  std::map<std::string, CascadePick>& memo = opt.cache->cascade_picks->picks;
+  const std::string key = pick_key(c, capacity, spec, opt);
+  auto it = memo.find(key);
+  if (it == memo.end()) it = memo.emplace(key, search_cascade_uncached(c, hw, capacity, spec, opt, what)).first;
+  return it->second;
+}
+
+namespace {
+
+CascadePick search_cascade_uncached(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
+                                    const CascadeSearchSpec& spec, const MapperOptions& opt, const std::string& what) {
   // Per structure and per rung of the capacity ladder, its pick (Spilled: the sum of its groups'
   // picks, each group searched alone); then the structures' picks per rung, the same way. At the
   // fast effort nothing is timed: the analytically best candidate of each group, the fastest
@@ -766,6 +805,8 @@ CascadePick search_cascade(const Cascade& c, const HwConfig& hw, std::uint64_t c
   best.mapping.source = "mapper";
   return best;
 }
+
+}  // namespace
 
 double time_cascade_group(const Cascade& c, const Mapping& m, int group, const HwConfig& hw, std::uint64_t capacity,
                           std::int64_t instances) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,9 +35,15 @@ const char* to_string(MapperEffort e);
 // "fast", "default", "thorough"; false for anything else.
 bool parse_mapper_effort(const std::string& s, MapperEffort* out);
 
-// Timings already made during one compilation (ops repeat across layers), by candidate key.
+struct CascadePickMemo;  // cascade_search.cpp: search_cascade's picks by op signature
+struct GemmPickMemo;     // compiler/gemm_lowering.cpp: choose_gemm_tiling's picks by GEMM signature
+
+// What one compilation has already worked out (ops repeat across layers): timings by candidate key,
+// and whole cascade searches by the op's signature, so that identical layers are searched once.
 struct MapperCache {
   std::map<std::string, double> timed_cycles;
+  std::shared_ptr<CascadePickMemo> cascade_picks;
+  std::shared_ptr<GemmPickMemo> gemm_picks;
 };
 
 struct MapperOptions {
