@@ -3,7 +3,8 @@
 Draft 2020-12):
   - each schema is itself a valid draft 2020-12 schema, and printing it twice gives the same bytes;
   - every preset (configs/presets), model (models/*.json) and sweep spec (configs/sweeps) in the
-    repository validates, and so does each with a "$schema" key (attnsim accepts the key too);
+    repository validates, and so does each with a "$schema" key (which attnsim accepts too: checked
+    on the base documents below);
   - every bad document below is rejected by attnsim (exit 2: `check`, `check --model`,
     `sweep --dry-run`), and by the schema too, unless its row names why the rule cannot be written
     in a schema (rules across fields, or that need files or the hardware and model documents); such
@@ -248,16 +249,17 @@ with tempfile.TemporaryDirectory() as tmp:
             fail(f"{name}: listed as not expressible ({why}) but the schema rejects it: {schema_errors[0].message}")
         rejected += why is None
         cannot += why is not None
-    # The base documents themselves are valid for both.
+    # The base documents themselves are valid for both, with a "$schema" key too.
     for fmt, base in BASES.items():
-        path = os.path.join(tmp, f"base_{fmt}.json")
-        with open(path, "w") as f:
-            json.dump(base, f)
-        status, err = attnsim_rejects(fmt, path)
-        if status != 0:
-            fail(f"base {fmt} document: attnsim exits {status}: {err.strip()[:300]}")
-        if list(VALIDATORS[fmt].iter_errors(base)):
-            fail(f"base {fmt} document: the schema rejects it")
+        for doc in (base, dict(base, **{"$schema": f"attnsim-{fmt}.schema.json"})):
+            path = os.path.join(tmp, f"base_{fmt}.json")
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            status, err = attnsim_rejects(fmt, path)
+            if status != 0:
+                fail(f"base {fmt} document {list(doc)}: attnsim exits {status}: {err.strip()[:300]}")
+            if list(VALIDATORS[fmt].iter_errors(doc)):
+                fail(f"base {fmt} document {list(doc)}: the schema rejects it")
 
 print(f"{counted} repository documents valid; {len(CASES)} bad documents rejected by attnsim: "
       f"{rejected} by the schema too, {cannot} not expressible in a schema (reason given)")

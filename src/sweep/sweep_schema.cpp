@@ -51,7 +51,9 @@ const std::vector<SchemaDescription>& sweep_descriptions() {
                    "/model/batch, /model/dtype, /attention/variant (with parameters: primal:rank=96), /model/<pointer> "
                    "into the model document, anything else into the hardware document (/array/rows)"});
       v.push_back({w + "values", "the values the path takes, one per point; null removes the key"});
-      v.push_back({w + "name", "the axis's column name (default the path's last token)"});
+      v.push_back({w + "name", w == "/axes/[]/" ? "the axis's column name (default the path's last token; required "
+                                                  "in the points form)"
+                                                : "the axis's column name (default the path's last token)"});
     }
     return v;
   }();
