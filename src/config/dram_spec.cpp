@@ -97,9 +97,11 @@ void reject_unknown_timing_keys(const JsonView& t, bool allow_tck) {
 
 // Reads a device description (configs/dram/*.json) into spec, controller defaults included.
 void read_device(const JsonView& root, DramSpec* spec) {
-  root.reject_unknown_keys({"description", "standard", "channel_kind", "organization", "timing", "controller"});
+  root.reject_unknown_keys(
+      {"description", "standard", "speed_grade", "channel_kind", "organization", "timing", "controller"});
   spec->description = root.string("description", std::nullopt);
   spec->standard = root.string("standard", std::nullopt);
+  spec->speed_grade = root.string("speed_grade", std::string());
   spec->channel_kind = root.string("channel_kind", std::string("channel"));
   JsonView o = root.object("organization");
   o.reject_unknown_keys({"channel_width_bits", "burst_length", "bank_groups", "banks_per_group", "rows", "columns"});
