@@ -190,6 +190,14 @@ def build(argv):
                 linestyle, marker = style[combo]
                 ax.plot([n for n, _ in xy], [y for _, y in xy], marker=marker, markersize=4,
                         linewidth=1.8, linestyle=linestyle, color=colours[variant], label=label)
+            # Log scales first: the limits read below are then the log autoscale's, always
+            # above 0 (the linear autoscale's margin goes below 0 when a line spans more than
+            # ~20x, and a non-positive limit on a log axis is ignored with a warning).
+            ap.log_count_axis(ax, "x", lengths, binary=True)
+            if kind == "bytes":
+                ap.log_bytes_axis(ax, "y")
+            else:
+                ap.log_count_axis(ax, "y")
             if columns == ["sram_high_water_bytes"] and table.has("sram_capacity_bytes"):
                 caps = {ap.optional_number(table, r, "sram_capacity_bytes")
                         for pts in data[hw].values() for r in pts.values()} - {None}
@@ -200,14 +208,10 @@ def build(argv):
                                label=f"SRAM capacity {ap.fmt_bytes(cap)}")
                     ax.set_ylim(min(lo, cap), max(hi, cap * 1.6))  # the line off the frame
                     capacity_drawn = True
-            ap.log_count_axis(ax, "x", lengths, binary=True)
             if kind == "bytes":
-                ap.log_bytes_axis(ax, "y")
                 lo, hi = ax.get_ylim()
                 if hi / lo < 4:  # a flat line: leave room so it does not sit on the frame
                     ax.set_ylim(lo / 2, hi * 2)
-            else:
-                ap.log_count_axis(ax, "y")
             ax.set_title(f"{hw}: {title}")
             ax.set_xlabel("sequence length N (log)")
             ax.set_ylabel(ylabel)
