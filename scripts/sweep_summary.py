@@ -42,7 +42,7 @@ def main():
     vcol = res.variant_column(rows[0])
     ok, failed = res.split_by_status(rows)
 
-    # data[hw][variant][N] = (cycles, dram bytes, time_us)
+    # data[hw][variant][N] = (cycles, dram bytes)
     data = defaultdict(lambda: defaultdict(dict))
     variants = []
     for r in ok:
@@ -50,7 +50,7 @@ def main():
         if v not in variants:
             variants.append(v)
         data[r["hardware"]][v][int(r["seq_len"])] = (
-            int(r["cycles"]), int(r["dram_bytes_read"]) + int(r["dram_bytes_written"]), float(r["time_us"]))
+            int(r["cycles"]), int(r["dram_bytes_read"]) + int(r["dram_bytes_written"]))
     base = args.baseline if args.baseline in variants else (variants[0] if variants else "")
 
     out = ["# %s" % args.title, "",
