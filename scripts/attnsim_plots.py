@@ -19,7 +19,10 @@ import os
 import sys
 import zlib
 
-EXIT_INPUT = 2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attnsim_results as res  # noqa: E402
+
+EXIT_INPUT = res.EXIT_INPUT
 
 
 class InputError(Exception):
@@ -97,12 +100,7 @@ def read_table(path):
 def ok_rows(table):
     """The rows whose point simulated: status "ok" (a file without a status column, such as
     `attnsim run`'s report.csv, has only such rows). Returns (those rows, the other rows)."""
-    if not table.has("status"):
-        return list(table.rows), []
-    ok, other = [], []
-    for r in table.rows:
-        (ok if (r.get("status") or "").strip() == "ok" else other).append(r)
-    return ok, other
+    return res.split_by_status(table.rows)
 
 
 def cell(table, row, column):
@@ -161,15 +159,7 @@ def variant_label(table, row):
     return "?"
 
 
-def short_hardware(name):
-    """"preset:edge" -> "edge"; "configs/my_chip.json" -> "my_chip"."""
-    name = name.strip()
-    if name.startswith("preset:"):
-        return name[len("preset:"):]
-    base = os.path.basename(name.rstrip("/\\")) or name
-    if base.lower().endswith(".json"):
-        base = base[:-5]
-    return base
+short_hardware = res.short_hardware  # "preset:edge" -> "edge"; "configs/my_chip.json" -> "my_chip"
 
 
 def hardware_label(table, row):

@@ -35,10 +35,12 @@ three largest N of the sweep; "vanilla" is unfused and flash, whichever the swee
 Usage: claims_table.py RESULTS_CSV [-o OUT.md]
 """
 import argparse
-import csv
-import math
+import os
 import sys
 from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attnsim_results as res  # noqa: E402
 
 VANILLA = ("unfused", "flash")
 UNIT_NAMES = {"dram": "DRAM", "vector": "vector unit", "softmax": "softmax unit", "array": "array"}
@@ -46,26 +48,16 @@ PRIMAL = "primal"
 
 
 def fail(msg):
-    print("claims_table: " + msg, file=sys.stderr)
-    sys.exit(2)
+    res.fail("claims_table", msg)
 
 
-def short_hw(name):
-    name = name[len("preset:"):] if name.startswith("preset:") else name
-    base = name.rsplit("/", 1)[-1]
-    return base[:-5] if base.endswith(".json") else base
+short_hw = res.short_hardware
 
 
 def slope(points):
     """Least-squares slope of ln y against ln x over the three largest x with y > 0."""
-    pts = sorted((x, y) for x, y in points if x > 0 and y > 0)[-3:]
-    if len(pts) < 2:
-        return None
-    lx = [math.log(x) for x, _ in pts]
-    ly = [math.log(y) for _, y in pts]
-    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
-    den = sum((a - mx) ** 2 for a in lx)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / den if den else None
+    fit = res.loglog_fit(points, 3)
+    return fit[0] if fit else None
 
 
 def fmt(v, digits=2):
@@ -290,24 +282,16 @@ def main():
     ap.add_argument("results", help="results.csv written by attnsim sweep")
     ap.add_argument("-o", "--out", help="output markdown file (default: standard output)")
     a = ap.parse_args()
-    try:
-        with open(a.results, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as e:
-        fail("%s: cannot read: %s" % (a.results, e.strerror))
+    rows = res.read_rows("claims_table", a.results)
     need = ("status", "hardware", "seq_len", "cycles", "macs", "dram_bytes_read", "dram_bytes_written",
             "attention_sram_high_water_bytes", "array_busy_fraction", "utilization", "softmax_unit_busy_fraction",
             "roofline_bound", "compulsory_binding")
-    if not rows:
-        fail("%s: no points" % a.results)
     missing = [c for c in need if c not in rows[0]]
     if missing:
         fail("%s: missing column%s %s" % (a.results, "s" if len(missing) > 1 else "", ", ".join(missing)))
-    vcol = "axis.variant" if "axis.variant" in rows[0] else "variant"
+    vcol = res.variant_column(rows[0])
     hws = {}
-    for r in rows:
-        if r["status"] != "ok":
-            continue
+    for r in res.split_by_status(rows)[0]:
         hw = hws.setdefault(r["hardware"], Hw(r["hardware"]))
         hw.rows[r[vcol]][int(r["seq_len"])] = r
 
@@ -333,11 +317,7 @@ def main():
         text.append("| " + " | ".join([claim, figure] + measured + verdicts) + " |")
     text.append("")
     out = "\n".join(text) + "\n"
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(out)
-    else:
-        sys.stdout.write(out)
+    res.write_text(a.out, out)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,12 @@
 """Scaling of attention variants with the sequence length N, from a sweep's results table."""
 
 import argparse
-import math
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attnsim_plots as ap  # noqa: E402
+import attnsim_results as res  # noqa: E402
 
 DESCRIPTION = """\
 Draws log-log scaling curves against the sequence length N from RESULTS.csv, the table
@@ -55,20 +55,7 @@ DEFAULT_PANELS = "cycles,macs,dram,sram"
 MAX_LEGEND_LINES = 6  # more lines a panel: one legend beside the figure, slopes on stdout
 
 
-def fit_slope(points, count):
-    """Least-squares slope of log y against log N over the `count` largest Ns of `points`
-    [(N, y)], with the smallest and largest N fitted: (slope, N first, N last); None if fewer
-    than two points have N and y above 0."""
-    pts = [(n, y) for n, y in sorted(points) if n > 0 and y > 0][-count:]
-    if len(pts) < 2:
-        return None
-    xs = [math.log(n) for n, _ in pts]
-    ys = [math.log(y) for _, y in pts]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx, pts[0][0], pts[-1][0]
+fit_slope = res.loglog_fit  # (slope, N first, N last) over the `count` largest Ns, or None
 
 
 def slope_text(fit, math_text=True):
@@ -203,6 +190,14 @@ def build(argv):
                 linestyle, marker = style[combo]
                 ax.plot([n for n, _ in xy], [y for _, y in xy], marker=marker, markersize=4,
                         linewidth=1.8, linestyle=linestyle, color=colours[variant], label=label)
+            # Log scales first: the limits read below are then the log autoscale's, always
+            # above 0 (the linear autoscale's margin goes below 0 when a line spans more than
+            # ~20x, and a non-positive limit on a log axis is ignored with a warning).
+            ap.log_count_axis(ax, "x", lengths, binary=True)
+            if kind == "bytes":
+                ap.log_bytes_axis(ax, "y")
+            else:
+                ap.log_count_axis(ax, "y")
             if columns == ["sram_high_water_bytes"] and table.has("sram_capacity_bytes"):
                 caps = {ap.optional_number(table, r, "sram_capacity_bytes")
                         for pts in data[hw].values() for r in pts.values()} - {None}
@@ -213,14 +208,10 @@ def build(argv):
                                label=f"SRAM capacity {ap.fmt_bytes(cap)}")
                     ax.set_ylim(min(lo, cap), max(hi, cap * 1.6))  # the line off the frame
                     capacity_drawn = True
-            ap.log_count_axis(ax, "x", lengths, binary=True)
             if kind == "bytes":
-                ap.log_bytes_axis(ax, "y")
                 lo, hi = ax.get_ylim()
                 if hi / lo < 4:  # a flat line: leave room so it does not sit on the frame
                     ax.set_ylim(lo / 2, hi * 2)
-            else:
-                ap.log_count_axis(ax, "y")
             ax.set_title(f"{hw}: {title}")
             ax.set_xlabel("sequence length N (log)")
             ax.set_ylabel(ylabel)

@@ -7,20 +7,16 @@ Example:
   scripts/sweep_summary.py out/main/scaling/results.csv -o out/main/summary.md --baseline flash
 """
 import argparse
-import csv
+import os
 import sys
 from collections import defaultdict
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attnsim_results as res  # noqa: E402
+
 
 def fail(msg):
-    print("sweep_summary: " + msg, file=sys.stderr)
-    sys.exit(2)
-
-
-def short_hw(name):
-    name = name[len("preset:"):] if name.startswith("preset:") else name
-    base = name.rsplit("/", 1)[-1]
-    return base[:-5] if base.endswith(".json") else base
+    res.fail("sweep_summary", msg)
 
 
 def human(v, unit=""):
@@ -39,21 +35,14 @@ def main():
     ap.add_argument("--title", default="attnsim sweep", help="heading of the summary")
     args = ap.parse_args()
 
-    try:
-        with open(args.results, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as e:
-        fail("%s: cannot read: %s" % (args.results, e.strerror))
-    if not rows:
-        fail("%s: no points" % args.results)
+    rows = res.read_rows("sweep_summary", args.results)
     for col in ("status", "hardware", "seq_len", "cycles", "dram_bytes_read", "dram_bytes_written"):
         if col not in rows[0] and not (col != "status" and all(r.get("status") != "ok" for r in rows)):
             fail("%s: no column %s" % (args.results, col))
-    vcol = "axis.variant" if "axis.variant" in rows[0] else "variant"
-    ok = [r for r in rows if r["status"] == "ok"]
-    failed = [r for r in rows if r["status"] != "ok"]
+    vcol = res.variant_column(rows[0])
+    ok, failed = res.split_by_status(rows)
 
-    # data[hw][variant][N] = (cycles, dram bytes, time_us)
+    # data[hw][variant][N] = (cycles, dram bytes)
     data = defaultdict(lambda: defaultdict(dict))
     variants = []
     for r in ok:
@@ -61,7 +50,7 @@ def main():
         if v not in variants:
             variants.append(v)
         data[r["hardware"]][v][int(r["seq_len"])] = (
-            int(r["cycles"]), int(r["dram_bytes_read"]) + int(r["dram_bytes_written"]), float(r["time_us"]))
+            int(r["cycles"]), int(r["dram_bytes_read"]) + int(r["dram_bytes_written"]))
     base = args.baseline if args.baseline in variants else (variants[0] if variants else "")
 
     out = ["# %s" % args.title, "",
@@ -72,7 +61,7 @@ def main():
         by_v = data[hw]
         ns = sorted({n for v in by_v for n in by_v[v]})
         others = [v for v in variants if v != base and v in by_v]
-        out += ["## %s" % short_hw(hw), ""]
+        out += ["## %s" % res.short_hardware(hw), ""]
         for title, idx, unit in (("Cycles", 0, ""), ("DRAM traffic (bytes read + written)", 1, "B")):
             out += ["%s:" % title, ""]
             head = ["N"] + [v for v in variants if v in by_v] + ["%s / %s" % (v, base) for v in others]
@@ -105,11 +94,7 @@ def main():
             out.append("- point %s (%s): %s" % (r["index"], axes, r["error"]))
         out.append("")
     text = "\n".join(out)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+    res.write_text(args.out, text)
 
 
 if __name__ == "__main__":

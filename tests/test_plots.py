@@ -241,6 +241,24 @@ def content_checks(tmp):
           and [ax.get_title() for ax in fig.axes] == ["edge: MACs", "cloud: MACs"],
           f"scaling --panels macs --slope-points 2: MACs only, slopes over N = 4K..16K ({texts[:2]})")
     plt.close(fig)
+    # A high-water line spanning 64 KiB .. 29 MiB under a 32 MiB capacity (cloud flash at N = 256
+    # set to 65,536 B, file line 18): the y range holds the line and the dotted capacity (drawn
+    # up to 1.6 x 32 MiB = 51.2 MiB) on a log axis, with no warning about a non-positive limit.
+    wide = os.path.join(tmp, "results_wide_sram.csv")
+    with_cell(RESULTS, 18, "sram_high_water_bytes", "65536", wide)
+    check(csv_rows(wide)[16]["hardware"] == "preset:cloud" and csv_rows(wide)[16]["seq_len"] == "256",
+          "wide fixture: line 18 is cloud at N = 256")
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig, _, _, _ = plot_scaling.build([wide, "--panels", "sram"])
+    sram = {ax.get_title(): ax for ax in fig.axes}.get("cloud: SRAM high-water mark")
+    lo, hi = sram.get_ylim() if sram else (0, 0)
+    check(sram is not None and sram.get_yscale() == "log" and 0 < lo <= 65536 and hi >= 1.6 * 33554432,
+          f"scaling: a 64 KiB .. 29 MiB high-water line keeps a log y range from above 0 to the capacity "
+          f"line (got {lo:.6g} .. {hi:.6g})")
+    check(not caught, f"scaling: no warning drawing it (got {[str(w.message) for w in caught]})")
+    plt.close(fig)
 
     # Timeline with report.json beside it. By hand: edge's DRAM peak is 57.11 B/cycle at 940 MHz
     # = 53.68 GB/s. The layers are the report's own (its input), which must tile the run: layer 0

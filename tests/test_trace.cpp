@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -395,6 +396,159 @@ TEST_CASE("run --trace: trace.json has a track per unit and a slice per instruct
   CHECK(trace["otherData"]["truncated"] == false);
 }
 
+namespace {
+
+struct Slice {
+  long long ts_ns = 0, end_ns = 0;
+  std::uint32_t id = 0;
+  std::int64_t cycles = 0;
+  bool clipped = false;
+};
+
+// X events per track (tid), sorted by start.
+std::map<int, std::vector<Slice>> slices_by_track(const Json& trace) {
+  std::map<int, std::vector<Slice>> out;
+  for (const Json* e : events(trace, "X")) {
+    Slice s;
+    s.ts_ns = to_ns((*e)["ts"]);
+    s.end_ns = s.ts_ns + to_ns((*e)["dur"]);
+    s.id = (*e)["args"]["id"].get<std::uint32_t>();
+    s.cycles = (*e)["args"]["cycles"].get<std::int64_t>();
+    s.clipped = (*e)["args"].contains("clipped_cycles");
+    out[(*e)["tid"].get<int>()].push_back(s);
+  }
+  for (auto& [t, v] : out)
+    std::sort(v.begin(), v.end(), [](const Slice& a, const Slice& b) { return a.ts_ns < b.ts_ns; });
+  return out;
+}
+
+std::string unit_of(const std::string& track) { return track.substr(0, track.find(" #")); }
+
+}  // namespace
+
+TEST_CASE("run --trace-lanes bounds the DMA tracks of a long run; a track's slices never overlap", "[trace][cli]") {
+  // lra-text at N = 1024 on edge: 64 DMA transfers in flight per engine (dma.outstanding), so many
+  // LOADs overlap. With 2 lanes a unit, at most 2 load_dma and 2 store_dma tracks; the slices that found
+  // both busy are clipped (drawn from the end of the lane that freed first), and every instruction still
+  // has its slice.
+  const std::string dir = temp_dir() + "/trace_lanes";
+  CliResult r = run_cli("run --hw edge --model lra-text --seq-len 1024 --trace " + dir +
+                        " --trace-formats perfetto --trace-lanes 2 --trace-arrows 0 --out " + dir);
+  REQUIRE(r.status == 0);
+  const Json rep = parse_json_text(slurp(dir + "/report.json"), "report.json");
+  const Json trace = parse_json_text(slurp(dir + "/trace.json"), "trace.json");
+  const std::map<int, std::string> names = thread_names(trace);
+  std::map<std::string, int> tracks;
+  for (const auto& [t, n] : names) ++tracks[unit_of(n)];
+  for (const auto& [unit, n] : tracks) {
+    INFO(unit);
+    CHECK(n <= 2);
+  }
+  CHECK(tracks["load_dma"] == 2);  // the run needs more than one (see the clipped slices below)
+
+  std::map<std::string, std::uint64_t> per_unit;
+  std::uint64_t clipped = 0;
+  const double ns_per_cycle = 1000.0 / 940.0;  // edge runs at 940 MHz
+  for (const auto& [t, v] : slices_by_track(trace)) {
+    REQUIRE(names.count(t));
+    per_unit[unit_of(names.at(t))] += v.size();
+    for (std::size_t i = 1; i < v.size(); ++i) {
+      INFO(names.at(t) << ": instructions " << v[i - 1].id << " and " << v[i].id);
+      CHECK(v[i - 1].end_ns <= v[i].ts_ns);
+    }
+    for (const Slice& s : v) {
+      clipped += s.clipped;
+      // A slice is never drawn longer than its instruction (ns rounding: at most 1 ns off).
+      CHECK(double(s.end_ns - s.ts_ns) <= double(s.cycles) * ns_per_cycle + 1.0);
+    }
+  }
+  CHECK(clipped > 0);
+  CHECK(clipped == rep["trace"]["slices_clipped"].get<std::uint64_t>());
+  CHECK(rep["trace"]["max_lanes"] == 2);
+  const Json& prog = rep["program"];
+  CHECK(per_unit["load_dma"] == prog["loads"].get<std::uint64_t>());
+  CHECK(per_unit["store_dma"] == prog["stores"].get<std::uint64_t>());
+  CHECK(per_unit["array"] == prog["gemms"].get<std::uint64_t>());
+  CHECK(events(trace, "s").empty());  // --trace-arrows 0
+}
+
+TEST_CASE("run --trace-arrows draws an arrow per dependency inside the window, producer's end to consumer's start",
+          "[trace][cli]") {
+  // The window is instructions [300, 700) of lra-text at N = 256 on edge; the dependencies come from
+  // the tile program compiled here, independently of the run (the CLI compiles the same way).
+  const std::uint32_t from = 300, count = 400;
+  const std::string dir = temp_dir() + "/trace_arrows";
+  CliResult r = run_cli(std::string(kRun) + " --trace " + dir + " --trace-formats perfetto --trace-lanes 2" +
+                        " --trace-arrows-from " + std::to_string(from) + " --trace-arrows " + std::to_string(count) +
+                        " --out " + dir);
+  REQUIRE(r.status == 0);
+  const Json rep = parse_json_text(slurp(dir + "/report.json"), "report.json");
+  const Json trace = parse_json_text(slurp(dir + "/trace.json"), "trace.json");
+
+  ModelOverrides ov;
+  ov.seq_len = 256;
+  const TileProgram prog = compile_model(load_hw_config("edge"), build_graph(load_model_config("lra-text", ov)))
+                               .program.materialise();
+  REQUIRE(prog.instrs.size() > from + count);
+
+  // Slices by (track, drawn start) and by instruction id; only those of nonzero length carry arrows.
+  std::map<std::pair<int, long long>, Slice> at;
+  std::map<std::uint32_t, Slice> by_id;
+  for (const auto& [t, v] : slices_by_track(trace))
+    for (const Slice& s : v) {
+      by_id[s.id] = s;
+      if (s.end_ns > s.ts_ns) at[{t, s.ts_ns}] = s;
+    }
+  auto drawn = [&](std::uint32_t id) { return by_id.count(id) && by_id[id].end_ns > by_id[id].ts_ns; };
+
+  // Expected: every dependency with both ends in the window and both slices drawn.
+  std::set<std::pair<std::uint32_t, std::uint32_t>> expected;
+  for (std::uint32_t c = from; c < from + count; ++c) {
+    const Instr& in = prog.instrs[c];
+    for (int d = 0; d < in.num_deps; ++d) {
+      const std::uint32_t p = in.deps[std::size_t(d)];
+      if (p >= from && drawn(p) && drawn(c)) expected.insert({p, c});
+    }
+  }
+  REQUIRE(expected.size() > 100);
+
+  std::map<long long, const Json*> starts, ends;
+  for (const Json* e : events(trace, "s")) CHECK(starts.emplace((*e)["id"].get<long long>(), e).second);
+  for (const Json* e : events(trace, "f")) CHECK(ends.emplace((*e)["id"].get<long long>(), e).second);
+  CHECK(starts.size() == ends.size());
+  std::set<std::pair<std::uint32_t, std::uint32_t>> got;
+  bool clipped_consumer = false;
+  for (const auto& [id, s] : starts) {
+    INFO("flow " << id);
+    REQUIRE(ends.count(id));
+    const Json& f = *ends[id];
+    CHECK(f["bp"] == "e");
+    CHECK((*s)["cat"] == f["cat"]);
+    CHECK((*s)["name"] == f["name"]);
+    // Each end binds to the slice drawn on its track from its ts: the producer and the consumer.
+    const auto ps = at.find({(*s)["tid"].get<int>(), to_ns((*s)["ts"])});
+    const auto cs = at.find({f["tid"].get<int>(), to_ns(f["ts"])});
+    REQUIRE(ps != at.end());
+    REQUIRE(cs != at.end());
+    const std::uint32_t p = ps->second.id, c = cs->second.id;
+    CHECK((*s)["args"]["from"] == p);
+    CHECK(f["args"]["to"] == c);
+    CHECK((p >= from && p < from + count && c >= from && c < from + count));
+    const Instr& in = prog.instrs[c];
+    CHECK(std::find(in.deps.begin(), in.deps.begin() + in.num_deps, p) != in.deps.begin() + in.num_deps);
+    // Drawn from the producer's end to the consumer's start: the consumer began after its producer ended.
+    CHECK(ps->second.end_ns <= cs->second.ts_ns);
+    clipped_consumer |= cs->second.clipped;
+    got.insert({p, c});
+  }
+  CHECK(got == expected);
+  CHECK(starts.size() == expected.size());  // one arrow per dependency
+  CHECK(clipped_consumer);                  // arrows bind to clipped slices too
+  CHECK(rep["trace"]["arrows"]["written"] == expected.size());
+  CHECK(rep["trace"]["arrows"]["first_instr"] == from);
+  CHECK(trace["otherData"]["arrows"] == expected.size());
+}
+
 TEST_CASE("run --trace: without a softmax unit there is no softmax track and softmax_busy is 0", "[trace][cli]") {
   const std::string dir = temp_dir() + "/trace_tpu";
   CliResult r = run_cli("run --hw tpu-v1 --dtype int8 --model lra-text --seq-len 256 --trace " + dir);
@@ -485,6 +639,12 @@ TEST_CASE("run rejects bad trace flags with exit status 2 naming the flag", "[tr
                                          {"--trace " + dir + " --trace-window 0", "--trace-window"},
                                          {"--trace " + dir + " --trace-window lots", "trace-window"},
                                          {"--trace " + dir + " --trace-max-slices -1", "--trace-max-slices"},
+                                         {"--trace " + dir + " --trace-lanes 0", "--trace-lanes"},
+                                         {"--trace " + dir + " --trace-lanes 65", "--trace-lanes"},
+                                         {"--trace " + dir + " --trace-arrows -1", "--trace-arrows"},
+                                         {"--trace " + dir + " --trace-arrows 10000001", "--trace-arrows"},
+                                         {"--trace " + dir + " --trace-arrows-from -5", "--trace-arrows-from"},
+                                         {"--trace-lanes 2", "--trace-lanes"},
                                          {"--trace-window 100", "--trace-window"}}) {
     INFO(c.args);
     CliResult r = run_cli(std::string(kRun) + " " + c.args);
@@ -493,6 +653,7 @@ TEST_CASE("run rejects bad trace flags with exit status 2 naming the flag", "[tr
   }
   CliResult help = run_cli("run --help");
   CHECK(help.status == 0);
-  for (const char* flag : {"--trace ", "--trace-formats", "--trace-window", "--trace-max-slices"})
+  for (const char* flag : {"--trace ", "--trace-formats", "--trace-window", "--trace-max-slices", "--trace-lanes",
+                           "--trace-arrows ", "--trace-arrows-from"})
     CHECK(help.out.find(flag) != std::string::npos);
 }

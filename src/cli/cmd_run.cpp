@@ -47,6 +47,8 @@ int cmd_run(const Args& args) {
   std::string trace_dir, trace_formats = "timeline,perfetto";
   MapperFlags mapper;
   std::int64_t trace_window = 0, trace_max_slices = std::int64_t(TraceOptions().max_slices);
+  std::int64_t trace_lanes = TraceOptions().max_lanes, trace_arrows = std::int64_t(TraceOptions().arrows_instrs),
+               trace_arrows_from = 0;
   const std::string variants = variant_syntax_help();
   opts.add_options()("help,h", "this text")(
       "hw", po::value(&hw_name), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)")(
@@ -75,6 +77,15 @@ int cmd_run(const Args& args) {
       "trace-max-slices", po::value(&trace_max_slices),
       "with --trace: at most this many instruction slices in trace.json (default 1000000); past it slices "
       "are dropped, counters and timeline stay complete, and the trace is marked truncated")(
+      "trace-lanes", po::value(&trace_lanes),
+      "with --trace: tracks per unit in trace.json at most, 1 to 64 (default 4); a unit with more instructions "
+      "in flight (the DMA engines) draws a slice that finds every track busy from the end of the track that frees "
+      "first (args: clipped_cycles)")(
+      "trace-arrows", po::value(&trace_arrows),
+      "with --trace: dependency arrows in trace.json (producer's slice to consumer's) among this many instructions, "
+      "from --trace-arrows-from on (default 2000; 0: none)")(
+      "trace-arrows-from", po::value(&trace_arrows_from),
+      "with --trace: the first instruction id of the arrows' window (default 0; ids as in --emit tiles)")(
       "topology", po::value(&topology),
       "instead of --model: every layer of a SCALE-Sim topology CSV (GEMMs, or convolutions by SCALE-Sim's im2col), "
       "as attnsim gemm --topology runs them (see attnsim gemm --help); one row per layer, layers.csv with --out")(
@@ -88,7 +99,7 @@ int cmd_run(const Args& args) {
                      "--hw FILE|PRESET --model FILE|PRESET [--seq-len N] [--batch B] [--variant V] [--out DIR]\n"
                      "       [--mapper fast|default|thorough] [--mapping FILE] [--emit graph|tiles|mapping]\n"
                      "       [--trace DIR [--trace-formats timeline,perfetto,vcd] [--trace-window CYCLES]\n"
-                     "        [--trace-max-slices N]]\n"
+                     "        [--trace-max-slices N] [--trace-lanes N] [--trace-arrows N] [--trace-arrows-from ID]]\n"
                      "   or: attnsim run --scalesim-cfg FILE.cfg|--hw FILE|PRESET [--topology FILE.csv] [--out DIR]\n"
                      "       [--set /path=VALUE]... [--mapper fast|default|thorough] [--jobs N]",
                      opts, nullptr, args, vm))
@@ -107,7 +118,8 @@ int cmd_run(const Args& args) {
   if (jobs != 1) throw UserError("--jobs: only with --topology");
   TraceOptions trace;
   const bool tracing = vm.count("trace") > 0;
-  for (const char* flag : {"trace-formats", "trace-window", "trace-max-slices"})
+  for (const char* flag :
+       {"trace-formats", "trace-window", "trace-max-slices", "trace-lanes", "trace-arrows", "trace-arrows-from"})
     if (vm.count(flag) && !tracing) throw UserError(std::string("--") + flag + ": needs --trace DIR");
   if (tracing) {
     if (trace_dir.empty()) throw UserError("--trace: needs a directory");
@@ -119,6 +131,17 @@ int cmd_run(const Args& args) {
     if (trace_max_slices < 0)
       throw UserError("--trace-max-slices: must be 0 or more, got " + std::to_string(trace_max_slices));
     trace.max_slices = std::uint64_t(trace_max_slices);
+    if (trace_lanes < 1 || trace_lanes > TraceOptions::kMaxLanes)
+      throw UserError("--trace-lanes: must be 1 to " + std::to_string(TraceOptions::kMaxLanes) + ", got " +
+                      std::to_string(trace_lanes));
+    trace.max_lanes = std::uint32_t(trace_lanes);
+    if (trace_arrows < 0 || std::uint64_t(trace_arrows) > TraceOptions::kMaxArrowInstrs)
+      throw UserError("--trace-arrows: must be 0 to " + std::to_string(TraceOptions::kMaxArrowInstrs) + ", got " +
+                      std::to_string(trace_arrows));
+    trace.arrows_instrs = std::uint64_t(trace_arrows);
+    if (trace_arrows_from < 0)
+      throw UserError("--trace-arrows-from: must be 0 or more, got " + std::to_string(trace_arrows_from));
+    trace.arrows_from = std::uint64_t(trace_arrows_from);
   }
   if (!emit.empty() && emit != "tiles" && emit != "graph" && emit != "mapping")
     throw UserError("--emit " + emit + ": must be graph, tiles or mapping");

@@ -236,7 +236,15 @@ TraceRecorder::TraceRecorder(const TraceOptions& opts, const HwConfig& hw, int d
   if (opts_.window_cycles < 0)
     throw UserError("trace: window of " + std::to_string(opts_.window_cycles) +
                     " cycles: must be at least 1 (0: adaptive)");
+  if (opts_.max_lanes < 1 || opts_.max_lanes > TraceOptions::kMaxLanes)
+    throw UserError("trace: " + std::to_string(opts_.max_lanes) + " lanes per unit: must be 1 to " +
+                    std::to_string(TraceOptions::kMaxLanes));
+  if (opts_.arrows_instrs > TraceOptions::kMaxArrowInstrs)
+    throw UserError("trace: an arrows window of " + std::to_string(opts_.arrows_instrs) +
+                    " instructions: must be at most " + std::to_string(TraceOptions::kMaxArrowInstrs));
   ATTNSIM_ASSERT(dram_channels >= 1, "a DRAM model has at least one channel");
+  for (std::vector<fs_t>& lanes : lane_end_) lanes.reserve(opts_.max_lanes);
+  if (opts_.perfetto) arrow_ends_.resize(std::size_t(opts_.arrows_instrs));
   next_close_fs_ = windows_.adaptive() ? INT64_MAX : windows_.window_fs();
   buf_.reserve(1 << 20);
   line_.reserve(4096);
@@ -415,16 +423,28 @@ void TraceRecorder::slice(TraceUnit u, const Instr& in, fs_t start, fs_t end) {
     return;
   }
   ++slices_;
-  // The lowest lane whose slices all ended by start. Slices arrive in order of their end, so a
-  // lane's latest end tells whether the new slice overlaps anything on it.
+  // The lowest lane whose slices all ended by start. Slices arrive in order of their end (each is
+  // recorded when it ends), so a lane's latest end tells whether the new slice overlaps anything on
+  // it. With every lane busy: the lane that frees first, drawn from its latest end (see "Lanes").
   const std::size_t ui = std::size_t(u);
   std::vector<fs_t>& lanes = lane_end_[ui];
   std::size_t lane = 0;
   while (lane < lanes.size() && lanes[lane] > start) ++lane;
-  if (lane == lanes.size()) lanes.push_back(end);
+  fs_t drawn_start = start;
+  if (lane == lanes.size()) {
+    if (lanes.size() < opts_.max_lanes) {
+      lanes.push_back(end);
+    } else {
+      lane = std::size_t(std::min_element(lanes.begin(), lanes.end()) - lanes.begin());
+      drawn_start = lanes[lane];
+      ATTNSIM_ASSERT(drawn_start <= end, "trace slices arrive out of order of their ends");
+      ++clipped_;
+    }
+  }
   lanes[lane] = end;
 
-  const long long ts = to_ns(start), te = to_ns(end);
+  const long long ts = to_ns(drawn_start), te = to_ns(end);
+  const int tid = lane_tid(ui, lane);
   event_separator();
   buf_ += "{\"name\":\"";
   buf_ += to_string(in.op);
@@ -437,13 +457,17 @@ void TraceRecorder::slice(TraceUnit u, const Instr& in, fs_t start, fs_t end) {
   buf_ += ",\"dur\":";
   append_us(buf_, te - ts);
   buf_ += ",\"pid\":1,\"tid\":";
-  append_int(buf_, lane_tid(ui, lane));
+  append_int(buf_, tid);
   buf_ += ",\"args\":{\"id\":";
   append_int(buf_, in.id);
   buf_ += ",\"layer\":";
   append_int(buf_, in.layer);
   buf_ += ",\"cycles\":";
   append_int(buf_, (end - start + period_ / 2) / period_);
+  if (drawn_start != start) {
+    buf_ += ",\"clipped_cycles\":";
+    append_int(buf_, (drawn_start - start + period_ / 2) / period_);
+  }
   switch (in.op) {
     case Opcode::Gemm:
       buf_ += ",\"macs\":";
@@ -475,6 +499,33 @@ void TraceRecorder::slice(TraceUnit u, const Instr& in, fs_t start, fs_t end) {
       break;
   }
   buf_ += "}}";
+  // Arrows into this slice from its producers in the window (recorded before it: a producer's slice
+  // is written before it completes, and this instruction started after that).
+  const std::uint64_t at = std::uint64_t(in.id) - opts_.arrows_from;  // wraps to huge below the window
+  if (at < arrow_ends_.size() && te > ts) {
+    arrow_ends_[at] = {ts, tid};
+    for (int d = 0; d < in.num_deps; ++d) {
+      const std::uint64_t from = std::uint64_t(in.deps[std::size_t(d)]) - opts_.arrows_from;
+      if (from >= arrow_ends_.size() || arrow_ends_[from].tid == 0) continue;
+      ++arrows_;
+      const long long flow_id = (long long)in.id * Instr::kMaxDeps + d;
+      for (const bool start_event : {true, false}) {
+        event_separator();
+        buf_ += start_event ? "{\"name\":\"dependency\",\"cat\":\"dependency\",\"ph\":\"s\",\"id\":"
+                            : "{\"name\":\"dependency\",\"cat\":\"dependency\",\"ph\":\"f\",\"bp\":\"e\",\"id\":";
+        append_int(buf_, flow_id);
+        buf_ += ",\"ts\":";
+        append_us(buf_, start_event ? arrow_ends_[from].start_ns : ts);
+        buf_ += ",\"pid\":1,\"tid\":";
+        append_int(buf_, start_event ? arrow_ends_[from].tid : tid);
+        buf_ += ",\"args\":{\"from\":";
+        append_int(buf_, in.deps[std::size_t(d)]);
+        buf_ += ",\"to\":";
+        append_int(buf_, in.id);
+        buf_ += "}}";
+      }
+    }
+  }
   flush_json(false);
 }
 
@@ -636,6 +687,12 @@ TraceSummary TraceRecorder::finish(fs_t end_fs) {
     append_int(buf_, windows_.window_cycles());
     buf_ += ",\"slices_written\":";
     append_int(buf_, (long long)slices_);
+    buf_ += ",\"max_lanes\":";
+    append_int(buf_, opts_.max_lanes);
+    buf_ += ",\"slices_clipped\":";
+    append_int(buf_, (long long)clipped_);
+    buf_ += ",\"arrows\":";
+    append_int(buf_, (long long)arrows_);
     buf_ += ",\"truncated\":";
     buf_ += dropped_ ? "true" : "false";
     if (dropped_) {
@@ -662,6 +719,11 @@ TraceSummary TraceRecorder::finish(fs_t end_fs) {
   s.slices_dropped = dropped_;
   s.truncated = dropped_ > 0;
   s.truncated_at_cycle = dropped_ ? truncated_at_fs_ / period_ : -1;
+  s.max_lanes = opts_.max_lanes;
+  s.slices_clipped = clipped_;
+  s.arrows_from = opts_.arrows_from;
+  s.arrows_instrs = opts_.arrows_instrs;
+  s.arrows_written = arrows_;
   s.busy_fs = busy_total_;
   return s;
 }

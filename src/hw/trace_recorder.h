@@ -52,9 +52,24 @@
 // as instructions complete, straight to the file. At most max_slices are written; the first one
 // past that is dropped along with all later ones, the counters and the timeline stay complete, and
 // the trace gets a global instant event "trace truncated at cycle X after N slices" (X: the cycle
-// the first dropped slice ended) plus "otherData" fields. Units that run several instructions at
-// once (the DMA engines, with `outstanding` transfers) spread overlapping slices over extra lanes
-// "load_dma #1", "load_dma #2", ... next to the unit's own track (a track's slices never overlap).
+// the first dropped slice ended) plus "otherData" fields.
+//
+// Lanes: units that run several instructions at once (the DMA engines, with up to `outstanding`
+// transfers of many instructions in flight; the array with chained GEMMs) spread overlapping slices
+// over extra tracks "load_dma #1", "load_dma #2", ... next to the unit's own track, at most
+// max_lanes tracks per unit in all. A slice goes to the lowest lane whose slices all ended by its
+// start; when every lane is still busy it goes to the lane that frees first and is drawn from that
+// lane's last end (clipped: its args keep the whole "cycles" and add "clipped_cycles", the part
+// not drawn). So a track's slices never overlap (the trace viewers need slices on a thread to nest)
+// and a long run with 64 transfers in flight still shows a few DMA tracks.
+//
+// Arrows: dependency arrows (trace-event flow events, "ph":"s" bound to the producer's slice and
+// "ph":"f" with "bp":"e" bound to the consumer's, both at the slice's drawn start, with the same
+// "id"; Perfetto and chrome://tracing draw them from the producer's end to the consumer's start) for
+// the instructions with ids in [arrows_from, arrows_from + arrows_instrs) (ids as in --emit tiles):
+// one per dependency whose producer and consumer both lie in that window and both have a drawn slice
+// of nonzero length. A bounded window keeps large runs' traces small; the recorder keeps one entry
+// per instruction of the window. Flow events carry args "from" and "to", the two instruction ids.
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -78,6 +93,11 @@ struct TraceOptions {
   bool timeline = true, perfetto = true, vcd = false;
   std::int64_t window_cycles = 0;      // 0: adaptive (see above)
   std::uint64_t max_slices = 1000000;  // instruction slices in trace.json at most
+  std::uint32_t max_lanes = 4;          // tracks per unit in trace.json at most (>= 1; see "Lanes")
+  std::uint64_t arrows_from = 0;        // first instruction id of the dependency arrows' window
+  std::uint64_t arrows_instrs = 2000;   // instructions in that window; 0: no arrows (see "Arrows")
+  static constexpr std::uint32_t kMaxLanes = 64;
+  static constexpr std::uint64_t kMaxArrowInstrs = 10000000;  // bounds the recorder's table (16 B each)
 };
 
 // The units with a track, in the timeline's column order.
@@ -95,6 +115,9 @@ struct TraceSummary {
   std::uint64_t max_slices = 0, slices_written = 0, slices_dropped = 0;
   bool truncated = false;
   std::int64_t truncated_at_cycle = -1;
+  std::uint32_t max_lanes = 0;
+  std::uint64_t slices_clipped = 0;  // drawn shorter because all of their unit's lanes were busy
+  std::uint64_t arrows_from = 0, arrows_instrs = 0, arrows_written = 0;
   // Busy time per unit (TraceUnit order) summed over the timeline's windows, in fs: equal to the
   // SimStats busy times (a self-check of the windowing, used by the tests).
   std::array<fs_t, kTraceUnits> busy_fs{};
@@ -228,8 +251,17 @@ class TraceRecorder final : public SramPortObserver, public DramDataObserver {
   bool first_event_ = true;
   std::uint64_t slices_ = 0, dropped_ = 0;
   fs_t truncated_at_fs_ = -1;
-  // Per unit: lanes' latest slice end (lane 0 is the unit's own track).
+  // Per unit: lanes' latest slice end (lane 0 is the unit's own track); at most max_lanes each.
   std::array<std::vector<fs_t>, kTraceUnits> lane_end_;
+  std::uint64_t clipped_ = 0;
+  // Per instruction of the arrows' window (index id - arrows_from): its slice's drawn start (ns) and
+  // track; tid 0 while it has none.
+  struct ArrowEnd {
+    long long start_ns = 0;
+    int tid = 0;
+  };
+  std::vector<ArrowEnd> arrow_ends_;
+  std::uint64_t arrows_ = 0;
   std::array<fs_t, kTraceUnits> busy_total_{};  // summed from written windows
   std::uint64_t windows_written_ = 0;
   bool finished_ = false;

@@ -37,6 +37,10 @@ Json trace_report(const TraceSummary& s) {
             {"dram_bytes_in_flight", "time average over each window"},
             {"max_slices", s.max_slices},
             {"slices_written", s.slices_written},
+            {"max_lanes", s.max_lanes},
+            // drawn from the end of the lane's previous slice: all max_lanes lanes of the unit were busy
+            {"slices_clipped", s.slices_clipped},
+            {"arrows", {{"first_instr", s.arrows_from}, {"instrs", s.arrows_instrs}, {"written", s.arrows_written}}},
             {"truncated", s.truncated}};
   if (s.truncated) {
     t["truncated_at_cycle"] = s.truncated_at_cycle;

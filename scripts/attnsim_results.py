@@ -1,0 +1,83 @@
+"""Shared code of the scripts that read an `attnsim sweep` results table (claims_table.py,
+sweep_summary.py, and the plot scripts through attnsim_plots.py): reading the rows, keeping the
+points that simulated, naming hardware, and log-log slope fits. Python standard library only (no
+matplotlib), so the markdown scripts run on any python3.
+
+The scripts import this module from their own directory.
+"""
+
+import csv
+import math
+import os
+import sys
+
+EXIT_INPUT = 2  # the status argparse uses for bad command lines; a bad input file gets it too
+
+
+def fail(prog, msg):
+    """"<prog>: <msg>" on stderr and exit status 2."""
+    print(prog + ": " + msg, file=sys.stderr)
+    sys.exit(EXIT_INPUT)
+
+
+def read_rows(prog, path):
+    """The rows of a results table (dicts keyed by column); fails naming the file if it cannot be
+    read or has no rows."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        fail(prog, "%s: cannot read: %s" % (path, e.strerror))
+    if not rows:
+        fail(prog, "%s: no points" % path)
+    return rows
+
+
+def split_by_status(rows):
+    """(the rows whose point simulated, the others): status "ok"; rows without a status column,
+    such as `attnsim run`'s report.csv, all simulated."""
+    ok, other = [], []
+    for r in rows:
+        (ok if (r.get("status", "ok") or "").strip() == "ok" else other).append(r)
+    return ok, other
+
+
+def variant_column(row):
+    """axis.variant ("primal:rank=96") when the sweep varied the variant, else the report's variant."""
+    return "axis.variant" if "axis.variant" in row else "variant"
+
+
+def short_hardware(name):
+    """"preset:edge" -> "edge"; "configs/my_chip.json" -> "my_chip"."""
+    name = name.strip()
+    if name.startswith("preset:"):
+        return name[len("preset:"):]
+    base = os.path.basename(name.rstrip("/\\")) or name
+    if base.lower().endswith(".json"):
+        base = base[:-5]
+    return base
+
+
+def loglog_fit(points, count):
+    """Least-squares slope of ln y against ln N over the `count` largest Ns of `points` [(N, y)]
+    with N and y above 0: (slope, first N fitted, last N fitted); None with fewer than two such
+    points (or a single N)."""
+    pts = [(n, y) for n, y in sorted(points) if n > 0 and y > 0][-count:]
+    if len(pts) < 2:
+        return None
+    xs = [math.log(n) for n, _ in pts]
+    ys = [math.log(y) for _, y in pts]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx, pts[0][0], pts[-1][0]
+
+
+def write_text(path, text):
+    """Writes `text` to the file `path`, or to standard output when path is None or empty."""
+    if path:
+        with open(path, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
