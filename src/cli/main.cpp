@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"gemm", attnsim::cli::cmd_gemm, "simulate one GEMM C = A B on the described hardware"},
     {"check", attnsim::cli::cmd_check, "validate hardware config files and report every problem"},
     {"dram-replay", attnsim::cli::cmd_dram_replay, "replay a DRAMSim3/Ramulator/plain memory trace on a DRAM model"},
+    {"schema", attnsim::cli::cmd_schema, "print the JSON Schema of an input format (hw, model, sweep) for editors"},
 };
 
 void print_usage(std::ostream& os) {

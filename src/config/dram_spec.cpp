@@ -81,6 +81,7 @@ void reject_unknown_timing_keys(const JsonView& t, bool allow_tck) {
   std::vector<std::string> names;
   for (int i = 0; i < n; ++i) names.emplace_back(fields[i].name);
   if (allow_tck) names.emplace_back("tCK_ps");
+  t.declare_keys(names);
   for (auto it = t.node()->begin(); it != t.node()->end(); ++it) {
     bool known = false;
     for (auto& nm : names) known |= nm == it.key();
@@ -194,6 +195,7 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   if (!d.is_object()) return spec;
   d.reject_unknown_keys({"model", "preset", "channels", "ranks", "mapping", "read_queue", "write_queue", "write_high",
                          "write_low", "frontend_cycles", "fast_path", "timing", "description"});
+  d.string("description", std::string());
   std::string preset = d.string("preset", std::nullopt);
   if (preset.empty()) return spec;  // recorded as required by string()
   if (const char* text = find_dram_preset(preset)) {
