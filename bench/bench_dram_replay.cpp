@@ -1,10 +1,16 @@
 // Replays 1M 64-byte requests (sequential, random over 1 GiB, 8 KiB stride, 2:1 read/write mix) on every
 // DRAM preset (or those named) with the cycle-accurate controller and prints wall time, simulated DRAM
-// cycles, simulated cycles per second, bandwidth and its share of the preset's peak. Target: under 2 s per
-// replay (DRAMSim3 takes 2-12 s and Ramulator 2 4-22 s for these on this kind of machine). The trace
-// driver submits at most one request per DRAM clock, so a preset whose peak exceeds one burst per clock
-// (HBM3, GDDR6: many narrow channels) is driver-bound below its peak. Each replay runs in a forked child
-// because SystemC allows one elaboration per process. Usage: bench_dram_replay [REQUESTS [PRESET...]]
+// cycles, simulated requests per second, bandwidth and its share of the preset's peak, for the fast
+// scheduler (/dram/fast_path, the default) and the reference one, and their wall-time ratio (medians of
+// REPS runs, alternating, in one process: the machine is shared and noisy). Both must simulate the same
+// cycles; a differing count is printed as MISMATCH. Target: under 1 s per replay (DRAMSim3 takes 2-12 s
+// and Ramulator 2 4-22 s for these on this kind of machine). The trace driver submits at most one request
+// per DRAM clock, so a preset whose peak exceeds one burst per clock (HBM3, GDDR6: many narrow channels)
+// is driver-bound below its peak. Each replay runs in a forked child because SystemC allows one
+// elaboration per process.
+//   bench_dram_replay [REQUESTS [REPS [PRESET...]]]
+//   bench_dram_replay model [SEQ_LEN [REPS]]   BERT-base, flash, on cloud with HBM2 (default N = 4096):
+//                                              attnsim run with /dram/fast_path true and false
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +22,7 @@
 #include <systemc>  // declares extern "C" sc_main
 #include <vector>
 
+#include "bench_support.h"
 #include "hw/dram/dram_replay.h"
 #include "config/dram_spec.h"
 #include "config/presets.h"
@@ -47,55 +54,105 @@ struct Row {
   double wall_s, cycles, gbps, pct, lat_ns;
 };
 
+// One replay in a forked child.
+bool replay_once(const char* dev, const char* kind, std::int64_t n, bool fast, Row* out) {
+  int fds[2];
+  if (pipe(fds) != 0) return false;
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    Row row{};
+    DramSpec spec = load_dram_spec(dev);
+    spec.fast_path = fast;
+    auto trace = make_trace(kind, n);
+    auto t0 = std::chrono::steady_clock::now();
+    ReplayResult res = run_replay(spec, trace, false);
+    auto t1 = std::chrono::steady_clock::now();
+    row.wall_s = std::chrono::duration<double>(t1 - t0).count();
+    row.cycles = double(res.cycles);
+    row.gbps = res.stats["bandwidth"]["achieved_GBps"].get<double>();
+    row.pct = res.stats["bandwidth"]["percent_of_peak"].get<double>();
+    row.lat_ns = res.stats["read_latency_ns"]["mean"].get<double>();
+    if (write(fds[1], &row, sizeof row) != sizeof row) _exit(1);
+    _exit(0);
+  }
+  close(fds[1]);
+  bool ok = read(fds[0], out, sizeof *out) == sizeof *out;
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return ok;
+}
+
+int bench_model(std::int64_t seq_len, int reps) {
+  const std::string out_dir = "/tmp/attnsim_bench_dram_model_" + std::to_string(getpid());
+  auto args = [&](bool fast) {
+    return std::vector<std::string>{"run", "--hw", "cloud", "--model", "bert-base", "--seq-len", std::to_string(seq_len),
+                                    "--variant", "flash", "--set",
+                                    std::string("/dram={\"model\":\"cycle\",\"preset\":\"hbm2\",\"fast_path\":") +
+                                        (fast ? "true" : "false") + "}",
+                                    "--out", out_dir + (fast ? "/fast" : "/ref")};
+  };
+  std::vector<double> fast_s, ref_s;
+  std::int64_t fast_cycles = -1, ref_cycles = -1;
+  for (int i = 0; i < reps; ++i) {
+    for (bool fast : {true, false}) {
+      const bench::Measurement m = bench::run_once(args(fast), "/dev/null");
+      if (m.status != 0) {
+        std::printf("attnsim run failed (status %d)\n", m.status);
+        return 1;
+      }
+      (fast ? fast_s : ref_s).push_back(m.wall_s);
+      (fast ? fast_cycles : ref_cycles) = bench::report_cycles(out_dir + (fast ? "/fast" : "/ref") + "/report.json");
+    }
+  }
+  const double f = bench::median(fast_s), r = bench::median(ref_s);
+  std::printf("BERT-base N = %lld flash, cloud, HBM2: fast %.2f s, reference %.2f s (wall, median of %d), "
+              "reference / fast %.2f; cycles %lld and %lld%s\n",
+              (long long)seq_len, f, r, reps, r / f, (long long)fast_cycles, (long long)ref_cycles,
+              fast_cycles == ref_cycles ? "" : " MISMATCH");
+  return fast_cycles == ref_cycles ? 0 : 1;
+}
+
 }  // namespace
 
 // SystemC provides main() and calls sc_main(); every replay elaborates in its own forked child.
 int sc_main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "model")
+    return bench_model(argc > 2 ? std::atoll(argv[2]) : 4096, argc > 3 ? std::atoi(argv[3]) : 3);
   const std::int64_t n = argc > 1 ? std::atoll(argv[1]) : 1000000;
+  const int reps = argc > 2 ? std::max(1, std::atoi(argv[2])) : 3;
   std::vector<std::string> devices;
-  for (int i = 2; i < argc; ++i) devices.emplace_back(argv[i]);
+  for (int i = 3; i < argc; ++i) devices.emplace_back(argv[i]);
   if (devices.empty())
     for (const auto& p : embedded_dram_presets()) devices.emplace_back(p.name);
   const char* kinds[] = {"sequential", "random", "stride-8KiB", "mix-2:1"};
-  std::printf("%-12s %-12s %9s %12s %14s %9s %7s %10s\n", "device", "trace", "wall_s", "dram_cycles", "cycles_per_s",
-              "GB/s", "%peak", "rd_lat_ns");
+  std::printf("%-12s %-12s %9s %9s %7s %12s %12s %9s %7s %10s\n", "device", "trace", "fast_s", "ref_s", "ref/fast",
+              "dram_cycles", "Mreq_per_s", "GB/s", "%peak", "rd_lat_ns");
+  int mismatches = 0;
   for (const std::string& device : devices) {
     const char* dev = device.c_str();
     for (const char* kind : kinds) {
-      int fds[2];
-      if (pipe(fds) != 0) return 1;
-      std::fflush(nullptr);
-      pid_t pid = fork();
-      if (pid == 0) {
-        close(fds[0]);
-        Row row{};
-        DramSpec spec = load_dram_spec(dev);
-        auto trace = make_trace(kind, n);
-        auto t0 = std::chrono::steady_clock::now();
-        ReplayResult res = run_replay(spec, trace, false);
-        auto t1 = std::chrono::steady_clock::now();
-        row.wall_s = std::chrono::duration<double>(t1 - t0).count();
-        row.cycles = double(res.cycles);
-        row.gbps = res.stats["bandwidth"]["achieved_GBps"].get<double>();
-        row.pct = res.stats["bandwidth"]["percent_of_peak"].get<double>();
-        row.lat_ns = res.stats["read_latency_ns"]["mean"].get<double>();
-        if (write(fds[1], &row, sizeof row) != sizeof row) _exit(1);
-        _exit(0);
+      std::vector<double> fast_s, ref_s;
+      Row fast{}, ref{};
+      bool ok = true;
+      for (int i = 0; i < reps && ok; ++i) {
+        ok = replay_once(dev, kind, n, true, &fast) && replay_once(dev, kind, n, false, &ref);
+        fast_s.push_back(fast.wall_s);
+        ref_s.push_back(ref.wall_s);
       }
-      close(fds[1]);
-      Row row{};
-      bool ok = read(fds[0], &row, sizeof row) == sizeof row;
-      close(fds[0]);
-      int status = 0;
-      waitpid(pid, &status, 0);
       if (!ok) {
         std::printf("%-12s %-12s failed\n", dev, kind);
         continue;
       }
-      std::printf("%-12s %-12s %9.3f %12.0f %14.3e %9.2f %7.1f %10.1f\n", dev, kind, row.wall_s, row.cycles,
-                  row.cycles / row.wall_s, row.gbps, row.pct, row.lat_ns);
+      const double f = bench::median(fast_s), r = bench::median(ref_s);
+      const bool same = fast.cycles == ref.cycles;
+      mismatches += !same;
+      std::printf("%-12s %-12s %9.3f %9.3f %7.2f %12.0f %12.2f %9.2f %7.1f %10.1f%s\n", dev, kind, f, r, r / f,
+                  fast.cycles, double(n) / f * 1e-6, fast.gbps, fast.pct, fast.lat_ns, same ? "" : " MISMATCH");
       std::fflush(stdout);
     }
   }
-  return 0;
+  return mismatches ? 1 : 0;
 }

@@ -31,7 +31,7 @@ const char* const kHwExampleCycle = R"({
   "sram": {"banks": 4, "bytes_per_bank": 65536, "port_bytes": 64},
   "dram": {"model": "cycle", "preset": "ddr4-3200", "description": "every controller key", "channels": 1,
            "ranks": 1, "mapping": "RoBaRaCoCh", "read_queue": 32, "write_queue": 32, "write_high": 24,
-           "write_low": 8, "frontend_cycles": 0}
+           "write_low": 8, "frontend_cycles": 0, "fast_path": true}
 })";
 
 // What each DRAM timing parameter is (JEDEC names), in cycles of the DRAM clock (tCK).
@@ -104,6 +104,8 @@ std::vector<SchemaDescription> hw_descriptions() {
       {"/dram/write_high", "cycle: write queue entries at which writes drain first; at most write_queue"},
       {"/dram/write_low", "cycle: write queue entries at which draining stops; below write_high"},
       {"/dram/frontend_cycles", "cycle: DRAM cycles a request spends in the controller's front end"},
+      {"/dram/fast_path",
+       "cycle: simulation only: true (default) the fast scheduler, false the reference scan; the same commands"},
       {"/dram/timing", "cycle: overrides of the device's timing parameters, in DRAM clock cycles (tCK)"},
       {"/dma", "the DMA engine (optional)"},
       {"/dma/outstanding", "segments in flight per side, load and store (default 64)"},

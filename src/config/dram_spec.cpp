@@ -196,7 +196,7 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   DramSpec spec;
   if (!d.is_object()) return spec;
   d.reject_unknown_keys({"model", "preset", "channels", "ranks", "mapping", "read_queue", "write_queue", "write_high",
-                         "write_low", "frontend_cycles", "timing", "description"});
+                         "write_low", "frontend_cycles", "fast_path", "timing", "description"});
   d.string("description", std::string());
   std::string preset = d.string("preset", std::nullopt);
   if (preset.empty()) return spec;  // recorded as required by string()
@@ -219,6 +219,7 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   spec.write_high = int(d.integer("write_high", spec.write_high, 1, 1024));
   spec.write_low = int(d.integer("write_low", spec.write_low, 0, 1024));
   spec.frontend_cycles = int(d.integer("frontend_cycles", spec.frontend_cycles, 0, 100000));
+  spec.fast_path = d.boolean("fast_path", true);
   JsonView t = d.object("timing", /*required=*/false);
   reject_unknown_timing_keys(t, false);
   read_timing(t, &spec.t, /*required=*/false);

@@ -71,6 +71,9 @@ struct DramSpec {
   int write_high = 24;      // enter write drain when the write queue holds this many
   int write_low = 8;        // leave write drain when it holds this many or fewer (and reads wait)
   int frontend_cycles = 0;  // controller/PHY pipeline: cycles from acceptance until a request may be scheduled
+  // Simulation, not hardware: false selects the reference FR-FCFS scan (dram_channel.cpp), kept to check
+  // that the fast one issues the same commands at the same cycles (/dram/fast_path, default true).
+  bool fast_path = true;
 
   int banks_per_rank() const { return bank_groups * banks_per_group; }
   int burst_bytes() const { return channel_width_bits / 8 * burst_length; }

@@ -256,27 +256,57 @@ void DramChannel::catch_up(std::int64_t cycle) {
   while (next_cycle_ < cycle) step(next_cycle_);
 }
 
-StepResult DramChannel::step(std::int64_t cycle) {
+void DramChannel::step_refresh(std::int64_t cycle, StepResult* res) {
+  // 1. Refresh: a rank whose REF is due is closed (PREA) and refreshed before anything else.
+  for (int r = 0; r < spec_.ranks && !res->issued; ++r) {
+    Rank& rk = ranks_[size_t(r)];
+    if (!rk.refresh_pending && cycle >= rk.refresh_due) rk.refresh_pending = true;
+    if (!rk.refresh_pending) continue;
+    const DramCommand c = rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF;
+    if (earliest(c, r, 0, 0) <= cycle) {
+      issue(c, r, 0, 0, -1, cycle);
+      if (c == DramCommand::REF) {
+        rk.refresh_due += spec_.t.tREFI;
+        rk.refresh_pending = false;
+      }
+      res->issued = true;
+      res->command = CommandRecord{cycle, c, id_, r, -1, -1, -1, -1};
+    }
+  }
+}
+
+void DramChannel::retire(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res) {
+  DramRequest& rq = q[pick];
+  const DramCommand first = DramCommand(rq.first_cmd);
+  if (is_column(first))
+    ++stats_->row_hits;
+  else if (first == DramCommand::ACT)
+    ++stats_->row_misses;
+  else
+    ++stats_->row_conflicts;
+  res->completed = true;
+  res->request = rq;
+  --banks_[size_t(rq.bank_index)].row_hits[rq.is_write];
+  if (cmd == DramCommand::WR) {
+    res->done_cycle = cycle + spec_.t.CWL + spec_.burst_cycles();
+    ++stats_->writes;
+    stats_->bytes_written += std::uint64_t(spec_.burst_bytes());
+  } else {
+    res->done_cycle = cycle + spec_.t.CL + spec_.burst_cycles();
+    ++stats_->reads;
+    stats_->bytes_read += std::uint64_t(spec_.burst_bytes());
+    stats_->record_read_latency(std::uint64_t(res->done_cycle - rq.accept_cycle));
+  }
+  remove(q, n, pick);
+}
+
+// The reference scheduler: a plain reading of FR-FCFS, one scan to pick and one to find the next cycle.
+StepResult DramChannel::step_reference(std::int64_t cycle) {
   StepResult res;
   account_queues(cycle);
 
   if (cycle > last_command_cycle_) {
-    // 1. Refresh: a rank whose REF is due is closed (PREA) and refreshed before anything else.
-    for (int r = 0; r < spec_.ranks && !res.issued; ++r) {
-      Rank& rk = ranks_[size_t(r)];
-      if (!rk.refresh_pending && cycle >= rk.refresh_due) rk.refresh_pending = true;
-      if (!rk.refresh_pending) continue;
-      const DramCommand c = rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF;
-      if (earliest(c, r, 0, 0) <= cycle) {
-        issue(c, r, 0, 0, -1, cycle);
-        if (c == DramCommand::REF) {
-          rk.refresh_due += spec_.t.tREFI;
-          rk.refresh_pending = false;
-        }
-        res.issued = true;
-        res.command = CommandRecord{cycle, c, id_, r, -1, -1, -1, -1};
-      }
-    }
+    step_refresh(cycle, &res);
     // 2. FR-FCFS over the active queue: the oldest request whose row hit can issue now, else the oldest
     //    request whose next command (ACT or PRE) can issue now. A PRE is held back while a queued request
     //    of the same queue still hits the open row of that bank.
@@ -309,29 +339,7 @@ StepResult DramChannel::step(std::int64_t cycle) {
                                     rq.loc.bank,
                                     pick_cmd == DramCommand::PRE ? -1 : rq.loc.row,
                                     is_column(pick_cmd) ? rq.loc.column : -1};
-        if (is_column(pick_cmd)) {
-          const DramCommand first = DramCommand(rq.first_cmd);
-          if (is_column(first))
-            ++stats_->row_hits;
-          else if (first == DramCommand::ACT)
-            ++stats_->row_misses;
-          else
-            ++stats_->row_conflicts;
-          res.completed = true;
-          res.request = rq;
-          --banks_[size_t(rq.bank_index)].row_hits[rq.is_write];
-          if (rq.is_write) {
-            res.done_cycle = cycle + spec_.t.CWL + spec_.burst_cycles();
-            ++stats_->writes;
-            stats_->bytes_written += std::uint64_t(spec_.burst_bytes());
-          } else {
-            res.done_cycle = cycle + spec_.t.CL + spec_.burst_cycles();
-            ++stats_->reads;
-            stats_->bytes_read += std::uint64_t(spec_.burst_bytes());
-            stats_->record_read_latency(std::uint64_t(res.done_cycle - rq.accept_cycle));
-          }
-          remove(q, n, pick);
-        }
+        if (is_column(pick_cmd)) retire(q, n, pick, pick_cmd, cycle, &res);
       }
     }
   }
@@ -356,6 +364,137 @@ StepResult DramChannel::step(std::int64_t cycle) {
     std::int64_t e = earliest_for(c, rq);
     if (rq.ready_cycle > e) e = rq.ready_cycle;
     if (e < next) next = e;
+  }
+  if (next < base) next = base;
+  next_cycle_ = next;
+  res.next_cycle = next;
+  return res;
+}
+
+// The fast scheduler makes the reference's decisions with less work:
+//  - one pass over the active queue evaluates each request once: its command (hit: RD/WR; else ACT or
+//    PRE, a PRE skipped while the bank's open row still has hits queued) and the cycle it could issue,
+//    e = max(ready_cycle, earliest legal cycle of that command), with the timing lookups inlined;
+//  - the pick is the reference's: the oldest request with a column command and e <= cycle, else the
+//    oldest with an ACT/PRE and e <= cycle (e <= cycle is exactly "ready and legal now");
+//  - when nothing issues, no state changed, so the pass's minimum e is step 3's answer and the second
+//    scan of the reference is skipped (most steps of a loaded channel issue nothing: they are woken by
+//    arrivals, or a refresh or mode switch is pending). After an issue the second scan runs as before.
+namespace {
+inline std::int64_t max3(std::int64_t a, std::int64_t b, std::int64_t c) {
+  const std::int64_t m = a > b ? a : b;
+  return m > c ? m : c;
+}
+}  // namespace
+
+StepResult DramChannel::step_fast(std::int64_t cycle) {
+  StepResult res;
+  account_queues(cycle);
+  std::int64_t scan_min = kNever;  // min e over the active queue, valid when scanned and nothing issued
+  bool scanned = false;
+
+  if (cycle > last_command_cycle_) {
+    step_refresh(cycle, &res);
+    if (!res.issued) {
+      update_write_mode();
+      DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
+      int* n = write_mode_ ? &n_write_ : &n_read_;
+      const int w = write_mode_ ? 1 : 0;
+      const std::int64_t tFAW = spec_.t.tFAW;
+      int pick = -1;
+      DramCommand pick_cmd = DramCommand::ACT;
+      scanned = true;
+      for (int i = 0; i < *n; ++i) {
+        const DramRequest& rq = q[i];
+        const Rank& rk = ranks_[size_t(rq.loc.rank)];
+        if (rk.refresh_pending) continue;
+        const Bank& bk = banks_[size_t(rq.bank_index)];
+        const BankGroup& gp = groups_[size_t(rq.group_index)];
+        std::int64_t e;
+        DramCommand c;
+        if (bk.open_row == rq.loc.row) {
+          c = w ? DramCommand::WR : DramCommand::RD;
+          e = w ? max3(bk.next_wr, gp.next_wr, rk.next_wr) : max3(bk.next_rd, gp.next_rd, rk.next_rd);
+        } else if (bk.open_row < 0) {
+          c = DramCommand::ACT;
+          e = max3(bk.next_act, gp.next_act, rk.next_act);
+          if (rk.acts >= 4) {
+            const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + tFAW;
+            if (faw > e) e = faw;
+          }
+        } else {
+          if (bk.row_hits[w] > 0) continue;  // PRE held back: a queued request still hits the open row
+          c = DramCommand::PRE;
+          e = bk.next_pre;
+        }
+        if (rq.ready_cycle > e) e = rq.ready_cycle;
+        if (e < scan_min) scan_min = e;
+        if (e > cycle) continue;
+        if (is_column(c)) {
+          pick = i, pick_cmd = c;
+          break;
+        }
+        if (pick < 0) pick = i, pick_cmd = c;
+      }
+      if (pick >= 0) {
+        DramRequest& rq = q[pick];
+        issue(pick_cmd, rq.loc.rank, rq.loc.bank_group, rq.loc.bank, rq.loc.row, cycle, rq.loc.column);
+        if (rq.first_cmd < 0) rq.first_cmd = std::int8_t(pick_cmd);
+        res.issued = true;
+        res.command = CommandRecord{cycle,
+                                    pick_cmd,
+                                    id_,
+                                    rq.loc.rank,
+                                    rq.loc.bank_group,
+                                    rq.loc.bank,
+                                    pick_cmd == DramCommand::PRE ? -1 : rq.loc.row,
+                                    is_column(pick_cmd) ? rq.loc.column : -1};
+        if (is_column(pick_cmd)) retire(q, n, pick, pick_cmd, cycle, &res);
+      }
+    }
+  }
+
+  // 3. As in the reference. Refresh first (it may have changed the state even when FR-FCFS did not run).
+  const std::int64_t base = std::max(cycle, last_command_cycle_) + 1;
+  std::int64_t next = kNever;
+  for (int r = 0; r < spec_.ranks; ++r) {
+    const Rank& rk = ranks_[size_t(r)];
+    std::int64_t e = rk.refresh_pending ? earliest(rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF, r, 0, 0)
+                                        : rk.refresh_due;
+    if (e < next) next = e;
+  }
+  if (scanned && !res.issued) {
+    // Nothing issued after the scan: the queues and the mode are as scanned (update_write_mode() would
+    // decide the same from the same counts), so the scan's minimum stands.
+    if (scan_min < next) next = scan_min;
+  } else {
+    update_write_mode();
+    const DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
+    const int n = write_mode_ ? n_write_ : n_read_;
+    const int w = write_mode_ ? 1 : 0;
+    const std::int64_t tFAW = spec_.t.tFAW;
+    for (int i = 0; i < n && next > base; ++i) {
+      const DramRequest& rq = q[i];
+      const Rank& rk = ranks_[size_t(rq.loc.rank)];
+      if (rk.refresh_pending) continue;
+      const Bank& bk = banks_[size_t(rq.bank_index)];
+      const BankGroup& gp = groups_[size_t(rq.group_index)];
+      std::int64_t e;
+      if (bk.open_row == rq.loc.row) {
+        e = w ? max3(bk.next_wr, gp.next_wr, rk.next_wr) : max3(bk.next_rd, gp.next_rd, rk.next_rd);
+      } else if (bk.open_row < 0) {
+        e = max3(bk.next_act, gp.next_act, rk.next_act);
+        if (rk.acts >= 4) {
+          const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + tFAW;
+          if (faw > e) e = faw;
+        }
+      } else {
+        if (bk.row_hits[w] > 0) continue;
+        e = bk.next_pre;
+      }
+      if (rq.ready_cycle > e) e = rq.ready_cycle;
+      if (e < next) next = e;
+    }
   }
   if (next < base) next = base;
   next_cycle_ = next;

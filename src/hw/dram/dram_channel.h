@@ -78,7 +78,9 @@ class DramChannel {
 
   // --- Scheduling ---------------------------------------------------------------------------
   // Issues at most one command at `cycle` (refresh first, then FR-FCFS) and says when to call again.
-  StepResult step(std::int64_t cycle);
+  // Two implementations of the same decisions: the fast one (default) and the reference scan, selected by
+  // DramSpec::fast_path; a test requires byte-identical command traces from both.
+  StepResult step(std::int64_t cycle) { return spec_.fast_path ? step_fast(cycle) : step_reference(cycle); }
   // Issues, at the cycles they fall due, the refreshes of an idle stretch up to (excluding) `cycle`.
   void catch_up(std::int64_t cycle);
 
@@ -133,6 +135,14 @@ class DramChannel {
   std::int64_t earliest_for(DramCommand cmd, const DramRequest& r) const;
   // Whether a PRE for this request's bank must wait: a queued request of the active queue hits the open row.
   bool row_hit_pending(const DramRequest& r) const { return banks_[size_t(r.bank_index)].row_hits[r.is_write] > 0; }
+  StepResult step_reference(std::int64_t cycle);
+  StepResult step_fast(std::int64_t cycle);
+  // Refresh (step 1 of both steps): PREA or REF for the first rank whose refresh is due and legal.
+  void step_refresh(std::int64_t cycle, StepResult* res);
+  // The column command of a RD/WR pick: statistics, completion, removal from its queue.
+  void retire(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
+  // Step 3 of both steps: the earliest cycle > max(cycle, last command) at which anything could issue.
+  std::int64_t next_cycle_after(std::int64_t cycle);
   void update_write_mode();
   void account_queues(std::int64_t cycle);
   void remove(DramRequest* q, int* n, int index);
