@@ -399,6 +399,13 @@ TEST_CASE("bad mappings are refused with the file, the path and the rule", "[map
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::Contains(file) && Catch::Contains(b.fragment));
   }
+  // Linformer's phases are planned by hand: an entry for one of them would be ignored, so it is refused.
+  const std::string lin = write_temp(
+      "linformer-mapping.json", R"({"mapping_version": 1, "ops": {"L0.attention.global": {"kind": "gemm"}}})");
+  const CliResult l = run_cli("run --hw edge --model lra-text --seq-len 512 --variant linformer --mapping " + lin);
+  CHECK(l.status == 2);
+  CHECK_THAT(l.err, Catch::Contains(lin) && Catch::Contains("/ops/L0.attention.global: this op has a fixed "
+                                                            "hand-written schedule and no mapping choices"));
   const CliResult effort = run_cli("run --hw edge --model lra-text --mapper fastest --emit mapping");
   CHECK(effort.status == 2);
   CHECK_THAT(effort.err, Catch::Contains("--mapper fastest: must be fast, default or thorough"));

@@ -524,8 +524,18 @@ class Lowering {
     if (!opt_.fixed) return;
     std::vector<std::string> problems;
     for (const auto& [op, m] : opt_.fixed->ops) {
-      bool found = false;
-      for (const Step& s : steps_) found |= s.info.name == op;
+      bool found = false, fixed_plan = false;
+      for (const Step& s : steps_) {
+        found |= s.info.name == op && !s.info.mapping.kind.empty();
+        fixed_plan |= s.info.name == op && s.info.mapping.kind.empty();
+      }
+      // A phase without mapping choices (Linformer's hand-written planner) would silently ignore the entry.
+      if (!found && fixed_plan) {
+        problems.push_back(opt_.fixed->where(op, "") +
+                           ": this op has a fixed hand-written schedule and no mapping choices (report.json's "
+                           "phases give its plan); remove the entry");
+        continue;
+      }
       if (!found) {
         std::vector<std::string> names;
         for (const Step& s : steps_)

@@ -806,16 +806,21 @@ CascadePick search_cascade_uncached(const Cascade& c, const HwConfig& hw, std::u
   return best;
 }
 
+// The iterations of a group's loops and stream, times its instances: what timing it whole would cost.
+double iteration_points(const Cascade& c, const GroupMapping& gm, std::int64_t instances) {
+  double points = double(instances);
+  for (const Loop& l : gm.loops) points *= double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
+  for (const Loop& l : gm.stream) points *= double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
+  return points;
+}
+
 }  // namespace
 
 double time_cascade_group(const Cascade& c, const Mapping& m, int group, const HwConfig& hw, std::uint64_t capacity,
                           std::int64_t instances) {
   const GroupMapping& gm = m.groups[std::size_t(group)];
   // Small programs are timed whole (the extrapolation misses how the last iterations drain).
-  double points = double(instances);
-  for (const Loop& l : gm.loops) points *= double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
-  for (const Loop& l : gm.stream) points *= double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
-  if (points <= double(kWholeTimingPoints)) {
+  if (iteration_points(c, gm, instances) <= double(kWholeTimingPoints)) {
     ProgramTimer t(hw);
     emit_slice(t, c, m, group, hw, capacity, -1, 0, instances);
     return double(t.finish().cycles);
@@ -949,10 +954,7 @@ std::vector<TileChoice> grouped_tiles(const Cascade& c, int rank, const HwConfig
 double time_grouped_group(const Cascade& c, const Mapping& m, int group, const HwConfig& hw, std::uint64_t capacity,
                           std::int64_t instances) {
   const GroupMapping& gm = m.groups[std::size_t(group)];
-  double points = double(instances);
-  for (const Loop& l : gm.loops) points *= double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
-  for (const Loop& l : gm.stream) points *= double(ceil_div(c.extent[std::size_t(l.rank)], l.tile));
-  if (points > double(kWholeTimingPoints) && !gm.loops.empty()) {
+  if (iteration_points(c, gm, instances) > double(kWholeTimingPoints) && !gm.loops.empty()) {
     const Loop& l = gm.loops.front();
     const std::int64_t n0 = ceil_div(c.extent[std::size_t(l.rank)], l.tile);
     const std::int64_t a = std::max<std::int64_t>(4, ceil_div(kSliceRows, l.tile));
