@@ -1,8 +1,10 @@
-// Replays 1M 64-byte requests (sequential, random over 1 GiB, 8 KiB stride, 2:1 read/write mix) on
-// DDR4-3200 and HBM2 with the cycle-accurate controller and prints wall time, simulated DRAM cycles,
-// simulated cycles per second and bandwidth. Target: under 2 s per replay (DRAMSim3 takes 2-12 s and
-// Ramulator 2 4-22 s for these on this kind of machine). Each replay runs in a forked child because
-// SystemC allows one elaboration per process. Usage: bench_dram_replay [REQUESTS]
+// Replays 1M 64-byte requests (sequential, random over 1 GiB, 8 KiB stride, 2:1 read/write mix) on every
+// DRAM preset (or those named) with the cycle-accurate controller and prints wall time, simulated DRAM
+// cycles, simulated cycles per second, bandwidth and its share of the preset's peak. Target: under 2 s per
+// replay (DRAMSim3 takes 2-12 s and Ramulator 2 4-22 s for these on this kind of machine). The trace
+// driver submits at most one request per DRAM clock, so a preset whose peak exceeds one burst per clock
+// (HBM3, GDDR6: many narrow channels) is driver-bound below its peak. Each replay runs in a forked child
+// because SystemC allows one elaboration per process. Usage: bench_dram_replay [REQUESTS [PRESET...]]
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 
 #include "hw/dram/dram_replay.h"
 #include "config/dram_spec.h"
+#include "config/presets.h"
 
 using namespace attnsim;
 
@@ -49,11 +52,15 @@ struct Row {
 // SystemC provides main() and calls sc_main(); every replay elaborates in its own forked child.
 int sc_main(int argc, char** argv) {
   const std::int64_t n = argc > 1 ? std::atoll(argv[1]) : 1000000;
-  const char* devices[] = {"ddr4-3200", "hbm2"};
+  std::vector<std::string> devices;
+  for (int i = 2; i < argc; ++i) devices.emplace_back(argv[i]);
+  if (devices.empty())
+    for (const auto& p : embedded_dram_presets()) devices.emplace_back(p.name);
   const char* kinds[] = {"sequential", "random", "stride-8KiB", "mix-2:1"};
-  std::printf("%-10s %-12s %9s %12s %14s %9s %7s %10s\n", "device", "trace", "wall_s", "dram_cycles", "cycles_per_s",
+  std::printf("%-12s %-12s %9s %12s %14s %9s %7s %10s\n", "device", "trace", "wall_s", "dram_cycles", "cycles_per_s",
               "GB/s", "%peak", "rd_lat_ns");
-  for (const char* dev : devices) {
+  for (const std::string& device : devices) {
+    const char* dev = device.c_str();
     for (const char* kind : kinds) {
       int fds[2];
       if (pipe(fds) != 0) return 1;
@@ -82,10 +89,10 @@ int sc_main(int argc, char** argv) {
       int status = 0;
       waitpid(pid, &status, 0);
       if (!ok) {
-        std::printf("%-10s %-12s failed\n", dev, kind);
+        std::printf("%-12s %-12s failed\n", dev, kind);
         continue;
       }
-      std::printf("%-10s %-12s %9.3f %12.0f %14.3e %9.2f %7.1f %10.1f\n", dev, kind, row.wall_s, row.cycles,
+      std::printf("%-12s %-12s %9.3f %12.0f %14.3e %9.2f %7.1f %10.1f\n", dev, kind, row.wall_s, row.cycles,
                   row.cycles / row.wall_s, row.gbps, row.pct, row.lat_ns);
       std::fflush(stdout);
     }

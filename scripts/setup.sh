@@ -7,7 +7,7 @@ BUILD_DIR=${1:-build}
 
 # clang-14 and libclang-rt-14-dev: the sanitizer build and the libFuzzer harnesses (scripts/test.sh, fuzz.sh).
 PACKAGES=(build-essential cmake pkg-config libsystemc-dev libboost-program-options-dev nlohmann-json3-dev
-          catch2 python3 python3-matplotlib clang-14 libclang-rt-14-dev)
+          catch2 python3 python3-matplotlib python3-jsonschema clang-14 libclang-rt-14-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

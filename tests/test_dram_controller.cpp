@@ -30,16 +30,21 @@ TEST_CASE("dram: unloaded read latency per preset (row miss, then row conflict)"
   //                                               bank almost every random read is a conflict)
   // DDR4-3200  (tCK 0.625 ns):  miss 5+22+22+4 = 53 (33.1 ns); conflict 5+22+22+22+4 = 75 = 46.875 ns,
   //            inside DRAMSim3/Ramulator 2's 46-47 ns: their extra controller/PHY pipeline is our f = 5.
-  // LPDDR4-4266 (0.46875 ns):   miss 7+39+36+8 = 90 (42.2 ns); conflict 7+39+39+36+8 = 129 (60.5 ns).
+  // LPDDR4-4266 (0.46875 ns):   miss 7+39+36+8 = 90 (42.2 ns); conflict 7+45+39+36+8 = 135 (63.3 ns; tRP is
+  //                             tRPab, 21 ns = 45, as the PREA before a REF needs it).
   // HBM2       (1 ns):          miss 3+14+14+2 = 33 (33 ns);   conflict 3+14+14+14+2 = 47 (47 ns).
   // HBM3       (0.3125 ns):     miss 10+45+48+4 = 107 (33.4 ns); conflict 10+45+45+48+4 = 152 (47.5 ns).
+  // DDR5-4800  (0.416 ns):      miss 7+39+40+8 = 94 (39.1 ns); conflict 7+39+39+40+8 = 133 (55.3 ns).
+  // LPDDR5-6400 (0.3125 ns):    miss 10+58+68+8 = 144 (45 ns); conflict 10+68+58+68+8 = 212 (66.25 ns).
+  // GDDR6-16000 (0.125 ns):     miss 24+128+112+8 = 272 (34 ns); conflict 24+128+128+112+8 = 400 (50 ns).
   struct Case {
     const char* preset;
     std::int64_t miss, conflict;
     double conflict_ns;
   };
-  for (const Case& c : {Case{"ddr4-3200", 53, 75, 46.875}, Case{"lpddr4-4266", 90, 129, 60.469},
-                        Case{"hbm2", 33, 47, 47.0}, Case{"hbm3", 107, 152, 47.5}}) {
+  for (const Case& c : {Case{"ddr4-3200", 53, 75, 46.875}, Case{"lpddr4-4266", 90, 135, 63.281},
+                        Case{"hbm2", 33, 47, 47.0}, Case{"hbm3", 107, 152, 47.5}, Case{"ddr5-4800", 94, 133, 55.328},
+                        Case{"lpddr5-6400", 144, 212, 66.25}, Case{"gddr6-16000", 272, 400, 50.0}}) {
     INFO(c.preset);
     const DramSpec s = dram_spec(c.preset);
     // 2000 cycles apart: less than every preset's tREFI, so no refresh interferes.

@@ -129,7 +129,7 @@ TEST_CASE("dram traces: the three formats parse and are auto-detected", "[dram][
 TEST_CASE("dram-replay CLI: example traces replay with zero timing violations, output is deterministic",
           "[dram][cli]") {
   for (const char* f : {"random_reads.dramsim3.trace", "stream_mix.ramulator.trace", "stride_8k.plain.trace"}) {
-    for (const char* preset : {"ddr4-3200", "lpddr4-4266", "hbm2", "hbm3"}) {
+    for (const char* preset : {"ddr4-3200", "lpddr4-4266", "hbm2", "hbm3", "ddr5-4800", "lpddr5-6400", "gddr6-16000"}) {
       INFO(f << " on " << preset);
       const std::string args =
           std::string("dram-replay --dram ") + preset + " --trace " + ATTNSIM_SOURCE_DIR + "/traces/" + f + " --check";

@@ -67,12 +67,23 @@ TEST_CASE("dram timing: same-bank row constraints tRCD, tRAS, tRP, tRC, tRTP, tW
     p.expect("tRP", REF, 0, 0, 0, -1, 152 + 22);
   }
   {
+    // A device slower than JEDEC: tRC 80 makes tRC the controller's binding rule (ACT 100, PRE 152, ACT at
+    // 100 + 80, not 152 + 22). The checker holds the device to JESD79-4's tRC of 74 clocks, not to the
+    // device's 80, so it accepts the ACT the controller refuses at 179, and flags it at 173 (tRC 74, and tRP).
     DramSpec longer = s;
-    longer.t.tRC = 80;  // make tRC the binding rule: ACT 100, PRE 152, ACT at 100 + 80 (not 152 + 22)
+    longer.t.tRC = 80;
     Probe p(longer);
     p.issue(ACT, 0, 0, 0, 7, 100);
     p.issue(PRE, 0, 0, 0, -1, 152);
-    p.expect("tRC", ACT, 0, 0, 0, 8, 180);
+    CHECK(p.ch.earliest(ACT, 0, 0, 0) == 180);
+    CHECK_FALSE(p.ch.can_issue(ACT, 0, 0, 0, 179));
+    TimingChecker at179 = p.checker;
+    CHECK(at179.check(Probe::record(ACT, 0, 0, 0, 8, 179)) == 0);
+    TimingChecker at173 = p.checker;
+    CHECK(at173.check(Probe::record(ACT, 0, 0, 0, 8, 173)) > 0);
+    bool trc = false;
+    for (const auto& v : at173.violations()) trc |= v.constraint == "tRC";
+    CHECK(trc);
   }
   {
     Probe p(s);

@@ -14,7 +14,7 @@ using namespace attnsim;
 using attnsim::test::run_isolated;
 
 TEST_CASE("a GEMM over the cycle-accurate DRAM moves exactly the program's bytes, with legal timing", "[gemm][dram]") {
-  for (const char* preset : {"ddr4-3200", "lpddr4-4266", "hbm2", "hbm3"}) {
+  for (const char* preset : {"ddr4-3200", "lpddr4-4266", "hbm2", "hbm3", "ddr5-4800", "lpddr5-6400", "gddr6-16000"}) {
     INFO(preset);
     auto r = run_isolated([&] {
       Json doc = parse_json_text(R"({

@@ -16,5 +16,6 @@ int cmd_run(const Args& args);          // simulate a transformer model (cmd_run
 int cmd_compare(const Args& args);      // attention variants side by side over sequence lengths (cmd_compare.cpp)
 int cmd_sweep(const Args& args);        // a design-space sweep from a JSON spec (cmd_sweep.cpp)
 int cmd_merge(const Args& args);        // combine a sweep's shares into one output folder (cmd_merge.cpp)
+int cmd_schema(const Args& args);       // print an input format's JSON Schema (cmd_schema.cpp)
 
 }  // namespace attnsim::cli

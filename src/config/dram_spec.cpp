@@ -81,6 +81,7 @@ void reject_unknown_timing_keys(const JsonView& t, bool allow_tck) {
   std::vector<std::string> names;
   for (int i = 0; i < n; ++i) names.emplace_back(fields[i].name);
   if (allow_tck) names.emplace_back("tCK_ps");
+  t.declare_keys(names);
   for (auto it = t.node()->begin(); it != t.node()->end(); ++it) {
     bool known = false;
     for (auto& nm : names) known |= nm == it.key();
@@ -96,9 +97,11 @@ void reject_unknown_timing_keys(const JsonView& t, bool allow_tck) {
 
 // Reads a device description (configs/dram/*.json) into spec, controller defaults included.
 void read_device(const JsonView& root, DramSpec* spec) {
-  root.reject_unknown_keys({"description", "standard", "channel_kind", "organization", "timing", "controller"});
+  root.reject_unknown_keys(
+      {"description", "standard", "speed_grade", "channel_kind", "organization", "timing", "controller"});
   spec->description = root.string("description", std::nullopt);
   spec->standard = root.string("standard", std::nullopt);
+  spec->speed_grade = root.string("speed_grade", std::string());
   spec->channel_kind = root.string("channel_kind", std::string("channel"));
   JsonView o = root.object("organization");
   o.reject_unknown_keys({"channel_width_bits", "burst_length", "bank_groups", "banks_per_group", "rows", "columns"});
@@ -194,6 +197,7 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   if (!d.is_object()) return spec;
   d.reject_unknown_keys({"model", "preset", "channels", "ranks", "mapping", "read_queue", "write_queue", "write_high",
                          "write_low", "frontend_cycles", "timing", "description"});
+  d.string("description", std::string());
   std::string preset = d.string("preset", std::nullopt);
   if (preset.empty()) return spec;  // recorded as required by string()
   if (const char* text = find_dram_preset(preset)) {

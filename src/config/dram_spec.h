@@ -49,7 +49,8 @@ const DramTimingField* dram_timing_fields(int* count);
 struct DramSpec {
   std::string name;  // preset name or file
   std::string description;
-  std::string standard;      // DDR4, LPDDR4, HBM2, HBM3, ...
+  std::string standard;      // DDR4, DDR5, LPDDR4, LPDDR5, HBM2, HBM3, GDDR6, ...
+  std::string speed_grade;   // "3200AA", "6400", ...: with standard, keys the timing checker's JEDEC table
   std::string channel_kind;  // "channel", "legacy channel (128-bit)", "pseudo-channel (32-bit)"
   // Organization of one channel.
   int channel_width_bits = 64;

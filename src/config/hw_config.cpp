@@ -8,6 +8,7 @@
 #include "common/errors.h"
 #include "config/presets.h"
 #include "config/dram_spec.h"
+#include "config/schema_recorder.h"
 
 namespace attnsim {
 
@@ -42,8 +43,9 @@ std::int64_t ArrayConfig::period_fs() const { return std::max<std::int64_t>(1, s
 // The largest array the PE-level model accepts: it exists to validate the fast model.
 static constexpr std::int64_t kMaxPeModelPes = 64 * 64;
 
-HwConfig parse_hw_config(const Json& doc, const std::string& source) {
+HwConfig parse_hw_config(const Json& doc, const std::string& source, SchemaRecorder* recorder) {
   Diagnostics diag(source);
+  diag.record_into(recorder);
   HwConfig hw;
   hw.source = source;
   hw.resolved = doc;
@@ -52,7 +54,9 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
     diag.add("", "a hardware config must be a JSON object", doc);
     diag.throw_if_any();
   }
-  root.reject_unknown_keys({"description", "array", "sram", "accumulators", "dram", "dma", "vector", "softmax", "energy"});
+  root.reject_unknown_keys(
+      {"$schema", "description", "array", "sram", "accumulators", "dram", "dma", "vector", "softmax", "energy"});
+  root.string("$schema", std::string());  // the schema an editor checks the file against (attnsim schema hw)
   hw.description = root.string("description", std::string());
 
   JsonView a = root.object("array");
@@ -130,11 +134,13 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source) {
   JsonView d = root.object("dram");
   std::string model = d.choice("model", std::nullopt, {"ideal", "cycle"});
   if (model == "cycle") {
+    d.branch("cycle", schema_when_one_of("model", {"cycle"}));
     // The cycle-accurate controller: a device preset plus controller overrides (config/dram_spec.h).
     hw.dram.model = DramModel::Cycle;
     if (d.node()) hw.dram.cycle_spec = *d.node();
     hw.dram.peak_bytes_per_cycle = validate_cycle_dram_config(d, hw.array.clock_mhz);
   } else if (model == "ideal") {
+    d.branch("ideal", schema_when_one_of("model", {"ideal"}));
     d.reject_unknown_keys({"model", "bytes_per_cycle", "latency_cycles"});
     hw.dram.model = DramModel::Ideal;
     // At least a byte per 1000 cycles: a transfer's bus time, bytes x period / bytes_per_cycle, must

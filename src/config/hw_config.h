@@ -149,7 +149,8 @@ struct HwConfig {
 };
 
 // Parses a hardware document; every problem is reported at once as a UserError.
-HwConfig parse_hw_config(const Json& doc, const std::string& source);
+// With a recorder, its rules are recorded too (config/schema_recorder.h).
+HwConfig parse_hw_config(const Json& doc, const std::string& source, SchemaRecorder* recorder = nullptr);
 // Reads a file path, or an embedded preset name (edge, cloud, tpu-v1) when no such file exists;
 // *source becomes the path or "preset:NAME" for messages.
 Json read_hw_document(const std::string& file_or_preset, std::string* source);

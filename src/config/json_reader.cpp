@@ -11,6 +11,7 @@
 
 #include "common/checked_math.h"
 #include "common/errors.h"
+#include "config/schema_recorder.h"
 
 namespace attnsim {
 
@@ -223,6 +224,27 @@ std::string did_you_mean(const std::string& key, const std::vector<std::string>&
   return best_d <= limit ? best : "";
 }
 
+bool JsonView::has(const std::string& key) const {
+  if (diag_ && diag_->recorder()) diag_->recorder()->probe(path_, key);
+  return is_object() && node_->contains(key);
+}
+
+void JsonView::record(const std::string& key, Json rule, bool required) const {
+  diag_->recorder()->field(path_, key, std::move(rule), required, /*after_probe=*/true);
+}
+
+void JsonView::declare_keys(const std::vector<std::string>& allowed) const {
+  if (diag_ && diag_->recorder()) diag_->recorder()->keys(path_, allowed);
+}
+
+void JsonView::annotate(const std::string& key, const Json& keywords, std::optional<bool> required) const {
+  if (diag_ && diag_->recorder()) diag_->recorder()->field(path_, key, keywords, required, /*after_probe=*/false);
+}
+
+void JsonView::branch(const std::string& label, const Json& condition) const {
+  if (diag_ && diag_->recorder()) diag_->recorder()->branch(path_, label, condition);
+}
+
 const Json* JsonView::find(const std::string& key, bool required) const {
   if (!is_object()) return nullptr;
   auto it = node_->find(key);
@@ -234,6 +256,7 @@ const Json* JsonView::find(const std::string& key, bool required) const {
 }
 
 JsonView JsonView::object(const std::string& key, bool required) const {
+  if (recording()) record(key, {{"type", "object"}}, required);
   const Json* v = find(key, required);
   if (v && !v->is_object()) {
     diag_->add(child_path(key), "must be an object", *v);
@@ -244,6 +267,7 @@ JsonView JsonView::object(const std::string& key, bool required) const {
 
 std::int64_t JsonView::integer(const std::string& key, std::optional<std::int64_t> dflt, std::int64_t min,
                                std::int64_t max) const {
+  if (recording()) record(key, {{"type", "integer"}, {"minimum", min}, {"maximum", max}}, !dflt.has_value());
   const Json* v = find(key, !dflt.has_value() && is_object());
   std::int64_t fallback = dflt.value_or(min);
   if (!v) return fallback;
@@ -280,6 +304,9 @@ std::int64_t JsonView::integer(const std::string& key, std::optional<std::int64_
 
 double JsonView::number(const std::string& key, std::optional<double> dflt, double min, double max,
                         bool min_exclusive) const {
+  if (recording())
+    record(key, {{"type", "number"}, {min_exclusive ? "exclusiveMinimum" : "minimum", min}, {"maximum", max}},
+           !dflt.has_value());
   const Json* v = find(key, !dflt.has_value() && is_object());
   double fallback = dflt.value_or(min);
   if (!v) return fallback;
@@ -299,6 +326,7 @@ double JsonView::number(const std::string& key, std::optional<double> dflt, doub
 }
 
 std::string JsonView::string(const std::string& key, std::optional<std::string> dflt) const {
+  if (recording()) record(key, {{"type", "string"}}, !dflt.has_value());
   const Json* v = find(key, !dflt.has_value() && is_object());
   if (!v) return dflt.value_or("");
   if (!v->is_string()) {
@@ -310,6 +338,11 @@ std::string JsonView::string(const std::string& key, std::optional<std::string> 
 
 std::string JsonView::choice(const std::string& key, std::optional<std::string> dflt,
                              std::initializer_list<const char*> allowed) const {
+  if (recording()) {
+    Json names = Json::array();
+    for (const char* a : allowed) names.push_back(a);
+    record(key, {{"type", "string"}, {"enum", names}}, !dflt.has_value());
+  }
   const Json* v = find(key, !dflt.has_value() && is_object());
   std::string fallback = dflt.value_or(*allowed.begin());
   if (!v) return fallback;
@@ -334,6 +367,7 @@ std::string JsonView::choice(const std::string& key, std::optional<std::string> 
 }
 
 bool JsonView::boolean(const std::string& key, std::optional<bool> dflt) const {
+  if (recording()) record(key, {{"type", "boolean"}}, !dflt.has_value());
   const Json* v = find(key, !dflt.has_value() && is_object());
   if (!v) return dflt.value_or(false);
   if (!v->is_boolean()) {
@@ -348,6 +382,7 @@ void JsonView::reject_unknown_keys(std::initializer_list<const char*> allowed) c
 }
 
 void JsonView::reject_unknown_keys(const std::vector<std::string>& names) const {
+  declare_keys(names);
   if (!is_object()) return;
   for (auto it = node_->begin(); it != node_->end(); ++it) {
     if (std::find(names.begin(), names.end(), it.key()) != names.end()) continue;

@@ -15,6 +15,8 @@ namespace attnsim {
 
 using Json = nlohmann::ordered_json;
 
+class SchemaRecorder;  // config/schema_recorder.h
+
 // Collects the problems found in one file.
 class Diagnostics {
  public:
@@ -26,10 +28,16 @@ class Diagnostics {
   const std::string& file() const { return file_; }
   // Throws UserError with every recorded problem if there is any.
   void throw_if_any() const;
+  // While set, every JsonView over these diagnostics also records the rule it applies (type, range,
+  // choices, required or not, known keys) into the recorder: `attnsim schema` runs the validators
+  // on example documents this way, so that the JSON Schema is the validators' own rules.
+  void record_into(SchemaRecorder* recorder) { recorder_ = recorder; }
+  SchemaRecorder* recorder() const { return recorder_; }
 
  private:
   std::string file_;
   std::vector<std::string> problems_;
+  SchemaRecorder* recorder_ = nullptr;
 };
 
 // The deepest nesting of arrays and objects a document may have. Configs, models and sweep specs
@@ -62,10 +70,14 @@ class JsonView {
   JsonView(const Json* node, std::string path, Diagnostics* diag) : node_(node), path_(std::move(path)), diag_(diag) {}
 
   bool is_object() const { return node_ && node_->is_object(); }
-  bool has(const std::string& key) const { return is_object() && node_->contains(key); }
+  // Whether the key is given. Asking first makes a key optional in the recorded schema: what the
+  // validator reads only when present is not required, whatever the getter's default says.
+  bool has(const std::string& key) const;
   const std::string& path() const { return path_; }
   std::string child_path(const std::string& key) const { return path_ + "/" + key; }
   Diagnostics& diag() const { return *diag_; }
+  // Whether the rules are being recorded for a schema (Diagnostics::record_into).
+  bool recording() const { return diag_ && diag_->recorder(); }
   const Json* node() const { return node_; }
 
   // A child object; records a problem if present but not an object, or missing and required.
@@ -84,8 +96,20 @@ class JsonView {
   void reject_unknown_keys(std::initializer_list<const char*> allowed) const;
   void reject_unknown_keys(const std::vector<std::string>& allowed) const;
 
+  // For the schema only (no effect on validation), beside the code that applies the rule:
+  // the keys this object may have when the code checks them by hand (declare_keys); keywords of a
+  // rule the code checks by hand on a key, e.g. an array's length (annotate; `required` says whether
+  // the code reports the key missing); and that the code takes one of several forms of this object,
+  // `label`, whose keys and rules follow, applying when the document matches `condition` (a JSON
+  // Schema), e.g. {"properties": {"model": {"const": "cycle"}}}.
+  void declare_keys(const std::vector<std::string>& allowed) const;
+  void annotate(const std::string& key, const Json& keywords, std::optional<bool> required = std::nullopt) const;
+  void branch(const std::string& label, const Json& condition) const;
+
  private:
   const Json* find(const std::string& key, bool required) const;
+  // Records the rule of a getter (only while recording); `required` is the getter's, before has().
+  void record(const std::string& key, Json rule, bool required) const;
   const Json* node_;
   std::string path_;
   Diagnostics* diag_;

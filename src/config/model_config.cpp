@@ -11,6 +11,7 @@
 
 #include "common/errors.h"
 #include "config/presets.h"
+#include "config/schema_recorder.h"
 
 namespace attnsim {
 
@@ -132,23 +133,34 @@ AttentionSpec read_attention(const JsonView& layer) {
   AttentionSpec spec;
   if (!a.is_object()) return spec;  // "must be an object" already recorded
   spec.params = *a.node();
-  if (!a.has("variant")) {
-    a.diag().add(a.child_path("variant"), "is required but not given");
-    return spec;
-  }
   std::string name = a.string("variant", std::nullopt);
-  if (!(*a.node())["variant"].is_string()) return spec;  // "must be a string" already recorded
+  // Missing ("is required") or not a string ("must be a string"): already recorded.
+  if (!a.node()->contains("variant") || !a.node()->at("variant").is_string()) return spec;
+  // Each variant is spelled with '_' or '-' (variant_from_name).
+  auto spellings = [](const std::string& canonical) {
+    std::string dashed = canonical;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    return dashed == canonical ? std::vector<std::string>{canonical} : std::vector<std::string>{canonical, dashed};
+  };
+  if (a.recording()) {
+    std::vector<std::string> all;
+    for (const std::string& n : accepted_variant_names())
+      for (const std::string& s : spellings(n)) all.push_back(s);
+    a.annotate("variant", {{"enum", all}});
+  }
   std::optional<AttnVariant> v = variant_from_name(name);
   if (!v) {
     a.diag().add(a.child_path("variant"), one_of_rule(name, accepted_variant_names()), name);
     return spec;  // unknown variant: its parameters cannot be checked
   }
   spec.variant = *v;
+  a.branch(to_string(*v), schema_when_one_of("variant", spellings(to_string(*v))));
   if (*v == AttnVariant::Cascade) {
     a.reject_unknown_keys({"variant", "file", "mapping"});
     spec.cascade_file = a.string("file", std::nullopt);
     spec.mapping_file = a.string("mapping", std::string());
-    if (!spec.cascade_file.empty()) {
+    // The files' existence and contents are checked here, not recorded: a schema cannot open files.
+    if (!spec.cascade_file.empty() && !a.recording()) {
       const std::string problem = read_cascade_files(spec);
       if (!problem.empty()) a.diag().add(a.child_path("file"), problem);
     }
@@ -411,8 +423,10 @@ const char* to_string(AttnVariant v) {
   return size_t(v) < names.size() ? names[size_t(v)].c_str() : "?";
 }
 
-ModelConfig parse_model_config(const Json& doc, const std::string& source, const ModelOverrides& ov) {
+ModelConfig parse_model_config(const Json& doc, const std::string& source, const ModelOverrides& ov,
+                               SchemaRecorder* recorder) {
   Diagnostics diag(source);
+  diag.record_into(recorder);
   if (!doc.is_object()) {
     diag.add("", "a model must be a JSON object", doc);
     diag.throw_if_any();
@@ -424,7 +438,8 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
   const Json& d = m.resolved;
 
   JsonView root(&d, "", &diag);
-  root.reject_unknown_keys({"description", "dtype", "defaults", "layers"});
+  root.reject_unknown_keys({"$schema", "description", "dtype", "defaults", "layers"});
+  root.string("$schema", std::string());  // the schema an editor checks the file against (attnsim schema model)
   m.description = root.string("description", std::string());
   m.dtype = root.choice("dtype", std::string("fp16"), {"fp32", "fp16", "bf16", "int8"});
   m.elem_bytes = dtype_bytes(m.dtype);
@@ -432,10 +447,12 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
   JsonView defaults = root.object("defaults", /*required=*/false);
   defaults.reject_unknown_keys({"d_model", "heads", "head_dim", "seq_len", "batch", "ffn", "norm", "norm_position",
                                 "causal", "attention", "repeat"});
+  defaults.annotate("repeat", {{"not", Json::object()}});
   if (defaults.has("repeat"))
     diag.add(defaults.child_path("repeat"), "repeat belongs to a layer entry, not to the defaults");
   PartialLayer dflt = read_layer_fields(defaults);
 
+  root.annotate("layers", {{"type", "array"}, {"minItems", 1}}, /*required=*/true);
   auto layers_it = d.find("layers");
   if (layers_it == d.end()) {
     diag.add("/layers", "is required but not given");

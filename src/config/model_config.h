@@ -118,7 +118,9 @@ struct ModelOverrides {
 
 // Parses a model document; every problem is reported at once as a UserError naming the source,
 // the JSON path and the rule.
-ModelConfig parse_model_config(const Json& doc, const std::string& source, const ModelOverrides& ov = {});
+// With a recorder, its rules are recorded too (config/schema_recorder.h).
+ModelConfig parse_model_config(const Json& doc, const std::string& source, const ModelOverrides& ov = {},
+                               SchemaRecorder* recorder = nullptr);
 // The document of a file path, or of an embedded preset name (models/NAME.json) when no such file
 // exists; *source is the path or "preset:NAME".
 Json read_model_document(const std::string& file_or_preset, std::string* source);

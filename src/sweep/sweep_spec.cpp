@@ -12,6 +12,7 @@
 #include "common/errors.h"
 #include "config/hw_config.h"
 #include "config/model_config.h"
+#include "config/schema_recorder.h"
 #include "compiler/attention_lowering.h"
 #include "ir/graph.h"
 
@@ -277,6 +278,8 @@ std::string resolved_model_half(const std::string& model_source, const std::stri
 std::vector<Choice> plain_axis(const JsonView& axis, const std::string& name, Diagnostics& diag) {
   std::vector<Choice> choices;
   const std::string path = axis.string("path", std::nullopt);
+  axis.annotate("path", {{"pattern", "^/"}});
+  axis.annotate("values", {{"type", "array"}, {"minItems", 1}}, /*required=*/true);
   if (!axis.has("path")) return choices;
   if (path.empty() || path[0] != '/') {
     diag.add(axis.child_path("path"), "must be a JSON pointer starting with /", Json(path));
@@ -302,7 +305,10 @@ std::vector<Choice> parse_axis(const JsonView& axis, Diagnostics& diag) {
     diag.add(axis.path(), "an axis must be an object with \"path\" and \"values\", \"zip\", or \"points\"");
     return {};
   }
+  // Three forms, told apart in this order: zip, points, a plain path and values.
   if (axis.has("zip")) {
+    axis.branch("zip", schema_when_has("zip"));
+    axis.annotate("zip", {{"type", "array"}, {"minItems", 2}}, /*required=*/true);
     axis.reject_unknown_keys({"zip"});
     const Json& members = (*axis.node())["zip"];
     if (!members.is_array() || members.size() < 2) {
@@ -338,6 +344,8 @@ std::vector<Choice> parse_axis(const JsonView& axis, Diagnostics& diag) {
     return zipped;
   }
   if (axis.has("points")) {
+    axis.branch("points", {{"required", Json::array({"points"})}, {"not", schema_when_has("zip")}});
+    axis.annotate("points", {{"type", "array"}, {"minItems", 1}}, /*required=*/true);
     axis.reject_unknown_keys({"name", "points"});
     const std::string name = axis.string("name", std::nullopt);
     const Json& points = (*axis.node())["points"];
@@ -353,6 +361,8 @@ std::vector<Choice> parse_axis(const JsonView& axis, Diagnostics& diag) {
         continue;
       }
       p.reject_unknown_keys({"label", "set"});
+      p.annotate("set", {{"type", "object"}, {"minProperties", 1}, {"propertyNames", {{"pattern", "^/"}}}},
+                 /*required=*/true);
       Choice c;
       c.where = p.path();
       c.cells.emplace_back(name, Json(p.string("label", std::nullopt)));
@@ -370,6 +380,7 @@ std::vector<Choice> parse_axis(const JsonView& axis, Diagnostics& diag) {
     }
     return choices;
   }
+  axis.branch("path", {{"not", {{"anyOf", Json::array({schema_when_has("zip"), schema_when_has("points")})}}}});
   axis.reject_unknown_keys({"path", "values", "name"});
   return plain_axis(axis, axis.string("name", ""), diag);
 }
@@ -450,14 +461,17 @@ Json SweepPoint::resolved() const {
   return r;
 }
 
-SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std::string& base_dir) {
+SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std::string& base_dir,
+                           SchemaRecorder* recorder) {
   Diagnostics diag(source);
+  diag.record_into(recorder);
   const JsonView root(&doc, "", &diag);
   if (!root.is_object()) {
     diag.add("/", "a sweep spec is an object with \"hardware\", \"model\" and \"axes\"");
     diag.throw_if_any();
   }
-  root.reject_unknown_keys({"description", "hardware", "model", "axes", "timeout_s", "trace"});
+  root.reject_unknown_keys({"$schema", "description", "hardware", "model", "axes", "timeout_s", "trace"});
+  root.string("$schema", "");  // the schema an editor checks the file against (attnsim schema sweep)
   SweepSpec spec;
   spec.source = source;
   spec.document = doc;
@@ -472,6 +486,9 @@ SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std
     spec.trace_json = doc["trace"];
     spec.trace.window_cycles = t.integer("window_cycles", 0, 0, std::int64_t(1) << 40);
     spec.trace.max_slices = std::uint64_t(t.integer("max_slices", 0, 0, std::int64_t(1) << 32));
+    t.annotate("formats", {{"type", "array"},
+                           {"minItems", 1},
+                           {"items", {{"enum", Json::array({"timeline", "perfetto", "vcd"})}}}});
     if (t.has("formats")) {
       const Json& f = doc["trace"]["formats"];
       if (!f.is_array() || f.empty()) diag.add("/trace/formats", "must be a non-empty list of timeline, perfetto, vcd");
@@ -487,6 +504,7 @@ SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std
     }
   }
   std::vector<std::vector<Choice>> axes;
+  root.annotate("axes", {{"type", "array"}, {"minItems", 1}}, /*required=*/true);
   const Json* axes_node = root.has("axes") ? &doc["axes"] : nullptr;
   if (!axes_node || !axes_node->is_array() || axes_node->empty()) {
     diag.add("/axes", "must be a non-empty list of axes");

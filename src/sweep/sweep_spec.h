@@ -87,8 +87,10 @@ inline constexpr std::size_t kMaxSweepPoints = 1000000;
 
 // Reads, validates and expands a spec file; UserError with every problem found.
 SweepSpec load_sweep_spec(const std::string& path);
-// The same from a document; relative file names are taken relative to base_dir.
-SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std::string& base_dir);
+// The same from a document; relative file names are taken relative to base_dir. With a recorder,
+// the spec's rules are recorded too (config/schema_recorder.h).
+SweepSpec parse_sweep_spec(const Json& doc, const std::string& source, const std::string& base_dir,
+                           SchemaRecorder* recorder = nullptr);
 
 // Splits points of the given costs into `count` shares of nearly equal total cost; each share
 // lists point indices in increasing order. Deterministic.

@@ -1,10 +1,13 @@
 #include "hw/dram/timing_checker.h"
 
+#include <algorithm>
+#include <cmath>
 #include <istream>
 #include <ostream>
 #include <sstream>
 
 #include "common/errors.h"
+#include "hw/dram/jedec_table.h"
 
 namespace attnsim {
 
@@ -20,6 +23,7 @@ std::string describe(const CommandRecord& c) {
 }  // namespace
 
 std::string TimingViolation::message() const {
+  if (later.cycle < 0) return constraint;
   if (earlier.cycle < 0) return constraint + ": " + describe(later);
   return constraint + ": " + describe(later) + " is " + std::to_string(later.cycle - earlier.cycle) + " cycles after " +
          describe(earlier) + ", needs " + std::to_string(required);
@@ -30,7 +34,84 @@ TimingChecker::TimingChecker(const DramSpec& spec)
       banks_(size_t(spec.channels * spec.ranks * spec.bank_groups * spec.banks_per_group)),
       groups_(size_t(spec.channels * spec.ranks * spec.bank_groups)),
       ranks_(size_t(spec.channels * spec.ranks)),
-      channels_(size_t(spec.channels)) {}
+      channels_(size_t(spec.channels)) {
+  const JedecSpeedGrade* g = find_jedec_speed_grade(spec.standard, spec.speed_grade);
+  if (!g)
+    throw UserError(spec.name + ": the timing checker has no JEDEC table for standard \"" + spec.standard +
+                    "\", speed grade \"" + spec.speed_grade + "\" (it knows " + jedec_speed_grade_names() + ")");
+  t_ = jedec_minimum_timing(*g, g->tCK_ns);
+  tRPab_ = jedec_clocks(*g, g->tRPab, g->tCK_ns);
+  max_postponed_refs_ = g->max_postponed_refs;
+  const std::string grade = std::string(g->standard) + "-" + g->speed_grade;
+  const std::int64_t tck_fs = std::llround(g->tCK_ns * 1e6);
+  if (spec.tCK_fs != tck_fs)
+    device_error("device clock: tCK " + std::to_string(spec.tCK_fs) + " fs, " + grade + " runs at " +
+                 std::to_string(tck_fs) + " fs");
+  if (spec.burst_length != g->burst_length)
+    device_error("device burst length: BL" + std::to_string(spec.burst_length) + ", " + grade + " has BL" +
+                 std::to_string(g->burst_length));
+  if (spec.t.CL < t_.CL)
+    device_error("device CL: " + std::to_string(spec.t.CL) + " clocks, below " + grade + "'s minimum " +
+                 std::to_string(t_.CL));
+  if (spec.t.CWL < t_.CWL)
+    device_error("device CWL: " + std::to_string(spec.t.CWL) + " clocks, below " + grade + "'s minimum " +
+                 std::to_string(t_.CWL));
+  // The data bus follows the programmed latencies.
+  t_.CL = spec.t.CL;
+  t_.CWL = spec.t.CWL;
+}
+
+void TimingChecker::device_error(const std::string& what) {
+  CommandRecord none;
+  none.cycle = -1;
+  violations_.push_back(TimingViolation{what, none, none, 0});
+}
+
+void TimingChecker::check_refresh(int channel, int r, std::int64_t cycle, const CommandRecord* ref) {
+  RankHistory& rk = rank(channel, r);
+  const std::int64_t refi = t_.tREFI;
+  // REFs fall due every tREFI from cycle 0; at most max_postponed_refs_ may be outstanding at any time,
+  // so no interval without a REF may exceed (max_postponed_refs_ + 1) x tREFI.
+  const std::int64_t limit = std::int64_t(max_postponed_refs_ + 1) * refi;
+  const std::int64_t last = rk.ref.cycle == kNone ? 0 : rk.ref.cycle;
+  // REFs due strictly before `cycle` (at tREFI, 2 tREFI, ...) and not issued yet.
+  const std::int64_t owed = (cycle > 0 ? (cycle - 1) / refi : 0) - rk.refs;
+  if (!rk.refresh_late && (cycle - last > limit || owed > max_postponed_refs_)) {
+    const std::string where = "rank " + std::to_string(r) + " of channel " + std::to_string(channel);
+    std::string what = cycle - last > limit
+                           ? "refresh interval: " + where + " went " + std::to_string(cycle - last) +
+                                 " cycles without a REF (since " +
+                                 (rk.ref.cycle == kNone ? std::string("cycle 0") : "cycle " + std::to_string(last)) +
+                                 "), more than (" + std::to_string(max_postponed_refs_) +
+                                 " postponed + 1) x tREFI = " + std::to_string(limit)
+                           : "refresh interval: " + where + " owes " + std::to_string(owed) + " REFs at cycle " +
+                                 std::to_string(cycle) + ", more than the " + std::to_string(max_postponed_refs_) +
+                                 " that may be postponed";
+    CommandRecord at;
+    at.cycle = -1;
+    if (ref)
+      at = *ref;
+    else
+      what += " (end of the trace at cycle " + std::to_string(cycle) + ")";
+    CommandRecord none;
+    none.cycle = -1;
+    violations_.push_back(TimingViolation{what, none, at, limit});
+    ++found_;
+    rk.refresh_late = true;
+  }
+  if (ref) {
+    ++rk.refs;
+    // Still late after this REF (a burst of catch-up REFs under way): the same episode, not reported again.
+    rk.refresh_late = rk.refresh_late && owed - 1 > max_postponed_refs_;
+  }
+}
+
+int TimingChecker::finish(std::int64_t end_cycle) {
+  found_ = 0;
+  for (int c = 0; c < spec_.channels; ++c)
+    for (int r = 0; r < spec_.ranks; ++r) check_refresh(c, r, end_cycle, nullptr);
+  return found_;
+}
 
 TimingChecker::BankHistory& TimingChecker::bank(const CommandRecord& c, int g, int b) {
   return banks_[size_t(((c.channel * spec_.ranks + c.rank) * spec_.bank_groups + g) * spec_.banks_per_group + b)];
@@ -59,7 +140,7 @@ void TimingChecker::state_error(const char* what, const CommandRecord& later) {
 int TimingChecker::check(const CommandRecord& c) {
   found_ = 0;
   ++checked_;
-  const DramTiming& t = spec_.t;
+  const DramTiming& t = t_;
   const std::int64_t bl2 = spec_.burst_cycles();
   if (c.channel < 0 || c.channel >= spec_.channels || c.rank < 0 || c.rank >= spec_.ranks) {
     state_error("address out of range", c);
@@ -87,6 +168,7 @@ int TimingChecker::check(const CommandRecord& c) {
       if (bk.open_row >= 0) state_error("bank state: ACT to an open bank", c);
       need("tRC", bk.act, c, t.tRC);
       need("tRP", bk.pre, c, t.tRP);
+      need("tRPab", rk.prea, c, tRPab_);
       need("tRRD_L", gp.act, c, t.tRRD_L);
       need("tRRD_S", rk.act, c, t.tRRD_S);
       need("tFAW", rk.acts[3], c, t.tFAW);
@@ -111,6 +193,7 @@ int TimingChecker::check(const CommandRecord& c) {
           bk.pre = self;
         }
       rk.pre = self;
+      if (all) rk.prea = self;
       break;
     }
     case DramCommand::RD:
@@ -171,8 +254,10 @@ int TimingChecker::check(const CommandRecord& c) {
             break;
           }
       need("tRP", rk.pre, c, t.tRP);
+      need("tRPab", rk.prea, c, tRPab_);
       need("tRFC", rk.ref, c, t.tRFC);
       need("tRC", rk.act, c, t.tRC);
+      check_refresh(c.channel, c.rank, c.cycle, &c);
       rk.ref = self;
       break;
     }
@@ -184,7 +269,12 @@ int TimingChecker::check(const CommandRecord& c) {
 
 std::vector<TimingViolation> check_command_trace(const DramSpec& spec, const std::vector<CommandRecord>& trace) {
   TimingChecker checker(spec);
-  for (const auto& c : trace) checker.check(c);
+  std::int64_t end = 0;
+  for (const auto& c : trace) {
+    checker.check(c);
+    end = std::max(end, c.cycle);
+  }
+  checker.finish(end);
   return checker.violations();
 }
 

@@ -1,11 +1,17 @@
 #pragma once
-// An independent JEDEC timing-legality checker for command traces. It shares nothing with the
-// controller's scheduling code (dram_channel.cpp) beyond the parameter values of the DramSpec: where the
-// controller keeps "earliest legal cycle" per command and level and raises it on issue, the checker
-// keeps the history of past commands (last ACT/PRE/RD/WR per bank, bank group and rank, the last four
-// ACTs per rank, the data-bus windows) and measures the distance of every new command to each of them.
-// It also checks command legality against bank state (ACT to an open bank, RD/WR to a closed bank or
-// the wrong row, REF with a bank open), one command per channel per cycle, and data-bus overlap.
+// An independent JEDEC timing-legality checker for command traces. It shares neither code nor timing
+// values with the controller (dram_channel.cpp): its minimums come from its own table of JEDEC speed
+// grades (jedec_table.h), looked up by the device's standard and speed grade, so a wrong value in a
+// preset shows up as violations. From the device it takes only the organization (channels, ranks, banks,
+// burst length) and the programmed latencies CL and CWL, which must be at least the speed grade's.
+// Where the controller keeps "earliest legal cycle" per command and level and raises it on issue, the
+// checker keeps the history of past commands (last ACT/PRE/RD/WR per bank, bank group and rank, the last
+// four ACTs per rank, the data-bus windows) and measures the distance of every new command to each of
+// them. It also checks command legality against bank state (ACT to an open bank, RD/WR to a closed bank
+// or the wrong row, REF with a bank open), one command per channel per cycle, data-bus overlap, and that
+// every rank is refreshed often enough: no more REFs postponed than the standard allows, so no gap
+// between REFs (or from cycle 0 to the first, or from the last to the end of the trace) longer than
+// (postponable + 1) x tREFI.
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -26,10 +32,18 @@ struct TimingViolation {
 
 class TimingChecker {
  public:
+  // Throws UserError when the table has no entry for the spec's standard and speed grade. Device problems
+  // (clock, burst length, CL or CWL below the speed grade's) are recorded as violations at once.
   explicit TimingChecker(const DramSpec& spec);
   // Checks one command (commands must come in cycle order per channel) and records it.
   // Returns the number of violations it caused.
   int check(const CommandRecord& cmd);
+  // The trace ended at end_cycle: checks the refresh of every rank up to it. Returns the violations it found.
+  int finish(std::int64_t end_cycle);
+  // The minimums the checker applies, in clocks (from its table, not from the device).
+  const DramTiming& minimums() const { return t_; }
+  int tRPab() const { return tRPab_; }
+  int max_postponed_refs() const { return max_postponed_refs_; }
   const std::vector<TimingViolation>& violations() const { return violations_; }
   std::uint64_t commands_checked() const { return checked_; }
 
@@ -47,8 +61,10 @@ class TimingChecker {
     Last act, rd, wr;
   };
   struct RankHistory {
-    Last act, rd, wr, pre, ref;
-    Last acts[4];  // the last four ACTs, most recent first
+    Last act, rd, wr, pre, prea, ref;
+    Last acts[4];               // the last four ACTs, most recent first
+    std::int64_t refs = 0;      // REFs issued so far
+    bool refresh_late = false;  // a refresh violation was reported and no REF came since
   };
   struct ChannelHistory {
     std::int64_t last_cycle = kNone;
@@ -59,11 +75,17 @@ class TimingChecker {
   // Flags `later` if it is fewer than `gap` cycles after `earlier`.
   void need(const char* name, const Last& earlier, const CommandRecord& later, std::int64_t gap);
   void state_error(const char* what, const CommandRecord& later);
+  void device_error(const std::string& what);
+  // Refresh of rank (channel, r) up to cycle (a REF at cycle when `ref`): postponed REFs and the gap.
+  void check_refresh(int channel, int r, std::int64_t cycle, const CommandRecord* ref);
   BankHistory& bank(const CommandRecord& c, int g, int b);
   GroupHistory& group(const CommandRecord& c, int g);
   RankHistory& rank(int channel, int r);
 
   const DramSpec spec_;
+  DramTiming t_;  // JEDEC minimums of the speed grade, except CL and CWL (the device's programmed latencies)
+  int tRPab_ = 0;
+  int max_postponed_refs_ = 0;
   std::vector<BankHistory> banks_;
   std::vector<GroupHistory> groups_;
   std::vector<RankHistory> ranks_;

@@ -1,0 +1,237 @@
+#include "config/config_schema.h"
+
+#include "config/dram_spec.h"
+#include "config/hw_config.h"
+#include "config/model_config.h"
+#include "config/schema_recorder.h"
+
+namespace attnsim {
+
+namespace {
+
+// Example documents: together they reach every rule of parse_hw_config (each optional section and
+// key given, each DRAM model). The recorder refuses to write a schema with an allowed key none of
+// them reads, so a key added to the validator without an example here fails `attnsim schema hw`.
+const char* const kHwExampleIdeal = R"({
+  "$schema": "attnsim-hw.schema.json",
+  "description": "every section and key, ideal DRAM",
+  "array": {"rows": 16, "cols": 16, "dataflow": "ws", "timing": "overlapped", "fidelity": "pe",
+            "gemm_chaining": true, "clock_mhz": 1000, "operand_bytes": 2, "accumulator_bytes": 4},
+  "sram": {"banks": 4, "bytes_per_bank": 65536, "port_bytes": 64, "read_ports": 2, "write_ports": 1,
+           "interleave_bytes": 64},
+  "accumulators": {"bytes": 65536, "port_bytes": 64, "array_port_bytes": 64},
+  "dram": {"model": "ideal", "bytes_per_cycle": 32, "latency_cycles": 100},
+  "dma": {"outstanding": 16, "segment_bytes": 1024},
+  "vector": {"lanes": 16, "latency_cycles": 4,
+             "cost": {"add": 1, "mul": 1, "max": 1, "exp": 4, "rsqrt": 4, "reciprocal": 4, "prefix_sum": 1}},
+  "softmax": {"lanes": 16, "exp_per_cycle": 8, "latency_cycles": 4}
+})";
+const char* const kHwExampleCycle = R"({
+  "array": {"rows": 16, "cols": 16, "clock_mhz": 1000},
+  "sram": {"banks": 4, "bytes_per_bank": 65536, "port_bytes": 64},
+  "dram": {"model": "cycle", "preset": "ddr4-3200", "description": "every controller key", "channels": 1,
+           "ranks": 1, "mapping": "RoBaRaCoCh", "read_queue": 32, "write_queue": 32, "write_high": 24,
+           "write_low": 8, "frontend_cycles": 0}
+})";
+
+// What each DRAM timing parameter is (JEDEC names), in cycles of the DRAM clock (tCK).
+const SchemaDescription kDramTiming[] = {
+    {"CL", "CAS latency: READ to first data"},
+    {"CWL", "CAS write latency: WRITE to first data"},
+    {"tRCD", "ACT to READ or WRITE in the same bank"},
+    {"tRP", "PRE to ACT in the same bank (precharge)"},
+    {"tRAS", "ACT to PRE in the same bank (row active time)"},
+    {"tRC", "ACT to ACT in the same bank"},
+    {"tCCD_S", "column command to column command, different bank groups"},
+    {"tCCD_L", "column command to column command, same bank group"},
+    {"tRRD_S", "ACT to ACT, different bank groups"},
+    {"tRRD_L", "ACT to ACT, same bank group"},
+    {"tFAW", "window in which at most four ACTs may issue per rank (0: no limit)"},
+    {"tWR", "end of write data to PRE (write recovery)"},
+    {"tWTR_S", "end of write data to READ, different bank groups"},
+    {"tWTR_L", "end of write data to READ, same bank group"},
+    {"tRTP", "READ to PRE"},
+    {"tRFC", "REF to the next command to the rank (refresh cycle)"},
+    {"tREFI", "interval between REF commands"},
+    {"tRTRS", "rank-to-rank switch on the data bus"},
+};
+
+std::vector<SchemaDescription> hw_descriptions() {
+  std::vector<SchemaDescription> d = {
+      {"/$schema", "the JSON Schema this file follows (attnsim schema hw), for editors; ignored by attnsim"},
+      {"/description", "free text shown in reports"},
+      {"/array", "the systolic array"},
+      {"/array/rows", "rows of processing elements (PEs)"},
+      {"/array/cols", "columns of PEs"},
+      {"/array/dataflow", "the stationary operand: os output, ws weight, is input stationary (default os)"},
+      {"/array/timing",
+       "scalesim: each fold runs alone (SCALE-Sim v2); overlapped: consecutive folds overlap through double-buffered "
+       "operands (default scalesim)"},
+      {"/array/fidelity", "fast: closed-form latency per tile; pe: every PE stepped each cycle (default fast)"},
+      {"/array/gemm_chaining",
+       "consecutive GEMM instructions overlap like folds of one GEMM; needs timing overlapped (default false)"},
+      {"/array/clock_mhz", "accelerator clock in MHz; every cycle count of the config is in this clock"},
+      {"/array/operand_bytes", "bytes per input operand element (default 1)"},
+      {"/array/accumulator_bytes", "bytes per partial-sum element (default 4)"},
+      {"/sram", "the banked on-chip SRAM"},
+      {"/sram/banks", "number of banks"},
+      {"/sram/bytes_per_bank", "capacity of one bank in bytes"},
+      {"/sram/port_bytes", "bytes one port moves per cycle"},
+      {"/sram/read_ports", "read ports per bank (default 1)"},
+      {"/sram/write_ports", "write ports per bank (default 1)"},
+      {"/sram/interleave_bytes",
+       "stripe size in bytes of the address interleaving over banks; 0: contiguous banks (default 0). A power of two, "
+       "at least 64 or a multiple of port_bytes, dividing bytes_per_bank"},
+      {"/accumulators", "optional accumulator storage beside the array for partial sums (absent: none)"},
+      {"/accumulators/bytes", "capacity in bytes"},
+      {"/accumulators/port_bytes",
+       "bytes per cycle of the vector, softmax and DMA side, each way (default cols x accumulator_bytes)"},
+      {"/accumulators/array_port_bytes", "bytes per cycle of the array's side, each way (default cols x "
+                                         "accumulator_bytes)"},
+      {"/dram", "the DRAM behind the DMA engine"},
+      {"/dram/model", "ideal: fixed bandwidth and latency; cycle: the cycle-accurate DRAM controller"},
+      {"/dram/bytes_per_cycle", "ideal: sustained bandwidth in bytes per accelerator cycle"},
+      {"/dram/latency_cycles", "ideal: accelerator cycles from request to last byte (default 0)"},
+      {"/dram/preset", "cycle: a DRAM device preset name (" + dram_preset_names() + ") or a device file"},
+      {"/dram/description", "cycle: free text"},
+      {"/dram/channels", "cycle: independent channels, a power of two (default: the device's)"},
+      {"/dram/ranks", "cycle: ranks per channel, a power of two (default: the device's)"},
+      {"/dram/mapping",
+       "cycle: physical address mapping, Ramulator 2 style field string from most to least significant, e.g. "
+       "RoBaRaCoCh (default: the device's)"},
+      {"/dram/read_queue", "cycle: read queue entries per channel"},
+      {"/dram/write_queue", "cycle: write queue entries per channel"},
+      {"/dram/write_high", "cycle: write queue entries at which writes drain first; at most write_queue"},
+      {"/dram/write_low", "cycle: write queue entries at which draining stops; below write_high"},
+      {"/dram/frontend_cycles", "cycle: DRAM cycles a request spends in the controller's front end"},
+      {"/dram/timing", "cycle: overrides of the device's timing parameters, in DRAM clock cycles (tCK)"},
+      {"/dma", "the DMA engine (optional)"},
+      {"/dma/outstanding", "segments in flight per side, load and store (default 64)"},
+      {"/dma/segment_bytes", "bytes of the largest contiguous DRAM transfer (default 2048)"},
+      {"/vector", "the vector unit (optional: it always exists; this tunes it)"},
+      {"/vector/lanes", "elements per issue (default: the array's cols)"},
+      {"/vector/latency_cycles", "pipeline depth in cycles, paid once per instruction (default 4)"},
+      {"/vector/cost", "issue cycles of one primitive on lanes elements; a missing primitive keeps its default"},
+      {"/vector/cost/add", "cycles per add (default 1)"},
+      {"/vector/cost/mul", "cycles per multiply (default 1)"},
+      {"/vector/cost/max", "cycles per max (default 1)"},
+      {"/vector/cost/exp", "cycles per exponential (default 4)"},
+      {"/vector/cost/rsqrt", "cycles per reciprocal square root (default 4)"},
+      {"/vector/cost/reciprocal", "cycles per reciprocal (default 4)"},
+      {"/vector/cost/prefix_sum", "cycles per prefix-sum step (default 1)"},
+      {"/softmax", "optional dedicated softmax unit (absent: softmax runs on the vector unit)"},
+      {"/softmax/lanes", "lanes of max, add and multiply"},
+      {"/softmax/exp_per_cycle", "exponentials (and reciprocals) per cycle in total; at most lanes (default lanes)"},
+      {"/softmax/latency_cycles", "pipeline depth in cycles, paid once per instruction (default 4)"},
+  };
+  for (const SchemaDescription& t : kDramTiming)
+    d.push_back({"/dram/timing/" + t.location, "cycle: " + t.text + ", in DRAM clock cycles (tCK)"});
+  return d;
+}
+
+// Every variant with every parameter, every layer field in the defaults and in a layer, and a layer
+// that takes every field from the defaults (so that none is required in a layer).
+const char* const kModelExample = R"({
+  "$schema": "attnsim-model.schema.json",
+  "description": "every key",
+  "dtype": "fp16",
+  "defaults": {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 128, "batch": 1,
+               "ffn": {"width": 256, "activation": "gelu"}, "norm": "layernorm", "norm_position": "pre",
+               "causal": false, "attention": {"variant": "flash"}},
+  "layers": [
+    {"repeat": 2},
+    {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 128, "batch": 1,
+     "ffn": {"width": 256, "activation": "relu"}, "norm": "rmsnorm", "norm_position": "post", "causal": false,
+     "attention": {"variant": "primal", "rank": 8, "samples": 64}},
+    {"attention": {"variant": "unfused"}},
+    {"attention": {"variant": "row_fused"}},
+    {"attention": {"variant": "primal_causal", "rank": 8}, "causal": true},
+    {"attention": {"variant": "lowrank_linear", "rank": 8}},
+    {"attention": {"variant": "linformer", "rank": 8}},
+    {"attention": {"variant": "performer", "rank": 8}},
+    {"attention": {"variant": "nystromformer", "rank": 8}},
+    {"attention": {"variant": "cascade", "file": "cascade.json", "mapping": "mapping.json"}}
+  ]
+})";
+
+std::vector<SchemaDescription> model_descriptions() {
+  std::vector<SchemaDescription> d = {
+      {"/$schema", "the JSON Schema this file follows (attnsim schema model), for editors; ignored by attnsim"},
+      {"/description", "free text shown in reports"},
+      {"/dtype", "element type of activations and weights: fp32 4 bytes, fp16 and bf16 2, int8 1 (default fp16)"},
+      {"/defaults", "layer fields every layer takes unless it gives its own"},
+      {"/defaults/repeat", "not allowed here: repeat belongs to a layer entry"},
+      {"/layers", "the layers in order; the residual stream keeps its d_model and tokens through the model"},
+      {"/layers/[]/repeat", "this entry stands for this many identical layers (default 1)"},
+  };
+  const SchemaDescription fields[] = {
+      {"d_model", "model width in elements (tokens x d_model is the residual stream); in a layer or the defaults"},
+      {"heads", "attention heads (primal: heads x head_dim = d_model); in a layer or the defaults"},
+      {"head_dim", "elements per head; in a layer or the defaults"},
+      {"seq_len", "sequence length N in tokens; batch x seq_len at most 2^24; in a layer or the defaults"},
+      {"batch", "sequences per batch (default 1)"},
+      {"ffn", "the feed-forward block; given whole (an entry's ffn replaces the defaults'); in a layer or the defaults"},
+      {"ffn/width", "hidden width of the feed-forward block in elements"},
+      {"ffn/activation", "activation of the feed-forward block (swiglu: gated, two input projections)"},
+      {"norm", "normalisation (default layernorm)"},
+      {"norm_position", "normalisation before (pre) or after (post) each block (default pre)"},
+      {"causal", "causal (decoder) attention mask (default false)"},
+      {"attention", "the attention variant and its parameters; in a layer or the defaults"},
+      {"attention/variant", "the attention variant ('-' and '_' are the same); cascade: a lowering file"},
+      {"attention/rank", "low-rank variants: the rank s (default: the variant's)"},
+      {"attention/samples", "primal: the samples p (default min(N, 10 s))"},
+      {"attention/file", "cascade: the cascade file (JSON), relative to the working directory"},
+      {"attention/mapping", "cascade: an optional mapping file (JSON) for the cascade"},
+  };
+  for (const char* where : {"/defaults/", "/layers/[]/"})
+    for (const SchemaDescription& f : fields) d.push_back({where + f.location, f.text});
+  return d;
+}
+
+}  // namespace
+
+Json hw_config_schema() {
+  SchemaRecorder recorder;
+  recorder.begin_document();
+  parse_hw_config(parse_json_text(kHwExampleIdeal, "schema example"), "schema example", &recorder);
+  // The cycle example overrides every timing parameter with the DDR4-3200 preset's own values.
+  Json cycle = parse_json_text(kHwExampleCycle, "schema example");
+  Json& timing = cycle["dram"]["timing"];
+  const Json ddr4 = parse_json_text(find_dram_preset("ddr4-3200"), "preset:ddr4-3200");
+  int n = 0;
+  const DramTimingField* fields = dram_timing_fields(&n);
+  for (int i = 0; i < n; ++i) timing[fields[i].name] = ddr4.at("timing").at(fields[i].name);
+  recorder.begin_document();
+  parse_hw_config(cycle, "schema example", &recorder);
+  return recorder.schema("attnsim hardware config",
+                         "An accelerator for attnsim: systolic array, banked SRAM, optional accumulator storage, DRAM, "
+                         "DMA, vector and softmax units. Rules across fields (a value bounded by another, powers of "
+                         "two, files that must exist) are checked by attnsim check, not here.",
+                         hw_descriptions());
+}
+
+Json model_config_schema() {
+  SchemaRecorder recorder;
+  const Json example = parse_json_text(kModelExample, "schema example");
+  recorder.begin_document();
+  parse_model_config(example, "schema example", {}, &recorder);
+  // The defaults take each layer's attention in turn, so that every variant is read there too.
+  for (const Json& layer : example.at("layers")) {
+    if (!layer.contains("attention")) continue;
+    Json doc = example;
+    doc["defaults"]["attention"] = layer["attention"];
+    doc["defaults"]["causal"] = layer.value("causal", false);
+    doc["layers"] = Json::array({Json::object()});
+    recorder.begin_document();
+    parse_model_config(doc, "schema example", {}, &recorder);
+  }
+  return recorder.schema("attnsim model",
+                         "A transformer model for attnsim: layer fields in defaults and per layer. Rules across "
+                         "fields (each size in a layer or in the defaults, the same d_model in every layer, "
+                         "variants that need heads x head_dim = d_model or a causal form, size products, files that "
+                         "must exist) are checked by attnsim, "
+                         "not here.",
+                         model_descriptions());
+}
+
+}  // namespace attnsim

@@ -1,0 +1,11 @@
+#pragma once
+// The JSON Schemas (draft 2020-12) of the hardware config and the model description, recorded from
+// their validators (config/schema_recorder.h) run over example documents that reach every rule.
+#include "config/json_reader.h"
+
+namespace attnsim {
+
+Json hw_config_schema();
+Json model_config_schema();
+
+}  // namespace attnsim
