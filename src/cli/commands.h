@@ -10,6 +10,7 @@ using Args = std::vector<std::string>;
 
 int cmd_gemm(const Args& args);         // simulate one GEMM (cmd_gemm.cpp)
 int cmd_check(const Args& args);        // validate config files (cmd_check.cpp)
+int cmd_area(const Args& args);         // the hardware's area by component (cmd_area.cpp)
 int cmd_dram_replay(const Args& args);  // replay a memory trace on a DRAM model (cmd_dram_replay.cpp)
 int cmd_run(const Args& args);          // simulate a transformer model (cmd_run.cpp)
 int cmd_compare(const Args& args);      // attention variants side by side over sequence lengths (cmd_compare.cpp)

@@ -25,6 +25,7 @@ const Command kCommands[] = {
     {"merge", attnsim::cli::cmd_merge, "combine the output folders of a sweep's shares (sweep --shard I/N) into one"},
     {"gemm", attnsim::cli::cmd_gemm, "simulate one GEMM C = A B on the described hardware"},
     {"check", attnsim::cli::cmd_check, "validate hardware config files and report every problem"},
+    {"area", attnsim::cli::cmd_area, "the hardware's area in mm^2 by component, from its energy and area table"},
     {"dram-replay", attnsim::cli::cmd_dram_replay, "replay a DRAMSim3/Ramulator/plain memory trace on a DRAM model"},
     {"schema", attnsim::cli::cmd_schema, "print the JSON Schema of an input format (hw, model, sweep) for editors"},
 };

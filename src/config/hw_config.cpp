@@ -1,6 +1,7 @@
 #include "config/hw_config.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "common/checked_math.h"
@@ -54,7 +55,7 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source, SchemaRecor
     diag.throw_if_any();
   }
   root.reject_unknown_keys(
-      {"$schema", "description", "array", "sram", "accumulators", "dram", "dma", "vector", "softmax"});
+      {"$schema", "description", "array", "sram", "accumulators", "dram", "dma", "vector", "softmax", "energy"});
   root.string("$schema", std::string());  // the schema an editor checks the file against (attnsim schema hw)
   hw.description = root.string("description", std::string());
 
@@ -181,6 +182,19 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source, SchemaRecor
                "must be at most lanes (" + std::to_string(hw.softmax.lanes) +
                    "): each lane passes at most one element per cycle to the exponential units",
                sm.node()->at("exp_per_cycle"));
+  }
+
+  // The energy section is checked always; its table is read only once everything else is good (the
+  // datatype's check needs the operand width, the DRAM technology the device); a problem inside the table itself is reported against the table's file.
+  JsonView en = root.object("energy", /*required=*/false);
+  {
+    const std::string dram_preset =
+        hw.dram.model == DramModel::Cycle && hw.dram.cycle_spec.is_object()
+            ? hw.dram.cycle_spec.value("preset", std::string())
+            : std::string();
+    const std::string base_dir =
+        source.rfind("preset:", 0) == 0 ? std::string() : std::filesystem::path(source).parent_path().string();
+    read_energy_section(en, hw.array.operand_bytes, dram_preset, base_dir, &hw.energy);
   }
 
   diag.throw_if_any();

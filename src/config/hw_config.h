@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "config/energy_table.h"
 #include "config/json_reader.h"
 
 namespace attnsim {
@@ -133,6 +134,9 @@ struct HwConfig {
   DmaConfig dma;
   VectorConfig vector;
   SoftmaxConfig softmax;
+  // The per-action energy and area table, the array's datatype and the DRAM technology (the optional
+  // "energy" section; absent: the 45 nm table). report/energy.h prices a run's counted actions with it.
+  EnergyConfig energy;
   Json resolved;  // the document as read, for reports
   // The first address of the accumulator storage (just above the SRAM's), and whether an on-chip
   // region lies in it.

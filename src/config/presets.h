@@ -1,6 +1,6 @@
 #pragma once
 // Presets embedded at build time: hardware (configs/presets/*.json), DRAM devices
-// (configs/dram/*.json), models (models/*.json) and cascades (models/cascades/*.json), each keyed by its
+// (configs/dram/*.json), energy and area tables (configs/energy/*.json), models (models/*.json) and cascades (models/cascades/*.json), each keyed by its
 // file stem.
 #include <string>
 #include <vector>
@@ -14,6 +14,7 @@ struct EmbeddedPreset {
 
 const std::vector<EmbeddedPreset>& embedded_presets();        // configs/presets/*.json
 const std::vector<EmbeddedPreset>& embedded_dram_presets();   // configs/dram/*.json
+const std::vector<EmbeddedPreset>& embedded_energy_presets(); // configs/energy/*.json (config/energy_table.h)
 const std::vector<EmbeddedPreset>& embedded_model_presets();  // models/*.json
 const std::vector<EmbeddedPreset>& embedded_cascades();       // models/cascades/*.json (built-in variants)
 // The preset's JSON text, or nullptr if there is no preset of that name.

@@ -200,6 +200,8 @@ SimStats Accelerator::stats() const {
   SimStats s = stats_;
   s.bank_read_bytes = ports_.bank_read_bytes();
   s.bank_written_bytes = ports_.bank_written_bytes();
+  s.bank_read_accesses = ports_.bank_read_accesses();
+  s.bank_write_accesses = ports_.bank_write_accesses();
   s.bank_queueing_cycles = ports_.queueing_cycles();
   s.accumulators = ports_.accumulator_totals();
   return s;
@@ -501,6 +503,9 @@ void Accelerator::vector_thread(Queue* q, bool softmax_unit) {
     --computing_;
     const fs_t busy = now_fs() - start;
     (softmax_unit ? stats_.softmax_busy_fs : stats_.vector_busy_fs) += busy;
+    const LaneOps lane_ops = unit_lane_ops(in);
+    auto& unit_ops = softmax_unit ? stats_.softmax_lane_ops : stats_.vector_lane_ops;
+    for (std::size_t p = 0; p < lane_ops.size(); ++p) unit_ops[p] += lane_ops[p];
     if (trace_) {
       trace_->end(unit);
       trace_->slice(unit, in, start, now_fs());

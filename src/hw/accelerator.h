@@ -63,6 +63,10 @@ struct SimStats {
   std::uint64_t instrs = 0;
   std::int64_t bank_queueing_cycles = 0;  // port time units waited behind other units (bank conflicts)
   std::vector<std::uint64_t> bank_read_bytes, bank_written_bytes;
+  std::vector<std::uint64_t> bank_read_accesses, bank_write_accesses;  // port accesses (port_bytes wide)
+  // Lane operations by primitive (VecPrim order, timing/unit_timing.h unit_lane_ops) on the vector
+  // unit (VECTOR instructions, and SOFTMAX ones when there is no softmax unit) and on the softmax unit.
+  std::array<std::uint64_t, kVecPrimCount> vector_lane_ops{}, softmax_lane_ops{};
   SramPorts::AccumulatorTotals accumulators;  // accumulator storage traffic (zero when there is none)
   // Indexed [layer][op class].
   std::vector<std::array<OpStats, std::size_t(OpClass::kCount)>> ops;

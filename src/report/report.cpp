@@ -13,6 +13,7 @@
 
 #include "common/errors.h"
 #include "config/sram_map.h"
+#include "report/energy.h"
 #include "report/roofline.h"
 #include "report/trace.h"
 #include "timing/array_timing.h"
@@ -351,6 +352,14 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
     r["layers"] = layer_reports(hw, s, roofline ? &*roofline : nullptr);
     r["ops"] = op_totals(hw, s);
   }
+  // Energy and area (report/energy.h): every component from counted actions, with the counts beside.
+  if (hw.energy.present) {
+    r["area_mm2"] = area_json(hw);
+    r["energy"] = energy_json(hw, action_counts(o));
+    // The cycle-accurate controller's commands, for a command-level energy with another table.
+    if (o.dram_stats.is_object() && o.dram_stats.contains("commands"))
+      r["energy"]["actions"]["dram_commands"] = o.dram_stats["commands"];
+  }
   // Only when traces were recorded: which files, the window, the slices written and whether the
   // slice limit cut trace.json short.
   if (o.trace.enabled) r["trace"] = trace_report(o.trace);
@@ -408,6 +417,18 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   const Json& mapped = c.contains("mapped") ? c["mapped"] : Json::object();
   row.emplace_back("mapped_binding", mapped.value("binding", Json("")));
   row.emplace_back("pct_of_mapped_bound", mapped.value("pct_of_bound", Json("")));
+  // Energy and area (report/energy.h); empty cells for a report without them.
+  const Json& en = r.contains("energy") ? r["energy"] : Json::object();
+  const Json& comp = en.contains("components_pj") ? en["components_pj"] : Json::object();
+  row.emplace_back("energy_table", en.value("table", Json("")));
+  row.emplace_back("energy_total_pj", en.value("total_pj", Json("")));
+  for (const char* k : {"array", "sram", "vector", "softmax", "dma", "dram", "leakage"})
+    row.emplace_back(std::string("energy_") + k + "_pj", comp.value(k, Json("")));
+  row.emplace_back("pj_per_mac", en.value("pj_per_mac", Json("")));
+  row.emplace_back("average_power_w", en.value("average_power_w", Json("")));
+  row.emplace_back("edp_j_s", en.value("edp_j_s", Json("")));
+  const Json& area = r.contains("area_mm2") ? r["area_mm2"] : Json::object();
+  row.emplace_back("area_mm2", area.value("total", Json("")));
   return row;
 }
 
@@ -491,6 +512,25 @@ void print_summary(std::ostream& os, const Json& r) {
                                            num(r["hardware"]["array"]["cols"]) + " " +
                                            num(r["hardware"]["array"]["dataflow"]) + "); run at " +
                                            pct1(m["pct_of_bound"]) + " of it");
+  }
+  if (r.contains("energy")) {
+    const Json& e = r["energy"];
+    const Json& c = e["components_pj"];
+    auto uj = [](const Json& pj) {  // pJ as uJ, 3 decimals
+      std::ostringstream s;
+      s << std::fixed << std::setprecision(3) << pj.get<double>() * 1e-6;
+      return s.str();
+    };
+    std::ostringstream head;
+    head << uj(e["total_pj"]) << " uJ (" << std::fixed << std::setprecision(2) << e["pj_per_mac"].get<double>()
+         << " pJ/MAC, " << e["average_power_w"].get<double>() << " W; " << e["table"].get<std::string>() << ")";
+    line("energy", head.str());
+    line("energy by component (uJ)", "array " + uj(c["array"]) + ", SRAM " + uj(c["sram"]) + ", vector " +
+                                         uj(c["vector"]) + ", softmax " + uj(c["softmax"]) + ", DMA " +
+                                         uj(c["dma"]) + ", DRAM " + uj(c["dram"]) + ", leakage " + uj(c["leakage"]));
+    std::ostringstream area;
+    area << std::fixed << std::setprecision(2) << r["area_mm2"]["total"].get<double>() << " mm^2";
+    line("area", area.str());
   }
   line("roofline (own traffic)", num(r["roofline"]["bound"]) + ", " + num(r["roofline"]["compute_bound_cycles"]) +
                                      " / " + num(r["roofline"]["memory_bound_cycles"]) +

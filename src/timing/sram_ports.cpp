@@ -24,7 +24,9 @@ SramPorts::SramPorts(const SramConfig& sram, const AccumulatorConfig& accumulato
       read_busy_until_(std::size_t(sram.banks), 0),
       write_busy_until_(std::size_t(sram.banks), 0),
       read_bytes_(std::size_t(sram.banks), 0),
-      written_bytes_(std::size_t(sram.banks), 0) {
+      written_bytes_(std::size_t(sram.banks), 0),
+      read_accesses_(std::size_t(sram.banks), 0),
+      write_accesses_(std::size_t(sram.banks), 0) {
   ATTNSIM_ASSERT(
       sram.banks > 0 && sram.bytes_per_bank > 0 && sram.port_bytes > 0 && sram.read_ports > 0 && sram.write_ports > 0,
       "SRAM banks and ports must be positive");
@@ -41,6 +43,8 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
       std::uint64_t(cfg_.port_bytes) * std::uint64_t(write ? cfg_.write_ports : cfg_.read_ports);
   auto& busy = write ? write_busy_until_ : read_busy_until_;
   auto& total = write ? written_bytes_ : read_bytes_;
+  auto& accesses = write ? write_accesses_ : read_accesses_;
+  const std::uint64_t word = std::uint64_t(cfg_.port_bytes);
 
   std::int64_t done = now_cycle, max_need = 0;
   std::uint64_t before = 0;  // the region's extent in the banks already visited
@@ -51,7 +55,10 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
     done = std::max(done, busy[b]);
     max_need = std::max(max_need, need);
     // Statistics: differences of the rounded cumulative share, so the banks' parts sum to bytes.
-    total[b] += proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
+    const std::uint64_t share =
+        proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
+    total[b] += share;
+    accesses[b] += (share + word - 1) / word;
     before += extent;
   });
   queueing_cycles_ += done - (now_cycle + max_need);
@@ -89,6 +96,8 @@ std::int64_t SramPorts::reserve_accumulators(const SramRegion& r, std::uint64_t 
   acc_totals_.queueing_cycles += start - now_cycle;
   (array_side ? (write ? acc_totals_.array_written_bytes : acc_totals_.array_read_bytes)
               : (write ? acc_totals_.unit_written_bytes : acc_totals_.unit_read_bytes)) += bytes;
+  (array_side ? (write ? acc_totals_.array_write_accesses : acc_totals_.array_read_accesses)
+              : (write ? acc_totals_.unit_write_accesses : acc_totals_.unit_read_accesses)) += std::uint64_t(need);
   if (observer_) observer_->on_accumulator_transfer(array_side, write, start, need, bytes);
   return busy;
 }

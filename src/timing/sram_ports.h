@@ -23,6 +23,8 @@
 //
 // Per-bank byte totals (for the report) split the bytes exactly (they sum to the bytes moved),
 // each bank's part within one byte of its proportional share; only the timing rounds up.
+// Per-bank access counts (for the energy, report/energy.h) count port words: a bank's share of a
+// transfer takes ceil(share / port_bytes) accesses of one port, whichever of its ports serve them.
 //
 // Accumulator storage (config/hw_config.h, AccumulatorConfig), when declared, sits at the
 // addresses above the SRAM's and has ports of its own, modelled the same way: the array's side
@@ -63,11 +65,16 @@ class SramPorts {
 
   const std::vector<std::uint64_t>& bank_read_bytes() const { return read_bytes_; }
   const std::vector<std::uint64_t>& bank_written_bytes() const { return written_bytes_; }
+  // Port accesses (port_bytes wide each) per bank, reads and writes.
+  const std::vector<std::uint64_t>& bank_read_accesses() const { return read_accesses_; }
+  const std::vector<std::uint64_t>& bank_write_accesses() const { return write_accesses_; }
   // Cycles transfers waited behind other users' transfers, summed over reserve() calls (SRAM banks).
   std::int64_t queueing_cycles() const { return queueing_cycles_; }
   // The accumulator storage: bytes through the array's side and the units' side, and waits there.
   struct AccumulatorTotals {
     std::uint64_t array_read_bytes = 0, array_written_bytes = 0, unit_read_bytes = 0, unit_written_bytes = 0;
+    // Port accesses: ceil(bytes / width) per transfer, width array_port_bytes or port_bytes.
+    std::uint64_t array_read_accesses = 0, array_write_accesses = 0, unit_read_accesses = 0, unit_write_accesses = 0;
     std::int64_t queueing_cycles = 0;
   };
   const AccumulatorTotals& accumulator_totals() const { return acc_totals_; }
@@ -90,6 +97,7 @@ class SramPorts {
   AccumulatorTotals acc_totals_;
   std::vector<std::int64_t> read_busy_until_, write_busy_until_;
   std::vector<std::uint64_t> read_bytes_, written_bytes_;
+  std::vector<std::uint64_t> read_accesses_, write_accesses_;
   std::int64_t queueing_cycles_ = 0;
   SramPortObserver* observer_ = nullptr;
 };

@@ -167,17 +167,51 @@ std::int64_t vector_cycles(const VectorConfig& v, const PrimCounts& c, std::uint
   return std::int64_t(v.latency_cycles) + std::int64_t(issue);
 }
 
-std::int64_t vector_op_cycles(const VectorConfig& v, const Instr& in) {
-  ATTNSIM_ASSERT(in.op == Opcode::Vector, "vector_op_cycles takes a VECTOR instruction");
+namespace {
+
+// What one VECTOR instruction asks of the unit: its primitive counts and the extents they apply to.
+struct VectorWork {
+  PrimCounts counts;
+  std::uint64_t elems = 0, rows = 0, b_elems = 0;
+};
+
+VectorWork vector_work(const Instr& in) {
   const SramTile& t = timed_tile(in);
+  const PrimCounts c = vec_op_prims(in.vec_op());
   // The FAVOR+ maps count their per-token work on the tokens, the rows of b, and stream b's elements.
-  if (is_favor(in)) return vector_cycles(v, vec_op_prims(in.vec_op()), t.elems(), in.b.rows, in.b.elems());
+  if (is_favor(in)) return {c, t.elems(), in.b.rows, in.b.elems()};
   // ColMeanAcc streams a (its c is one row) and scales and accumulates c's elements; DivScalar takes
   // one reciprocal of b[0, 0].
-  if (in.vec_op() == VecOp::ColMeanAcc)
-    return vector_cycles(v, vec_op_prims(in.vec_op()), in.a.elems(), 0, in.c.elems());
-  if (in.vec_op() == VecOp::DivScalar) return vector_cycles(v, vec_op_prims(in.vec_op()), t.elems(), t.rows, 1);
-  return vector_cycles(v, vec_op_prims(in.vec_op()), t.elems(), t.rows);
+  if (in.vec_op() == VecOp::ColMeanAcc) return {c, in.a.elems(), 0, in.c.elems()};
+  if (in.vec_op() == VecOp::DivScalar) return {c, t.elems(), t.rows, 1};
+  return {c, t.elems(), t.rows, 0};
+}
+
+LaneOps lane_ops_of(const PrimCounts& c, std::uint64_t elems, std::uint64_t rows, std::uint64_t b_elems) {
+  LaneOps ops{};
+  for (int p = 0; p < kVecPrimCount; ++p)
+    ops[std::size_t(p)] = std::uint64_t(c.per_elem[p]) * elems + std::uint64_t(c.per_row[p]) * rows +
+                          std::uint64_t(c.per_b_elem[p]) * b_elems;
+  return ops;
+}
+
+}  // namespace
+
+std::int64_t vector_op_cycles(const VectorConfig& v, const Instr& in) {
+  ATTNSIM_ASSERT(in.op == Opcode::Vector, "vector_op_cycles takes a VECTOR instruction");
+  const VectorWork w = vector_work(in);
+  return vector_cycles(v, w.counts, w.elems, w.rows, w.b_elems);
+}
+
+LaneOps unit_lane_ops(const Instr& in) {
+  if (in.op == Opcode::Vector) {
+    const VectorWork w = vector_work(in);
+    return lane_ops_of(w.counts, w.elems, w.rows, w.b_elems);
+  }
+  ATTNSIM_ASSERT(in.op == Opcode::Softmax && in.sub < std::uint8_t(SmOp::kCount),
+                 "unit_lane_ops takes a VECTOR or SOFTMAX instruction");
+  const SramTile& t = timed_tile(in);
+  return lane_ops_of(softmax_prims_on_vector(in.sm_op()), t.elems(), t.rows, 0);
 }
 
 std::int64_t softmax_op_cycles(const HwConfig& hw, const Instr& in) {

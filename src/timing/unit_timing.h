@@ -106,6 +106,14 @@ std::int64_t vector_op_cycles(const VectorConfig& v, const Instr& vec);
 // Cycles one SOFTMAX instruction takes: on the softmax unit when hw has one, else on the vector unit.
 std::int64_t softmax_op_cycles(const HwConfig& hw, const Instr& sm);
 
+// Lane operations by primitive (VecPrim order) of one VECTOR or SOFTMAX instruction: the element
+// operations its arithmetic performs, per_elem * E + per_row * R + per_b_elem * Eb with the extents
+// vector_op_cycles times (no rounding to whole vectors: an idle lane does no work). A SOFTMAX counts
+// the same arithmetic (softmax_prims_on_vector) on the softmax unit or on the vector unit: the unit
+// fuses the passes in time, not in operations. For the energy (report/energy.h).
+using LaneOps = std::array<std::uint64_t, kVecPrimCount>;
+LaneOps unit_lane_ops(const Instr& in);
+
 // SRAM bytes a VECTOR or SOFTMAX instruction moves, per operand tile (table above). b_written is
 // the stats tile an OnlineStep updates, or the carry row a PrefixMean updates.
 struct UnitTraffic {

@@ -1,0 +1,200 @@
+#include "report/energy.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/errors.h"
+
+namespace attnsim {
+
+ActionCounts action_counts(const SimOutcome& o) {
+  const SimStats& s = o.stats;
+  ActionCounts c;
+  c.macs = s.macs;
+  c.bank_read_accesses = s.bank_read_accesses;
+  c.bank_write_accesses = s.bank_write_accesses;
+  for (std::uint64_t b : s.bank_read_bytes) c.sram_read_bytes += b;
+  for (std::uint64_t b : s.bank_written_bytes) c.sram_written_bytes += b;
+  c.acc_array_read_accesses = s.accumulators.array_read_accesses;
+  c.acc_array_write_accesses = s.accumulators.array_write_accesses;
+  c.acc_unit_read_accesses = s.accumulators.unit_read_accesses;
+  c.acc_unit_write_accesses = s.accumulators.unit_write_accesses;
+  c.vector_lane_ops = s.vector_lane_ops;
+  c.softmax_lane_ops = s.softmax_lane_ops;
+  for (const auto& layer : s.ops)
+    for (const OpStats& op : layer) c.dma_bytes += op.load_bytes + op.store_bytes;
+  c.dram_read_bytes = o.dram_bytes_read;
+  c.dram_written_bytes = o.dram_bytes_written;
+  c.seconds = double(s.end_fs) * 1e-15;
+  return c;
+}
+
+namespace {
+
+// The accumulator storage's macros (energy.h): w bytes wide, n of them side by side, C / n bytes each.
+struct AccMacros {
+  double width = 0, count = 0, bytes_each = 0;
+};
+AccMacros acc_macros(const HwConfig& hw) {
+  const AccumulatorConfig& a = hw.accumulators;
+  AccMacros m;
+  m.width = double(std::min({hw.sram.port_bytes, a.port_bytes, a.array_port_bytes}));
+  m.count = std::ceil(double(std::max(a.port_bytes, a.array_port_bytes)) / m.width);
+  m.bytes_each = double(a.bytes) / m.count;
+  return m;
+}
+
+// One access of a W-byte port: ceil(W / w) macros accessed in parallel.
+double acc_access_pj(const HwConfig& hw, const PowerLawCurve& curve, int width_bytes) {
+  const AccMacros m = acc_macros(hw);
+  return std::ceil(double(width_bytes) / m.width) * curve.at(m.bytes_each, m.width);
+}
+
+}  // namespace
+
+AreaBreakdown area_breakdown(const HwConfig& hw) {
+  ATTNSIM_ASSERT(hw.energy.present, "area_breakdown needs an energy table");
+  const EnergyTable& t = hw.energy.table;
+  AreaBreakdown a;
+  a.array = double(hw.array.pes()) * t.pe_um2[std::size_t(hw.energy.datatype)] * 1e-6;
+  a.sram = double(hw.sram.total_bytes()) *
+           t.sram_um2_per_byte.at(double(hw.sram.bytes_per_bank), double(hw.sram.port_bytes)) * 1e-6;
+  if (hw.accumulators.present) {
+    const AccMacros m = acc_macros(hw);
+    a.accumulators = double(hw.accumulators.bytes) * t.sram_um2_per_byte.at(m.bytes_each, m.width) * 1e-6;
+  }
+  a.vector = double(hw.vector.lanes) * t.vector_um2_per_lane * 1e-6;
+  if (hw.softmax.present)
+    a.softmax = (double(hw.softmax.lanes) * t.softmax_um2_per_lane +
+                 double(std::min(hw.softmax.lanes, hw.softmax.exp_per_cycle)) * t.softmax_um2_per_exp_unit) *
+                1e-6;
+  a.dma = t.dma_mm2;
+  const double peak_GBps = hw.dram.peak_bytes_per_cycle * hw.array.clock_mhz * 1e6 / 1e9;
+  a.dram_phy = peak_GBps * t.dram_phy_mm2_per_GBps[std::size_t(hw.energy.dram)];
+  a.total = a.array + a.sram + a.accumulators + a.vector + a.softmax + a.dma + a.dram_phy;
+  return a;
+}
+
+ActionEnergies action_energies(const HwConfig& hw, const AreaBreakdown& area) {
+  const EnergyTable& t = hw.energy.table;
+  ActionEnergies e;
+  e.mac = t.mac_pj[std::size_t(hw.energy.datatype)] +
+          2.0 * hw.array.operand_bytes * t.pe_operand_register_pj_per_byte +
+          2.0 * hw.array.accumulator_bytes * t.pe_accumulator_pj_per_byte;
+  e.sram_read = t.sram_read_pj.at(double(hw.sram.bytes_per_bank), double(hw.sram.port_bytes));
+  e.sram_write = t.sram_write_pj.at(double(hw.sram.bytes_per_bank), double(hw.sram.port_bytes));
+  if (hw.accumulators.present) {
+    e.acc_array_read = acc_access_pj(hw, t.sram_read_pj, hw.accumulators.array_port_bytes);
+    e.acc_array_write = acc_access_pj(hw, t.sram_write_pj, hw.accumulators.array_port_bytes);
+    e.acc_unit_read = acc_access_pj(hw, t.sram_read_pj, hw.accumulators.port_bytes);
+    e.acc_unit_write = acc_access_pj(hw, t.sram_write_pj, hw.accumulators.port_bytes);
+  }
+  e.dma_byte = t.dma_pj_per_byte;
+  e.dram_byte = t.dram_pj_per_byte[std::size_t(hw.energy.dram)];
+  // mW/mm^2 x mm^2 = mW = 1e-3 J/s = 1e9 pJ/s.
+  e.leakage_pj_per_s = t.leakage_mw_per_mm2 * area.on_chip_logic_and_memory() * 1e9;
+  return e;
+}
+
+EnergyBreakdown energy_breakdown(const HwConfig& hw, const ActionCounts& c) {
+  ATTNSIM_ASSERT(hw.energy.present, "energy_breakdown needs an energy table");
+  const EnergyTable& t = hw.energy.table;
+  const AreaBreakdown area = area_breakdown(hw);
+  const ActionEnergies e = action_energies(hw, area);
+  EnergyBreakdown b;
+  b.array = double(c.macs) * e.mac;
+  std::uint64_t reads = 0, writes = 0;
+  for (std::uint64_t n : c.bank_read_accesses) reads += n;
+  for (std::uint64_t n : c.bank_write_accesses) writes += n;
+  b.sram = double(reads) * e.sram_read + double(writes) * e.sram_write +
+           double(c.acc_array_read_accesses) * e.acc_array_read + double(c.acc_array_write_accesses) * e.acc_array_write +
+           double(c.acc_unit_read_accesses) * e.acc_unit_read + double(c.acc_unit_write_accesses) * e.acc_unit_write;
+  for (int p = 0; p < kVecPrimCount; ++p) {
+    b.vector += double(c.vector_lane_ops[std::size_t(p)]) * t.vector_pj_per_lane_op[std::size_t(p)];
+    b.softmax += double(c.softmax_lane_ops[std::size_t(p)]) * t.softmax_pj_per_lane_op[std::size_t(p)];
+  }
+  b.dma = double(c.dma_bytes) * e.dma_byte;
+  b.dram = double(c.dram_read_bytes + c.dram_written_bytes) * e.dram_byte;
+  b.leakage = e.leakage_pj_per_s * c.seconds;
+  b.total = b.array + b.sram + b.vector + b.softmax + b.dma + b.dram + b.leakage;
+  return b;
+}
+
+Json area_json(const HwConfig& hw) {
+  if (!hw.energy.present) return Json::object();
+  const AreaBreakdown a = area_breakdown(hw);
+  return {{"table", hw.energy.table.source},
+          {"node_nm", hw.energy.table.node_nm},
+          {"datatype", to_string(hw.energy.datatype)},
+          {"dram_technology", to_string(hw.energy.dram)},
+          {"array", a.array},
+          {"sram", a.sram},
+          {"accumulators", a.accumulators},
+          {"vector", a.vector},
+          {"softmax", a.softmax},
+          {"dma", a.dma},
+          {"dram_phy", a.dram_phy},
+          {"total", a.total}};
+}
+
+Json energy_json(const HwConfig& hw, const ActionCounts& c) {
+  if (!hw.energy.present) return Json::object();
+  const AreaBreakdown area = area_breakdown(hw);
+  const ActionEnergies e = action_energies(hw, area);
+  const EnergyBreakdown b = energy_breakdown(hw, c);
+  const EnergyTable& t = hw.energy.table;
+  Json vec_ops = Json::object(), sm_ops = Json::object(), vec_pj = Json::object(), sm_pj = Json::object();
+  for (int p = 0; p < kVecPrimCount; ++p) {
+    vec_ops[to_string(VecPrim(p))] = c.vector_lane_ops[std::size_t(p)];
+    sm_ops[to_string(VecPrim(p))] = c.softmax_lane_ops[std::size_t(p)];
+    vec_pj[to_string(VecPrim(p))] = t.vector_pj_per_lane_op[std::size_t(p)];
+    sm_pj[to_string(VecPrim(p))] = t.softmax_pj_per_lane_op[std::size_t(p)];
+  }
+  Json bank_reads = Json::array(), bank_writes = Json::array();
+  for (std::uint64_t n : c.bank_read_accesses) bank_reads.push_back(n);
+  for (std::uint64_t n : c.bank_write_accesses) bank_writes.push_back(n);
+  const double seconds = c.seconds;
+  const double joules = b.total * 1e-12;
+  Json j;
+  j["table"] = t.source;
+  j["node_nm"] = t.node_nm;
+  j["datatype"] = to_string(hw.energy.datatype);
+  j["dram_technology"] = to_string(hw.energy.dram);
+  j["components_pj"] = {{"array", b.array},     {"sram", b.sram}, {"vector", b.vector},   {"softmax", b.softmax},
+                        {"dma", b.dma},         {"dram", b.dram}, {"leakage", b.leakage}};
+  j["total_pj"] = b.total;
+  j["pj_per_mac"] = c.macs ? b.total / double(c.macs) : 0.0;
+  j["average_power_w"] = seconds > 0 ? joules / seconds : 0.0;
+  j["edp_j_s"] = joules * seconds;  // energy-delay product
+  // What was counted, and what one of each cost: total = sum of count x energy (+ leakage x time).
+  j["actions"] = {{"macs", c.macs},
+                  {"sram_read_accesses", bank_reads},
+                  {"sram_write_accesses", bank_writes},
+                  {"sram_read_bytes", c.sram_read_bytes},
+                  {"sram_written_bytes", c.sram_written_bytes},
+                  {"accumulator_array_read_accesses", c.acc_array_read_accesses},
+                  {"accumulator_array_write_accesses", c.acc_array_write_accesses},
+                  {"accumulator_unit_read_accesses", c.acc_unit_read_accesses},
+                  {"accumulator_unit_write_accesses", c.acc_unit_write_accesses},
+                  {"vector_lane_ops", vec_ops},
+                  {"softmax_lane_ops", sm_ops},
+                  {"dma_bytes", c.dma_bytes},
+                  {"dram_read_bytes", c.dram_read_bytes},
+                  {"dram_written_bytes", c.dram_written_bytes},
+                  {"seconds", seconds}};
+  j["per_action_pj"] = {{"mac", e.mac},
+                        {"sram_read_access", e.sram_read},
+                        {"sram_write_access", e.sram_write},
+                        {"accumulator_array_read_access", e.acc_array_read},
+                        {"accumulator_array_write_access", e.acc_array_write},
+                        {"accumulator_unit_read_access", e.acc_unit_read},
+                        {"accumulator_unit_write_access", e.acc_unit_write},
+                        {"vector_lane_op", vec_pj},
+                        {"softmax_lane_op", sm_pj},
+                        {"dma_byte", e.dma_byte},
+                        {"dram_byte", e.dram_byte},
+                        {"leakage_per_second", e.leakage_pj_per_s}};
+  return j;
+}
+
+}  // namespace attnsim

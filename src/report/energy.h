@@ -1,0 +1,74 @@
+#pragma once
+// Energy and area of a run: the actions the simulator counted, each priced by the hardware's energy
+// table (config/energy_table.h), plus leakage over the run's time. Plain arithmetic over counts, so
+// anyone can recompute a total from the report's "actions" with another table.
+//
+//   array    = MACs x (mac_pj[datatype] + 2 x operand_bytes x pe_operand_register_pj_per_byte
+//                                       + 2 x accumulator_bytes x pe_accumulator_pj_per_byte)
+//   sram     = sum over banks of read accesses x sram_read_pj(bytes_per_bank, port_bytes)
+//                              + write accesses x sram_write_pj(bytes_per_bank, port_bytes)
+//              + accumulator storage accesses x acc_access_pj(port width) (below)
+//   vector   = sum over primitives of the vector unit's lane operations x vector_pj_per_lane_op
+//   softmax  = the same for the softmax unit (zero when there is none: its SOFTMAX work is the vector unit's)
+//   dma      = bytes the DMA moved (LOAD + STORE) x dma_pj_per_byte
+//   dram     = bytes the DRAM model moved x dram_pj_per_byte[technology]
+//   leakage  = leakage_mw_per_mm2 x on-chip area (everything but the DRAM PHY) x run time
+//   total    = the sum of the seven, in this order
+// Idle units cost no dynamic energy (clock gating): only leakage charges time.
+//
+// The accumulator storage (C bytes) is built from macros w = min(SRAM port, its two ports) bytes
+// wide, n = ceil(widest port / w) of them side by side, C / n bytes each; an access of a W-byte port
+// reads or writes ceil(W / w) of them in parallel, so either side pays the same per byte:
+//   acc_access_pj(W) = ceil(W / w) x sram_read_pj(C / n, w)     (writes alike with sram_write_pj)
+// and its area is C x sram_um2_per_byte(C / n, w).
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "config/hw_config.h"
+#include "hw/accelerator.h"
+
+namespace attnsim {
+
+// What the run did, as counted by the units and the DRAM model.
+struct ActionCounts {
+  std::uint64_t macs = 0;
+  std::vector<std::uint64_t> bank_read_accesses, bank_write_accesses;  // SRAM port accesses per bank
+  std::uint64_t sram_read_bytes = 0, sram_written_bytes = 0;          // through the banks' ports
+  std::uint64_t acc_array_read_accesses = 0, acc_array_write_accesses = 0;
+  std::uint64_t acc_unit_read_accesses = 0, acc_unit_write_accesses = 0;
+  std::array<std::uint64_t, kVecPrimCount> vector_lane_ops{}, softmax_lane_ops{};
+  std::uint64_t dma_bytes = 0;                             // LOAD and STORE bytes
+  std::uint64_t dram_read_bytes = 0, dram_written_bytes = 0;  // what the DRAM model moved
+  double seconds = 0;                                      // the run's simulated time
+};
+ActionCounts action_counts(const SimOutcome& o);
+
+struct AreaBreakdown {
+  double array = 0, sram = 0, accumulators = 0, vector = 0, softmax = 0, dma = 0, dram_phy = 0;  // mm^2
+  double total = 0;
+  double on_chip_logic_and_memory() const { return total - dram_phy; }  // what leaks
+};
+AreaBreakdown area_breakdown(const HwConfig& hw);
+
+// The energy of one action, pJ, as the breakdown prices it.
+struct ActionEnergies {
+  double mac = 0;  // with the PE's register and accumulator accesses
+  double sram_read = 0, sram_write = 0;  // one bank port access
+  double acc_array_read = 0, acc_array_write = 0, acc_unit_read = 0, acc_unit_write = 0;
+  double dma_byte = 0, dram_byte = 0;
+  double leakage_pj_per_s = 0;
+};
+ActionEnergies action_energies(const HwConfig& hw, const AreaBreakdown& area);
+
+struct EnergyBreakdown {
+  double array = 0, sram = 0, vector = 0, softmax = 0, dma = 0, dram = 0, leakage = 0;  // pJ
+  double total = 0;  // array + sram + vector + softmax + dma + dram + leakage, summed in that order
+};
+EnergyBreakdown energy_breakdown(const HwConfig& hw, const ActionCounts& counts);
+
+// The report's "energy" and "area_mm2" sections (hw.energy.present; empty objects otherwise).
+Json energy_json(const HwConfig& hw, const ActionCounts& counts);
+Json area_json(const HwConfig& hw);
+
+}  // namespace attnsim
