@@ -1,6 +1,7 @@
 #include "config/config_schema.h"
 
 #include "config/dram_spec.h"
+#include "config/energy_table.h"
 #include "config/hw_config.h"
 #include "config/model_config.h"
 #include "config/schema_recorder.h"
@@ -24,14 +25,16 @@ const char* const kHwExampleIdeal = R"({
   "dma": {"outstanding": 16, "segment_bytes": 1024},
   "vector": {"lanes": 16, "latency_cycles": 4,
              "cost": {"add": 1, "mul": 1, "max": 1, "exp": 4, "rsqrt": 4, "reciprocal": 4, "prefix_sum": 1}},
-  "softmax": {"lanes": 16, "exp_per_cycle": 8, "latency_cycles": 4}
+  "softmax": {"lanes": 16, "exp_per_cycle": 8, "latency_cycles": 4},
+  "energy": {"preset": "7nm", "datatype": "fp16", "dram": "hbm2"}
 })";
 const char* const kHwExampleCycle = R"({
   "array": {"rows": 16, "cols": 16, "clock_mhz": 1000},
   "sram": {"banks": 4, "bytes_per_bank": 65536, "port_bytes": 64},
   "dram": {"model": "cycle", "preset": "ddr4-3200", "description": "every controller key", "channels": 1,
            "ranks": 1, "mapping": "RoBaRaCoCh", "read_queue": 32, "write_queue": 32, "write_high": 24,
-           "write_low": 8, "frontend_cycles": 0, "fast_path": true}
+           "write_low": 8, "frontend_cycles": 0, "fast_path": true},
+  "energy": {"file": "energy-table.json"}
 })";
 
 // What each DRAM timing parameter is (JEDEC names), in cycles of the DRAM clock (tCK).
@@ -125,6 +128,15 @@ std::vector<SchemaDescription> hw_descriptions() {
       {"/softmax/lanes", "lanes of max, add and multiply"},
       {"/softmax/exp_per_cycle", "exponentials (and reciprocals) per cycle in total; at most lanes (default lanes)"},
       {"/softmax/latency_cycles", "pipeline depth in cycles, paid once per instruction (default 4)"},
+      {"/energy", "the per-action energy and area table that prices the run's counted actions (optional)"},
+      {"/energy/preset", "an energy table preset: " + energy_preset_names() + " (default 45nm)"},
+      {"/energy/file", "an energy table file instead of a preset, relative to this file's directory"},
+      {"/energy/datatype",
+       "the MAC datatype priced: int8, fp16, bf16 or fp32, as wide as /array/operand_bytes (default: int8 for 1 B, "
+       "fp16 for 2 B, fp32 otherwise)"},
+      {"/energy/dram",
+       "the DRAM technology priced per byte: ddr4, lpddr4, hbm2 or hbm3 (default: the cycle-accurate device's "
+       "family, else ddr4)"},
   };
   for (const SchemaDescription& t : kDramTiming)
     d.push_back({"/dram/timing/" + t.location, "cycle: " + t.text + ", in DRAM clock cycles (tCK)"});

@@ -186,7 +186,9 @@ void read_energy_section(const JsonView& e, int operand_bytes, const std::string
     for (int k = 0; k < kDramTechCount; ++k)
       if (name == to_string(DramTech(k))) tech = DramTech(k);
   }
-  if (!diag.ok()) return;  // the table is read only for an otherwise good config
+  // The table is read only for an otherwise good config; `attnsim schema` records the section's rules
+  // from an example that names a file it never opens.
+  if (!diag.ok() || e.recording()) return;
   if (!file.empty()) {
     // A relative path is taken from the hardware config's directory when the file is there.
     std::string path = file;
