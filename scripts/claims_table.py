@@ -30,7 +30,9 @@ three largest N of the sweep; "vanilla" is unfused and flash, whichever the swee
                        (<= 1.1x) holds.
   faster at long N     the smallest N from which primal's cycles stay below every vanilla
                        variant's at every larger N of the sweep.
-  area and power       an energy or area column in the table (none yet: not measured).
+  area and power       at the largest N: total energy, primal against the least-energy vanilla
+                       variant (below it holds for energy); average power, primal against each
+                       vanilla variant; area is not compared (every variant runs on the same chip).
 
 Usage: claims_table.py RESULTS_CSV [-o OUT.md]
 """
@@ -269,10 +271,32 @@ def claims_for(hw):
                 if start else "never", ("holds from N = %d" % start) if start else "does not hold"))
 
     # Area and power.
-    energy_cols = [c for c in hw.top(PRIMAL) if "energy" in c or "area" in c]
+    top = hw.top(PRIMAL)
+    if top.get("energy_total_pj", "") in ("", None) or top.get("average_power_w", "") in ("", None):
+        out.append(("Primal attention costs less area and power (no softmax unit, no N x N buffers)",
+                    "energy and area per run", "not in this table",
+                    "not measured yet: the table has no energy columns"))
+        return out
+    n = top_n
+    energy = {v: num(hw.rows[v][n], "energy_total_pj") for v in vanilla + [PRIMAL] if n in hw.rows[v]}
+    power = {v: num(hw.rows[v][n], "average_power_w") for v in vanilla + [PRIMAL] if n in hw.rows[v]}
+    least = min((v for v in vanilla if v in energy), key=lambda v: energy[v])
+    ratio = energy[PRIMAL] / energy[least]
+    area = num(top, "area_mm2") if top.get("area_mm2", "") != "" else None
+    vals = "energy at N = %d: %s; average power: %s; area %s mm^2 for every variant" % (
+        n, ", ".join("%s %.3g J" % (v, energy[v] * 1e-12) for v in vanilla + [PRIMAL] if v in energy),
+        ", ".join("%s %.3g W" % (v, power[v]) for v in vanilla + [PRIMAL] if v in power), fmt(area, 1))
+    less_power = all(power[PRIMAL] < power[v] for v in vanilla if v in power)
+    if ratio < 1:
+        verdict = "holds for energy (primal %.3g of %s's at N = %d)%s; area not compared: every variant runs on " \
+                  "the same chip, softmax unit included" % (
+                      ratio, least, n, "" if less_power else ", not for average power (primal draws %.3g W "
+                      "against %s's %.3g W: the same energy in fewer cycles)" % (power[PRIMAL], least, power[least]))
+    else:
+        verdict = "does not hold: primal uses %.3g times %s's energy at N = %d" % (ratio, least, n)
     out.append(("Primal attention costs less area and power (no softmax unit, no N x N buffers)",
-                "energy and area per run", "not in this table" if not energy_cols else ", ".join(energy_cols),
-                "not measured yet: attnsim has no energy or area model" if not energy_cols else "see columns"))
+                "total energy and average power at N = %d (table %s), the chip's area" % (n, top["energy_table"]),
+                vals, verdict))
     return out
 
 
