@@ -301,6 +301,36 @@ void DramChannel::retire(DramRequest* q, int* n, int pick, DramCommand cmd, std:
 }
 
 // The reference scheduler: a plain reading of FR-FCFS, one scan to pick and one to find the next cycle.
+// FR-FCFS's pick issued (both schedulers): the command recorded, a column command retires its request.
+void DramChannel::issue_pick(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res) {
+  DramRequest& rq = q[pick];
+  issue(cmd, rq.loc.rank, rq.loc.bank_group, rq.loc.bank, rq.loc.row, cycle, rq.loc.column);
+  if (rq.first_cmd < 0) rq.first_cmd = std::int8_t(cmd);
+  res->issued = true;
+  res->command = CommandRecord{cycle,
+                               cmd,
+                               id_,
+                               rq.loc.rank,
+                               rq.loc.bank_group,
+                               rq.loc.bank,
+                               cmd == DramCommand::PRE ? -1 : rq.loc.row,
+                               is_column(cmd) ? rq.loc.column : -1};
+  if (is_column(cmd)) retire(q, n, pick, cmd, cycle, res);
+}
+
+// The earliest cycle a refresh command (PREA or REF) can issue or falls due, over the ranks.
+std::int64_t DramChannel::next_refresh_cycle() const {
+  std::int64_t next = kNever;
+  for (int r = 0; r < spec_.ranks; ++r) {
+    const Rank& rk = ranks_[size_t(r)];
+    const std::int64_t e = rk.refresh_pending
+                               ? earliest(rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF, r, 0, 0)
+                               : rk.refresh_due;
+    if (e < next) next = e;
+  }
+  return next;
+}
+
 StepResult DramChannel::step_reference(std::int64_t cycle) {
   StepResult res;
   account_queues(cycle);
@@ -326,33 +356,13 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
         pick = i, pick_cmd = c;
         if (is_column(c)) break;
       }
-      if (pick >= 0) {
-        DramRequest& rq = q[pick];
-        issue(pick_cmd, rq.loc.rank, rq.loc.bank_group, rq.loc.bank, rq.loc.row, cycle, rq.loc.column);
-        if (rq.first_cmd < 0) rq.first_cmd = std::int8_t(pick_cmd);
-        res.issued = true;
-        res.command = CommandRecord{cycle,
-                                    pick_cmd,
-                                    id_,
-                                    rq.loc.rank,
-                                    rq.loc.bank_group,
-                                    rq.loc.bank,
-                                    pick_cmd == DramCommand::PRE ? -1 : rq.loc.row,
-                                    is_column(pick_cmd) ? rq.loc.column : -1};
-        if (is_column(pick_cmd)) retire(q, n, pick, pick_cmd, cycle, &res);
-      }
+      if (pick >= 0) issue_pick(q, n, pick, pick_cmd, cycle, &res);
     }
   }
 
   // 3. When could anything issue next? The minimum over refresh and the active queue's next commands.
   const std::int64_t base = std::max(cycle, last_command_cycle_) + 1;
-  std::int64_t next = kNever;
-  for (int r = 0; r < spec_.ranks; ++r) {
-    const Rank& rk = ranks_[size_t(r)];
-    std::int64_t e = rk.refresh_pending ? earliest(rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF, r, 0, 0)
-                                        : rk.refresh_due;
-    if (e < next) next = e;
-  }
+  std::int64_t next = next_refresh_cycle();
   update_write_mode();
   const DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
   const int n = write_mode_ ? n_write_ : n_read_;
@@ -436,33 +446,13 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
         }
         if (pick < 0) pick = i, pick_cmd = c;
       }
-      if (pick >= 0) {
-        DramRequest& rq = q[pick];
-        issue(pick_cmd, rq.loc.rank, rq.loc.bank_group, rq.loc.bank, rq.loc.row, cycle, rq.loc.column);
-        if (rq.first_cmd < 0) rq.first_cmd = std::int8_t(pick_cmd);
-        res.issued = true;
-        res.command = CommandRecord{cycle,
-                                    pick_cmd,
-                                    id_,
-                                    rq.loc.rank,
-                                    rq.loc.bank_group,
-                                    rq.loc.bank,
-                                    pick_cmd == DramCommand::PRE ? -1 : rq.loc.row,
-                                    is_column(pick_cmd) ? rq.loc.column : -1};
-        if (is_column(pick_cmd)) retire(q, n, pick, pick_cmd, cycle, &res);
-      }
+      if (pick >= 0) issue_pick(q, n, pick, pick_cmd, cycle, &res);
     }
   }
 
   // 3. As in the reference. Refresh first (it may have changed the state even when FR-FCFS did not run).
   const std::int64_t base = std::max(cycle, last_command_cycle_) + 1;
-  std::int64_t next = kNever;
-  for (int r = 0; r < spec_.ranks; ++r) {
-    const Rank& rk = ranks_[size_t(r)];
-    std::int64_t e = rk.refresh_pending ? earliest(rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF, r, 0, 0)
-                                        : rk.refresh_due;
-    if (e < next) next = e;
-  }
+  std::int64_t next = next_refresh_cycle();
   if (scanned && !res.issued) {
     // Nothing issued after the scan: the queues and the mode are as scanned (update_write_mode() would
     // decide the same from the same counts), so the scan's minimum stands.

@@ -141,6 +141,8 @@ class DramChannel {
   void step_refresh(std::int64_t cycle, StepResult* res);
   // The column command of a RD/WR pick: statistics, completion, removal from its queue.
   void retire(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
+  void issue_pick(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
+  std::int64_t next_refresh_cycle() const;
   // Step 3 of both steps: the earliest cycle > max(cycle, last command) at which anything could issue.
   std::int64_t next_cycle_after(std::int64_t cycle);
   void update_write_mode();
