@@ -184,7 +184,7 @@ def energy_tables(path, ok, components, vcol, baseline):
     return out, data, missing_reports
 
 
-def area_section(areas, data, components, vcol, path):
+def area_section(areas, data, components, path):
     leak_col = dict(components).get("leakage")
     out = ["### Area, and the softmax unit", "",
            "From `attnsim area --json` on each preset as it is and with `--set /softmax=null`. The softmax "
@@ -267,7 +267,7 @@ def main():
                  "table (points/<point>/report.json)." % missing_reports, ""]
     text += tables
     if a.area:
-        text += area_section([(hw, (w, wo)) for hw, w, wo in a.area], data, components, vcol, a.results)
+        text += area_section([(hw, (w, wo)) for hw, w, wo in a.area], data, components, a.results)
     res.write_text(a.out, "\n".join(text) + "\n")
 
 
