@@ -131,6 +131,14 @@ TEST_CASE("every model preset loads with the shapes its description cites", "[mo
   check("lra-text", 2, 64, 2, 32, 4096, 128, A::Gelu, K::LayerNorm, P::Pre, false);
   check("gpt-wikitext103", 6, 512, 8, 64, 512, 2048, A::Gelu, K::LayerNorm, P::Pre, true);
   check("llama2-7b-layer", 1, 4096, 32, 128, 4096, 11008, A::SwiGlu, K::RmsNorm, P::Pre, true);
+  check("llama2-7b", 32, 4096, 32, 128, 4096, 11008, A::SwiGlu, K::RmsNorm, P::Pre, true);
+  check("llama3-8b", 32, 4096, 32, 128, 8192, 14336, A::SwiGlu, K::RmsNorm, P::Pre, true);
+  // Generation and grouped-query attention as the descriptions cite them.
+  const ModelConfig l2 = load_model_config("llama2-7b"), l3 = load_model_config("llama3-8b"),
+                    gpt = load_model_config("gpt-wikitext103");
+  CHECK((l2.generate == 128 && l2.prefill == 4096 && l2.layers[0].kv_heads == 32));
+  CHECK((l3.generate == 128 && l3.prefill == 8192 && l3.layers[0].kv_heads == 8));
+  CHECK((gpt.generate == 0 && gpt.prefill == 512 && gpt.layers[0].kv_heads == 8));  // defaults: none, seq_len, heads
 }
 
 TEST_CASE("an unknown model name lists the presets", "[model][errors]") {

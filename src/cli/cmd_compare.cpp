@@ -76,7 +76,7 @@ int cmd_compare(const Args& args) {
   po::options_description opts("options");
   std::string hw_name, model_name, out_dir, dtype;
   std::vector<std::string> variant_args, seq_len_args, sets;
-  std::int64_t batch = 0;
+  std::int64_t batch = 0, generate = 0;
   int jobs = 1;
   const std::string variants_help =
       "attention variants to compare, comma-separated, each on every layer; the first is the baseline of the "
@@ -91,6 +91,9 @@ int cmd_compare(const Args& args) {
   add("seq-lens", po::value(&seq_len_args)->composing(),
       "sequence lengths N, comma-separated (default: the model's own)");
   add("batch", po::value(&batch), "override every layer's batch");
+  add("generate", po::value(&generate),
+      "generate this many tokens per sequence (the model's /generate); the sequence lengths are then the prompt's "
+      "(/prefill), and each point reports its prefill and decode steps (generation in its report)");
   add("dtype", po::value(&dtype), "override the model's operand type: fp32, fp16, bf16, int8");
   add("set", po::value(&sets)->composing(),
       "override a hardware value before validation: /json/pointer=VALUE (repeatable)");
@@ -107,6 +110,8 @@ int cmd_compare(const Args& args) {
   if (jobs < 1 || jobs > kMaxJobs)
     throw UserError("--jobs: must be in [1, " + std::to_string(kMaxJobs) + "], got " + std::to_string(jobs));
   if (vm.count("batch") && batch <= 0) throw UserError("--batch: must be at least 1, got " + std::to_string(batch));
+  if (vm.count("generate") && generate <= 0)
+    throw UserError("--generate: must be at least 1, got " + std::to_string(generate));
   std::vector<AttentionSpec> specs;
   std::vector<std::string> labels;
   for (const std::string& arg : variant_args) {
@@ -138,6 +143,7 @@ int cmd_compare(const Args& args) {
   ModelOverrides base_ov;
   base_ov.batch = vm.count("batch") ? batch : 0;
   base_ov.dtype = dtype;
+  base_ov.generate = vm.count("generate") ? generate : 0;
   const ModelConfig base = load_model_config(model_name, base_ov);
   if (seq_lens.empty()) seq_lens.push_back(base.layers.front().seq_len);
   // The operand check compile_model makes, made here so that a mismatch is bad input, not a failure
@@ -154,6 +160,7 @@ int cmd_compare(const Args& args) {
     for (std::size_t v = 0; v < specs.size(); ++v) {
       ModelOverrides ov = base_ov;
       ov.seq_len = n;
+      if (base.generate > 0) ov.prefill = n;  // generating: N is the prompt's length
       ov.variant = labels[v];
       try {
         models.push_back(load_model_config(model_name, ov));
@@ -190,7 +197,12 @@ int cmd_compare(const Args& args) {
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.2f s", r.seconds);
     std::cerr << "[" << ++finished << "/" << tasks.size() << "] " << point_name(p.seq_len, p.variant) << ": "
-              << (p.ok ? p.report["cycles"].dump() + " cycles, " + seconds
+              << (p.ok ? p.report["cycles"].dump() + " cycles" +
+                             (p.report.contains("generation") && !p.report["generation"]["tpot_s"].is_null()
+                                  ? " (prefill), " + p.report["generation"]["tpot_s"]["mean"].dump() +
+                                        " s per output token"
+                                  : std::string()) +
+                             ", " + seconds
                        : std::string("failed after ") + seconds + ": " + p.error.substr(0, p.error.find('\n')))
               << "\n"
               << std::flush;

@@ -182,6 +182,17 @@ class Lowering {
       case OpKind::Relu:
         j.op = VecOp::Relu;
         break;
+      case OpKind::Copy:  // decode: the new K and V rows appended to the cache
+        j.op = VecOp::Copy;
+        break;
+      case OpKind::L2Norm:  // decode: primal_causal's normalised prefix sums
+        j.op = VecOp::L2Norm;
+        break;
+      case OpKind::AddRow:  // decode: primal_causal's bias
+        j.op = VecOp::AddRow;
+        j.has_params = true;
+        j.params = block_of(i.in[1]);
+        break;
       case OpKind::RowSum:
       case OpKind::RowMax:
         j.op = op.kind == OpKind::RowSum ? VecOp::RowSum : VecOp::RowMax;
@@ -256,9 +267,13 @@ class Lowering {
   void lower_vanilla_group(const AttentionGroup& grp, const std::string& name) {
     const AttnVariant variant = grp.spec.variant;
     const std::int64_t n = grp.seq_len, dh = grp.head_dim;
-    auto c = std::make_shared<cascade::Cascade>(cascade::bind_cascade(
-        cascade::parse_cascade(cascade::vanilla_attention_json(), "vanilla"),
-        {{"N", double(n)}, {"d", double(dh)}}, grp.causal));
+    // A decode step's group has query_len query rows (M) against n cached keys.
+    Json desc = cascade::vanilla_attention_json();
+    if (grp.query_len) desc["ranks"]["m"] = "M";
+    auto c = std::make_shared<cascade::Cascade>(
+        cascade::bind_cascade(cascade::parse_cascade(desc, "vanilla"),
+                              {{"N", double(n)}, {"M", double(grp.query_len ? grp.query_len : n)}, {"d", double(dh)}},
+                              grp.causal));
     const int mr = c->desc.rank_index("m"), pr = c->desc.rank_index("p");
     const OpMapping* fixed = opt_.fixed ? opt_.fixed->find(name) : nullptr;
     const char* kind = variant == AttnVariant::Flash ? "flash" : variant == AttnVariant::RowFused ? "row_fused" : "unfused";
@@ -563,7 +578,11 @@ class Lowering {
       TensorInfo ti{t.name, 0, std::uint64_t(t.rows), std::uint64_t(t.cols), t.elem_bytes};
       const bool scores = t.name.size() > 2 && (t.name.substr(t.name.size() - 2) == ".S" ||
                                                 t.name.substr(t.name.size() - 2) == ".P");
-      if (!scores || std::find(spilled_.begin(), spilled_.end(), t.layer) != spilled_.end()) {
+      if (t.alias_of >= 0) {  // the same bytes as an earlier tensor, seen with another shape
+        ATTNSIM_ASSERT(std::size_t(t.alias_of) < i, "tensor " + t.name + " aliases a later tensor");
+        ti.dram_base = cm.program.tensors[std::size_t(t.alias_of)].dram_base;
+        ti.alias_of = t.alias_of;
+      } else if (!scores || std::find(spilled_.begin(), spilled_.end(), t.layer) != spilled_.end()) {
         ti.dram_base = next;
         next = align_up(next + ti.bytes(), 4096);
       }

@@ -149,12 +149,12 @@ const char* const kModelExample = R"({
   "$schema": "attnsim-model.schema.json",
   "description": "every key",
   "dtype": "fp16",
-  "defaults": {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 128, "batch": 1,
+  "defaults": {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 128, "batch": 1, "kv_heads": 2,
                "ffn": {"width": 256, "activation": "gelu"}, "norm": "layernorm", "norm_position": "pre",
                "causal": false, "attention": {"variant": "flash"}},
   "layers": [
     {"repeat": 2},
-    {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 128, "batch": 1,
+    {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 128, "batch": 1, "kv_heads": 1,
      "ffn": {"width": 256, "activation": "relu"}, "norm": "rmsnorm", "norm_position": "post", "causal": false,
      "attention": {"variant": "primal", "rank": 8, "samples": 64}},
     {"attention": {"variant": "unfused"}},
@@ -168,6 +168,14 @@ const char* const kModelExample = R"({
   ]
 })";
 
+// Generation: a causal model that generates tokens after a prompt (the decode-capable variants).
+const char* const kModelGenerationExample = R"({
+  "generate": 16, "prefill": 64,
+  "defaults": {"d_model": 64, "heads": 4, "head_dim": 16, "seq_len": 64, "kv_heads": 2,
+               "ffn": {"width": 128, "activation": "swiglu"}, "causal": true, "attention": {"variant": "flash"}},
+  "layers": [{}, {"attention": {"variant": "primal_causal"}}, {"attention": {"variant": "lowrank_linear"}}]
+})";
+
 std::vector<SchemaDescription> model_descriptions() {
   std::vector<SchemaDescription> d = {
       {"/$schema", "the JSON Schema this file follows (attnsim schema model), for editors; ignored by attnsim"},
@@ -177,13 +185,19 @@ std::vector<SchemaDescription> model_descriptions() {
       {"/defaults/repeat", "not allowed here: repeat belongs to a layer entry"},
       {"/layers", "the layers in order; the residual stream keeps its d_model and tokens through the model"},
       {"/layers/[]/repeat", "this entry stands for this many identical layers (default 1)"},
+      {"/generate", "tokens generated per sequence after the prompt, one decode step each (default 0: whole "
+                    "sequences only); every layer causal and of a variant that decodes"},
+      {"/prefill", "tokens of the prompt per sequence, processed at once before the first generated token "
+                   "(default the first layer's seq_len)"},
   };
   const SchemaDescription fields[] = {
       {"d_model", "model width in elements (tokens x d_model is the residual stream); in a layer or the defaults"},
       {"heads", "attention heads (primal: heads x head_dim = d_model); in a layer or the defaults"},
       {"head_dim", "elements per head; in a layer or the defaults"},
       {"seq_len", "sequence length N in tokens; batch x seq_len at most 2^24; in a layer or the defaults"},
-      {"batch", "sequences per batch (default 1)"},
+      {"batch", "sequences per batch (default 1); in generation, the sequences decoded together"},
+      {"kv_heads", "K/V heads in heads (grouped-query attention: heads / kv_heads query heads share one; 1 is "
+                   "multi-query; must divide heads; default heads)"},
       {"ffn", "the feed-forward block; given whole (an entry's ffn replaces the defaults'); in a layer or the defaults"},
       {"ffn/width", "hidden width of the feed-forward block in elements"},
       {"ffn/activation", "activation of the feed-forward block (swiglu: gated, two input projections)"},
@@ -239,6 +253,8 @@ Json model_config_schema() {
     recorder.begin_document();
     parse_model_config(doc, "schema example", {}, &recorder);
   }
+  recorder.begin_document();
+  parse_model_config(parse_json_text(kModelGenerationExample, "schema example"), "schema example", {}, &recorder);
   return recorder.schema("attnsim model",
                          "A transformer model for attnsim: layer fields in defaults and per layer. Rules across "
                          "fields (each size in a layer or in the defaults, the same d_model in every layer, "

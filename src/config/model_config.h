@@ -14,7 +14,14 @@
 //   "ffn": {"width": int, "activation": "gelu" | "relu" | "swiglu"},
 //   "norm": "layernorm" | "rmsnorm" (default layernorm), "norm_position": "pre" | "post" (default pre),
 //   "causal": bool (default false),
-//   "attention": {"variant": NAME, ...variant parameters}, "repeat": int (default 1, layers only)
+//   "attention": {"variant": NAME, ...variant parameters}, "repeat": int (default 1, layers only),
+//   "kv_heads": int (default heads; grouped-query attention: the heads share kv_heads K/V heads, which
+//   must divide heads; 1 is multi-query attention)
+// Generation (top level, optional): "generate": int (tokens generated per sequence after the prompt;
+// 0 or absent: no generation, the model runs whole sequences), "prefill": int (the prompt's tokens,
+// default the first layer's seq_len). With generate > 0 every layer must be causal and of a variant that
+// decodes token by token (flash, row_fused, unfused, primal_causal, lowrank_linear: its causal form is
+// the recurrence M_i = M_{i-1} + (W_K^T k_i) v_i^T); prefill + generate <= 2^20.
 // A layer entry's fields override the defaults (objects "ffn" and "attention" are replaced whole).
 // "ffn" needs both "width" and "activation". The vanilla variants (unfused, row_fused, flash) take
 // no parameters, so their "attention" object holds only "variant".
@@ -89,6 +96,7 @@ struct LayerSpec {
   NormKind norm = NormKind::LayerNorm;
   NormPosition norm_position = NormPosition::Pre;
   bool causal = false;
+  std::int64_t kv_heads = 0;  // K/V heads (resolved: heads when not given)
   AttentionSpec attention;
 };
 
@@ -98,6 +106,8 @@ struct ModelConfig {
   std::string dtype;  // "fp16", ...
   int elem_bytes = 2;
   std::vector<LayerSpec> layers;  // repeats expanded
+  std::int64_t generate = 0;      // tokens generated per sequence (0: no generation)
+  std::int64_t prefill = 0;       // prompt tokens per sequence (resolved: the first layer's seq_len)
   // The document as read with the overrides written into it (see ModelOverrides), for reports:
   // parsing `resolved` without overrides gives this same config. Defaults are not expanded into the
   // layers, so a report shows the model the way its author wrote it.
@@ -114,7 +124,13 @@ struct ModelOverrides {
   std::int64_t batch = 0;    // 0: keep
   std::string variant;       // "": keep; else the attention variant of every layer ("primal:rank=96")
   std::string dtype;         // "": keep
+  std::int64_t generate = 0;  // 0: keep (--generate; the top-level "generate")
+  std::int64_t prefill = 0;   // 0: keep (--prefill; the top-level "prefill")
 };
+// Whether a variant can generate token by token (a decode step: vanilla reads the KV cache,
+// primal_causal and lowrank_linear update a fixed-size state); for the others, the causal variant a
+// user should pick instead ("" when it can).
+std::string decode_alternative(AttnVariant v);
 
 // Parses a model document; every problem is reported at once as a UserError naming the source,
 // the JSON path and the rule.

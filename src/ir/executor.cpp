@@ -55,20 +55,30 @@ float silu(float x) { return float(double(x) / (1.0 + std::exp(-double(x)))); }
 Executor::Executor(const TileProgram& p, std::uint64_t sram_bytes)
     : program_(p), sram_bytes_(sram_bytes), sram_(sram_bytes, kNaN) {
   dram_.reserve(p.tensors.size());
-  for (const TensorInfo& t : p.tensors) dram_.emplace_back(t.rows * t.cols, kNaN);
+  for (const TensorInfo& t : p.tensors) dram_.emplace_back(t.alias_of >= 0 ? 0 : t.rows * t.cols, kNaN);
+  // An alias reads and writes the storage of the tensor it aliases (the same bytes, another shape).
+  storage_.resize(p.tensors.size());
+  for (std::size_t t = 0; t < p.tensors.size(); ++t) {
+    const int a = p.tensors[t].alias_of;
+    ATTNSIM_ASSERT(a < int(t) && (a < 0 || (p.tensors[std::size_t(a)].alias_of < 0 &&
+                                           p.tensors[std::size_t(a)].bytes() == p.tensors[t].bytes())),
+                   "tensor " + p.tensors[t].name + " aliases a tensor of another size or a later one");
+    storage_[t] = a >= 0 ? std::size_t(a) : t;
+  }
 }
 
 void Executor::set_tensor(int t, const std::vector<float>& row_major) {
   ATTNSIM_ASSERT(t >= 0 && std::size_t(t) < dram_.size(), "set_tensor: no tensor " + std::to_string(t));
-  ATTNSIM_ASSERT(row_major.size() == dram_[t].size(), "set_tensor: tensor " + program_.tensors[t].name + " has " +
-                                                          std::to_string(dram_[t].size()) + " elements, got " +
-                                                          std::to_string(row_major.size()));
-  dram_[t] = row_major;
+  std::vector<float>& d = dram_[storage_[std::size_t(t)]];
+  ATTNSIM_ASSERT(row_major.size() == d.size(), "set_tensor: tensor " + program_.tensors[t].name + " has " +
+                                                   std::to_string(d.size()) + " elements, got " +
+                                                   std::to_string(row_major.size()));
+  d = row_major;
 }
 
 std::vector<float> Executor::tensor(int t) const {
   ATTNSIM_ASSERT(t >= 0 && std::size_t(t) < dram_.size(), "tensor: no tensor " + std::to_string(t));
-  return dram_[t];
+  return dram_[storage_[std::size_t(t)]];
 }
 
 void Executor::run(std::uint64_t seed) {
@@ -208,7 +218,7 @@ std::vector<std::uint64_t> Executor::block_rows(const Instr& in) const {
 
 void Executor::load(const Instr& in) {
   const std::vector<std::uint64_t> rows = block_rows(in);
-  const std::vector<float>& src = dram_[in.tensor];
+  const std::vector<float>& src = dram_[storage_[in.tensor]];
   const std::uint32_t cols = in.sram.cols;
   std::vector<float> v(in.sram.elems());
   for (std::uint32_t r = 0; r < in.rows; ++r) std::copy_n(src.begin() + rows[r], cols, v.begin() + r * cols);
@@ -218,7 +228,7 @@ void Executor::load(const Instr& in) {
 void Executor::store(const Instr& in) {
   const std::vector<std::uint64_t> rows = block_rows(in);
   const std::vector<float> v = gather(in.sram);
-  std::vector<float>& dst = dram_[in.tensor];
+  std::vector<float>& dst = dram_[storage_[in.tensor]];
   const std::uint32_t cols = in.sram.cols;
   for (std::uint32_t r = 0; r < in.rows; ++r) std::copy_n(v.begin() + r * cols, cols, dst.begin() + rows[r]);
 }

@@ -159,6 +159,7 @@ struct TensorInfo {
   std::uint64_t dram_base = 0;
   std::uint64_t rows = 0, cols = 0;
   int elem_bytes = 0;
+  int alias_of = -1;  // an earlier tensor whose DRAM bytes this one shares, seen with another shape (-1: none)
   std::uint64_t bytes() const { return rows * cols * std::uint64_t(elem_bytes); }
 };
 

@@ -314,6 +314,8 @@ class RooflineBuilder {
         return add_vector(u, vec_op_prims(VecOp::L2Norm), e, rows);
       case OpKind::PrefixMean:
         return add_vector(u, vec_op_prims(VecOp::PrefixMean), e, rows);
+      case OpKind::Copy:
+        return add_vector(u, vec_op_prims(VecOp::Copy), e, rows);
       case OpKind::FavorRows:
         return add_vector(u, vec_op_prims(VecOp::FavorRows), e, rows, b);
       case OpKind::FavorCols:
