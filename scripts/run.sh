@@ -6,7 +6,10 @@
 #   2. a design-space sweep on edge at N = 4096 (configs/sweeps/design.json): array size x SRAM;
 #   3. traced runs of flash and primal (edge, N = 4096): utilization timelines and Perfetto traces;
 #   4. plots (scaling, Pareto, stalls, timelines) and a markdown summary, which ends with the project's
-#      claims about vanilla and primal attention and their verdicts (scripts/claims_table.py).
+#      claims about vanilla and primal attention and their verdicts (scripts/claims_table.py);
+#   5. datapaths at equal PE count: one BERT-base layer on the FuseMax-like preset with the softmax unit
+#      (flash, and unfused spilling its scores), the softmax inside the array (fused) and no softmax unit
+#      (primal), and where primal still wins against the fused design (scripts/fused_summary.py).
 # Everything lands in OUT_DIR (default out/main), named at the end. Rerunning resumes the sweeps.
 # Usage: scripts/run.sh [OUT_DIR]
 set -euo pipefail
@@ -52,5 +55,12 @@ $PY scripts/sweep_summary.py "$OUT_DIR/scaling/results.csv" -o "$summary" --base
   echo
 } >>"$summary"
 $PY scripts/claims_table.py "$OUT_DIR/scaling/results.csv" >>"$summary"
+echo "== 5. datapaths at equal PE count: BERT-base layer on fusemax-cloud =="
+mkdir -p "$OUT_DIR/datapaths"
+build/attnsim compare --hw fusemax-cloud --model models/bert-base-layer.json --batch 4 --seq-lens 1024,4096,16384 \
+  --datapaths softmax_unit:flash,softmax_unit:unfused:spill=1,in_array:fused,no_softmax:primal \
+  --out "$OUT_DIR/datapaths" -j "$JOBS" >"$OUT_DIR/datapaths/table.txt"
+$PY scripts/fused_summary.py "$OUT_DIR/datapaths/compare.csv" \
+  --title "Datapaths at equal PE count: BERT-base layer, batch 4, fusemax-cloud (256x256 PEs)" >>"$summary"
 ls "$P"/*.png | sed 's/^/  /'
-echo "results in $OUT_DIR: summary.md, plots/, scaling/results.csv, design/results.csv, trace-*/"
+echo "results in $OUT_DIR: summary.md, plots/, scaling/results.csv, design/results.csv, trace-*/, datapaths/"

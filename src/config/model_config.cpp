@@ -288,6 +288,7 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
       if (!spec->cascade_file.empty()) a["file"] = spec->cascade_file;
       if (spec->rank) a["rank"] = spec->rank;
       if (spec->samples) a["samples"] = spec->samples;
+      if (spec->spill) a["spill"] = spec->spill;
       // Without parameters, a layer already of this variant keeps its own.
       override_layer_field(doc, "attention", a, a.size() == 1 ? same_variant : nullptr);
     }
