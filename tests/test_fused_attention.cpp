@@ -153,21 +153,28 @@ std::int64_t simulate_fused(const HwConfig& hw, const std::vector<FusedAttention
 TEST_CASE("fused attention timing: the closed form by hand", "[fused][timing]") {
   DpSpec s;  // 8x8, PE max 1 add 1 row_scalar_mul 1 exp 4, 2 entries, 8 row units at 2 ops, exp 4
   HwConfig hw = fused_hw(s);
-  // d = 16: tile_pe = 2 x 16 + (1 + 1 + 2 x 1 + 4) = 40; rows per unit 1: tile_row = ceil(36 / 2) + 4 = 22.
-  // m = 8, n = 20: 1 query fold x ceil(20 / 8) = 3 key tiles: occupancy 120; drain = 8 + 16 - 2 + ceil(16 / 2)
-  // + 4 = 34.
+  // d = 16: issue = 2 x 16 + (1 + 1 + 2 x 1 + 4) = 40; the row-max round trip 2 x 8 = 16 over 1 tile (2
+  // entries) is hidden: tile_pe = 40. Rows per unit 1: tile_row = ceil(36 / 2) + 4 = 22.
+  // m = 8, n = 20: 1 query fold x ceil(20 / 8) = 3 key tiles: occupancy 120; drain = (8 + 8 - 2) + 16 + 8 +
+  // ceil(16 / 2) + 4 = 50.
   FusedAttentionTiming t = fused_attention_timing(hw.array, hw.datapath, {8, 20, 16});
   CHECK(t.tile_pe == 40);
   CHECK(t.tile_row == 22);
   CHECK(t.tile == 40);
   CHECK(t.occupancy == 120);
-  CHECK(t.drain == 34);
-  CHECK(t.cycles() == 154);
+  CHECK(t.drain == 50);
+  CHECK(t.cycles() == 170);
   // m = 20 > 8 rows: 3 query folds x 3 key tiles x 40 = 360.
   CHECK(fused_attention_timing(hw.array, hw.datapath, {20, 20, 16}).occupancy == 360);
-  // One score entry: the next tile waits for the skew, 8 + 8 - 2 = 14 more per tile: 54.
+  // One score entry: nothing overlaps the round trip, 40 + 16 = 56 per tile.
   s.entries = 1;
-  CHECK(fused_attention_timing(fused_hw(s).array, fused_hw(s).datapath, {8, 20, 16}).tile == 54);
+  CHECK(fused_attention_timing(fused_hw(s).array, fused_hw(s).datapath, {8, 20, 16}).tile == 56);
+  // A 4 x 64 array (d = 16): round trip 128; 2 entries: max(40, 128) = 128; 5 entries: max(40, 32) = 40.
+  s = DpSpec{};
+  s.rows = 4, s.cols = 64, s.units = 4;
+  CHECK(fused_attention_timing(fused_hw(s).array, fused_hw(s).datapath, {4, 64, 16}).tile == 128);
+  s.entries = 5;
+  CHECK(fused_attention_timing(fused_hw(s).array, fused_hw(s).datapath, {4, 64, 16}).tile == 40);
   // 2 row units at 1 op per cycle: 4 rows each, 4 x 36 + 4 x 4 = 160 cycles per tile: the 1D array sets the pace.
   s = DpSpec{};
   s.units = 2, s.ops = 1;
@@ -175,27 +182,28 @@ TEST_CASE("fused attention timing: the closed form by hand", "[fused][timing]") 
   t = fused_attention_timing(hw.array, hw.datapath, {8, 20, 16});
   CHECK(t.tile_row == 160);
   CHECK(t.tile == 160);
-  // drain: 22 + 4 x 16 / 1 + 4 x 4 = 102.
-  CHECK(t.drain == 102);
-  // The FuseMax-like preset at BERT's d = 64: tile_pe = 128 + 8 = 136, tile_row = ceil(132 / 2) + 4 = 70;
-  // m = 256, n = 4096: 16 tiles, occupancy 2176, drain 256 + 512 - 2 + 32 + 4 = 802.
+  // drain: 14 + 16 + 8 + 4 x 16 / 1 + 4 x 4 = 118.
+  CHECK(t.drain == 118);
+  // The FuseMax-like preset at BERT's d = 64: issue = 128 + 8 = 136, round trip 512 over 4 tiles = 128:
+  // tile_pe = 136; tile_row = ceil(132 / 2) + 4 = 70; m = 256, n = 4096: 16 tiles, occupancy 2176, drain
+  // 510 + 512 + 256 + 32 + 4 = 1314.
   const HwConfig fm = load_hw_config("fusemax-cloud");
   t = fused_attention_timing(fm.array, fm.datapath, {256, 4096, 64});
   CHECK(t.tile == 136);
   CHECK(t.tile_row == 70);
   CHECK(t.occupancy == 2176);
-  CHECK(t.drain == 802);
+  CHECK(t.drain == 1314);
 }
 
 TEST_CASE("fused attention on the accelerator takes the closed form's cycles", "[fused][accelerator]") {
   const HwConfig hw = fused_hw(DpSpec{});
-  // One instruction m 8, n 20, d 16: 120 + 34 = 154 cycles (SRAM ports: K is 640 B in one 64 B port bank,
+  // One instruction m 8, n 20, d 16: 120 + 50 = 170 cycles (SRAM ports: K is 640 B in one 64 B port bank,
   // 10 cycles, well under 120).
-  CHECK(simulate_fused(hw, {{8, 20, 16}}, false) == 154);
-  // Two independent ones: the second starts when the first's occupancy ends, 120 + 120 + 34 = 274.
-  CHECK(simulate_fused(hw, {{8, 20, 16}, {8, 20, 16}}, false) == 274);
-  // Dependent (the second needs the first's output): 154 + 154 = 308.
-  CHECK(simulate_fused(hw, {{8, 20, 16}, {8, 20, 16}}, true) == 308);
+  CHECK(simulate_fused(hw, {{8, 20, 16}}, false) == 170);
+  // Two independent ones: the second starts when the first's occupancy ends, 120 + 120 + 50 = 290.
+  CHECK(simulate_fused(hw, {{8, 20, 16}, {8, 20, 16}}, false) == 290);
+  // Dependent (the second needs the first's output): 170 + 170 = 340.
+  CHECK(simulate_fused(hw, {{8, 20, 16}, {8, 20, 16}}, true) == 340);
   // Randomized: a chain of independent instructions costs its occupancies plus the last one's drain (all
   // drains equal here: m = 8 on every instruction).
   std::mt19937_64 rng(13);
@@ -208,7 +216,7 @@ TEST_CASE("fused attention on the accelerator takes the closed form's cycles", "
       v.push_back(d);
       want += fused_attention_timing(hw.array, hw.datapath, d).occupancy;
     }
-    want += 34;
+    want += 50;
     INFO("trial " << trial);
     CHECK(simulate_fused(hw, v, false) == want);
   }
@@ -290,4 +298,11 @@ TEST_CASE("the datapath section: validation and the schedules it admits", "[fuse
   bool warned = false;
   for (const LintWarning& w : lint_hardware(fused_hw(slow), 16)) warned |= w.rule == "row_unit_rate";
   CHECK(warned);
+  // The score_entries lint: 2 entries on a 4 x 64 array hide 64 of the 128-cycle round trip (d = 16: issue 40).
+  DpSpec few;
+  few.rows = 4, few.cols = 64, few.units = 4;
+  warned = false;
+  for (const LintWarning& w : lint_hardware(fused_hw(few), 16)) warned |= w.rule == "score_entries";
+  CHECK(warned);
+  CHECK(lint_hardware(load_hw_config("fusemax-cloud"), 64).empty());
 }

@@ -22,6 +22,8 @@
 //                     take longer per key tile than the PEs (2 d + 4 operations and an exponential per row,
 //                     ceil(rows / count) rows per unit, against 2 d MACs plus the in-PE softmax): the 1D
 //                     array, not the 2D one, sets the pace of the fused schedule (timing/fused_timing.h).
+//   score_entries     the same datapath whose PEs hold too few score entries to hide the row max's round trip
+//                     (2 x cols cycles) under the next tiles' Q K^T (timing/fused_timing.h).
 //   bank_count        interleaved banks that are not a power of two: the simulator picks a bank as
 //                     (address / stripe) mod banks at no cost, where hardware needs a divider or a
 //                     mapping table in the address path.

@@ -131,8 +131,8 @@ struct SoftmaxConfig {
 // row sum itself, holds the probability for P V, and a 1D array of row units beside the array keeps
 // each query row's running max and sum and rescales and accumulates that row's output.
 // PE primitives: 0 = the PE cannot do it, else the PE's issue cycles for one element (its MAC unit
-// is busy meanwhile). score_entries: score-tile elements (fp32) each PE holds; with 2 or more the next
-// tile's Q K^T accumulates while this tile's probabilities wait for P V (timing/fused_timing.h).
+// is busy meanwhile). score_entries: score-tile elements (fp32) each PE holds; with E of them the Q K^T of
+// the next E - 1 tiles fills the wait for this tile's row max (timing/fused_timing.h).
 struct DatapathConfig {
   bool present = false;
   int pe_max_cycles = 0;             // running max: compare and keep

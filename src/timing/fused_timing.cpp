@@ -20,7 +20,9 @@ FusedAttentionTiming fused_attention_timing(const ArrayConfig& array, const Data
                         std::to_string(dims.n) + ", d " + std::to_string(dims.d));
   const std::int64_t r = array.rows, c = array.cols, d = dims.d;
   FusedAttentionTiming t;
-  t.tile_pe = 2 * d + dp.pe_softmax_cycles() + (dp.pe_score_entries >= 2 ? 0 : r + c - 2);
+  const std::int64_t issue = 2 * d + dp.pe_softmax_cycles(), round_trip = 2 * c;
+  t.tile_pe = dp.pe_score_entries >= 2 ? std::max(issue, ceil_div(round_trip, dp.pe_score_entries - 1))
+                                       : issue + round_trip;
   const std::int64_t rows_per_unit = ceil_div(std::min(dims.m, r), dp.row_units);
   const std::int64_t ops = dp.row_unit_ops_per_cycle;
   t.tile_row = dp.row_unit_tile_cycles(rows_per_unit, d);
@@ -28,7 +30,7 @@ FusedAttentionTiming fused_attention_timing(const ArrayConfig& array, const Data
   t.query_folds = ceil_div(dims.m, r);
   t.key_tiles = ceil_div(dims.n, c);
   t.occupancy = t.query_folds * t.key_tiles * t.tile;
-  t.drain = r + 2 * c - 2 + ceil_div(rows_per_unit * d, ops) + rows_per_unit * dp.row_unit_exp_cycles;
+  t.drain = (r + c - 2) + round_trip + c + ceil_div(rows_per_unit * d, ops) + rows_per_unit * dp.row_unit_exp_cycles;
   return t;
 }
 

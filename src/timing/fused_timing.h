@@ -14,11 +14,13 @@
 //   P V     d MACs: O_part[i, f] = sum_j P[i, j] V[j, f] (V enters down the columns, the sum flows
 //           along the row and leaves at the edge into row unit i)
 // Each PE issues one primitive at a time, so a key tile takes, per PE,
-//   tile_pe = 2 d + max + row_scalar_mul + 2 add + exp        cycles.
-// With score_entries >= 2 the next tile's Q K^T starts as soon as this tile's P V has issued (its score
-// goes to the second entry), so tiles follow each other back to back. With one entry the next tile's
-// scores cannot accumulate until the last PE has issued its P V, which the skew makes R + C - 2 cycles
-// after the first: tile_pe + R + C - 2.
+//   issue = 2 d + max + row_scalar_mul + 2 add + exp        cycles.
+// The subtraction of the row max cannot start before the tile's row max has travelled along the row to
+// the row unit (C cycles) and the new running max has come back (C cycles): a round trip of 2 C cycles
+// after the PE's own Q K^T. With E = score_entries >= 2 the PE fills the wait with the Q K^T of the next
+// E - 1 tiles (their scores in the other entries), so in steady state a tile starts every
+//   tile_pe = max(issue, ceil(2 C / (E - 1)))               cycles,
+// and with one entry nothing overlaps the wait: tile_pe = issue + 2 C.
 // Row unit i (the 1D array; a unit serves ceil(m / units) rows in turn) per key tile and row does
 //   m_new = max(m, tile max), m - m_new, l = alpha l + rowsum (2), O = alpha O + O_part (2 d): 2 d + 4
 //   operations, and alpha = exp(m - m_new): one exponential,
@@ -27,16 +29,18 @@
 // fold of R rows passes over all key tiles. The array is busy (no other instruction's PE work can
 // start) for
 //   occupancy = ceil(m / R) ceil(n / C) tile
-// and O leaves after the pipeline drains: the last tile's skew R + C - 2, its P V sums crossing the row
-// (C), and the final normalisation O / l in the row units (one reciprocal, d multiplies per row):
-//   drain = R + 2 C - 2 + ceil(rows_per_unit d / ops_per_cycle) + rows_per_unit exp_cycles
+// and O leaves after the pipeline drains: the skew of the last tile's operands to PE(R-1, C-1), R + C - 2,
+// its row-max round trip 2 C, its P V sums crossing the row (C), and the final normalisation O / l in the
+// row units (one reciprocal, d multiplies per row):
+//   drain = R + C - 2 + 2 C + C + ceil(rows_per_unit d / ops_per_cycle) + rows_per_unit exp_cycles
 // An instruction that follows another fused one on the array starts when the occupancy of that one ends
 // (its drain overlaps the new one's first tiles: they use the row units and the row edge at
 // different times), so a chain of instructions costs its occupancies plus one drain.
 // Worked example (the FuseMax-like preset, 256 x 256, d = 64, PE max 1, row_scalar_mul 1, add 1, exp 4,
-// 2 entries, 256 row units at 2 operations per cycle, exp 4): tile_pe = 128 + 1 + 1 + 2 + 4 = 136,
-// tile_row = ceil(132 / 2) + 4 = 70, tile = 136; m = 256, n = 4096: occupancy = 16 x 136 = 2176,
-// drain = 256 + 512 - 2 + 32 + 4 = 802; MAC utilization in steady state 128 / 136 = 94.1 %.
+// 5 entries, 256 row units at 2 operations per cycle, exp 4): issue = 128 + 1 + 1 + 2 + 4 = 136, the round
+// trip 512 over 4 tiles = 128, so tile_pe = 136; tile_row = ceil(132 / 2) + 4 = 70, tile = 136; m = 256,
+// n = 4096: 16 tiles, occupancy 2176, drain = 510 + 512 + 256 + 32 + 4 = 1314; MAC utilization in steady
+// state 128 / 136 = 94.1 %. With 2 entries the round trip sets the pace: tile_pe = 512, 25 %.
 #include <cstdint>
 
 #include "config/hw_config.h"
