@@ -465,9 +465,9 @@ TEST_CASE("model: the --help variant syntax names exactly the parameters the par
   // The expected table, written from the variants' papers (model_config.h): primal takes a rank and
   // a sample count, the other low-rank forms a rank, the vanilla ones nothing.
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
-      {"unfused", {}},          {"row_fused", {}},          {"flash", {}},
+      {"unfused", {"spill"}},   {"row_fused", {}},          {"flash", {}},
       {"primal", {"rank", "samples"}}, {"primal_causal", {"rank"}}, {"lowrank_linear", {"rank"}},
-      {"linformer", {"rank"}},  {"performer", {"rank"}},   {"nystromformer", {"rank"}}};
+      {"linformer", {"rank"}},  {"performer", {"rank"}},   {"nystromformer", {"rank"}}, {"fused", {}}};
   const std::string help = variant_syntax_help();
   REQUIRE(expected.size() == attn_variant_names().size());
   for (const auto& [name, params] : expected) {
@@ -475,7 +475,7 @@ TEST_CASE("model: the --help variant syntax names exactly the parameters the par
     std::string problem;
     CHECK(parse_variant_spec(name, &problem).has_value());
     for (const std::string& p : params) {
-      CHECK(parse_variant_spec(name + ":" + p + "=7", &problem).has_value());
+      CHECK(parse_variant_spec(name + ":" + p + (p == "spill" ? "=1" : "=7"), &problem).has_value());  // spill: 0 or 1
       const bool named = help.find(name + " takes " + p) != std::string::npos ||
                          help.find(" and " + p + " = ") != std::string::npos;
       CHECK(named);

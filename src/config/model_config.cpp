@@ -104,6 +104,8 @@ std::vector<std::pair<std::string, std::int64_t>> variant_params(AttnVariant v) 
     case AttnVariant::Performer:
     case AttnVariant::Nystromformer:
       return {{"rank", 1 << 16}};
+    case AttnVariant::Unfused:
+      return {{"spill", 1}};
     default:
       return {};
   }
@@ -112,6 +114,7 @@ std::vector<std::pair<std::string, std::int64_t>> variant_params(AttnVariant v) 
 void set_param(AttentionSpec& spec, const std::string& key, std::int64_t value) {
   if (key == "rank") spec.rank = value;
   if (key == "samples") spec.samples = value;
+  if (key == "spill") spec.spill = value;
 }
 
 // The layer fields given in one object: "defaults" or one layer entry. A field that is present but
@@ -291,6 +294,7 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
       if (!spec->cascade_file.empty()) a["file"] = spec->cascade_file;
       if (spec->rank) a["rank"] = spec->rank;
       if (spec->samples) a["samples"] = spec->samples;
+      if (spec->spill) a["spill"] = spec->spill;
       // Without parameters, a layer already of this variant keeps its own.
       override_layer_field(doc, "attention", a, a.size() == 1 ? same_variant : nullptr);
     }
@@ -319,13 +323,14 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
 const std::vector<std::string>& attn_variant_names() {
   static const std::vector<std::string> names = {"unfused", "row_fused", "flash", "primal", "primal_causal",
                                                  "lowrank_linear", "linformer", "performer",
-                                                 "nystromformer"};
+                                                 "nystromformer", "fused"};
   return names;
 }
 
 // What a variant's parameters mean, with their defaults (default_rank and the primal samples rule).
 const char* param_meaning(AttnVariant v, const std::string& key) {
   if (key == "samples") return "the samples p (default min(N, 10 s))";
+  if (key == "spill") return "1: always spill the score matrix to DRAM, even when it fits on chip (default: spill only when it does not)";
   switch (v) {
     case AttnVariant::Linformer:
       return "the projected length k (default 256, clamped to N)";
@@ -391,7 +396,7 @@ std::string decode_alternative(AttnVariant v) {
 }
 
 bool is_vanilla(AttnVariant v) {
-  return v == AttnVariant::Unfused || v == AttnVariant::RowFused || v == AttnVariant::Flash;
+  return v == AttnVariant::Unfused || v == AttnVariant::RowFused || v == AttnVariant::Flash || v == AttnVariant::Fused;
 }
 
 std::optional<AttentionSpec> parse_variant_spec(const std::string& text, std::string* problem) {
@@ -549,7 +554,7 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
                !(m.generate > 0 && spec.attention.variant == AttnVariant::LowRankLinear))
         diag.add(path + "/attention/variant",
                  std::string(to_string(spec.attention.variant)) +
-                     " has no causal form; a causal layer takes unfused, row_fused, flash or primal_causal",
+                     " has no causal form; a causal layer takes unfused, row_fused, flash, fused or primal_causal",
                  to_string(spec.attention.variant));
       attention_heads += repeat * spec.batch * spec.heads;
       // Expanding stops at the limit, so a runaway file costs no memory before it is refused.

@@ -51,6 +51,8 @@ enum class AttnVariant : std::uint8_t {
   Linformer,      // "linformer": rank = the projected length k (default 256, Wang et al. 2020), clamped to N
   Performer,      // "performer": rank = the random features m (default round(d ln d), performer-pytorch)
   Nystromformer,  // "nystromformer": rank = the landmarks l (default 64, Xiong et al. 2021), clamped to N
+  Fused,          // "fused": vanilla, scores kept and normalised inside the array (FuseMax class); needs a
+                  // hardware /datapath that admits it (compiler/fused_attention_lowering.h)
   Cascade,        // "cascade": a variant described as a cascade file ("file", optional "mapping"; src/cascade/)
   kCount
 };
@@ -64,6 +66,7 @@ struct AttentionSpec {
   AttnVariant variant = AttnVariant::Flash;
   std::int64_t rank = 0;     // s of the low-rank variants (0: not given, the variant's default applies)
   std::int64_t samples = 0;  // primal's p (0: min(N, 10 s))
+  std::int64_t spill = 0;    // unfused: 1 = always spill the score matrix to DRAM (the published unfused baseline)
   Json params;               // the whole "attention" object as written
   // cascade: "file" (a cascade, cascade/cascade.h) and optional "mapping" (cascade/mapping.h), paths
   // relative to the working directory, and their documents as read (checked by the compiler).

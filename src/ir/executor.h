@@ -50,6 +50,7 @@ class Executor {
   void load(const Instr& in);
   void store(const Instr& in);
   void gemm(const Instr& in);
+  void fused_attention(const Instr& in);
   void vector_op(const Instr& in);
   void softmax_op(const Instr& in);
 
