@@ -78,3 +78,71 @@ TEST_CASE("schema recorder: array indices share one location", "[schema]") {
   CHECK(schema_location("") == "");
   CHECK(schema_location("/a1/b") == "/a1/b");
 }
+
+namespace {
+
+// {"//...": comments, "ops": {NAME: {"size": int in [1, 8]}}, "depth": {NAME: 1 or 2}}: objects keyed by
+// names, checked by hand like the mapping readers do.
+void validate_named(const Json& doc, SchemaRecorder* recorder) {
+  Diagnostics diag("n.json");
+  diag.record_into(recorder);
+  JsonView root(&doc, "", &diag);
+  root.reject_unknown_keys({"ops", "depth"}, "//");
+  const JsonView ops = root.object("ops");
+  ops.declare_named_entries({{"type", "object"}}, {{"pattern", "^L"}});
+  for (auto it = doc["ops"].begin(); it != doc["ops"].end(); ++it) {
+    const JsonView op = ops.object(it.key());
+    op.reject_unknown_keys({"size"});
+    op.integer("size", std::nullopt, 1, 8);
+  }
+  root.annotate("depth", {{"type", "object"}});
+  JsonView(doc.contains("depth") ? &doc["depth"] : nullptr, "/depth", &diag)
+      .declare_named_entries({{"type", "integer"}, {"minimum", 1}, {"maximum", 2}});
+  diag.throw_if_any();
+}
+
+}  // namespace
+
+TEST_CASE("schema recorder: objects keyed by names, key patterns and a document mounted inside another",
+          "[schema]") {
+  const std::vector<SchemaDescription> texts = {{"/^//", "comment"}, {"/ops", "o"},      {"/ops/*", "op"},
+                                                {"/ops/*/size", "s"}, {"/depth", "d"}, {"/depth/*", "slots"}};
+  SchemaRecorder r;
+  r.begin_document();
+  // Two ops: both names record into the one entry "*" (no "L0" or "L1" property appears).
+  validate_named(parse_json_text(R"({"//": "x", "ops": {"L0": {"size": 2}, "L1": {"size": 3}}, "depth": {"A": 1}})",
+                                 "n.json"),
+                 &r);
+  const Json s = r.schema("n", "test", texts);
+  CHECK(s["patternProperties"] == Json({{"^//", {{"description", "comment"}}}}));
+  CHECK(s["additionalProperties"] == false);
+  const Json& ops = s["properties"]["ops"];
+  CHECK(ops["propertyNames"] == Json({{"pattern", "^L"}}));
+  CHECK(!ops.contains("properties"));
+  CHECK(ops["additionalProperties"]["properties"]["size"]["maximum"] == 8);
+  CHECK(ops["additionalProperties"]["required"] == Json::array({"size"}));
+  CHECK(s["properties"]["depth"]["additionalProperties"] ==
+        Json({{"description", "slots"}, {"type", "integer"}, {"minimum", 1}, {"maximum", 2}}));
+
+  // The same format mounted at /wrap/* of an outer document: its locations are below the mount.
+  SchemaRecorder outer;
+  outer.begin_document();
+  const Json doc = parse_json_text(R"({"wrap": {"w0": {}}})", "w.json");
+  {
+    Diagnostics diag("w.json");
+    diag.record_into(&outer);
+    JsonView root(&doc, "", &diag);
+    root.reject_unknown_keys({"wrap"});
+    root.object("wrap").declare_named_entries({{"type", "object"}});
+  }
+  outer.begin_document("/wrap/*");
+  validate_named(parse_json_text(R"({"//": "x", "ops": {"L0": {"size": 2}}, "depth": {"A": 1}})", "n.json"), &outer);
+  std::vector<SchemaDescription> wrapped = {{"/wrap", "w"}, {"/wrap/*", "one"}};
+  for (const SchemaDescription& t : texts) wrapped.push_back({"/wrap/*" + t.location, t.text});
+  const Json w = outer.schema("w", "test", wrapped);
+  CHECK(w["properties"]["wrap"]["additionalProperties"]["properties"]["ops"]["additionalProperties"]["properties"]
+         ["size"]["minimum"] == 1);
+  // A description for a location no reader reached is refused, as for plain keys.
+  wrapped.push_back({"/wrap/*/ops/L0", "a name, not a location"});
+  CHECK_THROWS_AS(outer.schema("w", "test", wrapped), InternalError);
+}

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/errors.h"
+#include "config/schema_recorder.h"
 
 namespace attnsim::cascade {
 
@@ -690,8 +691,10 @@ Json mapping_to_json(const Cascade& c, const Mapping& m) {
   return j;
 }
 
-Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade& c, const HwConfig& hw) {
+Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade& c, const HwConfig& hw,
+                      SchemaRecorder* recorder) {
   Diagnostics diag(source);
+  diag.record_into(recorder);
   Mapping m = whole_mapping(c, hw);
   m.source = source;
   if (!doc.is_object()) {
@@ -699,10 +702,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
     diag.throw_if_any();
   }
   JsonView root(&doc, "", &diag);
-  std::vector<std::string> keys = {"cascade", "groups", "buffers", "placement", "units"};
-  for (auto it = doc.begin(); it != doc.end(); ++it)
-    if (it.key().rfind("//", 0) == 0) keys.push_back(it.key());  // comments
-  root.reject_unknown_keys(keys);
+  root.reject_unknown_keys({"cascade", "groups", "buffers", "placement", "units"}, "//");  // and comments
   if (root.has("cascade") && root.string("cascade", std::nullopt) != c.desc.name && doc["cascade"].is_string())
     diag.add("/cascade", "this mapping is for cascade " + doc["cascade"].get<std::string>() + ", not " + c.desc.name);
   std::vector<std::string> step_names, tensor_names, rank_names;
@@ -718,6 +718,8 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
              std::string("no ") + what + " \"" + n + "\"" + (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)"));
     return -1;
   };
+  // Names of steps, ranks and tensors are the cascade's: the schema cannot know them.
+  root.annotate("groups", {{"type", "array"}, {"minItems", 1}});
   if (root.has("groups")) {
     const Json& gs = doc["groups"];
     if (!gs.is_array() || gs.empty()) {
@@ -732,6 +734,10 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
           continue;
         }
         gv.reject_unknown_keys({"steps", "loops", "stream", "resident"});
+        gv.annotate("steps", {{"type", "array"}, {"items", {{"type", "string"}}}}, /*required=*/true);
+        gv.annotate("loops", {{"type", "array"}});
+        gv.annotate("stream", {{"type", "object"}});
+        gv.annotate("resident", {{"type", "array"}, {"items", {{"type", "string"}}}});
         GroupMapping gm;
         if (!gs[g].contains("steps") || !gs[g]["steps"].is_array()) {
           diag.add(gp + "/steps", "must be an array of step outputs");
@@ -763,6 +769,8 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
             if (r >= 0) gm.loops.push_back({r, tile});
           }
         }
+        JsonView(gs[g].contains("stream") ? &gs[g]["stream"] : nullptr, gp + "/stream", &diag)
+            .declare_named_entries({{"type", "integer"}, {"minimum", 1}});
         if (gs[g].contains("stream")) {
           const Json& st = gs[g]["stream"];
           if (!st.is_object()) diag.add(gp + "/stream", "must be an object of rank: chunk", st);
@@ -792,6 +800,9 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
       }
     }
   }
+  root.annotate("buffers", {{"type", "object"}});
+  JsonView(doc.contains("buffers") ? &doc["buffers"] : nullptr, "/buffers", &diag)
+      .declare_named_entries({{"type", "integer"}, {"minimum", 1}, {"maximum", 2}});
   if (root.has("buffers")) {
     const Json& b = doc["buffers"];
     if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: 1 | 2", b);
@@ -803,6 +814,10 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         m.tensors[std::size_t(t)].buffers = it.value().get<int>();
     }
   }
+  root.annotate("placement", {{"type", "object"}});
+  JsonView(doc.contains("placement") ? &doc["placement"] : nullptr, "/placement", &diag)
+      .declare_named_entries({{"type", "object"},
+                              {"oneOf", Json::array({schema_when_has("bank"), schema_when_has("at")})}});
   if (root.has("placement")) {
     const Json& p = doc["placement"];
     if (!p.is_object()) diag.add("/placement", "must be an object of tensor: {\"bank\": INDEX}", p);
@@ -815,6 +830,11 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         continue;
       }
       pv.reject_unknown_keys({"bank", "at"});
+      // The address's upper bound is the hardware's on-chip bytes: not in the schema.
+      pv.annotate("at", {{"type", "array"},
+                         {"minItems", 1},
+                         {"maxItems", 2},
+                         {"items", {{"type", "integer"}, {"minimum", 0}, {"multipleOf", 64}}}});
       if (pv.has("bank") == pv.has("at")) {
         diag.add(pp, "gives either \"bank\" (the first bank) or \"at\" (each slot's byte address)");
         continue;
@@ -846,6 +866,9 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
       }
     }
   }
+  root.annotate("units", {{"type", "object"}});
+  JsonView(doc.contains("units") ? &doc["units"] : nullptr, "/units", &diag)
+      .declare_named_entries({{"type", "string"}, {"enum", {"array", "vector", "softmax", "load"}}});
   if (root.has("units")) {
     const Json& u = doc["units"];
     if (!u.is_object()) diag.add("/units", "must be an object of step: array | vector | softmax", u);

@@ -158,7 +158,11 @@ Mapping default_mapping(const Cascade& c, const HwConfig& hw, std::uint64_t capa
 
 // JSON form (above). parse_mapping reports every problem at once with paths in `source`.
 Json mapping_to_json(const Cascade& c, const Mapping& m);
-Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade& c, const HwConfig& hw);
+// With a recorder, its rules are recorded too (config/schema_recorder.h; the placement bank's
+// maximum is the hardware's last bank: mapper/mapping_schema.cpp records it on the most banks a
+// hardware config allows).
+Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade& c, const HwConfig& hw,
+                      SchemaRecorder* recorder = nullptr);
 // One line: "groups [S P O] loops m:64 p:32 stream - | ..."
 std::string describe(const Cascade& c, const Mapping& m);
 

@@ -4,6 +4,7 @@
 #include "config/energy_table.h"
 #include "config/hw_config.h"
 #include "config/model_config.h"
+#include "config/presets.h"
 #include "config/schema_recorder.h"
 
 namespace attnsim {
@@ -238,6 +239,126 @@ std::vector<SchemaDescription> model_descriptions() {
   return d;
 }
 
+const char* const kEntrySource =
+    "where the value comes from: a citation, with the arithmetic that turns the source's figures into the value, "
+    "or the reasoning of an estimate (a non-empty string)";
+
+// An entry {"value", "source"}: what it prices and the value's unit.
+void add_entry(std::vector<SchemaDescription>* d, const std::string& at, const std::string& what,
+               const std::string& unit) {
+  d->push_back({at, what});
+  d->push_back({at + "/value", what + ", in " + unit + " (0 to 10^7)"});
+  d->push_back({at + "/source", kEntrySource});
+}
+
+// A power-law curve in the bank's capacity C and the port's width W (config/energy_table.h):
+// value = ref_value x (C / ref_capacity_bytes)^capacity_exponent x (W / ref_width_bytes)^width_exponent.
+void add_curve(std::vector<SchemaDescription>* d, const std::string& at, const std::string& what,
+               const std::string& unit) {
+  d->push_back({at, what + ": ref_value x (C / ref_capacity_bytes)^capacity_exponent x (W / "
+                           "ref_width_bytes)^width_exponent, C the bank's capacity and W the port's width in bytes"});
+  d->push_back({at + "/ref_value", "the value at the reference point, in " + unit + " (0 to 10^7)"});
+  d->push_back({at + "/ref_capacity_bytes", "the reference bank capacity, in bytes (above 0)"});
+  d->push_back({at + "/ref_width_bytes", "the reference port width, in bytes (above 0)"});
+  d->push_back(
+      {at + "/capacity_exponent", "the exponent of the capacity ratio (-2 to 2; 0.5: CACTI-style square root)"});
+  d->push_back({at + "/width_exponent", "the exponent of the width ratio (-2 to 2; 0: the width does not matter)"});
+  d->push_back({at + "/source", kEntrySource});
+}
+
+std::vector<SchemaDescription> energy_descriptions() {
+  std::vector<SchemaDescription> d = {
+      {"/description", "free text: the node, the sources and the modelling choices (default empty)"},
+      {"/node_nm", "the process node, in nm (above 0, at most 1000)"},
+      {"/energy", "energy per counted action, in pJ (leakage in mW per mm^2)"},
+      {"/energy/mac_pj", "one multiply-accumulate of the array, by datatype: the multiply and the accumulator's add"},
+      {"/energy/vector_pj_per_lane_op", "the vector unit's primitives, per lane and operation (fp32 lanes)"},
+      {"/energy/softmax_pj_per_lane_op", "the softmax unit's primitives, per lane and operation"},
+      {"/energy/dram_pj_per_byte", "DRAM, per byte moved, by technology (the hardware's /energy/dram picks one)"},
+      {"/area", "area per component: um^2 per PE, lane or byte, mm^2 for the DMA engine and the DRAM PHY"},
+      {"/area/pe_um2", "one processing element of the array, by datatype (multiplier, adder, registers)"},
+      {"/area/dram_phy_mm2_per_GBps", "the DRAM PHY per GB/s (10^9 B/s) of peak bandwidth, by technology"},
+  };
+  const std::pair<const char*, const char*> datatypes[] = {
+      {"int8", "int8 (int32 accumulation)"}, {"fp16", "fp16 (fp32 accumulation)"},
+      {"bf16", "bf16 (fp32 accumulation)"}, {"fp32", "fp32"}};
+  for (const auto& [key, what] : datatypes) {
+    add_entry(&d, std::string("/energy/mac_pj/") + key, std::string("a MAC in ") + what, "pJ per MAC");
+    add_entry(&d, std::string("/area/pe_um2/") + key, std::string("a PE computing in ") + what, "um^2 per PE");
+  }
+  add_entry(&d, "/energy/pe_operand_register_pj_per_byte",
+            "a PE's operand register write (each MAC writes its two operands into the forwarding registers)",
+            "pJ per byte");
+  add_entry(&d, "/energy/pe_accumulator_pj_per_byte",
+            "a PE's partial-sum register read and write (each MAC moves 2 x accumulator_bytes)", "pJ per byte");
+  add_curve(&d, "/energy/sram_read_pj", "one read access of an SRAM port", "pJ per access");
+  add_curve(&d, "/energy/sram_write_pj", "one write access of an SRAM port", "pJ per access");
+  const char* const prims[] = {"add", "mul", "max", "exp", "rsqrt", "reciprocal", "prefix_sum"};
+  for (const char* p : prims) {
+    add_entry(&d, std::string("/energy/vector_pj_per_lane_op/") + p,
+              std::string("the vector unit's ") + p + " on one lane", "pJ per lane operation");
+    add_entry(&d, std::string("/energy/softmax_pj_per_lane_op/") + p,
+              std::string("the softmax unit's ") + p + " on one lane", "pJ per lane operation");
+  }
+  add_entry(&d, "/energy/dma_pj_per_byte", "the DMA engine, per byte it moves", "pJ per byte");
+  const std::pair<const char*, const char*> techs[] = {
+      {"ddr4", "DDR4"}, {"lpddr4", "LPDDR4"}, {"hbm2", "HBM2"}, {"hbm3", "HBM3"}};
+  for (const auto& [key, what] : techs) {
+    add_entry(&d, std::string("/energy/dram_pj_per_byte/") + key, std::string(what) + ", per byte moved",
+              "pJ per byte");
+    add_entry(&d, std::string("/area/dram_phy_mm2_per_GBps/") + key, std::string("a ") + what + " PHY",
+              "mm^2 per GB/s of peak bandwidth");
+  }
+  add_entry(&d, "/energy/leakage_mw_per_mm2", "leakage power of the chip's area, over the whole run",
+            "mW per mm^2");
+  add_curve(&d, "/area/sram_um2_per_byte", "SRAM area per byte of a bank (cells, periphery)", "um^2 per byte");
+  add_entry(&d, "/area/vector_um2_per_lane", "one lane of the vector unit", "um^2 per lane");
+  add_entry(&d, "/area/softmax_um2_per_lane", "one lane of the softmax unit (max, add, multiply)", "um^2 per lane");
+  add_entry(&d, "/area/softmax_um2_per_exp_unit", "one exponential (and reciprocal) unit of the softmax unit",
+            "um^2 per unit");
+  add_entry(&d, "/area/dma_mm2", "the DMA engine", "mm^2");
+  return d;
+}
+
+std::vector<SchemaDescription> dram_descriptions() {
+  std::vector<SchemaDescription> d = {
+      {"/description", "free text: the device and the sources of its figures"},
+      {"/standard",
+       "the JEDEC standard (DDR4, DDR5, LPDDR4, LPDDR5, HBM2, HBM3, GDDR6, ...); with speed_grade it selects the "
+       "timing checker's table of JEDEC minimums"},
+      {"/speed_grade", "the speed grade, e.g. 3200AA (default empty)"},
+      {"/channel_kind",
+       "what one channel is, for reports: channel, legacy channel (128-bit), pseudo-channel (32-bit) (default "
+       "channel)"},
+      {"/organization", "one channel's organization; every size a power of two"},
+      {"/organization/channel_width_bits", "the data bus width of one channel, in bits (8 to 1024)"},
+      {"/organization/burst_length", "data beats per burst, two per clock: even (2 to 64)"},
+      {"/organization/bank_groups", "bank groups per rank (1 to 64)"},
+      {"/organization/banks_per_group", "banks per bank group (1 to 64)"},
+      {"/organization/rows", "rows per bank (at most 2^24)"},
+      {"/organization/columns",
+       "column addresses per row, each channel_width_bits wide (at most 65536; at least burst_length)"},
+      {"/timing", "JEDEC timing in DRAM clock cycles (tCK), each from the standard's speed bin or the data sheet"},
+      {"/timing/tCK_ps", "the DRAM clock period, in ps: a whole number of femtoseconds"},
+      {"/controller", "the controller's defaults for this device; a hardware config's /dram object overrides each"},
+      {"/controller/channels", "independent channels, a power of two (default 1)"},
+      {"/controller/ranks", "ranks per channel, a power of two (default 1)"},
+      {"/controller/mapping",
+       "physical address mapping, Ramulator 2 style field string from most to least significant, e.g. RoBaRaCoCh "
+       "(default RoBaRaCoCh)"},
+      {"/controller/read_queue", "read queue entries per channel (default 32)"},
+      {"/controller/write_queue", "write queue entries per channel (default 32)"},
+      {"/controller/write_high", "write queue entries at which writes drain first; at most write_queue (default 24)"},
+      {"/controller/write_low", "write queue entries at which draining stops; below write_high (default 8)"},
+      {"/controller/frontend_cycles",
+       "DRAM cycles from a request's acceptance until it may be scheduled: the controller and PHY pipeline "
+       "(default 0)"},
+  };
+  for (const SchemaDescription& t : kDramTiming)
+    d.push_back({"/timing/" + t.location, t.text + ", in DRAM clock cycles (tCK)"});
+  return d;
+}
+
 }  // namespace
 
 Json hw_config_schema() {
@@ -284,6 +405,35 @@ Json model_config_schema() {
                          "must exist) are checked by attnsim, "
                          "not here.",
                          model_descriptions());
+}
+
+// Every key of an energy table is required and read whatever its value, so any valid table reaches
+// every rule: the example is the 45 nm preset itself.
+Json energy_table_schema() {
+  SchemaRecorder recorder;
+  recorder.begin_document();
+  parse_energy_table(parse_json_text(embedded_energy_presets().front().json_text, "schema example"), "schema example",
+                     &recorder);
+  return recorder.schema("attnsim energy table",
+                         "Per-action energy and area (configs/energy/*.json, or the hardware config's /energy/file): "
+                         "every entry a value with its source. attnsim multiplies each counted action by its entry "
+                         "(report.json's energy section) and sums the areas (attnsim area).",
+                         energy_descriptions());
+}
+
+// Every key of a device is read whatever it holds (the controller's with defaults): the example is
+// the DDR4-3200 preset.
+Json dram_device_schema() {
+  SchemaRecorder recorder;
+  recorder.begin_document();
+  parse_dram_device(parse_json_text(find_dram_preset("ddr4-3200"), "schema example"), "schema example", &recorder);
+  return recorder.schema("attnsim DRAM device",
+                         "A DRAM device for the cycle-accurate controller (configs/dram/*.json, or a file named by "
+                         "a hardware config's /dram/preset): organization, JEDEC timing in clock cycles, controller "
+                         "defaults. Powers of two, rules across fields (tRC >= tRAS, tCCD_L >= tCCD_S, the refresh "
+                         "interval against the other timings, the mapping string against the organization) are "
+                         "checked by attnsim, not here.",
+                         dram_descriptions());
 }
 
 }  // namespace attnsim

@@ -117,6 +117,7 @@ void read_device(const JsonView& root, DramSpec* spec) {
     if (v.is_number_integer() && !power_of_two(v.get<std::int64_t>()))
       o.diag().add(o.child_path(k), "must be a power of two", v);
   }
+  o.annotate("burst_length", {{"multipleOf", 2}});
   if (spec->burst_length % 2) o.diag().add(o.child_path("burst_length"), "must be even (two beats per clock)");
   if (spec->columns < spec->burst_length)
     o.diag().add(o.child_path("columns"), "must hold at least one burst (columns >= burst_length)");
@@ -234,6 +235,21 @@ double validate_cycle_dram_config(const JsonView& d, double accelerator_clock_mh
   return spec.peak_bytes_per_second() / (accelerator_clock_mhz * 1e6);
 }
 
+DramSpec parse_dram_device(const Json& doc, const std::string& source, SchemaRecorder* recorder) {
+  Diagnostics diag(source);
+  diag.record_into(recorder);
+  DramSpec spec;
+  JsonView root(&doc, "", &diag);
+  if (!doc.is_object())
+    diag.add("", "a DRAM device description must be a JSON object", doc);
+  else
+    read_device(root, &spec);
+  spec.name = source;
+  if (diag.ok()) check_spec(root, spec);
+  diag.throw_if_any();
+  return spec;
+}
+
 DramSpec load_dram_spec(const std::string& file_or_preset) {
   std::ifstream probe(file_or_preset);
   if (!probe) {
@@ -247,14 +263,10 @@ DramSpec load_dram_spec(const std::string& file_or_preset) {
     return s;
   }
   Json doc = read_json_file(file_or_preset);
+  if (doc.is_object() && doc.contains("organization")) return parse_dram_device(doc, file_or_preset);
   Diagnostics diag(file_or_preset);
   DramSpec spec;
-  if (doc.is_object() && doc.contains("organization")) {  // a device description
-    JsonView root(&doc, "", &diag);
-    read_device(root, &spec);
-    spec.name = file_or_preset;
-    if (diag.ok()) check_spec(root, spec);
-  } else if (doc.is_object() && doc.contains("dram")) {  // a hardware config
+  if (doc.is_object() && doc.contains("dram")) {  // a hardware config
     JsonView root(&doc, "", &diag);
     JsonView d = root.object("dram");
     if (d.is_object() && d.string("model", std::string()) != "cycle")

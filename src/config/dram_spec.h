@@ -95,6 +95,10 @@ DramSpec parse_cycle_dram(const JsonView& d);
 // accelerator cycle at the given accelerator clock (0 when the object has problems).
 double validate_cycle_dram_config(const JsonView& d, double accelerator_clock_mhz);
 
+// A device description (configs/dram/*.json) with its controller defaults, checked as a whole;
+// UserError with every problem. With a recorder, its rules are recorded too (config/schema_recorder.h).
+DramSpec parse_dram_device(const Json& doc, const std::string& source, SchemaRecorder* recorder = nullptr);
+
 // For the CLI: an embedded preset name, a device file (shaped like configs/dram/*.json), a /dram
 // object file ({"model": "cycle", "preset": ...}) or a hardware config file with a /dram object.
 // Throws UserError with every problem.

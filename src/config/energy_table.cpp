@@ -36,6 +36,7 @@ constexpr double kMaxEntry = 1e7;
 void require_source(const JsonView& v) {
   if (!v.is_object()) return;
   const std::string s = v.string("source", std::nullopt);
+  v.annotate("source", {{"minLength", 1}});
   if (v.has("source") && v.node()->at("source").is_string() && s.empty())
     v.diag().add(v.child_path("source"), "must say where the value comes from (a non-empty string)");
 }
@@ -81,8 +82,9 @@ static_assert(kEnergyPrimCount == kVecPrimCount, "one energy per vector primitiv
 
 }  // namespace
 
-EnergyTable parse_energy_table(const Json& doc, const std::string& source) {
+EnergyTable parse_energy_table(const Json& doc, const std::string& source, SchemaRecorder* recorder) {
   Diagnostics diag(source);
+  diag.record_into(recorder);
   EnergyTable t;
   t.source = source;
   if (!doc.is_object()) {

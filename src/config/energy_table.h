@@ -66,8 +66,9 @@ struct EnergyConfig {
   DramTech dram = DramTech::Ddr4;
 };
 
-// Parses a table; every problem is reported at once as a UserError naming `source`.
-EnergyTable parse_energy_table(const Json& doc, const std::string& source);
+// Parses a table; every problem is reported at once as a UserError naming `source`. With a
+// recorder, its rules are recorded too (config/schema_recorder.h).
+EnergyTable parse_energy_table(const Json& doc, const std::string& source, SchemaRecorder* recorder = nullptr);
 // A file path, or an embedded preset name (45nm, 7nm) when `file_or_preset` is not a file.
 EnergyTable load_energy_table(const std::string& file_or_preset);
 // The embedded table of that name (parsed once), or nullptr.

@@ -95,7 +95,7 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source, SchemaRecor
   JsonView s = root.object("sram");
   s.reject_unknown_keys({"banks", "bytes_per_bank", "port_bytes", "read_ports", "write_ports", "interleave_bytes"});
   const std::size_t sram_problems_before = diag.problems().size();
-  hw.sram.banks = int(s.integer("banks", std::nullopt, 1, 65536));
+  hw.sram.banks = int(s.integer("banks", std::nullopt, 1, kMaxSramBanks));
   hw.sram.bytes_per_bank = s.integer("bytes_per_bank", std::nullopt, 1, std::int64_t(1) << 40);
   hw.sram.port_bytes = int(s.integer("port_bytes", std::nullopt, 1, 65536));
   hw.sram.read_ports = int(s.integer("read_ports", 1, 1, 16));

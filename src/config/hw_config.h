@@ -44,6 +44,9 @@ struct ArrayConfig {
 // interleave_bytes: bank = (addr / interleave_bytes) % banks. interleave_bytes 0 in JSON (or
 // absent) keeps the banks contiguous (bank = addr / bytes_per_bank), which is the same mapping with
 // stripes of a whole bank; stripe_bytes() gives the stripe either way.
+// The most banks a config may have (/sram/banks).
+inline constexpr int kMaxSramBanks = 65536;
+
 struct SramConfig {
   int banks = 0;
   std::int64_t bytes_per_bank = 0;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -245,6 +246,12 @@ void JsonView::branch(const std::string& label, const Json& condition) const {
   if (diag_ && diag_->recorder()) diag_->recorder()->branch(path_, label, condition);
 }
 
+void JsonView::declare_named_entries(const Json& entry_rule, const Json& name_rule) const {
+  if (!diag_ || !diag_->recorder()) return;
+  diag_->recorder()->names(path_, name_rule);
+  diag_->recorder()->field(path_, "*", entry_rule, false, /*after_probe=*/false);
+}
+
 const Json* JsonView::find(const std::string& key, bool required) const {
   if (!is_object()) return nullptr;
   auto it = node_->find(key);
@@ -381,8 +388,27 @@ void JsonView::reject_unknown_keys(std::initializer_list<const char*> allowed) c
   reject_unknown_keys(std::vector<std::string>(allowed.begin(), allowed.end()));
 }
 
+void JsonView::reject_unknown_keys(const std::vector<std::string>& allowed, const std::string& allowed_prefix) const {
+  if (diag_ && diag_->recorder()) {
+    diag_->recorder()->keys(path_, allowed);
+    std::string pattern = "^";  // the prefix as a regular expression
+    for (char c : allowed_prefix) pattern += std::string(std::strchr("\\^$.|?*+()[]{}", c) ? "\\" : "") + c;
+    diag_->recorder()->key_pattern(path_, pattern);
+  }
+  // The keys given with the prefix count as known ones in the message, in the document's order.
+  std::vector<std::string> names = allowed;
+  if (is_object())
+    for (auto it = node_->begin(); it != node_->end(); ++it)
+      if (it.key().rfind(allowed_prefix, 0) == 0) names.push_back(it.key());
+  reject_unknown_keys_of(names);
+}
+
 void JsonView::reject_unknown_keys(const std::vector<std::string>& names) const {
   declare_keys(names);
+  reject_unknown_keys_of(names);
+}
+
+void JsonView::reject_unknown_keys_of(const std::vector<std::string>& names) const {
   if (!is_object()) return;
   for (auto it = node_->begin(); it != node_->end(); ++it) {
     if (std::find(names.begin(), names.end(), it.key()) != names.end()) continue;

@@ -95,6 +95,8 @@ class JsonView {
   // Records every key of this object that is not in allowed, with a did-you-mean.
   void reject_unknown_keys(std::initializer_list<const char*> allowed) const;
   void reject_unknown_keys(const std::vector<std::string>& allowed) const;
+  // The same, also allowing the keys that start with allowed_prefix (comments: "//").
+  void reject_unknown_keys(const std::vector<std::string>& allowed, const std::string& allowed_prefix) const;
 
   // For the schema only (no effect on validation), beside the code that applies the rule:
   // the keys this object may have when the code checks them by hand (declare_keys); keywords of a
@@ -105,11 +107,16 @@ class JsonView {
   void declare_keys(const std::vector<std::string>& allowed) const;
   void annotate(const std::string& key, const Json& keywords, std::optional<bool> required = std::nullopt) const;
   void branch(const std::string& label, const Json& condition) const;
+  // This object's keys are names (ops, tensors, steps) that the code checks by hand, each entry's
+  // value following `entry_rule` (keywords of a JSON Schema); `name_rule` constrains the names (null:
+  // any name). Getters on this view record into the same entry rule.
+  void declare_named_entries(const Json& entry_rule, const Json& name_rule = Json()) const;
 
  private:
   const Json* find(const std::string& key, bool required) const;
   // Records the rule of a getter (only while recording); `required` is the getter's, before has().
   void record(const std::string& key, Json rule, bool required) const;
+  void reject_unknown_keys_of(const std::vector<std::string>& names) const;  // the check, nothing recorded
   const Json* node_;
   std::string path_;
   Diagnostics* diag_;

@@ -31,13 +31,30 @@ Json schema_when_one_of(const std::string& key, const std::vector<std::string>& 
 
 Json schema_when_has(const std::string& key) { return {{"required", Json::array({key})}}; }
 
-void SchemaRecorder::begin_document() {
+void SchemaRecorder::begin_document(const std::string& mount) {
   form_of_.clear();
   probed_.clear();
+  mount_ = mount;
+}
+
+std::string SchemaRecorder::location_of(const std::string& json_path) const {
+  std::string out;
+  std::size_t i = 0;
+  while (i < json_path.size()) {
+    std::size_t j = json_path.find('/', i + 1);
+    if (j == std::string::npos) j = json_path.size();
+    auto node = nodes_.find(out);
+    if (node != nodes_.end() && node->second.names)
+      out += "/*";
+    else
+      out += schema_location(json_path.substr(i, j - i));  // one segment: an index becomes []
+    i = j;
+  }
+  return out;
 }
 
 SchemaRecorder::Group& SchemaRecorder::group_of(const std::string& object_path) {
-  Node& node = nodes_[schema_location(object_path)];
+  Node& node = nodes_[location_of(object_path)];
   auto form = form_of_.find(object_path);
   if (form == form_of_.end()) return node.groups.front();
   for (Group& g : node.groups)
@@ -45,8 +62,11 @@ SchemaRecorder::Group& SchemaRecorder::group_of(const std::string& object_path) 
   throw InternalError("schema: object " + object_path + " takes an unrecorded form " + form->second);
 }
 
-void SchemaRecorder::field(const std::string& object_path, const std::string& key, const Json& rule,
+void SchemaRecorder::field(const std::string& view_path, const std::string& name, const Json& rule,
                            std::optional<bool> required, bool after_probe) {
+  const std::string object_path = mount_ + view_path;
+  auto node = nodes_.find(location_of(object_path));
+  const std::string key = node != nodes_.end() && node->second.names ? "*" : name;
   Group& g = group_of(object_path);
   auto it = std::find_if(g.properties.begin(), g.properties.end(), [&](const Property& p) { return p.key == key; });
   if (it == g.properties.end()) {
@@ -61,30 +81,44 @@ void SchemaRecorder::field(const std::string& object_path, const std::string& ke
   }
   for (auto kw = rule.begin(); kw != rule.end(); ++kw) {
     if (it->rule.contains(kw.key()) && it->rule[kw.key()] != kw.value())
-      throw InternalError("schema: " + schema_location(object_path) + "/" + key + " is read with two rules for \"" +
+      throw InternalError("schema: " + location_of(object_path) + "/" + key + " is read with two rules for \"" +
                           kw.key() + "\": " + it->rule[kw.key()].dump() + " and " + kw.value().dump());
     it->rule[kw.key()] = kw.value();
   }
 }
 
 void SchemaRecorder::probe(const std::string& object_path, const std::string& key) {
-  probed_.insert({object_path, key});
+  probed_.insert({mount_ + object_path, key});
 }
 
 void SchemaRecorder::keys(const std::string& object_path, const std::vector<std::string>& allowed) {
-  Group& g = group_of(object_path);
+  Group& g = group_of(mount_ + object_path);
   g.closed = true;
   for (const std::string& k : allowed)
     if (std::find(g.allowed.begin(), g.allowed.end(), k) == g.allowed.end()) g.allowed.push_back(k);
 }
 
-void SchemaRecorder::branch(const std::string& object_path, const std::string& label, const Json& condition) {
-  Node& node = nodes_[schema_location(object_path)];
+void SchemaRecorder::names(const std::string& object_path, const Json& name_rule) {
+  Node& node = nodes_[location_of(mount_ + object_path)];
+  if (node.names && node.name_rule != name_rule)
+    throw InternalError("schema: the names of " + location_of(mount_ + object_path) + " have two rules");
+  node.names = true;
+  node.name_rule = name_rule;
+}
+
+void SchemaRecorder::key_pattern(const std::string& object_path, const std::string& pattern) {
+  Group& g = group_of(mount_ + object_path);
+  if (std::find(g.patterns.begin(), g.patterns.end(), pattern) == g.patterns.end()) g.patterns.push_back(pattern);
+}
+
+void SchemaRecorder::branch(const std::string& view_path, const std::string& label, const Json& condition) {
+  const std::string object_path = mount_ + view_path;
+  Node& node = nodes_[location_of(object_path)];
   form_of_[object_path] = label;
   for (const Group& g : node.groups) {
     if (g.label != label) continue;
     if (g.condition != condition)
-      throw InternalError("schema: form " + label + " of " + schema_location(object_path) + " has two conditions");
+      throw InternalError("schema: form " + label + " of " + location_of(object_path) + " has two conditions");
     return;
   }
   Group g;
@@ -104,7 +138,6 @@ bool has_property(const std::vector<std::string>& keys, const std::string& key) 
 void SchemaRecorder::render_properties(const std::string& location, const Group& g,
                                        const std::map<std::string, std::string>& texts, std::set<std::string>* used,
                                        Json* out) const {
-  if (g.properties.empty()) return;
   Json properties = Json::object();
   Json required = Json::array();
   for (const Property& p : g.properties) {
@@ -119,11 +152,25 @@ void SchemaRecorder::render_properties(const std::string& location, const Group&
       for (auto kw = object.begin(); kw != object.end(); ++kw) s[kw.key()] = kw.value();
     }
     if (nodes_.count(child + "/[]")) s["items"] = render(child + "/[]", texts, used);
+    if (p.key == "*" && nodes_.at(location).names) {  // every entry of a name-keyed object
+      (*out)["additionalProperties"] = std::move(s);
+      continue;
+    }
     properties[p.key] = std::move(s);
     if (p.required.value_or(false)) required.push_back(p.key);
   }
-  (*out)["properties"] = std::move(properties);
+  if (!properties.empty()) (*out)["properties"] = std::move(properties);
   if (!required.empty()) (*out)["required"] = std::move(required);
+  if (g.patterns.empty()) return;
+  Json patterns = Json::object();
+  for (const std::string& pattern : g.patterns) {
+    const std::string child = location + "/" + pattern;
+    auto text = texts.find(child);
+    if (text == texts.end()) throw InternalError("schema: " + child + " has no description");
+    used->insert(child);
+    patterns[pattern] = {{"description", text->second}};
+  }
+  (*out)["patternProperties"] = std::move(patterns);
 }
 
 Json SchemaRecorder::render(const std::string& location, const std::map<std::string, std::string>& texts,
@@ -133,6 +180,7 @@ Json SchemaRecorder::render(const std::string& location, const std::map<std::str
   std::vector<std::string> base_keys;
   for (const Property& p : base.properties) base_keys.push_back(p.key);
   Json out = {{"type", "object"}};
+  if (node.names && !node.name_rule.is_null()) out["propertyNames"] = node.name_rule;
   render_properties(location, base, texts, used, &out);
   // Every key an object allows has a rule that some example reached, so that no key of the format
   // escapes the schema's checks (and its description).
@@ -150,7 +198,15 @@ Json SchemaRecorder::render(const std::string& location, const std::map<std::str
   }
   // Several forms: each one's keys apply when its condition holds, and each names the keys it allows
   // (propertyNames: additionalProperties would not see the keys the forms share).
-  if (base.closed) out["propertyNames"] = {{"enum", base.allowed}};
+  // Keys a pattern allows (comments) are allowed in every form.
+  auto names_allowed = [&](const std::vector<std::string>& allowed) -> Json {
+    if (base.patterns.empty()) return {{"enum", allowed}};
+    Json any = Json::array({{{"enum", allowed}}});
+    for (const std::string& p : base.patterns) any.push_back({{"pattern", p}});
+    return {{"anyOf", any}};
+  };
+  if (node.names) throw InternalError("schema: " + location + " is keyed by names and takes several forms");
+  if (base.closed) out["propertyNames"] = names_allowed(base.allowed);
   Json all = Json::array();
   for (std::size_t i = 1; i < node.groups.size(); ++i) {
     const Group& g = node.groups[i];
@@ -160,7 +216,7 @@ Json SchemaRecorder::render(const std::string& location, const std::map<std::str
       std::vector<std::string> keys;
       for (const Property& p : g.properties) keys.push_back(p.key);
       check_allowed(g, keys);
-      then["propertyNames"] = {{"enum", g.allowed}};
+      then["propertyNames"] = names_allowed(g.allowed);
     }
     all.push_back({{"if", g.condition}, {"then", std::move(then)}});
   }

@@ -21,7 +21,8 @@
 
 namespace attnsim {
 
-// What a key means, by its location: the JSON path with array indices as [] ("/layers/[]/heads").
+// What a key means, by its location: the JSON path with array indices as [] ("/layers/[]/heads"), the
+// entries of an object keyed by names as * ("/ops/*/kind"), and a key pattern as itself ("/^//").
 struct SchemaDescription {
   std::string location;
   std::string text;
@@ -30,8 +31,9 @@ struct SchemaDescription {
 class SchemaRecorder {
  public:
   // Starts a new example document: which keys were asked for with has(), and which form each object
-  // takes, are per document.
-  void begin_document();
+  // takes, are per document. mount: the location the document sits at in the format (a cascade
+  // mapping inside a mapping file's op: "/ops/*/mapping"); every path it records is taken below it.
+  void begin_document(const std::string& mount = "");
 
   // Called by JsonView (json_reader.h) while recording; object_path is the JSON path of the object.
   // after_probe: a getter's rule, optional when has() asked for the key first (the validator then
@@ -42,6 +44,11 @@ class SchemaRecorder {
   void probe(const std::string& object_path, const std::string& key);
   void keys(const std::string& object_path, const std::vector<std::string>& allowed);
   void branch(const std::string& object_path, const std::string& label, const Json& condition);
+  // The object's keys are names (ops, tensors): its entries are recorded as the key "*" and written as
+  // additionalProperties, with `name_rule` (a JSON Schema, or null) as propertyNames.
+  void names(const std::string& object_path, const Json& name_rule);
+  // Keys matching `pattern` (a regular expression) are allowed besides the listed ones (comments).
+  void key_pattern(const std::string& object_path, const std::string& pattern);
 
   // The schema of the recorded format. InternalError when a key some object allows was never read,
   // when a key has no description, or when a description names no key.
@@ -61,18 +68,24 @@ class SchemaRecorder {
     std::vector<Property> properties;
     bool closed = false;  // the validator rejects keys outside `allowed`
     std::vector<std::string> allowed;
+    std::vector<std::string> patterns;  // and keys matching these
   };
   struct Node {
     std::vector<Group> groups = {Group{}};
+    bool names = false;  // keyed by names: the entries' rule is the property "*"
+    Json name_rule;
   };
 
   Group& group_of(const std::string& object_path);
+  // The location of a JSON path below the mount: array indices become [], names in a name-keyed object *.
+  std::string location_of(const std::string& json_path) const;
   Json render(const std::string& location, const std::map<std::string, std::string>& texts,
               std::set<std::string>* used) const;
   void render_properties(const std::string& location, const Group& g, const std::map<std::string, std::string>& texts,
                          std::set<std::string>* used, Json* out) const;
 
   std::map<std::string, Node> nodes_;                       // by location
+  std::string mount_;                                       // this document's location in the format
   std::map<std::string, std::string> form_of_;              // this document: object path -> group label
   std::set<std::pair<std::string, std::string>> probed_;    // this document: (object path, key)
 };
@@ -81,7 +94,8 @@ class SchemaRecorder {
 Json schema_when_one_of(const std::string& key, const std::vector<std::string>& values);
 Json schema_when_has(const std::string& key);
 
-// The location of a JSON path: array indices become [].
+// The location of a JSON path: array indices become [] (names in a name-keyed object need the
+// recorder, which knows which objects those are).
 std::string schema_location(const std::string& json_path);
 
 }  // namespace attnsim

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/errors.h"
+#include "config/schema_recorder.h"
 
 namespace attnsim {
 
@@ -81,8 +82,9 @@ Json mapping_to_json(const ModelMapping& m) {
   return j;
 }
 
-ModelMapping parse_mapping(const Json& doc, const std::string& source) {
+ModelMapping parse_mapping(const Json& doc, const std::string& source, SchemaRecorder* recorder) {
   Diagnostics diag(source);
+  diag.record_into(recorder);
   ModelMapping m;
   m.source = source;
   JsonView root(&doc, "", &diag);
@@ -92,7 +94,9 @@ ModelMapping parse_mapping(const Json& doc, const std::string& source) {
   }
   root.reject_unknown_keys({"mapping_version", "ops"});
   root.integer("mapping_version", 1, 1, 1);
+  root.annotate("ops", {{"type", "object"}}, /*required=*/true);
   const Json* ops = doc.contains("ops") ? &doc["ops"] : nullptr;
+  JsonView(ops, "/ops", &diag).declare_named_entries({{"type", "object"}});
   if (!ops) {
     diag.add("/ops", "is required: an object from op name (as in --emit tiles, e.g. L0.qkv_proj) to its mapping");
   } else if (!ops->is_object()) {
@@ -107,8 +111,11 @@ ModelMapping parse_mapping(const Json& doc, const std::string& source) {
       }
       OpMapping om;
       om.kind = v.choice("kind", std::nullopt, {"gemm", "flash", "row_fused", "cascade"});
+      v.branch(om.kind, schema_when_one_of("kind", {om.kind}));
       if (om.kind == "cascade") {
         v.reject_unknown_keys({"kind", "mapping"});
+        // Its content is recorded from the cascade mapping's reader (mapper/mapping_schema.cpp).
+        v.annotate("mapping", {{"type", "object"}}, /*required=*/true);
         const Json* cm = it.value().contains("mapping") ? &it.value()["mapping"] : nullptr;
         if (!cm || !cm->is_object())
           diag.add(path + "/mapping", "kind cascade needs \"mapping\": a cascade mapping object (as --emit mapping prints it)",
@@ -123,6 +130,16 @@ ModelMapping parse_mapping(const Json& doc, const std::string& source) {
       if (!k) continue;
       std::string ranks;
       for (const std::string& r : k->ranks) ranks += (ranks.empty() ? "" : ", ") + r;
+      const bool gemm = om.kind == "gemm";
+      v.annotate("tile", {{"type", "object"}, {"propertyNames", {{"enum", k->ranks}}}});
+      v.annotate("loop_order", k->has_loop_order ? Json{{"enum", Json::array({Json::array({"m", "n", "k"}),
+                                                                             Json::array({"n", "m", "k"}),
+                                                                             Json::array({"m", "k", "n"}),
+                                                                             Json::array({"n", "k", "m"})})}}
+                                                 : Json{{"not", Json::object()}});
+      v.annotate("resident", gemm ? Json{{"type", "array"}, {"items", {{"enum", {"A", "B"}}}}, {"uniqueItems", true}}
+                                  : Json{{"not", Json::object()}});
+      if (!gemm) v.annotate("lead_block", {{"not", Json::object()}});
       if (v.has("tile")) {
         const Json& t = it.value()["tile"];
         if (!t.is_object()) {

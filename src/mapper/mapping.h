@@ -77,7 +77,8 @@ std::string mapping_to_text(const ModelMapping& m);
 Json op_mapping_to_json(const OpMapping& m);
 // Reads and validates the form (kinds, rank names per kind, positive tile factors, loop orders that
 // are permutations of the kind's ranks); every problem at once, UserError naming file and path.
-ModelMapping parse_mapping(const Json& doc, const std::string& source);
+// With a recorder, its rules are recorded too (config/schema_recorder.h).
+ModelMapping parse_mapping(const Json& doc, const std::string& source, SchemaRecorder* recorder = nullptr);
 ModelMapping read_mapping_file(const std::string& path);
 
 }  // namespace attnsim
