@@ -85,7 +85,11 @@ void read_timing(const JsonView& t, DramTiming* timing, bool required) {
   const DramTimingField* fields = dram_timing_fields(&n);
   for (int i = 0; i < n; ++i) {
     const DramTimingField& f = fields[i];
-    if (!required && !t.has(f.name)) continue;
+    // The power-down and self-refresh timings are optional in a device file (files written before them
+    // stay valid); a power policy that needs one checks that it is there (check_spec).
+    const bool power_timing = f.member == &DramTiming::tCKE || f.member == &DramTiming::tXP ||
+                              f.member == &DramTiming::tCKESR || f.member == &DramTiming::tXS;
+    if ((!required || power_timing) && !t.has(f.name)) continue;
     timing->*f.member = int(
         t.integer(f.name, required ? std::nullopt : std::optional<std::int64_t>(timing->*f.member), f.min, 100000000));
   }
@@ -202,6 +206,10 @@ void check_spec(const JsonView& d, const DramSpec& s) {
                  " cycles, or a refresh falls due before a request opened after the previous one can be served, "
                  "and refresh starves every request",
              t.tREFI);
+  if (s.power_down_after_cycles > 0 && (t.tCKE == 0 || t.tXP == 0))
+    diag.add(d.child_path("power_down"), "needs the device's tCKE and tXP (its timing, or /dram/timing)");
+  if (s.self_refresh_after_cycles > 0 && (t.tCKESR == 0 || t.tXS == 0))
+    diag.add(d.child_path("self_refresh"), "needs the device's tCKESR and tXS (its timing, or /dram/timing)");
   std::string error;
   AddressMapping m;
   if (!s.mapping.empty() && !m.parse(s.mapping, s, &error)) diag.add(d.child_path("mapping"), error, s.mapping);
