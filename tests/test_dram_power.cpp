@@ -2,7 +2,11 @@
 // hand-derived cycles, the exit timing paid by the next request, the cycles of each rank in each power state,
 // the independent checker's power rules, the fast scheduler against the reference with the policy on, and the
 // config's errors. Every simulation's command trace goes through the timing checker (zero violations).
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
 #include <random>
 
 #include "test_dram_support.h"
@@ -200,4 +204,28 @@ TEST_CASE("dram power: a bad policy is reported with its JSON path", "[dram][pow
   REQUIRE(diag.problems().size() == 2);
   CHECK(diag.problems()[0].find("/dram/power_down/after_cycles") != std::string::npos);
   CHECK(diag.problems()[1].find("/dram/self_refresh/policy") != std::string::npos);
+}
+
+TEST_CASE("dram power: a device file without the power timings is valid until a policy needs them",
+          "[dram][power][config]") {
+  // ddr4-3200's description without tCKE, tXP, tCKESR and tXS (a file written before they existed).
+  Json dev = Json::parse(find_dram_preset("ddr4-3200"));
+  for (const char* k : {"tCKE", "tXP", "tCKESR", "tXS"}) dev["timing"].erase(k);
+  const std::string path = "/tmp/attnsim_test_dram_power_" + std::to_string(getpid()) + ".json";
+  std::ofstream(path) << dev.dump();
+  {
+    Json doc = {{"model", "cycle"}, {"preset", path}};
+    Diagnostics diag("hw.json");
+    parse_cycle_dram(JsonView(&doc, "/dram", &diag));
+    CHECK(diag.problems().empty());
+  }
+  {
+    Json doc = {{"model", "cycle"}, {"preset", path}, {"power_down", {{"policy", "idle_cycles"}, {"after_cycles", 9}}}};
+    Diagnostics diag("hw.json");
+    parse_cycle_dram(JsonView(&doc, "/dram", &diag));
+    REQUIRE(diag.problems().size() == 1);
+    CHECK(diag.problems()[0].find("/dram/power_down") != std::string::npos);
+    CHECK(diag.problems()[0].find("tXP") != std::string::npos);
+  }
+  std::remove(path.c_str());
 }
