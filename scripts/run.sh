@@ -8,7 +8,10 @@
 #   4. plots (scaling, Pareto, stalls, timelines, energy) and a markdown summary: cycles and traffic
 #      (scripts/sweep_summary.py), energy and area (scripts/energy_summary.py: attention's share of each
 #      run's energy, the softmax unit's area and what dropping it saves primal, from `attnsim area`), and
-#      the project's claims about vanilla and primal attention and their verdicts (scripts/claims_table.py).
+#      the project's claims about vanilla and primal attention and their verdicts (scripts/claims_table.py);
+#   5. datapaths at equal PE count: one BERT-base layer on the FuseMax-like preset with the softmax unit
+#      (flash, and unfused spilling its scores), the softmax inside the array (fused) and no softmax unit
+#      (primal), and where primal still wins against the fused design (scripts/fused_summary.py).
 # Everything lands in OUT_DIR (default out/main), named at the end. Rerunning resumes the sweeps.
 # Usage: scripts/run.sh [OUT_DIR]
 set -euo pipefail
@@ -67,5 +70,12 @@ $PY scripts/energy_summary.py "$OUT_DIR/scaling/results.csv" "${area_args[@]}" >
   echo
 } >>"$summary"
 $PY scripts/claims_table.py "$OUT_DIR/scaling/results.csv" >>"$summary"
+echo "== 5. datapaths at equal PE count: BERT-base layer on fusemax-cloud =="
+mkdir -p "$OUT_DIR/datapaths"
+build/attnsim compare --hw fusemax-cloud --model models/bert-base-layer.json --batch 4 --seq-lens 1024,4096,16384 \
+  --datapaths softmax_unit:flash,softmax_unit:unfused:spill=1,in_array:fused,no_softmax:primal \
+  --out "$OUT_DIR/datapaths" -j "$JOBS" >"$OUT_DIR/datapaths/table.txt"
+$PY scripts/fused_summary.py "$OUT_DIR/datapaths/compare.csv" \
+  --title "Datapaths at equal PE count: BERT-base layer, batch 4, fusemax-cloud (256x256 PEs)" >>"$summary"
 ls "$P"/*.png | sed 's/^/  /'
-echo "results in $OUT_DIR: summary.md, plots/, scaling/results.csv, design/results.csv, trace-*/, area/"
+echo "results in $OUT_DIR: summary.md, plots/, scaling/results.csv, design/results.csv, trace-*/, area/, datapaths/"

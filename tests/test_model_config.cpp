@@ -131,6 +131,14 @@ TEST_CASE("every model preset loads with the shapes its description cites", "[mo
   check("lra-text", 2, 64, 2, 32, 4096, 128, A::Gelu, K::LayerNorm, P::Pre, false);
   check("gpt-wikitext103", 6, 512, 8, 64, 512, 2048, A::Gelu, K::LayerNorm, P::Pre, true);
   check("llama2-7b-layer", 1, 4096, 32, 128, 4096, 11008, A::SwiGlu, K::RmsNorm, P::Pre, true);
+  check("llama2-7b", 32, 4096, 32, 128, 4096, 11008, A::SwiGlu, K::RmsNorm, P::Pre, true);
+  check("llama3-8b", 32, 4096, 32, 128, 8192, 14336, A::SwiGlu, K::RmsNorm, P::Pre, true);
+  // Generation and grouped-query attention as the descriptions cite them.
+  const ModelConfig l2 = load_model_config("llama2-7b"), l3 = load_model_config("llama3-8b"),
+                    gpt = load_model_config("gpt-wikitext103");
+  CHECK((l2.generate == 128 && l2.prefill == 4096 && l2.layers[0].kv_heads == 32));
+  CHECK((l3.generate == 128 && l3.prefill == 8192 && l3.layers[0].kv_heads == 8));
+  CHECK((gpt.generate == 0 && gpt.prefill == 512 && gpt.layers[0].kv_heads == 8));  // defaults: none, seq_len, heads
 }
 
 TEST_CASE("an unknown model name lists the presets", "[model][errors]") {
@@ -457,9 +465,9 @@ TEST_CASE("model: the --help variant syntax names exactly the parameters the par
   // The expected table, written from the variants' papers (model_config.h): primal takes a rank and
   // a sample count, the other low-rank forms a rank, the vanilla ones nothing.
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
-      {"unfused", {}},          {"row_fused", {}},          {"flash", {}},
+      {"unfused", {"spill"}},   {"row_fused", {}},          {"flash", {}},
       {"primal", {"rank", "samples"}}, {"primal_causal", {"rank"}}, {"lowrank_linear", {"rank"}},
-      {"linformer", {"rank"}},  {"performer", {"rank"}},   {"nystromformer", {"rank"}}};
+      {"linformer", {"rank"}},  {"performer", {"rank"}},   {"nystromformer", {"rank"}}, {"fused", {}}};
   const std::string help = variant_syntax_help();
   REQUIRE(expected.size() == attn_variant_names().size());
   for (const auto& [name, params] : expected) {
@@ -467,7 +475,7 @@ TEST_CASE("model: the --help variant syntax names exactly the parameters the par
     std::string problem;
     CHECK(parse_variant_spec(name, &problem).has_value());
     for (const std::string& p : params) {
-      CHECK(parse_variant_spec(name + ":" + p + "=7", &problem).has_value());
+      CHECK(parse_variant_spec(name + ":" + p + (p == "spill" ? "=1" : "=7"), &problem).has_value());  // spill: 0 or 1
       const bool named = help.find(name + " takes " + p) != std::string::npos ||
                          help.find(" and " + p + " = ") != std::string::npos;
       CHECK(named);

@@ -69,6 +69,9 @@ int cmd_check(const Args& args) {
       std::cout << f << ": ok (hardware: " << hw.array.rows << "x" << hw.array.cols << " "
                 << to_string(hw.array.dataflow) << ", " << hw.sram.total_bytes() << " B SRAM in " << hw.sram.banks
                 << " banks)\n";
+      for (const ScheduleAdmission& a : admitted_schedules(hw))
+        std::cout << f << ": attention schedule " << a.schedule << ": " << (a.admitted ? "admitted" : "not admitted")
+                  << " (" << a.why << ")\n";
       std::vector<LintWarning> found = lint_hardware(hw, model ? 0 : kTypicalHeadDim);
       for (LintWarning& w : found)
         if (w.rule == "softmax_rate") w.message += " (head_dim " + std::to_string(kTypicalHeadDim) + "; --model gives the model's)";

@@ -64,6 +64,33 @@ std::string point_name(std::int64_t seq_len, const std::string& variant) {
   return "N=" + std::to_string(seq_len) + " " + variant;
 }
 
+// The datapath variants of one preset (--datapaths): the same array, SRAM and DRAM, with the units that
+// normalise the scores changed. softmax_unit: the softmax unit and no in-array datapath (scores leave
+// through the array's edge); in_array: the hardware as given, whose /datapath must admit fused attention;
+// no_softmax: neither (softmax, if any, on the vector unit).
+const char* const kDatapathNames[] = {"softmax_unit", "in_array", "no_softmax"};
+
+HwConfig datapath_variant(const HwConfig& hw, const std::string& name) {
+  Json doc = hw.resolved;
+  const std::string source = hw.source + " (datapath " + name + ")";
+  if (name == "softmax_unit") {
+    if (!hw.softmax.present)
+      throw UserError("--datapaths: softmax_unit needs a hardware config with a /softmax section; " + hw.source +
+                      " has none");
+    doc.erase("datapath");
+  } else if (name == "in_array") {
+    if (!hw.datapath.admits_fused_attention())
+      throw UserError("--datapaths: in_array needs a /datapath that admits fused attention (attnsim check " +
+                      hw.source + " says what is missing)");
+  } else if (name == "no_softmax") {
+    doc.erase("datapath");
+    doc.erase("softmax");
+  } else {
+    throw UserError("--datapaths: the datapath must be one of softmax_unit|in_array|no_softmax, got \"" + name + "\"");
+  }
+  return parse_hw_config(doc, source);
+}
+
 // Runs in the child: the whole model, one simulation, its report as JSON text.
 void write_text_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -75,8 +102,8 @@ void write_text_file(const std::string& path, const std::string& text) {
 int cmd_compare(const Args& args) {
   po::options_description opts("options");
   std::string hw_name, model_name, out_dir, dtype;
-  std::vector<std::string> variant_args, seq_len_args, sets;
-  std::int64_t batch = 0;
+  std::vector<std::string> variant_args, seq_len_args, sets, datapath_args;
+  std::int64_t batch = 0, generate = 0;
   int jobs = 1;
   const std::string variants_help =
       "attention variants to compare, comma-separated, each on every layer; the first is the baseline of the "
@@ -87,10 +114,18 @@ int cmd_compare(const Args& args) {
   add("help,h", "this text");
   add("hw", po::value(&hw_name)->required(), "hardware config: a JSON file, or a preset (edge, cloud, tpu-v1)");
   add("model", po::value(&model_name)->required(), model_help.c_str());
-  add("variants", po::value(&variant_args)->required()->composing(), variants_help.c_str());
+  add("variants", po::value(&variant_args)->composing(), variants_help.c_str());
+  add("datapaths", po::value(&datapath_args)->composing(),
+      "datapath variants of the one hardware config as a further axis, comma-separated DATAPATH:VARIANT items "
+      "(DATAPATH: softmax_unit = the softmax unit and no in-array datapath, in_array = the config as given, whose "
+      "/datapath must admit fused attention, no_softmax = neither; VARIANT as in --variants), e.g. "
+      "softmax_unit:flash,in_array:fused,no_softmax:primal; listed after --variants' columns");
   add("seq-lens", po::value(&seq_len_args)->composing(),
       "sequence lengths N, comma-separated (default: the model's own)");
   add("batch", po::value(&batch), "override every layer's batch");
+  add("generate", po::value(&generate),
+      "generate this many tokens per sequence (the model's /generate); the sequence lengths are then the prompt's "
+      "(/prefill), and each point reports its prefill and decode steps (generation in its report)");
   add("dtype", po::value(&dtype), "override the model's operand type: fp32, fp16, bf16, int8");
   add("set", po::value(&sets)->composing(),
       "override a hardware value before validation: /json/pointer=VALUE (repeatable)");
@@ -98,7 +133,7 @@ int cmd_compare(const Args& args) {
   add("jobs,j", po::value(&jobs), "simulate up to this many points at once, each in its own process (default 1)");
   po::variables_map vm;
   if (!parse_options("compare",
-                     "--hw FILE|PRESET --model FILE|PRESET --variants V1,V2,... [--seq-lens N1,N2,...] [--batch B] "
+                     "--hw FILE|PRESET --model FILE|PRESET --variants V1,V2,... [--datapaths D1:V1,...] [--seq-lens N1,N2,...] [--batch B] "
                      "[--dtype T] [--set /ptr=V]... [--out DIR] [--jobs J]",
                      opts, nullptr, args, vm))
     return 0;
@@ -107,6 +142,8 @@ int cmd_compare(const Args& args) {
   if (jobs < 1 || jobs > kMaxJobs)
     throw UserError("--jobs: must be in [1, " + std::to_string(kMaxJobs) + "], got " + std::to_string(jobs));
   if (vm.count("batch") && batch <= 0) throw UserError("--batch: must be at least 1, got " + std::to_string(batch));
+  if (vm.count("generate") && generate <= 0)
+    throw UserError("--generate: must be at least 1, got " + std::to_string(generate));
   std::vector<AttentionSpec> specs;
   std::vector<std::string> labels;
   for (const std::string& arg : variant_args) {
@@ -121,6 +158,29 @@ int cmd_compare(const Args& args) {
       labels.push_back(label);
     }
   }
+  // --datapaths: DATAPATH:VARIANT items; the variant part may carry parameters (no_softmax:primal:rank=20).
+  std::vector<std::string> datapath_of(labels.size());  // "" for --variants' columns: the hardware as given
+  for (const std::string& arg : datapath_args) {
+    for (const std::string& item : split_variant_list(arg)) {
+      const std::size_t colon = item.find(':');
+      if (colon == std::string::npos)
+        throw UserError("--datapaths: \"" + item + "\": must be DATAPATH:VARIANT (e.g. in_array:fused)");
+      const std::string dp = item.substr(0, colon);
+      if (std::find(std::begin(kDatapathNames), std::end(kDatapathNames), dp) == std::end(kDatapathNames))
+        throw UserError("--datapaths: \"" + item + "\": the datapath must be one of softmax_unit|in_array|no_softmax, got \"" +
+                        dp + "\"");
+      std::string problem;
+      const std::optional<AttentionSpec> spec = parse_variant_spec(item.substr(colon + 1), &problem);
+      if (!spec) throw UserError("--datapaths: \"" + item + "\": " + problem);
+      const std::string label = dp + "/" + variant_label(*spec);
+      if (std::find(labels.begin(), labels.end(), label) != labels.end())
+        throw UserError("--datapaths: " + label + " is listed twice");
+      specs.push_back(*spec);
+      labels.push_back(label);
+      datapath_of.push_back(dp);
+    }
+  }
+  if (labels.empty()) throw UserError("compare: give --variants, --datapaths or both");
   std::vector<std::int64_t> seq_lens;
   for (const std::string& arg : seq_len_args) {
     std::size_t start = 0;
@@ -135,9 +195,13 @@ int cmd_compare(const Args& args) {
     }
   }
   const HwConfig hw = load_hw(hw_name, sets);
+  // One hardware config per column: the one given, or its datapath variant.
+  std::vector<HwConfig> column_hw;
+  for (const std::string& dp : datapath_of) column_hw.push_back(dp.empty() ? hw : datapath_variant(hw, dp));
   ModelOverrides base_ov;
   base_ov.batch = vm.count("batch") ? batch : 0;
   base_ov.dtype = dtype;
+  base_ov.generate = vm.count("generate") ? generate : 0;
   const ModelConfig base = load_model_config(model_name, base_ov);
   if (seq_lens.empty()) seq_lens.push_back(base.layers.front().seq_len);
   // The operand check compile_model makes, made here so that a mismatch is bad input, not a failure
@@ -154,7 +218,8 @@ int cmd_compare(const Args& args) {
     for (std::size_t v = 0; v < specs.size(); ++v) {
       ModelOverrides ov = base_ov;
       ov.seq_len = n;
-      ov.variant = labels[v];
+      if (base.generate > 0) ov.prefill = n;  // generating: N is the prompt's length
+      ov.variant = variant_label(specs[v]);
       try {
         models.push_back(load_model_config(model_name, ov));
       } catch (const UserError& e) {
@@ -170,7 +235,11 @@ int cmd_compare(const Args& args) {
   if (!out_dir.empty()) make_directories(out_dir);
 
   std::vector<ChildTask> tasks;
-  for (const ModelConfig& m : models) tasks.push_back([&hw, &m] { return simulate_model(hw, m).dump(); });
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const HwConfig& h = column_hw[i % specs.size()];
+    const ModelConfig& m = models[i];
+    tasks.push_back([&h, &m] { return simulate_model(h, m).dump(); });
+  }
   std::cerr << "attnsim compare: " << base.source << " (" << base.layers.size() << " layers) on " << hw.source << ", "
             << labels.size() << " variants x " << seq_lens.size() << " sequence lengths = " << tasks.size() << " runs, "
             << std::min<std::size_t>(std::size_t(jobs), tasks.size()) << " at a time\n";
@@ -190,7 +259,12 @@ int cmd_compare(const Args& args) {
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.2f s", r.seconds);
     std::cerr << "[" << ++finished << "/" << tasks.size() << "] " << point_name(p.seq_len, p.variant) << ": "
-              << (p.ok ? p.report["cycles"].dump() + " cycles, " + seconds
+              << (p.ok ? p.report["cycles"].dump() + " cycles" +
+                             (p.report.contains("generation") && !p.report["generation"]["tpot_s"].is_null()
+                                  ? " (prefill), " + p.report["generation"]["tpot_s"]["mean"].dump() +
+                                        " s per output token"
+                                  : std::string()) +
+                             ", " + seconds
                        : std::string("failed after ") + seconds + ": " + p.error.substr(0, p.error.find('\n')))
               << "\n"
               << std::flush;

@@ -13,8 +13,10 @@
 #include "config/model_config.h"
 #include "hw/accelerator.h"
 #include "ir/graph.h"
+#include "report/generation_report.h"
 #include "report/report.h"
 #include "report/trace.h"
+#include "sim/generate.h"
 #include "sim/simulate.h"
 
 namespace attnsim::cli {
@@ -42,7 +44,7 @@ int cmd_run(const Args& args) {
   po::options_description opts("options");
   std::string hw_name, model_name, out_dir, emit, variant, dtype, scalesim_cfg, topology;
   int jobs = 1;
-  std::int64_t seq_len = 0, batch = 0;
+  std::int64_t seq_len = 0, batch = 0, generate = 0, prefill = 0;
   std::vector<std::string> sets;
   std::string trace_dir, trace_formats = "timeline,perfetto";
   MapperFlags mapper;
@@ -55,7 +57,12 @@ int cmd_run(const Args& args) {
       "model", po::value(&model_name),
       ("workload: a JSON file, or a model preset (" + model_preset_names() + ")").c_str())(
       "seq-len", po::value(&seq_len), "override every layer's sequence length N")(
-      "batch", po::value(&batch), "override every layer's batch")(
+      "batch", po::value(&batch), "override every layer's batch (in generation: the sequences decoded together)")(
+      "generate", po::value(&generate),
+      "generate this many tokens per sequence after the prompt (the model's /generate): a prefill, then one decode "
+      "step per further token, with the KV cache or the low-rank state")(
+      "prefill", po::value(&prefill), "with generation: the prompt's tokens per sequence (the model's /prefill)")(
+      "all-steps", "with generation: simulate every decode step instead of a sampled subset with interpolation")(
       "variant", po::value(&variant), ("override every layer's attention variant: " + variants).c_str())(
       "dtype", po::value(&dtype), "override the model's operand type: fp32, fp16, bf16, int8")(
       "set", po::value(&sets)->composing(),
@@ -92,7 +99,7 @@ int cmd_run(const Args& args) {
       "scalesim-cfg", po::value(&scalesim_cfg),
       "with --topology (or its TopologyCsvLoc): the hardware as a SCALE-Sim v2 run config instead of --hw; compute "
       "cycles are then SCALE-Sim's")(
-      "jobs", po::value(&jobs), "with --topology: layers simulated at once (default 1)");
+      "jobs", po::value(&jobs), "with --topology: layers simulated at once; with generation: steps (default 1)");
   mapper.add_to(opts, "each op's schedule");
   po::variables_map vm;
   if (!parse_options("run",
@@ -115,7 +122,7 @@ int cmd_run(const Args& args) {
     return run_scalesim_topology(hw_name, scalesim_cfg, topology, sets, mapper.options(), jobs, out_dir);
   }
   if (model_name.empty()) throw UserError("--model or --topology: the workload is required");
-  if (jobs != 1) throw UserError("--jobs: only with --topology");
+
   TraceOptions trace;
   const bool tracing = vm.count("trace") > 0;
   for (const char* flag :
@@ -151,10 +158,37 @@ int cmd_run(const Args& args) {
   ov.batch = vm.count("batch") ? batch : 0;
   ov.variant = variant;
   ov.dtype = dtype;
+  ov.generate = vm.count("generate") ? generate : 0;
+  ov.prefill = vm.count("prefill") ? prefill : 0;
+  if (vm.count("generate") && generate <= 0) throw UserError("--generate: must be at least 1, got " + std::to_string(generate));
+  if (vm.count("prefill") && prefill <= 0) throw UserError("--prefill: must be at least 1, got " + std::to_string(prefill));
   if (vm.count("seq-len") && seq_len <= 0) throw UserError("--seq-len: must be at least 1, got " + std::to_string(seq_len));
   if (vm.count("batch") && batch <= 0) throw UserError("--batch: must be at least 1, got " + std::to_string(batch));
   const ModelConfig model = load_model_config(model_name, ov);
-  const Graph graph = build_graph(model);
+  if (jobs < 1 || (jobs != 1 && model.generate == 0)) throw UserError("--jobs: only with --topology or generation, at least 1");
+  if (vm.count("all-steps") && model.generate == 0) throw UserError("--all-steps: only with generation (--generate N)");
+  if (model.generate > 0 && emit.empty()) {
+    if (tracing) throw UserError("--trace: not with generation (each decode step is a simulation of its own)");
+    HwConfig hw = load_hw(hw_name, sets);
+    GenerationOptions gopt;
+    gopt.all_steps = vm.count("all-steps") > 0;
+    gopt.jobs = jobs;
+    std::cerr << "attnsim run: " << model.source << " (" << model.layers.size() << " layers), prefill "
+              << model.prefill << ", generating " << model.generate << " tokens, batch " << model.layers.front().batch
+              << " on " << hw.source << "\n";
+    const Json report = simulate_generation(hw, model, gopt);
+    print_generation(std::cout, report);
+    if (!out_dir.empty()) {
+      make_directories(out_dir);
+      write_json_file(out_dir + "/report.json", report);
+      write_csv_file(out_dir + "/report.csv", headline_figures(report));
+      write_generation_steps_csv(out_dir + "/steps.csv", report);
+      std::cout << "  report written to " << out_dir << "/report.json, report.csv and steps.csv\n";
+    }
+    return 0;
+  }
+  const ModelConfig& whole = model.generate > 0 ? prefill_model(model) : model;
+  const Graph graph = build_graph(whole);
   if (emit == "graph") {
     print_graph(graph, std::cout);
     return 0;

@@ -54,6 +54,24 @@ std::uint32_t Emitter::gemm(const SramTile& a, const SramTile& b, const SramTile
   return add(in, deps);
 }
 
+std::uint32_t Emitter::fused_attention(const SramTile& q, const SramTile& k, const SramTile& v, const SramTile& o,
+                                      std::int64_t key_tile, float scale, bool causal, std::int64_t mask_offset,
+                                      std::initializer_list<std::uint32_t> deps) {
+  Instr in;
+  in.op = Opcode::Gemm;
+  in.sub = std::uint8_t(GemmKind::FusedAttention);
+  in.m = q.rows, in.k = q.cols, in.n = k.rows;
+  ATTNSIM_ASSERT(k.cols == in.k && v.rows == in.n && v.cols == in.k && o.rows == in.m && o.cols == in.k && key_tile > 0,
+                 "fused attention tile shapes disagree");
+  in.b_transposed = true;
+  in.rows = std::uint32_t(key_tile);
+  in.imm = scale;
+  in.causal = causal;
+  in.mask_offset = std::int32_t(mask_offset);
+  in.a = q, in.b = k, in.v = v, in.c = o;
+  return add(in, deps);
+}
+
 std::uint32_t Emitter::vector(VecOp op, const SramTile& a, const SramTile& b, const SramTile& c,
                               std::initializer_list<std::uint32_t> deps, float imm, bool first) {
   Instr in;

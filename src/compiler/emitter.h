@@ -37,6 +37,11 @@ class Emitter {
   std::uint32_t softmax(SmOp op, const SramTile& a, const SramTile& b, const SramTile& c,
                         std::initializer_list<std::uint32_t> deps, float scale = 0.f, bool causal = false,
                         std::int64_t mask_offset = 0, bool first = false);
+  // GEMM FusedAttention (tile_program.h, GemmKind): o = softmax(scale q k^T, causal mask) v over key tiles of
+  // key_tile keys.
+  std::uint32_t fused_attention(const SramTile& q, const SramTile& k, const SramTile& v, const SramTile& o,
+                                std::int64_t key_tile, float scale, bool causal, std::int64_t mask_offset,
+                                std::initializer_list<std::uint32_t> deps);
   std::uint32_t barrier();
 
   const TensorInfo& tensor(std::uint16_t t) const { return tensors_[t]; }

@@ -9,6 +9,7 @@
 #include "cascade/mapping.h"
 #include "common/errors.h"
 #include "compiler/attention_lowering.h"
+#include "compiler/fused_attention_lowering.h"
 #include "compiler/gemm_lowering.h"
 #include "compiler/lowrank_lowering.h"
 #include "compiler/rowwise_lowering.h"
@@ -182,6 +183,17 @@ class Lowering {
       case OpKind::Relu:
         j.op = VecOp::Relu;
         break;
+      case OpKind::Copy:  // decode: the new K and V rows appended to the cache
+        j.op = VecOp::Copy;
+        break;
+      case OpKind::L2Norm:  // decode: primal_causal's normalised prefix sums
+        j.op = VecOp::L2Norm;
+        break;
+      case OpKind::AddRow:  // decode: primal_causal's bias
+        j.op = VecOp::AddRow;
+        j.has_params = true;
+        j.params = block_of(i.in[1]);
+        break;
       case OpKind::RowSum:
       case OpKind::RowMax:
         j.op = op.kind == OpKind::RowSum ? VecOp::RowSum : VecOp::RowMax;
@@ -226,6 +238,9 @@ class Lowering {
       case AttnVariant::Cascade:
         lower_cascade_group(grp, name);
         return;
+      case AttnVariant::Fused:
+        lower_fused_group(grp, name);
+        return;
       default: {
         // Low-rank variants: their phases (a global one before the barrier, then the stream).
         for (LowRankPhase& ph : lower_lowrank_group(hw_, g_, grp, name, opt_)) {
@@ -256,10 +271,16 @@ class Lowering {
   void lower_vanilla_group(const AttentionGroup& grp, const std::string& name) {
     const AttnVariant variant = grp.spec.variant;
     const std::int64_t n = grp.seq_len, dh = grp.head_dim;
-    auto c = std::make_shared<cascade::Cascade>(cascade::bind_cascade(
-        cascade::parse_cascade(cascade::vanilla_attention_json(), "vanilla"),
-        {{"N", double(n)}, {"d", double(dh)}}, grp.causal));
+    // A decode step's group has query_len query rows (M) against n cached keys.
+    Json desc = cascade::vanilla_attention_json();
+    if (grp.query_len) desc["ranks"]["m"] = "M";
+    auto c = std::make_shared<cascade::Cascade>(
+        cascade::bind_cascade(cascade::parse_cascade(desc, "vanilla"),
+                              {{"N", double(n)}, {"M", double(grp.query_len ? grp.query_len : n)}, {"d", double(dh)}},
+                              grp.causal));
     const int mr = c->desc.rank_index("m"), pr = c->desc.rank_index("p");
+    // The published unfused baseline spills the score matrix whatever its size (unfused:spill=1).
+    if (variant == AttnVariant::Unfused && grp.spec.spill) return lower_unfused_spilled(grp);
     const OpMapping* fixed = opt_.fixed ? opt_.fixed->find(name) : nullptr;
     const char* kind = variant == AttnVariant::Flash ? "flash" : variant == AttnVariant::RowFused ? "row_fused" : "unfused";
     cascade::Mapping m;
@@ -327,6 +348,34 @@ class Lowering {
     if (!om.tile.count("m")) om.tile["m"] = n;
     if (!om.tile.count("p")) om.tile["p"] = n;
     add_cascade_phases(grp, name, c, m, vanilla_plan_text(*c, m, variant), om);
+  }
+
+  // Attention fused in the array (compiler/fused_attention_lowering.h): one phase, every head in turn.
+  void lower_fused_group(const AttentionGroup& grp, const std::string& name) {
+    if (opt_.fixed && opt_.fixed->find(name))
+      throw UserError(opt_.fixed->where(name, "") +
+                      ": fused attention has a fixed schedule (query blocks of the array's rows, key tiles of its "
+                      "columns) and no mapping choices; remove the entry");
+    const std::int64_t n = grp.seq_len, dh = grp.head_dim;
+    const FusedAttentionPlan p = plan_fused_attention(hw_, n, dh, capacity_, name);
+    std::vector<HeadBlocks> heads;
+    for (const AttentionGroup::Head& h : grp.heads)
+      heads.push_back({block_of(h.q), block_of(h.k), block_of(h.v), block_of(h.o)});
+    Step s;
+    std::ostringstream os;
+    os << "fused in the array: query blocks of " << p.bq << " rows over key tiles of " << p.key_tile
+       << ", one GEMM fused_attention per block (Q K^T, online softmax in the PEs and row units, P V); K/V of "
+       << p.kv_buffers << " head(s) on chip";
+    s.info = {name, grp.layer, OpClass::QK, os.str(), 0, {}};
+    s.buffers = FusedAttentionEmitter(hw_, p, n, dh, 0).buffers(phase());
+    const HwConfig& hw = hw_;
+    const bool causal = grp.causal;
+    const float scale = grp.scale;
+    s.emit = [&hw, p, n, dh, heads, causal, scale](Emitter& em) {
+      FusedAttentionEmitter e(hw, p, n, dh, 0);
+      for (const HeadBlocks& h : heads) e.emit_head(em, h, causal, scale);
+    };
+    add_step(std::move(s));
   }
 
   // A user's cascade mapping for op `name`: its errors name the file and /ops/NAME/mapping/...
@@ -563,7 +612,11 @@ class Lowering {
       TensorInfo ti{t.name, 0, std::uint64_t(t.rows), std::uint64_t(t.cols), t.elem_bytes};
       const bool scores = t.name.size() > 2 && (t.name.substr(t.name.size() - 2) == ".S" ||
                                                 t.name.substr(t.name.size() - 2) == ".P");
-      if (!scores || std::find(spilled_.begin(), spilled_.end(), t.layer) != spilled_.end()) {
+      if (t.alias_of >= 0) {  // the same bytes as an earlier tensor, seen with another shape
+        ATTNSIM_ASSERT(std::size_t(t.alias_of) < i, "tensor " + t.name + " aliases a later tensor");
+        ti.dram_base = cm.program.tensors[std::size_t(t.alias_of)].dram_base;
+        ti.alias_of = t.alias_of;
+      } else if (!scores || std::find(spilled_.begin(), spilled_.end(), t.layer) != spilled_.end()) {
         ti.dram_base = next;
         next = align_up(next + ti.bytes(), 4096);
       }

@@ -26,6 +26,8 @@ const char* const kHwExampleIdeal = R"({
   "vector": {"lanes": 16, "latency_cycles": 4,
              "cost": {"add": 1, "mul": 1, "max": 1, "exp": 4, "rsqrt": 4, "reciprocal": 4, "prefix_sum": 1}},
   "softmax": {"lanes": 16, "exp_per_cycle": 8, "latency_cycles": 4},
+  "datapath": {"pe": {"max": 1, "add": 1, "row_scalar_mul": 1, "exp": 4, "score_entries": 2},
+               "row_units": {"count": 16, "ops_per_cycle": 2, "exp_cycles": 4}},
   "energy": {"preset": "7nm", "datatype": "fp16", "dram": "hbm2"}
 })";
 const char* const kHwExampleCycle = R"({
@@ -146,6 +148,21 @@ std::vector<SchemaDescription> hw_descriptions() {
       {"/softmax/lanes", "lanes of max, add and multiply"},
       {"/softmax/exp_per_cycle", "exponentials (and reciprocals) per cycle in total; at most lanes (default lanes)"},
       {"/softmax/latency_cycles", "pipeline depth in cycles, paid once per instruction (default 4)"},
+      {"/datapath",
+       "optional capabilities beyond MAC for attention fused in the array (FuseMax class); absent: none"},
+      {"/datapath/pe", "what each PE of the 2D array can do besides MAC; a missing primitive is one it cannot do"},
+      {"/datapath/pe/max", "cycles per element of a running-max compare in a PE (0: not supported, the default)"},
+      {"/datapath/pe/add", "cycles per element of an add in a PE (0: not supported, the default)"},
+      {"/datapath/pe/row_scalar_mul",
+       "cycles per element of a multiply by a scalar broadcast along the array row (0: not supported, the default)"},
+      {"/datapath/pe/exp", "cycles per element of an exponential in a PE (0: not supported, the default)"},
+      {"/datapath/pe/score_entries",
+       "fp32 score elements each PE holds (0: none, the default); 2 or more let the next key tile's Q K^T accumulate "
+       "while this tile's probabilities wait for P V"},
+      {"/datapath/row_units", "optional 1D array of row units beside the 2D array (per-row running max, sum, output)"},
+      {"/datapath/row_units/count", "row units (each serves one query row at a time; count >= array rows: one per row)"},
+      {"/datapath/row_units/ops_per_cycle", "add, multiply or max operations per cycle per unit (default 1)"},
+      {"/datapath/row_units/exp_cycles", "cycles of one exponential or reciprocal on a row unit (default 4)"},
       {"/energy", "the per-action energy and area table that prices the run's counted actions (optional)"},
       {"/energy/preset", "an energy table preset: " + energy_preset_names() + " (default 45nm)"},
       {"/energy/file", "an energy table file instead of a preset, relative to this file's directory"},
@@ -167,15 +184,17 @@ const char* const kModelExample = R"({
   "$schema": "attnsim-model.schema.json",
   "description": "every key",
   "dtype": "fp16",
-  "defaults": {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 128, "batch": 1,
+  "defaults": {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 128, "batch": 1, "kv_heads": 2,
                "ffn": {"width": 256, "activation": "gelu"}, "norm": "layernorm", "norm_position": "pre",
                "causal": false, "attention": {"variant": "flash"}},
   "layers": [
     {"repeat": 2},
-    {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 128, "batch": 1,
+    {"d_model": 64, "heads": 2, "head_dim": 32, "seq_len": 128, "batch": 1, "kv_heads": 1,
      "ffn": {"width": 256, "activation": "relu"}, "norm": "rmsnorm", "norm_position": "post", "causal": false,
      "attention": {"variant": "primal", "rank": 8, "samples": 64}},
     {"attention": {"variant": "unfused"}},
+    {"attention": {"variant": "unfused", "spill": 1}},
+    {"attention": {"variant": "fused"}},
     {"attention": {"variant": "row_fused"}},
     {"attention": {"variant": "primal_causal", "rank": 8}, "causal": true},
     {"attention": {"variant": "lowrank_linear", "rank": 8}},
@@ -184,6 +203,14 @@ const char* const kModelExample = R"({
     {"attention": {"variant": "nystromformer", "rank": 8}},
     {"attention": {"variant": "cascade", "file": "cascade.json", "mapping": "mapping.json"}}
   ]
+})";
+
+// Generation: a causal model that generates tokens after a prompt (the decode-capable variants).
+const char* const kModelGenerationExample = R"({
+  "generate": 16, "prefill": 64,
+  "defaults": {"d_model": 64, "heads": 4, "head_dim": 16, "seq_len": 64, "kv_heads": 2,
+               "ffn": {"width": 128, "activation": "swiglu"}, "causal": true, "attention": {"variant": "flash"}},
+  "layers": [{}, {"attention": {"variant": "primal_causal"}}, {"attention": {"variant": "lowrank_linear"}}]
 })";
 
 std::vector<SchemaDescription> model_descriptions() {
@@ -195,13 +222,19 @@ std::vector<SchemaDescription> model_descriptions() {
       {"/defaults/repeat", "not allowed here: repeat belongs to a layer entry"},
       {"/layers", "the layers in order; the residual stream keeps its d_model and tokens through the model"},
       {"/layers/[]/repeat", "this entry stands for this many identical layers (default 1)"},
+      {"/generate", "tokens generated per sequence after the prompt, one decode step each (default 0: whole "
+                    "sequences only); every layer causal and of a variant that decodes"},
+      {"/prefill", "tokens of the prompt per sequence, processed at once before the first generated token "
+                   "(default the first layer's seq_len)"},
   };
   const SchemaDescription fields[] = {
       {"d_model", "model width in elements (tokens x d_model is the residual stream); in a layer or the defaults"},
       {"heads", "attention heads (primal: heads x head_dim = d_model); in a layer or the defaults"},
       {"head_dim", "elements per head; in a layer or the defaults"},
       {"seq_len", "sequence length N in tokens; batch x seq_len at most 2^24; in a layer or the defaults"},
-      {"batch", "sequences per batch (default 1)"},
+      {"batch", "sequences per batch (default 1); in generation, the sequences decoded together"},
+      {"kv_heads", "K/V heads in heads (grouped-query attention: heads / kv_heads query heads share one; 1 is "
+                   "multi-query; must divide heads; default heads)"},
       {"ffn", "the feed-forward block; given whole (an entry's ffn replaces the defaults'); in a layer or the defaults"},
       {"ffn/width", "hidden width of the feed-forward block in elements"},
       {"ffn/activation", "activation of the feed-forward block (swiglu: gated, two input projections)"},
@@ -212,6 +245,9 @@ std::vector<SchemaDescription> model_descriptions() {
       {"attention/variant", "the attention variant ('-' and '_' are the same); cascade: a lowering file"},
       {"attention/rank", "low-rank variants: the rank s (default: the variant's)"},
       {"attention/samples", "primal: the samples p (default min(N, 10 s))"},
+      {"attention/spill",
+       "unfused: 1 = always spill the score matrix to DRAM (S written and read, P written and read), even when it "
+       "fits on chip (default: spill only when it does not)"},
       {"attention/file", "cascade: the cascade file (JSON), relative to the working directory"},
       {"attention/mapping", "cascade: an optional mapping file (JSON) for the cascade"},
   };
@@ -257,6 +293,8 @@ Json model_config_schema() {
     recorder.begin_document();
     parse_model_config(doc, "schema example", {}, &recorder);
   }
+  recorder.begin_document();
+  parse_model_config(parse_json_text(kModelGenerationExample, "schema example"), "schema example", {}, &recorder);
   return recorder.schema("attnsim model",
                          "A transformer model for attnsim: layer fields in defaults and per layer. Rules across "
                          "fields (each size in a layer or in the defaults, the same d_model in every layer, "

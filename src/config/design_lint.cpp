@@ -90,6 +90,31 @@ std::vector<LintWarning> lint_hardware(const HwConfig& hw, std::int64_t head_dim
                        num(100.0 * exp_rate / score_rate) + "% of the array's score rate)"});
   }
 
+  const DatapathConfig& dp = hw.datapath;
+  if (head_dim > 0 && dp.admits_fused_attention()) {
+    const std::int64_t rows_per_unit = (std::int64_t(a.rows) + dp.row_units - 1) / dp.row_units;
+    const std::int64_t issue = 2 * head_dim + dp.pe_softmax_cycles(), round_trip = 2 * std::int64_t(a.cols);
+    const std::int64_t pe = dp.pe_score_entries >= 2
+                                ? std::max(issue, (round_trip + dp.pe_score_entries - 2) / (dp.pe_score_entries - 1))
+                                : issue + round_trip;
+    if (pe > issue)
+      w.push_back({"score_entries", "/datapath/pe/score_entries", false,
+                   "the row max's round trip along the row and back takes 2 x cols = " + num(round_trip) +
+                       " cycles, which " + num(std::int64_t(dp.pe_score_entries)) +
+                       " score entries per PE cannot hide under the next tiles' Q K^T: a key tile takes " + num(pe) +
+                       " cycles instead of " + num(issue) + " (at least " +
+                       num(1 + (round_trip + issue - 1) / issue) + " entries hide it)"});
+    const std::int64_t row = dp.row_unit_tile_cycles(rows_per_unit, head_dim);
+    if (row > pe)
+      w.push_back({"row_unit_rate", "/datapath/row_units/ops_per_cycle", false,
+                   "per key tile the row units need " + num(row) + " cycles (" + num(rows_per_unit) +
+                       " row(s) per unit x (2 head_dim + 4 = " + num(2 * head_dim + 4) + " operations at " +
+                       num(std::int64_t(dp.row_unit_ops_per_cycle)) + " per cycle + an exponential of " +
+                       num(std::int64_t(dp.row_unit_exp_cycles)) + " cycles)) but the PEs only " + num(pe) +
+                       ": fused attention runs at most at " + num(100.0 * double(pe) / double(row)) +
+                       "% of the PEs' pace"});
+  }
+
   if (s.interleaved() && !power_of_two(s.banks))
     w.push_back({"bank_count", "/sram/banks", false,
                  num(std::int64_t(s.banks)) +
@@ -98,6 +123,37 @@ std::vector<LintWarning> lint_hardware(const HwConfig& hw, std::int64_t head_dim
                      ") mod banks at no cost, where hardware needs a divider or a mapping table in the address "
                      "path; the cycles shown leave that out"});
   return w;
+}
+
+std::vector<ScheduleAdmission> admitted_schedules(const HwConfig& hw) {
+  std::vector<ScheduleAdmission> v;
+  // The unfused, row-fused and flash schedules send the scores through the array's edge to a unit that
+  // normalises them: the softmax unit, or the vector unit when there is none. Every design has the latter.
+  const std::string edge = hw.softmax.present ? "scores leave the array for the softmax unit"
+                                              : "scores leave the array for the vector unit (no softmax unit)";
+  for (const char* s : {"unfused", "row_fused", "flash"}) v.push_back({s, true, edge});
+  const DatapathConfig& dp = hw.datapath;
+  if (dp.admits_fused_attention()) {
+    v.push_back({"fused", true,
+                 "scores stay in the PEs (softmax " + num(dp.pe_softmax_cycles()) + " cycles per score there), " +
+                     num(std::int64_t(dp.row_units)) + " row units keep the running statistics"});
+  } else {
+    std::string missing;
+    auto need = [&missing](bool ok, const std::string& what) {
+      if (!ok) missing += (missing.empty() ? "" : ", ") + what;
+    };
+    need(dp.present, "a /datapath section");
+    if (dp.present) {
+      need(dp.pe_max_cycles > 0, "PE max");
+      need(dp.pe_add_cycles > 0, "PE add");
+      need(dp.pe_row_scalar_mul_cycles > 0, "PE row_scalar_mul");
+      need(dp.pe_exp_cycles > 0, "PE exp");
+      need(dp.pe_score_entries > 0, "PE score_entries");
+      need(dp.row_units > 0, "row_units");
+    }
+    v.push_back({"fused", false, "needs " + missing});
+  }
+  return v;
 }
 
 std::vector<LintWarning> lint_model(const ModelConfig& model, const HwConfig* hw) {

@@ -18,6 +18,12 @@
 //                     (the vector unit lanes / cost[exp] when there is no softmax unit), and every score
 //                     needs one; QK^T yields PEs / head_dim scores per cycle at full rate. X below that
 //                     rate and attention's softmax, not the array, sets the pace (timing/unit_timing.h).
+//   row_unit_rate     a datapath that admits fused attention (hw_config.h, DatapathConfig) whose row units
+//                     take longer per key tile than the PEs (2 d + 4 operations and an exponential per row,
+//                     ceil(rows / count) rows per unit, against 2 d MACs plus the in-PE softmax): the 1D
+//                     array, not the 2D one, sets the pace of the fused schedule (timing/fused_timing.h).
+//   score_entries     the same datapath whose PEs hold too few score entries to hide the row max's round trip
+//                     (2 x cols cycles) under the next tiles' Q K^T (timing/fused_timing.h).
 //   bank_count        interleaved banks that are not a power of two: the simulator picks a bank as
 //                     (address / stripe) mod banks at no cost, where hardware needs a divider or a
 //                     mapping table in the address path.
@@ -43,6 +49,14 @@ struct LintWarning {
 
 // head_dim: the attention head size the softmax rule uses (a model's; 0 skips the rule).
 std::vector<LintWarning> lint_hardware(const HwConfig& hw, std::int64_t head_dim);
+// Which attention schedules the datapath admits, and why not when it does not (for `attnsim check`).
+struct ScheduleAdmission {
+  std::string schedule;  // "unfused", "row_fused", "flash", "fused"
+  bool admitted = false;
+  std::string why;       // where the softmax runs, or what is missing
+};
+std::vector<ScheduleAdmission> admitted_schedules(const HwConfig& hw);
+
 // The model's own rules; with the hardware, the softmax rule for each distinct head_dim of the model.
 std::vector<LintWarning> lint_model(const ModelConfig& model, const HwConfig* hw);
 

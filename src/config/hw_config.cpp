@@ -55,7 +55,8 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source, SchemaRecor
     diag.throw_if_any();
   }
   root.reject_unknown_keys(
-      {"$schema", "description", "array", "sram", "accumulators", "dram", "dma", "vector", "softmax", "energy"});
+      {"$schema", "description", "array", "sram", "accumulators", "dram", "dma", "vector", "softmax", "energy",
+                         "datapath"});
   root.string("$schema", std::string());  // the schema an editor checks the file against (attnsim schema hw)
   hw.description = root.string("description", std::string());
 
@@ -182,6 +183,36 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source, SchemaRecor
                "must be at most lanes (" + std::to_string(hw.softmax.lanes) +
                    "): each lane passes at most one element per cycle to the exponential units",
                sm.node()->at("exp_per_cycle"));
+  }
+
+  // The datapath's capabilities beyond MAC exist only when its section does (DatapathConfig).
+  JsonView dp = root.object("datapath", /*required=*/false);
+  if (dp.is_object()) {
+    dp.reject_unknown_keys({"pe", "row_units"});
+    hw.datapath.present = true;
+    JsonView pe = dp.object("pe", /*required=*/false);
+    pe.reject_unknown_keys({"max", "add", "row_scalar_mul", "exp", "score_entries"});
+    // Issue cycles per element; 0 (the default) means the PE has no such primitive.
+    hw.datapath.pe_max_cycles = int(pe.integer("max", 0, 0, 1000));
+    hw.datapath.pe_add_cycles = int(pe.integer("add", 0, 0, 1000));
+    hw.datapath.pe_row_scalar_mul_cycles = int(pe.integer("row_scalar_mul", 0, 0, 1000));
+    hw.datapath.pe_exp_cycles = int(pe.integer("exp", 0, 0, 1000));
+    hw.datapath.pe_score_entries = int(pe.integer("score_entries", 0, 0, 1 << 20));
+    JsonView ru = dp.object("row_units", /*required=*/false);
+    if (ru.is_object()) {
+      ru.reject_unknown_keys({"count", "ops_per_cycle", "exp_cycles"});
+      hw.datapath.row_units = int(ru.integer("count", std::nullopt, 1, 65536));
+      hw.datapath.row_unit_ops_per_cycle = int(ru.integer("ops_per_cycle", 1, 1, 1024));
+      hw.datapath.row_unit_exp_cycles = int(ru.integer("exp_cycles", 4, 1, 1000));
+    }
+    // Scores held in the PEs are useless without the primitives that normalise them there, and the
+    // primitives without a place to hold a score: a half-declared in-array softmax is a mistake.
+    const bool any_op = hw.datapath.pe_max_cycles || hw.datapath.pe_add_cycles ||
+                        hw.datapath.pe_row_scalar_mul_cycles || hw.datapath.pe_exp_cycles;
+    if (hw.datapath.pe_score_entries > 0 && !any_op)
+      diag.add(pe.child_path("score_entries"),
+               "PE-local score storage needs at least one of the PE primitives max, add, row_scalar_mul, exp",
+               pe.node()->at("score_entries"));
   }
 
   // The energy section is checked always; its table is read only once everything else is good (the

@@ -124,6 +124,45 @@ struct SoftmaxConfig {
   int latency_cycles = 0;
 };
 
+// What the datapath can do beyond the array's MACs and the vector and softmax units (the optional
+// "datapath" section; absent: nothing, present = false). FuseMax-class designs (Nayak et al., MICRO
+// 2024) keep a score tile inside the 2D array: each PE computes its score by MACs over the head dim,
+// then the running-max compare, the subtraction of the row max, the exponential and its share of the
+// row sum itself, holds the probability for P V, and a 1D array of row units beside the array keeps
+// each query row's running max and sum and rescales and accumulates that row's output.
+// PE primitives: 0 = the PE cannot do it, else the PE's issue cycles for one element (its MAC unit
+// is busy meanwhile). score_entries: score-tile elements (fp32) each PE holds; with E of them the Q K^T of
+// the next E - 1 tiles fills the wait for this tile's row max (timing/fused_timing.h).
+struct DatapathConfig {
+  bool present = false;
+  int pe_max_cycles = 0;             // running max: compare and keep
+  int pe_add_cycles = 0;             // add (the subtraction of the row max, the row sum's share)
+  int pe_row_scalar_mul_cycles = 0;  // multiply by a scalar broadcast along the row (the 1/sqrt(d) scale)
+  int pe_exp_cycles = 0;             // one exponential
+  int pe_score_entries = 0;          // score elements of PE-local storage
+  int row_units = 0;                 // units of the 1D array (0: none)
+  int row_unit_ops_per_cycle = 0;    // add / multiply / max operations per cycle per unit
+  int row_unit_exp_cycles = 0;       // cycles of one exponential or reciprocal on a row unit
+  // The PE primitives the in-array softmax needs (max, add, row-scalar multiply, exp) and somewhere to keep a score.
+  bool pe_softmax() const {
+    return pe_max_cycles > 0 && pe_add_cycles > 0 && pe_row_scalar_mul_cycles > 0 && pe_exp_cycles > 0 &&
+           pe_score_entries > 0;
+  }
+  // Whether the fused in-array attention schedule runs on this datapath: the PE softmax and row units.
+  bool admits_fused_attention() const { return present && pe_softmax() && row_units > 0; }
+  // A PE's cycles per score for the in-array softmax: max, scale, minus the row max, exp, its row-sum share
+  // (timing/fused_timing.h).
+  std::int64_t pe_softmax_cycles() const {
+    return std::int64_t(pe_max_cycles) + pe_row_scalar_mul_cycles + 2 * std::int64_t(pe_add_cycles) + pe_exp_cycles;
+  }
+  // A row unit's cycles per key tile for `rows` query rows at head dim d: 2 d + 4 operations and one
+  // exponential per row (timing/fused_timing.h).
+  std::int64_t row_unit_tile_cycles(std::int64_t rows_per_unit, std::int64_t d) const {
+    return (rows_per_unit * (2 * d + 4) + row_unit_ops_per_cycle - 1) / row_unit_ops_per_cycle +
+           rows_per_unit * row_unit_exp_cycles;
+  }
+};
+
 struct HwConfig {
   std::string source;  // file path or "preset:NAME"
   std::string description;
@@ -134,6 +173,7 @@ struct HwConfig {
   DmaConfig dma;
   VectorConfig vector;
   SoftmaxConfig softmax;
+  DatapathConfig datapath;
   // The per-action energy and area table, the array's datatype and the DRAM technology (the optional
   // "energy" section; absent: the 45 nm table). report/energy.h prices a run's counted actions with it.
   EnergyConfig energy;

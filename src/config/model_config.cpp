@@ -104,6 +104,8 @@ std::vector<std::pair<std::string, std::int64_t>> variant_params(AttnVariant v) 
     case AttnVariant::Performer:
     case AttnVariant::Nystromformer:
       return {{"rank", 1 << 16}};
+    case AttnVariant::Unfused:
+      return {{"spill", 1}};
     default:
       return {};
   }
@@ -112,13 +114,14 @@ std::vector<std::pair<std::string, std::int64_t>> variant_params(AttnVariant v) 
 void set_param(AttentionSpec& spec, const std::string& key, std::int64_t value) {
   if (key == "rank") spec.rank = value;
   if (key == "samples") spec.samples = value;
+  if (key == "spill") spec.spill = value;
 }
 
 // The layer fields given in one object: "defaults" or one layer entry. A field that is present but
 // invalid is still set (to a fallback), so that it is reported once, as invalid, and not a second
 // time as missing.
 struct PartialLayer {
-  std::optional<std::int64_t> d_model, heads, head_dim, seq_len, batch;
+  std::optional<std::int64_t> d_model, heads, head_dim, seq_len, batch, kv_heads;
   std::optional<std::int64_t> ffn_width;  // set together with activation when "ffn" is given
   std::optional<Activation> activation;
   std::optional<NormKind> norm;
@@ -185,6 +188,7 @@ PartialLayer read_layer_fields(const JsonView& v) {
   size("head_dim", kMaxHeadDim, p.head_dim);
   size("seq_len", kMaxSeqLen, p.seq_len);
   size("batch", kMaxBatch, p.batch);
+  size("kv_heads", kMaxHeads, p.kv_heads);
   if (v.has("ffn")) {
     JsonView f = v.object("ffn");
     f.reject_unknown_keys({"width", "activation"});
@@ -218,6 +222,11 @@ LayerSpec merge_layer(const PartialLayer& dflt, const PartialLayer& entry, const
   s.head_dim = required("head_dim", entry.head_dim, dflt.head_dim);
   s.seq_len = required("seq_len", entry.seq_len, dflt.seq_len);
   s.batch = pick(entry.batch, dflt.batch).value_or(1);
+  s.kv_heads = pick(entry.kv_heads, dflt.kv_heads).value_or(s.heads);
+  if (s.kv_heads > s.heads || s.heads % s.kv_heads != 0)
+    diag.add(path + "/kv_heads",
+             "must divide heads (" + std::to_string(s.heads) + "): each K/V head serves heads / kv_heads query heads",
+             s.kv_heads);
   // "ffn" is one object: an entry's "ffn" replaces the defaults' whole, never field by field.
   const PartialLayer& ffn_from = entry.ffn_width ? entry : dflt;
   if (!ffn_from.ffn_width) diag.add(path + "/ffn", "is required (in the layer or in /defaults) but not given");
@@ -285,10 +294,21 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
       if (!spec->cascade_file.empty()) a["file"] = spec->cascade_file;
       if (spec->rank) a["rank"] = spec->rank;
       if (spec->samples) a["samples"] = spec->samples;
+      if (spec->spill) a["spill"] = spec->spill;
       // Without parameters, a layer already of this variant keeps its own.
       override_layer_field(doc, "attention", a, a.size() == 1 ? same_variant : nullptr);
     }
   }
+  auto top = [&](const char* flag, const char* key, std::int64_t value, std::int64_t min, std::int64_t max) {
+    if (value == 0) return;  // 0: keep
+    if (value < min || value > max)
+      problems.push_back(std::string(flag) + ": must be an integer in [" + std::to_string(min) + ", " +
+                         std::to_string(max) + "], got " + std::to_string(value));
+    else
+      doc[key] = value;
+  };
+  top("--generate", "generate", ov.generate, 1, kMaxSeqLen);
+  top("--prefill", "prefill", ov.prefill, 1, kMaxSeqLen);
   if (!ov.dtype.empty()) {
     if (!dtype_bytes(ov.dtype))
       problems.push_back("--dtype: " + one_of_rule(ov.dtype, dtype_names()) + ", got \"" + ov.dtype + "\"");
@@ -303,13 +323,14 @@ std::vector<std::string> apply_overrides(Json& doc, const ModelOverrides& ov) {
 const std::vector<std::string>& attn_variant_names() {
   static const std::vector<std::string> names = {"unfused", "row_fused", "flash", "primal", "primal_causal",
                                                  "lowrank_linear", "linformer", "performer",
-                                                 "nystromformer"};
+                                                 "nystromformer", "fused"};
   return names;
 }
 
 // What a variant's parameters mean, with their defaults (default_rank and the primal samples rule).
 const char* param_meaning(AttnVariant v, const std::string& key) {
   if (key == "samples") return "the samples p (default min(N, 10 s))";
+  if (key == "spill") return "1: always spill the score matrix to DRAM, even when it fits on chip (default: spill only when it does not)";
   switch (v) {
     case AttnVariant::Linformer:
       return "the projected length k (default 256, clamped to N)";
@@ -359,8 +380,23 @@ bool supports_causal(AttnVariant v) {
   return is_vanilla(v) || v == AttnVariant::PrimalCausal || v == AttnVariant::Cascade;
 }
 
+std::string decode_alternative(AttnVariant v) {
+  switch (v) {
+    case AttnVariant::Primal:
+      return "primal_causal (prefix means of q and k, learned projections)";
+    case AttnVariant::Linformer:
+    case AttnVariant::Performer:
+    case AttnVariant::Nystromformer:
+      return "lowrank_linear (causal as the recurrence M_i = M_{i-1} + (W_K^T k_i) v_i^T) or flash";
+    case AttnVariant::Cascade:
+      return "flash, primal_causal or lowrank_linear";
+    default:
+      return "";
+  }
+}
+
 bool is_vanilla(AttnVariant v) {
-  return v == AttnVariant::Unfused || v == AttnVariant::RowFused || v == AttnVariant::Flash;
+  return v == AttnVariant::Unfused || v == AttnVariant::RowFused || v == AttnVariant::Flash || v == AttnVariant::Fused;
 }
 
 std::optional<AttentionSpec> parse_variant_spec(const std::string& text, std::string* problem) {
@@ -438,7 +474,9 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
   const Json& d = m.resolved;
 
   JsonView root(&d, "", &diag);
-  root.reject_unknown_keys({"$schema", "description", "dtype", "defaults", "layers"});
+  root.reject_unknown_keys({"$schema", "description", "dtype", "defaults", "layers", "generate", "prefill"});
+  m.generate = root.integer("generate", 0, 0, kMaxSeqLen);
+  const std::int64_t prefill = root.has("prefill") ? root.integer("prefill", std::nullopt, 1, kMaxSeqLen) : 0;
   root.string("$schema", std::string());  // the schema an editor checks the file against (attnsim schema model)
   m.description = root.string("description", std::string());
   m.dtype = root.choice("dtype", std::string("fp16"), {"fp32", "fp16", "bf16", "int8"});
@@ -446,7 +484,7 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
 
   JsonView defaults = root.object("defaults", /*required=*/false);
   defaults.reject_unknown_keys({"d_model", "heads", "head_dim", "seq_len", "batch", "ffn", "norm", "norm_position",
-                                "causal", "attention", "repeat"});
+                                "causal", "attention", "repeat", "kv_heads"});
   defaults.annotate("repeat", {{"not", Json::object()}});
   if (defaults.has("repeat"))
     diag.add(defaults.child_path("repeat"), "repeat belongs to a layer entry, not to the defaults");
@@ -472,7 +510,7 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
       size_t problems_before = diag.problems().size();
       JsonView e(&entry, path, &diag);
       e.reject_unknown_keys({"d_model", "heads", "head_dim", "seq_len", "batch", "ffn", "norm", "norm_position",
-                             "causal", "attention", "repeat"});
+                             "causal", "attention", "repeat", "kv_heads"});
       LayerSpec spec = merge_layer(dflt, read_layer_fields(e), path, diag);
       std::int64_t repeat = e.integer("repeat", 1, 1, kMaxRepeat);
       total += repeat;
@@ -501,10 +539,22 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
                      std::to_string(spec.heads) + " * " + std::to_string(spec.head_dim) + " != " +
                      std::to_string(spec.d_model),
                  "primal");
-      if (entry_ok && spec.causal && !supports_causal(spec.attention.variant))
+      // Generation: every layer decodes token by token (the first refusal per layer entry).
+      const std::string alternative = decode_alternative(spec.attention.variant);
+      if (entry_ok && m.generate > 0 && !alternative.empty())
         diag.add(path + "/attention/variant",
                  std::string(to_string(spec.attention.variant)) +
-                     " has no causal form; a causal layer takes unfused, row_fused, flash or primal_causal",
+                     " cannot generate token by token (it has no causal recurrence); use " + alternative,
+                 to_string(spec.attention.variant));
+      else if (entry_ok && m.generate > 0 && !spec.causal)
+        diag.add(path + "/causal", "must be true to generate (/generate is " + std::to_string(m.generate) +
+                                       "): decoding attends to past tokens only", spec.causal);
+      // lowrank_linear's causal form is the recurrence the decode steps run (model_config.h).
+      else if (entry_ok && spec.causal && !supports_causal(spec.attention.variant) &&
+               !(m.generate > 0 && spec.attention.variant == AttnVariant::LowRankLinear))
+        diag.add(path + "/attention/variant",
+                 std::string(to_string(spec.attention.variant)) +
+                     " has no causal form; a causal layer takes unfused, row_fused, flash, fused or primal_causal",
                  to_string(spec.attention.variant));
       attention_heads += repeat * spec.batch * spec.heads;
       // Expanding stops at the limit, so a runaway file costs no memory before it is refused.
@@ -519,6 +569,13 @@ ModelConfig parse_model_config(const Json& doc, const std::string& source, const
                               std::to_string(attention_heads));
   }
 
+  if (!m.layers.empty()) {
+    m.prefill = prefill ? prefill : m.layers.front().seq_len;
+    if (m.generate > 0 && m.prefill + m.generate > kMaxSeqLen)
+      diag.add("/generate", "prefill + generate must be at most " + std::to_string(kMaxSeqLen) + " tokens, got " +
+                                std::to_string(m.prefill) + " + " + std::to_string(m.generate),
+               m.generate);
+  }
   problems.insert(problems.end(), diag.problems().begin(), diag.problems().end());
   if (!problems.empty()) throw UserError(problems);
   return m;

@@ -14,7 +14,14 @@
 //   "ffn": {"width": int, "activation": "gelu" | "relu" | "swiglu"},
 //   "norm": "layernorm" | "rmsnorm" (default layernorm), "norm_position": "pre" | "post" (default pre),
 //   "causal": bool (default false),
-//   "attention": {"variant": NAME, ...variant parameters}, "repeat": int (default 1, layers only)
+//   "attention": {"variant": NAME, ...variant parameters}, "repeat": int (default 1, layers only),
+//   "kv_heads": int (default heads; grouped-query attention: the heads share kv_heads K/V heads, which
+//   must divide heads; 1 is multi-query attention)
+// Generation (top level, optional): "generate": int (tokens generated per sequence after the prompt;
+// 0 or absent: no generation, the model runs whole sequences), "prefill": int (the prompt's tokens,
+// default the first layer's seq_len). With generate > 0 every layer must be causal and of a variant that
+// decodes token by token (flash, row_fused, unfused, primal_causal, lowrank_linear: its causal form is
+// the recurrence M_i = M_{i-1} + (W_K^T k_i) v_i^T); prefill + generate <= 2^20.
 // A layer entry's fields override the defaults (objects "ffn" and "attention" are replaced whole).
 // "ffn" needs both "width" and "activation". The vanilla variants (unfused, row_fused, flash) take
 // no parameters, so their "attention" object holds only "variant".
@@ -44,6 +51,8 @@ enum class AttnVariant : std::uint8_t {
   Linformer,      // "linformer": rank = the projected length k (default 256, Wang et al. 2020), clamped to N
   Performer,      // "performer": rank = the random features m (default round(d ln d), performer-pytorch)
   Nystromformer,  // "nystromformer": rank = the landmarks l (default 64, Xiong et al. 2021), clamped to N
+  Fused,          // "fused": vanilla, scores kept and normalised inside the array (FuseMax class); needs a
+                  // hardware /datapath that admits it (compiler/fused_attention_lowering.h)
   Cascade,        // "cascade": a variant described as a cascade file ("file", optional "mapping"; src/cascade/)
   kCount
 };
@@ -57,6 +66,7 @@ struct AttentionSpec {
   AttnVariant variant = AttnVariant::Flash;
   std::int64_t rank = 0;     // s of the low-rank variants (0: not given, the variant's default applies)
   std::int64_t samples = 0;  // primal's p (0: min(N, 10 s))
+  std::int64_t spill = 0;    // unfused: 1 = always spill the score matrix to DRAM (the published unfused baseline)
   Json params;               // the whole "attention" object as written
   // cascade: "file" (a cascade, cascade/cascade.h) and optional "mapping" (cascade/mapping.h), paths
   // relative to the working directory, and their documents as read (checked by the compiler).
@@ -89,6 +99,7 @@ struct LayerSpec {
   NormKind norm = NormKind::LayerNorm;
   NormPosition norm_position = NormPosition::Pre;
   bool causal = false;
+  std::int64_t kv_heads = 0;  // K/V heads (resolved: heads when not given)
   AttentionSpec attention;
 };
 
@@ -98,6 +109,8 @@ struct ModelConfig {
   std::string dtype;  // "fp16", ...
   int elem_bytes = 2;
   std::vector<LayerSpec> layers;  // repeats expanded
+  std::int64_t generate = 0;      // tokens generated per sequence (0: no generation)
+  std::int64_t prefill = 0;       // prompt tokens per sequence (resolved: the first layer's seq_len)
   // The document as read with the overrides written into it (see ModelOverrides), for reports:
   // parsing `resolved` without overrides gives this same config. Defaults are not expanded into the
   // layers, so a report shows the model the way its author wrote it.
@@ -114,7 +127,13 @@ struct ModelOverrides {
   std::int64_t batch = 0;    // 0: keep
   std::string variant;       // "": keep; else the attention variant of every layer ("primal:rank=96")
   std::string dtype;         // "": keep
+  std::int64_t generate = 0;  // 0: keep (--generate; the top-level "generate")
+  std::int64_t prefill = 0;   // 0: keep (--prefill; the top-level "prefill")
 };
+// Whether a variant can generate token by token (a decode step: vanilla reads the KV cache,
+// primal_causal and lowrank_linear update a fixed-size state); for the others, the causal variant a
+// user should pick instead ("" when it can).
+std::string decode_alternative(AttnVariant v);
 
 // Parses a model document; every problem is reported at once as a UserError naming the source,
 // the JSON path and the rule.

@@ -1,5 +1,7 @@
 #include "hw/accelerator.h"
 
+#include "timing/fused_timing.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,6 +11,7 @@
 #include "common/checked_math.h"
 #include "common/errors.h"
 #include "common/sim_threads.h"
+#include "timing/fused_timing.h"
 #include "timing/sram_traffic.h"
 #include "timing/unit_timing.h"
 
@@ -59,6 +62,10 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
     sc_core::sc_spawn(guarded([this] { array_retire_thread(); }), "array_retire");
   } else {
     sc_core::sc_spawn(guarded([this] { array_thread(); }), "array_thread");
+  }
+  if (hw.datapath.admits_fused_attention()) {
+    fused_draining_.assign(kWindow, {0, 0});
+    sc_core::sc_spawn(guarded([this] { fused_retire_thread(); }), "fused_retire");
   }
   sc_core::sc_spawn(guarded([this] { vector_thread(&vector_q_, false); }), "vector_unit");
   if (hw.softmax.present) sc_core::sc_spawn(guarded([this] { vector_thread(&softmax_q_, true); }), "softmax_unit");
@@ -342,6 +349,10 @@ void Accelerator::array_thread() {
       continue;
     }
     wait_for_deps(in, true);
+    if (in.is_fused_attention()) {
+      run_fused_attention(id, in);
+      continue;
+    }
     const fs_t start = now_fs();
     if (trace_) trace_->begin(TraceUnit::Array);
     const SramTraffic t = gemm_sram_traffic(hw_.array, in);
@@ -396,6 +407,60 @@ static bool overlaps(const SramTile& x, const SramTile& y) {
 // the previous one may still be running. array_retire_thread ends them in order. An in-flight GEMM
 // whose result this one reads (or whose operands this one overwrites) without a dependency saying so
 // is waited for too: the compiler may rely on the array's order for that, which chaining no longer gives.
+void Accelerator::run_fused_attention(std::uint32_t id, const Instr& in) {
+  if (!hw_.datapath.admits_fused_attention())
+    throw InternalError("instruction " + std::to_string(id) + ": fused attention on a datapath that does not admit it");
+  const fs_t start = now_fs();
+  if (trace_) trace_->begin(TraceUnit::Array);
+  // Q is read once into the rows, K and V once per query fold down the columns, O written once from the
+  // row units (timing/fused_timing.h): nothing else touches the banks.
+  const FusedAttentionTiming t = fused_attention_timing(hw_.array, hw_.datapath, {in.m, in.n, in.k});
+  const std::uint64_t folds = std::uint64_t(t.query_folds);
+  const fs_t ports_done = std::max({sram_transfer(in.a, in.a.bytes(), false, true),
+                                    sram_transfer(in.b, folds * in.b.bytes(), false, true),
+                                    sram_transfer(in.v, folds * in.v.bytes(), false, true),
+                                    sram_transfer(in.c, in.c.bytes(), true, true)});
+  ++computing_;
+  wait_fs(cycles_to_fs(t.occupancy, period_));
+  if (trace_) {
+    trace_->end(TraceUnit::Array);
+    trace_->slice(TraceUnit::Array, in, start, now_fs());
+  }
+  if (ports_done > now_fs()) {
+    stats_.stall_sram_port_fs += ports_done - now_fs();
+    wait_fs(ports_done - now_fs());
+  }
+  array_idle_since_ = array_busy_until_ = now_fs();  // the chained thread's idle measure (array_idle_part)
+  const fs_t busy_fs = cycles_to_fs(t.occupancy, period_);
+  stats_.array_busy_fs += busy_fs;
+  stats_.macs += in.macs();
+  ++stats_.gemms;
+  OpStats& os = op_stats(in);
+  os.array_busy_fs += busy_fs;
+  os.macs += in.macs();
+  ++os.instrs;
+  // O leaves after the drain; a later instruction's output never overtakes an earlier one's.
+  fused_last_done_ = std::max(fused_last_done_, now_fs() + cycles_to_fs(t.drain, period_));
+  note_span(os, start, fused_last_done_);
+  ATTNSIM_ASSERT(fused_count_ < fused_draining_.size(), "fused attention drain ring overflow");
+  fused_draining_[(fused_head_ + fused_count_) % fused_draining_.size()] = {id, fused_last_done_};
+  ++fused_count_;
+  fused_pushed_.notify(sc_core::SC_ZERO_TIME);
+  // computing_ stays raised until the drain ends (fused_retire_thread): the completion is scheduled.
+}
+
+void Accelerator::fused_retire_thread() {
+  for (;;) {
+    while (fused_count_ == 0) sc_core::wait(fused_pushed_);
+    const auto [id, done] = fused_draining_[fused_head_];
+    if (done > now_fs()) wait_fs(done - now_fs());
+    fused_head_ = (fused_head_ + 1) % fused_draining_.size();
+    --fused_count_;
+    --computing_;
+    complete(id);
+  }
+}
+
 void Accelerator::chained_array_thread() {
   std::uint32_t id;
   while (next(array_q_, &id, true)) {
@@ -406,6 +471,18 @@ void Accelerator::chained_array_thread() {
     }
     if (array_ports_done_ > now_fs()) wait_fs(array_ports_done_ - now_fs());
     wait_for_deps(in, true);
+    if (in.is_fused_attention()) {
+      // The fused datapath pipelines its own key tiles and does not chain with plain GEMMs: it starts on
+      // an empty array (the plain GEMMs in flight have ended).
+      while (array_in_flight_ > 0) {
+        const fs_t t0 = now_fs();
+        sc_core::wait(any_done_);
+        attribute_stall(Opcode::Gemm, array_idle_part(t0));
+      }
+      align_to_edge(period_);
+      run_fused_attention(id, in);
+      continue;
+    }
     for (;;) {  // SRAM hazards with in-flight GEMMs
       const Instr* hazard = nullptr;
       for (std::size_t i = 0; i < array_flight_count_ && !hazard; ++i) {

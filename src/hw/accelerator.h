@@ -125,6 +125,10 @@ class Accelerator : public sc_core::sc_module {
 
   void producer_thread();
   void array_thread();
+  // A GEMM FusedAttention on the array (timing/fused_timing.h): the array is busy for its occupancy, then
+  // fused_retire_thread completes it when its drain has passed, while the next instruction already runs.
+  void run_fused_attention(std::uint32_t id, const Instr& in);
+  void fused_retire_thread();
   void chained_array_thread();  // gemm_chaining: begins GEMMs, possibly before the previous one ended
   void array_retire_thread();   // gemm_chaining: ends them in order, completes them
   // The part of a wait of the array thread since t0 during which the array was idle (a stall).
@@ -196,6 +200,13 @@ class Accelerator : public sc_core::sc_module {
   fs_t array_idle_since_ = 0;  // when the last ended GEMM completed (its SRAM transfers done)
   fs_t array_ports_done_ = 0;  // the last begun GEMM's SRAM transfers are done
   sc_core::sc_event array_begun_;
+
+  // Fused attention instructions whose occupancy has ended and whose output is still draining, in
+  // program order (a ring of kWindow slots): (id, when O has left).
+  std::vector<std::pair<std::uint32_t, fs_t>> fused_draining_;
+  std::size_t fused_head_ = 0, fused_count_ = 0;
+  fs_t fused_last_done_ = 0;
+  sc_core::sc_event fused_pushed_;
 };
 
 // Elaborates, runs to completion and returns the statistics (one elaboration per process).

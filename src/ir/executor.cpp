@@ -55,20 +55,30 @@ float silu(float x) { return float(double(x) / (1.0 + std::exp(-double(x)))); }
 Executor::Executor(const TileProgram& p, std::uint64_t sram_bytes)
     : program_(p), sram_bytes_(sram_bytes), sram_(sram_bytes, kNaN) {
   dram_.reserve(p.tensors.size());
-  for (const TensorInfo& t : p.tensors) dram_.emplace_back(t.rows * t.cols, kNaN);
+  for (const TensorInfo& t : p.tensors) dram_.emplace_back(t.alias_of >= 0 ? 0 : t.rows * t.cols, kNaN);
+  // An alias reads and writes the storage of the tensor it aliases (the same bytes, another shape).
+  storage_.resize(p.tensors.size());
+  for (std::size_t t = 0; t < p.tensors.size(); ++t) {
+    const int a = p.tensors[t].alias_of;
+    ATTNSIM_ASSERT(a < int(t) && (a < 0 || (p.tensors[std::size_t(a)].alias_of < 0 &&
+                                           p.tensors[std::size_t(a)].bytes() == p.tensors[t].bytes())),
+                   "tensor " + p.tensors[t].name + " aliases a tensor of another size or a later one");
+    storage_[t] = a >= 0 ? std::size_t(a) : t;
+  }
 }
 
 void Executor::set_tensor(int t, const std::vector<float>& row_major) {
   ATTNSIM_ASSERT(t >= 0 && std::size_t(t) < dram_.size(), "set_tensor: no tensor " + std::to_string(t));
-  ATTNSIM_ASSERT(row_major.size() == dram_[t].size(), "set_tensor: tensor " + program_.tensors[t].name + " has " +
-                                                          std::to_string(dram_[t].size()) + " elements, got " +
-                                                          std::to_string(row_major.size()));
-  dram_[t] = row_major;
+  std::vector<float>& d = dram_[storage_[std::size_t(t)]];
+  ATTNSIM_ASSERT(row_major.size() == d.size(), "set_tensor: tensor " + program_.tensors[t].name + " has " +
+                                                   std::to_string(d.size()) + " elements, got " +
+                                                   std::to_string(row_major.size()));
+  d = row_major;
 }
 
 std::vector<float> Executor::tensor(int t) const {
   ATTNSIM_ASSERT(t >= 0 && std::size_t(t) < dram_.size(), "tensor: no tensor " + std::to_string(t));
-  return dram_[t];
+  return dram_[storage_[std::size_t(t)]];
 }
 
 void Executor::run(std::uint64_t seed) {
@@ -208,7 +218,7 @@ std::vector<std::uint64_t> Executor::block_rows(const Instr& in) const {
 
 void Executor::load(const Instr& in) {
   const std::vector<std::uint64_t> rows = block_rows(in);
-  const std::vector<float>& src = dram_[in.tensor];
+  const std::vector<float>& src = dram_[storage_[in.tensor]];
   const std::uint32_t cols = in.sram.cols;
   std::vector<float> v(in.sram.elems());
   for (std::uint32_t r = 0; r < in.rows; ++r) std::copy_n(src.begin() + rows[r], cols, v.begin() + r * cols);
@@ -218,12 +228,64 @@ void Executor::load(const Instr& in) {
 void Executor::store(const Instr& in) {
   const std::vector<std::uint64_t> rows = block_rows(in);
   const std::vector<float> v = gather(in.sram);
-  std::vector<float>& dst = dram_[in.tensor];
+  std::vector<float>& dst = dram_[storage_[in.tensor]];
   const std::uint32_t cols = in.sram.cols;
   for (std::uint32_t r = 0; r < in.rows; ++r) std::copy_n(v.begin() + r * cols, cols, dst.begin() + rows[r]);
 }
 
+// Attention fused in the array, as the PEs and row units compute it (tile_program.h, GemmKind):
+// per key tile of in.rows keys, fp32 scores, the tile's row max, p = exp(scale s - m_new), the row
+// unit's alpha = exp(m_old - m_new), l = alpha l + rowsum(p), O = alpha O + p V; O / l at the end.
+void Executor::fused_attention(const Instr& in) {
+  const std::uint32_t m = in.m, d = in.k, n = in.n, tile = in.rows;
+  if (m == 0 || d == 0 || n == 0 || tile == 0) fail(in, "empty fused attention");
+  if (!in.b_transposed) fail(in, "fused attention takes K as stored (b_transposed)");
+  check_tile(in.a, "a", in);
+  check_tile(in.b, "b", in);
+  check_tile(in.v, "v", in);
+  check_tile(in.c, "c", in);
+  require_shape(in, in.a, "a (Q)", m, d);
+  require_shape(in, in.b, "b (K)", n, d);
+  require_shape(in, in.v, "v (V)", n, d);
+  require_shape(in, in.c, "c (O)", m, d);
+  const std::vector<float> q = gather(in.a), kk = gather(in.b), v = gather(in.v);
+  std::vector<float> o(std::size_t(m) * d, 0.f);
+  std::vector<float> p(tile);
+  std::vector<double> part(d);
+  for (std::uint32_t r = 0; r < m; ++r) {
+    const std::uint32_t lim = unmasked_cols(in, r, n);
+    if (lim == 0) fail(in, "row " + std::to_string(r) + " is masked entirely");
+    float m_run = kNegInf, l_run = 0.f;
+    float* orow = o.data() + std::size_t(r) * d;
+    for (std::uint32_t j0 = 0; j0 < lim; j0 += tile) {
+      const std::uint32_t j1 = std::min(lim, j0 + tile);
+      float m_tile = kNegInf;
+      for (std::uint32_t j = j0; j < j1; ++j) {
+        double s = 0;  // the PE's accumulator
+        for (std::uint32_t e = 0; e < d; ++e) s += double(q[std::size_t(r) * d + e]) * kk[std::size_t(j) * d + e];
+        p[j - j0] = in.imm * float(s);
+        m_tile = nan_max(m_tile, p[j - j0]);
+      }
+      const float m_new = nan_max(m_run, m_tile);
+      const float alpha = m_run == kNegInf ? 0.f : float(std::exp(double(m_run) - m_new));
+      double sum = 0;
+      std::fill(part.begin(), part.end(), 0.0);
+      for (std::uint32_t j = j0; j < j1; ++j) {
+        const float pj = float(std::exp(double(p[j - j0]) - m_new));
+        sum += pj;
+        for (std::uint32_t e = 0; e < d; ++e) part[e] += double(pj) * v[std::size_t(j) * d + e];
+      }
+      l_run = float(double(alpha) * l_run + sum);
+      for (std::uint32_t e = 0; e < d; ++e) orow[e] = float(double(alpha) * orow[e] + part[e]);
+      m_run = m_new;
+    }
+    for (std::uint32_t e = 0; e < d; ++e) orow[e] = orow[e] / l_run;
+  }
+  scatter(in.c, o);
+}
+
 void Executor::gemm(const Instr& in) {
+  if (in.is_fused_attention()) return fused_attention(in);
   const std::uint32_t m = in.m, k = in.k, n = in.n;
   if (m == 0 || k == 0 || n == 0) fail(in, "empty GEMM");
   check_tile(in.a, "a", in);

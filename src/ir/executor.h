@@ -6,7 +6,8 @@
 // Memory model:
 // - DRAM: each tensor of the program is a row-major array of rows x cols values at
 //   TensorInfo::dram_base, elem_bytes bytes per element. LOAD / STORE addresses are translated to
-//   the element they name and must fall inside the instruction's `tensor`.
+//   the element they name and must fall inside the instruction's `tensor`. A tensor with alias_of
+//   shares the array of the tensor it aliases (the same bytes seen with another shape).
 // - SRAM: a byte-addressed space of sram_bytes (pass HwConfig::onchip_bytes(), so that the
 //   accumulator storage above the SRAM's addresses is included; the executor does not tell them
 //   apart: where partial sums live changes timing, not values). An element of e bytes at byte address x is held as
@@ -49,6 +50,7 @@ class Executor {
   void load(const Instr& in);
   void store(const Instr& in);
   void gemm(const Instr& in);
+  void fused_attention(const Instr& in);
   void vector_op(const Instr& in);
   void softmax_op(const Instr& in);
 
@@ -64,7 +66,8 @@ class Executor {
   const TileProgram& program_;
   std::uint64_t sram_bytes_;
   std::vector<float> sram_;               // one slot per byte address
-  std::vector<std::vector<float>> dram_;  // one row-major array per tensor
+  std::vector<std::vector<float>> dram_;  // one row-major array per tensor (empty for an alias)
+  std::vector<std::size_t> storage_;      // per tensor: the tensor whose array holds its bytes
 };
 
 }  // namespace attnsim

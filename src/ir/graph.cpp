@@ -15,7 +15,7 @@ const char* to_string(TensorKind k) {
 const char* to_string(OpKind k) {
   static const char* const names[] = {"matmul", "softmax", "layernorm", "rmsnorm", "add", "gelu", "relu", "swiglu",
                                       "row_sum", "row_max", "l2norm", "prefix_mean", "gather_rows", "add_row",
-                                      "favor_rows", "favor_cols", "div_col", "segment_mean", "pinv"};
+                                      "favor_rows", "favor_cols", "div_col", "segment_mean", "pinv", "copy"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(OpKind::kCount));
   return std::size_t(k) < std::size_t(OpKind::kCount) ? names[std::size_t(k)] : "?";
 }
@@ -566,6 +566,7 @@ void check_graph(const Graph& g) {
           break;
         case OpKind::L2Norm:
         case OpKind::PrefixMean:
+        case OpKind::Copy:
           ATTNSIM_ASSERT(!has_b && same_shape(a, c), "op " + op.name + ": shapes disagree");
           break;
         case OpKind::GatherRows:

@@ -60,6 +60,10 @@ struct GraphTensor {
   int elem_bytes = 0;
   TensorKind kind = TensorKind::Activation;
   int layer = -1;  // -1 for the model input
+  // Another tensor whose DRAM bytes this one shares (-1: none): the same row-major bytes seen with
+  // another shape, e.g. a decode step's B x (H dh) projection as (B H) x dh rows, one per head
+  // (same rows * cols). The compiler gives it that tensor's address; the executor, its storage.
+  int alias_of = -1;
 };
 
 // A block of a tensor: rows [row0, row0 + rows) x cols [col0, col0 + cols). Read transposed when
@@ -97,6 +101,7 @@ enum class OpKind : std::uint8_t {
                // [floor(i N / l), floor((i + 1) N / l)) (Nystromformer's landmarks; VecOp::ColMeanAcc)
   Pinv,       // out = the iterative Moore-Penrose pseudo-inverse of in0 (square), 6 iterations of
               // Z <- 0.25 Z (13 I - A Z (15 I - A Z (7 I - A Z))) from Z0 = A^T / (max_j sum_i A_ij)
+  Copy,       // out = in0 (a decode step appends its new K and V rows to the cache)
   kCount
 };
 const char* to_string(OpKind k);
@@ -148,6 +153,9 @@ struct AttentionGroup {
   bool causal = false;
   float scale = 1.f;  // 1 / sqrt(head_dim)
   std::int64_t seq_len = 0, head_dim = 0;
+  // Query rows per instance when they are not seq_len (0: seq_len): a decode step's group of query
+  // heads sharing one KV head, against seq_len cached keys (not causal: the cache is all in the past).
+  std::int64_t query_len = 0;
   std::vector<int> ops;  // graph ops it covers, in order
   std::int64_t rank = 0, samples = 0;  // s (low-rank variants), p (primal)
   // Graph tensors of the low-rank variants (-1 when unused):

@@ -136,10 +136,16 @@ class PrintingSink final : public ProgramSink {
         print_tile(os_, "sram", i.sram);
         break;
       case Opcode::Gemm:
+        if (i.is_fused_attention()) os_ << " fused_attention";
         os_ << " m=" << i.m << " k=" << i.k << " n=" << i.n << (i.accumulate ? " acc" : "")
             << (i.b_transposed ? " bT" : "");
+        if (i.is_fused_attention()) {
+          os_ << " imm=" << i.imm;
+          if (i.causal) os_ << " causal(" << i.mask_offset << ")";
+        }
         print_tile(os_, "a", i.a);
         print_tile(os_, "b", i.b);
+        if (i.is_fused_attention()) print_tile(os_, "v", i.v);
         print_tile(os_, "c", i.c);
         break;
       case Opcode::Vector:

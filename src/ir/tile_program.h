@@ -95,6 +95,18 @@ enum class SmOp : std::uint8_t {
 };
 const char* to_string(SmOp op);
 
+// GEMM kinds (Instr::sub of a GEMM).
+enum class GemmKind : std::uint8_t {
+  Plain,           // c (+)= a b (or a b^T)
+  FusedAttention,  // attention fused in the array (timing/fused_timing.h): c = softmax(imm a b^T) v with the
+                   // scores kept in the PEs: a = Q (m x k), b = K (n x k, b_transposed), v = V (n x k),
+                   // c = O (m x k); with `causal`, score (r, j) is masked when j > r + mask_offset. The
+                   // online softmax runs over key tiles of the array's width; the running statistics stay
+                   // in the row units, so the instruction reads nothing but Q, K, V and writes only O.
+                   // Instr::rows = keys per tile (the array's cols), the step of the online softmax.
+  kCount
+};
+
 // What an instruction is part of, for the per-op report.
 enum class OpClass : std::uint8_t {
   Other,
@@ -144,10 +156,15 @@ struct Instr {
   std::int32_t mask_offset = 0;
   float imm = 0.f;
   SramTile a, b, c;
+  SramTile v;  // GEMM FusedAttention: V
 
   void add_dep(std::uint32_t dep_id);  // ignores UINT32_MAX ("no instruction")
   std::uint64_t bytes() const { return std::uint64_t(rows) * row_bytes; }
-  std::uint64_t macs() const { return op == Opcode::Gemm ? std::uint64_t(m) * k * n : 0; }
+  // A fused attention GEMM does Q K^T and P V: 2 m n k.
+  std::uint64_t macs() const {
+    return op != Opcode::Gemm ? 0 : std::uint64_t(m) * k * n * (is_fused_attention() ? 2 : 1);
+  }
+  bool is_fused_attention() const { return op == Opcode::Gemm && GemmKind(sub) == GemmKind::FusedAttention; }
   VecOp vec_op() const { return VecOp(sub); }
   SmOp sm_op() const { return SmOp(sub); }
 };
@@ -159,6 +176,7 @@ struct TensorInfo {
   std::uint64_t dram_base = 0;
   std::uint64_t rows = 0, cols = 0;
   int elem_bytes = 0;
+  int alias_of = -1;  // an earlier tensor whose DRAM bytes this one shares, seen with another shape (-1: none)
   std::uint64_t bytes() const { return rows * cols * std::uint64_t(elem_bytes); }
 };
 

@@ -1,4 +1,5 @@
 #include "report/report.h"
+#include "report/generation_report.h"
 
 #include <array>
 #include <map>
@@ -429,6 +430,7 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   row.emplace_back("edp_j_s", en.value("edp_j_s", Json("")));
   const Json& area = r.contains("area_mm2") ? r["area_mm2"] : Json::object();
   row.emplace_back("area_mm2", area.value("total", Json("")));
+  append_generation_figures(r, &row);  // only for a generating model (report/generation_report.h)
   return row;
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/errors.h"
+#include "timing/fused_timing.h"
 #include "timing/unit_timing.h"
 
 namespace attnsim {
@@ -242,7 +243,39 @@ class RooflineBuilder {
     u.work.vector_cycles += vector_cycles(vector0_, c, e, rows, b);
   }
 
+  // Attention fused in the array (the fused variant): Q K^T, the softmax and P V run in the PEs as one
+  // schedule (timing/fused_timing.h), so the group's array bound is that schedule's occupancy, charged
+  // on its Q K^T op, and its softmax needs no softmax or vector unit. Returns whether op was handled.
+  bool add_fused_work(const GraphOp& op, RooflineUnit& u) {
+    if (op.group < 0 || !hw_.datapath.admits_fused_attention()) return false;
+    const AttentionGroup& grp = g_.groups[std::size_t(op.group)];
+    if (grp.spec.variant != AttnVariant::Fused) return false;
+    if (op.kind == OpKind::Softmax) return true;
+    if (op.kind != OpKind::MatMul) return false;
+    const bool qk = !grp.ops.empty() && &g_.ops[std::size_t(grp.ops.front())] == &op;  // S = Q K^T comes first
+    for (const OpInstance& in : op.instances) {
+      const TensorView& a = in.in[0];
+      const std::uint64_t inner = std::uint64_t(a.logical_cols());
+      const bool causal_scores = causal_[std::size_t(in.out.tensor)] || causal_[std::size_t(a.tensor)];
+      u.work.macs += causal_scores ? (causal_[std::size_t(in.out.tensor)] ? inner * causal_elems(in.out.rows, in.out.cols)
+                                                                      : causal_elems(a.logical_rows(), a.logical_cols()) *
+                                                                            std::uint64_t(in.out.cols))
+                                   : std::uint64_t(a.logical_rows()) * inner * std::uint64_t(in.out.cols);
+    }
+    if (qk) {  // the whole group's schedule, once
+      const std::int64_t n = grp.seq_len, r = hw_.array.rows;
+      std::int64_t per_head = 0;
+      for (std::int64_t q0 = 0; q0 < n; q0 += r)
+        per_head += fused_attention_timing(hw_.array, hw_.datapath,
+                                           {std::min(r, n - q0), grp.causal ? std::min(n, q0 + r) : n, grp.head_dim})
+                        .occupancy;
+      u.work.array_mapped_cycles += per_head * std::int64_t(grp.heads.size());
+    }
+    return true;
+  }
+
   void add_op_work(const GraphOp& op, RooflineUnit& u) {
+    if (add_fused_work(op, u)) return;
     std::uint64_t e = 0, rows = 0, b = 0;  // summed over instances
     for (const OpInstance& in : op.instances) {
       const TensorView& a = in.in[0];
@@ -314,6 +347,8 @@ class RooflineBuilder {
         return add_vector(u, vec_op_prims(VecOp::L2Norm), e, rows);
       case OpKind::PrefixMean:
         return add_vector(u, vec_op_prims(VecOp::PrefixMean), e, rows);
+      case OpKind::Copy:
+        return add_vector(u, vec_op_prims(VecOp::Copy), e, rows);
       case OpKind::FavorRows:
         return add_vector(u, vec_op_prims(VecOp::FavorRows), e, rows, b);
       case OpKind::FavorCols:

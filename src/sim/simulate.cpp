@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include "common/errors.h"
 #include "compiler/model_lowering.h"
 #include "hw/accelerator.h"
 #include "ir/graph.h"
 #include "report/report.h"
+#include "sim/generate.h"
 
 namespace attnsim {
 
@@ -45,6 +47,10 @@ Json model_workload(const ModelConfig& model) {
 }
 
 Json simulate_model(const HwConfig& hw, const ModelConfig& model, const TraceOptions* trace) {
+  if (model.generate > 0) {  // the prefill and the decode steps, each simulated in a child of its own
+    if (trace) throw UserError("--trace: not with generation (each decode step is a simulation of its own)");
+    return simulate_generation(hw, model);
+  }
   const Graph graph = build_graph(model);
   const CompiledModel compiled = compile_model(hw, graph);
   const SimOutcome outcome = simulate(hw, compiled.program, trace);

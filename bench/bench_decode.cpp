@@ -1,0 +1,62 @@
+// Generation through the whole simulator: Llama-2-7B (32 layers), prefill 4096, generate 256 tokens,
+// batch 8, on the cloud preset with the ideal DRAM and with the cycle-accurate HBM2 controller: wall
+// time and peak RSS of `attnsim run`, time to first token and time per output token from its
+// report.json, the decode steps it simulated. Targets (printed, not asserted): ideal DRAM under 10 s
+// and 256 MB; HBM2 under 120 s.
+// Usage: bench_decode [--jobs N] [--timeout S] [--ideal-only]
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "bench_support.h"
+#include "config/json_reader.h"
+
+using attnsim::bench::Measurement;
+using attnsim::bench::run_once;
+
+int main(int argc, char** argv) {
+  std::string jobs = "2";
+  double timeout_s = 1800;
+  bool ideal_only = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--jobs") && i + 1 < argc)
+      jobs = argv[++i];
+    else if (!std::strcmp(argv[i], "--timeout") && i + 1 < argc)
+      timeout_s = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--ideal-only"))
+      ideal_only = true;
+  }
+  std::printf("Llama-2-7B, prefill 4096, generate 256, batch 8, cloud (--jobs %s)\n", jobs.c_str());
+  std::printf("%-8s %10s %10s %12s %14s %10s  %s\n", "DRAM", "wall s", "RSS MB", "TTFT ms", "TPOT mean ms", "target",
+              "simulated steps");
+  struct Case {
+    const char* name;
+    std::vector<std::string> sets;
+    double target_s;
+  };
+  std::vector<Case> cases = {{"ideal", {}, 10}, {"hbm2", {"--set", R"(/dram={"model":"cycle","preset":"hbm2"})"}, 120}};
+  if (ideal_only) cases.resize(1);
+  for (const Case& c : cases) {
+    const std::string out = "/tmp/bench_decode_" + std::string(c.name);
+    std::vector<std::string> args = {"run", "--hw", "cloud", "--model", "llama2-7b", "--prefill", "4096", "--generate",
+                                     "256", "--batch", "8", "--jobs", jobs, "--out", out};
+    args.insert(args.end(), c.sets.begin(), c.sets.end());
+    const Measurement m = run_once(args, out + ".stderr", timeout_s);
+    double ttft = -1, tpot = -1;
+    std::string simulated = m.timed_out ? "timed out" : "failed (see " + out + ".stderr)";
+    if (m.status == 0) {
+      const attnsim::Json r = attnsim::read_json_file(out + "/report.json");
+      const attnsim::Json& g = r["generation"];
+      ttft = g["ttft_s"].get<double>() * 1e3;
+      tpot = g["tpot_s"]["mean"].get<double>() * 1e3;
+      simulated = g["sampling"]["simulated_steps"].dump();
+    }
+    std::printf("%-8s %10.2f %10.1f %12.3f %14.4f %9s%s  %s\n", c.name, m.wall_s, m.max_rss_mb, ttft, tpot,
+                m.wall_s < c.target_s && m.max_rss_mb < 256 ? "met " : "missed ",
+                (" <" + std::to_string(int(c.target_s)) + " s").c_str(), simulated.c_str());
+  }
+  return 0;
+}

@@ -1,0 +1,94 @@
+#include "compiler/fused_attention_lowering.h"
+
+#include <algorithm>
+
+#include "common/errors.h"
+
+namespace attnsim {
+
+FusedAttentionPlan plan_fused_attention(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
+                                        std::uint64_t capacity, const std::string& what) {
+  if (!hw.datapath.admits_fused_attention())
+    throw UserError(hw.source + ": /datapath: " + what +
+                    " is fused attention, which needs PEs with max, add, row_scalar_mul and exp, PE-local "
+                    "score_entries, and row_units (`attnsim check` says what this datapath admits)");
+  if (hw.array.fidelity == ArrayFidelity::Pe)
+    throw UserError(hw.source + ": /array/fidelity: " + what +
+                    " is fused attention, which only the fast array model times so far; set fidelity to fast");
+  FusedAttentionPlan p;
+  p.bq = std::min<std::int64_t>(hw.array.rows, seq_len);
+  p.key_tile = hw.array.cols;
+  const std::uint64_t eb = std::uint64_t(hw.array.operand_bytes);
+  const std::uint64_t block = align_up(std::uint64_t(p.bq * dh) * eb, 64);
+  const std::uint64_t head = align_up(std::uint64_t(seq_len * dh) * eb, 64);
+  const std::uint64_t blocks = 4 * block;  // Q and O, two each
+  for (int kv = 2; kv >= 1 && p.kv_buffers == 0; --kv)
+    if (blocks + 2 * std::uint64_t(kv) * head <= capacity) p.kv_buffers = kv, p.footprint = blocks + 2 * kv * head;
+  if (p.kv_buffers == 0)
+    throw UserError(hw.source + ": /sram: " + what + " is fused attention, which keeps one head's K and V (" +
+                    std::to_string(2 * head) + " B at N = " + std::to_string(seq_len) +
+                    ") on chip beside its Q and O blocks (" + std::to_string(blocks) + " B); the SRAM holds " +
+                    std::to_string(capacity) + " B");
+  return p;
+}
+
+FusedAttentionEmitter::FusedAttentionEmitter(const HwConfig& hw, const FusedAttentionPlan& plan, std::int64_t seq_len,
+                                             std::int64_t dh, std::uint64_t base)
+    : hw_(hw), p_(plan), n_(seq_len), dh_(dh) {
+  const std::uint64_t eb = std::uint64_t(hw.array.operand_bytes);
+  SramAllocator a(base);
+  for (int i = 0; i < 2; ++i) q_[i] = a.take(std::uint64_t(p_.bq * dh) * eb);
+  for (int i = 0; i < 2; ++i) o_[i] = a.take(std::uint64_t(p_.bq * dh) * eb);
+  for (int i = 0; i < p_.kv_buffers; ++i) {
+    k_[i] = a.take(std::uint64_t(n_ * dh) * eb);
+    v_[i] = a.take(std::uint64_t(n_ * dh) * eb);
+  }
+  if (p_.kv_buffers == 1) k_[1] = k_[0], v_[1] = v_[0];
+}
+
+std::vector<BufferInfo> FusedAttentionEmitter::buffers(std::uint32_t phase) const {
+  const std::uint64_t eb = std::uint64_t(hw_.array.operand_bytes);
+  const std::uint64_t block = std::uint64_t(p_.bq * dh_) * eb, head = std::uint64_t(n_ * dh_) * eb;
+  std::vector<BufferInfo> b;
+  for (int i = 0; i < 2; ++i) b.push_back({"fused.q" + std::to_string(i), {q_[i], block}, BufClass::Query, phase});
+  for (int i = 0; i < 2; ++i) b.push_back({"fused.o" + std::to_string(i), {o_[i], block}, BufClass::Output, phase});
+  for (int i = 0; i < p_.kv_buffers; ++i) {
+    b.push_back({"fused.k" + std::to_string(i), {k_[i], head}, BufClass::Key, phase});
+    b.push_back({"fused.v" + std::to_string(i), {v_[i], head}, BufClass::Value, phase});
+  }
+  return b;
+}
+
+void FusedAttentionEmitter::emit_head(Emitter& em, const HeadBlocks& h, bool causal, float scale) {
+  const int eb = hw_.array.operand_bytes;
+  kvs_ = (kvs_ + 1) % p_.kv_buffers;
+  const int kv = kvs_;
+  // K and V of the whole sequence, once per head; they overwrite the slot's previous head only after its
+  // last fused instruction has read it.
+  em.set_class(OpClass::QK);
+  const SramTile kt = tile_at(k_[kv], n_, dh_, eb), vt = tile_at(v_[kv], n_, dh_, eb);
+  const std::uint32_t kl = em.load(h.k, kt, {kv_reader_[kv]});
+  em.set_class(OpClass::PV);
+  const std::uint32_t vl = em.load(h.v, vt, {kv_reader_[kv]});
+  std::uint32_t last = kNoInstr;
+  for (std::int64_t q0 = 0; q0 < n_; q0 += p_.bq) {
+    const std::int64_t rows = std::min(p_.bq, n_ - q0);
+    qs_ = (qs_ + 1) % 2;
+    const int s = qs_;
+    const SramTile qt = tile_at(q_[s], rows, dh_, eb), ot = tile_at(o_[s], rows, dh_, eb);
+    em.set_class(OpClass::QK);
+    const std::uint32_t ql = em.load({h.q.tensor, h.q.row0 + q0, h.q.col0, rows, dh_}, qt, {q_reader_[s]});
+    // Causal: keys [0, q0 + rows) are the only ones any row of the block sees (row r's last is q0 + r).
+    const std::int64_t keys = causal ? std::min(n_, q0 + rows) : n_;
+    // One instruction does Q K^T, the softmax and P V; the per-op report counts it under qk.
+    const std::uint32_t g = em.fused_attention(qt, tile_at(k_[kv], keys, dh_, eb), tile_at(v_[kv], keys, dh_, eb), ot,
+                                               p_.key_tile, scale, causal, q0, {ql, kl, vl, o_reader_[s]});
+    q_reader_[s] = g;
+    em.set_class(OpClass::PV);
+    o_reader_[s] = em.store({h.o.tensor, h.o.row0 + q0, h.o.col0, rows, dh_}, ot, {g});
+    last = g;
+  }
+  kv_reader_[kv] = last;
+}
+
+}  // namespace attnsim

@@ -1,0 +1,55 @@
+#pragma once
+// Generation: a model's prompt processed at once (the prefill), then one decode step per further
+// generated token (ir/decode_graph.h), each simulated on the accelerator. Shared by run, compare and
+// the sweep engine's points (a model with "generate" > 0).
+//
+// Tokens: the prefill processes `prefill` tokens per sequence and yields the first generated token
+// (time to first token = the prefill's time); each of the other generate - 1 tokens takes one decode
+// step, step k (1 .. generate - 1) at context prefill + k - 1 (tokens already in the cache). The cache
+// holds prefill + generate - 1 tokens per sequence.
+//
+// Sampled simulation: decode steps differ only in the context (the cache length). The first and the
+// last step are simulated; an interval between two simulated steps is accepted as linear when the
+// steps at its quarter points and midpoint, simulated, lie within `linear_tolerance` of the straight
+// line between its ends in cycles and in every DRAM byte count; otherwise both halves are examined the
+// same way. The
+// steps inside an accepted interval are interpolated linearly. Past `max_simulated` simulations the
+// remaining intervals are interpolated and listed as unverified. `all_steps` simulates every step.
+#include <cstdint>
+
+#include "config/hw_config.h"
+#include "config/json_reader.h"
+#include "config/model_config.h"
+
+namespace attnsim {
+
+struct GenerationOptions {
+  bool all_steps = false;          // simulate every decode step
+  int jobs = 1;                    // simulations at once (forked children)
+  double linear_tolerance = 1e-3;  // relative, for accepting an interval as linear
+  int max_simulated = 40;          // decode steps simulated at most when sampling
+};
+
+// The DRAM bytes of one decode step's LOAD and STORE instructions, by what they move (no simulation:
+// the step compiled and its instructions counted).
+struct DecodeStepBytes {
+  std::uint64_t weights = 0, state = 0, activations = 0;  // state: the KV cache or the recurrent state
+};
+DecodeStepBytes decode_step_bytes(const HwConfig& hw, const ModelConfig& model, std::int64_t context);
+
+// The figures of one decode step at `context`, simulated (one SystemC elaboration: run it in a
+// process of its own). Keys: context, cycles, time_s, dram_bytes {weights, state, activations,
+// total} (counted from the step's LOAD and STORE instructions), dram_bytes_simulated (what the DRAM
+// model served), macs, busy_fraction {array, dram_bus}, binding.
+Json simulate_decode_step(const HwConfig& hw, const ModelConfig& model, std::int64_t context);
+
+// The prefill's model: every layer at seq_len = prefill and no generation (lowrank_linear layers run
+// their non-causal form: the same reductions, the prompt's outputs aside).
+ModelConfig prefill_model(const ModelConfig& model);
+
+// The generation report: the prefill's report under "prefill", and under "generation" the figures
+// (time to first token, time per output token, tokens per second, cache or state bytes per sequence,
+// every step with its DRAM bytes split, binding resource and whether it was simulated).
+Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const GenerationOptions& opt = {});
+
+}  // namespace attnsim
