@@ -11,6 +11,10 @@
 //   bench_dram_replay [REQUESTS [REPS [PRESET...]]]
 //   bench_dram_replay model [SEQ_LEN [REPS]]   BERT-base, flash, on cloud with HBM2 (default N = 4096):
 //                                              attnsim run with /dram/fast_path true and false
+//   bench_dram_replay calibration              the latency calibration: each run of
+//                                              traces/dramsim3_reference.json replayed here, printed beside
+//                                              DRAMSim3's recorded figures (mean and median read latency in
+//                                              cycles, GB/s; DRAMSim3 is not run)
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +27,8 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "config/json_reader.h"
+#include "hw/dram/trace_reader.h"
 #include "hw/dram/dram_replay.h"
 #include "config/dram_spec.h"
 #include "config/presets.h"
@@ -115,10 +121,63 @@ int bench_model(std::int64_t seq_len, int reps) {
   return fast_cycles == ref_cycles ? 0 : 1;
 }
 
+// Our figures on one calibration run (a forked child: one elaboration per process): mean and median read
+// latency in cycles, GB/s over the whole replay.
+bool calibration_once(const Json& run, double out[3]) {
+  int fds[2];
+  if (pipe(fds) != 0) return false;
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    Json doc = {{"model", "cycle"}, {"preset", run["preset"]}};
+    if (run.contains("channels")) doc["channels"] = run["channels"];
+    Diagnostics diag("calibration");
+    DramSpec spec = parse_cycle_dram(JsonView(&doc, "", &diag));
+    diag.throw_if_any();
+    const std::string path = std::string(ATTNSIM_SOURCE_DIR) + "/traces/" + run["trace"].get<std::string>();
+    const Trace tr = read_trace_file(path, TraceFormat::DramSim3, spec.tCK_fs, std::uint64_t(spec.capacity_bytes()));
+    ReplayResult res = run_replay(spec, tr.records, false);
+    double row[3] = {res.stats["read_latency_cycles"]["mean"].get<double>(),
+                     res.stats["read_latency_cycles"]["p50"].get<double>(),
+                     res.stats["bandwidth"]["achieved_GBps"].get<double>()};
+    if (write(fds[1], row, sizeof row) != sizeof row) _exit(1);
+    _exit(0);
+  }
+  close(fds[1]);
+  bool ok = read(fds[0], out, 3 * sizeof(double)) == ssize_t(3 * sizeof(double));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return ok;
+}
+
+int bench_calibration() {
+  const Json ref = read_json_file(std::string(ATTNSIM_SOURCE_DIR) + "/traces/dramsim3_reference.json");
+  std::printf("%-10s %-34s %10s %10s %8s %8s %8s %8s\n", "device", "trace", "mean", "DRAMSim3", "p50", "DRAMSim3",
+              "GB/s", "DRAMSim3");
+  for (const Json& run : ref["runs"]) {
+    double ours[3];
+    if (!calibration_once(run, ours)) {
+      std::printf("%-10s %-34s failed\n", run["preset"].get<std::string>().c_str(), run["trace"].get<std::string>().c_str());
+      return 1;
+    }
+    const bool idle = run.contains("median_cycles");
+    char p50_ref[32] = "-", gbps_ref[32] = "-";
+    if (idle) std::snprintf(p50_ref, sizeof p50_ref, "%d", run["median_cycles"].get<int>());
+    if (!idle) std::snprintf(gbps_ref, sizeof gbps_ref, "%.2f", run["GBps"].get<double>());
+    std::printf("%-10s %-34s %10.2f %10.2f %8.0f %8s %8.2f %8s\n", run["preset"].get<std::string>().c_str(),
+                run["trace"].get<std::string>().c_str(), ours[0], run["mean_cycles"].get<double>(), ours[1], p50_ref,
+                ours[2], gbps_ref);
+  }
+  return 0;
+}
+
 }  // namespace
 
 // SystemC provides main() and calls sc_main(); every replay elaborates in its own forked child.
 int sc_main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "calibration") return bench_calibration();
   if (argc > 1 && std::string(argv[1]) == "model")
     return bench_model(argc > 2 ? std::atoll(argv[2]) : 4096, argc > 3 ? std::atoi(argv[3]) : 3);
   const std::int64_t n = argc > 1 ? std::atoll(argv[1]) : 1000000;

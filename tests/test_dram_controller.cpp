@@ -26,25 +26,25 @@ TEST_CASE("dram: unloaded read latency per preset (row miss, then row conflict)"
   // Two reads to one bank, far apart: the first finds the bank closed (ACT, RD), the second finds another
   // row open (PRE, ACT, RD). Latency from acceptance to the last data beat:
   //   miss     = f + tRCD + CL + BL/2
-  //   conflict = f + tRP + tRCD + CL + BL/2      (the unloaded RANDOM read latency: with 64K rows per
-  //                                               bank almost every random read is a conflict)
-  // DDR4-3200  (tCK 0.625 ns):  miss 5+22+22+4 = 53 (33.1 ns); conflict 5+22+22+22+4 = 75 = 46.875 ns,
-  //            inside DRAMSim3/Ramulator 2's 46-47 ns: their extra controller/PHY pipeline is our f = 5.
-  // LPDDR4-4266 (0.46875 ns):   miss 7+39+36+8 = 90 (42.2 ns); conflict 7+45+39+36+8 = 135 (63.3 ns; tRP is
+  //   conflict = f + tRP + tRCD + CL + BL/2      (idle random reads are mostly misses: refresh closes
+  //                                               every bank each tREFI; test_dram_calibration.cpp)
+  // DDR4-3200  (tCK 0.625 ns):  miss 1+22+22+4 = 49 (30.6 ns); conflict 1+22+22+22+4 = 71 = 44.375 ns,
+  //            DRAMSim3's two idle peaks (traces/dramsim3_reference.json): its one controller cycle is f = 1.
+  // LPDDR4-4266 (0.46875 ns):   miss 1+39+36+8 = 84 (39.4 ns); conflict 1+45+39+36+8 = 129 (60.5 ns; tRP is
   //                             tRPab, 21 ns = 45, as the PREA before a REF needs it).
-  // HBM2       (1 ns):          miss 3+14+14+2 = 33 (33 ns);   conflict 3+14+14+14+2 = 47 (47 ns).
-  // HBM3       (0.3125 ns):     miss 10+45+48+4 = 107 (33.4 ns); conflict 10+45+45+48+4 = 152 (47.5 ns).
-  // DDR5-4800  (0.416 ns):      miss 7+39+40+8 = 94 (39.1 ns); conflict 7+39+39+40+8 = 133 (55.3 ns).
-  // LPDDR5-6400 (0.3125 ns):    miss 10+58+68+8 = 144 (45 ns); conflict 10+68+58+68+8 = 212 (66.25 ns).
-  // GDDR6-16000 (0.125 ns):     miss 24+128+112+8 = 272 (34 ns); conflict 24+128+128+112+8 = 400 (50 ns).
+  // HBM2       (1 ns):          miss 1+14+14+2 = 31 (31 ns);   conflict 1+14+14+14+2 = 45 (45 ns).
+  // HBM3       (0.3125 ns):     miss 1+45+48+4 = 98 (30.6 ns); conflict 1+45+45+48+4 = 143 (44.7 ns).
+  // DDR5-4800  (0.416 ns):      miss 1+39+40+8 = 88 (36.6 ns); conflict 1+39+39+40+8 = 127 (52.8 ns).
+  // LPDDR5-6400 (0.3125 ns):    miss 4+58+68+8 = 138 (43.1 ns); conflict 4+68+58+68+8 = 206 (64.375 ns).
+  // GDDR6-16000 (0.125 ns):     miss 4+128+112+8 = 252 (31.5 ns); conflict 4+128+128+112+8 = 380 (47.5 ns).
   struct Case {
     const char* preset;
     std::int64_t miss, conflict;
     double conflict_ns;
   };
-  for (const Case& c : {Case{"ddr4-3200", 53, 75, 46.875}, Case{"lpddr4-4266", 90, 135, 63.281},
-                        Case{"hbm2", 33, 47, 47.0}, Case{"hbm3", 107, 152, 47.5}, Case{"ddr5-4800", 94, 133, 55.328},
-                        Case{"lpddr5-6400", 144, 212, 66.25}, Case{"gddr6-16000", 272, 400, 50.0}}) {
+  for (const Case& c : {Case{"ddr4-3200", 49, 71, 44.375}, Case{"lpddr4-4266", 84, 129, 60.469},
+                        Case{"hbm2", 31, 45, 45.0}, Case{"hbm3", 98, 143, 44.6875}, Case{"ddr5-4800", 88, 127, 52.832},
+                        Case{"lpddr5-6400", 138, 206, 64.375}, Case{"gddr6-16000", 252, 380, 47.5}}) {
     INFO(c.preset);
     const DramSpec s = dram_spec(c.preset);
     // 2000 cycles apart: less than every preset's tREFI, so no refresh interferes.
@@ -62,22 +62,22 @@ TEST_CASE("dram: unloaded read latency per preset (row miss, then row conflict)"
 TEST_CASE("dram: streaming reads in one bank group are bounded by tCCD_L, across groups by tCCD_S", "[dram][bw]") {
   const DramSpec s = dram_spec("ddr4-3200");
   {
-    // 128 reads of one 8 KB row (one bank): ACT at f = 5, first RD at 5 + tRCD = 27, then one RD per
-    // tCCD_L = 8 cycles: last RD at 27 + 127 * 8 = 1043, its data done at 1043 + CL + BL/2 = 1069.
+    // 128 reads of one 8 KB row (one bank): ACT at f = 1, first RD at 1 + tRCD = 23, then one RD per
+    // tCCD_L = 8 cycles: last RD at 23 + 127 * 8 = 1039, its data done at 1039 + CL + BL/2 = 1065.
     // Steady state: 64 B per 8 cycles of 0.625 ns = 12.8 GB/s, 50% of the 25.6 GB/s peak.
     std::vector<TraceRecord> t;
     for (int col = 0; col < 128; ++col) t.push_back(rd(dram_addr(s, 0, 0, 3, col)));
     auto o = replay_checked(s, t);
     CHECK(o.violations == 0);
-    CHECK(o.cycles == 1069);
+    CHECK(o.cycles == 1065);
     auto rds = cycles_of(o, RD);
     REQUIRE(rds.size() == 128);
     for (size_t i = 1; i < rds.size(); ++i) CHECK(rds[i] - rds[i - 1] == 8);
   }
   {
-    // Two banks in different bank groups, requests alternating: ACT A at 5, ACT B at 5 + tRRD_S = 9,
-    // RD A at 27, RD B at 9 + tRCD = 31, then one RD every tCCD_S = 4 cycles (each group sees tCCD_L = 8):
-    // last RD at 27 + 127 * 4 = 535, done at 535 + 26 = 561. The data bus is 100% busy from 49 on.
+    // Two banks in different bank groups, requests alternating: ACT A at 1, ACT B at 1 + tRRD_S = 5,
+    // RD A at 23, RD B at 5 + tRCD = 27, then one RD every tCCD_S = 4 cycles (each group sees tCCD_L = 8):
+    // last RD at 23 + 127 * 4 = 531, done at 531 + 26 = 557. The data bus is 100% busy from 45 on.
     std::vector<TraceRecord> t;
     for (int col = 0; col < 64; ++col) {
       t.push_back(rd(dram_addr(s, 0, 0, 3, col)));
@@ -85,7 +85,7 @@ TEST_CASE("dram: streaming reads in one bank group are bounded by tCCD_L, across
     }
     auto o = replay_checked(s, t);
     CHECK(o.violations == 0);
-    CHECK(o.cycles == 561);
+    CHECK(o.cycles == 557);
     auto rds = cycles_of(o, RD);
     REQUIRE(rds.size() == 128);
     for (size_t i = 1; i < rds.size(); ++i) CHECK(rds[i] - rds[i - 1] == 4);
@@ -94,10 +94,10 @@ TEST_CASE("dram: streaming reads in one bank group are bounded by tCCD_L, across
 
 TEST_CASE("dram: activations are bounded by tRRD_S/tRRD_L and tFAW", "[dram][bw]") {
   // 16 reads to 16 different banks (bank groups alternate: bank i is in group i % 4), all rows closed:
-  // ACTs at 5, 9, 13, 17 (tRRD_S = 4; same group only every 16 >= tRRD_L = 8). The fifth waits for tFAW
-  // after the first, 5 + 34 = 39, but the command bus is taken at 39 by the RD of the fourth request
-  // (17 + tRCD = 39; row hits go first), so 40; then 44, 48, 52 (their RDs at 62, 66, 70, 74); the ninth
-  // at 40 + 34 = 74 -> 75 (RD at 74), ...; the thirteenth at 75 + 34 = 109 -> 110 (RD at 109).
+  // ACTs at 1, 5, 9, 13 (tRRD_S = 4; same group only every 16 >= tRRD_L = 8). The fifth waits for tFAW
+  // after the first, 1 + 34 = 35, but the command bus is taken at 35 by the RD of the fourth request
+  // (13 + tRCD = 35; row hits go first), so 36; then 40, 44, 48 (their RDs at 58, 62, 66, 70); the ninth
+  // at 36 + 34 = 70 -> 71 (RD at 70), ...; the thirteenth at 71 + 34 = 105 -> 106 (RD at 105).
   // So random reads (one ACT each) cannot exceed 4 x 64 B per tFAW = 256 B / 21.25 ns = 12.05 GB/s (47% of
   // peak) on one DDR4-3200 rank, whatever the queue depth (the 1M random-read benchmark reaches 43%).
   const DramSpec s = dram_spec("ddr4-3200");
@@ -106,13 +106,13 @@ TEST_CASE("dram: activations are bounded by tRRD_S/tRRD_L and tFAW", "[dram][bw]
   auto o = replay_checked(s, t);
   CHECK(o.violations == 0);
   CHECK(cycles_of(o, ACT) ==
-        std::vector<std::int64_t>{5, 9, 13, 17, 40, 44, 48, 52, 75, 79, 83, 87, 110, 114, 118, 122});
+        std::vector<std::int64_t>{1, 5, 9, 13, 36, 40, 44, 48, 71, 75, 79, 83, 106, 110, 114, 118});
 }
 
 TEST_CASE("dram: a stride that opens a new row in the same bank every access is bounded by tRC", "[dram][bw]") {
   // 16 reads, same bank, a new row each: every read needs PRE + ACT. ACT-to-ACT = max(tRC, tRAS + tRP,
   // tRCD + tRTP + tRP) = max(74, 52 + 22, 22 + 12 + 22) = 74 cycles = 46.25 ns: 64 B per 46.25 ns =
-  // 1.38 GB/s. ACTs at 5 + 74 k; the last RD at 5 + 15 * 74 + 22 = 1137, done at 1163.
+  // 1.38 GB/s. ACTs at 1 + 74 k; the last RD at 1 + 15 * 74 + 22 = 1133, done at 1159.
   const DramSpec s = dram_spec("ddr4-3200");
   std::vector<TraceRecord> t;
   for (int i = 0; i < 16; ++i) t.push_back(rd(dram_addr(s, 0, 0, 100 + i, 0)));
@@ -120,20 +120,20 @@ TEST_CASE("dram: a stride that opens a new row in the same bank every access is 
   CHECK(o.violations == 0);
   auto acts = cycles_of(o, ACT);
   REQUIRE(acts.size() == 16);
-  for (size_t i = 0; i < acts.size(); ++i) CHECK(acts[i] == 5 + 74 * std::int64_t(i));
-  CHECK(o.cycles == 1163);
+  for (size_t i = 0; i < acts.size(); ++i) CHECK(acts[i] == 1 + 74 * std::int64_t(i));
+  CHECK(o.cycles == 1159);
   CHECK(stat_i(o.stats, "row_buffer", "conflicts") == 15);
 }
 
 TEST_CASE("dram: refresh is issued every tREFI per rank and blocks the rank for tRFC", "[dram][refresh]") {
   const DramSpec s = dram_spec("ddr4-3200", {{"ranks", 2}});
   {
-    // A read accepted at tREFI - 4 = 12476 is ready at 12481; rank 0's REF is due at tREFI = 12480 and
-    // goes first (all banks closed, so no PREA): the ACT waits until 12480 + tRFC = 13040, RD at 13062,
-    // done at 13088: latency 13088 - 12476 = 612 cycles instead of 53.
-    auto o = replay_checked(s, {rd(dram_addr(s, 0, 0, 1, 0), 12476)});
+    // A read accepted at tREFI - 1 = 12479 is ready at 12480, when rank 0's REF falls due; the REF goes
+    // first (all banks closed, so no PREA): the ACT waits until 12480 + tRFC = 13040, RD at 13062,
+    // done at 13088: latency 13088 - 12479 = 609 cycles instead of 49.
+    auto o = replay_checked(s, {rd(dram_addr(s, 0, 0, 1, 0), 12479)});
     CHECK(o.violations == 0);
-    CHECK(stat_i(o.stats, "read_latency_cycles", "max") == 612);
+    CHECK(stat_i(o.stats, "read_latency_cycles", "max") == 609);
     auto refs = cycles_of(o, REF);
     REQUIRE(!refs.empty());
     CHECK(refs[0] == 12480);
@@ -162,9 +162,9 @@ TEST_CASE("dram: refresh is issued every tREFI per rank and blocks the rank for 
 }
 
 TEST_CASE("dram: FR-FCFS lets a younger row hit overtake an older row conflict", "[dram][sched]") {
-  // A opens row 0 of bank 0 (ACT 5, RD 27). B (row 1, same bank, older) needs PRE + ACT; C (row 0,
-  // younger) hits the open row. FR-FCFS issues C's RD at 27 + tCCD_L = 35 and holds B's PRE while a
-  // queued request still hits row 0; B then goes PRE at 5 + tRAS = 57, ACT 79, RD 101.
+  // A opens row 0 of bank 0 (ACT 1, RD 23). B (row 1, same bank, older) needs PRE + ACT; C (row 0,
+  // younger) hits the open row. FR-FCFS issues C's RD at 23 + tCCD_L = 31 and holds B's PRE while a
+  // queued request still hits row 0; B then goes PRE at 1 + tRAS = 53, ACT 75, RD 97.
   const DramSpec s = dram_spec("ddr4-3200");
   auto o =
       replay_checked(s, {rd(dram_addr(s, 0, 0, 0, 0)), rd(dram_addr(s, 0, 0, 1, 0)), rd(dram_addr(s, 0, 0, 0, 1))});
@@ -173,10 +173,10 @@ TEST_CASE("dram: FR-FCFS lets a younger row hit overtake an older row conflict",
   for (const auto& c : o.commands)
     if (c.cmd == RD) rds.push_back({c.cycle, c.row});
   REQUIRE(rds.size() == 3);
-  CHECK(rds[0] == std::make_pair(std::int64_t(27), std::int64_t(0)));
-  CHECK(rds[1] == std::make_pair(std::int64_t(35), std::int64_t(0)));  // C before B
-  CHECK(rds[2] == std::make_pair(std::int64_t(101), std::int64_t(1)));
-  CHECK(cycles_of(o, PRE) == std::vector<std::int64_t>{57});
+  CHECK(rds[0] == std::make_pair(std::int64_t(23), std::int64_t(0)));
+  CHECK(rds[1] == std::make_pair(std::int64_t(31), std::int64_t(0)));  // C before B
+  CHECK(rds[2] == std::make_pair(std::int64_t(97), std::int64_t(1)));
+  CHECK(cycles_of(o, PRE) == std::vector<std::int64_t>{53});
   CHECK(stat_i(o.stats, "row_buffer", "hits") == 1);
   CHECK(stat_i(o.stats, "row_buffer", "misses") == 1);
   CHECK(stat_i(o.stats, "row_buffer", "conflicts") == 1);
@@ -202,7 +202,7 @@ TEST_CASE("dram: write drain between the high and low watermarks", "[dram][sched
 
 TEST_CASE("dram: a full queue blocks the requester (back-pressure)", "[dram][sched]") {
   // read_queue 4, 12 reads of one row submitted as fast as possible: the fifth request is accepted only
-  // when the first RD (at 27) frees a slot; the queue never holds more than 4.
+  // when the first RD (at 1 + tRCD = 23) frees a slot; the queue never holds more than 4.
   const DramSpec s = dram_spec("ddr4-3200", {{"read_queue", 4}});
   auto r = run_isolated([&] {
     init_sim_time();
@@ -226,13 +226,13 @@ TEST_CASE("dram: a full queue blocks the requester (back-pressure)", "[dram][sch
   Json j = Json::parse(r.output);
   CHECK(j["violations"] == 0);
   CHECK(j["max"] == 4);
-  // Four accepted at cycle 0; then one per RD: 27, 35, 43, ... (tCCD_L apart).
-  CHECK(j["accepted"] == Json({0, 0, 0, 0, 27, 35, 43, 51, 59, 67, 75, 83}));
+  // Four accepted at cycle 0; then one per RD: 23, 31, 39, ... (tCCD_L apart).
+  CHECK(j["accepted"] == Json({0, 0, 0, 0, 23, 31, 39, 47, 55, 63, 71, 79}));
 }
 
 TEST_CASE("dram: the cycle model behind IDram serves concurrent transfers", "[dram][idram]") {
-  // One 4 KiB read (64 bursts in one 8 KB row of one bank): ACT 5, RDs at 27 + 8 k, last at 531, done
-  // at 557 cycles = 348.125 ns. A second thread's 1 KiB write to another bank group runs concurrently.
+  // One 4 KiB read (64 bursts in one 8 KB row of one bank): ACT 1, RDs at 23 + 8 k, last at 527, done
+  // at 553 cycles = 345.625 ns. A second thread's 1 KiB write to another bank group runs concurrently.
   Json doc = Json::parse(R"({"array": {"rows": 8, "cols": 8, "clock_mhz": 1000},
       "sram": {"banks": 2, "bytes_per_bank": 65536, "port_bytes": 64},
       "dram": {"model": "cycle", "preset": "ddr4-3200", "channels": 1}})");
@@ -272,8 +272,8 @@ TEST_CASE("dram: the cycle model behind IDram serves concurrent transfers", "[dr
   CHECK(j["stats"]["requests"]["reads"] == 64);
   CHECK(j["stats"]["requests"]["writes"] == 17);
   CHECK(j["t_write_fs"].get<std::int64_t>() > 0);
-  // The writes share the command bus and cost the reads some cycles; alone the read would take 557 cycles.
-  CHECK(j["t_read_fs"].get<std::int64_t>() >= 557 * 625000);
+  // The writes share the command bus and cost the reads some cycles; alone the read would take 553 cycles.
+  CHECK(j["t_read_fs"].get<std::int64_t>() >= 553 * 625000);
 }
 
 TEST_CASE("dram: a read alone through IDram takes the hand-derived time", "[dram][idram]") {
@@ -291,5 +291,5 @@ TEST_CASE("dram: a read alone through IDram takes the hand-derived time", "[dram
     return std::to_string(t) + " " + std::to_string(check_command_trace(s, dram.controller().command_trace()).size());
   });
   REQUIRE(r.exit_status == 0);
-  CHECK(r.output == std::to_string(557 * 625000) + " 0");  // 348.125 ns
+  CHECK(r.output == std::to_string(553 * 625000) + " 0");  // ACT 1, last RD 23 + 63 * 8 = 527, done 553: 345.625 ns
 }

@@ -93,8 +93,8 @@ TEST_CASE("dram checker: a preset with one wrong value is caught", "[dram][check
     CHECK(o.first_violation.find("needs 14") != std::string::npos);
   }
   // DDR4 with tFAW 24 instead of 34: 16 reads to 16 banks (as the tFAW test in test_dram_controller.cpp):
-  // ACTs every tRRD_S = 4 from cycle 5; the fifth at 5 + 24 = 29 (with a free command slot) is 10 cycles
-  // early, and so on.
+  // ACTs every tRRD_S = 4 from cycle 1 (frontend 1); the fifth at 1 + 24 = 25 (a free command slot: the RDs
+  // are at 23 and 27) is 10 cycles early, and so on.
   {
     const DramSpec s = dram_spec("ddr4-3200", {{"timing", {{"tFAW", 24}}}});
     std::vector<TraceRecord> t;

@@ -26,11 +26,10 @@ int cmd_dram_replay(const Args& args) {
       "  dramsim3   0xADDR READ|WRITE CYCLE   (CYCLE in DRAM clock cycles)\n"
       "  ramulator  LD|ST 0xADDR              (no time: as fast as the controller accepts)\n"
       "  plain      ADDR R|W TIME_NS          (ADDR 0x... or decimal; TIME_NS in nanoseconds)\n\n"
-      "DRAM: an embedded preset (" +
+      "DRAM: an embedded preset,\n  " +
       dram_preset_names() +
-      "), a device file shaped like\n"
-      "configs/dram/*.json, a /dram object {\"model\": \"cycle\", \"preset\": ..., \"channels\": ...} or a hardware\n"
-      "config with such a /dram object.\n\noptions");
+      ",\na device file shaped like configs/dram/*.json, a /dram object {\"model\": \"cycle\", \"preset\": ...,\n"
+      "\"channels\": ...} or a hardware config with such a /dram object.\n\noptions");
   std::string dram, trace_file, format_name = "auto", out_file, command_trace_file;
   opts.add_options()("help,h", "this text")("dram", po::value(&dram)->value_name("FILE|PRESET"),
                                             "the DRAM device and controller (required)")(

@@ -36,7 +36,9 @@ const char* const kHwExampleCycle = R"({
   "sram": {"banks": 4, "bytes_per_bank": 65536, "port_bytes": 64},
   "dram": {"model": "cycle", "preset": "ddr4-3200", "description": "every controller key", "channels": 1,
            "ranks": 1, "mapping": "RoBaRaCoCh", "read_queue": 32, "write_queue": 32, "write_high": 24,
-           "write_low": 8, "frontend_cycles": 0, "fast_path": true},
+           "write_low": 8, "frontend_cycles": 0, "fast_path": true,
+           "power_down": {"policy": "idle_cycles", "after_cycles": 100},
+           "self_refresh": {"policy": "idle_cycles", "after_cycles": 100000}},
   "energy": {"file": "energy-table.json"}
 })";
 
@@ -60,6 +62,10 @@ const SchemaDescription kDramTiming[] = {
     {"tRFC", "REF to the next command to the rank (refresh cycle)"},
     {"tREFI", "interval between REF commands"},
     {"tRTRS", "rank-to-rank switch on the data bus"},
+    {"tCKE", "power-down entry to exit: the shortest power-down (and power-down exit to the next entry)"},
+    {"tXP", "power-down exit to the next command to the rank"},
+    {"tCKESR", "self-refresh entry to exit: the shortest self-refresh"},
+    {"tXS", "self-refresh exit to the next command to the rank"},
 };
 
 std::vector<SchemaDescription> hw_descriptions() {
@@ -113,6 +119,18 @@ std::vector<SchemaDescription> hw_descriptions() {
       {"/dram/fast_path",
        "cycle: simulation only: true (default) the fast scheduler, false the reference scan; the same commands"},
       {"/dram/timing", "cycle: overrides of the device's timing parameters, in DRAM clock cycles (tCK)"},
+      {"/dram/power_down",
+       "cycle: when an idle rank enters power-down (active if a row is open, precharged otherwise); it leaves it "
+       "(PDX, then tXP) when a request for it arrives or its refresh falls due (default off)"},
+      {"/dram/power_down/policy", "off, or idle_cycles: after after_cycles DRAM cycles with no request queued for "
+                                  "the rank since its last READ or WRITE"},
+      {"/dram/power_down/after_cycles", "idle_cycles: DRAM cycles (tCK) from the rank's last READ or WRITE"},
+      {"/dram/self_refresh",
+       "cycle: when an idle rank enters self-refresh (all banks precharged first; no REF needed while in it); it "
+       "leaves it (SRX, then tXS) when a request for it arrives (default off)"},
+      {"/dram/self_refresh/policy", "off, or idle_cycles: after after_cycles DRAM cycles with no request queued "
+                                    "for the rank since its last READ or WRITE"},
+      {"/dram/self_refresh/after_cycles", "idle_cycles: DRAM cycles (tCK) from the rank's last READ or WRITE"},
       {"/dma", "the DMA engine (optional)"},
       {"/dma/outstanding", "segments in flight per side, load and store (default 64)"},
       {"/dma/segment_bytes", "bytes of the largest contiguous DRAM transfer (default 2048)"},

@@ -18,6 +18,8 @@ const DramTimingField* dram_timing_fields(int* count) {
       {"tRRD_L", &DramTiming::tRRD_L, 1}, {"tFAW", &DramTiming::tFAW, 0},     {"tWR", &DramTiming::tWR, 1},
       {"tWTR_S", &DramTiming::tWTR_S, 1}, {"tWTR_L", &DramTiming::tWTR_L, 1}, {"tRTP", &DramTiming::tRTP, 1},
       {"tRFC", &DramTiming::tRFC, 1},     {"tREFI", &DramTiming::tREFI, 1},   {"tRTRS", &DramTiming::tRTRS, 0},
+      {"tCKE", &DramTiming::tCKE, 1},     {"tXP", &DramTiming::tXP, 1},       {"tCKESR", &DramTiming::tCKESR, 1},
+      {"tXS", &DramTiming::tXS, 1},
   };
   *count = int(sizeof fields / sizeof fields[0]);
   return fields;
@@ -62,13 +64,32 @@ namespace {
 
 bool power_of_two(std::int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
+// A power policy object, {"policy": "off"} or {"policy": "idle_cycles", "after_cycles": N}: N, or 0 for off.
+std::int64_t read_power_policy(const JsonView& d, const char* key) {
+  JsonView p = d.object(key, /*required=*/false);
+  if (!p.is_object()) return 0;
+  p.reject_unknown_keys({"policy", "after_cycles"});
+  const std::string policy = p.choice("policy", std::nullopt, {"off", "idle_cycles"});
+  // Asked first, so that the schema records after_cycles as optional: it is required with idle_cycles only.
+  const bool given = p.has("after_cycles");
+  const std::int64_t after = given ? p.integer("after_cycles", std::nullopt, 1, std::int64_t(1) << 40) : 0;
+  if (policy == "idle_cycles" && !given)
+    p.diag().add(p.child_path("after_cycles"), "required with policy \"idle_cycles\" (DRAM cycles of idleness)");
+  if (policy == "off" && given) p.diag().add(p.child_path("after_cycles"), "only with policy \"idle_cycles\"");
+  return policy == "idle_cycles" ? after : 0;
+}
+
 // Reads the timing keys of an object (a device's "timing" or a config's "timing" overrides).
 void read_timing(const JsonView& t, DramTiming* timing, bool required) {
   int n = 0;
   const DramTimingField* fields = dram_timing_fields(&n);
   for (int i = 0; i < n; ++i) {
     const DramTimingField& f = fields[i];
-    if (!required && !t.has(f.name)) continue;
+    // The power-down and self-refresh timings are optional in a device file (files written before them
+    // stay valid); a power policy that needs one checks that it is there (check_spec).
+    const bool power_timing = f.member == &DramTiming::tCKE || f.member == &DramTiming::tXP ||
+                              f.member == &DramTiming::tCKESR || f.member == &DramTiming::tXS;
+    if ((!required || power_timing) && !t.has(f.name)) continue;
     timing->*f.member = int(
         t.integer(f.name, required ? std::nullopt : std::optional<std::int64_t>(timing->*f.member), f.min, 100000000));
   }
@@ -186,6 +207,10 @@ void check_spec(const JsonView& d, const DramSpec& s) {
                  " cycles, or a refresh falls due before a request opened after the previous one can be served, "
                  "and refresh starves every request",
              t.tREFI);
+  if (s.power_down_after_cycles > 0 && (t.tCKE == 0 || t.tXP == 0))
+    diag.add(d.child_path("power_down"), "needs the device's tCKE and tXP (its timing, or /dram/timing)");
+  if (s.self_refresh_after_cycles > 0 && (t.tCKESR == 0 || t.tXS == 0))
+    diag.add(d.child_path("self_refresh"), "needs the device's tCKESR and tXS (its timing, or /dram/timing)");
   std::string error;
   AddressMapping m;
   if (!s.mapping.empty() && !m.parse(s.mapping, s, &error)) diag.add(d.child_path("mapping"), error, s.mapping);
@@ -197,7 +222,8 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   DramSpec spec;
   if (!d.is_object()) return spec;
   d.reject_unknown_keys({"model", "preset", "channels", "ranks", "mapping", "read_queue", "write_queue", "write_high",
-                         "write_low", "frontend_cycles", "fast_path", "timing", "description"});
+                         "write_low", "frontend_cycles", "fast_path", "timing", "description", "power_down",
+                         "self_refresh"});
   d.string("description", std::string());
   std::string preset = d.string("preset", std::nullopt);
   if (preset.empty()) return spec;  // recorded as required by string()
@@ -221,6 +247,8 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   spec.write_low = int(d.integer("write_low", spec.write_low, 0, 1024));
   spec.frontend_cycles = int(d.integer("frontend_cycles", spec.frontend_cycles, 0, 100000));
   spec.fast_path = d.boolean("fast_path", true);
+  spec.power_down_after_cycles = read_power_policy(d, "power_down");
+  spec.self_refresh_after_cycles = read_power_policy(d, "self_refresh");
   JsonView t = d.object("timing", /*required=*/false);
   reject_unknown_timing_keys(t, false);
   read_timing(t, &spec.t, /*required=*/false);

@@ -7,7 +7,8 @@
 // file of the same shape, then the overrides of a /dram object:
 //   {"model": "cycle", "preset": "ddr4-3200", "channels": 2, "ranks": 1, "mapping": "RoBaRaCoCh",
 //    "read_queue": 32, "write_queue": 32, "write_high": 24, "write_low": 8, "frontend_cycles": 5,
-//    "timing": {"tRCD": 22}}
+//    "timing": {"tRCD": 22}, "power_down": {"policy": "idle_cycles", "after_cycles": 100},
+//    "self_refresh": {"policy": "off"}}
 #include <cstdint>
 #include <string>
 
@@ -36,6 +37,11 @@ struct DramTiming {
   int tRFC = 0;    // REF to ACT or REF, same rank
   int tREFI = 0;   // average interval between REFs to one rank
   int tRTRS = 0;   // rank-to-rank switch: extra bus gap between data bursts of different ranks
+  // Power-down and self-refresh (used only when a /dram power policy enters them):
+  int tCKE = 0;    // power-down entry (PDE) to exit (PDX): the shortest power-down; also PDX to the next PDE
+  int tXP = 0;     // power-down exit (PDX) to any command of the rank
+  int tCKESR = 0;  // self-refresh entry (SRE) to exit (SRX): the shortest self-refresh
+  int tXS = 0;     // self-refresh exit (SRX) to any command of the rank
 };
 
 struct DramTimingField {
@@ -71,6 +77,13 @@ struct DramSpec {
   int write_high = 24;      // enter write drain when the write queue holds this many
   int write_low = 8;        // leave write drain when it holds this many or fewer (and reads wait)
   int frontend_cycles = 0;  // controller/PHY pipeline: cycles from acceptance until a request may be scheduled
+  // Power policy (/dram/power_down, /dram/self_refresh; "idle_cycles" with after_cycles, or "off" = 0): a rank
+  // with no queued request enters power-down after_cycles after its last RD/WR (active power-down if a row is
+  // open, precharged power-down otherwise) and self-refresh (all banks precharged first) after its own
+  // after_cycles; it leaves either state when a request for it arrives (or, from power-down, when a refresh
+  // falls due). Off by default: the presets' cycle counts do not change.
+  std::int64_t power_down_after_cycles = 0;
+  std::int64_t self_refresh_after_cycles = 0;
   // Simulation, not hardware: false selects the reference FR-FCFS scan (dram_channel.cpp), kept to check
   // that the fast one issues the same commands at the same cycles (/dram/fast_path, default true).
   bool fast_path = true;

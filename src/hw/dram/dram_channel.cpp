@@ -11,6 +11,9 @@ inline void raise(std::int64_t& v, std::int64_t t) {
   if (t > v) v = t;
 }
 inline bool is_column(DramCommand c) { return c == DramCommand::RD || c == DramCommand::WR; }
+inline bool is_power_command(DramCommand c) {
+  return c == DramCommand::PDE || c == DramCommand::PDX || c == DramCommand::SRE || c == DramCommand::SRX;
+}
 }  // namespace
 
 DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
@@ -25,7 +28,9 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   // Refreshes of the ranks are staggered evenly over tREFI (as DRAMSim3's rank-level staggered policy).
   for (int r = 0; r < spec.ranks; ++r)
     ranks_[size_t(r)].refresh_due = spec.t.tREFI + std::int64_t(r) * spec.t.tREFI / spec.ranks;
-  next_cycle_ = ranks_[0].refresh_due;
+  const size_t power_ranks = size_t((id_ + 1) * spec.ranks);
+  if (stats_->rank_power.size() < power_ranks) stats_->rank_power.resize(power_ranks);
+  next_cycle_ = std::min(ranks_[0].refresh_due, next_power_cycle());
 }
 
 std::int64_t DramChannel::earliest(DramCommand cmd, int r, int g, int b) const {
@@ -38,9 +43,17 @@ std::int64_t DramChannel::earliest(DramCommand cmd, int r, int g, int b) const {
       return e;
     }
     case DramCommand::PRE:
-      return bank_at(r, g, b).next_pre;
+      return std::max(bank_at(r, g, b).next_pre, rk.next_pre);
     case DramCommand::PREA:
       return rk.next_prea;
+    case DramCommand::PDE:
+      return rk.next_pde;
+    case DramCommand::SRE:
+      return std::max(rk.next_pde, rk.next_ref);  // all banks precharged for tRP, a REF's tRFC over
+    case DramCommand::PDX:
+      return rk.power_since + spec_.t.tCKE;
+    case DramCommand::SRX:
+      return rk.power_since + spec_.t.tCKESR;
     case DramCommand::RD:
       return std::max({bank_at(r, g, b).next_rd, group_at(r, g).next_rd, rk.next_rd});
     case DramCommand::WR:
@@ -64,7 +77,7 @@ std::int64_t DramChannel::earliest_for(DramCommand cmd, const DramRequest& q) co
         e = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
       return e;
     case DramCommand::PRE:
-      return bk.next_pre;
+      return bk.next_pre > rk.next_pre ? bk.next_pre : rk.next_pre;
     case DramCommand::RD:
       e = bk.next_rd > gp.next_rd ? bk.next_rd : gp.next_rd;
       return rk.next_rd > e ? rk.next_rd : e;
@@ -86,6 +99,10 @@ std::int64_t DramChannel::earliest_for(DramCommand cmd, const DramRequest& q) co
 //   WR  : same bank PRE c+CWL+BL2+tWR (rank PREA too); same group WR c+tCCD_L, RD c+CWL+BL2+tWTR_L;
 //         rank WR c+tCCD_S, RD c+CWL+BL2+tWTR_S; other ranks WR c+BL2+tRTRS, RD c+CWL+BL2+tRTRS-CL.
 //   REF : rank ACT and REF c+tRFC.
+//   Every command raises the rank's earliest PDE/SRE: RD c+CL+BL2+1 (tRDPDEN), WR c+CWL+BL2+tWR (tWRPDEN),
+//   others c+1. PDE: PDX c+tCKE. PDX: every command of the rank c+tXP, the next PDE c+max(tCKE, tXP).
+//   SRE: SRX c+tCKESR. SRX: every command c+tXS, and the next REF falls due tREFI later (the rank refreshed
+//   itself until then).
 void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, std::int64_t c, int column) {
   const DramTiming& t = spec_.t;
   const int bl2 = spec_.burst_cycles();
@@ -176,15 +193,39 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
       raise(rk.next_ref, c + t.tRFC);
       break;
     }
+    case DramCommand::PDE:
+    case DramCommand::PDX:
+    case DramCommand::SRE:
+    case DramCommand::SRX:
+      record_rank_command(cmd, r, g, b, c);
+      break;
   }
+  switch (cmd) {
+    case DramCommand::RD:
+      raise(rk.next_pde, c + t.CL + bl2 + 1);
+      rk.idle_since = c;
+      break;
+    case DramCommand::WR:
+      raise(rk.next_pde, c + t.CWL + bl2 + t.tWR);
+      rk.idle_since = c;
+      break;
+    case DramCommand::PDX:
+    case DramCommand::SRX:
+      break;
+    default:
+      raise(rk.next_pde, c + 1);
+      break;
+  }
+  update_power_state(r, c);
   if (trace_) {
     CommandRecord rec;
     rec.cycle = c;
     rec.cmd = cmd;
     rec.channel = id_;
     rec.rank = r;
-    rec.bank_group = (cmd == DramCommand::PREA || cmd == DramCommand::REF) ? -1 : g;
-    rec.bank = (cmd == DramCommand::PREA || cmd == DramCommand::REF) ? -1 : b;
+    const bool rank_cmd = !(cmd == DramCommand::ACT || cmd == DramCommand::PRE || is_column(cmd));
+    rec.bank_group = rank_cmd ? -1 : g;
+    rec.bank = rank_cmd ? -1 : b;
     rec.row = (cmd == DramCommand::ACT || is_column(cmd)) ? row : -1;
     rec.column = is_column(cmd) ? column : -1;
     trace_->push_back(rec);
@@ -221,6 +262,7 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
   slot.group_index = r.loc.rank * spec_.bank_groups + r.loc.bank_group;
   slot.bank_index = slot.group_index * spec_.banks_per_group + r.loc.bank;
   if (banks_[size_t(slot.bank_index)].open_row == r.loc.row) ++banks_[size_t(slot.bank_index)].row_hits[r.is_write];
+  ++ranks_[size_t(r.loc.rank)].queued;
   if (r.is_write) {
     ++n_write_;
     stats_->write_queue_max = std::max(stats_->write_queue_max, n_write_);
@@ -241,6 +283,7 @@ std::int64_t DramChannel::wake_cycle_for_last_enqueued(bool is_write) const {
   if (mode != write_mode_) return 0;
   if (is_write != write_mode_) return kNever;
   const DramRequest& q = is_write ? write_q_[size_t(n_write_ - 1)] : read_q_[size_t(n_read_ - 1)];
+  if (ranks_[size_t(q.loc.rank)].power != Power::Awake) return 0;  // its exit may issue now: let the step decide
   if (ranks_[size_t(q.loc.rank)].refresh_pending) return kNever;
   return std::max(q.ready_cycle, earliest_for(next_command(q), q));
 }
@@ -260,6 +303,7 @@ void DramChannel::step_refresh(std::int64_t cycle, StepResult* res) {
   // 1. Refresh: a rank whose REF is due is closed (PREA) and refreshed before anything else.
   for (int r = 0; r < spec_.ranks && !res->issued; ++r) {
     Rank& rk = ranks_[size_t(r)];
+    if (rk.power != Power::Awake) continue;  // power-down: step_power_exit wakes it; self-refresh needs no REF
     if (!rk.refresh_pending && cycle >= rk.refresh_due) rk.refresh_pending = true;
     if (!rk.refresh_pending) continue;
     const DramCommand c = rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF;
@@ -287,6 +331,7 @@ void DramChannel::retire(DramRequest* q, int* n, int pick, DramCommand cmd, std:
   res->completed = true;
   res->request = rq;
   --banks_[size_t(rq.bank_index)].row_hits[rq.is_write];
+  --ranks_[size_t(rq.loc.rank)].queued;
   if (cmd == DramCommand::WR) {
     res->done_cycle = cycle + spec_.t.CWL + spec_.burst_cycles();
     ++stats_->writes;
@@ -323,6 +368,7 @@ std::int64_t DramChannel::next_refresh_cycle() const {
   std::int64_t next = kNever;
   for (int r = 0; r < spec_.ranks; ++r) {
     const Rank& rk = ranks_[size_t(r)];
+    if (rk.power != Power::Awake) continue;  // next_power_cycle() covers the exit
     const std::int64_t e = rk.refresh_pending
                                ? earliest(rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF, r, 0, 0)
                                : rk.refresh_due;
@@ -336,7 +382,8 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
   account_queues(cycle);
 
   if (cycle > last_command_cycle_) {
-    step_refresh(cycle, &res);
+    step_power_exit(cycle, &res);
+    if (!res.issued) step_refresh(cycle, &res);
     // 2. FR-FCFS over the active queue: the oldest request whose row hit can issue now, else the oldest
     //    request whose next command (ACT or PRE) can issue now. A PRE is held back while a queued request
     //    of the same queue still hits the open row of that bank.
@@ -348,7 +395,7 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
       DramCommand pick_cmd = DramCommand::ACT;
       for (int i = 0; i < *n; ++i) {
         const DramRequest& rq = q[i];
-        if (rq.ready_cycle > cycle || ranks_[size_t(rq.loc.rank)].refresh_pending) continue;
+        if (rq.ready_cycle > cycle || rank_blocked(ranks_[size_t(rq.loc.rank)])) continue;
         const DramCommand c = next_command(rq);
         if (c == DramCommand::PRE && row_hit_pending(rq)) continue;
         if (pick >= 0 && !is_column(c)) continue;  // an older ACT/PRE is already chosen; only a hit beats it
@@ -358,17 +405,18 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
       }
       if (pick >= 0) issue_pick(q, n, pick, pick_cmd, cycle, &res);
     }
+    if (!res.issued) step_power_entry(cycle, &res);
   }
 
-  // 3. When could anything issue next? The minimum over refresh and the active queue's next commands.
+  // 3. When could anything issue next? The minimum over refresh, power and the active queue's next commands.
   const std::int64_t base = std::max(cycle, last_command_cycle_) + 1;
-  std::int64_t next = next_refresh_cycle();
+  std::int64_t next = std::min(next_refresh_cycle(), next_power_cycle());
   update_write_mode();
   const DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
   const int n = write_mode_ ? n_write_ : n_read_;
   for (int i = 0; i < n && next > base; ++i) {
     const DramRequest& rq = q[i];
-    if (ranks_[size_t(rq.loc.rank)].refresh_pending) continue;
+    if (rank_blocked(ranks_[size_t(rq.loc.rank)])) continue;
     const DramCommand c = next_command(rq);
     if (c == DramCommand::PRE && row_hit_pending(rq)) continue;
     std::int64_t e = earliest_for(c, rq);
@@ -404,7 +452,8 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
   bool scanned = false;
 
   if (cycle > last_command_cycle_) {
-    step_refresh(cycle, &res);
+    step_power_exit(cycle, &res);
+    if (!res.issued) step_refresh(cycle, &res);
     if (!res.issued) {
       update_write_mode();
       DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
@@ -417,7 +466,7 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
       for (int i = 0; i < *n; ++i) {
         const DramRequest& rq = q[i];
         const Rank& rk = ranks_[size_t(rq.loc.rank)];
-        if (rk.refresh_pending) continue;
+        if (rank_blocked(rk)) continue;
         const Bank& bk = banks_[size_t(rq.bank_index)];
         const BankGroup& gp = groups_[size_t(rq.group_index)];
         std::int64_t e;
@@ -435,7 +484,7 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
         } else {
           if (bk.row_hits[w] > 0) continue;  // PRE held back: a queued request still hits the open row
           c = DramCommand::PRE;
-          e = bk.next_pre;
+          e = bk.next_pre > rk.next_pre ? bk.next_pre : rk.next_pre;
         }
         if (rq.ready_cycle > e) e = rq.ready_cycle;
         if (e < scan_min) scan_min = e;
@@ -448,12 +497,14 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
       }
       if (pick >= 0) issue_pick(q, n, pick, pick_cmd, cycle, &res);
     }
+    if (!res.issued) step_power_entry(cycle, &res);
   }
 
-  // 3. As in the reference. Refresh first (it may have changed the state even when FR-FCFS did not run).
+  // 3. As in the reference. Refresh and power first (they may have changed the state even when FR-FCFS did not
+  //    run); a power entry issued after the scan changed no queue or bank, so the scan's minimum still stands.
   const std::int64_t base = std::max(cycle, last_command_cycle_) + 1;
-  std::int64_t next = next_refresh_cycle();
-  if (scanned && !res.issued) {
+  std::int64_t next = std::min(next_refresh_cycle(), next_power_cycle());
+  if (scanned && (!res.issued || is_power_command(res.command.cmd))) {
     // Nothing issued after the scan: the queues and the mode are as scanned (update_write_mode() would
     // decide the same from the same counts), so the scan's minimum stands.
     if (scan_min < next) next = scan_min;
@@ -466,7 +517,7 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
     for (int i = 0; i < n && next > base; ++i) {
       const DramRequest& rq = q[i];
       const Rank& rk = ranks_[size_t(rq.loc.rank)];
-      if (rk.refresh_pending) continue;
+      if (rank_blocked(rk)) continue;
       const Bank& bk = banks_[size_t(rq.bank_index)];
       const BankGroup& gp = groups_[size_t(rq.group_index)];
       std::int64_t e;
@@ -480,7 +531,7 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
         }
       } else {
         if (bk.row_hits[w] > 0) continue;
-        e = bk.next_pre;
+        e = bk.next_pre > rk.next_pre ? bk.next_pre : rk.next_pre;
       }
       if (rq.ready_cycle > e) e = rq.ready_cycle;
       if (e < next) next = e;
@@ -490,6 +541,134 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
   next_cycle_ = next;
   res.next_cycle = next;
   return res;
+}
+
+// --- Power-down and self-refresh ----------------------------------------------------------------------
+// Policy (DramSpec): a rank with no queued request enters self-refresh self_refresh_after_cycles after its
+// last RD/WR (first a PREA if a row is open; from power-down, first a PDX), else power-down
+// power_down_after_cycles after it. It leaves power-down when a request for it arrives, when its refresh
+// falls due or when self-refresh is wanted; it leaves self-refresh when a request for it arrives.
+
+void DramChannel::record_rank_command(DramCommand cmd, int r, int, int, std::int64_t c) {
+  const DramTiming& t = spec_.t;
+  Rank& rk = ranks_[size_t(r)];
+  auto wake = [&](std::int64_t until) {
+    raise(rk.next_act, until);
+    raise(rk.next_rd, until);
+    raise(rk.next_wr, until);
+    raise(rk.next_pre, until);
+    raise(rk.next_prea, until);
+    raise(rk.next_ref, until);
+  };
+  switch (cmd) {
+    case DramCommand::PDE:
+      ATTNSIM_ASSERT(rk.power == Power::Awake, "PDE to a rank not awake");
+      rk.power = Power::PowerDown;
+      rk.power_since = c;
+      break;
+    case DramCommand::SRE:
+      ATTNSIM_ASSERT(rk.power == Power::Awake && rk.open_banks == 0, "SRE to a rank not awake and precharged");
+      rk.power = Power::SelfRefresh;
+      rk.power_since = c;
+      break;
+    case DramCommand::PDX:
+      ATTNSIM_ASSERT(rk.power == Power::PowerDown, "PDX to a rank not in power-down");
+      rk.power = Power::Awake;
+      wake(c + t.tXP);
+      raise(rk.next_pde, c + std::max(t.tXP, t.tCKE));
+      break;
+    case DramCommand::SRX:
+      ATTNSIM_ASSERT(rk.power == Power::SelfRefresh, "SRX to a rank not in self-refresh");
+      rk.power = Power::Awake;
+      wake(c + t.tXS);
+      raise(rk.next_pde, c + t.tXS);
+      rk.refresh_due = c + t.tREFI;
+      break;
+    default:
+      break;
+  }
+}
+
+void DramChannel::update_power_state(int r, std::int64_t cycle) {
+  const Rank& rk = ranks_[size_t(r)];
+  const bool open = rk.open_banks > 0;
+  RankPowerState s;
+  if (rk.power == Power::SelfRefresh)
+    s = RankPowerState::SelfRefresh;
+  else if (rk.power == Power::PowerDown)
+    s = open ? RankPowerState::ActivePowerDown : RankPowerState::PrechargedPowerDown;
+  else
+    s = open ? RankPowerState::ActiveStandby : RankPowerState::PrechargedStandby;
+  stats_->rank_power[size_t(id_ * spec_.ranks + r)].enter(s, cycle);
+}
+
+void DramChannel::step_power_exit(std::int64_t cycle, StepResult* res) {
+  if (spec_.power_down_after_cycles == 0 && spec_.self_refresh_after_cycles == 0) return;
+  for (int r = 0; r < spec_.ranks; ++r) {
+    const Rank& rk = ranks_[size_t(r)];
+    DramCommand c;
+    if (rk.power == Power::PowerDown && (rk.queued > 0 || cycle >= rk.refresh_due || wants_self_refresh(rk, cycle)))
+      c = DramCommand::PDX;
+    else if (rk.power == Power::SelfRefresh && rk.queued > 0)
+      c = DramCommand::SRX;
+    else
+      continue;
+    if (earliest(c, r, 0, 0) > cycle) continue;
+    issue(c, r, 0, 0, -1, cycle);
+    res->issued = true;
+    res->command = CommandRecord{cycle, c, id_, r, -1, -1, -1, -1};
+    return;
+  }
+}
+
+void DramChannel::step_power_entry(std::int64_t cycle, StepResult* res) {
+  if (spec_.power_down_after_cycles == 0 && spec_.self_refresh_after_cycles == 0) return;
+  for (int r = 0; r < spec_.ranks; ++r) {
+    const Rank& rk = ranks_[size_t(r)];
+    if (rk.power != Power::Awake || rk.queued > 0 || rk.refresh_pending) continue;
+    DramCommand c;
+    if (wants_self_refresh(rk, cycle))
+      c = rk.open_banks > 0 ? DramCommand::PREA : DramCommand::SRE;
+    else if (spec_.power_down_after_cycles > 0 && cycle >= rk.idle_since + spec_.power_down_after_cycles)
+      c = DramCommand::PDE;
+    else
+      continue;
+    if (earliest(c, r, 0, 0) > cycle) continue;
+    issue(c, r, 0, 0, -1, cycle);
+    res->issued = true;
+    res->command = CommandRecord{cycle, c, id_, r, -1, -1, -1, -1};
+    return;
+  }
+}
+
+std::int64_t DramChannel::next_power_cycle() const {
+  if (spec_.power_down_after_cycles == 0 && spec_.self_refresh_after_cycles == 0) return kNever;
+  const std::int64_t sr_after = spec_.self_refresh_after_cycles, pd_after = spec_.power_down_after_cycles;
+  std::int64_t next = kNever;
+  for (int r = 0; r < spec_.ranks; ++r) {
+    const Rank& rk = ranks_[size_t(r)];
+    std::int64_t e = kNever;
+    if (rk.power == Power::PowerDown) {
+      // Exit for a request (at once), for the refresh, or to enter self-refresh; never before tCKE.
+      std::int64_t want = rk.queued > 0 ? 0 : rk.refresh_due;
+      if (rk.queued == 0 && sr_after > 0) want = std::min(want, rk.idle_since + sr_after);
+      e = std::max(want, earliest(DramCommand::PDX, r, 0, 0));
+    } else if (rk.power == Power::SelfRefresh) {
+      if (rk.queued > 0) e = earliest(DramCommand::SRX, r, 0, 0);
+    } else if (rk.queued == 0 && !rk.refresh_pending) {
+      if (sr_after > 0) {
+        const DramCommand c = rk.open_banks > 0 ? DramCommand::PREA : DramCommand::SRE;
+        e = std::max(rk.idle_since + sr_after, earliest(c, r, 0, 0));
+      }
+      if (pd_after > 0) {
+        // Power-down only while self-refresh is not wanted yet (step_power_entry's order).
+        const std::int64_t pd = std::max(rk.idle_since + pd_after, earliest(DramCommand::PDE, r, 0, 0));
+        if (sr_after == 0 || pd < rk.idle_since + sr_after) e = std::min(e, pd);
+      }
+    }
+    next = std::min(next, e);
+  }
+  return next;
 }
 
 }  // namespace attnsim

@@ -109,15 +109,26 @@ class DramChannel {
   struct BankGroup {
     std::int64_t next_act = 0, next_rd = 0, next_wr = 0;
   };
+  enum class Power : std::uint8_t { Awake, PowerDown, SelfRefresh };
   struct Rank {
     std::int64_t next_act = 0, next_rd = 0, next_wr = 0, next_prea = 0, next_ref = 0;
+    std::int64_t next_pre = 0;  // floor of every bank's PRE: the exit from power-down or self-refresh
     std::array<std::int64_t, 4> act_window{};  // cycles of the last four ACTs (ring), for tFAW
     int act_window_pos = 0;
     int acts = 0;
     int open_banks = 0;
     std::int64_t refresh_due = 0;
     bool refresh_pending = false;
+    // Power policy (DramSpec::power_down_after_cycles, self_refresh_after_cycles).
+    Power power = Power::Awake;
+    std::int64_t power_since = 0;  // cycle of the PDE or SRE while not awake
+    std::int64_t next_pde = 0;     // earliest PDE/SRE: the last burst's data done (and tWR), an exit's tXP/tXS
+    std::int64_t idle_since = 0;   // cycle of the rank's last RD/WR: idleness counts from here
+    int queued = 0;                // requests of this rank in either queue
   };
+  // Whether FR-FCFS must leave a rank's requests alone: a refresh is pending, or the rank is powered down or in
+  // self-refresh (its exit is issued first).
+  static bool rank_blocked(const Rank& rk) { return rk.refresh_pending || rk.power != Power::Awake; }
 
   Bank& bank_at(int r, int g, int b) { return banks_[size_t((r * spec_.bank_groups + g) * spec_.banks_per_group + b)]; }
   const Bank& bank_at(int r, int g, int b) const {
@@ -143,6 +154,16 @@ class DramChannel {
   void retire(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
   void issue_pick(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
   std::int64_t next_refresh_cycle() const;
+  // Power policy (both steps): exits before refresh (a request or a due refresh wakes the rank), entries after
+  // FR-FCFS when nothing else issued; next_power_cycle() is the earliest cycle either could issue.
+  void step_power_exit(std::int64_t cycle, StepResult* res);
+  void step_power_entry(std::int64_t cycle, StepResult* res);
+  std::int64_t next_power_cycle() const;
+  bool wants_self_refresh(const Rank& rk, std::int64_t cycle) const {
+    return spec_.self_refresh_after_cycles > 0 && rk.queued == 0 && cycle >= rk.idle_since + spec_.self_refresh_after_cycles;
+  }
+  void record_rank_command(DramCommand cmd, int r, int g, int b, std::int64_t c);
+  void update_power_state(int r, std::int64_t cycle);
   // Step 3 of both steps: the earliest cycle > max(cycle, last command) at which anything could issue.
   std::int64_t next_cycle_after(std::int64_t cycle);
   void update_write_mode();

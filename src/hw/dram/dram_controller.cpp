@@ -15,11 +15,13 @@ namespace {
 // The longest a request can take from the head of its queue to its column command, in DRAM cycles:
 // every timing constraint that can stand between them once (a conflict: PRE, ACT, the column
 // command; a write-to-read turnaround; the four-activate window; a rank switch), the front end, and
-// a refresh with the PREA before it. A sum of maxima, so a bound, not an estimate.
+// a refresh with the PREA before it, and a wake from power-down or self-refresh (the shortest stay, the exit).
+// A sum of maxima, so a bound, not an estimate.
 std::int64_t worst_request_cycles(const DramSpec& s) {
   const DramTiming& t = s.t;
   return std::int64_t(t.tRC) + t.tRP + t.tRCD + t.CL + t.CWL + s.burst_cycles() + t.tWR + t.tWTR_L + t.tRTP + t.tFAW +
-         t.tRRD_L + t.tCCD_L + t.tRTRS + s.frontend_cycles + t.tRFC + s.min_refresh_interval();
+         t.tRRD_L + t.tCCD_L + t.tRTRS + s.frontend_cycles + t.tRFC + s.min_refresh_interval() + t.tCKE + t.tXP +
+         t.tCKESR + t.tXS;
 }
 
 }  // namespace

@@ -21,6 +21,30 @@ const char* to_string(DramCommand c) {
       return "WR";
     case DramCommand::REF:
       return "REF";
+    case DramCommand::PDE:
+      return "PDE";
+    case DramCommand::PDX:
+      return "PDX";
+    case DramCommand::SRE:
+      return "SRE";
+    case DramCommand::SRX:
+      return "SRX";
+  }
+  return "?";
+}
+
+const char* to_string(RankPowerState s) {
+  switch (s) {
+    case RankPowerState::ActiveStandby:
+      return "active_standby";
+    case RankPowerState::PrechargedStandby:
+      return "precharged_standby";
+    case RankPowerState::ActivePowerDown:
+      return "active_power_down";
+    case RankPowerState::PrechargedPowerDown:
+      return "precharged_power_down";
+    case RankPowerState::SelfRefresh:
+      return "self_refresh";
   }
   return "?";
 }
@@ -53,6 +77,7 @@ void DramStats::merge(const DramStats& o) {
   write_queue_integral += o.write_queue_integral;
   read_queue_max = std::max(read_queue_max, o.read_queue_max);
   write_queue_max = std::max(write_queue_max, o.write_queue_max);
+  rank_power.insert(rank_power.end(), o.rank_power.begin(), o.rank_power.end());  // another controller's ranks
 }
 
 namespace {
@@ -113,6 +138,23 @@ Json DramStats::to_json(const DramSpec& spec, std::int64_t elapsed_cycles) const
                  {"write_avg_per_channel", round3(double(write_queue_integral) / denom)},
                  {"read_max", read_queue_max},
                  {"write_max", write_queue_max}};
+  // Power states: cycles summed over the ranks of every channel (they add up to channels x ranks x elapsed
+  // cycles), then per rank as [channel][rank] objects of the same keys.
+  Json totals = Json::object(), per_channel = Json::array();
+  for (int k = 0; k < kRankPowerStates; ++k) totals[std::string(to_string(RankPowerState(k))) + "_cycles"] = 0;
+  for (size_t i = 0; i < rank_power.size(); ++i) {
+    if (i % size_t(spec.ranks) == 0) per_channel.push_back(Json::array());
+    Json r = Json::object();
+    for (int k = 0; k < kRankPowerStates; ++k) {
+      const std::string key = std::string(to_string(RankPowerState(k))) + "_cycles";
+      const std::uint64_t c = rank_power[i].cycles_until(RankPowerState(k), elapsed_cycles);
+      r[key] = c;
+      totals[key] = totals[key].get<std::uint64_t>() + c;
+    }
+    per_channel.back().push_back(r);
+  }
+  totals["per_rank"] = per_channel;
+  j["power_states"] = totals;
   return j;
 }
 

@@ -17,11 +17,46 @@
 
 namespace attnsim {
 
-enum class DramCommand : std::uint8_t { ACT, PRE, PREA, RD, WR, REF };
-inline constexpr int kDramCommandKinds = 6;
+// PDE/PDX: power-down entry and exit; SRE/SRX: self-refresh entry and exit (rank commands, as PREA and REF).
+enum class DramCommand : std::uint8_t { ACT, PRE, PREA, RD, WR, REF, PDE, PDX, SRE, SRX };
+inline constexpr int kDramCommandKinds = 10;
 const char* to_string(DramCommand c);
 
 struct DramSpec;
+
+// The power state of a rank, for the background energy (IDD3N, IDD2N, IDD3P, IDD2P, IDD6 in the JEDEC
+// current tables): standby is awake, active when at least one bank holds an open row; power-down is
+// active or precharged by the same rule; self-refresh keeps the rank refreshed by itself. A REF's tRFC
+// counts as precharged standby (the REF's own energy is priced per command).
+enum class RankPowerState : std::uint8_t {
+  ActiveStandby,
+  PrechargedStandby,
+  ActivePowerDown,
+  PrechargedPowerDown,
+  SelfRefresh
+};
+inline constexpr int kRankPowerStates = 5;
+const char* to_string(RankPowerState s);  // "active_standby", ...
+
+// Cycles each rank spent in each state: closed segments in `cycles`, the current state since `since`.
+struct RankPowerTime {
+  std::array<std::uint64_t, kRankPowerStates> cycles{};
+  RankPowerState state = RankPowerState::PrechargedStandby;  // every bank precharged at power-up
+  std::int64_t since = 0;
+  // Closes the current segment at `cycle` and enters `next` (no-op when the state does not change).
+  void enter(RankPowerState next, std::int64_t cycle) {
+    if (next == state) return;
+    if (cycle > since) cycles[size_t(state)] += std::uint64_t(cycle - since);
+    state = next;
+    since = cycle;
+  }
+  // The cycles in state s up to `end` (the open segment counted up to end).
+  std::uint64_t cycles_until(RankPowerState s, std::int64_t end) const {
+    std::uint64_t c = cycles[size_t(s)];
+    if (s == state && end > since) c += std::uint64_t(end - since);
+    return c;
+  }
+};
 
 struct DramStats {
   static constexpr int kExactLatencyCycles = 1 << 16;
@@ -40,6 +75,8 @@ struct DramStats {
   // Queue occupancy integrated over cycles (per channel, summed), and the highest occupancy seen.
   std::uint64_t read_queue_integral = 0, write_queue_integral = 0;
   int read_queue_max = 0, write_queue_max = 0;
+  // Per rank, channel-major (index channel * ranks + rank): cycles in each power state.
+  std::vector<RankPowerTime> rank_power;
 
   void record_read_latency(std::uint64_t cycles) {
     latency_sum += cycles;
@@ -49,7 +86,8 @@ struct DramStats {
   // The smallest latency L such that at least fraction q of the reads took L cycles or fewer.
   std::uint64_t latency_percentile(double q) const;
   void merge(const DramStats& o);
-  // The report: bandwidth over elapsed_cycles (DRAM cycles of simulated time), latencies in ns and cycles.
+  // The report: bandwidth over elapsed_cycles (DRAM cycles of simulated time), latencies in ns and cycles,
+  // the cycles of each rank in each power state up to elapsed_cycles.
   Json to_json(const DramSpec& spec, std::int64_t elapsed_cycles) const;
 };
 

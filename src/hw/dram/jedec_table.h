@@ -32,6 +32,9 @@ struct JedecSpeedGrade {
   int max_postponed_refs;  // REFs a controller may postpone: no gap between REFs beyond (this + 1) x tREFI
   int tRTRS;               // rank-to-rank data bus gap (clocks); a board/controller value, not in the standards
   const char* source;
+  // Power-down and self-refresh: PDE to PDX (tCKE), PDX to any command (tXP), SRE to SRX (tCKESR), SRX to any
+  // command (tXS).
+  JedecMin tCKE, tXP, tCKESR, tXS;
 };
 
 // The entry for a standard and speed grade, or null.

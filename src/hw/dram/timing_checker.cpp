@@ -73,9 +73,11 @@ void TimingChecker::check_refresh(int channel, int r, std::int64_t cycle, const 
   // REFs fall due every tREFI from cycle 0; at most max_postponed_refs_ may be outstanding at any time,
   // so no interval without a REF may exceed (max_postponed_refs_ + 1) x tREFI.
   const std::int64_t limit = std::int64_t(max_postponed_refs_ + 1) * refi;
-  const std::int64_t last = rk.ref.cycle == kNone ? 0 : rk.ref.cycle;
-  // REFs due strictly before `cycle` (at tREFI, 2 tREFI, ...) and not issued yet.
-  const std::int64_t owed = (cycle > 0 ? (cycle - 1) / refi : 0) - rk.refs;
+  if (rk.power == RankHistory::kSelfRefresh) return;  // the rank refreshes itself
+  const std::int64_t base = rk.refresh_base;
+  const std::int64_t last = std::max(base, rk.ref.cycle == kNone ? std::int64_t(0) : rk.ref.cycle);
+  // REFs due strictly before `cycle` (at base + tREFI, base + 2 tREFI, ...) and not issued yet.
+  const std::int64_t owed = (cycle > base ? (cycle - base - 1) / refi : 0) - rk.refs;
   if (!rk.refresh_late && (cycle - last > limit || owed > max_postponed_refs_)) {
     const std::string where = "rank " + std::to_string(r) + " of channel " + std::to_string(channel);
     std::string what = cycle - last > limit
@@ -160,6 +162,13 @@ int TimingChecker::check(const CommandRecord& c) {
   }
   RankHistory& rk = rank(c.channel, c.rank);
   Last self{c.cycle, c};
+  const bool exit_cmd = c.cmd == DramCommand::PDX || c.cmd == DramCommand::SRX;
+  if (!exit_cmd) {
+    if (rk.power == RankHistory::kPowerDown) state_error("power state: a command to a rank in power-down", c);
+    if (rk.power == RankHistory::kSelfRefresh) state_error("power state: a command to a rank in self-refresh", c);
+    need("tXP", rk.pdx, c, t.tXP);
+    need("tXS", rk.srx, c, t.tXS);
+  }
 
   switch (c.cmd) {
     case DramCommand::ACT: {
@@ -261,6 +270,46 @@ int TimingChecker::check(const CommandRecord& c) {
       rk.ref = self;
       break;
     }
+    case DramCommand::PDE:
+    case DramCommand::SRE: {
+      const bool sr = c.cmd == DramCommand::SRE;
+      need("RD to power-down entry (tRDPDEN)", rk.rd, c, t.CL + bl2 + 1);
+      need("WR to power-down entry (tWRPDEN)", rk.wr, c, t.CWL + bl2 + t.tWR);
+      need("tCKE", rk.pdx, c, t.tCKE);
+      if (sr) {
+        for (int g = 0; g < spec_.bank_groups; ++g)
+          for (int b = 0; b < spec_.banks_per_group; ++b)
+            if (bank(c, g, b).open_row >= 0) {
+              state_error("bank state: SRE with a bank open", c);
+              g = spec_.bank_groups;
+              break;
+            }
+        need("tRP", rk.pre, c, t.tRP);
+        need("tRPab", rk.prea, c, tRPab_);
+        need("tRFC", rk.ref, c, t.tRFC);
+        rk.sre = self;
+      } else {
+        rk.pde = self;
+      }
+      if (rk.power == RankHistory::kAwake) rk.power = sr ? RankHistory::kSelfRefresh : RankHistory::kPowerDown;
+      break;
+    }
+    case DramCommand::PDX:
+      if (rk.power != RankHistory::kPowerDown) state_error("power state: PDX to a rank not in power-down", c);
+      need("tCKE", rk.pde, c, t.tCKE);
+      rk.pdx = self;
+      rk.power = RankHistory::kAwake;
+      break;
+    case DramCommand::SRX:
+      if (rk.power != RankHistory::kSelfRefresh) state_error("power state: SRX to a rank not in self-refresh", c);
+      need("tCKESR", rk.sre, c, t.tCKESR);
+      rk.srx = self;
+      rk.power = RankHistory::kAwake;
+      // The rank refreshed itself until now: REFs fall due again from here.
+      rk.refresh_base = c.cycle;
+      rk.refs = 0;
+      rk.refresh_late = false;
+      break;
   }
   ch.last_cycle = c.cycle;
   ch.last = c;

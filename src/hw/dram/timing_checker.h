@@ -11,7 +11,10 @@
 // or the wrong row, REF with a bank open), one command per channel per cycle, data-bus overlap, and that
 // every rank is refreshed often enough: no more REFs postponed than the standard allows, so no gap
 // between REFs (or from cycle 0 to the first, or from the last to the end of the trace) longer than
-// (postponable + 1) x tREFI.
+// (postponable + 1) x tREFI. Power: no command to a rank in power-down or self-refresh but its exit (PDX,
+// SRX), after tCKE / tCKESR; tXP / tXS from the exit to the next command; PDE and SRE after the last burst's
+// data (RD: CL + BL/2 + 1, WR: CWL + BL/2 + tWR), SRE only with every bank precharged; no REF is owed while in
+// self-refresh, and the refresh count starts again at its exit.
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -63,8 +66,11 @@ class TimingChecker {
   struct RankHistory {
     Last act, rd, wr, pre, prea, ref;
     Last acts[4];               // the last four ACTs, most recent first
-    std::int64_t refs = 0;      // REFs issued so far
+    std::int64_t refs = 0;      // REFs issued so far (since refresh_base)
     bool refresh_late = false;  // a refresh violation was reported and no REF came since
+    Last pde, pdx, sre, srx;
+    enum : std::uint8_t { kAwake, kPowerDown, kSelfRefresh } power = kAwake;
+    std::int64_t refresh_base = 0;  // REFs fall due every tREFI from here: cycle 0, or the last SRX
   };
   struct ChannelHistory {
     std::int64_t last_cycle = kNone;
