@@ -356,9 +356,6 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
   if (hw.energy.present) {
     r["area_mm2"] = area_json(hw);
     r["energy"] = energy_json(hw, action_counts(o));
-    // The cycle-accurate controller's commands, for a command-level energy with another table.
-    if (o.dram_stats.is_object() && o.dram_stats.contains("commands"))
-      r["energy"]["actions"]["dram_commands"] = o.dram_stats["commands"];
   }
   // Only when traces were recorded: which files, the window, the slices written and whether the
   // slice limit cut trace.json short.
@@ -424,6 +421,10 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   row.emplace_back("energy_total_pj", en.value("total_pj", Json("")));
   for (const char* k : {"array", "sram", "vector", "softmax", "dma", "dram", "leakage"})
     row.emplace_back(std::string("energy_") + k + "_pj", comp.value(k, Json("")));
+  const Json& dram_parts = en.contains("dram_components_pj") ? en["dram_components_pj"] : Json::object();
+  row.emplace_back("energy_dram_dynamic_pj", dram_parts.value("dynamic", Json("")));
+  row.emplace_back("energy_dram_background_pj", dram_parts.value("background", Json("")));
+  row.emplace_back("dram_energy_model", en.value("dram_energy_model", Json("")));
   row.emplace_back("pj_per_mac", en.value("pj_per_mac", Json("")));
   row.emplace_back("average_power_w", en.value("average_power_w", Json("")));
   row.emplace_back("edp_j_s", en.value("edp_j_s", Json("")));
@@ -528,6 +529,9 @@ void print_summary(std::ostream& os, const Json& r) {
     line("energy by component (uJ)", "array " + uj(c["array"]) + ", SRAM " + uj(c["sram"]) + ", vector " +
                                          uj(c["vector"]) + ", softmax " + uj(c["softmax"]) + ", DMA " +
                                          uj(c["dma"]) + ", DRAM " + uj(c["dram"]) + ", leakage " + uj(c["leakage"]));
+    const Json& d = e["dram_components_pj"];
+    line("DRAM energy (uJ)", "dynamic " + uj(d["dynamic"]) + ", background " + uj(d["background"]) + " (" +
+                                 e["dram_energy_model"].get<std::string>() + ")");
     std::ostringstream area;
     area << std::fixed << std::setprecision(2) << r["area_mm2"]["total"].get<double>() << " mm^2";
     line("area", area.str());

@@ -97,6 +97,8 @@ class DramChannel {
   // Command trace (off unless a vector is given; it then grows by one record per command).
   void set_command_trace(std::vector<CommandRecord>* trace) { trace_ = trace; }
   int refreshes_pending() const;
+  // Cycles in [0, end), summed over the ranks, in which a rank had a bank open or was refreshing.
+  std::int64_t active_rank_cycles(std::int64_t end) const;
 
  private:
   struct Bank {
@@ -117,6 +119,9 @@ class DramChannel {
     int open_banks = 0;
     std::int64_t refresh_due = 0;
     bool refresh_pending = false;
+    // Power-state residency (active_rank_cycles): closed intervals with a bank open or a refresh running,
+    // the cycle the open one began, and the end of the last refresh (which may lie past the run's end).
+    std::int64_t active_cycles = 0, active_since = 0, refresh_end = 0;
   };
 
   Bank& bank_at(int r, int g, int b) { return banks_[size_t((r * spec_.bank_groups + g) * spec_.banks_per_group + b)]; }
