@@ -193,6 +193,16 @@ TEST_CASE("energy: no softmax unit costs no softmax area or energy; its work mov
   for (const auto& [prim, n] : sm.items())
     CHECK(ro["energy"]["actions"]["vector_lane_ops"][prim].get<std::uint64_t>() ==
           rw["energy"]["actions"]["vector_lane_ops"][prim].get<std::uint64_t>() + n.get<std::uint64_t>());
+  // Per token (N = 8 tokens, batch 1) and per watt and mm^2, from the report's own totals:
+  //   GMAC/s/W = MACs / (total pJ x 1e-12 J) / 1e9;  GMAC/s/mm^2 = MACs / seconds / 1e9 / chip mm^2.
+  const Json& e = rw["energy"];
+  const double total_pj = e["total_pj"].get<double>(), macs = rw["macs"].get<double>();
+  CHECK(e["tokens"] == 8);
+  CHECK(e["pj_per_token"].get<double>() == Approx(total_pj / 8).epsilon(1e-12));
+  CHECK(e["gmacs_per_s_per_w"].get<double>() == Approx(macs / (total_pj * 1e-12) / 1e9).epsilon(1e-12));
+  CHECK(e["gmacs_per_s_per_mm2"].get<double>() ==
+        Approx(macs / e["actions"]["seconds"].get<double>() / 1e9 / rw["area_mm2"]["total"].get<double>())
+            .epsilon(1e-12));
   // The area without the unit is the area with it less the unit's: 32 lanes x 12,453 + 32 exp units x 47,536 um^2.
   CHECK(rw["area_mm2"]["total"].get<double>() - ro["area_mm2"]["total"].get<double>() ==
         Approx((32 * 12453.0 + 32 * 47536.0) * 1e-6));

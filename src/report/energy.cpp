@@ -188,6 +188,11 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
   j["pj_per_mac"] = c.macs ? b.total / double(c.macs) : 0.0;
   j["average_power_w"] = seconds > 0 ? joules / seconds : 0.0;
   j["edp_j_s"] = joules * seconds;  // energy-delay product
+  // Performance per watt and per mm^2: MACs per second per watt (= MACs per joule), per mm^2 of the chip
+  // (the DRAM PHY included), in GMAC/s.
+  const double gmacs_per_s = seconds > 0 ? double(c.macs) / seconds * 1e-9 : 0.0;
+  j["gmacs_per_s_per_w"] = joules > 0 ? double(c.macs) / joules * 1e-9 : 0.0;
+  j["gmacs_per_s_per_mm2"] = area.total > 0 ? gmacs_per_s / area.total : 0.0;
   // What was counted, and what one of each cost: total = sum of count x energy (+ leakage x time).
   j["actions"] = {{"macs", c.macs},
                   {"sram_read_accesses", bank_reads},

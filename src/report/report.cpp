@@ -356,6 +356,14 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
   if (hw.energy.present) {
     r["area_mm2"] = area_json(hw);
     r["energy"] = energy_json(hw, action_counts(o));
+    // Per token: the run's energy over the tokens it processed (a model's sequence length x batch; none for a GEMM).
+    const Json& w = r["workload"];
+    if (w.is_object() && w.contains("seq_len") && w.contains("batch") && w["seq_len"].is_number_integer() &&
+        w["batch"].is_number_integer()) {
+      const std::int64_t tokens = w["seq_len"].get<std::int64_t>() * w["batch"].get<std::int64_t>();
+      r["energy"]["tokens"] = tokens;
+      r["energy"]["pj_per_token"] = tokens > 0 ? r["energy"]["total_pj"].get<double>() / double(tokens) : 0.0;
+    }
   }
   // Only when traces were recorded: which files, the window, the slices written and whether the
   // slice limit cut trace.json short.
@@ -428,6 +436,9 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   row.emplace_back("pj_per_mac", en.value("pj_per_mac", Json("")));
   row.emplace_back("average_power_w", en.value("average_power_w", Json("")));
   row.emplace_back("edp_j_s", en.value("edp_j_s", Json("")));
+  row.emplace_back("energy_per_token_pj", en.value("pj_per_token", Json("")));
+  row.emplace_back("gmacs_per_s_per_w", en.value("gmacs_per_s_per_w", Json("")));
+  row.emplace_back("gmacs_per_s_per_mm2", en.value("gmacs_per_s_per_mm2", Json("")));
   const Json& area = r.contains("area_mm2") ? r["area_mm2"] : Json::object();
   row.emplace_back("area_mm2", area.value("total", Json("")));
   return row;
@@ -535,6 +546,11 @@ void print_summary(std::ostream& os, const Json& r) {
     std::ostringstream area;
     area << std::fixed << std::setprecision(2) << r["area_mm2"]["total"].get<double>() << " mm^2";
     line("area", area.str());
+    std::ostringstream perf;
+    perf << std::fixed << std::setprecision(2) << e["gmacs_per_s_per_w"].get<double>() << " GMAC/s/W, "
+         << e["gmacs_per_s_per_mm2"].get<double>() << " GMAC/s/mm^2";
+    if (e.contains("pj_per_token")) perf << ", " << uj(e["pj_per_token"]) << " uJ/token";
+    line("performance", perf.str());
   }
   line("roofline (own traffic)", num(r["roofline"]["bound"]) + ", " + num(r["roofline"]["compute_bound_cycles"]) +
                                      " / " + num(r["roofline"]["memory_bound_cycles"]) +
