@@ -32,6 +32,22 @@ Json attention_array_share(const Json& report) {
   return all > 0 ? Json(round6(double(attention) / double(all))) : Json(nullptr);
 }
 
+// The attention core's share of the ops' energy (report/energy.h op_energy: their own actions, without the
+// run's DRAM background and leakage), from the report's per-op-class totals.
+Json attention_energy_share(const Json& report) {
+  if (!report.contains("ops")) return nullptr;
+  static const char* const kAttentionClasses[] = {"qk", "pv", "softmax", "global", "lowrank"};
+  double attention = 0, all = 0;
+  for (auto it = report["ops"].begin(); it != report["ops"].end(); ++it) {
+    if (!it.value().contains("energy_pj")) return nullptr;
+    const double pj = it.value()["energy_pj"]["total"].get<double>();
+    all += pj;
+    if (std::find(std::begin(kAttentionClasses), std::end(kAttentionClasses), it.key()) != std::end(kAttentionClasses))
+      attention += pj;
+  }
+  return all > 0 ? Json(round6(attention / all)) : Json(nullptr);
+}
+
 std::string fixed(const Json& v, int decimals) {
   if (!v.is_number()) return v.is_string() ? v.get<std::string>() : "-";
   char buf[64];
@@ -95,6 +111,7 @@ const std::vector<std::string>& compare_columns() {
                                                    "gmacs_per_s_per_w",
                                                    "gmacs_per_s_per_mm2",
                                                    "area_mm2",
+                                                   "attention_energy_share",
                                                    "cycles_ratio",
                                                    "macs_ratio",
                                                    "dram_bytes_ratio",
@@ -143,6 +160,7 @@ Json compare_table(const Comparison& c) {
           row["gmacs_per_s_per_w"] = e["gmacs_per_s_per_w"];
           row["gmacs_per_s_per_mm2"] = e["gmacs_per_s_per_mm2"];
           row["area_mm2"] = r["area_mm2"]["total"];
+          row["attention_energy_share"] = attention_energy_share(r);
         }
         if (base.ok) {
           const Json& b = base.report;

@@ -139,6 +139,28 @@ EnergyBreakdown energy_breakdown(const HwConfig& hw, const ActionCounts& c) {
   return b;
 }
 
+OpEnergy op_energy(const HwConfig& hw, const ActionEnergies& e, const OpStats& o, double dram_pj_per_dma_byte) {
+  const EnergyTable& t = hw.energy.table;
+  OpEnergy r;
+  r.array = double(o.macs) * e.mac;
+  r.sram = double(o.sram.read) * e.sram_read + double(o.sram.write) * e.sram_write +
+           double(o.sram.acc_array_read) * e.acc_array_read + double(o.sram.acc_array_write) * e.acc_array_write +
+           double(o.sram.acc_unit_read) * e.acc_unit_read + double(o.sram.acc_unit_write) * e.acc_unit_write;
+  for (int p = 0; p < kVecPrimCount; ++p) {
+    r.vector += double(o.vector_lane_ops[std::size_t(p)]) * t.vector_pj_per_lane_op[std::size_t(p)];
+    r.softmax += double(o.softmax_lane_ops[std::size_t(p)]) * t.softmax_pj_per_lane_op[std::size_t(p)];
+  }
+  r.dma = double(o.load_bytes + o.store_bytes) * e.dma_byte;
+  r.dram_dynamic = double(o.load_bytes + o.store_bytes) * dram_pj_per_dma_byte;
+  r.total = r.array + r.sram + r.vector + r.softmax + r.dma + r.dram_dynamic;
+  return r;
+}
+
+Json op_energy_json(const OpEnergy& e) {
+  return {{"array", e.array}, {"sram", e.sram}, {"vector", e.vector},           {"softmax", e.softmax},
+          {"dma", e.dma},     {"dram_dynamic", e.dram_dynamic}, {"total", e.total}};
+}
+
 Json area_json(const HwConfig& hw) {
   if (!hw.energy.present) return Json::object();
   const AreaBreakdown a = area_breakdown(hw);

@@ -76,6 +76,18 @@ struct EnergyBreakdown {
 };
 EnergyBreakdown energy_breakdown(const HwConfig& hw, const ActionCounts& counts);
 
+// The energy of one op (a layer's op class, or a class summed over layers) from the actions its instructions
+// were counted doing: MACs, SRAM and accumulator port accesses, lane operations, DMA bytes, each priced as for
+// the run; DRAM's dynamic part is the run's apportioned by the op's share of the DMA bytes (the controller's
+// commands carry no op: dram_pj_per_dma_byte = the run's DRAM dynamic energy / its DMA bytes). Background and
+// leakage charge time, not ops: the run's only. Summed over every op, each part equals the run's.
+struct OpEnergy {
+  double array = 0, sram = 0, vector = 0, softmax = 0, dma = 0, dram_dynamic = 0;  // pJ
+  double total = 0;  // the six, in this order
+};
+OpEnergy op_energy(const HwConfig& hw, const ActionEnergies& e, const OpStats& o, double dram_pj_per_dma_byte);
+Json op_energy_json(const OpEnergy& e);
+
 // The report's "energy" and "area_mm2" sections (hw.energy.present; empty objects otherwise).
 Json energy_json(const HwConfig& hw, const ActionCounts& counts);
 Json area_json(const HwConfig& hw);

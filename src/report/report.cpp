@@ -65,6 +65,20 @@ HighWater sram_high_water(const HwConfig& hw, const std::vector<BufferInfo>& buf
   return h;
 }
 
+Json op_json(const HwConfig& hw, const OpStats& o);
+
+// What prices an op's actions (report/energy.h op_energy); absent without an energy table.
+struct OpPricing {
+  ActionEnergies energies;
+  double dram_pj_per_dma_byte = 0;
+};
+
+Json op_json(const HwConfig& hw, const OpStats& o, const OpPricing* pricing) {
+  Json j = op_json(hw, o);
+  if (pricing) j["energy_pj"] = op_energy_json(op_energy(hw, pricing->energies, o, pricing->dram_pj_per_dma_byte));
+  return j;
+}
+
 Json op_json(const HwConfig& hw, const OpStats& o) {
   const fs_t period = hw.array.period_fs();
   const std::int64_t busy = to_cycles(o.array_busy_fs, period);
@@ -131,7 +145,16 @@ Json compulsory_json(const Graph& g, const Roofline& rf, std::int64_t cycles) {
 }
 
 // Per layer: when it ran, and what each op class in it did; with a roofline, its compulsory bound.
-Json layer_reports(const HwConfig& hw, const SimStats& s, const Roofline* roofline) {
+// The counts op_energy prices, summed.
+void add_energy_counts(OpStats* t, const OpStats& o) {
+  t->sram += o.sram;
+  for (int p = 0; p < kVecPrimCount; ++p) {
+    t->vector_lane_ops[std::size_t(p)] += o.vector_lane_ops[std::size_t(p)];
+    t->softmax_lane_ops[std::size_t(p)] += o.softmax_lane_ops[std::size_t(p)];
+  }
+}
+
+Json layer_reports(const HwConfig& hw, const SimStats& s, const Roofline* roofline, const OpPricing* pricing) {
   Json layers = Json::array();
   const fs_t period = hw.array.period_fs();
   for (std::size_t l = 0; l < s.ops.size(); ++l) {
@@ -140,7 +163,8 @@ Json layer_reports(const HwConfig& hw, const SimStats& s, const Roofline* roofli
     for (std::size_t c = 0; c < s.ops[l].size(); ++c) {
       const OpStats& o = s.ops[l][c];
       if (!o.instrs) continue;
-      ops[to_string(OpClass(c))] = op_json(hw, o);
+      ops[to_string(OpClass(c))] = op_json(hw, o, pricing);
+      add_energy_counts(&total, o);
       total.macs += o.macs, total.load_bytes += o.load_bytes, total.store_bytes += o.store_bytes;
       if (total.first_start_fs < 0 || o.first_start_fs < total.first_start_fs) total.first_start_fs = o.first_start_fs;
       total.last_end_fs = std::max(total.last_end_fs, o.last_end_fs);
@@ -155,6 +179,9 @@ Json layer_reports(const HwConfig& hw, const SimStats& s, const Roofline* roofli
                       {"utilization", round6(ratio(double(total.macs), double(end - start) * double(hw.array.pes())))},
                       {"dram_bytes", total.load_bytes + total.store_bytes},
                       {"ops", ops}});
+    if (pricing)  // the layer's ops' energy (background and leakage are the run's)
+      layers.back()["energy_pj"] =
+          op_energy_json(op_energy(hw, pricing->energies, total, pricing->dram_pj_per_dma_byte));
     if (roofline) {
       // The layer's units, their demands summed as for the run.
       RooflineWork w;
@@ -171,7 +198,7 @@ Json layer_reports(const HwConfig& hw, const SimStats& s, const Roofline* roofli
 }
 
 // Per op class, summed over layers.
-Json op_totals(const HwConfig& hw, const SimStats& s) {
+Json op_totals(const HwConfig& hw, const SimStats& s, const OpPricing* pricing) {
   Json ops = Json::object();
   for (std::size_t c = 0; c < std::size_t(OpClass::kCount); ++c) {
     OpStats t;
@@ -179,10 +206,11 @@ Json op_totals(const HwConfig& hw, const SimStats& s) {
       const OpStats& o = layer[c];
       t.array_busy_fs += o.array_busy_fs, t.vector_busy_fs += o.vector_busy_fs, t.softmax_busy_fs += o.softmax_busy_fs;
       t.macs += o.macs, t.load_bytes += o.load_bytes, t.store_bytes += o.store_bytes, t.instrs += o.instrs;
+      add_energy_counts(&t, o);
       if (o.instrs && (t.first_start_fs < 0 || o.first_start_fs < t.first_start_fs)) t.first_start_fs = o.first_start_fs;
       t.last_end_fs = std::max(t.last_end_fs, o.last_end_fs);
     }
-    if (t.instrs) ops[to_string(OpClass(c))] = op_json(hw, t);
+    if (t.instrs) ops[to_string(OpClass(c))] = op_json(hw, t, pricing);
   }
   return ops;
 }
@@ -349,8 +377,17 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
           p.cls == OpClass::LowRank)
         attn_sram = std::max(attn_sram, p.sram_bytes);
     r["sram"]["attention_high_water_bytes"] = attn_sram;
-    r["layers"] = layer_reports(hw, s, roofline ? &*roofline : nullptr);
-    r["ops"] = op_totals(hw, s);
+    // Each op's energy (report/energy.h op_energy), when the hardware has an energy table.
+    std::optional<OpPricing> pricing;
+    if (hw.energy.present) {
+      pricing.emplace();
+      pricing->energies = action_energies(hw, area_breakdown(hw));
+      const ActionCounts counts = action_counts(o);
+      const EnergyBreakdown b = energy_breakdown(hw, counts);
+      pricing->dram_pj_per_dma_byte = counts.dma_bytes ? b.dram_dynamic / double(counts.dma_bytes) : 0.0;
+    }
+    r["layers"] = layer_reports(hw, s, roofline ? &*roofline : nullptr, pricing ? &*pricing : nullptr);
+    r["ops"] = op_totals(hw, s, pricing ? &*pricing : nullptr);
   }
   // Energy and area (report/energy.h): every component from counted actions, with the counts beside.
   if (hw.energy.present) {
@@ -439,6 +476,15 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   row.emplace_back("energy_per_token_pj", en.value("pj_per_token", Json("")));
   row.emplace_back("gmacs_per_s_per_w", en.value("gmacs_per_s_per_w", Json("")));
   row.emplace_back("gmacs_per_s_per_mm2", en.value("gmacs_per_s_per_mm2", Json("")));
+  // Per op class, summed over layers (report/energy.h op_energy: the ops' own actions, no background or leakage);
+  // a column for every class, empty when the run has none of it.
+  const Json& ops = r.contains("ops") ? r["ops"] : Json::object();
+  for (int c = 0; c < int(OpClass::kCount); ++c) {
+    const std::string name = to_string(OpClass(c));
+    const Json& op = ops.contains(name) ? ops[name] : Json::object();
+    row.emplace_back("energy_op_" + name + "_pj",
+                     op.contains("energy_pj") ? op["energy_pj"]["total"] : Json(""));
+  }
   const Json& area = r.contains("area_mm2") ? r["area_mm2"] : Json::object();
   row.emplace_back("area_mm2", area.value("total", Json("")));
   return row;
