@@ -1,8 +1,11 @@
 #pragma once
 // Runs the attnsim binary as a user would and captures its exit status, stdout and stderr.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -21,13 +24,31 @@ inline std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-inline std::string temp_dir() {
-  static std::string dir = [] {
+// One scratch folder per test process, removed when the process that made it exits (a forked child
+// leaves it alone; ATTNSIM_KEEP_TEST_FILES=1 keeps it to look at).
+class TestTempDir {
+ public:
+  TestTempDir() : owner_(getpid()) {
     char tmpl[] = "/tmp/attnsim-test-XXXXXX";
     const char* d = mkdtemp(tmpl);
-    return std::string(d ? d : "/tmp");
-  }();
-  return dir;
+    if (d) path_ = d;
+  }
+  ~TestTempDir() {
+    if (path_.empty() || getpid() != owner_ || std::getenv("ATTNSIM_KEEP_TEST_FILES")) return;
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_.empty() ? kFallback : path_; }
+
+ private:
+  inline static const std::string kFallback = "/tmp";
+  std::string path_;
+  pid_t owner_;
+};
+
+inline std::string temp_dir() {
+  static TestTempDir dir;
+  return dir.path();
 }
 
 // args is appended to the binary's path as is (quote what needs quoting); env (NAME=VALUE ...) is
