@@ -213,6 +213,23 @@ def apply_where(table, rows, conditions):
     return rows
 
 
+def select_rows(table, rows, failed, where, hardware):
+    """(rows, failed) kept to those meeting every --where condition and, when `hardware` (the
+    --hardware names) is given, run on that hardware; InputError if no row that simulated is left."""
+    rows = apply_where(table, rows, where)
+    failed = apply_where(table, failed, where)
+    if hardware:
+        rows = [r for r in rows if hardware_matches(hardware_label(table, r), hardware)]
+        failed = [r for r in failed if hardware_matches(hardware_label(table, r), hardware)]
+    if not rows:
+        names = sorted({hardware_label(table, r) for r in table.rows})
+        raise InputError(f"{table.path}: no rows with status 'ok'"
+                         + (f" for hardware {' '.join(hardware)} (the file has: "
+                            f"{', '.join(names)})" if hardware else "")
+                         + (" meeting --where " + " ".join(where) if where else ""))
+    return rows, failed
+
+
 def varying_axes(table, rows, exclude):
     """axis.* columns, other than those in `exclude`, whose value differs between the rows."""
     out = []
@@ -487,6 +504,16 @@ def log_count_axis(ax, which, values=None, binary=False):
     else:
         axis.set_major_locator(_CountLocator())
     axis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def log_energy_axis(ax, which):
+    """A log axis of energies given in picojoules, labelled in joules: "2.5 mJ", "40 uJ"."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_locator(_CountLocator())
+    axis.set_major_formatter(FuncFormatter(lambda v, _: res.fmt_energy_pj(v, 2)))
     axis.set_minor_formatter(NullFormatter())
 
 

@@ -81,3 +81,49 @@ def write_text(path, text):
             f.write(text)
     else:
         sys.stdout.write(text)
+
+
+def energy_components(header, rows=()):
+    """The energy component columns of a results table, in the table's order: every
+    energy_<name>_pj column but energy_total_pj, as [(name, column)]. A column that is the sum of
+    finer ones (energy_dram_pj beside energy_dram_background_pj and energy_dram_command_pj) gives
+    way to them when every row of `rows` shows it is their sum, so that the components returned
+    add up to the total once. Empty when the table has no energy columns."""
+    cols = [c for c in header if c.startswith("energy_") and c.endswith("_pj") and c != "energy_total_pj"]
+    names = [c[len("energy_"):-len("_pj")] for c in cols]
+
+    def value(row, name):
+        try:
+            return float(row.get("energy_%s_pj" % name, ""))
+        except ValueError:
+            return None
+
+    coarse = set()
+    for name in names:
+        finer = [n for n in names if n.startswith(name + "_")]
+        if not finer:
+            continue
+        sums = True
+        for r in rows:
+            whole, parts = value(r, name), [value(r, n) for n in finer]
+            if whole is None or None in parts:
+                continue
+            if abs(whole - sum(parts)) > 1e-9 * max(abs(whole), 1.0) + 1e-6:
+                sums = False
+                break
+        if sums:
+            coarse.add(name)
+    return [(n, c) for n, c in zip(names, cols) if n not in coarse]
+
+
+def fmt_energy_pj(pj, digits=3):
+    """An energy given in picojoules, in joules with an SI prefix: 3.95e9 -> "3.95 mJ",
+    250 -> "250 pJ", 999.96e3 -> "1 uJ"."""
+    units = (("pJ", 1.0), ("nJ", 1e3), ("uJ", 1e6), ("mJ", 1e9), ("J", 1e12))
+    for unit, scale in units:
+        value = pj / scale
+        text = "%.*g" % (digits, value)
+        if "e" in text and abs(value) < 1e4:  # "5e+02" with 2 digits: write 500
+            text = "%.0f" % value
+        if abs(float(text)) < 1000 or unit == "J":
+            return "%s %s" % (text, unit)

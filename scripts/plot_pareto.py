@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Cycles against on-chip resources (SRAM or array size), with the Pareto front, from a sweep."""
+"""Cycles against on-chip resources (SRAM or array size), energy or area, with the Pareto front,
+from a sweep."""
 
 import math
 import os
@@ -10,8 +11,9 @@ import attnsim_plots as ap  # noqa: E402
 
 DESCRIPTION = """\
 Draws cycles against an on-chip resource from RESULTS.csv, the table `attnsim sweep` writes
-(one row per point): the SRAM capacity (sram_capacity_bytes, --x sram, the default) or the
-array size in PEs (pes, --x pes), both on log axes. Points are coloured by attention variant
+(one row per point): the SRAM capacity (sram_capacity_bytes, --x sram, the default), the
+array size in PEs (pes, --x pes), the run's energy (energy_total_pj, --x energy) or the chip's
+area (area_mm2, --x area), all on log axes. Points are coloured by attention variant
 (axis.variant, else variant) and shaped by hardware when there are several. The Pareto front,
 the points no other point beats on both cycles and the resource, is drawn as a black step line
 and its points are ringed. Every point is labelled with its design, the array size and SRAM
@@ -23,15 +25,24 @@ stderr says how many (draw fewer with --labels front, or a larger --size). One p
 sequence length N (seq_len), or only the lengths given with --seq-len. Only rows with status
 "ok" are drawn.
 
-Columns read: cycles, sram_capacity_bytes or pes, seq_len, variant, hardware (and status,
+Columns read: cycles, the x axis's column, seq_len, variant, hardware (and status,
 axis.variant, rows, cols, sram_capacity_bytes, pes if present)."""
 
 EPILOG = """\
 example:
   /usr/bin/python3 scripts/plot_pareto.py out/sram_sweep/results.csv -o pareto.png
-  /usr/bin/python3 scripts/plot_pareto.py results.csv --x pes --seq-len 4096 -o pareto_pes.pdf"""
+  /usr/bin/python3 scripts/plot_pareto.py results.csv --x pes --seq-len 4096 -o pareto_pes.pdf
+  /usr/bin/python3 scripts/plot_pareto.py results.csv --x energy -o pareto_energy.png"""
 
 MAX_COLUMNS = 3
+
+# --x: (column, axis label, what the title calls it)
+X_AXES = {
+    "sram": ("sram_capacity_bytes", "on-chip SRAM capacity, bytes (log)", "on-chip SRAM"),
+    "pes": ("pes", "array size, PEs (log)", "array size"),
+    "energy": ("energy_total_pj", "energy per run (log)", "energy"),
+    "area": ("area_mm2", "chip area, mm^2 (log)", "area"),
+}
 
 
 def pareto_front(points):
@@ -70,9 +81,10 @@ def build(argv):
     Each point's label is an annotation of the point, its gid "pareto-front" or "design"."""
     p = ap.parser(DESCRIPTION, EPILOG, "pareto.png")
     p.add_argument("results", metavar="RESULTS.csv", help="sweep results table to read")
-    p.add_argument("--x", choices=["sram", "pes"], default="sram",
-                   help="resource on the x axis: SRAM capacity in bytes (sram, default) or "
-                        "processing elements of the array (pes)")
+    p.add_argument("--x", choices=list(X_AXES), default="sram",
+                   help="resource on the x axis: SRAM capacity in bytes (sram, default), "
+                        "processing elements of the array (pes), the run's energy (energy) or "
+                        "the chip's area in mm^2 (area)")
     p.add_argument("--seq-len", type=int, nargs="+", metavar="N",
                    help="draw only these sequence lengths (default: one panel per length)")
     p.add_argument("--labels", choices=["all", "front", "none"], default="all",
@@ -84,7 +96,7 @@ def build(argv):
     args = p.parse_args(argv)
 
     ap.output_format(args)
-    xcol = "sram_capacity_bytes" if args.x == "sram" else "pes"
+    xcol, xlabel, what = X_AXES[args.x]
     table = ap.read_table(args.results)
     table.require(["cycles", xcol], "for the axes")
     ap.require_one_of(table, ["seq_len", "axis.seq_len"], "to split the panels")
@@ -172,7 +184,10 @@ def build(argv):
         distinct = sorted({pt[0] for pt in pts})
         if args.x == "sram":
             ap.log_bytes_axis(ax, "x", distinct if len(distinct) <= 10 else None)
-            ax.set_xlabel("on-chip SRAM capacity, bytes (log)")
+        elif args.x == "energy":
+            ap.log_energy_axis(ax, "x")
+        elif args.x == "area":
+            ap.log_count_axis(ax, "x")
         else:
             ap.log_count_axis(ax, "x", distinct if len(distinct) <= 10 else None, binary=True)
             if len(distinct) <= 10:
@@ -181,7 +196,7 @@ def build(argv):
                 for x, _, _, _, r in pts:
                     names.setdefault(x, resource_label(x, r))
                 ax.xaxis.set_major_formatter(FixedFormatter([names[x] for x in distinct]))
-            ax.set_xlabel("array size, PEs (log)")
+        ax.set_xlabel(xlabel)
         ap.log_count_axis(ax, "y")
         # Room for the labels beside the extreme points.
         xlo, xhi = min(distinct), max(distinct)
@@ -205,7 +220,6 @@ def build(argv):
                           markerfacecolor="none", markeredgewidth=1.6, label="Pareto front"))
     axes[0][0].legend(handles=handles, loc="best", fontsize=8, framealpha=0.9)
 
-    what = "on-chip SRAM" if args.x == "sram" else "array size"
     ap.suptitle(fig, table, rows, failed, f"Cycles against {what}, Pareto front in black; "
                                           "points labelled with array size and SRAM")
     if any(todo for _, todo in labels.values()):

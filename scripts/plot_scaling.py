@@ -16,7 +16,8 @@ Draws log-log scaling curves against the sequence length N from RESULTS.csv, the
 Panels, left to right (choose with --panels): cycles; MACs (macs, the work the schedule
 does); DRAM bytes (dram_bytes_read + dram_bytes_written); the SRAM high-water mark
 (sram_high_water_bytes, with the SRAM capacity dotted); and, with --attention-sram or
---panels ...,attention-sram, attention_sram_high_water_bytes. One line per attention variant
+--panels ...,attention-sram, attention_sram_high_water_bytes; with --panels ...,energy, the
+run's energy (energy_total_pj, in joules). One line per attention variant
 (axis.variant, else variant), in the variant's colour, and one row of panels per hardware; when
 the sweep varied other axes too (axis.* columns such as an SRAM size), each of their
 combinations gets its own line style (pick one with --where). Each legend entry gives the
@@ -28,8 +29,8 @@ printed on stdout instead. Only rows with status "ok" are drawn; at least two se
 are needed.
 
 Columns read: seq_len, variant, hardware and those of the panels drawn: cycles, macs,
-dram_bytes_read, dram_bytes_written, sram_high_water_bytes (and status, axis.variant,
-sram_capacity_bytes if present)."""
+dram_bytes_read, dram_bytes_written, sram_high_water_bytes, energy_total_pj (and status,
+axis.variant, sram_capacity_bytes if present)."""
 
 EPILOG = """\
 example:
@@ -49,6 +50,7 @@ PANELS = {
     "attention-sram": ("attention SRAM high-water mark",
                        "attention SRAM high-water, bytes (log)", "bytes",
                        ["attention_sram_high_water_bytes"]),
+    "energy": ("energy", "energy per run (log)", "energy", ["energy_total_pj"]),
 }
 DEFAULT_PANELS = "cycles,macs,dram,sram"
 
@@ -110,18 +112,7 @@ def build(argv):
     table.require([c for m in metrics for c in m[3]], "for the panels")
 
     rows, failed = ap.ok_rows(table)
-    rows = ap.apply_where(table, rows, args.where)
-    failed = ap.apply_where(table, failed, args.where)
-    if args.hardware:
-        rows = [r for r in rows if ap.hardware_matches(ap.hardware_label(table, r), args.hardware)]
-        failed = [r for r in failed
-                  if ap.hardware_matches(ap.hardware_label(table, r), args.hardware)]
-    if not rows:
-        names = sorted({ap.hardware_label(table, r) for r in table.rows})
-        raise ap.InputError(f"{table.path}: no rows with status 'ok'"
-                            + (f" for hardware {' '.join(args.hardware)} (the file has: "
-                               f"{', '.join(names)})" if args.hardware else "")
-                            + (" meeting --where " + " ".join(args.where) if args.where else ""))
+    rows, failed = ap.select_rows(table, rows, failed, args.where, args.hardware)
     lengths = sorted({ap.seq_len(table, r) for r in rows})
     if len(lengths) < 2:
         raise ap.InputError(f"{table.path}: every point drawn has seq_len {lengths[0]}; a "
@@ -196,6 +187,8 @@ def build(argv):
             ap.log_count_axis(ax, "x", lengths, binary=True)
             if kind == "bytes":
                 ap.log_bytes_axis(ax, "y")
+            elif kind == "energy":
+                ap.log_energy_axis(ax, "y")
             else:
                 ap.log_count_axis(ax, "y")
             if columns == ["sram_high_water_bytes"] and table.has("sram_capacity_bytes"):

@@ -5,8 +5,10 @@
 #      N = 256 ... 65536;
 #   2. a design-space sweep on edge at N = 4096 (configs/sweeps/design.json): array size x SRAM;
 #   3. traced runs of flash and primal (edge, N = 4096): utilization timelines and Perfetto traces;
-#   4. plots (scaling, Pareto, stalls, timelines) and a markdown summary, which ends with the project's
-#      claims about vanilla and primal attention and their verdicts (scripts/claims_table.py).
+#   4. plots (scaling, Pareto, stalls, timelines, energy) and a markdown summary: cycles and traffic
+#      (scripts/sweep_summary.py), energy and area (scripts/energy_summary.py: attention's share of each
+#      run's energy, the softmax unit's area and what dropping it saves primal, from `attnsim area`), and
+#      the project's claims about vanilla and primal attention and their verdicts (scripts/claims_table.py).
 # Everything lands in OUT_DIR (default out/main), named at the end. Rerunning resumes the sweeps.
 # Usage: scripts/run.sh [OUT_DIR]
 set -euo pipefail
@@ -30,20 +32,33 @@ done
 
 echo "== 4. plots and summary =="
 P="$OUT_DIR/plots"
+mkdir -p "$OUT_DIR/area"
+area_args=()
+for hw in edge cloud; do  # the chip's area as it is and without its softmax unit
+  build/attnsim area --hw "$hw" --json >"$OUT_DIR/area/$hw.json"
+  build/attnsim area --hw "$hw" --set /softmax=null --json >"$OUT_DIR/area/$hw-no-softmax.json"
+  area_args+=(--area "$hw" "$OUT_DIR/area/$hw.json" "$OUT_DIR/area/$hw-no-softmax.json")
+done
 $PY scripts/plot_scaling.py "$OUT_DIR/scaling/results.csv" --attention-sram -o "$P/scaling.png" >/dev/null
 $PY scripts/plot_stalls.py "$OUT_DIR/scaling/results.csv" --seq-len 1024 16384 -o "$P/stalls.png"
 $PY scripts/plot_pareto.py "$OUT_DIR/design/results.csv" --x sram -o "$P/pareto_sram.png"
 $PY scripts/plot_pareto.py "$OUT_DIR/design/results.csv" --x pes -o "$P/pareto_pes.png"
+$PY scripts/plot_energy.py breakdown "$OUT_DIR/scaling/results.csv" --seq-len 4096 65536 -o "$P/energy_breakdown.png"
+$PY scripts/plot_energy.py scaling "$OUT_DIR/scaling/results.csv" -o "$P/energy_scaling.png" >/dev/null
+$PY scripts/plot_energy.py pareto "$OUT_DIR/design/results.csv" --x energy -o "$P/pareto_energy.png"
+$PY scripts/plot_energy.py pareto "$OUT_DIR/design/results.csv" --x area -o "$P/pareto_area.png"
 for variant in flash primal; do
   $PY scripts/plot_timeline.py "$OUT_DIR/trace-$variant/timeline.csv" -o "$P/timeline_$variant.png"
 done
 summary="$OUT_DIR/summary.md"
 $PY scripts/sweep_summary.py "$OUT_DIR/scaling/results.csv" -o "$summary" --baseline unfused \
   --title "What attention costs: vanilla against primal and low-rank (LRA text, edge and cloud)"
+$PY scripts/energy_summary.py "$OUT_DIR/scaling/results.csv" "${area_args[@]}" >>"$summary"
 {
   echo "## Figures"
   echo
-  for f in scaling stalls pareto_sram pareto_pes timeline_flash timeline_primal; do
+  for f in scaling stalls pareto_sram pareto_pes energy_breakdown energy_scaling pareto_energy pareto_area \
+    timeline_flash timeline_primal; do
     echo "- [$f](plots/$f.png)"
   done
   echo
@@ -53,4 +68,4 @@ $PY scripts/sweep_summary.py "$OUT_DIR/scaling/results.csv" -o "$summary" --base
 } >>"$summary"
 $PY scripts/claims_table.py "$OUT_DIR/scaling/results.csv" >>"$summary"
 ls "$P"/*.png | sed 's/^/  /'
-echo "results in $OUT_DIR: summary.md, plots/, scaling/results.csv, design/results.csv, trace-*/"
+echo "results in $OUT_DIR: summary.md, plots/, scaling/results.csv, design/results.csv, trace-*/, area/"

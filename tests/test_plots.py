@@ -6,7 +6,9 @@ the Pareto, scaling and timeline figures in this process (each script's build())
 they show against values derived here from the fixtures: every design point labelled with its
 array size and SRAM, the Pareto front (found by brute force) labelled apart, no two labels
 overlapping; each legend's slope (a least-squares fit done here) and the Ns it is fitted over;
-the MACs panel; the timeline's peak DRAM bandwidth line, layer boundaries and op bars.
+the MACs panel; the timeline's peak DRAM bandwidth line, layer boundaries and op bars. The energy
+figures (plot_energy.py) are checked on small tables written here whose energies follow laws
+chosen by hand (energy_checks: every segment, total, share and slope known in advance).
 
 Run by ctest with /usr/bin/python3 (the interpreter with Debian's matplotlib); by hand:
   /usr/bin/python3 tests/test_plots.py
@@ -319,6 +321,146 @@ def content_checks(tmp):
         plt.close(fig)
 
 
+# ---------------------------------------------------------------------------------------------
+# Energy figures, on tables written here with energies chosen by hand
+
+ENERGY_COLS = ["index", "point", "status", "error", "axis.variant", "axis.seq_len", "hardware", "model",
+               "variant", "seq_len", "rows", "cols", "pes", "sram_capacity_bytes", "cycles", "time_us",
+               "energy_table", "energy_total_pj", "energy_array_pj", "energy_sram_pj", "energy_dram_pj",
+               "energy_leakage_pj", "area_mm2"]
+ENERGY_NS = [1024, 4096, 16384]
+
+
+def energy_parts(variant, n):
+    """The components, pJ, by hand: unfused array N^2/2, SRAM N^2/4, DRAM N^2/4 (total N^2);
+    flash array N^2/2, SRAM N^2/8, leakage N^2/8 (total 3 N^2 / 4); primal array 100 N, SRAM 50 N,
+    DRAM 50 N (total 200 N). Log-log slopes: 2, 2 and 1 exactly."""
+    return {"unfused": dict(array=n * n / 2, sram=n * n / 4, dram=n * n / 4, leakage=0),
+            "flash": dict(array=n * n / 2, sram=n * n / 8, dram=0, leakage=n * n / 8),
+            "primal": dict(array=100 * n, sram=50 * n, dram=50 * n, leakage=0)}[variant]
+
+
+def write_energy_table(path, rows, extra_cols=()):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=ENERGY_COLS + list(extra_cols), lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+
+
+def energy_row(i, variant, n, hw="preset:big", **extra):
+    parts = energy_parts(variant, n)
+    r = {"index": i, "point": "p%d" % i, "status": "ok", "error": "", "axis.variant": variant,
+         "axis.seq_len": n, "hardware": hw, "model": "preset:lra-text", "variant": variant,
+         "seq_len": n, "rows": 16, "cols": 16, "pes": 256, "sram_capacity_bytes": 524288,
+         "cycles": n, "time_us": n / 1000, "energy_table": "preset:45nm",
+         "energy_total_pj": sum(parts.values()), "area_mm2": 20}
+    r.update({"energy_%s_pj" % k: v for k, v in parts.items()})
+    r.update(extra)
+    return r
+
+
+def energy_checks(tmp):
+    sys.path.insert(0, SCRIPTS)
+    import attnsim_plots as ap
+    import attnsim_results as res
+    import plot_energy
+    import plot_pareto
+    import plot_scaling
+    plt = ap.pyplot()
+
+    table = os.path.join(tmp, "energy.csv")
+    write_energy_table(table, [energy_row(k, v, n) for k, (v, n) in
+                               enumerate((v, n) for v in ("unfused", "flash", "primal") for n in ENERGY_NS)])
+
+    # Breakdown at the default N: the largest every variant simulated, 16384 (16K). Each segment's
+    # height is its component, its bottom the components below it in the table's order (array,
+    # sram, dram, leakage); the share row divides by the total. Unfused at 16K, by hand: array
+    # 16384^2 / 2 = 134,217,728 pJ from 0; sram 67,108,864 from 134,217,728; total 268,435,456 pJ
+    # = 268 uJ; sram's share 1/4 from 1/2.
+    fig, _, panels = plot_energy.build_breakdown(["breakdown", table])
+    check([(hw, n) for hw, n, _ in panels] == [("big", 16384)],
+          f"energy breakdown: one panel, big at N = 16K, the largest N of every variant (got "
+          f"{[(hw, n) for hw, n, _ in panels]})")
+    top, bottom = fig.axes[0], fig.axes[1]
+    seg = {p.get_gid(): (p.get_y(), p.get_height()) for p in top.patches if p.get_gid()}
+    want = {}
+    for v in ("flash", "unfused", "primal"):
+        base = 0.0
+        for name, value in energy_parts(v, 16384).items():
+            want[f"segment:{v}:{name}"] = (base, value)
+            base += value
+    check(seg.keys() == want.keys() and all(abs(seg[k][0] - want[k][0]) < 1e-6
+                                            and abs(seg[k][1] - want[k][1]) < 1e-6 for k in want),
+          f"energy breakdown: 12 segments (3 variants x array, sram, dram, leakage), each stacked on "
+          f"the ones before ({sorted(set(seg) ^ set(want))[:3]})")
+    check(want["segment:unfused:sram"] == (134217728.0, 67108864.0),
+          "energy breakdown: unfused's SRAM segment at 16K is 67,108,864 pJ on 134,217,728 (by hand)")
+    shares = [(p.get_y(), p.get_height()) for p in bottom.patches]
+    check(len(shares) == 12 and (0.5, 0.25) in [(round(y, 9), round(h, 9)) for y, h in shares],
+          f"energy breakdown: share row, unfused's SRAM 1/4 from 1/2 (got {shares[:4]})")
+    totals = {t.get_gid(): t.get_text() for t in top.texts if (t.get_gid() or "").startswith("total:")}
+    check(totals == {"total:unfused": "268 uJ", "total:flash": "201 uJ", "total:primal": "3.28 uJ"},
+          f"energy breakdown: totals 16384^2 pJ = 268 uJ, 3/4 of it = 201 uJ, 200 x 16384 pJ = "
+          f"3.28 uJ (got {totals})")
+    plt.close(fig)
+
+    # Finer DRAM components beside their sum: energy_dram_pj = background + command, so the bars
+    # show the two parts instead of dram (a component the table adds needs no change here). And
+    # one row whose components fall 1000 pJ short of its total: an 'unaccounted' segment of 1000.
+    finer = os.path.join(tmp, "energy_finer.csv")
+    rows = []
+    for k, v in enumerate(("unfused", "primal")):
+        r = energy_row(k, v, 1024)
+        d = r["energy_dram_pj"]
+        r.update(energy_dram_background_pj=d / 4, energy_dram_command_pj=d - d / 4)
+        rows.append(r)
+    rows[1]["energy_total_pj"] += 1000
+    write_energy_table(finer, rows, ["energy_dram_background_pj", "energy_dram_command_pj"])
+    check([n for n, _ in res.energy_components(ENERGY_COLS + ["energy_dram_background_pj",
+                                                              "energy_dram_command_pj"], rows)]
+          == ["array", "sram", "leakage", "dram_background", "dram_command"],
+          "energy_components: dram gives way to dram_background and dram_command, which add up to it")
+    fig, _, panels = plot_energy.build_breakdown(["breakdown", finer])
+    seg = {p.get_gid(): p.get_height() for p in fig.axes[0].patches if p.get_gid()}
+    # unfused at 1K: DRAM 1024^2 / 4 = 262,144 pJ: background 65,536, command 196,608
+    check(seg.get("segment:unfused:dram_background") == 65536 and seg.get("segment:unfused:dram_command") == 196608
+          and "segment:unfused:dram" not in seg and seg.get("segment:primal:unaccounted") == 1000
+          and "segment:unfused:unaccounted" not in seg,
+          f"energy breakdown: DRAM drawn as background 65,536 + command 196,608 pJ, primal's 1000 pJ "
+          f"unaccounted (got {sorted(seg.items())[:6]})")
+    plt.close(fig)
+
+    # Energy against N: slopes 2.00, 2.00, 1.00 over N = 1K..16K (the laws above).
+    fig, _, slopes, _ = plot_scaling.build([table, "--panels", "energy"])
+    legend = sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    check(legend == ["flash: $N^{2.00}$ (N = 1K..16K)", "primal: $N^{1.00}$ (N = 1K..16K)",
+                     "unfused: $N^{2.00}$ (N = 1K..16K)"] and fig.axes[0].get_title() == "big: energy",
+          f"energy scaling: legends give slopes 2, 1, 2 over N = 1K..16K (got {legend})")
+    plt.close(fig)
+
+    # Pareto of cycles against energy and against area, at one N. Points (by hand), design,
+    # energy pJ, area mm^2, cycles: A 8x8 1e6 10 400; B 16x16 2e6 12 100; C 32x32 3e6 20 120;
+    # D 64x64 5e5 30 300. Energy front: D (5e5, 300) and B (2e6, 100); A (1e6, 400) is beaten by
+    # D (less energy and fewer cycles), C (3e6, 120) by B. Area front: A (10, 400) and B (12, 100);
+    # C and D are beaten by B.
+    design = os.path.join(tmp, "energy_design.csv")
+    pts = [("8", 1e6, 10, 400), ("16", 2e6, 12, 100), ("32", 3e6, 20, 120), ("64", 5e5, 30, 300)]
+    write_energy_table(design, [energy_row(k, "flash", 4096, rows=s, cols=s, pes=int(s) ** 2, cycles=c,
+                                           energy_total_pj=e, area_mm2=a)
+                                for k, (s, e, a, c) in enumerate(pts)])
+    for x, front in (("energy", [(5e5, 300), (2e6, 100)]), ("area", [(10, 400), (12, 100)])):
+        fig, _ = plot_pareto.build([design, "--x", x])
+        got = sorted((a.xy[0], a.xy[1]) for a in by_gid(fig.axes[0].texts, "pareto-front"))
+        labels = sorted(a.get_text().split("\n")[0] for a in by_gid(fig.axes[0].texts, "pareto-front")
+                        + by_gid(fig.axes[0].texts, "design"))
+        check(got == sorted(front) and labels == ["16x16, 512 KiB", "32x32, 512 KiB", "64x64, 512 KiB",
+                                                   "8x8, 512 KiB"],
+              f"energy pareto --x {x}: front {front}, every design labelled (got {got}, {labels})")
+        plt.close(fig)
+    return table
+
+
 def main():
     start = time.time()
     for f in (RESULTS, SRAM_SWEEP, TIMELINE):
@@ -443,12 +585,24 @@ def main():
         if "-o" not in args:  # should a refusal draw after all, not into the working directory
             args += ["-o", out("refused.png")]
 
-    scripts = ["plot_scaling.py", "plot_pareto.py", "plot_timeline.py", "plot_stalls.py"]
+    scripts = ["plot_scaling.py", "plot_pareto.py", "plot_timeline.py", "plot_stalls.py", "plot_energy.py"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         fig_jobs = [pool.submit(run, s, *a) for s, a, _, _ in figures]
         ref_jobs = [pool.submit(run, s, *a) for s, a, _ in refusals]
         help_jobs = [pool.submit(run, s, "--help") for s in scripts]
         content_checks(tmp)  # in this process while the scripts run in theirs
+        energy_table = energy_checks(tmp)
+        # plot_energy.py's three figures drawn by the script (scaling and pareto through
+        # plot_scaling.py and plot_pareto.py), and a table without energy columns refused
+        energy_runs = [
+            (pool.submit(run, "plot_energy.py", "breakdown", energy_table, "--seq-len", "1024", "16384",
+                         "-o", out("energy_breakdown.png")), out("energy_breakdown.png")),
+            (pool.submit(run, "plot_energy.py", "scaling", energy_table, "-o", out("energy_scaling.png")),
+             out("energy_scaling.png")),
+            (pool.submit(run, "plot_energy.py", "pareto", energy_table, "--x", "area", "-o",
+                         out("energy_pareto.svg")), out("energy_pareto.svg")),
+        ]
+        no_energy = pool.submit(run, "plot_energy.py", "breakdown", RESULTS, "-o", out("refused.png"))
 
         for (script, args, path, size), job in zip(figures, fig_jobs):
             rc, _, err = job.result()
@@ -479,6 +633,16 @@ def main():
             missing = [t for t in texts if t not in err]
             check(not missing and script in err,
                   f"{what}: message names {', '.join(texts)} (stderr: {err.strip()[:300]})")
+
+        for job, path in energy_runs:
+            rc, _, err = job.result()
+            check(rc == 0 and not err.strip() and os.path.isfile(path) and os.path.getsize(path) > 1000,
+                  f"plot_energy.py {os.path.basename(path)}: exit 0, nothing on stderr, a non-empty file "
+                  f"(got {rc}: {err.strip()[:200]})")
+        rc, _, err = no_energy.result()
+        check(rc == 2 and RESULTS in err and "'energy_total_pj'" in err,
+              f"plot_energy.py breakdown on a table without energy columns: exit 2 naming the file "
+              f"({rc}: {err.strip()[:200]})")
 
         for script, job in zip(scripts, help_jobs):
             rc, text, _ = job.result()

@@ -107,7 +107,7 @@ const std::vector<std::string>& compare_columns() {
                                                    "energy_dram_dynamic_pj",
                                                    "energy_dram_background_pj",
                                                    "average_power_w",
-                                                   "energy_per_token_pj",
+                                                   "pj_per_token",
                                                    "gmacs_per_s_per_w",
                                                    "gmacs_per_s_per_mm2",
                                                    "area_mm2",
@@ -156,7 +156,7 @@ Json compare_table(const Comparison& c) {
           row["energy_dram_dynamic_pj"] = e["dram_components_pj"]["dynamic"];
           row["energy_dram_background_pj"] = e["dram_components_pj"]["background"];
           row["average_power_w"] = e["average_power_w"];
-          row["energy_per_token_pj"] = e.value("pj_per_token", Json(nullptr));
+          row["pj_per_token"] = e.value("pj_per_token", Json(nullptr));
           row["gmacs_per_s_per_w"] = e["gmacs_per_s_per_w"];
           row["gmacs_per_s_per_mm2"] = e["gmacs_per_s_per_mm2"];
           row["area_mm2"] = r["area_mm2"]["total"];

@@ -37,7 +37,7 @@ struct Comparison {
 //   compulsory_binding, pct_of_compulsory_bound (the report's compulsory roofline: the resource that
 //   bounds the run, "array" | "dram" | "vector" | "softmax", and the run as % of that bound),
 //   energy_total_pj, energy_dram_dynamic_pj, energy_dram_background_pj, average_power_w,
-//   energy_per_token_pj, gmacs_per_s_per_w (GMAC/s per W = GMAC/J), gmacs_per_s_per_mm2, area_mm2 (the
+//   pj_per_token, gmacs_per_s_per_w (GMAC/s per W = GMAC/J), gmacs_per_s_per_mm2, area_mm2 (the
 //   report's energy and area; null without them), attention_energy_share (the energy of op classes qk, pv,
 //   softmax, global, lowrank over that of all classes, each op's own actions: no DRAM background or leakage),
 //   cycles_ratio, macs_ratio, dram_bytes_ratio, energy_ratio (against the first variant at the same N), error.

@@ -473,16 +473,17 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   row.emplace_back("pj_per_mac", en.value("pj_per_mac", Json("")));
   row.emplace_back("average_power_w", en.value("average_power_w", Json("")));
   row.emplace_back("edp_j_s", en.value("edp_j_s", Json("")));
-  row.emplace_back("energy_per_token_pj", en.value("pj_per_token", Json("")));
+  row.emplace_back("pj_per_token", en.value("pj_per_token", Json("")));
   row.emplace_back("gmacs_per_s_per_w", en.value("gmacs_per_s_per_w", Json("")));
   row.emplace_back("gmacs_per_s_per_mm2", en.value("gmacs_per_s_per_mm2", Json("")));
-  // Per op class, summed over layers (report/energy.h op_energy: the ops' own actions, no background or leakage);
+  // Per op class, summed over layers, named op_<class>_energy_pj: not energy_<component>_pj, which the plots
+  // stack as the run's components (report/energy.h op_energy: the ops' own actions, no background or leakage);
   // a column for every class, empty when the run has none of it.
   const Json& ops = r.contains("ops") ? r["ops"] : Json::object();
   for (int c = 0; c < int(OpClass::kCount); ++c) {
     const std::string name = to_string(OpClass(c));
     const Json& op = ops.contains(name) ? ops[name] : Json::object();
-    row.emplace_back("energy_op_" + name + "_pj",
+    row.emplace_back("op_" + name + "_energy_pj",
                      op.contains("energy_pj") ? op["energy_pj"]["total"] : Json(""));
   }
   const Json& area = r.contains("area_mm2") ? r["area_mm2"] : Json::object();

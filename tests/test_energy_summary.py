@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""scripts/energy_summary.py on a sweep folder written here (results.csv and points/*/report.json)
+whose energies and op counts are chosen so that every figure of the section is known in advance:
+
+  unfused (N = 1024; N = 4096 has every energy x 16): array 1000, SRAM 400, vector 100, softmax 50,
+    DMA 20, DRAM 300, leakage 130 pJ = 2000 pJ. Its ops: qkv_proj 300 MACs / 100 bytes, qk 300 / 200,
+    pv 300 / 200, softmax 0 / 400, ffn 100 / 100 (1000 MACs, 1000 bytes). Attention (qk, softmax,
+    pv): 600 of the MACs, 800 of the bytes. Counted: 1000 x 0.6 + (20 + 300) x 0.8 + 50 = 906 pJ,
+    45%; with the unsplit SRAM, vector and leakage (630 pJ): 1536 pJ, 77%.
+  primal (N = 1024; N = 4096 has every energy and the time x 4): array 500, SRAM 200, vector 100,
+    softmax 0, DMA 10, DRAM 150, leakage 40 pJ = 1000 pJ. Ops: qkv_proj 200 / 100, global 50 / 50,
+    lowrank 50 / 50, ffn 200 / 300 (500 MACs, 500 bytes); attention (global, lowrank) 100 MACs, 100
+    bytes: 100 + 160 x 0.2 = 132 pJ, 13%; with 340 pJ unsplit, 472 pJ, 47%. primal / unfused = 0.5.
+  area: 20 mm^2 with a 2 mm^2 softmax unit (10%) and an 8 mm^2 DRAM PHY; 18 mm^2 without the unit.
+    Leakage per on-chip mm^2: 40 pJ / 1 us / 12 mm^2; the unit's 2 mm^2 leak 40 x 2 / 12 = 6.67 pJ
+    a run, 0.67% of primal's 1000 pJ (the same at N = 4096: all x 4), 6.67 pJ / 1 us = 0.00667 mW.
+  primal's softmax unit is busy 0.1 of the run at N = 4096: the section says so.
+Also: a point without its report.json leaves its share out and the section counts it; a table
+without energy columns is refused with exit status 2.
+Run by ctest; by hand: /usr/bin/python3 tests/test_energy_summary.py
+"""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(os.path.dirname(HERE), "scripts", "energy_summary.py")
+COLS = ["index", "point", "status", "axis.variant", "hardware", "seq_len", "time_us", "energy_table",
+        "energy_total_pj", "energy_array_pj", "energy_sram_pj", "energy_vector_pj", "energy_softmax_pj",
+        "energy_dma_pj", "energy_dram_pj", "energy_leakage_pj", "area_mm2", "softmax_unit_busy_fraction"]
+ENERGY = {"unfused": dict(array=1000, sram=400, vector=100, softmax=50, dma=20, dram=300, leakage=130),
+          "primal": dict(array=500, sram=200, vector=100, softmax=0, dma=10, dram=150, leakage=40)}
+OPS = {"unfused": {"qkv_proj": (300, 100), "qk": (300, 200), "pv": (300, 200), "softmax": (0, 400),
+                   "ffn": (100, 100)},
+       "primal": {"qkv_proj": (200, 100), "global": (50, 50), "lowrank": (50, 50), "ffn": (200, 300)}}
+failures = []
+
+
+def check(ok, what):
+    print(("ok    " if ok else "FAIL  ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def run(*args):
+    p = subprocess.run([sys.executable, SCRIPT] + list(args), capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def write_sweep(root):
+    rows = []
+    for i, (v, n) in enumerate((v, n) for v in ("unfused", "primal") for n in (1024, 4096)):
+        scale = (16 if v == "unfused" else 4) if n == 4096 else 1
+        e = {k: x * scale for k, x in ENERGY[v].items()}
+        point = "p%d" % i
+        r = {"index": i, "point": point, "status": "ok", "axis.variant": v, "hardware": "preset:big",
+             "seq_len": n, "time_us": 4 if (v == "primal" and n == 4096) else 1, "energy_table": "preset:45nm",
+             "energy_total_pj": sum(e.values()), "area_mm2": 20,
+             "softmax_unit_busy_fraction": 0.1 if (v == "primal" and n == 4096) else (0 if v == "primal" else 0.5)}
+        r.update({"energy_%s_pj" % k: x for k, x in e.items()})
+        rows.append(r)
+        # The layers' ops, split over two layers, as the report has them.
+        layers = [{"layer": l, "ops": {c: {"macs": m // 2, "dram_read_bytes": b // 4, "dram_written_bytes": b // 4}
+                                       for c, (m, b) in OPS[v].items()}} for l in (0, 1)]
+        os.makedirs(os.path.join(root, "points", point))
+        with open(os.path.join(root, "points", point, "report.json"), "w") as f:
+            json.dump({"layers": layers}, f)
+    with open(os.path.join(root, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    for name, area in (("with.json", dict(total=20, softmax=2, dram_phy=8)),
+                       ("without.json", dict(total=18, softmax=0, dram_phy=8))):
+        with open(os.path.join(root, name), "w") as f:
+            json.dump(area, f)
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="attnsim_energy_summary_")
+    write_sweep(root)
+    table = os.path.join(root, "results.csv")
+    rc, out, err = run(table, "--area", "big", os.path.join(root, "with.json"), os.path.join(root, "without.json"))
+    check(rc == 0, "exit 0 (%d: %s)" % (rc, err.strip()))
+    lines = out.split("\n")
+    check("| 1024 | 2 nJ (45% .. 77%) | 1 nJ (13% .. 47%) | 0.5 |" in lines,
+          "N = 1024: unfused 2000 pJ, attention 45% .. 77%; primal 1000 pJ, 13% .. 47%; ratio 0.5")
+    check("| 4096 | 32 nJ (45% .. 77%) | 4 nJ (13% .. 47%) | 0.125 |" in lines,
+          "N = 4096: unfused 16 x 2000 pJ, primal 4 x 1000 pJ, the same shares; ratio 4000 / 32000 = 0.125")
+    check("| unfused | 50% | 20% | 5% | 2.5% | 1% | 15% | 6.5% | 32 nJ |" in lines,
+          "components of unfused at N = 4096: 1000 / 2000 = 50%, SRAM 20%, ..., leakage 130 / 2000 = 6.5%")
+    check(any("(sram, vector, leakage) are 32% .. 34%" in l for l in lines),
+          "unsplit components named and their range: unfused 630 / 2000 = 31.5% (printed 32%) .. primal "
+          "340 / 1000 = 34%")
+    area = [l for l in lines if l.startswith("| big |")]
+    check(area == ["| big | 20 mm^2 | 2 mm^2 (10%) | 18 mm^2 | 2 mm^2 (10%) | 0.00667 mW | "
+                   "0.67% at N = 1024 .. 0.67% at N = 4096 |"],
+          "area row: 20 mm^2, softmax 2 mm^2 (10%), 18 without, leakage 0.00667 mW, 0.67% of primal's energy "
+          "(got " + str(area) + ")")
+    check(any("primal used the softmax unit at N = 4096 (busy 0.1)" in l for l in lines),
+          "primal busy on its softmax unit at N = 4096 is reported")
+
+    # One point's report gone: its cell has no share, and the section counts it.
+    shutil.rmtree(os.path.join(root, "points", "p1"))
+    rc, out, _ = run(table)
+    lines = out.split("\n")
+    check(rc == 0 and "| 4096 | 32 nJ | 4 nJ (13% .. 47%) | 0.125 |" in lines
+          and any("left out for 1 points" in l for l in lines),
+          "without points/p1/report.json: unfused at N = 4096 has no share, and the section says 1 point")
+
+    # No energy columns: refused.
+    bare = os.path.join(root, "bare.csv")
+    with open(bare, "w") as f:
+        f.write("index,status,hardware,seq_len,energy_total_pj\n0,ok,preset:big,1024,\n")
+    rc, _, err = run(bare)
+    check(rc == 2 and bare in err and "energy_<component>_pj" in err,
+          "a table without energy components: exit 2 naming the file (%d: %s)" % (rc, err.strip()))
+
+    if failures:
+        print("%d failure(s); files kept in %s" % (len(failures), root))
+        return 1
+    shutil.rmtree(root, ignore_errors=True)
+    print("all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
