@@ -5,7 +5,8 @@
 //   - the run's median wall time (`attnsim run`, a child process);
 //   - in process, the per-instruction lane-operation counting over that run's whole instruction
 //     stream (the program generated twice, with and without the counting: the difference), and the
-//     report-time pricing (energy_json over cloud's 64 banks), as a share of the run's wall time;
+//     report-time pricing (energy_json over cloud's 64 banks; again with the cycle-accurate HBM2
+//     controller, whose device figures are read and commands priced), as a share of the run's wall time;
 //   - with --baseline PATH (an attnsim binary built without the accounting), that binary's median
 //     wall time on the same run, for an end-to-end comparison.
 // Usage: bench_energy [--repeats N] [--baseline PATH]
@@ -94,10 +95,23 @@ int main(int argc, char** argv) {
   const double t0 = now_s();
   for (int i = 0; i < kPricings; ++i) checksum += energy_json(hw, c).dump().size();
   const double pricing_s = (now_s() - t0) / kPricings;
+  // With the cycle-accurate HBM2 controller: the device's current figures are read and its commands priced.
+  std::string source;
+  Json cycle_doc = read_hw_document("cloud", &source);
+  cycle_doc["dram"] = {{"model", "cycle"}, {"preset", "hbm2"}};
+  const HwConfig hw_cycle = parse_hw_config(cycle_doc, source);
+  c.dram_commands.present = true;
+  c.dram_commands.act = c.dram_commands.pre = c.dram_commands.rd = c.dram_commands.wr = 1000;
+  c.dram_commands.ref = 10, c.dram_commands.active_rank_cycles = c.dram_commands.precharged_rank_cycles = 100000;
+  const double t1 = now_s();
+  for (int i = 0; i < kPricings; ++i) checksum += energy_json(hw_cycle, c).dump().size();
+  const double cycle_pricing_s = (now_s() - t1) / kPricings;
 
   std::printf("  lane-operation counting over the run's instructions: %.6f s (%.3f %% of the run)\n", lane_s,
               100.0 * lane_s / run.wall_s);
   std::printf("  pricing at report time: %.6f s (%.4f %% of the run)\n", pricing_s, 100.0 * pricing_s / run.wall_s);
+  std::printf("  pricing at report time, cycle-accurate HBM2 (commands and standby): %.6f s (%.4f %% of the run)\n",
+              cycle_pricing_s, 100.0 * cycle_pricing_s / run.wall_s);
   if (!baseline.empty()) {
     // The same command through the shell, for both binaries alike (ratios within this run: the machine is shared).
     auto median_wall = [&](const std::string& bin) {

@@ -81,8 +81,8 @@ TEST_CASE("compare prints one table per sequence length with ratios against the 
     const std::string unfused = table_line(r.out, n, "unfused"), flash = table_line(r.out, n, "flash");
     REQUIRE(!unfused.empty());
     REQUIRE(!flash.empty());
-    // The last three columns are the cycles, MACs and DRAM-bytes ratios; the first row's are 1.
-    const std::string ones = "1.000   1.000   1.000";
+    // The last four columns are the cycles, MACs, DRAM-bytes and energy ratios; the first row's are 1.
+    const std::string ones = "1.000   1.000   1.000     1.000";
     REQUIRE(unfused.size() > ones.size());
     CHECK(unfused.substr(unfused.size() - ones.size()) == ones);
   }
@@ -339,10 +339,37 @@ TEST_CASE("compare's table and crossover from the reports", "[cli][compare]") {
   std::swap(swapped.variants[0], swapped.variants[1]);
   CHECK(compare_crossover(swapped).is_null());
 
+  // Energy columns from the reports' energy sections: the ratio to the first variant, the attention share.
+  auto with_energy = [](Json r, double total_pj, double qkv_pj, double qk_pj, double pv_pj) {
+    r["energy"] = {{"total_pj", total_pj},
+                   {"dram_components_pj", {{"dynamic", 10.0}, {"background", 5.0}}},
+                   {"average_power_w", 2.0},
+                   {"gmacs_per_s_per_w", 3.0},
+                   {"gmacs_per_s_per_mm2", 4.0}};
+    r["area_mm2"] = {{"total", 100.0}};
+    r["ops"]["qkv_proj"]["energy_pj"] = {{"total", qkv_pj}};
+    r["ops"]["qk"]["energy_pj"] = {{"total", qk_pj}};
+    r["ops"]["pv"]["energy_pj"] = {{"total", pv_pj}};
+    return r;
+  };
+  Comparison en;
+  en.seq_lens = {1024};
+  en.variants = {"flash", "primal:rank=20"};
+  en.points = {point(1024, "flash", true, with_energy(fake_report(1000, 800, 400, 60, 40), 4000, 100, 200, 100)),
+               point(1024, "primal:rank=20", false, with_energy(fake_report(900, 300, 200, 30, 40), 1000, 300, 50, 50))};
+  const Json et = compare_table(en);
+  CHECK(et[0]["energy_ratio"].get<double>() == 1.0);
+  CHECK(et[1]["energy_ratio"].get<double>() == 0.25);  // 1000 / 4000
+  CHECK(et[0]["attention_energy_share"].get<double>() == 0.75);  // (200 + 100) / 400
+  CHECK(et[1]["attention_energy_share"].get<double>() == 0.25);  // (50 + 50) / 400
+  CHECK(et[1]["energy_dram_background_pj"].get<double>() == 5.0);
+  CHECK(et[1]["area_mm2"].get<double>() == 100.0);
+  CHECK(table[1]["energy_ratio"].is_null());  // reports without energy
+
   // CSV: one line per row; a message with a comma is quoted.
   c.points[5].error = "no room, sorry";
   const std::vector<std::string> csv = lines_of(compare_csv(compare_table(c)));
   REQUIRE(csv.size() == 10);
-  // 20 columns: seq_len, variant, status, 16 empty figures, the error.
-  CHECK(csv[6] == "256,row_fused,failed,,,,,,,,,,,,,,,,,\"no room, sorry\"");
+  // 30 columns: seq_len, variant, status, 26 empty figures, the error.
+  CHECK(csv[6] == "256,row_fused,failed," + std::string(26, ',') + "\"no room, sorry\"");
 }

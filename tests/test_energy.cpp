@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 
 #include "common/errors.h"
 #include "compiler/gemm_lowering.h"
@@ -193,6 +194,38 @@ TEST_CASE("energy: no softmax unit costs no softmax area or energy; its work mov
   for (const auto& [prim, n] : sm.items())
     CHECK(ro["energy"]["actions"]["vector_lane_ops"][prim].get<std::uint64_t>() ==
           rw["energy"]["actions"]["vector_lane_ops"][prim].get<std::uint64_t>() + n.get<std::uint64_t>());
+  // Per token (N = 8 tokens, batch 1) and per watt and mm^2, from the report's own totals:
+  //   GMAC/s/W = MACs / (total pJ x 1e-12 J) / 1e9;  GMAC/s/mm^2 = MACs / seconds / 1e9 / chip mm^2.
+  const Json& e = rw["energy"];
+  const double total_pj = e["total_pj"].get<double>(), macs = rw["macs"].get<double>();
+  CHECK(e["tokens"] == 8);
+  CHECK(e["pj_per_token"].get<double>() == Approx(total_pj / 8).epsilon(1e-12));
+  CHECK(e["gmacs_per_s_per_w"].get<double>() == Approx(macs / (total_pj * 1e-12) / 1e9).epsilon(1e-12));
+  CHECK(e["gmacs_per_s_per_mm2"].get<double>() ==
+        Approx(macs / e["actions"]["seconds"].get<double>() / 1e9 / rw["area_mm2"]["total"].get<double>())
+            .epsilon(1e-12));
+  // Per op class: the softmax op's lane operations (timing/unit_timing.cpp, SOFTMAX Rows: per element 1 max,
+  // 2 add (x - max, row sum), 2 mul (scale, x 1/sum), 1 exp; per row 1 reciprocal) priced at 45 nm:
+  //   64 x 0.1 + 128 x 0.9 + 128 x 3.7 + 64 x 18.5 + 8 x 16.6 = 6.4 + 115.2 + 473.6 + 1,184 + 132.8 = 1,912 pJ.
+  CHECK(rw["ops"]["softmax"]["energy_pj"]["softmax"].get<double>() == Approx(1912.0).epsilon(1e-12));
+  CHECK(ro["ops"]["softmax"]["energy_pj"]["softmax"] == 0.0);
+  CHECK(ro["ops"]["softmax"]["energy_pj"]["vector"].get<double>() == Approx(1912.0).epsilon(1e-12));
+  // Summed over op classes (and over layers), each part is the run's; DRAM dynamic included.
+  const Json& comp = e["components_pj"];
+  std::map<std::string, double> by_class, by_layer;
+  for (const auto& [name, op] : rw["ops"].items())
+    for (const auto& [part, pj] : op["energy_pj"].items()) by_class[part] += pj.get<double>();
+  for (const Json& layer : rw["layers"])
+    for (const auto& [part, pj] : layer["energy_pj"].items()) by_layer[part] += pj.get<double>();
+  for (const char* part : {"array", "sram", "vector", "softmax", "dma"}) {
+    INFO(part);
+    CHECK(by_class[part] == Approx(comp[part].get<double>()).epsilon(1e-9));
+    CHECK(by_layer[part] == Approx(comp[part].get<double>()).epsilon(1e-9));
+  }
+  CHECK(by_class["dram_dynamic"] == Approx(e["dram_components_pj"]["dynamic"].get<double>()).epsilon(1e-9));
+  CHECK(by_class["total"] == Approx(total_pj - comp["leakage"].get<double>() -
+                                    e["dram_components_pj"]["background"].get<double>())
+                                 .epsilon(1e-9));
   // The area without the unit is the area with it less the unit's: 32 lanes x 12,453 + 32 exp units x 47,536 um^2.
   CHECK(rw["area_mm2"]["total"].get<double>() - ro["area_mm2"]["total"].get<double>() ==
         Approx((32 * 12453.0 + 32 * 47536.0) * 1e-6));

@@ -32,6 +32,22 @@ Json attention_array_share(const Json& report) {
   return all > 0 ? Json(round6(double(attention) / double(all))) : Json(nullptr);
 }
 
+// The attention core's share of the ops' energy (report/energy.h op_energy: their own actions, without the
+// run's DRAM background and leakage), from the report's per-op-class totals.
+Json attention_energy_share(const Json& report) {
+  if (!report.contains("ops")) return nullptr;
+  static const char* const kAttentionClasses[] = {"qk", "pv", "softmax", "global", "lowrank"};
+  double attention = 0, all = 0;
+  for (auto it = report["ops"].begin(); it != report["ops"].end(); ++it) {
+    if (!it.value().contains("energy_pj")) return nullptr;
+    const double pj = it.value()["energy_pj"]["total"].get<double>();
+    all += pj;
+    if (std::find(std::begin(kAttentionClasses), std::end(kAttentionClasses), it.key()) != std::end(kAttentionClasses))
+      attention += pj;
+  }
+  return all > 0 ? Json(round6(attention / all)) : Json(nullptr);
+}
+
 std::string fixed(const Json& v, int decimals) {
   if (!v.is_number()) return v.is_string() ? v.get<std::string>() : "-";
   char buf[64];
@@ -87,9 +103,19 @@ const std::vector<std::string>& compare_columns() {
                                                    "macs_per_dram_byte",
                                                    "compulsory_binding",
                                                    "pct_of_compulsory_bound",
+                                                   "energy_total_pj",
+                                                   "energy_dram_dynamic_pj",
+                                                   "energy_dram_background_pj",
+                                                   "average_power_w",
+                                                   "pj_per_token",
+                                                   "gmacs_per_s_per_w",
+                                                   "gmacs_per_s_per_mm2",
+                                                   "area_mm2",
+                                                   "attention_energy_share",
                                                    "cycles_ratio",
                                                    "macs_ratio",
                                                    "dram_bytes_ratio",
+                                                   "energy_ratio",
                                                    "error"};
   return columns;
 }
@@ -124,8 +150,23 @@ Json compare_table(const Comparison& c) {
           row["compulsory_binding"] = r["roofline"]["compulsory"]["binding"];
           row["pct_of_compulsory_bound"] = r["roofline"]["compulsory"]["pct_of_bound"];
         }
+        if (r.contains("energy") && r["energy"].contains("total_pj")) {
+          const Json& e = r["energy"];
+          row["energy_total_pj"] = e["total_pj"];
+          row["energy_dram_dynamic_pj"] = e["dram_components_pj"]["dynamic"];
+          row["energy_dram_background_pj"] = e["dram_components_pj"]["background"];
+          row["average_power_w"] = e["average_power_w"];
+          row["pj_per_token"] = e.value("pj_per_token", Json(nullptr));
+          row["gmacs_per_s_per_w"] = e["gmacs_per_s_per_w"];
+          row["gmacs_per_s_per_mm2"] = e["gmacs_per_s_per_mm2"];
+          row["area_mm2"] = r["area_mm2"]["total"];
+          row["attention_energy_share"] = attention_energy_share(r);
+        }
         if (base.ok) {
           const Json& b = base.report;
+          if (row["energy_total_pj"].is_number() && b.contains("energy") && b["energy"].contains("total_pj"))
+            row["energy_ratio"] =
+                ratio_or_null(row["energy_total_pj"].get<double>(), b["energy"]["total_pj"].get<double>());
           row["cycles_ratio"] = ratio_or_null(r["cycles"].get<double>(), b["cycles"].get<double>());
           row["macs_ratio"] = ratio_or_null(double(macs), b["macs"].get<double>());
           row["dram_bytes_ratio"] = ratio_or_null(double(dram), double(dram_bytes(b)));
@@ -171,8 +212,8 @@ Json compare_crossover(const Comparison& c) {
 void print_comparison(std::ostream& os, const Comparison& c, const Json& table, const Json& crossover) {
   static const std::vector<std::string> kHeader = {
       "variant",   "cycles",       "time (us)",    "MACs",       "util",        "DRAM bytes", "SRAM HWM", "attn SRAM",
-      "softmax unit", "softmax work", "attn share", "MACs/DRAM B", "bound", "% of bound", "cycles x", "MACs x",
-      "DRAM x"};
+      "softmax unit", "softmax work", "attn share", "MACs/DRAM B", "bound", "% of bound", "energy (uJ)", "W", "GMAC/s/W",
+      "cycles x", "MACs x", "DRAM x", "energy x"};
   const std::size_t nv = c.variants.size();
   for (std::size_t n = 0; n < c.seq_lens.size(); ++n) {
     std::vector<std::vector<std::string>> cells;
@@ -189,8 +230,11 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
                        percent(row["softmax_work"]), percent(row["attention_array_share"]),
                        fixed(row["macs_per_dram_byte"], 2),
                        row["compulsory_binding"].is_string() ? row["compulsory_binding"].get<std::string>() : "-",
-                       fixed(row["pct_of_compulsory_bound"], 1), fixed(row["cycles_ratio"], 3), fixed(row["macs_ratio"], 3),
-                       fixed(row["dram_bytes_ratio"], 3)});
+                       fixed(row["pct_of_compulsory_bound"], 1),
+                       row["energy_total_pj"].is_number() ? fixed(row["energy_total_pj"].get<double>() * 1e-6, 3) : "-",
+                       fixed(row["average_power_w"], 2), fixed(row["gmacs_per_s_per_w"], 1),
+                       fixed(row["cycles_ratio"], 3), fixed(row["macs_ratio"], 3), fixed(row["dram_bytes_ratio"], 3),
+                       fixed(row["energy_ratio"], 3)});
     }
     std::vector<std::size_t> width(kHeader.size());
     for (std::size_t k = 0; k < kHeader.size(); ++k) width[k] = kHeader[k].size();

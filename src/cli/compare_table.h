@@ -36,7 +36,11 @@ struct Comparison {
 //   array busy cycles of all classes), macs_per_dram_byte (arithmetic intensity),
 //   compulsory_binding, pct_of_compulsory_bound (the report's compulsory roofline: the resource that
 //   bounds the run, "array" | "dram" | "vector" | "softmax", and the run as % of that bound),
-//   cycles_ratio, macs_ratio, dram_bytes_ratio (against the first variant at the same N), error.
+//   energy_total_pj, energy_dram_dynamic_pj, energy_dram_background_pj, average_power_w,
+//   pj_per_token, gmacs_per_s_per_w (GMAC/s per W = GMAC/J), gmacs_per_s_per_mm2, area_mm2 (the
+//   report's energy and area; null without them), attention_energy_share (the energy of op classes qk, pv,
+//   softmax, global, lowrank over that of all classes, each op's own actions: no DRAM background or leakage),
+//   cycles_ratio, macs_ratio, dram_bytes_ratio, energy_ratio (against the first variant at the same N), error.
 const std::vector<std::string>& compare_columns();
 
 // One row per point, in point order. The figures are null for a failed point; a ratio is null when

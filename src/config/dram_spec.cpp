@@ -116,10 +116,61 @@ void reject_unknown_timing_keys(const JsonView& t, bool allow_tck) {
   }
 }
 
+// The device's "power" section: {"devices_per_rank": N, "rails": [{"name", "volts", "IDD0", "IDD2N", "IDD3N",
+// "IDD4R", "IDD4W", "IDD5B"}, ...], "source": "..."} or {"per_byte_fallback": true, "source": "..."}.
+void read_power(const JsonView& p, DramPower* power) {
+  if (!p.is_object()) return;
+  p.reject_unknown_keys({"devices_per_rank", "rails", "source", "per_byte_fallback"});
+  power->source = p.string("source", std::nullopt);
+  if (p.has("source") && (*p.node())["source"].is_string() && power->source.empty())
+    p.diag().add(p.child_path("source"), "must say where the figures come from (a non-empty string)");
+  if (p.boolean("per_byte_fallback", false)) {
+    if (p.has("rails")) p.diag().add(p.child_path("rails"), "must be absent with per_byte_fallback");
+    return;
+  }
+  power->devices_per_rank = int(p.integer("devices_per_rank", std::nullopt, 1, 1024));
+  if (!p.has("rails") || !(*p.node())["rails"].is_array() || (*p.node())["rails"].empty()) {
+    p.diag().add(p.child_path("rails"), "must be a non-empty array of supply rails (or give per_byte_fallback)");
+    return;
+  }
+  const Json& rails = (*p.node())["rails"];
+  for (std::size_t i = 0; i < rails.size(); ++i) {
+    JsonView r(&rails[i], p.child_path("rails") + "/" + std::to_string(i), &p.diag());
+    if (!rails[i].is_object()) {
+      p.diag().add(p.child_path("rails") + "/" + std::to_string(i), "must be an object", rails[i]);
+      continue;
+    }
+    r.reject_unknown_keys({"name", "volts", "IDD0", "IDD2N", "IDD3N", "IDD4R", "IDD4W", "IDD5B"});
+    DramPowerRail rail;
+    rail.name = r.string("name", std::nullopt);
+    rail.volts = r.number("volts", std::nullopt, 0.0, 10.0, /*min_exclusive=*/true);
+    rail.idd0_mA = r.number("IDD0", std::nullopt, 0.0, 1e5);
+    rail.idd2n_mA = r.number("IDD2N", std::nullopt, 0.0, 1e5);
+    rail.idd3n_mA = r.number("IDD3N", std::nullopt, 0.0, 1e5);
+    rail.idd4r_mA = r.number("IDD4R", std::nullopt, 0.0, 1e5);
+    rail.idd4w_mA = r.number("IDD4W", std::nullopt, 0.0, 1e5);
+    rail.idd5b_mA = r.number("IDD5B", std::nullopt, 0.0, 1e5);
+    // Each command's energy is its current above the background it replaces (report/dram_energy.h): never negative.
+    auto at_least = [&](const char* key, double v, const char* other, double floor) {
+      if (r.has(key) && v < floor)
+        p.diag().add(r.child_path(key), std::string("must be at least ") + other + " (" + std::to_string(floor) + ")",
+                     v);
+    };
+    at_least("IDD0", rail.idd0_mA, "IDD3N", rail.idd3n_mA);
+    at_least("IDD0", rail.idd0_mA, "IDD2N", rail.idd2n_mA);
+    at_least("IDD4R", rail.idd4r_mA, "IDD3N", rail.idd3n_mA);
+    at_least("IDD4W", rail.idd4w_mA, "IDD3N", rail.idd3n_mA);
+    at_least("IDD5B", rail.idd5b_mA, "IDD3N", rail.idd3n_mA);
+    power->rails.push_back(rail);
+  }
+  power->present = true;
+}
+
 // Reads a device description (configs/dram/*.json) into spec, controller defaults included.
 void read_device(const JsonView& root, DramSpec* spec) {
   root.reject_unknown_keys(
-      {"description", "standard", "speed_grade", "channel_kind", "organization", "timing", "controller"});
+      {"description", "standard", "speed_grade", "channel_kind", "organization", "timing", "controller", "power"});
+  read_power(root.object("power", /*required=*/false), &spec->power);
   spec->description = root.string("description", std::nullopt);
   spec->standard = root.string("standard", std::nullopt);
   spec->speed_grade = root.string("speed_grade", std::string());

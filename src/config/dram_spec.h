@@ -11,6 +11,7 @@
 //    "self_refresh": {"policy": "off"}}
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/json_reader.h"
 
@@ -52,6 +53,27 @@ struct DramTimingField {
 // Every timing parameter by its JSON name, in declaration order.
 const DramTimingField* dram_timing_fields(int* count);
 
+// The device's supply currents, for the DRAM energy from the controller's command counts (report/dram_energy.h),
+// as DRAMPower and the Micron power calculators use them: per rail, the data-sheet IDD figures of one device
+// (mA), the rank's devices drawing them together. Absent ("per_byte_fallback"): no current figures are
+// known for the device, and its energy is the energy table's per-byte figure for the DRAM technology.
+struct DramPowerRail {
+  std::string name;  // "VDD", "VPP", "VDD2", ...
+  double volts = 0;
+  double idd0_mA = 0;   // one bank ACT-PRE cycling at tRC
+  double idd2n_mA = 0;  // precharged standby: every bank closed
+  double idd3n_mA = 0;  // active standby: a bank open
+  double idd4r_mA = 0;  // burst read
+  double idd4w_mA = 0;  // burst write
+  double idd5b_mA = 0;  // burst (all-bank) refresh
+};
+struct DramPower {
+  bool present = false;  // false: per-byte fallback
+  int devices_per_rank = 1;
+  std::vector<DramPowerRail> rails;
+  std::string source;  // where the figures (or the fallback) come from
+};
+
 struct DramSpec {
   std::string name;  // preset name or file
   std::string description;
@@ -87,6 +109,7 @@ struct DramSpec {
   // Simulation, not hardware: false selects the reference FR-FCFS scan (dram_channel.cpp), kept to check
   // that the fast one issues the same commands at the same cycles (/dram/fast_path, default true).
   bool fast_path = true;
+  DramPower power;
 
   int banks_per_rank() const { return bank_groups * banks_per_group; }
   int burst_bytes() const { return channel_width_bits / 8 * burst_length; }

@@ -179,10 +179,13 @@ void read_energy_section(const JsonView& e, int operand_bytes, const std::string
                    std::to_string(operand_bytes),
                Json(name));
   }
-  // The DRAM technology: named, or the cycle-accurate device's family (its preset's name), or DDR4.
+  // The DRAM technology: named, or the cycle-accurate device's family (its preset's name), or DDR4. The
+  // tables hold no LPDDR5, DDR5 or GDDR6 figures: lpddr5 presets take LPDDR4's, the others DDR4's (their
+  // device files' "power" sections say so where the per-byte figure is their energy).
   DramTech tech = DramTech::Ddr4;
   for (int k = 0; k < kDramTechCount; ++k)
     if (dram_preset.rfind(to_string(DramTech(k)), 0) == 0) tech = DramTech(k);
+  if (dram_preset.rfind("lpddr5", 0) == 0) tech = DramTech::Lpddr4;
   if (e.has("dram")) {
     const std::string name = e.choice("dram", std::nullopt, {"ddr4", "lpddr4", "hbm2", "hbm3"});
     for (int k = 0; k < kDramTechCount; ++k)

@@ -330,6 +330,10 @@ fs_t Accelerator::sram_transfer(const SramTile& t, std::uint64_t bytes, bool wri
   return cycles_to_fs(fs_t(ports_.reserve(t.region(), bytes, write, now_cycle, array_side)), period_);
 }
 
+void Accelerator::charge_sram_accesses(const Instr& in, const SramAccessCounts& before) {
+  op_stats(in).sram += ports_.access_counts() - before;
+}
+
 OpStats& Accelerator::op_stats(const Instr& in) {
   if (in.layer >= stats_.ops.size()) stats_.ops.resize(std::size_t(in.layer) + 1);
   return stats_.ops[in.layer][std::size_t(in.opclass)];
@@ -358,9 +362,11 @@ void Accelerator::array_thread() {
     const SramTraffic t = gemm_sram_traffic(hw_.array, in);
     // The array cannot run faster than the banks holding its operands deliver them.
     // Partial sums in accumulator storage move through the array's own ports there (array_side).
+    const SramAccessCounts accesses_before = ports_.access_counts();
     const fs_t ports_done =
         std::max({sram_transfer(in.a, t.a_read, false, true), sram_transfer(in.b, t.b_read, false, true),
                   sram_transfer(in.c, t.c_read, false, true), sram_transfer(in.c, t.c_written, true, true)});
+    charge_sram_accesses(in, accesses_before);
     ++computing_;
     const std::int64_t cycles = array_->run_gemm({in.m, in.k, in.n}, nullptr);
     // Busy: the compute cycles (run_gemm advanced time by exactly them), not the port stall below.
@@ -503,9 +509,11 @@ void Accelerator::chained_array_thread() {
     const SramTraffic t = gemm_sram_traffic(hw_.array, in);
     // The array cannot run faster than the banks holding its operands deliver them.
     // Partial sums in accumulator storage move through the array's own ports there (array_side).
+    const SramAccessCounts accesses_before = ports_.access_counts();
     array_ports_done_ =
         std::max({sram_transfer(in.a, t.a_read, false, true), sram_transfer(in.b, t.b_read, false, true),
                   sram_transfer(in.c, t.c_read, false, true), sram_transfer(in.c, t.c_written, true, true)});
+    charge_sram_accesses(in, accesses_before);
     if (array_flight_count_ == array_flight_.size()) {  // grow the ring, keeping the order (a handful at most)
       std::vector<ArrayFlight> grown(std::max<std::size_t>(8, 2 * array_flight_.size()));
       for (std::size_t i = 0; i < array_flight_count_; ++i)
@@ -571,9 +579,11 @@ void Accelerator::vector_thread(Queue* q, bool softmax_unit) {
     const bool is_softmax = in.op == Opcode::Softmax;
     const std::int64_t cycles = is_softmax ? softmax_op_cycles(hw_, in) : vector_op_cycles(hw_.vector, in);
     const UnitTraffic t = unit_sram_traffic(in);
+    const SramAccessCounts accesses_before = ports_.access_counts();
     const fs_t ports_done = std::max({sram_transfer(in.a, t.a_read, false), sram_transfer(in.b, t.b_read, false),
                                       sram_transfer(in.c, t.c_read, false), sram_transfer(in.c, t.c_written, true),
                                       sram_transfer(in.b, t.b_written, true)});
+    charge_sram_accesses(in, accesses_before);
     ++computing_;
     wait_fs(cycles_to_fs(cycles, period_));
     if (ports_done > now_fs()) wait_fs(ports_done - now_fs());
@@ -582,7 +592,8 @@ void Accelerator::vector_thread(Queue* q, bool softmax_unit) {
     (softmax_unit ? stats_.softmax_busy_fs : stats_.vector_busy_fs) += busy;
     const LaneOps lane_ops = unit_lane_ops(in);
     auto& unit_ops = softmax_unit ? stats_.softmax_lane_ops : stats_.vector_lane_ops;
-    for (std::size_t p = 0; p < lane_ops.size(); ++p) unit_ops[p] += lane_ops[p];
+    auto& op_unit_ops = softmax_unit ? op_stats(in).softmax_lane_ops : op_stats(in).vector_lane_ops;
+    for (std::size_t p = 0; p < lane_ops.size(); ++p) unit_ops[p] += lane_ops[p], op_unit_ops[p] += lane_ops[p];
     if (trace_) {
       trace_->end(unit);
       trace_->slice(unit, in, start, now_fs());
@@ -620,7 +631,9 @@ void Accelerator::dma_issue_thread(DmaSide* side) {
     ++os.instrs;
     note_span(os, now_fs(), now_fs());
     // SRAM side: a LOAD writes the tile into its banks, a STORE reads it out, through the ports.
+    const SramAccessCounts accesses_before = ports_.access_counts();
     side->earliest_done[slot] = sram_transfer(in.sram, in.sram.bytes(), !side->is_write);
+    charge_sram_accesses(in, accesses_before);
     // Rows adjacent in DRAM merge into one run (all rows, if the DRAM model ignores addresses);
     // runs are cut into segments of at most seg_max.
     const bool contiguous = in.dram_stride == in.row_bytes || dram_->address_independent();

@@ -43,6 +43,10 @@ struct OpStats {
   fs_t array_busy_fs = 0, vector_busy_fs = 0, softmax_busy_fs = 0;
   std::uint64_t macs = 0, load_bytes = 0, store_bytes = 0, instrs = 0;
   fs_t first_start_fs = -1, last_end_fs = 0;
+  // For the energy per op (report/energy.h): the port accesses its instructions made, the lane operations
+  // of its VECTOR and SOFTMAX instructions on each unit.
+  SramAccessCounts sram;
+  std::array<std::uint64_t, kVecPrimCount> vector_lane_ops{}, softmax_lane_ops{};
 };
 
 // Raw results of one simulation, in femtoseconds and bytes; report/ turns them into figures.
@@ -158,6 +162,8 @@ class Accelerator : public sc_core::sc_module {
   // Reserves SRAM port time for bytes over a tile; returns when (fs) the ports are done. array_side:
   // the array's own ports, when the tile is in accumulator storage.
   fs_t sram_transfer(const SramTile& t, std::uint64_t bytes, bool write, bool array_side = false);
+  // Charges the port accesses made since `before` (this thread's reservations, no wait between) to in's op.
+  void charge_sram_accesses(const Instr& in, const SramAccessCounts& before);
   OpStats& op_stats(const Instr& in);
   void note_span(OpStats& s, fs_t start, fs_t end);
 

@@ -25,6 +25,7 @@ ActionCounts action_counts(const SimOutcome& o) {
     for (const OpStats& op : layer) c.dma_bytes += op.load_bytes + op.store_bytes;
   c.dram_read_bytes = o.dram_bytes_read;
   c.dram_written_bytes = o.dram_bytes_written;
+  c.dram_commands = dram_command_counts(o.dram_stats);
   c.seconds = double(s.end_fs) * 1e-15;
   return c;
 }
@@ -91,6 +92,16 @@ ActionEnergies action_energies(const HwConfig& hw, const AreaBreakdown& area) {
   }
   e.dma_byte = t.dma_pj_per_byte;
   e.dram_byte = t.dram_pj_per_byte[std::size_t(hw.energy.dram)];
+  if (hw.dram.model == DramModel::Cycle) {
+    // The config was validated when it was read; its device's current figures, if it has them.
+    Diagnostics diag(hw.source);
+    const DramSpec spec = parse_cycle_dram(JsonView(&hw.dram.cycle_spec, "/dram", &diag));
+    diag.throw_if_any();
+    if (spec.power.present) {
+      e.dram_by_commands = true;
+      e.dram_command = dram_command_energies(spec);
+    }
+  }
   // mW/mm^2 x mm^2 = mW = 1e-3 J/s = 1e9 pJ/s.
   e.leakage_pj_per_s = t.leakage_mw_per_mm2 * area.on_chip_logic_and_memory() * 1e9;
   return e;
@@ -114,10 +125,40 @@ EnergyBreakdown energy_breakdown(const HwConfig& hw, const ActionCounts& c) {
     b.softmax += double(c.softmax_lane_ops[std::size_t(p)]) * t.softmax_pj_per_lane_op[std::size_t(p)];
   }
   b.dma = double(c.dma_bytes) * e.dma_byte;
-  b.dram = double(c.dram_read_bytes + c.dram_written_bytes) * e.dram_byte;
+  if (e.dram_by_commands && c.dram_commands.present) {
+    const DramEnergy d = dram_energy(e.dram_command, c.dram_commands);
+    b.dram_by_commands = true;
+    b.dram_dynamic = d.dynamic;
+    b.dram_background = d.background;
+  } else {
+    b.dram_dynamic = double(c.dram_read_bytes + c.dram_written_bytes) * e.dram_byte;
+  }
+  b.dram = b.dram_dynamic + b.dram_background;
   b.leakage = e.leakage_pj_per_s * c.seconds;
   b.total = b.array + b.sram + b.vector + b.softmax + b.dma + b.dram + b.leakage;
   return b;
+}
+
+OpEnergy op_energy(const HwConfig& hw, const ActionEnergies& e, const OpStats& o, double dram_pj_per_dma_byte) {
+  const EnergyTable& t = hw.energy.table;
+  OpEnergy r;
+  r.array = double(o.macs) * e.mac;
+  r.sram = double(o.sram.read) * e.sram_read + double(o.sram.write) * e.sram_write +
+           double(o.sram.acc_array_read) * e.acc_array_read + double(o.sram.acc_array_write) * e.acc_array_write +
+           double(o.sram.acc_unit_read) * e.acc_unit_read + double(o.sram.acc_unit_write) * e.acc_unit_write;
+  for (int p = 0; p < kVecPrimCount; ++p) {
+    r.vector += double(o.vector_lane_ops[std::size_t(p)]) * t.vector_pj_per_lane_op[std::size_t(p)];
+    r.softmax += double(o.softmax_lane_ops[std::size_t(p)]) * t.softmax_pj_per_lane_op[std::size_t(p)];
+  }
+  r.dma = double(o.load_bytes + o.store_bytes) * e.dma_byte;
+  r.dram_dynamic = double(o.load_bytes + o.store_bytes) * dram_pj_per_dma_byte;
+  r.total = r.array + r.sram + r.vector + r.softmax + r.dma + r.dram_dynamic;
+  return r;
+}
+
+Json op_energy_json(const OpEnergy& e) {
+  return {{"array", e.array}, {"sram", e.sram}, {"vector", e.vector},           {"softmax", e.softmax},
+          {"dma", e.dma},     {"dram_dynamic", e.dram_dynamic}, {"total", e.total}};
 }
 
 Json area_json(const HwConfig& hw) {
@@ -163,9 +204,17 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
   j["components_pj"] = {{"array", b.array},     {"sram", b.sram}, {"vector", b.vector},   {"softmax", b.softmax},
                         {"dma", b.dma},         {"dram", b.dram}, {"leakage", b.leakage}};
   j["total_pj"] = b.total;
+  // DRAM's two parts (dynamic + background = components_pj.dram exactly), and how they were priced.
+  j["dram_components_pj"] = {{"dynamic", b.dram_dynamic}, {"background", b.dram_background}};
+  j["dram_energy_model"] = b.dram_by_commands ? "commands" : "per_byte";
   j["pj_per_mac"] = c.macs ? b.total / double(c.macs) : 0.0;
   j["average_power_w"] = seconds > 0 ? joules / seconds : 0.0;
   j["edp_j_s"] = joules * seconds;  // energy-delay product
+  // Performance per watt and per mm^2: MACs per second per watt (= MACs per joule), per mm^2 of the chip
+  // (the DRAM PHY included), in GMAC/s.
+  const double gmacs_per_s = seconds > 0 ? double(c.macs) / seconds * 1e-9 : 0.0;
+  j["gmacs_per_s_per_w"] = joules > 0 ? double(c.macs) / joules * 1e-9 : 0.0;
+  j["gmacs_per_s_per_mm2"] = area.total > 0 ? gmacs_per_s / area.total : 0.0;
   // What was counted, and what one of each cost: total = sum of count x energy (+ leakage x time).
   j["actions"] = {{"macs", c.macs},
                   {"sram_read_accesses", bank_reads},
@@ -182,6 +231,15 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
                   {"dram_read_bytes", c.dram_read_bytes},
                   {"dram_written_bytes", c.dram_written_bytes},
                   {"seconds", seconds}};
+  if (c.dram_commands.present) {  // the cycle-accurate controller's own counts
+    const DramCommandCounts& d = c.dram_commands;
+    j["actions"]["dram_commands"] = {{"ACT", d.act}, {"PRE", d.pre}, {"PREA", d.prea},
+                                     {"RD", d.rd},   {"WR", d.wr},   {"REF", d.ref}};
+    j["actions"]["dram_banks_closed_by_PREA"] = d.prea_banks_closed;
+    j["actions"]["dram_active_standby_rank_cycles"] = d.active_rank_cycles;
+    j["actions"]["dram_precharged_standby_rank_cycles"] = d.precharged_rank_cycles;
+    j["actions"]["dram_tCK_ps"] = double(d.tck_fs) / 1000.0;
+  }
   j["per_action_pj"] = {{"mac", e.mac},
                         {"sram_read_access", e.sram_read},
                         {"sram_write_access", e.sram_write},
@@ -194,6 +252,16 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
                         {"dma_byte", e.dma_byte},
                         {"dram_byte", e.dram_byte},
                         {"leakage_per_second", e.leakage_pj_per_s}};
+  if (e.dram_by_commands) {
+    const DramCommandEnergies& d = e.dram_command;
+    j["per_action_pj"]["dram_act"] = d.act;
+    j["per_action_pj"]["dram_pre_per_bank"] = d.pre;
+    j["per_action_pj"]["dram_rd"] = d.rd;
+    j["per_action_pj"]["dram_wr"] = d.wr;
+    j["per_action_pj"]["dram_ref"] = d.ref;
+    j["per_action_pj"]["dram_active_standby_per_rank_cycle"] = d.active_standby_pj_per_cycle;
+    j["per_action_pj"]["dram_precharged_standby_per_rank_cycle"] = d.precharged_standby_pj_per_cycle;
+  }
   return j;
 }
 

@@ -11,7 +11,10 @@
 //   vector   = sum over primitives of the vector unit's lane operations x vector_pj_per_lane_op
 //   softmax  = the same for the softmax unit (zero when there is none: its SOFTMAX work is the vector unit's)
 //   dma      = bytes the DMA moved (LOAD + STORE) x dma_pj_per_byte
-//   dram     = bytes the DRAM model moved x dram_pj_per_byte[technology]
+//   dram     = dram dynamic + dram background: with the cycle-accurate controller and a device with current
+//              figures, its command counts and power-state residency priced as report/dram_energy.h says;
+//              otherwise (the ideal model, a per_byte_fallback device) bytes moved x dram_pj_per_byte[technology]
+//              and no background
 //   leakage  = leakage_mw_per_mm2 x on-chip area (everything but the DRAM PHY) x run time
 //   total    = the sum of the seven, in this order
 // Idle units cost no dynamic energy (clock gating): only leakage charges time.
@@ -27,6 +30,7 @@
 
 #include "config/hw_config.h"
 #include "hw/accelerator.h"
+#include "report/dram_energy.h"
 
 namespace attnsim {
 
@@ -40,6 +44,7 @@ struct ActionCounts {
   std::array<std::uint64_t, kVecPrimCount> vector_lane_ops{}, softmax_lane_ops{};
   std::uint64_t dma_bytes = 0;                             // LOAD and STORE bytes
   std::uint64_t dram_read_bytes = 0, dram_written_bytes = 0;  // what the DRAM model moved
+  DramCommandCounts dram_commands;                            // the cycle-accurate controller's
   double seconds = 0;                                      // the run's simulated time
 };
 ActionCounts action_counts(const SimOutcome& o);
@@ -58,14 +63,30 @@ struct ActionEnergies {
   double acc_array_read = 0, acc_array_write = 0, acc_unit_read = 0, acc_unit_write = 0;
   double dma_byte = 0, dram_byte = 0;
   double leakage_pj_per_s = 0;
+  bool dram_by_commands = false;  // the cycle-accurate model on a device with current figures
+  DramCommandEnergies dram_command;
 };
 ActionEnergies action_energies(const HwConfig& hw, const AreaBreakdown& area);
 
 struct EnergyBreakdown {
   double array = 0, sram = 0, vector = 0, softmax = 0, dma = 0, dram = 0, leakage = 0;  // pJ
   double total = 0;  // array + sram + vector + softmax + dma + dram + leakage, summed in that order
+  double dram_dynamic = 0, dram_background = 0;  // dram = dram_dynamic + dram_background
+  bool dram_by_commands = false;
 };
 EnergyBreakdown energy_breakdown(const HwConfig& hw, const ActionCounts& counts);
+
+// The energy of one op (a layer's op class, or a class summed over layers) from the actions its instructions
+// were counted doing: MACs, SRAM and accumulator port accesses, lane operations, DMA bytes, each priced as for
+// the run; DRAM's dynamic part is the run's apportioned by the op's share of the DMA bytes (the controller's
+// commands carry no op: dram_pj_per_dma_byte = the run's DRAM dynamic energy / its DMA bytes). Background and
+// leakage charge time, not ops: the run's only. Summed over every op, each part equals the run's.
+struct OpEnergy {
+  double array = 0, sram = 0, vector = 0, softmax = 0, dma = 0, dram_dynamic = 0;  // pJ
+  double total = 0;  // the six, in this order
+};
+OpEnergy op_energy(const HwConfig& hw, const ActionEnergies& e, const OpStats& o, double dram_pj_per_dma_byte);
+Json op_energy_json(const OpEnergy& e);
 
 // The report's "energy" and "area_mm2" sections (hw.energy.present; empty objects otherwise).
 Json energy_json(const HwConfig& hw, const ActionCounts& counts);

@@ -66,6 +66,20 @@ HighWater sram_high_water(const HwConfig& hw, const std::vector<BufferInfo>& buf
   return h;
 }
 
+Json op_json(const HwConfig& hw, const OpStats& o);
+
+// What prices an op's actions (report/energy.h op_energy); absent without an energy table.
+struct OpPricing {
+  ActionEnergies energies;
+  double dram_pj_per_dma_byte = 0;
+};
+
+Json op_json(const HwConfig& hw, const OpStats& o, const OpPricing* pricing) {
+  Json j = op_json(hw, o);
+  if (pricing) j["energy_pj"] = op_energy_json(op_energy(hw, pricing->energies, o, pricing->dram_pj_per_dma_byte));
+  return j;
+}
+
 Json op_json(const HwConfig& hw, const OpStats& o) {
   const fs_t period = hw.array.period_fs();
   const std::int64_t busy = to_cycles(o.array_busy_fs, period);
@@ -132,7 +146,16 @@ Json compulsory_json(const Graph& g, const Roofline& rf, std::int64_t cycles) {
 }
 
 // Per layer: when it ran, and what each op class in it did; with a roofline, its compulsory bound.
-Json layer_reports(const HwConfig& hw, const SimStats& s, const Roofline* roofline) {
+// The counts op_energy prices, summed.
+void add_energy_counts(OpStats* t, const OpStats& o) {
+  t->sram += o.sram;
+  for (int p = 0; p < kVecPrimCount; ++p) {
+    t->vector_lane_ops[std::size_t(p)] += o.vector_lane_ops[std::size_t(p)];
+    t->softmax_lane_ops[std::size_t(p)] += o.softmax_lane_ops[std::size_t(p)];
+  }
+}
+
+Json layer_reports(const HwConfig& hw, const SimStats& s, const Roofline* roofline, const OpPricing* pricing) {
   Json layers = Json::array();
   const fs_t period = hw.array.period_fs();
   for (std::size_t l = 0; l < s.ops.size(); ++l) {
@@ -141,7 +164,8 @@ Json layer_reports(const HwConfig& hw, const SimStats& s, const Roofline* roofli
     for (std::size_t c = 0; c < s.ops[l].size(); ++c) {
       const OpStats& o = s.ops[l][c];
       if (!o.instrs) continue;
-      ops[to_string(OpClass(c))] = op_json(hw, o);
+      ops[to_string(OpClass(c))] = op_json(hw, o, pricing);
+      add_energy_counts(&total, o);
       total.macs += o.macs, total.load_bytes += o.load_bytes, total.store_bytes += o.store_bytes;
       if (total.first_start_fs < 0 || o.first_start_fs < total.first_start_fs) total.first_start_fs = o.first_start_fs;
       total.last_end_fs = std::max(total.last_end_fs, o.last_end_fs);
@@ -156,6 +180,9 @@ Json layer_reports(const HwConfig& hw, const SimStats& s, const Roofline* roofli
                       {"utilization", round6(ratio(double(total.macs), double(end - start) * double(hw.array.pes())))},
                       {"dram_bytes", total.load_bytes + total.store_bytes},
                       {"ops", ops}});
+    if (pricing)  // the layer's ops' energy (background and leakage are the run's)
+      layers.back()["energy_pj"] =
+          op_energy_json(op_energy(hw, pricing->energies, total, pricing->dram_pj_per_dma_byte));
     if (roofline) {
       // The layer's units, their demands summed as for the run.
       RooflineWork w;
@@ -172,7 +199,7 @@ Json layer_reports(const HwConfig& hw, const SimStats& s, const Roofline* roofli
 }
 
 // Per op class, summed over layers.
-Json op_totals(const HwConfig& hw, const SimStats& s) {
+Json op_totals(const HwConfig& hw, const SimStats& s, const OpPricing* pricing) {
   Json ops = Json::object();
   for (std::size_t c = 0; c < std::size_t(OpClass::kCount); ++c) {
     OpStats t;
@@ -180,10 +207,11 @@ Json op_totals(const HwConfig& hw, const SimStats& s) {
       const OpStats& o = layer[c];
       t.array_busy_fs += o.array_busy_fs, t.vector_busy_fs += o.vector_busy_fs, t.softmax_busy_fs += o.softmax_busy_fs;
       t.macs += o.macs, t.load_bytes += o.load_bytes, t.store_bytes += o.store_bytes, t.instrs += o.instrs;
+      add_energy_counts(&t, o);
       if (o.instrs && (t.first_start_fs < 0 || o.first_start_fs < t.first_start_fs)) t.first_start_fs = o.first_start_fs;
       t.last_end_fs = std::max(t.last_end_fs, o.last_end_fs);
     }
-    if (t.instrs) ops[to_string(OpClass(c))] = op_json(hw, t);
+    if (t.instrs) ops[to_string(OpClass(c))] = op_json(hw, t, pricing);
   }
   return ops;
 }
@@ -350,16 +378,30 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
           p.cls == OpClass::LowRank)
         attn_sram = std::max(attn_sram, p.sram_bytes);
     r["sram"]["attention_high_water_bytes"] = attn_sram;
-    r["layers"] = layer_reports(hw, s, roofline ? &*roofline : nullptr);
-    r["ops"] = op_totals(hw, s);
+    // Each op's energy (report/energy.h op_energy), when the hardware has an energy table.
+    std::optional<OpPricing> pricing;
+    if (hw.energy.present) {
+      pricing.emplace();
+      pricing->energies = action_energies(hw, area_breakdown(hw));
+      const ActionCounts counts = action_counts(o);
+      const EnergyBreakdown b = energy_breakdown(hw, counts);
+      pricing->dram_pj_per_dma_byte = counts.dma_bytes ? b.dram_dynamic / double(counts.dma_bytes) : 0.0;
+    }
+    r["layers"] = layer_reports(hw, s, roofline ? &*roofline : nullptr, pricing ? &*pricing : nullptr);
+    r["ops"] = op_totals(hw, s, pricing ? &*pricing : nullptr);
   }
   // Energy and area (report/energy.h): every component from counted actions, with the counts beside.
   if (hw.energy.present) {
     r["area_mm2"] = area_json(hw);
     r["energy"] = energy_json(hw, action_counts(o));
-    // The cycle-accurate controller's commands, for a command-level energy with another table.
-    if (o.dram_stats.is_object() && o.dram_stats.contains("commands"))
-      r["energy"]["actions"]["dram_commands"] = o.dram_stats["commands"];
+    // Per token: the run's energy over the tokens it processed (a model's sequence length x batch; none for a GEMM).
+    const Json& w = r["workload"];
+    if (w.is_object() && w.contains("seq_len") && w.contains("batch") && w["seq_len"].is_number_integer() &&
+        w["batch"].is_number_integer()) {
+      const std::int64_t tokens = w["seq_len"].get<std::int64_t>() * w["batch"].get<std::int64_t>();
+      r["energy"]["tokens"] = tokens;
+      r["energy"]["pj_per_token"] = tokens > 0 ? r["energy"]["total_pj"].get<double>() / double(tokens) : 0.0;
+    }
   }
   // Only when traces were recorded: which files, the window, the slices written and whether the
   // slice limit cut trace.json short.
@@ -425,9 +467,26 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   row.emplace_back("energy_total_pj", en.value("total_pj", Json("")));
   for (const char* k : {"array", "sram", "vector", "softmax", "dma", "dram", "leakage"})
     row.emplace_back(std::string("energy_") + k + "_pj", comp.value(k, Json("")));
+  const Json& dram_parts = en.contains("dram_components_pj") ? en["dram_components_pj"] : Json::object();
+  row.emplace_back("energy_dram_dynamic_pj", dram_parts.value("dynamic", Json("")));
+  row.emplace_back("energy_dram_background_pj", dram_parts.value("background", Json("")));
+  row.emplace_back("dram_energy_model", en.value("dram_energy_model", Json("")));
   row.emplace_back("pj_per_mac", en.value("pj_per_mac", Json("")));
   row.emplace_back("average_power_w", en.value("average_power_w", Json("")));
   row.emplace_back("edp_j_s", en.value("edp_j_s", Json("")));
+  row.emplace_back("pj_per_token", en.value("pj_per_token", Json("")));
+  row.emplace_back("gmacs_per_s_per_w", en.value("gmacs_per_s_per_w", Json("")));
+  row.emplace_back("gmacs_per_s_per_mm2", en.value("gmacs_per_s_per_mm2", Json("")));
+  // Per op class, summed over layers, named op_<class>_energy_pj: not energy_<component>_pj, which the plots
+  // stack as the run's components (report/energy.h op_energy: the ops' own actions, no background or leakage);
+  // a column for every class, empty when the run has none of it.
+  const Json& ops = r.contains("ops") ? r["ops"] : Json::object();
+  for (int c = 0; c < int(OpClass::kCount); ++c) {
+    const std::string name = to_string(OpClass(c));
+    const Json& op = ops.contains(name) ? ops[name] : Json::object();
+    row.emplace_back("op_" + name + "_energy_pj",
+                     op.contains("energy_pj") ? op["energy_pj"]["total"] : Json(""));
+  }
   const Json& area = r.contains("area_mm2") ? r["area_mm2"] : Json::object();
   row.emplace_back("area_mm2", area.value("total", Json("")));
   append_generation_figures(r, &row);  // only for a generating model (report/generation_report.h)
@@ -530,9 +589,17 @@ void print_summary(std::ostream& os, const Json& r) {
     line("energy by component (uJ)", "array " + uj(c["array"]) + ", SRAM " + uj(c["sram"]) + ", vector " +
                                          uj(c["vector"]) + ", softmax " + uj(c["softmax"]) + ", DMA " +
                                          uj(c["dma"]) + ", DRAM " + uj(c["dram"]) + ", leakage " + uj(c["leakage"]));
+    const Json& d = e["dram_components_pj"];
+    line("DRAM energy (uJ)", "dynamic " + uj(d["dynamic"]) + ", background " + uj(d["background"]) + " (" +
+                                 e["dram_energy_model"].get<std::string>() + ")");
     std::ostringstream area;
     area << std::fixed << std::setprecision(2) << r["area_mm2"]["total"].get<double>() << " mm^2";
     line("area", area.str());
+    std::ostringstream perf;
+    perf << std::fixed << std::setprecision(2) << e["gmacs_per_s_per_w"].get<double>() << " GMAC/s/W, "
+         << e["gmacs_per_s_per_mm2"].get<double>() << " GMAC/s/mm^2";
+    if (e.contains("pj_per_token")) perf << ", " << uj(e["pj_per_token"]) << " uJ/token";
+    line("performance", perf.str());
   }
   line("roofline (own traffic)", num(r["roofline"]["bound"]) + ", " + num(r["roofline"]["compute_bound_cycles"]) +
                                      " / " + num(r["roofline"]["memory_bound_cycles"]) +

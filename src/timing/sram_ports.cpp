@@ -44,6 +44,7 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
   auto& busy = write ? write_busy_until_ : read_busy_until_;
   auto& total = write ? written_bytes_ : read_bytes_;
   auto& accesses = write ? write_accesses_ : read_accesses_;
+  std::uint64_t& all_accesses = write ? total_write_accesses_ : total_read_accesses_;
   const std::uint64_t word = std::uint64_t(cfg_.port_bytes);
 
   std::int64_t done = now_cycle, max_need = 0;
@@ -59,6 +60,7 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
         proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
     total[b] += share;
     accesses[b] += (share + word - 1) / word;
+    all_accesses += (share + word - 1) / word;
     before += extent;
   });
   queueing_cycles_ += done - (now_cycle + max_need);

@@ -52,6 +52,27 @@ class SramPortObserver {
                                        std::uint64_t bytes) {}
 };
 
+// Port accesses of the SRAM banks (summed over banks: every bank prices an access alike) and of the
+// accumulator storage's two sides, as running totals: the difference around a unit's reservations is
+// what that instruction did (for the energy per op, report/energy.h).
+struct SramAccessCounts {
+  std::uint64_t read = 0, write = 0;
+  std::uint64_t acc_array_read = 0, acc_array_write = 0, acc_unit_read = 0, acc_unit_write = 0;
+  SramAccessCounts& operator+=(const SramAccessCounts& o) {
+    read += o.read, write += o.write, acc_array_read += o.acc_array_read, acc_array_write += o.acc_array_write;
+    acc_unit_read += o.acc_unit_read, acc_unit_write += o.acc_unit_write;
+    return *this;
+  }
+  SramAccessCounts operator-(const SramAccessCounts& o) const {
+    return {read - o.read,
+            write - o.write,
+            acc_array_read - o.acc_array_read,
+            acc_array_write - o.acc_array_write,
+            acc_unit_read - o.acc_unit_read,
+            acc_unit_write - o.acc_unit_write};
+  }
+};
+
 class SramPorts {
  public:
   explicit SramPorts(const SramConfig& sram, const AccumulatorConfig& accumulators = {});
@@ -68,6 +89,11 @@ class SramPorts {
   // Port accesses (port_bytes wide each) per bank, reads and writes.
   const std::vector<std::uint64_t>& bank_read_accesses() const { return read_accesses_; }
   const std::vector<std::uint64_t>& bank_write_accesses() const { return write_accesses_; }
+  // Every port access so far (banks summed, accumulator sides apart).
+  SramAccessCounts access_counts() const {
+    return {total_read_accesses_,           total_write_accesses_,          acc_totals_.array_read_accesses,
+            acc_totals_.array_write_accesses, acc_totals_.unit_read_accesses, acc_totals_.unit_write_accesses};
+  }
   // Cycles transfers waited behind other users' transfers, summed over reserve() calls (SRAM banks).
   std::int64_t queueing_cycles() const { return queueing_cycles_; }
   // The accumulator storage: bytes through the array's side and the units' side, and waits there.
@@ -98,6 +124,7 @@ class SramPorts {
   std::vector<std::int64_t> read_busy_until_, write_busy_until_;
   std::vector<std::uint64_t> read_bytes_, written_bytes_;
   std::vector<std::uint64_t> read_accesses_, write_accesses_;
+  std::uint64_t total_read_accesses_ = 0, total_write_accesses_ = 0;
   std::int64_t queueing_cycles_ = 0;
   SramPortObserver* observer_ = nullptr;
 };

@@ -114,7 +114,7 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
       Bank& bk = bank_at(r, g, b);
       ATTNSIM_ASSERT(bk.open_row < 0, "ACT to an open bank");
       bk.open_row = row;
-      ++rk.open_banks;
+      if (rk.open_banks++ == 0) rk.active_since = c;
       {
         const int bi = int(&bk - banks_.data());
         for (int w = 0; w < 2; ++w) {
@@ -139,7 +139,7 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
     }
     case DramCommand::PRE: {
       Bank& bk = bank_at(r, g, b);
-      if (bk.open_row >= 0) --rk.open_banks;
+      if (bk.open_row >= 0 && --rk.open_banks == 0) rk.active_cycles += c - rk.active_since;
       bk.open_row = -1;
       bk.row_hits[0] = bk.row_hits[1] = 0;
       raise(bk.next_act, c + t.tRP);
@@ -147,6 +147,10 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
       break;
     }
     case DramCommand::PREA: {
+      if (rk.open_banks > 0) {
+        stats_->prea_banks_closed += std::uint64_t(rk.open_banks);
+        rk.active_cycles += c - rk.active_since;
+      }
       for (int gg = 0; gg < spec_.bank_groups; ++gg)
         for (int bb = 0; bb < spec_.banks_per_group; ++bb) {
           Bank& bk = bank_at(r, gg, bb);
@@ -189,6 +193,8 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
     }
     case DramCommand::REF: {
       ATTNSIM_ASSERT(rk.open_banks == 0, "REF with open banks");
+      rk.active_cycles += t.tRFC;  // no ACT before c + tRFC: the interval overlaps no open bank
+      rk.refresh_end = c + t.tRFC;
       raise(rk.next_act, c + t.tRFC);
       raise(rk.next_ref, c + t.tRFC);
       break;
@@ -286,6 +292,16 @@ std::int64_t DramChannel::wake_cycle_for_last_enqueued(bool is_write) const {
   if (ranks_[size_t(q.loc.rank)].power != Power::Awake) return 0;  // its exit may issue now: let the step decide
   if (ranks_[size_t(q.loc.rank)].refresh_pending) return kNever;
   return std::max(q.ready_cycle, earliest_for(next_command(q), q));
+}
+
+std::int64_t DramChannel::active_rank_cycles(std::int64_t end) const {
+  std::int64_t n = 0;
+  for (const Rank& rk : ranks_) {
+    n += rk.active_cycles;
+    if (rk.open_banks > 0 && end > rk.active_since) n += end - rk.active_since;
+    if (rk.refresh_end > end) n -= rk.refresh_end - end;  // the refresh's cycles after the end
+  }
+  return n;
 }
 
 int DramChannel::refreshes_pending() const {

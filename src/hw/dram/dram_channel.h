@@ -97,6 +97,8 @@ class DramChannel {
   // Command trace (off unless a vector is given; it then grows by one record per command).
   void set_command_trace(std::vector<CommandRecord>* trace) { trace_ = trace; }
   int refreshes_pending() const;
+  // Cycles in [0, end), summed over the ranks, in which a rank had a bank open or was refreshing.
+  std::int64_t active_rank_cycles(std::int64_t end) const;
 
  private:
   struct Bank {
@@ -125,6 +127,9 @@ class DramChannel {
     std::int64_t next_pde = 0;     // earliest PDE/SRE: the last burst's data done (and tWR), an exit's tXP/tXS
     std::int64_t idle_since = 0;   // cycle of the rank's last RD/WR: idleness counts from here
     int queued = 0;                // requests of this rank in either queue
+    // Power-state residency (active_rank_cycles): closed intervals with a bank open or a refresh running,
+    // the cycle the open one began, and the end of the last refresh (which may lie past the run's end).
+    std::int64_t active_cycles = 0, active_since = 0, refresh_end = 0;
   };
   // Whether FR-FCFS must leave a rank's requests alone: a refresh is pending, or the rank is powered down or in
   // self-refresh (its exit is issued first).

@@ -164,7 +164,12 @@ void DramController::channel_thread(int ch) {
 }
 
 void DramController::finish(std::int64_t cycle) {
-  for (auto& p : ports_) p->core->catch_up(cycle);
+  std::int64_t active = 0;
+  for (auto& p : ports_) {
+    p->core->catch_up(cycle);
+    active += p->core->active_rank_cycles(cycle);
+  }
+  stats_->rank_active_cycles = std::uint64_t(active);
 }
 
 }  // namespace attnsim

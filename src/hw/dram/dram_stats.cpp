@@ -70,6 +70,8 @@ void DramStats::merge(const DramStats& o) {
   row_conflicts += o.row_conflicts;
   for (int i = 0; i < kDramCommandKinds; ++i) commands[size_t(i)] += o.commands[size_t(i)];
   data_bus_cycles += o.data_bus_cycles;
+  prea_banks_closed += o.prea_banks_closed;
+  rank_active_cycles += o.rank_active_cycles;
   latency_sum += o.latency_sum;
   latency_max = std::max(latency_max, o.latency_max);
   for (size_t i = 0; i < latency_hist.size(); ++i) latency_hist[i] += o.latency_hist[i];
@@ -131,6 +133,13 @@ Json DramStats::to_json(const DramSpec& spec, std::int64_t elapsed_cycles) const
   Json cmds;
   for (int i = 0; i < kDramCommandKinds; ++i) cmds[to_string(DramCommand(i))] = commands[size_t(i)];
   j["commands"] = cmds;
+  // What the command-level energy prices beside the commands (report/dram_energy.h).
+  const std::uint64_t rank_cycles = std::uint64_t(std::max<std::int64_t>(elapsed_cycles, 0)) *
+                                    std::uint64_t(spec.channels) * std::uint64_t(spec.ranks);
+  const std::uint64_t active = std::min(rank_active_cycles, rank_cycles);
+  j["banks_closed_by_PREA"] = prea_banks_closed;
+  j["power_states"] = {{"active_standby_rank_cycles", active},
+                       {"precharged_standby_rank_cycles", rank_cycles - active}};
   const double denom = elapsed_cycles > 0 ? double(elapsed_cycles) * spec.channels : 1.0;
   j["queues"] = {{"read_capacity", spec.read_queue},
                  {"write_capacity", spec.write_queue},

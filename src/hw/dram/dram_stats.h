@@ -68,6 +68,11 @@ struct DramStats {
   std::uint64_t row_conflicts = 0;  // first command was PRE: another row open
   std::array<std::uint64_t, kDramCommandKinds> commands{};
   std::uint64_t data_bus_cycles = 0;  // sum over channels of cycles the data bus carried data
+  // For the DRAM energy (report/dram_energy.h): the open banks each PREA closed (its precharges), and the
+  // cycles, summed over ranks, in which a rank had a bank open or was refreshing (active standby; the rest
+  // of each rank's time is precharged standby). Set by DramController::finish() up to its cycle.
+  std::uint64_t prea_banks_closed = 0;
+  std::uint64_t rank_active_cycles = 0;
   // Read latency in DRAM cycles.
   std::uint64_t latency_sum = 0;
   std::uint64_t latency_max = 0;

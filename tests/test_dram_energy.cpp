@@ -1,0 +1,250 @@
+// DRAM energy from the cycle-accurate controller (report/dram_energy.h): one small command sequence priced
+// by hand, the counts the energy uses against the controller's command trace, whole runs through the report
+// (components, per-byte fallback), and bad "power" sections of a device file.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+#include <tuple>
+
+#include "common/errors.h"
+#include "compiler/gemm_lowering.h"
+#include "hw/accelerator.h"
+#include "hw/dram/dram_channel.h"
+#include "report/dram_energy.h"
+#include "report/energy.h"
+#include "report/report.h"
+#include "test_dram_support.h"
+
+using namespace attnsim;
+using namespace attnsim::test;
+
+TEST_CASE("dram energy: a small command sequence on DDR4-3200 priced by hand", "[energy][dram]") {
+  // DDR4-3200 preset: 1 channel, 1 rank of 8 x8 devices, tCK 0.625 ns; VDD 1.2 V, IDD0 57, IDD2N 37, IDD3N 52,
+  // IDD4R 168, IDD4W 150, IDD5B 250 mA; tRAS 52, tRC 74, BL/2 4, tRFC 560 cycles.
+  // One mA for one cycle on the rank: 1.2 V x 0.625 ns x 8 devices = 6 pJ. So:
+  //   ACT = 6 x (57 - 52) x 52 = 1,560 pJ          PRE = 6 x (57 - 37) x (74 - 52) = 2,640 pJ per bank
+  //   RD  = 6 x (168 - 52) x 4 = 2,784 pJ          WR  = 6 x (150 - 52) x 4 = 2,352 pJ
+  //   REF = 6 x (250 - 52) x 560 = 665,280 pJ
+  //   active standby 6 x 52 = 312 pJ per cycle;    precharged standby 6 x 37 = 222 pJ per cycle.
+  const DramSpec spec = dram_spec("ddr4-3200");
+  const DramCommandEnergies e = dram_command_energies(spec);
+  CHECK(e.act == Approx(1560.0).epsilon(1e-12));
+  CHECK(e.pre == Approx(2640.0).epsilon(1e-12));
+  CHECK(e.rd == Approx(2784.0).epsilon(1e-12));
+  CHECK(e.wr == Approx(2352.0).epsilon(1e-12));
+  CHECK(e.ref == Approx(665280.0).epsilon(1e-12));
+  CHECK(e.active_standby_pj_per_cycle == Approx(312.0).epsilon(1e-12));
+  CHECK(e.precharged_standby_pj_per_cycle == Approx(222.0).epsilon(1e-12));
+
+  // The sequence (each command legal at its cycle):
+  //   0 ACT g0b0, 22 RD g0b0, 52 PRE g0b0              rank active 0..52: 52 cycles
+  //   74 ACT g0b0, 80 ACT g1b0, 102 WR g1b0, 200 PREA  active 74..200: 126 cycles; PREA closes 2 banks
+  //   222 REF                                          refreshing 222..782: 560 cycles
+  // Up to cycle 1000: 52 + 126 + 560 = 738 active rank cycles, 262 precharged.
+  DramStats stats;
+  DramChannel ch(spec, 0, &stats);
+  const DramCommand ACT = DramCommand::ACT, PRE = DramCommand::PRE, PREA = DramCommand::PREA, RD = DramCommand::RD,
+                    WR = DramCommand::WR, REF = DramCommand::REF;
+  for (auto [cmd, g, row, cycle] : std::vector<std::tuple<DramCommand, int, std::int64_t, std::int64_t>>{
+           {ACT, 0, 5, 0}, {RD, 0, 5, 22}, {PRE, 0, -1, 52}, {ACT, 0, 6, 74}, {ACT, 1, 7, 80}, {WR, 1, 7, 102},
+           {PREA, 0, -1, 200}, {REF, 0, -1, 222}}) {
+    INFO(to_string(cmd) << " at " << cycle);
+    REQUIRE(ch.can_issue(cmd, 0, g, 0, cycle));
+    ch.issue(cmd, 0, g, 0, row, cycle, cmd == RD || cmd == WR ? 0 : -1);
+  }
+  CHECK(ch.active_rank_cycles(1000) == 738);
+  CHECK(ch.active_rank_cycles(600) == 52 + 126 + (600 - 222));  // the refresh runs past the end
+  stats.rank_active_cycles = std::uint64_t(ch.active_rank_cycles(1000));
+  const DramCommandCounts c = dram_command_counts(stats.to_json(spec, 1000));
+  REQUIRE(c.present);
+  CHECK(c.act == 3);
+  CHECK(c.pre == 1);
+  CHECK(c.prea == 1);
+  CHECK(c.prea_banks_closed == 2);
+  CHECK(c.rd == 1);
+  CHECK(c.wr == 1);
+  CHECK(c.ref == 1);
+  CHECK(c.active_rank_cycles == 738);
+  CHECK(c.precharged_rank_cycles == 262);
+  // dynamic    = 3 x 1,560 + (1 + 2) x 2,640 + 2,784 + 2,352 + 665,280 = 683,016 pJ
+  // background = 738 x 312 + 262 x 222 = 230,256 + 58,164 = 288,420 pJ
+  const DramEnergy d = dram_energy(e, c);
+  CHECK(d.dynamic == Approx(683016.0).epsilon(1e-12));
+  CHECK(d.background == Approx(288420.0).epsilon(1e-12));
+
+  // A bank still open at the end is active up to the end.
+  DramStats s2;
+  DramChannel open(spec, 0, &s2);
+  open.issue(ACT, 0, 0, 0, 1, 10);
+  CHECK(open.active_rank_cycles(100) == 90);
+}
+
+TEST_CASE("dram energy: the counts priced are the controller's command trace", "[energy][dram]") {
+  // A random read/write stream over two channels of HBM2, long enough for refreshes with banks open.
+  const DramSpec spec = dram_spec("hbm2", {{"channels", 2}});
+  std::mt19937_64 rng(7);
+  std::vector<TraceRecord> trace;
+  for (int i = 0; i < 3000; ++i) {
+    const std::uint64_t addr = dram_addr(spec, int(rng() % 4), int(rng() % 4), std::int64_t(rng() % 8),
+                                         int(rng() % 32) * spec.burst_length, int(rng() % 2));
+    trace.push_back(TraceRecord{addr, rng() % 3 == 0, std::int64_t(i) * 3});
+  }
+  const ReplayOutcome o = replay_checked(spec, trace);
+  REQUIRE(o.violations == 0);
+  // From the trace: commands by kind, the banks each PREA found open, and each rank's active time (a bank
+  // open, or a REF's tRFC), up to the run's end.
+  std::map<DramCommand, std::uint64_t> n;
+  std::uint64_t prea_closed = 0;
+  std::int64_t active = 0;
+  std::map<std::pair<int, int>, std::map<std::pair<int, int>, bool>> open;  // (channel, rank) -> bank -> open
+  std::map<std::pair<int, int>, std::int64_t> since;
+  for (const CommandRecord& r : o.commands) {
+    ++n[r.cmd];
+    auto& banks = open[{r.channel, r.rank}];
+    auto count_open = [&] {
+      int k = 0;
+      for (auto& [b, is_open] : banks) k += is_open;
+      return k;
+    };
+    const int before = count_open();
+    if (r.cmd == DramCommand::ACT) banks[{r.bank_group, r.bank}] = true;
+    if (r.cmd == DramCommand::PRE) banks[{r.bank_group, r.bank}] = false;
+    if (r.cmd == DramCommand::PREA) {
+      prea_closed += std::uint64_t(before);
+      banks.clear();
+    }
+    if (r.cmd == DramCommand::REF) active += std::min<std::int64_t>(spec.t.tRFC, o.cycles - r.cycle);
+    const int after = count_open();
+    if (before == 0 && after > 0) since[{r.channel, r.rank}] = r.cycle;
+    if (before > 0 && after == 0) active += r.cycle - since[{r.channel, r.rank}];
+  }
+  for (auto& [key, banks] : open) {
+    int k = 0;
+    for (auto& [b, is_open] : banks) k += is_open;
+    if (k > 0) active += o.cycles - since[key];
+  }
+  REQUIRE(n[DramCommand::REF] > 0);
+  REQUIRE(prea_closed > 0);
+  const DramCommandCounts c = dram_command_counts(o.stats);
+  REQUIRE(c.present);
+  CHECK(c.act == n[DramCommand::ACT]);
+  CHECK(c.pre == n[DramCommand::PRE]);
+  CHECK(c.prea == n[DramCommand::PREA]);
+  CHECK(c.rd == n[DramCommand::RD]);
+  CHECK(c.wr == n[DramCommand::WR]);
+  CHECK(c.ref == n[DramCommand::REF]);
+  CHECK(c.prea_banks_closed == prea_closed);
+  CHECK(c.active_rank_cycles == std::uint64_t(active));
+  CHECK(c.active_rank_cycles + c.precharged_rank_cycles == std::uint64_t(o.cycles) * 2);  // 2 channels x 1 rank
+  // Every request is one burst: one RD or WR each.
+  std::uint64_t writes = 0;
+  for (const TraceRecord& t : trace) writes += t.is_write;
+  CHECK(c.rd == 3000 - writes);
+  CHECK(c.wr == writes);
+}
+
+namespace {
+
+// A 64^3 GEMM on the small 32x32 accelerator of test_energy.cpp, its DRAM the given cycle preset.
+Json run_gemm_on(const std::string& preset) {
+  Json doc = parse_json_text(R"({
+    "array": {"rows": 32, "cols": 32, "dataflow": "os", "timing": "scalesim", "clock_mhz": 1000, "operand_bytes": 2},
+    "sram": {"banks": 1, "bytes_per_bank": 131072, "port_bytes": 64},
+    "dram": {"model": "cycle", "preset": "PRESET"},
+    "dma": {"outstanding": 64}
+  })",
+                             "test");
+  doc["dram"]["preset"] = preset;
+  const HwConfig hw = parse_hw_config(doc, "test");
+  auto r = run_isolated([&] {
+    TileProgram p = lower_gemm(hw, {64, 64, 64});
+    SimOutcome o = simulate(hw, p);
+    return make_report(hw, {{"kind", "gemm"}, {"m", 64}, {"k", 64}, {"n", 64}}, p, o).dump();
+  });
+  INFO(r.output);
+  REQUIRE(r.exit_status == 0);
+  return Json::parse(r.output);
+}
+
+}  // namespace
+
+TEST_CASE("dram energy: whole runs price the controller's commands, or bytes for a device without currents",
+          "[energy][dram]") {
+  SECTION("DDR4-3200: commands and standby") {
+    const Json r = run_gemm_on("ddr4-3200");
+    const Json& e = r["energy"];
+    const Json& a = e["actions"];
+    const Json& stats = r["dram"]["model_stats"];
+    CHECK(e["dram_energy_model"] == "commands");
+    CHECK(a["dram_commands"] == stats["commands"]);
+    CHECK(a["dram_banks_closed_by_PREA"] == stats["banks_closed_by_PREA"]);
+    // Every rank cycle of the run is in one state or the other.
+    CHECK(a["dram_active_standby_rank_cycles"].get<std::uint64_t>() +
+              a["dram_precharged_standby_rank_cycles"].get<std::uint64_t>() ==
+          stats["cycles"].get<std::uint64_t>());
+    // 24,576 B in 64 B bursts: 256 RD (A and B) and 128 WR (C).
+    CHECK(a["dram_commands"]["RD"] == 256);
+    CHECK(a["dram_commands"]["WR"] == 128);
+    // Recomputed from the report alone: counts x per-command energies, rank cycles x standby power.
+    const Json& pj = e["per_action_pj"];
+    const Json& cmd = a["dram_commands"];
+    const double dynamic = cmd["ACT"].get<double>() * pj["dram_act"].get<double>() +
+                           (cmd["PRE"].get<double>() + a["dram_banks_closed_by_PREA"].get<double>()) *
+                               pj["dram_pre_per_bank"].get<double>() +
+                           cmd["RD"].get<double>() * pj["dram_rd"].get<double>() +
+                           cmd["WR"].get<double>() * pj["dram_wr"].get<double>() +
+                           cmd["REF"].get<double>() * pj["dram_ref"].get<double>();
+    const double background =
+        a["dram_active_standby_rank_cycles"].get<double>() * pj["dram_active_standby_per_rank_cycle"].get<double>() +
+        a["dram_precharged_standby_rank_cycles"].get<double>() *
+            pj["dram_precharged_standby_per_rank_cycle"].get<double>();
+    CHECK(e["dram_components_pj"]["dynamic"].get<double>() == Approx(dynamic).epsilon(1e-12));
+    CHECK(e["dram_components_pj"]["background"].get<double>() == Approx(background).epsilon(1e-12));
+    CHECK(background > 0);
+    // The parts sum to the DRAM component exactly, and the components to the total.
+    const Json& comp = e["components_pj"];
+    CHECK(e["dram_components_pj"]["dynamic"].get<double>() + e["dram_components_pj"]["background"].get<double>() ==
+          comp["dram"].get<double>());
+    double sum = 0;
+    for (const char* k : {"array", "sram", "vector", "softmax", "dma", "dram", "leakage"}) sum += comp[k].get<double>();
+    CHECK(sum == e["total_pj"].get<double>());
+  }
+  SECTION("HBM3 has no current figures: 25 pJ per byte moved, no background") {
+    const Json r = run_gemm_on("hbm3");
+    const Json& e = r["energy"];
+    CHECK(e["dram_energy_model"] == "per_byte");
+    CHECK(e["dram_technology"] == "hbm3");
+    CHECK(e["dram_components_pj"]["background"] == 0.0);
+    const double bytes = e["actions"]["dram_read_bytes"].get<double>() + e["actions"]["dram_written_bytes"].get<double>();
+    CHECK(e["components_pj"]["dram"].get<double>() == Approx(bytes * 25.0).epsilon(1e-12));
+    CHECK_FALSE(e["per_action_pj"].contains("dram_act"));
+  }
+  SECTION("LPDDR5 takes LPDDR4's per-byte figure, as its device file says") {
+    const Json r = run_gemm_on("lpddr5-6400");
+    CHECK(r["energy"]["dram_technology"] == "lpddr4");
+    const Json& a = r["energy"]["actions"];
+    const double bytes = a["dram_read_bytes"].get<double>() + a["dram_written_bytes"].get<double>();
+    CHECK(r["energy"]["components_pj"]["dram"].get<double>() == Approx(bytes * 40.0).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("dram energy: a device file's power section is checked by path", "[energy][dram][config]") {
+  Json dev = parse_json_text(find_dram_preset("ddr4-3200"), "preset");
+  dev["power"]["rails"][0]["IDD4R"] = 40;  // below IDD3N 52
+  dev["power"]["rails"][0].erase("IDD5B");
+  dev["power"].erase("source");
+  const std::string path = "/tmp/attnsim_test_dram_energy_" + std::to_string(getpid()) + ".json";
+  std::ofstream(path) << dev.dump();
+  std::string msg;
+  try {
+    load_dram_spec(path);
+  } catch (const UserError& e) {
+    msg = e.what();
+  }
+  CHECK_THAT(msg, Catch::Contains("/power/rails/0/IDD4R") && Catch::Contains("IDD3N") &&
+                      Catch::Contains("/power/rails/0/IDD5B") && Catch::Contains("/power/source"));
+  std::remove(path.c_str());
+}
