@@ -371,6 +371,22 @@ std::vector<SchemaDescription> dram_descriptions() {
       {"/controller/frontend_cycles",
        "DRAM cycles from a request's acceptance until it may be scheduled: the controller and PHY pipeline "
        "(default 0)"},
+      {"/power",
+       "the device's currents for the command-level DRAM energy (DRAMPower / Micron power calculator style), or "
+       "per_byte_fallback; absent: energy per byte"},
+      {"/power/devices_per_rank", "DRAM devices that make up one rank (1 to 1024)"},
+      {"/power/rails", "the supply rails, each with its voltage and IDD currents per device"},
+      {"/power/rails/[]/name", "the rail's name, e.g. VDD or VPP"},
+      {"/power/rails/[]/volts", "the rail's voltage, in V"},
+      {"/power/rails/[]/IDD0", "one bank activate-precharge current, in mA per device"},
+      {"/power/rails/[]/IDD2N", "precharged standby current, in mA per device"},
+      {"/power/rails/[]/IDD3N", "active standby current, in mA per device"},
+      {"/power/rails/[]/IDD4R", "burst read current, in mA per device"},
+      {"/power/rails/[]/IDD4W", "burst write current, in mA per device"},
+      {"/power/rails/[]/IDD5B", "burst (all-bank) refresh current, in mA per device"},
+      {"/power/source", "where the currents come from (a data sheet, a reference simulator's table)"},
+      {"/power/per_byte_fallback",
+       "true: no current table is known; the energy table's per-byte DRAM figure is used (default false)"},
   };
   for (const SchemaDescription& t : kDramTiming)
     d.push_back({"/timing/" + t.location, t.text + ", in DRAM clock cycles (tCK)"});

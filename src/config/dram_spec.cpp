@@ -128,7 +128,10 @@ void read_power(const JsonView& p, DramPower* power) {
     if (p.has("rails")) p.diag().add(p.child_path("rails"), "must be absent with per_byte_fallback");
     return;
   }
+  // Required in this form only: the schema, which holds both forms in one object, records it optional.
+  if (p.recording()) (void)p.has("devices_per_rank");
   power->devices_per_rank = int(p.integer("devices_per_rank", std::nullopt, 1, 1024));
+  p.annotate("rails", {{"type", "array"}, {"minItems", 1}, {"items", {{"type", "object"}}}});
   if (!p.has("rails") || !(*p.node())["rails"].is_array() || (*p.node())["rails"].empty()) {
     p.diag().add(p.child_path("rails"), "must be a non-empty array of supply rails (or give per_byte_fallback)");
     return;

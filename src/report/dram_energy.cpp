@@ -4,15 +4,16 @@ namespace attnsim {
 
 DramCommandCounts dram_command_counts(const Json& s) {
   DramCommandCounts c;
-  if (!s.is_object() || !s.contains("commands") || !s.contains("power_states")) return c;
+  if (!s.is_object() || !s.contains("commands") || !s.contains("background_rank_cycles")) return c;
   const Json& cmd = s["commands"];
   auto n = [](const Json& o, const char* k) { return o.contains(k) ? o[k].get<std::uint64_t>() : 0; };
   c.present = true;
   c.act = n(cmd, "ACT"), c.pre = n(cmd, "PRE"), c.prea = n(cmd, "PREA");
   c.rd = n(cmd, "RD"), c.wr = n(cmd, "WR"), c.ref = n(cmd, "REF");
+  c.pde = n(cmd, "PDE"), c.pdx = n(cmd, "PDX"), c.sre = n(cmd, "SRE"), c.srx = n(cmd, "SRX");
   c.prea_banks_closed = n(s, "banks_closed_by_PREA");
-  c.active_rank_cycles = n(s["power_states"], "active_standby_rank_cycles");
-  c.precharged_rank_cycles = n(s["power_states"], "precharged_standby_rank_cycles");
+  c.active_rank_cycles = n(s["background_rank_cycles"], "active_standby_rank_cycles");
+  c.precharged_rank_cycles = n(s["background_rank_cycles"], "precharged_standby_rank_cycles");
   c.tck_fs = s.contains("tCK_ps") ? std::int64_t(s["tCK_ps"].get<double>() * 1000.0 + 0.5) : 0;
   return c;
 }

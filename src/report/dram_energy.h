@@ -27,6 +27,8 @@ namespace attnsim {
 struct DramCommandCounts {
   bool present = false;  // false: the ideal model (no commands)
   std::uint64_t act = 0, pre = 0, prea = 0, prea_banks_closed = 0, rd = 0, wr = 0, ref = 0;
+  // Power-down and self-refresh entries and exits: counted, not priced (their state time is priced as standby).
+  std::uint64_t pde = 0, pdx = 0, sre = 0, srx = 0;
   std::uint64_t active_rank_cycles = 0, precharged_rank_cycles = 0;
   std::int64_t tck_fs = 0;
 };

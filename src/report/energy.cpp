@@ -233,8 +233,9 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
                   {"seconds", seconds}};
   if (c.dram_commands.present) {  // the cycle-accurate controller's own counts
     const DramCommandCounts& d = c.dram_commands;
-    j["actions"]["dram_commands"] = {{"ACT", d.act}, {"PRE", d.pre}, {"PREA", d.prea},
-                                     {"RD", d.rd},   {"WR", d.wr},   {"REF", d.ref}};
+    j["actions"]["dram_commands"] = {{"ACT", d.act}, {"PRE", d.pre}, {"PREA", d.prea}, {"RD", d.rd},
+                                     {"WR", d.wr},   {"REF", d.ref}, {"PDE", d.pde},   {"PDX", d.pdx},
+                                     {"SRE", d.sre}, {"SRX", d.srx}};
     j["actions"]["dram_banks_closed_by_PREA"] = d.prea_banks_closed;
     j["actions"]["dram_active_standby_rank_cycles"] = d.active_rank_cycles;
     j["actions"]["dram_precharged_standby_rank_cycles"] = d.precharged_rank_cycles;
