@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "sweep/child_run.h"
+#include "common/child_run.h"
 #include "cli/compare_table.h"
 #include "config/json_reader.h"
 #include "support/cli.h"

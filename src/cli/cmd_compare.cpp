@@ -15,7 +15,7 @@
 #include "config/model_config.h"
 #include "report/report.h"
 #include "sim/simulate.h"
-#include "sweep/child_run.h"
+#include "common/child_run.h"
 
 namespace attnsim::cli {
 

@@ -12,7 +12,7 @@
 #include "config/scalesim_input.h"
 #include "hw/accelerator.h"
 #include "report/report.h"
-#include "sweep/child_run.h"
+#include "common/child_run.h"
 
 namespace attnsim::cli {
 

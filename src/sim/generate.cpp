@@ -10,7 +10,7 @@
 #include "hw/accelerator.h"
 #include "ir/decode_graph.h"
 #include "sim/simulate.h"
-#include "sweep/child_run.h"
+#include "common/child_run.h"
 
 namespace attnsim {
 

@@ -12,7 +12,7 @@ namespace attnsim {
 Json model_workload(const ModelConfig& model);
 // Builds the model's graph, compiles it for hw, simulates it (traced when trace is not null) and
 // returns the report, with the resolved model under "model". One simulation: call it once per
-// process (SystemC elaborates once; sweep/child_run.h runs several in forked children). A model that
+// process (SystemC elaborates once; common/child_run.h runs several in forked children). A model that
 // generates (generate > 0) runs sim/generate.h's prefill and decode steps, each in a forked child.
 Json simulate_model(const HwConfig& hw, const ModelConfig& model, const TraceOptions* trace = nullptr);
 

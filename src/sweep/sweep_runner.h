@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "sweep/child_run.h"
+#include "common/child_run.h"
 #include "sweep/sweep_spec.h"
 
 namespace attnsim {

@@ -1,4 +1,4 @@
-#include "sweep/child_run.h"
+#include "common/child_run.h"
 
 #include <poll.h>
 #include <sys/prctl.h>
