@@ -32,11 +32,13 @@ three largest N of the sweep; "vanilla" is unfused and flash, whichever the swee
                        variant's at every larger N of the sweep.
   area and power       at the largest N: total energy, primal against the least-energy vanilla
                        variant (below it holds for energy); average power, primal against each
-                       vanilla variant; area is not compared (every variant runs on the same chip).
+                       vanilla variant; area, given --area (attnsim area --json of the chip with and
+                       without its softmax unit): what dropping the unit saves primal.
 
 Usage: claims_table.py RESULTS_CSV [-o OUT.md]
 """
 import argparse
+import json
 import os
 import sys
 from collections import defaultdict
@@ -123,8 +125,35 @@ def growth(hw, v, col):
     return num(hw.rows[v][hi], col) / num(hw.rows[v][lo], col)
 
 
-def claims_for(hw):
-    """[(claim, figure, value text, verdict)] for one hardware."""
+def read_area(path):
+    try:
+        with open(path) as f:
+            a = json.load(f)
+    except OSError as e:
+        fail("%s: cannot read: %s" % (path, e.strerror))
+    except ValueError as e:
+        fail("%s: not JSON: %s" % (path, e))
+    if not isinstance(a.get("total"), (int, float)):
+        fail("%s: /total: expected a number (the output of attnsim area --json)" % path)
+    return a
+
+
+def area_text(area):
+    """(value, verdict) for the area half of the area-and-power claim, from attnsim area with and without
+    the softmax unit; None when not given."""
+    if not area:
+        return None
+    full, bare = area
+    saved = full["total"] - bare["total"]
+    share = saved / full["total"] if full["total"] > 0 else 0.0
+    return ("chip %.4g mm^2, %.4g mm^2 without its softmax unit" % (full["total"], bare["total"]),
+            "for area, dropping the softmax unit saves primal %.3g mm^2 (%.1f %% of the chip); the SRAM that holds "
+            "vanilla's score tiles is the same silicon either way" % (saved, 100 * share))
+
+
+def claims_for(hw, chip_area=None):
+    """[(claim, figure, value text, verdict)] for one hardware; chip_area: (attnsim area --json of the chip, of
+    the chip without its softmax unit), or None."""
     vanilla = [v for v in VANILLA if v in hw.rows]
     has_primal = PRIMAL in hw.rows
     out = []
@@ -288,12 +317,17 @@ def claims_for(hw):
         ", ".join("%s %.3g W" % (v, power[v]) for v in vanilla + [PRIMAL] if v in power), fmt(area, 1))
     less_power = all(power[PRIMAL] < power[v] for v in vanilla if v in power)
     if ratio < 1:
-        verdict = "holds for energy (primal %.3g of %s's at N = %d)%s; area not compared: every variant runs on " \
-                  "the same chip, softmax unit included" % (
-                      ratio, least, n, "" if less_power else ", not for average power (primal draws %.3g W "
-                      "against %s's %.3g W: the same energy in fewer cycles)" % (power[PRIMAL], least, power[least]))
+        verdict = "holds for energy (primal %.3g of %s's at N = %d)%s" % (
+            ratio, least, n, "" if less_power else ", not for average power (primal draws %.3g W "
+            "against %s's %.3g W: the same energy in fewer cycles)" % (power[PRIMAL], least, power[least]))
     else:
         verdict = "does not hold: primal uses %.3g times %s's energy at N = %d" % (ratio, least, n)
+    at = area_text(chip_area)
+    if at:
+        vals += "; " + at[0]
+        verdict += "; " + at[1]
+    elif ratio < 1:
+        verdict += "; area not compared: every variant runs on the same chip, softmax unit included"
     out.append(("Primal attention costs less area and power (no softmax unit, no N x N buffers)",
                 "total energy and average power at N = %d (table %s), the chip's area" % (n, top["energy_table"]),
                 vals, verdict))
@@ -305,7 +339,11 @@ def main():
                                  epilog="Verdict rules: see the script's docstring.")
     ap.add_argument("results", help="results.csv written by attnsim sweep")
     ap.add_argument("-o", "--out", help="output markdown file (default: standard output)")
+    ap.add_argument("--area", nargs=3, action="append", default=[], metavar=("HW", "WITH.json", "WITHOUT.json"),
+                    help="attnsim area --json of hardware HW, and of HW with --set /softmax=null (repeatable): "
+                         "the area half of the area-and-power claim")
     a = ap.parse_args()
+    areas = {hw: (read_area(w), read_area(wo)) for hw, w, wo in a.area}
     rows = res.read_rows("claims_table", a.results)
     need = ("status", "hardware", "seq_len", "cycles", "macs", "dram_bytes_read", "dram_bytes_written",
             "attention_sram_high_water_bytes", "array_busy_fraction", "utilization", "softmax_unit_busy_fraction",
@@ -324,7 +362,7 @@ def main():
             "and the verdict, regenerated from `%s` by scripts/claims_table.py (its docstring states each "
             "rule)." % a.results, ""]
     names = sorted(hws, key=short_hw)
-    per_hw = {n: claims_for(hws[n]) for n in names}
+    per_hw = {n: claims_for(hws[n], areas.get(n, areas.get(short_hw(n)))) for n in names}
     claims = []
     for n in names:
         for c in per_hw[n]:

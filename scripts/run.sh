@@ -69,7 +69,7 @@ $PY scripts/energy_summary.py "$OUT_DIR/scaling/results.csv" "${area_args[@]}" >
   echo "trace-flash/trace.json, trace-primal/trace.json."
   echo
 } >>"$summary"
-$PY scripts/claims_table.py "$OUT_DIR/scaling/results.csv" >>"$summary"
+$PY scripts/claims_table.py "$OUT_DIR/scaling/results.csv" "${area_args[@]}" >>"$summary"
 echo "== 5. datapaths at equal PE count: BERT-base layer on fusemax-cloud =="
 mkdir -p "$OUT_DIR/datapaths"
 build/attnsim compare --hw fusemax-cloud --model models/bert-base-layer.json --batch 4 --seq-lens 1024,4096,16384 \
