@@ -7,6 +7,7 @@ The scripts import this module from their own directory.
 """
 
 import csv
+import json
 import math
 import os
 import sys
@@ -72,6 +73,21 @@ def loglog_fit(points, count):
     if sxx == 0:
         return None
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx, pts[0][0], pts[-1][0]
+
+
+def read_area(prog, path):
+    """The output of `attnsim area --json`: its total, softmax and dram_phy areas must be numbers."""
+    try:
+        with open(path) as f:
+            a = json.load(f)
+    except OSError as e:
+        fail(prog, "%s: cannot read: %s" % (path, e.strerror))
+    except ValueError as e:
+        fail(prog, "%s: not JSON: %s" % (path, e))
+    for k in ("total", "softmax", "dram_phy"):
+        if not isinstance(a.get(k), (int, float)):
+            fail(prog, "%s: /%s: expected a number (the output of attnsim area --json)" % (path, k))
+    return a
 
 
 def write_text(path, text):

@@ -38,7 +38,6 @@ three largest N of the sweep; "vanilla" is unfused and flash, whichever the swee
 Usage: claims_table.py RESULTS_CSV [-o OUT.md]
 """
 import argparse
-import json
 import os
 import sys
 from collections import defaultdict
@@ -124,18 +123,6 @@ def growth(hw, v, col):
         return None
     return num(hw.rows[v][hi], col) / num(hw.rows[v][lo], col)
 
-
-def read_area(path):
-    try:
-        with open(path) as f:
-            a = json.load(f)
-    except OSError as e:
-        fail("%s: cannot read: %s" % (path, e.strerror))
-    except ValueError as e:
-        fail("%s: not JSON: %s" % (path, e))
-    if not isinstance(a.get("total"), (int, float)):
-        fail("%s: /total: expected a number (the output of attnsim area --json)" % path)
-    return a
 
 
 def area_text(area):
@@ -343,7 +330,7 @@ def main():
                     help="attnsim area --json of hardware HW, and of HW with --set /softmax=null (repeatable): "
                          "the area half of the area-and-power claim")
     a = ap.parse_args()
-    areas = {hw: (read_area(w), read_area(wo)) for hw, w, wo in a.area}
+    areas = {hw: (res.read_area("claims_table", w), res.read_area("claims_table", wo)) for hw, w, wo in a.area}
     rows = res.read_rows("claims_table", a.results)
     need = ("status", "hardware", "seq_len", "cycles", "macs", "dram_bytes_read", "dram_bytes_written",
             "attention_sram_high_water_bytes", "array_busy_fraction", "utilization", "softmax_unit_busy_fraction",

@@ -93,19 +93,6 @@ def attention_share(row, components, report):
     return (counted / total, (counted + unsplit) / total) if total > 0 else (0.0, 0.0)
 
 
-def read_area(path):
-    try:
-        with open(path) as f:
-            a = json.load(f)
-    except OSError as e:
-        fail("%s: cannot read: %s" % (path, e.strerror))
-    except ValueError as e:
-        fail("%s: not JSON: %s" % (path, e))
-    for k in ("total", "softmax", "dram_phy"):
-        if not isinstance(a.get(k), (int, float)):
-            fail("%s: /%s: expected a number (the output of attnsim area --json)" % (path, k))
-    return a
-
 
 def energy_tables(path, ok, components, vcol, baseline):
     """The per-hardware energy tables, with attention's share where the points' reports are found."""
@@ -196,7 +183,7 @@ def area_section(areas, data, components, path):
     out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes = []
     for hw, (with_path, without_path) in areas:
-        a, b = read_area(with_path), read_area(without_path)
+        a, b = res.read_area("energy_summary", with_path), res.read_area("energy_summary", without_path)
         saved = a["total"] - b["total"]
         cells = [hw, "%.4g mm^2" % a["total"],
                  "%.3g mm^2 (%s)" % (a["softmax"], pct(a["softmax"] / a["total"]) if a["total"] > 0 else "-"),
