@@ -618,6 +618,15 @@ void DramChannel::update_power_state(int r, std::int64_t cycle) {
   stats_->rank_power[size_t(id_ * spec_.ranks + r)].enter(s, cycle);
 }
 
+// A rank-level power command (PDE, PDX, SRE, SRX, or the PREA before SRE), issued if its timing allows.
+bool DramChannel::issue_rank_command(DramCommand c, int r, std::int64_t cycle, StepResult* res) {
+  if (earliest(c, r, 0, 0) > cycle) return false;
+  issue(c, r, 0, 0, -1, cycle);
+  res->issued = true;
+  res->command = CommandRecord{cycle, c, id_, r, -1, -1, -1, -1};
+  return true;
+}
+
 void DramChannel::step_power_exit(std::int64_t cycle, StepResult* res) {
   if (spec_.power_down_after_cycles == 0 && spec_.self_refresh_after_cycles == 0) return;
   for (int r = 0; r < spec_.ranks; ++r) {
@@ -629,11 +638,7 @@ void DramChannel::step_power_exit(std::int64_t cycle, StepResult* res) {
       c = DramCommand::SRX;
     else
       continue;
-    if (earliest(c, r, 0, 0) > cycle) continue;
-    issue(c, r, 0, 0, -1, cycle);
-    res->issued = true;
-    res->command = CommandRecord{cycle, c, id_, r, -1, -1, -1, -1};
-    return;
+    if (issue_rank_command(c, r, cycle, res)) return;
   }
 }
 
@@ -649,11 +654,7 @@ void DramChannel::step_power_entry(std::int64_t cycle, StepResult* res) {
       c = DramCommand::PDE;
     else
       continue;
-    if (earliest(c, r, 0, 0) > cycle) continue;
-    issue(c, r, 0, 0, -1, cycle);
-    res->issued = true;
-    res->command = CommandRecord{cycle, c, id_, r, -1, -1, -1, -1};
-    return;
+    if (issue_rank_command(c, r, cycle, res)) return;
   }
 }
 

@@ -161,6 +161,7 @@ class DramChannel {
   std::int64_t next_refresh_cycle() const;
   // Power policy (both steps): exits before refresh (a request or a due refresh wakes the rank), entries after
   // FR-FCFS when nothing else issued; next_power_cycle() is the earliest cycle either could issue.
+  bool issue_rank_command(DramCommand c, int r, std::int64_t cycle, StepResult* res);
   void step_power_exit(std::int64_t cycle, StepResult* res);
   void step_power_entry(std::int64_t cycle, StepResult* res);
   std::int64_t next_power_cycle() const;
