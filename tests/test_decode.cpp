@@ -13,6 +13,7 @@
 #include "ir/decode_graph.h"
 #include "ir/executor.h"
 #include "sim/generate.h"
+#include "support/hazards.h"
 #include "support/reference.h"
 
 using namespace attnsim;
@@ -276,6 +277,43 @@ TEST_CASE("decode steps give the whole causal sequence's outputs: primal_causal'
 TEST_CASE("decode steps give the whole causal sequence's outputs: lowrank_linear's recurrence", "[decode][functional]") {
   check_decode({"lowrank_linear", 32, 4, 4, 8, 48, 2, 5, 4, 3, 2, "layernorm", "gelu"}, kOrders);
   check_decode({"lowrank_linear", 32, 2, 2, 16, 32, 3, 2, 3, 4, 1, "rmsnorm", "swiglu"}, kOrders);
+}
+
+TEST_CASE("decode step programs order every pair of instructions that touch the same bytes", "[decode][functional]") {
+  // Exhaustive where the executor samples orders (support/hazards.h): on the tests' SRAM, on 8 KiB (more
+  // tiles, double buffers rotating over several heads and sequences) and on the edge preset.
+  std::vector<HwConfig> hws = {small_hw(), small_hw(8)};
+  {
+    std::string source;
+    hws.push_back(parse_hw_config(read_hw_document("edge", &source), source));
+  }
+  // d_model, heads, kv_heads (vanilla), head_dim, FFN, batch, rank, layers; decode at context 100 of 108.
+  struct Size {
+    std::int64_t d, h, kv, dh, f, b, r, layers;
+  };
+  for (const Size z : {Size{32, 2, 2, 16, 32, 3, 5, 1}, Size{128, 4, 2, 32, 256, 8, 16, 2}, Size{256, 8, 1, 32, 512, 16, 24, 1}})
+    for (const char* v : {"primal_causal", "lowrank_linear", "flash", "unfused"}) {
+      const bool low_rank = std::string(v) != "flash" && std::string(v) != "unfused";
+      const ModelConfig m = model_of({v, z.d, z.h, low_rank ? z.h : z.kv, z.dh, z.f, z.b, 4, 4, low_rank ? z.r : 0,
+                                      z.layers, "rmsnorm", "swiglu"});
+      const DecodeStepGraph d = build_decode_step_graph(m, 100, 108);
+      for (const HwConfig& hw : hws) {
+        INFO(v << " d_model " << z.d << " batch " << z.b << " on " << hw.source << " (" << hw.sram.total_bytes() << " B)");
+        const TileProgram p = compile_model(hw, d.graph).program.materialise();
+        std::string conflicts;
+        for (const std::string& c : test::unordered_conflicts(p)) conflicts += c + "\n";
+        CHECK(conflicts == "");
+      }
+    }
+  // The check sees dependencies go missing: the loads no longer wait for the instructions reading the
+  // buffers they overwrite.
+  const ModelConfig m = model_of({"lowrank_linear", 32, 2, 2, 16, 32, 3, 4, 4, 5, 1, "rmsnorm", "swiglu"});
+  TileProgram p = compile_model(hws[0], build_decode_step_graph(m, 5, 8).graph).program.materialise();
+  int removed = 0;
+  for (Instr& in : p.instrs)
+    if (in.op == Opcode::Load) removed += in.num_deps, in.num_deps = 0;
+  REQUIRE(removed > 0);
+  CHECK_THAT(test::unordered_conflicts(p).at(0), Catch::StartsWith("WAR: #"));
 }
 
 TEST_CASE("decode DRAM bytes: the KV cache grows by 2 x layers x kv_heads x head_dim x dtype per token",
