@@ -366,10 +366,167 @@ TEST_CASE("compare's table and crossover from the reports", "[cli][compare]") {
   CHECK(et[1]["area_mm2"].get<double>() == 100.0);
   CHECK(table[1]["energy_ratio"].is_null());  // reports without energy
 
+  // Generation figures from hand-made generation sections: the ratios divide the figures; a failed first
+  // variant leaves the ratios null, a failed point its figures.
+  auto with_generation = [](Json r, double ttft, double tpot, double tps, std::uint64_t per_seq,
+                            std::uint64_t weights, std::uint64_t state, std::uint64_t act) {
+    r["generation"] = {{"prefill_tokens", 64},
+                       {"generate_tokens", 4},
+                       {"ttft_s", ttft},
+                       {"tpot_s", {{"mean", tpot}, {"first", tpot}, {"last", tpot}}},
+                       {"tokens_per_s", tps},
+                       {"decode_tokens_per_s", tps},
+                       {"state_bytes_per_sequence", {{"at_end", per_seq}}},
+                       {"steps", Json::array({{{"dram_bytes", {{"weights", weights}, {"state", state}, {"activations", act}}},
+                                               {"binding", "weights bandwidth"}}})}};
+    return r;
+  };
+  Comparison gen;
+  gen.generation = true;
+  gen.seq_lens = {64, 128};
+  gen.variants = {"flash", "primal_causal"};
+  gen.points = {point(64, "flash", true, with_generation(fake_report(100, 80, 40, 6, 4), 2.0, 0.5, 10, 4000, 600, 300, 100)),
+                point(64, "primal_causal", false, with_generation(fake_report(90, 70, 40, 6, 4), 1.0, 0.4, 12, 100, 700, 50, 50)),
+                point(128, "flash", true, Json()),
+                point(128, "primal_causal", false, with_generation(fake_report(90, 70, 40, 6, 4), 1.0, 0.4, 12, 100, 700, 50, 50))};
+  const Json gt = compare_table(gen);
+  CHECK(gt[1]["ttft_ratio"].get<double>() == 0.5);
+  CHECK(gt[1]["tpot_ratio"].get<double>() == 0.8);
+  CHECK(gt[1]["tokens_per_s_ratio"].get<double>() == 1.2);
+  CHECK(gt[1]["state_bytes_ratio"].get<double>() == 0.025);  // 100 / 4000
+  CHECK(gt[1]["step_dram_bytes_ratio"].get<double>() == 0.8);  // (700 + 50 + 50) / (600 + 300 + 100)
+  CHECK(gt[1]["last_step_dram_state_bytes"] == 50);
+  CHECK(gt[1]["last_step_binding"] == "weights bandwidth");
+  CHECK(gt[2]["ttft_s"].is_null());
+  CHECK(gt[3]["ttft_s"].get<double>() == 1.0);
+  CHECK(gt[3]["ttft_ratio"].is_null());
+  os.str("");
+  print_comparison(os, gen, gt, Json());
+  CHECK(os.str().find("generation after a prompt of N = 128, 4 tokens generated") != std::string::npos);
+  CHECK(lines_of(compare_csv(gt, true))[0] == [] {
+    std::string h;
+    for (const std::string& col : compare_columns(true)) h += (h.empty() ? "" : ",") + col;
+    return h;
+  }());
+
   // CSV: one line per row; a message with a comma is quoted.
   c.points[5].error = "no room, sorry";
   const std::vector<std::string> csv = lines_of(compare_csv(compare_table(c)));
   REQUIRE(csv.size() == 10);
   // 30 columns: seq_len, variant, status, 26 empty figures, the error.
   CHECK(csv[6] == "256,row_fused,failed," + std::string(26, ',') + "\"no room, sorry\"");
+}
+
+TEST_CASE("compare --generate reports each variant's generation with ratios to the first", "[cli][compare][decode]") {
+  // Two pre-norm causal layers: d_model 64, 2 query heads of 32 sharing one K/V head (multi-query for
+  // the vanilla cache), FFN 128 GELU, LayerNorm, batch 2, fp16 (2 B). Prompt 64, 4 tokens generated:
+  // decode steps at contexts 64, 65, 66; the cache ends holding 64 + 3 = 67 tokens per sequence.
+  const std::string model = write_temp("compare_gen.json", R"({
+  "dtype": "fp16",
+  "defaults": {"d_model": 64, "heads": 2, "kv_heads": 1, "head_dim": 32, "seq_len": 64, "batch": 2, "causal": true,
+               "norm": "layernorm", "ffn": {"width": 128, "activation": "gelu"}, "attention": {"variant": "flash"}},
+  "layers": [{"repeat": 2}]
+})");
+  const std::string dir = temp_dir() + "/compare_gen";
+  const CliResult r = run_cli("compare --hw edge --model " + model +
+                              " --generate 4 --seq-lens 64 --variants flash,primal_causal:rank=16,lowrank_linear:rank=16"
+                              " --jobs 2 --out " +
+                              dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  const std::int64_t L = 2, B = 2, G = 1, H = 2, dh = 32, r16 = 16, D = 64, F = 128, e = 2, last_context = 66;
+  // Per sequence at the end: the cache 2 x L x G x dh x 67 tokens x 2 B; primal_causal's prefix sums of q
+  // and k 2 x H x dh per layer; lowrank_linear's M, H x s x dh per layer.
+  const std::int64_t cache_per_seq = 2 * L * G * dh * 67 * e, primal_per_seq = L * 2 * H * dh * e,
+                     linear_per_seq = L * H * r16 * dh * e;
+  // The last step's cache or state bytes: every (sequence, layer, K/V head) reads the c + 1 cached keys and
+  // values and writes the new ones (c = 66); the low-rank states are read twice and written once per layer
+  // (decode_graph.h: the update, and the L2 norm or the output GEMM) whatever the context.
+  const std::int64_t cache_step = B * L * G * dh * e * (2 * (last_context + 1) + 2),
+                     primal_step = L * B * 2 * H * dh * e * 3, linear_step = L * B * H * r16 * dh * e * 3;
+  // Weights, each read once per step: two LayerNorms (2 x D each), Wo HD x D, W1 D x F, W2 F x D; vanilla
+  // Wqkv D x (H + 2G) dh; primal_causal Wqk D x 2HD, WeT and WrT H s x dh, Wc 2s x dh once per head, bc dh;
+  // lowrank_linear Wqkv D x 3HD, WQ HD x s, WKT H s x dh.
+  const std::int64_t common = 2 * 2 * D + H * dh * D + D * F + F * D;
+  const std::int64_t w_flash = L * e * (common + D * (H + 2 * G) * dh),
+                     w_primal = L * e * (common + D * 2 * H * dh + 2 * H * r16 * dh + H * 2 * r16 * dh + dh),
+                     w_linear = L * e * (common + D * 3 * H * dh + 2 * H * dh * r16);
+
+  const Json doc = parse_json_text(slurp(dir + "/compare.json"), "compare.json");
+  REQUIRE(doc["table"].size() == 3);
+  const Json &flash = doc["table"][0], &primal = doc["table"][1], &linear = doc["table"][2];
+  CHECK(flash["state_bytes_per_sequence"] == cache_per_seq);
+  CHECK(primal["state_bytes_per_sequence"] == primal_per_seq);
+  CHECK(linear["state_bytes_per_sequence"] == linear_per_seq);
+  CHECK(flash["last_step_dram_state_bytes"] == cache_step);
+  CHECK(primal["last_step_dram_state_bytes"] == primal_step);
+  CHECK(linear["last_step_dram_state_bytes"] == linear_step);
+  CHECK(flash["last_step_dram_weights_bytes"] == w_flash);
+  CHECK(primal["last_step_dram_weights_bytes"] == w_primal);
+  CHECK(linear["last_step_dram_weights_bytes"] == w_linear);
+  CHECK(primal["state_bytes_ratio"].get<double>() == Approx(double(primal_per_seq) / double(cache_per_seq)).epsilon(1e-5));
+  CHECK(linear["state_bytes_ratio"].get<double>() == Approx(double(linear_per_seq) / double(cache_per_seq)).epsilon(1e-5));
+  for (const Json* row : {&flash, &primal, &linear}) {
+    INFO((*row)["variant"]);
+    const Json& x = *row;
+    CHECK(x["prefill_tokens"] == 64);
+    CHECK(x["generate_tokens"] == 4);
+    // Tokens per second: batch x 4 tokens over the prefill and the 3 decode steps.
+    CHECK(x["tokens_per_s"].get<double>() ==
+          Approx(double(B * 4) / (x["ttft_s"].get<double>() + 3 * x["tpot_mean_s"].get<double>())).epsilon(1e-9));
+    const std::string binding = x["last_step_binding"].get<std::string>();
+    CHECK((binding == "compute" || binding == "weights bandwidth" ||
+           binding == (row == &flash ? "cache bandwidth" : "state bandwidth")));
+    // Ratios to flash from the figures themselves.
+    for (const auto& [ratio, figure] : std::vector<std::pair<const char*, const char*>>{
+             {"ttft_ratio", "ttft_s"}, {"tpot_ratio", "tpot_mean_s"}, {"tokens_per_s_ratio", "tokens_per_s"}}) {
+      INFO(ratio);
+      CHECK(x[ratio].get<double>() == Approx(x[figure].get<double>() / flash[figure].get<double>()).epsilon(1e-5));
+    }
+    const double step_bytes = x["last_step_dram_weights_bytes"].get<double>() + x["last_step_dram_state_bytes"].get<double>() +
+                              x["last_step_dram_activations_bytes"].get<double>();
+    const double base_step = flash["last_step_dram_weights_bytes"].get<double>() + double(cache_step) +
+                             flash["last_step_dram_activations_bytes"].get<double>();
+    CHECK(x["step_dram_bytes_ratio"].get<double>() == Approx(step_bytes / base_step).epsilon(1e-5));
+  }
+  // A fixed-size state: every decode step costs the same; the cache grows, so the last step is no faster.
+  CHECK(primal["tpot_first_s"] == primal["tpot_last_s"]);
+  CHECK(linear["tpot_first_s"] == linear["tpot_last_s"]);
+  CHECK(flash["tpot_last_s"].get<double>() >= flash["tpot_first_s"].get<double>());
+
+  // Time to first token: the prompt alone, simulated by attnsim run without generation.
+  const CliResult prefill = run_cli("run --hw edge --model " + model + " --out " + dir + "/prefill");
+  REQUIRE(prefill.status == 0);
+  const Json pre = parse_json_text(slurp(dir + "/prefill/report.json"), "report.json");
+  CHECK(flash["ttft_s"].get<double>() == Approx(pre["time_us"].get<double>() * 1e-6).epsilon(1e-12));
+  CHECK(flash["cycles"] == pre["cycles"]);
+
+  // The CSV: the generation columns before the error, the same values.
+  const std::vector<std::string> csv = lines_of(slurp(dir + "/compare.csv"));
+  REQUIRE(csv.size() == 4);
+  CHECK(csv[0].find(",ttft_s,tpot_mean_s,tpot_first_s,tpot_last_s,tokens_per_s,") != std::string::npos);
+  CHECK(csv[0].find(",state_bytes_ratio,step_dram_bytes_ratio,error") != std::string::npos);
+  CHECK(doc["columns"] == Json(compare_columns(true)));
+  for (const Json& row : doc["table"]) {
+    std::size_t k = 0;  // every row has the columns, in order
+    for (auto it = row.begin(); it != row.end(); ++it, ++k) CHECK(it.key() == compare_columns(true)[k]);
+  }
+  CHECK(compare_columns(true).back() == "error");
+  CHECK(csv[2].find("," + std::to_string(primal_per_seq) + "," + std::to_string(w_primal) + "," +
+                    std::to_string(primal_step) + ",") != std::string::npos);
+
+  // The terminal: a generation table after the prefill's, a row per variant.
+  REQUIRE(r.out.find("generation after a prompt of N = 64, 4 tokens generated") != std::string::npos);
+  const std::string tail = r.out.substr(r.out.find("generation after a prompt"));
+  std::string row;
+  for (const std::string& line : lines_of(tail))
+    if (line.rfind("  primal_causal:rank=16 ", 0) == 0) row = line;
+  std::istringstream cells(row);
+  std::vector<std::string> cell;
+  for (std::string c; cells >> c;) cell.push_back(c);
+  // variant, TTFT, TPOT mean, first, last, tokens/s, step weights, step state, step activations, per sequence.
+  REQUIRE(cell.size() > 9);
+  CHECK(cell[6] == std::to_string(w_primal));
+  CHECK(cell[7] == std::to_string(primal_step));
+  CHECK(cell[9] == std::to_string(primal_per_seq));
 }

@@ -125,7 +125,9 @@ int cmd_compare(const Args& args) {
   add("batch", po::value(&batch), "override every layer's batch");
   add("generate", po::value(&generate),
       "generate this many tokens per sequence (the model's /generate); the sequence lengths are then the prompt's "
-      "(/prefill), and each point reports its prefill and decode steps (generation in its report)");
+      "(/prefill), the table's figures are the prefill's, and a generation table per N follows it (time to first "
+      "token, time per output token, tokens/s, the last step's DRAM bytes by weights, cache or state and "
+      "activations, cache or state bytes per sequence, binding resource, ratios to the first variant)");
   add("dtype", po::value(&dtype), "override the model's operand type: fp32, fp16, bf16, int8");
   add("set", po::value(&sets)->composing(),
       "override a hardware value before validation: /json/pointer=VALUE (repeatable)");
@@ -211,6 +213,7 @@ int cmd_compare(const Args& args) {
                     " B each but the array's are " + std::to_string(hw.array.operand_bytes) +
                     " B; pick a matching dtype (--dtype) or set /array/operand_bytes");
   Comparison cmp;
+  cmp.generation = base.generate > 0;
   cmp.seq_lens = seq_lens;
   cmp.variants = labels;
   std::vector<ModelConfig> models;
@@ -299,12 +302,12 @@ int cmd_compare(const Args& args) {
                 {"set", sets},
                 {"seq_lens", seq_lens},
                 {"variants", labels},
-                {"columns", compare_columns()},
+                {"columns", compare_columns(cmp.generation)},
                 {"table", table},
                 {"crossover", crossover},
                 {"points", points}};
     write_json_file(out_dir + "/compare.json", doc);
-    write_text_file(out_dir + "/compare.csv", compare_csv(table));
+    write_text_file(out_dir + "/compare.csv", compare_csv(table, cmp.generation));
     std::cout << "\nwritten to " << out_dir << "/compare.json and compare.csv\n";
   }
   return failed ? kExitSomePointFailed : 0;

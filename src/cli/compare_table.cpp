@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <sstream>
+
+#include "report/generation_report.h"
 
 namespace attnsim::cli {
 
@@ -78,6 +81,32 @@ std::string csv_cell(const Json& v) {
   return q + "\"";
 }
 
+// The generation's ratio columns (compare_table.h), each the figure of generation_figures() it divides.
+const char* const kGenerationRatios[] = {"ttft_ratio", "tpot_ratio", "tokens_per_s_ratio", "state_bytes_ratio",
+                                         "step_dram_bytes_ratio"};
+const char* const kGenerationRatioOf[] = {"ttft_s", "tpot_mean_s", "tokens_per_s", "state_bytes_per_sequence",
+                                          "last_step_dram_bytes"};
+
+// A report's generation figures (report/generation_report.h, a figure it lacks as null) and the last
+// step's DRAM bytes in all, keyed by column.
+Json generation_figures(const Json& report) {
+  std::vector<std::pair<std::string, Json>> figures;
+  append_generation_figures(report, &figures);
+  Json f = Json::object();
+  for (auto& [k, v] : figures) f[k] = v.is_string() && v.get<std::string>().empty() ? Json(nullptr) : std::move(v);
+  Json total = 0;
+  for (const char* k : {"last_step_dram_weights_bytes", "last_step_dram_state_bytes", "last_step_dram_activations_bytes"})
+    total = f.value(k, Json(nullptr)).is_number() && total.is_number()
+                ? Json(total.get<std::uint64_t>() + f[k].get<std::uint64_t>())
+                : Json(nullptr);
+  f["last_step_dram_bytes"] = total;
+  return f;
+}
+
+Json ratio_of(const Json& a, const Json& b) {
+  return a.is_number() && b.is_number() ? ratio_or_null(a.get<double>(), b.get<double>()) : Json(nullptr);
+}
+
 std::string seq_len_list(const Json& seq_lens) {
   std::string s;
   for (const Json& n : seq_lens) s += (s.empty() ? "" : ", ") + n.dump();
@@ -86,7 +115,7 @@ std::string seq_len_list(const Json& seq_lens) {
 
 }  // namespace
 
-const std::vector<std::string>& compare_columns() {
+const std::vector<std::string>& compare_columns(bool generation) {
   static const std::vector<std::string> columns = {"seq_len",
                                                    "variant",
                                                    "status",
@@ -117,17 +146,25 @@ const std::vector<std::string>& compare_columns() {
                                                    "dram_bytes_ratio",
                                                    "energy_ratio",
                                                    "error"};
-  return columns;
+  static const std::vector<std::string> with_generation = [] {
+    std::vector<std::string> c(columns.begin(), columns.end() - 1);  // the error stays last
+    c.insert(c.end(), generation_figure_columns().begin(), generation_figure_columns().end());
+    c.insert(c.end(), std::begin(kGenerationRatios), std::end(kGenerationRatios));
+    c.push_back("error");
+    return c;
+  }();
+  return generation ? with_generation : columns;
 }
 
 Json compare_table(const Comparison& c) {
   Json table = Json::array();
   for (std::size_t n = 0; n < c.seq_lens.size(); ++n) {
     const ComparePoint& base = c.at(n, 0);
+    const Json base_generation = c.generation && base.ok ? generation_figures(base.report) : Json::object();
     for (std::size_t v = 0; v < c.variants.size(); ++v) {
       const ComparePoint& p = c.at(n, v);
       Json row = Json::object();
-      for (const std::string& col : compare_columns()) row[col] = nullptr;  // fixes the key order
+      for (const std::string& col : compare_columns(c.generation)) row[col] = nullptr;  // fixes the key order
       row["seq_len"] = p.seq_len;
       row["variant"] = p.variant;
       row["status"] = p.ok ? "ok" : "failed";
@@ -171,6 +208,13 @@ Json compare_table(const Comparison& c) {
           row["macs_ratio"] = ratio_or_null(double(macs), b["macs"].get<double>());
           row["dram_bytes_ratio"] = ratio_or_null(double(dram), double(dram_bytes(b)));
         }
+        if (c.generation) {
+          const Json f = generation_figures(r);
+          for (const std::string& col : generation_figure_columns()) row[col] = f.value(col, Json(nullptr));
+          for (std::size_t k = 0; k < std::size(kGenerationRatios); ++k)
+            row[kGenerationRatios[k]] =
+                ratio_of(f[kGenerationRatioOf[k]], base_generation.value(kGenerationRatioOf[k], Json(nullptr)));
+        }
       }
       table.push_back(std::move(row));
     }
@@ -209,18 +253,65 @@ Json compare_crossover(const Comparison& c) {
   return {{"baseline", c.variants[0]}, {"seq_lens", seq_lens}, {"variants", variants}};
 }
 
+namespace {
+
+// Right-aligned columns under `header`, the first (the variant) left-aligned; a row of one cell is a
+// failed point, printed with the first line of its error.
+void print_aligned(std::ostream& os, const std::vector<std::string>& header,
+                   const std::vector<std::vector<std::string>>& cells, const std::vector<const Json*>& rows) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t k = 0; k < header.size(); ++k) width[k] = header[k].size();
+  for (const auto& line : cells)
+    for (std::size_t k = 0; k < line.size(); ++k) width[k] = std::max(width[k], line[k].size());
+  auto print_line = [&](const std::vector<std::string>& line) {
+    for (std::size_t k = 0; k < line.size(); ++k) {
+      const std::string pad(width[k] - line[k].size(), ' ');
+      os << "  " << (k == 0 ? line[k] + pad : pad + line[k]);
+    }
+    os << "\n";
+  };
+  print_line(header);
+  for (std::size_t v = 0; v < cells.size(); ++v) {
+    if (cells[v].size() > 1) {
+      print_line(cells[v]);
+    } else {
+      const std::string& name = cells[v][0];
+      os << "  " << name << std::string(width[0] - name.size(), ' ')
+         << "  failed: " << first_line((*rows[v])["error"].get<std::string>()) << "\n";
+    }
+  }
+}
+
+std::string milliseconds(const Json& seconds) {
+  if (!seconds.is_number()) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", seconds.get<double>() * 1e3);
+  return buf;
+}
+
+std::string text_or_dash(const Json& v) { return v.is_string() ? v.get<std::string>() : "-"; }
+
+}  // namespace
+
 void print_comparison(std::ostream& os, const Comparison& c, const Json& table, const Json& crossover) {
   static const std::vector<std::string> kHeader = {
       "variant",   "cycles",       "time (us)",    "MACs",       "util",        "DRAM bytes", "SRAM HWM", "attn SRAM",
       "softmax unit", "softmax work", "attn share", "MACs/DRAM B", "bound", "% of bound", "energy (uJ)", "W", "GMAC/s/W",
       "cycles x", "MACs x", "DRAM x", "energy x"};
+  static const std::vector<std::string> kGenerationHeader = {
+      "variant",       "TTFT (ms)",   "TPOT mean (ms)", "TPOT first", "TPOT last", "tokens/s",  "step weights B",
+      "step cache/state B", "step act. B", "cache/state per seq B", "step bound", "TTFT x", "TPOT x", "tokens/s x",
+      "cache/state x", "step DRAM x"};
   const std::size_t nv = c.variants.size();
   for (std::size_t n = 0; n < c.seq_lens.size(); ++n) {
-    std::vector<std::vector<std::string>> cells;
+    std::vector<std::vector<std::string>> cells, generation;
+    std::vector<const Json*> rows;
     for (std::size_t v = 0; v < nv; ++v) {
       const Json& row = table[n * nv + v];
+      rows.push_back(&row);
       if (row["status"] != "ok") {
         cells.push_back({row["variant"].get<std::string>()});
+        generation.push_back(cells.back());
         continue;
       }
       cells.push_back({row["variant"].get<std::string>(), integer(row["cycles"]), fixed(row["time_us"], 3),
@@ -228,36 +319,31 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
                        integer(row["sram_high_water_bytes"]), integer(row["attention_sram_bytes"]),
                        percent(row["softmax_unit_busy"]),
                        percent(row["softmax_work"]), percent(row["attention_array_share"]),
-                       fixed(row["macs_per_dram_byte"], 2),
-                       row["compulsory_binding"].is_string() ? row["compulsory_binding"].get<std::string>() : "-",
+                       fixed(row["macs_per_dram_byte"], 2), text_or_dash(row["compulsory_binding"]),
                        fixed(row["pct_of_compulsory_bound"], 1),
                        row["energy_total_pj"].is_number() ? fixed(row["energy_total_pj"].get<double>() * 1e-6, 3) : "-",
                        fixed(row["average_power_w"], 2), fixed(row["gmacs_per_s_per_w"], 1),
                        fixed(row["cycles_ratio"], 3), fixed(row["macs_ratio"], 3), fixed(row["dram_bytes_ratio"], 3),
                        fixed(row["energy_ratio"], 3)});
+      if (c.generation)
+        generation.push_back({row["variant"].get<std::string>(), milliseconds(row["ttft_s"]),
+                              milliseconds(row["tpot_mean_s"]), milliseconds(row["tpot_first_s"]),
+                              milliseconds(row["tpot_last_s"]), fixed(row["tokens_per_s"], 1),
+                              integer(row["last_step_dram_weights_bytes"]), integer(row["last_step_dram_state_bytes"]),
+                              integer(row["last_step_dram_activations_bytes"]), integer(row["state_bytes_per_sequence"]),
+                              text_or_dash(row["last_step_binding"]), fixed(row["ttft_ratio"], 3),
+                              fixed(row["tpot_ratio"], 3), fixed(row["tokens_per_s_ratio"], 3),
+                              fixed(row["state_bytes_ratio"], 3), fixed(row["step_dram_bytes_ratio"], 3)});
     }
-    std::vector<std::size_t> width(kHeader.size());
-    for (std::size_t k = 0; k < kHeader.size(); ++k) width[k] = kHeader[k].size();
-    for (const auto& line : cells)
-      for (std::size_t k = 0; k < line.size(); ++k) width[k] = std::max(width[k], line[k].size());
-    auto print_line = [&](const std::vector<std::string>& line) {
-      for (std::size_t k = 0; k < line.size(); ++k) {
-        const std::string pad(width[k] - line[k].size(), ' ');
-        os << "  " << (k == 0 ? line[k] + pad : pad + line[k]);
-      }
-      os << "\n";
-    };
-    os << "\nN = " << c.seq_lens[n] << " (x: ratio to " << c.variants[0] << ")\n";
-    print_line(kHeader);
-    for (std::size_t v = 0; v < nv; ++v) {
-      if (cells[v].size() > 1) {
-        print_line(cells[v]);
-      } else {
-        const std::string& name = cells[v][0];
-        os << "  " << name << std::string(width[0] - name.size(), ' ')
-           << "  failed: " << first_line(table[n * nv + v]["error"].get<std::string>()) << "\n";
-      }
-    }
+    os << "\nN = " << c.seq_lens[n] << (c.generation ? " (the prefill; " : " (") << "x: ratio to " << c.variants[0]
+       << ")\n";
+    print_aligned(os, kHeader, cells, rows);
+    if (!c.generation) continue;
+    os << "\ngeneration after a prompt of N = " << c.seq_lens[n];
+    const auto generated = std::find_if(rows.begin(), rows.end(), [](const Json* r) { return (*r)["generate_tokens"].is_number(); });
+    if (generated != rows.end()) os << ", " << (**generated)["generate_tokens"].dump() << " tokens generated";
+    os << " (step: the last decode step; x: ratio to " << c.variants[0] << ")\n";
+    print_aligned(os, kGenerationHeader, generation, rows);
   }
   if (crossover.is_null()) return;
   os << "\ncrossover against " << crossover["baseline"].get<std::string>() << " over the given N ("
@@ -276,9 +362,9 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
   }
 }
 
-std::string compare_csv(const Json& table) {
+std::string compare_csv(const Json& table, bool generation) {
   std::ostringstream out;
-  const std::vector<std::string>& cols = compare_columns();
+  const std::vector<std::string>& cols = compare_columns(generation);
   for (std::size_t k = 0; k < cols.size(); ++k) out << (k ? "," : "") << cols[k];
   out << "\n";
   for (const Json& row : table) {

@@ -22,6 +22,7 @@ struct ComparePoint {
 };
 
 struct Comparison {
+  bool generation = false;             // the points generate: seq_lens are prompt lengths, reports have "generation"
   std::vector<std::int64_t> seq_lens;  // in the order given
   std::vector<std::string> variants;   // in the order given; the first is the baseline of the ratios
   std::vector<ComparePoint> points;    // sequence-length major: points[n * variants.size() + v]
@@ -40,8 +41,16 @@ struct Comparison {
 //   pj_per_token, gmacs_per_s_per_w (GMAC/s per W = GMAC/J), gmacs_per_s_per_mm2, area_mm2 (the
 //   report's energy and area; null without them), attention_energy_share (the energy of op classes qk, pv,
 //   softmax, global, lowrank over that of all classes, each op's own actions: no DRAM background or leakage),
-//   cycles_ratio, macs_ratio, dram_bytes_ratio, energy_ratio (against the first variant at the same N), error.
-const std::vector<std::string>& compare_columns();
+//   cycles_ratio, macs_ratio, dram_bytes_ratio, energy_ratio (against the first variant at the same N),
+//   [generation columns], error.
+// The figures above are the prefill's when the points generate. The generation columns (only with
+// `generation`) are report/generation_report.h's generation_figure_columns (time to first token, time
+// per output token mean / first / last, tokens per second, cache or state bytes per sequence at the
+// end, the last decode step's DRAM bytes split into weights, cache or state and activations, its
+// binding resource), then their ratios to the first variant at the same N: ttft_ratio,
+// tpot_ratio (mean), tokens_per_s_ratio, state_bytes_ratio (per sequence), step_dram_bytes_ratio
+// (the last step's weights + cache or state + activations).
+const std::vector<std::string>& compare_columns(bool generation = false);
 
 // One row per point, in point order. The figures are null for a failed point; a ratio is null when
 // the first variant failed at that N or its figure is 0; error is "" for a point that ran.
@@ -55,10 +64,11 @@ Json compare_table(const Comparison& c);
 // than the first variant, null at none; not_compared: the N at which either run failed.
 Json compare_crossover(const Comparison& c);
 
-// One table per sequence length (rows: variants), then the crossover when there is one.
+// One table per sequence length (rows: variants), with a generation table after each when the points
+// generate, then the crossover when there is one.
 void print_comparison(std::ostream& os, const Comparison& c, const Json& table, const Json& crossover);
 
 // A header line and one line per table row: same table, same bytes.
-std::string compare_csv(const Json& table);
+std::string compare_csv(const Json& table, bool generation = false);
 
 }  // namespace attnsim::cli

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 
 #include "common/errors.h"
 
@@ -79,23 +80,39 @@ void write_generation_steps_csv(const std::string& path, const Json& r) {
   if (!f) throw UserError(path + ": cannot write");
 }
 
+const std::vector<std::string>& generation_figure_columns() {
+  static const std::vector<std::string> columns = {
+      "prefill_tokens",           "generate_tokens",    "ttft_s",
+      "tpot_mean_s",              "tpot_first_s",       "tpot_last_s",
+      "tokens_per_s",             "decode_tokens_per_s", "state_bytes_per_sequence",
+      "last_step_dram_weights_bytes", "last_step_dram_state_bytes", "last_step_dram_activations_bytes",
+      "last_step_binding"};
+  return columns;
+}
+
 void append_generation_figures(const Json& r, std::vector<std::pair<std::string, Json>>* row) {
   if (!r.contains("generation")) return;
   const Json& g = r["generation"];
   const bool steps = !g["tpot_s"].is_null();
-  row->emplace_back("prefill_tokens", g["prefill_tokens"]);
-  row->emplace_back("generate_tokens", g["generate_tokens"]);
-  row->emplace_back("ttft_s", g["ttft_s"]);
-  for (const char* k : {"mean", "first", "last"})
-    row->emplace_back(std::string("tpot_") + k + "_s", steps ? g["tpot_s"][k] : Json(""));
-  row->emplace_back("tokens_per_s", g["tokens_per_s"]);
-  row->emplace_back("decode_tokens_per_s", g["decode_tokens_per_s"]);
-  row->emplace_back("state_bytes_per_sequence", g["state_bytes_per_sequence"]["at_end"]);
   const Json& last = g["steps"].empty() ? Json::object() : g["steps"].back();
-  for (const char* k : {"weights", "state", "activations"})
-    row->emplace_back(std::string("last_step_dram_") + k + "_bytes",
-                      last.contains("dram_bytes") ? last["dram_bytes"][k] : Json(""));
-  row->emplace_back("last_step_binding", last.value("binding", Json("")));
+  auto step_bytes = [&](const char* k) { return last.contains("dram_bytes") ? last["dram_bytes"][k] : Json(""); };
+  // In the order of generation_figure_columns().
+  const Json values[] = {g["prefill_tokens"],
+                         g["generate_tokens"],
+                         g["ttft_s"],
+                         steps ? g["tpot_s"]["mean"] : Json(""),
+                         steps ? g["tpot_s"]["first"] : Json(""),
+                         steps ? g["tpot_s"]["last"] : Json(""),
+                         g["tokens_per_s"],
+                         g["decode_tokens_per_s"],
+                         g["state_bytes_per_sequence"]["at_end"],
+                         step_bytes("weights"),
+                         step_bytes("state"),
+                         step_bytes("activations"),
+                         last.value("binding", Json(""))};
+  const std::vector<std::string>& names = generation_figure_columns();
+  ATTNSIM_ASSERT(std::size(values) == names.size(), "a generation figure without its column name");
+  for (std::size_t i = 0; i < names.size(); ++i) row->emplace_back(names[i], values[i]);
 }
 
 }  // namespace attnsim

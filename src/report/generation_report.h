@@ -17,7 +17,12 @@ void print_generation(std::ostream& os, const Json& report);
 // One row per decode step: step, context, simulated, cycles, time_s, DRAM bytes (weights, state,
 // activations, total), binding.
 void write_generation_steps_csv(const std::string& path, const Json& report);
-// For a report with a "generation" section: its headline columns appended to `row` (nothing otherwise).
+// The headline columns of a generation, in order: prefill_tokens, generate_tokens, ttft_s,
+// tpot_{mean,first,last}_s, tokens_per_s, decode_tokens_per_s, state_bytes_per_sequence (at the end),
+// last_step_dram_{weights,state,activations}_bytes, last_step_binding.
+const std::vector<std::string>& generation_figure_columns();
+// For a report with a "generation" section: its headline columns appended to `row` (nothing otherwise;
+// "" for a figure a generation without decode steps lacks).
 void append_generation_figures(const Json& report, std::vector<std::pair<std::string, Json>>* row);
 
 }  // namespace attnsim
