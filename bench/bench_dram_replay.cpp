@@ -2,7 +2,8 @@
 // DRAM preset (or those named) with the cycle-accurate controller and prints wall time, simulated DRAM
 // cycles, simulated requests per second, bandwidth and its share of the preset's peak, for the fast
 // scheduler (/dram/fast_path, the default) and the reference one, and their wall-time ratio (medians of
-// REPS runs, alternating, in one process: the machine is shared and noisy). Both must simulate the same
+// REPS runs, alternating, in one process: the machine is shared and noisy), and the fast replay's CPU time
+// (user + system of its process: on a loaded machine the wall time overstates it). Both must simulate the same
 // cycles; a differing count is printed as MISMATCH. Target: under 1 s per replay (DRAMSim3 takes 2-12 s
 // and Ramulator 2 4-22 s for these on this kind of machine). The trace driver submits at most one request
 // per DRAM clock, so a preset whose peak exceeds one burst per clock (HBM3, GDDR6: many narrow channels)
@@ -11,10 +12,14 @@
 //   bench_dram_replay [REQUESTS [REPS [PRESET...]]]
 //   bench_dram_replay model [SEQ_LEN [REPS]]   BERT-base, flash, on cloud with HBM2 (default N = 4096):
 //                                              attnsim run with /dram/fast_path true and false
+//   bench_dram_replay refresh [REQUESTS]       random reads with all-bank and per-bank refresh on every preset
+//                                              whose standard has per-bank refresh (/dram/refresh): GB/s of
+//                                              each and the gain
 //   bench_dram_replay calibration              the latency calibration: each run of
 //                                              traces/dramsim3_reference.json replayed here, printed beside
 //                                              DRAMSim3's recorded figures (mean and median read latency in
 //                                              cycles, GB/s; DRAMSim3 is not run)
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,11 +62,17 @@ std::vector<TraceRecord> make_trace(const std::string& kind, std::int64_t n) {
 }
 
 struct Row {
-  double wall_s, cycles, gbps, pct, lat_ns;
+  double wall_s, cpu_s, cycles, gbps, pct, lat_ns;
 };
 
+double cpu_seconds(int who) {
+  struct rusage ru;
+  getrusage(who, &ru);
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 // One replay in a forked child.
-bool replay_once(const char* dev, const char* kind, std::int64_t n, bool fast, Row* out) {
+bool replay_once(const char* dev, const char* kind, std::int64_t n, bool fast, Row* out, bool per_bank = false) {
   int fds[2];
   if (pipe(fds) != 0) return false;
   std::fflush(nullptr);
@@ -71,9 +82,12 @@ bool replay_once(const char* dev, const char* kind, std::int64_t n, bool fast, R
     Row row{};
     DramSpec spec = load_dram_spec(dev);
     spec.fast_path = fast;
+    spec.per_bank_refresh = per_bank;
     auto trace = make_trace(kind, n);
     auto t0 = std::chrono::steady_clock::now();
+    const double c0 = cpu_seconds(RUSAGE_SELF);
     ReplayResult res = run_replay(spec, trace, false);
+    row.cpu_s = cpu_seconds(RUSAGE_SELF) - c0;
     auto t1 = std::chrono::steady_clock::now();
     row.wall_s = std::chrono::duration<double>(t1 - t0).count();
     row.cycles = double(res.cycles);
@@ -100,11 +114,13 @@ int bench_model(std::int64_t seq_len, int reps) {
                                         (fast ? "true" : "false") + "}",
                                     "--out", out_dir + (fast ? "/fast" : "/ref")};
   };
-  std::vector<double> fast_s, ref_s;
+  std::vector<double> fast_s, ref_s, fast_cpu;
   std::int64_t fast_cycles = -1, ref_cycles = -1;
   for (int i = 0; i < reps; ++i) {
     for (bool fast : {true, false}) {
+      const double c0 = cpu_seconds(RUSAGE_CHILDREN);
       const bench::Measurement m = bench::run_once(args(fast), "/dev/null");
+      if (fast) fast_cpu.push_back(cpu_seconds(RUSAGE_CHILDREN) - c0);
       if (m.status != 0) {
         std::printf("attnsim run failed (status %d)\n", m.status);
         return 1;
@@ -115,8 +131,9 @@ int bench_model(std::int64_t seq_len, int reps) {
   }
   const double f = bench::median(fast_s), r = bench::median(ref_s);
   std::printf("BERT-base N = %lld flash, cloud, HBM2: fast %.2f s, reference %.2f s (wall, median of %d), "
-              "reference / fast %.2f; cycles %lld and %lld%s\n",
-              (long long)seq_len, f, r, reps, r / f, (long long)fast_cycles, (long long)ref_cycles,
+              "reference / fast %.2f; fast CPU %.2f s; cycles %lld and %lld%s\n",
+              (long long)seq_len, f, r, reps, r / f, bench::median(fast_cpu), (long long)fast_cycles,
+              (long long)ref_cycles,
               fast_cycles == ref_cycles ? "" : " MISMATCH");
   return fast_cycles == ref_cycles ? 0 : 1;
 }
@@ -173,11 +190,28 @@ int bench_calibration() {
   return 0;
 }
 
+// Random reads with all-bank and with per-bank refresh, on the presets that have it.
+int bench_refresh(std::int64_t n) {
+  std::printf("%-12s %12s %12s %8s\n", "device", "all_bank_GBps", "per_bank_GBps", "gain_%");
+  for (const auto& p : embedded_dram_presets()) {
+    if (load_dram_spec(p.name).banks_per_refresh == 0) continue;
+    Row all{}, pb{};
+    if (!replay_once(p.name, "random", n, true, &all, false) || !replay_once(p.name, "random", n, true, &pb, true)) {
+      std::printf("%-12s failed\n", p.name);
+      return 1;
+    }
+    std::printf("%-12s %12.3f %12.3f %+8.2f\n", p.name, all.gbps, pb.gbps, 100.0 * (pb.gbps / all.gbps - 1.0));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 }  // namespace
 
 // SystemC provides main() and calls sc_main(); every replay elaborates in its own forked child.
 int sc_main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "calibration") return bench_calibration();
+  if (argc > 1 && std::string(argv[1]) == "refresh") return bench_refresh(argc > 2 ? std::atoll(argv[2]) : 1000000);
   if (argc > 1 && std::string(argv[1]) == "model")
     return bench_model(argc > 2 ? std::atoll(argv[2]) : 4096, argc > 3 ? std::atoi(argv[3]) : 3);
   const std::int64_t n = argc > 1 ? std::atoll(argv[1]) : 1000000;
@@ -187,18 +221,19 @@ int sc_main(int argc, char** argv) {
   if (devices.empty())
     for (const auto& p : embedded_dram_presets()) devices.emplace_back(p.name);
   const char* kinds[] = {"sequential", "random", "stride-8KiB", "mix-2:1"};
-  std::printf("%-12s %-12s %9s %9s %7s %12s %12s %9s %7s %10s\n", "device", "trace", "fast_s", "ref_s", "ref/fast",
-              "dram_cycles", "Mreq_per_s", "GB/s", "%peak", "rd_lat_ns");
+  std::printf("%-12s %-12s %9s %9s %7s %10s %12s %12s %9s %7s %10s\n", "device", "trace", "fast_s", "ref_s", "ref/fast",
+              "fast_cpu_s", "dram_cycles", "Mreq_per_s", "GB/s", "%peak", "rd_lat_ns");
   int mismatches = 0;
   for (const std::string& device : devices) {
     const char* dev = device.c_str();
     for (const char* kind : kinds) {
-      std::vector<double> fast_s, ref_s;
+      std::vector<double> fast_s, ref_s, fast_cpu;
       Row fast{}, ref{};
       bool ok = true;
       for (int i = 0; i < reps && ok; ++i) {
         ok = replay_once(dev, kind, n, true, &fast) && replay_once(dev, kind, n, false, &ref);
         fast_s.push_back(fast.wall_s);
+        fast_cpu.push_back(fast.cpu_s);
         ref_s.push_back(ref.wall_s);
       }
       if (!ok) {
@@ -208,8 +243,8 @@ int sc_main(int argc, char** argv) {
       const double f = bench::median(fast_s), r = bench::median(ref_s);
       const bool same = fast.cycles == ref.cycles;
       mismatches += !same;
-      std::printf("%-12s %-12s %9.3f %9.3f %7.2f %12.0f %12.2f %9.2f %7.1f %10.1f%s\n", dev, kind, f, r, r / f,
-                  fast.cycles, double(n) / f * 1e-6, fast.gbps, fast.pct, fast.lat_ns, same ? "" : " MISMATCH");
+      std::printf("%-12s %-12s %9.3f %9.3f %7.2f %10.3f %12.0f %12.2f %9.2f %7.1f %10.1f%s\n", dev, kind, f, r, r / f,
+                  bench::median(fast_cpu), fast.cycles, double(n) / f * 1e-6, fast.gbps, fast.pct, fast.lat_ns, same ? "" : " MISMATCH");
       std::fflush(stdout);
     }
   }

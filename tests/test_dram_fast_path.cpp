@@ -105,6 +105,15 @@ TEST_CASE("dram fast path: loaded synthetic traces give the reference's command 
       require_same(replay_text(spec, trace, true), replay_text(spec, trace, false));
     }
   }
+  // Per-bank refresh: held bank sets inside the scans.
+  for (const char* kind : {"random", "mix"}) {
+    for (const char* preset : {"hbm2", "lpddr5-6400"}) {
+      INFO(kind << " on " << preset << ", per-bank refresh");
+      const DramSpec spec = dram_spec(preset, {{"ranks", 2}, {"refresh", "per_bank"}});
+      const auto trace = synthetic(kind, 20000);
+      require_same(replay_text(spec, trace, true), replay_text(spec, trace, false));
+    }
+  }
 }
 
 TEST_CASE("dram fast path: whole-model runs give the reference's command trace and cycles",

@@ -36,7 +36,7 @@ const char* const kHwExampleCycle = R"({
   "sram": {"banks": 4, "bytes_per_bank": 65536, "port_bytes": 64},
   "dram": {"model": "cycle", "preset": "ddr4-3200", "description": "every controller key", "channels": 1,
            "ranks": 1, "mapping": "RoBaRaCoCh", "read_queue": 32, "write_queue": 32, "write_high": 24,
-           "write_low": 8, "frontend_cycles": 0, "fast_path": true,
+           "write_low": 8, "frontend_cycles": 0, "fast_path": true, "refresh": "all_bank",
            "power_down": {"policy": "idle_cycles", "after_cycles": 100},
            "self_refresh": {"policy": "idle_cycles", "after_cycles": 100000}},
   "energy": {"file": "energy-table.json"}
@@ -66,6 +66,10 @@ const SchemaDescription kDramTiming[] = {
     {"tXP", "power-down exit to the next command to the rank"},
     {"tCKESR", "self-refresh entry to exit: the shortest self-refresh"},
     {"tXS", "self-refresh exit to the next command to the rank"},
+    {"tRFCpb", "per-bank REF to an ACT or REF of a bank it refreshed (tRFCpb, DDR5 tRFCsb, HBM tRFCSB)"},
+    {"tREFIpb", "interval between per-bank REFs of a rank, round robin over its bank sets (tREFI / sets)"},
+    {"tPBR2PBR", "per-bank REF to the next per-bank REF of the rank (LPDDR tPBR2PBR, DDR5 tREFSBRD, HBM tRREFD)"},
+    {"tPBR2ACT", "per-bank REF to an ACT of another bank of the rank"},
 };
 
 std::vector<SchemaDescription> hw_descriptions() {
@@ -119,6 +123,10 @@ std::vector<SchemaDescription> hw_descriptions() {
       {"/dram/fast_path",
        "cycle: simulation only: true (default) the fast scheduler, false the reference scan; the same commands"},
       {"/dram/timing", "cycle: overrides of the device's timing parameters, in DRAM clock cycles (tCK)"},
+      {"/dram/refresh",
+       "cycle: all_bank (a REF to the whole rank every tREFI, after a PREA) or per_bank (where the device has it: "
+       "a per-bank REF to one bank set every tREFIpb, round robin, the other banks serving meanwhile) (default: "
+       "the device's, all_bank in every preset)"},
       {"/dram/power_down",
        "cycle: when an idle rank enters power-down (active if a row is open, precharged otherwise); it leaves it "
        "(PDX, then tXP) when a request for it arrives or its refresh falls due (default off)"},
@@ -356,6 +364,9 @@ std::vector<SchemaDescription> dram_descriptions() {
       {"/organization/rows", "rows per bank (at most 2^24)"},
       {"/organization/columns",
        "column addresses per row, each channel_width_bits wide (at most 65536; at least burst_length)"},
+      {"/organization/banks_per_refresh",
+       "banks one per-bank REF refreshes: 1 (LPDDR4, HBM), 2 (LPDDR5 bank-group mode), the bank groups (DDR5 "
+       "REFsb); absent or 0: the device has no per-bank refresh"},
       {"/timing", "JEDEC timing in DRAM clock cycles (tCK), each from the standard's speed bin or the data sheet"},
       {"/timing/tCK_ps", "the DRAM clock period, in ps: a whole number of femtoseconds"},
       {"/controller", "the controller's defaults for this device; a hardware config's /dram object overrides each"},
@@ -371,6 +382,9 @@ std::vector<SchemaDescription> dram_descriptions() {
       {"/controller/frontend_cycles",
        "DRAM cycles from a request's acceptance until it may be scheduled: the controller and PHY pipeline "
        "(default 0)"},
+      {"/controller/refresh",
+       "all_bank (default) or per_bank: per-bank REFs (organization.banks_per_refresh and the tRFCpb, tREFIpb, "
+       "tPBR2PBR timings needed)"},
       {"/power",
        "the device's currents for the command-level DRAM energy (DRAMPower / Micron power calculator style), or "
        "per_byte_fallback; absent: energy per byte"},
@@ -405,7 +419,10 @@ Json hw_config_schema() {
   const Json ddr4 = parse_json_text(find_dram_preset("ddr4-3200"), "preset:ddr4-3200");
   int n = 0;
   const DramTimingField* fields = dram_timing_fields(&n);
-  for (int i = 0; i < n; ++i) timing[fields[i].name] = ddr4.at("timing").at(fields[i].name);
+  // The per-bank refresh timings, which DDR4 lacks, from HBM2's.
+  const Json hbm2 = parse_json_text(find_dram_preset("hbm2"), "preset:hbm2");
+  for (int i = 0; i < n; ++i)
+    timing[fields[i].name] = (ddr4.at("timing").contains(fields[i].name) ? ddr4 : hbm2).at("timing").at(fields[i].name);
   recorder.begin_document();
   parse_hw_config(cycle, "schema example", &recorder);
   return recorder.schema("attnsim hardware config",
@@ -455,12 +472,16 @@ Json energy_table_schema() {
                          energy_descriptions());
 }
 
-// Every key of a device is read whatever it holds (the controller's with defaults): the example is
-// the DDR4-3200 preset.
+// Every key of a device is read whatever it holds (the controller's with defaults): the examples are the
+// DDR4-3200 preset and the HBM2 one (per-bank refresh keys, per_bank selected).
 Json dram_device_schema() {
   SchemaRecorder recorder;
   recorder.begin_document();
   parse_dram_device(parse_json_text(find_dram_preset("ddr4-3200"), "schema example"), "schema example", &recorder);
+  Json hbm2 = parse_json_text(find_dram_preset("hbm2"), "schema example");
+  hbm2["controller"]["refresh"] = "per_bank";
+  recorder.begin_document();
+  parse_dram_device(hbm2, "schema example", &recorder);
   return recorder.schema("attnsim DRAM device",
                          "A DRAM device for the cycle-accurate controller (configs/dram/*.json, or a file named by "
                          "a hardware config's /dram/preset): organization, JEDEC timing in clock cycles, controller "

@@ -19,7 +19,8 @@ const DramTimingField* dram_timing_fields(int* count) {
       {"tWTR_S", &DramTiming::tWTR_S, 1}, {"tWTR_L", &DramTiming::tWTR_L, 1}, {"tRTP", &DramTiming::tRTP, 1},
       {"tRFC", &DramTiming::tRFC, 1},     {"tREFI", &DramTiming::tREFI, 1},   {"tRTRS", &DramTiming::tRTRS, 0},
       {"tCKE", &DramTiming::tCKE, 1},     {"tXP", &DramTiming::tXP, 1},       {"tCKESR", &DramTiming::tCKESR, 1},
-      {"tXS", &DramTiming::tXS, 1},
+      {"tXS", &DramTiming::tXS, 1},       {"tRFCpb", &DramTiming::tRFCpb, 1}, {"tREFIpb", &DramTiming::tREFIpb, 1},
+      {"tPBR2PBR", &DramTiming::tPBR2PBR, 1}, {"tPBR2ACT", &DramTiming::tPBR2ACT, 0},
   };
   *count = int(sizeof fields / sizeof fields[0]);
   return fields;
@@ -87,8 +88,11 @@ void read_timing(const JsonView& t, DramTiming* timing, bool required) {
     const DramTimingField& f = fields[i];
     // The power-down and self-refresh timings are optional in a device file (files written before them
     // stay valid); a power policy that needs one checks that it is there (check_spec).
+    // So are the per-bank refresh timings (absent where the standard has no per-bank REF).
     const bool power_timing = f.member == &DramTiming::tCKE || f.member == &DramTiming::tXP ||
-                              f.member == &DramTiming::tCKESR || f.member == &DramTiming::tXS;
+                              f.member == &DramTiming::tCKESR || f.member == &DramTiming::tXS ||
+                              f.member == &DramTiming::tRFCpb || f.member == &DramTiming::tREFIpb ||
+                              f.member == &DramTiming::tPBR2PBR || f.member == &DramTiming::tPBR2ACT;
     if ((!required || power_timing) && !t.has(f.name)) continue;
     timing->*f.member = int(
         t.integer(f.name, required ? std::nullopt : std::optional<std::int64_t>(timing->*f.member), f.min, 100000000));
@@ -179,13 +183,15 @@ void read_device(const JsonView& root, DramSpec* spec) {
   spec->speed_grade = root.string("speed_grade", std::string());
   spec->channel_kind = root.string("channel_kind", std::string("channel"));
   JsonView o = root.object("organization");
-  o.reject_unknown_keys({"channel_width_bits", "burst_length", "bank_groups", "banks_per_group", "rows", "columns"});
+  o.reject_unknown_keys(
+      {"channel_width_bits", "burst_length", "bank_groups", "banks_per_group", "rows", "columns", "banks_per_refresh"});
   spec->channel_width_bits = int(o.integer("channel_width_bits", std::nullopt, 8, 1024));
   spec->burst_length = int(o.integer("burst_length", std::nullopt, 2, 64));
   spec->bank_groups = int(o.integer("bank_groups", std::nullopt, 1, 64));
   spec->banks_per_group = int(o.integer("banks_per_group", std::nullopt, 1, 64));
   spec->rows = o.integer("rows", std::nullopt, 1, std::int64_t(1) << 24);
   spec->columns = int(o.integer("columns", std::nullopt, 1, 1 << 16));
+  spec->banks_per_refresh = int(o.integer("banks_per_refresh", 0, 0, 4096));
   for (const char* k : {"channel_width_bits", "burst_length", "bank_groups", "banks_per_group", "rows", "columns"}) {
     if (!o.has(k)) continue;
     const Json& v = (*o.node())[k];
@@ -207,7 +213,8 @@ void read_device(const JsonView& root, DramSpec* spec) {
   read_timing(t, &spec->t, /*required=*/true);
   JsonView c = root.object("controller");
   c.reject_unknown_keys(
-      {"channels", "ranks", "mapping", "read_queue", "write_queue", "write_high", "write_low", "frontend_cycles"});
+      {"channels", "ranks", "mapping", "read_queue", "write_queue", "write_high", "write_low", "frontend_cycles",
+       "refresh"});
   spec->channels = int(c.integer("channels", 1, 1, 1024));
   spec->ranks = int(c.integer("ranks", 1, 1, 16));
   spec->mapping = c.string("mapping", std::string("RoBaRaCoCh"));
@@ -216,6 +223,7 @@ void read_device(const JsonView& root, DramSpec* spec) {
   spec->write_high = int(c.integer("write_high", 24, 1, 1024));
   spec->write_low = int(c.integer("write_low", 8, 0, 1024));
   spec->frontend_cycles = int(c.integer("frontend_cycles", 0, 0, 100000));
+  spec->per_bank_refresh = c.choice("refresh", std::string("all_bank"), {"all_bank", "per_bank"}) == "per_bank";
 }
 
 // Problems of a preset document become problems of the /dram/preset key that named it.
@@ -261,6 +269,22 @@ void check_spec(const JsonView& d, const DramSpec& s) {
                  " cycles, or a refresh falls due before a request opened after the previous one can be served, "
                  "and refresh starves every request",
              t.tREFI);
+  if (s.per_bank_refresh) {
+    // Named after the key that asked for it: /dram/refresh (or the device's controller.refresh).
+    const std::string key = d.has("refresh") ? d.child_path("refresh") : d.child_path("controller") + "/refresh";
+    if (s.banks_per_refresh == 0 || t.tRFCpb == 0 || t.tREFIpb == 0 || t.tPBR2PBR == 0)
+      diag.add(key, "\"per_bank\" needs a device with per-bank refresh (" + (s.standard.empty() ? "this device" : s.standard) +
+                        " here: organization.banks_per_refresh and the timings tRFCpb, tREFIpb, tPBR2PBR); use \"all_bank\"");
+    else if (s.banks_per_rank() % s.banks_per_refresh != 0)
+      diag.add(key, "\"per_bank\": banks_per_refresh (" + std::to_string(s.banks_per_refresh) +
+                        ") must divide the banks of a rank (" + std::to_string(s.banks_per_rank()) + ")");
+    else if (std::int64_t(t.tREFIpb) * s.refresh_sets() > t.tREFI || t.tREFIpb <= t.tPBR2PBR + t.tRP + t.tRAS)
+      diag.add(d.child_path("timing") + "/tREFIpb",
+               "must be at most tREFI / bank sets (" + std::to_string(t.tREFI / s.refresh_sets()) +
+                   ": every bank refreshed each tREFI) and above tPBR2PBR + tRP + tRAS (" +
+                   std::to_string(t.tPBR2PBR + t.tRP + t.tRAS) + ": the set can be closed and refreshed in time)",
+               t.tREFIpb);
+  }
   if (s.power_down_after_cycles > 0 && (t.tCKE == 0 || t.tXP == 0))
     diag.add(d.child_path("power_down"), "needs the device's tCKE and tXP (its timing, or /dram/timing)");
   if (s.self_refresh_after_cycles > 0 && (t.tCKESR == 0 || t.tXS == 0))
@@ -277,7 +301,7 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   if (!d.is_object()) return spec;
   d.reject_unknown_keys({"model", "preset", "channels", "ranks", "mapping", "read_queue", "write_queue", "write_high",
                          "write_low", "frontend_cycles", "fast_path", "timing", "description", "power_down",
-                         "self_refresh"});
+                         "self_refresh", "refresh"});
   d.string("description", std::string());
   std::string preset = d.string("preset", std::nullopt);
   if (preset.empty()) return spec;  // recorded as required by string()
@@ -301,6 +325,9 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   spec.write_low = int(d.integer("write_low", spec.write_low, 0, 1024));
   spec.frontend_cycles = int(d.integer("frontend_cycles", spec.frontend_cycles, 0, 100000));
   spec.fast_path = d.boolean("fast_path", true);
+  spec.per_bank_refresh =
+      d.choice("refresh", std::string(spec.per_bank_refresh ? "per_bank" : "all_bank"), {"all_bank", "per_bank"}) ==
+      "per_bank";
   spec.power_down_after_cycles = read_power_policy(d, "power_down");
   spec.self_refresh_after_cycles = read_power_policy(d, "self_refresh");
   JsonView t = d.object("timing", /*required=*/false);

@@ -43,6 +43,12 @@ struct DramTiming {
   int tXP = 0;     // power-down exit (PDX) to any command of the rank
   int tCKESR = 0;  // self-refresh entry (SRE) to exit (SRX): the shortest self-refresh
   int tXS = 0;     // self-refresh exit (SRX) to any command of the rank
+  // Per-bank refresh (used only with /dram/refresh "per_bank"; 0 where the standard has none): one REFpb
+  // (LPDDR4/5 REFpb, DDR5 REFsb, HBM2/3 REFPB) refreshes a set of banks_per_refresh banks of the rank.
+  int tRFCpb = 0;    // REFpb to ACT or REFpb of a refreshed bank
+  int tREFIpb = 0;   // interval between REFpbs of a rank (round robin over its bank sets: tREFI / sets)
+  int tPBR2PBR = 0;  // REFpb to the next REFpb of the rank (another bank set)
+  int tPBR2ACT = 0;  // REFpb to an ACT of another bank of the rank
 };
 
 struct DramTimingField {
@@ -99,6 +105,13 @@ struct DramSpec {
   int write_high = 24;      // enter write drain when the write queue holds this many
   int write_low = 8;        // leave write drain when it holds this many or fewer (and reads wait)
   int frontend_cycles = 0;  // controller/PHY pipeline: cycles from acceptance until a request may be scheduled
+  // Refresh (/dram/refresh, the device's controller "refresh"): "all_bank" (default: REF to a whole rank every
+  // tREFI, after a PREA) or "per_bank" (where the standard has it: a REFpb to one bank set every tREFIpb, round
+  // robin, the rank's other banks serving meanwhile). A per-bank REF refreshes the banks whose flat index in the
+  // rank (bank_group x banks_per_group + bank) is congruent to its set modulo refresh_sets(): one bank (LPDDR4,
+  // HBM), a bank pair (LPDDR5 BG mode), or the same bank of every bank group (DDR5 REFsb).
+  bool per_bank_refresh = false;
+  int banks_per_refresh = 0;  // the device's (organization): banks one per-bank REF refreshes; 0: no per-bank REF
   // Power policy (/dram/power_down, /dram/self_refresh; "idle_cycles" with after_cycles, or "off" = 0): a rank
   // with no queued request enters power-down after_cycles after its last RD/WR (active power-down if a row is
   // open, precharged power-down otherwise) and self-refresh (all banks precharged first) after its own
@@ -115,6 +128,7 @@ struct DramSpec {
   int burst_bytes() const { return channel_width_bits / 8 * burst_length; }
   int burst_cycles() const { return burst_length / 2; }  // data bus cycles per burst (DDR)
   int bursts_per_row() const { return columns / burst_length; }
+  int refresh_sets() const { return banks_per_refresh > 0 ? banks_per_rank() / banks_per_refresh : 0; }
   std::int64_t row_bytes() const { return std::int64_t(columns) * channel_width_bits / 8; }
   std::int64_t capacity_bytes() const;
   // The shortest tREFI at which a request can always be served between two refreshes (dram_spec.cpp).

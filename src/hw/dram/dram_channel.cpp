@@ -26,8 +26,9 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
       read_q_(size_t(spec.read_queue)),
       write_q_(size_t(spec.write_queue)) {
   // Refreshes of the ranks are staggered evenly over tREFI (as DRAMSim3's rank-level staggered policy).
-  for (int r = 0; r < spec.ranks; ++r)
-    ranks_[size_t(r)].refresh_due = spec.t.tREFI + std::int64_t(r) * spec.t.tREFI / spec.ranks;
+  // Per-bank refresh: every tREFIpb, staggered likewise.
+  const std::int64_t refi = spec.per_bank_refresh ? spec.t.tREFIpb : spec.t.tREFI;
+  for (int r = 0; r < spec.ranks; ++r) ranks_[size_t(r)].refresh_due = refi + std::int64_t(r) * refi / spec.ranks;
   const size_t power_ranks = size_t((id_ + 1) * spec.ranks);
   if (stats_->rank_power.size() < power_ranks) stats_->rank_power.resize(power_ranks);
   next_cycle_ = std::min(ranks_[0].refresh_due, next_power_cycle());
@@ -60,6 +61,14 @@ std::int64_t DramChannel::earliest(DramCommand cmd, int r, int g, int b) const {
       return std::max({bank_at(r, g, b).next_wr, group_at(r, g).next_wr, rk.next_wr});
     case DramCommand::REF:
       return rk.next_ref;
+    case DramCommand::REFPB: {
+      // Every bank of the set closed for tRP, its last REFpb's tRFCpb over (both in the bank's next_act), the
+      // rank's last REFpb tPBR2PBR ago, and the rank awake for tXP / tXS (its PRE floor).
+      std::int64_t e = std::max(rk.next_refpb, rk.next_pre);
+      const int set = g * spec_.banks_per_group + b;
+      for (int k = 0; k < spec_.banks_per_refresh; ++k) e = std::max(e, banks_[size_t(pb_bank(r, set, k))].next_act);
+      return e;
+    }
   }
   return kNever;
 }
@@ -99,6 +108,7 @@ std::int64_t DramChannel::earliest_for(DramCommand cmd, const DramRequest& q) co
 //   WR  : same bank PRE c+CWL+BL2+tWR (rank PREA too); same group WR c+tCCD_L, RD c+CWL+BL2+tWTR_L;
 //         rank WR c+tCCD_S, RD c+CWL+BL2+tWTR_S; other ranks WR c+BL2+tRTRS, RD c+CWL+BL2+tRTRS-CL.
 //   REF : rank ACT and REF c+tRFC.
+//   REFpb: the set's banks ACT and REFpb c+tRFCpb; rank ACT c+tPBR2ACT, REFpb c+tPBR2PBR, SRE c+tRFCpb.
 //   Every command raises the rank's earliest PDE/SRE: RD c+CL+BL2+1 (tRDPDEN), WR c+CWL+BL2+tWR (tWRPDEN),
 //   others c+1. PDE: PDX c+tCKE. PDX: every command of the rank c+tXP, the next PDE c+max(tCKE, tXP).
 //   SRE: SRX c+tCKESR. SRX: every command c+tXS, and the next REF falls due tREFI later (the rank refreshed
@@ -199,6 +209,18 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
       raise(rk.next_ref, c + t.tRFC);
       break;
     }
+    case DramCommand::REFPB: {
+      const int set = g * spec_.banks_per_group + b;
+      for (int k = 0; k < spec_.banks_per_refresh; ++k) {
+        Bank& bk = banks_[size_t(pb_bank(r, set, k))];
+        ATTNSIM_ASSERT(bk.open_row < 0, "REFpb to an open bank");
+        raise(bk.next_act, c + t.tRFCpb);
+      }
+      raise(rk.next_act, c + t.tPBR2ACT);
+      raise(rk.next_refpb, c + t.tPBR2PBR);
+      raise(rk.next_ref, c + t.tRFCpb);
+      break;
+    }
     case DramCommand::PDE:
     case DramCommand::PDX:
     case DramCommand::SRE:
@@ -229,7 +251,8 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
     rec.cmd = cmd;
     rec.channel = id_;
     rec.rank = r;
-    const bool rank_cmd = !(cmd == DramCommand::ACT || cmd == DramCommand::PRE || is_column(cmd));
+    const bool rank_cmd =
+        !(cmd == DramCommand::ACT || cmd == DramCommand::PRE || cmd == DramCommand::REFPB || is_column(cmd));
     rec.bank_group = rank_cmd ? -1 : g;
     rec.bank = rank_cmd ? -1 : b;
     rec.row = (cmd == DramCommand::ACT || is_column(cmd)) ? row : -1;
@@ -290,7 +313,7 @@ std::int64_t DramChannel::wake_cycle_for_last_enqueued(bool is_write) const {
   if (is_write != write_mode_) return kNever;
   const DramRequest& q = is_write ? write_q_[size_t(n_write_ - 1)] : read_q_[size_t(n_read_ - 1)];
   if (ranks_[size_t(q.loc.rank)].power != Power::Awake) return 0;  // its exit may issue now: let the step decide
-  if (ranks_[size_t(q.loc.rank)].refresh_pending) return kNever;
+  if (ranks_[size_t(q.loc.rank)].refresh_pending || banks_[size_t(q.bank_index)].refresh_hold) return kNever;
   return std::max(q.ready_cycle, earliest_for(next_command(q), q));
 }
 
@@ -306,7 +329,7 @@ std::int64_t DramChannel::active_rank_cycles(std::int64_t end) const {
 
 int DramChannel::refreshes_pending() const {
   int n = 0;
-  for (const Rank& rk : ranks_) n += rk.refresh_pending;
+  for (const Rank& rk : ranks_) n += refresh_owed(rk);
   return n;
 }
 
@@ -315,11 +338,58 @@ void DramChannel::catch_up(std::int64_t cycle) {
   while (next_cycle_ < cycle) step(next_cycle_);
 }
 
+DramCommand DramChannel::pb_next_command(int r, int* bank, std::int64_t* earliest_cycle) const {
+  const Rank& rk = ranks_[size_t(r)];
+  DramCommand c = DramCommand::REFPB;
+  *bank = pb_bank(r, rk.pb_set, 0);
+  *earliest_cycle = kNever;
+  for (int k = 0; k < spec_.banks_per_refresh; ++k) {  // the open bank whose PRE can issue first
+    const int i = pb_bank(r, rk.pb_set, k);
+    const Bank& bk = banks_[size_t(i)];
+    if (bk.open_row < 0) continue;
+    const std::int64_t e = std::max(bk.next_pre, rk.next_pre);
+    if (e < *earliest_cycle) c = DramCommand::PRE, *bank = i, *earliest_cycle = e;
+  }
+  if (c == DramCommand::REFPB) {
+    const int bpr = spec_.banks_per_rank();
+    *earliest_cycle = earliest(c, r, (rk.pb_set % bpr) / spec_.banks_per_group, rk.pb_set % spec_.banks_per_group);
+  }
+  return c;
+}
+
+// Per-bank refresh of rank r: when its REFpb falls due, the set's banks are held (no request is served from
+// them), closed by a PRE each, then refreshed; the rank's other banks keep serving.
+void DramChannel::step_refresh_per_bank(int r, std::int64_t cycle, StepResult* res) {
+  Rank& rk = ranks_[size_t(r)];
+  if (!rk.pb_pending && cycle >= rk.refresh_due) {
+    rk.pb_pending = true;
+    for (int k = 0; k < spec_.banks_per_refresh; ++k) banks_[size_t(pb_bank(r, rk.pb_set, k))].refresh_hold = true;
+  }
+  if (!rk.pb_pending) return;
+  int bank;
+  std::int64_t e;
+  const DramCommand c = pb_next_command(r, &bank, &e);
+  if (e > cycle) return;
+  const int flat = bank % spec_.banks_per_rank(), g = flat / spec_.banks_per_group, b = flat % spec_.banks_per_group;
+  issue(c, r, g, b, -1, cycle);
+  res->issued = true;
+  res->command = CommandRecord{cycle, c, id_, r, g, b, -1, -1};
+  if (c != DramCommand::REFPB) return;
+  for (int k = 0; k < spec_.banks_per_refresh; ++k) banks_[size_t(pb_bank(r, rk.pb_set, k))].refresh_hold = false;
+  rk.pb_set = (rk.pb_set + 1) % spec_.refresh_sets();
+  rk.refresh_due += spec_.t.tREFIpb;
+  rk.pb_pending = false;
+}
+
 void DramChannel::step_refresh(std::int64_t cycle, StepResult* res) {
   // 1. Refresh: a rank whose REF is due is closed (PREA) and refreshed before anything else.
   for (int r = 0; r < spec_.ranks && !res->issued; ++r) {
     Rank& rk = ranks_[size_t(r)];
     if (rk.power != Power::Awake) continue;  // power-down: step_power_exit wakes it; self-refresh needs no REF
+    if (spec_.per_bank_refresh) {
+      step_refresh_per_bank(r, cycle, res);
+      continue;
+    }
     if (!rk.refresh_pending && cycle >= rk.refresh_due) rk.refresh_pending = true;
     if (!rk.refresh_pending) continue;
     const DramCommand c = rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF;
@@ -385,6 +455,13 @@ std::int64_t DramChannel::next_refresh_cycle() const {
   for (int r = 0; r < spec_.ranks; ++r) {
     const Rank& rk = ranks_[size_t(r)];
     if (rk.power != Power::Awake) continue;  // next_power_cycle() covers the exit
+    if (spec_.per_bank_refresh) {
+      std::int64_t e = rk.refresh_due;
+      int bank;
+      if (rk.pb_pending) pb_next_command(r, &bank, &e);
+      next = std::min(next, e);
+      continue;
+    }
     const std::int64_t e = rk.refresh_pending
                                ? earliest(rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF, r, 0, 0)
                                : rk.refresh_due;
@@ -411,7 +488,9 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
       DramCommand pick_cmd = DramCommand::ACT;
       for (int i = 0; i < *n; ++i) {
         const DramRequest& rq = q[i];
-        if (rq.ready_cycle > cycle || rank_blocked(ranks_[size_t(rq.loc.rank)])) continue;
+        if (rq.ready_cycle > cycle || rank_blocked(ranks_[size_t(rq.loc.rank)]) ||
+            banks_[size_t(rq.bank_index)].refresh_hold)
+          continue;
         const DramCommand c = next_command(rq);
         if (c == DramCommand::PRE && row_hit_pending(rq)) continue;
         if (pick >= 0 && !is_column(c)) continue;  // an older ACT/PRE is already chosen; only a hit beats it
@@ -432,7 +511,7 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
   const int n = write_mode_ ? n_write_ : n_read_;
   for (int i = 0; i < n && next > base; ++i) {
     const DramRequest& rq = q[i];
-    if (rank_blocked(ranks_[size_t(rq.loc.rank)])) continue;
+    if (rank_blocked(ranks_[size_t(rq.loc.rank)]) || banks_[size_t(rq.bank_index)].refresh_hold) continue;
     const DramCommand c = next_command(rq);
     if (c == DramCommand::PRE && row_hit_pending(rq)) continue;
     std::int64_t e = earliest_for(c, rq);
@@ -484,6 +563,7 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
         const Rank& rk = ranks_[size_t(rq.loc.rank)];
         if (rank_blocked(rk)) continue;
         const Bank& bk = banks_[size_t(rq.bank_index)];
+        if (bk.refresh_hold) continue;
         const BankGroup& gp = groups_[size_t(rq.group_index)];
         std::int64_t e;
         DramCommand c;
@@ -535,6 +615,7 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
       const Rank& rk = ranks_[size_t(rq.loc.rank)];
       if (rank_blocked(rk)) continue;
       const Bank& bk = banks_[size_t(rq.bank_index)];
+      if (bk.refresh_hold) continue;
       const BankGroup& gp = groups_[size_t(rq.group_index)];
       std::int64_t e;
       if (bk.open_row == rq.loc.row) {
@@ -598,7 +679,7 @@ void DramChannel::record_rank_command(DramCommand cmd, int r, int, int, std::int
       rk.power = Power::Awake;
       wake(c + t.tXS);
       raise(rk.next_pde, c + t.tXS);
-      rk.refresh_due = c + t.tREFI;
+      rk.refresh_due = c + (spec_.per_bank_refresh ? t.tREFIpb : t.tREFI);
       break;
     default:
       break;
@@ -646,7 +727,7 @@ void DramChannel::step_power_entry(std::int64_t cycle, StepResult* res) {
   if (spec_.power_down_after_cycles == 0 && spec_.self_refresh_after_cycles == 0) return;
   for (int r = 0; r < spec_.ranks; ++r) {
     const Rank& rk = ranks_[size_t(r)];
-    if (rk.power != Power::Awake || rk.queued > 0 || rk.refresh_pending) continue;
+    if (rk.power != Power::Awake || rk.queued > 0 || refresh_owed(rk)) continue;
     DramCommand c;
     if (wants_self_refresh(rk, cycle))
       c = rk.open_banks > 0 ? DramCommand::PREA : DramCommand::SRE;
@@ -672,7 +753,7 @@ std::int64_t DramChannel::next_power_cycle() const {
       e = std::max(want, earliest(DramCommand::PDX, r, 0, 0));
     } else if (rk.power == Power::SelfRefresh) {
       if (rk.queued > 0) e = earliest(DramCommand::SRX, r, 0, 0);
-    } else if (rk.queued == 0 && !rk.refresh_pending) {
+    } else if (rk.queued == 0 && !refresh_owed(rk)) {
       if (sr_after > 0) {
         const DramCommand c = rk.open_banks > 0 ? DramCommand::PREA : DramCommand::SRE;
         e = std::max(rk.idle_since + sr_after, earliest(c, r, 0, 0));

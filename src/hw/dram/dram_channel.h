@@ -107,6 +107,7 @@ class DramChannel {
     // Per queue (0 read, 1 write): queued requests whose row is this bank's open row. Kept up to date on
     // enqueue, ACT, PRE/PREA and completion, so FR-FCFS needs no extra pass over the queue.
     int row_hits[2] = {0, 0};
+    bool refresh_hold = false;  // its bank set's per-bank REF is pending: FR-FCFS leaves its requests alone
   };
   struct BankGroup {
     std::int64_t next_act = 0, next_rd = 0, next_wr = 0;
@@ -119,8 +120,11 @@ class DramChannel {
     int act_window_pos = 0;
     int acts = 0;
     int open_banks = 0;
-    std::int64_t refresh_due = 0;
-    bool refresh_pending = false;
+    std::int64_t refresh_due = 0;  // the next REF (all-bank) or REFpb (per-bank) falls due
+    bool refresh_pending = false;  // an all-bank REF is due: the rank is closed and refreshed first
+    bool pb_pending = false;       // a per-bank REF is due: its bank set (pb_set) is closed and refreshed first
+    int pb_set = 0;                // the bank set of the next per-bank REF (round robin)
+    std::int64_t next_refpb = 0;   // tPBR2PBR after the last REFpb
     // Power policy (DramSpec::power_down_after_cycles, self_refresh_after_cycles).
     Power power = Power::Awake;
     std::int64_t power_since = 0;  // cycle of the PDE or SRE while not awake
@@ -134,6 +138,12 @@ class DramChannel {
   // Whether FR-FCFS must leave a rank's requests alone: a refresh is pending, or the rank is powered down or in
   // self-refresh (its exit is issued first).
   static bool rank_blocked(const Rank& rk) { return rk.refresh_pending || rk.power != Power::Awake; }
+  // Per-bank refresh: the flat bank indices (in banks_) of rank r's bank set, and the next refresh command the
+  // pending set needs (a PRE of an open bank, else the REFpb) with its earliest cycle.
+  int pb_bank(int r, int set, int k) const { return r * spec_.banks_per_rank() + set + k * spec_.refresh_sets(); }
+  DramCommand pb_next_command(int r, int* bank, std::int64_t* earliest) const;
+  void step_refresh_per_bank(int r, std::int64_t cycle, StepResult* res);
+  bool refresh_owed(const Rank& rk) const { return rk.refresh_pending || rk.pb_pending; }
 
   Bank& bank_at(int r, int g, int b) { return banks_[size_t((r * spec_.bank_groups + g) * spec_.banks_per_group + b)]; }
   const Bank& bank_at(int r, int g, int b) const {

@@ -29,6 +29,8 @@ const char* to_string(DramCommand c) {
       return "SRE";
     case DramCommand::SRX:
       return "SRX";
+    case DramCommand::REFPB:
+      return "REFpb";
   }
   return "?";
 }
@@ -131,7 +133,10 @@ Json DramStats::to_json(const DramSpec& spec, std::int64_t elapsed_cycles) const
                      // Nine decimals: a few hits in millions of requests must not read as 0.
                      {"hit_rate", round9(classified ? double(row_hits) / double(classified) : 0.0)}};
   Json cmds;
-  for (int i = 0; i < kDramCommandKinds; ++i) cmds[to_string(DramCommand(i))] = commands[size_t(i)];
+  // REFpb only where per-bank refresh is on: the all-bank reports keep their keys.
+  for (int i = 0; i < kDramCommandKinds; ++i)
+    if (DramCommand(i) != DramCommand::REFPB || spec.per_bank_refresh) cmds[to_string(DramCommand(i))] = commands[size_t(i)];
+  j["refresh"] = spec.per_bank_refresh ? "per_bank" : "all_bank";
   j["commands"] = cmds;
   // What the command-level energy prices beside the commands (report/dram_energy.h).
   const std::uint64_t rank_cycles = std::uint64_t(std::max<std::int64_t>(elapsed_cycles, 0)) *

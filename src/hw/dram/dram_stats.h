@@ -18,8 +18,9 @@
 namespace attnsim {
 
 // PDE/PDX: power-down entry and exit; SRE/SRX: self-refresh entry and exit (rank commands, as PREA and REF).
-enum class DramCommand : std::uint8_t { ACT, PRE, PREA, RD, WR, REF, PDE, PDX, SRE, SRX };
-inline constexpr int kDramCommandKinds = 10;
+// REFPB: a per-bank refresh (LPDDR REFpb, DDR5 REFsb, HBM REFPB) of one bank set, named by its first bank.
+enum class DramCommand : std::uint8_t { ACT, PRE, PREA, RD, WR, REF, PDE, PDX, SRE, SRX, REFPB };
+inline constexpr int kDramCommandKinds = 11;
 const char* to_string(DramCommand c);
 
 struct DramSpec;

@@ -28,7 +28,9 @@ const JedecSpeedGrade kTable[] = {
      both(20, 21), ns(15), both(2, 2.5), both(4, 7.5), both(4, 7.5), ns(350),
      7800, 8, 1, "JESD79-4C DDR4-3200AA, 8Gb x8",
      // tCKE max(3 nCK, 5 ns), tXP max(4 nCK, 6 ns), tCKESR = tCKE + 1 nCK, tXS = tRFC1 + 10 ns (JESD79-4C).
-     both(3, 5), both(4, 6), both(4, 5.625), ns(360)},
+     both(3, 5), both(4, 6), both(4, 5.625), ns(360),
+     // No per-bank refresh in DDR4.
+     0, {}, {}, {}},
     // DDR5-4800B (40-39-39), 16Gb, x8 (1 KB page), one 32-bit subchannel, BL16. JESD79-5B: tAA 16.67 ns
     // (CL 40), tRCD = tRP 16 ns, tRAS 32 ns, tRC = tRAS + tRP; CWL = CL - 2; tCCD_S 8 nCK,
     // tCCD_L max(8 nCK, 5 ns), tRRD_S 8 nCK, tRRD_L max(8 nCK, 5 ns), tFAW(1K) max(32 nCK, 13.333 ns),
@@ -43,7 +45,10 @@ const JedecSpeedGrade kTable[] = {
      // DDR5 has no CKE: power-down by the PDE/PDX commands, tPD max(8 nCK, 7.5 ns) as tCKE, tXP max(8 nCK,
      // 7.5 ns); self-refresh: tCSL 10 ns as the shortest self-refresh (tCKESR), tXS = tRFC1 (295 ns) rounded up
      // with 10 ns as DDR4 (APPROXIMATE: JESD79-5B lists tXS = tRFC1 for the 1x refresh mode).
-     both(8, 7.5), both(8, 7.5), ns(10), ns(305)},
+     both(8, 7.5), both(8, 7.5), ns(10), ns(305),
+     // Same-bank refresh (REFsb, JESD79-5B): one REFsb refreshes the same bank of all 8 bank groups; tRFCsb(16Gb)
+     // 130 ns; tREFSBRD 30 ns from a REFsb to a REFsb or an ACT of another bank.
+     8, ns(130), ns(30), ns(30)},
     // LPDDR4-4266, 8Gb per channel, x16 channel, 8 banks, BL16. JESD209-4B at tCK 0.468 ns: RL 36 / WL 18
     // (set A, no DBI), tRCD 18 ns, tRPpb 18 ns, tRPab 21 ns, tRAS 42 ns, tRC = tRAS + tRPpb = 60 ns,
     // tCCD 8 nCK, tRRD max(4 nCK, 10 ns), tFAW 40 ns, tWR max(4 nCK, 18 ns), tWTR max(8 nCK, 10 ns),
@@ -55,7 +60,10 @@ const JedecSpeedGrade kTable[] = {
      3904, 8, 2, "JESD209-4B LPDDR4-4266, 8Gb per channel",
      // tCKE max(4 nCK, 7.5 ns), tXP max(5 nCK, 7.5 ns), tSR (shortest self-refresh) max(3 nCK, 15 ns) as tCKESR,
      // tXSR = tRFCab + 7.5 ns as tXS (JESD209-4B).
-     both(4, 7.5), both(5, 7.5), both(3, 15), ns(287.5)},
+     both(4, 7.5), both(5, 7.5), both(3, 15), ns(287.5),
+     // Per-bank refresh (REFpb, JESD209-4B): one bank; tRFCpb(8Gb) 140 ns, tPBR2PBR 90 ns, REFpb to an ACT of
+     // another bank tRRD (max(4 nCK, 10 ns)).
+     1, ns(140), ns(90), both(4, 10)},
     // LPDDR5-6400, 16Gb per channel, x16 channel, bank-group mode (4 bank groups x 4 banks), BL16.
     // JESD209-5B, CK 800 MHz = 4 of the DRAM clocks here (0.3125 ns, two beats each): RL 17 CK (set 0,
     // no DBI/ECC) = 68, WL 9 CK (set A) = 36, tCCD_S 2 CK = 8 (one BL16 burst), tCCD_L 4 CK = 16 (BG
@@ -69,7 +77,10 @@ const JedecSpeedGrade kTable[] = {
      3906, 8, 2, "JESD209-5B LPDDR5-6400, 16Gb per channel, BG mode",
      // APPROXIMATE, as LPDDR4 (JESD209-5B names them tCSPD/tXP/tSR/tXSR, in CK = 4 clocks here): power-down
      // entry to exit 7.5 ns, tXP max(3 CK = 12, 7.5 ns), tSR max(3 CK, 15 ns), tXSR = tRFCab + 7.5 ns.
-     ns(7.5), both(12, 7.5), both(12, 15), ns(287.5)},
+     ns(7.5), both(12, 7.5), both(12, 15), ns(287.5),
+     // Per-bank refresh (REFpb, JESD209-5B), BG mode: one REFpb refreshes a bank pair (BA in BGn and BGn+2:
+     // flat indices 8 apart); tRFCpb(16Gb) 140 ns, tpbR2pbR 90 ns, tpbR2act 7.5 ns.
+     2, ns(140), ns(90), ns(7.5)},
     // HBM2 2.0 Gb/s (1 GHz), 8Gb per channel, 128-bit legacy channel, BL4. JESD235A values as DRAMSim3's
     // HBM2_8Gb_x128 tabulates them: RL 14, WL 4, tRCD 14 ns, tRP 14 ns, tRAS 34 ns, tRC = tRAS + tRP,
     // tCCD_S 1 / tCCD_L 2 nCK in BL2 units, which a BL4 burst (2 clocks) makes 2 / 2; tRRD_S 4,
@@ -80,7 +91,10 @@ const JedecSpeedGrade kTable[] = {
      ck(30), ck(16), ck(6), ck(8), ck(4), ns(260),
      3900, 8, 1, "JESD235A HBM2 2.0 Gb/s, 8Gb per channel (DRAMSim3 HBM2_8Gb_x128)",
      // DRAMSim3's HBM2_8Gb_x128: tCKE 8, tXP 8 nCK, tXS 268 (= tRFC + 8); tCKESR = tCKE + 1 nCK as DDR4.
-     ck(8), ck(8), ck(9), ck(268)},
+     ck(8), ck(8), ck(9), ck(268),
+     // Per-bank refresh (REFSB, JESD235A): one bank; tRFCSB(8Gb) 160 ns, tRREFD 8 nCK from a REFSB to a REFSB
+     // or an ACT of another bank.
+     1, ns(160), ck(8), ck(8)},
     // HBM3 6.4 Gb/s, 32-bit pseudo-channel, BL8, modelled at 3.2 GHz (two beats per clock). JESD238A leaves
     // several values to the vendor; typical ones: CL 15 ns, WL 5 ns, tRCD 14 ns, tRP 14 ns, tRAS 33 ns,
     // tRC 47 ns, tCCD_S 4 / tCCD_L 8 clocks (one BL8 burst = 4), tRRD_S 2 ns, tRRD_L 3 ns, tFAW 16 ns,
@@ -92,7 +106,9 @@ const JedecSpeedGrade kTable[] = {
      3900, 8, 2, "JESD238A HBM3 6.4 Gb/s (vendor-typical values where the standard leaves them open)",
      // APPROXIMATE (vendor-specific in JESD238A): tCKE 7.5 ns, tXP 7.5 ns, shortest self-refresh 15 ns,
      // tXS = tRFCab + 10 ns.
-     ns(7.5), ns(7.5), ns(15), ns(360)},
+     ns(7.5), ns(7.5), ns(15), ns(360),
+     // Per-bank refresh (REFpb, JESD238A), one bank; APPROXIMATE (vendor-specific): tRFCpb 160 ns, tRREFD 8 ns.
+     1, ns(160), ns(8), ns(8)},
     // GDDR6 16 Gb/s, x16 channel (two per device), 16Gb device (8Gb per channel: 4 bank groups x 4 banks,
     // 2 KB page), BL16, modelled at 8 GHz (two beats per clock; CK 2 GHz = 4 clocks). JESD250 leaves the
     // AC timings to the vendors; vendor-typical values after the Micron MT61K (GDDR6) and DRAMSim3
@@ -106,7 +122,9 @@ const JedecSpeedGrade kTable[] = {
      1953.125, 8, 2, "JESD250 GDDR6 16 Gb/s (vendor-typical: Micron MT61K)",
      // APPROXIMATE (vendor values; DRAMSim3's GDDR6_8Gb_x16 has tXP 12 x 0.66 = 7.9 ns, tCKESR 8 x 0.66 = 5.3 ns):
      // tCKE 8 ns, tXP 8 ns, tCKESR 8 ns, tXS = tRFCab + 10 ns.
-     ns(8), ns(8), ns(8), ns(270)},
+     ns(8), ns(8), ns(8), ns(270),
+     // GDDR6's per-bank refresh is not modelled (the controller refreshes it all-bank).
+     0, {}, {}, {}},
 };
 // clang-format on
 
@@ -157,6 +175,9 @@ DramTiming jedec_minimum_timing(const JedecSpeedGrade& g, double tck_ns) {
   t.tXP = jedec_clocks(g, g.tXP, tck_ns);
   t.tCKESR = jedec_clocks(g, g.tCKESR, tck_ns);
   t.tXS = jedec_clocks(g, g.tXS, tck_ns);
+  t.tRFCpb = jedec_clocks(g, g.tRFCpb, tck_ns);
+  t.tPBR2PBR = jedec_clocks(g, g.tPBR2PBR, tck_ns);
+  t.tPBR2ACT = jedec_clocks(g, g.tPBR2ACT, tck_ns);
   return t;
 }
 

@@ -35,6 +35,12 @@ struct JedecSpeedGrade {
   // Power-down and self-refresh: PDE to PDX (tCKE), PDX to any command (tXP), SRE to SRX (tCKESR), SRX to any
   // command (tXS).
   JedecMin tCKE, tXP, tCKESR, tXS;
+  // Per-bank refresh (0 banks: the standard has none): the banks one per-bank REF refreshes (their flat indices
+  // congruent modulo banks per rank / this), REFpb to ACT or REFpb of a refreshed bank (tRFCpb), REFpb to the
+  // next REFpb of the rank (tPBR2PBR), REFpb to an ACT of another bank (tPBR2ACT). Each bank must be refreshed
+  // (by REF or its set's REFpb) within (postponed REFs + 1) x tREFI, as the rank is.
+  int refpb_banks;
+  JedecMin tRFCpb, tPBR2PBR, tPBR2ACT;
 };
 
 // The entry for a standard and speed grade, or null.
@@ -47,7 +53,8 @@ std::string jedec_speed_grade_names();
 int jedec_clocks(const JedecSpeedGrade& g, const JedecMin& m, double tck_ns);
 
 // The entry's minimums in clocks of tck_ns, in the controller's parameter struct (CL and CWL are the
-// speed grade's minimum latencies; tREFI the largest average interval, rounded down).
+// speed grade's minimum latencies; tREFI the largest average interval, rounded down; tREFIpb is left 0: it
+// depends on the device's bank count, the checker derives it).
 DramTiming jedec_minimum_timing(const JedecSpeedGrade& g, double tck_ns);
 
 }  // namespace attnsim

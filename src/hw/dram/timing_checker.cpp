@@ -42,6 +42,9 @@ TimingChecker::TimingChecker(const DramSpec& spec)
   t_ = jedec_minimum_timing(*g, g->tCK_ns);
   tRPab_ = jedec_clocks(*g, g->tRPab, g->tCK_ns);
   max_postponed_refs_ = g->max_postponed_refs;
+  refpb_banks_ = g->refpb_banks;
+  if (refpb_banks_ > 0 && spec.banks_per_rank() % refpb_banks_ == 0) sets_ = spec.banks_per_rank() / refpb_banks_;
+  if (refpb_banks_ > 0) t_.tREFIpb = int(t_.tREFI / sets_);  // the largest average interval between REFpbs
   const std::string grade = std::string(g->standard) + "-" + g->speed_grade;
   const std::int64_t tck_fs = std::llround(g->tCK_ns * 1e6);
   if (spec.tCK_fs != tck_fs)
@@ -75,20 +78,29 @@ void TimingChecker::check_refresh(int channel, int r, std::int64_t cycle, const 
   const std::int64_t limit = std::int64_t(max_postponed_refs_ + 1) * refi;
   if (rk.power == RankHistory::kSelfRefresh) return;  // the rank refreshes itself
   const std::int64_t base = rk.refresh_base;
-  const std::int64_t last = std::max(base, rk.ref.cycle == kNone ? std::int64_t(0) : rk.ref.cycle);
-  // REFs due strictly before `cycle` (at base + tREFI, base + 2 tREFI, ...) and not issued yet.
-  const std::int64_t owed = (cycle > base ? (cycle - base - 1) / refi : 0) - rk.refs;
-  if (!rk.refresh_late && (cycle - last > limit || owed > max_postponed_refs_)) {
+  // The last refresh command of either kind (a REFpb counts: the per-bank gaps are checked per bank).
+  const std::int64_t last_ref = std::max(rk.ref.cycle, rk.refpb.cycle);
+  const std::int64_t last = std::max(base, last_ref == kNone ? std::int64_t(0) : last_ref);
+  // REFs due strictly before `cycle` (at base + tREFI, base + 2 tREFI, ...) and not issued yet, in REFpb
+  // units (a REF counts sets_; without per-bank refresh sets_ is 1).
+  const std::int64_t owed = (cycle > base ? (cycle - base - 1) / refi : 0) * sets_ - rk.refs;
+  const std::int64_t may_owe = std::int64_t(max_postponed_refs_) * sets_;
+  if (!rk.refresh_late && (cycle - last > limit || owed > may_owe)) {
     const std::string where = "rank " + std::to_string(r) + " of channel " + std::to_string(channel);
     std::string what = cycle - last > limit
                            ? "refresh interval: " + where + " went " + std::to_string(cycle - last) +
                                  " cycles without a REF (since " +
-                                 (rk.ref.cycle == kNone ? std::string("cycle 0") : "cycle " + std::to_string(last)) +
+                                 (last_ref == kNone ? std::string("cycle 0") : "cycle " + std::to_string(last)) +
                                  "), more than (" + std::to_string(max_postponed_refs_) +
                                  " postponed + 1) x tREFI = " + std::to_string(limit)
-                           : "refresh interval: " + where + " owes " + std::to_string(owed) + " REFs at cycle " +
-                                 std::to_string(cycle) + ", more than the " + std::to_string(max_postponed_refs_) +
-                                 " that may be postponed";
+                           : rk.per_bank
+                                 ? "refresh interval: " + where + " owes " + std::to_string(owed) +
+                                       " per-bank REFs at cycle " + std::to_string(cycle) + ", more than the " +
+                                       std::to_string(may_owe) + " (" + std::to_string(max_postponed_refs_) +
+                                       " REFs of " + std::to_string(sets_) + " REFpb) that may be postponed"
+                                 : "refresh interval: " + where + " owes " + std::to_string(owed) + " REFs at cycle " +
+                                       std::to_string(cycle) + ", more than the " +
+                                       std::to_string(max_postponed_refs_) + " that may be postponed";
     CommandRecord at;
     at.cycle = -1;
     if (ref)
@@ -102,16 +114,83 @@ void TimingChecker::check_refresh(int channel, int r, std::int64_t cycle, const 
     rk.refresh_late = true;
   }
   if (ref) {
-    ++rk.refs;
+    const std::int64_t units = ref->cmd == DramCommand::REFPB ? 1 : sets_;
+    rk.refs += units;
     // Still late after this REF (a burst of catch-up REFs under way): the same episode, not reported again.
-    rk.refresh_late = rk.refresh_late && owed - 1 > max_postponed_refs_;
+    rk.refresh_late = rk.refresh_late && owed - units > may_owe;
   }
+}
+
+void TimingChecker::check_bank_refresh(int channel, int r, int flat, std::int64_t cycle, const CommandRecord* ref) {
+  RankHistory& rk = rank(channel, r);
+  if (rk.power == RankHistory::kSelfRefresh) return;
+  CommandRecord at;
+  at.channel = channel, at.rank = r, at.bank_group = flat / spec_.banks_per_group, at.bank = flat % spec_.banks_per_group;
+  BankHistory& bk = bank(at, at.bank_group, at.bank);
+  const std::int64_t limit = std::int64_t(max_postponed_refs_ + 1) * t_.tREFI;
+  const std::int64_t last = std::max(bk.refreshed, rk.refresh_base);
+  if (!bk.refresh_late && cycle - last > limit) {
+    std::string what = "refresh interval: bank group " + std::to_string(at.bank_group) + " bank " +
+                       std::to_string(at.bank) + " of rank " + std::to_string(r) + " of channel " +
+                       std::to_string(channel) + " went " + std::to_string(cycle - last) +
+                       " cycles without a REF or REFpb (since cycle " + std::to_string(last) + "), more than (" +
+                       std::to_string(max_postponed_refs_) + " postponed + 1) x tREFI = " + std::to_string(limit);
+    CommandRecord none;
+    none.cycle = -1;
+    if (ref)
+      at = *ref;
+    else
+      at.cycle = -1, what += " (end of the trace at cycle " + std::to_string(cycle) + ")";
+    violations_.push_back(TimingViolation{what, none, at, limit});
+    ++found_;
+    bk.refresh_late = true;
+  }
+  if (ref) {
+    bk.refreshed = cycle;
+    bk.refresh_late = false;
+  }
+}
+
+void TimingChecker::check_refpb(const CommandRecord& c, RankHistory& rk) {
+  const DramTiming& t = t_;
+  if (refpb_banks_ == 0) {
+    state_error("per-bank refresh: REFpb, which the standard of this device has no command for", c);
+    return;
+  }
+  const int first = c.bank_group * spec_.banks_per_group + c.bank;
+  if (spec_.banks_per_rank() % refpb_banks_ != 0 || first >= sets_) {
+    state_error("per-bank refresh: REFpb addressed to a bank that does not start a refresh bank set", c);
+    return;
+  }
+  Last self{c.cycle, c};
+  bool open = false;
+  for (int k = 0; k < refpb_banks_; ++k) {
+    const int flat = first + k * sets_;
+    BankHistory& bk = bank(c, flat / spec_.banks_per_group, flat % spec_.banks_per_group);
+    open |= bk.open_row >= 0;
+    need("tRP", bk.pre, c, t.tRP);
+    need("tRC", bk.act, c, t.tRC);
+    need("tRFCpb", bk.refpb, c, t.tRFCpb);
+    bk.refpb = self;
+  }
+  if (open) state_error("bank state: REFpb with a bank of its set open", c);
+  need("tRPab", rk.prea, c, tRPab_);
+  need("tRFC", rk.ref, c, t.tRFC);
+  need("tPBR2PBR", rk.refpb, c, t.tPBR2PBR);
+  rk.per_bank = true;
+  check_refresh(c.channel, c.rank, c.cycle, &c);
+  for (int k = 0; k < refpb_banks_; ++k) check_bank_refresh(c.channel, c.rank, first + k * sets_, c.cycle, &c);
+  rk.refpb = self;
 }
 
 int TimingChecker::finish(std::int64_t end_cycle) {
   found_ = 0;
   for (int c = 0; c < spec_.channels; ++c)
-    for (int r = 0; r < spec_.ranks; ++r) check_refresh(c, r, end_cycle, nullptr);
+    for (int r = 0; r < spec_.ranks; ++r) {
+      check_refresh(c, r, end_cycle, nullptr);
+      if (rank(c, r).per_bank)
+        for (int b = 0; b < spec_.banks_per_rank(); ++b) check_bank_refresh(c, r, b, end_cycle, nullptr);
+    }
   return found_;
 }
 
@@ -148,8 +227,8 @@ int TimingChecker::check(const CommandRecord& c) {
     state_error("address out of range", c);
     return found_;
   }
-  const bool bank_cmd =
-      c.cmd == DramCommand::ACT || c.cmd == DramCommand::PRE || c.cmd == DramCommand::RD || c.cmd == DramCommand::WR;
+  const bool bank_cmd = c.cmd == DramCommand::ACT || c.cmd == DramCommand::PRE || c.cmd == DramCommand::RD ||
+                        c.cmd == DramCommand::WR || c.cmd == DramCommand::REFPB;
   if (bank_cmd &&
       (c.bank_group < 0 || c.bank_group >= spec_.bank_groups || c.bank < 0 || c.bank >= spec_.banks_per_group)) {
     state_error("address out of range", c);
@@ -182,6 +261,8 @@ int TimingChecker::check(const CommandRecord& c) {
       need("tRRD_S", rk.act, c, t.tRRD_S);
       need("tFAW", rk.acts[3], c, t.tFAW);
       need("tRFC", rk.ref, c, t.tRFC);
+      need("tRFCpb", bk.refpb, c, t.tRFCpb);
+      if (rk.refpb.cycle != kNone && bk.refpb.cycle != rk.refpb.cycle) need("tPBR2ACT", rk.refpb, c, t.tPBR2ACT);
       bk.open_row = c.row;
       bk.act = gp.act = rk.act = self;
       for (int i = 3; i > 0; --i) rk.acts[i] = rk.acts[i - 1];
@@ -266,10 +347,19 @@ int TimingChecker::check(const CommandRecord& c) {
       need("tRPab", rk.prea, c, tRPab_);
       need("tRFC", rk.ref, c, t.tRFC);
       need("tRC", rk.act, c, t.tRC);
+      need("tRFCpb", rk.refpb, c, t.tRFCpb);
       check_refresh(c.channel, c.rank, c.cycle, &c);
+      for (int b = 0; b < spec_.banks_per_rank(); ++b) {
+        BankHistory& bk = bank(c, b / spec_.banks_per_group, b % spec_.banks_per_group);
+        bk.refreshed = c.cycle;
+        bk.refresh_late = false;
+      }
       rk.ref = self;
       break;
     }
+    case DramCommand::REFPB:
+      check_refpb(c, rk);
+      break;
     case DramCommand::PDE:
     case DramCommand::SRE: {
       const bool sr = c.cmd == DramCommand::SRE;
@@ -287,6 +377,7 @@ int TimingChecker::check(const CommandRecord& c) {
         need("tRP", rk.pre, c, t.tRP);
         need("tRPab", rk.prea, c, tRPab_);
         need("tRFC", rk.ref, c, t.tRFC);
+        need("tRFCpb", rk.refpb, c, t.tRFCpb);
         rk.sre = self;
       } else {
         rk.pde = self;

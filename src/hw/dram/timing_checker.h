@@ -11,7 +11,10 @@
 // or the wrong row, REF with a bank open), one command per channel per cycle, data-bus overlap, and that
 // every rank is refreshed often enough: no more REFs postponed than the standard allows, so no gap
 // between REFs (or from cycle 0 to the first, or from the last to the end of the trace) longer than
-// (postponable + 1) x tREFI. Power: no command to a rank in power-down or self-refresh but its exit (PDX,
+// (postponable + 1) x tREFI; a per-bank REF (REFpb: one bank set, from the checker's own table) counts as
+// 1 / sets of a REF, and every bank must be refreshed (by a REF or its set's REFpb) within the same bound, with
+// tRFCpb before the set's next ACT or REFpb, tPBR2PBR between REFpbs and tPBR2ACT before another bank's ACT.
+// Power: no command to a rank in power-down or self-refresh but its exit (PDX,
 // SRX), after tCKE / tCKESR; tXP / tXS from the exit to the next command; PDE and SRE after the last burst's
 // data (RD: CL + BL/2 + 1, WR: CWL + BL/2 + tWR), SRE only with every bank precharged; no REF is owed while in
 // self-refresh, and the refresh count starts again at its exit.
@@ -57,16 +60,19 @@ class TimingChecker {
     CommandRecord rec;
   };
   struct BankHistory {
-    Last act, pre, rd, wr;
+    Last act, pre, rd, wr, refpb;
     std::int64_t open_row = -1;
+    std::int64_t refreshed = 0;  // the last REF or REFpb covering it (or the rank's refresh_base)
+    bool refresh_late = false;   // a per-bank interval violation was reported and no refresh came since
   };
   struct GroupHistory {
     Last act, rd, wr;
   };
   struct RankHistory {
-    Last act, rd, wr, pre, prea, ref;
+    Last act, rd, wr, pre, prea, ref, refpb;
     Last acts[4];               // the last four ACTs, most recent first
-    std::int64_t refs = 0;      // REFs issued so far (since refresh_base)
+    std::int64_t refs = 0;      // refreshes issued so far (since refresh_base), in REFpb units: a REF counts sets
+    bool per_bank = false;      // a REFpb was seen: the per-bank intervals are checked too
     bool refresh_late = false;  // a refresh violation was reported and no REF came since
     Last pde, pdx, sre, srx;
     enum : std::uint8_t { kAwake, kPowerDown, kSelfRefresh } power = kAwake;
@@ -84,6 +90,10 @@ class TimingChecker {
   void device_error(const std::string& what);
   // Refresh of rank (channel, r) up to cycle (a REF at cycle when `ref`): postponed REFs and the gap.
   void check_refresh(int channel, int r, std::int64_t cycle, const CommandRecord* ref);
+  // A bank's refresh gap up to cycle (per-bank refresh); `ref` is the REFpb covering it, or null at the end.
+  void check_bank_refresh(int channel, int r, int flat, std::int64_t cycle, const CommandRecord* ref);
+  // A REFpb on the record's set (its first bank): the set's state, timing and refresh.
+  void check_refpb(const CommandRecord& c, RankHistory& rk);
   BankHistory& bank(const CommandRecord& c, int g, int b);
   GroupHistory& group(const CommandRecord& c, int g);
   RankHistory& rank(int channel, int r);
@@ -92,6 +102,8 @@ class TimingChecker {
   DramTiming t_;  // JEDEC minimums of the speed grade, except CL and CWL (the device's programmed latencies)
   int tRPab_ = 0;
   int max_postponed_refs_ = 0;
+  int refpb_banks_ = 0;  // from the table: banks per REFpb (0: the standard has none)
+  int sets_ = 1;         // REFpbs per round over a rank's banks (1 without per-bank refresh)
   std::vector<BankHistory> banks_;
   std::vector<GroupHistory> groups_;
   std::vector<RankHistory> ranks_;
