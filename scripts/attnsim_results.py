@@ -143,3 +143,139 @@ def fmt_energy_pj(pj, digits=3):
             text = "%.0f" % value
         if abs(float(text)) < 1000 or unit == "J":
             return "%s %s" % (text, unit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decode steps (attnsim run --generate: report.json's "generation" section)
+
+# The columns of a table of decode steps, one row per (hardware, variant, batch, context):
+# decode_summary.py --csv writes it and every decode script reads it back.
+DECODE_COLUMNS = ["hardware", "variant", "batch", "context", "simulated", "time_s",
+                  "dram_weights_bytes", "dram_state_bytes", "dram_activation_bytes",
+                  "dram_total_bytes", "binding", "state", "state_bytes_per_sequence",
+                  "prefill_simulated", "report"]
+VANILLA_VARIANTS = ("flash", "row_fused", "unfused")  # decode alike: a KV cache read each step
+
+
+def model_variant(model):
+    """The attention variant of a resolved model document (report.json's "model"): the layers'
+    variant with its parameters ("primal_causal:rank=32"); mixed layers joined by "+"."""
+    defaults = model.get("defaults", {}).get("attention", {})
+    names = []
+    for layer in model.get("layers", []) or [{}]:
+        a = dict(defaults)
+        a.update(layer.get("attention", {}))
+        params = ",".join("%s=%s" % (k, a[k]) for k in sorted(a) if k != "variant")
+        name = str(a.get("variant", "?")) + (":" + params if params else "")
+        if name not in names:
+            names.append(name)
+    return "+".join(names)
+
+
+def _report_files(path, error):
+    """report.json files named by `path`: the file itself, a run folder holding one, or a folder
+    of run folders (each with its report.json, in name order)."""
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        error("%s: no such file or folder" % path)
+    own = os.path.join(path, "report.json")
+    if os.path.isfile(own):
+        return [own]
+    found = sorted(os.path.join(path, d, "report.json") for d in os.listdir(path)
+                   if os.path.isfile(os.path.join(path, d, "report.json")))
+    if not found:
+        error("%s: no report.json in it or in its subfolders" % path)
+    return found
+
+
+def _steps_of_report(path, error):
+    """The rows (DECODE_COLUMNS) of one report.json's decode steps."""
+    try:
+        with open(path) as f:
+            r = json.load(f)
+    except OSError as e:
+        error("%s: cannot read: %s" % (path, e.strerror))
+    except ValueError as e:
+        error("%s: not JSON: %s" % (path, e))
+    g = r.get("generation") if isinstance(r, dict) else None
+    if not isinstance(g, dict):
+        error("%s: /generation: missing (not the report of attnsim run --generate)" % path)
+    try:
+        hw = short_hardware(r["hardware"]["source"])
+        variant = model_variant(r.get("model", {}))
+        sb = g["state_bytes_per_sequence"]
+        rows = []
+        for s in g["steps"]:
+            d = s["dram_bytes"]
+            context = int(s["context"])
+            rows.append({
+                "hardware": hw, "variant": variant, "batch": int(g["batch"]), "context": context,
+                "simulated": bool(s["simulated"]), "time_s": float(s["time_s"]),
+                "dram_weights_bytes": float(d["weights"]), "dram_state_bytes": float(d["state"]),
+                "dram_activation_bytes": float(d["activations"]),
+                "dram_total_bytes": float(d["total"]), "binding": s["binding"],
+                "state": g["state"],
+                # the cache or state of a sequence holding `context` tokens
+                "state_bytes_per_sequence": float(sb["after_prefill"]) + float(sb["per_token"])
+                * (context - int(g["prefill_tokens"])),
+                "prefill_simulated": g.get("ttft_s") is not None, "report": path})
+    except (KeyError, TypeError, ValueError) as e:
+        error("%s: /generation: unexpected content (%s: %s)" % (path, type(e).__name__, e))
+    return rows
+
+
+def _bool(text):
+    return str(text).strip().lower() in ("true", "1", "yes")
+
+
+def _steps_of_table(path, error):
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in DECODE_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                error("%s: missing columns %s (a table of decode steps has: %s)"
+                      % (path, ", ".join(missing), ", ".join(DECODE_COLUMNS)))
+            raw = list(reader)
+    except OSError as e:
+        error("%s: cannot read: %s" % (path, e.strerror))
+    rows = []
+    for line, t in enumerate(raw, start=2):
+        try:
+            row = dict(t)
+            for c in ("batch", "context"):
+                row[c] = int(t[c])
+            for c in ("time_s", "dram_weights_bytes", "dram_state_bytes", "dram_activation_bytes",
+                      "dram_total_bytes", "state_bytes_per_sequence"):
+                row[c] = float(t[c])
+            row["simulated"], row["prefill_simulated"] = _bool(t["simulated"]), _bool(t["prefill_simulated"])
+        except ValueError as e:
+            error("%s: line %d: %s" % (path, line, e))
+        rows.append(row)
+    return rows
+
+
+def read_decode_steps(inputs, error):
+    """The decode steps of `inputs` (report.json files of attnsim run --generate, their run
+    folders, folders of run folders, or .csv tables with DECODE_COLUMNS) as rows keyed by
+    DECODE_COLUMNS, one per (hardware, variant, batch, context): a simulated step wins over an
+    interpolated one, else the first given. `error(message)` must not return."""
+    by_key = {}
+    for path in inputs:
+        if path.lower().endswith(".csv"):
+            rows = _steps_of_table(path, error)
+        else:
+            rows = [r for f in _report_files(path, error) for r in _steps_of_report(f, error)]
+        for r in rows:
+            key = (r["hardware"], r["variant"], r["batch"], r["context"])
+            if key not in by_key or (r["simulated"] and not by_key[key]["simulated"]):
+                by_key[key] = r
+    if not by_key:
+        error("%s: no decode steps" % " ".join(inputs))
+    return sorted(by_key.values(), key=lambda r: (r["hardware"], r["variant"], r["batch"], r["context"]))
+
+
+def is_vanilla(variant):
+    """Whether a variant label decodes with a KV cache (flash, row_fused, unfused)."""
+    return variant.split(":", 1)[0] in VANILLA_VARIANTS

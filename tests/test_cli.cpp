@@ -97,3 +97,21 @@ TEST_CASE("emit tiles prints the tile program", "[cli]") {
   CHECK_THAT(r.out, Catch::Contains("GEMM m=64 k=64 n=64"));
   CHECK_THAT(r.out, Catch::Contains("STORE C"));
 }
+
+TEST_CASE("run --decode-only simulates the decode steps alone and says the prefill was not simulated", "[cli][decode]") {
+  const std::string dir = temp_dir() + "/decode-only";
+  CliResult r = run_cli("run --hw edge --model gpt-wikitext103 --variant primal_causal --prefill 64 --generate 2 "
+                        "--decode-only --out " + dir);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("time to first token     not simulated"));
+  CHECK_THAT(r.err, Catch::Contains("prefill 64 (not simulated)"));
+  CHECK(std::filesystem::exists(dir + "/report.json"));
+  CHECK(std::filesystem::exists(dir + "/steps.csv"));
+  CHECK(!std::filesystem::exists(dir + "/report.csv"));  // the headline figures are the prefill's
+  CHECK_THAT(slurp(dir + "/steps.csv"), Catch::Contains("\n1,64,true,"));  // one step, at context 64
+  r = run_cli("run --hw edge --model gpt-wikitext103 --generate 1 --decode-only");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("--decode-only: needs generation with at least one decode step"));
+  r = run_cli("run --hw edge --model gpt-wikitext103 --decode-only");
+  CHECK(r.status == 2);
+}

@@ -399,6 +399,28 @@ TEST_CASE("sampled decode simulation interpolates within 0.5% of simulating ever
   CHECK(full["generation"]["ttft_s"] == part["generation"]["ttft_s"]);
 }
 
+TEST_CASE("decode only: the same steps without simulating the prefill; the report says so", "[decode][sampling]") {
+  const HwConfig hw = small_hw(64);
+  const ModelConfig m = model_of({"flash", 64, 4, 2, 16, 128, 2, 24, 4, 0, 1, "rmsnorm", "gelu"});
+  GenerationOptions only;
+  only.decode_only = true;
+  const Json full = simulate_generation(hw, m), part = simulate_generation(hw, m, only);
+  const Json &g = part["generation"], &fg = full["generation"];
+  CHECK(g["steps"] == fg["steps"]);  // a step depends on the prefill only through its context
+  CHECK(g["steps"].size() == 3);
+  CHECK(g["tpot_s"] == fg["tpot_s"]);
+  CHECK(g["decode_tokens_per_s"] == fg["decode_tokens_per_s"]);
+  CHECK(g["state_bytes_per_sequence"] == fg["state_bytes_per_sequence"]);
+  CHECK(fg["ttft_s"].get<double>() > 0);
+  CHECK(g["ttft_s"].is_null());
+  CHECK(g["tokens_per_s"].is_null());
+  CHECK(g["total_s"].is_null());
+  CHECK(part["prefill"] == Json{{"simulated", false}});
+  CHECK(part["hardware"]["source"] == "hw.json");
+  CHECK(!part.contains("cycles"));  // no prefill report at the top level
+  CHECK(full["prefill"]["cycles"] == full["cycles"]);
+}
+
 TEST_CASE("generation refuses what cannot decode, naming the causal alternative", "[decode][errors]") {
   auto problem = [](const Json& layer_attention, bool causal) {
     try {

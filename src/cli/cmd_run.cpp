@@ -63,6 +63,10 @@ int cmd_run(const Args& args) {
       "step per further token, with the KV cache or the low-rank state")(
       "prefill", po::value(&prefill), "with generation: the prompt's tokens per sequence (the model's /prefill)")(
       "all-steps", "with generation: simulate every decode step instead of a sampled subset with interpolation")(
+      "decode-only",
+      "with generation (--generate 2 or more): simulate the decode steps alone, not the prefill (a decode step "
+      "depends on the prompt only through its context length): no time to first token, report.json and "
+      "steps.csv only")(
       "variant", po::value(&variant), ("override every layer's attention variant: " + variants).c_str())(
       "dtype", po::value(&dtype), "override the model's operand type: fp32, fp16, bf16, int8")(
       "set", po::value(&sets)->composing(),
@@ -167,23 +171,30 @@ int cmd_run(const Args& args) {
   const ModelConfig model = load_model_config(model_name, ov);
   if (jobs < 1 || (jobs != 1 && model.generate == 0)) throw UserError("--jobs: only with --topology or generation, at least 1");
   if (vm.count("all-steps") && model.generate == 0) throw UserError("--all-steps: only with generation (--generate N)");
+  const bool decode_only = vm.count("decode-only") > 0;
+  if (decode_only && model.generate < 2)
+    throw UserError("--decode-only: needs generation with at least one decode step (--generate 2 or more), got "
+                    "generate " + std::to_string(model.generate));
+  if (decode_only && !emit.empty()) throw UserError("--decode-only: not with --emit");
   if (model.generate > 0 && emit.empty()) {
     if (tracing) throw UserError("--trace: not with generation (each decode step is a simulation of its own)");
     HwConfig hw = load_hw(hw_name, sets);
     GenerationOptions gopt;
     gopt.all_steps = vm.count("all-steps") > 0;
     gopt.jobs = jobs;
+    gopt.decode_only = decode_only;
     std::cerr << "attnsim run: " << model.source << " (" << model.layers.size() << " layers), prefill "
-              << model.prefill << ", generating " << model.generate << " tokens, batch " << model.layers.front().batch
+              << model.prefill << (decode_only ? " (not simulated)" : "") << ", generating " << model.generate << " tokens, batch " << model.layers.front().batch
               << " on " << hw.source << "\n";
     const Json report = simulate_generation(hw, model, gopt);
     print_generation(std::cout, report);
     if (!out_dir.empty()) {
       make_directories(out_dir);
       write_json_file(out_dir + "/report.json", report);
-      write_csv_file(out_dir + "/report.csv", headline_figures(report));
+      if (!decode_only) write_csv_file(out_dir + "/report.csv", headline_figures(report));  // the prefill's figures
       write_generation_steps_csv(out_dir + "/steps.csv", report);
-      std::cout << "  report written to " << out_dir << "/report.json, report.csv and steps.csv\n";
+      std::cout << "  report written to " << out_dir << (decode_only ? "/report.json and" : "/report.json, report.csv and")
+                << " steps.csv\n";
     }
     return 0;
   }

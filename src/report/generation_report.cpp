@@ -38,14 +38,20 @@ void print_generation(std::ostream& os, const Json& r) {
   const Json& g = r.at("generation");
   os << "attnsim generation: prefill " << g["prefill_tokens"] << " tokens, " << g["generate_tokens"]
      << " tokens generated, batch " << g["batch"] << " (" << g["state"].get<std::string>() << ")\n";
-  os << "  time to first token     " << fmt("%.6g", g["ttft_s"].get<double>() * 1e3) << " ms (the prefill, "
-     << r["cycles"] << " cycles)\n";
+  if (g["ttft_s"].is_null())
+    os << "  time to first token     not simulated (decode steps only)\n";
+  else
+    os << "  time to first token     " << fmt("%.6g", g["ttft_s"].get<double>() * 1e3) << " ms (the prefill, "
+       << r["cycles"] << " cycles)\n";
   if (!g["tpot_s"].is_null())
     os << "  time per output token   mean " << fmt("%.6g", g["tpot_s"]["mean"].get<double>() * 1e3) << " ms, first "
        << fmt("%.6g", g["tpot_s"]["first"].get<double>() * 1e3) << " ms, last "
        << fmt("%.6g", g["tpot_s"]["last"].get<double>() * 1e3) << " ms\n";
-  os << "  tokens per second       " << fmt("%.6g", g["tokens_per_s"].get<double>()) << " (decode alone "
-     << fmt("%.6g", g["decode_tokens_per_s"].get<double>()) << ")\n";
+  if (g["tokens_per_s"].is_null())
+    os << "  tokens per second       decode alone " << fmt("%.6g", g["decode_tokens_per_s"].get<double>()) << "\n";
+  else
+    os << "  tokens per second       " << fmt("%.6g", g["tokens_per_s"].get<double>()) << " (decode alone "
+       << fmt("%.6g", g["decode_tokens_per_s"].get<double>()) << ")\n";
   const Json& sb = g["state_bytes_per_sequence"];
   os << "  cache/state per sequence " << bytes_text(sb["after_prefill"].get<double>()) << " after the prefill, "
      << bytes_text(sb["at_end"].get<double>()) << " at the end (" << bytes_text(sb["per_token"].get<double>())

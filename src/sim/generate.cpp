@@ -128,13 +128,14 @@ ModelConfig prefill_model(const ModelConfig& model) {
 }
 
 Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const GenerationOptions& opt) {
-  ATTNSIM_ASSERT(model.generate > 0, "simulate_generation: the model generates no tokens");
+  ATTNSIM_ASSERT(model.generate > (opt.decode_only ? 1 : 0), "simulate_generation: the model generates no tokens");
   const std::int64_t first = model.prefill, steps = model.generate - 1, last = first + steps - 1;
   const ModelConfig pre = prefill_model(model);
   std::map<std::int64_t, Json> sim;  // simulated decode steps by context
   Json prefill;
   // Runs the prefill (when asked) and the decode steps at `contexts` in children.
   auto run = [&](const std::vector<std::int64_t>& contexts, bool with_prefill) {
+    with_prefill = with_prefill && !opt.decode_only;
     std::vector<ChildTask> tasks;
     if (with_prefill) tasks.push_back([&hw, &pre] { return simulate_model(hw, pre).dump(); });
     for (std::int64_t c : contexts)
@@ -222,7 +223,7 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
     step_list.push_back(std::move(s));
   }
 
-  const double ttft = prefill["time_us"].get<double>() * 1e-6;
+  const double ttft = opt.decode_only ? 0.0 : prefill["time_us"].get<double>() * 1e-6;
   const std::int64_t batch = model.layers.front().batch;
   const double total_s = ttft + decode_s;
   std::uint64_t state_prefill = 0, state_end = 0, per_token = 0;
@@ -243,10 +244,10 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
       {"generate_tokens", model.generate},
       {"batch", batch},
       {"decode_steps", steps},
-      {"ttft_s", ttft},
+      {"ttft_s", opt.decode_only ? Json() : Json(ttft)},
       {"tpot_s", steps ? Json{{"mean", decode_s / double(steps)}, {"first", first_s}, {"last", last_s}} : Json()},
-      {"total_s", total_s},
-      {"tokens_per_s", double(batch * model.generate) / total_s},
+      {"total_s", opt.decode_only ? Json() : Json(total_s)},
+      {"tokens_per_s", opt.decode_only ? Json() : Json(double(batch * model.generate) / total_s)},
       {"decode_tokens_per_s", steps ? double(batch * steps) / decode_s : 0.0},
       {"state", constant_state(model) ? "fixed-size state" : "kv cache"},
       {"state_bytes_per_sequence", {{"after_prefill", state_prefill}, {"at_end", state_end}, {"per_token", per_token}}},
@@ -257,8 +258,11 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
         {"unverified_intervals", unverified_json}}},
       {"binding_steps", binding},
       {"steps", step_list}};
-  Json report = std::move(prefill);
-  report["prefill"] = {{"cycles", report["cycles"]}, {"time_us", report["time_us"]}};
+  Json report = opt.decode_only ? Json{{"attnsim_version", ATTNSIM_VERSION},
+                                       {"hardware", {{"source", hw.source}, {"config", hw.resolved}}}}
+                                 : std::move(prefill);
+  report["prefill"] = opt.decode_only ? Json{{"simulated", false}}
+                                      : Json{{"cycles", report["cycles"]}, {"time_us", report["time_us"]}};
   report["generation"] = std::move(g);
   report["model"] = model.resolved;
   return report;

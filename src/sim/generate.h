@@ -28,6 +28,11 @@ struct GenerationOptions {
   int jobs = 1;                    // simulations at once (forked children)
   double linear_tolerance = 1e-3;  // relative, for accepting an interval as linear
   int max_simulated = 40;          // decode steps simulated at most when sampling
+  // Skip the prefill: the decode steps depend on it only through the context, so a long prompt need
+  // not be simulated to measure them. The report then has no time to first token (null), no total
+  // tokens per second, "prefill": {"simulated": false} and, in place of the prefill's report at the
+  // top level, the hardware's source and resolved config only.
+  bool decode_only = false;
 };
 
 // The DRAM bytes of one decode step's LOAD and STORE instructions, by what they move (no simulation:
