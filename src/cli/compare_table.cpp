@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iomanip>
 #include <sstream>
 
 namespace attnsim::cli {
@@ -86,6 +87,26 @@ std::string seq_len_list(const Json& seq_lens) {
 
 }  // namespace
 
+namespace {
+
+// The energy components (report/energy.h) and area components whose columns the table has.
+const char* const kEnergyComponents[] = {"array", "sram", "vector", "softmax", "dma", "dram", "leakage"};
+const char* const kAreaComponents[] = {"array", "sram", "accumulators", "vector", "softmax", "dma", "dram_phy"};
+
+// energy_share_C: component C's energy over the run's total; area_C_mm2: its area (0 for a unit the
+// hardware lacks: the no_softmax datapath has no softmax unit's area). Null where the report has none.
+void add_component_columns(const Json& r, Json* row) {
+  const Json& e = r["energy"];
+  const double total = e["total_pj"].get<double>();
+  for (const char* c : kEnergyComponents)
+    (*row)[std::string("energy_share_") + c] =
+        total > 0 && e["components_pj"].contains(c) ? Json(round6(e["components_pj"][c].get<double>() / total)) : Json(nullptr);
+  for (const char* c : kAreaComponents)
+    (*row)[std::string("area_") + c + "_mm2"] = r["area_mm2"].value(c, Json(nullptr));
+}
+
+}  // namespace
+
 const std::vector<std::string>& compare_columns() {
   static const std::vector<std::string> columns = {"seq_len",
                                                    "variant",
@@ -112,6 +133,20 @@ const std::vector<std::string>& compare_columns() {
                                                    "gmacs_per_s_per_mm2",
                                                    "area_mm2",
                                                    "attention_energy_share",
+                                                   "energy_share_array",
+                                                   "energy_share_sram",
+                                                   "energy_share_vector",
+                                                   "energy_share_softmax",
+                                                   "energy_share_dma",
+                                                   "energy_share_dram",
+                                                   "energy_share_leakage",
+                                                   "area_array_mm2",
+                                                   "area_sram_mm2",
+                                                   "area_accumulators_mm2",
+                                                   "area_vector_mm2",
+                                                   "area_softmax_mm2",
+                                                   "area_dma_mm2",
+                                                   "area_dram_phy_mm2",
                                                    "cycles_ratio",
                                                    "macs_ratio",
                                                    "dram_bytes_ratio",
@@ -161,6 +196,7 @@ Json compare_table(const Comparison& c) {
           row["gmacs_per_s_per_mm2"] = e["gmacs_per_s_per_mm2"];
           row["area_mm2"] = r["area_mm2"]["total"];
           row["attention_energy_share"] = attention_energy_share(r);
+          add_component_columns(r, &row);
         }
         if (base.ok) {
           const Json& b = base.report;
@@ -213,7 +249,7 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
   static const std::vector<std::string> kHeader = {
       "variant",   "cycles",       "time (us)",    "MACs",       "util",        "DRAM bytes", "SRAM HWM", "attn SRAM",
       "softmax unit", "softmax work", "attn share", "MACs/DRAM B", "bound", "% of bound", "energy (uJ)", "W", "GMAC/s/W",
-      "cycles x", "MACs x", "DRAM x", "energy x"};
+      "mm^2", "cycles x", "MACs x", "DRAM x", "energy x"};
   const std::size_t nv = c.variants.size();
   for (std::size_t n = 0; n < c.seq_lens.size(); ++n) {
     std::vector<std::vector<std::string>> cells;
@@ -232,7 +268,7 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
                        row["compulsory_binding"].is_string() ? row["compulsory_binding"].get<std::string>() : "-",
                        fixed(row["pct_of_compulsory_bound"], 1),
                        row["energy_total_pj"].is_number() ? fixed(row["energy_total_pj"].get<double>() * 1e-6, 3) : "-",
-                       fixed(row["average_power_w"], 2), fixed(row["gmacs_per_s_per_w"], 1),
+                       fixed(row["average_power_w"], 2), fixed(row["gmacs_per_s_per_w"], 1), fixed(row["area_mm2"], 1),
                        fixed(row["cycles_ratio"], 3), fixed(row["macs_ratio"], 3), fixed(row["dram_bytes_ratio"], 3),
                        fixed(row["energy_ratio"], 3)});
     }
@@ -257,6 +293,22 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
         os << "  " << name << std::string(width[0] - name.size(), ' ')
            << "  failed: " << first_line(table[n * nv + v]["error"].get<std::string>()) << "\n";
       }
+    }
+    // Where each variant's energy goes: % of its total per component.
+    bool shares = false;
+    for (std::size_t v = 0; v < nv; ++v) shares |= table[n * nv + v]["energy_share_array"].is_number();
+    if (!shares) continue;
+    os << "  energy by component, % of each variant's total\n    " << std::string(width[0], ' ');
+    for (const char* comp : kEnergyComponents) os << std::setw(9) << comp;
+    os << "\n";
+    for (std::size_t v = 0; v < nv; ++v) {
+      const Json& row = table[n * nv + v];
+      if (!row["energy_share_array"].is_number()) continue;
+      const std::string name = row["variant"].get<std::string>();
+      os << "    " << name << std::string(width[0] - name.size(), ' ');
+      for (const char* comp : kEnergyComponents)
+        os << std::setw(9) << fixed(100 * row[std::string("energy_share_") + comp].get<double>(), 1);
+      os << "\n";
     }
   }
   if (crossover.is_null()) return;
