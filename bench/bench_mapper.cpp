@@ -11,7 +11,10 @@
 // this one run, as ratios.
 // Part 4: flash attention on cloud at N = 16K, 32K, 64K (LRA text, BERT-base): the DRAM bytes of the
 // cascade mapper's pick against the compulsory Q, K, V, O bytes (issue target: within 1.3x).
-// Usage: bench_mapper [--quick | --attention (part 4 alone)]
+// Part 5: the fused variant on fusemax-cloud, BERT-base one layer, N = 16K, batch 64, default mapper:
+// wall and CPU time of the whole run (issue target: under 10 s wall on this 2-core machine), median of 3
+// (1 with --quick). Most of it is the GEMM mapper timing the projections' candidates.
+// Usage: bench_mapper [--quick | --attention (part 4 alone) | --fused (part 5 alone)]
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +41,8 @@
 using namespace attnsim;
 
 namespace {
+
+bool g_quick = false;  // --quick: one repetition where the parts take medians
 
 // Simulated cycles of a program in a forked child (SystemC elaborates once per process).
 std::int64_t simulate_in_child(const HwConfig& hw, const TileProgram& p) {
@@ -73,6 +78,24 @@ struct Case {
 // Part 4: flash at long N on cloud: the cascade mapper's pick for one layer's attention (all heads),
 // the DRAM bytes of its tile program against the compulsory Q, K, V read and O written once
 // (4 N d operand bytes per head; target: within 1.3x), its timed cycles, and the search's wall time.
+void fused_long() {
+  std::printf("\nPart 5: fused attention, BERT-base layer N = 16384 batch 64 on fusemax-cloud, default mapper\n");
+  const std::vector<std::string> args = {"run", "--hw", "fusemax-cloud", "--model",
+                                         std::string(ATTNSIM_SOURCE_DIR) + "/models/bert-base-layer.json",
+                                         "--seq-len", "16384", "--batch", "64", "--variant", "fused"};
+  std::vector<double> wall, cpu;
+  for (int i = 0; i < (g_quick ? 1 : 3); ++i) {
+    const bench::Measurement m = bench::run_once(args, "/dev/null");
+    if (m.status != 0) {
+      std::printf("  the run failed (status %d)\n", m.status);
+      return;
+    }
+    wall.push_back(m.wall_s), cpu.push_back(m.cpu_s);
+  }
+  std::printf("  wall %.2f s, CPU %.2f s (median of %zu; target: under 10 s wall)\n", bench::median(wall),
+              bench::median(cpu), wall.size());
+}
+
 void long_attention() {
   std::printf("\nPart 4: flash on cloud at long N: DRAM bytes of the pick against the compulsory Q, K, V, O\n");
   std::printf("%-10s %6s %5s %-48s %14s %14s %7s %14s %8s\n", "model", "N", "heads", "mapping", "DRAM B",
@@ -133,6 +156,11 @@ void long_attention() {
 // SystemC provides main() and calls sc_main(); every simulation runs in a forked child.
 int sc_main(int argc, char** argv) {
   bool quick = argc > 1 && !std::strcmp(argv[1], "--quick");
+  g_quick = quick;
+  if (argc > 1 && !std::strcmp(argv[1], "--fused")) {  // Part 5 alone
+    fused_long();
+    return 0;
+  }
   if (argc > 1 && !std::strcmp(argv[1], "--attention")) {  // Part 4 alone
     long_attention();
     return 0;
@@ -266,5 +294,6 @@ int sc_main(int argc, char** argv) {
   }
 
   long_attention();
+  fused_long();
   return 0;
 }

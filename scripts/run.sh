@@ -80,7 +80,7 @@ mkdir -p "$OUT_DIR/datapaths"
 build/attnsim compare --hw fusemax-cloud --model models/bert-base-layer.json --batch 4 --seq-lens 1024,4096,16384 \
   --datapaths softmax_unit:flash,softmax_unit:unfused:spill=1,in_array:fused,no_softmax:primal \
   --out "$OUT_DIR/datapaths" -j "$JOBS" >"$OUT_DIR/datapaths/table.txt"
-$PY scripts/fused_summary.py "$OUT_DIR/datapaths/compare.csv" \
+$PY scripts/fused_summary.py "$OUT_DIR/datapaths/compare.csv" --fusemax --batch 4 \
   --title "Datapaths at equal PE count: BERT-base layer, batch 4, fusemax-cloud (256x256 PEs)" >>"$summary"
 echo "== 6. decode: KV cache against fixed-size state (GPT, edge and cloud) =="
 # One run per point, each one decode step at its context (--prefill C --generate 2), the prefill not

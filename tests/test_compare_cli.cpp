@@ -346,7 +346,11 @@ TEST_CASE("compare's table and crossover from the reports", "[cli][compare]") {
                    {"average_power_w", 2.0},
                    {"gmacs_per_s_per_w", 3.0},
                    {"gmacs_per_s_per_mm2", 4.0}};
-    r["area_mm2"] = {{"total", 100.0}};
+    // Components: array half the total, SRAM a quarter, softmax, DRAM a tenth each, leakage the rest.
+    r["energy"]["components_pj"] = {{"array", total_pj / 2}, {"sram", total_pj / 4}, {"vector", 0.0},
+                                    {"softmax", total_pj / 10}, {"dma", 0.0}, {"dram", total_pj / 10},
+                                    {"leakage", total_pj / 20}};
+    r["area_mm2"] = {{"total", 100.0}, {"array", 60.0}, {"softmax", 6.0}};
     r["ops"]["qkv_proj"]["energy_pj"] = {{"total", qkv_pj}};
     r["ops"]["qk"]["energy_pj"] = {{"total", qk_pj}};
     r["ops"]["pv"]["energy_pj"] = {{"total", pv_pj}};
@@ -364,6 +368,23 @@ TEST_CASE("compare's table and crossover from the reports", "[cli][compare]") {
   CHECK(et[1]["attention_energy_share"].get<double>() == 0.25);  // (50 + 50) / 400
   CHECK(et[1]["energy_dram_background_pj"].get<double>() == 5.0);
   CHECK(et[1]["area_mm2"].get<double>() == 100.0);
+  // Energy shares per component (the totals cancel) and the area per component.
+  for (const Json& row : et) {
+    CHECK(row["energy_share_array"].get<double>() == 0.5);
+    CHECK(row["energy_share_sram"].get<double>() == 0.25);
+    CHECK(row["energy_share_softmax"].get<double>() == 0.1);
+    CHECK(row["energy_share_leakage"].get<double>() == 0.05);
+    CHECK(row["energy_share_dma"].get<double>() == 0.0);
+    CHECK(row["area_softmax_mm2"].get<double>() == 6.0);
+    CHECK(row["area_array_mm2"].get<double>() == 60.0);
+    CHECK(row["area_vector_mm2"].is_null());  // not in the report
+  }
+  {
+    std::ostringstream eo;
+    print_comparison(eo, en, et, compare_crossover(en));
+    CHECK_THAT(eo.str(), Catch::Contains("energy by component, % of each variant's total"));
+    CHECK_THAT(eo.str(), Catch::Contains("50.0     25.0"));
+  }
   CHECK(table[1]["energy_ratio"].is_null());  // reports without energy
 
   // Generation figures from hand-made generation sections: the ratios divide the figures; a failed first
@@ -413,8 +434,8 @@ TEST_CASE("compare's table and crossover from the reports", "[cli][compare]") {
   c.points[5].error = "no room, sorry";
   const std::vector<std::string> csv = lines_of(compare_csv(compare_table(c)));
   REQUIRE(csv.size() == 10);
-  // 30 columns: seq_len, variant, status, 26 empty figures, the error.
-  CHECK(csv[6] == "256,row_fused,failed," + std::string(26, ',') + "\"no room, sorry\"");
+  // 44 columns: seq_len, variant, status, 40 empty figures, the error.
+  CHECK(csv[6] == "256,row_fused,failed," + std::string(40, ',') + "\"no room, sorry\"");
 }
 
 TEST_CASE("compare --generate reports each variant's generation with ratios to the first", "[cli][compare][decode]") {

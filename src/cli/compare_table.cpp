@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iomanip>
 #include <iterator>
 #include <sstream>
 
@@ -115,6 +116,26 @@ std::string seq_len_list(const Json& seq_lens) {
 
 }  // namespace
 
+namespace {
+
+// The energy components (report/energy.h) and area components whose columns the table has.
+const char* const kEnergyComponents[] = {"array", "sram", "vector", "softmax", "dma", "dram", "leakage"};
+const char* const kAreaComponents[] = {"array", "sram", "accumulators", "vector", "softmax", "dma", "dram_phy"};
+
+// energy_share_C: component C's energy over the run's total; area_C_mm2: its area (0 for a unit the
+// hardware lacks: the no_softmax datapath has no softmax unit's area). Null where the report has none.
+void add_component_columns(const Json& r, Json* row) {
+  const Json& e = r["energy"];
+  const double total = e["total_pj"].get<double>();
+  for (const char* c : kEnergyComponents)
+    (*row)[std::string("energy_share_") + c] =
+        total > 0 && e["components_pj"].contains(c) ? Json(round6(e["components_pj"][c].get<double>() / total)) : Json(nullptr);
+  for (const char* c : kAreaComponents)
+    (*row)[std::string("area_") + c + "_mm2"] = r["area_mm2"].value(c, Json(nullptr));
+}
+
+}  // namespace
+
 const std::vector<std::string>& compare_columns(bool generation) {
   static const std::vector<std::string> columns = {"seq_len",
                                                    "variant",
@@ -141,6 +162,20 @@ const std::vector<std::string>& compare_columns(bool generation) {
                                                    "gmacs_per_s_per_mm2",
                                                    "area_mm2",
                                                    "attention_energy_share",
+                                                   "energy_share_array",
+                                                   "energy_share_sram",
+                                                   "energy_share_vector",
+                                                   "energy_share_softmax",
+                                                   "energy_share_dma",
+                                                   "energy_share_dram",
+                                                   "energy_share_leakage",
+                                                   "area_array_mm2",
+                                                   "area_sram_mm2",
+                                                   "area_accumulators_mm2",
+                                                   "area_vector_mm2",
+                                                   "area_softmax_mm2",
+                                                   "area_dma_mm2",
+                                                   "area_dram_phy_mm2",
                                                    "cycles_ratio",
                                                    "macs_ratio",
                                                    "dram_bytes_ratio",
@@ -198,6 +233,7 @@ Json compare_table(const Comparison& c) {
           row["gmacs_per_s_per_mm2"] = e["gmacs_per_s_per_mm2"];
           row["area_mm2"] = r["area_mm2"]["total"];
           row["attention_energy_share"] = attention_energy_share(r);
+          add_component_columns(r, &row);
         }
         if (base.ok) {
           const Json& b = base.report;
@@ -282,6 +318,30 @@ void print_aligned(std::ostream& os, const std::vector<std::string>& header,
   }
 }
 
+// Under a table: where each variant's energy goes, % of its total per component (nothing without energy).
+void print_energy_shares(std::ostream& os, const Json& table, std::size_t n, std::size_t nv) {
+  std::size_t name_width = 0;
+  bool shares = false;
+  for (std::size_t v = 0; v < nv; ++v) {
+    const Json& row = table[n * nv + v];
+    shares |= row["energy_share_array"].is_number();
+    name_width = std::max(name_width, row["variant"].get<std::string>().size());
+  }
+  if (!shares) return;
+  os << "  energy by component, % of each variant's total\n    " << std::string(name_width, ' ');
+  for (const char* comp : kEnergyComponents) os << std::setw(9) << comp;
+  os << "\n";
+  for (std::size_t v = 0; v < nv; ++v) {
+    const Json& row = table[n * nv + v];
+    if (!row["energy_share_array"].is_number()) continue;
+    const std::string name = row["variant"].get<std::string>();
+    os << "    " << name << std::string(name_width - name.size(), ' ');
+    for (const char* comp : kEnergyComponents)
+      os << std::setw(9) << fixed(100 * row[std::string("energy_share_") + comp].get<double>(), 1);
+    os << "\n";
+  }
+}
+
 std::string milliseconds(const Json& seconds) {
   if (!seconds.is_number()) return "-";
   char buf[64];
@@ -297,7 +357,7 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
   static const std::vector<std::string> kHeader = {
       "variant",   "cycles",       "time (us)",    "MACs",       "util",        "DRAM bytes", "SRAM HWM", "attn SRAM",
       "softmax unit", "softmax work", "attn share", "MACs/DRAM B", "bound", "% of bound", "energy (uJ)", "W", "GMAC/s/W",
-      "cycles x", "MACs x", "DRAM x", "energy x"};
+      "mm^2", "cycles x", "MACs x", "DRAM x", "energy x"};
   static const std::vector<std::string> kGenerationHeader = {
       "variant",       "TTFT (ms)",   "TPOT mean (ms)", "TPOT first", "TPOT last", "tokens/s",  "step weights B",
       "step cache/state B", "step act. B", "cache/state per seq B", "step bound", "TTFT x", "TPOT x", "tokens/s x",
@@ -322,7 +382,7 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
                        fixed(row["macs_per_dram_byte"], 2), text_or_dash(row["compulsory_binding"]),
                        fixed(row["pct_of_compulsory_bound"], 1),
                        row["energy_total_pj"].is_number() ? fixed(row["energy_total_pj"].get<double>() * 1e-6, 3) : "-",
-                       fixed(row["average_power_w"], 2), fixed(row["gmacs_per_s_per_w"], 1),
+                       fixed(row["average_power_w"], 2), fixed(row["gmacs_per_s_per_w"], 1), fixed(row["area_mm2"], 1),
                        fixed(row["cycles_ratio"], 3), fixed(row["macs_ratio"], 3), fixed(row["dram_bytes_ratio"], 3),
                        fixed(row["energy_ratio"], 3)});
       if (c.generation)
@@ -338,6 +398,7 @@ void print_comparison(std::ostream& os, const Comparison& c, const Json& table, 
     os << "\nN = " << c.seq_lens[n] << (c.generation ? " (the prefill; " : " (") << "x: ratio to " << c.variants[0]
        << ")\n";
     print_aligned(os, kHeader, cells, rows);
+    print_energy_shares(os, table, n, nv);
     if (!c.generation) continue;
     os << "\ngeneration after a prompt of N = " << c.seq_lens[n];
     const auto generated = std::find_if(rows.begin(), rows.end(), [](const Json* r) { return (*r)["generate_tokens"].is_number(); });

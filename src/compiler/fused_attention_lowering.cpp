@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/errors.h"
+#include "timing/fused_timing.h"
 
 namespace attnsim {
 
@@ -21,7 +22,13 @@ FusedAttentionPlan plan_fused_attention(const HwConfig& hw, std::int64_t seq_len
   const std::uint64_t eb = std::uint64_t(hw.array.operand_bytes);
   const std::uint64_t block = align_up(std::uint64_t(p.bq * dh) * eb, 64);
   const std::uint64_t head = align_up(std::uint64_t(seq_len * dh) * eb, 64);
-  const std::uint64_t blocks = 4 * block;  // Q and O, two each
+  // Q and O block slots: the slot of block i is reused by block i + b, which the array reaches (b - 1)
+  // occupancies after block i's started; block i is free after its occupancy, its drain and its O store
+  // (at most about one occupancy more): b - 1 >= 2 + drain / occupancy.
+  const FusedAttentionTiming t = fused_attention_timing(hw.array, hw.datapath, {p.bq, seq_len, dh});
+  const std::int64_t spare = t.occupancy > 0 ? (t.drain + t.occupancy - 1) / t.occupancy : 0;
+  p.block_buffers = int(std::min<std::int64_t>(kMaxBlockBuffers, std::max<std::int64_t>(2, 3 + spare)));
+  const std::uint64_t blocks = 2 * std::uint64_t(p.block_buffers) * block;  // Q and O
   for (int kv = 2; kv >= 1 && p.kv_buffers == 0; --kv)
     if (blocks + 2 * std::uint64_t(kv) * head <= capacity) p.kv_buffers = kv, p.footprint = blocks + 2 * kv * head;
   if (p.kv_buffers == 0)
@@ -37,8 +44,10 @@ FusedAttentionEmitter::FusedAttentionEmitter(const HwConfig& hw, const FusedAtte
     : hw_(hw), p_(plan), n_(seq_len), dh_(dh) {
   const std::uint64_t eb = std::uint64_t(hw.array.operand_bytes);
   SramAllocator a(base);
-  for (int i = 0; i < 2; ++i) q_[i] = a.take(std::uint64_t(p_.bq * dh) * eb);
-  for (int i = 0; i < 2; ++i) o_[i] = a.take(std::uint64_t(p_.bq * dh) * eb);
+  for (int i = 0; i < p_.block_buffers; ++i) q_[i] = a.take(std::uint64_t(p_.bq * dh) * eb);
+  for (int i = 0; i < p_.block_buffers; ++i) o_[i] = a.take(std::uint64_t(p_.bq * dh) * eb);
+  std::fill(q_reader_, q_reader_ + kMaxBlockBuffers, kNoInstr);
+  std::fill(o_reader_, o_reader_ + kMaxBlockBuffers, kNoInstr);
   for (int i = 0; i < p_.kv_buffers; ++i) {
     k_[i] = a.take(std::uint64_t(n_ * dh) * eb);
     v_[i] = a.take(std::uint64_t(n_ * dh) * eb);
@@ -50,8 +59,10 @@ std::vector<BufferInfo> FusedAttentionEmitter::buffers(std::uint32_t phase) cons
   const std::uint64_t eb = std::uint64_t(hw_.array.operand_bytes);
   const std::uint64_t block = std::uint64_t(p_.bq * dh_) * eb, head = std::uint64_t(n_ * dh_) * eb;
   std::vector<BufferInfo> b;
-  for (int i = 0; i < 2; ++i) b.push_back({"fused.q" + std::to_string(i), {q_[i], block}, BufClass::Query, phase});
-  for (int i = 0; i < 2; ++i) b.push_back({"fused.o" + std::to_string(i), {o_[i], block}, BufClass::Output, phase});
+  for (int i = 0; i < p_.block_buffers; ++i)
+    b.push_back({"fused.q" + std::to_string(i), {q_[i], block}, BufClass::Query, phase});
+  for (int i = 0; i < p_.block_buffers; ++i)
+    b.push_back({"fused.o" + std::to_string(i), {o_[i], block}, BufClass::Output, phase});
   for (int i = 0; i < p_.kv_buffers; ++i) {
     b.push_back({"fused.k" + std::to_string(i), {k_[i], head}, BufClass::Key, phase});
     b.push_back({"fused.v" + std::to_string(i), {v_[i], head}, BufClass::Value, phase});
@@ -73,7 +84,7 @@ void FusedAttentionEmitter::emit_head(Emitter& em, const HeadBlocks& h, bool cau
   std::uint32_t last = kNoInstr;
   for (std::int64_t q0 = 0; q0 < n_; q0 += p_.bq) {
     const std::int64_t rows = std::min(p_.bq, n_ - q0);
-    qs_ = (qs_ + 1) % 2;
+    qs_ = (qs_ + 1) % p_.block_buffers;
     const int s = qs_;
     const SramTile qt = tile_at(q_[s], rows, dh_, eb), ot = tile_at(o_[s], rows, dh_, eb);
     em.set_class(OpClass::QK);

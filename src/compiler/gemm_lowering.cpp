@@ -49,13 +49,14 @@ Slots slot_counts(const GemmTiling& t) {
   const GemmDims& d = t.dims;
   const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn), nk = ceil_div(d.k, t.tk);
   const std::int64_t n_inner = t.n_outer ? nm : nn;
-  const std::int64_t outer = t.outer_resident ? outer_panel_sets(t) * nk : 2, inner = t.inner_resident ? nk * n_inner : 2;
+  const std::int64_t sb = t.stream_buffers;
+  const std::int64_t outer = t.outer_resident ? outer_panel_sets(t) * nk : sb, inner = t.inner_resident ? nk * n_inner : sb;
   Slots s;
   s.a = t.n_outer ? inner : outer;
   s.b = t.n_outer ? outer : inner;
   // A lead block keeps its C tiles over k, and two more take the tiles after it while the block's
   // stores, all issued at its end, go out.
-  s.c = t.k_middle ? 2 * n_inner : t.lead_block > 0 ? t.lead_block * n_inner + 2 : 2;
+  s.c = t.k_middle ? 2 * n_inner : t.lead_block > 0 ? t.lead_block * n_inner + 2 : sb;
   return s;
 }
 
@@ -427,6 +428,15 @@ std::vector<GemmTiling> gemm_tiling_candidates(const HwConfig& hw, const GemmDim
   return v;
 }
 
+GemmTiling deepen_streams(const HwConfig& hw, GemmTiling t, std::uint64_t capacity, int depth) {
+  GemmTiling deep = t;
+  deep.stream_buffers = depth;
+  const BufferSizes bs = buffer_sizes(hw, t.tm, t.tk, t.tn, t.epilogue_inputs, slot_counts(deep));
+  if (t.c_in_accumulators && !c_fits_accumulators(hw, bs)) return t;
+  if (bs.sram_total(t.c_in_accumulators) > (capacity ? capacity : std::uint64_t(hw.sram.total_bytes()))) return t;
+  return deep;
+}
+
 namespace {
 
 GemmTiling choose_gemm_tiling_uncached(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity_limit,
@@ -635,7 +645,7 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
                      const std::vector<std::int64_t>& held, std::int64_t block) {
     if (fixed_slots) return int(outer_operand ? (row % outer_panel_sets(t)) * nk + ki : row * nk + ki);
     if (*rotating >= 0 && held[std::size_t(*rotating)] == block) return *rotating;
-    return (*rotating + 1) % 2;
+    return (*rotating + 1) % t.stream_buffers;
   };
   auto load_a = [&](int slot, std::int64_t m0, std::int64_t k0, std::int64_t m, std::int64_t k) {
     const DramBlock blk{o.a.tensor, o.a.row0 + m0, o.a.col0 + k0, m, k};
@@ -788,6 +798,7 @@ std::string describe_gemm_order(const GemmTiling& t) {
   std::string s = m.loop_order[0] + "," + m.loop_order[1] + "," + m.loop_order[2];
   for (const std::string& r : m.resident) s += ", " + r + " resident";
   if (t.lead_block > 0) s += ", first " + std::to_string(t.lead_block) + " " + m.loop_order[0] + " tiles k-outer";
+  if (t.stream_buffers != 2) s += ", streamed tiles " + std::to_string(t.stream_buffers) + "-buffered";
   return s;
 }
 

@@ -531,8 +531,10 @@ class Lowering {
                   &pv = g_.ops[std::size_t(grp.ops.at(2))];
     const std::int64_t n = grp.seq_len, dh = grp.head_dim;
     const GemmDims dqk{n, dh, n}, dpv{n, n, dh};
-    const GemmTiling tqk = choose_gemm_tiling(hw_, dqk, capacity_, qk.name, 0, opt_);
-    const GemmTiling tpv = choose_gemm_tiling(hw_, dpv, capacity_, pv.name, 0, opt_);
+    // Both GEMMs stream every head's tiles through DRAM (S out, P in): triple buffers keep the bus busy
+    // across each tile's fill and drain (gemm_lowering.h, deepen_streams).
+    const GemmTiling tqk = deepen_streams(hw_, choose_gemm_tiling(hw_, dqk, capacity_, qk.name, 0, opt_), capacity_, 3);
+    const GemmTiling tpv = deepen_streams(hw_, choose_gemm_tiling(hw_, dpv, capacity_, pv.name, 0, opt_), capacity_, 3);
     const HwConfig& hw = hw_;
     const std::uint64_t cap = capacity_;
     auto gemm_step = [&](const GraphOp& op, const GemmTiling& t, const GemmDims& d, CausalSkip skip, BufClass a,

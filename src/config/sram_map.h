@@ -35,10 +35,12 @@ void for_each_sram_bank_extent(const SramConfig& s, std::uint64_t addr, std::uin
   if (bytes == 0) return;
   const std::uint64_t g = std::uint64_t(s.stripe_bytes()), banks = std::uint64_t(s.banks);
   const std::uint64_t first = (addr / g) % banks, n = sram_banks_touched(s, addr, bytes);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const std::uint64_t b = (first + i) % banks;
-    f(int(b), sram_bank_bytes_below(s, b, addr + bytes) - sram_bank_bytes_below(s, b, addr));
-  }
+  // F_b(hi) - F_b(lo) of sram_bank_bytes_below, with the divisions by the period done once.
+  const std::uint64_t period = g * banks, hi = addr + bytes;
+  const std::uint64_t whole = (hi / period - addr / period) * g, hr = hi % period, lr = addr % period;
+  auto part = [g](std::uint64_t r, std::uint64_t start) { return r > start ? std::min(r - start, g) : 0; };
+  for (std::uint64_t i = 0, b = first; i < n; ++i, b = b + 1 == banks ? 0 : b + 1)
+    f(int(b), whole + part(hr, b * g) - part(lr, b * g));
 }
 
 }  // namespace attnsim

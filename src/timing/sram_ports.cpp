@@ -10,11 +10,23 @@ namespace attnsim {
 
 namespace {
 
-// bytes * part / whole, rounded up; 128-bit because a tile's bytes times a bank's extent can pass 2^64.
-std::uint64_t proportional_ceil(std::uint64_t bytes, std::uint64_t part, std::uint64_t whole) {
-  const unsigned __int128 p = static_cast<unsigned __int128>(bytes) * part;
-  return std::uint64_t((p + whole - 1) / whole);
-}
+// bytes * part / whole rounded up, for the parts (0 <= part <= whole) of one region: bytes = q whole + rem
+// is divided once, and q part + ceil(rem part / whole) is the same number without a 128-bit product
+// per bank (rem part < whole^2 takes 128 bits only past 2^64; a whole multiple, rem = 0, no division).
+class ProportionalCeil {
+ public:
+  ProportionalCeil(std::uint64_t bytes, std::uint64_t whole) : q_(bytes / whole), rem_(bytes % whole), whole_(whole) {}
+  std::uint64_t operator()(std::uint64_t part) const {
+    if (rem_ == 0 || part == 0) return q_ * part;
+    std::uint64_t p = 0;
+    if (!__builtin_mul_overflow(rem_, part, &p)) return q_ * part + (p + whole_ - 1) / whole_;
+    const unsigned __int128 w = static_cast<unsigned __int128>(rem_) * part;
+    return q_ * part + std::uint64_t((w + whole_ - 1) / whole_);
+  }
+
+ private:
+  std::uint64_t q_, rem_, whole_;
+};
 
 }  // namespace
 
@@ -49,18 +61,26 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
 
   std::int64_t done = now_cycle, max_need = 0;
   std::uint64_t before = 0;  // the region's extent in the banks already visited
+  const ProportionalCeil proportional_ceil(bytes, r.bytes);
+  // A region spread over the banks has the same extent in most of them, and a share that is a whole
+  // multiple of the region (rem 0) the same share: the divisions of the last bank are reused.
+  std::uint64_t last_extent = ~std::uint64_t(0), last_share = ~std::uint64_t(0), last_words = 0;
+  std::int64_t need = 0;
+  std::uint64_t cum_before = 0;  // proportional_ceil(before), the previous bank's cumulative share
   for_each_sram_bank_extent(cfg_, r.addr, r.bytes, [&](int b, std::uint64_t extent) {
     // Timing: the bank's proportional share rounded up, so no bank is charged less than its part.
-    const std::int64_t need = std::int64_t((proportional_ceil(bytes, extent, r.bytes) + per_cycle - 1) / per_cycle);
+    if (extent != last_extent)
+      need = std::int64_t((proportional_ceil(extent) + per_cycle - 1) / per_cycle), last_extent = extent;
     busy[b] = std::max(now_cycle, busy[b]) + need;
     done = std::max(done, busy[b]);
     max_need = std::max(max_need, need);
     // Statistics: differences of the rounded cumulative share, so the banks' parts sum to bytes.
-    const std::uint64_t share =
-        proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
+    const std::uint64_t cum = proportional_ceil(before + extent), share = cum - cum_before;
+    cum_before = cum;
+    if (share != last_share) last_words = (share + word - 1) / word, last_share = share;
     total[b] += share;
-    accesses[b] += (share + word - 1) / word;
-    all_accesses += (share + word - 1) / word;
+    accesses[b] += last_words;
+    all_accesses += last_words;
     before += extent;
   });
   queueing_cycles_ += done - (now_cycle + max_need);
@@ -75,10 +95,10 @@ void SramPorts::notify(const SramRegion& r, std::uint64_t bytes, bool write) con
       std::uint64_t(cfg_.port_bytes) * std::uint64_t(write ? cfg_.write_ports : cfg_.read_ports);
   const auto& busy = write ? write_busy_until_ : read_busy_until_;
   std::uint64_t before = 0;
+  const ProportionalCeil proportional_ceil(bytes, r.bytes);
   for_each_sram_bank_extent(cfg_, r.addr, r.bytes, [&](int b, std::uint64_t extent) {
-    const std::int64_t need = std::int64_t((proportional_ceil(bytes, extent, r.bytes) + per_cycle - 1) / per_cycle);
-    const std::uint64_t share =
-        proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
+    const std::int64_t need = std::int64_t((proportional_ceil(extent) + per_cycle - 1) / per_cycle);
+    const std::uint64_t share = proportional_ceil(before + extent) - proportional_ceil(before);
     before += extent;
     observer_->on_bank_transfer(b, write, busy[b] - need, need, share);
   });
