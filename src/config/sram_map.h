@@ -33,11 +33,19 @@ inline std::uint64_t sram_banks_touched(const SramConfig& s, std::uint64_t addr,
 template <typename F>
 void for_each_sram_bank_extent(const SramConfig& s, std::uint64_t addr, std::uint64_t bytes, F&& f) {
   if (bytes == 0) return;
-  const std::uint64_t g = std::uint64_t(s.stripe_bytes()), banks = std::uint64_t(s.banks);
+  const std::uint64_t g = std::uint64_t(s.stripe_bytes()), banks = std::uint64_t(s.banks), period = g * banks;
   const std::uint64_t first = (addr / g) % banks, n = sram_banks_touched(s, addr, bytes);
+  // sram_bank_bytes_below for both ends, its divisions made once (a hot path: every SRAM port
+  // reservation of the mapper's timer and of the accelerator walks it).
+  const std::uint64_t hi = addr + bytes, hi_q = hi / period * g, hi_r = hi % period;
+  const std::uint64_t lo_q = addr / period * g, lo_r = addr % period;
+  std::uint64_t b = first;
   for (std::uint64_t i = 0; i < n; ++i) {
-    const std::uint64_t b = (first + i) % banks;
-    f(int(b), sram_bank_bytes_below(s, b, addr + bytes) - sram_bank_bytes_below(s, b, addr));
+    const std::uint64_t start = b * g;
+    const std::uint64_t above = hi_q + (hi_r > start ? std::min(hi_r - start, g) : 0);
+    const std::uint64_t below = lo_q + (lo_r > start ? std::min(lo_r - start, g) : 0);
+    f(int(b), above - below);
+    if (++b == banks) b = 0;
   }
 }
 

@@ -1,6 +1,7 @@
 #include "timing/sram_ports.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "common/errors.h"
@@ -15,6 +16,28 @@ std::uint64_t proportional_ceil(std::uint64_t bytes, std::uint64_t part, std::ui
   const unsigned __int128 p = static_cast<unsigned __int128>(bytes) * part;
   return std::uint64_t((p + whole - 1) / whole);
 }
+
+// proportional_ceil(bytes, part, whole) for part <= whole, the same values computed without 128-bit
+// division where it is not needed (reserve() is the hot path of the mapper's timer and the
+// accelerator): exact when bytes == whole (the share is the part itself) and in 64 bits when
+// bytes * whole fits.
+class Proportion {
+ public:
+  Proportion(std::uint64_t bytes, std::uint64_t whole)
+      : bytes_(bytes), whole_(whole), same_(bytes == whole), narrow_(bytes <= UINT64_MAX / whole) {}
+  std::uint64_t ceil(std::uint64_t part) const {
+    if (same_) return part;
+    if (narrow_) {
+      const std::uint64_t p = bytes_ * part;
+      return p / whole_ + (p % whole_ != 0);
+    }
+    return proportional_ceil(bytes_, part, whole_);
+  }
+
+ private:
+  std::uint64_t bytes_, whole_;
+  bool same_, narrow_;
+};
 
 }  // namespace
 
@@ -49,15 +72,22 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
 
   std::int64_t done = now_cycle, max_need = 0;
   std::uint64_t before = 0;  // the region's extent in the banks already visited
+  const Proportion prop(bytes, r.bytes);
+  std::uint64_t last_extent = 0, below = 0;  // most banks of a region have the same extent: reuse its need
+  std::int64_t need = 0;
   for_each_sram_bank_extent(cfg_, r.addr, r.bytes, [&](int b, std::uint64_t extent) {
     // Timing: the bank's proportional share rounded up, so no bank is charged less than its part.
-    const std::int64_t need = std::int64_t((proportional_ceil(bytes, extent, r.bytes) + per_cycle - 1) / per_cycle);
+    if (extent != last_extent || need == 0) {
+      need = std::int64_t((prop.ceil(extent) + per_cycle - 1) / per_cycle);
+      last_extent = extent;
+    }
     busy[b] = std::max(now_cycle, busy[b]) + need;
     done = std::max(done, busy[b]);
     max_need = std::max(max_need, need);
     // Statistics: differences of the rounded cumulative share, so the banks' parts sum to bytes.
-    const std::uint64_t share =
-        proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
+    const std::uint64_t above = prop.ceil(before + extent);
+    const std::uint64_t share = above - below;
+    below = above;
     total[b] += share;
     accesses[b] += (share + word - 1) / word;
     all_accesses += (share + word - 1) / word;
