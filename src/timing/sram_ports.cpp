@@ -17,26 +17,47 @@ std::uint64_t proportional_ceil(std::uint64_t bytes, std::uint64_t part, std::ui
   return std::uint64_t((p + whole - 1) / whole);
 }
 
-// proportional_ceil(bytes, part, whole) for part <= whole, the same values computed without 128-bit
-// division where it is not needed (reserve() is the hot path of the mapper's timer and the
-// accelerator): exact when bytes == whole (the share is the part itself) and in 64 bits when
-// bytes * whole fits.
-class Proportion {
+// The banks' shares of a transfer of `bytes` over a region of `whole` bytes, bank by bank in the
+// order reserve() visits them: need(extent) = proportional_ceil(bytes, extent, whole), and next(extent)
+// = the difference of the rounded cumulative share, proportional_ceil(bytes, before + extent, whole)
+// - proportional_ceil(bytes, before, whole). The same values as those formulas, without a 128-bit
+// division per bank (reserve() is the hot path of the mapper's timer and of the accelerator): the
+// cumulative bytes * before / whole is kept as a quotient and a remainder, each new extent's
+// bytes * extent / whole divided once and reused while the extents repeat (most banks of a region
+// hold the same extent); a transfer of the region's own bytes is its extents themselves.
+class Shares {
  public:
-  Proportion(std::uint64_t bytes, std::uint64_t whole)
-      : bytes_(bytes), whole_(whole), same_(bytes == whole), narrow_(bytes <= UINT64_MAX / whole) {}
-  std::uint64_t ceil(std::uint64_t part) const {
-    if (same_) return part;
-    if (narrow_) {
-      const std::uint64_t p = bytes_ * part;
-      return p / whole_ + (p % whole_ != 0);
-    }
-    return proportional_ceil(bytes_, part, whole_);
+  Shares(std::uint64_t bytes, std::uint64_t whole) : bytes_(bytes), whole_(whole), same_(bytes == whole) {}
+  std::uint64_t need(std::uint64_t extent) {
+    if (same_) return extent;
+    split(extent);
+    return q_e_ + (r_e_ != 0);
+  }
+  std::uint64_t next(std::uint64_t extent) {
+    if (same_) return extent;
+    split(extent);
+    const std::uint64_t before = q_ + (r_ != 0);
+    q_ += q_e_, r_ += r_e_;
+    if (r_ >= whole_) ++q_, r_ -= whole_;
+    return q_ + (r_ != 0) - before;
   }
 
  private:
+  // bytes * extent = q_e_ * whole + r_e_ (extent <= whole, so q_e_ <= bytes fits 64 bits).
+  void split(std::uint64_t extent) {
+    if (extent == extent_ && split_) return;
+    const unsigned __int128 p = static_cast<unsigned __int128>(bytes_) * extent;
+    if (p >> 64) {
+      q_e_ = std::uint64_t(p / whole_), r_e_ = std::uint64_t(p % whole_);
+    } else {
+      q_e_ = std::uint64_t(p) / whole_, r_e_ = std::uint64_t(p) % whole_;
+    }
+    extent_ = extent, split_ = true;
+  }
   std::uint64_t bytes_, whole_;
-  bool same_, narrow_;
+  bool same_, split_ = false;
+  std::uint64_t extent_ = 0, q_e_ = 0, r_e_ = 0;
+  std::uint64_t q_ = 0, r_ = 0;  // bytes * (extents so far) = q_ * whole + r_, r_ < whole
 };
 
 }  // namespace
@@ -71,27 +92,25 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
   const std::uint64_t word = std::uint64_t(cfg_.port_bytes);
 
   std::int64_t done = now_cycle, max_need = 0;
-  std::uint64_t before = 0;  // the region's extent in the banks already visited
-  const Proportion prop(bytes, r.bytes);
-  std::uint64_t last_extent = 0, below = 0;  // most banks of a region have the same extent: reuse its need
+  Shares shares(bytes, r.bytes);
+  // Most banks of a region have the same extent and share: their need and port words are reused.
+  std::uint64_t last_extent = 0, last_share = 0, last_words = 0;
   std::int64_t need = 0;
   for_each_sram_bank_extent(cfg_, r.addr, r.bytes, [&](int b, std::uint64_t extent) {
     // Timing: the bank's proportional share rounded up, so no bank is charged less than its part.
     if (extent != last_extent || need == 0) {
-      need = std::int64_t((prop.ceil(extent) + per_cycle - 1) / per_cycle);
+      need = std::int64_t((shares.need(extent) + per_cycle - 1) / per_cycle);
       last_extent = extent;
     }
     busy[b] = std::max(now_cycle, busy[b]) + need;
     done = std::max(done, busy[b]);
     max_need = std::max(max_need, need);
     // Statistics: differences of the rounded cumulative share, so the banks' parts sum to bytes.
-    const std::uint64_t above = prop.ceil(before + extent);
-    const std::uint64_t share = above - below;
-    below = above;
+    const std::uint64_t share = shares.next(extent);
+    if (share != last_share || last_words == 0) last_share = share, last_words = (share + word - 1) / word;
     total[b] += share;
-    accesses[b] += (share + word - 1) / word;
-    all_accesses += (share + word - 1) / word;
-    before += extent;
+    accesses[b] += last_words;
+    all_accesses += last_words;
   });
   queueing_cycles_ += done - (now_cycle + max_need);
   if (observer_) notify(r, bytes, write);
