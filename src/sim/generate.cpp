@@ -161,9 +161,6 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
     for (std::int64_t c = first; c <= last; ++c) all.push_back(c);
     run(all, true);
   } else {
-    run(first == last ? std::vector<std::int64_t>{first} : std::vector<std::int64_t>{first, last}, true);
-    std::vector<std::pair<std::int64_t, std::int64_t>> pending;
-    if (last - first > 1) pending.push_back({first, last});
     // The probes of an interval: its quarter points and midpoint (a staircase in the cost, such as one
     // more array fold every few keys, can put a lone midpoint on the line by chance).
     auto probes = [](std::int64_t a, std::int64_t b) {
@@ -174,6 +171,17 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
       }
       return p;
     };
+    std::vector<std::pair<std::int64_t, std::int64_t>> pending;
+    // The first and last steps and the whole interval's probes run beside the prefill, the longest
+    // simulation, so that with --jobs 2 they take none of the wall time (the probes are needed
+    // whatever the ends give).
+    std::set<std::int64_t> initial = {first, last};
+    if (last - first > 1) {
+      pending.push_back({first, last});
+      if (int(initial.size() + probes(first, last).size()) <= opt.max_simulated)
+        for (std::int64_t c : probes(first, last)) initial.insert(c);
+    }
+    run(std::vector<std::int64_t>(initial.begin(), initial.end()), true);
     while (!pending.empty()) {
       std::set<std::int64_t> wanted;
       for (const auto& [a, b] : pending)
@@ -183,7 +191,7 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
         unverified = pending;
         break;
       }
-      run(std::vector<std::int64_t>(wanted.begin(), wanted.end()), false);
+      if (!wanted.empty()) run(std::vector<std::int64_t>(wanted.begin(), wanted.end()), false);
       std::vector<std::pair<std::int64_t, std::int64_t>> next;
       for (const auto& [a, b] : pending) {
         bool linear = true;
