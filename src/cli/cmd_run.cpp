@@ -63,6 +63,9 @@ int cmd_run(const Args& args) {
       "step per further token, with the KV cache or the low-rank state")(
       "prefill", po::value(&prefill), "with generation: the prompt's tokens per sequence (the model's /prefill)")(
       "all-steps", "with generation: simulate every decode step instead of a sampled subset with interpolation")(
+      "all-layers",
+      "with generation: simulate every layer of a decode step instead of extrapolating a model of identical layers "
+      "from its first 1, 2 and 3 (done only where those lie on a line)")(
       "variant", po::value(&variant), ("override every layer's attention variant: " + variants).c_str())(
       "dtype", po::value(&dtype), "override the model's operand type: fp32, fp16, bf16, int8")(
       "set", po::value(&sets)->composing(),
@@ -167,11 +170,13 @@ int cmd_run(const Args& args) {
   const ModelConfig model = load_model_config(model_name, ov);
   if (jobs < 1 || (jobs != 1 && model.generate == 0)) throw UserError("--jobs: only with --topology or generation, at least 1");
   if (vm.count("all-steps") && model.generate == 0) throw UserError("--all-steps: only with generation (--generate N)");
+  if (vm.count("all-layers") && model.generate == 0) throw UserError("--all-layers: only with generation (--generate N)");
   if (model.generate > 0 && emit.empty()) {
     if (tracing) throw UserError("--trace: not with generation (each decode step is a simulation of its own)");
     HwConfig hw = load_hw(hw_name, sets);
     GenerationOptions gopt;
     gopt.all_steps = vm.count("all-steps") > 0;
+    gopt.all_layers = vm.count("all-layers") > 0;
     gopt.jobs = jobs;
     std::cerr << "attnsim run: " << model.source << " (" << model.layers.size() << " layers), prefill "
               << model.prefill << ", generating " << model.generate << " tokens, batch " << model.layers.front().batch
