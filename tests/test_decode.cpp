@@ -453,3 +453,44 @@ TEST_CASE("generation refuses what cannot decode, naming the causal alternative"
     CHECK_THAT(std::string(e.what()), Catch::Contains("gqa.json: /layers/0/kv_heads: must divide heads (4)"));
   }
 }
+
+TEST_CASE("decode steps extrapolated from their first 1, 2 and 3 layers match simulating every layer",
+          "[decode][sampling]") {
+  // Six identical layers: each step simulated with 1, 2 and 3 layers and extrapolated to 6 (where the
+  // three lie on a line), against the same steps simulated with all six layers.
+  const HwConfig hw = small_hw(64);
+  for (const char* variant : {"flash", "primal_causal"}) {
+    INFO(variant);
+    const ModelConfig m = model_of({variant, 64, 4, 4, 16, 128, 2, 24, 5, 0, 6, "rmsnorm", "gelu"});
+    REQUIRE(layers_extrapolable(m));
+    GenerationOptions whole, sampled;
+    whole.all_steps = sampled.all_steps = true;
+    whole.all_layers = true;
+    whole.jobs = sampled.jobs = 2;
+    const Json full = simulate_generation(hw, m, whole), part = simulate_generation(hw, m, sampled);
+    const Json &fs = full["generation"]["steps"], &ps = part["generation"]["steps"];
+    REQUIRE(fs.size() == 4);
+    REQUIRE(ps.size() == 4);
+    CHECK(part["generation"]["sampling"]["layers"]["steps_extrapolated_from_3_layers"].get<int>() +
+              part["generation"]["sampling"]["layers"]["steps_simulated_whole"].get<int>() ==
+          4);
+    CHECK(part["generation"]["sampling"]["layers"]["steps_extrapolated_from_3_layers"].get<int>() > 0);
+    CHECK(full["generation"]["sampling"]["layers"]["steps_extrapolated_from_3_layers"] == 0);
+    for (std::size_t i = 0; i < fs.size(); ++i) {
+      INFO("step " << i + 1 << ", layers simulated " << ps[i]["layers_simulated"].dump());
+      CHECK(fs[i]["layers_simulated"] == "all");
+      const double want = fs[i]["cycles"].get<double>(), got = ps[i]["cycles"].get<double>();
+      CHECK(std::abs(got - want) <= 1e-3 * want);  // the stated tolerance (linear_tolerance)
+      // Counted from the instructions of identical layers: exactly linear in the layers.
+      CHECK(ps[i]["dram_bytes"] == fs[i]["dram_bytes"]);
+      CHECK(ps[i]["macs"] == fs[i]["macs"]);
+      CHECK(ps[i]["binding"] == fs[i]["binding"]);
+    }
+    CHECK(full["generation"]["ttft_s"] == part["generation"]["ttft_s"]);  // the prefill is simulated whole
+  }
+  // Layers that differ are never extrapolated.
+  ModelConfig mixed = model_of({"flash", 64, 4, 4, 16, 128, 2, 24, 5, 0, 6, "rmsnorm", "gelu"});
+  mixed.layers[4].ffn_width = 256;
+  CHECK_FALSE(layers_extrapolable(mixed));
+  CHECK_FALSE(layers_extrapolable(model_of({"flash", 64, 4, 4, 16, 128, 2, 24, 5, 0, 3, "rmsnorm", "gelu"})));
+}

@@ -162,11 +162,14 @@ TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[u
     return (x >> 33) % n;
   };
   auto ceil_u = [](std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; };
-  for (int trial = 0; trial < 60; ++trial) {
+  // 128-bit: the last trials' banks are huge, so that bytes moved times a bank's extent passes 2^64.
+  auto ceil_w = [](unsigned __int128 a, std::uint64_t b) { return std::uint64_t((a + b - 1) / b); };
+  for (int trial = 0; trial < 70; ++trial) {
+    const bool huge = trial >= 60;
     SramConfig s;
     s.banks = int(1 + next(12));
     const std::int64_t stripe = std::int64_t(64) << next(4);  // 64 .. 512 B
-    s.bytes_per_bank = stripe * std::int64_t(1 + next(6));
+    s.bytes_per_bank = stripe * std::int64_t(1 + next(6)) * (huge ? std::int64_t(1) << 34 : 1);
     s.interleave_bytes = next(5) == 0 ? 0 : stripe;
     s.port_bytes = int(8 << next(4));
     s.read_ports = int(1 + next(2));
@@ -179,7 +182,8 @@ TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[u
     std::int64_t queueing = 0;
     for (int i = 0; i < 40; ++i) {
       const std::uint64_t addr = next(total_bytes), bytes = 1 + next(total_bytes - addr);
-      const std::uint64_t moved = 1 + next(4 * bytes);
+      // Moved bytes: the region's own size (a DMA transfer), or more or fewer (the array's operand reads).
+      const std::uint64_t moved = next(3) == 0 ? bytes : 1 + (huge ? next(bytes) << next(20) : next(4 * bytes));
       const bool write = next(2);
       const std::int64_t now = std::int64_t(next(20)) + 5 * i;
       // Reference extents, stripe by stripe.
@@ -199,11 +203,12 @@ TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[u
       std::uint64_t before = 0;
       for (int b : order) {
         const std::uint64_t e = extent[std::size_t(b)];
-        const std::int64_t need = std::int64_t(ceil_u(ceil_u(moved * e, bytes), per_cycle));
+        const std::int64_t need = std::int64_t(ceil_u(ceil_w((unsigned __int128)moved * e, bytes), per_cycle));
         busy[std::size_t(b)] = std::max(now, busy[std::size_t(b)]) + need;
         done = std::max(done, busy[std::size_t(b)]);
         max_need = std::max(max_need, need);
-        tot[std::size_t(b)] += ceil_u(moved * (before + e), bytes) - ceil_u(moved * before, bytes);
+        tot[std::size_t(b)] +=
+            ceil_w((unsigned __int128)moved * (before + e), bytes) - ceil_w((unsigned __int128)moved * before, bytes);
         before += e;
       }
       queueing += done - (now + max_need);

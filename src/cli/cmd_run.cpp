@@ -67,6 +67,9 @@ int cmd_run(const Args& args) {
       "with generation (--generate 2 or more): simulate the decode steps alone, not the prefill (a decode step "
       "depends on the prompt only through its context length): no time to first token, report.json and "
       "steps.csv only")(
+      "all-layers",
+      "with generation: simulate every layer of a decode step instead of extrapolating a model of identical layers "
+      "from its first 1, 2 and 3 (done only where those lie on a line)")(
       "variant", po::value(&variant), ("override every layer's attention variant: " + variants).c_str())(
       "dtype", po::value(&dtype), "override the model's operand type: fp32, fp16, bf16, int8")(
       "set", po::value(&sets)->composing(),
@@ -176,11 +179,13 @@ int cmd_run(const Args& args) {
     throw UserError("--decode-only: needs generation with at least one decode step (--generate 2 or more), got "
                     "generate " + std::to_string(model.generate));
   if (decode_only && !emit.empty()) throw UserError("--decode-only: not with --emit");
+  if (vm.count("all-layers") && model.generate == 0) throw UserError("--all-layers: only with generation (--generate N)");
   if (model.generate > 0 && emit.empty()) {
     if (tracing) throw UserError("--trace: not with generation (each decode step is a simulation of its own)");
     HwConfig hw = load_hw(hw_name, sets);
     GenerationOptions gopt;
     gopt.all_steps = vm.count("all-steps") > 0;
+    gopt.all_layers = vm.count("all-layers") > 0;
     gopt.jobs = jobs;
     gopt.decode_only = decode_only;
     std::cerr << "attnsim run: " << model.source << " (" << model.layers.size() << " layers), prefill "

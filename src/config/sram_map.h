@@ -33,14 +33,20 @@ inline std::uint64_t sram_banks_touched(const SramConfig& s, std::uint64_t addr,
 template <typename F>
 void for_each_sram_bank_extent(const SramConfig& s, std::uint64_t addr, std::uint64_t bytes, F&& f) {
   if (bytes == 0) return;
-  const std::uint64_t g = std::uint64_t(s.stripe_bytes()), banks = std::uint64_t(s.banks);
+  const std::uint64_t g = std::uint64_t(s.stripe_bytes()), banks = std::uint64_t(s.banks), period = g * banks;
   const std::uint64_t first = (addr / g) % banks, n = sram_banks_touched(s, addr, bytes);
-  // F_b(hi) - F_b(lo) of sram_bank_bytes_below, with the divisions by the period done once.
-  const std::uint64_t period = g * banks, hi = addr + bytes;
-  const std::uint64_t whole = (hi / period - addr / period) * g, hr = hi % period, lr = addr % period;
-  auto part = [g](std::uint64_t r, std::uint64_t start) { return r > start ? std::min(r - start, g) : 0; };
-  for (std::uint64_t i = 0, b = first; i < n; ++i, b = b + 1 == banks ? 0 : b + 1)
-    f(int(b), whole + part(hr, b * g) - part(lr, b * g));
+  // sram_bank_bytes_below for both ends, its divisions made once (a hot path: every SRAM port
+  // reservation of the mapper's timer and of the accelerator walks it).
+  const std::uint64_t hi = addr + bytes, hi_q = hi / period * g, hi_r = hi % period;
+  const std::uint64_t lo_q = addr / period * g, lo_r = addr % period;
+  std::uint64_t b = first;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::uint64_t start = b * g;
+    const std::uint64_t above = hi_q + (hi_r > start ? std::min(hi_r - start, g) : 0);
+    const std::uint64_t below = lo_q + (lo_r > start ? std::min(lo_r - start, g) : 0);
+    f(int(b), above - below);
+    if (++b == banks) b = 0;
+  }
 }
 
 }  // namespace attnsim

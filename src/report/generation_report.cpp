@@ -70,6 +70,11 @@ void print_generation(std::ostream& os, const Json& r) {
   if (!g["sampling"]["unverified_intervals"].empty())
     os << "; intervals interpolated without a linearity check: " << g["sampling"]["unverified_intervals"].dump();
   os << "\n";
+  const Json& layers = g["sampling"].value("layers", Json::object());
+  if (layers.value("steps_extrapolated_from_3_layers", 0) > 0)
+    os << "  layers per step         " << layers["steps_extrapolated_from_3_layers"]
+       << " simulated step(s) extrapolated from their first 1, 2 and 3 layers, "
+       << layers["steps_simulated_whole"] << " simulated whole (--all-layers: every layer)\n";
 }
 
 void write_generation_steps_csv(const std::string& path, const Json& r) {

@@ -87,33 +87,92 @@ DecodeStepBytes decode_step_bytes(const HwConfig& hw, const ModelConfig& model, 
   return {c.bytes[ByteCounter::kWeights], c.bytes[ByteCounter::kState], c.bytes[ByteCounter::kActivations]};
 }
 
-Json simulate_decode_step(const HwConfig& hw, const ModelConfig& model, std::int64_t context) {
+namespace {
+
+// The additive figures of one decode step as simulated (each grows by the same amount per identical
+// layer when a step is linear in its layers), as a child returns them.
+const char* const kStepFigures[] = {"cycles",  "end_fs",  "macs",        "array_busy_fs", "dram_busy_fs",
+                                    "dram_bytes_simulated", "weights", "state", "activations"};
+
+Json simulate_step_figures(const HwConfig& hw, const ModelConfig& model, std::int64_t context) {
   const DecodeStepGraph d = build_decode_step_graph(model, context, capacity_of(model));
   const CompiledModel cm = compile_model(hw, d.graph);
   const ByteCounter counter = count_bytes(d, cm);
   const SimOutcome o = simulate(hw, cm.program, nullptr);
-  const double end = double(std::max<fs_t>(o.stats.end_fs, 1));
-  const double array = double(o.stats.array_busy_fs) / end, bus = double(o.dram_busy_fs) / end;
-  const bool state_is_cache = !constant_state(model);
+  return {{"cycles", o.stats.cycles},
+          {"end_fs", o.stats.end_fs},
+          {"macs", o.stats.macs},
+          {"array_busy_fs", o.stats.array_busy_fs},
+          {"dram_busy_fs", o.dram_busy_fs},
+          {"dram_bytes_simulated", o.dram_bytes_read + o.dram_bytes_written},
+          {"weights", counter.bytes[ByteCounter::kWeights]},
+          {"state", counter.bytes[ByteCounter::kState]},
+          {"activations", counter.bytes[ByteCounter::kActivations]}};
+}
+
+// The step's report entry from its figures (simulated, or extrapolated over the layers).
+Json step_of(const ModelConfig& model, std::int64_t context, const Json& f) {
+  const double end = std::max(f["end_fs"].get<double>(), 1.0);
+  const double array = f["array_busy_fs"].get<double>() / end, bus = f["dram_busy_fs"].get<double>() / end;
+  const std::uint64_t weights = f["weights"], state = f["state"], activations = f["activations"];
   // The resource the step waits for: the DRAM bus when it is busier than the array, split by which
   // bytes dominate it; else the array (compute).
-  const std::string binding = bus < array ? "compute"
-                              : counter.bytes[ByteCounter::kWeights] >= counter.bytes[ByteCounter::kState]
-                                  ? "weights bandwidth"
-                                  : (state_is_cache ? "cache bandwidth" : "state bandwidth");
-  const std::uint64_t total = counter.bytes[0] + counter.bytes[1] + counter.bytes[2];
+  const std::string binding = bus < array            ? "compute"
+                              : weights >= state     ? "weights bandwidth"
+                              : !constant_state(model) ? "cache bandwidth"
+                                                       : "state bandwidth";
   return {{"context", context},
-          {"cycles", o.stats.cycles},
-          {"time_s", double(o.stats.end_fs) * 1e-15},
+          {"cycles", f["cycles"]},
+          {"time_s", f["end_fs"].get<double>() * 1e-15},
           {"dram_bytes",
-           {{"weights", counter.bytes[ByteCounter::kWeights]},
-            {"state", counter.bytes[ByteCounter::kState]},
-            {"activations", counter.bytes[ByteCounter::kActivations]},
-            {"total", total}}},
-          {"dram_bytes_simulated", o.dram_bytes_read + o.dram_bytes_written},
-          {"macs", o.stats.macs},
+           {{"weights", weights}, {"state", state}, {"activations", activations}, {"total", weights + state + activations}}},
+          {"dram_bytes_simulated", f["dram_bytes_simulated"]},
+          {"macs", f["macs"]},
           {"busy_fraction", {{"array", array}, {"dram_bus", bus}}},
           {"binding", binding}};
+}
+
+bool same_layer(const LayerSpec& a, const LayerSpec& b) {
+  const AttentionSpec &x = a.attention, &y = b.attention;
+  return a.d_model == b.d_model && a.heads == b.heads && a.head_dim == b.head_dim && a.seq_len == b.seq_len &&
+         a.batch == b.batch && a.ffn_width == b.ffn_width && a.activation == b.activation && a.norm == b.norm &&
+         a.norm_position == b.norm_position && a.causal == b.causal && a.kv_heads == b.kv_heads &&
+         x.variant == y.variant && x.rank == y.rank && x.samples == y.samples && x.spill == y.spill &&
+         x.params == y.params && x.cascade_file == y.cascade_file && x.mapping_file == y.mapping_file &&
+         x.cascade_doc == y.cascade_doc && x.mapping_doc == y.mapping_doc;
+}
+
+ModelConfig first_layers(const ModelConfig& model, std::size_t n) {
+  ModelConfig m = model;
+  m.layers.resize(n);
+  return m;
+}
+
+// The figures of the whole model from its first 1, 2 and 3 layers' (f[0..2]), when every figure's
+// 3-layer value lies within tol of the line through the other two; null otherwise.
+Json extrapolate_layers(const Json f[3], std::int64_t layers, double tol) {
+  Json r = Json::object();
+  for (const char* k : kStepFigures) {
+    const double a = f[0][k].get<double>(), b = f[1][k].get<double>(), c = f[2][k].get<double>();
+    if (!close(c, b + (b - a), tol)) return Json();
+    // In integers: the figures are counts of cycles, femtoseconds and bytes (exact below 2^63).
+    const std::int64_t ib = f[1][k].get<std::int64_t>(), ic = f[2][k].get<std::int64_t>();
+    r[k] = ic + (layers - 3) * (ic - ib);
+  }
+  return r;
+}
+
+}  // namespace
+
+Json simulate_decode_step(const HwConfig& hw, const ModelConfig& model, std::int64_t context) {
+  return step_of(model, context, simulate_step_figures(hw, model, context));
+}
+
+bool layers_extrapolable(const ModelConfig& model) {
+  if (model.layers.size() <= 3) return false;
+  for (const LayerSpec& l : model.layers)
+    if (!same_layer(l, model.layers.front())) return false;
+  return true;
 }
 
 ModelConfig prefill_model(const ModelConfig& model) {
@@ -133,24 +192,68 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
   const ModelConfig pre = prefill_model(model);
   std::map<std::int64_t, Json> sim;  // simulated decode steps by context
   Json prefill;
-  // Runs the prefill (when asked) and the decode steps at `contexts` in children.
+  const bool sample_layers = !opt.all_layers && layers_extrapolable(model);
+  const std::int64_t layers = std::int64_t(model.layers.size());
+  std::int64_t layer_extrapolated = 0, layer_full = 0;  // steps extrapolated from 3 layers, or simulated whole
+  const ModelConfig prefix[3] = {first_layers(model, 1), first_layers(model, 2), first_layers(model, 3)};
+  // Runs the prefill (when asked) and the decode steps at `contexts` in children: with sampled layers,
+  // each step's first 1, 2 and 3 layers, and the whole step when those are not on a line.
   auto run = [&](const std::vector<std::int64_t>& contexts, bool with_prefill) {
     with_prefill = with_prefill && !opt.decode_only;
-    std::vector<ChildTask> tasks;
-    if (with_prefill) tasks.push_back([&hw, &pre] { return simulate_model(hw, pre).dump(); });
+    struct Task {
+      std::int64_t context;
+      int layers;  // 1, 2, 3, or 0: all of them; -1: the prefill
+    };
+    std::vector<Task> what;
+    if (with_prefill) what.push_back({0, -1});
     for (std::int64_t c : contexts)
-      tasks.push_back([&hw, &model, c] { return simulate_decode_step(hw, model, c).dump(); });
-    const std::vector<ChildResult> results = run_in_children(tasks, std::max(opt.jobs, 1));
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      const std::string what = with_prefill && i == 0
-                                   ? std::string("the prefill")
-                                   : "the decode step at context " + std::to_string(contexts[i - (with_prefill ? 1 : 0)]);
-      if (!results[i].ok) throw UserError(model.source + ": " + what + " failed: " + results[i].output);
-      Json j = parse_json_text(results[i].output, what);
-      if (with_prefill && i == 0)
-        prefill = std::move(j);
-      else
-        sim[contexts[i - (with_prefill ? 1 : 0)]] = std::move(j);
+      for (int k = sample_layers ? 1 : 0; k <= (sample_layers ? 3 : 0); ++k) what.push_back({c, k});
+    std::map<std::pair<std::int64_t, int>, Json> got;
+    std::vector<std::int64_t> whole;  // steps to simulate again with all their layers
+    while (!what.empty()) {
+      std::vector<ChildTask> tasks;
+      for (const Task& t : what)
+        tasks.push_back(t.layers < 0 ? ChildTask([&hw, &pre] { return simulate_model(hw, pre).dump(); })
+                                     : ChildTask([&hw, &model, &prefix, t] {
+                                         return simulate_step_figures(hw, t.layers ? prefix[t.layers - 1] : model,
+                                                                      t.context)
+                                             .dump();
+                                       }));
+      const std::vector<ChildResult> results = run_in_children(tasks, std::max(opt.jobs, 1));
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        const Task& t = what[i];
+        const std::string name = t.layers < 0 ? std::string("the prefill")
+                                              : "the decode step at context " + std::to_string(t.context) +
+                                                    (t.layers ? " (" + std::to_string(t.layers) + " layers)" : "");
+        if (!results[i].ok) throw UserError(model.source + ": " + name + " failed: " + results[i].output);
+        Json j = parse_json_text(results[i].output, name);
+        if (t.layers < 0)
+          prefill = std::move(j);
+        else
+          got[{t.context, t.layers}] = std::move(j);
+      }
+      what.clear();
+      for (std::int64_t c : contexts) {
+        if (sim.count(c)) continue;
+        Json s;
+        if (got.count({c, 0})) {
+          s = step_of(model, c, got[{c, 0}]);
+          s["layers_simulated"] = "all";
+          if (sample_layers) ++layer_full;
+        } else {
+          const Json f[3] = {got[{c, 1}], got[{c, 2}], got[{c, 3}]};
+          const Json x = extrapolate_layers(f, layers, opt.linear_tolerance);
+          if (x.is_null()) {
+            what.push_back({c, 0});
+            continue;
+          }
+          s = step_of(model, c, x);
+          s["layers_simulated"] = Json::array({1, 2, 3});
+          ++layer_extrapolated;
+        }
+        sim[c] = std::move(s);
+      }
+      with_prefill = false;
     }
   };
 
@@ -162,9 +265,6 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
     for (std::int64_t c = first; c <= last; ++c) all.push_back(c);
     run(all, true);
   } else {
-    run(first == last ? std::vector<std::int64_t>{first} : std::vector<std::int64_t>{first, last}, true);
-    std::vector<std::pair<std::int64_t, std::int64_t>> pending;
-    if (last - first > 1) pending.push_back({first, last});
     // The probes of an interval: its quarter points and midpoint (a staircase in the cost, such as one
     // more array fold every few keys, can put a lone midpoint on the line by chance).
     auto probes = [](std::int64_t a, std::int64_t b) {
@@ -175,6 +275,17 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
       }
       return p;
     };
+    std::vector<std::pair<std::int64_t, std::int64_t>> pending;
+    // The first and last steps and the whole interval's probes run beside the prefill, the longest
+    // simulation, so that with --jobs 2 they take none of the wall time (the probes are needed
+    // whatever the ends give).
+    std::set<std::int64_t> initial = {first, last};
+    if (last - first > 1) {
+      pending.push_back({first, last});
+      if (int(initial.size() + probes(first, last).size()) <= opt.max_simulated)
+        for (std::int64_t c : probes(first, last)) initial.insert(c);
+    }
+    run(std::vector<std::int64_t>(initial.begin(), initial.end()), true);
     while (!pending.empty()) {
       std::set<std::int64_t> wanted;
       for (const auto& [a, b] : pending)
@@ -184,7 +295,7 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
         unverified = pending;
         break;
       }
-      run(std::vector<std::int64_t>(wanted.begin(), wanted.end()), false);
+      if (!wanted.empty()) run(std::vector<std::int64_t>(wanted.begin(), wanted.end()), false);
       std::vector<std::pair<std::int64_t, std::int64_t>> next;
       for (const auto& [a, b] : pending) {
         bool linear = true;
@@ -214,6 +325,7 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
       s = interpolate(lo->second, hi->second, double(c - lo->first) / double(hi->first - lo->first));
       s["context"] = c;
       s["simulated"] = false;
+      s.erase("layers_simulated");
     }
     s["step"] = c - first + 1;
     decode_s += s["time_s"].get<double>();
@@ -255,7 +367,12 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
        {{"all_steps", opt.all_steps},
         {"linear_tolerance", opt.linear_tolerance},
         {"simulated_steps", simulated},
-        {"unverified_intervals", unverified_json}}},
+        {"unverified_intervals", unverified_json},
+        {"layers",
+         {{"all_layers", opt.all_layers},
+          {"extrapolable", layers_extrapolable(model)},
+          {"steps_extrapolated_from_3_layers", layer_extrapolated},
+          {"steps_simulated_whole", sample_layers ? layer_full : std::int64_t(sim.size())}}}}},
       {"binding_steps", binding},
       {"steps", step_list}};
   Json report = opt.decode_only ? Json{{"attnsim_version", ATTNSIM_VERSION},

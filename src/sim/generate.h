@@ -15,6 +15,14 @@
 // same way. The
 // steps inside an accepted interval are interpolated linearly. Past `max_simulated` simulations the
 // remaining intervals are interpolated and listed as unverified. `all_steps` simulates every step.
+//
+// Sampled layers: a decode step of a model whose L > 3 layers are all alike is simulated with its
+// first 1, 2 and 3 layers; when the 3-layer figures lie within `linear_tolerance` of the line through
+// the 1- and 2-layer ones (cycles, time, MACs, the busy times of the array and the DRAM bus, the DRAM
+// bytes served and counted), every figure is extrapolated along that line to L layers (f(L) = f(3) +
+// (L - 3) (f(3) - f(2)); busy fractions and the binding resource from the extrapolated figures);
+// otherwise the step is simulated with all its layers. Each step says which (`layers_simulated`).
+// `all_layers` simulates every layer of every step. The prefill is always simulated whole.
 #include <cstdint>
 
 #include "config/hw_config.h"
@@ -25,6 +33,7 @@ namespace attnsim {
 
 struct GenerationOptions {
   bool all_steps = false;          // simulate every decode step
+  bool all_layers = false;         // simulate every layer of a decode step (no layer extrapolation)
   int jobs = 1;                    // simulations at once (forked children)
   double linear_tolerance = 1e-3;  // relative, for accepting an interval as linear
   int max_simulated = 40;          // decode steps simulated at most when sampling
@@ -47,6 +56,10 @@ DecodeStepBytes decode_step_bytes(const HwConfig& hw, const ModelConfig& model, 
 // total} (counted from the step's LOAD and STORE instructions), dram_bytes_simulated (what the DRAM
 // model served), macs, busy_fraction {array, dram_bus}, binding.
 Json simulate_decode_step(const HwConfig& hw, const ModelConfig& model, std::int64_t context);
+
+// Whether a decode step of this model may be extrapolated from its first layers: more than 3 layers,
+// all alike.
+bool layers_extrapolable(const ModelConfig& model);
 
 // The prefill's model: every layer at seq_len = prefill and no generation (lowrank_linear layers run
 // their non-causal form: the same reductions, the prompt's outputs aside).

@@ -1,6 +1,7 @@
 #include "timing/sram_ports.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "common/errors.h"
@@ -10,22 +11,53 @@ namespace attnsim {
 
 namespace {
 
-// bytes * part / whole rounded up, for the parts (0 <= part <= whole) of one region: bytes = q whole + rem
-// is divided once, and q part + ceil(rem part / whole) is the same number without a 128-bit product
-// per bank (rem part < whole^2 takes 128 bits only past 2^64; a whole multiple, rem = 0, no division).
-class ProportionalCeil {
+// bytes * part / whole, rounded up; 128-bit because a tile's bytes times a bank's extent can pass 2^64.
+std::uint64_t proportional_ceil(std::uint64_t bytes, std::uint64_t part, std::uint64_t whole) {
+  const unsigned __int128 p = static_cast<unsigned __int128>(bytes) * part;
+  return std::uint64_t((p + whole - 1) / whole);
+}
+
+// The banks' shares of a transfer of `bytes` over a region of `whole` bytes, bank by bank in the
+// order reserve() visits them: need(extent) = proportional_ceil(bytes, extent, whole), and next(extent)
+// = the difference of the rounded cumulative share, proportional_ceil(bytes, before + extent, whole)
+// - proportional_ceil(bytes, before, whole). The same values as those formulas, without a 128-bit
+// division per bank (reserve() is the hot path of the mapper's timer and of the accelerator): the
+// cumulative bytes * before / whole is kept as a quotient and a remainder, each new extent's
+// bytes * extent / whole divided once and reused while the extents repeat (most banks of a region
+// hold the same extent); a transfer of the region's own bytes is its extents themselves.
+class Shares {
  public:
-  ProportionalCeil(std::uint64_t bytes, std::uint64_t whole) : q_(bytes / whole), rem_(bytes % whole), whole_(whole) {}
-  std::uint64_t operator()(std::uint64_t part) const {
-    if (rem_ == 0 || part == 0) return q_ * part;
-    std::uint64_t p = 0;
-    if (!__builtin_mul_overflow(rem_, part, &p)) return q_ * part + (p + whole_ - 1) / whole_;
-    const unsigned __int128 w = static_cast<unsigned __int128>(rem_) * part;
-    return q_ * part + std::uint64_t((w + whole_ - 1) / whole_);
+  Shares(std::uint64_t bytes, std::uint64_t whole) : bytes_(bytes), whole_(whole), same_(bytes == whole) {}
+  std::uint64_t need(std::uint64_t extent) {
+    if (same_) return extent;
+    split(extent);
+    return q_e_ + (r_e_ != 0);
+  }
+  std::uint64_t next(std::uint64_t extent) {
+    if (same_) return extent;
+    split(extent);
+    const std::uint64_t before = q_ + (r_ != 0);
+    q_ += q_e_, r_ += r_e_;
+    if (r_ >= whole_) ++q_, r_ -= whole_;
+    return q_ + (r_ != 0) - before;
   }
 
  private:
-  std::uint64_t q_, rem_, whole_;
+  // bytes * extent = q_e_ * whole + r_e_ (extent <= whole, so q_e_ <= bytes fits 64 bits).
+  void split(std::uint64_t extent) {
+    if (extent == extent_ && split_) return;
+    const unsigned __int128 p = static_cast<unsigned __int128>(bytes_) * extent;
+    if (p >> 64) {
+      q_e_ = std::uint64_t(p / whole_), r_e_ = std::uint64_t(p % whole_);
+    } else {
+      q_e_ = std::uint64_t(p) / whole_, r_e_ = std::uint64_t(p) % whole_;
+    }
+    extent_ = extent, split_ = true;
+  }
+  std::uint64_t bytes_, whole_;
+  bool same_, split_ = false;
+  std::uint64_t extent_ = 0, q_e_ = 0, r_e_ = 0;
+  std::uint64_t q_ = 0, r_ = 0;  // bytes * (extents so far) = q_ * whole + r_, r_ < whole
 };
 
 }  // namespace
@@ -60,28 +92,25 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
   const std::uint64_t word = std::uint64_t(cfg_.port_bytes);
 
   std::int64_t done = now_cycle, max_need = 0;
-  std::uint64_t before = 0;  // the region's extent in the banks already visited
-  const ProportionalCeil proportional_ceil(bytes, r.bytes);
-  // A region spread over the banks has the same extent in most of them, and a share that is a whole
-  // multiple of the region (rem 0) the same share: the divisions of the last bank are reused.
-  std::uint64_t last_extent = ~std::uint64_t(0), last_share = ~std::uint64_t(0), last_words = 0;
+  Shares shares(bytes, r.bytes);
+  // Most banks of a region have the same extent and share: their need and port words are reused.
+  std::uint64_t last_extent = 0, last_share = 0, last_words = 0;
   std::int64_t need = 0;
-  std::uint64_t cum_before = 0;  // proportional_ceil(before), the previous bank's cumulative share
   for_each_sram_bank_extent(cfg_, r.addr, r.bytes, [&](int b, std::uint64_t extent) {
     // Timing: the bank's proportional share rounded up, so no bank is charged less than its part.
-    if (extent != last_extent)
-      need = std::int64_t((proportional_ceil(extent) + per_cycle - 1) / per_cycle), last_extent = extent;
+    if (extent != last_extent || need == 0) {
+      need = std::int64_t((shares.need(extent) + per_cycle - 1) / per_cycle);
+      last_extent = extent;
+    }
     busy[b] = std::max(now_cycle, busy[b]) + need;
     done = std::max(done, busy[b]);
     max_need = std::max(max_need, need);
     // Statistics: differences of the rounded cumulative share, so the banks' parts sum to bytes.
-    const std::uint64_t cum = proportional_ceil(before + extent), share = cum - cum_before;
-    cum_before = cum;
-    if (share != last_share) last_words = (share + word - 1) / word, last_share = share;
+    const std::uint64_t share = shares.next(extent);
+    if (share != last_share || last_words == 0) last_share = share, last_words = (share + word - 1) / word;
     total[b] += share;
     accesses[b] += last_words;
     all_accesses += last_words;
-    before += extent;
   });
   queueing_cycles_ += done - (now_cycle + max_need);
   if (observer_) notify(r, bytes, write);
@@ -95,10 +124,10 @@ void SramPorts::notify(const SramRegion& r, std::uint64_t bytes, bool write) con
       std::uint64_t(cfg_.port_bytes) * std::uint64_t(write ? cfg_.write_ports : cfg_.read_ports);
   const auto& busy = write ? write_busy_until_ : read_busy_until_;
   std::uint64_t before = 0;
-  const ProportionalCeil proportional_ceil(bytes, r.bytes);
   for_each_sram_bank_extent(cfg_, r.addr, r.bytes, [&](int b, std::uint64_t extent) {
-    const std::int64_t need = std::int64_t((proportional_ceil(extent) + per_cycle - 1) / per_cycle);
-    const std::uint64_t share = proportional_ceil(before + extent) - proportional_ceil(before);
+    const std::int64_t need = std::int64_t((proportional_ceil(bytes, extent, r.bytes) + per_cycle - 1) / per_cycle);
+    const std::uint64_t share =
+        proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
     before += extent;
     observer_->on_bank_transfer(b, write, busy[b] - need, need, share);
   });
