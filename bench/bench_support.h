@@ -27,7 +27,6 @@ namespace attnsim::bench {
 
 struct Measurement {
   double wall_s = 0;
-  double cpu_s = 0;  // user + system time of the child
   double max_rss_mb = 0;
   double cpu_s = 0;        // user + system CPU time of the child and the children it waited for
   int status = 0;          // exit status; -1 when the child was killed by a signal (see term_signal)
@@ -95,7 +94,6 @@ inline Measurement run_once(const std::vector<std::string>& args, const std::str
   m.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   m.cpu_s = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
   m.max_rss_mb = double(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
-  m.cpu_s = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
   m.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   m.term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   return m;
