@@ -156,57 +156,61 @@ std::int64_t simulate_fused(const HwConfig& hw, const std::vector<FusedAttention
 TEST_CASE("fused attention timing: the closed form by hand", "[fused][timing]") {
   DpSpec s;  // 8x8, PE max 1 add 1 row_scalar_mul 1 exp 4, 2 entries, 8 row units at 2 ops, exp 4
   HwConfig hw = fused_hw(s);
-  // d = 16: issue = 2 x 16 + (1 + 1 + 2 x 1 + 4) = 40; the row-max round trip 2 x 8 = 16 over 1 tile (2
-  // entries) is hidden: tile_pe = 40. Rows per unit 1: tile_row = ceil(36 / 2) + 4 = 22.
-  // m = 8, n = 20: 1 query fold x ceil(20 / 8) = 3 key tiles: occupancy 120; drain = (8 + 8 - 2) + 16 + 8 +
-  // ceil(16 / 2) + 4 = 50.
+  // d = 16: front F = 16 + 1 + 1 = 18, back B = 2 + 4 + 16 = 22, issue 40; the row-max round trip keeps an
+  // entry 2 x 8 + 1 - 1 = 16 cycles longer, 2 entries: tile_pe = max(40, ceil(56 / 2)) = 40. Rows per unit 1:
+  // tile_row = ceil(36 / 2) + 4 + ceil(16 / 2) + 4 = 34. m = 8, n = 20: 1 query fold x ceil(20 / 8) = 3 key
+  // tiles: occupancy 120. Back offset: 16 mod 40 > 40 - 40, so 40. drain = F + offset + C + B - 1 - P +
+  // (last row 7 + its unit's job 34) = 18 + 40 + 8 + 22 - 1 - 40 + 41 = 88.
   FusedAttentionTiming t = fused_attention_timing(hw.array, hw.datapath, {8, 20, 16});
   CHECK(t.tile_pe == 40);
-  CHECK(t.tile_row == 22);
+  CHECK(t.tile_row == 34);
   CHECK(t.tile == 40);
   CHECK(t.occupancy == 120);
-  CHECK(t.drain == 50);
-  CHECK(t.cycles() == 170);
+  CHECK(t.drain == 88);
+  CHECK(t.cycles() == 208);
   // m = 20 > 8 rows: 3 query folds x 3 key tiles x 40 = 360.
   CHECK(fused_attention_timing(hw.array, hw.datapath, {20, 20, 16}).occupancy == 360);
   // One score entry: nothing overlaps the round trip, 40 + 16 = 56 per tile.
   s.entries = 1;
   CHECK(fused_attention_timing(fused_hw(s).array, fused_hw(s).datapath, {8, 20, 16}).tile == 56);
-  // A 4 x 64 array (d = 16): round trip 128; 2 entries: max(40, 128) = 128; 5 entries: max(40, 32) = 40.
+  // A 4 x 64 array (d = 16): an entry held 40 + 128; 2 entries: max(40, 168 / 2) = 84; 5 entries: 40.
   s = DpSpec{};
   s.rows = 4, s.cols = 64, s.units = 4;
-  CHECK(fused_attention_timing(fused_hw(s).array, fused_hw(s).datapath, {4, 64, 16}).tile == 128);
+  CHECK(fused_attention_timing(fused_hw(s).array, fused_hw(s).datapath, {4, 64, 16}).tile == 84);
   s.entries = 5;
   CHECK(fused_attention_timing(fused_hw(s).array, fused_hw(s).datapath, {4, 64, 16}).tile == 40);
-  // 2 row units at 1 op per cycle: 4 rows each, 4 x 36 + 4 x 4 = 160 cycles per tile: the 1D array sets the pace.
+  // 2 row units at 1 op per cycle: 4 rows each, 4 x 36 + 4 x 4 + (4 x 16 + 4 x 4 for O / l) = 240 cycles per
+  // tile: the 1D array sets the pace.
   s = DpSpec{};
   s.units = 2, s.ops = 1;
   hw = fused_hw(s);
   t = fused_attention_timing(hw.array, hw.datapath, {8, 20, 16});
-  CHECK(t.tile_row == 160);
-  CHECK(t.tile == 160);
-  // drain: 14 + 16 + 8 + 4 x 16 / 1 + 4 x 4 = 118.
-  CHECK(t.drain == 118);
-  // The FuseMax-like preset at BERT's d = 64: issue = 128 + 8 = 136, round trip 512 over 4 tiles = 128:
-  // tile_pe = 136; tile_row = ceil(132 / 2) + 4 = 70; m = 256, n = 4096: 16 tiles, occupancy 2176, drain
-  // 510 + 512 + 256 + 32 + 4 = 1314.
+  CHECK(t.tile_row == 240);
+  CHECK(t.tile == 240);
+  // Back offset 16 (16 mod 240 <= 200); the unit of rows 4..7 ends last: drain = 18 + 16 + 8 + 22 - 1 - 240 +
+  // (7 + 240) = 70.
+  CHECK(t.drain == 70);
+  // The FuseMax-like preset at BERT's d = 64: F = 66, B = 70, issue 136, an entry held 136 + 512 over 5
+  // entries: tile_pe = max(136, 130) = 136; tile_row = 66 + 4 + 32 + 4 = 106; m = 256, n = 4096: 16 tiles,
+  // occupancy 2176; offset 4 x 136 = 544 (512 mod 136 > 0); drain 66 + 544 + 256 + 70 - 1 - 136 + (255 + 106)
+  // = 1160.
   const HwConfig fm = load_hw_config("fusemax-cloud");
   t = fused_attention_timing(fm.array, fm.datapath, {256, 4096, 64});
   CHECK(t.tile == 136);
-  CHECK(t.tile_row == 70);
+  CHECK(t.tile_row == 106);
   CHECK(t.occupancy == 2176);
-  CHECK(t.drain == 1314);
+  CHECK(t.drain == 1160);
 }
 
 TEST_CASE("fused attention on the accelerator takes the closed form's cycles", "[fused][accelerator]") {
   const HwConfig hw = fused_hw(DpSpec{});
-  // One instruction m 8, n 20, d 16: 120 + 50 = 170 cycles (SRAM ports: K is 640 B in one 64 B port bank,
+  // One instruction m 8, n 20, d 16: 120 + 88 = 208 cycles (SRAM ports: K is 640 B in one 64 B port bank,
   // 10 cycles, well under 120).
-  CHECK(simulate_fused(hw, {{8, 20, 16}}, false) == 170);
-  // Two independent ones: the second starts when the first's occupancy ends, 120 + 120 + 50 = 290.
-  CHECK(simulate_fused(hw, {{8, 20, 16}, {8, 20, 16}}, false) == 290);
-  // Dependent (the second needs the first's output): 170 + 170 = 340.
-  CHECK(simulate_fused(hw, {{8, 20, 16}, {8, 20, 16}}, true) == 340);
+  CHECK(simulate_fused(hw, {{8, 20, 16}}, false) == 208);
+  // Two independent ones: the second starts when the first's occupancy ends, 120 + 120 + 88 = 328.
+  CHECK(simulate_fused(hw, {{8, 20, 16}, {8, 20, 16}}, false) == 328);
+  // Dependent (the second needs the first's output): 208 + 208 = 416.
+  CHECK(simulate_fused(hw, {{8, 20, 16}, {8, 20, 16}}, true) == 416);
   // Randomized: a chain of independent instructions costs its occupancies plus the last one's drain (all
   // drains equal here: m = 8 on every instruction).
   std::mt19937_64 rng(13);
@@ -219,7 +223,7 @@ TEST_CASE("fused attention on the accelerator takes the closed form's cycles", "
       v.push_back(d);
       want += fused_attention_timing(hw.array, hw.datapath, d).occupancy;
     }
-    want += 50;
+    want += 88;
     INFO("trial " << trial);
     CHECK(simulate_fused(hw, v, false) == want);
   }
@@ -295,13 +299,14 @@ TEST_CASE("the datapath section: validation and the schedules it admits", "[fuse
   } catch (const UserError& e) {
     CHECK_THAT(std::string(e.what()), Catch::Contains("preset:cloud: /datapath"));
   }
-  // The row_unit_rate lint: 2 units at 1 op per cycle on 8 rows, d = 16: 160 cycles per tile against 40.
+  // The row_unit_rate lint: 2 units at 1 op per cycle on 8 rows, d = 16: 240 cycles per tile against 40.
   DpSpec slow;
   slow.units = 2, slow.ops = 1;
   bool warned = false;
   for (const LintWarning& w : lint_hardware(fused_hw(slow), 16)) warned |= w.rule == "row_unit_rate";
   CHECK(warned);
-  // The score_entries lint: 2 entries on a 4 x 64 array hide 64 of the 128-cycle round trip (d = 16: issue 40).
+  // The score_entries lint: 2 entries on a 4 x 64 array, d = 16: an entry is held 40 + 128 cycles, 84 per
+  // tile against the PE's 40.
   DpSpec few;
   few.rows = 4, few.cols = 64, few.units = 4;
   warned = false;

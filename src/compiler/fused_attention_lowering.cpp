@@ -13,9 +13,6 @@ FusedAttentionPlan plan_fused_attention(const HwConfig& hw, std::int64_t seq_len
     throw UserError(hw.source + ": /datapath: " + what +
                     " is fused attention, which needs PEs with max, add, row_scalar_mul and exp, PE-local "
                     "score_entries, and row_units (`attnsim check` says what this datapath admits)");
-  if (hw.array.fidelity == ArrayFidelity::Pe)
-    throw UserError(hw.source + ": /array/fidelity: " + what +
-                    " is fused attention, which only the fast array model times so far; set fidelity to fast");
   FusedAttentionPlan p;
   p.bq = std::min<std::int64_t>(hw.array.rows, seq_len);
   p.key_tile = hw.array.cols;

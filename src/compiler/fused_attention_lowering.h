@@ -35,8 +35,7 @@ struct FusedAttentionPlan {
 };
 
 // Throws UserError (naming `what` and the hardware file) when the datapath does not admit the fused
-// schedule, when the array model is the PE-level one (it does not step the fused datapath), or when one
-// head's K and V do not fit next to the Q and O blocks.
+// schedule, or when one head's K and V do not fit next to the Q and O blocks.
 FusedAttentionPlan plan_fused_attention(const HwConfig& hw, std::int64_t seq_len, std::int64_t dh,
                                         std::uint64_t capacity, const std::string& what);
 

@@ -93,26 +93,25 @@ std::vector<LintWarning> lint_hardware(const HwConfig& hw, std::int64_t head_dim
   const DatapathConfig& dp = hw.datapath;
   if (head_dim > 0 && dp.admits_fused_attention()) {
     const std::int64_t rows_per_unit = (std::int64_t(a.rows) + dp.row_units - 1) / dp.row_units;
-    const std::int64_t issue = 2 * head_dim + dp.pe_softmax_cycles(), round_trip = 2 * std::int64_t(a.cols);
-    const std::int64_t pe = dp.pe_score_entries >= 2
-                                ? std::max(issue, (round_trip + dp.pe_score_entries - 2) / (dp.pe_score_entries - 1))
-                                : issue + round_trip;
+    const std::int64_t issue = dp.pe_issue_cycles(head_dim), wait = dp.pe_round_trip_wait(a.cols);
+    const std::int64_t pe = dp.pe_tile_cycles(a.cols, head_dim);
     if (pe > issue)
       w.push_back({"score_entries", "/datapath/pe/score_entries", false,
-                   "the row max's round trip along the row and back takes 2 x cols = " + num(round_trip) +
-                       " cycles, which " + num(std::int64_t(dp.pe_score_entries)) +
-                       " score entries per PE cannot hide under the next tiles' Q K^T: a key tile takes " + num(pe) +
-                       " cycles instead of " + num(issue) + " (at least " +
-                       num(1 + (round_trip + issue - 1) / issue) + " entries hide it)"});
-    const std::int64_t row = dp.row_unit_tile_cycles(rows_per_unit, head_dim);
+                   "the row max's round trip along the row and back keeps each score entry " + num(wait) +
+                       " cycles longer than the PE's " + num(issue) + " cycles of work, which " +
+                       num(std::int64_t(dp.pe_score_entries)) + " score entries per PE cannot hide: a key tile takes " +
+                       num(pe) + " cycles instead of " + num(issue) + " (at least " +
+                       num((issue + wait + issue - 1) / issue) + " entries hide it)"});
+    const std::int64_t row =
+        dp.row_unit_tile_cycles(rows_per_unit, head_dim) + dp.row_unit_normalize_cycles(rows_per_unit, head_dim);
     if (row > pe)
       w.push_back({"row_unit_rate", "/datapath/row_units/ops_per_cycle", false,
                    "per key tile the row units need " + num(row) + " cycles (" + num(rows_per_unit) +
-                       " row(s) per unit x (2 head_dim + 4 = " + num(2 * head_dim + 4) + " operations at " +
-                       num(std::int64_t(dp.row_unit_ops_per_cycle)) + " per cycle + an exponential of " +
-                       num(std::int64_t(dp.row_unit_exp_cycles)) + " cycles)) but the PEs only " + num(pe) +
-                       ": fused attention runs at most at " + num(100.0 * double(pe) / double(row)) +
-                       "% of the PEs' pace"});
+                       " row(s) per unit x (2 head_dim + 4 = " + num(2 * head_dim + 4) + " operations, and head_dim = " +
+                       num(head_dim) + " for the final O / l, at " + num(std::int64_t(dp.row_unit_ops_per_cycle)) +
+                       " per cycle + 2 exponentials of " + num(std::int64_t(dp.row_unit_exp_cycles)) +
+                       " cycles)) but the PEs only " + num(pe) + ": fused attention runs at most at " +
+                       num(100.0 * double(pe) / double(row)) + "% of the PEs' pace"});
   }
 
   if (s.interleaved() && !power_of_two(s.banks))

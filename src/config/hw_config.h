@@ -1,6 +1,7 @@
 #pragma once
 // The hardware description: a systolic array, banked on-chip SRAM, a DMA engine and DRAM behind
 // one interface. Read from JSON (a file or an embedded preset name) with every problem reported.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -158,10 +159,29 @@ struct DatapathConfig {
   std::int64_t pe_softmax_cycles() const {
     return std::int64_t(pe_max_cycles) + pe_row_scalar_mul_cycles + 2 * std::int64_t(pe_add_cycles) + pe_exp_cycles;
   }
+  // A PE's issue cycles per key tile at head dim d: Q K^T, the softmax, P V.
+  std::int64_t pe_issue_cycles(std::int64_t d) const { return 2 * d + pe_softmax_cycles(); }
+  // Cycles a PE waits between the end of its row-max compare and the subtraction of the new running max on
+  // an array `cols` wide: the round trip (C hops to the row unit, its compare, C hops back) is 2 C + 1
+  // cycles from the compare's first cycle (timing/fused_timing.h).
+  std::int64_t pe_round_trip_wait(std::int64_t cols) const {
+    return std::max<std::int64_t>(0, 2 * cols + 1 - pe_max_cycles);
+  }
+  // A PE's cycles per key tile: its issue, or each score entry held for the issue plus the wait, E entries
+  // in turn (timing/fused_timing.h).
+  std::int64_t pe_tile_cycles(std::int64_t cols, std::int64_t d) const {
+    const std::int64_t issue = pe_issue_cycles(d), held = issue + pe_round_trip_wait(cols);
+    return std::max(issue, (held + pe_score_entries - 1) / pe_score_entries);
+  }
   // A row unit's cycles per key tile for `rows` query rows at head dim d: 2 d + 4 operations and one
   // exponential per row (timing/fused_timing.h).
   std::int64_t row_unit_tile_cycles(std::int64_t rows_per_unit, std::int64_t d) const {
     return (rows_per_unit * (2 * d + 4) + row_unit_ops_per_cycle - 1) / row_unit_ops_per_cycle +
+           rows_per_unit * row_unit_exp_cycles;
+  }
+  // A row unit's cycles for the final O / l of `rows` rows: one reciprocal and d multiplies per row.
+  std::int64_t row_unit_normalize_cycles(std::int64_t rows_per_unit, std::int64_t d) const {
+    return (rows_per_unit * d + row_unit_ops_per_cycle - 1) / row_unit_ops_per_cycle +
            rows_per_unit * row_unit_exp_cycles;
   }
 };

@@ -1,7 +1,5 @@
 #include "hw/accelerator.h"
 
-#include "timing/fused_timing.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -43,7 +41,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
       hw_(hw),
       program_(program),
       period_(hw.array.period_fs()),
-      array_(make_array_model(hw.array)),
+      array_(make_array_model(hw.array, hw.datapath)),
       dram_(make_dram(hw)),
       ports_(hw.sram, hw.accumulators),
       window_(kWindow),
@@ -420,14 +418,14 @@ void Accelerator::run_fused_attention(std::uint32_t id, const Instr& in) {
   if (trace_) trace_->begin(TraceUnit::Array);
   // Q is read once into the rows, K and V once per query fold down the columns, O written once from the
   // row units (timing/fused_timing.h): nothing else touches the banks.
-  const FusedAttentionTiming t = fused_attention_timing(hw_.array, hw_.datapath, {in.m, in.n, in.k});
-  const std::uint64_t folds = std::uint64_t(t.query_folds);
+  const std::uint64_t folds = (std::uint64_t(in.m) + std::uint64_t(hw_.array.rows) - 1) / std::uint64_t(hw_.array.rows);
   const fs_t ports_done = std::max({sram_transfer(in.a, in.a.bytes(), false, true),
                                     sram_transfer(in.b, folds * in.b.bytes(), false, true),
                                     sram_transfer(in.v, folds * in.v.bytes(), false, true),
                                     sram_transfer(in.c, in.c.bytes(), true, true)});
   ++computing_;
-  wait_fs(cycles_to_fs(t.occupancy, period_));
+  // The array model waits the occupancy (the PE-level one steps the PEs and row units through it).
+  const IArrayModel::FusedRun t = array_->run_fused_attention({in.m, in.n, in.k}, nullptr);
   if (trace_) {
     trace_->end(TraceUnit::Array);
     trace_->slice(TraceUnit::Array, in, start, now_fs());

@@ -12,7 +12,7 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 }  // namespace
 
 FusedAttentionTiming fused_attention_timing(const ArrayConfig& array, const DatapathConfig& dp,
-                                            const FusedAttentionDims& dims) {
+                                            const FusedAttentionDims& dims, std::int64_t period) {
   if (!dp.admits_fused_attention())
     throw InternalError("fused attention timed on a datapath without in-array softmax and row units");
   if (dims.m <= 0 || dims.n <= 0 || dims.d <= 0)
@@ -20,17 +20,26 @@ FusedAttentionTiming fused_attention_timing(const ArrayConfig& array, const Data
                         std::to_string(dims.n) + ", d " + std::to_string(dims.d));
   const std::int64_t r = array.rows, c = array.cols, d = dims.d;
   FusedAttentionTiming t;
-  const std::int64_t issue = 2 * d + dp.pe_softmax_cycles(), round_trip = 2 * c;
-  t.tile_pe = dp.pe_score_entries >= 2 ? std::max(issue, ceil_div(round_trip, dp.pe_score_entries - 1))
-                                       : issue + round_trip;
-  const std::int64_t rows_per_unit = ceil_div(std::min(dims.m, r), dp.row_units);
-  const std::int64_t ops = dp.row_unit_ops_per_cycle;
-  t.tile_row = dp.row_unit_tile_cycles(rows_per_unit, d);
-  t.tile = std::max(t.tile_pe, t.tile_row);
+  t.front = d + dp.pe_row_scalar_mul_cycles + dp.pe_max_cycles;
+  t.back = 2 * std::int64_t(dp.pe_add_cycles) + dp.pe_exp_cycles + d;
+  t.wait = dp.pe_round_trip_wait(c);
+  t.tile_pe = dp.pe_tile_cycles(c, d);
+  t.rows_per_unit = ceil_div(std::min(dims.m, r), dp.row_units);
+  auto job = [&](std::int64_t rows) { return dp.row_unit_tile_cycles(rows, d) + dp.row_unit_normalize_cycles(rows, d); };
+  t.tile_row = job(t.rows_per_unit);
+  t.tile = period > 0 ? period : std::max(t.tile_pe, t.tile_row);
+  const std::int64_t p = t.tile, issue = t.front + t.back;
+  t.back_offset = t.wait % p <= p - issue ? t.wait : ceil_div(t.wait, p) * p;
   t.query_folds = ceil_div(dims.m, r);
   t.key_tiles = ceil_div(dims.n, c);
-  t.occupancy = t.query_folds * t.key_tiles * t.tile;
-  t.drain = (r + c - 2) + round_trip + c + ceil_div(rows_per_unit * d, ops) + rows_per_unit * dp.row_unit_exp_cycles;
+  t.occupancy = t.query_folds * t.key_tiles * p;
+  // The last fold's valid rows; the unit holding the last of them and the one before it. A unit's job
+  // starts with the sums of the last row of its block in a full fold.
+  const std::int64_t rows = dims.m - (t.query_folds - 1) * r, per = t.rows_per_unit;
+  const std::int64_t last_unit = (rows - 1) / per;
+  std::int64_t unit_end = std::min((last_unit + 1) * per, std::min(dims.m, r)) - 1 + job(rows - last_unit * per);
+  if (last_unit > 0) unit_end = std::max(unit_end, last_unit * per - 1 + job(per));
+  t.drain = t.front + t.back_offset + c + t.back - 1 - p + unit_end;
   return t;
 }
 

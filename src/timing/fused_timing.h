@@ -2,45 +2,55 @@
 // Closed-form timing of attention fused in the array (FuseMax class; hw_config.h, DatapathConfig): one
 // GEMM instruction of kind FusedAttention computes O = softmax(scale Q K^T) V for m query rows over n
 // keys, head dim d, with the scores never leaving the PEs. Shared by the fast array model (the
-// accelerator waits this long), the PE-level model (which must arrive at the same numbers by stepping
-// the PEs) and the tests.
+// accelerator waits this long), the PE-level model (hw/array/fused_pe_core.h, which steps every PE, link
+// and row unit and arrives at the same cycles) and the tests.
 //
-// Binding (after FuseMax's, Nayak et al., MICRO 2024, Sec. 5): query rows on the R array rows, keys on
-// the C array columns. For each key tile of C keys, each PE(i, j):
-//   Q K^T   d MACs: S[i, j] = sum_e Q[i, e] K[j, e] (Q enters along the rows, K down the columns)
-//   softmax max (the tile's row max, passed along the row to the row unit: one compare per PE),
-//           row_scalar_mul (the 1/sqrt(d) scale), add (minus the new running max m, broadcast back
-//           along the row), exp, add (the row sum, reduced along the row to the row unit)
-//   P V     d MACs: O_part[i, f] = sum_j P[i, j] V[j, f] (V enters down the columns, the sum flows
-//           along the row and leaves at the edge into row unit i)
-// Each PE issues one primitive at a time, so a key tile takes, per PE,
-//   issue = 2 d + max + row_scalar_mul + 2 add + exp        cycles.
-// The subtraction of the row max cannot start before the tile's row max has travelled along the row to
-// the row unit (C cycles) and the new running max has come back (C cycles): a round trip of 2 C cycles
-// after the PE's own Q K^T. With E = score_entries >= 2 the PE fills the wait with the Q K^T of the next
-// E - 1 tiles (their scores in the other entries), so in steady state a tile starts every
-//   tile_pe = max(issue, ceil(2 C / (E - 1)))               cycles,
-// and with one entry nothing overlaps the wait: tile_pe = issue + 2 C.
-// Row unit i (the 1D array; a unit serves ceil(m / units) rows in turn) per key tile and row does
-//   m_new = max(m, tile max), m - m_new, l = alpha l + rowsum (2), O = alpha O + O_part (2 d): 2 d + 4
-//   operations, and alpha = exp(m - m_new): one exponential,
-//   tile_row = ceil(rows_per_unit (2 d + 4) / ops_per_cycle) + rows_per_unit exp_cycles.
-// A key tile occupies the datapath tile = max(tile_pe, tile_row) cycles. Query rows beyond R fold: each
-// fold of R rows passes over all key tiles. The array is busy (no other instruction's PE work can
-// start) for
+// Binding (after FuseMax's, Nayak et al., MICRO 2024, Sec. 5): query rows on the R array rows (a fold of
+// R rows at a time), keys on the C array columns (a key tile of C keys at a time); tiles are numbered
+// g = fold * key_tiles + key tile. Every PE runs the same program, PE(i, j) i + j cycles after PE(0, 0)
+// (the operands' skew); per key tile each PE holds its score in one of its E score entries and issues:
+//   front (F = d + row_scalar_mul + max cycles):
+//     Q K^T  d MACs in place in the entry (Q enters along the rows, K down the columns);
+//     scale  the 1/sqrt(d) multiply (masked and padded keys become -inf);
+//     max    its score into the row's max chain: the partial max moves right one PE a cycle.
+//   back (B = 2 add + exp + d cycles), once the new running max has come back:
+//     minus the running max (add), exp, its share of the row sum (add; the partial sum moves right one PE
+//     a cycle), P V: d MACs, V down the columns, the partial sums of O right along the row.
+// The round trip: the tile's row max leaves PE(i, C-1) C cycles after PE(i, 0)'s compare, row unit i
+// compares it with the running max in one cycle and sends the new one back left one PE a cycle, so
+// PE(i, 0), the last to get it, can subtract 2 C + 1 cycles after its compare began: a back may start
+// wait = max(0, 2 C + 1 - max) cycles after its front (DatapathConfig::pe_round_trip_wait).
+// Schedule (the array's controller): tile g's front starts at g P; its back wait + b cycles after the
+// front ends, b the least >= 0 such that the back falls between two fronts (P - issue >= b mod P):
+//   offset = wait if wait mod P <= P - issue, else ceil(wait / P) P.
+// An entry is held from its front's first MAC to its back's last, issue + offset cycles; E entries in
+// turn, and one front plus one back per period, give the tile period of the PEs
+//   tile_pe = max(issue, ceil((issue + wait) / E)),  issue = F + B   (DatapathConfig::pe_tile_cycles)
+// (with E = 1 that is issue + wait: nothing overlaps the round trip). The partial sums of row i leave
+// PE(i, C-1) into row unit i; unit u serves the rows [u r, u r + r) of each fold, r = ceil(min(m, R) /
+// units), one job per key tile when the P V sums of its block's last row have arrived (a partial fold's
+// jobs start when they would in a full fold, min((u + 1) r, min(m, R)) - 1): m_new - m_old was formed
+// at the round trip's turn; now alpha = exp(m_old - m_new), l = alpha l + rowsum, O = alpha O + O_part,
+// 2 d + 4 operations and one exponential per row (the compare counted with them), and on a fold's last
+// key tile also O / l (one reciprocal, d multiplies per row) after which the O rows leave:
+//   tile_row = ceil(r (2 d + 4) / ops) + r exp + ceil(r d / ops) + r exp
+// (every tile gets the window of a fold's last one, so that a unit is free whenever its rows' sums arrive).
+// A key tile occupies the datapath tile = max(tile_pe, tile_row) cycles, so the array is busy for
 //   occupancy = ceil(m / R) ceil(n / C) tile
-// and O leaves after the pipeline drains: the skew of the last tile's operands to PE(R-1, C-1), R + C - 2,
-// its row-max round trip 2 C, its P V sums crossing the row (C), and the final normalisation O / l in the
-// row units (one reciprocal, d multiplies per row):
-//   drain = R + C - 2 + 2 C + C + ceil(rows_per_unit d / ops_per_cycle) + rows_per_unit exp_cycles
-// An instruction that follows another fused one on the array starts when the occupancy of that one ends
-// (its drain overlaps the new one's first tiles: they use the row units and the row edge at
-// different times), so a chain of instructions costs its occupancies plus one drain.
+// and takes the next instruction then. O has left when the last tile's jobs end: its back starts at
+// (G - 1) P + F + offset, row i's last O_part reaches the unit C + B - 1 + i cycles later and the unit
+// of the last rows (u* with rows up to the fold's last valid row, or u* - 1 with a full r) ends
+// job(rows) = tile_row(rows) cycles after its block's last row's sums arrived:
+//   drain = F + offset + C + B - 1 - P + max over those units of (its block's last row + job(its rows))
+// An instruction that follows another fused one on the array starts when the occupancy of that one ends;
+// its drain overlaps the new one's first tiles (the backs fit between the new fronts, the jobs come
+// earlier than the new ones'), so a chain of instructions costs its occupancies plus one drain.
 // Worked example (the FuseMax-like preset, 256 x 256, d = 64, PE max 1, row_scalar_mul 1, add 1, exp 4,
-// 5 entries, 256 row units at 2 operations per cycle, exp 4): issue = 128 + 1 + 1 + 2 + 4 = 136, the round
-// trip 512 over 4 tiles = 128, so tile_pe = 136; tile_row = ceil(132 / 2) + 4 = 70, tile = 136; m = 256,
-// n = 4096: 16 tiles, occupancy 2176, drain = 510 + 512 + 256 + 32 + 4 = 1314; MAC utilization in steady
-// state 128 / 136 = 94.1 %. With 2 entries the round trip sets the pace: tile_pe = 512, 25 %.
+// 5 entries, 256 row units at 2 operations per cycle, exp 4): F = 66, B = 70, issue = 136, wait = 512;
+// tile_pe = max(136, ceil(648 / 5) = 130) = 136; r = 1: tile_row = 66 + 4 + 32 + 4 = 106; tile = 136;
+// offset: 512 mod 136 = 104 > 0, so 4 x 136 = 544. m = 256, n = 4096: 16 tiles, occupancy 2176, drain =
+// 66 + 544 + 256 + 70 - 1 - 136 + (255 + 106) = 1160. MAC utilization in steady state 128 / 136 = 94.1 %.
+// With 2 entries the round trip sets the pace: ceil(648 / 2) = 324 cycles per tile, 39.5 %.
 #include <cstdint>
 
 #include "config/hw_config.h"
@@ -55,6 +65,10 @@ struct FusedAttentionDims {
 };
 
 struct FusedAttentionTiming {
+  std::int64_t front = 0, back = 0;    // a PE's issue cycles per key tile before and after the round trip
+  std::int64_t wait = 0;               // least cycles from a front's end to its back's start
+  std::int64_t back_offset = 0;        // cycles from a front's end to its back's start in the schedule
+  std::int64_t rows_per_unit = 0;
   std::int64_t tile_pe = 0, tile_row = 0, tile = 0;  // cycles per key tile
   std::int64_t query_folds = 0, key_tiles = 0;
   std::int64_t occupancy = 0;  // cycles the array is busy
@@ -62,8 +76,9 @@ struct FusedAttentionTiming {
   std::int64_t cycles() const { return occupancy + drain; }  // an isolated instruction
 };
 
-// Requires dp.admits_fused_attention() (InternalError otherwise).
+// Requires dp.admits_fused_attention() (InternalError otherwise). period > 0 replaces the tile period (the
+// PE-level model's tests use it to show that a shorter one breaks the datapath's rules).
 FusedAttentionTiming fused_attention_timing(const ArrayConfig& array, const DatapathConfig& dp,
-                                            const FusedAttentionDims& dims);
+                                            const FusedAttentionDims& dims, std::int64_t period = 0);
 
 }  // namespace attnsim

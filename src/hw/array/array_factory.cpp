@@ -3,9 +3,9 @@
 
 namespace attnsim {
 
-std::unique_ptr<IArrayModel> make_array_model(const ArrayConfig& cfg) {
-  if (cfg.fidelity == ArrayFidelity::Pe) return make_pe_array_model(cfg);
-  return std::make_unique<FastArray>(cfg);
+std::unique_ptr<IArrayModel> make_array_model(const ArrayConfig& cfg, const DatapathConfig& datapath) {
+  if (cfg.fidelity == ArrayFidelity::Pe) return make_pe_array_model(cfg, datapath);
+  return std::make_unique<FastArray>(cfg, datapath);
 }
 
 }  // namespace attnsim

@@ -14,6 +14,12 @@ std::int64_t FastArray::run_gemm(const GemmDims& dims, const GemmOperands* /*ope
   return cycles;
 }
 
+IArrayModel::FusedRun FastArray::run_fused_attention(const FusedAttentionDims& dims, const FusedOperands* /*operands*/) {
+  const FusedAttentionTiming t = fused_attention_timing(cfg_, dp_, dims);
+  wait_fs(cycles_to_fs(t.occupancy, cfg_.period_fs()));
+  return {t.occupancy, t.drain};
+}
+
 void FastArray::begin_gemm(const GemmDims& dims, const GemmOperands* /*operands*/) {
   const fs_t period = cfg_.period_fs();
   if (origin_fs_ < 0) origin_fs_ = now_fs();

@@ -10,14 +10,16 @@ namespace attnsim {
 // scheduled by ArrayChain.
 class FastArray final : public IArrayModel {
  public:
-  explicit FastArray(const ArrayConfig& cfg) : cfg_(cfg), chain_(cfg) {}
+  FastArray(const ArrayConfig& cfg, const DatapathConfig& dp) : cfg_(cfg), dp_(dp), chain_(cfg) {}
   std::int64_t run_gemm(const GemmDims& dims, const GemmOperands* operands) override;
   void begin_gemm(const GemmDims& dims, const GemmOperands* operands) override;
   void end_gemm() override;
   void finish() override {}
+  FusedRun run_fused_attention(const FusedAttentionDims& dims, const FusedOperands* operands) override;
 
  private:
   ArrayConfig cfg_;
+  DatapathConfig dp_;
   ArrayChain chain_;
   fs_t origin_fs_ = -1;  // time of cycle 0 of the sequence (the first begin_gemm)
   // End cycles of begun, not yet ended GEMMs, in order (a ring that grows when full; a handful at most).

@@ -16,6 +16,7 @@
 
 #include "config/hw_config.h"
 #include "timing/array_timing.h"
+#include "timing/fused_timing.h"
 
 namespace attnsim {
 
@@ -25,6 +26,18 @@ struct GemmOperands {
   const std::int32_t* a = nullptr;
   const std::int32_t* b = nullptr;
   std::int64_t* c = nullptr;
+};
+
+// Optional real operands of a GEMM FusedAttention (ir/tile_program.h, GemmKind), row-major fp32: Q m x d,
+// K and V n x d, O m x d (written). Score (r, j) is masked when causal and j > r + mask_offset.
+struct FusedOperands {
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  float* o = nullptr;
+  float scale = 1.f;
+  bool causal = false;
+  std::int64_t mask_offset = 0;
 };
 
 class IArrayModel {
@@ -40,8 +53,17 @@ class IArrayModel {
   virtual void end_gemm() = 0;
   // After the last end_gemm: the results still inside the array leave (untimed).
   virtual void finish() = 0;
+
+  // A GEMM FusedAttention (timing/fused_timing.h) on an array whose previous instructions have ended:
+  // returns after its occupancy (simulated time advances by exactly that), with the occupancy and the
+  // drain (the cycles after it until O has left). Only the PE-level model reads and writes operands.
+  struct FusedRun {
+    std::int64_t occupancy = 0, drain = 0;
+  };
+  virtual FusedRun run_fused_attention(const FusedAttentionDims& dims, const FusedOperands* operands) = 0;
 };
 
-std::unique_ptr<IArrayModel> make_array_model(const ArrayConfig& cfg);
+// The datapath matters to fused attention only (DatapathConfig{}: the array cannot run it).
+std::unique_ptr<IArrayModel> make_array_model(const ArrayConfig& cfg, const DatapathConfig& datapath = {});
 
 }  // namespace attnsim

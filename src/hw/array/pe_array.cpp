@@ -4,6 +4,7 @@
 
 #include "common/errors.h"
 #include "common/sim_time.h"
+#include "hw/array/fused_pe_core.h"
 #include "hw/array/pe_array_core.h"
 
 namespace attnsim {
@@ -23,8 +24,10 @@ namespace {
 // an end is found exactly at its time (or ahead of it, when begin_gemm has stepped further).
 class PeArray final : public IArrayModel {
  public:
-  explicit PeArray(const ArrayConfig& cfg)
-      : period_fs_(cfg.period_fs()), core_(cfg.rows, cfg.cols, cfg.dataflow, cfg.timing, cfg.gemm_chaining) {}
+  PeArray(const ArrayConfig& cfg, const DatapathConfig& dp)
+      : period_fs_(cfg.period_fs()), core_(cfg.rows, cfg.cols, cfg.dataflow, cfg.timing, cfg.gemm_chaining) {
+    if (dp.admits_fused_attention()) fused_ = std::make_unique<FusedPeCore>(cfg, dp);
+  }
 
   std::int64_t run_gemm(const GemmDims& dims, const GemmOperands* operands) override {
     core_.begin(dims, operands);
@@ -66,6 +69,20 @@ class PeArray final : public IArrayModel {
     if (origin_fs_ >= 0) core_.flush();
   }
 
+  // The fused datapath (FusedPeCore) is stepped to the end of the instruction at once, ahead of simulated
+  // time (the array is empty before it; after its occupancy the next instruction's fronts take the PEs,
+  // which this instruction's remaining backs and row-unit jobs leave free: timing/fused_timing.h); then the
+  // occupancy is waited.
+  FusedRun run_fused_attention(const FusedAttentionDims& dims, const FusedOperands* operands) override {
+    if (!fused_) throw InternalError("fused attention on a PE array whose datapath does not admit it");
+    fused_->begin(dims, operands);
+    while (!fused_->step()) {
+    }
+    const std::int64_t occupancy = fused_->free_cycle();
+    wait_fs(occupancy * period_fs_);
+    return {occupancy, fused_->cycles() - occupancy};
+  }
+
  private:
   // Steps (or skips, when nothing is inside the array) every cycle before `cycle`.
   void catch_up(std::int64_t cycle) {
@@ -79,12 +96,15 @@ class PeArray final : public IArrayModel {
 
   fs_t period_fs_;
   PeArrayCore core_;
+  std::unique_ptr<FusedPeCore> fused_;
   fs_t origin_fs_ = -1;
   std::uint32_t ended_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<IArrayModel> make_pe_array_model(const ArrayConfig& cfg) { return std::make_unique<PeArray>(cfg); }
+std::unique_ptr<IArrayModel> make_pe_array_model(const ArrayConfig& cfg, const DatapathConfig& datapath) {
+  return std::make_unique<PeArray>(cfg, datapath);
+}
 
 }  // namespace attnsim

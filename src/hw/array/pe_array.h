@@ -4,6 +4,6 @@
 namespace attnsim {
 
 // The register-transfer-level array: all PEs stepped each cycle in one process, real operands.
-std::unique_ptr<IArrayModel> make_pe_array_model(const ArrayConfig& cfg);
+std::unique_ptr<IArrayModel> make_pe_array_model(const ArrayConfig& cfg, const DatapathConfig& datapath);
 
 }  // namespace attnsim
