@@ -421,6 +421,33 @@ TEST_CASE("decode only: the same steps without simulating the prefill; the repor
   CHECK(full["prefill"]["cycles"] == full["cycles"]);
 }
 
+TEST_CASE("a decode step's array bound is named fill and drain when few PEs work, compute when most do",
+          "[decode][sampling]") {
+  // One token per sequence of a batch of 2: every GEMM of the step has 2 rows, which the output-
+  // stationary array maps onto its rows. On 64x64 at most 2 of 64 PE rows work (2/64 of the PEs) per
+  // busy cycle, far under half; with the DRAM at 4 KiB per cycle the bus never binds. The same step on
+  // a 2x2 array fills both rows (N a multiple of 2, the folds full) and only fill and drain, a few
+  // cycles per fold against K = 64..256 MACs per PE, keep it from 1: above half.
+  auto hw_of = [](int n) {
+    Json doc = {{"array", {{"rows", n}, {"cols", n}, {"dataflow", "os"}, {"clock_mhz", 1000}, {"operand_bytes", 2},
+                           {"accumulator_bytes", 4}}},
+                {"sram", {{"banks", 8}, {"bytes_per_bank", 1 << 20}, {"port_bytes", 4096}}},
+                {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 4096}}}};
+    return parse_hw_config(doc, "hw.json");
+  };
+  const ModelConfig m = model_of({"flash", 128, 2, 2, 64, 256, 2, 32, 2, 0, 1, "rmsnorm", "gelu"});
+  GenerationOptions only;
+  only.decode_only = true;
+  const Json big = simulate_generation(hw_of(64), m, only)["generation"]["steps"][0];
+  INFO(big.dump());
+  CHECK(big["binding"] == "array fill and drain");
+  CHECK(big["array_mac_utilization_while_busy"].get<double>() <= 2.0 / 64 + 1e-12);
+  const Json tiny = simulate_generation(hw_of(2), m, only)["generation"]["steps"][0];
+  INFO(tiny.dump());
+  CHECK(tiny["binding"] == "compute");
+  CHECK(tiny["array_mac_utilization_while_busy"].get<double>() >= 0.5);
+}
+
 TEST_CASE("generation refuses what cannot decode, naming the causal alternative", "[decode][errors]") {
   auto problem = [](const Json& layer_attention, bool causal) {
     try {

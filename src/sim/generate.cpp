@@ -111,13 +111,18 @@ Json simulate_step_figures(const HwConfig& hw, const ModelConfig& model, std::in
 }
 
 // The step's report entry from its figures (simulated, or extrapolated over the layers).
-Json step_of(const ModelConfig& model, std::int64_t context, const Json& f) {
+Json step_of(const ModelConfig& model, std::int64_t pes, std::int64_t context, const Json& f) {
   const double end = std::max(f["end_fs"].get<double>(), 1.0);
   const double array = f["array_busy_fs"].get<double>() / end, bus = f["dram_busy_fs"].get<double>() / end;
   const std::uint64_t weights = f["weights"], state = f["state"], activations = f["activations"];
+  // The array's MACs per busy cycle over its PEs: a step of one-row GEMMs keeps the array busy with
+  // fill and drain while few PEs work, which is not a compute bound.
+  const double busy_cycles = f["array_busy_fs"].get<double>() * f["cycles"].get<double>() / end;
+  const double mac_use = busy_cycles > 0 ? f["macs"].get<double>() / (busy_cycles * double(pes)) : 0;
   // The resource the step waits for: the DRAM bus when it is busier than the array, split by which
-  // bytes dominate it; else the array (compute).
-  const std::string binding = bus < array            ? "compute"
+  // bytes dominate it; else the array: "compute" when at least half its PEs work while it is busy,
+  // "array fill and drain" otherwise.
+  const std::string binding = bus < array            ? (mac_use >= 0.5 ? "compute" : "array fill and drain")
                               : weights >= state     ? "weights bandwidth"
                               : !constant_state(model) ? "cache bandwidth"
                                                        : "state bandwidth";
@@ -129,6 +134,7 @@ Json step_of(const ModelConfig& model, std::int64_t context, const Json& f) {
           {"dram_bytes_simulated", f["dram_bytes_simulated"]},
           {"macs", f["macs"]},
           {"busy_fraction", {{"array", array}, {"dram_bus", bus}}},
+          {"array_mac_utilization_while_busy", mac_use},
           {"binding", binding}};
 }
 
@@ -165,7 +171,7 @@ Json extrapolate_layers(const Json f[3], std::int64_t layers, double tol) {
 }  // namespace
 
 Json simulate_decode_step(const HwConfig& hw, const ModelConfig& model, std::int64_t context) {
-  return step_of(model, context, simulate_step_figures(hw, model, context));
+  return step_of(model, hw.array.pes(), context, simulate_step_figures(hw, model, context));
 }
 
 bool layers_extrapolable(const ModelConfig& model) {
@@ -237,7 +243,7 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
         if (sim.count(c)) continue;
         Json s;
         if (got.count({c, 0})) {
-          s = step_of(model, c, got[{c, 0}]);
+          s = step_of(model, hw.array.pes(), c, got[{c, 0}]);
           s["layers_simulated"] = "all";
           if (sample_layers) ++layer_full;
         } else {
@@ -247,7 +253,7 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
             what.push_back({c, 0});
             continue;
           }
-          s = step_of(model, c, x);
+          s = step_of(model, hw.array.pes(), c, x);
           s["layers_simulated"] = Json::array({1, 2, 3});
           ++layer_extrapolated;
         }
