@@ -41,6 +41,7 @@
 // trip 512 over 4 tiles = 128, so tile_pe = 136; tile_row = ceil(132 / 2) + 4 = 70, tile = 136; m = 256,
 // n = 4096: 16 tiles, occupancy 2176, drain = 510 + 512 + 256 + 32 + 4 = 1314; MAC utilization in steady
 // state 128 / 136 = 94.1 %. With 2 entries the round trip sets the pace: tile_pe = 512, 25 %.
+#include <array>
 #include <cstdint>
 
 #include "config/hw_config.h"
@@ -61,6 +62,21 @@ struct FusedAttentionTiming {
   std::int64_t drain = 0;      // cycles after the occupancy until O has left
   std::int64_t cycles() const { return occupancy + drain; }  // an isolated instruction
 };
+
+// The datapath's own operations of one instruction, for its energy (report/energy.h), by primitive (VecPrim order):
+// what the binding above does, counted for the m x n scores computed (PEs beyond m or n do nothing), with
+// T = ceil(n / C) key tiles:
+//   PEs, per score:          max 1, row_scalar_mul 1 (mul), add 2, exp 1
+//   row units, per query row and key tile: max 1 (m_new), add 1 (m - m_new), exp 1 (alpha), mul 1 + add 1
+//                            (l = alpha l + rowsum), mul d + add d (O = alpha O + O_part): the 2 d + 4 operations
+//                            and one exponential of the timing
+//   row units, per query row at the end: reciprocal 1 (1 / l), mul d (O / l)
+// so pe = {add 2 m n, mul m n, max m n, exp m n} and row_unit = {add m T (d + 2), mul m T (d + 1) + m d,
+// max m T, exp m T, reciprocal m}. The MACs (2 m n d) are the array's, counted as every GEMM's.
+struct FusedAttentionActions {
+  std::array<std::uint64_t, kVecPrimCount> pe{}, row_unit{};
+};
+FusedAttentionActions fused_attention_actions(const ArrayConfig& array, const FusedAttentionDims& dims);
 
 // Requires dp.admits_fused_attention() (InternalError otherwise).
 FusedAttentionTiming fused_attention_timing(const ArrayConfig& array, const DatapathConfig& dp,
