@@ -277,7 +277,8 @@ TEST_CASE("dram energy: whole runs price the controller's commands, or bytes for
     CHECK(e["dram_components_pj"]["dynamic"].get<double>() + e["dram_components_pj"]["background"].get<double>() ==
           comp["dram"].get<double>());
     double sum = 0;
-    for (const char* k : {"array", "sram", "vector", "softmax", "dma", "dram", "leakage"}) sum += comp[k].get<double>();
+    for (const char* k : {"array", "sram", "vector", "softmax", "datapath", "dma", "dram", "leakage"})
+      sum += comp[k].get<double>();
     CHECK(sum == e["total_pj"].get<double>());
   }
   SECTION("HBM3: its derived currents price the commands (configs/dram/hbm3.json)") {
