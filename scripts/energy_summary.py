@@ -6,12 +6,12 @@ Everything is computed from the files given; the main job (scripts/run.sh) appen
 
 Attention is the work of the op classes qk, softmax, pv, global and lowrank (S = Q K^T, the
 softmax, P V, and low-rank attention's own work), not the Q/K/V and output projections, the FFN or
-the norms. Its energy is counted exactly where the report counts an action per op class (the
-points' report.json, "ops"): array energy by MACs, DMA and DRAM energy by bytes loaded and stored,
-the softmax unit's energy all attention's (only attention issues SOFTMAX). The other components
-(SRAM, vector unit, leakage, and any the table adds) are not split by op class in the report, so
-attention's share is given as a range: the low end counts none of them as attention's, the high
-end all of them.
+the norms. Its energy is the sum of those classes' `op_<class>_energy_pj` columns: each class's
+own counted actions (MACs, SRAM and accumulator accesses, vector and softmax lane operations, DMA
+bytes, and the DRAM dynamic energy apportioned by its DMA bytes; report/energy.h op_energy).
+Attention's share is that over energy_total_pj. DRAM background and leakage charge the run's time,
+not an op: they are no op's (the section prints their share), so the shares of all op classes sum
+to 1 minus it.
 
 Area: `attnsim area --json` of each preset as it is and with its softmax unit removed
 (--set /softmax=null), given with --area. The softmax unit is the only unit attention has to
@@ -24,7 +24,6 @@ Usage:
   energy_summary.py RESULTS.csv [--area HW WITH.json WITHOUT.json]... [-o OUT.md]
 """
 import argparse
-import json
 import os
 import sys
 from collections import defaultdict
@@ -53,50 +52,26 @@ def pct(x):
     return "%.0f%%" % (100 * x) if abs(x) >= 0.1 or x == 0 else "%.2g%%" % (100 * x)
 
 
-def op_totals(report):
-    """{op class: (MACs, bytes loaded + stored)} over the run: the report's "ops" section, or the
-    sum of its layers' ops."""
-    if isinstance(report.get("ops"), dict) and report["ops"]:
-        ops = [report["ops"]]
-    else:
-        ops = [layer.get("ops", {}) for layer in report.get("layers", [])]
-    out = defaultdict(lambda: [0.0, 0.0])
-    for group in ops:
-        for name, o in group.items():
-            out[name][0] += float(o.get("macs", 0))
-            out[name][1] += float(o.get("dram_read_bytes", 0)) + float(o.get("dram_written_bytes", 0))
-    return out
-
-
-def attention_share(row, components, report):
-    """(low, high): attention's share of the run's energy counted exactly (low), and with every
-    component the report does not split by op class added (high). See the docstring."""
-    ops = op_totals(report)
-    macs = sum(v[0] for v in ops.values())
-    moved = sum(v[1] for v in ops.values())
-    attn_macs = sum(ops[c][0] for c in ATTENTION_CLASSES if c in ops)
-    attn_moved = sum(ops[c][1] for c in ATTENTION_CLASSES if c in ops)
-    counted = unsplit = 0.0
-    for name, col in components:
-        e = float(row[col])
-        if name == "array" and macs > 0:
-            counted += e * attn_macs / macs
-        elif name in ("dma", "dram") and moved > 0:
-            counted += e * attn_moved / moved
-        elif name == "dram" or name == "dma" or name == "array":
-            pass  # no MACs or bytes at all: no energy either
-        elif name == "softmax":
-            counted += e
-        else:
-            unsplit += e
-    total = float(row["energy_total_pj"])
-    return (counted / total, (counted + unsplit) / total) if total > 0 else (0.0, 0.0)
-
+def attention_share(row, path):
+    """(attention's share of the run's energy, the time-charged share) from the row's per-op-class
+    columns, or None when the row has none: attention's op classes' energy over energy_total_pj, and
+    the part of the total no op is charged for (total - the sum of every op class: DRAM background
+    and leakage). See the docstring."""
+    ops = {c[len("op_"):-len("_energy_pj")]: row[c] for c in row
+           if c.startswith("op_") and c.endswith("_energy_pj")}
+    ops = {k: v for k, v in ops.items() if v not in ("", None)}
+    if not ops:
+        return None
+    total = num(row, "energy_total_pj", path)
+    if total <= 0:
+        return None
+    values = {k: num(row, "op_%s_energy_pj" % k, path) for k in ops}
+    attention = sum(v for k, v in values.items() if k in ATTENTION_CLASSES)
+    return attention / total, (total - sum(values.values())) / total
 
 
 def energy_tables(path, ok, components, vcol, baseline):
-    """The per-hardware energy tables, with attention's share where the points' reports are found."""
-    points_dir = os.path.join(os.path.dirname(os.path.abspath(path)), "points")
+    """The per-hardware energy tables, with attention's share where the rows carry op columns."""
     data = defaultdict(lambda: defaultdict(dict))  # data[hw][variant][N] = row
     variants = []
     for r in ok:
@@ -106,30 +81,26 @@ def energy_tables(path, ok, components, vcol, baseline):
             variants.append(r[vcol])
         data[r["hardware"]][r[vcol]][int(r["seq_len"])] = r
     out = []
-    missing_reports = 0
+    missing = 0
     for hw in sorted(data, key=res.short_hardware):
         by_v = data[hw]
         vs = [v for v in variants if v in by_v]
         base = baseline if baseline in by_v else None
         others = [v for v in vs if v != base] if base else []
         ns = sorted({n for v in vs for n in by_v[v]})
-        shares, unsplit = {}, []
+        shares, timed = {}, []
         for v in vs:
             for n, r in by_v[v].items():
-                rp = os.path.join(points_dir, r.get("point", ""), "report.json")
-                try:
-                    with open(rp) as f:
-                        report = json.load(f)
-                except (OSError, ValueError):
-                    missing_reports += 1
+                s = attention_share(r, path)
+                if s is None:
+                    missing += 1
                     continue
-                lo, hi = attention_share(r, components, report)
-                shares[(v, n)] = (lo, hi)
-                unsplit.append(hi - lo)
+                shares[(v, n)] = s[0]
+                timed.append(s[1])
         out += ["### %s" % res.short_hardware(hw), ""]
         out += ["Energy per run%s%s:" % (
-            ", attention's share of it in brackets (counted exactly .. with the unsplit components)"
-            if shares else "", (", and its ratio to %s's" % base) if base else ""), ""]
+            ", attention's share of it in brackets" if shares else "",
+            (", and its ratio to %s's" % base) if base else ""), ""]
         head = ["N"] + vs + ["%s / %s" % (v, base) for v in others]
         out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for n in ns:
@@ -141,8 +112,7 @@ def energy_tables(path, ok, components, vcol, baseline):
                     continue
                 text = res.fmt_energy_pj(num(r, "energy_total_pj", path))
                 if (v, n) in shares:
-                    lo, hi = shares[(v, n)]
-                    text += " (%s .. %s)" % (pct(lo), pct(hi))
+                    text += " (%s)" % pct(shares[(v, n)])
                 cells.append(text)
             for v in others:
                 a, b = by_v[v].get(n), by_v[base].get(n)
@@ -150,11 +120,11 @@ def energy_tables(path, ok, components, vcol, baseline):
                              if a and b and num(b, "energy_total_pj", path) > 0 else "-")
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
-        if unsplit:
-            out += ["The components not split by op class (%s) are %s .. %s of a run's energy here: the "
-                    "width of the ranges." % (", ".join(n for n, _ in components
-                                                          if n not in ("array", "dma", "dram", "softmax")),
-                                              pct(min(unsplit)), pct(max(unsplit))), ""]
+        if timed:
+            out += ["Attention's share is its op classes' energy (`op_<class>_energy_pj`) over the run's. "
+                    "The energy charged by time, not by op (DRAM background and leakage), is %s .. %s of a "
+                    "run here and counted as no op's, attention's included." % (pct(min(timed)), pct(max(timed))),
+                    ""]
         top = ns[-1]
         at_top = [v for v in vs if top in by_v[v]]
         if at_top:
@@ -168,7 +138,7 @@ def energy_tables(path, ok, components, vcol, baseline):
                                                     for _, c in components]
                                              + [res.fmt_energy_pj(t)]) + " |")
             out.append("")
-    return out, data, missing_reports
+    return out, data, missing
 
 
 def area_section(areas, data, components, path):
@@ -248,10 +218,10 @@ def main():
             "attention's own work (op classes %s), not the projections, FFN and norms." % (
                 "s" if len(table) > 1 else "", ", ".join("`%s`" % t for t in table) or "(unnamed)",
                 a.results, ", ".join(ATTENTION_CLASSES)), ""]
-    tables, data, missing_reports = energy_tables(a.results, ok, components, vcol, a.baseline)
-    if missing_reports:
-        text += ["Attention's share is left out for %d points whose report.json was not found beside the "
-                 "table (points/<point>/report.json)." % missing_reports, ""]
+    tables, data, missing = energy_tables(a.results, ok, components, vcol, a.baseline)
+    if missing:
+        text += ["Attention's share is left out for %d points whose row has no `op_<class>_energy_pj` "
+                 "values." % missing, ""]
     text += tables
     if a.area:
         text += area_section([(hw, (w, wo)) for hw, w, wo in a.area], data, components, a.results)

@@ -48,6 +48,7 @@ COMPONENT_COLOURS = {
     "sram": "#55a868",
     "vector": "#8172b2",
     "softmax": "#c44e52",
+    "datapath": "#2a9d8f",
     "dma": "#ccb974",
     "dram": "#dd8452",
     "leakage": "#8c8c8c",

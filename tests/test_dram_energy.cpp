@@ -3,6 +3,7 @@
 // (components, per-byte fallback), and bad "power" sections of a device file.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -146,6 +147,72 @@ TEST_CASE("dram energy: the counts priced are the controller's command trace", "
   CHECK(c.wr == writes);
 }
 
+TEST_CASE("dram energy: power-down and self-refresh residency priced by hand", "[energy][dram][power]") {
+  // DDR4-3200: one mA for one cycle on the rank is 1.2 V x 0.625 ns x 8 devices = 6 pJ (above). Per rank cycle:
+  //   active standby IDD3N 52: 312 pJ      precharged standby IDD2N 37: 222 pJ
+  //   active power-down IDD3P 43: 258 pJ   precharged power-down IDD2P 25: 150 pJ   self-refresh IDD6 30: 180 pJ
+  // (DRAMSim3's DDR4_8Gb_x8_3200.ini: IDD2P 25, IDD3P 43, IDD6x 30.)
+  const DramCommandEnergies e = dram_command_energies(dram_spec("ddr4-3200"));
+  CHECK(e.active_power_down_pj_per_cycle == Approx(258.0).epsilon(1e-12));
+  CHECK(e.precharged_power_down_pj_per_cycle == Approx(150.0).epsilon(1e-12));
+  CHECK(e.self_refresh_pj_per_cycle == Approx(180.0).epsilon(1e-12));
+  // The priced residencies (active + refreshing, precharged standby, active and precharged power-down,
+  // self-refresh) and the energies of a replay that ends at `cycles`.
+  auto check_priced = [&](const ReplayOutcome& o, std::int64_t cycles, std::array<std::uint64_t, 5> want,
+                          double background, double dynamic) {
+    REQUIRE(o.violations == 0);
+    REQUIRE(o.cycles == cycles);
+    const DramCommandCounts c = dram_command_counts(o.stats);
+    CHECK(c.active_rank_cycles == want[0]);
+    CHECK(c.precharged_rank_cycles == want[1]);
+    CHECK(c.active_power_down_rank_cycles == want[2]);
+    CHECK(c.precharged_power_down_rank_cycles == want[3]);
+    CHECK(c.self_refresh_rank_cycles == want[4]);
+    const DramEnergy d = dram_energy(e, c);
+    CHECK(d.background == Approx(background).epsilon(1e-12));
+    CHECK(d.dynamic == Approx(dynamic).epsilon(1e-12));
+  };
+
+  SECTION("self-refresh: the timeline of test_dram_power's second case") {
+    // ACT 1, RD 23, PDE 123, PDX 1023, PREA 1033 (1 bank), SRE 1055, SRX 5000, ACT 5576, RD 5598, end 5624.
+    // States: active standby 180, precharged standby 599, active power-down 900, self-refresh 3945; no REF, so
+    // the controller's active rank cycles (a bank open: [1, 1033) + [5576, 5624) = 1080) are 180 + 900.
+    //   background = 180 x 312 + 599 x 222 + 900 x 258 + 3945 x 180
+    //              = 56,160 + 132,978 + 232,200 + 710,100 = 1,131,438 pJ
+    //   dynamic    = 2 ACT x 1,560 + 1 bank x 2,640 + 2 RD x 2,784 = 11,328 pJ
+    // (priced as standby, as before: 1080 x 312 + 4544 x 222 = 1,345,728 pJ of background.)
+    const DramSpec s = dram_spec("ddr4-3200", {{"power_down", {{"policy", "idle_cycles"}, {"after_cycles", 100}}},
+                                               {"self_refresh", {{"policy", "idle_cycles"}, {"after_cycles", 1000}}}});
+    const auto o = replay_checked(s, {rd(dram_addr(s, 0, 0, 1, 0), 0), rd(dram_addr(s, 0, 0, 2, 0), 5000)});
+    check_priced(o, 5624, {180, 599, 900, 0, 3945}, 1131438.0, 11328.0);
+  }
+  SECTION("a refresh that wakes a powered-down rank: test_dram_power's third case") {
+    // ACT 1, RD 23, PDE 123, PDX 12480, PREA 12490 (1 bank), REF 12512 (tRFC 560: to 13072), PDE 12513,
+    // PDX 20000, ACT 20010, RD 20032, end 20058. States: precharged standby [0,1) + [12490,12513) +
+    // [20000,20010) = 34; active standby [1,123) + [12480,12490) + [20010,20058) = 180; active power-down
+    // [123,12480) = 12357; precharged power-down [12513,20000) = 7487. The controller's active rank cycles:
+    // a bank open [1,12490) + [20010,20058) = 12537, and the REF's 560: 13097. Refresh cycles R = 13097 -
+    // (180 + 12357) = 560, at IDD3N: out of precharged standby (34) first, then precharged power-down (526).
+    //   priced: active 180 + 560 = 740, precharged standby 0, active power-down 12357, precharged power-down
+    //   7487 - 526 = 6961 (sum 20058, the run's rank cycles).
+    //   background = 740 x 312 + 12357 x 258 + 6961 x 150 = 230,880 + 3,188,106 + 1,044,150 = 4,463,136 pJ
+    //   dynamic    = 2 x 1,560 + 2,640 + 2 x 2,784 + REF 665,280 = 676,608 pJ
+    // (The refresh really overlaps 1 precharged-standby cycle and 559 power-down ones; the rule misprices
+    // the other 33 standby cycles as power-down: 33 x (222 - 150) = 2,376 pJ, 0.05 % of the background.)
+    const DramSpec s = dram_spec("ddr4-3200", {{"power_down", {{"policy", "idle_cycles"}, {"after_cycles", 100}}}});
+    const auto o = replay_checked(s, {rd(dram_addr(s, 0, 0, 1, 0), 0), rd(dram_addr(s, 0, 0, 1, 1), 20000)});
+    check_priced(o, 20058, {740, 0, 12357, 6961, 0}, 4463136.0, 676608.0);
+  }
+  SECTION("a device file without IDD2P, IDD3P, IDD6 prices those states as standby") {
+    Json dev = parse_json_text(find_dram_preset("ddr4-3200"), "preset");
+    for (const char* k : {"IDD2P", "IDD3P", "IDD6"}) dev["power"]["rails"][0].erase(k);
+    const DramCommandEnergies old = dram_command_energies(parse_dram_device(dev, "test"));
+    CHECK(old.active_power_down_pj_per_cycle == old.active_standby_pj_per_cycle);        // 312
+    CHECK(old.precharged_power_down_pj_per_cycle == old.precharged_standby_pj_per_cycle);  // 222
+    CHECK(old.self_refresh_pj_per_cycle == old.precharged_standby_pj_per_cycle);
+  }
+}
+
 namespace {
 
 // A 64^3 GEMM on the small 32x32 accelerator of test_energy.cpp, its DRAM the given cycle preset.
@@ -197,10 +264,11 @@ TEST_CASE("dram energy: whole runs price the controller's commands, or bytes for
                            cmd["RD"].get<double>() * pj["dram_rd"].get<double>() +
                            cmd["WR"].get<double>() * pj["dram_wr"].get<double>() +
                            cmd["REF"].get<double>() * pj["dram_ref"].get<double>();
-    const double background =
-        a["dram_active_standby_rank_cycles"].get<double>() * pj["dram_active_standby_per_rank_cycle"].get<double>() +
-        a["dram_precharged_standby_rank_cycles"].get<double>() *
-            pj["dram_precharged_standby_per_rank_cycle"].get<double>();
+    double background = 0;
+    for (const char* state : {"active_standby", "precharged_standby", "active_power_down", "precharged_power_down",
+                              "self_refresh"})
+      background += a[std::string("dram_") + state + "_rank_cycles"].get<double>() *
+                    pj[std::string("dram_") + state + "_per_rank_cycle"].get<double>();
     CHECK(e["dram_components_pj"]["dynamic"].get<double>() == Approx(dynamic).epsilon(1e-12));
     CHECK(e["dram_components_pj"]["background"].get<double>() == Approx(background).epsilon(1e-12));
     CHECK(background > 0);
@@ -209,18 +277,21 @@ TEST_CASE("dram energy: whole runs price the controller's commands, or bytes for
     CHECK(e["dram_components_pj"]["dynamic"].get<double>() + e["dram_components_pj"]["background"].get<double>() ==
           comp["dram"].get<double>());
     double sum = 0;
-    for (const char* k : {"array", "sram", "vector", "softmax", "dma", "dram", "leakage"}) sum += comp[k].get<double>();
+    for (const char* k : {"array", "sram", "vector", "softmax", "datapath", "dma", "dram", "leakage"})
+      sum += comp[k].get<double>();
     CHECK(sum == e["total_pj"].get<double>());
   }
-  SECTION("HBM3 has no current figures: 25 pJ per byte moved, no background") {
+  SECTION("HBM3: its derived currents price the commands (configs/dram/hbm3.json)") {
+    // 1.1 V x 0.3125 ns x 1 device = 0.34375 pJ per mA-cycle. RD = 0.34375 x (282 - 13.75) x 4 = 368.84375 pJ
+    // per 32 B burst; active standby 0.34375 x 13.75 = 4.7265625 pJ per cycle.
     const Json r = run_gemm_on("hbm3");
     const Json& e = r["energy"];
-    CHECK(e["dram_energy_model"] == "per_byte");
+    CHECK(e["dram_energy_model"] == "commands");
     CHECK(e["dram_technology"] == "hbm3");
-    CHECK(e["dram_components_pj"]["background"] == 0.0);
-    const double bytes = e["actions"]["dram_read_bytes"].get<double>() + e["actions"]["dram_written_bytes"].get<double>();
-    CHECK(e["components_pj"]["dram"].get<double>() == Approx(bytes * 25.0).epsilon(1e-12));
-    CHECK_FALSE(e["per_action_pj"].contains("dram_act"));
+    CHECK(e["per_action_pj"]["dram_rd"].get<double>() == Approx(368.84375).epsilon(1e-12));
+    CHECK(e["per_action_pj"]["dram_active_standby_per_rank_cycle"].get<double>() ==
+          Approx(4.7265625).epsilon(1e-12));
+    CHECK(e["dram_components_pj"]["background"].get<double>() > 0);
   }
   SECTION("LPDDR5 takes LPDDR4's per-byte figure, as its device file says") {
     const Json r = run_gemm_on("lpddr5-6400");

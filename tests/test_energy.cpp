@@ -15,6 +15,7 @@
 #include "sim/simulate.h"
 #include "support/cli.h"
 #include "support/isolated.h"
+#include "timing/fused_timing.h"
 
 using namespace attnsim;
 using attnsim::test::run_cli;
@@ -55,7 +56,8 @@ Json run_gemm_one_tile(const HwConfig& hw, std::int64_t m, std::int64_t k, std::
 
 double sum_components(const Json& c) {  // in the breakdown's order
   double s = 0;
-  for (const char* k : {"array", "sram", "vector", "softmax", "dma", "dram", "leakage"}) s += c[k].get<double>();
+  for (const char* k : {"array", "sram", "vector", "softmax", "datapath", "dma", "dram", "leakage"})
+    s += c[k].get<double>();
   return s;
 }
 
@@ -217,7 +219,7 @@ TEST_CASE("energy: no softmax unit costs no softmax area or energy; its work mov
     for (const auto& [part, pj] : op["energy_pj"].items()) by_class[part] += pj.get<double>();
   for (const Json& layer : rw["layers"])
     for (const auto& [part, pj] : layer["energy_pj"].items()) by_layer[part] += pj.get<double>();
-  for (const char* part : {"array", "sram", "vector", "softmax", "dma"}) {
+  for (const char* part : {"array", "sram", "vector", "softmax", "datapath", "dma"}) {
     INFO(part);
     CHECK(by_class[part] == Approx(comp[part].get<double>()).epsilon(1e-9));
     CHECK(by_layer[part] == Approx(comp[part].get<double>()).epsilon(1e-9));
@@ -229,6 +231,91 @@ TEST_CASE("energy: no softmax unit costs no softmax area or energy; its work mov
   // The area without the unit is the area with it less the unit's: 32 lanes x 12,453 + 32 exp units x 47,536 um^2.
   CHECK(rw["area_mm2"]["total"].get<double>() - ro["area_mm2"]["total"].get<double>() ==
         Approx((32 * 12453.0 + 32 * 47536.0) * 1e-6));
+}
+
+TEST_CASE("energy: the fused datapath's operations counted and priced by hand; an absent one costs nothing",
+          "[energy][fused]") {
+  // One instruction on an 8 x 8 array, m 8 query rows, n 20 keys, d 16: T = ceil(20 / 8) = 3 key tiles,
+  // 160 scores. PEs per score: max 1, mul 1, add 2, exp 1. Row units per row and key tile: max 1, add d + 2 =
+  // 18, mul d + 1 = 17, exp 1; per row at the end: reciprocal 1, mul d = 16.
+  //   pe:       add 320, mul 160, max 160, exp 160
+  //   row unit: add 8 x 3 x 18 = 432, mul 8 x 3 x 17 + 8 x 16 = 536, max 24, exp 24, reciprocal 8
+  ArrayConfig array;
+  array.rows = array.cols = 8;
+  const FusedAttentionActions a = fused_attention_actions(array, {8, 20, 16});
+  auto pe = [&](VecPrim p) { return a.pe[std::size_t(p)]; };
+  auto ru = [&](VecPrim p) { return a.row_unit[std::size_t(p)]; };
+  CHECK(pe(VecPrim::Add) == 320);
+  CHECK(pe(VecPrim::Mul) == 160);
+  CHECK(pe(VecPrim::Max) == 160);
+  CHECK(pe(VecPrim::Exp) == 160);
+  CHECK(pe(VecPrim::Reciprocal) == 0);
+  CHECK(ru(VecPrim::Add) == 432);
+  CHECK(ru(VecPrim::Mul) == 536);
+  CHECK(ru(VecPrim::Max) == 24);
+  CHECK(ru(VecPrim::Exp) == 24);
+  CHECK(ru(VecPrim::Reciprocal) == 8);
+
+  // A layer of the fused variant, N = 40, d = 16, 2 heads, on an 8 x 8 array with 2 score entries and 8 row
+  // units of 2 operations a cycle. Each head's query blocks together have 40 rows over all 40 keys (T = 5):
+  // 1,600 scores and 200 row-tiles a head; 2 heads:
+  //   pe:       add 6,400, mul 3,200, max 3,200, exp 3,200
+  //   row unit: add 2 x 200 x 18 = 7,200, mul 2 x (200 x 17 + 40 x 16) = 8,080, max 400, exp 400, reciprocal 80
+  // At 45 nm each step adds its fp32 operand's register read and write, 8 B x 0.08 = 0.64 pJ:
+  //   pe:  6,400 x 1.54 + 3,200 x 1.74 + 3,200 x 0.74 + 3,200 x 8.74 = 9,856 + 5,568 + 2,368 + 27,968 = 45,760 pJ
+  //   row: 7,200 x 1.54 + 8,080 x 4.34 + 400 x 0.74 + 400 x 19.14 + 80 x 17.24
+  //        = 11,088 + 35,067.2 + 296 + 7,656 + 1,379.2 = 55,486.4 pJ            datapath = 101,246.4 pJ
+  // Area: 64 PEs x (374 + 2 entries x 144) + 8 units x 2 x 12,453 = 42,368 + 199,248 um^2 = 0.241616 mm^2.
+  Json doc = {{"array", {{"rows", 8}, {"cols", 8}, {"clock_mhz", 1000}, {"operand_bytes", 2}}},
+              {"sram", {{"banks", 4}, {"bytes_per_bank", 16384}, {"port_bytes", 64}}},
+              {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 64}}},
+              {"softmax", {{"lanes", 8}}},
+              {"datapath",
+               {{"pe", {{"max", 1}, {"add", 1}, {"row_scalar_mul", 1}, {"exp", 4}, {"score_entries", 2}}},
+                {"row_units", {{"count", 8}, {"ops_per_cycle", 2}, {"exp_cycles", 4}}}}}};
+  auto model = [](const char* variant) {
+    Json layer = {{"d_model", 32}, {"heads", 2}, {"head_dim", 16}, {"seq_len", 40},
+                  {"ffn", {{"width", 64}, {"activation", "gelu"}}}, {"norm", "layernorm"},
+                  {"norm_position", "pre"}, {"attention", {{"variant", variant}}}};
+    return parse_model_config(Json{{"dtype", "fp16"}, {"layers", Json::array({layer})}}, "one.json");
+  };
+  auto run = [&](const HwConfig& hw, const char* variant) {
+    const ModelConfig m = model(variant);
+    auto r = run_isolated([&] { return simulate_model(hw, m).dump(); });
+    INFO(r.output);
+    REQUIRE(r.exit_status == 0);
+    return Json::parse(r.output);
+  };
+  const HwConfig fused = parse_hw_config(doc, "fused.json");
+  const Json rf = run(fused, "fused");
+  const Json& e = rf["energy"];
+  const Json& pe_ops = e["actions"]["datapath_pe_ops"];
+  const Json& ru_ops = e["actions"]["row_unit_ops"];
+  CHECK(pe_ops == Json{{"add", 6400}, {"mul", 3200}, {"max", 3200}, {"exp", 3200}});
+  CHECK(ru_ops == Json{{"add", 7200}, {"mul", 8080}, {"max", 400}, {"exp", 400}, {"reciprocal", 80}});
+  CHECK(e["per_action_pj"]["datapath_pe_op"]["exp"].get<double>() == Approx(8.74).epsilon(1e-12));
+  CHECK(e["components_pj"]["datapath"].get<double>() == Approx(101246.4).epsilon(1e-12));
+  CHECK(sum_components(e["components_pj"]) == e["total_pj"].get<double>());
+  // All of it is attention's (the fused instructions are classed qk), and the op classes sum to the run.
+  CHECK(rf["ops"]["qk"]["energy_pj"]["datapath"].get<double>() == Approx(101246.4).epsilon(1e-12));
+  double sram_by_class = 0;
+  for (const auto& [name, op] : rf["ops"].items()) sram_by_class += op["energy_pj"]["sram"].get<double>();
+  CHECK(sram_by_class == Approx(e["components_pj"]["sram"].get<double>()).epsilon(1e-9));
+  CHECK(rf["area_mm2"]["datapath"].get<double>() == Approx(0.241616).epsilon(1e-12));
+
+  // The same hardware running flash: the datapath's area stays, its energy is 0.
+  const Json rl = run(fused, "flash");
+  CHECK(rl["energy"]["components_pj"]["datapath"] == 0.0);
+  CHECK(rl["area_mm2"]["datapath"].get<double>() == Approx(0.241616).epsilon(1e-12));
+  // No datapath: no datapath area or energy; the chip is smaller by exactly its area.
+  doc.erase("datapath");
+  const HwConfig plain = parse_hw_config(doc, "plain.json");
+  const Json rp = run(plain, "flash");
+  CHECK(rp["energy"]["components_pj"]["datapath"] == 0.0);
+  CHECK(rp["area_mm2"]["datapath"] == 0.0);
+  for (const auto& [prim, n] : rp["energy"]["actions"]["datapath_pe_ops"].items()) CHECK(n == 0);
+  CHECK(rl["area_mm2"]["total"].get<double>() - rp["area_mm2"]["total"].get<double>() ==
+        Approx(0.241616).epsilon(1e-9));
 }
 
 TEST_CASE("energy: the presets select tables, datatypes and DRAM technologies", "[energy]") {

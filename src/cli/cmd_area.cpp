@@ -29,7 +29,7 @@ int cmd_area(const Args& args) {
   std::cout << hw.source << ": area " << std::fixed << std::setprecision(3) << a["total"].get<double>()
             << " mm^2 (" << a["table"].get<std::string>() << ", " << a["node_nm"] << " nm, "
             << a["datatype"].get<std::string>() << " array, " << a["dram_technology"].get<std::string>() << " PHY)\n";
-  for (const char* k : {"array", "sram", "accumulators", "vector", "softmax", "dma", "dram_phy"}) {
+  for (const char* k : {"array", "sram", "accumulators", "vector", "softmax", "datapath", "dma", "dram_phy"}) {
     const double v = a[k].get<double>();
     std::cout << "  " << std::left << std::setw(14) << k << std::right << std::setw(12) << v << " mm^2  "
               << std::setw(5) << std::setprecision(1) << (a["total"].get<double>() > 0 ? 100.0 * v / a["total"].get<double>() : 0.0)

@@ -326,6 +326,17 @@ std::vector<SchemaDescription> energy_descriptions() {
     add_entry(&d, std::string("/energy/softmax_pj_per_lane_op/") + p,
               std::string("the softmax unit's ") + p + " on one lane", "pJ per lane operation");
   }
+  d.push_back({"/energy/datapath_pe_pj_per_op",
+               "the fused datapath's PE softmax steps (add, mul: the row-scalar multiply, max, exp), per operation"});
+  for (const char* p : {"add", "mul", "max", "exp"})
+    add_entry(&d, std::string("/energy/datapath_pe_pj_per_op/") + p,
+              std::string("a PE's in-array softmax ") + p + " (its score entry's register access is added)",
+              "pJ per operation");
+  d.push_back({"/energy/row_unit_pj_per_op",
+               "the fused datapath's row units (add, mul, max, exp, reciprocal), per operation"});
+  for (const char* p : {"add", "mul", "max", "exp", "reciprocal"})
+    add_entry(&d, std::string("/energy/row_unit_pj_per_op/") + p,
+              std::string("a row unit's ") + p + " (its operand's register access is added)", "pJ per operation");
   add_entry(&d, "/energy/dma_pj_per_byte", "the DMA engine, per byte it moves", "pJ per byte");
   const std::pair<const char*, const char*> techs[] = {
       {"ddr4", "DDR4"}, {"lpddr4", "LPDDR4"}, {"hbm2", "HBM2"}, {"hbm3", "HBM3"}};
@@ -342,6 +353,15 @@ std::vector<SchemaDescription> energy_descriptions() {
   add_entry(&d, "/area/softmax_um2_per_lane", "one lane of the softmax unit (max, add, multiply)", "um^2 per lane");
   add_entry(&d, "/area/softmax_um2_per_exp_unit", "one exponential (and reciprocal) unit of the softmax unit",
             "um^2 per unit");
+  add_entry(&d, "/area/pe_softmax_um2",
+            "a PE's in-array softmax logic beyond its MAC (max compare, exp's exponent add, sequencing), when the "
+            "hardware's /datapath gives its PEs a softmax primitive",
+            "um^2 per PE");
+  add_entry(&d, "/area/pe_score_entry_um2", "one fp32 score entry of PE-local storage (/datapath/pe/score_entries)",
+            "um^2 per entry");
+  add_entry(&d, "/area/row_unit_um2_per_op_per_cycle",
+            "a row unit of the fused datapath, per operation it issues a cycle (/datapath/row_units/ops_per_cycle)",
+            "um^2");
   add_entry(&d, "/area/dma_mm2", "the DMA engine", "mm^2");
   return d;
 }
@@ -398,6 +418,14 @@ std::vector<SchemaDescription> dram_descriptions() {
       {"/power/rails/[]/IDD4R", "burst read current, in mA per device"},
       {"/power/rails/[]/IDD4W", "burst write current, in mA per device"},
       {"/power/rails/[]/IDD5B", "burst (all-bank) refresh current, in mA per device"},
+      {"/power/rails/[]/IDD2P",
+       "precharged power-down current (all banks closed, CKE low), in mA per device (default: IDD2N, i.e. "
+       "power-down priced as precharged standby)"},
+      {"/power/rails/[]/IDD3P",
+       "active power-down current (a bank open, CKE low), in mA per device (default: IDD3N, i.e. priced as "
+       "active standby)"},
+      {"/power/rails/[]/IDD6",
+       "self-refresh current, in mA per device (default: IDD2N, i.e. self-refresh priced as precharged standby)"},
       {"/power/source", "where the currents come from (a data sheet, a reference simulator's table)"},
       {"/power/per_byte_fallback",
        "true: no current table is known; the energy table's per-byte DRAM figure is used (default false)"},

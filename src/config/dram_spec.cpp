@@ -121,7 +121,7 @@ void reject_unknown_timing_keys(const JsonView& t, bool allow_tck) {
 }
 
 // The device's "power" section: {"devices_per_rank": N, "rails": [{"name", "volts", "IDD0", "IDD2N", "IDD3N",
-// "IDD4R", "IDD4W", "IDD5B"}, ...], "source": "..."} or {"per_byte_fallback": true, "source": "..."}.
+// "IDD4R", "IDD4W", "IDD5B", and optionally "IDD2P", "IDD3P", "IDD6"}, ...], "source": "..."} or {"per_byte_fallback": true, "source": "..."}.
 void read_power(const JsonView& p, DramPower* power) {
   if (!p.is_object()) return;
   p.reject_unknown_keys({"devices_per_rank", "rails", "source", "per_byte_fallback"});
@@ -147,7 +147,8 @@ void read_power(const JsonView& p, DramPower* power) {
       p.diag().add(p.child_path("rails") + "/" + std::to_string(i), "must be an object", rails[i]);
       continue;
     }
-    r.reject_unknown_keys({"name", "volts", "IDD0", "IDD2N", "IDD3N", "IDD4R", "IDD4W", "IDD5B"});
+    r.reject_unknown_keys(
+        {"name", "volts", "IDD0", "IDD2N", "IDD3N", "IDD4R", "IDD4W", "IDD5B", "IDD2P", "IDD3P", "IDD6"});
     DramPowerRail rail;
     rail.name = r.string("name", std::nullopt);
     rail.volts = r.number("volts", std::nullopt, 0.0, 10.0, /*min_exclusive=*/true);
@@ -157,6 +158,10 @@ void read_power(const JsonView& p, DramPower* power) {
     rail.idd4r_mA = r.number("IDD4R", std::nullopt, 0.0, 1e5);
     rail.idd4w_mA = r.number("IDD4W", std::nullopt, 0.0, 1e5);
     rail.idd5b_mA = r.number("IDD5B", std::nullopt, 0.0, 1e5);
+    // Absent: the power-down or self-refresh state is priced as the standby it stands for (dram_spec.h).
+    rail.idd2p_mA = r.number("IDD2P", rail.idd2n_mA, 0.0, 1e5);
+    rail.idd3p_mA = r.number("IDD3P", rail.idd3n_mA, 0.0, 1e5);
+    rail.idd6_mA = r.number("IDD6", rail.idd2n_mA, 0.0, 1e5);
     // Each command's energy is its current above the background it replaces (report/dram_energy.h): never negative.
     auto at_least = [&](const char* key, double v, const char* other, double floor) {
       if (r.has(key) && v < floor)

@@ -72,6 +72,11 @@ struct DramPowerRail {
   double idd4r_mA = 0;  // burst read
   double idd4w_mA = 0;  // burst write
   double idd5b_mA = 0;  // burst (all-bank) refresh
+  // Power-down and self-refresh (optional in a file; absent, the state is priced as the standby it stands for:
+  // IDD2P = IDD2N, IDD3P = IDD3N, IDD6 = IDD2N).
+  double idd2p_mA = 0;  // precharged power-down: every bank closed, CKE low
+  double idd3p_mA = 0;  // active power-down: a bank open, CKE low
+  double idd6_mA = 0;   // self-refresh
 };
 struct DramPower {
   bool present = false;  // false: per-byte fallback

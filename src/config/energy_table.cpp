@@ -58,6 +58,16 @@ void entries(const JsonView& parent, const std::string& key, const std::array<co
   for (std::size_t i = 0; i < N; ++i) (*out)[i] = entry(o, names[i]);
 }
 
+// One entry for each of the named primitives (a subset of the VecPrim order); the others stay 0.
+void prim_entries(const JsonView& parent, const std::string& key, const std::vector<VecPrim>& prims,
+                  std::array<double, kEnergyPrimCount>* out) {
+  JsonView o = parent.object(key);
+  std::vector<std::string> names;
+  for (VecPrim p : prims) names.push_back(to_string(p));
+  o.reject_unknown_keys(names);
+  for (VecPrim p : prims) (*out)[std::size_t(p)] = entry(o, to_string(p));
+}
+
 PowerLawCurve curve(const JsonView& parent, const std::string& key) {
   JsonView c = parent.object(key);
   c.reject_unknown_keys(
@@ -98,8 +108,8 @@ EnergyTable parse_energy_table(const Json& doc, const std::string& source, Schem
 
   JsonView e = root.object("energy");
   e.reject_unknown_keys({"mac_pj", "pe_operand_register_pj_per_byte", "pe_accumulator_pj_per_byte", "sram_read_pj",
-                         "sram_write_pj", "vector_pj_per_lane_op", "softmax_pj_per_lane_op", "dma_pj_per_byte",
-                         "dram_pj_per_byte", "leakage_mw_per_mm2"});
+                         "sram_write_pj", "vector_pj_per_lane_op", "softmax_pj_per_lane_op", "datapath_pe_pj_per_op",
+                         "row_unit_pj_per_op", "dma_pj_per_byte", "dram_pj_per_byte", "leakage_mw_per_mm2"});
   entries(e, "mac_pj", kDatatypeNames, &t.mac_pj);
   t.pe_operand_register_pj_per_byte = entry(e, "pe_operand_register_pj_per_byte");
   t.pe_accumulator_pj_per_byte = entry(e, "pe_accumulator_pj_per_byte");
@@ -107,18 +117,26 @@ EnergyTable parse_energy_table(const Json& doc, const std::string& source, Schem
   t.sram_write_pj = curve(e, "sram_write_pj");
   entries(e, "vector_pj_per_lane_op", kPrimNames, &t.vector_pj_per_lane_op);
   entries(e, "softmax_pj_per_lane_op", kPrimNames, &t.softmax_pj_per_lane_op);
+  prim_entries(e, "datapath_pe_pj_per_op", {VecPrim::Add, VecPrim::Mul, VecPrim::Max, VecPrim::Exp},
+               &t.datapath_pe_pj_per_op);
+  prim_entries(e, "row_unit_pj_per_op",
+               {VecPrim::Add, VecPrim::Mul, VecPrim::Max, VecPrim::Exp, VecPrim::Reciprocal}, &t.row_unit_pj_per_op);
   t.dma_pj_per_byte = entry(e, "dma_pj_per_byte");
   entries(e, "dram_pj_per_byte", kDramTechNames, &t.dram_pj_per_byte);
   t.leakage_mw_per_mm2 = entry(e, "leakage_mw_per_mm2");
 
   JsonView a = root.object("area");
   a.reject_unknown_keys({"pe_um2", "sram_um2_per_byte", "vector_um2_per_lane", "softmax_um2_per_lane",
-                         "softmax_um2_per_exp_unit", "dma_mm2", "dram_phy_mm2_per_GBps"});
+                         "softmax_um2_per_exp_unit", "pe_softmax_um2", "pe_score_entry_um2",
+                         "row_unit_um2_per_op_per_cycle", "dma_mm2", "dram_phy_mm2_per_GBps"});
   entries(a, "pe_um2", kDatatypeNames, &t.pe_um2);
   t.sram_um2_per_byte = curve(a, "sram_um2_per_byte");
   t.vector_um2_per_lane = entry(a, "vector_um2_per_lane");
   t.softmax_um2_per_lane = entry(a, "softmax_um2_per_lane");
   t.softmax_um2_per_exp_unit = entry(a, "softmax_um2_per_exp_unit");
+  t.pe_softmax_um2 = entry(a, "pe_softmax_um2");
+  t.pe_score_entry_um2 = entry(a, "pe_score_entry_um2");
+  t.row_unit_um2_per_op_per_cycle = entry(a, "row_unit_um2_per_op_per_cycle");
   t.dma_mm2 = entry(a, "dma_mm2");
   entries(a, "dram_phy_mm2_per_GBps", kDramTechNames, &t.dram_phy_mm2_per_GBps);
   diag.throw_if_any();

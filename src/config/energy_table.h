@@ -47,6 +47,10 @@ struct EnergyTable {
   PowerLawCurve sram_read_pj, sram_write_pj;   // per port access (capacity: the bank; width: the port)
   std::array<double, kEnergyPrimCount> vector_pj_per_lane_op{};
   std::array<double, kEnergyPrimCount> softmax_pj_per_lane_op{};
+  // The fused datapath (hw_config.h DatapathConfig), by primitive in VecPrim order; the primitives it lacks
+  // are 0: a PE's softmax steps (add, mul, max, exp), a row unit's operations (add, mul, max, exp, reciprocal).
+  std::array<double, kEnergyPrimCount> datapath_pe_pj_per_op{};
+  std::array<double, kEnergyPrimCount> row_unit_pj_per_op{};
   double dma_pj_per_byte = 0;
   std::array<double, kDramTechCount> dram_pj_per_byte{};
   double leakage_mw_per_mm2 = 0;
@@ -54,6 +58,9 @@ struct EnergyTable {
   std::array<double, kDatatypeCount> pe_um2{};
   PowerLawCurve sram_um2_per_byte;  // capacity: the bank (width unused when width_exponent is 0)
   double vector_um2_per_lane = 0, softmax_um2_per_lane = 0, softmax_um2_per_exp_unit = 0;
+  // The fused datapath: each PE's softmax logic beyond its MAC, each PE-local score entry, a row unit per
+  // operation it issues a cycle.
+  double pe_softmax_um2 = 0, pe_score_entry_um2 = 0, row_unit_um2_per_op_per_cycle = 0;
   double dma_mm2 = 0;
   std::array<double, kDramTechCount> dram_phy_mm2_per_GBps{};
 };
@@ -69,11 +76,11 @@ struct EnergyConfig {
 // Parses a table; every problem is reported at once as a UserError naming `source`. With a
 // recorder, its rules are recorded too (config/schema_recorder.h).
 EnergyTable parse_energy_table(const Json& doc, const std::string& source, SchemaRecorder* recorder = nullptr);
-// A file path, or an embedded preset name (45nm, 7nm) when `file_or_preset` is not a file.
+// A file path, or an embedded preset name (45nm, 7nm, fusemax-artifact) when `file_or_preset` is not a file.
 EnergyTable load_energy_table(const std::string& file_or_preset);
 // The embedded table of that name (parsed once), or nullptr.
 const EnergyTable* find_energy_preset(const std::string& name);
-std::string energy_preset_names();  // "45nm, 7nm" for messages
+std::string energy_preset_names();  // "45nm, 7nm, fusemax-artifact" for messages
 
 // Reads the hardware config's "energy" view into *out (absent: preset 45nm, the datatype from
 // operand_bytes, the DRAM technology from the cycle-accurate preset's name or DDR4). Problems of the

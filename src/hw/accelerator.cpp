@@ -419,10 +419,12 @@ void Accelerator::run_fused_attention(std::uint32_t id, const Instr& in) {
   // Q is read once into the rows, K and V once per query fold down the columns, O written once from the
   // row units (timing/fused_timing.h): nothing else touches the banks.
   const std::uint64_t folds = (std::uint64_t(in.m) + std::uint64_t(hw_.array.rows) - 1) / std::uint64_t(hw_.array.rows);
+  const SramAccessCounts accesses_before = ports_.access_counts();
   const fs_t ports_done = std::max({sram_transfer(in.a, in.a.bytes(), false, true),
                                     sram_transfer(in.b, folds * in.b.bytes(), false, true),
                                     sram_transfer(in.v, folds * in.v.bytes(), false, true),
                                     sram_transfer(in.c, in.c.bytes(), true, true)});
+  charge_sram_accesses(in, accesses_before);
   ++computing_;
   // The array model waits the occupancy (the PE-level one steps the PEs and row units through it).
   const IArrayModel::FusedRun t = array_->run_fused_attention({in.m, in.n, in.k}, nullptr);
@@ -443,6 +445,13 @@ void Accelerator::run_fused_attention(std::uint32_t id, const Instr& in) {
   os.array_busy_fs += busy_fs;
   os.macs += in.macs();
   ++os.instrs;
+  const FusedAttentionActions acts = fused_attention_actions(hw_.array, {in.m, in.n, in.k});
+  for (std::size_t p = 0; p < std::size_t(kVecPrimCount); ++p) {
+    stats_.datapath_pe_ops[p] += acts.pe[p];
+    stats_.row_unit_ops[p] += acts.row_unit[p];
+    os.datapath_pe_ops[p] += acts.pe[p];
+    os.row_unit_ops[p] += acts.row_unit[p];
+  }
   // O leaves after the drain; a later instruction's output never overtakes an earlier one's.
   fused_last_done_ = std::max(fused_last_done_, now_fs() + cycles_to_fs(t.drain, period_));
   note_span(os, start, fused_last_done_);

@@ -47,6 +47,9 @@ struct OpStats {
   // of its VECTOR and SOFTMAX instructions on each unit.
   SramAccessCounts sram;
   std::array<std::uint64_t, kVecPrimCount> vector_lane_ops{}, softmax_lane_ops{};
+  // The fused datapath's own operations (GEMM fused_attention; timing/fused_timing.h fused_attention_actions):
+  // the PEs' softmax steps and the row units', by primitive.
+  std::array<std::uint64_t, kVecPrimCount> datapath_pe_ops{}, row_unit_ops{};
 };
 
 // Raw results of one simulation, in femtoseconds and bytes; report/ turns them into figures.
@@ -71,6 +74,8 @@ struct SimStats {
   // Lane operations by primitive (VecPrim order, timing/unit_timing.h unit_lane_ops) on the vector
   // unit (VECTOR instructions, and SOFTMAX ones when there is no softmax unit) and on the softmax unit.
   std::array<std::uint64_t, kVecPrimCount> vector_lane_ops{}, softmax_lane_ops{};
+  // The fused datapath's PE softmax steps and row-unit operations by primitive (GEMM fused_attention).
+  std::array<std::uint64_t, kVecPrimCount> datapath_pe_ops{}, row_unit_ops{};
   SramPorts::AccumulatorTotals accumulators;  // accumulator storage traffic (zero when there is none)
   // Indexed [layer][op class].
   std::vector<std::array<OpStats, std::size_t(OpClass::kCount)>> ops;

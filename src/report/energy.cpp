@@ -21,6 +21,8 @@ ActionCounts action_counts(const SimOutcome& o) {
   c.acc_unit_write_accesses = s.accumulators.unit_write_accesses;
   c.vector_lane_ops = s.vector_lane_ops;
   c.softmax_lane_ops = s.softmax_lane_ops;
+  c.datapath_pe_ops = s.datapath_pe_ops;
+  c.row_unit_ops = s.row_unit_ops;
   for (const auto& layer : s.ops)
     for (const OpStats& op : layer) c.dma_bytes += op.load_bytes + op.store_bytes;
   c.dram_read_bytes = o.dram_bytes_read;
@@ -69,10 +71,19 @@ AreaBreakdown area_breakdown(const HwConfig& hw) {
     a.softmax = (double(hw.softmax.lanes) * t.softmax_um2_per_lane +
                  double(std::min(hw.softmax.lanes, hw.softmax.exp_per_cycle)) * t.softmax_um2_per_exp_unit) *
                 1e-6;
+  const DatapathConfig& dp = hw.datapath;
+  if (dp.present) {
+    const bool pe_softmax = dp.pe_max_cycles > 0 || dp.pe_add_cycles > 0 || dp.pe_row_scalar_mul_cycles > 0 ||
+                            dp.pe_exp_cycles > 0;
+    a.datapath = (double(hw.array.pes()) * ((pe_softmax ? t.pe_softmax_um2 : 0.0) +
+                                            double(dp.pe_score_entries) * t.pe_score_entry_um2) +
+                  double(dp.row_units) * double(dp.row_unit_ops_per_cycle) * t.row_unit_um2_per_op_per_cycle) *
+                 1e-6;
+  }
   a.dma = t.dma_mm2;
   const double peak_GBps = hw.dram.peak_bytes_per_cycle * hw.array.clock_mhz * 1e6 / 1e9;
   a.dram_phy = peak_GBps * t.dram_phy_mm2_per_GBps[std::size_t(hw.energy.dram)];
-  a.total = a.array + a.sram + a.accumulators + a.vector + a.softmax + a.dma + a.dram_phy;
+  a.total = a.array + a.sram + a.accumulators + a.vector + a.softmax + a.datapath + a.dma + a.dram_phy;
   return a;
 }
 
@@ -89,6 +100,12 @@ ActionEnergies action_energies(const HwConfig& hw, const AreaBreakdown& area) {
     e.acc_array_write = acc_access_pj(hw, t.sram_write_pj, hw.accumulators.array_port_bytes);
     e.acc_unit_read = acc_access_pj(hw, t.sram_read_pj, hw.accumulators.port_bytes);
     e.acc_unit_write = acc_access_pj(hw, t.sram_write_pj, hw.accumulators.port_bytes);
+  }
+  // Each fused-datapath step reads and writes its fp32 operand in a register (energy.h).
+  const double operand_register = 2.0 * 4.0 * t.pe_accumulator_pj_per_byte;
+  for (std::size_t p = 0; p < std::size_t(kVecPrimCount); ++p) {
+    if (t.datapath_pe_pj_per_op[p] > 0) e.datapath_pe_op[p] = t.datapath_pe_pj_per_op[p] + operand_register;
+    if (t.row_unit_pj_per_op[p] > 0) e.row_unit_op[p] = t.row_unit_pj_per_op[p] + operand_register;
   }
   e.dma_byte = t.dma_pj_per_byte;
   e.dram_byte = t.dram_pj_per_byte[std::size_t(hw.energy.dram)];
@@ -123,6 +140,8 @@ EnergyBreakdown energy_breakdown(const HwConfig& hw, const ActionCounts& c) {
   for (int p = 0; p < kVecPrimCount; ++p) {
     b.vector += double(c.vector_lane_ops[std::size_t(p)]) * t.vector_pj_per_lane_op[std::size_t(p)];
     b.softmax += double(c.softmax_lane_ops[std::size_t(p)]) * t.softmax_pj_per_lane_op[std::size_t(p)];
+    b.datapath += double(c.datapath_pe_ops[std::size_t(p)]) * e.datapath_pe_op[std::size_t(p)] +
+                  double(c.row_unit_ops[std::size_t(p)]) * e.row_unit_op[std::size_t(p)];
   }
   b.dma = double(c.dma_bytes) * e.dma_byte;
   if (e.dram_by_commands && c.dram_commands.present) {
@@ -135,7 +154,7 @@ EnergyBreakdown energy_breakdown(const HwConfig& hw, const ActionCounts& c) {
   }
   b.dram = b.dram_dynamic + b.dram_background;
   b.leakage = e.leakage_pj_per_s * c.seconds;
-  b.total = b.array + b.sram + b.vector + b.softmax + b.dma + b.dram + b.leakage;
+  b.total = b.array + b.sram + b.vector + b.softmax + b.datapath + b.dma + b.dram + b.leakage;
   return b;
 }
 
@@ -149,16 +168,19 @@ OpEnergy op_energy(const HwConfig& hw, const ActionEnergies& e, const OpStats& o
   for (int p = 0; p < kVecPrimCount; ++p) {
     r.vector += double(o.vector_lane_ops[std::size_t(p)]) * t.vector_pj_per_lane_op[std::size_t(p)];
     r.softmax += double(o.softmax_lane_ops[std::size_t(p)]) * t.softmax_pj_per_lane_op[std::size_t(p)];
+    r.datapath += double(o.datapath_pe_ops[std::size_t(p)]) * e.datapath_pe_op[std::size_t(p)] +
+                  double(o.row_unit_ops[std::size_t(p)]) * e.row_unit_op[std::size_t(p)];
   }
   r.dma = double(o.load_bytes + o.store_bytes) * e.dma_byte;
   r.dram_dynamic = double(o.load_bytes + o.store_bytes) * dram_pj_per_dma_byte;
-  r.total = r.array + r.sram + r.vector + r.softmax + r.dma + r.dram_dynamic;
+  r.total = r.array + r.sram + r.vector + r.softmax + r.datapath + r.dma + r.dram_dynamic;
   return r;
 }
 
 Json op_energy_json(const OpEnergy& e) {
-  return {{"array", e.array}, {"sram", e.sram}, {"vector", e.vector},           {"softmax", e.softmax},
-          {"dma", e.dma},     {"dram_dynamic", e.dram_dynamic}, {"total", e.total}};
+  return {{"array", e.array},       {"sram", e.sram}, {"vector", e.vector},
+          {"softmax", e.softmax},   {"datapath", e.datapath},     {"dma", e.dma},
+          {"dram_dynamic", e.dram_dynamic}, {"total", e.total}};
 }
 
 Json area_json(const HwConfig& hw) {
@@ -173,6 +195,7 @@ Json area_json(const HwConfig& hw) {
           {"accumulators", a.accumulators},
           {"vector", a.vector},
           {"softmax", a.softmax},
+          {"datapath", a.datapath},
           {"dma", a.dma},
           {"dram_phy", a.dram_phy},
           {"total", a.total}};
@@ -185,11 +208,20 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
   const EnergyBreakdown b = energy_breakdown(hw, c);
   const EnergyTable& t = hw.energy.table;
   Json vec_ops = Json::object(), sm_ops = Json::object(), vec_pj = Json::object(), sm_pj = Json::object();
+  Json pe_ops = Json::object(), ru_ops = Json::object(), pe_pj = Json::object(), ru_pj = Json::object();
   for (int p = 0; p < kVecPrimCount; ++p) {
     vec_ops[to_string(VecPrim(p))] = c.vector_lane_ops[std::size_t(p)];
     sm_ops[to_string(VecPrim(p))] = c.softmax_lane_ops[std::size_t(p)];
     vec_pj[to_string(VecPrim(p))] = t.vector_pj_per_lane_op[std::size_t(p)];
     sm_pj[to_string(VecPrim(p))] = t.softmax_pj_per_lane_op[std::size_t(p)];
+    if (e.datapath_pe_op[std::size_t(p)] > 0) {  // the primitives the table prices
+      pe_ops[to_string(VecPrim(p))] = c.datapath_pe_ops[std::size_t(p)];
+      pe_pj[to_string(VecPrim(p))] = e.datapath_pe_op[std::size_t(p)];
+    }
+    if (e.row_unit_op[std::size_t(p)] > 0) {
+      ru_ops[to_string(VecPrim(p))] = c.row_unit_ops[std::size_t(p)];
+      ru_pj[to_string(VecPrim(p))] = e.row_unit_op[std::size_t(p)];
+    }
   }
   Json bank_reads = Json::array(), bank_writes = Json::array();
   for (std::uint64_t n : c.bank_read_accesses) bank_reads.push_back(n);
@@ -201,8 +233,8 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
   j["node_nm"] = t.node_nm;
   j["datatype"] = to_string(hw.energy.datatype);
   j["dram_technology"] = to_string(hw.energy.dram);
-  j["components_pj"] = {{"array", b.array},     {"sram", b.sram}, {"vector", b.vector},   {"softmax", b.softmax},
-                        {"dma", b.dma},         {"dram", b.dram}, {"leakage", b.leakage}};
+  j["components_pj"] = {{"array", b.array},       {"sram", b.sram}, {"vector", b.vector},   {"softmax", b.softmax},
+                        {"datapath", b.datapath}, {"dma", b.dma},   {"dram", b.dram},       {"leakage", b.leakage}};
   j["total_pj"] = b.total;
   // DRAM's two parts (dynamic + background = components_pj.dram exactly), and how they were priced.
   j["dram_components_pj"] = {{"dynamic", b.dram_dynamic}, {"background", b.dram_background}};
@@ -227,6 +259,8 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
                   {"accumulator_unit_write_accesses", c.acc_unit_write_accesses},
                   {"vector_lane_ops", vec_ops},
                   {"softmax_lane_ops", sm_ops},
+                  {"datapath_pe_ops", pe_ops},
+                  {"row_unit_ops", ru_ops},
                   {"dma_bytes", c.dma_bytes},
                   {"dram_read_bytes", c.dram_read_bytes},
                   {"dram_written_bytes", c.dram_written_bytes},
@@ -239,6 +273,9 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
     j["actions"]["dram_banks_closed_by_PREA"] = d.prea_banks_closed;
     j["actions"]["dram_active_standby_rank_cycles"] = d.active_rank_cycles;
     j["actions"]["dram_precharged_standby_rank_cycles"] = d.precharged_rank_cycles;
+    j["actions"]["dram_active_power_down_rank_cycles"] = d.active_power_down_rank_cycles;
+    j["actions"]["dram_precharged_power_down_rank_cycles"] = d.precharged_power_down_rank_cycles;
+    j["actions"]["dram_self_refresh_rank_cycles"] = d.self_refresh_rank_cycles;
     j["actions"]["dram_tCK_ps"] = double(d.tck_fs) / 1000.0;
   }
   j["per_action_pj"] = {{"mac", e.mac},
@@ -250,6 +287,8 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
                         {"accumulator_unit_write_access", e.acc_unit_write},
                         {"vector_lane_op", vec_pj},
                         {"softmax_lane_op", sm_pj},
+                        {"datapath_pe_op", pe_pj},
+                        {"row_unit_op", ru_pj},
                         {"dma_byte", e.dma_byte},
                         {"dram_byte", e.dram_byte},
                         {"leakage_per_second", e.leakage_pj_per_s}};
@@ -262,6 +301,9 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
     j["per_action_pj"]["dram_ref"] = d.ref;
     j["per_action_pj"]["dram_active_standby_per_rank_cycle"] = d.active_standby_pj_per_cycle;
     j["per_action_pj"]["dram_precharged_standby_per_rank_cycle"] = d.precharged_standby_pj_per_cycle;
+    j["per_action_pj"]["dram_active_power_down_per_rank_cycle"] = d.active_power_down_pj_per_cycle;
+    j["per_action_pj"]["dram_precharged_power_down_per_rank_cycle"] = d.precharged_power_down_pj_per_cycle;
+    j["per_action_pj"]["dram_self_refresh_per_rank_cycle"] = d.self_refresh_pj_per_cycle;
   }
   return j;
 }

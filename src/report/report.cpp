@@ -152,6 +152,8 @@ void add_energy_counts(OpStats* t, const OpStats& o) {
   for (int p = 0; p < kVecPrimCount; ++p) {
     t->vector_lane_ops[std::size_t(p)] += o.vector_lane_ops[std::size_t(p)];
     t->softmax_lane_ops[std::size_t(p)] += o.softmax_lane_ops[std::size_t(p)];
+    t->datapath_pe_ops[std::size_t(p)] += o.datapath_pe_ops[std::size_t(p)];
+    t->row_unit_ops[std::size_t(p)] += o.row_unit_ops[std::size_t(p)];
   }
 }
 
@@ -465,7 +467,7 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   const Json& comp = en.contains("components_pj") ? en["components_pj"] : Json::object();
   row.emplace_back("energy_table", en.value("table", Json("")));
   row.emplace_back("energy_total_pj", en.value("total_pj", Json("")));
-  for (const char* k : {"array", "sram", "vector", "softmax", "dma", "dram", "leakage"})
+  for (const char* k : {"array", "sram", "vector", "softmax", "datapath", "dma", "dram", "leakage"})
     row.emplace_back(std::string("energy_") + k + "_pj", comp.value(k, Json("")));
   const Json& dram_parts = en.contains("dram_components_pj") ? en["dram_components_pj"] : Json::object();
   row.emplace_back("energy_dram_dynamic_pj", dram_parts.value("dynamic", Json("")));
@@ -587,7 +589,8 @@ void print_summary(std::ostream& os, const Json& r) {
          << " pJ/MAC, " << e["average_power_w"].get<double>() << " W; " << e["table"].get<std::string>() << ")";
     line("energy", head.str());
     line("energy by component (uJ)", "array " + uj(c["array"]) + ", SRAM " + uj(c["sram"]) + ", vector " +
-                                         uj(c["vector"]) + ", softmax " + uj(c["softmax"]) + ", DMA " +
+                                         uj(c["vector"]) + ", softmax " + uj(c["softmax"]) + ", datapath " +
+                                         uj(c["datapath"]) + ", DMA " +
                                          uj(c["dma"]) + ", DRAM " + uj(c["dram"]) + ", leakage " + uj(c["leakage"]));
     const Json& d = e["dram_components_pj"];
     line("DRAM energy (uJ)", "dynamic " + uj(d["dynamic"]) + ", background " + uj(d["background"]) + " (" +

@@ -43,4 +43,21 @@ FusedAttentionTiming fused_attention_timing(const ArrayConfig& array, const Data
   return t;
 }
 
+FusedAttentionActions fused_attention_actions(const ArrayConfig& array, const FusedAttentionDims& dims) {
+  const std::uint64_t m = std::uint64_t(dims.m), n = std::uint64_t(dims.n), d = std::uint64_t(dims.d);
+  const std::uint64_t scores = m * n, rows_tiles = m * std::uint64_t(ceil_div(dims.n, array.cols));
+  FusedAttentionActions a;
+  auto at = [](std::array<std::uint64_t, kVecPrimCount>& v, VecPrim p) -> std::uint64_t& { return v[std::size_t(p)]; };
+  at(a.pe, VecPrim::Add) = 2 * scores;
+  at(a.pe, VecPrim::Mul) = scores;
+  at(a.pe, VecPrim::Max) = scores;
+  at(a.pe, VecPrim::Exp) = scores;
+  at(a.row_unit, VecPrim::Add) = rows_tiles * (d + 2);
+  at(a.row_unit, VecPrim::Mul) = rows_tiles * (d + 1) + m * d;
+  at(a.row_unit, VecPrim::Max) = rows_tiles;
+  at(a.row_unit, VecPrim::Exp) = rows_tiles;
+  at(a.row_unit, VecPrim::Reciprocal) = m;
+  return a;
+}
+
 }  // namespace attnsim

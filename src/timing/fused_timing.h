@@ -51,6 +51,7 @@
 // offset: 512 mod 136 = 104 > 0, so 4 x 136 = 544. m = 256, n = 4096: 16 tiles, occupancy 2176, drain =
 // 66 + 544 + 256 + 70 - 1 - 136 + (255 + 106) = 1160. MAC utilization in steady state 128 / 136 = 94.1 %.
 // With 2 entries the round trip sets the pace: ceil(648 / 2) = 324 cycles per tile, 39.5 %.
+#include <array>
 #include <cstdint>
 
 #include "config/hw_config.h"
@@ -75,6 +76,21 @@ struct FusedAttentionTiming {
   std::int64_t drain = 0;      // cycles after the occupancy until O has left
   std::int64_t cycles() const { return occupancy + drain; }  // an isolated instruction
 };
+
+// The datapath's own operations of one instruction, for its energy (report/energy.h), by primitive (VecPrim order):
+// what the binding above does, counted for the m x n scores computed (PEs beyond m or n do nothing), with
+// T = ceil(n / C) key tiles:
+//   PEs, per score:          max 1, row_scalar_mul 1 (mul), add 2, exp 1
+//   row units, per query row and key tile: max 1 (m_new), add 1 (m - m_new), exp 1 (alpha), mul 1 + add 1
+//                            (l = alpha l + rowsum), mul d + add d (O = alpha O + O_part): the 2 d + 4 operations
+//                            and one exponential of the timing
+//   row units, per query row at the end: reciprocal 1 (1 / l), mul d (O / l)
+// so pe = {add 2 m n, mul m n, max m n, exp m n} and row_unit = {add m T (d + 2), mul m T (d + 1) + m d,
+// max m T, exp m T, reciprocal m}. The MACs (2 m n d) are the array's, counted as every GEMM's.
+struct FusedAttentionActions {
+  std::array<std::uint64_t, kVecPrimCount> pe{}, row_unit{};
+};
+FusedAttentionActions fused_attention_actions(const ArrayConfig& array, const FusedAttentionDims& dims);
 
 // Requires dp.admits_fused_attention() (InternalError otherwise). period > 0 replaces the tile period (the
 // PE-level model's tests use it to show that a shorter one breaks the datapath's rules).

@@ -144,7 +144,7 @@ Json DramStats::to_json(const DramSpec& spec, std::int64_t elapsed_cycles) const
   const std::uint64_t active = std::min(rank_active_cycles, rank_cycles);
   j["banks_closed_by_PREA"] = prea_banks_closed;
   // Rank-cycles with a bank open or a refresh running, and the rest: what the background energy prices
-  // (power-down and self-refresh residency, `power_states` below, is priced as standby for now).
+  // (report/dram_energy.h prices it with `power_states` below: power-down and self-refresh residency).
   j["background_rank_cycles"] = {{"active_standby_rank_cycles", active},
                                  {"precharged_standby_rank_cycles", rank_cycles - active}};
   const double denom = elapsed_cycles > 0 ? double(elapsed_cycles) * spec.channels : 1.0;
