@@ -319,3 +319,20 @@ TEST_CASE("dram energy: a device file's power section is checked by path", "[ene
                       Catch::Contains("/power/rails/0/IDD5B") && Catch::Contains("/power/source"));
   std::remove(path.c_str());
 }
+
+TEST_CASE("dram energy: a per-bank refresh costs the all-bank REF's charge for the banks it refreshes", "[energy][dram]") {
+  // HBM2 preset: tCK 1 ns, VDD 1.2 V, one device per channel: 1.2 pJ per mA-cycle. IDD5B 250, IDD3N 55 mA,
+  // tRFC 260: REF = 1.2 x (250 - 55) x 260 = 60,840 pJ. 16 banks (4 groups x 4), one per REFPB: 60,840 / 16
+  // = 3,802.5 pJ, so a round of 16 REFpb costs one REF.
+  const DramSpec spec = dram_spec("hbm2");
+  const DramCommandEnergies e = dram_command_energies(spec);
+  CHECK(e.ref == Approx(60840.0).epsilon(1e-12));
+  CHECK(e.refpb == Approx(3802.5).epsilon(1e-12));
+  // Counted from the statistics' command list, and priced: 32 REFpb = 2 REF's worth, nothing else.
+  const Json stats = {{"commands", {{"REFpb", 32}}}, {"background_rank_cycles", Json::object()}, {"tCK_ps", 1000}};
+  const DramCommandCounts c = dram_command_counts(stats);
+  CHECK(c.refpb == 32);
+  CHECK(dram_energy(e, c).dynamic == Approx(2 * 60840.0).epsilon(1e-12));
+  // DDR4 has no per-bank refresh: no REFpb price.
+  CHECK(dram_command_energies(dram_spec("ddr4-3200")).refpb == 0);
+}

@@ -11,7 +11,7 @@ DramCommandCounts dram_command_counts(const Json& s) {
   auto n = [](const Json& o, const char* k) { return o.contains(k) ? o[k].get<std::uint64_t>() : 0; };
   c.present = true;
   c.act = n(cmd, "ACT"), c.pre = n(cmd, "PRE"), c.prea = n(cmd, "PREA");
-  c.rd = n(cmd, "RD"), c.wr = n(cmd, "WR"), c.ref = n(cmd, "REF");
+  c.rd = n(cmd, "RD"), c.wr = n(cmd, "WR"), c.ref = n(cmd, "REF"), c.refpb = n(cmd, "REFpb");
   c.pde = n(cmd, "PDE"), c.pdx = n(cmd, "PDX"), c.sre = n(cmd, "SRE"), c.srx = n(cmd, "SRX");
   c.prea_banks_closed = n(s, "banks_closed_by_PREA");
   const std::uint64_t active = n(s["background_rank_cycles"], "active_standby_rank_cycles");
@@ -55,13 +55,15 @@ DramCommandEnergies dram_command_energies(const DramSpec& spec) {
     e.precharged_power_down_pj_per_cycle += k * r.idd2p_mA;
     e.self_refresh_pj_per_cycle += k * r.idd6_mA;
   }
+  // dram_energy.h: a per-bank refresh, the all-bank REF's charge for the banks it refreshes.
+  if (spec.banks_per_refresh > 0) e.refpb = e.ref * double(spec.banks_per_refresh) / double(spec.banks_per_rank());
   return e;
 }
 
 DramEnergy dram_energy(const DramCommandEnergies& e, const DramCommandCounts& c) {
   DramEnergy out;
   out.dynamic = double(c.act) * e.act + double(c.pre + c.prea_banks_closed) * e.pre + double(c.rd) * e.rd +
-                double(c.wr) * e.wr + double(c.ref) * e.ref;
+                double(c.wr) * e.wr + double(c.ref) * e.ref + double(c.refpb) * e.refpb;
   out.background = double(c.active_rank_cycles) * e.active_standby_pj_per_cycle +
                    double(c.precharged_rank_cycles) * e.precharged_standby_pj_per_cycle +
                    double(c.active_power_down_rank_cycles) * e.active_power_down_pj_per_cycle +

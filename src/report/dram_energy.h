@@ -7,7 +7,10 @@
 //   PRE      = V x (IDD0 - IDD2N) x (tRC - tRAS) x tCK x D  per bank precharged (PRE, and each open bank a PREA closes)
 //   RD       = V x (IDD4R - IDD3N) x BL/2 x tCK x D         one burst's data cycles above active standby
 //   WR       = V x (IDD4W - IDD3N) x BL/2 x tCK x D
-//   REF      = V x (IDD5B - IDD3N) x tRFC x tCK x D         an all-bank refresh (the only kind the controller issues)
+//   REF      = V x (IDD5B - IDD3N) x tRFC x tCK x D         an all-bank refresh
+//   REFpb    = REF x banks_per_refresh / banks per rank      a per-bank refresh (/dram/refresh "per_bank"): the
+//              same charge per bank refreshed as the all-bank REF (the device files hold no IDD5PB), so a
+//              round of refresh_sets() REFpb costs one REF
 //   ACT + PRE = V x (IDD0 x tRC - IDD3N x tRAS - IDD2N x (tRC - tRAS)) x tCK x D: IDD0's ACT-PRE cycle less the
 //   standby it stands in for, as Micron's P_ACT and DRAMSim3's act_energy_inc.
 // Background, per rank cycle, by the rank's power state (the controller's power_states) at V x IDD x D x tCK:
@@ -25,6 +28,7 @@
 // IDD6 prices those states as the standby they stand for (config/dram_spec.h). PDE, PDX, SRE and SRX cost
 // nothing beyond the time they put the rank in: their exit latencies (tXP, tXS) are standby time.
 //   dynamic    = ACTs x ACT + (PREs + banks closed by PREAs) x PRE + RDs x RD + WRs x WR + REFs x REF
+//                + REFpbs x REFpb
 //   background = sum over the five priced residencies of rank cycles x that state's power
 // DQ I/O and termination are not included (the IDD figures are measured with unloaded outputs). A device
 // without current figures (per_byte_fallback), and the ideal model, are priced per byte by the energy table.
@@ -38,7 +42,7 @@ namespace attnsim {
 // What the controller counted (DramStats, through the report's "dram" section).
 struct DramCommandCounts {
   bool present = false;  // false: the ideal model (no commands)
-  std::uint64_t act = 0, pre = 0, prea = 0, prea_banks_closed = 0, rd = 0, wr = 0, ref = 0;
+  std::uint64_t act = 0, pre = 0, prea = 0, prea_banks_closed = 0, rd = 0, wr = 0, ref = 0, refpb = 0;
   // Power-down and self-refresh entries and exits: counted; their states' time is what is priced.
   std::uint64_t pde = 0, pdx = 0, sre = 0, srx = 0;
   // Rank cycles by priced state (dram_energy.h): active = active standby + refreshing, precharged = precharged
@@ -54,7 +58,7 @@ DramCommandCounts dram_command_counts(const Json& dram_stats);
 
 // One command's energy and the standby power of one rank, pJ and pJ per DRAM cycle.
 struct DramCommandEnergies {
-  double act = 0, pre = 0, rd = 0, wr = 0, ref = 0;        // pJ per command (pre: per bank precharged)
+  double act = 0, pre = 0, rd = 0, wr = 0, ref = 0, refpb = 0;  // pJ per command (pre: per bank precharged)
   double active_standby_pj_per_cycle = 0, precharged_standby_pj_per_cycle = 0;  // per rank
   double active_power_down_pj_per_cycle = 0, precharged_power_down_pj_per_cycle = 0, self_refresh_pj_per_cycle = 0;
 };

@@ -299,6 +299,7 @@ Json energy_json(const HwConfig& hw, const ActionCounts& c) {
     j["per_action_pj"]["dram_rd"] = d.rd;
     j["per_action_pj"]["dram_wr"] = d.wr;
     j["per_action_pj"]["dram_ref"] = d.ref;
+    j["per_action_pj"]["dram_refpb"] = d.refpb;
     j["per_action_pj"]["dram_active_standby_per_rank_cycle"] = d.active_standby_pj_per_cycle;
     j["per_action_pj"]["dram_precharged_standby_per_rank_cycle"] = d.precharged_standby_pj_per_cycle;
     j["per_action_pj"]["dram_active_power_down_per_rank_cycle"] = d.active_power_down_pj_per_cycle;
