@@ -2,8 +2,10 @@
 // cycles, utilization, bandwidth, SRAM use and the softmax unit's load, per layer and per op.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 #include <systemc>
 
 #include "cli/cli_common.h"
@@ -106,7 +108,9 @@ int cmd_run(const Args& args) {
       "scalesim-cfg", po::value(&scalesim_cfg),
       "with --topology (or its TopologyCsvLoc): the hardware as a SCALE-Sim v2 run config instead of --hw; compute "
       "cycles are then SCALE-Sim's")(
-      "jobs", po::value(&jobs), "with --topology: layers simulated at once; with generation: steps (default 1)");
+      "jobs", po::value(&jobs),
+      "with --topology: layers simulated at once (default 1); with generation: simulations at once, the prefill "
+      "and decode steps (default: the machine's cores); the results do not depend on it");
   mapper.add_to(opts, "each op's schedule");
   po::variables_map vm;
   if (!parse_options("run",
@@ -186,7 +190,8 @@ int cmd_run(const Args& args) {
     GenerationOptions gopt;
     gopt.all_steps = vm.count("all-steps") > 0;
     gopt.all_layers = vm.count("all-layers") > 0;
-    gopt.jobs = jobs;
+    // Generation's children (prefill, decode steps) are independent processes: by default one per core.
+    gopt.jobs = vm.count("jobs") ? jobs : std::max(1, int(std::thread::hardware_concurrency()));
     gopt.decode_only = decode_only;
     std::cerr << "attnsim run: " << model.source << " (" << model.layers.size() << " layers), prefill "
               << model.prefill << (decode_only ? " (not simulated)" : "") << ", generating " << model.generate << " tokens, batch " << model.layers.front().batch
