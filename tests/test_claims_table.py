@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 
+from script_checks import check, failures  # tests/, beside this file
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(os.path.dirname(HERE), "scripts", "claims_table.py")
 NS = [1024, 4096, 16384, 65536]
@@ -29,13 +31,6 @@ COLS = ["index", "status", "axis.variant", "hardware", "rows", "cols", "seq_len"
         "utilization", "softmax_unit_busy_fraction", "roofline_bound", "compulsory_binding",
         "stall_memory_cycles", "stall_vector_cycles", "energy_table", "energy_total_pj", "average_power_w",
         "area_mm2"]
-failures = []
-
-
-def check(ok, what):
-    print(("ok    " if ok else "FAIL  ") + what)
-    if not ok:
-        failures.append(what)
 
 
 def row(i, hw, v, n):

@@ -46,7 +46,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -55,23 +54,16 @@ SCRIPTS = os.path.join(os.path.dirname(HERE), "scripts")
 SCRIPT = os.path.join(SCRIPTS, "decode_summary.py")
 sys.path.insert(0, SCRIPTS)
 import attnsim_results as res  # noqa: E402  (only for the column names)
+from script_checks import check, finish, run_script  # noqa: E402  (tests/, beside this file)
 
 CONTEXTS = (256, 512, 1024, 2048)
-failures = []
 TIME = {"flash": lambda b, c: 1e-3 + b * c * 1e-6, "primal_causal": lambda b, c: 1.4e-3,
         "lowrank_linear": lambda b, c: 3.5e-3}
 STATE = {"flash": lambda c: c * 12288, "primal_causal": lambda c: 12288, "lowrank_linear": lambda c: 122880}
 
 
-def check(ok, what):
-    print(("ok    " if ok else "FAIL  ") + what)
-    if not ok:
-        failures.append(what)
-
-
 def run_summary(*args):
-    p = subprocess.run([sys.executable, SCRIPT] + list(args), capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+    return run_script(SCRIPT, *args)
 
 
 def write_table(path, variants=("flash", "primal_causal", "lowrank_linear"), drop=None):
@@ -95,8 +87,6 @@ def row_of(text, *cells):
     """The markdown table row that starts with these cells."""
     head = "| " + " | ".join(cells) + " |"
     return next((l for l in text.splitlines() if l.startswith(head)), "")
-
-
 
 
 def step_time(hw, variant, b, c):
@@ -147,10 +137,7 @@ def line(fig, gid):
 def run_plot(*args):
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
     env.setdefault("MPLCONFIGDIR", tempfile.gettempdir())
-    p = subprocess.run([sys.executable, os.path.join(SCRIPTS, "plot_decode.py")] + list(args),
-                       capture_output=True, text=True, env=env, timeout=120)
-    return p.returncode, p.stdout, p.stderr
-
+    return run_script(os.path.join(SCRIPTS, "plot_decode.py"), *args, env=env, timeout=120)
 
 
 def summary_checks():
@@ -311,8 +298,7 @@ def plot_checks():
 def main():
     summary_checks()
     plot_checks()
-    print("%d failure(s)" % len(failures))
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ Run by ctest; by hand: /usr/bin/python3 tests/test_energy_summary.py
 import csv
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
+
+from script_checks import check, finish, run_script  # tests/, beside this file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(os.path.dirname(HERE), "scripts", "energy_summary.py")
@@ -37,18 +37,10 @@ ENERGY = {"unfused": dict(array=1000, sram=400, vector=100, softmax=50, dma=20, 
           "primal": dict(array=500, sram=200, vector=100, softmax=0, dma=10, dram=150, leakage=40)}
 OPS = {"unfused": {"qkv_proj": 300, "qk": 450, "softmax": 250, "pv": 400, "ffn": 280},
        "primal": {"qkv_proj": 300, "global": 80, "lowrank": 50, "ffn": 400}}
-failures = []
-
-
-def check(ok, what):
-    print(("ok    " if ok else "FAIL  ") + what)
-    if not ok:
-        failures.append(what)
 
 
 def run(*args):
-    p = subprocess.run([sys.executable, SCRIPT] + list(args), capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+    return run_script(SCRIPT, *args)
 
 
 def write_sweep(root):
@@ -120,12 +112,7 @@ def main():
     check(rc == 2 and bare in err and "energy_<component>_pj" in err,
           "a table without energy components: exit 2 naming the file (%d: %s)" % (rc, err.strip()))
 
-    if failures:
-        print("%d failure(s); files kept in %s" % (len(failures), root))
-        return 1
-    shutil.rmtree(root, ignore_errors=True)
-    print("all passed")
-    return 0
+    return finish(root)
 
 
 if __name__ == "__main__":

@@ -17,20 +17,14 @@ Run by ctest; by hand: /usr/bin/python3 tests/test_fusemax_ratios.py
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
+from script_checks import check, finish  # tests/, beside this file
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(os.path.dirname(HERE), "scripts", "fusemax_ratios.py")
-failures = []
-
-
-def check(ok, what):
-    print(("ok    " if ok else "FAIL  ") + what)
-    if not ok:
-        failures.append(what)
 
 
 def compare(path, table, attn, whole):
@@ -73,12 +67,7 @@ def main():
         json.dump(doc, f)
     p = subprocess.run([sys.executable, SCRIPT, a], capture_output=True, text=True)
     check(p.returncode == 2 and "no sequence length" in p.stderr, "without a fused point: exit 2 (%s)" % p.stderr.strip())
-    if failures:
-        print("%d failure(s); files kept in %s" % (len(failures), root))
-        return 1
-    shutil.rmtree(root, ignore_errors=True)
-    print("all passed")
-    return 0
+    return finish(root)
 
 
 if __name__ == "__main__":
