@@ -10,14 +10,7 @@ _here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # detect_leaks=1 with lsan.supp: SystemC's simulation context and its processes are allocated once
 #   and never freed (sc_get_curr_simcontext()); nothing else is suppressed.
 export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=0:abort_on_error=0:allocator_may_return_null=0:check_initialization_order=1:strict_init_order=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-# use_stacks=0: Debian's libsystemc tells ASan of its stack switches (weak __sanitizer_start_switch_fiber
-#   and __sanitizer_finish_switch_fiber), and a process that has run a simulation can reach its exit with
-#   ASan's record of the main thread's stack still naming a SystemC process's stack, since unmapped in
-#   part: LeakSanitizer, scanning that range as the main thread's stack, then dies ("Tracer caught signal
-#   11 ... stack pointer not in stack range", exit 1, no leak reported). Without thread stacks as roots
-#   the leak check still scans globals, thread-local storage and registers; at exit sc_main has returned,
-#   so no live object of ours is held only by a stack.
-export LSAN_OPTIONS="suppressions=$_here/lsan.supp:print_suppressions=0:use_stacks=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$_here/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 # halt_on_error=1: any UB report fails the test (the code is also built with -fno-sanitize-recover).
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$_here/ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 unset _here

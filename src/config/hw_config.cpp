@@ -220,8 +220,9 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source, SchemaRecor
   JsonView en = root.object("energy", /*required=*/false);
   {
     const std::string dram_preset =
-        hw.dram.model == DramModel::Cycle && hw.dram.cycle_spec.is_object()
-            ? hw.dram.cycle_spec.value("preset", std::string())
+        hw.dram.model == DramModel::Cycle && hw.dram.cycle_spec.is_object() && hw.dram.cycle_spec.contains("preset") &&
+                hw.dram.cycle_spec["preset"].is_string()  // another type is the DRAM section's error, reported with it
+            ? hw.dram.cycle_spec["preset"].get<std::string>()
             : std::string();
     const std::string base_dir =
         source.rfind("preset:", 0) == 0 ? std::string() : std::filesystem::path(source).parent_path().string();
