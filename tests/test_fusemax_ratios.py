@@ -13,6 +13,20 @@ FuseMax's figures at 1K (the artifact's BERT rows): attention FLAT / unfused 248
   Table part of that ratio: 0.5 / 0.95 - 1 = -47.4 %; counts part: -0.4 %.
   Per score: A's flash 1000 pJ / 1,048,576 scores = 0.000954 pJ: printed "0"; theirs 2485343541836.59
   / (64 x 12 x 1024^2) = 3086 pJ.
+Their per-score decomposition (the artifact's counts and per-action table, derived from its files, not from
+attnsim; scores at 1K: 768 x 1024^2 = 805,306,368): FLAT at 1K published 2485343541836.59 / 805,306,368 =
+3086.21 pJ; MACs 128 x 17.1645 = 2197.06; softmax max 0.028036 + add 8.3395 + exp 94.6475 + add 8.3395 +
+divide 36.251153 = 147.61; DRAM 1,308,622,848 B x 249.6 / 8 pJ/B / 805,306,368 = 50.70; buffer 4 row-reads of
+484.97271 and 3 row-writes of 451.30271, each a 256th: 3293.79897 / 256 = 12.87; remainder 3086.21 - 2197.06 -
+147.61 - 50.70 - 12.87 = 677.98 (22.0 % of 3086.21).
+The remainder split by head dim at 4K: FLAT BERT (E 64) 39767686118770.086 / (768 x 4096^2) = 3086.38 less
+2197.06, 147.61, DRAM 21128367461.2 x 31.2 / 12,884,901,888 = 51.16 and 12.87 = 677.69; XLM (E 128, 64 x 16 x
+4096^2 = 17,179,869,184 scores) 92439452690514.44 / 17,179,869,184 = 5380.68 less 256 x 17.1645 = 4394.11,
+147.61, 54237627917.0 x 31.2 / 17,179,869,184 = 98.50 and 12.87 = 727.60; per MAC (727.60 - 677.69) / 128 =
+0.390 pJ, per score 677.69 - 0.390 x 128 = 627.8 pJ. Likewise unfused (no buffer part; DRAM 8.125 and 8.25
+B a score) 491.5 pJ a score and FuseMax 0.9.
+Less those per-score parts at 1K: FLAT 3086.21 - 627.78 = 2458.43, unfused 3235.31 - 491.46 = 2743.84, FuseMax
+2422.24 - 0.90 = 2421.34: FLAT / unfused 0.896, FuseMax / FLAT 0.985; A's 0.5 and 0.8 are -44.2 % and -18.8 %.
 Run by ctest; by hand: /usr/bin/python3 tests/test_fusemax_ratios.py
 """
 import json
@@ -59,6 +73,15 @@ def main():
     check("- table A: 2 of 4 ratios within 15 %; out: FLAT / unfused attention at N = 1024; FLAT / unfused "
           "whole model at N = 1024" in lines, "A's verdict names the two ratios out")
     check("- table B: 4 of 4 ratios within 15 %" in lines, "B's verdict: all within")
+    check("| 1024 | FLAT | 3086.2 | 2197.1 | 147.6 | 50.7 | 12.9 | 678.0 (22.0 %) |" in lines,
+          "their FLAT at 1K by part: MACs, softmax, DRAM, buffer and a remainder of 678 pJ a score")
+    check("- FLAT: 0.390 pJ per MAC, 627.8 pJ per score" in lines, "FLAT's remainder split by head dim")
+    check("- unfused: 0.962 pJ per MAC, 491.5 pJ per score" in lines, "unfused's remainder split")
+    check("- FuseMax: 0.539 pJ per MAC, 0.9 pJ per score" in lines, "FuseMax's remainder: per MAC only")
+    check("| 1024 | attention | FLAT / unfused | 0.896 | 0.500 (-44.2 %, out) | 0.950 (+6.0 %) |" in lines,
+          "FLAT / unfused against theirs less the per-score remainders: 0.896")
+    check("| 1024 | attention | FuseMax / FLAT | 0.985 | 0.800 (-18.8 %, out) | 0.800 (-18.8 %, out) |" in lines,
+          "FuseMax / FLAT against theirs less the per-score remainders: 0.985")
     # A compare file without a fused point: refused.
     with open(a) as f:
         doc = json.load(f)
