@@ -293,12 +293,80 @@ TEST_CASE("dram energy: whole runs price the controller's commands, or bytes for
           Approx(4.7265625).epsilon(1e-12));
     CHECK(e["dram_components_pj"]["background"].get<double>() > 0);
   }
-  SECTION("LPDDR5 takes LPDDR4's per-byte figure, as its device file says") {
-    const Json r = run_gemm_on("lpddr5-6400");
-    CHECK(r["energy"]["dram_technology"] == "lpddr4");
+  SECTION("LPDDR5 and GDDR6: their currents price the commands (configs/dram/lpddr5-6400.json, gddr6-16000.json)") {
+    for (const char* preset : {"lpddr5-6400", "gddr6-16000"}) {
+      INFO(preset);
+      const Json r = run_gemm_on(preset);
+      const Json& e = r["energy"];
+      CHECK(e["dram_energy_model"] == "commands");
+      CHECK(e["dram_components_pj"]["background"].get<double>() > 0);
+      CHECK(e["dram_components_pj"]["dynamic"].get<double>() > 0);
+    }
+  }
+  SECTION("a device file without currents (per_byte_fallback) is priced per byte") {
+    // LPDDR5-6400's timing with {"per_byte_fallback": true}: a file path names no technology, so the 45 nm
+    // table's ddr4 figure, 102.4 pJ/B, with no background term.
+    Json dev = parse_json_text(find_dram_preset("lpddr5-6400"), "preset");
+    dev["power"] = Json{{"per_byte_fallback", true}, {"source", "test: no currents"}};
+    const std::string path = "/tmp/attnsim_test_dram_fallback_" + std::to_string(getpid()) + ".json";
+    std::ofstream(path) << dev.dump();
+    const Json r = run_gemm_on(path);
+    std::remove(path.c_str());
     const Json& a = r["energy"]["actions"];
     const double bytes = a["dram_read_bytes"].get<double>() + a["dram_written_bytes"].get<double>();
-    CHECK(r["energy"]["components_pj"]["dram"].get<double>() == Approx(bytes * 40.0).epsilon(1e-12));
+    CHECK(r["energy"]["dram_energy_model"] == "per_byte");
+    CHECK(bytes == 24576);
+    CHECK(r["energy"]["components_pj"]["dram"].get<double>() == Approx(bytes * 102.4).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("dram energy: LPDDR5 and GDDR6 command energies by hand", "[energy][dram]") {
+  SECTION("LPDDR5-6400: two rails, tCK 0.3125 ns, one x16 channel per rank") {
+    // VDD1 1.8 V: IDD0 3.5, IDD2N 2.0, IDD3N 2.25, IDD4R 2.25, IDD4W 2.25, IDD5B 10 mA;
+    // VDD2H 1.05 V: IDD0 45, IDD2N 27, IDD3N 30, IDD4R 275, IDD4W 210, IDD5B 90 mA.
+    // One mA-cycle: VDD1 1.8 x 0.3125 = 0.5625 pJ, VDD2H 1.05 x 0.3125 = 0.328125 pJ.
+    // tRAS 135, tRC 192 (tRC - tRAS = 57), BL/2 = 8 clocks, tRFC 896.
+    //   ACT = 0.5625 x 1.25 x 135 + 0.328125 x 15 x 135 = 94.921875 + 664.453125 = 759.375 pJ
+    //   PRE = 0.5625 x 1.5 x 57 + 0.328125 x 18 x 57 = 48.09375 + 336.65625 = 384.75 pJ per bank
+    //   RD  = 0.5625 x 0 x 8 + 0.328125 x 245 x 8 = 643.125 pJ per 32 B burst (20.1 pJ/B)
+    //   WR  = 0.328125 x 180 x 8 = 472.5 pJ
+    //   REF = 0.5625 x 7.75 x 896 + 0.328125 x 60 x 896 = 3,906 + 17,640 = 21,546 pJ
+    //   active standby 0.5625 x 2.25 + 0.328125 x 30 = 11.109375 pJ per cycle,
+    //   precharged standby 0.5625 x 2 + 0.328125 x 27 = 9.984375 pJ per cycle,
+    //   precharged power-down 0.5625 x 1.2 + 0.328125 x 3 = 1.659375, active power-down
+    //   0.5625 x 1.2 + 0.328125 x 9 = 3.628125, self-refresh 0.5625 x 0.3 + 0.328125 x 0.5 = 0.3328125.
+    const DramCommandEnergies e = dram_command_energies(dram_spec("lpddr5-6400"));
+    CHECK(e.act == Approx(759.375).epsilon(1e-12));
+    CHECK(e.pre == Approx(384.75).epsilon(1e-12));
+    CHECK(e.rd == Approx(643.125).epsilon(1e-12));
+    CHECK(e.wr == Approx(472.5).epsilon(1e-12));
+    CHECK(e.ref == Approx(21546.0).epsilon(1e-12));
+    CHECK(e.active_standby_pj_per_cycle == Approx(11.109375).epsilon(1e-12));
+    CHECK(e.precharged_standby_pj_per_cycle == Approx(9.984375).epsilon(1e-12));
+    CHECK(e.precharged_power_down_pj_per_cycle == Approx(1.659375).epsilon(1e-12));
+    CHECK(e.active_power_down_pj_per_cycle == Approx(3.628125).epsilon(1e-12));
+    CHECK(e.self_refresh_pj_per_cycle == Approx(0.3328125).epsilon(1e-12));
+  }
+  SECTION("GDDR6-16000: one 1.35 V rail, tCK 0.125 ns, one x16 device-channel per rank") {
+    // VDD 1.35 V: IDD0 71, IDD2N 60, IDD3N 61, IDD4R 248, IDD4W 231, IDD5B 286, IDD2P 45, IDD3P 50, IDD6 35 mA.
+    // One mA-cycle: 1.35 x 0.125 = 0.16875 pJ. tRAS 256, tRC 384, BL/2 = 8 clocks, tRFC 2080.
+    //   ACT = 0.16875 x (71 - 61) x 256 = 432 pJ          PRE = 0.16875 x (71 - 60) x 128 = 237.6 pJ
+    //   RD  = 0.16875 x (248 - 61) x 8 = 252.45 pJ        WR  = 0.16875 x (231 - 61) x 8 = 229.5 pJ
+    //   REF = 0.16875 x (286 - 61) x 2080 = 78,975 pJ
+    //   standby: active 0.16875 x 61 = 10.29375, precharged 0.16875 x 60 = 10.125 pJ per cycle;
+    //   power-down: active 0.16875 x 50 = 8.4375, precharged 0.16875 x 45 = 7.59375; self-refresh
+    //   0.16875 x 35 = 5.90625 pJ per cycle.
+    const DramCommandEnergies e = dram_command_energies(dram_spec("gddr6-16000"));
+    CHECK(e.act == Approx(432.0).epsilon(1e-12));
+    CHECK(e.pre == Approx(237.6).epsilon(1e-12));
+    CHECK(e.rd == Approx(252.45).epsilon(1e-12));
+    CHECK(e.wr == Approx(229.5).epsilon(1e-12));
+    CHECK(e.ref == Approx(78975.0).epsilon(1e-12));
+    CHECK(e.active_standby_pj_per_cycle == Approx(10.29375).epsilon(1e-12));
+    CHECK(e.precharged_standby_pj_per_cycle == Approx(10.125).epsilon(1e-12));
+    CHECK(e.active_power_down_pj_per_cycle == Approx(8.4375).epsilon(1e-12));
+    CHECK(e.precharged_power_down_pj_per_cycle == Approx(7.59375).epsilon(1e-12));
+    CHECK(e.self_refresh_pj_per_cycle == Approx(5.90625).epsilon(1e-12));
   }
 }
 
