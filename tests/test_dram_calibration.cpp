@@ -65,3 +65,75 @@ TEST_CASE("dram calibration: DDR4 and HBM2 idle random latency against DRAMSim3'
     CHECK(o.stats["read_latency_cycles"]["mean"].get<double>() == Approx(c.reference_mean).epsilon(0.01));
   }
 }
+
+TEST_CASE("dram calibration: per-bank read queues hold back a bank's reads beyond bank_queue", "[dram][calibration]") {
+  // DDR4-3200 (F = 1, tRCD 22, CL 22, BL/2 4, tCCD_L 8): 20 reads of one row of one bank, read k offered at
+  // cycle k. ACT at 1 (accepted 0, F = 1), RD k at 1 + tRCD + 8 k = 23 + 8 k, done 26 later: 49 + 8 k.
+  //   bank_queue 8, read_queue 32: reads 8..19 wait in the transaction queue (12 <= 32); read k >= 8 enters
+  //     the bank's queue at the RD of read k - 8 (23 + 8 (k - 8)), long before its own RD: the same cycles as
+  //     one shared queue. Latency from acceptance (cycle k): 49 + 7 k, mean 49 + 7 x 9.5 = 115.5, max 182.
+  //     The scheduler's queue never holds more than 8.
+  //   bank_queue 8, read_queue 4: reads 8..11 wait; read 12 is accepted only when read 8 leaves for the bank
+  //     queue at read 0's RD (23), read k >= 12 at 23 + 8 (k - 12), so it waits 23 + 8 k + 26 - (8 k - 73) = 122.
+  //     Mean (sum_{k<12} (49 + 7 k) + 8 x 122) / 20 = (588 + 462 + 976) / 20 = 101.3, max read 11's 49 + 77 = 126.
+  //     Same commands, same cycles (201).
+  struct Case {
+    int read_queue;
+    double mean;
+    int max;
+  };
+  for (const Case& c : {Case{32, 115.5, 182}, Case{4, 101.3, 126}}) {
+    INFO("read_queue " << c.read_queue);
+    const DramSpec s = dram_spec("ddr4-3200", Json{{"bank_queue", 8}, {"read_queue", c.read_queue}});
+    REQUIRE(s.frontend_cycles == 1);
+    std::vector<TraceRecord> trace;
+    for (int k = 0; k < 20; ++k) trace.push_back(rd(dram_addr(s, 1, 2, 7, k), k));
+    const ReplayOutcome o = replay_checked(s, trace);
+    CHECK(o.violations == 0);
+    CHECK(o.cycles == 201);
+    CHECK(o.stats["queues"]["read_max"] == 8);
+    CHECK(o.stats["read_latency_cycles"]["mean"].get<double>() == Approx(c.mean).margin(0.0005));
+    CHECK(o.stats["read_latency_cycles"]["max"] == c.max);
+  }
+}
+
+TEST_CASE("dram calibration: DDR4 and HBM2 loaded latency and bandwidth against DRAMSim3's recorded figures",
+          "[dram][calibration]") {
+  // traces/dramsim3_reference.json "loaded_runs": DRAMSim3's mean read latency (acceptance to data, every read
+  // of the trace) and bytes per cycle (reads x 64 B / the last read's completion cycle) on Poisson random
+  // reads at a mean gap of 32, 16, 12 and 10 cycles (up to ~90 % of the random-read bandwidth), sequential
+  // reads every 8, 6, 4 and 3 cycles, and the two saturating traces (one read offered per cycle). The presets
+  // queue reads as DRAMSim3 does (bank_queue 8 behind a 32-entry transaction queue; before, one shared queue of
+  // 32: streams -16 % latency and -12 % bandwidth, Poisson random at gap 10 -14 %, saturated random -72 %).
+  // Below saturation and on the saturating stream: mean within 6 %, bandwidth within 1 %. Saturated random
+  // reads: bandwidth within 3 %, mean latency 18 % (DDR4) and 42 % (HBM2) above DRAMSim3's: both hold up to
+  // 32 + 8 x 16 reads, but DRAMSim3 serves its bank queues round robin and keeps fewer in flight (93.6 on
+  // HBM2, 122.7 on DDR4, by Little's law from its figures) than FR-FCFS over all banks, oldest first, does
+  // here; bounded at +50 % so that the gap cannot grow unnoticed.
+  const Json ref = read_json_file(std::string(ATTNSIM_SOURCE_DIR) + "/traces/dramsim3_reference.json");
+  int checked = 0;
+  for (const Json& run : ref["loaded_runs"]) {
+    const std::string preset = run["preset"].get<std::string>(), file = run["trace"].get<std::string>();
+    INFO(preset << " " << file);
+    Json overrides = Json::object();
+    if (run.contains("channels")) overrides["channels"] = run["channels"];
+    const DramSpec s = dram_spec(preset, overrides);
+    const Trace tr = read_trace_file(std::string(ATTNSIM_SOURCE_DIR) + "/traces/" + file, TraceFormat::DramSim3,
+                                     s.tCK_fs, std::uint64_t(s.capacity_bytes()));
+    const ReplayOutcome o = replay_checked(s, tr.records);
+    CHECK(o.violations == 0);
+    const double mean = o.stats["read_latency_cycles"]["mean"].get<double>();
+    const double bpc = double(run["reads"].get<int>()) * s.burst_bytes() / double(o.cycles);
+    const double ref_mean = run["mean_cycles"].get<double>(), ref_bpc = run["bytes_per_cycle"].get<double>();
+    if (file == "loaded_random.dramsim3.trace") {
+      CHECK(bpc == Approx(ref_bpc).epsilon(0.03));
+      CHECK(mean >= ref_mean);
+      CHECK(mean <= 1.5 * ref_mean);
+    } else {
+      CHECK(mean == Approx(ref_mean).epsilon(0.06));
+      CHECK(bpc == Approx(ref_bpc).epsilon(0.01));
+    }
+    ++checked;
+  }
+  CHECK(checked == 20);
+}

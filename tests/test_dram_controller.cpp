@@ -201,9 +201,10 @@ TEST_CASE("dram: write drain between the high and low watermarks", "[dram][sched
 }
 
 TEST_CASE("dram: a full queue blocks the requester (back-pressure)", "[dram][sched]") {
-  // read_queue 4, 12 reads of one row submitted as fast as possible: the fifth request is accepted only
-  // when the first RD (at 1 + tRCD = 23) frees a slot; the queue never holds more than 4.
-  const DramSpec s = dram_spec("ddr4-3200", {{"read_queue", 4}});
+  // One shared read queue (bank_queue 0) of 4, 12 reads of one row submitted as fast as possible: the fifth
+  // request is accepted only when the first RD (at 1 + tRCD = 23) frees a slot; the queue never holds more
+  // than 4. (The presets' per-bank queues: test_dram_calibration.cpp.)
+  const DramSpec s = dram_spec("ddr4-3200", {{"read_queue", 4}, {"bank_queue", 0}});
   auto r = run_isolated([&] {
     init_sim_time();
     DramController ctl("dram", s);

@@ -36,7 +36,7 @@ const char* const kHwExampleCycle = R"({
   "sram": {"banks": 4, "bytes_per_bank": 65536, "port_bytes": 64},
   "dram": {"model": "cycle", "preset": "ddr4-3200", "description": "every controller key", "channels": 1,
            "ranks": 1, "mapping": "RoBaRaCoCh", "read_queue": 32, "write_queue": 32, "write_high": 24,
-           "write_low": 8, "frontend_cycles": 0, "fast_path": true, "refresh": "all_bank",
+           "write_low": 8, "frontend_cycles": 0, "bank_queue": 8, "fast_path": true, "refresh": "all_bank",
            "power_down": {"policy": "idle_cycles", "after_cycles": 100},
            "self_refresh": {"policy": "idle_cycles", "after_cycles": 100000}},
   "energy": {"file": "energy-table.json"}
@@ -115,11 +115,13 @@ std::vector<SchemaDescription> hw_descriptions() {
       {"/dram/mapping",
        "cycle: physical address mapping, Ramulator 2 style field string from most to least significant, e.g. "
        "RoBaRaCoCh (default: the device's)"},
-      {"/dram/read_queue", "cycle: read queue entries per channel"},
+      {"/dram/read_queue", "cycle: read queue entries per channel (with bank_queue: the transaction queue before the bank queues)"},
       {"/dram/write_queue", "cycle: write queue entries per channel"},
       {"/dram/write_high", "cycle: write queue entries at which writes drain first; at most write_queue"},
       {"/dram/write_low", "cycle: write queue entries at which draining stops; below write_high"},
       {"/dram/frontend_cycles", "cycle: DRAM cycles a request spends in the controller's front end"},
+      {"/dram/bank_queue",
+       "cycle: reads per bank the scheduler sees (DRAMSim3's per-bank command queues; 0: one shared read queue)"},
       {"/dram/fast_path",
        "cycle: simulation only: true (default) the fast scheduler, false the reference scan; the same commands"},
       {"/dram/timing", "cycle: overrides of the device's timing parameters, in DRAM clock cycles (tCK)"},
@@ -402,6 +404,9 @@ std::vector<SchemaDescription> dram_descriptions() {
       {"/controller/frontend_cycles",
        "DRAM cycles from a request's acceptance until it may be scheduled: the controller and PHY pipeline "
        "(default 0)"},
+      {"/controller/bank_queue",
+       "reads per bank the scheduler sees, the rest waiting in read_queue (DRAMSim3's per-bank command queues; "
+       "default 0: one shared read queue of read_queue entries)"},
       {"/controller/refresh",
        "all_bank (default) or per_bank: per-bank REFs (organization.banks_per_refresh and the tRFCpb, tREFIpb, "
        "tPBR2PBR timings needed)"},

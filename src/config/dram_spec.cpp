@@ -219,7 +219,7 @@ void read_device(const JsonView& root, DramSpec* spec) {
   JsonView c = root.object("controller");
   c.reject_unknown_keys(
       {"channels", "ranks", "mapping", "read_queue", "write_queue", "write_high", "write_low", "frontend_cycles",
-       "refresh"});
+       "bank_queue", "refresh"});
   spec->channels = int(c.integer("channels", 1, 1, 1024));
   spec->ranks = int(c.integer("ranks", 1, 1, 16));
   spec->mapping = c.string("mapping", std::string("RoBaRaCoCh"));
@@ -228,6 +228,7 @@ void read_device(const JsonView& root, DramSpec* spec) {
   spec->write_high = int(c.integer("write_high", 24, 1, 1024));
   spec->write_low = int(c.integer("write_low", 8, 0, 1024));
   spec->frontend_cycles = int(c.integer("frontend_cycles", 0, 0, 100000));
+  spec->bank_queue = int(c.integer("bank_queue", 0, 0, 1024));
   spec->per_bank_refresh = c.choice("refresh", std::string("all_bank"), {"all_bank", "per_bank"}) == "per_bank";
 }
 
@@ -305,7 +306,7 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   DramSpec spec;
   if (!d.is_object()) return spec;
   d.reject_unknown_keys({"model", "preset", "channels", "ranks", "mapping", "read_queue", "write_queue", "write_high",
-                         "write_low", "frontend_cycles", "fast_path", "timing", "description", "power_down",
+                         "write_low", "frontend_cycles", "bank_queue", "fast_path", "timing", "description", "power_down",
                          "self_refresh", "refresh"});
   d.string("description", std::string());
   std::string preset = d.string("preset", std::nullopt);
@@ -329,6 +330,7 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   spec.write_high = int(d.integer("write_high", spec.write_high, 1, 1024));
   spec.write_low = int(d.integer("write_low", spec.write_low, 0, 1024));
   spec.frontend_cycles = int(d.integer("frontend_cycles", spec.frontend_cycles, 0, 100000));
+  spec.bank_queue = int(d.integer("bank_queue", spec.bank_queue, 0, 1024));
   spec.fast_path = d.boolean("fast_path", true);
   spec.per_bank_refresh =
       d.choice("refresh", std::string(spec.per_bank_refresh ? "per_bank" : "all_bank"), {"all_bank", "per_bank"}) ==

@@ -6,7 +6,7 @@
 // Where a spec comes from: an embedded preset (configs/dram/NAME.json, see presets.h) or a device
 // file of the same shape, then the overrides of a /dram object:
 //   {"model": "cycle", "preset": "ddr4-3200", "channels": 2, "ranks": 1, "mapping": "RoBaRaCoCh",
-//    "read_queue": 32, "write_queue": 32, "write_high": 24, "write_low": 8, "frontend_cycles": 5,
+//    "read_queue": 32, "write_queue": 32, "write_high": 24, "write_low": 8, "frontend_cycles": 5, "bank_queue": 8,
 //    "timing": {"tRCD": 22}, "power_down": {"policy": "idle_cycles", "after_cycles": 100},
 //    "self_refresh": {"policy": "off"}}
 #include <cstdint>
@@ -110,6 +110,11 @@ struct DramSpec {
   int write_high = 24;      // enter write drain when the write queue holds this many
   int write_low = 8;        // leave write drain when it holds this many or fewer (and reads wait)
   int frontend_cycles = 0;  // controller/PHY pipeline: cycles from acceptance until a request may be scheduled
+  // Per-bank read command queues (DRAMSim3's PER_BANK queue structure; 0: off, one shared read queue). When set,
+  // read_queue is the transaction queue in front of them: a read is accepted while it holds fewer than
+  // read_queue reads, and enters the scheduler (FR-FCFS over every bank's queue) when its bank's queue holds
+  // fewer than bank_queue reads, the oldest first; up to read_queue + banks x bank_queue reads are in flight.
+  int bank_queue = 0;
   // Refresh (/dram/refresh, the device's controller "refresh"): "all_bank" (default: REF to a whole rank every
   // tREFI, after a PREA) or "per_bank" (where the standard has it: a REFpb to one bank set every tREFIpb, round
   // robin, the rank's other banks serving meanwhile). A per-bank REF refreshes the banks whose flat index in the

@@ -31,14 +31,24 @@ DramController::DramController(sc_core::sc_module_name name, const DramSpec& spe
   // Between two completions at most every queued request of a channel is served, each within
   // worst_request_cycles, and at most two refresh intervals pass; doubled for margin. Capped so that
   // the bound stays a representable time.
-  const std::int64_t queued = std::int64_t(spec_.read_queue) + spec_.write_queue + 1;
+  const int banks = spec_.ranks * spec_.banks_per_rank();
+  const std::int64_t queued =
+      std::int64_t(spec_.read_queue) + spec_.write_queue + 1 + std::int64_t(banks) * spec_.bank_queue;
   watchdog_cycles_ = std::min<std::int64_t>(kMaxRunCycles, 2 * (queued * worst_request_cycles(spec_) + 2 * spec_.t.tREFI));
   std::string error;
   if (!mapping_.parse(spec_.mapping, spec_, &error))
     throw UserError("DRAM mapping \"" + spec_.mapping + "\": " + error);
+  // With per-bank read queues the channel's read queue holds every bank's queue (it never fills: a bank's
+  // reads beyond bank_queue wait in the controller's transaction queue, ChannelPort::staged).
+  DramSpec core_spec = spec_;
+  if (spec_.bank_queue > 0) core_spec.read_queue = banks * spec_.bank_queue;
   for (int ch = 0; ch < spec_.channels; ++ch) {
     auto port = std::make_unique<ChannelPort>();
-    port->core = std::make_unique<DramChannel>(spec_, ch, stats_.get());
+    port->core = std::make_unique<DramChannel>(core_spec, ch, stats_.get());
+    if (spec_.bank_queue > 0) {
+      port->staged.reserve(size_t(spec_.read_queue));
+      port->bank_reads.assign(size_t(banks), 0);
+    }
     ports_.push_back(std::move(port));
     sc_core::sc_spawn_options opts;
     sc_core::sc_spawn([this, ch] { channel_thread(ch); }, sc_core::sc_gen_unique_name("channel"), &opts);
@@ -68,7 +78,9 @@ std::string DramController::describe_pending() const {
   for (const auto& p : ports_) {
     const DramChannel& c = *p->core;
     s += "; channel " + std::to_string(&p - &ports_[0]) + ": " + std::to_string(c.read_count()) + " reads and " +
-         std::to_string(c.write_count()) + " writes queued, refresh pending on " +
+         std::to_string(c.write_count()) + " writes queued" +
+         (p->staged.empty() ? std::string() : " (and " + std::to_string(p->staged.size()) + " reads waiting for their bank queue)") +
+         ", refresh pending on " +
          std::to_string(c.refreshes_pending()) + " of " + std::to_string(spec_.ranks) + " ranks";
     const DramRequest* r = c.oldest_request();
     if (r && (!oldest || r->accept_cycle < oldest->accept_cycle)) oldest = r;
@@ -107,10 +119,23 @@ void DramController::submit(std::uint64_t addr, bool is_write, DramCompletion* c
   r.is_write = is_write;
   r.owner = completion;
   ChannelPort& port = *ports_[size_t(r.loc.channel)];
-  while (port.core->queue_full(is_write)) sc_core::wait(port.space);
+  const bool per_bank = spec_.bank_queue > 0 && !is_write;
+  if (per_bank)
+    while (int(port.staged.size()) >= spec_.read_queue) sc_core::wait(port.space);
+  else
+    while (port.core->queue_full(is_write)) sc_core::wait(port.space);
   const std::int64_t cycle = current_cycle();
   r.accept_cycle = cycle;
   r.ready_cycle = cycle + spec_.frontend_cycles;
+  if (per_bank) {
+    int& in_bank = port.bank_reads[size_t(flat_bank(r.loc))];
+    if (in_bank >= spec_.bank_queue) {  // its bank queue is full: it waits in the transaction queue
+      port.staged.push_back(r);
+      if (accepted_++ == completed_) became_busy_.notify(sc_core::SC_ZERO_TIME);
+      return;
+    }
+    ++in_bank;
+  }
   const bool was_idle = !port.core->has_requests();
   port.core->enqueue(r, cycle);
   if (accepted_++ == completed_) became_busy_.notify(sc_core::SC_ZERO_TIME);
@@ -136,6 +161,21 @@ void DramController::complete(const StepResult& r) {
   if (completed_ == accepted_) drained_.notify(fs_time(last_done_cycle_ * spec_.tCK_fs - now));
 }
 
+std::int64_t DramController::release_staged(ChannelPort& port, const DramRequest& done, std::int64_t cycle) {
+  --port.bank_reads[size_t(flat_bank(done.loc))];
+  for (size_t i = 0; i < port.staged.size(); ++i) {
+    DramRequest& r = port.staged[i];
+    int& in_bank = port.bank_reads[size_t(flat_bank(r.loc))];
+    if (in_bank >= spec_.bank_queue) continue;
+    ++in_bank;
+    r.ready_cycle = std::max(r.ready_cycle, cycle + 1);
+    port.core->enqueue(r, cycle);
+    port.staged.erase(port.staged.begin() + std::ptrdiff_t(i));
+    return std::max(cycle + 1, port.core->wake_cycle_for_last_enqueued(false));
+  }
+  return DramChannel::kNever;
+}
+
 void DramController::channel_thread(int ch) {
   ChannelPort& port = *ports_[size_t(ch)];
   DramChannel& core = *port.core;
@@ -155,6 +195,8 @@ void DramController::channel_thread(int ch) {
     StepResult r = core.step(cycle);
     if (r.completed) {
       complete(r);
+      if (spec_.bank_queue > 0 && !r.request.is_write)
+        r.next_cycle = std::min(r.next_cycle, release_staged(port, r.request, cycle));
       port.space.notify();
     }
     if (!core.has_requests()) continue;

@@ -71,9 +71,18 @@ class DramController : public sc_core::sc_module {
     sc_core::sc_event space;                           // a slot was freed in one of the queues
     std::int64_t planned_cycle = DramChannel::kNever;  // when the thread will next step (kNever: idle)
     std::vector<CommandRecord> trace;                  // per-channel when recording
+    // Per-bank read queues (DramSpec::bank_queue > 0): accepted reads whose bank queue is full, oldest first
+    // (at most read_queue), and the reads of each bank in the channel's scheduler queue.
+    std::vector<DramRequest> staged;
+    std::vector<int> bank_reads;
   };
   void channel_thread(int ch);
   void complete(const StepResult& r);
+  // Per-bank read queues: a read of the channel's scheduler queue completed at `cycle`; the oldest staged read
+  // whose bank queue now has room enters it (schedulable from cycle + 1). Returns the cycle it lets the
+  // channel act (kNever if none entered).
+  std::int64_t release_staged(ChannelPort& port, const DramRequest& done, std::int64_t cycle);
+  int flat_bank(const DramAddress& a) const { return (a.rank * spec_.bank_groups + a.bank_group) * spec_.banks_per_group + a.bank; }
   // No silent hang: stops the simulation with an InternalError naming the stuck requests when
   // requests are in flight and none completes for watchdog_cycles() (refresh starving every request
   // under a timing no validation foresaw, a scheduler bug).
