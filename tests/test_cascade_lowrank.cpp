@@ -249,10 +249,11 @@ TEST_CASE("cascade lowrank: random legal mappings of each low-rank cascade match
   // tile, a rank streamed now and then, 1 or 2 buffers per tensor: what check_mapping accepts must
   // compute the reference (the issue's property: every mapping the mapper can pick runs correctly).
   const HwConfig hw = lr_hw(8, 256, false);
-  std::mt19937_64 rng(4711);
+  std::mt19937_64 rng(4711), rng_interleave(815);
   auto pick = [&](std::int64_t lo, std::int64_t hi) {
     return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
   };
+  int interleaved = 0;
   for (const char* stem : kStems) {
     int legal = 0, multi_group = 0;
     for (int i = 0; i < 300 && legal < 14; ++i) {
@@ -284,16 +285,78 @@ TEST_CASE("cascade lowrank: random legal mappings of each low-rank cascade match
         }
       }
       for (TensorMapping& t : m.tensors) t.buffers = int(pick(1, 2));
-      if (!check_mapping(c, m, hw, std::uint64_t(hw.sram.total_bytes())).empty()) continue;
+      // Interleaved heads (2 or 3 per pass) in some groups, drawn apart so the other draws stay as they were.
+      for (GroupMapping& g : m.groups)
+        if (std::uniform_int_distribution<int>(0, 2)(rng_interleave) == 0)
+          g.interleave = std::uniform_int_distribution<int>(2, 3)(rng_interleave);
+      const int heads = int(pick(1, 2)) + std::uniform_int_distribution<int>(0, 1)(rng_interleave);
+      if (!check_mapping(c, m, hw, std::uint64_t(hw.sram.total_bytes())).empty()) {
+        // The same mapping without interleaving may be legal: draw it so (the draws above stay as they were).
+        for (GroupMapping& g : m.groups) g.interleave = 1;
+        if (!check_mapping(c, m, hw, std::uint64_t(hw.sram.total_bytes())).empty()) continue;
+      }
       ++legal;
       multi_group += m.groups.size() > 1;
+      for (const GroupMapping& g : m.groups) interleaved += g.interleave > 1 && heads > 1;
       INFO("draw " << i);
-      check_cascade(stem, s2, hw, c, m, int(pick(1, 2)), {0, std::uint64_t(pick(1, 1000))}, shared_of(stem));
+      check_cascade(stem, s2, hw, c, m, heads, {0, std::uint64_t(pick(1, 1000))}, shared_of(stem));
     }
     INFO(stem);
     CHECK(legal >= 10);
     CHECK(multi_group >= 3);
   }
+  CHECK(interleaved >= 8);
+}
+
+TEST_CASE("cascade lowrank: Linformer's heads interleaved load each tile of E and F once per chunk",
+          "[cascade][lowrank][functional][interleave]") {
+  // N = 44 in K/V tiles of 12 (4 tiles, the last of 8), 3 heads, E and F one block for all of them.
+  // Heads one at a time: every head loads E's 4 tiles (12 loads of E). Interleaved 2 per pass: the
+  // chunks {0, 1} and {2} each walk the 4 tiles once, 8 loads of E, and the results are the same.
+  const HwConfig hw = lr_hw(8, 256, true);
+  const Shape sh{44, 8, 5, 0};
+  const Cascade c = bind("linformer", sh);
+  CHECK(c.tensor(c.desc.tensor_index("E")).shared);
+  CHECK(c.tensor(c.desc.tensor_index("F")).shared);
+  CHECK(!c.tensor(c.desc.tensor_index("K")).shared);
+  for (int interleave : {1, 2, 3}) {
+    Mapping m = compiler_like("linformer", c, hw, 12, 12);
+    m.groups[0].interleave = interleave;
+    m.tensors[std::size_t(c.desc.tensor_index("Kt"))].buffers = 1;
+    INFO("interleave " << interleave);
+    check_cascade("linformer", sh, hw, c, m, 3, {0, 1, 2}, shared_of("linformer"));
+    const CascadePlan plan = plan_cascade(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
+    // Kt (k x d fp32, 1 slot) once per interleaved head; Vt (2 slots) twice per head.
+    const BufferPlan& kt = plan.groups[0].buffers[std::size_t(plan.groups[0].buffer_of[std::size_t(c.desc.tensor_index("Kt"))])];
+    CHECK(kt.copies == interleave);
+    CHECK(kt.span_bytes() == std::uint64_t(interleave - 1) * ((5 * 8 * 4 + 63) / 64 * 64) + 5 * 8 * 4);
+    const Harness h = make_harness(c, plan, 3, shared_of("linformer"));
+    const TileProgram p = lower_program(hw, plan, h.tensors, h.bindings);
+    const TensorInfo& e = h.tensors[std::size_t(h.tensor_of[std::size_t(c.desc.tensor_index("E"))])];
+    int e_loads = 0;
+    for (const Instr& in : p.instrs)
+      e_loads += in.op == Opcode::Load && in.dram_addr >= e.dram_base && in.dram_addr < e.dram_base + e.bytes();
+    CHECK(e_loads == 4 * (interleave == 1 ? 3 : interleave == 2 ? 2 : 1));
+  }
+  // The JSON form round-trips the interleave; a group with state of its own refuses it.
+  Mapping m = compiler_like("linformer", c, hw, 12, 12);
+  m.groups[0].interleave = 2;
+  const Json j = mapping_to_json(c, m);
+  CHECK(j["groups"][0]["interleave"] == 2);
+  CHECK(!j["groups"][1].contains("interleave"));
+  CHECK(mapping_to_json(c, parse_mapping(j, "m.json", c, hw)) == j);
+  Mapping online = whole_mapping(c, hw);
+  online.groups = {{{0, 1}, {{c.desc.rank_index("p"), 12}}, {}, {}},
+                   {{2, 3, 4}, {{c.desc.rank_index("m"), 12}, {c.desc.rank_index("k"), 4}}, {}, {}}};
+  REQUIRE(check_mapping(c, online, hw, 1 << 20).empty());
+  online.groups[1].interleave = 2;
+  const std::vector<std::string> p = check_mapping(c, online, hw, 1 << 20);
+  REQUIRE(!p.empty());
+  CHECK(p[0].find("/groups/1/interleave: P keeps state across the loops (online softmax statistics)") !=
+        std::string::npos);
+  Json bad = j;
+  bad["groups"][0]["interleave"] = 0;
+  CHECK_THROWS_WITH(parse_mapping(bad, "m.json", c, hw), Catch::Contains("m.json: /groups/0/interleave"));
 }
 
 TEST_CASE("cascade lowrank: primal's [E | R] Wc is one GEMM of K = 2 s per token tile", "[cascade][lowrank]") {

@@ -1,5 +1,5 @@
 // The cascade mapper over the multi-group low-rank cascades (mapper/cascade_search.h,
-// search_grouped_cascade: primal, primal_causal, lowrank_linear, performer, nystromformer): every
+// search_grouped_cascade: primal, primal_causal, lowrank_linear, linformer, performer, nystromformer): every
 // mapping it can pick computes the variant (sampled candidates of every group, run in the functional
 // executor against the independent references of support/reference.h, with and without accumulator
 // storage); its pick is never slower than the default mapping as timed, and more SRAM never makes it
@@ -62,6 +62,7 @@ struct Variant {
 const Variant kVariants[] = {{"primal", AttnVariant::Primal},
                              {"primal_causal", AttnVariant::PrimalCausal},
                              {"lowrank_linear", AttnVariant::LowRankLinear},
+                             {"linformer", AttnVariant::Linformer},
                              {"performer", AttnVariant::Performer},
                              {"nystromformer", AttnVariant::Nystromformer}};
 
@@ -81,13 +82,15 @@ DefaultMapping default_of(const Variant& v, const Cascade& c, const HwConfig& hw
   if (v.v == AttnVariant::Performer || v.v == AttnVariant::Nystromformer)
     return [cp, hp](std::uint64_t b) { return favor_nystrom_default_mapping(*cp, *hp, b, "test"); };
   const AttnVariant av = v.v;
-  return [cp, hp, av](std::uint64_t b) { return lowrank_default_mapping(*cp, av, *hp, b, "test"); };
+  // Linformer interleaves up to a batch's heads in its projection group: 4 here (the tests run 2 or 4).
+  return [cp, hp, av](std::uint64_t b) { return lowrank_default_mapping(*cp, av, *hp, b, "test", 4); };
 }
 
 // Inputs every head reads from one block (weights shared by the heads, constants).
 std::vector<std::string> shared_of(const Variant& v) {
   if (v.v == AttnVariant::Performer || v.v == AttnVariant::Nystromformer) return {"W", "WT", "ones", "I"};
   if (v.v == AttnVariant::LowRankLinear) return {};
+  if (v.v == AttnVariant::Linformer) return {"E", "F"};
   return {"WcE", "WcR", "bc"};
 }
 
@@ -98,6 +101,8 @@ ref::Mat reference(const Variant& v, const Shape& sh, const std::map<std::string
   switch (v.v) {
     case AttnVariant::LowRankLinear:
       return ref::lowrank_linear_attention(at("Q"), at("K"), at("V"), n, d, s, at("WQ"), at("WKT"));
+    case AttnVariant::Linformer:
+      return ref::linformer_attention(at("Q"), at("K"), at("V"), n, d, s, at("E"), at("F"), 1 / std::sqrt(double(d)));
     case AttnVariant::Performer:
       return ref::performer_attention(at("Q"), at("K"), at("V"), n, d, s, at("W"));
     case AttnVariant::Nystromformer:
@@ -174,7 +179,7 @@ TEST_CASE("every mapping the mapper can pick for the low-rank cascades computes 
   // N = 37 (no tile divides it: short last tiles), two heads, 4 banks of 2 KiB (the default's tiles are
   // smaller than N) and of 8 KiB, with and without 8 KiB of accumulator storage. Every group's
   // candidates at the thorough effort (a superset of what the other efforts pick from), sampled.
-  int ran = 0, placed = 0, changed_depth = 0;
+  int ran = 0, placed = 0, changed_depth = 0, interleaved = 0, not_interleaved = 0;
   for (const Variant& v : kVariants)
     for (std::int64_t bank : {2048, 8192})
       for (bool acc : {false, true}) {
@@ -190,6 +195,8 @@ TEST_CASE("every mapping the mapper can pick for the low-rank cascades computes 
           const std::size_t stride = std::max<std::size_t>(1, all.size() / 6);
           for (std::size_t i = 0; i < all.size(); i += stride) {
             const Mapping& m = all[i].mapping;
+            if (v.v == AttnVariant::Linformer && g == 0)
+              (m.groups[0].interleave > 1 ? interleaved : not_interleaved) += 1;
             for (std::size_t t = 0; t < m.tensors.size(); ++t) {
               placed += m.tensors[t].at[0] >= 0;
               changed_depth += m.tensors[t].buffers != base.tensors[t].buffers;
@@ -202,6 +209,8 @@ TEST_CASE("every mapping the mapper can pick for the low-rank cascades computes 
   CHECK(ran >= 100);
   CHECK(placed > 0);         // some candidates keep contraction outputs in the accumulator storage
   CHECK(changed_depth > 0);  // and some change the default's buffering
+  CHECK(interleaved > 0);    // Linformer's projections with 2 heads per pass over E and F
+  CHECK(not_interleaved > 0);  // and one at a time
 }
 
 TEST_CASE("the low-rank mapper's pick is never slower than the default mapping, and more SRAM never slower",
@@ -267,7 +276,7 @@ TEST_CASE("the low-rank mapper's effort levels are deterministic", "[cascade_sea
 TEST_CASE("the low-rank variants' mappings round-trip to a byte-identical report, with path-aware errors",
           "[cascade_search][lowrank][cli]") {
   const std::string dir = temp_dir();
-  for (const char* variant : {"primal", "primal_causal", "lowrank_linear", "performer", "nystromformer",
+  for (const char* variant : {"primal", "primal_causal", "lowrank_linear", "linformer", "performer", "nystromformer",
                               "cascade:" ATTNSIM_SOURCE_DIR "/models/cascades/cosine.json"}) {
     INFO(variant);
     const std::string v = variant;

@@ -368,6 +368,51 @@ TEST_CASE("a fixed mapping is honoured, and the emitted mapping read back gives 
   CHECK_THAT(f.out, Catch::Contains("# phase L1.attention: flash: Q tiles 256x32, K/V tiles 128x32"));
 }
 
+TEST_CASE("unfused with the scores spilled is a mapping of the vanilla cascade, given and round-tripped",
+          "[mapper][cli][spill]") {
+  // LRA text at N = 256 on edge (2 layers of 2 heads, d = 32, 2-byte elements): the whole score matrix
+  // fits, so the unfused variant keeps it on chip; a --mapping of three groups [S] [P] [O] (64-row
+  // tiles, K and V whole) puts S and P in DRAM instead. Per head, in bytes (N^2 = 65536, N d = 8192):
+  //   qk       Q, K in 2 x 2 N d = 32768, S out 2 N^2 = 131072     -> 163840
+  //   softmax  S in 2 N^2, P out 2 N^2                             -> 262144
+  //   pv       P in 2 N^2, V in 2 N d, O out 2 N d                 -> 163840
+  // and 4 heads over the two layers.
+  const std::string dir = temp_dir();
+  const std::string model = "--hw edge --model lra-text --seq-len 256 --variant unfused";
+  std::string ops;
+  for (const char* l : {"L0", "L1"})
+    ops += std::string(ops.empty() ? "" : ", ") + "\"" + l +
+           R"(.attention.0": {"kind": "cascade", "mapping": {"cascade": "vanilla", "groups": [
+             {"steps": ["S"], "loops": [{"rank": "m", "tile": 64}]},
+             {"steps": ["P"], "loops": [{"rank": "m", "tile": 64}]},
+             {"steps": ["O"], "loops": [{"rank": "m", "tile": 64}]}]}})";
+  const std::string file = write_temp("spill-mapping.json", R"({"mapping_version": 1, "ops": {)" + ops + "}}");
+  const CliResult a = run_cli("run " + model + " --mapping " + file + " --out " + dir + "/given");
+  INFO(a.err);
+  REQUIRE(a.status == 0);
+  const Json r = Json::parse(slurp(dir + "/given/report.json"));
+  auto bytes = [&](const char* op) {
+    return r["ops"][op]["dram_read_bytes"].get<double>() + r["ops"][op]["dram_written_bytes"].get<double>();
+  };
+  CHECK(bytes("qk") == 4 * 163840.);
+  CHECK(bytes("softmax") == 4 * 262144.);
+  CHECK(bytes("pv") == 4 * 163840.);
+  // Emitted as the op's first phase and read back: the same report.
+  const CliResult emitted = run_cli("run " + model + " --mapping " + file + " --emit mapping");
+  REQUIRE(emitted.status == 0);
+  CHECK_THAT(emitted.out, Catch::Contains(R"("L0.attention.0": {"kind": "cascade", "mapping": {"cascade": "vanilla", "groups": [{"steps": ["S"])"));
+  const std::string again = write_temp("spill-emitted.json", emitted.out);
+  REQUIRE(run_cli("run " + model + " --mapping " + again + " --out " + dir + "/again").status == 0);
+  CHECK(slurp(dir + "/given/report.json") == slurp(dir + "/again/report.json"));
+  // A phase key of another kind is refused by path.
+  const std::string bad = write_temp(
+      "spill-bad.json", R"({"mapping_version": 1, "ops": {"L0.attention.0": {"kind": "flash", "tile": {"m": 64}}}})");
+  const CliResult b = run_cli("run " + model + " --mapping " + bad);
+  CHECK(b.status == 2);
+  CHECK_THAT(b.err, Catch::Contains(bad + ": /ops/L0.attention.0/kind: L0.attention.0 is the first phase of a cascade "
+                                          "mapping of several groups: kind must be \"cascade\", got \"flash\""));
+}
+
 TEST_CASE("bad mappings are refused with the file, the path and the rule", "[mapper][cli]") {
   const std::string model = "run --hw edge --model lra-text --seq-len 512 --variant flash --emit mapping --mapping ";
   struct Bad {
@@ -399,13 +444,14 @@ TEST_CASE("bad mappings are refused with the file, the path and the rule", "[map
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::Contains(file) && Catch::Contains(b.fragment));
   }
-  // Linformer's phases are planned by hand: an entry for one of them would be ignored, so it is refused.
+  // Linformer's global phase is the first group of its cascade mapping, given on the op L0.attention: an
+  // entry for the phase itself would be ignored, so it is refused.
   const std::string lin = write_temp(
       "linformer-mapping.json", R"({"mapping_version": 1, "ops": {"L0.attention.global": {"kind": "gemm"}}})");
   const CliResult l = run_cli("run --hw edge --model lra-text --seq-len 512 --variant linformer --mapping " + lin);
   CHECK(l.status == 2);
-  CHECK_THAT(l.err, Catch::Contains(lin) && Catch::Contains("/ops/L0.attention.global: this op has a fixed "
-                                                            "hand-written schedule and no mapping choices"));
+  CHECK_THAT(l.err, Catch::Contains(lin) && Catch::Contains("/ops/L0.attention.global: this phase is a group of op "
+                                                            "L0.attention's cascade mapping"));
   const CliResult effort = run_cli("run --hw edge --model lra-text --mapper fastest --emit mapping");
   CHECK(effort.status == 2);
   CHECK_THAT(effort.err, Catch::Contains("--mapper fastest: must be fast, default or thorough"));

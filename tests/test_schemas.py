@@ -310,7 +310,7 @@ CASES = [
     ("mapping", [("/mapping_version", 2)], None),
     ("mapping", [("/mapping_version", ABSENT), ("/ops", {"L0.qkv_proj": {"kind": "conv"}})], None),
     ("mapping", [("/ops", {"L0.attention.global": {"kind": "gemm"}})],
-     WORKLOAD + ": a hand-written op takes no mapping", "linformer"),
+     WORKLOAD + ": a cascade's global phase takes no mapping of its own", "linformer"),
     ("mapping", '{"mapping_version": 1, "ops": {"L0.attention": {"kind": "flash", "tile": {"m": 16}}, '
                 '"L1.attention": {"kind": "row_fused"}, "L0.qkv_proj": {"loop_order": ["n", "m", "k"]}}}', None),
     # tests/test_cascade_search.cpp and test_lowrank_mapper.cpp: a cascade mapping inside an op

@@ -165,7 +165,7 @@ class Reader {
       diag_.throw_if_any();
     }
     JsonView root(&doc_, "", &diag_);
-    std::vector<std::string> keys = {"name", "description", "ranks", "params", "inputs", "outputs", "steps"};
+    std::vector<std::string> keys = {"name", "description", "ranks", "params", "inputs", "outputs", "shared", "steps"};
     for (auto it = doc_.begin(); it != doc_.end(); ++it)
       if (is_comment(it.key())) keys.push_back(it.key());
     root.reject_unknown_keys(keys);
@@ -175,6 +175,7 @@ class Reader {
     read_params(root);
     read_io(root, "inputs", TensorRole::Input);
     read_io(root, "outputs", TensorRole::Output);
+    read_shared(root);
     read_steps();
     for (const TensorDecl& t : d_.tensors)
       if (t.role == TensorRole::Output && !written_.count(t.name))
@@ -243,6 +244,21 @@ class Reader {
       ok = false;
     }
     return ok;
+  }
+
+  // "shared": inputs every instance reads from the same DRAM block (weights shared by the heads).
+  void read_shared(const JsonView& root) {
+    if (!root.has("shared")) return;
+    const Json& sh = doc_["shared"];
+    if (!sh.is_array()) return diag_.add("/shared", "must be an array of input names", sh);
+    for (std::size_t i = 0; i < sh.size(); ++i) {
+      const std::string path = "/shared/" + std::to_string(i);
+      const int t = sh[i].is_string() ? d_.tensor_index(sh[i].get<std::string>()) : -1;
+      if (t < 0 || d_.tensors[std::size_t(t)].role != TensorRole::Input)
+        diag_.add(path, "must name an input of /inputs", sh[i]);
+      else
+        d_.tensors[std::size_t(t)].shared = true;
+    }
   }
 
   void read_io(const JsonView& root, const char* key, TensorRole role) {

@@ -115,6 +115,7 @@ struct TensorDecl {
   TensorRole role = TensorRole::Intermediate;
   ElemKind elem = ElemKind::Operand;
   std::string path;
+  bool shared = false;  // an input every instance (head) reads from one DRAM block (top-level "shared")
 };
 
 struct StepDecl {

@@ -60,8 +60,10 @@ struct Slot {
 };
 
 struct BufState {
-  Slot slot[2];
-  int cur = -1;
+  // depth * copies slots: copy j (the instance's place in an interleaved chunk) owns slots
+  // j * depth .. j * depth + depth - 1, and its current one is cur[j].
+  std::vector<Slot> slot;
+  std::vector<int> cur;
   bool used = false;
   // A resident buffer: per slot, the load of each cell (tile) of the instance it holds, kNoInstr
   // while not loaded; cells in row-major order of the tile grid (cells_across per row).
@@ -82,6 +84,8 @@ class GroupEmitter {
     bufs_.resize(g_.buffers.size());
     for (std::size_t b = 0; b < g_.buffers.size(); ++b) {
       const BufferPlan& bp = g_.buffers[b];
+      bufs_[b].slot.resize(std::size_t(std::max(1, bp.depth) * bp.copies));
+      bufs_[b].cur.assign(std::size_t(bp.copies), -1);
       if (!bp.resident) continue;
       BufState& st = bufs_[b];
       st.cells_across = ceil_div(bp.cols, bp.cell_cols);
@@ -143,7 +147,7 @@ class GroupEmitter {
 
  private:
   struct Point {
-    int inst = 0;
+    int inst = 0, chunk0 = 0;  // the instance and the first of its interleaved chunk
     std::int64_t idx[32] = {}, count[32] = {};
   };
 
@@ -168,13 +172,21 @@ class GroupEmitter {
 
   void start(Point& p, int inst) const {
     p.inst = inst;
+    p.chunk0 = inst;
     for (int i = 0; i < nloops_; ++i) {
       p.idx[i] = 0;
       set_count(p, i);
     }
   }
 
+  // Interleaved (mapping.h): the instances of a chunk are the innermost loop.
   bool advance(Point& p) const {
+    const int chunk_end = std::min(int(inst_.size()), p.chunk0 + g_.map.interleave);
+    if (p.inst + 1 < chunk_end) {
+      ++p.inst;
+      return true;
+    }
+    p.inst = p.chunk0;
     for (int i = nloops_ - 1; i >= 0; --i) {
       if (++p.idx[i] < p.count[i]) {
         for (int j = i + 1; j < nloops_; ++j) {
@@ -184,8 +196,8 @@ class GroupEmitter {
         return true;
       }
     }
-    if (p.inst + 1 >= int(inst_.size())) return false;
-    start(p, p.inst + 1);
+    if (chunk_end >= int(inst_.size())) return false;
+    start(p, chunk_end);
     return true;
   }
 
@@ -318,18 +330,18 @@ class GroupEmitter {
     const Slot& sl = bufs_[std::size_t(b)].slot[slot];
     const std::int64_t ld = bp.ld ? bp.ld : bp.cols;
     const std::uint64_t off = std::uint64_t((a.lo[0] - sl.at.lo[0]) * ld + (a.lo[1] - sl.at.lo[1]));
-    return tile_at(bp.addr[slot] + off * std::uint64_t(bp.elem_bytes), a.len[0], a.len[1], bp.elem_bytes, ld);
+    return tile_at(bp.slot_addr(slot) + off * std::uint64_t(bp.elem_bytes), a.len[0], a.len[1], bp.elem_bytes, ld);
   }
 
   // The slot of buffer b holding `a` as of the current point (the newest one opened by then).
   int find_slot(int b, const Coords& a, bool exact) const {
     const BufState& st = bufs_[std::size_t(b)];
     int best = -1;
-    for (int i = 0; i < plan_of(b).depth; ++i) {
-      const Slot& sl = st.slot[i];
+    for (int i = 0; i < int(st.slot.size()); ++i) {
+      const Slot& sl = st.slot[std::size_t(i)];
       if (sl.at.inst < 0 || sl.point > point_) continue;
       if (exact ? !(sl.at == a) : !sl.at.contains(a)) continue;
-      if (best < 0 || sl.point > st.slot[best].point) best = i;
+      if (best < 0 || sl.point > st.slot[std::size_t(best)].point) best = i;
     }
     return best;
   }
@@ -338,29 +350,37 @@ class GroupEmitter {
   int find_loaded(int b, const DramBlock& src) const {
     const BufState& st = bufs_[std::size_t(b)];
     int best = -1;
-    for (int i = 0; i < plan_of(b).depth; ++i) {
-      const Slot& sl = st.slot[i];
+    for (int i = 0; i < int(st.slot.size()); ++i) {
+      const Slot& sl = st.slot[std::size_t(i)];
       if (sl.at.inst < 0 || sl.point > point_ || sl.src.rows == 0) continue;
       if (sl.src.tensor != src.tensor || sl.src.row0 != src.row0 || sl.src.col0 != src.col0 ||
           sl.src.rows != src.rows || sl.src.cols != src.cols)
         continue;
-      if (best < 0 || sl.point > st.slot[best].point) best = i;
+      if (best < 0 || sl.point > st.slot[std::size_t(best)].point) best = i;
     }
     return best;
+  }
+
+  // The copy of buffer b that instance inst uses (its place in an interleaved chunk).
+  int copy_of(int b, int inst) const {
+    const int n = plan_of(b).copies;
+    return n > 1 ? (inst - cur_point_->chunk0) % n : 0;
   }
 
   // Takes the next slot of buffer b for a new tile; its previous accesses go into d (WAR, WAW).
   int take_slot(int b, const Coords& k, Deps& d) {
     BufState& st = bufs_[std::size_t(b)];
-    st.cur = (st.cur + 1) % plan_of(b).depth;
-    Slot& sl = st.slot[st.cur];
+    const int depth = plan_of(b).depth, j = copy_of(b, k.inst < 0 ? cur_point_->inst : k.inst);
+    int& cur = st.cur[std::size_t(j)];
+    cur = cur < 0 ? j * depth : j * depth + (cur - j * depth + 1) % depth;
+    Slot& sl = st.slot[std::size_t(cur)];
     for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
     sl.reset_accesses();
     sl.at = k;
     sl.src = DramBlock{};
     sl.open = true;
     sl.point = point_;
-    return st.cur;
+    return cur;
   }
 
   struct Access {
@@ -388,7 +408,7 @@ class GroupEmitter {
         const BufferPlan& bp = plan_of(a.buf);
         const auto l = ld.list(Opcode::Load);
         const std::uint32_t id =
-            em_.load(part, tile_at(bp.addr[a.slot], k.len[0], k.len[1], bp.elem_bytes, bp.ld ? bp.ld : bp.cols),
+            em_.load(part, tile_at(bp.slot_addr(a.slot), k.len[0], k.len[1], bp.elem_bytes, bp.ld ? bp.ld : bp.cols),
                      {l[0], l[1], l[2], l[3]});
         Slot& sl = bufs_[std::size_t(a.buf)].slot[a.slot];
         sl.write[unit_index(Opcode::Load)] = id;
@@ -458,9 +478,10 @@ class GroupEmitter {
     a.buf = g_.buffer_of[std::size_t(t)];
     const Coords k = buffer_coords(t, x);
     BufState& st = bufs_[std::size_t(a.buf)];
-    if (st.cur >= 0 && st.slot[st.cur].open && st.slot[st.cur].at == k) {
-      a.slot = st.cur;
-      const Slot& sl = st.slot[a.slot];
+    const int cur = st.cur[std::size_t(copy_of(a.buf, x.inst))];
+    if (cur >= 0 && st.slot[std::size_t(cur)].open && st.slot[std::size_t(cur)].at == k) {
+      a.slot = cur;
+      const Slot& sl = st.slot[std::size_t(a.slot)];
       for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
     } else {
       a.slot = take_slot(a.buf, k, d);
@@ -882,7 +903,8 @@ std::vector<BufferInfo> group_buffers(const CascadePlan& plan, int group, std::u
       else if (p >= 0 && (c.step(p).kind == StepKind::Softmax || c.step(p).kind == StepKind::Contract))
         cls = BufClass::Score;
     }
-    for (int i = 0; i < b.depth; ++i) v.push_back({name + std::to_string(i), {b.addr[i], b.slot_bytes()}, cls, phase});
+    for (int i = 0; i < b.depth * b.copies; ++i)  // an interleaved group's copies: a slot per head too
+      v.push_back({name + std::to_string(i), {b.slot_addr(i), b.slot_bytes()}, cls, phase});
   }
   return v;
 }

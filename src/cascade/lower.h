@@ -3,7 +3,8 @@
 // instructions through the Emitter, for one or many instances (heads) of the cascade. Plain C++.
 //
 // Per group (one phase; the caller separates groups with barriers), the loop nest is walked as a
-// flat sequence of iteration points (instances outermost, then the mapping's loops). At each point
+// flat sequence of iteration points (instances outermost, then the mapping's loops; an interleaved
+// group's chunk of instances innermost instead, mapping.h). At each point
 // every step whose ranks the point covers runs; streamed ranks are walked in chunks inside a step.
 // Nothing about a variant is written here:
 // - Tiles: a tensor's tile at a point is the current tile of each looped rank, the current chunk of

@@ -61,6 +61,12 @@ std::string buffer_name(const Cascade& c, const BufferPlan& b) {
 std::uint64_t BufferPlan::slot_bytes() const {
   return std::uint64_t(rows) * std::uint64_t(ld ? ld : cols) * std::uint64_t(elem_bytes) + hosted_bytes;
 }
+std::uint64_t BufferPlan::span_bytes() const {
+  return copies > 1 ? std::uint64_t(copies - 1) * align64(slot_bytes()) + slot_bytes() : slot_bytes();
+}
+std::uint64_t BufferPlan::slot_addr(int physical) const {
+  return addr[physical % depth] + std::uint64_t(physical / depth) * align64(slot_bytes());
+}
 
 std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const HwConfig& hw, std::uint64_t capacity,
                                        CascadePlan* out) {
@@ -144,6 +150,9 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         problem(sp, "a chunk is 1 to the extent " + std::to_string(c.extent[std::size_t(l.rank)]));
       gpn.stream_chunk[l.rank] = l.tile;
     }
+    if (gm.interleave < 1 || gm.interleave > kMaxInterleave)
+      problem(gp + "/interleave", "instances per pass are 1 to " + std::to_string(kMaxInterleave) + ", got " +
+                                      std::to_string(gm.interleave));
     if (!problems.empty()) return problems;
     // Tensors in DRAM here: inputs, outputs, and intermediates crossing a group boundary.
     gpn.dram.assign(std::size_t(ntensors), 0);
@@ -357,6 +366,25 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                       " and goes to DRAM in chunks of " + rank_name(c, r) +
                       ": every chunk's partial sum would stay open; do not stream " + rank_name(c, r));
     }
+    // Interleaved instances: each keeps its own slots of what the group writes, so steps with state
+    // of their own (online softmax statistics, a prefix mean's carry, pinv's scratch), resident
+    // tensors and skipped causal tiles stay with one instance per pass.
+    if (gm.interleave > 1) {
+      for (int s : gm.steps) {
+        const StepDecl& st = c.step(s);
+        if (gpn.online[std::size_t(s)] || st.kind == StepKind::Pinv ||
+            (st.kind == StepKind::Map && st.map == MapOp::PrefixMean))
+          problem(gp + "/interleave", step_name(c, s) + " keeps state across the loops (" +
+                                          (gpn.online[std::size_t(s)] ? "online softmax statistics"
+                                           : st.kind == StepKind::Pinv ? "pinv's scratch"
+                                                                       : "a prefix mean's carry") +
+                                          ") for one instance at a time; interleave 1");
+      }
+      if (!gm.resident.empty()) problem(gp + "/interleave", "resident tensors hold one instance; interleave 1");
+      if (gpn.mask_step >= 0)
+        problem(gp + "/interleave", "causal tile skipping follows one instance; interleave 1");
+      for (int s : gm.steps) gpn.lookahead[std::size_t(s)] = 0;  // no overlap across interleaved instances
+    }
     // Buffers: one per tensor used here (and a stats buffer per online softmax).
     auto extent_in = [&](int t, int r) -> std::int64_t {
       if (gpn.loop_depth[r] >= 0) return gm.loops[std::size_t(gpn.loop_depth[r])].tile;
@@ -407,6 +435,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       const bool loaded = !written[std::size_t(t)];
       b.elem_bytes = int(loaded || c.tensor(t).elem == ElemKind::Operand ? ob : acc);
       b.depth = m.tensors[std::size_t(t)].buffers;
+      if (written[std::size_t(t)]) b.copies = gm.interleave;
       gpn.buffer_of[std::size_t(t)] = int(gpn.buffers.size());
       gpn.buffers.push_back(b);
     }
@@ -479,7 +508,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       for (int r : c.tensor(t).ranks) two_tiles &= !gpn.stream_chunk[r];
       deep &= !(ahead && behind) || two_tiles;
     }
-    gpn.hoist = any_contract && rest && deep;
+    gpn.hoist = any_contract && rest && deep && gm.interleave == 1;
     // ---- low-rank variants: a sum of two contractions as one GEMM over concatenated operands ----
     // [A1 | A2] [B1; B2]: A1 and A2 written here with equal tiles, B1 and B2 loaded with equal dense
     // tiles, neither placed by the mapping. The lowering checks the adjacency again at every GEMM and
@@ -493,7 +522,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       auto free = [&](int b) {
         const BufferPlan& x = gpn.buffers[std::size_t(b)];
         const TensorMapping& tm = m.tensors[std::size_t(x.tensor)];
-        return x.host < 0 && x.ld == 0 && x.hosted_bytes == 0 && !x.resident && tm.bank < 0 && tm.at[0] < 0;
+        return x.host < 0 && x.ld == 0 && x.hosted_bytes == 0 && !x.resident && x.copies == 1 && tm.bank < 0 &&
+               tm.at[0] < 0;
       };
       auto same = [&](int x, int y) {
         const BufferPlan &p = gpn.buffers[std::size_t(x)], &q = gpn.buffers[std::size_t(y)];
@@ -539,7 +569,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
           continue;
         }
         b.addr[i] = at;
-        at = align64(at + b.slot_bytes());
+        at = align64(at + b.span_bytes());
       }
     }
     for (BufferPlan& b : gpn.buffers)
@@ -556,17 +586,17 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         // packed slots past the SRAM are an SRAM overflow.
         const bool placed = a.tensor >= 0 && m.tensors[std::size_t(a.tensor)].at[0] >= 0;
         if (!placed || !hw.in_accumulators(a.addr[si]))
-          at = std::max(at, a.addr[si] + a.slot_bytes());
-        else if (a.addr[si] + a.slot_bytes() > hw.onchip_bytes())
+          at = std::max(at, a.addr[si] + a.span_bytes());
+        else if (a.addr[si] + a.span_bytes() > hw.onchip_bytes())
           problem("/placement/" + (a.tensor >= 0 ? c.tensor(a.tensor).name : step_name(c, -1 - a.tensor)) + "/at",
-                  "slot " + std::to_string(si) + " (" + std::to_string(a.slot_bytes()) + " B at " +
+                  "slot " + std::to_string(si) + " (" + std::to_string(a.span_bytes()) + " B at " +
                       std::to_string(a.addr[si]) + ") ends past the accumulator storage's " +
                       std::to_string(hw.accumulators.bytes) + " B");
         for (std::size_t j = i; j < gpn.buffers.size(); ++j)
           for (int sj = j == i ? si + 1 : 0; sj < gpn.buffers[j].depth; ++sj) {
             const BufferPlan& b = gpn.buffers[j];
             if (b.host >= 0) continue;
-            if (a.addr[si] < b.addr[sj] + b.slot_bytes() && b.addr[sj] < a.addr[si] + a.slot_bytes()) {
+            if (a.addr[si] < b.addr[sj] + b.span_bytes() && b.addr[sj] < a.addr[si] + a.span_bytes()) {
               auto name = [&](const BufferPlan& x) { return buffer_name(c, x); };
               problem(gp, "placement: " + name(a) + " slot " + std::to_string(si) + " at " +
                               std::to_string(a.addr[si]) + " overlaps " + name(b) + " slot " + std::to_string(sj) +
@@ -579,13 +609,13 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       std::vector<const BufferPlan*> bs;
       for (const BufferPlan& b : gpn.buffers) bs.push_back(&b);
       std::stable_sort(bs.begin(), bs.end(), [](const BufferPlan* a, const BufferPlan* b) {
-        return a->slot_bytes() * std::uint64_t(a->depth) > b->slot_bytes() * std::uint64_t(b->depth);
+        return a->span_bytes() * std::uint64_t(a->depth) > b->span_bytes() * std::uint64_t(b->depth);
       });
       std::ostringstream os;
       os << "the buffers need " << at << " B, more than the " << capacity << " B of SRAM:";
       for (const BufferPlan* b : bs)
-        os << " " << buffer_name(c, *b) << " " << b->depth << " x " << b->rows << "x" << b->cols << "x" << b->elem_bytes
-           << " B;";
+        os << " " << buffer_name(c, *b) << " " << b->depth * b->copies << " x " << b->rows << "x" << b->cols << "x"
+           << b->elem_bytes << " B;";
       problem(gp, os.str());
     }
     plan.groups.push_back(std::move(gpn));
@@ -670,6 +700,7 @@ Json mapping_to_json(const Cascade& c, const Mapping& m) {
       for (int t : g.resident) res.push_back(c.tensor(t).name);
       gj["resident"] = res;
     }
+    if (g.interleave != 1) gj["interleave"] = g.interleave;
     groups.push_back(gj);
   }
   j["groups"] = groups;
@@ -733,12 +764,13 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
           diag.add(gp, "a group is an object", gs[g]);
           continue;
         }
-        gv.reject_unknown_keys({"steps", "loops", "stream", "resident"});
+        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave"});
         gv.annotate("steps", {{"type", "array"}, {"items", {{"type", "string"}}}}, /*required=*/true);
         gv.annotate("loops", {{"type", "array"}});
         gv.annotate("stream", {{"type", "object"}});
         gv.annotate("resident", {{"type", "array"}, {"items", {{"type", "string"}}}});
         GroupMapping gm;
+        if (gv.has("interleave")) gm.interleave = int(gv.integer("interleave", std::nullopt, 1, kMaxInterleave));
         if (!gs[g].contains("steps") || !gs[g]["steps"].is_array()) {
           diag.add(gp + "/steps", "must be an array of step outputs");
         } else {
@@ -902,6 +934,7 @@ std::string describe(const Cascade& c, const Mapping& m) {
     for (const Loop& l : gm.stream) os << " stream " << rank_name(c, l.rank) << ":" << l.tile;
     if (!gm.resident.empty()) os << " resident";
     for (int t : gm.resident) os << " " << c.tensor(t).name;
+    if (gm.interleave != 1) os << " interleave " << gm.interleave;
   }
   return os.str();
 }

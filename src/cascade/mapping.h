@@ -19,6 +19,12 @@
 //   loaded at its first use and read from there by every later iteration (flash's K and V, loaded on
 //   the first pass over the query tiles and reused by the others). The buffering depth counts whole
 //   instances: 2 lets the next head's tensor load while this one is read.
+// - Interleave, per group: instances (heads) per pass, run as the innermost loop of the group's nest
+//   (default 1: every instance's whole nest before the next). With k > 1, chunks of k instances walk
+//   the loops together, so a tile of an input every instance reads from the same DRAM block (a weight
+//   shared by the heads, cascade.h's "shared") is loaded once per chunk, not once per head
+//   (Linformer's E and F along the tokens, each head's K~ = E K accumulating meanwhile). Each tensor
+//   the group writes has its slots once per instance of the chunk; other tensors keep theirs.
 // - Per tensor: buffering depth (1 or 2 slots; 2 lets the next tile load or compute while this one
 //   is used) and optionally where its buffers go: the bank they start at, or each slot's byte address
 //   (placement; otherwise packed in tensor order). Overlapping slots are an error. A slot address
@@ -34,7 +40,8 @@
 //    "groups": [{"steps": ["S", "P", "O"],                 // outputs of the steps, in order
 //                "loops": [{"rank": "m", "tile": 128}, {"rank": "p", "tile": 64}],
 //                "stream": {"p": 64},                       // optional
-//                "resident": ["K", "V"]}],                  // optional
+//                "resident": ["K", "V"],                    // optional
+//                "interleave": 2}],                         // optional, default 1
 //    "buffers": {"S": 2, "K": 2},                           // optional, default 2 per tensor
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte address
 //    "units": {"S": "array", "P": "softmax"}}               // optional
@@ -58,7 +65,9 @@ struct GroupMapping {
   std::vector<Loop> loops;   // outer to inner
   std::vector<Loop> stream;  // rank and chunk size
   std::vector<int> resident;  // DRAM input tensors kept whole per instance, in the order given
+  int interleave = 1;         // instances per pass, innermost (above)
 };
+inline constexpr int kMaxInterleave = 64;
 
 struct TensorMapping {
   int buffers = 2;                // 1 or 2
@@ -100,7 +109,13 @@ struct BufferPlan {
   // nest moves (cell_rows x cell_cols, shorter at the ends) is loaded once per instance.
   bool resident = false;
   std::int64_t cell_rows = 0, cell_cols = 0;
+  // An interleaved group's written tensor: its slots once per instance of the chunk. Slot k of copy j
+  // (the lowering's slot j * depth + k) is at addr[k] + j * align64(slot_bytes()): addr[k] starts a
+  // span of `copies` slots.
+  int copies = 1;
   std::uint64_t slot_bytes() const;
+  std::uint64_t span_bytes() const;              // the bytes from addr[k] that slot k's copies take
+  std::uint64_t slot_addr(int physical) const;  // physical slot j * depth + k
 };
 
 // A buffer's name in reports and messages: the tensor's, "P.stats", or "Z.AZ" for a step's scratch.

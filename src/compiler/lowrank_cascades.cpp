@@ -76,17 +76,36 @@ GroupMapping group(const Cascade& c, const char* first, const char* last, std::v
 }  // namespace
 
 bool lowered_as_cascade(AttnVariant v) {
-  return v == AttnVariant::Primal || v == AttnVariant::PrimalCausal || v == AttnVariant::LowRankLinear;
+  return v == AttnVariant::Primal || v == AttnVariant::PrimalCausal || v == AttnVariant::LowRankLinear ||
+         v == AttnVariant::Linformer;
 }
 
 Mapping lowrank_default_mapping(const Cascade& c, AttnVariant v, const HwConfig& hw, std::uint64_t cap,
-                                const std::string& name) {
+                                const std::string& name, std::int64_t heads_per_batch) {
   const int m_rank = c.desc.rank_index("m");
   Mapping m = cascade::whole_mapping(c, hw);
   m.source = hw.source + ": /sram: " + name + ": cascade " + c.desc.name + " at its smallest tiles, mapping";
   if (v == AttnVariant::LowRankLinear) {
     m.groups = {group(c, "KpT", "M", {{c.desc.rank_index("p"), 16}}), group(c, "Qp", "O", {{m_rank, 16}})};
     choose_tile(c, m, 0, 0, hw, cap);
+  } else if (v == AttnVariant::Linformer) {
+    // K~ = E K, V~ = F V: token tiles of E, F, K and V with the heads of a batch interleaved inside, as
+    // many as fit, so that each tile of E and F (shared by the heads) is loaded once per chunk. One
+    // slot per head for the accumulators K~ and V~ (their store overlaps the next chunk's first tiles
+    // only through the E, F, K and V loads, as a hand-written head chunk does).
+    m.groups = {group(c, "Kt", "Vt", {{c.desc.rank_index("p"), 16}}), group(c, "S", "O", {{m_rank, 16}})};
+    for (const char* t : {"Kt", "Vt"}) m.tensors[std::size_t(c.desc.tensor_index(t))].buffers = 1;
+    choose_tile(c, m, 0, 0, hw, cap);
+    GroupMapping& g0 = m.groups[0];
+    const int most = int(std::min<std::int64_t>(std::max<std::int64_t>(1, heads_per_batch), cascade::kMaxInterleave));
+    for (int h = 1; h <= most; ++h) {
+      g0.interleave = h;
+      if (group_footprint(c, m, 0, hw) > cap) {
+        g0.interleave = h - 1;
+        break;
+      }
+    }
+    g0.interleave = std::max(1, g0.interleave);
   } else if (v == AttnVariant::Primal) {
     // The samples whole when they fit with their weights, else in chunks (halved) that WeT and WrT sum over.
     const std::int64_t p = c.extent[std::size_t(c.desc.rank_index("j"))];
@@ -126,6 +145,7 @@ std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph&
   const AttnVariant v = grp.spec.variant;
   const char* stem = v == AttnVariant::Primal         ? "primal"
                      : v == AttnVariant::PrimalCausal ? "primal_causal"
+                     : v == AttnVariant::Linformer    ? "linformer"
                                                       : "lowrank_linear";
   auto c = std::make_shared<Cascade>(cascade::bind_cascade(
       cascade::parse_cascade(cascade::builtin_cascade_json(stem), std::string("models/cascades/") + stem + ".json"),
@@ -136,14 +156,18 @@ std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph&
     m = fixed_cascade_mapping(*c, hw, cap, *opt.fixed, name);
   } else {
     const Cascade* cp = c.get();
-    const DefaultMapping default_of = [cp, v, &hw, &name](std::uint64_t budget) {
-      return lowrank_default_mapping(*cp, v, hw, budget, name);
+    const DefaultMapping default_of = [cp, v, &hw, &name, hpb](std::uint64_t budget) {
+      return lowrank_default_mapping(*cp, v, hw, budget, name, hpb);
     };
     m = search_grouped_cascade(*c, hw, cap, default_of, std::int64_t(grp.heads.size()), opt, name).mapping;
   }
   std::ostringstream global_plan, stream_plan;
   const std::size_t last = m.groups.size() - 1;
-  if (v == AttnVariant::LowRankLinear && last > 0) {
+  if (v == AttnVariant::Linformer && last > 0) {
+    global_plan << "linformer global reductions: K~ = E K, V~ = F V (" << s << "x" << d
+                << ") over all N, token tiles of " << tile_of(*c, m, 0, "p") << " rows, " << m.groups[0].interleave
+                << " head(s) per pass over E and F";
+  } else if (v == AttnVariant::LowRankLinear && last > 0) {
     global_plan << "lowrank_linear global reduction: M = (K W_K)^T V (" << s << "x" << d
                 << ") over all N per head, K/V tiles of " << tile_of(*c, m, 0, "p") << " rows";
   } else if (v == AttnVariant::Primal && last > 0) {
@@ -155,6 +179,9 @@ std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph&
   const std::int64_t tile = tile_of(*c, m, last, "m");
   if (v == AttnVariant::LowRankLinear)
     stream_plan << "lowrank_linear: token tiles of " << tile << " rows, O = (Q W_Q) M, rank " << s;
+  else if (v == AttnVariant::Linformer)
+    stream_plan << "linformer: token tiles of " << tile << " rows against K~, V~ of " << s
+                << " rows, row softmax over k";
   else
     stream_plan << (v == AttnVariant::PrimalCausal ? "primal causal" : "primal") << ": token tiles of " << tile
                 << " rows, rank " << s << (v == AttnVariant::PrimalCausal ? ", prefix means carried across tiles" : "");
@@ -176,7 +203,14 @@ std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph&
     bind("Q", block_of(hv.q));
     bind("K", block_of(hv.k));
     bind("O", block_of(hv.o));
-    if (v == AttnVariant::LowRankLinear) {
+    if (v == AttnVariant::Linformer) {
+      // E and F (k x N) are one block every head of every batch reads; K~ and V~ (k x d) per head.
+      bind("V", block_of(hv.v));
+      bind("E", block(grp.w_e, 0, 0, s, n));
+      bind("F", block(grp.w_r, 0, 0, s, n));
+      bind("Kt", block(grp.e_weights, row, 0, s, d));
+      bind("Vt", block(grp.r_weights, row, 0, s, d));
+    } else if (v == AttnVariant::LowRankLinear) {
       bind("V", block_of(hv.v));
       bind("WQ", block(grp.w_q, h * d, 0, d, s));
       bind("WKT", block(grp.w_kt, h * s, 0, s, d));
@@ -202,8 +236,10 @@ std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph&
     ATTNSIM_ASSERT(bindings.front().blocks[std::size_t(t)].rows > 0,
                    std::string(stem) + ": the mapping spills " + c->tensor(t).name + ", which has no DRAM block");
 
-  // Report classes: the work before the barrier is Global, the per-token work LowRank.
-  auto classes = std::make_shared<std::vector<OpClass>>(c->desc.steps.size(), OpClass::LowRank);
+  // Report classes: the work before the barrier is Global, the per-token work LowRank (Linformer's
+  // token stream is softmax attention against K~ and V~: QK, Softmax, PV as the vanilla variants).
+  auto classes = std::make_shared<std::vector<OpClass>>(
+      v == AttnVariant::Linformer ? cascade::default_classes(*c) : std::vector<OpClass>(c->desc.steps.size(), OpClass::LowRank));
   if (m.groups.size() > 1)
     for (int st : m.groups[0].steps) (*classes)[std::size_t(st)] = OpClass::Global;
   auto shared_bindings = std::make_shared<std::vector<Binding>>(std::move(bindings));
@@ -214,7 +250,7 @@ std::vector<LowRankPhase> lower_lowrank_cascade(const HwConfig& hw, const Graph&
     const bool global = m.groups.size() > 1 && g == 0;
     LowRankPhase ph;
     ph.name = global ? name + ".global" : name;
-    ph.cls = global ? OpClass::Global : OpClass::LowRank;
+    ph.cls = global ? OpClass::Global : v == AttnVariant::Linformer ? OpClass::QK : OpClass::LowRank;
     ph.plan = (global ? global_plan.str() : stream_plan.str()) + "; " + how;
     if (g + 1 == m.groups.size()) ph.mapping = cascade_op_mapping(*c, m);  // the op's name is the last phase's
     ph.buffers = cascade::group_buffers(*plan, int(g), 0);

@@ -3,12 +3,10 @@
 // per (batch, head), streaming token tiles of bt rows through buffers sized by bt, head_dim and the
 // rank only: the SRAM footprint does not depend on N.
 //
-// primal, primal_causal, lowrank_linear: lowered from their cascades (compiler/lowrank_cascades.h).
+// primal, primal_causal, lowrank_linear, linformer: lowered from their cascades
+//   (compiler/lowrank_cascades.h; Linformer's projection group interleaves a chunk of heads, so each
+//   tile of E and F, shared by the heads, is loaded once per chunk).
 // performer, nystromformer: lowered from their cascades (compiler/favor_nystrom_lowering.h).
-// linformer: two phases around its reductions over all N (k projected rows, E and F shared by the heads).
-//   global:  token tiles outer, a chunk of heads inner (each E, F tile loaded once per chunk):
-//            K~ += E_t K_t, V~ += F_t V_t (k x d per head); K~, V~ stored.
-//   stream:  per head K~, V~ loaded; per tile S = Q K~^T, row softmax over k, O = P V~.
 #include <cstdint>
 #include <string>
 #include <vector>

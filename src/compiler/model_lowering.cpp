@@ -281,11 +281,18 @@ class Lowering {
     const int mr = c->desc.rank_index("m"), pr = c->desc.rank_index("p");
     // The published unfused baseline spills the score matrix whatever its size (unfused:spill=1).
     if (variant == AttnVariant::Unfused && grp.spec.spill) return lower_unfused_spilled(grp);
-    const OpMapping* fixed = opt_.fixed ? opt_.fixed->find(name) : nullptr;
+    // A cascade mapping of several groups (unfused with S spilled: [S] [P] [O]) is the op named as its
+    // first phase, NAME.0 (as --emit mapping prints it), as for a cascade file's variant.
+    const std::string key =
+        opt_.fixed && !opt_.fixed->find(name) && opt_.fixed->find(name + ".0") ? name + ".0" : name;
+    const OpMapping* fixed = opt_.fixed ? opt_.fixed->find(key) : nullptr;
     const char* kind = variant == AttnVariant::Flash ? "flash" : variant == AttnVariant::RowFused ? "row_fused" : "unfused";
     cascade::Mapping m;
     if (fixed && fixed->kind == "cascade") {
-      m = fixed_cascade_mapping(*c, name, fixed->cascade);
+      m = fixed_cascade_mapping(*c, key, fixed->cascade);
+    } else if (key != name) {
+      throw UserError(opt_.fixed->where(key, "kind") + ": " + key + " is the first phase of a cascade mapping of " +
+                      "several groups: kind must be \"cascade\", got \"" + fixed->kind + "\"");
     } else {
       CascadeSearchSpec spec;
       spec.instances = std::int64_t(grp.heads.size());
@@ -580,7 +587,17 @@ class Lowering {
         found |= s.info.name == op && !s.info.mapping.kind.empty();
         fixed_plan |= s.info.name == op && s.info.mapping.kind.empty();
       }
-      // A phase without mapping choices (Linformer's hand-written planner) would silently ignore the entry.
+      // A phase without mapping choices would silently ignore the entry: a low-rank cascade's global
+      // phase (its groups are in the mapping of the op named as its last phase) or a fixed planner.
+      const std::string owner = op.size() > 7 && op.compare(op.size() - 7, 7, ".global") == 0 ? op.substr(0, op.size() - 7) : "";
+      bool owned = false;
+      for (const Step& s : steps_) owned |= !owner.empty() && s.info.name == owner && s.info.mapping.kind == "cascade";
+      if (!found && fixed_plan && owned) {
+        problems.push_back(opt_.fixed->where(op, "") + ": this phase is a group of op " + owner +
+                           "'s cascade mapping (kind \"cascade\", its \"groups\"); give its choices there and remove "
+                           "the entry");
+        continue;
+      }
       if (!found && fixed_plan) {
         problems.push_back(opt_.fixed->where(op, "") +
                            ": this op has a fixed hand-written schedule and no mapping choices (report.json's "

@@ -218,6 +218,8 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
         loads = 1;
         for (int i = 0; i <= deepest; ++i) loads *= count[std::size_t(i)];
       }
+      // A shared input's tile serves every instance of an interleaved chunk (mapping.h).
+      if (c.tensor(t).shared) loads /= double(std::min<std::int64_t>(std::max(1, g.map.interleave), instances));
       bytes += loads * elems * double(ob);
       if (edge_bytes == 0) edge_bytes = elems * double(ob);
     }
@@ -269,14 +271,16 @@ void emit_slice(ProgramSink& sink, const Cascade& full, const Mapping& m, int gr
   const std::vector<std::string> problems = cascade::check_mapping(c, mc, hw, capacity, &plan);
   ATTNSIM_ASSERT(problems.empty(), "a mapping legal at full size is illegal on a slice: " +
                                        (problems.empty() ? std::string() : problems.front()));
-  // DRAM tensors: inputs, outputs and spilled intermediates, instances stacked by rows.
+  // DRAM tensors: inputs, outputs and spilled intermediates, instances stacked by rows (a shared
+  // input once, every instance reading the same block).
   std::vector<TensorInfo> tensors;
   std::vector<int> tensor_of(c.desc.tensors.size(), -1);
   std::uint64_t next = 0;
   for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
     const bool spilled = std::find(plan.spilled.begin(), plan.spilled.end(), int(t)) != plan.spilled.end();
     if (c.desc.tensors[t].role == TensorRole::Intermediate && !spilled) continue;
-    TensorInfo ti{c.desc.tensors[t].name, next, std::uint64_t(instances * c.rows(int(t))),
+    const std::int64_t copies = c.desc.tensors[t].shared ? 1 : instances;
+    TensorInfo ti{c.desc.tensors[t].name, next, std::uint64_t(copies * c.rows(int(t))),
                   std::uint64_t(c.cols(int(t))), hw.array.operand_bytes};
     next = align_up(next + ti.bytes(), 4096);
     tensor_of[t] = int(tensors.size());
@@ -287,7 +291,8 @@ void emit_slice(ProgramSink& sink, const Cascade& full, const Mapping& m, int gr
     cascade::Binding b;
     for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
       DramBlock blk;
-      if (tensor_of[t] >= 0) blk = {std::uint16_t(tensor_of[t]), i * c.rows(int(t)), 0, c.rows(int(t)), c.cols(int(t))};
+      const std::int64_t row0 = c.desc.tensors[t].shared ? 0 : i * c.rows(int(t));
+      if (tensor_of[t] >= 0) blk = {std::uint16_t(tensor_of[t]), row0, 0, c.rows(int(t)), c.cols(int(t))};
       b.blocks.push_back(blk);
     }
     bindings.push_back(std::move(b));
@@ -333,7 +338,7 @@ bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig&
     for (int k = 0; k < 2; ++k) tm.at[k] = -1;
     for (int k = 0; k < b.depth; ++k) {
       tm.at[k] = std::int64_t(at);
-      at = align_up(at + b.slot_bytes(), 64);
+      at = align_up(at + b.span_bytes(), 64);
     }
   }
   return at <= hw.onchip_bytes();
@@ -825,12 +830,14 @@ double time_cascade_group(const Cascade& c, const Mapping& m, int group, const H
     emit_slice(t, c, m, group, hw, capacity, -1, 0, instances);
     return double(t.finish().cycles);
   }
+  // An interleaved group's slices hold one chunk of instances, walked together (mapping.h).
+  const std::int64_t per = std::min<std::int64_t>(std::max(1, gm.interleave), instances);
   if (!gm.loops.empty()) {
     const Loop& l = gm.loops.front();
     const std::int64_t n0 = ceil_div(c.extent[std::size_t(l.rank)], l.tile);
     if (n0 >= 2)  // one and two iterations of the outermost loop; the instances continue it
-      return time_extrapolated(hw, n0 * instances, [&](ProgramSink& sink, std::int64_t reps) {
-        emit_slice(sink, c, m, group, hw, capacity, l.rank, reps * l.tile, 1);
+      return time_extrapolated(hw, n0 * ceil_div(instances, per), [&](ProgramSink& sink, std::int64_t reps) {
+        emit_slice(sink, c, m, group, hw, capacity, l.rank, reps * l.tile, per);
       });
   }
   return time_extrapolated(hw, instances, [&](ProgramSink& sink, std::int64_t reps) {
@@ -867,6 +874,7 @@ std::vector<char> group_local(const Cascade& c, const Mapping& m, int g) {
 void adopt_group(Mapping& dst, const Mapping& src, int g, const std::vector<char>& local) {
   dst.groups[std::size_t(g)].loops = src.groups[std::size_t(g)].loops;
   dst.groups[std::size_t(g)].stream = src.groups[std::size_t(g)].stream;
+  dst.groups[std::size_t(g)].interleave = src.groups[std::size_t(g)].interleave;
   for (std::size_t t = 0; t < local.size(); ++t)
     if (local[t]) dst.tensors[t] = src.tensors[t];
 }
@@ -892,7 +900,7 @@ bool place_local_in_accumulators(const Cascade& c, const GroupPlan& g, const std
     for (int k = 0; k < 2; ++k) tm.at[k] = -1;
     for (int k = 0; k < b.depth; ++k) {
       tm.at[k] = std::int64_t(at);
-      at = align_up(at + b.slot_bytes(), 64);
+      at = align_up(at + b.span_bytes(), 64);
     }
   }
   return at <= hw.onchip_bytes();
@@ -958,14 +966,16 @@ double time_grouped_group(const Cascade& c, const Mapping& m, int group, const H
     const Loop& l = gm.loops.front();
     const std::int64_t n0 = ceil_div(c.extent[std::size_t(l.rank)], l.tile);
     const std::int64_t a = std::max<std::int64_t>(4, ceil_div(kSliceRows, l.tile));
+    // An interleaved group's slices hold one chunk of instances, walked together (mapping.h).
+    const std::int64_t per = std::min<std::int64_t>(std::max(1, gm.interleave), instances);
     if (2 * a <= n0) {
       auto slice = [&](std::int64_t iterations) {
         return double(time_program(hw, [&](ProgramSink& sink) {
-                        emit_slice(sink, c, m, group, hw, capacity, l.rank, iterations * l.tile, 1);
+                        emit_slice(sink, c, m, group, hw, capacity, l.rank, iterations * l.tile, per);
                       }).cycles);
       };
       const double t1 = slice(a), t2 = slice(2 * a);
-      return t1 + (t2 - t1) * double(n0 * instances - a) / double(a);
+      return t1 + (t2 - t1) * double(n0 * ceil_div(instances, per) - a) / double(a);
     }
   }
   return time_cascade_group(c, m, group, hw, capacity, instances);
@@ -1047,6 +1057,17 @@ std::vector<CascadeCandidate> grouped_candidates_of(const Cascade& c, const HwCo
           m.groups[std::size_t(group)].loops = {{r, tc.tile}};
           shapes.push_back(m);
         }
+  }
+  // A group the default interleaves (Linformer's projections: a chunk of heads per pass over E and F)
+  // may also take fewer heads per pass (1, 2, 4, ...), leaving room for larger tiles.
+  if (gb.interleave > 1) {
+    const std::size_t n = shapes.size();
+    for (int h = 1; h < gb.interleave; h *= 2)
+      for (std::size_t i = 0; i < n; ++i) {
+        Mapping m = shapes[i];
+        m.groups[std::size_t(group)].interleave = h;
+        shapes.push_back(m);
+      }
   }
   std::vector<std::size_t> pick(choices.size(), 0);
   for (const Mapping& shape : shapes)

@@ -101,19 +101,22 @@ double time_cascade_group(const cascade::Cascade& c, const cascade::Mapping& m, 
                           std::uint64_t capacity, std::int64_t instances);
 
 // ---------------------------------------------------------------------------------------------
-// Multi-group cascades (the low-rank variants: primal, primal_causal, lowrank_linear, performer,
-// nystromformer; a user's cascade variant): the mapspace around the variant's default mapping, whose
+// Multi-group cascades (the low-rank variants: primal, primal_causal, lowrank_linear, linformer,
+// performer, nystromformer; a user's cascade variant): the mapspace around the variant's default mapping, whose
 // groups (and so its barriers and spills) are kept. Per group: the tile of every rank it loops over
 // and the chunk of every rank it streams (rank_tiles: powers of two times the array side, halvings
 // below it, the extent; the thorough effort adds the other multiples of the side up to 16 of them;
 // and the even splits of the extent; at most 2048 rows, as the token-tile planners, so that the
 // buffers stay independent of N); a group the default runs whole may loop over the rank its
-// contractions sum over (primal's sample chunks); the buffering depth of the on-chip intermediates
+// contractions sum over (primal's sample chunks); a group the default interleaves may take fewer heads
+// per pass (1, 2, 4, ..., below the default's: Linformer's projections); the buffering depth of the on-chip intermediates
 // only it uses (the default's, all 1, all 2); and, when the hardware has accumulator storage, its own
 // contraction outputs (the cascade's outputs first) placed there. A tensor that two groups share keeps
 // the default's choices, so the groups stay independent: a barrier separates them, each is searched
 // alone with the others at the default and their cycles add (as the spilled structure's).
-// Timing as the vanilla search's (time_grouped_group: longer slices); every candidate of a group whose
+// Timing as the vanilla search's (time_grouped_group: longer slices; an interleaved group's slices
+// hold one chunk of heads; inputs the cascade declares shared are one DRAM block for every head);
+// every candidate of a group whose
 // mapspace has at most 64 of them is timed. The default mapping of every rung's budget of the capacity
 // ladder (default_of(budget)) is one candidate per group and is timed; on every rung the pick is the
 // fewest-bytes rule's among the timed within the budget (a rung keeping the pick of the rung below

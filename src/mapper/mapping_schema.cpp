@@ -30,7 +30,7 @@ const char* const kCascadeMappingExample = R"({
   "//": "a comment",
   "cascade": "vanilla",
   "groups": [{"steps": ["S", "P", "O"], "loops": [{"rank": "m", "tile": 128}], "stream": {"p": 64},
-              "resident": ["K", "V"]}],
+              "resident": ["K", "V"], "interleave": 2}],
   "buffers": {"K": 1, "V": 1, "S": 2},
   "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},
   "units": {"S": "array", "P": "softmax", "O": "array"}
@@ -54,6 +54,10 @@ const std::vector<SchemaDescription>& cascade_mapping_descriptions() {
       {"/groups/[]/resident",
        "DRAM inputs of the group kept whole on chip per instance (head), by tensor name: each tile loaded at its "
        "first use and reused by every later iteration"},
+      {"/groups/[]/interleave",
+       "instances (heads) per pass, walked as the innermost loop of the group, each with its own slots of the "
+       "tensors the group writes, so a tile of an input the heads share is loaded once per chunk (default 1, at "
+       "most 64)"},
       {"/buffers", "buffer slots per tensor, by tensor name (default 2 for each)"},
       {"/buffers/*",
        "slots of the tensor's buffer: 1, or 2 so that the next tile loads or computes while this one is used"},
@@ -140,7 +144,7 @@ Json cascade_mapping_schema() {
   return recorder.schema("attnsim cascade mapping",
                          "How a cascade runs (a model's \"attention\": {\"variant\": \"cascade\", \"mapping\": FILE}, "
                          "and each op of kind cascade in a mapping file): groups, loops, streamed ranks, resident "
-                         "inputs, buffering, placement and units. Names of steps, ranks and tensors, a bank or "
+                         "inputs, interleaved heads, buffering, placement and units. Names of steps, ranks and tensors, a bank or "
                          "address inside the hardware, and the legality of the schedule are checked by attnsim "
                          "against the cascade and the hardware, not here.",
                          cascade_mapping_descriptions());
