@@ -2,8 +2,11 @@
 // attention reference (support/reference.h) on real fp32 data, hand-picked and random shapes, causal and
 // not, and its cycles against the fast model's closed form (timing/fused_timing.h) on every case of a
 // randomized equivalence test; a period one cycle shorter than the closed form's breaks a rule of the
-// datapath (so the closed form is the least the PE-level schedule allows). Then the array models through
-// IArrayModel in a SystemC child, and a whole layer through the accelerator at both fidelities.
+// datapath (so the closed form is the least the PE-level schedule allows). Then sequences of 2 to 6
+// instructions back to back on one datapath (FusedChain): a pair by hand, and random sequences (shapes,
+// head dims, causal or not, ready cycles, datapaths) where every instruction's end at PE level equals the
+// fast model's, the outputs match the reference, and every start a hazard moved breaks a rule one cycle
+// earlier. Then the array models through IArrayModel in a SystemC child, a sequence at both fidelities.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
