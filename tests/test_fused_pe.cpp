@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -216,6 +217,7 @@ struct SeqOutcome {
   std::vector<std::int64_t> pe_start, pe_done;  // the PE-level model's
   double rel_error = 0;                         // worst over the instructions, against ref::attention
   bool broke = false;                           // the PE-level model broke a rule (InternalError)
+  std::string rule;                             // which
 };
 
 // The PE-level core runs the whole sequence (queued at once, each with its ready cycle; instruction `probe`
@@ -247,8 +249,9 @@ SeqOutcome run_sequence(const Spec& s, const std::vector<SeqInstr>& seq, std::si
     std::int64_t guard = 0;
     while (!core.step())
       if (++guard > 10'000'000) throw std::runtime_error("no end");
-  } catch (const InternalError&) {
+  } catch (const InternalError& e) {
     out.broke = true;
+    out.rule = e.what();
     return out;
   }
   for (std::size_t i = 0; i < count; ++i) {
@@ -351,6 +354,7 @@ TEST_CASE("fused PE array == fast model's chain == reference, random instruction
   std::mt19937_64 rng(20261207);
   const int cases = attnsim::test::sanitized_count(300, 10);
   int delayed = 0, equal_runs = 0, old_breaks = 0;
+  std::map<std::string, int> rules;  // the rule one cycle earlier breaks, and how often
   for (int c = 0; c < cases; ++c) {
     const Spec s = random_spec(rng);
     const std::vector<SeqInstr> seq = random_sequence(rng, 5000 + 100 * std::uint64_t(c));
@@ -369,7 +373,9 @@ TEST_CASE("fused PE array == fast model's chain == reference, random instruction
       const std::int64_t bound = std::max(seq[i].ready, prev_free);
       if (r.fast[i].start > bound) {
         ++delayed;
-        CHECK(run_sequence(s, seq, i, r.fast[i].start - 1).broke);
+        const SeqOutcome early = run_sequence(s, seq, i, r.fast[i].start - 1);
+        CHECK(early.broke);
+        ++rules[early.rule];
         // Starting it at the end of the previous occupancy (the chain before hazards were modelled) breaks
         // one too, mostly.
         old_breaks += run_sequence(s, seq, i, bound).broke;
@@ -388,9 +394,10 @@ TEST_CASE("fused PE array == fast model's chain == reference, random instruction
   }
   CHECK(delayed > 0);
   CHECK(old_breaks > 0);
-  CHECK(equal_runs > 0);
+  if (cases >= 100) CHECK(equal_runs > 0);
   WARN("instructions delayed by a hazard: " << delayed << " (" << old_breaks
        << " break a rule at the end of the previous occupancy); sequences of equal instructions: " << equal_runs);
+  for (const auto& [rule, n] : rules) WARN(n << " x one cycle earlier: " << rule);
 }
 
 TEST_CASE("fused attention through both array models: the same starts, occupancies and ends of a sequence",

@@ -127,6 +127,11 @@ namespace attnsim {
 // costs its occupancies plus one drain. Shapes that differ can bind: e.g. a short last query block (fewer
 // rows per unit: its first job on unit 0 comes r - r' cycles earlier than a full block's would) after a
 // block whose row units set the period (c), or a head dim change that puts a new front on a pending back (a).
+// In tests/test_fused_pe.cpp's random sequences only (a) and (c) bind (127 and 43 of 170 moved starts, each
+// breaking that rule at PE level one cycle earlier); (b), (d) and (e) are the datapath's rules all the same.
+// Worked pair by hand (8 x 8, d = 16, 2 entries; 2 row units at 1 operation): a block m 8, n 20 (P 240,
+// free at 720, its units' last jobs to 786 and 790), then m 3, n 8 (P' 120; its first jobs 64 and 65 cycles
+// after its start): (c) moves its start from 720 to 725; O out at 909 (tests/test_fused_pe.cpp).
 struct FusedSchedule {
   std::int64_t start = 0;  // cycle of its first front
   std::int64_t free = 0;   // start + occupancy: the earliest start of the next instruction
