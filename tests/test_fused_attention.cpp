@@ -227,6 +227,20 @@ TEST_CASE("fused attention on the accelerator takes the closed form's cycles", "
     INFO("trial " << trial);
     CHECK(simulate_fused(hw, v, false) == want);
   }
+  // Both array fidelities, and a pair where a hazard moves the second start (tests/test_fused_pe.cpp, by
+  // hand): 2 row units at 1 operation, a short block (m 3) after a full one: starts 0 and 725, O out at 909.
+  DpSpec two;
+  two.units = 2, two.ops = 1;
+  for (ArrayFidelity f : {ArrayFidelity::Fast, ArrayFidelity::Pe}) {
+    HwConfig h = fused_hw(DpSpec{});
+    h.array.fidelity = f;
+    INFO("fidelity " << (f == ArrayFidelity::Pe ? "pe" : "fast"));
+    CHECK(simulate_fused(h, {{8, 20, 16}, {8, 20, 16}}, false) == 328);
+    CHECK(simulate_fused(h, {{8, 20, 16}, {8, 20, 16}}, true) == 416);
+    h = fused_hw(two);
+    h.array.fidelity = f;
+    CHECK(simulate_fused(h, {{8, 20, 16}, {3, 8, 16}}, false) == 909);
+  }
 }
 
 TEST_CASE("fused attention computes attention and the layer", "[fused][functional]") {

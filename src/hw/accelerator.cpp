@@ -62,7 +62,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const HwConfig& hw, const
     sc_core::sc_spawn(guarded([this] { array_thread(); }), "array_thread");
   }
   if (hw.datapath.admits_fused_attention()) {
-    fused_draining_.assign(kWindow, {0, 0});
+    fused_draining_.assign(kWindow, 0);
     sc_core::sc_spawn(guarded([this] { fused_retire_thread(); }), "fused_retire");
   }
   sc_core::sc_spawn(guarded([this] { vector_thread(&vector_q_, false); }), "vector_unit");
@@ -414,8 +414,6 @@ static bool overlaps(const SramTile& x, const SramTile& y) {
 void Accelerator::run_fused_attention(std::uint32_t id, const Instr& in) {
   if (!hw_.datapath.admits_fused_attention())
     throw InternalError("instruction " + std::to_string(id) + ": fused attention on a datapath that does not admit it");
-  const fs_t start = now_fs();
-  if (trace_) trace_->begin(TraceUnit::Array);
   // Q is read once into the rows, K and V once per query fold down the columns, O written once from the
   // row units (timing/fused_timing.h): nothing else touches the banks.
   const std::uint64_t folds = (std::uint64_t(in.m) + std::uint64_t(hw_.array.rows) - 1) / std::uint64_t(hw_.array.rows);
@@ -426,8 +424,12 @@ void Accelerator::run_fused_attention(std::uint32_t id, const Instr& in) {
                                     sram_transfer(in.c, in.c.bytes(), true, true)});
   charge_sram_accesses(in, accesses_before);
   ++computing_;
-  // The array model waits the occupancy (the PE-level one steps the PEs and row units through it).
+  // The array model starts it when its datapath allows (earlier fused instructions may still be draining:
+  // timing/fused_timing.h, FusedChain) and waits the occupancy (the PE-level one steps the PEs and row units
+  // through it); fused_retire_thread learns from it when O has left.
+  if (trace_) trace_->begin(TraceUnit::Array);
   const IArrayModel::FusedRun t = array_->run_fused_attention({in.m, in.n, in.k}, nullptr);
+  const fs_t start = t.start_fs;
   if (trace_) {
     trace_->end(TraceUnit::Array);
     trace_->slice(TraceUnit::Array, in, start, now_fs());
@@ -452,11 +454,10 @@ void Accelerator::run_fused_attention(std::uint32_t id, const Instr& in) {
     os.datapath_pe_ops[p] += acts.pe[p];
     os.row_unit_ops[p] += acts.row_unit[p];
   }
-  // O leaves after the drain; a later instruction's output never overtakes an earlier one's.
-  fused_last_done_ = std::max(fused_last_done_, now_fs() + cycles_to_fs(t.drain, period_));
-  note_span(os, start, fused_last_done_);
+  // O leaves after the drain (end_fused in fused_retire_thread, in order).
+  note_span(os, start, now_fs());
   ATTNSIM_ASSERT(fused_count_ < fused_draining_.size(), "fused attention drain ring overflow");
-  fused_draining_[(fused_head_ + fused_count_) % fused_draining_.size()] = {id, fused_last_done_};
+  fused_draining_[(fused_head_ + fused_count_) % fused_draining_.size()] = id;
   ++fused_count_;
   fused_pushed_.notify(sc_core::SC_ZERO_TIME);
   // computing_ stays raised until the drain ends (fused_retire_thread): the completion is scheduled.
@@ -465,8 +466,9 @@ void Accelerator::run_fused_attention(std::uint32_t id, const Instr& in) {
 void Accelerator::fused_retire_thread() {
   for (;;) {
     while (fused_count_ == 0) sc_core::wait(fused_pushed_);
-    const auto [id, done] = fused_draining_[fused_head_];
-    if (done > now_fs()) wait_fs(done - now_fs());
+    const std::uint32_t id = fused_draining_[fused_head_];
+    array_->end_fused();  // returns when its O has left; a later one's never overtakes an earlier one's
+    note_span(op_stats(instr(id)), now_fs(), now_fs());
     fused_head_ = (fused_head_ + 1) % fused_draining_.size();
     --fused_count_;
     --computing_;

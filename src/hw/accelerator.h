@@ -213,10 +213,9 @@ class Accelerator : public sc_core::sc_module {
   sc_core::sc_event array_begun_;
 
   // Fused attention instructions whose occupancy has ended and whose output is still draining, in
-  // program order (a ring of kWindow slots): (id, when O has left).
-  std::vector<std::pair<std::uint32_t, fs_t>> fused_draining_;
+  // program order (a ring of kWindow slots): their ids (the array model says when O has left: end_fused).
+  std::vector<std::uint32_t> fused_draining_;
   std::size_t fused_head_ = 0, fused_count_ = 0;
-  fs_t fused_last_done_ = 0;
   sc_core::sc_event fused_pushed_;
 };
 

@@ -42,9 +42,10 @@
 // of the last rows (u* with rows up to the fold's last valid row, or u* - 1 with a full r) ends
 // job(rows) = tile_row(rows) cycles after its block's last row's sums arrived:
 //   drain = F + offset + C + B - 1 - P + max over those units of (its block's last row + job(its rows))
-// An instruction that follows another fused one on the array starts when the occupancy of that one ends;
-// its drain overlaps the new one's first tiles (the backs fit between the new fronts, the jobs come
-// earlier than the new ones'), so a chain of instructions costs its occupancies plus one drain.
+// An instruction that follows another fused one on the array starts when the occupancy of that one ends,
+// unless a hazard with what that one still has in flight moves it later (FusedChain below: equal shapes
+// have none); its drain overlaps the new one's first tiles, so a chain of equal instructions costs its
+// occupancies plus one drain.
 // Worked example (the FuseMax-like preset, 256 x 256, d = 64, PE max 1, row_scalar_mul 1, add 1, exp 4,
 // 5 entries, 256 row units at 2 operations per cycle, exp 4): F = 66, B = 70, issue = 136, wait = 512;
 // tile_pe = max(136, ceil(648 / 5) = 130) = 136; r = 1: tile_row = 66 + 4 + 32 + 4 = 106; tile = 136;
@@ -53,6 +54,7 @@
 // With 2 entries the round trip sets the pace: ceil(648 / 2) = 324 cycles per tile, 39.5 %.
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "config/hw_config.h"
 
@@ -96,5 +98,71 @@ FusedAttentionActions fused_attention_actions(const ArrayConfig& array, const Fu
 // PE-level model's tests use it to show that a shorter one breaks the datapath's rules).
 FusedAttentionTiming fused_attention_timing(const ArrayConfig& array, const DatapathConfig& dp,
                                             const FusedAttentionDims& dims, std::int64_t period = 0);
+
+}  // namespace attnsim
+
+namespace attnsim {
+
+// Fused instructions back to back (the fast model's schedule of a sequence, and the PE-level model's
+// controller, which checks it: hw/array/fused_pe_core.h). Tiles are numbered across the sequence (global
+// tile t uses score entry t mod E), so the pipeline runs on from one instruction into the next: the next
+// instruction's fronts start when the previous one's periods end, while its remaining backs and row-unit
+// jobs finish. Instruction B (its own period P, front F, back offset o, back B, rows per unit r) may start
+// at s >= max(ready, the previous instruction's end of occupancy) only where the datapath has no hazard
+// with what earlier instructions still have in flight (all at PE(0, 0)'s time; row i's events i later):
+//   (a) a PE issues one primitive a cycle: B's fronts [s + g P, + F) and backs [s + g P + F + o, + B) miss
+//       every earlier back still pending;
+//   (b) score entries: B's tile g (global b + g) writes entry (b + g) mod E at its first MAC, s + g P, no
+//       earlier than the last back on that entry has ended;
+//   (c) row units: B's first job on unit u, when the P V sums of row L(u) = min((u + 1) r, min(m, R)) - 1
+//       arrive (s + F + o + B - 1 + C + L(u)), no earlier than that unit's last job has ended;
+//   (d) a row unit's input buffer per row: B's row sum of row i arrives (s + F + o + add + exp + C + i)
+//       after the job that took the row's previous inputs started;
+//   (e) the running max's differences m_old - m_new per row and entry: B's tile g's row max reaches row
+//       unit i (s + g P + d + row_scalar_mul + C + i) after the job that read the entry's previous one
+//       started.
+// s is the least start satisfying all five (each rules out an interval or a prefix of starts; the search
+// moves s past the one it breaks until none is broken). With equal shapes and s at the end of occupancy
+// none binds: the tiles continue the steady state of one instruction, so a chain of equal instructions
+// costs its occupancies plus one drain. Shapes that differ can bind: e.g. a short last query block (fewer
+// rows per unit: its first job on unit 0 comes r - r' cycles earlier than a full block's would) after a
+// block whose row units set the period (c), or a head dim change that puts a new front on a pending back (a).
+// In tests/test_fused_pe.cpp's random sequences only (a) and (c) bind (127 and 43 of 170 moved starts, each
+// breaking that rule at PE level one cycle earlier); (b), (d) and (e) are the datapath's rules all the same.
+// Worked pair by hand (8 x 8, d = 16, 2 entries; 2 row units at 1 operation): a block m 8, n 20 (P 240,
+// free at 720, its units' last jobs to 786 and 790), then m 3, n 8 (P' 120; its first jobs 64 and 65 cycles
+// after its start): (c) moves its start from 720 to 725; O out at 909 (tests/test_fused_pe.cpp).
+struct FusedSchedule {
+  std::int64_t start = 0;  // cycle of its first front
+  std::int64_t free = 0;   // start + occupancy: the earliest start of the next instruction
+  std::int64_t done = 0;   // start + occupancy + drain: its last O row has left
+  FusedAttentionTiming timing;
+};
+
+class FusedChain {
+ public:
+  FusedChain(const ArrayConfig& array, const DatapathConfig& dp);
+  void reset();
+  // The next instruction, its dependencies met at cycle `ready`: placed at the least legal start (or at
+  // `start` when >= 0: the tests' way to show that one cycle earlier breaks a rule of the PE-level model).
+  // period > 0 replaces its tile period (fused_attention_timing). No allocation.
+  FusedSchedule next(const FusedAttentionDims& dims, std::int64_t ready, std::int64_t period = 0,
+                     std::int64_t start = -1);
+  // The least legal start for `dims` at or after `from`, without placing it.
+  std::int64_t earliest(const FusedAttentionDims& dims, const FusedAttentionTiming& t, std::int64_t from) const;
+  std::int64_t tiles() const { return tiles_; }  // global tiles placed so far
+
+ private:
+  ArrayConfig array_;
+  DatapathConfig dp_;
+  std::int64_t R_, C_, E_;
+  std::int64_t tiles_ = 0, free_ = 0;
+  static constexpr std::int64_t kNever = -(std::int64_t(1) << 62);
+  // Per score entry: the back of the last tile that used it [back_start, back_end).
+  std::vector<std::int64_t> back_start_, back_end_;
+  std::vector<std::int64_t> unit_free_;  // per row unit: the end of its last job
+  std::vector<std::int64_t> buf_taken_;  // per row: the start of the job that took its last inputs
+  std::vector<std::int64_t> diff_read_;  // per row and entry (i E + e): the start of the job that read it
+};
 
 }  // namespace attnsim

@@ -15,9 +15,27 @@ std::int64_t FastArray::run_gemm(const GemmDims& dims, const GemmOperands* /*ope
 }
 
 IArrayModel::FusedRun FastArray::run_fused_attention(const FusedAttentionDims& dims, const FusedOperands* /*operands*/) {
-  const FusedAttentionTiming t = fused_attention_timing(cfg_, dp_, dims);
-  wait_fs(cycles_to_fs(t.occupancy, cfg_.period_fs()));
-  return {t.occupancy, t.drain};
+  const fs_t period = cfg_.period_fs();
+  if (!fused_chain_) fused_chain_ = std::make_unique<FusedChain>(cfg_, dp_);
+  if (fused_origin_fs_ < 0) fused_origin_fs_ = now_fs();
+  const std::int64_t ready = (now_fs() - fused_origin_fs_ + period - 1) / period;
+  const FusedSchedule s = fused_chain_->next(dims, ready);
+  if (fused_count_ == fused_done_.size()) {  // grow the ring, keeping the order
+    std::vector<std::int64_t> grown(std::max<std::size_t>(8, 2 * fused_done_.size()));
+    for (std::size_t i = 0; i < fused_count_; ++i) grown[i] = fused_done_[(fused_head_ + i) % fused_done_.size()];
+    fused_done_.swap(grown);
+    fused_head_ = 0;
+  }
+  fused_done_[(fused_head_ + fused_count_++) % fused_done_.size()] = s.done;
+  wait_fs(fused_origin_fs_ + s.free * period - now_fs());
+  return {fused_origin_fs_ + s.start * period, s.timing.occupancy};
+}
+
+void FastArray::end_fused() {
+  ATTNSIM_ASSERT(fused_count_ > 0, "end_fused without a fused instruction");
+  const fs_t end = fused_origin_fs_ + fused_done_[fused_head_] * cfg_.period_fs();
+  fused_head_ = (fused_head_ + 1) % fused_done_.size(), --fused_count_;
+  if (end > now_fs()) wait_fs(end - now_fs());
 }
 
 void FastArray::begin_gemm(const GemmDims& dims, const GemmOperands* /*operands*/) {

@@ -1,4 +1,5 @@
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "common/sim_time.h"
@@ -16,6 +17,7 @@ class FastArray final : public IArrayModel {
   void end_gemm() override;
   void finish() override {}
   FusedRun run_fused_attention(const FusedAttentionDims& dims, const FusedOperands* operands) override;
+  void end_fused() override;
 
  private:
   ArrayConfig cfg_;
@@ -25,6 +27,11 @@ class FastArray final : public IArrayModel {
   // End cycles of begun, not yet ended GEMMs, in order (a ring that grows when full; a handful at most).
   std::vector<std::int64_t> ends_;
   std::size_t head_ = 0, count_ = 0;
+  // Fused instructions (FusedChain): cycle 0 at the first one's call; the done cycles not yet ended.
+  std::unique_ptr<FusedChain> fused_chain_;
+  fs_t fused_origin_fs_ = -1;
+  std::vector<std::int64_t> fused_done_;
+  std::size_t fused_head_ = 0, fused_count_ = 0;
 };
 
 }  // namespace attnsim

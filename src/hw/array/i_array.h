@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "common/sim_time.h"
 #include "config/hw_config.h"
 #include "timing/array_timing.h"
 #include "timing/fused_timing.h"
@@ -54,13 +55,20 @@ class IArrayModel {
   // After the last end_gemm: the results still inside the array leave (untimed).
   virtual void finish() = 0;
 
-  // A GEMM FusedAttention (timing/fused_timing.h) on an array whose previous instructions have ended:
-  // returns after its occupancy (simulated time advances by exactly that), with the occupancy and the
-  // drain (the cycles after it until O has left). Only the PE-level model reads and writes operands.
+  // GEMM FusedAttention instructions (timing/fused_timing.h), back to back: called from one SC_THREAD in
+  // program order, each when its dependencies are met. The array starts it at the first cycle of its clock
+  // (cycle 0 at the first call's time) at or after now that its datapath allows, while earlier ones may
+  // still be draining (FusedChain), and returns at the end of its occupancy: simulated time advances by the
+  // stall before its start plus exactly its occupancy. end_fused, from another thread, returns when the O
+  // of the oldest fused instruction not yet ended has left (at once if that time has passed). Both models
+  // start and end every instruction at the same cycles; only the PE-level model reads and writes operands
+  // (which stay valid until end_fused). Plain GEMMs do not run on the array meanwhile.
   struct FusedRun {
-    std::int64_t occupancy = 0, drain = 0;
+    fs_t start_fs = 0;           // when its first front started
+    std::int64_t occupancy = 0;  // cycles from then until the array takes the next instruction
   };
   virtual FusedRun run_fused_attention(const FusedAttentionDims& dims, const FusedOperands* operands) = 0;
+  virtual void end_fused() = 0;
 };
 
 // The datapath matters to fused attention only (DatapathConfig{}: the array cannot run it).

@@ -69,21 +69,43 @@ class PeArray final : public IArrayModel {
     if (origin_fs_ >= 0) core_.flush();
   }
 
-  // The fused datapath (FusedPeCore) is stepped to the end of the instruction at once, ahead of simulated
-  // time (the array is empty before it; after its occupancy the next instruction's fronts take the PEs,
-  // which this instruction's remaining backs and row-unit jobs leave free: timing/fused_timing.h); then the
-  // occupancy is waited.
+  // The fused datapath (FusedPeCore) has its own clock origin (the first fused instruction's call) and
+  // is stepped like a GEMM sequence: an instruction queued at cycle `ready` cannot start before the end of
+  // the previous one's occupancy, up to which run_fused_attention steps ahead of simulated time; end_fused
+  // steps the cycles that have passed, one period at a time, until the instruction's O has left.
   FusedRun run_fused_attention(const FusedAttentionDims& dims, const FusedOperands* operands) override {
     if (!fused_) throw InternalError("fused attention on a PE array whose datapath does not admit it");
-    fused_->begin(dims, operands);
-    while (!fused_->step()) {
+    if (fused_origin_fs_ < 0) fused_origin_fs_ = now_fs(), fused_->reset();
+    const std::int64_t ready = (now_fs() - fused_origin_fs_ + period_fs_ - 1) / period_fs_;
+    fused_catch_up(ready);
+    const FusedSchedule& s = fused_->schedule(fused_->enqueue(dims, operands, ready));
+    while (fused_->cycles() < s.free) fused_->step();
+    wait_fs(fused_origin_fs_ + s.free * period_fs_ - now_fs());
+    return {fused_origin_fs_ + s.start * period_fs_, s.timing.occupancy};
+  }
+
+  void end_fused() override {
+    const std::uint32_t k = fused_ended_++;
+    for (;;) {
+      const fs_t since = now_fs() - fused_origin_fs_;
+      fused_catch_up(since / period_fs_);  // cycles that have passed
+      if (fused_->done(k) >= 0) break;
+      wait_fs(period_fs_ - since % period_fs_);  // to the next edge
     }
-    const std::int64_t occupancy = fused_->free_cycle();
-    wait_fs(occupancy * period_fs_);
-    return {occupancy, fused_->cycles() - occupancy};
+    const fs_t end = fused_origin_fs_ + fused_->done(k) * period_fs_;
+    if (end > now_fs()) wait_fs(end - now_fs());
   }
 
  private:
+  void fused_catch_up(std::int64_t cycle) {
+    while (fused_->cycles() < cycle) {
+      if (fused_->idle())
+        fused_->skip_to(cycle);
+      else
+        fused_->step();
+    }
+  }
+
   // Steps (or skips, when nothing is inside the array) every cycle before `cycle`.
   void catch_up(std::int64_t cycle) {
     while (core_.cycles() < cycle) {
@@ -97,6 +119,8 @@ class PeArray final : public IArrayModel {
   fs_t period_fs_;
   PeArrayCore core_;
   std::unique_ptr<FusedPeCore> fused_;
+  fs_t fused_origin_fs_ = -1;
+  std::uint32_t fused_ended_ = 0;
   fs_t origin_fs_ = -1;
   std::uint32_t ended_ = 0;
 };
