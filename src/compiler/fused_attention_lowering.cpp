@@ -58,8 +58,10 @@ FusedAttentionEmitter::FusedAttentionEmitter(const HwConfig& hw, const FusedAtte
   for (int i = 0; i < p_.o_buffers; ++i) o_[i] = a.take(std::uint64_t(p_.bq * dh) * eb);
   std::fill(q_reader_, q_reader_ + kMaxBlockBuffers, kNoInstr);
   std::fill(o_reader_, o_reader_ + kMaxBlockBuffers, kNoInstr);
-  for (int i = 0; i < p_.k_buffers; ++i) k_[i] = a.take(std::uint64_t(n_ * dh) * eb);
-  for (int i = 0; i < p_.v_buffers; ++i) v_[i] = a.take(std::uint64_t(n_ * dh) * eb);
+  for (int i = 0; i < std::max(p_.k_buffers, p_.v_buffers); ++i) {  // k0, v0, k1, v1
+    if (i < p_.k_buffers) k_[i] = a.take(std::uint64_t(n_ * dh) * eb);
+    if (i < p_.v_buffers) v_[i] = a.take(std::uint64_t(n_ * dh) * eb);
+  }
 }
 
 std::vector<BufferInfo> FusedAttentionEmitter::buffers(std::uint32_t phase) const {
@@ -70,9 +72,10 @@ std::vector<BufferInfo> FusedAttentionEmitter::buffers(std::uint32_t phase) cons
     b.push_back({"fused.q" + std::to_string(i), {q_[i], block}, BufClass::Query, phase});
   for (int i = 0; i < p_.o_buffers; ++i)
     b.push_back({"fused.o" + std::to_string(i), {o_[i], block}, BufClass::Output, phase});
-  for (int i = 0; i < p_.k_buffers; ++i) b.push_back({"fused.k" + std::to_string(i), {k_[i], head}, BufClass::Key, phase});
-  for (int i = 0; i < p_.v_buffers; ++i)
-    b.push_back({"fused.v" + std::to_string(i), {v_[i], head}, BufClass::Value, phase});
+  for (int i = 0; i < std::max(p_.k_buffers, p_.v_buffers); ++i) {
+    if (i < p_.k_buffers) b.push_back({"fused.k" + std::to_string(i), {k_[i], head}, BufClass::Key, phase});
+    if (i < p_.v_buffers) b.push_back({"fused.v" + std::to_string(i), {v_[i], head}, BufClass::Value, phase});
+  }
   return b;
 }
 

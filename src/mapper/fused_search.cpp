@@ -61,20 +61,34 @@ std::vector<FusedAttentionPlan> fused_candidates(const HwConfig& hw, const Fused
   return out;
 }
 
-double fused_estimate(const HwConfig& hw, const FusedAttentionPlan& p, const FusedShape& s) {
-  const double bw = hw.dram.peak_bytes_per_cycle;
-  const double latency = double(hw.dram.latency_cycles);
-  const double eb = double(hw.array.operand_bytes);
-  double array = 0, drain = 0;
-  for (std::int64_t q0 = 0; q0 < s.n; q0 += p.bq) {
-    const std::int64_t rows = std::min(p.bq, s.n - q0);
+namespace {
+
+// A query block's figures for the estimate: its occupancy and drain, and its Q load or O store.
+struct BlockCost {
+  double occupancy = 0, drain = 0, xfer = 0;
+};
+
+std::vector<BlockCost> block_costs(const HwConfig& hw, std::int64_t bq, const FusedShape& s) {
+  const double bw = hw.dram.peak_bytes_per_cycle, latency = double(hw.dram.latency_cycles);
+  std::vector<BlockCost> b;
+  for (std::int64_t q0 = 0; q0 < s.n; q0 += bq) {
+    const std::int64_t rows = std::min(bq, s.n - q0);
     const std::int64_t keys = s.causal ? std::min(s.n, q0 + rows) : s.n;
     const FusedAttentionTiming t = fused_attention_timing(hw.array, hw.datapath, {rows, keys, s.dh});
-    const double xfer = double(rows * s.dh) * eb / bw + latency;
+    b.push_back({double(t.occupancy), double(t.drain), double(rows * s.dh * hw.array.operand_bytes) / bw + latency});
+  }
+  return b;
+}
+
+double estimate(const HwConfig& hw, const FusedAttentionPlan& p, const FusedShape& s, const std::vector<BlockCost>& blocks) {
+  const double bw = hw.dram.peak_bytes_per_cycle, latency = double(hw.dram.latency_cycles);
+  const double eb = double(hw.array.operand_bytes);
+  double array = 0, drain = 0;
+  for (const BlockCost& b : blocks) {
     // A block's Q slot is loaded again once its instruction has drained, its O slot once its O is stored.
-    const double occ = double(t.occupancy), busy = occ + double(t.drain) + xfer;
-    array += std::max({occ, busy / p.q_buffers, busy / p.o_buffers});
-    drain = double(t.drain);
+    const double busy = b.occupancy + b.drain + b.xfer;
+    array += std::max({b.occupancy, busy / p.q_buffers, busy / p.o_buffers});
+    drain = b.drain;
   }
   const double head_bytes = double(s.n * s.dh) * eb;
   const double dram = 4 * head_bytes / bw;
@@ -84,6 +98,12 @@ double fused_estimate(const HwConfig& hw, const FusedAttentionPlan& p, const Fus
   const double per_head = std::max(array, dram) + exposed;
   const double first = (2 * head_bytes + double(std::min(p.bq, s.n) * s.dh) * eb) / bw + latency;
   return first + double(s.instances) * per_head + drain;
+}
+
+}  // namespace
+
+double fused_estimate(const HwConfig& hw, const FusedAttentionPlan& p, const FusedShape& s) {
+  return estimate(hw, p, s, block_costs(hw, p.bq, s));
 }
 
 namespace {
@@ -181,10 +201,12 @@ FusedPick search_fused(const HwConfig& hw, const FusedShape& s, std::uint64_t ca
   // within it, and the thorough pick is never slower).
   const std::vector<std::int64_t> narrow = fused_block_choices(hw, s.n, MapperEffort::Default);
   std::vector<MapCandidate> c(plans.size());
+  std::vector<BlockCost> blocks;
   for (std::size_t i = 0; i < plans.size(); ++i) {
     const FusedAttentionPlan& p = plans[i];
+    if (i == 0 || p.bq != plans[i - 1].bq) blocks = block_costs(hw, p.bq, s);
     c[i].wide = std::find(narrow.begin(), narrow.end(), p.bq) == narrow.end() && !(fixed && fixed->tile_of("m"));
-    c[i].analytic_cycles = fused_estimate(hw, p, s);
+    c[i].analytic_cycles = estimate(hw, p, s, blocks);
     c[i].dram_bytes = std::uint64_t(4 * s.n * s.dh * hw.array.operand_bytes);
     c[i].sram_bytes = p.footprint;
     c[i].key = plan_key(p, s);
