@@ -1,7 +1,7 @@
 #pragma once
 // Vanilla attention fused in the array (the "fused" variant; FuseMax class, timing/fused_timing.h): per
 // (batch, head), K and V of the whole sequence are loaded into SRAM once, then each block of query rows
-// (the array's rows) is loaded, runs one GEMM FusedAttention instruction over every key it can see, and
+// (bq of them, below) is loaded, runs one GEMM FusedAttention instruction over every key it can see, and
 // its output rows are stored. Scores, probabilities and the running statistics never leave the array and
 // its row units, so DRAM moves the compulsory Q, K, V and O bytes only: 4 N d elements per head.
 // The schedule is a mapping (mapper/fused_search.h: the mapper picks it, `--emit mapping` prints it as kind
