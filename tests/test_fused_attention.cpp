@@ -384,8 +384,8 @@ TEST_CASE("fused attention pipelines its query blocks across heads: no drain exp
   // b instructions later, which starts (b - 1) x 544 cycles after it; the block is free after 544 + 1314
   // and its 32 KiB O store: b = 3 + ceil(1314 / 544) = 6 slots. At N = 4096 (occupancy 2176): 3 + 1 = 4.
   const HwConfig hw = load_hw_config("fusemax-cloud");
-  CHECK(plan_fused_attention(hw, 1024, 64, std::uint64_t(hw.sram.total_bytes()), "t").block_buffers == 6);
-  CHECK(plan_fused_attention(hw, 4096, 64, std::uint64_t(hw.sram.total_bytes()), "t").block_buffers == 4);
+  CHECK(plan_fused_attention(hw, 1024, 64, std::uint64_t(hw.sram.total_bytes()), "t").q_buffers == 6);
+  CHECK(plan_fused_attention(hw, 4096, 64, std::uint64_t(hw.sram.total_bytes()), "t").q_buffers == 4);
   // BERT-base layer, N = 1024, batch 4: 4 x 12 heads x 4 query blocks = 192 instructions back to back,
   // 192 x 544 = 104448 cycles, plus the last one's drain (1314) and the first one's K, V and Q loads
   // (128 + 128 + 32 KiB = 294912 B over 456.9 B/cycle = 645.5, and the DRAM latency 94): 106502 for the

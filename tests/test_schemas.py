@@ -72,6 +72,7 @@ def emitted_mappings():
     runs = [["run", "--hw", "edge", "--model", "lra-text", "--seq-len", "256", "--variant", v]
             for v in ("flash", "row_fused", "unfused", "primal", "primal_causal", "lowrank_linear", "linformer",
                       "performer", "nystromformer")]
+    runs.append(["run", "--hw", "fusemax-cloud", "--model", "lra-text", "--seq-len", "256", "--variant", "fused"])
     runs.append(["gemm", "--hw", "cloud", "--m", "512", "--k", "256", "--n", "384"])
     for args in runs:
         r = subprocess.run([ATTNSIM] + args + ["--emit", "mapping"], capture_output=True, text=True, cwd=ROOT)
@@ -122,7 +123,7 @@ for name, doc in emitted:
     check_valid("mapping", name + " --emit mapping", doc)
     kinds |= {m.get("kind") for m in doc["ops"].values()}
     counted += 1
-if not {"gemm", "cascade"} <= kinds:  # flash and row_fused are user-written kinds
+if not {"gemm", "cascade", "fused"} <= kinds:  # flash and row_fused are user-written kinds
     fail(f"the emitted mappings hold only the kinds {sorted(kinds)}")
 
 # --- Bad documents ---------------------------------------------------------------------------------
@@ -326,6 +327,21 @@ CASES = [
                                          "loops": [{"rank": "q", "tile": 64}]}], "buffers": {"E": 3}}})], None, "primal"),
     ("mapping", [("/ops/L0.attention", {"kind": "flash", "tile": {"m": 64}})],
      WORKLOAD + ": the kind must be the op's", "lowrank_linear"),
+    # tests/test_fused_mapping.cpp: attention fused in the array (run on fusemax-cloud)
+    ("mapping", [("/ops/L0.attention", {"kind": "fused", "buffers": {"Q": 9, "K": 3}})], None, "fused"),
+    ("mapping", [("/ops/L0.attention", {"kind": "fused", "units": {"P": "gpu"}})], None, "fused"),
+    ("mapping", [("/ops/L0.attention", {"kind": "fused", "resident": ["K", "Q"]})], None, "fused"),
+    ("mapping", [("/ops/L0.attention", {"kind": "fused", "causal": "no"})], None, "fused"),
+    ("mapping", [("/ops/L0.attention", {"kind": "fused", "loop_order": ["m", "n", "k"]})], None, "fused"),
+    ("mapping", [("/ops/L0.attention", {"kind": "fused", "units": {"P": "softmax"}})],
+     HARDWARE + ": the fused binding runs the softmax in the PEs", "fused"),
+    ("mapping", [("/ops/L0.attention", {"kind": "fused", "tile": {"p": 64}})],
+     HARDWARE + ": the key tile is the array's cols", "fused"),
+    ("mapping", [("/ops/L0.attention", {"kind": "fused", "resident": ["K"]})],
+     HARDWARE + ": the fused schedule keeps K and V on chip", "fused"),
+    ("mapping", [("/ops/L0.attention", {"kind": "fused", "causal": True})],
+     WORKLOAD + ": causal must be the layer's", "fused"),
+    ("mapping", [("/ops/L0.attention", {"kind": "fused"})], WORKLOAD + ": the kind must be the op's"),
     # Every other rule of the format
     ("mapping", [("/ops/L0.attention", {"kind": "flash", "loop_order": ["m", "n", "k"]})], None),
     ("mapping", [("/ops/L0.attention", {"kind": "flash", "lead_block": 1})], None),
@@ -424,7 +440,8 @@ CASES = [
 
 def attnsim_rejects(fmt, path, variant="flash"):
     """attnsim's exit status and message on the document at path, read as the format says."""
-    run = ["run", "--hw", "edge", "--model", "lra-text", "--seq-len", "512", "--emit", "mapping"]
+    run = ["run", "--hw", "fusemax-cloud" if variant == "fused" else "edge", "--model", "lra-text", "--seq-len", "512",
+           "--emit", "mapping"]
     if fmt == "mapping":
         args = run + ["--variant", variant, "--mapping", path]
     elif fmt == "cascade-mapping":  # a model whose attention is vanilla's cascade with this mapping

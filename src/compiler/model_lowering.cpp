@@ -14,6 +14,7 @@
 #include "compiler/lowrank_lowering.h"
 #include "compiler/rowwise_lowering.h"
 #include "mapper/cascade_search.h"
+#include "mapper/fused_search.h"
 
 namespace attnsim {
 
@@ -357,23 +358,23 @@ class Lowering {
     add_cascade_phases(grp, name, c, m, vanilla_plan_text(*c, m, variant), om);
   }
 
-  // Attention fused in the array (compiler/fused_attention_lowering.h): one phase, every head in turn.
+  // Attention fused in the array (compiler/fused_attention_lowering.h): one phase, every head in turn, as
+  // the mapping of kind "fused" that the mapper picks (mapper/fused_search.h) within the user's fixed fields.
   void lower_fused_group(const AttentionGroup& grp, const std::string& name) {
-    if (opt_.fixed && opt_.fixed->find(name))
-      throw UserError(opt_.fixed->where(name, "") +
-                      ": fused attention has a fixed schedule (query blocks of the array's rows, key tiles of its "
-                      "columns) and no mapping choices; remove the entry");
     const std::int64_t n = grp.seq_len, dh = grp.head_dim;
-    const FusedAttentionPlan p = plan_fused_attention(hw_, n, dh, capacity_, name);
+    FusedShape shape;
+    shape.n = n, shape.dh = dh, shape.causal = grp.causal, shape.instances = std::int64_t(grp.heads.size());
+    const FusedAttentionPlan p = search_fused(hw_, shape, capacity_, opt_, name).plan;
     std::vector<HeadBlocks> heads;
     for (const AttentionGroup::Head& h : grp.heads)
       heads.push_back({block_of(h.q), block_of(h.k), block_of(h.v), block_of(h.o)});
     Step s;
     std::ostringstream os;
     os << "fused in the array: query blocks of " << p.bq << " rows over key tiles of " << p.key_tile
-       << ", one GEMM fused_attention per block (Q K^T, online softmax in the PEs and row units, P V); K/V of "
-       << p.kv_buffers << " head(s) on chip";
-    s.info = {name, grp.layer, OpClass::QK, os.str(), 0, {}};
+       << ", one GEMM fused_attention per block (Q K^T, online softmax in the PEs and row units, P V); K/V "
+       << p.k_buffers << "/" << p.v_buffers << " head(s) on chip, Q/O " << p.q_buffers << "/" << p.o_buffers
+       << " block slots" << (grp.causal ? ", causal" : "");
+    s.info = {name, grp.layer, OpClass::QK, os.str(), 0, fused_op_mapping(p, grp.causal)};
     s.buffers = FusedAttentionEmitter(hw_, p, n, dh, 0).buffers(phase());
     const HwConfig& hw = hw_;
     const bool causal = grp.causal;

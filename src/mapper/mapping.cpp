@@ -21,6 +21,7 @@ const std::vector<KindRanks>& kinds() {
       {"flash", {"m", "p"}, false},
       {"row_fused", {"m"}, false},
       {"cascade", {}, false},
+      {"fused", {"m", "p"}, false},
   };
   return k;
 }
@@ -67,6 +68,24 @@ Json op_mapping_to_json(const OpMapping& m) {
     for (const auto& [r, v] : m.tile) tile[r] = v;
   }
   j["tile"] = tile;
+  if (m.kind == "fused") {
+    // Every field in a fixed order: the binding, the residency, the buffers, causal.
+    if (!m.units.empty()) {
+      Json u = Json::object();
+      for (const char* t : {"S", "P", "O"})
+        if (m.units.count(t)) u[t] = m.units.at(t);
+      j["units"] = u;
+    }
+    if (m.has_resident) j["resident"] = m.resident;
+    if (!m.buffers.empty()) {
+      Json b = Json::object();
+      for (const char* t : {"Q", "O", "K", "V"})
+        if (m.buffers.count(t)) b[t] = m.buffers.at(t);
+      j["buffers"] = b;
+    }
+    if (m.causal >= 0) j["causal"] = m.causal == 1;
+    return j;
+  }
   if (!m.loop_order.empty()) j["loop_order"] = m.loop_order;
   if (m.has_resident) j["resident"] = m.resident;
   if (m.lead_block > 0) j["lead_block"] = m.lead_block;
@@ -110,7 +129,7 @@ ModelMapping parse_mapping(const Json& doc, const std::string& source, SchemaRec
         continue;
       }
       OpMapping om;
-      om.kind = v.choice("kind", std::nullopt, {"gemm", "flash", "row_fused", "cascade"});
+      om.kind = v.choice("kind", std::nullopt, {"gemm", "flash", "row_fused", "cascade", "fused"});
       v.branch(om.kind, schema_when_one_of("kind", {om.kind}));
       if (om.kind == "cascade") {
         v.reject_unknown_keys({"kind", "mapping"});
@@ -122,6 +141,47 @@ ModelMapping parse_mapping(const Json& doc, const std::string& source, SchemaRec
                    cm ? *cm : Json());
         else
           om.cascade = *cm;
+        m.ops.emplace_back(it.key(), om);
+        continue;
+      }
+      if (om.kind == "fused") {
+        // Attention fused in the array (mapper/fused_search.h): names and ranges here; the binding, the
+        // key tile, the residency and causal against the layer and the hardware when compiled.
+        v.reject_unknown_keys({"kind", "tile", "units", "resident", "buffers", "causal"});
+        const JsonView tv = v.object("tile", false);
+        tv.reject_unknown_keys({"m", "p"});
+        for (const char* r : {"m", "p"})
+          if (tv.has(r) || tv.recording()) om.tile[r] = tv.integer(r, 1, 1, std::int64_t(1) << 40);
+        const JsonView uv = v.object("units", false);
+        uv.reject_unknown_keys({"S", "P", "O"});
+        for (const char* t : {"S", "P", "O"})
+          if (uv.has(t) || uv.recording()) om.units[t] = uv.choice(t, std::string("array"), {"array", "pe", "softmax", "vector"});
+        if (v.has("resident") || v.recording()) {
+          v.annotate("resident", {{"type", "array"}, {"items", {{"enum", {"K", "V"}}}}, {"uniqueItems", true}});
+          const Json& r = it.value().contains("resident") ? it.value()["resident"] : Json::array();
+          bool ok = r.is_array();
+          std::vector<std::string> names;
+          if (ok)
+            for (const Json& x : r) {
+              const bool known = x.is_string() && (x.get<std::string>() == "K" || x.get<std::string>() == "V");
+              if (!known || std::find(names.begin(), names.end(), x.get<std::string>()) != names.end()) {
+                ok = false;
+                break;
+              }
+              names.push_back(x.get<std::string>());
+            }
+          if (!ok)
+            diag.add(path + "/resident", "must be a list of distinct inputs kept whole on chip per head, \"K\" and/or \"V\"", r);
+          else
+            om.resident = names, om.has_resident = true;
+        }
+        const JsonView bv = v.object("buffers", false);
+        bv.reject_unknown_keys({"Q", "O", "K", "V"});
+        for (const char* t : {"Q", "O"})
+          if (bv.has(t) || bv.recording()) om.buffers[t] = bv.integer(t, 2, 1, 8);
+        for (const char* t : {"K", "V"})
+          if (bv.has(t) || bv.recording()) om.buffers[t] = bv.integer(t, 2, 1, 2);
+        if (v.has("causal") || v.recording()) om.causal = v.boolean("causal", false) ? 1 : 0;
         m.ops.emplace_back(it.key(), om);
         continue;
       }

@@ -11,13 +11,17 @@
 //                       "resident": ["B"]},
 //       "L0.attention": {"kind": "flash", "tile": {"m": 1024, "p": 256}},
 //       "L3.attention": {"kind": "row_fused", "tile": {"m": 128}},
-//       "L5.attention": {"kind": "cascade", "mapping": {"cascade": "vanilla", "groups": [...], ...}}
+//       "L5.attention": {"kind": "cascade", "mapping": {"cascade": "vanilla", "groups": [...], ...}},
+//       "L6.attention": {"kind": "fused", "tile": {"m": 256, "p": 256}, "units": {"S": "array", "P": "pe", "O": "array"},
+//                        "resident": ["K", "V"], "buffers": {"Q": 6, "O": 6, "K": 2, "V": 2}, "causal": false}
 //     }
 //   }
 // Kind "cascade" carries a whole cascade mapping (cascade/mapping.h, its JSON form): what the mapper
 // picks for an op lowered from a cascade (the vanilla attention variants). Its content is checked
 // against the op's cascade when the op is compiled; errors name /ops/NAME/mapping/... in the file.
 // The kinds flash and row_fused fix tile factors of such an op and leave the rest to the mapper.
+// Kind "fused" is the schedule of attention fused in the array (the fused variant; its fields in
+// mapper/fused_search.h, checked against the layer and the hardware when the op is compiled).
 // Op names are the phase names of `--emit tiles` (L<layer>.<op>); ranks are named as in the op's
 // einsum: a GEMM C[m,n] = A[m,k] B[k,n] has ranks m, k, n and loop order m,n,k, n,m,k (the C tile
 // accumulates over the inner k loop), m,k,n or n,k,m (the outer row's C tiles stay on chip over k),
@@ -36,7 +40,7 @@
 namespace attnsim {
 
 struct OpMapping {
-  std::string kind;                          // "gemm", "flash", "row_fused", "cascade"
+  std::string kind;                          // "gemm", "flash", "row_fused", "cascade", "fused"
   std::map<std::string, std::int64_t> tile;  // rank -> tile factor (elements); kind cascade: the first
                                              // group's query block m and key tile p (not in the JSON form)
   std::vector<std::string> loop_order;       // outermost first; empty: free
@@ -51,6 +55,12 @@ struct OpMapping {
   bool resident_a() const { return std::find(resident.begin(), resident.end(), "A") != resident.end(); }
   bool resident_b() const { return std::find(resident.begin(), resident.end(), "B") != resident.end(); }
   Json cascade = Json();                     // kind "cascade": the cascade mapping's JSON form
+  // Kind "fused" (mapper/fused_search.h): the unit of each step by the tensor it writes (S, P, O: array,
+  // pe), the slots of each buffer (Q, O: 1 to 8; K, V: 1 or 2), whether the layer is causal (-1: not
+  // given); "resident" above lists K and V.
+  std::map<std::string, std::string> units;
+  std::map<std::string, std::int64_t> buffers;
+  int causal = -1;
   // The tile factor of `rank`, or 0 when free.
   std::int64_t tile_of(const std::string& rank) const {
     auto it = tile.find(rank);

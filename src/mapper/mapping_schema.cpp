@@ -20,7 +20,9 @@ const char* const kMappingExample = R"({
                     "resident": ["B"], "lead_block": 2},
     "L0.attention": {"kind": "flash", "tile": {"m": 1024, "p": 256}},
     "L1.attention": {"kind": "row_fused", "tile": {"m": 128}},
-    "L2.attention": {"kind": "cascade", "mapping": {"cascade": "vanilla", "groups": [{"steps": ["S", "P", "O"]}]}}
+    "L2.attention": {"kind": "cascade", "mapping": {"cascade": "vanilla", "groups": [{"steps": ["S", "P", "O"]}]}},
+    "L3.attention": {"kind": "fused", "tile": {"m": 256, "p": 256}, "units": {"S": "array", "P": "pe", "O": "array"},
+                     "resident": ["K", "V"], "buffers": {"Q": 6, "O": 6, "K": 2, "V": 2}, "causal": false}
   }
 })";
 
@@ -85,21 +87,39 @@ std::vector<SchemaDescription> mapping_descriptions() {
       {"/ops/*/kind",
        "gemm: a GEMM C[m,n] = A[m,k] B[k,n]; flash, row_fused: tile factors of vanilla attention's flash or "
        "row-fused schedule; cascade: a whole cascade mapping (what --emit mapping prints for attention lowered "
-       "from a cascade)"},
+       "from a cascade); fused: the schedule of attention fused in the array (the fused variant, on a datapath "
+       "with in-array softmax)"},
       {"/ops/*/tile",
        "tile factors by rank, in elements: gemm m, k, n; flash m (query block) and p (key block); row_fused m "
-       "(query block)"},
+       "(query block); fused m (query rows per fused instruction) and p (keys per key tile: the array's cols)"},
       {"/ops/*/tile/m", "rows of A and C per tile (attention: query rows per block), in elements"},
       {"/ops/*/tile/k", "gemm: the reduction rank k per tile, in elements"},
       {"/ops/*/tile/n", "gemm: columns of B and C per tile, in elements"},
-      {"/ops/*/tile/p", "flash: key rows per block, in elements"},
+      {"/ops/*/tile/p", "flash: key rows per block; fused: keys per key tile, the array's cols (checked), in elements"},
+      {"/ops/*/units",
+       "fused: the in-array binding, the unit of each step of vanilla attention by the tensor it writes (S = Q K^T, "
+       "P = softmax, O = P V); checked against the datapath, not chosen"},
+      {"/ops/*/units/S", "fused: array (Q K^T accumulates in place in the PEs)"},
+      {"/ops/*/units/P",
+       "fused: pe (the scale, max, exp and row sums in each PE's score entries, the running max, sum and O rescale "
+       "in the row units of /datapath)"},
+      {"/ops/*/units/O", "fused: array (P V on the probabilities resident in the PEs)"},
+      {"/ops/*/buffers",
+       "fused: slots per buffer: Q and O blocks 1 to 8 each (the next blocks load and the previous O blocks store "
+       "while one computes), K and V 1 or 2 heads each (2: the next head's load under this head's blocks)"},
+      {"/ops/*/buffers/Q", "fused: Q block slots, 1 to 8"},
+      {"/ops/*/buffers/O", "fused: O block slots, 1 to 8"},
+      {"/ops/*/buffers/K", "fused: heads of K on chip, 1 or 2"},
+      {"/ops/*/buffers/V", "fused: heads of V on chip, 1 or 2"},
+      {"/ops/*/causal", "fused: whether the layer is causal (each query block sees its keys up to its last row); checked "
+                        "against the model, not chosen"},
       {"/ops/*/loop_order",
        "gemm: the loops outermost first, k never outermost: [m, n, k] or [n, m, k] (each C tile accumulates over "
        "the inner k), [m, k, n] or [n, k, m] (the outer row's C tiles stay on chip over k); not a choice for the "
        "other kinds"},
       {"/ops/*/resident",
-       "gemm: the operands kept on chip, A and/or B (or none: []), each read from DRAM once; not a choice for the "
-       "other kinds"},
+       "gemm: the operands kept on chip, A and/or B (or none: []), each read from DRAM once; fused: K and V, kept "
+       "whole per head on chip (required: [\"K\", \"V\"]); not a choice for the other kinds"},
       {"/ops/*/lead_block",
        "gemm: the first lead_block outer tiles (0 to 2) run as one block with k outermost, so that the inner "
        "operand's tiles each serve the whole block; not a choice for the other kinds"},

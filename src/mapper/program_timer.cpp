@@ -9,6 +9,7 @@
 
 #include "common/errors.h"
 #include "timing/array_timing.h"
+#include "timing/fused_timing.h"
 #include "timing/sram_ports.h"
 #include "timing/sram_traffic.h"
 #include "timing/unit_timing.h"
@@ -111,6 +112,7 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
   ArrayChain chain(hw_.array);
   std::int64_t array_ports_done = 0, array_busy_until = 0;
   double array_completed = 0;
+  double fused_last_done = 0;  // the last fused attention instruction's completion (its O has left)
   struct InFlight {
     SramTile a, b, c;
     double done = -1;
@@ -168,7 +170,7 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
       dep_start[u] = start;
       // A chained GEMM starts when the array's pipeline lets it (ArrayChain), which can be later than
       // its dependencies: that is its place in time, where its SRAM transfers are reserved.
-      if (chained && in.op == Opcode::Gemm) {
+      if (chained && in.op == Opcode::Gemm && !in.is_fused_attention()) {
         ArrayChain probe = chain;
         start = double(probe.next({in.m, in.k, in.n}, chained_ready(in, std::int64_t(std::ceil(start)))).start);
       }
@@ -197,6 +199,22 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
     double end = start;
     switch (in.op) {
       case Opcode::Gemm: {
+        if (in.is_fused_attention()) {
+          // Attention fused in the array (hw/accelerator.cpp, run_fused_attention): Q read once, K and V
+          // once per query fold, O written once; the array takes the next instruction after the
+          // occupancy (and the port transfers), O has left a drain later, in order.
+          const std::uint64_t folds = (std::uint64_t(in.m) + std::uint64_t(hw_.array.rows) - 1) / std::uint64_t(hw_.array.rows);
+          const std::int64_t ports_done =
+              std::max({reserve(in.a, in.a.bytes(), false, at, true), reserve(in.b, folds * in.b.bytes(), false, at, true),
+                        reserve(in.v, folds * in.v.bytes(), false, at, true), reserve(in.c, in.c.bytes(), true, at, true)});
+          const FusedAttentionTiming ft = fused_attention_timing(hw_.array, hw_.datapath, {in.m, in.n, in.k});
+          out.array_busy += ft.occupancy;
+          const double free = std::max(start + double(ft.occupancy), double(ports_done));
+          fused_last_done = std::max(fused_last_done, free + double(ft.drain));
+          end = fused_last_done;
+          unit_free[best] = free;
+          break;
+        }
         const SramTraffic t = gemm_sram_traffic(hw_.array, in);
         if (chained) {
           // Chained GEMMs (timing/array_timing.h, ArrayChain; hw/accelerator.cpp): begun in program
