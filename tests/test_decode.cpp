@@ -6,12 +6,15 @@
 #include <functional>
 #include <map>
 
+#include "cascade/cascade.h"
+#include "cascade/mapping.h"
 #include "common/errors.h"
 #include "compiler/model_lowering.h"
 #include "config/hw_config.h"
 #include "config/model_config.h"
 #include "ir/decode_graph.h"
 #include "ir/executor.h"
+#include "mapper/cascade_search.h"
 #include "mapper/mapping.h"
 #include "sim/generate.h"
 #include "support/hazards.h"
@@ -624,4 +627,44 @@ TEST_CASE("decode steps extrapolated from their first 1, 2 and 3 layers match si
   mixed.layers[4].ffn_width = 256;
   CHECK_FALSE(layers_extrapolable(mixed));
   CHECK_FALSE(layers_extrapolable(model_of({"flash", 64, 4, 4, 16, 128, 2, 24, 5, 0, 3, "rmsnorm", "gelu"})));
+}
+
+TEST_CASE("the mapper times split-K runs for decode attention and keeps the faster, deterministically",
+          "[decode][splitk][mapper]") {
+  // The GPT model's one layer at context 32K on cloud, batch 1: eight heads of one query row against
+  // 32769 keys. The mapper's pick is what it times fastest among one chain and 2 ... 16 runs of the
+  // same loops (ties to one chain); the pick is the same on a second compilation.
+  std::string source;
+  const HwConfig hw = parse_hw_config(read_hw_document("cloud", &source), source);
+  ModelOverrides ov;
+  ov.prefill = ov.seq_len = 32768;
+  ov.generate = 2;
+  ModelConfig m = load_model_config("gpt-wikitext103", ov);
+  m.layers.resize(1);
+  const DecodeStepGraph d = build_decode_step_graph(m, 32768, 32770);
+  const ModelMapping first = mapping_of(compile_model(hw, d.graph));
+  CHECK(mapping_to_json(mapping_of(compile_model(hw, d.graph))) == mapping_to_json(first));
+  const OpMapping picked = *first.find("L0.attention");
+  const Json& g0 = picked.cascade["groups"][0];
+  REQUIRE(g0["loops"].size() == 2);  // online over key tiles: the structure split-K applies to
+  const int splits = g0.value("splits", 1);
+  // Every candidate split count of these loops, timed as the mapper times them (the attention phase alone).
+  cascade::Cascade c = cascade::bind_cascade(
+      [] {
+        Json desc = cascade::vanilla_attention_json();
+        desc["ranks"]["m"] = "M";
+        return cascade::parse_cascade(desc, "vanilla");
+      }(),
+      {{"N", 32769.0}, {"M", 1.0}, {"d", 64.0}}, false);
+  const cascade::Mapping base = cascade::parse_mapping(picked.cascade, "picked", c, hw);
+  double best = -1;
+  int fastest = 1;
+  for (int n : {1, 2, 4, 8, 16}) {
+    cascade::Mapping v = base;
+    v.groups[0].splits = n;
+    if (!cascade::check_mapping(c, v, hw, std::uint64_t(hw.sram.total_bytes())).empty()) continue;
+    const double t = time_cascade_group(c, v, 0, hw, std::uint64_t(hw.sram.total_bytes()), 8);
+    if (best < 0 || t < best) best = t, fastest = n;
+  }
+  CHECK(splits == fastest);
 }
