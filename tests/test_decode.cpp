@@ -6,12 +6,16 @@
 #include <functional>
 #include <map>
 
+#include "cascade/cascade.h"
+#include "cascade/mapping.h"
 #include "common/errors.h"
 #include "compiler/model_lowering.h"
 #include "config/hw_config.h"
 #include "config/model_config.h"
 #include "ir/decode_graph.h"
 #include "ir/executor.h"
+#include "mapper/cascade_search.h"
+#include "mapper/mapping.h"
 #include "sim/generate.h"
 #include "support/hazards.h"
 #include "support/reference.h"
@@ -211,8 +215,32 @@ std::map<std::string, ref::Mat> reference_state(const Shape& s, const Reference&
 // from the same caches: in program order (executor seed 0), then in random legal orders (seeds 1 ..
 // orders - 1, executor.h); every order must give the reference's outputs and states, and the very same
 // states as program order. The next step starts from what program order left.
-void check_decode(const Shape& s, std::uint64_t orders) {
-  INFO(s.variant << " heads " << s.heads << " kv_heads " << s.kv_heads << " batch " << s.batch);
+// Split-K (cascade/mapping.h, splits): every layer's decode attention mapped as flash over key tiles of
+// `key_tile` with its key loop cut into `splits` runs (kind "cascade", as --mapping FILE gives it).
+ModelMapping split_k_mapping(std::int64_t layers, std::int64_t query_rows, std::int64_t key_tile, int splits) {
+  ModelMapping mm;
+  mm.source = "splitk.json";
+  for (std::int64_t l = 0; l < layers; ++l) {
+    OpMapping om;
+    om.kind = "cascade";
+    om.cascade = {{"cascade", "vanilla"},
+                  {"groups", Json::array({{{"steps", {"S", "P", "O"}},
+                                           {"loops", Json::array({{{"rank", "m"}, {"tile", query_rows}},
+                                                                  {{"rank", "p"}, {"tile", key_tile}}})},
+                                           {"splits", splits}}})}};
+    mm.ops.emplace_back("L" + std::to_string(l) + ".attention", om);
+  }
+  return mm;
+}
+
+std::size_t merges_in(const TileProgram& p) {
+  std::size_t n = 0;
+  for (const Instr& in : p.instrs) n += in.op == Opcode::Softmax && in.sm_op() == SmOp::Merge;
+  return n;
+}
+
+void check_decode(const Shape& s, std::uint64_t orders, int splits = 0, std::int64_t key_tile = 2) {
+  INFO(s.variant << " heads " << s.heads << " kv_heads " << s.kv_heads << " batch " << s.batch << " splits " << splits);
   const HwConfig hw = small_hw();
   const ModelConfig m = model_of(s);
   const std::int64_t B = s.batch, N = s.prefill + s.generate - 1, cap = N, D = s.d_model;
@@ -223,8 +251,13 @@ void check_decode(const Shape& s, std::uint64_t orders) {
     INFO("decode step at context " << c);
     const DecodeStepGraph d = build_decode_step_graph(m, c, cap);
     const Graph& g = d.graph;
-    const CompiledModel cm = compile_model(hw, g);
+    const ModelMapping fixed = split_k_mapping(s.layers, s.heads / s.kv_heads, key_tile, splits);
+    MapperOptions opt;
+    if (splits) opt.fixed = &fixed;
+    const CompiledModel cm = compile_model(hw, g, nullptr, opt);
     const TileProgram p = cm.program.materialise();
+    // Per layer, (b, K/V head) instance and run after the first: one Merge.
+    if (splits) CHECK(merges_in(p) == std::size_t(s.layers * s.batch * s.kv_heads * (splits - 1)));
     ref::Mat x(std::size_t(B * D)), want(std::size_t(B * D));
     for (std::int64_t b = 0; b < B; ++b)
       for (std::int64_t e = 0; e < D; ++e) {
@@ -267,6 +300,80 @@ TEST_CASE("decode steps give the whole causal sequence's outputs: vanilla with t
   check_decode({"flash", 32, 4, 4, 8, 48, 2, 5, 4, 0, 2, "layernorm", "gelu"}, kOrders);
   check_decode({"flash", 32, 4, 2, 8, 48, 2, 5, 4, 0, 2, "rmsnorm", "swiglu"}, kOrders);
   check_decode({"unfused", 32, 4, 1, 8, 48, 3, 3, 3, 0, 1, "rmsnorm", "gelu"}, kOrders);
+}
+
+TEST_CASE("decode steps with split-K give the whole causal sequence's outputs", "[decode][functional][splitk]") {
+  // Key tiles of 2 over 6 to 9 keys (prefill 5, 4 tokens): 3 runs of 1 or 2 tiles, uneven as the
+  // context grows; multi-query with 2 runs over 4 and 5 keys; one run per tile (2 runs of one tile
+  // each at the first step's 4 keys).
+  check_decode({"flash", 32, 4, 2, 8, 48, 2, 5, 4, 0, 2, "rmsnorm", "swiglu"}, kOrders, 3);
+  check_decode({"flash", 32, 4, 1, 8, 48, 3, 3, 3, 0, 1, "rmsnorm", "gelu"}, kOrders, 2);
+  check_decode({"flash", 32, 4, 4, 8, 48, 2, 3, 3, 0, 1, "layernorm", "gelu"}, kOrders, 2, 3);
+}
+
+TEST_CASE("split-K decode programs order every pair of instructions that touch the same bytes; one cache read",
+          "[decode][functional][splitk]") {
+  std::vector<HwConfig> hws = {small_hw(), small_hw(8)};
+  {
+    std::string source;
+    hws.push_back(parse_hw_config(read_hw_document("edge", &source), source));
+  }
+  struct Size {
+    std::int64_t d, h, kv, dh, f, b, layers, key_tile;
+    int splits;
+  };
+  // 101 keys (context 100): 7 key tiles of 16 in 4 runs (1 + 2 + 2 + 2), 17 of 6 in 16 runs (one run of 2).
+  for (const Size z : {Size{32, 2, 2, 16, 32, 3, 1, 16, 4}, Size{128, 4, 2, 32, 256, 8, 2, 16, 4},
+                       Size{256, 8, 1, 32, 512, 2, 1, 6, 16}}) {
+    const ModelConfig m = model_of({"flash", z.d, z.h, z.kv, z.dh, z.f, z.b, 4, 4, 0, z.layers, "rmsnorm", "swiglu"});
+    const DecodeStepGraph d = build_decode_step_graph(m, 100, 108);
+    const ModelMapping fixed = split_k_mapping(z.layers, z.h / z.kv, z.key_tile, z.splits);
+    MapperOptions opt;
+    opt.fixed = &fixed;
+    for (const HwConfig& hw : hws) {
+      if (z.splits > 4 && hw.sram.total_bytes() < 32768) continue;  // 16 accumulators of 8 x 32 fp32 do not fit 8 KiB
+      INFO("d_model " << z.d << " batch " << z.b << " splits " << z.splits << " on " << hw.source << " ("
+                      << hw.sram.total_bytes() << " B)");
+      const TileProgram p = compile_model(hw, d.graph, nullptr, opt).program.materialise();
+      CHECK(merges_in(p) == std::size_t(z.layers * z.b * z.kv * (z.splits - 1)));
+      std::string conflicts;
+      for (const std::string& c : test::unordered_conflicts(p)) conflicts += c + "\n";
+      CHECK(conflicts == "");
+      // The runs read disjoint keys: each cached K and V row once, 101 per (sequence, K/V head) per layer.
+      std::uint64_t cache_bytes = 0;
+      for (const Instr& in : p.instrs)
+        if (in.op == Opcode::Load) {
+          const std::string& name = p.tensors[in.tensor].name;
+          if (name.size() > 7 && (name.substr(name.size() - 7) == ".Kcache" || name.substr(name.size() - 7) == ".Vcache"))
+            cache_bytes += std::uint64_t(in.rows) * in.sram.cols * 2;
+        }
+      CHECK(cache_bytes == std::uint64_t(2 * z.layers * z.b * z.kv * 101 * z.dh * 2));
+    }
+  }
+}
+
+TEST_CASE("a split-K mapping round-trips through --emit mapping and --mapping byte for byte", "[decode][splitk]") {
+  const ModelConfig m = model_of({"flash", 32, 4, 2, 8, 48, 2, 40, 4, 0, 2, "rmsnorm", "swiglu"});
+  const DecodeStepGraph d = build_decode_step_graph(m, 40, 44);
+  const ModelMapping fixed = split_k_mapping(2, 2, 8, 3);
+  MapperOptions opt;
+  opt.fixed = &fixed;
+  const HwConfig hw = small_hw();
+  const std::string first = mapping_to_json(mapping_of(compile_model(hw, d.graph, nullptr, opt))).dump(2);
+  CHECK(first.find("\"splits\": 3") != std::string::npos);
+  const ModelMapping back = parse_mapping(Json::parse(first), "emitted.json");
+  opt.fixed = &back;
+  CHECK(mapping_to_json(mapping_of(compile_model(hw, d.graph, nullptr, opt))).dump(2) == first);
+  // Path-aware refusals: more runs than key tiles (41 keys in 6 tiles of 8), and no online softmax.
+  const ModelMapping many = split_k_mapping(2, 2, 8, 7);
+  opt.fixed = &many;
+  CHECK_THROWS_WITH(compile_model(hw, d.graph, nullptr, opt),
+                    Catch::Contains("splitk.json: /ops/L0.attention/mapping/groups/0/splits: 7 runs need at least as "
+                                    "many tiles of p, there are 6"));
+  ModelMapping whole = split_k_mapping(2, 2, 8, 2);  // the loop over p dropped: the score rows whole
+  whole.ops[0].second.cascade["groups"][0]["loops"].erase(1);
+  opt.fixed = &whole;
+  CHECK_THROWS_WITH(compile_model(hw, d.graph, nullptr, opt), Catch::Contains("/groups/0/splits: split-K splits the key loop"));
 }
 
 TEST_CASE("decode steps give the whole causal sequence's outputs: primal_causal's prefix sums", "[decode][functional]") {
@@ -520,4 +627,44 @@ TEST_CASE("decode steps extrapolated from their first 1, 2 and 3 layers match si
   mixed.layers[4].ffn_width = 256;
   CHECK_FALSE(layers_extrapolable(mixed));
   CHECK_FALSE(layers_extrapolable(model_of({"flash", 64, 4, 4, 16, 128, 2, 24, 5, 0, 3, "rmsnorm", "gelu"})));
+}
+
+TEST_CASE("the mapper times split-K runs for decode attention and keeps the faster, deterministically",
+          "[decode][splitk][mapper]") {
+  // The GPT model's one layer at context 32K on cloud, batch 1: eight heads of one query row against
+  // 32769 keys. The mapper's pick is what it times fastest among one chain and 2 ... 16 runs of the
+  // same loops (ties to one chain); the pick is the same on a second compilation.
+  std::string source;
+  const HwConfig hw = parse_hw_config(read_hw_document("cloud", &source), source);
+  ModelOverrides ov;
+  ov.prefill = ov.seq_len = 32768;
+  ov.generate = 2;
+  ModelConfig m = load_model_config("gpt-wikitext103", ov);
+  m.layers.resize(1);
+  const DecodeStepGraph d = build_decode_step_graph(m, 32768, 32770);
+  const ModelMapping first = mapping_of(compile_model(hw, d.graph));
+  CHECK(mapping_to_json(mapping_of(compile_model(hw, d.graph))) == mapping_to_json(first));
+  const OpMapping picked = *first.find("L0.attention");
+  const Json& g0 = picked.cascade["groups"][0];
+  REQUIRE(g0["loops"].size() == 2);  // online over key tiles: the structure split-K applies to
+  const int splits = g0.value("splits", 1);
+  // Every candidate split count of these loops, timed as the mapper times them (the attention phase alone).
+  cascade::Cascade c = cascade::bind_cascade(
+      [] {
+        Json desc = cascade::vanilla_attention_json();
+        desc["ranks"]["m"] = "M";
+        return cascade::parse_cascade(desc, "vanilla");
+      }(),
+      {{"N", 32769.0}, {"M", 1.0}, {"d", 64.0}}, false);
+  const cascade::Mapping base = cascade::parse_mapping(picked.cascade, "picked", c, hw);
+  double best = -1;
+  int fastest = 1;
+  for (int n : {1, 2, 4, 8, 16}) {
+    cascade::Mapping v = base;
+    v.groups[0].splits = n;
+    if (!cascade::check_mapping(c, v, hw, std::uint64_t(hw.sram.total_bytes())).empty()) continue;
+    const double t = time_cascade_group(c, v, 0, hw, std::uint64_t(hw.sram.total_bytes()), 8);
+    if (best < 0 || t < best) best = t, fastest = n;
+  }
+  CHECK(splits == fastest);
 }

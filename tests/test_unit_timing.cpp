@@ -402,6 +402,9 @@ TEST_CASE("softmax on a softmax unit: passes at lane and exponential throughput"
   CHECK(softmax_op_cycles(hw, sm(SmOp::Rescale, tile(0, 0), tile(16, 64), tile(16, 3, 4))) == 40);
   // Normalize c 16 x 64: 16 reciprocals 1, multiply 32: 8 + 33 = 41.
   CHECK(softmax_op_cycles(hw, sm(SmOp::Normalize, tile(16, 64), tile(16, 64), tile(16, 3, 4))) == 41);
+  // Merge of two 16-row stats tiles (split-K's combine): 16 maxima in one lane pass 1, two rounds of 16
+  // exponentials 2: 8 + 3 = 11.
+  CHECK(softmax_op_cycles(hw, sm(SmOp::Merge, tile(0, 0), tile(16, 3, 4), tile(16, 3, 4))) == 11);
   // Masked elements are streamed too.
   Instr causal = sm(SmOp::Rows, tile(32, 64), tile(32, 64));
   causal.causal = true, causal.mask_offset = -32;
@@ -485,6 +488,14 @@ TEST_CASE("vector and softmax instructions read and write their tiles once per p
   CHECK(t.a_read == 4096);
   CHECK(t.b_read == 192);
   CHECK(t.c_written == 2048);
+
+  // Merge: both 16 x 3 fp32 stats tiles (192 B) read and written.
+  t = unit_sram_traffic(sm(SmOp::Merge, tile(0, 0), tile(16, 3, 4), tile(16, 3, 4)));
+  CHECK(t.b_read == 192);
+  CHECK(t.b_written == 192);
+  CHECK(t.c_read == 192);
+  CHECK(t.c_written == 192);
+  CHECK(t.a_read == 0);
 
   // LayerNorm 4 x 64 fp16 (512 bytes), gamma and beta rows (256 bytes).
   t = unit_sram_traffic(vec(VecOp::LayerNorm, tile(4, 64), tile(4, 64), tile(2, 64)));

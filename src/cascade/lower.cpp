@@ -34,12 +34,14 @@ struct Deps {
 // The coordinates of a tile: instance and, per tensor rank, [lo, lo + len).
 struct Coords {
   int inst = -1;
+  int split = 0;  // split-K: the run a tile written in it belongs to (mapping.h, splits)
   std::int64_t lo[2] = {0, 0}, len[2] = {0, 0};
   bool operator==(const Coords& o) const {
-    return inst == o.inst && lo[0] == o.lo[0] && lo[1] == o.lo[1] && len[0] == o.len[0] && len[1] == o.len[1];
+    return inst == o.inst && split == o.split && lo[0] == o.lo[0] && lo[1] == o.lo[1] && len[0] == o.len[0] &&
+           len[1] == o.len[1];
   }
   bool contains(const Coords& o) const {
-    if (inst != o.inst) return false;
+    if (inst != o.inst || split != o.split) return false;
     for (int i = 0; i < 2; ++i)
       if (o.lo[i] < lo[i] || o.lo[i] + o.len[i] > lo[i] + len[i]) return false;
     return true;
@@ -67,12 +69,13 @@ struct BufState {
   bool used = false;
   // A resident buffer: per slot, the load of each cell (tile) of the instance it holds, kNoInstr
   // while not loaded; cells in row-major order of the tile grid (cells_across per row).
-  std::vector<std::uint32_t> cell_load[2];
+  std::vector<std::uint32_t> cell_load[kMaxSlots];
   std::int64_t cells_across = 1;
 };
 
 struct Ctx {
   int inst = 0;
+  int split = 0;  // split-K: the run of the point
   std::int64_t lo[kMaxRanks] = {}, len[kMaxRanks] = {};
 };
 
@@ -149,7 +152,29 @@ class GroupEmitter {
   struct Point {
     int inst = 0, chunk0 = 0;  // the instance and the first of its interleaved chunk
     std::int64_t idx[32] = {}, count[32] = {};
+    // Split-K: the run and the tile within it of the split loop (idx holds the tile's index over the
+    // whole rank).
+    int split = 0;
+    std::int64_t t = 0;
   };
+
+  // Split-K: run s of the split loop covers its tiles [first, first + len).
+  std::int64_t split_first(const Point& p, int s) const {
+    const std::int64_t n = p.count[nloops_ - 1];
+    return n * s / g_.map.splits;
+  }
+  std::int64_t split_len(const Point& p, int s) const { return split_first(p, s + 1) - split_first(p, s); }
+  // The next point of the split loop, runs interleaved (tile t of each run, then t + 1); false past the last.
+  bool advance_split(Point& p) const {
+    const int S = g_.map.splits;
+    for (;;) {
+      if (++p.split == S) p.split = 0, ++p.t;
+      if (p.t >= split_len(p, S - 1) && p.t >= split_len(p, 0)) return false;
+      if (p.t < split_len(p, p.split)) break;
+    }
+    p.idx[nloops_ - 1] = split_first(p, p.split) + p.t;
+    return true;
+  }
 
   std::int64_t tile_of(int depth) const { return g_.map.loops[std::size_t(depth)].tile; }
 
@@ -173,6 +198,7 @@ class GroupEmitter {
   void start(Point& p, int inst) const {
     p.inst = inst;
     p.chunk0 = inst;
+    p.split = 0, p.t = 0;
     for (int i = 0; i < nloops_; ++i) {
       p.idx[i] = 0;
       set_count(p, i);
@@ -188,7 +214,13 @@ class GroupEmitter {
     }
     p.inst = p.chunk0;
     for (int i = nloops_ - 1; i >= 0; --i) {
+      if (g_.split_step >= 0 && i == nloops_ - 1) {
+        if (advance_split(p)) return true;
+        p.split = 0, p.t = 0, p.idx[i] = 0;
+        continue;
+      }
       if (++p.idx[i] < p.count[i]) {
+        if (g_.split_step >= 0) p.split = 0, p.t = 0;
         for (int j = i + 1; j < nloops_; ++j) {
           p.idx[j] = 0;
           set_count(p, j);
@@ -204,6 +236,7 @@ class GroupEmitter {
   Ctx context(const Point& p) const {
     Ctx x;
     x.inst = p.inst;
+    x.split = p.split;
     for (std::size_t r = 0; r < c_.num_ranks(); ++r) {
       const int d = g_.loop_depth[r];
       if (d >= 0) {
@@ -306,6 +339,7 @@ class GroupEmitter {
   Coords buffer_coords(int t, const Ctx& x) const {
     Coords k;
     k.inst = written_[std::size_t(t)] ? x.inst : same_block_[std::size_t(t)][std::size_t(x.inst)];
+    k.split = written_[std::size_t(t)] ? x.split : 0;
     const auto& rs = c_.tensor(t).ranks;
     for (std::size_t i = 0; i < rs.size(); ++i) {
       const int r = rs[i];
@@ -319,6 +353,7 @@ class GroupEmitter {
   Coords access_coords(int t, const Ctx& x) const {
     Coords k;
     k.inst = x.inst;
+    k.split = written_[std::size_t(t)] ? x.split : 0;
     const auto& rs = c_.tensor(t).ranks;
     for (std::size_t i = 0; i < rs.size(); ++i) k.lo[i] = x.lo[rs[i]], k.len[i] = x.len[rs[i]];
     if (rs.size() == 1) k.lo[1] = 0, k.len[1] = 1;
@@ -479,8 +514,12 @@ class GroupEmitter {
     const Coords k = buffer_coords(t, x);
     BufState& st = bufs_[std::size_t(a.buf)];
     const int cur = st.cur[std::size_t(copy_of(a.buf, x.inst))];
-    if (cur >= 0 && st.slot[std::size_t(cur)].open && st.slot[std::size_t(cur)].at == k) {
-      a.slot = cur;
+    int open = cur >= 0 && st.slot[std::size_t(cur)].open && st.slot[std::size_t(cur)].at == k ? cur : -1;
+    if (g_.split_step >= 0 && open < 0)  // split-K: the run's accumulator, open among the other runs'
+      for (int i = 0; i < plan_of(a.buf).depth && open < 0; ++i)
+        if (st.slot[std::size_t(i)].open && st.slot[std::size_t(i)].at == k) open = i;
+    if (open >= 0) {
+      a.slot = open;
       const Slot& sl = st.slot[std::size_t(a.slot)];
       for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
     } else {
@@ -502,6 +541,7 @@ class GroupEmitter {
     const int row = c_.tensor(c_.step(softmax_step).in[0]).ranks[0];
     Coords k;
     k.inst = x.inst;
+    k.split = x.split;
     k.lo[0] = x.lo[row], k.len[0] = x.len[row], k.lo[1] = 0, k.len[1] = 3;
     if (first) {
       a.slot = take_slot(a.buf, k, d);
@@ -515,12 +555,15 @@ class GroupEmitter {
     return a;
   }
 
+  // The index in the loop over `rank`, and whether it is the last; for the split loop, within the run.
   std::int64_t loop_index(int rank) const {
     const int d = g_.loop_depth[rank];
+    if (d >= 0 && rank == g_.split_rank) return cur_point_->t;
     return d < 0 ? 0 : cur_point_->idx[d];
   }
   bool loop_last(int rank) const {
     const int d = g_.loop_depth[rank];
+    if (d >= 0 && rank == g_.split_rank) return cur_point_->t == split_len(*cur_point_, cur_point_->split) - 1;
     return d < 0 || cur_point_->idx[d] == cur_point_->count[d] - 1;
   }
 
@@ -773,11 +816,20 @@ class GroupEmitter {
   }
 
   // A complete tile: normalised when it sums an online softmax's output, stored when it goes to DRAM.
-  void finish(int s, const Ctx& x, const Access& w) {
+  void finish(int s, const Ctx& x, const Access& w, bool combined = false) {
     const int t = c_.step(s).out;
     Slot& sl = bufs_[std::size_t(w.buf)].slot[w.slot];
     sl.open = false;
     const int sm = g_.online_of[std::size_t(s)];
+    if (sm >= 0 && sm == g_.split_step && !combined) {
+      // Split-K: the run's accumulator is complete; the last run to complete combines them all.
+      split_done_[std::size_t(x.split)] = w.slot;
+      if (++splits_complete_ < g_.map.splits) return;
+      splits_complete_ = 0;
+      Ctx x0 = x;
+      x0.split = 0;
+      return finish(s, x0, combine_splits(sm, x, w.buf), true);
+    }
     const Coords k = sl.at;
     const SramTile whole = tile_in(w.buf, w.slot, k);
     if (sm >= 0) {
@@ -801,6 +853,63 @@ class GroupEmitter {
       sl.read[unit_index(Opcode::Store)] = em_.store(part, whole, {l[0], l[1], l[2], l[3]});
     }
   }
+
+  // Split-K's combine (mapping.h, splits), every run's accumulator complete: run 0 absorbs each other
+  // run r in turn: Merge(stats_0, stats_r) -> the common max and sum, alpha_0, alpha_r; Rescale both
+  // accumulators by their alpha; O_0 += O_r. Returns run 0's accumulator, which finish() normalises by
+  // stats_0 and stores. Dependencies from the slots read and written, as every step's.
+  Access combine_splits(int sm, const Ctx& x, int obuf) {
+    Ctx x0 = x;
+    x0.split = 0;
+    auto slot_deps = [&](Deps& d, const Slot& sl, bool writes) {
+      for (int u = 0; u < kUnits; ++u) {
+        d.add(u, sl.write[u]);
+        if (writes) d.add(u, sl.read[u]);
+      }
+    };
+    Access o0;
+    o0.buf = obuf;
+    o0.slot = split_done_[0];
+    Slot& so0 = bufs_[std::size_t(obuf)].slot[o0.slot];
+    o0.tile = tile_in(obuf, o0.slot, so0.at);
+    for (int r = 1; r < g_.map.splits; ++r) {
+      Ctx xr = x;
+      xr.split = r;
+      Deps d0, dr;
+      const Access s0 = stats(sm, x0, false, d0), sr = stats(sm, xr, false, dr);
+      Slot& ss0 = bufs_[std::size_t(s0.buf)].slot[s0.slot];
+      Slot& ssr = bufs_[std::size_t(sr.buf)].slot[sr.slot];
+      Slot& sor = bufs_[std::size_t(obuf)].slot[split_done_[std::size_t(r)]];
+      const SramTile or_tile = tile_in(obuf, split_done_[std::size_t(r)], sor.at);
+      em_.set_class(classes_[std::size_t(sm)]);
+      Deps dm;
+      slot_deps(dm, ss0, true), slot_deps(dm, ssr, true);
+      auto l = dm.list(Opcode::Softmax);
+      const std::uint32_t merge = em_.softmax(SmOp::Merge, {}, sr.tile, s0.tile, {l[0], l[1], l[2], l[3]});
+      ss0.write[unit_index(Opcode::Softmax)] = ssr.write[unit_index(Opcode::Softmax)] = merge;
+      ss0.read[unit_index(Opcode::Softmax)] = ssr.read[unit_index(Opcode::Softmax)] = merge;
+      for (int which = 0; which < 2; ++which) {
+        Slot& so = which ? sor : so0;
+        Deps dr2;
+        slot_deps(dr2, so, true), slot_deps(dr2, which ? ssr : ss0, false);
+        l = dr2.list(Opcode::Softmax);
+        const std::uint32_t id = em_.softmax(SmOp::Rescale, {}, which ? sr.tile : s0.tile, which ? or_tile : o0.tile,
+                                             {l[0], l[1], l[2], l[3]});
+        so.write[unit_index(Opcode::Softmax)] = so.read[unit_index(Opcode::Softmax)] = id;
+        (which ? ssr : ss0).read[unit_index(Opcode::Softmax)] = id;
+      }
+      Deps da;
+      slot_deps(da, so0, true), slot_deps(da, sor, false);
+      l = da.list(Opcode::Vector);
+      const std::uint32_t add = em_.vector(VecOp::Add, o0.tile, or_tile, o0.tile, {l[0], l[1], l[2], l[3]});
+      so0.write[unit_index(Opcode::Vector)] = so0.read[unit_index(Opcode::Vector)] = add;
+      sor.read[unit_index(Opcode::Vector)] = add;
+    }
+    return o0;
+  }
+
+  int split_done_[kMaxSplits] = {};  // split-K: per run, the slot of its complete accumulator
+  int splits_complete_ = 0;
 
   const Cascade& c_;
   const GroupPlan& g_;

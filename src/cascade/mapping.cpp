@@ -68,6 +68,56 @@ std::uint64_t BufferPlan::slot_addr(int physical) const {
   return addr[physical % depth] + std::uint64_t(physical / depth) * align64(slot_bytes());
 }
 
+namespace {
+
+// Split-K (mapping.h, splits): the group's online softmax, its key loop innermost, every step over
+// that rank, no causal mask; the accumulator and the statistics get a slot per run.
+template <class Problem>
+void check_splits(const Cascade& c, const Mapping& m, std::size_t g, GroupPlan& gpn, Problem& problem) {
+  const GroupMapping& gm = gpn.map;
+  if (gm.splits == 1) return;
+  const std::string sp = "/groups/" + std::to_string(g) + "/splits";
+  if (gm.splits < 1 || gm.splits > kMaxSplits) {
+    problem(sp, "split-K runs are 1 to " + std::to_string(kMaxSplits) + ", got " + std::to_string(gm.splits));
+    return;
+  }
+  int sm = -1, count = 0;
+  for (int s : gm.steps)
+    if (gpn.online[std::size_t(s)]) sm = s, ++count;
+  if (count != 1) {
+    problem(sp, "split-K splits the key loop of an online softmax: the group needs exactly one (looping over "
+                "its rank), it has " + std::to_string(count));
+    return;
+  }
+  const int r = c.step(sm).over, d = gpn.loop_depth[r];
+  if (d + 1 != int(gm.loops.size()))
+    problem(sp, "split-K needs the loop over " + rank_name(c, r) + " innermost");
+  if (c.causal[std::size_t(sm)])
+    problem(sp, "split-K is for a softmax without a causal mask (" + step_name(c, sm) + " is causal)");
+  for (int s : gm.steps) {
+    const std::vector<int> rs = c.step_ranks(s);
+    if (std::find(rs.begin(), rs.end(), r) == rs.end())
+      problem(sp, "split-K needs every step of the group over " + rank_name(c, r) + ", not " + step_name(c, s));
+  }
+  const std::int64_t tiles = (c.extent[std::size_t(r)] + gm.loops[std::size_t(d)].tile - 1) / gm.loops[std::size_t(d)].tile;
+  if (gm.splits > tiles)
+    problem(sp, std::to_string(gm.splits) + " runs need at least as many tiles of " + rank_name(c, r) + ", there are " +
+                    std::to_string(tiles));
+  int out = -1;
+  for (int s : gm.steps)
+    if (gpn.online_of[std::size_t(s)] == sm) out = c.step(s).out;
+  if (out < 0) return;  // reported above (the online softmax's reader)
+  if (m.tensors[std::size_t(out)].at[0] >= 0)
+    problem("/placement/" + c.tensor(out).name + "/at",
+            "split-K keeps a slot of " + c.tensor(out).name + " per run: place it by bank, or let it pack");
+  gpn.split_step = sm;
+  gpn.split_rank = r;
+  gpn.buffers[std::size_t(gpn.buffer_of[std::size_t(out)])].depth = gm.splits;
+  gpn.buffers[std::size_t(gpn.stats_buffer[std::size_t(sm)])].depth = gm.splits;
+}
+
+}  // namespace
+
 std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const HwConfig& hw, std::uint64_t capacity,
                                        CascadePlan* out) {
   std::vector<std::string> problems;
@@ -544,6 +594,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       pb.host = b1;
       pb.host_offset = std::uint64_t(hb.rows) * std::uint64_t(hb.cols) * std::uint64_t(hb.elem_bytes);
     }
+    check_splits(c, m, g, gpn, problem);
     // Placement: in tensor order, packed on 64-byte boundaries; a buffer pinned to a bank starts there.
     std::uint64_t at = 0;
     const std::uint64_t bank_bytes = std::uint64_t(hw.sram.bytes_per_bank);
@@ -701,6 +752,7 @@ Json mapping_to_json(const Cascade& c, const Mapping& m) {
       gj["resident"] = res;
     }
     if (g.interleave != 1) gj["interleave"] = g.interleave;
+    if (g.splits != 1) gj["splits"] = g.splits;
     groups.push_back(gj);
   }
   j["groups"] = groups;
@@ -764,7 +816,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
           diag.add(gp, "a group is an object", gs[g]);
           continue;
         }
-        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave"});
+        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave", "splits"});
         gv.annotate("steps", {{"type", "array"}, {"items", {{"type", "string"}}}}, /*required=*/true);
         gv.annotate("loops", {{"type", "array"}});
         gv.annotate("stream", {{"type", "object"}});
@@ -828,6 +880,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
             if (t >= 0) gm.resident.push_back(t);
           }
         }
+        gm.splits = int(gv.integer("splits", 1, 1, kMaxSplits));
         m.groups.push_back(gm);
       }
     }
@@ -935,6 +988,7 @@ std::string describe(const Cascade& c, const Mapping& m) {
     if (!gm.resident.empty()) os << " resident";
     for (int t : gm.resident) os << " " << c.tensor(t).name;
     if (gm.interleave != 1) os << " interleave " << gm.interleave;
+    if (gm.splits != 1) os << " split-K " << gm.splits;
   }
   return os.str();
 }

@@ -34,6 +34,13 @@
 //   one, else vector; map, reduce: vector; gather: load). The tile program routes SOFTMAX by the hardware, so the
 //   unit is checked, not chosen.
 // A softmax over a rank its group loops over runs in the online form; over a whole rank, row-wise.
+// - Splits, per group (split-K, as flash-decoding): the tiles of the online softmax's key loop (the
+//   group's innermost loop) cut into `splits` contiguous runs, each an independent online softmax
+//   with its own running statistics and output accumulator; the runs are walked interleaved (tile t
+//   of every run, then tile t + 1), so no run waits for another's rescale, and combined when all are
+//   complete (SmOp::Merge of the statistics, each accumulator rescaled, summed, normalised once). The
+//   accumulator and the statistics take a slot per run. Every step of the group runs over that rank;
+//   not with a causal mask; at most kMaxSplits and at most the number of key tiles.
 //
 // JSON form (--emit mapping prints it, --mapping FILE reads it; README "Cascades"):
 //   {"cascade": "vanilla",
@@ -41,7 +48,8 @@
 //                "loops": [{"rank": "m", "tile": 128}, {"rank": "p", "tile": 64}],
 //                "stream": {"p": 64},                       // optional
 //                "resident": ["K", "V"],                    // optional
-//                "interleave": 2}],                         // optional, default 1
+//                "interleave": 2,                           // optional, default 1
+//                "splits": 4}],                             // optional, split-K (below)
 //    "buffers": {"S": 2, "K": 2},                           // optional, default 2 per tensor
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte address
 //    "units": {"S": "array", "P": "softmax"}}               // optional
@@ -66,8 +74,12 @@ struct GroupMapping {
   std::vector<Loop> stream;  // rank and chunk size
   std::vector<int> resident;  // DRAM input tensors kept whole per instance, in the order given
   int interleave = 1;         // instances per pass, innermost (above)
+  int splits = 1;             // split-K runs of the online softmax's key loop (1: one serial chain)
 };
 inline constexpr int kMaxInterleave = 64;
+
+inline constexpr int kMaxSplits = 16;
+inline constexpr int kMaxSlots = kMaxSplits;  // slots a buffer may have (a split accumulator one per run)
 
 struct TensorMapping {
   int buffers = 2;                // 1 or 2
@@ -97,7 +109,7 @@ struct BufferPlan {
   std::int64_t rows = 0, cols = 0;
   int elem_bytes = 0;
   int depth = 1;
-  std::uint64_t addr[2] = {0, 0};
+  std::uint64_t addr[kMaxSlots] = {};
   // A sum of two contractions runs as one GEMM over the concatenated operands when the two first
   // operands sit side by side ([A1 | A2], row stride ld) and the two second ones one above the other
   // ([B1; B2]): the second of each pair lives inside the first's slots (host, at host_offset bytes).
@@ -139,6 +151,8 @@ struct GroupPlan {
   std::vector<char> lookahead;                // per step: issued one iteration ahead (see lower.h)
   bool hoist = false;
   int mask_step = -1;  // the causal softmax whose mask lets steps skip tiles
+  int split_step = -1;  // splits > 1: the online softmax whose key loop is split (its rank: split_rank)
+  int split_rank = -1;
   std::vector<BufferPlan> buffers;
   std::uint64_t footprint = 0;  // SRAM bytes (end of the last buffer)
 };

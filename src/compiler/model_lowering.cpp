@@ -331,6 +331,9 @@ class Lowering {
       // Row-fused exists to keep the scores off DRAM: a block so small that re-reading K and V moves
       // more than spilling them (attention_lowering.h, spilled_bytes_per_head) is dominated.
       if (variant == AttnVariant::RowFused) spec.max_dram_bytes = spilled_bytes_per_head(hw_, n, dh);
+      // A decode step's attention (one query row per head against the cache) may split its key loop
+      // into independent runs combined at the end (split-K, flash-decoding); the mapper times them.
+      if (grp.query_len) spec.splits = {2, 4, 8, 16};
       try {
         m = search_cascade(*c, hw_, capacity_, spec, opt_, name).mapping;
       } catch (const UserError&) {

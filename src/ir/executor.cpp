@@ -622,6 +622,27 @@ void Executor::softmax_op(const Instr& in) {
       scatter(ct, c);
       return;
     }
+    case SmOp::Merge: {
+      check_tile(in.b, "b", in);
+      require_shape(in, ct, "c (stats)", rows, 3);
+      require_shape(in, in.b, "b (stats)", rows, 3);
+      std::vector<float> sc = gather(ct), sb = gather(in.b);
+      for (std::uint32_t r = 0; r < rows; ++r) {
+        float* x = sc.data() + std::size_t(r) * 3;
+        float* y = sb.data() + std::size_t(r) * 3;
+        if (x[0] == kNegInf && y[0] == kNegInf) fail(in, "row " + std::to_string(r) + " merges two empty partials");
+        const float m = nan_max(x[0], y[0]);
+        const float ac = x[0] == kNegInf ? 0.f : float(std::exp(double(x[0]) - m));
+        const float ab = y[0] == kNegInf ? 0.f : float(std::exp(double(y[0]) - m));
+        x[1] = float(double(ac) * x[1] + double(ab) * y[1]);
+        x[0] = m;
+        x[2] = ac;
+        y[2] = ab;
+      }
+      scatter(in.b, sb);
+      scatter(ct, sc);
+      return;
+    }
     case SmOp::kCount:
       break;
   }

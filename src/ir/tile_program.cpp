@@ -32,7 +32,7 @@ const char* to_string(VecOp op) {
 }
 
 const char* to_string(SmOp op) {
-  static const char* const names[] = {"rows", "online_step", "rescale", "normalize"};
+  static const char* const names[] = {"rows", "online_step", "rescale", "normalize", "merge"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(SmOp::kCount));
   return std::size_t(op) < std::size_t(SmOp::kCount) ? names[std::size_t(op)] : "?";
 }

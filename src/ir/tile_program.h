@@ -91,6 +91,11 @@ enum class SmOp : std::uint8_t {
                // alpha = exp(m_old - m_new), l = alpha * l + rowsum(c), m = m_new.
   Rescale,     // c[r, :] *= b[r, 2] (alpha): the running output before the next P V
   Normalize,   // c = a / b[r, 1] (l): the final output rows
+  Merge,       // split-K's combine of two partial softmaxes (flash-decoding): c and b are the stats of two
+               // partials over disjoint keys (rows x 3 fp32 each). Per row m = max(m_c, m_b),
+               // alpha_c = exp(m_c - m), alpha_b = exp(m_b - m); c becomes (m, alpha_c l_c + alpha_b l_b,
+               // alpha_c) and b[r, 2] = alpha_b (both written): Rescale each partial output by its
+               // alpha and add them, and the sum is the running output of c's statistics.
   kCount
 };
 const char* to_string(SmOp op);

@@ -473,6 +473,7 @@ std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_
     for (const Loop& l : g.loops) k += " " + std::to_string(l.rank) + ":" + std::to_string(l.tile);
     for (const Loop& l : g.stream) k += " s" + std::to_string(l.rank) + ":" + std::to_string(l.tile);
     for (int t : g.resident) k += " r" + std::to_string(t);
+    if (g.splits != 1) k += " k" + std::to_string(g.splits);
   }
   for (const cascade::TensorMapping& t : m.tensors)
     k += " " + std::to_string(t.buffers) + "/" + std::to_string(t.bank) + "/" + std::to_string(t.at[0]) + "/" +
@@ -581,6 +582,20 @@ std::vector<RungPick> ladder_picks(const std::vector<MapCandidate>& c, std::uint
   return pick_per_rung(options);
 }
 
+// Split-K (CascadeSearchSpec::splits): the variants of Online candidate `plain` (mapping x) with its
+// key loop cut into independent runs, each legal one a candidate whose split_of is `plain`.
+template <class Add>
+void add_split_variants(const Mapping& x, int plain, Add& add, std::vector<CascadeCandidate>& out,
+                        const CascadeSearchSpec& spec, bool wide) {
+  for (int n : spec.splits) {
+    if (n <= 1) continue;
+    Mapping v = x;
+    v.groups[0].splits = n;
+    const int i = add(v, 0, wide);
+    if (i >= 0) out[std::size_t(i)].split_of = plain;
+  }
+}
+
 }  // namespace
 
 std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
@@ -646,6 +661,7 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
               plain[mask] = i;
             else if (plain[mask] >= 0)
               out[std::size_t(i)].resident_of = plain[mask];
+            if (s == CascadeStructure::Online) add_split_variants(x, i, add, out, spec, sh.wide);
           };
           put(v, 0);
           if (!hw.accumulators.present) continue;
@@ -699,6 +715,7 @@ std::string pick_key(const Cascade& c, std::uint64_t capacity, const CascadeSear
        std::to_string(spec.max_dram_bytes) + " e" + to_string(opt.effort) + " seed" + std::to_string(opt.seed) + " st";
   for (CascadeStructure st : spec.structures) k += std::to_string(int(st));
   for (const auto& [rank, tile] : spec.fixed_tiles) k += " f" + std::to_string(rank) + ":" + std::to_string(tile);
+  for (int n : spec.splits) k += " k" + std::to_string(n);
   return k;
 }
 
@@ -747,11 +764,13 @@ CascadePick search_cascade_uncached(const Cascade& c, const HwConfig& hw, std::u
     for (int g = 0; g < groups && complete; ++g) {
       std::vector<std::size_t> idx;
       std::vector<MapCandidate> mc;
-      std::vector<int> local(cands.size(), -1), resident_of;
+      std::vector<int> local(cands.size(), -1), resident_of, split_of;
       for (std::size_t i = 0; i < cands.size(); ++i)
         if (cands[i].group == g) local[i] = int(idx.size()), idx.push_back(i), mc.push_back(cands[i].est);
-      for (std::size_t i : idx)
+      for (std::size_t i : idx) {
         resident_of.push_back(cands[i].resident_of >= 0 ? local[std::size_t(cands[i].resident_of)] : -1);
+        split_of.push_back(cands[i].split_of >= 0 ? local[std::size_t(cands[i].split_of)] : -1);
+      }
       if (mc.empty()) {
         complete = false;
         break;
@@ -761,6 +780,7 @@ CascadePick search_cascade_uncached(const Cascade& c, const HwConfig& hw, std::u
       if (timed && mc[fastest].timed_cycles >= 0) {
         time_fewest_bytes_as_fast(mc, capacity, opt);
         time_resident_variants(mc, resident_of, opt);
+        time_resident_variants(mc, split_of, opt);  // split-K variants of the timed, as those
         per_rung = ladder_picks(mc, capacity);
       } else {
         per_rung.back() = {mc[fastest].analytic_cycles, mc[fastest].dram_bytes, fastest};

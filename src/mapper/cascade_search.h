@@ -65,6 +65,10 @@ struct CascadeSearchSpec {
   std::vector<std::pair<int, std::int64_t>> fixed_tiles;
   // Candidates estimated to move more DRAM bytes per instance than this are dropped (0: no limit).
   std::uint64_t max_dram_bytes = 0;
+  // Split-K counts (cascade/mapping.h, splits) tried on every Online candidate, e.g. a decode step's
+  // attention: each a variant timed whenever its one-chain candidate is (the estimate does not see the
+  // chains' overlap); the same DRAM bytes, so the faster wins by the fewest-bytes rule's cycles.
+  std::vector<int> splits;
 };
 
 // One candidate: a legal mapping within the budget and its estimate.
@@ -74,6 +78,7 @@ struct CascadeCandidate {
   int group = 0;  // the group it varies (Spilled: each group is searched alone)
   MapCandidate est;
   int resident_of = -1;  // a variant keeping inputs resident: the index of the same mapping without
+  int split_of = -1;     // a split-K variant: the index of the same mapping with one chain
 };
 
 // The structure's candidates within `capacity`, in enumeration order. For Spilled, the candidates of

@@ -32,7 +32,7 @@ const char* const kCascadeMappingExample = R"({
   "//": "a comment",
   "cascade": "vanilla",
   "groups": [{"steps": ["S", "P", "O"], "loops": [{"rank": "m", "tile": 128}], "stream": {"p": 64},
-              "resident": ["K", "V"], "interleave": 2}],
+              "resident": ["K", "V"], "interleave": 2, "splits": 2}],
   "buffers": {"K": 1, "V": 1, "S": 2},
   "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},
   "units": {"S": "array", "P": "softmax", "O": "array"}
@@ -60,6 +60,10 @@ const std::vector<SchemaDescription>& cascade_mapping_descriptions() {
        "instances (heads) per pass, walked as the innermost loop of the group, each with its own slots of the "
        "tensors the group writes, so a tile of an input the heads share is loaded once per chunk (default 1, at "
        "most 64)"},
+      {"/groups/[]/splits",
+       "split-K (flash-decoding): the tiles of the online softmax's key loop (the innermost loop) cut into this many "
+       "independent runs, each with its own running max, sum and output, combined at the end (default 1: one chain; "
+       "at most 16 and at most the key tiles)"},
       {"/buffers", "buffer slots per tensor, by tensor name (default 2 for each)"},
       {"/buffers/*",
        "slots of the tensor's buffer: 1, or 2 so that the next tile loads or computes while this one is used"},

@@ -147,6 +147,10 @@ PrimCounts softmax_prims_on_vector(SmOp op) {
     // Per row 1 / l (reciprocal); per element a * (1 / l) (mul).
     case SmOp::Normalize:
       return counts({{kMul, 1}}, {{kRecip, 1}});
+    // Per row: max(m_c, m_b) (max), the two differences (add), their exponentials (exp), the two
+    // products and their sum for l (mul, add).
+    case SmOp::Merge:
+      return counts({}, {{kMax, 1}, {kAdd, 3}, {kExp, 2}, {kMul, 2}});
     case SmOp::kCount:
       break;
   }
@@ -239,6 +243,9 @@ std::int64_t softmax_op_cycles(const HwConfig& hw, const Instr& in) {
     case SmOp::Normalize:  // per-row reciprocal, multiply pass
       cycles = ceil_div(r, X) + ceil_div(E, L);
       break;
+    case SmOp::Merge:  // per row: the max and the two exponentials
+      cycles = ceil_div(r, L) + 2 * ceil_div(r, X);
+      break;
     case SmOp::kCount:
       throw InternalError("softmax_op_cycles: not an SmOp");
   }
@@ -319,6 +326,9 @@ UnitTraffic unit_sram_traffic(const Instr& in) {
       break;
     case SmOp::Normalize:
       t.a_read = A, t.b_read = B, t.c_written = C;
+      break;
+    case SmOp::Merge:  // both stats tiles read and updated
+      t.b_read = B, t.b_written = B, t.c_read = C, t.c_written = C;
       break;
     case SmOp::kCount:
       throw InternalError("unit_sram_traffic: not an SmOp");

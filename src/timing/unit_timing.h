@@ -45,6 +45,8 @@
 //                         alpha = exp(m_old - m_new), alpha * l seeds the row sum] + ceil(E/X) [exp, row sum]
 //   Rescale:    latency + ceil(E/L) [multiply by alpha]
 //   Normalize:  latency + ceil(r/X) [1 / l] + ceil(E/L) [multiply]
+//   Merge:      latency + ceil(r/L) [m = max(m_c, m_b)] + 2 ceil(r/X) [alpha_c, alpha_b; l's products
+//                         and sum in the same lanes] (c the r x 3 stats)
 // `first` does not shorten OnlineStep (alpha = exp(-inf) = 0 goes through the pipeline like any
 // other), and masked elements cost as much as the others: the unit streams the whole tile.
 // Worked example, L = X = 32, latency 8, Rows on 32 x 64: 8 + 64 + 64 + 1 + 64 = 201.
@@ -74,6 +76,7 @@
 //   SOFTMAX OnlineStep                a read twice (max pass, exp pass); c written once; the stats
 //                                     tile b read once (not when `first`: m and l start fresh) and written once
 //   SOFTMAX Rescale                   c read and written once; the stats tile b read once
+//   SOFTMAX Merge                     both stats tiles b and c read and written once
 //   SOFTMAX Normalize                 a read once, the stats tile b once; c written once
 // A stats row (m, l, alpha) is 12 contiguous bytes, read as a whole even when one column is used.
 #include <array>

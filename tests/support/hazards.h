@@ -9,7 +9,7 @@
 // Reads and writes, byte ranges row by row (strided tiles leave their gaps alone):
 //   LOAD   reads its DRAM block, writes its SRAM tile; STORE the reverse;
 //   GEMM   reads a, b (and v, fused attention), writes c (and reads it, accumulating);
-//   VECTOR, SOFTMAX read a, b, c and write c; PrefixMean and OnlineStep also write b (the carry, the
+//   VECTOR, SOFTMAX read a, b, c and write c; PrefixMean, OnlineStep and Merge also write b (the carry, the
 //   running statistics). Reading c where an op only writes it can only add pairs that a write of c
 //   already makes conflict.
 #include <array>
@@ -64,7 +64,7 @@ inline Accesses accesses_of(const Instr& in) {
       break;
     case Opcode::Vector:
     case Opcode::Softmax: {
-      const bool writes_b = in.op == Opcode::Vector ? in.vec_op() == VecOp::PrefixMean : in.sm_op() == SmOp::OnlineStep;
+      const bool writes_b = in.op == Opcode::Vector ? in.vec_op() == VecOp::PrefixMean : (in.sm_op() == SmOp::OnlineStep || in.sm_op() == SmOp::Merge);
       add_tile(x.sram_read, in.a);
       add_tile(writes_b ? x.sram_write : x.sram_read, in.b);
       add_tile(x.sram_read, in.c);
