@@ -9,6 +9,7 @@
 #include "common/sim_time.h"
 #include "hw/dram/cycle_dram.h"
 #include "hw/dram/dram_controller.h"
+#include "hw/dram/dram_engine.h"
 #include "test_dram_support.h"
 
 using namespace attnsim;
@@ -201,34 +202,34 @@ TEST_CASE("dram: write drain between the high and low watermarks", "[dram][sched
 }
 
 TEST_CASE("dram: a full queue blocks the requester (back-pressure)", "[dram][sched]") {
-  // One shared read queue (bank_queue 0) of 4, 12 reads of one row submitted as fast as possible: the fifth
-  // request is accepted only when the first RD (at 1 + tRCD = 23) frees a slot; the queue never holds more
-  // than 4. (The presets' per-bank queues: test_dram_calibration.cpp.)
+  // One shared read queue (bank_queue 0) of 4, one transfer of 12 reads of one row (columns 0..11, adjacent
+  // addresses under RoBaRaCoCh)
+  // handed over at cycle 0: four are accepted at cycle 0, the fifth only when the first RD (at 1 + tRCD = 23)
+  // frees a slot; the queue never holds more than 4. The engine runs alone, cycle by cycle, and the accept
+  // cycle of each burst is read from the transfer's progress.
   const DramSpec s = dram_spec("ddr4-3200", {{"read_queue", 4}, {"bank_queue", 0}});
-  auto r = run_isolated([&] {
-    init_sim_time();
-    DramController ctl("dram", s);
-    ctl.record_commands(true);
-    std::vector<std::int64_t> accepted;
-    sc_core::sc_spawn([&] {
-      for (int i = 0; i < 12; ++i) {
-        ctl.submit(dram_addr(s, 0, 0, 2, i), false, nullptr);
-        accepted.push_back(ctl.current_cycle());
-      }
-    });
-    sc_core::sc_start();
-    Json out;
-    out["accepted"] = accepted;
-    out["max"] = ctl.stats().read_queue_max;
-    out["violations"] = check_command_trace(s, ctl.command_trace()).size();
-    return out.dump();
-  });
-  REQUIRE(r.exit_status == 0);
-  Json j = Json::parse(r.output);
-  CHECK(j["violations"] == 0);
-  CHECK(j["max"] == 4);
+  const std::uint64_t base = dram_addr(s, 0, 0, 2, 0);
+  for (int i = 0; i < 12; ++i) REQUIRE(dram_addr(s, 0, 0, 2, i) == base + std::uint64_t(i) * 64);
+  DramStats stats;
+  DramEngine engine(s, &stats);
+  engine.record_commands(true);
+  DramTransfer t;
+  t.next_addr = base;
+  t.end_addr = base + 12 * 64;
+  engine.add(&t, 0);
+  std::vector<std::int64_t> accepted;
+  for (std::int64_t x = 0; engine.in_flight() > 0; ++x) {
+    engine.run_until(x);
+    while (accepted.size() < std::size_t((t.next_addr - base) / 64)) accepted.push_back(x);
+    REQUIRE(x < 10000);
+  }
+  CHECK(check_command_trace(s, engine.command_trace()).empty());
+  CHECK(stats.read_queue_max == 4);
   // Four accepted at cycle 0; then one per RD: 23, 31, 39, ... (tCCD_L apart).
-  CHECK(j["accepted"] == Json({0, 0, 0, 0, 23, 31, 39, 47, 55, 63, 71, 79}));
+  CHECK(accepted == std::vector<std::int64_t>{0, 0, 0, 0, 23, 31, 39, 47, 55, 63, 71, 79});
+  // The transfer is done at its last RD's data: RD 11 at 23 + 11 x 8 = 111, done 111 + CL 22 + BL/2 4 = 137.
+  CHECK(engine.finished().size() == 1);
+  CHECK(t.last_done_cycle == 137);
 }
 
 TEST_CASE("dram: the cycle model behind IDram serves concurrent transfers", "[dram][idram]") {

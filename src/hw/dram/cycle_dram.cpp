@@ -10,14 +10,7 @@ void CycleDram::transfer(std::uint64_t addr, std::uint64_t bytes, bool is_write)
   if (bytes == 0) return;
   ++transfers_;
   (is_write ? bytes_written_ : bytes_read_) += bytes;
-  const std::uint64_t burst = std::uint64_t(controller_->spec().burst_bytes());
-  const std::uint64_t first = addr / burst * burst;
-  const std::uint64_t last = (addr + bytes - 1) / burst * burst;
-  DramCompletion completion;
-  completion.outstanding = int((last - first) / burst + 1);
-  for (std::uint64_t a = first; a <= last; a += burst) controller_->submit(a, is_write, &completion);
-  // The last burst was just submitted, so at least it is outstanding: the notification is still to come.
-  sc_core::wait(completion.done);
+  controller_->transfer(addr, bytes, is_write);
 }
 
 sc_core::sc_time CycleDram::busy_time() const {

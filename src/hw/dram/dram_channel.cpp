@@ -23,8 +23,8 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
       banks_(size_t(spec.ranks * spec.banks_per_rank())),
       groups_(size_t(spec.ranks * spec.bank_groups)),
       ranks_(size_t(spec.ranks)),
-      read_q_(size_t(spec.read_queue)),
-      write_q_(size_t(spec.write_queue)) {
+      read_q_(spec.read_queue),
+      write_q_(spec.write_queue) {
   // Refreshes of the ranks are staggered evenly over tREFI (as DRAMSim3's rank-level staggered policy).
   // Per-bank refresh: every tREFIpb, staggered likewise.
   const std::int64_t refi = spec.per_bank_refresh ? spec.t.tREFIpb : spec.t.tREFI;
@@ -128,7 +128,7 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
       {
         const int bi = int(&bk - banks_.data());
         for (int w = 0; w < 2; ++w) {
-          const DramRequest* q = w ? write_q_.data() : read_q_.data();
+          const Queue& q = w ? write_q_ : read_q_;
           const int n = w ? n_write_ : n_read_;
           int hits = 0;
           for (int i = 0; i < n; ++i) hits += q[i].bank_index == bi && q[i].loc.row == row;
@@ -277,8 +277,9 @@ void DramChannel::account_queues(std::int64_t cycle) {
   last_account_cycle_ = cycle;
 }
 
-void DramChannel::remove(DramRequest* q, int* n, int index) {
-  for (int i = index; i + 1 < *n; ++i) q[i] = q[i + 1];
+void DramChannel::remove(Queue& q, int* n, int index) {
+  q.free.push_back(q.order[size_t(index)]);
+  for (int i = index; i + 1 < *n; ++i) q.order[size_t(i)] = q.order[size_t(i + 1)];
   --*n;
 }
 
@@ -286,7 +287,11 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
   ATTNSIM_ASSERT(!queue_full(r.is_write), "enqueue into a full queue");
   if (!has_requests()) catch_up(cycle);
   account_queues(cycle);
-  DramRequest& slot = r.is_write ? write_q_[size_t(n_write_)] : read_q_[size_t(n_read_)];
+  Queue& q = r.is_write ? write_q_ : read_q_;
+  const std::uint16_t free_slot = q.free.back();
+  q.free.pop_back();
+  q.order[size_t(r.is_write ? n_write_ : n_read_)] = free_slot;
+  DramRequest& slot = q.slot[free_slot];
   slot = r;
   slot.group_index = r.loc.rank * spec_.bank_groups + r.loc.bank_group;
   slot.bank_index = slot.group_index * spec_.banks_per_group + r.loc.bank;
@@ -311,7 +316,7 @@ std::int64_t DramChannel::wake_cycle_for_last_enqueued(bool is_write) const {
   }
   if (mode != write_mode_) return 0;
   if (is_write != write_mode_) return kNever;
-  const DramRequest& q = is_write ? write_q_[size_t(n_write_ - 1)] : read_q_[size_t(n_read_ - 1)];
+  const DramRequest& q = is_write ? write_q_[n_write_ - 1] : read_q_[n_read_ - 1];
   if (ranks_[size_t(q.loc.rank)].power != Power::Awake) return 0;  // its exit may issue now: let the step decide
   if (ranks_[size_t(q.loc.rank)].refresh_pending || banks_[size_t(q.bank_index)].refresh_hold) return kNever;
   return std::max(q.ready_cycle, earliest_for(next_command(q), q));
@@ -405,7 +410,7 @@ void DramChannel::step_refresh(std::int64_t cycle, StepResult* res) {
   }
 }
 
-void DramChannel::retire(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res) {
+void DramChannel::retire(Queue& q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res) {
   DramRequest& rq = q[pick];
   const DramCommand first = DramCommand(rq.first_cmd);
   if (is_column(first))
@@ -433,7 +438,7 @@ void DramChannel::retire(DramRequest* q, int* n, int pick, DramCommand cmd, std:
 
 // The reference scheduler: a plain reading of FR-FCFS, one scan to pick and one to find the next cycle.
 // FR-FCFS's pick issued (both schedulers): the command recorded, a column command retires its request.
-void DramChannel::issue_pick(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res) {
+void DramChannel::issue_pick(Queue& q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res) {
   DramRequest& rq = q[pick];
   issue(cmd, rq.loc.rank, rq.loc.bank_group, rq.loc.bank, rq.loc.row, cycle, rq.loc.column);
   if (rq.first_cmd < 0) rq.first_cmd = std::int8_t(cmd);
@@ -482,7 +487,7 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
     //    of the same queue still hits the open row of that bank.
     if (!res.issued) {
       update_write_mode();
-      DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
+      Queue& q = write_mode_ ? write_q_ : read_q_;
       int* n = write_mode_ ? &n_write_ : &n_read_;
       int pick = -1;
       DramCommand pick_cmd = DramCommand::ACT;
@@ -507,7 +512,7 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
   const std::int64_t base = std::max(cycle, last_command_cycle_) + 1;
   std::int64_t next = std::min(next_refresh_cycle(), next_power_cycle());
   update_write_mode();
-  const DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
+  const Queue& q = write_mode_ ? write_q_ : read_q_;
   const int n = write_mode_ ? n_write_ : n_read_;
   for (int i = 0; i < n && next > base; ++i) {
     const DramRequest& rq = q[i];
@@ -551,7 +556,7 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
     if (!res.issued) step_refresh(cycle, &res);
     if (!res.issued) {
       update_write_mode();
-      DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
+      Queue& q = write_mode_ ? write_q_ : read_q_;
       int* n = write_mode_ ? &n_write_ : &n_read_;
       const int w = write_mode_ ? 1 : 0;
       const std::int64_t tFAW = spec_.t.tFAW;
@@ -606,7 +611,7 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
     if (scan_min < next) next = scan_min;
   } else {
     update_write_mode();
-    const DramRequest* q = write_mode_ ? write_q_.data() : read_q_.data();
+    const Queue& q = write_mode_ ? write_q_ : read_q_;
     const int n = write_mode_ ? n_write_ : n_read_;
     const int w = write_mode_ ? 1 : 0;
     const std::int64_t tFAW = spec_.t.tFAW;

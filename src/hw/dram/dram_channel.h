@@ -9,6 +9,7 @@
 // same rules lives in timing_checker.cpp.
 #include <array>
 #include <cstdint>
+#include <cstdint>
 #include <vector>
 
 #include "config/dram_address_mapping.h"
@@ -109,6 +110,18 @@ class DramChannel {
     int row_hits[2] = {0, 0};
     bool refresh_hold = false;  // its bank set's per-bank REF is pending: FR-FCFS leaves its requests alone
   };
+  // A queue: requests stay in their slots; `order` lists the slots oldest first, so that removing one from the
+  // middle moves a few bytes, not requests.
+  struct Queue {
+    std::vector<DramRequest> slot;
+    std::vector<std::uint16_t> order, free;
+    explicit Queue(int capacity) : slot(size_t(capacity)), order(size_t(capacity)) {
+      free.reserve(size_t(capacity));
+      for (int i = capacity - 1; i >= 0; --i) free.push_back(std::uint16_t(i));
+    }
+    DramRequest& operator[](int i) { return slot[order[size_t(i)]]; }
+    const DramRequest& operator[](int i) const { return slot[order[size_t(i)]]; }
+  };
   struct BankGroup {
     std::int64_t next_act = 0, next_rd = 0, next_wr = 0;
   };
@@ -166,8 +179,8 @@ class DramChannel {
   // Refresh (step 1 of both steps): PREA or REF for the first rank whose refresh is due and legal.
   void step_refresh(std::int64_t cycle, StepResult* res);
   // The column command of a RD/WR pick: statistics, completion, removal from its queue.
-  void retire(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
-  void issue_pick(DramRequest* q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
+  void retire(Queue& q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
+  void issue_pick(Queue& q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
   std::int64_t next_refresh_cycle() const;
   // Power policy (both steps): exits before refresh (a request or a due refresh wakes the rank), entries after
   // FR-FCFS when nothing else issued; next_power_cycle() is the earliest cycle either could issue.
@@ -184,7 +197,7 @@ class DramChannel {
   std::int64_t next_cycle_after(std::int64_t cycle);
   void update_write_mode();
   void account_queues(std::int64_t cycle);
-  void remove(DramRequest* q, int* n, int index);
+  void remove(Queue& q, int* n, int index);
 
   const DramSpec spec_;
   const int id_;
@@ -193,7 +206,7 @@ class DramChannel {
   std::vector<BankGroup> groups_;
   std::vector<Rank> ranks_;
   // Queues in arrival order (oldest first), fixed capacity.
-  std::vector<DramRequest> read_q_, write_q_;
+  Queue read_q_, write_q_;
   int n_read_ = 0, n_write_ = 0;
   bool write_mode_ = false;
   std::int64_t last_command_cycle_ = -1;

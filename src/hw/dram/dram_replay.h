@@ -3,7 +3,9 @@
 // DRAM cycle, none before its trace cycle, each waiting while its queue is full (so a full queue stalls
 // the trace, as in DRAMSim3's and Ramulator's trace drivers). The run ends when the last data beat is
 // done; statistics cover cycles [0, that cycle].
-// SystemC allows one elaboration per process: call run_replay() once per process (tests fork).
+// Runs the controller's engine (dram_engine.h) alone, without SystemC: the trace is its only requester, a
+// transfer of one request at a time, handed over at its cycle (accepted then if its queue has room, else when
+// a slot frees). Throws InternalError (the controller's watchdog) when no request completes for too long.
 #include <cstdint>
 #include <vector>
 
