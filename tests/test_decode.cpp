@@ -323,7 +323,7 @@ TEST_CASE("split-K decode programs order every pair of instructions that touch t
     int splits;
   };
   // 101 keys (context 100): 7 key tiles of 16 in 4 runs (1 + 2 + 2 + 2), 17 of 6 in 16 runs (one run of 2).
-  for (const Size z : {Size{32, 2, 2, 16, 32, 3, 1, 16, 4}, Size{128, 4, 2, 32, 256, 8, 2, 16, 4},
+  for (const Size& z : {Size{32, 2, 2, 16, 32, 3, 1, 16, 4}, Size{128, 4, 2, 32, 256, 8, 2, 16, 4},
                        Size{256, 8, 1, 32, 512, 2, 1, 6, 16}}) {
     const ModelConfig m = model_of({"flash", z.d, z.h, z.kv, z.dh, z.f, z.b, 4, 4, 0, z.layers, "rmsnorm", "swiglu"});
     const DecodeStepGraph d = build_decode_step_graph(m, 100, 108);

@@ -1,6 +1,7 @@
 #include "cascade/mapping.h"
 
 #include <algorithm>
+#include <iterator>
 #include <sstream>
 
 #include "common/errors.h"
@@ -612,7 +613,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       const std::int64_t* fixed = b.tensor >= 0 ? m.tensors[std::size_t(b.tensor)].at : nullptr;
       for (int i = 0; i < b.depth; ++i) {
         if (fixed && fixed[0] >= 0) {
-          if (fixed[i] < 0) {
+          // "at" holds an address for each of at most two slots (TensorMapping); a split-K buffer has more.
+          if (i >= int(std::size(m.tensors[std::size_t(b.tensor)].at)) || fixed[i] < 0) {
             problem("/placement/" + c.tensor(b.tensor).name + "/at", "gives no address for slot " + std::to_string(i));
             continue;
           }

@@ -58,8 +58,8 @@ struct OpMapping {
   // Kind "fused" (mapper/fused_search.h): the unit of each step by the tensor it writes (S, P, O: array,
   // pe), the slots of each buffer (Q, O: 1 to 8; K, V: 1 or 2), whether the layer is causal (-1: not
   // given); "resident" above lists K and V.
-  std::map<std::string, std::string> units;
-  std::map<std::string, std::int64_t> buffers;
+  std::map<std::string, std::string> units{};
+  std::map<std::string, std::int64_t> buffers{};
   int causal = -1;
   // The tile factor of `rank`, or 0 when free.
   std::int64_t tile_of(const std::string& rank) const {
