@@ -320,6 +320,16 @@ TEST_CASE("dram energy: whole runs price the controller's commands, or bytes for
   }
 }
 
+// A device's command and per-cycle energies against figures derived by hand, in DramCommandEnergies'
+// order: ACT, PRE, RD, WR, REF; standby active, precharged; power-down precharged, active; self-refresh.
+static void check_command_energies(const DramSpec& spec, const std::array<double, 10>& want) {
+  const DramCommandEnergies e = dram_command_energies(spec);
+  const double got[10] = {e.act, e.pre, e.rd, e.wr, e.ref, e.active_standby_pj_per_cycle,
+                          e.precharged_standby_pj_per_cycle, e.precharged_power_down_pj_per_cycle,
+                          e.active_power_down_pj_per_cycle, e.self_refresh_pj_per_cycle};
+  for (int i = 0; i < 10; ++i) CHECK(got[i] == Approx(want[std::size_t(i)]).epsilon(1e-12));
+}
+
 TEST_CASE("dram energy: LPDDR5 and GDDR6 command energies by hand", "[energy][dram]") {
   SECTION("LPDDR5-6400: two rails, tCK 0.3125 ns, one x16 channel per rank") {
     // VDD1 1.8 V: IDD0 3.5, IDD2N 2.0, IDD3N 2.25, IDD4R 2.25, IDD4W 2.25, IDD5B 10 mA;
@@ -335,17 +345,7 @@ TEST_CASE("dram energy: LPDDR5 and GDDR6 command energies by hand", "[energy][dr
     //   precharged standby 0.5625 x 2 + 0.328125 x 27 = 9.984375 pJ per cycle,
     //   precharged power-down 0.5625 x 1.2 + 0.328125 x 3 = 1.659375, active power-down
     //   0.5625 x 1.2 + 0.328125 x 9 = 3.628125, self-refresh 0.5625 x 0.3 + 0.328125 x 0.5 = 0.3328125.
-    const DramCommandEnergies e = dram_command_energies(dram_spec("lpddr5-6400"));
-    CHECK(e.act == Approx(759.375).epsilon(1e-12));
-    CHECK(e.pre == Approx(384.75).epsilon(1e-12));
-    CHECK(e.rd == Approx(643.125).epsilon(1e-12));
-    CHECK(e.wr == Approx(472.5).epsilon(1e-12));
-    CHECK(e.ref == Approx(21546.0).epsilon(1e-12));
-    CHECK(e.active_standby_pj_per_cycle == Approx(11.109375).epsilon(1e-12));
-    CHECK(e.precharged_standby_pj_per_cycle == Approx(9.984375).epsilon(1e-12));
-    CHECK(e.precharged_power_down_pj_per_cycle == Approx(1.659375).epsilon(1e-12));
-    CHECK(e.active_power_down_pj_per_cycle == Approx(3.628125).epsilon(1e-12));
-    CHECK(e.self_refresh_pj_per_cycle == Approx(0.3328125).epsilon(1e-12));
+    check_command_energies(dram_spec("lpddr5-6400"), {759.375, 384.75, 643.125, 472.5, 21546.0, 11.109375, 9.984375, 1.659375, 3.628125, 0.3328125});
   }
   SECTION("GDDR6-16000: one 1.35 V rail, tCK 0.125 ns, one x16 device-channel per rank") {
     // VDD 1.35 V: IDD0 71, IDD2N 60, IDD3N 61, IDD4R 248, IDD4W 231, IDD5B 286, IDD2P 45, IDD3P 50, IDD6 35 mA.
@@ -356,17 +356,7 @@ TEST_CASE("dram energy: LPDDR5 and GDDR6 command energies by hand", "[energy][dr
     //   standby: active 0.16875 x 61 = 10.29375, precharged 0.16875 x 60 = 10.125 pJ per cycle;
     //   power-down: active 0.16875 x 50 = 8.4375, precharged 0.16875 x 45 = 7.59375; self-refresh
     //   0.16875 x 35 = 5.90625 pJ per cycle.
-    const DramCommandEnergies e = dram_command_energies(dram_spec("gddr6-16000"));
-    CHECK(e.act == Approx(432.0).epsilon(1e-12));
-    CHECK(e.pre == Approx(237.6).epsilon(1e-12));
-    CHECK(e.rd == Approx(252.45).epsilon(1e-12));
-    CHECK(e.wr == Approx(229.5).epsilon(1e-12));
-    CHECK(e.ref == Approx(78975.0).epsilon(1e-12));
-    CHECK(e.active_standby_pj_per_cycle == Approx(10.29375).epsilon(1e-12));
-    CHECK(e.precharged_standby_pj_per_cycle == Approx(10.125).epsilon(1e-12));
-    CHECK(e.active_power_down_pj_per_cycle == Approx(8.4375).epsilon(1e-12));
-    CHECK(e.precharged_power_down_pj_per_cycle == Approx(7.59375).epsilon(1e-12));
-    CHECK(e.self_refresh_pj_per_cycle == Approx(5.90625).epsilon(1e-12));
+    check_command_energies(dram_spec("gddr6-16000"), {432.0, 237.6, 252.45, 229.5, 78975.0, 10.29375, 10.125, 7.59375, 8.4375, 5.90625});
   }
 }
 
