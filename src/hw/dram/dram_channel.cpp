@@ -29,6 +29,11 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   // Per-bank refresh: every tREFIpb, staggered likewise.
   const std::int64_t refi = spec.per_bank_refresh ? spec.t.tREFIpb : spec.t.tREFI;
   for (int r = 0; r < spec.ranks; ++r) ranks_[size_t(r)].refresh_due = refi + std::int64_t(r) * refi / spec.ranks;
+  for (auto& a : active_banks_) a.assign((banks_.size() + 63) / 64, 0);
+  for (size_t i = 0; i < banks_.size(); ++i) {
+    banks_[i].group = int(i) / spec.banks_per_group;
+    banks_[i].rank = int(i) / spec.banks_per_rank();
+  }
   const size_t power_ranks = size_t((id_ + 1) * spec.ranks);
   if (stats_->rank_power.size() < power_ranks) stats_->rank_power.resize(power_ranks);
   next_cycle_ = std::min(ranks_[0].refresh_due, next_power_cycle());
@@ -125,16 +130,7 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
       ATTNSIM_ASSERT(bk.open_row < 0, "ACT to an open bank");
       bk.open_row = row;
       if (rk.open_banks++ == 0) rk.active_since = c;
-      {
-        const int bi = int(&bk - banks_.data());
-        for (int w = 0; w < 2; ++w) {
-          const Queue& q = w ? write_q_ : read_q_;
-          const int n = w ? n_write_ : n_read_;
-          int hits = 0;
-          for (int i = 0; i < n; ++i) hits += q[i].bank_index == bi && q[i].loc.row == row;
-          bk.row_hits[w] = hits;
-        }
-      }
+      for (int w = 0; w < 2; ++w) refresh_bank_summary(int(&bk - banks_.data()), w);
       raise(bk.next_act, c + t.tRC);
       raise(bk.next_rd, c + t.tRCD);
       raise(bk.next_wr, c + t.tRCD);
@@ -152,6 +148,7 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
       if (bk.open_row >= 0 && --rk.open_banks == 0) rk.active_cycles += c - rk.active_since;
       bk.open_row = -1;
       bk.row_hits[0] = bk.row_hits[1] = 0;
+      bk.hit_head[0] = bk.hit_head[1] = -1;
       raise(bk.next_act, c + t.tRP);
       raise(rk.next_ref, c + t.tRP);
       break;
@@ -167,6 +164,7 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
           bk.open_row = -1;
           raise(bk.next_act, c + t.tRP);
           bk.row_hits[0] = bk.row_hits[1] = 0;
+          bk.hit_head[0] = bk.hit_head[1] = -1;
         }
       rk.open_banks = 0;
       raise(rk.next_ref, c + t.tRP);
@@ -277,10 +275,39 @@ void DramChannel::account_queues(std::int64_t cycle) {
   last_account_cycle_ = cycle;
 }
 
-void DramChannel::remove(Queue& q, int* n, int index) {
-  q.free.push_back(q.order[size_t(index)]);
+void DramChannel::remove(Queue& q, int* n, int s) {
+  int index = 0;
+  while (q.order[size_t(index)] != s) ++index;
+  q.free.push_back(std::uint16_t(s));
   for (int i = index; i + 1 < *n; ++i) q.order[size_t(i)] = q.order[size_t(i + 1)];
   --*n;
+  // Out of its bank's list; the bank's summary from the requests left.
+  const int w = &q == &write_q_ ? 1 : 0;
+  const int bi = q.slot[size_t(s)].bank_index;
+  Bank& bk = banks_[size_t(bi)];
+  const int prev = q.prev[size_t(s)], next = q.next[size_t(s)];
+  (prev >= 0 ? q.next[size_t(prev)] : bk.head[w]) = next;
+  (next >= 0 ? q.prev[size_t(next)] : bk.tail[w]) = prev;
+  if (--bk.count[w] == 0) active_banks_[w][size_t(bi) / 64] &= ~(std::uint64_t(1) << (bi % 64));
+  refresh_bank_summary(bi, w);
+}
+
+void DramChannel::refresh_bank_summary(int bi, int w) {
+  Bank& bk = banks_[size_t(bi)];
+  const Queue& q = w ? write_q_ : read_q_;
+  int hits = 0, hit_head = -1;
+  std::int64_t min_ready = kNever, min_ready_hit = kNever;
+  for (int s = bk.head[w]; s >= 0; s = q.next[size_t(s)]) {
+    const DramRequest& r = q.slot[size_t(s)];
+    if (r.ready_cycle < min_ready) min_ready = r.ready_cycle;
+    if (r.loc.row != bk.open_row) continue;
+    if (hits++ == 0) hit_head = s;
+    if (r.ready_cycle < min_ready_hit) min_ready_hit = r.ready_cycle;
+  }
+  bk.row_hits[w] = hits;
+  bk.hit_head[w] = hit_head;
+  bk.min_ready[w] = min_ready;
+  bk.min_ready_hit[w] = min_ready_hit;
 }
 
 void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
@@ -295,7 +322,29 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
   slot = r;
   slot.group_index = r.loc.rank * spec_.bank_groups + r.loc.bank_group;
   slot.bank_index = slot.group_index * spec_.banks_per_group + r.loc.bank;
-  if (banks_[size_t(slot.bank_index)].open_row == r.loc.row) ++banks_[size_t(slot.bank_index)].row_hits[r.is_write];
+  {  // at the tail of its bank's list
+    const int w = r.is_write ? 1 : 0, s = free_slot, bi = slot.bank_index;
+    Bank& bk = banks_[size_t(bi)];
+    q.seq[s] = q.arrivals++;
+    q.next[s] = -1;
+    q.prev[s] = bk.tail[w];
+    (bk.tail[w] >= 0 ? q.next[size_t(bk.tail[w])] : bk.head[w]) = s;
+    bk.tail[w] = s;
+    if (bk.count[w]++ == 0) {
+      bk.min_ready[w] = slot.ready_cycle;
+      active_banks_[w][size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64);
+    } else if (slot.ready_cycle < bk.min_ready[w]) {
+      bk.min_ready[w] = slot.ready_cycle;
+    }
+    if (bk.open_row == r.loc.row) {
+      if (bk.row_hits[w]++ == 0) {
+        bk.hit_head[w] = s;
+        bk.min_ready_hit[w] = slot.ready_cycle;
+      } else if (slot.ready_cycle < bk.min_ready_hit[w]) {
+        bk.min_ready_hit[w] = slot.ready_cycle;
+      }
+    }
+  }
   ++ranks_[size_t(r.loc.rank)].queued;
   if (r.is_write) {
     ++n_write_;
@@ -411,7 +460,7 @@ void DramChannel::step_refresh(std::int64_t cycle, StepResult* res) {
 }
 
 void DramChannel::retire(Queue& q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res) {
-  DramRequest& rq = q[pick];
+  DramRequest& rq = q.slot[size_t(pick)];
   const DramCommand first = DramCommand(rq.first_cmd);
   if (is_column(first))
     ++stats_->row_hits;
@@ -421,7 +470,6 @@ void DramChannel::retire(Queue& q, int* n, int pick, DramCommand cmd, std::int64
     ++stats_->row_conflicts;
   res->completed = true;
   res->request = rq;
-  --banks_[size_t(rq.bank_index)].row_hits[rq.is_write];
   --ranks_[size_t(rq.loc.rank)].queued;
   if (cmd == DramCommand::WR) {
     res->done_cycle = cycle + spec_.t.CWL + spec_.burst_cycles();
@@ -439,7 +487,7 @@ void DramChannel::retire(Queue& q, int* n, int pick, DramCommand cmd, std::int64
 // The reference scheduler: a plain reading of FR-FCFS, one scan to pick and one to find the next cycle.
 // FR-FCFS's pick issued (both schedulers): the command recorded, a column command retires its request.
 void DramChannel::issue_pick(Queue& q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res) {
-  DramRequest& rq = q[pick];
+  DramRequest& rq = q.slot[size_t(pick)];
   issue(cmd, rq.loc.rank, rq.loc.bank_group, rq.loc.bank, rq.loc.row, cycle, rq.loc.column);
   if (rq.first_cmd < 0) rq.first_cmd = std::int8_t(cmd);
   res->issued = true;
@@ -503,7 +551,7 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
         pick = i, pick_cmd = c;
         if (is_column(c)) break;
       }
-      if (pick >= 0) issue_pick(q, n, pick, pick_cmd, cycle, &res);
+      if (pick >= 0) issue_pick(q, n, q.order[size_t(pick)], pick_cmd, cycle, &res);
     }
     if (!res.issued) step_power_entry(cycle, &res);
   }
@@ -529,15 +577,19 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
   return res;
 }
 
-// The fast scheduler makes the reference's decisions with less work:
-//  - one pass over the active queue evaluates each request once: its command (hit: RD/WR; else ACT or
-//    PRE, a PRE skipped while the bank's open row still has hits queued) and the cycle it could issue,
-//    e = max(ready_cycle, earliest legal cycle of that command), with the timing lookups inlined;
-//  - the pick is the reference's: the oldest request with a column command and e <= cycle, else the
-//    oldest with an ACT/PRE and e <= cycle (e <= cycle is exactly "ready and legal now");
-//  - when nothing issues, no state changed, so the pass's minimum e is step 3's answer and the second
-//    scan of the reference is skipped (most steps of a loaded channel issue nothing: they are woken by
-//    arrivals, or a refresh or mode switch is pending). After an issue the second scan runs as before.
+// The fast scheduler makes the reference's decisions with less work. It looks at banks, not requests:
+//  - a bank's requests of one queue share their next command's class (the open row's hits: RD/WR; with no
+//    hit queued, every request needs a PRE; with the bank closed, an ACT), and every request of a class has
+//    the same earliest legal cycle (bank, group and rank timing); a request can issue at
+//    e = max(its ready_cycle, that cycle), so a bank's least e comes from the class's least ready_cycle,
+//    kept per bank (Bank::min_ready, min_ready_hit);
+//  - the reference picks the oldest request with a column command and e <= cycle, else the oldest with an
+//    ACT/PRE and e <= cycle. Per bank that is the oldest ready request of its class (the class's head, unless
+//    a younger request is ready first), so the pick is the oldest of the banks' candidates by arrival;
+//  - when nothing issues, no state changed, so the pass's least e is step 3's answer; after an issue one more
+//    pass finds it.
+// Its cost is a pass over the banks with requests instead of over the requests (128 reads queued in 16 banks
+// with DDR4's bank queues of 8).
 namespace {
 inline std::int64_t max3(std::int64_t a, std::int64_t b, std::int64_t c) {
   const std::int64_t m = a > b ? a : b;
@@ -545,10 +597,71 @@ inline std::int64_t max3(std::int64_t a, std::int64_t b, std::int64_t c) {
 }
 }  // namespace
 
+template <bool kPick>
+std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) const {
+  const Queue& q = w ? write_q_ : read_q_;
+  const std::int64_t tFAW = spec_.t.tFAW;
+  const DramCommand column = w ? DramCommand::WR : DramCommand::RD;
+  std::int64_t least = kNever;
+  int best_column = -1, best_other = -1;
+  DramCommand other_cmd = DramCommand::ACT;
+  const std::vector<std::uint64_t>& active = active_banks_[w];
+  for (size_t word = 0; word < active.size(); ++word) {
+    for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
+      const int bi = int(word * 64) + __builtin_ctzll(bits);
+      const Bank& bk = banks_[size_t(bi)];
+      if (bk.refresh_hold) continue;
+      const Rank& rk = ranks_[size_t(bk.rank)];
+      if (rank_blocked(rk)) continue;
+      const BankGroup& gp = groups_[size_t(bk.group)];
+      DramCommand c;
+      std::int64_t e, ready;
+      int first;
+      if (bk.open_row < 0) {
+        c = DramCommand::ACT;
+        e = max3(bk.next_act, gp.next_act, rk.next_act);
+        if (rk.acts >= 4) {
+          const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + tFAW;
+          if (faw > e) e = faw;
+        }
+        first = bk.head[w], ready = bk.min_ready[w];
+      } else if (bk.row_hits[w] > 0) {
+        c = column;
+        e = w ? max3(bk.next_wr, gp.next_wr, rk.next_wr) : max3(bk.next_rd, gp.next_rd, rk.next_rd);
+        first = bk.hit_head[w], ready = bk.min_ready_hit[w];
+      } else {
+        c = DramCommand::PRE;
+        e = bk.next_pre > rk.next_pre ? bk.next_pre : rk.next_pre;
+        first = bk.head[w], ready = bk.min_ready[w];
+      }
+      if (ready > e) e = ready;
+      if (e < least) least = e;
+      if (!kPick || e > cycle) continue;
+      // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle).
+      const bool is_col = c == column;
+      int s = first;
+      for (;; s = q.next[size_t(s)]) {
+        const DramRequest& r = q.slot[size_t(s)];
+        if ((!is_col || r.loc.row == bk.open_row) && r.ready_cycle <= cycle) break;
+      }
+      if (is_col) {
+        if (best_column < 0 || q.seq[size_t(s)] < q.seq[size_t(best_column)]) best_column = s;
+      } else if (best_other < 0 || q.seq[size_t(s)] < q.seq[size_t(best_other)]) {
+        best_other = s, other_cmd = c;
+      }
+    }
+  }
+  if (kPick) {
+    *pick = best_column >= 0 ? best_column : best_other;
+    *pick_cmd = best_column >= 0 ? column : other_cmd;
+  }
+  return least;
+}
+
 StepResult DramChannel::step_fast(std::int64_t cycle) {
   StepResult res;
   account_queues(cycle);
-  std::int64_t scan_min = kNever;  // min e over the active queue, valid when scanned and nothing issued
+  std::int64_t scan_min = kNever;  // least e over the active queue, valid when scanned and nothing issued
   bool scanned = false;
 
   if (cycle > last_command_cycle_) {
@@ -556,47 +669,12 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
     if (!res.issued) step_refresh(cycle, &res);
     if (!res.issued) {
       update_write_mode();
-      Queue& q = write_mode_ ? write_q_ : read_q_;
-      int* n = write_mode_ ? &n_write_ : &n_read_;
-      const int w = write_mode_ ? 1 : 0;
-      const std::int64_t tFAW = spec_.t.tFAW;
       int pick = -1;
       DramCommand pick_cmd = DramCommand::ACT;
+      scan_min = scan_banks<true>(write_mode_ ? 1 : 0, cycle, &pick, &pick_cmd);
       scanned = true;
-      for (int i = 0; i < *n; ++i) {
-        const DramRequest& rq = q[i];
-        const Rank& rk = ranks_[size_t(rq.loc.rank)];
-        if (rank_blocked(rk)) continue;
-        const Bank& bk = banks_[size_t(rq.bank_index)];
-        if (bk.refresh_hold) continue;
-        const BankGroup& gp = groups_[size_t(rq.group_index)];
-        std::int64_t e;
-        DramCommand c;
-        if (bk.open_row == rq.loc.row) {
-          c = w ? DramCommand::WR : DramCommand::RD;
-          e = w ? max3(bk.next_wr, gp.next_wr, rk.next_wr) : max3(bk.next_rd, gp.next_rd, rk.next_rd);
-        } else if (bk.open_row < 0) {
-          c = DramCommand::ACT;
-          e = max3(bk.next_act, gp.next_act, rk.next_act);
-          if (rk.acts >= 4) {
-            const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + tFAW;
-            if (faw > e) e = faw;
-          }
-        } else {
-          if (bk.row_hits[w] > 0) continue;  // PRE held back: a queued request still hits the open row
-          c = DramCommand::PRE;
-          e = bk.next_pre > rk.next_pre ? bk.next_pre : rk.next_pre;
-        }
-        if (rq.ready_cycle > e) e = rq.ready_cycle;
-        if (e < scan_min) scan_min = e;
-        if (e > cycle) continue;
-        if (is_column(c)) {
-          pick = i, pick_cmd = c;
-          break;
-        }
-        if (pick < 0) pick = i, pick_cmd = c;
-      }
-      if (pick >= 0) issue_pick(q, n, pick, pick_cmd, cycle, &res);
+      if (pick >= 0)
+        issue_pick(write_mode_ ? write_q_ : read_q_, write_mode_ ? &n_write_ : &n_read_, pick, pick_cmd, cycle, &res);
     }
     if (!res.issued) step_power_entry(cycle, &res);
   }
@@ -605,40 +683,12 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
   //    run); a power entry issued after the scan changed no queue or bank, so the scan's minimum still stands.
   const std::int64_t base = std::max(cycle, last_command_cycle_) + 1;
   std::int64_t next = std::min(next_refresh_cycle(), next_power_cycle());
-  if (scanned && (!res.issued || is_power_command(res.command.cmd))) {
-    // Nothing issued after the scan: the queues and the mode are as scanned (update_write_mode() would
-    // decide the same from the same counts), so the scan's minimum stands.
-    if (scan_min < next) next = scan_min;
-  } else {
+  if (!(scanned && (!res.issued || is_power_command(res.command.cmd)))) {
+    // Something issued after (or without) the scan: the mode as the reference decides it, and one more pass.
     update_write_mode();
-    const Queue& q = write_mode_ ? write_q_ : read_q_;
-    const int n = write_mode_ ? n_write_ : n_read_;
-    const int w = write_mode_ ? 1 : 0;
-    const std::int64_t tFAW = spec_.t.tFAW;
-    for (int i = 0; i < n && next > base; ++i) {
-      const DramRequest& rq = q[i];
-      const Rank& rk = ranks_[size_t(rq.loc.rank)];
-      if (rank_blocked(rk)) continue;
-      const Bank& bk = banks_[size_t(rq.bank_index)];
-      if (bk.refresh_hold) continue;
-      const BankGroup& gp = groups_[size_t(rq.group_index)];
-      std::int64_t e;
-      if (bk.open_row == rq.loc.row) {
-        e = w ? max3(bk.next_wr, gp.next_wr, rk.next_wr) : max3(bk.next_rd, gp.next_rd, rk.next_rd);
-      } else if (bk.open_row < 0) {
-        e = max3(bk.next_act, gp.next_act, rk.next_act);
-        if (rk.acts >= 4) {
-          const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + tFAW;
-          if (faw > e) e = faw;
-        }
-      } else {
-        if (bk.row_hits[w] > 0) continue;
-        e = bk.next_pre > rk.next_pre ? bk.next_pre : rk.next_pre;
-      }
-      if (rq.ready_cycle > e) e = rq.ready_cycle;
-      if (e < next) next = e;
-    }
+    scan_min = scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, nullptr);
   }
+  if (scan_min < next) next = scan_min;
   if (next < base) next = base;
   next_cycle_ = next;
   res.next_cycle = next;

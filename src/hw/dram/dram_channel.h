@@ -109,13 +109,30 @@ class DramChannel {
     // enqueue, ACT, PRE/PREA and completion, so FR-FCFS needs no extra pass over the queue.
     int row_hits[2] = {0, 0};
     bool refresh_hold = false;  // its bank set's per-bank REF is pending: FR-FCFS leaves its requests alone
+    // Per queue: this bank's requests oldest first (a list through Queue::next/prev), and what the fast
+    // scheduler needs of them without walking the list: the oldest request that hits the open row, and the
+    // least ready_cycle over all of them and over the hits. Kept on enqueue, removal, ACT, PRE and PREA.
+    int head[2] = {-1, -1}, tail[2] = {-1, -1}, hit_head[2] = {-1, -1};
+    int count[2] = {0, 0};
+    std::int64_t min_ready[2] = {0, 0}, min_ready_hit[2] = {0, 0};
+    int rank = 0, group = 0;  // its rank and flat bank-group index (no division in the scheduler's pass)
   };
   // A queue: requests stay in their slots; `order` lists the slots oldest first, so that removing one from the
   // middle moves a few bytes, not requests.
   struct Queue {
     std::vector<DramRequest> slot;
     std::vector<std::uint16_t> order, free;
-    explicit Queue(int capacity) : slot(size_t(capacity)), order(size_t(capacity)) {
+    // Per slot: the next and previous request of the same bank (-1: none), and the arrival number (the
+    // queue's age order, which `order` holds too).
+    std::vector<int> next, prev;
+    std::vector<std::uint64_t> seq;
+    std::uint64_t arrivals = 0;
+    explicit Queue(int capacity)
+        : slot(size_t(capacity)),
+          order(size_t(capacity)),
+          next(size_t(capacity), -1),
+          prev(size_t(capacity), -1),
+          seq(size_t(capacity), 0) {
       free.reserve(size_t(capacity));
       for (int i = capacity - 1; i >= 0; --i) free.push_back(std::uint16_t(i));
     }
@@ -198,6 +215,16 @@ class DramChannel {
   void update_write_mode();
   void account_queues(std::int64_t cycle);
   void remove(Queue& q, int* n, int index);
+  // The per-bank lists: a request joins its bank's list at the tail (enqueue) and leaves it (removal); the
+  // bank's summary of the queue is recomputed from its list (refresh_bank_summary).
+  void refresh_bank_summary(int bank_index, int w);
+  // The fast scheduler's pass over the banks with requests in queue w: each bank's candidate is the oldest of
+  // its requests in the class its state allows (the open row's hits; else all, for an ACT or a PRE), legal
+  // and ready at `cycle`. With kPick, *pick is the slot of the oldest column candidate, else of the oldest
+  // ACT/PRE candidate (-1 if none), and *pick_cmd its command. Returns the least cycle at which any request
+  // of the queue could issue its next command (kNever if none).
+  template <bool kPick>
+  std::int64_t scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) const;
 
   const DramSpec spec_;
   const int id_;
@@ -208,6 +235,7 @@ class DramChannel {
   // Queues in arrival order (oldest first), fixed capacity.
   Queue read_q_, write_q_;
   int n_read_ = 0, n_write_ = 0;
+  std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
   bool write_mode_ = false;
   std::int64_t last_command_cycle_ = -1;
   std::int64_t next_cycle_ = 0;  // from the last step: when the scheduler next has something to do
