@@ -30,6 +30,7 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   const std::int64_t refi = spec.per_bank_refresh ? spec.t.tREFIpb : spec.t.tREFI;
   for (int r = 0; r < spec.ranks; ++r) ranks_[size_t(r)].refresh_due = refi + std::int64_t(r) * refi / spec.ranks;
   for (auto& a : active_banks_) a.assign((banks_.size() + 63) / 64, 0);
+  for (auto& a : class_banks_) a.assign((banks_.size() + 63) / 64, 0);
   for (size_t i = 0; i < banks_.size(); ++i) {
     banks_[i].group = int(i) / spec.banks_per_group;
     banks_[i].rank = int(i) / spec.banks_per_rank();
@@ -597,57 +598,72 @@ inline std::int64_t max3(std::int64_t a, std::int64_t b, std::int64_t c) {
 }
 }  // namespace
 
+inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* first) const {
+  const Bank& bk = banks_[size_t(bi)];
+  if (bk.refresh_hold) return -1;
+  const Rank& rk = ranks_[size_t(bk.rank)];
+  if (rank_blocked(rk)) return -1;
+  const BankGroup& gp = groups_[size_t(bk.group)];
+  int cls;
+  std::int64_t e, ready;
+  if (bk.open_row < 0) {
+    cls = 0;
+    e = max3(bk.next_act, gp.next_act, rk.next_act);
+    if (rk.acts >= 4) {
+      const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
+      if (faw > e) e = faw;
+    }
+    *first = bk.head[w], ready = bk.min_ready[w];
+  } else if (bk.row_hits[w] > 0) {
+    cls = 2;
+    e = w ? max3(bk.next_wr, gp.next_wr, rk.next_wr) : max3(bk.next_rd, gp.next_rd, rk.next_rd);
+    *first = bk.hit_head[w], ready = bk.min_ready_hit[w];
+  } else {
+    cls = 1;
+    e = bk.next_pre > rk.next_pre ? bk.next_pre : rk.next_pre;
+    *first = bk.head[w], ready = bk.min_ready[w];
+  }
+  *e_out = ready > e ? ready : e;
+  return cls;
+}
+
 template <bool kPick>
-std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) const {
+std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) {
   const Queue& q = w ? write_q_ : read_q_;
-  const std::int64_t tFAW = spec_.t.tFAW;
   const DramCommand column = w ? DramCommand::WR : DramCommand::RD;
   std::int64_t least = kNever;
   int best_column = -1, best_other = -1;
   DramCommand other_cmd = DramCommand::ACT;
   const std::vector<std::uint64_t>& active = active_banks_[w];
+  if (kPick) {
+    for (int k = 0; k < 3; ++k) {
+      std::fill(class_banks_[k].begin(), class_banks_[k].end(), 0);
+      class_least_[k] = kNever;
+    }
+  }
   for (size_t word = 0; word < active.size(); ++word) {
     for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
       const int bi = int(word * 64) + __builtin_ctzll(bits);
-      const Bank& bk = banks_[size_t(bi)];
-      if (bk.refresh_hold) continue;
-      const Rank& rk = ranks_[size_t(bk.rank)];
-      if (rank_blocked(rk)) continue;
-      const BankGroup& gp = groups_[size_t(bk.group)];
-      DramCommand c;
-      std::int64_t e, ready;
+      std::int64_t e;
       int first;
-      if (bk.open_row < 0) {
-        c = DramCommand::ACT;
-        e = max3(bk.next_act, gp.next_act, rk.next_act);
-        if (rk.acts >= 4) {
-          const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + tFAW;
-          if (faw > e) e = faw;
-        }
-        first = bk.head[w], ready = bk.min_ready[w];
-      } else if (bk.row_hits[w] > 0) {
-        c = column;
-        e = w ? max3(bk.next_wr, gp.next_wr, rk.next_wr) : max3(bk.next_rd, gp.next_rd, rk.next_rd);
-        first = bk.hit_head[w], ready = bk.min_ready_hit[w];
-      } else {
-        c = DramCommand::PRE;
-        e = bk.next_pre > rk.next_pre ? bk.next_pre : rk.next_pre;
-        first = bk.head[w], ready = bk.min_ready[w];
-      }
-      if (ready > e) e = ready;
+      const int cls = bank_candidate(bi, w, &e, &first);
+      if (cls < 0) continue;
       if (e < least) least = e;
-      if (!kPick || e > cycle) continue;
+      if (!kPick) continue;
+      class_banks_[cls][word] |= bits & (~bits + 1);
+      if (e < class_least_[cls]) class_least_[cls] = e;
+      if (e > cycle) continue;
       // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle).
-      const bool is_col = c == column;
+      const Bank& bk = banks_[size_t(bi)];
       int s = first;
       for (;; s = q.next[size_t(s)]) {
         const DramRequest& r = q.slot[size_t(s)];
-        if ((!is_col || r.loc.row == bk.open_row) && r.ready_cycle <= cycle) break;
+        if ((cls != 2 || r.loc.row == bk.open_row) && r.ready_cycle <= cycle) break;
       }
-      if (is_col) {
+      if (cls == 2) {
         if (best_column < 0 || q.seq[size_t(s)] < q.seq[size_t(best_column)]) best_column = s;
       } else if (best_other < 0 || q.seq[size_t(s)] < q.seq[size_t(best_other)]) {
-        best_other = s, other_cmd = c;
+        best_other = s, other_cmd = cls == 0 ? DramCommand::ACT : DramCommand::PRE;
       }
     }
   }
@@ -658,11 +674,30 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   return least;
 }
 
+std::int64_t DramChannel::rescan_after_pick(int w, int bank, int cls) {
+  std::int64_t least = kNever;
+  for (int k = 0; k < 3; ++k)
+    if (k != cls && class_least_[k] < least) least = class_least_[k];
+  std::vector<std::uint64_t>& again = class_banks_[cls];
+  again[size_t(bank) / 64] |= std::uint64_t(1) << (bank % 64);
+  const std::vector<std::uint64_t>& active = active_banks_[w];
+  for (size_t word = 0; word < again.size(); ++word) {
+    for (std::uint64_t bits = again[word] & active[word]; bits != 0; bits &= bits - 1) {
+      std::int64_t e;
+      int first;
+      if (bank_candidate(int(word * 64) + __builtin_ctzll(bits), w, &e, &first) >= 0 && e < least) least = e;
+    }
+  }
+  return least;
+}
+
 StepResult DramChannel::step_fast(std::int64_t cycle) {
   StepResult res;
   account_queues(cycle);
   std::int64_t scan_min = kNever;  // least e over the active queue, valid when scanned and nothing issued
   bool scanned = false;
+  int picked_bank = -1, picked_class = 0;
+  bool picked_mode = false;
 
   if (cycle > last_command_cycle_) {
     step_power_exit(cycle, &res);
@@ -673,8 +708,13 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
       DramCommand pick_cmd = DramCommand::ACT;
       scan_min = scan_banks<true>(write_mode_ ? 1 : 0, cycle, &pick, &pick_cmd);
       scanned = true;
-      if (pick >= 0)
-        issue_pick(write_mode_ ? write_q_ : read_q_, write_mode_ ? &n_write_ : &n_read_, pick, pick_cmd, cycle, &res);
+      if (pick >= 0) {
+        Queue& q = write_mode_ ? write_q_ : read_q_;
+        picked_bank = q.slot[size_t(pick)].bank_index;
+        picked_class = is_column(pick_cmd) ? 2 : pick_cmd == DramCommand::ACT ? 0 : 1;
+        picked_mode = write_mode_;
+        issue_pick(q, write_mode_ ? &n_write_ : &n_read_, pick, pick_cmd, cycle, &res);
+      }
     }
     if (!res.issued) step_power_entry(cycle, &res);
   }
@@ -684,9 +724,12 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
   const std::int64_t base = std::max(cycle, last_command_cycle_) + 1;
   std::int64_t next = std::min(next_refresh_cycle(), next_power_cycle());
   if (!(scanned && (!res.issued || is_power_command(res.command.cmd)))) {
-    // Something issued after (or without) the scan: the mode as the reference decides it, and one more pass.
+    // Something issued after (or without) the scan: the mode as the reference decides it, then the pick's class
+    // evaluated again, or the whole queue (a refresh or power command issued, or the mode changed).
     update_write_mode();
-    scan_min = scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, nullptr);
+    scan_min = picked_bank >= 0 && write_mode_ == picked_mode
+                   ? rescan_after_pick(write_mode_ ? 1 : 0, picked_bank, picked_class)
+                   : scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, nullptr);
   }
   if (scan_min < next) next = scan_min;
   if (next < base) next = base;

@@ -223,8 +223,18 @@ class DramChannel {
   // and ready at `cycle`. With kPick, *pick is the slot of the oldest column candidate, else of the oldest
   // ACT/PRE candidate (-1 if none), and *pick_cmd its command. Returns the least cycle at which any request
   // of the queue could issue its next command (kNever if none).
+  // With kPick it also notes, per class (ACT, PRE, column), the banks it found in it and their least cycle,
+  // for rescan_after_pick.
   template <bool kPick>
-  std::int64_t scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) const;
+  std::int64_t scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd);
+  // The least cycle of queue w after the pick (a bank of class `cls`, flat index `bank`) issued and nothing else
+  // changed: a command raises only the timing its own class reads (an ACT the ACT timing of its group and rank,
+  // a PRE its bank's, a RD or WR the column timing of its group and the ranks), so the other classes' least
+  // cycles stand and only the class's banks and the picked bank are evaluated again.
+  std::int64_t rescan_after_pick(int w, int bank, int cls);
+  // A bank's next command class for queue w (0 ACT, 1 PRE, 2 column; -1 when FR-FCFS leaves it alone), the
+  // earliest cycle a request of it could issue (timing and its least ready_cycle) and the class's oldest request.
+  int bank_candidate(int bi, int w, std::int64_t* e, int* first) const;
 
   const DramSpec spec_;
   const int id_;
@@ -236,6 +246,8 @@ class DramChannel {
   Queue read_q_, write_q_;
   int n_read_ = 0, n_write_ = 0;
   std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
+  std::vector<std::uint64_t> class_banks_[3];   // the last picking pass: banks per class, a bit each
+  std::int64_t class_least_[3] = {kNever, kNever, kNever};  // and each class's least cycle
   bool write_mode_ = false;
   std::int64_t last_command_cycle_ = -1;
   std::int64_t next_cycle_ = 0;  // from the last step: when the scheduler next has something to do
