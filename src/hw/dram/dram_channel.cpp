@@ -31,6 +31,10 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   for (int r = 0; r < spec.ranks; ++r) ranks_[size_t(r)].refresh_due = refi + std::int64_t(r) * refi / spec.ranks;
   for (auto& a : active_banks_) a.assign((banks_.size() + 63) / 64, 0);
   for (auto& a : class_banks_) a.assign((banks_.size() + 63) / 64, 0);
+  dirty_.assign((banks_.size() + 63) / 64, 0);
+  cand_class_.assign(banks_.size(), -1);
+  cand_e_.assign(banks_.size(), kNever);
+  cand_first_.assign(banks_.size(), -1);
   for (size_t i = 0; i < banks_.size(); ++i) {
     banks_[i].group = int(i) / spec.banks_per_group;
     banks_[i].rank = int(i) / spec.banks_per_rank();
@@ -125,6 +129,21 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
   Rank& rk = ranks_[size_t(r)];
   last_command_cycle_ = c;
   ++stats_->commands[size_t(cmd)];
+  switch (cmd) {  // the fast scheduler's kept candidates that this command makes stale
+    case DramCommand::ACT:
+      mark_class_dirty(0);
+      break;
+    case DramCommand::PRE:
+      mark_dirty(bank_at(r, g, b).group * spec_.banks_per_group + b);
+      break;
+    case DramCommand::RD:
+    case DramCommand::WR:
+      mark_class_dirty(2);
+      break;
+    default:
+      forget_candidates();
+      break;
+  }
   switch (cmd) {
     case DramCommand::ACT: {
       Bank& bk = bank_at(r, g, b);
@@ -307,6 +326,7 @@ void DramChannel::refresh_bank_summary(int bi, int w) {
   }
   bk.row_hits[w] = hits;
   bk.hit_head[w] = hit_head;
+  mark_dirty(bi);
   bk.min_ready[w] = min_ready;
   bk.min_ready_hit[w] = min_ready_hit;
 }
@@ -331,6 +351,7 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
     q.prev[s] = bk.tail[w];
     (bk.tail[w] >= 0 ? q.next[size_t(bk.tail[w])] : bk.head[w]) = s;
     bk.tail[w] = s;
+    mark_dirty(bi);
     if (bk.count[w]++ == 0) {
       bk.min_ready[w] = slot.ready_cycle;
       active_banks_[w][size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64);
@@ -418,6 +439,7 @@ void DramChannel::step_refresh_per_bank(int r, std::int64_t cycle, StepResult* r
   Rank& rk = ranks_[size_t(r)];
   if (!rk.pb_pending && cycle >= rk.refresh_due) {
     rk.pb_pending = true;
+    forget_candidates();
     for (int k = 0; k < spec_.banks_per_refresh; ++k) banks_[size_t(pb_bank(r, rk.pb_set, k))].refresh_hold = true;
   }
   if (!rk.pb_pending) return;
@@ -431,6 +453,7 @@ void DramChannel::step_refresh_per_bank(int r, std::int64_t cycle, StepResult* r
   res->command = CommandRecord{cycle, c, id_, r, g, b, -1, -1};
   if (c != DramCommand::REFPB) return;
   for (int k = 0; k < spec_.banks_per_refresh; ++k) banks_[size_t(pb_bank(r, rk.pb_set, k))].refresh_hold = false;
+  forget_candidates();
   rk.pb_set = (rk.pb_set + 1) % spec_.refresh_sets();
   rk.refresh_due += spec_.t.tREFIpb;
   rk.pb_pending = false;
@@ -445,7 +468,10 @@ void DramChannel::step_refresh(std::int64_t cycle, StepResult* res) {
       step_refresh_per_bank(r, cycle, res);
       continue;
     }
-    if (!rk.refresh_pending && cycle >= rk.refresh_due) rk.refresh_pending = true;
+    if (!rk.refresh_pending && cycle >= rk.refresh_due) {
+      rk.refresh_pending = true;
+      forget_candidates();
+    }
     if (!rk.refresh_pending) continue;
     const DramCommand c = rk.open_banks > 0 ? DramCommand::PREA : DramCommand::REF;
     if (earliest(c, r, 0, 0) <= cycle) {
@@ -630,35 +656,48 @@ inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* 
 template <bool kPick>
 std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) {
   const Queue& q = w ? write_q_ : read_q_;
+  const std::vector<std::uint64_t>& active = active_banks_[w];
+  const size_t words = active.size();
+  // Candidates of the banks that changed (all of them when none are kept for this queue).
+  const bool all = cand_queue_ != w;
+  cand_queue_ = w;
+  for (size_t word = 0; word < words; ++word) {
+    std::uint64_t bits = active[word];
+    if (!all) bits &= dirty_[word];
+    dirty_[word] = 0;
+    for (; bits != 0; bits &= bits - 1) {
+      const std::uint64_t bit = bits & (~bits + 1);
+      const int bi = int(word * 64) + __builtin_ctzll(bits);
+      const int old = cand_class_[size_t(bi)];
+      if (old >= 0) class_banks_[old][word] &= ~bit;
+      std::int64_t e = kNever;
+      int first = -1;
+      const int cls = bank_candidate(bi, w, &e, &first);
+      cand_class_[size_t(bi)] = std::int8_t(cls);
+      cand_e_[size_t(bi)] = e;
+      cand_first_[size_t(bi)] = first;
+      if (cls >= 0) class_banks_[cls][word] |= bit;
+    }
+  }
+  // The least cycle, and the pick among the candidates ready now.
   const DramCommand column = w ? DramCommand::WR : DramCommand::RD;
   std::int64_t least = kNever;
   int best_column = -1, best_other = -1;
   DramCommand other_cmd = DramCommand::ACT;
-  const std::vector<std::uint64_t>& active = active_banks_[w];
-  if (kPick) {
-    for (int k = 0; k < 3; ++k) {
-      std::fill(class_banks_[k].begin(), class_banks_[k].end(), 0);
-      class_least_[k] = kNever;
-    }
-  }
-  for (size_t word = 0; word < active.size(); ++word) {
+  for (size_t word = 0; word < words; ++word) {
     for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
       const int bi = int(word * 64) + __builtin_ctzll(bits);
-      std::int64_t e;
-      int first;
-      const int cls = bank_candidate(bi, w, &e, &first);
+      const int cls = cand_class_[size_t(bi)];
       if (cls < 0) continue;
+      const std::int64_t e = cand_e_[size_t(bi)];
       if (e < least) least = e;
-      if (!kPick) continue;
-      class_banks_[cls][word] |= bits & (~bits + 1);
-      if (e < class_least_[cls]) class_least_[cls] = e;
-      if (e > cycle) continue;
+      if (!kPick || e > cycle) continue;
       // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle).
-      const Bank& bk = banks_[size_t(bi)];
-      int s = first;
+      const std::int64_t open_row = banks_[size_t(bi)].open_row;
+      int s = cand_first_[size_t(bi)];
       for (;; s = q.next[size_t(s)]) {
         const DramRequest& r = q.slot[size_t(s)];
-        if ((cls != 2 || r.loc.row == bk.open_row) && r.ready_cycle <= cycle) break;
+        if ((cls != 2 || r.loc.row == open_row) && r.ready_cycle <= cycle) break;
       }
       if (cls == 2) {
         if (best_column < 0 || q.seq[size_t(s)] < q.seq[size_t(best_column)]) best_column = s;
@@ -674,30 +713,11 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   return least;
 }
 
-std::int64_t DramChannel::rescan_after_pick(int w, int bank, int cls) {
-  std::int64_t least = kNever;
-  for (int k = 0; k < 3; ++k)
-    if (k != cls && class_least_[k] < least) least = class_least_[k];
-  std::vector<std::uint64_t>& again = class_banks_[cls];
-  again[size_t(bank) / 64] |= std::uint64_t(1) << (bank % 64);
-  const std::vector<std::uint64_t>& active = active_banks_[w];
-  for (size_t word = 0; word < again.size(); ++word) {
-    for (std::uint64_t bits = again[word] & active[word]; bits != 0; bits &= bits - 1) {
-      std::int64_t e;
-      int first;
-      if (bank_candidate(int(word * 64) + __builtin_ctzll(bits), w, &e, &first) >= 0 && e < least) least = e;
-    }
-  }
-  return least;
-}
-
 StepResult DramChannel::step_fast(std::int64_t cycle) {
   StepResult res;
   account_queues(cycle);
   std::int64_t scan_min = kNever;  // least e over the active queue, valid when scanned and nothing issued
   bool scanned = false;
-  int picked_bank = -1, picked_class = 0;
-  bool picked_mode = false;
 
   if (cycle > last_command_cycle_) {
     step_power_exit(cycle, &res);
@@ -708,13 +728,8 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
       DramCommand pick_cmd = DramCommand::ACT;
       scan_min = scan_banks<true>(write_mode_ ? 1 : 0, cycle, &pick, &pick_cmd);
       scanned = true;
-      if (pick >= 0) {
-        Queue& q = write_mode_ ? write_q_ : read_q_;
-        picked_bank = q.slot[size_t(pick)].bank_index;
-        picked_class = is_column(pick_cmd) ? 2 : pick_cmd == DramCommand::ACT ? 0 : 1;
-        picked_mode = write_mode_;
-        issue_pick(q, write_mode_ ? &n_write_ : &n_read_, pick, pick_cmd, cycle, &res);
-      }
+      if (pick >= 0)
+        issue_pick(write_mode_ ? write_q_ : read_q_, write_mode_ ? &n_write_ : &n_read_, pick, pick_cmd, cycle, &res);
     }
     if (!res.issued) step_power_entry(cycle, &res);
   }
@@ -727,9 +742,7 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
     // Something issued after (or without) the scan: the mode as the reference decides it, then the pick's class
     // evaluated again, or the whole queue (a refresh or power command issued, or the mode changed).
     update_write_mode();
-    scan_min = picked_bank >= 0 && write_mode_ == picked_mode
-                   ? rescan_after_pick(write_mode_ ? 1 : 0, picked_bank, picked_class)
-                   : scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, nullptr);
+    scan_min = scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, nullptr);
   }
   if (scan_min < next) next = scan_min;
   if (next < base) next = base;

@@ -218,23 +218,26 @@ class DramChannel {
   // The per-bank lists: a request joins its bank's list at the tail (enqueue) and leaves it (removal); the
   // bank's summary of the queue is recomputed from its list (refresh_bank_summary).
   void refresh_bank_summary(int bank_index, int w);
-  // The fast scheduler's pass over the banks with requests in queue w: each bank's candidate is the oldest of
-  // its requests in the class its state allows (the open row's hits; else all, for an ACT or a PRE), legal
-  // and ready at `cycle`. With kPick, *pick is the slot of the oldest column candidate, else of the oldest
-  // ACT/PRE candidate (-1 if none), and *pick_cmd its command. Returns the least cycle at which any request
-  // of the queue could issue its next command (kNever if none).
-  // With kPick it also notes, per class (ACT, PRE, column), the banks it found in it and their least cycle,
-  // for rescan_after_pick.
+  // The fast scheduler's pass over the banks with requests in queue w. Each bank's candidate is the oldest of
+  // its requests in the class its state allows (the open row's hits; else all, for an ACT or a PRE), with the
+  // earliest cycle one of them could issue; candidates are kept between passes and evaluated again only for
+  // the banks whose state or timing changed since (dirty_). With kPick, *pick is the slot of the oldest column
+  // candidate ready at `cycle`, else of the oldest ACT/PRE candidate (-1 if none), and *pick_cmd its command.
+  // Returns the least cycle at which any request of the queue could issue its next command (kNever if none).
   template <bool kPick>
   std::int64_t scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd);
-  // The least cycle of queue w after the pick (a bank of class `cls`, flat index `bank`) issued and nothing else
-  // changed: a command raises only the timing its own class reads (an ACT the ACT timing of its group and rank,
-  // a PRE its bank's, a RD or WR the column timing of its group and the ranks), so the other classes' least
-  // cycles stand and only the class's banks and the picked bank are evaluated again.
-  std::int64_t rescan_after_pick(int w, int bank, int cls);
   // A bank's next command class for queue w (0 ACT, 1 PRE, 2 column; -1 when FR-FCFS leaves it alone), the
-  // earliest cycle a request of it could issue (timing and its least ready_cycle) and the class's oldest request.
+  // earliest cycle a request of it could issue (timing and the class's least ready_cycle) and its oldest request.
   int bank_candidate(int bi, int w, std::int64_t* e, int* first) const;
+  // What makes kept candidates stale: a bank's requests or row changed (mark_dirty), a command raised the
+  // timing of every bank of a class (mark_class_dirty: an ACT the ACT timing of its group and rank, a RD or WR
+  // the column timing of its group and the ranks; a PRE only its bank's), or anything else changed (a refresh
+  // pending, a bank held, a rank-level or power command: forget_candidates).
+  void mark_dirty(int bi) { dirty_[size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64); }
+  void mark_class_dirty(int cls) {
+    for (size_t i = 0; i < dirty_.size(); ++i) dirty_[i] |= class_banks_[cls][i];
+  }
+  void forget_candidates() { cand_queue_ = -1; }
 
   const DramSpec spec_;
   const int id_;
@@ -246,8 +249,13 @@ class DramChannel {
   Queue read_q_, write_q_;
   int n_read_ = 0, n_write_ = 0;
   std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
-  std::vector<std::uint64_t> class_banks_[3];   // the last picking pass: banks per class, a bit each
-  std::int64_t class_least_[3] = {kNever, kNever, kNever};  // and each class's least cycle
+  // The fast scheduler's kept candidates, of queue cand_queue_ (-1: none kept): per bank its class (-1: left
+  // alone), earliest cycle and oldest request of the class; the banks per class, and those to evaluate again.
+  int cand_queue_ = -1;
+  std::vector<std::int8_t> cand_class_;
+  std::vector<std::int64_t> cand_e_;
+  std::vector<int> cand_first_;
+  std::vector<std::uint64_t> class_banks_[3], dirty_;
   bool write_mode_ = false;
   std::int64_t last_command_cycle_ = -1;
   std::int64_t next_cycle_ = 0;  // from the last step: when the scheduler next has something to do
