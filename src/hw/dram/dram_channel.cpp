@@ -30,7 +30,7 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   const std::int64_t refi = spec.per_bank_refresh ? spec.t.tREFIpb : spec.t.tREFI;
   for (int r = 0; r < spec.ranks; ++r) ranks_[size_t(r)].refresh_due = refi + std::int64_t(r) * refi / spec.ranks;
   for (auto& a : active_banks_) a.assign((banks_.size() + 63) / 64, 0);
-  for (auto& a : class_banks_) a.assign((banks_.size() + 63) / 64, 0);
+  rank_floor_.assign(size_t(3 * spec.ranks), 0);
   dirty_.assign((banks_.size() + 63) / 64, 0);
   cand_class_.assign(banks_.size(), -1);
   cand_e_.assign(banks_.size(), kNever);
@@ -131,14 +131,12 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
   ++stats_->commands[size_t(cmd)];
   switch (cmd) {  // the fast scheduler's kept candidates that this command makes stale
     case DramCommand::ACT:
-      mark_class_dirty(0);
+    case DramCommand::RD:
+    case DramCommand::WR:
+      mark_group_dirty(bank_at(r, g, b).group);
       break;
     case DramCommand::PRE:
       mark_dirty(bank_at(r, g, b).group * spec_.banks_per_group + b);
-      break;
-    case DramCommand::RD:
-    case DramCommand::WR:
-      mark_class_dirty(2);
       break;
     default:
       forget_candidates();
@@ -613,16 +611,15 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
 //  - the reference picks the oldest request with a column command and e <= cycle, else the oldest with an
 //    ACT/PRE and e <= cycle. Per bank that is the oldest ready request of its class (the class's head, unless
 //    a younger request is ready first), so the pick is the oldest of the banks' candidates by arrival;
+//  - a bank's candidate is kept between passes: its bank and group part, e_bg = max(ready, bank and group
+//    timing), is evaluated again only when the bank's requests or row changed or a command to its group raised
+//    the group's timing; the rank part (tRRD_S and tFAW for an ACT, the PRE floor, tCCD_S and the turnarounds
+//    for a RD or WR), which every command to the rank raises, is taken per rank at each pass: e = max(e_bg,
+//    rank part). A refresh falling due, a held bank set and any rank-level or power command forget them all;
 //  - when nothing issues, no state changed, so the pass's least e is step 3's answer; after an issue one more
-//    pass finds it.
+//    pass (over the few banks made stale) finds it.
 // Its cost is a pass over the banks with requests instead of over the requests (128 reads queued in 16 banks
-// with DDR4's bank queues of 8).
-namespace {
-inline std::int64_t max3(std::int64_t a, std::int64_t b, std::int64_t c) {
-  const std::int64_t m = a > b ? a : b;
-  return m > c ? m : c;
-}
-}  // namespace
+// with DDR4's bank queues of 8), evaluating a few of them.
 
 inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* first) const {
   const Bank& bk = banks_[size_t(bi)];
@@ -634,19 +631,15 @@ inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* 
   std::int64_t e, ready;
   if (bk.open_row < 0) {
     cls = 0;
-    e = max3(bk.next_act, gp.next_act, rk.next_act);
-    if (rk.acts >= 4) {
-      const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
-      if (faw > e) e = faw;
-    }
+    e = bk.next_act > gp.next_act ? bk.next_act : gp.next_act;
     *first = bk.head[w], ready = bk.min_ready[w];
   } else if (bk.row_hits[w] > 0) {
     cls = 2;
-    e = w ? max3(bk.next_wr, gp.next_wr, rk.next_wr) : max3(bk.next_rd, gp.next_rd, rk.next_rd);
+    e = w ? (bk.next_wr > gp.next_wr ? bk.next_wr : gp.next_wr) : (bk.next_rd > gp.next_rd ? bk.next_rd : gp.next_rd);
     *first = bk.hit_head[w], ready = bk.min_ready_hit[w];
   } else {
     cls = 1;
-    e = bk.next_pre > rk.next_pre ? bk.next_pre : rk.next_pre;
+    e = bk.next_pre;
     *first = bk.head[w], ready = bk.min_ready[w];
   }
   *e_out = ready > e ? ready : e;
@@ -666,18 +659,26 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
     if (!all) bits &= dirty_[word];
     dirty_[word] = 0;
     for (; bits != 0; bits &= bits - 1) {
-      const std::uint64_t bit = bits & (~bits + 1);
       const int bi = int(word * 64) + __builtin_ctzll(bits);
-      const int old = cand_class_[size_t(bi)];
-      if (old >= 0) class_banks_[old][word] &= ~bit;
       std::int64_t e = kNever;
       int first = -1;
       const int cls = bank_candidate(bi, w, &e, &first);
       cand_class_[size_t(bi)] = std::int8_t(cls);
       cand_e_[size_t(bi)] = e;
       cand_first_[size_t(bi)] = first;
-      if (cls >= 0) class_banks_[cls][word] |= bit;
     }
+  }
+  // Each rank's floor per class: ACT (tRRD_S and the four-activate window), PRE, the queue's column command.
+  for (int r = 0; r < spec_.ranks; ++r) {
+    const Rank& rk = ranks_[size_t(r)];
+    std::int64_t act = rk.next_act;
+    if (rk.acts >= 4) {
+      const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
+      if (faw > act) act = faw;
+    }
+    rank_floor_[size_t(3 * r)] = act;
+    rank_floor_[size_t(3 * r + 1)] = rk.next_pre;
+    rank_floor_[size_t(3 * r + 2)] = w ? rk.next_wr : rk.next_rd;
   }
   // The least cycle, and the pick among the candidates ready now.
   const DramCommand column = w ? DramCommand::WR : DramCommand::RD;
@@ -689,7 +690,9 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       const int bi = int(word * 64) + __builtin_ctzll(bits);
       const int cls = cand_class_[size_t(bi)];
       if (cls < 0) continue;
-      const std::int64_t e = cand_e_[size_t(bi)];
+      std::int64_t e = cand_e_[size_t(bi)];
+      const std::int64_t floor = rank_floor_[size_t(3 * banks_[size_t(bi)].rank + cls)];
+      if (floor > e) e = floor;
       if (e < least) least = e;
       if (!kPick || e > cycle) continue;
       // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle).

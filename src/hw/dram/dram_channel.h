@@ -227,15 +227,16 @@ class DramChannel {
   template <bool kPick>
   std::int64_t scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd);
   // A bank's next command class for queue w (0 ACT, 1 PRE, 2 column; -1 when FR-FCFS leaves it alone), the
-  // earliest cycle a request of it could issue (timing and the class's least ready_cycle) and its oldest request.
+  // earliest cycle a request of it could issue by the bank's and its group's timing and the class's least
+  // ready_cycle (the rank's timing is added by the pass: it changes with every command to the rank), and the
+  // class's oldest request.
   int bank_candidate(int bi, int w, std::int64_t* e, int* first) const;
-  // What makes kept candidates stale: a bank's requests or row changed (mark_dirty), a command raised the
-  // timing of every bank of a class (mark_class_dirty: an ACT the ACT timing of its group and rank, a RD or WR
-  // the column timing of its group and the ranks; a PRE only its bank's), or anything else changed (a refresh
-  // pending, a bank held, a rank-level or power command: forget_candidates).
+  // What makes kept candidates stale: a bank's requests or row changed (mark_dirty), a command raised its bank
+  // group's timing (mark_group_dirty: an ACT, a RD or a WR), or anything else changed (a refresh pending, a bank
+  // held, a rank-level or power command: forget_candidates).
   void mark_dirty(int bi) { dirty_[size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64); }
-  void mark_class_dirty(int cls) {
-    for (size_t i = 0; i < dirty_.size(); ++i) dirty_[i] |= class_banks_[cls][i];
+  void mark_group_dirty(int group) {
+    for (int k = 0, bi = group * spec_.banks_per_group; k < spec_.banks_per_group; ++k) mark_dirty(bi + k);
   }
   void forget_candidates() { cand_queue_ = -1; }
 
@@ -250,12 +251,13 @@ class DramChannel {
   int n_read_ = 0, n_write_ = 0;
   std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
   // The fast scheduler's kept candidates, of queue cand_queue_ (-1: none kept): per bank its class (-1: left
-  // alone), earliest cycle and oldest request of the class; the banks per class, and those to evaluate again.
+  // alone), earliest cycle by bank and group, and oldest request of the class; the banks to evaluate again.
   int cand_queue_ = -1;
   std::vector<std::int8_t> cand_class_;
   std::vector<std::int64_t> cand_e_;
   std::vector<int> cand_first_;
-  std::vector<std::uint64_t> class_banks_[3], dirty_;
+  std::vector<std::uint64_t> dirty_;
+  std::vector<std::int64_t> rank_floor_;  // the pass's per rank and class: the rank's earliest cycle
   bool write_mode_ = false;
   std::int64_t last_command_cycle_ = -1;
   std::int64_t next_cycle_ = 0;  // from the last step: when the scheduler next has something to do
