@@ -663,7 +663,7 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       std::int64_t e = kNever;
       int first = -1;
       const int cls = bank_candidate(bi, w, &e, &first);
-      cand_class_[size_t(bi)] = std::int8_t(cls);
+      cand_class_[size_t(bi)] = std::int8_t(cls < 0 ? -1 : 3 * banks_[size_t(bi)].rank + cls);
       cand_e_[size_t(bi)] = e;
       cand_first_[size_t(bi)] = first;
     }
@@ -688,14 +688,15 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   for (size_t word = 0; word < words; ++word) {
     for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
       const int bi = int(word * 64) + __builtin_ctzll(bits);
-      const int cls = cand_class_[size_t(bi)];
-      if (cls < 0) continue;
+      const int key = cand_class_[size_t(bi)];
+      if (key < 0) continue;
       std::int64_t e = cand_e_[size_t(bi)];
-      const std::int64_t floor = rank_floor_[size_t(3 * banks_[size_t(bi)].rank + cls)];
+      const std::int64_t floor = rank_floor_[size_t(key)];
       if (floor > e) e = floor;
       if (e < least) least = e;
       if (!kPick || e > cycle) continue;
       // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle).
+      const int cls = key % 3;
       const std::int64_t open_row = banks_[size_t(bi)].open_row;
       int s = cand_first_[size_t(bi)];
       for (;; s = q.next[size_t(s)]) {

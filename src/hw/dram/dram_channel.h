@@ -250,8 +250,9 @@ class DramChannel {
   Queue read_q_, write_q_;
   int n_read_ = 0, n_write_ = 0;
   std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
-  // The fast scheduler's kept candidates, of queue cand_queue_ (-1: none kept): per bank its class (-1: left
-  // alone), earliest cycle by bank and group, and oldest request of the class; the banks to evaluate again.
+  // The fast scheduler's kept candidates, of queue cand_queue_ (-1: none kept): per bank its rank and class as
+  // 3 x rank + class (-1: left alone; the index of its rank_floor_), earliest cycle by bank and group, and
+  // oldest request of the class; the banks to evaluate again.
   int cand_queue_ = -1;
   std::vector<std::int8_t> cand_class_;
   std::vector<std::int64_t> cand_e_;
