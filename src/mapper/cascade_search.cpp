@@ -1186,11 +1186,23 @@ GroupedPick search_grouped_cascade(const Cascade& c, const HwConfig& hw, std::ui
       }
     time_fewest_bytes_as_fast(mc, capacity, opt);
     // Per rung, the options no slower than the rung's default; the rung's pick is no slower than the
-    // pick of the rung below either (pick_per_rung_stable), so more SRAM never picks slower.
+    // pick of the rung below either (pick_per_rung_stable), so more SRAM never picks slower. Options in
+    // order of their SRAM footprint, so that of candidates equal in timed cycles and DRAM bytes the
+    // one with the fewest SRAM bytes wins, whatever rung the ladder starts at: a smaller design,
+    // whose ladder starts lower, would otherwise keep a pick that a larger one, finding both on its
+    // first rung, passes over for the earlier candidate. It is also the better one: lowrank_linear's
+    // O and Qp in the accumulator storage (edge, 16x16, 32 KiB banks) time as in SRAM (the group is
+    // timed alone, 53,561 cycles either way), and in the model the attention ends on the same cycle
+    // either way while the first layer's out_proj GEMM after it ends 18 cycles earlier (the whole
+    // run's loss with 128 KiB banks, which picked them in SRAM; the second layer loses none).
+    std::vector<std::size_t> by_footprint(mc.size());
+    for (std::size_t i = 0; i < mc.size(); ++i) by_footprint[i] = i;
+    std::stable_sort(by_footprint.begin(), by_footprint.end(),
+                     [&](std::size_t a, std::size_t b) { return mc[a].sram_bytes < mc[b].sram_bytes; });
     std::vector<std::vector<RungPick>> options(budgets.size());
     for (std::size_t r = 0; r < budgets.size(); ++r) {
       const double cap = rung_default[r] >= 0 ? mc[std::size_t(rung_default[r])].timed_cycles : -1;
-      for (std::size_t i = 0; i < mc.size(); ++i)
+      for (std::size_t i : by_footprint)
         if (mc[i].timed_cycles >= 0 && mc[i].sram_bytes <= budgets[r] && (cap < 0 || mc[i].timed_cycles <= cap))
           options[r].push_back({mc[i].timed_cycles, mc[i].dram_bytes, i});
     }
