@@ -388,6 +388,33 @@ std::vector<Shape> fused_shapes(const Cascade& c, const HwConfig& hw, CascadeStr
   };
   switch (s) {
     case CascadeStructure::Online: {
+      // Every query tile (m) and key tile (p) of rank_tiles, the key tile free of the array's cols
+      // (halvings of the side and multiples of it). That more PEs can still cost cycles is the
+      // hardware's, not this mapspace's: flash on edge (LRA text, N = 4096, d = 32, 2 heads a layer,
+      // 8 KiB banks: 128 KiB of SRAM, 64 KiB of accumulators; the 32-lane softmax unit with 32
+      // exponentials a cycle and 8 cycles of latency stays as it is) takes 5,803,985 cycles on a
+      // 32x32 array and 5,905,281 on 64x64. Per block of m x p scores the softmax unit runs an online
+      // step, 8 + mp/32 (max) + m/32 (m_new, alpha) + mp/32 (exp, sum), and the rescale of O's m x 32,
+      // 8 + 32m/32; a head has (4096/m)(4096/p) blocks, the first of each query tile without a rescale,
+      // and each query tile ends with a normalize, 8 + m/32 + 32m/32.
+      //   32x32, m 32, p 256 (S 32x256 fp32 in both 32 KiB accumulator slots): 521 + 40 = 561 a
+      //     block, 2 x 2048 blocks, less 2 x 128 rescales of 40, plus 2 x 128 normalizes of 41:
+      //     2,298,112 softmax cycles a layer; the array (QK^T 256, P V 311.5 a block as run) keeps
+      //     pace, and the layer's attention spans 2,402,816 cycles.
+      //   64x64, m 64, p 128 (S 64x128 fp32 in both accumulator slots), the pick: 522 + 72 = 594 a
+      //     block, 4096 blocks, less 128 rescales of 72, plus 128 normalizes of 74: 2,433,280 (+135,168:
+      //     a block is 8192 scores either way, but O's rescale per block is m x d, so it costs
+      //     N^2 d / (p x 32) a head, twice as much for half the key tile). Softmax-bound: 2,465,792.
+      //   64x64, m 64, p 256: 64 KiB S tiles fit only one slot (in the accumulators), with one P slot
+      //     beside K, V and Q in the SRAM; its softmax work would be the least (2,265,344), but the next
+      //     block's QK^T waits for the softmax to release the one S slot, so the array and the softmax
+      //     unit take turns: 3,563,283 a layer as timed.
+      //   64x64, m 32, p 256 (the 32x32 pick): the softmax work of 32x32, but an OS fold on the larger
+      //     array keeps its 64-row skew: P V (32x256x32, one fold) takes 32 more cycles a block and the
+      //     next block's QK^T folds are max(T, R) = 64 apart; the array is busy 599.5 cycles a block
+      //     (as run) and binds: 2,533,888 (6,239,734 for the run with every op mapped as on 32x32).
+      // So on this hardware the 64x64 array's best schedule gives 62,976 cycles a layer to the fixed
+      // softmax unit; the GEMM phases gain some back (qkv_proj 49,518 -> 39,212 a layer).
       if (P < 0) break;
       const std::vector<TileChoice> pt = rank_tiles(c, P, hw, effort, &spec);
       for (const TileChoice& a : rt)
