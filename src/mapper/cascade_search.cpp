@@ -399,8 +399,8 @@ std::vector<Shape> fused_shapes(const Cascade& c, const HwConfig& hw, CascadeStr
       // and each query tile ends with a normalize, 8 + m/32 + 32m/32.
       //   32x32, m 32, p 256 (S 32x256 fp32 in both 32 KiB accumulator slots): 521 + 40 = 561 a
       //     block, 2 x 2048 blocks, less 2 x 128 rescales of 40, plus 2 x 128 normalizes of 41:
-      //     2,298,112 softmax cycles a layer; the array (QK^T 256, P V 311.5 a block as run) keeps
-      //     pace, and the layer's attention spans 2,402,816 cycles.
+      //     2,298,112 softmax cycles a layer; the array is busy about as long (QK^T 256 and P V 311.5
+      //     a block as run: 2,324,586), and the layer's attention spans 2,402,816 cycles.
       //   64x64, m 64, p 128 (S 64x128 fp32 in both accumulator slots), the pick: 522 + 72 = 594 a
       //     block, 4096 blocks, less 128 rescales of 72, plus 128 normalizes of 74: 2,433,280 (+135,168:
       //     a block is 8192 scores either way, but O's rescale per block is m x d, so it costs
