@@ -397,3 +397,33 @@ TEST_CASE("more SRAM or a larger array never costs the vanilla variants cycles (
   CHECK(status == 0);
   CHECK_THAT(out, Catch::StartsWith("0 violations") || Catch::Contains("\n0 violations"));
 }
+
+TEST_CASE("flash on a 64x64 edge array does more softmax work than on 32x32, as derived by hand",
+          "[cascade_search][monotone]") {
+  // configs/sweeps/design.json's one pair where more PEs cost cycles: flash, LRA text at N = 4096
+  // (d = 32, 2 heads a layer), edge with 8 KiB banks (the derivation beside the online mapspace in
+  // mapper/cascade_search.cpp). The softmax unit (32 lanes, 32 exponentials a cycle, latency 8) per
+  // block of m x p scores: online step 8 + mp/32 + m/32 + mp/32, rescale of O (m x 32) 8 + m; per
+  // query tile one block without a rescale and one normalize, 8 + m/32 + m.
+  //   32x32: m 32, p 256: 2 x 2048 x (521 + 40) - 2 x 128 x 40 + 2 x 128 x 41 = 2,298,112
+  //   64x64: m 64, p 128: 2 x 2048 x (522 + 72) - 2 x 64 x 72 + 2 x 64 x 74 = 2,433,280
+  // The second is 135,168 more: O's rescale costs N^2 d / (p x 32) a head, twice as much at p = 128.
+  const std::string dir = temp_dir();
+  const std::int64_t want[2] = {2 * 2048 * (521 + 40) - 2 * 128 * 40 + 2 * 128 * 41,
+                                2 * 2048 * (522 + 72) - 2 * 64 * 72 + 2 * 64 * 74};
+  CHECK(want[0] == 2298112);
+  CHECK(want[1] == 2433280);
+  int i = 0;
+  for (int side : {32, 64}) {
+    const std::string out = dir + "/flash" + std::to_string(side);
+    const CliResult r = run_cli("run --hw edge --model lra-text --seq-len 4096 --variant flash --set /array/rows=" +
+                                std::to_string(side) + " --set /array/cols=" + std::to_string(side) +
+                                " --set /sram/bytes_per_bank=8192 --out " + out);
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    const Json rep = Json::parse(slurp(out + "/report.json"));
+    for (int layer = 0; layer < 2; ++layer)
+      CHECK(rep["layers"][layer]["ops"]["softmax"]["softmax_busy_cycles"].get<std::int64_t>() == want[i]);
+    ++i;
+  }
+}

@@ -388,6 +388,33 @@ std::vector<Shape> fused_shapes(const Cascade& c, const HwConfig& hw, CascadeStr
   };
   switch (s) {
     case CascadeStructure::Online: {
+      // Every query tile (m) and key tile (p) of rank_tiles, the key tile free of the array's cols
+      // (halvings of the side and multiples of it). That more PEs can still cost cycles is the
+      // hardware's, not this mapspace's: flash on edge (LRA text, N = 4096, d = 32, 2 heads a layer,
+      // 8 KiB banks: 128 KiB of SRAM, 64 KiB of accumulators; the 32-lane softmax unit with 32
+      // exponentials a cycle and 8 cycles of latency stays as it is) takes 5,803,985 cycles on a
+      // 32x32 array and 5,905,281 on 64x64. Per block of m x p scores the softmax unit runs an online
+      // step, 8 + mp/32 (max) + m/32 (m_new, alpha) + mp/32 (exp, sum), and the rescale of O's m x 32,
+      // 8 + 32m/32; a head has (4096/m)(4096/p) blocks, the first of each query tile without a rescale,
+      // and each query tile ends with a normalize, 8 + m/32 + 32m/32.
+      //   32x32, m 32, p 256 (S 32x256 fp32 in both 32 KiB accumulator slots): 521 + 40 = 561 a
+      //     block, 2 x 2048 blocks, less 2 x 128 rescales of 40, plus 2 x 128 normalizes of 41:
+      //     2,298,112 softmax cycles a layer; the array is busy about as long (QK^T 256 and P V 311.5
+      //     a block as run: 2,324,586), and the layer's attention spans 2,402,816 cycles.
+      //   64x64, m 64, p 128 (S 64x128 fp32 in both accumulator slots), the pick: 522 + 72 = 594 a
+      //     block, 4096 blocks, less 128 rescales of 72, plus 128 normalizes of 74: 2,433,280 (+135,168:
+      //     a block is 8192 scores either way, but O's rescale per block is m x d, so it costs
+      //     N^2 d / (p x 32) a head, twice as much for half the key tile). Softmax-bound: 2,465,792.
+      //   64x64, m 64, p 256: 64 KiB S tiles fit only one slot (in the accumulators), with one P slot
+      //     beside K, V and Q in the SRAM; its softmax work would be the least (2,265,344), but the next
+      //     block's QK^T waits for the softmax to release the one S slot, so the array and the softmax
+      //     unit take turns: 3,563,283 a layer as timed.
+      //   64x64, m 32, p 256 (the 32x32 pick): the softmax work of 32x32, but an OS fold on the larger
+      //     array keeps its 64-row skew: P V (32x256x32, one fold) takes 32 more cycles a block and the
+      //     next block's QK^T folds are max(T, R) = 64 apart; the array is busy 599.5 cycles a block
+      //     (as run) and binds: 2,533,888 (6,239,734 for the run with every op mapped as on 32x32).
+      // So on this hardware the 64x64 array's best schedule gives 62,976 cycles a layer to the fixed
+      // softmax unit; the GEMM phases gain some back (qkv_proj 49,518 -> 39,212 a layer).
       if (P < 0) break;
       const std::vector<TileChoice> pt = rank_tiles(c, P, hw, effort, &spec);
       for (const TileChoice& a : rt)
@@ -1186,11 +1213,23 @@ GroupedPick search_grouped_cascade(const Cascade& c, const HwConfig& hw, std::ui
       }
     time_fewest_bytes_as_fast(mc, capacity, opt);
     // Per rung, the options no slower than the rung's default; the rung's pick is no slower than the
-    // pick of the rung below either (pick_per_rung_stable), so more SRAM never picks slower.
+    // pick of the rung below either (pick_per_rung_stable), so more SRAM never picks slower. Options in
+    // order of their SRAM footprint, so that of candidates equal in timed cycles and DRAM bytes the
+    // one with the fewest SRAM bytes wins, whatever rung the ladder starts at: a smaller design,
+    // whose ladder starts lower, would otherwise keep a pick that a larger one, finding both on its
+    // first rung, passes over for the earlier candidate. It is also the better one: lowrank_linear's
+    // O and Qp in the accumulator storage (edge, 16x16, 32 KiB banks) time as in SRAM (the group is
+    // timed alone, 53,561 cycles either way), and in the model the attention ends on the same cycle
+    // either way while the first layer's out_proj GEMM after it ends 18 cycles earlier (the whole
+    // run's loss with 128 KiB banks, which picked them in SRAM; the second layer loses none).
+    std::vector<std::size_t> by_footprint(mc.size());
+    for (std::size_t i = 0; i < mc.size(); ++i) by_footprint[i] = i;
+    std::stable_sort(by_footprint.begin(), by_footprint.end(),
+                     [&](std::size_t a, std::size_t b) { return mc[a].sram_bytes < mc[b].sram_bytes; });
     std::vector<std::vector<RungPick>> options(budgets.size());
     for (std::size_t r = 0; r < budgets.size(); ++r) {
       const double cap = rung_default[r] >= 0 ? mc[std::size_t(rung_default[r])].timed_cycles : -1;
-      for (std::size_t i = 0; i < mc.size(); ++i)
+      for (std::size_t i : by_footprint)
         if (mc[i].timed_cycles >= 0 && mc[i].sram_bytes <= budgets[r] && (cap < 0 || mc[i].timed_cycles <= cap))
           options[r].push_back({mc[i].timed_cycles, mc[i].dram_bytes, i});
     }

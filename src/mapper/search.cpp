@@ -93,11 +93,12 @@ std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, c
 namespace attnsim {
 
 double time_extrapolated(const HwConfig& hw, std::int64_t reps,
-                         const std::function<void(ProgramSink&, std::int64_t)>& emit) {
-  const double t1 = double(time_program(hw, [&](ProgramSink& s) { emit(s, 1); }).cycles);
-  if (reps <= 1) return t1;
-  const double t2 = double(time_program(hw, [&](ProgramSink& s) { emit(s, 2); }).cycles);
-  return t1 + (t2 - t1) * double(reps - 1);
+                         const std::function<void(ProgramSink&, std::int64_t)>& emit, std::int64_t first) {
+  const std::int64_t a = std::max<std::int64_t>(1, first);
+  if (reps <= a) return double(time_program(hw, [&](ProgramSink& s) { emit(s, std::max<std::int64_t>(1, reps)); }).cycles);
+  const double t1 = double(time_program(hw, [&](ProgramSink& s) { emit(s, a); }).cycles);
+  const double t2 = double(time_program(hw, [&](ProgramSink& s) { emit(s, a + 1); }).cycles);
+  return t1 + (t2 - t1) * double(reps - a);
 }
 
 }  // namespace attnsim

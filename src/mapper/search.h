@@ -79,10 +79,13 @@ struct MapCandidate {
 std::size_t pick_mapping(std::vector<MapCandidate>& candidates, std::uint64_t capacity, const MapperOptions& opt);
 
 // Cycles of a program from the timer, extrapolated linearly from two slices of a repetitive one:
-// t(reps) = t(1) + (t(2) - t(1)) (reps - 1), with emit(sink, r) emitting the first r repetitions
-// (for reps = 1, t(1)). The slices capture the exposed first loads and last stores once and the
-// steady state's overlap.
+// t(reps) = t(a) + (t(a + 1) - t(a)) (reps - a), with emit(sink, r) emitting the first r repetitions
+// and a = first (1 unless given; for reps <= a, the program of reps repetitions timed whole). The
+// slices capture the exposed first loads and last stores once and the steady state's overlap; a
+// program whose first repetitions differ from the rest (a GEMM's lead block: its first outer tiles
+// share the inner operand's loads) passes first = those repetitions + 1, so that the difference of
+// the slices is a repetition of the steady state.
 double time_extrapolated(const HwConfig& hw, std::int64_t reps,
-                         const std::function<void(ProgramSink&, std::int64_t)>& emit);
+                         const std::function<void(ProgramSink&, std::int64_t)>& emit, std::int64_t first = 1);
 
 }  // namespace attnsim
