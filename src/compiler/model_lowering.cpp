@@ -12,6 +12,7 @@
 #include "compiler/fused_attention_lowering.h"
 #include "compiler/gemm_lowering.h"
 #include "compiler/lowrank_lowering.h"
+#include "compiler/rowwise_cascades.h"
 #include "compiler/rowwise_lowering.h"
 #include "mapper/cascade_search.h"
 #include "mapper/fused_search.h"
@@ -206,10 +207,18 @@ class Lowering {
     return j;
   }
 
+  // A row-wise op (norm, residual add, activation, copy, row reduction): its built-in cascade under its
+  // mapping, lowered by cascade/lower (compiler/rowwise_cascades.h).
   void lower_rowwise(const GraphOp& op) {
-    std::vector<RowwiseJob> jobs;
-    for (const OpInstance& i : op.instances) jobs.push_back(rowwise_job(op, i));
-    add_rowwise_step(op.name, op.layer, op.cls, jobs, BufClass::Activation, BufClass::Activation);
+    if (!has_rowwise_cascade(op.kind))
+      throw InternalError("no row-wise lowering for " + std::string(to_string(op.kind)));
+    RowwisePhase ph = lower_rowwise_op(hw_, op, capacity_, opt_.fixed);
+    Step s;
+    s.info = {op.name, op.layer, op.cls, std::move(ph.plan), 0, std::move(ph.mapping)};
+    s.buffers = std::move(ph.buffers);
+    for (BufferInfo& b : s.buffers) b.phase = phase();
+    s.emit = std::move(ph.emit);
+    add_step(std::move(s));
   }
 
   void add_rowwise_step(const std::string& name, int layer, OpClass cls, const std::vector<RowwiseJob>& jobs,
