@@ -1,11 +1,11 @@
 #include "compiler/rowwise_cascades.h"
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 
 #include "cascade/builtin.h"
 #include "common/errors.h"
-#include "compiler/rowwise_lowering.h"
 #include "mapper/cascade_search.h"
 
 namespace attnsim {
@@ -83,19 +83,40 @@ std::int64_t rowwise_block_rows(const cascade::Cascade& c, const cascade::Mappin
 cascade::Mapping rowwise_default_mapping(const cascade::Cascade& c, const HwConfig& hw, std::uint64_t capacity,
                                          const std::string& what) {
   const Roles r = roles_of(c);
-  // The block size: plan_rowwise's rule for the op's shape (its message when one row does not fit).
-  RowwiseJob shape;
-  shape.in0.rows = c.rows(r.x);
-  shape.in0.cols = c.cols(r.x);
-  shape.inputs = r.second >= 0 && !r.params ? 2 : 1;
-  shape.reduce = c.tensor(r.y).ranks.size() == 1;
-  shape.has_params = r.params;
-  if (r.params) shape.params.rows = c.rows(r.second);
-  const RowwisePlan p = plan_rowwise(hw, shape, capacity, what);
+  const int row = c.tensor(r.x).ranks[0];
+  const std::int64_t rows = c.rows(r.x), cols = c.cols(r.x);
   cascade::Mapping m = cascade::whole_mapping(c, hw);
   m.source = "generated mapping of " + c.desc.name;
-  m.groups.front().loops = {{c.tensor(r.x).ranks[0], p.rb}};
   if (r.params) m.tensors[std::size_t(r.second)].buffers = 1;  // loaded once, read by every block
+  auto footprint = [&](std::int64_t rb) -> std::uint64_t {
+    m.groups.front().loops = {{row, rb}};
+    cascade::CascadePlan plan;
+    if (!cascade::check_mapping(c, m, hw, std::uint64_t(-1), &plan).empty())
+      throw InternalError("row-wise cascade " + c.desc.name + ": its row-block mapping is illegal");
+    return plan.groups.front().footprint;
+  };
+  // Blocks large enough that the DRAM latency is hidden: two latencies' worth of bytes at the peak
+  // bandwidth (with double buffering the next block is in flight while this one is used), at least
+  // 16 KiB; and at most an eighth of the SRAM, so that double-buffered inputs and outputs use at
+  // most about three quarters of it. Not larger: the first load and the last store of a phase are
+  // exposed, so blocks that grew with the SRAM made more SRAM cost cycles. (The spilled softmax's
+  // rule, plan_rowwise in compiler/rowwise_lowering.h, is the same.)
+  const std::int64_t row_bytes = cols * hw.array.operand_bytes;
+  const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 100.0;
+  const std::int64_t target_bytes =
+      std::max<std::int64_t>(16384, std::int64_t(2 * hw.dram.peak_bytes_per_cycle * latency));
+  std::int64_t rb = std::max<std::int64_t>(1, std::min(std::int64_t(capacity / 8), target_bytes) / row_bytes);
+  rb = std::min(rb, rows);
+  while (rb > 1 && footprint(rb) > capacity) rb /= 2;
+  if (footprint(rb) > capacity) {
+    const int buffers = r.second >= 0 && !r.params ? 3 : 2;
+    std::ostringstream msg;
+    msg << hw.source << ": /sram: " << what << ": one row of " << cols << " elements, double-buffered in " << buffers
+        << " buffers" << (r.params ? " with its parameters" : "") << ", needs " << footprint(1) << " B, more than the "
+        << capacity << " B of SRAM available";
+    throw UserError(msg.str());
+  }
+  m.groups.front().loops = {{row, rb}};
   return m;
 }
 

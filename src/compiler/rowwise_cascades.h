@@ -10,8 +10,8 @@
 // of the op in turn. Plain C++.
 //
 // The default mapping is the row-wise stream: one group, a loop over m in blocks of whole rows (the
-// tile of m: plan_rowwise's choice in compiler/rowwise_lowering.h, blocks that hide the DRAM latency
-// and take at most an eighth of the SRAM), X, the second input of X's shape and Y double-buffered so
+// tile of m: blocks of at least 16 KiB and two DRAM latencies' worth of bytes, at most an eighth of the
+// SRAM, halved until the plan fits), X, the second input of X's shape and Y double-buffered so
 // that loads, the vector unit and stores overlap, a norm's parameters and a bias row single-buffered
 // (loaded by the first block and kept), packed in tensor order. A user's --mapping may give the op's
 // whole cascade mapping (kind "cascade", as --emit mapping prints it).
