@@ -1,6 +1,7 @@
 #pragma once
-// The cascades the compiler lowers its built-in low-rank variants from: models/cascades/*.json,
-// embedded at build time (config/presets.h), so that a variant is its description and nothing else.
+// The cascades the compiler lowers its built-in low-rank variants and the layers' row-wise ops from
+// (compiler/rowwise_cascades.h): models/cascades/*.json, embedded at build time (config/presets.h),
+// so that a variant or an op is its description and nothing else.
 // Plain C++.
 #include <string>
 

@@ -152,7 +152,9 @@ bool parse_access(const std::string& text, std::string* name, std::vector<std::s
 
 const char* const kMapNames[] = {"scale", "exp", "relu", "gelu", "copy", "l2norm", "add", "mul", "div",
                                  // low-rank variants' map ops
-                                 "prefix_mean", "add_row"};
+                                 "prefix_mean", "add_row",
+                                 // row-wise ops of a model's layers
+                                 "layernorm", "rmsnorm", "swiglu"};
 static_assert(sizeof(kMapNames) / sizeof(kMapNames[0]) == std::size_t(MapOp::kCount), "one name per MapOp");
 
 class Reader {
@@ -615,9 +617,11 @@ class Reader {
     s->kind = StepKind::Map;
     for (std::size_t i = 0; i < std::size_t(MapOp::kCount); ++i)
       if (op == kMapNames[i]) s->map = MapOp(i);
-    const bool binary = s->map == MapOp::Add || s->map == MapOp::Mul || s->map == MapOp::Div || s->map == MapOp::AddRow;
+    const bool norm = s->map == MapOp::LayerNorm || s->map == MapOp::RmsNorm;
+    const bool binary = s->map == MapOp::Add || s->map == MapOp::Mul || s->map == MapOp::Div ||
+                        s->map == MapOp::AddRow || s->map == MapOp::SwiGlu || norm;
     if (!want_inputs(binary ? 2 : 1)) return false;
-    if (s->map == MapOp::L2Norm) {
+    if (s->map == MapOp::L2Norm || norm) {
       if (!over_col(true)) return false;
     } else if (s->map == MapOp::PrefixMean) {
       // A scan over the row rank (the first), carried across its tiles.
@@ -639,6 +643,13 @@ class Reader {
       const TensorDecl& y = d_.tensors[std::size_t(in_idx[1])];
       if (x.ranks.size() != 2 || y.ranks.size() != 2 || y.ranks[1] != x.ranks[1] || y.ranks[0] == x.ranks[0])
         return diag_.add(path + "/in", "add_row adds a bias b[u,b] (u of extent 1) to X[a,b]"), false;
+    } else if (norm) {
+      // The parameters: rows of the column rank's length (layernorm: scale and shift; rmsnorm: scale).
+      const TensorDecl& y = d_.tensors[std::size_t(in_idx[1])];
+      if (y.ranks.size() != 2 || y.ranks[1] != x.ranks[1] || y.ranks[0] == x.ranks[0])
+        return diag_.add(path + "/in", op + " reads X[a,b] and its parameters g[w,b] (w a rank of its own: " +
+                                           (s->map == MapOp::LayerNorm ? "2 rows, scale and shift)" : "1 row, the scale)")),
+               false;
     } else if (binary) {
       const TensorDecl& y = d_.tensors[std::size_t(in_idx[1])];
       if (s->map == MapOp::Div ? !(y.ranks.size() == 1 && y.ranks[0] == x.ranks[0]) : y.ranks != x.ranks)
@@ -755,6 +766,12 @@ const char* to_string(StepKind k) {
   return "?";
 }
 
+bool row_wise(const StepDecl& st) {
+  return st.kind == StepKind::Softmax || st.kind == StepKind::Reduce ||
+         (st.kind == StepKind::Map &&
+          (st.map == MapOp::L2Norm || st.map == MapOp::LayerNorm || st.map == MapOp::RmsNorm));
+}
+
 const char* to_string(MapOp op) {
   return std::size_t(op) < std::size_t(MapOp::kCount) ? kMapNames[std::size_t(op)] : "?";
 }
@@ -843,6 +860,14 @@ Cascade bind_cascade(const CascadeDesc& d, const std::map<std::string, double>& 
     if (s.kind == StepKind::Map && s.map == MapOp::AddRow && c.extent[std::size_t(c.tensor(s.in[1]).ranks[0])] != 1)
       diag.add(s.path + "/in",
                "add_row's bias " + c.tensor(s.in[1]).name + " must have one row (its first rank of extent 1)");
+    // Row-wise ops of a model's layers: the parameter rows the vector unit reads.
+    if (s.kind == StepKind::Map && (s.map == MapOp::LayerNorm || s.map == MapOp::RmsNorm)) {
+      const std::int64_t want = s.map == MapOp::LayerNorm ? 2 : 1;
+      if (c.extent[std::size_t(c.tensor(s.in[1]).ranks[0])] != want)
+        diag.add(s.path + "/in", std::string(to_string(s.map)) + "'s parameters " + c.tensor(s.in[1]).name +
+                                     " must have " + (want == 2 ? "two rows (scale, shift)" : "one row (the scale)") +
+                                     ": their first rank of extent " + std::to_string(want));
+    }
     if (s.kind == StepKind::Gather &&
         c.extent[std::size_t(c.tensor(s.out).ranks[0])] > c.extent[std::size_t(c.tensor(s.in[0]).ranks[0])])
       diag.add(s.path + "/out", "gather takes at most as many rows as " + c.tensor(s.in[0]).name + " has");

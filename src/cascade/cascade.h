@@ -16,6 +16,12 @@
 //                 A causal mask (key p > query m) follows the layer unless "mask" says otherwise.
 //   map           elementwise or row-wise ops the vector unit has: scale, exp, relu, gelu, copy,
 //                 l2norm (over the column rank), add, mul (same indices), div (X[m,f] / l[m]).
+// Row-wise ops of a model's layers (models/cascades/layernorm.json and the others, one per graph op
+// kind, compiler/rowwise_cascades.h):
+//   map           layernorm  Y[m,c] = (X - mean_c X) / sqrt(var_c X + 1e-5) * g[0,c] + g[1,c], g[w,c]
+//                            with w of extent 2 (scale, shift), over the column rank;
+//                 rmsnorm    Y[m,c] = X / sqrt(mean_c X^2 + 1e-5) * g[0,c], g[u,c] with u of extent 1;
+//                 swiglu     Y[m,c] = silu(G[m,c]) * U[m,c] (same indices).
 //   reduce        l[m] = sum_p X[m,p] or max_p: over the column rank.
 // Steps of the kernelised and landmark variants (Performer, Nystromformer):
 //   matrix-vector z[r] = X[r,p] * y[p]   a contraction whose second operand and output have one rank
@@ -93,6 +99,10 @@ enum class MapOp : std::uint8_t {
   // Low-rank variants' map ops (see the header comment).
   PrefixMean,
   AddRow,
+  // Row-wise ops of a model's layers (see the header comment).
+  LayerNorm,
+  RmsNorm,
+  SwiGlu,
   kCount
 };
 enum class ReduceOp : std::uint8_t { Sum, Max };
@@ -125,8 +135,8 @@ struct StepDecl {
   int out = -1;
   std::vector<int> in;        // tensor indices: contraction (A, B) or (A, B, A2, B2) for a sum of two,
                               // softmax (S), map (1 or 2), reduce (1), gather (the source)
-  int over = -1;              // rank: the contraction's summed rank, the softmax / reduce / l2norm rank,
-                              // prefix_mean's scanned (row) rank
+  int over = -1;              // rank: the contraction's summed rank, the softmax / reduce / l2norm /
+                              // layernorm / rmsnorm rank, prefix_mean's scanned (row) rank
   bool b_transposed = false;  // contraction: B indexed [out col, summed]
   bool b2_transposed = false;  // a sum of two contractions: B2 indexed [out col, summed]
   std::string scale;          // softmax, map scale: expression ("" = 1)
@@ -136,6 +146,10 @@ struct StepDecl {
   bool tokens_in_cols = false;  // favor: the projection is [feature, token] (FAVOR on columns)
   int iterations = 0;           // pinv: Newton-Schulz-style iterations
 };
+
+// A step that needs whole rows over its column rank `over` (softmax, reductions, l2norm, layernorm,
+// rmsnorm): a mapping may not loop over that rank, and streaming it leaves the step's rows whole.
+bool row_wise(const StepDecl& st);
 
 // A cascade as written: ranks with extent expressions, tensors, steps.
 struct CascadeDesc {

@@ -293,8 +293,7 @@ class GroupEmitter {
 
   int chunk_rank(int s) const {
     const StepDecl& st = c_.step(s);
-    const bool row_op = st.kind == StepKind::Softmax || st.kind == StepKind::Reduce ||
-                        (st.kind == StepKind::Map && st.map == MapOp::L2Norm);
+    const bool row_op = row_wise(st);
     for (std::size_t r = 0; r < c_.num_ranks(); ++r)
       if ((ranks_[std::size_t(s)] >> r & 1u) && g_.stream_chunk[r] && !(row_op && int(r) == st.over)) return int(r);
     return -1;
@@ -954,6 +953,12 @@ VecOp vector_op_of(const StepDecl& st) {
       return VecOp::AddRow;
     case MapOp::PrefixMean:
       return VecOp::PrefixMean;
+    case MapOp::LayerNorm:
+      return VecOp::LayerNorm;
+    case MapOp::RmsNorm:
+      return VecOp::RmsNorm;
+    case MapOp::SwiGlu:
+      return VecOp::SwiGlu;
     case MapOp::kCount:
       break;
   }

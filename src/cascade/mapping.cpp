@@ -273,8 +273,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         problem(gp + "/stream", "step " + step_name(c, s) + " runs over two streamed ranks; stream one");
       reduced[std::size_t(st.out)] = in_mask;
       const bool over_looped = st.over >= 0 && gpn.loop_depth[st.over] >= 0;
-      const bool row_op = st.kind == StepKind::Softmax || st.kind == StepKind::Reduce ||
-                          (st.kind == StepKind::Map && st.map == MapOp::L2Norm);
+      const bool row_op = row_wise(st);
       switch (st.kind) {
         case StepKind::Contract:
           if (over_looped) {
@@ -340,6 +339,9 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
           if (over_looped && row_op)
             problem(gp + "/loops/" + std::to_string(gpn.loop_depth[st.over]),
                     step_name(c, s) + " needs whole rows over " + rank_name(c, st.over) + "; do not loop over it");
+          // A norm reads every row of its parameters (scale, shift) for every row it normalises.
+          if (st.kind == StepKind::Map && (st.map == MapOp::LayerNorm || st.map == MapOp::RmsNorm))
+            whole_ranks(s, {c.tensor(st.in[1]).ranks[0]}, "all its parameter rows");
           break;
         case StepKind::Gather:
           break;
@@ -392,8 +394,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       for (int s : gm.steps) {
         const StepDecl& st = c.step(s);
         const bool touches = st.out == t || std::find(st.in.begin(), st.in.end(), t) != st.in.end();
-        const bool row_op = st.kind == StepKind::Softmax || st.kind == StepKind::Reduce ||
-                            (st.kind == StepKind::Map && st.map == MapOp::L2Norm);
+        const bool row_op = row_wise(st);
         if (touches && row_op && st.over >= 0 && gpn.stream_chunk[st.over] && has_rank(c, t, st.over)) chunked = false;
       }
       // A tensor written here and read by a later step here stays whole: each step walks every chunk

@@ -12,6 +12,7 @@
 #include "compiler/fused_attention_lowering.h"
 #include "compiler/gemm_lowering.h"
 #include "compiler/lowrank_lowering.h"
+#include "compiler/rowwise_cascades.h"
 #include "compiler/rowwise_lowering.h"
 #include "mapper/cascade_search.h"
 #include "mapper/fused_search.h"
@@ -156,60 +157,29 @@ class Lowering {
     return os.str();
   }
 
+  // The spilled softmax of unfused attention (the row-wise ops of the layers are cascades, below).
   RowwiseJob rowwise_job(const GraphOp& op, const OpInstance& i) const {
+    ATTNSIM_ASSERT(op.kind == OpKind::Softmax, op.name + ": the hand-written row-wise lowering is the softmax's");
     RowwiseJob j;
     j.in0 = block_of(i.in[0]);
     j.out = block_of(i.out);
-    switch (op.kind) {
-      case OpKind::Softmax:
-        j.softmax = true;
-        j.scale = op.scale;
-        j.causal = op.causal;
-        break;
-      case OpKind::LayerNorm:
-      case OpKind::RmsNorm:
-        j.op = op.kind == OpKind::LayerNorm ? VecOp::LayerNorm : VecOp::RmsNorm;
-        j.has_params = true;
-        j.params = block_of(i.in[1]);
-        break;
-      case OpKind::Add:
-        j.op = VecOp::Add, j.inputs = 2, j.in1 = block_of(i.in[1]);
-        break;
-      case OpKind::SwiGlu:
-        j.op = VecOp::SwiGlu, j.inputs = 2, j.in1 = block_of(i.in[1]);
-        break;
-      case OpKind::Gelu:
-        j.op = VecOp::Gelu;
-        break;
-      case OpKind::Relu:
-        j.op = VecOp::Relu;
-        break;
-      case OpKind::Copy:  // decode: the new K and V rows appended to the cache
-        j.op = VecOp::Copy;
-        break;
-      case OpKind::L2Norm:  // decode: primal_causal's normalised prefix sums
-        j.op = VecOp::L2Norm;
-        break;
-      case OpKind::AddRow:  // decode: primal_causal's bias
-        j.op = VecOp::AddRow;
-        j.has_params = true;
-        j.params = block_of(i.in[1]);
-        break;
-      case OpKind::RowSum:
-      case OpKind::RowMax:
-        j.op = op.kind == OpKind::RowSum ? VecOp::RowSum : VecOp::RowMax;
-        j.reduce = true;
-        break;
-      default:
-        throw InternalError("no row-wise lowering for " + std::string(to_string(op.kind)));
-    }
+    j.scale = op.scale;
+    j.causal = op.causal;
     return j;
   }
 
+  // A row-wise op (norm, residual add, activation, copy, row reduction): its built-in cascade under its
+  // mapping, lowered by cascade/lower (compiler/rowwise_cascades.h).
   void lower_rowwise(const GraphOp& op) {
-    std::vector<RowwiseJob> jobs;
-    for (const OpInstance& i : op.instances) jobs.push_back(rowwise_job(op, i));
-    add_rowwise_step(op.name, op.layer, op.cls, jobs, BufClass::Activation, BufClass::Activation);
+    if (!has_rowwise_cascade(op.kind))
+      throw InternalError("no row-wise lowering for " + std::string(to_string(op.kind)));
+    RowwisePhase ph = lower_rowwise_op(hw_, op, capacity_, opt_.fixed);
+    Step s;
+    s.info = {op.name, op.layer, op.cls, std::move(ph.plan), 0, std::move(ph.mapping)};
+    s.buffers = std::move(ph.buffers);
+    for (BufferInfo& b : s.buffers) b.phase = phase();
+    s.emit = std::move(ph.emit);
+    add_step(std::move(s));
   }
 
   void add_rowwise_step(const std::string& name, int layer, OpClass cls, const std::vector<RowwiseJob>& jobs,

@@ -1,7 +1,8 @@
 #pragma once
-// Row-wise ops on the vector unit (norms, residual adds, activations) and the spilled row softmax
-// of unfused attention: blocks of whole rows stream DRAM -> SRAM -> unit -> SRAM -> DRAM with
-// double-buffered inputs and outputs, so loads, the unit and stores overlap.
+// The spilled row softmax of unfused attention: blocks of whole score rows stream DRAM -> SRAM ->
+// softmax unit -> SRAM -> DRAM with double-buffered inputs and outputs, so loads, the unit and stores
+// overlap. (The row-wise ops of a model's layers, norms, residual adds, activations, are cascades:
+// compiler/rowwise_cascades.h.)
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -13,12 +14,7 @@
 namespace attnsim {
 
 struct RowwiseJob {
-  bool softmax = false;  // SOFTMAX Rows (scale, causal) instead of a VECTOR op
-  VecOp op = VecOp::Add;
-  int inputs = 1;        // 1 or 2 (in1)
-  bool reduce = false;   // RowSum / RowMax: out is rows x 1
-  bool has_params = false;
-  DramBlock in0, in1, params, out;  // in0, in1, out: rows x cols; params: p x cols, loaded once
+  DramBlock in0, out;  // rows x cols each: S and P
   float scale = 0.f;
   bool causal = false;
   // Causal softmax of a spilled S: the GEMM that reads P uses m tiles of causal_tm rows and k tiles
@@ -30,9 +26,6 @@ struct RowwiseJob {
 struct RowwisePlan {
   std::int64_t rb = 0;  // rows per block
   std::int64_t cols = 0;
-  int inputs = 1;
-  std::int64_t out_cols = 0;  // cols, or 1 for a reduction
-  std::int64_t param_rows = 0;
   std::uint64_t footprint = 0;
 };
 
@@ -48,9 +41,8 @@ class RowwiseEmitter {
  private:
   const HwConfig& hw_;
   RowwisePlan p_;
-  std::uint64_t in0_[2], in1_[2], out_[2], params_;
-  std::uint32_t in0_reader_[2] = {kNoInstr, kNoInstr}, in1_reader_[2] = {kNoInstr, kNoInstr},
-                out_reader_[2] = {kNoInstr, kNoInstr};
+  std::uint64_t in0_[2], out_[2];
+  std::uint32_t in0_reader_[2] = {kNoInstr, kNoInstr}, out_reader_[2] = {kNoInstr, kNoInstr};
   int slot_ = -1;
 };
 

@@ -16,7 +16,7 @@ const std::vector<EmbeddedPreset>& embedded_presets();        // configs/presets
 const std::vector<EmbeddedPreset>& embedded_dram_presets();   // configs/dram/*.json
 const std::vector<EmbeddedPreset>& embedded_energy_presets(); // configs/energy/*.json (config/energy_table.h)
 const std::vector<EmbeddedPreset>& embedded_model_presets();  // models/*.json
-const std::vector<EmbeddedPreset>& embedded_cascades();       // models/cascades/*.json (built-in variants)
+const std::vector<EmbeddedPreset>& embedded_cascades();       // models/cascades/*.json (built-in variants, row-wise ops)
 // The preset's JSON text, or nullptr if there is no preset of that name.
 const char* find_preset(const std::string& name);
 std::string preset_names();  // "cloud, edge, ..." for messages

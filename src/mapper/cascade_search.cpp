@@ -62,10 +62,7 @@ constexpr std::int64_t kSliceRows = 2048;
 
 std::int64_t array_side(const HwConfig& hw) { return std::max(hw.array.rows, hw.array.cols); }
 
-bool row_op(const StepDecl& st) {
-  return st.kind == StepKind::Softmax || st.kind == StepKind::Reduce ||
-         (st.kind == StepKind::Map && st.map == cascade::MapOp::L2Norm);
-}
+bool row_op(const StepDecl& st) { return cascade::row_wise(st); }
 
 // Tile sizes tried for a rank: cascade::tile_choices (powers of two times the array side, halvings
 // below it, the extent); the thorough effort adds every other multiple of the side up to 16 of them

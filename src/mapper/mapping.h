@@ -17,7 +17,9 @@
 //     }
 //   }
 // Kind "cascade" carries a whole cascade mapping (cascade/mapping.h, its JSON form): what the mapper
-// picks for an op lowered from a cascade (the vanilla attention variants). Its content is checked
+// picks for an op lowered from a cascade (the vanilla attention variants), and the row-wise ops' row
+// blocks (compiler/rowwise_cascades.h: "L0.norm1": {"kind": "cascade", "mapping": {"cascade":
+// "layernorm", ...}}). Its content is checked
 // against the op's cascade when the op is compiled; errors name /ops/NAME/mapping/... in the file.
 // The kinds flash and row_fused fix tile factors of such an op and leave the rest to the mapper.
 // Kind "fused" is the schedule of attention fused in the array (the fused variant; its fields in

@@ -90,8 +90,8 @@ std::vector<SchemaDescription> mapping_descriptions() {
       {"/ops/*", "one op's fixed choices: its kind, then the kind's fields; a field left out is searched"},
       {"/ops/*/kind",
        "gemm: a GEMM C[m,n] = A[m,k] B[k,n]; flash, row_fused: tile factors of vanilla attention's flash or "
-       "row-fused schedule; cascade: a whole cascade mapping (what --emit mapping prints for attention lowered "
-       "from a cascade); fused: the schedule of attention fused in the array (the fused variant, on a datapath "
+       "row-fused schedule; cascade: a whole cascade mapping (what --emit mapping prints for attention and the "
+       "layers' row-wise ops, norms, residual adds, activations, lowered from a cascade); fused: the schedule of attention fused in the array (the fused variant, on a datapath "
        "with in-array softmax)"},
       {"/ops/*/tile",
        "tile factors by rank, in elements: gemm m, k, n; flash m (query block) and p (key block); row_fused m "
