@@ -11,20 +11,38 @@ namespace {
 constexpr int kUnits = 5;  // LOAD, STORE, GEMM, VECTOR, SOFTMAX: each executes in program order
 int unit_index(Opcode op) { return int(op); }
 
-// Instructions the next one must wait for, at most the latest per unit.
+// Instructions the next one must wait for: the latest per unit, and for the load unit the latest two.
+// Units issue their instructions in order, but the load DMA has several in flight and a short load
+// can complete before a longer one issued earlier (a GEMM's B tile before its A tile), so waiting for
+// the later of two loads does not cover the earlier one.
 struct Deps {
   std::uint32_t by_unit[kUnits] = {kNoInstr, kNoInstr, kNoInstr, kNoInstr, kNoInstr};
+  std::uint32_t load2 = kNoInstr;  // the load unit's second latest
   void add(int unit, std::uint32_t id) {
     if (id == kNoInstr) return;
-    if (by_unit[unit] == kNoInstr || id > by_unit[unit]) by_unit[unit] = id;
+    std::uint32_t& cur = by_unit[unit];
+    if (unit == unit_index(Opcode::Load) && id != cur) {
+      const std::uint32_t lo = cur == kNoInstr ? id : std::min(id, cur);
+      cur = cur == kNoInstr ? id : std::max(id, cur);
+      if (lo != cur && (load2 == kNoInstr || lo > load2)) load2 = lo;
+      return;
+    }
+    if (cur == kNoInstr || id > cur) cur = id;
   }
   // Up to four ids for an instruction on `own`: the other units first (program order does not
-  // cover them); the own unit's only when there is room (it runs in program order anyway).
+  // cover them), then the second load when there is room (an instruction waiting on four units has
+  // its operands' loads long done), then the own unit's (it runs in program order anyway).
   std::array<std::uint32_t, 4> list(Opcode own) const {
     std::array<std::uint32_t, 4> v = {kNoInstr, kNoInstr, kNoInstr, kNoInstr};
     int n = 0;
-    for (int u = 0; u < kUnits; ++u)
-      if (u != unit_index(own) && by_unit[u] != kNoInstr) v[std::size_t(n++)] = by_unit[u];
+    const bool two_loads = own != Opcode::Load && load2 != kNoInstr;
+    int others = 0;
+    for (int u = 0; u < kUnits; ++u) others += u != unit_index(own) && by_unit[u] != kNoInstr;
+    for (int u = 0; u < kUnits; ++u) {
+      if (u == unit_index(own) || by_unit[u] == kNoInstr) continue;
+      if (u == unit_index(Opcode::Load) && two_loads && others < 4) v[std::size_t(n++)] = load2;  // in load order
+      v[std::size_t(n++)] = by_unit[u];
+    }
     if (n < 4 && by_unit[unit_index(own)] != kNoInstr) v[std::size_t(n++)] = by_unit[unit_index(own)];
     ATTNSIM_ASSERT(n <= 4, "more than four dependencies");
     return v;
@@ -880,7 +898,10 @@ class GroupEmitter {
       for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]);
       const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
       const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
-      em_.set_class(classes_[std::size_t(s)]);
+      // A result written in place leaves as the tile it was written over (a GEMM's output, its epilogue
+      // done): its store counts as that tile's producer.
+      const int owner = plan_of(w.buf).tensor;
+      em_.set_class(classes_[std::size_t(owner != t && owner >= 0 ? c_.producer(owner) : s)]);
       const auto l = d.list(Opcode::Store);
       sl.read[unit_index(Opcode::Store)] = em_.store(part, whole, {l[0], l[1], l[2], l[3]});
     }
