@@ -7,6 +7,11 @@
 // the accumulator storage when the tiling put it there), the epilogue in place on the finished C tile
 // (mapping placement in_place), the K steps of a tile chained on the array.
 //
+// lower_gemm (attnsim gemm) and model_lowering take this path for a translatable tiling whose loads
+// are GemmEmitter's (gemm_cascade_loads_as_emitter), model ops of one instance only (the generic
+// lowering keeps a block that instances share, a weight, where GemmEmitter loads it again); the
+// mapper still times candidates with GemmEmitter's programs, which these equal.
+//
 // Not translated yet (the hand-written GemmEmitter runs them): tilings that keep an operand resident
 // (outer panels rotating over panel sets, a slot per inner block), k in the middle, lead blocks,
 // stream buffers other than two, B read transposed, causal tile skipping. A double-buffered operand
