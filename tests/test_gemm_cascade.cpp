@@ -227,3 +227,40 @@ TEST_CASE("gemm cascades: a GEMM waits for both operand loads, which complete ou
     }
   CHECK(found == 1);
 }
+
+TEST_CASE("gemm cascades: chain and in_place in a mapping file, and their rules", "[gemm_cascade][mapping]") {
+  const HwConfig hw = test_hw(8, 64, 16);
+  const cascade::Cascade c = gemm_cascade(Epilogue::AddResidual, {32, 16, 24});
+  const Json doc = Json::parse(R"({"cascade": "gemm_residual",
+    "groups": [{"steps": ["C", "Y"], "loops": [{"rank": "m", "tile": 16}, {"rank": "n", "tile": 8}, {"rank": "k", "tile": 8}],
+                "chain": true}],
+    "placement": {"Y": {"in_place": "C"}}})");
+  const cascade::Mapping m = cascade::parse_mapping(doc, "m.json", c, hw);
+  CHECK(m.groups[0].chain);
+  const int y = c.desc.tensor_index("Y"), cc = c.desc.tensor_index("C");
+  CHECK(m.tensors[std::size_t(y)].in_place == cc);
+  // Printed as read.
+  const cascade::Mapping back = cascade::parse_mapping(cascade::mapping_to_json(c, m), "back.json", c, hw);
+  CHECK(back.groups[0].chain);
+  CHECK(back.tensors[std::size_t(y)].in_place == cc);
+  // In place, Y takes no buffer of its own: A, B, R and C double-buffered, C's slots 16 x 8 x 4 B.
+  const cascade::CascadePlan plan = cascade::plan_cascade(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
+  CHECK(plan.groups[0].buffers.size() == 4);
+  CHECK(plan.groups[0].buffer_of[std::size_t(y)] == plan.groups[0].buffer_of[std::size_t(cc)]);
+
+  // Over a DRAM input: the rule names the placement.
+  Json bad = doc;
+  bad["placement"]["Y"]["in_place"] = "R";
+  const std::vector<std::string> p =
+      cascade::check_mapping(c, cascade::parse_mapping(bad, "m.json", c, hw), hw, std::uint64_t(hw.sram.total_bytes()));
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].find("m.json: /placement/Y/in_place: R must be written in this group") != std::string::npos);
+  // One of bank, at, in_place.
+  bad["placement"]["Y"] = Json{{"bank", 1}, {"in_place", "C"}};
+  try {
+    cascade::parse_mapping(bad, "m.json", c, hw);
+    FAIL("accepted");
+  } catch (const UserError& e) {
+    CHECK(std::string(e.what()).find("m.json: /placement/Y: gives one of") != std::string::npos);
+  }
+}
