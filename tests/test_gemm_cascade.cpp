@@ -180,7 +180,9 @@ std::int64_t simulated(const HwConfig& hw, const TileProgram& p) {
 TEST_CASE("gemm cascades: the simulated accelerator gives GemmEmitter's cycles", "[gemm_cascade][timing][sim]") {
   // The whole accelerator (not only the program timer): loads in flight together complete out of
   // order, so a GEMM must wait for each of its operands' loads. A few tilings of the edge preset and of
-  // a 16x16 WS array with accumulator storage, each epilogue, picked spread over the candidates.
+  // a 16x16 WS array with accumulator storage, each epilogue, picked spread over the candidates, and
+  // one with the inner operand resident (the cascade's resident input: one row-major buffer where
+  // GemmEmitter has a slot per tile).
   Json ws = {{"array", {{"rows", 16}, {"cols", 16}, {"dataflow", "ws"}, {"timing", "overlapped"},
                         {"clock_mhz", 1000}, {"operand_bytes", 2}, {"accumulator_bytes", 4}}},
              {"sram", {{"banks", 8}, {"bytes_per_bank", 16384}, {"port_bytes", 64}}},
@@ -195,7 +197,14 @@ TEST_CASE("gemm cascades: the simulated accelerator gives GemmEmitter's cycles",
       for (const GemmTiling& t : gemm_tiling_candidates(hw, d, 0, e == Epilogue::AddResidual ? 1 : 0))
         if (gemm_cascade_translatable(t, false, CausalSkip::None) && gemm_cascade_loads_as_emitter(t)) ts.push_back(t);
       REQUIRE(ts.size() >= 2);
-      for (const GemmTiling& t : {ts.front(), ts[ts.size() / 2]}) {
+      std::vector<GemmTiling> picks = {ts.front(), ts[ts.size() / 2]};
+      for (const GemmTiling& t : ts)  // and one keeping its inner operand resident
+        if (t.inner_resident) {
+          picks.push_back(t);
+          break;
+        }
+      REQUIRE(picks.size() == 3);
+      for (const GemmTiling& t : picks) {
         INFO(hw.source << " " << gemm_cascade_stem(e) << " tiles " << t.tm << "x" << t.tk << "x" << t.tn
                        << (t.n_outer ? " n-outer" : " m-outer") << (t.c_in_accumulators ? ", C in accumulators" : ""));
         CHECK(simulated(hw, lower_gemm_cascade(hw, d, t, e)) == simulated(hw, hand_program(hw, d, t, e)));
@@ -203,7 +212,7 @@ TEST_CASE("gemm cascades: the simulated accelerator gives GemmEmitter's cycles",
       }
     }
   }
-  CHECK(compared == 16);
+  CHECK(compared == 24);
 }
 
 TEST_CASE("gemm cascades: a GEMM waits for both operand loads, which complete out of order",

@@ -12,8 +12,8 @@ bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSki
   const char* reason = nullptr;
   if (t.k_middle)
     reason = "k in the middle of the loop order";
-  else if (t.outer_resident || t.inner_resident)
-    reason = "a resident operand";
+  else if (t.outer_resident)
+    reason = "a resident outer panel";
   else if (t.lead_block > 0)
     reason = "a lead block";
   else if (t.stream_buffers != 2)
@@ -30,7 +30,7 @@ bool gemm_cascade_loads_as_emitter(const GemmTiling& t) {
   const GemmDims& d = t.dims;
   const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn), nk = ceil_div(d.k, t.tk);
   const std::int64_t n_outer = t.n_outer ? nn : nm, n_inner = t.n_outer ? nm : nn;
-  return !(nk == 2 && n_inner > 1) && !(n_inner * nk == 2 && n_outer > 1);
+  return !(nk == 2 && n_inner > 1) && (t.inner_resident || !(n_inner * nk == 2 && n_outer > 1));
 }
 
 const char* gemm_cascade_stem(Epilogue epi) {
@@ -81,12 +81,21 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
   // GemmEmitter's layout (bank- or stripe-aligned when it fits, C in the accumulator storage when the
   // tiling put it there): each tensor's two slots where its buffers 0 and 1 are.
   const GemmEmitter layout(hw, t, 0, capacity);
+  // A resident inner operand (the whole of it on chip, each tile loaded once) is the cascade's resident
+  // input with one slot, where GemmEmitter's first slot of it starts (its slots, a tile each, are
+  // contiguous and hold at least the whole operand).
+  const int inner = t.inner_resident ? tensor_of(c, t.n_outer ? "A" : "B") : -1;
   for (const BufferInfo& b : layout.buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output)) {
     const std::string name = b.name.substr(0, 1);
     const int slot = std::stoi(b.name.substr(1));
-    ATTNSIM_ASSERT(slot < 2, "a double-buffered GEMM tiling with more than two slots");
     const int tensor = c.desc.tensor_index(name);
-    if (tensor >= 0) m.tensors[std::size_t(tensor)].at[slot] = std::int64_t(b.region.addr);
+    if (tensor < 0 || (tensor == inner && slot > 0)) continue;
+    ATTNSIM_ASSERT(slot < 2, "a double-buffered GEMM tiling with more than two slots");
+    m.tensors[std::size_t(tensor)].at[slot] = std::int64_t(b.region.addr);
+  }
+  if (inner >= 0) {
+    m.groups[0].resident = {inner};
+    m.tensors[std::size_t(inner)].buffers = 1;
   }
   // The epilogue's result overwrites the finished C tile in its buffer.
   const int y = c.desc.tensor_index("Y");

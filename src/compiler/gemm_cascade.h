@@ -12,8 +12,11 @@
 // lowering keeps a block that instances share, a weight, where GemmEmitter loads it again); the
 // mapper still times candidates with GemmEmitter's programs, which these equal.
 //
-// Not translated yet (the hand-written GemmEmitter runs them): tilings that keep an operand resident
-// (outer panels rotating over panel sets, a slot per inner block), k in the middle, lead blocks,
+// A resident inner operand (inner_resident: B for m outer, A for n outer) is the cascade mapping's
+// resident input with one slot.
+//
+// Not translated yet (the hand-written GemmEmitter runs them): tilings that keep the outer operand's
+// panel resident (panels rotating over panel sets), k in the middle, lead blocks,
 // stream buffers other than two, B read transposed, causal tile skipping. A double-buffered operand
 // whose block is still in its other slot is read from there by the generic lowering, where
 // GemmEmitter loads it again (K in two tiles, or an inner loop of two tiles with K in one): fewer
