@@ -159,7 +159,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                                                to_string(m.units[std::size_t(s)]));
   for (int t = 0; t < ntensors; ++t) {
     const TensorMapping& tm = m.tensors[std::size_t(t)];
-    if (tm.buffers < 1 || tm.buffers > 2) problem("/buffers/" + c.tensor(t).name, "buffering depth is 1 or 2");
+    if (tm.buffers < 1 || tm.buffers > kMaxSlots)
+      problem("/buffers/" + c.tensor(t).name, "buffering depth is 1 to " + std::to_string(kMaxSlots));
     if (tm.bank >= hw.sram.banks)
       problem("/placement/" + c.tensor(t).name + "/bank", "the SRAM has " + std::to_string(hw.sram.banks) + " banks");
   }
@@ -571,9 +572,9 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     };
     for (int s : gm.steps)
       if (gpn.lookahead[std::size_t(s)]) {
-        deep &= m.tensors[std::size_t(c.step(s).out)].buffers == 2;
+        deep &= m.tensors[std::size_t(c.step(s).out)].buffers >= 2;
         for (int t : c.step(s).in)
-          deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers == 2 || !read_behind(t);
+          deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers >= 2 || !read_behind(t);
       }
     // A DRAM tensor read both ahead and in the rest would be evicted by the next iteration's load.
     for (int t = 0; t < ntensors; ++t) {
@@ -583,7 +584,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         if (group_of[std::size_t(s)] == int(g)) (gpn.lookahead[std::size_t(s)] ? ahead : behind) = true;
       // Unless it has two slots and no streamed rank: the next point's tile then goes into the slot
       // the current point does not use (a streamed rank would cycle both slots within one step).
-      bool two_tiles = m.tensors[std::size_t(t)].buffers == 2;
+      bool two_tiles = m.tensors[std::size_t(t)].buffers >= 2;
       for (int r : c.tensor(t).ranks) two_tiles &= !gpn.stream_chunk[r];
       deep &= !(ahead && behind) || two_tiles;
     }
@@ -921,14 +922,15 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
   }
   root.annotate("buffers", {{"type", "object"}});
   JsonView(doc.contains("buffers") ? &doc["buffers"] : nullptr, "/buffers", &diag)
-      .declare_named_entries({{"type", "integer"}, {"minimum", 1}, {"maximum", 2}});
+      .declare_named_entries({{"type", "integer"}, {"minimum", 1}, {"maximum", kMaxSlots}});
   if (root.has("buffers")) {
     const Json& b = doc["buffers"];
-    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: 1 | 2", b);
+    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: slots (1 to 16)", b);
     for (auto it = b.begin(); b.is_object() && it != b.end(); ++it) {
       const int t = lookup(tensor_names, it.key(), "/buffers/" + it.key(), "tensor");
-      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1 || it.value().get<std::int64_t>() > 2)
-        diag.add("/buffers/" + it.key(), "buffering depth is 1 or 2", it.value());
+      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1 ||
+          it.value().get<std::int64_t>() > kMaxSlots)
+        diag.add("/buffers/" + it.key(), "buffering depth is 1 to " + std::to_string(kMaxSlots), it.value());
       else if (t >= 0)
         m.tensors[std::size_t(t)].buffers = it.value().get<int>();
     }
@@ -953,7 +955,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
       // The address's upper bound is the hardware's on-chip bytes: not in the schema.
       pv.annotate("at", {{"type", "array"},
                          {"minItems", 1},
-                         {"maxItems", 2},
+                         {"maxItems", kMaxSlots},
                          {"items", {{"type", "integer"}, {"minimum", 0}, {"multipleOf", 64}}}});
       if (int(pv.has("bank")) + int(pv.has("at")) + int(pv.has("in_place")) != 1) {
         diag.add(pp, "gives one of \"bank\" (the first bank), \"at\" (each slot's byte address) or \"in_place\" "
@@ -975,8 +977,9 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         continue;
       }
       const Json& at = it.value()["at"];
-      if (!at.is_array() || at.empty() || at.size() > 2) {
-        diag.add(pp + "/at", "must be an array of one byte address per slot (1 or 2)", at);
+      if (!at.is_array() || at.empty() || at.size() > std::size_t(kMaxSlots)) {
+        diag.add(pp + "/at", "must be an array of one byte address per slot (1 to " + std::to_string(kMaxSlots) + ")",
+                 at);
         continue;
       }
       for (std::size_t i = 0; i < at.size(); ++i) {

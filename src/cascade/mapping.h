@@ -25,8 +25,8 @@
 //   shared by the heads, cascade.h's "shared") is loaded once per chunk, not once per head
 //   (Linformer's E and F along the tokens, each head's K~ = E K accumulating meanwhile). Each tensor
 //   the group writes has its slots once per instance of the chunk; other tensors keep theirs.
-// - Per tensor: buffering depth (1 or 2 slots; 2 lets the next tile load or compute while this one
-//   is used) and optionally where its buffers go: the bank they start at, or each slot's byte address
+// - Per tensor: buffering depth (1 to 16 slots; 2 lets the next tile load or compute while this one
+//   is used; more keep earlier tiles on chip, a DRAM tile read again from the slot still holding it) and optionally where its buffers go: the bank they start at, or each slot's byte address
 //   (placement; otherwise packed in tensor order). Overlapping slots are an error. A slot address
 //   past the SRAM is in the accumulator storage when the hardware declares one (hw_config.h: the
 //   array's partial sums there use no SRAM port); such slots count against that storage, not the SRAM.
@@ -65,7 +65,9 @@
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte
 //                                                                 // address, or {"in_place": "S"} (above)
 //    "units": {"S": "array", "P": "softmax"}}               // optional
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -95,9 +97,10 @@ inline constexpr int kMaxSplits = 16;
 inline constexpr int kMaxSlots = kMaxSplits;  // slots a buffer may have (a split accumulator one per run)
 
 struct TensorMapping {
-  int buffers = 2;                // 1 or 2
+  TensorMapping() { std::fill(std::begin(at), std::end(at), std::int64_t(-1)); }
+  int buffers = 2;                // 1 to kMaxSlots (2: double buffering; more: tiles kept for reuse)
   int bank = -1;                  // first bank of its buffers (-1: packed after the previous buffer)
-  std::int64_t at[2] = {-1, -1};  // byte address of each slot (-1: placed by bank or packed)
+  std::int64_t at[kMaxSlots];     // byte address of each slot (-1: placed by bank or packed)
   int in_place = -1;              // the tensor whose slots this one's tiles overwrite (below), -1
 };
 

@@ -12,8 +12,8 @@ bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSki
   const char* reason = nullptr;
   if (t.k_middle)
     reason = "k in the middle of the loop order";
-  else if (t.outer_resident)
-    reason = "a resident outer panel";
+  else if (t.outer_resident && 2 * ceil_div(t.dims.k, t.tk) > cascade::kMaxSlots)
+    reason = "a resident outer panel of more than 8 K tiles";
   else if (t.lead_block > 0)
     reason = "a lead block";
   else if (t.stream_buffers != 2)
@@ -30,7 +30,7 @@ bool gemm_cascade_loads_as_emitter(const GemmTiling& t) {
   const GemmDims& d = t.dims;
   const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn), nk = ceil_div(d.k, t.tk);
   const std::int64_t n_outer = t.n_outer ? nn : nm, n_inner = t.n_outer ? nm : nn;
-  return !(nk == 2 && n_inner > 1) && (t.inner_resident || !(n_inner * nk == 2 && n_outer > 1));
+  return (t.outer_resident || !(nk == 2 && n_inner > 1)) && (t.inner_resident || !(n_inner * nk == 2 && n_outer > 1));
 }
 
 const char* gemm_cascade_stem(Epilogue epi) {
@@ -90,13 +90,18 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
     const int slot = std::stoi(b.name.substr(1));
     const int tensor = c.desc.tensor_index(name);
     if (tensor < 0 || (tensor == inner && slot > 0)) continue;
-    ATTNSIM_ASSERT(slot < 2, "a double-buffered GEMM tiling with more than two slots");
+    ATTNSIM_ASSERT(slot < cascade::kMaxSlots, "a GEMM tiling with more slots than a cascade buffer");
     m.tensors[std::size_t(tensor)].at[slot] = std::int64_t(b.region.addr);
   }
   if (inner >= 0) {
     m.groups[0].resident = {inner};
     m.tensors[std::size_t(inner)].buffers = 1;
   }
+  // A resident outer panel (outer_resident: A's tm x K for m outer): two panels' K tiles, 2 x nk
+  // slots taken in turn, so each outer iteration loads its panel's tiles into the slots the one before
+  // last used, and every inner iteration reads them from there (GemmEmitter's slot (outer % 2) nk + k).
+  if (t.outer_resident)
+    m.tensors[std::size_t(tensor_of(c, t.n_outer ? "B" : "A"))].buffers = int(2 * ceil_div(t.dims.k, t.tk));
   // The epilogue's result overwrites the finished C tile in its buffer.
   const int y = c.desc.tensor_index("Y");
   if (y >= 0) m.tensors[std::size_t(y)].in_place = tensor_of(c, "C");

@@ -13,10 +13,11 @@
 // mapper still times candidates with GemmEmitter's programs, which these equal.
 //
 // A resident inner operand (inner_resident: B for m outer, A for n outer) is the cascade mapping's
-// resident input with one slot.
+// resident input with one slot; a resident outer panel (outer_resident) a buffer of 2 x (K tiles)
+// slots (at most 16), which the generic lowering fills in turn and reads again while they hold the panel.
 //
-// Not translated yet (the hand-written GemmEmitter runs them): tilings that keep the outer operand's
-// panel resident (panels rotating over panel sets), k in the middle, lead blocks,
+// Not translated yet (the hand-written GemmEmitter runs them): outer panels of more than 8 K tiles,
+// k in the middle, lead blocks,
 // stream buffers other than two, B read transposed, causal tile skipping. A double-buffered operand
 // whose block is still in its other slot is read from there by the generic lowering, where
 // GemmEmitter loads it again (K in two tiles, or an inner loop of two tiles with K in one): fewer

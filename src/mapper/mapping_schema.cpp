@@ -69,12 +69,13 @@ const std::vector<SchemaDescription>& cascade_mapping_descriptions() {
        "complete: the array accumulates in order, chained GEMMs overlap (default false)"},
       {"/buffers", "buffer slots per tensor, by tensor name (default 2 for each)"},
       {"/buffers/*",
-       "slots of the tensor's buffer: 1, or 2 so that the next tile loads or computes while this one is used"},
+       "slots of the tensor's buffer: 1, 2 so that the next tile loads or computes while this one is used, or up to 16 "
+       "so that earlier tiles stay on chip and are read again from there"},
       {"/placement", "where a tensor's buffers go, by tensor name (default: packed in tensor order from byte 0)"},
       {"/placement/*", "the first bank, each slot's byte address, or the tensor it is written over"},
       {"/placement/*/bank", "the SRAM bank the buffers start at, 0 to the hardware's banks - 1"},
       {"/placement/*/at",
-       "each slot's on-chip byte address (one or two slots), a multiple of 64 B: inside the SRAM, or past it in the "
+       "each slot's on-chip byte address (one per slot, up to 16), a multiple of 64 B: inside the SRAM, or past it in the "
        "accumulator storage when the hardware declares one"},
       {"/placement/*/in_place",
        "the tensor whose slots an element-wise map's result overwrites, its input written in the same group, on "
