@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "cascade/builtin.h"
 #include "common/errors.h"
 
 namespace attnsim::cascade {
@@ -890,16 +891,6 @@ const Json& vanilla_attention_json() {
   return j;
 }
 
-const Json& gemm_json() {
-  static const Json j = Json::parse(R"json({
-    "name": "gemm",
-    "description": "C = A B",
-    "ranks": {"m": "M", "k": "K", "n": "N"},
-    "inputs": {"A": ["m", "k"], "B": ["k", "n"]},
-    "outputs": {"C": ["m", "n"]},
-    "steps": ["C[m,n] = A[m,k] * B[k,n]"]
-  })json");
-  return j;
-}
+const Json& gemm_json() { return builtin_cascade_json("gemm"); }
 
 }  // namespace attnsim::cascade

@@ -192,7 +192,8 @@ struct Cascade {
 Cascade bind_cascade(const CascadeDesc& d, const std::map<std::string, double>& symbols, bool causal);
 
 // Built-in cascades, written in the same JSON (tests and the vanilla variants' reference form).
-// vanilla: O[m,f] = softmax_p(S / sqrt(e)) V with S = Q K^T; gemm: C[m,n] = A[m,k] * B[k,n].
+// vanilla: O[m,f] = softmax_p(S / sqrt(e)) V with S = Q K^T; gemm: C[m,n] = A[m,k] * B[k,n]
+// (models/cascades/gemm.json, embedded).
 const Json& vanilla_attention_json();
 const Json& gemm_json();
 

@@ -11,20 +11,38 @@ namespace {
 constexpr int kUnits = 5;  // LOAD, STORE, GEMM, VECTOR, SOFTMAX: each executes in program order
 int unit_index(Opcode op) { return int(op); }
 
-// Instructions the next one must wait for, at most the latest per unit.
+// Instructions the next one must wait for: the latest per unit, and for the load unit the latest two.
+// Units issue their instructions in order, but the load DMA has several in flight and a short load
+// can complete before a longer one issued earlier (a GEMM's B tile before its A tile), so waiting for
+// the later of two loads does not cover the earlier one.
 struct Deps {
   std::uint32_t by_unit[kUnits] = {kNoInstr, kNoInstr, kNoInstr, kNoInstr, kNoInstr};
+  std::uint32_t load2 = kNoInstr;  // the load unit's second latest
   void add(int unit, std::uint32_t id) {
     if (id == kNoInstr) return;
-    if (by_unit[unit] == kNoInstr || id > by_unit[unit]) by_unit[unit] = id;
+    std::uint32_t& cur = by_unit[unit];
+    if (unit == unit_index(Opcode::Load) && id != cur) {
+      const std::uint32_t lo = cur == kNoInstr ? id : std::min(id, cur);
+      cur = cur == kNoInstr ? id : std::max(id, cur);
+      if (lo != cur && (load2 == kNoInstr || lo > load2)) load2 = lo;
+      return;
+    }
+    if (cur == kNoInstr || id > cur) cur = id;
   }
   // Up to four ids for an instruction on `own`: the other units first (program order does not
-  // cover them); the own unit's only when there is room (it runs in program order anyway).
+  // cover them), then the second load when there is room (an instruction waiting on four units has
+  // its operands' loads long done), then the own unit's (it runs in program order anyway).
   std::array<std::uint32_t, 4> list(Opcode own) const {
     std::array<std::uint32_t, 4> v = {kNoInstr, kNoInstr, kNoInstr, kNoInstr};
     int n = 0;
-    for (int u = 0; u < kUnits; ++u)
-      if (u != unit_index(own) && by_unit[u] != kNoInstr) v[std::size_t(n++)] = by_unit[u];
+    const bool two_loads = own != Opcode::Load && load2 != kNoInstr;
+    int others = 0;
+    for (int u = 0; u < kUnits; ++u) others += u != unit_index(own) && by_unit[u] != kNoInstr;
+    for (int u = 0; u < kUnits; ++u) {
+      if (u == unit_index(own) || by_unit[u] == kNoInstr) continue;
+      if (u == unit_index(Opcode::Load) && two_loads && others < 4) v[std::size_t(n++)] = load2;  // in load order
+      v[std::size_t(n++)] = by_unit[u];
+    }
     if (n < 4 && by_unit[unit_index(own)] != kNoInstr) v[std::size_t(n++)] = by_unit[unit_index(own)];
     ATTNSIM_ASSERT(n <= 4, "more than four dependencies");
     return v;
@@ -359,10 +377,19 @@ class GroupEmitter {
     return k;
   }
 
+  // The row stride of a slot's tile: the buffer's when it sets one (a concatenated pair), else the
+  // tile's own width, so that a tile shorter than the buffer at the end of a rank is dense.
+  std::int64_t slot_ld(int b, int slot) const {
+    const BufferPlan& bp = plan_of(b);
+    if (bp.ld) return bp.ld;
+    const Slot& sl = bufs_[std::size_t(b)].slot[slot];
+    return sl.at.len[1] > 0 && !bp.resident ? sl.at.len[1] : bp.cols;
+  }
+
   SramTile tile_in(int b, int slot, const Coords& a) const {
     const BufferPlan& bp = plan_of(b);
     const Slot& sl = bufs_[std::size_t(b)].slot[slot];
-    const std::int64_t ld = bp.ld ? bp.ld : bp.cols;
+    const std::int64_t ld = slot_ld(b, slot);
     const std::uint64_t off = std::uint64_t((a.lo[0] - sl.at.lo[0]) * ld + (a.lo[1] - sl.at.lo[1]));
     return tile_at(bp.slot_addr(slot) + off * std::uint64_t(bp.elem_bytes), a.len[0], a.len[1], bp.elem_bytes, ld);
   }
@@ -442,7 +469,7 @@ class GroupEmitter {
         const BufferPlan& bp = plan_of(a.buf);
         const auto l = ld.list(Opcode::Load);
         const std::uint32_t id =
-            em_.load(part, tile_at(bp.slot_addr(a.slot), k.len[0], k.len[1], bp.elem_bytes, bp.ld ? bp.ld : bp.cols),
+            em_.load(part, tile_at(bp.slot_addr(a.slot), k.len[0], k.len[1], bp.elem_bytes, slot_ld(a.buf, a.slot)),
                      {l[0], l[1], l[2], l[3]});
         Slot& sl = bufs_[std::size_t(a.buf)].slot[a.slot];
         sl.write[unit_index(Opcode::Load)] = id;
@@ -507,11 +534,23 @@ class GroupEmitter {
   }
 
   // The tile of tensor t to write at x: the open tile when it continues (a sum, a chunk), else a new slot.
-  Access write(int t, const Ctx& x, Deps& d) {
+  // A contraction continuing its sum on the array (chain) does not wait for the array's previous GEMM
+  // when that GEMM wrote the tile last: the array accumulates in order (chained GEMMs overlap then).
+  Access write(int t, const Ctx& x, Deps& d, bool chain = false) {
     Access a;
     a.buf = g_.buffer_of[std::size_t(t)];
     const Coords k = buffer_coords(t, x);
     BufState& st = bufs_[std::size_t(a.buf)];
+    if (plan_of(a.buf).tensor != t) {
+      // Written in place (mapping.h): over the input's tile it is computed from, in that tile's slot.
+      a.slot = find_slot(a.buf, k, true);
+      ATTNSIM_ASSERT(a.slot >= 0, "an in-place tile's input is not on chip");
+      Slot& sl = st.slot[std::size_t(a.slot)];
+      for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
+      sl.open = true;
+      a.tile = tile_in(a.buf, a.slot, access_coords(t, x));
+      return a;
+    }
     const int cur = st.cur[std::size_t(copy_of(a.buf, x.inst))];
     int open = cur >= 0 && st.slot[std::size_t(cur)].open && st.slot[std::size_t(cur)].at == k ? cur : -1;
     if (g_.split_step >= 0 && open < 0)  // split-K: the run's accumulator, open among the other runs'
@@ -520,7 +559,9 @@ class GroupEmitter {
     if (open >= 0) {
       a.slot = open;
       const Slot& sl = st.slot[std::size_t(a.slot)];
-      for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
+      const bool chained = chain && sl.write[unit_index(Opcode::Gemm)] == last_gemm_ && last_gemm_ != kNoInstr;
+      for (int u = 0; u < kUnits; ++u)
+        if (!chained || u != unit_index(Opcode::Gemm)) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
     } else {
       a.slot = take_slot(a.buf, k, d);
     }
@@ -599,7 +640,7 @@ class GroupEmitter {
         // A sum of two contractions: the second term's operands too, read before the output is written.
         Access a2, b2;
         if (st.in.size() == 4) a2 = read(st.in[2], x, d, &reads), b2 = read(st.in[3], x, d, &reads);
-        w = write(st.out, x, d);
+        w = write(st.out, x, d, g_.map.chain && sm < 0);
         op = Opcode::Gemm;
         const auto l = d.list(op);
         if (st.in.size() == 4 && concatenated(a.tile, a2.tile, b.tile, b2.tile, st)) {
@@ -612,6 +653,7 @@ class GroupEmitter {
           if (st.in.size() == 4)  // accumulates onto the first term (the array runs its GEMMs in order)
             id = em_.gemm(a2.tile, b2.tile, w.tile, true, st.b2_transposed, {l[0], l[1], l[2], l[3]});
         }
+        last_gemm_ = id;
         complete = last;
         break;
       }
@@ -710,6 +752,13 @@ class GroupEmitter {
         if (r == cr) complete &= chunk_last;
     }
     if (complete) finish(s, x, w);
+    // A result written in place (mapping.h) holds the step's other inputs until it is stored: their
+    // slots are reused after that store (a GEMM's residual tile is freed with the C tile it went into).
+    if (complete && w.buf >= 0 && plan_of(w.buf).tensor != st.out && g_.dram[std::size_t(st.out)]) {
+      const std::uint32_t stored = bufs_[std::size_t(w.buf)].slot[w.slot].read[unit_index(Opcode::Store)];
+      for (const auto& [b, sl] : reads)
+        if (b != w.buf) bufs_[std::size_t(b)].slot[sl].read[unit_index(Opcode::Store)] = stored;
+    }
   }
 
   // ---- Performer and Nystromformer: segment means and the pseudo-inverse ----
@@ -771,6 +820,7 @@ class GroupEmitter {
         }
       }
       const std::uint32_t id = emit(d.list(op));
+      if (op == Opcode::Gemm) last_gemm_ = id;
       for (const Use& u : uses) {
         Slot& sl = bufs_[std::size_t(u.buf)].slot[u.slot];
         (u.write ? sl.write : sl.read)[unit_index(op)] = id;
@@ -847,7 +897,10 @@ class GroupEmitter {
       for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]);
       const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
       const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
-      em_.set_class(classes_[std::size_t(s)]);
+      // A result written in place leaves as the tile it was written over (a GEMM's output, its epilogue
+      // done): its store counts as that tile's producer.
+      const int owner = plan_of(w.buf).tensor;
+      em_.set_class(classes_[std::size_t(owner != t && owner >= 0 ? c_.producer(owner) : s)]);
       const auto l = d.list(Opcode::Store);
       sl.read[unit_index(Opcode::Store)] = em_.store(part, whole, {l[0], l[1], l[2], l[3]});
     }
@@ -922,6 +975,7 @@ class GroupEmitter {
   int inner_from_[64] = {};  // per step: the first loop nested inside its innermost own loop
   int nloops_ = 0, mr_ = 0, pr_ = 0;
   std::uint64_t point_ = 0;
+  std::uint32_t last_gemm_ = kNoInstr;  // the array's latest instruction issued by this group
   const Point* cur_point_ = nullptr;
   std::vector<std::pair<int, int>> reads_, rescale_reads_;  // reused: no allocation per instruction
 };

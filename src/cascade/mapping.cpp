@@ -159,7 +159,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                                                to_string(m.units[std::size_t(s)]));
   for (int t = 0; t < ntensors; ++t) {
     const TensorMapping& tm = m.tensors[std::size_t(t)];
-    if (tm.buffers < 1 || tm.buffers > 2) problem("/buffers/" + c.tensor(t).name, "buffering depth is 1 or 2");
+    if (tm.buffers < 1 || tm.buffers > kMaxSlots)
+      problem("/buffers/" + c.tensor(t).name, "buffering depth is 1 to " + std::to_string(kMaxSlots));
     if (tm.bank >= hw.sram.banks)
       problem("/placement/" + c.tensor(t).name + "/bank", "the SRAM has " + std::to_string(hw.sram.banks) + " banks");
   }
@@ -474,6 +475,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     }
     for (int t = 0; t < ntensors; ++t) {
       if (!used[std::size_t(t)] || direct[std::size_t(t)]) continue;
+      if (m.tensors[std::size_t(t)].in_place >= 0 && written[std::size_t(t)]) continue;  // its input's (below)
       BufferPlan b;
       b.tensor = t;
       b.rows = extent_in(t, c.tensor(t).ranks[0]);
@@ -490,6 +492,30 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       if (written[std::size_t(t)]) b.copies = gm.interleave;
       gpn.buffer_of[std::size_t(t)] = int(gpn.buffers.size());
       gpn.buffers.push_back(b);
+    }
+    // In place (mapping.h): an element-wise map's output in the slots of the input it is computed from.
+    for (int t = 0; t < ntensors; ++t) {
+      const int src = m.tensors[std::size_t(t)].in_place;
+      if (src < 0 || !used[std::size_t(t)] || !written[std::size_t(t)]) continue;
+      const std::string ip = "/placement/" + c.tensor(t).name + "/in_place";
+      const int p = c.producer(t);
+      const StepDecl& st = c.step(p);
+      const bool elementwise = st.kind == StepKind::Map && st.map != MapOp::L2Norm && st.map != MapOp::PrefixMean &&
+                               st.map != MapOp::AddRow;
+      const auto& rd = readers[std::size_t(src)];
+      if (src == t || m.tensors[std::size_t(src)].in_place >= 0)
+        problem(ip, c.tensor(t).name + " cannot overwrite " + c.tensor(src).name + " (itself, or written in place)");
+      else if (!elementwise || std::find(st.in.begin(), st.in.end(), src) == st.in.end())
+        problem(ip, step_name(c, p) + " must be an element-wise map reading " + c.tensor(src).name);
+      else if (!written[std::size_t(src)] || gpn.dram[std::size_t(src)] || rd.size() != 1 || rd[0] != p)
+        problem(ip, c.tensor(src).name + " must be written in this group, stay on chip and be read by " +
+                        step_name(c, p) + " only");
+      else if (c.tensor(src).ranks != c.tensor(t).ranks)
+        problem(ip, c.tensor(t).name + " and " + c.tensor(src).name + " must have the same ranks");
+      else if (m.tensors[std::size_t(t)].bank >= 0 || m.tensors[std::size_t(t)].at[0] >= 0)
+        problem(ip, "a tensor written in place is placed with its input");
+      else
+        gpn.buffer_of[std::size_t(t)] = gpn.buffer_of[std::size_t(src)];
     }
     for (int s : gm.steps)
       if (gpn.online[std::size_t(s)]) {
@@ -534,8 +560,11 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         gpn.stats_buffer[std::size_t(s)] = int(gpn.buffers.size());
         gpn.buffers.push_back(b);
       }
+    // The rest of a point: steps not issued ahead. Hoisting pays when some of them run at every point
+    // (flash's softmax and P V); an epilogue run once per tile, after a sum (a GEMM's activation on its
+    // finished C tile), keeps its place, before the next tile's first step.
     bool rest = false, deep = true;
-    for (int s : gm.steps) rest |= !gpn.lookahead[std::size_t(s)];
+    for (int s : gm.steps) rest |= !gpn.lookahead[std::size_t(s)] && !gpn.at_last[std::size_t(s)];
     // Read in the rest of a point (not ahead): a DRAM tensor the lookahead reads needs two slots then.
     auto read_behind = [&](int t) {
       for (int s : readers[std::size_t(t)])
@@ -544,9 +573,9 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     };
     for (int s : gm.steps)
       if (gpn.lookahead[std::size_t(s)]) {
-        deep &= m.tensors[std::size_t(c.step(s).out)].buffers == 2;
+        deep &= m.tensors[std::size_t(c.step(s).out)].buffers >= 2;
         for (int t : c.step(s).in)
-          deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers == 2 || !read_behind(t);
+          deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers >= 2 || !read_behind(t);
       }
     // A DRAM tensor read both ahead and in the rest would be evicted by the next iteration's load.
     for (int t = 0; t < ntensors; ++t) {
@@ -556,7 +585,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         if (group_of[std::size_t(s)] == int(g)) (gpn.lookahead[std::size_t(s)] ? ahead : behind) = true;
       // Unless it has two slots and no streamed rank: the next point's tile then goes into the slot
       // the current point does not use (a streamed rank would cycle both slots within one step).
-      bool two_tiles = m.tensors[std::size_t(t)].buffers == 2;
+      bool two_tiles = m.tensors[std::size_t(t)].buffers >= 2;
       for (int r : c.tensor(t).ranks) two_tiles &= !gpn.stream_chunk[r];
       deep &= !(ahead && behind) || two_tiles;
     }
@@ -756,6 +785,7 @@ Json mapping_to_json(const Cascade& c, const Mapping& m) {
     }
     if (g.interleave != 1) gj["interleave"] = g.interleave;
     if (g.splits != 1) gj["splits"] = g.splits;
+    if (g.chain) gj["chain"] = true;
     groups.push_back(gj);
   }
   j["groups"] = groups;
@@ -763,6 +793,8 @@ Json mapping_to_json(const Cascade& c, const Mapping& m) {
   for (std::size_t t = 0; t < m.tensors.size(); ++t) {
     buffers[c.desc.tensors[t].name] = m.tensors[t].buffers;
     if (m.tensors[t].bank >= 0) placement[c.desc.tensors[t].name] = Json{{"bank", m.tensors[t].bank}};
+    if (m.tensors[t].in_place >= 0)
+      placement[c.desc.tensors[t].name] = Json{{"in_place", c.desc.tensors[std::size_t(m.tensors[t].in_place)].name}};
     if (m.tensors[t].at[0] >= 0) {
       Json at = Json::array();
       for (std::int64_t a : m.tensors[t].at)
@@ -819,7 +851,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
           diag.add(gp, "a group is an object", gs[g]);
           continue;
         }
-        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave", "splits"});
+        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave", "splits", "chain"});
         gv.annotate("steps", {{"type", "array"}, {"items", {{"type", "string"}}}}, /*required=*/true);
         gv.annotate("loops", {{"type", "array"}});
         gv.annotate("stream", {{"type", "object"}});
@@ -884,20 +916,22 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
           }
         }
         gm.splits = int(gv.integer("splits", 1, 1, kMaxSplits));
+        gm.chain = gv.boolean("chain", false);
         m.groups.push_back(gm);
       }
     }
   }
   root.annotate("buffers", {{"type", "object"}});
   JsonView(doc.contains("buffers") ? &doc["buffers"] : nullptr, "/buffers", &diag)
-      .declare_named_entries({{"type", "integer"}, {"minimum", 1}, {"maximum", 2}});
+      .declare_named_entries({{"type", "integer"}, {"minimum", 1}, {"maximum", kMaxSlots}});
   if (root.has("buffers")) {
     const Json& b = doc["buffers"];
-    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: 1 | 2", b);
+    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: slots (1 to 16)", b);
     for (auto it = b.begin(); b.is_object() && it != b.end(); ++it) {
       const int t = lookup(tensor_names, it.key(), "/buffers/" + it.key(), "tensor");
-      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1 || it.value().get<std::int64_t>() > 2)
-        diag.add("/buffers/" + it.key(), "buffering depth is 1 or 2", it.value());
+      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1 ||
+          it.value().get<std::int64_t>() > kMaxSlots)
+        diag.add("/buffers/" + it.key(), "buffering depth is 1 to " + std::to_string(kMaxSlots), it.value());
       else if (t >= 0)
         m.tensors[std::size_t(t)].buffers = it.value().get<int>();
     }
@@ -905,7 +939,8 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
   root.annotate("placement", {{"type", "object"}});
   JsonView(doc.contains("placement") ? &doc["placement"] : nullptr, "/placement", &diag)
       .declare_named_entries({{"type", "object"},
-                              {"oneOf", Json::array({schema_when_has("bank"), schema_when_has("at")})}});
+                              {"oneOf", Json::array({schema_when_has("bank"), schema_when_has("at"),
+                                                                     schema_when_has("in_place")})}});
   if (root.has("placement")) {
     const Json& p = doc["placement"];
     if (!p.is_object()) diag.add("/placement", "must be an object of tensor: {\"bank\": INDEX}", p);
@@ -917,14 +952,24 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         diag.add(pp, "must be {\"bank\": INDEX}", it.value());
         continue;
       }
-      pv.reject_unknown_keys({"bank", "at"});
+      pv.reject_unknown_keys({"bank", "at", "in_place"});
       // The address's upper bound is the hardware's on-chip bytes: not in the schema.
       pv.annotate("at", {{"type", "array"},
                          {"minItems", 1},
-                         {"maxItems", 2},
+                         {"maxItems", kMaxSlots},
                          {"items", {{"type", "integer"}, {"minimum", 0}, {"multipleOf", 64}}}});
-      if (pv.has("bank") == pv.has("at")) {
-        diag.add(pp, "gives either \"bank\" (the first bank) or \"at\" (each slot's byte address)");
+      if (int(pv.has("bank")) + int(pv.has("at")) + int(pv.has("in_place")) != 1) {
+        diag.add(pp, "gives one of \"bank\" (the first bank), \"at\" (each slot's byte address) or \"in_place\" "
+                     "(the tensor whose slots it overwrites)");
+        continue;
+      }
+      if (pv.has("in_place")) {
+        pv.annotate("in_place", {{"type", "string"}});
+        const std::string src = pv.string("in_place", std::nullopt);
+        const int st = doc["placement"][it.key()]["in_place"].is_string()
+                           ? lookup(tensor_names, src, pp + "/in_place", "tensor")
+                           : -1;
+        if (t >= 0 && st >= 0) m.tensors[std::size_t(t)].in_place = st;
         continue;
       }
       if (pv.has("bank")) {
@@ -933,8 +978,9 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         continue;
       }
       const Json& at = it.value()["at"];
-      if (!at.is_array() || at.empty() || at.size() > 2) {
-        diag.add(pp + "/at", "must be an array of one byte address per slot (1 or 2)", at);
+      if (!at.is_array() || at.empty() || at.size() > std::size_t(kMaxSlots)) {
+        diag.add(pp + "/at", "must be an array of one byte address per slot (1 to " + std::to_string(kMaxSlots) + ")",
+                 at);
         continue;
       }
       for (std::size_t i = 0; i < at.size(); ++i) {

@@ -25,11 +25,16 @@
 //   shared by the heads, cascade.h's "shared") is loaded once per chunk, not once per head
 //   (Linformer's E and F along the tokens, each head's K~ = E K accumulating meanwhile). Each tensor
 //   the group writes has its slots once per instance of the chunk; other tensors keep theirs.
-// - Per tensor: buffering depth (1 or 2 slots; 2 lets the next tile load or compute while this one
-//   is used) and optionally where its buffers go: the bank they start at, or each slot's byte address
+// - Per tensor: buffering depth (1 to 16 slots; 2 lets the next tile load or compute while this one
+//   is used; more keep earlier tiles on chip, a DRAM tile read again from the slot still holding it) and optionally where its buffers go: the bank they start at, or each slot's byte address
 //   (placement; otherwise packed in tensor order). Overlapping slots are an error. A slot address
 //   past the SRAM is in the accumulator storage when the hardware declares one (hw_config.h: the
 //   array's partial sums there use no SRAM port); such slots count against that storage, not the SRAM.
+// - In place, per tensor: a map step's output written over the tile of its input it is computed from
+//   ("placement": {"Y": {"in_place": "C"}}): no buffer of its own, the input's slot (its element
+//   size) holds the result, which is stored from there (a GEMM's epilogue on the finished accumulator
+//   tile). The input must be written in the same group, have the output's ranks, stay on chip and be
+//   read by that step only; the step must be element-wise (not l2norm, prefix_mean or add_row).
 // - Per step, the unit that runs it (contraction: array; softmax: softmax when the hardware has
 //   one, else vector; map, reduce: vector; gather: load). The tile program routes SOFTMAX by the hardware, so the
 //   unit is checked, not chosen.
@@ -42,6 +47,11 @@
 //   accumulator and the statistics take a slot per run. Every step of the group runs over that rank;
 //   not with a causal mask; at most kMaxSplits and at most the number of key tiles.
 //
+// - Chain, per group (default false): a contraction continuing its sum on the tile the array's
+//   previous GEMM wrote (the next K step right after the last) does not wait for that GEMM to complete:
+//   the array accumulates in order, so chained GEMMs (hw gemm_chaining) overlap their fill and drain
+//   (a GEMM's K steps, as compiler/gemm_lowering emits them).
+//
 // JSON form (--emit mapping prints it, --mapping FILE reads it; README "Cascades"):
 //   {"cascade": "vanilla",
 //    "groups": [{"steps": ["S", "P", "O"],                 // outputs of the steps, in order
@@ -49,11 +59,15 @@
 //                "stream": {"p": 64},                       // optional
 //                "resident": ["K", "V"],                    // optional
 //                "interleave": 2,                           // optional, default 1
-//                "splits": 4}],                             // optional, split-K (below)
+//                "splits": 4,                               // optional, split-K (above)
+//                "chain": true}],                           // optional, default false (above)
 //    "buffers": {"S": 2, "K": 2},                           // optional, default 2 per tensor
-//    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte address
+//    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte
+//                                                                 // address, or {"in_place": "S"} (above)
 //    "units": {"S": "array", "P": "softmax"}}               // optional
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -75,6 +89,7 @@ struct GroupMapping {
   std::vector<int> resident;  // DRAM input tensors kept whole per instance, in the order given
   int interleave = 1;         // instances per pass, innermost (above)
   int splits = 1;             // split-K runs of the online softmax's key loop (1: one serial chain)
+  bool chain = false;         // a contraction's next step on its open tile does not wait for the array (below)
 };
 inline constexpr int kMaxInterleave = 64;
 
@@ -82,9 +97,11 @@ inline constexpr int kMaxSplits = 16;
 inline constexpr int kMaxSlots = kMaxSplits;  // slots a buffer may have (a split accumulator one per run)
 
 struct TensorMapping {
-  int buffers = 2;                // 1 or 2
+  TensorMapping() { std::fill(std::begin(at), std::end(at), std::int64_t(-1)); }
+  int buffers = 2;                // 1 to kMaxSlots (2: double buffering; more: tiles kept for reuse)
   int bank = -1;                  // first bank of its buffers (-1: packed after the previous buffer)
-  std::int64_t at[2] = {-1, -1};  // byte address of each slot (-1: placed by bank or packed)
+  std::int64_t at[kMaxSlots];     // byte address of each slot (-1: placed by bank or packed)
+  int in_place = -1;              // the tensor whose slots this one's tiles overwrite (below), -1
 };
 
 enum class Unit : std::uint8_t { Array, Vector, Softmax, Load /* the load DMA: a gather */ };

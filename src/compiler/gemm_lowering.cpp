@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "compiler/gemm_cascade.h"
 #include "timing/sram_traffic.h"
 
 namespace attnsim {
@@ -812,6 +813,18 @@ std::string describe_gemm_order(const GemmTiling& t) {
 }
 
 TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& t) {
+  // A tiling the GEMM cascade expresses with GemmEmitter's loads runs through the generic lowering.
+  if (gemm_cascade_translatable(t, false, CausalSkip::None) && gemm_cascade_loads_as_emitter(t) && t.dims.m == d.m &&
+      t.dims.k == d.k && t.dims.n == d.n) {
+    TileProgram p = lower_gemm_cascade(hw, d, t);
+    std::ostringstream sum;
+    sum << "GEMM M=" << d.m << " K=" << d.k << " N=" << d.n << " on " << hw.array.rows << "x" << hw.array.cols << " "
+        << to_string(hw.array.dataflow) << ": tiles " << t.tm << "x" << t.tk << "x" << t.tn << ", loop order "
+        << describe_gemm_order(t) << (t.c_in_accumulators ? ", C in accumulators" : "")
+        << ", est. DRAM traffic " << t.est_dram_bytes << " B, as cascade gemm";
+    p.summary = sum.str();
+    return p;
+  }
   TileProgram p;
   const std::uint64_t ob = hw.array.operand_bytes;
   // DRAM layout: A, B, C row-major, each starting on a 4 KiB boundary.

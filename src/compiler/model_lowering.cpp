@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "compiler/attention_lowering.h"
 #include "compiler/fused_attention_lowering.h"
+#include "compiler/gemm_cascade.h"
 #include "compiler/gemm_lowering.h"
 #include "compiler/lowrank_lowering.h"
 #include "compiler/rowwise_cascades.h"
@@ -141,10 +142,22 @@ class Lowering {
       }
       gb.push_back(x);
     }
-    s.emit = [&hw, t, cap, gb](Emitter& em) {
-      GemmEmitter e(hw, t, 0, cap);
-      for (const GemmBlocks& x : gb) e.emit(em, x);
-    };
+    // A tiling the GEMM cascades express with GemmEmitter's loads runs through the generic lowering
+    // (compiler/gemm_cascade.h); the others through GemmEmitter. One instance only: the generic
+    // lowering keeps a block the instances share (a weight) on chip where GemmEmitter loads it again.
+    bool as_cascade = gemm_cascade_loads_as_emitter(t) && gb.size() == 1;
+    for (const GemmBlocks& x : gb)
+      as_cascade &= gemm_cascade_translatable(t, x.b_transposed, x.skip) && x.a.rows == d.m && x.a.cols == d.k &&
+                    x.b.cols == d.n;
+    if (as_cascade) {
+      const Epilogue epi = gb.front().epilogue;
+      s.emit = [&hw, t, cap, gb, epi](Emitter& em) { GemmCascadeEmitter(hw, t, epi, cap).emit(em, gb); };
+    } else {
+      s.emit = [&hw, t, cap, gb](Emitter& em) {
+        GemmEmitter e(hw, t, 0, cap);
+        for (const GemmBlocks& x : gb) e.emit(em, x);
+      };
+    }
     add_step(std::move(s));
   }
 

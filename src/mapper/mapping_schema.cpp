@@ -32,9 +32,9 @@ const char* const kCascadeMappingExample = R"({
   "//": "a comment",
   "cascade": "vanilla",
   "groups": [{"steps": ["S", "P", "O"], "loops": [{"rank": "m", "tile": 128}], "stream": {"p": 64},
-              "resident": ["K", "V"], "interleave": 2, "splits": 2}],
+              "resident": ["K", "V"], "interleave": 2, "splits": 2, "chain": true}],
   "buffers": {"K": 1, "V": 1, "S": 2},
-  "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},
+  "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}, "O": {"in_place": "S"}},
   "units": {"S": "array", "P": "softmax", "O": "array"}
 })";
 
@@ -64,15 +64,22 @@ const std::vector<SchemaDescription>& cascade_mapping_descriptions() {
        "split-K (flash-decoding): the tiles of the online softmax's key loop (the innermost loop) cut into this many "
        "independent runs, each with its own running max, sum and output, combined at the end (default 1: one chain; "
        "at most 16 and at most the key tiles)"},
+      {"/groups/[]/chain",
+       "a contraction's next step on the tile the array's previous GEMM wrote does not wait for that GEMM to "
+       "complete: the array accumulates in order, chained GEMMs overlap (default false)"},
       {"/buffers", "buffer slots per tensor, by tensor name (default 2 for each)"},
       {"/buffers/*",
-       "slots of the tensor's buffer: 1, or 2 so that the next tile loads or computes while this one is used"},
+       "slots of the tensor's buffer: 1, 2 so that the next tile loads or computes while this one is used, or up to 16 "
+       "so that earlier tiles stay on chip and are read again from there"},
       {"/placement", "where a tensor's buffers go, by tensor name (default: packed in tensor order from byte 0)"},
-      {"/placement/*", "either the first bank or each slot's byte address"},
+      {"/placement/*", "the first bank, each slot's byte address, or the tensor it is written over"},
       {"/placement/*/bank", "the SRAM bank the buffers start at, 0 to the hardware's banks - 1"},
       {"/placement/*/at",
-       "each slot's on-chip byte address (one or two slots), a multiple of 64 B: inside the SRAM, or past it in the "
+       "each slot's on-chip byte address (one per slot, up to 16), a multiple of 64 B: inside the SRAM, or past it in the "
        "accumulator storage when the hardware declares one"},
+      {"/placement/*/in_place",
+       "the tensor whose slots an element-wise map's result overwrites, its input written in the same group, on "
+       "chip and read by that step only (a GEMM's epilogue on its accumulator tile)"},
       {"/units", "the unit each step runs on, by the tensor the step writes; checked against the hardware, not chosen"},
       {"/units/*",
        "array (contractions), softmax (softmax steps when the hardware has the unit), vector (softmax without one, "

@@ -1,0 +1,181 @@
+#include "compiler/gemm_cascade.h"
+
+#include <sstream>
+
+#include "cascade/builtin.h"
+#include "cascade/lower.h"
+#include "common/errors.h"
+
+namespace attnsim {
+
+bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSkip skip, std::string* why) {
+  const char* reason = nullptr;
+  if (t.k_middle)
+    reason = "k in the middle of the loop order";
+  else if (t.outer_resident && 2 * ceil_div(t.dims.k, t.tk) > cascade::kMaxSlots)
+    reason = "a resident outer panel of more than 8 K tiles";
+  else if (t.lead_block > 0)
+    reason = "a lead block";
+  else if (t.stream_buffers != 2)
+    reason = "streamed tiles not double-buffered";
+  else if (b_transposed)
+    reason = "B read transposed";
+  else if (skip != CausalSkip::None)
+    reason = "causal tile skipping";
+  if (reason && why) *why = reason;
+  return reason == nullptr;
+}
+
+bool gemm_cascade_loads_as_emitter(const GemmTiling& t) {
+  const GemmDims& d = t.dims;
+  const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn), nk = ceil_div(d.k, t.tk);
+  const std::int64_t n_outer = t.n_outer ? nn : nm, n_inner = t.n_outer ? nm : nn;
+  return (t.outer_resident || !(nk == 2 && n_inner > 1)) && (t.inner_resident || !(n_inner * nk == 2 && n_outer > 1));
+}
+
+const char* gemm_cascade_stem(Epilogue epi) {
+  switch (epi) {
+    case Epilogue::None:
+      return "gemm";
+    case Epilogue::Gelu:
+      return "gemm_gelu";
+    case Epilogue::Relu:
+      return "gemm_relu";
+    case Epilogue::AddResidual:
+      return "gemm_residual";
+  }
+  throw InternalError("no such epilogue");
+}
+
+cascade::Cascade gemm_cascade(Epilogue epi, const GemmDims& d) {
+  const std::string stem = gemm_cascade_stem(epi);
+  return cascade::bind_cascade(cascade::parse_cascade(cascade::builtin_cascade_json(stem), stem),
+                               {{"M", double(d.m)}, {"K", double(d.k)}, {"N", double(d.n)}}, false);
+}
+
+namespace {
+
+int tensor_of(const cascade::Cascade& c, const char* name) {
+  const int t = c.desc.tensor_index(name);
+  ATTNSIM_ASSERT(t >= 0, std::string("gemm cascade without tensor ") + name);
+  return t;
+}
+
+int rank_of(const cascade::Cascade& c, const char* name) {
+  const int r = c.desc.rank_index(name);
+  ATTNSIM_ASSERT(r >= 0, std::string("gemm cascade without rank ") + name);
+  return r;
+}
+
+}  // namespace
+
+cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade& c, const GemmTiling& t,
+                                      std::uint64_t capacity) {
+  ATTNSIM_ASSERT(gemm_cascade_translatable(t, false, CausalSkip::None), "a GEMM tiling the cascade does not express");
+  cascade::Mapping m = cascade::whole_mapping(c, hw);
+  m.source = "mapping of " + c.desc.name + " translated from its GEMM tiling";
+  const int mr = rank_of(c, "m"), kr = rank_of(c, "k"), nr = rank_of(c, "n");
+  const cascade::Loop lm{mr, t.tm}, ln{nr, t.tn}, lk{kr, t.tk};
+  m.groups[0].chain = true;  // a tile's K steps back to back on the array, as GemmEmitter emits them
+  m.groups[0].loops = t.n_outer ? std::vector<cascade::Loop>{ln, lm, lk} : std::vector<cascade::Loop>{lm, ln, lk};
+  // GemmEmitter's layout (bank- or stripe-aligned when it fits, C in the accumulator storage when the
+  // tiling put it there): each tensor's two slots where its buffers 0 and 1 are.
+  const GemmEmitter layout(hw, t, 0, capacity);
+  // A resident inner operand (the whole of it on chip, each tile loaded once) is the cascade's resident
+  // input with one slot, where GemmEmitter's first slot of it starts (its slots, a tile each, are
+  // contiguous and hold at least the whole operand).
+  const int inner = t.inner_resident ? tensor_of(c, t.n_outer ? "A" : "B") : -1;
+  for (const BufferInfo& b : layout.buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output)) {
+    const std::string name = b.name.substr(0, 1);
+    const int slot = std::stoi(b.name.substr(1));
+    const int tensor = c.desc.tensor_index(name);
+    if (tensor < 0 || (tensor == inner && slot > 0)) continue;
+    ATTNSIM_ASSERT(slot < cascade::kMaxSlots, "a GEMM tiling with more slots than a cascade buffer");
+    m.tensors[std::size_t(tensor)].at[slot] = std::int64_t(b.region.addr);
+  }
+  if (inner >= 0) {
+    m.groups[0].resident = {inner};
+    m.tensors[std::size_t(inner)].buffers = 1;
+  }
+  // A resident outer panel (outer_resident: A's tm x K for m outer): two panels' K tiles, 2 x nk
+  // slots taken in turn, so each outer iteration loads its panel's tiles into the slots the one before
+  // last used, and every inner iteration reads them from there (GemmEmitter's slot (outer % 2) nk + k).
+  if (t.outer_resident)
+    m.tensors[std::size_t(tensor_of(c, t.n_outer ? "B" : "A"))].buffers = int(2 * ceil_div(t.dims.k, t.tk));
+  // The epilogue's result overwrites the finished C tile in its buffer.
+  const int y = c.desc.tensor_index("Y");
+  if (y >= 0) m.tensors[std::size_t(y)].in_place = tensor_of(c, "C");
+  return m;
+}
+
+GemmCascadeEmitter::GemmCascadeEmitter(const HwConfig& hw, const GemmTiling& t, Epilogue epi, std::uint64_t capacity)
+    : hw_(hw),
+      t_(t),
+      epi_(epi),
+      capacity_(capacity),
+      cascade_(std::make_shared<cascade::Cascade>(gemm_cascade(epi, t.dims))) {
+  mapping_ = gemm_cascade_mapping(hw, *cascade_, t, capacity);
+  plan_ = cascade::plan_cascade(*cascade_, mapping_, hw, capacity);
+}
+
+std::vector<BufferInfo> GemmCascadeEmitter::buffers(const std::string& prefix, std::uint32_t phase, BufClass a,
+                                                    BufClass b, BufClass c) const {
+  return GemmEmitter(hw_, t_, 0, capacity_).buffers(prefix, phase, a, b, c);
+}
+
+void GemmCascadeEmitter::emit(Emitter& em, const std::vector<GemmBlocks>& blocks) const {
+  const cascade::Cascade& c = *cascade_;
+  const int ta = tensor_of(c, "A"), tb = tensor_of(c, "B"), tc = tensor_of(c, "C");
+  const int ty = c.desc.tensor_index("Y"), tr = c.desc.tensor_index("R");
+  std::vector<cascade::Binding> inst;
+  for (const GemmBlocks& o : blocks) {
+    ATTNSIM_ASSERT(o.epilogue == epi_ && gemm_cascade_translatable(t_, o.b_transposed, o.skip),
+                   "a GEMM block the cascade emitter was not built for");
+    ATTNSIM_ASSERT(o.a.rows == t_.dims.m && o.a.cols == t_.dims.k && o.b.cols == t_.dims.n,
+                   "a GEMM block of other dimensions than its tiling's");
+    cascade::Binding b;
+    b.blocks.assign(c.desc.tensors.size(), DramBlock{});
+    b.blocks[std::size_t(ta)] = o.a;
+    b.blocks[std::size_t(tb)] = o.b;
+    b.blocks[std::size_t(ty >= 0 ? ty : tc)] = o.c;
+    if (tr >= 0) b.blocks[std::size_t(tr)] = o.residual;
+    inst.push_back(b);
+  }
+  // The contraction counts as the op the caller set, the epilogue as the epilogue's op.
+  std::vector<OpClass> classes(c.desc.steps.size(), em.op_class());
+  if (!blocks.empty())
+    for (std::size_t s = 1; s < classes.size(); ++s) classes[s] = blocks.front().epilogue_class;
+  const OpClass cls = em.op_class();
+  cascade::emit_group(hw_, plan_, 0, em, inst, classes);
+  em.set_class(cls);
+}
+
+TileProgram lower_gemm_cascade(const HwConfig& hw, const GemmDims& d, const GemmTiling& t, Epilogue epi) {
+  TileProgram p;
+  const std::uint64_t ob = hw.array.operand_bytes;
+  // DRAM layout as lower_gemm's: A, B, C row-major, each starting on a 4 KiB boundary; R after C.
+  const std::uint64_t a_base = 0, b_base = align_up(a_base + d.m * d.k * ob, 4096),
+                      c_base = align_up(b_base + d.k * d.n * ob, 4096), r_base = align_up(c_base + d.m * d.n * ob, 4096);
+  p.tensors = {{"A", a_base, std::uint64_t(d.m), std::uint64_t(d.k), int(ob)},
+               {"B", b_base, std::uint64_t(d.k), std::uint64_t(d.n), int(ob)},
+               {"C", c_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)}};
+  if (epi == Epilogue::AddResidual) p.tensors.push_back({"R", r_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)});
+  const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+  const GemmCascadeEmitter g(hw, t, epi, cap);
+  p.buffers = g.buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output);
+  std::ostringstream sum;
+  sum << "GEMM M=" << d.m << " K=" << d.k << " N=" << d.n << " as cascade " << g.cascade().desc.name << ": "
+      << cascade::describe(g.cascade(), g.mapping());
+  p.summary = sum.str();
+  Emitter em(p, p.tensors);
+  GemmBlocks o;
+  o.a = {0, 0, 0, d.m, d.k};
+  o.b = {1, 0, 0, d.k, d.n};
+  o.c = {2, 0, 0, d.m, d.n};
+  o.epilogue = epi;
+  if (epi == Epilogue::AddResidual) o.residual = {3, 0, 0, d.m, d.n};
+  g.emit(em, {o});
+  return p;
+}
+
+}  // namespace attnsim

@@ -1,0 +1,86 @@
+#pragma once
+// A GEMM with its fused epilogue lowered as data: the cascades models/cascades/gemm.json (C = A B),
+// gemm_gelu, gemm_relu and gemm_residual (Y = act(A B), Y = A B + R), run by the generic lowering
+// (cascade/lower.h) with a cascade mapping translated from the GemmTiling the GEMM mapper picks
+// (gemm_lowering.h). The translation keeps GemmEmitter's program: the loops over m and n in the
+// tiling's order with k innermost, A, B, C (and R) double-buffered at GemmEmitter's addresses (C in
+// the accumulator storage when the tiling put it there), the epilogue in place on the finished C tile
+// (mapping placement in_place), the K steps of a tile chained on the array.
+//
+// lower_gemm (attnsim gemm) and model_lowering take this path for a translatable tiling whose loads
+// are GemmEmitter's (gemm_cascade_loads_as_emitter), model ops of one instance only (the generic
+// lowering keeps a block that instances share, a weight, where GemmEmitter loads it again); the
+// mapper still times candidates with GemmEmitter's programs, which these equal.
+//
+// A resident inner operand (inner_resident: B for m outer, A for n outer) is the cascade mapping's
+// resident input with one slot; a resident outer panel (outer_resident) a buffer of 2 x (K tiles)
+// slots (at most 16), which the generic lowering fills in turn and reads again while they hold the panel.
+//
+// Not translated yet (the hand-written GemmEmitter runs them): outer panels of more than 8 K tiles,
+// k in the middle, lead blocks,
+// stream buffers other than two, B read transposed, causal tile skipping. A double-buffered operand
+// whose block is still in its other slot is read from there by the generic lowering, where
+// GemmEmitter loads it again (K in two tiles, or an inner loop of two tiles with K in one): fewer
+// bytes, never more.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cascade/cascade.h"
+#include "cascade/mapping.h"
+#include "compiler/emitter.h"
+#include "compiler/gemm_lowering.h"
+#include "config/hw_config.h"
+#include "ir/tile_program.h"
+
+namespace attnsim {
+
+// Whether the generic lowering runs tiling t (with this epilogue and B layout) as a gemm cascade;
+// otherwise *why (optional) says what is not translated.
+bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSkip skip, std::string* why = nullptr);
+
+// Whether the generic lowering's program for translatable tiling t moves what GemmEmitter's does:
+// false when a double-buffered operand's block comes back while still in its other slot (the outer
+// operand with K in two tiles and an inner loop of several, or the inner operand's two blocks per outer
+// iteration), which the generic lowering reads from there and GemmEmitter loads again.
+bool gemm_cascade_loads_as_emitter(const GemmTiling& t);
+
+// The cascade of a GEMM with `epi` bound to M x K x N (its stem: gemm, gemm_gelu, gemm_relu, gemm_residual).
+const char* gemm_cascade_stem(Epilogue epi);
+cascade::Cascade gemm_cascade(Epilogue epi, const GemmDims& d);
+
+// The cascade mapping of tiling t (translatable) for cascade c, its buffers where GemmEmitter(hw, t, 0,
+// capacity) puts them.
+cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade& c, const GemmTiling& t,
+                                      std::uint64_t capacity);
+
+// GemmEmitter's role through the generic lowering: GEMMs (one per instance, all of t.dims and the
+// same epilogue) emitted one after another, the next one's loads overlapping this one's tail.
+class GemmCascadeEmitter {
+ public:
+  GemmCascadeEmitter(const HwConfig& hw, const GemmTiling& t, Epilogue epi, std::uint64_t capacity);
+  const cascade::Cascade& cascade() const { return *cascade_; }
+  const cascade::Mapping& mapping() const { return mapping_; }
+  // The buffers for the SRAM report, named as GemmEmitter names them.
+  std::vector<BufferInfo> buffers(const std::string& prefix, std::uint32_t phase, BufClass a, BufClass b,
+                                  BufClass c) const;
+  // Emits the GEMMs of `blocks` (each with this emitter's epilogue, B not transposed, no causal skip).
+  void emit(Emitter& em, const std::vector<GemmBlocks>& blocks) const;
+
+ private:
+  const HwConfig& hw_;
+  GemmTiling t_;
+  Epilogue epi_;
+  std::uint64_t capacity_;
+  std::shared_ptr<cascade::Cascade> cascade_;  // the plan points into it
+  cascade::Mapping mapping_;
+  cascade::CascadePlan plan_;
+};
+
+// A whole standalone GEMM (lower_gemm's program) through the cascade: tensors A, B, C (and R with
+// the residual epilogue) in DRAM.
+TileProgram lower_gemm_cascade(const HwConfig& hw, const GemmDims& d, const GemmTiling& t,
+                               Epilogue epi = Epilogue::None);
+
+}  // namespace attnsim
