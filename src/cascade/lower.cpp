@@ -508,7 +508,11 @@ class GroupEmitter {
   }
 
   // The tile of tensor t to write at x: the open tile when it continues (a sum, a chunk), else a new slot.
-  Access write(int t, const Ctx& x, Deps& d) {
+  // chained: a GEMM accumulating onto the open tile that the array's previous GEMM wrote does not wait
+  // for it: the array runs its GEMMs in order and chains them (a fold's partial sums follow the
+  // previous fold's), as the hand-written GEMM emitter's consecutive K steps do; a dependency would
+  // hold the array until that GEMM has drained.
+  Access write(int t, const Ctx& x, Deps& d, bool chained = false) {
     Access a;
     a.buf = g_.buffer_of[std::size_t(t)];
     const Coords k = buffer_coords(t, x);
@@ -521,7 +525,11 @@ class GroupEmitter {
     if (open >= 0) {
       a.slot = open;
       const Slot& sl = st.slot[std::size_t(a.slot)];
-      for (int u = 0; u < kUnits; ++u) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
+      const int gemm = unit_index(Opcode::Gemm);
+      const bool chain = chained && last_gemm_ != kNoInstr && sl.write[gemm] == last_gemm_ &&
+                         (sl.read[gemm] == kNoInstr || sl.read[gemm] == last_gemm_);
+      for (int u = 0; u < kUnits; ++u)
+        if (!(chain && u == gemm)) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
     } else {
       a.slot = take_slot(a.buf, k, d);
     }
@@ -600,7 +608,7 @@ class GroupEmitter {
         // A sum of two contractions: the second term's operands too, read before the output is written.
         Access a2, b2;
         if (st.in.size() == 4) a2 = read(st.in[2], x, d, &reads), b2 = read(st.in[3], x, d, &reads);
-        w = write(st.out, x, d);
+        w = write(st.out, x, d, /*chained=*/sm < 0);
         op = Opcode::Gemm;
         const auto l = d.list(op);
         if (st.in.size() == 4 && concatenated(a.tile, a2.tile, b.tile, b2.tile, st)) {
@@ -613,6 +621,7 @@ class GroupEmitter {
           if (st.in.size() == 4)  // accumulates onto the first term (the array runs its GEMMs in order)
             id = em_.gemm(a2.tile, b2.tile, w.tile, true, st.b2_transposed, {l[0], l[1], l[2], l[3]});
         }
+        last_gemm_ = id;
         complete = last;
         break;
       }
@@ -772,6 +781,7 @@ class GroupEmitter {
         }
       }
       const std::uint32_t id = emit(d.list(op));
+      if (op == Opcode::Gemm) last_gemm_ = id;
       for (const Use& u : uses) {
         Slot& sl = bufs_[std::size_t(u.buf)].slot[u.slot];
         (u.write ? sl.write : sl.read)[unit_index(op)] = id;
@@ -923,6 +933,7 @@ class GroupEmitter {
   int inner_from_[64] = {};  // per step: the first loop nested inside its innermost own loop
   int nloops_ = 0, mr_ = 0, pr_ = 0;
   std::uint64_t point_ = 0;
+  std::uint32_t last_gemm_ = kNoInstr;  // the array's latest GEMM in program order
   const Point* cur_point_ = nullptr;
   std::vector<std::pair<int, int>> reads_, rescale_reads_;  // reused: no allocation per instruction
 };

@@ -159,7 +159,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                                                to_string(m.units[std::size_t(s)]));
   for (int t = 0; t < ntensors; ++t) {
     const TensorMapping& tm = m.tensors[std::size_t(t)];
-    if (tm.buffers < 1 || tm.buffers > 2) problem("/buffers/" + c.tensor(t).name, "buffering depth is 1 or 2");
+    if (tm.buffers < 1 || tm.buffers > kMaxBuffers)
+      problem("/buffers/" + c.tensor(t).name, "buffering depth is 1 to " + std::to_string(kMaxBuffers));
     if (tm.bank >= hw.sram.banks)
       problem("/placement/" + c.tensor(t).name + "/bank", "the SRAM has " + std::to_string(hw.sram.banks) + " banks");
   }
@@ -543,9 +544,9 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     };
     for (int s : gm.steps)
       if (gpn.lookahead[std::size_t(s)]) {
-        deep &= m.tensors[std::size_t(c.step(s).out)].buffers == 2;
+        deep &= m.tensors[std::size_t(c.step(s).out)].buffers >= 2;
         for (int t : c.step(s).in)
-          deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers == 2 || !read_behind(t);
+          deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers >= 2 || !read_behind(t);
       }
     // A DRAM tensor read both ahead and in the rest would be evicted by the next iteration's load.
     for (int t = 0; t < ntensors; ++t) {
@@ -553,9 +554,9 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       bool ahead = false, behind = false;
       for (int s : readers[std::size_t(t)])
         if (group_of[std::size_t(s)] == int(g)) (gpn.lookahead[std::size_t(s)] ? ahead : behind) = true;
-      // Unless it has two slots and no streamed rank: the next point's tile then goes into the slot
-      // the current point does not use (a streamed rank would cycle both slots within one step).
-      bool two_tiles = m.tensors[std::size_t(t)].buffers == 2;
+      // Unless it has two slots (or more) and no streamed rank: the next point's tile then goes into a
+      // slot the current point does not use (a streamed rank would cycle the slots within one step).
+      bool two_tiles = m.tensors[std::size_t(t)].buffers >= 2;
       for (int r : c.tensor(t).ranks) two_tiles &= !gpn.stream_chunk[r];
       deep &= !(ahead && behind) || two_tiles;
     }
@@ -597,6 +598,13 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     }
     check_splits(c, m, g, gpn, problem);
     // Placement: in tensor order, packed on 64-byte boundaries; a buffer pinned to a bank starts there.
+    // Addresses in the accumulator storage hold the array's partial sums: they place a tensor's buffers
+    // in the group that writes it; a group that loads it from DRAM (a spilled S read by the softmax's
+    // group) packs it in the SRAM.
+    auto placed_here = [&](int t) {
+      const std::int64_t a0 = m.tensors[std::size_t(t)].at[0];
+      return a0 >= 0 && (written[std::size_t(t)] || !hw.in_accumulators(std::uint64_t(a0)));
+    };
     std::uint64_t at = 0;
     const std::uint64_t bank_bytes = std::uint64_t(hw.sram.bytes_per_bank);
     for (BufferPlan& b : gpn.buffers) {
@@ -610,10 +618,10 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                       " B, inside the buffers placed before it (up to " + std::to_string(at) + " B)");
         at = std::max(at, want);
       }
-      const std::int64_t* fixed = b.tensor >= 0 ? m.tensors[std::size_t(b.tensor)].at : nullptr;
+      const std::int64_t* fixed = b.tensor >= 0 && placed_here(b.tensor) ? m.tensors[std::size_t(b.tensor)].at : nullptr;
       for (int i = 0; i < b.depth; ++i) {
         if (fixed && fixed[0] >= 0) {
-          // "at" holds an address for each of at most two slots (TensorMapping); a split-K buffer has more.
+          // "at" holds an address for each of at most kMaxBuffers slots (TensorMapping); a split-K buffer has more.
           if (i >= int(std::size(m.tensors[std::size_t(b.tensor)].at)) || fixed[i] < 0) {
             problem("/placement/" + c.tensor(b.tensor).name + "/at", "gives no address for slot " + std::to_string(i));
             continue;
@@ -637,7 +645,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         if (a.host >= 0) continue;
         // Only a slot the mapping places there (an address given) is in the accumulator storage;
         // packed slots past the SRAM are an SRAM overflow.
-        const bool placed = a.tensor >= 0 && m.tensors[std::size_t(a.tensor)].at[0] >= 0;
+        const bool placed = a.tensor >= 0 && placed_here(a.tensor);
         if (!placed || !hw.in_accumulators(a.addr[si]))
           at = std::max(at, a.addr[si] + a.span_bytes());
         else if (a.addr[si] + a.span_bytes() > hw.onchip_bytes())
@@ -889,14 +897,15 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
   }
   root.annotate("buffers", {{"type", "object"}});
   JsonView(doc.contains("buffers") ? &doc["buffers"] : nullptr, "/buffers", &diag)
-      .declare_named_entries({{"type", "integer"}, {"minimum", 1}, {"maximum", 2}});
+      .declare_named_entries({{"type", "integer"}, {"minimum", 1}, {"maximum", kMaxBuffers}});
   if (root.has("buffers")) {
     const Json& b = doc["buffers"];
-    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: 1 | 2", b);
+    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: 1 | 2 | 3", b);
     for (auto it = b.begin(); b.is_object() && it != b.end(); ++it) {
       const int t = lookup(tensor_names, it.key(), "/buffers/" + it.key(), "tensor");
-      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1 || it.value().get<std::int64_t>() > 2)
-        diag.add("/buffers/" + it.key(), "buffering depth is 1 or 2", it.value());
+      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1 ||
+          it.value().get<std::int64_t>() > kMaxBuffers)
+        diag.add("/buffers/" + it.key(), "buffering depth is 1 to " + std::to_string(kMaxBuffers), it.value());
       else if (t >= 0)
         m.tensors[std::size_t(t)].buffers = it.value().get<int>();
     }
@@ -920,7 +929,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
       // The address's upper bound is the hardware's on-chip bytes: not in the schema.
       pv.annotate("at", {{"type", "array"},
                          {"minItems", 1},
-                         {"maxItems", 2},
+                         {"maxItems", kMaxBuffers},
                          {"items", {{"type", "integer"}, {"minimum", 0}, {"multipleOf", 64}}}});
       if (pv.has("bank") == pv.has("at")) {
         diag.add(pp, "gives either \"bank\" (the first bank) or \"at\" (each slot's byte address)");
@@ -932,8 +941,9 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         continue;
       }
       const Json& at = it.value()["at"];
-      if (!at.is_array() || at.empty() || at.size() > 2) {
-        diag.add(pp + "/at", "must be an array of one byte address per slot (1 or 2)", at);
+      if (!at.is_array() || at.empty() || at.size() > std::size_t(kMaxBuffers)) {
+        diag.add(pp + "/at", "must be an array of one byte address per slot (1 to " + std::to_string(kMaxBuffers) + ")",
+                 at);
         continue;
       }
       for (std::size_t i = 0; i < at.size(); ++i) {

@@ -25,11 +25,15 @@
 //   shared by the heads, cascade.h's "shared") is loaded once per chunk, not once per head
 //   (Linformer's E and F along the tokens, each head's K~ = E K accumulating meanwhile). Each tensor
 //   the group writes has its slots once per instance of the chunk; other tensors keep theirs.
-// - Per tensor: buffering depth (1 or 2 slots; 2 lets the next tile load or compute while this one
-//   is used) and optionally where its buffers go: the bank they start at, or each slot's byte address
+// - Per tensor: buffering depth (1 to 3 slots; 2 lets the next tile load or compute while this one
+//   is used, 3 lets a DRAM stream run a whole tile ahead: the load into a slot (the store out of it)
+//   then waits for the step that used it two tiles before, not for the one just before, whose fill
+//   and drain would otherwise leave the bus idle on every tile) and optionally where its buffers go: the bank they start at, or each slot's byte address
 //   (placement; otherwise packed in tensor order). Overlapping slots are an error. A slot address
 //   past the SRAM is in the accumulator storage when the hardware declares one (hw_config.h: the
 //   array's partial sums there use no SRAM port); such slots count against that storage, not the SRAM.
+//   They place the tensor in the group that writes it: a later group loading it from DRAM (the
+//   softmax's group reading a spilled S) packs its buffer in the SRAM.
 // - Per step, the unit that runs it (contraction: array; softmax: softmax when the hardware has
 //   one, else vector; map, reduce: vector; gather: load). The tile program routes SOFTMAX by the hardware, so the
 //   unit is checked, not chosen.
@@ -50,7 +54,7 @@
 //                "resident": ["K", "V"],                    // optional
 //                "interleave": 2,                           // optional, default 1
 //                "splits": 4}],                             // optional, split-K (below)
-//    "buffers": {"S": 2, "K": 2},                           // optional, default 2 per tensor
+//    "buffers": {"S": 2, "K": 3},                           // optional, 1 to 3, default 2 per tensor
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte address
 //    "units": {"S": "array", "P": "softmax"}}               // optional
 #include <cstdint>
@@ -80,11 +84,12 @@ inline constexpr int kMaxInterleave = 64;
 
 inline constexpr int kMaxSplits = 16;
 inline constexpr int kMaxSlots = kMaxSplits;  // slots a buffer may have (a split accumulator one per run)
+inline constexpr int kMaxBuffers = 3;         // a tensor's buffering depth in a mapping
 
 struct TensorMapping {
-  int buffers = 2;                // 1 or 2
-  int bank = -1;                  // first bank of its buffers (-1: packed after the previous buffer)
-  std::int64_t at[2] = {-1, -1};  // byte address of each slot (-1: placed by bank or packed)
+  int buffers = 2;                    // 1 to kMaxBuffers
+  int bank = -1;                      // first bank of its buffers (-1: packed after the previous buffer)
+  std::int64_t at[kMaxBuffers] = {-1, -1, -1};  // byte address of each slot (-1: placed by bank or packed)
 };
 
 enum class Unit : std::uint8_t { Array, Vector, Softmax, Load /* the load DMA: a gather */ };

@@ -335,8 +335,8 @@ bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig&
     const int t = outs[i];
     const cascade::BufferPlan& b = g.buffers[std::size_t(g.buffer_of[std::size_t(t)])];
     cascade::TensorMapping& tm = m->tensors[std::size_t(t)];
-    for (int k = 0; k < 2; ++k) tm.at[k] = -1;
-    for (int k = 0; k < b.depth; ++k) {
+    for (std::int64_t& a : tm.at) a = -1;
+    for (int k = 0; k < b.depth && k < cascade::kMaxBuffers; ++k) {
       tm.at[k] = std::int64_t(at);
       at = align_up(at + b.span_bytes(), 64);
     }
@@ -477,7 +477,7 @@ std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_
   }
   for (const cascade::TensorMapping& t : m.tensors)
     k += " " + std::to_string(t.buffers) + "/" + std::to_string(t.bank) + "/" + std::to_string(t.at[0]) + "/" +
-         std::to_string(t.at[1]);
+         std::to_string(t.at[1]) + "/" + std::to_string(t.at[2]);
   return k;
 }
 
@@ -917,8 +917,8 @@ bool place_local_in_accumulators(const Cascade& c, const GroupPlan& g, const std
     const cascade::BufferPlan& b = g.buffers[std::size_t(g.buffer_of[std::size_t(t)])];
     cascade::TensorMapping& tm = m->tensors[std::size_t(t)];
     tm.bank = -1;
-    for (int k = 0; k < 2; ++k) tm.at[k] = -1;
-    for (int k = 0; k < b.depth; ++k) {
+    for (std::int64_t& a : tm.at) a = -1;
+    for (int k = 0; k < b.depth && k < cascade::kMaxBuffers; ++k) {
       tm.at[k] = std::int64_t(at);
       at = align_up(at + b.span_bytes(), 64);
     }
