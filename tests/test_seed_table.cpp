@@ -276,14 +276,14 @@ TEST_CASE("seed table: attention-core DRAM bytes, unfused and flash exponent 2, 
   //   2 N d ob + 4 bk d ob + 6 N^2 + 2 N d acc <= M, bk = min(N, array side). Edge N = 256:
   //   32768 + 8192 + 393216 + 65536 = 499712 <= 524288, N = 512 needs 1.6 MB: spilled from 1024 on.
   //   Cloud N = 2048: 6 N^2 = 25165824, total 26017792 <= 33554432; N = 4096: 6 N^2 > M: spilled from
-  //   4096 on. On chip: Q, K, V read, O written once: 4 eb N d per head. Spilled, per head:
-  //   S stored (eb N^2), read and P stored by the softmax (2 eb N^2), the QK and PV GEMMs' operands
-  //   as their tilings read them (gemm_operand_bytes; both GEMMs run in m, n, k order with one k
-  //   tile (QK) or one n tile (PV): Q and P once, K and V once per m tile, or once when one tile
-  //   spans them) and O stored (eb N d). So the bytes are 4 eb N^2 (1 + r), r = the K, V, Q and O
-  //   terms over 4 eb N^2, at most d (1 / tm_qk + 1 / tm_pv + 2 / N) / 4: at the fitted N, edge
-  //   (tm 1024 and 1024) r = 1.95 % .. 1.59 %, cloud r = 0.78 %, 0.24 %, 0.17 %. r changes by under
-  //   1 % between N = 4096 and 65536: exponent 2 within ln(1.01) / ln 16 < 0.004 (asserted: 0.01).
+  //   4096 on. On chip: Q, K, V read, O written once: 4 eb N d per head. Spilled (the cascade's
+  //   groups [S] [P] [O]), per head: S stored (eb N^2), read and P stored by the softmax (2 eb N^2),
+  //   Q, K, P and V as the mapping's loops and slots read them (spilled_input_bytes: P once, Q and K,
+  //   V once or once per row tile of the other operand) and O stored (eb N d). So the bytes are
+  //   4 eb N^2 (1 + r), r = the K, V, Q and O terms over 4 eb N^2, at most d (1 / tm_qk + 1 / tm_pv +
+  //   2 / N) / 4 with the row tiles tm of [S] and [O] (at least 32 here: r < 2 % from N = 4096 on):
+  //   r changes by under 1 % between N = 4096 and 65536: exponent 2 within ln(1.01) / ln 16 < 0.004
+  //   (asserted: 0.01).
   //
   // flash: eb N d (2 + 2 ceil(N / bq)) per head (Q, O once; K, V once per Q tile), bq the mapper's
   //   choice at each N (the phase's mapping; a kernel run as one key block, row-fused, has the same
@@ -310,7 +310,6 @@ TEST_CASE("seed table: attention-core DRAM bytes, unfused and flash exponent 2, 
   //   ln((16 N1 + s) / (N1 + s)) / ln 16 = 0.99833.
   for (const char* preset : {"edge", "cloud"}) {
     const HwConfig hw = load_hw_config(preset);
-    const std::uint64_t cap = u64(hw.sram.total_bytes());
     const bool edge = std::string(preset) == "edge";
     for (const std::string& variant : kVariants) {
       std::vector<std::pair<double, double>> fit, formula_fit;
@@ -321,17 +320,14 @@ TEST_CASE("seed table: attention-core DRAM bytes, unfused and flash exponent 2, 
         const std::uint64_t un = u64(n), h = kHeads, d = kDh, s = kRank;
         std::uint64_t expect = 0;
         if (variant == "unfused") {
-          const PhaseInfo* qk = find_phase(b.cm, "L0.qk");
+          const PhaseInfo* qk = find_phase(b.cm, "L0.attention.0");
           if (qk == nullptr) {
             REQUIRE(find_phase(b.cm, "L0.attention") != nullptr);
             expect = h * 4 * kEb * un * d;
           } else {
             spilled.push_back(n);
-            const GemmDims dqk{n, kDh, n}, dpv{n, n, kDh};
-            const GemmTiling tqk = choose_gemm_tiling(hw, dqk, cap, "L0.qk"),
-                             tpv = choose_gemm_tiling(hw, dpv, cap, "L0.pv");
-            expect =
-                h * (3 * kEb * un * un + gemm_operand_bytes(tqk, dqk, kEb) + gemm_operand_bytes(tpv, dpv, kEb) + kEb * un * d);
+            REQUIRE(qk->mapping.kind == "cascade");
+            expect = h * (3 * kEb * un * un + spilled_input_bytes(qk->mapping.cascade, n, kDh, kEb) + kEb * un * d);
           }
         } else if (variant == "flash") {
           const PhaseInfo* attn = find_phase(b.cm, "L0.attention");

@@ -22,7 +22,7 @@
 //   and readers (WAW, WAR). Units run their own instructions in order, so one instruction per unit
 //   suffices, and a dependency on the instruction's own unit is dropped when the four slots of an
 //   instruction are needed for the other units. A GEMM accumulating onto the tile the array's previous
-//   GEMM wrote does not wait for it: the array chains its GEMMs in order.
+//   GEMM wrote over a loop does not wait for it: the array chains its GEMMs in order.
 // - Online softmax: the contraction reading an online softmax's output rescales its accumulator
 //   (SmOp::Rescale) before every accumulation after the first, and normalises it when complete.
 // - Causal masks: with a causal softmax over (m, p) in the group, tiles and chunks whose keys all

@@ -618,7 +618,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                       " B, inside the buffers placed before it (up to " + std::to_string(at) + " B)");
         at = std::max(at, want);
       }
-      const std::int64_t* fixed = b.tensor >= 0 && placed_here(b.tensor) ? m.tensors[std::size_t(b.tensor)].at : nullptr;
+      const std::int64_t* fixed =
+          b.tensor >= 0 && placed_here(b.tensor) ? m.tensors[std::size_t(b.tensor)].at : nullptr;
       for (int i = 0; i < b.depth; ++i) {
         if (fixed && fixed[0] >= 0) {
           // "at" holds an address for each of at most kMaxBuffers slots (TensorMapping); a split-K buffer has more.
