@@ -439,8 +439,12 @@ std::vector<Shape> step_shapes(const Cascade& c, int s, const HwConfig& hw, Mapp
   if (st.kind == StepKind::Contract)
     for (const TileChoice& k : rank_tiles(c, st.over, hw, effort, &spec))
       if (k.tile < c.extent[std::size_t(st.over)]) tk.push_back(k);
+  // The longer output rank outermost (either when they are equal): the sliced timing cuts the outermost
+  // loop, and a short outer loop (O = P V's head dimension) would leave the whole group in each slice.
+  const std::int64_t e0 = c.extent[std::size_t(out[0])], e1 = c.extent[std::size_t(out[1])];
   for (int order = 0; order < 2; ++order)
-    for (const TileChoice& a : t0)
+    for (const TileChoice& a : t0) {
+      if ((order == 0 && e0 < e1) || (order == 1 && e1 < e0)) break;
       for (const TileChoice& b : t1)
         for (const TileChoice& k : tk) {
           GroupMapping gm = base;
@@ -449,6 +453,7 @@ std::vector<Shape> step_shapes(const Cascade& c, int s, const HwConfig& hw, Mapp
           if (k.tile) gm.loops.push_back({st.over, k.tile});
           v.push_back({gm, a.wide || b.wide || k.wide});
         }
+    }
   return v;
 }
 

@@ -17,7 +17,10 @@
 //              through DRAM) or 2, each depth its own search; per group, its contraction's re-read
 //              input (K, V) resident with one or two heads' slots, and its contraction output in the
 //              accumulator storage (only the group writing it places it there), so that every group is
-//              timed with the buffers it is emitted with.
+//              timed with the buffers it is emitted with. A contraction's group loops over its output's
+//              ranks, the longer one outermost (the sliced timing cuts that loop), and optionally its
+//              summed rank innermost; the row-wise group over its rows, blocks of fewer than 16 rows only
+//              when no larger block fits.
 // Per candidate, besides the loops: the buffering depth of the on-chip intermediates (1 or 2; DRAM
 // operands always 2), and, when the hardware has accumulator storage, whether the contraction
 // outputs of a group (the running outputs, they and the scores, or the scores alone) are placed there or packed in
