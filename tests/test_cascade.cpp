@@ -210,6 +210,57 @@ TEST_CASE("cascade: mapping legality names what does not fit", "[cascade][mappin
   }
 }
 
+TEST_CASE("cascade: three slots per buffer fit by capacity, round-trip, place by address and compute attention",
+          "[cascade][mapping]") {
+  const HwConfig hw = small_hw(8, 16);  // 16 KiB
+  const Cascade c = vanilla(128, 32, false);
+  const int S = c.desc.tensor_index("S"), K = c.desc.tensor_index("K");
+  // Flash 16 x 16: Q 2 x 16x32x2 = 2048, K, V 2 x 16x32x2 = 2048 each, S 2 x 16x16x4 = 2048,
+  // P 2 x 16x16x2 = 1024, O 2 x 16x32x4 = 4096, stats 2 x 192 = 384: 13,696 B. A third K slot (+1024)
+  // and a third S slot (+1024) make 15,744 B, still under 16 KiB; a third O slot (+2048) too, with the
+  // third slot of the stats that follow O (+192), would need 17,984 B.
+  Mapping m = flash_mapping(c, hw, 16, 16);
+  m.tensors[std::size_t(S)].buffers = 3;
+  m.tensors[std::size_t(K)].buffers = 3;
+  CascadePlan plan;
+  REQUIRE(check_mapping(c, m, hw, 16384, &plan).empty());
+  CHECK(plan.groups[0].footprint == 15744);
+  CHECK(plan.groups[0].buffers[std::size_t(plan.groups[0].buffer_of[std::size_t(S)])].depth == 3);
+  Mapping big = m;
+  big.tensors[std::size_t(c.desc.tensor_index("O"))].buffers = 3;
+  const std::vector<std::string> p = check_mapping(c, big, hw, 16384);
+  REQUIRE(p.size() == 1);
+  CHECK_THAT(p[0], Catch::Contains("/groups/0: the buffers need 17984 B, more than the 16384 B of SRAM: O 3 x "
+                                   "16x32x4 B;"));
+  // The JSON form: buffers 3 and three slot addresses read back byte-identical.
+  m.tensors[std::size_t(S)].at[0] = 8192, m.tensors[std::size_t(S)].at[1] = 9216, m.tensors[std::size_t(S)].at[2] = 10240;
+  const Json j = mapping_to_json(c, m);
+  CHECK(j["buffers"]["S"] == 3);
+  CHECK(j["placement"]["S"]["at"] == Json::array({8192, 9216, 10240}));
+  CHECK(mapping_to_json(c, parse_mapping(j, "m.json", c, hw)).dump() == j.dump());
+  // Two addresses for three slots: the third slot is placed nowhere.
+  Mapping short_at = m;
+  short_at.tensors[std::size_t(S)].at[2] = -1;
+  std::string all;
+  for (const std::string& x : check_mapping(c, short_at, hw, 1 << 20)) all += x + "\n";
+  CHECK_THAT(all, Catch::Contains("generated mapping of vanilla: /placement/S/at: gives no address for slot 2"));
+  // Every tensor of every family with three slots computes attention (the slots rotate 0, 1, 2, 0, ...
+  // and every reuse waits for the last reader of the tile two tiles before).
+  const HwConfig big_hw = small_hw(8, 256);
+  for (bool causal : {false, true}) {
+    INFO("causal " << causal);
+    const Cascade cc = vanilla(48, 16, causal);
+    auto deep = [](Mapping x) {
+      for (TensorMapping& t : x.tensors) t.buffers = 3;
+      return x;
+    };
+    check_attention(big_hw, cc, deep(flash_mapping(cc, big_hw, 16, 12)), 2, {0, 1, 2, 3});
+    check_attention(big_hw, cc, deep(row_fused_mapping(cc, big_hw, 20, 8, 3)), 2, {0, 1, 2});
+    check_attention(big_hw, cc, deep(spilled_mapping(cc, big_hw, 16)), 2, {0, 1, 2});
+    check_attention(big_hw, cc, deep(spilled_mapping(cc, big_hw, 8)), 3, {0, 4});
+  }
+}
+
 namespace {
 
 Mapping with_resident(const Cascade& c, Mapping m, const std::vector<const char*>& names, int depth) {

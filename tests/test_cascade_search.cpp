@@ -337,6 +337,24 @@ TEST_CASE("the vanilla variants' cascade mappings round-trip to a byte-identical
     REQUIRE(!ra.empty());
     CHECK(ra == slurp(dir + "/resident-fixed/report.json"));
   }
+  {
+    // Unfused with its scores spilled (the mapper's three groups, three slots per tensor where they
+    // fit): emitted as the op's first phase L0.attention.0 and read back, the same report.
+    const std::string model = "--hw edge --model lra-text --seq-len 1024 --variant unfused:spill=1";
+    const CliResult emitted = run_cli("run " + model + " --emit mapping");
+    REQUIRE(emitted.status == 0);
+    CHECK_THAT(emitted.out, Catch::Contains("\"L0.attention.0\": {\"kind\": \"cascade\", \"mapping\": {\"cascade\": "
+                                            "\"vanilla\", \"groups\": [{\"steps\": [\"S\"]"));
+    CHECK_THAT(emitted.out, Catch::Contains(": 3"));
+    const std::string file = write_temp("mapping-spilled.json", emitted.out);
+    REQUIRE(run_cli("run " + model + " --out " + dir + "/spilled-free").status == 0);
+    REQUIRE(run_cli("run " + model + " --mapping " + file + " --out " + dir + "/spilled-fixed").status == 0);
+    const std::string ra = slurp(dir + "/spilled-free/report.json");
+    REQUIRE(!ra.empty());
+    CHECK(ra == slurp(dir + "/spilled-fixed/report.json"));
+    const CliResult again = run_cli("run " + model + " --mapping " + file + " --emit mapping");
+    CHECK(again.out == emitted.out);
+  }
   // Errors inside a cascade mapping name the path in the mapping file.
   const std::string bad = write_temp(
       "bad-cascade.json",

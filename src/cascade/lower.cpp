@@ -534,9 +534,12 @@ class GroupEmitter {
   }
 
   // The tile of tensor t to write at x: the open tile when it continues (a sum, a chunk), else a new slot.
-  // A contraction continuing its sum on the array (chain) does not wait for the array's previous GEMM
-  // when that GEMM wrote the tile last: the array accumulates in order (chained GEMMs overlap then).
-  Access write(int t, const Ctx& x, Deps& d, bool chain = false) {
+  // A contraction continuing its sum on the array does not wait for the array's previous GEMM when that GEMM
+  // wrote the tile last: the array runs its GEMMs in order and chains them (a fold's partial sums follow the
+  // previous fold's), as the hand-written GEMM emitter's consecutive K steps do; a dependency would hold the
+  // array until that GEMM has drained. `chain`: the group's mapping asks for it (GEMM cascades);
+  // `chained`: an accumulation over a loop, when no other GEMM read the tile since.
+  Access write(int t, const Ctx& x, Deps& d, bool chain = false, bool chained = false) {
     Access a;
     a.buf = g_.buffer_of[std::size_t(t)];
     const Coords k = buffer_coords(t, x);
@@ -559,9 +562,12 @@ class GroupEmitter {
     if (open >= 0) {
       a.slot = open;
       const Slot& sl = st.slot[std::size_t(a.slot)];
-      const bool chained = chain && sl.write[unit_index(Opcode::Gemm)] == last_gemm_ && last_gemm_ != kNoInstr;
+      const int gemm = unit_index(Opcode::Gemm);
+      const bool after_last = last_gemm_ != kNoInstr && sl.write[gemm] == last_gemm_;
+      const bool chain_now =
+          after_last && (chain || (chained && (sl.read[gemm] == kNoInstr || sl.read[gemm] == last_gemm_)));
       for (int u = 0; u < kUnits; ++u)
-        if (!chained || u != unit_index(Opcode::Gemm)) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
+        if (!(chain_now && u == gemm)) d.add(u, sl.write[u]), d.add(u, sl.read[u]);
     } else {
       a.slot = take_slot(a.buf, k, d);
     }
@@ -640,7 +646,11 @@ class GroupEmitter {
         // A sum of two contractions: the second term's operands too, read before the output is written.
         Access a2, b2;
         if (st.in.size() == 4) a2 = read(st.in[2], x, d, &reads), b2 = read(st.in[3], x, d, &reads);
-        w = write(st.out, x, d, g_.map.chain && sm < 0);
+        // Chained onto the previous GEMM's tile (write()) by the mapping's chain, or over a loop's accumulation,
+        // except over a streamed rank's chunks: the mapper's sliced timing misreads those groups once their chunks
+        // chain (row-fused with 16-key chunks on a 16x16 edge array: 358,749 cycles from its slices, 541,071
+        // timed whole).
+        w = write(st.out, x, d, g_.map.chain && sm < 0, /*chained=*/sm < 0 && !sum_chunked && !first);
         op = Opcode::Gemm;
         const auto l = d.list(op);
         if (st.in.size() == 4 && concatenated(a.tile, a2.tile, b.tile, b2.tile, st)) {
@@ -975,7 +985,7 @@ class GroupEmitter {
   int inner_from_[64] = {};  // per step: the first loop nested inside its innermost own loop
   int nloops_ = 0, mr_ = 0, pr_ = 0;
   std::uint64_t point_ = 0;
-  std::uint32_t last_gemm_ = kNoInstr;  // the array's latest instruction issued by this group
+  std::uint32_t last_gemm_ = kNoInstr;  // the array's latest GEMM issued by this group, in program order
   const Point* cur_point_ = nullptr;
   std::vector<std::pair<int, int>> reads_, rescale_reads_;  // reused: no allocation per instruction
 };

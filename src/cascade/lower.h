@@ -12,14 +12,17 @@
 //   chunk), the whole extent otherwise. DRAM tensors are loaded when a step needs a tile that is not
 //   resident (so a Q tile stays loaded while the key loop runs), and stored when their tile is
 //   complete (after the last index of a loop it is summed over).
-// - Buffers: each tensor has 1 or 2 slots; a new tile takes the next slot. A resident tensor
-//   (mapping.h) takes a slot per instance holding all of it; each tile goes to its place there at its
-//   first use and is read from there afterwards (a reader depends on that tile's load only).
+// - Buffers: each tensor has 1 to 3 slots (a split-K accumulator one per run); a new tile takes the
+//   next slot, so its load (its first write) waits for the last accesses to that slot, depth tiles
+//   before. A resident tensor (mapping.h) takes a slot per instance holding all of it; each tile goes
+//   to its place there at its first use and is read from there afterwards (a reader depends on that
+//   tile's load only).
 // - Dependencies are derived, never written per variant: every slot remembers, per unit, its last
 //   writer and its last reader since; a read depends on the writers (RAW), a write on the writers
 //   and readers (WAW, WAR). Units run their own instructions in order, so one instruction per unit
 //   suffices, and a dependency on the instruction's own unit is dropped when the four slots of an
-//   instruction are needed for the other units.
+//   instruction are needed for the other units. A GEMM accumulating onto the tile the array's previous
+//   GEMM wrote over a loop does not wait for it: the array chains its GEMMs in order.
 // - Online softmax: the contraction reading an online softmax's output rescales its accumulator
 //   (SmOp::Rescale) before every accumulation after the first, and normalises it when complete.
 // - Causal masks: with a causal softmax over (m, p) in the group, tiles and chunks whose keys all

@@ -583,8 +583,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       bool ahead = false, behind = false;
       for (int s : readers[std::size_t(t)])
         if (group_of[std::size_t(s)] == int(g)) (gpn.lookahead[std::size_t(s)] ? ahead : behind) = true;
-      // Unless it has two slots and no streamed rank: the next point's tile then goes into the slot
-      // the current point does not use (a streamed rank would cycle both slots within one step).
+      // Unless it has two slots (or more) and no streamed rank: the next point's tile then goes into a
+      // slot the current point does not use (a streamed rank would cycle the slots within one step).
       bool two_tiles = m.tensors[std::size_t(t)].buffers >= 2;
       for (int r : c.tensor(t).ranks) two_tiles &= !gpn.stream_chunk[r];
       deep &= !(ahead && behind) || two_tiles;
@@ -627,6 +627,13 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     }
     check_splits(c, m, g, gpn, problem);
     // Placement: in tensor order, packed on 64-byte boundaries; a buffer pinned to a bank starts there.
+    // Addresses in the accumulator storage hold the array's partial sums: they place a tensor's buffers
+    // in the group that writes it; a group that loads it from DRAM (a spilled S read by the softmax's
+    // group) packs it in the SRAM.
+    auto placed_here = [&](int t) {
+      const std::int64_t a0 = m.tensors[std::size_t(t)].at[0];
+      return a0 >= 0 && (written[std::size_t(t)] || !hw.in_accumulators(std::uint64_t(a0)));
+    };
     std::uint64_t at = 0;
     const std::uint64_t bank_bytes = std::uint64_t(hw.sram.bytes_per_bank);
     for (BufferPlan& b : gpn.buffers) {
@@ -640,10 +647,11 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                       " B, inside the buffers placed before it (up to " + std::to_string(at) + " B)");
         at = std::max(at, want);
       }
-      const std::int64_t* fixed = b.tensor >= 0 ? m.tensors[std::size_t(b.tensor)].at : nullptr;
+      const std::int64_t* fixed =
+          b.tensor >= 0 && placed_here(b.tensor) ? m.tensors[std::size_t(b.tensor)].at : nullptr;
       for (int i = 0; i < b.depth; ++i) {
         if (fixed && fixed[0] >= 0) {
-          // "at" holds an address for each of at most two slots (TensorMapping); a split-K buffer has more.
+          // "at" holds an address for each of at most kMaxSlots slots (TensorMapping).
           if (i >= int(std::size(m.tensors[std::size_t(b.tensor)].at)) || fixed[i] < 0) {
             problem("/placement/" + c.tensor(b.tensor).name + "/at", "gives no address for slot " + std::to_string(i));
             continue;
@@ -667,7 +675,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         if (a.host >= 0) continue;
         // Only a slot the mapping places there (an address given) is in the accumulator storage;
         // packed slots past the SRAM are an SRAM overflow.
-        const bool placed = a.tensor >= 0 && m.tensors[std::size_t(a.tensor)].at[0] >= 0;
+        const bool placed = a.tensor >= 0 && placed_here(a.tensor);
         if (!placed || !hw.in_accumulators(a.addr[si]))
           at = std::max(at, a.addr[si] + a.span_bytes());
         else if (a.addr[si] + a.span_bytes() > hw.onchip_bytes())

@@ -26,10 +26,16 @@
 //   (Linformer's E and F along the tokens, each head's K~ = E K accumulating meanwhile). Each tensor
 //   the group writes has its slots once per instance of the chunk; other tensors keep theirs.
 // - Per tensor: buffering depth (1 to 16 slots; 2 lets the next tile load or compute while this one
-//   is used; more keep earlier tiles on chip, a DRAM tile read again from the slot still holding it) and optionally where its buffers go: the bank they start at, or each slot's byte address
+//   is used; 3 lets a DRAM stream run a whole tile ahead: the load into a slot (the store out of it)
+//   then waits for the step that used it two tiles before, not for the one just before, whose fill
+//   and drain would otherwise leave the bus idle on every tile; more keep earlier tiles on chip, a DRAM
+//   tile read again from the slot still holding it) and optionally where its buffers go: the bank they
+//   start at, or each slot's byte address
 //   (placement; otherwise packed in tensor order). Overlapping slots are an error. A slot address
 //   past the SRAM is in the accumulator storage when the hardware declares one (hw_config.h: the
 //   array's partial sums there use no SRAM port); such slots count against that storage, not the SRAM.
+//   They place the tensor in the group that writes it: a later group loading it from DRAM (the
+//   softmax's group reading a spilled S) packs its buffer in the SRAM.
 // - In place, per tensor: a map step's output written over the tile of its input it is computed from
 //   ("placement": {"Y": {"in_place": "C"}}): no buffer of its own, the input's slot (its element
 //   size) holds the result, which is stored from there (a GEMM's epilogue on the finished accumulator
@@ -61,7 +67,7 @@
 //                "interleave": 2,                           // optional, default 1
 //                "splits": 4,                               // optional, split-K (above)
 //                "chain": true}],                           // optional, default false (above)
-//    "buffers": {"S": 2, "K": 2},                           // optional, default 2 per tensor
+//    "buffers": {"S": 2, "K": 3},                           // optional, 1 to 16, default 2 per tensor
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte
 //                                                                 // address, or {"in_place": "S"} (above)
 //    "units": {"S": "array", "P": "softmax"}}               // optional

@@ -247,9 +247,9 @@ class Lowering {
   //              attention), so flash is never slower than unfused when the scores fit;
   //   row_fused  blocks of query rows with their whole score rows on chip (up to all N rows), refused
   //              when re-reading K and V would move more bytes than spilling the scores;
-  //   unfused    the whole N x N score matrix on chip; when it does not fit, the scores are spilled to
-  //              DRAM through three phases (S = Q K^T, row softmax, O = P V) of the GEMM and row-wise
-  //              lowerings.
+  //   unfused    the whole N x N score matrix on chip; when it does not fit (or with spill = 1), the
+  //              scores are spilled to DRAM: three groups [S] [P] [O], S and P through DRAM between
+  //              them (the mapper's Spilled structure, streams triple-buffered where they fit).
   // A user's mapping may give the op's whole cascade mapping (kind "cascade") or, for flash and
   // row_fused, tile factors (kinds "flash": m, p; "row_fused": m) that the mapper keeps.
   void lower_vanilla_group(const AttentionGroup& grp, const std::string& name) {
@@ -263,8 +263,6 @@ class Lowering {
                               {{"N", double(n)}, {"M", double(grp.query_len ? grp.query_len : n)}, {"d", double(dh)}},
                               grp.causal));
     const int mr = c->desc.rank_index("m"), pr = c->desc.rank_index("p");
-    // The published unfused baseline spills the score matrix whatever its size (unfused:spill=1).
-    if (variant == AttnVariant::Unfused && grp.spec.spill) return lower_unfused_spilled(grp);
     // A cascade mapping of several groups (unfused with S spilled: [S] [P] [O]) is the op named as its
     // first phase, NAME.0 (as --emit mapping prints it), as for a cascade file's variant.
     const std::string key =
@@ -309,8 +307,8 @@ class Lowering {
                                                                 : std::vector<CS>{CS::Whole, CS::RowBlocks, CS::Online};
       else if (variant == AttnVariant::RowFused)
         spec.structures = {CS::Whole, CS::RowBlocks};
-      else
-        spec.structures = {CS::Whole};
+      else  // the published unfused baseline spills the score matrix whatever its size (unfused:spill=1)
+        spec.structures = {grp.spec.spill ? CS::Spilled : CS::Whole};
       // Row-fused exists to keep the scores off DRAM: a block so small that re-reading K and V moves
       // more than spilling them (attention_lowering.h, spilled_bytes_per_head) is dominated.
       if (variant == AttnVariant::RowFused) spec.max_dram_bytes = spilled_bytes_per_head(hw_, n, dh);
@@ -320,14 +318,22 @@ class Lowering {
       try {
         m = search_cascade(*c, hw_, capacity_, spec, opt_, name).mapping;
       } catch (const UserError&) {
-        // Nothing fits: the hand-written planners say why in their terms (they reject whatever the
-        // generic lowering rejects), or unfused spills the scores.
-        if (variant == AttnVariant::Unfused) return lower_unfused_spilled(grp);
-        if (variant == AttnVariant::RowFused)
-          (void)plan_row_fused(hw_, n, dh, capacity_, name, false, opt_.fixed);
-        else
-          (void)choose_flash_schedule(hw_, n, dh, capacity_, name, opt_);
-        throw;
+        if (variant == AttnVariant::Unfused && grp.spec.spill) spilled_does_not_fit(name, n);
+        // Nothing fits: unfused spills the scores; the hand-written planners say why in their terms
+        // (they reject whatever the generic lowering rejects).
+        if (variant != AttnVariant::Unfused) {
+          if (variant == AttnVariant::RowFused)
+            (void)plan_row_fused(hw_, n, dh, capacity_, name, false, opt_.fixed);
+          else
+            (void)choose_flash_schedule(hw_, n, dh, capacity_, name, opt_);
+          throw;
+        }
+        spec.structures = {CS::Spilled};
+        try {
+          m = search_cascade(*c, hw_, capacity_, spec, opt_, name).mapping;
+        } catch (const UserError&) {
+          spilled_does_not_fit(name, n);
+        }
       }
     }
     OpMapping om;
@@ -519,49 +525,19 @@ class Lowering {
     throw InternalError("no tensor " + n);
   }
 
-  // S = Q K^T for every head into the S tensor, row softmax S -> P, O = P V: three phases.
-  void lower_unfused_spilled(const AttentionGroup& grp) {
-    const GraphOp &qk = g_.ops[std::size_t(grp.ops.at(0))], &sm = g_.ops[std::size_t(grp.ops.at(1))],
-                  &pv = g_.ops[std::size_t(grp.ops.at(2))];
-    const std::int64_t n = grp.seq_len, dh = grp.head_dim;
-    const GemmDims dqk{n, dh, n}, dpv{n, n, dh};
-    // Both GEMMs stream every head's tiles through DRAM (S out, P in): triple buffers keep the bus busy
-    // across each tile's fill and drain (gemm_lowering.h, deepen_streams).
-    const GemmTiling tqk = deepen_streams(hw_, choose_gemm_tiling(hw_, dqk, capacity_, qk.name, 0, opt_), capacity_, 3);
-    const GemmTiling tpv = deepen_streams(hw_, choose_gemm_tiling(hw_, dpv, capacity_, pv.name, 0, opt_), capacity_, 3);
-    const HwConfig& hw = hw_;
-    const std::uint64_t cap = capacity_;
-    auto gemm_step = [&](const GraphOp& op, const GemmTiling& t, const GemmDims& d, CausalSkip skip, BufClass a,
-                         BufClass b, BufClass c) {
-      std::vector<GemmBlocks> gb;
-      for (const OpInstance& i : op.instances) {
-        GemmBlocks x;
-        x.a = block_of(i.in[0]);
-        x.b = block_of(i.in[1]);
-        x.b_transposed = i.in[1].transposed;
-        x.c = block_of(i.out);
-        x.skip = grp.causal ? skip : CausalSkip::None;
-        gb.push_back(x);
-      }
-      Step s;
-      s.info = {op.name, op.layer, op.cls, "unfused, S spilled to DRAM: " + describe(t, d), 0, gemm_mapping(t)};
-      s.buffers = GemmEmitter(hw_, t, 0, capacity_).buffers(op.name + ".", phase(), a, b, c);
-      s.emit = [&hw, t, cap, gb](Emitter& em) {
-        GemmEmitter e(hw, t, 0, cap);
-        for (const GemmBlocks& x : gb) e.emit(em, x);
-      };
-      add_step(std::move(s));
-    };
-    gemm_step(qk, tqk, dqk, CausalSkip::OutputTiles, BufClass::Query, BufClass::Key, BufClass::Score);
-    std::vector<RowwiseJob> jobs;
-    for (const OpInstance& i : sm.instances) {
-      RowwiseJob j = rowwise_job(sm, i);
-      j.causal_tm = tpv.tm, j.causal_tk = tpv.tk;
-      jobs.push_back(j);
-    }
-    add_rowwise_step(sm.name, sm.layer, sm.cls, jobs, BufClass::Score, BufClass::Score);
-    gemm_step(pv, tpv, dpv, CausalSkip::ReductionSteps, BufClass::Score, BufClass::Value, BufClass::Output);
-    spilled_.push_back(grp.layer);
+  // Unfused attention with the scores spilled fits nowhere: the softmax's group needs whole score rows
+  // (one row of S loaded and one of P stored, two slots each, operand width), or else the search's
+  // message.
+  [[noreturn]] void spilled_does_not_fit(const std::string& name, std::int64_t n) const {
+    const std::uint64_t row = align_up(std::uint64_t(n) * std::uint64_t(hw_.array.operand_bytes), 64);
+    std::ostringstream msg;
+    msg << hw_.source << ": /sram: " << name << ": unfused attention with the scores spilled to DRAM: ";
+    if (4 * row > capacity_)
+      msg << "its row softmax needs whole score rows, and one row of " << n
+          << " elements (S and P, two slots each) needs " << 4 * row << " B, more than the " << capacity_ << " B of SRAM available";
+    else
+      msg << "no mapping of its three phases (S = Q K^T, row softmax, O = P V) fits the " << capacity_ << " B of SRAM";
+    throw UserError(msg.str());
   }
 
   // Every op the user's mapping names must be one of the compiled phases.

@@ -332,8 +332,8 @@ bool place_in_accumulators(const Cascade& c, const GroupPlan& g, const HwConfig&
     const int t = outs[i];
     const cascade::BufferPlan& b = g.buffers[std::size_t(g.buffer_of[std::size_t(t)])];
     cascade::TensorMapping& tm = m->tensors[std::size_t(t)];
-    for (int k = 0; k < 2; ++k) tm.at[k] = -1;
-    for (int k = 0; k < b.depth; ++k) {
+    for (std::int64_t& a : tm.at) a = -1;
+    for (int k = 0; k < b.depth && k < cascade::kMaxSlots; ++k) {
       tm.at[k] = std::int64_t(at);
       at = align_up(at + b.span_bytes(), 64);
     }
@@ -442,13 +442,14 @@ std::vector<Shape> fused_shapes(const Cascade& c, const HwConfig& hw, CascadeStr
 // One step's group shapes in the spilled structure: its output ranks looped in either order with
 // every tile pair, a contraction's summed rank whole or looped innermost; a row-wise step's row rank.
 std::vector<Shape> step_shapes(const Cascade& c, int s, const HwConfig& hw, MapperEffort effort,
-                               const CascadeSearchSpec& spec) {
+                               const CascadeSearchSpec& spec, bool few_rows = false) {
   std::vector<Shape> v;
   const StepDecl& st = c.step(s);
   const auto& out = c.tensor(st.out).ranks;
   GroupMapping base;
   base.steps = {s};
-  const std::vector<TileChoice> t0 = rank_tiles(c, out[0], hw, effort, &spec);
+  // few_rows: a row-wise step's blocks of a few rows (below 16), for SRAMs too small for more.
+  const std::vector<TileChoice> t0 = rank_tiles(c, out[0], hw, effort, &spec, few_rows && row_op(st));
   if (row_op(st) || out.size() < 2) {
     for (const TileChoice& a : t0) {
       GroupMapping gm = base;
@@ -462,8 +463,12 @@ std::vector<Shape> step_shapes(const Cascade& c, int s, const HwConfig& hw, Mapp
   if (st.kind == StepKind::Contract)
     for (const TileChoice& k : rank_tiles(c, st.over, hw, effort, &spec))
       if (k.tile < c.extent[std::size_t(st.over)]) tk.push_back(k);
+  // The longer output rank outermost (either when they are equal): the sliced timing cuts the outermost
+  // loop, and a short outer loop (O = P V's head dimension) would leave the whole group in each slice.
+  const std::int64_t e0 = c.extent[std::size_t(out[0])], e1 = c.extent[std::size_t(out[1])];
   for (int order = 0; order < 2; ++order)
-    for (const TileChoice& a : t0)
+    for (const TileChoice& a : t0) {
+      if ((order == 0 && e0 < e1) || (order == 1 && e1 < e0)) break;
       for (const TileChoice& b : t1)
         for (const TileChoice& k : tk) {
           GroupMapping gm = base;
@@ -472,6 +477,7 @@ std::vector<Shape> step_shapes(const Cascade& c, int s, const HwConfig& hw, Mapp
           if (k.tile) gm.loops.push_back({st.over, k.tile});
           v.push_back({gm, a.wide || b.wide || k.wide});
         }
+    }
   return v;
 }
 
@@ -501,7 +507,7 @@ std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_
   }
   for (const cascade::TensorMapping& t : m.tensors)
     k += " " + std::to_string(t.buffers) + "/" + std::to_string(t.bank) + "/" + std::to_string(t.at[0]) + "/" +
-         std::to_string(t.at[1]);
+         std::to_string(t.at[1]) + "/" + std::to_string(t.at[2]);
   return k;
 }
 
@@ -701,27 +707,85 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
     }
     return out;
   }
-  // Spilled: one group per step. The other groups hold their smallest tiles while one is searched.
+  // Spilled: one group per step. The other groups hold their smallest tiles while one is searched;
+  // every tensor has the depth of the search (cascade_search.h), so a group's timing does not depend
+  // on the other groups' picks.
   const int nsteps = int(c.desc.steps.size());
   if (nsteps < 2) return out;
-  Mapping spilled = base;
-  spilled.groups.clear();
-  for (int st = 0; st < nsteps; ++st) {
-    GroupMapping gm;
-    gm.steps = {st};
-    std::vector<int> ranks = c.tensor(c.step(st).out).ranks;
-    if (c.step(st).kind == StepKind::Contract) ranks.push_back(c.step(st).over);
-    if (row_op(c.step(st))) ranks.resize(1);
-    for (int r : ranks) gm.loops.push_back({r, rank_tiles(c, r, hw, MapperEffort::Default).front().tile});
-    spilled.groups.push_back(gm);
-  }
-  for (int st = 0; st < nsteps; ++st)
-    for (const Shape& sh : step_shapes(c, st, hw, effort, spec)) {
-      if (!honours_fixed(c, sh.gm, spec)) continue;
-      Mapping m = spilled;
-      m.groups[std::size_t(st)] = sh.gm;
-      add(m, st, sh.wide);
+  for (int depth : {3, 2}) {
+    Mapping spilled = base;
+    spilled.groups.clear();
+    for (cascade::TensorMapping& t : spilled.tensors) t.buffers = depth;
+    for (int st = 0; st < nsteps; ++st) {
+      GroupMapping gm;
+      gm.steps = {st};
+      std::vector<int> ranks = c.tensor(c.step(st).out).ranks;
+      if (c.step(st).kind == StepKind::Contract) ranks.push_back(c.step(st).over);
+      if (row_op(c.step(st))) ranks.resize(1);
+      for (int r : ranks)
+        gm.loops.push_back({r, rank_tiles(c, r, hw, MapperEffort::Default, nullptr, row_op(c.step(st))).front().tile});
+      spilled.groups.push_back(gm);
     }
+    for (int st = 0; st < nsteps; ++st) {
+      // Tensors only this step uses: its choices alone (resident inputs' depth).
+      std::vector<char> local(c.desc.tensors.size(), 0);
+      {
+        std::vector<char> other(c.desc.tensors.size(), 0);
+        for (int s2 = 0; s2 < nsteps; ++s2) {
+          std::vector<int> ts = c.step(s2).in;
+          ts.push_back(c.step(s2).out);
+          for (int t : ts) (s2 == st ? local : other)[std::size_t(t)] = 1;
+        }
+        for (std::size_t t = 0; t < local.size(); ++t) local[t] &= !other[t];
+      }
+      // A row-wise step's blocks of fewer than 16 rows only when no larger block fits (whole rows of
+      // a long sequence in a small SRAM): each block's load and store are exposed.
+      const std::size_t before = out.size();
+      std::vector<Shape> shapes = step_shapes(c, st, hw, effort, spec);
+      for (int pass = 0; pass < 2; ++pass) {
+        if (pass == 1) {
+          if (out.size() > before || !row_op(c.step(st))) break;
+          shapes = step_shapes(c, st, hw, effort, spec, true);
+        }
+        for (const Shape& sh : shapes) {
+          if (!honours_fixed(c, sh.gm, spec)) continue;
+          Mapping m = spilled;
+          m.groups[std::size_t(st)] = sh.gm;
+          CascadePlan dims;  // buffer shapes, whatever the SRAM
+          if (!cascade::check_mapping(c, m, hw, ~std::uint64_t(0), &dims).empty()) continue;
+          // As is, then with its re-read DRAM inputs only it reads resident, two heads' slots and one.
+          std::vector<Mapping> variants = {m};
+          std::vector<int> res;
+          for (int t : reread_inputs(c, dims.groups[std::size_t(st)]))
+            if (local[std::size_t(t)]) res.push_back(t);
+          for (int res_depth : {2, 1}) {
+            if (res.empty()) break;
+            Mapping r = m;
+            r.groups[std::size_t(st)].resident = res;
+            for (int t : res) r.tensors[std::size_t(t)].buffers = res_depth;
+            variants.push_back(r);
+          }
+          int plain = -1;
+          for (std::size_t vi = 0; vi < variants.size(); ++vi) {
+            std::vector<Mapping> placed = {variants[vi]};
+            CascadePlan vd;
+            if (hw.accumulators.present &&
+                cascade::check_mapping(c, variants[vi], hw, ~std::uint64_t(0), &vd).empty()) {
+              Mapping p = variants[vi];
+              if (place_in_accumulators(c, vd.groups[std::size_t(st)], hw, 1u, &p)) placed.push_back(p);
+            }
+            for (const Mapping& x : placed) {
+              const int i = add(x, st, sh.wide);
+              if (i < 0) continue;
+              out[std::size_t(i)].depth = depth;
+              if (vi == 0 && plain < 0) plain = i;
+              if (vi > 0 && plain >= 0) out[std::size_t(i)].resident_of = plain;
+            }
+          }
+        }
+      }
+    }
+  }
   return out;
 }
 
@@ -777,69 +841,90 @@ CascadePick search_cascade_uncached(const Cascade& c, const HwConfig& hw, std::u
   std::vector<std::vector<RungPick>> options(nrungs);  // per rung: one option per structure
   std::vector<std::vector<Mapping>> rung_mapping;      // per structure and rung
   for (CascadeStructure s : spec.structures) {
-    std::vector<CascadeCandidate> cands = cascade_candidates(c, hw, capacity, s, spec, opt.effort);
+    const std::vector<CascadeCandidate> cands = cascade_candidates(c, hw, capacity, s, spec, opt.effort);
     if (cands.empty()) continue;
-    const int groups = s == CascadeStructure::Spilled ? int(c.desc.steps.size()) : 1;
-    std::vector<RungPick> sum(nrungs);
-    std::vector<Mapping> maps(nrungs);
-    CascadePick p;
-    p.structure = s;
-    bool complete = true;
-    for (int g = 0; g < groups && complete; ++g) {
-      std::vector<std::size_t> idx;
-      std::vector<MapCandidate> mc;
-      std::vector<int> local(cands.size(), -1), resident_of, split_of;
-      for (std::size_t i = 0; i < cands.size(); ++i)
-        if (cands[i].group == g) local[i] = int(idx.size()), idx.push_back(i), mc.push_back(cands[i].est);
-      for (std::size_t i : idx) {
-        resident_of.push_back(cands[i].resident_of >= 0 ? local[std::size_t(cands[i].resident_of)] : -1);
-        split_of.push_back(cands[i].split_of >= 0 ? local[std::size_t(cands[i].split_of)] : -1);
+    // Spilled: one search per buffering depth (every tensor's, so that the groups' picks agree).
+    for (int depth : s == CascadeStructure::Spilled ? std::vector<int>{3, 2} : std::vector<int>{0}) {
+      const int groups = s == CascadeStructure::Spilled ? int(c.desc.steps.size()) : 1;
+      std::vector<RungPick> sum(nrungs);
+      std::vector<Mapping> maps(nrungs);
+      CascadePick p;
+      p.structure = s;
+      bool complete = true;
+      for (int g = 0; g < groups && complete; ++g) {
+        std::vector<std::size_t> idx;
+        std::vector<MapCandidate> mc;
+        std::vector<int> local(cands.size(), -1), resident_of, split_of;
+        for (std::size_t i = 0; i < cands.size(); ++i)
+          if (cands[i].group == g && cands[i].depth == depth)
+            local[i] = int(idx.size()), idx.push_back(i), mc.push_back(cands[i].est);
+        for (std::size_t i : idx) {
+          resident_of.push_back(cands[i].resident_of >= 0 ? local[std::size_t(cands[i].resident_of)] : -1);
+          split_of.push_back(cands[i].split_of >= 0 ? local[std::size_t(cands[i].split_of)] : -1);
+        }
+        if (mc.empty()) {
+          complete = false;
+          break;
+        }
+        const std::size_t fastest = pick_mapping(mc, capacity, opt);
+        std::vector<RungPick> per_rung(nrungs);
+        if (timed && mc[fastest].timed_cycles >= 0) {
+          time_fewest_bytes_as_fast(mc, capacity, opt);
+          time_resident_variants(mc, resident_of, opt);
+          time_resident_variants(mc, split_of, opt);  // split-K variants of the timed, as those
+          per_rung = ladder_picks(mc, capacity);
+        } else {
+          per_rung.back() = {mc[fastest].analytic_cycles, mc[fastest].dram_bytes, fastest};
+        }
+        for (std::size_t r = 0; r < nrungs; ++r) {
+          const RungPick& k = per_rung[r];
+          if (k.cycles < 0 || (g > 0 && sum[r].cycles < 0)) {
+            sum[r].cycles = -1;
+            continue;
+          }
+          const CascadeCandidate& chosen = cands[idx[k.index]];
+          if (g == 0) {
+            maps[r] = chosen.mapping;
+            sum[r] = {0, 0, 0};
+          }
+          if (s == CascadeStructure::Spilled && g > 0) {
+            // The group's loops, the tensors only it uses (resident inputs), its output's placement.
+            maps[r].groups[std::size_t(g)] = chosen.mapping.groups[std::size_t(g)];
+            const StepDecl& st = c.step(g);
+            for (std::size_t t = 0; t < c.desc.tensors.size(); ++t) {
+              const bool mine = int(t) == st.out || std::find(st.in.begin(), st.in.end(), int(t)) != st.in.end();
+              bool theirs = false;
+              for (int s2 = 0; s2 < int(c.desc.steps.size()); ++s2)
+                if (s2 != g) {
+                  const StepDecl& o = c.step(s2);
+                  theirs |= int(t) == o.out || std::find(o.in.begin(), o.in.end(), int(t)) != o.in.end();
+                }
+              if (mine && !theirs) maps[r].tensors[t] = chosen.mapping.tensors[t];
+            }
+            std::copy(std::begin(chosen.mapping.tensors[std::size_t(st.out)].at),
+                      std::end(chosen.mapping.tensors[std::size_t(st.out)].at),
+                      std::begin(maps[r].tensors[std::size_t(st.out)].at));
+          }
+          sum[r].cycles += k.cycles;
+          sum[r].bytes += k.bytes;
+          if (r + 1 == nrungs) p.sram_bytes = std::max(p.sram_bytes, mc[k.index].sram_bytes);
+        }
       }
-      if (mc.empty()) {
-        complete = false;
-        break;
-      }
-      const std::size_t fastest = pick_mapping(mc, capacity, opt);
-      std::vector<RungPick> per_rung(nrungs);
-      if (timed && mc[fastest].timed_cycles >= 0) {
-        time_fewest_bytes_as_fast(mc, capacity, opt);
-        time_resident_variants(mc, resident_of, opt);
-        time_resident_variants(mc, split_of, opt);  // split-K variants of the timed, as those
-        per_rung = ladder_picks(mc, capacity);
-      } else {
-        per_rung.back() = {mc[fastest].analytic_cycles, mc[fastest].dram_bytes, fastest};
-      }
-      for (std::size_t r = 0; r < nrungs; ++r) {
-        const RungPick& k = per_rung[r];
-        if (k.cycles < 0 || (g > 0 && sum[r].cycles < 0)) {
+      if (!complete) continue;
+      // Spilled groups searched alone must also fit together (they do: each group's buffers are its own).
+      for (std::size_t r = 0; r < nrungs; ++r)
+        if (sum[r].cycles >= 0 && s == CascadeStructure::Spilled &&
+            !cascade::check_mapping(c, maps[r], hw, capacity).empty())
           sum[r].cycles = -1;
-          continue;
-        }
-        const CascadeCandidate& chosen = cands[idx[k.index]];
-        if (g == 0) {
-          maps[r] = chosen.mapping;
-          sum[r] = {0, 0, 0};
-        }
-        if (s == CascadeStructure::Spilled) maps[r].groups[std::size_t(g)] = chosen.mapping.groups[std::size_t(g)];
-        sum[r].cycles += k.cycles;
-        sum[r].bytes += k.bytes;
-        if (r + 1 == nrungs) p.sram_bytes = std::max(p.sram_bytes, mc[k.index].sram_bytes);
-      }
+      if (sum.back().cycles < 0) continue;
+      p.mapping = maps.back();
+      p.cycles = sum.back().cycles;
+      p.dram_bytes = sum.back().bytes;
+      for (std::size_t r = 0; r < nrungs; ++r)
+        if (sum[r].cycles >= 0) options[r].push_back({sum[r].cycles, sum[r].bytes, top.size()});
+      rung_mapping.push_back(std::move(maps));
+      top.push_back(std::move(p));
     }
-    if (!complete) continue;
-    // Spilled groups searched alone must also fit together (they do: each group's buffers are its own).
-    for (std::size_t r = 0; r < nrungs; ++r)
-      if (sum[r].cycles >= 0 && s == CascadeStructure::Spilled &&
-          !cascade::check_mapping(c, maps[r], hw, capacity).empty())
-        sum[r].cycles = -1;
-    if (sum.back().cycles < 0) continue;
-    p.mapping = maps.back();
-    p.cycles = sum.back().cycles;
-    p.dram_bytes = sum.back().bytes;
-    for (std::size_t r = 0; r < nrungs; ++r)
-      if (sum[r].cycles >= 0) options[r].push_back({sum[r].cycles, sum[r].bytes, top.size()});
-    rung_mapping.push_back(std::move(maps));
-    top.push_back(std::move(p));
   }
   if (top.empty()) {
     std::string names;
@@ -941,8 +1026,8 @@ bool place_local_in_accumulators(const Cascade& c, const GroupPlan& g, const std
     const cascade::BufferPlan& b = g.buffers[std::size_t(g.buffer_of[std::size_t(t)])];
     cascade::TensorMapping& tm = m->tensors[std::size_t(t)];
     tm.bank = -1;
-    for (int k = 0; k < 2; ++k) tm.at[k] = -1;
-    for (int k = 0; k < b.depth; ++k) {
+    for (std::int64_t& a : tm.at) a = -1;
+    for (int k = 0; k < b.depth && k < cascade::kMaxSlots; ++k) {
       tm.at[k] = std::int64_t(at);
       at = align_up(at + b.span_bytes(), 64);
     }

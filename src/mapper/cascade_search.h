@@ -12,7 +12,15 @@
 //              chip), P streamed in chunks of the array side or not (row-fused);
 //   Whole      one fused group, R and P whole: the whole score matrix on chip (unfused on chip);
 //   Spilled    one group per step: every intermediate through DRAM; each group searched alone (a
-//              barrier separates them, so their cycles add up).
+//              barrier separates them, so their cycles add up). Every tensor has the same buffering
+//              depth, 3 (the DMA a tile ahead of the array's fill and drain on the streams of tiles
+//              through DRAM) or 2, each depth its own search; per group, its contraction's re-read
+//              input (K, V) resident with one or two heads' slots, and its contraction output in the
+//              accumulator storage (only the group writing it places it there), so that every group is
+//              timed with the buffers it is emitted with. A contraction's group loops over its output's
+//              ranks, the longer one outermost (the sliced timing cuts that loop), and optionally its
+//              summed rank innermost; the row-wise group over its rows, blocks of fewer than 16 rows only
+//              when no larger block fits.
 // Per candidate, besides the loops: the buffering depth of the on-chip intermediates (1 or 2; DRAM
 // operands always 2), and, when the hardware has accumulator storage, whether the contraction
 // outputs of a group (the running outputs, they and the scores, or the scores alone) are placed there or packed in
@@ -79,6 +87,7 @@ struct CascadeCandidate {
   MapCandidate est;
   int resident_of = -1;  // a variant keeping inputs resident: the index of the same mapping without
   int split_of = -1;     // a split-K variant: the index of the same mapping with one chain
+  int depth = 0;         // Spilled: the buffering depth of every tensor not kept resident (3 or 2)
 };
 
 // The structure's candidates within `capacity`, in enumeration order. For Spilled, the candidates of

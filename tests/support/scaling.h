@@ -3,6 +3,7 @@
 // (test_attention_scaling.cpp, test_seed_table.cpp): a model preset cut to one layer, the program
 // compiled from it with its counts, sums over op classes, phase lookup, log-log slopes and the DRAM
 // bytes of one GEMM's operands.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -140,6 +141,68 @@ inline std::uint64_t gemm_operand_bytes(const GemmTiling& t, const GemmDims& d, 
   if (!t.n_outer)
     return a * (nk == 1 || outer_once ? 1 : nn) + b * ((nk == 1 && nn == 1) || t.inner_resident ? 1 : nm);
   return b * (nk == 1 || outer_once ? 1 : nm) + a * ((nk == 1 && nm == 1) || t.inner_resident ? 1 : nn);
+}
+
+// DRAM bytes per head of the DRAM inputs of the spilled unfused mapping's contraction groups (the
+// vanilla cascade mapped as [S] [P] [O]; `mapping` is its JSON, --emit mapping's): Q and K read by
+// S = Q K^T (group 0), P and V by O = P V (group 2), elements of eb bytes, m and p of extent n, e and f
+// of extent d. By the generic lowering's rule (cascade/lower.h): the group walks its loops (outer to
+// inner); at each point a DRAM input needs the tile of its looped ranks (a rank not looped whole);
+// a tile already in one of the tensor's slots is not loaded again, any other is loaded into the next
+// slot (round robin over its buffering depth, default 2). A resident input is loaded once, whole.
+// Walked here point by point for one head.
+inline std::uint64_t spilled_input_bytes(const Json& mapping, std::int64_t n, std::int64_t d, std::uint64_t eb) {
+  auto extent = [&](const std::string& r) { return r == "m" || r == "p" ? n : d; };
+  std::uint64_t total = 0;
+  const struct {
+    int group;
+    const char* tensor;
+    const char* ranks[2];
+  } inputs[] = {{0, "Q", {"m", "e"}}, {0, "K", {"p", "e"}}, {2, "P", {"m", "p"}}, {2, "V", {"p", "f"}}};
+  for (const auto& in : inputs) {
+    const Json& g = mapping["groups"][std::size_t(in.group)];
+    const std::string t = in.tensor;
+    bool resident = false;
+    if (g.contains("resident"))
+      for (const Json& r : g["resident"]) resident |= r.get<std::string>() == t;
+    if (resident) {
+      total += eb * std::uint64_t(n) * std::uint64_t(d);
+      continue;
+    }
+    const int depth =
+        mapping.contains("buffers") && mapping["buffers"].contains(t) ? mapping["buffers"][t].get<int>() : 2;
+    std::vector<std::pair<std::string, std::int64_t>> loops;
+    for (const Json& l : g["loops"]) loops.push_back({l["rank"].get<std::string>(), l["tile"].get<std::int64_t>()});
+    std::vector<std::int64_t> idx(loops.size(), 0);
+    std::vector<std::vector<std::int64_t>> slots(static_cast<std::size_t>(depth));  // the tile each slot holds
+    int cur = -1;
+    for (bool more = true; more;) {
+      std::vector<std::int64_t> key;
+      std::uint64_t elems = 1;
+      for (const char* r : in.ranks) {
+        std::int64_t lo = 0, len = extent(r);
+        for (std::size_t i = 0; i < loops.size(); ++i)
+          if (loops[i].first == r) lo = idx[i] * loops[i].second, len = std::min(loops[i].second, extent(r) - lo);
+        key.push_back(lo);
+        key.push_back(len);
+        elems *= std::uint64_t(len);
+      }
+      if (std::find(slots.begin(), slots.end(), key) == slots.end()) {
+        cur = (cur + 1) % depth;
+        slots[std::size_t(cur)] = key;
+        total += eb * elems;
+      }
+      more = false;
+      for (std::size_t i = loops.size(); i-- > 0;) {
+        if (++idx[i] * loops[i].second < extent(loops[i].first)) {
+          more = true;
+          break;
+        }
+        idx[i] = 0;
+      }
+    }
+  }
+  return total;
 }
 
 }  // namespace attnsim::test
