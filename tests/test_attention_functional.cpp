@@ -179,8 +179,23 @@ void check_path(const Case& c, const CompiledModel& cm) {
       break;
     }
     case Path::UnfusedSpilled: {
-      // The vanilla cascade's three groups [S] [P] [O], S and P through DRAM.
       CHECK(!attn);
+      if (c.model.causal) {
+        // Causal: the GEMM and row-wise phases that skip the masked tiles.
+        const PhaseInfo *qk = find_phase(cm, "L0.qk"), *sm = find_phase(cm, "L0.softmax"), *pv = find_phase(cm, "L0.pv");
+        REQUIRE(qk);
+        REQUIRE(sm);
+        REQUIRE(pv);
+        CHECK_THAT(qk->plan, Catch::Contains("spilled"));
+        CHECK_THAT(pv->plan, Catch::Contains("spilled"));
+        if (c.split_pv_tiles) {
+          const auto t = captures(pv->plan, R"(tiles (\d+)x(\d+)x\d+)");
+          CHECK(t[0] < n);  // several M tiles ...
+          CHECK(t[1] < n);  // ... and several K steps, so causal reduction steps are skipped
+        }
+        break;
+      }
+      // The vanilla cascade's three groups [S] [P] [O], S and P through DRAM.
       const PhaseInfo *qk = find_phase(cm, "L0.attention.0"), *sm = find_phase(cm, "L0.attention.1"),
                       *pv = find_phase(cm, "L0.attention.2");
       REQUIRE(qk);
