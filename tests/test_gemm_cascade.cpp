@@ -44,13 +44,7 @@ TileProgram hand_program(const HwConfig& hw, const GemmDims& d, const GemmTiling
   p.buffers.clear();
   Emitter em(p, p.tensors);
   GemmEmitter g(hw, t, 0, std::uint64_t(hw.sram.total_bytes()));
-  GemmBlocks o;
-  o.a = {0, 0, 0, d.m, d.k};
-  o.b = {1, 0, 0, d.k, d.n};
-  o.c = {2, 0, 0, d.m, d.n};
-  o.epilogue = epi;
-  if (epi == Epilogue::AddResidual) o.residual = {3, 0, 0, d.m, d.n};
-  g.emit(em, o);
+  g.emit(em, whole_gemm_blocks(d, epi));
   return p;
 }
 

@@ -168,13 +168,7 @@ TileProgram lower_gemm_cascade(const HwConfig& hw, const GemmDims& d, const Gemm
       << cascade::describe(g.cascade(), g.mapping());
   p.summary = sum.str();
   Emitter em(p, p.tensors);
-  GemmBlocks o;
-  o.a = {0, 0, 0, d.m, d.k};
-  o.b = {1, 0, 0, d.k, d.n};
-  o.c = {2, 0, 0, d.m, d.n};
-  o.epilogue = epi;
-  if (epi == Epilogue::AddResidual) o.residual = {3, 0, 0, d.m, d.n};
-  g.emit(em, {o});
+  g.emit(em, {whole_gemm_blocks(d, epi)});
   return p;
 }
 

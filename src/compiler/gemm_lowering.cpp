@@ -308,12 +308,7 @@ std::function<void(ProgramSink&)> gemm_program(const HwConfig& hw, const GemmDim
                                              {"R", r_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)}};
     Emitter em(sink, tensors);
     GemmEmitter g(hw, t, 0, std::uint64_t(hw.sram.total_bytes()));
-    GemmBlocks o;
-    o.a = {0, 0, 0, d.m, d.k};
-    o.b = {1, 0, 0, d.k, d.n};
-    o.c = {2, 0, 0, d.m, d.n};
-    if (t.epilogue_inputs) o.epilogue = Epilogue::AddResidual, o.residual = {3, 0, 0, d.m, d.n};
-    g.emit(em, o);
+    g.emit(em, whole_gemm_blocks(d, t.epilogue_inputs ? Epilogue::AddResidual : Epilogue::None));
   };
 }
 
@@ -812,17 +807,27 @@ std::string describe_gemm_order(const GemmTiling& t) {
   return s;
 }
 
+GemmBlocks whole_gemm_blocks(const GemmDims& d, Epilogue epi) {
+  GemmBlocks o;
+  o.a = {0, 0, 0, d.m, d.k};
+  o.b = {1, 0, 0, d.k, d.n};
+  o.c = {2, 0, 0, d.m, d.n};
+  o.epilogue = epi;
+  if (epi == Epilogue::AddResidual) o.residual = {3, 0, 0, d.m, d.n};
+  return o;
+}
+
 TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& t) {
+  std::ostringstream sum;
+  sum << "GEMM M=" << d.m << " K=" << d.k << " N=" << d.n << " on " << hw.array.rows << "x" << hw.array.cols << " "
+      << to_string(hw.array.dataflow) << ": tiles " << t.tm << "x" << t.tk << "x" << t.tn << ", loop order "
+      << describe_gemm_order(t) << (t.c_in_accumulators ? ", C in accumulators" : "")
+      << ", est. DRAM traffic " << t.est_dram_bytes << " B";
   // A tiling the GEMM cascade expresses with GemmEmitter's loads runs through the generic lowering.
   if (gemm_cascade_translatable(t, false, CausalSkip::None) && gemm_cascade_loads_as_emitter(t) && t.dims.m == d.m &&
       t.dims.k == d.k && t.dims.n == d.n) {
     TileProgram p = lower_gemm_cascade(hw, d, t);
-    std::ostringstream sum;
-    sum << "GEMM M=" << d.m << " K=" << d.k << " N=" << d.n << " on " << hw.array.rows << "x" << hw.array.cols << " "
-        << to_string(hw.array.dataflow) << ": tiles " << t.tm << "x" << t.tk << "x" << t.tn << ", loop order "
-        << describe_gemm_order(t) << (t.c_in_accumulators ? ", C in accumulators" : "")
-        << ", est. DRAM traffic " << t.est_dram_bytes << " B, as cascade gemm";
-    p.summary = sum.str();
+    p.summary = sum.str() + ", as cascade gemm";
     return p;
   }
   TileProgram p;
@@ -835,18 +840,9 @@ TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
                {"C", c_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)}};
   GemmEmitter g(hw, t, 0, std::uint64_t(hw.sram.total_bytes()));
   p.buffers = g.buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output);
-  std::ostringstream sum;
-  sum << "GEMM M=" << d.m << " K=" << d.k << " N=" << d.n << " on " << hw.array.rows << "x" << hw.array.cols << " "
-      << to_string(hw.array.dataflow) << ": tiles " << t.tm << "x" << t.tk << "x" << t.tn << ", loop order "
-      << describe_gemm_order(t) << (t.c_in_accumulators ? ", C in accumulators" : "")
-      << ", est. DRAM traffic " << t.est_dram_bytes << " B";
   p.summary = sum.str();
   Emitter em(p, p.tensors);
-  GemmBlocks o;
-  o.a = {0, 0, 0, d.m, d.k};
-  o.b = {1, 0, 0, d.k, d.n};
-  o.c = {2, 0, 0, d.m, d.n};
-  g.emit(em, o);
+  g.emit(em, whole_gemm_blocks(d));
   return p;
 }
 

@@ -97,6 +97,9 @@ struct GemmBlocks {
   DramBlock residual;                       // AddResidual: M x N, added to C
 };
 
+// One whole GEMM over a program's tensors A (0), B (1), C (2) and, with AddResidual, R (3).
+GemmBlocks whole_gemm_blocks(const GemmDims& d, Epilogue epi = Epilogue::None);
+
 // Emits GEMMs with one tiling into buffers from sram_base; consecutive GEMMs (for instance one per
 // head) keep rotating the same double buffers, so the next GEMM's loads overlap this one's tail.
 class GemmEmitter {
