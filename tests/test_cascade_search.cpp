@@ -527,14 +527,18 @@ TEST_CASE("flash on a 64x64 edge array: the 32x32 array's pick is among its cand
   //   Q K^T (32 x 32 x 256): 32x32: F = 8, every 32 cycles: 7 x 32 + 32 + 32 + 32 - 2 = 318;
   //                          64x64: F = 4, every max(32, 64) = 64: 3 x 64 + 64 + 64 + 32 - 2 = 350;
   //   P V   (32 x 256 x 32): one fold, 32 + 32 + 256 - 2 = 318 against 64 + 64 + 256 - 2 = 382.
-  // Back to back both arrays stream a block every 512 cycles (Q K^T 256, P V 256, and on 64x64 the
-  // next Q K^T 32 later for the shadow accumulators, less the 32 it no longer waits after Q K^T), but
-  // each GEMM's result comes 32 or 64 cycles later, and the online softmax waits for Q K^T's scores and
-  // the next rescale for P V's O: the loop through the softmax unit (561 cycles a block) grows (as timed,
-  // a layer's attention 2,403,680 cycles on 32x32, 586.8 a block, and 2,534,780 on 64x64, 618.8 a block).
-  // So the 64x64 array times that mapping slower than its own pick (m 64, p 128, softmax-bound, the test
-  // above: 2,466,490), and both slower than the 32x32 array: the hardware's (the fixed softmax unit and
-  // the larger array's fill and drain on every fold), not the mapspace's.
+  // The lowering issues per key block b: Q K^T(b+1) (lookahead), then the online step(b) (521 cycles on
+  // the softmax unit), the rescale of O(b) (40), P V(b). With E_b the end of rescale(b), P V(b) streams
+  // from E_b; Q K^T(b+2), behind it on the array, is done X later: P V's stream 256, the shadow
+  // accumulators' wait max(0, R - 32) before a 32-long stream after a 256-long one, then Q K^T's folds:
+  //   32x32: X = 256 + 0 + 7 x 32 + 32 + 32 + 32 - 2 = 574;  64x64: X = 256 + 32 + 3 x 64 + 64 + 64 + 32 - 2 = 638.
+  // step(b+2) starts at max(E_(b+1), E_b + X), so with X > 561 the period P is E_(b+2) - E_(b+1) =
+  // E_b + X + 561 - E_(b+1): P = (X + 561) / 2, 567.5 on 32x32 and 599.5 on 64x64, with the array busy
+  // throughout: per layer (2 heads x 128 query tiles x 16 key tiles = 4096 blocks) Q K^T and P V keep
+  // it busy 4096 x 567.5 = 2,324,480 and 4096 x 599.5 = 2,455,552 cycles. So the 64x64 array times that
+  // mapping slower than its own pick (m 64, p 128, softmax-bound at 594 a block, the test above), and
+  // both slower than the 32x32 array: the hardware's (the fixed softmax unit, the larger array's fill and
+  // drain on every fold, and the loop through the softmax unit that exposes them), not the mapspace's.
   CHECK(gemm_cycles(32, 32, Dataflow::OS, TimingMode::Overlapped, {32, 32, 256}) == 7 * 32 + 32 + 32 + 32 - 2);
   CHECK(gemm_cycles(64, 64, Dataflow::OS, TimingMode::Overlapped, {32, 32, 256}) == 3 * 64 + 64 + 64 + 32 - 2);
   CHECK(gemm_cycles(32, 32, Dataflow::OS, TimingMode::Overlapped, {32, 256, 32}) == 32 + 32 + 256 - 2);
@@ -564,4 +568,39 @@ TEST_CASE("flash on a 64x64 edge array: the 32x32 array's pick is among its cand
   const CascadePick p64 = search_cascade(c, hw64, cap, spec, opt, "L0.attention");
   CHECK(p64.cycles <= t64);
   CHECK(p32.cycles < p64.cycles);
+  // The accelerator: the 32x32 design as picked, and the 64x64 design with the 32x32 design's attention
+  // mapping (its GEMM phases picked for 64x64).
+  const std::string dir = temp_dir();
+  const std::string set = " --set /sram/bytes_per_bank=8192 --model lra-text --seq-len 4096 --variant flash --hw edge";
+  const CliResult m = run_cli("run --set /array/rows=32 --set /array/cols=32" + set + " --emit mapping");
+  REQUIRE(m.status == 0);
+  Json mapping = Json::parse(m.out);
+  Json attention = Json::object();
+  for (const auto& [name, op] : mapping["ops"].items())
+    if (name.find("attention") != std::string::npos) attention[name] = op;
+  mapping["ops"] = attention;
+  const std::string file = write_temp("flash32-attention.json", mapping.dump());
+  const double period[2] = {(256 + 0 + 7 * 32 + 32 + 32 + 32 - 2 + 561) / 2.0, (256 + 32 + 3 * 64 + 64 + 64 + 32 - 2 + 561) / 2.0};
+  CHECK(period[0] == 567.5);
+  CHECK(period[1] == 599.5);
+  std::int64_t cycles[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::string side = i ? "64" : "32", out = dir + "/flash" + side;
+    const CliResult r = run_cli("run --set /array/rows=" + side + " --set /array/cols=" + side + set + " --mapping " +
+                                file + " --out " + out);
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    const Json rep = Json::parse(slurp(out + "/report.json"));
+    cycles[i] = rep["cycles"].get<std::int64_t>();
+    for (int layer = 0; layer < 2; ++layer) {
+      const Json& ops = rep["layers"][layer]["ops"];
+      const double busy = double(ops["qk"]["array_busy_cycles"].get<std::int64_t>() +
+                                 ops["pv"]["array_busy_cycles"].get<std::int64_t>());
+      INFO(side << "x" << side << " layer " << layer << ": Q K^T and P V busy " << busy);
+      CHECK(std::abs(busy / (4096 * period[i]) - 1) < 2e-4);
+      CHECK(ops["softmax"]["softmax_busy_cycles"].get<std::int64_t>() == 2298112);  // the test above
+    }
+  }
+  // More PEs, the same attention mapping: slower as a whole, by more than the GEMM phases gain.
+  CHECK(cycles[1] > cycles[0]);
 }

@@ -410,6 +410,8 @@ std::vector<Shape> fused_shapes(const Cascade& c, const HwConfig& hw, CascadeStr
       //     array keeps its 64-row skew: P V (32x256x32, one fold) takes 32 more cycles a block and the
       //     next block's QK^T folds are max(T, R) = 64 apart; the array is busy 599.5 cycles a block
       //     (as run) and binds: 2,533,888 (6,239,734 for the run with every op mapped as on 32x32).
+      //     The period (X + 561) / 2 of the loop through the softmax unit, X = 638 against 574 on 32x32,
+      //     is derived in tests/test_cascade_search.cpp ("[monotone]").
       // So on this hardware the 64x64 array's best schedule gives 62,976 cycles a layer to the fixed
       // softmax unit; the GEMM phases gain some back (qkv_proj 49,518 -> 39,212 a layer).
       if (P < 0) break;
