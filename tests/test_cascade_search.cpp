@@ -7,6 +7,7 @@
 // and a slice of the SRAM x array design space gives no monotonicity violation for the vanilla
 // variants (scripts/check_monotone.py).
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -444,4 +445,162 @@ TEST_CASE("flash on a 64x64 edge array does more softmax work than on 32x32, as 
       CHECK(rep["layers"][layer]["ops"]["softmax"]["softmax_busy_cycles"].get<std::int64_t>() == want[i]);
     ++i;
   }
+}
+
+namespace {
+
+// The edge preset with another array side and bank size (16 banks, interleaved in 64 B stripes).
+HwConfig edge_with(int side, std::int64_t bank_bytes) {
+  Json doc = Json::parse(find_preset("edge"));
+  doc["array"]["rows"] = side;
+  doc["array"]["cols"] = side;
+  doc["sram"]["bytes_per_bank"] = bank_bytes;
+  return parse_hw_config(doc, "edge");
+}
+
+}  // namespace
+
+TEST_CASE("the capacity ladder of a larger SRAM holds every rung of a smaller one's, down to 1 B",
+          "[cascade_search][monotone]") {
+  // 2 MiB: 1 B, 2 B, ..., 1 MiB, 2 MiB (2^0 ... 2^21, 22 rungs); 8 MiB: the same and 4 MiB, 8 MiB.
+  const std::vector<std::uint64_t> a = ladder_budgets(std::uint64_t(2) << 20), b = ladder_budgets(std::uint64_t(8) << 20);
+  REQUIRE(a.size() == 22);
+  REQUIRE(b.size() == 24);
+  CHECK(std::vector<std::uint64_t>(b.begin(), b.begin() + 22) == a);
+  // 3 MiB: its halvings 3 x 2^19 ... 3 (20 rungs) and 1 (3 / 2), and the powers of two 2^0 ... 2^21
+  // (22, 1 shared): 42 below the capacity; 2 MiB's ladder is among them.
+  const std::vector<std::uint64_t> c = ladder_budgets(std::uint64_t(3) << 20);
+  REQUIRE(c.size() == 43);
+  CHECK(c.back() == (std::uint64_t(3) << 20));
+  CHECK(c[c.size() - 2] == (std::uint64_t(2) << 20));
+  CHECK(c[c.size() - 3] == (std::uint64_t(3) << 19));
+  for (std::uint64_t x : a) CHECK(std::find(c.begin(), c.end(), x) != c.end());
+}
+
+TEST_CASE("unfused spilled on a 16x16 edge array: 512 KiB banks pick what 128 KiB banks pick (the ladder's rungs)",
+          "[cascade_search][monotone]") {
+  // configs/sweeps/design.json's pair (LRA text, N = 4096, d = 32, 2 heads a layer): with a ladder of 6
+  // halvings, 2 MiB of SRAM (16 banks of 128 KiB) started its rung-by-rung picks at 32 KiB and 8 MiB at
+  // 128 KiB, and the fewest-bytes rule took different paths: the larger design's scores group
+  // (p 512, m 16, S in the accumulators) timed 400 cycles a layer slower than the smaller one's (p 256,
+  // m 32), for 8 % fewer bytes, and the run took 24,658,918 cycles against 24,658,118. Both ladders now go
+  // down to 1 B and share every rung below 2 MiB: the same picks, the same cycles.
+  const Cascade c = vanilla(4096, 32, false);
+  CascadeSearchSpec spec;
+  spec.structures = {CascadeStructure::Spilled};
+  spec.instances = 2;
+  MapperOptions opt;
+  const HwConfig small = edge_with(16, 131072), large = edge_with(16, 524288);
+  const CascadePick ps = search_cascade(c, small, std::uint64_t(small.sram.total_bytes()), spec, opt, "L0.attention");
+  const CascadePick pl = search_cascade(c, large, std::uint64_t(large.sram.total_bytes()), spec, opt, "L0.attention");
+  CHECK(pl.cycles <= ps.cycles);
+  REQUIRE(ps.mapping.groups.size() == pl.mapping.groups.size());
+  for (std::size_t g = 0; g < ps.mapping.groups.size(); ++g) {
+    INFO("group " << g);
+    REQUIRE(ps.mapping.groups[g].loops.size() == pl.mapping.groups[g].loops.size());
+    for (std::size_t i = 0; i < ps.mapping.groups[g].loops.size(); ++i) {
+      CHECK(ps.mapping.groups[g].loops[i].rank == pl.mapping.groups[g].loops[i].rank);
+      CHECK(ps.mapping.groups[g].loops[i].tile == pl.mapping.groups[g].loops[i].tile);
+    }
+  }
+  // The whole runs (the design sweep's points).
+  std::int64_t cycles[2] = {0, 0};
+  int i = 0;
+  const std::string dir = temp_dir();
+  for (int bank : {131072, 524288}) {
+    const std::string out = dir + "/unfused16_" + std::to_string(bank);
+    const CliResult r = run_cli("run --hw edge --model lra-text --seq-len 4096 --variant unfused --set /array/rows=16 "
+                                "--set /array/cols=16 --set /sram/bytes_per_bank=" + std::to_string(bank) + " --out " + out);
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    cycles[i++] = Json::parse(slurp(out + "/report.json"))["cycles"].get<std::int64_t>();
+  }
+  CHECK(cycles[1] <= cycles[0]);
+}
+
+TEST_CASE("flash on a 64x64 edge array: the 32x32 array's pick is among its candidates and times slower there",
+          "[cascade_search][monotone]") {
+  // The design sweep's flash pair (edge, 8 KiB banks: 128 KiB of SRAM, 64 KiB of accumulators; LRA text,
+  // N = 4096, d = 32, 2 heads a layer). The 64x64 design's mapspace holds the 32x32 design's mapping
+  // (m 32, p 256, S in both accumulator slots): a tile smaller than the array runs on it with fewer
+  // PEs busy, each fold timed on the whole array (array_timing.h, SCALE-Sim's convention). Its GEMMs:
+  //   Q K^T (32 x 32 x 256): 32x32: F = 8, every 32 cycles: 7 x 32 + 32 + 32 + 32 - 2 = 318;
+  //                          64x64: F = 4, every max(32, 64) = 64: 3 x 64 + 64 + 64 + 32 - 2 = 350;
+  //   P V   (32 x 256 x 32): one fold, 32 + 32 + 256 - 2 = 318 against 64 + 64 + 256 - 2 = 382.
+  // The lowering issues per key block b: Q K^T(b+1) (lookahead), then the online step(b) (521 cycles on
+  // the softmax unit), the rescale of O(b) (40), P V(b). With E_b the end of rescale(b), P V(b) streams
+  // from E_b; Q K^T(b+2), behind it on the array, is done X later: P V's stream 256, the shadow
+  // accumulators' wait max(0, R - 32) before a 32-long stream after a 256-long one, then Q K^T's folds:
+  //   32x32: X = 256 + 0 + 7 x 32 + 32 + 32 + 32 - 2 = 574;  64x64: X = 256 + 32 + 3 x 64 + 64 + 64 + 32 - 2 = 638.
+  // step(b+2) starts at max(E_(b+1), E_b + X), so with X > 561 the period P is E_(b+2) - E_(b+1) =
+  // E_b + X + 561 - E_(b+1): P = (X + 561) / 2, 567.5 on 32x32 and 599.5 on 64x64, with the array busy
+  // throughout: per layer (2 heads x 128 query tiles x 16 key tiles = 4096 blocks) Q K^T and P V keep
+  // it busy 4096 x 567.5 = 2,324,480 and 4096 x 599.5 = 2,455,552 cycles. So the 64x64 array times that
+  // mapping slower than its own pick (m 64, p 128, softmax-bound at 594 a block, the test above), and
+  // both slower than the 32x32 array: the hardware's (the fixed softmax unit, the larger array's fill and
+  // drain on every fold, and the loop through the softmax unit that exposes them), not the mapspace's.
+  CHECK(gemm_cycles(32, 32, Dataflow::OS, TimingMode::Overlapped, {32, 32, 256}) == 7 * 32 + 32 + 32 + 32 - 2);
+  CHECK(gemm_cycles(64, 64, Dataflow::OS, TimingMode::Overlapped, {32, 32, 256}) == 3 * 64 + 64 + 64 + 32 - 2);
+  CHECK(gemm_cycles(32, 32, Dataflow::OS, TimingMode::Overlapped, {32, 256, 32}) == 32 + 32 + 256 - 2);
+  CHECK(gemm_cycles(64, 64, Dataflow::OS, TimingMode::Overlapped, {32, 256, 32}) == 64 + 64 + 256 - 2);
+  const Cascade c = vanilla(4096, 32, false);
+  CascadeSearchSpec spec;
+  spec.structures = {CascadeStructure::Online};
+  spec.instances = 2;
+  MapperOptions opt;
+  const HwConfig hw32 = edge_with(32, 8192), hw64 = edge_with(64, 8192);
+  const std::uint64_t cap = std::uint64_t(hw32.sram.total_bytes());
+  REQUIRE(cap == std::uint64_t(hw64.sram.total_bytes()));
+  const CascadePick p32 = search_cascade(c, hw32, cap, spec, opt, "L0.attention");
+  REQUIRE(p32.mapping.groups.size() == 1);
+  const std::string dump32 = cascade::mapping_to_json(c, p32.mapping).dump();
+  INFO(dump32);
+  REQUIRE(p32.mapping.groups[0].loops.size() == 2);
+  CHECK(p32.mapping.groups[0].loops[0].rank == c.desc.rank_index("m"));
+  CHECK(p32.mapping.groups[0].loops[0].tile == 32);
+  CHECK(p32.mapping.groups[0].loops[1].rank == c.desc.rank_index("p"));
+  CHECK(p32.mapping.groups[0].loops[1].tile == 256);
+  bool found = false;
+  for (const CascadeCandidate& x : cascade_candidates(c, hw64, cap, CascadeStructure::Online, spec, MapperEffort::Default))
+    found |= cascade::mapping_to_json(c, x.mapping).dump() == dump32;
+  CHECK(found);
+  const double t64 = time_cascade_group(c, p32.mapping, 0, hw64, cap, 2);
+  const CascadePick p64 = search_cascade(c, hw64, cap, spec, opt, "L0.attention");
+  CHECK(p64.cycles <= t64);
+  CHECK(p32.cycles < p64.cycles);
+  // The accelerator: the 32x32 design as picked, and the 64x64 design with the 32x32 design's attention
+  // mapping (its GEMM phases picked for 64x64).
+  const std::string dir = temp_dir();
+  const std::string set = " --set /sram/bytes_per_bank=8192 --model lra-text --seq-len 4096 --variant flash --hw edge";
+  const CliResult m = run_cli("run --set /array/rows=32 --set /array/cols=32" + set + " --emit mapping");
+  REQUIRE(m.status == 0);
+  Json mapping = Json::parse(m.out);
+  Json attention = Json::object();
+  for (const auto& [name, op] : mapping["ops"].items())
+    if (name.find("attention") != std::string::npos) attention[name] = op;
+  mapping["ops"] = attention;
+  const std::string file = write_temp("flash32-attention.json", mapping.dump());
+  const double period[2] = {(256 + 0 + 7 * 32 + 32 + 32 + 32 - 2 + 561) / 2.0, (256 + 32 + 3 * 64 + 64 + 64 + 32 - 2 + 561) / 2.0};
+  CHECK(period[0] == 567.5);
+  CHECK(period[1] == 599.5);
+  std::int64_t cycles[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::string side = i ? "64" : "32", out = dir + "/flash" + side;
+    const CliResult r = run_cli("run --set /array/rows=" + side + " --set /array/cols=" + side + set + " --mapping " +
+                                file + " --out " + out);
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    const Json rep = Json::parse(slurp(out + "/report.json"));
+    cycles[i] = rep["cycles"].get<std::int64_t>();
+    for (int layer = 0; layer < 2; ++layer) {
+      const Json& ops = rep["layers"][layer]["ops"];
+      const double busy = double(ops["qk"]["array_busy_cycles"].get<std::int64_t>() +
+                                 ops["pv"]["array_busy_cycles"].get<std::int64_t>());
+      INFO(side << "x" << side << " layer " << layer << ": Q K^T and P V busy " << busy);
+      CHECK(std::abs(busy / (4096 * period[i]) - 1) < 2e-4);
+      CHECK(ops["softmax"]["softmax_busy_cycles"].get<std::int64_t>() == 2298112);  // the test above
+    }
+  }
+  // More PEs, the same attention mapping: slower as a whole, by more than the GEMM phases gain.
+  CHECK(cycles[1] > cycles[0]);
 }

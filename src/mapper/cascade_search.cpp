@@ -410,6 +410,8 @@ std::vector<Shape> fused_shapes(const Cascade& c, const HwConfig& hw, CascadeStr
       //     array keeps its 64-row skew: P V (32x256x32, one fold) takes 32 more cycles a block and the
       //     next block's QK^T folds are max(T, R) = 64 apart; the array is busy 599.5 cycles a block
       //     (as run) and binds: 2,533,888 (6,239,734 for the run with every op mapped as on 32x32).
+      //     The period (X + 561) / 2 of the loop through the softmax unit, X = 638 against 574 on 32x32,
+      //     is derived in tests/test_cascade_search.cpp ("[monotone]").
       // So on this hardware the 64x64 array's best schedule gives 62,976 cycles a layer to the fixed
       // softmax unit; the GEMM phases gain some back (qkv_proj 49,518 -> 39,212 a layer).
       if (P < 0) break;
@@ -511,12 +513,10 @@ std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_
   return k;
 }
 
-// The capacity ladder's rungs, smallest budget first: capacity / 2^kLadderSteps ... capacity.
-std::vector<std::uint64_t> rungs(std::uint64_t capacity) {
-  std::vector<std::uint64_t> v;
-  for (int step = kLadderSteps; step >= 0; --step) v.push_back(capacity >> step);
-  return v;
-}
+// The capacity ladder's rungs, smallest budget first, the capacity last (search.h, ladder_budgets:
+// down to 1 B, so that a larger design's ladder holds every rung of a smaller one's; rungs nothing
+// fits are skipped by the picks).
+std::vector<std::uint64_t> rungs(std::uint64_t capacity) { return ladder_budgets(capacity); }
 
 // One option per rung: cycles, DRAM bytes, and which (candidate, structure) it is; cycles < 0: none.
 struct RungPick {
@@ -570,7 +570,7 @@ void time_candidate(MapCandidate& x, const MapperOptions& opt) {
 // estimate) among those fitting the rung whose estimate is within kAsFastEstimate of the rung's
 // best: the ranking is by estimated cycles, and a compute-bound kernel has many near ties that move
 // very different bytes. Each rung's addition depends only on the candidates fitting it, so a design
-// with more SRAM times it too.
+// with more SRAM times it too (and marks it chosen at the same rung, MapCandidate::chosen_at).
 void time_fewest_bytes_as_fast(std::vector<MapCandidate>& c, std::uint64_t capacity, const MapperOptions& opt) {
   const bool wide = opt.effort == MapperEffort::Thorough;
   for (std::uint64_t budget : rungs(capacity)) {
@@ -587,6 +587,7 @@ void time_fewest_bytes_as_fast(std::vector<MapCandidate>& c, std::uint64_t capac
           (x.dram_bytes == c[pick].dram_bytes && x.analytic_cycles < c[pick].analytic_cycles))
         pick = i;
     }
+    c[pick].chosen_at = std::min(c[pick].chosen_at, budget);
     time_candidate(c[pick], opt);
   }
 }
@@ -594,20 +595,28 @@ void time_fewest_bytes_as_fast(std::vector<MapCandidate>& c, std::uint64_t capac
 // Times, for every timed candidate, the variants of it that keep its re-read inputs resident
 // (CascadeCandidate::resident_of): the same loops and tiles with fewer DRAM bytes, which the
 // estimate ranks apart from it. A design with more SRAM times a superset of the candidates, so of
-// their variants too. `resident_of` holds each candidate's plain one (index into c), -1 for none.
+// their variants too. `resident_of` holds each candidate's plain one (index into c), -1 for none; a
+// variant is chosen at its plain one's rung.
 void time_resident_variants(std::vector<MapCandidate>& c, const std::vector<int>& resident_of,
                             const MapperOptions& opt) {
   for (std::size_t i = 0; i < c.size(); ++i)
-    if (resident_of[i] >= 0 && c[std::size_t(resident_of[i])].timed_cycles >= 0) time_candidate(c[i], opt);
+    if (resident_of[i] >= 0 && c[std::size_t(resident_of[i])].timed_cycles >= 0) {
+      c[i].chosen_at = std::min(c[i].chosen_at, c[std::size_t(resident_of[i])].chosen_at);
+      time_candidate(c[i], opt);
+    }
 }
 
-// Per rung, the pick among one group's timed candidates (cycles < 0 where none fits the rung).
+// Per rung, the pick among one group's timed candidates (cycles < 0 where none fits the rung). A
+// candidate is an option of a rung when it fits it and a rung no larger chose it for timing: what a
+// larger design times only for its upper rungs (a small candidate among the best few of a large
+// budget, not of a small one) would otherwise change its picks on the rungs it shares with a smaller
+// design, which the fewest-bytes rule makes path-dependent.
 std::vector<RungPick> ladder_picks(const std::vector<MapCandidate>& c, std::uint64_t capacity) {
   const std::vector<std::uint64_t> budgets = rungs(capacity);
   std::vector<std::vector<RungPick>> options(budgets.size());
   for (std::size_t r = 0; r < budgets.size(); ++r)
     for (std::size_t i = 0; i < c.size(); ++i)
-      if (c[i].timed_cycles >= 0 && c[i].sram_bytes <= budgets[r])
+      if (c[i].timed_cycles >= 0 && c[i].sram_bytes <= budgets[r] && c[i].chosen_at <= budgets[r])
         options[r].push_back({c[i].timed_cycles, c[i].dram_bytes, i});
   return pick_per_rung(options);
 }
@@ -1278,10 +1287,14 @@ GroupedPick search_grouped_cascade(const Cascade& c, const HwConfig& hw, std::ui
     // Every rung's default is timed (it bounds the rung's pick), and every candidate of a small
     // mapspace (the estimate ranks a gather's chunks poorly; small groups are cheap to time).
     std::vector<std::size_t> to_time;
-    for (int i : rung_default)
-      if (i >= 0) to_time.push_back(std::size_t(i));
+    for (std::size_t r = 0; r < rung_default.size(); ++r)
+      if (rung_default[r] >= 0) {
+        to_time.push_back(std::size_t(rung_default[r]));
+        MapCandidate& x = mc[std::size_t(rung_default[r])];
+        x.chosen_at = std::min(x.chosen_at, budgets[r]);
+      }
     if (enumerated <= kTimeEveryCandidate)
-      for (std::size_t i = 0; i < mc.size(); ++i) to_time.push_back(i);
+      for (std::size_t i = 0; i < mc.size(); ++i) to_time.push_back(i), mc[i].chosen_at = 0;
     for (std::size_t i : to_time)
       if (mc[i].timed_cycles < 0) {
         MapCandidate& x = mc[i];
@@ -1312,7 +1325,8 @@ GroupedPick search_grouped_cascade(const Cascade& c, const HwConfig& hw, std::ui
     for (std::size_t r = 0; r < budgets.size(); ++r) {
       const double cap = rung_default[r] >= 0 ? mc[std::size_t(rung_default[r])].timed_cycles : -1;
       for (std::size_t i : by_footprint)
-        if (mc[i].timed_cycles >= 0 && mc[i].sram_bytes <= budgets[r] && (cap < 0 || mc[i].timed_cycles <= cap))
+        if (mc[i].timed_cycles >= 0 && mc[i].sram_bytes <= budgets[r] && mc[i].chosen_at <= budgets[r] &&
+            (cap < 0 || mc[i].timed_cycles <= cap))
           options[r].push_back({mc[i].timed_cycles, mc[i].dram_bytes, i});
     }
     const RungPick top = pick_per_rung_stable(options).back();

@@ -46,9 +46,12 @@
 // among those estimated within 2 % of the rung's best, and the resident variants of every candidate
 // timed). Among the timed, a mapping within 0.5 % of the fastest that moves fewer DRAM
 // bytes is preferred (a flash kernel within 0.02 % of the fastest that keeps K and V resident moves 6x
-// fewer), bounded rung by rung of the ladder (budget / 2^i, smallest first) by the pick of the rung
-// below, so that more SRAM never picks a slower mapping as timed; the same among the structures'
-// picks, ties in bytes going to the structure listed first. Guaranteed for SRAMs whose bank of an
+// fewer), bounded rung by rung of the ladder (search.h, ladder_budgets, smallest first) by the pick of
+// the rung below, so that more SRAM never picks a slower mapping as timed; the same among the
+// structures' picks, ties in bytes going to the structure listed first. A timed candidate is an option
+// of a rung only when a rung no larger chose it for timing (MapCandidate::chosen_at): the rung-by-rung
+// picks of a larger design are then the smaller one's on every rung they share, whatever the larger one
+// times for its upper rungs. Guaranteed for SRAMs whose bank of an
 // address does not depend on the bank size (interleaved, as the presets): with contiguous banks a
 // larger bank moves the same layout onto fewer banks' ports.
 #include <cstdint>

@@ -29,6 +29,16 @@ bool parse_mapper_effort(const std::string& s, MapperEffort* out) {
   return false;
 }
 
+std::vector<std::uint64_t> ladder_budgets(std::uint64_t capacity) {
+  std::vector<std::uint64_t> v;
+  for (std::uint64_t b = capacity / 2; b > 0; b /= 2) v.push_back(b);
+  for (std::uint64_t p = 1; p < capacity && p != 0; p <<= 1) v.push_back(p);
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  v.push_back(capacity);
+  return v;
+}
+
 std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, const MapperOptions& opt) {
   ATTNSIM_ASSERT(!c.empty(), "the mapper was given no candidate");
   std::vector<std::size_t> order(c.size());
@@ -42,16 +52,18 @@ std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, c
   // i while some candidate still fits. A design with twice the SRAM thus times a superset of what
   // the smaller one times, and (placement being the same) cannot pick a slower schedule.
   std::vector<std::size_t> timed;
+  const std::vector<std::uint64_t> budgets = ladder_budgets(capacity);
   auto ladder = [&](std::size_t top, bool include_wide) {
-    std::uint64_t budget = capacity;
     // Down to the smallest candidate, not a fixed number of rungs: a design with 4x the SRAM then
-    // times everything a smaller one times (its rungs, budgets halved, reach the smaller one's).
-    for (; budget > 0; budget /= 2) {
+    // times everything a smaller one times (its rungs reach the smaller one's).
+    for (auto b = budgets.rbegin(); b != budgets.rend(); ++b) {
+      const std::uint64_t budget = *b;
       std::size_t taken = 0;
       for (std::size_t i : order) {
         if (taken == top) break;
         if (c[i].sram_bytes > budget || (c[i].wide && !include_wide)) continue;
         ++taken;
+        c[i].chosen_at = std::min(c[i].chosen_at, budget);
         if (std::find(timed.begin(), timed.end(), i) == timed.end()) timed.push_back(i);
       }
       if (taken == 0) break;

@@ -4,17 +4,20 @@
 //
 // Effort levels:
 //   fast      the analytical cost alone (no program is timed);
-//   default   for the SRAM budget and each budget capacity / 2^i below it, the kDefaultTimed
-//             analytically best candidates that fit it are timed (the "capacity ladder": a design
-//             with twice the SRAM times a superset of what the smaller one times, so that more SRAM
-//             never loses to its own smaller self through a ranking error);
+//   default   for every budget of the capacity ladder (ladder_budgets: the SRAM budget, each
+//             capacity / 2^i below it and each power of two below it), the kDefaultTimed
+//             analytically best candidates that fit it are timed (a design with twice or four times
+//             the SRAM, or with a power of two of it when the smaller one's is a power of two, times a
+//             superset of what the smaller one times, so that more SRAM never loses to its own smaller
+//             self through a ranking error);
 //   thorough  the same with kThoroughTimed per budget over a wider mapspace (tile sizes that are
 //             any multiple of the array side up to 16 of them), and everything default times; when
 //             its fastest differs from default's pick, the two are timed again on the whole program
 //             (time_whole: the slices' extrapolation can err either way) and the faster kept, so
 //             that it never picks a slower schedule than default.
-// pick_mapping's ladder goes down until no candidate fits (more SRAM never loses to any smaller
-// design whose capacity is the larger one's / 2^i); the cascade mapper's stops at capacity / 2^kLadderSteps.
+// The ladder goes down until no candidate fits, in pick_mapping and in the cascade mapper alike: a
+// ladder stopping a fixed number of rungs below the capacity would start a smaller design's on rungs the
+// larger one never tries (unfused on edge 16x16, 2 and 8 MiB: 32 KiB against 128 KiB).
 // Ties are broken by fewer DRAM bytes, then by the candidates' own order: results are deterministic.
 #include <cstdint>
 #include <functional>
@@ -55,8 +58,13 @@ struct MapperOptions {
 
 inline constexpr int kDefaultTimed = 4;
 inline constexpr int kThoroughTimed = 16;
-// The capacity ladder goes down to capacity / 2^kLadderSteps (design sweeps step SRAM by 2x or 4x).
-inline constexpr int kLadderSteps = 6;
+
+// The capacity ladder's budgets, smallest first, the capacity last: capacity / 2^i for every i >= 1
+// and every power of two below the capacity, down to 1 B (callers skip the rungs nothing fits). The
+// rungs of a capacity c are among those of 2c, and of any power of two above c when c is one; below
+// c they are the same rungs, so that a ladder's rung-by-rung picks (cascade_search.h) reach the
+// smaller design's pick on its rung.
+std::vector<std::uint64_t> ladder_budgets(std::uint64_t capacity);
 
 // One candidate schedule of an op.
 struct MapCandidate {
@@ -70,6 +78,10 @@ struct MapCandidate {
   // thorough effort compares its pick with default's by this, so that it never picks a slower one.
   std::function<double()> time_whole;
   double timed_cycles = -1;         // filled in by pick_mapping when timed
+  // The smallest ladder budget whose rung chose the candidate for timing (pick_mapping; the cascade
+  // mapper's own rules): a rung-by-rung pick counts a timed candidate on a rung only from there up,
+  // so that what a larger design times for its upper rungs never changes its picks on the lower ones.
+  std::uint64_t chosen_at = ~std::uint64_t(0);
   bool wide = false;                // offered only by the thorough effort's wider mapspace
   std::string key;                  // identifies the schedule within one compilation (for the cache)
 };
