@@ -246,13 +246,16 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     };
     // Results summed over a loop: bit i of reduced[t] = tensor t depends on a sum over loop i.
     std::vector<std::uint32_t> reduced(std::size_t(ntensors), 0);
+    // Bit i of open_sum[t]: t is a contraction's sum over loop i with loops over its ranks inside (its tiles open).
+    std::vector<std::uint32_t> open_sum(std::size_t(ntensors), 0);
     for (int s : gm.steps) {
       const StepDecl& st = c.step(s);
       const std::string spath = "/steps/" + step_name(c, s);
       const std::vector<int> ranks = c.step_ranks(s);
-      std::uint32_t in_mask = 0, own = 0;
+      std::uint32_t in_mask = 0, own = 0, in_open = 0;
       for (int t : st.in)
-        if (!gpn.dram[std::size_t(t)] || written[std::size_t(t)]) in_mask |= reduced[std::size_t(t)];
+        if (!gpn.dram[std::size_t(t)] || written[std::size_t(t)])
+          in_mask |= reduced[std::size_t(t)], in_open |= open_sum[std::size_t(t)];
       for (int r : ranks)
         if (gpn.loop_depth[r] >= 0) own |= 1u << gpn.loop_depth[r];
       // Loops nested inside the step's innermost own loop: it runs once per their sweep (at the last
@@ -261,9 +264,11 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       for (int i = 0; i < int(gm.loops.size()); ++i)
         if (own >> i & 1u) deepest = i;
       const std::uint32_t inner = deepest < 0 ? ~0u : ~((2u << deepest) - 1u);
-      gpn.at_last[std::size_t(s)] = in_mask & ~own & inner;
+      // A sum over an enclosing loop whose tiles stay open over the loops inside (the contraction's rule
+      // below) is read at that loop's last index, tile by tile of the loops inside.
+      gpn.at_last[std::size_t(s)] = in_mask & ~own;
       for (int i = 0; i < deepest; ++i)
-        if ((in_mask & ~own) >> i & 1u)
+        if ((in_mask & ~own & ~in_open) >> i & 1u)
           problem(gp + "/loops/" + std::to_string(i), step_name(c, s) + " reads a sum over " +
                                                           rank_name(c, gm.loops[std::size_t(i)].rank) +
                                                           " from inside that loop; loop over " +
@@ -280,12 +285,31 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
           if (over_looped) {
             const int d = gpn.loop_depth[st.over];
             reduced[std::size_t(st.out)] |= 1u << d;
+            // Loops over the output's ranks inside the summed loop keep each of their tiles open across
+            // it (a GEMM with k in the middle: a row of C tiles accumulating at once): the output's
+            // buffer takes a slot per open tile, a plain contraction of the group on chip.
+            std::int64_t open = 1;
+            std::string inside;
             for (std::size_t i = std::size_t(d) + 1; i < gm.loops.size(); ++i)
-              if (has_rank(c, st.out, gm.loops[i].rank))
-                problem(gp + "/loops/" + std::to_string(i),
-                        "the loop over " + rank_name(c, gm.loops[i].rank) + " is inside the loop over " +
-                            rank_name(c, st.over) + ", which " + step_name(c, s) +
-                            " sums over: every tile of it would stay open; loop over the summed rank inside");
+              if (has_rank(c, st.out, gm.loops[i].rank)) {
+                open *= (c.extent[std::size_t(gm.loops[i].rank)] + gm.loops[i].tile - 1) / gm.loops[i].tile;
+                inside = rank_name(c, gm.loops[i].rank);
+              }
+            if (open > 1) {
+              const int slots = m.tensors[std::size_t(st.out)].buffers;
+              bool operands_in = st.in.size() == 2;  // not computed in the group (an online softmax's P)
+              for (int t : st.in) operands_in &= !written[std::size_t(t)];
+              if (open <= slots && operands_in && gm.splits == 1 && m.groups.size() == 1)
+                open_sum[std::size_t(st.out)] |= 1u << d;
+              else
+                problem(gp + "/loops/" + std::to_string(d),
+                        "the loop over " + inside + " is inside the loop over " + rank_name(c, st.over) + ", which " +
+                            step_name(c, s) + " sums over: its " + std::to_string(open) +
+                            " tiles stay open, which needs a buffer of as many slots (" +
+                            c.tensor(st.out).name + " has " + std::to_string(slots) +
+                            "), a contraction of two operands read from DRAM and one group; or loop over the summed "
+                            "rank inside");
+            }
           }
           break;
         case StepKind::Softmax:

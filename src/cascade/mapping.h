@@ -10,7 +10,11 @@
 // - Loops, per group, outer to inner: a rank and its tile size. Every step of the group runs
 //   inside the loops over its own ranks; a step that does not use an inner loop's rank runs once
 //   per outer iteration (at that loop's first index, or at its last when it reads a result summed
-//   over that loop). A rank the group does not loop over is whole in every tile.
+//   over that loop). A rank the group does not loop over is whole in every tile. A contraction's
+//   summed loop is normally inside the loops over its output's ranks; outside them (a GEMM with k in
+//   the middle: m, k, n) each output tile stays open over it, so the output needs a slot per tile the
+//   loops inside give (one group, two operands read from DRAM), and a step reading the sum runs at
+//   the summed loop's last index.
 // - Stream, per group: a rank the group does not loop over, with a chunk size: each step over it
 //   walks it in chunks, so DRAM operands are loaded a chunk at a time while on-chip tensors keep the
 //   whole rank (row-fused attention streams K and V by key chunks into whole score rows).

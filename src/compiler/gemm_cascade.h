@@ -3,7 +3,9 @@
 // gemm_gelu, gemm_relu and gemm_residual (Y = act(A B), Y = A B + R), run by the generic lowering
 // (cascade/lower.h) with a cascade mapping translated from the GemmTiling the GEMM mapper picks
 // (gemm_lowering.h). The translation keeps GemmEmitter's program: the loops over m and n in the
-// tiling's order with k innermost, A, B, C (and R) double-buffered at GemmEmitter's addresses (C in
+// tiling's order with k innermost (or k in the middle: m, k, n or n, k, m, the outer iteration's row of
+// C tiles open over k in 2 x (inner tiles) slots, the epilogue on each at the last K step), A, B, C (and R)
+// double-buffered at GemmEmitter's addresses (C in
 // the accumulator storage when the tiling put it there), the epilogue in place on the finished C tile
 // (mapping placement in_place), the K steps of a tile chained on the array.
 //
@@ -16,9 +18,10 @@
 // resident input with one slot; a resident outer panel (outer_resident) a buffer of 2 x (K tiles)
 // slots (at most 16), which the generic lowering fills in turn and reads again while they hold the panel.
 //
-// Not translated yet (the hand-written GemmEmitter runs them): outer panels of more than 8 K tiles,
-// k in the middle, lead blocks,
-// stream buffers other than two, B read transposed, causal tile skipping. A double-buffered operand
+// Not translated yet (the hand-written GemmEmitter runs them): lead blocks (the most frequent in the
+// models: cloud's and LRA's big GEMMs), outer panels of more than 8 K tiles, k in the middle with more
+// than 8 inner tiles, stream buffers other than two, B read transposed, causal tile skipping, and model
+// ops of several instances. A double-buffered operand
 // whose block is still in its other slot is read from there by the generic lowering, where
 // GemmEmitter loads it again (K in two tiles, or an inner loop of two tiles with K in one): fewer
 // bytes, never more.
