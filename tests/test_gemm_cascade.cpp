@@ -207,17 +207,23 @@ TEST_CASE("gemm cascades: the simulated accelerator gives GemmEmitter's cycles",
           picks.push_back(t);
           break;
         }
-      REQUIRE(picks.size() == 5);
+      for (const GemmTiling& t : ts)  // and one with a lead block (its first outer tiles k-outer)
+        if (t.lead_block > 0) {
+          picks.push_back(t);
+          break;
+        }
+      REQUIRE(picks.size() == 6);
       for (const GemmTiling& t : picks) {
         INFO(hw.source << " " << gemm_cascade_stem(e) << " tiles " << t.tm << "x" << t.tk << "x" << t.tn
                        << (t.n_outer ? " n-outer" : " m-outer") << (t.k_middle ? ", k in the middle" : "")
+                       << (t.lead_block ? ", lead block" : "")
                        << (t.c_in_accumulators ? ", C in accumulators" : ""));
         CHECK(simulated(hw, lower_gemm_cascade(hw, d, t, e)) == simulated(hw, hand_program(hw, d, t, e)));
         ++compared;
       }
     }
   }
-  CHECK(compared == 40);
+  CHECK(compared == 48);
 }
 
 TEST_CASE("gemm cascades: a GEMM waits for both operand loads, which complete out of order",
@@ -316,4 +322,61 @@ TEST_CASE("gemm cascades: k in the middle keeps a row of C tiles open over k", "
                          "tiles stay open, which needs a buffer of as many slots (C has 2)") != std::string::npos);
     }
   CHECK(found == 2);
+}
+
+TEST_CASE("gemm cascades: a lead block walks its first rows with k outermost", "[gemm_cascade][mapping]") {
+  // 8x8 OS, 64 KiB SRAM; M = 32, K = 32, N = 16 with tiles 8 x 16 x 8, m outer, A's panels and B
+  // resident, lead block of 2 rows: the block's points in the order (k, n, m) = (0,0,0) (0,0,1) (0,1,0)
+  // (0,1,1) (1,0,0) ..., then rows 2 and 3 with k innermost. Each tile is loaded at its first use, so
+  // by hand the loads are, as (tensor, first row, first column): A(0,0) B(0,0) A(8,0) B(0,8) A(0,16)
+  // B(16,0) A(8,16) B(16,8), then A(16,0) A(16,16) A(24,0) A(24,16): A once (2048 B) and B once
+  // (1024 B); 16 GEMMs; the block's 4 C tiles finish one per GEMM of its last K sweep (k = 1, GEMMs 5
+  // to 8), each stored right after it: the first store after the 5th GEMM, in the order (0,0) (8,0) (0,8) (8,8).
+  const HwConfig hw = test_hw(8, 64, 0);
+  const GemmDims d{32, 32, 16};
+  const std::uint64_t ob = 2, a0 = 0, b0 = align_up(d.m * d.k * ob, 4096), c0 = align_up(b0 + d.k * d.n * ob, 4096);
+  auto a_at = [&](std::uint64_t r, std::uint64_t k) { return a0 + (r * std::uint64_t(d.k) + k) * ob; };
+  auto b_at = [&](std::uint64_t k, std::uint64_t n) { return b0 + (k * std::uint64_t(d.n) + n) * ob; };
+  auto c_at = [&](std::uint64_t r, std::uint64_t n) { return c0 + (r * std::uint64_t(d.n) + n) * ob; };
+  const std::vector<std::uint64_t> loads = {a_at(0, 0),   b_at(0, 0),   a_at(8, 0),   b_at(0, 8),
+                                            a_at(0, 16),  b_at(16, 0),  a_at(8, 16),  b_at(16, 8),
+                                            a_at(16, 0),  a_at(16, 16), a_at(24, 0),  a_at(24, 16)};
+  const std::vector<std::uint64_t> first_stores = {c_at(0, 0), c_at(8, 0), c_at(0, 8), c_at(8, 8)};
+  int found = 0;
+  for (const GemmTiling& t : gemm_tiling_candidates(hw, d)) {
+    if (!(t.lead_block == 2 && !t.n_outer && t.tm == 8 && t.tk == 16 && t.tn == 8)) continue;
+    ++found;
+    REQUIRE(gemm_cascade_translatable(t, false, CausalSkip::None));
+    const TileProgram p = lower_gemm_cascade(hw, d, t);
+    std::vector<std::uint64_t> l, st;
+    int gemms = 0, gemms_before_first_store = -1;
+    for (const Instr& in : p.instrs) {
+      if (in.op == Opcode::Load) l.push_back(in.dram_addr);
+      if (in.op == Opcode::Gemm) ++gemms;
+      if (in.op == Opcode::Store) {
+        st.push_back(in.dram_addr);
+        if (gemms_before_first_store < 0) gemms_before_first_store = gemms;
+      }
+    }
+    CHECK(l == loads);
+    CHECK(load_bytes(p) == 3072);
+    CHECK(gemms == 16);
+    CHECK(gemms_before_first_store == 5);
+    REQUIRE(st.size() == 8);
+    CHECK(std::vector<std::uint64_t>(st.begin(), st.begin() + 4) == first_stores);
+    CHECK(timed(hw, p) == timed(hw, hand_program(hw, d, t, Epilogue::None)));
+    // The mapping says so, and a C buffer too small for the block's 4 open tiles is refused.
+    const cascade::Cascade c = gemm_cascade(Epilogue::None, d);
+    cascade::Mapping m = gemm_cascade_mapping(hw, c, t, std::uint64_t(hw.sram.total_bytes()));
+    CHECK(m.groups[0].lead == 2);
+    CHECK(cascade::mapping_to_json(c, m)["groups"][0]["lead"].get<int>() == 2);
+    const int cc = c.desc.tensor_index("C");
+    CHECK(m.tensors[std::size_t(cc)].buffers == 6);
+    m.tensors[std::size_t(cc)].buffers = 3;
+    const std::vector<std::string> prob = cascade::check_mapping(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
+    REQUIRE(prob.size() == 1);
+    CHECK(prob[0].find("/groups/0/lead: the lead block keeps 4 tiles of C open, which needs a buffer of as many "
+                       "slots (it has 3)") != std::string::npos);
+  }
+  CHECK(found == 1);
 }

@@ -174,6 +174,7 @@ class GroupEmitter {
     // whole rank).
     int split = 0;
     std::int64_t t = 0;
+    bool lead = false;  // in the lead block (mapping.h): the loops walked in reversed order
   };
 
   // Split-K: run s of the split loop covers its tiles [first, first + len).
@@ -221,6 +222,23 @@ class GroupEmitter {
       p.idx[i] = 0;
       set_count(p, i);
     }
+    p.lead = g_.map.lead > 0;
+  }
+
+  // The lead block's next point: loop 0 innermost over its first `lead` tiles, the last loop outermost;
+  // past the block, the rest of loop 0 in the given order. False when the instance is done.
+  bool advance_lead(Point& p) const {
+    const std::int64_t lead = std::min<std::int64_t>(g_.map.lead, p.count[0]);
+    for (int i = 0; i < nloops_; ++i) {
+      if (++p.idx[i] < (i == 0 ? lead : p.count[i])) {
+        for (int j = 0; j < i; ++j) p.idx[j] = 0;
+        return true;
+      }
+    }
+    p.lead = false;
+    for (int i = 0; i < nloops_; ++i) p.idx[i] = 0;
+    p.idx[0] = lead;
+    return lead < p.count[0];
   }
 
   // Interleaved (mapping.h): the instances of a chunk are the innermost loop.
@@ -231,7 +249,9 @@ class GroupEmitter {
       return true;
     }
     p.inst = p.chunk0;
-    for (int i = nloops_ - 1; i >= 0; --i) {
+    const bool in_lead = p.lead;
+    if (in_lead && advance_lead(p)) return true;
+    for (int i = in_lead ? -1 : nloops_ - 1; i >= 0; --i) {
       if (g_.split_step >= 0 && i == nloops_ - 1) {
         if (advance_split(p)) return true;
         p.split = 0, p.t = 0, p.idx[i] = 0;

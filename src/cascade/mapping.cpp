@@ -205,6 +205,9 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     if (gm.interleave < 1 || gm.interleave > kMaxInterleave)
       problem(gp + "/interleave", "instances per pass are 1 to " + std::to_string(kMaxInterleave) + ", got " +
                                       std::to_string(gm.interleave));
+    if (gm.lead < 0 || (gm.lead > 0 && (gm.loops.size() < 2 || gm.splits != 1 || gm.interleave != 1 ||
+                                          m.groups.size() != 1)))
+      problem(gp + "/lead", "a lead block needs two loops or more, one group, no splits and no interleave");
     if (!problems.empty()) return problems;
     // Tensors in DRAM here: inputs, outputs, and intermediates crossing a group boundary.
     gpn.dram.assign(std::size_t(ntensors), 0);
@@ -282,6 +285,23 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       const bool row_op = row_wise(st);
       switch (st.kind) {
         case StepKind::Contract:
+          if (over_looped && gm.lead > 0) {
+            // The lead block walks every loop inside the summed one: its output tiles all stay open.
+            const int d = gpn.loop_depth[st.over];
+            std::int64_t open = 1;
+            for (std::size_t i = 0; i < gm.loops.size(); ++i)
+              if (int(i) != d && has_rank(c, st.out, gm.loops[i].rank))
+                open *= i == 0 ? std::min<std::int64_t>(gm.lead, (c.extent[std::size_t(gm.loops[0].rank)] +
+                                                                  gm.loops[0].tile - 1) / gm.loops[0].tile)
+                               : (c.extent[std::size_t(gm.loops[i].rank)] + gm.loops[i].tile - 1) / gm.loops[i].tile;
+            bool operands_in = st.in.size() == 2;
+            for (int t : st.in) operands_in &= !written[std::size_t(t)];
+            if (open > m.tensors[std::size_t(st.out)].buffers || !operands_in)
+              problem(gp + "/lead", "the lead block keeps " + std::to_string(open) + " tiles of " +
+                                        c.tensor(st.out).name + " open, which needs a buffer of as many slots (it has " +
+                                        std::to_string(m.tensors[std::size_t(st.out)].buffers) +
+                                        ") and a contraction of two operands read from DRAM");
+          }
           if (over_looped) {
             const int d = gpn.loop_depth[st.over];
             reduced[std::size_t(st.out)] |= 1u << d;
@@ -338,6 +358,23 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         // ---- Performer and Nystromformer steps ----
         case StepKind::SegmentMean:
           // A sum over the input's rows, like a contraction's; the segments stay whole.
+          if (over_looped && gm.lead > 0) {
+            // The lead block walks every loop inside the summed one: its output tiles all stay open.
+            const int d = gpn.loop_depth[st.over];
+            std::int64_t open = 1;
+            for (std::size_t i = 0; i < gm.loops.size(); ++i)
+              if (int(i) != d && has_rank(c, st.out, gm.loops[i].rank))
+                open *= i == 0 ? std::min<std::int64_t>(gm.lead, (c.extent[std::size_t(gm.loops[0].rank)] +
+                                                                  gm.loops[0].tile - 1) / gm.loops[0].tile)
+                               : (c.extent[std::size_t(gm.loops[i].rank)] + gm.loops[i].tile - 1) / gm.loops[i].tile;
+            bool operands_in = st.in.size() == 2;
+            for (int t : st.in) operands_in &= !written[std::size_t(t)];
+            if (open > m.tensors[std::size_t(st.out)].buffers || !operands_in)
+              problem(gp + "/lead", "the lead block keeps " + std::to_string(open) + " tiles of " +
+                                        c.tensor(st.out).name + " open, which needs a buffer of as many slots (it has " +
+                                        std::to_string(m.tensors[std::size_t(st.out)].buffers) +
+                                        ") and a contraction of two operands read from DRAM");
+          }
           if (over_looped) {
             const int d = gpn.loop_depth[st.over];
             reduced[std::size_t(st.out)] |= 1u << d;
@@ -388,6 +425,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
             problem(gp + "/stream/" + rank_name(c, r),
                     "gather " + step_name(c, s) + " loads whole rows; do not stream " + rank_name(c, r));
       if (st.kind == StepKind::Softmax && c.causal[std::size_t(s)] && gpn.mask_step < 0) gpn.mask_step = s;
+      if (st.kind == StepKind::Softmax && gm.lead > 0)
+        problem(gp + "/lead", "a lead block with a softmax: not supported (a GEMM's block)");
     }
     // Skipping masked tiles is safe only when no tile over both masked ranks goes to DRAM.
     if (gpn.mask_step >= 0) {
@@ -818,6 +857,7 @@ Json mapping_to_json(const Cascade& c, const Mapping& m) {
     if (g.interleave != 1) gj["interleave"] = g.interleave;
     if (g.splits != 1) gj["splits"] = g.splits;
     if (g.chain) gj["chain"] = true;
+    if (g.lead) gj["lead"] = g.lead;
     groups.push_back(gj);
   }
   j["groups"] = groups;
@@ -883,7 +923,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
           diag.add(gp, "a group is an object", gs[g]);
           continue;
         }
-        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave", "splits", "chain"});
+        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave", "splits", "chain", "lead"});
         gv.annotate("steps", {{"type", "array"}, {"items", {{"type", "string"}}}}, /*required=*/true);
         gv.annotate("loops", {{"type", "array"}});
         gv.annotate("stream", {{"type", "object"}});
@@ -949,6 +989,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         }
         gm.splits = int(gv.integer("splits", 1, 1, kMaxSplits));
         gm.chain = gv.boolean("chain", false);
+        gm.lead = int(gv.integer("lead", 0, 0, 1 << 20));
         m.groups.push_back(gm);
       }
     }
@@ -1070,6 +1111,7 @@ std::string describe(const Cascade& c, const Mapping& m) {
     for (int t : gm.resident) os << " " << c.tensor(t).name;
     if (gm.interleave != 1) os << " interleave " << gm.interleave;
     if (gm.splits != 1) os << " split-K " << gm.splits;
+    if (gm.lead) os << " lead " << gm.lead;
   }
   return os.str();
 }

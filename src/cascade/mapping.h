@@ -62,6 +62,13 @@
 //   the array accumulates in order, so chained GEMMs (hw gemm_chaining) overlap their fill and drain
 //   (a GEMM's K steps, as compiler/gemm_lowering emits them).
 //
+// - Lead, per group (default 0): the first `lead` tiles of the outermost loop run as one block with
+//   the loop order reversed (the innermost loop outermost, the outermost innermost), then the rest of
+//   that loop in the given order: a GEMM's lead block (compiler/gemm_lowering.h), k outermost over its
+//   first rows, so that each tile of a resident operand, loaded when first needed, serves every row of
+//   the block at once. A contraction's tiles the block walks stay open over its summed loop: the output
+//   needs a slot each. Not with splits, interleave, a causal mask or several groups.
+//
 // JSON form (--emit mapping prints it, --mapping FILE reads it; README "Cascades"):
 //   {"cascade": "vanilla",
 //    "groups": [{"steps": ["S", "P", "O"],                 // outputs of the steps, in order
@@ -70,7 +77,8 @@
 //                "resident": ["K", "V"],                    // optional
 //                "interleave": 2,                           // optional, default 1
 //                "splits": 4,                               // optional, split-K (above)
-//                "chain": true}],                           // optional, default false (above)
+//                "chain": true,                             // optional, default false (above)
+//                "lead": 2}],                               // optional, default 0 (above)
 //    "buffers": {"S": 2, "K": 3},                           // optional, 1 to 16, default 2 per tensor
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte
 //                                                                 // address, or {"in_place": "S"} (above)
@@ -100,6 +108,7 @@ struct GroupMapping {
   int interleave = 1;         // instances per pass, innermost (above)
   int splits = 1;             // split-K runs of the online softmax's key loop (1: one serial chain)
   bool chain = false;         // a contraction's next step on its open tile does not wait for the array (below)
+  int lead = 0;               // the first `lead` tiles of the outermost loop walked in reversed loop order (below)
 };
 inline constexpr int kMaxInterleave = 64;
 

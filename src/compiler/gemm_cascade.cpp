@@ -13,10 +13,11 @@ bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSki
   const std::int64_t n_inner = t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn);
   if (t.k_middle && 2 * n_inner > cascade::kMaxSlots)
     reason = "k in the middle of the loop order with more than 8 inner tiles";
-  else if (t.outer_resident && 2 * ceil_div(t.dims.k, t.tk) > cascade::kMaxSlots)
-    reason = "a resident outer panel of more than 8 K tiles";
-  else if (t.lead_block > 0)
-    reason = "a lead block";
+  else if (t.outer_resident && (t.lead_block > 0 ? t.lead_block + 1 : 2) * ceil_div(t.dims.k, t.tk) > cascade::kMaxSlots)
+    reason = t.lead_block > 0 ? "a lead block with its resident outer panels in more than 16 slots"
+                              : "a resident outer panel of more than 8 K tiles";
+  else if (t.lead_block > 0 && t.lead_block * n_inner + 2 > cascade::kMaxSlots)
+    reason = "a lead block of more than 14 C tiles";
   else if (t.stream_buffers != 2)
     reason = "streamed tiles not double-buffered";
   else if (b_transposed)
@@ -107,7 +108,17 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
   // slots taken in turn, so each outer iteration loads its panel's tiles into the slots the one before
   // last used, and every inner iteration reads them from there (GemmEmitter's slot (outer % 2) nk + k).
   if (t.outer_resident)
-    m.tensors[std::size_t(tensor_of(c, t.n_outer ? "B" : "A"))].buffers = int(2 * ceil_div(t.dims.k, t.tk));
+    m.tensors[std::size_t(tensor_of(c, t.n_outer ? "B" : "A"))].buffers =
+        int((t.lead_block > 0 ? t.lead_block + 1 : 2) * ceil_div(t.dims.k, t.tk));
+  // A lead block (the mapping's lead): the first lead_block outer tiles with k outermost, their
+  // lead_block x n_inner C tiles open over k, two more slots for the tiles after the block while its
+  // stores go out (GemmEmitter's C slots), and lead_block + 1 outer panels (the panel of the tile after
+  // the block loads while the block's are still read).
+  if (t.lead_block > 0) {
+    m.groups[0].lead = t.lead_block;
+    m.tensors[std::size_t(tensor_of(c, "C"))].buffers =
+        int(t.lead_block * (t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn)) + 2);
+  }
   // k in the middle: the outer iteration's C tiles, one per inner tile, accumulate at once; the next
   // iteration's take the other n_inner slots while these are stored (GemmEmitter's (outer % 2) n_inner +
   // inner, which the generic lowering's rotation over the slots reproduces).
