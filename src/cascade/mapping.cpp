@@ -266,7 +266,6 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       int deepest = -1;
       for (int i = 0; i < int(gm.loops.size()); ++i)
         if (own >> i & 1u) deepest = i;
-      const std::uint32_t inner = deepest < 0 ? ~0u : ~((2u << deepest) - 1u);
       // A sum over an enclosing loop whose tiles stay open over the loops inside (the contraction's rule
       // below) is read at that loop's last index, tile by tile of the loops inside.
       gpn.at_last[std::size_t(s)] = in_mask & ~own;
@@ -999,7 +998,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
       .declare_named_entries({{"type", "integer"}, {"minimum", 1}, {"maximum", kMaxSlots}});
   if (root.has("buffers")) {
     const Json& b = doc["buffers"];
-    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: slots (1 to 16)", b);
+    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: slots (1 to " + std::to_string(kMaxSlots) + ")", b);
     for (auto it = b.begin(); b.is_object() && it != b.end(); ++it) {
       const int t = lookup(tensor_names, it.key(), "/buffers/" + it.key(), "tensor");
       if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1 ||

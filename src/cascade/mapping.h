@@ -29,7 +29,7 @@
 //   shared by the heads, cascade.h's "shared") is loaded once per chunk, not once per head
 //   (Linformer's E and F along the tokens, each head's K~ = E K accumulating meanwhile). Each tensor
 //   the group writes has its slots once per instance of the chunk; other tensors keep theirs.
-// - Per tensor: buffering depth (1 to 16 slots; 2 lets the next tile load or compute while this one
+// - Per tensor: buffering depth (1 to 64 slots; 2 lets the next tile load or compute while this one
 //   is used; 3 lets a DRAM stream run a whole tile ahead: the load into a slot (the store out of it)
 //   then waits for the step that used it two tiles before, not for the one just before, whose fill
 //   and drain would otherwise leave the bus idle on every tile; more keep earlier tiles on chip, a DRAM
@@ -79,7 +79,7 @@
 //                "splits": 4,                               // optional, split-K (above)
 //                "chain": true,                             // optional, default false (above)
 //                "lead": 2}],                               // optional, default 0 (above)
-//    "buffers": {"S": 2, "K": 3},                           // optional, 1 to 16, default 2 per tensor
+//    "buffers": {"S": 2, "K": 3},                           // optional, 1 to 64, default 2 per tensor
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte
 //                                                                 // address, or {"in_place": "S"} (above)
 //    "units": {"S": "array", "P": "softmax"}}               // optional
@@ -113,7 +113,9 @@ struct GroupMapping {
 inline constexpr int kMaxInterleave = 64;
 
 inline constexpr int kMaxSplits = 16;
-inline constexpr int kMaxSlots = kMaxSplits;  // slots a buffer may have (a split accumulator one per run)
+// Slots a buffer may have (a split accumulator one per run; a GEMM's lead block a C tile each, and its
+// resident outer panels lead + 1 sets of K tiles: cloud's 2048^3 with 256-tiles takes 24).
+inline constexpr int kMaxSlots = 64;
 
 struct TensorMapping {
   TensorMapping() { std::fill(std::begin(at), std::end(at), std::int64_t(-1)); }

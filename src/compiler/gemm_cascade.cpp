@@ -11,13 +11,13 @@ namespace attnsim {
 bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSkip skip, std::string* why) {
   const char* reason = nullptr;
   const std::int64_t n_inner = t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn);
+  // Slots of a cascade buffer: at most cascade::kMaxSlots (64).
   if (t.k_middle && 2 * n_inner > cascade::kMaxSlots)
-    reason = "k in the middle of the loop order with more than 8 inner tiles";
+    reason = "k in the middle of the loop order with more than 32 inner tiles";
   else if (t.outer_resident && (t.lead_block > 0 ? t.lead_block + 1 : 2) * ceil_div(t.dims.k, t.tk) > cascade::kMaxSlots)
-    reason = t.lead_block > 0 ? "a lead block with its resident outer panels in more than 16 slots"
-                              : "a resident outer panel of more than 8 K tiles";
+    reason = "resident outer panels in more than 64 slots";
   else if (t.lead_block > 0 && t.lead_block * n_inner + 2 > cascade::kMaxSlots)
-    reason = "a lead block of more than 14 C tiles";
+    reason = "a lead block of more than 62 C tiles";
   else if (t.stream_buffers != 2)
     reason = "streamed tiles not double-buffered";
   else if (b_transposed)
