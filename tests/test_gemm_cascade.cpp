@@ -202,16 +202,28 @@ TEST_CASE("gemm cascades: the simulated accelerator gives GemmEmitter's cycles",
           picks.push_back(t);
           break;
         }
-      REQUIRE(picks.size() == 4);
+      for (const GemmTiling& t : ts)  // and one with k in the middle (a row of C tiles open over k)
+        if (t.k_middle) {
+          picks.push_back(t);
+          break;
+        }
+      for (const GemmTiling& t : ts)  // and one with a lead block (its first outer tiles k-outer)
+        if (t.lead_block > 0) {
+          picks.push_back(t);
+          break;
+        }
+      REQUIRE(picks.size() == 6);
       for (const GemmTiling& t : picks) {
         INFO(hw.source << " " << gemm_cascade_stem(e) << " tiles " << t.tm << "x" << t.tk << "x" << t.tn
-                       << (t.n_outer ? " n-outer" : " m-outer") << (t.c_in_accumulators ? ", C in accumulators" : ""));
+                       << (t.n_outer ? " n-outer" : " m-outer") << (t.k_middle ? ", k in the middle" : "")
+                       << (t.lead_block ? ", lead block" : "")
+                       << (t.c_in_accumulators ? ", C in accumulators" : ""));
         CHECK(simulated(hw, lower_gemm_cascade(hw, d, t, e)) == simulated(hw, hand_program(hw, d, t, e)));
         ++compared;
       }
     }
   }
-  CHECK(compared == 32);
+  CHECK(compared == 48);
 }
 
 TEST_CASE("gemm cascades: a GEMM waits for both operand loads, which complete out of order",
@@ -271,4 +283,100 @@ TEST_CASE("gemm cascades: chain and in_place in a mapping file, and their rules"
   } catch (const UserError& e) {
     CHECK(std::string(e.what()).find("m.json: /placement/Y: gives one of") != std::string::npos);
   }
+}
+
+TEST_CASE("gemm cascades: k in the middle keeps a row of C tiles open over k", "[gemm_cascade][mapping]") {
+  // 8x8 OS, 64 KiB SRAM; M = 16, K = 32, N = 24 with tiles 8 x 16 x 8, loop order m, k, n: 2 rows of
+  // 3 C tiles, 2 K steps each. Derived by hand: the loads are A's 16 x 32 once (each (m, k) tile serves
+  // the row's 3 C tiles in one run) = 1024 B, B's 32 x 24 once per row = 2 x 1536 B, and with the residual
+  // R's 16 x 24 once = 768 B: 4096 B (4864 B with R); 2 x 2 x 3 = 12 GEMMs of 8 x 16 x 8, 6 stores of 8 x 8.
+  const HwConfig hw = test_hw(8, 64, 0);
+  const GemmDims d{16, 32, 24};
+  int found = 0;
+  for (Epilogue e : {Epilogue::None, Epilogue::AddResidual})
+    for (const GemmTiling& t : gemm_tiling_candidates(hw, d, 0, e == Epilogue::AddResidual ? 1 : 0)) {
+      if (!(t.k_middle && !t.n_outer && !t.inner_resident && t.tm == 8 && t.tk == 16 && t.tn == 8)) continue;
+      ++found;
+      REQUIRE(gemm_cascade_translatable(t, false, CausalSkip::None));
+      REQUIRE(gemm_cascade_loads_as_emitter(t));
+      const TileProgram p = lower_gemm_cascade(hw, d, t, e);
+      std::uint64_t gemms = 0, stores = 0;
+      for (const Instr& in : p.instrs) gemms += in.op == Opcode::Gemm, stores += in.op == Opcode::Store;
+      CHECK(load_bytes(p) == (e == Epilogue::None ? 4096u : 4864u));
+      CHECK(gemms == 12);
+      CHECK(stores == 6);
+      CHECK(timed(hw, p) == timed(hw, hand_program(hw, d, t, e)));
+      // The mapping: loops m, k, n and C in 2 x 3 slots; with fewer slots than the 3 open tiles the rule
+      // names the loop.
+      const cascade::Cascade c = gemm_cascade(e, d);
+      cascade::Mapping m = gemm_cascade_mapping(hw, c, t, std::uint64_t(hw.sram.total_bytes()));
+      REQUIRE(m.groups[0].loops.size() == 3);
+      CHECK(m.groups[0].loops[1].rank == c.desc.rank_index("k"));
+      const int cc = c.desc.tensor_index("C");
+      CHECK(m.tensors[std::size_t(cc)].buffers == 6);
+      m.tensors[std::size_t(cc)].buffers = 2;
+      const std::vector<std::string> prob = cascade::check_mapping(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
+      // (and with the epilogue, that Y reads the sum from inside the loop over k)
+      REQUIRE(prob.size() == (e == Epilogue::None ? 1u : 2u));
+      CHECK(prob[0].find("/groups/0/loops/1: the loop over n is inside the loop over k, which C sums over: its 3 "
+                         "tiles stay open, which needs a buffer of as many slots (C has 2)") != std::string::npos);
+    }
+  CHECK(found == 2);
+}
+
+TEST_CASE("gemm cascades: a lead block walks its first rows with k outermost", "[gemm_cascade][mapping]") {
+  // 8x8 OS, 64 KiB SRAM; M = 32, K = 32, N = 16 with tiles 8 x 16 x 8, m outer, A's panels and B
+  // resident, lead block of 2 rows: the block's points in the order (k, n, m) = (0,0,0) (0,0,1) (0,1,0)
+  // (0,1,1) (1,0,0) ..., then rows 2 and 3 with k innermost. Each tile is loaded at its first use, so
+  // by hand the loads are, as (tensor, first row, first column): A(0,0) B(0,0) A(8,0) B(0,8) A(0,16)
+  // B(16,0) A(8,16) B(16,8), then A(16,0) A(16,16) A(24,0) A(24,16): A once (2048 B) and B once
+  // (1024 B); 16 GEMMs; the block's 4 C tiles finish one per GEMM of its last K sweep (k = 1, GEMMs 5
+  // to 8), each stored right after it: the first store after the 5th GEMM, in the order (0,0) (8,0) (0,8) (8,8).
+  const HwConfig hw = test_hw(8, 64, 0);
+  const GemmDims d{32, 32, 16};
+  const std::uint64_t ob = 2, a0 = 0, b0 = align_up(d.m * d.k * ob, 4096), c0 = align_up(b0 + d.k * d.n * ob, 4096);
+  auto a_at = [&](std::uint64_t r, std::uint64_t k) { return a0 + (r * std::uint64_t(d.k) + k) * ob; };
+  auto b_at = [&](std::uint64_t k, std::uint64_t n) { return b0 + (k * std::uint64_t(d.n) + n) * ob; };
+  auto c_at = [&](std::uint64_t r, std::uint64_t n) { return c0 + (r * std::uint64_t(d.n) + n) * ob; };
+  const std::vector<std::uint64_t> loads = {a_at(0, 0),   b_at(0, 0),   a_at(8, 0),   b_at(0, 8),
+                                            a_at(0, 16),  b_at(16, 0),  a_at(8, 16),  b_at(16, 8),
+                                            a_at(16, 0),  a_at(16, 16), a_at(24, 0),  a_at(24, 16)};
+  const std::vector<std::uint64_t> first_stores = {c_at(0, 0), c_at(8, 0), c_at(0, 8), c_at(8, 8)};
+  int found = 0;
+  for (const GemmTiling& t : gemm_tiling_candidates(hw, d)) {
+    if (!(t.lead_block == 2 && !t.n_outer && t.tm == 8 && t.tk == 16 && t.tn == 8)) continue;
+    ++found;
+    REQUIRE(gemm_cascade_translatable(t, false, CausalSkip::None));
+    const TileProgram p = lower_gemm_cascade(hw, d, t);
+    std::vector<std::uint64_t> l, st;
+    int gemms = 0, gemms_before_first_store = -1;
+    for (const Instr& in : p.instrs) {
+      if (in.op == Opcode::Load) l.push_back(in.dram_addr);
+      if (in.op == Opcode::Gemm) ++gemms;
+      if (in.op == Opcode::Store) {
+        st.push_back(in.dram_addr);
+        if (gemms_before_first_store < 0) gemms_before_first_store = gemms;
+      }
+    }
+    CHECK(l == loads);
+    CHECK(load_bytes(p) == 3072);
+    CHECK(gemms == 16);
+    CHECK(gemms_before_first_store == 5);
+    REQUIRE(st.size() == 8);
+    CHECK(std::vector<std::uint64_t>(st.begin(), st.begin() + 4) == first_stores);
+    CHECK(timed(hw, p) == timed(hw, hand_program(hw, d, t, Epilogue::None)));
+    // The mapping says so, and a C buffer too small for the block's 4 open tiles is refused.
+    const cascade::Cascade c = gemm_cascade(Epilogue::None, d);
+    cascade::Mapping m = gemm_cascade_mapping(hw, c, t, std::uint64_t(hw.sram.total_bytes()));
+    CHECK(m.groups[0].lead == 2);
+    CHECK(cascade::mapping_to_json(c, m)["groups"][0]["lead"].get<int>() == 2);
+    const int cc = c.desc.tensor_index("C");
+    CHECK(m.tensors[std::size_t(cc)].buffers == 6);
+    m.tensors[std::size_t(cc)].buffers = 3;
+    const std::vector<std::string> prob = cascade::check_mapping(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
+    REQUIRE(prob.size() == 1);
+    CHECK(prob[0].find("/groups/0/lead: the lead block keeps 4 tiles of C open, which needs a buffer of as many "
+                       "slots (it has 3)") != std::string::npos);
+  }
+  CHECK(found == 1);
 }

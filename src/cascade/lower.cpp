@@ -174,6 +174,7 @@ class GroupEmitter {
     // whole rank).
     int split = 0;
     std::int64_t t = 0;
+    bool lead = false;  // in the lead block (mapping.h): the loops walked in reversed order
   };
 
   // Split-K: run s of the split loop covers its tiles [first, first + len).
@@ -221,6 +222,23 @@ class GroupEmitter {
       p.idx[i] = 0;
       set_count(p, i);
     }
+    p.lead = g_.map.lead > 0;
+  }
+
+  // The lead block's next point: loop 0 innermost over its first `lead` tiles, the last loop outermost;
+  // past the block, the rest of loop 0 in the given order. False when the instance is done.
+  bool advance_lead(Point& p) const {
+    const std::int64_t lead = std::min<std::int64_t>(g_.map.lead, p.count[0]);
+    for (int i = 0; i < nloops_; ++i) {
+      if (++p.idx[i] < (i == 0 ? lead : p.count[i])) {
+        for (int j = 0; j < i; ++j) p.idx[j] = 0;
+        return true;
+      }
+    }
+    p.lead = false;
+    for (int i = 0; i < nloops_; ++i) p.idx[i] = 0;
+    p.idx[0] = lead;
+    return lead < p.count[0];
   }
 
   // Interleaved (mapping.h): the instances of a chunk are the innermost loop.
@@ -231,7 +249,9 @@ class GroupEmitter {
       return true;
     }
     p.inst = p.chunk0;
-    for (int i = nloops_ - 1; i >= 0; --i) {
+    const bool in_lead = p.lead;
+    if (in_lead && advance_lead(p)) return true;
+    for (int i = in_lead ? -1 : nloops_ - 1; i >= 0; --i) {
       if (g_.split_step >= 0 && i == nloops_ - 1) {
         if (advance_split(p)) return true;
         p.split = 0, p.t = 0, p.idx[i] = 0;
@@ -297,6 +317,8 @@ class GroupEmitter {
       // index, or their last when it reads a sum over them. Under an enclosing loop it does not use it
       // runs again (its tiles were replaced meanwhile: recomputation, as a fused kernel does).
       bool runs = true;
+      for (int i = 0; i < inner_from_[std::size_t(s)] && runs; ++i)  // a sum over an enclosing loop: at its end
+        if (g_.at_last[std::size_t(s)] >> i & 1u) runs = p.idx[i] == p.count[i] - 1;
       for (int i = inner_from_[std::size_t(s)]; i < nloops_ && runs; ++i) {
         if (own_[std::size_t(s)] >> i & 1u) continue;
         const bool last = g_.at_last[std::size_t(s)] >> i & 1u;
@@ -556,7 +578,9 @@ class GroupEmitter {
     }
     const int cur = st.cur[std::size_t(copy_of(a.buf, x.inst))];
     int open = cur >= 0 && st.slot[std::size_t(cur)].open && st.slot[std::size_t(cur)].at == k ? cur : -1;
-    if (g_.split_step >= 0 && open < 0)  // split-K: the run's accumulator, open among the other runs'
+    // Split-K: the run's accumulator, open among the other runs'; a loop inside the summed one (mapping.h): the
+    // tile's, open among its neighbours'.
+    if (open < 0)
       for (int i = 0; i < plan_of(a.buf).depth && open < 0; ++i)
         if (st.slot[std::size_t(i)].open && st.slot[std::size_t(i)].at == k) open = i;
     if (open >= 0) {
@@ -762,12 +786,15 @@ class GroupEmitter {
         if (r == cr) complete &= chunk_last;
     }
     if (complete) finish(s, x, w);
-    // A result written in place (mapping.h) holds the step's other inputs until it is stored: their
-    // slots are reused after that store (a GEMM's residual tile is freed with the C tile it went into).
+    // A result written in place (mapping.h) holds the step's other inputs of as many slots until it is
+    // stored: their slots, paired with the result's, are reused after that store (a GEMM's residual tile
+    // is freed with the C tile it went into). An input of fewer slots than the result's (the residual
+    // tiles of a GEMM with a row of C tiles open, k in the middle) is free once the step has read it.
     if (complete && w.buf >= 0 && plan_of(w.buf).tensor != st.out && g_.dram[std::size_t(st.out)]) {
       const std::uint32_t stored = bufs_[std::size_t(w.buf)].slot[w.slot].read[unit_index(Opcode::Store)];
       for (const auto& [b, sl] : reads)
-        if (b != w.buf) bufs_[std::size_t(b)].slot[sl].read[unit_index(Opcode::Store)] = stored;
+        if (b != w.buf && plan_of(b).depth == plan_of(w.buf).depth)
+          bufs_[std::size_t(b)].slot[sl].read[unit_index(Opcode::Store)] = stored;
     }
   }
 

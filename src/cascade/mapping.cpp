@@ -205,6 +205,9 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     if (gm.interleave < 1 || gm.interleave > kMaxInterleave)
       problem(gp + "/interleave", "instances per pass are 1 to " + std::to_string(kMaxInterleave) + ", got " +
                                       std::to_string(gm.interleave));
+    if (gm.lead < 0 || (gm.lead > 0 && (gm.loops.size() < 2 || gm.splits != 1 || gm.interleave != 1 ||
+                                          m.groups.size() != 1)))
+      problem(gp + "/lead", "a lead block needs two loops or more, one group, no splits and no interleave");
     if (!problems.empty()) return problems;
     // Tensors in DRAM here: inputs, outputs, and intermediates crossing a group boundary.
     gpn.dram.assign(std::size_t(ntensors), 0);
@@ -246,13 +249,16 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     };
     // Results summed over a loop: bit i of reduced[t] = tensor t depends on a sum over loop i.
     std::vector<std::uint32_t> reduced(std::size_t(ntensors), 0);
+    // Bit i of open_sum[t]: t is a contraction's sum over loop i with loops over its ranks inside (its tiles open).
+    std::vector<std::uint32_t> open_sum(std::size_t(ntensors), 0);
     for (int s : gm.steps) {
       const StepDecl& st = c.step(s);
       const std::string spath = "/steps/" + step_name(c, s);
       const std::vector<int> ranks = c.step_ranks(s);
-      std::uint32_t in_mask = 0, own = 0;
+      std::uint32_t in_mask = 0, own = 0, in_open = 0;
       for (int t : st.in)
-        if (!gpn.dram[std::size_t(t)] || written[std::size_t(t)]) in_mask |= reduced[std::size_t(t)];
+        if (!gpn.dram[std::size_t(t)] || written[std::size_t(t)])
+          in_mask |= reduced[std::size_t(t)], in_open |= open_sum[std::size_t(t)];
       for (int r : ranks)
         if (gpn.loop_depth[r] >= 0) own |= 1u << gpn.loop_depth[r];
       // Loops nested inside the step's innermost own loop: it runs once per their sweep (at the last
@@ -260,10 +266,11 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       int deepest = -1;
       for (int i = 0; i < int(gm.loops.size()); ++i)
         if (own >> i & 1u) deepest = i;
-      const std::uint32_t inner = deepest < 0 ? ~0u : ~((2u << deepest) - 1u);
-      gpn.at_last[std::size_t(s)] = in_mask & ~own & inner;
+      // A sum over an enclosing loop whose tiles stay open over the loops inside (the contraction's rule
+      // below) is read at that loop's last index, tile by tile of the loops inside.
+      gpn.at_last[std::size_t(s)] = in_mask & ~own;
       for (int i = 0; i < deepest; ++i)
-        if ((in_mask & ~own) >> i & 1u)
+        if ((in_mask & ~own & ~in_open) >> i & 1u)
           problem(gp + "/loops/" + std::to_string(i), step_name(c, s) + " reads a sum over " +
                                                           rank_name(c, gm.loops[std::size_t(i)].rank) +
                                                           " from inside that loop; loop over " +
@@ -277,15 +284,51 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       const bool row_op = row_wise(st);
       switch (st.kind) {
         case StepKind::Contract:
+          if (over_looped && gm.lead > 0) {
+            // The lead block walks every loop inside the summed one: its output tiles all stay open.
+            const int d = gpn.loop_depth[st.over];
+            std::int64_t open = 1;
+            for (std::size_t i = 0; i < gm.loops.size(); ++i)
+              if (int(i) != d && has_rank(c, st.out, gm.loops[i].rank))
+                open *= i == 0 ? std::min<std::int64_t>(gm.lead, (c.extent[std::size_t(gm.loops[0].rank)] +
+                                                                  gm.loops[0].tile - 1) / gm.loops[0].tile)
+                               : (c.extent[std::size_t(gm.loops[i].rank)] + gm.loops[i].tile - 1) / gm.loops[i].tile;
+            bool operands_in = st.in.size() == 2;
+            for (int t : st.in) operands_in &= !written[std::size_t(t)];
+            if (open > m.tensors[std::size_t(st.out)].buffers || !operands_in)
+              problem(gp + "/lead", "the lead block keeps " + std::to_string(open) + " tiles of " +
+                                        c.tensor(st.out).name + " open, which needs a buffer of as many slots (it has " +
+                                        std::to_string(m.tensors[std::size_t(st.out)].buffers) +
+                                        ") and a contraction of two operands read from DRAM");
+          }
           if (over_looped) {
             const int d = gpn.loop_depth[st.over];
             reduced[std::size_t(st.out)] |= 1u << d;
+            // Loops over the output's ranks inside the summed loop keep each of their tiles open across
+            // it (a GEMM with k in the middle: a row of C tiles accumulating at once): the output's
+            // buffer takes a slot per open tile, a plain contraction of the group on chip.
+            std::int64_t open = 1;
+            std::string inside;
             for (std::size_t i = std::size_t(d) + 1; i < gm.loops.size(); ++i)
-              if (has_rank(c, st.out, gm.loops[i].rank))
-                problem(gp + "/loops/" + std::to_string(i),
-                        "the loop over " + rank_name(c, gm.loops[i].rank) + " is inside the loop over " +
-                            rank_name(c, st.over) + ", which " + step_name(c, s) +
-                            " sums over: every tile of it would stay open; loop over the summed rank inside");
+              if (has_rank(c, st.out, gm.loops[i].rank)) {
+                open *= (c.extent[std::size_t(gm.loops[i].rank)] + gm.loops[i].tile - 1) / gm.loops[i].tile;
+                inside = rank_name(c, gm.loops[i].rank);
+              }
+            if (open > 1) {
+              const int slots = m.tensors[std::size_t(st.out)].buffers;
+              bool operands_in = st.in.size() == 2;  // not computed in the group (an online softmax's P)
+              for (int t : st.in) operands_in &= !written[std::size_t(t)];
+              if (open <= slots && operands_in && gm.splits == 1 && m.groups.size() == 1)
+                open_sum[std::size_t(st.out)] |= 1u << d;
+              else
+                problem(gp + "/loops/" + std::to_string(d),
+                        "the loop over " + inside + " is inside the loop over " + rank_name(c, st.over) + ", which " +
+                            step_name(c, s) + " sums over: its " + std::to_string(open) +
+                            " tiles stay open, which needs a buffer of as many slots (" +
+                            c.tensor(st.out).name + " has " + std::to_string(slots) +
+                            "), a contraction of two operands read from DRAM and one group; or loop over the summed "
+                            "rank inside");
+            }
           }
           break;
         case StepKind::Softmax:
@@ -314,6 +357,23 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         // ---- Performer and Nystromformer steps ----
         case StepKind::SegmentMean:
           // A sum over the input's rows, like a contraction's; the segments stay whole.
+          if (over_looped && gm.lead > 0) {
+            // The lead block walks every loop inside the summed one: its output tiles all stay open.
+            const int d = gpn.loop_depth[st.over];
+            std::int64_t open = 1;
+            for (std::size_t i = 0; i < gm.loops.size(); ++i)
+              if (int(i) != d && has_rank(c, st.out, gm.loops[i].rank))
+                open *= i == 0 ? std::min<std::int64_t>(gm.lead, (c.extent[std::size_t(gm.loops[0].rank)] +
+                                                                  gm.loops[0].tile - 1) / gm.loops[0].tile)
+                               : (c.extent[std::size_t(gm.loops[i].rank)] + gm.loops[i].tile - 1) / gm.loops[i].tile;
+            bool operands_in = st.in.size() == 2;
+            for (int t : st.in) operands_in &= !written[std::size_t(t)];
+            if (open > m.tensors[std::size_t(st.out)].buffers || !operands_in)
+              problem(gp + "/lead", "the lead block keeps " + std::to_string(open) + " tiles of " +
+                                        c.tensor(st.out).name + " open, which needs a buffer of as many slots (it has " +
+                                        std::to_string(m.tensors[std::size_t(st.out)].buffers) +
+                                        ") and a contraction of two operands read from DRAM");
+          }
           if (over_looped) {
             const int d = gpn.loop_depth[st.over];
             reduced[std::size_t(st.out)] |= 1u << d;
@@ -364,6 +424,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
             problem(gp + "/stream/" + rank_name(c, r),
                     "gather " + step_name(c, s) + " loads whole rows; do not stream " + rank_name(c, r));
       if (st.kind == StepKind::Softmax && c.causal[std::size_t(s)] && gpn.mask_step < 0) gpn.mask_step = s;
+      if (st.kind == StepKind::Softmax && gm.lead > 0)
+        problem(gp + "/lead", "a lead block with a softmax: not supported (a GEMM's block)");
     }
     // Skipping masked tiles is safe only when no tile over both masked ranks goes to DRAM.
     if (gpn.mask_step >= 0) {
@@ -794,6 +856,7 @@ Json mapping_to_json(const Cascade& c, const Mapping& m) {
     if (g.interleave != 1) gj["interleave"] = g.interleave;
     if (g.splits != 1) gj["splits"] = g.splits;
     if (g.chain) gj["chain"] = true;
+    if (g.lead) gj["lead"] = g.lead;
     groups.push_back(gj);
   }
   j["groups"] = groups;
@@ -859,7 +922,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
           diag.add(gp, "a group is an object", gs[g]);
           continue;
         }
-        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave", "splits", "chain"});
+        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave", "splits", "chain", "lead"});
         gv.annotate("steps", {{"type", "array"}, {"items", {{"type", "string"}}}}, /*required=*/true);
         gv.annotate("loops", {{"type", "array"}});
         gv.annotate("stream", {{"type", "object"}});
@@ -925,6 +988,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         }
         gm.splits = int(gv.integer("splits", 1, 1, kMaxSplits));
         gm.chain = gv.boolean("chain", false);
+        gm.lead = int(gv.integer("lead", 0, 0, 1 << 20));
         m.groups.push_back(gm);
       }
     }
@@ -934,7 +998,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
       .declare_named_entries({{"type", "integer"}, {"minimum", 1}, {"maximum", kMaxSlots}});
   if (root.has("buffers")) {
     const Json& b = doc["buffers"];
-    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: slots (1 to 16)", b);
+    if (!b.is_object()) diag.add("/buffers", "must be an object of tensor: slots (1 to " + std::to_string(kMaxSlots) + ")", b);
     for (auto it = b.begin(); b.is_object() && it != b.end(); ++it) {
       const int t = lookup(tensor_names, it.key(), "/buffers/" + it.key(), "tensor");
       if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1 ||
@@ -1046,6 +1110,7 @@ std::string describe(const Cascade& c, const Mapping& m) {
     for (int t : gm.resident) os << " " << c.tensor(t).name;
     if (gm.interleave != 1) os << " interleave " << gm.interleave;
     if (gm.splits != 1) os << " split-K " << gm.splits;
+    if (gm.lead) os << " lead " << gm.lead;
   }
   return os.str();
 }

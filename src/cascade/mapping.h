@@ -10,7 +10,11 @@
 // - Loops, per group, outer to inner: a rank and its tile size. Every step of the group runs
 //   inside the loops over its own ranks; a step that does not use an inner loop's rank runs once
 //   per outer iteration (at that loop's first index, or at its last when it reads a result summed
-//   over that loop). A rank the group does not loop over is whole in every tile.
+//   over that loop). A rank the group does not loop over is whole in every tile. A contraction's
+//   summed loop is normally inside the loops over its output's ranks; outside them (a GEMM with k in
+//   the middle: m, k, n) each output tile stays open over it, so the output needs a slot per tile the
+//   loops inside give (one group, two operands read from DRAM), and a step reading the sum runs at
+//   the summed loop's last index.
 // - Stream, per group: a rank the group does not loop over, with a chunk size: each step over it
 //   walks it in chunks, so DRAM operands are loaded a chunk at a time while on-chip tensors keep the
 //   whole rank (row-fused attention streams K and V by key chunks into whole score rows).
@@ -25,7 +29,7 @@
 //   shared by the heads, cascade.h's "shared") is loaded once per chunk, not once per head
 //   (Linformer's E and F along the tokens, each head's K~ = E K accumulating meanwhile). Each tensor
 //   the group writes has its slots once per instance of the chunk; other tensors keep theirs.
-// - Per tensor: buffering depth (1 to 16 slots; 2 lets the next tile load or compute while this one
+// - Per tensor: buffering depth (1 to 64 slots; 2 lets the next tile load or compute while this one
 //   is used; 3 lets a DRAM stream run a whole tile ahead: the load into a slot (the store out of it)
 //   then waits for the step that used it two tiles before, not for the one just before, whose fill
 //   and drain would otherwise leave the bus idle on every tile; more keep earlier tiles on chip, a DRAM
@@ -58,6 +62,13 @@
 //   the array accumulates in order, so chained GEMMs (hw gemm_chaining) overlap their fill and drain
 //   (a GEMM's K steps, as compiler/gemm_lowering emits them).
 //
+// - Lead, per group (default 0): the first `lead` tiles of the outermost loop run as one block with
+//   the loop order reversed (the innermost loop outermost, the outermost innermost), then the rest of
+//   that loop in the given order: a GEMM's lead block (compiler/gemm_lowering.h), k outermost over its
+//   first rows, so that each tile of a resident operand, loaded when first needed, serves every row of
+//   the block at once. A contraction's tiles the block walks stay open over its summed loop: the output
+//   needs a slot each. Not with splits, interleave, a causal mask or several groups.
+//
 // JSON form (--emit mapping prints it, --mapping FILE reads it; README "Cascades"):
 //   {"cascade": "vanilla",
 //    "groups": [{"steps": ["S", "P", "O"],                 // outputs of the steps, in order
@@ -66,8 +77,9 @@
 //                "resident": ["K", "V"],                    // optional
 //                "interleave": 2,                           // optional, default 1
 //                "splits": 4,                               // optional, split-K (above)
-//                "chain": true}],                           // optional, default false (above)
-//    "buffers": {"S": 2, "K": 3},                           // optional, 1 to 16, default 2 per tensor
+//                "chain": true,                             // optional, default false (above)
+//                "lead": 2}],                               // optional, default 0 (above)
+//    "buffers": {"S": 2, "K": 3},                           // optional, 1 to 64, default 2 per tensor
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte
 //                                                                 // address, or {"in_place": "S"} (above)
 //    "units": {"S": "array", "P": "softmax"}}               // optional
@@ -96,11 +108,14 @@ struct GroupMapping {
   int interleave = 1;         // instances per pass, innermost (above)
   int splits = 1;             // split-K runs of the online softmax's key loop (1: one serial chain)
   bool chain = false;         // a contraction's next step on its open tile does not wait for the array (below)
+  int lead = 0;               // the first `lead` tiles of the outermost loop walked in reversed loop order (below)
 };
 inline constexpr int kMaxInterleave = 64;
 
 inline constexpr int kMaxSplits = 16;
-inline constexpr int kMaxSlots = kMaxSplits;  // slots a buffer may have (a split accumulator one per run)
+// Slots a buffer may have (a split accumulator one per run; a GEMM's lead block a C tile each, and its
+// resident outer panels lead + 1 sets of K tiles: cloud's 2048^3 with 256-tiles takes 24).
+inline constexpr int kMaxSlots = 64;
 
 struct TensorMapping {
   TensorMapping() { std::fill(std::begin(at), std::end(at), std::int64_t(-1)); }

@@ -10,12 +10,14 @@ namespace attnsim {
 
 bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSkip skip, std::string* why) {
   const char* reason = nullptr;
-  if (t.k_middle)
-    reason = "k in the middle of the loop order";
-  else if (t.outer_resident && 2 * ceil_div(t.dims.k, t.tk) > cascade::kMaxSlots)
-    reason = "a resident outer panel of more than 8 K tiles";
-  else if (t.lead_block > 0)
-    reason = "a lead block";
+  const std::int64_t n_inner = t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn);
+  // Slots of a cascade buffer: at most cascade::kMaxSlots (64).
+  if (t.k_middle && 2 * n_inner > cascade::kMaxSlots)
+    reason = "k in the middle of the loop order with more than 32 inner tiles";
+  else if (t.outer_resident && (t.lead_block > 0 ? t.lead_block + 1 : 2) * ceil_div(t.dims.k, t.tk) > cascade::kMaxSlots)
+    reason = "resident outer panels in more than 64 slots";
+  else if (t.lead_block > 0 && t.lead_block * n_inner + 2 > cascade::kMaxSlots)
+    reason = "a lead block of more than 62 C tiles";
   else if (t.stream_buffers != 2)
     reason = "streamed tiles not double-buffered";
   else if (b_transposed)
@@ -30,7 +32,9 @@ bool gemm_cascade_loads_as_emitter(const GemmTiling& t) {
   const GemmDims& d = t.dims;
   const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn), nk = ceil_div(d.k, t.tk);
   const std::int64_t n_outer = t.n_outer ? nn : nm, n_inner = t.n_outer ? nm : nn;
-  return (t.outer_resident || !(nk == 2 && n_inner > 1)) && (t.inner_resident || !(n_inner * nk == 2 && n_outer > 1));
+  // k in the middle: each outer block (m, k) serves the inner loop in one run and never comes back.
+  return (t.outer_resident || t.k_middle || !(nk == 2 && n_inner > 1)) &&
+         (t.inner_resident || !(n_inner * nk == 2 && n_outer > 1));
 }
 
 const char* gemm_cascade_stem(Epilogue epi) {
@@ -77,7 +81,10 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
   const int mr = rank_of(c, "m"), kr = rank_of(c, "k"), nr = rank_of(c, "n");
   const cascade::Loop lm{mr, t.tm}, ln{nr, t.tn}, lk{kr, t.tk};
   m.groups[0].chain = true;  // a tile's K steps back to back on the array, as GemmEmitter emits them
-  m.groups[0].loops = t.n_outer ? std::vector<cascade::Loop>{ln, lm, lk} : std::vector<cascade::Loop>{lm, ln, lk};
+  if (t.k_middle)  // m, k, n (n, k, m): a row of C tiles open over k, in 2 x (inner tiles) slots (below)
+    m.groups[0].loops = t.n_outer ? std::vector<cascade::Loop>{ln, lk, lm} : std::vector<cascade::Loop>{lm, lk, ln};
+  else
+    m.groups[0].loops = t.n_outer ? std::vector<cascade::Loop>{ln, lm, lk} : std::vector<cascade::Loop>{lm, ln, lk};
   // GemmEmitter's layout (bank- or stripe-aligned when it fits, C in the accumulator storage when the
   // tiling put it there): each tensor's two slots where its buffers 0 and 1 are.
   const GemmEmitter layout(hw, t, 0, capacity);
@@ -101,7 +108,23 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
   // slots taken in turn, so each outer iteration loads its panel's tiles into the slots the one before
   // last used, and every inner iteration reads them from there (GemmEmitter's slot (outer % 2) nk + k).
   if (t.outer_resident)
-    m.tensors[std::size_t(tensor_of(c, t.n_outer ? "B" : "A"))].buffers = int(2 * ceil_div(t.dims.k, t.tk));
+    m.tensors[std::size_t(tensor_of(c, t.n_outer ? "B" : "A"))].buffers =
+        int((t.lead_block > 0 ? t.lead_block + 1 : 2) * ceil_div(t.dims.k, t.tk));
+  // A lead block (the mapping's lead): the first lead_block outer tiles with k outermost, their
+  // lead_block x n_inner C tiles open over k, two more slots for the tiles after the block while its
+  // stores go out (GemmEmitter's C slots), and lead_block + 1 outer panels (the panel of the tile after
+  // the block loads while the block's are still read).
+  if (t.lead_block > 0) {
+    m.groups[0].lead = t.lead_block;
+    m.tensors[std::size_t(tensor_of(c, "C"))].buffers =
+        int(t.lead_block * (t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn)) + 2);
+  }
+  // k in the middle: the outer iteration's C tiles, one per inner tile, accumulate at once; the next
+  // iteration's take the other n_inner slots while these are stored (GemmEmitter's (outer % 2) n_inner +
+  // inner, which the generic lowering's rotation over the slots reproduces).
+  if (t.k_middle)
+    m.tensors[std::size_t(tensor_of(c, "C"))].buffers =
+        int(2 * (t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn)));
   // The epilogue's result overwrites the finished C tile in its buffer.
   const int y = c.desc.tensor_index("Y");
   if (y >= 0) m.tensors[std::size_t(y)].in_place = tensor_of(c, "C");

@@ -32,7 +32,7 @@ const char* const kCascadeMappingExample = R"({
   "//": "a comment",
   "cascade": "vanilla",
   "groups": [{"steps": ["S", "P", "O"], "loops": [{"rank": "m", "tile": 128}], "stream": {"p": 64},
-              "resident": ["K", "V"], "interleave": 2, "splits": 2, "chain": true}],
+              "resident": ["K", "V"], "interleave": 2, "splits": 2, "chain": true, "lead": 2}],
   "buffers": {"K": 1, "V": 1, "S": 2},
   "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}, "O": {"in_place": "S"}},
   "units": {"S": "array", "P": "softmax", "O": "array"}
@@ -67,15 +67,19 @@ const std::vector<SchemaDescription>& cascade_mapping_descriptions() {
       {"/groups/[]/chain",
        "a contraction's next step on the tile the array's previous GEMM wrote does not wait for that GEMM to "
        "complete: the array accumulates in order, chained GEMMs overlap (default false)"},
+      {"/groups/[]/lead",
+       "a lead block: the first this many tiles of the outermost loop walked with the loop order reversed (a GEMM's "
+       "first rows with k outermost), a contraction's tiles there open over its summed loop, a slot each (default 0; "
+       "one group, no splits, interleave or softmax)"},
       {"/buffers", "buffer slots per tensor, by tensor name (default 2 for each)"},
       {"/buffers/*",
-       "slots of the tensor's buffer: 1, 2 so that the next tile loads or computes while this one is used, or up to 16 "
+       "slots of the tensor's buffer: 1, 2 so that the next tile loads or computes while this one is used, or up to 64 "
        "so that earlier tiles stay on chip and are read again from there"},
       {"/placement", "where a tensor's buffers go, by tensor name (default: packed in tensor order from byte 0)"},
       {"/placement/*", "the first bank, each slot's byte address, or the tensor it is written over"},
       {"/placement/*/bank", "the SRAM bank the buffers start at, 0 to the hardware's banks - 1"},
       {"/placement/*/at",
-       "each slot's on-chip byte address (one per slot, up to 16), a multiple of 64 B: inside the SRAM, or past it in the "
+       "each slot's on-chip byte address (one per slot, up to 64), a multiple of 64 B: inside the SRAM, or past it in the "
        "accumulator storage when the hardware declares one"},
       {"/placement/*/in_place",
        "the tensor whose slots an element-wise map's result overwrites, its input written in the same group, on "
