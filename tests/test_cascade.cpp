@@ -434,6 +434,36 @@ TEST_CASE("cascade: causal attention spilled as [S] [P] [O] computes and moves o
   m.groups[1].loops = {{mr, 10}};
   m.groups[2].loops = {{mr, 16}, {pr, 12}};
   check_attention(hw, c, m, 2, {0, 1, 2, 3});
+  // Random tiles, the key rank looped, streamed or whole in each group, and [S P] [O]: every legal one
+  // computes causal attention (P's entries any group reads are written: unwritten ones would be NaN).
+  std::mt19937_64 rng(4242);
+  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  int run = 0;
+  for (int i = 0; i < 60; ++i) {
+    const std::int64_t n = pick(5, 48), d = pick(2, 16);
+    const Cascade cr = vanilla(n, d, true);
+    Mapping r = whole_mapping(cr, hw);
+    auto keys = [&](GroupMapping& g) {  // p looped, streamed or whole
+      const int how = int(pick(0, 2));
+      if (how == 0) g.loops.push_back({pr, pick(1, n)});
+      if (how == 1) g.stream = {{pr, pick(1, n)}};
+    };
+    if (pick(0, 1)) {
+      r.groups = {{{0}, {{mr, pick(1, n)}}, {}, {}}, {{1}, {{mr, pick(1, n)}}, {}, {}}, {{2}, {{mr, pick(1, n)}}, {}, {}}};
+      keys(r.groups[0]);
+      if (pick(0, 1)) r.groups[1].stream = {{pr, pick(1, n)}};
+    } else {
+      r.groups = {{{0, 1}, {{mr, pick(1, n)}}, {}, {}}, {{2}, {{mr, pick(1, n)}}, {}, {}}};
+      if (pick(0, 1)) r.groups[0].stream = {{pr, pick(1, n)}};
+    }
+    keys(r.groups.back());
+    for (TensorMapping& t : r.tensors) t.buffers = int(pick(1, 3));
+    if (!check_mapping(cr, r, hw, std::uint64_t(hw.sram.total_bytes())).empty()) continue;
+    ++run;
+    INFO("case " << i << ": N " << n << ", d " << d);
+    check_attention(hw, cr, r, int(pick(1, 2)), {0, std::uint64_t(pick(1, 1000))});
+  }
+  CHECK(run >= 40);
 }
 
 TEST_CASE("cascade: random legal mappings of vanilla attention match the reference", "[cascade][functional]") {
