@@ -174,7 +174,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
   // Causal skipping across groups (lower.h): the cascade's causal softmax P = softmax(S) over ranks (m, p)
   // where every step over both ranks is S's producer, the softmax, or a contraction over p reading P
   // (masked entries of S are never read, those of P are zero and add nothing), S and P intermediates read
-  // by those steps only, and no group interleaves instances, streams m or keeps S or P resident there.
+  // by those steps only, and no group over both ranks interleaves instances, streams m, keeps S or P
+  // resident, or keeps a tensor over p resident with p whole.
   const int xmask = [&] {
     int sm = -1;
     for (int s = 0; s < nsteps && sm < 0; ++s)
@@ -207,8 +208,13 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       if (gm.interleave > 1) return -1;
       for (const Loop& l : gm.stream)
         if (l.rank == mr) return -1;
+      // A resident tensor is loaded in cells of the group's tiles: a whole key rank cut at each row tile's
+      // last query would fall off them.
+      bool p_whole = true;
+      for (const Loop& l : gm.loops) p_whole &= l.rank != pr;
+      for (const Loop& l : gm.stream) p_whole &= l.rank != pr;
       for (int t : gm.resident)
-        if (t == S || t == P) return -1;
+        if (t == S || t == P || (p_whole && has_rank(c, t, pr))) return -1;
     }
     return sm;
   }();
