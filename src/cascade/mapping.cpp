@@ -474,7 +474,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       if (st.kind == StepKind::Softmax && gm.lead > 0)
         problem(gp + "/lead", "a lead block with a softmax: not supported (a GEMM's block)");
     }
-    // Skipping masked tiles is safe only when no tile over both masked ranks goes to DRAM.
+    // Skipping masked tiles within the group alone is safe only when no tile over both masked ranks
+    // goes to DRAM; otherwise the cascade-wide rule across groups (above, xmask) may apply.
     if (gpn.mask_step >= 0) {
       const auto& sr = c.tensor(c.step(gpn.mask_step).in[0]).ranks;
       for (int t = 0; t < ntensors; ++t)
