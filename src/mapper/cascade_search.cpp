@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <sstream>
 #include <tuple>
 
@@ -527,7 +528,8 @@ bool honours_fixed(const Cascade& c, const GroupMapping& gm, const CascadeSearch
 std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_t instances) {
   std::string k = "cascade " + c.desc.name;
   for (std::int64_t e : c.extent) k += " " + std::to_string(e);
-  k += " g" + std::to_string(group) + " x" + std::to_string(instances);
+  k += " g" + std::to_string(group) + " x" + std::to_string(instances) + " c";
+  for (char x : c.causal) k += x ? '1' : '0';  // Spilled groups of a causal cascade are timed with the mask
   for (const GroupMapping& g : m.groups) {
     k += " |";
     for (const Loop& l : g.loops) k += " " + std::to_string(l.rank) + ":" + std::to_string(l.tile);
@@ -670,6 +672,10 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
                                                  MapperEffort effort) {
   std::vector<CascadeCandidate> out;
   const std::int64_t instances = std::max<std::int64_t>(1, spec.instances);
+  // Spilled: the mapping every group's candidates start from (the other groups' smallest tiles), per
+  // depth, and the time of the group writing a causal softmax's output under it (computed once).
+  const Mapping* spilled_base = nullptr;
+  std::shared_ptr<double> writer_base_time;
   auto add = [&](const Mapping& m, int group, bool wide) {
     CascadePlan plan;
     if (!cascade::check_mapping(c, m, hw, capacity, &plan).empty()) return -1;
@@ -679,6 +685,22 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
     const double share = s == CascadeStructure::Spilled ? masked_share(c, gp) : 1;
     e.cycles *= share;
     e.dram_bytes = std::uint64_t(double(e.dram_bytes) * share);
+    // A group reading that output from DRAM makes its writer write as far as its tiles reach (lower.h):
+    // the writer's work beyond what it does under the starting mapping is this candidate's.
+    int writer = -1;
+    if (s == CascadeStructure::Spilled && spilled_base && gp.cross_mask &&
+        gp.buffer_of[std::size_t(c.step(gp.mask_step).out)] >= 0)
+      for (std::size_t w = 0; w < plan.groups.size(); ++w)
+        if (int(w) != group && !plan.groups[w].mask_readers.empty()) writer = int(w);
+    double writer_share = 1, writer_base_share = 1;
+    if (writer >= 0) {
+      CascadePlan bp;
+      if (!cascade::check_mapping(c, *spilled_base, hw, capacity, &bp).empty()) return -1;
+      const GroupPlan &wx = plan.groups[std::size_t(writer)], &wb = bp.groups[std::size_t(writer)];
+      writer_share = masked_share(c, wx), writer_base_share = masked_share(c, wb);
+      e.cycles += estimate_group(c, wx, hw, instances).cycles * writer_share -
+                  estimate_group(c, wb, hw, instances).cycles * writer_base_share;
+    }
     if (spec.max_dram_bytes && e.dram_bytes > spec.max_dram_bytes) return -1;
     CascadeCandidate cc;
     cc.mapping = m;
@@ -689,9 +711,19 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
     cc.est.sram_bytes = gp.footprint;
     cc.est.wide = wide;
     cc.est.key = cache_key(c, m, group, instances);
-    cc.est.time = [&c, &hw, m, group, capacity, instances, share] {
-      return time_group(c, m, group, hw, capacity, instances, share);
-    };
+    if (writer < 0) {
+      cc.est.time = [&c, &hw, m, group, capacity, instances, share] {
+        return time_group(c, m, group, hw, capacity, instances, share);
+      };
+    } else {
+      cc.est.key += " w" + std::to_string(writer);
+      cc.est.time = [&c, &hw, m, group, capacity, instances, share, writer, writer_share, writer_base_share,
+                     base = *spilled_base, base_time = writer_base_time] {
+        if (*base_time < 0) *base_time = time_group(c, base, writer, hw, capacity, instances, writer_base_share);
+        return time_group(c, m, group, hw, capacity, instances, share) +
+               time_group(c, m, writer, hw, capacity, instances, writer_share) - *base_time;
+      };
+    }
     out.push_back(std::move(cc));
     return int(out.size()) - 1;
   };
@@ -767,6 +799,8 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
         gm.loops.push_back({r, rank_tiles(c, r, hw, MapperEffort::Default, nullptr, row_op(c.step(st))).front().tile});
       spilled.groups.push_back(gm);
     }
+    spilled_base = &spilled;
+    writer_base_time = std::make_shared<double>(-1.0);
     for (int st = 0; st < nsteps; ++st) {
       // Tensors only this step uses: its choices alone (resident inputs' depth).
       std::vector<char> local(c.desc.tensors.size(), 0);
