@@ -383,6 +383,89 @@ TEST_CASE("cascade: vanilla attention under flash, row-fused and unfused mapping
   }
 }
 
+TEST_CASE("cascade: causal attention spilled as [S] [P] [O] computes and moves only the tiles with an unmasked entry",
+          "[cascade]") {
+  // N = 64 = 4 tiles of 16, d = 16, one head, 2 B operands in DRAM (S is stored converted to them). Of the
+  // 4 x 4 score tiles, those with an unmasked entry (key tile <= query tile) are the lower triangle with
+  // its diagonal: 4 + 3 + 2 + 1 = 10 of 16.
+  //   [S]: 10 GEMMs of 16 x 16 x 16 = 10 * 4096 = 40960 MACs (all 16: 65536); 10 S tiles stored,
+  //        10 * 16 * 16 * 2 B = 5120 B (all: 8192 B).
+  //   [P]: row block i (rows 16 i .. 16 i + 15) reads S and writes P up to the end of its diagonal tile
+  //        (P V's tiles are 16 x 16 too): 16 (i + 1) columns, 16 * 16 * (1 + 2 + 3 + 4) * 2 B = 5120 B each
+  //        way, the masked part of the diagonal tiles zero in P.
+  //   [O]: P V loads the same 10 P tiles, 5120 B, and does 10 GEMMs of 16 x 16 x 16 = 40960 MACs.
+  const HwConfig hw = small_hw(8, 256);
+  for (bool causal : {true, false}) {
+    INFO("causal " << causal);
+    const Cascade c = vanilla(64, 16, causal);
+    const Mapping m = spilled_mapping(c, hw, 16);
+    const CascadePlan plan = plan_cascade(c, m, hw, std::uint64_t(hw.sram.total_bytes()));
+    const Harness h = make_harness(c, plan, 1, hw.array.operand_bytes);
+    const TileProgram p = lower_program(hw, plan, h.tensors, h.bindings);
+    const int ts = h.tensor_of[std::size_t(c.desc.tensor_index("S"))],
+              tp = h.tensor_of[std::size_t(c.desc.tensor_index("P"))];
+    std::uint64_t s_stored = 0, s_loaded = 0, p_stored = 0, p_loaded = 0, s_tiles_stored = 0, p_tiles_loaded = 0,
+                  qk_macs = 0, pv_macs = 0;
+    for (const Instr& in : p.instrs) {
+      if (in.op == Opcode::Store && in.tensor == ts) s_stored += in.bytes(), ++s_tiles_stored;
+      if (in.op == Opcode::Load && in.tensor == ts) s_loaded += in.bytes();
+      if (in.op == Opcode::Store && in.tensor == tp) p_stored += in.bytes();
+      if (in.op == Opcode::Load && in.tensor == tp) p_loaded += in.bytes(), ++p_tiles_loaded;
+      if (in.op == Opcode::Gemm) (in.opclass == OpClass::QK ? qk_macs : pv_macs) += in.macs();
+    }
+    const std::uint64_t tiles = causal ? 10 : 16;
+    CHECK(s_tiles_stored == tiles);
+    CHECK(p_tiles_loaded == tiles);
+    CHECK(s_stored == tiles * 512);
+    CHECK(s_loaded == tiles * 512);
+    CHECK(p_stored == tiles * 512);
+    CHECK(p_loaded == tiles * 512);
+    CHECK(qk_macs == tiles * 4096);
+    CHECK(pv_macs == tiles * 4096);
+    check_attention(hw, c, m, 1, {0, 1, 2});
+  }
+  // Tiles that do not line up: S in rows of 24 with the keys whole (each row tile up to its last query) and e
+  // in two steps, P in blocks of 10 rows, P V in tiles of 16 x 12 (each P block written up to where P V
+  // reads its rows: the end of the key tile holding the last row of the P V tile holding the block's last).
+  const Cascade c = vanilla(64, 16, true);
+  Mapping m = spilled_mapping(c, hw, 16);
+  const int mr = rank_of(c, "m"), pr = rank_of(c, "p"), er = rank_of(c, "e");
+  m.groups[0].loops = {{mr, 24}, {er, 8}};
+  m.groups[1].loops = {{mr, 10}};
+  m.groups[2].loops = {{mr, 16}, {pr, 12}};
+  check_attention(hw, c, m, 2, {0, 1, 2, 3});
+  // Random tiles, the key rank looped, streamed or whole in each group, and [S P] [O]: every legal one
+  // computes causal attention (P's entries any group reads are written: unwritten ones would be NaN).
+  std::mt19937_64 rng(4242);
+  auto pick = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  int run = 0;
+  for (int i = 0; i < 60; ++i) {
+    const std::int64_t n = pick(5, 48), d = pick(2, 16);
+    const Cascade cr = vanilla(n, d, true);
+    Mapping r = whole_mapping(cr, hw);
+    auto keys = [&](GroupMapping& g) {  // p looped, streamed or whole
+      const int how = int(pick(0, 2));
+      if (how == 0) g.loops.push_back({pr, pick(1, n)});
+      if (how == 1) g.stream = {{pr, pick(1, n)}};
+    };
+    if (pick(0, 1)) {
+      r.groups = {{{0}, {{mr, pick(1, n)}}, {}, {}}, {{1}, {{mr, pick(1, n)}}, {}, {}}, {{2}, {{mr, pick(1, n)}}, {}, {}}};
+      keys(r.groups[0]);
+      if (pick(0, 1)) r.groups[1].stream = {{pr, pick(1, n)}};
+    } else {
+      r.groups = {{{0, 1}, {{mr, pick(1, n)}}, {}, {}}, {{2}, {{mr, pick(1, n)}}, {}, {}}};
+      if (pick(0, 1)) r.groups[0].stream = {{pr, pick(1, n)}};
+    }
+    keys(r.groups.back());
+    for (TensorMapping& t : r.tensors) t.buffers = int(pick(1, 3));
+    if (!check_mapping(cr, r, hw, std::uint64_t(hw.sram.total_bytes())).empty()) continue;
+    ++run;
+    INFO("case " << i << ": N " << n << ", d " << d);
+    check_attention(hw, cr, r, int(pick(1, 2)), {0, std::uint64_t(pick(1, 1000))});
+  }
+  CHECK(run >= 40);
+}
+
 TEST_CASE("cascade: random legal mappings of vanilla attention match the reference", "[cascade][functional]") {
   const HwConfig hw = small_hw(8, 256, false);  // SOFTMAX on the vector unit
   std::mt19937_64 rng(2024);

@@ -356,6 +356,22 @@ TEST_CASE("the vanilla variants' cascade mappings round-trip to a byte-identical
     const CliResult again = run_cli("run " + model + " --mapping " + file + " --emit mapping");
     CHECK(again.out == emitted.out);
   }
+  {
+    // The same, causal (GPT on WikiText-103): the Spilled groups skip the masked tiles across groups
+    // (cascade/lower.h), as the mapping read back does.
+    const std::string model = "--hw edge --model gpt-wikitext103 --seq-len 256 --variant unfused:spill=1";
+    const CliResult emitted = run_cli("run " + model + " --emit mapping");
+    REQUIRE(emitted.status == 0);
+    CHECK_THAT(emitted.out, Catch::Contains("\"L0.attention.0\": {\"kind\": \"cascade\", \"mapping\": {\"cascade\": "
+                                            "\"vanilla\", \"groups\": [{\"steps\": [\"S\"]"));
+    const std::string file = write_temp("mapping-spilled-causal.json", emitted.out);
+    REQUIRE(run_cli("run " + model + " --out " + dir + "/causal-free").status == 0);
+    REQUIRE(run_cli("run " + model + " --mapping " + file + " --out " + dir + "/causal-fixed").status == 0);
+    const std::string ra = slurp(dir + "/causal-free/report.json");
+    REQUIRE(!ra.empty());
+    CHECK(ra == slurp(dir + "/causal-fixed/report.json"));
+    CHECK(run_cli("run " + model + " --mapping " + file + " --emit mapping").out == emitted.out);
+  }
   // Errors inside a cascade mapping name the path in the mapping file.
   const std::string bad = write_temp(
       "bad-cascade.json",

@@ -291,12 +291,21 @@ class GroupEmitter {
   // For a step over both masked ranks, a whole key rank streamed in chunks stops after the chunk
   // holding the tile's last query (steps over the keys alone still see them all: they may run once
   // for every query tile).
+  // Across groups (GroupPlan::cross_mask), a whole key rank stops after the tile's last query too, and
+  // in the group of the causal softmax writing its output to DRAM goes on to where the groups reading
+  // it stop.
   Ctx masked_context(int s, const Ctx& x) const {
     Ctx y = x;
-    if (g_.mask_step >= 0 && g_.loop_depth[pr_] < 0 && g_.stream_chunk[pr_] && (ranks_[std::size_t(s)] >> mr_ & 1u) &&
-        (ranks_[std::size_t(s)] >> pr_ & 1u)) {
-      const std::int64_t ch = g_.stream_chunk[pr_], last = x.lo[mr_] + x.len[mr_];
-      y.len[pr_] = std::min(c_.extent[std::size_t(pr_)], ceil_div(last, ch) * ch);
+    if (g_.mask_step >= 0 && g_.loop_depth[pr_] < 0 && (g_.stream_chunk[pr_] || g_.cross_mask) &&
+        (ranks_[std::size_t(s)] >> mr_ & 1u) && (ranks_[std::size_t(s)] >> pr_ & 1u)) {
+      const std::int64_t ch = g_.stream_chunk[pr_] ? g_.stream_chunk[pr_] : 1, last = x.lo[mr_] + x.len[mr_];
+      const std::int64_t np = c_.extent[std::size_t(pr_)], nm = c_.extent[std::size_t(mr_)];
+      std::int64_t end = ceil_div(last, ch) * ch;
+      // Every step of the group alike, so that the softmax reads all of the S its group wrote.
+      if (!g_.mask_readers.empty())
+        for (const auto& [rt, ct] : g_.mask_readers)
+          end = std::max(end, ceil_div(std::min(nm, ceil_div(last, rt) * rt), ct) * ct);
+      y.len[pr_] = std::min(np, end);
     }
     return y;
   }
@@ -374,6 +383,12 @@ class GroupEmitter {
 
   const BufferPlan& plan_of(int b) const { return g_.buffers[std::size_t(b)]; }
 
+  std::uint32_t ranks_of_tensor(int t) const {
+    std::uint32_t v = 0;
+    for (int r : c_.tensor(t).ranks) v |= 1u << r;
+    return v;
+  }
+
   // The coordinates of tensor t's buffer tile at x (written tensors keep whole non-looped ranks).
   Coords buffer_coords(int t, const Ctx& x) const {
     Coords k;
@@ -382,7 +397,11 @@ class GroupEmitter {
     const auto& rs = c_.tensor(t).ranks;
     for (std::size_t i = 0; i < rs.size(); ++i) {
       const int r = rs[i];
-      const bool whole = g_.loop_depth[r] < 0 && !(g_.stream_chunk[r] && g_.chunked[std::size_t(t)]);
+      // Across groups, a written tensor over both masked ranks keeps the keys the tile reaches (masked_context),
+      // unless it is written chunk by chunk into the whole rank.
+      const bool reach = g_.cross_mask && r == pr_ && (ranks_of_tensor(t) >> mr_ & 1u) && written_[std::size_t(t)] &&
+                         (!g_.stream_chunk[pr_] || chunk_rank(c_.producer(t)) != pr_);
+      const bool whole = g_.loop_depth[r] < 0 && !(g_.stream_chunk[r] && g_.chunked[std::size_t(t)]) && !reach;
       k.lo[i] = whole && written_[std::size_t(t)] ? 0 : x.lo[r];
       k.len[i] = whole && written_[std::size_t(t)] ? c_.extent[std::size_t(r)] : x.len[r];
     }

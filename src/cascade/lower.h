@@ -27,6 +27,16 @@
 //   (SmOp::Rescale) before every accumulation after the first, and normalises it when complete.
 // - Causal masks: with a causal softmax over (m, p) in the group, tiles and chunks whose keys all
 //   follow the tile's last query are skipped by every step over both ranks.
+//   Across groups (mapping.h, GroupPlan::cross_mask: vanilla's S = Q K^T, P = softmax(S), O = P V
+//   with S or P through DRAM, unfused with its scores spilled): the semantics of the spilled tensors
+//   are that an entry of S no group writes is masked (the softmax never reads its value), and an
+//   entry of P that a later group reads is written, zero where masked. So the group computing S
+//   skips its masked tiles as above (a whole key rank up to the row tile's last query, rounded up
+//   to its chunk when streamed), each group reading P from DRAM loads only the tiles with an
+//   unmasked entry and sums over nothing past them, and the group writing P (with every step of
+//   it over both ranks) goes on, per row tile ending at L, to the end of the key tile holding
+//   min(N, L rounded up to the reader's row tile) of every reader (GroupPlan::mask_readers), so
+//   that no reader loads an entry of P that was not written (the executor's DRAM starts NaN).
 // - Overlap: when the plan allows (mapping.h: lookahead), the steps up to the first contraction's
 //   consumer of the next point are issued before the rest of the current point (flash's QK_{j+1}
 //   before softmax_j and PV_j), also across loop and instance boundaries.

@@ -171,6 +171,53 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
     prod_group[std::size_t(c.step(s).out)] = group_of[std::size_t(s)];
     for (int t : c.step(s).in) readers[std::size_t(t)].push_back(s);
   }
+  // Causal skipping across groups (lower.h): the cascade's causal softmax P = softmax(S) over ranks (m, p)
+  // where every step over both ranks is S's producer, the softmax, or a contraction over p reading P
+  // (masked entries of S are never read, those of P are zero and add nothing), S and P intermediates read
+  // by those steps only, and no group over both ranks interleaves instances, streams m, keeps S or P
+  // resident, or keeps a tensor over p resident with p whole.
+  const int xmask = [&] {
+    int sm = -1;
+    for (int s = 0; s < nsteps && sm < 0; ++s)
+      if (c.step(s).kind == StepKind::Softmax && c.causal[std::size_t(s)]) sm = s;
+    if (sm < 0) return -1;
+    const int S = c.step(sm).in[0], P = c.step(sm).out;
+    const auto& sr = c.tensor(S).ranks;
+    if (sr.size() != 2 || sr[0] == sr[1] || c.step(sm).over != sr[1]) return -1;
+    const int mr = sr[0], pr = sr[1];
+    if (c.tensor(S).role != TensorRole::Intermediate || c.tensor(P).role != TensorRole::Intermediate) return -1;
+    const int ps = c.producer(S);
+    if (ps < 0 || c.step(ps).kind != StepKind::Contract) return -1;
+    auto both = [&](int s) {
+      const std::vector<int> r = c.step_ranks(s);
+      return std::find(r.begin(), r.end(), mr) != r.end() && std::find(r.begin(), r.end(), pr) != r.end();
+    };
+    auto pv = [&](int s) {
+      const StepDecl& st = c.step(s);
+      return st.kind == StepKind::Contract && st.in.size() == 2 && st.in[0] == P && st.over == pr;
+    };
+    for (int s = 0; s < nsteps; ++s) {
+      if (both(s) && s != ps && s != sm && !pv(s)) return -1;
+      for (int t : c.step(s).in)
+        if ((t == S && s != sm) || (t == P && !pv(s))) return -1;
+    }
+    for (const GroupMapping& gm : m.groups) {
+      bool touches = false;
+      for (int s : gm.steps) touches |= both(s);
+      if (!touches) continue;
+      if (gm.interleave > 1) return -1;
+      for (const Loop& l : gm.stream)
+        if (l.rank == mr) return -1;
+      // A resident tensor is loaded in cells of the group's tiles: a whole key rank cut at each row tile's
+      // last query would fall off them.
+      bool p_whole = true;
+      for (const Loop& l : gm.loops) p_whole &= l.rank != pr;
+      for (const Loop& l : gm.stream) p_whole &= l.rank != pr;
+      for (int t : gm.resident)
+        if (t == S || t == P || (p_whole && has_rank(c, t, pr))) return -1;
+    }
+    return sm;
+  }();
   const std::uint64_t ob = std::uint64_t(hw.array.operand_bytes), acc = std::uint64_t(hw.array.accumulator_bytes);
   for (std::size_t g = 0; g < m.groups.size(); ++g) {
     const std::string gp = "/groups/" + std::to_string(g);
@@ -427,13 +474,24 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       if (st.kind == StepKind::Softmax && gm.lead > 0)
         problem(gp + "/lead", "a lead block with a softmax: not supported (a GEMM's block)");
     }
-    // Skipping masked tiles is safe only when no tile over both masked ranks goes to DRAM.
+    // Skipping masked tiles within the group alone is safe only when no tile over both masked ranks
+    // goes to DRAM; otherwise the cascade-wide rule across groups (above, xmask) may apply.
     if (gpn.mask_step >= 0) {
       const auto& sr = c.tensor(c.step(gpn.mask_step).in[0]).ranks;
       for (int t = 0; t < ntensors; ++t)
         if (used[std::size_t(t)] && written[std::size_t(t)] && gpn.dram[std::size_t(t)] && has_rank(c, t, sr[0]) &&
             has_rank(c, t, sr[1]))
           gpn.mask_step = -1;
+    }
+    // Across groups, the cascade's causal softmax's mask (above): here too when a step of the group is over
+    // both its ranks.
+    if (xmask >= 0 && gpn.mask_step < 0) {
+      const auto& sr = c.tensor(c.step(xmask).in[0]).ranks;
+      for (int s : gm.steps) {
+        const std::vector<int> r = c.step_ranks(s);
+        if (std::find(r.begin(), r.end(), sr[0]) != r.end() && std::find(r.begin(), r.end(), sr[1]) != r.end())
+          gpn.mask_step = xmask, gpn.cross_mask = true;
+      }
     }
     // Lookahead: the steps before the first one that reads a contraction's result of this group.
     std::vector<char> from_contraction(std::size_t(ntensors), 0);
@@ -772,6 +830,26 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       problem(gp, os.str());
     }
     plan.groups.push_back(std::move(gpn));
+  }
+  // A group writing the causal softmax's output to DRAM writes it as far as each later group reading it
+  // reads (lower.h): their row tiles and key tiles (a whole key rank is read up to the row tile's end).
+  if (xmask >= 0 && problems.empty()) {
+    const int P = c.step(xmask).out;
+    const auto& sr = c.tensor(c.step(xmask).in[0]).ranks;
+    const std::int64_t nm = c.extent[std::size_t(sr[0])];
+    auto writes = [&](const GroupPlan& gp) {
+      return std::find(gp.map.steps.begin(), gp.map.steps.end(), xmask) != gp.map.steps.end();
+    };
+    for (GroupPlan& w : plan.groups) {
+      if (!w.cross_mask || !writes(w) || !w.dram[std::size_t(P)]) continue;
+      for (const GroupPlan& r : plan.groups) {
+        if (writes(r) || !r.cross_mask || r.buffer_of[std::size_t(P)] < 0 || !r.dram[std::size_t(P)]) continue;
+        const int dm = r.loop_depth[sr[0]], dp = r.loop_depth[sr[1]];
+        const std::int64_t rt = dm >= 0 ? r.map.loops[std::size_t(dm)].tile : nm;
+        const std::int64_t ct = dp >= 0 ? r.map.loops[std::size_t(dp)].tile : r.stream_chunk[sr[1]] ? r.stream_chunk[sr[1]] : 1;
+        w.mask_readers.push_back({rt, ct});
+      }
+    }
   }
   if (out && problems.empty()) *out = std::move(plan);
   return problems;

@@ -189,6 +189,14 @@ struct GroupPlan {
   std::vector<char> lookahead;                // per step: issued one iteration ahead (see lower.h)
   bool hoist = false;
   int mask_step = -1;  // the causal softmax whose mask lets steps skip tiles
+  // Causal skipping across groups (lower.h): the mask applies here although a tensor over both masked
+  // ranks crosses DRAM (or the causal softmax is in another group). A step over both ranks that keeps
+  // the key rank whole (not looped) runs over the keys up to its row tile's last query (rounded up to
+  // the chunk when streamed); the softmax writing its output to DRAM writes further, up to where
+  // every later group reading it stops: per reader (row tile, key tile), a row tile ending at L needs
+  // the keys up to the end of the key tile holding min(N, L rounded up to the reader's row tile).
+  bool cross_mask = false;
+  std::vector<std::pair<std::int64_t, std::int64_t>> mask_readers;  // (row tile, key tile) of each reader
   int split_step = -1;  // splits > 1: the online softmax whose key loop is split (its rank: split_rank)
   int split_rank = -1;
   std::vector<BufferPlan> buffers;

@@ -28,9 +28,9 @@
 // k in the middle, lead blocks and the 64 slots, 274 did (lead blocks 234, k in the middle 34, panels
 // of more than 8 K tiles 13).
 //
-// Not translated yet (the hand-written GemmEmitter runs them): stream buffers other than two
-// (deepen_streams, the spilled unfused phases), B read transposed and causal tile skipping (those
-// phases too), model ops of several instances, and slots past 64. A double-buffered operand whose block
+// Not translated yet (the hand-written GemmEmitter would run them): stream buffers other than two and
+// causal tile skipping (no caller asks for either since the spilled unfused phases became the vanilla
+// cascade's Spilled structure), B read transposed, model ops of several instances, and slots past 64. A double-buffered operand whose block
 // is still in its other slot is read from there by the generic lowering, where GemmEmitter loads it
 // again (K in two tiles, or an inner loop of two tiles with K in one): fewer bytes, never more; those
 // tilings keep GemmEmitter so that the mapper's timing (GemmEmitter's programs) is what runs.

@@ -424,15 +424,6 @@ std::vector<GemmTiling> gemm_tiling_candidates(const HwConfig& hw, const GemmDim
   return v;
 }
 
-GemmTiling deepen_streams(const HwConfig& hw, GemmTiling t, std::uint64_t capacity, int depth) {
-  GemmTiling deep = t;
-  deep.stream_buffers = depth;
-  const BufferSizes bs = buffer_sizes(hw, t.tm, t.tk, t.tn, t.epilogue_inputs, slot_counts(deep));
-  if (t.c_in_accumulators && !c_fits_accumulators(hw, bs)) return t;
-  if (bs.sram_total(t.c_in_accumulators) > (capacity ? capacity : std::uint64_t(hw.sram.total_bytes()))) return t;
-  return deep;
-}
-
 namespace {
 
 GemmTiling choose_gemm_tiling_uncached(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity_limit,

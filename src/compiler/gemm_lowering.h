@@ -42,8 +42,7 @@ struct GemmTiling {
   bool k_middle = false, outer_resident = false, inner_resident = false;
   int lead_block = 0;
   // Buffers a streamed (not resident) operand and the C tiles (k innermost, no lead block) rotate
-  // over: 2, double buffering, as the mapper plans; deepen_streams makes it more for the schedules
-  // that stream long runs of identical tiles through DRAM (the spilled unfused phases).
+  // over: 2, double buffering, as the mapper plans.
   int stream_buffers = 2;
   GemmDims dims;  // the GEMM the tiling was chosen for: it sizes the resident buffers
 };
@@ -62,12 +61,6 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
                               const std::string& what = "", int epilogue_inputs = 0,
                               const MapperOptions& opt = {});
 
-// t with stream_buffers = depth when the deeper buffers fit `capacity` bytes of SRAM (0: all of it)
-// with C where t keeps it (accumulators or SRAM); otherwise t unchanged. A third buffer lets the
-// DMA run a whole tile ahead of the array: with two, the load into a buffer (the store out of a C
-// tile) waits for the GEMM that last used it, fill and drain included, and a DRAM-bound stream of
-// tiles leaves the bus idle for that GEMM's skew on every tile.
-GemmTiling deepen_streams(const HwConfig& hw, GemmTiling t, std::uint64_t capacity, int depth);
 
 // Every tiling the mapper considers within capacity (0: all the SRAM); wide: the thorough effort's
 // wider mapspace too. For tests: each must compute the GEMM.

@@ -14,7 +14,6 @@
 #include "compiler/gemm_lowering.h"
 #include "compiler/lowrank_lowering.h"
 #include "compiler/rowwise_cascades.h"
-#include "compiler/rowwise_lowering.h"
 #include "mapper/cascade_search.h"
 #include "mapper/fused_search.h"
 
@@ -170,17 +169,6 @@ class Lowering {
     return os.str();
   }
 
-  // The spilled softmax of unfused attention (the row-wise ops of the layers are cascades, below).
-  RowwiseJob rowwise_job(const GraphOp& op, const OpInstance& i) const {
-    ATTNSIM_ASSERT(op.kind == OpKind::Softmax, op.name + ": the hand-written row-wise lowering is the softmax's");
-    RowwiseJob j;
-    j.in0 = block_of(i.in[0]);
-    j.out = block_of(i.out);
-    j.scale = op.scale;
-    j.causal = op.causal;
-    return j;
-  }
-
   // A row-wise op (norm, residual add, activation, copy, row reduction): its built-in cascade under its
   // mapping, lowered by cascade/lower (compiler/rowwise_cascades.h).
   void lower_rowwise(const GraphOp& op) {
@@ -192,22 +180,6 @@ class Lowering {
     s.buffers = std::move(ph.buffers);
     for (BufferInfo& b : s.buffers) b.phase = phase();
     s.emit = std::move(ph.emit);
-    add_step(std::move(s));
-  }
-
-  void add_rowwise_step(const std::string& name, int layer, OpClass cls, const std::vector<RowwiseJob>& jobs,
-                        BufClass in_cls, BufClass out_cls) {
-    const RowwisePlan p = plan_rowwise(hw_, jobs.front(), capacity_, name);
-    Step s;
-    std::ostringstream os;
-    os << "row blocks of " << p.rb << "x" << p.cols << ", double-buffered";
-    s.info = {name, layer, cls, os.str(), 0, {}};
-    s.buffers = RowwiseEmitter(hw_, p, 0).buffers(phase(), in_cls, out_cls);
-    const HwConfig& hw = hw_;
-    s.emit = [&hw, p, jobs](Emitter& em) {
-      RowwiseEmitter e(hw, p, 0);
-      for (const RowwiseJob& j : jobs) e.emit(em, j);
-    };
     add_step(std::move(s));
   }
 
@@ -307,9 +279,7 @@ class Lowering {
                                                                 : std::vector<CS>{CS::Whole, CS::RowBlocks, CS::Online};
       else if (variant == AttnVariant::RowFused)
         spec.structures = {CS::Whole, CS::RowBlocks};
-      else if (grp.spec.spill && grp.causal)  // the published baseline spills whatever the size (spill=1)
-        return lower_unfused_spilled(grp);
-      else
+      else  // the published unfused baseline spills the score matrix whatever its size (unfused:spill=1)
         spec.structures = {grp.spec.spill ? CS::Spilled : CS::Whole};
       // Row-fused exists to keep the scores off DRAM: a block so small that re-reading K and V moves
       // more than spilling them (attention_lowering.h, spilled_bytes_per_head) is dominated.
@@ -330,7 +300,6 @@ class Lowering {
             (void)choose_flash_schedule(hw_, n, dh, capacity_, name, opt_);
           throw;
         }
-        if (grp.causal) return lower_unfused_spilled(grp);
         spec.structures = {CS::Spilled};
         try {
           m = search_cascade(*c, hw_, capacity_, spec, opt_, name).mapping;
@@ -526,55 +495,6 @@ class Lowering {
     for (std::size_t i = 0; i < g_.tensors.size(); ++i)
       if (g_.tensors[i].name == n) return int(i);
     throw InternalError("no tensor " + n);
-  }
-
-  // Causal unfused attention with the scores spilled: S = Q K^T for every head into the S tensor, row softmax
-  // S -> P, O = P V, three phases of the GEMM and row-wise lowerings that skip the masked tiles (S's tiles above
-  // the diagonal are not computed, P is written up to the end of the k tile holding each m tile's last row, masked
-  // part zero, and P V reads no tile past it). The mapper's Spilled cascade structure computes every tile: its
-  // groups cannot skip masked tiles of a tensor that crosses DRAM, so causal layers keep these phases.
-  void lower_unfused_spilled(const AttentionGroup& grp) {
-    const GraphOp &qk = g_.ops[std::size_t(grp.ops.at(0))], &sm = g_.ops[std::size_t(grp.ops.at(1))],
-                  &pv = g_.ops[std::size_t(grp.ops.at(2))];
-    const std::int64_t n = grp.seq_len, dh = grp.head_dim;
-    const GemmDims dqk{n, dh, n}, dpv{n, n, dh};
-    // Both GEMMs stream every head's tiles through DRAM (S out, P in): triple buffers keep the bus busy
-    // across each tile's fill and drain (gemm_lowering.h, deepen_streams).
-    const GemmTiling tqk = deepen_streams(hw_, choose_gemm_tiling(hw_, dqk, capacity_, qk.name, 0, opt_), capacity_, 3);
-    const GemmTiling tpv = deepen_streams(hw_, choose_gemm_tiling(hw_, dpv, capacity_, pv.name, 0, opt_), capacity_, 3);
-    const HwConfig& hw = hw_;
-    const std::uint64_t cap = capacity_;
-    auto gemm_step = [&](const GraphOp& op, const GemmTiling& t, const GemmDims& d, CausalSkip skip, BufClass a,
-                         BufClass b, BufClass c) {
-      std::vector<GemmBlocks> gb;
-      for (const OpInstance& i : op.instances) {
-        GemmBlocks x;
-        x.a = block_of(i.in[0]);
-        x.b = block_of(i.in[1]);
-        x.b_transposed = i.in[1].transposed;
-        x.c = block_of(i.out);
-        x.skip = grp.causal ? skip : CausalSkip::None;
-        gb.push_back(x);
-      }
-      Step s;
-      s.info = {op.name, op.layer, op.cls, "unfused, S spilled to DRAM: " + describe(t, d), 0, gemm_mapping(t)};
-      s.buffers = GemmEmitter(hw_, t, 0, capacity_).buffers(op.name + ".", phase(), a, b, c);
-      s.emit = [&hw, t, cap, gb](Emitter& em) {
-        GemmEmitter e(hw, t, 0, cap);
-        for (const GemmBlocks& x : gb) e.emit(em, x);
-      };
-      add_step(std::move(s));
-    };
-    gemm_step(qk, tqk, dqk, CausalSkip::OutputTiles, BufClass::Query, BufClass::Key, BufClass::Score);
-    std::vector<RowwiseJob> jobs;
-    for (const OpInstance& i : sm.instances) {
-      RowwiseJob j = rowwise_job(sm, i);
-      j.causal_tm = tpv.tm, j.causal_tk = tpv.tk;
-      jobs.push_back(j);
-    }
-    add_rowwise_step(sm.name, sm.layer, sm.cls, jobs, BufClass::Score, BufClass::Score);
-    gemm_step(pv, tpv, dpv, CausalSkip::ReductionSteps, BufClass::Score, BufClass::Value, BufClass::Output);
-    spilled_.push_back(grp.layer);
   }
 
   // Unfused attention with the scores spilled fits nowhere: the softmax's group needs whole score rows

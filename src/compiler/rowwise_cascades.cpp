@@ -99,8 +99,7 @@ cascade::Mapping rowwise_default_mapping(const cascade::Cascade& c, const HwConf
   // bandwidth (with double buffering the next block is in flight while this one is used), at least
   // 16 KiB; and at most an eighth of the SRAM, so that double-buffered inputs and outputs use at
   // most about three quarters of it. Not larger: the first load and the last store of a phase are
-  // exposed, so blocks that grew with the SRAM made more SRAM cost cycles. (The spilled softmax's
-  // rule, plan_rowwise in compiler/rowwise_lowering.h, is the same.)
+  // exposed, so blocks that grew with the SRAM made more SRAM cost cycles.
   const std::int64_t row_bytes = cols * hw.array.operand_bytes;
   const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 100.0;
   const std::int64_t target_bytes =

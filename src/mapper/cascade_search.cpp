@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <sstream>
 #include <tuple>
 
@@ -245,6 +246,33 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
   return e;
 }
 
+// Spilled, causal: the share of the (query x key) area that a group skipping masked tiles across
+// groups (GroupPlan::cross_mask, cascade/lower.h) covers: per row tile, the key tiles with an unmasked
+// entry, a whole key rank up to the tile's last query (its chunk's end when streamed), or as far as the
+// groups reading the causal softmax's output reach. 1 for other groups.
+double masked_share(const Cascade& c, const GroupPlan& g) {
+  if (!g.cross_mask) return 1;
+  const auto& sr = c.tensor(c.step(g.mask_step).in[0]).ranks;
+  const int mr = sr[0], pr = sr[1], dm = g.loop_depth[mr], dp = g.loop_depth[pr];
+  const std::int64_t nm = c.extent[std::size_t(mr)], np = c.extent[std::size_t(pr)];
+  const std::int64_t rt = dm >= 0 ? g.map.loops[std::size_t(dm)].tile : nm;
+  const bool writes = std::find(g.map.steps.begin(), g.map.steps.end(), g.mask_step) != g.map.steps.end() &&
+                      g.dram[std::size_t(c.step(g.mask_step).out)];
+  double covered = 0;
+  for (std::int64_t r0 = 0; r0 < nm; r0 += rt) {
+    const std::int64_t last = std::min(nm, r0 + rt);
+    const std::int64_t ch = dp >= 0 ? g.map.loops[std::size_t(dp)].tile : g.stream_chunk[pr] ? g.stream_chunk[pr] : 1;
+    std::int64_t end = ceil_div(last, ch) * ch;
+    if (dp < 0 && writes)
+      for (const auto& [t, k] : g.mask_readers) end = std::max(end, ceil_div(std::min(nm, ceil_div(last, t) * t), k) * k);
+    covered += double(std::min(np, end)) * double(last - r0);
+  }
+  return covered / (double(nm) * double(np));
+}
+
+double time_group(const Cascade& c, const Mapping& m, int group, const HwConfig& hw, std::uint64_t capacity,
+                  std::int64_t instances, double mask_share);
+
 // ---- timing ----
 
 // The mapping with every tile and chunk clamped to the (possibly cut) extents.
@@ -257,11 +285,12 @@ Mapping clamped(const Cascade& c, Mapping m) {
 }
 
 // Emits group `group` of the mapping for `instances` instances of the cascade with the rank
-// `cut_rank` (if any) cut to `cut_extent`, causal masks dropped, into `sink`.
+// `cut_rank` (if any) cut to `cut_extent`, causal masks dropped unless `keep_mask`, into `sink`.
 void emit_slice(ProgramSink& sink, const Cascade& full, const Mapping& m, int group, const HwConfig& hw,
-                std::uint64_t capacity, int cut_rank, std::int64_t cut_extent, std::int64_t instances) {
+                std::uint64_t capacity, int cut_rank, std::int64_t cut_extent, std::int64_t instances,
+                bool keep_mask = false) {
   Cascade c = full;
-  std::fill(c.causal.begin(), c.causal.end(), 0);  // every candidate timed alike (header)
+  if (!keep_mask) std::fill(c.causal.begin(), c.causal.end(), 0);  // every candidate timed alike (header)
   if (cut_rank >= 0) c.extent[std::size_t(cut_rank)] = std::min(cut_extent, c.extent[std::size_t(cut_rank)]);
   const Mapping mc = clamped(c, m);
   CascadePlan plan;
@@ -499,7 +528,8 @@ bool honours_fixed(const Cascade& c, const GroupMapping& gm, const CascadeSearch
 std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_t instances) {
   std::string k = "cascade " + c.desc.name;
   for (std::int64_t e : c.extent) k += " " + std::to_string(e);
-  k += " g" + std::to_string(group) + " x" + std::to_string(instances);
+  k += " g" + std::to_string(group) + " x" + std::to_string(instances) + " c";
+  for (char x : c.causal) k += x ? '1' : '0';  // Spilled groups of a causal cascade are timed with the mask
   for (const GroupMapping& g : m.groups) {
     k += " |";
     for (const Loop& l : g.loops) k += " " + std::to_string(l.rank) + ":" + std::to_string(l.tile);
@@ -642,11 +672,35 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
                                                  MapperEffort effort) {
   std::vector<CascadeCandidate> out;
   const std::int64_t instances = std::max<std::int64_t>(1, spec.instances);
+  // Spilled: the mapping every group's candidates start from (the other groups' smallest tiles), per
+  // depth, and the time of the group writing a causal softmax's output under it (computed once).
+  const Mapping* spilled_base = nullptr;
+  std::shared_ptr<double> writer_base_time;
   auto add = [&](const Mapping& m, int group, bool wide) {
     CascadePlan plan;
     if (!cascade::check_mapping(c, m, hw, capacity, &plan).empty()) return -1;
     const GroupPlan& gp = plan.groups[std::size_t(group)];
-    const GroupEstimate e = estimate_group(c, gp, hw, instances);
+    GroupEstimate e = estimate_group(c, gp, hw, instances);
+    // Spilled, causal: the groups skip the masked tiles (cascade/lower.h), so smaller tiles skip more.
+    const double share = s == CascadeStructure::Spilled ? masked_share(c, gp) : 1;
+    e.cycles *= share;
+    e.dram_bytes = std::uint64_t(double(e.dram_bytes) * share);
+    // A group reading that output from DRAM makes its writer write as far as its tiles reach (lower.h):
+    // the writer's work beyond what it does under the starting mapping is this candidate's.
+    int writer = -1;
+    if (s == CascadeStructure::Spilled && spilled_base && gp.cross_mask &&
+        gp.buffer_of[std::size_t(c.step(gp.mask_step).out)] >= 0)
+      for (std::size_t w = 0; w < plan.groups.size(); ++w)
+        if (int(w) != group && !plan.groups[w].mask_readers.empty()) writer = int(w);
+    double writer_share = 1, writer_base_share = 1;
+    if (writer >= 0) {
+      CascadePlan bp;
+      if (!cascade::check_mapping(c, *spilled_base, hw, capacity, &bp).empty()) return -1;
+      const GroupPlan &wx = plan.groups[std::size_t(writer)], &wb = bp.groups[std::size_t(writer)];
+      writer_share = masked_share(c, wx), writer_base_share = masked_share(c, wb);
+      e.cycles += estimate_group(c, wx, hw, instances).cycles * writer_share -
+                  estimate_group(c, wb, hw, instances).cycles * writer_base_share;
+    }
     if (spec.max_dram_bytes && e.dram_bytes > spec.max_dram_bytes) return -1;
     CascadeCandidate cc;
     cc.mapping = m;
@@ -657,9 +711,19 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
     cc.est.sram_bytes = gp.footprint;
     cc.est.wide = wide;
     cc.est.key = cache_key(c, m, group, instances);
-    cc.est.time = [&c, &hw, m, group, capacity, instances] {
-      return time_cascade_group(c, m, group, hw, capacity, instances);
-    };
+    if (writer < 0) {
+      cc.est.time = [&c, &hw, m, group, capacity, instances, share] {
+        return time_group(c, m, group, hw, capacity, instances, share);
+      };
+    } else {
+      cc.est.key += " w" + std::to_string(writer);
+      cc.est.time = [&c, &hw, m, group, capacity, instances, share, writer, writer_share, writer_base_share,
+                     base = *spilled_base, base_time = writer_base_time] {
+        if (*base_time < 0) *base_time = time_group(c, base, writer, hw, capacity, instances, writer_base_share);
+        return time_group(c, m, group, hw, capacity, instances, share) +
+               time_group(c, m, writer, hw, capacity, instances, writer_share) - *base_time;
+      };
+    }
     out.push_back(std::move(cc));
     return int(out.size()) - 1;
   };
@@ -735,6 +799,8 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
         gm.loops.push_back({r, rank_tiles(c, r, hw, MapperEffort::Default, nullptr, row_op(c.step(st))).front().tile});
       spilled.groups.push_back(gm);
     }
+    spilled_base = &spilled;
+    writer_base_time = std::make_shared<double>(-1.0);
     for (int st = 0; st < nsteps; ++st) {
       // Tensors only this step uses: its choices alone (resident inputs' depth).
       std::vector<char> local(c.desc.tensors.size(), 0);
@@ -961,13 +1027,24 @@ double iteration_points(const Cascade& c, const GroupMapping& gm, std::int64_t i
 
 double time_cascade_group(const Cascade& c, const Mapping& m, int group, const HwConfig& hw, std::uint64_t capacity,
                           std::int64_t instances) {
+  return time_group(c, m, group, hw, capacity, instances, 1);
+}
+
+namespace {
+
+double time_group(const Cascade& c, const Mapping& m, int group, const HwConfig& hw, std::uint64_t capacity,
+                  std::int64_t instances, double mask_share) {
   const GroupMapping& gm = m.groups[std::size_t(group)];
-  // Small programs are timed whole (the extrapolation misses how the last iterations drain).
+  // Small programs are timed whole (the extrapolation misses how the last iterations drain); a group
+  // skipping masked tiles across groups (mask_share < 1) with its mask.
   if (iteration_points(c, gm, instances) <= double(kWholeTimingPoints)) {
     ProgramTimer t(hw);
-    emit_slice(t, c, m, group, hw, capacity, -1, 0, instances);
+    emit_slice(t, c, m, group, hw, capacity, -1, 0, instances, mask_share < 1);
     return double(t.finish().cycles);
   }
+  // Slices of such a group are timed without the mask and scaled by the share it covers (its outer
+  // iterations differ in work: a linear extrapolation of the first two would not hold).
+  if (mask_share < 1) return mask_share * time_group(c, m, group, hw, capacity, instances, 1);
   // An interleaved group's slices hold one chunk of instances, walked together (mapping.h).
   const std::int64_t per = std::min<std::int64_t>(std::max(1, gm.interleave), instances);
   if (!gm.loops.empty()) {
@@ -982,6 +1059,8 @@ double time_cascade_group(const Cascade& c, const Mapping& m, int group, const H
     emit_slice(sink, c, m, group, hw, capacity, -1, 0, reps);
   });
 }
+
+}  // namespace
 
 }  // namespace attnsim
 

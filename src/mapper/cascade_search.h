@@ -39,7 +39,12 @@
 // Timing: the whole group when it has at most 4096 iteration points (instances x loop trips x key
 // chunks); else one instance, the outermost loop (or the instances, when a group has no loop) cut to
 // one and two iterations, extrapolated linearly to all of them (search.h, time_extrapolated). Causal
-// masks are left out of the timing (every candidate alike).
+// masks are left out of the timing (every candidate alike), except for the Spilled structure's
+// groups that skip masked tiles across DRAM (cascade/lower.h): estimated and timed whole with the
+// mask, their slices timed without it and scaled by the share of the scores the group covers (the
+// outer loop's iterations differ in work), so that its smaller tiles, which skip more, can win; a
+// group reading the causal softmax's output is charged with the work its tiles add to the group
+// writing it (which writes as far as its readers reach), over that group under the starting mapping.
 //
 // The choice: the capacity ladder of search.h times, per structure and per group, a superset of what a
 // smaller SRAM times (its best few by the estimate per rung, per rung the fewest-bytes candidate
