@@ -24,13 +24,14 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
       groups_(size_t(spec.ranks * spec.bank_groups)),
       ranks_(size_t(spec.ranks)),
       read_q_(spec.read_queue),
-      write_q_(spec.write_queue) {
+      write_q_(spec.write_queue),
+      keep_order_(!spec.fast_path) {
   // Refreshes of the ranks are staggered evenly over tREFI (as DRAMSim3's rank-level staggered policy).
   // Per-bank refresh: every tREFIpb, staggered likewise.
   const std::int64_t refi = spec.per_bank_refresh ? spec.t.tREFIpb : spec.t.tREFI;
   for (int r = 0; r < spec.ranks; ++r) ranks_[size_t(r)].refresh_due = refi + std::int64_t(r) * refi / spec.ranks;
   for (auto& a : active_banks_) a.assign((banks_.size() + 63) / 64, 0);
-  rank_floor_.assign(size_t(3 * spec.ranks), 0);
+  group_floor_.assign(size_t(3 * spec.ranks * spec.bank_groups), 0);
   dirty_.assign((banks_.size() + 63) / 64, 0);
   cand_class_.assign(banks_.size(), -1);
   cand_e_.assign(banks_.size(), kNever);
@@ -133,8 +134,6 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
     case DramCommand::ACT:
     case DramCommand::RD:
     case DramCommand::WR:
-      mark_group_dirty(bank_at(r, g, b).group);
-      break;
     case DramCommand::PRE:
       mark_dirty(bank_at(r, g, b).group * spec_.banks_per_group + b);
       break;
@@ -294,10 +293,12 @@ void DramChannel::account_queues(std::int64_t cycle) {
 }
 
 void DramChannel::remove(Queue& q, int* n, int s) {
-  int index = 0;
-  while (q.order[size_t(index)] != s) ++index;
+  if (keep_order_) {
+    int index = 0;
+    while (q.order[size_t(index)] != s) ++index;
+    for (int i = index; i + 1 < *n; ++i) q.order[size_t(i)] = q.order[size_t(i + 1)];
+  }
   q.free.push_back(std::uint16_t(s));
-  for (int i = index; i + 1 < *n; ++i) q.order[size_t(i)] = q.order[size_t(i + 1)];
   --*n;
   // Out of its bank's list; the bank's summary from the requests left.
   const int w = &q == &write_q_ ? 1 : 0;
@@ -336,7 +337,8 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
   Queue& q = r.is_write ? write_q_ : read_q_;
   const std::uint16_t free_slot = q.free.back();
   q.free.pop_back();
-  q.order[size_t(r.is_write ? n_write_ : n_read_)] = free_slot;
+  if (keep_order_) q.order[size_t(r.is_write ? n_write_ : n_read_)] = free_slot;
+  last_slot_[r.is_write] = free_slot;
   DramRequest& slot = q.slot[free_slot];
   slot = r;
   slot.group_index = r.loc.rank * spec_.bank_groups + r.loc.bank_group;
@@ -385,10 +387,23 @@ std::int64_t DramChannel::wake_cycle_for_last_enqueued(bool is_write) const {
   }
   if (mode != write_mode_) return 0;
   if (is_write != write_mode_) return kNever;
-  const DramRequest& q = is_write ? write_q_[n_write_ - 1] : read_q_[n_read_ - 1];
+  const DramRequest& q = (is_write ? write_q_ : read_q_).slot[size_t(last_slot_[is_write])];
   if (ranks_[size_t(q.loc.rank)].power != Power::Awake) return 0;  // its exit may issue now: let the step decide
   if (ranks_[size_t(q.loc.rank)].refresh_pending || banks_[size_t(q.bank_index)].refresh_hold) return kNever;
   return std::max(q.ready_cycle, earliest_for(next_command(q), q));
+}
+
+const DramRequest* DramChannel::oldest_request() const {
+  // Each bank's list is oldest first: the oldest request is the least arrival number among the heads.
+  const DramRequest* r = nullptr;
+  for (int w = 0; w < 2; ++w) {
+    const Queue& q = w ? write_q_ : read_q_;
+    int best = -1;
+    for (const Bank& bk : banks_)
+      if (bk.head[w] >= 0 && (best < 0 || q.seq[size_t(bk.head[w])] < q.seq[size_t(best)])) best = bk.head[w];
+    if (best >= 0 && (!r || q.slot[size_t(best)].accept_cycle < r->accept_cycle)) r = &q.slot[size_t(best)];
+  }
+  return r;
 }
 
 std::int64_t DramChannel::active_rank_cycles(std::int64_t end) const {
@@ -409,7 +424,8 @@ int DramChannel::refreshes_pending() const {
 
 void DramChannel::catch_up(std::int64_t cycle) {
   if (has_requests()) return;
-  while (next_cycle_ < cycle) step(next_cycle_);
+  StepResult res;
+  while (next_cycle_ < cycle) step(next_cycle_, &res);
 }
 
 DramCommand DramChannel::pb_next_command(int r, int* bank, std::int64_t* earliest_cycle) const {
@@ -548,8 +564,8 @@ std::int64_t DramChannel::next_refresh_cycle() const {
   return next;
 }
 
-StepResult DramChannel::step_reference(std::int64_t cycle) {
-  StepResult res;
+void DramChannel::step_reference(std::int64_t cycle, StepResult& res) {
+  res.issued = res.completed = false;
   account_queues(cycle);
 
   if (cycle > last_command_cycle_) {
@@ -599,7 +615,6 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
   if (next < base) next = base;
   next_cycle_ = next;
   res.next_cycle = next;
-  return res;
 }
 
 // The fast scheduler makes the reference's decisions with less work. It looks at banks, not requests:
@@ -611,11 +626,11 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
 //  - the reference picks the oldest request with a column command and e <= cycle, else the oldest with an
 //    ACT/PRE and e <= cycle. Per bank that is the oldest ready request of its class (the class's head, unless
 //    a younger request is ready first), so the pick is the oldest of the banks' candidates by arrival;
-//  - a bank's candidate is kept between passes: its bank and group part, e_bg = max(ready, bank and group
-//    timing), is evaluated again only when the bank's requests or row changed or a command to its group raised
-//    the group's timing; the rank part (tRRD_S and tFAW for an ACT, the PRE floor, tCCD_S and the turnarounds
-//    for a RD or WR), which every command to the rank raises, is taken per rank at each pass: e = max(e_bg,
-//    rank part). A refresh falling due, a held bank set and any rank-level or power command forget them all;
+//  - a bank's candidate is kept between passes: its bank part, e_b = max(ready, the bank's timing), is evaluated
+//    again only when the bank's requests, row or timing changed (a command to the bank); the group and rank part
+//    (tRRD_L/S and tFAW for an ACT, the PRE floor, tCCD_L/S and the turnarounds for a RD or WR), which commands
+//    to other banks raise, is taken per bank group and class at each pass: e = max(e_b, group part). A refresh
+//    falling due, a held bank set and any rank-level or power command forget them all;
 //  - when nothing issues, no state changed, so the pass's least e is step 3's answer; after an issue one more
 //    pass (over the few banks made stale) finds it.
 // Its cost is a pass over the banks with requests instead of over the requests (128 reads queued in 16 banks
@@ -626,16 +641,15 @@ inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* 
   if (bk.refresh_hold) return -1;
   const Rank& rk = ranks_[size_t(bk.rank)];
   if (rank_blocked(rk)) return -1;
-  const BankGroup& gp = groups_[size_t(bk.group)];
   int cls;
   std::int64_t e, ready;
   if (bk.open_row < 0) {
     cls = 0;
-    e = bk.next_act > gp.next_act ? bk.next_act : gp.next_act;
+    e = bk.next_act;
     *first = bk.head[w], ready = bk.min_ready[w];
   } else if (bk.row_hits[w] > 0) {
     cls = 2;
-    e = w ? (bk.next_wr > gp.next_wr ? bk.next_wr : gp.next_wr) : (bk.next_rd > gp.next_rd ? bk.next_rd : gp.next_rd);
+    e = w ? bk.next_wr : bk.next_rd;
     *first = bk.hit_head[w], ready = bk.min_ready_hit[w];
   } else {
     cls = 1;
@@ -663,22 +677,29 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       std::int64_t e = kNever;
       int first = -1;
       const int cls = bank_candidate(bi, w, &e, &first);
-      cand_class_[size_t(bi)] = std::int8_t(cls < 0 ? -1 : 3 * banks_[size_t(bi)].rank + cls);
+      cand_class_[size_t(bi)] = std::int16_t(cls < 0 ? -1 : 3 * banks_[size_t(bi)].group + cls);
       cand_e_[size_t(bi)] = e;
       cand_first_[size_t(bi)] = first;
     }
   }
-  // Each rank's floor per class: ACT (tRRD_S and the four-activate window), PRE, the queue's column command.
-  for (int r = 0; r < spec_.ranks; ++r) {
+  // Each bank group's floor per class: ACT (tRRD_L, tRRD_S and the four-activate window), PRE (the rank's
+  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds).
+  for (int r = 0, gi = 0; r < spec_.ranks; ++r) {
     const Rank& rk = ranks_[size_t(r)];
     std::int64_t act = rk.next_act;
     if (rk.acts >= 4) {
       const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
       if (faw > act) act = faw;
     }
-    rank_floor_[size_t(3 * r)] = act;
-    rank_floor_[size_t(3 * r + 1)] = rk.next_pre;
-    rank_floor_[size_t(3 * r + 2)] = w ? rk.next_wr : rk.next_rd;
+    const std::int64_t col = w ? rk.next_wr : rk.next_rd;
+    for (int g = 0; g < spec_.bank_groups; ++g, ++gi) {
+      const BankGroup& gp = groups_[size_t(gi)];
+      std::int64_t* f = &group_floor_[size_t(3 * gi)];
+      f[0] = gp.next_act > act ? gp.next_act : act;
+      f[1] = rk.next_pre;
+      const std::int64_t gc = w ? gp.next_wr : gp.next_rd;
+      f[2] = gc > col ? gc : col;
+    }
   }
   // The least cycle, and the pick among the candidates ready now.
   const DramCommand column = w ? DramCommand::WR : DramCommand::RD;
@@ -691,7 +712,7 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       const int key = cand_class_[size_t(bi)];
       if (key < 0) continue;
       std::int64_t e = cand_e_[size_t(bi)];
-      const std::int64_t floor = rank_floor_[size_t(key)];
+      const std::int64_t floor = group_floor_[size_t(key)];
       if (floor > e) e = floor;
       if (e < least) least = e;
       if (!kPick || e > cycle) continue;
@@ -717,8 +738,8 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   return least;
 }
 
-StepResult DramChannel::step_fast(std::int64_t cycle) {
-  StepResult res;
+void DramChannel::step_fast(std::int64_t cycle, StepResult& res) {
+  res.issued = res.completed = false;
   account_queues(cycle);
   std::int64_t scan_min = kNever;  // least e over the active queue, valid when scanned and nothing issued
   bool scanned = false;
@@ -752,7 +773,6 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
   if (next < base) next = base;
   next_cycle_ = next;
   res.next_cycle = next;
-  return res;
 }
 
 // --- Power-down and self-refresh ----------------------------------------------------------------------
