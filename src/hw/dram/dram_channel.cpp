@@ -36,6 +36,8 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   cand_class_.assign(banks_.size(), -1);
   cand_e_.assign(banks_.size(), kNever);
   cand_first_.assign(banks_.size(), -1);
+  cand_first_ready_.assign(banks_.size(), 0);
+  cand_first_seq_.assign(banks_.size(), 0);
   for (size_t i = 0; i < banks_.size(); ++i) {
     banks_[i].group = int(i) / spec.banks_per_group;
     banks_[i].rank = int(i) / spec.banks_per_rank();
@@ -680,6 +682,10 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       cand_class_[size_t(bi)] = std::int16_t(cls < 0 ? -1 : 3 * banks_[size_t(bi)].group + cls);
       cand_e_[size_t(bi)] = e;
       cand_first_[size_t(bi)] = first;
+      if (first >= 0) {
+        cand_first_ready_[size_t(bi)] = q.slot[size_t(first)].ready_cycle;
+        cand_first_seq_[size_t(bi)] = q.seq[size_t(first)];
+      }
     }
   }
   // Each bank group's floor per class: ACT (tRRD_L, tRRD_S and the four-activate window), PRE (the rank's
@@ -705,6 +711,7 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   const DramCommand column = w ? DramCommand::WR : DramCommand::RD;
   std::int64_t least = kNever;
   int best_column = -1, best_other = -1;
+  std::uint64_t best_column_seq = UINT64_MAX, best_other_seq = UINT64_MAX;
   DramCommand other_cmd = DramCommand::ACT;
   for (size_t word = 0; word < words; ++word) {
     for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
@@ -716,18 +723,23 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       if (floor > e) e = floor;
       if (e < least) least = e;
       if (!kPick || e > cycle) continue;
-      // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle).
+      // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle): its first
+      // request, unless that one is not ready yet.
       const int cls = key % 3;
-      const std::int64_t open_row = banks_[size_t(bi)].open_row;
       int s = cand_first_[size_t(bi)];
-      for (;; s = q.next[size_t(s)]) {
-        const DramRequest& r = q.slot[size_t(s)];
-        if ((cls != 2 || r.loc.row == open_row) && r.ready_cycle <= cycle) break;
+      std::uint64_t seq = cand_first_seq_[size_t(bi)];
+      if (cand_first_ready_[size_t(bi)] > cycle) {
+        const std::int64_t open_row = banks_[size_t(bi)].open_row;
+        for (s = q.next[size_t(s)];; s = q.next[size_t(s)]) {
+          const DramRequest& r = q.slot[size_t(s)];
+          if ((cls != 2 || r.loc.row == open_row) && r.ready_cycle <= cycle) break;
+        }
+        seq = q.seq[size_t(s)];
       }
       if (cls == 2) {
-        if (best_column < 0 || q.seq[size_t(s)] < q.seq[size_t(best_column)]) best_column = s;
-      } else if (best_other < 0 || q.seq[size_t(s)] < q.seq[size_t(best_other)]) {
-        best_other = s, other_cmd = cls == 0 ? DramCommand::ACT : DramCommand::PRE;
+        if (seq < best_column_seq) best_column = s, best_column_seq = seq;
+      } else if (seq < best_other_seq) {
+        best_other = s, best_other_seq = seq, other_cmd = cls == 0 ? DramCommand::ACT : DramCommand::PRE;
       }
     }
   }

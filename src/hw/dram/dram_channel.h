@@ -257,6 +257,8 @@ class DramChannel {
   std::vector<std::int16_t> cand_class_;
   std::vector<std::int64_t> cand_e_;
   std::vector<int> cand_first_;
+  std::vector<std::int64_t> cand_first_ready_;  // that request's ready_cycle and arrival number
+  std::vector<std::uint64_t> cand_first_seq_;
   std::vector<std::uint64_t> dirty_;
   std::vector<std::int64_t> group_floor_;  // the pass's per bank group and class: the group's and rank's earliest cycle
   const bool keep_order_;       // Queue::order kept (the reference scan walks it)

@@ -101,9 +101,9 @@ void DramEngine::block(Port& p, DramTransfer* t) {
 
 void DramEngine::submit(DramTransfer* t, std::int64_t accept, std::int64_t visible, bool admitted) {
   for (; t->next_addr < t->end_addr; admitted = false) {
-    DramRequest r;
-    r.addr = t->next_addr;
-    r.loc = mapping_.decode(r.addr);
+    // Aggregate initialisation: decode() writes the address in place (a copy of its result just after its
+    // narrow stores would stall on store forwarding).
+    DramRequest r{t->next_addr, mapping_.decode(t->next_addr)};
     r.is_write = t->is_write;
     Port& p = ports_[size_t(r.loc.channel)];
     DramChannel& core = *p.core;
