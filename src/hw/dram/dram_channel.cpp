@@ -30,13 +30,13 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   // Per-bank refresh: every tREFIpb, staggered likewise.
   const std::int64_t refi = spec.per_bank_refresh ? spec.t.tREFIpb : spec.t.tREFI;
   for (int r = 0; r < spec.ranks; ++r) ranks_[size_t(r)].refresh_due = refi + std::int64_t(r) * refi / spec.ranks;
-  for (auto& a : active_banks_) a.assign((banks_.size() + 63) / 64, 0);
   group_floor_.assign(size_t(3 * spec.ranks * spec.bank_groups), 0);
   dirty_.assign((banks_.size() + 63) / 64, 0);
   cand_class_.assign(banks_.size(), -1);
   cand_e_.assign(banks_.size(), kNever);
   cand_first_.assign(banks_.size(), -1);
   cand_first_ready_.assign(banks_.size(), 0);
+  cand_full_e_.assign(banks_.size(), kNever);
   cand_first_seq_.assign(banks_.size(), 0);
   for (size_t i = 0; i < banks_.size(); ++i) {
     banks_[i].group = int(i) / spec.banks_per_group;
@@ -309,8 +309,31 @@ void DramChannel::remove(Queue& q, int* n, int s) {
   const int prev = q.prev[size_t(s)], next = q.next[size_t(s)];
   (prev >= 0 ? q.next[size_t(prev)] : bk.head[w]) = next;
   (next >= 0 ? q.prev[size_t(next)] : bk.tail[w]) = prev;
-  if (--bk.count[w] == 0) active_banks_[w][size_t(bi) / 64] &= ~(std::uint64_t(1) << (bi % 64));
-  refresh_bank_summary(bi, w);
+  --bk.count[w];
+  if (!bk.sorted[w]) {
+    refresh_bank_summary(bi, w);
+    return;
+  }
+  // Ready cycles nondecreasing along the list (so along its hits too): the least is the first one's, and only the
+  // first hit may need finding again.
+  mark_dirty(bi);
+  if (bk.count[w] == 0) {
+    bk.row_hits[w] = 0;
+    bk.hit_head[w] = -1;
+    bk.min_ready[w] = bk.min_ready_hit[w] = kNever;
+    return;
+  }
+  bk.min_ready[w] = q.slot[size_t(bk.head[w])].ready_cycle;
+  if (q.slot[size_t(s)].loc.row != bk.open_row) return;
+  if (--bk.row_hits[w] == 0) {
+    bk.hit_head[w] = -1;
+    bk.min_ready_hit[w] = kNever;
+  } else if (bk.hit_head[w] == s) {
+    int h = next;
+    while (q.slot[size_t(h)].loc.row != bk.open_row) h = q.next[size_t(h)];
+    bk.hit_head[w] = h;
+    bk.min_ready_hit[w] = q.slot[size_t(h)].ready_cycle;
+  }
 }
 
 void DramChannel::refresh_bank_summary(int bi, int w) {
@@ -351,12 +374,13 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
     q.seq[s] = q.arrivals++;
     q.next[s] = -1;
     q.prev[s] = bk.tail[w];
+    if (bk.tail[w] >= 0 && q.slot[size_t(bk.tail[w])].ready_cycle > slot.ready_cycle) bk.sorted[w] = false;
     (bk.tail[w] >= 0 ? q.next[size_t(bk.tail[w])] : bk.head[w]) = s;
     bk.tail[w] = s;
     mark_dirty(bi);
     if (bk.count[w]++ == 0) {
       bk.min_ready[w] = slot.ready_cycle;
-      active_banks_[w][size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64);
+      bk.sorted[w] = true;
     } else if (slot.ready_cycle < bk.min_ready[w]) {
       bk.min_ready[w] = slot.ready_cycle;
     }
@@ -665,27 +689,33 @@ inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* 
 template <bool kPick>
 std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) {
   const Queue& q = w ? write_q_ : read_q_;
-  const std::vector<std::uint64_t>& active = active_banks_[w];
-  const size_t words = active.size();
-  // Candidates of the banks that changed (all of them when none are kept for this queue).
-  const bool all = cand_queue_ != w;
-  cand_queue_ = w;
-  for (size_t word = 0; word < words; ++word) {
-    std::uint64_t bits = active[word];
-    if (!all) bits &= dirty_[word];
-    dirty_[word] = 0;
-    for (; bits != 0; bits &= bits - 1) {
-      const int bi = int(word * 64) + __builtin_ctzll(bits);
-      std::int64_t e = kNever;
-      int first = -1;
-      const int cls = bank_candidate(bi, w, &e, &first);
-      cand_class_[size_t(bi)] = std::int16_t(cls < 0 ? -1 : 3 * banks_[size_t(bi)].group + cls);
-      cand_e_[size_t(bi)] = e;
-      cand_first_[size_t(bi)] = first;
-      if (first >= 0) {
-        cand_first_ready_[size_t(bi)] = q.slot[size_t(first)].ready_cycle;
-        cand_first_seq_[size_t(bi)] = q.seq[size_t(first)];
-      }
+  const int nb = int(banks_.size());
+  // Candidates of the banks that changed (all of them when none are kept for this queue). A bank without
+  // requests in the queue, or left alone, gets e = kNever (under its group's ACT floor: any floor is less).
+  auto evaluate = [&](int bi) {
+    std::int64_t e = kNever;
+    int first = -1;
+    const Bank& bk = banks_[size_t(bi)];
+    const int cls = bk.count[w] > 0 ? bank_candidate(bi, w, &e, &first) : -1;
+    if (cls < 0) {
+      cand_class_[size_t(bi)] = std::int16_t(3 * bk.group);
+      cand_e_[size_t(bi)] = kNever;
+      return;
+    }
+    cand_class_[size_t(bi)] = std::int16_t(3 * bk.group + cls);
+    cand_e_[size_t(bi)] = e;
+    cand_first_[size_t(bi)] = first;
+    cand_first_ready_[size_t(bi)] = q.slot[size_t(first)].ready_cycle;
+    cand_first_seq_[size_t(bi)] = q.seq[size_t(first)];
+  };
+  if (cand_queue_ != w) {
+    cand_queue_ = w;
+    for (int bi = 0; bi < nb; ++bi) evaluate(bi);
+    for (auto& d : dirty_) d = 0;
+  } else {
+    for (size_t word = 0; word < dirty_.size(); ++word) {
+      for (std::uint64_t bits = dirty_[word]; bits != 0; bits &= bits - 1) evaluate(int(word * 64) + __builtin_ctzll(bits));
+      dirty_[word] = 0;
     }
   }
   // Each bank group's floor per class: ACT (tRRD_L, tRRD_S and the four-activate window), PRE (the rank's
@@ -707,25 +737,29 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       f[2] = gc > col ? gc : col;
     }
   }
-  // The least cycle, and the pick among the candidates ready now.
-  const DramCommand column = w ? DramCommand::WR : DramCommand::RD;
+  // The least cycle: a dense pass without branches over every bank.
+  const std::int16_t* key = cand_class_.data();
+  const std::int64_t* ce = cand_e_.data();
+  const std::int64_t* floor = group_floor_.data();
+  std::int64_t* ef = cand_full_e_.data();
   std::int64_t least = kNever;
+  for (int bi = 0; bi < nb; ++bi) {
+    const std::int64_t f = floor[key[bi]];
+    const std::int64_t e = ce[bi] > f ? ce[bi] : f;
+    ef[bi] = e;
+    least = e < least ? e : least;
+  }
+  if (!kPick) return least;
+  // The pick among the candidates ready now: the oldest column candidate, else the oldest ACT/PRE candidate.
   int best_column = -1, best_other = -1;
   std::uint64_t best_column_seq = UINT64_MAX, best_other_seq = UINT64_MAX;
   DramCommand other_cmd = DramCommand::ACT;
-  for (size_t word = 0; word < words; ++word) {
-    for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
-      const int bi = int(word * 64) + __builtin_ctzll(bits);
-      const int key = cand_class_[size_t(bi)];
-      if (key < 0) continue;
-      std::int64_t e = cand_e_[size_t(bi)];
-      const std::int64_t floor = group_floor_[size_t(key)];
-      if (floor > e) e = floor;
-      if (e < least) least = e;
-      if (!kPick || e > cycle) continue;
+  if (least <= cycle) {
+    for (int bi = 0; bi < nb; ++bi) {
+      if (ef[bi] > cycle) continue;
       // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle): its first
       // request, unless that one is not ready yet.
-      const int cls = key % 3;
+      const int cls = key[bi] % 3;
       int s = cand_first_[size_t(bi)];
       std::uint64_t seq = cand_first_seq_[size_t(bi)];
       if (cand_first_ready_[size_t(bi)] > cycle) {
@@ -743,10 +777,8 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       }
     }
   }
-  if (kPick) {
-    *pick = best_column >= 0 ? best_column : best_other;
-    *pick_cmd = best_column >= 0 ? column : other_cmd;
-  }
+  *pick = best_column >= 0 ? best_column : best_other;
+  *pick_cmd = best_column >= 0 ? (w ? DramCommand::WR : DramCommand::RD) : other_cmd;
   return least;
 }
 

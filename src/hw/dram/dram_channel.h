@@ -117,6 +117,7 @@ class DramChannel {
     int head[2] = {-1, -1}, tail[2] = {-1, -1}, hit_head[2] = {-1, -1};
     int count[2] = {0, 0};
     std::int64_t min_ready[2] = {0, 0}, min_ready_hit[2] = {0, 0};
+    bool sorted[2] = {true, true};  // per queue: ready_cycle nondecreasing along the list (removal keeps it so)
     int rank = 0, group = 0;  // its rank and flat bank-group index (no division in the scheduler's pass)
   };
   // A queue: requests stay in their slots; `order` lists the slots oldest first, so that removing one from the
@@ -249,7 +250,6 @@ class DramChannel {
   // Queues in arrival order (oldest first), fixed capacity.
   Queue read_q_, write_q_;
   int n_read_ = 0, n_write_ = 0;
-  std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
   // The fast scheduler's kept candidates, of queue cand_queue_ (-1: none kept): per bank its rank and class as
   // 3 x flat bank group + class (-1: left alone; the index of its group_floor_), earliest cycle by the bank's
   // timing, and oldest request of the class; the banks to evaluate again.
@@ -259,6 +259,7 @@ class DramChannel {
   std::vector<int> cand_first_;
   std::vector<std::int64_t> cand_first_ready_;  // that request's ready_cycle and arrival number
   std::vector<std::uint64_t> cand_first_seq_;
+  std::vector<std::int64_t> cand_full_e_;  // the pass's e per bank (with the floors)
   std::vector<std::uint64_t> dirty_;
   std::vector<std::int64_t> group_floor_;  // the pass's per bank group and class: the group's and rank's earliest cycle
   const bool keep_order_;       // Queue::order kept (the reference scan walks it)
