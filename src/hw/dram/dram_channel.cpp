@@ -131,6 +131,7 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
   const int bl2 = spec_.burst_cycles();
   Rank& rk = ranks_[size_t(r)];
   last_command_cycle_ = c;
+  floors_valid_ = false;
   ++stats_->commands[size_t(cmd)];
   switch (cmd) {  // the fast scheduler's kept candidates that this command makes stale
     case DramCommand::ACT:
@@ -261,7 +262,7 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
       raise(rk.next_pde, c + 1);
       break;
   }
-  update_power_state(r, c);
+  if (!is_column(cmd)) update_power_state(r, c);  // a RD or WR changes neither open banks nor power state
   if (trace_) {
     CommandRecord rec;
     rec.cycle = c;
@@ -686,6 +687,28 @@ inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* 
   return cls;
 }
 
+void DramChannel::scan_floors(int w) {
+  // Each bank group's floor per class: ACT (tRRD_L, tRRD_S and the four-activate window), PRE (the rank's
+  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds).
+  for (int r = 0, gi = 0; r < spec_.ranks; ++r) {
+    const Rank& rk = ranks_[size_t(r)];
+    std::int64_t act = rk.next_act;
+    if (rk.acts >= 4) {
+      const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
+      if (faw > act) act = faw;
+    }
+    const std::int64_t col = w ? rk.next_wr : rk.next_rd;
+    for (int g = 0; g < spec_.bank_groups; ++g, ++gi) {
+      const BankGroup& gp = groups_[size_t(gi)];
+      std::int64_t* f = &group_floor_[size_t(3 * gi)];
+      f[0] = gp.next_act > act ? gp.next_act : act;
+      f[1] = rk.next_pre;
+      const std::int64_t gc = w ? gp.next_wr : gp.next_rd;
+      f[2] = gc > col ? gc : col;
+    }
+  }
+}
+
 template <bool kPick>
 std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) {
   const Queue& q = w ? write_q_ : read_q_;
@@ -708,46 +731,44 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
     cand_first_ready_[size_t(bi)] = q.slot[size_t(first)].ready_cycle;
     cand_first_seq_[size_t(bi)] = q.seq[size_t(first)];
   };
-  if (cand_queue_ != w) {
-    cand_queue_ = w;
-    for (int bi = 0; bi < nb; ++bi) evaluate(bi);
-    for (auto& d : dirty_) d = 0;
-  } else {
-    for (size_t word = 0; word < dirty_.size(); ++word) {
-      for (std::uint64_t bits = dirty_[word]; bits != 0; bits &= bits - 1) evaluate(int(word * 64) + __builtin_ctzll(bits));
-      dirty_[word] = 0;
-    }
-  }
-  // Each bank group's floor per class: ACT (tRRD_L, tRRD_S and the four-activate window), PRE (the rank's
-  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds).
-  for (int r = 0, gi = 0; r < spec_.ranks; ++r) {
-    const Rank& rk = ranks_[size_t(r)];
-    std::int64_t act = rk.next_act;
-    if (rk.acts >= 4) {
-      const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
-      if (faw > act) act = faw;
-    }
-    const std::int64_t col = w ? rk.next_wr : rk.next_rd;
-    for (int g = 0; g < spec_.bank_groups; ++g, ++gi) {
-      const BankGroup& gp = groups_[size_t(gi)];
-      std::int64_t* f = &group_floor_[size_t(3 * gi)];
-      f[0] = gp.next_act > act ? gp.next_act : act;
-      f[1] = rk.next_pre;
-      const std::int64_t gc = w ? gp.next_wr : gp.next_rd;
-      f[2] = gc > col ? gc : col;
-    }
-  }
-  // The least cycle: a dense pass without branches over every bank.
   const std::int16_t* key = cand_class_.data();
   const std::int64_t* ce = cand_e_.data();
   const std::int64_t* floor = group_floor_.data();
   std::int64_t* ef = cand_full_e_.data();
   std::int64_t least = kNever;
-  for (int bi = 0; bi < nb; ++bi) {
-    const std::int64_t f = floor[key[bi]];
-    const std::int64_t e = ce[bi] > f ? ce[bi] : f;
-    ef[bi] = e;
-    least = e < least ? e : least;
+  if (cand_queue_ == w && floors_valid_) {
+    // No command issued since the last pass: its floors and the other banks' e stand.
+    for (size_t word = 0; word < dirty_.size(); ++word) {
+      for (std::uint64_t bits = dirty_[word]; bits != 0; bits &= bits - 1) {
+        const int bi = int(word * 64) + __builtin_ctzll(bits);
+        evaluate(bi);
+        const std::int64_t f = floor[key[bi]];
+        ef[bi] = ce[bi] > f ? ce[bi] : f;
+      }
+      dirty_[word] = 0;
+    }
+    for (int bi = 0; bi < nb; ++bi) least = ef[bi] < least ? ef[bi] : least;
+  } else {
+    scan_floors(w);
+    if (cand_queue_ != w) {
+      cand_queue_ = w;
+      for (int bi = 0; bi < nb; ++bi) evaluate(bi);
+      for (auto& d : dirty_) d = 0;
+    } else {
+      for (size_t word = 0; word < dirty_.size(); ++word) {
+        for (std::uint64_t bits = dirty_[word]; bits != 0; bits &= bits - 1)
+          evaluate(int(word * 64) + __builtin_ctzll(bits));
+        dirty_[word] = 0;
+      }
+    }
+    // The least cycle: a dense pass without branches over every bank.
+    for (int bi = 0; bi < nb; ++bi) {
+      const std::int64_t f = floor[key[bi]];
+      const std::int64_t e = ce[bi] > f ? ce[bi] : f;
+      ef[bi] = e;
+      least = e < least ? e : least;
+    }
+    floors_valid_ = true;
   }
   if (!kPick) return least;
   // The pick among the candidates ready now: the oldest column candidate, else the oldest ACT/PRE candidate.

@@ -240,6 +240,8 @@ class DramChannel {
   // power command: forget_candidates).
   void mark_dirty(int bi) { dirty_[size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64); }
   void forget_candidates() { cand_queue_ = -1; }
+  // The pass's group floors (group_floor_) for queue w, from the rank and group timing.
+  void scan_floors(int w);
 
   const DramSpec spec_;
   const int id_;
@@ -260,6 +262,7 @@ class DramChannel {
   std::vector<std::int64_t> cand_first_ready_;  // that request's ready_cycle and arrival number
   std::vector<std::uint64_t> cand_first_seq_;
   std::vector<std::int64_t> cand_full_e_;  // the pass's e per bank (with the floors)
+  bool floors_valid_ = false;  // no command issued since the last pass: group_floor_ and cand_full_e_ stand
   std::vector<std::uint64_t> dirty_;
   std::vector<std::int64_t> group_floor_;  // the pass's per bank group and class: the group's and rank's earliest cycle
   const bool keep_order_;       // Queue::order kept (the reference scan walks it)
