@@ -32,6 +32,7 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   for (int r = 0; r < spec.ranks; ++r) ranks_[size_t(r)].refresh_due = refi + std::int64_t(r) * refi / spec.ranks;
   group_floor_.assign(size_t(3 * spec.ranks * spec.bank_groups), 0);
   dirty_.assign((banks_.size() + 63) / 64, 0);
+  for (auto& a : active_banks_) a.assign((banks_.size() + 63) / 64, 0);
   cand_class_.assign(banks_.size(), -1);
   cand_e_.assign(banks_.size(), kNever);
   cand_first_.assign(banks_.size(), -1);
@@ -310,7 +311,7 @@ void DramChannel::remove(Queue& q, int* n, int s) {
   const int prev = q.prev[size_t(s)], next = q.next[size_t(s)];
   (prev >= 0 ? q.next[size_t(prev)] : bk.head[w]) = next;
   (next >= 0 ? q.prev[size_t(next)] : bk.tail[w]) = prev;
-  --bk.count[w];
+  if (--bk.count[w] == 0) active_banks_[w][size_t(bi) / 64] &= ~(std::uint64_t(1) << (bi % 64));
   if (!bk.sorted[w]) {
     refresh_bank_summary(bi, w);
     return;
@@ -382,6 +383,7 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
     if (bk.count[w]++ == 0) {
       bk.min_ready[w] = slot.ready_cycle;
       bk.sorted[w] = true;
+      active_banks_[w][size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64);
     } else if (slot.ready_cycle < bk.min_ready[w]) {
       bk.min_ready[w] = slot.ready_cycle;
     }
@@ -659,9 +661,13 @@ void DramChannel::step_reference(std::int64_t cycle, StepResult& res) {
 //    to other banks raise, is taken per bank group and class at each pass: e = max(e_b, group part). A refresh
 //    falling due, a held bank set and any rank-level or power command forget them all;
 //  - when nothing issues, no state changed, so the pass's least e is step 3's answer; after an issue one more
-//    pass (over the few banks made stale) finds it.
-// Its cost is a pass over the banks with requests instead of over the requests (128 reads queued in 16 banks
-// with DDR4's bank queues of 8), evaluating a few of them.
+//    pass (over the few banks made stale) finds it. A pass with no command issued since the last (the next
+//    step's pick, after enqueues) keeps the floors and the clean banks' e, and evaluates only the stale banks;
+//  - the least e is a dense pass without branches over every bank (a bank with nothing to do has e = kNever),
+//    and the pick looks only at the banks whose e <= cycle, from the candidate's first request's ready cycle
+//    and arrival number, kept with it (no request is read unless that first one is not ready yet).
+// Its cost is a pass over the banks instead of over the requests (128 reads queued in 16 banks with the
+// presets' bank queues of 8), evaluating one or two of them.
 
 inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* first) const {
   const Bank& bk = banks_[size_t(bi)];
@@ -723,6 +729,7 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
     if (cls < 0) {
       cand_class_[size_t(bi)] = std::int16_t(3 * bk.group);
       cand_e_[size_t(bi)] = kNever;
+      cand_full_e_[size_t(bi)] = kNever;  // a bank that leaves the queue is stale, so none keeps an old e
       return;
     }
     cand_class_[size_t(bi)] = std::int16_t(3 * bk.group + cls);
@@ -736,6 +743,10 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   const std::int64_t* floor = group_floor_.data();
   std::int64_t* ef = cand_full_e_.data();
   std::int64_t least = kNever;
+  const std::vector<std::uint64_t>& active = active_banks_[w];
+  int n_active = 0;
+  for (const std::uint64_t a : active) n_active += __builtin_popcountll(a);
+  const bool sparse = 4 * n_active <= nb;
   if (cand_queue_ == w && floors_valid_) {
     // No command issued since the last pass: its floors and the other banks' e stand.
     for (size_t word = 0; word < dirty_.size(); ++word) {
@@ -747,7 +758,15 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       }
       dirty_[word] = 0;
     }
-    for (int bi = 0; bi < nb; ++bi) least = ef[bi] < least ? ef[bi] : least;
+    if (sparse) {
+      for (size_t word = 0; word < active.size(); ++word)
+        for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
+          const int bi = int(word * 64) + __builtin_ctzll(bits);
+          least = ef[bi] < least ? ef[bi] : least;
+        }
+    } else {
+      for (int bi = 0; bi < nb; ++bi) least = ef[bi] < least ? ef[bi] : least;
+    }
   } else {
     scan_floors(w);
     if (cand_queue_ != w) {
@@ -761,12 +780,19 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
         dirty_[word] = 0;
       }
     }
-    // The least cycle: a dense pass without branches over every bank.
-    for (int bi = 0; bi < nb; ++bi) {
+    // The least cycle: a dense pass without branches over every bank, or over the banks with requests when
+    // they are few (a bank without any has e = kNever).
+    auto full_e = [&](int bi) {
       const std::int64_t f = floor[key[bi]];
       const std::int64_t e = ce[bi] > f ? ce[bi] : f;
       ef[bi] = e;
       least = e < least ? e : least;
+    };
+    if (sparse) {
+      for (size_t word = 0; word < active.size(); ++word)
+        for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) full_e(int(word * 64) + __builtin_ctzll(bits));
+    } else {
+      for (int bi = 0; bi < nb; ++bi) full_e(bi);
     }
     floors_valid_ = true;
   }
@@ -777,7 +803,7 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   DramCommand other_cmd = DramCommand::ACT;
   if (least <= cycle) {
     for (int bi = 0; bi < nb; ++bi) {
-      if (ef[bi] > cycle) continue;
+      if (ef[bi] > cycle) continue;  // (kNever for a bank without requests: dense is right when sparse too)
       // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle): its first
       // request, unless that one is not ready yet.
       const int cls = key[bi] % 3;
