@@ -311,7 +311,10 @@ void DramChannel::remove(Queue& q, int* n, int s) {
   const int prev = q.prev[size_t(s)], next = q.next[size_t(s)];
   (prev >= 0 ? q.next[size_t(prev)] : bk.head[w]) = next;
   (next >= 0 ? q.prev[size_t(next)] : bk.tail[w]) = prev;
-  if (--bk.count[w] == 0) active_banks_[w][size_t(bi) / 64] &= ~(std::uint64_t(1) << (bi % 64));
+  if (--bk.count[w] == 0) {
+    active_banks_[w][size_t(bi) / 64] &= ~(std::uint64_t(1) << (bi % 64));
+    --active_count_[w];
+  }
   if (!bk.sorted[w]) {
     refresh_bank_summary(bi, w);
     return;
@@ -384,6 +387,7 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
       bk.min_ready[w] = slot.ready_cycle;
       bk.sorted[w] = true;
       active_banks_[w][size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64);
+      ++active_count_[w];
     } else if (slot.ready_cycle < bk.min_ready[w]) {
       bk.min_ready[w] = slot.ready_cycle;
     }
@@ -721,7 +725,7 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   const int nb = int(banks_.size());
   // Candidates of the banks that changed (all of them when none are kept for this queue). A bank without
   // requests in the queue, or left alone, gets e = kNever (under its group's ACT floor: any floor is less).
-  auto evaluate = [&](int bi) {
+  auto evaluate = [&](int bi) __attribute__((always_inline)) {
     std::int64_t e = kNever;
     int first = -1;
     const Bank& bk = banks_[size_t(bi)];
@@ -744,9 +748,7 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   std::int64_t* ef = cand_full_e_.data();
   std::int64_t least = kNever;
   const std::vector<std::uint64_t>& active = active_banks_[w];
-  int n_active = 0;
-  for (const std::uint64_t a : active) n_active += __builtin_popcountll(a);
-  const bool sparse = 4 * n_active <= nb;
+  const bool sparse = 4 * active_count_[w] <= nb;
   if (cand_queue_ == w && floors_valid_) {
     // No command issued since the last pass: its floors and the other banks' e stand.
     for (size_t word = 0; word < dirty_.size(); ++word) {

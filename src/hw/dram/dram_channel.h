@@ -263,6 +263,7 @@ class DramChannel {
   std::vector<std::uint64_t> cand_first_seq_;
   std::vector<std::int64_t> cand_full_e_;  // the pass's e per bank (with the floors); kNever without requests
   std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
+  int active_count_[2] = {0, 0};                // and how many
   bool floors_valid_ = false;  // no command issued since the last pass: group_floor_ and cand_full_e_ stand
   std::vector<std::uint64_t> dirty_;
   std::vector<std::int64_t> group_floor_;  // the pass's per bank group and class: the group's and rank's earliest cycle
