@@ -667,7 +667,8 @@ void DramChannel::step_reference(std::int64_t cycle, StepResult& res) {
 //  - when nothing issues, no state changed, so the pass's least e is step 3's answer; after an issue one more
 //    pass (over the few banks made stale) finds it. A pass with no command issued since the last (the next
 //    step's pick, after enqueues) keeps the floors and the clean banks' e, and evaluates only the stale banks;
-//  - the least e is a dense pass without branches over every bank (a bank with nothing to do has e = kNever),
+//  - the least e is a dense pass without branches over every bank (a bank with nothing to do has e = kNever;
+//    over the banks with requests when they are at most a quarter of them),
 //    and the pick looks only at the banks whose e <= cycle, from the candidate's first request's ready cycle
 //    and arrival number, kept with it (no request is read unless that first one is not ready yet).
 // Its cost is a pass over the banks instead of over the requests (128 reads queued in 16 banks with the
