@@ -24,17 +24,21 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
       groups_(size_t(spec.ranks * spec.bank_groups)),
       ranks_(size_t(spec.ranks)),
       read_q_(spec.read_queue),
-      write_q_(spec.write_queue) {
+      write_q_(spec.write_queue),
+      keep_order_(!spec.fast_path) {
   // Refreshes of the ranks are staggered evenly over tREFI (as DRAMSim3's rank-level staggered policy).
   // Per-bank refresh: every tREFIpb, staggered likewise.
   const std::int64_t refi = spec.per_bank_refresh ? spec.t.tREFIpb : spec.t.tREFI;
   for (int r = 0; r < spec.ranks; ++r) ranks_[size_t(r)].refresh_due = refi + std::int64_t(r) * refi / spec.ranks;
-  for (auto& a : active_banks_) a.assign((banks_.size() + 63) / 64, 0);
-  rank_floor_.assign(size_t(3 * spec.ranks), 0);
+  group_floor_.assign(size_t(3 * spec.ranks * spec.bank_groups), 0);
   dirty_.assign((banks_.size() + 63) / 64, 0);
+  for (auto& a : active_banks_) a.assign((banks_.size() + 63) / 64, 0);
   cand_class_.assign(banks_.size(), -1);
   cand_e_.assign(banks_.size(), kNever);
   cand_first_.assign(banks_.size(), -1);
+  cand_first_ready_.assign(banks_.size(), 0);
+  cand_full_e_.assign(banks_.size(), kNever);
+  cand_first_seq_.assign(banks_.size(), 0);
   for (size_t i = 0; i < banks_.size(); ++i) {
     banks_[i].group = int(i) / spec.banks_per_group;
     banks_[i].rank = int(i) / spec.banks_per_rank();
@@ -128,13 +132,12 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
   const int bl2 = spec_.burst_cycles();
   Rank& rk = ranks_[size_t(r)];
   last_command_cycle_ = c;
+  floors_valid_ = false;
   ++stats_->commands[size_t(cmd)];
   switch (cmd) {  // the fast scheduler's kept candidates that this command makes stale
     case DramCommand::ACT:
     case DramCommand::RD:
     case DramCommand::WR:
-      mark_group_dirty(bank_at(r, g, b).group);
-      break;
     case DramCommand::PRE:
       mark_dirty(bank_at(r, g, b).group * spec_.banks_per_group + b);
       break;
@@ -260,7 +263,7 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
       raise(rk.next_pde, c + 1);
       break;
   }
-  update_power_state(r, c);
+  if (!is_column(cmd)) update_power_state(r, c);  // a RD or WR changes neither open banks nor power state
   if (trace_) {
     CommandRecord rec;
     rec.cycle = c;
@@ -294,10 +297,12 @@ void DramChannel::account_queues(std::int64_t cycle) {
 }
 
 void DramChannel::remove(Queue& q, int* n, int s) {
-  int index = 0;
-  while (q.order[size_t(index)] != s) ++index;
+  if (keep_order_) {
+    int index = 0;
+    while (q.order[size_t(index)] != s) ++index;
+    for (int i = index; i + 1 < *n; ++i) q.order[size_t(i)] = q.order[size_t(i + 1)];
+  }
   q.free.push_back(std::uint16_t(s));
-  for (int i = index; i + 1 < *n; ++i) q.order[size_t(i)] = q.order[size_t(i + 1)];
   --*n;
   // Out of its bank's list; the bank's summary from the requests left.
   const int w = &q == &write_q_ ? 1 : 0;
@@ -306,8 +311,34 @@ void DramChannel::remove(Queue& q, int* n, int s) {
   const int prev = q.prev[size_t(s)], next = q.next[size_t(s)];
   (prev >= 0 ? q.next[size_t(prev)] : bk.head[w]) = next;
   (next >= 0 ? q.prev[size_t(next)] : bk.tail[w]) = prev;
-  if (--bk.count[w] == 0) active_banks_[w][size_t(bi) / 64] &= ~(std::uint64_t(1) << (bi % 64));
-  refresh_bank_summary(bi, w);
+  if (--bk.count[w] == 0) {
+    active_banks_[w][size_t(bi) / 64] &= ~(std::uint64_t(1) << (bi % 64));
+    --active_count_[w];
+  }
+  if (!bk.sorted[w]) {
+    refresh_bank_summary(bi, w);
+    return;
+  }
+  // Ready cycles nondecreasing along the list (so along its hits too): the least is the first one's, and only the
+  // first hit may need finding again.
+  mark_dirty(bi);
+  if (bk.count[w] == 0) {
+    bk.row_hits[w] = 0;
+    bk.hit_head[w] = -1;
+    bk.min_ready[w] = bk.min_ready_hit[w] = kNever;
+    return;
+  }
+  bk.min_ready[w] = q.slot[size_t(bk.head[w])].ready_cycle;
+  if (q.slot[size_t(s)].loc.row != bk.open_row) return;
+  if (--bk.row_hits[w] == 0) {
+    bk.hit_head[w] = -1;
+    bk.min_ready_hit[w] = kNever;
+  } else if (bk.hit_head[w] == s) {
+    int h = next;
+    while (q.slot[size_t(h)].loc.row != bk.open_row) h = q.next[size_t(h)];
+    bk.hit_head[w] = h;
+    bk.min_ready_hit[w] = q.slot[size_t(h)].ready_cycle;
+  }
 }
 
 void DramChannel::refresh_bank_summary(int bi, int w) {
@@ -336,7 +367,8 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
   Queue& q = r.is_write ? write_q_ : read_q_;
   const std::uint16_t free_slot = q.free.back();
   q.free.pop_back();
-  q.order[size_t(r.is_write ? n_write_ : n_read_)] = free_slot;
+  if (keep_order_) q.order[size_t(r.is_write ? n_write_ : n_read_)] = free_slot;
+  last_slot_[r.is_write] = free_slot;
   DramRequest& slot = q.slot[free_slot];
   slot = r;
   slot.group_index = r.loc.rank * spec_.bank_groups + r.loc.bank_group;
@@ -347,12 +379,15 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
     q.seq[s] = q.arrivals++;
     q.next[s] = -1;
     q.prev[s] = bk.tail[w];
+    if (bk.tail[w] >= 0 && q.slot[size_t(bk.tail[w])].ready_cycle > slot.ready_cycle) bk.sorted[w] = false;
     (bk.tail[w] >= 0 ? q.next[size_t(bk.tail[w])] : bk.head[w]) = s;
     bk.tail[w] = s;
     mark_dirty(bi);
     if (bk.count[w]++ == 0) {
       bk.min_ready[w] = slot.ready_cycle;
+      bk.sorted[w] = true;
       active_banks_[w][size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64);
+      ++active_count_[w];
     } else if (slot.ready_cycle < bk.min_ready[w]) {
       bk.min_ready[w] = slot.ready_cycle;
     }
@@ -385,10 +420,23 @@ std::int64_t DramChannel::wake_cycle_for_last_enqueued(bool is_write) const {
   }
   if (mode != write_mode_) return 0;
   if (is_write != write_mode_) return kNever;
-  const DramRequest& q = is_write ? write_q_[n_write_ - 1] : read_q_[n_read_ - 1];
+  const DramRequest& q = (is_write ? write_q_ : read_q_).slot[size_t(last_slot_[is_write])];
   if (ranks_[size_t(q.loc.rank)].power != Power::Awake) return 0;  // its exit may issue now: let the step decide
   if (ranks_[size_t(q.loc.rank)].refresh_pending || banks_[size_t(q.bank_index)].refresh_hold) return kNever;
   return std::max(q.ready_cycle, earliest_for(next_command(q), q));
+}
+
+const DramRequest* DramChannel::oldest_request() const {
+  // Each bank's list is oldest first: the oldest request is the least arrival number among the heads.
+  const DramRequest* r = nullptr;
+  for (int w = 0; w < 2; ++w) {
+    const Queue& q = w ? write_q_ : read_q_;
+    int best = -1;
+    for (const Bank& bk : banks_)
+      if (bk.head[w] >= 0 && (best < 0 || q.seq[size_t(bk.head[w])] < q.seq[size_t(best)])) best = bk.head[w];
+    if (best >= 0 && (!r || q.slot[size_t(best)].accept_cycle < r->accept_cycle)) r = &q.slot[size_t(best)];
+  }
+  return r;
 }
 
 std::int64_t DramChannel::active_rank_cycles(std::int64_t end) const {
@@ -409,7 +457,8 @@ int DramChannel::refreshes_pending() const {
 
 void DramChannel::catch_up(std::int64_t cycle) {
   if (has_requests()) return;
-  while (next_cycle_ < cycle) step(next_cycle_);
+  StepResult res;
+  while (next_cycle_ < cycle) step(next_cycle_, &res);
 }
 
 DramCommand DramChannel::pb_next_command(int r, int* bank, std::int64_t* earliest_cycle) const {
@@ -548,8 +597,8 @@ std::int64_t DramChannel::next_refresh_cycle() const {
   return next;
 }
 
-StepResult DramChannel::step_reference(std::int64_t cycle) {
-  StepResult res;
+void DramChannel::step_reference(std::int64_t cycle, StepResult& res) {
+  res.issued = res.completed = false;
   account_queues(cycle);
 
   if (cycle > last_command_cycle_) {
@@ -599,7 +648,6 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
   if (next < base) next = base;
   next_cycle_ = next;
   res.next_cycle = next;
-  return res;
 }
 
 // The fast scheduler makes the reference's decisions with less work. It looks at banks, not requests:
@@ -611,31 +659,35 @@ StepResult DramChannel::step_reference(std::int64_t cycle) {
 //  - the reference picks the oldest request with a column command and e <= cycle, else the oldest with an
 //    ACT/PRE and e <= cycle. Per bank that is the oldest ready request of its class (the class's head, unless
 //    a younger request is ready first), so the pick is the oldest of the banks' candidates by arrival;
-//  - a bank's candidate is kept between passes: its bank and group part, e_bg = max(ready, bank and group
-//    timing), is evaluated again only when the bank's requests or row changed or a command to its group raised
-//    the group's timing; the rank part (tRRD_S and tFAW for an ACT, the PRE floor, tCCD_S and the turnarounds
-//    for a RD or WR), which every command to the rank raises, is taken per rank at each pass: e = max(e_bg,
-//    rank part). A refresh falling due, a held bank set and any rank-level or power command forget them all;
+//  - a bank's candidate is kept between passes: its bank part, e_b = max(ready, the bank's timing), is evaluated
+//    again only when the bank's requests, row or timing changed (a command to the bank); the group and rank part
+//    (tRRD_L/S and tFAW for an ACT, the PRE floor, tCCD_L/S and the turnarounds for a RD or WR), which commands
+//    to other banks raise, is taken per bank group and class at each pass: e = max(e_b, group part). A refresh
+//    falling due, a held bank set and any rank-level or power command forget them all;
 //  - when nothing issues, no state changed, so the pass's least e is step 3's answer; after an issue one more
-//    pass (over the few banks made stale) finds it.
-// Its cost is a pass over the banks with requests instead of over the requests (128 reads queued in 16 banks
-// with DDR4's bank queues of 8), evaluating a few of them.
+//    pass (over the few banks made stale) finds it. A pass with no command issued since the last (the next
+//    step's pick, after enqueues) keeps the floors and the clean banks' e, and evaluates only the stale banks;
+//  - the least e is a dense pass without branches over every bank (a bank with nothing to do has e = kNever;
+//    over the banks with requests when they are at most a quarter of them),
+//    and the pick looks only at the banks whose e <= cycle, from the candidate's first request's ready cycle
+//    and arrival number, kept with it (no request is read unless that first one is not ready yet).
+// Its cost is a pass over the banks instead of over the requests (128 reads queued in 16 banks with the
+// presets' bank queues of 8), evaluating one or two of them.
 
 inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* first) const {
   const Bank& bk = banks_[size_t(bi)];
   if (bk.refresh_hold) return -1;
   const Rank& rk = ranks_[size_t(bk.rank)];
   if (rank_blocked(rk)) return -1;
-  const BankGroup& gp = groups_[size_t(bk.group)];
   int cls;
   std::int64_t e, ready;
   if (bk.open_row < 0) {
     cls = 0;
-    e = bk.next_act > gp.next_act ? bk.next_act : gp.next_act;
+    e = bk.next_act;
     *first = bk.head[w], ready = bk.min_ready[w];
   } else if (bk.row_hits[w] > 0) {
     cls = 2;
-    e = w ? (bk.next_wr > gp.next_wr ? bk.next_wr : gp.next_wr) : (bk.next_rd > gp.next_rd ? bk.next_rd : gp.next_rd);
+    e = w ? bk.next_wr : bk.next_rd;
     *first = bk.hit_head[w], ready = bk.min_ready_hit[w];
   } else {
     cls = 1;
@@ -646,79 +698,142 @@ inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* 
   return cls;
 }
 
-template <bool kPick>
-std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) {
-  const Queue& q = w ? write_q_ : read_q_;
-  const std::vector<std::uint64_t>& active = active_banks_[w];
-  const size_t words = active.size();
-  // Candidates of the banks that changed (all of them when none are kept for this queue).
-  const bool all = cand_queue_ != w;
-  cand_queue_ = w;
-  for (size_t word = 0; word < words; ++word) {
-    std::uint64_t bits = active[word];
-    if (!all) bits &= dirty_[word];
-    dirty_[word] = 0;
-    for (; bits != 0; bits &= bits - 1) {
-      const int bi = int(word * 64) + __builtin_ctzll(bits);
-      std::int64_t e = kNever;
-      int first = -1;
-      const int cls = bank_candidate(bi, w, &e, &first);
-      cand_class_[size_t(bi)] = std::int8_t(cls < 0 ? -1 : 3 * banks_[size_t(bi)].rank + cls);
-      cand_e_[size_t(bi)] = e;
-      cand_first_[size_t(bi)] = first;
-    }
-  }
-  // Each rank's floor per class: ACT (tRRD_S and the four-activate window), PRE, the queue's column command.
-  for (int r = 0; r < spec_.ranks; ++r) {
+void DramChannel::scan_floors(int w) {
+  // Each bank group's floor per class: ACT (tRRD_L, tRRD_S and the four-activate window), PRE (the rank's
+  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds).
+  for (int r = 0, gi = 0; r < spec_.ranks; ++r) {
     const Rank& rk = ranks_[size_t(r)];
     std::int64_t act = rk.next_act;
     if (rk.acts >= 4) {
       const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
       if (faw > act) act = faw;
     }
-    rank_floor_[size_t(3 * r)] = act;
-    rank_floor_[size_t(3 * r + 1)] = rk.next_pre;
-    rank_floor_[size_t(3 * r + 2)] = w ? rk.next_wr : rk.next_rd;
+    const std::int64_t col = w ? rk.next_wr : rk.next_rd;
+    for (int g = 0; g < spec_.bank_groups; ++g, ++gi) {
+      const BankGroup& gp = groups_[size_t(gi)];
+      std::int64_t* f = &group_floor_[size_t(3 * gi)];
+      f[0] = gp.next_act > act ? gp.next_act : act;
+      f[1] = rk.next_pre;
+      const std::int64_t gc = w ? gp.next_wr : gp.next_rd;
+      f[2] = gc > col ? gc : col;
+    }
   }
-  // The least cycle, and the pick among the candidates ready now.
-  const DramCommand column = w ? DramCommand::WR : DramCommand::RD;
+}
+
+template <bool kPick>
+std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) {
+  const Queue& q = w ? write_q_ : read_q_;
+  const int nb = int(banks_.size());
+  // Candidates of the banks that changed (all of them when none are kept for this queue). A bank without
+  // requests in the queue, or left alone, gets e = kNever (under its group's ACT floor: any floor is less).
+  auto evaluate = [&](int bi) __attribute__((always_inline)) {
+    std::int64_t e = kNever;
+    int first = -1;
+    const Bank& bk = banks_[size_t(bi)];
+    const int cls = bk.count[w] > 0 ? bank_candidate(bi, w, &e, &first) : -1;
+    if (cls < 0) {
+      cand_class_[size_t(bi)] = std::int16_t(3 * bk.group);
+      cand_e_[size_t(bi)] = kNever;
+      cand_full_e_[size_t(bi)] = kNever;  // a bank that leaves the queue is stale, so none keeps an old e
+      return;
+    }
+    cand_class_[size_t(bi)] = std::int16_t(3 * bk.group + cls);
+    cand_e_[size_t(bi)] = e;
+    cand_first_[size_t(bi)] = first;
+    cand_first_ready_[size_t(bi)] = q.slot[size_t(first)].ready_cycle;
+    cand_first_seq_[size_t(bi)] = q.seq[size_t(first)];
+  };
+  const std::int16_t* key = cand_class_.data();
+  const std::int64_t* ce = cand_e_.data();
+  const std::int64_t* floor = group_floor_.data();
+  std::int64_t* ef = cand_full_e_.data();
   std::int64_t least = kNever;
+  const std::vector<std::uint64_t>& active = active_banks_[w];
+  const bool sparse = 4 * active_count_[w] <= nb;
+  if (cand_queue_ == w && floors_valid_) {
+    // No command issued since the last pass: its floors and the other banks' e stand.
+    for (size_t word = 0; word < dirty_.size(); ++word) {
+      for (std::uint64_t bits = dirty_[word]; bits != 0; bits &= bits - 1) {
+        const int bi = int(word * 64) + __builtin_ctzll(bits);
+        evaluate(bi);
+        const std::int64_t f = floor[key[bi]];
+        ef[bi] = ce[bi] > f ? ce[bi] : f;
+      }
+      dirty_[word] = 0;
+    }
+    if (sparse) {
+      for (size_t word = 0; word < active.size(); ++word)
+        for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
+          const int bi = int(word * 64) + __builtin_ctzll(bits);
+          least = ef[bi] < least ? ef[bi] : least;
+        }
+    } else {
+      for (int bi = 0; bi < nb; ++bi) least = ef[bi] < least ? ef[bi] : least;
+    }
+  } else {
+    scan_floors(w);
+    if (cand_queue_ != w) {
+      cand_queue_ = w;
+      for (int bi = 0; bi < nb; ++bi) evaluate(bi);
+      for (auto& d : dirty_) d = 0;
+    } else {
+      for (size_t word = 0; word < dirty_.size(); ++word) {
+        for (std::uint64_t bits = dirty_[word]; bits != 0; bits &= bits - 1)
+          evaluate(int(word * 64) + __builtin_ctzll(bits));
+        dirty_[word] = 0;
+      }
+    }
+    // The least cycle: a dense pass without branches over every bank, or over the banks with requests when
+    // they are few (a bank without any has e = kNever).
+    auto full_e = [&](int bi) {
+      const std::int64_t f = floor[key[bi]];
+      const std::int64_t e = ce[bi] > f ? ce[bi] : f;
+      ef[bi] = e;
+      least = e < least ? e : least;
+    };
+    if (sparse) {
+      for (size_t word = 0; word < active.size(); ++word)
+        for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) full_e(int(word * 64) + __builtin_ctzll(bits));
+    } else {
+      for (int bi = 0; bi < nb; ++bi) full_e(bi);
+    }
+    floors_valid_ = true;
+  }
+  if (!kPick) return least;
+  // The pick among the candidates ready now: the oldest column candidate, else the oldest ACT/PRE candidate.
   int best_column = -1, best_other = -1;
+  std::uint64_t best_column_seq = UINT64_MAX, best_other_seq = UINT64_MAX;
   DramCommand other_cmd = DramCommand::ACT;
-  for (size_t word = 0; word < words; ++word) {
-    for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
-      const int bi = int(word * 64) + __builtin_ctzll(bits);
-      const int key = cand_class_[size_t(bi)];
-      if (key < 0) continue;
-      std::int64_t e = cand_e_[size_t(bi)];
-      const std::int64_t floor = rank_floor_[size_t(key)];
-      if (floor > e) e = floor;
-      if (e < least) least = e;
-      if (!kPick || e > cycle) continue;
-      // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle).
-      const int cls = key % 3;
-      const std::int64_t open_row = banks_[size_t(bi)].open_row;
+  if (least <= cycle) {
+    for (int bi = 0; bi < nb; ++bi) {
+      if (ef[bi] > cycle) continue;  // (kNever for a bank without requests: dense is right when sparse too)
+      // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle): its first
+      // request, unless that one is not ready yet.
+      const int cls = key[bi] % 3;
       int s = cand_first_[size_t(bi)];
-      for (;; s = q.next[size_t(s)]) {
-        const DramRequest& r = q.slot[size_t(s)];
-        if ((cls != 2 || r.loc.row == open_row) && r.ready_cycle <= cycle) break;
+      std::uint64_t seq = cand_first_seq_[size_t(bi)];
+      if (cand_first_ready_[size_t(bi)] > cycle) {
+        const std::int64_t open_row = banks_[size_t(bi)].open_row;
+        for (s = q.next[size_t(s)];; s = q.next[size_t(s)]) {
+          const DramRequest& r = q.slot[size_t(s)];
+          if ((cls != 2 || r.loc.row == open_row) && r.ready_cycle <= cycle) break;
+        }
+        seq = q.seq[size_t(s)];
       }
       if (cls == 2) {
-        if (best_column < 0 || q.seq[size_t(s)] < q.seq[size_t(best_column)]) best_column = s;
-      } else if (best_other < 0 || q.seq[size_t(s)] < q.seq[size_t(best_other)]) {
-        best_other = s, other_cmd = cls == 0 ? DramCommand::ACT : DramCommand::PRE;
+        if (seq < best_column_seq) best_column = s, best_column_seq = seq;
+      } else if (seq < best_other_seq) {
+        best_other = s, best_other_seq = seq, other_cmd = cls == 0 ? DramCommand::ACT : DramCommand::PRE;
       }
     }
   }
-  if (kPick) {
-    *pick = best_column >= 0 ? best_column : best_other;
-    *pick_cmd = best_column >= 0 ? column : other_cmd;
-  }
+  *pick = best_column >= 0 ? best_column : best_other;
+  *pick_cmd = best_column >= 0 ? (w ? DramCommand::WR : DramCommand::RD) : other_cmd;
   return least;
 }
 
-StepResult DramChannel::step_fast(std::int64_t cycle) {
-  StepResult res;
+void DramChannel::step_fast(std::int64_t cycle, StepResult& res) {
+  res.issued = res.completed = false;
   account_queues(cycle);
   std::int64_t scan_min = kNever;  // least e over the active queue, valid when scanned and nothing issued
   bool scanned = false;
@@ -752,7 +867,6 @@ StepResult DramChannel::step_fast(std::int64_t cycle) {
   if (next < base) next = base;
   next_cycle_ = next;
   res.next_cycle = next;
-  return res;
 }
 
 // --- Power-down and self-refresh ----------------------------------------------------------------------

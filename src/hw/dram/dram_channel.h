@@ -64,11 +64,7 @@ class DramChannel {
   bool has_requests() const { return n_read_ + n_write_ > 0; }
   int read_count() const { return n_read_; }
   // The request waiting longest in either queue (queues are kept oldest first), or null.
-  const DramRequest* oldest_request() const {
-    const DramRequest* r = n_read_ ? &read_q_[0] : nullptr;
-    if (n_write_ && (!r || write_q_[0].accept_cycle < r->accept_cycle)) r = &write_q_[0];
-    return r;
-  }
+  const DramRequest* oldest_request() const;
   int write_count() const { return n_write_; }
   // Accepts a request at cycle `cycle` (the queue must not be full). If the channel was idle, the
   // refreshes due before `cycle` are first issued at the cycles they would have been.
@@ -81,7 +77,13 @@ class DramChannel {
   // Issues at most one command at `cycle` (refresh first, then FR-FCFS) and says when to call again.
   // Two implementations of the same decisions: the fast one (default) and the reference scan, selected by
   // DramSpec::fast_path; a test requires byte-identical command traces from both.
-  StepResult step(std::int64_t cycle) { return spec_.fast_path ? step_fast(cycle) : step_reference(cycle); }
+  // The result goes to *res (only the fields its flags make valid are written: no per-step zeroing).
+  void step(std::int64_t cycle, StepResult* res) {
+    if (spec_.fast_path)
+      step_fast(cycle, *res);
+    else
+      step_reference(cycle, *res);
+  }
   // Issues, at the cycles they fall due, the refreshes of an idle stretch up to (excluding) `cycle`.
   void catch_up(std::int64_t cycle);
 
@@ -115,10 +117,12 @@ class DramChannel {
     int head[2] = {-1, -1}, tail[2] = {-1, -1}, hit_head[2] = {-1, -1};
     int count[2] = {0, 0};
     std::int64_t min_ready[2] = {0, 0}, min_ready_hit[2] = {0, 0};
+    bool sorted[2] = {true, true};  // per queue: ready_cycle nondecreasing along the list (removal keeps it so)
     int rank = 0, group = 0;  // its rank and flat bank-group index (no division in the scheduler's pass)
   };
   // A queue: requests stay in their slots; `order` lists the slots oldest first, so that removing one from the
-  // middle moves a few bytes, not requests.
+  // middle moves a few bytes, not requests (kept for the reference scan only: the fast scheduler finds age
+  // order from the arrival numbers and the per-bank lists).
   struct Queue {
     std::vector<DramRequest> slot;
     std::vector<std::uint16_t> order, free;
@@ -191,8 +195,8 @@ class DramChannel {
   std::int64_t earliest_for(DramCommand cmd, const DramRequest& r) const;
   // Whether a PRE for this request's bank must wait: a queued request of the active queue hits the open row.
   bool row_hit_pending(const DramRequest& r) const { return banks_[size_t(r.bank_index)].row_hits[r.is_write] > 0; }
-  StepResult step_reference(std::int64_t cycle);
-  StepResult step_fast(std::int64_t cycle);
+  void step_reference(std::int64_t cycle, StepResult& res);
+  void step_fast(std::int64_t cycle, StepResult& res);
   // Refresh (step 1 of both steps): PREA or REF for the first rank whose refresh is due and legal.
   void step_refresh(std::int64_t cycle, StepResult* res);
   // The column command of a RD/WR pick: statistics, completion, removal from its queue.
@@ -228,17 +232,16 @@ class DramChannel {
   std::int64_t scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd);
   // A bank's next command class for queue w (0 ACT, 1 PRE, 2 column; -1 when FR-FCFS leaves it alone), the
   // earliest cycle a request of it could issue by the bank's and its group's timing and the class's least
-  // ready_cycle (the rank's timing is added by the pass: it changes with every command to the rank), and the
-  // class's oldest request.
+  // ready_cycle (the group's and rank's timing is added by the pass: it changes with every command to another
+  // bank), and the class's oldest request.
   int bank_candidate(int bi, int w, std::int64_t* e, int* first) const;
-  // What makes kept candidates stale: a bank's requests or row changed (mark_dirty), a command raised its bank
-  // group's timing (mark_group_dirty: an ACT, a RD or a WR), or anything else changed (a refresh pending, a bank
-  // held, a rank-level or power command: forget_candidates).
+  // What makes kept candidates stale: a bank's requests, row or timing changed (mark_dirty: a request enqueued or
+  // removed, a command to the bank), or anything else changed (a refresh pending, a bank held, a rank-level or
+  // power command: forget_candidates).
   void mark_dirty(int bi) { dirty_[size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64); }
-  void mark_group_dirty(int group) {
-    for (int k = 0, bi = group * spec_.banks_per_group; k < spec_.banks_per_group; ++k) mark_dirty(bi + k);
-  }
   void forget_candidates() { cand_queue_ = -1; }
+  // The pass's group floors (group_floor_) for queue w, from the rank and group timing.
+  void scan_floors(int w);
 
   const DramSpec spec_;
   const int id_;
@@ -249,16 +252,23 @@ class DramChannel {
   // Queues in arrival order (oldest first), fixed capacity.
   Queue read_q_, write_q_;
   int n_read_ = 0, n_write_ = 0;
-  std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
   // The fast scheduler's kept candidates, of queue cand_queue_ (-1: none kept): per bank its rank and class as
-  // 3 x rank + class (-1: left alone; the index of its rank_floor_), earliest cycle by bank and group, and
-  // oldest request of the class; the banks to evaluate again.
+  // 3 x flat bank group + class (-1: left alone; the index of its group_floor_), earliest cycle by the bank's
+  // timing, and oldest request of the class; the banks to evaluate again.
   int cand_queue_ = -1;
-  std::vector<std::int8_t> cand_class_;
+  std::vector<std::int16_t> cand_class_;
   std::vector<std::int64_t> cand_e_;
   std::vector<int> cand_first_;
+  std::vector<std::int64_t> cand_first_ready_;  // that request's ready_cycle and arrival number
+  std::vector<std::uint64_t> cand_first_seq_;
+  std::vector<std::int64_t> cand_full_e_;  // the pass's e per bank (with the floors); kNever without requests
+  std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
+  int active_count_[2] = {0, 0};                // and how many
+  bool floors_valid_ = false;  // no command issued since the last pass: group_floor_ and cand_full_e_ stand
   std::vector<std::uint64_t> dirty_;
-  std::vector<std::int64_t> rank_floor_;  // the pass's per rank and class: the rank's earliest cycle
+  std::vector<std::int64_t> group_floor_;  // the pass's per bank group and class: the group's and rank's earliest cycle
+  const bool keep_order_;       // Queue::order kept (the reference scan walks it)
+  int last_slot_[2] = {-1, -1};  // per queue: the slot of the request enqueued last
   bool write_mode_ = false;
   std::int64_t last_command_cycle_ = -1;
   std::int64_t next_cycle_ = 0;  // from the last step: when the scheduler next has something to do

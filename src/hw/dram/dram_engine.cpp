@@ -48,7 +48,9 @@ DramEngine::DramEngine(const DramSpec& spec, DramStats* stats)
     Port& p = ports_[size_t(ch)];
     p.core = &channels_[size_t(ch)];
     if (spec_.bank_queue > 0) {
-      p.staged.reserve(size_t(spec_.read_queue));
+      p.staged.resize(size_t(banks) * size_t(spec_.read_queue));
+      p.staged_head.assign(size_t(banks), 0);
+      p.staged_count.assign(size_t(banks), 0);
       p.bank_reads.assign(size_t(banks), 0);
     }
   }
@@ -99,9 +101,9 @@ void DramEngine::block(Port& p, DramTransfer* t) {
 
 void DramEngine::submit(DramTransfer* t, std::int64_t accept, std::int64_t visible, bool admitted) {
   for (; t->next_addr < t->end_addr; admitted = false) {
-    DramRequest r;
-    r.addr = t->next_addr;
-    r.loc = mapping_.decode(r.addr);
+    // Aggregate initialisation: decode() writes the address in place (a copy of its result just after its
+    // narrow stores would stall on store forwarding).
+    DramRequest r{t->next_addr, mapping_.decode(t->next_addr)};
     r.is_write = t->is_write;
     Port& p = ports_[size_t(r.loc.channel)];
     DramChannel& core = *p.core;
@@ -116,9 +118,12 @@ void DramEngine::submit(DramTransfer* t, std::int64_t accept, std::int64_t visib
     t->last_accept_cycle = accept;
     t->next_addr += burst_bytes_;
     if (spec_.bank_queue > 0 && !r.is_write) {
-      int& in_bank = p.bank_reads[size_t(flat_bank(r.loc))];
+      const int fb = flat_bank(r.loc);
+      int& in_bank = p.bank_reads[size_t(fb)];
       if (in_bank >= spec_.bank_queue) {  // its bank queue is full: it waits in the transaction queue
-        p.staged.push_back(r);
+        const int k = (p.staged_head[size_t(fb)] + p.staged_count[size_t(fb)]++) % spec_.read_queue;
+        p.staged[size_t(fb) * size_t(spec_.read_queue) + size_t(k)] = r;
+        ++p.staged_total;
         continue;
       }
       ++in_bank;
@@ -133,18 +138,19 @@ void DramEngine::submit(DramTransfer* t, std::int64_t accept, std::int64_t visib
 }
 
 std::int64_t DramEngine::release_staged(Port& p, const DramRequest& done, std::int64_t cycle) {
-  --p.bank_reads[size_t(flat_bank(done.loc))];
-  for (size_t i = 0; i < p.staged.size(); ++i) {
-    DramRequest& r = p.staged[i];
-    int& in_bank = p.bank_reads[size_t(flat_bank(r.loc))];
-    if (in_bank >= spec_.bank_queue) continue;
-    ++in_bank;
-    r.ready_cycle = std::max(r.ready_cycle, cycle + 1);
-    p.core->enqueue(r, cycle);
-    p.staged.erase(p.staged.begin() + std::ptrdiff_t(i));
-    return std::max(cycle + 1, p.core->wake_cycle_for_last_enqueued(false));
-  }
-  return kNever;
+  // Every waiting read's bank queue is full (a read waits only then, and only this bank's count fell): the
+  // oldest waiting read with room, if any, is this bank's oldest.
+  const int fb = flat_bank(done.loc);
+  --p.bank_reads[size_t(fb)];
+  if (p.staged_count[size_t(fb)] == 0) return kNever;
+  DramRequest& r = p.staged[size_t(fb) * size_t(spec_.read_queue) + size_t(p.staged_head[size_t(fb)])];
+  p.staged_head[size_t(fb)] = (p.staged_head[size_t(fb)] + 1) % spec_.read_queue;
+  --p.staged_count[size_t(fb)];
+  --p.staged_total;
+  ++p.bank_reads[size_t(fb)];
+  r.ready_cycle = std::max(r.ready_cycle, cycle + 1);
+  p.core->enqueue(r, cycle);
+  return std::max(cycle + 1, p.core->wake_cycle_for_last_enqueued(false));
 }
 
 void DramEngine::burst_done(const StepResult& r) {
@@ -176,7 +182,8 @@ void DramEngine::run_until(std::int64_t cycle) {
     bool any_freed = false;
     for (Port& p : ports_) {
       if (p.planned != x) continue;
-      const StepResult r = p.core->step(x);
+      StepResult& r = step_result_;
+      p.core->step(x, &r);
       std::int64_t next = r.next_cycle;
       if (r.completed) {
         burst_done(r);
@@ -222,7 +229,7 @@ std::string DramEngine::describe_pending() const {
     const DramChannel& c = *p.core;
     s += "; channel " + std::to_string(&p - &ports_[0]) + ": " + std::to_string(c.read_count()) + " reads and " +
          std::to_string(c.write_count()) + " writes queued" +
-         (p.staged.empty() ? std::string() : " (and " + std::to_string(p.staged.size()) + " reads waiting for their bank queue)") +
+         (p.staged_total == 0 ? std::string() : " (and " + std::to_string(p.staged_total) + " reads waiting for their bank queue)") +
          ", refresh pending on " +
          std::to_string(c.refreshes_pending()) + " of " + std::to_string(spec_.ranks) + " ranks";
     const DramRequest* r = c.oldest_request();

@@ -86,9 +86,13 @@ class DramEngine {
     DramTransfer* blocked_head[2] = {nullptr, nullptr};  // per queue (0 read, 1 write), FIFO
     DramTransfer* blocked_tail[2] = {nullptr, nullptr};
     bool freed[2] = {false, false};  // a request left that queue in this cycle's steps
-    // Per-bank read queues (DramSpec::bank_queue > 0): accepted reads whose bank queue is full, oldest first
-    // (at most read_queue: the transaction queue), and the reads of each bank in the channel's scheduler queue.
+    // Per-bank read queues (DramSpec::bank_queue > 0): accepted reads whose bank queue is full (at most
+    // read_queue in all: the transaction queue), kept per bank oldest first (a ring of read_queue entries per
+    // bank), and the reads of each bank in the channel's scheduler queue. A read waits here only while its bank
+    // queue is full, so when a read of bank b completes, the oldest waiting read with room is bank b's oldest.
     std::vector<DramRequest> staged;
+    std::vector<int> staged_head, staged_count;
+    int staged_total = 0;
     std::vector<int> bank_reads;
     std::vector<CommandRecord> trace;
   };
@@ -99,7 +103,7 @@ class DramEngine {
   // Whether a burst for that queue must wait (with per-bank read queues, reads wait when the transaction queue
   // is full).
   bool full(const Port& p, bool is_write) const {
-    return spec_.bank_queue > 0 && !is_write ? int(p.staged.size()) >= spec_.read_queue : p.core->queue_full(is_write);
+    return spec_.bank_queue > 0 && !is_write ? p.staged_total >= spec_.read_queue : p.core->queue_full(is_write);
   }
   // Per-bank read queues: a read of the channel's scheduler queue completed at `cycle`; the oldest staged read
   // whose bank queue now has room enters it (schedulable from cycle + 1). Returns the cycle it lets the
@@ -121,6 +125,7 @@ class DramEngine {
   std::vector<std::int64_t> staged_cycle_;
   std::size_t staged_head_ = 0;
   std::vector<DramTransfer*> finished_;
+  StepResult step_result_;  // the steps' result, reused (no per-step initialisation)
   std::int64_t simulated_ = -1;
   std::uint64_t accepted_ = 0, completed_ = 0, writes_in_flight_ = 0;
   std::int64_t last_done_cycle_ = 0;
