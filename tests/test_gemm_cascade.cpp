@@ -91,7 +91,7 @@ TEST_CASE("gemm cascades: every translatable tiling computes the GEMM and its ep
                                                     : c;
         int tried = 0;
         for (const GemmTiling& t : gemm_tiling_candidates(hw, d, 0, inputs)) {
-          if (!gemm_cascade_translatable(t, false, CausalSkip::None)) continue;
+          if (!gemm_cascade_translatable(t, false)) continue;
           ++tried;
           INFO("acc " << acc_kib << " KiB, " << d.m << "x" << d.k << "x" << d.n << " " << gemm_cascade_stem(e)
                       << " tiles " << t.tm << "x" << t.tk << "x" << t.tn << (t.n_outer ? " n-outer" : " m-outer")
@@ -133,7 +133,7 @@ TEST_CASE("gemm cascades: the generic lowering times as GemmEmitter on the same 
       for (Epilogue e : kEpilogues) {
         const int inputs = e == Epilogue::AddResidual ? 1 : 0;
         for (const GemmTiling& t : gemm_tiling_candidates(hw, d, 0, inputs)) {
-          if (!gemm_cascade_translatable(t, false, CausalSkip::None)) continue;
+          if (!gemm_cascade_translatable(t, false)) continue;
           ++total;
           const TileProgram hand = hand_program(hw, d, t, e), gen = lower_gemm_cascade(hw, d, t, e);
           const std::int64_t hc = timed(hw, hand), gc = timed(hw, gen);
@@ -189,7 +189,7 @@ TEST_CASE("gemm cascades: the simulated accelerator gives GemmEmitter's cycles",
     for (Epilogue e : kEpilogues) {
       std::vector<GemmTiling> ts;
       for (const GemmTiling& t : gemm_tiling_candidates(hw, d, 0, e == Epilogue::AddResidual ? 1 : 0))
-        if (gemm_cascade_translatable(t, false, CausalSkip::None) && gemm_cascade_loads_as_emitter(t)) ts.push_back(t);
+        if (gemm_cascade_translatable(t, false) && gemm_cascade_loads_as_emitter(t)) ts.push_back(t);
       REQUIRE(ts.size() >= 2);
       std::vector<GemmTiling> picks = {ts.front(), ts[ts.size() / 2]};
       for (const GemmTiling& t : ts)  // and one keeping its inner operand resident
@@ -241,7 +241,7 @@ TEST_CASE("gemm cascades: a GEMM waits for both operand loads, which complete ou
   const GemmDims d{64, 256, 32};
   int found = 0;
   for (const GemmTiling& t : gemm_tiling_candidates(hw, d))
-    if (t.tm == 64 && t.tk == 256 && t.tn == 32 && !t.n_outer && gemm_cascade_translatable(t, false, CausalSkip::None)) {
+    if (t.tm == 64 && t.tk == 256 && t.tn == 32 && !t.n_outer && gemm_cascade_translatable(t, false)) {
       ++found;
       CHECK(simulated(hw, lower_gemm_cascade(hw, d, t)) == 1664);
     }
@@ -297,7 +297,7 @@ TEST_CASE("gemm cascades: k in the middle keeps a row of C tiles open over k", "
     for (const GemmTiling& t : gemm_tiling_candidates(hw, d, 0, e == Epilogue::AddResidual ? 1 : 0)) {
       if (!(t.k_middle && !t.n_outer && !t.inner_resident && t.tm == 8 && t.tk == 16 && t.tn == 8)) continue;
       ++found;
-      REQUIRE(gemm_cascade_translatable(t, false, CausalSkip::None));
+      REQUIRE(gemm_cascade_translatable(t, false));
       REQUIRE(gemm_cascade_loads_as_emitter(t));
       const TileProgram p = lower_gemm_cascade(hw, d, t, e);
       std::uint64_t gemms = 0, stores = 0;
@@ -346,7 +346,7 @@ TEST_CASE("gemm cascades: a lead block walks its first rows with k outermost", "
   for (const GemmTiling& t : gemm_tiling_candidates(hw, d)) {
     if (!(t.lead_block == 2 && !t.n_outer && t.tm == 8 && t.tk == 16 && t.tn == 8)) continue;
     ++found;
-    REQUIRE(gemm_cascade_translatable(t, false, CausalSkip::None));
+    REQUIRE(gemm_cascade_translatable(t, false));
     const TileProgram p = lower_gemm_cascade(hw, d, t);
     std::vector<std::uint64_t> l, st;
     int gemms = 0, gemms_before_first_store = -1;

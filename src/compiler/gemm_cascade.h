@@ -28,9 +28,8 @@
 // k in the middle, lead blocks and the 64 slots, 274 did (lead blocks 234, k in the middle 34, panels
 // of more than 8 K tiles 13).
 //
-// Not translated yet (the hand-written GemmEmitter would run them): stream buffers other than two and
-// causal tile skipping (no caller asks for either since the spilled unfused phases became the vanilla
-// cascade's Spilled structure), B read transposed, model ops of several instances, and slots past 64. A double-buffered operand whose block
+// Not translated yet (the hand-written GemmEmitter would run them): B read transposed, model ops of
+// several instances, and slots past 64. A double-buffered operand whose block
 // is still in its other slot is read from there by the generic lowering, where GemmEmitter loads it
 // again (K in two tiles, or an inner loop of two tiles with K in one): fewer bytes, never more; those
 // tilings keep GemmEmitter so that the mapper's timing (GemmEmitter's programs) is what runs.
@@ -50,7 +49,7 @@ namespace attnsim {
 
 // Whether the generic lowering runs tiling t (with this epilogue and B layout) as a gemm cascade;
 // otherwise *why (optional) says what is not translated.
-bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSkip skip, std::string* why = nullptr);
+bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, std::string* why = nullptr);
 
 // Whether the generic lowering's program for translatable tiling t moves what GemmEmitter's does:
 // false when a double-buffered operand's block comes back while still in its other slot (the outer
@@ -77,7 +76,7 @@ class GemmCascadeEmitter {
   // The buffers for the SRAM report, named as GemmEmitter names them.
   std::vector<BufferInfo> buffers(const std::string& prefix, std::uint32_t phase, BufClass a, BufClass b,
                                   BufClass c) const;
-  // Emits the GEMMs of `blocks` (each with this emitter's epilogue, B not transposed, no causal skip).
+  // Emits the GEMMs of `blocks` (each with this emitter's epilogue, B not transposed).
   void emit(Emitter& em, const std::vector<GemmBlocks>& blocks) const;
 
  private:

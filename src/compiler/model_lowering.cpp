@@ -146,7 +146,7 @@ class Lowering {
     // lowering keeps a block the instances share (a weight) on chip where GemmEmitter loads it again.
     bool as_cascade = gemm_cascade_loads_as_emitter(t) && gb.size() == 1;
     for (const GemmBlocks& x : gb)
-      as_cascade &= gemm_cascade_translatable(t, x.b_transposed, x.skip) && x.a.rows == d.m && x.a.cols == d.k &&
+      as_cascade &= gemm_cascade_translatable(t, x.b_transposed) && x.a.rows == d.m && x.a.cols == d.k &&
                     x.b.cols == d.n;
     if (as_cascade) {
       const Epilogue epi = gb.front().epilogue;
