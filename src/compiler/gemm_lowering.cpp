@@ -307,8 +307,18 @@ std::function<void(ProgramSink&)> gemm_program(const HwConfig& hw, const GemmDim
                                              {"C", c_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)},
                                              {"R", r_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)}};
     Emitter em(sink, tensors);
-    GemmEmitter g(hw, t, 0, std::uint64_t(hw.sram.total_bytes()));
-    g.emit(em, whole_gemm_blocks(d, t.epilogue_inputs ? Epilogue::AddResidual : Epilogue::None));
+    const Epilogue epi = t.epilogue_inputs ? Epilogue::AddResidual : Epilogue::None;
+    const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+    // What lower_gemm and model_lowering run: the generic lowering of the gemm cascade, bound to this
+    // GEMM (a slice of the tiling's when the timer extrapolates), else GemmEmitter.
+    GemmTiling part = t;
+    part.dims = d;
+    if (gemm_cascade_translatable(t, false)) {
+      GemmCascadeEmitter(hw, part, epi, cap).emit(em, {whole_gemm_blocks(d, epi)});
+      return;
+    }
+    GemmEmitter g(hw, t, 0, cap);
+    g.emit(em, whole_gemm_blocks(d, epi));
   };
 }
 
@@ -391,12 +401,16 @@ void for_each_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capaci
                   const bool c_acc = c_fits_accumulators(hw, bs);
                   const std::uint64_t footprint = bs.sram_total(c_acc);
                   if (footprint > capacity) continue;
-                  // A tile is loaded again only when the block it holds is not on chip (GemmEmitter):
-                  // the outer operand once when the whole K is one tile, K is in the middle or its
-                  // panel is resident, else once per inner step; the inner operand once when it is
-                  // resident or a single tile, else once per outer step.
-                  const bool outer_once = nk == 1 || k_mid || outer_res || n_in == 1;
-                  const bool inner_once = inner_res || (nk == 1 && n_in == 1) || n_out == 1;
+                  // A tile is loaded again only when the block it holds is not on chip: the outer
+                  // operand once when the whole K is one tile, K is in the middle or its panel is
+                  // resident, else once per inner step; the inner operand once when it is resident
+                  // or a single tile, else once per outer step. The generic lowering of the gemm
+                  // cascade (compiler/gemm_cascade.h; every tiling it translates) also reads a block
+                  // still in a double buffer's other slot: the outer operand once with K in two
+                  // tiles, the inner one once when it is two tiles.
+                  const std::int64_t kept = gemm_cascade_translatable(t, false) ? 2 : 1;
+                  const bool outer_once = nk <= kept || k_mid || outer_res || n_in == 1;
+                  const bool inner_once = inner_res || nk * n_in <= kept || n_out == 1;
                   const std::uint64_t outer_b = n_outer ? b_bytes : a_bytes, inner_b = n_outer ? a_bytes : b_bytes;
                   std::uint64_t traffic = c_bytes + outer_b * (outer_once ? 1 : std::uint64_t(n_in)) +
                                           inner_b * (inner_once ? 1 : std::uint64_t(n_out));
@@ -793,8 +807,8 @@ TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
       << to_string(hw.array.dataflow) << ": tiles " << t.tm << "x" << t.tk << "x" << t.tn << ", loop order "
       << describe_gemm_order(t) << (t.c_in_accumulators ? ", C in accumulators" : "")
       << ", est. DRAM traffic " << t.est_dram_bytes << " B";
-  // A tiling the GEMM cascade expresses with GemmEmitter's loads runs through the generic lowering.
-  if (gemm_cascade_translatable(t, false) && gemm_cascade_loads_as_emitter(t) && t.dims.m == d.m &&
+  // A tiling the GEMM cascade expresses runs through the generic lowering.
+  if (gemm_cascade_translatable(t, false) && t.dims.m == d.m &&
       t.dims.k == d.k && t.dims.n == d.n) {
     TileProgram p = lower_gemm_cascade(hw, d, t);
     p.summary = sum.str() + ", as cascade gemm";
