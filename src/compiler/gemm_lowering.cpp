@@ -562,7 +562,10 @@ GemmTiling choose_gemm_tiling_uncached(const HwConfig& hw, const GemmDims& d, st
     const bool slice_n = outer > 2 ? t.n_outer : !t.n_outer;  // which dimension the slices cut
     const std::int64_t reps = slice_n ? nn : nm;
     const std::int64_t first = slice_n == t.n_outer && !t.k_middle ? std::max(0, t.lead_block) + 1 : 1;
-    const bool whole = (outer <= 2 && inner <= 2) || nm * nn * ceil_div(d.k, t.tk) <= kWholeTimedTiles;
+    // With k in the middle, slices of the inner loop are timed whole: a slice of one inner tile is not
+    // a mapping of the gemm cascade (its C tile would be read over k from inside the k loop).
+    const bool whole = (outer <= 2 && inner <= 2) || nm * nn * ceil_div(d.k, t.tk) <= kWholeTimedTiles ||
+                       (t.k_middle && slice_n != t.n_outer);
     if (!whole) cands[i].time_whole = [&hw, d, t] { return double(time_program(hw, gemm_program(hw, d, t)).cycles); };
     cands[i].time = [&hw, d, t, slice_n, reps, first, whole] {
       if (whole) return double(time_program(hw, gemm_program(hw, d, t)).cycles);
