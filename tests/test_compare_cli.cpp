@@ -466,11 +466,11 @@ TEST_CASE("compare --generate reports each variant's generation with ratios to t
   const std::int64_t cache_step = B * L * G * dh * e * (2 * (last_context + 1) + 2),
                      primal_step = L * B * 2 * H * dh * e * 3, linear_step = L * B * H * r16 * dh * e * 3;
   // Weights, each read once per step: two LayerNorms (2 x D each), Wo HD x D, W1 D x F, W2 F x D; vanilla
-  // Wqkv D x (H + 2G) dh; primal_causal Wqk D x 2HD, WeT and WrT H s x dh, Wc 2s x dh once per head, bc dh;
+  // Wqkv D x (H + 2G) dh; primal_causal Wqk D x 2HD, WeT and WrT H s x dh, Wc 2s x dh once (the heads share it: kept on chip), bc dh;
   // lowrank_linear Wqkv D x 3HD, WQ HD x s, WKT H s x dh.
   const std::int64_t common = 2 * 2 * D + H * dh * D + D * F + F * D;
   const std::int64_t w_flash = L * e * (common + D * (H + 2 * G) * dh),
-                     w_primal = L * e * (common + D * 2 * H * dh + 2 * H * r16 * dh + H * 2 * r16 * dh + dh),
+                     w_primal = L * e * (common + D * 2 * H * dh + 2 * H * r16 * dh + 2 * r16 * dh + dh),
                      w_linear = L * e * (common + D * 3 * H * dh + 2 * H * dh * r16);
 
   const Json doc = parse_json_text(slurp(dir + "/compare.json"), "compare.json");

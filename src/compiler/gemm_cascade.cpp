@@ -8,7 +8,7 @@
 
 namespace attnsim {
 
-bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSkip skip, std::string* why) {
+bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, std::string* why) {
   const char* reason = nullptr;
   const std::int64_t n_inner = t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn);
   // Slots of a cascade buffer: at most cascade::kMaxSlots (64).
@@ -18,12 +18,8 @@ bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSki
     reason = "resident outer panels in more than 64 slots";
   else if (t.lead_block > 0 && t.lead_block * n_inner + 2 > cascade::kMaxSlots)
     reason = "a lead block of more than 62 C tiles";
-  else if (t.stream_buffers != 2)
-    reason = "streamed tiles not double-buffered";
   else if (b_transposed)
     reason = "B read transposed";
-  else if (skip != CausalSkip::None)
-    reason = "causal tile skipping";
   if (reason && why) *why = reason;
   return reason == nullptr;
 }
@@ -75,7 +71,7 @@ int rank_of(const cascade::Cascade& c, const char* name) {
 
 cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade& c, const GemmTiling& t,
                                       std::uint64_t capacity) {
-  ATTNSIM_ASSERT(gemm_cascade_translatable(t, false, CausalSkip::None), "a GEMM tiling the cascade does not express");
+  ATTNSIM_ASSERT(gemm_cascade_translatable(t, false), "a GEMM tiling the cascade does not express");
   cascade::Mapping m = cascade::whole_mapping(c, hw);
   m.source = "mapping of " + c.desc.name + " translated from its GEMM tiling";
   const int mr = rank_of(c, "m"), kr = rank_of(c, "k"), nr = rank_of(c, "n");
@@ -152,7 +148,7 @@ void GemmCascadeEmitter::emit(Emitter& em, const std::vector<GemmBlocks>& blocks
   const int ty = c.desc.tensor_index("Y"), tr = c.desc.tensor_index("R");
   std::vector<cascade::Binding> inst;
   for (const GemmBlocks& o : blocks) {
-    ATTNSIM_ASSERT(o.epilogue == epi_ && gemm_cascade_translatable(t_, o.b_transposed, o.skip),
+    ATTNSIM_ASSERT(o.epilogue == epi_ && gemm_cascade_translatable(t_, o.b_transposed),
                    "a GEMM block the cascade emitter was not built for");
     ATTNSIM_ASSERT(o.a.rows == t_.dims.m && o.a.cols == t_.dims.k && o.b.cols == t_.dims.n,
                    "a GEMM block of other dimensions than its tiling's");

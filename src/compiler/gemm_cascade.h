@@ -9,10 +9,12 @@
 // put it there), the epilogue in place on the finished C tile (mapping placement in_place), the K
 // steps of a tile chained on the array.
 //
-// lower_gemm (attnsim gemm) and model_lowering take this path for a translatable tiling whose loads
-// are GemmEmitter's (gemm_cascade_loads_as_emitter), model ops of one instance only (the generic
-// lowering keeps a block that instances share, a weight, where GemmEmitter loads it again); the
-// mapper still times candidates with GemmEmitter's programs, which these equal.
+// lower_gemm (attnsim gemm), model_lowering and the mapper's timing of GEMM candidates
+// (choose_gemm_tiling) take this path for every translatable tiling, so what runs is what was timed.
+// A double-buffered operand whose block is still in its other slot is read from there, where
+// GemmEmitter loaded it again (K in two tiles, or an inner loop of two tiles with K in one): fewer
+// bytes, never more, which the mapper's traffic estimate counts. A model op of several instances runs
+// as one group: a block the instances share (a weight) stays on chip where GemmEmitter loaded it again.
 //
 // A resident inner operand (inner_resident: B for m outer, A for n outer) is the cascade mapping's
 // resident input with one slot; a resident outer panel (outer_resident) a buffer of 2 x (K tiles)
@@ -28,12 +30,10 @@
 // k in the middle, lead blocks and the 64 slots, 274 did (lead blocks 234, k in the middle 34, panels
 // of more than 8 K tiles 13).
 //
-// Not translated yet (the hand-written GemmEmitter would run them): stream buffers other than two and
-// causal tile skipping (no caller asks for either since the spilled unfused phases became the vanilla
-// cascade's Spilled structure), B read transposed, model ops of several instances, and slots past 64. A double-buffered operand whose block
-// is still in its other slot is read from there by the generic lowering, where GemmEmitter loads it
-// again (K in two tiles, or an inner loop of two tiles with K in one): fewer bytes, never more; those
-// tilings keep GemmEmitter so that the mapper's timing (GemmEmitter's programs) is what runs.
+// Not translated yet (the hand-written GemmEmitter runs them): B read transposed, slots past 64, and
+// model ops of several instances with a resident inner operand of their own (the generic lowering
+// loads the next instance's into its one slot after all the reads of the last one, GemmEmitter tile
+// by tile; 1-4 % more cycles on small cases). GemmEmitter's layout also places this path's buffers.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -50,9 +50,10 @@ namespace attnsim {
 
 // Whether the generic lowering runs tiling t (with this epilogue and B layout) as a gemm cascade;
 // otherwise *why (optional) says what is not translated.
-bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, CausalSkip skip, std::string* why = nullptr);
+bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, std::string* why = nullptr);
 
-// Whether the generic lowering's program for translatable tiling t moves what GemmEmitter's does:
+// Whether the generic lowering's program for translatable tiling t moves what GemmEmitter's does (for
+// tests):
 // false when a double-buffered operand's block comes back while still in its other slot (the outer
 // operand with K in two tiles and an inner loop of several, or the inner operand's two blocks per outer
 // iteration), which the generic lowering reads from there and GemmEmitter loads again.
@@ -77,7 +78,7 @@ class GemmCascadeEmitter {
   // The buffers for the SRAM report, named as GemmEmitter names them.
   std::vector<BufferInfo> buffers(const std::string& prefix, std::uint32_t phase, BufClass a, BufClass b,
                                   BufClass c) const;
-  // Emits the GEMMs of `blocks` (each with this emitter's epilogue, B not transposed, no causal skip).
+  // Emits the GEMMs of `blocks` (each with this emitter's epilogue, B not transposed).
   void emit(Emitter& em, const std::vector<GemmBlocks>& blocks) const;
 
  private:

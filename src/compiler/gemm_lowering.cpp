@@ -50,7 +50,7 @@ Slots slot_counts(const GemmTiling& t) {
   const GemmDims& d = t.dims;
   const std::int64_t nm = ceil_div(d.m, t.tm), nn = ceil_div(d.n, t.tn), nk = ceil_div(d.k, t.tk);
   const std::int64_t n_inner = t.n_outer ? nm : nn;
-  const std::int64_t sb = t.stream_buffers;
+  const std::int64_t sb = 2;  // a streamed operand and the C tiles are double-buffered
   const std::int64_t outer = t.outer_resident ? outer_panel_sets(t) * nk : sb, inner = t.inner_resident ? nk * n_inner : sb;
   Slots s;
   s.a = t.n_outer ? inner : outer;
@@ -307,8 +307,18 @@ std::function<void(ProgramSink&)> gemm_program(const HwConfig& hw, const GemmDim
                                              {"C", c_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)},
                                              {"R", r_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)}};
     Emitter em(sink, tensors);
-    GemmEmitter g(hw, t, 0, std::uint64_t(hw.sram.total_bytes()));
-    g.emit(em, whole_gemm_blocks(d, t.epilogue_inputs ? Epilogue::AddResidual : Epilogue::None));
+    const Epilogue epi = t.epilogue_inputs ? Epilogue::AddResidual : Epilogue::None;
+    const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
+    // What lower_gemm and model_lowering run: the generic lowering of the gemm cascade, bound to this
+    // GEMM (a slice of the tiling's when the timer extrapolates), else GemmEmitter.
+    GemmTiling part = t;
+    part.dims = d;
+    if (gemm_cascade_translatable(t, false)) {
+      GemmCascadeEmitter(hw, part, epi, cap).emit(em, {whole_gemm_blocks(d, epi)});
+      return;
+    }
+    GemmEmitter g(hw, t, 0, cap);
+    g.emit(em, whole_gemm_blocks(d, epi));
   };
 }
 
@@ -391,12 +401,16 @@ void for_each_tiling(const HwConfig& hw, const GemmDims& d, std::uint64_t capaci
                   const bool c_acc = c_fits_accumulators(hw, bs);
                   const std::uint64_t footprint = bs.sram_total(c_acc);
                   if (footprint > capacity) continue;
-                  // A tile is loaded again only when the block it holds is not on chip (GemmEmitter):
-                  // the outer operand once when the whole K is one tile, K is in the middle or its
-                  // panel is resident, else once per inner step; the inner operand once when it is
-                  // resident or a single tile, else once per outer step.
-                  const bool outer_once = nk == 1 || k_mid || outer_res || n_in == 1;
-                  const bool inner_once = inner_res || (nk == 1 && n_in == 1) || n_out == 1;
+                  // A tile is loaded again only when the block it holds is not on chip: the outer
+                  // operand once when the whole K is one tile, K is in the middle or its panel is
+                  // resident, else once per inner step; the inner operand once when it is resident
+                  // or a single tile, else once per outer step. The generic lowering of the gemm
+                  // cascade (compiler/gemm_cascade.h; every tiling it translates) also reads a block
+                  // still in a double buffer's other slot: the outer operand once with K in two
+                  // tiles, the inner one once when it is two tiles.
+                  const std::int64_t kept = gemm_cascade_translatable(t, false) ? 2 : 1;
+                  const bool outer_once = nk <= kept || k_mid || outer_res || n_in == 1;
+                  const bool inner_once = inner_res || nk * n_in <= kept || n_out == 1;
                   const std::uint64_t outer_b = n_outer ? b_bytes : a_bytes, inner_b = n_outer ? a_bytes : b_bytes;
                   std::uint64_t traffic = c_bytes + outer_b * (outer_once ? 1 : std::uint64_t(n_in)) +
                                           inner_b * (inner_once ? 1 : std::uint64_t(n_out));
@@ -548,7 +562,10 @@ GemmTiling choose_gemm_tiling_uncached(const HwConfig& hw, const GemmDims& d, st
     const bool slice_n = outer > 2 ? t.n_outer : !t.n_outer;  // which dimension the slices cut
     const std::int64_t reps = slice_n ? nn : nm;
     const std::int64_t first = slice_n == t.n_outer && !t.k_middle ? std::max(0, t.lead_block) + 1 : 1;
-    const bool whole = (outer <= 2 && inner <= 2) || nm * nn * ceil_div(d.k, t.tk) <= kWholeTimedTiles;
+    // With k in the middle, slices of the inner loop are timed whole: a slice of one inner tile is not
+    // a mapping of the gemm cascade (its C tile would be read over k from inside the k loop).
+    const bool whole = (outer <= 2 && inner <= 2) || nm * nn * ceil_div(d.k, t.tk) <= kWholeTimedTiles ||
+                       (t.k_middle && slice_n != t.n_outer);
     if (!whole) cands[i].time_whole = [&hw, d, t] { return double(time_program(hw, gemm_program(hw, d, t)).cycles); };
     cands[i].time = [&hw, d, t, slice_n, reps, first, whole] {
       if (whole) return double(time_program(hw, gemm_program(hw, d, t)).cycles);
@@ -641,7 +658,7 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
                      const std::vector<std::int64_t>& held, std::int64_t block) {
     if (fixed_slots) return int(outer_operand ? (row % outer_panel_sets(t)) * nk + ki : row * nk + ki);
     if (*rotating >= 0 && held[std::size_t(*rotating)] == block) return *rotating;
-    return (*rotating + 1) % t.stream_buffers;
+    return (*rotating + 1) % 2;
   };
   auto load_a = [&](int slot, std::int64_t m0, std::int64_t k0, std::int64_t m, std::int64_t k) {
     const DramBlock blk{o.a.tensor, o.a.row0 + m0, o.a.col0 + k0, m, k};
@@ -716,33 +733,18 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
     const DramBlock cb{o.c.tensor, o.c.row0 + m0, o.c.col0 + n0, m, n};
     c_reader_[std::size_t(cs)] = em.store(cb, ct, {result});
   };
-  auto last_row_of = [&](std::int64_t mi) {  // in b's column coordinates
-    return o.causal_offset + mi * t.tm + std::min(t.tm, M - mi * t.tm) - 1;
-  };
-  auto skipped = [&](std::int64_t mi, std::int64_t ni) {
-    return o.skip == CausalSkip::OutputTiles && ni * t.tn > last_row_of(mi);
-  };
-  // K steps a tile of row mi takes (causal P V skips the steps past its last row).
-  auto k_steps = [&](std::int64_t mi) {
-    if (o.skip != CausalSkip::ReductionSteps) return nk;
-    return std::min(nk, std::max<std::int64_t>(0, last_row_of(mi) / t.tk + 1));
-  };
-
   // The lead block (GemmTiling::lead_block): its outer tiles' C tiles in slots o x n_inner + inner, each
   // finished at its last K step; a later K step waits for the previous one on the tile (other GEMMs
   // came between). The later tiles then rotate over all the C slots, from the two after the block's.
   const std::int64_t lead = t.k_middle ? 0 : std::min<std::int64_t>(t.lead_block, n_outer);
   if (lead > 0) {
-    std::int64_t most_steps = 0;  // over the block's rows of A (k_steps depends on the row)
-    for (std::int64_t i = 0; i < (t.n_outer ? n_inner : lead); ++i) most_steps = std::max(most_steps, k_steps(i));
-    for (std::int64_t ki = 0; ki < most_steps; ++ki)
+    for (std::int64_t ki = 0; ki < nk; ++ki)
       for (std::int64_t inner = 0; inner < n_inner; ++inner)
         for (std::int64_t o = 0; o < lead; ++o) {
           const std::int64_t mi = t.n_outer ? inner : o, ni = t.n_outer ? o : inner;
-          if (skipped(mi, ni) || ki >= k_steps(mi)) continue;
           const int cs = int(o * n_inner + inner);
           const std::uint32_t g = step(mi, ni, ki, cs, ki == 0, true);
-          if (ki == k_steps(mi) - 1) finish(mi, ni, cs, g);
+          if (ki == nk - 1) finish(mi, ni, cs, g);
         }
     c_slot_ = int(lead * n_inner) - 1;  // the next tile takes the first slot after the block's
   }
@@ -751,25 +753,20 @@ void GemmEmitter::emit(Emitter& em, const GemmBlocks& o) {
     if (!t.k_middle) {
       for (std::int64_t inner = 0; inner < n_inner; ++inner) {
         const std::int64_t mi = t.n_outer ? inner : outer, ni = t.n_outer ? outer : inner;
-        if (skipped(mi, ni)) continue;
         c_slot_ = (c_slot_ + 1) % c_slots;
         std::uint32_t last_gemm = kNoInstr;
-        for (std::int64_t ki = 0; ki < k_steps(mi); ++ki) last_gemm = step(mi, ni, ki, c_slot_, ki == 0, false);
+        for (std::int64_t ki = 0; ki < nk; ++ki) last_gemm = step(mi, ni, ki, c_slot_, ki == 0, false);
         finish(mi, ni, c_slot_, last_gemm);
       }
       continue;
     }
     // k in the middle: the row's C tiles in slots (outer % 2) x n_inner, each finished at its last K step.
-    std::int64_t most_steps = 0;
-    for (std::int64_t inner = 0; inner < n_inner; ++inner)
-      most_steps = std::max(most_steps, k_steps(t.n_outer ? inner : outer));
-    for (std::int64_t ki = 0; ki < most_steps; ++ki)
+    for (std::int64_t ki = 0; ki < nk; ++ki)
       for (std::int64_t inner = 0; inner < n_inner; ++inner) {
         const std::int64_t mi = t.n_outer ? inner : outer, ni = t.n_outer ? outer : inner;
-        if (skipped(mi, ni) || ki >= k_steps(mi)) continue;
         const int cs = int((outer % 2) * n_inner + inner);
         const std::uint32_t g = step(mi, ni, ki, cs, ki == 0, true);
-        if (ki == k_steps(mi) - 1) finish(mi, ni, cs, g);
+        if (ki == nk - 1) finish(mi, ni, cs, g);
       }
   }
 }
@@ -794,7 +791,6 @@ std::string describe_gemm_order(const GemmTiling& t) {
   std::string s = m.loop_order[0] + "," + m.loop_order[1] + "," + m.loop_order[2];
   for (const std::string& r : m.resident) s += ", " + r + " resident";
   if (t.lead_block > 0) s += ", first " + std::to_string(t.lead_block) + " " + m.loop_order[0] + " tiles k-outer";
-  if (t.stream_buffers != 2) s += ", streamed tiles " + std::to_string(t.stream_buffers) + "-buffered";
   return s;
 }
 
@@ -814,8 +810,8 @@ TileProgram lower_gemm(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
       << to_string(hw.array.dataflow) << ": tiles " << t.tm << "x" << t.tk << "x" << t.tn << ", loop order "
       << describe_gemm_order(t) << (t.c_in_accumulators ? ", C in accumulators" : "")
       << ", est. DRAM traffic " << t.est_dram_bytes << " B";
-  // A tiling the GEMM cascade expresses with GemmEmitter's loads runs through the generic lowering.
-  if (gemm_cascade_translatable(t, false, CausalSkip::None) && gemm_cascade_loads_as_emitter(t) && t.dims.m == d.m &&
+  // A tiling the GEMM cascade expresses runs through the generic lowering.
+  if (gemm_cascade_translatable(t, false) && t.dims.m == d.m &&
       t.dims.k == d.k && t.dims.n == d.n) {
     TileProgram p = lower_gemm_cascade(hw, d, t);
     p.summary = sum.str() + ", as cascade gemm";

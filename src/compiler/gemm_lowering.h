@@ -41,9 +41,6 @@ struct GemmTiling {
   //                   block while its stores go out; the later tiles rotate over all of them).
   bool k_middle = false, outer_resident = false, inner_resident = false;
   int lead_block = 0;
-  // Buffers a streamed (not resident) operand and the C tiles (k innermost, no lead block) rotate
-  // over: 2, double buffering, as the mapper plans.
-  int stream_buffers = 2;
   GemmDims dims;  // the GEMM the tiling was chosen for: it sizes the resident buffers
 };
 
@@ -67,13 +64,6 @@ GemmTiling choose_gemm_tiling(const HwConfig& hw, const GemmDims& d, std::uint64
 std::vector<GemmTiling> gemm_tiling_candidates(const HwConfig& hw, const GemmDims& d, std::uint64_t capacity = 0,
                                                int epilogue_inputs = 0, bool wide = false);
 
-// Causal attention GEMMs skip the tiles that only touch masked scores.
-enum class CausalSkip : std::uint8_t {
-  None,
-  OutputTiles,     // S = Q K^T: a C tile (rows m0.., cols n0..) with n0 > last row is skipped
-  ReductionSteps,  // O = P V: a K step with k0 > the tile's last row is skipped
-};
-
 // Work done on a finished C tile in SRAM by the vector unit before it is stored (fused, so that it
 // overlaps the array's next tiles): an activation in place, or a residual add of a DRAM block.
 enum class Epilogue : std::uint8_t { None, Gelu, Relu, AddResidual };
@@ -83,8 +73,6 @@ struct GemmBlocks {
   DramBlock b;                // K x N, or N x K when b_transposed
   bool b_transposed = false;
   DramBlock c;                // M x N
-  CausalSkip skip = CausalSkip::None;
-  std::int64_t causal_offset = 0;  // global row of a's row 0 minus global column of b's column 0
   Epilogue epilogue = Epilogue::None;
   OpClass epilogue_class = OpClass::Other;  // what the epilogue's instructions count as
   DramBlock residual;                       // AddResidual: M x N, added to C
