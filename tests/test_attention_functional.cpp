@@ -224,8 +224,9 @@ void run_case(const Case& c, const std::vector<std::uint64_t>& seeds = {0, 1, 2,
   const HwConfig hw = make_hw(c.hw);
   const ModelConfig mc = make_model(c.model, c.hw.operand_bytes);
   const Graph g = build_graph(mc);
-  // A flash case fixes its tiles (through a mapping, as a user would) to the largest the mapper
-  // considers with several Q and several K/V tiles: the mapper's own pick may cover N in one tile.
+  // A flash case fixes its tiles (through a mapping, as a user would) to the largest flash plan that
+  // fits with several Q and several K/V tiles (attention_lowering.h): the mapper's own pick may cover
+  // N in one tile.
   ModelMapping fixed;
   MapperOptions opt;
   if (c.check_path && c.path == Path::Flash) {

@@ -25,6 +25,7 @@
 #include "hw/accelerator.h"
 #include "ir/executor.h"
 #include "ir/graph.h"
+#include "support/attention_emitters.h"
 #include "support/cascade_harness.h"
 #include "support/isolated.h"
 #include "support/reference.h"
@@ -627,8 +628,9 @@ TensorInfo head_tensor(const char* name, std::uint64_t base, std::int64_t rows, 
 
 namespace {
 
-// Flash and row-fused for `heads` heads of N x d, hand-written (at the planners' tile sizes) and
-// generic (the same tiles as a mapping of the vanilla cascade).
+// Flash and row-fused for `heads` heads of N x d, hand-written (the reference programs of
+// support/attention_emitters.h, at the planners' tile sizes) and generic (the same tiles as a
+// mapping of the vanilla cascade).
 struct Pair {
   TileProgram hand_flash, gen_flash, hand_rf, gen_rf, gen_rf_placed;
   FlashPlan fp;
@@ -656,13 +658,11 @@ Pair build_pair(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::int64_
   const float scale = float(1 / std::sqrt(double(dh)));
   ModelMapping fixed;
   fixed.ops.push_back({"test", {"flash", {{"m", bq}, {"p", bk}}, {}}});
-  MapperOptions opt;
-  opt.fixed = &fixed;
-  out.fp = plan_flash(hw, n, dh, cap, "test", opt);
+  out.fp = plan_flash(hw, n, dh, cap, "test", &fixed);
   out.hand_flash.tensors = tensors;
   {
     Emitter em(out.hand_flash, out.hand_flash.tensors);
-    FlashEmitter fe(hw, out.fp, dh, 0);
+    test::FlashEmitter fe(hw, out.fp, dh, 0);
     for (const HeadBlocks& h : hb) fe.emit_head(em, h, n, causal, scale);
   }
   out.gen_flash =
@@ -671,14 +671,14 @@ Pair build_pair(const HwConfig& hw, std::int64_t n, std::int64_t dh, std::int64_
   out.hand_rf.tensors = tensors;
   {
     Emitter em(out.hand_rf, out.hand_rf.tensors);
-    RowFusedEmitter re(hw, out.rp, n, dh, 0);
+    test::RowFusedEmitter re(hw, out.rp, n, dh, 0);
     for (const HeadBlocks& h : hb) re.emit_head(em, h, causal, scale);
   }
   Mapping rf = row_fused_mapping(c, hw, out.rp.br, out.rp.bk, out.rp.score_buffers);
   out.gen_rf = lower_program(hw, plan_cascade(c, rf, hw, cap), tensors, bindings);
   // The same mapping with every buffer where the hand-written emitter puts it (its buffer names are
   // the tensor's and the slot: Q0, Q1, ..., S0, P0).
-  for (const BufferInfo& b : RowFusedEmitter(hw, out.rp, n, dh, 0).buffers(0)) {
+  for (const BufferInfo& b : test::RowFusedEmitter(hw, out.rp, n, dh, 0).buffers(0)) {
     const int t = c.desc.tensor_index(b.name.substr(0, b.name.size() - 1));
     REQUIRE(t >= 0);
     rf.tensors[std::size_t(t)].at[b.name.back() - '0'] = std::int64_t(b.region.addr);

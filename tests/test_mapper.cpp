@@ -1,8 +1,10 @@
 // The mapper (src/mapper/): its program timer against a hand count and against the SystemC
-// accelerator (the other fidelity level); its choices against their properties (every candidate it
-// considers computes the right numbers, more SRAM never makes its schedule slower, flash is never
-// slower than unfused when the score matrix fits, the thorough effort never loses to the default);
-// its mapping files (round trip to a byte-identical report, path-aware errors).
+// accelerator (the other fidelity level; on GEMMs and on the hand-written attention reference
+// programs, support/attention_emitters.h, which compute attention at every tile size that fits);
+// its choices against their properties (more SRAM never makes its GEMM schedule slower, flash is
+// never slower than unfused when the score matrix fits, the thorough effort never loses to the
+// default); its mapping files (round trip to a byte-identical report, path-aware errors). The
+// cascade mapper's own properties on vanilla attention are in test_cascade_search.cpp.
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cmath>
@@ -19,6 +21,7 @@
 #include "ir/executor.h"
 #include "mapper/mapping.h"
 #include "mapper/program_timer.h"
+#include "support/attention_emitters.h"
 #include "support/cli.h"
 #include "support/isolated.h"
 #include "support/reference.h"
@@ -55,7 +58,7 @@ std::int64_t timed_cycles(const HwConfig& hw, const TileProgram& p) {
   return time_program(hw, [&](ProgramSink& s) { ProgramSource::of(p).generate(s); }).cycles;
 }
 
-// A one-head attention program Q, K, V -> O (N x dh each) with the given kernel.
+// A one-head attention program Q, K, V -> O (N x dh each): the hand-written reference of the kernel.
 TileProgram attention_program(const HwConfig& hw, std::int64_t n, std::int64_t dh, const FlashSchedule& s) {
   TileProgram p;
   const std::uint64_t bytes = align_up(std::uint64_t(n * dh * hw.array.operand_bytes), 4096);
@@ -278,7 +281,8 @@ TEST_CASE("a GEMM with a lead block is timed on slices past the block", "[mapper
   CHECK(t.est_cycles == Approx(double(timed_cycles(hw, lower_gemm(hw, d, t)))).epsilon(1e-6));
 }
 
-TEST_CASE("every flash and row-fused kernel the mapper considers computes attention", "[mapper][functional]") {
+TEST_CASE("the hand-written flash and row-fused reference programs compute attention at every tile size that fits",
+          "[mapper][functional]") {
   for (std::int64_t n : {1, 37, 100}) {
     const std::int64_t dh = 8;
     const HwConfig hw = small_hw(4, 4, "os", 4, 4096);
@@ -307,25 +311,21 @@ TEST_CASE("every flash and row-fused kernel the mapper considers computes attent
   }
 }
 
-TEST_CASE("more SRAM never makes the mapper's GEMM or attention schedule slower", "[mapper]") {
+TEST_CASE("more SRAM never makes the mapper's GEMM schedule slower", "[mapper]") {
   // The capacity ladder (search.h): with twice the SRAM the mapper times everything it timed with
-  // the smaller SRAM, so its pick can only be as fast or faster. Checked on the accelerator.
+  // the smaller SRAM, so its pick can only be as fast or faster. Checked on the accelerator. (The
+  // same property of the vanilla attention variants' cascade mappings: test_cascade_search.cpp.)
   struct Shape {
     const char* what;
     GemmDims d;
   };
-  for (const Shape& s : {Shape{"gemm", {512, 512, 512}}, Shape{"gemm", {64, 4096, 64}}, Shape{"gemm", {1000, 96, 700}},
-                         Shape{"attention", {512, 32, 512}}}) {
+  for (const Shape& s : {Shape{"gemm", {512, 512, 512}}, Shape{"gemm", {64, 4096, 64}}, Shape{"gemm", {1000, 96, 700}}}) {
     std::int64_t prev = -1;
     for (std::int64_t bank_kib : {4, 8, 16, 32, 64}) {
       const HwConfig hw = small_hw(16, 16, "os", 8, bank_kib * 1024, 32, 50);
       TileProgram p;
       try {
-        if (std::string(s.what) == "gemm")
-          p = lower_gemm(hw, s.d, choose_gemm_tiling(hw, s.d));
-        else
-          p = attention_program(hw, s.d.m, s.d.k,
-                                choose_flash_schedule(hw, s.d.m, s.d.k, std::uint64_t(hw.sram.total_bytes()), "attn"));
+        p = lower_gemm(hw, s.d, choose_gemm_tiling(hw, s.d));
       } catch (const UserError&) {
         continue;  // nothing fits this small an SRAM
       }
@@ -490,7 +490,7 @@ TEST_CASE("bad mappings are refused with the file, the path and the rule", "[map
 }
 
 TEST_CASE("flash takes no more cycles than unfused whenever the whole score matrix fits on chip", "[mapper]") {
-  // Unfused keeps S on chip when the N x N scores fit (plan_row_fused with whole_only); the flash
+  // Unfused keeps S on chip when the N x N scores fit (the cascade mapper's Whole structure); the flash
   // variant's mapspace holds that kernel too (one key block), so the mapper never does worse.
   struct Point {
     const char* hw;

@@ -135,7 +135,8 @@ std::uint64_t expected_core_macs(const std::string& variant, std::int64_t n) {
   return h * 4 * un * d * s;
 }
 
-// Flash's buffers (FlashEmitter), each double-buffered: Q bq x d, K and V bk x d (operands), S
+// Flash's buffers (the online-softmax mapping of the vanilla cascade; attention_lowering.h's
+// flash_footprint counts the same), each double-buffered: Q bq x d, K and V bk x d (operands), S
 // bq x bk fp32, P bq x bk fp16, O bq x d fp32, Out bq x d fp16, stats bq x 3 fp32.
 std::uint64_t flash_buffer_bytes(std::uint64_t bq, std::uint64_t bk) {
   const std::uint64_t d = kDh;

@@ -297,13 +297,13 @@ class Lowering {
         m = search_cascade(*c, hw_, capacity_, spec, opt_, name).mapping;
       } catch (const UserError&) {
         if (variant == AttnVariant::Unfused && grp.spec.spill) spilled_does_not_fit(name, n);
-        // Nothing fits: unfused spills the scores; the hand-written planners say why in their terms
-        // (they reject whatever the generic lowering rejects).
+        // Nothing fits: unfused spills the scores; the analytic planners (attention_lowering.h) say
+        // why in the schedule's terms (they reject whatever the generic lowering rejects).
         if (variant != AttnVariant::Unfused) {
           if (variant == AttnVariant::RowFused)
             (void)plan_row_fused(hw_, n, dh, capacity_, name, false, opt_.fixed);
           else
-            (void)choose_flash_schedule(hw_, n, dh, capacity_, name, opt_);
+            (void)choose_flash_schedule(hw_, n, dh, capacity_, name, opt_.fixed);
           throw;
         }
         spec.structures = {CS::Spilled};

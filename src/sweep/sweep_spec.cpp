@@ -95,10 +95,8 @@ double estimate_dram_bytes(const HwConfig& hw, const ModelConfig& model, const M
     try {
       switch (l.attention.variant) {
         case AttnVariant::Flash: {
-          // The analytical choice: an estimate needs no timed search.
-          MapperOptions fast;
-          fast.effort = MapperEffort::Fast;
-          const FlashPlan p = plan_flash(hw, l.seq_len, l.head_dim, cap, "estimate", fast);
+          // The analytic planner's choice: an estimate needs no timed search.
+          const FlashPlan p = plan_flash(hw, l.seq_len, l.head_dim, cap, "estimate");
           bytes += heads * eb * n * d * 2 * std::ceil(n / double(p.bq));
           break;
         }
