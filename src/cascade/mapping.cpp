@@ -329,25 +329,27 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
       reduced[std::size_t(st.out)] = in_mask;
       const bool over_looped = st.over >= 0 && gpn.loop_depth[st.over] >= 0;
       const bool row_op = row_wise(st);
+      // The lead block walks every loop inside the summed one: its output tiles all stay open, each in
+      // a slot of the output's buffer, and both operands come from DRAM.
+      auto check_lead = [&]() {
+        const int d = gpn.loop_depth[st.over];
+        std::int64_t open = 1;
+        for (std::size_t i = 0; i < gm.loops.size(); ++i)
+          if (int(i) != d && has_rank(c, st.out, gm.loops[i].rank))
+            open *= i == 0 ? std::min<std::int64_t>(gm.lead, (c.extent[std::size_t(gm.loops[0].rank)] +
+                                                              gm.loops[0].tile - 1) / gm.loops[0].tile)
+                           : (c.extent[std::size_t(gm.loops[i].rank)] + gm.loops[i].tile - 1) / gm.loops[i].tile;
+        bool operands_in = st.in.size() == 2;
+        for (int t : st.in) operands_in &= !written[std::size_t(t)];
+        if (open > m.tensors[std::size_t(st.out)].buffers || !operands_in)
+          problem(gp + "/lead", "the lead block keeps " + std::to_string(open) + " tiles of " +
+                                    c.tensor(st.out).name + " open, which needs a buffer of as many slots (it has " +
+                                    std::to_string(m.tensors[std::size_t(st.out)].buffers) +
+                                    ") and a contraction of two operands read from DRAM");
+      };
       switch (st.kind) {
         case StepKind::Contract:
-          if (over_looped && gm.lead > 0) {
-            // The lead block walks every loop inside the summed one: its output tiles all stay open.
-            const int d = gpn.loop_depth[st.over];
-            std::int64_t open = 1;
-            for (std::size_t i = 0; i < gm.loops.size(); ++i)
-              if (int(i) != d && has_rank(c, st.out, gm.loops[i].rank))
-                open *= i == 0 ? std::min<std::int64_t>(gm.lead, (c.extent[std::size_t(gm.loops[0].rank)] +
-                                                                  gm.loops[0].tile - 1) / gm.loops[0].tile)
-                               : (c.extent[std::size_t(gm.loops[i].rank)] + gm.loops[i].tile - 1) / gm.loops[i].tile;
-            bool operands_in = st.in.size() == 2;
-            for (int t : st.in) operands_in &= !written[std::size_t(t)];
-            if (open > m.tensors[std::size_t(st.out)].buffers || !operands_in)
-              problem(gp + "/lead", "the lead block keeps " + std::to_string(open) + " tiles of " +
-                                        c.tensor(st.out).name + " open, which needs a buffer of as many slots (it has " +
-                                        std::to_string(m.tensors[std::size_t(st.out)].buffers) +
-                                        ") and a contraction of two operands read from DRAM");
-          }
+          if (over_looped && gm.lead > 0) check_lead();
           if (over_looped) {
             const int d = gpn.loop_depth[st.over];
             reduced[std::size_t(st.out)] |= 1u << d;
@@ -404,23 +406,7 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         // ---- Performer and Nystromformer steps ----
         case StepKind::SegmentMean:
           // A sum over the input's rows, like a contraction's; the segments stay whole.
-          if (over_looped && gm.lead > 0) {
-            // The lead block walks every loop inside the summed one: its output tiles all stay open.
-            const int d = gpn.loop_depth[st.over];
-            std::int64_t open = 1;
-            for (std::size_t i = 0; i < gm.loops.size(); ++i)
-              if (int(i) != d && has_rank(c, st.out, gm.loops[i].rank))
-                open *= i == 0 ? std::min<std::int64_t>(gm.lead, (c.extent[std::size_t(gm.loops[0].rank)] +
-                                                                  gm.loops[0].tile - 1) / gm.loops[0].tile)
-                               : (c.extent[std::size_t(gm.loops[i].rank)] + gm.loops[i].tile - 1) / gm.loops[i].tile;
-            bool operands_in = st.in.size() == 2;
-            for (int t : st.in) operands_in &= !written[std::size_t(t)];
-            if (open > m.tensors[std::size_t(st.out)].buffers || !operands_in)
-              problem(gp + "/lead", "the lead block keeps " + std::to_string(open) + " tiles of " +
-                                        c.tensor(st.out).name + " open, which needs a buffer of as many slots (it has " +
-                                        std::to_string(m.tensors[std::size_t(st.out)].buffers) +
-                                        ") and a contraction of two operands read from DRAM");
-          }
+          if (over_looped && gm.lead > 0) check_lead();
           if (over_looped) {
             const int d = gpn.loop_depth[st.over];
             reduced[std::size_t(st.out)] |= 1u << d;
