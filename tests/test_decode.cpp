@@ -3,8 +3,10 @@
 // against simulating every step, and the refusals.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <map>
+#include <sstream>
 
 #include "cascade/cascade.h"
 #include "cascade/mapping.h"
@@ -16,6 +18,7 @@
 #include "ir/executor.h"
 #include "mapper/cascade_search.h"
 #include "mapper/mapping.h"
+#include "report/generation_report.h"
 #include "sim/generate.h"
 #include "support/hazards.h"
 #include "support/reference.h"
@@ -682,8 +685,13 @@ TEST_CASE("a prefill extrapolated from its first 1, 2 and 3 layers matches simul
     INFO(k);
     CHECK(std::abs(part["busy_fraction"][k].get<double>() - full["busy_fraction"][k].get<double>()) <= 0.005);
   }
-  // The decode steps are the same whether the prefill is extrapolated or not.
-  CHECK(part["generation"]["steps"].size() == 1);
+  // The terminal table says so.
+  std::ostringstream shown, shown_full;
+  print_generation(shown, part);
+  print_generation(shown_full, full);
+  CHECK(shown.str().find("extrapolated to 6 layers from its first 1, 2 and 3") != std::string::npos);
+  CHECK(shown_full.str().find("extrapolated to") == std::string::npos);
+  CHECK(part["generation"]["steps"].size() == 1);  // generate 2: one decode step
   // Deterministic: the same report again, byte for byte.
   CHECK(simulate_generation(hw, m, sampled).dump() == part.dump());
   // No figure lies within a negative tolerance: the prefill falls back to all its layers, as simulated whole.
