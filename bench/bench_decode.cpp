@@ -3,7 +3,7 @@
 // time and peak RSS of `attnsim run`, time to first token and time per output token from its
 // report.json, the decode steps it simulated. Targets (printed, not asserted): ideal DRAM under 10 s
 // and 256 MB; HBM2 under 120 s. Each simulated step is extrapolated from its first 1, 2 and 3 layers
-// where they lie on a line (src/sim/generate.h); the prefill is simulated whole. The CPU time (the command's and its children's) and the load average
+// where they lie on a line (src/sim/generate.h), and so is the prefill. The CPU time (the command's and its children's) and the load average
 // beside the wall time: on a shared machine the wall time says little alone.
 // Usage: bench_decode [--jobs N] [--timeout S] [--ideal-only]
 #include <cstdio>

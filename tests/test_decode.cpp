@@ -3,8 +3,10 @@
 // against simulating every step, and the refusals.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <map>
+#include <sstream>
 
 #include "cascade/cascade.h"
 #include "cascade/mapping.h"
@@ -16,6 +18,7 @@
 #include "ir/executor.h"
 #include "mapper/cascade_search.h"
 #include "mapper/mapping.h"
+#include "report/generation_report.h"
 #include "sim/generate.h"
 #include "support/hazards.h"
 #include "support/reference.h"
@@ -621,13 +624,83 @@ TEST_CASE("decode steps extrapolated from their first 1, 2 and 3 layers match si
       CHECK(ps[i]["macs"] == fs[i]["macs"]);
       CHECK(ps[i]["binding"] == fs[i]["binding"]);
     }
-    CHECK(full["generation"]["ttft_s"] == part["generation"]["ttft_s"]);  // the prefill is simulated whole
+    // The prefill too is extrapolated from its first layers where they lie on a line (the test below).
+    const double tf = full["generation"]["ttft_s"].get<double>(), tp = part["generation"]["ttft_s"].get<double>();
+    CHECK(std::abs(tp - tf) <= 1e-3 * tf);
   }
   // Layers that differ are never extrapolated.
   ModelConfig mixed = model_of({"flash", 64, 4, 4, 16, 128, 2, 24, 5, 0, 6, "rmsnorm", "gelu"});
   mixed.layers[4].ffn_width = 256;
   CHECK_FALSE(layers_extrapolable(mixed));
   CHECK_FALSE(layers_extrapolable(model_of({"flash", 64, 4, 4, 16, 128, 2, 24, 5, 0, 3, "rmsnorm", "gelu"})));
+}
+
+TEST_CASE("a prefill extrapolated from its first 1, 2 and 3 layers matches simulating every layer within 0.5%",
+          "[decode][sampling][prefill]") {
+  // Six identical layers: the prefill simulated with its first 1, 2 and 3 layers and extrapolated to 6,
+  // against the prefill simulated with all six (--all-layers). The MACs, the DRAM bytes and the
+  // compulsory roofline are exactly linear in identical layers (counted, not timed); the time and the
+  // energy within the tolerance the extrapolation checks (1e-3), well inside 0.5%.
+  Json hw_doc = {{"array", {{"rows", 8}, {"cols", 8}, {"dataflow", "os"}, {"clock_mhz", 1000}, {"operand_bytes", 2},
+                            {"accumulator_bytes", 4}}},
+                 {"sram", {{"banks", 4}, {"bytes_per_bank", 64 * 256}, {"port_bytes", 64}}},
+                 {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 64}}},
+                 {"energy", {{"preset", "45nm"}}}};
+  const HwConfig hw = parse_hw_config(hw_doc, "hw.json");
+  const ModelConfig m = model_of({"flash", 64, 4, 4, 16, 128, 2, 64, 2, 0, 6, "rmsnorm", "gelu"});
+  REQUIRE(layers_extrapolable(m));
+  GenerationOptions whole, sampled;
+  whole.all_layers = true;
+  whole.jobs = sampled.jobs = 2;
+  const Json full = simulate_generation(hw, m, whole), part = simulate_generation(hw, m, sampled);
+  REQUIRE(part["prefill"]["layers_simulated"] == Json::array({1, 2, 3}));
+  CHECK(part["generation"]["sampling"]["layers"]["prefill"] == Json::array({1, 2, 3}));
+  CHECK(full["prefill"]["layers_simulated"] == "all");
+  CHECK(full["generation"]["sampling"]["layers"]["prefill"] == "all");
+  CHECK(!full["prefill"].contains("from_simulated_layers"));
+  CHECK(part["prefill"]["layers"] == 6);
+  CHECK(part["workload"]["layers"] == 6);
+  // The per-layer tables are the 3 layers simulated, and the report says so.
+  CHECK(part["layers"].size() == 3);
+  CHECK(full["layers"].size() == 6);
+  const Json& kept = part["prefill"]["from_simulated_layers"];
+  CHECK(std::find(kept.begin(), kept.end(), Json("layers")) != kept.end());
+  CHECK(std::find(kept.begin(), kept.end(), Json("ops")) != kept.end());
+  auto within = [](const Json& got, const Json& want, double tol) {
+    INFO(got.dump() << " against " << want.dump());
+    CHECK(std::abs(got.get<double>() - want.get<double>()) <= tol * std::abs(want.get<double>()));
+  };
+  within(part["cycles"], full["cycles"], 0.005);
+  within(part["time_us"], full["time_us"], 0.005);
+  within(part["generation"]["ttft_s"], full["generation"]["ttft_s"], 0.005);
+  within(part["energy"]["total_pj"], full["energy"]["total_pj"], 0.005);
+  within(part["array"]["busy_cycles"], full["array"]["busy_cycles"], 0.005);
+  CHECK(part["macs"] == full["macs"]);
+  CHECK(part["dram"]["bytes_read"] == full["dram"]["bytes_read"]);
+  CHECK(part["dram"]["bytes_written"] == full["dram"]["bytes_written"]);
+  CHECK(part["program"] == full["program"]);
+  CHECK(part["roofline"]["compulsory"]["bound_cycles"] == full["roofline"]["compulsory"]["bound_cycles"]);
+  CHECK(part["roofline"]["compulsory"]["ops"].size() == full["roofline"]["compulsory"]["ops"].size());
+  for (const char* k : {"array", "vector_unit", "dram_bus", "load_dma", "store_dma"}) {
+    INFO(k);
+    CHECK(std::abs(part["busy_fraction"][k].get<double>() - full["busy_fraction"][k].get<double>()) <= 0.005);
+  }
+  // The terminal table says so.
+  std::ostringstream shown, shown_full;
+  print_generation(shown, part);
+  print_generation(shown_full, full);
+  CHECK(shown.str().find("extrapolated to 6 layers from its first 1, 2 and 3") != std::string::npos);
+  CHECK(shown_full.str().find("extrapolated to") == std::string::npos);
+  CHECK(part["generation"]["steps"].size() == 1);  // generate 2: one decode step
+  // Deterministic: the same report again, byte for byte.
+  CHECK(simulate_generation(hw, m, sampled).dump() == part.dump());
+  // No figure lies within a negative tolerance: the prefill falls back to all its layers, as simulated whole.
+  GenerationOptions strict = sampled;
+  strict.linear_tolerance = -1;
+  const Json fallback = simulate_generation(hw, m, strict);
+  CHECK(fallback["prefill"]["layers_simulated"] == "all");
+  CHECK(fallback["cycles"] == full["cycles"]);
+  CHECK(fallback["energy"] == full["energy"]);
 }
 
 TEST_CASE("the mapper times split-K runs for decode attention and keeps the faster, deterministically",

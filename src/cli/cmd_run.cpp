@@ -70,7 +70,8 @@ int cmd_run(const Args& args) {
       "depends on the prompt only through its context length): no time to first token, report.json and "
       "steps.csv only")(
       "all-layers",
-      "with generation: simulate every layer of a decode step instead of extrapolating a model of identical layers "
+      "with generation: simulate every layer of the prefill and of a decode step instead of extrapolating a model "
+      "of identical layers "
       "from its first 1, 2 and 3 (done only where those lie on a line)")(
       "variant", po::value(&variant), ("override every layer's attention variant: " + variants).c_str())(
       "dtype", po::value(&dtype), "override the model's operand type: fp32, fp16, bf16, int8")(

@@ -42,7 +42,12 @@ void print_generation(std::ostream& os, const Json& r) {
     os << "  time to first token     not simulated (decode steps only)\n";
   else
     os << "  time to first token     " << fmt("%.6g", g["ttft_s"].get<double>() * 1e3) << " ms (the prefill, "
-       << r["cycles"] << " cycles)\n";
+       << r["cycles"] << " cycles"
+       << (r.contains("prefill") && r["prefill"].value("layers_simulated", Json("all")).is_array()
+               ? "; extrapolated to " + r["prefill"]["layers"].dump() +
+                     " layers from its first 1, 2 and 3, simulated (per-layer tables: those 3)"
+               : std::string())
+       << ")\n";
   if (!g["tpot_s"].is_null())
     os << "  time per output token   mean " << fmt("%.6g", g["tpot_s"]["mean"].get<double>() * 1e3) << " ms, first "
        << fmt("%.6g", g["tpot_s"]["first"].get<double>() * 1e3) << " ms, last "

@@ -218,6 +218,87 @@ Json op_totals(const HwConfig& hw, const SimStats& s, const OpPricing* pricing) 
   return ops;
 }
 
+
+// The run's headline figures from its statistics, set key by key (a report made whole-model from its
+// first layers keeps its key order): cycles, time, MACs, utilization, the array's busy cycles, busy
+// fractions, array stalls, DRAM bytes and bandwidth.
+void put_run_figures(const HwConfig& hw, const SimOutcome& o, Json* rp) {
+  Json& r = *rp;
+  const SimStats& s = o.stats;
+  const fs_t period = hw.array.period_fs();
+  const double cycles = double(s.cycles);
+  r["cycles"] = s.cycles;
+  r["time_us"] = round6(double(s.end_fs) / 1e9);
+  r["macs"] = s.macs;
+  r["pes"] = hw.array.pes();
+  r["utilization"] = round6(ratio(double(s.macs), cycles * double(hw.array.pes())));
+  r["array"]["busy_cycles"] = to_cycles(s.array_busy_fs, period);
+  const double end = double(s.end_fs);
+  Json& busy = r["busy_fraction"];
+  busy["array"] = round6(ratio(double(s.array_busy_fs), end));
+  busy["vector_unit"] = round6(ratio(double(s.vector_busy_fs), end));
+  busy["softmax_unit"] = hw.softmax.present ? Json(round6(ratio(double(s.softmax_busy_fs), end))) : Json("absent");
+  busy["softmax_work"] = round6(ratio(double(s.softmax_work_fs), end));
+  busy["load_dma"] = round6(ratio(double(s.load_busy_fs), end));
+  busy["store_dma"] = round6(ratio(double(s.store_busy_fs), end));
+  busy["dram_bus"] = round6(ratio(double(o.dram_busy_fs), end));
+  Json& stall = r["array_stall_cycles"];
+  stall["memory"] = to_cycles(s.stall_memory_fs, period);
+  stall["softmax"] = to_cycles(s.stall_softmax_fs, period);
+  stall["vector"] = to_cycles(s.stall_vector_fs, period);
+  stall["dependency"] = to_cycles(s.stall_dependency_fs, period);
+  stall["sram_port"] = to_cycles(s.stall_sram_port_fs, period);
+  const double dram_bytes = double(o.dram_bytes_read + o.dram_bytes_written);
+  const double avg_bpc = ratio(dram_bytes, cycles);
+  Json& dram = r["dram"];
+  dram["bytes_read"] = o.dram_bytes_read;
+  dram["bytes_written"] = o.dram_bytes_written;
+  dram["avg_bytes_per_cycle"] = round6(avg_bpc);
+  dram["avg_GBps"] = round6(avg_bpc * hw.array.clock_mhz * 1e6 / 1e9);
+  dram["peak_bytes_per_cycle"] = round6(o.dram_peak_bytes_per_cycle);
+  dram["pct_of_peak"] = round6(100.0 * ratio(avg_bpc, o.dram_peak_bytes_per_cycle));
+}
+
+// Roofline against the run's own traffic: max(MACs done / PEs, DRAM bytes moved / peak bandwidth).
+// Re-reads of a schedule raise its memory bound, so this flatters a schedule that moves more than it
+// must; the compulsory roofline (make_report) does not.
+void put_roofline_figures(const HwConfig& hw, const SimOutcome& o, Json* rp) {
+  const SimStats& s = o.stats;
+  const double dram_bytes = double(o.dram_bytes_read + o.dram_bytes_written);
+  const std::int64_t compute_bound = std::int64_t(std::ceil(ratio(double(s.macs), double(hw.array.pes()))));
+  const std::int64_t memory_bound = std::int64_t(std::ceil(ratio(dram_bytes, o.dram_peak_bytes_per_cycle)));
+  const std::int64_t bound = std::max(compute_bound, memory_bound);
+  Json& rf = (*rp)["roofline"];
+  rf["compute_bound_cycles"] = compute_bound;
+  rf["memory_bound_cycles"] = memory_bound;
+  rf["bound"] = compute_bound >= memory_bound ? "compute" : "memory";
+  rf["pct_of_bound"] = round6(100.0 * ratio(double(bound), double(s.cycles)));
+}
+
+void put_program_figures(const SimStats& s, Json* rp) {
+  Json& p = (*rp)["program"];
+  p["instructions"] = s.instrs;
+  p["gemms"] = s.gemms;
+  p["vector_ops"] = s.vector_ops;
+  p["softmax_ops"] = s.softmax_ops;
+  p["loads"] = s.loads;
+  p["stores"] = s.stores;
+  p["dma_segments"] = s.dma_segments;
+}
+
+// The energy section from the counted actions; per token: the run's energy over the tokens it processed
+// (a model's sequence length x batch; none for a GEMM).
+Json energy_section(const HwConfig& hw, const ActionCounts& counts, const Json& w) {
+  Json e = energy_json(hw, counts);
+  if (w.is_object() && w.contains("seq_len") && w.contains("batch") && w["seq_len"].is_number_integer() &&
+      w["batch"].is_number_integer()) {
+    const std::int64_t tokens = w["seq_len"].get<std::int64_t>() * w["batch"].get<std::int64_t>();
+    e["tokens"] = tokens;
+    e["pj_per_token"] = tokens > 0 ? e["total_pj"].get<double>() / double(tokens) : 0.0;
+  }
+  return e;
+}
+
 }  // namespace
 
 Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& program, const SimOutcome& o) {
@@ -227,7 +308,6 @@ Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& pr
 Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& program, const SimOutcome& o,
                  const std::vector<PhaseInfo>& phases, const Graph* graph) {
   const SimStats& s = o.stats;
-  const fs_t period = hw.array.period_fs();
   const double cycles = double(s.cycles);
   Json r;
   r["attnsim_version"] = ATTNSIM_VERSION;
@@ -256,45 +336,14 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
                    {"config", hw.resolved}};
   r["workload"] = workload;
   r["schedule"] = program.summary;
-  r["cycles"] = s.cycles;
-  r["time_us"] = round6(double(s.end_fs) / 1e9);
-  r["macs"] = s.macs;
-  r["pes"] = hw.array.pes();
-  r["utilization"] = round6(ratio(double(s.macs), cycles * double(hw.array.pes())));
-
-  const std::int64_t array_busy = to_cycles(s.array_busy_fs, period);
-  Json array = {{"busy_cycles", array_busy}};
+  put_run_figures(hw, o, &r);
   if (workload.value("kind", "") == "gemm") {
     // What SCALE-Sim v2 reports for the whole GEMM on this array, untiled (F * L - 1).
     GemmDims d{workload["m"].get<std::int64_t>(), workload["k"].get<std::int64_t>(), workload["n"].get<std::int64_t>()};
-    array["scalesim_reference_cycles"] = scalesim_reported_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, d);
+    r["array"]["scalesim_reference_cycles"] =
+        scalesim_reported_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, d);
   }
-  r["array"] = array;
-  const double end = double(s.end_fs);
-  r["busy_fraction"] = {{"array", round6(ratio(double(s.array_busy_fs), end))},
-                        {"vector_unit", round6(ratio(double(s.vector_busy_fs), end))},
-                        {"softmax_unit", hw.softmax.present ? Json(round6(ratio(double(s.softmax_busy_fs), end)))
-                                                            : Json("absent")},
-                        {"softmax_work", round6(ratio(double(s.softmax_work_fs), end))},
-                        {"load_dma", round6(ratio(double(s.load_busy_fs), end))},
-                        {"store_dma", round6(ratio(double(s.store_busy_fs), end))},
-                        {"dram_bus", round6(ratio(double(o.dram_busy_fs), end))}};
-  r["array_stall_cycles"] = {{"memory", to_cycles(s.stall_memory_fs, period)},
-                             {"softmax", to_cycles(s.stall_softmax_fs, period)},
-                             {"vector", to_cycles(s.stall_vector_fs, period)},
-                             {"dependency", to_cycles(s.stall_dependency_fs, period)},
-                             {"sram_port", to_cycles(s.stall_sram_port_fs, period)}};
-
-  const double dram_bytes = double(o.dram_bytes_read + o.dram_bytes_written);
-  const double avg_bpc = ratio(dram_bytes, cycles);
-  Json dram = {{"bytes_read", o.dram_bytes_read},
-               {"bytes_written", o.dram_bytes_written},
-               {"avg_bytes_per_cycle", round6(avg_bpc)},
-               {"avg_GBps", round6(avg_bpc * hw.array.clock_mhz * 1e6 / 1e9)},
-               {"peak_bytes_per_cycle", round6(o.dram_peak_bytes_per_cycle)},
-               {"pct_of_peak", round6(100.0 * ratio(avg_bpc, o.dram_peak_bytes_per_cycle))}};
-  dram["model_stats"] = o.dram_stats;
-  r["dram"] = dram;
+  r["dram"]["model_stats"] = o.dram_stats;
 
   const HighWater hw_mark = sram_high_water(hw, program.buffers);
   const std::vector<std::uint64_t>& hwm = hw_mark.per_bank;
@@ -335,16 +384,7 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
                          {"queueing_cycles", a.queueing_cycles}};
   }
 
-  // Roofline against the run's own traffic: max(MACs done / PEs, DRAM bytes moved / peak bandwidth).
-  // Re-reads of a schedule raise its memory bound, so this flatters a schedule that moves more than it
-  // must; the compulsory roofline below does not.
-  const std::int64_t compute_bound = std::int64_t(std::ceil(ratio(double(s.macs), double(hw.array.pes()))));
-  const std::int64_t memory_bound = std::int64_t(std::ceil(ratio(dram_bytes, o.dram_peak_bytes_per_cycle)));
-  const std::int64_t bound = std::max(compute_bound, memory_bound);
-  r["roofline"] = {{"compute_bound_cycles", compute_bound},
-                   {"memory_bound_cycles", memory_bound},
-                   {"bound", compute_bound >= memory_bound ? "compute" : "memory"},
-                   {"pct_of_bound", round6(100.0 * ratio(double(bound), cycles))}};
+  put_roofline_figures(hw, o, &r);
   std::optional<Graph> gemm;
   if (!graph && workload.value("kind", "") == "gemm") {
     gemm = gemm_graph(
@@ -357,13 +397,7 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
     roofline = compulsory_roofline(hw, *graph, o.dram_peak_bytes_per_cycle);
     r["roofline"]["compulsory"] = compulsory_json(*graph, *roofline, s.cycles);
   }
-  r["program"] = {{"instructions", s.instrs},
-                  {"gemms", s.gemms},
-                  {"vector_ops", s.vector_ops},
-                  {"softmax_ops", s.softmax_ops},
-                  {"loads", s.loads},
-                  {"stores", s.stores},
-                  {"dma_segments", s.dma_segments}};
+  put_program_figures(s, &r);
   if (!phases.empty()) {
     Json ph = Json::array();
     for (const PhaseInfo& p : phases) {
@@ -395,20 +429,24 @@ Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& 
   // Energy and area (report/energy.h): every component from counted actions, with the counts beside.
   if (hw.energy.present) {
     r["area_mm2"] = area_json(hw);
-    r["energy"] = energy_json(hw, action_counts(o));
-    // Per token: the run's energy over the tokens it processed (a model's sequence length x batch; none for a GEMM).
-    const Json& w = r["workload"];
-    if (w.is_object() && w.contains("seq_len") && w.contains("batch") && w["seq_len"].is_number_integer() &&
-        w["batch"].is_number_integer()) {
-      const std::int64_t tokens = w["seq_len"].get<std::int64_t>() * w["batch"].get<std::int64_t>();
-      r["energy"]["tokens"] = tokens;
-      r["energy"]["pj_per_token"] = tokens > 0 ? r["energy"]["total_pj"].get<double>() / double(tokens) : 0.0;
-    }
+    r["energy"] = energy_section(hw, action_counts(o), r["workload"]);
   }
   // Only when traces were recorded: which files, the window, the slices written and whether the
   // slice limit cut trace.json short.
   if (o.trace.enabled) r["trace"] = trace_report(o.trace);
   return r;
+}
+
+void put_whole_model_figures(const HwConfig& hw, const SimOutcome& o, const Graph& graph, const ActionCounts& counts,
+                             Json* report) {
+  Json& r = *report;
+  put_run_figures(hw, o, &r);
+  r["sram"]["bank_conflict_cycles"] = o.stats.bank_queueing_cycles;
+  put_roofline_figures(hw, o, &r);
+  r["roofline"]["compulsory"] =
+      compulsory_json(graph, compulsory_roofline(hw, graph, o.dram_peak_bytes_per_cycle), o.stats.cycles);
+  put_program_figures(o.stats, &r);
+  if (hw.energy.present) r["energy"] = energy_section(hw, counts, r["workload"]);
 }
 
 std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
@@ -482,7 +520,10 @@ std::vector<std::pair<std::string, Json>> headline_figures(const Json& r) {
   // Per op class, summed over layers, named op_<class>_energy_pj: not energy_<component>_pj, which the plots
   // stack as the run's components (report/energy.h op_energy: the ops' own actions, no background or leakage);
   // a column for every class, empty when the run has none of it.
-  const Json& ops = r.contains("ops") ? r["ops"] : Json::object();
+  // A prefill extrapolated over its layers (sim/generate.h) has per-op totals of its first layers only:
+  // empty cells.
+  const bool ops_whole = !(r.contains("prefill") && r["prefill"].contains("from_simulated_layers"));
+  const Json& ops = r.contains("ops") && ops_whole ? r["ops"] : Json::object();
   for (int c = 0; c < int(OpClass::kCount); ++c) {
     const std::string name = to_string(OpClass(c));
     const Json& op = ops.contains(name) ? ops[name] : Json::object();

@@ -9,6 +9,7 @@
 #include "hw/accelerator.h"
 #include "ir/graph.h"
 #include "ir/tile_program.h"
+#include "report/energy.h"
 
 namespace attnsim {
 
@@ -19,6 +20,16 @@ namespace attnsim {
 Json make_report(const HwConfig& hw, const Json& workload, const ProgramSource& program, const SimOutcome& outcome,
                  const std::vector<PhaseInfo>& phases = {}, const Graph* graph = nullptr);
 Json make_report(const HwConfig& hw, const Json& workload, const TileProgram& program, const SimOutcome& outcome);
+
+// A report of a model's first layers made the whole model's (sim/generate.h's prefill extrapolated over
+// its layers): its run figures (cycles, time, MACs, utilization, array busy cycles, busy fractions,
+// array stalls, DRAM bytes and bandwidth, the roofline against its own traffic, program counts, SRAM
+// bank conflict cycles) from `o`, whose scalar statistics are the whole model's (its per-layer and
+// per-bank vectors are not read); the compulsory roofline from the whole model's `graph`; the energy
+// from `counts`. The rest (schedule, phases, layers, ops, SRAM banks and high water, accumulators, the
+// DRAM model's statistics) stays the first layers'.
+void put_whole_model_figures(const HwConfig& hw, const SimOutcome& o, const Graph& graph, const ActionCounts& counts,
+                             Json* report);
 
 // Headline figures as (column, value) pairs, flattened from the report, in a fixed order.
 std::vector<std::pair<std::string, Json>> headline_figures(const Json& report);

@@ -9,6 +9,7 @@
 #include "compiler/model_lowering.h"
 #include "hw/accelerator.h"
 #include "ir/decode_graph.h"
+#include "report/report.h"
 #include "sim/simulate.h"
 #include "common/child_run.h"
 
@@ -168,6 +169,210 @@ Json extrapolate_layers(const Json f[3], std::int64_t layers, double tol) {
   return r;
 }
 
+
+// The additive figures of a prefill simulated with its first layers, as a child returns them beside
+// its report: the simulation's statistics and the actions its energy prices (each an integer that
+// grows by the same amount per identical layer when the prefill is linear in its layers), and the
+// figures that do not add up ("fixed").
+Json outcome_figures(const SimOutcome& o) {
+  const SimStats& s = o.stats;
+  const ActionCounts c = action_counts(o);
+  auto array = [](const auto& v) {
+    Json a = Json::array();
+    for (auto x : v) a.push_back(std::uint64_t(x));
+    return a;
+  };
+  const DramCommandCounts& d = c.dram_commands;
+  return {{"stats",
+           {{"end_fs", s.end_fs},
+            {"cycles", s.cycles},
+            {"array_busy_fs", s.array_busy_fs},
+            {"load_busy_fs", s.load_busy_fs},
+            {"store_busy_fs", s.store_busy_fs},
+            {"vector_busy_fs", s.vector_busy_fs},
+            {"softmax_busy_fs", s.softmax_busy_fs},
+            {"softmax_work_fs", s.softmax_work_fs},
+            {"stall_memory_fs", s.stall_memory_fs},
+            {"stall_softmax_fs", s.stall_softmax_fs},
+            {"stall_vector_fs", s.stall_vector_fs},
+            {"stall_dependency_fs", s.stall_dependency_fs},
+            {"stall_sram_port_fs", s.stall_sram_port_fs},
+            {"macs", s.macs},
+            {"gemms", s.gemms},
+            {"vector_ops", s.vector_ops},
+            {"softmax_ops", s.softmax_ops},
+            {"loads", s.loads},
+            {"stores", s.stores},
+            {"dma_segments", s.dma_segments},
+            {"instrs", s.instrs},
+            {"bank_queueing_cycles", s.bank_queueing_cycles},
+            {"dram_bytes_read", o.dram_bytes_read},
+            {"dram_bytes_written", o.dram_bytes_written},
+            {"dram_busy_fs", o.dram_busy_fs}}},
+          {"counts",
+           {{"bank_read_accesses", array(c.bank_read_accesses)},
+            {"bank_write_accesses", array(c.bank_write_accesses)},
+            {"sram_read_bytes", c.sram_read_bytes},
+            {"sram_written_bytes", c.sram_written_bytes},
+            {"acc_array_read_accesses", c.acc_array_read_accesses},
+            {"acc_array_write_accesses", c.acc_array_write_accesses},
+            {"acc_unit_read_accesses", c.acc_unit_read_accesses},
+            {"acc_unit_write_accesses", c.acc_unit_write_accesses},
+            {"vector_lane_ops", array(c.vector_lane_ops)},
+            {"softmax_lane_ops", array(c.softmax_lane_ops)},
+            {"datapath_pe_ops", array(c.datapath_pe_ops)},
+            {"row_unit_ops", array(c.row_unit_ops)},
+            {"dma_bytes", c.dma_bytes},
+            {"dram_commands",
+             {{"act", d.act}, {"pre", d.pre}, {"prea", d.prea}, {"prea_banks_closed", d.prea_banks_closed},
+              {"rd", d.rd}, {"wr", d.wr}, {"ref", d.ref}, {"refpb", d.refpb}, {"pde", d.pde}, {"pdx", d.pdx},
+              {"sre", d.sre}, {"srx", d.srx}, {"active_rank_cycles", d.active_rank_cycles},
+              {"precharged_rank_cycles", d.precharged_rank_cycles},
+              {"active_power_down_rank_cycles", d.active_power_down_rank_cycles},
+              {"precharged_power_down_rank_cycles", d.precharged_power_down_rank_cycles},
+              {"self_refresh_rank_cycles", d.self_refresh_rank_cycles}}}}},
+          {"fixed",
+           {{"dram_peak_bytes_per_cycle", o.dram_peak_bytes_per_cycle},
+            {"dram_commands_present", d.present},
+            {"tck_fs", d.tck_fs}}}};
+}
+
+// The prefill, or its first layers (a child's work): its report (as simulate_model makes it) and its
+// additive figures. cache: the mapper's picks for the prefill's layers, made before the children fork.
+Json simulate_prefill_part(const HwConfig& hw, const ModelConfig& part, MapperCache* cache) {
+  const Graph graph = build_graph(part);
+  MapperOptions mo;
+  mo.cache = cache;
+  const CompiledModel compiled = compile_model(hw, graph, nullptr, mo);
+  const SimOutcome o = simulate(hw, compiled.program, nullptr);
+  Json report = make_report(hw, model_workload(part), compiled.program, o, compiled.phases, &graph);
+  report["model"] = part.resolved;
+  return {{"report", std::move(report)}, {"figures", outcome_figures(o)}};
+}
+
+// Every integer of a, b, c (the figures with 1, 2 and 3 layers, alike in shape) on a line, c within
+// tol x max(|c|, floor) of 2b - a: the value at `layers` along it (c + (layers - 3)(c - b), exact in
+// integers); null when one is not on the line. Other values are c's.
+Json extrapolate_tree(const Json& a, const Json& b, const Json& c, std::int64_t layers, double tol, double floor = 1) {
+  if (c.is_number_integer()) {
+    const double fa = a.get<double>(), fb = b.get<double>(), fc = c.get<double>();
+    if (std::abs(fc - (fb + (fb - fa))) > tol * std::max({std::abs(fc), floor, 1.0})) return Json();
+    const std::int64_t ib = b.get<std::int64_t>(), ic = c.get<std::int64_t>();
+    return ic + (layers - 3) * (ic - ib);
+  }
+  if (c.is_object() || c.is_array()) {
+    Json r = c;
+    if (c.is_object()) {
+      for (auto it = c.begin(); it != c.end(); ++it) {
+        Json x = extrapolate_tree(a.at(it.key()), b.at(it.key()), it.value(), layers, tol, floor);
+        if (x.is_null()) return Json();
+        r[it.key()] = std::move(x);
+      }
+    } else {
+      if (a.size() != c.size() || b.size() != c.size()) return Json();
+      for (std::size_t i = 0; i < c.size(); ++i) {
+        Json x = extrapolate_tree(a[i], b[i], c[i], layers, tol, floor);
+        if (x.is_null()) return Json();
+        r[i] = std::move(x);
+      }
+    }
+    return r;
+  }
+  return c;
+}
+
+// What an extrapolated prefill's report keeps from its first 3 layers, simulated.
+const char* const kFromSimulatedLayers[] = {"schedule", "sram (banks, high water)", "accumulators",
+                                            "dram.model_stats", "phases", "layers", "ops"};
+
+// The whole prefill's report from its first 1, 2 and 3 layers' (part[0..2], simulate_prefill_part),
+// when every statistic and every counted action lies on a line within tol; null otherwise. A unit's
+// busy or stalled time (and the SRAM bank conflict cycles) need only lie within tol of the run's time
+// (cycles): the busy fractions and stall shares within tol of a line. Counts, cycles and the run's
+// time are held to tol of themselves.
+Json extrapolate_prefill(const HwConfig& hw, const ModelConfig& pre, const Json part[3], double tol) {
+  const std::int64_t layers = std::int64_t(pre.layers.size());
+  const Json *f[3] = {&part[0]["figures"], &part[1]["figures"], &part[2]["figures"]};
+  Json x = {{"stats", Json::object()},
+            {"counts", extrapolate_tree((*f[0])["counts"], (*f[1])["counts"], (*f[2])["counts"], layers, tol)},
+            {"fixed", (*f[2])["fixed"]}};
+  if (x["counts"].is_null()) return Json();
+  const Json& st3 = (*f[2])["stats"];
+  for (auto it = st3.begin(); it != st3.end(); ++it) {
+    const std::string& k = it.key();
+    const bool share = k != "end_fs" && (k.size() > 3 && k.compare(k.size() - 3, 3, "_fs") == 0);
+    const double floor = share ? st3["end_fs"].get<double>() : k == "bank_queueing_cycles" ? st3["cycles"].get<double>() : 1.0;
+    Json v = extrapolate_tree((*f[0])["stats"][k], (*f[1])["stats"][k], it.value(), layers, tol, floor);
+    if (v.is_null()) return Json();
+    x["stats"][k] = std::move(v);
+  }
+  const Json &st = x["stats"], &ct = x["counts"], &fixed = x["fixed"];
+  SimOutcome o;
+  SimStats& s = o.stats;
+  s.end_fs = st["end_fs"];
+  s.cycles = st["cycles"];
+  s.array_busy_fs = st["array_busy_fs"];
+  s.load_busy_fs = st["load_busy_fs"];
+  s.store_busy_fs = st["store_busy_fs"];
+  s.vector_busy_fs = st["vector_busy_fs"];
+  s.softmax_busy_fs = st["softmax_busy_fs"];
+  s.softmax_work_fs = st["softmax_work_fs"];
+  s.stall_memory_fs = st["stall_memory_fs"];
+  s.stall_softmax_fs = st["stall_softmax_fs"];
+  s.stall_vector_fs = st["stall_vector_fs"];
+  s.stall_dependency_fs = st["stall_dependency_fs"];
+  s.stall_sram_port_fs = st["stall_sram_port_fs"];
+  s.macs = st["macs"];
+  s.gemms = st["gemms"];
+  s.vector_ops = st["vector_ops"];
+  s.softmax_ops = st["softmax_ops"];
+  s.loads = st["loads"];
+  s.stores = st["stores"];
+  s.dma_segments = st["dma_segments"];
+  s.instrs = st["instrs"];
+  s.bank_queueing_cycles = st["bank_queueing_cycles"];
+  o.dram_bytes_read = st["dram_bytes_read"];
+  o.dram_bytes_written = st["dram_bytes_written"];
+  o.dram_busy_fs = st["dram_busy_fs"];
+  o.dram_peak_bytes_per_cycle = fixed["dram_peak_bytes_per_cycle"];
+  ActionCounts c;
+  c.macs = s.macs;
+  c.bank_read_accesses = ct["bank_read_accesses"].get<std::vector<std::uint64_t>>();
+  c.bank_write_accesses = ct["bank_write_accesses"].get<std::vector<std::uint64_t>>();
+  c.sram_read_bytes = ct["sram_read_bytes"];
+  c.sram_written_bytes = ct["sram_written_bytes"];
+  c.acc_array_read_accesses = ct["acc_array_read_accesses"];
+  c.acc_array_write_accesses = ct["acc_array_write_accesses"];
+  c.acc_unit_read_accesses = ct["acc_unit_read_accesses"];
+  c.acc_unit_write_accesses = ct["acc_unit_write_accesses"];
+  auto prims = [](const Json& j, std::array<std::uint64_t, kVecPrimCount>* out) {
+    for (std::size_t p = 0; p < out->size(); ++p) (*out)[p] = j.at(p).get<std::uint64_t>();
+  };
+  prims(ct["vector_lane_ops"], &c.vector_lane_ops);
+  prims(ct["softmax_lane_ops"], &c.softmax_lane_ops);
+  prims(ct["datapath_pe_ops"], &c.datapath_pe_ops);
+  prims(ct["row_unit_ops"], &c.row_unit_ops);
+  c.dma_bytes = ct["dma_bytes"];
+  c.dram_read_bytes = o.dram_bytes_read;
+  c.dram_written_bytes = o.dram_bytes_written;
+  const Json& dc = ct["dram_commands"];
+  DramCommandCounts& d = c.dram_commands;
+  d.present = fixed["dram_commands_present"];
+  d.tck_fs = fixed["tck_fs"];
+  d.act = dc["act"], d.pre = dc["pre"], d.prea = dc["prea"], d.prea_banks_closed = dc["prea_banks_closed"];
+  d.rd = dc["rd"], d.wr = dc["wr"], d.ref = dc["ref"], d.refpb = dc["refpb"];
+  d.pde = dc["pde"], d.pdx = dc["pdx"], d.sre = dc["sre"], d.srx = dc["srx"];
+  d.active_rank_cycles = dc["active_rank_cycles"];
+  d.precharged_rank_cycles = dc["precharged_rank_cycles"];
+  d.active_power_down_rank_cycles = dc["active_power_down_rank_cycles"];
+  d.precharged_power_down_rank_cycles = dc["precharged_power_down_rank_cycles"];
+  d.self_refresh_rank_cycles = dc["self_refresh_rank_cycles"];
+  c.seconds = double(s.end_fs) * 1e-15;
+  Json r = part[2]["report"];
+  r["workload"]["layers"] = layers;
+  put_whole_model_figures(hw, o, build_graph(pre), c, &r);
+  return r;
+}
 }  // namespace
 
 Json simulate_decode_step(const HwConfig& hw, const ModelConfig& model, std::int64_t context) {
@@ -202,43 +407,69 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
   const std::int64_t layers = std::int64_t(model.layers.size());
   std::int64_t layer_extrapolated = 0, layer_full = 0;  // steps extrapolated from 3 layers, or simulated whole
   const ModelConfig prefix[3] = {first_layers(model, 1), first_layers(model, 2), first_layers(model, 3)};
+  const ModelConfig pre_prefix[3] = {first_layers(pre, 1), first_layers(pre, 2), first_layers(pre, 3)};
+  bool prefill_extrapolated = false;
+  // The mapper's picks for the prefill's layers, made here once when its first 1, 2 and 3 layers run
+  // in three children (the picks depend on the layer's shape alone, so each child makes the same):
+  // the mapping search, not the simulation, is most of a prefill layer's cost at long prompts.
+  MapperCache mapper_cache;
+  if (sample_layers && !opt.decode_only) {
+    const Graph g = build_graph(pre_prefix[0]);
+    MapperOptions mo;
+    mo.cache = &mapper_cache;
+    compile_model(hw, g, nullptr, mo);
+  }
   // Runs the prefill (when asked) and the decode steps at `contexts` in children: with sampled layers,
-  // each step's first 1, 2 and 3 layers, and the whole step when those are not on a line.
+  // the prefill's and each step's first 1, 2 and 3 layers, and the whole prefill or step when those
+  // are not on a line.
   auto run = [&](const std::vector<std::int64_t>& contexts, bool with_prefill) {
     with_prefill = with_prefill && !opt.decode_only;
     struct Task {
       std::int64_t context;
-      int layers;  // 1, 2, 3, or 0: all of them; -1: the prefill
+      int layers;  // 1, 2, 3, or 0: all of them
+      bool prefill;
     };
     std::vector<Task> what;
-    if (with_prefill) what.push_back({0, -1});
+    if (with_prefill)
+      for (int k = sample_layers ? 1 : 0; k <= (sample_layers ? 3 : 0); ++k) what.push_back({0, k, true});
     for (std::int64_t c : contexts)
-      for (int k = sample_layers ? 1 : 0; k <= (sample_layers ? 3 : 0); ++k) what.push_back({c, k});
+      for (int k = sample_layers ? 1 : 0; k <= (sample_layers ? 3 : 0); ++k) what.push_back({c, k, false});
     std::map<std::pair<std::int64_t, int>, Json> got;
-    std::vector<std::int64_t> whole;  // steps to simulate again with all their layers
+    Json prefill_part[3];
     while (!what.empty()) {
       std::vector<ChildTask> tasks;
       for (const Task& t : what)
-        tasks.push_back(t.layers < 0 ? ChildTask([&hw, &pre] { return simulate_model(hw, pre).dump(); })
-                                     : ChildTask([&hw, &model, &prefix, t] {
-                                         return simulate_step_figures(hw, t.layers ? prefix[t.layers - 1] : model,
-                                                                      t.context)
-                                             .dump();
-                                       }));
+        tasks.push_back(t.prefill ? ChildTask([&hw, &pre, &pre_prefix, &mapper_cache, t] {
+          return t.layers ? simulate_prefill_part(hw, pre_prefix[t.layers - 1], &mapper_cache).dump()
+                          : simulate_prefill_part(hw, pre, &mapper_cache)["report"].dump();
+        })
+                                  : ChildTask([&hw, &model, &prefix, t] {
+                                      return simulate_step_figures(hw, t.layers ? prefix[t.layers - 1] : model,
+                                                                   t.context)
+                                          .dump();
+                                    }));
       const std::vector<ChildResult> results = run_in_children(tasks, std::max(opt.jobs, 1));
       for (std::size_t i = 0; i < results.size(); ++i) {
         const Task& t = what[i];
-        const std::string name = t.layers < 0 ? std::string("the prefill")
-                                              : "the decode step at context " + std::to_string(t.context) +
-                                                    (t.layers ? " (" + std::to_string(t.layers) + " layers)" : "");
+        const std::string name =
+            (t.prefill ? std::string("the prefill") : "the decode step at context " + std::to_string(t.context)) +
+            (t.layers ? " (" + std::to_string(t.layers) + " layers)" : "");
         if (!results[i].ok) throw UserError(model.source + ": " + name + " failed: " + results[i].output);
         Json j = parse_json_text(results[i].output, name);
-        if (t.layers < 0)
+        if (t.prefill && t.layers)
+          prefill_part[t.layers - 1] = std::move(j);
+        else if (t.prefill)
           prefill = std::move(j);
         else
           got[{t.context, t.layers}] = std::move(j);
       }
+      const bool parts = what.front().prefill && what.front().layers;
       what.clear();
+      if (parts) {  // the prefill's first layers came back: extrapolated, or simulated whole
+        prefill = extrapolate_prefill(hw, pre, prefill_part, opt.linear_tolerance);
+        prefill_extrapolated = !prefill.is_null();
+        if (!prefill_extrapolated) what.push_back({0, 0, true});
+      }
       for (std::int64_t c : contexts) {
         if (sim.count(c)) continue;
         Json s;
@@ -250,7 +481,7 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
           const Json f[3] = {got[{c, 1}], got[{c, 2}], got[{c, 3}]};
           const Json x = extrapolate_layers(f, layers, opt.linear_tolerance);
           if (x.is_null()) {
-            what.push_back({c, 0});
+            what.push_back({c, 0, false});
             continue;
           }
           s = step_of(model, hw.array.pes(), c, x);
@@ -259,7 +490,6 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
         }
         sim[c] = std::move(s);
       }
-      with_prefill = false;
     }
   };
 
@@ -378,14 +608,26 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
          {{"all_layers", opt.all_layers},
           {"extrapolable", layers_extrapolable(model)},
           {"steps_extrapolated_from_3_layers", layer_extrapolated},
-          {"steps_simulated_whole", sample_layers ? layer_full : std::int64_t(sim.size())}}}}},
+          {"steps_simulated_whole", sample_layers ? layer_full : std::int64_t(sim.size())},
+          {"prefill", opt.decode_only ? Json() : prefill_extrapolated ? Json::array({1, 2, 3}) : Json("all")}}}}},
       {"binding_steps", binding},
       {"steps", step_list}};
   Json report = opt.decode_only ? Json{{"attnsim_version", ATTNSIM_VERSION},
                                        {"hardware", {{"source", hw.source}, {"config", hw.resolved}}}}
                                  : std::move(prefill);
-  report["prefill"] = opt.decode_only ? Json{{"simulated", false}}
-                                      : Json{{"cycles", report["cycles"]}, {"time_us", report["time_us"]}};
+  if (opt.decode_only) {
+    report["prefill"] = {{"simulated", false}};
+  } else {
+    report["prefill"] = {{"cycles", report["cycles"]},
+                         {"time_us", report["time_us"]},
+                         {"layers", layers},
+                         {"layers_simulated", prefill_extrapolated ? Json::array({1, 2, 3}) : Json("all")}};
+    if (prefill_extrapolated) {
+      Json kept = Json::array();
+      for (const char* k : kFromSimulatedLayers) kept.push_back(k);
+      report["prefill"]["from_simulated_layers"] = std::move(kept);
+    }
+  }
   report["generation"] = std::move(g);
   report["model"] = model.resolved;
   return report;

@@ -22,7 +22,19 @@
 // bytes served and counted), every figure is extrapolated along that line to L layers (f(L) = f(3) +
 // (L - 3) (f(3) - f(2)); busy fractions and the binding resource from the extrapolated figures);
 // otherwise the step is simulated with all its layers. Each step says which (`layers_simulated`).
-// `all_layers` simulates every layer of every step. The prefill is always simulated whole.
+//
+// The prefill of such a model is sampled the same way: its first 1, 2 and 3 layers simulated, each in
+// a child (the mapper's picks for the layer made once before they fork), and extrapolated to L layers
+// when every statistic (cycles, time, MACs, instructions, DRAM bytes and busy time, the units' busy
+// and stall times) and every action the energy prices lies on the line within `linear_tolerance` (a
+// busy or stall time within the tolerance of the run's time, the rest of itself); otherwise the prefill
+// is simulated whole. The report's headline figures are then the L layers' (cycles, time, MACs,
+// utilization, busy fractions, stalls, DRAM bytes, the roofline, program counts, energy; the compulsory
+// roofline from the whole model's graph), while the schedule, phases, per-layer and per-op tables, SRAM
+// banks, accumulators and the DRAM model's statistics are the 3 simulated layers' (listed under
+// prefill.from_simulated_layers; the per-op energy columns of report.csv are left empty).
+// `prefill.layers_simulated` ([1,2,3] or "all") says which. `all_layers` simulates every layer of
+// every step and of the prefill.
 #include <cstdint>
 
 #include "config/hw_config.h"
@@ -33,7 +45,7 @@ namespace attnsim {
 
 struct GenerationOptions {
   bool all_steps = false;          // simulate every decode step
-  bool all_layers = false;         // simulate every layer of a decode step (no layer extrapolation)
+  bool all_layers = false;         // simulate every layer of the prefill and of a decode step (no layer extrapolation)
   int jobs = 1;                    // simulations at once (forked children)
   double linear_tolerance = 1e-3;  // relative, for accepting an interval as linear
   int max_simulated = 40;          // decode steps simulated at most when sampling
@@ -65,7 +77,8 @@ bool layers_extrapolable(const ModelConfig& model);
 // their non-causal form: the same reductions, the prompt's outputs aside).
 ModelConfig prefill_model(const ModelConfig& model);
 
-// The generation report: the prefill's report under "prefill", and under "generation" the figures
+// The generation report: the prefill's report at the top level (summed up, with which layers were
+// simulated, under "prefill"), and under "generation" the figures
 // (time to first token, time per output token, tokens per second, cache or state bytes per sequence,
 // every step with its DRAM bytes split, binding resource and whether it was simulated).
 Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const GenerationOptions& opt = {});
