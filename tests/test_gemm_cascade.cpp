@@ -442,3 +442,75 @@ TEST_CASE("gemm cascades: instances sharing a weight keep it on chip, in no more
     }
   }
 }
+
+TEST_CASE("gemm cascades: tilings needing more than 64 slots run as GemmEmitter's", "[gemm_cascade][timing][functional]") {
+  // Buffers of more slots than a mapping holds inline (cascade::kInlineSlots): k in the middle over
+  // many inner tiles (2 x inner C tiles), a lead block of many C tiles, resident outer panels of many
+  // K tiles. On an 8x8 OS array with 64 KiB of SRAM: M = 16, K = 32, N = 320 (40 n tiles of 8: 80 C
+  // slots of 8 x 8 x 4 B with k in the middle), and M = 16, K = 1024, N = 16 (128 K tiles of 8: 256 A
+  // slots of 8 x 8 x 2 B with A's panels resident), and M = 32, K = 32, N = 256 (a lead block of 2 rows
+  // of 32 C tiles: 66 C slots). With 64-byte SRAM ports and with 1024-byte ones: a resident inner
+  // operand is one row-major buffer in the cascade mapping (its tile a strided block of it) where
+  // GemmEmitter has a slot per tile, so with narrow ports its tiles take more accesses: the same bytes,
+  // up to 1 % more cycles where the array waits on the banks (16x32x320 with B resident: 4826 against
+  // 4814); with ports as wide as a tile's rows the cycles are the same.
+  int k_middle = 0, lead = 0, panels = 0;
+  for (const std::int64_t port : {64, 1024})
+  for (const GemmDims d : {GemmDims{16, 32, 320}, GemmDims{16, 1024, 16}, GemmDims{32, 32, 256}}) {
+    Json doc = {{"array", {{"rows", 8}, {"cols", 8}, {"dataflow", "os"}, {"clock_mhz", 1000}, {"operand_bytes", 2},
+                           {"accumulator_bytes", 4}}},
+                {"sram", {{"banks", 4}, {"bytes_per_bank", 16384}, {"port_bytes", port}}},
+                {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 64}}}};
+    const HwConfig hw = parse_hw_config(doc, "hw.json");
+    const ref::Mat a = ref::random_values(std::size_t(d.m * d.k), 21), b = ref::random_values(std::size_t(d.k * d.n), 22);
+    const ref::Mat want = ref::matmul(a, b, d.m, d.k, d.n);
+    for (const GemmTiling& t : gemm_tiling_candidates(hw, d)) {
+      const std::int64_t n_inner = t.n_outer ? ceil_div(d.m, t.tm) : ceil_div(d.n, t.tn), nk = ceil_div(d.k, t.tk);
+      const std::int64_t c_slots = t.k_middle ? 2 * n_inner : t.lead_block > 0 ? t.lead_block * n_inner + 2 : 2;
+      const std::int64_t panel_slots = t.outer_resident ? (t.lead_block > 0 ? t.lead_block + 1 : 2) * nk : 2;
+      if (std::max(c_slots, panel_slots) <= 64) continue;
+      REQUIRE(gemm_cascade_translatable(t, false));
+      k_middle += t.k_middle && c_slots > 64;
+      lead += t.lead_block > 0 && c_slots > 64;
+      panels += panel_slots > 64;
+      const TileProgram hand = hand_program(hw, d, t, Epilogue::None), gen = lower_gemm_cascade(hw, d, t);
+      const std::int64_t hc = timed(hw, hand), gc = timed(hw, gen);
+      INFO(port << " B ports, " << d.m << "x" << d.k << "x" << d.n << " tiles " << t.tm << "x" << t.tk << "x" << t.tn << " "
+               << describe_gemm_order(t) << ", " << c_slots << " C slots, " << panel_slots << " panel slots: hand "
+               << hc << " cycles " << load_bytes(hand) << " B loaded, generic " << gc << " cycles " << load_bytes(gen)
+               << " B loaded");
+      if (gemm_cascade_loads_as_emitter(t)) {
+        CHECK(load_bytes(gen) == load_bytes(hand));
+        if (port == 64 && t.inner_resident)
+          CHECK(std::abs(double(gc) / double(hc) - 1) <= 0.01);
+        else
+          CHECK(gc == hc);
+      } else {
+        CHECK(load_bytes(gen) < load_bytes(hand));
+      }
+      // Every slot of the mapping (past the inline ones too) at GemmEmitter's address for it.
+      const cascade::Cascade c = gemm_cascade(Epilogue::None, d);
+      const cascade::Mapping m = gemm_cascade_mapping(hw, c, t, std::uint64_t(hw.sram.total_bytes()));
+      int checked = 0;
+      for (const BufferInfo& bi : GemmEmitter(hw, t, 0, std::uint64_t(hw.sram.total_bytes()))
+                                      .buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output)) {
+        const int tensor = c.desc.tensor_index(bi.name.substr(0, 1)), slot = std::stoi(bi.name.substr(1));
+        const cascade::TensorMapping& tm = m.tensors[std::size_t(tensor)];
+        if (slot >= tm.buffers) continue;  // a resident inner operand: one slot holding all of it
+        CHECK(tm.at[slot] == std::int64_t(bi.region.addr));
+        ++checked;
+      }
+      CHECK(checked > 64);
+      Executor ex(gen, hw.onchip_bytes());
+      ex.set_tensor(0, a);
+      ex.set_tensor(1, b);
+      ex.run(3);
+      CHECK(ref::max_rel_error(ex.tensor(2), want) < 1e-4);
+    }
+  }
+  WARN("more than 64 slots: " << k_middle << " with k in the middle, " << lead << " lead blocks, " << panels
+                              << " with resident panels");
+  CHECK(k_middle > 0);
+  CHECK(lead > 0);
+  CHECK(panels > 0);
+}

@@ -87,7 +87,7 @@ struct BufState {
   bool used = false;
   // A resident buffer: per slot, the load of each cell (tile) of the instance it holds, kNoInstr
   // while not loaded; cells in row-major order of the tile grid (cells_across per row).
-  std::vector<std::uint32_t> cell_load[kMaxSlots];
+  std::vector<std::vector<std::uint32_t>> cell_load;
   std::int64_t cells_across = 1;
 };
 
@@ -110,6 +110,7 @@ class GroupEmitter {
       if (!bp.resident) continue;
       BufState& st = bufs_[b];
       st.cells_across = ceil_div(bp.cols, bp.cell_cols);
+      st.cell_load.resize(std::size_t(bp.depth));
       for (int i = 0; i < bp.depth; ++i)
         st.cell_load[i].assign(std::size_t(ceil_div(bp.rows, bp.cell_rows) * st.cells_across), kNoInstr);
     }

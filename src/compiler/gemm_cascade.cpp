@@ -11,13 +11,13 @@ namespace attnsim {
 bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, std::string* why) {
   const char* reason = nullptr;
   const std::int64_t n_inner = t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn);
-  // Slots of a cascade buffer: at most cascade::kMaxSlots (64).
+  // Slots of a cascade buffer: at most cascade::kMaxSlots (65536, more than any SRAM holds tiles).
   if (t.k_middle && 2 * n_inner > cascade::kMaxSlots)
-    reason = "k in the middle of the loop order with more than 32 inner tiles";
+    reason = "k in the middle of the loop order with more inner tiles than a cascade buffer's slots";
   else if (t.outer_resident && (t.lead_block > 0 ? t.lead_block + 1 : 2) * ceil_div(t.dims.k, t.tk) > cascade::kMaxSlots)
-    reason = "resident outer panels in more than 64 slots";
+    reason = "resident outer panels in more slots than a cascade buffer's";
   else if (t.lead_block > 0 && t.lead_block * n_inner + 2 > cascade::kMaxSlots)
-    reason = "a lead block of more than 62 C tiles";
+    reason = "a lead block of more C tiles than a cascade buffer's slots";
   else if (b_transposed)
     reason = "B read transposed";
   if (reason && why) *why = reason;

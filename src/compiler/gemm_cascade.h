@@ -22,7 +22,8 @@
 // block (lead_block: the first outer tiles with k outermost) is the mapping's lead: the generic
 // lowering walks those tiles in the reversed loop order (k, inner, outer), their lead x (inner tiles)
 // C tiles open over k in lead x (inner tiles) + 2 slots, the outer panels in lead + 1 sets of K tiles.
-// A cascade buffer has at most 64 slots (cascade::kMaxSlots), which bounds each of these.
+// A cascade buffer takes as many slots as these need (cascade::kMaxSlots, 65536, is more than an SRAM
+// holds tiles; a mapping holds the first 64 slots' addresses inline, the rest on the heap).
 // One difference from GemmEmitter's program: a lead block's outer panel is one slot of K tiles side by
 // side (a tile is a strided block of it, row pitch the panel's width) where GemmEmitter put each tile
 // in a slot of its own. The bytes moved and the run's cycles are the same; the SRAM accesses are
@@ -35,7 +36,7 @@
 // k in the middle, lead blocks and the 64 slots, 274 did (lead blocks 234, k in the middle 34, panels
 // of more than 8 K tiles 13).
 //
-// Not translated yet (the hand-written GemmEmitter runs them): B read transposed, slots past 64, and
+// Not translated yet (the hand-written GemmEmitter runs them): B read transposed, and
 // model ops of several instances with a resident inner operand of their own (the generic lowering
 // loads the next instance's into its one slot after all the reads of the last one, GemmEmitter tile
 // by tile; 1-4 % more cycles on small cases). GemmEmitter's layout also places this path's buffers.
