@@ -18,8 +18,6 @@ bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, std::stri
     reason = "resident outer panels in more slots than a cascade buffer's";
   else if (t.lead_block > 0 && t.lead_block * n_inner + 2 > cascade::kMaxSlots)
     reason = "a lead block of more C tiles than a cascade buffer's slots";
-  else if (b_transposed)
-    reason = "B read transposed";
   if (reason && why) *why = reason;
   return reason == nullptr;
 }
@@ -47,10 +45,19 @@ const char* gemm_cascade_stem(Epilogue epi) {
   throw InternalError("no such epilogue");
 }
 
-cascade::Cascade gemm_cascade(Epilogue epi, const GemmDims& d) {
+cascade::Cascade gemm_cascade(Epilogue epi, const GemmDims& d, bool b_transposed) {
   const std::string stem = gemm_cascade_stem(epi);
-  return cascade::bind_cascade(cascade::parse_cascade(cascade::builtin_cascade_json(stem), stem),
-                               {{"M", double(d.m)}, {"K", double(d.k)}, {"N", double(d.n)}}, false);
+  Json doc = cascade::builtin_cascade_json(stem);
+  if (b_transposed) {
+    // B stored N x K (as K is for S = Q K^T): its ranks in the other order, the contraction reading it so.
+    ATTNSIM_ASSERT(doc["steps"][0].is_string() && doc["steps"][0].get<std::string>() == "C[m,n] = A[m,k] * B[k,n]",
+                   "gemm cascade " + stem + " without its contraction first");
+    doc["inputs"]["B"] = Json::array({"n", "k"});
+    doc["steps"][0] = "C[m,n] = A[m,k] * B[n,k]";
+    doc["description"] = doc["description"].get<std::string>() + ", B stored transposed";
+  }
+  return cascade::bind_cascade(cascade::parse_cascade(doc, stem), {{"M", double(d.m)}, {"K", double(d.k)}, {"N", double(d.n)}},
+                               false);
 }
 
 namespace {
@@ -127,12 +134,14 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
   return m;
 }
 
-GemmCascadeEmitter::GemmCascadeEmitter(const HwConfig& hw, const GemmTiling& t, Epilogue epi, std::uint64_t capacity)
+GemmCascadeEmitter::GemmCascadeEmitter(const HwConfig& hw, const GemmTiling& t, Epilogue epi, std::uint64_t capacity,
+                                       bool b_transposed)
     : hw_(hw),
       t_(t),
       epi_(epi),
+      b_transposed_(b_transposed),
       capacity_(capacity),
-      cascade_(std::make_shared<cascade::Cascade>(gemm_cascade(epi, t.dims))) {
+      cascade_(std::make_shared<cascade::Cascade>(gemm_cascade(epi, t.dims, b_transposed))) {
   mapping_ = gemm_cascade_mapping(hw, *cascade_, t, capacity);
   plan_ = cascade::plan_cascade(*cascade_, mapping_, hw, capacity);
 }
@@ -148,9 +157,9 @@ void GemmCascadeEmitter::emit(Emitter& em, const std::vector<GemmBlocks>& blocks
   const int ty = c.desc.tensor_index("Y"), tr = c.desc.tensor_index("R");
   std::vector<cascade::Binding> inst;
   for (const GemmBlocks& o : blocks) {
-    ATTNSIM_ASSERT(o.epilogue == epi_ && gemm_cascade_translatable(t_, o.b_transposed),
+    ATTNSIM_ASSERT(o.epilogue == epi_ && o.b_transposed == b_transposed_ && gemm_cascade_translatable(t_, o.b_transposed),
                    "a GEMM block the cascade emitter was not built for");
-    ATTNSIM_ASSERT(o.a.rows == t_.dims.m && o.a.cols == t_.dims.k && o.b.cols == t_.dims.n,
+    ATTNSIM_ASSERT(o.a.rows == t_.dims.m && o.a.cols == t_.dims.k && (o.b_transposed ? o.b.rows : o.b.cols) == t_.dims.n,
                    "a GEMM block of other dimensions than its tiling's");
     cascade::Binding b;
     b.blocks.assign(c.desc.tensors.size(), DramBlock{});
@@ -169,25 +178,31 @@ void GemmCascadeEmitter::emit(Emitter& em, const std::vector<GemmBlocks>& blocks
   em.set_class(cls);
 }
 
-TileProgram lower_gemm_cascade(const HwConfig& hw, const GemmDims& d, const GemmTiling& t, Epilogue epi) {
+TileProgram lower_gemm_cascade(const HwConfig& hw, const GemmDims& d, const GemmTiling& t, Epilogue epi,
+                               bool b_transposed) {
   TileProgram p;
   const std::uint64_t ob = hw.array.operand_bytes;
   // DRAM layout as lower_gemm's: A, B, C row-major, each starting on a 4 KiB boundary; R after C.
   const std::uint64_t a_base = 0, b_base = align_up(a_base + d.m * d.k * ob, 4096),
                       c_base = align_up(b_base + d.k * d.n * ob, 4096), r_base = align_up(c_base + d.m * d.n * ob, 4096);
   p.tensors = {{"A", a_base, std::uint64_t(d.m), std::uint64_t(d.k), int(ob)},
-               {"B", b_base, std::uint64_t(d.k), std::uint64_t(d.n), int(ob)},
+               {"B", b_base, std::uint64_t(b_transposed ? d.n : d.k), std::uint64_t(b_transposed ? d.k : d.n), int(ob)},
                {"C", c_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)}};
   if (epi == Epilogue::AddResidual) p.tensors.push_back({"R", r_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)});
   const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
-  const GemmCascadeEmitter g(hw, t, epi, cap);
+  const GemmCascadeEmitter g(hw, t, epi, cap, b_transposed);
   p.buffers = g.buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output);
   std::ostringstream sum;
   sum << "GEMM M=" << d.m << " K=" << d.k << " N=" << d.n << " as cascade " << g.cascade().desc.name << ": "
       << cascade::describe(g.cascade(), g.mapping());
   p.summary = sum.str();
   Emitter em(p, p.tensors);
-  g.emit(em, {whole_gemm_blocks(d, epi)});
+  GemmBlocks blocks = whole_gemm_blocks(d, epi);
+  if (b_transposed) {
+    blocks.b = {1, 0, 0, d.n, d.k};
+    blocks.b_transposed = true;
+  }
+  g.emit(em, {blocks});
   return p;
 }
 

@@ -15,6 +15,7 @@
 // GemmEmitter loaded it again (K in two tiles, or an inner loop of two tiles with K in one): fewer
 // bytes, never more, which the mapper's traffic estimate counts. A model op of several instances runs
 // as one group: a block the instances share (a weight) stays on chip where GemmEmitter loaded it again.
+// B stored transposed (N x K) is the same cascade with B's ranks (n, k).
 //
 // A resident inner operand (inner_resident: B for m outer, A for n outer) is the cascade mapping's
 // resident input with one slot; a resident outer panel (outer_resident) a buffer of 2 x (K tiles)
@@ -24,11 +25,12 @@
 // C tiles open over k in lead x (inner tiles) + 2 slots, the outer panels in lead + 1 sets of K tiles.
 // A cascade buffer takes as many slots as these need (cascade::kMaxSlots, 65536, is more than an SRAM
 // holds tiles; a mapping holds the first 64 slots' addresses inline, the rest on the heap).
-// One difference from GemmEmitter's program: a lead block's outer panel is one slot of K tiles side by
-// side (a tile is a strided block of it, row pitch the panel's width) where GemmEmitter put each tile
-// in a slot of its own. The bytes moved and the run's cycles are the same; the SRAM accesses are
-// more (narrower rows per access): on LRA text primal N = 1024 on edge, +12 % reads in qkv_proj, out_proj
-// and ffn, +0.7 % of the run's energy.
+// One difference from GemmEmitter's program: a lead block's outer panel, and a resident inner operand,
+// is one slot of K tiles side by side (a tile is a strided block of it, row pitch the panel's width)
+// where GemmEmitter put each tile in a slot of its own. The bytes moved are the same; the SRAM accesses
+// are more (narrower rows per access): on LRA text primal N = 1024 on edge, +12 % reads in qkv_proj,
+// out_proj and ffn, +0.7 % of the run's energy; where the array waits on the banks' ports (an 8x8 array
+// with 64-byte ports in test_gemm_cascade.cpp) up to 1 % more cycles.
 //
 // Counted over the runs the main job and the benches make (bench_gemm, bench_roofline, attnsim run of
 // BERT-base, GPT, Llama-2-7B layer and LRA text on edge and cloud, the default sweep's LRA variants,
@@ -36,10 +38,10 @@
 // k in the middle, lead blocks and the 64 slots, 274 did (lead blocks 234, k in the middle 34, panels
 // of more than 8 K tiles 13).
 //
-// Not translated yet (the hand-written GemmEmitter runs them): B read transposed, and
-// model ops of several instances with a resident inner operand of their own (the generic lowering
-// loads the next instance's into its one slot after all the reads of the last one, GemmEmitter tile
-// by tile; 1-4 % more cycles on small cases). GemmEmitter's layout also places this path's buffers.
+// Not translated yet (the hand-written GemmEmitter runs them): model ops of several instances with a
+// resident inner operand of their own (the generic lowering loads the next instance's into its one
+// slot after all the reads of the last one, GemmEmitter tile by tile; 1-4 % more cycles on small
+// cases). GemmEmitter's layout also places this path's buffers.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -67,7 +69,8 @@ bool gemm_cascade_loads_as_emitter(const GemmTiling& t);
 
 // The cascade of a GEMM with `epi` bound to M x K x N (its stem: gemm, gemm_gelu, gemm_relu, gemm_residual).
 const char* gemm_cascade_stem(Epilogue epi);
-cascade::Cascade gemm_cascade(Epilogue epi, const GemmDims& d);
+// With B stored transposed (N x K), B's ranks are (n, k) and the contraction reads it so.
+cascade::Cascade gemm_cascade(Epilogue epi, const GemmDims& d, bool b_transposed = false);
 
 // The cascade mapping of tiling t (translatable) for cascade c, its buffers where GemmEmitter(hw, t, 0,
 // capacity) puts them.
@@ -78,19 +81,21 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
 // same epilogue) emitted one after another, the next one's loads overlapping this one's tail.
 class GemmCascadeEmitter {
  public:
-  GemmCascadeEmitter(const HwConfig& hw, const GemmTiling& t, Epilogue epi, std::uint64_t capacity);
+  GemmCascadeEmitter(const HwConfig& hw, const GemmTiling& t, Epilogue epi, std::uint64_t capacity,
+                     bool b_transposed = false);
   const cascade::Cascade& cascade() const { return *cascade_; }
   const cascade::Mapping& mapping() const { return mapping_; }
   // The buffers for the SRAM report, named as GemmEmitter names them.
   std::vector<BufferInfo> buffers(const std::string& prefix, std::uint32_t phase, BufClass a, BufClass b,
                                   BufClass c) const;
-  // Emits the GEMMs of `blocks` (each with this emitter's epilogue, B not transposed).
+  // Emits the GEMMs of `blocks` (each with this emitter's epilogue and B layout).
   void emit(Emitter& em, const std::vector<GemmBlocks>& blocks) const;
 
  private:
   const HwConfig& hw_;
   GemmTiling t_;
   Epilogue epi_;
+  bool b_transposed_;
   std::uint64_t capacity_;
   std::shared_ptr<cascade::Cascade> cascade_;  // the plan points into it
   cascade::Mapping mapping_;
@@ -98,8 +103,8 @@ class GemmCascadeEmitter {
 };
 
 // A whole standalone GEMM (lower_gemm's program) through the cascade: tensors A, B, C (and R with
-// the residual epilogue) in DRAM.
+// the residual epilogue) in DRAM; B N x K when b_transposed.
 TileProgram lower_gemm_cascade(const HwConfig& hw, const GemmDims& d, const GemmTiling& t,
-                               Epilogue epi = Epilogue::None);
+                               Epilogue epi = Epilogue::None, bool b_transposed = false);
 
 }  // namespace attnsim
