@@ -23,7 +23,7 @@ using namespace attnsim;
 
 namespace {
 
-HwConfig test_hw(int side, std::int64_t sram_kib, std::int64_t acc_kib, const char* df = "os") {
+HwConfig test_hw(int side, std::int64_t sram_kib, std::int64_t acc_kib, const char* df = "os", std::int64_t port = 64) {
   Json doc = {{"array",
                {{"rows", side},
                 {"cols", side},
@@ -31,7 +31,7 @@ HwConfig test_hw(int side, std::int64_t sram_kib, std::int64_t acc_kib, const ch
                 {"clock_mhz", 1000},
                 {"operand_bytes", 2},
                 {"accumulator_bytes", 4}}},
-              {"sram", {{"banks", 4}, {"bytes_per_bank", sram_kib * 1024 / 4}, {"port_bytes", 64}}},
+              {"sram", {{"banks", 4}, {"bytes_per_bank", sram_kib * 1024 / 4}, {"port_bytes", port}}},
               {"dram", {{"model", "ideal"}, {"bytes_per_cycle", 64}}}};
   if (acc_kib) doc["accumulators"] = {{"bytes", acc_kib * 1024}};
   return parse_hw_config(doc, "hw.json");
@@ -387,8 +387,9 @@ TEST_CASE("gemm cascades: instances sharing a weight keep it on chip, in no more
   // batch element), emitted one after another. GemmEmitter starts each GEMM afresh and loads B again;
   // the generic lowering runs the instances as one group and reads a B block still in its slot.
   const std::int64_t inst = 3;
+  for (const std::int64_t port : {64, 1024})
   for (std::int64_t acc_kib : {0, 16}) {
-    const HwConfig hw = test_hw(8, 64, acc_kib);
+    const HwConfig hw = test_hw(8, 64, acc_kib, "os", port);
     for (const GemmDims d : {GemmDims{40, 24, 36}, GemmDims{16, 64, 16}}) {
       const ref::Mat a = ref::random_values(std::size_t(inst * d.m * d.k), 11),
                      b = ref::random_values(std::size_t(d.k * d.n), 12);
@@ -423,13 +424,19 @@ TEST_CASE("gemm cascades: instances sharing a weight keep it on chip, in no more
         }
         const std::int64_t hc = timed(hw, hand), gc = timed(hw, gen);
         const std::uint64_t hl = load_bytes(hand), gl = load_bytes(gen);
-        INFO("acc " << acc_kib << " KiB, " << inst << " x " << d.m << "x" << d.k << "x" << d.n << " tiles " << t.tm << "x"
+        INFO(port << " B ports, acc " << acc_kib << " KiB, " << inst << " x " << d.m << "x" << d.k << "x" << d.n << " tiles " << t.tm << "x"
                     << t.tk << "x" << t.tn << " " << describe_gemm_order(t) << ": hand " << hc << " cycles " << hl
                     << " B loaded, generic " << gc << " cycles " << gl << " B loaded");
         CHECK(gl <= hl);
-        // A resident A (n outer) is the instances' own: the generic lowering loads the next one's
-        // into its one slot after all the reads of the last (model_lowering keeps GemmEmitter then).
-        if (!(t.inner_resident && t.n_outer)) CHECK(gc <= hc);
+        // A resident A (n outer) is the instances' own: the next one's tiles load into its one slot
+        // as the last one's reads of each tile are done, as GemmEmitter's (a slot per tile) do. The
+        // resident operand is one row-major buffer (GemmEmitter: a slot per tile), so with 64-byte ports
+        // its tiles' rows take more accesses: up to 0.1 % more cycles there (3 x 40x24x36, tiles 8x16x8
+        // n,m,k: 3912 against 3910), none with 1024-byte ports.
+        if (port == 64 && t.inner_resident)
+          CHECK(double(gc) <= 1.001 * double(hc));
+        else
+          CHECK(gc <= hc);
         fewer += gl < hl;
         Executor ex(gen, hw.onchip_bytes());
         ex.set_tensor(0, a);

@@ -14,8 +14,10 @@
 // A double-buffered operand whose block is still in its other slot is read from there, where
 // GemmEmitter loaded it again (K in two tiles, or an inner loop of two tiles with K in one): fewer
 // bytes, never more, which the mapper's traffic estimate counts. A model op of several instances runs
-// as one group: a block the instances share (a weight) stays on chip where GemmEmitter loaded it again.
-// B stored transposed (N x K) is the same cascade with B's ranks (n, k).
+// as one group: a block the instances share (a weight) stays on chip where GemmEmitter loaded it again;
+// an operand resident per instance (its own) loads the next instance's tiles into its one slot as the
+// last reads of each tile are done (the generic lowering's per-tile reload), as GemmEmitter's slot per
+// tile does. B stored transposed (N x K) is the same cascade with B's ranks (n, k).
 //
 // A resident inner operand (inner_resident: B for m outer, A for n outer) is the cascade mapping's
 // resident input with one slot; a resident outer panel (outer_resident) a buffer of 2 x (K tiles)
@@ -38,10 +40,8 @@
 // k in the middle, lead blocks and the 64 slots, 274 did (lead blocks 234, k in the middle 34, panels
 // of more than 8 K tiles 13).
 //
-// Not translated yet (the hand-written GemmEmitter runs them): model ops of several instances with a
-// resident inner operand of their own (the generic lowering loads the next instance's into its one
-// slot after all the reads of the last one, GemmEmitter tile by tile; 1-4 % more cycles on small
-// cases). GemmEmitter's layout also places this path's buffers.
+// Every GEMM tiling is translated (B read transposed, slots past 64 and several instances with a
+// resident operand of their own too); GemmEmitter's layout still places this path's buffers.
 #include <cstdint>
 #include <memory>
 #include <string>

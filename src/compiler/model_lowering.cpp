@@ -143,18 +143,11 @@ class Lowering {
     }
     // A tiling the GEMM cascades express runs through the generic lowering (compiler/gemm_cascade.h),
     // all the instances as one group (a block they share, a weight, stays on chip where GemmEmitter
-    // loads it again). Through GemmEmitter: several instances with a resident inner operand of their
-    // own (the generic lowering loads the next instance's into its one slot once the last instance's
-    // reads of the whole of it are done, GemmEmitter tile by tile: 1-4 % more cycles on the 8x8 cases
-    // of test_gemm_cascade.cpp).
+    // loads it again).
     const bool bt = gb.front().b_transposed;
     bool as_cascade = gemm_cascade_translatable(t, bt);
-    for (const GemmBlocks& x : gb) {
+    for (const GemmBlocks& x : gb)
       as_cascade &= x.b_transposed == bt && x.a.rows == d.m && x.a.cols == d.k && (bt ? x.b.rows : x.b.cols) == d.n;
-      const DramBlock &inner = t.n_outer ? x.a : x.b, &first = t.n_outer ? gb.front().a : gb.front().b;
-      if (t.inner_resident && (inner.tensor != first.tensor || inner.row0 != first.row0 || inner.col0 != first.col0))
-        as_cascade = false;
-    }
     if (as_cascade) {
       const Epilogue epi = gb.front().epilogue;
       s.emit = [&hw, t, cap, gb, epi, bt](Emitter& em) { GemmCascadeEmitter(hw, t, epi, cap, bt).emit(em, gb); };
