@@ -1,7 +1,8 @@
 // GEMMs with their fused epilogues as cascades (models/cascades/gemm*.json) run by the generic
 // lowering with a mapping translated from a GEMM tiling (compiler/gemm_cascade.h): the executor's
 // results against a reference GEMM (and activation / residual) in double precision, and the timed
-// cycles against the hand-written GemmEmitter's program for the same tiling.
+// cycles, the bytes and the buffers' addresses against the hand-written GemmEmitter's program for the
+// same tiling (tests/support/gemm_emitter.h, the reference).
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
@@ -16,10 +17,12 @@
 #include "hw/accelerator.h"
 #include "ir/executor.h"
 #include "mapper/program_timer.h"
+#include "support/gemm_emitter.h"
 #include "support/isolated.h"
 #include "support/reference.h"
 
 using namespace attnsim;
+using test::GemmEmitter;
 
 namespace {
 
@@ -133,9 +136,18 @@ TEST_CASE("gemm cascades: the generic lowering times as GemmEmitter on the same 
       for (Epilogue e : kEpilogues) {
         const int inputs = e == Epilogue::AddResidual ? 1 : 0;
         for (const GemmTiling& t : gemm_tiling_candidates(hw, d, 0, inputs)) {
-          if (!gemm_cascade_translatable(t, false)) continue;
+          REQUIRE(gemm_cascade_translatable(t, false));
           ++total;
           const TileProgram hand = hand_program(hw, d, t, e), gen = lower_gemm_cascade(hw, d, t, e);
+          // gemm_layout places the buffers where the reference's independent layout does.
+          const std::vector<BufferInfo> hb = GemmEmitter(hw, t, 0, std::uint64_t(hw.sram.total_bytes()))
+                                                 .buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output);
+          REQUIRE(gen.buffers.size() == hb.size());
+          for (std::size_t i = 0; i < hb.size(); ++i) {
+            CHECK(gen.buffers[i].name == hb[i].name);
+            CHECK(gen.buffers[i].region.addr == hb[i].region.addr);
+            CHECK(gen.buffers[i].region.bytes == hb[i].region.bytes);
+          }
           const std::int64_t hc = timed(hw, hand), gc = timed(hw, gen);
           const std::uint64_t hl = load_bytes(hand), gl = load_bytes(gen);
           INFO(h.name << " " << d.m << "x" << d.k << "x" << d.n << " " << gemm_cascade_stem(e) << " tiles " << t.tm << "x"

@@ -1,5 +1,6 @@
 #include "compiler/gemm_cascade.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "cascade/builtin.h"
@@ -60,6 +61,45 @@ cascade::Cascade gemm_cascade(Epilogue epi, const GemmDims& d, bool b_transposed
                                false);
 }
 
+GemmLayout gemm_layout(const HwConfig& hw, const GemmTiling& t, std::uint64_t base, std::uint64_t capacity) {
+  GemmBufferSizes bs = gemm_buffer_sizes(hw, t);
+  const bool c_acc = t.c_in_accumulators;
+  auto sram_total = [&](const GemmBufferSizes& b) {
+    return std::uint64_t(b.a_slots) * b.a + std::uint64_t(b.b_slots) * b.b + (c_acc ? 0 : std::uint64_t(b.c_slots) * b.c) +
+           2 * b.r;
+  };
+  // Bank- or stripe-aligned slots when they still fit (above).
+  const std::uint64_t unit = std::uint64_t(hw.sram.interleaved() ? hw.sram.stripe_bytes() : hw.sram.bytes_per_bank);
+  GemmBufferSizes aligned = bs;
+  aligned.a = align_up(bs.a, unit), aligned.b = align_up(bs.b, unit), aligned.c = c_acc ? bs.c : align_up(bs.c, unit);
+  aligned.r = bs.r ? align_up(bs.r, unit) : 0;
+  if (base % unit == 0 && sram_total(aligned) <= capacity) bs = aligned;
+  GemmLayout l;
+  l.a_bytes = bs.a, l.b_bytes = bs.b, l.c_bytes = bs.c, l.r_bytes = bs.r;
+  std::uint64_t at = base;
+  for (std::int64_t i = 0; i < bs.a_slots; ++i, at += bs.a) l.a.push_back(at);
+  for (std::int64_t i = 0; i < bs.b_slots; ++i, at += bs.b) l.b.push_back(at);
+  std::uint64_t c_at = c_acc ? hw.accumulator_base() : at;
+  for (std::int64_t i = 0; i < bs.c_slots; ++i, c_at += bs.c) l.c.push_back(c_at);
+  if (!c_acc) at = c_at;
+  l.r[0] = at, l.r[1] = at + bs.r;
+  l.end = base + sram_total(bs);
+  return l;
+}
+
+std::vector<BufferInfo> GemmLayout::buffers(const std::string& prefix, std::uint32_t phase, BufClass ca, BufClass cb,
+                                            BufClass cc) const {
+  std::vector<BufferInfo> v;
+  const std::size_t most = std::max({a.size(), b.size(), c.size()});
+  for (std::size_t i = 0; i < most; ++i) {
+    if (i < a.size()) v.push_back({prefix + "A" + std::to_string(i), {a[i], a_bytes}, ca, phase});
+    if (i < b.size()) v.push_back({prefix + "B" + std::to_string(i), {b[i], b_bytes}, cb, phase});
+    if (i < c.size()) v.push_back({prefix + "C" + std::to_string(i), {c[i], c_bytes}, cc, phase});
+    if (i < 2 && r_bytes) v.push_back({prefix + "R" + std::to_string(i), {r[i], r_bytes}, BufClass::Activation, phase});
+  }
+  return v;
+}
+
 namespace {
 
 int tensor_of(const cascade::Cascade& c, const char* name) {
@@ -83,16 +123,16 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
   m.source = "mapping of " + c.desc.name + " translated from its GEMM tiling";
   const int mr = rank_of(c, "m"), kr = rank_of(c, "k"), nr = rank_of(c, "n");
   const cascade::Loop lm{mr, t.tm}, ln{nr, t.tn}, lk{kr, t.tk};
-  m.groups[0].chain = true;  // a tile's K steps back to back on the array, as GemmEmitter emits them
+  m.groups[0].chain = true;  // a tile's K steps back to back on the array, as a GEMM's K steps run
   if (t.k_middle)  // m, k, n (n, k, m): a row of C tiles open over k, in 2 x (inner tiles) slots (below)
     m.groups[0].loops = t.n_outer ? std::vector<cascade::Loop>{ln, lk, lm} : std::vector<cascade::Loop>{lm, lk, ln};
   else
     m.groups[0].loops = t.n_outer ? std::vector<cascade::Loop>{ln, lm, lk} : std::vector<cascade::Loop>{lm, ln, lk};
-  // GemmEmitter's layout (bank- or stripe-aligned when it fits, C in the accumulator storage when the
-  // tiling put it there): each tensor's two slots where its buffers 0 and 1 are.
-  const GemmEmitter layout(hw, t, 0, capacity);
+  // The layout (gemm_layout: bank- or stripe-aligned when it fits, C in the accumulator storage when the
+  // tiling put it there): each tensor's slots where its buffers 0, 1, .. are.
+  const GemmLayout layout = gemm_layout(hw, t, 0, capacity);
   // A resident inner operand (the whole of it on chip, each tile loaded once) is the cascade's resident
-  // input with one slot, where GemmEmitter's first slot of it starts (its slots, a tile each, are
+  // input with one slot, where the layout's first slot of it starts (its slots, a tile each, are
   // contiguous and hold at least the whole operand).
   const int inner = t.inner_resident ? tensor_of(c, t.n_outer ? "A" : "B") : -1;
   for (const BufferInfo& b : layout.buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output)) {
@@ -109,13 +149,13 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
   }
   // A resident outer panel (outer_resident: A's tm x K for m outer): two panels' K tiles, 2 x nk
   // slots taken in turn, so each outer iteration loads its panel's tiles into the slots the one before
-  // last used, and every inner iteration reads them from there (GemmEmitter's slot (outer % 2) nk + k).
+  // last used, and every inner iteration reads them from there (the layout's slot (outer % 2) nk + k).
   if (t.outer_resident)
     m.tensors[std::size_t(tensor_of(c, t.n_outer ? "B" : "A"))].buffers =
         int((t.lead_block > 0 ? t.lead_block + 1 : 2) * ceil_div(t.dims.k, t.tk));
   // A lead block (the mapping's lead): the first lead_block outer tiles with k outermost, their
   // lead_block x n_inner C tiles open over k, two more slots for the tiles after the block while its
-  // stores go out (GemmEmitter's C slots), and lead_block + 1 outer panels (the panel of the tile after
+  // stores go out (the layout's C slots), and lead_block + 1 outer panels (the panel of the tile after
   // the block loads while the block's are still read).
   if (t.lead_block > 0) {
     m.groups[0].lead = t.lead_block;
@@ -123,7 +163,7 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
         int(t.lead_block * (t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn)) + 2);
   }
   // k in the middle: the outer iteration's C tiles, one per inner tile, accumulate at once; the next
-  // iteration's take the other n_inner slots while these are stored (GemmEmitter's (outer % 2) n_inner +
+  // iteration's take the other n_inner slots while these are stored (the layout's (outer % 2) n_inner +
   // inner, which the generic lowering's rotation over the slots reproduces).
   if (t.k_middle)
     m.tensors[std::size_t(tensor_of(c, "C"))].buffers =
@@ -148,7 +188,7 @@ GemmCascadeEmitter::GemmCascadeEmitter(const HwConfig& hw, const GemmTiling& t, 
 
 std::vector<BufferInfo> GemmCascadeEmitter::buffers(const std::string& prefix, std::uint32_t phase, BufClass a,
                                                     BufClass b, BufClass c) const {
-  return GemmEmitter(hw_, t_, 0, capacity_).buffers(prefix, phase, a, b, c);
+  return gemm_layout(hw_, t_, 0, capacity_).buffers(prefix, phase, a, b, c);
 }
 
 void GemmCascadeEmitter::emit(Emitter& em, const std::vector<GemmBlocks>& blocks) const {
