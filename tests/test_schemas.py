@@ -358,7 +358,7 @@ CASES = [
     ("mapping", [("/ops", [])], None),
     ("mapping", "[]", None),
     # tests/test_cascade.cpp, as a model's cascade mapping file (cascade vanilla on edge, N = 512)
-    ("cascade-mapping", [("/groups/0/loops/0/rank", "mm"), ("/buffers/S", 65)], None),
+    ("cascade-mapping", [("/groups/0/loops/0/rank", "mm"), ("/buffers/S", 65537)], None),
     ("cascade-mapping", [("/groups/0/loops/0/rank", "mm")], CASCADE + ": a rank must be the cascade's"),
     ("cascade-mapping", [("/groups/0/resident", ["KK", 3])], None),
     ("cascade-mapping", [("/groups/0/resident", "K")], None),
@@ -394,7 +394,7 @@ CASES = [
     ("cascade-mapping", [("/placement/S", {})], None),
     ("cascade-mapping", [("/placement/S", {"at": [100]})], None),
     ("cascade-mapping", [("/placement/S", {"at": []})], None),
-    ("cascade-mapping", [("/placement/S", {"at": [64 * i for i in range(65)]})], None),
+    ("cascade-mapping", [("/placement/S", {"at": [64 * i for i in range(65537)]})], None),
     ("cascade-mapping", [("/placement/S", {"bank": -1})], None),
     ("cascade-mapping", [("/placement/S", {"slot": 1})], None),
     ("cascade-mapping", [("/units/S", "gpu")], None),

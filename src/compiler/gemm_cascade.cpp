@@ -57,16 +57,16 @@ cascade::Cascade gemm_cascade(Epilogue epi, const GemmDims& d, bool b_transposed
     doc["steps"][0] = "C[m,n] = A[m,k] * B[n,k]";
     doc["description"] = doc["description"].get<std::string>() + ", B stored transposed";
   }
-  return cascade::bind_cascade(cascade::parse_cascade(doc, stem), {{"M", double(d.m)}, {"K", double(d.k)}, {"N", double(d.n)}},
-                               false);
+  return cascade::bind_cascade(cascade::parse_cascade(doc, stem),
+                               {{"M", double(d.m)}, {"K", double(d.k)}, {"N", double(d.n)}}, false);
 }
 
 GemmLayout gemm_layout(const HwConfig& hw, const GemmTiling& t, std::uint64_t base, std::uint64_t capacity) {
   GemmBufferSizes bs = gemm_buffer_sizes(hw, t);
   const bool c_acc = t.c_in_accumulators;
   auto sram_total = [&](const GemmBufferSizes& b) {
-    return std::uint64_t(b.a_slots) * b.a + std::uint64_t(b.b_slots) * b.b + (c_acc ? 0 : std::uint64_t(b.c_slots) * b.c) +
-           2 * b.r;
+    return std::uint64_t(b.a_slots) * b.a + std::uint64_t(b.b_slots) * b.b +
+           (c_acc ? 0 : std::uint64_t(b.c_slots) * b.c) + 2 * b.r;
   };
   // Bank- or stripe-aligned slots when they still fit (above).
   const std::uint64_t unit = std::uint64_t(hw.sram.interleaved() ? hw.sram.stripe_bytes() : hw.sram.bytes_per_bank);
@@ -197,9 +197,11 @@ void GemmCascadeEmitter::emit(Emitter& em, const std::vector<GemmBlocks>& blocks
   const int ty = c.desc.tensor_index("Y"), tr = c.desc.tensor_index("R");
   std::vector<cascade::Binding> inst;
   for (const GemmBlocks& o : blocks) {
-    ATTNSIM_ASSERT(o.epilogue == epi_ && o.b_transposed == b_transposed_ && gemm_cascade_translatable(t_, o.b_transposed),
+    ATTNSIM_ASSERT(o.epilogue == epi_ && o.b_transposed == b_transposed_ &&
+                       gemm_cascade_translatable(t_, o.b_transposed),
                    "a GEMM block the cascade emitter was not built for");
-    ATTNSIM_ASSERT(o.a.rows == t_.dims.m && o.a.cols == t_.dims.k && (o.b_transposed ? o.b.rows : o.b.cols) == t_.dims.n,
+    ATTNSIM_ASSERT(o.a.rows == t_.dims.m && o.a.cols == t_.dims.k &&
+                       (o.b_transposed ? o.b.rows : o.b.cols) == t_.dims.n,
                    "a GEMM block of other dimensions than its tiling's");
     cascade::Binding b;
     b.blocks.assign(c.desc.tensors.size(), DramBlock{});

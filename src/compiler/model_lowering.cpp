@@ -115,8 +115,8 @@ class Lowering {
     s.info = {name, op.layer, op.cls,
               describe(t, d) + (epi ? std::string(", fused ") + to_string(epi->kind) + " epilogue" : ""), 0,
               gemm_mapping(t)};
-    s.buffers =
-        gemm_layout(hw_, t, 0, capacity_).buffers(op.name + ".", phase(), BufClass::Activation, BufClass::Weight, BufClass::Output);
+    s.buffers = gemm_layout(hw_, t, 0, capacity_)
+                    .buffers(op.name + ".", phase(), BufClass::Activation, BufClass::Weight, BufClass::Output);
     const HwConfig& hw = hw_;
     const std::uint64_t cap = capacity_;
     std::vector<GemmBlocks> gb;
