@@ -200,14 +200,14 @@ TEST_CASE("cascade: mapping legality names what does not fit", "[cascade][mappin
   CHECK(mapping_to_json(c, back) == mapping_to_json(c, f));
   Json j = mapping_to_json(c, f);
   j["groups"][0]["loops"][0]["rank"] = "mm";
-  j["buffers"]["S"] = 65;
+  j["buffers"]["S"] = 65537;
   try {
     parse_mapping(j, "m.json", c, hw);
     FAIL("accepted");
   } catch (const UserError& e) {
     const std::string w = e.what();
     CHECK(w.find("m.json: /groups/0/loops/0/rank: no rank \"mm\" (did you mean \"m\"?)") != std::string::npos);
-    CHECK(w.find("m.json: /buffers/S: buffering depth is 1 to 64") != std::string::npos);
+    CHECK(w.find("m.json: /buffers/S: buffering depth is 1 to 65536") != std::string::npos);
   }
 }
 

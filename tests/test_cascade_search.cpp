@@ -376,12 +376,12 @@ TEST_CASE("the vanilla variants' cascade mappings round-trip to a byte-identical
   const std::string bad = write_temp(
       "bad-cascade.json",
       R"({"mapping_version": 1, "ops": {"L0.attention": {"kind": "cascade", "mapping": {"cascade": "vanilla",
-          "groups": [{"steps": ["S", "P", "O"], "loops": [{"rank": "q", "tile": 64}]}], "buffers": {"S": 65}}}}})");
+          "groups": [{"steps": ["S", "P", "O"], "loops": [{"rank": "q", "tile": 64}]}], "buffers": {"S": 65537}}}}})");
   const CliResult r = run_cli("run --hw edge --model lra-text --seq-len 256 --variant flash --emit mapping --mapping " + bad);
   INFO(r.err);
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains(bad + ": /ops/L0.attention/mapping/groups/0/loops/0/rank: no rank \"q\""));
-  CHECK_THAT(r.err, Catch::Contains(bad + ": /ops/L0.attention/mapping/buffers/S: buffering depth is 1 to 64"));
+  CHECK_THAT(r.err, Catch::Contains(bad + ": /ops/L0.attention/mapping/buffers/S: buffering depth is 1 to 65536"));
   const std::string res = write_temp(
       "resident-cascade.json",
       R"({"mapping_version": 1, "ops": {"L0.attention": {"kind": "cascade", "mapping": {"cascade": "vanilla",

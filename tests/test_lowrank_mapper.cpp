@@ -340,12 +340,12 @@ TEST_CASE("the low-rank variants' mappings round-trip to a byte-identical report
                  R"({"mapping_version": 1, "ops": {"L0.attention": {"kind": "cascade", "mapping": {"cascade": "primal",
           "groups": [{"steps": ["Xs", "WeT", "WrT"], "loops": []},
                      {"steps": ["Qn", "Kn", "E", "R", "Eo", "Ro", "Y", "O"], "loops": [{"rank": "q", "tile": 64}]}],
-          "buffers": {"E": 65}}}}})");
+          "buffers": {"E": 65537}}}}})");
   const CliResult r = run_cli("run --hw edge --model lra-text --seq-len 512 --variant primal --mapping " + bad);
   INFO(r.err);
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains(bad + ": /ops/L0.attention/mapping/groups/1/loops/0/rank: no rank \"q\""));
-  CHECK_THAT(r.err, Catch::Contains(bad + ": /ops/L0.attention/mapping/buffers/E: buffering depth is 1 to 64"));
+  CHECK_THAT(r.err, Catch::Contains(bad + ": /ops/L0.attention/mapping/buffers/E: buffering depth is 1 to 65536"));
   const std::string kind = write_temp(
       "lr-kind.json", R"({"mapping_version": 1, "ops": {"L0.attention": {"kind": "flash", "tile": {"m": 64}}}})");
   const CliResult r2 =

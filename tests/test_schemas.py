@@ -315,7 +315,7 @@ CASES = [
     ("mapping", '{"mapping_version": 1, "ops": {"L0.attention": {"kind": "flash", "tile": {"m": 16}}, '
                 '"L1.attention": {"kind": "row_fused"}, "L0.qkv_proj": {"loop_order": ["n", "m", "k"]}}}', None),
     # tests/test_cascade_search.cpp and test_lowrank_mapper.cpp: a cascade mapping inside an op
-    ("mapping", [("/ops/L0.attention/mapping/groups/0/loops/0/rank", "q"), ("/ops/L0.attention/mapping/buffers/S", 65)],
+    ("mapping", [("/ops/L0.attention/mapping/groups/0/loops/0/rank", "q"), ("/ops/L0.attention/mapping/buffers/S", 65537)],
      None),
     ("mapping", [("/ops/L0.attention/mapping/groups/0/loops/0/rank", "q")], CASCADE + ": a rank must be the cascade's"),
     ("mapping", [("/ops/L0.attention/mapping/groups/0/resident", ["K", "S"])],
@@ -324,7 +324,7 @@ CASES = [
     ("mapping", [("/ops/L0.attention", {"kind": "cascade", "mapping": {
         "cascade": "primal", "groups": [{"steps": ["Xs", "WeT", "WrT"], "loops": []},
                                         {"steps": ["Qn", "Kn", "E", "R", "Eo", "Ro", "Y", "O"],
-                                         "loops": [{"rank": "q", "tile": 64}]}], "buffers": {"E": 65}}})], None, "primal"),
+                                         "loops": [{"rank": "q", "tile": 64}]}], "buffers": {"E": 65537}}})], None, "primal"),
     ("mapping", [("/ops/L0.attention", {"kind": "flash", "tile": {"m": 64}})],
      WORKLOAD + ": the kind must be the op's", "lowrank_linear"),
     # tests/test_fused_mapping.cpp: attention fused in the array (run on fusemax-cloud)
@@ -358,7 +358,7 @@ CASES = [
     ("mapping", [("/ops", [])], None),
     ("mapping", "[]", None),
     # tests/test_cascade.cpp, as a model's cascade mapping file (cascade vanilla on edge, N = 512)
-    ("cascade-mapping", [("/groups/0/loops/0/rank", "mm"), ("/buffers/S", 65)], None),
+    ("cascade-mapping", [("/groups/0/loops/0/rank", "mm"), ("/buffers/S", 65537)], None),
     ("cascade-mapping", [("/groups/0/loops/0/rank", "mm")], CASCADE + ": a rank must be the cascade's"),
     ("cascade-mapping", [("/groups/0/resident", ["KK", 3])], None),
     ("cascade-mapping", [("/groups/0/resident", "K")], None),
@@ -394,7 +394,7 @@ CASES = [
     ("cascade-mapping", [("/placement/S", {})], None),
     ("cascade-mapping", [("/placement/S", {"at": [100]})], None),
     ("cascade-mapping", [("/placement/S", {"at": []})], None),
-    ("cascade-mapping", [("/placement/S", {"at": [64 * i for i in range(65)]})], None),
+    ("cascade-mapping", [("/placement/S", {"at": [64 * i for i in range(65537)]})], None),
     ("cascade-mapping", [("/placement/S", {"bank": -1})], None),
     ("cascade-mapping", [("/placement/S", {"slot": 1})], None),
     ("cascade-mapping", [("/units/S", "gpu")], None),

@@ -87,7 +87,14 @@ struct BufState {
   bool used = false;
   // A resident buffer: per slot, the load of each cell (tile) of the instance it holds, kNoInstr
   // while not loaded; cells in row-major order of the tile grid (cells_across per row).
-  std::vector<std::uint32_t> cell_load[kMaxSlots];
+  std::vector<std::vector<std::uint32_t>> cell_load;
+  // Per slot and cell, per unit: the last reader of the cell since its load. The next instance's load
+  // of the cell into the slot waits for these (not for every read of the slot).
+  struct CellReaders {
+    std::uint32_t by_unit[kUnits] = {kNoInstr, kNoInstr, kNoInstr, kNoInstr, kNoInstr};
+  };
+  std::vector<std::vector<CellReaders>> cell_read;
+  int last_cell = -1;  // the cell the latest read of the buffer took (note() records its reader)
   std::int64_t cells_across = 1;
 };
 
@@ -110,8 +117,12 @@ class GroupEmitter {
       if (!bp.resident) continue;
       BufState& st = bufs_[b];
       st.cells_across = ceil_div(bp.cols, bp.cell_cols);
-      for (int i = 0; i < bp.depth; ++i)
-        st.cell_load[i].assign(std::size_t(ceil_div(bp.rows, bp.cell_rows) * st.cells_across), kNoInstr);
+      st.cell_load.resize(std::size_t(bp.depth));
+      st.cell_read.resize(std::size_t(bp.depth));
+      for (int i = 0; i < bp.depth; ++i) {
+        st.cell_load[std::size_t(i)].assign(std::size_t(ceil_div(bp.rows, bp.cell_rows) * st.cells_across), kNoInstr);
+        st.cell_read[std::size_t(i)].resize(st.cell_load[std::size_t(i)].size());
+      }
     }
     nloops_ = int(g_.map.loops.size());
     for (int s : g_.map.steps) {
@@ -534,20 +545,22 @@ class GroupEmitter {
     return a;
   }
 
-  // A tile of resident tensor t at x: the instance's whole tensor has a slot (a new one, and the
-  // previous instance's readers of it waited for, at the instance's first tile); the tile is loaded
-  // into its place there at its first use. The reader depends on that tile's load.
+  // A tile of resident tensor t at x: the instance's whole tensor has a slot (a new one at the
+  // instance's first tile); the tile is loaded into its place there at its first use, after the last
+  // reads of the tile the slot's previous instance had there (a cell's readers, not the whole slot's:
+  // the next instance's tiles load while the last one's later tiles are still read). The reader
+  // depends on that tile's load.
   void read_resident(int t, const Ctx& x, Access& a, Deps& d) {
     const BufferPlan& bp = plan_of(a.buf);
     BufState& st = bufs_[std::size_t(a.buf)];
     const DramBlock& blk = inst_[std::size_t(x.inst)].blocks[std::size_t(t)];
     a.slot = find_loaded(a.buf, blk);
-    Deps war;  // empty unless the slot is taken now
     if (a.slot < 0) {
       Coords whole;
       whole.inst = same_block_[std::size_t(t)][std::size_t(x.inst)];
       whole.len[0] = bp.rows, whole.len[1] = bp.cols;
-      a.slot = take_slot(a.buf, whole, war);
+      Deps slot_war;  // every access to the slot: the cells' readers below are the ones that matter
+      a.slot = take_slot(a.buf, whole, slot_war);
       Slot& sl = st.slot[a.slot];
       sl.open = false;
       sl.src = blk;
@@ -561,10 +574,14 @@ class GroupEmitter {
                        k.len[0] == std::min(bp.cell_rows, bp.rows - k.lo[0]) &&
                        k.len[1] == std::min(bp.cell_cols, bp.cols - k.lo[1]),
                    "a resident tile off the tile grid");
-    std::uint32_t& cell = st.cell_load[a.slot][std::size_t(r * st.cells_across + col)];
+    const std::size_t ci = std::size_t(r * st.cells_across + col);
+    std::uint32_t& cell = st.cell_load[std::size_t(a.slot)][ci];
     if (cell == kNoInstr) {
-      // Later loads into the slot follow the first one on the load unit, which waited for the
-      // previous instance's readers (WAR), so only the first carries those dependencies.
+      // The previous instance's readers of this cell (WAR); its load of the cell came earlier on the
+      // load unit.
+      Deps war;
+      BufState::CellReaders& readers = st.cell_read[std::size_t(a.slot)][ci];
+      for (int u = 0; u < kUnits; ++u) war.add(u, readers.by_unit[u]), readers.by_unit[u] = kNoInstr;
       const DramBlock part{blk.tensor, blk.row0 + k.lo[0], blk.col0 + k.lo[1], k.len[0], k.len[1]};
       const auto l = war.list(Opcode::Load);
       Slot& sl = st.slot[a.slot];
@@ -572,6 +589,7 @@ class GroupEmitter {
       sl.write[unit_index(Opcode::Load)] = cell;
     }
     d.add(unit_index(Opcode::Load), cell);
+    st.last_cell = int(ci);
   }
 
   // The tile of tensor t to write at x: the open tile when it continues (a sum, a chunk), else a new slot.
@@ -619,7 +637,11 @@ class GroupEmitter {
   }
 
   void note(const std::vector<std::pair<int, int>>& reads, const Access* w, Opcode op, std::uint32_t id) {
-    for (const auto& [b, s] : reads) bufs_[std::size_t(b)].slot[s].read[unit_index(op)] = id;
+    for (const auto& [b, s] : reads) {
+      BufState& st = bufs_[std::size_t(b)];
+      st.slot[s].read[unit_index(op)] = id;
+      if (plan_of(b).resident) st.cell_read[std::size_t(s)][std::size_t(st.last_cell)].by_unit[unit_index(op)] = id;
+    }
     if (w) bufs_[std::size_t(w->buf)].slot[w->slot].write[unit_index(op)] = id;
   }
 

@@ -12,11 +12,12 @@
 //   chunk), the whole extent otherwise. DRAM tensors are loaded when a step needs a tile that is not
 //   resident (so a Q tile stays loaded while the key loop runs), and stored when their tile is
 //   complete (after the last index of a loop it is summed over).
-// - Buffers: each tensor has 1 to 64 slots (a split-K accumulator one per run); a new tile takes the
-//   next slot, so its load (its first write) waits for the last accesses to that slot, depth tiles
+// - Buffers: each tensor has 1 to kMaxSlots slots (a split-K accumulator one per run); a new tile takes
+//   the next slot, so its load (its first write) waits for the last accesses to that slot, depth tiles
 //   before. A resident tensor (mapping.h) takes a slot per instance holding all of it; each tile goes
 //   to its place there at its first use and is read from there afterwards (a reader depends on that
-//   tile's load only).
+//   tile's load only); the tile's load waits for the last reads of the same tile by the instance the
+//   slot held before, not for all of that instance's reads.
 // - Dependencies are derived, never written per variant: every slot remembers, per unit, its last
 //   writer and its last reader since; a read depends on the writers (RAW), a write on the writers
 //   and readers (WAW, WAR). Units run their own instructions in order, so one instruction per unit

@@ -753,16 +753,15 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
                       " B, inside the buffers placed before it (up to " + std::to_string(at) + " B)");
         at = std::max(at, want);
       }
-      const std::int64_t* fixed =
-          b.tensor >= 0 && placed_here(b.tensor) ? m.tensors[std::size_t(b.tensor)].at : nullptr;
+      const SlotArray<std::int64_t, -1>* fixed =
+          b.tensor >= 0 && placed_here(b.tensor) ? &m.tensors[std::size_t(b.tensor)].at : nullptr;
       for (int i = 0; i < b.depth; ++i) {
-        if (fixed && fixed[0] >= 0) {
-          // "at" holds an address for each of at most kMaxSlots slots (TensorMapping).
-          if (i >= int(std::size(m.tensors[std::size_t(b.tensor)].at)) || fixed[i] < 0) {
+        if (fixed && (*fixed)[0] >= 0) {
+          if ((*fixed)[i] < 0) {
             problem("/placement/" + c.tensor(b.tensor).name + "/at", "gives no address for slot " + std::to_string(i));
             continue;
           }
-          b.addr[i] = std::uint64_t(fixed[i]);
+          b.addr[i] = std::uint64_t((*fixed)[i]);
           continue;
         }
         b.addr[i] = at;

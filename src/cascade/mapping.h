@@ -29,7 +29,7 @@
 //   shared by the heads, cascade.h's "shared") is loaded once per chunk, not once per head
 //   (Linformer's E and F along the tokens, each head's K~ = E K accumulating meanwhile). Each tensor
 //   the group writes has its slots once per instance of the chunk; other tensors keep theirs.
-// - Per tensor: buffering depth (1 to 64 slots; 2 lets the next tile load or compute while this one
+// - Per tensor: buffering depth (1 to kMaxSlots slots; 2 lets the next tile load or compute while this one
 //   is used; 3 lets a DRAM stream run a whole tile ahead: the load into a slot (the store out of it)
 //   then waits for the step that used it two tiles before, not for the one just before, whose fill
 //   and drain would otherwise leave the bus idle on every tile; more keep earlier tiles on chip, a DRAM
@@ -79,7 +79,7 @@
 //                "splits": 4,                               // optional, split-K (above)
 //                "chain": true,                             // optional, default false (above)
 //                "lead": 2}],                               // optional, default 0 (above)
-//    "buffers": {"S": 2, "K": 3},                           // optional, 1 to 64, default 2 per tensor
+//    "buffers": {"S": 2, "K": 3},                           // optional, 1 to 65536, default 2 per tensor
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte
 //                                                                 // address, or {"in_place": "S"} (above)
 //    "units": {"S": "array", "P": "softmax"}}               // optional
@@ -114,14 +114,70 @@ inline constexpr int kMaxInterleave = 64;
 
 inline constexpr int kMaxSplits = 16;
 // Slots a buffer may have (a split accumulator one per run; a GEMM's lead block a C tile each, and its
-// resident outer panels lead + 1 sets of K tiles: cloud's 2048^3 with 256-tiles takes 24).
-inline constexpr int kMaxSlots = 64;
+// resident outer panels lead + 1 sets of K tiles; k in the middle two C tiles per inner tile: a GEMM
+// translated from its tiling takes what the tiling needs, 64 x 4 = 256 C tiles on cloud's N = 16K).
+inline constexpr int kMaxSlots = 65536;
+// Slots whose per-slot values a mapping or a plan holds inline (SlotArray).
+inline constexpr int kInlineSlots = 64;
+
+// A value per slot of a buffer, `fill` where none was set: the first kInlineSlots inline, so that
+// copying a mapping or a plan (the mapper does it per candidate) allocates nothing for the usual
+// depths; the slots past them on the heap, grown when one is written.
+template <typename T, T fill>
+class SlotArray {
+ public:
+  SlotArray() { std::fill(std::begin(head_), std::end(head_), fill); }
+  // Reading through a non-const array past the slots held grows it (with `fill`), as writing does.
+  T& operator[](int i) {
+    if (i < kInlineSlots) return head_[i];
+    const std::size_t j = std::size_t(i - kInlineSlots);
+    if (j >= tail_.size()) tail_.resize(j + 1, fill);
+    return tail_[j];
+  }
+  T operator[](int i) const {
+    if (i < kInlineSlots) return head_[i];
+    const std::size_t j = std::size_t(i - kInlineSlots);
+    return j < tail_.size() ? tail_[j] : fill;
+  }
+  // The slots held: kInlineSlots, more once a later one was written.
+  int size() const { return kInlineSlots + int(tail_.size()); }
+  void reset() {
+    std::fill(std::begin(head_), std::end(head_), fill);
+    tail_.clear();
+  }
+  // Iteration over the slots held (size()).
+  template <typename A, typename R>
+  class Iter {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = R;
+    Iter(A* a, int i) : a_(a), i_(i) {}
+    R operator*() const { return (*a_)[i_]; }
+    Iter& operator++() { return ++i_, *this; }
+    Iter operator++(int) { Iter o = *this; ++i_; return o; }
+    bool operator==(const Iter& o) const { return i_ == o.i_; }
+    bool operator!=(const Iter& o) const { return i_ != o.i_; }
+   private:
+    A* a_;
+    int i_;
+  };
+  Iter<SlotArray, T&> begin() { return {this, 0}; }
+  Iter<SlotArray, T&> end() { return {this, size()}; }
+  Iter<const SlotArray, T> begin() const { return {this, 0}; }
+  Iter<const SlotArray, T> end() const { return {this, size()}; }
+
+ private:
+  T head_[kInlineSlots];
+  std::vector<T> tail_;
+};
 
 struct TensorMapping {
-  TensorMapping() { std::fill(std::begin(at), std::end(at), std::int64_t(-1)); }
   int buffers = 2;                // 1 to kMaxSlots (2: double buffering; more: tiles kept for reuse)
   int bank = -1;                  // first bank of its buffers (-1: packed after the previous buffer)
-  std::int64_t at[kMaxSlots];     // byte address of each slot (-1: placed by bank or packed)
+  SlotArray<std::int64_t, -1> at;  // byte address of each slot (-1: placed by bank or packed)
   int in_place = -1;              // the tensor whose slots this one's tiles overwrite (below), -1
 };
 
@@ -147,7 +203,7 @@ struct BufferPlan {
   std::int64_t rows = 0, cols = 0;
   int elem_bytes = 0;
   int depth = 1;
-  std::uint64_t addr[kMaxSlots] = {};
+  SlotArray<std::uint64_t, 0> addr;  // each slot's byte address
   // A sum of two contractions runs as one GEMM over the concatenated operands when the two first
   // operands sit side by side ([A1 | A2], row stride ld) and the two second ones one above the other
   // ([B1; B2]): the second of each pair lives inside the first's slots (host, at host_offset bytes).

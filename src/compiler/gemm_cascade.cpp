@@ -1,5 +1,6 @@
 #include "compiler/gemm_cascade.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "cascade/builtin.h"
@@ -11,15 +12,13 @@ namespace attnsim {
 bool gemm_cascade_translatable(const GemmTiling& t, bool b_transposed, std::string* why) {
   const char* reason = nullptr;
   const std::int64_t n_inner = t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn);
-  // Slots of a cascade buffer: at most cascade::kMaxSlots (64).
+  // Slots of a cascade buffer: at most cascade::kMaxSlots (65536, more than any SRAM holds tiles).
   if (t.k_middle && 2 * n_inner > cascade::kMaxSlots)
-    reason = "k in the middle of the loop order with more than 32 inner tiles";
+    reason = "k in the middle of the loop order with more inner tiles than a cascade buffer's slots";
   else if (t.outer_resident && (t.lead_block > 0 ? t.lead_block + 1 : 2) * ceil_div(t.dims.k, t.tk) > cascade::kMaxSlots)
-    reason = "resident outer panels in more than 64 slots";
+    reason = "resident outer panels in more slots than a cascade buffer's";
   else if (t.lead_block > 0 && t.lead_block * n_inner + 2 > cascade::kMaxSlots)
-    reason = "a lead block of more than 62 C tiles";
-  else if (b_transposed)
-    reason = "B read transposed";
+    reason = "a lead block of more C tiles than a cascade buffer's slots";
   if (reason && why) *why = reason;
   return reason == nullptr;
 }
@@ -47,10 +46,58 @@ const char* gemm_cascade_stem(Epilogue epi) {
   throw InternalError("no such epilogue");
 }
 
-cascade::Cascade gemm_cascade(Epilogue epi, const GemmDims& d) {
+cascade::Cascade gemm_cascade(Epilogue epi, const GemmDims& d, bool b_transposed) {
   const std::string stem = gemm_cascade_stem(epi);
-  return cascade::bind_cascade(cascade::parse_cascade(cascade::builtin_cascade_json(stem), stem),
+  Json doc = cascade::builtin_cascade_json(stem);
+  if (b_transposed) {
+    // B stored N x K (as K is for S = Q K^T): its ranks in the other order, the contraction reading it so.
+    ATTNSIM_ASSERT(doc["steps"][0].is_string() && doc["steps"][0].get<std::string>() == "C[m,n] = A[m,k] * B[k,n]",
+                   "gemm cascade " + stem + " without its contraction first");
+    doc["inputs"]["B"] = Json::array({"n", "k"});
+    doc["steps"][0] = "C[m,n] = A[m,k] * B[n,k]";
+    doc["description"] = doc["description"].get<std::string>() + ", B stored transposed";
+  }
+  return cascade::bind_cascade(cascade::parse_cascade(doc, stem),
                                {{"M", double(d.m)}, {"K", double(d.k)}, {"N", double(d.n)}}, false);
+}
+
+GemmLayout gemm_layout(const HwConfig& hw, const GemmTiling& t, std::uint64_t base, std::uint64_t capacity) {
+  GemmBufferSizes bs = gemm_buffer_sizes(hw, t);
+  const bool c_acc = t.c_in_accumulators;
+  auto sram_total = [&](const GemmBufferSizes& b) {
+    return std::uint64_t(b.a_slots) * b.a + std::uint64_t(b.b_slots) * b.b +
+           (c_acc ? 0 : std::uint64_t(b.c_slots) * b.c) + 2 * b.r;
+  };
+  // Bank- or stripe-aligned slots when they still fit (above).
+  const std::uint64_t unit = std::uint64_t(hw.sram.interleaved() ? hw.sram.stripe_bytes() : hw.sram.bytes_per_bank);
+  GemmBufferSizes aligned = bs;
+  aligned.a = align_up(bs.a, unit), aligned.b = align_up(bs.b, unit), aligned.c = c_acc ? bs.c : align_up(bs.c, unit);
+  aligned.r = bs.r ? align_up(bs.r, unit) : 0;
+  if (base % unit == 0 && sram_total(aligned) <= capacity) bs = aligned;
+  GemmLayout l;
+  l.a_bytes = bs.a, l.b_bytes = bs.b, l.c_bytes = bs.c, l.r_bytes = bs.r;
+  std::uint64_t at = base;
+  for (std::int64_t i = 0; i < bs.a_slots; ++i, at += bs.a) l.a.push_back(at);
+  for (std::int64_t i = 0; i < bs.b_slots; ++i, at += bs.b) l.b.push_back(at);
+  std::uint64_t c_at = c_acc ? hw.accumulator_base() : at;
+  for (std::int64_t i = 0; i < bs.c_slots; ++i, c_at += bs.c) l.c.push_back(c_at);
+  if (!c_acc) at = c_at;
+  l.r[0] = at, l.r[1] = at + bs.r;
+  l.end = base + sram_total(bs);
+  return l;
+}
+
+std::vector<BufferInfo> GemmLayout::buffers(const std::string& prefix, std::uint32_t phase, BufClass ca, BufClass cb,
+                                            BufClass cc) const {
+  std::vector<BufferInfo> v;
+  const std::size_t most = std::max({a.size(), b.size(), c.size()});
+  for (std::size_t i = 0; i < most; ++i) {
+    if (i < a.size()) v.push_back({prefix + "A" + std::to_string(i), {a[i], a_bytes}, ca, phase});
+    if (i < b.size()) v.push_back({prefix + "B" + std::to_string(i), {b[i], b_bytes}, cb, phase});
+    if (i < c.size()) v.push_back({prefix + "C" + std::to_string(i), {c[i], c_bytes}, cc, phase});
+    if (i < 2 && r_bytes) v.push_back({prefix + "R" + std::to_string(i), {r[i], r_bytes}, BufClass::Activation, phase});
+  }
+  return v;
 }
 
 namespace {
@@ -76,16 +123,16 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
   m.source = "mapping of " + c.desc.name + " translated from its GEMM tiling";
   const int mr = rank_of(c, "m"), kr = rank_of(c, "k"), nr = rank_of(c, "n");
   const cascade::Loop lm{mr, t.tm}, ln{nr, t.tn}, lk{kr, t.tk};
-  m.groups[0].chain = true;  // a tile's K steps back to back on the array, as GemmEmitter emits them
+  m.groups[0].chain = true;  // a tile's K steps back to back on the array, as a GEMM's K steps run
   if (t.k_middle)  // m, k, n (n, k, m): a row of C tiles open over k, in 2 x (inner tiles) slots (below)
     m.groups[0].loops = t.n_outer ? std::vector<cascade::Loop>{ln, lk, lm} : std::vector<cascade::Loop>{lm, lk, ln};
   else
     m.groups[0].loops = t.n_outer ? std::vector<cascade::Loop>{ln, lm, lk} : std::vector<cascade::Loop>{lm, ln, lk};
-  // GemmEmitter's layout (bank- or stripe-aligned when it fits, C in the accumulator storage when the
-  // tiling put it there): each tensor's two slots where its buffers 0 and 1 are.
-  const GemmEmitter layout(hw, t, 0, capacity);
+  // The layout (gemm_layout: bank- or stripe-aligned when it fits, C in the accumulator storage when the
+  // tiling put it there): each tensor's slots where its buffers 0, 1, .. are.
+  const GemmLayout layout = gemm_layout(hw, t, 0, capacity);
   // A resident inner operand (the whole of it on chip, each tile loaded once) is the cascade's resident
-  // input with one slot, where GemmEmitter's first slot of it starts (its slots, a tile each, are
+  // input with one slot, where the layout's first slot of it starts (its slots, a tile each, are
   // contiguous and hold at least the whole operand).
   const int inner = t.inner_resident ? tensor_of(c, t.n_outer ? "A" : "B") : -1;
   for (const BufferInfo& b : layout.buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output)) {
@@ -102,13 +149,13 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
   }
   // A resident outer panel (outer_resident: A's tm x K for m outer): two panels' K tiles, 2 x nk
   // slots taken in turn, so each outer iteration loads its panel's tiles into the slots the one before
-  // last used, and every inner iteration reads them from there (GemmEmitter's slot (outer % 2) nk + k).
+  // last used, and every inner iteration reads them from there (the layout's slot (outer % 2) nk + k).
   if (t.outer_resident)
     m.tensors[std::size_t(tensor_of(c, t.n_outer ? "B" : "A"))].buffers =
         int((t.lead_block > 0 ? t.lead_block + 1 : 2) * ceil_div(t.dims.k, t.tk));
   // A lead block (the mapping's lead): the first lead_block outer tiles with k outermost, their
   // lead_block x n_inner C tiles open over k, two more slots for the tiles after the block while its
-  // stores go out (GemmEmitter's C slots), and lead_block + 1 outer panels (the panel of the tile after
+  // stores go out (the layout's C slots), and lead_block + 1 outer panels (the panel of the tile after
   // the block loads while the block's are still read).
   if (t.lead_block > 0) {
     m.groups[0].lead = t.lead_block;
@@ -116,7 +163,7 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
         int(t.lead_block * (t.n_outer ? ceil_div(t.dims.m, t.tm) : ceil_div(t.dims.n, t.tn)) + 2);
   }
   // k in the middle: the outer iteration's C tiles, one per inner tile, accumulate at once; the next
-  // iteration's take the other n_inner slots while these are stored (GemmEmitter's (outer % 2) n_inner +
+  // iteration's take the other n_inner slots while these are stored (the layout's (outer % 2) n_inner +
   // inner, which the generic lowering's rotation over the slots reproduces).
   if (t.k_middle)
     m.tensors[std::size_t(tensor_of(c, "C"))].buffers =
@@ -127,19 +174,21 @@ cascade::Mapping gemm_cascade_mapping(const HwConfig& hw, const cascade::Cascade
   return m;
 }
 
-GemmCascadeEmitter::GemmCascadeEmitter(const HwConfig& hw, const GemmTiling& t, Epilogue epi, std::uint64_t capacity)
+GemmCascadeEmitter::GemmCascadeEmitter(const HwConfig& hw, const GemmTiling& t, Epilogue epi, std::uint64_t capacity,
+                                       bool b_transposed)
     : hw_(hw),
       t_(t),
       epi_(epi),
+      b_transposed_(b_transposed),
       capacity_(capacity),
-      cascade_(std::make_shared<cascade::Cascade>(gemm_cascade(epi, t.dims))) {
+      cascade_(std::make_shared<cascade::Cascade>(gemm_cascade(epi, t.dims, b_transposed))) {
   mapping_ = gemm_cascade_mapping(hw, *cascade_, t, capacity);
   plan_ = cascade::plan_cascade(*cascade_, mapping_, hw, capacity);
 }
 
 std::vector<BufferInfo> GemmCascadeEmitter::buffers(const std::string& prefix, std::uint32_t phase, BufClass a,
                                                     BufClass b, BufClass c) const {
-  return GemmEmitter(hw_, t_, 0, capacity_).buffers(prefix, phase, a, b, c);
+  return gemm_layout(hw_, t_, 0, capacity_).buffers(prefix, phase, a, b, c);
 }
 
 void GemmCascadeEmitter::emit(Emitter& em, const std::vector<GemmBlocks>& blocks) const {
@@ -148,9 +197,11 @@ void GemmCascadeEmitter::emit(Emitter& em, const std::vector<GemmBlocks>& blocks
   const int ty = c.desc.tensor_index("Y"), tr = c.desc.tensor_index("R");
   std::vector<cascade::Binding> inst;
   for (const GemmBlocks& o : blocks) {
-    ATTNSIM_ASSERT(o.epilogue == epi_ && gemm_cascade_translatable(t_, o.b_transposed),
+    ATTNSIM_ASSERT(o.epilogue == epi_ && o.b_transposed == b_transposed_ &&
+                       gemm_cascade_translatable(t_, o.b_transposed),
                    "a GEMM block the cascade emitter was not built for");
-    ATTNSIM_ASSERT(o.a.rows == t_.dims.m && o.a.cols == t_.dims.k && o.b.cols == t_.dims.n,
+    ATTNSIM_ASSERT(o.a.rows == t_.dims.m && o.a.cols == t_.dims.k &&
+                       (o.b_transposed ? o.b.rows : o.b.cols) == t_.dims.n,
                    "a GEMM block of other dimensions than its tiling's");
     cascade::Binding b;
     b.blocks.assign(c.desc.tensors.size(), DramBlock{});
@@ -169,25 +220,31 @@ void GemmCascadeEmitter::emit(Emitter& em, const std::vector<GemmBlocks>& blocks
   em.set_class(cls);
 }
 
-TileProgram lower_gemm_cascade(const HwConfig& hw, const GemmDims& d, const GemmTiling& t, Epilogue epi) {
+TileProgram lower_gemm_cascade(const HwConfig& hw, const GemmDims& d, const GemmTiling& t, Epilogue epi,
+                               bool b_transposed) {
   TileProgram p;
   const std::uint64_t ob = hw.array.operand_bytes;
   // DRAM layout as lower_gemm's: A, B, C row-major, each starting on a 4 KiB boundary; R after C.
   const std::uint64_t a_base = 0, b_base = align_up(a_base + d.m * d.k * ob, 4096),
                       c_base = align_up(b_base + d.k * d.n * ob, 4096), r_base = align_up(c_base + d.m * d.n * ob, 4096);
   p.tensors = {{"A", a_base, std::uint64_t(d.m), std::uint64_t(d.k), int(ob)},
-               {"B", b_base, std::uint64_t(d.k), std::uint64_t(d.n), int(ob)},
+               {"B", b_base, std::uint64_t(b_transposed ? d.n : d.k), std::uint64_t(b_transposed ? d.k : d.n), int(ob)},
                {"C", c_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)}};
   if (epi == Epilogue::AddResidual) p.tensors.push_back({"R", r_base, std::uint64_t(d.m), std::uint64_t(d.n), int(ob)});
   const std::uint64_t cap = std::uint64_t(hw.sram.total_bytes());
-  const GemmCascadeEmitter g(hw, t, epi, cap);
+  const GemmCascadeEmitter g(hw, t, epi, cap, b_transposed);
   p.buffers = g.buffers("", 0, BufClass::Activation, BufClass::Weight, BufClass::Output);
   std::ostringstream sum;
   sum << "GEMM M=" << d.m << " K=" << d.k << " N=" << d.n << " as cascade " << g.cascade().desc.name << ": "
       << cascade::describe(g.cascade(), g.mapping());
   p.summary = sum.str();
   Emitter em(p, p.tensors);
-  g.emit(em, {whole_gemm_blocks(d, epi)});
+  GemmBlocks blocks = whole_gemm_blocks(d, epi);
+  if (b_transposed) {
+    blocks.b = {1, 0, 0, d.n, d.k};
+    blocks.b_transposed = true;
+  }
+  g.emit(em, {blocks});
   return p;
 }
 

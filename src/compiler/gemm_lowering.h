@@ -1,7 +1,9 @@
 #pragma once
-// Lowers C = A B (A: M x K, B: K x N, blocks of row-major DRAM tensors) into tiles that fit an SRAM
-// budget, with double-buffered A, B and C tiles so that loads and stores overlap compute.
-// B may be stored transposed (N x K, as K is for S = Q K^T); the GEMM reads it so.
+// The GEMM mapper: picks the tiling of C = A B (A: M x K, B: K x N, blocks of row-major DRAM tensors)
+// that fits an SRAM budget, with double-buffered A, B and C tiles so that loads and stores overlap
+// compute, or operands kept resident. The tiling runs as a mapping of the gemm cascade through the
+// generic lowering (compiler/gemm_cascade.h). B may be stored transposed (N x K, as K is for
+// S = Q K^T); the GEMM reads it so.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -81,29 +83,15 @@ struct GemmBlocks {
 // One whole GEMM over a program's tensors A (0), B (1), C (2) and, with AddResidual, R (3).
 GemmBlocks whole_gemm_blocks(const GemmDims& d, Epilogue epi = Epilogue::None);
 
-// Emits GEMMs with one tiling into buffers from sram_base; consecutive GEMMs (for instance one per
-// head) keep rotating the same double buffers, so the next GEMM's loads overlap this one's tail.
-class GemmEmitter {
- public:
-  GemmEmitter(const HwConfig& hw, const GemmTiling& t, std::uint64_t sram_base, std::uint64_t capacity);
-  // The buffers, named with `prefix`, for the SRAM report.
-  std::vector<BufferInfo> buffers(const std::string& prefix, std::uint32_t phase, BufClass a, BufClass b,
-                                  BufClass c) const;
-  std::uint64_t sram_end() const { return end_; }
-  void emit(Emitter& em, const GemmBlocks& ops);
-
- private:
-  const HwConfig& hw_;
-  GemmTiling t_;
-  // One buffer per slot: 2 (double-buffered) or more when the tiling keeps an operand resident.
-  std::vector<std::uint64_t> a_buf_, b_buf_, c_buf_;
-  std::uint64_t r_buf_[2], a_bytes_, b_bytes_, c_bytes_, r_bytes_, end_;
-  // Per slot: the last instruction that reads it (a new load or first write waits for it); for C
-  // the last GEMM that wrote it (a later accumulation into it waits for it).
-  std::vector<std::uint32_t> a_reader_, b_reader_, c_reader_, c_writer_;
-  std::uint32_t r_reader_[2] = {kNoInstr, kNoInstr};
-  int a_slot_ = -1, b_slot_ = -1, c_slot_ = -1, r_slot_ = -1;  // the rotating double buffers' last slot
+// The buffers tiling t needs: slots per operand (2, double-buffered, or more when the tiling keeps an
+// operand resident: k_middle, outer_resident, inner_resident, lead_block) and bytes per slot (64-byte
+// aligned; r: the residual tile with t.epilogue_inputs, double-buffered, else 0). What the mapper sizes
+// a tiling by; compiler/gemm_cascade.h places them.
+struct GemmBufferSizes {
+  std::int64_t a_slots = 2, b_slots = 2, c_slots = 2;
+  std::uint64_t a = 0, b = 0, c = 0, r = 0;
 };
+GemmBufferSizes gemm_buffer_sizes(const HwConfig& hw, const GemmTiling& t);
 
 // The tiling as a mapping entry (kind gemm, tiles m, k, n, loop order, resident operands).
 OpMapping gemm_op_mapping(const GemmTiling& t);

@@ -115,10 +115,8 @@ class Lowering {
     s.info = {name, op.layer, op.cls,
               describe(t, d) + (epi ? std::string(", fused ") + to_string(epi->kind) + " epilogue" : ""), 0,
               gemm_mapping(t)};
-    {
-      GemmEmitter probe(hw_, t, 0, capacity_);
-      s.buffers = probe.buffers(op.name + ".", phase(), BufClass::Activation, BufClass::Weight, BufClass::Output);
-    }
+    s.buffers = gemm_layout(hw_, t, 0, capacity_)
+                    .buffers(op.name + ".", phase(), BufClass::Activation, BufClass::Weight, BufClass::Output);
     const HwConfig& hw = hw_;
     const std::uint64_t cap = capacity_;
     std::vector<GemmBlocks> gb;
@@ -141,26 +139,24 @@ class Lowering {
       }
       gb.push_back(x);
     }
-    // A tiling the GEMM cascades express runs through the generic lowering (compiler/gemm_cascade.h),
-    // all the instances as one group (a block they share, a weight, stays on chip where GemmEmitter
-    // loads it again). Through GemmEmitter: B read transposed, and several instances with a resident
-    // inner operand of their own (the generic lowering loads the next instance's into its one slot
-    // once the last instance's reads of the whole of it are done, GemmEmitter tile by tile: 1-4 %
-    // more cycles on the 8x8 cases of test_gemm_cascade.cpp).
-    bool as_cascade = gemm_cascade_translatable(t, false);
-    for (const GemmBlocks& x : gb) {
-      as_cascade &= !x.b_transposed && x.a.rows == d.m && x.a.cols == d.k && x.b.cols == d.n;
-      const DramBlock &inner = t.n_outer ? x.a : x.b, &first = t.n_outer ? gb.front().a : gb.front().b;
-      if (t.inner_resident && (inner.tensor != first.tensor || inner.row0 != first.row0 || inner.col0 != first.col0))
-        as_cascade = false;
-    }
+    // The tiling runs through the generic lowering (compiler/gemm_cascade.h), all the instances as one
+    // group (a block they share, a weight, stays on chip).
+    const bool bt = gb.front().b_transposed;
+    bool as_cascade = gemm_cascade_translatable(t, bt);
+    for (const GemmBlocks& x : gb)
+      as_cascade &= x.b_transposed == bt && x.a.rows == d.m && x.a.cols == d.k && (bt ? x.b.rows : x.b.cols) == d.n;
+    const Epilogue ep = gb.front().epilogue;
     if (as_cascade) {
-      const Epilogue epi = gb.front().epilogue;
-      s.emit = [&hw, t, cap, gb, epi](Emitter& em) { GemmCascadeEmitter(hw, t, epi, cap).emit(em, gb); };
+      s.emit = [&hw, t, cap, gb, ep, bt](Emitter& em) { GemmCascadeEmitter(hw, t, ep, cap, bt).emit(em, gb); };
     } else {
-      s.emit = [&hw, t, cap, gb](Emitter& em) {
-        GemmEmitter e(hw, t, 0, cap);
-        for (const GemmBlocks& x : gb) e.emit(em, x);
+      // Instances of other dimensions than the first's: each as a cascade of its own dimensions, with the
+      // tiling's tiles and order (no larger than the tiling's buffers).
+      s.emit = [&hw, t, cap, gb, ep](Emitter& em) {
+        for (const GemmBlocks& x : gb) {
+          GemmTiling part = t;
+          part.dims = {x.a.rows, x.a.cols, x.b_transposed ? x.b.rows : x.b.cols};
+          GemmCascadeEmitter(hw, part, ep, cap, x.b_transposed).emit(em, {x});
+        }
       };
     }
     add_step(std::move(s));

@@ -125,7 +125,7 @@ inline std::uint64_t fused_attention_bytes_per_head(std::uint64_t eb, std::int64
 }
 
 // DRAM bytes of the operands of one GEMM C[m x n] = A[m x k] B[k x n] (elements of eb bytes) as
-// GemmEmitter::emit reads them (gemm_lowering.cpp): its loop is outer x inner x k (m, n, k or
+// the hand-written GemmEmitter::emit reads them (tests/support/gemm_emitter.h): its loop is outer x inner x k (m, n, k or
 // n, m, k) and a tile of A (block (mi, ki)) or B (block (ki, ni)) is loaded only when it differs
 // from the one on chip.
 //   m, n, k order: with nk = 1 A's tile (mi, 0) stays over the whole inner n loop, so A is read
