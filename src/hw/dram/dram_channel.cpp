@@ -131,16 +131,22 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
   const int bl2 = spec_.burst_cycles();
   Rank& rk = ranks_[size_t(r)];
   last_command_cycle_ = c;
-  floors_valid_ = false;
   ++stats_->commands[size_t(cmd)];
-  switch (cmd) {  // the fast scheduler's kept candidates that this command makes stale
-    case DramCommand::ACT:
-    case DramCommand::RD:
+  switch (cmd) {  // the fast scheduler's kept candidates and group floors that this command makes stale
+    case DramCommand::ACT:  // group and rank ACT timing, the four-activate window
+      mark_dirty(bank_at(r, g, b).group * spec_.banks_per_group + b);
+      floors_stale_ |= kFloorAct;
+      break;
+    case DramCommand::RD:  // group and rank column timing (other ranks' too)
     case DramCommand::WR:
-    case DramCommand::PRE:
+      mark_dirty(bank_at(r, g, b).group * spec_.banks_per_group + b);
+      floors_stale_ |= kFloorColumn;
+      break;
+    case DramCommand::PRE:  // the bank's timing only
       mark_dirty(bank_at(r, g, b).group * spec_.banks_per_group + b);
       break;
     default:
+      floors_stale_ = kFloorAll;
       forget_candidates();
       break;
   }
@@ -712,9 +718,9 @@ inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* 
   return cls;
 }
 
-void DramChannel::scan_floors(int w) {
+void DramChannel::scan_floors(int w, unsigned classes) {
   // Each bank group's floor per class: ACT (tRRD_L, tRRD_S and the four-activate window), PRE (the rank's
-  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds).
+  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds); only the classes asked for.
   for (int r = 0, gi = 0; r < spec_.ranks; ++r) {
     const Rank& rk = ranks_[size_t(r)];
     std::int64_t act = rk.next_act;
@@ -726,10 +732,12 @@ void DramChannel::scan_floors(int w) {
     for (int g = 0; g < spec_.bank_groups; ++g, ++gi) {
       const BankGroup& gp = groups_[size_t(gi)];
       std::int64_t* f = &group_floor_[size_t(3 * gi)];
-      f[0] = gp.next_act > act ? gp.next_act : act;
-      f[1] = rk.next_pre;
-      const std::int64_t gc = w ? gp.next_wr : gp.next_rd;
-      f[2] = gc > col ? gc : col;
+      if (classes & kFloorAct) f[0] = gp.next_act > act ? gp.next_act : act;
+      if (classes & kFloorPre) f[1] = rk.next_pre;
+      if (classes & kFloorColumn) {
+        const std::int64_t gc = w ? gp.next_wr : gp.next_rd;
+        f[2] = gc > col ? gc : col;
+      }
     }
   }
 }
@@ -759,17 +767,17 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   };
   if (cand_queue_ != w) {
     cand_queue_ = w;
-    scan_floors(w);
+    scan_floors(w, kFloorAll);
     for (int bi = 0; bi < nb; ++bi) evaluate(bi);
     for (auto& d : dirty_) d = 0;
   } else {
-    if (!floors_valid_) scan_floors(w);  // a command issued since the last pass: the floors moved
+    if (floors_stale_) scan_floors(w, floors_stale_);  // commands issued since the last pass moved them
     for (size_t word = 0; word < dirty_.size(); ++word) {
       for (std::uint64_t bits = dirty_[word]; bits != 0; bits &= bits - 1) evaluate(int(word * 64) + __builtin_ctzll(bits));
       dirty_[word] = 0;
     }
   }
-  floors_valid_ = true;
+  floors_stale_ = 0;
   // One pass over the banks with requests in the queue (every other bank has e = kNever): a bank's e is its kept
   // candidate's bank part raised to its group's floor for the class. Without a pick, it stops at the first
   // e <= `enough` (the caller takes no less than that). With kPick, the oldest candidate ready at `cycle`: the

@@ -246,7 +246,9 @@ class DramChannel {
   void mark_dirty(int bi) { dirty_[size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64); }
   void forget_candidates() { cand_queue_ = -1; }
   // The pass's group floors (group_floor_) for queue w, from the rank and group timing.
-  void scan_floors(int w);
+  // `classes`: the kFloor* bits to compute again.
+  void scan_floors(int w, unsigned classes);
+  static constexpr unsigned kFloorAct = 1, kFloorPre = 2, kFloorColumn = 4, kFloorAll = 7;
 
   const DramSpec spec_;
   const int id_;
@@ -268,7 +270,9 @@ class DramChannel {
   std::vector<std::uint64_t> cand_first_seq_;
   std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
   int active_count_[2] = {0, 0};                // and how many
-  bool floors_valid_ = false;  // no command issued since the last pass: group_floor_ stands
+  // The group floors (group_floor_) of queue cand_queue_ that commands issued since the last pass made stale
+  // (kFloor* bits): an ACT moves the ACT floors, a RD or WR the column floors, a PRE none, any other command all.
+  unsigned floors_stale_ = kFloorAll;
   std::vector<std::uint64_t> dirty_;
   std::vector<std::int64_t> group_floor_;  // the pass's per bank group and class: the group's and rank's earliest cycle
   const bool keep_order_;       // Queue::order kept (the reference scan walks it)
