@@ -25,7 +25,8 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
       ranks_(size_t(spec.ranks)),
       read_q_(spec.read_queue),
       write_q_(spec.write_queue),
-      keep_order_(!spec.fast_path) {
+      keep_order_(!spec.fast_path),
+      power_policy_(spec.power_down_after_cycles > 0 || spec.self_refresh_after_cycles > 0) {
   // Refreshes of the ranks are staggered evenly over tREFI (as DRAMSim3's rank-level staggered policy).
   // Per-bank refresh: every tREFIpb, staggered likewise.
   const std::int64_t refi = spec.per_bank_refresh ? spec.t.tREFIpb : spec.t.tREFI;
@@ -833,7 +834,7 @@ void DramChannel::step_fast(std::int64_t cycle, StepResult& res) {
   bool scanned = false;
 
   if (cycle > last_command_cycle_) {
-    step_power_exit(cycle, &res);
+    if (power_policy_) step_power_exit(cycle, &res);
     if (!res.issued) step_refresh(cycle, &res);
     if (!res.issued) {
       update_write_mode();
@@ -844,7 +845,7 @@ void DramChannel::step_fast(std::int64_t cycle, StepResult& res) {
       if (pick >= 0)
         issue_pick(write_mode_ ? write_q_ : read_q_, write_mode_ ? &n_write_ : &n_read_, pick, pick_cmd, cycle, &res);
     }
-    if (!res.issued) step_power_entry(cycle, &res);
+    if (!res.issued && power_policy_) step_power_entry(cycle, &res);
   }
 
   // 3. As in the reference. Refresh and power first (they may have changed the state even when FR-FCFS did not

@@ -276,6 +276,7 @@ class DramChannel {
   std::vector<std::uint64_t> dirty_;
   std::vector<std::int64_t> group_floor_;  // the pass's per bank group and class: the group's and rank's earliest cycle
   const bool keep_order_;       // Queue::order kept (the reference scan walks it)
+  const bool power_policy_;     // power-down or self-refresh enabled (else the fast step skips the power steps)
   int last_slot_[2] = {-1, -1};  // per queue: the slot of the request enqueued last
   bool write_mode_ = false;
   std::int64_t last_command_cycle_ = -1;
