@@ -88,46 +88,26 @@ bool AddressMapping::parse(const std::string& mapping, const DramSpec& spec, std
     }
     fields_[n_fields_++] = Field{seq[i], bits};
   }
+  // Each field's shift and mask from the address (absent: mask 0, the field reads 0).
+  int at = offset_bits_;
+  for (int k = 0; k < kKinds; ++k) shift_[k] = 0, mask_[k] = 0;
+  for (int i = 0; i < n_fields_; ++i) {
+    shift_[fields_[i].kind] = at;
+    mask_[fields_[i].kind] = (std::uint64_t(1) << fields_[i].bits) - 1;
+    at += fields_[i].bits;
+  }
   return true;
 }
 
 DramAddress AddressMapping::decode(std::uint64_t addr) const {
+  // Straight-line: every field's bits at its precomputed shift (the row's field takes the row bits, the rest
+  // of the address above it is ignored, modulo rows).
   DramAddress d;
-  std::uint64_t a = addr >> offset_bits_;
-  int bank_field = 0, bg_field = 0;
-  for (int i = 0; i < n_fields_; ++i) {
-    const Field& f = fields_[i];
-    std::uint64_t v;
-    if (f.kind == Ro) {  // the row takes what is left above it, modulo rows
-      v = a & std::uint64_t(rows_ - 1);
-      a >>= f.bits;
-    } else {
-      v = a & ((std::uint64_t(1) << f.bits) - 1);
-      a >>= f.bits;
-    }
-    switch (f.kind) {
-      case Ro:
-        d.row = std::int64_t(v);
-        break;
-      case Bg:
-        bg_field = int(v);
-        break;
-      case Ba:
-        bank_field = int(v);
-        break;
-      case Ra:
-        d.rank = int(v);
-        break;
-      case Co:
-        d.column = int(v);
-        break;
-      case Ch:
-        d.channel = int(v);
-        break;
-      default:
-        break;
-    }
-  }
+  d.channel = int((addr >> shift_[Ch]) & mask_[Ch]);
+  d.rank = int((addr >> shift_[Ra]) & mask_[Ra]);
+  d.column = int((addr >> shift_[Co]) & mask_[Co]);
+  d.row = std::int64_t((addr >> shift_[Ro]) & mask_[Ro]);
+  const int bank_field = int((addr >> shift_[Ba]) & mask_[Ba]), bg_field = int((addr >> shift_[Bg]) & mask_[Bg]);
   // Flat bank index within the rank: bank group in the low bits.
   int flat = separate_bg_ ? (bank_field << bg_bits_) | bg_field : bank_field;
   if (xor_) flat ^= int(std::uint64_t(d.row) & ((std::uint64_t(1) << bank_index_bits_) - 1));

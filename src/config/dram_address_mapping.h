@@ -47,6 +47,8 @@ class AddressMapping {
   };
   Field fields_[kKinds] = {};  // least significant first
   int n_fields_ = 0;
+  int shift_[kKinds] = {};            // per field: its lowest bit in the address
+  std::uint64_t mask_[kKinds] = {};   // and its mask after the shift (0: absent)
   int offset_bits_ = 0;
   int bg_bits_ = 0;  // bank-group bits inside a combined Ba field
   bool separate_bg_ = false;

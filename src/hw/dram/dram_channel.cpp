@@ -25,7 +25,8 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
       ranks_(size_t(spec.ranks)),
       read_q_(spec.read_queue),
       write_q_(spec.write_queue),
-      keep_order_(!spec.fast_path) {
+      keep_order_(!spec.fast_path),
+      power_policy_(spec.power_down_after_cycles > 0 || spec.self_refresh_after_cycles > 0) {
   // Refreshes of the ranks are staggered evenly over tREFI (as DRAMSim3's rank-level staggered policy).
   // Per-bank refresh: every tREFIpb, staggered likewise.
   const std::int64_t refi = spec.per_bank_refresh ? spec.t.tREFIpb : spec.t.tREFI;
@@ -37,7 +38,6 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   cand_e_.assign(banks_.size(), kNever);
   cand_first_.assign(banks_.size(), -1);
   cand_first_ready_.assign(banks_.size(), 0);
-  cand_full_e_.assign(banks_.size(), kNever);
   cand_first_seq_.assign(banks_.size(), 0);
   for (size_t i = 0; i < banks_.size(); ++i) {
     banks_[i].group = int(i) / spec.banks_per_group;
@@ -132,16 +132,22 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
   const int bl2 = spec_.burst_cycles();
   Rank& rk = ranks_[size_t(r)];
   last_command_cycle_ = c;
-  floors_valid_ = false;
   ++stats_->commands[size_t(cmd)];
-  switch (cmd) {  // the fast scheduler's kept candidates that this command makes stale
-    case DramCommand::ACT:
-    case DramCommand::RD:
+  switch (cmd) {  // the fast scheduler's kept candidates and group floors that this command makes stale
+    case DramCommand::ACT:  // group and rank ACT timing, the four-activate window
+      mark_dirty(bank_at(r, g, b).group * spec_.banks_per_group + b);
+      floors_stale_ |= kFloorAct;
+      break;
+    case DramCommand::RD:  // group and rank column timing (other ranks' too)
     case DramCommand::WR:
-    case DramCommand::PRE:
+      mark_dirty(bank_at(r, g, b).group * spec_.banks_per_group + b);
+      floors_stale_ |= kFloorColumn;
+      break;
+    case DramCommand::PRE:  // the bank's timing only
       mark_dirty(bank_at(r, g, b).group * spec_.banks_per_group + b);
       break;
     default:
+      floors_stale_ = kFloorAll;
       forget_candidates();
       break;
   }
@@ -507,7 +513,22 @@ void DramChannel::step_refresh_per_bank(int r, std::int64_t cycle, StepResult* r
 }
 
 void DramChannel::step_refresh(std::int64_t cycle, StepResult* res) {
+  if (cycle < refresh_watch_) return;  // no awake rank's refresh pending or due
   // 1. Refresh: a rank whose REF is due is closed (PREA) and refreshed before anything else.
+  step_refresh_ranks(cycle, res);
+  update_refresh_watch();
+}
+
+void DramChannel::update_refresh_watch() {
+  refresh_watch_ = kNever;
+  for (const Rank& rk : ranks_) {
+    if (rk.power != Power::Awake) continue;
+    const std::int64_t w = refresh_owed(rk) ? -1 : rk.refresh_due;
+    if (w < refresh_watch_) refresh_watch_ = w;
+  }
+}
+
+void DramChannel::step_refresh_ranks(std::int64_t cycle, StepResult* res) {
   for (int r = 0; r < spec_.ranks && !res->issued; ++r) {
     Rank& rk = ranks_[size_t(r)];
     if (rk.power != Power::Awake) continue;  // power-down: step_power_exit wakes it; self-refresh needs no REF
@@ -665,11 +686,11 @@ void DramChannel::step_reference(std::int64_t cycle, StepResult& res) {
 //    to other banks raise, is taken per bank group and class at each pass: e = max(e_b, group part). A refresh
 //    falling due, a held bank set and any rank-level or power command forget them all;
 //  - when nothing issues, no state changed, so the pass's least e is step 3's answer; after an issue one more
-//    pass (over the few banks made stale) finds it. A pass with no command issued since the last (the next
-//    step's pick, after enqueues) keeps the floors and the clean banks' e, and evaluates only the stale banks;
-//  - the least e is a dense pass without branches over every bank (a bank with nothing to do has e = kNever;
-//    over the banks with requests when they are at most a quarter of them),
-//    and the pick looks only at the banks whose e <= cycle, from the candidate's first request's ready cycle
+//    pass (over the few banks made stale) finds it; that pass stops at the first bank able to act at the next
+//    cycle (step 3 never answers less), which after most commands comes early. A pass with no command issued
+//    since the last (the next step's pick, after enqueues) keeps the floors and evaluates only the stale banks;
+//  - one pass over the banks with requests in the queue (a bit set each) takes each bank's e and the least, and
+//    the pick looks only at the banks whose e <= cycle, from the candidate's first request's ready cycle
 //    and arrival number, kept with it (no request is read unless that first one is not ready yet).
 // Its cost is a pass over the banks instead of over the requests (128 reads queued in 16 banks with the
 // presets' bank queues of 8), evaluating one or two of them.
@@ -698,9 +719,9 @@ inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* 
   return cls;
 }
 
-void DramChannel::scan_floors(int w) {
+void DramChannel::scan_floors(int w, unsigned classes) {
   // Each bank group's floor per class: ACT (tRRD_L, tRRD_S and the four-activate window), PRE (the rank's
-  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds).
+  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds); only the classes asked for.
   for (int r = 0, gi = 0; r < spec_.ranks; ++r) {
     const Rank& rk = ranks_[size_t(r)];
     std::int64_t act = rk.next_act;
@@ -712,16 +733,19 @@ void DramChannel::scan_floors(int w) {
     for (int g = 0; g < spec_.bank_groups; ++g, ++gi) {
       const BankGroup& gp = groups_[size_t(gi)];
       std::int64_t* f = &group_floor_[size_t(3 * gi)];
-      f[0] = gp.next_act > act ? gp.next_act : act;
-      f[1] = rk.next_pre;
-      const std::int64_t gc = w ? gp.next_wr : gp.next_rd;
-      f[2] = gc > col ? gc : col;
+      if (classes & kFloorAct) f[0] = gp.next_act > act ? gp.next_act : act;
+      if (classes & kFloorPre) f[1] = rk.next_pre;
+      if (classes & kFloorColumn) {
+        const std::int64_t gc = w ? gp.next_wr : gp.next_rd;
+        f[2] = gc > col ? gc : col;
+      }
     }
   }
 }
 
 template <bool kPick>
-std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd) {
+std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd,
+                                     std::int64_t enough) {
   const Queue& q = w ? write_q_ : read_q_;
   const int nb = int(banks_.size());
   // Candidates of the banks that changed (all of them when none are kept for this queue). A bank without
@@ -734,7 +758,6 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
     if (cls < 0) {
       cand_class_[size_t(bi)] = std::int16_t(3 * bk.group);
       cand_e_[size_t(bi)] = kNever;
-      cand_full_e_[size_t(bi)] = kNever;  // a bank that leaves the queue is stale, so none keeps an old e
       return;
     }
     cand_class_[size_t(bi)] = std::int16_t(3 * bk.group + cls);
@@ -743,70 +766,42 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
     cand_first_ready_[size_t(bi)] = q.slot[size_t(first)].ready_cycle;
     cand_first_seq_[size_t(bi)] = q.seq[size_t(first)];
   };
+  if (cand_queue_ != w) {
+    cand_queue_ = w;
+    scan_floors(w, kFloorAll);
+    for (int bi = 0; bi < nb; ++bi) evaluate(bi);
+    for (auto& d : dirty_) d = 0;
+  } else {
+    if (floors_stale_) scan_floors(w, floors_stale_);  // commands issued since the last pass moved them
+    for (size_t word = 0; word < dirty_.size(); ++word) {
+      for (std::uint64_t bits = dirty_[word]; bits != 0; bits &= bits - 1) evaluate(int(word * 64) + __builtin_ctzll(bits));
+      dirty_[word] = 0;
+    }
+  }
+  floors_stale_ = 0;
+  // One pass over the banks with requests in the queue (every other bank has e = kNever): a bank's e is its kept
+  // candidate's bank part raised to its group's floor for the class. Without a pick, it stops at the first
+  // e <= `enough` (the caller takes no less than that). With kPick, the oldest candidate ready at `cycle`: the
+  // oldest column candidate, else the oldest ACT/PRE candidate.
   const std::int16_t* key = cand_class_.data();
   const std::int64_t* ce = cand_e_.data();
   const std::int64_t* floor = group_floor_.data();
-  std::int64_t* ef = cand_full_e_.data();
   std::int64_t least = kNever;
-  const std::vector<std::uint64_t>& active = active_banks_[w];
-  const bool sparse = 4 * active_count_[w] <= nb;
-  if (cand_queue_ == w && floors_valid_) {
-    // No command issued since the last pass: its floors and the other banks' e stand.
-    for (size_t word = 0; word < dirty_.size(); ++word) {
-      for (std::uint64_t bits = dirty_[word]; bits != 0; bits &= bits - 1) {
-        const int bi = int(word * 64) + __builtin_ctzll(bits);
-        evaluate(bi);
-        const std::int64_t f = floor[key[bi]];
-        ef[bi] = ce[bi] > f ? ce[bi] : f;
-      }
-      dirty_[word] = 0;
-    }
-    if (sparse) {
-      for (size_t word = 0; word < active.size(); ++word)
-        for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
-          const int bi = int(word * 64) + __builtin_ctzll(bits);
-          least = ef[bi] < least ? ef[bi] : least;
-        }
-    } else {
-      for (int bi = 0; bi < nb; ++bi) least = ef[bi] < least ? ef[bi] : least;
-    }
-  } else {
-    scan_floors(w);
-    if (cand_queue_ != w) {
-      cand_queue_ = w;
-      for (int bi = 0; bi < nb; ++bi) evaluate(bi);
-      for (auto& d : dirty_) d = 0;
-    } else {
-      for (size_t word = 0; word < dirty_.size(); ++word) {
-        for (std::uint64_t bits = dirty_[word]; bits != 0; bits &= bits - 1)
-          evaluate(int(word * 64) + __builtin_ctzll(bits));
-        dirty_[word] = 0;
-      }
-    }
-    // The least cycle: a dense pass without branches over every bank, or over the banks with requests when
-    // they are few (a bank without any has e = kNever).
-    auto full_e = [&](int bi) {
-      const std::int64_t f = floor[key[bi]];
-      const std::int64_t e = ce[bi] > f ? ce[bi] : f;
-      ef[bi] = e;
-      least = e < least ? e : least;
-    };
-    if (sparse) {
-      for (size_t word = 0; word < active.size(); ++word)
-        for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) full_e(int(word * 64) + __builtin_ctzll(bits));
-    } else {
-      for (int bi = 0; bi < nb; ++bi) full_e(bi);
-    }
-    floors_valid_ = true;
-  }
-  if (!kPick) return least;
-  // The pick among the candidates ready now: the oldest column candidate, else the oldest ACT/PRE candidate.
   int best_column = -1, best_other = -1;
   std::uint64_t best_column_seq = UINT64_MAX, best_other_seq = UINT64_MAX;
   DramCommand other_cmd = DramCommand::ACT;
-  if (least <= cycle) {
-    for (int bi = 0; bi < nb; ++bi) {
-      if (ef[bi] > cycle) continue;  // (kNever for a bank without requests: dense is right when sparse too)
+  const std::vector<std::uint64_t>& active = active_banks_[w];
+  for (size_t word = 0; word < active.size(); ++word)
+    for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
+      const int bi = int(word * 64) + __builtin_ctzll(bits);
+      const std::int64_t f = floor[key[bi]];
+      const std::int64_t e = ce[bi] > f ? ce[bi] : f;
+      least = e < least ? e : least;
+      if (!kPick) {
+        if (least <= enough) return least;
+        continue;
+      }
+      if (e > cycle) continue;
       // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle): its first
       // request, unless that one is not ready yet.
       const int cls = key[bi] % 3;
@@ -826,7 +821,7 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
         best_other = s, best_other_seq = seq, other_cmd = cls == 0 ? DramCommand::ACT : DramCommand::PRE;
       }
     }
-  }
+  if (!kPick) return least;
   *pick = best_column >= 0 ? best_column : best_other;
   *pick_cmd = best_column >= 0 ? (w ? DramCommand::WR : DramCommand::RD) : other_cmd;
   return least;
@@ -839,31 +834,33 @@ void DramChannel::step_fast(std::int64_t cycle, StepResult& res) {
   bool scanned = false;
 
   if (cycle > last_command_cycle_) {
-    step_power_exit(cycle, &res);
+    if (power_policy_) step_power_exit(cycle, &res);
     if (!res.issued) step_refresh(cycle, &res);
     if (!res.issued) {
       update_write_mode();
       int pick = -1;
       DramCommand pick_cmd = DramCommand::ACT;
-      scan_min = scan_banks<true>(write_mode_ ? 1 : 0, cycle, &pick, &pick_cmd);
+      scan_min = scan_banks<true>(write_mode_ ? 1 : 0, cycle, &pick, &pick_cmd, kNever);
       scanned = true;
       if (pick >= 0)
         issue_pick(write_mode_ ? write_q_ : read_q_, write_mode_ ? &n_write_ : &n_read_, pick, pick_cmd, cycle, &res);
     }
-    if (!res.issued) step_power_entry(cycle, &res);
+    if (!res.issued && power_policy_) step_power_entry(cycle, &res);
   }
 
   // 3. As in the reference. Refresh and power first (they may have changed the state even when FR-FCFS did not
   //    run); a power entry issued after the scan changed no queue or bank, so the scan's minimum still stands.
+  //    The answer is at least base: a pass that finds a bank able to act by then stops there, and refresh and
+  //    power need not be asked.
   const std::int64_t base = std::max(cycle, last_command_cycle_) + 1;
-  std::int64_t next = std::min(next_refresh_cycle(), next_power_cycle());
   if (!(scanned && (!res.issued || is_power_command(res.command.cmd)))) {
     // Something issued after (or without) the scan: the mode as the reference decides it, then the pick's class
     // evaluated again, or the whole queue (a refresh or power command issued, or the mode changed).
     update_write_mode();
-    scan_min = scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, nullptr);
+    scan_min = scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, nullptr, base);
   }
-  if (scan_min < next) next = scan_min;
+  std::int64_t next = scan_min;
+  if (next > base) next = std::min({next, next_refresh_cycle(), next_power_cycle()});
   if (next < base) next = base;
   next_cycle_ = next;
   res.next_cycle = next;
@@ -913,6 +910,7 @@ void DramChannel::record_rank_command(DramCommand cmd, int r, int, int, std::int
     default:
       break;
   }
+  update_refresh_watch();  // a rank woke (its refresh counts again) or its refresh moved
 }
 
 void DramChannel::update_power_state(int r, std::int64_t cycle) {

@@ -199,6 +199,10 @@ class DramChannel {
   void step_fast(std::int64_t cycle, StepResult& res);
   // Refresh (step 1 of both steps): PREA or REF for the first rank whose refresh is due and legal.
   void step_refresh(std::int64_t cycle, StepResult* res);
+  void step_refresh_ranks(std::int64_t cycle, StepResult* res);
+  // refresh_watch_: before this cycle step_refresh has nothing to do (the least refresh_due over the awake ranks,
+  // -1 if one owes a refresh); recomputed whenever a refresh or power command could move it.
+  void update_refresh_watch();
   // The column command of a RD/WR pick: statistics, completion, removal from its queue.
   void retire(Queue& q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
   void issue_pick(Queue& q, int* n, int pick, DramCommand cmd, std::int64_t cycle, StepResult* res);
@@ -228,8 +232,9 @@ class DramChannel {
   // the banks whose state or timing changed since (dirty_). With kPick, *pick is the slot of the oldest column
   // candidate ready at `cycle`, else of the oldest ACT/PRE candidate (-1 if none), and *pick_cmd its command.
   // Returns the least cycle at which any request of the queue could issue its next command (kNever if none).
+  // Without kPick, the pass may stop at the first bank whose e <= enough and return that e.
   template <bool kPick>
-  std::int64_t scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd);
+  std::int64_t scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd, std::int64_t enough);
   // A bank's next command class for queue w (0 ACT, 1 PRE, 2 column; -1 when FR-FCFS leaves it alone), the
   // earliest cycle a request of it could issue by the bank's and its group's timing and the class's least
   // ready_cycle (the group's and rank's timing is added by the pass: it changes with every command to another
@@ -241,7 +246,9 @@ class DramChannel {
   void mark_dirty(int bi) { dirty_[size_t(bi) / 64] |= std::uint64_t(1) << (bi % 64); }
   void forget_candidates() { cand_queue_ = -1; }
   // The pass's group floors (group_floor_) for queue w, from the rank and group timing.
-  void scan_floors(int w);
+  // `classes`: the kFloor* bits to compute again.
+  void scan_floors(int w, unsigned classes);
+  static constexpr unsigned kFloorAct = 1, kFloorPre = 2, kFloorColumn = 4, kFloorAll = 7;
 
   const DramSpec spec_;
   const int id_;
@@ -261,18 +268,21 @@ class DramChannel {
   std::vector<int> cand_first_;
   std::vector<std::int64_t> cand_first_ready_;  // that request's ready_cycle and arrival number
   std::vector<std::uint64_t> cand_first_seq_;
-  std::vector<std::int64_t> cand_full_e_;  // the pass's e per bank (with the floors); kNever without requests
   std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
   int active_count_[2] = {0, 0};                // and how many
-  bool floors_valid_ = false;  // no command issued since the last pass: group_floor_ and cand_full_e_ stand
+  // The group floors (group_floor_) of queue cand_queue_ that commands issued since the last pass made stale
+  // (kFloor* bits): an ACT moves the ACT floors, a RD or WR the column floors, a PRE none, any other command all.
+  unsigned floors_stale_ = kFloorAll;
   std::vector<std::uint64_t> dirty_;
   std::vector<std::int64_t> group_floor_;  // the pass's per bank group and class: the group's and rank's earliest cycle
   const bool keep_order_;       // Queue::order kept (the reference scan walks it)
+  const bool power_policy_;     // power-down or self-refresh enabled (else the fast step skips the power steps)
   int last_slot_[2] = {-1, -1};  // per queue: the slot of the request enqueued last
   bool write_mode_ = false;
   std::int64_t last_command_cycle_ = -1;
   std::int64_t next_cycle_ = 0;  // from the last step: when the scheduler next has something to do
   std::int64_t last_account_cycle_ = 0;
+  std::int64_t refresh_watch_ = -1;
   std::vector<CommandRecord>* trace_ = nullptr;
 };
 

@@ -43,6 +43,7 @@ DramEngine::DramEngine(const DramSpec& spec, DramStats* stats)
   if (!mapping_.parse(spec_.mapping, spec_, &error)) throw UserError("DRAM mapping \"" + spec_.mapping + "\": " + error);
   channels_.reserve(size_t(spec_.channels));
   ports_.resize(size_t(spec_.channels));
+  planned_.assign(size_t(spec_.channels), kNever);
   for (int ch = 0; ch < spec_.channels; ++ch) channels_.emplace_back(core_spec_, ch, stats_);
   for (int ch = 0; ch < spec_.channels; ++ch) {
     Port& p = ports_[size_t(ch)];
@@ -85,7 +86,7 @@ void DramEngine::add(DramTransfer* t, std::int64_t cycle) {
 
 std::int64_t DramEngine::next_event() const {
   std::int64_t x = staged_head_ < staged_.size() ? staged_cycle_[staged_head_] : kNever;
-  for (const Port& p : ports_) x = std::min(x, p.planned);
+  for (const std::int64_t p : planned_) x = p < x ? p : x;
   return x;
 }
 
@@ -133,7 +134,8 @@ void DramEngine::submit(DramTransfer* t, std::int64_t accept, std::int64_t visib
     core.enqueue(r, accept);
     // The channel steps when this request can let it act (as soon as it is seen, if the channel was idle).
     const std::int64_t wake = was_idle ? visible : std::max(visible, core.wake_cycle_for_last_enqueued(r.is_write));
-    if (wake < p.planned) p.planned = wake;
+    std::int64_t& planned = planned_[size_t(r.loc.channel)];
+    if (wake < planned) planned = wake;
   }
 }
 
@@ -180,8 +182,9 @@ void DramEngine::run_until(std::int64_t cycle) {
     }
     // 2. Steps.
     bool any_freed = false;
-    for (Port& p : ports_) {
-      if (p.planned != x) continue;
+    for (size_t ch = 0; ch < ports_.size(); ++ch) {
+      if (planned_[ch] != x) continue;
+      Port& p = ports_[ch];
       StepResult& r = step_result_;
       p.core->step(x, &r);
       std::int64_t next = r.next_cycle;
@@ -191,7 +194,7 @@ void DramEngine::run_until(std::int64_t cycle) {
         p.freed[r.request.is_write] = true;
         any_freed = true;
       }
-      p.planned = p.core->has_requests() ? next : kNever;
+      planned_[ch] = p.core->has_requests() ? next : kNever;
     }
     // 3. Freed slots to the blocked transfers, in channel order.
     if (any_freed) {

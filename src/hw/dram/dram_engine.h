@@ -82,7 +82,6 @@ class DramEngine {
  private:
   struct Port {
     DramChannel* core = nullptr;
-    std::int64_t planned = kNever;  // its next step (kNever: no requests)
     DramTransfer* blocked_head[2] = {nullptr, nullptr};  // per queue (0 read, 1 write), FIFO
     DramTransfer* blocked_tail[2] = {nullptr, nullptr};
     bool freed[2] = {false, false};  // a request left that queue in this cycle's steps
@@ -121,6 +120,7 @@ class DramEngine {
   DramStats* stats_;
   std::vector<DramChannel> channels_;
   std::vector<Port> ports_;
+  std::vector<std::int64_t> planned_;  // per channel: its next step (kNever: no requests); one cache line for 8
   std::vector<DramTransfer*> staged_;  // handed over, not yet at their cycle (in order)
   std::vector<std::int64_t> staged_cycle_;
   std::size_t staged_head_ = 0;
