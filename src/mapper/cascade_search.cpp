@@ -162,8 +162,18 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
     switch (st.kind) {
       case StepKind::Contract: {
         const std::int64_t k = dim(st.over);
-        array += runs * chunks *
-                 double(gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {rows, k, cols}));
+        if (g.hoist && g.map.ahead > 1 && hw.array.gemm_chaining && hw.array.timing == TimingMode::Overlapped) {
+          // Issued two points ahead (mapping.h), the group's GEMMs follow each other on the array without
+          // waiting for the softmax unit in between: each holds the stream port for its folds (array_timing.h,
+          // chained), the fill and drain overlapped. OS: (F - 1) max(T, R) + T, and the next one's wait for the
+          // shadow accumulators, max(0, R - T); WS and IS: the preload is hidden, the same stream.
+          const FoldPlan f = fold_plan(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {rows, k, cols});
+          const double drain = hw.array.dataflow == Dataflow::OS ? double(std::max<std::int64_t>(0, hw.array.rows - f.stream)) : 0;
+          array += runs * chunks * (double((f.folds - 1) * f.interval + f.stream) + drain);
+        } else {
+          array += runs * chunks *
+                   double(gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {rows, k, cols}));
+        }
         if (g.online_of[std::size_t(s)] >= 0) {
           const double over_count = g.loop_depth[st.over] >= 0 ? count[std::size_t(g.loop_depth[st.over])] : 1;
           sm += runs * double(softmax_cycles(hw, SmOp::Rescale, rows, cols)) +
@@ -536,6 +546,7 @@ std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_
     for (const Loop& l : g.stream) k += " s" + std::to_string(l.rank) + ":" + std::to_string(l.tile);
     for (int t : g.resident) k += " r" + std::to_string(t);
     if (g.splits != 1) k += " k" + std::to_string(g.splits);
+    if (g.ahead != 1) k += " a" + std::to_string(g.ahead);
   }
   for (const cascade::TensorMapping& t : m.tensors)
     k += " " + std::to_string(t.buffers) + "/" + std::to_string(t.bank) + "/" + std::to_string(t.at[0]) + "/" +
@@ -665,6 +676,33 @@ void add_split_variants(const Mapping& x, int plain, Add& add, std::vector<Casca
   }
 }
 
+// The issue-order variants (mapping.h, ahead 2) of Online candidate `plain`: Q K^T two key tiles ahead,
+// after the softmax step that frees its S slot and before P V, alone and with split-K runs (spec.splits,
+// and 2: the rescale of a run's accumulator then waits for that run's previous P V, not the one just
+// before). Each legal one is timed whenever `plain` is (split_of), as the estimate does not see the
+// order. Flash on edge, LRA text N = 4096, 8 KiB banks (tests/test_cascade_search.cpp, "[monotone]"):
+// on 64x64, m 32, p 256 takes 583.5 cycles a block instead of 599.5 (594 for m 64, p 128), and with
+// two runs the DRAM's 574 binds.
+template <class Add>
+void add_ahead_variants(const Mapping& x, int plain, Add& add, std::vector<CascadeCandidate>& out,
+                        const CascadeSearchSpec& spec, bool wide) {
+  if (x.groups.size() != 1 || x.groups[0].splits != 1) return;
+  Mapping v = x;
+  v.groups[0].ahead = 2;
+  const int i = add(v, 0, wide);
+  if (i < 0) return;  // no overlap to reorder
+  out[std::size_t(i)].split_of = plain;
+  std::vector<int> ns = spec.splits;
+  if (std::find(ns.begin(), ns.end(), 2) == ns.end()) ns.push_back(2);
+  for (int n : ns) {
+    if (n <= 1) continue;
+    Mapping w = v;
+    w.groups[0].splits = n;
+    const int j = add(w, 0, wide);
+    if (j >= 0) out[std::size_t(j)].split_of = i;
+  }
+}
+
 }  // namespace
 
 std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfig& hw, std::uint64_t capacity,
@@ -764,7 +802,10 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
               plain[mask] = i;
             else if (plain[mask] >= 0)
               out[std::size_t(i)].resident_of = plain[mask];
-            if (s == CascadeStructure::Online) add_split_variants(x, i, add, out, spec, sh.wide);
+            if (s == CascadeStructure::Online) {
+              add_split_variants(x, i, add, out, spec, sh.wide);
+              add_ahead_variants(x, i, add, out, spec, sh.wide);
+            }
           };
           put(v, 0);
           if (!hw.accumulators.present) continue;
