@@ -647,6 +647,24 @@ void time_resident_variants(std::vector<MapCandidate>& c, const std::vector<int>
     }
 }
 
+// pick_mapping, then (when it timed) time_fewest_bytes_as_fast, on the candidates whose `in` is `which`, as if
+// the others were not there; returns the index (into c) of pick_mapping's choice, c.size() when none.
+std::size_t pick_in_subset(std::vector<MapCandidate>& c, const std::vector<char>& in, bool which, std::uint64_t capacity,
+                           const MapperOptions& opt, bool timed) {
+  std::vector<std::size_t> idx;
+  std::vector<MapCandidate> sub;
+  for (std::size_t i = 0; i < c.size(); ++i)
+    if (bool(in[i]) == which) idx.push_back(i), sub.push_back(c[i]);
+  if (sub.empty()) return c.size();
+  const std::size_t f = pick_mapping(sub, capacity, opt);
+  if (timed && sub[f].timed_cycles >= 0) time_fewest_bytes_as_fast(sub, capacity, opt);
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    c[idx[k]].timed_cycles = sub[k].timed_cycles;
+    c[idx[k]].chosen_at = sub[k].chosen_at;
+  }
+  return idx[f];
+}
+
 // Per rung, the pick among one group's timed candidates (cycles < 0 where none fits the rung). A
 // candidate is an option of a rung when it fits it and a rung no larger chose it for timing: what a
 // larger design times only for its upper rungs (a small candidate among the best few of a large
@@ -982,10 +1000,17 @@ CascadePick search_cascade_uncached(const Cascade& c, const HwConfig& hw, std::u
           complete = false;
           break;
         }
-        const std::size_t fastest = pick_mapping(mc, capacity, opt);
+        // The issue-order variants (add_ahead_variants) are ranked among themselves: their estimate sees the
+        // array's GEMMs chained, the others' does not, so they would take the others' places in the timing.
+        std::vector<char> reorder(mc.size(), 0);
+        for (std::size_t j = 0; j < idx.size(); ++j) {
+          const Mapping& x = cands[idx[j]].mapping;
+          reorder[j] = x.groups.size() == 1 && x.groups[0].ahead > 1;
+        }
+        const std::size_t fastest = pick_in_subset(mc, reorder, false, capacity, opt, timed);
         std::vector<RungPick> per_rung(nrungs);
         if (timed && mc[fastest].timed_cycles >= 0) {
-          time_fewest_bytes_as_fast(mc, capacity, opt);
+          pick_in_subset(mc, reorder, true, capacity, opt, timed);
           time_resident_variants(mc, resident_of, opt);
           time_resident_variants(mc, split_of, opt);  // split-K variants of the timed, as those
           per_rung = ladder_picks(mc, capacity);
