@@ -451,8 +451,10 @@ std::vector<Shape> fused_shapes(const Cascade& c, const HwConfig& hw, CascadeStr
       //     (as run) and binds: 2,533,888 (6,239,734 for the run with every op mapped as on 32x32).
       //     The period (X + 561) / 2 of the loop through the softmax unit, X = 638 against 574 on 32x32,
       //     is derived in tests/test_cascade_search.cpp ("[monotone]").
-      // So on this hardware the 64x64 array's best schedule gives 62,976 cycles a layer to the fixed
-      // softmax unit; the GEMM phases gain some back (qkv_proj 49,518 -> 39,212 a layer).
+      // So in that issue order the 64x64 array's best schedule gives 62,976 cycles a layer to the fixed
+      // softmax unit; the GEMM phases gain some back (qkv_proj 49,518 -> 39,212 a layer). Issued two key
+      // tiles ahead (add_ahead_variants) m 32, p 256 takes 583.5 cycles a block on 64x64 (567.5 on 32x32),
+      // and in two split-K runs it is DRAM-bound on both: 5,711,773 cycles on 64x64, 5,736,050 on 32x32.
       if (P < 0) break;
       const std::vector<TileChoice> pt = rank_tiles(c, P, hw, effort, &spec);
       for (const TileChoice& a : rt)
