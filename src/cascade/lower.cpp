@@ -214,13 +214,14 @@ class GroupEmitter {
     }
     flush();
   }
+ private:
+  // Ahead 2: the deferred finish of a running output (emit_once), if any.
   void flush() {
     if (!pending_) return;
     pending_ = false;
     finish(pend_s_, pend_x_, pend_w_);
   }
 
- private:
   struct Point {
     int inst = 0, chunk0 = 0;  // the instance and the first of its interleaved chunk
     std::int64_t idx[32] = {}, count[32] = {};
@@ -873,6 +874,7 @@ class GroupEmitter {
     // not wait for its last P V first; the next tile's statistics take a slot of their own meanwhile.
     if (complete && defer_ && g_.online_of[std::size_t(s)] >= 0 &&
         plan_of(g_.stats_buffer[std::size_t(g_.online_of[std::size_t(s)])]).depth >= 2 * g_.map.splits) {
+      flush();  // at most one waits (one per point; the previous point's was flushed after this one's readers)
       pending_ = true, pend_s_ = s, pend_x_ = x, pend_w_ = w;
     } else if (complete) {
       finish(s, x, w);
