@@ -138,6 +138,27 @@ class GroupEmitter {
         if (own >> i & 1u) deepest = i;
       inner_from_[std::size_t(s)] = deepest + 1;
     }
+    // The parts of a point (run()): the readers end at the last step reading a buffer (an in-place alias's
+    // too) that a lookahead step writes.
+    {
+      std::vector<char> ahead_buf(g_.buffers.size(), 0);
+      for (int s : g_.map.steps)
+        if (g_.lookahead[std::size_t(s)] && g_.buffer_of[std::size_t(c_.step(s).out)] >= 0)
+          ahead_buf[std::size_t(g_.buffer_of[std::size_t(c_.step(s).out)])] = 1;
+      std::size_t readers_end = 0;
+      for (std::size_t i = 0; i < g_.map.steps.size(); ++i) {
+        const int s = g_.map.steps[i];
+        if (g_.lookahead[std::size_t(s)]) continue;
+        for (int t : c_.step(s).in) {
+          const int b = g_.buffer_of[std::size_t(t)];
+          if (b >= 0 && ahead_buf[std::size_t(b)]) readers_end = i + 1;
+        }
+      }
+      for (std::size_t i = 0; i < g_.map.steps.size(); ++i) {
+        const int s = g_.map.steps[i];
+        part_[std::size_t(s)] = g_.lookahead[std::size_t(s)] ? kAhead : i < readers_end ? kReaders : kOthers;
+      }
+    }
     written_.assign(c_.desc.tensors.size(), 0);
     for (int s : g_.map.steps) written_[std::size_t(c_.step(s).out)] = 1;
     // A tensor every instance reads from the same DRAM block (a weight shared by the heads) keeps its
@@ -160,24 +181,47 @@ class GroupEmitter {
     }
   }
 
+  // The points in order. With the overlap (hoist), point n's lookahead steps are issued before the rest
+  // of point n - 1 (ahead 1), or after the steps of point n - 2 that read what they write (ahead 2,
+  // mapping.h), so the points n .. n + ahead are known at once (a ring).
   void run() {
     if (inst_.empty()) return;
-    Point cur;
-    start(cur, 0);
-    std::uint64_t n = 0;
-    if (g_.hoist) emit_point(cur, n, true, false);
+    const std::uint64_t k = g_.hoist ? std::uint64_t(std::clamp(g_.map.ahead, 1, kMaxAhead)) : 0;
+    constexpr std::uint64_t R = kMaxAhead + 1;
+    start(ring_[0], 0);
+    std::uint64_t n = 0, last = 0;  // points n .. last known
+    bool end = false;               // last is the group's last point
+    auto extend = [&]() {
+      Point next = ring_[last % R];
+      if (!advance(next)) return !(end = true);
+      ring_[++last % R] = next;
+      return true;
+    };
+    defer_ = k > 1;
+    if (k) {
+      emit_point(ring_[0], 0, kAhead);
+      while (!end && last + 1 < k)
+        if (extend()) emit_point(ring_[last % R], last, kAhead);
+    }
     for (;;) {
-      Point next = cur;
-      const bool more = advance(next);
-      if (g_.hoist && more) emit_point(next, n + 1, true, false);
-      emit_point(cur, n, !g_.hoist, true);
-      if (!more) break;
-      cur = next;
+      if (k > 1) emit_point(ring_[n % R], n, kReaders);
+      flush();
+      while (!end && last < n + k)
+        if (extend()) emit_point(ring_[last % R], last, kAhead);
+      emit_point(ring_[n % R], n, !k ? kAhead | kReaders | kOthers : k > 1 ? kOthers : kReaders | kOthers);
+      if (n == last && (end || !extend())) break;
       ++n;
     }
+    flush();
+  }
+ private:
+  // Ahead 2: the deferred finish of a running output (emit_once), if any.
+  void flush() {
+    if (!pending_) return;
+    pending_ = false;
+    finish(pend_s_, pend_x_, pend_w_);
   }
 
- private:
   struct Point {
     int inst = 0, chunk0 = 0;  // the instance and the first of its interleaved chunk
     std::int64_t idx[32] = {}, count[32] = {};
@@ -327,12 +371,11 @@ class GroupEmitter {
     return x.lo[pr_] > x.lo[mr_] + x.len[mr_] - 1;
   }
 
-  // Runs the point's steps: lookahead ones, the rest, or both.
-  void emit_point(const Point& p, std::uint64_t n, bool ahead, bool rest) {
+  // Runs the point's steps of the given parts (run()).
+  void emit_point(const Point& p, std::uint64_t n, unsigned parts) {
     const Ctx x = context(p);
     for (int s : g_.map.steps) {
-      const bool la = g_.lookahead[std::size_t(s)] != 0;
-      if ((la && !ahead) || (!la && !rest)) continue;
+      if (!(part_[std::size_t(s)] & parts)) continue;
       // Loops inside the step's innermost own loop that it does not use: it runs at their first
       // index, or their last when it reads a sum over them. Under an enclosing loop it does not use it
       // runs again (its tiles were replaced meanwhile: recomputation, as a fused kernel does).
@@ -826,7 +869,16 @@ class GroupEmitter {
       for (int r : c_.tensor(st.out).ranks)
         if (r == cr) complete &= chunk_last;
     }
-    if (complete) finish(s, x, w);
+    // Ahead 2 (mapping.h): a complete running output is normalised (split runs combined) and stored after
+    // the next point's readers (the next query tile's first softmax step), so that the softmax unit does
+    // not wait for its last P V first; the next tile's statistics take a slot of their own meanwhile.
+    if (complete && defer_ && g_.online_of[std::size_t(s)] >= 0 &&
+        plan_of(g_.stats_buffer[std::size_t(g_.online_of[std::size_t(s)])]).depth >= 2 * g_.map.splits) {
+      flush();  // at most one waits (one per point; the previous point's was flushed after this one's readers)
+      pending_ = true, pend_s_ = s, pend_x_ = x, pend_w_ = w;
+    } else if (complete) {
+      finish(s, x, w);
+    }
     // A result written in place (mapping.h) holds the step's other inputs of as many slots until it is
     // stored: their slots, paired with the result's, are reused after that store (a GEMM's residual tile
     // is freed with the C tile it went into). An input of fewer slots than the result's (the residual
@@ -1055,6 +1107,16 @@ class GroupEmitter {
   std::uint64_t point_ = 0;
   std::uint32_t last_gemm_ = kNoInstr;  // the array's latest GEMM issued by this group, in program order
   const Point* cur_point_ = nullptr;
+  Point ring_[kMaxAhead + 1];  // run(): the points issued ahead and the current one
+  // Per step, the part of a point it is issued in (run()): a lookahead step; a step up to the last one
+  // reading a buffer a lookahead step writes; the others.
+  enum : unsigned { kAhead = 1, kReaders = 2, kOthers = 4 };
+  unsigned part_[64] = {};
+  // Ahead 2: the finish of a running output deferred past the next point's readers (emit_once).
+  bool defer_ = false, pending_ = false;
+  int pend_s_ = -1;
+  Ctx pend_x_;
+  Access pend_w_;
   std::vector<std::pair<int, int>> reads_, rescale_reads_;  // reused: no allocation per instruction
 };
 

@@ -40,7 +40,10 @@
 //   that no reader loads an entry of P that was not written (the executor's DRAM starts NaN).
 // - Overlap: when the plan allows (mapping.h: lookahead), the steps up to the first contraction's
 //   consumer of the next point are issued before the rest of the current point (flash's QK_{j+1}
-//   before softmax_j and PV_j), also across loop and instance boundaries.
+//   before softmax_j and PV_j), also across loop and instance boundaries. With the group's ahead 2
+//   (mapping.h), those of point n + 2 go after point n's steps reading what they write (softmax_j,
+//   QK_{j+2}, PV_j), and an online softmax's finished output is normalised and stored after the next
+//   point's readers (the next query tile's first softmax step).
 #include <cstdint>
 #include <string>
 #include <vector>

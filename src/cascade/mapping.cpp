@@ -113,8 +113,11 @@ void check_splits(const Cascade& c, const Mapping& m, std::size_t g, GroupPlan& 
             "split-K keeps a slot of " + c.tensor(out).name + " per run: place it by bank, or let it pack");
   gpn.split_step = sm;
   gpn.split_rank = r;
-  gpn.buffers[std::size_t(gpn.buffer_of[std::size_t(out)])].depth = gm.splits;
-  gpn.buffers[std::size_t(gpn.stats_buffer[std::size_t(sm)])].depth = gm.splits;
+  // Issued two points ahead (mapping.h: ahead), a query tile's runs combine after the next tile's first
+  // step, which takes its own slots meanwhile: two a run.
+  const int per_run = gm.ahead > 1 ? 2 : 1;
+  gpn.buffers[std::size_t(gpn.buffer_of[std::size_t(out)])].depth = gm.splits * per_run;
+  gpn.buffers[std::size_t(gpn.stats_buffer[std::size_t(sm)])].depth = gm.splits * per_run;
 }
 
 }  // namespace
@@ -249,6 +252,8 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         problem(sp, "a chunk is 1 to the extent " + std::to_string(c.extent[std::size_t(l.rank)]));
       gpn.stream_chunk[l.rank] = l.tile;
     }
+    if (gm.ahead < 1 || gm.ahead > kMaxAhead)
+      problem(gp + "/ahead", "points ahead are 1 to " + std::to_string(kMaxAhead) + ", got " + std::to_string(gm.ahead));
     if (gm.interleave < 1 || gm.interleave > kMaxInterleave)
       problem(gp + "/interleave", "instances per pass are 1 to " + std::to_string(kMaxInterleave) + ", got " +
                                       std::to_string(gm.interleave));
@@ -677,11 +682,15 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         if (group_of[std::size_t(s)] == int(g) && !gpn.lookahead[std::size_t(s)]) return true;
       return false;
     };
+    // Issued `ahead` points early (mapping.h), a DRAM tile read both ahead and behind needs a slot for each
+    // of the points n .. n + ahead. What the lookahead steps write needs two slots either way: with ahead 2
+    // the tile of point n + 2 is written after point n's readers of it (lower.h).
+    const int early = std::clamp(gm.ahead, 1, kMaxAhead);
     for (int s : gm.steps)
       if (gpn.lookahead[std::size_t(s)]) {
         deep &= m.tensors[std::size_t(c.step(s).out)].buffers >= 2;
         for (int t : c.step(s).in)
-          deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers >= 2 || !read_behind(t);
+          deep &= !gpn.dram[std::size_t(t)] || m.tensors[std::size_t(t)].buffers >= early + 1 || !read_behind(t);
       }
     // A DRAM tensor read both ahead and in the rest would be evicted by the next iteration's load.
     for (int t = 0; t < ntensors; ++t) {
@@ -691,11 +700,16 @@ std::vector<std::string> check_mapping(const Cascade& c, const Mapping& m, const
         if (group_of[std::size_t(s)] == int(g)) (gpn.lookahead[std::size_t(s)] ? ahead : behind) = true;
       // Unless it has two slots (or more) and no streamed rank: the next point's tile then goes into a
       // slot the current point does not use (a streamed rank would cycle the slots within one step).
-      bool two_tiles = m.tensors[std::size_t(t)].buffers >= 2;
+      bool two_tiles = m.tensors[std::size_t(t)].buffers >= early + 1;
       for (int r : c.tensor(t).ranks) two_tiles &= !gpn.stream_chunk[r];
       deep &= !(ahead && behind) || two_tiles;
     }
     gpn.hoist = any_contract && rest && deep && gm.interleave == 1;
+    if (gm.ahead != 1 && !gpn.hoist)
+      problem(gp + "/ahead",
+              "issuing steps " + std::to_string(gm.ahead) + " points ahead needs the overlap of flash's Q K^T (a "
+              "contraction before a step that reads its result, interleave 1, two slots of what it writes, " +
+              std::to_string(early + 1) + " of a DRAM tensor read both ahead and behind); ahead 1");
     // ---- low-rank variants: a sum of two contractions as one GEMM over concatenated operands ----
     // [A1 | A2] [B1; B2]: A1 and A2 written here with equal tiles, B1 and B2 loaded with equal dense
     // tiles, neither placed by the mapping. The lowering checks the adjacency again at every GEMM and
@@ -920,6 +934,7 @@ Json mapping_to_json(const Cascade& c, const Mapping& m) {
     if (g.splits != 1) gj["splits"] = g.splits;
     if (g.chain) gj["chain"] = true;
     if (g.lead) gj["lead"] = g.lead;
+    if (g.ahead != 1) gj["ahead"] = g.ahead;
     groups.push_back(gj);
   }
   j["groups"] = groups;
@@ -985,7 +1000,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
           diag.add(gp, "a group is an object", gs[g]);
           continue;
         }
-        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave", "splits", "chain", "lead"});
+        gv.reject_unknown_keys({"steps", "loops", "stream", "resident", "interleave", "splits", "chain", "lead", "ahead"});
         gv.annotate("steps", {{"type", "array"}, {"items", {{"type", "string"}}}}, /*required=*/true);
         gv.annotate("loops", {{"type", "array"}});
         gv.annotate("stream", {{"type", "object"}});
@@ -1052,6 +1067,7 @@ Mapping parse_mapping(const Json& doc, const std::string& source, const Cascade&
         gm.splits = int(gv.integer("splits", 1, 1, kMaxSplits));
         gm.chain = gv.boolean("chain", false);
         gm.lead = int(gv.integer("lead", 0, 0, 1 << 20));
+        gm.ahead = int(gv.integer("ahead", 1, 1, kMaxAhead));
         m.groups.push_back(gm);
       }
     }
@@ -1174,6 +1190,7 @@ std::string describe(const Cascade& c, const Mapping& m) {
     if (gm.interleave != 1) os << " interleave " << gm.interleave;
     if (gm.splits != 1) os << " split-K " << gm.splits;
     if (gm.lead) os << " lead " << gm.lead;
+    if (gm.ahead != 1) os << " ahead " << gm.ahead;
   }
   return os.str();
 }

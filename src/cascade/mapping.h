@@ -69,6 +69,16 @@
 //   the block at once. A contraction's tiles the block walks stay open over its summed loop: the output
 //   needs a slot each. Not with splits, interleave, a causal mask or several groups.
 //
+// - Ahead, per group (1 or 2, default 1): where the overlapped steps (lower.h: the steps up to the first
+//   reader of a contraction's result, flash's Q K^T) of a later point are issued. 1: those of point
+//   n + 1 before the rest of point n (QK(j+1), softmax(j), P V(j)). 2: those of point n + 2 after the
+//   steps of point n that read what they write, before the others (softmax(j), QK(j+2), P V(j)): the
+//   array runs Q K^T(j + 2) before P V(j), as soon as softmax(j) frees the S slot, so the next step on
+//   the softmax unit no longer waits for P V(j) and then Q K^T behind it (the loop through the softmax
+//   unit spans two blocks' P V instead of a P V and a Q K^T each; with split-K runs, more). The slots
+//   are those of 1 (two of what the lookahead steps write), except a DRAM tensor read both ahead and
+//   behind (three). Needs the overlap (the check says why a group has none).
+//
 // JSON form (--emit mapping prints it, --mapping FILE reads it; README "Cascades"):
 //   {"cascade": "vanilla",
 //    "groups": [{"steps": ["S", "P", "O"],                 // outputs of the steps, in order
@@ -78,7 +88,8 @@
 //                "interleave": 2,                           // optional, default 1
 //                "splits": 4,                               // optional, split-K (above)
 //                "chain": true,                             // optional, default false (above)
-//                "lead": 2}],                               // optional, default 0 (above)
+//                "lead": 2,                                 // optional, default 0 (above)
+//                "ahead": 2}],                              // optional, default 1 (above)
 //    "buffers": {"S": 2, "K": 3},                           // optional, 1 to 65536, default 2 per tensor
 //    "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}},  // optional: first bank, or each slot's byte
 //                                                                 // address, or {"in_place": "S"} (above)
@@ -109,7 +120,9 @@ struct GroupMapping {
   int splits = 1;             // split-K runs of the online softmax's key loop (1: one serial chain)
   bool chain = false;         // a contraction's next step on its open tile does not wait for the array (below)
   int lead = 0;               // the first `lead` tiles of the outermost loop walked in reversed loop order (below)
+  int ahead = 1;              // points ahead the overlapped steps are issued (below)
 };
+inline constexpr int kMaxAhead = 2;
 inline constexpr int kMaxInterleave = 64;
 
 inline constexpr int kMaxSplits = 16;

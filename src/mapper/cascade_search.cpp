@@ -162,8 +162,18 @@ GroupEstimate estimate_group(const Cascade& c, const GroupPlan& g, const HwConfi
     switch (st.kind) {
       case StepKind::Contract: {
         const std::int64_t k = dim(st.over);
-        array += runs * chunks *
-                 double(gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {rows, k, cols}));
+        if (g.hoist && g.map.ahead > 1 && hw.array.gemm_chaining && hw.array.timing == TimingMode::Overlapped) {
+          // Issued two points ahead (mapping.h), the group's GEMMs follow each other on the array without
+          // waiting for the softmax unit in between: each holds the stream port for its folds (array_timing.h,
+          // chained), the fill and drain overlapped. OS: (F - 1) max(T, R) + T, and the next one's wait for the
+          // shadow accumulators, max(0, R - T); WS and IS: the preload is hidden, the same stream.
+          const FoldPlan f = fold_plan(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {rows, k, cols});
+          const double drain = hw.array.dataflow == Dataflow::OS ? double(std::max<std::int64_t>(0, hw.array.rows - f.stream)) : 0;
+          array += runs * chunks * (double((f.folds - 1) * f.interval + f.stream) + drain);
+        } else {
+          array += runs * chunks *
+                   double(gemm_cycles(hw.array.rows, hw.array.cols, hw.array.dataflow, hw.array.timing, {rows, k, cols}));
+        }
         if (g.online_of[std::size_t(s)] >= 0) {
           const double over_count = g.loop_depth[st.over] >= 0 ? count[std::size_t(g.loop_depth[st.over])] : 1;
           sm += runs * double(softmax_cycles(hw, SmOp::Rescale, rows, cols)) +
@@ -441,8 +451,10 @@ std::vector<Shape> fused_shapes(const Cascade& c, const HwConfig& hw, CascadeStr
       //     (as run) and binds: 2,533,888 (6,239,734 for the run with every op mapped as on 32x32).
       //     The period (X + 561) / 2 of the loop through the softmax unit, X = 638 against 574 on 32x32,
       //     is derived in tests/test_cascade_search.cpp ("[monotone]").
-      // So on this hardware the 64x64 array's best schedule gives 62,976 cycles a layer to the fixed
-      // softmax unit; the GEMM phases gain some back (qkv_proj 49,518 -> 39,212 a layer).
+      // So in that issue order the 64x64 array's best schedule gives 62,976 cycles a layer to the fixed
+      // softmax unit; the GEMM phases gain some back (qkv_proj 49,518 -> 39,212 a layer). Issued two key
+      // tiles ahead (add_ahead_variants) m 32, p 256 takes 583.5 cycles a block on 64x64 (567.5 on 32x32),
+      // and in two split-K runs it is DRAM-bound on both: 5,711,773 cycles on 64x64, 5,736,050 on 32x32.
       if (P < 0) break;
       const std::vector<TileChoice> pt = rank_tiles(c, P, hw, effort, &spec);
       for (const TileChoice& a : rt)
@@ -536,6 +548,7 @@ std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_
     for (const Loop& l : g.stream) k += " s" + std::to_string(l.rank) + ":" + std::to_string(l.tile);
     for (int t : g.resident) k += " r" + std::to_string(t);
     if (g.splits != 1) k += " k" + std::to_string(g.splits);
+    if (g.ahead != 1) k += " a" + std::to_string(g.ahead);
   }
   for (const cascade::TensorMapping& t : m.tensors)
     k += " " + std::to_string(t.buffers) + "/" + std::to_string(t.bank) + "/" + std::to_string(t.at[0]) + "/" +
@@ -636,6 +649,24 @@ void time_resident_variants(std::vector<MapCandidate>& c, const std::vector<int>
     }
 }
 
+// pick_mapping, then (when it timed) time_fewest_bytes_as_fast, on the candidates whose `in` is `which`, as if
+// the others were not there; returns the index (into c) of pick_mapping's choice, c.size() when none.
+std::size_t pick_in_subset(std::vector<MapCandidate>& c, const std::vector<char>& in, bool which, std::uint64_t capacity,
+                           const MapperOptions& opt, bool timed) {
+  std::vector<std::size_t> idx;
+  std::vector<MapCandidate> sub;
+  for (std::size_t i = 0; i < c.size(); ++i)
+    if (bool(in[i]) == which) idx.push_back(i), sub.push_back(c[i]);
+  if (sub.empty()) return c.size();
+  const std::size_t f = pick_mapping(sub, capacity, opt);
+  if (timed && sub[f].timed_cycles >= 0) time_fewest_bytes_as_fast(sub, capacity, opt);
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    c[idx[k]].timed_cycles = sub[k].timed_cycles;
+    c[idx[k]].chosen_at = sub[k].chosen_at;
+  }
+  return idx[f];
+}
+
 // Per rung, the pick among one group's timed candidates (cycles < 0 where none fits the rung). A
 // candidate is an option of a rung when it fits it and a rung no larger chose it for timing: what a
 // larger design times only for its upper rungs (a small candidate among the best few of a large
@@ -662,6 +693,33 @@ void add_split_variants(const Mapping& x, int plain, Add& add, std::vector<Casca
     v.groups[0].splits = n;
     const int i = add(v, 0, wide);
     if (i >= 0) out[std::size_t(i)].split_of = plain;
+  }
+}
+
+// The issue-order variants (mapping.h, ahead 2) of Online candidate `plain`: Q K^T two key tiles ahead,
+// after the softmax step that frees its S slot and before P V, alone and with split-K runs (spec.splits,
+// and 2: the rescale of a run's accumulator then waits for that run's previous P V, not the one just
+// before). Each legal one is timed whenever `plain` is (split_of), as the estimate does not see the
+// order. Flash on edge, LRA text N = 4096, 8 KiB banks (tests/test_cascade_search.cpp, "[monotone]"):
+// on 64x64, m 32, p 256 takes 583.5 cycles a block instead of 599.5 (594 for m 64, p 128), and with
+// two runs the DRAM's 574 binds.
+template <class Add>
+void add_ahead_variants(const Mapping& x, int plain, Add& add, std::vector<CascadeCandidate>& out,
+                        const CascadeSearchSpec& spec, bool wide) {
+  if (x.groups.size() != 1 || x.groups[0].splits != 1) return;
+  Mapping v = x;
+  v.groups[0].ahead = 2;
+  const int i = add(v, 0, wide);
+  if (i < 0) return;  // no overlap to reorder
+  out[std::size_t(i)].split_of = plain;
+  std::vector<int> ns = spec.splits;
+  if (std::find(ns.begin(), ns.end(), 2) == ns.end()) ns.push_back(2);
+  for (int n : ns) {
+    if (n <= 1) continue;
+    Mapping w = v;
+    w.groups[0].splits = n;
+    const int j = add(w, 0, wide);
+    if (j >= 0) out[std::size_t(j)].split_of = i;
   }
 }
 
@@ -764,7 +822,10 @@ std::vector<CascadeCandidate> cascade_candidates(const Cascade& c, const HwConfi
               plain[mask] = i;
             else if (plain[mask] >= 0)
               out[std::size_t(i)].resident_of = plain[mask];
-            if (s == CascadeStructure::Online) add_split_variants(x, i, add, out, spec, sh.wide);
+            if (s == CascadeStructure::Online) {
+              add_split_variants(x, i, add, out, spec, sh.wide);
+              add_ahead_variants(x, i, add, out, spec, sh.wide);
+            }
           };
           put(v, 0);
           if (!hw.accumulators.present) continue;
@@ -941,10 +1002,17 @@ CascadePick search_cascade_uncached(const Cascade& c, const HwConfig& hw, std::u
           complete = false;
           break;
         }
-        const std::size_t fastest = pick_mapping(mc, capacity, opt);
+        // The issue-order variants (add_ahead_variants) are ranked among themselves: their estimate sees the
+        // array's GEMMs chained, the others' does not, so they would take the others' places in the timing.
+        std::vector<char> reorder(mc.size(), 0);
+        for (std::size_t j = 0; j < idx.size(); ++j) {
+          const Mapping& x = cands[idx[j]].mapping;
+          reorder[j] = x.groups.size() == 1 && x.groups[0].ahead > 1;
+        }
+        const std::size_t fastest = pick_in_subset(mc, reorder, false, capacity, opt, timed);
         std::vector<RungPick> per_rung(nrungs);
         if (timed && mc[fastest].timed_cycles >= 0) {
-          time_fewest_bytes_as_fast(mc, capacity, opt);
+          pick_in_subset(mc, reorder, true, capacity, opt, timed);
           time_resident_variants(mc, resident_of, opt);
           time_resident_variants(mc, split_of, opt);  // split-K variants of the timed, as those
           per_rung = ladder_picks(mc, capacity);

@@ -94,7 +94,8 @@ struct CascadeCandidate {
   int group = 0;  // the group it varies (Spilled: each group is searched alone)
   MapCandidate est;
   int resident_of = -1;  // a variant keeping inputs resident: the index of the same mapping without
-  int split_of = -1;     // a split-K variant: the index of the same mapping with one chain
+  int split_of = -1;     // a split-K or issue-order (ahead) variant: the index of the same mapping with one
+                         // chain in the default order
   int depth = 0;         // Spilled: the buffering depth of every tensor not kept resident (3 or 2)
 };
 

@@ -32,7 +32,8 @@ const char* const kCascadeMappingExample = R"({
   "//": "a comment",
   "cascade": "vanilla",
   "groups": [{"steps": ["S", "P", "O"], "loops": [{"rank": "m", "tile": 128}], "stream": {"p": 64},
-              "resident": ["K", "V"], "interleave": 2, "splits": 2, "chain": true, "lead": 2}],
+              "resident": ["K", "V"], "interleave": 2, "splits": 2, "chain": true, "lead": 2,
+              "ahead": 2}],
   "buffers": {"K": 1, "V": 1, "S": 2},
   "placement": {"S": {"bank": 4}, "P": {"at": [0, 65536]}, "O": {"in_place": "S"}},
   "units": {"S": "array", "P": "softmax", "O": "array"}
@@ -71,6 +72,10 @@ const std::vector<SchemaDescription>& cascade_mapping_descriptions() {
        "a lead block: the first this many tiles of the outermost loop walked with the loop order reversed (a GEMM's "
        "first rows with k outermost), a contraction's tiles there open over its summed loop, a slot each (default 0; "
        "one group, no splits, interleave or softmax)"},
+      {"/groups/[]/ahead",
+       "where the overlapped steps (flash's Q K^T) of a later tile are issued: 1, those of tile j + 1 before "
+       "softmax(j) and P V(j); 2, those of tile j + 2 after softmax(j) and before P V(j), a query tile normalised "
+       "after the next tile's first softmax step (default 1; 2 needs the overlap)"},
       {"/buffers", "buffer slots per tensor, by tensor name (default 2 for each)"},
       {"/buffers/*",
        "slots of the tensor's buffer: 1, 2 so that the next tile loads or computes while this one is used, or up to 64 "
