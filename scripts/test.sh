@@ -18,7 +18,8 @@ if [ "${SANITIZERS:-1}" != 0 ]; then
   echo "test.sh: sanitizer build $((t2 - t1)) s"
   # The Slurm integration test starts a cluster and runs the real binary many times; it adds minutes
   # under the sanitizers and covers no code the rest of the suite does not; so do the README examples
-  # (two sweeps and three compares). The plot and claims tests run Python only. The tests tagged
+  # (two sweeps and three compares) and the monotonicity sweeps (109 points). The plot and claims tests run
+  # Python only. The tests tagged
   # [scaling] fit exponents over N up to 65536 (their lowerings counted up to 2^20): the code paths of
   # the rest of the suite at sizes that made them 70 % of the sanitizer suite's time (1,208 of 1,732 s
   # of CPU); they run in the normal suite. Under the sanitizers a few tests run fewer random cases
@@ -37,7 +38,7 @@ if [ "${SANITIZERS:-1}" != 0 ]; then
              sed '/^$/d; s/[][\\.*^$()+?{}|]/\\&/g; s/.*/^&$/' | paste -sd'|') &&
    test -n "$scaling" && cd build-asan &&
    ctest -j "$(nproc)" --output-on-failure --timeout 900 \
-     -E "^slurm:|^plot_scripts|^claims_table|^readme_examples|$scaling") || status=1
+     -E "^slurm:|^plot_scripts|^claims_table|^readme_examples|^monotone_design_sweeps|$scaling") || status=1
   t3=$(date +%s)
   echo "test.sh: sanitizer suite $((t3 - t2)) s"
   scripts/fuzz.sh "${FUZZ_SECONDS:-60}" || status=1
