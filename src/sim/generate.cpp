@@ -155,20 +155,45 @@ ModelConfig first_layers(const ModelConfig& model, std::size_t n) {
   return m;
 }
 
+// Every integer of a, b, c (the figures with 1, 2 and 3 layers, alike in shape) on a line, c within
+// tol x max(|c|, floor) of 2b - a: the value at `layers` along it (c + (layers - 3)(c - b), exact in
+// integers); null when one is not on the line. Other values are c's.
+Json extrapolate_tree(const Json& a, const Json& b, const Json& c, std::int64_t layers, double tol, double floor = 1) {
+  if (c.is_number_integer()) {
+    const double fa = a.get<double>(), fb = b.get<double>(), fc = c.get<double>();
+    if (std::abs(fc - (fb + (fb - fa))) > tol * std::max({std::abs(fc), floor, 1.0})) return Json();
+    const std::int64_t ib = b.get<std::int64_t>(), ic = c.get<std::int64_t>();
+    return ic + (layers - 3) * (ic - ib);
+  }
+  if (c.is_object() || c.is_array()) {
+    Json r = c;
+    if (c.is_object()) {
+      for (auto it = c.begin(); it != c.end(); ++it) {
+        Json x = extrapolate_tree(a.at(it.key()), b.at(it.key()), it.value(), layers, tol, floor);
+        if (x.is_null()) return Json();
+        r[it.key()] = std::move(x);
+      }
+    } else {
+      if (a.size() != c.size() || b.size() != c.size()) return Json();
+      for (std::size_t i = 0; i < c.size(); ++i) {
+        Json x = extrapolate_tree(a[i], b[i], c[i], layers, tol, floor);
+        if (x.is_null()) return Json();
+        r[i] = std::move(x);
+      }
+    }
+    return r;
+  }
+  return c;
+}
+
 // The figures of the whole model from its first 1, 2 and 3 layers' (f[0..2]), when every figure's
 // 3-layer value lies within tol of the line through the other two; null otherwise.
 Json extrapolate_layers(const Json f[3], std::int64_t layers, double tol) {
-  Json r = Json::object();
-  for (const char* k : kStepFigures) {
-    const double a = f[0][k].get<double>(), b = f[1][k].get<double>(), c = f[2][k].get<double>();
-    if (!close(c, b + (b - a), tol)) return Json();
-    // In integers: the figures are counts of cycles, femtoseconds and bytes (exact below 2^63).
-    const std::int64_t ib = f[1][k].get<std::int64_t>(), ic = f[2][k].get<std::int64_t>();
-    r[k] = ic + (layers - 3) * (ic - ib);
-  }
-  return r;
+  Json part[3];
+  for (int i = 0; i < 3; ++i)
+    for (const char* k : kStepFigures) part[i][k] = f[i][k];
+  return extrapolate_tree(part[0], part[1], part[2], layers, tol);
 }
-
 
 // The additive figures of a prefill simulated with its first layers, as a child returns them beside
 // its report: the simulation's statistics and the actions its energy prices (each an integer that
@@ -248,37 +273,6 @@ Json simulate_prefill_part(const HwConfig& hw, const ModelConfig& part, MapperCa
   Json report = make_report(hw, model_workload(part), compiled.program, o, compiled.phases, &graph);
   report["model"] = part.resolved;
   return {{"report", std::move(report)}, {"figures", outcome_figures(o)}};
-}
-
-// Every integer of a, b, c (the figures with 1, 2 and 3 layers, alike in shape) on a line, c within
-// tol x max(|c|, floor) of 2b - a: the value at `layers` along it (c + (layers - 3)(c - b), exact in
-// integers); null when one is not on the line. Other values are c's.
-Json extrapolate_tree(const Json& a, const Json& b, const Json& c, std::int64_t layers, double tol, double floor = 1) {
-  if (c.is_number_integer()) {
-    const double fa = a.get<double>(), fb = b.get<double>(), fc = c.get<double>();
-    if (std::abs(fc - (fb + (fb - fa))) > tol * std::max({std::abs(fc), floor, 1.0})) return Json();
-    const std::int64_t ib = b.get<std::int64_t>(), ic = c.get<std::int64_t>();
-    return ic + (layers - 3) * (ic - ib);
-  }
-  if (c.is_object() || c.is_array()) {
-    Json r = c;
-    if (c.is_object()) {
-      for (auto it = c.begin(); it != c.end(); ++it) {
-        Json x = extrapolate_tree(a.at(it.key()), b.at(it.key()), it.value(), layers, tol, floor);
-        if (x.is_null()) return Json();
-        r[it.key()] = std::move(x);
-      }
-    } else {
-      if (a.size() != c.size() || b.size() != c.size()) return Json();
-      for (std::size_t i = 0; i < c.size(); ++i) {
-        Json x = extrapolate_tree(a[i], b[i], c[i], layers, tol, floor);
-        if (x.is_null()) return Json();
-        r[i] = std::move(x);
-      }
-    }
-    return r;
-  }
-  return c;
 }
 
 // What an extrapolated prefill's report keeps from its first 3 layers, simulated.
