@@ -2,6 +2,7 @@
 // byte-identical reports for identical inputs.
 #include <catch2/catch.hpp>
 
+#include "config/json_reader.h"
 #include "support/cli.h"
 
 using namespace attnsim::test;
@@ -96,6 +97,27 @@ TEST_CASE("emit tiles prints the tile program", "[cli]") {
   CHECK_THAT(r.out, Catch::Contains("0: LOAD A"));
   CHECK_THAT(r.out, Catch::Contains("GEMM m=64 k=64 n=64"));
   CHECK_THAT(r.out, Catch::Contains("STORE C"));
+}
+
+TEST_CASE("report.csv of a generation says whether the prefill was extrapolated from its first layers", "[cli][decode]") {
+  // The last column follows report.json's prefill.layers_simulated: [1,2,3] (gpt-wikitext103 on edge at
+  // prefill 256 is linear within 0.1%, README) gives 1-3; --all-layers gives all.
+  auto last_cells = [](const std::string& csv) {
+    const std::size_t nl = csv.find('\n');
+    const std::string head = csv.substr(0, nl), row = csv.substr(nl + 1, csv.find('\n', nl + 1) - nl - 1);
+    return std::make_pair(head.substr(head.rfind(',') + 1), row.substr(row.rfind(',') + 1));
+  };
+  for (const bool all : {false, true}) {
+    const std::string dir = temp_dir() + (all ? "/gen-all-layers" : "/gen-sampled-layers");
+    const CliResult r = run_cli("run --hw edge --model gpt-wikitext103 --prefill 256 --generate 2" +
+                                std::string(all ? " --all-layers" : "") + " --out " + dir);
+    REQUIRE(r.status == 0);
+    const auto [name, value] = last_cells(slurp(dir + "/report.csv"));
+    CHECK(name == "prefill_layers_simulated");
+    CHECK(value == (all ? "all" : "1-3"));
+    const attnsim::Json ls = attnsim::read_json_file(dir + "/report.json")["prefill"]["layers_simulated"];
+    CHECK(ls == (all ? attnsim::Json("all") : attnsim::Json::array({1, 2, 3})));
+  }
 }
 
 TEST_CASE("run --decode-only simulates the decode steps alone and says the prefill was not simulated", "[cli][decode]") {

@@ -202,7 +202,12 @@ int cmd_run(const Args& args) {
     if (!out_dir.empty()) {
       make_directories(out_dir);
       write_json_file(out_dir + "/report.json", report);
-      if (!decode_only) write_csv_file(out_dir + "/report.csv", headline_figures(report));  // the prefill's figures
+      if (!decode_only) {  // the prefill's figures, and whether they were extrapolated from its first layers
+        std::vector<std::pair<std::string, Json>> row = headline_figures(report);
+        const Json ls = report.contains("prefill") ? report["prefill"].value("layers_simulated", Json("all")) : Json("all");
+        row.push_back({"prefill_layers_simulated", ls.is_array() ? Json("1-3") : Json("all")});
+        write_csv_file(out_dir + "/report.csv", row);
+      }
       write_generation_steps_csv(out_dir + "/steps.csv", report);
       std::cout << "  report written to " << out_dir << (decode_only ? "/report.json and" : "/report.json, report.csv and")
                 << " steps.csv\n";
