@@ -44,11 +44,9 @@ namespace {
 constexpr int kStatsCols = 3;  // m, l, alpha (as the lowering's online-softmax stats)
 // A group with at most this many iteration points (instances x loop trips x chunks) is timed whole.
 constexpr double kWholeTimingPoints = 4096;
-// Timed cycles within this fraction of the fastest count as as fast: the fewer DRAM bytes win (a
+// Timed cycles within kAsFast (search.h) of the fastest count as as fast: the fewer DRAM bytes win (a
 // flash kernel within 0.02 % of the fastest that keeps K and V resident moves 6x fewer bytes).
-constexpr double kAsFast = 0.005;
-// Estimates within this fraction of the best are near ties worth timing for their DRAM bytes.
-constexpr double kAsFastEstimate = 0.02;
+// Estimates within kAsFastEstimate (search.h) of the best are near ties worth timing for their DRAM bytes.
 // A larger rung of the ladder changes a multi-group cascade's pick only for a gain larger than this
 // (as timed; pick_per_rung_stable).
 constexpr double kStableGain = 0.01;

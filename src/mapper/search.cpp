@@ -39,7 +39,7 @@ std::vector<std::uint64_t> ladder_budgets(std::uint64_t capacity) {
   return v;
 }
 
-std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, const MapperOptions& opt) {
+std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, const MapperOptions& opt, bool fewest_bytes) {
   ATTNSIM_ASSERT(!c.empty(), "the mapper was given no candidate");
   std::vector<std::size_t> order(c.size());
   std::iota(order.begin(), order.end(), 0);
@@ -67,10 +67,30 @@ std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, c
         if (std::find(timed.begin(), timed.end(), i) == timed.end()) timed.push_back(i);
       }
       if (taken == 0) break;
+      if (!fewest_bytes) continue;
+      // And the `top` fewest DRAM bytes among those whose estimate is within kAsFastEstimate of the
+      // rung's best (order: the estimate's ranking; the first fitting one is the best).
+      double best = -1;
+      std::vector<std::size_t> near;
+      for (std::size_t i : order) {
+        if (c[i].sram_bytes > budget || (c[i].wide && !include_wide)) continue;
+        if (best < 0) best = c[i].analytic_cycles;
+        if (c[i].analytic_cycles > best * (1 + kAsFastEstimate)) break;
+        near.push_back(i);
+      }
+      std::stable_sort(near.begin(), near.end(),
+                       [&](std::size_t a, std::size_t b) { return c[a].dram_bytes < c[b].dram_bytes; });
+      if (near.size() > top) near.resize(top);
+      for (std::size_t i : near) {
+        c[i].chosen_at = std::min(c[i].chosen_at, budget);
+        if (std::find(timed.begin(), timed.end(), i) == timed.end()) timed.push_back(i);
+      }
     }
   };
   ladder(kDefaultTimed, false);
   const std::size_t default_timed = timed.size();  // timed[0, default_timed) is what default times
+  std::vector<std::uint64_t> default_chosen_at;  // as the default effort's ladder leaves them
+  for (const MapCandidate& x : c) default_chosen_at.push_back(x.chosen_at);
   if (opt.effort == MapperEffort::Thorough) ladder(kThoroughTimed, true);
   auto cached = [&](const std::string& key, const std::function<double()>& f) {
     if (!opt.cache || key.empty()) return f();
@@ -87,6 +107,52 @@ std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, c
     c[i].timed_cycles = cached(c[i].key, c[i].time);
     if (!any || key(i) < key(best)) best = i, any = true;
     if (n < default_timed && (!any_default || key(i) < key(default_best))) default_best = i, any_default = true;
+  }
+  // fewest_bytes: rung by rung, smallest budget first, the fewest DRAM bytes among the timed options
+  // within kAsFast of the rung's fastest and no slower than the pick of the rung below (a candidate is
+  // an option of the rungs from the one that chose it for timing up, so that what a larger design
+  // times for its upper rungs never changes its picks on the lower ones). A design with more SRAM
+  // thus makes a smaller one's picks on the rungs they share and never a slower one above them. The
+  // thorough effort's picks are also no slower than default's on the same rung.
+  if (fewest_bytes) {
+    auto per_rung = [&](std::size_t count, const std::vector<std::uint64_t>* chosen_at, const std::vector<double>* cap,
+                        std::vector<double>* rung_cycles) {
+      auto at = [&](std::size_t i) { return chosen_at ? (*chosen_at)[i] : c[i].chosen_at; };
+      double bound = -1;
+      std::size_t chosen = c.size();
+      for (std::size_t r = 0; r < budgets.size(); ++r) {
+        const std::uint64_t budget = budgets[r];
+        double fastest = -1;
+        for (std::size_t n = 0; n < count; ++n) {
+          const MapCandidate& x = c[timed[n]];
+          if (x.timed_cycles >= 0 && x.sram_bytes <= budget && at(timed[n]) <= budget &&
+              (fastest < 0 || x.timed_cycles < fastest))
+            fastest = x.timed_cycles;
+        }
+        if (fastest < 0) continue;
+        double limit = fastest * (1 + kAsFast);
+        if (bound >= 0) limit = std::min(limit, bound);
+        if (cap && (*cap)[r] >= 0) limit = std::min(limit, std::max(fastest, (*cap)[r]));
+        std::size_t pick = c.size();
+        for (std::size_t n = 0; n < count; ++n) {
+          const std::size_t i = timed[n];
+          const MapCandidate& x = c[i];
+          if (x.timed_cycles < 0 || x.sram_bytes > budget || at(i) > budget || x.timed_cycles > limit) continue;
+          if (pick == c.size() || std::make_tuple(x.dram_bytes, x.timed_cycles, i) <
+                                      std::make_tuple(c[pick].dram_bytes, c[pick].timed_cycles, pick))
+            pick = i;
+        }
+        if (rung_cycles) (*rung_cycles)[r] = c[pick].timed_cycles;
+        bound = c[pick].timed_cycles;
+        chosen = pick;
+      }
+      return chosen;
+    };
+    std::vector<double> default_cycles(budgets.size(), -1);
+    const std::size_t d = per_rung(default_timed, &default_chosen_at, nullptr, &default_cycles);
+    if (d != c.size()) default_best = d, any_default = true;
+    const std::size_t t = opt.effort == MapperEffort::Thorough ? per_rung(timed.size(), nullptr, &default_cycles, nullptr) : d;
+    if (t != c.size()) best = t;
   }
   // Thorough against default's pick, both timed whole: the same measure for both.
   if (opt.effort == MapperEffort::Thorough && best != default_best && any_default) {

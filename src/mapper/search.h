@@ -58,6 +58,11 @@ struct MapperOptions {
 
 inline constexpr int kDefaultTimed = 4;
 inline constexpr int kThoroughTimed = 16;
+// Estimates within this fraction of the best are near ties worth timing for their DRAM bytes (a
+// compute-bound op has many near ties that move very different bytes).
+inline constexpr double kAsFastEstimate = 0.02;
+// Timed cycles within this fraction of the fastest count as as fast: the fewer DRAM bytes win.
+inline constexpr double kAsFast = 0.005;
 
 // The capacity ladder's budgets, smallest first, the capacity last: capacity / 2^i for every i >= 1
 // and every power of two below the capacity, down to 1 B (callers skip the rungs nothing fits). The
@@ -88,7 +93,14 @@ struct MapCandidate {
 
 // Returns the index of the chosen candidate (candidates must not be empty); fills timed_cycles of
 // the candidates it timed. `capacity` is the SRAM budget the candidates were filtered by.
-std::size_t pick_mapping(std::vector<MapCandidate>& candidates, std::uint64_t capacity, const MapperOptions& opt);
+// fewest_bytes (the GEMM mapper): each rung also times the kDefaultTimed (thorough: kThoroughTimed)
+// candidates with the fewest DRAM bytes among those whose estimate is within kAsFastEstimate of the
+// rung's best, and the pick is made rung by rung as the cascade mapper's (cascade_search.h): the
+// fewest bytes among the timed options within kAsFast of the rung's fastest and no slower than the
+// rung below's pick (thorough: nor than default's pick on the rung), so that more SRAM never costs
+// timed cycles. Without it, the fastest timed.
+std::size_t pick_mapping(std::vector<MapCandidate>& candidates, std::uint64_t capacity, const MapperOptions& opt,
+                         bool fewest_bytes = false);
 
 // Cycles of a program from the timer, extrapolated linearly from two slices of a repetitive one:
 // t(reps) = t(a) + (t(a + 1) - t(a)) (reps - a), with emit(sink, r) emitting the first r repetitions
