@@ -250,6 +250,17 @@ TEST_CASE("a GEMM with a lead block computes C = A B in any legal order and time
   CHECK(leads == 2);  // m outer and n outer
 }
 
+namespace {
+// The edge preset with a 16x16 array and 128 KiB banks.
+HwConfig edge_16x16() {
+  Json doc = Json::parse(find_preset("edge"));
+  doc["array"]["rows"] = 16;
+  doc["array"]["cols"] = 16;
+  doc["sram"]["bytes_per_bank"] = 131072;
+  return parse_hw_config(doc, "edge-16x16.json");
+}
+}  // namespace
+
 TEST_CASE("a GEMM with a lead block is timed on slices past the block", "[mapper][lead_block]") {
   // P V of unfused attention on the edge platform with a 16x16 array and 128 KiB banks: 4096x4096x32,
   // tiles 16x16x16, m outer, both operands resident, the first two m tiles a lead block. It has
@@ -260,11 +271,7 @@ TEST_CASE("a GEMM with a lead block is timed on slices past the block", "[mapper
   // hundred cycles. Slices of one and two m tiles both fell inside the lead block (a block of one
   // tile then two): their difference was 4,622 cycles where a steady row of 16 x 4096 x 32 MACs
   // takes 8,192, and the GEMM was timed at 1,190,617 cycles, 43 % under the bound.
-  Json doc = Json::parse(find_preset("edge"));
-  doc["array"]["rows"] = 16;
-  doc["array"]["cols"] = 16;
-  doc["sram"]["bytes_per_bank"] = 131072;
-  const HwConfig hw = parse_hw_config(doc, "edge-16x16.json");
+  const HwConfig hw = edge_16x16();
   const GemmDims d{4096, 4096, 32};
   const double bound = 4096.0 * 4096.0 * 32.0 / 256.0;  // 2,097,152
   const ModelMapping fixed = parse_mapping(Json::parse(R"({"mapping_version": 1, "ops": {"pv": {"kind": "gemm",
@@ -288,11 +295,7 @@ TEST_CASE("a GEMM timed on slices counts its ragged last tile as what it adds, n
   // of the array; the last one's 40 rows take 3 folds, 6,144 cycles. Counted as a full tile, the
   // extrapolation was about 2,048 cycles over the whole GEMM timed; with the last tile timed as the
   // slice it ends (one full tile and the ragged one, less one full tile), they agree.
-  Json doc = Json::parse(find_preset("edge"));
-  doc["array"]["rows"] = 16;
-  doc["array"]["cols"] = 16;
-  doc["sram"]["bytes_per_bank"] = 131072;
-  const HwConfig hw = parse_hw_config(doc, "edge-16x16.json");
+  const HwConfig hw = edge_16x16();
   const GemmDims d{1000, 512, 64};
   const ModelMapping fixed = parse_mapping(Json::parse(R"({"mapping_version": 1, "ops": {"g": {"kind": "gemm",
       "tile": {"m": 64, "k": 16, "n": 64}, "loop_order": ["m", "n", "k"], "resident": []}}})"), "ragged.json");
