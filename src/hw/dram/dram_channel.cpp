@@ -39,6 +39,7 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   cand_first_.assign(banks_.size(), -1);
   cand_first_ready_.assign(banks_.size(), 0);
   cand_first_seq_.assign(banks_.size(), 0);
+  cand_cls_.assign(banks_.size(), 0);
   for (size_t i = 0; i < banks_.size(); ++i) {
     banks_[i].group = int(i) / spec.banks_per_group;
     banks_[i].rank = int(i) / spec.banks_per_rank();
@@ -283,14 +284,6 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
     rec.row = (cmd == DramCommand::ACT || is_column(cmd)) ? row : -1;
     rec.column = is_column(cmd) ? column : -1;
     trace_->push_back(rec);
-  }
-}
-
-void DramChannel::update_write_mode() {
-  if (!write_mode_) {
-    if (n_write_ >= spec_.write_high || (n_read_ == 0 && n_write_ > 0)) write_mode_ = true;
-  } else if (n_write_ == 0 || (n_write_ <= spec_.write_low && n_read_ > 0)) {
-    write_mode_ = false;
   }
 }
 
@@ -721,25 +714,32 @@ inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* 
 
 void DramChannel::scan_floors(int w, unsigned classes) {
   // Each bank group's floor per class: ACT (tRRD_L, tRRD_S and the four-activate window), PRE (the rank's
-  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds); only the classes asked for.
-  for (int r = 0, gi = 0; r < spec_.ranks; ++r) {
+  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds); only the classes asked for, one
+  // loop over the rank's groups each.
+  const int ng = spec_.bank_groups;
+  for (int r = 0; r < spec_.ranks; ++r) {
     const Rank& rk = ranks_[size_t(r)];
-    std::int64_t act = rk.next_act;
-    if (rk.acts >= 4) {
-      const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
-      if (faw > act) act = faw;
-    }
-    const std::int64_t col = w ? rk.next_wr : rk.next_rd;
-    for (int g = 0; g < spec_.bank_groups; ++g, ++gi) {
-      const BankGroup& gp = groups_[size_t(gi)];
-      std::int64_t* f = &group_floor_[size_t(3 * gi)];
-      if (classes & kFloorAct) f[0] = gp.next_act > act ? gp.next_act : act;
-      if (classes & kFloorPre) f[1] = rk.next_pre;
-      if (classes & kFloorColumn) {
-        const std::int64_t gc = w ? gp.next_wr : gp.next_rd;
-        f[2] = gc > col ? gc : col;
+    const BankGroup* gp = &groups_[size_t(r * ng)];
+    std::int64_t* f = &group_floor_[size_t(3 * r * ng)];
+    if (classes & kFloorColumn) {
+      if (w) {
+        const std::int64_t col = rk.next_wr;
+        for (int g = 0; g < ng; ++g) f[3 * g + 2] = gp[g].next_wr > col ? gp[g].next_wr : col;
+      } else {
+        const std::int64_t col = rk.next_rd;
+        for (int g = 0; g < ng; ++g) f[3 * g + 2] = gp[g].next_rd > col ? gp[g].next_rd : col;
       }
     }
+    if (classes & kFloorAct) {
+      std::int64_t act = rk.next_act;
+      if (rk.acts >= 4) {
+        const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
+        if (faw > act) act = faw;
+      }
+      for (int g = 0; g < ng; ++g) f[3 * g] = gp[g].next_act > act ? gp[g].next_act : act;
+    }
+    if (classes & kFloorPre)
+      for (int g = 0; g < ng; ++g) f[3 * g + 1] = rk.next_pre;
   }
 }
 
@@ -761,6 +761,7 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       return;
     }
     cand_class_[size_t(bi)] = std::int16_t(3 * bk.group + cls);
+    cand_cls_[size_t(bi)] = std::int8_t(cls);
     cand_e_[size_t(bi)] = e;
     cand_first_[size_t(bi)] = first;
     cand_first_ready_[size_t(bi)] = q.slot[size_t(first)].ready_cycle;
@@ -804,7 +805,7 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
       if (e > cycle) continue;
       // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle): its first
       // request, unless that one is not ready yet.
-      const int cls = key[bi] % 3;
+      const int cls = cand_cls_[size_t(bi)];
       int s = cand_first_[size_t(bi)];
       std::uint64_t seq = cand_first_seq_[size_t(bi)];
       if (cand_first_ready_[size_t(bi)] > cycle) {
@@ -860,7 +861,12 @@ void DramChannel::step_fast(std::int64_t cycle, StepResult& res) {
     scan_min = scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, nullptr, base);
   }
   std::int64_t next = scan_min;
-  if (next > base) next = std::min({next, next_refresh_cycle(), next_power_cycle()});
+  if (next > base) {
+    // With no awake rank owing a refresh, next_refresh_cycle() is the least refresh_due over the awake ranks, which
+    // refresh_watch_ holds; the power commands' cycle only with a power policy.
+    const std::int64_t refresh = refresh_watch_ >= 0 ? refresh_watch_ : next_refresh_cycle();
+    next = std::min({next, refresh, power_policy_ ? next_power_cycle() : kNever});
+  }
   if (next < base) next = base;
   next_cycle_ = next;
   res.next_cycle = next;

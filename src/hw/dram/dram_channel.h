@@ -220,7 +220,13 @@ class DramChannel {
   void update_power_state(int r, std::int64_t cycle);
   // Step 3 of both steps: the earliest cycle > max(cycle, last command) at which anything could issue.
   std::int64_t next_cycle_after(std::int64_t cycle);
-  void update_write_mode();
+  void update_write_mode() {
+    if (!write_mode_) {
+      if (n_write_ >= spec_.write_high || (n_read_ == 0 && n_write_ > 0)) write_mode_ = true;
+    } else if (n_write_ == 0 || (n_write_ <= spec_.write_low && n_read_ > 0)) {
+      write_mode_ = false;
+    }
+  }
   void account_queues(std::int64_t cycle);
   void remove(Queue& q, int* n, int index);
   // The per-bank lists: a request joins its bank's list at the tail (enqueue) and leaves it (removal); the
@@ -268,6 +274,7 @@ class DramChannel {
   std::vector<int> cand_first_;
   std::vector<std::int64_t> cand_first_ready_;  // that request's ready_cycle and arrival number
   std::vector<std::uint64_t> cand_first_seq_;
+  std::vector<std::int8_t> cand_cls_;  // its class alone (0 ACT, 1 PRE, 2 column)
   std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
   int active_count_[2] = {0, 0};                // and how many
   // The group floors (group_floor_) of queue cand_queue_ that commands issued since the last pass made stale
