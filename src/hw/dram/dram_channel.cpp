@@ -801,15 +801,24 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
   const std::int64_t* floor = group_floor_.data();
   std::int64_t least = kNever;
   if (!kPick) {
-    const std::vector<std::uint64_t>& active = active_banks_[w];
-    for (size_t word = 0; word < active.size(); ++word)
-      for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
-        const int bi = int(word * 64) + __builtin_ctzll(bits);
-        const std::int64_t f = floor[key[bi]];
-        const std::int64_t e = ce[bi] > f ? ce[bi] : f;
-        least = e < least ? e : least;
-        if (least <= enough) return least;
-      }
+    // Over the candidates (a bank without one has e = kNever), in either direction: the value is the same. After a
+    // column command the column candidates can seldom act by `enough` (every column floor moved by tCCD, two
+    // cycles in the presets), and the ACT/PRE candidates come last in pick order: then the pass goes from the
+    // back, so that one of them able to act stops it early.
+    auto visit = [&](int i) __attribute__((always_inline)) {
+      const int bi = order_[size_t(i)];
+      const std::int64_t f = floor[key[bi]];
+      const std::int64_t e = ce[bi] > f ? ce[bi] : f;
+      least = e < least ? e : least;
+      return least <= enough;
+    };
+    if (*pick_cmd == DramCommand::RD || *pick_cmd == DramCommand::WR) {
+      for (int i = order_n_ - 1; i >= 0; --i)
+        if (visit(i)) return least;
+    } else {
+      for (int i = 0; i < order_n_; ++i)
+        if (visit(i)) return least;
+    }
     return least;
   }
   // With kPick, the candidates in pick order (order_: column candidates first, then by their first request's
@@ -911,7 +920,8 @@ void DramChannel::step_fast(std::int64_t cycle, StepResult& res) {
     // Something issued after (or without) the scan: the mode as the reference decides it, then the pick's class
     // evaluated again, or the whole queue (a refresh or power command issued, or the mode changed).
     update_write_mode();
-    scan_min = scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, nullptr, base);
+    DramCommand issued = res.issued ? res.command.cmd : DramCommand::REF;  // only the order of the pass
+    scan_min = scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, &issued, base);
   }
   std::int64_t next = scan_min;
   if (next > base) {

@@ -238,7 +238,8 @@ class DramChannel {
   // the banks whose state or timing changed since (dirty_). With kPick, *pick is the slot of the oldest column
   // candidate ready at `cycle`, else of the oldest ACT/PRE candidate (-1 if none), and *pick_cmd its command.
   // Returns the least cycle at which any request of the queue could issue its next command (kNever if none).
-  // Without kPick, the pass may stop at the first bank whose e <= enough and return that e. With kPick and a pick
+  // Without kPick, the pass may stop at the first bank whose e <= enough and return that e; *pick_cmd is then the
+  // command just issued (it orders the pass only). With kPick and a pick
   // found, the pass stops there too, and the value returned is not the least (the caller issues the pick and
   // scans again).
   template <bool kPick>
