@@ -38,7 +38,12 @@ DramChannel::DramChannel(const DramSpec& spec, int channel_id, DramStats* stats)
   cand_e_.assign(banks_.size(), kNever);
   cand_first_.assign(banks_.size(), -1);
   cand_first_ready_.assign(banks_.size(), 0);
-  cand_first_seq_.assign(banks_.size(), 0);
+  cand_first_key_.assign(banks_.size(), 0);
+  order_.assign(banks_.size(), 0);
+  order_key_.assign(banks_.size(), 0);
+  order_pos_.assign(banks_.size(), -1);
+  ATTNSIM_ASSERT(banks_.size() <= kKeyBanks, "more banks per channel than the fast scheduler's pick key holds");
+  cand_cls_.assign(banks_.size(), 0);
   for (size_t i = 0; i < banks_.size(); ++i) {
     banks_[i].group = int(i) / spec.banks_per_group;
     banks_[i].rank = int(i) / spec.banks_per_rank();
@@ -286,14 +291,6 @@ void DramChannel::issue(DramCommand cmd, int r, int g, int b, std::int64_t row, 
   }
 }
 
-void DramChannel::update_write_mode() {
-  if (!write_mode_) {
-    if (n_write_ >= spec_.write_high || (n_read_ == 0 && n_write_ > 0)) write_mode_ = true;
-  } else if (n_write_ == 0 || (n_write_ <= spec_.write_low && n_read_ > 0)) {
-    write_mode_ = false;
-  }
-}
-
 void DramChannel::account_queues(std::int64_t cycle) {
   if (cycle <= last_account_cycle_) return;
   const std::uint64_t dt = std::uint64_t(cycle - last_account_cycle_);
@@ -382,6 +379,7 @@ void DramChannel::enqueue(const DramRequest& r, std::int64_t cycle) {
   {  // at the tail of its bank's list
     const int w = r.is_write ? 1 : 0, s = free_slot, bi = slot.bank_index;
     Bank& bk = banks_[size_t(bi)];
+    ATTNSIM_ASSERT(q.arrivals < kKeyArrivals, "arrival number beyond the fast scheduler's pick key");
     q.seq[s] = q.arrivals++;
     q.next[s] = -1;
     q.prev[s] = bk.tail[w];
@@ -689,9 +687,11 @@ void DramChannel::step_reference(std::int64_t cycle, StepResult& res) {
 //    pass (over the few banks made stale) finds it; that pass stops at the first bank able to act at the next
 //    cycle (step 3 never answers less), which after most commands comes early. A pass with no command issued
 //    since the last (the next step's pick, after enqueues) keeps the floors and evaluates only the stale banks;
-//  - one pass over the banks with requests in the queue (a bit set each) takes each bank's e and the least, and
-//    the pick looks only at the banks whose e <= cycle, from the candidate's first request's ready cycle
-//    and arrival number, kept with it (no request is read unless that first one is not ready yet).
+//  - the pick walks the candidates in pick order (order_, by pick_key: column candidates first, then by their
+//    first request's arrival; kept sorted as candidates are evaluated again) and stops at the first whose
+//    e <= cycle, from the candidate's first request's ready cycle, kept with it (no request is read unless
+//    that first one is not ready yet); at most passes some command issues, and the pick is among the first few
+//    candidates. Step 3's pass goes over the banks with requests in the queue (a bit set each).
 // Its cost is a pass over the banks instead of over the requests (128 reads queued in 16 banks with the
 // presets' bank queues of 8), evaluating one or two of them.
 
@@ -721,25 +721,32 @@ inline int DramChannel::bank_candidate(int bi, int w, std::int64_t* e_out, int* 
 
 void DramChannel::scan_floors(int w, unsigned classes) {
   // Each bank group's floor per class: ACT (tRRD_L, tRRD_S and the four-activate window), PRE (the rank's
-  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds); only the classes asked for.
-  for (int r = 0, gi = 0; r < spec_.ranks; ++r) {
+  // floor), the queue's column command (tCCD_L, tCCD_S and the turnarounds); only the classes asked for, one
+  // loop over the rank's groups each.
+  const int ng = spec_.bank_groups;
+  for (int r = 0; r < spec_.ranks; ++r) {
     const Rank& rk = ranks_[size_t(r)];
-    std::int64_t act = rk.next_act;
-    if (rk.acts >= 4) {
-      const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
-      if (faw > act) act = faw;
-    }
-    const std::int64_t col = w ? rk.next_wr : rk.next_rd;
-    for (int g = 0; g < spec_.bank_groups; ++g, ++gi) {
-      const BankGroup& gp = groups_[size_t(gi)];
-      std::int64_t* f = &group_floor_[size_t(3 * gi)];
-      if (classes & kFloorAct) f[0] = gp.next_act > act ? gp.next_act : act;
-      if (classes & kFloorPre) f[1] = rk.next_pre;
-      if (classes & kFloorColumn) {
-        const std::int64_t gc = w ? gp.next_wr : gp.next_rd;
-        f[2] = gc > col ? gc : col;
+    const BankGroup* gp = &groups_[size_t(r * ng)];
+    std::int64_t* f = &group_floor_[size_t(3 * r * ng)];
+    if (classes & kFloorColumn) {
+      if (w) {
+        const std::int64_t col = rk.next_wr;
+        for (int g = 0; g < ng; ++g) f[3 * g + 2] = gp[g].next_wr > col ? gp[g].next_wr : col;
+      } else {
+        const std::int64_t col = rk.next_rd;
+        for (int g = 0; g < ng; ++g) f[3 * g + 2] = gp[g].next_rd > col ? gp[g].next_rd : col;
       }
     }
+    if (classes & kFloorAct) {
+      std::int64_t act = rk.next_act;
+      if (rk.acts >= 4) {
+        const std::int64_t faw = rk.act_window[size_t(rk.act_window_pos)] + spec_.t.tFAW;
+        if (faw > act) act = faw;
+      }
+      for (int g = 0; g < ng; ++g) f[3 * g] = gp[g].next_act > act ? gp[g].next_act : act;
+    }
+    if (classes & kFloorPre)
+      for (int g = 0; g < ng; ++g) f[3 * g + 1] = rk.next_pre;
   }
 }
 
@@ -758,17 +765,24 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
     if (cls < 0) {
       cand_class_[size_t(bi)] = std::int16_t(3 * bk.group);
       cand_e_[size_t(bi)] = kNever;
+      if (order_pos_[size_t(bi)] >= 0) order_remove(bi);
       return;
     }
     cand_class_[size_t(bi)] = std::int16_t(3 * bk.group + cls);
+    cand_cls_[size_t(bi)] = std::int8_t(cls);
     cand_e_[size_t(bi)] = e;
     cand_first_[size_t(bi)] = first;
     cand_first_ready_[size_t(bi)] = q.slot[size_t(first)].ready_cycle;
-    cand_first_seq_[size_t(bi)] = q.seq[size_t(first)];
+    const std::uint64_t k = pick_key(cls, q.seq[size_t(first)], bi);
+    if (order_pos_[size_t(bi)] >= 0 && cand_first_key_[size_t(bi)] == k) return;  // its place in the order stands
+    cand_first_key_[size_t(bi)] = k;
+    order_place(bi, k);
   };
   if (cand_queue_ != w) {
     cand_queue_ = w;
     scan_floors(w, kFloorAll);
+    order_n_ = 0;
+    for (auto& p : order_pos_) p = -1;
     for (int bi = 0; bi < nb; ++bi) evaluate(bi);
     for (auto& d : dirty_) d = 0;
   } else {
@@ -779,52 +793,101 @@ std::int64_t DramChannel::scan_banks(int w, std::int64_t cycle, int* pick, DramC
     }
   }
   floors_stale_ = 0;
-  // One pass over the banks with requests in the queue (every other bank has e = kNever): a bank's e is its kept
-  // candidate's bank part raised to its group's floor for the class. Without a pick, it stops at the first
-  // e <= `enough` (the caller takes no less than that). With kPick, the oldest candidate ready at `cycle`: the
-  // oldest column candidate, else the oldest ACT/PRE candidate.
+  // Without kPick, one pass over the banks with requests in the queue (every other bank has e = kNever): a bank's e
+  // is its kept candidate's bank part raised to its group's floor for the class; the pass stops at the first
+  // e <= `enough` (the caller takes no less than that).
   const std::int16_t* key = cand_class_.data();
   const std::int64_t* ce = cand_e_.data();
   const std::int64_t* floor = group_floor_.data();
   std::int64_t least = kNever;
-  int best_column = -1, best_other = -1;
-  std::uint64_t best_column_seq = UINT64_MAX, best_other_seq = UINT64_MAX;
-  DramCommand other_cmd = DramCommand::ACT;
-  const std::vector<std::uint64_t>& active = active_banks_[w];
-  for (size_t word = 0; word < active.size(); ++word)
-    for (std::uint64_t bits = active[word]; bits != 0; bits &= bits - 1) {
-      const int bi = int(word * 64) + __builtin_ctzll(bits);
+  if (!kPick) {
+    // Over the candidates (a bank without one has e = kNever), in either direction: the value is the same. After a
+    // column command the column candidates can seldom act by `enough` (every column floor moved by tCCD, two
+    // cycles in the presets), and the ACT/PRE candidates come last in pick order: then the pass goes from the
+    // back, so that one of them able to act stops it early.
+    auto visit = [&](int i) __attribute__((always_inline)) {
+      const int bi = order_[size_t(i)];
       const std::int64_t f = floor[key[bi]];
       const std::int64_t e = ce[bi] > f ? ce[bi] : f;
       least = e < least ? e : least;
-      if (!kPick) {
-        if (least <= enough) return least;
-        continue;
-      }
-      if (e > cycle) continue;
-      // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle): its first
-      // request, unless that one is not ready yet.
-      const int cls = key[bi] % 3;
-      int s = cand_first_[size_t(bi)];
-      std::uint64_t seq = cand_first_seq_[size_t(bi)];
-      if (cand_first_ready_[size_t(bi)] > cycle) {
-        const std::int64_t open_row = banks_[size_t(bi)].open_row;
-        for (s = q.next[size_t(s)];; s = q.next[size_t(s)]) {
-          const DramRequest& r = q.slot[size_t(s)];
-          if ((cls != 2 || r.loc.row == open_row) && r.ready_cycle <= cycle) break;
-        }
-        seq = q.seq[size_t(s)];
-      }
-      if (cls == 2) {
-        if (seq < best_column_seq) best_column = s, best_column_seq = seq;
-      } else if (seq < best_other_seq) {
-        best_other = s, best_other_seq = seq, other_cmd = cls == 0 ? DramCommand::ACT : DramCommand::PRE;
-      }
+      return least <= enough;
+    };
+    if (*pick_cmd == DramCommand::RD || *pick_cmd == DramCommand::WR) {
+      for (int i = order_n_ - 1; i >= 0; --i)
+        if (visit(i)) return least;
+    } else {
+      for (int i = 0; i < order_n_; ++i)
+        if (visit(i)) return least;
     }
-  if (!kPick) return least;
-  *pick = best_column >= 0 ? best_column : best_other;
-  *pick_cmd = best_column >= 0 ? (w ? DramCommand::WR : DramCommand::RD) : other_cmd;
+    return least;
+  }
+  // With kPick, the candidates in pick order (order_: column candidates first, then by their first request's
+  // arrival): the first whose e <= cycle and whose first request is ready is the pick; most passes find it
+  // among the first few. A candidate able to act whose first request is not ready yet (its list is not in ready
+  // order) offers a younger request of its class: its key, found by walking its list, is larger than its place
+  // in the order says, so the walk goes on while a later candidate could still be older. When nothing is picked
+  // every candidate was looked at, and the least e is the queue's; when a pick is found the return value is not
+  // the queue's least (the caller issues it and scans again).
+  const std::int64_t* first_ready = cand_first_ready_.data();
+  std::uint64_t best = UINT64_MAX;
+  int best_slot = -1;
+  for (int i = 0; i < order_n_; ++i) {
+    const std::uint64_t k = order_key_[size_t(i)];
+    if (k >= best) break;
+    const int bi = order_[size_t(i)];
+    const std::int64_t f = floor[key[bi]];
+    const std::int64_t e = ce[bi] > f ? ce[bi] : f;
+    least = e < least ? e : least;
+    if (e > cycle) continue;
+    if (first_ready[bi] <= cycle) {
+      best = k, best_slot = cand_first_[size_t(bi)];
+      break;
+    }
+    // The class's oldest request ready now (one exists: the class's least ready_cycle is <= cycle).
+    const int cls = cand_cls_[size_t(bi)];
+    const std::int64_t open_row = banks_[size_t(bi)].open_row;
+    int s = cand_first_[size_t(bi)];
+    for (s = q.next[size_t(s)];; s = q.next[size_t(s)]) {
+      const DramRequest& r = q.slot[size_t(s)];
+      if ((cls != 2 || r.loc.row == open_row) && r.ready_cycle <= cycle) break;
+    }
+    const std::uint64_t ks = pick_key(cls, q.seq[size_t(s)], bi);
+    if (ks < best) best = ks, best_slot = s;
+  }
+  if (best_slot < 0) return least;
+  const int cls = cand_cls_[size_t(best % kKeyBanks)];
+  *pick = best_slot;
+  *pick_cmd = cls == 2 ? (w ? DramCommand::WR : DramCommand::RD) : cls == 0 ? DramCommand::ACT : DramCommand::PRE;
   return least;
+}
+
+void DramChannel::order_place(int bi, std::uint64_t k) {
+  // From its old place (or past the end), moved left or right over the entries between it and its new place.
+  int i = order_pos_[size_t(bi)];
+  if (i < 0) i = order_n_++;
+  for (; i > 0 && order_key_[size_t(i - 1)] > k; --i) {
+    order_key_[size_t(i)] = order_key_[size_t(i - 1)];
+    order_[size_t(i)] = order_[size_t(i - 1)];
+    order_pos_[size_t(order_[size_t(i)])] = std::int16_t(i);
+  }
+  for (; i + 1 < order_n_ && order_key_[size_t(i + 1)] < k; ++i) {
+    order_key_[size_t(i)] = order_key_[size_t(i + 1)];
+    order_[size_t(i)] = order_[size_t(i + 1)];
+    order_pos_[size_t(order_[size_t(i)])] = std::int16_t(i);
+  }
+  order_key_[size_t(i)] = k;
+  order_[size_t(i)] = std::int16_t(bi);
+  order_pos_[size_t(bi)] = std::int16_t(i);
+}
+
+void DramChannel::order_remove(int bi) {
+  int i = order_pos_[size_t(bi)];
+  for (--order_n_; i < order_n_; ++i) {
+    order_key_[size_t(i)] = order_key_[size_t(i + 1)];
+    order_[size_t(i)] = order_[size_t(i + 1)];
+    order_pos_[size_t(order_[size_t(i)])] = std::int16_t(i);
+  }
+  order_pos_[size_t(bi)] = -1;
 }
 
 void DramChannel::step_fast(std::int64_t cycle, StepResult& res) {
@@ -857,10 +920,16 @@ void DramChannel::step_fast(std::int64_t cycle, StepResult& res) {
     // Something issued after (or without) the scan: the mode as the reference decides it, then the pick's class
     // evaluated again, or the whole queue (a refresh or power command issued, or the mode changed).
     update_write_mode();
-    scan_min = scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, nullptr, base);
+    DramCommand issued = res.issued ? res.command.cmd : DramCommand::REF;  // only the order of the pass
+    scan_min = scan_banks<false>(write_mode_ ? 1 : 0, cycle, nullptr, &issued, base);
   }
   std::int64_t next = scan_min;
-  if (next > base) next = std::min({next, next_refresh_cycle(), next_power_cycle()});
+  if (next > base) {
+    // With no awake rank owing a refresh, next_refresh_cycle() is the least refresh_due over the awake ranks, which
+    // refresh_watch_ holds; the power commands' cycle only with a power policy.
+    const std::int64_t refresh = refresh_watch_ >= 0 ? refresh_watch_ : next_refresh_cycle();
+    next = std::min({next, refresh, power_policy_ ? next_power_cycle() : kNever});
+  }
   if (next < base) next = base;
   next_cycle_ = next;
   res.next_cycle = next;

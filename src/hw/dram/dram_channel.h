@@ -220,7 +220,13 @@ class DramChannel {
   void update_power_state(int r, std::int64_t cycle);
   // Step 3 of both steps: the earliest cycle > max(cycle, last command) at which anything could issue.
   std::int64_t next_cycle_after(std::int64_t cycle);
-  void update_write_mode();
+  void update_write_mode() {
+    if (!write_mode_) {
+      if (n_write_ >= spec_.write_high || (n_read_ == 0 && n_write_ > 0)) write_mode_ = true;
+    } else if (n_write_ == 0 || (n_write_ <= spec_.write_low && n_read_ > 0)) {
+      write_mode_ = false;
+    }
+  }
   void account_queues(std::int64_t cycle);
   void remove(Queue& q, int* n, int index);
   // The per-bank lists: a request joins its bank's list at the tail (enqueue) and leaves it (removal); the
@@ -232,7 +238,10 @@ class DramChannel {
   // the banks whose state or timing changed since (dirty_). With kPick, *pick is the slot of the oldest column
   // candidate ready at `cycle`, else of the oldest ACT/PRE candidate (-1 if none), and *pick_cmd its command.
   // Returns the least cycle at which any request of the queue could issue its next command (kNever if none).
-  // Without kPick, the pass may stop at the first bank whose e <= enough and return that e.
+  // Without kPick, the pass may stop at the first bank whose e <= enough and return that e; *pick_cmd is then the
+  // command just issued (it orders the pass only). With kPick and a pick
+  // found, the pass stops there too, and the value returned is not the least (the caller issues the pick and
+  // scans again).
   template <bool kPick>
   std::int64_t scan_banks(int w, std::int64_t cycle, int* pick, DramCommand* pick_cmd, std::int64_t enough);
   // A bank's next command class for queue w (0 ACT, 1 PRE, 2 column; -1 when FR-FCFS leaves it alone), the
@@ -248,6 +257,15 @@ class DramChannel {
   // The pass's group floors (group_floor_) for queue w, from the rank and group timing.
   // `classes`: the kFloor* bits to compute again.
   void scan_floors(int w, unsigned classes);
+  // The pass's order of candidates as one integer: column candidates first, then by arrival number, the bank
+  // in the low bits (keys differ between banks).
+  static constexpr std::uint64_t kKeyBanks = std::uint64_t(1) << 15, kKeyArrivals = std::uint64_t(1) << 47;
+  static std::uint64_t pick_key(int cls, std::uint64_t seq, int bi) {
+    return (std::uint64_t(cls != 2) << 63) | (seq * kKeyBanks) | std::uint64_t(bi);
+  }
+  // A candidate's bank put where key k belongs in the order (moved from its place, if in it), or taken out.
+  void order_place(int bi, std::uint64_t k);
+  void order_remove(int bi);
   static constexpr unsigned kFloorAct = 1, kFloorPre = 2, kFloorColumn = 4, kFloorAll = 7;
 
   const DramSpec spec_;
@@ -267,7 +285,13 @@ class DramChannel {
   std::vector<std::int64_t> cand_e_;
   std::vector<int> cand_first_;
   std::vector<std::int64_t> cand_first_ready_;  // that request's ready_cycle and arrival number
-  std::vector<std::uint64_t> cand_first_seq_;
+  std::vector<std::uint64_t> cand_first_key_;  // its pick_key
+  // The candidates (banks with one) in pick order: by pick_key, least first; each bank's place in it (-1: none).
+  std::vector<std::int16_t> order_;
+  std::vector<std::uint64_t> order_key_;
+  std::vector<std::int16_t> order_pos_;
+  int order_n_ = 0;
+  std::vector<std::int8_t> cand_cls_;  // its class alone (0 ACT, 1 PRE, 2 column)
   std::vector<std::uint64_t> active_banks_[2];  // per queue: banks with at least one request, a bit each
   int active_count_[2] = {0, 0};                // and how many
   // The group floors (group_floor_) of queue cand_queue_ that commands issued since the last pass made stale
