@@ -2,6 +2,8 @@
 // byte-identical reports for identical inputs.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "config/json_reader.h"
 #include "support/cli.h"
 
@@ -117,6 +119,16 @@ TEST_CASE("report.csv of a generation says whether the prefill was extrapolated 
     CHECK(value == (all ? "all" : "1-3"));
     const attnsim::Json ls = attnsim::read_json_file(dir + "/report.json")["prefill"]["layers_simulated"];
     CHECK(ls == (all ? attnsim::Json("all") : attnsim::Json::array({1, 2, 3})));
+  }
+}
+
+TEST_CASE("run with generation refuses the mapper flags it would not honour", "[cli][decode][errors]") {
+  const std::string mapping = temp_dir() + "/gen-mapping.json";
+  std::ofstream(mapping) << R"({"mapping_version": 1, "ops": {}})";
+  for (const std::string& flag : {std::string("--mapper thorough"), std::string("--mapper-seed 3"), "--mapping " + mapping}) {
+    const CliResult r = run_cli("run --hw edge --model gpt-wikitext103 --prefill 64 --generate 2 " + flag);
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::Contains(": not with generation"));
   }
 }
 

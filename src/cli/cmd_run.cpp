@@ -187,6 +187,12 @@ int cmd_run(const Args& args) {
   if (vm.count("all-layers") && model.generate == 0) throw UserError("--all-layers: only with generation (--generate N)");
   if (model.generate > 0 && emit.empty()) {
     if (tracing) throw UserError("--trace: not with generation (each decode step is a simulation of its own)");
+    // The prefill and every decode step are mapped by the default search (a decode step's ops change with its
+    // context), as in compare and sweep: a flag that would not be honoured is refused, not ignored.
+    for (const char* flag : {"mapper", "mapper-seed", "mapping"})
+      if (vm.count(flag) && !vm[flag].defaulted() && !(std::string(flag) == "mapper" && mapper.effort == "default"))
+        throw UserError(std::string("--") + flag +
+                        ": not with generation (the prefill and each decode step are mapped by the default search)");
     HwConfig hw = load_hw(hw_name, sets);
     GenerationOptions gopt;
     gopt.all_steps = vm.count("all-steps") > 0;
