@@ -559,43 +559,6 @@ std::string cache_key(const Cascade& c, const Mapping& m, int group, std::int64_
 // fits are skipped by the picks).
 std::vector<std::uint64_t> rungs(std::uint64_t capacity) { return ladder_budgets(capacity); }
 
-// One option per rung: cycles, DRAM bytes, and which (candidate, structure) it is; cycles < 0: none.
-struct RungPick {
-  double cycles = -1;
-  std::uint64_t bytes = 0;
-  std::size_t index = 0;
-};
-
-// Picks rung by rung, smallest budget first, among options[rung] (each with its cycles and bytes):
-// the fewest DRAM bytes (then the fewest cycles, or the first, then the first) among the options within kAsFast of
-// the rung's fastest and no slower than the pick of the rung below (itself an option there: the
-// options of a rung include those of the rungs below). A design with half the SRAM has the same
-// options on its rungs (search.h: the ladder times a superset), so it makes the picks of the rungs
-// below and never gets a faster one: more SRAM never loses, in the timer's cycles.
-// by_order: among the fewest bytes, the first option (structures in the caller's order of preference).
-std::vector<RungPick> pick_per_rung(const std::vector<std::vector<RungPick>>& options, bool by_order = false) {
-  std::vector<RungPick> picks(options.size());
-  double bound = -1;
-  for (std::size_t r = 0; r < options.size(); ++r) {
-    double best = -1;
-    for (const RungPick& o : options[r])
-      if (o.cycles >= 0 && (best < 0 || o.cycles < best)) best = o.cycles;
-    if (best < 0) continue;
-    const double limit = bound >= 0 ? std::min(best * (1 + kAsFast), bound) : best * (1 + kAsFast);
-    const RungPick* chosen = nullptr;
-    for (const RungPick& o : options[r]) {
-      if (o.cycles < 0 || o.cycles > limit) continue;
-      const bool better = !chosen || o.bytes < chosen->bytes ||
-                          (o.bytes == chosen->bytes && !by_order && o.cycles < chosen->cycles);
-      if (better) chosen = &o;
-    }
-    ATTNSIM_ASSERT(chosen, "the pick of the rung below is an option of this one");
-    picks[r] = *chosen;
-    bound = chosen->cycles;
-  }
-  return picks;
-}
-
 void time_candidate(MapCandidate& x, const MapperOptions& opt) {
   if (x.timed_cycles >= 0 || !x.time) return;
   if (opt.cache && !x.key.empty()) {

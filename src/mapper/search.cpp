@@ -39,6 +39,31 @@ std::vector<std::uint64_t> ladder_budgets(std::uint64_t capacity) {
   return v;
 }
 
+std::vector<RungPick> pick_per_rung(const std::vector<std::vector<RungPick>>& options, bool by_order,
+                                    const std::vector<double>* caps) {
+  std::vector<RungPick> picks(options.size());
+  double bound = -1;
+  for (std::size_t r = 0; r < options.size(); ++r) {
+    double best = -1;
+    for (const RungPick& o : options[r])
+      if (o.cycles >= 0 && (best < 0 || o.cycles < best)) best = o.cycles;
+    if (best < 0) continue;
+    double limit = bound >= 0 ? std::min(best * (1 + kAsFast), bound) : best * (1 + kAsFast);
+    if (caps && (*caps)[r] >= 0) limit = std::min(limit, std::max(best, (*caps)[r]));
+    const RungPick* chosen = nullptr;
+    for (const RungPick& o : options[r]) {
+      if (o.cycles < 0 || o.cycles > limit) continue;
+      const bool better = !chosen || o.bytes < chosen->bytes ||
+                          (o.bytes == chosen->bytes && !by_order && o.cycles < chosen->cycles);
+      if (better) chosen = &o;
+    }
+    ATTNSIM_ASSERT(chosen, "the pick of the rung below is an option of this one");
+    picks[r] = *chosen;
+    bound = chosen->cycles;
+  }
+  return picks;
+}
+
 std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, const MapperOptions& opt, bool fewest_bytes) {
   ATTNSIM_ASSERT(!c.empty(), "the mapper was given no candidate");
   std::vector<std::size_t> order(c.size());
@@ -115,43 +140,32 @@ std::size_t pick_mapping(std::vector<MapCandidate>& c, std::uint64_t capacity, c
   // thus makes a smaller one's picks on the rungs they share and never a slower one above them. The
   // thorough effort's picks are also no slower than default's on the same rung.
   if (fewest_bytes) {
-    auto per_rung = [&](std::size_t count, const std::vector<std::uint64_t>* chosen_at, const std::vector<double>* cap,
-                        std::vector<double>* rung_cycles) {
-      auto at = [&](std::size_t i) { return chosen_at ? (*chosen_at)[i] : c[i].chosen_at; };
-      double bound = -1;
-      std::size_t chosen = c.size();
-      for (std::size_t r = 0; r < budgets.size(); ++r) {
-        const std::uint64_t budget = budgets[r];
-        double fastest = -1;
-        for (std::size_t n = 0; n < count; ++n) {
-          const MapCandidate& x = c[timed[n]];
-          if (x.timed_cycles >= 0 && x.sram_bytes <= budget && at(timed[n]) <= budget &&
-              (fastest < 0 || x.timed_cycles < fastest))
-            fastest = x.timed_cycles;
-        }
-        if (fastest < 0) continue;
-        double limit = fastest * (1 + kAsFast);
-        if (bound >= 0) limit = std::min(limit, bound);
-        if (cap && (*cap)[r] >= 0) limit = std::min(limit, std::max(fastest, (*cap)[r]));
-        std::size_t pick = c.size();
-        for (std::size_t n = 0; n < count; ++n) {
-          const std::size_t i = timed[n];
-          const MapCandidate& x = c[i];
-          if (x.timed_cycles < 0 || x.sram_bytes > budget || at(i) > budget || x.timed_cycles > limit) continue;
-          if (pick == c.size() || std::make_tuple(x.dram_bytes, x.timed_cycles, i) <
-                                      std::make_tuple(c[pick].dram_bytes, c[pick].timed_cycles, pick))
-            pick = i;
-        }
-        if (rung_cycles) (*rung_cycles)[r] = c[pick].timed_cycles;
-        bound = c[pick].timed_cycles;
-        chosen = pick;
-      }
-      return chosen;
+    // The options of each rung among timed[0, count), by candidate index (ties: the least index).
+    auto per_rung = [&](std::size_t count, const std::vector<std::uint64_t>& chosen_at, const std::vector<double>* caps) {
+      std::vector<std::size_t> ids(timed.begin(), timed.begin() + std::ptrdiff_t(count));
+      std::sort(ids.begin(), ids.end());
+      std::vector<std::vector<RungPick>> options(budgets.size());
+      for (std::size_t r = 0; r < budgets.size(); ++r)
+        for (std::size_t i : ids)
+          if (c[i].timed_cycles >= 0 && c[i].sram_bytes <= budgets[r] && chosen_at[i] <= budgets[r])
+            options[r].push_back({c[i].timed_cycles, c[i].dram_bytes, i});
+      return pick_per_rung(options, false, caps);
     };
-    std::vector<double> default_cycles(budgets.size(), -1);
-    const std::size_t d = per_rung(default_timed, &default_chosen_at, nullptr, &default_cycles);
+    // The last rung with a pick (c.size(): none).
+    auto last = [&](const std::vector<RungPick>& picks) {
+      for (auto p = picks.rbegin(); p != picks.rend(); ++p)
+        if (p->cycles >= 0) return p->index;
+      return c.size();
+    };
+    std::vector<double> default_cycles;
+    const std::vector<RungPick> dp = per_rung(default_timed, default_chosen_at, nullptr);
+    for (const RungPick& p : dp) default_cycles.push_back(p.cycles);
+    const std::size_t d = last(dp);
     if (d != c.size()) default_best = d, any_default = true;
-    const std::size_t t = opt.effort == MapperEffort::Thorough ? per_rung(timed.size(), nullptr, &default_cycles, nullptr) : d;
+    std::vector<std::uint64_t> chosen_at;
+    for (const MapCandidate& x : c) chosen_at.push_back(x.chosen_at);
+    const std::size_t t =
+        opt.effort == MapperEffort::Thorough ? last(per_rung(timed.size(), chosen_at, &default_cycles)) : d;
     if (t != c.size()) best = t;
   }
   // Thorough against default's pick, both timed whole: the same measure for both.

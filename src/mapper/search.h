@@ -102,6 +102,25 @@ struct MapCandidate {
 std::size_t pick_mapping(std::vector<MapCandidate>& candidates, std::uint64_t capacity, const MapperOptions& opt,
                          bool fewest_bytes = false);
 
+// One option per rung: cycles, DRAM bytes, and which (candidate, structure) it is; cycles < 0: none.
+struct RungPick {
+  double cycles = -1;
+  std::uint64_t bytes = 0;
+  std::size_t index = 0;
+};
+
+// Picks rung by rung, smallest budget first, among options[rung] (each with its cycles and bytes):
+// the fewest DRAM bytes (then the fewest cycles, or the first, then the first) among the options within kAsFast of
+// the rung's fastest and no slower than the pick of the rung below (itself an option there: the
+// options of a rung include those of the rungs below). A design with half the SRAM has the same
+// options on its rungs (the ladder times a superset), so it makes the picks of the rungs
+// below and never gets a faster one: more SRAM never loses, in the timer's cycles.
+// by_order: among the fewest bytes, the first option (structures in the caller's order of preference).
+// caps (per rung, < 0: none): a rung's pick is also no slower than its cap, unless the rung's fastest is.
+// A rung without options keeps cycles < 0.
+std::vector<RungPick> pick_per_rung(const std::vector<std::vector<RungPick>>& options, bool by_order = false,
+                                    const std::vector<double>* caps = nullptr);
+
 // Cycles of a program from the timer, extrapolated linearly from two slices of a repetitive one:
 // t(reps) = t(a) + (t(a + 1) - t(a)) (reps - a), with emit(sink, r) emitting the first r repetitions
 // and a = first (1 unless given; for reps <= a, the program of reps repetitions timed whole). The
