@@ -153,10 +153,14 @@ TEST_CASE("a stripe of a whole bank is the contiguous layout", "[units]") {
   CHECK(a.queueing_cycles() == b.queueing_cycles());
 }
 
-TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[units][property]") {
-  // The reference walks the region one stripe at a time, adding each piece to its bank in the order
-  // banks are first met, then applies the port model of sram_ports.h to those extents.
-  std::uint64_t x = 987654321;
+namespace {
+
+// The reference walks the region one stripe at a time, adding each piece to its bank in the order
+// banks are first met, then applies the port model of sram_ports.h to those extents, bank by bank.
+// whole_periods: the share of transfers over whole periods of the address map (banks x stripe bytes)
+// moving a multiple of the banks' count, which SramPorts serves without visiting the banks.
+void check_against_stripe_walk(std::uint64_t seed, int whole_periods_in_4) {
+  std::uint64_t x = seed;
   auto next = [&x](std::uint64_t n) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     return (x >> 33) % n;
@@ -179,11 +183,20 @@ TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[u
     SramPorts ports(s);
     std::vector<std::int64_t> busy_r(std::size_t(s.banks), 0), busy_w(std::size_t(s.banks), 0);
     std::vector<std::uint64_t> tot_r(std::size_t(s.banks), 0), tot_w(std::size_t(s.banks), 0);
+    std::vector<std::uint64_t> acc_r(std::size_t(s.banks), 0), acc_w(std::size_t(s.banks), 0);
     std::int64_t queueing = 0;
+    const std::uint64_t period = g * std::uint64_t(s.banks), nb = std::uint64_t(s.banks);
     for (int i = 0; i < 40; ++i) {
-      const std::uint64_t addr = next(total_bytes), bytes = 1 + next(total_bytes - addr);
+      std::uint64_t addr = next(total_bytes), bytes = 1 + next(total_bytes - addr);
       // Moved bytes: the region's own size (a DMA transfer), or more or fewer (the array's operand reads).
-      const std::uint64_t moved = next(3) == 0 ? bytes : 1 + (huge ? next(bytes) << next(20) : next(4 * bytes));
+      std::uint64_t moved = next(3) == 0 ? bytes : 1 + (huge ? next(bytes) << next(20) : next(4 * bytes));
+      if (whole_periods_in_4 > 0 && int(next(4)) < whole_periods_in_4) {
+        // k whole periods from anywhere (wrapping past the last bank); k small, for the walk's sake
+        const std::uint64_t k = 1 + next(std::min<std::uint64_t>(total_bytes / period, 64));
+        bytes = k * period;
+        addr = next(total_bytes - bytes + 1);
+        moved = next(3) == 0 ? bytes : nb * (1 + (huge ? next(bytes) << next(20) : next(4 * bytes / nb + 1)));
+      }
       const bool write = next(2);
       const std::int64_t now = std::int64_t(next(20)) + 5 * i;
       // Reference extents, stripe by stripe.
@@ -199,6 +212,7 @@ TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[u
       const std::uint64_t per_cycle = std::uint64_t(s.port_bytes) * std::uint64_t(write ? s.write_ports : s.read_ports);
       auto& busy = write ? busy_w : busy_r;
       auto& tot = write ? tot_w : tot_r;
+      auto& acc = write ? acc_w : acc_r;
       std::int64_t done = now, max_need = 0;
       std::uint64_t before = 0;
       for (int b : order) {
@@ -207,8 +221,10 @@ TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[u
         busy[std::size_t(b)] = std::max(now, busy[std::size_t(b)]) + need;
         done = std::max(done, busy[std::size_t(b)]);
         max_need = std::max(max_need, need);
-        tot[std::size_t(b)] +=
+        const std::uint64_t share =
             ceil_w((unsigned __int128)moved * (before + e), bytes) - ceil_w((unsigned __int128)moved * before, bytes);
+        tot[std::size_t(b)] += share;
+        acc[std::size_t(b)] += ceil_u(share, std::uint64_t(s.port_bytes));
         before += e;
       }
       queueing += done - (now + max_need);
@@ -217,12 +233,30 @@ TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[u
     }
     CHECK(ports.bank_read_bytes() == tot_r);
     CHECK(ports.bank_written_bytes() == tot_w);
+    CHECK(ports.bank_read_accesses() == acc_r);
+    CHECK(ports.bank_write_accesses() == acc_w);
+    std::uint64_t reads = 0, writes = 0;
+    for (int b = 0; b < s.banks; ++b) reads += acc_r[std::size_t(b)], writes += acc_w[std::size_t(b)];
+    CHECK(ports.access_counts().read == reads);
+    CHECK(ports.access_counts().write == writes);
     CHECK(ports.queueing_cycles() == queueing);
     for (int b = 0; b < s.banks; ++b) {
       CHECK(ports.busy_until(b, false) == busy_r[std::size_t(b)]);
       CHECK(ports.busy_until(b, true) == busy_w[std::size_t(b)]);
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[units][property]") {
+  check_against_stripe_walk(987654321, 0);
+}
+
+TEST_CASE("transfers over whole periods of the banks, served at once, equal a stripe-by-stripe walk", "[units][property]") {
+  // Mostly whole periods (the mapper's timer and the accelerator move most tiles so), mixed with
+  // arbitrary regions that visit the banks one by one between them.
+  check_against_stripe_walk(123456789, 3);
 }
 
 TEST_CASE("accumulator storage has ports of its own: the array's and the units'", "[units]") {

@@ -90,6 +90,24 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
   auto& accesses = write ? write_accesses_ : read_accesses_;
   std::uint64_t& all_accesses = write ? total_write_accesses_ : total_read_accesses_;
   const std::uint64_t word = std::uint64_t(cfg_.port_bytes);
+  Side& side = side_[write];
+  const std::uint64_t banks = std::uint64_t(cfg_.banks);
+
+  if (r.bytes % (std::uint64_t(cfg_.stripe_bytes()) * banks) == 0 && bytes % banks == 0 && !observer_) {
+    // Whole periods, an even split (header): every bank's share is bytes / banks, as the loop below
+    // would find (the cumulative rounding has no remainder), and every bank gets the same need.
+    const std::uint64_t share = bytes / banks, words = (share + word - 1) / word;
+    const std::int64_t need = std::int64_t((share + per_cycle - 1) / per_cycle);
+    const std::int64_t before = std::max(side.max_busy + side.add, side.floor);  // the busiest bank's
+    side.add += need;
+    side.floor = std::max(side.floor, now_cycle) + need;
+    const std::int64_t done = std::max(now_cycle, before) + need;
+    side.bytes_add += share;
+    side.words_add += words;
+    all_accesses += banks * words;
+    queueing_cycles_ += done - (now_cycle + need);
+    return done;
+  }
 
   std::int64_t done = now_cycle, max_need = 0;
   Shares shares(bytes, r.bytes);
@@ -102,8 +120,10 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
       need = std::int64_t((shares.need(extent) + per_cycle - 1) / per_cycle);
       last_extent = extent;
     }
-    busy[b] = std::max(now_cycle, busy[b]) + need;
-    done = std::max(done, busy[b]);
+    const std::int64_t value = std::max(now_cycle, std::max(busy[b] + side.add, side.floor)) + need;
+    busy[b] = value - side.add;
+    side.max_busy = std::max(side.max_busy, busy[b]);
+    done = std::max(done, value);
     max_need = std::max(max_need, need);
     // Statistics: differences of the rounded cumulative share, so the banks' parts sum to bytes.
     const std::uint64_t share = shares.next(extent);
@@ -122,14 +142,13 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
 void SramPorts::notify(const SramRegion& r, std::uint64_t bytes, bool write) const {
   const std::uint64_t per_cycle =
       std::uint64_t(cfg_.port_bytes) * std::uint64_t(write ? cfg_.write_ports : cfg_.read_ports);
-  const auto& busy = write ? write_busy_until_ : read_busy_until_;
   std::uint64_t before = 0;
   for_each_sram_bank_extent(cfg_, r.addr, r.bytes, [&](int b, std::uint64_t extent) {
     const std::int64_t need = std::int64_t((proportional_ceil(bytes, extent, r.bytes) + per_cycle - 1) / per_cycle);
     const std::uint64_t share =
         proportional_ceil(bytes, before + extent, r.bytes) - proportional_ceil(bytes, before, r.bytes);
     before += extent;
-    observer_->on_bank_transfer(b, write, busy[b] - need, need, share);
+    observer_->on_bank_transfer(b, write, busy_until(b, write) - need, need, share);
   });
 }
 
@@ -155,7 +174,8 @@ std::int64_t SramPorts::reserve_accumulators(const SramRegion& r, std::uint64_t 
 
 std::int64_t SramPorts::busy_until(int bank, bool write) const {
   ATTNSIM_ASSERT(bank >= 0 && bank < cfg_.banks, "no such SRAM bank");
-  return (write ? write_busy_until_ : read_busy_until_)[std::size_t(bank)];
+  const Side& side = side_[write];
+  return std::max((write ? write_busy_until_ : read_busy_until_)[std::size_t(bank)] + side.add, side.floor);
 }
 
 }  // namespace attnsim

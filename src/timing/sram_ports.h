@@ -84,11 +84,11 @@ class SramPorts {
   std::int64_t reserve(const SramRegion& r, std::uint64_t bytes, bool write, std::int64_t now_cycle,
                        bool array_side = false);
 
-  const std::vector<std::uint64_t>& bank_read_bytes() const { return read_bytes_; }
-  const std::vector<std::uint64_t>& bank_written_bytes() const { return written_bytes_; }
+  std::vector<std::uint64_t> bank_read_bytes() const { return with_lazy(read_bytes_, side_[0].bytes_add); }
+  std::vector<std::uint64_t> bank_written_bytes() const { return with_lazy(written_bytes_, side_[1].bytes_add); }
   // Port accesses (port_bytes wide each) per bank, reads and writes.
-  const std::vector<std::uint64_t>& bank_read_accesses() const { return read_accesses_; }
-  const std::vector<std::uint64_t>& bank_write_accesses() const { return write_accesses_; }
+  std::vector<std::uint64_t> bank_read_accesses() const { return with_lazy(read_accesses_, side_[0].words_add); }
+  std::vector<std::uint64_t> bank_write_accesses() const { return with_lazy(write_accesses_, side_[1].words_add); }
   // Every port access so far (banks summed, accumulator sides apart).
   SramAccessCounts access_counts() const {
     return {total_read_accesses_,           total_write_accesses_,          acc_totals_.array_read_accesses,
@@ -116,8 +116,26 @@ class SramPorts {
   std::int64_t reserve_accumulators(const SramRegion& r, std::uint64_t bytes, bool write, std::int64_t now_cycle,
                                     bool array_side);
 
+  static std::vector<std::uint64_t> with_lazy(std::vector<std::uint64_t> v, std::uint64_t add) {
+    for (auto& x : v) x += add;
+    return v;
+  }
+
   SramConfig cfg_;
   AccumulatorConfig acc_;
+  // A transfer of whole periods of the address map (a region of k * banks * stripe bytes, wherever it
+  // starts: each bank holds k stripes of it) whose bytes split evenly over the banks does the same to
+  // every bank: busy_until = max(now, busy_until) + need, and `share` bytes and `words` accesses more.
+  // Such transfers, most of them, take O(1): per side, a bank's busy_until is max(busy[b] + add,
+  // floor) (a map of the form x -> max(x + a, m) composes with another into one of the same form), and
+  // its bytes and accesses are the vectors' plus bytes_add and words_add. Every other transfer updates
+  // busy[b] so that the formula gives its new value (busy[b] = value - add: the value is at least
+  // floor). max_busy is the greatest busy[b] (busy[b] never falls), for the greatest value.
+  struct Side {
+    std::int64_t add = 0, floor = INT64_MIN / 4, max_busy = 0;
+    std::uint64_t bytes_add = 0, words_add = 0;
+  };
+  Side side_[2];  // read, write
   // The accumulator storage's sides: [array_side][write].
   std::int64_t acc_busy_until_[2][2] = {{0, 0}, {0, 0}};
   AccumulatorTotals acc_totals_;
