@@ -95,9 +95,12 @@ namespace {
 const char* const kStepFigures[] = {"cycles",  "end_fs",  "macs",        "array_busy_fs", "dram_busy_fs",
                                     "dram_bytes_simulated", "weights", "state", "activations"};
 
-Json simulate_step_figures(const HwConfig& hw, const ModelConfig& model, std::int64_t context) {
+Json simulate_step_figures(const HwConfig& hw, const ModelConfig& model, std::int64_t context,
+                           MapperCache* cache = nullptr) {
   const DecodeStepGraph d = build_decode_step_graph(model, context, capacity_of(model));
-  const CompiledModel cm = compile_model(hw, d.graph);
+  MapperOptions mo;
+  mo.cache = cache;
+  const CompiledModel cm = compile_model(hw, d.graph, nullptr, mo);
   const ByteCounter counter = count_bytes(d, cm);
   const SimOutcome o = simulate(hw, cm.program, nullptr);
   return {{"cycles", o.stats.cycles},
@@ -369,6 +372,33 @@ Json extrapolate_prefill(const HwConfig& hw, const ModelConfig& pre, const Json 
 }
 }  // namespace
 
+// The figures of one decode step's first 1, 2 and 3 layers (prefix[0..2]) at `context`, as an array: the
+// mapper's picks made once, for the first layer (the picks depend on the layer's shape alone, and the
+// mapping search, not the simulation, is most of a short step's cost), then each prefix simulated in a
+// child of its own (one SystemC elaboration per process), one after the other.
+Json simulate_step_prefixes(const HwConfig& hw, const ModelConfig prefix[3], std::int64_t context) {
+  MapperCache cache;
+  {
+    const DecodeStepGraph d = build_decode_step_graph(prefix[0], context, capacity_of(prefix[0]));
+    MapperOptions mo;
+    mo.cache = &cache;
+    compile_model(hw, d.graph, nullptr, mo);
+  }
+  std::vector<ChildTask> tasks;
+  for (int k = 0; k < 3; ++k)
+    tasks.push_back([&hw, &cache, prefix, k, context] {
+      return simulate_step_figures(hw, prefix[k], context, &cache).dump();
+    });
+  const std::vector<ChildResult> results = run_in_children(tasks, 1);
+  Json out = Json::array();
+  for (int k = 0; k < 3; ++k) {
+    if (!results[size_t(k)].ok)
+      throw InternalError("its first " + std::to_string(k + 1) + " layers: " + results[size_t(k)].output);
+    out.push_back(parse_json_text(results[size_t(k)].output, "a decode step's first layers"));
+  }
+  return out;
+}
+
 Json simulate_decode_step(const HwConfig& hw, const ModelConfig& model, std::int64_t context) {
   return step_of(model, hw.array.pes(), context, simulate_step_figures(hw, model, context));
 }
@@ -420,14 +450,13 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
     with_prefill = with_prefill && !opt.decode_only;
     struct Task {
       std::int64_t context;
-      int layers;  // 1, 2, 3, or 0: all of them
+      int layers;  // the prefill: 1, 2, 3, or 0: all of them; a decode step: 1 for its first 1, 2 and 3 layers, or 0
       bool prefill;
     };
     std::vector<Task> what;
     if (with_prefill)
       for (int k = sample_layers ? 1 : 0; k <= (sample_layers ? 3 : 0); ++k) what.push_back({0, k, true});
-    for (std::int64_t c : contexts)
-      for (int k = sample_layers ? 1 : 0; k <= (sample_layers ? 3 : 0); ++k) what.push_back({c, k, false});
+    for (std::int64_t c : contexts) what.push_back({c, sample_layers ? 1 : 0, false});
     std::map<std::pair<std::int64_t, int>, Json> got;
     Json prefill_part[3];
     while (!what.empty()) {
@@ -438,8 +467,8 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
                           : simulate_prefill_part(hw, pre, &mapper_cache)["report"].dump();
         })
                                   : ChildTask([&hw, &model, &prefix, t] {
-                                      return simulate_step_figures(hw, t.layers ? prefix[t.layers - 1] : model,
-                                                                   t.context)
+                                      return (t.layers ? simulate_step_prefixes(hw, prefix, t.context)
+                                                       : simulate_step_figures(hw, model, t.context))
                                           .dump();
                                     }));
       const std::vector<ChildResult> results = run_in_children(tasks, std::max(opt.jobs, 1));
@@ -447,15 +476,17 @@ Json simulate_generation(const HwConfig& hw, const ModelConfig& model, const Gen
         const Task& t = what[i];
         const std::string name =
             (t.prefill ? std::string("the prefill") : "the decode step at context " + std::to_string(t.context)) +
-            (t.layers ? " (" + std::to_string(t.layers) + " layers)" : "");
+            (!t.layers ? "" : t.prefill ? " (" + std::to_string(t.layers) + " layers)" : " (its first layers)");
         if (!results[i].ok) throw UserError(model.source + ": " + name + " failed: " + results[i].output);
         Json j = parse_json_text(results[i].output, name);
         if (t.prefill && t.layers)
           prefill_part[t.layers - 1] = std::move(j);
         else if (t.prefill)
           prefill = std::move(j);
+        else if (t.layers)
+          for (int k = 0; k < 3; ++k) got[{t.context, k + 1}] = j.at(size_t(k));
         else
-          got[{t.context, t.layers}] = std::move(j);
+          got[{t.context, 0}] = std::move(j);
       }
       const bool parts = what.front().prefill && what.front().layers;
       what.clear();
