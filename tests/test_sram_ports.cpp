@@ -157,8 +157,9 @@ namespace {
 
 // The reference walks the region one stripe at a time, adding each piece to its bank in the order
 // banks are first met, then applies the port model of sram_ports.h to those extents, bank by bank.
-// whole_periods: the share of transfers over whole periods of the address map (banks x stripe bytes)
-// moving a multiple of the banks' count, which SramPorts serves without visiting the banks.
+// whole_periods_in_4: the share (in quarters) of transfers over whole periods of the address map (banks x
+// stripe bytes) or over fewer whole stripes, moving a multiple of the banks touched, which SramPorts
+// serves without its general per-bank walk.
 void check_against_stripe_walk(std::uint64_t seed, int whole_periods_in_4) {
   std::uint64_t x = seed;
   auto next = [&x](std::uint64_t n) {
@@ -191,11 +192,13 @@ void check_against_stripe_walk(std::uint64_t seed, int whole_periods_in_4) {
       // Moved bytes: the region's own size (a DMA transfer), or more or fewer (the array's operand reads).
       std::uint64_t moved = next(3) == 0 ? bytes : 1 + (huge ? next(bytes) << next(20) : next(4 * bytes));
       if (whole_periods_in_4 > 0 && int(next(4)) < whole_periods_in_4) {
-        // k whole periods from anywhere (wrapping past the last bank); k small, for the walk's sake
+        // k whole periods from anywhere (wrapping past the last bank; k small, for the walk's sake), or m
+        // whole stripes, fewer than the banks, from a stripe's start; moving a multiple of the banks touched
         const std::uint64_t k = 1 + next(std::min<std::uint64_t>(total_bytes / period, 64));
-        bytes = k * period;
-        addr = next(total_bytes - bytes + 1);
-        moved = next(3) == 0 ? bytes : nb * (1 + (huge ? next(bytes) << next(20) : next(4 * bytes / nb + 1)));
+        const std::uint64_t m = nb > 1 && next(2) ? 1 + next(nb - 1) : 0, touched = m ? m : nb;
+        bytes = m ? m * g : k * period;
+        addr = m ? g * next(total_bytes / g - m + 1) : next(total_bytes - bytes + 1);
+        moved = next(3) == 0 ? bytes : touched * (1 + (huge ? next(bytes) << next(20) : next(4 * bytes / touched + 1)));
       }
       const bool write = next(2);
       const std::int64_t now = std::int64_t(next(20)) + 5 * i;
@@ -253,9 +256,10 @@ TEST_CASE("interleaved shares in closed form equal a stripe-by-stripe walk", "[u
   check_against_stripe_walk(987654321, 0);
 }
 
-TEST_CASE("transfers over whole periods of the banks, served at once, equal a stripe-by-stripe walk", "[units][property]") {
-  // Mostly whole periods (the mapper's timer and the accelerator move most tiles so), mixed with
-  // arbitrary regions that visit the banks one by one between them.
+TEST_CASE("transfers over whole periods or whole stripes, served without the walk, equal a stripe-by-stripe walk",
+          "[units][property]") {
+  // Mostly whole periods or whole stripes split evenly (the mapper's timer and the accelerator move
+  // most tiles so), mixed with arbitrary regions that visit the banks one by one between them.
   check_against_stripe_walk(123456789, 3);
 }
 

@@ -109,6 +109,28 @@ std::int64_t SramPorts::reserve(const SramRegion& r, std::uint64_t bytes, bool w
     return done;
   }
 
+  const std::uint64_t g = std::uint64_t(cfg_.stripe_bytes());
+  if (r.addr % g == 0 && r.bytes % g == 0 && r.bytes / g < banks && bytes % (r.bytes / g) == 0 && !observer_) {
+    // Whole stripes, fewer than a period, split evenly: each of the m banks from the first holds one stripe and
+    // gets bytes / m, as the loop below would find, with the same need; one pass, no division per bank.
+    const std::uint64_t m = r.bytes / g, share = bytes / m, words = (share + word - 1) / word;
+    const std::int64_t need = std::int64_t((share + per_cycle - 1) / per_cycle);
+    std::int64_t done = now_cycle;
+    std::uint64_t b = (r.addr / g) % banks;
+    for (std::uint64_t i = 0; i < m; ++i) {
+      const std::int64_t value = std::max(now_cycle, std::max(busy[b] + side.add, side.floor)) + need;
+      busy[b] = value - side.add;
+      side.max_busy = std::max(side.max_busy, busy[b]);
+      done = std::max(done, value);
+      total[b] += share;
+      accesses[b] += words;
+      if (++b == banks) b = 0;
+    }
+    all_accesses += m * words;
+    queueing_cycles_ += done - (now_cycle + need);
+    return done;
+  }
+
   std::int64_t done = now_cycle, max_need = 0;
   Shares shares(bytes, r.bytes);
   // Most banks of a region have the same extent and share: their need and port words are reused.
