@@ -17,7 +17,8 @@
 // remaining intervals are interpolated and listed as unverified. `all_steps` simulates every step.
 //
 // Sampled layers: a decode step of a model whose L > 3 layers are all alike is simulated with its
-// first 1, 2 and 3 layers; when the 3-layer figures lie within `linear_tolerance` of the line through
+// first 1, 2 and 3 layers (one child per step maps its first layer, then forks the three simulations,
+// which inherit the picks); when the 3-layer figures lie within `linear_tolerance` of the line through
 // the 1- and 2-layer ones (cycles, time, MACs, the busy times of the array and the DRAM bus, the DRAM
 // bytes served and counted), every figure is extrapolated along that line to L layers (f(L) = f(3) +
 // (L - 3) (f(3) - f(2)); busy fractions and the binding resource from the extrapolated figures);
