@@ -703,6 +703,43 @@ TEST_CASE("a prefill extrapolated from its first 1, 2 and 3 layers matches simul
   CHECK(fallback["energy"] == full["energy"]);
 }
 
+TEST_CASE("a prefill's DRAM command counts are held to all the commands, its rank residencies to all the rank cycles",
+          "[decode][sampling][prefill]") {
+  // The banks closed by PREA and the precharged rank cycles of a Llama-2-7B prefill's first 1, 2 and 3
+  // layers on cloud with HBM2 (batch 8, prompt 4096), as simulated; the other counts made exactly linear.
+  // By hand: PREA-closed banks 3,495,224 / 7,014,688 / 10,512,392 lie 10,512,392 - (2 x 7,014,688 -
+  // 3,495,224) = -21,760 off the line, 0.21 % of themselves (over the 1e-3 tolerance) but 0.007 % of
+  // the 313,512,392 commands of 3 layers; the precharged rank cycles 624,456,176 - (2 x 416,016,764 -
+  // 208,309,560) = 732,208 off, 0.12 % of themselves, 0.02 % of the 3,624,456,176 rank cycles.
+  const Json f[3] = {
+      {{"act", 1000000}, {"rd", 100000000}, {"prea_banks_closed", 3495224},
+       {"active_rank_cycles", 1000000000}, {"precharged_rank_cycles", 208309560}},
+      {{"act", 2000000}, {"rd", 200000000}, {"prea_banks_closed", 7014688},
+       {"active_rank_cycles", 2000000000}, {"precharged_rank_cycles", 416016764}},
+      {{"act", 3000000}, {"rd", 300000000}, {"prea_banks_closed", 10512392},
+       {"active_rank_cycles", 3000000000LL}, {"precharged_rank_cycles", 624456176}}};
+  const Json x = extrapolate_dram_commands(f, 32, 1e-3);
+  REQUIRE(!x.is_null());
+  // f(32) = f(3) + 29 (f(3) - f(2)).
+  CHECK(x["act"] == 3000000 + 29 * 1000000);
+  CHECK(x["rd"] == 300000000LL + 29LL * 100000000LL);
+  CHECK(x["prea_banks_closed"] == 10512392 + 29 * (10512392 - 7014688));  // 111,945,808
+  CHECK(x["active_rank_cycles"] == 3000000000LL + 29LL * 1000000000LL);
+  CHECK(x["precharged_rank_cycles"] == 624456176LL + 29LL * (624456176LL - 416016764LL));  // 6,669,199,124
+  // Alone, each is held to itself, and off the line.
+  for (const char* k : {"prea_banks_closed", "precharged_rank_cycles"}) {
+    INFO(k);
+    const Json alone[3] = {{{k, f[0][k]}}, {{k, f[1][k]}}, {{k, f[2][k]}}};
+    CHECK(extrapolate_dram_commands(alone, 32, 1e-3).is_null());
+    CHECK(!extrapolate_dram_commands(alone, 32, 3e-3).is_null());  // 0.21 % and 0.12 % are within 0.3 %
+  }
+  // A residency is not held to the commands: with the rank cycles' mass counted as commands it would pass.
+  const Json mixed[3] = {{{"rd", 100000000}, {"precharged_rank_cycles", 208309560}},
+                         {{"rd", 200000000}, {"precharged_rank_cycles", 416016764}},
+                         {{"rd", 300000000}, {"precharged_rank_cycles", 624456176}}};
+  CHECK(extrapolate_dram_commands(mixed, 32, 1e-3).is_null());
+}
+
 TEST_CASE("the mapper times split-K runs for decode attention and keeps the faster, deterministically",
           "[decode][splitk][mapper]") {
   // The GPT model's one layer at context 32K on cloud, batch 1: eight heads of one query row against

@@ -64,6 +64,15 @@ struct DecodeStepBytes {
 };
 DecodeStepBytes decode_step_bytes(const HwConfig& hw, const ModelConfig& model, std::int64_t context);
 
+// The cycle-accurate DRAM's command counts and rank power-state residencies (rank cycles) of a prefill's
+// first 1, 2 and 3 layers (f[0..2], objects of integers keyed alike; a residency's key ends in
+// "_rank_cycles") extrapolated to `layers` along the line through the 2- and 3-layer values, when each
+// 3-layer value lies within tol of the line through the other two, a command count's deviation taken
+// against all the commands and a residency's against all the rank cycles (which banks a refresh finds
+// open moves with the DRAM's state, so the banks a PREA closes and the precharged rank cycles need
+// not lie on a line within tol of themselves); null otherwise. Used by the prefill's extrapolation.
+Json extrapolate_dram_commands(const Json f[3], std::int64_t layers, double tol);
+
 // The figures of one decode step at `context`, simulated (one SystemC elaboration: run it in a
 // process of its own). Keys: context, cycles, time_s, dram_bytes {weights, state, activations,
 // total} (counted from the step's LOAD and STORE instructions), dram_bytes_simulated (what the DRAM
