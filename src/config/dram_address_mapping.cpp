@@ -1,5 +1,7 @@
 #include "config/dram_address_mapping.h"
 
+#include <algorithm>
+
 namespace attnsim {
 
 int exact_log2(std::int64_t v) {
@@ -150,6 +152,13 @@ std::uint64_t AddressMapping::encode(const DramAddress& d) const {
     shift += f.bits;
   }
   return a;
+}
+
+int AddressMapping::block_shift() const {
+  int s = 64;
+  for (Kind k : {Ro, Bg, Ba, Ra})
+    if (mask_[k] != 0) s = std::min(s, shift_[k]);
+  return s;
 }
 
 }  // namespace attnsim

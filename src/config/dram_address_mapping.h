@@ -38,6 +38,10 @@ class AddressMapping {
   // The lowest address that decodes to a (for tests and trace generators; xor is undone).
   std::uint64_t encode(const DramAddress& a) const;
   const std::string& text() const { return text_; }
+  // The lowest address bit of the channel field, and the lowest of the rank, bank group, bank and row
+  // fields: within an aligned block of 2^block_shift() bytes only the channel and column change.
+  int channel_shift() const { return shift_[Ch]; }
+  int block_shift() const;
 
  private:
   enum Kind : std::uint8_t { Ro, Bg, Ba, Ra, Co, Ch, kKinds };

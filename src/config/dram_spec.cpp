@@ -344,10 +344,11 @@ DramSpec parse_cycle_dram(const JsonView& d) {
   return spec;
 }
 
-double validate_cycle_dram_config(const JsonView& d, double accelerator_clock_mhz) {
+double validate_cycle_dram_config(const JsonView& d, double accelerator_clock_mhz, DramSpec* spec_out) {
   const size_t before = d.diag().problems().size();
   DramSpec spec = parse_cycle_dram(d);
   if (d.diag().problems().size() != before || spec.tCK_fs <= 0 || accelerator_clock_mhz <= 0) return 0.0;
+  if (spec_out) *spec_out = spec;
   return spec.peak_bytes_per_second() / (accelerator_clock_mhz * 1e6);
 }
 

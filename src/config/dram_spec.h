@@ -152,8 +152,9 @@ struct DramSpec {
 DramSpec parse_cycle_dram(const JsonView& d);
 
 // For hw_config.cpp: validates a /dram "cycle" object and returns the peak bandwidth in bytes per
-// accelerator cycle at the given accelerator clock (0 when the object has problems).
-double validate_cycle_dram_config(const JsonView& d, double accelerator_clock_mhz);
+// accelerator cycle at the given accelerator clock (0 when the object has problems); the spec read
+// goes to *spec when given.
+double validate_cycle_dram_config(const JsonView& d, double accelerator_clock_mhz, DramSpec* spec = nullptr);
 
 // A device description (configs/dram/*.json) with its controller defaults, checked as a whole;
 // UserError with every problem. With a recorder, its rules are recorded too (config/schema_recorder.h).

@@ -139,7 +139,16 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source, SchemaRecor
     // The cycle-accurate controller: a device preset plus controller overrides (config/dram_spec.h).
     hw.dram.model = DramModel::Cycle;
     if (d.node()) hw.dram.cycle_spec = *d.node();
-    hw.dram.peak_bytes_per_cycle = validate_cycle_dram_config(d, hw.array.clock_mhz);
+    DramSpec spec;
+    hw.dram.peak_bytes_per_cycle = validate_cycle_dram_config(d, hw.array.clock_mhz, &spec);
+    std::string error;
+    if (hw.dram.peak_bytes_per_cycle > 0 && hw.dram.rows.mapping.parse(spec.mapping, spec, &error)) {
+      auto& r = hw.dram.rows;
+      r.channels = spec.channels, r.ranks = spec.ranks, r.banks_per_rank = spec.banks_per_rank();
+      r.bank_groups = spec.bank_groups, r.banks_per_group = spec.banks_per_group;
+      const double dram_cycles = std::max(spec.t.tFAW / 4.0, double(spec.t.tRRD_S));
+      r.activate_cycles = dram_cycles * double(spec.tCK_fs) * hw.array.clock_mhz / 1e9;  // fs x MHz / 1e9: cycles
+    }
   } else if (model == "ideal") {
     d.branch("ideal", schema_when_one_of("model", {"ideal"}));
     d.reject_unknown_keys({"model", "bytes_per_cycle", "latency_cycles"});

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "config/dram_address_mapping.h"
 #include "config/energy_table.h"
 #include "config/json_reader.h"
 
@@ -82,6 +83,14 @@ struct DramConfig {
   Json cycle_spec;                  // cycle: the whole /dram object, read by the DRAM model itself
   // Peak bandwidth in bytes per accelerator cycle (ideal: bytes_per_cycle; cycle: from the device).
   double peak_bytes_per_cycle = 0;
+  // cycle: what the mapper's program timer knows of the device's rows (mapper/program_timer.h): the
+  // address mapping, the channels, ranks and banks per rank, and the accelerator cycles per row
+  // activation a rank sustains, max(tFAW / 4, tRRD_S) (activate_cycles 0: not known, rows ignored).
+  struct Rows {
+    AddressMapping mapping;
+    int channels = 0, ranks = 0, banks_per_rank = 0, bank_groups = 0, banks_per_group = 0;
+    double activate_cycles = 0;
+  } rows;
 };
 
 // The DMA engine has a load side and a store side, each issuing its instructions in program

@@ -106,6 +106,65 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
     for (int w = 0; w < hw_.dma.outstanding; ++w) s.worker_free.push(0);
   const std::uint64_t seg_max = std::uint64_t(hw_.dma.segment_bytes);
   const bool ideal = hw_.dram.model == DramModel::Ideal;
+  // The cycle-level DRAM's rows: per channel and bank the row left open, per channel and rank when it can
+  // activate the next row (a rank sustains one activation per activate_cycles: tFAW / 4 or tRRD_S).
+  const DramConfig::Rows& rows = hw_.dram.rows;
+  const bool row_model = !ideal && rows.activate_cycles > 0;
+  thread_local std::vector<std::int64_t> open_row;
+  thread_local std::vector<double> activate_free;
+  int block_shift = 0, channel_shift = 0;
+  const std::uint64_t channel_mask = std::uint64_t(std::max(rows.channels, 1) - 1);  // channels: a power of two
+  if (row_model) {
+    open_row.assign(std::size_t(rows.channels) * std::size_t(rows.ranks * rows.banks_per_rank), -1);
+    activate_free.assign(std::size_t(rows.channels) * std::size_t(rows.ranks), 0.0);
+    block_shift = std::min(rows.mapping.block_shift(), 62);  // 64 when no field but channel and column has bits
+    channel_shift = rows.mapping.channel_shift();
+  }
+  // When the rows a transfer of `bytes` at DRAM address `addr`, issued at `t`, finds closed are open: its
+  // bytes split at the blocks within which only channel and column change; a block's part touches
+  // consecutive channels (the channel field's granules), each needing its bank's row open.
+  // The block of the last call and whether every channel's row of it is open since (then a transfer inside
+  // it finds them open: the common case of a contiguous tile's segments), and its decoded bank and row.
+  std::uint64_t last_block = ~std::uint64_t(0);
+  bool last_all_open = false;
+  DramAddress loc;
+  int bank = 0;
+  auto rows_open = [&](std::uint64_t addr, std::uint64_t bytes, double t) {
+    double ready = t;
+    const std::uint64_t end = addr + bytes;
+    for (std::uint64_t x = addr; x < end;) {
+      const std::uint64_t block = x >> block_shift;
+      const std::uint64_t block_end = std::min(end, (block + 1) << block_shift);
+      if (block == last_block && last_all_open) {
+        x = block_end;
+        continue;
+      }
+      if (block != last_block) {
+        loc = rows.mapping.decode(x);
+        bank = (loc.rank * rows.bank_groups + loc.bank_group) * rows.banks_per_group + loc.bank;
+        last_block = block;
+        last_all_open = false;
+      }
+      // Channels in consecutive granules from x's (the channel field is contiguous); one when the channel
+      // changes only between blocks.
+      const bool inside = channel_shift < block_shift;
+      const std::uint64_t granules = inside ? ((block_end - 1) >> channel_shift) - (x >> channel_shift) + 1 : 1;
+      const int touched = int(std::min<std::uint64_t>(std::uint64_t(rows.channels), granules));
+      const int first = inside ? int((x >> channel_shift) & channel_mask) : loc.channel;
+      last_all_open = touched == rows.channels;
+      for (int i = 0; i < touched; ++i) {
+        const int ch = (first + i) & channel_mask;
+        std::int64_t& open = open_row[std::size_t(ch) * std::size_t(rows.ranks * rows.banks_per_rank) + std::size_t(bank)];
+        if (open == loc.row) continue;
+        open = loc.row;
+        double& a = activate_free[std::size_t(ch * rows.ranks + loc.rank)];
+        a = std::max(a, t) + rows.activate_cycles;
+        ready = std::max(ready, a);
+      }
+      x = block_end;
+    }
+    return ready;
+  };
 
   // Chained GEMMs: the array's pipeline, its feeders' last transfer, its in-order completions.
   const bool chained = hw_.array.gemm_chaining && hw_.array.timing == TimingMode::Overlapped;
@@ -276,6 +335,9 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
             s.worker_free.pop();
             const double bus_start = std::max(issue, bus_free);
             bus_free = bus_start + bytes / bw;
+            if (row_model)  // its data cannot end before the rows it needs are open
+              bus_free = std::max(bus_free, rows_open(in.dram_addr + r * in.dram_stride + off,
+                                                      std::min(seg, run_bytes - off), issue));
             const double seg_done = bus_free + latency;
             s.worker_free.push(seg_done);
             last = std::max(last, seg_done);

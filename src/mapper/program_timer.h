@@ -16,8 +16,15 @@
 //            configured number); each segment holds the DRAM bus for bytes / bandwidth in FIFO order
 //            and is done `latency` cycles after its last byte; the instruction is done when its last
 //            segment is and its SRAM side has moved the tile. The cycle-level DRAM is approximated
-//            by its peak bandwidth and a fixed latency (kCycleDramLatency): row-buffer effects are
-//            not modelled, so the estimate ranks memory-bound schedules by bytes.
+//            by its peak bandwidth, a fixed latency (kCycleDramLatency) and its rows: a segment's
+//            data ends no earlier than the rows it needs are open. Within an aligned block of the
+//            address mapping only channel and column change (AddressMapping::block_shift); a segment
+//            covers consecutive channels there, and each channel's bank keeps the last row it opened.
+//            A row not open is opened on that channel's rank no earlier than the segment's issue and
+//            one activation after the rank's previous one (HwConfig DramConfig::Rows: max(tFAW / 4,
+//            tRRD_S)). So short strided runs (a tile's rows of a few hundred bytes, each in a block of
+//            its own) are bound by activations, as on the device (tests/test_mapper.cpp); refresh,
+//            bank cycle times and the controller's reordering are left out.
 // What it leaves out: the window of in-flight instructions, the DRAM device's own scheduling.
 #include <cstdint>
 #include <vector>
