@@ -59,3 +59,32 @@ TEST_CASE("a GEMM over the cycle-accurate DRAM moves exactly the program's bytes
     CHECK(o["macs"] == 200 * 96 * 130);
   }
 }
+
+TEST_CASE("on HBM2 the GEMM mapper reads a decode step's weights in runs long enough to keep the rows busy",
+          "[gemm][dram][mapper]") {
+  // Llama-2-7B's gate and up projections in a decode step of 8 sequences on cloud with HBM2:
+  // 8 x 4096 x 22016 fp16. B (4096 x 22016, row-major) is read in runs of tn x 2 B at a stride of
+  // 44,032 B. HBM2's mapping (RoBaRaCoCh) keeps a bank's row within an aligned 16 KiB block, spread over
+  // the 8 channels in 64 B granules, so a run shorter than that opens a row on every channel it covers.
+  // A rank opens one row per max(tFAW / 4, tRRD_S) = 7.5 ns: with tn = 256 each 512 B run costs 7.5 ns,
+  // at most 512 B / 7.5 ns = 68.3 GB/s of the 256, so B's 180.4 MB take at least 2.64 ms = 2.48 M
+  // cycles at cloud's 940 MHz. Runs of 2 KiB (tn = 1024) lift that bound to 273 GB/s, above the peak.
+  std::string source;
+  Json doc = read_hw_document("cloud", &source);
+  doc["dram"] = {{"model", "cycle"}, {"preset", "hbm2"}};
+  const HwConfig hw = parse_hw_config(doc, source);
+  const GemmDims d{8, 4096, 22016};
+  const GemmTiling pick = choose_gemm_tiling(hw, d);
+  CHECK(pick.tn * 2 >= 2048);
+  GemmTiling narrow = pick;  // the pick with B's runs of 512 B (the mapper's pick before it saw rows)
+  narrow.tk = 1024, narrow.tn = 256;
+  auto simulated = [&](const GemmTiling& t) {
+    const auto s = run_isolated([&] { return std::to_string(simulate(hw, lower_gemm(hw, d, t)).stats.cycles); });
+    REQUIRE(s.exit_status == 0);
+    return std::stoll(s.output);
+  };
+  const std::int64_t narrow_cycles = simulated(narrow), pick_cycles = simulated(pick);
+  INFO("pick " << pick.tm << "x" << pick.tk << "x" << pick.tn << ": " << pick_cycles << " cycles; narrow: " << narrow_cycles);
+  CHECK(double(narrow_cycles) >= 0.95 * 2.48e6);  // the activation bound, derived above
+  CHECK(double(pick_cycles) <= 0.75 * double(narrow_cycles));
+}

@@ -109,6 +109,31 @@ std::int64_t banks_spanned(const HwConfig& hw, std::uint64_t bytes) {
   return hw.sram.interleaved() ? std::min<std::int64_t>(n, hw.sram.banks) : n;
 }
 
+// The cycle-level DRAM's bandwidth for a tiling: a tile's rows are runs of contiguous bytes at a stride
+// (A: tk of a row of k, B: tn of a row of n, C: tn; a whole row makes the tile contiguous), and a run
+// shorter than the block within which only the channel and column change (dram_address_mapping.h) opens
+// a row on each channel it touches, one per run or per the runs that share the block. A rank opens one
+// row per activate_cycles (tFAW / 4 or tRRD_S), so a run takes at least that long: the peak bandwidth
+// divided by each operand's factor max(1, activate_cycles x peak / (run x runs per block)), weighted by
+// the operand's bytes (as the program timer's rows, mapper/program_timer.h).
+double row_limited_bandwidth(const HwConfig& hw, const GemmDims& d, std::int64_t tk, std::int64_t tn) {
+  const double bw = hw.dram.peak_bytes_per_cycle;
+  const DramConfig::Rows& r = hw.dram.rows;
+  if (hw.dram.model == DramModel::Ideal || r.activate_cycles <= 0) return bw;
+  const double block = std::ldexp(1.0, r.mapping.block_shift());
+  const double ob = hw.array.operand_bytes;
+  auto factor = [&](std::int64_t tile_cols, std::int64_t cols) {
+    if (tile_cols >= cols) return 1.0;  // whole rows: the tile is contiguous
+    const double run = double(tile_cols) * ob, stride = double(cols) * ob;
+    if (run >= block) return 1.0;
+    const double runs_per_block = std::max(1.0, block / stride);
+    return std::max(1.0, r.activate_cycles * bw / (run * runs_per_block));
+  };
+  const double a = double(d.m * d.k), b = double(d.k * d.n), c = double(d.m * d.n);
+  const double f = (a * factor(tk, d.k) + b * factor(tn, d.n) + c * factor(tn, d.n)) / (a + b + c);
+  return bw / f;
+}
+
 // The analytical estimate of one tiling (the mapper's ranking; the best few are then timed). It
 // follows the program timer (mapper/program_timer.h), which times GEMMs as the array runs them:
 //   period    the cycles between consecutive GEMM instructions on the array. With chained GEMMs
@@ -140,7 +165,7 @@ double analytic_cycles(const HwConfig& hw, const GemmDims& d, const GemmTiling& 
                        bool c_in_accumulators) {
   const std::int64_t tm = tl.tm, tk = tl.tk, tn = tl.tn;
   const std::uint64_t ob = hw.array.operand_bytes, acc = hw.array.accumulator_bytes;
-  const double bw = hw.dram.peak_bytes_per_cycle;
+  const double bw = row_limited_bandwidth(hw, d, tk, tn);
   const double latency = hw.dram.model == DramModel::Ideal ? double(hw.dram.latency_cycles) : 50.0;
   const std::uint64_t per_read = std::uint64_t(hw.sram.port_bytes) * hw.sram.read_ports,
                       per_write = std::uint64_t(hw.sram.port_bytes) * hw.sram.write_ports;
