@@ -295,3 +295,64 @@ TEST_CASE("dram: a read alone through IDram takes the hand-derived time", "[dram
   REQUIRE(r.exit_status == 0);
   CHECK(r.output == std::to_string(553 * 625000) + " 0");  // ACT 1, last RD 23 + 63 * 8 = 527, done 553: 345.625 ns
 }
+
+TEST_CASE("dram: a write is posted: done the cycle after its write queue accepts its last burst", "[dram][idram]") {
+  // DDR4-3200, one 1 KiB write alone (16 bursts of one row, one bank): all 16 accepted at cycle 0 (the write
+  // queue holds 32), so the requester is done at cycle 1 (0.625 ns). The bursts are still written:
+  // write mode (no reads), ACT 1 (front end 1), WRs at 1 + tRCD 22 = 23 + 8 k (tCCD_L), the last at
+  // 23 + 15 x 8 = 143, its data done at 143 + CWL 16 + BL/2 4 = 163: the run lasts until then.
+  const DramSpec s = dram_spec("ddr4-3200");
+  auto r = run_isolated([&] {
+    init_sim_time();
+    CycleDram dram(s, 1000000);
+    dram.controller().record_commands(true);
+    std::int64_t t = -1;
+    sc_core::sc_spawn([&] {
+      dram.transfer(dram_addr(s, 0, 0, 9, 0), 1024, true);
+      t = now_fs();
+    });
+    sc_core::sc_start();
+    const auto cmds = dram.controller().command_trace();
+    std::int64_t last_wr = -1;
+    for (const auto& c : cmds)
+      if (c.cmd == DramCommand::WR) last_wr = c.cycle;
+    return std::to_string(t) + " " + std::to_string(now_fs()) + " " + std::to_string(last_wr) + " " +
+           std::to_string(check_command_trace(s, cmds).size());
+  });
+  REQUIRE(r.exit_status == 0);
+  CHECK(r.output == std::to_string(625000) + " " + std::to_string(163 * 625000) + " 143 0");
+}
+
+TEST_CASE("dram: a posted write waits for write queue slots (back-pressure), then is done", "[dram][sched]") {
+  // A write queue of 4 (write_high 4, write_low 1), one transfer of 12 writes of one row handed over at cycle
+  // 0: four accepted at 0, each later one when a WR frees a slot: WRs at 1 + tRCD 22 = 23 + 8 k (tCCD_L), so
+  // burst 4 + k is accepted at 23 + 8 k, the last (k = 7) at 79: the transfer is done at 80, while four of
+  // its bursts (8..11) still wait in the queue for their WRs. Their data ends at the last WR (23 + 11 x 8 =
+  // 111) + CWL 16 + BL/2 4 = 131.
+  const DramSpec s = dram_spec("ddr4-3200", {{"write_queue", 4}, {"write_high", 4}, {"write_low", 1}});
+  const std::uint64_t base = dram_addr(s, 0, 0, 2, 0);
+  DramStats stats;
+  DramEngine engine(s, &stats);
+  engine.record_commands(true);
+  DramTransfer t;
+  t.next_addr = base;
+  t.end_addr = base + 12 * 64;
+  t.is_write = true;
+  engine.add(&t, 0);
+  CHECK(engine.posted_waiting() == 1);
+  std::int64_t done_seen_at = -1;
+  std::uint64_t in_flight_then = 0;
+  for (std::int64_t x = 0; engine.in_flight() > 0; ++x) {
+    engine.run_until(x);
+    if (done_seen_at < 0 && !engine.finished().empty()) done_seen_at = x, in_flight_then = engine.in_flight();
+    REQUIRE(x < 10000);
+  }
+  CHECK(check_command_trace(s, engine.command_trace()).empty());
+  CHECK(stats.write_queue_max == 4);
+  CHECK(engine.posted_waiting() == 0);
+  REQUIRE(engine.finished().size() == 1);
+  CHECK(done_seen_at == 79);  // the step that accepts the last burst
+  CHECK(t.last_done_cycle == 80);
+  CHECK(in_flight_then == 4);  // a burst leaves the count at its WR: 8 of 12 by cycle 79
+  CHECK(engine.last_done_cycle() == 131);
+}

@@ -59,9 +59,10 @@ void DramController::transfer(std::uint64_t addr, std::uint64_t bytes, bool is_w
   const bool was_idle = engine_.in_flight() == 0;
   engine_.add(&c.transfer, cycle);
   if (was_idle) became_busy_.notify(sc_core::SC_ZERO_TIME);
-  // Its first column command is at `cycle` at the earliest, its data done lag cycles later: the engine must
-  // have run that cycle by then (it runs the cycles before its wake).
-  wake_by(cycle + lag_cycles(is_write) - 1);
+  // A read's first column command is at `cycle` at the earliest, its data done lag cycles later; a posted
+  // write is done the cycle after its last burst's acceptance, `cycle` at the earliest. The engine must have
+  // run that cycle by then (it runs the cycles before its wake).
+  wake_by(cycle + (is_write ? kPostedLag : lag_cycles(false)) - 1);
   sc_core::wait(c.done);
 }
 
@@ -75,6 +76,7 @@ void DramController::engine_thread() {
     const std::int64_t cycle = current_cycle();  // ceil(now / tCK): its step waits for this instant's hand-overs
     engine_.run_until(cycle - 1);
     for (DramTransfer* t : engine_.finished()) {
+      ATTNSIM_ASSERT(t->last_done_cycle * tck >= now, "DRAM transfer done before the engine's thread learned of it");
       static_cast<DramCompletion*>(t->user)->done.notify(fs_time(t->last_done_cycle * tck - now));
     }
     engine_.finished().clear();
@@ -87,7 +89,8 @@ void DramController::engine_thread() {
     // The engine next acts at cycle e at the earliest; a column command then has its data done lag cycles later.
     const std::int64_t e = engine_.next_event();
     if (e >= DramChannel::kNever) continue;  // nothing can happen until a hand-over (the watchdog guards this)
-    const std::int64_t lag = lag_cycles(engine_.writes_in_flight() > 0);
+    // A posted write still waiting for queue slots is done the cycle after a step frees its last one.
+    const std::int64_t lag = engine_.posted_waiting() > 0 ? kPostedLag : lag_cycles(engine_.writes_in_flight() > 0);
     wake_by(std::max(cycle + 1, e + lag - 1));
   }
 }

@@ -39,7 +39,8 @@ class DramController : public sc_core::sc_module {
   ~DramController() override;
 
   // From an SC_THREAD: hands over the bursts [addr, addr + bytes) (rounded out to whole bursts) and returns
-  // when the last one's data is done.
+  // when the last one's data is done (a read) or the cycle after the last one is accepted into its write queue
+  // (a posted write, dram_engine.h).
   void transfer(std::uint64_t addr, std::uint64_t bytes, bool is_write);
 
   const DramSpec& spec() const { return spec_; }
@@ -86,6 +87,9 @@ class DramController : public sc_core::sc_module {
   std::int64_t wake_cycle_ = DramChannel::kNever;  // the engine thread's next wake
   // The fewest cycles from a column command to what must still lie ahead when the engine's thread learns of
   // it: the data's last beat (the completion's notification), or, with a data observer, its first beat.
+  // A posted write is done the cycle after its last acceptance: the thread wakes the cycle after a step that
+  // may accept it (it then has run that step).
+  static constexpr std::int64_t kPostedLag = 2;
   std::int64_t lag_cycles(bool writes) const {
     return (writes ? std::min(spec_.t.CL, spec_.t.CWL) : spec_.t.CL) + (data_observer_ ? 0 : spec_.burst_cycles());
   }

@@ -79,6 +79,7 @@ void DramEngine::add(DramTransfer* t, std::int64_t cycle) {
   if (accepted_ == completed_) progress_cycle_ = cycle;
   accepted_ += n;
   if (t->is_write) writes_in_flight_ += n;
+  if (t->posted()) ++posted_waiting_;
   if (staged_head_ == staged_.size()) staged_.clear(), staged_cycle_.clear(), staged_head_ = 0;
   staged_.push_back(t);
   staged_cycle_.push_back(cycle);
@@ -113,7 +114,7 @@ void DramEngine::submit(DramTransfer* t, std::int64_t accept, std::int64_t visib
       block(p, t);
       return;
     }
-    r.owner = t->detached ? nullptr : t;
+    r.owner = t->detached || t->is_write ? nullptr : t;
     r.accept_cycle = accept;
     r.ready_cycle = accept + spec_.frontend_cycles;
     t->last_accept_cycle = accept;
@@ -136,6 +137,12 @@ void DramEngine::submit(DramTransfer* t, std::int64_t accept, std::int64_t visib
     const std::int64_t wake = was_idle ? visible : std::max(visible, core.wake_cycle_for_last_enqueued(r.is_write));
     std::int64_t& planned = planned_[size_t(r.loc.channel)];
     if (wake < planned) planned = wake;
+  }
+  if (t->posted()) {  // every burst accepted: the write is the controller's now
+    --posted_waiting_;
+    t->outstanding = 0;
+    t->last_done_cycle = accept + 1;
+    finished_.push_back(t);
   }
 }
 

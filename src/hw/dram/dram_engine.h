@@ -13,7 +13,10 @@
 //  3. each queue that lost a request at c takes the blocked transfers at the front of its FIFO, one per
 //     free slot: each burst accepted at c, seen by the scheduler from c + 1; a transfer that finds its next
 //     burst's queue full again joins that queue's FIFO at the back.
-// A burst is done at its last data beat; a transfer when its last burst is.
+// A burst is done at its last data beat. A read transfer is done when its last burst is. A write transfer
+// (not detached) is posted: done at c + 1 when its last burst is accepted at c, because the write queue holds
+// its data and the controller answers for it from then on (DRAMSim3's and Ramulator 2's controllers complete
+// a write on acceptance); its bursts still take their WR commands and data cycles later.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,6 +35,7 @@ struct DramTransfer {
   std::uint64_t end_addr = 0;   // one past the last burst's address
   bool is_write = false;
   bool detached = false;         // its bursts are nobody's: nothing waits for them (trace replay)
+  bool posted() const { return is_write && !detached; }  // done when accepted, its bursts then nobody's
   int outstanding = 0;           // bursts not yet done, submitted or not
   std::int64_t last_accept_cycle = -1;  // when its last submitted burst was accepted
   std::int64_t last_done_cycle = 0;     // the latest data beat of its bursts so far
@@ -67,6 +71,9 @@ class DramEngine {
   std::uint64_t in_flight() const { return accepted_ - completed_; }
   // Writes handed over and not done (a write's data is done soonest after its WR: CWL, not CL).
   std::uint64_t writes_in_flight() const { return writes_in_flight_; }
+  // Posted write transfers handed over and not yet accepted whole: each becomes done the cycle after the
+  // step that accepts its last burst.
+  std::uint64_t posted_waiting() const { return posted_waiting_; }
   std::int64_t last_done_cycle() const { return last_done_cycle_; }
 
   // Stops with an InternalError naming the stuck requests when requests are in flight and none completes for
@@ -127,7 +134,7 @@ class DramEngine {
   std::vector<DramTransfer*> finished_;
   StepResult step_result_;  // the steps' result, reused (no per-step initialisation)
   std::int64_t simulated_ = -1;
-  std::uint64_t accepted_ = 0, completed_ = 0, writes_in_flight_ = 0;
+  std::uint64_t accepted_ = 0, completed_ = 0, writes_in_flight_ = 0, posted_waiting_ = 0;
   std::int64_t last_done_cycle_ = 0;
   std::int64_t progress_cycle_ = 0;  // the last burst completion, or when in-flight rose from zero
   std::int64_t watchdog_cycles_ = 0;
