@@ -148,6 +148,7 @@ HwConfig parse_hw_config(const Json& doc, const std::string& source, SchemaRecor
       r.bank_groups = spec.bank_groups, r.banks_per_group = spec.banks_per_group;
       const double dram_cycles = std::max(spec.t.tFAW / 4.0, double(spec.t.tRRD_S));
       r.activate_cycles = dram_cycles * double(spec.tCK_fs) * hw.array.clock_mhz / 1e9;  // fs x MHz / 1e9: cycles
+      hw.dram.write_queue_bytes = double(spec.channels) * spec.write_queue * spec.burst_bytes();
     }
   } else if (model == "ideal") {
     d.branch("ideal", schema_when_one_of("model", {"ideal"}));

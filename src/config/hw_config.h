@@ -91,6 +91,9 @@ struct DramConfig {
     int channels = 0, ranks = 0, banks_per_rank = 0, bank_groups = 0, banks_per_group = 0;
     double activate_cycles = 0;
   } rows;
+  // cycle: the bytes the write queues hold (channels x write_queue x burst): a posted write is done once
+  // no more than this is still to be written ahead of its end (mapper/program_timer.h).
+  double write_queue_bytes = 0;
 };
 
 // The DMA engine has a load side and a store side, each issuing its instructions in program

@@ -101,11 +101,13 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
   const double latency =
       hw_.dram.model == DramModel::Ideal ? double(hw_.dram.latency_cycles) : double(kCycleDramLatency);
   double bus_free = 0;
+  double write_free = 0;  // cycle-level DRAM: when the stores' bytes so far would be written at the peak
   DmaSide side[2];
   for (DmaSide& s : side)
     for (int w = 0; w < hw_.dma.outstanding; ++w) s.worker_free.push(0);
   const std::uint64_t seg_max = std::uint64_t(hw_.dma.segment_bytes);
   const bool ideal = hw_.dram.model == DramModel::Ideal;
+  const double queue_bytes = hw_.dram.write_queue_bytes;
   // The cycle-level DRAM's rows: per channel and bank the row left open, per channel and rank when it can
   // activate the next row (a rank sustains one activation per activate_cycles: tFAW / 4 or tRRD_S).
   const DramConfig::Rows& rows = hw_.dram.rows;
@@ -338,7 +340,14 @@ TimedProgram ProgramTimer::finish(std::vector<std::int64_t>* done_cycles) {
             if (row_model)  // its data cannot end before the rows it needs are open
               bus_free = std::max(bus_free, rows_open(in.dram_addr + r * in.dram_stride + off,
                                                       std::min(seg, run_bytes - off), issue));
-            const double seg_done = bus_free + latency;
+            // A posted write (cycle-level DRAM) is done when its last burst enters a write queue: once no more
+            // than the queues' bytes of the writes before it are still to be written (reads take their own
+            // queues, so a store behind a stream of loads is done at once).
+            double seg_done = bus_free + latency;
+            if (write && !ideal) {
+              write_free = std::max(write_free, issue) + bytes / bw;
+              seg_done = std::max(issue, write_free - queue_bytes / bw) + 1;
+            }
             s.worker_free.push(seg_done);
             last = std::max(last, seg_done);
           }

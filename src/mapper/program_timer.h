@@ -14,7 +14,9 @@
 //   vector, softmax: the closed-form unit cycles (timing/unit_timing) and their port transfers.
 //   DMA:     issuing does not block the side (outstanding segments are in flight at once, up to the
 //            configured number); each segment holds the DRAM bus for bytes / bandwidth in FIFO order
-//            and is done `latency` cycles after its last byte; the instruction is done when its last
+//            and is done `latency` cycles after its last byte (on the cycle-level DRAM a store's segment
+//            is posted, hw/dram/dram_engine.h: done a cycle after the stores' bytes up to its end, written
+//            at the peak, leave no more than the write queues hold); the instruction is done when its last
 //            segment is and its SRAM side has moved the tile. The cycle-level DRAM is approximated
 //            by its peak bandwidth, a fixed latency (kCycleDramLatency) and its rows: a segment's
 //            data ends no earlier than the rows it needs are open. Within an aligned block of the
