@@ -58,6 +58,16 @@ std::int64_t timed_cycles(const HwConfig& hw, const TileProgram& p) {
   return time_program(hw, [&](ProgramSink& s) { ProgramSource::of(p).generate(s); }).cycles;
 }
 
+// An 8x8 array at 1 GHz (the DRAM's clock) with 16 SRAM banks of 64 KiB and the cycle-accurate HBM2.
+HwConfig hbm2_hw() {
+  Json doc = {{"array",
+               {{"rows", 8}, {"cols", 8}, {"dataflow", "os"}, {"timing", "overlapped"}, {"clock_mhz", 1000},
+                {"operand_bytes", 2}}},
+              {"sram", {{"banks", 16}, {"bytes_per_bank", 65536}, {"port_bytes", 256}}},
+              {"dram", {{"model", "cycle"}, {"preset", "hbm2"}}}};
+  return parse_hw_config(doc, "test-hw.json");
+}
+
 // A one-head attention program Q, K, V -> O (N x dh each): the hand-written reference of the kernel.
 TileProgram attention_program(const HwConfig& hw, std::int64_t n, std::int64_t dh, const FlashSchedule& s) {
   TileProgram p;
@@ -104,12 +114,7 @@ TEST_CASE("on the cycle-level DRAM the program timer opens rows: short strided r
   // bits, then the bank: within an aligned 16 KiB block only the channel and the column change, and 64 B
   // granules go to consecutive channels. tFAW 30 and tRRD_S 4: a rank opens a row every
   // max(30 / 4, 4) = 7.5 cycles.
-  Json doc = {{"array",
-               {{"rows", 8}, {"cols", 8}, {"dataflow", "os"}, {"timing", "overlapped"}, {"clock_mhz", 1000},
-                {"operand_bytes", 2}}},
-              {"sram", {{"banks", 16}, {"bytes_per_bank", 65536}, {"port_bytes", 256}}},
-              {"dram", {{"model", "cycle"}, {"preset", "hbm2"}}}};
-  const HwConfig hw = parse_hw_config(doc, "test-hw.json");
+  const HwConfig hw = hbm2_hw();
   REQUIRE(hw.dram.peak_bytes_per_cycle == Approx(256));
   REQUIRE(hw.dram.rows.activate_cycles == 7.5);
   REQUIRE(hw.dram.rows.mapping.block_shift() == 14);
@@ -164,12 +169,7 @@ TEST_CASE("on the cycle-level DRAM a store is posted: a chain of small stores ru
   // Were a store done only when written, the first would wait behind the reads (the write queue never
   // reaches its high watermark), then each of the 31 others a write's latency (about 25 DRAM cycles):
   // about 2,900 cycles in all.
-  Json doc = {{"array",
-               {{"rows", 8}, {"cols", 8}, {"dataflow", "os"}, {"timing", "overlapped"}, {"clock_mhz", 1000},
-                {"operand_bytes", 2}}},
-              {"sram", {{"banks", 16}, {"bytes_per_bank", 65536}, {"port_bytes", 256}}},
-              {"dram", {{"model", "cycle"}, {"preset", "hbm2"}}}};
-  const HwConfig hw = parse_hw_config(doc, "test-hw.json");
+  const HwConfig hw = hbm2_hw();
   REQUIRE(hw.dram.peak_bytes_per_cycle == Approx(256));
   REQUIRE(hw.dram.write_queue_bytes == 16384);
   TileProgram p;

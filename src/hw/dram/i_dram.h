@@ -5,8 +5,9 @@
 // for a read, when its last byte has arrived on chip; for a write, when the memory system answers
 // for its data: the ideal DRAM when its last byte has been written, the cycle-accurate controller
 // when its write queue has accepted the last burst (a posted write, as in DRAMSim3 and Ramulator 2;
-// the bursts are written later, and the run lasts until they are). Several threads may be inside transfer() at once; the model shares its bandwidth among
-// them and may delay a caller before accepting its first burst (back-pressure). Timing only: no data.
+// the bursts are written later, and the run lasts until they are). Several threads may be inside
+// transfer() at once; the model shares its bandwidth among them and may delay a caller before
+// accepting its first burst (back-pressure). Timing only: no data.
 #include <cstdint>
 #include <memory>
 #include <string>
